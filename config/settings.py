@@ -1,0 +1,183 @@
+"""Settings per environment (``INTAKE_ENV``), read from the environment variables of DESIGN §7."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment cannot give a safe configuration."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for ``postgres://`` and ``postgresql://`` URLs (Heroku-style names too)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def instance_secret_key(instance_path: Path) -> str:
+    """Read, or create once, a random secret key in ``instance/``.
+
+    Created with O_EXCL so that several processes starting together agree on one key.
+    """
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "secret_key"
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_hex(32))
+    return key_file.read_text().strip()
+
+
+def _from_environment() -> dict[str, Any]:
+    """Settings read when the app is built, so a changed environment is always seen."""
+    return {
+        "INSTANCE_PATH": Path(os.environ.get("INTAKE_INSTANCE_PATH", DEFAULT_INSTANCE)),
+        "ORG_TIMEZONE": os.environ.get("ORG_TIMEZONE", "UTC"),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL", False),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "refuge@localhost"),
+        # A dead mail server must not stall a worker (DESIGN §8).
+        "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "DEADLINE_SCAN_MINUTES": _int("DEADLINE_SCAN_MINUTES", 5),
+        "RETENTION_DAYS": _int("RETENTION_DAYS", 365),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "TRUST_PROXY": _bool("TRUST_PROXY", False),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+    }
+
+
+class BaseSettings:
+
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SQLALCHEMY_RECORD_QUERIES = False
+
+    # Sessions: short, strict, rotated at login (DESIGN §1.5).
+    SESSION_COOKIE_NAME = "refuge_session"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Strict"
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    SESSION_IDLE_MINUTES = 30
+    REMEMBER_COOKIE_DURATION = timedelta(0)
+
+    WTF_CSRF_TIME_LIMIT = 3600
+    MAX_CONTENT_LENGTH = 26 * 1024 * 1024
+    ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+    ATTACHMENT_MAX_COUNT = 5
+
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    LANGUAGES = ("en", "zh_Hant", "zh_Hans")
+    STAFF_LANGUAGES = ("en", "zh_Hant")
+
+
+    RATELIMIT_HEADERS_ENABLED = False
+    RATELIMIT_STRATEGY = "fixed-window"
+
+    REMINDER_OFFSETS_DAYS = (14, 7, 3, 1, 0)
+
+    ARGON2_TIME_COST = 2
+    ARGON2_MEMORY_KIB = 19456
+    ARGON2_PARALLELISM = 1
+
+
+    @classmethod
+    def as_dict(cls) -> dict[str, Any]:
+        values = {name: getattr(cls, name) for name in dir(cls) if name.isupper()}
+        values.update(_from_environment())
+        instance_path: Path = values["INSTANCE_PATH"]
+        database_url = os.environ.get("DATABASE_URL", "")
+        values["SQLALCHEMY_DATABASE_URI"] = (
+            normalise_database_url(database_url)
+            if database_url
+            else f"sqlite:///{instance_path / 'refuge.sqlite'}"
+        )
+        values["SECRET_KEY"] = os.environ.get("SECRET_KEY") or None
+        values["CELERY_BROKER_URL"] = (
+            values["REDIS_URL"] or f"sqla+sqlite:///{instance_path / 'broker.sqlite'}"
+        )
+        values["RATELIMIT_STORAGE_URI"] = values["REDIS_URL"] or "memory://"
+        values["MAIL_BACKEND"] = "smtp" if values["MAIL_SERVER"] else "file"
+        values["MAIL_FILE_PATH"] = str(instance_path / "outbox")
+        return values
+
+
+class DevelopmentSettings(BaseSettings):
+    ENV_NAME = "development"
+    # http://127.0.0.1 is a secure context for browsers, so Secure cookies still work locally.
+
+
+class TestingSettings(BaseSettings):
+    ENV_NAME = "testing"
+    TESTING = True
+    PREFERRED_URL_SCHEME = "https"
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_KIB = 64
+    RATELIMIT_ENABLED = True
+
+
+class ProductionSettings(BaseSettings):
+    ENV_NAME = "production"
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def as_dict(cls) -> dict[str, Any]:
+        values = super().as_dict()
+        if not os.environ.get("SECRET_KEY"):
+            raise ConfigError("production needs SECRET_KEY set explicitly")
+        if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql")):
+            raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL")
+        if not os.environ.get("REDIS_URL"):
+            raise ConfigError("production needs REDIS_URL (broker and rate-limit storage)")
+        return values
+
+
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "development": DevelopmentSettings,
+    "testing": TestingSettings,
+    "production": ProductionSettings,
+}
+
+
+def settings_for(env_name: str | None = None) -> dict[str, Any]:
+    name = (env_name or os.environ.get("INTAKE_ENV") or "development").strip().lower()
+    try:
+        settings = SETTINGS[name]
+    except KeyError as exc:
+        choices = ", ".join(sorted(SETTINGS))
+        raise ConfigError(f"INTAKE_ENV={name!r} is not one of {choices}") from exc
+    return settings.as_dict()

@@ -1,0 +1,50 @@
+"""Locale choice for public and staff pages (DESIGN §7: en, 繁體中文, 简体中文)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app, request, session
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Browser language tags mapped to our locales: Taiwan and Hong Kong read Traditional script.
+_BROWSER_TAGS = {
+    "en": "en",
+    "zh-tw": "zh_Hant",
+    "zh-hk": "zh_Hant",
+    "zh-mo": "zh_Hant",
+    "zh-hant": "zh_Hant",
+    "zh-cn": "zh_Hans",
+    "zh-sg": "zh_Hans",
+    "zh-hans": "zh_Hans",
+    "zh": "zh_Hans",
+}
+LANGUAGE_NAMES = {"en": "English", "zh_Hant": "繁體中文", "zh_Hans": "简体中文"}
+
+
+def translation_directories() -> list[str]:
+    """Every ``translations`` folder in the package: one per area, merged by Flask-Babel, so
+    each area keeps its own catalogue."""
+    return [str(path) for path in sorted(PACKAGE_DIR.rglob("translations")) if path.is_dir()]
+
+
+def normalise_locale(value: str | None) -> str | None:
+    if not value:
+        return None
+    languages = current_app.config["LANGUAGES"]
+    if value in languages:
+        return value
+    return _BROWSER_TAGS.get(value.strip().lower().replace("_", "-"))
+
+
+def select_locale() -> str:
+    chosen = normalise_locale(request.args.get("lang"))
+    if chosen:
+        session["lang"] = chosen
+        return chosen
+    stored = normalise_locale(session.get("lang"))
+    if stored:
+        return stored
+    best = request.accept_languages.best_match(list(_BROWSER_TAGS))
+    return _BROWSER_TAGS.get(best or "", current_app.config["BABEL_DEFAULT_LOCALE"])

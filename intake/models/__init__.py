@@ -1,0 +1,31 @@
+"""All models, imported here so that Alembic and ``db.create_all`` see every table."""
+
+from intake.models.audit import AuditEvent
+from intake.models.case import Case, CaseAttachment, CaseMessage
+from intake.models.enums import (
+    CaseStatus,
+    MessageKind,
+    Role,
+    SealedBy,
+    SharedStatus,
+    Urgency,
+)
+from intake.models.system import Heartbeat
+from intake.models.user import KeyGrant, OrgKey, User
+
+__all__ = [
+    "AuditEvent",
+    "Case",
+    "CaseAttachment",
+    "CaseMessage",
+    "CaseStatus",
+    "Heartbeat",
+    "KeyGrant",
+    "MessageKind",
+    "OrgKey",
+    "Role",
+    "SealedBy",
+    "SharedStatus",
+    "Urgency",
+    "User",
+]

@@ -1,0 +1,66 @@
+"""Controlled states stored as strings (portable across SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import sqlalchemy as sa
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    CASEWORKER = "caseworker"
+    VIEWER = "viewer"
+
+
+class CaseStatus(enum.StrEnum):
+    NEW = "new"
+    ASSESSING = "assessing"
+    REFERRED = "referred"
+    MONITORING = "monitoring"
+    CLOSED = "closed"
+
+
+class SharedStatus(enum.StrEnum):
+    """What the submitter sees at /status: caseworkers choose when to move it."""
+
+    RECEIVED = "received"
+    ASSESSING = "assessing"
+    REFERRED = "referred"
+    CLOSED = "closed"
+
+
+class Urgency(enum.StrEnum):
+    IMMEDIATE = "immediate"
+    DAYS = "days"
+    WEEKS = "weeks"
+    NOT_URGENT = "not_urgent"
+
+
+class SealedBy(enum.StrEnum):
+    BROWSER = "browser"
+    SERVER = "server"
+
+
+class MessageKind(enum.StrEnum):
+    SUBMITTER_FOLLOW_UP = "submitter_follow_up"
+    STAFF_REPLY = "staff_reply"
+    INTERNAL_NOTE = "internal_note"
+
+
+def enum_column(enum_cls: type[enum.StrEnum], length: int = 32) -> sa.Enum:
+    """A non-native enum that stores the values (not the member names) with a CHECK."""
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+        name=enum_cls.__name__.lower(),
+    )
+
+
+def enum_values(enum_cls: type[enum.StrEnum]) -> list[Any]:
+    return [member.value for member in enum_cls]

@@ -1,0 +1,40 @@
+"""Operational endpoints: /healthz for load balancers and `make run`'s readiness check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, jsonify
+
+from intake.extensions import csrf, db, limiter
+from intake.system import bp
+
+
+def database_status() -> str:
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # any failure means "not ok"; the type says why
+        db.session.rollback()
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+def broker_status() -> str:
+    celery = current_app.extensions["celery"]
+    try:
+        with celery.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+    except Exception as exc:  # kombu raises many transport-specific errors
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+@bp.get("/healthz")
+@csrf.exempt
+@limiter.exempt
+def healthz() -> tuple[Response, int]:
+    checks: dict[str, Any] = {"database": database_status(), "broker": broker_status()}
+    healthy = all(value == "ok" for value in checks.values())
+    checks["status"] = "ok" if healthy else "unavailable"
+    return jsonify(checks), 200 if healthy else 503

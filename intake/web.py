@@ -1,0 +1,140 @@
+"""Cross-cutting web behaviour: security headers, error pages, template helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+from base64 import b64encode
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from intake.i18n import LANGUAGE_NAMES
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        # libsodium.js compiles WebAssembly: this and nothing looser (DESIGN §8).
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return request.is_json or best == "application/json"
+
+
+def error_response(status: int, message: str) -> tuple[Response | str, int]:
+    """An error page or JSON body that says what went wrong and never echoes the request."""
+    if _wants_json():
+        return jsonify({"error": message, "status": status}), status
+    return render_template("errors/error.html", status=status, message=message), status
+
+
+def _message_for(error: HTTPException) -> str:
+    messages = {
+        400: _("The request could not be understood. Nothing was saved."),
+        403: _("You do not have permission to do this."),
+        404: _("This page does not exist."),
+        405: _("This action is not allowed here."),
+        413: _("What you sent is too large. Nothing was saved."),
+        429: _("Too many attempts. Please wait a little and try again."),
+    }
+    return messages.get(error.code or 500, error.description or _("Something went wrong."))
+
+
+@cache
+def _vendor_manifest(folder: str) -> dict[str, str]:
+    manifest = Path(folder) / "vendor" / "manifest.json"
+    if not manifest.exists():
+        raise RuntimeError(
+            "intake/static/vendor/ is not built: run `make vendor` (npm install + build)"
+        )
+    data: dict[str, str] = json.loads(manifest.read_text())
+    return data
+
+
+@cache
+def _file_integrity(path: str, mtime: float) -> str:
+    digest = hashlib.sha384(Path(path).read_bytes()).digest()
+    return "sha384-" + b64encode(digest).decode()
+
+
+def asset_integrity(filename: str) -> str:
+    """Subresource-integrity hash of a static file (vendored ones from the build manifest)."""
+    folder = current_app.static_folder or ""
+    if filename.startswith("vendor/"):
+        return _vendor_manifest(folder)[filename.removeprefix("vendor/")]
+    path = Path(folder) / filename
+    return _file_integrity(str(path), path.stat().st_mtime)
+
+
+def init_app(app: Flask) -> None:
+    if app.config.get("TRUST_PROXY"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.scheme == "https":
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static":
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[Response | str, int]:
+        return error_response(
+            400, _("Your form expired or was sent from elsewhere. Please reload and try again.")
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response | str, int]:
+        return error_response(error.code or 500, _message_for(error))
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> tuple[Response | str, int]:
+        # Log the type and the frames, never the message: it may quote what was submitted.
+        app.logger.error(
+            "unhandled %s on %s %s\n%s",
+            type(error).__name__,
+            request.method,
+            request.path,
+            "".join(traceback.format_tb(error.__traceback__)),
+        )
+        from intake.extensions import db
+
+        db.session.rollback()
+        return error_response(500, _("Something went wrong on our side. Nothing was saved."))
+
+    @app.context_processor
+    def template_helpers() -> dict[str, Any]:
+        return {
+            "asset_integrity": asset_integrity,
+            "current_locale": str(get_locale() or "en"),
+            "language_names": LANGUAGE_NAMES,
+        }

@@ -1,0 +1,23 @@
+// Copies the browser libraries from node_modules into intake/static/vendor/ and records their
+// subresource-integrity hashes in manifest.json, which the templates read (no CDN, ever).
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "intake", "static", "vendor");
+const files = {
+  "libsodium.js": "node_modules/libsodium/dist/modules/libsodium.js",
+  "libsodium-wrappers.js": "node_modules/libsodium-wrappers/dist/modules/libsodium-wrappers.js",
+};
+
+mkdirSync(out, { recursive: true });
+const manifest = {};
+for (const [name, source] of Object.entries(files)) {
+  const body = readFileSync(join(root, source));
+  copyFileSync(join(root, source), join(out, name));
+  manifest[name] = "sha384-" + createHash("sha384").update(body).digest("base64");
+}
+writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+console.log(`vendored ${Object.keys(files).length} files into ${out}`);

@@ -1,0 +1,40 @@
+"""The one Celery integration (Flask's examples/celery): tasks run inside the app context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from flask import Flask
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    from worker.schedule import beat_schedule
+
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.config_from_object(
+        {
+            "broker_url": app.config["CELERY_BROKER_URL"],
+            "task_ignore_result": True,
+            # Tasks take ids and re-read the database; a message is only a nudge (DESIGN §6).
+            "task_serializer": "json",
+            "accept_content": ["json"],
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+            "broker_transport_options": {"visibility_timeout": 3600},
+            "beat_schedule": beat_schedule(app.config),
+            "timezone": "UTC",
+            "imports": ("worker.tasks",),
+            "task_always_eager": app.config.get("CELERY_TASK_ALWAYS_EAGER", False),
+        }
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery
