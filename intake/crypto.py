@@ -1,0 +1,159 @@
+"""The only PyNaCl user: sealing, validation of browser ciphertext, fingerprints, receipts.
+
+Everything a submitter writes is sealed with ``crypto_box_seal`` (X25519 + XSalsa20-Poly1305)
+to the organisation's public key — in the browser by libsodium.js, or here when JavaScript is
+off. Only holders of the organisation secret key (unwrapped in a caseworker's browser) can open
+it. Base64 on the wire is the *standard* alphabet with padding (libsodium.js
+``base64_variants.ORIGINAL``), which is what :func:`b64decode_strict` accepts.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import json
+import secrets
+from base64 import b64decode, b64encode
+from typing import Any
+
+from nacl.encoding import RawEncoder
+from nacl.exceptions import CryptoError
+from nacl.hash import blake2b
+from nacl.public import PrivateKey, PublicKey, SealedBox
+
+KEY_BYTES = 32
+SEAL_OVERHEAD = 48  # crypto_box_SEALBYTES: ephemeral public key + MAC
+PAD_BLOCK = 1024  # answers are padded to a multiple of this before sealing (sodium_pad)
+RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+RECEIPT_GROUPS = 5
+RECEIPT_GROUP_LENGTH = 4  # 20 symbols × 5 bits = 100 bits
+REPLY_KEY_CONTEXT = b"refuge-reply-key-v1:"
+
+
+class InvalidCiphertext(ValueError):
+    """Ciphertext from a client that is not what we accept; the message is safe to show."""
+
+
+def b64(data: bytes) -> str:
+    return b64encode(data).decode("ascii")
+
+
+def b64decode_strict(text: str, *, what: str = "value") -> bytes:
+    """Decode standard base64 with padding, refusing anything else (URL-safe, junk, spaces)."""
+    if not isinstance(text, str) or not text:
+        raise InvalidCiphertext(f"{what} is missing")
+    try:
+        return b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        raise InvalidCiphertext(f"{what} is not standard base64") from exc
+
+
+def public_key_from_b64(text: str) -> PublicKey:
+    raw = b64decode_strict(text, what="public key")
+    if len(raw) != KEY_BYTES:
+        raise InvalidCiphertext("public key has the wrong length")
+    return PublicKey(raw)
+
+
+def fingerprint(public_key_b64: str) -> str:
+    """What people compare out of band: SHA-256 of the raw key, 16 groups of 4 hex digits."""
+    digest = hashlib.sha256(b64decode_strict(public_key_b64, what="public key")).hexdigest()
+    return " ".join(digest[i : i + 4] for i in range(0, 64, 4)).upper()
+
+
+def generate_keypair() -> tuple[str, bytes]:
+    """A new X25519 keypair: (public key base64, raw secret key). For the CLI and tests."""
+    secret = PrivateKey.generate()
+    return b64(bytes(secret.public_key)), bytes(secret)
+
+
+def pad(data: bytes, block: int = PAD_BLOCK) -> bytes:
+    """ISO/IEC 7816-4 padding, byte-for-byte what libsodium's ``sodium_pad`` produces."""
+    padded_length = (len(data) // block + 1) * block
+    return data + b"\x80" + b"\x00" * (padded_length - len(data) - 1)
+
+
+def unpad(data: bytes, block: int = PAD_BLOCK) -> bytes:
+    if not data or len(data) % block:
+        raise InvalidCiphertext("padding is invalid")
+    stripped = data.rstrip(b"\x00")
+    if not stripped.endswith(b"\x80") or len(data) - len(stripped) >= block:
+        raise InvalidCiphertext("padding is invalid")
+    return stripped[:-1]
+
+
+def seal(plaintext: bytes, public_key_b64: str) -> bytes:
+    return bytes(SealedBox(public_key_from_b64(public_key_b64)).encrypt(plaintext))
+
+
+def seal_answers(answers: dict[str, Any], public_key_b64: str) -> str:
+    """Server-side sealing for the no-JavaScript path: the same shape the browser produces."""
+    payload = json.dumps(answers, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    return b64(seal(pad(payload), public_key_b64))
+
+
+def unseal(ciphertext: bytes, secret_key: bytes) -> bytes:
+    try:
+        return bytes(SealedBox(PrivateKey(secret_key)).decrypt(ciphertext))
+    except CryptoError as exc:
+        raise InvalidCiphertext("cannot be opened with this key") from exc
+
+
+def open_answers(sealed_b64: str, secret_key: bytes) -> dict[str, Any]:
+    """Open sealed answers (tests, benchmarks and the demo; staff decrypt in their browser)."""
+    plain = unpad(unseal(b64decode_strict(sealed_b64, what="answers"), secret_key))
+    answers: dict[str, Any] = json.loads(plain.decode("utf-8"))
+    return answers
+
+
+def validate_sealed(text: str, *, max_bytes: int, what: str = "ciphertext") -> bytes:
+    """Check browser ciphertext's format and size before it is stored; never trusts content.
+
+    A sealed box is at least ``SEAL_OVERHEAD`` + 1 bytes; padded answers make it at least one
+    block. We cannot check the MAC without the secret key (which the server never has).
+    """
+    if len(text) > (max_bytes * 4) // 3 + 8:
+        raise InvalidCiphertext(f"{what} is too large")
+    raw = b64decode_strict(text, what=what)
+    if len(raw) <= SEAL_OVERHEAD:
+        raise InvalidCiphertext(f"{what} is too short to be sealed")
+    if len(raw) > max_bytes:
+        raise InvalidCiphertext(f"{what} is too large")
+    return raw
+
+
+def new_receipt_code() -> str:
+    """A receipt code of 100 random bits, in groups that are easy to write down."""
+    symbols = "".join(
+        secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_GROUPS * RECEIPT_GROUP_LENGTH)
+    )
+    return "-".join(
+        symbols[i : i + RECEIPT_GROUP_LENGTH]
+        for i in range(0, len(symbols), RECEIPT_GROUP_LENGTH)
+    )
+
+
+def normalise_receipt_code(code: str) -> str | None:
+    """Upper-case, drop spaces and dashes, read O as 0 and I/L as 1; None if not a code."""
+    cleaned = "".join(code.split()).replace("-", "").upper()
+    cleaned = cleaned.replace("O", "0").replace("I", "1").replace("L", "1")
+    expected = RECEIPT_GROUPS * RECEIPT_GROUP_LENGTH
+    if len(cleaned) != expected or any(ch not in RECEIPT_ALPHABET for ch in cleaned):
+        return None
+    return cleaned
+
+
+def receipt_lookup(normalised_code: str, server_secret: str) -> str:
+    """Keyed hash of a receipt code, the only form in which the server keeps it."""
+    key = hashlib.sha256(b"refuge-receipt:" + server_secret.encode()).digest()
+    return hmac.new(key, normalised_code.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def reply_keypair(normalised_code: str) -> tuple[str, bytes]:
+    """The submitter's reply keypair, derived from the receipt code exactly as the browser does
+    (BLAKE2b-256 of context + code as the seed of ``crypto_box_seed_keypair``)."""
+    seed = blake2b(REPLY_KEY_CONTEXT + normalised_code.encode("ascii"), digest_size=32,
+                   encoder=RawEncoder)
+    secret = PrivateKey.from_seed(seed)
+    return b64(bytes(secret.public_key)), bytes(secret)

@@ -1,0 +1,1 @@
+"""Business rules that own their transactions (STYLE §5)."""

@@ -1,0 +1,181 @@
+"""Shared fixtures: apps on SQLite and real PostgreSQL, a live server, real Chromium, SMTP."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from intake import create_app
+from intake.extensions import db
+from tests import services
+from tests.builders import compile_translations
+
+TEST_SECRET = "test-secret-key-not-for-production"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _translations_compiled() -> None:
+    compile_translations()
+
+
+def _config(tmp_path: Path, database_url: str, **extra: Any) -> dict[str, Any]:
+    instance = tmp_path / "instance"
+    return {
+        "INTAKE_ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": instance,
+        "CELERY_BROKER_URL": "memory://",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "MAIL_BACKEND": "locmem",
+        **extra,
+    }
+
+
+def _reset_schema() -> None:
+    db.drop_all()
+    db.create_all()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build an app with a fresh schema; ``backend`` is "sqlite" or "postgres"."""
+    made: list[Flask] = []
+
+    def build(backend: str = "sqlite", **extra: Any) -> Flask:
+        if backend == "postgres":
+            url = services.require_postgres()
+        else:
+            url = f"sqlite:///{tmp_path / 'refuge.sqlite'}"
+        app = create_app(_config(tmp_path, url, **extra))
+        with app.app_context():
+            _reset_schema()
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    app = make_app("sqlite")
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def pg_app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    app = make_app("postgres")
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_app(request: pytest.FixtureRequest, make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    """The same test on the embedded database and on real PostgreSQL."""
+    app = make_app(request.param)
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    """The ``app`` fixture served over real HTTP on loopback, for the browser."""
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def _playwright() -> Iterator[Any]:
+    services.require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(_playwright: Any) -> Iterator[Any]:
+    chromium = _playwright.chromium.launch(
+        executable_path=services.require_chromium(),
+        headless=True,
+        # As root in a container, without the network: no sandbox, no background requests.
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    url = services.require_redis()
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def pg_url() -> str:
+    return services.require_postgres()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'refuge.sqlite'}"
+
+
+def table_count(table: str) -> int:
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(sa.table(table))) or 0)
