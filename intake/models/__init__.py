@@ -2,6 +2,7 @@
 
 from intake.models.audit import AuditEvent
 from intake.models.case import Case, CaseAttachment, CaseMessage
+from intake.models.directory import DirectoryEntry
 from intake.models.enums import (
     CaseStatus,
     MessageKind,
@@ -19,6 +20,7 @@ __all__ = [
     "CaseAttachment",
     "CaseMessage",
     "CaseStatus",
+    "DirectoryEntry",
     "Heartbeat",
     "KeyGrant",
     "MessageKind",
