@@ -7,9 +7,12 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "intake", "static", "vendor");
+// The "sumo" build under the usual names: the same API plus crypto_pwhash (Argon2id), which
+// staff browsers need to unwrap their keys (DESIGN §3). Same globals (libsodium, sodium).
 const files = {
-  "libsodium.js": "node_modules/libsodium/dist/modules/libsodium.js",
-  "libsodium-wrappers.js": "node_modules/libsodium-wrappers/dist/modules/libsodium-wrappers.js",
+  "libsodium.js": "node_modules/libsodium-sumo/dist/modules-sumo/libsodium-sumo.js",
+  "libsodium-wrappers.js":
+    "node_modules/libsodium-wrappers-sumo/dist/modules-sumo/libsodium-wrappers.js",
 };
 
 mkdirSync(out, { recursive: true });
