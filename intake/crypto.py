@@ -15,12 +15,16 @@ import hmac
 import json
 import secrets
 from base64 import b64decode, b64encode
+from dataclasses import dataclass
 from typing import Any
 
 from nacl.encoding import RawEncoder
 from nacl.exceptions import CryptoError
 from nacl.hash import blake2b
 from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.pwhash import argon2id
+from nacl.secret import SecretBox
+from nacl.utils import random as nacl_random
 
 KEY_BYTES = 32
 SEAL_OVERHEAD = 48  # crypto_box_SEALBYTES: ephemeral public key + MAC
@@ -129,8 +133,7 @@ def new_receipt_code() -> str:
         secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_GROUPS * RECEIPT_GROUP_LENGTH)
     )
     return "-".join(
-        symbols[i : i + RECEIPT_GROUP_LENGTH]
-        for i in range(0, len(symbols), RECEIPT_GROUP_LENGTH)
+        symbols[i : i + RECEIPT_GROUP_LENGTH] for i in range(0, len(symbols), RECEIPT_GROUP_LENGTH)
     )
 
 
@@ -153,7 +156,84 @@ def receipt_lookup(normalised_code: str, server_secret: str) -> str:
 def reply_keypair(normalised_code: str) -> tuple[str, bytes]:
     """The submitter's reply keypair, derived from the receipt code exactly as the browser does
     (BLAKE2b-256 of context + code as the seed of ``crypto_box_seed_keypair``)."""
-    seed = blake2b(REPLY_KEY_CONTEXT + normalised_code.encode("ascii"), digest_size=32,
-                   encoder=RawEncoder)
+    seed = blake2b(
+        REPLY_KEY_CONTEXT + normalised_code.encode("ascii"), digest_size=32, encoder=RawEncoder
+    )
     secret = PrivateKey.from_seed(seed)
     return b64(bytes(secret.public_key)), bytes(secret)
+
+
+# --- Staff key wrapping (DESIGN §3) ------------------------------------------------------------
+# A staff member's X25519 secret key is stored wrapped with a key derived from their password:
+#   wrapping key = crypto_pwhash(32, password (UTF-8), salt[16], ops, mem, ALG_ARGON2ID13)
+#   wrapped      = nonce[24] || crypto_secretbox_easy(secret, nonce, wrapping key)
+# base64 ORIGINAL. The browser (static/js/keyring.js, setup.js) does exactly the same with
+# libsodium.js; this side exists for the CLI (`keys init`, `users create`) and for tests.
+
+WRAP_SALT_BYTES = 16
+WRAP_NONCE_BYTES = 24
+WRAPPED_KEY_BYTES = WRAP_NONCE_BYTES + 16 + KEY_BYTES  # nonce + MAC + secret key
+SEALED_KEY_BYTES = SEAL_OVERHEAD + KEY_BYTES  # a key grant: crypto_box_seal of a secret key
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    wrapped: str  # base64 of nonce || secretbox
+    salt: str  # base64 of the 16-byte pwhash salt
+    ops_limit: int
+    mem_limit: int
+
+
+def _wrapping_key(password: str, salt: bytes, ops_limit: int, mem_limit: int) -> bytes:
+    return bytes(
+        argon2id.kdf(
+            KEY_BYTES, password.encode("utf-8"), salt, opslimit=ops_limit, memlimit=mem_limit
+        )
+    )
+
+
+def wrap_secret_key(secret: bytes, password: str, *, ops_limit: int, mem_limit: int) -> WrappedKey:
+    salt = nacl_random(WRAP_SALT_BYTES)
+    box = SecretBox(_wrapping_key(password, salt, ops_limit, mem_limit))
+    nonce = nacl_random(WRAP_NONCE_BYTES)
+    sealed = box.encrypt(secret, nonce)  # nonce || ciphertext, as the browser builds it
+    return WrappedKey(wrapped=b64(bytes(sealed)), salt=b64(salt), ops_limit=ops_limit,
+                      mem_limit=mem_limit)
+
+
+def unwrap_secret_key(wrapped: WrappedKey, password: str) -> bytes:
+    raw = b64decode_strict(wrapped.wrapped, what="wrapped key")
+    salt = b64decode_strict(wrapped.salt, what="key salt")
+    if len(raw) != WRAPPED_KEY_BYTES or len(salt) != WRAP_SALT_BYTES:
+        raise InvalidCiphertext("wrapped key has the wrong length")
+    box = SecretBox(_wrapping_key(password, salt, wrapped.ops_limit, wrapped.mem_limit))
+    try:
+        return bytes(box.decrypt(raw))
+    except CryptoError as exc:
+        raise InvalidCiphertext("wrong password for this key") from exc
+
+
+def seal_key_grant(org_secret: bytes, staff_public_key_b64: str) -> str:
+    """The organisation secret key sealed to one staff member's public key (a key grant)."""
+    return b64(seal(org_secret, staff_public_key_b64))
+
+
+def public_key_of(secret: bytes) -> str:
+    return b64(bytes(PrivateKey(secret).public_key))
+
+
+def validate_public_key(text: str) -> str:
+    """A base64 X25519 public key from a client: right alphabet, right length."""
+    if not isinstance(text, str) or len(text) > 64:
+        raise InvalidCiphertext("public key has the wrong length")
+    public_key_from_b64(text)
+    return text
+
+
+def validate_exact(text: str, *, length: int, what: str) -> str:
+    """Browser-made key material of a fixed size (wrapped keys, salts, sealed grants)."""
+    if not isinstance(text, str) or len(text) > (length * 4) // 3 + 4:
+        raise InvalidCiphertext(f"{what} has the wrong length")
+    if len(b64decode_strict(text, what=what)) != length:
+        raise InvalidCiphertext(f"{what} has the wrong length")
+    return text
