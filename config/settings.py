@@ -81,7 +81,6 @@ def _from_environment() -> dict[str, Any]:
 
 
 class BaseSettings:
-
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
     SQLALCHEMY_RECORD_QUERIES = False
 
@@ -104,7 +103,6 @@ class BaseSettings:
     LANGUAGES = ("en", "zh_Hant", "zh_Hans")
     STAFF_LANGUAGES = ("en", "zh_Hant")
 
-
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_STRATEGY = "fixed-window"
 
@@ -113,7 +111,6 @@ class BaseSettings:
     ARGON2_TIME_COST = 2
     ARGON2_MEMORY_KIB = 19456
     ARGON2_PARALLELISM = 1
-
 
     @classmethod
     def as_dict(cls) -> dict[str, Any]:

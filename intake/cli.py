@@ -10,6 +10,12 @@ def register_commands(app: Flask) -> None:
     from intake.directory.cli import directory_cli, triage_command
     from intake.referrals.cli import deadlines_cli, demo_command
 
-    for command in (users_cli, keys_cli, directory_cli, triage_command, deadlines_cli,
-                    demo_command):
+    for command in (
+        users_cli,
+        keys_cli,
+        directory_cli,
+        triage_command,
+        deadlines_cli,
+        demo_command,
+    ):
         app.cli.add_command(command)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
 
 # Stable constraint names, so Alembic batch migrations on SQLite can find and alter them.
 NAMING_CONVENTION = {
@@ -54,3 +56,14 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_for_several_processes(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    """The embedded default runs web, worker and beat on one SQLite file: let readers and a
+    writer overlap (WAL) and wait for a lock instead of failing at once."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()

@@ -48,3 +48,21 @@ def select_locale() -> str:
         return stored
     best = request.accept_languages.best_match(list(_BROWSER_TAGS))
     return _BROWSER_TAGS.get(best or "", current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def compile_catalogues() -> int:
+    """Compile each area's ``.po`` catalogue to ``.mo`` when it changed; returns how many."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    compiled = 0
+    for po_path in sorted(PACKAGE_DIR.rglob("translations/*/LC_MESSAGES/*.po")):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle, locale=po_path.parent.parent.name)
+        with mo_path.open("wb") as handle:
+            write_mo(handle, catalog)
+        compiled += 1
+    return compiled

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -14,7 +11,7 @@ from flask.testing import FlaskClient
 
 from intake import crypto
 from intake.extensions import db
-from intake.i18n import PACKAGE_DIR, translation_directories
+from intake.i18n import compile_catalogues
 from intake.models import Case, OrgKey, Role, SealedBy, Urgency, User
 from intake.services.passwords import hash_password
 
@@ -23,14 +20,7 @@ DEFAULT_PASSWORD = "correct horse battery staple"
 
 def compile_translations() -> None:
     """Compile every area's catalogue, as `make` does, so tests see translated pages."""
-    for directory in translation_directories():
-        if any(Path(directory).rglob("*.po")):
-            subprocess.run(  # noqa: S603
-                [sys.executable, "-m", "babel.messages.frontend", "compile", "-q", "-d",
-                 directory],
-                check=True,
-                cwd=PACKAGE_DIR.parent,
-            )
+    compile_catalogues()
 
 
 @dataclass

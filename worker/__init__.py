@@ -9,17 +9,21 @@ from flask import Flask
 
 
 def celery_init_app(app: Flask) -> Celery:
-    class FlaskTask(Task):  # type: ignore[misc]
+    class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
     from worker.schedule import beat_schedule
 
+    broker_url = app.config["CELERY_BROKER_URL"]
+    # Redis redelivers unacknowledged messages after this; deadlines never ride on it (§8).
+    # kombu's SQLAlchemy transport passes options to create_engine, so it gets none.
+    transport_options = {"visibility_timeout": 3600} if broker_url.startswith("redis") else {}
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.config_from_object(
         {
-            "broker_url": app.config["CELERY_BROKER_URL"],
+            "broker_url": broker_url,
             "task_ignore_result": True,
             # Tasks take ids and re-read the database; a message is only a nudge (DESIGN §6).
             "task_serializer": "json",
@@ -28,7 +32,7 @@ def celery_init_app(app: Flask) -> Celery:
             "task_reject_on_worker_lost": True,
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
-            "broker_transport_options": {"visibility_timeout": 3600},
+            "broker_transport_options": transport_options,
             "beat_schedule": beat_schedule(app.config),
             "timezone": "UTC",
             "imports": ("worker.tasks",),

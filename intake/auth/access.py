@@ -42,7 +42,7 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 abort(403)
             return view(*args, **kwargs)
 
-        return login_required(wrapped)  # type: ignore[no-any-return]
+        return login_required(wrapped)
 
     return decorator
 

@@ -12,7 +12,7 @@ from intake.db import UTCDateTime, utcnow
 from intake.extensions import db
 
 
-class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+class AuditEvent(db.Model):  # type: ignore[name-defined]
     __tablename__ = "audit_events"
     __table_args__ = (sa.Index("ix_audit_events_target", "target_type", "target_id"),)
 

@@ -20,7 +20,7 @@ from intake.models.enums import (
 )
 
 
-class Case(db.Model):  # type: ignore[name-defined,misc]
+class Case(db.Model):  # type: ignore[name-defined]
     __tablename__ = "cases"
     __table_args__ = (
         sa.Index("ix_cases_status_urgency", "status", "urgency"),
@@ -71,7 +71,7 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
         return f"<Case {self.ref} {self.status}>"
 
 
-class CaseAttachment(db.Model):  # type: ignore[name-defined,misc]
+class CaseAttachment(db.Model):  # type: ignore[name-defined]
     """One evidence file, sealed whole (file name and type inside the ciphertext)."""
 
     __tablename__ = "case_attachments"
@@ -88,7 +88,7 @@ class CaseAttachment(db.Model):  # type: ignore[name-defined,misc]
     case: Mapped[Case] = relationship(back_populates="attachments")
 
 
-class CaseMessage(db.Model):  # type: ignore[name-defined,misc]
+class CaseMessage(db.Model):  # type: ignore[name-defined]
     """A sealed message: submitter follow-up or internal note (to the org key), or a staff
     reply (to the submitter's reply key)."""
 

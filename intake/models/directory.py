@@ -22,7 +22,7 @@ SECTIONS = ("immediate_support", "legal_network", "international_mechanism")
 CONTACT_KINDS = ("web", "phone", "email", "secure_form", "onion")
 
 
-class DirectoryEntry(db.Model):  # type: ignore[name-defined,misc]
+class DirectoryEntry(db.Model):  # type: ignore[name-defined]
     __tablename__ = "directory_entries"
 
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)

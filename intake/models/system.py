@@ -11,7 +11,7 @@ from intake.db import UTCDateTime, utcnow
 from intake.extensions import db
 
 
-class Heartbeat(db.Model):  # type: ignore[name-defined,misc]
+class Heartbeat(db.Model):  # type: ignore[name-defined]
     __tablename__ = "heartbeats"
 
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)

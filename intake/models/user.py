@@ -13,7 +13,7 @@ from intake.extensions import db
 from intake.models.enums import Role, enum_column
 
 
-class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+class User(UserMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,7 +55,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
         return f"<User {self.id} {self.role}>"
 
 
-class OrgKey(db.Model):  # type: ignore[name-defined,misc]
+class OrgKey(db.Model):  # type: ignore[name-defined]
     """An organisation X25519 public key. Its secret exists only sealed inside key grants."""
 
     __tablename__ = "org_keys"
@@ -68,7 +68,7 @@ class OrgKey(db.Model):  # type: ignore[name-defined,misc]
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
 
-class KeyGrant(db.Model):  # type: ignore[name-defined,misc]
+class KeyGrant(db.Model):  # type: ignore[name-defined]
     """The organisation secret key sealed (crypto_box_seal) to one staff member's public key."""
 
     __tablename__ = "key_grants"

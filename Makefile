@@ -1,0 +1,68 @@
+# Refuge. Quick start: `make run` (serve on http://127.0.0.1:5000), `make test` (whole suite).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMPS := .make
+export PATH := $(BIN):$(PATH)
+export FLASK_APP := intake
+
+.PHONY: run test lint bench install vendor translations services chromium migrate directory \
+        format clean
+
+## Build steps: each reruns only when its inputs changed, so a second `make run` is quick.
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+intake/static/vendor/manifest.json: node_modules/.package-lock.json scripts/vendor.mjs
+	node scripts/vendor.mjs
+
+install: $(STAMPS)/venv
+vendor: intake/static/vendor/manifest.json
+
+translations: $(STAMPS)/venv
+	@$(BIN)/python scripts/compile_translations.py
+
+migrate: install
+	flask --app intake db upgrade
+
+directory: migrate
+	flask --app intake directory import
+
+## Start PostgreSQL and Redis if this machine has them but they are stopped.
+services:
+	@bash scripts/ensure-services.sh
+
+## Debian's Chromium for the browser tests (browsers cannot be downloaded by Playwright here).
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+run: install vendor translations directory
+	@echo "Refuge on http://127.0.0.1:5000 (web + worker + beat; Ctrl-C stops all)"
+	honcho start -f Procfile
+
+test: install vendor translations services chromium
+	@bash scripts/run-tests.sh
+
+lint: install
+	ruff check .
+	ruff format --check .
+	mypy
+
+format: install
+	ruff format .
+	ruff check --fix .
+
+bench: install vendor services
+	@bash scripts/run-benchmarks.sh
+
+clean:
+	rm -rf $(STAMPS) $(VENV) node_modules intake/static/vendor .pytest_cache .mypy_cache .ruff_cache

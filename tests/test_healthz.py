@@ -1,0 +1,58 @@
+"""/healthz answers 200 when the database and the broker answer, 503 when either does not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+
+def test_healthz_ok_on_embedded_database_and_broker(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+    app = make_app("sqlite", CELERY_BROKER_URL=broker)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"database": "ok", "broker": "ok", "status": "ok"}
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_healthz_ok_on_postgres_and_redis(make_app: Callable[..., Flask], redis_url: str) -> None:
+    app = make_app("postgres", CELERY_BROKER_URL=redis_url)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json["database"] == "ok"
+    assert response.json["broker"] == "ok"
+
+
+def test_healthz_503_when_broker_is_down(make_app: Callable[..., Flask]) -> None:
+    app = make_app("sqlite", CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "ok"
+    assert response.json["broker"].startswith("error")
+    assert response.json["status"] == "unavailable"
+
+
+def test_healthz_503_when_database_is_down(tmp_path: Path) -> None:
+    from intake import create_app
+    from tests.conftest import TEST_SECRET
+
+    app = create_app(
+        {
+            "INTAKE_ENV": "testing",
+            "SECRET_KEY": TEST_SECRET,
+            "INSTANCE_PATH": tmp_path / "instance",
+            "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+            "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
+            "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        }
+    )
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"].startswith("error")
+    assert response.json["broker"] == "ok"
