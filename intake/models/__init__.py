@@ -11,10 +11,19 @@ from intake.models.enums import (
     SharedStatus,
     Urgency,
 )
+from intake.models.referral import (
+    AWAITING,
+    OutboxStatus,
+    Referral,
+    ReferralKind,
+    ReferralState,
+    ReminderOutbox,
+)
 from intake.models.system import Heartbeat
 from intake.models.user import KeyGrant, OrgKey, User
 
 __all__ = [
+    "AWAITING",
     "AuditEvent",
     "Case",
     "CaseAttachment",
@@ -25,6 +34,11 @@ __all__ = [
     "KeyGrant",
     "MessageKind",
     "OrgKey",
+    "OutboxStatus",
+    "Referral",
+    "ReferralKind",
+    "ReferralState",
+    "ReminderOutbox",
     "Role",
     "SealedBy",
     "SharedStatus",

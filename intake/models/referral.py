@@ -1,0 +1,111 @@
+"""Referrals of a case to a directory entry or UN mechanism, and the reminder outbox."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from intake.db import UTCDateTime, utcnow
+from intake.extensions import db
+from intake.models.enums import enum_column
+
+
+class ReferralKind(enum.StrEnum):
+    SP_URGENT_APPEAL = "sp_urgent_appeal"
+    SP_ALLEGATION_LETTER = "sp_allegation_letter"
+    SP_LEGISLATION = "sp_legislation"
+    WGAD_OPINION = "wgad_opinion"
+    REPRISALS_REPORT = "reprisals_report"
+    NGO_REFERRAL = "ngo_referral"
+    EMBASSY_CONTACT = "embassy_contact"
+    FOLLOW_UP = "follow_up"
+
+
+class ReferralState(enum.StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    REPLIED = "replied"
+    NO_REPLY = "no_reply"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+# States in which a deadline is still running and reminders go out.
+AWAITING = (ReferralState.DRAFT, ReferralState.SENT, ReferralState.ACKNOWLEDGED)
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Referral(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "referrals"
+    __table_args__ = (sa.Index("ix_referrals_state_due_at", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    entry_id: Mapped[str] = mapped_column(sa.ForeignKey("directory_entries.id"), index=True)
+    kind: Mapped[ReferralKind] = mapped_column(enum_column(ReferralKind))
+    state: Mapped[ReferralState] = mapped_column(
+        enum_column(ReferralState), default=ReferralState.DRAFT
+    )
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # When the rule's clock started (sent, opinion transmitted, case received …) and the
+    # deadline it gives; both UTC. ``due_hours`` overrides the rule where it may be longer.
+    clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_hours: Mapped[int | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(sa.String(64))
+    # Sealed in the browser to the organisation key, like every free text about a case.
+    sealed_note: Mapped[str | None] = mapped_column(sa.Text)
+    consent_override_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    case = relationship("Case")
+    entry = relationship("DirectoryEntry")
+    owner = relationship("User", foreign_keys=[owner_id])
+
+
+class ReminderOutbox(db.Model):  # type: ignore[name-defined]
+    """One e-mail to send: the database, not the broker, is the truth (DESIGN §6).
+
+    ``dedupe_key`` is unique: ``reminder:<referral>:<offset>`` or ``digest:<user>:<date>``, so
+    any number of scans, concurrent or repeated, write each reminder once.
+    """
+
+    __tablename__ = "reminder_outbox"
+    __table_args__ = (sa.Index("ix_reminder_outbox_status_queued", "status", "queued_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(sa.String(96), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # "reminder" | "digest"
+    referral_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("referrals.id", ondelete="CASCADE"), index=True
+    )
+    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    offset_key: Mapped[str] = mapped_column(sa.String(32))
+    # Counts for digests, the due date for reminders: the only facts an e-mail carries.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    counts: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict)
+    status: Mapped[OutboxStatus] = mapped_column(
+        enum_column(OutboxStatus), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
