@@ -1,15 +1,85 @@
-"""`flask users …` and `flask keys …` (filled in by the staff accounts issue)."""
+"""`flask users …` and `flask keys …` (DESIGN §7)."""
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
+import sqlalchemy as sa
 from flask.cli import AppGroup
+
+from intake.extensions import db
+from intake.models import Role, User
+from intake.services import accounts, keys
 
 users_cli = AppGroup("users", help="Manage staff accounts.")
 keys_cli = AppGroup("keys", help="Manage the organisation keypair.")
 
 
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        # One line from stdin (the trailing newline is not part of the password).
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _fail(message: str) -> None:
+    db.session.rollback()
+    click.echo(json.dumps({"error": message}), err=True)
+    raise SystemExit(1)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice([role.value for role in Role]), default="caseworker",
+              show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user(email: str, role: str, password_stdin: bool) -> None:
+    """Create a staff account with its second factor and staff keypair.
+
+    Prints JSON with the otpauth:// URI to enrol in an authenticator app.
+    """
+    password = _read_password(password_stdin)
+    try:
+        user = accounts.create_user(email, Role(role), password=password, server_keys=True)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+        return
+    db.session.commit()
+    click.echo(json.dumps({
+        "id": user.id,
+        "email": user.email,
+        "role": user.role.value,
+        "otpauth_uri": accounts.otpauth_uri(user),
+        "public_key": user.public_key,
+    }))
+
+
 @users_cli.command("list")
 def list_users() -> None:
-    """List staff accounts."""
-    click.echo("[]")
+    """List staff accounts as JSON."""
+    users = db.session.scalars(sa.select(User).order_by(User.id))
+    click.echo(json.dumps([
+        {"id": u.id, "email": u.email, "role": u.role.value, "active": u.is_active_account}
+        for u in users
+    ]))
+
+
+@keys_cli.command("init")
+@click.option("--admin", "admin_email", required=True, help="E-mail of an existing admin.")
+@click.option("--password-stdin", is_flag=True, help="Read the admin's password from stdin.")
+def init_keys(admin_email: str, password_stdin: bool) -> None:
+    """Create the organisation keypair and grant it to ADMIN (wrapped with their password)."""
+    password = _read_password(password_stdin)
+    try:
+        result = keys.init_from_cli(admin_email, password)
+    except keys.KeyOperationError as exc:
+        _fail(str(exc))
+        return
+    click.echo(json.dumps({
+        "org_key_id": result.org_key.id,
+        "public_key": result.org_key.public_key,
+        "fingerprint": result.org_key.fingerprint,
+        "granted_to": admin_email.strip().lower(),
+    }))

@@ -1,0 +1,188 @@
+"""Organisation keys and key grants (DESIGN §3).
+
+The organisation secret key exists only sealed inside key grants; the web never sees it in the
+clear (browsers create, seal and open it). ``init_from_cli`` is the one exception the design
+allows: an operator at the server console creates the first key with PyNaCl.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from intake import crypto
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import KeyGrant, OrgKey, Role, User
+from intake.services import audit
+from intake.services.accounts import server_side_keypair
+from intake.services.passwords import verify_password
+
+
+class KeyOperationError(ValueError):
+    """A key operation that cannot be done; the message is a stable code safe to show."""
+
+
+def current_org_key() -> OrgKey | None:
+    """The key new cases are sealed to: the newest one not retired."""
+    return db.session.scalar(
+        sa.select(OrgKey).where(OrgKey.retired_at.is_(None)).order_by(OrgKey.id.desc()).limit(1)
+    )
+
+
+def active_grant(user: User, org_key: OrgKey) -> KeyGrant | None:
+    return db.session.scalar(
+        sa.select(KeyGrant).where(
+            KeyGrant.user_id == user.id,
+            KeyGrant.org_key_id == org_key.id,
+            KeyGrant.revoked_at.is_(None),
+        )
+    )
+
+
+def _new_org_key(public_key: str, actor: User) -> OrgKey:
+    key = OrgKey(public_key=public_key, fingerprint=crypto.fingerprint(public_key),
+                 created_by_id=actor.id)
+    db.session.add(key)
+    db.session.flush()
+    return key
+
+
+def _write_grant(org_key: OrgKey, user: User, sealed: str, actor: User) -> KeyGrant:
+    existing = db.session.scalar(
+        sa.select(KeyGrant).where(KeyGrant.user_id == user.id, KeyGrant.org_key_id == org_key.id)
+    )
+    if existing is not None:
+        if existing.revoked_at is None:
+            raise KeyOperationError("already_granted")
+        existing.sealed_org_secret = sealed
+        existing.revoked_at = None
+        existing.granted_by_id = actor.id
+        existing.created_at = utcnow()
+        grant = existing
+    else:
+        grant = KeyGrant(org_key_id=org_key.id, user_id=user.id, sealed_org_secret=sealed,
+                         granted_by_id=actor.id)
+        db.session.add(grant)
+    db.session.flush()
+    audit.record("keys.granted", "user", user.id, actor=actor,
+                 detail={"org_key_id": org_key.id, "grant_id": grant.id})
+    return grant
+
+
+@dataclass(frozen=True)
+class InitResult:
+    org_key: OrgKey
+    grant: KeyGrant
+
+
+def init_from_cli(admin_email: str, password: str) -> InitResult:
+    """`flask keys init`: a new organisation keypair (server-side, PyNaCl), the admin's staff
+    key wrapped with their password if they have none yet, and their key grant."""
+    admin = db.session.scalar(sa.select(User).where(User.email == admin_email.strip().lower()))
+    if admin is None or admin.role is not Role.ADMIN or not admin.is_active_account:
+        raise KeyOperationError("no_such_admin")
+    if not verify_password(admin.password_hash, password):
+        raise KeyOperationError("wrong_password")
+    if current_org_key() is not None:
+        raise KeyOperationError("org_key_exists")
+    if admin.public_key is None:
+        server_side_keypair(admin, password)
+    else:
+        # Their key was wrapped in a browser: prove the password opens it before trusting it.
+        try:
+            crypto.unwrap_secret_key(
+                crypto.WrappedKey(admin.wrapped_secret_key or "", admin.key_salt or "",
+                                  admin.key_ops_limit or 0, admin.key_mem_limit or 0),
+                password,
+            )
+        except (crypto.InvalidCiphertext, ValueError) as exc:
+            raise KeyOperationError("wrong_password") from exc
+    public, secret = crypto.generate_keypair()
+    org_key = _new_org_key(public, admin)
+    audit.record("keys.org_key_created", "org_key", org_key.id, actor=admin,
+                 detail={"via": "cli"})
+    grant = _write_grant(org_key, admin, crypto.seal_key_grant(secret, admin.public_key or ""),
+                         admin)
+    db.session.commit()
+    return InitResult(org_key, grant)
+
+
+def validate_sealed_grant(sealed: str) -> str:
+    try:
+        return crypto.validate_exact(sealed, length=crypto.SEALED_KEY_BYTES, what="key grant")
+    except crypto.InvalidCiphertext as exc:
+        raise KeyOperationError("invalid_grant") from exc
+
+
+def init_from_browser(admin: User, org_public_key: str, sealed_org_secret: str) -> OrgKey:
+    """First run: the browser made the organisation keypair and sealed its secret to the
+    admin's (browser-made) public key. We store only the public key and the sealed blob."""
+    try:
+        crypto.validate_public_key(org_public_key)
+    except crypto.InvalidCiphertext as exc:
+        raise KeyOperationError("invalid_grant") from exc
+    validate_sealed_grant(sealed_org_secret)
+    if current_org_key() is not None:
+        raise KeyOperationError("org_key_exists")
+    org_key = _new_org_key(org_public_key, admin)
+    audit.record("keys.org_key_created", "org_key", org_key.id, actor=admin,
+                 detail={"via": "setup"})
+    _write_grant(org_key, admin, sealed_org_secret, admin)
+    return org_key
+
+
+def grant(org_key_id: int, colleague: User, sealed_org_secret: str, actor: User) -> KeyGrant:
+    """An admin's browser sealed the organisation secret to a colleague's public key."""
+    validate_sealed_grant(sealed_org_secret)
+    org_key = db.session.get(OrgKey, org_key_id)
+    if org_key is None:
+        raise KeyOperationError("no_such_key")
+    if actor.role is not Role.ADMIN or active_grant(actor, org_key) is None:
+        raise KeyOperationError("actor_has_no_grant")
+    if not colleague.is_active_account or not colleague.public_key:
+        raise KeyOperationError("colleague_has_no_key")
+    result = _write_grant(org_key, colleague, sealed_org_secret, actor)
+    db.session.commit()
+    return result
+
+
+def revoke(grant_id: int, actor: User) -> KeyGrant:
+    record = db.session.get(KeyGrant, grant_id)
+    if record is None or record.revoked_at is not None:
+        raise KeyOperationError("no_such_grant")
+    record.revoked_at = utcnow()
+    audit.record("keys.revoked", "user", record.user_id, actor=actor,
+                 detail={"org_key_id": record.org_key_id, "grant_id": record.id})
+    db.session.commit()
+    return record
+
+
+def keyring_payload(user: User) -> dict[str, Any]:
+    """What a browser needs to unlock: the wrapped staff key and the sealed grants."""
+    grants = db.session.execute(
+        sa.select(KeyGrant, OrgKey)
+        .join(OrgKey, OrgKey.id == KeyGrant.org_key_id)
+        .where(KeyGrant.user_id == user.id, KeyGrant.revoked_at.is_(None))
+        .order_by(OrgKey.id)
+    ).all()
+    current = current_org_key()
+    return {
+        "user_public_key": user.public_key,
+        "wrapped_secret_key": user.wrapped_secret_key,
+        "key_salt": user.key_salt,
+        "ops_limit": user.key_ops_limit,
+        "mem_limit": user.key_mem_limit,
+        "current_org_key_id": current.id if current is not None else None,
+        "grants": [
+            {
+                "org_key_id": org_key.id,
+                "org_public_key": org_key.public_key,
+                "sealed_org_secret": key_grant.sealed_org_secret,
+            }
+            for key_grant, org_key in grants
+        ],
+    }
+
