@@ -1,0 +1,205 @@
+"""Forms and query-string parsing for the case pages.
+
+Free text never reaches these forms: notes and replies arrive already sealed in the browser
+(``sealed_body``), so the server only checks their shape (intake.crypto.validate_sealed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TypeVar
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from intake.models import CaseStatus, SharedStatus, Urgency
+from intake.services.casework import SORTS, Outcome, QueueFilters
+
+# Controlled vocabularies of DESIGN §4: stable ids, labels translated here for staff pages.
+THREAT_LABELS = {
+    "violence_threat": _l("Threats of violence"),
+    "physical_attack": _l("Physical attack"),
+    "detention": _l("Detention"),
+    "lawsuit": _l("Lawsuit"),
+    "rights_violation": _l("Rights violation"),
+    "discrimination": _l("Discrimination"),
+    "expression": _l("Freedom of expression"),
+    "health": _l("Health"),
+    "aid_worker_security": _l("Aid worker security"),
+    "disappearance": _l("Disappearance"),
+    "reprisal": _l("Reprisal"),
+    "legislation": _l("Legislation"),
+    "digital": _l("Digital security"),
+}
+PROFILE_LABELS = {
+    "journalist": _l("Journalist"),
+    "freelance_journalist": _l("Freelance journalist"),
+    "woman_hrd": _l("Woman human rights defender"),
+    "lawyer": _l("Lawyer"),
+    "aid_worker": _l("Aid worker"),
+    "lgbti": _l("LGBTI"),
+    "environmental_land": _l("Environmental or land defender"),
+    "indigenous": _l("Indigenous"),
+    "academic": _l("Academic"),
+    "organisation": _l("Organisation"),
+    "family_member": _l("Family member"),
+}
+URGENCY_LABELS = {
+    Urgency.IMMEDIATE: _l("Immediate"),
+    Urgency.DAYS: _l("Days"),
+    Urgency.WEEKS: _l("Weeks"),
+    Urgency.NOT_URGENT: _l("Not urgent"),
+}
+STATUS_LABELS = {
+    CaseStatus.NEW: _l("New"),
+    CaseStatus.ASSESSING: _l("Assessing"),
+    CaseStatus.REFERRED: _l("Referred"),
+    CaseStatus.MONITORING: _l("Monitoring"),
+    CaseStatus.CLOSED: _l("Closed"),
+}
+SHARED_STATUS_LABELS = {
+    SharedStatus.RECEIVED: _l("Received"),
+    SharedStatus.ASSESSING: _l("Being assessed"),
+    SharedStatus.REFERRED: _l("Referred"),
+    SharedStatus.CLOSED: _l("Closed"),
+}
+OUTCOME_LABELS = {
+    Outcome.RESOLVED: _l("Resolved"),
+    Outcome.REFERRED_ELSEWHERE: _l("Referred elsewhere"),
+    Outcome.SUPPORT_PROVIDED: _l("Support provided"),
+    Outcome.OUT_OF_SCOPE: _l("Out of scope"),
+    Outcome.NO_CONTACT: _l("No contact possible"),
+    Outcome.WITHDRAWN: _l("Withdrawn by the submitter"),
+    Outcome.DUPLICATE: _l("Duplicate"),
+}
+FLAG_LABELS = {
+    "new": _l("New"),
+    "unassigned": _l("Unassigned"),
+    "overdue": _l("Overdue"),
+    "due_soon": _l("Due soon"),
+}
+SORT_LABELS = {
+    "priority": _l("Urgency, then deadline"),
+    "received_desc": _l("Newest first"),
+    "received_asc": _l("Oldest first"),
+    "updated_desc": _l("Recently updated"),
+}
+
+REF_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,24}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+class QueryError(ValueError):
+    """A filter value that is not one we offer; the message is safe to show."""
+
+
+E = TypeVar("E", CaseStatus, Urgency)
+
+
+def _enum_or_none(enum_cls: type[E], raw: str | None, what: str) -> E | None:
+    if not raw:
+        return None
+    try:
+        return enum_cls(raw)
+    except ValueError as exc:
+        raise QueryError(what) from exc
+
+
+def parse_filters(args: Mapping[str, str]) -> QueueFilters:
+    """Read the queue's query string; anything outside the offered values is refused."""
+    view = args.get("view") or "action"
+    if view not in ("action", "all"):
+        raise QueryError("view")
+    status = _enum_or_none(CaseStatus, args.get("status"), "status")
+    urgency = _enum_or_none(Urgency, args.get("urgency"), "urgency")
+    threat = args.get("threat") or None
+    if threat is not None and threat not in THREAT_LABELS:
+        raise QueryError("threat")
+    country = (args.get("country") or "").strip().upper() or None
+    if country is not None and not _COUNTRY.match(country):
+        raise QueryError("country")
+    assignee = args.get("assignee") or None
+    if (
+        assignee is not None
+        and assignee not in ("me", "unassigned")
+        and not (assignee.isascii() and assignee.isdigit() and len(assignee) <= 9)
+    ):
+        raise QueryError("assignee")
+    q = (args.get("q") or "").strip().upper() or None
+    if q is not None and not REF_PATTERN.match(q):
+        raise QueryError("q")
+    sort = args.get("sort") or "priority"
+    if sort not in SORTS:
+        raise QueryError("sort")
+    raw_page = args.get("page") or "1"
+    if not (raw_page.isascii() and raw_page.isdigit()) or len(raw_page) > 6:
+        raise QueryError("page")
+    overdue = args.get("overdue") or ""
+    if overdue not in ("", "1"):
+        raise QueryError("overdue")
+    return QueueFilters(
+        view=view,
+        status=status,
+        urgency=urgency,
+        threat=threat,
+        country=country,
+        assignee=assignee,
+        overdue=overdue == "1",
+        q=q,
+        sort=sort,
+        page=int(raw_page),
+    )
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(
+        _l("Move to"),
+        choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()],
+        validators=[InputRequired()],
+    )
+    outcome = SelectField(
+        _l("Outcome (when closing)"),
+        choices=[SelectChoice("", "—")]
+        + [SelectChoice(o.value, label) for o, label in OUTCOME_LABELS.items()],
+        validators=[Optional()],
+    )
+
+
+class AssignForm(FlaskForm):
+    # "" unassigns, "me" is the signed-in user, otherwise a user id (checked by the service).
+    assignee = SelectField(_l("Assigned to"), choices=[], validate_choice=False)
+
+    def assignee_id(self, me: int) -> int | None:
+        raw = (self.assignee.data or "").strip()
+        if raw == "":
+            return None
+        if raw == "me":
+            return me
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+            raise ValueError("assignee")
+        return int(raw)
+
+
+class SharedStatusForm(FlaskForm):
+    shared_status = SelectField(
+        _l("What the submitter sees"),
+        choices=[SelectChoice(s.value, label) for s, label in SHARED_STATUS_LABELS.items()],
+        validators=[InputRequired()],
+    )
+
+
+class NoteForm(FlaskForm):
+    # Filled by case-view.js with the note sealed to the organisation key; the plaintext
+    # textarea has no name and is never submitted.
+    sealed_body = HiddenField(validators=[DataRequired(), Length(max=100_000)])
+    org_key_id = IntegerField(validators=[DataRequired()])
+
+
+class ReplyForm(FlaskForm):
+    sealed_body = HiddenField(validators=[DataRequired(), Length(max=100_000)])
+    sealed_copy = HiddenField(validators=[Optional(), Length(max=100_000)])
+    org_key_id = IntegerField(validators=[Optional()])
