@@ -99,3 +99,25 @@ def login_as(client: FlaskClient, app: Flask, user: User) -> FlaskClient:
     with client.session_transaction() as session_:
         session_.update(saved)
     return client
+
+
+def make_attachment(
+    case: Case,
+    org: OrgKeyPair,
+    name: str = "evidence.txt",
+    content_type: str = "text/plain",
+    data: bytes = b"evidence",
+    message_id: int | None = None,
+) -> Any:
+    """An evidence file sealed to the organisation key as the intake form seals it (the file
+    envelope of intake.services.cases)."""
+    from intake.models import CaseAttachment
+    from intake.services.cases import PlainFile, seal_file
+
+    sealed = seal_file(PlainFile(name=name, content_type=content_type, data=data), org.public)
+    attachment = CaseAttachment(
+        case_id=case.id, message_id=message_id, sealed_content=sealed, size=len(sealed)
+    )
+    db.session.add(attachment)
+    db.session.commit()
+    return attachment

@@ -4,14 +4,16 @@ Every function that changes a case commits its change together with the audit ev
 describes it, or nothing at all. Audit details carry ids, states and counts only — never
 anything a submitter or caseworker wrote (that is sealed and the server cannot read it).
 
-Message format (notes, replies, follow-ups): ``sealed_body`` is standard base64 of
-``crypto_box_seal(sodium_pad(UTF-8 JSON {"text": ...}, 1024), recipient public key)``.
-Notes are sealed to the organisation's current key, replies to the submitter's reply key.
+Message format (notes, replies, follow-ups; the same as intake.services.cases): ``sealed_body``
+is standard base64 of ``crypto_box_seal(sodium_pad(UTF-8 JSON {"body": ...}, 1024), key)``.
+Notes are sealed to the organisation's current key, replies to the submitter's reply key. Audit
+events name the case by its id, as the intake side does.
 """
 
 from __future__ import annotations
 
 import enum
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -95,26 +97,17 @@ def _referral_model() -> Any | None:
     return referral
 
 
-_FINISHED_REFERRAL_STATES = {"replied", "no_reply", "closed", "withdrawn"}
-
-
 def _open_referral_due() -> Any | None:
-    """Correlated scalar: the nearest due date of the case's open referrals, or None."""
+    """Correlated scalar: the nearest due date of the case's referrals whose clock still runs
+    (the referrals model's AWAITING states), or None without the referrals model."""
     referral = _referral_model()
     if referral is None:
         return None
     query = sa.select(sa.func.min(referral.due_at)).where(referral.case_id == Case.id)
-    state: InstrumentedAttribute[Any] | None = getattr(referral, "state", None) or getattr(
-        referral, "status", None
-    )
-    if state is not None:
-        enum_cls = getattr(getattr(state, "type", None), "enum_class", None)
-        if enum_cls is not None:
-            finished = [m for m in enum_cls if m.value in _FINISHED_REFERRAL_STATES]
-        else:
-            finished = list(_FINISHED_REFERRAL_STATES)
-        if finished:
-            query = query.where(state.not_in(finished))
+    awaiting = getattr(sys.modules.get(referral.__module__), "AWAITING", None)
+    state: InstrumentedAttribute[Any] | None = getattr(referral, "state", None)
+    if state is not None and awaiting:
+        query = query.where(state.in_(list(awaiting)))
     return query.scalar_subquery()
 
 
@@ -302,7 +295,7 @@ def get_case(ref: str) -> Case | None:
 
 def record_view(case: Case, viewer: User, part: str, **detail: Any) -> None:
     """Audit a read of a case (the page, its ciphertext or one attachment)."""
-    audit.record("case.view", "case", case.ref, actor=viewer, detail={"part": part, **detail})
+    audit.record("case.view", "case", case.id, actor=viewer, detail={"part": part, **detail})
     db.session.commit()
 
 
@@ -331,7 +324,7 @@ def change_status(
     audit.record(
         "case.status",
         "case",
-        case.ref,
+        case.id,
         actor=actor,
         detail={"from": previous.value, "to": new_status.value, "outcome": case.outcome},
     )
@@ -359,7 +352,7 @@ def assign(case: Case, assignee_id: int | None, actor: User) -> None:
     audit.record(
         "case.assign",
         "case",
-        case.ref,
+        case.id,
         actor=actor,
         detail={"from_user_id": previous, "to_user_id": assignee_id},
     )
@@ -375,7 +368,7 @@ def set_shared_status(case: Case, shared: SharedStatus, actor: User) -> None:
     audit.record(
         "case.shared_status",
         "case",
-        case.ref,
+        case.id,
         actor=actor,
         detail={"from": previous.value, "to": shared.value},
     )
@@ -423,7 +416,7 @@ def add_note(case: Case, sealed_body: str, org_key_id: int | None, actor: User) 
     db.session.add(note)
     case.updated_at = utcnow()
     db.session.flush()
-    audit.record("case.note", "case", case.ref, actor=actor, detail={"message_id": note.id})
+    audit.record("case.note", "case", case.id, actor=actor, detail={"message_id": note.id})
     db.session.commit()
     return note
 
@@ -469,7 +462,7 @@ def add_reply(
     audit.record(
         "case.reply",
         "case",
-        case.ref,
+        case.id,
         actor=actor,
         detail={"message_id": reply.id, "copy_id": copy.id if copy is not None else None},
     )

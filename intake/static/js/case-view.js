@@ -5,12 +5,13 @@
  * (keyring.js, unlocked from the caseworker's password); nothing decrypted is ever sent back.
  * Decrypted text goes into the page with textContent only, never as HTML.
  *
- * Formats (standard base64 = sodium.base64_variants.ORIGINAL):
+ * Formats (standard base64 = sodium.base64_variants.ORIGINAL; see intake/services/cases.py):
  *   answers     base64(crypto_box_seal(sodium_pad(UTF-8 JSON object, 1024), org key))
- *   messages    base64(crypto_box_seal(sodium_pad(UTF-8 JSON {"text": ...}, 1024), key))
- *   attachments raw bytes of crypto_box_seal(sodium_pad(UTF-8 JSON {name, type, data:
- *               base64 file bytes}, 1024), org key) — also accepted: the sealed box as base64
- *               text, unpadded JSON, or the bare file bytes.
+ *   messages    base64(crypto_box_seal(sodium_pad(UTF-8 JSON {"body": text}, 1024), key))
+ *   attachments raw bytes of crypto_box_seal(file envelope, org key); the envelope is the
+ *               UTF-8 JSON header {"name", "type", "size"}, one "\n" byte, then the file.
+ *               Also accepted: a padded JSON {name, type, data: base64}, the sealed box as
+ *               base64 text, or bare file bytes.
  */
 (function () {
   "use strict";
@@ -160,8 +161,9 @@
       if (value.copy_of_reply) {
         container.appendChild(el("p", "hint", text.copy_of_reply));
       }
-      if (typeof value.text === "string") {
-        container.appendChild(el("p", "message-text", value.text));
+      var said = typeof value.body === "string" ? value.body : value.text;
+      if (typeof said === "string") {
+        container.appendChild(el("p", "message-text", said));
       } else {
         container.appendChild(renderValue(value));
       }
@@ -171,7 +173,35 @@
     body.replaceChildren(container);
   }
 
-  function parseAttachment(plain) {
+  var HEADER_MAX = 4096;
+
+  /* The intake envelope: JSON header, "\n", file bytes (JSON escapes newlines in strings). */
+  function parseEnvelope(plain) {
+    var end = plain.subarray(0, HEADER_MAX).indexOf(10);
+    if (end < 0) {
+      return null;
+    }
+    try {
+      var header = JSON.parse(utf8(plain.subarray(0, end)));
+      if (header && typeof header === "object" && typeof header.name === "string") {
+        return {
+          name: header.name || text.file,
+          type: String(header.type || ""),
+          bytes: plain.slice(end + 1),
+        };
+      }
+    } catch (e) {
+      /* not an envelope */
+    }
+    return null;
+  }
+
+  function parseAttachment(sealedPlain) {
+    var envelope = parseEnvelope(sealedPlain);
+    if (envelope) {
+      return envelope;
+    }
+    var plain = unpadIfPadded(sealedPlain);
     try {
       var obj = JSON.parse(utf8(plain));
       if (obj && typeof obj === "object" && typeof obj.data === "string") {
@@ -195,7 +225,7 @@
       // Stored as the base64 text of the sealed box rather than its bytes.
       plain = open(b64decode(utf8(raw).trim()), pair);
     }
-    return parseAttachment(unpadIfPadded(plain));
+    return parseAttachment(plain);
   }
 
   async function showAttachment(item, url, pair, mine) {
@@ -347,13 +377,13 @@
       button.disabled = true;
       button.textContent = text.sealing;
       if (kind === "reply") {
-        form.elements.sealed_body.value = sealJson({ text: value }, replyPublicKey);
+        form.elements.sealed_body.value = sealJson({ body: value }, replyPublicKey);
         form.elements.sealed_copy.value = sealJson(
-          { text: value, copy_of_reply: true },
+          { body: value, copy_of_reply: true },
           notePublicKey,
         );
       } else {
-        form.elements.sealed_body.value = sealJson({ text: value }, notePublicKey);
+        form.elements.sealed_body.value = sealJson({ body: value }, notePublicKey);
       }
       // The textarea has no name, but clear it anyway: only ciphertext leaves this page.
       textarea.value = "";
