@@ -84,20 +84,19 @@ def make_case(org: OrgKeyPair, answers: dict[str, Any] | None = None, **fields: 
 
 
 def login_as(client: FlaskClient, app: Flask, user: User) -> FlaskClient:
-    """Sign a test client in as ``user`` (password and second factor already passed).
+    """Sign a test client in as ``user`` (password and second factor already passed): the
+    session a completed sign-in leaves (intake.auth.sessions.start_session)."""
+    from flask import session
 
-    The staff accounts issue owns sign-in; it keeps this helper in step with what a completed
-    sign-in leaves in the session.
-    """
-    from flask_login import login_user
+    from intake.auth.sessions import start_session
 
     with app.test_request_context():
-        login_user(user)
-        from flask import session
-
+        start_session(user)
         saved = dict(session)
     with client.session_transaction() as session_:
+        session_.clear()
         session_.update(saved)
+        session_.permanent = True
     return client
 
 
@@ -121,3 +120,37 @@ def make_attachment(
     db.session.add(attachment)
     db.session.commit()
     return attachment
+
+
+KEY_WRAP_TEST_LIMITS = (1, 8192)  # Argon2id at its minimum: tests only
+
+
+def make_staff_with_keys(
+    role: Role = Role.CASEWORKER,
+    org: OrgKeyPair | None = None,
+    email: str | None = None,
+    password: str = DEFAULT_PASSWORD,
+) -> tuple[User, bytes]:
+    """A staff member whose keypair is wrapped with ``password`` (as a browser would) and who
+    holds a grant of ``org``'s secret key. Returns (user, raw staff secret key)."""
+    from intake.models import KeyGrant
+
+    user = make_user(role, email=email, password=password)
+    public, secret = crypto.generate_keypair()
+    ops, mem = KEY_WRAP_TEST_LIMITS
+    wrapped = crypto.wrap_secret_key(secret, password, ops_limit=ops, mem_limit=mem)
+    user.public_key = public
+    user.wrapped_secret_key = wrapped.wrapped
+    user.key_salt = wrapped.salt
+    user.key_ops_limit = ops
+    user.key_mem_limit = mem
+    if org is not None:
+        db.session.add(
+            KeyGrant(
+                org_key_id=org.key.id,
+                user_id=user.id,
+                sealed_org_secret=crypto.seal_key_grant(org.secret, public),
+            )
+        )
+    db.session.commit()
+    return user, secret

@@ -32,8 +32,12 @@ def _fail(message: str) -> None:
 
 @users_cli.command("create")
 @click.argument("email")
-@click.option("--role", type=click.Choice([role.value for role in Role]), default="caseworker",
-              show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role]),
+    default="caseworker",
+    show_default=True,
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_user(email: str, role: str, password_stdin: bool) -> None:
     """Create a staff account with its second factor and staff keypair.
@@ -47,23 +51,31 @@ def create_user(email: str, role: str, password_stdin: bool) -> None:
         _fail(str(exc))
         return
     db.session.commit()
-    click.echo(json.dumps({
-        "id": user.id,
-        "email": user.email,
-        "role": user.role.value,
-        "otpauth_uri": accounts.otpauth_uri(user),
-        "public_key": user.public_key,
-    }))
+    click.echo(
+        json.dumps(
+            {
+                "id": user.id,
+                "email": user.email,
+                "role": user.role.value,
+                "otpauth_uri": accounts.otpauth_uri(user),
+                "public_key": user.public_key,
+            }
+        )
+    )
 
 
 @users_cli.command("list")
 def list_users() -> None:
     """List staff accounts as JSON."""
     users = db.session.scalars(sa.select(User).order_by(User.id))
-    click.echo(json.dumps([
-        {"id": u.id, "email": u.email, "role": u.role.value, "active": u.is_active_account}
-        for u in users
-    ]))
+    click.echo(
+        json.dumps(
+            [
+                {"id": u.id, "email": u.email, "role": u.role.value, "active": u.is_active_account}
+                for u in users
+            ]
+        )
+    )
 
 
 @keys_cli.command("init")
@@ -77,9 +89,13 @@ def init_keys(admin_email: str, password_stdin: bool) -> None:
     except keys.KeyOperationError as exc:
         _fail(str(exc))
         return
-    click.echo(json.dumps({
-        "org_key_id": result.org_key.id,
-        "public_key": result.org_key.public_key,
-        "fingerprint": result.org_key.fingerprint,
-        "granted_to": admin_email.strip().lower(),
-    }))
+    click.echo(
+        json.dumps(
+            {
+                "org_key_id": result.org_key.id,
+                "public_key": result.org_key.public_key,
+                "fingerprint": result.org_key.fingerprint,
+                "granted_to": admin_email.strip().lower(),
+            }
+        )
+    )

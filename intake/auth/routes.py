@@ -1,20 +1,379 @@
-"""Sign-in and sign-out (filled in by the staff accounts issue)."""
+"""First run, sign-in (password, then TOTP), sign-out, the keyring and the account page.
+
+Unlock flow: after the second factor the browser lands on /auth/unlock, where the staff member
+types their password once more; keyring.js derives the wrapping key from it *in the browser*
+and opens their keys. The password typed at /login is not kept anywhere for this.
+"""
 
 from __future__ import annotations
 
-from flask import redirect, url_for
-from flask_login import logout_user
+import time
+from typing import Any
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from intake.auth import bp
+from intake.auth.access import STAFF, role_required
+from intake.auth.forms import (
+    ChangePasswordForm,
+    CodeForm,
+    EmptyForm,
+    EnrolCurrentPasswordForm,
+    EnrolNewPasswordForm,
+    LoginForm,
+    SetupForm,
+    StaffKeyFields,
+)
+from intake.auth.sessions import OFFER_UNLOCK, PENDING, end_session, enforce_timeouts, start_session
+from intake.extensions import db, limiter
+from intake.models import Role, User
+from intake.services import accounts, audit, keys
+from intake.services.accounts import AccountError, KeyMaterial, LoginResult, TotpResult
+
+PENDING_SECONDS = 300
+Page = str | Response | tuple[str, int]
+
+bp.before_app_request(enforce_timeouts)
+
+
+def login_rate_limit() -> str:
+    return str(current_app.config.get("LOGIN_RATE_LIMIT", "10 per minute;60 per hour"))
+
+
+def account_message(code: str) -> str:
+    """The user's-language text for an :class:`AccountError` / key error code."""
+    messages = {
+        "invalid_email": _("Enter a valid e-mail address."),
+        "email_taken": _("An account with this e-mail address already exists."),
+        "password_too_short": _("The password is too short."),
+        "password_too_long": _("The password is too long."),
+        "invalid_keys": _(
+            "Your browser did not create valid keys. This page needs JavaScript; reload it "
+            "and try again."
+        ),
+        "wrong_password": _("The password is not correct."),
+        "cannot_deactivate_self": _("You cannot deactivate your own account."),
+        "cannot_demote_self": _("You cannot remove your own admin role."),
+        "invalid_grant": _("The key grant your browser sent is not valid. Nothing was saved."),
+        "org_key_exists": _("The organisation key already exists."),
+        "already_granted": _("This colleague already has the organisation key."),
+        "actor_has_no_grant": _("You do not hold this organisation key yourself."),
+        "colleague_has_no_key": _(
+            "This colleague has not set their password yet, so they have no key to grant to."
+        ),
+        "no_such_key": _("This organisation key does not exist."),
+        "no_such_grant": _("This key grant does not exist or was already revoked."),
+        "no_such_admin": _("No active admin has this e-mail address."),
+        "no_totp": _("This account has no second factor yet."),
+    }
+    return messages.get(code, _("This could not be done. Nothing was saved."))
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: no scheme, no host, no protocol-relative tricks."""
+    if not target or len(target) > 512 or not target.startswith("/"):
+        return None
+    if target.startswith(("//", "/\\")) or any(ch in target for ch in "\\\r\n\t"):
+        return None
+    return target
+
+
+def key_material(form: StaffKeyFields) -> KeyMaterial | None:
+    try:
+        return KeyMaterial.from_form(
+            form.public_key.data or "",
+            form.wrapped_secret_key.data or "",
+            form.key_salt.data or "",
+            form.ops_limit.data or "",
+            form.mem_limit.data or "",
+        )
+    except AccountError:
+        return None
+
+
+def wrap_params() -> dict[str, int]:
+    ops, mem = accounts.wrap_limits()
+    return {"ops_limit": ops, "mem_limit": mem}
+
+
+# --- first run -----------------------------------------------------------------------------------
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def setup() -> Page:
+    """First-run wizard: only while no account exists (afterwards it does not exist either)."""
+    if accounts.user_count() > 0:
+        abort(404)
+    form = SetupForm()
+    if form.validate_on_submit():
+        keys_from_browser = key_material(form)
+        try:
+            if keys_from_browser is None:
+                raise AccountError("invalid_keys")
+            admin = accounts.create_user(
+                form.email.data or "",
+                Role.ADMIN,
+                password=form.password.data or "",
+                keys=keys_from_browser,
+            )
+            org_key = keys.init_from_browser(
+                admin, form.org_public_key.data or "", form.sealed_org_secret.data or ""
+            )
+            audit.record("setup.completed", "user", admin.id, actor=admin)
+            db.session.commit()
+        except (AccountError, keys.KeyOperationError) as exc:
+            db.session.rollback()
+            form.form_errors.append(account_message(str(exc)))
+            return render_template("auth/setup.html", form=form, wrap=wrap_params()), 400
+        return render_template(
+            "auth/setup_done.html",
+            org_key=org_key,
+            user=admin,
+            otpauth_uri=accounts.otpauth_uri(admin),
+        )
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/setup.html", form=form, wrap=wrap_params()), status
+
+
+# --- sign-in -------------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def login() -> Page:
+    if current_user.is_authenticated:
+        return redirect(url_for("cases.queue"))
+    form = LoginForm()
+    next_url = safe_next(request.args.get("next"))
+    if form.validate_on_submit():
+        check = accounts.check_password_step(form.email.data or "", form.password.data or "")
+        if check.result is LoginResult.OK and check.user is not None:
+            session[PENDING] = {
+                "uid": check.user.id,
+                "epoch": check.user.session_epoch,
+                "at": int(time.time()),
+                "next": next_url,
+            }
+            return redirect(url_for("auth.login_code"))
+        if check.result is LoginResult.LOCKED:
+            message = _(
+                "Too many failed attempts: this account is locked for %(minutes)s more minutes.",
+                minutes=check.locked_minutes,
+            )
+        elif check.result is LoginResult.INACTIVE:
+            message = _("This account is not active. Ask an admin of your organisation.")
+        else:
+            message = _("The e-mail address or the password is not correct.")
+        form.form_errors.append(message)
+        return render_template("auth/login.html", form=form), 401
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/login.html", form=form), status
+
+
+def _pending_user() -> tuple[User | None, dict[str, Any]]:
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict):
+        return None, {}
+    if int(time.time()) - int(pending.get("at", 0)) > PENDING_SECONDS:
+        session.pop(PENDING, None)
+        return None, {}
+    user = db.session.get(User, pending.get("uid"))
+    if user is None or user.session_epoch != pending.get("epoch"):
+        return None, {}
+    return user, pending
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def login_code() -> Page:
+    user, pending = _pending_user()
+    if user is None:
+        flash(_("Please sign in with your e-mail and password first."), "error")
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        outcome, minutes = accounts.check_totp_step(user, form.code.data or "")
+        if outcome is TotpResult.OK:
+            next_url = pending.get("next")
+            accounts.complete_login(user)
+            start_session(user)  # session.clear() then login_user: a brand-new session
+            return redirect(
+                url_for("auth.unlock", next=next_url) if next_url else url_for("auth.unlock")
+            )
+        if outcome is LoginResult.LOCKED:
+            session.pop(PENDING, None)
+            flash(
+                _(
+                    "Too many failed attempts: this account is locked for %(minutes)s more "
+                    "minutes.",
+                    minutes=minutes,
+                ),
+                "error",
+            )
+            return redirect(url_for("auth.login"))
+        if outcome is TotpResult.REPLAY:
+            message = _("This code was already used. Wait for the next code and enter it.")
+        elif outcome is LoginResult.INACTIVE:
+            message = _("This account is not active. Ask an admin of your organisation.")
+        else:
+            message = _("The code is not correct. Check your authenticator app's clock.")
+        form.form_errors.append(message)
+        return render_template("auth/login_code.html", form=form), 401
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/login_code.html", form=form), status
 
 
 @bp.post("/logout")
 def logout() -> Response:
-    logout_user()
-    return redirect(url_for("public.landing"))
+    if current_user.is_authenticated:
+        audit.record("auth.logout", "user", current_user.id, actor=current_user)
+        db.session.commit()
+    end_session()
+    flash(_("You are signed out."), "success")
+    return redirect(url_for("auth.login"))
 
 
-@bp.get("/login")
-def login() -> str:
-    return "sign-in comes with the staff accounts issue"
+@bp.post("/auth/logout-everywhere")
+@role_required(*STAFF)
+def logout_everywhere() -> Response:
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    accounts.logout_everywhere(current_user)
+    end_session()
+    flash(_("You are signed out on every device."), "success")
+    return redirect(url_for("auth.login"))
+
+
+# --- keys in the browser ---------------------------------------------------------------------
+
+
+@bp.get("/auth/keyring")
+@role_required(*STAFF)
+def keyring() -> Response:
+    """The wrapped staff key and the sealed grants: useless without the password."""
+    audit.record("keys.keyring_fetched", "user", current_user.id, actor=current_user)
+    db.session.commit()
+    return jsonify(keys.keyring_payload(current_user))
+
+
+@bp.get("/auth/unlock")
+@role_required(*STAFF)
+def unlock() -> str:
+    session.pop(OFFER_UNLOCK, None)
+    next_url = safe_next(request.args.get("next")) or url_for("cases.queue")
+    has_keys = bool(current_user.public_key)
+    return render_template("auth/unlock.html", next_url=next_url, has_keys=has_keys)
+
+
+# --- the account holder ---------------------------------------------------------------------
+
+
+@bp.get("/auth/account")
+@role_required(*STAFF)
+def account() -> str:
+    grants = keys.keyring_payload(current_user)["grants"]
+    return render_template(
+        "auth/account.html",
+        form=ChangePasswordForm(),
+        empty_form=EmptyForm(),
+        grant_count=len(grants),
+        wrap=wrap_params(),
+    )
+
+
+@bp.post("/auth/password")
+@role_required(*STAFF)
+def change_password() -> Page:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                current_user,
+                form.current_password.data or "",
+                form.password.data or "",
+                key_material(form),
+            )
+        except AccountError as exc:
+            db.session.rollback()
+            form.form_errors.append(account_message(str(exc)))
+        else:
+            start_session(current_user)  # the epoch moved on: other sessions end, this goes on
+            flash(
+                _("Your password is changed. You were signed out on your other devices."), "success"
+            )
+            return redirect(url_for("auth.account"))
+    grants = keys.keyring_payload(current_user)["grants"]
+    return render_template(
+        "auth/account.html",
+        form=form,
+        empty_form=EmptyForm(),
+        grant_count=len(grants),
+        wrap=wrap_params(),
+    ), 400
+
+
+# --- invite / reset links --------------------------------------------------------------------
+
+
+@bp.route("/auth/enrol/<token>", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def enrol(token: str) -> Page:
+    """A colleague sets their password (their browser makes their keypair) and second factor."""
+    user = accounts.user_for_enrol_token(token)
+    if user is None:
+        return render_template("auth/enrol_invalid.html"), 404
+    new_password = user.password_hash is None
+    form: EnrolNewPasswordForm | EnrolCurrentPasswordForm = (
+        EnrolNewPasswordForm() if new_password else EnrolCurrentPasswordForm()
+    )
+    if form.validate_on_submit():
+        try:
+            if isinstance(form, EnrolNewPasswordForm):
+                material = key_material(form)
+                if material is None:
+                    raise AccountError("invalid_keys")
+                accounts.complete_enrolment(
+                    user,
+                    new_password=form.password.data or "",
+                    current_password=None,
+                    keys=material,
+                )
+            else:
+                accounts.complete_enrolment(
+                    user,
+                    new_password=None,
+                    current_password=form.current_password.data or "",
+                    keys=None,
+                )
+        except AccountError as exc:
+            db.session.rollback()
+            form.form_errors.append(account_message(str(exc)))
+            return render_template(
+                "auth/enrol.html",
+                form=form,
+                user=user,
+                new_password=new_password,
+                wrap=wrap_params(),
+            ), 400
+        return render_template(
+            "auth/enrol_done.html", user=user, otpauth_uri=accounts.otpauth_uri(user)
+        )
+    status = 400 if form.is_submitted() else 200
+    return render_template(
+        "auth/enrol.html", form=form, user=user, new_password=new_password, wrap=wrap_params()
+    ), status
