@@ -94,6 +94,9 @@ class BaseSettings:
     REMEMBER_COOKIE_DURATION = timedelta(0)
 
     WTF_CSRF_TIME_LIMIT = 3600
+    # Flask-WTF's HTTPS Referer check refuses every POST when no Referer is sent, and our
+    # Referrer-Policy is no-referrer (DESIGN §1.7). The token plus SameSite=Strict cookies stay.
+    WTF_CSRF_SSL_STRICT = False
     MAX_CONTENT_LENGTH = 26 * 1024 * 1024
     ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
     ATTACHMENT_MAX_COUNT = 5

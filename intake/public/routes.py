@@ -1,12 +1,470 @@
-"""Public pages: the landing page, the intake form and receipt follow-up."""
+"""Public pages: the landing page, the intake form, the receipt and /status follow-up.
+
+Two ways in, one result (DESIGN §1.1):
+
+- **JavaScript on** (``static/js/intake.js``): the browser seals the answers and each file to
+  the organisation key and posts only ciphertext, the routing fields and the key id. The
+  server checks the ciphertext's format and size, never its content (it cannot read it).
+- **JavaScript off**: the same form posts plaintext; the view validates it, re-shows it with
+  errors if needed, and seals it (``services.cases.create_case_from_plaintext``) before
+  anything is stored, logged or queued. Uploads are kept in memory, never spooled to disk.
+
+CSRF for these views is checked here rather than by the global ``CSRFProtect``: an expired
+token must re-show the form with what the person wrote, not an error page (DESIGN §8).
+"""
 
 from __future__ import annotations
 
-from flask import render_template
+import hashlib
+import hmac
+from io import BytesIO
+from typing import Any
 
-from intake.public import bp
+from flask import (
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from werkzeug.datastructures import CombinedMultiDict, FileStorage, MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms.validators import ValidationError
+
+from intake.extensions import csrf, limiter
+from intake.models import Case, OrgKey, Urgency
+from intake.public import bp, vocab
+from intake.public.forms import (
+    HONEYPOT_FIELD,
+    LONG_MAX,
+    SEALED_FIELDS,
+    FollowUpForm,
+    IntakeForm,
+    StatusForm,
+)
+from intake.services import cases as case_service
+from intake.services.cases import PlainFile, Routing, SubmissionRefused
+from intake.web import error_response
+
+ViewResult = Response | str | tuple[Response | str, int]
+
+# Fields the browser path may send. Anything else (plaintext answers included) is refused.
+BROWSER_FIELDS = frozenset(
+    {"csrf_token", "sealed_answers", "org_key_id", "urgency", "threats", "profiles",
+     "country", "languages", "consent_given", HONEYPOT_FIELD}
+)  # fmt: skip
+BROWSER_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "sealed_body", "org_key_id"})
+NO_JS_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "body"})
+MAX_CHOICES = 20  # no routing list is longer than its vocabulary
+
+
+# ---------------------------------------------------------------------------------------------
+# Request plumbing
+
+
+@bp.before_request
+def _keep_uploads_in_memory() -> None:
+    """Werkzeug spools uploads over 500 KB to a temporary file; on the no-JS path those are
+    plaintext evidence. Keep them in memory (MAX_CONTENT_LENGTH bounds it) until sealed."""
+
+    def memory_stream(
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> BytesIO:
+        return BytesIO()
+
+    setattr(request, "_get_file_stream", memory_stream)  # noqa: B010 — shadows the method
+
+
+def _client_key() -> str:
+    """Rate-limit key: a keyed hash of the address, so limiter storage (Redis in production)
+    never holds submitters' IP addresses (DESIGN §1.7)."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    address = (request.remote_addr or "unknown").encode()
+    return "pub:" + hmac.new(secret, address, hashlib.sha256).hexdigest()[:24]
+
+
+def _request_limit() -> str:
+    return str(current_app.config.get("REQUEST_RATE_LIMIT", "10 per hour;30 per day"))
+
+
+def _status_limit() -> str:
+    return str(current_app.config.get("STATUS_RATE_LIMIT", "5 per minute;30 per hour"))
+
+
+def _follow_up_limit() -> str:
+    return str(current_app.config.get("FOLLOW_UP_RATE_LIMIT", "10 per hour"))
+
+
+def _failed(response: Response) -> bool:
+    """Only refused look-ups count against the /status limit: guessing is what we throttle."""
+    return response.status_code >= 400
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json" or request.is_json
+
+
+def _locale() -> str:
+    return str(get_locale() or "en")
+
+
+def _csrf_ok() -> bool:
+    token = request.form.get("csrf_token") or request.headers.get("X-CSRFToken", "")
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        return False
+    return True
+
+
+def _refuse(message: str, status: int = 400) -> tuple[Response | str, int]:
+    return error_response(status, message)
+
+
+def _too_large_message() -> str:
+    megabytes = case_service.attachment_max_bytes() / (1024 * 1024)
+    return _(
+        "What you sent is too large: at most %(count)d files of %(size)s MB each. Nothing was "
+        "saved. Go back with your browser's Back button: what you wrote is usually still there.",
+        count=case_service.attachment_max_count(),
+        size=f"{megabytes:g}",
+    )
+
+
+def _read_form() -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | None:
+    """The parsed form, or None when the body is larger than MAX_CONTENT_LENGTH."""
+    try:
+        return request.form, request.files
+    except RequestEntityTooLarge:
+        return None
+
+
+def _org_key_json(key: OrgKey) -> dict[str, Any]:
+    return {"org_key_id": key.id, "public_key": key.public_key, "fingerprint": key.fingerprint}
+
+
+# ---------------------------------------------------------------------------------------------
+# Landing page
 
 
 @bp.get("/")
 def landing() -> str:
-    return render_template("public/landing.html")
+    return render_template("public/landing.html", org_key=case_service.current_org_key())
+
+
+# ---------------------------------------------------------------------------------------------
+# The intake form
+
+
+def _routing_from_browser(form: MultiDict[str, str]) -> Routing:
+    """The routing fields the browser sent in the clear, checked against the vocabularies."""
+
+    def choices(name: str, allowed: frozenset[str] | set[str], message: str) -> list[str]:
+        values = form.getlist(name)
+        if len(values) > MAX_CHOICES or any(value not in allowed for value in values):
+            raise SubmissionRefused(message)
+        return list(dict.fromkeys(values))
+
+    try:
+        urgency = Urgency(form.get("urgency", ""))
+    except ValueError as exc:
+        raise SubmissionRefused(_("Urgency is missing or not one of the listed choices.")) from exc
+    country = form.get("country", "") or None
+    if country is not None and country not in vocab.COUNTRY_CODES:
+        raise SubmissionRefused(_("The country is not an ISO 3166-1 country code."))
+    consent = form.get("consent_given", "")
+    if consent not in {"0", "1"}:
+        raise SubmissionRefused(_("Whether consent was given must be 0 or 1."))
+    return Routing(
+        urgency=urgency,
+        threats=choices("threats", set(vocab.THREATS), _("Unknown threat type.")),
+        profiles=choices("profiles", set(vocab.PROFILES), _("Unknown profile.")),
+        country=country,
+        languages=choices("languages", vocab.ISO_639_1, _("Unknown language code.")),
+        consent_given=consent == "1",
+    )
+
+
+def _sealed_uploads(files: MultiDict[str, FileStorage], name: str = "attachments") -> list[bytes]:
+    """Sealed files from the browser: each part holds base64 ciphertext (never a real name)."""
+    if set(files) - {name}:
+        raise SubmissionRefused(_("The request contained unexpected files."))
+    parts = [part for part in files.getlist(name) if part]
+    case_service.check_file_count(len(parts))
+    limit = (case_service.sealed_file_max_bytes() * 4) // 3 + 16
+    sealed: list[bytes] = []
+    for index, part in enumerate(parts, start=1):
+        raw = part.read(limit + 1)
+        if len(raw) > limit:
+            raise SubmissionRefused(_("Sealed file %(number)d is too large.", number=index))
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise SubmissionRefused(
+                _("Sealed file %(number)d is not base64 text.", number=index)
+            ) from exc
+        sealed.append(case_service.check_sealed_file(text, index))
+    return sealed
+
+
+def _submit_from_browser(
+    form: MultiDict[str, str], files: MultiDict[str, FileStorage]
+) -> tuple[Response, int]:
+    unexpected = sorted(set(form) - BROWSER_FIELDS)
+    if unexpected:
+        raise SubmissionRefused(
+            _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))
+        )
+    if form.get(HONEYPOT_FIELD):
+        raise SubmissionRefused(_("This request could not be accepted. Nothing was saved."))
+    routing = _routing_from_browser(form)
+    org_key = case_service.usable_org_key(form.get("org_key_id"))
+    sealed_answers = case_service.check_sealed_answers(form.get("sealed_answers"))
+    sealed_files = _sealed_uploads(files)
+    submission = case_service.create_case(
+        routing,
+        org_key=org_key,
+        sealed_answers=sealed_answers,
+        sealed_files=sealed_files,
+        sealed_by=case_service.SealedBy.BROWSER,
+        locale=_locale(),
+    )
+    return jsonify(
+        {"receipt_code": submission.receipt_code, "status_url": url_for("public.status")}
+    ), 201
+
+
+def _plain_files(form: IntakeForm | FollowUpForm) -> tuple[list[PlainFile], list[str]]:
+    """Uploaded files read into memory, with an error per file that is too large."""
+    limit = case_service.attachment_max_bytes()
+    errors: list[str] = []
+    files: list[PlainFile] = []
+    uploads = form.uploaded_files()
+    if len(uploads) > case_service.attachment_max_count():
+        errors.append(
+            _("Attach at most %(count)d files.", count=case_service.attachment_max_count())
+        )
+    for upload in uploads:
+        data = upload.stream.read(limit + 1)
+        if len(data) > limit:
+            errors.append(
+                _(
+                    "“%(name)s” is larger than %(size)s MB.",
+                    name=upload.filename or "",
+                    size=f"{limit / (1024 * 1024):g}",
+                )
+            )
+            continue
+        files.append(
+            PlainFile(
+                name=(upload.filename or "file")[:255],
+                content_type=(upload.mimetype or "application/octet-stream")[:127],
+                data=data,
+            )
+        )
+    return files, errors
+
+
+def _render_form(
+    form: IntakeForm, org_key: OrgKey | None, status: int = 200, notice: str | None = None
+) -> tuple[str, int]:
+    return render_template(
+        "public/request.html",
+        form=form,
+        org_key=org_key,
+        notice=notice,
+        sealed_fields=SEALED_FIELDS,
+        max_files=case_service.attachment_max_count(),
+        max_megabytes=f"{case_service.attachment_max_bytes() / (1024 * 1024):g}",
+        max_bytes=case_service.attachment_max_bytes(),
+        long_max=LONG_MAX,
+    ), status
+
+
+def _submit_without_js(
+    form_data: MultiDict[str, str], files: MultiDict[str, FileStorage], org_key: OrgKey
+) -> ViewResult:
+    known = set(IntakeForm().data) | {"csrf_token"}
+    unexpected = sorted(set(form_data) - known)
+    if unexpected:
+        return _refuse(
+            _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))
+        )
+    form = IntakeForm(CombinedMultiDict([files, form_data]))
+    valid = form.validate()
+    plain_files, file_errors = _plain_files(form)
+    if file_errors:
+        form.attachments.errors = [*form.attachments.errors, *file_errors]
+        valid = False
+    if not valid:
+        notice = _("Please attach your files again.") if form.uploaded_files() else None
+        return _render_form(form, org_key, status=422, notice=notice)
+    routing = Routing(
+        urgency=Urgency(form.urgency.data),
+        threats=list(dict.fromkeys(form.threats.data or [])),
+        profiles=list(dict.fromkeys(form.profiles.data or [])),
+        country=form.country.data or None,
+        languages=form.chosen_languages(),
+        consent_given=form.consent.data == "yes" and form.referral_consent.data == "yes",
+    )
+    submission = case_service.create_case_from_plaintext(
+        routing, org_key=org_key, answers=form.answers(), files=plain_files, locale=_locale()
+    )
+    return render_template("public/receipt.html", receipt_code=submission.receipt_code), 200
+
+
+@bp.get("/request/key")
+def request_key() -> ViewResult:
+    """What the browser needs right before sealing: a fresh CSRF token (a defender may take
+    hours to write) and the current organisation key (it may have been rotated meanwhile)."""
+    key = case_service.current_org_key()
+    if key is None:
+        return _refuse(_("This organisation is not accepting requests yet."), 503)
+    return jsonify({"csrf_token": generate_csrf(), **_org_key_json(key)})
+
+
+@bp.route("/request", methods=["GET", "POST"])
+@limiter.limit(_request_limit, methods=["POST"], key_func=_client_key)
+@csrf.exempt
+def request_form() -> ViewResult:
+    org_key = case_service.current_org_key()
+    if request.method == "GET":
+        return _render_form(IntakeForm(), org_key)
+
+    parsed = _read_form()
+    if parsed is None:
+        return _refuse(_too_large_message(), 413)
+    form_data, files = parsed
+    from_browser = "sealed_answers" in form_data
+    if org_key is None:
+        closed = _("This organisation is not accepting requests yet. Nothing was saved.")
+        return _refuse(closed, 503)
+
+    if not _csrf_ok():
+        if from_browser:
+            return _refuse(_("Your session expired. Please send again."), 400)
+        # Re-show everything they wrote with a fresh token: nothing is lost (DESIGN §8).
+        form = IntakeForm(form_data)
+        notice = _(
+            "Your form had expired, so it was not sent yet. We kept what you wrote: check it "
+            "and press Send again."
+        )
+        if files:
+            notice += " " + _("Please attach your files again.")
+        return _render_form(form, org_key, status=400, notice=notice)
+
+    try:
+        if from_browser:
+            return _submit_from_browser(form_data, files)
+        return _submit_without_js(form_data, files, org_key)
+    except SubmissionRefused as refused:
+        return _refuse(str(refused), 400)
+
+
+# ---------------------------------------------------------------------------------------------
+# Receipt follow-up: /status
+
+
+def _render_status(
+    case: Case,
+    code: str,
+    follow_up: FollowUpForm | None = None,
+    status: int = 200,
+    sent: bool = False,
+) -> tuple[str, int]:
+    org_key = case_service.current_org_key()
+    return render_template(
+        "public/status_detail.html",
+        case=case,
+        code=code,
+        replies=case_service.staff_replies(case),
+        follow_up=follow_up or FollowUpForm(MultiDict({"code": code})),
+        org_key=org_key,
+        sent=sent,
+        max_files=case_service.attachment_max_count(),
+        max_megabytes=f"{case_service.attachment_max_bytes() / (1024 * 1024):g}",
+        max_bytes=case_service.attachment_max_bytes(),
+    ), status
+
+
+@bp.route("/status", methods=["GET", "POST"])
+@limiter.limit(_status_limit, methods=["POST"], key_func=_client_key, deduct_when=_failed)
+@csrf.exempt
+def status() -> ViewResult:
+    if request.method == "GET":
+        return render_template("public/status.html", form=StatusForm()), 200
+    form = StatusForm(request.form)
+    if not _csrf_ok():
+        form.code.errors = [_("Your form had expired. Please press Show status again.")]
+        return render_template("public/status.html", form=form), 400
+    if not form.validate():
+        return render_template("public/status.html", form=form), 400
+    case = case_service.find_case_by_receipt(form.code.data or "")
+    if case is None:
+        form.code.errors = [_("No request has this receipt code. Check the code and try again.")]
+        return render_template("public/status.html", form=form), 404
+    case_service.record_status_view(case)
+    return _render_status(case, form.code.data or "")
+
+
+@bp.post("/status/follow-up")
+@limiter.limit(_follow_up_limit, key_func=_client_key)
+@csrf.exempt
+def follow_up() -> ViewResult:
+    parsed = _read_form()
+    if parsed is None:
+        return _refuse(_too_large_message(), 413)
+    form_data, files = parsed
+    from_browser = "sealed_body" in form_data
+    allowed = BROWSER_FOLLOW_UP_FIELDS if from_browser else NO_JS_FOLLOW_UP_FIELDS
+    unexpected = sorted(set(form_data) - allowed)
+    if unexpected:
+        return _refuse(
+            _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))
+        )
+    case = case_service.find_case_by_receipt(form_data.get("code", ""))
+    if case is None:
+        return _refuse(_("No request has this receipt code. Nothing was saved."), 404)
+    code = form_data.get("code", "")
+    org_key = case_service.current_org_key()
+    if org_key is None:  # pragma: no cover — a case exists, so a key was in use
+        return _refuse(_("This organisation is not accepting messages. Nothing was saved."), 503)
+    try:
+        if from_browser:
+            if not _csrf_ok():
+                return _refuse(_("Your session expired. Please send again."), 400)
+            key = case_service.usable_org_key(form_data.get("org_key_id"))
+            sealed_body = case_service.check_sealed_answers(form_data.get("sealed_body"))
+            case_service.add_follow_up(
+                case, org_key=key, sealed_body=sealed_body, sealed_files=_sealed_uploads(files)
+            )
+            return jsonify({"sent": True}), 201
+        form = FollowUpForm(CombinedMultiDict([files, form_data]))
+        if not _csrf_ok():
+            form.body.errors = [
+                _(
+                    "Your form had expired, so it was not sent yet. We kept your message: press "
+                    "Send again."
+                )
+            ]
+            return _render_status(case, code, form, status=400)
+        valid = form.validate()
+        plain_files, file_errors = _plain_files(form)
+        if file_errors:
+            form.attachments.errors = [*form.attachments.errors, *file_errors]
+            valid = False
+        if not valid:
+            return _render_status(case, code, form, status=422)
+        case_service.add_follow_up_from_plaintext(
+            case, org_key=org_key, body=form.body.data or "", files=plain_files
+        )
+    except SubmissionRefused as refused:
+        return _refuse(str(refused), 400)
+    return _render_status(case, code, sent=True)

@@ -1,0 +1,424 @@
+"""Creating cases from the public form, receipt codes, and the submitter's follow-ups.
+
+What is stored for a request (DESIGN §1, §3):
+
+- the routing fields in the clear (urgency, threats, profiles, country, languages, consent),
+- ``sealed_answers``: base64 (standard alphabet) of ``crypto_box_seal(sodium_pad(JSON, 1024))``
+  to the organisation key — sealed in the browser, or here when JavaScript is off,
+- one ``CaseAttachment`` per evidence file, ``sealed_content`` = raw ``crypto_box_seal`` bytes of
+  the *file envelope* (below), sealed the same two ways,
+- ``receipt_lookup`` (HMAC of the receipt code under the server secret) and the submitter's
+  ``reply_public_key``. The code itself is never stored.
+
+The file envelope (what a sealed attachment opens to) is the UTF-8 JSON header
+``{"name": …, "type": …, "size": …}``, one newline byte, then the file's bytes. JSON escapes
+newlines inside strings, so the first ``\\n`` always ends the header.
+
+Messages (follow-ups from the submitter, replies from staff) are sealed like the answers: a
+padded JSON object ``{"body": text}``; a follow-up's files are attachments with ``message_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import asdict, dataclass, field, is_dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import (
+    Case,
+    CaseAttachment,
+    CaseMessage,
+    MessageKind,
+    OrgKey,
+    SealedBy,
+    Urgency,
+)
+from intake.services import audit
+
+log = logging.getLogger(__name__)
+
+REF_PREFIX = "RF-"
+REF_LENGTH = 8  # 40 random bits in Crockford base32: unique enough to retry on a clash
+# A file envelope's header (name, type, size) may take at most this many bytes.
+FILE_HEADER_MAX = 1024
+SUBMITTER = "submitter"
+
+
+class SubmissionRefused(ValueError):
+    """A request we do not accept; ``str(error)`` is safe to show to the submitter."""
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The fields in the clear: what triage and the queue need, and nothing that names anyone."""
+
+    urgency: Urgency
+    threats: list[str] = field(default_factory=list)
+    profiles: list[str] = field(default_factory=list)
+    country: str | None = None
+    languages: list[str] = field(default_factory=list)
+    consent_given: bool = False
+
+
+@dataclass(frozen=True)
+class PlainFile:
+    """An evidence file as the no-JavaScript path receives it; sealed before anything else."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Submission:
+    case: Case
+    receipt_code: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys and limits
+
+
+def current_org_key() -> OrgKey | None:
+    """The newest organisation key that is not retired: the one new requests are sealed to."""
+    return db.session.scalars(
+        sa.select(OrgKey)
+        .where(OrgKey.retired_at.is_(None))
+        .order_by(OrgKey.created_at.desc(), OrgKey.id.desc())
+        .limit(1)
+    ).first()
+
+
+def usable_org_key(org_key_id: Any) -> OrgKey:
+    """The key a browser says it sealed to: it must exist and not be retired."""
+    try:
+        key_id = int(org_key_id)
+    except (TypeError, ValueError) as exc:
+        raise SubmissionRefused(_("The organisation key id is missing or not a number.")) from exc
+    key = db.session.get(OrgKey, key_id)
+    if key is None or key.retired_at is not None:
+        raise SubmissionRefused(
+            _(
+                "The organisation key this was sealed to is not in use. Reload the page and "
+                "send again."
+            )
+        )
+    return key
+
+
+def attachment_max_bytes() -> int:
+    return int(current_app.config["ATTACHMENT_MAX_BYTES"])
+
+
+def attachment_max_count() -> int:
+    return int(current_app.config["ATTACHMENT_MAX_COUNT"])
+
+
+def answers_max_bytes() -> int:
+    return int(current_app.config.get("SEALED_ANSWERS_MAX_BYTES", 320 * 1024))
+
+
+def sealed_file_max_bytes() -> int:
+    return attachment_max_bytes() + FILE_HEADER_MAX + 1 + crypto.SEAL_OVERHEAD
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation of ciphertext from the browser (format and size; the content stays unknown)
+
+
+def check_sealed_answers(text: Any) -> str:
+    """Base64 of a sealed, padded payload: standard alphabet, whole pad blocks, not too big."""
+    if not isinstance(text, str) or not text:
+        raise SubmissionRefused(_("The sealed answers are missing."))
+    try:
+        raw = crypto.validate_sealed(text, max_bytes=answers_max_bytes(), what="sealed answers")
+    except crypto.InvalidCiphertext as exc:
+        raise SubmissionRefused(
+            _("The sealed answers are not valid: %(reason)s.", reason=exc)
+        ) from exc
+    body = len(raw) - crypto.SEAL_OVERHEAD
+    if body < crypto.PAD_BLOCK or body % crypto.PAD_BLOCK:
+        raise SubmissionRefused(
+            _("The sealed answers have the wrong length: they are truncated or were not padded.")
+        )
+    return text
+
+
+def check_sealed_file(text: Any, index: int) -> bytes:
+    """A sealed file envelope from the browser, as base64; returns the raw ciphertext."""
+    what = f"sealed file {index}"
+    if not isinstance(text, str) or not text:
+        raise SubmissionRefused(_("Sealed file %(number)d is empty.", number=index))
+    try:
+        return crypto.validate_sealed(text.strip(), max_bytes=sealed_file_max_bytes(), what=what)
+    except crypto.InvalidCiphertext as exc:
+        raise SubmissionRefused(
+            _("Sealed file %(number)d is not valid: %(reason)s.", number=index, reason=exc)
+        ) from exc
+
+
+def check_file_count(count: int) -> None:
+    if count > attachment_max_count():
+        raise SubmissionRefused(
+            _("At most %(count)d files can be attached.", count=attachment_max_count())
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# File envelopes
+
+
+def file_envelope(plain: PlainFile) -> bytes:
+    header = json.dumps(
+        {"name": plain.name, "type": plain.content_type, "size": len(plain.data)},
+        ensure_ascii=False,
+    ).encode("utf-8")
+    return header + b"\n" + plain.data
+
+
+def seal_file(plain: PlainFile, public_key_b64: str) -> bytes:
+    return crypto.seal(file_envelope(plain), public_key_b64)
+
+
+def open_file(sealed: bytes, secret_key: bytes) -> PlainFile:
+    """Open a sealed attachment (tests, the demo; staff open them in their browser)."""
+    envelope = crypto.unseal(sealed, secret_key)
+    header, separator, data = envelope.partition(b"\n")
+    if not separator:
+        raise crypto.InvalidCiphertext("attachment has no header")
+    meta = json.loads(header.decode("utf-8"))
+    return PlainFile(name=str(meta["name"]), content_type=str(meta["type"]), data=data)
+
+
+def open_message(sealed_b64: str, secret_key: bytes) -> str:
+    """The text of a sealed message (a padded ``{"body": …}`` object)."""
+    return str(crypto.open_answers(sealed_b64, secret_key).get("body", ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# Creating a case
+
+
+def new_case_ref() -> str:
+    """A short reference staff can say aloud ("RF-" + 8 Crockford symbols), unique."""
+    while True:
+        ref = REF_PREFIX + "".join(
+            secrets.choice(crypto.RECEIPT_ALPHABET) for _ in range(REF_LENGTH)
+        )
+        if db.session.scalar(sa.select(Case.id).where(Case.ref == ref)) is None:
+            return ref
+
+
+def _suggestion_dict(item: Any) -> Any:
+    if hasattr(item, "as_dict"):
+        return item.as_dict()
+    if is_dataclass(item) and not isinstance(item, type):
+        return asdict(item)
+    return item
+
+
+def triage_suggestions(routing: Routing) -> list[dict[str, Any]]:
+    """Triage for a new case, when the triage service exists; a request is never lost to it.
+
+    ``intake.services.triage`` is written alongside this issue; until it lands (or if it
+    fails) the case is stored without suggestions and staff can run triage later.
+    """
+    try:
+        from intake.services import triage
+    except ImportError:
+        return []
+    suggestions_for = getattr(triage, "suggestions_for", None)
+    if suggestions_for is None:
+        return []
+    try:
+        result = suggestions_for(
+            threats=list(routing.threats),
+            profiles=list(routing.profiles),
+            country=routing.country,
+            languages=list(routing.languages),
+            urgency=routing.urgency.value,
+        )
+        items = [_suggestion_dict(item) for item in result or []]
+        # Case.triage is JSON: round-trip so anything unserialisable fails here, not at commit.
+        suggestions: list[dict[str, Any]] = json.loads(json.dumps(items, default=str))
+        return suggestions
+    except Exception as exc:  # noqa: BLE001 — routing fields only; never lose the request
+        log.warning("triage failed for a new case: %s", type(exc).__name__)
+        return []
+
+
+def _receipt() -> tuple[str, str, str]:
+    """A fresh receipt code, its keyed look-up hash, and the reply public key derived from it.
+
+    The server generates the code, so it sees it once anyway; deriving the reply public key
+    here (exactly as the browser does, ``crypto.reply_keypair``) means the case has its reply
+    key from the first moment, with no second request that could fail or be forged. The reply
+    secret key is discarded at once; only the submitter, who holds the code, can derive it
+    again. The public key alone does not help an attacker who steals the database: testing
+    guesses against it means searching 100-bit codes.
+    """
+    code = crypto.new_receipt_code()
+    normalised = crypto.normalise_receipt_code(code)
+    if normalised is None:  # pragma: no cover — new_receipt_code only makes valid codes
+        raise RuntimeError("receipt code generator produced an invalid code")
+    lookup = crypto.receipt_lookup(normalised, current_app.config["SECRET_KEY"])
+    reply_public, _reply_secret = crypto.reply_keypair(normalised)
+    return code, lookup, reply_public
+
+
+def create_case(
+    routing: Routing,
+    *,
+    org_key: OrgKey,
+    sealed_answers: str,
+    sealed_files: list[bytes],
+    sealed_by: SealedBy,
+    locale: str,
+) -> Submission:
+    """Store a sealed request and return its receipt code (shown to the submitter once)."""
+    check_file_count(len(sealed_files))
+    code, lookup, reply_public = _receipt()
+    case = Case(
+        ref=new_case_ref(),
+        urgency=routing.urgency,
+        threats=list(routing.threats),
+        profiles=list(routing.profiles),
+        country=routing.country,
+        languages=list(routing.languages),
+        consent_given=routing.consent_given,
+        locale=locale,
+        sealed_by=sealed_by,
+        org_key_id=org_key.id,
+        sealed_answers=sealed_answers,
+        receipt_lookup=lookup,
+        reply_public_key=reply_public,
+        triage=triage_suggestions(routing),
+    )
+    try:
+        db.session.add(case)
+        for content in sealed_files:
+            case.attachments.append(CaseAttachment(sealed_content=content, size=len(content)))
+        db.session.flush()
+        audit.record(
+            "case.submitted",
+            "case",
+            case.id,
+            actor_label=SUBMITTER,
+            detail={"sealed_by": sealed_by.value, "attachments": len(sealed_files)},
+        )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return Submission(case=case, receipt_code=code)
+
+
+def create_case_from_plaintext(
+    routing: Routing,
+    *,
+    org_key: OrgKey,
+    answers: dict[str, str],
+    files: list[PlainFile],
+    locale: str,
+) -> Submission:
+    """The no-JavaScript path: seal first, then store exactly what the browser path stores."""
+    check_file_count(len(files))
+    for plain in files:
+        if len(plain.data) > attachment_max_bytes():
+            raise SubmissionRefused(_("A file is larger than allowed."))
+    sealed_answers = crypto.seal_answers(answers, org_key.public_key)
+    sealed_files = [seal_file(plain, org_key.public_key) for plain in files]
+    return create_case(
+        routing,
+        org_key=org_key,
+        sealed_answers=sealed_answers,
+        sealed_files=sealed_files,
+        sealed_by=SealedBy.SERVER,
+        locale=locale,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Receipt codes: status and follow-ups
+
+
+def find_case_by_receipt(code: str) -> Case | None:
+    normalised = crypto.normalise_receipt_code(code or "")
+    if normalised is None:
+        return None
+    lookup = crypto.receipt_lookup(normalised, current_app.config["SECRET_KEY"])
+    return db.session.scalars(sa.select(Case).where(Case.receipt_lookup == lookup)).first()
+
+
+def record_status_view(case: Case) -> None:
+    """A submitter read the status of their case: audited like every read (DESIGN §1.6)."""
+    audit.record("case.status_viewed", "case", case.id, actor_label=SUBMITTER)
+    db.session.commit()
+
+
+def staff_replies(case: Case) -> list[CaseMessage]:
+    return [message for message in case.messages if message.kind == MessageKind.STAFF_REPLY]
+
+
+def add_follow_up(
+    case: Case,
+    *,
+    org_key: OrgKey,
+    sealed_body: str,
+    sealed_files: list[bytes],
+) -> CaseMessage:
+    """A sealed follow-up message (and files) from the submitter."""
+    check_file_count(len(sealed_files))
+    message = CaseMessage(
+        case_id=case.id,
+        kind=MessageKind.SUBMITTER_FOLLOW_UP,
+        sealed_body=sealed_body,
+        org_key_id=org_key.id,
+    )
+    try:
+        db.session.add(message)
+        db.session.flush()
+        for content in sealed_files:
+            db.session.add(
+                CaseAttachment(
+                    case_id=case.id,
+                    message_id=message.id,
+                    sealed_content=content,
+                    size=len(content),
+                )
+            )
+        audit.record(
+            "case.follow_up",
+            "case",
+            case.id,
+            actor_label=SUBMITTER,
+            detail={"message_id": message.id, "attachments": len(sealed_files)},
+        )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return message
+
+
+def add_follow_up_from_plaintext(
+    case: Case, *, org_key: OrgKey, body: str, files: list[PlainFile]
+) -> CaseMessage:
+    check_file_count(len(files))
+    for plain in files:
+        if len(plain.data) > attachment_max_bytes():
+            raise SubmissionRefused(_("A file is larger than allowed."))
+    return add_follow_up(
+        case,
+        org_key=org_key,
+        sealed_body=crypto.seal_answers({"body": body}, org_key.public_key),
+        sealed_files=[seal_file(plain, org_key.public_key) for plain in files],
+    )

@@ -1,0 +1,271 @@
+/* Refuge: the intake form with JavaScript on.
+ *
+ * 1. Check the answers here first (errors beside each field and in a summary at the top).
+ * 2. Fetch a fresh CSRF token and the current organisation key.
+ * 3. Seal the answers (padded JSON) and each file to the organisation key (seal.js).
+ * 4. Post only ciphertext, the routing fields and the key id; show the receipt code.
+ * If anything fails, the form and everything typed stay as they are.
+ */
+(function () {
+  "use strict";
+  const form = document.getElementById("intake-form");
+  if (!form || !window.RefugeSeal) {
+    return;
+  }
+  const seal = window.RefugeSeal;
+  const data = form.dataset;
+  const sealedFields = (data.sealedFields || "").split(/\s+/).filter(Boolean);
+  const required = { what_happened: "text", urgency: "choice", consent: "choice", referral_consent: "choice" };
+  const summary = document.getElementById("error-summary");
+  const summaryList = document.getElementById("error-summary-list");
+  const statusLine = document.getElementById("send-status");
+  const DRAFT_KEY = "refuge-intake-draft";
+  let busy = false;
+
+  function valueOf(name) {
+    const item = form.elements.namedItem(name);
+    if (!item) {
+      return "";
+    }
+    return item.value || "";
+  }
+
+  function checkedValues(name) {
+    return Array.from(form.querySelectorAll('input[name="' + name + '"]:checked')).map(function (el) {
+      return el.value;
+    });
+  }
+
+  function anchorFor(name) {
+    return document.getElementById(name) || document.getElementById(name + "-0");
+  }
+
+  function labelFor(name) {
+    const field = document.getElementById(name + "-field");
+    if (!field) {
+      return name;
+    }
+    const label = field.querySelector("legend, label");
+    return label ? label.textContent.trim() : name;
+  }
+
+  function clearErrors() {
+    for (const p of form.querySelectorAll("[data-error-for]")) {
+      p.textContent = "";
+      p.hidden = true;
+    }
+    for (const el of form.querySelectorAll("[aria-invalid]")) {
+      el.removeAttribute("aria-invalid");
+    }
+    for (const el of form.querySelectorAll(".field-invalid")) {
+      el.classList.remove("field-invalid");
+    }
+    summaryList.replaceChildren();
+    const notice = document.getElementById("error-summary-notice");
+    if (notice) {
+      notice.remove();
+    }
+    summary.hidden = true;
+  }
+
+  function showErrors(errors) {
+    summaryList.replaceChildren();
+    for (const error of errors) {
+      const item = document.createElement("li");
+      if (error.name) {
+        const p = form.querySelector('[data-error-for="' + error.name + '"]');
+        if (p) {
+          p.textContent = error.message;
+          p.hidden = false;
+        }
+        const field = document.getElementById(error.name + "-field");
+        if (field) {
+          field.classList.add("field-invalid");
+        }
+        for (const el of form.querySelectorAll('[name="' + error.name + '"]')) {
+          el.setAttribute("aria-invalid", "true");
+        }
+        const link = document.createElement("a");
+        const anchor = anchorFor(error.name);
+        link.href = "#" + (anchor ? anchor.id : "");
+        link.textContent = labelFor(error.name) + ": " + error.message;
+        item.appendChild(link);
+      } else {
+        item.textContent = error.message;
+      }
+      summaryList.appendChild(item);
+    }
+    summary.hidden = false;
+    summary.focus();
+  }
+
+  function validate() {
+    const errors = [];
+    for (const [name, kind] of Object.entries(required)) {
+      if (!valueOf(name).trim()) {
+        errors.push({ name: name, message: kind === "text" ? data.msgRequired : data.msgChoose });
+      }
+    }
+    const longMax = parseInt(data.longMax, 10);
+    for (const el of form.querySelectorAll("textarea, input[type=text]")) {
+      const max = parseInt(el.getAttribute("maxlength") || String(longMax), 10);
+      if (el.value.length > max) {
+        errors.push({ name: el.name, message: data.msgTooLong });
+      }
+    }
+    const fileProblems = seal.checkFiles(
+      form.elements.namedItem("attachments"),
+      parseInt(data.maxFiles, 10),
+      parseInt(data.maxBytes, 10),
+      { tooMany: data.msgTooManyFiles, tooLarge: data.msgFileTooLarge }
+    );
+    if (fileProblems.length) {
+      errors.push({ name: "attachments", message: fileProblems.join(" ") });
+    }
+    return errors;
+  }
+
+  function routingBody(keyInfo) {
+    const body = new FormData();
+    body.append("org_key_id", String(keyInfo.org_key_id));
+    body.append("urgency", valueOf("urgency"));
+    for (const name of ["threats", "profiles"]) {
+      for (const value of checkedValues(name)) {
+        body.append(name, value);
+      }
+    }
+    body.append("country", valueOf("country"));
+    const languages = checkedValues("languages");
+    const other = valueOf("languages_other");
+    if (other && languages.indexOf(other) === -1) {
+      languages.push(other);
+    }
+    for (const code of languages) {
+      body.append("languages", code);
+    }
+    // Consent in the clear is a yes/no for referrals: everyone agreed and sharing is allowed.
+    const consent = valueOf("consent") === "yes" && valueOf("referral_consent") === "yes";
+    body.append("consent_given", consent ? "1" : "0");
+    body.append("website", valueOf("website"));
+    return body;
+  }
+
+  function showReceipt(code) {
+    const panel = document.getElementById("receipt-panel");
+    document.getElementById("receipt-code").textContent = code;
+    form.hidden = true;
+    const intro = document.getElementById("request-intro");
+    if (intro) {
+      intro.hidden = true;
+    }
+    summary.hidden = true;
+    panel.hidden = false;
+    if (window.RefugeReceipt) {
+      window.RefugeReceipt.bind();
+    }
+    panel.focus();
+  }
+
+  // Drafts: only if the person opts in on this device (off by default), never files.
+  const draftOption = document.getElementById("draft-option");
+  const keepDraft = document.getElementById("keep-draft");
+  function draftFields() {
+    return Array.from(form.querySelectorAll("textarea, input[type=text]:not([name=website]), select"));
+  }
+  function saveDraft() {
+    if (!keepDraft.checked) {
+      return;
+    }
+    const draft = {};
+    for (const el of draftFields()) {
+      draft[el.name] = el.value;
+    }
+    for (const el of form.querySelectorAll("input[type=radio]:checked, input[type=checkbox][name]:checked")) {
+      draft[el.name + "=" + el.value] = true;
+    }
+    localStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
+  }
+  function restoreDraft() {
+    let draft = null;
+    try {
+      draft = JSON.parse(localStorage.getItem(DRAFT_KEY) || "null");
+    } catch (error) {
+      draft = null;
+    }
+    if (!draft) {
+      return;
+    }
+    keepDraft.checked = true;
+    for (const el of draftFields()) {
+      if (typeof draft[el.name] === "string" && !el.value) {
+        el.value = draft[el.name];
+      }
+    }
+    for (const el of form.querySelectorAll("input[type=radio], input[type=checkbox][name]")) {
+      if (draft[el.name + "=" + el.value]) {
+        el.checked = true;
+      }
+    }
+  }
+  if (draftOption && keepDraft) {
+    try {
+      draftOption.hidden = false;
+      restoreDraft();
+      keepDraft.addEventListener("change", function () {
+        if (keepDraft.checked) {
+          saveDraft();
+        } else {
+          localStorage.removeItem(DRAFT_KEY);
+        }
+      });
+      form.addEventListener("input", saveDraft);
+      form.addEventListener("change", saveDraft);
+    } catch (error) {
+      draftOption.hidden = true; // storage blocked: no drafts
+    }
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    if (busy) {
+      return;
+    }
+    clearErrors();
+    const errors = validate();
+    if (errors.length) {
+      showErrors(errors);
+      return;
+    }
+    busy = true;
+    statusLine.textContent = data.msgSealing;
+    try {
+      await seal.ready();
+      const keyInfo = await seal.fetchKey(data.keyUrl);
+      const answers = {};
+      for (const name of sealedFields) {
+        answers[name] = valueOf(name);
+      }
+      const body = routingBody(keyInfo);
+      body.append("sealed_answers", seal.sealObject(answers, keyInfo));
+      const input = form.elements.namedItem("attachments");
+      for (const file of Array.from((input && input.files) || [])) {
+        body.append("attachments", await seal.sealFile(file, keyInfo), "sealed.bin");
+      }
+      const sent = await seal.post(form.action, body, keyInfo.csrf_token);
+      statusLine.textContent = "";
+      if (!sent.ok || !sent.result.receipt_code) {
+        showErrors([{ message: (sent.result && sent.result.error) || data.msgFailed }]);
+        return;
+      }
+      if (keepDraft) {
+        localStorage.removeItem(DRAFT_KEY);
+      }
+      showReceipt(sent.result.receipt_code);
+    } catch (error) {
+      statusLine.textContent = "";
+      showErrors([{ message: navigator.onLine === false ? data.msgOffline : data.msgFailed }]);
+    } finally {
+      busy = false;
+    }
+  });
+})();

@@ -1,0 +1,28 @@
+/* Refuge: the copy button of the receipt code (hidden without JavaScript). */
+(function () {
+  "use strict";
+  function bind() {
+    const button = document.getElementById("copy-receipt");
+    const target = document.getElementById("receipt-code");
+    const status = document.getElementById("copy-status");
+    if (!button || !target || !status) {
+      return;
+    }
+    button.hidden = false;
+    button.addEventListener("click", async function () {
+      try {
+        await navigator.clipboard.writeText(target.textContent.trim());
+        status.textContent = status.dataset.copied;
+      } catch (error) {
+        const range = document.createRange();
+        range.selectNodeContents(target);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        status.textContent = status.dataset.copyFailed;
+      }
+    });
+  }
+  window.RefugeReceipt = { bind: bind };
+  bind();
+})();

@@ -1,0 +1,124 @@
+/* Refuge: /status with JavaScript on.
+ *
+ * Replies from caseworkers are sealed to the reply key derived from the receipt code; they are
+ * opened here (never on the server) and shown with textContent. Follow-up messages and files
+ * are sealed to the organisation key before they are sent.
+ */
+(function () {
+  "use strict";
+  const seal = window.RefugeSeal;
+  const codeInput = document.getElementById("receipt-code-input");
+  if (!seal || !codeInput) {
+    return;
+  }
+
+  function replyText(opened) {
+    // Replies are padded JSON {"body": …} like every sealed message; accept plain text too.
+    try {
+      const parsed = JSON.parse(sodium.to_string(sodium.unpad(opened, 1024)));
+      if (parsed && typeof parsed.body === "string") {
+        return parsed.body;
+      }
+    } catch (error) {
+      /* not padded JSON: fall through */
+    }
+    return sodium.to_string(opened);
+  }
+
+  async function openReplies() {
+    const list = document.getElementById("replies");
+    if (!list) {
+      return;
+    }
+    await seal.ready();
+    const code = seal.normaliseCode(codeInput.value);
+    const keypair = code ? seal.replyKeypair(code) : null;
+    for (const el of list.querySelectorAll("[data-sealed-reply]")) {
+      try {
+        const ciphertext = sodium.from_base64(el.dataset.sealedReply, sodium.base64_variants.ORIGINAL);
+        const opened = sodium.crypto_box_seal_open(ciphertext, keypair.publicKey, keypair.privateKey);
+        el.textContent = replyText(opened);
+        el.classList.add("reply-opened");
+      } catch (error) {
+        el.textContent = list.dataset.cannotOpen;
+      }
+    }
+    const hint = document.getElementById("replies-hint");
+    if (hint) {
+      hint.hidden = true;
+    }
+  }
+
+  const form = document.getElementById("follow-up-form");
+  const summary = document.getElementById("error-summary");
+  const summaryList = document.getElementById("error-summary-list");
+  let busy = false;
+
+  function showProblems(messages) {
+    summaryList.replaceChildren();
+    for (const message of messages) {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = "#body";
+      link.textContent = message;
+      item.appendChild(link);
+      summaryList.appendChild(item);
+    }
+    summary.hidden = messages.length === 0;
+    if (messages.length) {
+      summary.focus();
+    }
+  }
+
+  if (form) {
+    const data = form.dataset;
+    const statusLine = document.getElementById("send-status");
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      if (busy) {
+        return;
+      }
+      const body = form.elements.namedItem("body");
+      const files = form.elements.namedItem("attachments");
+      const problems = [];
+      if (!body.value.trim()) {
+        problems.push(data.msgRequired);
+      }
+      problems.push.apply(problems, seal.checkFiles(files, parseInt(data.maxFiles, 10),
+        parseInt(data.maxBytes, 10), { tooMany: data.msgTooManyFiles, tooLarge: data.msgFileTooLarge }));
+      showProblems(problems);
+      if (problems.length) {
+        return;
+      }
+      busy = true;
+      statusLine.textContent = data.msgSealing;
+      try {
+        await seal.ready();
+        const keyInfo = await seal.fetchKey(data.keyUrl);
+        const payload = new FormData();
+        payload.append("code", codeInput.value);
+        payload.append("org_key_id", String(keyInfo.org_key_id));
+        payload.append("sealed_body", seal.sealObject({ body: body.value }, keyInfo));
+        for (const file of Array.from(files.files || [])) {
+          payload.append("attachments", await seal.sealFile(file, keyInfo), "sealed.bin");
+        }
+        const sent = await seal.post(form.action, payload, keyInfo.csrf_token);
+        if (!sent.ok) {
+          statusLine.textContent = "";
+          showProblems([(sent.result && sent.result.error) || data.msgFailed]);
+          return;
+        }
+        body.value = "";
+        files.value = "";
+        statusLine.textContent = data.msgSent;
+      } catch (error) {
+        statusLine.textContent = "";
+        showProblems([data.msgFailed]);
+      } finally {
+        busy = false;
+      }
+    });
+  }
+
+  openReplies();
+})();
