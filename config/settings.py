@@ -73,6 +73,11 @@ def _from_environment() -> dict[str, Any]:
         "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "DEADLINE_SCAN_MINUTES": _int("DEADLINE_SCAN_MINUTES", 5),
+        # A row claimed for sending longer ago than this belongs to a dead worker: send again.
+        "DAILY_DIGEST": _bool("DAILY_DIGEST", True),
+        "REMINDER_CLAIM_TIMEOUT_SECONDS": _int("REMINDER_CLAIM_TIMEOUT_SECONDS", 120),
+        # An unsent row queued longer ago than this is queued again (the broker lost it?).
+        "REMINDER_REQUEUE_SECONDS": _int("REMINDER_REQUEUE_SECONDS", 600),
         "RETENTION_DAYS": _int("RETENTION_DAYS", 365),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "TRUST_PROXY": _bool("TRUST_PROXY", False),
@@ -110,6 +115,8 @@ class BaseSettings:
     RATELIMIT_STRATEGY = "fixed-window"
 
     REMINDER_OFFSETS_DAYS = (14, 7, 3, 1, 0)
+    REMINDER_QUEUE_BATCH = 5000
+    FOLLOW_UP_DAYS = 14
 
     ARGON2_TIME_COST = 2
     ARGON2_MEMORY_KIB = 19456

@@ -179,3 +179,13 @@ def sqlite_url(tmp_path: Path) -> str:
 
 def table_count(table: str) -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(sa.table(table))) or 0)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    """A real SMTP server on loopback (aiosmtpd) recording every message it accepts."""
+    from tests.mailserver import MailServer
+
+    server = MailServer().start()
+    yield server
+    server.stop()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Any
 
 from celery import shared_task
 
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Heartbeat
+from intake.services import reminders
 
 
 @shared_task(name="system.heartbeat")
@@ -27,6 +29,21 @@ def heartbeat(name: str = "worker") -> str:
 
 
 @shared_task(name="deadlines.scan")
-def scan_deadlines() -> int:
-    """Queue due reminders (the scan itself comes with the referrals issue)."""
-    return 0
+def scan_deadlines() -> dict[str, int]:
+    """Write due reminders to the outbox and queue every unsent row (beat, every few minutes)."""
+    return reminders.scan().as_dict()
+
+
+@shared_task(
+    bind=True,
+    name="reminders.send",
+    autoretry_for=(reminders.TransientMailError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_reminder(self: Any, outbox_id: int) -> str:
+    """Send one outbox row; idempotent. After the last retry the row stays unsent and the
+    next scan queues it again."""
+    return reminders.send(outbox_id)

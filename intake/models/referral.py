@@ -43,6 +43,8 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    # The referral stopped waiting (replied, closed, withdrawn) before the mail went out.
+    CANCELLED = "cancelled"
 
 
 class Referral(db.Model):  # type: ignore[name-defined]

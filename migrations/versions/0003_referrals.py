@@ -61,7 +61,7 @@ def upgrade():
     sa.Column('offset_key', sa.String(length=32), nullable=False),
     sa.Column('due_at', intake.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('counts', sa.JSON(), nullable=False),
-    sa.Column('status', sa.Enum('pending', 'sending', 'sent', 'failed', name='outboxstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'sending', 'sent', 'failed', 'cancelled', name='outboxstatus', native_enum=False, create_constraint=True, length=32), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.String(length=255), nullable=True),
     sa.Column('created_at', intake.db.UTCDateTime(timezone=True), nullable=False),

@@ -1,0 +1,146 @@
+"""Deadline rules of DESIGN §5 and the reminder offsets, as pure functions of time.
+
+Day- and month-based deadlines are counted on the organisation's calendar (its time zone), so
+"60 days after a letter sent at 10:00" ends at 10:00 local time whatever DST did in between;
+hour-based ones (48 hours, 24 hours) are exact durations.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from intake.models.referral import ReferralKind
+
+SP_REPLY_DAYS = 60
+LEGISLATION_HOURS = 48
+EMBASSY_HOURS = 24
+WGAD_MONTHS = 6
+DEFAULT_NGO_DAYS = 14
+DEFAULT_FOLLOW_UP_DAYS = 14
+REPRISALS_CUTOFF = (4, 15)  # 15 April: the report covering 1 May to 30 April
+DEFAULT_OFFSETS_DAYS = (14, 7, 3, 1, 0)
+
+# What starts each kind's clock, for the form and the docs.
+CLOCK_STARTS = {
+    ReferralKind.SP_URGENT_APPEAL: "sent",
+    ReferralKind.SP_ALLEGATION_LETTER: "sent",
+    ReferralKind.SP_LEGISLATION: "sent",
+    ReferralKind.WGAD_OPINION: "sent",
+    ReferralKind.REPRISALS_REPORT: "created",
+    ReferralKind.NGO_REFERRAL: "sent",
+    ReferralKind.EMBASSY_CONTACT: "case_received",
+    ReferralKind.FOLLOW_UP: "sent",
+}
+
+
+class DeadlineError(ValueError):
+    """A rule was given something it cannot work with (the message is safe to show)."""
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise DeadlineError("deadline rules need timezone-aware datetimes")
+    return moment
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day of the month ``months`` later, or the month's last day if it is shorter."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _local_shift(start: datetime, zone: ZoneInfo, *, days: int = 0, months: int = 0) -> datetime:
+    local = _aware(start).astimezone(zone)
+    shifted_day = add_months(local.date(), months) + timedelta(days=days)
+    wall = datetime.combine(shifted_day, local.time().replace(tzinfo=None))
+    # fold=0: on an ambiguous wall time take the first; a gap is pushed forward by zoneinfo.
+    return wall.replace(tzinfo=zone).astimezone(UTC)
+
+
+def next_reprisals_cutoff(start: datetime, zone: ZoneInfo) -> datetime:
+    """End of the next 15 April (local) on or after ``start``."""
+    local = _aware(start).astimezone(zone)
+    month, day = REPRISALS_CUTOFF
+    for year in (local.year, local.year + 1):
+        cutoff = datetime.combine(date(year, month, day), time(23, 59, 59), tzinfo=zone)
+        if cutoff >= local:
+            return cutoff.astimezone(UTC)
+    raise AssertionError("unreachable: next year's cut-off is always later")
+
+
+def due_at(
+    kind: ReferralKind,
+    clock_start: datetime,
+    zone: ZoneInfo,
+    *,
+    response_days: int | None = None,
+    due_hours: int | None = None,
+    follow_up_days: int = DEFAULT_FOLLOW_UP_DAYS,
+) -> datetime:
+    """When a referral of ``kind`` whose clock started at ``clock_start`` is due (UTC)."""
+    start = _aware(clock_start)
+    if due_hours is not None and due_hours <= 0:
+        raise DeadlineError("a deadline in hours must be positive")
+    match kind:
+        case ReferralKind.SP_URGENT_APPEAL | ReferralKind.SP_ALLEGATION_LETTER:
+            return _local_shift(start, zone, days=SP_REPLY_DAYS)
+        case ReferralKind.SP_LEGISLATION:
+            # As short as 48 hours; a longer period may be set, never a shorter one.
+            hours = max(due_hours or LEGISLATION_HOURS, LEGISLATION_HOURS)
+            return start.astimezone(UTC) + timedelta(hours=hours)
+        case ReferralKind.WGAD_OPINION:
+            return _local_shift(start, zone, months=WGAD_MONTHS)
+        case ReferralKind.REPRISALS_REPORT:
+            return next_reprisals_cutoff(start, zone)
+        case ReferralKind.NGO_REFERRAL:
+            return _local_shift(start, zone, days=response_days or DEFAULT_NGO_DAYS)
+        case ReferralKind.EMBASSY_CONTACT:
+            return start.astimezone(UTC) + timedelta(hours=due_hours or EMBASSY_HOURS)
+        case ReferralKind.FOLLOW_UP:
+            return _local_shift(start, zone, days=follow_up_days)
+    raise DeadlineError(f"no deadline rule for {kind!r}")
+
+
+@dataclass(frozen=True)
+class ReminderSlot:
+    """One reminder of a referral: ``d14`` … ``d0`` before, ``overdue-N`` after."""
+
+    key: str
+    fires_at: datetime
+
+
+def reminder_slots(
+    due: datetime,
+    clock_start: datetime,
+    zone: ZoneInfo,
+    now: datetime,
+    offsets_days: Sequence[int] = DEFAULT_OFFSETS_DAYS,
+) -> list[ReminderSlot]:
+    """Every slot that has fired by ``now``, oldest first.
+
+    ``dN`` fires N days before the deadline (``d0`` at the start of the due day, local time);
+    slots before the clock started are skipped (a 48-hour deadline gets no "14 days before").
+    While overdue, ``overdue-N`` fires N whole days after the deadline, once a day.
+    """
+    due, clock_start, now = _aware(due), _aware(clock_start), _aware(now)
+    slots: list[ReminderSlot] = []
+    for days in sorted(set(offsets_days), reverse=True):
+        if days > 0:
+            fires = _local_shift(due, zone, days=-days)
+        else:
+            local_due = due.astimezone(zone)
+            fires = datetime.combine(local_due.date(), time(0), tzinfo=zone).astimezone(UTC)
+        if clock_start <= fires <= now:
+            slots.append(ReminderSlot(key=f"d{days}", fires_at=fires))
+    if now > due:
+        overdue_days = int((now - due) / timedelta(days=1))
+        for number in range(1, overdue_days + 1):
+            slots.append(
+                ReminderSlot(key=f"overdue-{number}", fires_at=due + timedelta(days=number))
+            )
+    return slots

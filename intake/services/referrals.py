@@ -1,0 +1,223 @@
+"""Referral workflow: consent gate, state transitions and deadlines (DESIGN §5).
+
+Each function owns its transaction and audits what it did (ids and states, never content).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import (
+    AWAITING,
+    Case,
+    CaseStatus,
+    DirectoryEntry,
+    Referral,
+    ReferralKind,
+    ReferralState,
+    Role,
+    User,
+)
+from intake.services import audit
+from intake.services.deadlines import CLOCK_STARTS, DeadlineError, due_at
+from intake.services.reminders import org_zone
+
+
+class ReferralError(ValueError):
+    """A referral request that cannot be carried out; the message is safe to show."""
+
+
+class ConsentRequired(ReferralError):
+    """The case has no recorded consent and no admin override was given."""
+
+
+# action -> (states it may start from, state it leads to)
+TRANSITIONS: dict[str, tuple[tuple[ReferralState, ...], ReferralState]] = {
+    "send": ((ReferralState.DRAFT,), ReferralState.SENT),
+    "acknowledge": ((ReferralState.SENT,), ReferralState.ACKNOWLEDGED),
+    "reply": ((ReferralState.SENT, ReferralState.ACKNOWLEDGED), ReferralState.REPLIED),
+    "no_reply": ((ReferralState.SENT, ReferralState.ACKNOWLEDGED), ReferralState.NO_REPLY),
+    "close": ((ReferralState.REPLIED, ReferralState.NO_REPLY), ReferralState.CLOSED),
+    "withdraw": (AWAITING, ReferralState.WITHDRAWN),
+}
+OUTCOMES = ("action_taken", "partially_resolved", "no_action", "declined", "not_applicable")
+MAX_OVERRIDE_REASON = 500
+
+
+def _schedule(referral: Referral, clock_start: datetime, entry: DirectoryEntry | None) -> None:
+    referral.clock_started_at = clock_start
+    referral.due_at = due_at(
+        referral.kind,
+        clock_start,
+        org_zone(),
+        response_days=entry.response_days if entry is not None else None,
+        due_hours=referral.due_hours,
+        follow_up_days=int(current_app.config["FOLLOW_UP_DAYS"]),
+    )
+
+
+def create(
+    case_id: int,
+    entry_id: str,
+    kind: ReferralKind,
+    actor: User,
+    *,
+    owner_id: int | None = None,
+    due_hours: int | None = None,
+    consent_override_reason: str | None = None,
+    sealed_note: str | None = None,
+    now: datetime | None = None,
+) -> Referral:
+    now = now or utcnow()
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise ReferralError("This case does not exist.")
+    entry = db.session.get(DirectoryEntry, entry_id)
+    if entry is None or entry.retired_at is not None:
+        raise ReferralError("Choose an organisation or mechanism from the directory.")
+    reason = (consent_override_reason or "").strip()
+    if len(reason) > MAX_OVERRIDE_REASON:
+        raise ReferralError("The override reason is too long.")
+    if not case.consent_given:
+        if actor.role != Role.ADMIN:
+            raise ConsentRequired(
+                "No consent is recorded for this case: only an admin can refer it, with a reason."
+            )
+        if not reason:
+            raise ConsentRequired("No consent is recorded: an admin override needs a reason.")
+    if owner_id is not None:
+        owner = db.session.get(User, owner_id)
+        if owner is None or owner.role == Role.VIEWER or not owner.is_active_account:
+            raise ReferralError("The owner must be an active caseworker or admin.")
+    if due_hours is not None and not 1 <= due_hours <= 24 * 366:
+        raise ReferralError("The deadline in hours is out of range.")
+    referral = Referral(
+        case_id=case.id,
+        entry_id=entry.id,
+        kind=kind,
+        state=ReferralState.DRAFT,
+        owner_id=owner_id or case.assignee_id or actor.id,
+        created_by_id=actor.id,
+        due_hours=due_hours,
+        consent_override_reason=(reason or None) if not case.consent_given else None,
+        sealed_note=sealed_note,
+        created_at=now,
+    )
+    # Some clocks start before anything is sent: the case's arrival, or the yearly cut-off.
+    match CLOCK_STARTS[kind]:
+        case "case_received":
+            _schedule(referral, case.received_at, entry)
+        case "created":
+            _schedule(referral, now, entry)
+    db.session.add(referral)
+    db.session.flush()
+    audit.record(
+        "referral.create",
+        "case",
+        case.ref,
+        actor=actor,
+        detail={"referral": referral.id, "entry": entry.id, "kind": kind.value},
+    )
+    if not case.consent_given:
+        audit.record(
+            "referral.consent_override",
+            "case",
+            case.ref,
+            actor=actor,
+            detail={"referral": referral.id, "reason_length": len(reason)},
+        )
+    db.session.commit()
+    return referral
+
+
+def transition(
+    referral_id: int,
+    action: str,
+    actor: User,
+    *,
+    at: datetime | None = None,
+    outcome: str | None = None,
+) -> Referral:
+    """Move a referral along its workflow; ``at`` is when it happened (defaults to now)."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        raise ReferralError("This referral does not exist.")
+    if action not in TRANSITIONS:
+        raise ReferralError("Unknown action.")
+    sources, target = TRANSITIONS[action]
+    if referral.state not in sources:
+        raise ReferralError(f"A referral that is {referral.state.value} cannot do that.")
+    moment = at or utcnow()
+    if moment > utcnow():
+        raise ReferralError("The date cannot be in the future.")
+    if action == "close":
+        if outcome not in OUTCOMES:
+            raise ReferralError("Choose an outcome to close the referral.")
+        referral.outcome = outcome
+        referral.closed_at = moment
+    previous = referral.state
+    referral.state = target
+    if action == "send":
+        referral.sent_at = moment
+        if CLOCK_STARTS[referral.kind] == "sent":
+            try:
+                _schedule(referral, moment, referral.entry)
+            except DeadlineError as error:
+                raise ReferralError(str(error)) from error
+        case = referral.case
+        if case.status in (CaseStatus.NEW, CaseStatus.ASSESSING):
+            case.status = CaseStatus.REFERRED
+    elif action == "acknowledge":
+        referral.acknowledged_at = moment
+    elif action == "reply":
+        referral.replied_at = moment
+    audit.record(
+        f"referral.{action}",
+        "case",
+        referral.case.ref,
+        actor=actor,
+        detail={"referral": referral.id, "from": previous.value, "to": target.value},
+    )
+    db.session.commit()
+    return referral
+
+
+def next_best(referral: Referral) -> dict[str, Any] | None:
+    """For an overdue referral: the best triage suggestion not yet tried for this case."""
+    tried = set(
+        db.session.scalars(sa.select(Referral.entry_id).where(Referral.case_id == referral.case_id))
+    )
+    for suggestion in referral.case.triage or []:
+        if suggestion.get("id") not in tried:
+            return suggestion
+    return None
+
+
+@dataclass(frozen=True)
+class Overview:
+    overdue: int
+    due_soon: int
+    awaiting: int
+
+
+def overview(now: datetime | None = None, owner_id: int | None = None) -> Overview:
+    now = now or utcnow()
+    base = sa.select(sa.func.count()).select_from(Referral).where(Referral.state.in_(AWAITING))
+    if owner_id is not None:
+        base = base.where(Referral.owner_id == owner_id)
+    overdue = db.session.scalar(base.where(Referral.due_at < now)) or 0
+    due_soon = (
+        db.session.scalar(
+            base.where(Referral.due_at >= now, Referral.due_at <= now + timedelta(days=7))
+        )
+        or 0
+    )
+    awaiting = db.session.scalar(base) or 0
+    return Overview(overdue=overdue, due_soon=due_soon, awaiting=awaiting)

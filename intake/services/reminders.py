@@ -1,0 +1,408 @@
+"""Reminder e-mails through a database outbox (DESIGN §6).
+
+``scan`` (beat, every few minutes, or ``flask deadlines scan``) writes each due reminder once
+into ``reminder_outbox`` and enqueues a send task per unsent row *after* committing. ``send``
+claims a row atomically, mails it and marks it sent; it is safe to run any number of times for
+the same row. Redis may lose every message: the next scan re-queues rows still unsent, and a
+claim left by a killed worker expires. E-mails carry a reference, a date, a count and a link —
+never case content — and every e-mail of one kind has the same shape.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_mailman import EmailMessage
+
+from intake.db import utcnow
+from intake.extensions import db, mail
+from intake.models import (
+    AWAITING,
+    Case,
+    OutboxStatus,
+    Referral,
+    ReminderOutbox,
+    Role,
+    User,
+)
+from intake.services.deadlines import reminder_slots
+
+DIGEST_LOCAL_HOUR = 7
+CHUNK = 1000
+
+
+class TransientMailError(Exception):
+    """The mail server could not take the message now; retry later."""
+
+
+@dataclass
+class ScanSummary:
+    candidates: int = 0
+    reminders_written: int = 0
+    digests_written: int = 0
+    claims_recovered: int = 0
+    queued: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def org_zone() -> ZoneInfo:
+    return ZoneInfo(str(current_app.config.get("ORG_TIMEZONE") or "UTC"))
+
+
+def _offsets() -> Sequence[int]:
+    return tuple(int(day) for day in current_app.config["REMINDER_OFFSETS_DAYS"])
+
+
+def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> int:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING, on PostgreSQL and SQLite alike."""
+    if not rows:
+        return 0
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = (
+        insert(ReminderOutbox.__table__)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(ReminderOutbox.__table__.c.id)
+    )
+    connection = db.session.connection()
+    written = 0
+    for start in range(0, len(rows), CHUNK):
+        # RETURNING gives back only the rows this scan really inserted.
+        written += len(connection.execute(statement, rows[start : start + CHUNK]).all())
+    return written
+
+
+def _existing_keys(keys: Iterable[str]) -> set[str]:
+    wanted = list(keys)
+    found: set[str] = set()
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start : start + 5000]
+        found.update(
+            db.session.scalars(
+                sa.select(ReminderOutbox.dedupe_key).where(ReminderOutbox.dedupe_key.in_(chunk))
+            )
+        )
+    return found
+
+
+def _fallback_recipient() -> int | None:
+    """Whom to tell when a referral has no owner and its case no assignee: the first admin."""
+    return db.session.scalar(
+        sa.select(User.id)
+        .where(User.role == Role.ADMIN, User.is_active_account.is_(True))
+        .order_by(User.id)
+        .limit(1)
+    )
+
+
+def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
+    zone = org_zone()
+    offsets = _offsets()
+    horizon = now + timedelta(days=max(offsets, default=0) + 1)
+    candidates = db.session.execute(
+        sa.select(
+            Referral.id,
+            Referral.due_at,
+            Referral.clock_started_at,
+            Referral.created_at,
+            Referral.owner_id,
+            Case.assignee_id,
+        )
+        .join(Case, Case.id == Referral.case_id)
+        .where(
+            Referral.state.in_(AWAITING),
+            Referral.due_at.is_not(None),
+            Referral.due_at <= horizon,
+        )
+    ).all()
+    summary.candidates = len(candidates)
+    fallback: int | None = None
+    wanted: dict[str, dict[str, Any]] = {}
+    for referral_id, due, clock_start, created_at, owner_id, assignee_id in candidates:
+        slots = reminder_slots(due, clock_start or created_at, zone, now, offsets)
+        if not slots:
+            continue
+        # Only the newest slot: after downtime, one current reminder beats a burst of stale ones.
+        slot = slots[-1]
+        recipient = owner_id or assignee_id
+        if recipient is None:
+            fallback = fallback or _fallback_recipient()
+            recipient = fallback
+        if recipient is None:
+            continue
+        key = f"reminder:{referral_id}:{slot.key}"
+        wanted[key] = {
+            "dedupe_key": key,
+            "kind": "reminder",
+            "referral_id": referral_id,
+            "recipient_id": recipient,
+            "offset_key": slot.key,
+            "due_at": due,
+            "counts": {},
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "created_at": now,
+        }
+    existing = _existing_keys(wanted)
+    return [row for key, row in wanted.items() if key not in existing]
+
+
+def digest_counts(user_id: int, now: datetime) -> dict[str, int]:
+    owned = (
+        sa.select(Referral.id, Referral.due_at)
+        .join(Case, Case.id == Referral.case_id)
+        .where(
+            Referral.state.in_(AWAITING),
+            sa.or_(
+                Referral.owner_id == user_id,
+                sa.and_(Referral.owner_id.is_(None), Case.assignee_id == user_id),
+            ),
+        )
+        .subquery()
+    )
+    overdue, due_soon, awaiting = db.session.execute(
+        sa.select(
+            sa.func.count().filter(owned.c.due_at < now),
+            sa.func.count().filter(
+                owned.c.due_at >= now, owned.c.due_at <= now + timedelta(days=7)
+            ),
+            sa.func.count(),
+        ).select_from(owned)
+    ).one()
+    return {"overdue": overdue, "due_within_7_days": due_soon, "awaiting": awaiting}
+
+
+def _due_digests(now: datetime) -> list[dict[str, Any]]:
+    local_now = now.astimezone(org_zone())
+    if not current_app.config["DAILY_DIGEST"] or local_now.time() < time(DIGEST_LOCAL_HOUR):
+        return []
+    day = local_now.date().isoformat()
+    staff = db.session.scalars(
+        sa.select(User.id).where(
+            User.is_active_account.is_(True), User.role.in_([Role.ADMIN, Role.CASEWORKER])
+        )
+    ).all()
+    wanted = {f"digest:{user_id}:{day}": user_id for user_id in staff}
+    existing = _existing_keys(wanted)
+    rows = []
+    for key, user_id in wanted.items():
+        if key in existing:
+            continue
+        counts = digest_counts(user_id, now)
+        if not counts["awaiting"]:
+            continue
+        rows.append(
+            {
+                "dedupe_key": key,
+                "kind": "digest",
+                "referral_id": None,
+                "recipient_id": user_id,
+                "offset_key": day,
+                "due_at": None,
+                "counts": counts,
+                "status": OutboxStatus.PENDING,
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+    return rows
+
+
+def _recover_stale_claims(now: datetime) -> int:
+    """A row left 'sending' longer than a send can take belongs to a worker that died."""
+    timeout = timedelta(seconds=int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]))
+    result = db.session.execute(
+        sa.update(ReminderOutbox)
+        .where(
+            ReminderOutbox.status == OutboxStatus.SENDING,
+            ReminderOutbox.claimed_at < now - timeout,
+        )
+        .values(status=OutboxStatus.PENDING, claimed_at=None, queued_at=None)
+    )
+    return max(result.rowcount or 0, 0)
+
+
+def _rows_to_queue(now: datetime) -> list[int]:
+    requeue_after = timedelta(seconds=int(current_app.config["REMINDER_REQUEUE_SECONDS"]))
+    query = (
+        sa.select(ReminderOutbox.id)
+        .where(
+            ReminderOutbox.status == OutboxStatus.PENDING,
+            sa.or_(
+                ReminderOutbox.queued_at.is_(None),
+                ReminderOutbox.queued_at <= now - requeue_after,
+            ),
+        )
+        .order_by(ReminderOutbox.id)
+        .limit(int(current_app.config["REMINDER_QUEUE_BATCH"]))
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two scans at once share the rows out instead of both queueing them.
+        query = query.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(query))
+    if ids:
+        db.session.execute(
+            sa.update(ReminderOutbox).where(ReminderOutbox.id.in_(ids)).values(queued_at=now)
+        )
+    return ids
+
+
+def enqueue_send(outbox_id: int) -> None:
+    """Queue ``reminders.send`` on this Flask app's own Celery app (ids only)."""
+    current_app.extensions["celery"].send_task("reminders.send", args=[outbox_id])
+
+
+def scan(
+    now: datetime | None = None, *, enqueue: Callable[[int], None] = enqueue_send
+) -> ScanSummary:
+    """Write due reminders and digests to the outbox, then queue every unsent row."""
+    now = now or utcnow()
+    summary = ScanSummary()
+    summary.reminders_written = _insert_ignoring_duplicates(_due_reminders(now, summary))
+    summary.digests_written = _insert_ignoring_duplicates(_due_digests(now))
+    summary.claims_recovered = _recover_stale_claims(now)
+    queued = _rows_to_queue(now)
+    db.session.commit()
+    # Enqueue after commit: a fast worker must find the row it was sent (DESIGN §8).
+    for outbox_id in queued:
+        enqueue(outbox_id)
+    summary.queued = len(queued)
+    return summary
+
+
+def _link(path: str) -> str:
+    return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + path
+
+
+def compose(row: ReminderOutbox) -> tuple[str, str]:
+    """Subject and body: a reference, a date, a count and a link. No case content, ever."""
+    zone = org_zone()
+    if row.kind == "digest":
+        counts = row.counts or {}
+        subject = f"Refuge daily digest {row.offset_key}"
+        body = "\n".join(
+            [
+                f"Daily digest for {row.offset_key}.",
+                f"Overdue referrals: {counts.get('overdue', 0)}",
+                f"Due within 7 days: {counts.get('due_within_7_days', 0)}",
+                f"Awaiting a reply: {counts.get('awaiting', 0)}",
+                f"Open: {_link('/referrals/')}",
+                "",
+                "This message contains no case details. Sign in to Refuge to see them.",
+            ]
+        )
+        return subject, body
+    referral = db.session.get(Referral, row.referral_id)
+    case_ref = referral.case.ref if referral is not None else "-"
+    due_local = row.due_at.astimezone(zone) if row.due_at else None
+    due_text = due_local.strftime("%Y-%m-%d %H:%M %Z") if due_local else "-"
+    if row.offset_key.startswith("overdue-"):
+        when = f"Overdue by {row.offset_key.removeprefix('overdue-')} day(s)"
+    else:
+        when = f"Due in {row.offset_key.removeprefix('d')} day(s)"
+    subject = f"Refuge reminder: referral {row.referral_id} due {due_text[:10]}"
+    body = "\n".join(
+        [
+            f"Reference: case {case_ref}, referral {row.referral_id}",
+            f"Deadline: {due_text}",
+            f"{when}",
+            f"Open: {_link(f'/referrals/{row.referral_id}')}",
+            "",
+            "This message contains no case details. Sign in to Refuge to see them.",
+        ]
+    )
+    return subject, body
+
+
+def _is_transient(error: Exception) -> bool:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return all(400 <= code < 500 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    return isinstance(error, smtplib.SMTPException | OSError | socket.timeout)
+
+
+def send(outbox_id: int, now: datetime | None = None) -> str:
+    """Claim, mail and mark one outbox row. Returns what happened; raises
+    :class:`TransientMailError` when the mail server should be tried again later."""
+    now = now or utcnow()
+    timeout = timedelta(seconds=int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]))
+    claimed = db.session.execute(
+        sa.update(ReminderOutbox)
+        .where(
+            ReminderOutbox.id == outbox_id,
+            sa.or_(
+                ReminderOutbox.status == OutboxStatus.PENDING,
+                sa.and_(
+                    ReminderOutbox.status == OutboxStatus.SENDING,
+                    ReminderOutbox.claimed_at < now - timeout,
+                ),
+            ),
+        )
+        .values(
+            status=OutboxStatus.SENDING,
+            claimed_at=now,
+            attempts=ReminderOutbox.attempts + 1,
+        )
+    )
+    db.session.commit()
+    if not claimed.rowcount:
+        return "skipped"
+    row = db.session.get(ReminderOutbox, outbox_id)
+    if row is None:  # deleted with its referral between the claim and now
+        return "skipped"
+    if row.kind == "reminder":
+        referral = db.session.get(Referral, row.referral_id)
+        if referral is None or referral.state not in AWAITING:
+            row.status = OutboxStatus.CANCELLED
+            row.last_error = "referral no longer awaiting a reply"
+            db.session.commit()
+            return "cancelled"
+    recipient = db.session.get(User, row.recipient_id)
+    if recipient is None or not recipient.is_active_account:
+        row.status = OutboxStatus.CANCELLED
+        row.last_error = "recipient no longer active"
+        db.session.commit()
+        return "cancelled"
+    subject, body = compose(row)
+    message = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=current_app.config["MAIL_DEFAULT_SENDER"],
+        to=[recipient.email],
+        # Stable per row: a mail client shows a rare duplicate (crash after the server
+        # accepted, before we marked the row) as one message.
+        headers={"Message-ID": f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>"},
+        connection=mail.get_connection(fail_silently=False),
+    )
+    try:
+        message.send(fail_silently=False)
+    except Exception as error:  # smtplib and socket errors; sorted below
+        row.last_error = f"{type(error).__name__}"[:255]
+        if _is_transient(error):
+            row.status = OutboxStatus.PENDING
+            row.claimed_at = None
+            db.session.commit()
+            raise TransientMailError(row.last_error) from error
+        row.status = OutboxStatus.FAILED
+        db.session.commit()
+        return "failed"
+    row.status = OutboxStatus.SENT
+    row.sent_at = utcnow()
+    row.last_error = None
+    db.session.commit()
+    return "sent"

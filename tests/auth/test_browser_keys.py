@@ -1,0 +1,144 @@
+"""Real Chromium: keys are made, wrapped and unlocked in the browser, and Python's wrapping (the
+CLI path) is byte-compatible with the browser's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake.extensions import db
+from intake.models import KeyGrant, OrgKey, Role, User
+from tests.builders import DEFAULT_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+ADMIN_EMAIL = "first.admin@example.org"
+
+ORG_PUBLIC_KEY_JS = """async (id) => {
+  const pair = await window.RefugeKeyring.orgKeyPair(id);
+  if (!pair) { return null; }
+  await window.sodium.ready;
+  const pub = window.sodium.to_base64(pair.publicKey, window.sodium.base64_variants.ORIGINAL);
+  const derived = window.sodium.to_base64(window.sodium.crypto_scalarmult_base(pair.privateKey),
+                                          window.sodium.base64_variants.ORIGINAL);
+  return {pub, derived, unlocked: window.RefugeKeyring.isUnlocked(),
+          current: window.RefugeKeyring.currentOrgKeyId()};
+}"""
+
+
+def sign_in_and_unlock(page: Any, base: str, email: str, password: str, totp_secret: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/login/code")
+    page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/auth/unlock*")
+    page.fill("#unlock-password", password)
+    page.click("form[data-unlock-form].unlock-page-form button[type=submit]")
+    page.wait_for_url(f"{base}/cases/*")
+    page.wait_for_function("window.RefugeKeyring && window.RefugeKeyring.isUnlocked()")
+
+
+def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    base = live_server.url
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text)
+        if msg.type == "error" and "Failed to load resource" not in msg.text
+        else None,
+    )
+    page.goto(f"{base}/setup")
+    page.fill("input[name=email]", ADMIN_EMAIL)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.fill("input[name=confirm]", DEFAULT_PASSWORD)
+    page.click("main button[type=submit]")
+    fingerprint = page.locator("[data-org-fingerprint]").text_content(timeout=30_000)
+    totp_secret = (page.locator("[data-totp-secret]").text_content() or "").strip()
+    assert page.locator("[data-otpauth-uri]").text_content().startswith("otpauth://totp/")
+
+    db.session.expire_all()
+    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
+    org_key = db.session.scalar(sa.select(OrgKey))
+    assert admin is not None and admin.role is Role.ADMIN
+    assert org_key is not None and fingerprint and fingerprint.strip() == org_key.fingerprint
+    assert admin.totp_secret == totp_secret
+    grant = db.session.scalar(sa.select(KeyGrant))
+    assert grant is not None and grant.user_id == admin.id and grant.org_key_id == org_key.id
+    # The server holds only public keys and wrapped / sealed blobs of the right sizes.
+    assert admin.public_key and admin.wrapped_secret_key and admin.key_salt
+
+    # /setup is gone once an account exists.
+    assert page.goto(f"{base}/setup").status == 404
+
+    sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, totp_secret)
+    result = page.evaluate(ORG_PUBLIC_KEY_JS, org_key.id)
+    assert result == {"pub": org_key.public_key, "derived": org_key.public_key,
+                      "unlocked": True, "current": org_key.id}
+    assert page.locator("[data-lock-status]").text_content() == "Keys unlocked"
+
+    # The lock button forgets the keys in this tab.
+    page.click("[data-lock-button]")
+    assert page.evaluate("window.RefugeKeyring.isUnlocked()") is False
+    assert page.evaluate(ORG_PUBLIC_KEY_JS, org_key.id) is None
+    assert page.evaluate("Object.keys(window.sessionStorage)") == []
+    assert not errors, errors
+
+
+def test_keys_wrapped_by_the_cli_unwrap_in_the_browser(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    assert created.exit_code == 0, created.output
+    initialised = runner.invoke(
+        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    assert initialised.exit_code == 0, initialised.output
+    db.session.expire_all()
+    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
+    org_key = db.session.scalar(sa.select(OrgKey))
+    assert admin is not None and admin.totp_secret and org_key is not None
+
+    sign_in_and_unlock(page, live_server.url, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
+    result = page.evaluate(ORG_PUBLIC_KEY_JS, org_key.id)
+    assert result["pub"] == org_key.public_key
+    assert result["derived"] == org_key.public_key
+
+
+def test_wrong_password_does_not_unlock(app: Flask, live_server: Any, page: Any) -> None:
+    runner = app.test_cli_runner()
+    runner.invoke(args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
+                  input=DEFAULT_PASSWORD + "\n")
+    runner.invoke(args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
+                  input=DEFAULT_PASSWORD + "\n")
+    db.session.expire_all()
+    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
+    assert admin is not None and admin.totp_secret
+    base = live_server.url
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", ADMIN_EMAIL)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.fill("input[name=code]", pyotp.TOTP(admin.totp_secret).now())
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/auth/unlock*")
+    page.fill("#unlock-password", "not the password at all")
+    page.click("form.unlock-page-form button[type=submit]")
+    error = page.locator("form.unlock-page-form [data-unlock-error]")
+    error.wait_for(state="visible")
+    assert "does not open" in (error.text_content() or "")
+    assert page.evaluate("window.RefugeKeyring.isUnlocked()") is False

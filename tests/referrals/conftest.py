@@ -1,0 +1,47 @@
+"""Builders for referral tests: a directory entry, a case with an owner, a sent referral."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import DirectoryEntry, Referral, ReferralKind, ReferralState, Role, User
+from intake.services import referrals
+from tests.builders import OrgKeyPair, make_case, make_org_key, make_user
+
+CANARY = "CANARY-7f3a-referral-plaintext"
+
+
+def make_entry(entry_id: str = "test-ngo", response_days: int | None = None) -> DirectoryEntry:
+    entry = DirectoryEntry(
+        id=entry_id,
+        name=f"Entry {entry_id}",
+        kind="organisation",
+        section="immediate_support",
+        regions=["global"],
+        threats=["detention"],
+        languages=["en"],
+        response_days=response_days,
+    )
+    db.session.add(entry)
+    db.session.commit()
+    return entry
+
+
+def sent_referral(
+    kind: ReferralKind = ReferralKind.SP_URGENT_APPEAL,
+    sent_at: datetime | None = None,
+    owner: User | None = None,
+    org: OrgKeyPair | None = None,
+    entry_id: str = "test-ngo",
+) -> Referral:
+    org = org or make_org_key()
+    owner = owner or make_user(Role.CASEWORKER)
+    if db.session.get(DirectoryEntry, entry_id) is None:
+        make_entry(entry_id)
+    case = make_case(org, {"what_happened": CANARY, "victims": [{"name": CANARY}]})
+    referral = referrals.create(case.id, entry_id, kind, owner, owner_id=owner.id)
+    referral = referrals.transition(referral.id, "send", owner, at=sent_at or utcnow())
+    assert referral.state == ReferralState.SENT
+    return referral

@@ -1,0 +1,243 @@
+"""The reminder outbox: each reminder written once, sent once, content-free, SMTP failures."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake.extensions import db
+from intake.models import OutboxStatus, ReferralKind, ReminderOutbox, Role
+from intake.services import reminders
+from tests.builders import make_org_key, make_user
+from tests.mailserver import MailServer
+from tests.referrals.conftest import CANARY, sent_referral
+
+SENT = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)  # due 31 October 09:00 UTC
+DUE = SENT + timedelta(days=60)
+
+
+def collect() -> tuple[list[int], Callable[[int], None]]:
+    queued: list[int] = []
+    return queued, queued.append
+
+
+def send_all(ids: list[int]) -> list[str]:
+    return [reminders.send(outbox_id) for outbox_id in ids]
+
+
+@pytest.fixture
+def mail_app(make_app: Callable[..., Flask], smtp_server: MailServer) -> Flask:
+    app = make_app("sqlite", DAILY_DIGEST=False, **smtp_server.config())
+    with app.app_context():
+        yield app
+
+
+def test_each_reminder_is_written_and_sent_once_across_repeated_scans(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    referral = sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    at_d7 = DUE - timedelta(days=7)
+    for _ in range(3):
+        reminders.scan(at_d7, enqueue=enqueue)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReminderOutbox)) == 1
+    assert send_all(queued) == ["sent"]
+    # Scanning again once it is sent queues nothing; sending again sends nothing.
+    reminders.scan(at_d7 + timedelta(hours=1), enqueue=enqueue)
+    assert send_all(queued) == ["skipped"]
+    # Time travel to three days before: the next slot, once.
+    later, enqueue_later = collect()
+    reminders.scan(DUE - timedelta(days=3), enqueue=enqueue_later)
+    reminders.scan(DUE - timedelta(days=3), enqueue=enqueue_later)
+    send_all(later)
+    messages = smtp_server.wait_for(2)
+    assert len(messages) == 2
+    keys = db.session.scalars(sa.select(ReminderOutbox.offset_key).order_by(ReminderOutbox.id))
+    assert list(keys) == ["d7", "d3"]
+    assert {m.recipients[0] for m in messages} == {referral.owner.email}
+
+
+def test_reminders_carry_no_case_content_and_all_have_one_shape(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    first = sent_referral(sent_at=SENT)
+    second = sent_referral(sent_at=SENT - timedelta(days=3), org=None)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    send_all(queued)
+    messages = smtp_server.wait_for(2)
+    assert len(messages) == 2
+    for received in messages:
+        assert CANARY not in received.text
+        assert "detention" not in received.text  # not even routing fields
+        body = received.message.get_payload(decode=True).decode()
+        assert "no case details" in body
+    shapes = [
+        [line.split(":")[0] for line in m.message.get_payload(decode=True).decode().splitlines()]
+        for m in messages
+    ]
+    assert shapes[0] == shapes[1]
+    # Each e-mail names its own case reference, and only that one.
+    refs = sorted(
+        tuple(ref for ref in (first.case.ref, second.case.ref) if ref in m.text) for m in messages
+    )
+    assert refs == sorted([(first.case.ref,), (second.case.ref,)])
+
+
+def test_daily_digest_counts_per_caseworker_once_a_day(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    mail_app.config["DAILY_DIGEST"] = True
+    referral = sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    morning = DUE + timedelta(days=1, hours=-1)  # overdue by 23 h, 08:00 UTC
+    reminders.scan(morning, enqueue=enqueue)
+    reminders.scan(morning + timedelta(hours=2), enqueue=enqueue)
+    digests = db.session.scalars(
+        sa.select(ReminderOutbox).where(ReminderOutbox.kind == "digest")
+    ).all()
+    assert len(digests) == 1
+    assert digests[0].recipient_id == referral.owner_id
+    assert digests[0].counts == {"overdue": 1, "due_within_7_days": 0, "awaiting": 1}
+    send_all(queued)
+    subjects = sorted(m.message["Subject"] for m in smtp_server.wait_for(2))
+    assert subjects[0].startswith("Refuge daily digest")
+
+
+def test_smtp_down_is_transient_then_delivered_once_it_is_back(
+    make_app: Callable[..., Flask],
+) -> None:
+    server = MailServer()  # port reserved, nothing listening yet
+    app = make_app("sqlite", DAILY_DIGEST=False, **server.config())
+    with app.app_context():
+        sent_referral(sent_at=SENT)
+        queued, enqueue = collect()
+        reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+        with pytest.raises(reminders.TransientMailError):
+            reminders.send(queued[0])
+        row = db.session.get(ReminderOutbox, queued[0])
+        assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
+        server.start()
+        try:
+            assert reminders.send(queued[0]) == "sent"
+            assert reminders.send(queued[0]) == "skipped"
+            assert len(server.wait_for(1)) == 1
+        finally:
+            server.stop()
+
+
+def test_temporary_smtp_refusal_is_retried_and_permanent_refusal_marks_the_row(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    smtp_server.handler.temporary_failures = 1
+    with pytest.raises(reminders.TransientMailError):
+        reminders.send(queued[0])
+    assert reminders.send(queued[0]) == "sent"
+
+    user = make_user(Role.CASEWORKER, email="refused@example.org")
+    sent_referral(sent_at=SENT, owner=user, org=make_org_key())
+
+    async def refuse(server: object, session: object, envelope: object) -> str:
+        return "550 5.1.1 No such user"
+
+    smtp_server.handler.handle_DATA = refuse  # type: ignore[method-assign]
+    more, enqueue_more = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue_more)
+    assert send_all(more) == ["failed"]
+    row = db.session.get(ReminderOutbox, more[0])
+    assert row.status == OutboxStatus.FAILED
+    assert row.last_error
+
+
+def test_a_claim_left_by_a_dead_worker_expires_and_is_queued_again(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    row = db.session.get(ReminderOutbox, queued[0])
+    row.status, row.claimed_at = OutboxStatus.SENDING, now  # as if a worker died mid-send
+    db.session.commit()
+    again, enqueue_again = collect()
+    summary = reminders.scan(now + timedelta(minutes=1), enqueue=enqueue_again)
+    assert (summary.claims_recovered, again) == (0, [])  # still within the claim timeout
+    summary = reminders.scan(now + timedelta(minutes=15), enqueue=enqueue_again)
+    assert summary.claims_recovered == 1
+    assert again == [row.id]
+    assert send_all(again) == ["sent"]
+    assert len(smtp_server.wait_for(1)) == 1
+
+
+def test_closed_referrals_get_no_more_reminders(mail_app: Flask, smtp_server: MailServer) -> None:
+    from intake.services import referrals
+
+    referral = sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    referrals.transition(referral.id, "withdraw", referral.owner)
+    assert send_all(queued) == ["cancelled"]
+    assert smtp_server.messages == []
+
+
+@pytest.mark.postgres
+def test_two_scans_at_once_send_nothing_twice_on_postgres(
+    make_app: Callable[..., Flask], smtp_server: MailServer
+) -> None:
+    app = make_app("postgres", DAILY_DIGEST=False, **smtp_server.config())
+    with app.app_context():
+        org = make_org_key()
+        owner = make_user()
+        for _ in range(20):
+            sent_referral(sent_at=SENT, owner=owner, org=org)
+    queued: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def scan_in_thread() -> None:
+        try:
+            with app.app_context():
+                barrier.wait()
+
+                def enqueue(outbox_id: int) -> None:
+                    with lock:
+                        queued.append(outbox_id)
+
+                reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+                db.session.remove()
+        except BaseException as error:  # noqa: BLE001  (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=scan_in_thread) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ReminderOutbox)) == 20
+        # Even if both scans had queued a row, sending it twice mails it once.
+        results = send_all(queued + queued)
+        assert results.count("sent") == 20
+    assert len(smtp_server.wait_for(20)) == 20
+
+
+def test_deadlines_scan_cli_prints_a_json_summary(app: Flask) -> None:
+    import json
+
+    app.config["DAILY_DIGEST"] = False
+    sent_referral(sent_at=datetime.now(UTC) - timedelta(days=55))
+    result = app.test_cli_runner().invoke(args=["deadlines", "scan"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["reminders_written"] == 1
+    assert summary["queued"] == 1
