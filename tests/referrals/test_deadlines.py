@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -60,7 +60,7 @@ def test_wgad_follow_up_is_six_calendar_months_clamped_to_month_end() -> None:
     transmitted = local(TAIPEI, 2026, 8, 31, 9, 0)
     due = due_at(ReferralKind.WGAD_OPINION, transmitted, TAIPEI)
     assert due.astimezone(TAIPEI) == local(TAIPEI, 2027, 2, 28, 9, 0)
-    assert add_months(datetime(2027, 8, 31).date(), 6) == datetime(2028, 2, 29).date()
+    assert add_months(date(2027, 8, 31), 6) == date(2028, 2, 29)
 
 
 @pytest.mark.parametrize(

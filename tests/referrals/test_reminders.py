@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake.extensions import db
-from intake.models import OutboxStatus, ReferralKind, ReminderOutbox, Role
+from intake.models import OutboxStatus, ReminderOutbox, Role
 from intake.services import reminders
 from tests.builders import make_org_key, make_user
 from tests.mailserver import MailServer
