@@ -104,8 +104,8 @@ def server_side_keypair(user: User, password: str) -> None:
     ops, mem = wrap_limits()
     wrapped = crypto.wrap_secret_key(secret, password, ops_limit=ops, mem_limit=mem)
     apply_key_material(
-        user, KeyMaterial(public, wrapped.wrapped, wrapped.salt, wrapped.ops_limit,
-                          wrapped.mem_limit)
+        user,
+        KeyMaterial(public, wrapped.wrapped, wrapped.salt, wrapped.ops_limit, wrapped.mem_limit),
     )
 
 
@@ -225,8 +225,9 @@ def register_failure(user: User, reason: str) -> None:
     user.failed_logins += 1
     detail: dict[str, object] = {"reason": reason, "failures": user.failed_logins}
     if user.failed_logins >= int(config.get("LOGIN_MAX_FAILURES", 5)):
-        user.locked_until = utcnow() + timedelta(minutes=int(config.get("LOGIN_LOCKOUT_MINUTES",
-                                                                        15)))
+        user.locked_until = utcnow() + timedelta(
+            minutes=int(config.get("LOGIN_LOCKOUT_MINUTES", 15))
+        )
         user.failed_logins = 0
         detail["locked"] = True
     audit.record("auth.failed", "user", user.id, actor_label=f"user:{user.email}", detail=detail)
@@ -240,8 +241,13 @@ def check_password_step(email: str, password: str) -> LoginCheck:
         if "hash" not in _DUMMY_HASH:
             _DUMMY_HASH["hash"] = hash_password("refuge-dummy-password")
         verify_password(_DUMMY_HASH["hash"], password[:PASSWORD_MAX])
-        audit.record("auth.failed", "user", "unknown", actor_label="public",
-                     detail={"reason": "unknown_account"})
+        audit.record(
+            "auth.failed",
+            "user",
+            "unknown",
+            actor_label="public",
+            detail={"reason": "unknown_account"},
+        )
         db.session.commit()
         return LoginCheck(LoginResult.WRONG)
     minutes = _lock_minutes_left(user)
@@ -355,7 +361,10 @@ def user_for_enrol_token(token: str) -> User | None:
 
 
 def complete_enrolment(
-    user: User, *, new_password: str | None, current_password: str | None,
+    user: User,
+    *,
+    new_password: str | None,
+    current_password: str | None,
     keys: KeyMaterial | None,
 ) -> None:
     """The colleague sets their password (browser-made keypair) and gets a new second factor."""
@@ -400,8 +409,9 @@ def reset_password(user: User, actor: User) -> str:
     user.totp_last_step = 0
     user.session_epoch += 1
     revoked = revoke_grants(user)
-    audit.record("admin.password_reset", "user", user.id, actor=actor,
-                 detail={"grants_revoked": revoked})
+    audit.record(
+        "admin.password_reset", "user", user.id, actor=actor, detail={"grants_revoked": revoked}
+    )
     db.session.commit()
     return enrol_token(user)
 
@@ -422,8 +432,9 @@ def set_active(user: User, active: bool, actor: User) -> None:
     user.session_epoch += 1
     if not active:
         revoke_grants(user)
-    audit.record("admin.user_activated" if active else "admin.user_deactivated", "user", user.id,
-                 actor=actor)
+    audit.record(
+        "admin.user_activated" if active else "admin.user_deactivated", "user", user.id, actor=actor
+    )
     db.session.commit()
 
 
@@ -433,6 +444,11 @@ def set_role(user: User, role: Role, actor: User) -> None:
     previous = user.role
     user.role = role
     user.session_epoch += 1
-    audit.record("admin.role_changed", "user", user.id, actor=actor,
-                 detail={"from": previous.value, "to": role.value})
+    audit.record(
+        "admin.role_changed",
+        "user",
+        user.id,
+        actor=actor,
+        detail={"from": previous.value, "to": role.value},
+    )
     db.session.commit()

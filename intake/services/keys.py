@@ -43,8 +43,9 @@ def active_grant(user: User, org_key: OrgKey) -> KeyGrant | None:
 
 
 def _new_org_key(public_key: str, actor: User) -> OrgKey:
-    key = OrgKey(public_key=public_key, fingerprint=crypto.fingerprint(public_key),
-                 created_by_id=actor.id)
+    key = OrgKey(
+        public_key=public_key, fingerprint=crypto.fingerprint(public_key), created_by_id=actor.id
+    )
     db.session.add(key)
     db.session.flush()
     return key
@@ -63,12 +64,18 @@ def _write_grant(org_key: OrgKey, user: User, sealed: str, actor: User) -> KeyGr
         existing.created_at = utcnow()
         grant = existing
     else:
-        grant = KeyGrant(org_key_id=org_key.id, user_id=user.id, sealed_org_secret=sealed,
-                         granted_by_id=actor.id)
+        grant = KeyGrant(
+            org_key_id=org_key.id, user_id=user.id, sealed_org_secret=sealed, granted_by_id=actor.id
+        )
         db.session.add(grant)
     db.session.flush()
-    audit.record("keys.granted", "user", user.id, actor=actor,
-                 detail={"org_key_id": org_key.id, "grant_id": grant.id})
+    audit.record(
+        "keys.granted",
+        "user",
+        user.id,
+        actor=actor,
+        detail={"org_key_id": org_key.id, "grant_id": grant.id},
+    )
     return grant
 
 
@@ -94,18 +101,22 @@ def init_from_cli(admin_email: str, password: str) -> InitResult:
         # Their key was wrapped in a browser: prove the password opens it before trusting it.
         try:
             crypto.unwrap_secret_key(
-                crypto.WrappedKey(admin.wrapped_secret_key or "", admin.key_salt or "",
-                                  admin.key_ops_limit or 0, admin.key_mem_limit or 0),
+                crypto.WrappedKey(
+                    admin.wrapped_secret_key or "",
+                    admin.key_salt or "",
+                    admin.key_ops_limit or 0,
+                    admin.key_mem_limit or 0,
+                ),
                 password,
             )
         except (crypto.InvalidCiphertext, ValueError) as exc:
             raise KeyOperationError("wrong_password") from exc
     public, secret = crypto.generate_keypair()
     org_key = _new_org_key(public, admin)
-    audit.record("keys.org_key_created", "org_key", org_key.id, actor=admin,
-                 detail={"via": "cli"})
-    grant = _write_grant(org_key, admin, crypto.seal_key_grant(secret, admin.public_key or ""),
-                         admin)
+    audit.record("keys.org_key_created", "org_key", org_key.id, actor=admin, detail={"via": "cli"})
+    grant = _write_grant(
+        org_key, admin, crypto.seal_key_grant(secret, admin.public_key or ""), admin
+    )
     db.session.commit()
     return InitResult(org_key, grant)
 
@@ -128,8 +139,9 @@ def init_from_browser(admin: User, org_public_key: str, sealed_org_secret: str) 
     if current_org_key() is not None:
         raise KeyOperationError("org_key_exists")
     org_key = _new_org_key(org_public_key, admin)
-    audit.record("keys.org_key_created", "org_key", org_key.id, actor=admin,
-                 detail={"via": "setup"})
+    audit.record(
+        "keys.org_key_created", "org_key", org_key.id, actor=admin, detail={"via": "setup"}
+    )
     _write_grant(org_key, admin, sealed_org_secret, admin)
     return org_key
 
@@ -154,8 +166,13 @@ def revoke(grant_id: int, actor: User) -> KeyGrant:
     if record is None or record.revoked_at is not None:
         raise KeyOperationError("no_such_grant")
     record.revoked_at = utcnow()
-    audit.record("keys.revoked", "user", record.user_id, actor=actor,
-                 detail={"org_key_id": record.org_key_id, "grant_id": record.id})
+    audit.record(
+        "keys.revoked",
+        "user",
+        record.user_id,
+        actor=actor,
+        detail={"org_key_id": record.org_key_id, "grant_id": record.id},
+    )
     db.session.commit()
     return record
 
@@ -185,4 +202,3 @@ def keyring_payload(user: User) -> dict[str, Any]:
             for key_grant, org_key in grants
         ],
     }
-
