@@ -1,0 +1,216 @@
+"""Controlled vocabularies of the directory and triage (DESIGN §4), with translated labels.
+
+Ids are stable (stored in the database, in referrals and in the JSON of the CLI); labels go
+through Flask-Babel. Named regions map to ISO 3166-1 alpha-2 countries so that triage can tell
+whether a regional organisation or mechanism can act for a person in a given country.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+
+from babel import Locale
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+THREATS: Mapping[str, LazyString] = {
+    "violence_threat": _l("Threat of violence"),
+    "physical_attack": _l("Physical attack"),
+    "detention": _l("Detention or imprisonment"),
+    "lawsuit": _l("Lawsuit or prosecution"),
+    "rights_violation": _l("Violation of rights"),
+    "discrimination": _l("Discrimination"),
+    "expression": _l("Attack on freedom of expression"),
+    "health": _l("Health emergency"),
+    "aid_worker_security": _l("Security of aid workers"),
+    "disappearance": _l("Enforced disappearance"),
+    "reprisal": _l("Reprisal for cooperating with the UN"),
+    "legislation": _l("Draft law or policy"),
+    "digital": _l("Digital threat"),
+}
+
+PROFILES: Mapping[str, LazyString] = {
+    "journalist": _l("Journalist"),
+    "freelance_journalist": _l("Freelance journalist"),
+    "woman_hrd": _l("Woman human rights defender"),
+    "lawyer": _l("Lawyer"),
+    "aid_worker": _l("Aid worker"),
+    "lgbti": _l("LGBTI defender"),
+    "environmental_land": _l("Environmental or land defender"),
+    "indigenous": _l("Indigenous defender"),
+    "academic": _l("Academic"),
+    "organisation": _l("Organisation"),
+    "family_member": _l("Family member of a defender"),
+}
+
+# A profile that implies another: a freelance journalist is a journalist.
+PROFILE_IMPLIES: Mapping[str, tuple[str, ...]] = {"freelance_journalist": ("journalist",)}
+
+URGENCIES: Mapping[str, LazyString] = {
+    "immediate": _l("Immediate: life or liberty at risk now"),
+    "days": _l("Within days"),
+    "weeks": _l("Within weeks"),
+    "not_urgent": _l("Not urgent"),
+}
+
+KINDS: Mapping[str, LazyString] = {
+    "organisation": _l("Organisation"),
+    "un_mechanism": _l("UN mechanism"),
+    "regional_mechanism": _l("Regional mechanism"),
+    "international_court": _l("International court"),
+}
+
+SECTIONS: Mapping[str, LazyString] = {
+    "immediate_support": _l("Immediate support"),
+    "legal_network": _l("Legal network"),
+    "international_mechanism": _l("International mechanism"),
+}
+
+CONTACT_KINDS: Mapping[str, LazyString] = {
+    "web": _l("Website"),
+    "phone": _l("Phone"),
+    "email": _l("E-mail"),
+    "secure_form": _l("Secure online form"),
+    "onion": _l("Onion address (Tor)"),
+}
+
+# Structured caveats. Triage enforces the ones marked in services.triage (e.g. detention_only).
+CONDITIONS: Mapping[str, LazyString] = {
+    "domestic_remedies_exhausted": _l("Only after domestic remedies are exhausted"),
+    "states_only": _l("Only states can refer a situation"),
+    "detention_only": _l("Only for people deprived of their liberty"),
+    "disappearance_only": _l("Only for enforced or involuntary disappearances"),
+    "reprisal_only": _l("Only for reprisals for cooperating with the UN"),
+    "profiles_only": _l("Only for the profiles listed"),
+    "immediate_only": _l("Only when life or liberty is at risk now"),
+    "no_direct_casework": _l("Does not take individual cases directly"),
+    "note": _l("Note"),
+}
+
+REFERRAL_KINDS: Mapping[str, LazyString] = {
+    "sp_urgent_appeal": _l("Special Procedures urgent appeal"),
+    "sp_allegation_letter": _l("Special Procedures allegation letter"),
+    "sp_legislation": _l("Special Procedures communication on legislation"),
+    "wgad_opinion": _l("WGAD opinion"),
+    "reprisals_report": _l("Reprisals report"),
+    "ngo_referral": _l("Referral to an organisation"),
+    "embassy_contact": _l("Embassy contact"),
+    "follow_up": _l("Follow-up"),
+}
+
+REGIONS: Mapping[str, LazyString] = {
+    "global": _l("Global"),
+    "africa": _l("Africa"),
+    "americas": _l("Americas"),
+    "latin_america": _l("Latin America and the Caribbean"),
+    "north_america": _l("North America"),
+    "europe": _l("Europe"),
+    "central_europe": _l("Central Europe"),
+    "eastern_europe": _l("Eastern Europe"),
+    "central_asia": _l("Central Asia"),
+    "east_asia": _l("East Asia"),
+    "south_asia": _l("South Asia"),
+    "southeast_asia": _l("Southeast Asia"),
+    "asia_pacific": _l("Asia and the Pacific"),
+    "middle_east_north_africa": _l("Middle East and North Africa"),
+}
+
+ISO_COUNTRIES = frozenset(
+    (
+        "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ "
+        "BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO "
+        "DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU "
+        "GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW "
+        "KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU "
+        "MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW "
+        "PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF "
+        "TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA "
+        "ZM ZW"
+    ).split()  # noqa: SIM905 (a list literal would be 249 lines)
+)
+
+
+def _codes(text: str) -> frozenset[str]:
+    codes = frozenset(text.split())
+    unknown = codes - ISO_COUNTRIES
+    assert not unknown, unknown  # noqa: S101 (a typo in the tables below is a bug)
+    return codes
+
+
+_AFRICA = _codes(
+    """DZ AO BJ BW BF BI CV CM CF TD KM CD CG CI DJ EG GQ ER SZ ET GA GM GH GN GW KE LS LR LY MG
+    MW ML MR MU MA MZ NA NE NG RW ST SN SC SL SO ZA SS SD TZ TG TN UG ZM ZW EH"""
+)
+_LATIN_AMERICA = _codes(
+    """AR BO BR CL CO CR CU DO EC SV GT HN MX NI PA PY PE UY VE HT AG BS BB BZ DM GD GY JM KN LC
+    VC SR TT PR"""
+)
+_NORTH_AMERICA = _codes("US CA")
+_EAST_ASIA = _codes("CN HK MO TW JP KR KP MN")
+_SOUTHEAST_ASIA = _codes("BN KH ID LA MY MM PH SG TH TL VN")
+_SOUTH_ASIA = _codes("AF BD BT IN MV NP PK LK")
+_CENTRAL_ASIA = _codes("KZ KG TJ TM UZ")
+_CENTRAL_EUROPE = _codes("AT CH CZ DE HU LI PL SI SK EE LV LT HR")
+_EASTERN_EUROPE = _codes("BY BG CZ HU PL MD RO RU SK UA AM AZ GE AL BA ME MK RS")
+_EUROPE = _codes(
+    """AL AD AM AT AZ BE BA BG BY HR CY CZ DK EE FI FR GE DE GR HU IS IE IT LV LI LT LU MT MD MC
+    ME NL MK NO PL PT RO RU SM RS SK SI ES SE CH TR UA GB VA"""
+)
+_OCEANIA = _codes("AU NZ PG FJ SB VU WS TO KI TV NR FM MH PW")
+_MENA = _codes("DZ BH EG IR IQ IL JO KW LB LY MA OM PS QA SA SY TN AE YE")
+
+REGION_COUNTRIES: Mapping[str, frozenset[str]] = {
+    "africa": _AFRICA,
+    "americas": _LATIN_AMERICA | _NORTH_AMERICA,
+    "latin_america": _LATIN_AMERICA,
+    "north_america": _NORTH_AMERICA,
+    "europe": _EUROPE,
+    "central_europe": _CENTRAL_EUROPE,
+    "eastern_europe": _EASTERN_EUROPE,
+    "central_asia": _CENTRAL_ASIA,
+    "east_asia": _EAST_ASIA,
+    "south_asia": _SOUTH_ASIA,
+    "southeast_asia": _SOUTHEAST_ASIA,
+    "asia_pacific": _EAST_ASIA | _SOUTHEAST_ASIA | _SOUTH_ASIA | _OCEANIA,
+    "middle_east_north_africa": _MENA,
+}
+
+# Council of Europe member states: the European Court of Human Rights hears applications
+# against these (Russia ceased to be a party in September 2022).
+COUNCIL_OF_EUROPE = _EUROPE - _codes("BY RU VA")
+
+
+@cache
+def regions_of(country: str) -> frozenset[str]:
+    """Named regions that contain ``country`` (never "global": that is everywhere)."""
+    return frozenset(region for region, members in REGION_COUNTRIES.items() if country in members)
+
+
+@cache
+def language_codes() -> frozenset[str]:
+    """ISO 639-1 codes (the two-letter codes Babel's CLDR data knows)."""
+    return frozenset(str(code) for code in Locale("en").languages if len(str(code)) == 2)
+
+
+def english(table: Mapping[str, LazyString], key: str) -> str:
+    """The untranslated (English) label: stored text such as triage reasons must not depend
+    on the locale of the request that happened to compute it."""
+    label = table.get(key)
+    if label is None:
+        return key
+    return str(label._args[0]) if label._args else str(label)
+
+
+def country_name(code: str, locale: str = "en") -> str:
+    try:
+        return str(Locale.parse(locale).territories.get(code, code))
+    except (ValueError, TypeError):
+        return code
+
+
+def language_name(code: str, locale: str = "en") -> str:
+    try:
+        return str(Locale.parse(locale).languages.get(code, code))
+    except (ValueError, TypeError):
+        return code

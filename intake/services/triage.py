@@ -1,0 +1,328 @@
+"""Explainable triage: which directory entries can act for this person, best first.
+
+:func:`rank` is pure (routing fields and entries in, suggestions out), deterministic and fast
+(precomputed sets, one pass). Hard rules decide whether an entry applies at all; a score orders
+those that do; every suggestion says why (``reasons``) and what to watch for (``caveats``).
+
+Hard rules (an entry that cannot act for the person is never suggested):
+- retired entries never;
+- geography: "global" entries everywhere; others only if the country is listed or lies in one of
+  their named regions (regional mechanisms: only their member states when listed); no country
+  given means only global entries;
+- threats/profiles: an entry that lists threats must share one with the request, or serve one
+  of the person's profiles; an entry limited to some profiles ("profiles_only") only for those;
+- mechanism rules: WGAD only for detention, WGEID only for disappearance, the reprisals desk
+  only for reprisals, the embassy advice only when urgency is immediate, and entries to which
+  "only states can refer" (the ICC) never, since a request is always about a person.
+
+Ordering: for ``immediate`` requests the embassy advice comes first, then entries that accept
+urgent appeals, then the rest; within a tier, higher score first, then id. Score points are
+additive, so adding a threat an entry covers never lowers its score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from intake.directory import vocab
+
+URGENCIES = tuple(vocab.URGENCIES)
+
+# Points. Kept small and additive so a caseworker can follow the arithmetic in the reasons.
+THREAT_POINTS = 10
+PROFILE_POINTS = 15
+SPECIALIST_POINTS = 10
+COUNTRY_POINTS = 12
+REGION_POINTS = 8
+LANGUAGE_POINTS = 8
+URGENT_POINTS = 20
+GENERAL_POINTS = 2
+
+_MECHANISM_THREAT = {
+    "detention_only": ("detention", "detention"),
+    "disappearance_only": ("disappearance", "enforced disappearance"),
+    "reprisal_only": ("reprisal", "reprisal for cooperating with the UN"),
+}
+
+
+class RoutingError(ValueError):
+    """Routing fields that are not in the controlled vocabularies."""
+
+
+@dataclass(frozen=True)
+class RoutingRequest:
+    threats: frozenset[str] = frozenset()
+    profiles: frozenset[str] = frozenset()
+    country: str | None = None
+    languages: frozenset[str] = frozenset()
+    urgency: str = "days"
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> RoutingRequest:
+        """Validate routing JSON (the CLI, the intake form); raises :class:`RoutingError`."""
+        if not isinstance(data, Mapping):
+            raise RoutingError("routing input must be a JSON object")
+        unknown = set(data) - {"threats", "profiles", "country", "languages", "urgency"}
+        if unknown:
+            raise RoutingError(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
+        threats = _id_list(data.get("threats"), "threats", vocab.THREATS)
+        profiles = _id_list(data.get("profiles"), "profiles", vocab.PROFILES)
+        languages = _id_list(data.get("languages"), "languages", vocab.language_codes(), lower=True)
+        country = data.get("country")
+        if country in (None, ""):
+            country = None
+        elif not isinstance(country, str) or country.strip().upper() not in vocab.ISO_COUNTRIES:
+            raise RoutingError('country must be an ISO 3166-1 alpha-2 code such as "MX"')
+        else:
+            country = country.strip().upper()
+        urgency = data.get("urgency", "days")
+        if urgency not in vocab.URGENCIES:
+            raise RoutingError(f"urgency must be one of: {', '.join(vocab.URGENCIES)}")
+        return cls(
+            frozenset(threats), frozenset(profiles), country, frozenset(languages), str(urgency)
+        )
+
+
+def _id_list(value: Any, name: str, allowed: Iterable[str], *, lower: bool = False) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RoutingError(f"{name} must be a list of strings")
+    if len(value) > 50:
+        raise RoutingError(f"{name}: too many values")
+    items = [v.strip().lower() if lower else v.strip() for v in value]
+    allowed_set = set(allowed)
+    bad = [v for v in items if v not in allowed_set]
+    if bad:
+        raise RoutingError(f"unknown {name}: {', '.join(sorted(set(bad)))[:200]}")
+    return items
+
+
+@dataclass(frozen=True)
+class TriageEntry:
+    """The facts of a directory entry that triage reads, as sets for fast matching."""
+
+    id: str
+    name: str
+    kind: str = "organisation"
+    regions: frozenset[str] = frozenset()
+    countries: frozenset[str] = frozenset()
+    threats: frozenset[str] = frozenset()
+    profiles: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+    accepts_urgent_appeals: bool = False
+    conditions: tuple[tuple[str, str], ...] = ()
+    retired: bool = False
+    condition_ids: frozenset[str] = field(default=frozenset(), compare=False)
+
+    @classmethod
+    def of(cls, entry: Any) -> TriageEntry:
+        """From a DirectoryEntry, a dict of the same fields, or a TriageEntry."""
+        if isinstance(entry, TriageEntry):
+            return entry
+        get = entry.get if isinstance(entry, Mapping) else lambda k, d=None: getattr(entry, k, d)
+        conditions = tuple(
+            (str(c.get("id", "note")), str(c.get("text", ""))) for c in get("conditions") or []
+        )
+        retired = bool(get("retired_at")) or bool(get("retired", False))
+        return cls(
+            id=str(get("id")),
+            name=str(get("name")),
+            kind=str(get("kind") or "organisation"),
+            regions=frozenset(get("regions") or ()),
+            countries=frozenset(get("countries") or ()),
+            threats=frozenset(get("threats") or ()),
+            profiles=frozenset(get("profiles") or ()),
+            languages=frozenset(get("languages") or ()),
+            accepts_urgent_appeals=bool(get("accepts_urgent_appeals")),
+            conditions=conditions,
+            retired=retired,
+            condition_ids=frozenset(c[0] for c in conditions),
+        )
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str
+    name: str
+    score: int
+    reasons: tuple[str, ...]
+    caveats: tuple[str, ...]
+    tier: int = 2
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "score": self.score,
+            "reasons": list(self.reasons),
+            "caveats": list(self.caveats),
+        }
+
+
+def _expand_profiles(profiles: frozenset[str]) -> frozenset[str]:
+    extra = {implied for p in profiles for implied in vocab.PROFILE_IMPLIES.get(p, ())}
+    return profiles | extra
+
+
+def _label(table: Mapping[str, Any], key: str) -> str:
+    # English, whatever the request's locale: the same input gives the same stored output.
+    return vocab.english(table, key)
+
+
+def rank(
+    request: RoutingRequest, entries: Sequence[Any], limit: int | None = None
+) -> list[Suggestion]:
+    """Entries that can act for this request, best first, each with reasons and caveats."""
+    profiles = _expand_profiles(request.profiles)
+    country_regions = vocab.regions_of(request.country) if request.country else frozenset()
+    suggestions = []
+    for raw in entries:
+        suggestion = _assess(TriageEntry.of(raw), request, profiles, country_regions)
+        if suggestion is not None:
+            suggestions.append(suggestion)
+    suggestions.sort(key=lambda s: (s.tier, -s.score, s.id))
+    return suggestions[:limit] if limit is not None else suggestions
+
+
+def _assess(
+    entry: TriageEntry,
+    request: RoutingRequest,
+    profiles: frozenset[str],
+    country_regions: frozenset[str],
+) -> Suggestion | None:
+    if entry.retired:
+        return None
+    conditions = entry.condition_ids
+    if "states_only" in conditions:
+        return None  # e.g. the ICC: only states (and the Security Council) can refer.
+    immediate = request.urgency == "immediate"
+    if "immediate_only" in conditions and not immediate:
+        return None
+    for condition, (threat, _) in _MECHANISM_THREAT.items():
+        if condition in conditions and threat not in request.threats:
+            return None
+
+    reasons: list[str] = []
+    caveats: list[str] = []
+    score = 0
+
+    # Geography.
+    if "global" in entry.regions:
+        reasons.append("Works worldwide")
+    elif request.country is None:
+        return None
+    elif request.country in entry.countries:
+        score += COUNTRY_POINTS
+        reasons.append(f"Works in {vocab.country_name(request.country)}")
+    else:
+        if entry.kind == "regional_mechanism" and entry.countries:
+            return None  # Member states are listed: only they can be brought before it.
+        shared = sorted(entry.regions & country_regions)
+        if not shared:
+            return None
+        score += REGION_POINTS
+        reasons.append(
+            f"Covers {_label(vocab.REGIONS, shared[0])}, "
+            f"where {vocab.country_name(request.country)} lies"
+        )
+
+    # Threats and profiles.
+    threat_match = sorted(entry.threats & request.threats)
+    profile_match = sorted(entry.profiles & profiles)
+    if "profiles_only" in conditions and not profile_match:
+        return None
+    if entry.threats and not threat_match and not profile_match:
+        return None
+    if threat_match:
+        score += THREAT_POINTS * len(threat_match)
+        reasons.append(
+            "Handles " + ", ".join(_label(vocab.THREATS, t).lower() for t in threat_match)
+        )
+    elif not entry.threats:
+        score += GENERAL_POINTS
+        reasons.append("General support (no threat types listed)")
+    if profile_match:
+        score += PROFILE_POINTS * len(profile_match)
+        if "profiles_only" in conditions:
+            score += SPECIALIST_POINTS
+            reasons.append(
+                "Specialises in "
+                + ", ".join(_label(vocab.PROFILES, p).lower() + "s" for p in profile_match)
+            )
+        else:
+            reasons.append(
+                "Serves "
+                + ", ".join(_label(vocab.PROFILES, p).lower() + "s" for p in profile_match)
+            )
+    for condition, (_threat, label) in _MECHANISM_THREAT.items():
+        if condition in conditions:
+            reasons.append(f"Mandate covers {label}")
+
+    # Languages.
+    shared_languages = sorted(entry.languages & request.languages)
+    if shared_languages:
+        score += LANGUAGE_POINTS
+        reasons.append(
+            "Works in " + ", ".join(vocab.language_name(code) for code in shared_languages)
+        )
+    elif request.languages and entry.languages:
+        caveats.append(
+            "No shared language: works in "
+            + ", ".join(vocab.language_name(code) for code in sorted(entry.languages))
+        )
+    elif request.languages and "immediate_only" not in conditions:
+        caveats.append("Working languages not recorded")
+
+    # Urgency.
+    tier = 2
+    if entry.accepts_urgent_appeals:
+        if request.urgency in ("immediate", "days"):
+            score += URGENT_POINTS
+        reasons.append("Accepts urgent appeals")
+        if immediate:
+            tier = 1
+    elif immediate:
+        caveats.append("Does not take urgent appeals: not for the first 24 hours")
+    if "immediate_only" in conditions:
+        tier = 0
+        reasons.insert(0, "Life or liberty at risk now: contact an embassy within 24 hours")
+
+    # Conditions become caveats in their own words.
+    for condition_id, text in entry.conditions:
+        if condition_id in _MECHANISM_THREAT or condition_id == "immediate_only":
+            continue
+        label = _label(vocab.CONDITIONS, condition_id)
+        if condition_id == "note":
+            caveats.append(text)
+        else:
+            caveats.append(label if not text or text == label else f"{label}: {text}")
+    return Suggestion(entry.id, entry.name, score, tuple(reasons), tuple(caveats), tier)
+
+
+def suggestions_for(
+    threats: Iterable[str],
+    profiles: Iterable[str],
+    country: str | None,
+    languages: Iterable[str],
+    urgency: str,
+    limit: int = 10,
+) -> list[dict[str, Any]]:
+    """Ranked suggestions for routing fields against the active directory, as JSON-able dicts
+    (the intake stores them on each new ``Case.triage``). Raises :class:`RoutingError` on
+    values outside the vocabularies."""
+    from intake.services.directory import active_entries  # DB access only here
+
+    request = RoutingRequest.from_mapping(
+        {
+            "threats": list(threats),
+            "profiles": list(profiles),
+            "country": country,
+            "languages": list(languages),
+            "urgency": getattr(urgency, "value", urgency),
+        }
+    )
+    entries = [TriageEntry.of(entry) for entry in active_entries()]
+    return [suggestion.as_dict() for suggestion in rank(request, entries, limit=limit)]
