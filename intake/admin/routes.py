@@ -1,14 +1,353 @@
-"""Staff pages for admin."""
+"""Admin pages: staff accounts, key grants and the audit log (DESIGN §1.6, §3)."""
 
 from __future__ import annotations
 
-from flask import render_template
+from datetime import UTC, datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
 
 from intake.admin import bp
+from intake.admin.forms import AuditFilterForm, GrantForm, InviteForm, RoleForm
 from intake.auth.access import ADMINS, role_required
+from intake.auth.forms import EmptyForm
+from intake.auth.routes import account_message
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import AuditEvent, KeyGrant, OrgKey, Role, User
+from intake.services import accounts, audit, keys
+
+AUDIT_PAGE_SIZE = 50
+Page = str | Response | tuple[str, int]
+
+
+def _me() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
 
 
 @bp.get("/")
 @role_required(*ADMINS)
 def index() -> str:
-    return render_template("admin/index.html")
+    current = keys.current_org_key()
+    counts = {
+        "users": accounts.user_count(),
+        "active": db.session.scalar(
+            sa.select(sa.func.count()).select_from(User).where(User.is_active_account)
+        ),
+        "needing_grant": len(_colleagues_needing_grant(current)) if current else 0,
+        "events": db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)),
+    }
+    return render_template("admin/index.html", org_key=current, counts=counts)
+
+
+# --- staff accounts ------------------------------------------------------------------------------
+
+
+def _render_users(
+    form: InviteForm, status: int = 200, link: str | None = None, link_user: User | None = None
+) -> tuple[str, int]:
+    users = db.session.scalars(sa.select(User).order_by(User.email)).all()
+    current = keys.current_org_key()
+    granted: set[int] = set()
+    if current is not None:
+        granted = set(
+            db.session.scalars(
+                sa.select(KeyGrant.user_id).where(
+                    KeyGrant.org_key_id == current.id, KeyGrant.revoked_at.is_(None)
+                )
+            )
+        )
+    return render_template(
+        "admin/users.html",
+        users=users,
+        form=form,
+        granted=granted,
+        link=link,
+        link_user=link_user,
+        empty_form=EmptyForm(),
+        role_form=RoleForm(),
+        now=utcnow,
+        roles=list(Role),
+    ), status
+
+
+@bp.get("/users")
+@role_required(*ADMINS)
+def users() -> Page:
+    return _render_users(InviteForm())
+
+
+@bp.post("/users")
+@role_required(*ADMINS)
+def invite() -> Page:
+    form = InviteForm()
+    if not form.validate_on_submit():
+        return _render_users(form, 400)
+    try:
+        user = accounts.create_user(form.email.data or "", Role(form.role.data), actor=_me())
+        db.session.commit()
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        form.email.errors = [*form.email.errors, account_message(str(exc))]
+        return _render_users(form, 400)
+    link = url_for("auth.enrol", token=accounts.enrol_token(user), _external=True)
+    flash(_("Account created. Send this link to your colleague over a secure channel."), "success")
+    return _render_users(InviteForm(formdata=None), 201, link=link, link_user=user)
+
+
+def _checked_action() -> None:
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+
+
+@bp.post("/users/<int:user_id>/reset-password")
+@role_required(*ADMINS)
+def reset_password(user_id: int) -> Page:
+    _checked_action()
+    user = _user_or_404(user_id)
+    token = accounts.reset_password(user, _me())
+    flash(
+        _(
+            "The password and keys of %(email)s are reset. They set a new password with this "
+            "link; then grant them the organisation key again.",
+            email=user.email,
+        ),
+        "success",
+    )
+    return _render_users(
+        InviteForm(formdata=None),
+        200,
+        link=url_for("auth.enrol", token=token, _external=True),
+        link_user=user,
+    )
+
+
+@bp.post("/users/<int:user_id>/reset-totp")
+@role_required(*ADMINS)
+def reset_totp(user_id: int) -> Page:
+    _checked_action()
+    user = _user_or_404(user_id)
+    token = accounts.reset_totp(user, _me())
+    flash(
+        _(
+            "The second factor of %(email)s is reset. They set up a new one with this link.",
+            email=user.email,
+        ),
+        "success",
+    )
+    return _render_users(
+        InviteForm(formdata=None),
+        200,
+        link=url_for("auth.enrol", token=token, _external=True),
+        link_user=user,
+    )
+
+
+def _set_active(user_id: int, active: bool) -> Response:
+    _checked_action()
+    user = _user_or_404(user_id)
+    try:
+        accounts.set_active(user, active, _me())
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        flash(account_message(str(exc)), "error")
+    else:
+        flash(
+            _("Account activated.")
+            if active
+            else _("Account deactivated: its sessions ended and its key grants are revoked."),
+            "success",
+        )
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@role_required(*ADMINS)
+def deactivate(user_id: int) -> Response:
+    return _set_active(user_id, False)
+
+
+@bp.post("/users/<int:user_id>/activate")
+@role_required(*ADMINS)
+def activate(user_id: int) -> Response:
+    return _set_active(user_id, True)
+
+
+@bp.post("/users/<int:user_id>/role")
+@role_required(*ADMINS)
+def change_role(user_id: int) -> Response:
+    form = RoleForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = _user_or_404(user_id)
+    try:
+        accounts.set_role(user, Role(form.role.data), _me())
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        flash(account_message(str(exc)), "error")
+    else:
+        flash(_("Role changed."), "success")
+    return redirect(url_for("admin.users"))
+
+
+# --- key grants ------------------------------------------------------------------------------
+
+
+def _colleagues_needing_grant(org_key: OrgKey | None) -> list[User]:
+    if org_key is None:
+        return []
+    has_grant = sa.select(KeyGrant.user_id).where(
+        KeyGrant.org_key_id == org_key.id, KeyGrant.revoked_at.is_(None)
+    )
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.is_active_account, User.public_key.is_not(None), User.id.not_in(has_grant))
+            .order_by(User.email)
+        )
+    )
+
+
+def _render_grants(status: int = 200) -> tuple[str, int]:
+    current = keys.current_org_key()
+    grants = db.session.execute(
+        sa.select(KeyGrant, User)
+        .join(User, User.id == KeyGrant.user_id)
+        .where(KeyGrant.revoked_at.is_(None))
+        .order_by(KeyGrant.org_key_id, User.email)
+    ).all()
+    i_hold = current is not None and keys.active_grant(_me(), current) is not None
+    return render_template(
+        "admin/keys.html",
+        org_key=current,
+        grants=grants,
+        waiting=_colleagues_needing_grant(current),
+        i_hold=i_hold,
+        empty_form=EmptyForm(),
+        grant_form=GrantForm(),
+    ), status
+
+
+@bp.get("/keys")
+@role_required(*ADMINS)
+def key_grants() -> Page:
+    return _render_grants()
+
+
+@bp.post("/keys/grants")
+@role_required(*ADMINS)
+def grant() -> Page:
+    form = GrantForm()
+    if not form.validate_on_submit():
+        flash(_("The key grant your browser sent is not valid. Nothing was saved."), "error")
+        return _render_grants(400)
+    colleague = db.session.get(User, form.user_id.data)
+    if colleague is None:
+        abort(404)
+    try:
+        keys.grant(
+            int(form.org_key_id.data or 0), colleague, form.sealed_org_secret.data or "", _me()
+        )
+    except keys.KeyOperationError as exc:
+        db.session.rollback()
+        flash(account_message(str(exc)), "error")
+        return _render_grants(400)
+    flash(
+        _("%(email)s can now open cases sealed to the organisation key.", email=colleague.email),
+        "success",
+    )
+    return redirect(url_for("admin.key_grants"))
+
+
+@bp.post("/keys/grants/<int:grant_id>/revoke")
+@role_required(*ADMINS)
+def revoke_grant(grant_id: int) -> Response:
+    _checked_action()
+    try:
+        keys.revoke(grant_id, _me())
+    except keys.KeyOperationError as exc:
+        db.session.rollback()
+        flash(account_message(str(exc)), "error")
+    else:
+        flash(
+            _(
+                "Key grant revoked. To keep them out of new cases for good, rotate the "
+                "organisation key."
+            ),
+            "success",
+        )
+    return redirect(url_for("admin.key_grants"))
+
+
+# --- the audit log -----------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+@role_required(*ADMINS)
+def audit_log() -> Page:
+    form = AuditFilterForm(request.args)
+    if not form.validate():
+        return render_template(
+            "admin/audit.html", form=form, events=[], page=1, pages=1, total=0, check=None
+        ), 400
+    query = sa.select(AuditEvent)
+    if form.action.data:
+        query = query.where(AuditEvent.action.startswith(form.action.data.strip(), autoescape=True))
+    if form.actor.data:
+        query = query.where(
+            AuditEvent.actor_label.contains(form.actor.data.strip(), autoescape=True)
+        )
+    if form.target_type.data:
+        query = query.where(AuditEvent.target_type == form.target_type.data.strip())
+    if form.target_id.data:
+        query = query.where(AuditEvent.target_id == form.target_id.data.strip())
+    if form.since.data:
+        query = query.where(AuditEvent.at >= datetime.combine(form.since.data, time.min, UTC))
+    if form.until.data:
+        end = datetime.combine(form.until.data, time.min, UTC) + timedelta(days=1)
+        query = query.where(AuditEvent.at < end)
+    total = int(db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0)
+    pages = max(1, -(-total // AUDIT_PAGE_SIZE))
+    page = min(form.page.data or 1, pages)
+    events = db.session.scalars(
+        query.order_by(AuditEvent.id.desc())
+        .offset((page - 1) * AUDIT_PAGE_SIZE)
+        .limit(AUDIT_PAGE_SIZE)
+    ).all()
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "admin/audit.html",
+        form=form,
+        events=events,
+        page=page,
+        pages=pages,
+        total=total,
+        check=None,
+        args=args,
+    )
+
+
+@bp.get("/audit/verify")
+@role_required(*ADMINS)
+def audit_verify() -> str:
+    check = audit.verify_chain()
+    audit.record(
+        "admin.audit_verified",
+        "audit",
+        "chain",
+        actor=_me(),
+        detail={"ok": check.ok, "checked": check.checked, "first_bad_id": check.first_bad_id},
+    )
+    db.session.commit()
+    return render_template("admin/audit_verify.html", check=check)

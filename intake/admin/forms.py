@@ -1,0 +1,57 @@
+"""Admin forms: invitations, roles, key grants and audit-log filters."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from intake.models import Role
+from intake.services.accounts import EMAIL_MAX
+
+ROLE_CHOICES = [
+    SelectChoice(Role.CASEWORKER.value, _l("Caseworker: cases and referrals")),
+    SelectChoice(Role.VIEWER.value, _l("Viewer: read only")),
+    SelectChoice(Role.ADMIN.value, _l("Admin: users, keys, directory and audit log")),
+]
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("Colleague's e-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, validators=[DataRequired()])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, validators=[DataRequired()])
+
+
+class GrantForm(FlaskForm):
+    """Filled by admin-grants.js: the organisation secret sealed to the colleague's key."""
+
+    user_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31)])
+    org_key_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31)])
+    sealed_org_secret = HiddenField(validators=[DataRequired(), Length(max=200)])
+
+
+class AuditFilterForm(FlaskForm):
+    """GET filters of the audit log (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    action = StringField(_l("Action"), validators=[Optional(), Length(max=64)])
+    actor = StringField(_l("Who"), validators=[Optional(), Length(max=254)])
+    target_type = StringField(_l("Target type"), validators=[Optional(), Length(max=32)])
+    target_id = StringField(_l("Target id"), validators=[Optional(), Length(max=64)])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("Until"), validators=[Optional()])
+    page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100000)], default=1)
