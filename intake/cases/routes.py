@@ -7,7 +7,6 @@ Views are thin; intake.services.casework owns the rules, the transactions and th
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -80,11 +79,6 @@ def _case_or_404(ref: str) -> Case:
     if case is None:
         abort(404)
     return case
-
-
-def _keyring_available() -> bool:
-    # keyring.js belongs to the staff-accounts area; the page works (locked) until it lands.
-    return (Path(current_app.static_folder or "") / "js" / "keyring.js").exists()
 
 
 @bp.get("/")
@@ -164,7 +158,6 @@ def _detail(case: Case, status: int = 200) -> PageResponse:
             if "referrals.new" in current_app.view_functions
             else None
         ),
-        keyring_script=_keyring_available(),
         MessageKind=MessageKind,
         **_labels(),
     )

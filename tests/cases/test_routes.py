@@ -1,0 +1,547 @@
+"""The case page and its changes: who may do what, CSRF, hostile input, and the audit trail."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import AuditEvent, Case, CaseMessage, CaseStatus, MessageKind, Role
+from intake.services import audit
+from intake.services.cases import open_file, open_message
+from tests.builders import OrgKeyPair, make_attachment, make_case, make_org_key, make_user
+from tests.cases.helpers import signed_in
+from tests.conftest import table_count
+
+CANARY = "CANARY-7f3a-detained-at-dawn"
+
+
+def csrf_from(response: TestResponse) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True))
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def org(app: Flask) -> OrgKeyPair:
+    return make_org_key()
+
+
+@pytest.fixture
+def case(org: OrgKeyPair) -> Case:
+    return make_case(org, {"what_happened": CANARY})
+
+
+def token_for(client: FlaskClient, case: Case) -> str:
+    return csrf_from(client.get(f"/cases/{case.ref}"))
+
+
+def sealed_note(org: OrgKeyPair, text: str = CANARY) -> str:
+    return crypto.seal_answers({"body": text}, org.public)
+
+
+def audit_actions() -> list[str]:
+    return list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def db_dump() -> str:
+    """Every row of every table as text: where a plaintext leak would show."""
+    parts = []
+    for table in db.metadata.sorted_tables:
+        for row in db.session.execute(sa.select(table)).all():
+            parts.append(repr(tuple(row)))
+    return "\n".join(parts)
+
+
+# --- who may do what ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/cases/", "/cases/{ref}", "/cases/{ref}/sealed", "/cases/{ref}/attachments/1"],
+)
+def test_anonymous_is_sent_to_sign_in_for_every_read(
+    client: FlaskClient, case: Case, path: str
+) -> None:
+    response = client.get(path.format(ref=case.ref))
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("action", ["status", "assign", "shared-status", "notes", "replies"])
+def test_anonymous_cannot_change_a_case(client: FlaskClient, case: Case, action: str) -> None:
+    client.get("/")
+    response = client.post(f"/cases/{case.ref}/{action}", data={})
+    # CSRF is checked before the login redirect; either way nothing changes.
+    assert response.status_code in (302, 400)
+    assert table_count("case_messages") == 0
+    assert db.session.get(Case, case.id).status == CaseStatus.NEW
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.CASEWORKER, Role.ADMIN])
+def test_every_staff_role_reads_the_queue_and_the_case(
+    app: Flask, client: FlaskClient, case: Case, role: Role
+) -> None:
+    signed_in(client, app, role)
+    assert client.get("/cases/").status_code == 200
+    page = client.get(f"/cases/{case.ref}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    writable = f'action="/cases/{case.ref}/status"' in html
+    assert writable == (role != Role.VIEWER)
+    assert ("Read-only" in html) == (role == Role.VIEWER)
+
+
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [
+        ("status", {"status": "assessing"}),
+        ("assign", {"assignee": "me"}),
+        ("shared-status", {"shared_status": "assessing"}),
+        ("notes", {"sealed_body": "x", "org_key_id": "1"}),
+        ("replies", {"sealed_body": "x"}),
+    ],
+)
+def test_viewer_is_refused_every_change(
+    app: Flask, client: FlaskClient, case: Case, action: str, data: dict[str, str]
+) -> None:
+    signed_in(client, app, Role.VIEWER)
+    token = token_for(client, case)
+    response = client.post(f"/cases/{case.ref}/{action}", data={**data, "csrf_token": token})
+    assert response.status_code == 403
+    db.session.expire_all()
+    stored = db.session.get(Case, case.id)
+    assert stored.status == CaseStatus.NEW
+    assert stored.assignee_id is None
+    assert table_count("case_messages") == 0
+
+
+@pytest.mark.parametrize("role", [Role.CASEWORKER, Role.ADMIN])
+def test_caseworker_and_admin_move_a_case_through_the_workflow(
+    app: Flask, client: FlaskClient, case: Case, role: Role
+) -> None:
+    signed_in(client, app, role)
+    token = token_for(client, case)
+    for step in ("assessing", "referred", "monitoring"):
+        response = client.post(
+            f"/cases/{case.ref}/status", data={"status": step, "csrf_token": token}
+        )
+        assert response.status_code == 303
+        db.session.expire_all()
+        assert db.session.get(Case, case.id).status == CaseStatus(step)
+    response = client.post(
+        f"/cases/{case.ref}/status",
+        data={"status": "closed", "outcome": "resolved", "csrf_token": token},
+    )
+    assert response.status_code == 303
+    db.session.expire_all()
+    closed = db.session.get(Case, case.id)
+    assert closed.status == CaseStatus.CLOSED
+    assert closed.outcome == "resolved"
+    assert closed.closed_at is not None
+    changes = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "case.status").order_by(AuditEvent.id)
+    ).all()
+    assert [(e.detail["from"], e.detail["to"]) for e in changes] == [
+        ("new", "assessing"),
+        ("assessing", "referred"),
+        ("referred", "monitoring"),
+        ("monitoring", "closed"),
+    ]
+    assert all(e.target_id == str(case.id) for e in changes)
+    assert audit.verify_chain().ok
+
+
+# --- CSRF -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "data"),
+    [
+        ("status", {"status": "assessing"}),
+        ("assign", {"assignee": "me"}),
+        ("shared-status", {"shared_status": "assessing"}),
+        ("notes", {"org_key_id": "1"}),
+        ("replies", {}),
+    ],
+)
+def test_changes_without_a_csrf_token_are_refused(
+    app: Flask,
+    client: FlaskClient,
+    org: OrgKeyPair,
+    case: Case,
+    action: str,
+    data: dict[str, str],
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    if action in ("notes", "replies"):
+        data = {**data, "sealed_body": sealed_note(org)}
+    before = table_count("audit_events")
+    for token in (None, "not-a-token"):
+        payload = dict(data)
+        if token:
+            payload["csrf_token"] = token
+        response = client.post(f"/cases/{case.ref}/{action}", data=payload)
+        assert response.status_code == 400
+        assert "expired or was sent from elsewhere" in response.get_data(as_text=True)
+    db.session.expire_all()
+    stored = db.session.get(Case, case.id)
+    assert (stored.status, stored.assignee_id) == (CaseStatus.NEW, None)
+    assert stored.shared_status.value == "received"
+    assert table_count("case_messages") == 0
+    assert table_count("audit_events") == before
+
+
+# --- hostile and mistaken input -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["NOPE", "RF-00000000", "x" * 40, "%3Cscript%3E", "..%2F..%2Fetc", "RF-%00", "'%20OR%201"],
+)
+def test_unknown_or_malformed_references_are_404(
+    app: Flask, client: FlaskClient, case: Case, ref: str
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    for path in (f"/cases/{ref}", f"/cases/{ref}/sealed"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_attachment_of_another_case_is_404(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
+) -> None:
+    other = make_case(org)
+    attachment = make_attachment(other, org)
+    signed_in(client, app, Role.CASEWORKER)
+    assert client.get(f"/cases/{case.ref}/attachments/{attachment.id}").status_code == 404
+    assert client.get(f"/cases/{other.ref}/attachments/{attachment.id}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        ({"status": "monitoring"}, 409, "cannot go from this status"),
+        ({"status": "referred"}, 409, "cannot go from this status"),
+        ({"status": "closed"}, 400, "Choose an outcome"),
+        ({"status": "closed", "outcome": "bribed"}, 400, "Choose a status"),
+        ({"status": "archived"}, 400, "Choose a status"),
+        ({"status": ""}, 400, "Choose a status"),
+        ({}, 400, "Choose a status"),
+    ],
+)
+def test_invalid_transitions_are_refused_with_a_message_and_change_nothing(
+    app: Flask, client: FlaskClient, case: Case, data: dict[str, str], status: int, message: str
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    token = token_for(client, case)
+    before = table_count("audit_events")
+    response = client.post(f"/cases/{case.ref}/status", data={**data, "csrf_token": token})
+    assert response.status_code == status
+    assert message in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).status == CaseStatus.NEW
+    assert table_count("audit_events") == before
+
+
+def test_a_closed_case_can_be_reopened_to_assessing_only(
+    app: Flask, client: FlaskClient, org: OrgKeyPair
+) -> None:
+    closed = make_case(org, status=CaseStatus.CLOSED, outcome="resolved")
+    signed_in(client, app, Role.CASEWORKER)
+    token = token_for(client, closed)
+    refused = client.post(
+        f"/cases/{closed.ref}/status", data={"status": "new", "csrf_token": token}
+    )
+    assert refused.status_code == 409  # "new" is never a target
+    reopened = client.post(
+        f"/cases/{closed.ref}/status", data={"status": "assessing", "csrf_token": token}
+    )
+    assert reopened.status_code == 303
+    db.session.expire_all()
+    stored = db.session.get(Case, closed.id)
+    assert (stored.status, stored.outcome, stored.closed_at) == (CaseStatus.ASSESSING, None, None)
+
+
+def test_assignment_to_self_to_a_colleague_and_back_to_nobody(
+    app: Flask, client: FlaskClient, case: Case
+) -> None:
+    me = signed_in(client, app, Role.CASEWORKER)
+    colleague = make_user(Role.ADMIN)
+    token = token_for(client, case)
+    for value, expected in (("me", me.id), (str(colleague.id), colleague.id), ("", None)):
+        response = client.post(
+            f"/cases/{case.ref}/assign", data={"assignee": value, "csrf_token": token}
+        )
+        assert response.status_code == 303
+        db.session.expire_all()
+        assert db.session.get(Case, case.id).assignee_id == expected
+    events = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "case.assign").order_by(AuditEvent.id)
+    ).all()
+    assert [e.detail["to_user_id"] for e in events] == [me.id, colleague.id, None]
+
+
+@pytest.mark.parametrize("value", ["999", "viewer", "-1", "1 OR 1=1", "9" * 30, "１"])
+def test_unknown_or_unassignable_assignees_are_refused(
+    app: Flask, client: FlaskClient, case: Case, value: str
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    viewer = make_user(Role.VIEWER)
+    inactive = make_user(Role.CASEWORKER)
+    inactive.is_active_account = False
+    db.session.commit()
+    if value == "viewer":
+        value = str(viewer.id)
+    token = token_for(client, case)
+    before = table_count("audit_events")
+    for attempt in (value, str(inactive.id)):
+        response = client.post(
+            f"/cases/{case.ref}/assign", data={"assignee": attempt, "csrf_token": token}
+        )
+        assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).assignee_id is None
+    assert table_count("audit_events") == before
+
+
+def test_shared_status_changes_what_the_submitter_sees(
+    app: Flask, client: FlaskClient, case: Case
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    token = token_for(client, case)
+    bad = client.post(
+        f"/cases/{case.ref}/shared-status",
+        data={"shared_status": "monitoring", "csrf_token": token},
+    )
+    assert bad.status_code == 400
+    ok = client.post(
+        f"/cases/{case.ref}/shared-status", data={"shared_status": "referred", "csrf_token": token}
+    )
+    assert ok.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).shared_status.value == "referred"
+    assert "case.shared_status" in audit_actions()
+
+
+# --- sealed notes and replies ---------------------------------------------------------------
+
+
+def test_a_note_sealed_to_the_org_key_is_stored_as_sent_and_opens_with_the_org_secret(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
+) -> None:
+    me = signed_in(client, app, Role.CASEWORKER)
+    token = token_for(client, case)
+    body = sealed_note(org)
+    response = client.post(
+        f"/cases/{case.ref}/notes",
+        data={"sealed_body": body, "org_key_id": str(org.key.id), "csrf_token": token},
+    )
+    assert response.status_code == 303
+    note = db.session.scalars(sa.select(CaseMessage)).one()
+    assert (note.kind, note.author_id, note.org_key_id) == (
+        MessageKind.INTERNAL_NOTE,
+        me.id,
+        org.key.id,
+    )
+    assert open_message(note.sealed_body, org.secret) == CANARY
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "case.note")).one()
+    assert event.detail == {"message_id": note.id}
+    assert CANARY not in db_dump()
+
+
+def _oversized(org: OrgKeyPair) -> str:
+    return crypto.b64(crypto.seal(b"x" * (70 * 1024), org.public))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "not base64 at all!",
+        CANARY,
+        "AAAA",  # valid base64, too short to be sealed
+        "-_-_" * 40,  # URL-safe alphabet
+        "oversized",
+        "A" * 200_000,
+    ],
+)
+def test_malformed_or_oversized_notes_are_refused_and_nothing_is_written(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case, body: str
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    token = token_for(client, case)
+    if body == "oversized":
+        body = _oversized(org)
+    before = table_count("audit_events")
+    response = client.post(
+        f"/cases/{case.ref}/notes",
+        data={"sealed_body": body, "org_key_id": str(org.key.id), "csrf_token": token},
+    )
+    assert response.status_code in (400, 413)
+    assert table_count("case_messages") == 0
+    assert table_count("audit_events") == before
+    if body == CANARY:
+        assert CANARY not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("key_id", ["", "0", "999", "abc", "1.5"])
+def test_notes_sealed_to_an_unknown_or_old_key_are_refused(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case, key_id: str
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    token = token_for(client, case)
+    response = client.post(
+        f"/cases/{case.ref}/notes",
+        data={"sealed_body": sealed_note(org), "org_key_id": key_id, "csrf_token": token},
+    )
+    assert response.status_code == 400
+    assert table_count("case_messages") == 0
+
+
+def test_a_note_to_a_retired_key_is_refused_after_rotation(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    new = make_org_key()
+    token = token_for(client, case)
+    page = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert f'data-note-key-id="{new.key.id}"' in page
+    old = client.post(
+        f"/cases/{case.ref}/notes",
+        data={"sealed_body": sealed_note(org), "org_key_id": str(org.key.id), "csrf_token": token},
+    )
+    assert old.status_code == 400
+    assert table_count("case_messages") == 0
+
+
+def test_a_reply_is_sealed_to_the_submitter_with_the_staff_copy_to_the_org(
+    app: Flask, client: FlaskClient, org: OrgKeyPair
+) -> None:
+    code = crypto.normalise_receipt_code(crypto.new_receipt_code())
+    assert code
+    reply_public, reply_secret = crypto.reply_keypair(code)
+    case = make_case(org)
+    case.reply_public_key = reply_public
+    db.session.commit()
+    signed_in(client, app, Role.CASEWORKER)
+    token = token_for(client, case)
+    response = client.post(
+        f"/cases/{case.ref}/replies",
+        data={
+            "sealed_body": crypto.seal_answers({"body": CANARY}, reply_public),
+            "sealed_copy": crypto.seal_answers({"body": CANARY, "copy_of_reply": True}, org.public),
+            "org_key_id": str(org.key.id),
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 303
+    reply, copy = db.session.scalars(sa.select(CaseMessage).order_by(CaseMessage.id)).all()
+    assert reply.kind == MessageKind.STAFF_REPLY
+    assert open_message(reply.sealed_body, reply_secret) == CANARY
+    assert copy.kind == MessageKind.INTERNAL_NOTE
+    assert open_message(copy.sealed_body, org.secret) == CANARY
+    assert "case.reply" in audit_actions()
+    # The JSON the page fetches does not carry the reply (no staff key can open it).
+    bundle = client.get(f"/cases/{case.ref}/sealed").get_json()
+    by_id = {m["id"]: m for m in bundle["messages"]}
+    assert by_id[reply.id]["sealed_body"] is None
+    assert by_id[copy.id]["sealed_body"] == copy.sealed_body
+
+
+def test_no_reply_without_a_reply_key_and_bad_replies_write_nothing(
+    app: Flask, client: FlaskClient, org: OrgKeyPair
+) -> None:
+    silent = make_case(org)
+    silent.reply_public_key = None
+    db.session.commit()
+    signed_in(client, app, Role.CASEWORKER)
+    token = token_for(client, silent)
+    refused = client.post(
+        f"/cases/{silent.ref}/replies",
+        data={"sealed_body": sealed_note(org), "csrf_token": token},
+    )
+    assert refused.status_code == 409
+    case = make_case(org)
+    for data in (
+        {"sealed_body": "%%%"},
+        {"sealed_body": sealed_note(org), "sealed_copy": "%%%", "org_key_id": str(org.key.id)},
+        {"sealed_body": sealed_note(org), "sealed_copy": sealed_note(org), "org_key_id": "77"},
+    ):
+        response = client.post(f"/cases/{case.ref}/replies", data={**data, "csrf_token": token})
+        assert response.status_code == 400
+    assert table_count("case_messages") == 0
+
+
+# --- what the server sends the browser, and the audit of reads ------------------------------
+
+
+def test_the_sealed_json_carries_ciphertext_only_and_every_read_is_audited(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
+) -> None:
+    attachment = make_attachment(case, org, name=f"{CANARY}.txt", data=CANARY.encode())
+    viewer = signed_in(client, app, Role.VIEWER)
+    page = client.get(f"/cases/{case.ref}")
+    bundle_response = client.get(f"/cases/{case.ref}/sealed")
+    file_response = client.get(f"/cases/{case.ref}/attachments/{attachment.id}")
+    for response in (page, bundle_response, file_response):
+        assert response.status_code == 200
+        assert CANARY.encode() not in response.data
+        assert response.headers["Cache-Control"] == "no-store"
+    bundle = bundle_response.get_json()
+    assert crypto.open_answers(bundle["sealed_answers"], org.secret) == {"what_happened": CANARY}
+    assert [a["id"] for a in bundle["attachments"]] == [attachment.id]
+    opened = open_file(file_response.data, org.secret)
+    assert (opened.name, opened.data) == (f"{CANARY}.txt", CANARY.encode())
+    views = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "case.view").order_by(AuditEvent.id)
+    ).all()
+    assert [e.detail["part"] for e in views] == ["page", "sealed", "attachment"]
+    assert {e.actor_id for e in views} == {viewer.id}
+    assert {e.target_id for e in views} == {str(case.id)}
+    assert CANARY not in json.dumps([e.detail for e in views])
+
+
+def test_the_case_page_shows_routing_and_triage_without_decrypting(
+    app: Flask, client: FlaskClient, org: OrgKeyPair
+) -> None:
+    case = make_case(
+        org,
+        {"what_happened": CANARY},
+        triage=[
+            {
+                "id": "un-sr-hrd",
+                "name": "UN Special Rapporteur on HRDs",
+                "score": 7,
+                "reasons": ["covers detention"],
+                "caveats": ["<b>only after</b> domestic remedies"],
+            }
+        ],
+    )
+    signed_in(client, app, Role.CASEWORKER)
+    html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert "UN Special Rapporteur on HRDs" in html
+    assert "covers detention" in html
+    assert "&lt;b&gt;only after&lt;/b&gt;" in html  # escaped, never HTML
+    assert "Detention" in html
+    assert "MX" in html
+    assert CANARY not in html
+    assert "Start a referral" in html
+
+
+def test_staff_pages_are_served_in_traditional_chinese(
+    app: Flask, client: FlaskClient, case: Case
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    queue = client.get("/cases/?lang=zh_Hant").get_data(as_text=True)
+    assert "需要處理" in queue
+    detail = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert "路由資訊" in detail
