@@ -42,6 +42,8 @@ def role_required(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 abort(403)
             return view(*args, **kwargs)
 
+        # Read by the authorisation matrix test: which roles this route lets in.
+        wrapped.allowed_roles = frozenset(allowed)  # type: ignore[attr-defined]
         return login_required(wrapped)
 
     return decorator
