@@ -1,0 +1,94 @@
+"""Helpers for the public intake tests: a canary in every free-text answer, store searches."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake.extensions import db
+from intake.public.forms import SEALED_FIELDS
+
+CANARY = "QZXcanary金絲雀QZX"
+CHOICE_ANSWERS = {
+    "sender_role": "self",
+    "safe_to_contact": "unsure",
+    "consent": "yes",
+    "referral_consent": "yes",
+}
+FREE_TEXT_FIELDS = tuple(name for name in SEALED_FIELDS if name not in CHOICE_ANSWERS)
+PHOTO_NAME = f"photo-{CANARY}.png"
+PHOTO_BYTES = b"\x89PNG\r\n\x1a\n" + f"evidence {CANARY} pixels".encode() + bytes(range(256))
+
+
+def canary_for(field: str) -> str:
+    return f"{CANARY}-{field}"
+
+
+def full_answers() -> dict[str, str]:
+    answers = {name: canary_for(name) for name in FREE_TEXT_FIELDS}
+    answers.update(CHOICE_ANSWERS)
+    return answers
+
+
+def routing_form() -> dict[str, Any]:
+    return {
+        "urgency": "immediate",
+        "threats": ["detention", "reprisal"],
+        "profiles": ["lawyer"],
+        "country": "TW",
+        "languages": ["zh", "en"],
+    }
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/request") -> str:
+    response = client.get(path)
+    match = CSRF_INPUT.search(response.text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def database_text(app: Flask) -> str:
+    """Every row of every table as text (PostgreSQL and SQLite alike)."""
+    chunks: list[str] = []
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(sa.select(table)):
+                chunks.append(repr(tuple(row)))
+    return "\n".join(chunks)
+
+
+def files_containing(root: Path, needles: list[bytes]) -> list[str]:
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            hits.extend(f"{path}: {needle!r}" for needle in needles if needle in content)
+    return hits
+
+
+def canary_needles() -> list[bytes]:
+    """The canary as UTF-8, and its ASCII part (for escaped JSON, where 金絲雀 is \\uXXXX)."""
+    return [CANARY.encode(), b"QZXcanary", PHOTO_BYTES[8:30]]
+
+
+@pytest.fixture
+def roomy_app(make_app: Any) -> Iterator[Flask]:
+    """SQLite app whose POST limits are out of the way (tests that post many times)."""
+    app = make_app(
+        "sqlite",
+        REQUEST_RATE_LIMIT="1000 per hour",
+        STATUS_RATE_LIMIT="1000/hour",
+        FOLLOW_UP_RATE_LIMIT="1000/hour",
+    )
+    with app.app_context():
+        yield app
