@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
@@ -58,6 +58,10 @@ def _expired(now: int) -> str | None:
 
 def enforce_timeouts() -> Response | None:
     """Before each request of a signed-in user: sign out after idle or absolute time-out."""
+    # Each request reads the user and the CSRF token from its own cookie. (``g`` outlives a
+    # request when an application context is already pushed, as in the test suite.)
+    g.pop("_login_user", None)
+    g.pop("csrf_token", None)
     if request.endpoint == "static" or not current_user.is_authenticated:
         return None
     now = int(time.time())

@@ -133,7 +133,7 @@ def check_totp(user: User, code: str, *, now: float | None = None) -> TotpResult
     """Accept a code for the current step ±1 once: a step at or before the last accepted one
     is a replay. Marks the step used (the caller commits)."""
     code = "".join((code or "").split())
-    if not user.totp_secret or not code.isdigit() or len(code) != 6:
+    if not user.totp_secret or not (code.isascii() and code.isdigit()) or len(code) != 6:
         return TotpResult.WRONG
     totp = pyotp.TOTP(user.totp_secret)
     current = int((time.time() if now is None else now) // TOTP_PERIOD)

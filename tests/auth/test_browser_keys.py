@@ -53,9 +53,11 @@ def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and "Failed to load resource" not in msg.text
-        else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and "Failed to load resource" not in msg.text
+            else None
+        ),
     )
     page.goto(f"{base}/setup")
     page.fill("input[name=email]", ADMIN_EMAIL)
@@ -69,21 +71,32 @@ def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
     db.session.expire_all()
     admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
     org_key = db.session.scalar(sa.select(OrgKey))
-    assert admin is not None and admin.role is Role.ADMIN
-    assert org_key is not None and fingerprint and fingerprint.strip() == org_key.fingerprint
+    assert admin is not None
+    assert admin.role is Role.ADMIN
+    assert org_key is not None
+    assert fingerprint
+    assert fingerprint.strip() == org_key.fingerprint
     assert admin.totp_secret == totp_secret
     grant = db.session.scalar(sa.select(KeyGrant))
-    assert grant is not None and grant.user_id == admin.id and grant.org_key_id == org_key.id
+    assert grant is not None
+    assert grant.user_id == admin.id
+    assert grant.org_key_id == org_key.id
     # The server holds only public keys and wrapped / sealed blobs of the right sizes.
-    assert admin.public_key and admin.wrapped_secret_key and admin.key_salt
+    assert admin.public_key
+    assert admin.wrapped_secret_key
+    assert admin.key_salt
 
     # /setup is gone once an account exists.
     assert page.goto(f"{base}/setup").status == 404
 
     sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, totp_secret)
     result = page.evaluate(ORG_PUBLIC_KEY_JS, org_key.id)
-    assert result == {"pub": org_key.public_key, "derived": org_key.public_key,
-                      "unlocked": True, "current": org_key.id}
+    assert result == {
+        "pub": org_key.public_key,
+        "derived": org_key.public_key,
+        "unlocked": True,
+        "current": org_key.id,
+    }
     assert page.locator("[data-lock-status]").text_content() == "Keys unlocked"
 
     # The lock button forgets the keys in this tab.
@@ -111,7 +124,9 @@ def test_keys_wrapped_by_the_cli_unwrap_in_the_browser(
     db.session.expire_all()
     admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
     org_key = db.session.scalar(sa.select(OrgKey))
-    assert admin is not None and admin.totp_secret and org_key is not None
+    assert admin is not None
+    assert admin.totp_secret
+    assert org_key is not None
 
     sign_in_and_unlock(page, live_server.url, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
     result = page.evaluate(ORG_PUBLIC_KEY_JS, org_key.id)
@@ -121,13 +136,18 @@ def test_keys_wrapped_by_the_cli_unwrap_in_the_browser(
 
 def test_wrong_password_does_not_unlock(app: Flask, live_server: Any, page: Any) -> None:
     runner = app.test_cli_runner()
-    runner.invoke(args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
-                  input=DEFAULT_PASSWORD + "\n")
-    runner.invoke(args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
-                  input=DEFAULT_PASSWORD + "\n")
+    runner.invoke(
+        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    runner.invoke(
+        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
     db.session.expire_all()
     admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
-    assert admin is not None and admin.totp_secret
+    assert admin is not None
+    assert admin.totp_secret
     base = live_server.url
     page.goto(f"{base}/login")
     page.fill("input[name=email]", ADMIN_EMAIL)

@@ -1,0 +1,47 @@
+"""Signing in through the real forms (CSRF tokens, password, TOTP) for the auth tests."""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from intake.models import User
+from tests.builders import DEFAULT_PASSWORD
+
+_TOKEN = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|'
+    r'type="hidden" name="csrf_token" value="([^"]+)"|'
+    r'name="csrf_token" value="([^"]+)"'
+)
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = _TOKEN.search(html)
+    assert match, f"no CSRF token on {path}"
+    return next(group for group in match.groups() if group)
+
+
+def post_password(
+    client: FlaskClient, email: str, password: str = DEFAULT_PASSWORD, path: str = "/login"
+) -> TestResponse:
+    token = csrf_token(client, path)
+    return client.post(path, data={"csrf_token": token, "email": email, "password": password})
+
+
+def post_code(client: FlaskClient, code: str) -> TestResponse:
+    token = csrf_token(client, "/login/code")
+    return client.post("/login/code", data={"csrf_token": token, "code": code})
+
+
+def sign_in(
+    client: FlaskClient, user: User, password: str = DEFAULT_PASSWORD, code: str | None = None
+) -> TestResponse:
+    """Password then TOTP through the real forms; returns the second step's response."""
+    first = post_password(client, user.email, password)
+    assert first.status_code == 302, first.get_data(as_text=True)[:500]
+    assert user.totp_secret
+    return post_code(client, code or pyotp.TOTP(user.totp_secret).now())

@@ -1,0 +1,225 @@
+"""Sign-in: password then TOTP, replay refused, lockout, per-IP throttling, session rotation,
+time-outs, sign-out everywhere, hostile input."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake.auth.sessions import LOGIN_AT, SEEN_AT
+from intake.extensions import db
+from intake.models import AuditEvent, Role, User
+from intake.services import accounts
+from tests.auth.helpers import csrf_token, post_code, post_password, sign_in
+from tests.builders import DEFAULT_PASSWORD, login_as, make_user
+
+
+def actions() -> list[str]:
+    return list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_password_then_totp_signs_in_and_offers_unlock(app: Flask, client: FlaskClient) -> None:
+    user = make_user(Role.CASEWORKER)
+    first = post_password(client, user.email)
+    assert first.status_code == 302
+    assert first.headers["Location"].endswith("/login/code")
+    # Half-way is not signed in.
+    assert client.get("/cases/").status_code == 302
+    second = post_code(client, pyotp.TOTP(user.totp_secret).now())
+    assert second.status_code == 302
+    assert "/auth/unlock" in second.headers["Location"]
+    assert client.get("/cases/").status_code == 200
+    assert "auth.login" in actions()
+    db.session.refresh(user)
+    assert user.last_login_at is not None
+    assert user.failed_logins == 0
+
+
+def test_unknown_email_and_wrong_password_get_the_same_answer(
+    app: Flask, client: FlaskClient
+) -> None:
+    user = make_user(Role.VIEWER)
+    wrong = post_password(client, user.email, "not the right password")
+    unknown = post_password(client, "nobody@example.org", DEFAULT_PASSWORD)
+    assert wrong.status_code == unknown.status_code == 401
+    message = "The e-mail address or the password is not correct."
+    assert message in wrong.get_data(as_text=True)
+    assert message in unknown.get_data(as_text=True)
+    assert "nobody@example.org" not in str(db.session.scalars(sa.select(AuditEvent.detail)).all())
+
+
+def test_session_is_rotated_at_sign_in(app: Flask, client: FlaskClient) -> None:
+    user = make_user(Role.CASEWORKER)
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker before sign-in"
+    before = client.get_cookie("refuge_session")
+    sign_in(client, user)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["_user_id"] == f"{user.id}:{user.session_epoch}"
+        assert isinstance(session[LOGIN_AT], int)
+    after = client.get_cookie("refuge_session")
+    assert before is not None
+    assert after is not None
+    assert before.value != after.value
+
+
+def test_totp_code_cannot_be_replayed(app: Flask, client: FlaskClient) -> None:
+    user = make_user(Role.CASEWORKER)
+    code = pyotp.TOTP(user.totp_secret).now()
+    assert sign_in(client, user, code=code).status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/cases/")})
+    other = app.test_client()
+    replay = sign_in(other, user, code=code)
+    assert replay.status_code == 401
+    assert "already used" in replay.get_data(as_text=True)
+    assert other.get("/cases/").status_code == 302
+
+
+def test_totp_replay_is_refused_by_the_service_for_earlier_steps(app: Flask) -> None:
+    user = make_user(Role.VIEWER)
+    totp = pyotp.TOTP(user.totp_secret)
+    now = time.time()
+    assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.OK
+    assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.REPLAY
+    assert accounts.check_totp(user, totp.at(now - 30), now=now) is accounts.TotpResult.REPLAY
+    assert accounts.check_totp(user, "12345x", now=now) is accounts.TotpResult.WRONG
+
+
+def test_account_locks_after_repeated_failures_even_for_the_right_password(
+    app: Flask, client: FlaskClient
+) -> None:
+    user = make_user(Role.CASEWORKER)
+    for _ in range(app.config.get("LOGIN_MAX_FAILURES", 5)):
+        assert post_password(client, user.email, "wrong password!!").status_code in (401,)
+    locked = post_password(client, user.email, DEFAULT_PASSWORD)
+    assert locked.status_code == 401
+    assert "locked" in locked.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.locked_until is not None
+    # When the lock has run out, the right password works again.
+    user.locked_until = user.locked_until - timedelta(hours=1)
+    db.session.commit()
+    assert post_password(client, user.email).status_code == 302
+
+
+def test_wrong_totp_codes_count_towards_the_lockout(app: Flask, client: FlaskClient) -> None:
+    user = make_user(Role.CASEWORKER)
+    post_password(client, user.email)
+    for _ in range(5):
+        response = post_code(client, "000000")
+    assert response.status_code == 302  # back to /login with the lock message
+    db.session.refresh(user)
+    assert user.locked_until is not None
+
+
+def test_sign_in_is_throttled_per_address(make_app: Callable[..., Flask]) -> None:
+    app = make_app(LOGIN_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        client = app.test_client()
+        token = csrf_token(client, "/login")
+        form = {"csrf_token": token, "email": "x@example.org", "password": "whatever it is"}
+        codes = [client.post("/login", data=form).status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+        throttled = client.post("/login", data=form)
+        assert "Too many attempts" in throttled.get_data(as_text=True)
+
+
+def test_sign_out_everywhere_ends_every_session(app: Flask) -> None:
+    user = make_user(Role.CASEWORKER)
+    laptop, phone = app.test_client(), app.test_client()
+    login_as(laptop, app, user)
+    login_as(phone, app, user)
+    assert phone.get("/cases/").status_code == 200
+    token = csrf_token(laptop, "/auth/account")
+    assert laptop.post("/auth/logout-everywhere", data={"csrf_token": token}).status_code == 302
+    assert phone.get("/cases/").status_code == 302
+    assert laptop.get("/cases/").status_code == 302
+    assert "auth.logout_everywhere" in actions()
+
+
+def test_sign_out_needs_post_with_a_csrf_token(app: Flask, client: FlaskClient) -> None:
+    user = make_user(Role.VIEWER)
+    login_as(client, app, user)
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400
+    assert client.get("/cases/").status_code == 200
+    assert (
+        client.post("/logout", data={"csrf_token": csrf_token(client, "/cases/")}).status_code
+        == 302
+    )
+    assert client.get("/cases/").status_code == 302
+
+
+@pytest.mark.parametrize("key", [SEEN_AT, LOGIN_AT])
+def test_idle_and_absolute_time_outs_sign_out(app: Flask, client: FlaskClient, key: str) -> None:
+    user = make_user(Role.VIEWER)
+    login_as(client, app, user)
+    assert client.get("/cases/").status_code == 200
+    with client.session_transaction() as session:
+        session[key] = int(time.time()) - 9 * 3600
+    response = client.get("/cases/")
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+    assert client.get("/cases/").status_code == 302
+    page = client.get("/login").get_data(as_text=True)
+    assert "signed out" in page or "session has ended" in page
+
+
+def test_next_only_goes_to_a_path_on_this_site(app: Flask, client: FlaskClient) -> None:
+    user = make_user(Role.VIEWER)
+    token = csrf_token(client, "/login")
+    client.post(
+        "/login?next=//evil.example/x",
+        data={"csrf_token": token, "email": user.email, "password": DEFAULT_PASSWORD},
+    )
+    done = post_code(client, pyotp.TOTP(user.totp_secret).now())
+    assert "evil" not in done.headers["Location"]
+
+
+def test_deactivated_account_cannot_sign_in(app: Flask, client: FlaskClient) -> None:
+    user = make_user(Role.CASEWORKER)
+    user.is_active_account = False
+    db.session.commit()
+    response = post_password(client, user.email)
+    assert response.status_code == 401
+    assert "not active" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [
+        ("a" * 5000 + "@example.org", "x"),
+        ("<script>alert(1)</script>", "x"),
+        ("user@example.org", "p" * 5000),
+        ("", ""),
+        ("user@example.org\x00", "\x00\x01"),
+    ],
+)
+def test_hostile_sign_in_input_gets_a_clear_4xx(
+    app: Flask, client: FlaskClient, email: str, password: str
+) -> None:
+    response = post_password(client, email, password)
+    assert 400 <= response.status_code < 500
+    assert "<script>alert(1)</script>" not in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
+@pytest.mark.parametrize("code", ["", "abcdef", "1" * 13, "<b>1</b>", "１２３４５６"])
+def test_hostile_codes_are_refused(app: Flask, client: FlaskClient, code: str) -> None:
+    user = make_user(Role.VIEWER)
+    post_password(client, user.email)
+    response = post_code(client, code)
+    assert 400 <= response.status_code < 500
+    assert client.get("/cases/").status_code == 302
+
+
+def test_second_step_without_the_first_goes_back_to_sign_in(client: FlaskClient) -> None:
+    assert client.get("/login/code").headers["Location"].endswith("/login")
