@@ -849,18 +849,33 @@ def _parse_where(
     text = _strip_links(value)
     while _PAREN.search(text):
         text = _PAREN.sub(" ", text)
-    for token in _split(text):
+    for token in re.split(r"[,，;；、/]", text):
+        token = token.strip(_PUNCT_EDGES)
         if not token:
             continue
-        key = normalise(token)
-        if key in _COMPOUND_LOOKUP:
-            regions.extend(_COMPOUND_LOOKUP[key])
-        elif key in _REGION_LOOKUP:
-            regions.append(_REGION_LOOKUP[key])
-        elif key in _country_lookup():
-            countries.append(_country_lookup()[key])
-        else:
+        places = _place_ids(token)
+        if places is None:
+            # "X and Y" not known as one name: try the parts.
+            parts = [p.strip(_PUNCT_EDGES) for p in re.split(r"\band\b|和", token)]
+            found = [_place_ids(part) for part in parts if part]
+            if len(parts) > 1 and all(found):
+                places = [place for group in found if group for place in group]
+        if places is None:
             warn(number, "unknown region or country", token)
+            continue
+        for place in places:
+            (countries if place.isupper() else regions).append(place)
+
+
+def _place_ids(token: str) -> list[str] | None:
+    key = normalise(token)
+    if key in _COMPOUND_LOOKUP:
+        return list(_COMPOUND_LOOKUP[key])
+    if key in _REGION_LOOKUP:
+        return [_REGION_LOOKUP[key]]
+    if key in _country_lookup():
+        return [_country_lookup()[key]]
+    return None
 
 
 def _parse_threats(
@@ -896,10 +911,10 @@ def _parse_threats(
 
 def _profiles_in(text: str) -> list[str]:
     key = normalise(text)
-    found = [pid for word, pid in _PROFILE_LOOKUP.items() if word in key]
+    found = _unique(pid for word, pid in _PROFILE_LOOKUP.items() if word in key)
     if "freelance_journalist" in found and "journalist" in found:
         found.remove("journalist")
-    return _unique(found)
+    return found
 
 
 def _parse_languages(value: str, number: int, languages: list[str], warn: Any) -> None:

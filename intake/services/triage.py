@@ -259,6 +259,7 @@ def _assess(
             )
     for condition, (_threat, label) in _MECHANISM_THREAT.items():
         if condition in conditions:
+            score += SPECIALIST_POINTS  # a mandate made for exactly this comes first
             reasons.append(f"Mandate covers {label}")
 
     # Languages.

@@ -1,0 +1,196 @@
+"""Admin forms for directory entries, and the GET filters of the directory list."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    Field,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+    widgets,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from intake.db import utcnow
+from intake.directory import vocab
+from intake.models import DirectoryEntry
+
+
+def _today() -> date:
+    return utcnow().date()
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def _choices(table: Any) -> list[tuple[str, Any]]:
+    return list(table.items())
+
+
+def _code_list(text: str | None) -> list[str]:
+    return [part for part in re.split(r"[\s,;]+", (text or "").strip()) if part]
+
+
+def _validate_codes(allowed: frozenset[str], upper: bool) -> Any:
+    def check(form: FlaskForm, field: Field) -> None:
+        codes = [c.upper() if upper else c.lower() for c in _code_list(field.data)]
+        bad = [c for c in codes if c not in allowed]
+        if bad:
+            raise ValidationError(
+                str(_l("Unknown codes: %(codes)s", codes=", ".join(sorted(set(bad)))[:120]))
+            )
+
+    return check
+
+
+CONTACTS_HINT = _l(
+    "One contact per line: kind | value | place (optional) | note (optional). "
+    "Kinds: web, phone, email, secure_form, onion."
+)
+
+
+class EntryForm(FlaskForm):
+    id = StringField(
+        _l("Id (stable, lower case, e.g. frontline-defenders)"),
+        validators=[
+            DataRequired(),
+            Length(min=2, max=64),
+            Regexp(r"^[a-z0-9][a-z0-9-]+$", message=_l("Lower-case letters, digits and hyphens.")),
+        ],
+    )
+    name = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=200)])
+    name_zh = StringField(_l("Name (Chinese)"), validators=[Optional(), Length(max=200)])
+    kind = SelectField(_l("Kind"), choices=_choices(vocab.KINDS))
+    section = SelectField(_l("Section"), choices=_choices(vocab.SECTIONS))
+    regions = MultiCheckboxField(_l("Regions"), choices=_choices(vocab.REGIONS))
+    countries = StringField(
+        _l("Countries (ISO codes, comma-separated)"),
+        validators=[Optional(), Length(max=1000), _validate_codes(vocab.ISO_COUNTRIES, True)],
+    )
+    threats = MultiCheckboxField(_l("Threat types"), choices=_choices(vocab.THREATS))
+    profiles = MultiCheckboxField(_l("Profiles served"), choices=_choices(vocab.PROFILES))
+    languages = StringField(
+        _l("Languages (ISO 639-1 codes, comma-separated)"),
+        validators=[Optional(), Length(max=300), _validate_codes(vocab.language_codes(), False)],
+    )
+    accepts_urgent_appeals = BooleanField(_l("Accepts urgent appeals"))
+    description_en = TextAreaField(_l("Description (English)"), validators=[Length(max=5000)])
+    description_zh = TextAreaField(_l("Description (Chinese)"), validators=[Length(max=5000)])
+    contacts = TextAreaField(
+        _l("Contacts"), description=CONTACTS_HINT, validators=[Length(max=10000)]
+    )
+    conditions = MultiCheckboxField(
+        _l("Conditions"), choices=[(k, v) for k, v in vocab.CONDITIONS.items() if k != "note"]
+    )
+    notes = TextAreaField(
+        _l("Other conditions or notes (one per line)"), validators=[Length(max=4000)]
+    )
+    referral_kinds = MultiCheckboxField(
+        _l("Referral kinds"), choices=_choices(vocab.REFERRAL_KINDS)
+    )
+    response_days = IntegerField(
+        _l("Typical response time (days)"), validators=[Optional(), NumberRange(min=1, max=3650)]
+    )
+    last_verified = DateField(_l("Last verified"), validators=[Optional()], default=_today)
+
+    def validate_contacts(self, field: Field) -> None:
+        try:
+            parse_contacts(field.data or "")
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+
+    def fill_from(self, entry: DirectoryEntry) -> None:
+        self.id.data = entry.id
+        self.name.data = entry.name
+        self.name_zh.data = entry.name_zh or ""
+        self.kind.data = entry.kind
+        self.section.data = entry.section
+        self.regions.data = list(entry.regions or [])
+        self.countries.data = ", ".join(entry.countries or [])
+        self.threats.data = list(entry.threats or [])
+        self.profiles.data = list(entry.profiles or [])
+        self.languages.data = ", ".join(entry.languages or [])
+        self.accepts_urgent_appeals.data = entry.accepts_urgent_appeals
+        self.description_en.data = entry.description_en
+        self.description_zh.data = entry.description_zh
+        self.contacts.data = "\n".join(
+            " | ".join([c["kind"], c["value"], c.get("place", ""), c.get("note", "")]).rstrip(" |")
+            for c in entry.contacts or []
+        )
+        conditions = entry.conditions or []
+        self.conditions.data = [c["id"] for c in conditions if c["id"] != "note"]
+        self.notes.data = "\n".join(c.get("text", "") for c in conditions if c["id"] == "note")
+        self.referral_kinds.data = list(entry.referral_kinds or [])
+        self.response_days.data = entry.response_days
+        self.last_verified.data = entry.last_verified or _today()
+
+    def to_record(self, existing: DirectoryEntry | None = None) -> dict[str, Any]:
+        kept_texts = {c["id"]: c.get("text", "") for c in (existing.conditions if existing else [])}
+        conditions = [{"id": cid, "text": kept_texts.get(cid, "")} for cid in self.conditions.data]
+        conditions += [
+            {"id": "note", "text": line.strip()}
+            for line in (self.notes.data or "").splitlines()
+            if line.strip()
+        ]
+        return {
+            "id": existing.id if existing else self.id.data,
+            "name": self.name.data,
+            "name_zh": self.name_zh.data or None,
+            "kind": self.kind.data,
+            "section": self.section.data,
+            "regions": list(self.regions.data or []),
+            "countries": [c.upper() for c in _code_list(self.countries.data)],
+            "threats": list(self.threats.data or []),
+            "profiles": list(self.profiles.data or []),
+            "languages": [c.lower() for c in _code_list(self.languages.data)],
+            "accepts_urgent_appeals": bool(self.accepts_urgent_appeals.data),
+            "description_en": self.description_en.data or "",
+            "description_zh": self.description_zh.data or "",
+            "contacts": parse_contacts(self.contacts.data or ""),
+            "conditions": conditions,
+            "referral_kinds": list(self.referral_kinds.data or []),
+            "response_days": self.response_days.data,
+            "last_verified": self.last_verified.data,
+        }
+
+
+def parse_contacts(text: str) -> list[dict[str, str]]:
+    contacts = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split("|")]
+        if len(parts) < 2 or parts[0] not in vocab.CONTACT_KINDS or not parts[1]:
+            raise ValueError(
+                str(
+                    _l(
+                        "Line %(number)d: expected 'kind | value', kind one of %(kinds)s.",
+                        number=number,
+                        kinds=", ".join(vocab.CONTACT_KINDS),
+                    )
+                )
+            )
+        contact = {"kind": parts[0], "value": parts[1]}
+        if len(parts) > 2 and parts[2]:
+            contact["place"] = parts[2]
+        if len(parts) > 3 and parts[3]:
+            contact["note"] = parts[3]
+        contacts.append(contact)
+    return contacts
+
+
+class ConfirmForm(FlaskForm):
+    """Retire / restore: a CSRF token and nothing else."""

@@ -1,0 +1,301 @@
+"""Triage: hard rules, scenarios from the seed's situations, and properties (hypothesis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intake.directory import vocab
+from intake.services.directory import load_shipped
+from intake.services.triage import RoutingError, RoutingRequest, TriageEntry, rank
+
+SHIPPED = [TriageEntry.of(e) for e in load_shipped()]
+
+
+def ranked(**fields: Any) -> list[str]:
+    request = RoutingRequest.from_mapping(fields)
+    return [s.id for s in rank(request, SHIPPED)]
+
+
+def suggestion(entry_id: str, **fields: Any) -> Any:
+    request = RoutingRequest.from_mapping(fields)
+    return next(s for s in rank(request, SHIPPED) if s.id == entry_id)
+
+
+# --- scenarios (the situations of the seed) ---------------------------------------------------
+
+
+def test_freelance_journalist_attacked_gets_journalist_specialists_first() -> None:
+    ids = ranked(
+        threats=["physical_attack"],
+        profiles=["freelance_journalist"],
+        country="MX",
+        languages=["es"],
+        urgency="immediate",
+    )
+    assert ids[0] == "embassies"
+    assert ids.index("rory-peck-trust") < ids.index("amnesty-international")
+    assert ids.index("cpj") < ids.index("human-rights-first")
+    assert "urgent-action-fund" not in ids  # serves women defenders only
+    assert "eisf" not in ids
+    assert "us-cdc" not in ids
+    assert "icc" not in ids
+    rpt = suggestion(
+        "rory-peck-trust",
+        threats=["physical_attack"],
+        profiles=["freelance_journalist"],
+        country="MX",
+        languages=["es"],
+        urgency="immediate",
+    )
+    assert "Specialises in freelance journalists" in rpt.reasons
+    assert any("No shared language" in c for c in rpt.caveats)
+
+
+def test_staff_journalist_is_not_sent_to_the_freelancers_fund() -> None:
+    ids = ranked(threats=["violence_threat"], profiles=["journalist"], country="PH", urgency="days")
+    assert "cpj" in ids
+    assert "rory-peck-trust" not in ids
+
+
+def test_woman_defender_threatened_gets_the_urgent_action_fund_near_the_top() -> None:
+    ids = ranked(
+        threats=["violence_threat"],
+        profiles=["woman_hrd"],
+        country="KE",
+        languages=["en"],
+        urgency="days",
+    )
+    assert ids[0] == "urgent-action-fund"
+    assert "cpj" not in ids
+    assert "rory-peck-trust" not in ids
+
+
+def test_lawyer_detained_brings_wgad_and_the_legal_networks_not_wgeid() -> None:
+    request = dict(
+        threats=["detention"],
+        profiles=["lawyer"],
+        country="CN",
+        languages=["zh"],
+        urgency="immediate",
+    )
+    ids = ranked(**request)
+    assert ids[0] == "embassies"
+    assert "un-wgad" in ids
+    assert "un-wgeid" not in ids
+    assert "asian-human-rights-commission" in ids[:4]
+    wgad = suggestion("un-wgad", **request)
+    assert "Mandate covers detention" in wgad.reasons
+    urgent = [s for s in rank(RoutingRequest.from_mapping(request), SHIPPED)]
+    # Immediate: every entry that accepts urgent appeals comes before those that do not.
+    flags = [next(e for e in SHIPPED if e.id == s.id).accepts_urgent_appeals for s in urgent[1:]]
+    assert flags == sorted(flags, reverse=True)
+
+
+def test_disappearance_brings_wgeid() -> None:
+    ids = ranked(
+        threats=["disappearance"], profiles=["family_member"], country="MX", urgency="days"
+    )
+    assert ids[0] == "un-wgeid"
+    assert "un-wgad" not in ids
+
+
+def test_aid_worker_gets_eisf_and_health_emergency_gets_cdc_only_for_health() -> None:
+    ids = ranked(
+        threats=["aid_worker_security"], profiles=["aid_worker"], country="SS", urgency="weeks"
+    )
+    assert ids[0] == "eisf"
+    health = ranked(threats=["health"], country="SS", urgency="days")
+    assert "us-cdc" in health
+    assert "us-cdc" not in ranked(threats=["detention"], country="SS", urgency="days")
+
+
+def test_legal_case_in_south_asia_brings_hrln_in_india_only() -> None:
+    india = ranked(
+        threats=["lawsuit"], profiles=["lawyer"], country="IN", languages=["hi"], urgency="weeks"
+    )
+    assert india[0] == "hrln"
+    hrln = suggestion(
+        "hrln",
+        threats=["lawsuit"],
+        profiles=["lawyer"],
+        country="IN",
+        languages=["hi"],
+        urgency="weeks",
+    )
+    assert "Works in India" in hrln.reasons
+    assert "Works in Hindi" in hrln.reasons
+    pakistan = ranked(threats=["lawsuit"], profiles=["lawyer"], country="PK", urgency="weeks")
+    assert "hrln" in pakistan  # South Asia is in its regions
+    assert "hrln" not in ranked(
+        threats=["lawsuit"], profiles=["lawyer"], country="BR", urgency="weeks"
+    )
+    assert "global-fund-for-human-rights" not in ranked(
+        threats=["lawsuit"], country="BR", urgency="weeks"
+    )
+
+
+def test_regional_court_case_only_in_region_and_with_domestic_remedies_caveat() -> None:
+    request = dict(threats=["rights_violation"], country="TR", urgency="not_urgent")
+    echr = suggestion("echr", **request)
+    assert any("domestic remedies" in c for c in echr.caveats)
+    assert "echr" not in ranked(threats=["rights_violation"], country="RU", urgency="weeks")
+    assert "echr" not in ranked(threats=["rights_violation"], country="BR", urgency="weeks")
+    assert "inter-american-system" in ranked(
+        threats=["rights_violation"], country="BR", urgency="weeks"
+    )
+    assert "achpr" in ranked(threats=["rights_violation"], country="NG", urgency="weeks")
+    assert "achpr" not in ranked(threats=["rights_violation"], country="FR", urgency="weeks")
+
+
+def test_icc_is_never_suggested() -> None:
+    for threats in (["physical_attack"], ["detention", "disappearance"], list(vocab.THREATS)):
+        assert "icc" not in ranked(
+            threats=threats, profiles=["organisation"], country="UA", urgency="immediate"
+        )
+
+
+def test_embassy_advice_only_when_immediate_and_reprisals_only_for_reprisals() -> None:
+    assert "embassies" not in ranked(threats=["detention"], country="CN", urgency="days")
+    assert "ohchr-reprisals" not in ranked(threats=["detention"], country="CN", urgency="days")
+    assert ranked(threats=["reprisal"], country="CN", urgency="weeks")[0] in {
+        "ohchr-reprisals",
+        "un-sr-hrds",
+    }
+
+
+def test_no_country_means_only_global_entries() -> None:
+    ids = ranked(threats=["detention"], urgency="days")
+    global_ids = {e.id for e in SHIPPED if "global" in e.regions}
+    assert set(ids) <= global_ids
+
+
+def test_retired_entries_are_never_suggested() -> None:
+    entries = [TriageEntry(id="a", name="A", regions=frozenset({"global"}), retired=True)]
+    assert rank(RoutingRequest(), entries) == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        {"threats": "detention"},
+        {"threats": ["nope"]},
+        {"country": "XX"},
+        {"country": 12},
+        {"languages": ["english"]},
+        {"urgency": "soon"},
+        {"extra": 1},
+        {"threats": ["detention"] * 51},
+    ],
+)
+def test_bad_routing_input_is_refused(payload: Any) -> None:
+    with pytest.raises(RoutingError):
+        RoutingRequest.from_mapping(payload)
+
+
+# --- properties -------------------------------------------------------------------------------
+
+regions = st.sampled_from(sorted(vocab.REGIONS))
+countries = st.sampled_from(sorted(vocab.ISO_COUNTRIES))
+threat_ids = st.sampled_from(sorted(vocab.THREATS))
+profile_ids = st.sampled_from(sorted(vocab.PROFILES))
+language_ids = st.sampled_from(["ar", "en", "es", "fr", "ru", "zh", "hi", "pt"])
+condition_ids = st.sampled_from(
+    [
+        "domestic_remedies_exhausted",
+        "detention_only",
+        "disappearance_only",
+        "profiles_only",
+        "note",
+        "states_only",
+    ]
+)
+
+entries_strategy = st.lists(
+    st.builds(
+        lambda i, kind, rs, cs, ts, ps, ls, urgent, conds: TriageEntry.of(
+            {
+                "id": f"e{i}",
+                "name": f"Entry {i}",
+                "kind": kind,
+                "regions": rs,
+                "countries": cs,
+                "threats": ts,
+                "profiles": ps,
+                "languages": ls,
+                "accepts_urgent_appeals": urgent,
+                "conditions": [{"id": c, "text": ""} for c in conds],
+            }
+        ),
+        st.integers(0, 10_000),
+        st.sampled_from(list(vocab.KINDS)),
+        st.lists(regions, max_size=3),
+        st.lists(countries, max_size=4),
+        st.lists(threat_ids, max_size=4),
+        st.lists(profile_ids, max_size=2),
+        st.lists(language_ids, max_size=3),
+        st.booleans(),
+        st.lists(condition_ids, max_size=2),
+    ),
+    max_size=25,
+    unique_by=lambda e: e.id,
+)
+requests_strategy = st.builds(
+    lambda ts, ps, c, ls, u: RoutingRequest(frozenset(ts), frozenset(ps), c, frozenset(ls), u),
+    st.frozensets(threat_ids, max_size=4),
+    st.frozensets(profile_ids, max_size=2),
+    st.one_of(st.none(), countries),
+    st.frozensets(language_ids, max_size=2),
+    st.sampled_from(list(vocab.URGENCIES)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries_strategy, requests_strategy)
+def test_property_region_exclusion(entries: list[TriageEntry], request: RoutingRequest) -> None:
+    for s in rank(request, entries):
+        entry = next(e for e in entries if e.id == s.id)
+        if "global" in entry.regions:
+            continue
+        assert request.country is not None
+        assert request.country in entry.countries or (
+            entry.regions & vocab.regions_of(request.country)
+            and not (entry.kind == "regional_mechanism" and entry.countries)
+        )
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries_strategy, requests_strategy)
+def test_property_deterministic_and_every_result_has_reasons(
+    entries: list[TriageEntry], request: RoutingRequest
+) -> None:
+    first = rank(request, entries)
+    assert first == rank(request, list(reversed(entries)))
+    assert all(s.reasons for s in first)
+    assert all(
+        "states_only" not in next(e for e in entries if e.id == s.id).condition_ids for s in first
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries_strategy, requests_strategy, threat_ids)
+def test_property_adding_a_matching_threat_never_lowers_a_score(
+    entries: list[TriageEntry], request: RoutingRequest, threat: str
+) -> None:
+    before = {s.id: s.score for s in rank(request, entries)}
+    more = RoutingRequest(
+        request.threats | {threat},
+        request.profiles,
+        request.country,
+        request.languages,
+        request.urgency,
+    )
+    after = {s.id: s.score for s in rank(more, entries)}
+    for entry in entries:
+        if threat in entry.threats and entry.id in before:
+            assert entry.id in after
+            assert after[entry.id] >= before[entry.id]
