@@ -1,0 +1,235 @@
+"""/status: the receipt code finds the case, shows its status and sealed replies; follow-ups are
+sealed to the organisation; wrong codes are refused and throttled."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import CaseAttachment, CaseMessage, MessageKind, SharedStatus, Urgency
+from intake.services import cases as case_service
+from tests.builders import OrgKeyPair, make_org_key
+from tests.public.conftest import CANARY, canary_needles, csrf_token, full_answers
+
+
+def submit(org: OrgKeyPair) -> case_service.Submission:
+    return case_service.create_case_from_plaintext(
+        case_service.Routing(urgency=Urgency.DAYS, threats=["detention"], country="TW"),
+        org_key=org.key,
+        answers=full_answers(),
+        files=[],
+        locale="zh_Hant",
+    )
+
+
+def reply_to(case: Any, text: str) -> CaseMessage:
+    """A caseworker's reply, sealed (as the staff browser does) to the submitter's reply key."""
+    message = CaseMessage(
+        case_id=case.id,
+        kind=MessageKind.STAFF_REPLY,
+        sealed_body=crypto.seal_answers({"body": text}, case.reply_public_key),
+    )
+    db.session.add(message)
+    db.session.commit()
+    return message
+
+
+def test_the_receipt_code_shows_status_and_the_sealed_reply(roomy_app: Flask) -> None:
+    org = make_org_key()
+    submission = submit(org)
+    submission.case.shared_status = SharedStatus.REFERRED
+    message = reply_to(submission.case, "我們已聯絡律師")
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status?lang=zh_Hant")
+    # Typed loosely: lower case, spaces instead of dashes, O for 0.
+    typed = submission.receipt_code.lower().replace("-", " ").replace("0", "o")
+    response = client.post("/status", data={"csrf_token": token, "code": typed})
+    assert response.status_code == 200
+    assert 'data-status="referred"' in response.text
+    assert "已轉介" in response.text
+    sealed = re.search(r'data-sealed-reply="([^"]+)"', response.text)
+    assert sealed is not None
+    assert sealed.group(1) == message.sealed_body
+    # The submitter's browser derives the reply key from the code and opens it.
+    normalised = crypto.normalise_receipt_code(submission.receipt_code)
+    assert normalised is not None
+    _public, secret = crypto.reply_keypair(normalised)
+    assert case_service.open_message(sealed.group(1), secret) == "我們已聯絡律師"
+
+
+def test_a_wrong_code_is_refused_then_throttled(make_app: Any) -> None:
+    app = make_app("sqlite", STATUS_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        org = make_org_key()
+        submission = submit(org)
+        client = app.test_client()
+        token = csrf_token(client, "/status")
+        for guess in ("AAAA-BBBB-CCCC-DDDD-EEEE", "not a code", "AAAA-BBBB-CCCC-DDDD-EEEF"):
+            response = client.post("/status", data={"csrf_token": token, "code": guess})
+            assert response.status_code == 404
+            assert "No request has this receipt code" in response.text
+        response = client.post(
+            "/status", data={"csrf_token": token, "code": submission.receipt_code}
+        )
+        assert response.status_code == 429
+        assert "Too many attempts" in response.text
+
+
+def test_successful_look_ups_do_not_count_against_the_limit(make_app: Any) -> None:
+    app = make_app("sqlite", STATUS_RATE_LIMIT="2 per minute")
+    with app.app_context():
+        org = make_org_key()
+        submission = submit(org)
+        client = app.test_client()
+        token = csrf_token(client, "/status")
+        for _ in range(4):
+            response = client.post(
+                "/status", data={"csrf_token": token, "code": submission.receipt_code}
+            )
+            assert response.status_code == 200
+
+
+def test_an_expired_token_on_status_keeps_the_code(roomy_app: Flask) -> None:
+    make_org_key()
+    client = roomy_app.test_client()
+    csrf_token(client, "/status")
+    response = client.post("/status", data={"csrf_token": "old", "code": "ABCD-EFGH"})
+    assert response.status_code == 400
+    assert 'value="ABCD-EFGH"' in response.text
+
+
+def test_a_follow_up_without_js_is_sealed_to_the_organisation(roomy_app: Flask) -> None:
+    org = make_org_key()
+    submission = submit(org)
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    response = client.post(
+        "/status/follow-up",
+        data={
+            "csrf_token": token,
+            "code": submission.receipt_code,
+            "body": f"more news {CANARY}",
+            "attachments": [
+                (io.BytesIO(b"scan " + CANARY.encode()), "scan.pdf", "application/pdf")
+            ],
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    assert "Your message was sent securely." in response.text
+    message = db.session.scalars(
+        sa.select(CaseMessage).where(CaseMessage.kind == MessageKind.SUBMITTER_FOLLOW_UP)
+    ).one()
+    assert message.org_key_id == org.key.id
+    assert case_service.open_message(message.sealed_body, org.secret) == f"more news {CANARY}"
+    attachment = db.session.scalars(
+        sa.select(CaseAttachment).where(CaseAttachment.message_id == message.id)
+    ).one()
+    opened = case_service.open_file(attachment.sealed_content, org.secret)
+    assert opened.name == "scan.pdf"
+    assert opened.data == b"scan " + CANARY.encode()
+
+
+def test_a_follow_up_from_the_browser_is_stored_as_sent(roomy_app: Flask) -> None:
+    org = make_org_key()
+    submission = submit(org)
+    client = roomy_app.test_client()
+    token = client.get("/request/key").json["csrf_token"]
+    sealed_body = crypto.seal_answers({"body": "sealed in the browser"}, org.public)
+    response = client.post(
+        "/status/follow-up",
+        data={
+            "code": submission.receipt_code,
+            "sealed_body": sealed_body,
+            "org_key_id": str(org.key.id),
+        },
+        headers={"Accept": "application/json", "X-CSRFToken": token},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201
+    message = db.session.scalars(sa.select(CaseMessage)).one()
+    assert message.sealed_body == sealed_body
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"),
+    [
+        ({"code": "WRONG-CODE", "body": "hello"}, 404),
+        ({"body": "hello"}, 404),
+        ({"code": "{code}", "sealed_body": "not base64!", "org_key_id": "{key}"}, 400),
+        ({"code": "{code}", "sealed_body": "{sealed}", "org_key_id": "999"}, 400),
+        ({"code": "{code}", "sealed_body": "{sealed}", "org_key_id": "{key}", "x": "1"}, 400),
+        ({"code": "{code}", "body": "", "csrf_token": "{token}"}, 422),
+        ({"code": "{code}", "body": "hello", "csrf_token": "stale"}, 400),
+    ],
+)
+def test_hostile_follow_ups_are_refused_and_store_nothing(
+    roomy_app: Flask, fields: dict[str, str], status: int
+) -> None:
+    org = make_org_key()
+    submission = submit(org)
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    values = {
+        "code": submission.receipt_code,
+        "key": str(org.key.id),
+        "sealed": crypto.seal_answers({"body": "x"}, org.public),
+        "token": token,
+    }
+    data = {name: value.format(**values) for name, value in fields.items()}
+    data.setdefault("csrf_token", token)
+    response = client.post("/status/follow-up", data=data, content_type="multipart/form-data")
+    assert response.status_code == status
+    db.session.rollback()
+    assert db.session.scalars(sa.select(CaseMessage)).all() == []
+
+
+@pytest.mark.redis
+def test_rate_limit_storage_in_redis_holds_no_addresses_and_no_content(
+    make_app: Any, redis_url: str
+) -> None:
+    import redis
+
+    app = make_app("sqlite", RATELIMIT_STORAGE_URI=redis_url)
+    with app.app_context():
+        make_org_key()
+        client = app.test_client()
+        token = csrf_token(client)
+        response = client.post(
+            "/request",
+            data={
+                "csrf_token": token,
+                **full_answers(),
+                "urgency": "days",
+                "attachments": [
+                    (io.BytesIO(b"evidence " + CANARY.encode()), "e.txt", "text/plain")
+                ],
+            },
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 200
+        client.post("/status", data={"csrf_token": token, "code": "AAAA-BBBB-CCCC-DDDD-EEEE"})
+    store = redis.Redis.from_url(redis_url)
+    keys = store.keys("*")
+    assert keys, "the limiter wrote its counters to Redis"
+    dump = b" ".join(keys)
+    for key in keys:
+        kind = store.type(key)
+        if kind == b"string":
+            dump += b" " + (store.get(key) or b"")
+        elif kind == b"list":
+            dump += b" ".join(store.lrange(key, 0, -1))
+        elif kind == b"zset":
+            dump += b" ".join(store.zrange(key, 0, -1))
+        elif kind == b"hash":
+            dump += b" ".join(b"%s=%s" % item for item in store.hgetall(key).items())
+    assert b"127.0.0.1" not in dump
+    for needle in canary_needles():
+        assert needle not in dump
