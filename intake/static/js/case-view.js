@@ -127,8 +127,14 @@
         item.querySelector(".message-body").replaceChildren(placeholder());
       }
     });
-    document.querySelectorAll("[data-attachment-id] .attachment-download").forEach(function (a) {
-      a.remove();
+    document.querySelectorAll("[data-attachment-id]").forEach(function (row) {
+      row.querySelectorAll(".attachment-download, .error-message").forEach(function (node) {
+        node.remove();
+      });
+      var name = row.querySelector(".attachment-name");
+      if (name.hasAttribute("data-placeholder")) {
+        name.textContent = name.getAttribute("data-placeholder");
+      }
     });
     blobUrls.forEach(function (url) {
       URL.revokeObjectURL(url);
@@ -243,7 +249,14 @@
     var href = URL.createObjectURL(blob);
     blobUrls.push(href);
     var safeName = file.name.replace(/[\\/\u0000-\u001f]/g, "_").slice(0, 200) || text.file;
-    item.querySelector(".attachment-name").textContent = safeName;
+    item.querySelectorAll(".attachment-download, .error-message").forEach(function (node) {
+      node.remove();
+    });
+    var label = item.querySelector(".attachment-name");
+    if (!label.hasAttribute("data-placeholder")) {
+      label.setAttribute("data-placeholder", label.textContent);
+    }
+    label.textContent = safeName;
     var link = el("a", "attachment-download button secondary", text.download);
     link.href = href;
     link.download = safeName;

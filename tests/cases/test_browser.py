@@ -1,0 +1,294 @@
+"""Real Chromium: a caseworker reads a sealed case in the browser and writes sealed notes and
+replies — and the plaintext never reaches the server's responses, the database or the logs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import Case, CaseMessage, KeyGrant, MessageKind, Role, User
+from intake.services.accounts import server_side_keypair
+from intake.services.cases import open_message
+from tests.builders import (
+    DEFAULT_PASSWORD,
+    OrgKeyPair,
+    make_attachment,
+    make_case,
+    make_org_key,
+    make_user,
+)
+
+pytestmark = pytest.mark.browser
+
+CANARY = "CANARY-b7e1-harbour"
+NOTE = f"{CANARY} internal note: call the lawyer 週三"
+REPLY = f"{CANARY} reply: we have contacted a partner <b>not bold</b>"
+FILE_BYTES = bytes(range(256)) + f"{CANARY} inside the file".encode()
+ANSWERS: dict[str, Any] = {
+    "contact": {"name": f"{CANARY} contact name", "safe_channel": f"{CANARY} signal only"},
+    "urgent_why": f"{CANARY} hearing on Monday",
+    "victims": [
+        {"name": f"{CANARY} victim one", "age": f"{CANARY} 34"},
+        {"name": f"{CANARY} victim 二", "residence": f"{CANARY} <script>alert(1)</script>"},
+    ],
+    "what_happened": f"{CANARY} detained at dawn\nsecond line",
+    "consent": True,
+}
+
+
+def leaves(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in leaves(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def caseworker_with_keys(org: OrgKeyPair) -> User:
+    """A caseworker whose staff key is wrapped with their password (as the CLI does) and who
+    holds a grant of the organisation key — what an admin's grant gives a colleague."""
+    user = make_user(Role.CASEWORKER, email="caseworker@example.org")
+    server_side_keypair(user, DEFAULT_PASSWORD)
+    db.session.add(
+        KeyGrant(
+            org_key_id=org.key.id,
+            user_id=user.id,
+            sealed_org_secret=crypto.seal_key_grant(org.secret, user.public_key or ""),
+        )
+    )
+    db.session.commit()
+    return user
+
+
+def sign_in_and_unlock(page: Any, base: str, user: User, next_path: str) -> None:
+    page.goto(f"{base}/login?next={next_path}")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/login/code**")
+    page.fill("input[name=code]", pyotp.TOTP(user.totp_secret or "").now())
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/auth/unlock**")
+    page.fill("#unlock-password", DEFAULT_PASSWORD)
+    page.click("form.unlock-page-form button[type=submit]")
+    page.wait_for_url(f"{base}{next_path}")
+
+
+def wait_decrypted(page: Any) -> None:
+    page.wait_for_selector("#case-lock[data-state=unlocked]", timeout=30_000)
+
+
+def db_dump() -> str:
+    parts = []
+    for table in db.metadata.sorted_tables:
+        for row in db.session.execute(sa.select(table)).all():
+            parts.append(repr(tuple(row)))
+    return "\n".join(parts)
+
+
+def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply(
+    app: Flask,
+    live_server: Any,
+    page: Any,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    base = live_server.url
+    org = make_org_key()
+    code = crypto.normalise_receipt_code(crypto.new_receipt_code())
+    assert code
+    reply_public, reply_secret = crypto.reply_keypair(code)
+    case = make_case(org, ANSWERS)
+    case.reply_public_key = reply_public
+    db.session.add(
+        CaseMessage(
+            case_id=case.id,
+            kind=MessageKind.SUBMITTER_FOLLOW_UP,
+            sealed_body=crypto.seal_answers({"body": f"{CANARY} follow-up"}, org.public),
+            org_key_id=org.key.id,
+        )
+    )
+    db.session.commit()
+    attachment = make_attachment(
+        case, org, name=f"{CANARY}-evidence.png", content_type="image/png", data=FILE_BYTES
+    )
+    user = caseworker_with_keys(org)
+    ref = case.ref
+
+    sent: list[tuple[str, str]] = []
+    received: list[tuple[str, bytes]] = []
+    errors: list[str] = []
+
+    def on_request(request: Any) -> None:
+        sent.append((request.url, request.post_data or ""))
+
+    def on_response(response: Any) -> None:
+        if 300 <= response.status < 400 or "/static/" in response.url:
+            return
+        try:
+            received.append((response.url, response.body()))
+        except Exception as exc:  # noqa: BLE001 - a body Chromium no longer holds
+            errors.append(f"unread body {response.url}: {type(exc).__name__}")
+
+    page.on("request", on_request)
+    page.on("response", on_response)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    sign_in_and_unlock(page, base, user, f"/cases/{ref}")
+    wait_decrypted(page)
+
+    # Every answer, decrypted in the browser and shown as text (never as HTML).
+    shown = page.locator("#answers").inner_text()
+    for leaf in leaves(ANSWERS):
+        for line in leaf.split("\n"):
+            assert line in shown, line
+    assert page.locator("#answers script").count() == 0
+    assert page.locator("#answers [data-answer-key=victims] li").count() == 2
+    assert f"{CANARY} follow-up" in page.locator("#messages").inner_text()
+
+    # The attachment: decrypted in the browser, downloaded from a blob: URL with its bytes.
+    link = page.locator(f"[data-attachment-id='{attachment.id}'] a.attachment-download")
+    assert link.get_attribute("href").startswith("blob:")
+    with page.expect_download() as download_info:
+        link.click()
+    download = download_info.value
+    assert download.suggested_filename == f"{CANARY}-evidence.png"
+    saved = tmp_path / "download.bin"
+    download.save_as(saved)
+    assert saved.read_bytes() == FILE_BYTES
+
+    # A note and a reply, sealed in the browser.
+    page.fill("#note-text", NOTE)
+    page.click("#note-form button[type=submit]")
+    page.wait_for_selector(".flash-success")
+    wait_decrypted(page)
+    assert NOTE in page.locator("#messages").inner_text()
+
+    page.fill("#reply-text", REPLY)
+    page.click("#reply-form button[type=submit]")
+    page.wait_for_selector(".flash-success")
+    wait_decrypted(page)
+    messages_text = page.locator("#messages").inner_text()
+    assert REPLY in messages_text  # the staff copy, opened with the org key
+    assert page.locator("#messages b").count() == 0
+
+    # Locking forgets what was decrypted on the page.
+    page.click("[data-lock-button]")
+    page.wait_for_selector("#case-lock[data-state=locked]")
+    assert CANARY not in page.locator("main").inner_text()
+    assert page.locator("a.attachment-download").count() == 0
+
+    # What the server sent and received never held the plaintext.
+    assert received, "no responses were recorded"
+    for url, body in received:
+        assert CANARY.encode() not in body, url
+    for url, post_data in sent:
+        assert CANARY not in post_data, url
+    assert any(url.endswith(f"/cases/{ref}/sealed") for url, _ in received)
+
+    # The database holds only ciphertext, which opens with the right keys.
+    db.session.expire_all()
+    assert CANARY not in db_dump()
+    stored = db.session.get(Case, case.id)
+    assert stored is not None
+    notes = [m for m in stored.messages if m.kind == MessageKind.INTERNAL_NOTE]
+    replies = [m for m in stored.messages if m.kind == MessageKind.STAFF_REPLY]
+    assert [open_message(m.sealed_body, org.secret) for m in notes] == [NOTE, REPLY]
+    assert [open_message(m.sealed_body, reply_secret) for m in replies] == [REPLY]
+    assert all(m.author_id == user.id for m in notes + replies)
+
+    # The logs (the live server runs in this process) never held it either.
+    output = capfd.readouterr()
+    assert CANARY not in caplog.text
+    assert CANARY not in output.out + output.err
+    for path in Path(app.instance_path).rglob("*"):
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
+    assert not errors, errors
+
+
+STUB_KEYRING = """
+(() => {
+  const secretB64 = %r;
+  const keyId = %d;
+  let unlocked = true;
+  const listeners = [];
+  const decode = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  // Test-only stand-in for keyring.js: keyring.js keeps a RefugeKeyring it finds.
+  window.RefugeKeyring = {
+    unlock: async () => { unlocked = true; listeners.forEach((f) => f(true)); },
+    isUnlocked: () => unlocked,
+    lock: () => { unlocked = false; listeners.forEach((f) => f(false)); },
+    currentOrgKeyId: () => (unlocked ? keyId : null),
+    orgKeyPair: async (id) => {
+      if (!unlocked || id !== keyId) { return null; }
+      await window.sodium.ready;
+      const privateKey = decode(secretB64);
+      return { publicKey: window.sodium.crypto_scalarmult_base(privateKey), privateKey };
+    },
+    onChange: (f) => { listeners.push(f); return () => {}; },
+  };
+})();
+"""
+
+
+def session_cookie_for(app: Flask, user: User, user_agent: str) -> str:
+    """A signed session cookie for ``user``, as a completed sign-in leaves it."""
+    import time
+
+    from flask import session
+    from flask_login import login_user
+
+    # Flask-Login's strong session protection binds the session to address and user agent.
+    with app.test_request_context(
+        headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+    ):
+        login_user(user)
+        session["login_at"] = session["seen_at"] = int(time.time())
+        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        return str(serializer.dumps(dict(session)))
+
+
+def test_a_viewer_reads_with_a_key_but_a_case_sealed_to_another_key_says_so(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    org = make_org_key()
+    other = make_org_key()
+    readable = make_case(org, {"what_happened": f"{CANARY} readable"})
+    foreign = make_case(other, {"what_happened": f"{CANARY} foreign"})
+    viewer = make_user(Role.VIEWER)
+    user_agent = "RefugeCaseTests/1.0"
+    context = browser.new_context(locale="en-GB", user_agent=user_agent)
+    try:
+        context.add_cookies(
+            [
+                {
+                    "name": app.config["SESSION_COOKIE_NAME"],
+                    "value": session_cookie_for(app, viewer, user_agent),
+                    "url": live_server.url,
+                }
+            ]
+        )
+        context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/cases/{readable.ref}")
+        wait_decrypted(page)
+        assert f"{CANARY} readable" in page.locator("#answers").inner_text()
+        assert page.locator("#note-form").count() == 0  # viewers read only
+        page.goto(f"{live_server.url}/cases/{foreign.ref}")
+        page.wait_for_selector("#case-lock[data-state=error]")
+        assert "not been granted" in page.locator("#case-lock").inner_text()
+        assert CANARY not in page.locator("main").inner_text()
+    finally:
+        context.close()
