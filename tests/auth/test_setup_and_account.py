@@ -1,0 +1,267 @@
+"""First run (/setup), invite links, change password and the keyring endpoint — through HTTP
+with key material made by PyNaCl exactly as the browser makes it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import KeyGrant, OrgKey, Role, User
+from intake.services import accounts
+from tests.auth.helpers import csrf_token, sign_in
+from tests.builders import DEFAULT_PASSWORD, login_as, make_org_key, make_staff_with_keys
+
+NEW_PASSWORD = "a brand new passphrase for this test"
+
+
+@pytest.fixture(autouse=True)
+def cheap_key_wrapping(app: Flask) -> None:
+    app.config["KEY_WRAP_OPS_LIMIT"] = 1
+    app.config["KEY_WRAP_MEM_LIMIT"] = 8192
+
+
+def browser_keys(password: str, secret: bytes | None = None) -> tuple[dict[str, Any], bytes]:
+    """Form fields as setup.js / login.js fill them, plus the raw staff secret."""
+    if secret is None:
+        public, secret = crypto.generate_keypair()
+    else:
+        public = crypto.public_key_of(secret)
+    wrapped = crypto.wrap_secret_key(secret, password, ops_limit=1, mem_limit=8192)
+    return {
+        "public_key": public,
+        "wrapped_secret_key": wrapped.wrapped,
+        "key_salt": wrapped.salt,
+        "ops_limit": "1",
+        "mem_limit": "8192",
+    }, secret
+
+
+def setup_form(client: FlaskClient, **overrides: str) -> dict[str, Any]:
+    fields, staff_secret = browser_keys(DEFAULT_PASSWORD)
+    org_public, org_secret = crypto.generate_keypair()
+    form = {
+        "csrf_token": csrf_token(client, "/setup"),
+        "email": "first@example.org",
+        "password": DEFAULT_PASSWORD,
+        "confirm": DEFAULT_PASSWORD,
+        **fields,
+        "org_public_key": org_public,
+        "sealed_org_secret": crypto.seal_key_grant(org_secret, fields["public_key"]),
+    }
+    form.update(overrides)
+    return form
+
+
+def counts() -> tuple[int, int, int]:
+    def count(model: Any) -> int:
+        return int(db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0)
+
+    return count(User), count(OrgKey), count(KeyGrant)
+
+
+def test_setup_creates_the_admin_org_key_and_grant_and_then_disappears(
+    app: Flask, client: FlaskClient
+) -> None:
+    form = setup_form(client)
+    response = client.post("/setup", data=form)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    org_key = db.session.scalar(sa.select(OrgKey))
+    assert org_key is not None
+    assert org_key.public_key == form["org_public_key"]
+    assert org_key.fingerprint in page
+    assert "otpauth://totp/" in page
+    admin = db.session.scalar(sa.select(User))
+    assert admin is not None
+    assert admin.role is Role.ADMIN
+    assert admin.totp_secret in page
+    assert counts() == (1, 1, 1)
+    # The server stored only what the browser sent: no secret key in the clear anywhere.
+    assert admin.wrapped_secret_key == form["wrapped_secret_key"]
+    assert client.get("/setup").status_code == 404
+    assert client.post("/setup", data=setup_form_without_token()).status_code in (400, 404)
+
+
+def setup_form_without_token() -> dict[str, str]:
+    return {"email": "second@example.org", "password": DEFAULT_PASSWORD}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"public_key": ""},  # JavaScript off: no keys
+        {"wrapped_secret_key": "not base64 at all!"},
+        {"wrapped_secret_key": crypto.b64(b"x" * 10)},
+        {"key_salt": crypto.b64(b"x" * 15)},
+        {"ops_limit": "99"},
+        {"mem_limit": "-1"},
+        {"org_public_key": crypto.b64(b"y" * 31)},
+        {"sealed_org_secret": crypto.b64(b"z" * 500)},
+        {"sealed_org_secret": "A" * 5000},
+        {"public_key": "-_-_" * 11},
+        {"email": "x" * 300 + "@example.org"},
+        {"email": "<script>alert(1)</script>"},
+        {"password": "short", "confirm": "short"},
+        {"confirm": "something else entirely"},
+        {"password": "p" * 5000, "confirm": "p" * 5000},
+    ],
+)
+def test_setup_refuses_hostile_or_incomplete_input_and_writes_nothing(
+    app: Flask, client: FlaskClient, overrides: dict[str, str]
+) -> None:
+    response = client.post("/setup", data=setup_form(client, **overrides))
+    assert response.status_code == 400
+    assert "<script>alert(1)</script>" not in response.get_data(as_text=True)
+    assert counts() == (0, 0, 0)
+
+
+def test_keyring_returns_wrapped_key_and_sealed_grants_only(
+    app: Flask, client: FlaskClient
+) -> None:
+    org = make_org_key()
+    user, secret = make_staff_with_keys(Role.CASEWORKER, org)
+    login_as(client, app, user)
+    data = client.get("/auth/keyring").get_json()
+    assert set(data) == {
+        "user_public_key",
+        "wrapped_secret_key",
+        "key_salt",
+        "ops_limit",
+        "mem_limit",
+        "current_org_key_id",
+        "grants",
+    }
+    assert data["current_org_key_id"] == org.key.id
+    [grant] = data["grants"]
+    assert grant["org_key_id"] == org.key.id
+    assert grant["org_public_key"] == org.public
+    assert crypto.unseal(crypto.b64decode_strict(grant["sealed_org_secret"]), secret) == org.secret
+    assert crypto.b64(org.secret) not in str(data)
+    assert crypto.b64(secret) not in str(data)
+
+
+def test_change_password_rewraps_the_same_key_and_ends_other_sessions(app: Flask) -> None:
+    org = make_org_key()
+    user, secret = make_staff_with_keys(Role.CASEWORKER, org)
+    here, elsewhere = app.test_client(), app.test_client()
+    login_as(here, app, user)
+    login_as(elsewhere, app, user)
+    fields, _ = browser_keys(NEW_PASSWORD, secret)
+    response = here.post(
+        "/auth/password",
+        data={
+            "csrf_token": csrf_token(here, "/auth/account"),
+            "current_password": DEFAULT_PASSWORD,
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            **fields,
+        },
+    )
+    assert response.status_code == 302
+    db.session.refresh(user)
+    rewrapped = crypto.WrappedKey(user.wrapped_secret_key or "", user.key_salt or "", 1, 8192)
+    assert crypto.unwrap_secret_key(rewrapped, NEW_PASSWORD) == secret
+    assert here.get("/cases/").status_code == 200
+    assert elsewhere.get("/cases/").status_code == 302
+    here.post("/logout", data={"csrf_token": csrf_token(here, "/cases/")})
+    assert sign_in(app.test_client(), user, NEW_PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("case", ["wrong_current", "other_public_key", "no_keys", "garbage"])
+def test_change_password_refuses_bad_requests_and_changes_nothing(app: Flask, case: str) -> None:
+    org = make_org_key()
+    user, secret = make_staff_with_keys(Role.CASEWORKER, org)
+    before = (user.password_hash, user.wrapped_secret_key, user.key_salt)
+    client = app.test_client()
+    login_as(client, app, user)
+    fields, _ = browser_keys(NEW_PASSWORD, secret)
+    current = DEFAULT_PASSWORD
+    if case == "wrong_current":
+        current = "this is not my password"
+    elif case == "other_public_key":
+        fields, _ = browser_keys(NEW_PASSWORD)
+    elif case == "no_keys":
+        fields = {}
+    else:
+        fields = {key: "\x00<b>" * 60 for key in fields}
+    response = client.post(
+        "/auth/password",
+        data={
+            "csrf_token": csrf_token(client, "/auth/account"),
+            "current_password": current,
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            **fields,
+        },
+    )
+    assert response.status_code == 400
+    db.session.refresh(user)
+    assert (user.password_hash, user.wrapped_secret_key, user.key_salt) == before
+
+
+def enrol_link_token(html: str) -> str:
+    match = re.search(r"/auth/enrol/([A-Za-z0-9_.\-]+)", html)
+    assert match
+    return match.group(1)
+
+
+def test_invited_colleague_sets_password_and_gets_a_second_factor(
+    app: Flask, client: FlaskClient
+) -> None:
+    colleague = accounts.create_user("new@example.org", Role.CASEWORKER)
+    db.session.commit()
+    token = accounts.enrol_token(colleague)
+    assert client.get(f"/auth/enrol/{token}").status_code == 200
+    fields, secret = browser_keys(NEW_PASSWORD)
+    response = client.post(
+        f"/auth/enrol/{token}",
+        data={
+            "csrf_token": csrf_token(client, f"/auth/enrol/{token}"),
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            **fields,
+        },
+    )
+    assert response.status_code == 200
+    db.session.refresh(colleague)
+    assert colleague.totp_secret
+    assert colleague.totp_secret in response.get_data(as_text=True)
+    assert colleague.public_key == fields["public_key"]
+    # The link works once.
+    assert client.get(f"/auth/enrol/{token}").status_code == 404
+    assert sign_in(app.test_client(), colleague, NEW_PASSWORD).status_code == 302
+
+
+@pytest.mark.parametrize("token", ["garbage", "a" * 600, "eyJ1IjoxLCJlIjowfQ.AAAA.BBBB", "%00"])
+def test_forged_or_broken_enrol_links_are_refused(
+    app: Flask, client: FlaskClient, token: str
+) -> None:
+    accounts.create_user("new@example.org", Role.CASEWORKER)
+    db.session.commit()
+    assert client.get(f"/auth/enrol/{token}").status_code == 404
+
+
+def test_enrol_without_browser_keys_writes_nothing(app: Flask, client: FlaskClient) -> None:
+    colleague = accounts.create_user("new@example.org", Role.CASEWORKER)
+    db.session.commit()
+    token = accounts.enrol_token(colleague)
+    response = client.post(
+        f"/auth/enrol/{token}",
+        data={
+            "csrf_token": csrf_token(client, f"/auth/enrol/{token}"),
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 400
+    assert "JavaScript" in response.get_data(as_text=True)
+    db.session.refresh(colleague)
+    assert colleague.password_hash is None
+    assert colleague.totp_secret is None
