@@ -46,7 +46,14 @@
       return name;
     }
     const label = field.querySelector("legend, label");
-    return label ? label.textContent.trim() : name;
+    if (!label) {
+      return name;
+    }
+    const copy = label.cloneNode(true);
+    for (const mark of copy.querySelectorAll(".required-mark")) {
+      mark.remove();
+    }
+    return copy.textContent.trim();
   }
 
   function clearErrors() {
@@ -68,7 +75,17 @@
     summary.hidden = true;
   }
 
+  function inFormOrder(a, b) {
+    const first = a.name && anchorFor(a.name);
+    const second = b.name && anchorFor(b.name);
+    if (!first || !second || first === second) {
+      return 0;
+    }
+    return first.compareDocumentPosition(second) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
+  }
+
   function showErrors(errors) {
+    errors.sort(inFormOrder);
     summaryList.replaceChildren();
     for (const error of errors) {
       const item = document.createElement("li");

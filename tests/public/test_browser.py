@@ -1,0 +1,255 @@
+"""The intake form in real Chromium, in 繁體中文, with JavaScript on and off.
+
+With JavaScript on, the request bodies carry only ciphertext; either way, nothing the person
+wrote is found in the database, instance/ or the logs, and the organisation's secret key opens
+every answer and the photo.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from playwright.sync_api import expect
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import Case, CaseMessage, MessageKind, SealedBy
+from intake.services import cases as case_service
+from tests.builders import OrgKeyPair, make_org_key
+from tests.public.conftest import (
+    CANARY,
+    CHOICE_ANSWERS,
+    FREE_TEXT_FIELDS,
+    PHOTO_BYTES,
+    PHOTO_NAME,
+    canary_for,
+    canary_needles,
+    database_text,
+    files_containing,
+    full_answers,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def fill_request_form(page: Any) -> None:
+    for name in FREE_TEXT_FIELDS:
+        page.fill(f"[name={name}]", canary_for(name))
+    for name, value in CHOICE_ANSWERS.items():
+        page.check(f"input[name={name}][value={value}]")
+    page.check("input[name=urgency][value=immediate]")
+    page.check("input[name=threats][value=detention]")
+    page.check("input[name=threats][value=reprisal]")
+    page.check("input[name=profiles][value=lawyer]")
+    page.select_option("select[name=country]", "TW")
+    page.check("input[name=languages][value=zh]")
+    page.select_option("select[name=languages_other]", "yo")
+    page.set_input_files(
+        "input[name=attachments]",
+        files=[{"name": PHOTO_NAME, "mimeType": "image/png", "buffer": PHOTO_BYTES}],
+    )
+
+
+class BodyRecorder:
+    """WSGI middleware keeping the raw request bodies the server received from the browser.
+
+    Chromium does not expose multipart bodies holding Blobs to ``page.on("request")``, so the
+    bytes are also taken where they arrive: exactly what went over the wire.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.wrapped = app.wsgi_app
+        self.bodies: list[bytes] = []
+        app.wsgi_app = self  # type: ignore[method-assign]
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length:
+            body = environ["wsgi.input"].read(length)
+            self.bodies.append(body)
+            environ["wsgi.input"] = io.BytesIO(body)
+        return self.wrapped(environ, start_response)
+
+
+def the_case() -> Case:
+    db.session.expire_all()
+    return db.session.scalars(sa.select(Case)).one()
+
+
+def assert_case_opens_to_everything_typed(case: Case, org: OrgKeyPair) -> None:
+    assert crypto.open_answers(case.sealed_answers, org.secret) == full_answers()
+    (attachment,) = case.attachments
+    photo = case_service.open_file(attachment.sealed_content, org.secret)
+    assert photo.name == PHOTO_NAME
+    assert photo.content_type == "image/png"
+    assert photo.data == PHOTO_BYTES
+    assert case.threats == ["detention", "reprisal"]
+    assert case.profiles == ["lawyer"]
+    assert case.country == "TW"
+    assert case.languages == ["zh", "yo"]
+    assert case.consent_given is True
+    assert case.locale == "zh_Hant"
+
+
+def assert_no_plaintext_anywhere(app: Flask, tmp_path: Path, logs: str) -> None:
+    assert CANARY not in database_text(app)
+    assert files_containing(tmp_path, canary_needles()) == []
+    assert files_containing(Path(app.instance_path), canary_needles()) == []
+    assert CANARY not in logs
+    assert "QZXcanary" not in logs
+
+
+def test_js_path_sends_only_ciphertext_and_the_org_secret_opens_everything(
+    app: Flask, live_server: Any, page: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    org = make_org_key()
+    recorder = BodyRecorder(app)
+    bodies: list[bytes] = []
+    page.on("request", lambda request: bodies.append(request.post_data_buffer or b""))
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "response",
+        lambda r: errors.append(r.url) if r.status >= 400 and "favicon" not in r.url else None,
+    )
+
+    page.goto(f"{live_server.url}/request?lang=zh_Hant")
+    assert page.locator("html").get_attribute("lang") == "zh-Hant"
+    assert org.key.fingerprint in page.inner_text("#request-intro")
+    fill_request_form(page)
+    page.click("#send-request")
+    page.wait_for_selector("#receipt-panel:not([hidden])")
+    code = page.inner_text("#receipt-code").strip()
+    assert crypto.normalise_receipt_code(code) is not None
+    assert page.locator("#copy-receipt").is_visible()
+    assert errors == []
+
+    posted = [body for body in [*bodies, *recorder.bodies] if body]
+    assert any(b'name="sealed_answers"' in body for body in recorder.bodies)
+    for body in posted:
+        for needle in [*canary_needles(), PHOTO_NAME.encode(), b"QZXcanary"]:
+            assert needle not in body
+
+    case = the_case()
+    assert case.sealed_by is SealedBy.BROWSER
+    assert case_service.find_case_by_receipt(code) == case
+    assert_case_opens_to_everything_typed(case, org)
+    assert_no_plaintext_anywhere(app, tmp_path, caplog.text)
+
+
+def test_no_js_path_is_sealed_by_the_server_and_the_org_secret_opens_everything(
+    app: Flask, live_server: Any, browser: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    org = make_org_key()
+    context = browser.new_context(java_script_enabled=False, locale="zh-TW")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request")
+        assert page.locator("html").get_attribute("lang") == "zh-Hant"  # browser language
+        fill_request_form(page)
+        page.click("#send-request")
+        page.wait_for_selector("#receipt-code")
+        code = page.inner_text("#receipt-code").strip()
+        assert crypto.normalise_receipt_code(code) is not None
+        assert "我們已收到您的請求" in page.inner_text("h1")
+    finally:
+        context.close()
+
+    case = the_case()
+    assert case.sealed_by is SealedBy.SERVER
+    assert_case_opens_to_everything_typed(case, org)
+    assert_no_plaintext_anywhere(app, tmp_path, caplog.text)
+
+
+def test_client_side_errors_keep_the_text_and_link_to_the_fields(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    make_org_key()
+    page.goto(f"{live_server.url}/request?lang=zh_Hant")
+    page.fill("[name=sender_name]", canary_for("sender_name"))
+    page.click("#send-request")
+    summary = page.locator("#error-summary")
+    summary.wait_for(state="visible")
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    links = summary.locator("a")
+    assert links.count() == 4
+    assert links.first.get_attribute("href") == "#urgency-0"
+    assert page.input_value("[name=sender_name]") == canary_for("sender_name")
+    assert "情況有多緊急？: 請選擇一個答案。" in page.inner_text("#error-summary")
+    assert page.locator("#what_happened").get_attribute("aria-invalid") == "true"
+    # Keyboard: following the link moves focus to the field.
+    links.last.focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.name") == "what_happened"
+    db.session.rollback()
+    assert db.session.scalars(sa.select(Case)).all() == []
+
+
+def test_status_shows_the_reply_opened_in_the_browser_and_sends_a_sealed_follow_up(
+    app: Flask, live_server: Any, page: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    org = make_org_key()
+    submission = case_service.create_case_from_plaintext(
+        case_service.Routing(urgency=case_service.Urgency.DAYS),
+        org_key=org.key,
+        answers=full_answers(),
+        files=[],
+        locale="en",
+    )
+    case = submission.case
+    reply = "We found a lawyer in Taipei — 我們找到了律師"
+    db.session.add(
+        CaseMessage(
+            case_id=case.id,
+            kind=MessageKind.STAFF_REPLY,
+            sealed_body=crypto.seal_answers({"body": reply}, case.reply_public_key),
+        )
+    )
+    db.session.commit()
+    recorder = BodyRecorder(app)
+    bodies: list[bytes] = []
+    page.on("request", lambda request: bodies.append(request.post_data_buffer or b""))
+
+    page.goto(f"{live_server.url}/status")
+    page.fill("#code", submission.receipt_code.lower())
+    page.click("button[type=submit]")
+    page.wait_for_selector(".reply-opened")
+    assert page.inner_text(".reply-opened") == reply
+    assert page.get_attribute("#shared-status", "data-status") == "received"
+
+    follow_up = f"follow-up {CANARY}"
+    page.fill("#body", follow_up)
+    page.set_input_files(
+        "#attachments", files=[{"name": "more.png", "mimeType": "image/png", "buffer": PHOTO_BYTES}]
+    )
+    page.click("#follow-up-form button[type=submit]")
+    expect(page.locator("#send-status")).to_contain_text("sent securely")
+    assert page.input_value("#body") == ""
+    assert any(b'name="sealed_body"' in body for body in recorder.bodies)
+    for body in [*bodies, *recorder.bodies]:
+        assert CANARY.encode() not in body
+        assert b"QZXcanary" not in body
+    db.session.expire_all()
+    message = db.session.scalars(
+        sa.select(CaseMessage).where(CaseMessage.kind == MessageKind.SUBMITTER_FOLLOW_UP)
+    ).one()
+    assert case_service.open_message(message.sealed_body, org.secret) == follow_up
+    assert CANARY not in caplog.text
+
+
+def test_a_wrong_code_is_refused_in_the_browser(app: Flask, live_server: Any, page: Any) -> None:
+    make_org_key()
+    page.goto(f"{live_server.url}/status?lang=zh_Hans")
+    page.fill("#code", "AAAA-BBBB-CCCC-DDDD-EEEE")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#error-summary:not([hidden])")
+    assert "没有请求使用此收据代码" in page.inner_text("#error-summary")
