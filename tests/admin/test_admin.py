@@ -1,0 +1,281 @@
+"""Admin pages: invitations, resets, deactivation, roles, key grants and the audit log."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import AuditEvent, KeyGrant, Role, User
+from intake.services import accounts, audit
+from tests.auth.helpers import csrf_token
+from tests.builders import login_as, make_org_key, make_staff_with_keys, make_user
+
+
+@pytest.fixture
+def admin_client(app: Flask, client: FlaskClient) -> tuple[FlaskClient, User, Any]:
+    org = make_org_key()
+    admin, _ = make_staff_with_keys(Role.ADMIN, org)
+    login_as(client, app, admin)
+    return client, admin, org
+
+
+def post(client: FlaskClient, path: str, page: str = "/admin/users", **data: Any) -> Any:
+    return client.post(path, data={"csrf_token": csrf_token(client, page), **data})
+
+
+def user_count() -> int:
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(User)) or 0)
+
+
+def test_invite_creates_an_account_without_password_and_shows_a_link(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    client, admin, _ = admin_client
+    response = post(client, "/admin/users", email="Colleague@Example.org", role="viewer")
+    assert response.status_code == 201
+    colleague = db.session.scalar(sa.select(User).where(User.email == "colleague@example.org"))
+    assert colleague is not None
+    assert colleague.role is Role.VIEWER
+    assert colleague.password_hash is None
+    token = re.search(r"/auth/enrol/([A-Za-z0-9_.\-]+)", response.get_data(as_text=True))
+    assert token
+    assert accounts.user_for_enrol_token(token.group(1)) == colleague
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "account.invited"))
+    assert event is not None
+    assert event.actor_id == admin.id
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"email": "", "role": "viewer"},
+        {"email": "not-an-email", "role": "viewer"},
+        {"email": "x" * 400 + "@example.org", "role": "viewer"},
+        {"email": "ok@example.org", "role": "superuser"},
+        {"email": "ok@example.org"},
+        {"email": "<img src=x onerror=alert(1)>@example.org", "role": "admin"},
+    ],
+)
+def test_hostile_invites_are_refused_and_write_nothing(
+    admin_client: tuple[FlaskClient, User, Any], data: dict[str, str]
+) -> None:
+    client, _, _ = admin_client
+    before = user_count()
+    response = post(client, "/admin/users", **data)
+    assert response.status_code == 400
+    assert "<img src=x" not in response.get_data(as_text=True)
+    assert user_count() == before
+
+
+def test_inviting_an_existing_email_is_refused(admin_client: tuple[FlaskClient, User, Any]) -> None:
+    client, admin, _ = admin_client
+    response = post(client, "/admin/users", email=admin.email.upper(), role="viewer")
+    assert response.status_code == 400
+    assert "already exists" in response.get_data(as_text=True)
+
+
+def test_reset_password_forgets_keys_revokes_grants_and_ends_sessions(
+    app: Flask, admin_client: tuple[FlaskClient, User, Any]
+) -> None:
+    client, _, org = admin_client
+    colleague, _ = make_staff_with_keys(Role.CASEWORKER, org)
+    their_client = app.test_client()
+    login_as(their_client, app, colleague)
+    response = post(client, f"/admin/users/{colleague.id}/reset-password")
+    assert response.status_code == 200
+    assert "/auth/enrol/" in response.get_data(as_text=True)
+    db.session.refresh(colleague)
+    assert colleague.password_hash is None
+    assert colleague.wrapped_secret_key is None
+    grant = db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == colleague.id))
+    assert grant is not None
+    assert grant.revoked_at is not None
+    assert their_client.get("/cases/").status_code == 302
+
+
+def test_reset_totp_needs_the_link_and_the_current_password(
+    app: Flask, admin_client: tuple[FlaskClient, User, Any]
+) -> None:
+    client, _, _ = admin_client
+    colleague = make_user(Role.CASEWORKER)
+    old_secret = colleague.totp_secret
+    response = post(client, f"/admin/users/{colleague.id}/reset-totp")
+    token = re.search(r"/auth/enrol/([A-Za-z0-9_.\-]+)", response.get_data(as_text=True))
+    assert token
+    db.session.refresh(colleague)
+    assert colleague.totp_secret is None
+    other = app.test_client()
+    path = f"/auth/enrol/{token.group(1)}"
+    wrong = other.post(
+        path, data={"csrf_token": csrf_token(other, path), "current_password": "not their password"}
+    )
+    assert wrong.status_code == 400
+    right = other.post(
+        path,
+        data={
+            "csrf_token": csrf_token(other, path),
+            "current_password": "correct horse battery staple",
+        },
+    )
+    assert right.status_code == 200
+    db.session.refresh(colleague)
+    assert colleague.totp_secret
+    assert colleague.totp_secret != old_secret
+
+
+def test_deactivate_and_activate(app: Flask, admin_client: tuple[FlaskClient, User, Any]) -> None:
+    client, admin, _ = admin_client
+    colleague = make_user(Role.CASEWORKER)
+    their_client = app.test_client()
+    login_as(their_client, app, colleague)
+    assert post(client, f"/admin/users/{colleague.id}/deactivate").status_code == 302
+    db.session.refresh(colleague)
+    assert not colleague.is_active_account
+    assert their_client.get("/cases/").status_code == 302
+    assert post(client, f"/admin/users/{colleague.id}/activate").status_code == 302
+    db.session.refresh(colleague)
+    assert colleague.is_active_account
+    # An admin cannot lock themselves out.
+    post(client, f"/admin/users/{admin.id}/deactivate")
+    db.session.refresh(admin)
+    assert admin.is_active_account
+
+
+def test_change_role_and_refuse_self_demotion(admin_client: tuple[FlaskClient, User, Any]) -> None:
+    client, admin, _ = admin_client
+    colleague = make_user(Role.VIEWER)
+    assert post(client, f"/admin/users/{colleague.id}/role", role="caseworker").status_code == 302
+    db.session.refresh(colleague)
+    assert colleague.role is Role.CASEWORKER
+    assert post(client, f"/admin/users/{colleague.id}/role", role="root").status_code == 400
+    post(client, f"/admin/users/{admin.id}/role", role="viewer")
+    db.session.refresh(admin)
+    assert admin.role is Role.ADMIN
+
+
+def test_grant_stores_the_key_sealed_by_the_admins_browser(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    client, admin, org = admin_client
+    colleague, colleague_secret = make_staff_with_keys(Role.CASEWORKER)
+    assert colleague.email in client.get("/admin/keys").get_data(as_text=True)
+    sealed = crypto.seal_key_grant(org.secret, colleague.public_key or "")
+    response = post(
+        client,
+        "/admin/keys/grants",
+        page="/admin/keys",
+        user_id=colleague.id,
+        org_key_id=org.key.id,
+        sealed_org_secret=sealed,
+    )
+    assert response.status_code == 302
+    grant = db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == colleague.id))
+    assert grant is not None
+    assert grant.granted_by_id == admin.id
+    opened = crypto.unseal(crypto.b64decode_strict(grant.sealed_org_secret), colleague_secret)
+    assert opened == org.secret
+    assert db.session.scalar(
+        sa.select(AuditEvent).where(
+            AuditEvent.action == "keys.granted", AuditEvent.target_id == str(colleague.id)
+        )
+    )
+    # Revoking is audited too.
+    assert (
+        post(client, f"/admin/keys/grants/{grant.id}/revoke", page="/admin/keys").status_code == 302
+    )
+    db.session.refresh(grant)
+    assert grant.revoked_at is not None
+
+
+@pytest.mark.parametrize(
+    "sealed",
+    ["", "not base64!!", crypto.b64(b"x" * 79), crypto.b64(b"x" * 81), "A" * 10_000],
+)
+def test_hostile_grants_are_refused(
+    admin_client: tuple[FlaskClient, User, Any], sealed: str
+) -> None:
+    client, _, org = admin_client
+    colleague, _ = make_staff_with_keys(Role.CASEWORKER)
+    response = post(
+        client,
+        "/admin/keys/grants",
+        page="/admin/keys",
+        user_id=colleague.id,
+        org_key_id=org.key.id,
+        sealed_org_secret=sealed,
+    )
+    assert response.status_code == 400
+    assert db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == colleague.id)) is None
+
+
+def test_an_admin_without_the_key_cannot_grant_it(app: Flask, client: FlaskClient) -> None:
+    org = make_org_key()
+    admin, _ = make_staff_with_keys(Role.ADMIN)  # no grant of org
+    colleague, _ = make_staff_with_keys(Role.CASEWORKER)
+    login_as(client, app, admin)
+    response = post(
+        client,
+        "/admin/keys/grants",
+        page="/admin/keys",
+        user_id=colleague.id,
+        org_key_id=org.key.id,
+        sealed_org_secret=crypto.seal_key_grant(org.secret, colleague.public_key or ""),
+    )
+    assert response.status_code == 400
+    assert db.session.scalar(sa.select(KeyGrant)) is None
+
+
+def test_audit_chain_detects_an_edited_row(admin_client: tuple[FlaskClient, User, Any]) -> None:
+    client, admin, _ = admin_client
+    for n in range(5):
+        audit.record("test.event", "thing", n, actor=admin)
+    db.session.commit()
+    assert audit.verify_chain().ok
+    page = client.get("/admin/audit/verify").get_data(as_text=True)
+    assert "data-chain-ok" in page
+    victim = db.session.scalars(sa.select(AuditEvent.id).order_by(AuditEvent.id)).all()[2]
+    db.session.execute(
+        sa.text("UPDATE audit_events SET action = 'nothing.happened' WHERE id = :id"),
+        {"id": victim},
+    )
+    db.session.commit()
+    db.session.expire_all()
+    check = audit.verify_chain()
+    assert not check.ok
+    assert check.first_bad_id == victim
+    page = client.get("/admin/audit/verify").get_data(as_text=True)
+    assert f'data-chain-broken="{victim}"' in page
+
+
+def test_audit_chain_detects_a_deleted_row(app: Flask) -> None:
+    admin = make_user(Role.ADMIN)
+    for n in range(4):
+        audit.record("test.event", "thing", n, actor=admin)
+    db.session.commit()
+    ids = db.session.scalars(sa.select(AuditEvent.id).order_by(AuditEvent.id)).all()
+    db.session.execute(sa.text("DELETE FROM audit_events WHERE id = :id"), {"id": ids[1]})
+    db.session.commit()
+    assert audit.verify_chain().first_bad_id == ids[2]
+
+
+def test_audit_log_filters_and_refuses_bad_filters(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    client, admin, _ = admin_client
+    audit.record("keys.granted", "user", 7, actor=admin)
+    audit.record("auth.login", "user", 8, actor=admin)
+    db.session.commit()
+    page = client.get("/admin/audit?action=keys.&target_id=7").get_data(as_text=True)
+    assert "keys.granted" in page
+    assert "auth.login</td>" not in page
+    assert client.get("/admin/audit?since=yesterday").status_code == 400
+    assert client.get("/admin/audit?page=-3").status_code == 400
+    assert client.get("/admin/audit?action=" + "%25" * 100).status_code == 400
+    assert client.get("/admin/audit?actor=%25_%5C").status_code == 200
