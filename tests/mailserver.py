@@ -40,11 +40,11 @@ class RecordingHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.stall_seconds:
-            # A send caught mid-transaction: the client is killed before we answer, and a
+            # One send caught mid-transaction: the client is killed before we answer, and a
             # message whose sender vanished before "250" is not accepted.
+            stall, self.stall_seconds = self.stall_seconds, 0.0
             self.stalled.set()
-            await asyncio.sleep(self.stall_seconds)
-            self.stall_seconds = 0.0
+            await asyncio.sleep(stall)
             return "451 4.3.0 Sender went away before acceptance"
         if self.temporary_failures:
             self.temporary_failures -= 1

@@ -1,0 +1,148 @@
+"""Reminders through the real pieces: PostgreSQL, a Redis broker, Celery worker processes and
+an SMTP server on loopback. Each reminder arrives exactly once, whatever fails on the way."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+import redis
+import sqlalchemy as sa
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import OutboxStatus, ReminderOutbox
+from intake.services import reminders
+from tests.builders import make_org_key, make_user
+from tests.mailserver import MailServer
+from tests.referrals.conftest import CANARY, sent_referral
+from tests.worker.conftest import JobStack, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    server = MailServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack(
+    job_stack_factory: Callable[..., JobStack],
+    pg_url: str,
+    redis_url: str,
+    mail_server: MailServer,
+) -> JobStack:
+    return job_stack_factory(
+        pg_url,
+        redis_url,
+        DAILY_DIGEST="false",
+        REMINDER_CLAIM_TIMEOUT_SECONDS="3",
+        REMINDER_REQUEUE_SECONDS="0",
+        **mail_server.env(),
+    )
+
+
+def due_referrals(stack: JobStack, count: int) -> None:
+    """``count`` referrals whose "7 days before" reminder fell due an hour ago."""
+    with stack.app.app_context():
+        org = make_org_key()
+        owner = make_user()
+        for _ in range(count):
+            sent_referral(sent_at=utcnow() - timedelta(days=53, hours=1), owner=owner, org=org)
+
+
+def scan(stack: JobStack) -> dict[str, int]:
+    with stack.app.app_context():
+        return reminders.scan().as_dict()
+
+
+def statuses(stack: JobStack) -> list[OutboxStatus]:
+    with stack.app.app_context():
+        db.session.rollback()
+        return list(db.session.scalars(sa.select(ReminderOutbox.status)))
+
+
+def all_sent(stack: JobStack, count: int) -> Callable[[], bool]:
+    return lambda: statuses(stack) == [OutboxStatus.SENT] * count
+
+
+def test_each_due_reminder_arrives_exactly_once_across_repeated_scans(
+    stack: JobStack, mail_server: MailServer
+) -> None:
+    mail_server.start()
+    due_referrals(stack, 3)
+    stack.start_worker()
+    for _ in range(3):
+        scan(stack)  # every scan queues the unsent rows again; sends must not repeat
+        time.sleep(0.5)
+    assert wait_for(all_sent(stack, 3), timeout=60), stack.worker_log()
+    time.sleep(2)  # any duplicate still in the queue has had its chance
+    messages = mail_server.messages
+    assert len(messages) == 3
+    assert all(CANARY not in message.text for message in messages)
+    assert len({message.message["Message-ID"] for message in messages}) == 3
+
+
+def test_smtp_down_is_retried_and_delivered_once_it_is_back(
+    stack: JobStack, mail_server: MailServer
+) -> None:
+    due_referrals(stack, 1)
+    stack.start_worker()
+    scan(stack)
+
+    def attempted_twice() -> bool:
+        with stack.app.app_context():
+            db.session.rollback()
+            return (db.session.scalar(sa.select(sa.func.max(ReminderOutbox.attempts))) or 0) >= 2
+
+    assert wait_for(attempted_twice, timeout=60), stack.worker_log()
+    assert mail_server.messages == []
+    mail_server.start()
+    assert wait_for(all_sent(stack, 1), timeout=90), stack.worker_log()
+    assert len(mail_server.wait_for(1)) == 1
+    time.sleep(1)
+    assert len(mail_server.messages) == 1
+
+
+def test_worker_killed_during_a_send_still_delivers_exactly_one_email(
+    stack: JobStack, mail_server: MailServer
+) -> None:
+    mail_server.handler.stall_seconds = 8
+    mail_server.start()
+    due_referrals(stack, 1)
+    stack.start_worker(name="doomed")
+    scan(stack)
+    assert mail_server.handler.stalled.wait(timeout=60), stack.worker_log("doomed")
+    assert statuses(stack) == [OutboxStatus.SENDING]
+    stack.stop_workers(signal.SIGKILL)  # the whole worker, mid-SMTP transaction
+
+    stack.start_worker(name="survivor")
+    time.sleep(3.5)  # the dead worker's claim expires (REMINDER_CLAIM_TIMEOUT_SECONDS=3)
+    summary = scan(stack)
+    assert summary["claims_recovered"] == 1
+    assert wait_for(all_sent(stack, 1), timeout=60), stack.worker_log("survivor")
+    time.sleep(9)  # past the stall: the interrupted transaction never becomes a message
+    assert len(mail_server.messages) == 1
+
+
+def test_redis_flushed_the_next_scan_recovers_every_unsent_reminder(
+    stack: JobStack, mail_server: MailServer, redis_url: str
+) -> None:
+    mail_server.start()
+    due_referrals(stack, 4)
+    assert scan(stack)["queued"] == 4  # no worker yet: the messages wait in Redis
+    redis.Redis.from_url(redis_url).flushdb()  # … and are lost
+    stack.start_worker()
+    time.sleep(3)
+    assert mail_server.messages == []
+    assert statuses(stack) == [OutboxStatus.PENDING] * 4
+    assert scan(stack)["queued"] == 4
+    assert wait_for(all_sent(stack, 4), timeout=60), stack.worker_log()
+    time.sleep(1)
+    assert len(mail_server.messages) == 4
