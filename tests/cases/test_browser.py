@@ -290,5 +290,14 @@ def test_a_viewer_reads_with_a_key_but_a_case_sealed_to_another_key_says_so(
         page.wait_for_selector("#case-lock[data-state=error]")
         assert "not been granted" in page.locator("#case-lock").inner_text()
         assert CANARY not in page.locator("main").inner_text()
+
+        # Usable on a 360 px phone: nothing wider than the screen on the queue or the case.
+        page.set_viewport_size({"width": 360, "height": 740})
+        for path in ("/cases/?view=all", f"/cases/{readable.ref}"):
+            page.goto(f"{live_server.url}{path}")
+            widths = page.evaluate(
+                "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            assert widths[0] <= widths[1], (path, widths)
     finally:
         context.close()
