@@ -13,6 +13,7 @@ from wtforms import (
     DateField,
     Field,
     IntegerField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -36,8 +37,8 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-def _choices(table: Any) -> list[tuple[str, Any]]:
-    return list(table.items())
+def _choices(table: Any) -> list[SelectChoice]:
+    return [SelectChoice(key, label) for key, label in table.items()]
 
 
 def _code_list(text: str | None) -> list[str]:
@@ -93,7 +94,8 @@ class EntryForm(FlaskForm):
         _l("Contacts"), description=CONTACTS_HINT, validators=[Length(max=10000)]
     )
     conditions = MultiCheckboxField(
-        _l("Conditions"), choices=[(k, v) for k, v in vocab.CONDITIONS.items() if k != "note"]
+        _l("Conditions"),
+        choices=[SelectChoice(k, v) for k, v in vocab.CONDITIONS.items() if k != "note"],
     )
     notes = TextAreaField(
         _l("Other conditions or notes (one per line)"), validators=[Length(max=4000)]

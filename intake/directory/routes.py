@@ -19,7 +19,6 @@ from intake.directory.forms import ConfirmForm, EntryForm
 from intake.extensions import db
 from intake.models import DirectoryEntry, Role
 from intake.services import directory as directory_service
-from intake.services.directory import DirectoryImportError
 
 PER_PAGE = 20
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
@@ -165,7 +164,7 @@ def create() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             entry = directory_service.create_entry(form.to_record(), actor=current_user)
-        except DirectoryImportError as error:
+        except directory_service.DirectoryImportError as error:
             form.form_errors.extend(error.problems)
         else:
             flash(_("Entry created."), "success")
@@ -185,7 +184,7 @@ def edit(entry_id: str) -> str | Response | tuple[str, int]:
     elif form.validate_on_submit():
         try:
             directory_service.update_entry(entry.id, form.to_record(entry), actor=current_user)
-        except DirectoryImportError as error:
+        except directory_service.DirectoryImportError as error:
             db.session.rollback()
             form.form_errors.extend(error.problems)
         else:

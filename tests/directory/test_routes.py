@@ -1,0 +1,237 @@
+"""Directory pages: who may see and change what, filters, forms, CSRF and hostile input."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake.extensions import db
+from intake.models import AuditEvent, DirectoryEntry, Role
+from intake.services import directory as service
+from tests.builders import login_as, make_user
+from tests.conftest import table_count
+
+
+@pytest.fixture
+def loaded(app: Flask) -> Flask:
+    service.import_shipped()
+    return app
+
+
+def signed_in(client: FlaskClient, app: Flask, role: Role) -> FlaskClient:
+    import time
+
+    login_as(client, app, make_user(role))
+    with client.session_transaction() as session:
+        now = int(time.time())
+        session.setdefault("login_at", now)
+        session.setdefault("seen_at", now)
+    return client
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def entry_form(**override: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": "test-legal-aid",
+        "name": "Test Legal Aid",
+        "name_zh": "測試法律援助",
+        "kind": "organisation",
+        "section": "legal_network",
+        "regions": ["south_asia"],
+        "countries": "IN, pk",
+        "threats": ["lawsuit", "detention"],
+        "profiles": ["lawyer"],
+        "languages": "en, HI",
+        "accepts_urgent_appeals": "y",
+        "description_en": "Lawyers for defenders.",
+        "description_zh": "為人權捍衛者提供律師。",
+        "contacts": "web | https://example.org | Delhi\nemail | help@example.org",
+        "conditions": ["domestic_remedies_exhausted"],
+        "notes": "Call first.",
+        "referral_kinds": ["ngo_referral"],
+        "response_days": "5",
+        "last_verified": "2026-11-20",
+    }
+    data.update(override)
+    return data
+
+
+def test_anonymous_is_sent_to_login(client: FlaskClient, loaded: Flask) -> None:
+    for url in ("/directory/", "/directory/cpj", "/directory/new", "/directory/cpj/edit"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert "/login" in response.headers["Location"]
+
+
+def test_viewer_reads_list_and_detail_but_cannot_edit(client: FlaskClient, loaded: Flask) -> None:
+    signed_in(client, loaded, Role.VIEWER)
+    page = client.get("/directory/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Front Line Defenders" in html
+    assert "Add an entry" not in html
+    detail = client.get("/directory/un-wgad").get_data(as_text=True)
+    assert "Only for people deprived of their liberty" in detail
+    assert "/retire" not in detail
+    assert client.get("/directory/new").status_code == 403
+    assert client.get("/directory/cpj/edit").status_code == 403
+    assert client.post("/directory/cpj/retire").status_code in (400, 403)
+    assert db.session.get(DirectoryEntry, "cpj").retired_at is None
+
+
+def test_caseworker_reads_too(client: FlaskClient, loaded: Flask) -> None:
+    signed_in(client, loaded, Role.CASEWORKER)
+    assert client.get("/directory/cpj").status_code == 200
+    assert client.get("/directory/cpj/edit").status_code == 403
+
+
+def test_filters_search_and_pagination(client: FlaskClient, loaded: Flask) -> None:
+    signed_in(client, loaded, Role.VIEWER)
+    html = client.get("/directory/?q=wgad").get_data(as_text=True)
+    assert "Working Group on Arbitrary Detention" in html
+    assert "Rory Peck" not in html
+    html = client.get("/directory/?region=south_asia&threat=lawsuit").get_data(as_text=True)
+    assert "Human Rights Law Network" in html
+    assert "Inter-American" not in html
+    html = client.get("/directory/?language=hi").get_data(as_text=True)
+    assert "Human Rights Law Network" in html and "Front Line" not in html
+    html = client.get("/directory/?urgent=1&q=eisf").get_data(as_text=True)
+    assert "No entries match" in html
+    first = client.get("/directory/").get_data(as_text=True)
+    assert "Page 1 of 2" in first
+    second = client.get("/directory/?page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in second
+    assert client.get("/directory/?page=999999999999").status_code == 200
+    assert client.get("/directory/?region=<script>&threat=%00&page=x").status_code == 200
+
+
+def test_empty_directory_shows_the_empty_state(client: FlaskClient, app: Flask) -> None:
+    signed_in(client, app, Role.VIEWER)
+    html = client.get("/directory/").get_data(as_text=True)
+    assert "No entries match" in html
+
+
+def test_unknown_or_hostile_ids_are_404(client: FlaskClient, loaded: Flask) -> None:
+    signed_in(client, loaded, Role.VIEWER)
+    for entry_id in ("nope", "..%2f..%2fetc", "A" * 300, "%3Cscript%3E"):
+        assert client.get(f"/directory/{entry_id}").status_code == 404
+
+
+def test_staff_pages_in_traditional_chinese(client: FlaskClient, loaded: Flask) -> None:
+    signed_in(client, loaded, Role.VIEWER)
+    html = client.get("/directory/?lang=zh_Hant").get_data(as_text=True)
+    assert "名錄" in html
+    detail = client.get("/directory/un-wgad").get_data(as_text=True)
+    assert "聯絡方式" in detail
+
+
+def test_admin_creates_edits_retires_and_restores_with_audit(
+    client: FlaskClient, loaded: Flask
+) -> None:
+    signed_in(client, loaded, Role.ADMIN)
+    token = csrf_from(client.get("/directory/new").get_data(as_text=True))
+    response = client.post("/directory/new", data={**entry_form(), "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    entry = db.session.get(DirectoryEntry, "test-legal-aid")
+    assert entry is not None
+    assert entry.countries == ["IN", "PK"]
+    assert entry.languages == ["en", "hi"]
+    assert entry.contacts[0] == {"kind": "web", "value": "https://example.org", "place": "Delhi"}
+    assert {"id": "note", "text": "Call first."} in entry.conditions
+    token = csrf_from(client.get("/directory/test-legal-aid/edit").get_data(as_text=True))
+    response = client.post(
+        "/directory/test-legal-aid/edit",
+        data={**entry_form(name="Renamed Legal Aid", id="hijack"), "csrf_token": token},
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(DirectoryEntry, "test-legal-aid").name == "Renamed Legal Aid"
+    assert db.session.get(DirectoryEntry, "hijack") is None
+    token = csrf_from(client.get("/directory/test-legal-aid").get_data(as_text=True))
+    assert (
+        client.post("/directory/test-legal-aid/retire", data={"csrf_token": token}).status_code
+        == 302
+    )
+    db.session.expire_all()
+    assert db.session.get(DirectoryEntry, "test-legal-aid").retired_at is not None
+    assert "Renamed Legal Aid" not in client.get("/directory/?q=renamed").get_data(as_text=True)
+    listed = client.get("/directory/?retired=1&q=renamed").get_data(as_text=True)
+    assert "Renamed Legal Aid" in listed
+    assert (
+        client.post("/directory/test-legal-aid/restore", data={"csrf_token": token}).status_code
+        == 302
+    )
+    actions = [e.action for e in db.session.query(AuditEvent).order_by(AuditEvent.id)]
+    assert actions[-4:] == [
+        "directory.create",
+        "directory.update",
+        "directory.retire",
+        "directory.restore",
+    ]
+
+
+def test_csrf_is_enforced(client: FlaskClient, loaded: Flask) -> None:
+    signed_in(client, loaded, Role.ADMIN)
+    before = table_count("directory_entries")
+    assert client.post("/directory/new", data=entry_form()).status_code == 400
+    assert client.post("/directory/cpj/retire").status_code == 400
+    assert client.post("/directory/cpj/retire", data={"csrf_token": "forged"}).status_code == 400
+    assert table_count("directory_entries") == before
+    assert db.session.get(DirectoryEntry, "cpj").retired_at is None
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"id": "Bad Id!"}, "Lower-case"),
+        ({"id": "cpj"}, "exists"),
+        ({"name": ""}, "This field is required"),
+        ({"name": "x" * 201}, "200"),
+        ({"countries": "XX, Narnia"}, "Unknown codes"),
+        ({"languages": "klingon"}, "Unknown codes"),
+        ({"contacts": "web | javascript:alert(1)"}, "http"),
+        ({"contacts": "telepathy | hello"}, "expected"),
+        ({"response_days": "-1"}, "between"),
+        ({"last_verified": "not a date"}, "date"),
+        ({"threats": ["made_up"]}, "valid choice"),
+        ({"kind": "<script>"}, "valid choice"),
+        ({"description_en": "x" * 6000}, "5000"),
+    ],
+)
+def test_hostile_form_input_is_refused_and_nothing_is_written(
+    client: FlaskClient, loaded: Flask, override: dict[str, Any], message: str
+) -> None:
+    signed_in(client, loaded, Role.ADMIN)
+    before = table_count("directory_entries")
+    token = csrf_from(client.get("/directory/new").get_data(as_text=True))
+    response = client.post("/directory/new", data={**entry_form(**override), "csrf_token": token})
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert table_count("directory_entries") == before
+
+
+def test_user_text_is_escaped(client: FlaskClient, loaded: Flask) -> None:
+    signed_in(client, loaded, Role.ADMIN)
+    token = csrf_from(client.get("/directory/new").get_data(as_text=True))
+    client.post(
+        "/directory/new",
+        data={
+            **entry_form(name="<script>alert(1)</script>", description_en="<img src=x onerror=1>"),
+            "csrf_token": token,
+        },
+    )
+    html = client.get("/directory/test-legal-aid").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "<img src=x" not in html
