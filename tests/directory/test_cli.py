@@ -20,7 +20,8 @@ def test_import_without_path_loads_the_shipped_data_and_is_idempotent(app: Flask
     assert "32 created" in result.output
     again = runner.invoke(args=["directory", "import", "--shipped"])
     assert again.exit_code == 0
-    assert "0 created" in again.output and "32 kept" in again.output
+    assert "0 created" in again.output
+    assert "32 kept" in again.output
     assert table_count("directory_entries") == 32
 
 
@@ -28,7 +29,8 @@ def test_import_seed_prints_summary_and_warnings(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["directory", "import", str(SEED)])
     assert result.exit_code == 0, result.output
     assert "Imported 28 entries" in result.output
-    assert "保護人權維護者觀察站" in result.output and "各種" in result.output
+    assert "保護人權維護者觀察站" in result.output
+    assert "各種" in result.output
     assert "5 warning(s)" in result.output
 
 

@@ -40,7 +40,8 @@ def test_seed_import_creates_28_entries_then_reimport_changes_nothing(any_app: F
         "rights_violation",
     ]
     second = service.import_markdown(seed_text(), source="seed")
-    assert second.created == [] and second.updated == []
+    assert second.created == []
+    assert second.updated == []
     assert len(second.unchanged) == 28
     assert table_count("directory_entries") == 28
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 2
@@ -84,7 +85,8 @@ def test_json_with_one_bad_record_writes_nothing(app: Flask) -> None:
     with pytest.raises(service.DirectoryImportError) as raised:
         service.import_records(records, source="x.json")
     text = " ".join(raised.value.problems)
-    assert "not-a-threat" in text and "http" in text
+    assert "not-a-threat" in text
+    assert "http" in text
     assert table_count("directory_entries") == 0
 
 
@@ -112,7 +114,7 @@ def test_shipped_data_has_the_seed_and_the_un_mechanisms(any_app: Flask) -> None
     assert len(summary.created) == 32
     ids = {e["id"] for e in service.export_all()}
     assert {e["id"] for e in umbrella.parse(seed_text()).entries} <= ids
-    assert UN_IDS <= ids
+    assert ids >= UN_IDS
     reprisals = db.session.get(DirectoryEntry, "ohchr-reprisals")
     assert {"kind": "email", "value": "ohchr-reprisals@un.org"} in reprisals.contacts
     assert reprisals.referral_kinds == ["reprisals_report"]
@@ -125,7 +127,8 @@ def test_shipped_data_has_the_seed_and_the_un_mechanisms(any_app: Flask) -> None
     assert "states_only" in db.session.get(DirectoryEntry, "icc").condition_ids()
     for entry in db.session.scalars(sa.select(DirectoryEntry)):
         assert entry.last_verified is not None
-        assert entry.description_en and entry.description_zh, entry.id
+        assert entry.description_en, entry.id
+        assert entry.description_zh, entry.id
 
 
 def test_shipped_data_keeps_the_seed_facts() -> None:
@@ -152,7 +155,8 @@ def test_shipped_reload_keeps_admin_edits_unless_forced(app: Flask) -> None:
     record.update(response_days=9, last_verified=date(2099, 1, 1))
     service.update_entry("cpj", record, actor=admin)
     again = service.import_shipped()
-    assert "cpj" in again.kept and not again.updated
+    assert "cpj" in again.kept
+    assert not again.updated
     assert db.session.get(DirectoryEntry, "cpj").response_days == 9
     forced = service.import_shipped(force=True)
     assert "cpj" in forced.updated
