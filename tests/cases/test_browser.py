@@ -110,6 +110,7 @@ def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply
     reply_public, reply_secret = crypto.reply_keypair(code)
     case = make_case(org, ANSWERS)
     case.reply_public_key = reply_public
+    case.receipt_lookup = crypto.receipt_lookup(code, app.config["SECRET_KEY"])
     db.session.add(
         CaseMessage(
             case_id=case.id,
@@ -181,6 +182,19 @@ def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply
     messages_text = page.locator("#messages").inner_text()
     assert REPLY in messages_text  # the staff copy, opened with the org key
     assert page.locator("#messages b").count() == 0
+
+    # The submitter reads the reply at /status with their receipt code, in their own browser.
+    submitter = page.context.browser.new_context(locale="en-GB")
+    try:
+        status_page = submitter.new_page()
+        status_page.on("response", on_response)
+        status_page.goto(f"{base}/status")
+        status_page.fill("#code", code)
+        status_page.click("main button[type=submit]")
+        status_page.wait_for_selector(".reply-opened")
+        assert REPLY in status_page.locator("#replies").inner_text()
+    finally:
+        submitter.close()
 
     # Locking forgets what was decrypted on the page.
     page.click("[data-lock-button]")
