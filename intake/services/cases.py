@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
-from flask_babel import gettext as _
+from flask import current_app, has_request_context
+from flask_babel import gettext
 
 from intake import crypto
 from intake.extensions import db
@@ -50,6 +50,13 @@ REF_LENGTH = 8  # 40 random bits in Crockford base32: unique enough to retry on 
 # A file envelope's header (name, type, size) may take at most this many bytes.
 FILE_HEADER_MAX = 1024
 SUBMITTER = "submitter"
+
+
+def _(message: str, **variables: Any) -> str:
+    """Translated in a request (the submitter's language); plain English from the CLI/demo."""
+    if has_request_context():
+        return str(gettext(message, **variables))
+    return message % variables if variables else message
 
 
 class SubmissionRefused(ValueError):

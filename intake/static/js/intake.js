@@ -9,7 +9,9 @@
 (function () {
   "use strict";
   const form = document.getElementById("intake-form");
-  if (!form || !window.RefugeSeal) {
+  // Without libsodium (blocked, failed to load) the form posts as it would without
+  // JavaScript, and the server seals it: never a dead "Send" button.
+  if (!form || !window.RefugeSeal || typeof sodium === "undefined") {
     return;
   }
   const seal = window.RefugeSeal;

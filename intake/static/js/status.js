@@ -8,8 +8,8 @@
   "use strict";
   const seal = window.RefugeSeal;
   const codeInput = document.getElementById("receipt-code-input");
-  if (!seal || !codeInput) {
-    return;
+  if (!seal || !codeInput || typeof sodium === "undefined") {
+    return; // the follow-up form then posts as without JavaScript
   }
 
   function replyText(opened) {

@@ -1,0 +1,110 @@
+"""services.cases: references, triage on new cases, receipts and the shapes others rely on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from intake import crypto
+from intake.models import Urgency
+from intake.services import cases as case_service
+from intake.services import triage
+from tests.builders import make_org_key
+from tests.conftest import table_count
+
+ROUTING = case_service.Routing(
+    urgency=Urgency.IMMEDIATE,
+    threats=["detention"],
+    profiles=["lawyer"],
+    country="CN",
+    languages=["zh"],
+    consent_given=True,
+)
+
+
+def _submit() -> case_service.Submission:
+    return case_service.create_case_from_plaintext(
+        ROUTING,
+        org_key=make_org_key().key,
+        answers={"what_happened": "x"},
+        files=[],
+        locale="en",
+    )
+
+
+def test_triage_suggestions_are_stored_on_the_new_case(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake(**routing: Any) -> list[dict[str, Any]]:
+        seen.update(routing)
+        return [{"id": "wgad", "name": "WGAD", "score": 9, "reasons": ["detention"], "caveats": []}]
+
+    monkeypatch.setattr(triage, "suggestions_for", fake)
+    case = _submit().case
+    assert case.triage[0]["id"] == "wgad"
+    assert seen == {
+        "threats": ["detention"],
+        "profiles": ["lawyer"],
+        "country": "CN",
+        "languages": ["zh"],
+        "urgency": "immediate",
+    }
+
+
+def test_a_failing_triage_never_loses_the_request(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**routing: Any) -> list[dict[str, Any]]:
+        raise RuntimeError("directory unavailable")
+
+    monkeypatch.setattr(triage, "suggestions_for", broken)
+    case = _submit().case
+    assert case.triage == []
+    assert table_count("cases") == 1
+
+
+def test_the_real_triage_runs_against_the_directory(app: Flask) -> None:
+    case = _submit().case
+    assert isinstance(case.triage, list)
+
+
+def test_case_refs_are_short_crockford_and_unique(app: Flask) -> None:
+    refs = {_submit().case.ref for _ in range(20)}
+    assert len(refs) == 20
+    for ref in refs:
+        assert ref.startswith("RF-")
+        assert len(ref) == 11
+        assert set(ref[3:]) <= set(crypto.RECEIPT_ALPHABET)
+
+
+def test_receipt_codes_have_100_bits_and_are_never_stored(app: Flask) -> None:
+    submission = _submit()
+    normalised = crypto.normalise_receipt_code(submission.receipt_code)
+    assert normalised is not None
+    assert len(normalised) * 5 >= 100
+    case = submission.case
+    assert normalised not in (case.receipt_lookup, case.reply_public_key, case.ref)
+    assert case.receipt_lookup == crypto.receipt_lookup(normalised, app.config["SECRET_KEY"])
+
+
+def test_file_envelope_round_trip_keeps_newlines_in_names(app: Flask) -> None:
+    org = make_org_key()
+    plain = case_service.PlainFile(
+        name='a\nb "c".png', content_type="image/png", data=b"\n\x00data\n"
+    )
+    opened = case_service.open_file(case_service.seal_file(plain, org.public), org.secret)
+    assert opened == plain
+
+
+def test_too_many_files_are_refused_by_the_service(app: Flask) -> None:
+    org = make_org_key()
+    files = [case_service.PlainFile("f", "text/plain", b"x")] * 6
+    with pytest.raises(case_service.SubmissionRefused):
+        case_service.create_case_from_plaintext(
+            ROUTING, org_key=org.key, answers={}, files=files, locale="en"
+        )
+    assert table_count("cases") == 0
