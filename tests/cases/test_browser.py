@@ -315,3 +315,56 @@ def test_a_viewer_reads_with_a_key_but_a_case_sealed_to_another_key_says_so(
             assert widths[0] <= widths[1], (path, widths)
     finally:
         context.close()
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_case_pages_have_no_axe_violations(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    if not AXE.exists():
+        pytest.fail("node_modules/axe-core is missing: run `npm install`")
+    org = make_org_key()
+    case = make_case(
+        org,
+        ANSWERS,
+        triage=[{"id": "x", "name": "NGO X", "score": 3, "reasons": ["r"], "caveats": ["c"]}],
+    )
+    make_attachment(case, org)
+    user = make_user(Role.CASEWORKER)
+    user_agent = "RefugeCaseTests/axe"
+    # bypass_csp only so the test can inject axe; the other tests run under the real CSP.
+    context = browser.new_context(
+        bypass_csp=True, user_agent=user_agent, viewport={"width": 360, "height": 740}
+    )
+    try:
+        context.add_cookies(
+            [
+                {
+                    "name": app.config["SESSION_COOKIE_NAME"],
+                    "value": session_cookie_for(app, user, user_agent),
+                    "url": live_server.url,
+                }
+            ]
+        )
+        context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        for path in (
+            f"/cases/?lang={locale}",
+            "/cases/?view=all&status=closed",
+            f"/cases/{case.ref}",
+        ):
+            page.goto(f"{live_server.url}{path}")
+            if "/cases/RF" in page.url:
+                wait_decrypted(page)
+            page.add_script_tag(content=AXE.read_text())
+            found = page.evaluate(
+                "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            )
+            summary = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in found]
+            assert summary == [], (path, summary)
+    finally:
+        context.close()
