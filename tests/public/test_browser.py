@@ -253,3 +253,33 @@ def test_a_wrong_code_is_refused_in_the_browser(app: Flask, live_server: Any, pa
     page.click("button[type=submit]")
     page.wait_for_selector("#error-summary:not([hidden])")
     assert "没有请求使用此收据代码" in page.inner_text("#error-summary")
+
+
+def test_an_expired_session_does_not_lose_the_text_on_the_js_path(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    """The token is fetched fresh right before sealing, so hours of writing survive an
+    expired session (here: every cookie gone, as after a browser restart)."""
+    org = make_org_key()
+    page.goto(f"{live_server.url}/request?lang=zh_Hant")
+    fill_request_form(page)
+    page.context.clear_cookies()
+    page.click("#send-request")
+    page.wait_for_selector("#receipt-panel:not([hidden])")
+    assert_case_opens_to_everything_typed(the_case(), org)
+
+
+def test_drafts_are_kept_on_the_device_only_when_asked(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    make_org_key()
+    page.goto(f"{live_server.url}/request")
+    page.fill("#what_happened", "draft text")
+    assert page.evaluate("() => localStorage.length") == 0  # off by default
+    page.check("#keep-draft")
+    page.fill("#context", "more draft")
+    page.reload()
+    assert page.input_value("#what_happened") == "draft text"
+    assert page.input_value("#context") == "more draft"
+    page.uncheck("#keep-draft")
+    assert page.evaluate("() => localStorage.length") == 0
