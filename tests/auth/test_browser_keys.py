@@ -42,7 +42,7 @@ def sign_in_and_unlock(page: Any, base: str, email: str, password: str, totp_sec
     page.fill("#unlock-password", password)
     page.click("form[data-unlock-form].unlock-page-form button[type=submit]")
     page.wait_for_url(f"{base}/cases/*")
-    page.wait_for_function("window.RefugeKeyring && window.RefugeKeyring.isUnlocked()")
+    page.wait_for_selector("#lock-state.is-unlocked", state="attached")
 
 
 def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
@@ -162,3 +162,118 @@ def test_wrong_password_does_not_unlock(app: Flask, live_server: Any, page: Any)
     error.wait_for(state="visible")
     assert "does not open" in (error.text_content() or "")
     assert page.evaluate("window.RefugeKeyring.isUnlocked()") is False
+
+
+def test_invited_colleague_gets_the_org_key_from_an_admins_browser(
+    app: Flask, browser: Any, live_server: Any, page: Any
+) -> None:
+    """The whole invitation: admin invites, the colleague's browser makes their keypair, the
+    admin's browser seals the organisation key to it, and the colleague unlocks it."""
+    runner = app.test_cli_runner()
+    runner.invoke(
+        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    runner.invoke(
+        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    db.session.expire_all()
+    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
+    org_key = db.session.scalar(sa.select(OrgKey))
+    assert admin is not None
+    assert admin.totp_secret
+    assert org_key is not None
+    base = live_server.url
+
+    sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
+    page.goto(f"{base}/admin/users")
+    page.fill("input[name=email]", "colleague@example.org")
+    page.select_option("select[name=role]", "caseworker")
+    page.click("form[action='/admin/users'] button[type=submit]")
+    link = (page.locator("[data-enrol-link]").text_content() or "").strip()
+    assert "/auth/enrol/" in link
+
+    colleague_context = browser.new_context(locale="en-GB")
+    colleague_page = colleague_context.new_page()
+    colleague_page.set_default_timeout(15_000)
+    colleague_password = "the colleague's own long passphrase"
+    colleague_page.goto(link)
+    colleague_page.fill("input[name=password]", colleague_password)
+    colleague_page.fill("input[name=confirm]", colleague_password)
+    colleague_page.click("main button[type=submit]")
+    colleague_secret = (
+        colleague_page.locator("[data-totp-secret]").text_content(timeout=30_000) or ""
+    ).strip()
+
+    page.goto(f"{base}/admin/keys")
+    page.click("form[data-grant-form] button[type=submit]")
+    page.wait_for_url(f"{base}/admin/keys")
+    assert "can now open cases" in (page.locator(".flashes").text_content() or "")
+
+    colleague_page.wait_for_timeout(1_000)  # the next TOTP step is not needed: new account
+    sign_in_and_unlock(
+        colleague_page, base, "colleague@example.org", colleague_password, colleague_secret
+    )
+    result = colleague_page.evaluate(ORG_PUBLIC_KEY_JS, org_key.id)
+    assert result["pub"] == org_key.public_key
+    assert result["derived"] == org_key.public_key
+    colleague_context.close()
+
+
+def test_change_password_in_the_browser_rewraps_the_key(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    runner = app.test_cli_runner()
+    runner.invoke(
+        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    runner.invoke(
+        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    db.session.expire_all()
+    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
+    org_key = db.session.scalar(sa.select(OrgKey))
+    assert admin is not None
+    assert admin.totp_secret
+    assert org_key is not None
+    base = live_server.url
+    sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
+    new_password = "an entirely different passphrase"
+    page.goto(f"{base}/auth/account")
+    page.fill("input[name=current_password]", DEFAULT_PASSWORD)
+    page.fill("input[name=password]", new_password)
+    page.fill("input[name=confirm]", new_password)
+    page.click("form[data-rewrap-form] button[type=submit]")
+    page.wait_for_url(f"{base}/auth/account")
+    assert "password is changed" in (page.locator(".flashes").text_content() or "")
+    page.click("[data-lock-button]")
+    page.click("[data-unlock-panel] summary")
+    page.fill("#lock-state-password", new_password)
+    page.click("form.unlock-form button[type=submit]")
+    page.wait_for_selector("#lock-state.is-unlocked", state="attached")
+    assert page.evaluate(ORG_PUBLIC_KEY_JS, org_key.id)["pub"] == org_key.public_key
+
+
+def test_keyring_locks_itself_after_idle_time(app: Flask, live_server: Any, page: Any) -> None:
+    runner = app.test_cli_runner()
+    runner.invoke(
+        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    runner.invoke(
+        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    db.session.expire_all()
+    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
+    assert admin is not None
+    assert admin.totp_secret
+    app.config["KEYRING_IDLE_MINUTES"] = 0.02  # 1.2 seconds
+    sign_in_and_unlock(page, live_server.url, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
+    page.wait_for_timeout(2_000)
+    page.reload()
+    assert page.evaluate("window.RefugeKeyring.isUnlocked()") is False
+    assert page.locator("[data-lock-status]").text_content() == "Keys locked"
