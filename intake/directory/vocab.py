@@ -201,15 +201,21 @@ def english(table: Mapping[str, LazyString], key: str) -> str:
     return str(label._args[0]) if label._args else str(label)
 
 
+@cache
+def _cldr(locale: str) -> Locale | None:
+    try:
+        return Locale.parse(locale)
+    except (ValueError, TypeError):
+        return None
+
+
+@cache
 def country_name(code: str, locale: str = "en") -> str:
-    try:
-        return str(Locale.parse(locale).territories.get(code, code))
-    except (ValueError, TypeError):
-        return code
+    data = _cldr(locale)
+    return str(data.territories.get(code, code)) if data else code
 
 
+@cache
 def language_name(code: str, locale: str = "en") -> str:
-    try:
-        return str(Locale.parse(locale).languages.get(code, code))
-    except (ValueError, TypeError):
-        return code
+    data = _cldr(locale)
+    return str(data.languages.get(code, code)) if data else code

@@ -178,9 +178,17 @@ def rank(
     """Entries that can act for this request, best first, each with reasons and caveats."""
     profiles = _expand_profiles(request.profiles)
     country_regions = vocab.regions_of(request.country) if request.country else frozenset()
+    country = request.country
     suggestions = []
     for raw in entries:
-        suggestion = _assess(TriageEntry.of(raw), request, profiles, country_regions)
+        entry = raw if isinstance(raw, TriageEntry) else TriageEntry.of(raw)
+        # Cheap geographic pre-check first: most entries of a large directory fail it.
+        if "global" not in entry.regions and (
+            country is None
+            or (country not in entry.countries and not entry.regions & country_regions)
+        ):
+            continue
+        suggestion = _assess(entry, request, profiles, country_regions)
         if suggestion is not None:
             suggestions.append(suggestion)
     suggestions.sort(key=lambda s: (s.tier, -s.score, s.id))
