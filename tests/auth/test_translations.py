@@ -1,0 +1,30 @@
+"""Staff pages of this area in 繁體中文 (DESIGN §7)."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake.models import Role
+from tests.builders import login_as, make_org_key, make_staff_with_keys
+
+
+def test_sign_in_pages_in_traditional_chinese(client: FlaskClient) -> None:
+    page = client.get("/login?lang=zh_Hant").get_data(as_text=True)
+    assert "登入" in page
+    assert "輸入密碼後" in page  # the hint below the form
+    assert "密碼" in page
+    setup = client.get("/setup").get_data(as_text=True)
+    assert "設定 Refuge" in setup
+
+
+def test_admin_and_lock_state_in_traditional_chinese(app: Flask, client: FlaskClient) -> None:
+    admin, _ = make_staff_with_keys(Role.ADMIN, make_org_key())
+    login_as(client, app, admin)
+    client.get("/admin/?lang=zh_Hant")
+    users = client.get("/admin/users").get_data(as_text=True)
+    assert "工作人員帳號" in users
+    assert "邀請同事" in users
+    assert "金鑰已鎖定" in users  # the lock state in the header
+    assert "稽核紀錄" in client.get("/admin/audit").get_data(as_text=True)
+    assert "解鎖你的金鑰" in client.get("/auth/unlock").get_data(as_text=True)
