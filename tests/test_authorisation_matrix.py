@@ -57,8 +57,12 @@ def world(make_app: Callable[..., Flask]) -> Iterator[World]:
         victim = make_user(Role.CASEWORKER)
         case = make_case(org)
         attachment = make_attachment(case, org)
-        values = {"ref": case.ref, "attachment_id": attachment.id, "user_id": victim.id,
-                  "filename": "css/refuge.css"}
+        values = {
+            "ref": case.ref,
+            "attachment_id": attachment.id,
+            "user_id": victim.id,
+            "filename": "css/refuge.css",
+        }
         yield World(app, users, values)
 
 
@@ -112,8 +116,11 @@ def test_every_route_answers_each_role_as_expected(world: World) -> None:
             continue
         path = url_for_rule(rule, method, world.values)
         for role in ROLES:
-            response = world.app.test_client().open(path, method=method) if role is None else \
-                client_for(world, role).open(path, method=method)
+            response = (
+                world.app.test_client().open(path, method=method)
+                if role is None
+                else client_for(world, role).open(path, method=method)
+            )
             checked += 1
             where = f"{method} {path} as {role.value if role else 'anonymous'}"
             status = response.status_code
