@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from io import BytesIO
 from typing import Any
 
@@ -31,11 +32,12 @@ from flask import (
 from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf, validate_csrf
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CombinedMultiDict, FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
-from intake.extensions import csrf, limiter
+from intake.extensions import csrf, db, limiter
 from intake.models import Case, OrgKey, Urgency
 from intake.public import bp, vocab
 from intake.public.forms import (
@@ -49,6 +51,8 @@ from intake.public.forms import (
 from intake.services import cases as case_service
 from intake.services.cases import PlainFile, Routing, SubmissionRefused
 from intake.web import error_response
+
+log = logging.getLogger(__name__)
 
 ViewResult = Response | str | tuple[Response | str, int]
 
@@ -313,6 +317,8 @@ def _submit_without_js(
     if not valid:
         notice = _("Please attach your files again.") if form.uploaded_files() else None
         return _render_form(form, org_key, status=422, notice=notice)
+    # Consent in the clear is what referrals check: everyone named agreed, and the submitter
+    # allows sharing. The nuance (some agreed, "ask me first") stays in the sealed answers.
     routing = Routing(
         urgency=Urgency(form.urgency.data),
         threats=list(dict.fromkeys(form.threats.data or [])),
@@ -321,9 +327,21 @@ def _submit_without_js(
         languages=form.chosen_languages(),
         consent_given=form.consent.data == "yes" and form.referral_consent.data == "yes",
     )
-    submission = case_service.create_case_from_plaintext(
-        routing, org_key=org_key, answers=form.answers(), files=plain_files, locale=_locale()
-    )
+    try:
+        submission = case_service.create_case_from_plaintext(
+            routing, org_key=org_key, answers=form.answers(), files=plain_files, locale=_locale()
+        )
+    except SQLAlchemyError as error:
+        # A server error must not throw the text away either: show the form again, filled in.
+        log.error("storing a request failed: %s", type(error).__name__)
+        db.session.rollback()
+        notice = _(
+            "We could not save your request because of a problem on our side. We kept what "
+            "you wrote: please try again in a moment."
+        )
+        if plain_files:
+            notice += " " + _("Please attach your files again.")
+        return _render_form(form, org_key, status=503, notice=notice)
     return render_template("public/receipt.html", receipt_code=submission.receipt_code), 200
 
 

@@ -248,3 +248,22 @@ def test_audit_event_of_a_submission_carries_no_content(app: Flask, client: Any)
     assert event.action == "case.submitted"
     assert event.detail == {"sealed_by": "server", "attachments": 1}
     assert db.session.scalars(sa.select(CaseAttachment)).one().size > len(PHOTO_BYTES)
+
+
+def test_a_database_failure_re_shows_the_form_with_the_text(
+    app: Flask, client: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    make_org_key()
+
+    def database_down(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(case_service, "create_case", database_down)
+    response = _post(client, _form(csrf_token(client)))
+    assert response.status_code == 503
+    assert canary_for("what_happened") in response.text
+    assert "We kept what you wrote" in response.text
+    assert CANARY not in caplog.text
+    _nothing_stored()
