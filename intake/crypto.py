@@ -197,8 +197,9 @@ def wrap_secret_key(secret: bytes, password: str, *, ops_limit: int, mem_limit: 
     box = SecretBox(_wrapping_key(password, salt, ops_limit, mem_limit))
     nonce = nacl_random(WRAP_NONCE_BYTES)
     sealed = box.encrypt(secret, nonce)  # nonce || ciphertext, as the browser builds it
-    return WrappedKey(wrapped=b64(bytes(sealed)), salt=b64(salt), ops_limit=ops_limit,
-                      mem_limit=mem_limit)
+    return WrappedKey(
+        wrapped=b64(bytes(sealed)), salt=b64(salt), ops_limit=ops_limit, mem_limit=mem_limit
+    )
 
 
 def unwrap_secret_key(wrapped: WrappedKey, password: str) -> bytes:
