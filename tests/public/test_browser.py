@@ -112,7 +112,9 @@ def test_js_path_sends_only_ciphertext_and_the_org_secret_opens_everything(
     org = make_org_key()
     recorder = BodyRecorder(app)
     bodies: list[bytes] = []
+    urls: list[str] = []
     page.on("request", lambda request: bodies.append(request.post_data_buffer or b""))
+    page.on("request", lambda request: urls.append(request.url))
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
@@ -130,6 +132,8 @@ def test_js_path_sends_only_ciphertext_and_the_org_secret_opens_everything(
     assert crypto.normalise_receipt_code(code) is not None
     assert page.locator("#copy-receipt").is_visible()
     assert errors == []
+    third_party = [url for url in urls if not url.startswith(live_server.url)]
+    assert third_party == [], "no third-party requests"
 
     posted = [body for body in [*bodies, *recorder.bodies] if body]
     assert any(b'name="sealed_answers"' in body for body in recorder.bodies)
