@@ -15,9 +15,11 @@ Hard rules (an entry that cannot act for the person is never suggested):
   only for reprisals, the embassy advice only when urgency is immediate, and entries to which
   "only states can refer" (the ICC) never, since a request is always about a person.
 
-Ordering: for ``immediate`` requests the embassy advice comes first, then entries that accept
-urgent appeals, then the rest; within a tier, higher score first, then id. Score points are
-additive, so adding a threat an entry covers never lowers its score.
+Ordering: for ``immediate`` requests the embassy advice comes first, then entries that take
+urgent appeals directly (regional bodies, which need domestic remedies exhausted, do not), then
+the rest; entries that do not take individual cases ("no_direct_casework": funders, pro bono
+brokers, information sources) come last; within a tier, higher score first, then id. Score
+points are additive, so adding a threat an entry covers never lowers its score.
 """
 
 from __future__ import annotations
@@ -287,7 +289,12 @@ def _assess(
 
     # Urgency.
     tier = 2
-    if entry.accepts_urgent_appeals:
+    slow_route = "domestic_remedies_exhausted" in conditions
+    if entry.accepts_urgent_appeals and slow_route:
+        # Regional commissions and courts do take urgent (precautionary/interim) requests,
+        # but only once domestic remedies are exhausted: never ahead of the emergency lines.
+        reasons.append("Can order urgent protective measures")
+    elif entry.accepts_urgent_appeals:
         if request.urgency in ("immediate", "days"):
             score += URGENT_POINTS
         reasons.append("Accepts urgent appeals")
@@ -295,6 +302,8 @@ def _assess(
             tier = 1
     elif immediate:
         caveats.append("Does not take urgent appeals: not for the first 24 hours")
+    if "no_direct_casework" in conditions:
+        tier = 3  # resources and networks, after those who take a person's case
     if "immediate_only" in conditions:
         tier = 0
         reasons.insert(0, "Life or liberty at risk now: contact an embassy within 24 hours")

@@ -89,10 +89,18 @@ def test_lawyer_detained_brings_wgad_and_the_legal_networks_not_wgeid() -> None:
     assert "asian-human-rights-commission" in ids[:4]
     wgad = suggestion("un-wgad", **request)
     assert "Mandate covers detention" in wgad.reasons
-    urgent = [s for s in rank(RoutingRequest.from_mapping(request), SHIPPED)]
-    # Immediate: every entry that accepts urgent appeals comes before those that do not.
-    flags = [next(e for e in SHIPPED if e.id == s.id).accepts_urgent_appeals for s in urgent[1:]]
-    assert flags == sorted(flags, reverse=True)
+    # Immediate: every entry that takes urgent appeals directly comes before those that do not
+    # (regional bodies need domestic remedies exhausted first, so they do not jump the queue).
+    by_id = {e.id: e for e in SHIPPED}
+    fast = [
+        by_id[s.id].accepts_urgent_appeals
+        and "domestic_remedies_exhausted" not in by_id[s.id].condition_ids
+        for s in rank(RoutingRequest.from_mapping(request), SHIPPED)[1:]
+    ]
+    assert fast == sorted(fast, reverse=True)
+    assert (
+        "Accepts urgent appeals" in suggestion("asian-human-rights-commission", **request).reasons
+    )
 
 
 def test_disappearance_brings_wgeid() -> None:
@@ -136,6 +144,19 @@ def test_legal_case_in_south_asia_brings_hrln_in_india_only() -> None:
     assert "global-fund-for-human-rights" not in ranked(
         threats=["lawsuit"], country="BR", urgency="weeks"
     )
+
+
+def test_regional_body_never_ahead_of_emergency_lines_when_immediate() -> None:
+    ids = ranked(threats=["physical_attack"], country="BR", languages=["pt"], urgency="immediate")
+    assert ids.index("frontline-defenders") < ids.index("inter-american-system")
+    iachr = suggestion(
+        "inter-american-system",
+        threats=["physical_attack"],
+        country="BR",
+        languages=["pt"],
+        urgency="immediate",
+    )
+    assert "Can order urgent protective measures" in iachr.reasons
 
 
 def test_regional_court_case_only_in_region_and_with_domestic_remedies_caveat() -> None:
