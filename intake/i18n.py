@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -39,6 +39,8 @@ def normalise_locale(value: str | None) -> str | None:
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI, worker, tests: the default language
+        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     chosen = normalise_locale(request.args.get("lang"))
     if chosen:
         session["lang"] = chosen

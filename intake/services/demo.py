@@ -153,8 +153,8 @@ def _entry_for(kind: ReferralKind, suggestions: list[dict[str, Any]], entries: l
         ReferralKind.REPRISALS_REPORT: "un-ohchr-reprisals",
     }
     wanted = mechanisms.get(kind)
-    if wanted in entries:
-        return wanted  # type: ignore[return-value]
+    if wanted is not None and wanted in entries:
+        return wanted
     if kind.value.startswith("sp_"):
         for candidate in ("un-sr-hrd", "un-special-rapporteur-hrd"):
             if candidate in entries:

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from intake.db import utcnow
 from intake.extensions import db
@@ -31,7 +32,8 @@ from intake.services.reminders import org_zone
 
 
 class ReferralError(ValueError):
-    """A referral request that cannot be carried out; the message is safe to show."""
+    """A referral request that cannot be carried out; the message is safe to show and is
+    translated when it is turned into a string."""
 
 
 class ConsentRequired(ReferralError):
@@ -78,26 +80,29 @@ def create(
     now = now or utcnow()
     case = db.session.get(Case, case_id)
     if case is None:
-        raise ReferralError("This case does not exist.")
+        raise ReferralError(_l("This case does not exist."))
     entry = db.session.get(DirectoryEntry, entry_id)
     if entry is None or entry.retired_at is not None:
-        raise ReferralError("Choose an organisation or mechanism from the directory.")
+        raise ReferralError(_l("Choose an organisation or mechanism from the directory."))
     reason = (consent_override_reason or "").strip()
     if len(reason) > MAX_OVERRIDE_REASON:
-        raise ReferralError("The override reason is too long.")
+        raise ReferralError(_l("The override reason is too long."))
     if not case.consent_given:
         if actor.role != Role.ADMIN:
             raise ConsentRequired(
-                "No consent is recorded for this case: only an admin can refer it, with a reason."
+                _l(
+                    "No consent is recorded for this case: "
+                    "only an admin can refer it, with a reason."
+                )
             )
         if not reason:
-            raise ConsentRequired("No consent is recorded: an admin override needs a reason.")
+            raise ConsentRequired(_l("No consent is recorded: an admin override needs a reason."))
     if owner_id is not None:
         owner = db.session.get(User, owner_id)
         if owner is None or owner.role == Role.VIEWER or not owner.is_active_account:
-            raise ReferralError("The owner must be an active caseworker or admin.")
+            raise ReferralError(_l("The owner must be an active caseworker or admin."))
     if due_hours is not None and not 1 <= due_hours <= 24 * 366:
-        raise ReferralError("The deadline in hours is out of range.")
+        raise ReferralError(_l("The deadline in hours is out of range."))
     referral = Referral(
         case_id=case.id,
         entry_id=entry.id,
@@ -148,18 +153,20 @@ def transition(
     """Move a referral along its workflow; ``at`` is when it happened (defaults to now)."""
     referral = db.session.get(Referral, referral_id)
     if referral is None:
-        raise ReferralError("This referral does not exist.")
+        raise ReferralError(_l("This referral does not exist."))
     if action not in TRANSITIONS:
-        raise ReferralError("Unknown action.")
+        raise ReferralError(_l("Unknown action."))
     sources, target = TRANSITIONS[action]
     if referral.state not in sources:
-        raise ReferralError(f"A referral that is {referral.state.value} cannot do that.")
+        raise ReferralError(
+            _l("A referral that is %(state)s cannot do that.", state=referral.state.value)
+        )
     moment = at or utcnow()
     if moment > utcnow():
-        raise ReferralError("The date cannot be in the future.")
+        raise ReferralError(_l("The date cannot be in the future."))
     if action == "close":
         if outcome not in OUTCOMES:
-            raise ReferralError("Choose an outcome to close the referral.")
+            raise ReferralError(_l("Choose an outcome to close the referral."))
         referral.outcome = outcome
         referral.closed_at = moment
     previous = referral.state

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_mailman import EmailMessage
+from sqlalchemy.engine import CursorResult
 
 from intake.db import utcnow
 from intake.extensions import db, mail
@@ -67,16 +68,12 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> int:
     """INSERT … ON CONFLICT (dedupe_key) DO NOTHING, on PostgreSQL and SQLite alike."""
     if not rows:
         return 0
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = ReminderOutbox.__table__
     dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = (
-        insert(ReminderOutbox.__table__)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(ReminderOutbox.__table__.c.id)
-    )
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    statement = insert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
     connection = db.session.connection()
     written = 0
     for start in range(0, len(rows), CHUNK):
@@ -132,6 +129,8 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
     fallback: int | None = None
     wanted: dict[str, dict[str, Any]] = {}
     for referral_id, due, clock_start, created_at, owner_id, assignee_id in candidates:
+        if due is None:  # excluded by the query; here for the type checker
+            continue
         slots = reminder_slots(due, clock_start or created_at, zone, now, offsets)
         if not slots:
             continue
@@ -224,7 +223,7 @@ def _due_digests(now: datetime) -> list[dict[str, Any]]:
 def _recover_stale_claims(now: datetime) -> int:
     """A row left 'sending' longer than a send can take belongs to a worker that died."""
     timeout = timedelta(seconds=int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]))
-    result = db.session.execute(
+    result: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
         sa.update(ReminderOutbox)
         .where(
             ReminderOutbox.status == OutboxStatus.SENDING,
@@ -341,7 +340,7 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
     :class:`TransientMailError` when the mail server should be tried again later."""
     now = now or utcnow()
     timeout = timedelta(seconds=int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]))
-    claimed = db.session.execute(
+    claimed: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
         sa.update(ReminderOutbox)
         .where(
             ReminderOutbox.id == outbox_id,

@@ -118,3 +118,9 @@ def test_next_best_suggests_an_untried_triage_entry(app: Flask) -> None:
     suggestion = referrals.next_best(referral)
     assert suggestion is not None
     assert suggestion["id"] == "other-ngo"
+
+
+def test_every_outcome_has_a_label() -> None:
+    from intake.referrals.forms import OUTCOME_LABELS
+
+    assert set(OUTCOME_LABELS) == set(referrals.OUTCOMES)

@@ -1,0 +1,95 @@
+"""Forms for starting and moving referrals. No free text about the case: notes are sealed."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from intake.models import ReferralKind, ReferralState
+from intake.services.referrals import MAX_OVERRIDE_REASON
+
+KIND_LABELS = {
+    ReferralKind.SP_URGENT_APPEAL: _l("UN Special Procedures: urgent appeal (60 days)"),
+    ReferralKind.SP_ALLEGATION_LETTER: _l("UN Special Procedures: allegation letter (60 days)"),
+    ReferralKind.SP_LEGISLATION: _l("UN Special Procedures: draft law or policy (48 hours)"),
+    ReferralKind.WGAD_OPINION: _l("Working Group on Arbitrary Detention follow-up (6 months)"),
+    ReferralKind.REPRISALS_REPORT: _l("Reprisals report (by 15 April)"),
+    ReferralKind.NGO_REFERRAL: _l("Referral to an organisation"),
+    ReferralKind.EMBASSY_CONTACT: _l("Embassy contact (24 hours)"),
+    ReferralKind.FOLLOW_UP: _l("Follow-up after no acknowledgement"),
+}
+STATE_LABELS = {
+    ReferralState.DRAFT: _l("Draft"),
+    ReferralState.SENT: _l("Sent"),
+    ReferralState.ACKNOWLEDGED: _l("Acknowledged"),
+    ReferralState.REPLIED: _l("Replied"),
+    ReferralState.NO_REPLY: _l("No reply"),
+    ReferralState.CLOSED: _l("Closed"),
+    ReferralState.WITHDRAWN: _l("Withdrawn"),
+}
+ACTION_LABELS = {
+    "send": _l("Mark as sent (starts the clock)"),
+    "acknowledge": _l("Acknowledged"),
+    "reply": _l("Reply received"),
+    "no_reply": _l("No reply"),
+    "close": _l("Close"),
+    "withdraw": _l("Withdraw"),
+}
+OUTCOME_LABELS = {
+    "action_taken": _l("Action taken"),
+    "partially_resolved": _l("Partially resolved"),
+    "no_action": _l("No action"),
+    "declined": _l("Declined"),
+    "not_applicable": _l("Not applicable"),
+}
+VIEW_LABELS = {
+    "action": _l("Action needed"),
+    "overdue": _l("Overdue"),
+    "due_soon": _l("Due within 7 days"),
+    "awaiting": _l("Awaiting reply"),
+    "timeline": _l("Timeline"),
+    "all": _l("All"),
+}
+
+
+class ReferralForm(FlaskForm):
+    entry_id = SelectField(_l("Organisation or mechanism"), validators=[DataRequired()])
+    kind = SelectField(
+        _l("Kind"),
+        choices=[SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()],
+        validators=[DataRequired()],
+    )
+    owner_id = SelectField(_l("Owner"), coerce=int, validators=[DataRequired()])
+    due_hours = IntegerField(
+        _l("Deadline in hours (draft-law letters may be given longer than 48 hours)"),
+        validators=[Optional(), NumberRange(min=1, max=24 * 366)],
+    )
+    consent_override_reason = TextAreaField(
+        _l("Reason to refer without recorded consent (admins only; audited)"),
+        validators=[Optional(), Length(max=MAX_OVERRIDE_REASON)],
+    )
+    sealed_note = HiddenField()
+
+
+class TransitionForm(FlaskForm):
+    action = SelectField(
+        _l("What happened"),
+        choices=[SelectChoice(key, label) for key, label in ACTION_LABELS.items()],
+        validators=[DataRequired()],
+    )
+    at = DateTimeLocalField(
+        _l("When (your organisation's time; empty means now)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+    )
+    outcome = SelectField(
+        _l("Outcome (to close)"),
+        choices=[
+            SelectChoice("", "—"),
+            *(SelectChoice(key, label) for key, label in OUTCOME_LABELS.items()),
+        ],
+        validators=[Optional()],
+    )

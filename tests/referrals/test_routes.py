@@ -1,0 +1,227 @@
+"""/referrals pages: who may see and change what, forms with bad input, views and filters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Role
+from tests.builders import login_as, make_case, make_org_key, make_user
+from tests.referrals.conftest import CANARY, make_entry, sent_referral
+
+
+@pytest.fixture
+def web(make_app: Callable[..., Flask]) -> Flask:
+    app = make_app("sqlite", WTF_CSRF_ENABLED=False)
+    with app.app_context():
+        yield app
+
+
+def client_for(app: Flask, role: Role) -> tuple[FlaskClient, object]:
+    user = make_user(role)
+    return login_as(app.test_client(), app, user), user
+
+
+def count_referrals() -> int:
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(Referral)) or 0)
+
+
+def test_anonymous_is_sent_to_sign_in(web: Flask) -> None:
+    referral = sent_referral()
+    client = web.test_client()
+    for path in ("/referrals/", f"/referrals/{referral.id}", "/referrals/new?ref=x"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert "/login" in response.headers["Location"]
+    assert client.post(f"/referrals/{referral.id}/transition").status_code == 302
+
+
+def test_viewer_reads_but_cannot_change(web: Flask) -> None:
+    referral = sent_referral()
+    client, _ = client_for(web, Role.VIEWER)
+    assert client.get("/referrals/?view=all").status_code == 200
+    page = client.get(f"/referrals/{referral.id}")
+    assert page.status_code == 200
+    assert b'action="/referrals/' not in page.data  # no update form
+    assert client.get(f"/referrals/new?ref={referral.case.ref}").status_code == 403
+    response = client.post(f"/referrals/{referral.id}/transition", data={"action": "withdraw"})
+    assert response.status_code == 403
+    assert db.session.get(Referral, referral.id).state == ReferralState.SENT
+
+
+def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) -> None:
+    org = make_org_key()
+    make_entry("alpha-ngo")
+    make_entry("zeta-ngo")
+    case = make_case(
+        org, triage=[{"id": "zeta-ngo", "name": "Z", "score": 3, "reasons": [], "caveats": []}]
+    )
+    client, user = client_for(web, Role.CASEWORKER)
+    page = client.get(f"/referrals/new?ref={case.ref}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.index('value="zeta-ngo"') < html.index('value="alpha-ngo"')
+    assert re.search(r'<option (selected )?value="zeta-ngo"( selected)?>', html)
+    assert "selected" in re.search(r'<option[^>]*value="zeta-ngo"[^>]*>', html).group(0)
+    response = client.post(
+        f"/referrals/new?ref={case.ref}",
+        data={"entry_id": "zeta-ngo", "kind": "sp_urgent_appeal", "owner_id": user.id},
+    )
+    assert response.status_code == 302
+    referral = db.session.scalars(sa.select(Referral)).one()
+    assert (referral.entry_id, referral.kind, referral.state) == (
+        "zeta-ngo",
+        ReferralKind.SP_URGENT_APPEAL,
+        ReferralState.DRAFT,
+    )
+    sent = client.post(
+        f"/referrals/{referral.id}/transition",
+        data={"action": "send", "at": "2026-11-20T10:00"},
+    )
+    assert sent.status_code == 302
+    db.session.refresh(referral)
+    assert referral.sent_at == datetime(2026, 11, 20, 10, tzinfo=UTC)
+    assert referral.due_at == referral.sent_at + timedelta(days=60)
+    detail = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "2027-01-19" in detail
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"entry_id": "no-such", "kind": "ngo_referral"},
+        {"entry_id": "test-ngo", "kind": "launch_missiles"},
+        {"entry_id": "test-ngo", "kind": "ngo_referral", "owner_id": "abc"},
+        {"entry_id": "test-ngo", "kind": "ngo_referral", "owner_id": "999999"},
+        {"entry_id": "test-ngo", "kind": "sp_legislation", "due_hours": "-4"},
+        {"entry_id": "test-ngo" * 500, "kind": "ngo_referral"},
+        {"entry_id": "<script>alert(1)</script>", "kind": "ngo_referral"},
+    ],
+)
+def test_bad_referral_forms_are_refused_and_write_nothing(web: Flask, data: dict) -> None:
+    org = make_org_key()
+    make_entry()
+    case = make_case(org)
+    client, user = client_for(web, Role.CASEWORKER)
+    data.setdefault("owner_id", str(user.id))
+    response = client.post(f"/referrals/new?ref={case.ref}", data=data)
+    assert response.status_code == 422
+    assert b"<script>alert(1)" not in response.data
+    assert count_referrals() == 0
+
+
+def test_unknown_case_and_referral_are_404(web: Flask) -> None:
+    client, _ = client_for(web, Role.CASEWORKER)
+    assert client.get("/referrals/new?ref=RF-NOPE").status_code == 404
+    assert client.get("/referrals/new").status_code == 404
+    assert client.get("/referrals/new?ref=" + "X" * 500).status_code == 404
+    assert client.get("/referrals/424242").status_code == 404
+    assert client.post("/referrals/424242/transition", data={"action": "send"}).status_code == 404
+
+
+def test_consent_gate_on_the_form_and_audited_admin_override(web: Flask) -> None:
+    org = make_org_key()
+    make_entry()
+    case = make_case(org, consent_given=False)
+    caseworker, user = client_for(web, Role.CASEWORKER)
+    form = {"entry_id": "test-ngo", "kind": "ngo_referral", "owner_id": user.id}
+    refused = caseworker.post(f"/referrals/new?ref={case.ref}", data=form)
+    assert refused.status_code == 422
+    assert b"only an admin" in refused.data
+    admin, _ = client_for(web, Role.ADMIN)
+    no_reason = admin.post(f"/referrals/new?ref={case.ref}", data=form)
+    assert no_reason.status_code == 422
+    ok = admin.post(
+        f"/referrals/new?ref={case.ref}",
+        data={**form, "consent_override_reason": "Detained; family asked us to act."},
+    )
+    assert ok.status_code == 302
+    assert count_referrals() == 1
+    actions = set(db.session.scalars(sa.select(AuditEvent.action)))
+    assert "referral.consent_override" in actions
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"action": "close"},  # not allowed from sent, and no outcome
+        {"action": "detonate"},
+        {"action": "acknowledge", "at": "yesterday"},
+        {"action": "acknowledge", "at": "2999-01-01T00:00"},
+        {"action": "withdraw", "at": "9" * 5000},
+    ],
+)
+def test_bad_transitions_are_refused_and_change_nothing(web: Flask, data: dict) -> None:
+    referral = sent_referral()
+    client, _ = client_for(web, Role.CASEWORKER)
+    response = client.post(f"/referrals/{referral.id}/transition", data=data)
+    assert response.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(Referral, referral.id).state == ReferralState.SENT
+
+
+def test_views_filter_and_show_next_best_for_overdue(web: Flask) -> None:
+    org = make_org_key()
+    owner = make_user()
+    make_entry("other-ngo")
+    overdue = sent_referral(sent_at=utcnow() - timedelta(days=61), owner=owner, org=org)
+    overdue.case.triage = [
+        {"id": "other-ngo", "name": "Other NGO", "score": 2, "reasons": ["r"], "caveats": []}
+    ]
+    db.session.commit()
+    soon = sent_referral(sent_at=utcnow() - timedelta(days=57), owner=owner, org=org)
+    later = sent_referral(sent_at=utcnow() - timedelta(days=1), owner=owner, org=org)
+    client, _ = client_for(web, Role.CASEWORKER)
+
+    def refs(query: str) -> set[str]:
+        html = client.get(f"/referrals/?{query}").get_data(as_text=True)
+        return {r.case.ref for r in (overdue, soon, later) if r.case.ref in html}
+
+    assert refs("view=overdue") == {overdue.case.ref}
+    assert refs("view=due_soon") == {soon.case.ref}
+    assert refs("view=action") == {overdue.case.ref, soon.case.ref}
+    assert refs("view=all") == {overdue.case.ref, soon.case.ref, later.case.ref}
+    assert refs("view=timeline") == {overdue.case.ref, soon.case.ref, later.case.ref}
+    assert refs(f"view=all&q={soon.case.ref[-4:]}") == {soon.case.ref}
+    assert refs("view=all&kind=wgad_opinion") == set()
+    html = client.get("/referrals/?view=overdue").get_data(as_text=True)
+    assert "Next best: Other NGO" in html
+    # Hostile query strings are ignored, never a 500.
+    for query in ("page=-1", "page=abc", "view=%00", "owner=%27", "q=" + "%" * 300, "kind=x"):
+        assert client.get(f"/referrals/?{query}").status_code == 200
+
+
+def test_empty_state_and_no_case_content_on_pages(web: Flask) -> None:
+    client, _ = client_for(web, Role.CASEWORKER)
+    assert "Nothing is due" in client.get("/referrals/").get_data(as_text=True)
+    referral = sent_referral()
+    for path in ("/referrals/?view=all", f"/referrals/{referral.id}"):
+        assert CANARY not in client.get(path).get_data(as_text=True)
+
+
+def test_csrf_is_enforced_on_referral_changes(make_app: Callable[..., Flask]) -> None:
+    app = make_app("sqlite", WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        referral = sent_referral()
+        client, _ = client_for(app, Role.CASEWORKER)
+        response = client.post(f"/referrals/{referral.id}/transition", data={"action": "withdraw"})
+        assert response.status_code == 400
+        assert db.session.get(Referral, referral.id).state == ReferralState.SENT
+
+
+def test_referral_pages_speak_traditional_chinese(web: Flask) -> None:
+    referral = sent_referral()
+    client, _ = client_for(web, Role.CASEWORKER)
+    html = client.get("/referrals/?view=all&lang=zh_Hant").get_data(as_text=True)
+    assert "等待回覆" in html
+    detail = client.get(f"/referrals/{referral.id}").get_data(as_text=True)  # language kept
+    assert "聯合國特別程序：緊急呼籲（60 天）" in detail
