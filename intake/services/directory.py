@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +190,19 @@ def clean_record(
                 clean["last_verified"] = date.fromisoformat(str(value))
             except ValueError:
                 problem("last_verified must be a date (YYYY-MM-DD)")
+    if "retired_at" in raw:  # exports carry it, so an export re-imports as it was
+        value = raw["retired_at"]
+        if value is None:
+            clean["retired_at"] = None
+        else:
+            try:
+                when = datetime.fromisoformat(str(value))
+            except ValueError:
+                when = None
+            if when is None or when.tzinfo is None:
+                problem("retired_at must be an ISO date-time with a time zone, or null")
+            else:
+                clean["retired_at"] = when.astimezone(UTC)
     return clean, problems
 
 

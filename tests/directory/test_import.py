@@ -172,10 +172,17 @@ def test_markdown_reimport_keeps_curated_fields(app: Flask) -> None:
     assert hrln.description_en.startswith("Indian network")
 
 
-def test_export_round_trips(app: Flask) -> None:
+def test_export_round_trips_including_retirement(app: Flask) -> None:
     service.import_shipped()
+    service.set_retired("witness", True, actor=make_user(Role.ADMIN))
     exported = json.dumps(service.export_all())
     db.session.execute(sa.delete(DirectoryEntry))
     db.session.commit()
     summary = service.import_json_text(exported, source="export.json")
     assert len(summary.created) == 32
+    assert db.session.get(DirectoryEntry, "witness").retired_at is not None
+    assert db.session.get(DirectoryEntry, "cpj").retired_at is None
+    with pytest.raises(service.DirectoryImportError):
+        service.import_json_text(
+            '[{"id": "x-y", "name": "X", "retired_at": "2026-01-01T00:00"}]', source="naive.json"
+        )
