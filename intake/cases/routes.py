@@ -197,9 +197,10 @@ def attachment(ref: str, attachment_id: int) -> Response:
 
 
 def _refused(case: Case, message: str, status: int = 400) -> PageResponse:
-    flash(message, "error")
     if request.accept_mimetypes.best == "application/json":
+        # case-view.js posts sealed notes with fetch and shows the message beside the text.
         return error_response(status, message)
+    flash(message, "error")
     return _detail(case, status)
 
 

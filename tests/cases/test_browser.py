@@ -368,3 +368,52 @@ def test_case_pages_have_no_axe_violations(
             assert summary == [], (path, summary)
     finally:
         context.close()
+
+
+def test_a_note_survives_an_expired_token_and_a_refusal_keeps_the_text(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    org = make_org_key()
+    case = make_case(org, {"what_happened": "x"})
+    user = make_user(Role.CASEWORKER)
+    user_agent = "RefugeCaseTests/expiry"
+    context = browser.new_context(locale="en-GB", user_agent=user_agent)
+    try:
+        context.add_cookies(
+            [
+                {
+                    "name": app.config["SESSION_COOKIE_NAME"],
+                    "value": session_cookie_for(app, user, user_agent),
+                    "url": live_server.url,
+                }
+            ]
+        )
+        context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/cases/{case.ref}")
+        wait_decrypted(page)
+
+        # The token went stale while they wrote: the page fetches a new one and sends again.
+        page.eval_on_selector_all(
+            "input[name=csrf_token]", "inputs => inputs.forEach(i => { i.value = 'expired'; })"
+        )
+        page.fill("#note-text", NOTE)
+        page.click("#note-form button[type=submit]")
+        page.wait_for_selector(".flash-success")
+        db.session.expire_all()
+        notes = db.session.scalars(sa.select(CaseMessage)).all()
+        assert [open_message(n.sealed_body, org.secret) for n in notes] == [NOTE]
+
+        # A refusal (here: a key id the server does not expect) keeps the text in the box.
+        page.wait_for_selector("#note-form button[type=submit]:not([disabled])")
+        page.eval_on_selector("#note-form input[name=org_key_id]", "i => { i.value = '999'; }")
+        page.fill("#note-text", "second note")
+        page.click("#note-form button[type=submit]")
+        page.wait_for_selector("#note-form .field-error:not([hidden])")
+        assert "not the organisation's current key" in page.inner_text("#note-form .field-error")
+        assert page.input_value("#note-text") == "second note"
+        db.session.expire_all()
+        assert len(db.session.scalars(sa.select(CaseMessage)).all()) == 1
+    finally:
+        context.close()

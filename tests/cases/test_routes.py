@@ -545,3 +545,19 @@ def test_staff_pages_are_served_in_traditional_chinese(
     assert "需要處理" in queue
     detail = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert "路由資訊" in detail
+
+
+def test_a_refused_note_sent_by_fetch_gets_json_and_leaves_no_flash_behind(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    token = token_for(client, case)
+    response = client.post(
+        f"/cases/{case.ref}/notes",
+        data={"sealed_body": "###", "org_key_id": str(org.key.id), "csrf_token": token},
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "not standard base64" in response.get_json()["error"]
+    assert "not standard base64" not in client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert table_count("case_messages") == 0

@@ -365,6 +365,55 @@
     return b64encode(sealed);
   }
 
+  /* A fresh CSRF token from this page's URL (the old one expired while they were writing). */
+  async function freshToken() {
+    var response = await fetch(window.location.pathname, { credentials: "same-origin" });
+    if (!response.ok) {
+      return null;
+    }
+    var html = new DOMParser().parseFromString(await response.text(), "text/html");
+    var input = html.querySelector("input[name=csrf_token]");
+    return input ? input.value : null;
+  }
+
+  /* Post the ciphertext; true when the server accepted it (it answers with a redirect). */
+  function post(form) {
+    return fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { Accept: "application/json" },
+    });
+  }
+
+  function accepted(response) {
+    return response.type === "opaqueredirect" || (response.status >= 200 && response.status < 300);
+  }
+
+  async function submitSealed(form) {
+    var response = await post(form);
+    if (!accepted(response) && response.status === 400) {
+      // Most likely an expired CSRF token: fetch a new one and send the same ciphertext again.
+      var token = await freshToken();
+      if (token) {
+        document.querySelectorAll("input[name=csrf_token]").forEach(function (input) {
+          input.value = token;
+        });
+        response = await post(form);
+      }
+    }
+    if (accepted(response)) {
+      return null;
+    }
+    try {
+      var body = await response.json();
+      return body && body.error ? String(body.error) : text.not_saved;
+    } catch (e) {
+      return text.not_saved;
+    }
+  }
+
   function setUpSealedForm(form) {
     var textarea = form.querySelector("textarea");
     var button = form.querySelector("button[type=submit]");
@@ -372,12 +421,13 @@
     var notePublicKey = root.getAttribute("data-note-public-key");
     var replyPublicKey = root.getAttribute("data-reply-public-key");
     var kind = form.getAttribute("data-kind");
+    var label = button.textContent;
     if (!notePublicKey || (kind === "reply" && !replyPublicKey)) {
       return;
     }
     textarea.disabled = false;
     button.disabled = false;
-    form.addEventListener("submit", function (event) {
+    form.addEventListener("submit", async function (event) {
       event.preventDefault();
       var value = textarea.value;
       if (!value.trim()) {
@@ -389,6 +439,7 @@
       error.hidden = true;
       button.disabled = true;
       button.textContent = text.sealing;
+      // Only ciphertext leaves this page: the textarea has no name and is never submitted.
       if (kind === "reply") {
         form.elements.sealed_body.value = sealJson({ body: value }, replyPublicKey);
         form.elements.sealed_copy.value = sealJson(
@@ -398,9 +449,22 @@
       } else {
         form.elements.sealed_body.value = sealJson({ body: value }, notePublicKey);
       }
-      // The textarea has no name, but clear it anyway: only ciphertext leaves this page.
-      textarea.value = "";
-      form.submit();
+      var problem;
+      try {
+        problem = await submitSealed(form);
+      } catch (e) {
+        problem = text.not_saved;
+      }
+      if (problem === null) {
+        textarea.value = "";
+        window.location.assign(window.location.pathname);
+        return;
+      }
+      // Refused or offline: what they wrote stays in the box so nothing is lost.
+      error.textContent = problem;
+      error.hidden = false;
+      button.disabled = false;
+      button.textContent = label;
     });
   }
 
