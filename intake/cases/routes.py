@@ -68,6 +68,15 @@ def _labels() -> dict[str, Any]:
     }
 
 
+def _referral_labels() -> dict[str, Any]:
+    """The referrals area's labels for kinds and states, when that area is installed."""
+    try:
+        from intake.referrals.forms import KIND_LABELS, STATE_LABELS
+    except ImportError:  # pragma: no cover - referrals not built yet
+        return {"referral_kind_labels": {}, "referral_state_labels": {}}
+    return {"referral_kind_labels": KIND_LABELS, "referral_state_labels": STATE_LABELS}
+
+
 def _can_write() -> bool:
     return current_user.role in CASE_WRITERS
 
@@ -153,6 +162,11 @@ def _detail(case: Case, status: int = 200) -> PageResponse:
         reply_form=ReplyForm(),
         first_response_due=casework.first_response_due(case),
         next_due=casework.next_due_for(case),
+        referrals=casework.referrals_for(case),
+        referral_detail=(
+            "referrals.detail" if "referrals.detail" in current_app.view_functions else None
+        ),
+        **_referral_labels(),
         referral_url=(
             url_for("referrals.new", ref=case.ref)
             if "referrals.new" in current_app.view_functions

@@ -505,6 +505,20 @@ def sealed_bundle(case: Case) -> dict[str, Any]:
     }
 
 
+def referrals_for(case: Case) -> list[Any]:
+    """The case's referrals, nearest deadline first ([] until the referrals model exists)."""
+    referral = _referral_model()
+    if referral is None:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(referral)
+            .where(referral.case_id == case.id)
+            .order_by(referral.due_at.is_(None), referral.due_at, referral.id)
+        )
+    )
+
+
 def get_attachment(case: Case, attachment_id: int) -> CaseAttachment | None:
     attachment: CaseAttachment | None = db.session.scalar(
         sa.select(CaseAttachment).where(

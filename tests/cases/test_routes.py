@@ -561,3 +561,33 @@ def test_a_refused_note_sent_by_fetch_gets_json_and_leaves_no_flash_behind(
     assert "not standard base64" in response.get_json()["error"]
     assert "not standard base64" not in client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert table_count("case_messages") == 0
+
+
+def test_the_case_page_lists_its_referrals_and_starts_a_new_one(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
+) -> None:
+    from datetime import timedelta
+
+    from intake.db import utcnow
+    from intake.models import Referral, ReferralKind, ReferralState
+    from intake.models.directory import DirectoryEntry
+
+    db.session.add(DirectoryEntry(id="un-wgad", name="UN Working Group on Arbitrary Detention"))
+    db.session.add(
+        Referral(
+            case_id=case.id,
+            entry_id="un-wgad",
+            kind=ReferralKind.WGAD_OPINION,
+            state=ReferralState.SENT,
+            due_at=utcnow() + timedelta(days=3),
+        )
+    )
+    db.session.commit()
+    signed_in(client, app, Role.CASEWORKER)
+    html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert "UN Working Group on Arbitrary Detention" in html
+    assert "Next referral deadline" in html
+    assert f'href="/referrals/new?ref={case.ref}"' in html
+    signed_in(client, app, Role.VIEWER)
+    viewer_html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert "/referrals/new" not in viewer_html
