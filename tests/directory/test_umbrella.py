@@ -733,3 +733,10 @@ def test_unknown_labels_and_values_are_warnings_not_silence() -> None:
     assert any("Narnia" in w and "Test Org" in w for w in warnings)
     assert any("Mood" in w for w in warnings)
     assert any("Elvish" in w for w in warnings)
+
+
+def test_unknown_section_heading_is_reported_and_filed_sensibly() -> None:
+    result = umbrella.parse("# Other Mechanisms\n## Some Body\n**Where:** Global\n")
+    assert result.ok
+    assert result.entries[0]["section"] == "international_mechanism"
+    assert any("Other Mechanisms" in str(w) for w in result.warnings)
