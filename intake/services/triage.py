@@ -49,6 +49,22 @@ _MECHANISM_THREAT = {
 }
 
 
+# Profiles as a group of people, for the reasons ("Specialises in freelance journalists").
+PROFILE_GROUPS = {
+    "journalist": "journalists",
+    "freelance_journalist": "freelance journalists",
+    "woman_hrd": "women human rights defenders",
+    "lawyer": "lawyers",
+    "aid_worker": "aid workers",
+    "lgbti": "LGBTI defenders",
+    "environmental_land": "environmental and land defenders",
+    "indigenous": "Indigenous defenders",
+    "academic": "academics",
+    "organisation": "organisations",
+    "family_member": "families of defenders",
+}
+
+
 class RoutingError(ValueError):
     """Routing fields that are not in the controlled vocabularies."""
 
@@ -259,14 +275,10 @@ def _assess(
         if "profiles_only" in conditions:
             score += SPECIALIST_POINTS
             reasons.append(
-                "Specialises in "
-                + ", ".join(_label(vocab.PROFILES, p).lower() + "s" for p in profile_match)
+                "Specialises in " + ", ".join(PROFILE_GROUPS.get(p, p) for p in profile_match)
             )
         else:
-            reasons.append(
-                "Serves "
-                + ", ".join(_label(vocab.PROFILES, p).lower() + "s" for p in profile_match)
-            )
+            reasons.append("Serves " + ", ".join(PROFILE_GROUPS.get(p, p) for p in profile_match))
     for condition, (_threat, label) in _MECHANISM_THREAT.items():
         if condition in conditions:
             score += SPECIALIST_POINTS  # a mandate made for exactly this comes first
