@@ -320,3 +320,40 @@ def test_property_adding_a_matching_threat_never_lowers_a_score(
         if threat in entry.threats and entry.id in before:
             assert entry.id in after
             assert after[entry.id] >= before[entry.id]
+
+
+# --- the database convenience the intake uses ---------------------------------------------------
+
+
+def test_suggestions_for_reads_active_entries_and_returns_json(app: Any) -> None:
+    import json
+
+    from intake.models import Role, Urgency
+    from intake.services import directory as directory_service
+    from intake.services.triage import suggestions_for
+    from tests.builders import make_user
+
+    directory_service.import_shipped()
+    result = suggestions_for(["detention"], ["lawyer"], "CN", ["zh"], Urgency.IMMEDIATE, limit=5)
+    assert len(result) == 5
+    assert json.loads(json.dumps(result)) == result
+    assert result[0]["id"] == "embassies"
+    assert set(result[0]) == {"id", "name", "score", "reasons", "caveats"}
+    directory_service.set_retired(
+        "asian-human-rights-commission", True, actor=make_user(Role.ADMIN)
+    )
+    ids = [s["id"] for s in suggestions_for(["detention"], ["lawyer"], "CN", ["zh"], "immediate")]
+    assert "asian-human-rights-commission" not in ids
+    with pytest.raises(RoutingError):
+        suggestions_for(["made-up"], [], "CN", [], "immediate")
+
+
+def test_vocabulary_tables_are_consistent() -> None:
+    assert set(vocab.REGION_COUNTRIES) == set(vocab.REGIONS) - {"global"}
+    assert len(vocab.COUNCIL_OF_EUROPE) == 46
+    assert "RU" not in vocab.COUNCIL_OF_EUROPE
+    assert vocab.regions_of("IN") >= {"south_asia", "asia_pacific"}
+    assert vocab.english(vocab.THREATS, "detention") == "Detention or imprisonment"
+    for entry in load_shipped():
+        assert set(entry["threats"]) <= set(vocab.THREATS), entry["id"]
+        assert set(entry["referral_kinds"]) <= set(vocab.REFERRAL_KINDS), entry["id"]
