@@ -144,3 +144,29 @@ def reminder_slots(
                 ReminderSlot(key=f"overdue-{number}", fires_at=due + timedelta(days=number))
             )
     return slots
+
+
+def latest_slot(
+    due: datetime,
+    clock_start: datetime,
+    zone: ZoneInfo,
+    now: datetime,
+    offsets_days: Sequence[int] = DEFAULT_OFFSETS_DAYS,
+) -> ReminderSlot | None:
+    """The newest slot of :func:`reminder_slots` that has fired by ``now`` (what the scan
+    sends), computed without listing the older ones."""
+    if now > due:
+        overdue_days = int((now - due) / timedelta(days=1))
+        if overdue_days >= 1:
+            return ReminderSlot(
+                key=f"overdue-{overdue_days}", fires_at=due + timedelta(days=overdue_days)
+            )
+    for days in sorted(set(offsets_days)):
+        if days > 0:
+            fires = _local_shift(due, zone, days=-days)
+        else:
+            local_due = due.astimezone(zone)
+            fires = datetime.combine(local_due.date(), time(0), tzinfo=zone).astimezone(UTC)
+        if fires <= now:
+            return ReminderSlot(key=f"d{days}", fires_at=fires) if fires >= clock_start else None
+    return None

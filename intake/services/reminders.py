@@ -34,7 +34,7 @@ from intake.models import (
     Role,
     User,
 )
-from intake.services.deadlines import reminder_slots
+from intake.services.deadlines import latest_slot
 
 DIGEST_LOCAL_HOUR = 7
 CHUNK = 1000
@@ -131,11 +131,10 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
     for referral_id, due, clock_start, created_at, owner_id, assignee_id in candidates:
         if due is None:  # excluded by the query; here for the type checker
             continue
-        slots = reminder_slots(due, clock_start or created_at, zone, now, offsets)
-        if not slots:
-            continue
         # Only the newest slot: after downtime, one current reminder beats a burst of stale ones.
-        slot = slots[-1]
+        slot = latest_slot(due, clock_start or created_at, zone, now, offsets)
+        if slot is None:
+            continue
         recipient = owner_id or assignee_id
         if recipient is None:
             fallback = fallback or _fallback_recipient()

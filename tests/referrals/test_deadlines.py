@@ -12,6 +12,7 @@ from intake.services.deadlines import (
     DeadlineError,
     add_months,
     due_at,
+    latest_slot,
     next_reprisals_cutoff,
     reminder_slots,
 )
@@ -127,3 +128,18 @@ def test_short_deadlines_get_no_reminders_from_before_their_clock_started() -> N
     slots = reminder_slots(due, sent, ZoneInfo("UTC"), due)
     assert [slot.key for slot in slots] == ["d1", "d0"]
     assert all(slot.fires_at >= sent for slot in slots)
+
+
+@pytest.mark.parametrize("zone", [BERLIN, NEW_YORK, TAIPEI, ZoneInfo("UTC")])
+@pytest.mark.parametrize("kind", [ReferralKind.SP_URGENT_APPEAL, ReferralKind.SP_LEGISLATION])
+def test_latest_slot_is_always_the_newest_of_all_fired_slots(
+    zone: ZoneInfo, kind: ReferralKind
+) -> None:
+    sent = local(zone, 2026, 3, 1, 9, 30)
+    due = due_at(kind, sent, zone)
+    moment = sent
+    while moment < due + timedelta(days=4):
+        slots = reminder_slots(due, sent, zone, moment)
+        expected = slots[-1] if slots else None
+        assert latest_slot(due, sent, zone, moment) == expected, moment
+        moment += timedelta(hours=7)
