@@ -116,7 +116,12 @@ def _checked_action() -> None:
 def reset_password(user_id: int) -> Page:
     _checked_action()
     user = _user_or_404(user_id)
-    token = accounts.reset_password(user, _me())
+    try:
+        token = accounts.reset_password(user, _me())
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        flash(account_message(str(exc)), "error")
+        return redirect(url_for("admin.users"))
     flash(
         _(
             "The password and keys of %(email)s are reset. They set a new password with this "

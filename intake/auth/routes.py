@@ -67,6 +67,13 @@ def account_message(code: str) -> str:
         "wrong_password": _("The password is not correct."),
         "cannot_deactivate_self": _("You cannot deactivate your own account."),
         "cannot_demote_self": _("You cannot remove your own admin role."),
+        "cannot_reset_self": _(
+            "You cannot reset your own password here: change it on your account page."
+        ),
+        "last_key_holder": _(
+            "This colleague is the only one holding the organisation key. Grant it to someone "
+            "else first, or the encrypted cases could never be opened again."
+        ),
         "invalid_grant": _("The key grant your browser sent is not valid. Nothing was saved."),
         "org_key_exists": _("The organisation key already exists."),
         "already_granted": _("This colleague already has the organisation key."),

@@ -396,9 +396,36 @@ def revoke_grants(user: User) -> int:
     return count
 
 
+def ensure_not_last_key_holder(user: User) -> None:
+    """Refuse to take the keys from the only active holder of an organisation key: nobody
+    could open the cases sealed to it any more."""
+    held = db.session.scalars(
+        sa.select(KeyGrant.org_key_id).where(
+            KeyGrant.user_id == user.id, KeyGrant.revoked_at.is_(None)
+        )
+    ).all()
+    for org_key_id in held:
+        others = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(KeyGrant)
+            .join(User, User.id == KeyGrant.user_id)
+            .where(
+                KeyGrant.org_key_id == org_key_id,
+                KeyGrant.revoked_at.is_(None),
+                KeyGrant.user_id != user.id,
+                User.is_active_account,
+            )
+        )
+        if not others:
+            raise AccountError("last_key_holder")
+
+
 def reset_password(user: User, actor: User) -> str:
     """Forget the password and the keypair it wrapped (a reset user needs a new key grant);
     returns the enrol link token."""
+    if user.id == actor.id:
+        raise AccountError("cannot_reset_self")
+    ensure_not_last_key_holder(user)
     user.password_hash = None
     user.public_key = None
     user.wrapped_secret_key = None
@@ -428,6 +455,8 @@ def reset_totp(user: User, actor: User) -> str:
 def set_active(user: User, active: bool, actor: User) -> None:
     if user.id == actor.id and not active:
         raise AccountError("cannot_deactivate_self")
+    if not active:
+        ensure_not_last_key_holder(user)
     user.is_active_account = active
     user.session_epoch += 1
     if not active:

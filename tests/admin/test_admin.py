@@ -279,3 +279,32 @@ def test_audit_log_filters_and_refuses_bad_filters(
     assert client.get("/admin/audit?page=-3").status_code == 400
     assert client.get("/admin/audit?action=" + "%25" * 100).status_code == 400
     assert client.get("/admin/audit?actor=%25_%5C").status_code == 200
+
+
+def test_the_only_key_holder_cannot_be_reset_or_deactivated(
+    app: Flask, client: FlaskClient
+) -> None:
+    org = make_org_key()
+    admin, _ = make_staff_with_keys(Role.ADMIN)  # holds no grant
+    holder, _ = make_staff_with_keys(Role.CASEWORKER, org)
+    login_as(client, app, admin)
+    response = post(client, f"/admin/users/{holder.id}/reset-password")
+    assert response.status_code == 302
+    assert post(client, f"/admin/users/{holder.id}/deactivate").status_code == 302
+    db.session.refresh(holder)
+    assert holder.password_hash is not None
+    assert holder.wrapped_secret_key is not None
+    assert holder.is_active_account
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "only one holding the organisation key" in page
+    assert db.session.scalar(sa.select(KeyGrant.revoked_at)) is None
+
+
+def test_an_admin_cannot_reset_their_own_password_here(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    client, admin, _ = admin_client
+    before = admin.password_hash
+    post(client, f"/admin/users/{admin.id}/reset-password")
+    db.session.refresh(admin)
+    assert admin.password_hash == before
