@@ -161,6 +161,8 @@ class StatusForm(FlaskForm):
         choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()],
         validators=[InputRequired()],
     )
+    # The status the caseworker saw when the page was drawn (see casework.change_status).
+    from_status = HiddenField(validators=[Optional()])
     outcome = SelectField(
         _l("Outcome (when closing)"),
         choices=[SelectChoice("", "—")]

@@ -232,7 +232,13 @@ def change_status(ref: str) -> PageResponse:
         return _refused(case, _("Choose a status from the list. Nothing was changed."))
     outcome = Outcome(form.outcome.data) if form.outcome.data else None
     try:
-        casework.change_status(case, CaseStatus(form.status.data), current_user, outcome)
+        expected = CaseStatus(form.from_status.data) if form.from_status.data else None
+    except ValueError:
+        return _refused(case, _("Choose a status from the list. Nothing was changed."))
+    try:
+        casework.change_status(
+            case, CaseStatus(form.status.data), current_user, outcome, expected=expected
+        )
     except CaseworkError as exc:
         db.session.rollback()
         return _refused(case, str(exc), exc.status)

@@ -52,6 +52,10 @@ FIRST_RESPONSE = {
     Urgency.WEEKS: timedelta(days=14),
     Urgency.NOT_URGENT: timedelta(days=30),
 }
+STALE_MESSAGE = _l(
+    "Someone changed this case while you had it open. Check its status and try again. "
+    "Nothing was changed."
+)
 URGENCY_ORDER = (Urgency.IMMEDIATE, Urgency.DAYS, Urgency.WEEKS, Urgency.NOT_URGENT)
 
 # The workflow: forward one step, close from anywhere open, and step back to assessing when a
@@ -304,8 +308,16 @@ def allowed_transitions(case: Case) -> tuple[CaseStatus, ...]:
 
 
 def change_status(
-    case: Case, new_status: CaseStatus, actor: User, outcome: Outcome | None = None
+    case: Case,
+    new_status: CaseStatus,
+    actor: User,
+    outcome: Outcome | None = None,
+    expected: CaseStatus | None = None,
 ) -> None:
+    """Move the case along the workflow. ``expected`` is the status the caseworker saw: if a
+    colleague moved the case meanwhile, the change is refused rather than applied on top."""
+    if expected is not None and expected != case.status:
+        raise CaseworkError(STALE_MESSAGE, 409)
     if new_status not in allowed_transitions(case):
         raise CaseworkError(
             _l("A case cannot go from this status to that one. Nothing was changed."), 409
@@ -313,22 +325,36 @@ def change_status(
     if new_status == CaseStatus.CLOSED and outcome is None:
         raise CaseworkError(_l("Choose an outcome to close the case. Nothing was changed."))
     previous = case.status
-    case.status = new_status
-    if new_status == CaseStatus.CLOSED:
-        case.outcome = outcome.value if outcome else None
-        case.closed_at = utcnow()
-    else:
-        case.outcome = None
-        case.closed_at = None
-    case.updated_at = utcnow()
+    closing = new_status == CaseStatus.CLOSED
+    now = utcnow()
+    # Compare-and-set: of two concurrent changes from the same status, only one lands.
+    result = db.session.execute(
+        sa.update(Case)
+        .where(Case.id == case.id, Case.status == previous)
+        .values(
+            status=new_status,
+            outcome=outcome.value if closing and outcome else None,
+            closed_at=now if closing else None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 1) != 1:
+        db.session.rollback()
+        raise CaseworkError(STALE_MESSAGE, 409)
     audit.record(
         "case.status",
         "case",
         case.id,
         actor=actor,
-        detail={"from": previous.value, "to": new_status.value, "outcome": case.outcome},
+        detail={
+            "from": previous.value,
+            "to": new_status.value,
+            "outcome": outcome.value if closing and outcome else None,
+        },
     )
     db.session.commit()
+    db.session.refresh(case)
 
 
 def assignable_users() -> Sequence[User]:

@@ -591,3 +591,35 @@ def test_the_case_page_lists_its_referrals_and_starts_a_new_one(
     signed_in(client, app, Role.VIEWER)
     viewer_html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert "/referrals/new" not in viewer_html
+
+
+def test_a_status_change_from_a_stale_page_is_refused(
+    app: Flask, client: FlaskClient, case: Case
+) -> None:
+    signed_in(client, app, Role.CASEWORKER)
+    token = token_for(client, case)
+    first = client.post(
+        f"/cases/{case.ref}/status",
+        data={"status": "assessing", "from_status": "new", "csrf_token": token},
+    )
+    assert first.status_code == 303
+    # A colleague's page still showed "new" and asks to close it.
+    stale = client.post(
+        f"/cases/{case.ref}/status",
+        data={
+            "status": "closed",
+            "outcome": "duplicate",
+            "from_status": "new",
+            "csrf_token": token,
+        },
+    )
+    assert stale.status_code == 409
+    assert "Someone changed this case" in stale.get_data(as_text=True)
+    bogus = client.post(
+        f"/cases/{case.ref}/status",
+        data={"status": "closed", "outcome": "duplicate", "from_status": "x", "csrf_token": token},
+    )
+    assert bogus.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).status == CaseStatus.ASSESSING
+    assert [a for a in audit_actions() if a == "case.status"] == ["case.status"]
