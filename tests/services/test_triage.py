@@ -357,3 +357,21 @@ def test_vocabulary_tables_are_consistent() -> None:
     for entry in load_shipped():
         assert set(entry["threats"]) <= set(vocab.THREATS), entry["id"]
         assert set(entry["referral_kinds"]) <= set(vocab.REFERRAL_KINDS), entry["id"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(requests_strategy)
+def test_property_shipped_directory_never_suggests_who_cannot_act(request: RoutingRequest) -> None:
+    ids = [s.id for s in rank(request, SHIPPED)]
+    assert "icc" not in ids
+    assert ("un-wgad" in ids) <= ("detention" in request.threats)
+    assert ("un-wgeid" in ids) <= ("disappearance" in request.threats)
+    assert ("ohchr-reprisals" in ids) <= ("reprisal" in request.threats)
+    assert ("embassies" in ids) <= (request.urgency == "immediate")
+    assert ("echr" in ids) <= (request.country in vocab.COUNCIL_OF_EUROPE)
+    assert ("achpr" in ids) <= (request.country in vocab.REGION_COUNTRIES["africa"])
+    assert ("inter-american-system" in ids) <= (
+        request.country in vocab.REGION_COUNTRIES["americas"]
+    )
+    assert ("hrln" in ids) <= (request.country in vocab.REGION_COUNTRIES["south_asia"])
+    assert ("rory-peck-trust" in ids) <= ("freelance_journalist" in request.profiles)
