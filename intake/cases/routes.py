@@ -77,6 +77,34 @@ def _referral_labels() -> dict[str, Any]:
     return {"referral_kind_labels": KIND_LABELS, "referral_state_labels": STATE_LABELS}
 
 
+def _answer_labels() -> dict[str, Any]:
+    """How the intake form asked each sealed answer, so decrypted answers are labelled (in the
+    reader's language) and in the form's order; radio answers map to their choice's wording.
+    Only question wording: nothing here comes from a case."""
+    try:
+        from intake.public.forms import SEALED_FIELDS, IntakeForm
+    except ImportError:  # pragma: no cover - the public form is another area's
+        return {"order": [], "labels": {}, "choices": {}}
+    form = IntakeForm()
+    labels: dict[str, str] = {}
+    choices: dict[str, dict[str, str]] = {}
+    for name in SEALED_FIELDS:
+        field = form._fields.get(name)
+        if field is None:
+            continue
+        labels[name] = str(field.label.text)
+        options = getattr(field, "choices", None) or []
+        mapped = {}
+        for option in options:
+            if isinstance(option, tuple | list) and len(option) >= 2:
+                mapped[str(option[0])] = str(option[1])
+            elif hasattr(option, "value"):
+                mapped[str(option.value)] = str(option.label)
+        if mapped:
+            choices[name] = mapped
+    return {"order": list(SEALED_FIELDS), "labels": labels, "choices": choices}
+
+
 def _can_write() -> bool:
     return current_user.role in CASE_WRITERS
 
@@ -162,6 +190,7 @@ def _detail(case: Case, status: int = 200) -> PageResponse:
         reply_form=ReplyForm(),
         first_response_due=casework.first_response_due(case),
         next_due=casework.next_due_for(case),
+        answer_labels=_answer_labels(),
         referrals=casework.referrals_for(case),
         referral_detail=(
             "referrals.detail" if "referrals.detail" in current_app.view_functions else None

@@ -42,6 +42,8 @@ ANSWERS: dict[str, Any] = {
     "what_happened": f"{CANARY} detained at dawn\nsecond line",
     "consent": True,
 }
+# Answered with a choice: shown as the form worded it, under the form's question.
+CHOICE_ANSWERS = {"sender_role": "lawyer"}
 
 
 def leaves(value: Any) -> list[str]:
@@ -108,7 +110,7 @@ def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply
     code = crypto.normalise_receipt_code(crypto.new_receipt_code())
     assert code
     reply_public, reply_secret = crypto.reply_keypair(code)
-    case = make_case(org, ANSWERS)
+    case = make_case(org, {**ANSWERS, **CHOICE_ANSWERS})
     case.reply_public_key = reply_public
     case.receipt_lookup = crypto.receipt_lookup(code, app.config["SECRET_KEY"])
     db.session.add(
@@ -154,6 +156,13 @@ def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply
         for line in leaf.split("\n"):
             assert line in shown, line
     assert page.locator("#answers script").count() == 0
+    assert "Who are you in this situation?" in shown
+    assert "Their lawyer" in shown
+    assert "What happened?" in shown or "What happened" in shown
+    keys = page.eval_on_selector_all(
+        "#answers > dl > div", "rows => rows.map(r => r.dataset.answerKey)"
+    )
+    assert keys.index("sender_role") < keys.index("what_happened") < keys.index("victims")
     assert page.locator("#answers [data-answer-key=victims] li").count() == 2
     assert f"{CANARY} follow-up" in page.locator("#messages").inner_text()
 
@@ -170,13 +179,15 @@ def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply
 
     # A note and a reply, sealed in the browser.
     page.fill("#note-text", NOTE)
-    page.click("#note-form button[type=submit]")
+    with page.expect_navigation():
+        page.click("#note-form button[type=submit]")
     page.wait_for_selector(".flash-success")
     wait_decrypted(page)
     assert NOTE in page.locator("#messages").inner_text()
 
     page.fill("#reply-text", REPLY)
-    page.click("#reply-form button[type=submit]")
+    with page.expect_navigation():
+        page.click("#reply-form button[type=submit]")
     page.wait_for_selector(".flash-success")
     wait_decrypted(page)
     messages_text = page.locator("#messages").inner_text()
@@ -399,7 +410,8 @@ def test_a_note_survives_an_expired_token_and_a_refusal_keeps_the_text(
             "input[name=csrf_token]", "inputs => inputs.forEach(i => { i.value = 'expired'; })"
         )
         page.fill("#note-text", NOTE)
-        page.click("#note-form button[type=submit]")
+        with page.expect_navigation():
+            page.click("#note-form button[type=submit]")
         page.wait_for_selector(".flash-success")
         db.session.expire_all()
         notes = db.session.scalars(sa.select(CaseMessage)).all()

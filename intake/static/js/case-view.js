@@ -21,6 +21,7 @@
     return;
   }
   var text = JSON.parse(document.getElementById("case-view-text").textContent);
+  var questions = JSON.parse(document.getElementById("case-view-answers").textContent);
   var notice = document.getElementById("case-lock");
   var answersBox = document.getElementById("answers");
   var BLOCK = 1024;
@@ -109,6 +110,40 @@
       row.appendChild(el("dt", null, humanise(key)));
       var dd = el("dd");
       dd.appendChild(renderValue(value[key]));
+      row.appendChild(dd);
+      dl.appendChild(row);
+    });
+    return dl;
+  }
+
+  /* The top level of the answers: in the form's order, labelled as the form asked them. */
+  function renderAnswers(answers) {
+    if (!answers || typeof answers !== "object" || Array.isArray(answers)) {
+      return renderValue(answers);
+    }
+    var keys = questions.order.filter(function (key) {
+      return Object.prototype.hasOwnProperty.call(answers, key);
+    });
+    Object.keys(answers).forEach(function (key) {
+      if (keys.indexOf(key) < 0) {
+        keys.push(key);
+      }
+    });
+    var dl = el("dl", "answer-fields");
+    keys.forEach(function (key) {
+      var value = answers[key];
+      var options = questions.choices[key];
+      if (options && typeof value === "string" && Object.prototype.hasOwnProperty.call(options, value)) {
+        value = options[value];
+      }
+      var row = el("div", "answer-row");
+      row.setAttribute("data-answer-key", key);
+      var label = Object.prototype.hasOwnProperty.call(questions.labels, key)
+        ? questions.labels[key]
+        : humanise(key);
+      row.appendChild(el("dt", null, label));
+      var dd = el("dd");
+      dd.appendChild(renderValue(value));
       row.appendChild(dd);
       dl.appendChild(row);
     });
@@ -306,7 +341,7 @@
     } else {
       try {
         var plain = unpadIfPadded(open(b64decode(bundle.sealed_answers), pair));
-        answersBox.replaceChildren(renderValue(JSON.parse(utf8(plain))));
+        answersBox.replaceChildren(renderAnswers(JSON.parse(utf8(plain))));
       } catch (e) {
         answersBox.replaceChildren(el("p", "error-message", text.failed));
         problems += 1;
