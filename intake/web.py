@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
-from flask_babel import get_locale
+from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -90,6 +90,12 @@ def init_app(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    @app.before_request
+    def locale_per_request() -> None:
+        """Flask-Babel caches the locale on ``g``, which lives as long as the app context; when
+        a caller (a test, a CLI) keeps one app context across requests, ?lang= must still win."""
+        refresh()
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -37,7 +37,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale, refresh
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from sqlalchemy.exc import SQLAlchemyError
@@ -76,13 +76,6 @@ MAX_CHOICES = 20  # no routing list is longer than its vocabulary
 
 # ---------------------------------------------------------------------------------------------
 # Request plumbing
-
-
-@bp.before_request
-def _locale_per_request() -> None:
-    """Flask-Babel caches the locale on ``g``, which lives as long as the app context; when a
-    caller (a test, a CLI) keeps one app context across requests, ?lang= must still win."""
-    refresh()
 
 
 @bp.before_request

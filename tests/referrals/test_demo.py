@@ -1,0 +1,57 @@
+"""`flask demo --cases N`: realistic sample data sealed to the organisation key."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Flask
+
+from intake import crypto
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import Case, Referral, Role
+from intake.services import directory as directory_service
+from tests.builders import make_org_key, make_user
+
+
+def test_demo_needs_an_organisation_key_first(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["demo", "--cases", "3"])
+    assert result.exit_code != 0
+    assert "No organisation key yet" in result.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
+
+
+def test_demo_cases_are_sealed_and_deadlines_lie_around_today(app: Flask) -> None:
+    org = make_org_key()
+    make_user(Role.CASEWORKER)
+    directory_service.import_shipped()
+    result = app.test_cli_runner().invoke(args=["demo", "--cases", "24"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["cases"] == 24
+    cases = db.session.scalars(sa.select(Case)).all()
+    assert len(cases) == 24
+    for case in cases:
+        answers = crypto.open_answers(case.sealed_answers, org.secret)
+        assert answers["what_happened"]
+        assert answers["what_happened"] not in case.sealed_answers
+    now = utcnow()
+    dues = [d for d in db.session.scalars(sa.select(Referral.due_at)) if d is not None]
+    assert any(d < now for d in dues), "some referrals should be overdue"
+    assert any(now <= d <= now + timedelta(days=14) for d in dues), "some due soon"
+    assert any(d > now + timedelta(days=14) for d in dues), "some due later"
+    # The same seed gives the same mix of situations.
+    threats_first = sorted(tuple(c.threats) for c in cases)
+    db.session.execute(sa.delete(Referral))
+    db.session.execute(sa.delete(Case))
+    db.session.commit()
+    app.test_cli_runner().invoke(args=["demo", "--cases", "24"])
+    assert sorted(tuple(c.threats) for c in db.session.scalars(sa.select(Case))) == threats_first
+
+
+def test_demo_refuses_nonsense_counts(app: Flask) -> None:
+    for value in ("0", "-5", "lots"):
+        result = app.test_cli_runner().invoke(args=["demo", "--cases", value])
+        assert result.exit_code == 2
