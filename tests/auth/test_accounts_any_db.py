@@ -1,0 +1,43 @@
+"""The accounts and keys services on SQLite and on real PostgreSQL."""
+
+from __future__ import annotations
+
+import pyotp
+from flask import Flask
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import Role
+from intake.services import accounts, keys
+from tests.builders import DEFAULT_PASSWORD
+
+
+def test_account_lifecycle_and_keyring_on_each_database(any_app: Flask) -> None:
+    any_app.config["KEY_WRAP_OPS_LIMIT"] = 1
+    any_app.config["KEY_WRAP_MEM_LIMIT"] = 8192
+    admin = accounts.create_user(
+        "Admin@Example.org", Role.ADMIN, password=DEFAULT_PASSWORD, server_keys=True
+    )
+    db.session.commit()
+    result = keys.init_from_cli("admin@example.org", DEFAULT_PASSWORD)
+    assert accounts.check_password_step("admin@example.org", DEFAULT_PASSWORD).user == admin
+    wrong = accounts.check_password_step("ADMIN@example.org", "wrong password for sure")
+    assert wrong.result is accounts.LoginResult.WRONG
+    code = pyotp.TOTP(admin.totp_secret).now()
+    assert accounts.check_totp_step(admin, code)[0] is accounts.TotpResult.OK
+    accounts.complete_login(admin)
+    assert accounts.check_totp_step(admin, code)[0] is accounts.TotpResult.REPLAY
+    payload = keys.keyring_payload(admin)
+    [grant] = payload["grants"]
+    assert grant["org_key_id"] == result.org_key.id
+    staff_secret = crypto.unwrap_secret_key(
+        crypto.WrappedKey(
+            payload["wrapped_secret_key"],
+            payload["key_salt"],
+            payload["ops_limit"],
+            payload["mem_limit"],
+        ),
+        DEFAULT_PASSWORD,
+    )
+    org_secret = crypto.unseal(crypto.b64decode_strict(grant["sealed_org_secret"]), staff_secret)
+    assert crypto.public_key_of(org_secret) == result.org_key.public_key
