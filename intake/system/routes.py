@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request, send_from_directory
+from werkzeug.security import safe_join
 
 from intake.extensions import csrf, db, limiter
 from intake.system import bp
@@ -38,3 +40,19 @@ def healthz() -> tuple[Response, int]:
     healthy = all(value == "ok" for value in checks.values())
     checks["status"] = "ok" if healthy else "unavailable"
     return jsonify(checks), 200 if healthy else 503
+
+
+@bp.get("/static/vendor/<path:filename>")
+@limiter.exempt
+def vendor_asset(filename: str) -> Response:
+    """Vendored libraries, pre-compressed at build time when the browser accepts gzip (SRI
+    covers the decoded bytes, so the integrity hashes are the same)."""
+    folder = Path(current_app.static_folder or "") / "vendor"
+    compressed = safe_join(str(folder), f"{filename}.gz")
+    if "gzip" in request.accept_encodings and compressed and Path(compressed).is_file():
+        response = send_from_directory(folder, f"{filename}.gz", mimetype="text/javascript")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = send_from_directory(folder, filename)
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
