@@ -42,6 +42,14 @@ class GrantForm(FlaskForm):
     sealed_org_secret = HiddenField(validators=[DataRequired(), Length(max=200)])
 
 
+class RotateForm(FlaskForm):
+    """Filled by admin-grants.js: the new public key and, per holder, its sealed secret
+    (JSON: [{"user_id": 1, "sealed_org_secret": "…"}])."""
+
+    org_public_key = HiddenField(validators=[DataRequired(), Length(max=200)])
+    grants = HiddenField(validators=[DataRequired(), Length(max=400_000)])
+
+
 class AuditFilterForm(FlaskForm):
     """GET filters of the audit log (no CSRF: it changes nothing)."""
 

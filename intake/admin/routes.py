@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -11,7 +13,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from intake.admin import bp
-from intake.admin.forms import AuditFilterForm, GrantForm, InviteForm, RoleForm
+from intake.admin.forms import AuditFilterForm, GrantForm, InviteForm, RoleForm, RotateForm
 from intake.auth.access import ADMINS, role_required
 from intake.auth.forms import EmptyForm
 from intake.auth.routes import account_message
@@ -241,6 +243,8 @@ def _render_grants(status: int = 200) -> tuple[str, int]:
         i_hold=i_hold,
         empty_form=EmptyForm(),
         grant_form=GrantForm(),
+        rotate_form=RotateForm(),
+        holders=keys.current_holders(current) if current is not None else [],
     ), status
 
 
@@ -292,6 +296,49 @@ def revoke_grant(grant_id: int) -> Response:
             ),
             "success",
         )
+    return redirect(url_for("admin.key_grants"))
+
+
+def _parse_rotation_grants(text: str) -> dict[int, str] | None:
+    try:
+        items: Any = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(items, list) or len(items) > keys.MAX_HOLDERS:
+        return None
+    parsed: dict[int, str] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        user_id, sealed = item.get("user_id"), item.get("sealed_org_secret")
+        if not isinstance(user_id, int) or not isinstance(sealed, str) or user_id in parsed:
+            return None
+        parsed[user_id] = sealed
+    return parsed
+
+
+@bp.post("/keys/rotate")
+@role_required(*ADMINS)
+def rotate_key() -> Page:
+    form = RotateForm()
+    sealed = _parse_rotation_grants(form.grants.data or "") if form.validate_on_submit() else None
+    if sealed is None:
+        flash(_("The new key your browser sent is not valid. Nothing was changed."), "error")
+        return _render_grants(400)
+    try:
+        new_key = keys.rotate(_me(), form.org_public_key.data or "", sealed)
+    except keys.KeyOperationError as exc:
+        db.session.rollback()
+        flash(account_message(str(exc)), "error")
+        return _render_grants(400)
+    flash(
+        _(
+            "The organisation key is rotated. New requests are sealed to the key with "
+            "fingerprint %(fingerprint)s. Unlock again to use it.",
+            fingerprint=new_key.fingerprint,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.key_grants"))
 
 

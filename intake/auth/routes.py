@@ -82,6 +82,9 @@ def account_message(code: str) -> str:
             "This colleague has not set their password yet, so they have no key to grant to."
         ),
         "no_such_key": _("This organisation key does not exist."),
+        "holders_changed": _(
+            "Who holds the key changed while you were on this page. Reload and try again."
+        ),
         "no_such_grant": _("This key grant does not exist or was already revoked."),
         "no_such_admin": _("No active admin has this e-mail address."),
         "no_totp": _("This account has no second factor yet."),

@@ -202,3 +202,58 @@ def keyring_payload(user: User) -> dict[str, Any]:
             for key_grant, org_key in grants
         ],
     }
+
+
+MAX_HOLDERS = 2000
+
+
+def current_holders(org_key: OrgKey) -> list[User]:
+    """Active staff who hold ``org_key`` (an active grant)."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(KeyGrant, KeyGrant.user_id == User.id)
+            .where(
+                KeyGrant.org_key_id == org_key.id,
+                KeyGrant.revoked_at.is_(None),
+                User.is_active_account,
+                User.public_key.is_not(None),
+            )
+            .order_by(User.id)
+        )
+    )
+
+
+def rotate(actor: User, new_public_key: str, sealed_by_user: dict[int, str]) -> OrgKey:
+    """A new organisation key made in an admin's browser, sealed there to everyone who holds
+    the current one; the current key is retired (kept for the cases sealed to it). Someone
+    whose grant was revoked before the rotation cannot open anything sealed from now on."""
+    current = current_org_key()
+    if current is None:
+        raise KeyOperationError("no_such_key")
+    if actor.role is not Role.ADMIN or active_grant(actor, current) is None:
+        raise KeyOperationError("actor_has_no_grant")
+    try:
+        crypto.validate_public_key(new_public_key)
+    except crypto.InvalidCiphertext as exc:
+        raise KeyOperationError("invalid_grant") from exc
+    holders = {user.id: user for user in current_holders(current)}
+    if set(sealed_by_user) != set(holders) or actor.id not in holders:
+        raise KeyOperationError("holders_changed")
+    for sealed in sealed_by_user.values():
+        validate_sealed_grant(sealed)
+    if db.session.scalar(sa.select(OrgKey.id).where(OrgKey.public_key == new_public_key)):
+        raise KeyOperationError("invalid_grant")
+    new_key = _new_org_key(new_public_key, actor)
+    current.retired_at = utcnow()
+    audit.record(
+        "keys.rotated",
+        "org_key",
+        new_key.id,
+        actor=actor,
+        detail={"retired_org_key_id": current.id, "holders": len(holders)},
+    )
+    for user_id, sealed in sorted(sealed_by_user.items()):
+        _write_grant(new_key, holders[user_id], sealed, actor)
+    db.session.commit()
+    return new_key

@@ -308,3 +308,77 @@ def test_an_admin_cannot_reset_their_own_password_here(
     post(client, f"/admin/users/{admin.id}/reset-password")
     db.session.refresh(admin)
     assert admin.password_hash == before
+
+
+def rotation_form(org_public: str, sealed: dict[int, str]) -> dict[str, str]:
+    import json
+
+    return {
+        "org_public_key": org_public,
+        "grants": json.dumps([{"user_id": k, "sealed_org_secret": v} for k, v in sealed.items()]),
+    }
+
+
+def test_rotation_retires_the_key_and_seals_the_new_one_to_every_holder(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    client, admin, org = admin_client
+    colleague, colleague_secret = make_staff_with_keys(Role.CASEWORKER, org)
+    leaver, _ = make_staff_with_keys(Role.CASEWORKER, org)
+    leaver_grant = db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == leaver.id))
+    assert leaver_grant is not None
+    assert (
+        post(client, f"/admin/keys/grants/{leaver_grant.id}/revoke", page="/admin/keys").status_code
+        == 302
+    )
+    new_public, new_secret = crypto.generate_keypair()
+    sealed = {
+        u.id: crypto.seal_key_grant(new_secret, u.public_key or "") for u in (admin, colleague)
+    }
+    response = post(
+        client, "/admin/keys/rotate", page="/admin/keys", **rotation_form(new_public, sealed)
+    )
+    assert response.status_code == 302
+    from intake.services import keys
+
+    current = keys.current_org_key()
+    assert current is not None
+    assert current.public_key == new_public
+    db.session.refresh(org.key)
+    assert org.key.retired_at is not None
+    grant = keys.active_grant(colleague, current)
+    assert grant is not None
+    assert (
+        crypto.unseal(crypto.b64decode_strict(grant.sealed_org_secret), colleague_secret)
+        == new_secret
+    )
+    assert keys.active_grant(leaver, current) is None
+    assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "keys.rotated"))
+
+
+@pytest.mark.parametrize(
+    "problem", ["missing_holder", "stranger", "bad_json", "bad_blob", "bad_key"]
+)
+def test_bad_rotations_change_nothing(
+    admin_client: tuple[FlaskClient, User, Any], problem: str
+) -> None:
+    client, admin, org = admin_client
+    colleague, _ = make_staff_with_keys(Role.CASEWORKER, org)
+    stranger, _ = make_staff_with_keys(Role.CASEWORKER)
+    new_public, new_secret = crypto.generate_keypair()
+    people = {"missing_holder": [admin], "stranger": [admin, colleague, stranger]}.get(
+        problem, [admin, colleague]
+    )
+    sealed = {u.id: crypto.seal_key_grant(new_secret, u.public_key or "") for u in people}
+    form = rotation_form(new_public, sealed)
+    if problem == "bad_json":
+        form["grants"] = '[{"user_id": "1", "sealed_org_secret": 5}]'
+    elif problem == "bad_blob":
+        form["grants"] = form["grants"].replace('"sealed_org_secret": "', '"sealed_org_secret": "!')
+    elif problem == "bad_key":
+        form["org_public_key"] = "<script>"
+    response = post(client, "/admin/keys/rotate", page="/admin/keys", **form)
+    assert response.status_code == 400
+    db.session.refresh(org.key)
+    assert org.key.retired_at is None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(KeyGrant)) == 2

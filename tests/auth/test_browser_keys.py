@@ -277,3 +277,41 @@ def test_keyring_locks_itself_after_idle_time(app: Flask, live_server: Any, page
     page.reload()
     assert page.evaluate("window.RefugeKeyring.isUnlocked()") is False
     assert page.locator("[data-lock-status]").text_content() == "Keys locked"
+
+
+def test_rotation_in_the_browser_gives_holders_the_new_key(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    runner = app.test_cli_runner()
+    runner.invoke(
+        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    runner.invoke(
+        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    db.session.expire_all()
+    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
+    old_key = db.session.scalar(sa.select(OrgKey))
+    assert admin is not None
+    assert admin.totp_secret
+    assert old_key is not None
+    base = live_server.url
+    sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
+    page.goto(f"{base}/admin/keys")
+    page.click("form[data-rotate-form] button[type=submit]")
+    page.wait_for_url(f"{base}/admin/keys")
+    assert "rotated" in (page.locator(".flashes").text_content() or "")
+    assert page.evaluate("window.RefugeKeyring.isUnlocked()") is False
+    db.session.expire_all()
+    new_key = db.session.scalar(sa.select(OrgKey).where(OrgKey.retired_at.is_(None)))
+    assert new_key is not None
+    assert new_key.id != old_key.id
+    page.click("[data-unlock-panel] summary")
+    page.fill("#lock-state-password", DEFAULT_PASSWORD)
+    page.click("form.unlock-form button[type=submit]")
+    page.wait_for_selector("#lock-state.is-unlocked", state="attached")
+    assert page.evaluate(ORG_PUBLIC_KEY_JS, new_key.id)["pub"] == new_key.public_key
+    assert page.evaluate(ORG_PUBLIC_KEY_JS, old_key.id)["pub"] == old_key.public_key
+    assert page.evaluate("window.RefugeKeyring.currentOrgKeyId()") == new_key.id

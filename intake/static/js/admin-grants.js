@@ -1,6 +1,10 @@
 /* Admin: grant the organisation key to a colleague, in this browser.
  * The organisation secret comes from the admin's unlocked keyring (RefugeKeyring.orgKeyPair)
  * and is sealed (crypto_box_seal) to the colleague's public key; only that is posted.
+ *
+ * Rotation (form[data-rotate-form]): a new organisation keypair is made here and its secret
+ * sealed to every current holder's public key; the keyring is locked afterwards so that the
+ * next unlock picks up the new key.
  */
 (function () {
   "use strict";
@@ -36,6 +40,41 @@
         showError("textFailed");
         return;
       }
+      form.submit();
+    });
+  });
+
+  document.querySelectorAll("form[data-rotate-form]").forEach(function (form) {
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      if (errorNode) {
+        errorNode.hidden = true;
+      }
+      var keyring = window.RefugeKeyring;
+      if (!keyring || !keyring.isUnlocked() || keyring.currentOrgKeyId() === null) {
+        showError("textLocked");
+        return;
+      }
+      try {
+        var keys = window.RefugeKeys;
+        var sodium = await keys.ready();
+        var pair = await keys.newKeyPair();
+        var grants = [];
+        var holders = form.querySelectorAll("[data-holder]");
+        for (var i = 0; i < holders.length; i += 1) {
+          grants.push({
+            user_id: Number(holders[i].dataset.userId),
+            sealed_org_secret: await keys.sealTo(pair.privateKey, holders[i].dataset.publicKey),
+          });
+        }
+        form.querySelector("input[name='org_public_key']").value = keys.toB64(pair.publicKey);
+        form.querySelector("input[name='grants']").value = JSON.stringify(grants);
+        sodium.memzero(pair.privateKey);
+      } catch (error) {
+        showError("textFailed");
+        return;
+      }
+      keyring.lock();
       form.submit();
     });
   });
