@@ -13,7 +13,14 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from intake.admin import bp
-from intake.admin.forms import AuditFilterForm, GrantForm, InviteForm, RoleForm, RotateForm
+from intake.admin.forms import (
+    ROLE_NAMES,
+    AuditFilterForm,
+    GrantForm,
+    InviteForm,
+    RoleForm,
+    RotateForm,
+)
 from intake.auth.access import ADMINS, role_required
 from intake.auth.forms import EmptyForm
 from intake.auth.routes import account_message
@@ -81,6 +88,7 @@ def _render_users(
         role_form=RoleForm(),
         now=utcnow,
         roles=list(Role),
+        role_names=ROLE_NAMES,
     ), status
 
 
