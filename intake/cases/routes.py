@@ -85,17 +85,18 @@ def _answer_labels() -> dict[str, Any]:
         from intake.public.forms import SEALED_FIELDS, IntakeForm
     except ImportError:  # pragma: no cover - the public form is another area's
         return {"order": [], "labels": {}, "choices": {}}
-    form = IntakeForm()
     labels: dict[str, str] = {}
     choices: dict[str, dict[str, str]] = {}
     for name in SEALED_FIELDS:
-        field = form._fields.get(name)
-        if field is None:
+        # The form's declared (unbound) fields: their wording, without building a form.
+        unbound = getattr(IntakeForm, name, None)
+        if unbound is None or not hasattr(unbound, "kwargs"):
             continue
-        labels[name] = str(field.label.text)
-        options = getattr(field, "choices", None) or []
+        label = unbound.kwargs.get("label") or (unbound.args[0] if unbound.args else None)
+        if label is not None:
+            labels[name] = str(label)
         mapped = {}
-        for option in options:
+        for option in unbound.kwargs.get("choices") or []:
             if isinstance(option, tuple | list) and len(option) >= 2:
                 mapped[str(option[0])] = str(option[1])
             elif hasattr(option, "value"):
