@@ -212,6 +212,14 @@ def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply
     page.wait_for_selector("#case-lock[data-state=locked]")
     assert CANARY not in page.locator("main").inner_text()
     assert page.locator("a.attachment-download").count() == 0
+    # Unlocking again from the header decrypts the page again, without a reload.
+    page.click("[data-unlock-panel] summary")
+    page.fill("#lock-state-password", DEFAULT_PASSWORD)
+    page.click("form.unlock-form button[type=submit]")
+    wait_decrypted(page)
+    assert NOTE in page.locator("#messages").inner_text()
+    page.click("[data-lock-button]")
+    page.wait_for_selector("#case-lock[data-state=locked]")
 
     # What the server sent and received never held the plaintext.
     assert received, "no responses were recorded"
