@@ -24,6 +24,7 @@ from tests.builders import login_as, make_attachment, make_case, make_org_key, m
 PUBLIC_ENDPOINTS = {
     "static",
     "system.healthz",
+    "system.vendor_asset",
     "auth.setup",
     "auth.login",
     "auth.login_code",
