@@ -84,6 +84,7 @@ FLAG_LABELS = {
 }
 SORT_LABELS = {
     "priority": _l("Urgency, then deadline"),
+    "deadline": _l("Nearest deadline first"),
     "received_desc": _l("Newest first"),
     "received_asc": _l("Oldest first"),
     "updated_desc": _l("Recently updated"),

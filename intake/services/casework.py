@@ -132,7 +132,7 @@ class QueueFilters:
     page: int = 1
 
 
-SORTS = ("priority", "received_desc", "received_asc", "updated_desc")
+SORTS = ("priority", "deadline", "received_desc", "received_asc", "updated_desc")
 
 
 @dataclass
@@ -140,6 +140,10 @@ class QueueRow:
     case: Case
     next_due: datetime | None
     flags: list[str] = field(default_factory=list)  # new, unassigned, overdue, due_soon
+
+    @property
+    def respond_by(self) -> datetime | None:
+        return first_response_due(self.case)
 
 
 @dataclass
@@ -207,6 +211,8 @@ def _order(sort: str, due: Any) -> list[Any]:
         return [Case.received_at.asc(), Case.id.asc()]
     if sort == "updated_desc":
         return [Case.updated_at.desc(), Case.id.desc()]
+    if sort == "deadline" and due is not None:
+        return [sa.case((due.is_(None), 1), else_=0), due.asc(), Case.received_at.asc(), Case.id]
     urgency_rank = sa.case(
         {urgency.value: rank for rank, urgency in enumerate(URGENCY_ORDER)},
         value=sa.cast(Case.urgency, sa.String),

@@ -85,6 +85,16 @@ def test_cases_are_ordered_by_urgency_then_nearest_deadline_then_waiting_longest
     assert newest[0] == "RF-IMM-DUE2"
     assert newest[-1] == "RF-WEEKS"
     assert queue(client, "view=all&sort=received_asc") == list(reversed(newest))
+    # Nearest deadline first, whatever the urgency; cases without one by waiting time.
+    assert queue(client, "view=all&sort=deadline") == [
+        "RF-DAYS-DUE1",
+        "RF-IMM-DUE2",
+        "RF-IMM-DUE5",
+        "RF-WEEKS",
+        "RF-CLOSED",
+        "RF-IMM-5H",
+        "RF-IMM-2H",
+    ]
 
 
 def test_action_needed_is_new_unassigned_or_near_a_deadline_never_closed(
