@@ -140,6 +140,11 @@ def setup() -> Page:
                 password=form.password.data or "",
                 keys=keys_from_browser,
             )
+            # Two first runs at once: the audit chain lock (PostgreSQL) or the write lock
+            # (SQLite) orders them; the second then sees the first admin and stops here.
+            if accounts.user_count() != 1:
+                db.session.rollback()
+                abort(404)
             org_key = keys.init_from_browser(
                 admin, form.org_public_key.data or "", form.sealed_org_secret.data or ""
             )
