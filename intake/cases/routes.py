@@ -52,6 +52,7 @@ from intake.services import casework
 from intake.services.casework import CaseworkError, Outcome
 from intake.web import error_response
 
+MAX_ID = 2**31 - 1
 PageResponse = str | WerkzeugResponse | tuple[Response | str, int]
 
 
@@ -230,6 +231,8 @@ def sealed(ref: str) -> Response:
 @role_required(*STAFF)
 def attachment(ref: str, attachment_id: int) -> Response:
     case = _case_or_404(ref)
+    if attachment_id > MAX_ID:  # beyond any id: never reaches the database (no overflow)
+        abort(404)
     found = casework.get_attachment(case, attachment_id)
     if found is None:
         abort(404)

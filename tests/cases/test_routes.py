@@ -223,6 +223,8 @@ def test_attachment_of_another_case_is_404(
     attachment = make_attachment(other, org)
     signed_in(client, app, Role.CASEWORKER)
     assert client.get(f"/cases/{case.ref}/attachments/{attachment.id}").status_code == 404
+    for hostile in ("99999999999999999999999", "2147483648", "-1", "1.0", "x"):
+        assert client.get(f"/cases/{other.ref}/attachments/{hostile}").status_code == 404
     assert client.get(f"/cases/{other.ref}/attachments/{attachment.id}").status_code == 200
 
 
