@@ -145,11 +145,10 @@ def test_a_new_case_past_its_first_response_time_is_overdue(
         ("view=all&threat=digital", []),
     ],
 )
-def test_filters_and_search(
-    app: Flask, client: FlaskClient, query: str, expected: list[str]
-) -> None:
+def test_filters_and_search(any_app: Flask, query: str, expected: list[str]) -> None:
+    client = any_app.test_client()
     org = make_org_key()
-    me = signed_in(client, app, Role.CASEWORKER)
+    me = signed_in(client, any_app, Role.CASEWORKER)
     aged(org, "RF-A", 3, urgency=Urgency.IMMEDIATE, threats=["detention"], country="MX")
     aged(
         org,
