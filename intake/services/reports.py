@@ -1,0 +1,426 @@
+"""The numbers of an annual report, from routing fields and workflow state only.
+
+Nothing here decrypts or even selects a sealed column: every figure is a count over the clear
+routing fields of DESIGN §1.2 (urgency, threats, profiles, country, consent, dates) and the
+workflow state of cases, referrals and the reminder outbox. Counting happens in the database
+with ``GROUP BY`` wherever the database can do it; the JSON lists (threats, profiles) are
+unnested in SQL on PostgreSQL and SQLite, with a streamed count in Python as the fallback.
+
+What belongs to a period:
+
+* requests (cases): received in the period; their status and outcome are as of now;
+* referrals: sent in the period (a draft: started in the period);
+* reminders: e-mailed in the period;
+* days to first referral: for requests received in the period that have a referral sent.
+
+Periods are whole local days in the organisation's time zone (``ORG_TIMEZONE``): a request
+received at 23:30 on 31 December in Taipei belongs to that year even though it is 15:30 UTC.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import InstrumentedAttribute
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import (
+    AWAITING,
+    Case,
+    DirectoryEntry,
+    OutboxStatus,
+    Referral,
+    ReminderOutbox,
+)
+
+# Counts from 1 to SMALL_CELL - 1 in a breakdown that can point at a person (country, profile)
+# are shown as "<5". Totals stay exact.
+SMALL_CELL = 5
+SUPPRESSED = f"<{SMALL_CELL}"
+# A custom period may span at most this many days (ten years), within these years.
+MAX_SPAN_DAYS = 3653
+MIN_YEAR = 1990
+MAX_YEAR = 2100
+TOP_ENTRIES = 10
+STREAM_CHUNK = 5000
+
+# Deadline adherence buckets, in the order a report lists them.
+ADHERENCE = (
+    "on_time",  # acknowledged or answered on or before the due date
+    "late",  # acknowledged or answered after the due date
+    "overdue",  # still waiting, past the due date
+    "not_yet_due",  # still waiting, due date ahead
+    "ended_without_reply",  # marked no reply, closed or withdrawn without an answer
+    "no_deadline",  # no due date (clock not started)
+)
+
+
+@dataclass(frozen=True)
+class Month:
+    year: int
+    month: int
+    start_utc: datetime
+    end_utc: datetime  # exclusive
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The instant a local day starts, in UTC."""
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local days from ``start`` to ``end`` (both included) in ``zone``."""
+
+    start: date
+    end: date
+    zone: ZoneInfo
+    kind: str = "custom"  # "this_year" | "last_year" | "custom"
+
+    @property
+    def start_utc(self) -> datetime:
+        return local_midnight(self.start, self.zone)
+
+    @property
+    def end_utc(self) -> datetime:
+        """The first instant after the period (exclusive bound)."""
+        return local_midnight(self.end + timedelta(days=1), self.zone)
+
+    def months(self) -> list[Month]:
+        months = []
+        year, month = self.start.year, self.start.month
+        while date(year, month, 1) <= self.end:
+            following = date(year + (month == 12), month % 12 + 1, 1)
+            first = max(self.start, date(year, month, 1))
+            last = min(self.end + timedelta(days=1), following)
+            months.append(
+                Month(
+                    year, month, local_midnight(first, self.zone), local_midnight(last, self.zone)
+                )
+            )
+            year, month = following.year, following.month
+        return months
+
+
+def year_period(year: int, zone: ZoneInfo, kind: str = "custom") -> Period:
+    return Period(date(year, 1, 1), date(year, 12, 31), zone, kind)
+
+
+def this_year(zone: ZoneInfo, now: datetime | None = None) -> Period:
+    today = (now or utcnow()).astimezone(zone).date()
+    return year_period(today.year, zone, "this_year")
+
+
+def last_year(zone: ZoneInfo, now: datetime | None = None) -> Period:
+    today = (now or utcnow()).astimezone(zone).date()
+    return year_period(today.year - 1, zone, "last_year")
+
+
+def suppress(count: int) -> int | str:
+    """Small-cell suppression for breakdowns that could identify someone."""
+    return SUPPRESSED if 0 < count < SMALL_CELL else count
+
+
+@dataclass
+class EntryCount:
+    entry_id: str
+    name: str
+    name_zh: str | None
+    count: int
+
+
+@dataclass
+class CaseFigures:
+    total: int = 0
+    per_month: list[tuple[Month, int]] = field(default_factory=list)
+    urgency: dict[str, int] = field(default_factory=dict)
+    threats: dict[str, int] = field(default_factory=dict)
+    profiles: dict[str, int] = field(default_factory=dict)
+    countries: dict[str | None, int] = field(default_factory=dict)
+    sealed_by: dict[str, int] = field(default_factory=dict)
+    consent: dict[bool, int] = field(default_factory=dict)
+    status: dict[str, int] = field(default_factory=dict)
+    outcome: dict[str, int] = field(default_factory=dict)
+    # Requests of the period with at least one referral sent, and the median days from
+    # receiving the request to sending its first referral.
+    referred: int = 0
+    median_days_to_referral: float | None = None
+
+
+@dataclass
+class ReferralFigures:
+    total: int = 0
+    kind: dict[str, int] = field(default_factory=dict)
+    state: dict[str, int] = field(default_factory=dict)
+    entries: list[EntryCount] = field(default_factory=list)
+    adherence: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    period: Period
+    generated_at: datetime
+    cases: CaseFigures
+    referrals: ReferralFigures
+    reminders: dict[str, int]
+
+    @property
+    def reminders_total(self) -> int:
+        return sum(self.reminders.values())
+
+    @property
+    def empty(self) -> bool:
+        return not (self.cases.total or self.referrals.total or self.reminders_total)
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+def _received_in(period: Period) -> list[sa.ColumnElement[bool]]:
+    return [Case.received_at >= period.start_utc, Case.received_at < period.end_utc]
+
+
+def _value(member: Any) -> str:
+    return str(getattr(member, "value", member))
+
+
+def _case_states(period: Period, figures: CaseFigures) -> None:
+    """One GROUP BY over the low-cardinality columns (at most a few hundred combinations)."""
+    columns = (Case.urgency, Case.sealed_by, Case.consent_given, Case.status, Case.outcome)
+    rows = db.session.execute(
+        sa.select(*columns, sa.func.count()).where(*_received_in(period)).group_by(*columns)
+    )
+    urgency: Counter[str] = Counter()
+    sealed_by: Counter[str] = Counter()
+    consent: Counter[bool] = Counter()
+    status: Counter[str] = Counter()
+    outcome: Counter[str] = Counter()
+    for urgency_value, sealed, consented, status_value, outcome_value, count in rows:
+        figures.total += count
+        urgency[_value(urgency_value)] += count
+        sealed_by[_value(sealed)] += count
+        consent[bool(consented)] += count
+        status[_value(status_value)] += count
+        if outcome_value:
+            outcome[str(outcome_value)] += count
+    figures.urgency, figures.sealed_by = dict(urgency), dict(sealed_by)
+    figures.consent, figures.status, figures.outcome = dict(consent), dict(status), dict(outcome)
+
+
+def _per_month(period: Period) -> list[tuple[Month, int]]:
+    """Requests per local month: a CASE on the UTC bounds of each month, so the time zone is
+    applied the same way on SQLite and PostgreSQL (neither has to know the zone)."""
+    months = period.months()
+    bucket = sa.case(
+        *[(Case.received_at < month.end_utc, index) for index, month in enumerate(months)],
+        else_=-1,
+    ).label("bucket")
+    inner = sa.select(bucket).where(*_received_in(period)).subquery()
+    rows = db.session.execute(sa.select(inner.c.bucket, sa.func.count()).group_by(inner.c.bucket))
+    counts: dict[int, int] = {int(bucket): int(count) for bucket, count in rows}
+    return [(month, int(counts.get(index, 0))) for index, month in enumerate(months)]
+
+
+def _countries(period: Period) -> dict[str | None, int]:
+    rows = db.session.execute(
+        sa.select(Case.country, sa.func.count()).where(*_received_in(period)).group_by(Case.country)
+    )
+    return {country: int(count) for country, count in rows}
+
+
+def _tags_in_sql(column: InstrumentedAttribute[list[str]], period: Period) -> dict[str, int]:
+    """Unnest a JSON list column in the database and count each element."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        elements = sa.func.json_array_elements_text(column).table_valued("value")
+        guard: sa.ColumnElement[bool] = sa.func.json_typeof(column) == "array"
+    else:  # sqlite
+        elements = sa.func.json_each(column).table_valued("value", "type")
+        guard = elements.c.type == "text"
+    rows = db.session.execute(
+        sa.select(elements.c.value, sa.func.count())
+        .select_from(Case)
+        .join(elements, sa.true())
+        .where(*_received_in(period), guard)
+        .group_by(elements.c.value)
+    )
+    return {str(value): int(count) for value, count in rows if value is not None}
+
+
+def _tags_in_python(period: Period) -> tuple[dict[str, int], dict[str, int]]:
+    """Stream the two list columns (nothing else) and count in Python."""
+    threats: Counter[str] = Counter()
+    profiles: Counter[str] = Counter()
+    result = db.session.execute(
+        sa.select(Case.threats, Case.profiles)
+        .where(*_received_in(period))
+        .execution_options(yield_per=STREAM_CHUNK)
+    )
+    for threat_list, profile_list in result:
+        threats.update(str(t) for t in _as_list(threat_list))
+        profiles.update(str(p) for p in _as_list(profile_list))
+    return dict(threats), dict(profiles)
+
+
+def _as_list(value: Any) -> Iterable[Any]:
+    return value if isinstance(value, list) else ()
+
+
+def _tags(period: Period, method: str) -> tuple[dict[str, int], dict[str, int]]:
+    dialect = db.session.get_bind().dialect.name
+    if method == "python" or (method == "auto" and dialect not in {"postgresql", "sqlite"}):
+        return _tags_in_python(period)
+    return _tags_in_sql(Case.threats, period), _tags_in_sql(Case.profiles, period)
+
+
+def _days_to_first_referral(period: Period) -> tuple[int, float | None]:
+    """How many requests of the period had a referral sent, and the median days it took."""
+    first_sent = sa.func.min(Referral.sent_at)
+    per_case = (
+        sa.select(Case.id, Case.received_at.label("received_at"), first_sent.label("first_sent"))
+        .join(Referral, Referral.case_id == Case.id)
+        .where(*_received_in(period), Referral.sent_at.is_not(None))
+        .group_by(Case.id, Case.received_at)
+        .subquery()
+    )
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        seconds = sa.extract("epoch", per_case.c.first_sent - per_case.c.received_at)
+        count, median = db.session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.percentile_cont(0.5).within_group(seconds),
+            )
+        ).one()
+        return int(count), (float(median) / 86400 if median is not None else None)
+    if dialect == "sqlite":
+        days = sa.func.julianday(per_case.c.first_sent) - sa.func.julianday(per_case.c.received_at)
+        values = [float(v) for v in db.session.scalars(sa.select(days)) if v is not None]
+    else:  # pragma: no cover - only the two supported databases are tested
+        values = [
+            (sent - received).total_seconds() / 86400
+            for received, sent in db.session.execute(
+                sa.select(per_case.c.received_at, per_case.c.first_sent)
+            )
+        ]
+    return len(values), (statistics.median(values) if values else None)
+
+
+def case_figures(period: Period, tags: str = "auto") -> CaseFigures:
+    figures = CaseFigures()
+    _case_states(period, figures)
+    figures.per_month = _per_month(period)
+    if figures.total:
+        figures.countries = _countries(period)
+        figures.threats, figures.profiles = _tags(period, tags)
+        figures.referred, figures.median_days_to_referral = _days_to_first_referral(period)
+    return figures
+
+
+# --- referrals and reminders -----------------------------------------------------------------
+
+
+def _referral_in(period: Period) -> list[sa.ColumnElement[bool]]:
+    moment = sa.func.coalesce(Referral.sent_at, Referral.created_at)
+    return [moment >= period.start_utc, moment < period.end_utc]
+
+
+def _adherence(period: Period, now: datetime) -> dict[str, int]:
+    answered = sa.func.coalesce(Referral.acknowledged_at, Referral.replied_at)
+    bucket = sa.case(
+        (Referral.due_at.is_(None), "no_deadline"),
+        (sa.and_(answered.is_not(None), answered <= Referral.due_at), "on_time"),
+        (answered.is_not(None), "late"),
+        (sa.and_(Referral.state.in_(AWAITING), Referral.due_at < now), "overdue"),
+        (Referral.state.in_(AWAITING), "not_yet_due"),
+        else_="ended_without_reply",
+    ).label("bucket")
+    inner = sa.select(bucket).where(*_referral_in(period)).subquery()
+    rows = db.session.execute(sa.select(inner.c.bucket, sa.func.count()).group_by(inner.c.bucket))
+    return {str(name): int(count) for name, count in rows}
+
+
+def _top_entries(period: Period) -> list[EntryCount]:
+    count = sa.func.count().label("n")
+    top = (
+        sa.select(Referral.entry_id, count)
+        .where(*_referral_in(period))
+        .group_by(Referral.entry_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(top.c.entry_id, DirectoryEntry.name, DirectoryEntry.name_zh, top.c.n)
+        .outerjoin(DirectoryEntry, DirectoryEntry.id == top.c.entry_id)
+        .order_by(top.c.n.desc(), top.c.entry_id)
+        .limit(TOP_ENTRIES)
+    )
+    return [
+        EntryCount(str(entry_id), name or str(entry_id), name_zh, int(n))
+        for entry_id, name, name_zh, n in rows
+    ]
+
+
+def referral_figures(period: Period, now: datetime) -> ReferralFigures:
+    figures = ReferralFigures()
+    rows = db.session.execute(
+        sa.select(Referral.kind, Referral.state, sa.func.count())
+        .where(*_referral_in(period))
+        .group_by(Referral.kind, Referral.state)
+    )
+    kind: Counter[str] = Counter()
+    state: Counter[str] = Counter()
+    for kind_value, state_value, count in rows:
+        figures.total += count
+        kind[_value(kind_value)] += count
+        state[_value(state_value)] += count
+    figures.kind, figures.state = dict(kind), dict(state)
+    if figures.total:
+        figures.entries = _top_entries(period)
+        figures.adherence = _adherence(period, now)
+    return figures
+
+
+def reminders_sent(period: Period) -> dict[str, int]:
+    """E-mails the outbox delivered in the period, by kind (reminder, digest)."""
+    rows = db.session.execute(
+        sa.select(ReminderOutbox.kind, sa.func.count())
+        .where(
+            ReminderOutbox.status == OutboxStatus.SENT,
+            ReminderOutbox.sent_at >= period.start_utc,
+            ReminderOutbox.sent_at < period.end_utc,
+        )
+        .group_by(ReminderOutbox.kind)
+    )
+    return {str(kind): int(count) for kind, count in rows}
+
+
+def build_report(period: Period, now: datetime | None = None, tags: str = "auto") -> Report:
+    """Every figure of the reports page for ``period``; ``tags`` picks how the JSON lists are
+    counted ("auto": in SQL where the database can unnest them, "sql", "python")."""
+    now = now or utcnow()
+    return Report(
+        period=period,
+        generated_at=now,
+        cases=case_figures(period, tags),
+        referrals=referral_figures(period, now),
+        reminders=reminders_sent(period),
+    )
+
+
+def ordered(counts: Mapping[str, int], vocabulary: Iterable[str]) -> list[tuple[str, int]]:
+    """Every vocabulary id (zero included) then any unknown id found in the data."""
+    known = list(vocabulary)
+    extra = sorted(key for key in counts if key not in known)
+    return [(key, int(counts.get(key, 0))) for key in [*known, *extra]]
