@@ -1,0 +1,551 @@
+/*
+ * Refuge referral page: a UN Special Procedures submission draft, assembled in this browser.
+ *
+ * For referrals of kind sp_urgent_appeal, sp_allegation_letter and sp_legislation, the caseworker
+ * asks for a draft; this script fetches the case's ciphertext (GET /cases/<ref>/sealed, the same
+ * bundle case-view.js reads), opens the answers with the organisation key pair from
+ * window.RefugeKeyring, and writes an English plain-text draft that follows the nine questions
+ * of the ISHR practical guide to the Special Procedures (sender, urgency, victims, consent, what
+ * happened, perpetrators, context, action already taken, action requested), then the guide's
+ * safety reminders as a checklist.
+ *
+ * Nothing of the draft is sent anywhere: no fetch, form or storage carries it. It goes into a
+ * read-only textarea (.value, never HTML); the caseworker copies it into the UN online form.
+ * It is wiped when the keyring locks.
+ *
+ * window.RefugeSpDraft.build(answers, facts) -> string is the pure part, exposed for tests.
+ */
+(function () {
+  "use strict";
+
+  var BLOCK = 1024;
+  var EMPTY = "(not provided)";
+
+  // English wording of the intake form's choices (intake/public/forms.py), for the draft.
+  var CHOICES = {
+    sender_role: {
+      self: "The person at risk",
+      family: "A family member",
+      lawyer: "Their lawyer",
+      organisation: "An organisation",
+      other: "Someone else",
+    },
+    safe_to_contact: { yes: "Yes", no: "No", unsure: "Not sure" },
+    consent: {
+      yes: "Yes, everyone named agreed",
+      some: "Some of the people named agreed",
+      no: "No, or not yet",
+    },
+    referral_consent: {
+      yes: "Yes, it may be shared with organisations or UN mechanisms that can help",
+      ask: "Ask the person before sharing it with anyone",
+      no: "No, it must not be shared outside the organisation",
+    },
+  };
+
+  // English labels of the routing vocabulary (intake/directory/vocab.py); unknown codes as-is.
+  var VOCAB = {
+    threats: {
+      violence_threat: "Threat of violence",
+      physical_attack: "Physical attack",
+      detention: "Detention or imprisonment",
+      lawsuit: "Lawsuit or prosecution",
+      rights_violation: "Violation of rights",
+      discrimination: "Discrimination",
+      expression: "Attack on freedom of expression",
+      health: "Health emergency",
+      aid_worker_security: "Security of aid workers",
+      disappearance: "Enforced disappearance",
+      reprisal: "Reprisal for cooperating with the UN",
+      legislation: "Draft law or policy",
+      digital: "Digital threat",
+    },
+    profiles: {
+      journalist: "Journalist",
+      freelance_journalist: "Freelance journalist",
+      woman_hrd: "Woman human rights defender",
+      lawyer: "Lawyer",
+      aid_worker: "Aid worker",
+      lgbti: "LGBTI defender",
+      environmental_land: "Environmental or land defender",
+      indigenous: "Indigenous defender",
+      academic: "Academic",
+      organisation: "Organisation",
+      family_member: "Family member of a defender",
+    },
+    urgency: {
+      immediate: "Immediate: life or liberty at risk now",
+      days: "Within days",
+      weeks: "Within weeks",
+      not_urgent: "Not urgent",
+    },
+    kinds: {
+      sp_urgent_appeal: "Urgent appeal",
+      sp_allegation_letter: "Allegation letter",
+      sp_legislation: "Communication on draft legislation or policy (other letter)",
+    },
+  };
+
+  /*
+   * The nine questions and the intake answers that answer them. [key, label] is always printed
+   * ("(not provided)" when empty); [key, label, true] only when the answer has it (older
+   * answer shapes). {fact: name, label} is a routing fact the page knows in the clear.
+   */
+  var SECTIONS = [
+    {
+      title: "1. Who is sending the information? (contact details)",
+      fields: [
+        ["sender_name", "Name"],
+        ["sender_role", "Role in the situation"],
+        ["sender_organisation", "Organisation"],
+        ["sender_contact", "Contact details"],
+        ["contact", "Contact", true],
+        ["safe_to_contact", "Safe to contact"],
+        ["safe_contact_notes", "How and when it is safe to contact"],
+      ],
+    },
+    {
+      title: "2. Is the situation urgent? Why? Is there a window for action?",
+      fields: [
+        { fact: "urgency", label: "Urgency (assessed at intake)" },
+        ["urgency_reason", "Why it is urgent, and any date or window for action"],
+        ["urgent_why", "Why it is urgent", true],
+      ],
+    },
+    {
+      title: "3. Who are the victims? (name, age, gender, origin and/or residence)",
+      fields: [
+        ["victim_name", "Name"],
+        ["victim_age", "Age"],
+        ["victim_gender", "Gender"],
+        ["victim_origin", "Origin"],
+        ["victim_residence", "Residence"],
+        ["victims", "Victims", true],
+        ["other_victims", "Other people affected"],
+        { fact: "profiles", label: "Profile" },
+      ],
+    },
+    {
+      title: "4. Has consent been obtained?",
+      fields: [
+        ["consent", "Consent of the people named"],
+        ["consent_by", "Consent given by"],
+        ["referral_consent", "Consent to share the request"],
+        { fact: "consent_given", label: "Consent to refer recorded in the case" },
+      ],
+    },
+    {
+      title: "5. What happened? (dates and places)",
+      fields: [
+        ["what_happened", "What happened"],
+        ["when_happened", "When"],
+        ["where_happened", "Where"],
+        { fact: "country", label: "Country" },
+        { fact: "threats", label: "Type of violation" },
+      ],
+    },
+    {
+      title: "6. Who are the alleged perpetrators? (names, titles or positions, possible motives)",
+      fields: [["perpetrators", "Alleged perpetrators"]],
+    },
+    {
+      title: "7. What is the context? (legal framework, wider situation)",
+      fields: [["context", "Context"]],
+    },
+    {
+      title: "8. What action has already been taken? (national or international, remedies sought)",
+      fields: [["actions_taken", "Action already taken"]],
+    },
+    {
+      title: "9. What action is requested from the Special Procedures?",
+      fields: [
+        ["wanted_actions", "What the person asks for"],
+        { fact: "kind", label: "Communication requested" },
+      ],
+    },
+  ];
+
+  var CONFIDENTIAL = [
+    ["reprisal_concerns", "Details to keep confidential"],
+    ["others_at_risk", "Others who may be at risk (family, colleagues, organisation)"],
+  ];
+
+  var CHECKLIST = [
+    "Consent: the victims named (or their family or lawyer) agreed to this submission, and the " +
+      "draft says so. Consent recorded at intake: see question 4. The experts may ask for it " +
+      "in writing.",
+    "Confidentiality: ask the Special Procedures to keep the identity of the source " +
+      "confidential, and mark every part that must not be shown to the government.",
+    "No more than needed: give the experts what they need to act and nothing more. Remove " +
+      "internal references, safe-contact notes and any detail that is not needed.",
+    "Reprisal risk: consult everyone who could be affected (family, colleagues, the " +
+      "organisation), assess the risk of reprisals and plan how to respond before you submit.",
+    "Language and sources: English, French or Spanish; concise; recent or imminent events; " +
+      "first-hand sources rather than the media.",
+  ];
+
+  // --- the draft (pure) ---------------------------------------------------------------------
+
+  function humanise(key) {
+    var words = String(key).replace(/[_-]+/g, " ").trim();
+    return words ? words.charAt(0).toUpperCase() + words.slice(1) : String(key);
+  }
+
+  function isEmpty(value) {
+    if (value === null || value === undefined) {
+      return true;
+    }
+    if (typeof value === "string") {
+      return !value.trim();
+    }
+    if (Array.isArray(value)) {
+      return value.every(isEmpty);
+    }
+    if (typeof value === "object") {
+      return Object.keys(value).every(function (key) {
+        return isEmpty(value[key]);
+      });
+    }
+    return false;
+  }
+
+  /* Any JSON value as plain text: lists one item a line, objects as "Key: value; …". */
+  function plain(value) {
+    if (isEmpty(value)) {
+      return EMPTY;
+    }
+    if (typeof value === "boolean") {
+      return value ? "Yes" : "No";
+    }
+    if (Array.isArray(value)) {
+      return value
+        .filter(function (item) {
+          return !isEmpty(item);
+        })
+        .map(function (item) {
+          return "- " + plain(item).replace(/\n/g, "\n  ");
+        })
+        .join("\n");
+    }
+    if (typeof value === "object") {
+      return Object.keys(value)
+        .filter(function (key) {
+          return !isEmpty(value[key]);
+        })
+        .map(function (key) {
+          return humanise(key) + ": " + plain(value[key]);
+        })
+        .join("; ");
+    }
+    return String(value).replace(/\r\n?/g, "\n").trim();
+  }
+
+  function answerText(key, value) {
+    var options = CHOICES[key];
+    if (options && typeof value === "string" && Object.prototype.hasOwnProperty.call(options, value)) {
+      return options[value];
+    }
+    return plain(value);
+  }
+
+  function displayName(type, code) {
+    try {
+      var name = new Intl.DisplayNames(["en"], { type: type }).of(code);
+      return name && name !== code ? name + " (" + code + ")" : code;
+    } catch (e) {
+      return code;
+    }
+  }
+
+  function listOf(table, codes) {
+    if (!Array.isArray(codes) || !codes.length) {
+      return EMPTY;
+    }
+    return codes
+      .map(function (code) {
+        return Object.prototype.hasOwnProperty.call(table, code) ? table[code] : String(code);
+      })
+      .join(", ");
+  }
+
+  function factText(name, facts) {
+    switch (name) {
+      case "urgency":
+        return facts.urgency ? VOCAB.urgency[facts.urgency] || String(facts.urgency) : EMPTY;
+      case "profiles":
+        return listOf(VOCAB.profiles, facts.profiles);
+      case "threats":
+        return listOf(VOCAB.threats, facts.threats);
+      case "consent_given":
+        return facts.consent_given ? "Yes" : "No";
+      case "country":
+        return facts.country ? displayName("region", String(facts.country)) : EMPTY;
+      case "languages":
+        return Array.isArray(facts.languages) && facts.languages.length
+          ? facts.languages
+              .map(function (code) {
+                return displayName("language", String(code));
+              })
+              .join(", ")
+          : EMPTY;
+      case "kind":
+        return VOCAB.kinds[facts.kind] || humanise(facts.kind || "");
+      default:
+        return isEmpty(facts[name]) ? EMPTY : String(facts[name]);
+    }
+  }
+
+  function line(label, value) {
+    return value.indexOf("\n") >= 0 ? label + ":\n" + value : label + ": " + value;
+  }
+
+  function has(answers, key) {
+    return Object.prototype.hasOwnProperty.call(answers, key);
+  }
+
+  function build(answers, facts) {
+    if (!answers || typeof answers !== "object" || Array.isArray(answers)) {
+      answers = { what_happened: answers };
+    }
+    facts = facts || {};
+    var used = {};
+    var out = [];
+    out.push("UN SPECIAL PROCEDURES SUBMISSION - DRAFT");
+    out.push(
+      "Assembled in the caseworker's browser from the encrypted case. Review every line and " +
+        "remove what is not needed before pasting it into the UN online form."
+    );
+    out.push("");
+    out.push(line("Type of communication requested", factText("kind", facts)));
+    out.push(line("Addressed to", facts.to ? String(facts.to) : EMPTY));
+    out.push(line("Country concerned", factText("country", facts)));
+    out.push(line("Languages of the person at risk", factText("languages", facts)));
+    out.push(line("Request received", facts.received ? String(facts.received) : EMPTY));
+    out.push(
+      line(
+        "Internal reference (remove before submitting)",
+        (facts.ref ? String(facts.ref) : EMPTY) +
+          (facts.referral_id ? ", referral " + String(facts.referral_id) : "")
+      )
+    );
+
+    SECTIONS.forEach(function (section) {
+      out.push("");
+      out.push(section.title.toUpperCase());
+      section.fields.forEach(function (field) {
+        if (!Array.isArray(field)) {
+          out.push(line(field.label, factText(field.fact, facts)));
+          return;
+        }
+        var key = field[0];
+        used[key] = true;
+        if (field[2] && !has(answers, key)) {
+          return;
+        }
+        out.push(line(field[1], answerText(key, answers[key])));
+      });
+    });
+
+    out.push("");
+    out.push("CONFIDENTIALITY REQUEST");
+    out.push(
+      "Please keep the identity of the source confidential and do not disclose the following " +
+        "to the government."
+    );
+    CONFIDENTIAL.forEach(function (field) {
+      used[field[0]] = true;
+      out.push(line(field[1], answerText(field[0], answers[field[0]])));
+    });
+
+    var others = Object.keys(answers).filter(function (key) {
+      return !used[key] && !isEmpty(answers[key]);
+    });
+    if (others.length) {
+      out.push("");
+      out.push("OTHER ANSWERS (not mapped to a question; check before using)");
+      others.forEach(function (key) {
+        out.push(line(humanise(key), answerText(key, answers[key])));
+      });
+    }
+
+    out.push("");
+    out.push("BEFORE YOU SUBMIT (ISHR practical guide to the UN Special Procedures)");
+    CHECKLIST.forEach(function (item) {
+      out.push("[ ] " + item);
+    });
+    out.push("");
+    out.push("UN online form: https://spsubmission.ohchr.org/");
+    return out.join("\n") + "\n";
+  }
+
+  window.RefugeSpDraft = Object.freeze({
+    build: build,
+    choices: CHOICES,
+    vocab: VOCAB,
+    sections: SECTIONS.map(function (section) {
+      return section.title;
+    }),
+  });
+
+  // --- the page ---------------------------------------------------------------------------------
+
+  var root = document.getElementById("sp-draft");
+  if (!root) {
+    return;
+  }
+  var text = JSON.parse(document.getElementById("sp-draft-strings").textContent);
+  var facts = JSON.parse(document.getElementById("sp-draft-facts").textContent);
+  var notice = root.querySelector("[data-sp-notice]");
+  var assemble = root.querySelector("[data-sp-assemble]");
+  var output = root.querySelector("[data-sp-output]");
+  var area = root.querySelector("[data-sp-text]");
+  var copy = root.querySelector("[data-sp-copy]");
+  var copyStatus = root.querySelector("[data-sp-copy-status]");
+  var generation = 0;
+
+  function keyring() {
+    return window.RefugeKeyring || null;
+  }
+
+  function setNotice(key, state) {
+    notice.textContent = text[key];
+    notice.setAttribute("data-state", state);
+  }
+
+  function clearDraft() {
+    generation += 1;
+    area.value = "";
+    copyStatus.textContent = "";
+    output.hidden = true;
+  }
+
+  function render() {
+    var ring = keyring();
+    if (!ring) {
+      clearDraft();
+      assemble.hidden = true;
+      setNotice("no_keyring", "locked");
+      return;
+    }
+    if (!ring.isUnlocked()) {
+      clearDraft();
+      assemble.hidden = true;
+      setNotice("locked", "locked");
+      return;
+    }
+    assemble.hidden = false;
+    assemble.disabled = false;
+    if (output.hidden) {
+      setNotice("ready", "unlocked");
+    }
+  }
+
+  async function openAnswers(bundle) {
+    var ring = keyring();
+    var pair = null;
+    try {
+      pair = ring && ring.isUnlocked() ? await ring.orgKeyPair(Number(bundle.org_key_id)) : null;
+    } catch (e) {
+      pair = null;
+    }
+    if (!pair) {
+      return { problem: "no_key" };
+    }
+    try {
+      var sealed = sodium.from_base64(bundle.sealed_answers, sodium.base64_variants.ORIGINAL);
+      var padded = sodium.crypto_box_seal_open(sealed, pair.publicKey, pair.privateKey);
+      var bytes = padded;
+      if (padded.length && padded.length % BLOCK === 0) {
+        try {
+          bytes = sodium.unpad(padded, BLOCK);
+        } catch (e) {
+          bytes = padded;
+        }
+      }
+      return { answers: JSON.parse(new TextDecoder("utf-8").decode(bytes)) };
+    } catch (e) {
+      return { problem: "failed" };
+    }
+  }
+
+  async function assembleDraft() {
+    var ring = keyring();
+    if (!ring || !ring.isUnlocked()) {
+      render();
+      return;
+    }
+    var mine = ++generation;
+    assemble.disabled = true;
+    setNotice("decrypting", "busy");
+    var bundle;
+    try {
+      await sodium.ready;
+      // A GET with no body: only the case reference in the URL goes to the server.
+      var response = await fetch(root.getAttribute("data-sealed-url"), {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { Accept: "application/json" },
+      });
+      var type = response.headers.get("Content-Type") || "";
+      if (!response.ok || response.redirected || type.indexOf("application/json") === -1) {
+        throw new Error("sealed " + response.status);
+      }
+      bundle = await response.json();
+    } catch (e) {
+      if (mine === generation) {
+        assemble.disabled = false;
+        setNotice("fetch_failed", "error");
+      }
+      return;
+    }
+    var opened = await openAnswers(bundle);
+    if (mine !== generation) {
+      return; // locked (or asked again) while we were working
+    }
+    assemble.disabled = false;
+    if (opened.problem) {
+      setNotice(opened.problem, "error");
+      return;
+    }
+    area.value = build(opened.answers, facts);
+    copyStatus.textContent = "";
+    output.hidden = false;
+    setNotice("assembled", "unlocked");
+    area.focus();
+    area.setSelectionRange(0, 0);
+    area.scrollTop = 0;
+  }
+
+  async function copyDraft() {
+    var ok = false;
+    try {
+      if (navigator.clipboard && window.isSecureContext) {
+        await navigator.clipboard.writeText(area.value);
+        ok = true;
+      }
+    } catch (e) {
+      ok = false;
+    }
+    if (!ok) {
+      area.focus();
+      area.select();
+      try {
+        ok = document.execCommand("copy");
+      } catch (e) {
+        ok = false;
+      }
+    }
+    copyStatus.textContent = ok ? text.copied : text.copy_failed;
+  }
+
+  assemble.addEventListener("click", assembleDraft);
+  copy.addEventListener("click", copyDraft);
+  var ring = keyring();
+  if (ring) {
+    ring.onChange(render);
+  }
+  // Leaving the page (or the back-forward cache) must not keep the draft around.
+  window.addEventListener("pagehide", clearDraft);
+  window.addEventListener("pageshow", render);
+  render();
+})();
