@@ -1,0 +1,280 @@
+"""A report as labelled tables, in the user's language: the page and the CSV show the same.
+
+Small-cell suppression is applied here, once, so the HTML and the CSV cannot disagree: in the
+breakdowns by country and by profile a count from 1 to 4 becomes "<5" (totals stay exact), and
+suppressed rows are listed by name, not by size, so their order gives nothing away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from babel.dates import format_skeleton
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from intake.cases.forms import OUTCOME_LABELS, STATUS_LABELS
+from intake.directory.vocab import PROFILES, THREATS, URGENCIES, country_name
+from intake.models import CaseStatus, ReferralKind, ReferralState
+from intake.referrals.forms import KIND_LABELS, STATE_LABELS
+from intake.services.reports import ADHERENCE, SUPPRESSED, Report, ordered, suppress
+
+SEALED_LABELS = {
+    "browser": _l("Sealed in the browser"),
+    "server": _l("Sealed on the server (JavaScript off)"),
+}
+CONSENT_LABELS = {
+    True: _l("Consent to share recorded"),
+    False: _l("No consent recorded"),
+}
+ADHERENCE_LABELS = {
+    "on_time": _l("Acknowledged or answered by the due date"),
+    "late": _l("Acknowledged or answered after the due date"),
+    "overdue": _l("Still waiting, overdue"),
+    "not_yet_due": _l("Still waiting, not yet due"),
+    "ended_without_reply": _l("Ended without an answer (no reply, closed or withdrawn)"),
+    "no_deadline": _l("No due date (clock not started)"),
+}
+REMINDER_LABELS = {
+    "reminder": _l("Deadline reminders"),
+    "digest": _l("Daily digests"),
+}
+
+
+@dataclass
+class Row:
+    label: str
+    value: int | str
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    item_header: str
+    value_header: str
+    rows: list[Row]
+    note: str = ""
+    suppressed: bool = False
+    total: int | None = None
+
+
+def _locale() -> str:
+    return str(get_locale() or "en")
+
+
+def _label(labels: Mapping[Any, Any], key: Any) -> str:
+    label = labels.get(key)
+    return str(label) if label is not None else str(key)
+
+
+def _rows(counts: Iterable[tuple[Any, int]], labels: Mapping[Any, Any]) -> list[Row]:
+    return [Row(_label(labels, key), count) for key, count in counts]
+
+
+def _suppressed_rows(counts: Iterable[tuple[str, int]]) -> list[Row]:
+    """Rows with exact counts (largest first), then the suppressed ones by name; no zeros."""
+    shown = sorted(
+        ((label, n) for label, n in counts if n >= 1), key=lambda item: (-item[1], item[0])
+    )
+    exact = [Row(label, n) for label, n in shown if suppress(n) == n]
+    small = sorted(label for label, n in shown if suppress(n) != n)
+    return exact + [Row(label, SUPPRESSED) for label in small]
+
+
+def country_label(code: str | None) -> str:
+    if not code:
+        return _("Country not given")
+    return country_name(code, _locale())
+
+
+def entry_label(name: str, name_zh: str | None) -> str:
+    return name_zh if name_zh and _locale().startswith("zh") else name
+
+
+def month_label(day: Any) -> str:
+    return format_skeleton("yMMM", day, locale=_locale())
+
+
+def median_text(days: float | None) -> str:
+    return "—" if days is None else f"{days:.1f}"
+
+
+def build_tables(report: Report) -> list[Table]:
+    cases, referrals = report.cases, report.referrals
+    requests, item = _("Requests"), _("Item")
+    suppression_note = _(
+        "Counts from 1 to 4 are shown as “%(marker)s” so that no one can be recognised.",
+        marker=SUPPRESSED,
+    )
+    several = _("A request can name several; the rows add up to more than the total.")
+    tables = [
+        Table(
+            "summary",
+            _("Key figures"),
+            item,
+            _("Count"),
+            [
+                Row(_("Requests received"), cases.total),
+                Row(_("Requests with a referral sent"), cases.referred),
+                Row(
+                    _("Median days from request to first referral sent"),
+                    median_text(cases.median_days_to_referral),
+                ),
+                Row(_("Referrals sent or started"), referrals.total),
+                Row(_("Reminder e-mails sent"), report.reminders_total),
+            ],
+        ),
+        Table(
+            "per_month",
+            _("Requests received per month"),
+            _("Month"),
+            requests,
+            [Row(month_label(month.first_day), count) for month, count in cases.per_month],
+            total=cases.total,
+        ),
+        Table(
+            "urgency",
+            _("Requests by urgency"),
+            _("Urgency"),
+            requests,
+            _rows(ordered(cases.urgency, URGENCIES), URGENCIES),
+            total=cases.total,
+        ),
+        Table(
+            "threats",
+            _("Requests by threat type"),
+            _("Threat type"),
+            requests,
+            sorted(
+                _rows(ordered(cases.threats, THREATS), THREATS),
+                key=lambda row: -int(row.value),
+            ),
+            note=several,
+        ),
+        Table(
+            "profiles",
+            _("Requests by profile"),
+            _("Profile"),
+            requests,
+            _suppressed_rows(
+                (_label(PROFILES, key), n) for key, n in ordered(cases.profiles, PROFILES)
+            ),
+            note=f"{several} {suppression_note}",
+            suppressed=True,
+        ),
+        Table(
+            "countries",
+            _("Requests by country"),
+            _("Country"),
+            requests,
+            _suppressed_rows((country_label(code), n) for code, n in cases.countries.items()),
+            note=suppression_note,
+            suppressed=True,
+            total=cases.total,
+        ),
+        Table(
+            "sealed_by",
+            _("Where the request was encrypted"),
+            item,
+            requests,
+            _rows(ordered(cases.sealed_by, SEALED_LABELS), SEALED_LABELS),
+            total=cases.total,
+        ),
+        Table(
+            "consent",
+            _("Consent"),
+            item,
+            requests,
+            [Row(str(CONSENT_LABELS[key]), cases.consent.get(key, 0)) for key in (True, False)],
+            total=cases.total,
+        ),
+        Table(
+            "status",
+            _("Requests by status today"),
+            _("Status"),
+            requests,
+            _rows(ordered(cases.status, [s.value for s in CaseStatus]), STATUS_LABELS),
+            total=cases.total,
+        ),
+        Table(
+            "outcome",
+            _("Closed requests by outcome"),
+            _("Outcome"),
+            requests,
+            _rows(ordered(cases.outcome, [str(o.value) for o in OUTCOME_LABELS]), OUTCOME_LABELS),
+            total=sum(cases.outcome.values()),
+        ),
+        Table(
+            "referral_kind",
+            _("Referrals by kind"),
+            _("Referral kind"),
+            _("Referrals"),
+            _rows(ordered(referrals.kind, [k.value for k in ReferralKind]), KIND_LABELS),
+            total=referrals.total,
+        ),
+        Table(
+            "referral_state",
+            _("Referrals by state today"),
+            _("State"),
+            _("Referrals"),
+            _rows(ordered(referrals.state, [s.value for s in ReferralState]), STATE_LABELS),
+            total=referrals.total,
+        ),
+        Table(
+            "referral_entries",
+            _("Organisations and mechanisms referred to most (top 10)"),
+            _("Organisation or mechanism"),
+            _("Referrals"),
+            [Row(entry_label(e.name, e.name_zh), e.count) for e in referrals.entries],
+        ),
+        Table(
+            "deadlines",
+            _("Deadlines"),
+            item,
+            _("Referrals"),
+            _rows(ordered(referrals.adherence, ADHERENCE), ADHERENCE_LABELS),
+            total=referrals.total,
+        ),
+        Table(
+            "reminders",
+            _("Reminder e-mails sent"),
+            _("E-mail kind"),
+            _("E-mails"),
+            _rows(ordered(report.reminders, REMINDER_LABELS), REMINDER_LABELS),
+            total=report.reminders_total,
+        ),
+    ]
+    return tables
+
+
+def csv_cell(value: Any) -> str:
+    """A cell a spreadsheet will not run: text starting with = + - @ (or a tab or carriage
+    return) gets a leading apostrophe (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+def csv_rows(report: Report, tables: list[Table]) -> list[list[str]]:
+    period = report.period
+    header: list[list[Any]] = [
+        [_("Table"), _("Item"), _("Value")],
+        [_("Period"), _("First day"), period.start.isoformat()],
+        [_("Period"), _("Last day (included)"), period.end.isoformat()],
+        [_("Period"), _("Time zone"), period.zone.key],
+        [_("Period"), _("Generated"), report.generated_at.strftime("%Y-%m-%d %H:%M UTC")],
+    ]
+    body: list[list[Any]] = []
+    for table in tables:
+        for row in table.rows:
+            body.append([table.title, row.label, row.value])
+        if table.total is not None and table.key != "summary":
+            body.append([table.title, _("Total"), table.total])
+        if table.note:
+            body.append([table.title, _("Note"), table.note])
+    return [[csv_cell(cell) for cell in row] for row in header + body]
