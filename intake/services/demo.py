@@ -147,36 +147,63 @@ def _suggestions(situation: dict[str, Any]) -> list[dict[str, Any]]:
     return result
 
 
-def _entry_for(kind: ReferralKind, suggestions: list[dict[str, Any]], entries: list[str]) -> str:
-    mechanisms = {
-        ReferralKind.WGAD_OPINION: "un-wgad",
-        ReferralKind.REPRISALS_REPORT: "un-ohchr-reprisals",
-    }
-    wanted = mechanisms.get(kind)
-    if wanted is not None and wanted in entries:
-        return wanted
-    if kind.value.startswith("sp_"):
-        for candidate in ("un-sr-hrd", "un-special-rapporteur-hrd"):
-            if candidate in entries:
-                return candidate
+def _entry_for(
+    kind: ReferralKind, suggestions: list[dict[str, Any]], kinds_by_entry: dict[str, list[str]]
+) -> str | None:
+    """The best-ranked suggestion that takes this kind of referral, else any entry that does."""
     for suggestion in suggestions:
-        if suggestion.get("id") in entries:
+        if kind.value in kinds_by_entry.get(str(suggestion.get("id")), []):
             return str(suggestion["id"])
-    return entries[0]
+    for entry_id, kinds in sorted(kinds_by_entry.items()):
+        if kind.value in kinds:
+            return entry_id
+    return None
+
+
+def _answers(situation: dict[str, Any], number: int, rng: random.Random) -> dict[str, str]:
+    """Answers in the intake form's own shape (intake.public.forms.SEALED_FIELDS)."""
+    return {
+        "sender_name": f"Sample sender {number}",
+        "sender_role": rng.choice(["self", "family", "lawyer", "organisation"]),
+        "sender_organisation": "",
+        "sender_contact": "Signal only, after 20:00 local time",
+        "safe_to_contact": "yes",
+        "safe_contact_notes": "Never by phone.",
+        "others_at_risk": "Family members living at the same address.",
+        "reprisal_concerns": "Do not share the home address with the authorities.",
+        "urgency_reason": "Hearing scheduled within two weeks."
+        if situation["urgency"] != Urgency.NOT_URGENT
+        else "",
+        "victim_name": f"Sample person {number}",
+        "victim_age": str(rng.randint(19, 70)),
+        "victim_gender": rng.choice(["woman", "man", "non-binary"]),
+        "victim_origin": situation["country"],
+        "victim_residence": situation["country"],
+        "other_victims": "",
+        "consent": "yes",
+        "consent_by": "The person themselves",
+        "referral_consent": "yes",
+        "what_happened": situation["what"],
+        "when_happened": "Last month",
+        "where_happened": "The capital",
+        "perpetrators": "Plain-clothes police officers",
+        "context": "Part of a wider pattern against defenders in the region.",
+        "actions_taken": "A complaint to the local prosecutor, unanswered.",
+        "wanted_actions": "Urgent intervention with the authorities.",
+    }
 
 
 def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     rng = random.Random(seed)  # noqa: S311  (sample data, not secrets)
     key = _current_org_key()
-    entries = list(
-        db.session.scalars(
-            sa.select(DirectoryEntry.id)
-            .where(DirectoryEntry.retired_at.is_(None))
-            .order_by(DirectoryEntry.id)
+    rows = db.session.execute(
+        sa.select(DirectoryEntry.id, DirectoryEntry.referral_kinds).where(
+            DirectoryEntry.retired_at.is_(None)
         )
-    )
-    if not entries:
+    ).all()
+    kinds_by_entry = {entry_id: list(kinds or []) for entry_id, kinds in rows}
+    if not kinds_by_entry:
         raise DemoError("The directory is empty: run `flask directory import` first.")
     staff = list(
         db.session.scalars(
@@ -191,12 +218,7 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
         situation = SITUATIONS[which]
         received = now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 1439))
         code = crypto.normalise_receipt_code(crypto.new_receipt_code()) or ""
-        answers = {
-            "what_happened": situation["what"],
-            "victims": [{"name": f"Sample person {index + 1}", "age": rng.randint(19, 70)}],
-            "action_requested": "Urgent intervention with the authorities.",
-            "demo": True,
-        }
+        answers = _answers(situation, index + 1, rng)
         assignee = staff[index % len(staff)] if staff else None
         case = Case(
             ref=f"RF-{crypto.new_receipt_code().replace('-', '')[:8]}",
@@ -221,28 +243,32 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
         db.session.flush()
         made_cases += 1
         for kind in situation["kinds"]:
+            entry_id = _entry_for(kind, suggestions_by_situation[which], kinds_by_entry)
+            if entry_id is None:
+                continue
+            clock_kind = CLOCK_STARTS[kind]
             state = rng.choice(STATE_MIX)
+            if clock_kind == "case_received" and received < now - timedelta(days=2):
+                state = ReferralState.REPLIED  # an embassy is called the first day, or never
             # Sent so that deadlines fall from three weeks ago to seven weeks ahead.
             sent = now - timedelta(days=rng.randint(0, 70), hours=rng.randint(0, 23))
             sent = max(sent, received)
             referral = Referral(
                 case_id=case.id,
-                entry_id=_entry_for(kind, suggestions_by_situation[which], entries),
+                entry_id=entry_id,
                 kind=kind,
                 state=state,
                 owner_id=case.assignee_id,
                 created_at=received,
             )
-            clock = {"sent": sent, "case_received": received, "created": received}[
-                CLOCK_STARTS[kind]
-            ]
-            if state != ReferralState.DRAFT or CLOCK_STARTS[kind] != "sent":
+            clock = {"sent": sent, "case_received": received, "created": received}[clock_kind]
+            if state != ReferralState.DRAFT or clock_kind != "sent":
                 referral.clock_started_at = clock
                 referral.due_at = due_at(kind, clock, zone)
             if state != ReferralState.DRAFT:
                 referral.sent_at = sent
             if state == ReferralState.ACKNOWLEDGED:
-                referral.acknowledged_at = sent + timedelta(days=2)
+                referral.acknowledged_at = min(now, sent + timedelta(days=2))
             if state == ReferralState.REPLIED:
                 referral.replied_at = min(now, sent + timedelta(days=20))
             db.session.add(referral)

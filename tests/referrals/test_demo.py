@@ -12,6 +12,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, Referral, Role
+from intake.public.forms import SEALED_FIELDS
 from intake.services import directory as directory_service
 from tests.builders import make_org_key, make_user
 
@@ -36,7 +37,11 @@ def test_demo_cases_are_sealed_and_deadlines_lie_around_today(app: Flask) -> Non
     for case in cases:
         answers = crypto.open_answers(case.sealed_answers, org.secret)
         assert answers["what_happened"]
+        assert set(answers) == set(SEALED_FIELDS)  # the intake form's own shape
         assert answers["what_happened"] not in case.sealed_answers
+    # Every referral goes to an entry that takes that kind of referral.
+    for referral in db.session.scalars(sa.select(Referral)):
+        assert referral.kind.value in referral.entry.referral_kinds, referral.entry_id
     now = utcnow()
     dues = [d for d in db.session.scalars(sa.select(Referral.due_at)) if d is not None]
     assert any(d < now for d in dues), "some referrals should be overdue"
