@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
@@ -22,6 +23,7 @@ from intake.models import (
     AWAITING,
     Case,
     DirectoryEntry,
+    OutboxStatus,
     Referral,
     ReferralKind,
     ReferralState,
@@ -47,6 +49,24 @@ DUE_SOON = timedelta(days=7)
 MAX_SEARCH = 40
 
 
+def reminder_label(offset_key: str) -> str:
+    """Words for an offset key: d7 is 7 days before, d0 the day, overdue-3 three days late."""
+    if offset_key == "d0":
+        return _("On the day")
+    if offset_key.startswith("overdue-"):
+        return _("%(n)s day(s) overdue", n=offset_key.removeprefix("overdue-"))
+    return _("%(n)s day(s) before", n=offset_key.removeprefix("d"))
+
+
+OUTBOX_LABELS = {
+    OutboxStatus.PENDING: _l("waiting to be sent"),
+    OutboxStatus.SENDING: _l("being sent"),
+    OutboxStatus.SENT: _l("sent"),
+    OutboxStatus.FAILED: _l("could not be delivered"),
+    OutboxStatus.CANCELLED: _l("not needed any more"),
+}
+
+
 def _labels() -> dict[str, Any]:
     return {
         "kind_labels": KIND_LABELS,
@@ -54,6 +74,8 @@ def _labels() -> dict[str, Any]:
         "action_labels": ACTION_LABELS,
         "outcome_labels": OUTCOME_LABELS,
         "view_labels": VIEW_LABELS,
+        "reminder_label": reminder_label,
+        "outbox_labels": OUTBOX_LABELS,
         "zone": org_zone(),
         "now": utcnow(),
         "due_soon": DUE_SOON,

@@ -225,3 +225,15 @@ def test_referral_pages_speak_traditional_chinese(web: Flask) -> None:
     assert "等待回覆" in html
     detail = client.get(f"/referrals/{referral.id}").get_data(as_text=True)  # language kept
     assert "聯合國特別程序：緊急呼籲（60 天）" in detail
+
+
+def test_referral_page_lists_its_reminders_in_words(web: Flask) -> None:
+    from intake.services import reminders
+
+    referral = sent_referral(sent_at=utcnow() - timedelta(days=58))
+    reminders.scan(enqueue=lambda _outbox_id: None)
+    client, _ = client_for(web, Role.CASEWORKER)
+    html = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "3 day(s) before — waiting to be sent" in html  # 2 days left: the 3-day slot
+    html = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
+    assert "到期前 3 天 — 等待寄出" in html
