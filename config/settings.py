@@ -118,6 +118,22 @@ class BaseSettings:
     REMINDER_QUEUE_BATCH = 5000
     FOLLOW_UP_DAYS = 14
 
+    # Sign-in and key custody (DESIGN §1.5, §3).
+    LOGIN_RATE_LIMIT = "10 per minute;60 per hour"
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCKOUT_MINUTES = 15
+    KEY_WRAP_OPS_LIMIT = 3  # crypto_pwhash in the staff browser
+    KEY_WRAP_MEM_LIMIT = 64 * 1024 * 1024
+    KEYRING_IDLE_MINUTES = 15
+    ENROL_TOKEN_DAYS = 7
+    TOTP_ISSUER = "Refuge"
+
+    # The public form (DESIGN §1: floods of the form).
+    REQUEST_RATE_LIMIT = "10 per hour;30 per day"
+    STATUS_RATE_LIMIT = "5 per minute;30 per hour"
+    FOLLOW_UP_RATE_LIMIT = "10 per hour"
+    SEALED_ANSWERS_MAX_BYTES = 320 * 1024
+
     ARGON2_TIME_COST = 2
     ARGON2_MEMORY_KIB = 19456
     ARGON2_PARALLELISM = 1
