@@ -70,3 +70,15 @@ class AuditFilterForm(FlaskForm):
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("Until"), validators=[Optional()])
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100000)], default=1)
+
+
+class TimezoneForm(FlaskForm):
+    timezone = SelectField(
+        _l("Organisation time zone"),
+        description=_l(
+            "Deadlines counted in days end at the same local time in this zone, and dates are "
+            "shown in it. Everything is stored in UTC."
+        ),
+        validators=[DataRequired()],
+        validate_choice=False,  # checked against the zone database by the service
+    )

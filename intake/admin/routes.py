@@ -11,6 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from intake.admin import bp
 from intake.admin.forms import (
@@ -20,6 +21,7 @@ from intake.admin.forms import (
     InviteForm,
     RoleForm,
     RotateForm,
+    TimezoneForm,
 )
 from intake.auth.access import ADMINS, role_required
 from intake.auth.forms import EmptyForm
@@ -28,6 +30,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, OrgKey, Role, User
 from intake.services import accounts, audit, keys
+from intake.services import settings as org_settings
 
 AUDIT_PAGE_SIZE = 50
 Page = str | Response | tuple[str, int]
@@ -411,3 +414,25 @@ def audit_verify() -> str:
     )
     db.session.commit()
     return render_template("admin/audit_verify.html", check=check)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@role_required(*ADMINS)
+def settings() -> Page:
+    form = TimezoneForm()
+    form.timezone.choices = [SelectChoice(name) for name in org_settings.timezone_choices()]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            chosen = org_settings.set_timezone(form.timezone.data, _me())
+        except org_settings.SettingError as error:
+            form.timezone.errors = [str(error)]
+            status = 422
+        else:
+            flash(_("Time zone set to %(zone)s.", zone=chosen), "success")
+            return redirect(url_for("admin.settings"))
+    elif request.method == "POST":
+        status = 422
+    else:
+        form.timezone.data = org_settings.timezone_name()
+    return render_template("admin/settings.html", form=form), status

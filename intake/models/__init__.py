@@ -19,7 +19,7 @@ from intake.models.referral import (
     ReferralState,
     ReminderOutbox,
 )
-from intake.models.system import Heartbeat
+from intake.models.system import Heartbeat, OrgSetting
 from intake.models.user import KeyGrant, OrgKey, User
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "KeyGrant",
     "MessageKind",
     "OrgKey",
+    "OrgSetting",
     "OutboxStatus",
     "Referral",
     "ReferralKind",

@@ -42,7 +42,7 @@ from intake.referrals.forms import (
     TransitionForm,
 )
 from intake.services import referrals
-from intake.services.reminders import org_zone
+from intake.services.settings import org_zone
 
 PER_PAGE = 25
 DUE_SOON = timedelta(days=7)

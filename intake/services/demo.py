@@ -30,7 +30,7 @@ from intake.models import (
     User,
 )
 from intake.services.deadlines import CLOCK_STARTS, due_at
-from intake.services.reminders import org_zone
+from intake.services.settings import org_zone
 
 SITUATIONS: list[dict[str, Any]] = [
     {

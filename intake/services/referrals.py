@@ -28,7 +28,7 @@ from intake.models import (
 )
 from intake.services import audit
 from intake.services.deadlines import CLOCK_STARTS, DeadlineError, due_at
-from intake.services.reminders import org_zone
+from intake.services.settings import org_zone
 
 
 class ReferralError(ValueError):

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -35,6 +34,7 @@ from intake.models import (
     User,
 )
 from intake.services.deadlines import latest_slot
+from intake.services.settings import org_zone
 
 DIGEST_LOCAL_HOUR = 7
 CHUNK = 1000
@@ -56,8 +56,6 @@ class ScanSummary:
         return asdict(self)
 
 
-def org_zone() -> ZoneInfo:
-    return ZoneInfo(str(current_app.config.get("ORG_TIMEZONE") or "UTC"))
 
 
 def _offsets() -> Sequence[int]:

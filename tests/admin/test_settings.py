@@ -1,0 +1,67 @@
+"""The organisation time zone: set by admins, audited, used by every deadline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake.extensions import db
+from intake.models import AuditEvent, OrgSetting, ReferralKind, Role
+from intake.services import settings as org_settings
+from tests.builders import login_as, make_user
+from tests.referrals.conftest import sent_referral
+
+
+@pytest.fixture
+def web(make_app: Callable[..., Flask]) -> Flask:
+    app = make_app("sqlite", WTF_CSRF_ENABLED=False, ORG_TIMEZONE="UTC")
+    with app.app_context():
+        yield app
+
+
+def test_admin_sets_the_time_zone_and_deadlines_follow_it(web: Flask) -> None:
+    admin = make_user(Role.ADMIN)
+    client = login_as(web.test_client(), web, admin)
+    page = client.get("/admin/settings")
+    assert page.status_code == 200
+    assert b'<option selected value="UTC">' in page.data or b'value="UTC" selected' in page.data
+    response = client.post("/admin/settings", data={"timezone": "Europe/Berlin"})
+    assert response.status_code == 302
+    assert org_settings.timezone_name() == "Europe/Berlin"
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "settings.timezone")
+    ).one()
+    assert event.detail == {"from": "UTC", "to": "Europe/Berlin"}
+    # A 60-day deadline now ends at the same Berlin wall-clock time, across the spring change:
+    # sent 10:00 CET (09:00 UTC), due 10:00 CEST (08:00 UTC), one hour less than 60 × 24 h.
+    sent = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    referral = sent_referral(ReferralKind.SP_URGENT_APPEAL, sent_at=sent)
+    assert referral.due_at == sent + timedelta(days=60, hours=-1)
+    assert "Europe/Berlin" in client.get("/referrals/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", ["Mars/Olympus_Mons", "", "../../etc/passwd", "A" * 5000])
+def test_unknown_time_zones_are_refused_and_nothing_changes(web: Flask, value: str) -> None:
+    admin = make_user(Role.ADMIN)
+    client = login_as(web.test_client(), web, admin)
+    response = client.post("/admin/settings", data={"timezone": value})
+    assert response.status_code == 422
+    assert db.session.get(OrgSetting, "timezone") is None
+    assert org_settings.timezone_name() == "UTC"
+
+
+@pytest.mark.parametrize("role", [Role.CASEWORKER, Role.VIEWER])
+def test_only_admins_change_settings(web: Flask, role: Role) -> None:
+    client = login_as(web.test_client(), web, make_user(role))
+    assert client.get("/admin/settings").status_code == 403
+    assert client.post("/admin/settings", data={"timezone": "Asia/Taipei"}).status_code == 403
+    assert org_settings.timezone_name() == "UTC"
+
+
+def test_settings_page_speaks_traditional_chinese(web: Flask) -> None:
+    client = login_as(web.test_client(), web, make_user(Role.ADMIN))
+    assert "組織時區" in client.get("/admin/settings?lang=zh_Hant").get_data(as_text=True)
