@@ -56,8 +56,6 @@ class ScanSummary:
         return asdict(self)
 
 
-
-
 def _offsets() -> Sequence[int]:
     return tuple(int(day) for day in current_app.config["REMINDER_OFFSETS_DAYS"])
 
