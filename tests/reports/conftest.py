@@ -34,12 +34,12 @@ TAIPEI = ZoneInfo("Asia/Taipei")
 NOW = datetime(2026, 1, 10, 4, 0, tzinfo=UTC)
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
-def taipei(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=TAIPEI).astimezone(UTC)  # type: ignore[misc]
+def taipei(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=TAIPEI).astimezone(UTC)
 
 
 @dataclass
@@ -254,6 +254,7 @@ def seed_year() -> Year:
     )
 
     owner = year.owner
+    assert owner is not None
     add_outbox(owner, "reminder:1:d7", "reminder", OutboxStatus.SENT, utc(2025, 5, 1, 4))
     add_outbox(owner, "reminder:2:d7", "reminder", OutboxStatus.SENT, utc(2025, 5, 2, 4))
     add_outbox(owner, "digest:1:2025-06-01", "digest", OutboxStatus.SENT, utc(2025, 6, 1, 4))
