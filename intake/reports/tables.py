@@ -75,14 +75,15 @@ def _rows(counts: Iterable[tuple[Any, int]], labels: Mapping[Any, Any]) -> list[
     return [Row(_label(labels, key), count) for key, count in counts]
 
 
-def _suppressed_rows(counts: Iterable[tuple[str, int]]) -> list[Row]:
-    """Rows with exact counts (largest first), then the suppressed ones by name; no zeros."""
-    shown = sorted(
-        ((label, n) for label, n in counts if n >= 1), key=lambda item: (-item[1], item[0])
-    )
+def _suppressed_rows(counts: Iterable[tuple[str, int]], zeros: bool = False) -> list[Row]:
+    """Rows with exact counts (largest first), then the suppressed ones by name, then (with
+    ``zeros``) the empty ones by name."""
+    pairs = list(counts)
+    shown = sorted(((label, n) for label, n in pairs if n >= 1), key=lambda p: (-p[1], p[0]))
     exact = [Row(label, n) for label, n in shown if suppress(n) == n]
     small = sorted(label for label, n in shown if suppress(n) != n)
-    return exact + [Row(label, SUPPRESSED) for label in small]
+    empty = sorted(label for label, n in pairs if n < 1) if zeros else []
+    return exact + [Row(label, SUPPRESSED) for label in small] + [Row(label, 0) for label in empty]
 
 
 def country_label(code: str | None) -> str:
@@ -161,7 +162,8 @@ def build_tables(report: Report) -> list[Table]:
             _("Profile"),
             requests,
             _suppressed_rows(
-                (_label(PROFILES, key), n) for key, n in ordered(cases.profiles, PROFILES)
+                ((_label(PROFILES, key), n) for key, n in ordered(cases.profiles, PROFILES)),
+                zeros=True,
             ),
             note=f"{several} {suppression_note}",
             suppressed=True,

@@ -28,7 +28,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import InstrumentedAttribute
 
 from intake.db import utcnow
 from intake.extensions import db
@@ -187,76 +186,80 @@ class Report:
 
 # --- requests --------------------------------------------------------------------------------
 
+# The columns each breakdown of requests counts, by the name the breakdown is returned under.
+DIMENSIONS = ("urgency", "sealed_by", "consent_given", "status", "outcome", "country", "month")
+TAG_COLUMNS = ("threats", "profiles")
+
 
 def _received_in(period: Period) -> list[sa.ColumnElement[bool]]:
     return [Case.received_at >= period.start_utc, Case.received_at < period.end_utc]
 
 
-def _value(member: Any) -> str:
-    return str(getattr(member, "value", member))
-
-
-def _case_states(period: Period, figures: CaseFigures) -> None:
-    """One GROUP BY over the low-cardinality columns (at most a few hundred combinations)."""
-    columns = (Case.urgency, Case.sealed_by, Case.consent_given, Case.status, Case.outcome)
-    rows = db.session.execute(
-        sa.select(*columns, sa.func.count()).where(*_received_in(period)).group_by(*columns)
-    )
-    urgency: Counter[str] = Counter()
-    sealed_by: Counter[str] = Counter()
-    consent: Counter[bool] = Counter()
-    status: Counter[str] = Counter()
-    outcome: Counter[str] = Counter()
-    for urgency_value, sealed, consented, status_value, outcome_value, count in rows:
-        figures.total += count
-        urgency[_value(urgency_value)] += count
-        sealed_by[_value(sealed)] += count
-        consent[bool(consented)] += count
-        status[_value(status_value)] += count
-        if outcome_value:
-            outcome[str(outcome_value)] += count
-    figures.urgency, figures.sealed_by = dict(urgency), dict(sealed_by)
-    figures.consent, figures.status, figures.outcome = dict(consent), dict(status), dict(outcome)
-
-
-def _per_month(period: Period) -> list[tuple[Month, int]]:
-    """Requests per local month: a CASE on the UTC bounds of each month, so the time zone is
-    applied the same way on SQLite and PostgreSQL (neither has to know the zone)."""
-    months = period.months()
-    bucket = sa.case(
+def _month_bucket(months: list[Month]) -> sa.ColumnElement[int]:
+    """The index of the local month a request was received in: a CASE on the UTC bounds of
+    each month, so the time zone is applied the same way on SQLite and PostgreSQL."""
+    return sa.case(
         *[(Case.received_at < month.end_utc, index) for index, month in enumerate(months)],
         else_=-1,
-    ).label("bucket")
-    inner = sa.select(bucket).where(*_received_in(period)).subquery()
-    rows = db.session.execute(sa.select(inner.c.bucket, sa.func.count()).group_by(inner.c.bucket))
-    counts: dict[int, int] = {int(bucket): int(count) for bucket, count in rows}
-    return [(month, int(counts.get(index, 0))) for index, month in enumerate(months)]
-
-
-def _countries(period: Period) -> dict[str | None, int]:
-    rows = db.session.execute(
-        sa.select(Case.country, sa.func.count()).where(*_received_in(period)).group_by(Case.country)
     )
-    return {country: int(count) for country, count in rows}
 
 
-def _tags_in_sql(column: InstrumentedAttribute[list[str]], period: Period) -> dict[str, int]:
-    """Unnest a JSON list column in the database and count each element."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
+def _unnest(column: Any) -> tuple[Any, sa.ColumnElement[bool]]:
+    """A table of the elements of a JSON list column, and a guard that skips non-lists."""
+    if db.session.get_bind().dialect.name == "postgresql":
         elements = sa.func.json_array_elements_text(column).table_valued("value")
-        guard: sa.ColumnElement[bool] = sa.func.json_typeof(column) == "array"
-    else:  # sqlite
-        elements = sa.func.json_each(column).table_valued("value", "type")
-        guard = elements.c.type == "text"
-    rows = db.session.execute(
-        sa.select(elements.c.value, sa.func.count())
-        .select_from(Case)
-        .join(elements, sa.true())
-        .where(*_received_in(period), guard)
-        .group_by(elements.c.value)
-    )
-    return {str(value): int(count) for value, count in rows if value is not None}
+        return elements, sa.func.json_typeof(column) == "array"
+    elements = sa.func.json_each(column).table_valued("value", "type")  # SQLite
+    return elements, elements.c.type == "text"
+
+
+def _breakdowns(period: Period, months: list[Month], tags: bool) -> dict[str, Counter[str]]:
+    """Every breakdown of the period's requests in ONE statement and one pass over the table:
+    the period's rows (routing columns only) go into a CTE, and a UNION ALL of small GROUP BYs
+    over it returns (breakdown, key, count) rows. With ``tags`` the JSON lists are unnested in
+    the same statement."""
+    columns: list[Any] = [
+        Case.urgency,
+        Case.sealed_by,
+        Case.consent_given,
+        Case.status,
+        Case.outcome,
+        Case.country,
+        _month_bucket(months).label("month"),
+    ]
+    if tags:
+        columns += [Case.threats, Case.profiles]
+    period_cases = sa.select(*columns).where(*_received_in(period)).cte("period_cases")
+    parts: list[Any] = []
+    for name in DIMENSIONS:
+        column = period_cases.c[name]
+        parts.append(
+            sa.select(
+                # Constant names from this module (never input): literal SQL keeps PostgreSQL
+                # from asking the type of an untyped parameter in a UNION.
+                sa.literal_column(f"'{name}'").label("breakdown"),
+                sa.cast(column, sa.String).label("key"),
+                sa.func.count().label("n"),
+            ).group_by(column)
+        )
+    if tags:
+        for name in TAG_COLUMNS:
+            elements, guard = _unnest(period_cases.c[name])
+            parts.append(
+                sa.select(
+                    sa.literal_column(f"'{name}'").label("breakdown"),
+                    sa.cast(elements.c.value, sa.String).label("key"),
+                    sa.func.count().label("n"),
+                )
+                .select_from(period_cases)
+                .join(elements, sa.true())
+                .where(guard)
+                .group_by(elements.c.value)
+            )
+    found: dict[str, Counter[str]] = {name: Counter() for name in (*DIMENSIONS, *TAG_COLUMNS)}
+    for breakdown, key, count in db.session.execute(sa.union_all(*parts)):
+        found[str(breakdown)][key] += int(count)  # key None: no value (no country, outcome)
+    return found
 
 
 def _tags_in_python(period: Period) -> tuple[dict[str, int], dict[str, int]]:
@@ -276,13 +279,6 @@ def _tags_in_python(period: Period) -> tuple[dict[str, int], dict[str, int]]:
 
 def _as_list(value: Any) -> Iterable[Any]:
     return value if isinstance(value, list) else ()
-
-
-def _tags(period: Period, method: str) -> tuple[dict[str, int], dict[str, int]]:
-    dialect = db.session.get_bind().dialect.name
-    if method == "python" or (method == "auto" and dialect not in {"postgresql", "sqlite"}):
-        return _tags_in_python(period)
-    return _tags_in_sql(Case.threats, period), _tags_in_sql(Case.profiles, period)
 
 
 def _days_to_first_referral(period: Period) -> tuple[int, float | None]:
@@ -318,14 +314,43 @@ def _days_to_first_referral(period: Period) -> tuple[int, float | None]:
     return len(values), (statistics.median(values) if values else None)
 
 
+def _value(member: Any) -> str:
+    return str(getattr(member, "value", member))
+
+
+def _known(counts: Counter[str]) -> dict[str, int]:
+    return {str(key): n for key, n in counts.items() if key is not None}
+
+
 def case_figures(period: Period, tags: str = "auto") -> CaseFigures:
+    """``tags``: "auto" or "sql" unnest the JSON lists in the database (in the same statement
+    as every other breakdown); "python" streams them and counts here."""
+    in_sql = tags != "python" and db.session.get_bind().dialect.name in {"postgresql", "sqlite"}
+    months = period.months()
+    found = _breakdowns(period, months, tags=in_sql)
     figures = CaseFigures()
-    _case_states(period, figures)
-    figures.per_month = _per_month(period)
-    if figures.total:
-        figures.countries = _countries(period)
-        figures.threats, figures.profiles = _tags(period, tags)
-        figures.referred, figures.median_days_to_referral = _days_to_first_referral(period)
+    figures.total = sum(found["urgency"].values())
+    figures.per_month = [(month, found["month"].get(str(i), 0)) for i, month in enumerate(months)]
+    figures.urgency = _known(found["urgency"])
+    figures.sealed_by = _known(found["sealed_by"])
+    # PostgreSQL casts a boolean to 'true'/'false', SQLite stores 1/0.
+    consent = {str(key).lower(): n for key, n in found["consent_given"].items()}
+    figures.consent = {
+        answer: consent.get(spelling, 0) + consent.get(digit, 0)
+        for answer, spelling, digit in ((True, "true", "1"), (False, "false", "0"))
+        if consent.get(spelling, 0) + consent.get(digit, 0)
+    }
+    figures.status = _known(found["status"])
+    figures.outcome = {key: n for key, n in _known(found["outcome"]).items() if key}
+    figures.countries = {key: n for key, n in found["country"].items()}
+    if not figures.total:
+        figures.countries = {}
+        return figures
+    if in_sql:
+        figures.threats, figures.profiles = _known(found["threats"]), _known(found["profiles"])
+    else:
+        figures.threats, figures.profiles = _tags_in_python(period)
+    figures.referred, figures.median_days_to_referral = _days_to_first_referral(period)
     return figures
 
 

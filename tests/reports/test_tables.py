@@ -10,6 +10,10 @@ from intake.reports.tables import Row, _suppressed_rows, csv_cell
 def test_suppressed_rows_are_ordered_by_name_so_their_sizes_stay_hidden() -> None:
     rows = _suppressed_rows([("Zimbabwe", 4), ("Argentina", 1), ("Brazil", 9), ("Chile", 0)])
     assert rows == [Row("Brazil", 9), Row("Argentina", "<5"), Row("Zimbabwe", "<5")]
+    with_zeros = _suppressed_rows(
+        [("Zimbabwe", 4), ("Chile", 0), ("Brazil", 5), ("Aruba", 0)], True
+    )
+    assert with_zeros == [Row("Brazil", 5), Row("Zimbabwe", "<5"), Row("Aruba", 0), Row("Chile", 0)]
 
 
 @pytest.mark.parametrize(
