@@ -102,17 +102,33 @@ def _referral_model() -> Any | None:
 
 
 def _open_referral_due() -> Any | None:
-    """Correlated scalar: the nearest due date of the case's referrals whose clock still runs
-    (the referrals model's AWAITING states), or None without the referrals model."""
+    """A derived table (case_id, next_due): the nearest due date of each case's referrals whose
+    clock still runs (the referrals model's AWAITING states); None without the referrals model.
+
+    Grouped once and joined, rather than a correlated subquery per case: SQLite's planner picks
+    the (state, due_at) index for a correlated lookup and scans every open referral per case.
+    """
     referral = _referral_model()
     if referral is None:
         return None
-    query = sa.select(sa.func.min(referral.due_at)).where(referral.case_id == Case.id)
+    query = sa.select(
+        referral.case_id.label("case_id"), sa.func.min(referral.due_at).label("next_due")
+    ).group_by(referral.case_id)
+    return _awaiting(query, referral).subquery("open_referral_due")
+
+
+def _awaiting(query: sa.Select[Any], referral: Any) -> sa.Select[Any]:
     awaiting = getattr(sys.modules.get(referral.__module__), "AWAITING", None)
     state: InstrumentedAttribute[Any] | None = getattr(referral, "state", None)
     if state is not None and awaiting:
         query = query.where(state.in_(list(awaiting)))
-    return query.scalar_subquery()
+    return query
+
+
+def _with_due(query: sa.Select[Any], due_table: Any | None) -> sa.Select[Any]:
+    if due_table is None:
+        return query
+    return query.outerjoin(due_table, due_table.c.case_id == Case.id)
 
 
 # --- the queue ------------------------------------------------------------------------------
@@ -227,14 +243,20 @@ def _order(sort: str, due: Any) -> list[Any]:
 def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     """One page of the caseworker queue, most urgent first; audited as a listing (no content)."""
     now = utcnow()
-    due = _open_referral_due()
+    due_table = _open_referral_due()
+    due = due_table.c.next_due if due_table is not None else None
+
+    def count(conditions: list[Any]) -> int:
+        query = _with_due(sa.select(sa.func.count(Case.id)).select_from(Case), due_table)
+        return db.session.scalar(query.where(*conditions)) or 0
+
     conditions = _conditions(filters, viewer, now, due)
-    total = db.session.scalar(sa.select(sa.func.count(Case.id)).where(*conditions)) or 0
+    total = count(conditions)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
-    columns: list[Any] = [Case, due.label("next_due") if due is not None else sa.null()]
+    columns: list[Any] = [Case, due if due is not None else sa.null()]
     query = (
-        sa.select(*columns)
+        _with_due(sa.select(*columns).select_from(Case), due_table)
         .where(*conditions)
         .order_by(*_order(filters.sort, due))
         .offset((page - 1) * PAGE_SIZE)
@@ -243,14 +265,7 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     rows = []
     for case, next_due in db.session.execute(query).all():
         rows.append(QueueRow(case=case, next_due=next_due, flags=flags_for(case, next_due, now)))
-    action_count = (
-        db.session.scalar(
-            sa.select(sa.func.count(Case.id)).where(
-                *_conditions(QueueFilters(view="action"), viewer, now, due)
-            )
-        )
-        or 0
-    )
+    action_count = count(_conditions(QueueFilters(view="action"), viewer, now, due))
     audit.record(
         "case.list",
         "case",
@@ -286,10 +301,11 @@ def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None
 
 
 def next_due_for(case: Case) -> datetime | None:
-    due = _open_referral_due()
-    if due is None:
+    referral = _referral_model()
+    if referral is None:
         return None
-    value: datetime | None = db.session.scalar(sa.select(due).where(Case.id == case.id))
+    query = sa.select(sa.func.min(referral.due_at)).where(referral.case_id == case.id)
+    value: datetime | None = db.session.scalar(_awaiting(query, referral))
     return value
 
 
