@@ -424,11 +424,10 @@ def set_shared_status(case: Case, shared: SharedStatus, actor: User) -> None:
 
 
 def current_org_key() -> OrgKey | None:
-    """The key new notes are sealed to: the newest one not retired."""
-    key: OrgKey | None = db.session.scalar(
-        sa.select(OrgKey).where(OrgKey.retired_at.is_(None)).order_by(OrgKey.id.desc()).limit(1)
-    )
-    return key
+    """The key new notes are sealed to: the one new cases are sealed to (newest not retired)."""
+    from intake.services import keys
+
+    return keys.current_org_key()
 
 
 def _validated(sealed_body: str, what: str) -> str:
