@@ -213,12 +213,17 @@ def _unnest(column: Any) -> tuple[Any, sa.ColumnElement[bool]]:
     return elements, elements.c.type == "text"
 
 
-def _breakdowns(period: Period, months: list[Month], tags: bool) -> dict[str, Counter[str]]:
+def _breakdowns(
+    period: Period, months: list[Month], tags: bool, median: bool = False
+) -> dict[str, Counter[str]]:
     """Every breakdown of the period's requests in ONE statement and one pass over the table:
     the period's rows (routing columns only) go into a CTE, and a UNION ALL of small GROUP BYs
     over it returns (breakdown, key, count) rows. With ``tags`` the JSON lists are unnested in
-    the same statement."""
+    the same statement; with ``median`` (PostgreSQL) the median time to a first referral is
+    computed there too, as ("first_referral", seconds, requests referred)."""
     columns: list[Any] = [
+        Case.id,
+        Case.received_at,
         Case.urgency,
         Case.sealed_by,
         Case.consent_given,
@@ -256,7 +261,28 @@ def _breakdowns(period: Period, months: list[Month], tags: bool) -> dict[str, Co
                 .where(guard)
                 .group_by(elements.c.value)
             )
-    found: dict[str, Counter[str]] = {name: Counter() for name in (*DIMENSIONS, *TAG_COLUMNS)}
+    if median:
+        per_case = (
+            sa.select(
+                period_cases.c.id,
+                period_cases.c.received_at,
+                sa.func.min(Referral.sent_at).label("first_sent"),
+            )
+            .join(Referral, Referral.case_id == period_cases.c.id)
+            .where(Referral.sent_at.is_not(None))
+            .group_by(period_cases.c.id, period_cases.c.received_at)
+            .subquery()
+        )
+        seconds = sa.extract("epoch", per_case.c.first_sent - per_case.c.received_at)
+        parts.append(
+            sa.select(
+                sa.literal_column("'first_referral'").label("breakdown"),
+                sa.cast(sa.func.percentile_cont(0.5).within_group(seconds), sa.String),
+                sa.func.count(),
+            ).select_from(per_case)
+        )
+    names = (*DIMENSIONS, *TAG_COLUMNS, "first_referral")
+    found: dict[str, Counter[str]] = {name: Counter() for name in names}
     for breakdown, key, count in db.session.execute(sa.union_all(*parts)):
         found[str(breakdown)][key] += int(count)  # key None: no value (no country, outcome)
     return found
@@ -325,9 +351,11 @@ def _known(counts: Counter[str]) -> dict[str, int]:
 def case_figures(period: Period, tags: str = "auto") -> CaseFigures:
     """``tags``: "auto" or "sql" unnest the JSON lists in the database (in the same statement
     as every other breakdown); "python" streams them and counts here."""
-    in_sql = tags != "python" and db.session.get_bind().dialect.name in {"postgresql", "sqlite"}
+    dialect = db.session.get_bind().dialect.name
+    in_sql = tags != "python" and dialect in {"postgresql", "sqlite"}
+    median_in_sql = dialect == "postgresql"
     months = period.months()
-    found = _breakdowns(period, months, tags=in_sql)
+    found = _breakdowns(period, months, tags=in_sql, median=median_in_sql)
     figures = CaseFigures()
     figures.total = sum(found["urgency"].values())
     figures.per_month = [(month, found["month"].get(str(i), 0)) for i, month in enumerate(months)]
@@ -350,7 +378,12 @@ def case_figures(period: Period, tags: str = "auto") -> CaseFigures:
         figures.threats, figures.profiles = _known(found["threats"]), _known(found["profiles"])
     else:
         figures.threats, figures.profiles = _tags_in_python(period)
-    figures.referred, figures.median_days_to_referral = _days_to_first_referral(period)
+    if median_in_sql:
+        for seconds, referred in found["first_referral"].items():
+            figures.referred = referred
+            figures.median_days_to_referral = float(seconds) / 86400 if referred else None
+    else:
+        figures.referred, figures.median_days_to_referral = _days_to_first_referral(period)
     return figures
 
 
