@@ -113,6 +113,9 @@ class BaseSettings:
 
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_STRATEGY = "fixed-window"
+    # If Redis is unreachable, limit per process in memory rather than fail the request: a
+    # defender's submission must not be lost to a cache outage (Redis may lose everything).
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     REMINDER_OFFSETS_DAYS = (14, 7, 3, 1, 0)
     REMINDER_QUEUE_BATCH = 5000

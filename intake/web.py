@@ -6,15 +6,18 @@ import hashlib
 import json
 import traceback
 from base64 import b64encode
+from collections.abc import Iterable
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from intake.i18n import LANGUAGE_NAMES
 
@@ -85,11 +88,38 @@ def asset_integrity(filename: str) -> str:
     return _file_integrity(str(path), path.stat().st_mtime)
 
 
+MAX_ID = 2**31 - 1  # the largest id a database integer column holds on both backends
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:…>`` that 404s on ids no row can have, instead of overflowing the database."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:  # noqa: A002
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def _has_nul(values: Iterable[str]) -> bool:
+    return any("\x00" in value for value in values)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedIntConverter
     if app.config.get("TRUST_PROXY"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    @app.before_request
+    def refuse_nul_bytes() -> None:
+        """No text field anywhere has a use for NUL; PostgreSQL refuses it mid-transaction."""
+        # Multipart bodies are left to their views: parsing them here would spool uploads to
+        # disk before the public form can keep them in memory; their text is sealed anyway.
+        if _has_nul(chain.from_iterable(request.args.listvalues())) or (
+            request.mimetype == "application/x-www-form-urlencoded"
+            and _has_nul(chain.from_iterable(request.form.listvalues()))
+        ):
+            abort(400)
 
     @app.before_request
     def locale_per_request() -> None:

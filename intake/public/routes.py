@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 from io import BytesIO
 from typing import Any
@@ -98,8 +99,16 @@ def _client_key() -> str:
     """Rate-limit key: a keyed hash of the address, so limiter storage (Redis in production)
     never holds submitters' IP addresses (DESIGN §1.7)."""
     secret = current_app.config["SECRET_KEY"].encode()
-    address = (request.remote_addr or "unknown").encode()
-    return "pub:" + hmac.new(secret, address, hashlib.sha256).hexdigest()[:24]
+    address = request.remote_addr or "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        pass
+    else:
+        if parsed.version == 6:
+            # One IPv6 host usually holds a whole /64: limit the network, not each address.
+            address = str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return "pub:" + hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def _request_limit() -> str:

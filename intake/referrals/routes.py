@@ -45,6 +45,7 @@ from intake.services import referrals
 from intake.services.settings import org_zone
 
 PER_PAGE = 25
+EARLIEST_YEAR = 2000  # far enough back for any referral, far from datetime's limits
 DUE_SOON = timedelta(days=7)
 MAX_SEARCH = 40
 
@@ -82,6 +83,11 @@ def _labels() -> dict[str, Any]:
     }
 
 
+def _small_number(text: str) -> bool:
+    """ASCII digits only ("²".isdigit() is true) and short enough to fit an id column."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
+
+
 def _filtered(view: str, now: datetime) -> sa.Select[tuple[Referral]]:
     query = sa.select(Referral).join(Case, Case.id == Referral.case_id)
     awaiting = Referral.state.in_(AWAITING)
@@ -103,7 +109,7 @@ def _filtered(view: str, now: datetime) -> sa.Select[tuple[Referral]]:
     owner = request.args.get("owner", "")
     if owner == "me":
         query = query.where(Referral.owner_id == current_user.id)
-    elif owner.isdigit():
+    elif _small_number(owner):
         query = query.where(Referral.owner_id == int(owner))
     search = request.args.get("q", "").strip()[:MAX_SEARCH]
     if search:
@@ -118,7 +124,7 @@ def index() -> str:
     if view not in VIEW_LABELS:
         view = "action"
     page = request.args.get("page", "1")
-    page_number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    page_number = int(page) if _small_number(page) and 0 < int(page) < 100_000 else 1
     now = utcnow()
     pagination = db.paginate(
         _filtered(view, now), page=page_number, per_page=PER_PAGE, error_out=False
@@ -280,6 +286,9 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
         return _render_detail(referral, form), 422
     at = None
     if form.at.data is not None:
+        if form.at.data.year < EARLIEST_YEAR:
+            flash(_("Check the date: it is long before this referral existed."), "error")
+            return _render_detail(referral, form), 422
         at = form.at.data.replace(tzinfo=org_zone())
     try:
         referrals.transition(

@@ -110,7 +110,7 @@ def usable_org_key(org_key_id: Any) -> OrgKey:
         key_id = int(org_key_id)
     except (TypeError, ValueError) as exc:
         raise SubmissionRefused(_("The organisation key id is missing or not a number.")) from exc
-    key = db.session.get(OrgKey, key_id)
+    key = db.session.get(OrgKey, key_id) if 0 < key_id < 2**31 else None
     if key is None or key.retired_at is not None:
         raise SubmissionRefused(
             _(

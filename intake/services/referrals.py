@@ -164,6 +164,8 @@ def transition(
     moment = at or utcnow()
     if moment > utcnow():
         raise ReferralError(_l("The date cannot be in the future."))
+    if action != "send" and referral.sent_at is not None and moment < referral.sent_at:
+        raise ReferralError(_l("The date cannot be before the referral was sent."))
     if action == "close":
         if outcome not in OUTCOMES:
             raise ReferralError(_l("Choose an outcome to close the referral."))

@@ -158,6 +158,8 @@ def test_consent_gate_on_the_form_and_audited_admin_override(web: Flask) -> None
         {"action": "acknowledge", "at": "yesterday"},
         {"action": "acknowledge", "at": "2999-01-01T00:00"},
         {"action": "withdraw", "at": "9" * 5000},
+        {"action": "acknowledge", "at": "0001-01-01T00:00"},
+        {"action": "acknowledge", "at": "2001-01-01T00:00"},  # before it was sent
     ],
 )
 def test_bad_transitions_are_refused_and_change_nothing(web: Flask, data: dict) -> None:
@@ -195,9 +197,20 @@ def test_views_filter_and_show_next_best_for_overdue(web: Flask) -> None:
     assert refs("view=all&kind=wgad_opinion") == set()
     html = client.get("/referrals/?view=overdue").get_data(as_text=True)
     assert "Next best: Other NGO" in html
-    # Hostile query strings are ignored, never a 500.
-    for query in ("page=-1", "page=abc", "view=%00", "owner=%27", "q=" + "%" * 300, "kind=x"):
-        assert client.get(f"/referrals/?{query}").status_code == 200
+    # Hostile query strings are ignored, never a 500; NUL bytes are refused everywhere.
+    for query in (
+        "page=-1",
+        "page=abc",
+        "page=%C2%B2",  # "²".isdigit() is true, int("²") fails
+        "owner=%C2%B2",
+        "owner=99999999999999999999",
+        "owner=%27",
+        "q=" + "%25" * 300,
+        "kind=x",
+    ):
+        assert client.get(f"/referrals/?{query}").status_code == 200, query
+    assert client.get("/referrals/?view=%00").status_code == 400
+    assert client.get("/referrals/99999999999999999999").status_code == 404
 
 
 def test_empty_state_and_no_case_content_on_pages(web: Flask) -> None:
