@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, NumberRange, Optional
 
 from intake.models import ReferralKind, ReferralState
-from intake.services.referrals import MAX_OVERRIDE_REASON
 
 KIND_LABELS = {
     ReferralKind.SP_URGENT_APPEAL: _l("UN Special Procedures: urgent appeal (60 days)"),
@@ -45,6 +44,13 @@ OUTCOME_LABELS = {
     "declined": _l("Declined"),
     "not_applicable": _l("Not applicable"),
 }
+OVERRIDE_REASON_LABELS = {
+    "life_or_liberty_at_risk": _l("Life or liberty is at risk and consent cannot be asked in time"),
+    "detained_cannot_be_asked": _l("The person is detained and cannot be asked"),
+    "asked_by_family_or_lawyer": _l("A family member or lawyer asked us to act for them"),
+    "submitter_unreachable": _l("The submitter cannot be reached safely"),
+    "public_information_only": _l("Only information that is already public will be shared"),
+}
 VIEW_LABELS = {
     "action": _l("Action needed"),
     "overdue": _l("Overdue"),
@@ -67,9 +73,13 @@ class ReferralForm(FlaskForm):
         _l("Deadline in hours (draft-law letters may be given longer than 48 hours)"),
         validators=[Optional(), NumberRange(min=1, max=24 * 366)],
     )
-    consent_override_reason = TextAreaField(
+    consent_override_reason = SelectField(
         _l("Reason to refer without recorded consent (admins only; audited)"),
-        validators=[Optional(), Length(max=MAX_OVERRIDE_REASON)],
+        choices=[
+            SelectChoice("", "—"),
+            *(SelectChoice(key, label) for key, label in OVERRIDE_REASON_LABELS.items()),
+        ],
+        validators=[Optional()],
     )
     sealed_note = HiddenField()
 

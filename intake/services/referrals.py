@@ -50,7 +50,15 @@ TRANSITIONS: dict[str, tuple[tuple[ReferralState, ...], ReferralState]] = {
     "withdraw": (AWAITING, ReferralState.WITHDRAWN),
 }
 OUTCOMES = ("action_taken", "partially_resolved", "no_action", "declined", "not_applicable")
-MAX_OVERRIDE_REASON = 500
+# Why an admin refers a case without recorded consent: a fixed list, so that no free text
+# about the person ever sits in the clear (DESIGN §1.1). Labels live with the form.
+OVERRIDE_REASONS = (
+    "life_or_liberty_at_risk",
+    "detained_cannot_be_asked",
+    "asked_by_family_or_lawyer",
+    "submitter_unreachable",
+    "public_information_only",
+)
 
 
 def _schedule(referral: Referral, clock_start: datetime, entry: DirectoryEntry | None) -> None:
@@ -85,8 +93,8 @@ def create(
     if entry is None or entry.retired_at is not None:
         raise ReferralError(_l("Choose an organisation or mechanism from the directory."))
     reason = (consent_override_reason or "").strip()
-    if len(reason) > MAX_OVERRIDE_REASON:
-        raise ReferralError(_l("The override reason is too long."))
+    if reason and reason not in OVERRIDE_REASONS:
+        raise ReferralError(_l("Choose a reason from the list."))
     if not case.consent_given:
         if actor.role != Role.ADMIN:
             raise ConsentRequired(
@@ -136,7 +144,7 @@ def create(
             "case",
             case.ref,
             actor=actor,
-            detail={"referral": referral.id, "reason_length": len(reason)},
+            detail={"referral": referral.id, "reason": reason},
         )
     db.session.commit()
     return referral

@@ -38,7 +38,7 @@ def test_admin_override_needs_a_reason_and_is_audited(app: Flask) -> None:
         "test-ngo",
         ReferralKind.NGO_REFERRAL,
         admin,
-        consent_override_reason="Victim detained incommunicado; family asked us to act.",
+        consent_override_reason="detained_cannot_be_asked",
     )
     assert referral.consent_override_reason
     actions = db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)).all()
@@ -124,3 +124,22 @@ def test_every_outcome_has_a_label() -> None:
     from intake.referrals.forms import OUTCOME_LABELS
 
     assert set(OUTCOME_LABELS) == set(referrals.OUTCOMES)
+
+
+def test_override_reasons_come_from_a_fixed_list_so_no_free_text_is_stored(app: Flask) -> None:
+    from intake.referrals.forms import OVERRIDE_REASON_LABELS
+
+    assert set(OVERRIDE_REASON_LABELS) == set(referrals.OVERRIDE_REASONS)
+    org = make_org_key()
+    make_entry()
+    case = make_case(org, consent_given=False)
+    admin = make_user(Role.ADMIN)
+    with pytest.raises(referrals.ReferralError, match="list"):
+        referrals.create(
+            case.id,
+            "test-ngo",
+            ReferralKind.NGO_REFERRAL,
+            admin,
+            consent_override_reason="Ms X was taken from her home on 3 May",
+        )
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 0

@@ -142,12 +142,15 @@ def test_consent_gate_on_the_form_and_audited_admin_override(web: Flask) -> None
     assert no_reason.status_code == 422
     ok = admin.post(
         f"/referrals/new?ref={case.ref}",
-        data={**form, "consent_override_reason": "Detained; family asked us to act."},
+        data={**form, "consent_override_reason": "detained_cannot_be_asked"},
     )
     assert ok.status_code == 302
     assert count_referrals() == 1
     actions = set(db.session.scalars(sa.select(AuditEvent.action)))
     assert "referral.consent_override" in actions
+    referral = db.session.scalars(sa.select(Referral)).one()
+    page = admin.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "The person is detained and cannot be asked" in page
 
 
 @pytest.mark.parametrize(
