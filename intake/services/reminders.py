@@ -91,14 +91,34 @@ def _existing_keys(keys: Iterable[str]) -> set[str]:
     return found
 
 
-def _fallback_recipient() -> int | None:
-    """Whom to tell when a referral has no owner and its case no assignee: the first admin."""
+def _active_staff() -> set[int]:
+    return set(
+        db.session.scalars(
+            sa.select(User.id).where(
+                User.is_active_account.is_(True), User.role.in_([Role.ADMIN, Role.CASEWORKER])
+            )
+        )
+    )
+
+
+def _first_admin() -> int | None:
     return db.session.scalar(
         sa.select(User.id)
         .where(User.role == Role.ADMIN, User.is_active_account.is_(True))
         .order_by(User.id)
         .limit(1)
     )
+
+
+def choose_recipient(
+    owner_id: int | None, assignee_id: int | None, active: set[int], admin_id: int | None
+) -> int | None:
+    """The referral's owner, else the case's assignee, else the first admin — whoever of them
+    is still an active caseworker or admin: a deadline must never lapse because its owner left."""
+    for candidate in (owner_id, assignee_id):
+        if candidate is not None and candidate in active:
+            return candidate
+    return admin_id
 
 
 def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
@@ -122,7 +142,7 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
         )
     ).all()
     summary.candidates = len(candidates)
-    fallback: int | None = None
+    active, admin_id = _active_staff(), _first_admin()
     wanted: dict[str, dict[str, Any]] = {}
     for referral_id, due, clock_start, created_at, owner_id, assignee_id in candidates:
         if due is None:  # excluded by the query; here for the type checker
@@ -131,10 +151,7 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
         slot = latest_slot(due, clock_start or created_at, zone, now, offsets)
         if slot is None:
             continue
-        recipient = owner_id or assignee_id
-        if recipient is None:
-            fallback = fallback or _fallback_recipient()
-            recipient = fallback
+        recipient = choose_recipient(owner_id, assignee_id, active, admin_id)
         if recipient is None:
             continue
         key = f"reminder:{referral_id}:{slot.key}"
@@ -321,10 +338,22 @@ def compose(row: ReminderOutbox) -> tuple[str, str]:
     return subject, body
 
 
+# A refusal about the recipient or the message is final; anything about our own setup
+# (authentication, sender address, TLS) is fixed by an admin, so it is retried, not dropped.
+_CONFIGURATION_ERRORS = (
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPNotSupportedError,
+    smtplib.SMTPHeloError,
+)
+
+
 def _is_transient(error: Exception) -> bool:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
         return all(400 <= code < 500 for code in codes)
+    if isinstance(error, _CONFIGURATION_ERRORS):
+        return True
     if isinstance(error, smtplib.SMTPResponseException):
         return 400 <= error.smtp_code < 500
     return isinstance(error, smtplib.SMTPException | OSError | socket.timeout)
@@ -359,18 +388,42 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
     row = db.session.get(ReminderOutbox, outbox_id)
     if row is None:  # deleted with its referral between the claim and now
         return "skipped"
+
+    def finish(status: OutboxStatus, error: str | None = None) -> bool:
+        """Record the outcome only if the claim is still ours (a slow send whose claim expired
+        and was taken over must not overwrite the newer attempt)."""
+        done: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
+            sa.update(ReminderOutbox)
+            .where(
+                ReminderOutbox.id == outbox_id,
+                ReminderOutbox.status == OutboxStatus.SENDING,
+                ReminderOutbox.claimed_at == now,
+            )
+            .values(
+                status=status,
+                last_error=error,
+                claimed_at=None if status == OutboxStatus.PENDING else now,
+                sent_at=utcnow() if status == OutboxStatus.SENT else None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+        return bool(done.rowcount)
+
+    recipient = db.session.get(User, row.recipient_id)
     if row.kind == "reminder":
         referral = db.session.get(Referral, row.referral_id)
         if referral is None or referral.state not in AWAITING:
-            row.status = OutboxStatus.CANCELLED
-            row.last_error = "referral no longer awaiting a reply"
-            db.session.commit()
+            finish(OutboxStatus.CANCELLED, "referral no longer awaiting a reply")
             return "cancelled"
-    recipient = db.session.get(User, row.recipient_id)
+        if recipient is None or not recipient.is_active_account:
+            # The owner left since the scan: the reminder goes to whoever stands in for them.
+            stand_in = choose_recipient(
+                referral.owner_id, referral.case.assignee_id, _active_staff(), _first_admin()
+            )
+            recipient = db.session.get(User, stand_in) if stand_in is not None else None
     if recipient is None or not recipient.is_active_account:
-        row.status = OutboxStatus.CANCELLED
-        row.last_error = "recipient no longer active"
-        db.session.commit()
+        finish(OutboxStatus.CANCELLED, "no active recipient")
         return "cancelled"
     subject, body = compose(row)
     message = EmailMessage(
@@ -386,17 +439,13 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
     try:
         message.send(fail_silently=False)
     except Exception as error:  # smtplib and socket errors; sorted below
-        row.last_error = f"{type(error).__name__}"[:255]
+        reason = type(error).__name__[:255]
         if _is_transient(error):
-            row.status = OutboxStatus.PENDING
-            row.claimed_at = None
-            db.session.commit()
-            raise TransientMailError(row.last_error) from error
-        row.status = OutboxStatus.FAILED
-        db.session.commit()
+            if isinstance(error, _CONFIGURATION_ERRORS):
+                current_app.logger.error("mail server refused our configuration: %s", reason)
+            finish(OutboxStatus.PENDING, reason)
+            raise TransientMailError(reason) from error
+        finish(OutboxStatus.FAILED, reason)
         return "failed"
-    row.status = OutboxStatus.SENT
-    row.sent_at = utcnow()
-    row.last_error = None
-    db.session.commit()
+    finish(OutboxStatus.SENT)
     return "sent"

@@ -241,3 +241,45 @@ def test_deadlines_scan_cli_prints_a_json_summary(app: Flask) -> None:
     summary = json.loads(result.output)
     assert summary["reminders_written"] == 1
     assert summary["queued"] == 1
+
+
+def test_a_deactivated_owner_hands_reminders_to_the_case_assignee_then_an_admin(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    owner = make_user(Role.CASEWORKER, email="left@example.org")
+    assignee = make_user(Role.CASEWORKER, email="assignee@example.org")
+    admin = make_user(Role.ADMIN, email="admin@example.org")
+    referral = sent_referral(sent_at=SENT, owner=owner)
+    referral.case.assignee_id = assignee.id
+    owner.is_active_account = False
+    db.session.commit()
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    assert db.session.get(ReminderOutbox, queued[0]).recipient_id == assignee.id
+    # The assignee leaves too after the scan: the send itself finds the stand-in.
+    assignee.is_active_account = False
+    db.session.commit()
+    assert send_all(queued) == ["sent"]
+    assert smtp_server.wait_for(1)[0].recipients == [admin.email]
+
+
+def test_a_refused_sender_address_is_retried_not_dropped(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+
+    async def refuse_sender(
+        server: object, session: object, envelope: object, address: str, options: list[str]
+    ) -> str:
+        return "553 5.1.8 Sender address rejected"
+
+    smtp_server.handler.handle_MAIL = refuse_sender  # type: ignore[attr-defined]
+    with pytest.raises(reminders.TransientMailError):
+        reminders.send(queued[0])
+    row = db.session.get(ReminderOutbox, queued[0])
+    assert row.status == OutboxStatus.PENDING
+    assert row.last_error == "SMTPSenderRefused"
+    del smtp_server.handler.handle_MAIL  # the admin fixes the configuration
+    assert reminders.send(queued[0]) == "sent"
