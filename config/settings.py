@@ -153,6 +153,8 @@ class BaseSettings:
             else f"sqlite:///{instance_path / 'refuge.sqlite'}"
         )
         values["SECRET_KEY"] = os.environ.get("SECRET_KEY") or None
+        # Keys the audit chain's HMAC; set it apart from SECRET_KEY to rotate that freely.
+        values["AUDIT_KEY"] = os.environ.get("AUDIT_KEY") or None
         values["CELERY_BROKER_URL"] = (
             values["REDIS_URL"] or f"sqla+sqlite:///{instance_path / 'broker.sqlite'}"
         )

@@ -1,18 +1,21 @@
 """The audit log: every read and write of a case, sign-ins, key grants, admin actions.
 
-Each event's hash covers its fields and the previous event's hash, so editing or deleting a
-row breaks the chain from there on (:func:`verify_chain`). ``record`` adds the event to the
-current session: it commits with the change it describes, or not at all.
+Each event's hash is an HMAC (key outside the database) over its fields and the previous
+event's hash, so editing or deleting a row breaks the chain from there on
+(:func:`verify_chain`), and recomputing the hashes needs the key. ``record`` adds the event
+to the current session: it commits with the change it describes, or not at all.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from intake.db import utcnow
 from intake.extensions import db
@@ -21,6 +24,13 @@ from intake.models import AuditEvent, User
 GENESIS = "0" * 64
 # Serialises appends on PostgreSQL so two transactions cannot chain onto the same event.
 _CHAIN_LOCK_ID = 0x52454647  # "REFG"
+
+
+def _chain_key() -> bytes:
+    """The HMAC key of the chain, kept outside the database (AUDIT_KEY, else derived from
+    SECRET_KEY): someone who can edit the table cannot recompute valid hashes after an edit."""
+    configured = current_app.config.get("AUDIT_KEY") or current_app.config["SECRET_KEY"]
+    return hashlib.sha256(b"refuge-audit-chain:" + str(configured).encode()).digest()
 
 
 def _event_hash(event: AuditEvent) -> str:
@@ -38,7 +48,7 @@ def _event_hash(event: AuditEvent) -> str:
         sort_keys=True,
         ensure_ascii=True,
     )
-    return hashlib.sha256(body.encode()).hexdigest()
+    return hmac.new(_chain_key(), body.encode(), hashlib.sha256).hexdigest()
 
 
 def record(
@@ -76,6 +86,9 @@ class ChainCheck:
     ok: bool
     checked: int
     first_bad_id: int | None = None
+    # The newest hash: write it down elsewhere now and then, and a later check can tell that
+    # events were cut off the end (which no chain can show by itself).
+    head: str | None = None
 
 
 def verify_chain() -> ChainCheck:
@@ -87,4 +100,4 @@ def verify_chain() -> ChainCheck:
             return ChainCheck(ok=False, checked=checked, first_bad_id=event.id)
         expected_prev = event.hash
         checked += 1
-    return ChainCheck(ok=True, checked=checked)
+    return ChainCheck(ok=True, checked=checked, head=expected_prev if checked else None)

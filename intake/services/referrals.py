@@ -134,7 +134,7 @@ def create(
     audit.record(
         "referral.create",
         "case",
-        case.ref,
+        case.id,
         actor=actor,
         detail={"referral": referral.id, "entry": entry.id, "kind": kind.value},
     )
@@ -142,7 +142,7 @@ def create(
         audit.record(
             "referral.consent_override",
             "case",
-            case.ref,
+            case.id,
             actor=actor,
             detail={"referral": referral.id, "reason": reason},
         )
@@ -198,7 +198,7 @@ def transition(
     audit.record(
         f"referral.{action}",
         "case",
-        referral.case.ref,
+        referral.case_id,
         actor=actor,
         detail={"referral": referral.id, "from": previous.value, "to": target.value},
     )
