@@ -16,38 +16,14 @@ from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from intake.directory import vocab
 from intake.models import CaseStatus, SharedStatus, Urgency
 from intake.services.casework import SORTS, Outcome, QueueFilters
 
-# Controlled vocabularies of DESIGN §4: stable ids, labels translated here for staff pages.
-THREAT_LABELS = {
-    "violence_threat": _l("Threats of violence"),
-    "physical_attack": _l("Physical attack"),
-    "detention": _l("Detention"),
-    "lawsuit": _l("Lawsuit"),
-    "rights_violation": _l("Rights violation"),
-    "discrimination": _l("Discrimination"),
-    "expression": _l("Freedom of expression"),
-    "health": _l("Health"),
-    "aid_worker_security": _l("Aid worker security"),
-    "disappearance": _l("Disappearance"),
-    "reprisal": _l("Reprisal"),
-    "legislation": _l("Legislation"),
-    "digital": _l("Digital security"),
-}
-PROFILE_LABELS = {
-    "journalist": _l("Journalist"),
-    "freelance_journalist": _l("Freelance journalist"),
-    "woman_hrd": _l("Woman human rights defender"),
-    "lawyer": _l("Lawyer"),
-    "aid_worker": _l("Aid worker"),
-    "lgbti": _l("LGBTI"),
-    "environmental_land": _l("Environmental or land defender"),
-    "indigenous": _l("Indigenous"),
-    "academic": _l("Academic"),
-    "organisation": _l("Organisation"),
-    "family_member": _l("Family member"),
-}
+# One vocabulary everywhere (DESIGN §4): the directory's ids and labels, as the form and triage
+# use; urgency gets short labels here because the queue shows it as a badge.
+THREAT_LABELS = vocab.THREATS
+PROFILE_LABELS = vocab.PROFILES
 URGENCY_LABELS = {
     Urgency.IMMEDIATE: _l("Immediate"),
     Urgency.DAYS: _l("Days"),
