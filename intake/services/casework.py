@@ -13,7 +13,6 @@ events name the case by its id, as the intake side does.
 from __future__ import annotations
 
 import enum
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,18 +20,19 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import InstrumentedAttribute
 
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import (
+    AWAITING,
     Case,
     CaseAttachment,
     CaseMessage,
     CaseStatus,
     MessageKind,
     OrgKey,
+    Referral,
     Role,
     SharedStatus,
     Urgency,
@@ -87,47 +87,25 @@ class CaseworkError(ValueError):
         self.status = status
 
 
-# --- the referrals model arrives later (lead); everything here works without it ----------
+# --- referral deadlines, as the queue sees them ----------------------------------------------
 
 
-def _referral_model() -> Any | None:
-    try:
-        from intake import models
-    except ImportError:  # pragma: no cover
-        return None
-    referral = getattr(models, "Referral", None)
-    if referral is None or not all(hasattr(referral, a) for a in ("case_id", "due_at")):
-        return None
-    return referral
-
-
-def _open_referral_due() -> Any | None:
+def _open_referral_due() -> sa.Subquery:
     """A derived table (case_id, next_due): the nearest due date of each case's referrals whose
-    clock still runs (the referrals model's AWAITING states); None without the referrals model.
+    clock still runs (AWAITING states).
 
     Grouped once and joined, rather than a correlated subquery per case: SQLite's planner picks
     the (state, due_at) index for a correlated lookup and scans every open referral per case.
     """
-    referral = _referral_model()
-    if referral is None:
-        return None
-    query = sa.select(
-        referral.case_id.label("case_id"), sa.func.min(referral.due_at).label("next_due")
-    ).group_by(referral.case_id)
-    return _awaiting(query, referral).subquery("open_referral_due")
+    return (
+        sa.select(Referral.case_id.label("case_id"), sa.func.min(Referral.due_at).label("next_due"))
+        .where(Referral.state.in_(AWAITING))
+        .group_by(Referral.case_id)
+        .subquery("open_referral_due")
+    )
 
 
-def _awaiting(query: sa.Select[Any], referral: Any) -> sa.Select[Any]:
-    awaiting = getattr(sys.modules.get(referral.__module__), "AWAITING", None)
-    state: InstrumentedAttribute[Any] | None = getattr(referral, "state", None)
-    if state is not None and awaiting:
-        query = query.where(state.in_(list(awaiting)))
-    return query
-
-
-def _with_due(query: sa.Select[Any], due_table: Any | None) -> sa.Select[Any]:
-    if due_table is None:
-        return query
+def _with_due(query: sa.Select[Any], due_table: sa.Subquery) -> sa.Select[Any]:
     return query.outerjoin(due_table, due_table.c.case_id == Case.id)
 
 
@@ -244,7 +222,7 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     """One page of the caseworker queue, most urgent first; audited as a listing (no content)."""
     now = utcnow()
     due_table = _open_referral_due()
-    due = due_table.c.next_due if due_table is not None else None
+    due = due_table.c.next_due
 
     def count(conditions: list[Any]) -> int:
         query = _with_due(sa.select(sa.func.count(Case.id)).select_from(Case), due_table)
@@ -254,9 +232,8 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     total = count(conditions)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
-    columns: list[Any] = [Case, due if due is not None else sa.null()]
     query = (
-        _with_due(sa.select(*columns).select_from(Case), due_table)
+        _with_due(sa.select(Case, due).select_from(Case), due_table)
         .where(*conditions)
         .order_by(*_order(filters.sort, due))
         .offset((page - 1) * PAGE_SIZE)
@@ -301,11 +278,11 @@ def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None
 
 
 def next_due_for(case: Case) -> datetime | None:
-    referral = _referral_model()
-    if referral is None:
-        return None
-    query = sa.select(sa.func.min(referral.due_at)).where(referral.case_id == case.id)
-    value: datetime | None = db.session.scalar(_awaiting(query, referral))
+    value: datetime | None = db.session.scalar(
+        sa.select(sa.func.min(Referral.due_at)).where(
+            Referral.case_id == case.id, Referral.state.in_(AWAITING)
+        )
+    )
     return value
 
 
@@ -552,16 +529,13 @@ def sealed_bundle(case: Case) -> dict[str, Any]:
     }
 
 
-def referrals_for(case: Case) -> list[Any]:
-    """The case's referrals, nearest deadline first ([] until the referrals model exists)."""
-    referral = _referral_model()
-    if referral is None:
-        return []
+def referrals_for(case: Case) -> list[Referral]:
+    """The case's referrals, nearest deadline first."""
     return list(
         db.session.scalars(
-            sa.select(referral)
-            .where(referral.case_id == case.id)
-            .order_by(referral.due_at.is_(None), referral.due_at, referral.id)
+            sa.select(Referral)
+            .where(Referral.case_id == case.id)
+            .order_by(Referral.due_at.is_(None), Referral.due_at, Referral.id)
         )
     )
 
