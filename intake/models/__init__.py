@@ -19,6 +19,7 @@ from intake.models.referral import (
     ReferralState,
     ReminderOutbox,
 )
+from intake.models.staff_session import StaffSession
 from intake.models.system import Heartbeat, OrgSetting
 from intake.models.user import KeyGrant, OrgKey, User
 
@@ -43,6 +44,7 @@ __all__ = [
     "Role",
     "SealedBy",
     "SharedStatus",
+    "StaffSession",
     "Urgency",
     "User",
 ]
