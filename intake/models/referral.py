@@ -72,6 +72,8 @@ class Referral(db.Model):  # type: ignore[name-defined]
     outcome: Mapped[str | None] = mapped_column(sa.String(64))
     # Sealed in the browser to the organisation key, like every free text about a case.
     sealed_note: Mapped[str | None] = mapped_column(sa.Text)
+    # Which organisation key the note was sealed to (keys rotate; the browser needs the right one).
+    note_org_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_keys.id"))
     consent_override_reason: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
