@@ -43,7 +43,9 @@ from intake.referrals.forms import (
     TransitionForm,
 )
 from intake.services import referrals
+from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
+from intake.web import error_response
 
 PER_PAGE = 25
 EARLIEST_YEAR = 2000  # far enough back for any referral, far from datetime's limits
@@ -273,6 +275,7 @@ def _render_detail(referral: Referral, form: TransitionForm) -> str:
         overdue=overdue,
         suggestion=referrals.next_best(referral) if overdue else None,
         can_write=current_user.role in CASE_WRITERS,
+        note_key=current_org_key(),
         **_labels(),
     )
 
@@ -301,3 +304,30 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
         return _render_detail(referral, form), 422
     flash(_("Referral updated."), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id))
+
+
+@bp.post("/<int:referral_id>/note")
+@role_required(*CASE_WRITERS)
+def note(referral_id: int) -> Response | tuple[Response | str, int]:
+    """Store the referral's note, sealed in the browser (js/referral-note.js): the form carries
+    only ciphertext and the key id, never the text (its textarea has no name)."""
+    if referral_id > 2**31 - 1:  # beyond any id column: never reaches the database
+        abort(404)
+    referral = _referral_or_404(referral_id)
+    key_id = request.form.get("org_key_id", "")
+    try:
+        referrals.set_note(
+            referral.id,
+            request.form.get("sealed_note", ""),
+            int(key_id) if _small_number(key_id) else None,
+            current_user,
+        )
+    except referrals.NoteRejected as error:
+        db.session.rollback()
+        if request.accept_mimetypes.best == "application/json":
+            # referral-note.js posts with fetch and shows the message beside the text.
+            return error_response(error.status, str(error))
+        flash(str(error), "error")
+        return _render_detail(referral, TransitionForm()), error.status
+    flash(_("Note saved, encrypted to the organisation key."), "success")
+    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import (
@@ -28,6 +29,7 @@ from intake.models import (
 )
 from intake.services import audit
 from intake.services.deadlines import CLOCK_STARTS, DeadlineError, due_at
+from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
 
 
@@ -238,3 +240,63 @@ def overview(now: datetime | None = None, owner_id: int | None = None) -> Overvi
     )
     awaiting = db.session.scalar(base) or 0
     return Overview(overdue=overdue, due_soon=due_soon, awaiting=awaiting)
+
+
+# --- The referral's note, sealed in the browser (DESIGN §1.1) ---------------------------------
+
+NOTE_MAX_BYTES = 64 * 1024  # the sealed box, padded: ~60 KiB of text is far more than a note
+
+
+class NoteRejected(ReferralError):
+    """A sealed note the server will not store; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message: Any, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def set_note(referral_id: int, sealed_note: str, org_key_id: int | None, actor: User) -> Referral:
+    """Replace the referral's note with ``sealed_note``, sealed in the browser to the current
+    organisation key ``org_key_id``. The server only checks the shape: standard base64 of a
+    ``crypto_box_seal`` of a ``sodium_pad``-ded (1024-byte block) JSON ``{"body": text}``; it
+    cannot read it. Audited without content."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        raise NoteRejected(_l("This referral does not exist."), 404)
+    if not isinstance(sealed_note, str) or not sealed_note:
+        raise NoteRejected(
+            _l("The note did not arrive encrypted. It needs JavaScript. Nothing was saved.")
+        )
+    try:
+        raw = crypto.validate_sealed(sealed_note, max_bytes=NOTE_MAX_BYTES, what="note")
+    except crypto.InvalidCiphertext as error:
+        if "too large" in str(error):
+            raise NoteRejected(_l("The note is too long. Nothing was saved."), 413) from error
+        raise NoteRejected(
+            _l("The note did not arrive encrypted. It needs JavaScript. Nothing was saved.")
+        ) from error
+    # Padded to whole blocks before sealing, so its size says nothing about its length.
+    if (len(raw) - crypto.SEAL_OVERHEAD) % crypto.PAD_BLOCK:
+        raise NoteRejected(
+            _l("The note did not arrive encrypted. It needs JavaScript. Nothing was saved.")
+        )
+    key = current_org_key()
+    if key is None or org_key_id != key.id:
+        raise NoteRejected(
+            _l(
+                "The note was sealed to a key that is not the organisation's current key. "
+                "Reload the page and try again. Nothing was saved."
+            ),
+            409,
+        )
+    referral.sealed_note = sealed_note
+    referral.note_org_key_id = key.id
+    audit.record(
+        "referral.note",
+        "case",
+        referral.case_id,
+        actor=actor,
+        detail={"referral": referral.id, "org_key_id": key.id},
+    )
+    db.session.commit()
+    return referral
