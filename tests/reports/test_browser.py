@@ -21,15 +21,19 @@ USER_AGENT = "RefugeReportTests/1.0"
 
 
 def session_cookie_for(app: Flask, user: User) -> str:
-    """A signed session cookie for ``user``, as a completed sign-in leaves it."""
+    """A signed session cookie for ``user``, as a completed sign-in leaves it (the sign-in's
+    own start_session, so the cookie carries whatever a real session needs)."""
     from flask import session
-    from flask_login import login_user
+
+    from intake.auth.sessions import start_session
 
     with app.test_request_context(
         headers={"User-Agent": USER_AGENT}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
     ):
-        login_user(user)
-        session["login_at"] = session["seen_at"] = int(time.time())
+        start_session(user)
+        now = int(time.time())
+        session.setdefault("login_at", now)
+        session.setdefault("seen_at", now)
         serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
         return str(serializer.dumps(dict(session)))
 
