@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from intake.extensions import db
 from intake.models import Role, User
@@ -79,7 +79,7 @@ def url_for_rule(rule: Rule, method: str, values: dict[str, Any]) -> str:
     """Real objects for reading routes; harmless dummies (nothing found) for changing ones."""
     params: dict[str, Any] = {}
     for name, converter in rule._converters.items():  # noqa: SLF001
-        numeric = type(converter).__name__ == "IntegerConverter"
+        numeric = isinstance(converter, IntegerConverter)
         if method == "GET" and name in values:
             params[name] = values[name]
         else:
