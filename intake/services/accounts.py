@@ -17,6 +17,7 @@ import pyotp
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from intake import crypto
 from intake.db import utcnow
@@ -129,9 +130,28 @@ class TotpResult(enum.Enum):
     REPLAY = "replay"
 
 
+def _claim_totp_step(user: User, step: int) -> bool:
+    """Mark ``step`` used, as a compare-and-set in the database: of two requests racing with the
+    same code, only the one whose UPDATE finds an older step wins (the other's UPDATE waits
+    for the row lock on PostgreSQL, or for the write lock on SQLite, then matches no row)."""
+    result = db.session.execute(
+        sa.update(User)
+        .where(User.id == user.id, User.totp_last_step < step)
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    )
+    claimed = result.rowcount == 1  # type: ignore[attr-defined]
+    if claimed:
+        set_committed_value(user, "totp_last_step", step)
+    else:
+        db.session.expire(user, ["totp_last_step"])
+    return bool(claimed)
+
+
 def check_totp(user: User, code: str, *, now: float | None = None) -> TotpResult:
     """Accept a code for the current step ±1 once: a step at or before the last accepted one
-    is a replay. Marks the step used (the caller commits)."""
+    is a replay. Marks the step used in the database (the caller commits); the check against
+    the last step is the UPDATE's, not this object's (possibly stale) copy."""
     code = "".join((code or "").split())
     if not user.totp_secret or not (code.isascii() and code.isdigit()) or len(code) != 6:
         return TotpResult.WRONG
@@ -139,9 +159,8 @@ def check_totp(user: User, code: str, *, now: float | None = None) -> TotpResult
     current = int((time.time() if now is None else now) // TOTP_PERIOD)
     for step in (current - 1, current, current + 1):
         if hmac.compare_digest(totp.at(step * TOTP_PERIOD), code):
-            if step <= user.totp_last_step:
+            if step <= user.totp_last_step or not _claim_totp_step(user, step):
                 return TotpResult.REPLAY
-            user.totp_last_step = step
             return TotpResult.OK
     return TotpResult.WRONG
 

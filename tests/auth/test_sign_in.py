@@ -223,3 +223,48 @@ def test_hostile_codes_are_refused(app: Flask, client: FlaskClient, code: str) -
 
 def test_second_step_without_the_first_goes_back_to_sign_in(client: FlaskClient) -> None:
     assert client.get("/login/code").headers["Location"].endswith("/login")
+
+
+def test_a_stale_copy_of_the_account_cannot_accept_a_used_totp_step(app: Flask) -> None:
+    """Two sign-ins racing with the same code: each loaded the account before the other
+    accepted the code. Accepting is a compare-and-set in the database, so the second loses."""
+    user = make_user(Role.VIEWER)
+    totp = pyotp.TOTP(user.totp_secret)
+    now = time.time()
+    step = int(now // accounts.TOTP_PERIOD)
+    assert user.totp_last_step == 0  # this copy was loaded before the other request won
+    with db.engine.begin() as connection:  # the other request, on its own connection
+        connection.execute(sa.update(User).where(User.id == user.id).values(totp_last_step=step))
+    assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.REPLAY
+    db.session.rollback()
+    db.session.refresh(user)
+    assert user.totp_last_step == step
+
+
+def test_totp_step_is_claimed_once_on_postgres(pg_app: Flask) -> None:
+    """The same race on PostgreSQL, with two sessions holding the row lock in turn."""
+    user = make_user(Role.VIEWER)
+    user_id = user.id
+    totp = pyotp.TOTP(user.totp_secret)
+    now = time.time()
+    from sqlalchemy.orm import Session
+
+    with Session(db.engine) as first, Session(db.engine) as second:
+        copy_a = first.get(User, user_id)
+        copy_b = second.get(User, user_id)
+        assert copy_a is not None
+        assert copy_b is not None
+        step = int(now // accounts.TOTP_PERIOD)
+        claim = (
+            sa.update(User)
+            .where(User.id == user_id, User.totp_last_step < step)
+            .values(totp_last_step=step)
+        )
+        assert first.execute(claim).rowcount == 1  # type: ignore[attr-defined]
+        first.commit()
+        assert second.execute(claim).rowcount == 0  # type: ignore[attr-defined]
+    # And through the service, with a stale copy in the app's session:
+    db.session.expire_all()
+    user = db.session.get(User, user_id)
+    assert user is not None
+    assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.REPLAY
