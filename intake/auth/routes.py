@@ -184,14 +184,12 @@ def login() -> Page:
                 "next": next_url,
             }
             return redirect(url_for("auth.login_code"))
-        if check.result is LoginResult.LOCKED:
-            message = _(
-                "Too many failed attempts: this account is locked for %(minutes)s more minutes.",
-                minutes=check.locked_minutes,
-            )
-        elif check.result is LoginResult.INACTIVE:
+        if check.result is LoginResult.INACTIVE:  # only said to whoever knows the password
             message = _("This account is not active. Ask an admin of your organisation.")
         else:
+            # A locked account answers like a wrong password: to someone who does not know
+            # the password, "locked" would tell that the account exists. The audit log
+            # records the lockout (auth.failed with "locked", auth.refused_locked).
             message = _("The e-mail address or the password is not correct.")
         form.form_errors.append(message)
         return render_template("auth/login.html", form=form), 401

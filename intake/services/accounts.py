@@ -253,13 +253,29 @@ def register_failure(user: User, reason: str) -> None:
     db.session.commit()
 
 
+def _dummy_hash() -> str:
+    if "hash" not in _DUMMY_HASH:
+        _DUMMY_HASH["hash"] = hash_password("refuge-dummy-password")
+    return _DUMMY_HASH["hash"]
+
+
+def _refused_locked(user: User, where: str) -> None:
+    """The audit trail says the lockout refused an attempt; the caller's answer does not."""
+    audit.record(
+        "auth.refused_locked",
+        "user",
+        user.id,
+        actor_label=f"user:{user.email}",
+        detail={"where": where},
+    )
+    db.session.commit()
+
+
 def check_password_step(email: str, password: str) -> LoginCheck:
     """First step of sign-in. Wrong password and unknown e-mail look the same."""
     user = find_by_email(email) if len(password) <= PASSWORD_MAX else None
     if user is None:
-        if "hash" not in _DUMMY_HASH:
-            _DUMMY_HASH["hash"] = hash_password("refuge-dummy-password")
-        verify_password(_DUMMY_HASH["hash"], password[:PASSWORD_MAX])
+        verify_password(_dummy_hash(), password[:PASSWORD_MAX])
         audit.record(
             "auth.failed",
             "user",
@@ -271,8 +287,10 @@ def check_password_step(email: str, password: str) -> LoginCheck:
         return LoginCheck(LoginResult.WRONG)
     minutes = _lock_minutes_left(user)
     if minutes:
-        audit.record("auth.refused_locked", "user", user.id, actor_label=f"user:{user.email}")
-        db.session.commit()
+        # Checked all the same, so that a locked account takes as long to answer as any other;
+        # the caller answers as for a wrong password (no telling which accounts exist).
+        verify_password(user.password_hash or _dummy_hash(), password)
+        _refused_locked(user, "login")
         return LoginCheck(LoginResult.LOCKED, user, minutes)
     if not verify_password(user.password_hash, password):
         register_failure(user, "password")
@@ -393,9 +411,16 @@ def complete_enrolment(
         check_new_password(new_password)
         user.password_hash = hash_password(new_password)
         apply_key_material(user, keys)
-    elif current_password is None or not verify_password(user.password_hash, current_password):
-        register_failure(user, "enrol_password")
-        raise AccountError("wrong_password")
+    else:
+        if _lock_minutes_left(user):
+            # The lockout holds here too (else this form would be a way round it), and the
+            # answer is the same as for a wrong password.
+            verify_password(user.password_hash, current_password or "")
+            _refused_locked(user, "enrol")
+            raise AccountError("wrong_password")
+        if current_password is None or not verify_password(user.password_hash, current_password):
+            register_failure(user, "enrol_password")
+            raise AccountError("wrong_password")
     user.totp_secret = new_totp_secret()
     user.totp_last_step = 0
     user.session_epoch += 1

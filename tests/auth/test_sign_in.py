@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 import pytest
@@ -14,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from intake.auth.sessions import LOGIN_AT, SEEN_AT
+from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Role, User
 from intake.services import accounts
@@ -101,7 +103,10 @@ def test_account_locks_after_repeated_failures_even_for_the_right_password(
         assert post_password(client, user.email, "wrong password!!").status_code in (401,)
     locked = post_password(client, user.email, DEFAULT_PASSWORD)
     assert locked.status_code == 401
-    assert "locked" in locked.get_data(as_text=True)
+    # Answered like a wrong password (no telling that the account exists); audited as a lock.
+    assert "The e-mail address or the password is not correct." in locked.get_data(as_text=True)
+    assert "locked" not in locked.get_data(as_text=True)
+    assert actions()[-1] == "auth.refused_locked"
     db.session.refresh(user)
     assert user.locked_until is not None
     # When the lock has run out, the right password works again.
@@ -268,3 +273,60 @@ def test_totp_step_is_claimed_once_on_postgres(pg_app: Flask) -> None:
     user = db.session.get(User, user_id)
     assert user is not None
     assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.REPLAY
+
+
+def test_a_locked_account_answers_like_a_wrong_password(app: Flask, client: FlaskClient) -> None:
+    user = make_user(Role.CASEWORKER)
+    user.locked_until = utcnow() + timedelta(minutes=10)
+    db.session.commit()
+    locked = post_password(client, user.email, DEFAULT_PASSWORD)
+    unknown = post_password(client, "nobody@example.org", DEFAULT_PASSWORD)
+    assert locked.status_code == unknown.status_code == 401
+
+    def message(response: Any) -> str:
+        html = response.get_data(as_text=True)
+        start = html.index('class="error-summary"')
+        return html[start : html.index("</div>", start)]
+
+    assert message(locked) == message(unknown)
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "auth.refused_locked")
+    )
+    assert event is not None
+    assert event.target_id == str(user.id)
+
+
+def test_the_invite_link_respects_the_lockout(app: Flask, client: FlaskClient) -> None:
+    """A reset second factor sends the colleague a link that asks for their current password:
+    it must not be a way round the lockout (nor reset it), and it answers a locked account as
+    it answers a wrong password."""
+    user = make_user(Role.CASEWORKER)
+    user.totp_secret = None
+    user.locked_until = utcnow() + timedelta(minutes=10)
+    db.session.commit()
+    token = accounts.enrol_token(user)
+    path = f"/auth/enrol/{token}"
+    locked = client.post(
+        path, data={"csrf_token": csrf_token(client, path), "current_password": DEFAULT_PASSWORD}
+    )
+    wrong = client.post(
+        path, data={"csrf_token": csrf_token(client, path), "current_password": "not it at all"}
+    )
+    assert locked.status_code == wrong.status_code == 400
+    assert "The password is not correct." in locked.get_data(as_text=True)
+    assert "locked" not in locked.get_data(as_text=True).lower()
+    db.session.refresh(user)
+    assert user.totp_secret is None
+    assert user.locked_until is not None
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "auth.refused_locked")
+    )
+    assert event is not None
+    assert event.detail == {"where": "enrol"}
+    # When the lock has run out, the link works.
+    user.locked_until = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    done = client.post(
+        path, data={"csrf_token": csrf_token(client, path), "current_password": DEFAULT_PASSWORD}
+    )
+    assert done.status_code == 200
