@@ -34,6 +34,8 @@ PUBLIC_ENDPOINTS = {
 PUBLIC_BLUEPRINTS = {"public"}
 # Self-service routes any signed-in role may POST to; every other POST is not for viewers.
 SELF_SERVICE = {"auth.logout_everywhere", "auth.change_password"}
+# Headers a route needs from its own page's script (keyring.js asks for the tab key with one).
+SCRIPT_HEADERS = {"auth.keyring_tab_key": {"X-Refuge-Keyring": "1"}}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 ROLES: list[Role | None] = [None, Role.VIEWER, Role.CASEWORKER, Role.ADMIN]
 
@@ -116,11 +118,12 @@ def test_every_route_answers_each_role_as_expected(world: World) -> None:
             problems.append(f"{method} {rule.rule}: not public and not guarded by role_required")
             continue
         path = url_for_rule(rule, method, world.values)
+        headers = SCRIPT_HEADERS.get(rule.endpoint, {})
         for role in ROLES:
             response = (
-                world.app.test_client().open(path, method=method)
+                world.app.test_client().open(path, method=method, headers=headers)
                 if role is None
-                else client_for(world, role).open(path, method=method)
+                else client_for(world, role).open(path, method=method, headers=headers)
             )
             checked += 1
             where = f"{method} {path} as {role.value if role else 'anonymous'}"

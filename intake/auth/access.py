@@ -7,27 +7,58 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, g, session
 from flask_login import current_user, login_required
 
+from intake.auth.sessions import END_REASON, SID
+from intake.db import utcnow
 from intake.extensions import db, login_manager
-from intake.models import Role, User
+from intake.models import Role, StaffSession, User
+from intake.services import staff_sessions
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 login_manager.login_view = "auth.login"
-login_manager.session_protection = "strong"
+# Flask-Login's "strong" protection deletes a session whose IP/User-Agent hash changed, but only
+# for non-permanent sessions: ours are permanent (they carry an expiry), for which it merely
+# marks the session "not fresh", and nothing here asks for freshness. It would only have looked
+# like protection. What binds a cookie to a live sign-in is the ``staff_sessions`` row below.
+login_manager.session_protection = None
+
+
+def _refuse(record: StaffSession | None, reason: str) -> None:
+    """Remember why this request is not signed in (for the message), and end the row."""
+    g.setdefault(END_REASON, reason)
+    if record is not None:
+        staff_sessions.revoke(record)
+        db.session.commit()
 
 
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
+    """The signed-in user, only if the cookie names an open ``staff_sessions`` row of theirs
+    within the idle and absolute time-outs, and the account has not changed since."""
     user_id, _, epoch = session_id.partition(":")
-    if not user_id.isdigit() or not epoch.isdigit():
+    if not (user_id.isascii() and user_id.isdigit() and epoch.isascii() and epoch.isdigit()):
+        return None
+    if len(user_id) > 10 or len(epoch) > 10:
+        return None
+    record = staff_sessions.find(session.get(SID))
+    if record is None or record.user_id != int(user_id):
+        _refuse(None, "revoked")
+        return None
+    now = utcnow()
+    reason = staff_sessions.problem(record, now)
+    if reason is not None:
+        _refuse(record, reason)
         return None
     user = db.session.scalar(sa.select(User).where(User.id == int(user_id)))
     if user is None or user.session_epoch != int(epoch) or not user.is_active:
+        _refuse(record, "revoked")
         return None
+    if staff_sessions.touch(record, now):
+        db.session.commit()
     return user
 
 

@@ -37,7 +37,14 @@ from intake.auth.forms import (
     SetupForm,
     StaffKeyFields,
 )
-from intake.auth.sessions import OFFER_UNLOCK, PENDING, end_session, enforce_timeouts, start_session
+from intake.auth.sessions import (
+    OFFER_UNLOCK,
+    PENDING,
+    current_record,
+    end_session,
+    enforce_timeouts,
+    start_session,
+)
 from intake.extensions import db, limiter
 from intake.models import Role, User
 from intake.services import accounts, audit, keys
@@ -282,6 +289,34 @@ def keyring() -> Response:
     audit.record("keys.keyring_fetched", "user", current_user.id, actor=current_user)
     db.session.commit()
     return jsonify(keys.keyring_payload(current_user))
+
+
+@bp.get("/auth/keyring/tab-key")
+@role_required(*STAFF)
+def keyring_tab_key() -> Response:
+    """The key this session's keyring blob (sessionStorage) is encrypted with.
+
+    Asked for by keyring.js each time a page opens the blob. Only this session's row holds it,
+    and only while the session lasts: after sign-out or a time-out the blob cannot be opened.
+    Same-origin script only: a cross-site request, a navigation or a request without the
+    keyring's header (which a cross-origin page could only send after a CORS preflight we never
+    answer) is refused.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    mode = request.headers.get("Sec-Fetch-Mode")
+    if (
+        (site is not None and site != "same-origin")
+        or mode == "navigate"
+        or request.headers.get("X-Refuge-Keyring") != "1"
+    ):
+        abort(403)
+    record = current_record()
+    if record is None or record.tab_key is None:
+        abort(403)
+    response = jsonify({"session": record.id, "tab_key": record.tab_key})
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
 
 
 @bp.get("/auth/unlock")

@@ -2,33 +2,51 @@
 
 A sign-in throws the old session away (``session.clear()``) before ``login_user``: whatever an
 attacker planted in a cookie before sign-in is gone, and Flask's signed cookie is new.
+
+The cookie alone does not sign anyone in: it carries a random token (``SID``) naming a row of
+``staff_sessions`` (intake.services.staff_sessions), and the user loader
+(intake.auth.access.load_user) admits a request only while that row is open and within the idle
+and absolute time-outs. Signing out revokes the row, so a copy of the cookie is worthless after.
 """
 
 from __future__ import annotations
 
-import time
-
-from flask import current_app, flash, g, redirect, request, session, url_for
+from flask import flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from intake.models import User
+from intake.extensions import db
+from intake.models import StaffSession, User
+from intake.services import staff_sessions
 
-LOGIN_AT = "login_at"
-SEEN_AT = "seen_at"
+SID = "sid"
+# The row's id (not secret): the keyring blob in sessionStorage names the session it belongs to.
+SESSION_ID = "sid_id"
 OFFER_UNLOCK = "offer_unlock"
 PENDING = "pending_login"
+# Set by the user loader when it refused a session that timed out or was revoked.
+END_REASON = "_staff_session_end"
+
+
+def current_record() -> StaffSession | None:
+    """This request's ``staff_sessions`` row, if its cookie names one."""
+    return staff_sessions.find(session.get(SID))
 
 
 def start_session(user: User) -> None:
     lang = session.get("lang")
+    previous = current_record()
+    if previous is not None:
+        staff_sessions.revoke(previous)  # rotated: the pre-sign-in (or older) session ends
+    staff_sessions.purge_expired()
+    token, record = staff_sessions.open_session(user.id)
+    db.session.commit()
     session.clear()
     session.permanent = True
+    session[SID] = token
+    session[SESSION_ID] = record.id
     login_user(user)
-    now = int(time.time())
-    session[LOGIN_AT] = now
-    session[SEEN_AT] = now
     session[OFFER_UNLOCK] = True
     if lang:
         session["lang"] = lang
@@ -36,38 +54,30 @@ def start_session(user: User) -> None:
 
 def end_session() -> None:
     lang = session.get("lang")
+    record = current_record()
+    if record is not None:
+        staff_sessions.revoke(record)
+        db.session.commit()
     logout_user()
     session.clear()
     if lang:
         session["lang"] = lang
 
 
-def _expired(now: int) -> str | None:
-    config = current_app.config
-    login_at = session.get(LOGIN_AT)
-    seen_at = session.get(SEEN_AT)
-    if not isinstance(login_at, int) or not isinstance(seen_at, int):
-        return "absolute"
-    absolute = int(config["PERMANENT_SESSION_LIFETIME"].total_seconds())
-    if now - login_at > absolute:
-        return "absolute"
-    if now - seen_at > int(config.get("SESSION_IDLE_MINUTES", 30)) * 60:
-        return "idle"
-    return None
-
-
 def enforce_timeouts() -> Response | None:
-    """Before each request of a signed-in user: sign out after idle or absolute time-out."""
+    """Before each request: a session the user loader refused (time-out, revoked) is cleared
+    and the user sent to sign in with a message saying why."""
     # Each request reads the user and the CSRF token from its own cookie. (``g`` outlives a
     # request when an application context is already pushed, as in the test suite.)
     g.pop("_login_user", None)
     g.pop("csrf_token", None)
-    if request.endpoint == "static" or not current_user.is_authenticated:
+    g.pop(END_REASON, None)
+    if request.endpoint == "static" or current_user.is_authenticated:
         return None
-    now = int(time.time())
-    reason = _expired(now)
+    reason = g.pop(END_REASON, None)
     if reason is None:
-        session[SEEN_AT] = now
+        if SID in session:  # e.g. the account changed: the row was already revoked
+            end_session()
         return None
     end_session()
     if reason == "idle":

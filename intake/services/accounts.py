@@ -23,7 +23,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, Role, User
-from intake.services import audit
+from intake.services import audit, staff_sessions
 from intake.services.passwords import hash_password, needs_rehash, verify_password
 
 EMAIL_MAX = 254
@@ -336,8 +336,15 @@ def complete_login(user: User) -> None:
 # --- changes by the account holder -------------------------------------------------------------
 
 
-def logout_everywhere(user: User) -> None:
+def end_all_sessions(user: User) -> None:
+    """Every session of ``user`` ends: old cookies stop matching (the epoch moves on) and the
+    server-side rows are revoked, wiping the tab keys their keyrings were encrypted with."""
     user.session_epoch += 1
+    staff_sessions.revoke_all(user.id)
+
+
+def logout_everywhere(user: User) -> None:
+    end_all_sessions(user)
     audit.record("auth.logout_everywhere", "user", user.id, actor=user)
     db.session.commit()
 
@@ -356,7 +363,7 @@ def change_password(user: User, current: str, new: str, keys: KeyMaterial | None
     elif keys is not None:
         apply_key_material(user, keys)
     user.password_hash = hash_password(new)
-    user.session_epoch += 1
+    end_all_sessions(user)
     audit.record("auth.password_changed", "user", user.id, actor=user)
     db.session.commit()
 
@@ -423,7 +430,7 @@ def complete_enrolment(
             raise AccountError("wrong_password")
     user.totp_secret = new_totp_secret()
     user.totp_last_step = 0
-    user.session_epoch += 1
+    end_all_sessions(user)
     user.failed_logins = 0
     user.locked_until = None
     audit.record("account.enrolled", "user", user.id, actor=user)
@@ -478,7 +485,7 @@ def reset_password(user: User, actor: User) -> str:
     user.key_mem_limit = None
     user.totp_secret = None
     user.totp_last_step = 0
-    user.session_epoch += 1
+    end_all_sessions(user)
     revoked = revoke_grants(user)
     audit.record(
         "admin.password_reset", "user", user.id, actor=actor, detail={"grants_revoked": revoked}
@@ -490,7 +497,7 @@ def reset_password(user: User, actor: User) -> str:
 def reset_totp(user: User, actor: User) -> str:
     user.totp_secret = None
     user.totp_last_step = 0
-    user.session_epoch += 1
+    end_all_sessions(user)
     audit.record("admin.totp_reset", "user", user.id, actor=actor)
     db.session.commit()
     return enrol_token(user)
@@ -502,7 +509,7 @@ def set_active(user: User, active: bool, actor: User) -> None:
     if not active:
         ensure_not_last_key_holder(user)
     user.is_active_account = active
-    user.session_epoch += 1
+    end_all_sessions(user)
     if not active:
         revoke_grants(user)
     audit.record(
@@ -516,7 +523,7 @@ def set_role(user: User, role: Role, actor: User) -> None:
         raise AccountError("cannot_demote_self")
     previous = user.role
     user.role = role
-    user.session_epoch += 1
+    end_all_sessions(user)
     audit.record(
         "admin.role_changed",
         "user",

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake.extensions import db
-from intake.models import KeyGrant, OrgKey, Role, User
+from intake.models import KeyGrant, OrgKey, Role, StaffSession, User
 from tests.builders import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -249,7 +249,10 @@ def test_change_password_in_the_browser_rewraps_the_key(
     page.click("form[data-rewrap-form] button[type=submit]")
     page.wait_for_url(f"{base}/auth/account")
     assert "password is changed" in (page.locator(".flashes").text_content() or "")
-    page.click("[data-lock-button]")
+    # The password change ended every session, this one too (it goes on in a new one): the
+    # keyring this tab held was encrypted with the old session's tab key, so it is gone.
+    assert page.evaluate("window.RefugeKeyring.isUnlocked()") is False
+    assert page.evaluate("Object.keys(window.sessionStorage)") == []
     page.click("[data-unlock-panel] summary")
     page.fill("#lock-state-password", new_password)
     page.click("form.unlock-form button[type=submit]")
@@ -315,3 +318,90 @@ def test_rotation_in_the_browser_gives_holders_the_new_key(
     assert page.evaluate(ORG_PUBLIC_KEY_JS, new_key.id)["pub"] == new_key.public_key
     assert page.evaluate(ORG_PUBLIC_KEY_JS, old_key.id)["pub"] == old_key.public_key
     assert page.evaluate("window.RefugeKeyring.currentOrgKeyId()") == new_key.id
+
+
+OPEN_BLOB_JS = """async ([blob, tabKey]) => {
+  await window.sodium.ready;
+  const s = window.sodium, v = s.base64_variants.ORIGINAL;
+  const state = JSON.parse(blob);
+  const plain = s.crypto_secretbox_open_easy(
+    s.from_base64(state.box, v), s.from_base64(state.nonce, v), s.from_base64(tabKey, v));
+  return JSON.parse(new TextDecoder().decode(plain));
+}"""
+
+ORG_SECRET_JS = """async (id) => {
+  const pair = await window.RefugeKeyring.orgKeyPair(id);
+  await window.sodium.ready;
+  return window.sodium.to_base64(pair.privateKey, window.sodium.base64_variants.ORIGINAL);
+}"""
+
+TAB_KEY_FETCH_JS = """async () => {
+  const r = await fetch("/auth/keyring/tab-key", {headers: {"X-Refuge-Keyring": "1"}});
+  return {redirected: r.redirected, type: r.headers.get("Content-Type"), text: await r.text()};
+}"""
+
+
+def test_what_the_tab_leaves_on_disk_cannot_be_opened_after_sign_out(
+    app: Flask, browser: Any, live_server: Any, page: Any
+) -> None:
+    """sessionStorage is written to the profile for session restore, so a lost laptop has it.
+    It holds only a blob encrypted with the session's tab key, which the server wipes at
+    sign-out: the blob and the cookie together give nothing afterwards."""
+    runner = app.test_cli_runner()
+    runner.invoke(
+        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    runner.invoke(
+        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    db.session.expire_all()
+    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
+    org_key = db.session.scalar(sa.select(OrgKey))
+    assert admin is not None
+    assert admin.totp_secret
+    assert org_key is not None
+    base = live_server.url
+    sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
+    org_secret = page.evaluate(ORG_SECRET_JS, org_key.id)
+    disk = page.evaluate("JSON.stringify(window.sessionStorage)")
+    cookies = page.context.cookies()
+    assert len(org_secret) == 44
+    # No raw key in storage: not the organisation secret, not any 32-byte key in base64.
+    assert org_secret not in disk
+    stored = page.evaluate("Object.assign({}, window.sessionStorage)")
+    blob = stored["refuge.keyring.v2"]
+    assert set(stored) == {"refuge.keyring.v2", "refuge.keyring.activity"}
+    assert "privateKey" not in blob
+    assert "refuge.keyring.v1" not in stored
+
+    # The blob is the keys, sealed with this session's tab key (and with nothing else).
+    db.session.expire_all()
+    [record] = db.session.scalars(sa.select(StaffSession).where(StaffSession.revoked_at.is_(None)))
+    assert record.tab_key
+    opened = page.evaluate(OPEN_BLOB_JS, [blob, record.tab_key])
+    assert opened["orgKeys"][str(org_key.id)]["privateKey"] == org_secret
+
+    # A reload (a new page) opens the blob again through the server's tab key.
+    page.reload()
+    assert page.evaluate(ORG_SECRET_JS, org_key.id) == org_secret
+
+    page.click("header form[action='/logout'] button[type=submit]")
+    page.wait_for_url(f"{base}/login*")
+    db.session.refresh(record)
+    assert record.revoked_at is not None
+    assert record.tab_key is None
+
+    # The thief: the restored storage and the cookie jar, in a new browser.
+    thief = browser.new_context(locale="en-GB")
+    thief.add_cookies(cookies)
+    thief_page = thief.new_page()
+    thief_page.goto(f"{base}/login")
+    thief_page.evaluate("(blob) => window.sessionStorage.setItem('refuge.keyring.v2', blob)", blob)
+    answer = thief_page.evaluate(TAB_KEY_FETCH_JS)
+    assert answer["redirected"] is True
+    assert "tab_key" not in answer["text"]
+    thief_page.goto(f"{base}/cases/")
+    assert "/login" in thief_page.url
+    thief.close()

@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from intake.auth.sessions import LOGIN_AT, SEEN_AT
+from intake.auth.sessions import SID
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, Role, User
-from intake.services import accounts
+from intake.models import AuditEvent, Role, StaffSession, User
+from intake.services import accounts, staff_sessions
 from tests.auth.helpers import csrf_token, post_code, post_password, sign_in
 from tests.builders import DEFAULT_PASSWORD, login_as, make_user
 
@@ -66,7 +66,10 @@ def test_session_is_rotated_at_sign_in(app: Flask, client: FlaskClient) -> None:
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session["_user_id"] == f"{user.id}:{user.session_epoch}"
-        assert isinstance(session[LOGIN_AT], int)
+        record = staff_sessions.find(session[SID])
+    assert record is not None
+    assert record.user_id == user.id
+    assert record.revoked_at is None
     after = client.get_cookie("refuge_session")
     assert before is not None
     assert after is not None
@@ -163,19 +166,31 @@ def test_sign_out_needs_post_with_a_csrf_token(app: Flask, client: FlaskClient) 
     assert client.get("/cases/").status_code == 302
 
 
-@pytest.mark.parametrize("key", [SEEN_AT, LOGIN_AT])
-def test_idle_and_absolute_time_outs_sign_out(app: Flask, client: FlaskClient, key: str) -> None:
+def current_record(client: FlaskClient) -> StaffSession:
+    with client.session_transaction() as session:
+        record = staff_sessions.find(session.get(SID))
+    assert record is not None
+    return record
+
+
+@pytest.mark.parametrize("column", ["last_seen_at", "created_at"])
+def test_idle_and_absolute_time_outs_sign_out(app: Flask, client: FlaskClient, column: str) -> None:
+    """Counted on the server: the cookie has no say in when a session ends."""
     user = make_user(Role.VIEWER)
     login_as(client, app, user)
     assert client.get("/cases/").status_code == 200
-    with client.session_transaction() as session:
-        session[key] = int(time.time()) - 9 * 3600
+    record = current_record(client)
+    setattr(record, column, getattr(record, column) - timedelta(hours=9))
+    db.session.commit()
     response = client.get("/cases/")
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
     assert client.get("/cases/").status_code == 302
     page = client.get("/login").get_data(as_text=True)
     assert "signed out" in page or "session has ended" in page
+    db.session.refresh(record)
+    assert record.revoked_at is not None
+    assert record.tab_key is None
 
 
 def test_next_only_goes_to_a_path_on_this_site(app: Flask, client: FlaskClient) -> None:
@@ -228,6 +243,52 @@ def test_hostile_codes_are_refused(app: Flask, client: FlaskClient, code: str) -
 
 def test_second_step_without_the_first_goes_back_to_sign_in(client: FlaskClient) -> None:
     assert client.get("/login/code").headers["Location"].endswith("/login")
+
+
+def test_idle_time_out_is_reset_by_activity(app: Flask, client: FlaskClient) -> None:
+    user = make_user(Role.VIEWER)
+    login_as(client, app, user)
+    record = current_record(client)
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    record.last_seen_at = record.last_seen_at - idle + timedelta(minutes=1)
+    db.session.commit()
+    assert client.get("/cases/").status_code == 200  # still within: activity noted
+    db.session.refresh(record)
+    assert utcnow() - record.last_seen_at < timedelta(seconds=5)
+
+
+def test_a_copied_cookie_is_useless_after_sign_out(app: Flask, client: FlaskClient) -> None:
+    """Signing out ends the session on the server, not only in this browser's cookie jar."""
+    user = make_user(Role.CASEWORKER)
+    sign_in(client, user)
+    assert client.get("/cases/").status_code == 200
+    cookie = client.get_cookie("refuge_session")
+    assert cookie is not None
+    record = current_record(client)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/cases/")})
+    assert client.get("/cases/").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("refuge_session", cookie.value, domain=cookie.domain or "localhost")
+    assert thief.get("/cases/").status_code == 302
+    assert thief.get("/auth/keyring").status_code == 302
+    db.session.refresh(record)
+    assert record.revoked_at is not None
+    assert record.tab_key is None
+
+
+def test_sign_out_everywhere_revokes_every_session_row(app: Flask) -> None:
+    user = make_user(Role.CASEWORKER)
+    laptop, phone = app.test_client(), app.test_client()
+    login_as(laptop, app, user)
+    login_as(phone, app, user)
+    phone_cookie = phone.get_cookie("refuge_session")
+    assert phone_cookie is not None
+    token = csrf_token(laptop, "/auth/account")
+    laptop.post("/auth/logout-everywhere", data={"csrf_token": token})
+    rows = db.session.scalars(sa.select(StaffSession).where(StaffSession.user_id == user.id)).all()
+    assert len(rows) == 2
+    assert all(row.revoked_at is not None and row.tab_key is None for row in rows)
+    assert phone.get("/cases/").status_code == 302
 
 
 def test_a_stale_copy_of_the_account_cannot_accept_a_used_totp_step(app: Flask) -> None:

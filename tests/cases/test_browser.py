@@ -276,18 +276,16 @@ STUB_KEYRING = """
 
 
 def session_cookie_for(app: Flask, user: User, user_agent: str) -> str:
-    """A signed session cookie for ``user``, as a completed sign-in leaves it."""
-    import time
-
+    """A signed session cookie for ``user``, as a completed sign-in leaves it (with its
+    server-side staff_sessions row: a cookie alone signs nobody in)."""
     from flask import session
-    from flask_login import login_user
 
-    # Flask-Login's strong session protection binds the session to address and user agent.
+    from intake.auth.sessions import start_session
+
     with app.test_request_context(
         headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
     ):
-        login_user(user)
-        session["login_at"] = session["seen_at"] = int(time.time())
+        start_session(user)
         serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
         return str(serializer.dumps(dict(session)))
 

@@ -8,10 +8,14 @@
  *       staff secret = crypto_secretbox_open_easy(wrapped[24:], wrapped[:24], wrapping key);
  *       each org secret = crypto_box_seal_open(sealed, staff public, staff secret).
  *       Rejects with an Error whose .code is "wrong_password", "no_keys", "network" or
- *       "invalid". Raw keys are kept only in this tab's sessionStorage.
- *   isUnlocked() -> boolean
+ *       "invalid". The organisation keys are kept in this tab's sessionStorage only encrypted
+ *       (crypto_secretbox) under this sign-in's tab key, which the server hands out
+ *       (GET /auth/keyring/tab-key) only while the session lasts; see "storage" below.
+ *   isUnlocked() -> boolean     this tab holds an (encrypted) keyring of this session
  *   lock()                       forget every key in this tab
  *   orgKeyPair(orgKeyId) -> Promise<{publicKey: Uint8Array, privateKey: Uint8Array} | null>
+ *       asks the server for the tab key the first time on a page, then uses a copy kept in
+ *       memory for this page's lifetime; null (and locked) once the session has ended
  *   currentOrgKeyId() -> number | null   the newest organisation key, if this tab holds it
  *   onChange(callback) -> unsubscribe function; callback(isUnlocked) after unlock and lock
  * The keyring locks itself after KEYRING_IDLE_MINUTES without activity in the tab, when the
@@ -25,7 +29,7 @@
     return; // loaded twice on one page: keep the first (its listeners are registered)
   }
 
-  var STORE = "refuge.keyring.v1";
+  var STORE = "refuge.keyring.v2";
   var ACTIVITY = "refuge.keyring.activity";
   var listeners = [];
   var settings = document.getElementById("lock-state");
@@ -133,14 +137,136 @@
   };
 
   // --- storage ----------------------------------------------------------------------------------
+  //
+  // Browsers write sessionStorage to the profile on disk (session restore), so raw keys must
+  // never go there. What is stored is only:
+  //   {v: 2, user, session, current, keyIds, nonce, box}
+  // where box = crypto_secretbox_easy(JSON {orgKeys: {id: {publicKey, privateKey}}}, nonce,
+  // tab key). The tab key (32 bytes) is held by the server for this sign-in only
+  // (GET /auth/keyring/tab-key) and wiped when the session ends (sign-out, time-out, password
+  // change...): after that the blob on disk cannot be opened. Opened keys are cached in a
+  // variable for the lifetime of this page only.
 
   function load() {
     try {
       var raw = window.sessionStorage.getItem(STORE);
-      return raw ? JSON.parse(raw) : null;
+      var state = raw ? JSON.parse(raw) : null;
+      return state && state.v === 2 && typeof state.box === "string" ? state : null;
     } catch (e) {
       return null;
     }
+  }
+
+  function save(state) {
+    window.sessionStorage.setItem(STORE, JSON.stringify(state));
+  }
+
+  var cache = null; // {box: the blob it was opened from, orgKeys: {id: {publicKey, privateKey}}}
+  var opening = null; // the one fetch-and-open in flight, shared by concurrent callers
+
+  function forgetCache() {
+    if (cache && window.sodium) {
+      Object.keys(cache.orgKeys).forEach(function (id) {
+        try {
+          window.sodium.memzero(cache.orgKeys[id].privateKey);
+        } catch (e) {
+          /* already gone */
+        }
+      });
+    }
+    cache = null;
+  }
+
+  function tabKeyUrl() {
+    return settings && settings.dataset.tabKeyUrl ? settings.dataset.tabKeyUrl : "/auth/keyring/tab-key";
+  }
+
+  /* This session's tab key from the server. Rejects with .code "expired" when the server says
+   * the session is over (the blob can never be opened again), "network" otherwise. */
+  async function fetchTabKey(sessionId) {
+    var response;
+    try {
+      response = await fetch(tabKeyUrl(), {
+        credentials: "same-origin",
+        cache: "no-store",
+        redirect: "follow",
+        headers: { Accept: "application/json", "X-Refuge-Keyring": "1" },
+      });
+    } catch (e) {
+      throw keyringError("network", "the tab key could not be fetched");
+    }
+    var type = response.headers.get("Content-Type") || "";
+    if (response.status === 401 || response.status === 403 || response.redirected) {
+      throw keyringError("expired", "this session is over");
+    }
+    if (!response.ok || type.indexOf("application/json") === -1) {
+      throw keyringError("network", "the tab key could not be fetched");
+    }
+    var data = await response.json();
+    if (String(data.session) !== String(sessionId)) {
+      throw keyringError("expired", "the keyring belongs to another session");
+    }
+    var key = fromB64(data.tab_key);
+    if (key.length !== 32) {
+      throw keyringError("invalid", "the tab key has the wrong length");
+    }
+    return key;
+  }
+
+  async function openStored() {
+    var state = load();
+    if (!state) {
+      forgetCache();
+      return null;
+    }
+    if (cache && cache.box === state.box) {
+      return cache.orgKeys;
+    }
+    var s = await ready();
+    var tabKey;
+    try {
+      tabKey = await fetchTabKey(state.session);
+    } catch (error) {
+      if (error.code === "expired" || error.code === "invalid") {
+        lock();
+      }
+      return null;
+    }
+    var plain = null;
+    try {
+      plain = s.crypto_secretbox_open_easy(fromB64(state.box), fromB64(state.nonce), tabKey);
+      var parsed = JSON.parse(new TextDecoder("utf-8").decode(plain));
+      var orgKeys = {};
+      Object.keys(parsed.orgKeys || {}).forEach(function (id) {
+        orgKeys[id] = {
+          publicKey: fromB64(parsed.orgKeys[id].publicKey),
+          privateKey: fromB64(parsed.orgKeys[id].privateKey),
+        };
+      });
+      if (load() === null || load().box !== state.box) {
+        return null; // locked (or unlocked again) while we were asking the server
+      }
+      forgetCache();
+      cache = { box: state.box, orgKeys: orgKeys };
+      return orgKeys;
+    } catch (e) {
+      lock(); // not this session's key: nothing here can open the blob any more
+      return null;
+    } finally {
+      s.memzero(tabKey);
+      if (plain) {
+        s.memzero(plain);
+      }
+    }
+  }
+
+  function opened() {
+    if (!opening) {
+      opening = openStored().finally(function () {
+        opening = null;
+      });
+    }
+    return opening;
   }
 
   function idleMs() {
@@ -173,12 +299,14 @@
 
   // --- the contract -----------------------------------------------------------------------------
 
+  /* True while this tab holds an encrypted keyring of this session (it is opened on demand). */
   function isUnlocked() {
     return load() !== null;
   }
 
   function lock() {
-    var was = isUnlocked();
+    var was = isUnlocked() || cache !== null;
+    forgetCache();
     window.sessionStorage.removeItem(STORE);
     window.sessionStorage.removeItem(ACTIVITY);
     if (was) {
@@ -191,6 +319,10 @@
       throw keyringError("wrong_password", "no password");
     }
     var s = await ready();
+    var sessionId = settings ? settings.dataset.session : "";
+    if (!sessionId) {
+      throw keyringError("network", "not signed in");
+    }
     var url = settings && settings.dataset.keyringUrl ? settings.dataset.keyringUrl : "/auth/keyring";
     var response;
     try {
@@ -219,6 +351,7 @@
       throw keyringError("invalid", "the unwrapped key does not match the public key");
     }
     var orgKeys = {};
+    var plainKeys = {};
     (data.grants || []).forEach(function (grant) {
       try {
         var orgSecret = s.crypto_box_seal_open(fromB64(grant.sealed_org_secret), publicKey, secret);
@@ -226,40 +359,62 @@
         if (toB64(orgPublic) !== grant.org_public_key) {
           return; // a grant that does not match its key is ignored, never trusted
         }
-        orgKeys[String(grant.org_key_id)] = { publicKey: toB64(orgPublic), privateKey: toB64(orgSecret) };
+        orgKeys[String(grant.org_key_id)] = { publicKey: orgPublic, privateKey: orgSecret };
+        plainKeys[String(grant.org_key_id)] = { publicKey: toB64(orgPublic), privateKey: toB64(orgSecret) };
       } catch (e) {
         /* a grant sealed to an older key of ours cannot be opened: skip it */
       }
     });
+    s.memzero(secret); // the staff secret is not kept at all: the organisation keys suffice
+    var tabKey;
+    try {
+      tabKey = await fetchTabKey(sessionId);
+    } catch (error) {
+      Object.keys(orgKeys).forEach(function (id) {
+        s.memzero(orgKeys[id].privateKey);
+      });
+      throw error.code === "expired" ? keyringError("network", "signed out") : error;
+    }
+    var plain = new TextEncoder().encode(JSON.stringify({ orgKeys: plainKeys }));
+    plainKeys = null;
+    var nonce = s.randombytes_buf(s.crypto_secretbox_NONCEBYTES);
+    var box = s.crypto_secretbox_easy(plain, nonce, tabKey);
+    s.memzero(plain);
+    s.memzero(tabKey);
     var state = {
+      v: 2,
       user: settings ? settings.dataset.user : null,
-      userPublicKey: data.user_public_key,
-      userSecretKey: toB64(secret),
-      orgKeys: orgKeys,
+      session: sessionId,
       current: typeof data.current_org_key_id === "number" ? data.current_org_key_id : null,
+      keyIds: Object.keys(orgKeys),
+      nonce: toB64(nonce),
+      box: toB64(box),
       unlockedAt: Date.now(),
     };
-    s.memzero(secret);
-    window.sessionStorage.setItem(STORE, JSON.stringify(state));
+    forgetCache();
+    save(state);
+    cache = { box: state.box, orgKeys: orgKeys };
     touch();
     notify(true);
   }
 
   async function orgKeyPair(orgKeyId) {
     var state = load();
-    if (!state || !state.orgKeys) {
+    if (!state || (state.keyIds || []).indexOf(String(orgKeyId)) === -1) {
       return null;
     }
-    var entry = state.orgKeys[String(orgKeyId)];
+    var orgKeys = await opened();
+    var entry = orgKeys ? orgKeys[String(orgKeyId)] : null;
     if (!entry) {
       return null;
     }
-    return { publicKey: fromB64(entry.publicKey), privateKey: fromB64(entry.privateKey) };
+    // Copies: a caller that wipes its pair must not wipe this page's cache.
+    return { publicKey: new Uint8Array(entry.publicKey), privateKey: new Uint8Array(entry.privateKey) };
   }
 
   function currentOrgKeyId() {
     var state = load();
-    if (!state || state.current === null || !state.orgKeys[String(state.current)]) {
+    if (!state || state.current === null || (state.keyIds || []).indexOf(String(state.current)) === -1) {
       return null;
     }
     return state.current;
@@ -288,12 +443,18 @@
   // --- staying safe: wrong user, idle, sign-out -------------------------------------------------
 
   (function checkOnLoad() {
+    // The raw keys an older version of this file kept here must not stay on disk.
+    window.sessionStorage.removeItem("refuge.keyring.v1");
+    var raw = window.sessionStorage.getItem(STORE);
     var state = load();
     if (!state) {
+      if (raw !== null) {
+        lock(); // unreadable or of another format
+      }
       return;
     }
-    if (!settings || state.user !== settings.dataset.user) {
-      lock(); // not signed in, or someone else signed in in this tab
+    if (!settings || state.user !== settings.dataset.user || state.session !== settings.dataset.session) {
+      lock(); // not signed in, someone else signed in in this tab, or a new sign-in
     } else if (Date.now() - lastActivity() > idleMs()) {
       lock();
     }

@@ -10,6 +10,7 @@
 
   if (document.querySelector("form[data-login-form]")) {
     window.sessionStorage.removeItem("refuge.keyring.v1");
+    window.sessionStorage.removeItem("refuge.keyring.v2");
     window.sessionStorage.removeItem("refuge.keyring.activity");
   }
 
