@@ -47,11 +47,14 @@ class GrantForm(FlaskForm):
     user_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31)])
     org_key_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31)])
     sealed_org_secret = HiddenField(validators=[DataRequired(), Length(max=200)])
+    # The public key the browser sealed to: refused unless it is still the colleague's.
+    colleague_public_key = HiddenField(validators=[DataRequired(), Length(max=64)])
 
 
 class RotateForm(FlaskForm):
-    """Filled by admin-grants.js: the new public key and, per holder, its sealed secret
-    (JSON: [{"user_id": 1, "sealed_org_secret": "…"}])."""
+    """Filled by admin-grants.js: the new public key and, per holder, its sealed secret and the
+    public key it was sealed to (JSON: [{"user_id": 1, "public_key": "…",
+    "sealed_org_secret": "…"}])."""
 
     org_public_key = HiddenField(validators=[DataRequired(), Length(max=200)])
     grants = HiddenField(validators=[DataRequired(), Length(max=400_000)])

@@ -277,7 +277,11 @@ def grant() -> Page:
         abort(404)
     try:
         keys.grant(
-            int(form.org_key_id.data or 0), colleague, form.sealed_org_secret.data or "", _me()
+            int(form.org_key_id.data or 0),
+            colleague,
+            form.sealed_org_secret.data or "",
+            _me(),
+            sealed_to=form.colleague_public_key.data or "",
         )
     except keys.KeyOperationError as exc:
         db.session.rollback()
@@ -310,22 +314,32 @@ def revoke_grant(grant_id: int) -> Response:
     return redirect(url_for("admin.key_grants"))
 
 
-def _parse_rotation_grants(text: str) -> dict[int, str] | None:
+def _parse_rotation_grants(text: str) -> tuple[dict[int, str], dict[int, str]] | None:
+    """(sealed secret by user id, public key it was sealed to by user id), or None."""
     try:
         items: Any = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(items, list) or len(items) > keys.MAX_HOLDERS:
         return None
-    parsed: dict[int, str] = {}
+    sealed_by_user: dict[int, str] = {}
+    sealed_to: dict[int, str] = {}
     for item in items:
         if not isinstance(item, dict):
             return None
         user_id, sealed = item.get("user_id"), item.get("sealed_org_secret")
-        if not isinstance(user_id, int) or not isinstance(sealed, str) or user_id in parsed:
+        public_key = item.get("public_key")
+        if (
+            not isinstance(user_id, int)
+            or isinstance(user_id, bool)
+            or not isinstance(sealed, str)
+            or not isinstance(public_key, str)
+            or user_id in sealed_by_user
+        ):
             return None
-        parsed[user_id] = sealed
-    return parsed
+        sealed_by_user[user_id] = sealed
+        sealed_to[user_id] = public_key
+    return sealed_by_user, sealed_to
 
 
 @bp.post("/keys/rotate")
@@ -337,7 +351,7 @@ def rotate_key() -> Page:
         flash(_("The new key your browser sent is not valid. Nothing was changed."), "error")
         return _render_grants(400)
     try:
-        new_key = keys.rotate(_me(), form.org_public_key.data or "", sealed)
+        new_key = keys.rotate(_me(), form.org_public_key.data or "", *sealed)
     except keys.KeyOperationError as exc:
         db.session.rollback()
         flash(account_message(str(exc)), "error")

@@ -93,6 +93,10 @@ def account_message(code: str) -> str:
             "Who holds the key changed while you were on this page. Reload and try again."
         ),
         "no_such_grant": _("This key grant does not exist or was already revoked."),
+        "key_changed": _(
+            "This colleague's key changed while you were on this page (their password was "
+            "reset). Reload and try again."
+        ),
         "no_such_admin": _("No active admin has this e-mail address."),
         "no_totp": _("This account has no second factor yet."),
     }

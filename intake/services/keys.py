@@ -7,6 +7,7 @@ allows: an operator at the server console creates the first key with PyNaCl.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,8 +147,21 @@ def init_from_browser(admin: User, org_public_key: str, sealed_org_secret: str) 
     return org_key
 
 
-def grant(org_key_id: int, colleague: User, sealed_org_secret: str, actor: User) -> KeyGrant:
-    """An admin's browser sealed the organisation secret to a colleague's public key."""
+def _check_sealed_to(user: User, sealed_to: str) -> None:
+    """The browser says which public key it sealed to; it must be the user's key now. (Their
+    password may have been reset, giving them a new keypair, after the admin's page loaded: a
+    grant sealed to the old key could never be opened, and would hide that they have none.)"""
+    if not user.public_key or not hmac.compare_digest(
+        sealed_to.encode("utf-8", "replace"), user.public_key.encode("ascii")
+    ):
+        raise KeyOperationError("key_changed")
+
+
+def grant(
+    org_key_id: int, colleague: User, sealed_org_secret: str, actor: User, *, sealed_to: str
+) -> KeyGrant:
+    """An admin's browser sealed the organisation secret to a colleague's public key
+    (``sealed_to``, which must still be the colleague's key)."""
     validate_sealed_grant(sealed_org_secret)
     org_key = db.session.get(OrgKey, org_key_id)
     if org_key is None:
@@ -156,15 +170,40 @@ def grant(org_key_id: int, colleague: User, sealed_org_secret: str, actor: User)
         raise KeyOperationError("actor_has_no_grant")
     if not colleague.is_active_account or not colleague.public_key:
         raise KeyOperationError("colleague_has_no_key")
+    _check_sealed_to(colleague, sealed_to)
     result = _write_grant(org_key, colleague, sealed_org_secret, actor)
     db.session.commit()
     return result
 
 
+def _other_holders(record: KeyGrant) -> int:
+    """Active colleagues other than ``record``'s who hold its organisation key."""
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(KeyGrant)
+            .join(User, User.id == KeyGrant.user_id)
+            .where(
+                KeyGrant.org_key_id == record.org_key_id,
+                KeyGrant.revoked_at.is_(None),
+                KeyGrant.id != record.id,
+                User.is_active_account,
+                User.public_key.is_not(None),
+            )
+        )
+        or 0
+    )
+
+
 def revoke(grant_id: int, actor: User) -> KeyGrant:
+    """Take one grant away; never the last one of an organisation key (as
+    accounts.ensure_not_last_key_holder for deactivation and resets): with nobody holding it,
+    every case sealed to that key could never be opened again."""
     record = db.session.get(KeyGrant, grant_id)
     if record is None or record.revoked_at is not None:
         raise KeyOperationError("no_such_grant")
+    if _other_holders(record) == 0:
+        raise KeyOperationError("last_key_holder")
     record.revoked_at = utcnow()
     audit.record(
         "keys.revoked",
@@ -224,9 +263,15 @@ def current_holders(org_key: OrgKey) -> list[User]:
     )
 
 
-def rotate(actor: User, new_public_key: str, sealed_by_user: dict[int, str]) -> OrgKey:
+def rotate(
+    actor: User,
+    new_public_key: str,
+    sealed_by_user: dict[int, str],
+    sealed_to: dict[int, str],
+) -> OrgKey:
     """A new organisation key made in an admin's browser, sealed there to everyone who holds
-    the current one; the current key is retired (kept for the cases sealed to it). Someone
+    the current one (``sealed_to``: the public key each was sealed to, which must be the
+    holder's key now); the current key is retired (kept for the cases sealed to it). Someone
     whose grant was revoked before the rotation cannot open anything sealed from now on."""
     current = current_org_key()
     if current is None:
@@ -242,6 +287,10 @@ def rotate(actor: User, new_public_key: str, sealed_by_user: dict[int, str]) -> 
         raise KeyOperationError("holders_changed")
     for sealed in sealed_by_user.values():
         validate_sealed_grant(sealed)
+    if set(sealed_to) != set(holders):
+        raise KeyOperationError("holders_changed")
+    for user_id, user in holders.items():
+        _check_sealed_to(user, sealed_to[user_id])
     if db.session.scalar(sa.select(OrgKey.id).where(OrgKey.public_key == new_public_key)):
         raise KeyOperationError("invalid_grant")
     new_key = _new_org_key(new_public_key, actor)

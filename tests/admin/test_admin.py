@@ -174,6 +174,7 @@ def test_grant_stores_the_key_sealed_by_the_admins_browser(
         user_id=colleague.id,
         org_key_id=org.key.id,
         sealed_org_secret=sealed,
+        colleague_public_key=colleague.public_key,
     )
     assert response.status_code == 302
     grant = db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == colleague.id))
@@ -210,6 +211,7 @@ def test_hostile_grants_are_refused(
         user_id=colleague.id,
         org_key_id=org.key.id,
         sealed_org_secret=sealed,
+        colleague_public_key=colleague.public_key,
     )
     assert response.status_code == 400
     assert db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == colleague.id)) is None
@@ -227,6 +229,7 @@ def test_an_admin_without_the_key_cannot_grant_it(app: Flask, client: FlaskClien
         user_id=colleague.id,
         org_key_id=org.key.id,
         sealed_org_secret=crypto.seal_key_grant(org.secret, colleague.public_key or ""),
+        colleague_public_key=colleague.public_key,
     )
     assert response.status_code == 400
     assert db.session.scalar(sa.select(KeyGrant)) is None
@@ -311,11 +314,21 @@ def test_an_admin_cannot_reset_their_own_password_here(
 
 
 def rotation_form(org_public: str, sealed: dict[int, str]) -> dict[str, str]:
+    """As admin-grants.js posts it: per holder the sealed secret and the key it was sealed to."""
     import json
 
+    sealed_to = {
+        user_id: db.session.get(User, user_id).public_key  # type: ignore[union-attr]
+        for user_id in sealed
+    }
     return {
         "org_public_key": org_public,
-        "grants": json.dumps([{"user_id": k, "sealed_org_secret": v} for k, v in sealed.items()]),
+        "grants": json.dumps(
+            [
+                {"user_id": k, "public_key": sealed_to[k], "sealed_org_secret": v}
+                for k, v in sealed.items()
+            ]
+        ),
     }
 
 
@@ -357,7 +370,17 @@ def test_rotation_retires_the_key_and_seals_the_new_one_to_every_holder(
 
 
 @pytest.mark.parametrize(
-    "problem", ["missing_holder", "stranger", "bad_json", "bad_blob", "bad_key"]
+    "problem",
+    [
+        "missing_holder",
+        "stranger",
+        "bad_json",
+        "bad_blob",
+        "bad_key",
+        "no_sealed_to",
+        "sealed_to_old_key",
+        "deep_json",
+    ],
 )
 def test_bad_rotations_change_nothing(
     admin_client: tuple[FlaskClient, User, Any], problem: str
@@ -377,8 +400,84 @@ def test_bad_rotations_change_nothing(
         form["grants"] = form["grants"].replace('"sealed_org_secret": "', '"sealed_org_secret": "!')
     elif problem == "bad_key":
         form["org_public_key"] = "<script>"
+    elif problem == "no_sealed_to":
+        form["grants"] = form["grants"].replace('"public_key"', '"publicKey"')
+    elif problem == "sealed_to_old_key":
+        # The colleague's password was reset and they enrolled again after the admin's page
+        # loaded: the page sealed the new key to their old public key.
+        old_key = colleague.public_key or ""
+        colleague.public_key, _ = crypto.generate_keypair()
+        db.session.commit()
+        assert old_key in form["grants"]
+    elif problem == "deep_json":
+        form["grants"] = "[" * 100_000
     response = post(client, "/admin/keys/rotate", page="/admin/keys", **form)
     assert response.status_code == 400
     db.session.refresh(org.key)
     assert org.key.retired_at is None
     assert db.session.scalar(sa.select(sa.func.count()).select_from(KeyGrant)) == 2
+
+
+def test_a_grant_sealed_to_a_key_the_colleague_no_longer_has_is_refused(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    """The admin's page sealed to the key it showed; the colleague's password was reset and
+    they enrolled with a new keypair since. The grant could never be opened: refused."""
+    client, _, org = admin_client
+    colleague, _ = make_staff_with_keys(Role.CASEWORKER)
+    shown_key = colleague.public_key or ""
+    colleague.public_key, _ = crypto.generate_keypair()  # re-enrolled meanwhile
+    db.session.commit()
+    response = post(
+        client,
+        "/admin/keys/grants",
+        page="/admin/keys",
+        user_id=colleague.id,
+        org_key_id=org.key.id,
+        sealed_org_secret=crypto.seal_key_grant(org.secret, shown_key),
+        colleague_public_key=shown_key,
+    )
+    assert response.status_code == 400
+    assert "key changed while you were on this page" in response.get_data(as_text=True)
+    assert db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == colleague.id)) is None
+    # Without saying which key it sealed to, no grant either.
+    response = post(
+        client,
+        "/admin/keys/grants",
+        page="/admin/keys",
+        user_id=colleague.id,
+        org_key_id=org.key.id,
+        sealed_org_secret=crypto.seal_key_grant(org.secret, colleague.public_key),
+    )
+    assert response.status_code == 400
+    assert db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == colleague.id)) is None
+
+
+def test_the_last_holder_of_a_key_keeps_their_grant(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    client, admin, org = admin_client
+    colleague, _ = make_staff_with_keys(Role.CASEWORKER, org)
+    grants = {
+        grant.user_id: grant
+        for grant in db.session.scalars(
+            sa.select(KeyGrant).where(KeyGrant.org_key_id == org.key.id)
+        )
+    }
+    # Two holders: one may go.
+    post(client, f"/admin/keys/grants/{grants[colleague.id].id}/revoke", page="/admin/keys")
+    db.session.refresh(grants[colleague.id])
+    assert grants[colleague.id].revoked_at is not None
+    # The admin is now the only one: revoking would leave every case unreadable.
+    response = post(client, f"/admin/keys/grants/{grants[admin.id].id}/revoke", page="/admin/keys")
+    assert response.status_code == 302
+    db.session.refresh(grants[admin.id])
+    assert grants[admin.id].revoked_at is None
+    assert "only one holding the organisation key" in client.get("/admin/keys").get_data(
+        as_text=True
+    )
+    assert not db.session.scalar(
+        sa.select(AuditEvent).where(
+            AuditEvent.action == "keys.revoked", AuditEvent.target_id == str(admin.id)
+        )
+    )

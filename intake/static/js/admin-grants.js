@@ -1,10 +1,11 @@
 /* Admin: grant the organisation key to a colleague, in this browser.
  * The organisation secret comes from the admin's unlocked keyring (RefugeKeyring.orgKeyPair)
- * and is sealed (crypto_box_seal) to the colleague's public key; only that is posted.
+ * and is sealed (crypto_box_seal) to the colleague's public key; that and the public key it was
+ * sealed to are posted (the server refuses the grant if the colleague's key has changed since).
  *
  * Rotation (form[data-rotate-form]): a new organisation keypair is made here and its secret
- * sealed to every current holder's public key; the keyring is locked afterwards so that the
- * next unlock picks up the new key.
+ * sealed to every current holder's public key (each posted with the key it was sealed to); the
+ * keyring is locked afterwards so that the next unlock picks up the new key.
  */
 (function () {
   "use strict";
@@ -34,8 +35,12 @@
           showError("textLocked");
           return;
         }
-        var sealed = await window.RefugeKeys.sealTo(pair.privateKey, form.dataset.colleaguePublicKey);
+        var colleagueKey = form.dataset.colleaguePublicKey;
+        var sealed = await window.RefugeKeys.sealTo(pair.privateKey, colleagueKey);
+        window.sodium.memzero(pair.privateKey);
         form.querySelector("input[name='sealed_org_secret']").value = sealed;
+        // The server refuses the grant unless this is still the colleague's key.
+        form.querySelector("input[name='colleague_public_key']").value = colleagueKey;
       } catch (error) {
         showError("textFailed");
         return;
@@ -64,6 +69,7 @@
         for (var i = 0; i < holders.length; i += 1) {
           grants.push({
             user_id: Number(holders[i].dataset.userId),
+            public_key: holders[i].dataset.publicKey,
             sealed_org_secret: await keys.sealTo(pair.privateKey, holders[i].dataset.publicKey),
           });
         }
