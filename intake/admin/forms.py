@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -13,7 +15,7 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from intake.models import Role
 from intake.services.accounts import EMAIL_MAX
@@ -60,6 +62,23 @@ class RotateForm(FlaskForm):
     grants = HiddenField(validators=[DataRequired(), Length(max=400_000)])
 
 
+# The audit log's date filters: wide enough for any real log, narrow enough that a day added
+# to "until" stays a valid date (9999-12-31 + 1 day overflowed: a 500).
+AUDIT_FIRST_DAY = date(2000, 1, 1)
+AUDIT_LAST_DAY = date(2999, 12, 31)
+
+
+def audit_date_in_range(form: FlaskForm, field: DateField) -> None:
+    if field.data is not None and not AUDIT_FIRST_DAY <= field.data <= AUDIT_LAST_DAY:
+        raise ValidationError(
+            _l(
+                "Enter a date between %(first)s and %(last)s.",
+                first=AUDIT_FIRST_DAY.isoformat(),
+                last=AUDIT_LAST_DAY.isoformat(),
+            )
+        )
+
+
 class AuditFilterForm(FlaskForm):
     """GET filters of the audit log (no CSRF: it changes nothing)."""
 
@@ -70,8 +89,8 @@ class AuditFilterForm(FlaskForm):
     actor = StringField(_l("Who"), validators=[Optional(), Length(max=254)])
     target_type = StringField(_l("Target type"), validators=[Optional(), Length(max=32)])
     target_id = StringField(_l("Target id"), validators=[Optional(), Length(max=64)])
-    since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("Until"), validators=[Optional()])
+    since = DateField(_l("From"), validators=[Optional(), audit_date_in_range])
+    until = DateField(_l("Until"), validators=[Optional(), audit_date_in_range])
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100000)], default=1)
 
 

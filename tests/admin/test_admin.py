@@ -481,3 +481,60 @@ def test_the_last_holder_of_a_key_keeps_their_grant(
             AuditEvent.action == "keys.revoked", AuditEvent.target_id == str(admin.id)
         )
     )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "until=9999-12-31",
+        "since=9999-12-31",
+        "since=0001-01-01",
+        "until=0001-01-01",
+        "since=1999-12-31",
+        "until=3000-01-01",
+    ],
+)
+def test_audit_dates_out_of_range_are_a_clear_400(
+    admin_client: tuple[FlaskClient, User, Any], query: str
+) -> None:
+    client, _, _ = admin_client
+    response = client.get(f"/admin/audit?{query}")
+    assert response.status_code == 400
+    assert "Enter a date between 2000-01-01 and 2999-12-31." in response.get_data(as_text=True)
+
+
+def test_audit_dates_at_the_edges_of_the_range_work(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    client, admin, _ = admin_client
+    audit.record("test.edge", "thing", 1, actor=admin)
+    db.session.commit()
+    page = client.get("/admin/audit?since=2000-01-01&until=2999-12-31&action=test.")
+    assert page.status_code == 200
+    assert "test.edge" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "query", ["actor=a%00b", "action=%00", "target_id=1%00", "since=2020-01-01%00"]
+)
+def test_nul_bytes_in_audit_filters_are_a_400(
+    admin_client: tuple[FlaskClient, User, Any], query: str
+) -> None:
+    client, _, _ = admin_client
+    assert client.get(f"/admin/audit?{query}").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/users/99999999999999999999/reset-password",
+        "/admin/users/99999999999999999999/deactivate",
+        "/admin/users/2147483648/role",
+        "/admin/keys/grants/99999999999999999999/revoke",
+    ],
+)
+def test_huge_ids_in_admin_paths_are_a_404(
+    admin_client: tuple[FlaskClient, User, Any], path: str
+) -> None:
+    client, _, _ = admin_client
+    assert post(client, path, role="viewer").status_code == 404
