@@ -321,6 +321,7 @@ def note(referral_id: int) -> Response | tuple[Response | str, int]:
             request.form.get("sealed_note", ""),
             int(key_id) if _small_number(key_id) else None,
             current_user,
+            replaces=request.form.get("replaces"),
         )
     except referrals.NoteRejected as error:
         db.session.rollback()

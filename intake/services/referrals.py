@@ -245,6 +245,9 @@ def overview(now: datetime | None = None, owner_id: int | None = None) -> Overvi
 # --- The referral's note, sealed in the browser (DESIGN §1.1) ---------------------------------
 
 NOTE_MAX_BYTES = 64 * 1024  # the sealed box, padded: ~60 KiB of text is far more than a note
+# The first 44 base64 characters of a sealed box hold its ephemeral public key, new for every
+# seal: they name one version of the note without the server reading anything.
+NOTE_VERSION_CHARS = 44
 
 
 class NoteRejected(ReferralError):
@@ -255,11 +258,26 @@ class NoteRejected(ReferralError):
         self.status = status
 
 
-def set_note(referral_id: int, sealed_note: str, org_key_id: int | None, actor: User) -> Referral:
+def note_version(sealed_note: str | None) -> str:
+    """What a page that showed ``sealed_note`` sends back as ``replaces`` ("" for no note)."""
+    return (sealed_note or "")[:NOTE_VERSION_CHARS]
+
+
+def set_note(
+    referral_id: int,
+    sealed_note: str,
+    org_key_id: int | None,
+    actor: User,
+    *,
+    replaces: str | None = None,
+) -> Referral:
     """Replace the referral's note with ``sealed_note``, sealed in the browser to the current
     organisation key ``org_key_id``. The server only checks the shape: standard base64 of a
     ``crypto_box_seal`` of a ``sodium_pad``-ded (1024-byte block) JSON ``{"body": text}``; it
-    cannot read it. Audited without content."""
+    cannot read it. Audited without content.
+
+    ``replaces`` (:func:`note_version` of the note the writer saw) refuses to overwrite a note
+    someone else saved in the meantime, which the writer has never read."""
     referral = db.session.get(Referral, referral_id)
     if referral is None:
         raise NoteRejected(_l("This referral does not exist."), 404)
@@ -289,8 +307,35 @@ def set_note(referral_id: int, sealed_note: str, org_key_id: int | None, actor: 
             ),
             409,
         )
-    referral.sealed_note = sealed_note
-    referral.note_org_key_id = key.id
+    if replaces is not None and (
+        not isinstance(replaces, str) or len(replaces) > NOTE_VERSION_CHARS
+    ):
+        raise NoteRejected(_l("The request could not be understood. Nothing was saved."))
+    match = Referral.id == referral.id
+    if replaces is not None:
+        # One conditional UPDATE: two writers racing cannot both pass the check.
+        match = sa.and_(
+            match,
+            sa.or_(Referral.sealed_note.is_(None), Referral.sealed_note == "")
+            if not replaces
+            else sa.func.substr(Referral.sealed_note, 1, NOTE_VERSION_CHARS) == replaces,
+        )
+    changed = db.session.execute(
+        sa.update(Referral)
+        .where(match)
+        .values(sealed_note=sealed_note, note_org_key_id=key.id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        raise NoteRejected(
+            _l(
+                "Someone else changed the note after you opened this page. Copy your text, "
+                "reload the page to read theirs, then save again. Nothing was saved."
+            ),
+            409,
+        )
+    db.session.refresh(referral)
     audit.record(
         "referral.note",
         "case",

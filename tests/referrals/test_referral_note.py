@@ -388,7 +388,7 @@ def test_the_page_carries_only_ciphertext_and_a_form_without_plaintext_fields(ap
     form = section[section.index("<form") : section.index("</form>")]
     assert f'action="/referrals/{referral.id}/note"' in form
     names = re.findall(r'name="([^"]+)"', form)
-    assert sorted(names) == ["csrf_token", "org_key_id", "sealed_note"]
+    assert sorted(names) == ["csrf_token", "org_key_id", "replaces", "sealed_note"]
     textarea = re.search(r"<textarea[^>]*>", form)
     assert textarea
     assert "name=" not in textarea.group(0)
@@ -424,3 +424,70 @@ def test_the_note_section_speaks_traditional_chinese(app: Flask) -> None:
     status, body = post_note(client, referral, {"sealed_note": "x", "org_key_id": "1"})
     assert status == 400
     assert "未儲存任何內容" in body
+
+
+# --- two writers -------------------------------------------------------------------------------
+
+
+def replaces_from(html: str) -> str:
+    match = re.search(r'name="replaces" value="([^"]*)"', note_section(html))
+    assert match, "the form does not say which note it replaces"
+    return match.group(1)
+
+
+def test_a_note_saved_meanwhile_is_never_overwritten_unseen(any_app: Flask) -> None:
+    org = make_org_key()
+    referral = sent_referral(org=org)
+    alice, _ = signed_in(any_app, Role.CASEWORKER)
+    bob, _ = signed_in(any_app, Role.ADMIN)
+    alice_page = alice.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    bob_page = bob.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert replaces_from(alice_page) == replaces_from(bob_page) == ""
+
+    def save(client: FlaskClient, page: str, body: str) -> tuple[int, str]:
+        response = client.post(
+            f"/referrals/{referral.id}/note",
+            data={
+                "sealed_note": seal_note(org, body),
+                "org_key_id": str(org.key.id),
+                "replaces": replaces_from(page),
+                "csrf_token": csrf_from(page),
+            },
+            headers={"Accept": "application/json"},
+        )
+        return response.status_code, response.get_data(as_text=True)
+
+    assert save(bob, bob_page, "bob's note")[0] == 303
+    bobs, _ = stored(referral)
+    # Alice's page still shows no note: her save would destroy Bob's, which she never read.
+    status, body = save(alice, alice_page, "alice's note")
+    assert status == 409
+    assert "Someone else changed the note" in json.loads(body)["error"]
+    assert stored(referral)[0] == bobs
+    # Reloaded, her page names Bob's version and her save goes through.
+    alice_page = alice.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert replaces_from(alice_page) == referrals.note_version(bobs)
+    assert len(replaces_from(alice_page)) == referrals.NOTE_VERSION_CHARS
+    assert save(alice, alice_page, "alice's note")[0] == 303
+    note, _ = stored(referral)
+    assert note is not None
+    assert crypto.open_answers(note, org.secret) == {"body": "alice's note"}
+    # Bob's page is now the stale one.
+    assert save(bob, bob_page, "bob again")[0] == 409
+    assert len(note_events()) == 2
+
+
+def test_a_malformed_version_is_refused(app: Flask) -> None:
+    org = make_org_key()
+    referral = sent_referral(org=org)
+    client, _ = signed_in(app, Role.CASEWORKER)
+    for replaces in ("x" * 45, "A" * 5000, "not-this-one"):
+        status, body = post_note(
+            client,
+            referral,
+            {"sealed_note": seal_note(org), "org_key_id": str(org.key.id), "replaces": replaces},
+        )
+        assert status in (400, 409), replaces
+        assert "Nothing was saved" in body
+    assert stored(referral) == (None, None)
+    assert note_events() == []
