@@ -42,7 +42,7 @@ from intake.referrals.forms import (
     ReferralForm,
     TransitionForm,
 )
-from intake.services import referrals
+from intake.services import audit, referrals
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
 from intake.web import error_response
@@ -249,6 +249,15 @@ def _referral_or_404(referral_id: int) -> Referral:
 @role_required(*STAFF)
 def detail(referral_id: int) -> str:
     referral = _referral_or_404(referral_id)
+    # The page carries the sealed note: a read of the case, audited like one (DESIGN §1.6).
+    audit.record(
+        "referral.view",
+        "case",
+        referral.case_id,
+        actor=current_user,
+        detail={"referral": referral.id},
+    )
+    db.session.commit()
     return _render_detail(referral, TransitionForm())
 
 

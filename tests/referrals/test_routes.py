@@ -253,3 +253,13 @@ def test_referral_page_lists_its_reminders_in_words(web: Flask) -> None:
     assert "3 day(s) before — waiting to be sent" in html  # 2 days left: the 3-day slot
     html = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
     assert "到期前 3 天 — 等待寄出" in html
+
+
+def test_opening_a_referral_page_is_audited_as_a_read_of_its_case(web: Flask) -> None:
+    referral = sent_referral()
+    client, user = client_for(web, Role.VIEWER)
+    assert client.get(f"/referrals/{referral.id}").status_code == 200
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "referral.view")
+    ).one()
+    assert (event.actor_id, event.target_id) == (user.id, str(referral.case_id))
