@@ -12,7 +12,16 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -60,6 +69,16 @@ def _message_for(error: HTTPException) -> str:
         429: _("Too many attempts. Please wait a little and try again."),
     }
     return messages.get(error.code or 500, error.description or _("Something went wrong."))
+
+
+def language_url(code: str) -> str:
+    """This page in another language, keeping its query (a report's period, a filter)."""
+    if request.endpoint is None or request.method != "GET":
+        return url_for("public.landing", lang=code)
+    values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "lang"}
+    values.update(request.view_args or {})
+    values["lang"] = code
+    return url_for(request.endpoint, **values)
 
 
 @cache
@@ -173,4 +192,5 @@ def init_app(app: Flask) -> None:
             "asset_integrity": asset_integrity,
             "current_locale": str(get_locale() or "en"),
             "language_names": LANGUAGE_NAMES,
+            "language_url": language_url,
         }
