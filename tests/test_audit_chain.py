@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 import sqlalchemy as sa
 from flask import Flask
@@ -36,20 +35,7 @@ def test_an_edit_with_recomputed_plain_hashes_is_still_detected(app: Flask) -> N
     previous = events[0].hash
     for event in events[1:]:
         event.prev_hash = previous
-        body = json.dumps(
-            {
-                "at": event.at.isoformat(),
-                "actor_id": event.actor_id,
-                "actor_label": event.actor_label,
-                "action": event.action,
-                "target_type": event.target_type,
-                "target_id": event.target_id,
-                "detail": event.detail,
-                "prev_hash": event.prev_hash,
-            },
-            sort_keys=True,
-            ensure_ascii=True,
-        )
+        body = audit.event_body(event)
         event.hash = hashlib.sha256(body.encode()).hexdigest()
         previous = event.hash
     db.session.commit()

@@ -33,8 +33,9 @@ def _chain_key() -> bytes:
     return hashlib.sha256(b"refuge-audit-chain:" + str(configured).encode()).digest()
 
 
-def _event_hash(event: AuditEvent) -> str:
-    body = json.dumps(
+def event_body(event: AuditEvent) -> str:
+    """The canonical text of an event that its hash covers."""
+    return json.dumps(
         {
             "at": event.at.isoformat(),
             "actor_id": event.actor_id,
@@ -48,7 +49,10 @@ def _event_hash(event: AuditEvent) -> str:
         sort_keys=True,
         ensure_ascii=True,
     )
-    return hmac.new(_chain_key(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def _event_hash(event: AuditEvent) -> str:
+    return hmac.new(_chain_key(), event_body(event).encode(), hashlib.sha256).hexdigest()
 
 
 def record(
