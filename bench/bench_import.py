@@ -22,7 +22,7 @@ from intake.extensions import db  # noqa: E402
 from intake.services import directory as service  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "seeds" / "000_e16172a965b41fc8.txt"
+SEED = ROOT / "intake" / "directory" / "data" / "umbrella_zh_hant.md"
 RESULTS = Path(__file__).resolve().parent / "results" / "import.json"
 ROUNDS = 20
 

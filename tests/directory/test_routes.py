@@ -114,7 +114,9 @@ def test_filters_search_and_pagination(client: FlaskClient, loaded: Flask) -> No
     second = client.get("/directory/?page=2").get_data(as_text=True)
     assert "Page 2 of 2" in second
     assert client.get("/directory/?page=999999999999").status_code == 200
-    assert client.get("/directory/?region=<script>&threat=%00&page=x").status_code == 200
+    assert client.get("/directory/?region=<script>&threat=x&page=x").status_code == 200
+    # NUL bytes are refused before any view runs (intake.web.refuse_nul_bytes).
+    assert client.get("/directory/?threat=%00").status_code == 400
 
 
 def test_empty_directory_shows_the_empty_state(client: FlaskClient, app: Flask) -> None:
