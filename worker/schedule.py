@@ -6,10 +6,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from celery.schedules import crontab
+
 
 def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         "heartbeat": {"task": "system.heartbeat", "schedule": timedelta(minutes=1)},
+        "housekeeping": {"task": "housekeeping.nightly", "schedule": crontab(hour=3, minute=17)},
         "deadline-scan": {
             "task": "deadlines.scan",
             "schedule": timedelta(minutes=int(config["DEADLINE_SCAN_MINUTES"])),

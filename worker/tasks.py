@@ -11,7 +11,7 @@ from celery import shared_task
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Heartbeat
-from intake.services import reminders
+from intake.services import reminders, retention
 
 
 @shared_task(name="system.heartbeat")
@@ -47,3 +47,9 @@ def send_reminder(self: Any, outbox_id: int) -> str:
     """Send one outbox row; idempotent. After the last retry the row stays unsent and the
     next scan queues it again."""
     return reminders.send(outbox_id)
+
+
+@shared_task(name="housekeeping.nightly")
+def nightly_housekeeping() -> dict[str, int]:
+    """Delete closed cases past retention; wipe the keys of sessions that timed out."""
+    return retention.nightly()
