@@ -11,6 +11,7 @@ everything the person wrote (DESIGN §8).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -24,6 +25,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from intake.public import vocab
@@ -100,7 +102,12 @@ def _long(label: Any, description: Any = "", required: bool = False) -> TextArea
 
 def _radio(label: Any, choices: dict[str, Any], required: bool = False) -> RadioField:
     first = InputRequired(message=_l("Please choose an answer.")) if required else Optional()
-    return RadioField(label, [first], choices=list(choices.items()), validate_choice=True)
+    return RadioField(label, [first], choices=_as_choices(choices.items()), validate_choice=True)
+
+
+def _as_choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices (plain tuples are deprecated from WTForms 3.3)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class IntakeForm(Form):
@@ -139,7 +146,7 @@ class IntakeForm(Form):
     urgency = RadioField(
         _l("How urgent is it?"),
         [InputRequired(message=_l("Please choose how urgent it is."))],
-        choices=list(vocab.URGENCY.items()),
+        choices=_as_choices(vocab.URGENCY.items()),
         validate_choice=True,
     )
     urgency_reason = _long(
@@ -193,10 +200,11 @@ class IntakeForm(Form):
     )
     # Routing fields, visible to the organisation's server
     threats = SelectMultipleField(
-        _l("What kind of threat is it?"), choices=list(vocab.THREATS.items())
+        _l("What kind of threat is it?"), choices=_as_choices(vocab.THREATS.items())
     )
     profiles = SelectMultipleField(
-        _l("Which of these describe the person at risk?"), choices=list(vocab.PROFILES.items())
+        _l("Which of these describe the person at risk?"),
+        choices=_as_choices(vocab.PROFILES.items()),
     )
     country = SelectField(_l("Country where it happens"), validate_choice=False)
     languages = SelectMultipleField(_l("Languages you can use with us"), validate_choice=False)
@@ -206,12 +214,13 @@ class IntakeForm(Form):
 
     def __init__(self, formdata: MultiDict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(formdata, **kwargs)
-        self.country.choices = [("", _l("Choose a country (optional)")), *vocab.country_choices()]
-        self.languages.choices = vocab.common_language_choices()
-        self.languages_other.choices = [
-            ("", _l("None")),
-            *vocab.other_language_choices(),
-        ]
+        self.country.choices = _as_choices(
+            [("", _l("Choose a country (optional)")), *vocab.country_choices()]
+        )
+        self.languages.choices = _as_choices(vocab.common_language_choices())
+        self.languages_other.choices = _as_choices(
+            [("", _l("None")), *vocab.other_language_choices()]
+        )
 
     def validate_country(self, field: SelectField) -> None:
         if field.data and field.data not in vocab.COUNTRY_CODES:
