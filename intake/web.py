@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
 from intake.i18n import LANGUAGE_NAMES
+from intake.services.triage_phrases import lines as triage_lines
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -193,4 +194,5 @@ def init_app(app: Flask) -> None:
             "current_locale": str(get_locale() or "en"),
             "language_names": LANGUAGE_NAMES,
             "language_url": language_url,
+            "triage_lines": triage_lines,
         }

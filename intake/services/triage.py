@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intake.directory import vocab
+from intake.services.triage_phrases import Phrase
 
 URGENCIES = tuple(vocab.URGENCIES)
 
@@ -42,26 +43,11 @@ LANGUAGE_POINTS = 8
 URGENT_POINTS = 20
 GENERAL_POINTS = 2
 
+# Mechanisms made for one threat only (their mandate names in triage_phrases.MANDATES).
 _MECHANISM_THREAT = {
-    "detention_only": ("detention", "detention"),
-    "disappearance_only": ("disappearance", "enforced disappearance"),
-    "reprisal_only": ("reprisal", "reprisal for cooperating with the UN"),
-}
-
-
-# Profiles as a group of people, for the reasons ("Specialises in freelance journalists").
-PROFILE_GROUPS = {
-    "journalist": "journalists",
-    "freelance_journalist": "freelance journalists",
-    "woman_hrd": "women human rights defenders",
-    "lawyer": "lawyers",
-    "aid_worker": "aid workers",
-    "lgbti": "LGBTI defenders",
-    "environmental_land": "environmental and land defenders",
-    "indigenous": "Indigenous defenders",
-    "academic": "academics",
-    "organisation": "organisations",
-    "family_member": "families of defenders",
+    "detention_only": "detention",
+    "disappearance_only": "disappearance",
+    "reprisal_only": "reprisal",
 }
 
 
@@ -169,14 +155,25 @@ class Suggestion:
     reasons: tuple[str, ...]
     caveats: tuple[str, ...]
     tier: int = 2
+    reason_phrases: tuple[Phrase, ...] = ()
+    caveat_phrases: tuple[Phrase, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
+        """The contract's shape (``flask triage``): reasons and caveats in English."""
         return {
             "id": self.id,
             "name": self.name,
             "score": self.score,
             "reasons": list(self.reasons),
             "caveats": list(self.caveats),
+        }
+
+    def as_stored(self) -> dict[str, Any]:
+        """What a case keeps: the contract's shape plus the phrases staff pages translate."""
+        return {
+            **self.as_dict(),
+            "reasons_i18n": [phrase.as_dict() for phrase in self.reason_phrases],
+            "caveats_i18n": [phrase.as_dict() for phrase in self.caveat_phrases],
         }
 
 
@@ -227,22 +224,22 @@ def _assess(
     immediate = request.urgency == "immediate"
     if "immediate_only" in conditions and not immediate:
         return None
-    for condition, (threat, _) in _MECHANISM_THREAT.items():
+    for condition, threat in _MECHANISM_THREAT.items():
         if condition in conditions and threat not in request.threats:
             return None
 
-    reasons: list[str] = []
-    caveats: list[str] = []
+    reasons: list[Phrase] = []
+    caveats: list[Phrase] = []
     score = 0
 
     # Geography.
     if "global" in entry.regions:
-        reasons.append("Works worldwide")
+        reasons.append(Phrase.of("Works worldwide"))
     elif request.country is None:
         return None
     elif request.country in entry.countries:
         score += COUNTRY_POINTS
-        reasons.append(f"Works in {vocab.country_name(request.country)}")
+        reasons.append(Phrase.of("Works in %(country)s", country=("country", [request.country])))
     else:
         if entry.kind == "regional_mechanism" and entry.countries:
             return None  # Member states are listed: only they can be brought before it.
@@ -251,8 +248,11 @@ def _assess(
             return None
         score += REGION_POINTS
         reasons.append(
-            f"Covers {_label(vocab.REGIONS, shared[0])}, "
-            f"where {vocab.country_name(request.country)} lies"
+            Phrase.of(
+                "Covers %(region)s, where %(country)s lies",
+                region=("region", [shared[0]]),
+                country=("country", [request.country]),
+            )
         )
 
     # Threats and profiles.
@@ -264,40 +264,40 @@ def _assess(
         return None
     if threat_match:
         score += THREAT_POINTS * len(threat_match)
-        reasons.append(
-            "Handles " + ", ".join(_label(vocab.THREATS, t).lower() for t in threat_match)
-        )
+        reasons.append(Phrase.of("Handles %(threats)s", threats=("threats", threat_match)))
     elif not entry.threats:
         score += GENERAL_POINTS
-        reasons.append("General support (no threat types listed)")
+        reasons.append(Phrase.of("General support (no threat types listed)"))
     if profile_match:
         score += PROFILE_POINTS * len(profile_match)
         if "profiles_only" in conditions:
             score += SPECIALIST_POINTS
             reasons.append(
-                "Specialises in " + ", ".join(PROFILE_GROUPS.get(p, p) for p in profile_match)
+                Phrase.of("Specialises in %(profiles)s", profiles=("profiles", profile_match))
             )
         else:
-            reasons.append("Serves " + ", ".join(PROFILE_GROUPS.get(p, p) for p in profile_match))
-    for condition, (_threat, label) in _MECHANISM_THREAT.items():
+            reasons.append(Phrase.of("Serves %(profiles)s", profiles=("profiles", profile_match)))
+    for condition, threat in _MECHANISM_THREAT.items():
         if condition in conditions:
             score += SPECIALIST_POINTS  # a mandate made for exactly this comes first
-            reasons.append(f"Mandate covers {label}")
+            reasons.append(Phrase.of("Mandate covers %(mandate)s", mandate=("mandate", [threat])))
 
     # Languages.
     shared_languages = sorted(entry.languages & request.languages)
     if shared_languages:
         score += LANGUAGE_POINTS
         reasons.append(
-            "Works in " + ", ".join(vocab.language_name(code) for code in shared_languages)
+            Phrase.of("Works in %(languages)s", languages=("languages", shared_languages))
         )
     elif request.languages and entry.languages:
         caveats.append(
-            "No shared language: works in "
-            + ", ".join(vocab.language_name(code) for code in sorted(entry.languages))
+            Phrase.of(
+                "No shared language: works in %(languages)s",
+                languages=("languages", sorted(entry.languages)),
+            )
         )
     elif request.languages and "immediate_only" not in conditions:
-        caveats.append("Working languages not recorded")
+        caveats.append(Phrase.of("Working languages not recorded"))
 
     # Urgency.
     tier = 2
@@ -305,31 +305,47 @@ def _assess(
     if entry.accepts_urgent_appeals and slow_route:
         # Regional commissions and courts do take urgent (precautionary/interim) requests,
         # but only once domestic remedies are exhausted: never ahead of the emergency lines.
-        reasons.append("Can order urgent protective measures")
+        reasons.append(Phrase.of("Can order urgent protective measures"))
     elif entry.accepts_urgent_appeals:
         if request.urgency in ("immediate", "days"):
             score += URGENT_POINTS
-        reasons.append("Accepts urgent appeals")
+        reasons.append(Phrase.of("Accepts urgent appeals"))
         if immediate:
             tier = 1
     elif immediate:
-        caveats.append("Does not take urgent appeals: not for the first 24 hours")
+        caveats.append(Phrase.of("Does not take urgent appeals: not for the first 24 hours"))
     if "no_direct_casework" in conditions:
         tier = 3  # resources and networks, after those who take a person's case
     if "immediate_only" in conditions:
         tier = 0
-        reasons.insert(0, "Life or liberty at risk now: contact an embassy within 24 hours")
+        reasons.insert(
+            0, Phrase.of("Life or liberty at risk now: contact an embassy within 24 hours")
+        )
 
     # Conditions become caveats in their own words.
     for condition_id, text in entry.conditions:
         if condition_id in _MECHANISM_THREAT or condition_id == "immediate_only":
             continue
         label = _label(vocab.CONDITIONS, condition_id)
+        named = ("condition", [condition_id])
         if condition_id == "note":
-            caveats.append(text)
+            caveats.append(Phrase.of("%(text)s", text=("text", [text])))
+        elif not text or text == label:
+            caveats.append(Phrase.of("%(condition)s", condition=named))
         else:
-            caveats.append(label if not text or text == label else f"{label}: {text}")
-    return Suggestion(entry.id, entry.name, score, tuple(reasons), tuple(caveats), tier)
+            caveats.append(
+                Phrase.of("%(condition)s: %(text)s", condition=named, text=("text", [text]))
+            )
+    return Suggestion(
+        entry.id,
+        entry.name,
+        score,
+        tuple(phrase.english() for phrase in reasons),
+        tuple(phrase.english() for phrase in caveats),
+        tier,
+        tuple(reasons),
+        tuple(caveats),
+    )
 
 
 def suggestions_for(
@@ -355,4 +371,4 @@ def suggestions_for(
         }
     )
     entries = [TriageEntry.of(entry) for entry in active_entries()]
-    return [suggestion.as_dict() for suggestion in rank(request, entries, limit=limit)]
+    return [suggestion.as_stored() for suggestion in rank(request, entries, limit=limit)]
