@@ -11,6 +11,7 @@ from functools import cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Flask,
@@ -73,13 +74,16 @@ def _message_for(error: HTTPException) -> str:
 
 
 def language_url(code: str) -> str:
-    """This page in another language, keeping its query (a report's period, a filter)."""
+    """This page in another language, keeping its query (a report's period, a filter).
+
+    The query is re-encoded as it came, never passed to url_for as keywords: names such as
+    ``endpoint``, ``_external`` or ``_anchor`` would be taken as url_for's own arguments.
+    """
     if request.endpoint is None or request.method != "GET":
         return url_for("public.landing", lang=code)
-    values: dict[str, Any] = {k: v for k, v in request.args.items() if k != "lang"}
-    values.update(request.view_args or {})
-    values["lang"] = code
-    return url_for(request.endpoint, **values)
+    path = url_for(request.endpoint, **(request.view_args or {}))
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return f"{path}?{urlencode([*query, ('lang', code)])}"
 
 
 @cache
@@ -135,9 +139,13 @@ def init_app(app: Flask) -> None:
         """No text field anywhere has a use for NUL; PostgreSQL refuses it mid-transaction."""
         # Multipart bodies are left to their views: parsing them here would spool uploads to
         # disk before the public form can keep them in memory; their text is sealed anyway.
-        if _has_nul(chain.from_iterable(request.args.listvalues())) or (
-            request.mimetype == "application/x-www-form-urlencoded"
-            and _has_nul(chain.from_iterable(request.form.listvalues()))
+        if (
+            "\x00" in request.path
+            or _has_nul(chain.from_iterable(request.args.listvalues()))
+            or (
+                request.mimetype == "application/x-www-form-urlencoded"
+                and _has_nul(chain.from_iterable(request.form.listvalues()))
+            )
         ):
             abort(400)
 

@@ -1,3 +1,4 @@
+import pytest
 from flask.testing import FlaskClient
 
 
@@ -12,3 +13,22 @@ def test_language_links_keep_the_pages_query(client: FlaskClient) -> None:
     html = client.get("/request?lang=en&draft=1").get_data(as_text=True)
     assert 'href="/request?draft=1&amp;lang=zh_Hant"' in html
     assert "lang=en&amp;lang" not in html
+
+
+@pytest.mark.parametrize(
+    "query", ["endpoint=1", "_method=PUT", "_anchor=x", "_external=1&_scheme=http", "lang=xx"]
+)
+@pytest.mark.parametrize("path", ["/", "/request", "/status", "/login"])
+def test_query_names_that_url_for_knows_cannot_break_a_page(
+    client: FlaskClient, path: str, query: str
+) -> None:
+    response = client.get(f"{path}?{query}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "http://" not in html.split("<main", 1)[0]  # language links stay relative
+    assert "#x" not in html
+
+
+def test_language_links_keep_repeated_parameters(client: FlaskClient) -> None:
+    html = client.get("/request?tag=a&tag=b").get_data(as_text=True)
+    assert "tag=a&amp;tag=b&amp;lang=zh_Hant" in html
