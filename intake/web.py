@@ -172,6 +172,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[Response | str, int]:
+        if request.endpoint == "auth.logout":
+            # Signing out must work from a page left open past its token's life; a forged
+            # cross-site sign-out is harmless (and SameSite=Strict sends no cookie anyway).
+            from intake.auth.sessions import end_session
+
+            end_session()
+            return error_response(400, _("You are signed out. (That page had expired.)"))
         return error_response(
             400, _("Your form expired or was sent from elsewhere. Please reload and try again.")
         )
