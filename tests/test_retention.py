@@ -64,3 +64,4 @@ def test_nightly_housekeeping_is_on_the_beat_schedule(app: Flask) -> None:
     schedule = beat_schedule(app.config)
     assert schedule["housekeeping"]["task"] == "housekeeping.nightly"
     assert schedule["deadline-scan"]["task"] == "deadlines.scan"
+    assert schedule["session-purge"]["task"] == "sessions.purge"

@@ -12,6 +12,7 @@ from celery.schedules import crontab
 def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         "heartbeat": {"task": "system.heartbeat", "schedule": timedelta(minutes=1)},
+        "session-purge": {"task": "sessions.purge", "schedule": timedelta(minutes=5)},
         "housekeeping": {"task": "housekeeping.nightly", "schedule": crontab(hour=3, minute=17)},
         "deadline-scan": {
             "task": "deadlines.scan",

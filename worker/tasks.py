@@ -11,7 +11,7 @@ from celery import shared_task
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Heartbeat
-from intake.services import reminders, retention
+from intake.services import reminders, retention, staff_sessions
 
 
 @shared_task(name="system.heartbeat")
@@ -53,3 +53,11 @@ def send_reminder(self: Any, outbox_id: int) -> str:
 def nightly_housekeeping() -> dict[str, int]:
     """Delete closed cases past retention; wipe the keys of sessions that timed out."""
     return retention.nightly()
+
+
+@shared_task(name="sessions.purge")
+def purge_sessions() -> None:
+    """Wipe the keyring keys of staff sessions that timed out, within minutes rather than at
+    the next sign-in or the nightly job (a laptop left behind mid-session)."""
+    staff_sessions.purge_expired()
+    db.session.commit()

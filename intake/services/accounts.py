@@ -23,7 +23,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, Role, User
-from intake.services import audit, staff_sessions
+from intake.services import audit, locks, staff_sessions
 from intake.services.passwords import hash_password, needs_rehash, verify_password
 
 EMAIL_MAX = 254
@@ -292,7 +292,9 @@ def check_password_step(email: str, password: str) -> LoginCheck:
         verify_password(user.password_hash or _dummy_hash(), password)
         _refused_locked(user, "login")
         return LoginCheck(LoginResult.LOCKED, user, minutes)
-    if not verify_password(user.password_hash, password):
+    # An invited account has no hash yet: check against a dummy so it answers as slowly as
+    # any other (no telling invited accounts apart by timing).
+    if not verify_password(user.password_hash or _dummy_hash(), password) or not user.password_hash:
         register_failure(user, "password")
         minutes = _lock_minutes_left(user)
         if minutes:
@@ -450,6 +452,7 @@ def revoke_grants(user: User) -> int:
 def ensure_not_last_key_holder(user: User) -> None:
     """Refuse to take the keys from the only active holder of an organisation key: nobody
     could open the cases sealed to it any more."""
+    locks.serialise(locks.KEY_CUSTODY)
     held = db.session.scalars(
         sa.select(KeyGrant.org_key_id).where(
             KeyGrant.user_id == user.id, KeyGrant.revoked_at.is_(None)

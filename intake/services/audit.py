@@ -20,10 +20,9 @@ from flask import current_app
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, User
+from intake.services import locks
 
 GENESIS = "0" * 64
-# Serialises appends on PostgreSQL so two transactions cannot chain onto the same event.
-_CHAIN_LOCK_ID = 0x52454647  # "REFG"
 
 
 def _chain_key() -> bytes:
@@ -65,8 +64,7 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an event (never case content: ids, states and counts only)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK_ID)))
+    locks.serialise(locks.AUDIT_CHAIN)
     previous = db.session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     label = actor_label or (f"user:{actor.email}" if actor is not None else "system")
     event = AuditEvent(

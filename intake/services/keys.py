@@ -17,7 +17,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, User
-from intake.services import audit
+from intake.services import audit, locks
 from intake.services.accounts import server_side_keypair
 from intake.services.passwords import verify_password
 
@@ -163,6 +163,10 @@ def grant(
     """An admin's browser sealed the organisation secret to a colleague's public key
     (``sealed_to``, which must still be the colleague's key)."""
     validate_sealed_grant(sealed_org_secret)
+    # A reset of the colleague committing meanwhile would revoke their grants and forget the
+    # key this one was sealed to: take turns, and read their current key afresh.
+    locks.serialise(locks.KEY_CUSTODY)
+    db.session.refresh(colleague)
     org_key = db.session.get(OrgKey, org_key_id)
     if org_key is None:
         raise KeyOperationError("no_such_key")
@@ -199,6 +203,7 @@ def revoke(grant_id: int, actor: User) -> KeyGrant:
     """Take one grant away; never the last one of an organisation key (as
     accounts.ensure_not_last_key_holder for deactivation and resets): with nobody holding it,
     every case sealed to that key could never be opened again."""
+    locks.serialise(locks.KEY_CUSTODY)
     record = db.session.get(KeyGrant, grant_id)
     if record is None or record.revoked_at is not None:
         raise KeyOperationError("no_such_grant")

@@ -84,7 +84,6 @@ def create(
     owner_id: int | None = None,
     due_hours: int | None = None,
     consent_override_reason: str | None = None,
-    sealed_note: str | None = None,
     now: datetime | None = None,
 ) -> Referral:
     now = now or utcnow()
@@ -122,7 +121,6 @@ def create(
         created_by_id=actor.id,
         due_hours=due_hours,
         consent_override_reason=(reason or None) if not case.consent_given else None,
-        sealed_note=sealed_note,
         created_at=now,
     )
     # Some clocks start before anything is sent: the case's arrival, or the yearly cut-off.
