@@ -48,6 +48,10 @@ def select_locale() -> str:
     stored = normalise_locale(session.get("lang"))
     if stored:
         return stored
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated and current_user.language:
+        return str(current_user.language)  # the staff member's last choice, on any device
     best = request.accept_languages.best_match(list(_BROWSER_TAGS))
     return _BROWSER_TAGS.get(best or "", current_app.config["BABEL_DEFAULT_LOCALE"])
 

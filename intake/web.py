@@ -25,11 +25,12 @@ from flask import (
 )
 from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from intake.i18n import LANGUAGE_NAMES
+from intake.i18n import LANGUAGE_NAMES, normalise_locale
 from intake.services.triage_phrases import lines as triage_lines
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -148,6 +149,17 @@ def init_app(app: Flask) -> None:
             )
         ):
             abort(400)
+
+    @app.before_request
+    def remember_staff_language() -> None:
+        """A signed-in staff member's language choice is kept on their account, so that
+        reminder e-mails reach them in it too."""
+        chosen = normalise_locale(request.args.get("lang"))
+        if chosen and current_user.is_authenticated and current_user.language != chosen:
+            current_user.language = chosen
+            from intake.extensions import db
+
+            db.session.commit()
 
     @app.before_request
     def locale_per_request() -> None:

@@ -19,6 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_mailman import EmailMessage
 from sqlalchemy.engine import CursorResult
 
@@ -298,21 +300,28 @@ def _link(path: str) -> str:
     return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + path
 
 
-def compose(row: ReminderOutbox) -> tuple[str, str]:
-    """Subject and body: a reference, a date, a count and a link. No case content, ever."""
+def compose(row: ReminderOutbox, language: str | None = None) -> tuple[str, str]:
+    """Subject and body in the recipient's language: a reference, a date, a count and a link.
+    No case content, ever; every e-mail of one kind has the same lines."""
+    with force_locale(language or "en"):
+        return _compose(row)
+
+
+def _compose(row: ReminderOutbox) -> tuple[str, str]:
     zone = org_zone()
+    footer = _("This message contains no case details. Sign in to Refuge to see them.")
     if row.kind == "digest":
         counts = row.counts or {}
-        subject = f"Refuge daily digest {row.offset_key}"
+        subject = _("Refuge daily digest %(day)s", day=row.offset_key)
         body = "\n".join(
             [
-                f"Daily digest for {row.offset_key}.",
-                f"Overdue referrals: {counts.get('overdue', 0)}",
-                f"Due within 7 days: {counts.get('due_within_7_days', 0)}",
-                f"Awaiting a reply: {counts.get('awaiting', 0)}",
-                f"Open: {_link('/referrals/')}",
+                _("Daily digest for %(day)s.", day=row.offset_key),
+                _("Overdue referrals: %(n)s", n=counts.get("overdue", 0)),
+                _("Due within 7 days: %(n)s", n=counts.get("due_within_7_days", 0)),
+                _("Awaiting a reply: %(n)s", n=counts.get("awaiting", 0)),
+                _("Open: %(link)s", link=_link("/referrals/")),
                 "",
-                "This message contains no case details. Sign in to Refuge to see them.",
+                footer,
             ]
         )
         return subject, body
@@ -321,18 +330,20 @@ def compose(row: ReminderOutbox) -> tuple[str, str]:
     due_local = row.due_at.astimezone(zone) if row.due_at else None
     due_text = due_local.strftime("%Y-%m-%d %H:%M %Z") if due_local else "-"
     if row.offset_key.startswith("overdue-"):
-        when = f"Overdue by {row.offset_key.removeprefix('overdue-')} day(s)"
+        when = _("Overdue by %(n)s day(s)", n=row.offset_key.removeprefix("overdue-"))
     else:
-        when = f"Due in {row.offset_key.removeprefix('d')} day(s)"
-    subject = f"Refuge reminder: referral {row.referral_id} due {due_text[:10]}"
+        when = _("Due in %(n)s day(s)", n=row.offset_key.removeprefix("d"))
+    subject = _(
+        "Refuge reminder: referral %(id)s due %(date)s", id=row.referral_id, date=due_text[:10]
+    )
     body = "\n".join(
         [
-            f"Reference: case {case_ref}, referral {row.referral_id}",
-            f"Deadline: {due_text}",
-            f"{when}",
-            f"Open: {_link(f'/referrals/{row.referral_id}')}",
+            _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=row.referral_id),
+            _("Deadline: %(when)s", when=due_text),
+            when,
+            _("Open: %(link)s", link=_link(f"/referrals/{row.referral_id}")),
             "",
-            "This message contains no case details. Sign in to Refuge to see them.",
+            footer,
         ]
     )
     return subject, body
@@ -425,7 +436,7 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
     if recipient is None or not recipient.is_active_account:
         finish(OutboxStatus.CANCELLED, "no active recipient")
         return "cancelled"
-    subject, body = compose(row)
+    subject, body = compose(row, recipient.language)
     message = EmailMessage(
         subject=subject,
         body=body,

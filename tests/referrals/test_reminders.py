@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.header import decode_header, make_header
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from flask import Flask
 from intake.extensions import db
 from intake.models import OutboxStatus, ReminderOutbox, Role
 from intake.services import reminders
-from tests.builders import make_org_key, make_user
+from tests.builders import login_as, make_org_key, make_user
 from tests.mailserver import MailServer
 from tests.referrals.conftest import CANARY, sent_referral
 
@@ -283,3 +284,28 @@ def test_a_refused_sender_address_is_retried_not_dropped(
     assert row.last_error == "SMTPSenderRefused"
     del smtp_server.handler.handle_MAIL  # the admin fixes the configuration
     assert reminders.send(queued[0]) == "sent"
+
+
+def test_reminders_reach_each_caseworker_in_the_language_they_chose(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    owner = make_user(Role.CASEWORKER, email="taipei@example.org")
+    client = login_as(mail_app.test_client(), mail_app, owner)
+    assert client.get("/cases/?lang=zh_Hant").status_code == 200  # chosen once, kept
+    db.session.refresh(owner)
+    assert owner.language == "zh_Hant"
+    sent_referral(sent_at=SENT, owner=owner)
+    english_owner = make_user(Role.CASEWORKER, email="london@example.org")
+    sent_referral(sent_at=SENT, owner=english_owner, org=make_org_key())
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    send_all(queued)
+    by_recipient = {m.recipients[0]: m.message for m in smtp_server.wait_for(2)}
+    chinese = by_recipient[owner.email]
+    body = chinese.get_payload(decode=True).decode()
+    assert "此郵件不含任何個案內容" in body
+    assert "7 天後到期" in body
+    assert "Refuge 提醒" in str(make_header(decode_header(chinese["Subject"])))
+    english = by_recipient[english_owner.email].get_payload(decode=True).decode()
+    assert "Due in 7 day(s)" in english
+    assert CANARY not in body + english
