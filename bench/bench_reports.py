@@ -212,7 +212,7 @@ def measure(size: int) -> dict[str, Any]:
     from intake.extensions import db
     from intake.models import Case, Referral
     from intake.services import reports
-    from intake.services.reminders import org_zone
+    from intake.services.settings import org_zone
 
     app = create_app(
         {

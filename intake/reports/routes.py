@@ -19,8 +19,8 @@ from intake.reports import bp
 from intake.reports.forms import PERIOD_LABELS, PeriodForm
 from intake.reports.tables import build_tables, csv_rows
 from intake.services import reports
-from intake.services.reminders import org_zone
 from intake.services.reports import SUPPRESSED, Period
+from intake.services.settings import org_zone
 from intake.web import error_response
 
 PageResponse = str | tuple[Response | str, int] | Response
