@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from intake import create_app  # noqa: E402
-from intake.directory import umbrella  # noqa: E402
 from intake.extensions import db  # noqa: E402
 from intake.services import directory as service  # noqa: E402
+from intake.umbrella import parser as umbrella  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "intake" / "directory" / "data" / "umbrella_zh_hant.md"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from intake.directory import vocab  # noqa: E402
+from intake import vocab  # noqa: E402
 from intake.services.directory import load_shipped  # noqa: E402
-from intake.services.triage import RoutingRequest, TriageEntry, rank  # noqa: E402
+from intake.services.triage import Routing, TriageEntry, rank  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "triage.json"
 SIZES = (30, 1_000, 10_000)
@@ -62,11 +62,11 @@ def synthetic_entries(count: int, rng: random.Random) -> list[TriageEntry]:
     return entries
 
 
-def synthetic_requests(rng: random.Random) -> list[RoutingRequest]:
+def synthetic_requests(rng: random.Random) -> list[Routing]:
     threats, profiles = sorted(vocab.THREATS), sorted(vocab.PROFILES)
     countries = sorted(vocab.ISO_COUNTRIES)
     return [
-        RoutingRequest(
+        Routing(
             threats=frozenset(rng.sample(threats, rng.randint(1, 3))),
             profiles=frozenset(rng.sample(profiles, rng.randint(0, 2))),
             country=rng.choice(countries),

@@ -67,3 +67,8 @@ def _sqlite_for_several_processes(dbapi_connection: Any, record: ConnectionPoolE
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()
+
+
+def like_escape(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (used with ``escape="\\"``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -109,9 +109,9 @@ def make_attachment(
     message_id: int | None = None,
 ) -> Any:
     """An evidence file sealed to the organisation key as the intake form seals it (the file
-    envelope of intake.services.cases)."""
+    envelope of intake.services.submissions)."""
     from intake.models import CaseAttachment
-    from intake.services.cases import PlainFile, seal_file
+    from intake.services.submissions import PlainFile, seal_file
 
     sealed = seal_file(PlainFile(name=name, content_type=content_type, data=data), org.public)
     attachment = CaseAttachment(

@@ -25,7 +25,6 @@ from intake.admin.forms import (
 )
 from intake.auth.access import ADMINS, role_required
 from intake.auth.forms import EmptyForm
-from intake.auth.routes import account_message
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, OrgKey, Role, User
@@ -109,10 +108,8 @@ def invite() -> Page:
         return _render_users(form, 400)
     try:
         user = accounts.create_user(form.email.data or "", Role(form.role.data), actor=_me())
-        db.session.commit()
     except accounts.AccountError as exc:
-        db.session.rollback()
-        form.email.errors = [*form.email.errors, account_message(str(exc))]
+        form.email.errors = [*form.email.errors, str(exc)]
         return _render_users(form, 400)
     link = url_for("auth.enrol", token=accounts.enrol_token(user), _external=True)
     flash(_("Account created. Send this link to your colleague over a secure channel."), "success")
@@ -132,8 +129,7 @@ def reset_password(user_id: int) -> Page:
     try:
         token = accounts.reset_password(user, _me())
     except accounts.AccountError as exc:
-        db.session.rollback()
-        flash(account_message(str(exc)), "error")
+        flash(str(exc), "error")
         return redirect(url_for("admin.users"))
     flash(
         _(
@@ -178,8 +174,7 @@ def _set_active(user_id: int, active: bool) -> Response:
     try:
         accounts.set_active(user, active, _me())
     except accounts.AccountError as exc:
-        db.session.rollback()
-        flash(account_message(str(exc)), "error")
+        flash(str(exc), "error")
     else:
         flash(
             _("Account activated.")
@@ -212,8 +207,7 @@ def change_role(user_id: int) -> Response:
     try:
         accounts.set_role(user, Role(form.role.data), _me())
     except accounts.AccountError as exc:
-        db.session.rollback()
-        flash(account_message(str(exc)), "error")
+        flash(str(exc), "error")
     else:
         flash(_("Role changed."), "success")
     return redirect(url_for("admin.users"))
@@ -284,8 +278,7 @@ def grant() -> Page:
             sealed_to=form.colleague_public_key.data or "",
         )
     except keys.KeyOperationError as exc:
-        db.session.rollback()
-        flash(account_message(str(exc)), "error")
+        flash(str(exc), "error")
         return _render_grants(400)
     flash(
         _("%(email)s can now open cases sealed to the organisation key.", email=colleague.email),
@@ -301,8 +294,7 @@ def revoke_grant(grant_id: int) -> Response:
     try:
         keys.revoke(grant_id, _me())
     except keys.KeyOperationError as exc:
-        db.session.rollback()
-        flash(account_message(str(exc)), "error")
+        flash(str(exc), "error")
     else:
         flash(
             _(
@@ -353,8 +345,7 @@ def rotate_key() -> Page:
     try:
         new_key = keys.rotate(_me(), form.org_public_key.data or "", *sealed)
     except keys.KeyOperationError as exc:
-        db.session.rollback()
-        flash(account_message(str(exc)), "error")
+        flash(str(exc), "error")
         return _render_grants(400)
     flash(
         _(
@@ -418,15 +409,7 @@ def audit_log() -> Page:
 @bp.get("/audit/verify")
 @role_required(*ADMINS)
 def audit_verify() -> str:
-    check = audit.verify_chain()
-    audit.record(
-        "admin.audit_verified",
-        "audit",
-        "chain",
-        actor=_me(),
-        detail={"ok": check.ok, "checked": check.checked, "first_bad_id": check.first_bad_id},
-    )
-    db.session.commit()
+    check = audit.verify_and_record(_me())
     return render_template("admin/audit_verify.html", check=check)
 
 

@@ -46,9 +46,10 @@ from intake.auth.sessions import (
     start_session,
 )
 from intake.extensions import db, limiter
-from intake.models import Role, User
-from intake.services import accounts, audit, keys
+from intake.models import User
+from intake.services import accounts, keys
 from intake.services.accounts import AccountError, KeyMaterial, LoginResult, TotpResult
+from intake.services.errors import ServiceError
 
 PENDING_SECONDS = 300
 Page = str | Response | tuple[str, int]
@@ -58,49 +59,6 @@ bp.before_app_request(enforce_timeouts)
 
 def login_rate_limit() -> str:
     return str(current_app.config.get("LOGIN_RATE_LIMIT", "10 per minute;60 per hour"))
-
-
-def account_message(code: str) -> str:
-    """The user's-language text for an :class:`AccountError` / key error code."""
-    messages = {
-        "invalid_email": _("Enter a valid e-mail address."),
-        "email_taken": _("An account with this e-mail address already exists."),
-        "password_too_short": _("The password is too short."),
-        "password_too_long": _("The password is too long."),
-        "invalid_keys": _(
-            "Your browser did not create valid keys. This page needs JavaScript; reload it "
-            "and try again."
-        ),
-        "wrong_password": _("The password is not correct."),
-        "cannot_deactivate_self": _("You cannot deactivate your own account."),
-        "cannot_demote_self": _("You cannot remove your own admin role."),
-        "cannot_reset_self": _(
-            "You cannot reset your own password here: change it on your account page."
-        ),
-        "last_key_holder": _(
-            "This colleague is the only one holding the organisation key. Grant it to someone "
-            "else first, or the encrypted cases could never be opened again."
-        ),
-        "invalid_grant": _("The key grant your browser sent is not valid. Nothing was saved."),
-        "org_key_exists": _("The organisation key already exists."),
-        "already_granted": _("This colleague already has the organisation key."),
-        "actor_has_no_grant": _("You do not hold this organisation key yourself."),
-        "colleague_has_no_key": _(
-            "This colleague has not set their password yet, so they have no key to grant to."
-        ),
-        "no_such_key": _("This organisation key does not exist."),
-        "holders_changed": _(
-            "Who holds the key changed while you were on this page. Reload and try again."
-        ),
-        "no_such_grant": _("This key grant does not exist or was already revoked."),
-        "key_changed": _(
-            "This colleague's key changed while you were on this page (their password was "
-            "reset). Reload and try again."
-        ),
-        "no_such_admin": _("No active admin has this e-mail address."),
-        "no_totp": _("This account has no second factor yet."),
-    }
-    return messages.get(code, _("This could not be done. Nothing was saved."))
 
 
 def safe_next(target: str | None) -> str | None:
@@ -145,25 +103,17 @@ def setup() -> Page:
         try:
             if keys_from_browser is None:
                 raise AccountError("invalid_keys")
-            admin = accounts.create_user(
+            admin, org_key = keys.set_up_organisation(
                 form.email.data or "",
-                Role.ADMIN,
-                password=form.password.data or "",
-                keys=keys_from_browser,
+                form.password.data or "",
+                keys_from_browser,
+                form.org_public_key.data or "",
+                form.sealed_org_secret.data or "",
             )
-            # Two first runs at once: the audit chain lock (PostgreSQL) or the write lock
-            # (SQLite) orders them; the second then sees the first admin and stops here.
-            if accounts.user_count() != 1:
-                db.session.rollback()
-                abort(404)
-            org_key = keys.init_from_browser(
-                admin, form.org_public_key.data or "", form.sealed_org_secret.data or ""
-            )
-            audit.record("setup.completed", "user", admin.id, actor=admin)
-            db.session.commit()
-        except (AccountError, keys.KeyOperationError) as exc:
-            db.session.rollback()
-            form.form_errors.append(account_message(str(exc)))
+        except keys.SetupClosed:
+            abort(404)
+        except ServiceError as exc:
+            form.form_errors.append(str(exc))
             return render_template("auth/setup.html", form=form, wrap=wrap_params()), 400
         return render_template(
             "auth/setup_done.html",
@@ -264,8 +214,7 @@ def login_code() -> Page:
 @bp.post("/logout")
 def logout() -> Response:
     if current_user.is_authenticated:
-        audit.record("auth.logout", "user", current_user.id, actor=current_user)
-        db.session.commit()
+        accounts.record_logout(current_user)
     end_session()
     flash(_("You are signed out."), "success")
     return redirect(url_for("auth.login"))
@@ -290,9 +239,7 @@ def logout_everywhere() -> Response:
 @role_required(*STAFF)
 def keyring() -> Response:
     """The wrapped staff key and the sealed grants: useless without the password."""
-    audit.record("keys.keyring_fetched", "user", current_user.id, actor=current_user)
-    db.session.commit()
-    return jsonify(keys.keyring_payload(current_user))
+    return jsonify(keys.fetch_keyring(current_user))
 
 
 @bp.get("/auth/keyring/tab-key")
@@ -361,8 +308,7 @@ def change_password() -> Page:
                 key_material(form),
             )
         except AccountError as exc:
-            db.session.rollback()
-            form.form_errors.append(account_message(str(exc)))
+            form.form_errors.append(str(exc))
         else:
             start_session(current_user)  # the epoch moved on: other sessions end, this goes on
             flash(
@@ -413,8 +359,7 @@ def enrol(token: str) -> Page:
                     keys=None,
                 )
         except AccountError as exc:
-            db.session.rollback()
-            form.form_errors.append(account_message(str(exc)))
+            form.form_errors.append(str(exc))
             return render_template(
                 "auth/enrol.html",
                 form=form,

@@ -16,42 +16,11 @@ from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from intake.directory import vocab
-from intake.models import CaseStatus, SharedStatus, Urgency
-from intake.services.casework import SORTS, Outcome, QueueFilters
+from intake import vocab
+from intake.labels import OUTCOME_LABELS, SHARED_STATUS_LABELS, STATUS_LABELS
+from intake.models import CaseStatus, Urgency
+from intake.services.queue import SORTS, QueueFilters
 
-# One vocabulary everywhere (DESIGN §4): the directory's ids and labels, as the form and triage
-# use; urgency gets short labels here because the queue shows it as a badge.
-THREAT_LABELS = vocab.THREATS
-PROFILE_LABELS = vocab.PROFILES
-URGENCY_LABELS = {
-    Urgency.IMMEDIATE: _l("Immediate"),
-    Urgency.DAYS: _l("Days"),
-    Urgency.WEEKS: _l("Weeks"),
-    Urgency.NOT_URGENT: _l("Not urgent"),
-}
-STATUS_LABELS = {
-    CaseStatus.NEW: _l("New"),
-    CaseStatus.ASSESSING: _l("Assessing"),
-    CaseStatus.REFERRED: _l("Referred"),
-    CaseStatus.MONITORING: _l("Monitoring"),
-    CaseStatus.CLOSED: _l("Closed"),
-}
-SHARED_STATUS_LABELS = {
-    SharedStatus.RECEIVED: _l("Received"),
-    SharedStatus.ASSESSING: _l("Being assessed"),
-    SharedStatus.REFERRED: _l("Referred"),
-    SharedStatus.CLOSED: _l("Closed"),
-}
-OUTCOME_LABELS = {
-    Outcome.RESOLVED: _l("Resolved"),
-    Outcome.REFERRED_ELSEWHERE: _l("Referred elsewhere"),
-    Outcome.SUPPORT_PROVIDED: _l("Support provided"),
-    Outcome.OUT_OF_SCOPE: _l("Out of scope"),
-    Outcome.NO_CONTACT: _l("No contact possible"),
-    Outcome.WITHDRAWN: _l("Withdrawn by the submitter"),
-    Outcome.DUPLICATE: _l("Duplicate"),
-}
 FLAG_LABELS = {
     "new": _l("New"),
     "unassigned": _l("Unassigned"),
@@ -94,7 +63,7 @@ def parse_filters(args: Mapping[str, str]) -> QueueFilters:
     status = _enum_or_none(CaseStatus, args.get("status"), "status")
     urgency = _enum_or_none(Urgency, args.get("urgency"), "urgency")
     threat = args.get("threat") or None
-    if threat is not None and threat not in THREAT_LABELS:
+    if threat is not None and threat not in vocab.THREATS:
         raise QueryError("threat")
     country = (args.get("country") or "").strip().upper() or None
     if country is not None and not _COUNTRY.match(country):

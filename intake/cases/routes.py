@@ -2,18 +2,17 @@
 
 The server never sees what a case says: the page carries ciphertext ids, case-view.js fetches
 the sealed answers and attachments and opens them in the browser with the organisation key.
-Views are thin; intake.services.casework owns the rules, the transactions and the audit.
+Views are thin; intake.services.casework (one case) and intake.services.queue own the rules,
+the transactions and the audit.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -26,18 +25,13 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
+from intake import labels, vocab
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.cases import bp
 from intake.cases.forms import (
     FLAG_LABELS,
-    OUTCOME_LABELS,
-    PROFILE_LABELS,
     REF_PATTERN,
-    SHARED_STATUS_LABELS,
     SORT_LABELS,
-    STATUS_LABELS,
-    THREAT_LABELS,
-    URGENCY_LABELS,
     AssignForm,
     NoteForm,
     QueryError,
@@ -47,9 +41,10 @@ from intake.cases.forms import (
     parse_filters,
 )
 from intake.extensions import db
-from intake.models import Case, CaseStatus, MessageKind, OrgKey, SharedStatus, User
-from intake.services import casework
-from intake.services.casework import CaseworkError, Outcome
+from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey, SharedStatus
+from intake.services import casework, keys
+from intake.services import queue as queue_service
+from intake.services.casework import CaseworkError
 from intake.web import error_response
 
 MAX_ID = 2**31 - 1
@@ -58,53 +53,17 @@ PageResponse = str | WerkzeugResponse | tuple[Response | str, int]
 
 def _labels() -> dict[str, Any]:
     return {
-        "threat_labels": THREAT_LABELS,
-        "profile_labels": PROFILE_LABELS,
-        "urgency_labels": URGENCY_LABELS,
-        "status_labels": STATUS_LABELS,
-        "shared_status_labels": SHARED_STATUS_LABELS,
-        "outcome_labels": OUTCOME_LABELS,
+        "threat_labels": vocab.THREATS,
+        "profile_labels": vocab.PROFILES,
+        "urgency_labels": labels.URGENCY_LABELS,
+        "status_labels": labels.STATUS_LABELS,
+        "shared_status_labels": labels.SHARED_STATUS_LABELS,
+        "outcome_labels": labels.OUTCOME_LABELS,
+        "referral_kind_labels": labels.KIND_LABELS,
+        "referral_state_labels": labels.STATE_LABELS,
         "flag_labels": FLAG_LABELS,
         "sort_labels": SORT_LABELS,
     }
-
-
-def _referral_labels() -> dict[str, Any]:
-    """The referrals area's labels for kinds and states, when that area is installed."""
-    try:
-        from intake.referrals.forms import KIND_LABELS, STATE_LABELS
-    except ImportError:  # pragma: no cover - referrals not built yet
-        return {"referral_kind_labels": {}, "referral_state_labels": {}}
-    return {"referral_kind_labels": KIND_LABELS, "referral_state_labels": STATE_LABELS}
-
-
-def _answer_labels() -> dict[str, Any]:
-    """How the intake form asked each sealed answer, so decrypted answers are labelled (in the
-    reader's language) and in the form's order; radio answers map to their choice's wording.
-    Only question wording: nothing here comes from a case."""
-    try:
-        from intake.public.forms import SEALED_FIELDS, IntakeForm
-    except ImportError:  # pragma: no cover - the public form is another area's
-        return {"order": [], "labels": {}, "choices": {}}
-    labels: dict[str, str] = {}
-    choices: dict[str, dict[str, str]] = {}
-    for name in SEALED_FIELDS:
-        # The form's declared (unbound) fields: their wording, without building a form.
-        unbound = getattr(IntakeForm, name, None)
-        if unbound is None or not hasattr(unbound, "kwargs"):
-            continue
-        label = unbound.kwargs.get("label") or (unbound.args[0] if unbound.args else None)
-        if label is not None:
-            labels[name] = str(label)
-        mapped = {}
-        for option in unbound.kwargs.get("choices") or []:
-            if isinstance(option, tuple | list) and len(option) >= 2:
-                mapped[str(option[0])] = str(option[1])
-            elif hasattr(option, "value"):
-                mapped[str(option.value)] = str(option.label)
-        if mapped:
-            choices[name] = mapped
-    return {"order": list(SEALED_FIELDS), "labels": labels, "choices": choices}
 
 
 def _can_write() -> bool:
@@ -129,10 +88,7 @@ def queue() -> PageResponse:
         return error_response(
             400, _("The filter “%(name)s” has a value we do not offer.", name=str(exc))
         )
-    page = casework.queue(filters, current_user)
-    countries = db.session.scalars(
-        sa.select(Case.country).where(Case.country.is_not(None)).distinct().order_by(Case.country)
-    ).all()
+    page = queue_service.queue(filters, current_user)
     args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page" and v}
 
     def page_url(number: int) -> str:
@@ -142,8 +98,8 @@ def queue() -> PageResponse:
         "cases/queue.html",
         page=page,
         filters=filters,
-        countries=countries,
-        users={u.id: u.email for u in _users_for(page)},
+        countries=queue_service.countries_in_use(),
+        users=queue_service.assignee_emails(page),
         assignable=casework.assignable_users(),
         page_url=page_url,
         filtered=any(k not in ("view", "sort") for k in args),
@@ -151,25 +107,10 @@ def queue() -> PageResponse:
     )
 
 
-def _users_for(page: casework.QueuePage) -> list[User]:
-    ids = {row.case.assignee_id for row in page.rows if row.case.assignee_id}
-    if not ids:
-        return []
-    return list(db.session.scalars(sa.select(User).where(User.id.in_(ids))))
-
-
 def _detail(case: Case, status: int = 200) -> PageResponse:
     """Render the case page. Only the GET route records the view; a refused change that shows
     the page again writes nothing."""
-    assignee = db.session.get(User, case.assignee_id) if case.assignee_id else None
-    note_key = casework.current_org_key()
-    case_key = db.session.get(OrgKey, case.org_key_id)
-    authors = {
-        u.id: u.email
-        for u in db.session.scalars(
-            sa.select(User).where(User.id.in_({m.author_id for m in case.messages}))
-        )
-    }
+    people = casework.people_of(case)
     assign_form = AssignForm()
     assign_form.assignee.choices = [SelectChoice("", _("Nobody"))] + [
         SelectChoice(str(u.id), u.email) for u in casework.assignable_users()
@@ -179,10 +120,10 @@ def _detail(case: Case, status: int = 200) -> PageResponse:
     html = render_template(
         "cases/detail.html",
         case=case,
-        assignee=assignee,
-        authors=authors,
-        case_key=case_key,
-        note_key=note_key,
+        assignee=people.assignee,
+        authors=people.authors,
+        case_key=db.session.get(OrgKey, case.org_key_id),
+        note_key=keys.current_org_key(),
         can_write=_can_write(),
         transitions=casework.allowed_transitions(case),
         status_form=StatusForm(),
@@ -192,17 +133,10 @@ def _detail(case: Case, status: int = 200) -> PageResponse:
         reply_form=ReplyForm(),
         first_response_due=casework.first_response_due(case),
         next_due=casework.next_due_for(case),
-        answer_labels=_answer_labels(),
+        answer_labels=labels.answer_labels(),
         referrals=casework.referrals_for(case),
-        referral_detail=(
-            "referrals.detail" if "referrals.detail" in current_app.view_functions else None
-        ),
-        **_referral_labels(),
-        referral_url=(
-            url_for("referrals.new", ref=case.ref)
-            if "referrals.new" in current_app.view_functions
-            else None
-        ),
+        referral_detail="referrals.detail",
+        referral_url=url_for("referrals.new", ref=case.ref),
         MessageKind=MessageKind,
         **_labels(),
     )
@@ -263,8 +197,8 @@ def change_status(ref: str) -> PageResponse:
     form = StatusForm()
     if not form.validate():
         return _refused(case, _("Choose a status from the list. Nothing was changed."))
-    outcome = Outcome(form.outcome.data) if form.outcome.data else None
     try:
+        outcome = CaseOutcome(form.outcome.data) if form.outcome.data else None
         expected = CaseStatus(form.from_status.data) if form.from_status.data else None
     except ValueError:
         return _refused(case, _("Choose a status from the list. Nothing was changed."))
@@ -273,7 +207,6 @@ def change_status(ref: str) -> PageResponse:
             case, CaseStatus(form.status.data), current_user, outcome, expected=expected
         )
     except CaseworkError as exc:
-        db.session.rollback()
         return _refused(case, str(exc), exc.status)
     return _done(case, _("Status changed."))
 
@@ -293,7 +226,6 @@ def assign(ref: str) -> PageResponse:
     try:
         casework.assign(case, assignee_id, current_user)
     except CaseworkError as exc:
-        db.session.rollback()
         return _refused(case, str(exc), exc.status)
     return _done(case, _("Assignment saved."))
 
@@ -321,7 +253,6 @@ def add_note(ref: str) -> PageResponse:
     try:
         casework.add_note(case, form.sealed_body.data, form.org_key_id.data, current_user)
     except CaseworkError as exc:
-        db.session.rollback()
         return _refused(case, str(exc), exc.status)
     return _done(case, _("Note saved, encrypted to the organisation key."))
 
@@ -344,6 +275,5 @@ def add_reply(ref: str) -> PageResponse:
             org_key_id=form.org_key_id.data,
         )
     except CaseworkError as exc:
-        db.session.rollback()
         return _refused(case, str(exc), exc.status)
     return _done(case, _("Reply sent. The submitter reads it with their receipt code."))

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from intake.services import directory as directory_service
 from intake.services.directory import DirectoryImportError, ImportSummary
-from intake.services.triage import RoutingError, RoutingRequest, TriageEntry, rank
+from intake.services.triage import Routing, RoutingError, TriageEntry, rank
 
 directory_cli = AppGroup("directory", help="Import and export the emergency-resource directory.")
 
@@ -87,7 +87,7 @@ def triage_command(limit: int | None) -> None:
     except json.JSONDecodeError as error:
         raise click.ClickException(f"routing input is not valid JSON: {error.msg}") from error
     try:
-        request = RoutingRequest.from_mapping(data)
+        request = Routing.from_mapping(data)
     except RoutingError as error:
         raise click.ClickException(str(error)) from error
     entries = [TriageEntry.of(entry) for entry in directory_service.active_entries()]

@@ -23,8 +23,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
+from intake import vocab
 from intake.db import utcnow
-from intake.directory import vocab
 from intake.models import DirectoryEntry
 
 

@@ -13,8 +13,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from intake import vocab
 from intake.auth.access import ADMINS, STAFF, role_required
-from intake.directory import bp, vocab
+from intake.directory import bp
 from intake.directory.forms import ConfirmForm, EntryForm
 from intake.extensions import db
 from intake.models import DirectoryEntry, Role

@@ -4,8 +4,10 @@ from intake.models.audit import AuditEvent
 from intake.models.case import Case, CaseAttachment, CaseMessage
 from intake.models.directory import DirectoryEntry
 from intake.models.enums import (
+    CaseOutcome,
     CaseStatus,
     MessageKind,
+    ReferralOutcome,
     Role,
     SealedBy,
     SharedStatus,
@@ -29,6 +31,7 @@ __all__ = [
     "Case",
     "CaseAttachment",
     "CaseMessage",
+    "CaseOutcome",
     "CaseStatus",
     "DirectoryEntry",
     "Heartbeat",
@@ -39,6 +42,7 @@ __all__ = [
     "OutboxStatus",
     "Referral",
     "ReferralKind",
+    "ReferralOutcome",
     "ReferralState",
     "ReminderOutbox",
     "Role",

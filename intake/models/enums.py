@@ -22,6 +22,28 @@ class CaseStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class CaseOutcome(enum.StrEnum):
+    """Why a case was closed."""
+
+    RESOLVED = "resolved"
+    REFERRED_ELSEWHERE = "referred_elsewhere"
+    SUPPORT_PROVIDED = "support_provided"
+    OUT_OF_SCOPE = "out_of_scope"
+    NO_CONTACT = "no_contact"
+    WITHDRAWN = "withdrawn"
+    DUPLICATE = "duplicate"
+
+
+class ReferralOutcome(enum.StrEnum):
+    """What came of a referral when it was closed."""
+
+    ACTION_TAKEN = "action_taken"
+    PARTIALLY_RESOLVED = "partially_resolved"
+    NO_ACTION = "no_action"
+    DECLINED = "declined"
+    NOT_APPLICABLE = "not_applicable"
+
+
 class SharedStatus(enum.StrEnum):
     """What the submitter sees at /status: caseworkers choose when to move it."""
 

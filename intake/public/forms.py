@@ -28,79 +28,42 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from intake.public import vocab
+from intake import vocab
+from intake.labels import (
+    CONSENT_CHOICES,
+    QUESTIONS,
+    REFERRAL_CONSENT_CHOICES,
+    SEALED_FIELDS,
+    SENDER_ROLES,
+    YES_NO_UNSURE,
+)
 
 SHORT_MAX = 300
 LONG_MAX = 8000
 
-# Sealed answers, in the order the form asks them. Staff pages label decrypted answers with these.
-SEALED_FIELDS = (
-    # 1. Who is sending, and how to reach them safely
-    "sender_name",
-    "sender_role",
-    "sender_organisation",
-    "sender_contact",
-    # Safety
-    "safe_to_contact",
-    "safe_contact_notes",
-    "others_at_risk",
-    "reprisal_concerns",
-    # 2. Urgency
-    "urgency_reason",
-    # 3. Victims
-    "victim_name",
-    "victim_age",
-    "victim_gender",
-    "victim_origin",
-    "victim_residence",
-    "other_victims",
-    # 4. Consent
-    "consent",
-    "consent_by",
-    "referral_consent",
-    # 5. What happened, when, where
-    "what_happened",
-    "when_happened",
-    "where_happened",
-    # 6.–9.
-    "perpetrators",
-    "context",
-    "actions_taken",
-    "wanted_actions",
-)
 ROUTING_FIELDS = ("urgency", "threats", "profiles", "country", "languages", "languages_other")
 HONEYPOT_FIELD = "website"
 
-SENDER_ROLES = {
-    "self": _l("I am the person at risk"),
-    "family": _l("A family member"),
-    "lawyer": _l("Their lawyer"),
-    "organisation": _l("An organisation"),
-    "other": _l("Someone else"),
-}
-YES_NO_UNSURE = {"yes": _l("Yes"), "no": _l("No"), "unsure": _l("I am not sure")}
-CONSENT_CHOICES = {
-    "yes": _l("Yes, everyone named agreed"),
-    "some": _l("Some of them agreed"),
-    "no": _l("No, or not yet"),
-}
-REFERRAL_CONSENT_CHOICES = {
-    "yes": _l("Yes, you may share it with organisations or UN mechanisms that can help"),
-    "ask": _l("Ask me before sharing it with anyone"),
-    "no": _l("No, do not share it outside this organisation"),
-}
+
+def _asked(name: str) -> tuple[Any, Any]:
+    """(label, description) of the question ``name``, worded in intake.labels."""
+    label, *description = QUESTIONS[name]
+    return label, description[0] if description else ""
 
 
-def _short(label: Any, description: Any = "") -> StringField:
+def _short(name: str) -> StringField:
+    label, description = _asked(name)
     return StringField(label, [Optional(), Length(max=SHORT_MAX)], description=description)
 
 
-def _long(label: Any, description: Any = "", required: bool = False) -> TextAreaField:
+def _long(name: str, required: bool = False) -> TextAreaField:
+    label, description = _asked(name)
     first = DataRequired(message=_l("Please answer this question.")) if required else Optional()
     return TextAreaField(label, [first, Length(max=LONG_MAX)], description=description)
 
 
-def _radio(label: Any, choices: dict[str, Any], required: bool = False) -> RadioField:
+def _radio(name: str, choices: dict[str, Any], required: bool = False) -> RadioField:
+    label, _description = _asked(name)
     first = InputRequired(message=_l("Please choose an answer.")) if required else Optional()
     return RadioField(label, [first], choices=_as_choices(choices.items()), validate_choice=True)
 
@@ -112,105 +75,61 @@ def _as_choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
 
 class IntakeForm(Form):
     # 1. Who is sending
-    sender_name = _short(
-        _l("Your name, or the name you want us to use"),
-        _l("You may leave this empty or use a nickname."),
-    )
-    sender_role = _radio(_l("Who are you in this situation?"), SENDER_ROLES)
-    sender_organisation = _short(_l("Your organisation, if any"))
-    sender_contact = _long(
-        _l("How can we reach you safely?"),
-        _l(
-            "For example an e-mail address, a Signal number or another secure way. Leave it "
-            "empty to stay anonymous: you can read our replies with your receipt code."
-        ),
-    )
+    sender_name = _short("sender_name")
+    sender_role = _radio("sender_role", SENDER_ROLES)
+    sender_organisation = _short("sender_organisation")
+    sender_contact = _long("sender_contact")
     # Safety
-    safe_to_contact = _radio(_l("Is it safe for us to contact you?"), YES_NO_UNSURE)
-    safe_contact_notes = _long(
-        _l("When and how is it safe to contact you? What should we avoid?"),
-        _l("For example: only on Signal, never by phone, not in the evening."),
-    )
-    others_at_risk = _long(
-        _l("Who else could be at risk?"),
-        _l("Family members, colleagues or your organisation can be affected too."),
-    )
-    reprisal_concerns = _long(
-        _l("Are you worried about reprisals? Is there anything that must not be shared?"),
-        _l(
-            "Tell us which details must stay confidential, for example which must never be "
-            "shown to the authorities."
-        ),
-    )
+    safe_to_contact = _radio("safe_to_contact", YES_NO_UNSURE)
+    safe_contact_notes = _long("safe_contact_notes")
+    others_at_risk = _long("others_at_risk")
+    reprisal_concerns = _long("reprisal_concerns")
     # 2. Urgency (routing) and why
     urgency = RadioField(
-        _l("How urgent is it?"),
+        _asked("urgency")[0],
         [InputRequired(message=_l("Please choose how urgent it is."))],
-        choices=_as_choices(vocab.URGENCY.items()),
+        choices=_as_choices(vocab.URGENCIES.items()),
         validate_choice=True,
     )
-    urgency_reason = _long(
-        _l("Why is it urgent? Is there a date or a window in which action could help?"),
-    )
+    urgency_reason = _long("urgency_reason")
     # 3. Victims
-    victim_name = _short(_l("Name of the person at risk"))
-    victim_age = _short(_l("Age"))
-    victim_gender = _short(_l("Gender"))
-    victim_origin = _short(_l("Where they come from (origin)"))
-    victim_residence = _short(_l("Where they live now"))
-    other_victims = _long(
-        _l("Other people affected"),
-        _l("For each person: name, age, gender, origin and where they live."),
-    )
+    victim_name = _short("victim_name")
+    victim_age = _short("victim_age")
+    victim_gender = _short("victim_gender")
+    victim_origin = _short("victim_origin")
+    victim_residence = _short("victim_residence")
+    other_victims = _long("other_victims")
     # 4. Consent
-    consent = _radio(
-        _l("Did the people named agree to this request?"), CONSENT_CHOICES, required=True
-    )
-    consent_by = _short(
-        _l("Who gave consent?"),
-        _l("The person themselves, a family member or their lawyer."),
-    )
-    referral_consent = _radio(
-        _l("May we share your request to get help?"), REFERRAL_CONSENT_CHOICES, required=True
-    )
+    consent = _radio("consent", CONSENT_CHOICES, required=True)
+    consent_by = _short("consent_by")
+    referral_consent = _radio("referral_consent", REFERRAL_CONSENT_CHOICES, required=True)
     # 5. What happened, when, where
     what_happened = _long(
-        _l("What happened?"),
-        _l("Describe the events in order, as precisely as you can."),
+        "what_happened",
         required=True,
     )
-    when_happened = _short(_l("When did it happen?"))
-    where_happened = _short(_l("Where did it happen?"))
+    when_happened = _short("when_happened")
+    where_happened = _short("where_happened")
     # 6.–9.
-    perpetrators = _long(
-        _l("Who is responsible?"),
-        _l("If you can: names, titles or positions, and possible motives."),
-    )
-    context = _long(
-        _l("What is the background?"),
-        _l("For example the laws used, or the wider situation others should understand."),
-    )
-    actions_taken = _long(
-        _l("What has been done already?"),
-        _l("Complaints, court cases, other organisations or UN bodies contacted."),
-    )
-    wanted_actions = _long(
-        _l("What would you like to happen?"),
-        _l("For example: a referral to a UN expert, legal help, or keeping it confidential."),
-    )
+    perpetrators = _long("perpetrators")
+    context = _long("context")
+    actions_taken = _long("actions_taken")
+    wanted_actions = _long("wanted_actions")
     # Routing fields, visible to the organisation's server
-    threats = SelectMultipleField(
-        _l("What kind of threat is it?"), choices=_as_choices(vocab.THREATS.items())
-    )
+    threats = SelectMultipleField(_asked("threats")[0], choices=_as_choices(vocab.THREATS.items()))
     profiles = SelectMultipleField(
-        _l("Which of these describe the person at risk?"),
+        _asked("profiles")[0],
         choices=_as_choices(vocab.PROFILES.items()),
     )
-    country = SelectField(_l("Country where it happens"), validate_choice=False)
-    languages = SelectMultipleField(_l("Languages you can use with us"), validate_choice=False)
-    languages_other = SelectField(_l("Another language"), validate_choice=False)
-    attachments = MultipleFileField(_l("Evidence (photos, documents)"))
-    website = StringField(_l("Leave this field empty"))
+    country = SelectField(_asked("country")[0], validate_choice=False)
+    languages = SelectMultipleField(_asked("languages")[0], validate_choice=False)
+    languages_other = SelectField(_asked("languages_other")[0], validate_choice=False)
+    attachments = MultipleFileField(
+        _asked("attachments")[0],
+    )
+    website = StringField(
+        _asked("website")[0],
+    )
 
     def __init__(self, formdata: MultiDict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(formdata, **kwargs)
@@ -223,15 +142,15 @@ class IntakeForm(Form):
         )
 
     def validate_country(self, field: SelectField) -> None:
-        if field.data and field.data not in vocab.COUNTRY_CODES:
+        if field.data and field.data not in vocab.ISO_COUNTRIES:
             raise ValidationError(_l("Choose a country from the list."))
 
     def validate_languages(self, field: SelectMultipleField) -> None:
-        if any(code not in vocab.ISO_639_1 for code in field.data or []):
+        if any(code not in vocab.language_codes() for code in field.data or []):
             raise ValidationError(_l("Choose languages from the list."))
 
     def validate_languages_other(self, field: SelectField) -> None:
-        if field.data and field.data not in vocab.ISO_639_1:
+        if field.data and field.data not in vocab.language_codes():
             raise ValidationError(_l("Choose a language from the list."))
 
     def validate_website(self, field: StringField) -> None:

@@ -6,7 +6,7 @@ Two ways in, one result (DESIGN §1.1):
   the organisation key and posts only ciphertext, the routing fields and the key id. The
   server checks the ciphertext's format and size, never its content (it cannot read it).
 - **JavaScript off**: the same form posts plaintext; the view validates it, re-shows it with
-  errors if needed, and seals it (``services.cases.create_case_from_plaintext``) before
+  errors if needed, and seals it (``services.submissions.create_case_from_plaintext``) before
   anything is stored, logged or queued. Uploads are kept in memory, never spooled to disk.
 
 Receipt and reply key: the server generates the receipt code (``crypto.new_receipt_code``) and
@@ -46,9 +46,10 @@ from werkzeug.datastructures import CombinedMultiDict, FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
+from intake import vocab
 from intake.extensions import csrf, db, limiter
 from intake.models import Case, OrgKey, Urgency
-from intake.public import bp, vocab
+from intake.public import bp
 from intake.public.forms import (
     HONEYPOT_FIELD,
     LONG_MAX,
@@ -57,8 +58,9 @@ from intake.public.forms import (
     IntakeForm,
     StatusForm,
 )
-from intake.services import cases as case_service
-from intake.services.cases import PlainFile, Routing, SubmissionRefused
+from intake.services import keys, submissions
+from intake.services.submissions import PlainFile, SubmissionRefused
+from intake.services.triage import Routing
 from intake.web import error_response
 
 log = logging.getLogger(__name__)
@@ -150,11 +152,11 @@ def _refuse(message: str, status: int = 400) -> tuple[Response | str, int]:
 
 
 def _too_large_message() -> str:
-    megabytes = case_service.attachment_max_bytes() / (1024 * 1024)
+    megabytes = submissions.attachment_max_bytes() / (1024 * 1024)
     return _(
         "What you sent is too large: at most %(count)d files of %(size)s MB each. Nothing was "
         "saved. Go back with your browser's Back button: what you wrote is usually still there.",
-        count=case_service.attachment_max_count(),
+        count=submissions.attachment_max_count(),
         size=f"{megabytes:g}",
     )
 
@@ -177,7 +179,7 @@ def _org_key_json(key: OrgKey) -> dict[str, Any]:
 
 @bp.get("/")
 def landing() -> str:
-    return render_template("public/landing.html", org_key=case_service.current_org_key())
+    return render_template("public/landing.html", org_key=keys.current_org_key())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,18 +189,18 @@ def landing() -> str:
 def _routing_from_browser(form: MultiDict[str, str]) -> Routing:
     """The routing fields the browser sent in the clear, checked against the vocabularies."""
 
-    def choices(name: str, allowed: frozenset[str] | set[str], message: str) -> list[str]:
+    def choices(name: str, allowed: frozenset[str] | set[str], message: str) -> tuple[str, ...]:
         values = form.getlist(name)
         if len(values) > MAX_CHOICES or any(value not in allowed for value in values):
             raise SubmissionRefused(message)
-        return list(dict.fromkeys(values))
+        return tuple(dict.fromkeys(values))
 
     try:
         urgency = Urgency(form.get("urgency", ""))
     except ValueError as exc:
         raise SubmissionRefused(_("Urgency is missing or not one of the listed choices.")) from exc
     country = form.get("country", "") or None
-    if country is not None and country not in vocab.COUNTRY_CODES:
+    if country is not None and country not in vocab.ISO_COUNTRIES:
         raise SubmissionRefused(_("The country is not an ISO 3166-1 country code."))
     consent = form.get("consent_given", "")
     if consent not in {"0", "1"}:
@@ -208,7 +210,7 @@ def _routing_from_browser(form: MultiDict[str, str]) -> Routing:
         threats=choices("threats", set(vocab.THREATS), _("Unknown threat type.")),
         profiles=choices("profiles", set(vocab.PROFILES), _("Unknown profile.")),
         country=country,
-        languages=choices("languages", vocab.ISO_639_1, _("Unknown language code.")),
+        languages=choices("languages", vocab.language_codes(), _("Unknown language code.")),
         consent_given=consent == "1",
     )
 
@@ -218,8 +220,8 @@ def _sealed_uploads(files: MultiDict[str, FileStorage], name: str = "attachments
     if set(files) - {name}:
         raise SubmissionRefused(_("The request contained unexpected files."))
     parts = [part for part in files.getlist(name) if part]
-    case_service.check_file_count(len(parts))
-    limit = (case_service.sealed_file_max_bytes() * 4) // 3 + 16
+    submissions.check_file_count(len(parts))
+    limit = (submissions.sealed_file_max_bytes() * 4) // 3 + 16
     sealed: list[bytes] = []
     for index, part in enumerate(parts, start=1):
         raw = part.read(limit + 1)
@@ -231,7 +233,7 @@ def _sealed_uploads(files: MultiDict[str, FileStorage], name: str = "attachments
             raise SubmissionRefused(
                 _("Sealed file %(number)d is not base64 text.", number=index)
             ) from exc
-        sealed.append(case_service.check_sealed_file(text, index))
+        sealed.append(submissions.check_sealed_file(text, index))
     return sealed
 
 
@@ -246,15 +248,15 @@ def _submit_from_browser(
     if form.get(HONEYPOT_FIELD):
         raise SubmissionRefused(_("This request could not be accepted. Nothing was saved."))
     routing = _routing_from_browser(form)
-    org_key = case_service.usable_org_key(form.get("org_key_id"))
-    sealed_answers = case_service.check_sealed_answers(form.get("sealed_answers"))
+    org_key = submissions.usable_org_key(form.get("org_key_id"))
+    sealed_answers = submissions.check_sealed_answers(form.get("sealed_answers"))
     sealed_files = _sealed_uploads(files)
-    submission = case_service.create_case(
+    submission = submissions.create_case(
         routing,
         org_key=org_key,
         sealed_answers=sealed_answers,
         sealed_files=sealed_files,
-        sealed_by=case_service.SealedBy.BROWSER,
+        sealed_by=submissions.SealedBy.BROWSER,
         locale=_locale(),
     )
     return jsonify(
@@ -264,13 +266,13 @@ def _submit_from_browser(
 
 def _plain_files(form: IntakeForm | FollowUpForm) -> tuple[list[PlainFile], list[str]]:
     """Uploaded files read into memory, with an error per file that is too large."""
-    limit = case_service.attachment_max_bytes()
+    limit = submissions.attachment_max_bytes()
     errors: list[str] = []
     files: list[PlainFile] = []
     uploads = form.uploaded_files()
-    if len(uploads) > case_service.attachment_max_count():
+    if len(uploads) > submissions.attachment_max_count():
         errors.append(
-            _("Attach at most %(count)d files.", count=case_service.attachment_max_count())
+            _("Attach at most %(count)d files.", count=submissions.attachment_max_count())
         )
     for upload in uploads:
         data = upload.stream.read(limit + 1)
@@ -302,9 +304,9 @@ def _render_form(
         org_key=org_key,
         notice=notice,
         sealed_fields=SEALED_FIELDS,
-        max_files=case_service.attachment_max_count(),
-        max_megabytes=f"{case_service.attachment_max_bytes() / (1024 * 1024):g}",
-        max_bytes=case_service.attachment_max_bytes(),
+        max_files=submissions.attachment_max_count(),
+        max_megabytes=f"{submissions.attachment_max_bytes() / (1024 * 1024):g}",
+        max_bytes=submissions.attachment_max_bytes(),
         long_max=LONG_MAX,
     ), status
 
@@ -331,14 +333,14 @@ def _submit_without_js(
     # allows sharing. The nuance (some agreed, "ask me first") stays in the sealed answers.
     routing = Routing(
         urgency=Urgency(form.urgency.data),
-        threats=list(dict.fromkeys(form.threats.data or [])),
-        profiles=list(dict.fromkeys(form.profiles.data or [])),
+        threats=tuple(dict.fromkeys(form.threats.data or [])),
+        profiles=tuple(dict.fromkeys(form.profiles.data or [])),
         country=form.country.data or None,
-        languages=form.chosen_languages(),
+        languages=tuple(form.chosen_languages()),
         consent_given=form.consent.data == "yes" and form.referral_consent.data == "yes",
     )
     try:
-        submission = case_service.create_case_from_plaintext(
+        submission = submissions.create_case_from_plaintext(
             routing, org_key=org_key, answers=form.answers(), files=plain_files, locale=_locale()
         )
     except SQLAlchemyError as error:
@@ -359,7 +361,7 @@ def _submit_without_js(
 def request_key() -> ViewResult:
     """What the browser needs right before sealing: a fresh CSRF token (a defender may take
     hours to write) and the current organisation key (it may have been rotated meanwhile)."""
-    key = case_service.current_org_key()
+    key = keys.current_org_key()
     if key is None:
         return _refuse(_("This organisation is not accepting requests yet."), 503)
     return jsonify({"csrf_token": generate_csrf(), **_org_key_json(key)})
@@ -369,7 +371,7 @@ def request_key() -> ViewResult:
 @limiter.limit(_request_limit, methods=["POST"], key_func=_client_key)
 @csrf.exempt
 def request_form() -> ViewResult:
-    org_key = case_service.current_org_key()
+    org_key = keys.current_org_key()
     if request.method == "GET":
         return _render_form(IntakeForm(), org_key)
 
@@ -414,18 +416,18 @@ def _render_status(
     status: int = 200,
     sent: bool = False,
 ) -> tuple[str, int]:
-    org_key = case_service.current_org_key()
+    org_key = keys.current_org_key()
     return render_template(
         "public/status_detail.html",
         case=case,
         code=code,
-        replies=case_service.staff_replies(case),
+        replies=submissions.staff_replies(case),
         follow_up=follow_up or FollowUpForm(MultiDict({"code": code})),
         org_key=org_key,
         sent=sent,
-        max_files=case_service.attachment_max_count(),
-        max_megabytes=f"{case_service.attachment_max_bytes() / (1024 * 1024):g}",
-        max_bytes=case_service.attachment_max_bytes(),
+        max_files=submissions.attachment_max_count(),
+        max_megabytes=f"{submissions.attachment_max_bytes() / (1024 * 1024):g}",
+        max_bytes=submissions.attachment_max_bytes(),
     ), status
 
 
@@ -441,11 +443,11 @@ def status() -> ViewResult:
         return render_template("public/status.html", form=form), 400
     if not form.validate():
         return render_template("public/status.html", form=form), 400
-    case = case_service.find_case_by_receipt(form.code.data or "")
+    case = submissions.find_case_by_receipt(form.code.data or "")
     if case is None:
         form.code.errors = [_("No request has this receipt code. Check the code and try again.")]
         return render_template("public/status.html", form=form), 404
-    case_service.record_status_view(case)
+    submissions.record_status_view(case)
     return _render_status(case, form.code.data or "")
 
 
@@ -464,20 +466,20 @@ def follow_up() -> ViewResult:
         return _refuse(
             _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))
         )
-    case = case_service.find_case_by_receipt(form_data.get("code", ""))
+    case = submissions.find_case_by_receipt(form_data.get("code", ""))
     if case is None:
         return _refuse(_("No request has this receipt code. Nothing was saved."), 404)
     code = form_data.get("code", "")
-    org_key = case_service.current_org_key()
+    org_key = keys.current_org_key()
     if org_key is None:  # pragma: no cover — a case exists, so a key was in use
         return _refuse(_("This organisation is not accepting messages. Nothing was saved."), 503)
     try:
         if from_browser:
             if not _csrf_ok():
                 return _refuse(_("Your session expired. Please send again."), 400)
-            key = case_service.usable_org_key(form_data.get("org_key_id"))
-            sealed_body = case_service.check_sealed_answers(form_data.get("sealed_body"))
-            case_service.add_follow_up(
+            key = submissions.usable_org_key(form_data.get("org_key_id"))
+            sealed_body = submissions.check_sealed_answers(form_data.get("sealed_body"))
+            submissions.add_follow_up(
                 case, org_key=key, sealed_body=sealed_body, sealed_files=_sealed_uploads(files)
             )
             return jsonify({"sent": True}), 201
@@ -497,7 +499,7 @@ def follow_up() -> ViewResult:
             valid = False
         if not valid:
             return _render_status(case, code, form, status=422)
-        case_service.add_follow_up_from_plaintext(
+        submissions.add_follow_up_from_plaintext(
             case, org_key=org_key, body=form.body.data or "", files=plain_files
         )
     except SubmissionRefused as refused:

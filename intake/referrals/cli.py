@@ -24,7 +24,7 @@ def scan_command() -> None:
 def demo_command(count: int, seed: int) -> None:
     """Create realistic sample cases sealed to the organisation key, with referrals whose
     deadlines lie around today."""
-    from intake.services import demo
+    from intake import demo
 
     try:
         summary = demo.create(count, seed=seed)

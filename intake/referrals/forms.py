@@ -8,27 +8,8 @@ from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
-from intake.models import ReferralKind, ReferralState
+from intake.labels import KIND_LABELS, REFERRAL_OUTCOME_LABELS
 
-KIND_LABELS = {
-    ReferralKind.SP_URGENT_APPEAL: _l("UN Special Procedures: urgent appeal (60 days)"),
-    ReferralKind.SP_ALLEGATION_LETTER: _l("UN Special Procedures: allegation letter (60 days)"),
-    ReferralKind.SP_LEGISLATION: _l("UN Special Procedures: draft law or policy (48 hours)"),
-    ReferralKind.WGAD_OPINION: _l("Working Group on Arbitrary Detention follow-up (6 months)"),
-    ReferralKind.REPRISALS_REPORT: _l("Reprisals report (by 15 April)"),
-    ReferralKind.NGO_REFERRAL: _l("Referral to an organisation"),
-    ReferralKind.EMBASSY_CONTACT: _l("Embassy contact (24 hours)"),
-    ReferralKind.FOLLOW_UP: _l("Follow-up after no acknowledgement"),
-}
-STATE_LABELS = {
-    ReferralState.DRAFT: _l("Draft"),
-    ReferralState.SENT: _l("Sent"),
-    ReferralState.ACKNOWLEDGED: _l("Acknowledged"),
-    ReferralState.REPLIED: _l("Replied"),
-    ReferralState.NO_REPLY: _l("No reply"),
-    ReferralState.CLOSED: _l("Closed"),
-    ReferralState.WITHDRAWN: _l("Withdrawn"),
-}
 ACTION_LABELS = {
     "send": _l("Mark as sent (starts the clock)"),
     "acknowledge": _l("Acknowledged"),
@@ -36,13 +17,6 @@ ACTION_LABELS = {
     "no_reply": _l("No reply"),
     "close": _l("Close"),
     "withdraw": _l("Withdraw"),
-}
-OUTCOME_LABELS = {
-    "action_taken": _l("Action taken"),
-    "partially_resolved": _l("Partially resolved"),
-    "no_action": _l("No action"),
-    "declined": _l("Declined"),
-    "not_applicable": _l("Not applicable"),
 }
 OVERRIDE_REASON_LABELS = {
     "life_or_liberty_at_risk": _l("Life or liberty is at risk and consent cannot be asked in time"),
@@ -99,7 +73,7 @@ class TransitionForm(FlaskForm):
         _l("Outcome (to close)"),
         choices=[
             SelectChoice("", "—"),
-            *(SelectChoice(key, label) for key, label in OUTCOME_LABELS.items()),
+            *(SelectChoice(key, label) for key, label in REFERRAL_OUTCOME_LABELS.items()),
         ],
         validators=[Optional()],
     )

@@ -5,10 +5,8 @@ Views are thin: intake.services.referrals owns the rules, transactions and audit
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,37 +17,32 @@ from wtforms.fields.choices import SelectChoice
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.db import utcnow
 from intake.extensions import db
+from intake.labels import KIND_LABELS, REFERRAL_OUTCOME_LABELS, STATE_LABELS
 from intake.models import (
     AWAITING,
     Case,
-    DirectoryEntry,
     OutboxStatus,
     Referral,
     ReferralKind,
     ReferralState,
-    ReminderOutbox,
     Role,
-    User,
 )
 from intake.referrals import bp
 from intake.referrals.forms import (
     ACTION_LABELS,
-    KIND_LABELS,
-    OUTCOME_LABELS,
     OVERRIDE_REASON_LABELS,
-    STATE_LABELS,
     VIEW_LABELS,
     ReferralForm,
     TransitionForm,
 )
-from intake.services import audit, referrals
+from intake.services import casework, directory, referrals
+from intake.services.deadlines import DUE_SOON
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
 from intake.web import error_response
 
 PER_PAGE = 25
 EARLIEST_YEAR = 2000  # far enough back for any referral, far from datetime's limits
-DUE_SOON = timedelta(days=7)
 MAX_SEARCH = 40
 
 
@@ -76,7 +69,7 @@ def _labels() -> dict[str, Any]:
         "kind_labels": KIND_LABELS,
         "state_labels": STATE_LABELS,
         "action_labels": ACTION_LABELS,
-        "outcome_labels": OUTCOME_LABELS,
+        "outcome_labels": REFERRAL_OUTCOME_LABELS,
         "override_labels": OVERRIDE_REASON_LABELS,
         "view_labels": VIEW_LABELS,
         "reminder_label": reminder_label,
@@ -92,46 +85,33 @@ def _small_number(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 9
 
 
-def _filtered(view: str, now: datetime) -> sa.Select[tuple[Referral]]:
-    query = sa.select(Referral).join(Case, Case.id == Referral.case_id)
-    awaiting = Referral.state.in_(AWAITING)
-    match view:
-        case "overdue":
-            query = query.where(awaiting, Referral.due_at < now)
-        case "due_soon":
-            query = query.where(awaiting, Referral.due_at >= now, Referral.due_at <= now + DUE_SOON)
-        case "awaiting" | "timeline":
-            query = query.where(awaiting)
-        case "action":
-            query = query.where(awaiting, Referral.due_at <= now + DUE_SOON)
-    kind = request.args.get("kind", "")
-    if kind in {k.value for k in ReferralKind}:
-        query = query.where(Referral.kind == ReferralKind(kind))
-    state = request.args.get("state", "")
-    if state in {s.value for s in ReferralState}:
-        query = query.where(Referral.state == ReferralState(state))
-    owner = request.args.get("owner", "")
-    if owner == "me":
-        query = query.where(Referral.owner_id == current_user.id)
-    elif _small_number(owner):
-        query = query.where(Referral.owner_id == int(owner))
-    search = request.args.get("q", "").strip()[:MAX_SEARCH]
-    if search:
-        query = query.where(Case.ref.ilike(f"%{search.upper()}%"))
-    return query.order_by(Referral.due_at.is_(None), Referral.due_at, Referral.id)
+def _filters() -> referrals.ReferralFilters:
+    """The list's filters from the query string; values we do not offer are ignored."""
+    args = request.args
+    view = args.get("view", "action")
+    kind, state, owner = args.get("kind", ""), args.get("state", ""), args.get("owner", "")
+    return referrals.ReferralFilters(
+        view=view if view in VIEW_LABELS else "action",
+        kind=ReferralKind(kind) if kind in set(ReferralKind) else None,
+        state=ReferralState(state) if state in set(ReferralState) else None,
+        owner=int(owner) if _small_number(owner) else None,
+        mine=owner == "me",
+        q=args.get("q", "").strip()[:MAX_SEARCH],
+    )
 
 
 @bp.get("/")
 @role_required(*STAFF)
 def index() -> str:
-    view = request.args.get("view", "action")
-    if view not in VIEW_LABELS:
-        view = "action"
+    filters = _filters()
     page = request.args.get("page", "1")
     page_number = int(page) if _small_number(page) and 0 < int(page) < 100_000 else 1
     now = utcnow()
     pagination = db.paginate(
-        _filtered(view, now), page=page_number, per_page=PER_PAGE, error_out=False
+        referrals.listing(filters, current_user.id, now),
+        page=page_number,
+        per_page=PER_PAGE,
+        error_out=False,
     )
     rows = list(pagination.items)
     suggestions = {
@@ -139,18 +119,15 @@ def index() -> str:
         for referral in rows
         if referral.due_at is not None and referral.due_at < now and referral.state in AWAITING
     }
-    owners = db.session.scalars(
-        sa.select(User).where(User.role != Role.VIEWER).order_by(User.email)
-    ).all()
     return render_template(
         "referrals/index.html",
-        view=view,
+        view=filters.view,
         pagination=pagination,
         referrals=rows,
         suggestions=suggestions,
         overview=referrals.overview(now),
         mine=referrals.overview(now, owner_id=current_user.id),
-        owners=owners,
+        owners=casework.assignable_users(include_inactive=True),
         args=request.args,
         page_args={key: value for key, value in request.args.items() if key != "page"},
         **_labels(),
@@ -158,11 +135,7 @@ def index() -> str:
 
 
 def _entry_choices(case: Case) -> list[SelectChoice]:
-    entries = db.session.scalars(
-        sa.select(DirectoryEntry)
-        .where(DirectoryEntry.retired_at.is_(None))
-        .order_by(DirectoryEntry.name)
-    ).all()
+    entries = sorted(directory.active_entries(), key=lambda entry: entry.name)
     by_id = {entry.id: entry for entry in entries}
     suggested = [s["id"] for s in case.triage or [] if s.get("id") in by_id]
     # Triage suggestions first, in their ranked order, then everything else by name.
@@ -177,18 +150,11 @@ def _entry_choices(case: Case) -> list[SelectChoice]:
 
 
 def _owner_choices() -> list[SelectChoice]:
-    users = db.session.scalars(
-        sa.select(User)
-        .where(User.role != Role.VIEWER, User.is_active_account.is_(True))
-        .order_by(User.email)
-    ).all()
-    return [SelectChoice(user.id, user.email) for user in users]
+    return [SelectChoice(user.id, user.email) for user in casework.assignable_users()]
 
 
 def _case_for(ref: str | None) -> Case:
-    if not ref or len(ref) > 24:
-        abort(404)
-    case = db.session.scalar(sa.select(Case).where(Case.ref == ref))
+    case = casework.get_case(ref or "")
     if case is None:
         abort(404)
     return case
@@ -239,7 +205,7 @@ def new() -> str | Response | tuple[str, int]:
 
 
 def _referral_or_404(referral_id: int) -> Referral:
-    referral = db.session.get(Referral, referral_id)
+    referral = referrals.get(referral_id)
     if referral is None:
         abort(404)
     return referral
@@ -249,38 +215,21 @@ def _referral_or_404(referral_id: int) -> Referral:
 @role_required(*STAFF)
 def detail(referral_id: int) -> str:
     referral = _referral_or_404(referral_id)
-    # The page carries the sealed note: a read of the case, audited like one (DESIGN §1.6).
-    audit.record(
-        "referral.view",
-        "case",
-        referral.case_id,
-        actor=current_user,
-        detail={"referral": referral.id},
-    )
-    db.session.commit()
+    referrals.record_view(referral, current_user)
     return _render_detail(referral, TransitionForm())
 
 
 def _render_detail(referral: Referral, form: TransitionForm) -> str:
-    reminders_sent = db.session.scalars(
-        sa.select(ReminderOutbox)
-        .where(ReminderOutbox.referral_id == referral.id)
-        .order_by(ReminderOutbox.id)
-    ).all()
     now = utcnow()
     overdue = referral.due_at is not None and referral.due_at < now and referral.state in AWAITING
-    allowed = [
-        action
-        for action, (sources, _target) in referrals.TRANSITIONS.items()
-        if referral.state in sources
-    ]
+    allowed = referrals.allowed_actions(referral)
     form.action.choices = [SelectChoice(action, ACTION_LABELS[action]) for action in allowed]
     return render_template(
         "referrals/detail.html",
         referral=referral,
         form=form,
         allowed=allowed,
-        reminders=reminders_sent,
+        reminders=referrals.reminders_of(referral),
         overdue=overdue,
         suggestion=referrals.next_best(referral) if overdue else None,
         can_write=current_user.role in CASE_WRITERS,
@@ -333,7 +282,6 @@ def note(referral_id: int) -> Response | tuple[Response | str, int]:
             replaces=request.form.get("replaces"),
         )
     except referrals.NoteRejected as error:
-        db.session.rollback()
         if request.accept_mimetypes.best == "application/json":
             # referral-note.js posts with fetch and shows the message beside the text.
             return error_response(error.status, str(error))

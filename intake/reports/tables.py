@@ -16,11 +16,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from intake.cases.forms import OUTCOME_LABELS, STATUS_LABELS
-from intake.directory.vocab import PROFILES, THREATS, URGENCIES, country_name
+from intake.labels import KIND_LABELS, OUTCOME_LABELS, STATE_LABELS, STATUS_LABELS
 from intake.models import CaseStatus, ReferralKind, ReferralState
-from intake.referrals.forms import KIND_LABELS, STATE_LABELS
 from intake.services.reports import ADHERENCE, SUPPRESSED, Report, ordered, suppress
+from intake.vocab import PROFILES, THREATS, URGENCIES, country_name
 
 SEALED_LABELS = {
     "browser": _l("Sealed in the browser"),

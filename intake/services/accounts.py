@@ -12,10 +12,12 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pyotp
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -24,7 +26,9 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, Role, User
 from intake.services import audit, locks, staff_sessions
+from intake.services.errors import CodedError
 from intake.services.passwords import hash_password, needs_rehash, verify_password
+from intake.services.transactions import transactional
 
 EMAIL_MAX = 254
 PASSWORD_MIN = 12
@@ -35,8 +39,51 @@ _EMAIL_RE = re.compile(r"^[^@\s<>\"'()\[\],;:\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}
 _DUMMY_HASH: dict[str, str] = {}
 
 
-class AccountError(ValueError):
-    """A request about an account that cannot be done; the message is safe to show."""
+# Why an account or key-custody request is refused, by stable code (``error.code``).
+CUSTODY_MESSAGES: dict[str, Any] = {
+    "invalid_email": _l("Enter a valid e-mail address."),
+    "email_taken": _l("An account with this e-mail address already exists."),
+    "password_too_short": _l("The password is too short."),
+    "password_too_long": _l("The password is too long."),
+    "invalid_keys": _l(
+        "Your browser did not create valid keys. This page needs JavaScript; reload it "
+        "and try again."
+    ),
+    "wrong_password": _l("The password is not correct."),
+    "cannot_deactivate_self": _l("You cannot deactivate your own account."),
+    "cannot_demote_self": _l("You cannot remove your own admin role."),
+    "cannot_reset_self": _l(
+        "You cannot reset your own password here: change it on your account page."
+    ),
+    "last_key_holder": _l(
+        "This colleague is the only one holding the organisation key. Grant it to someone "
+        "else first, or the encrypted cases could never be opened again."
+    ),
+    "invalid_grant": _l("The key grant your browser sent is not valid. Nothing was saved."),
+    "org_key_exists": _l("The organisation key already exists."),
+    "already_granted": _l("This colleague already has the organisation key."),
+    "actor_has_no_grant": _l("You do not hold this organisation key yourself."),
+    "colleague_has_no_key": _l(
+        "This colleague has not set their password yet, so they have no key to grant to."
+    ),
+    "no_such_key": _l("This organisation key does not exist."),
+    "holders_changed": _l(
+        "Who holds the key changed while you were on this page. Reload and try again."
+    ),
+    "no_such_grant": _l("This key grant does not exist or was already revoked."),
+    "key_changed": _l(
+        "This colleague's key changed while you were on this page (their password was "
+        "reset). Reload and try again."
+    ),
+    "no_such_admin": _l("No active admin has this e-mail address."),
+    "no_totp": _l("This account has no second factor yet."),
+}
+
+
+class AccountError(CodedError):
+    """A request about an account that cannot be done."""
+
+    MESSAGES = CUSTODY_MESSAGES
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -180,6 +227,7 @@ def user_count() -> int:
     return int(db.session.scalar(sa.select(sa.func.count()).select_from(User)) or 0)
 
 
+@transactional
 def create_user(
     email: str,
     role: Role,
@@ -213,6 +261,11 @@ def create_user(
         detail={"role": role.value},
     )
     return user
+
+
+@transactional
+def record_logout(user: User) -> None:
+    audit.record("auth.logout", "user", user.id, actor=user)
 
 
 # --- sign-in ------------------------------------------------------------------------------------
@@ -351,6 +404,7 @@ def logout_everywhere(user: User) -> None:
     db.session.commit()
 
 
+@transactional
 def change_password(user: User, current: str, new: str, keys: KeyMaterial | None) -> None:
     """New password; the browser re-wrapped the same secret key with it (``keys``). The public
     key must not change: grants are sealed to it."""
@@ -406,6 +460,7 @@ def user_for_enrol_token(token: str) -> User | None:
     return user
 
 
+@transactional
 def complete_enrolment(
     user: User,
     *,

@@ -103,3 +103,17 @@ def verify_chain() -> ChainCheck:
         expected_prev = event.hash
         checked += 1
     return ChainCheck(ok=True, checked=checked, head=expected_prev if checked else None)
+
+
+def verify_and_record(actor: User) -> ChainCheck:
+    """Verify the chain for an admin, and record that they did (with the result)."""
+    check = verify_chain()
+    record(
+        "admin.audit_verified",
+        "audit",
+        "chain",
+        actor=actor,
+        detail={"ok": check.ok, "checked": check.checked, "first_bad_id": check.first_bad_id},
+    )
+    db.session.commit()
+    return check

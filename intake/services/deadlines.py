@@ -23,6 +23,8 @@ DEFAULT_NGO_DAYS = 14
 DEFAULT_FOLLOW_UP_DAYS = 14
 REPRISALS_CUTOFF = (4, 15)  # 15 April: the report covering 1 May to 30 April
 DEFAULT_OFFSETS_DAYS = (14, 7, 3, 1, 0)
+# A deadline closer than this is "due soon": in the queue, on /referrals and in the digest.
+DUE_SOON = timedelta(days=7)
 
 # What starts each kind's clock, for the form and the docs.
 CLOCK_STARTS = {

@@ -17,11 +17,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from intake import vocab
 from intake.db import utcnow
-from intake.directory import umbrella, vocab
 from intake.extensions import db
 from intake.models import DirectoryEntry, User
 from intake.services import audit
+from intake.umbrella import parser as umbrella
 
 SHIPPED_PATH = Path(__file__).resolve().parent.parent / "directory" / "data" / "directory.json"
 MAX_IMPORT_BYTES = 2 * 1024 * 1024

@@ -17,13 +17,17 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, User
-from intake.services import audit, locks
-from intake.services.accounts import server_side_keypair
+from intake.services import accounts, audit, locks
+from intake.services.accounts import CUSTODY_MESSAGES, KeyMaterial, server_side_keypair
+from intake.services.errors import CodedError
 from intake.services.passwords import verify_password
+from intake.services.transactions import transactional
 
 
-class KeyOperationError(ValueError):
-    """A key operation that cannot be done; the message is a stable code safe to show."""
+class KeyOperationError(CodedError):
+    """A key operation that cannot be done."""
+
+    MESSAGES = CUSTODY_MESSAGES
 
 
 def current_org_key() -> OrgKey | None:
@@ -129,6 +133,30 @@ def validate_sealed_grant(sealed: str) -> str:
         raise KeyOperationError("invalid_grant") from exc
 
 
+class SetupClosed(KeyOperationError):
+    """Someone else completed the first run a moment earlier."""
+
+    def __init__(self) -> None:
+        super().__init__("setup_closed", 404)
+
+
+@transactional
+def set_up_organisation(
+    email: str, password: str, keys: KeyMaterial, org_public_key: str, sealed_org_secret: str
+) -> tuple[User, OrgKey]:
+    """The first run (/setup): the first admin, with keys made in their browser, and the
+    organisation key their browser made and sealed to them — all of it, or nothing."""
+    admin = accounts.create_user(email, Role.ADMIN, password=password, keys=keys)
+    # Two first runs at once: the audit chain lock (PostgreSQL) or the write lock (SQLite)
+    # orders them; the second then sees the first admin and stops here.
+    if accounts.user_count() != 1:
+        raise SetupClosed()
+    org_key = init_from_browser(admin, org_public_key, sealed_org_secret)
+    audit.record("setup.completed", "user", admin.id, actor=admin)
+    return admin, org_key
+
+
+@transactional
 def init_from_browser(admin: User, org_public_key: str, sealed_org_secret: str) -> OrgKey:
     """First run: the browser made the organisation keypair and sealed its secret to the
     admin's (browser-made) public key. We store only the public key and the sealed blob."""
@@ -219,6 +247,13 @@ def revoke(grant_id: int, actor: User) -> KeyGrant:
     )
     db.session.commit()
     return record
+
+
+@transactional
+def fetch_keyring(user: User) -> dict[str, Any]:
+    """The keyring for the user's browser, its fetch audited."""
+    audit.record("keys.keyring_fetched", "user", user.id, actor=user)
+    return keyring_payload(user)
 
 
 def keyring_payload(user: User) -> dict[str, Any]:

@@ -1,12 +1,15 @@
 """Referral workflow: consent gate, state transitions and deadlines (DESIGN §5).
 
-Each function owns its transaction and audits what it did (ids and states, never content).
+Each function owns its transaction and audits what it did (ids and states, never content). A
+referral moves its case only through :func:`intake.services.casework.mark_referred`, so every
+change of a case's status follows one table and is audited.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,28 +17,30 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from intake import crypto
-from intake.db import utcnow
+from intake.db import like_escape, utcnow
 from intake.extensions import db
 from intake.models import (
     AWAITING,
     Case,
-    CaseStatus,
     DirectoryEntry,
     Referral,
     ReferralKind,
+    ReferralOutcome,
     ReferralState,
+    ReminderOutbox,
     Role,
     User,
 )
-from intake.services import audit
-from intake.services.deadlines import CLOCK_STARTS, DeadlineError, due_at
+from intake.services import audit, casework
+from intake.services.deadlines import CLOCK_STARTS, DUE_SOON, DeadlineError, due_at
+from intake.services.errors import ServiceError
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
+from intake.services.transactions import transactional
 
 
-class ReferralError(ValueError):
-    """A referral request that cannot be carried out; the message is safe to show and is
-    translated when it is turned into a string."""
+class ReferralError(ServiceError):
+    """A referral request that cannot be carried out."""
 
 
 class ConsentRequired(ReferralError):
@@ -51,7 +56,6 @@ TRANSITIONS: dict[str, tuple[tuple[ReferralState, ...], ReferralState]] = {
     "close": ((ReferralState.REPLIED, ReferralState.NO_REPLY), ReferralState.CLOSED),
     "withdraw": (AWAITING, ReferralState.WITHDRAWN),
 }
-OUTCOMES = ("action_taken", "partially_resolved", "no_action", "declined", "not_applicable")
 # Why an admin refers a case without recorded consent: a fixed list, so that no free text
 # about the person ever sits in the clear (DESIGN §1.1). Labels live with the form.
 OVERRIDE_REASONS = (
@@ -75,6 +79,7 @@ def _schedule(referral: Referral, clock_start: datetime, entry: DirectoryEntry |
     )
 
 
+@transactional
 def create(
     case_id: int,
     entry_id: str,
@@ -146,10 +151,10 @@ def create(
             actor=actor,
             detail={"referral": referral.id, "reason": reason},
         )
-    db.session.commit()
     return referral
 
 
+@transactional
 def transition(
     referral_id: int,
     action: str,
@@ -175,7 +180,7 @@ def transition(
     if action != "send" and referral.sent_at is not None and moment < referral.sent_at:
         raise ReferralError(_l("The date cannot be before the referral was sent."))
     if action == "close":
-        if outcome not in OUTCOMES:
+        if outcome not in set(ReferralOutcome):
             raise ReferralError(_l("Choose an outcome to close the referral."))
         referral.outcome = outcome
         referral.closed_at = moment
@@ -188,9 +193,7 @@ def transition(
                 _schedule(referral, moment, referral.entry)
             except DeadlineError as error:
                 raise ReferralError(str(error)) from error
-        case = referral.case
-        if case.status in (CaseStatus.NEW, CaseStatus.ASSESSING):
-            case.status = CaseStatus.REFERRED
+        casework.mark_referred(referral.case, by=actor)
     elif action == "acknowledge":
         referral.acknowledged_at = moment
     elif action == "reply":
@@ -202,7 +205,6 @@ def transition(
         actor=actor,
         detail={"referral": referral.id, "from": previous.value, "to": target.value},
     )
-    db.session.commit()
     return referral
 
 
@@ -218,6 +220,85 @@ def next_best(referral: Referral) -> dict[str, Any] | None:
 
 
 @dataclass(frozen=True)
+class ReferralFilters:
+    """What /referrals lists: a view (``VIEWS``) narrowed by kind, state, owner and reference."""
+
+    view: str = "action"
+    kind: ReferralKind | None = None
+    state: ReferralState | None = None
+    owner: int | None = None  # a user id; ``mine`` uses :func:`mine` for the viewer
+    mine: bool = False
+    q: str = ""
+
+
+VIEWS = ("action", "overdue", "due_soon", "awaiting", "timeline", "all")
+
+
+def listing(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Select[tuple[Referral]]:
+    """The referrals of a /referrals view, nearest deadline first (a query to paginate)."""
+    query = sa.select(Referral).join(Case, Case.id == Referral.case_id)
+    awaiting = Referral.state.in_(AWAITING)
+    match filters.view:
+        case "overdue":
+            query = query.where(awaiting, Referral.due_at < now)
+        case "due_soon":
+            query = query.where(awaiting, Referral.due_at >= now, Referral.due_at <= now + DUE_SOON)
+        case "awaiting" | "timeline":
+            query = query.where(awaiting)
+        case "action":
+            query = query.where(awaiting, Referral.due_at <= now + DUE_SOON)
+    if filters.kind is not None:
+        query = query.where(Referral.kind == filters.kind)
+    if filters.state is not None:
+        query = query.where(Referral.state == filters.state)
+    if filters.mine:
+        query = query.where(mine(viewer_id))
+    elif filters.owner is not None:
+        query = query.where(Referral.owner_id == filters.owner)
+    if filters.q:
+        pattern = "%" + like_escape(filters.q.upper()) + "%"
+        query = query.where(Case.ref.ilike(pattern, escape="\\"))
+    return query.order_by(Referral.due_at.is_(None), Referral.due_at, Referral.id)
+
+
+def get(referral_id: int) -> Referral | None:
+    return db.session.get(Referral, referral_id) if 0 < referral_id < 2**31 else None
+
+
+@transactional
+def record_view(referral: Referral, viewer: User) -> None:
+    """The referral page carries the sealed note: a read of the case (DESIGN §1.6)."""
+    audit.record(
+        "referral.view", "case", referral.case_id, actor=viewer, detail={"referral": referral.id}
+    )
+
+
+def reminders_of(referral: Referral) -> Sequence[ReminderOutbox]:
+    return db.session.scalars(
+        sa.select(ReminderOutbox)
+        .where(ReminderOutbox.referral_id == referral.id)
+        .order_by(ReminderOutbox.id)
+    ).all()
+
+
+def allowed_actions(referral: Referral) -> list[str]:
+    return [action for action, (sources, _) in TRANSITIONS.items() if referral.state in sources]
+
+
+def mine(user_id: int) -> sa.ColumnElement[bool]:
+    """The referrals that are this person's: those they own, and those without an owner on a
+    case assigned to them — exactly whom the reminders reach (``reminders.choose_recipient``).
+    Used by the overview on /referrals, its "mine" filter and the daily digest."""
+    return sa.or_(
+        Referral.owner_id == user_id,
+        sa.and_(
+            Referral.owner_id.is_(None),
+            Referral.case_id.in_(sa.select(Case.id).where(Case.assignee_id == user_id)),
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class Overview:
     overdue: int
     due_soon: int
@@ -225,18 +306,17 @@ class Overview:
 
 
 def overview(now: datetime | None = None, owner_id: int | None = None) -> Overview:
+    """Counts of open referrals (all, or :func:`mine` for ``owner_id``): overdue, due within
+    :data:`DUE_SOON`, and awaiting in all. One statement."""
     now = now or utcnow()
-    base = sa.select(sa.func.count()).select_from(Referral).where(Referral.state.in_(AWAITING))
+    query = sa.select(
+        sa.func.count().filter(Referral.due_at < now),
+        sa.func.count().filter(Referral.due_at >= now, Referral.due_at <= now + DUE_SOON),
+        sa.func.count(),
+    ).where(Referral.state.in_(AWAITING))
     if owner_id is not None:
-        base = base.where(Referral.owner_id == owner_id)
-    overdue = db.session.scalar(base.where(Referral.due_at < now)) or 0
-    due_soon = (
-        db.session.scalar(
-            base.where(Referral.due_at >= now, Referral.due_at <= now + timedelta(days=7))
-        )
-        or 0
-    )
-    awaiting = db.session.scalar(base) or 0
+        query = query.where(mine(owner_id))
+    overdue, due_soon, awaiting = db.session.execute(query).one()
     return Overview(overdue=overdue, due_soon=due_soon, awaiting=awaiting)
 
 
@@ -249,11 +329,7 @@ NOTE_VERSION_CHARS = 44
 
 
 class NoteRejected(ReferralError):
-    """A sealed note the server will not store; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, message: Any, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+    """A sealed note the server will not store."""
 
 
 def note_version(sealed_note: str | None) -> str:
@@ -261,6 +337,7 @@ def note_version(sealed_note: str | None) -> str:
     return (sealed_note or "")[:NOTE_VERSION_CHARS]
 
 
+@transactional
 def set_note(
     referral_id: int,
     sealed_note: str,
@@ -325,7 +402,6 @@ def set_note(
         .execution_options(synchronize_session=False)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
-        db.session.rollback()
         raise NoteRejected(
             _l(
                 "Someone else changed the note after you opened this page. Copy your text, "
@@ -341,5 +417,4 @@ def set_note(
         actor=actor,
         detail={"referral": referral.id, "org_key_id": key.id},
     )
-    db.session.commit()
     return referral

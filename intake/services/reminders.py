@@ -35,6 +35,7 @@ from intake.models import (
     Role,
     User,
 )
+from intake.services import referrals
 from intake.services.deadlines import latest_slot
 from intake.services.settings import org_zone
 
@@ -174,28 +175,13 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
 
 
 def digest_counts(user_id: int, now: datetime) -> dict[str, int]:
-    owned = (
-        sa.select(Referral.id, Referral.due_at)
-        .join(Case, Case.id == Referral.case_id)
-        .where(
-            Referral.state.in_(AWAITING),
-            sa.or_(
-                Referral.owner_id == user_id,
-                sa.and_(Referral.owner_id.is_(None), Case.assignee_id == user_id),
-            ),
-        )
-        .subquery()
-    )
-    overdue, due_soon, awaiting = db.session.execute(
-        sa.select(
-            sa.func.count().filter(owned.c.due_at < now),
-            sa.func.count().filter(
-                owned.c.due_at >= now, owned.c.due_at <= now + timedelta(days=7)
-            ),
-            sa.func.count(),
-        ).select_from(owned)
-    ).one()
-    return {"overdue": overdue, "due_within_7_days": due_soon, "awaiting": awaiting}
+    """The digest's counts: the person's referrals (``referrals.mine``) as /referrals shows them."""
+    counts = referrals.overview(now, owner_id=user_id)
+    return {
+        "overdue": counts.overdue,
+        "due_within_7_days": counts.due_soon,
+        "awaiting": counts.awaiting,
+    }
 
 
 def _due_digests(now: datetime) -> list[dict[str, Any]]:

@@ -28,7 +28,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from intake.directory import vocab
+from intake import vocab
+from intake.models import Urgency
+from intake.services.errors import ServiceError
 from intake.services.triage_phrases import Phrase
 
 URGENCIES = tuple(vocab.URGENCIES)
@@ -51,24 +53,33 @@ _MECHANISM_THREAT = {
 }
 
 
-class RoutingError(ValueError):
+class RoutingError(ServiceError):
     """Routing fields that are not in the controlled vocabularies."""
 
 
 @dataclass(frozen=True)
-class RoutingRequest:
-    threats: frozenset[str] = frozenset()
-    profiles: frozenset[str] = frozenset()
+class Routing:
+    """What a request says in the clear (DESIGN §1.2): the one routing type from the public form
+    to the stored case, triage and the command line. Lists keep the submitter's order."""
+
+    urgency: Urgency = Urgency.DAYS
+    threats: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
     country: str | None = None
-    languages: frozenset[str] = frozenset()
-    urgency: str = "days"
+    languages: tuple[str, ...] = ()
+    consent_given: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("threats", "profiles", "languages"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "urgency", Urgency(self.urgency))
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> RoutingRequest:
-        """Validate routing JSON (the CLI, the intake form); raises :class:`RoutingError`."""
+    def from_mapping(cls, data: Mapping[str, Any]) -> Routing:
+        """Validate routing JSON (the ``triage`` command); raises :class:`RoutingError`."""
         if not isinstance(data, Mapping):
             raise RoutingError("routing input must be a JSON object")
-        unknown = set(data) - {"threats", "profiles", "country", "languages", "urgency"}
+        unknown = set(data) - set(ROUTING_FIELDS)
         if unknown:
             raise RoutingError(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
         threats = _id_list(data.get("threats"), "threats", vocab.THREATS)
@@ -84,8 +95,40 @@ class RoutingRequest:
         urgency = data.get("urgency", "days")
         if urgency not in vocab.URGENCIES:
             raise RoutingError(f"urgency must be one of: {', '.join(vocab.URGENCIES)}")
+        return cls(Urgency(urgency), tuple(threats), tuple(profiles), country, tuple(languages))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The routing JSON of the command line and of the triage input."""
+        return {
+            "threats": list(self.threats),
+            "profiles": list(self.profiles),
+            "country": self.country,
+            "languages": list(self.languages),
+            "urgency": self.urgency.value,
+        }
+
+
+ROUTING_FIELDS = ("threats", "profiles", "country", "languages", "urgency")
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A routing as triage matches it: sets, built once per request."""
+
+    threats: frozenset[str]
+    profiles: frozenset[str]
+    country: str | None
+    languages: frozenset[str]
+    urgency: str
+
+    @classmethod
+    def of(cls, routing: Routing) -> _Query:
         return cls(
-            frozenset(threats), frozenset(profiles), country, frozenset(languages), str(urgency)
+            frozenset(routing.threats),
+            frozenset(routing.profiles),
+            routing.country,
+            frozenset(routing.languages),
+            routing.urgency.value,
         )
 
 
@@ -187,10 +230,9 @@ def _label(table: Mapping[str, Any], key: str) -> str:
     return vocab.english(table, key)
 
 
-def rank(
-    request: RoutingRequest, entries: Sequence[Any], limit: int | None = None
-) -> list[Suggestion]:
+def rank(routing: Routing, entries: Sequence[Any], limit: int | None = None) -> list[Suggestion]:
     """Entries that can act for this request, best first, each with reasons and caveats."""
+    request = _Query.of(routing)
     profiles = _expand_profiles(request.profiles)
     country_regions = vocab.regions_of(request.country) if request.country else frozenset()
     country = request.country
@@ -212,7 +254,7 @@ def rank(
 
 def _assess(
     entry: TriageEntry,
-    request: RoutingRequest,
+    request: _Query,
     profiles: frozenset[str],
     country_regions: frozenset[str],
 ) -> Suggestion | None:
@@ -348,27 +390,10 @@ def _assess(
     )
 
 
-def suggestions_for(
-    threats: Iterable[str],
-    profiles: Iterable[str],
-    country: str | None,
-    languages: Iterable[str],
-    urgency: str,
-    limit: int = 10,
-) -> list[dict[str, Any]]:
-    """Ranked suggestions for routing fields against the active directory, as JSON-able dicts
-    (the intake stores them on each new ``Case.triage``). Raises :class:`RoutingError` on
-    values outside the vocabularies."""
+def suggestions_for(routing: Routing, limit: int = 10) -> list[dict[str, Any]]:
+    """Ranked suggestions for a request against the active directory, as JSON-able dicts (the
+    intake stores them on each new ``Case.triage``)."""
     from intake.services.directory import active_entries  # DB access only here
 
-    request = RoutingRequest.from_mapping(
-        {
-            "threats": list(threats),
-            "profiles": list(profiles),
-            "country": country,
-            "languages": list(languages),
-            "urgency": getattr(urgency, "value", urgency),
-        }
-    )
     entries = [TriageEntry.of(entry) for entry in active_entries()]
-    return [suggestion.as_stored() for suggestion in rank(request, entries, limit=limit)]
+    return [suggestion.as_stored() for suggestion in rank(routing, entries, limit=limit)]

@@ -17,7 +17,7 @@ from flask import has_request_context
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
-from intake.directory import vocab
+from intake import vocab
 
 # People as groups, for "Serves …" / "Specialises in …".
 PROFILE_GROUPS: Mapping[str, Any] = {

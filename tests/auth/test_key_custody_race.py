@@ -45,7 +45,7 @@ def test_concurrent_revokes_never_leave_a_key_without_a_holder(
                 result = "revoked"
             except keys.KeyOperationError as error:
                 db.session.rollback()
-                result = str(error)
+                result = error.code
             finally:
                 db.session.remove()
             with lock:

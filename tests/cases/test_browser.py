@@ -16,7 +16,6 @@ from intake import crypto
 from intake.extensions import db
 from intake.models import Case, CaseMessage, KeyGrant, MessageKind, Role, User
 from intake.services.accounts import server_side_keypair
-from intake.services.cases import open_message
 from tests.builders import (
     DEFAULT_PASSWORD,
     OrgKeyPair,
@@ -25,6 +24,7 @@ from tests.builders import (
     make_org_key,
     make_user,
 )
+from tests.sealed import open_message
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,9 @@ from flask import Flask
 
 from intake.extensions import db
 from intake.models import AuditEvent, Case, CaseStatus, Role
+from intake.models import CaseOutcome as Outcome
 from intake.services import casework
-from intake.services.casework import CaseworkError, Outcome
+from intake.services.casework import CaseworkError
 from tests.builders import make_case, make_org_key, make_user
 
 

@@ -15,10 +15,10 @@ from intake import crypto
 from intake.extensions import db
 from intake.models import AuditEvent, Case, CaseMessage, CaseStatus, MessageKind, Role
 from intake.services import audit
-from intake.services.cases import open_file, open_message
 from tests.builders import OrgKeyPair, make_attachment, make_case, make_org_key, make_user
 from tests.cases.helpers import signed_in
 from tests.conftest import table_count
+from tests.sealed import open_file, open_message
 
 CANARY = "CANARY-7f3a-detained-at-dawn"
 

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from intake.directory import umbrella
 from intake.extensions import db
 from intake.models import AuditEvent, DirectoryEntry, Role
 from intake.services import directory as service
 from intake.services.audit import verify_chain
+from intake.umbrella import parser as umbrella
 from tests.builders import make_user
 from tests.conftest import table_count
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.directory import umbrella
+from intake.umbrella import parser as umbrella
 
 # The seed (shared/seeds/000_e16172a965b41fc8.txt), shipped with the project so that a clone
 # tests on its own.

@@ -12,7 +12,8 @@ import pytest
 from flask import Flask
 
 from intake.models import Urgency
-from intake.services import cases as case_service
+from intake.services import submissions
+from intake.services.triage import Routing
 from tests.builders import make_org_key
 from tests.public.conftest import full_answers
 
@@ -62,8 +63,8 @@ def test_public_pages_have_no_axe_violations(
     app: Flask, live_server: Any, axe_page: Any, locale: str
 ) -> None:
     org = make_org_key()
-    submission = case_service.create_case_from_plaintext(
-        case_service.Routing(urgency=Urgency.DAYS),
+    submission = submissions.create_case_from_plaintext(
+        Routing(urgency=Urgency.DAYS),
         org_key=org.key,
         answers=full_answers(),
         files=[],

@@ -19,8 +19,9 @@ from playwright.sync_api import expect
 
 from intake import crypto
 from intake.extensions import db
-from intake.models import Case, CaseMessage, MessageKind, SealedBy
-from intake.services import cases as case_service
+from intake.models import Case, CaseMessage, MessageKind, SealedBy, Urgency
+from intake.services import submissions
+from intake.services.triage import Routing
 from tests.builders import OrgKeyPair, make_org_key
 from tests.public.conftest import (
     CANARY,
@@ -34,6 +35,7 @@ from tests.public.conftest import (
     files_containing,
     full_answers,
 )
+from tests.sealed import open_file, open_message
 
 pytestmark = pytest.mark.browser
 
@@ -85,7 +87,7 @@ def the_case() -> Case:
 def assert_case_opens_to_everything_typed(case: Case, org: OrgKeyPair) -> None:
     assert crypto.open_answers(case.sealed_answers, org.secret) == full_answers()
     (attachment,) = case.attachments
-    photo = case_service.open_file(attachment.sealed_content, org.secret)
+    photo = open_file(attachment.sealed_content, org.secret)
     assert photo.name == PHOTO_NAME
     assert photo.content_type == "image/png"
     assert photo.data == PHOTO_BYTES
@@ -143,7 +145,7 @@ def test_js_path_sends_only_ciphertext_and_the_org_secret_opens_everything(
 
     case = the_case()
     assert case.sealed_by is SealedBy.BROWSER
-    assert case_service.find_case_by_receipt(code) == case
+    assert submissions.find_case_by_receipt(code) == case
     assert_case_opens_to_everything_typed(case, org)
     assert_no_plaintext_anywhere(app, tmp_path, caplog.text)
 
@@ -202,8 +204,8 @@ def test_status_shows_the_reply_opened_in_the_browser_and_sends_a_sealed_follow_
 ) -> None:
     caplog.set_level(logging.DEBUG)
     org = make_org_key()
-    submission = case_service.create_case_from_plaintext(
-        case_service.Routing(urgency=case_service.Urgency.DAYS),
+    submission = submissions.create_case_from_plaintext(
+        Routing(urgency=Urgency.DAYS),
         org_key=org.key,
         answers=full_answers(),
         files=[],
@@ -246,7 +248,7 @@ def test_status_shows_the_reply_opened_in_the_browser_and_sends_a_sealed_follow_
     message = db.session.scalars(
         sa.select(CaseMessage).where(CaseMessage.kind == MessageKind.SUBMITTER_FOLLOW_UP)
     ).one()
-    assert case_service.open_message(message.sealed_body, org.secret) == follow_up
+    assert open_message(message.sealed_body, org.secret) == follow_up
     assert CANARY not in caplog.text
 
 

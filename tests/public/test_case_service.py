@@ -1,4 +1,4 @@
-"""services.cases: references, triage on new cases, receipts and the shapes others rely on."""
+"""services.submissions: references, triage on new cases, receipts and the shapes others rely on."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from flask import Flask
 
 from intake import crypto
 from intake.models import Urgency
-from intake.services import cases as case_service
-from intake.services import triage
+from intake.services import submissions, triage
+from intake.services.triage import Routing
 from tests.builders import make_org_key
 from tests.conftest import table_count
+from tests.sealed import open_file
 
-ROUTING = case_service.Routing(
+ROUTING = Routing(
     urgency=Urgency.IMMEDIATE,
     threats=["detention"],
     profiles=["lawyer"],
@@ -24,8 +25,8 @@ ROUTING = case_service.Routing(
 )
 
 
-def _submit() -> case_service.Submission:
-    return case_service.create_case_from_plaintext(
+def _submit() -> submissions.Submission:
+    return submissions.create_case_from_plaintext(
         ROUTING,
         org_key=make_org_key().key,
         answers={"what_happened": "x"},
@@ -39,8 +40,8 @@ def test_triage_suggestions_are_stored_on_the_new_case(
 ) -> None:
     seen: dict[str, Any] = {}
 
-    def fake(**routing: Any) -> list[dict[str, Any]]:
-        seen.update(routing)
+    def fake(routing: Routing) -> list[dict[str, Any]]:
+        seen.update(routing.as_dict())
         return [{"id": "wgad", "name": "WGAD", "score": 9, "reasons": ["detention"], "caveats": []}]
 
     monkeypatch.setattr(triage, "suggestions_for", fake)
@@ -58,7 +59,7 @@ def test_triage_suggestions_are_stored_on_the_new_case(
 def test_a_failing_triage_never_loses_the_request(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(**routing: Any) -> list[dict[str, Any]]:
+    def broken(routing: Routing) -> list[dict[str, Any]]:
         raise RuntimeError("directory unavailable")
 
     monkeypatch.setattr(triage, "suggestions_for", broken)
@@ -93,18 +94,18 @@ def test_receipt_codes_have_100_bits_and_are_never_stored(app: Flask) -> None:
 
 def test_file_envelope_round_trip_keeps_newlines_in_names(app: Flask) -> None:
     org = make_org_key()
-    plain = case_service.PlainFile(
+    plain = submissions.PlainFile(
         name='a\nb "c".png', content_type="image/png", data=b"\n\x00data\n"
     )
-    opened = case_service.open_file(case_service.seal_file(plain, org.public), org.secret)
+    opened = open_file(submissions.seal_file(plain, org.public), org.secret)
     assert opened == plain
 
 
 def test_too_many_files_are_refused_by_the_service(app: Flask) -> None:
     org = make_org_key()
-    files = [case_service.PlainFile("f", "text/plain", b"x")] * 6
-    with pytest.raises(case_service.SubmissionRefused):
-        case_service.create_case_from_plaintext(
+    files = [submissions.PlainFile("f", "text/plain", b"x")] * 6
+    with pytest.raises(submissions.SubmissionRefused):
+        submissions.create_case_from_plaintext(
             ROUTING, org_key=org.key, answers={}, files=files, locale="en"
         )
     assert table_count("cases") == 0

@@ -14,10 +14,11 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import SealedBy
-from intake.services import cases as case_service
+from intake.services import submissions
 from tests.builders import OrgKeyPair, make_org_key
 from tests.conftest import table_count
 from tests.public.conftest import csrf_token, full_answers
+from tests.sealed import open_file
 
 
 def _sealed_answers(org: OrgKeyPair, answers: dict[str, Any] | None = None) -> str:
@@ -26,8 +27,8 @@ def _sealed_answers(org: OrgKeyPair, answers: dict[str, Any] | None = None) -> s
 
 
 def _sealed_file(org: OrgKeyPair, data: bytes = b"photo bytes") -> bytes:
-    plain = case_service.PlainFile(name="a.png", content_type="image/png", data=data)
-    return crypto.b64(case_service.seal_file(plain, org.public)).encode()
+    plain = submissions.PlainFile(name="a.png", content_type="image/png", data=data)
+    return crypto.b64(submissions.seal_file(plain, org.public)).encode()
 
 
 def _browser_form(org: OrgKeyPair, token: str, **overrides: Any) -> dict[str, Any]:
@@ -81,11 +82,11 @@ def test_well_formed_browser_ciphertext_is_stored_as_sent(
     response = _send(roomy_app, org)
     assert response.status_code == 201, response.json
     code = response.json["receipt_code"]
-    case = case_service.find_case_by_receipt(code)
+    case = submissions.find_case_by_receipt(code)
     assert case is not None
     assert case.sealed_by is SealedBy.BROWSER
     assert crypto.open_answers(case.sealed_answers, org.secret) == full_answers()
-    photo = case_service.open_file(case.attachments[0].sealed_content, org.secret)
+    photo = open_file(case.attachments[0].sealed_content, org.secret)
     assert photo.data == b"photo bytes"
     # The reply key is the one the browser derives from the code.
     normalised = crypto.normalise_receipt_code(code)
@@ -144,7 +145,7 @@ def test_a_bit_flipped_ciphertext_cannot_be_detected_by_the_server_but_never_ope
     raw[100] ^= 0x01
     response = _send(roomy_app, org, sealed_answers=crypto.b64(bytes(raw)))
     assert response.status_code == 201
-    case = case_service.find_case_by_receipt(response.json["receipt_code"])
+    case = submissions.find_case_by_receipt(response.json["receipt_code"])
     assert case is not None
     with pytest.raises(crypto.InvalidCiphertext):
         crypto.open_answers(case.sealed_answers, org.secret)

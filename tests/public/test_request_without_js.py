@@ -15,7 +15,7 @@ from flask import Flask
 from intake import crypto
 from intake.extensions import db
 from intake.models import AuditEvent, Case, CaseAttachment, SealedBy
-from intake.services import cases as case_service
+from intake.services import submissions
 from intake.services.audit import verify_chain
 from tests.builders import make_org_key
 from tests.conftest import table_count
@@ -32,6 +32,7 @@ from tests.public.conftest import (
     full_answers,
     routing_form,
 )
+from tests.sealed import open_file
 
 
 def _post(client: Any, data: dict[str, Any], **kwargs: Any) -> Any:
@@ -82,13 +83,13 @@ def test_no_js_submission_is_sealed_before_storage_and_opens_with_the_org_secret
         assert case.ref.startswith("RF-")
         assert len(case.ref) == 11
         # Found by the code the submitter was shown; the code itself is nowhere.
-        assert case_service.find_case_by_receipt(code.group(1)).id == case.id
+        assert submissions.find_case_by_receipt(code.group(1)).id == case.id
         assert code.group(1).replace("-", "") not in database_text(app)
 
         answers = crypto.open_answers(case.sealed_answers, org.secret)
         assert answers == full_answers()
         (attachment,) = case.attachments
-        photo = case_service.open_file(attachment.sealed_content, org.secret)
+        photo = open_file(attachment.sealed_content, org.secret)
         assert (photo.name, photo.content_type) == (PHOTO_NAME, "image/png")
         assert photo.data == PHOTO_BYTES
 
@@ -260,7 +261,7 @@ def test_a_database_failure_re_shows_the_form_with_the_text(
     def database_down(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(case_service, "create_case", database_down)
+    monkeypatch.setattr(submissions, "create_case", database_down)
     response = _post(client, _form(csrf_token(client)))
     assert response.status_code == 503
     assert canary_for("what_happened") in response.text

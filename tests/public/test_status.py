@@ -14,14 +14,16 @@ from flask import Flask
 from intake import crypto
 from intake.extensions import db
 from intake.models import CaseAttachment, CaseMessage, MessageKind, SharedStatus, Urgency
-from intake.services import cases as case_service
+from intake.services import submissions
+from intake.services.triage import Routing
 from tests.builders import OrgKeyPair, make_org_key
 from tests.public.conftest import CANARY, canary_needles, csrf_token, full_answers
+from tests.sealed import open_file, open_message
 
 
-def submit(org: OrgKeyPair) -> case_service.Submission:
-    return case_service.create_case_from_plaintext(
-        case_service.Routing(urgency=Urgency.DAYS, threats=["detention"], country="TW"),
+def submit(org: OrgKeyPair) -> submissions.Submission:
+    return submissions.create_case_from_plaintext(
+        Routing(urgency=Urgency.DAYS, threats=["detention"], country="TW"),
         org_key=org.key,
         answers=full_answers(),
         files=[],
@@ -61,7 +63,7 @@ def test_the_receipt_code_shows_status_and_the_sealed_reply(roomy_app: Flask) ->
     normalised = crypto.normalise_receipt_code(submission.receipt_code)
     assert normalised is not None
     _public, secret = crypto.reply_keypair(normalised)
-    assert case_service.open_message(sealed.group(1), secret) == "我們已聯絡律師"
+    assert open_message(sealed.group(1), secret) == "我們已聯絡律師"
 
 
 def test_a_wrong_code_is_refused_then_throttled(make_app: Any) -> None:
@@ -128,11 +130,11 @@ def test_a_follow_up_without_js_is_sealed_to_the_organisation(roomy_app: Flask) 
         sa.select(CaseMessage).where(CaseMessage.kind == MessageKind.SUBMITTER_FOLLOW_UP)
     ).one()
     assert message.org_key_id == org.key.id
-    assert case_service.open_message(message.sealed_body, org.secret) == f"more news {CANARY}"
+    assert open_message(message.sealed_body, org.secret) == f"more news {CANARY}"
     attachment = db.session.scalars(
         sa.select(CaseAttachment).where(CaseAttachment.message_id == message.id)
     ).one()
-    opened = case_service.open_file(attachment.sealed_content, org.secret)
+    opened = open_file(attachment.sealed_content, org.secret)
     assert opened.name == "scan.pdf"
     assert opened.data == b"scan " + CANARY.encode()
 

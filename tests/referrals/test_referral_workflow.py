@@ -121,9 +121,10 @@ def test_next_best_suggests_an_untried_triage_entry(app: Flask) -> None:
 
 
 def test_every_outcome_has_a_label() -> None:
-    from intake.referrals.forms import OUTCOME_LABELS
+    from intake.labels import REFERRAL_OUTCOME_LABELS as OUTCOME_LABELS
+    from intake.models import ReferralOutcome
 
-    assert set(OUTCOME_LABELS) == set(referrals.OUTCOMES)
+    assert set(OUTCOME_LABELS) == set(ReferralOutcome)
 
 
 def test_override_reasons_come_from_a_fixed_list_so_no_free_text_is_stored(app: Flask) -> None:

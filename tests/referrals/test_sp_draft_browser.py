@@ -19,7 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 
-from intake.directory import vocab as directory_vocab
+from intake import vocab as directory_vocab
 from intake.extensions import db
 from intake.models import Referral, ReferralKind, Role, User
 from intake.public import forms as intake_forms

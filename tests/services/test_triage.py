@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intake.directory import vocab
+from intake import vocab
 from intake.services.directory import load_shipped
-from intake.services.triage import RoutingError, RoutingRequest, TriageEntry, rank
+from intake.services.triage import Routing, RoutingError, TriageEntry, rank
 
 SHIPPED = [TriageEntry.of(e) for e in load_shipped()]
 
 
 def ranked(**fields: Any) -> list[str]:
-    request = RoutingRequest.from_mapping(fields)
+    request = Routing.from_mapping(fields)
     return [s.id for s in rank(request, SHIPPED)]
 
 
 def suggestion(entry_id: str, **fields: Any) -> Any:
-    request = RoutingRequest.from_mapping(fields)
+    request = Routing.from_mapping(fields)
     return next(s for s in rank(request, SHIPPED) if s.id == entry_id)
 
 
@@ -95,7 +96,7 @@ def test_lawyer_detained_brings_wgad_and_the_legal_networks_not_wgeid() -> None:
     fast = [
         by_id[s.id].accepts_urgent_appeals
         and "domestic_remedies_exhausted" not in by_id[s.id].condition_ids
-        for s in rank(RoutingRequest.from_mapping(request), SHIPPED)[1:]
+        for s in rank(Routing.from_mapping(request), SHIPPED)[1:]
     ]
     assert fast == sorted(fast, reverse=True)
     assert (
@@ -196,7 +197,7 @@ def test_no_country_means_only_global_entries() -> None:
 
 def test_retired_entries_are_never_suggested() -> None:
     entries = [TriageEntry(id="a", name="A", regions=frozenset({"global"}), retired=True)]
-    assert rank(RoutingRequest(), entries) == []
+    assert rank(Routing(), entries) == []
 
 
 @pytest.mark.parametrize(
@@ -215,7 +216,7 @@ def test_retired_entries_are_never_suggested() -> None:
 )
 def test_bad_routing_input_is_refused(payload: Any) -> None:
     with pytest.raises(RoutingError):
-        RoutingRequest.from_mapping(payload)
+        Routing.from_mapping(payload)
 
 
 # --- properties -------------------------------------------------------------------------------
@@ -266,7 +267,7 @@ entries_strategy = st.lists(
     unique_by=lambda e: e.id,
 )
 requests_strategy = st.builds(
-    lambda ts, ps, c, ls, u: RoutingRequest(frozenset(ts), frozenset(ps), c, frozenset(ls), u),
+    lambda ts, ps, c, ls, u: Routing(urgency=u, threats=ts, profiles=ps, country=c, languages=ls),
     st.frozensets(threat_ids, max_size=4),
     st.frozensets(profile_ids, max_size=2),
     st.one_of(st.none(), countries),
@@ -277,7 +278,7 @@ requests_strategy = st.builds(
 
 @settings(max_examples=150, deadline=None)
 @given(entries_strategy, requests_strategy)
-def test_property_region_exclusion(entries: list[TriageEntry], request: RoutingRequest) -> None:
+def test_property_region_exclusion(entries: list[TriageEntry], request: Routing) -> None:
     for s in rank(request, entries):
         entry = next(e for e in entries if e.id == s.id)
         if "global" in entry.regions:
@@ -292,7 +293,7 @@ def test_property_region_exclusion(entries: list[TriageEntry], request: RoutingR
 @settings(max_examples=150, deadline=None)
 @given(entries_strategy, requests_strategy)
 def test_property_deterministic_and_every_result_has_reasons(
-    entries: list[TriageEntry], request: RoutingRequest
+    entries: list[TriageEntry], request: Routing
 ) -> None:
     first = rank(request, entries)
     assert first == rank(request, list(reversed(entries)))
@@ -305,16 +306,10 @@ def test_property_deterministic_and_every_result_has_reasons(
 @settings(max_examples=150, deadline=None)
 @given(entries_strategy, requests_strategy, threat_ids)
 def test_property_adding_a_matching_threat_never_lowers_a_score(
-    entries: list[TriageEntry], request: RoutingRequest, threat: str
+    entries: list[TriageEntry], request: Routing, threat: str
 ) -> None:
     before = {s.id: s.score for s in rank(request, entries)}
-    more = RoutingRequest(
-        request.threats | {threat},
-        request.profiles,
-        request.country,
-        request.languages,
-        request.urgency,
-    )
+    more = dataclasses.replace(request, threats=(*request.threats, threat))
     after = {s.id: s.score for s in rank(more, entries)}
     for entry in entries:
         if threat in entry.threats and entry.id in before:
@@ -334,7 +329,8 @@ def test_suggestions_for_reads_active_entries_and_returns_json(app: Any) -> None
     from tests.builders import make_user
 
     directory_service.import_shipped()
-    result = suggestions_for(["detention"], ["lawyer"], "CN", ["zh"], Urgency.IMMEDIATE, limit=5)
+    detained = Routing(Urgency.IMMEDIATE, ("detention",), ("lawyer",), "CN", ("zh",))
+    result = suggestions_for(detained, limit=5)
     assert len(result) == 5
     assert json.loads(json.dumps(result)) == result
     assert result[0]["id"] == "embassies"
@@ -345,10 +341,10 @@ def test_suggestions_for_reads_active_entries_and_returns_json(app: Any) -> None
     directory_service.set_retired(
         "asian-human-rights-commission", True, actor=make_user(Role.ADMIN)
     )
-    ids = [s["id"] for s in suggestions_for(["detention"], ["lawyer"], "CN", ["zh"], "immediate")]
+    ids = [s["id"] for s in suggestions_for(detained)]
     assert "asian-human-rights-commission" not in ids
     with pytest.raises(RoutingError):
-        suggestions_for(["made-up"], [], "CN", [], "immediate")
+        Routing.from_mapping({"threats": ["made-up"], "country": "CN", "urgency": "immediate"})
 
 
 def test_vocabulary_tables_are_consistent() -> None:
@@ -364,7 +360,7 @@ def test_vocabulary_tables_are_consistent() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(requests_strategy)
-def test_property_shipped_directory_never_suggests_who_cannot_act(request: RoutingRequest) -> None:
+def test_property_shipped_directory_never_suggests_who_cannot_act(request: Routing) -> None:
     ids = [s.id for s in rank(request, SHIPPED)]
     assert "icc" not in ids
     assert ("un-wgad" in ids) <= ("detention" in request.threats)

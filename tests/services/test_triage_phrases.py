@@ -8,7 +8,7 @@ from flask import Flask
 
 from intake.models import Role, Urgency
 from intake.services import directory as directory_service
-from intake.services.triage import suggestions_for
+from intake.services.triage import Routing, suggestions_for
 from intake.services.triage_phrases import lines
 from tests.builders import login_as, make_case, make_org_key, make_user
 
@@ -26,7 +26,8 @@ def test_phrases_render_exactly_the_stored_english_reasons(app: Flask) -> None:
     seen = 0
     with app.test_request_context("/?lang=en"):
         for threats, profiles, country, languages, urgency in SCENARIOS:
-            for suggestion in suggestions_for(threats, profiles, country, languages, urgency):
+            routing = Routing(urgency, threats, profiles, country, languages)
+            for suggestion in suggestions_for(routing):
                 assert lines(suggestion, "reasons") == suggestion["reasons"]
                 assert lines(suggestion, "caveats") == suggestion["caveats"]
                 seen += len(suggestion["reasons"])
@@ -35,7 +36,9 @@ def test_phrases_render_exactly_the_stored_english_reasons(app: Flask) -> None:
 
 def test_staff_read_triage_reasons_in_traditional_chinese(app: Flask) -> None:
     directory_service.import_shipped()
-    suggestions = suggestions_for(["detention"], ["lawyer"], "CN", ["zh"], Urgency.IMMEDIATE)
+    suggestions = suggestions_for(
+        Routing(Urgency.IMMEDIATE, ("detention",), ("lawyer",), "CN", ("zh",))
+    )
     case = make_case(make_org_key(), triage=suggestions, threats=["detention"], country="CN")
     client = login_as(app.test_client(), app, make_user(Role.CASEWORKER))
     html = client.get(f"/cases/{case.ref}?lang=zh_Hant").get_data(as_text=True)

@@ -1,4 +1,5 @@
-"""Creating cases from the public form, receipt codes, and the submitter's follow-ups.
+"""Public submissions: creating cases from the intake form, receipt codes, and the submitter's
+follow-ups.
 
 What is stored for a request (DESIGN §1, §3):
 
@@ -23,12 +24,12 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context
-from flask_babel import gettext
+from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from intake import crypto
 from intake.extensions import db
@@ -39,9 +40,11 @@ from intake.models import (
     MessageKind,
     OrgKey,
     SealedBy,
-    Urgency,
 )
-from intake.services import audit
+from intake.services import audit, triage
+from intake.services.errors import ServiceError
+from intake.services.transactions import transactional
+from intake.services.triage import Routing
 
 log = logging.getLogger(__name__)
 
@@ -52,27 +55,8 @@ FILE_HEADER_MAX = 1024
 SUBMITTER = "submitter"
 
 
-def _(message: str, **variables: Any) -> str:
-    """Translated in a request (the submitter's language); plain English from the CLI/demo."""
-    if has_request_context():
-        return str(gettext(message, **variables))
-    return message % variables if variables else message
-
-
-class SubmissionRefused(ValueError):
+class SubmissionRefused(ServiceError):
     """A request we do not accept; ``str(error)`` is safe to show to the submitter."""
-
-
-@dataclass(frozen=True)
-class Routing:
-    """The fields in the clear: what triage and the queue need, and nothing that names anyone."""
-
-    urgency: Urgency
-    threats: list[str] = field(default_factory=list)
-    profiles: list[str] = field(default_factory=list)
-    country: str | None = None
-    languages: list[str] = field(default_factory=list)
-    consent_given: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,26 +78,16 @@ class Submission:
 # Keys and limits
 
 
-def current_org_key() -> OrgKey | None:
-    """The newest organisation key that is not retired: the one new requests are sealed to."""
-    return db.session.scalars(
-        sa.select(OrgKey)
-        .where(OrgKey.retired_at.is_(None))
-        .order_by(OrgKey.created_at.desc(), OrgKey.id.desc())
-        .limit(1)
-    ).first()
-
-
 def usable_org_key(org_key_id: Any) -> OrgKey:
     """The key a browser says it sealed to: it must exist and not be retired."""
     try:
         key_id = int(org_key_id)
     except (TypeError, ValueError) as exc:
-        raise SubmissionRefused(_("The organisation key id is missing or not a number.")) from exc
+        raise SubmissionRefused(_l("The organisation key id is missing or not a number.")) from exc
     key = db.session.get(OrgKey, key_id) if 0 < key_id < 2**31 else None
     if key is None or key.retired_at is not None:
         raise SubmissionRefused(
-            _(
+            _l(
                 "The organisation key this was sealed to is not in use. Reload the page and "
                 "send again."
             )
@@ -144,17 +118,17 @@ def sealed_file_max_bytes() -> int:
 def check_sealed_answers(text: Any) -> str:
     """Base64 of a sealed, padded payload: standard alphabet, whole pad blocks, not too big."""
     if not isinstance(text, str) or not text:
-        raise SubmissionRefused(_("The sealed answers are missing."))
+        raise SubmissionRefused(_l("The sealed answers are missing."))
     try:
         raw = crypto.validate_sealed(text, max_bytes=answers_max_bytes(), what="sealed answers")
     except crypto.InvalidCiphertext as exc:
         raise SubmissionRefused(
-            _("The sealed answers are not valid: %(reason)s.", reason=exc)
+            _l("The sealed answers are not valid: %(reason)s.", reason=exc)
         ) from exc
     body = len(raw) - crypto.SEAL_OVERHEAD
     if body < crypto.PAD_BLOCK or body % crypto.PAD_BLOCK:
         raise SubmissionRefused(
-            _("The sealed answers have the wrong length: they are truncated or were not padded.")
+            _l("The sealed answers have the wrong length: they are truncated or were not padded.")
         )
     return text
 
@@ -163,19 +137,19 @@ def check_sealed_file(text: Any, index: int) -> bytes:
     """A sealed file envelope from the browser, as base64; returns the raw ciphertext."""
     what = f"sealed file {index}"
     if not isinstance(text, str) or not text:
-        raise SubmissionRefused(_("Sealed file %(number)d is empty.", number=index))
+        raise SubmissionRefused(_l("Sealed file %(number)d is empty.", number=index))
     try:
         return crypto.validate_sealed(text.strip(), max_bytes=sealed_file_max_bytes(), what=what)
     except crypto.InvalidCiphertext as exc:
         raise SubmissionRefused(
-            _("Sealed file %(number)d is not valid: %(reason)s.", number=index, reason=exc)
+            _l("Sealed file %(number)d is not valid: %(reason)s.", number=index, reason=exc)
         ) from exc
 
 
 def check_file_count(count: int) -> None:
     if count > attachment_max_count():
         raise SubmissionRefused(
-            _("At most %(count)d files can be attached.", count=attachment_max_count())
+            _l("At most %(count)d files can be attached.", count=attachment_max_count())
         )
 
 
@@ -195,21 +169,6 @@ def seal_file(plain: PlainFile, public_key_b64: str) -> bytes:
     return crypto.seal(file_envelope(plain), public_key_b64)
 
 
-def open_file(sealed: bytes, secret_key: bytes) -> PlainFile:
-    """Open a sealed attachment (tests, the demo; staff open them in their browser)."""
-    envelope = crypto.unseal(sealed, secret_key)
-    header, separator, data = envelope.partition(b"\n")
-    if not separator:
-        raise crypto.InvalidCiphertext("attachment has no header")
-    meta = json.loads(header.decode("utf-8"))
-    return PlainFile(name=str(meta["name"]), content_type=str(meta["type"]), data=data)
-
-
-def open_message(sealed_b64: str, secret_key: bytes) -> str:
-    """The text of a sealed message (a padded ``{"body": …}`` object)."""
-    return str(crypto.open_answers(sealed_b64, secret_key).get("body", ""))
-
-
 # ---------------------------------------------------------------------------------------------
 # Creating a case
 
@@ -224,39 +183,11 @@ def new_case_ref() -> str:
             return ref
 
 
-def _suggestion_dict(item: Any) -> Any:
-    if hasattr(item, "as_dict"):
-        return item.as_dict()
-    if is_dataclass(item) and not isinstance(item, type):
-        return asdict(item)
-    return item
-
-
 def triage_suggestions(routing: Routing) -> list[dict[str, Any]]:
-    """Triage for a new case, when the triage service exists; a request is never lost to it.
-
-    ``intake.services.triage`` is written alongside this issue; until it lands (or if it
-    fails) the case is stored without suggestions and staff can run triage later.
-    """
+    """Triage for a new case. A request is never lost to triage: if it fails, the case is
+    stored without suggestions and staff can run triage later."""
     try:
-        from intake.services import triage
-    except ImportError:
-        return []
-    suggestions_for = getattr(triage, "suggestions_for", None)
-    if suggestions_for is None:
-        return []
-    try:
-        result = suggestions_for(
-            threats=list(routing.threats),
-            profiles=list(routing.profiles),
-            country=routing.country,
-            languages=list(routing.languages),
-            urgency=routing.urgency.value,
-        )
-        items = [_suggestion_dict(item) for item in result or []]
-        # Case.triage is JSON: round-trip so anything unserialisable fails here, not at commit.
-        suggestions: list[dict[str, Any]] = json.loads(json.dumps(items, default=str))
-        return suggestions
+        return triage.suggestions_for(routing)
     except Exception as exc:  # noqa: BLE001 — routing fields only; never lose the request
         log.warning("triage failed for a new case: %s", type(exc).__name__)
         return []
@@ -281,6 +212,7 @@ def _receipt() -> tuple[str, str, str]:
     return code, lookup, reply_public
 
 
+@transactional
 def create_case(
     routing: Routing,
     *,
@@ -309,25 +241,21 @@ def create_case(
         reply_public_key=reply_public,
         triage=triage_suggestions(routing),
     )
-    try:
-        db.session.add(case)
-        for content in sealed_files:
-            case.attachments.append(CaseAttachment(sealed_content=content, size=len(content)))
-        db.session.flush()
-        audit.record(
-            "case.submitted",
-            "case",
-            case.id,
-            actor_label=SUBMITTER,
-            detail={"sealed_by": sealed_by.value, "attachments": len(sealed_files)},
-        )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    db.session.add(case)
+    for content in sealed_files:
+        case.attachments.append(CaseAttachment(sealed_content=content, size=len(content)))
+    db.session.flush()
+    audit.record(
+        "case.submitted",
+        "case",
+        case.id,
+        actor_label=SUBMITTER,
+        detail={"sealed_by": sealed_by.value, "attachments": len(sealed_files)},
+    )
     return Submission(case=case, receipt_code=code)
 
 
+@transactional
 def create_case_from_plaintext(
     routing: Routing,
     *,
@@ -340,7 +268,7 @@ def create_case_from_plaintext(
     check_file_count(len(files))
     for plain in files:
         if len(plain.data) > attachment_max_bytes():
-            raise SubmissionRefused(_("A file is larger than allowed."))
+            raise SubmissionRefused(_l("A file is larger than allowed."))
     sealed_answers = crypto.seal_answers(answers, org_key.public_key)
     sealed_files = [seal_file(plain, org_key.public_key) for plain in files]
     return create_case(
@@ -365,16 +293,17 @@ def find_case_by_receipt(code: str) -> Case | None:
     return db.session.scalars(sa.select(Case).where(Case.receipt_lookup == lookup)).first()
 
 
+@transactional
 def record_status_view(case: Case) -> None:
     """A submitter read the status of their case: audited like every read (DESIGN §1.6)."""
     audit.record("case.status_viewed", "case", case.id, actor_label=SUBMITTER)
-    db.session.commit()
 
 
 def staff_replies(case: Case) -> list[CaseMessage]:
     return [message for message in case.messages if message.kind == MessageKind.STAFF_REPLY]
 
 
+@transactional
 def add_follow_up(
     case: Case,
     *,
@@ -390,39 +319,32 @@ def add_follow_up(
         sealed_body=sealed_body,
         org_key_id=org_key.id,
     )
-    try:
-        db.session.add(message)
-        db.session.flush()
-        for content in sealed_files:
-            db.session.add(
-                CaseAttachment(
-                    case_id=case.id,
-                    message_id=message.id,
-                    sealed_content=content,
-                    size=len(content),
-                )
+    db.session.add(message)
+    db.session.flush()
+    for content in sealed_files:
+        db.session.add(
+            CaseAttachment(
+                case_id=case.id, message_id=message.id, sealed_content=content, size=len(content)
             )
-        audit.record(
-            "case.follow_up",
-            "case",
-            case.id,
-            actor_label=SUBMITTER,
-            detail={"message_id": message.id, "attachments": len(sealed_files)},
         )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    audit.record(
+        "case.follow_up",
+        "case",
+        case.id,
+        actor_label=SUBMITTER,
+        detail={"message_id": message.id, "attachments": len(sealed_files)},
+    )
     return message
 
 
+@transactional
 def add_follow_up_from_plaintext(
     case: Case, *, org_key: OrgKey, body: str, files: list[PlainFile]
 ) -> CaseMessage:
     check_file_count(len(files))
     for plain in files:
         if len(plain.data) > attachment_max_bytes():
-            raise SubmissionRefused(_("A file is larger than allowed."))
+            raise SubmissionRefused(_l("A file is larger than allowed."))
     return add_follow_up(
         case,
         org_key=org_key,

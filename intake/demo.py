@@ -29,8 +29,10 @@ from intake.models import (
     Urgency,
     User,
 )
+from intake.services import keys, triage
 from intake.services.deadlines import CLOCK_STARTS, due_at
 from intake.services.settings import org_zone
+from intake.services.triage import Routing
 
 SITUATIONS: list[dict[str, Any]] = [
     {
@@ -121,9 +123,7 @@ class DemoError(RuntimeError):
 
 
 def _current_org_key() -> OrgKey:
-    key = db.session.scalar(
-        sa.select(OrgKey).where(OrgKey.retired_at.is_(None)).order_by(OrgKey.id.desc()).limit(1)
-    )
+    key = keys.current_org_key()
     if key is None:
         raise DemoError(
             "No organisation key yet: complete /setup or run `flask keys init` first, "
@@ -133,18 +133,15 @@ def _current_org_key() -> OrgKey:
 
 
 def _suggestions(situation: dict[str, Any]) -> list[dict[str, Any]]:
-    try:
-        from intake.services.triage import suggestions_for
-    except ImportError:
-        return []
-    result: list[dict[str, Any]] = suggestions_for(
-        situation["threats"],
-        situation["profiles"],
-        situation["country"],
-        situation["languages"],
-        situation["urgency"].value,
+    return triage.suggestions_for(
+        Routing(
+            urgency=situation["urgency"],
+            threats=situation["threats"],
+            profiles=situation["profiles"],
+            country=situation["country"],
+            languages=situation["languages"],
+        )
     )
-    return result
 
 
 def _entry_for(

@@ -1,7 +1,7 @@
 """What the words of an Umbrella directory mean: labels, vocabularies, stable entry ids.
 
 Free text in either script (Traditional or Simplified Chinese, English) is normalised and looked
-up here; the parser in :mod:`intake.directory.umbrella` only knows the layout.
+up here; the parser in :mod:`intake.umbrella.parser` only knows the layout.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from functools import cache
 
 from babel import Locale
 
-from intake.directory import vocab
+from intake import vocab
 
 # --- text normalisation --------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from intake.directory.terms import (
+from intake.umbrella.terms import (
     CJK,
     COMPOUND_LOOKUP,
     LABELS,

@@ -1,8 +1,10 @@
-"""Controlled vocabularies of the directory and triage (DESIGN §4), with translated labels.
+"""The controlled vocabularies of DESIGN §4, in one place: the public form, the directory,
+triage, the queue and the reports all use these ids and labels.
 
 Ids are stable (stored in the database, in referrals and in the JSON of the CLI); labels go
 through Flask-Babel. Named regions map to ISO 3166-1 alpha-2 countries so that triage can tell
-whether a regional organisation or mechanism can act for a person in a given country.
+whether a regional organisation or mechanism can act for a person in a given country. Countries
+and languages are named by Babel's CLDR data in the reader's language.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Mapping
 from functools import cache
 
 from babel import Locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
@@ -209,13 +212,61 @@ def _cldr(locale: str) -> Locale | None:
         return None
 
 
-@cache
-def country_name(code: str, locale: str = "en") -> str:
-    data = _cldr(locale)
-    return str(data.territories.get(code, code)) if data else code
+_ENGLISH = Locale("en")
+
+
+def _reader_locale() -> str:
+    locale = get_locale()
+    return str(locale) if locale is not None else "en"
 
 
 @cache
-def language_name(code: str, locale: str = "en") -> str:
+def _country_name(code: str, locale: str) -> str:
     data = _cldr(locale)
-    return str(data.languages.get(code, code)) if data else code
+    name = data.territories.get(code) if data else None
+    return str(name or _ENGLISH.territories.get(code) or code)
+
+
+@cache
+def _language_name(code: str, locale: str) -> str:
+    data = _cldr(locale)
+    name = data.languages.get(code) if data else None
+    return str(name or _ENGLISH.languages.get(code) or code)
+
+
+def country_name(code: str, locale: str | None = None) -> str:
+    """The country's name in ``locale`` (default: the reader's), else English, else the code."""
+    return _country_name(code, locale or _reader_locale())
+
+
+def language_name(code: str, locale: str | None = None) -> str:
+    """The language's name in ``locale`` (default: the reader's), else English, else the code."""
+    return _language_name(code, locale or _reader_locale())
+
+
+# --- choices for forms ----------------------------------------------------------------------
+
+# Languages offered as checkboxes on the public form; any other ISO 639-1 code from a list.
+COMMON_LANGUAGES = (
+    "en", "zh", "es", "fr", "ar", "ru", "pt", "fa", "tr", "ur", "hi", "bn", "vi", "th", "my",
+    "id", "ms", "km", "bo", "ug", "ko", "ja", "uk", "sw",
+)  # fmt: skip
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """(code, name in the reader's language), sorted by name."""
+    locale = _reader_locale()
+    return sorted(
+        ((code, country_name(code, locale)) for code in ISO_COUNTRIES), key=lambda pair: pair[1]
+    )
+
+
+def common_language_choices() -> list[tuple[str, str]]:
+    locale = _reader_locale()
+    return [(code, language_name(code, locale)) for code in COMMON_LANGUAGES]
+
+
+def other_language_choices() -> list[tuple[str, str]]:
+    locale = _reader_locale()
+    others = sorted(language_codes() - set(COMMON_LANGUAGES))
+    return sorted(((code, language_name(code, locale)) for code in others), key=lambda p: p[1])
