@@ -25,7 +25,6 @@ def _read_password(password_stdin: bool) -> str:
 
 
 def _fail(message: str) -> None:
-    db.session.rollback()
     click.echo(json.dumps({"error": message}), err=True)
     raise SystemExit(1)
 
@@ -50,7 +49,6 @@ def create_user(email: str, role: str, password_stdin: bool) -> None:
     except accounts.AccountError as exc:
         _fail(str(exc))
         return
-    db.session.commit()
     click.echo(
         json.dumps(
             {

@@ -186,7 +186,6 @@ def edit(entry_id: str) -> str | Response | tuple[str, int]:
         try:
             directory_service.update_entry(entry.id, form.to_record(entry), actor=current_user)
         except directory_service.DirectoryImportError as error:
-            db.session.rollback()
             form.form_errors.extend(error.problems)
         else:
             flash(_("Entry saved."), "success")

@@ -47,7 +47,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
 from intake import vocab
-from intake.extensions import csrf, db, limiter
+from intake.extensions import csrf, limiter
 from intake.models import Case, OrgKey, Urgency
 from intake.public import bp
 from intake.public.forms import (
@@ -346,7 +346,6 @@ def _submit_without_js(
     except SQLAlchemyError as error:
         # A server error must not throw the text away either: show the form again, filled in.
         log.error("storing a request failed: %s", type(error).__name__)
-        db.session.rollback()
         notice = _(
             "We could not save your request because of a problem on our side. We kept what "
             "you wrote: please try again in a moment."

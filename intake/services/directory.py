@@ -22,6 +22,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import DirectoryEntry, User
 from intake.services import audit
+from intake.services.transactions import transactional
 from intake.umbrella import parser as umbrella
 
 SHIPPED_PATH = Path(__file__).resolve().parent.parent / "directory" / "data" / "directory.json"
@@ -525,6 +526,7 @@ def create_entry(data: Mapping[str, Any], *, actor: User) -> DirectoryEntry:
     return entry
 
 
+@transactional
 def update_entry(entry_id: str, data: Mapping[str, Any], *, actor: User) -> DirectoryEntry:
     entry = db.session.get(DirectoryEntry, entry_id)
     if entry is None:
@@ -537,7 +539,6 @@ def update_entry(entry_id: str, data: Mapping[str, Any], *, actor: User) -> Dire
     )
     _apply(entry, clean)
     audit.record("directory.update", "directory", entry.id, actor=actor, detail={"fields": changed})
-    db.session.commit()
     return entry
 
 
