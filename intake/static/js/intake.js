@@ -258,17 +258,16 @@
     busy = true;
     statusLine.textContent = data.msgSealing;
     try {
-      await seal.ready();
-      const keyInfo = await seal.fetchKey(data.keyUrl);
       const answers = {};
       for (const name of sealedFields) {
         answers[name] = valueOf(name);
       }
-      const body = routingBody(keyInfo);
-      body.append("sealed_answers", seal.sealObject(answers, keyInfo));
       const input = form.elements.namedItem("attachments");
-      await seal.appendSealedFiles(body, Array.from((input && input.files) || []), keyInfo);
-      const sent = await seal.post(form.action, body, keyInfo.csrf_token);
+      const sent = await seal.send(form, data.keyUrl, Array.from((input && input.files) || []), function (keyInfo) {
+        const body = routingBody(keyInfo);
+        body.append("sealed_answers", seal.sealObject(answers, keyInfo));
+        return body;
+      });
       statusLine.textContent = "";
       if (!sent.ok || !sent.result.receipt_code) {
         showErrors([{ message: (sent.result && sent.result.error) || data.msgFailed }]);

@@ -80,14 +80,13 @@
       busy = true;
       statusLine.textContent = data.msgSealing;
       try {
-        await seal.ready();
-        const keyInfo = await seal.fetchKey(data.keyUrl);
-        const payload = new FormData();
-        payload.append("code", codeInput.value);
-        payload.append("org_key_id", String(keyInfo.org_key_id));
-        payload.append("sealed_body", seal.sealObject({ body: body.value }, keyInfo));
-        await seal.appendSealedFiles(payload, Array.from(files.files || []), keyInfo);
-        const sent = await seal.post(form.action, payload, keyInfo.csrf_token);
+        const sent = await seal.send(form, data.keyUrl, Array.from(files.files || []), function (keyInfo) {
+          const payload = new FormData();
+          payload.append("code", codeInput.value);
+          payload.append("org_key_id", String(keyInfo.org_key_id));
+          payload.append("sealed_body", seal.sealObject({ body: body.value }, keyInfo));
+          return payload;
+        });
         if (!sent.ok) {
           statusLine.textContent = "";
           showProblems([(sent.result && sent.result.error) || data.msgFailed]);

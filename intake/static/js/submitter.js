@@ -30,7 +30,7 @@
     return response.json();
   }
 
-  /* The answers or message, sealed to the key fetchKey returned. */
+  /* The answers or message, sealed to the key send() was given. */
   function sealObject(object, keyInfo) {
     return sealed.sealJson(object, keyInfo.public_key);
   }
@@ -57,6 +57,17 @@
       result = {};
     }
     return { ok: response.ok, status: response.status, result: result };
+  }
+
+  /* Seal and post to form.action with the key and CSRF token from keyUrl, fetched right now.
+   * build(keyInfo) returns the FormData (routing fields, sealObject(...)); each file is sealed
+   * and appended after it. Resolves to {ok, status, result (the server's JSON)}. */
+  async function send(form, keyUrl, files, build) {
+    await ready();
+    const keyInfo = await fetchKey(keyUrl);
+    const body = build(keyInfo);
+    await appendSealedFiles(body, files, keyInfo);
+    return post(form.action, body, keyInfo.csrf_token);
   }
 
   /* The receipt code as crypto.normalise_receipt_code reads it. */
@@ -88,10 +99,8 @@
 
   window.Refuge.submitter = Object.freeze({
     ready: ready,
-    fetchKey: fetchKey,
     sealObject: sealObject,
-    appendSealedFiles: appendSealedFiles,
-    post: post,
+    send: send,
     normaliseCode: normaliseCode,
     replyKeypair: replyKeypair,
     checkFiles: checkFiles,
