@@ -52,7 +52,8 @@ run: install vendor translations directory
 test: install vendor translations services chromium
 	@bash scripts/run-tests.sh
 
-lint: install
+lint: install node_modules/.package-lock.json
+	node_modules/.bin/eslint intake/static/js scripts eslint.config.mjs
 	ruff check .
 	ruff format --check .
 	mypy

@@ -12,7 +12,7 @@ Two ways in, one result (DESIGN §1.1):
 Receipt and reply key: the server generates the receipt code (``crypto.new_receipt_code``) and
 shows it once, on the receipt. It stores only ``receipt_lookup`` (an HMAC of the code under the
 server secret) and the reply public key, which it derives from the code itself with
-``crypto.reply_keypair`` exactly as ``static/js/seal.js`` does in the submitter's browser. The
+``crypto.reply_keypair`` exactly as ``static/js/submitter.js`` does in the submitter's browser. The
 server sees the code once anyway (it made it), so deriving the key here is no new exposure and
 spares a second request that could fail or be forged; the reply secret key is discarded at once
 and re-derived only in the browser at /status to open caseworkers' replies.

@@ -409,7 +409,7 @@ def test_the_page_carries_only_ciphertext_and_a_form_without_plaintext_fields(ap
 
 
 def test_the_script_refuses_exactly_what_the_server_refuses() -> None:
-    assert f"var MAX_SEALED_BYTES = {referrals.NOTE_MAX_BYTES};" in SCRIPT.read_text()
+    assert f"const MAX_SEALED_BYTES = {referrals.NOTE_MAX_BYTES};" in SCRIPT.read_text()
 
 
 def test_the_note_section_speaks_traditional_chinese(app: Flask) -> None:

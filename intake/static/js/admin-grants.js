@@ -9,7 +9,7 @@
  */
 (function () {
   "use strict";
-  var errorNode = document.querySelector("[data-grant-error]");
+  const errorNode = document.querySelector("[data-grant-error]");
 
   function showError(name) {
     if (errorNode) {
@@ -24,19 +24,19 @@
       if (errorNode) {
         errorNode.hidden = true;
       }
-      var keyring = window.RefugeKeyring;
+      const keyring = window.RefugeKeyring;
       if (!keyring || !keyring.isUnlocked()) {
         showError("textLocked");
         return;
       }
       try {
-        var pair = await keyring.orgKeyPair(Number(form.dataset.orgKeyId));
+        const pair = await keyring.orgKeyPair(Number(form.dataset.orgKeyId));
         if (!pair) {
           showError("textLocked");
           return;
         }
-        var colleagueKey = form.dataset.colleaguePublicKey;
-        var sealed = await window.RefugeKeys.sealTo(pair.privateKey, colleagueKey);
+        const colleagueKey = form.dataset.colleaguePublicKey;
+        const sealed = await window.Refuge.keys.sealTo(pair.privateKey, colleagueKey);
         window.sodium.memzero(pair.privateKey);
         form.querySelector("input[name='sealed_org_secret']").value = sealed;
         // The server refuses the grant unless this is still the colleague's key.
@@ -55,18 +55,18 @@
       if (errorNode) {
         errorNode.hidden = true;
       }
-      var keyring = window.RefugeKeyring;
+      const keyring = window.RefugeKeyring;
       if (!keyring || !keyring.isUnlocked() || keyring.currentOrgKeyId() === null) {
         showError("textLocked");
         return;
       }
       try {
-        var keys = window.RefugeKeys;
-        var sodium = await keys.ready();
-        var pair = await keys.newKeyPair();
-        var grants = [];
-        var holders = form.querySelectorAll("[data-holder]");
-        for (var i = 0; i < holders.length; i += 1) {
+        const keys = window.Refuge.keys;
+        const sodium = await keys.ready();
+        const pair = await keys.newKeyPair();
+        const grants = [];
+        const holders = form.querySelectorAll("[data-holder]");
+        for (let i = 0; i < holders.length; i += 1) {
           grants.push({
             user_id: Number(holders[i].dataset.userId),
             public_key: holders[i].dataset.publicKey,

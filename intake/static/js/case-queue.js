@@ -5,21 +5,21 @@
 (function () {
   "use strict";
 
-  var lang = document.documentElement.lang || "en";
+  const lang = document.documentElement.lang || "en";
   if (!window.Intl || !Intl.RelativeTimeFormat) {
     return;
   }
-  var format = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
-  var units = [
+  const format = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
+  const units = [
     ["day", 86400000],
     ["hour", 3600000],
     ["minute", 60000],
   ];
 
   function relative(when) {
-    var diff = when.getTime() - Date.now();
-    for (var i = 0; i < units.length; i += 1) {
-      var size = units[i][1];
+    const diff = when.getTime() - Date.now();
+    for (let i = 0; i < units.length; i += 1) {
+      const size = units[i][1];
       if (Math.abs(diff) >= size || i === units.length - 1) {
         return format.format(Math.round(diff / size), units[i][0]);
       }
@@ -28,11 +28,11 @@
   }
 
   document.querySelectorAll(".case-list time[datetime]").forEach(function (node) {
-    var when = new Date(node.getAttribute("datetime"));
+    const when = new Date(node.getAttribute("datetime"));
     if (isNaN(when.getTime())) {
       return;
     }
-    var hint = document.createElement("span");
+    const hint = document.createElement("span");
     hint.className = "relative-time";
     hint.textContent = " (" + relative(when) + ")";
     node.after(hint);

@@ -5,67 +5,28 @@
  * (keyring.js, unlocked from the caseworker's password); nothing decrypted is ever sent back.
  * Decrypted text goes into the page with textContent only, never as HTML.
  *
- * Formats (standard base64 = sodium.base64_variants.ORIGINAL; see intake/services/cases.py):
- *   answers     base64(crypto_box_seal(sodium_pad(UTF-8 JSON object, 1024), org key))
- *   messages    base64(crypto_box_seal(sodium_pad(UTF-8 JSON {"body": text}, 1024), key))
- *   attachments raw bytes of crypto_box_seal(file envelope, org key); the envelope is the
- *               UTF-8 JSON header {"name", "type", "size"}, one "\n" byte, then the file.
- *               Also accepted: a padded JSON {name, type, data: base64}, the sealed box as
- *               base64 text, or bare file bytes.
+ * The formats (padded JSON for answers and messages, the file envelope for attachments) are
+ * read and written by sealed.js; the keyring, notices and posting by staff.js.
  */
 (function () {
   "use strict";
 
-  var root = document.getElementById("case-view");
+  const root = document.getElementById("case-view");
   if (!root) {
     return;
   }
-  var text = JSON.parse(document.getElementById("case-view-text").textContent);
-  var questions = JSON.parse(document.getElementById("case-view-answers").textContent);
-  var notice = document.getElementById("case-lock");
-  var answersBox = document.getElementById("answers");
-  var BLOCK = 1024;
-  var blobUrls = [];
-  var generation = 0;
-
-  function keyring() {
-    return window.RefugeKeyring || null;
-  }
-
-  function setNotice(key, state) {
-    notice.textContent = text[key];
-    notice.setAttribute("data-state", state);
-  }
-
-  function b64encode(bytes) {
-    return sodium.to_base64(bytes, sodium.base64_variants.ORIGINAL);
-  }
-
-  function b64decode(value) {
-    return sodium.from_base64(value, sodium.base64_variants.ORIGINAL);
-  }
-
-  function utf8(bytes) {
-    return new TextDecoder("utf-8").decode(bytes);
-  }
-
-  function unpadIfPadded(bytes) {
-    if (bytes.length && bytes.length % BLOCK === 0) {
-      try {
-        return sodium.unpad(bytes, BLOCK);
-      } catch (e) {
-        return bytes;
-      }
-    }
-    return bytes;
-  }
-
-  function open(sealed, pair) {
-    return sodium.crypto_box_seal_open(sealed, pair.publicKey, pair.privateKey);
-  }
+  const sealed = window.Refuge.sealed;
+  const staff = window.Refuge.staff;
+  const text = JSON.parse(document.getElementById("case-view-text").textContent);
+  const questions = JSON.parse(document.getElementById("case-view-answers").textContent);
+  const answersBox = document.getElementById("answers");
+  const setNotice = staff.noticeSetter(document.getElementById("case-lock"), text);
+  const humanise = staff.humanise;
+  let blobUrls = [];
+  let generation = 0;
 
   function el(tag, className, content) {
-    var node = document.createElement(tag);
+    const node = document.createElement(tag);
     if (className) {
       node.className = className;
     }
@@ -73,11 +34,6 @@
       node.textContent = String(content);
     }
     return node;
-  }
-
-  function humanise(key) {
-    var words = String(key).replace(/[_-]+/g, " ").trim();
-    return words ? words.charAt(0).toUpperCase() + words.slice(1) : String(key);
   }
 
   /* Render any JSON value as DOM, recursively, with textContent only. */
@@ -95,20 +51,20 @@
       if (!value.length) {
         return el("span", "empty-value", text.empty);
       }
-      var list = el("ul", "answer-list");
+      const list = el("ul", "answer-list");
       value.forEach(function (item) {
-        var li = el("li");
+        const li = el("li");
         li.appendChild(renderValue(item));
         list.appendChild(li);
       });
       return list;
     }
-    var dl = el("dl", "answer-fields");
+    const dl = el("dl", "answer-fields");
     Object.keys(value).forEach(function (key) {
-      var row = el("div", "answer-row");
+      const row = el("div", "answer-row");
       row.setAttribute("data-answer-key", key);
       row.appendChild(el("dt", null, humanise(key)));
-      var dd = el("dd");
+      const dd = el("dd");
       dd.appendChild(renderValue(value[key]));
       row.appendChild(dd);
       dl.appendChild(row);
@@ -121,7 +77,7 @@
     if (!answers || typeof answers !== "object" || Array.isArray(answers)) {
       return renderValue(answers);
     }
-    var keys = questions.order.filter(function (key) {
+    const keys = questions.order.filter(function (key) {
       return Object.prototype.hasOwnProperty.call(answers, key);
     });
     Object.keys(answers).forEach(function (key) {
@@ -129,20 +85,20 @@
         keys.push(key);
       }
     });
-    var dl = el("dl", "answer-fields");
+    const dl = el("dl", "answer-fields");
     keys.forEach(function (key) {
-      var value = answers[key];
-      var options = questions.choices[key];
+      let value = answers[key];
+      const options = questions.choices[key];
       if (options && typeof value === "string" && Object.prototype.hasOwnProperty.call(options, value)) {
         value = options[value];
       }
-      var row = el("div", "answer-row");
+      const row = el("div", "answer-row");
       row.setAttribute("data-answer-key", key);
-      var label = Object.prototype.hasOwnProperty.call(questions.labels, key)
+      const label = Object.prototype.hasOwnProperty.call(questions.labels, key)
         ? questions.labels[key]
         : humanise(key);
       row.appendChild(el("dt", null, label));
-      var dd = el("dd");
+      const dd = el("dd");
       dd.appendChild(renderValue(value));
       row.appendChild(dd);
       dl.appendChild(row);
@@ -166,7 +122,7 @@
       row.querySelectorAll(".attachment-download, .error-message").forEach(function (node) {
         node.remove();
       });
-      var name = row.querySelector(".attachment-name");
+      const name = row.querySelector(".attachment-name");
       if (name.hasAttribute("data-placeholder")) {
         name.textContent = name.getAttribute("data-placeholder");
       }
@@ -177,122 +133,44 @@
     blobUrls = [];
   }
 
-  async function pairFor(orgKeyId) {
-    var ring = keyring();
-    if (!ring || !ring.isUnlocked()) {
-      return null;
+  /* A message opens to {"body": text}; a copy of a reply to the submitter says so. */
+  function renderMessage(item, value) {
+    const container = el("div");
+    if (value && value.copy_of_reply) {
+      container.appendChild(el("p", "hint", text.copy_of_reply));
     }
-    try {
-      return await ring.orgKeyPair(Number(orgKeyId));
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function renderMessage(item, plain) {
-    var body = item.querySelector(".message-body");
-    var value = plain;
-    try {
-      value = JSON.parse(plain);
-    } catch (e) {
-      value = plain;
-    }
-    var container = el("div");
-    if (value && typeof value === "object" && !Array.isArray(value)) {
-      if (value.copy_of_reply) {
-        container.appendChild(el("p", "hint", text.copy_of_reply));
-      }
-      var said = typeof value.body === "string" ? value.body : value.text;
-      if (typeof said === "string") {
-        container.appendChild(el("p", "message-text", said));
-      } else {
-        container.appendChild(renderValue(value));
-      }
+    if (value && typeof value.body === "string") {
+      container.appendChild(el("p", "message-text", value.body));
     } else {
-      container.appendChild(el("p", "message-text", value));
+      container.appendChild(renderValue(value));
     }
-    body.replaceChildren(container);
-  }
-
-  var HEADER_MAX = 4096;
-
-  /* The intake envelope: JSON header, "\n", file bytes (JSON escapes newlines in strings). */
-  function parseEnvelope(plain) {
-    var end = plain.subarray(0, HEADER_MAX).indexOf(10);
-    if (end < 0) {
-      return null;
-    }
-    try {
-      var header = JSON.parse(utf8(plain.subarray(0, end)));
-      if (header && typeof header === "object" && typeof header.name === "string") {
-        return {
-          name: header.name || text.file,
-          type: String(header.type || ""),
-          bytes: plain.slice(end + 1),
-        };
-      }
-    } catch (e) {
-      /* not an envelope */
-    }
-    return null;
-  }
-
-  function parseAttachment(sealedPlain) {
-    var envelope = parseEnvelope(sealedPlain);
-    if (envelope) {
-      return envelope;
-    }
-    var plain = unpadIfPadded(sealedPlain);
-    try {
-      var obj = JSON.parse(utf8(plain));
-      if (obj && typeof obj === "object" && typeof obj.data === "string") {
-        return {
-          name: String(obj.name || text.file),
-          type: String(obj.type || ""),
-          bytes: b64decode(obj.data),
-        };
-      }
-    } catch (e) {
-      /* not JSON: the bare file bytes */
-    }
-    return { name: text.file, type: "", bytes: plain };
-  }
-
-  function openAttachment(raw, pair) {
-    var plain;
-    try {
-      plain = open(raw, pair);
-    } catch (e) {
-      // Stored as the base64 text of the sealed box rather than its bytes.
-      plain = open(b64decode(utf8(raw).trim()), pair);
-    }
-    return parseAttachment(plain);
+    item.querySelector(".message-body").replaceChildren(container);
   }
 
   async function showAttachment(item, url, pair, mine) {
-    var response = await fetch(url, { credentials: "same-origin" });
+    const response = await fetch(url, { credentials: "same-origin" });
     if (!response.ok) {
       throw new Error("attachment " + response.status);
     }
-    var raw = new Uint8Array(await response.arrayBuffer());
-    var file = openAttachment(raw, pair);
+    const file = sealed.openFile(new Uint8Array(await response.arrayBuffer()), pair);
     if (mine !== generation) {
       return;
     }
     // Always a download, never displayed: a decrypted file must not run in our origin.
-    var blob = new Blob([file.bytes], { type: "application/octet-stream" });
-    var href = URL.createObjectURL(blob);
+    const blob = new Blob([file.bytes], { type: "application/octet-stream" });
+    const href = URL.createObjectURL(blob);
     blobUrls.push(href);
-    var safeName = file.name.replace(/[\\/\u0000-\u001f]/g, "_").slice(0, 200) || text.file;
+    // eslint-disable-next-line no-control-regex -- control characters are what it replaces
+    const safeName = (file.name || text.file).replace(/[\\/\u0000-\u001f]/g, "_").slice(0, 200) || text.file;
     item.querySelectorAll(".attachment-download, .error-message").forEach(function (node) {
       node.remove();
     });
-    var label = item.querySelector(".attachment-name");
+    const label = item.querySelector(".attachment-name");
     if (!label.hasAttribute("data-placeholder")) {
       label.setAttribute("data-placeholder", label.textContent);
     }
     label.textContent = safeName;
-    var link = el("a", "attachment-download button secondary", text.download);
+    const link = el("a", "attachment-download button secondary", text.download);
     link.href = href;
     link.download = safeName;
     link.setAttribute("data-size", String(file.bytes.length));
@@ -304,7 +182,7 @@
   }
 
   async function decryptAll() {
-    var ring = keyring();
+    const ring = staff.keyring();
     if (!ring) {
       setNotice("no_keyring", "locked");
       return;
@@ -314,47 +192,39 @@
       setNotice("locked", "locked");
       return;
     }
-    var mine = ++generation;
+    const mine = ++generation;
     setNotice("decrypting", "busy");
-    var bundle;
+    let bundle;
     try {
-      var response = await fetch(root.getAttribute("data-sealed-url"), {
-        credentials: "same-origin",
-        headers: { Accept: "application/json" },
-      });
-      if (!response.ok) {
-        throw new Error("sealed " + response.status);
-      }
-      bundle = await response.json();
+      bundle = await staff.fetchJson(root.getAttribute("data-sealed-url"));
     } catch (e) {
       setNotice("fetch_failed", "error");
       return;
     }
-    var pair = await pairFor(bundle.org_key_id);
+    const pair = await staff.orgKeyPair(bundle.org_key_id);
     if (mine !== generation) {
       return;
     }
-    var problems = 0;
+    let problems = 0;
     if (!pair) {
       setNotice("no_key", "error");
       problems += 1;
     } else {
       try {
-        var plain = unpadIfPadded(open(b64decode(bundle.sealed_answers), pair));
-        answersBox.replaceChildren(renderAnswers(JSON.parse(utf8(plain))));
+        answersBox.replaceChildren(renderAnswers(sealed.openJson(bundle.sealed_answers, pair)));
       } catch (e) {
         answersBox.replaceChildren(el("p", "error-message", text.failed));
         problems += 1;
       }
     }
 
-    for (var i = 0; i < bundle.messages.length; i += 1) {
-      var message = bundle.messages[i];
-      var item = document.querySelector('.message[data-message-id="' + Number(message.id) + '"]');
+    for (let i = 0; i < bundle.messages.length; i += 1) {
+      const message = bundle.messages[i];
+      const item = document.querySelector('.message[data-message-id="' + Number(message.id) + '"]');
       if (!item || !message.sealed_body) {
         continue;
       }
-      var messagePair = await pairFor(message.org_key_id || bundle.org_key_id);
+      const messagePair = await staff.orgKeyPair(message.org_key_id || bundle.org_key_id);
       if (mine !== generation) {
         return;
       }
@@ -362,18 +232,17 @@
         if (!messagePair) {
           throw new Error("no key");
         }
-        var body = unpadIfPadded(open(b64decode(message.sealed_body), messagePair));
-        renderMessage(item, utf8(body));
+        renderMessage(item, sealed.openJson(message.sealed_body, messagePair));
       } catch (e) {
         item.querySelector(".message-body").replaceChildren(el("p", "error-message", text.failed));
         problems += 1;
       }
     }
 
-    var template = root.getAttribute("data-attachment-url");
-    for (var j = 0; j < bundle.attachments.length; j += 1) {
-      var attachment = bundle.attachments[j];
-      var row = document.querySelector('[data-attachment-id="' + Number(attachment.id) + '"]');
+    const template = root.getAttribute("data-attachment-url");
+    for (let j = 0; j < bundle.attachments.length; j += 1) {
+      const attachment = bundle.attachments[j];
+      const row = document.querySelector('[data-attachment-id="' + Number(attachment.id) + '"]');
       if (!row || !pair) {
         continue;
       }
@@ -394,69 +263,14 @@
     }
   }
 
-  function sealJson(value, publicKeyB64) {
-    var bytes = sodium.from_string(JSON.stringify(value));
-    var sealed = sodium.crypto_box_seal(sodium.pad(bytes, BLOCK), b64decode(publicKeyB64));
-    return b64encode(sealed);
-  }
-
-  /* A fresh CSRF token from this page's URL (the old one expired while they were writing). */
-  async function freshToken() {
-    var response = await fetch(window.location.pathname, { credentials: "same-origin" });
-    if (!response.ok) {
-      return null;
-    }
-    var html = new DOMParser().parseFromString(await response.text(), "text/html");
-    var input = html.querySelector("input[name=csrf_token]");
-    return input ? input.value : null;
-  }
-
-  /* Post the ciphertext; true when the server accepted it (it answers with a redirect). */
-  function post(form) {
-    return fetch(form.action, {
-      method: "POST",
-      body: new FormData(form),
-      credentials: "same-origin",
-      redirect: "manual",
-      headers: { Accept: "application/json" },
-    });
-  }
-
-  function accepted(response) {
-    return response.type === "opaqueredirect" || (response.status >= 200 && response.status < 300);
-  }
-
-  async function submitSealed(form) {
-    var response = await post(form);
-    if (!accepted(response) && response.status === 400) {
-      // Most likely an expired CSRF token: fetch a new one and send the same ciphertext again.
-      var token = await freshToken();
-      if (token) {
-        document.querySelectorAll("input[name=csrf_token]").forEach(function (input) {
-          input.value = token;
-        });
-        response = await post(form);
-      }
-    }
-    if (accepted(response)) {
-      return null;
-    }
-    try {
-      var body = await response.json();
-      return body && body.error ? String(body.error) : text.not_saved;
-    } catch (e) {
-      return text.not_saved;
-    }
-  }
-
   function setUpSealedForm(form) {
-    var textarea = form.querySelector("textarea");
-    var button = form.querySelector("button[type=submit]");
-    var error = form.querySelector(".field-error");
-    var notePublicKey = root.getAttribute("data-note-public-key");
-    var replyPublicKey = root.getAttribute("data-reply-public-key");
-    var kind = form.getAttribute("data-kind");
-    var label = button.textContent;
+    const textarea = form.querySelector("textarea");
+    const button = form.querySelector("button[type=submit]");
+    const error = form.querySelector(".field-error");
+    const notePublicKey = root.getAttribute("data-note-public-key");
+    const replyPublicKey = root.getAttribute("data-reply-public-key");
+    const kind = form.getAttribute("data-kind");
+    const label = button.textContent;
     if (!notePublicKey || (kind === "reply" && !replyPublicKey)) {
       return;
     }
@@ -464,7 +278,7 @@
     button.disabled = false;
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
-      var value = textarea.value;
+      const value = textarea.value;
       if (!value.trim()) {
         error.textContent = text.note_empty;
         error.hidden = false;
@@ -476,17 +290,17 @@
       button.textContent = text.sealing;
       // Only ciphertext leaves this page: the textarea has no name and is never submitted.
       if (kind === "reply") {
-        form.elements.sealed_body.value = sealJson({ body: value }, replyPublicKey);
-        form.elements.sealed_copy.value = sealJson(
+        form.elements.sealed_body.value = sealed.sealJson({ body: value }, replyPublicKey);
+        form.elements.sealed_copy.value = sealed.sealJson(
           { body: value, copy_of_reply: true },
           notePublicKey,
         );
       } else {
-        form.elements.sealed_body.value = sealJson({ body: value }, notePublicKey);
+        form.elements.sealed_body.value = sealed.sealJson({ body: value }, notePublicKey);
       }
-      var problem;
+      let problem;
       try {
-        problem = await submitSealed(form);
+        problem = await staff.postWithFreshCsrf(form, text.not_saved);
       } catch (e) {
         problem = text.not_saved;
       }
@@ -505,7 +319,7 @@
 
   function start() {
     document.querySelectorAll("form.sealed-form").forEach(setUpSealedForm);
-    var ring = keyring();
+    const ring = staff.keyring();
     if (ring && typeof ring.onChange === "function") {
       ring.onChange(function () {
         decryptAll();

@@ -2,7 +2,7 @@
  *
  * 1. Check the answers here first (errors beside each field and in a summary at the top).
  * 2. Fetch a fresh CSRF token and the current organisation key.
- * 3. Seal the answers (padded JSON) and each file to the organisation key (seal.js).
+ * 3. Seal the answers (padded JSON) and each file to the organisation key (sealed.js).
  * 4. Post only ciphertext, the routing fields and the key id; show the receipt code.
  * If anything fails, the form and everything typed stay as they are.
  */
@@ -11,10 +11,10 @@
   const form = document.getElementById("intake-form");
   // Without libsodium (blocked, failed to load) the form posts as it would without
   // JavaScript, and the server seals it: never a dead "Send" button.
-  if (!form || !window.RefugeSeal || typeof sodium === "undefined") {
+  const seal = window.Refuge && window.Refuge.submitter;
+  if (!form || !seal || typeof sodium === "undefined") {
     return;
   }
-  const seal = window.RefugeSeal;
   const data = form.dataset;
   const sealedFields = (data.sealedFields || "").split(/\s+/).filter(Boolean);
   const required = { what_happened: "text", urgency: "choice", consent: "choice", referral_consent: "choice" };
@@ -179,8 +179,8 @@
     }
     summary.hidden = true;
     panel.hidden = false;
-    if (window.RefugeReceipt) {
-      window.RefugeReceipt.bind();
+    if (window.Refuge.receipt) {
+      window.Refuge.receipt.bind();
     }
     panel.focus();
   }
@@ -258,19 +258,16 @@
     busy = true;
     statusLine.textContent = data.msgSealing;
     try {
-      await seal.ready();
-      const keyInfo = await seal.fetchKey(data.keyUrl);
       const answers = {};
       for (const name of sealedFields) {
         answers[name] = valueOf(name);
       }
-      const body = routingBody(keyInfo);
-      body.append("sealed_answers", seal.sealObject(answers, keyInfo));
       const input = form.elements.namedItem("attachments");
-      for (const file of Array.from((input && input.files) || [])) {
-        body.append("attachments", await seal.sealFile(file, keyInfo), "sealed.bin");
-      }
-      const sent = await seal.post(form.action, body, keyInfo.csrf_token);
+      const sent = await seal.send(form, data.keyUrl, Array.from((input && input.files) || []), function (keyInfo) {
+        const body = routingBody(keyInfo);
+        body.append("sealed_answers", seal.sealObject(answers, keyInfo));
+        return body;
+      });
       statusLine.textContent = "";
       if (!sent.ok || !sent.result.receipt_code) {
         showErrors([{ message: (sent.result && sent.result.error) || data.msgFailed }]);

@@ -21,7 +21,8 @@
  * The keyring locks itself after KEYRING_IDLE_MINUTES without activity in the tab, when the
  * user signs out, and when a different user signs in in the same tab.
  *
- * window.RefugeKeys: the primitives shared by setup.js, login.js and admin-grants.js.
+ * window.Refuge.keys: the primitives shared by setup.js, login.js and admin-grants.js.
+ * Needs sealed.js and staff.js loaded before it (templates/auth/_sodium.html).
  */
 (function () {
   "use strict";
@@ -29,15 +30,17 @@
     return; // loaded twice on one page: keep the first (its listeners are registered)
   }
 
-  var STORE = "refuge.keyring.v2";
-  var ACTIVITY = "refuge.keyring.activity";
-  var listeners = [];
-  var settings = document.getElementById("lock-state");
+  const sealed = window.Refuge.sealed;
+  const staff = window.Refuge.staff;
+  const STORE = staff.STORAGE.keyring;
+  const ACTIVITY = staff.STORAGE.activity;
+  let listeners = [];
+  const settings = document.getElementById("lock-state");
 
   // --- primitives -----------------------------------------------------------------------------
 
   function keyringError(code, message) {
-    var error = new Error(message || code);
+    const error = new Error(message || code);
     error.code = code;
     return error;
   }
@@ -50,32 +53,25 @@
     return window.sodium;
   }
 
-  function toB64(bytes) {
-    var text = "";
-    for (var i = 0; i < bytes.length; i += 1) {
-      text += String.fromCharCode(bytes[i]);
-    }
-    return window.btoa(text);
-  }
+  const toB64 = sealed.toBase64;
 
   function fromB64(text) {
     if (typeof text !== "string" || !text) {
       throw keyringError("invalid", "missing base64");
     }
-    var raw = window.atob(text);
-    var bytes = new Uint8Array(raw.length);
-    for (var i = 0; i < raw.length; i += 1) {
-      bytes[i] = raw.charCodeAt(i);
+    try {
+      return sealed.fromBase64(text);
+    } catch (e) {
+      throw keyringError("invalid", "not base64");
     }
-    return bytes;
   }
 
   function equalBytes(a, b) {
     if (a.length !== b.length) {
       return false;
     }
-    var diff = 0;
-    for (var i = 0; i < a.length; i += 1) {
+    let diff = 0;
+    for (let i = 0; i < a.length; i += 1) {
       diff |= a[i] ^ b[i];
     }
     return diff === 0;
@@ -87,26 +83,26 @@
 
   /* wrapped = nonce[24] || crypto_secretbox_easy(secret, nonce, key); base64 ORIGINAL. */
   async function wrapSecret(secret, password, opsLimit, memLimit) {
-    var s = await ready();
-    var salt = s.randombytes_buf(s.crypto_pwhash_SALTBYTES);
-    var key = deriveWrappingKey(s, password, salt, Number(opsLimit), Number(memLimit));
-    var nonce = s.randombytes_buf(s.crypto_secretbox_NONCEBYTES);
-    var box = s.crypto_secretbox_easy(secret, nonce, key);
+    const s = await ready();
+    const salt = s.randombytes_buf(s.crypto_pwhash_SALTBYTES);
+    const key = deriveWrappingKey(s, password, salt, Number(opsLimit), Number(memLimit));
+    const nonce = s.randombytes_buf(s.crypto_secretbox_NONCEBYTES);
+    const box = s.crypto_secretbox_easy(secret, nonce, key);
     s.memzero(key);
-    var wrapped = new Uint8Array(nonce.length + box.length);
+    const wrapped = new Uint8Array(nonce.length + box.length);
     wrapped.set(nonce, 0);
     wrapped.set(box, nonce.length);
     return { wrapped: toB64(wrapped), salt: toB64(salt) };
   }
 
   async function unwrapSecret(wrappedB64, saltB64, password, opsLimit, memLimit) {
-    var s = await ready();
-    var wrapped = fromB64(wrappedB64);
-    var salt = fromB64(saltB64);
+    const s = await ready();
+    const wrapped = fromB64(wrappedB64);
+    const salt = fromB64(saltB64);
     if (salt.length !== s.crypto_pwhash_SALTBYTES || wrapped.length <= 24) {
       throw keyringError("invalid", "wrapped key has the wrong length");
     }
-    var key = deriveWrappingKey(s, password, salt, Number(opsLimit), Number(memLimit));
+    const key = deriveWrappingKey(s, password, salt, Number(opsLimit), Number(memLimit));
     try {
       return s.crypto_secretbox_open_easy(wrapped.subarray(24), wrapped.subarray(0, 24), key);
     } catch (e) {
@@ -117,16 +113,16 @@
   }
 
   async function newKeyPair() {
-    var s = await ready();
+    const s = await ready();
     return s.crypto_box_keypair();
   }
 
   async function sealTo(message, publicKeyB64) {
-    var s = await ready();
-    return toB64(s.crypto_box_seal(message, fromB64(publicKeyB64)));
+    await ready();
+    return sealed.sealBytes(message, fromB64(publicKeyB64));
   }
 
-  window.RefugeKeys = {
+  window.Refuge.keys = Object.freeze({
     ready: ready,
     toB64: toB64,
     fromB64: fromB64,
@@ -134,7 +130,7 @@
     unwrapSecret: unwrapSecret,
     newKeyPair: newKeyPair,
     sealTo: sealTo,
-  };
+  });
 
   // --- storage ----------------------------------------------------------------------------------
   //
@@ -149,8 +145,8 @@
 
   function load() {
     try {
-      var raw = window.sessionStorage.getItem(STORE);
-      var state = raw ? JSON.parse(raw) : null;
+      const raw = window.sessionStorage.getItem(STORE);
+      const state = raw ? JSON.parse(raw) : null;
       return state && state.v === 2 && typeof state.box === "string" ? state : null;
     } catch (e) {
       return null;
@@ -161,8 +157,8 @@
     window.sessionStorage.setItem(STORE, JSON.stringify(state));
   }
 
-  var cache = null; // {box: the blob it was opened from, orgKeys: {id: {publicKey, privateKey}}}
-  var opening = null; // the one fetch-and-open in flight, shared by concurrent callers
+  let cache = null; // {box: the blob it was opened from, orgKeys: {id: {publicKey, privateKey}}}
+  let opening = null; // the one fetch-and-open in flight, shared by concurrent callers
 
   function forgetCache() {
     if (cache && window.sodium) {
@@ -184,7 +180,7 @@
   /* This session's tab key from the server. Rejects with .code "expired" when the server says
    * the session is over (the blob can never be opened again), "network" otherwise. */
   async function fetchTabKey(sessionId) {
-    var response;
+    let response;
     try {
       response = await fetch(tabKeyUrl(), {
         credentials: "same-origin",
@@ -195,18 +191,18 @@
     } catch (e) {
       throw keyringError("network", "the tab key could not be fetched");
     }
-    var type = response.headers.get("Content-Type") || "";
+    const type = response.headers.get("Content-Type") || "";
     if (response.status === 401 || response.status === 403 || response.redirected) {
       throw keyringError("expired", "this session is over");
     }
     if (!response.ok || type.indexOf("application/json") === -1) {
       throw keyringError("network", "the tab key could not be fetched");
     }
-    var data = await response.json();
+    const data = await response.json();
     if (String(data.session) !== String(sessionId)) {
       throw keyringError("expired", "the keyring belongs to another session");
     }
-    var key = fromB64(data.tab_key);
+    const key = fromB64(data.tab_key);
     if (key.length !== 32) {
       throw keyringError("invalid", "the tab key has the wrong length");
     }
@@ -214,7 +210,7 @@
   }
 
   async function openStored() {
-    var state = load();
+    const state = load();
     if (!state) {
       forgetCache();
       return null;
@@ -222,8 +218,8 @@
     if (cache && cache.box === state.box) {
       return cache.orgKeys;
     }
-    var s = await ready();
-    var tabKey;
+    const s = await ready();
+    let tabKey;
     try {
       tabKey = await fetchTabKey(state.session);
     } catch (error) {
@@ -232,11 +228,11 @@
       }
       return null;
     }
-    var plain = null;
+    let plain = null;
     try {
       plain = s.crypto_secretbox_open_easy(fromB64(state.box), fromB64(state.nonce), tabKey);
-      var parsed = JSON.parse(new TextDecoder("utf-8").decode(plain));
-      var orgKeys = {};
+      const parsed = JSON.parse(new TextDecoder("utf-8").decode(plain));
+      const orgKeys = {};
       Object.keys(parsed.orgKeys || {}).forEach(function (id) {
         orgKeys[id] = {
           publicKey: fromB64(parsed.orgKeys[id].publicKey),
@@ -270,7 +266,7 @@
   }
 
   function idleMs() {
-    var minutes = settings ? Number(settings.dataset.idleMinutes) : 15;
+    const minutes = settings ? Number(settings.dataset.idleMinutes) : 15;
     return (minutes > 0 ? minutes : 15) * 60 * 1000;
   }
 
@@ -283,7 +279,7 @@
   }
 
   function lastActivity() {
-    var value = Number(window.sessionStorage.getItem(ACTIVITY));
+    const value = Number(window.sessionStorage.getItem(ACTIVITY));
     return value > 0 ? value : 0;
   }
 
@@ -305,10 +301,9 @@
   }
 
   function lock() {
-    var was = isUnlocked() || cache !== null;
+    const was = isUnlocked() || cache !== null;
     forgetCache();
-    window.sessionStorage.removeItem(STORE);
-    window.sessionStorage.removeItem(ACTIVITY);
+    staff.forgetStoredKeyring();
     if (was) {
       notify(false);
     }
@@ -318,44 +313,35 @@
     if (typeof password !== "string" || !password) {
       throw keyringError("wrong_password", "no password");
     }
-    var s = await ready();
-    var sessionId = settings ? settings.dataset.session : "";
+    const s = await ready();
+    const sessionId = settings ? settings.dataset.session : "";
     if (!sessionId) {
       throw keyringError("network", "not signed in");
     }
-    var url = settings && settings.dataset.keyringUrl ? settings.dataset.keyringUrl : "/auth/keyring";
-    var response;
+    const url = settings && settings.dataset.keyringUrl ? settings.dataset.keyringUrl : "/auth/keyring";
+    let data;
     try {
-      response = await fetch(url, {
-        credentials: "same-origin",
-        cache: "no-store",
-        headers: { Accept: "application/json" },
-      });
+      data = await staff.fetchJson(url);
     } catch (e) {
       throw keyringError("network", "the keyring could not be fetched");
     }
-    var type = response.headers.get("Content-Type") || "";
-    if (!response.ok || response.redirected || type.indexOf("application/json") === -1) {
-      throw keyringError("network", "the keyring could not be fetched");
-    }
-    var data = await response.json();
     if (!data.wrapped_secret_key || !data.user_public_key || !data.key_salt) {
       throw keyringError("no_keys", "this account has no keys yet");
     }
-    var secret = await unwrapSecret(
+    const secret = await unwrapSecret(
       data.wrapped_secret_key, data.key_salt, password, data.ops_limit, data.mem_limit
     );
-    var publicKey = fromB64(data.user_public_key);
+    const publicKey = fromB64(data.user_public_key);
     if (!equalBytes(s.crypto_scalarmult_base(secret), publicKey)) {
       s.memzero(secret);
       throw keyringError("invalid", "the unwrapped key does not match the public key");
     }
-    var orgKeys = {};
-    var plainKeys = {};
+    const orgKeys = {};
+    let plainKeys = {};
     (data.grants || []).forEach(function (grant) {
       try {
-        var orgSecret = s.crypto_box_seal_open(fromB64(grant.sealed_org_secret), publicKey, secret);
-        var orgPublic = s.crypto_scalarmult_base(orgSecret);
+        const orgSecret = s.crypto_box_seal_open(fromB64(grant.sealed_org_secret), publicKey, secret);
+        const orgPublic = s.crypto_scalarmult_base(orgSecret);
         if (toB64(orgPublic) !== grant.org_public_key) {
           return; // a grant that does not match its key is ignored, never trusted
         }
@@ -366,7 +352,7 @@
       }
     });
     s.memzero(secret); // the staff secret is not kept at all: the organisation keys suffice
-    var tabKey;
+    let tabKey;
     try {
       tabKey = await fetchTabKey(sessionId);
     } catch (error) {
@@ -375,13 +361,13 @@
       });
       throw error.code === "expired" ? keyringError("network", "signed out") : error;
     }
-    var plain = new TextEncoder().encode(JSON.stringify({ orgKeys: plainKeys }));
+    const plain = new TextEncoder().encode(JSON.stringify({ orgKeys: plainKeys }));
     plainKeys = null;
-    var nonce = s.randombytes_buf(s.crypto_secretbox_NONCEBYTES);
-    var box = s.crypto_secretbox_easy(plain, nonce, tabKey);
+    const nonce = s.randombytes_buf(s.crypto_secretbox_NONCEBYTES);
+    const box = s.crypto_secretbox_easy(plain, nonce, tabKey);
     s.memzero(plain);
     s.memzero(tabKey);
-    var state = {
+    const state = {
       v: 2,
       user: settings ? settings.dataset.user : null,
       session: sessionId,
@@ -399,12 +385,12 @@
   }
 
   async function orgKeyPair(orgKeyId) {
-    var state = load();
+    const state = load();
     if (!state || (state.keyIds || []).indexOf(String(orgKeyId)) === -1) {
       return null;
     }
-    var orgKeys = await opened();
-    var entry = orgKeys ? orgKeys[String(orgKeyId)] : null;
+    const orgKeys = await opened();
+    const entry = orgKeys ? orgKeys[String(orgKeyId)] : null;
     if (!entry) {
       return null;
     }
@@ -413,7 +399,7 @@
   }
 
   function currentOrgKeyId() {
-    var state = load();
+    const state = load();
     if (!state || state.current === null || (state.keyIds || []).indexOf(String(state.current)) === -1) {
       return null;
     }
@@ -444,9 +430,9 @@
 
   (function checkOnLoad() {
     // The raw keys an older version of this file kept here must not stay on disk.
-    window.sessionStorage.removeItem("refuge.keyring.v1");
-    var raw = window.sessionStorage.getItem(STORE);
-    var state = load();
+    window.sessionStorage.removeItem(staff.STORAGE.retired);
+    const raw = window.sessionStorage.getItem(STORE);
+    const state = load();
     if (!state) {
       if (raw !== null) {
         lock(); // unreadable or of another format
@@ -460,9 +446,9 @@
     }
   })();
 
-  var lastWrite = 0;
+  let lastWrite = 0;
   function activity() {
-    var now = Date.now();
+    const now = Date.now();
     if (now - lastWrite > 5000 && isUnlocked()) {
       lastWrite = now;
       touch();
@@ -484,7 +470,7 @@
   }
 
   function renderState() {
-    var unlocked = isUnlocked();
+    const unlocked = isUnlocked();
     document.querySelectorAll("[data-lock-status]").forEach(function (node) {
       node.textContent = unlocked ? text("textUnlocked", "Keys unlocked") : text("textLocked", "Keys locked");
     });
@@ -503,7 +489,7 @@
   }
 
   function errorMessage(error) {
-    var code = error && error.code;
+    const code = error && error.code;
     if (code === "wrong_password") {
       return text("textWrongPassword", "That password does not open your keys.");
     }
@@ -516,9 +502,9 @@
   function wireUnlockForm(form) {
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
-      var input = form.querySelector("input[type=password]");
-      var errorNode = form.querySelector("[data-unlock-error]");
-      var button = form.querySelector("button[type=submit]");
+      const input = form.querySelector("input[type=password]");
+      const errorNode = form.querySelector("[data-unlock-error]");
+      const button = form.querySelector("button[type=submit]");
       if (errorNode) {
         errorNode.hidden = true;
       }
@@ -529,15 +515,13 @@
         node.textContent = text("textWorking", "Unlocking…");
       });
       // Let the page paint "Unlocking…" before Argon2id takes the main thread.
-      await new Promise(function (resolve) {
-        window.setTimeout(resolve, 30);
-      });
+      await staff.afterPaint();
       try {
         await unlock(input ? input.value : "");
         if (input) {
           input.value = "";
         }
-        var next = form.dataset.next;
+        const next = form.dataset.next;
         if (next && next.charAt(0) === "/" && next.charAt(1) !== "/") {
           window.location.assign(next);
         }
@@ -567,7 +551,7 @@
     });
     // Signing out (here or everywhere) forgets the keys in this tab first.
     document.querySelectorAll("form").forEach(function (form) {
-      var action = form.getAttribute("action") || "";
+      const action = form.getAttribute("action") || "";
       if (/\/logout$|\/auth\/logout-everywhere$/.test(action)) {
         form.addEventListener("submit", lock);
       }

@@ -7,39 +7,24 @@
  */
 (function () {
   "use strict";
+  const staff = window.Refuge.staff;
+  const setField = staff.setField;
 
   if (document.querySelector("form[data-login-form]")) {
-    window.sessionStorage.removeItem("refuge.keyring.v1");
-    window.sessionStorage.removeItem("refuge.keyring.v2");
-    window.sessionStorage.removeItem("refuge.keyring.activity");
-  }
-
-  function setField(form, name, value) {
-    var input = form.querySelector("input[name='" + name + "']");
-    if (input) {
-      input.value = value;
-    }
+    staff.forgetStoredKeyring();
   }
 
   async function rewrap(form, current, next) {
-    var response = await fetch(form.dataset.keyringUrl, {
-      credentials: "same-origin",
-      cache: "no-store",
-      headers: { Accept: "application/json" },
-    });
-    if (!response.ok || response.redirected) {
-      throw new Error("keyring");
-    }
-    var data = await response.json();
+    const data = await staff.fetchJson(form.dataset.keyringUrl);
     if (!data.wrapped_secret_key) {
       return; // no key to re-wrap: the password alone changes
     }
-    var keys = window.RefugeKeys;
-    var sodium = await keys.ready();
-    var secret = await keys.unwrapSecret(
+    const keys = window.Refuge.keys;
+    const sodium = await keys.ready();
+    const secret = await keys.unwrapSecret(
       data.wrapped_secret_key, data.key_salt, current, data.ops_limit, data.mem_limit
     );
-    var wrapped = await keys.wrapSecret(secret, next, form.dataset.opsLimit, form.dataset.memLimit);
+    const wrapped = await keys.wrapSecret(secret, next, form.dataset.opsLimit, form.dataset.memLimit);
     sodium.memzero(secret);
     setField(form, "public_key", data.user_public_key);
     setField(form, "wrapped_secret_key", wrapped.wrapped);
@@ -49,19 +34,17 @@
   }
 
   document.querySelectorAll("form[data-rewrap-form]").forEach(function (form) {
-    var status = form.querySelector("[data-keygen-status]");
+    const status = form.querySelector("[data-keygen-status]");
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
-      var current = form.querySelector("input[name='current_password']").value;
-      var next = form.querySelector("input[name='password']").value;
-      var confirm = form.querySelector("input[name='confirm']").value;
-      if (current && next && next === confirm && window.RefugeKeys) {
+      const current = form.querySelector("input[name='current_password']").value;
+      const next = form.querySelector("input[name='password']").value;
+      const confirm = form.querySelector("input[name='confirm']").value;
+      if (current && next && next === confirm && window.Refuge.keys) {
         if (status) {
           status.textContent = form.dataset.textWorking || "";
         }
-        await new Promise(function (resolve) {
-          window.setTimeout(resolve, 30);
-        });
+        await staff.afterPaint();
         try {
           await rewrap(form, current, next);
         } catch (error) {

@@ -23,6 +23,7 @@
       }
     });
   }
-  window.RefugeReceipt = { bind: bind };
+  window.Refuge = window.Refuge || {};
+  window.Refuge.receipt = Object.freeze({ bind: bind });
   bind();
 })();

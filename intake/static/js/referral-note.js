@@ -7,7 +7,7 @@
  * sealed to the current public key before it leaves the page. The textarea has no name: only the
  * hidden sealed_note and org_key_id fields are posted (with the CSRF token).
  *
- * Format, the same as case notes (case-view.js, intake/crypto.py seal_answers/open_answers):
+ * Format, the same as case notes (sealed.js, intake/crypto.py seal_answers/open_answers):
  *   base64 ORIGINAL( crypto_box_seal( sodium_pad( UTF-8 JSON {"body": text}, 1024 ), org key ) )
  *
  * Locking the keyring wipes the decrypted note from the page.
@@ -15,38 +15,32 @@
 (function () {
   "use strict";
 
-  var root = document.getElementById("referral-note");
+  const root = document.getElementById("referral-note");
   if (!root) {
     return;
   }
-  var BLOCK = 1024;
-  var MAX_SEALED_BYTES = 65536; // intake.services.referrals.NOTE_MAX_BYTES
+  const sealed = window.Refuge.sealed;
+  const staff = window.Refuge.staff;
+  const MAX_SEALED_BYTES = 65536; // intake.services.referrals.NOTE_MAX_BYTES
 
-  var text = JSON.parse(document.getElementById("referral-note-strings").textContent);
-  var notice = root.querySelector("[data-note-notice]");
-  var output = root.querySelector("[data-note-text]");
-  var empty = root.querySelector("[data-note-empty]");
-  var sealedNote = root.getAttribute("data-sealed-note") || "";
-  var noteKeyId = root.getAttribute("data-note-org-key-id") || "";
-  var publicKey = root.getAttribute("data-public-key") || "";
-  var currentKeyId = root.getAttribute("data-current-key-id") || "";
-  var form = document.getElementById("referral-note-form");
-  var area = form ? form.querySelector("textarea") : null;
-  var button = form ? form.querySelector("button[type=submit]") : null;
-  var error = form ? form.querySelector("[data-note-error]") : null;
-  var buttonLabel = button ? button.textContent : "";
-  var generation = 0;
-  var saving = false;
-  var edited = false; // the textarea holds their own words: never overwrite them
+  const text = JSON.parse(document.getElementById("referral-note-strings").textContent);
+  const notice = root.querySelector("[data-note-notice]");
+  const output = root.querySelector("[data-note-text]");
+  const empty = root.querySelector("[data-note-empty]");
+  const sealedNote = root.getAttribute("data-sealed-note") || "";
+  const noteKeyId = root.getAttribute("data-note-org-key-id") || "";
+  const publicKey = root.getAttribute("data-public-key") || "";
+  const currentKeyId = root.getAttribute("data-current-key-id") || "";
+  const form = document.getElementById("referral-note-form");
+  const area = form ? form.querySelector("textarea") : null;
+  const button = form ? form.querySelector("button[type=submit]") : null;
+  const error = form ? form.querySelector("[data-note-error]") : null;
+  const buttonLabel = button ? button.textContent : "";
+  let generation = 0;
+  let saving = false;
+  let edited = false; // the textarea holds their own words: never overwrite them
 
-  function keyring() {
-    return window.RefugeKeyring || null;
-  }
-
-  function setNotice(key, state) {
-    notice.textContent = text[key];
-    notice.setAttribute("data-state", state);
-  }
+  const setNotice = staff.noticeSetter(notice, text);
 
   function setEditable(on) {
     if (form) {
@@ -74,24 +68,8 @@
     }
   }
 
-  function openNote(pair) {
-    var sealed = sodium.from_base64(sealedNote, sodium.base64_variants.ORIGINAL);
-    var padded = sodium.crypto_box_seal_open(sealed, pair.publicKey, pair.privateKey);
-    var value = JSON.parse(sodium.to_string(sodium.unpad(padded, BLOCK)));
-    if (!value || typeof value !== "object" || typeof value.body !== "string") {
-      throw new Error("not a note");
-    }
-    return value.body;
-  }
-
-  function sealNote(body) {
-    var bytes = sodium.from_string(JSON.stringify({ body: body }));
-    var key = sodium.from_base64(publicKey, sodium.base64_variants.ORIGINAL);
-    return sodium.crypto_box_seal(sodium.pad(bytes, BLOCK), key);
-  }
-
   async function render() {
-    var ring = keyring();
+    const ring = staff.keyring();
     if (!ring) {
       wipe();
       setNotice("no_keyring", "locked");
@@ -102,16 +80,11 @@
       setNotice(form ? "locked" : "locked_read", "locked");
       return;
     }
-    var mine = ++generation;
-    var body = "";
+    const mine = ++generation;
+    let body = "";
     if (sealedNote) {
       setNotice("decrypting", "busy");
-      var pair = null;
-      try {
-        pair = await ring.orgKeyPair(Number(noteKeyId));
-      } catch (e) {
-        pair = null;
-      }
+      const pair = await staff.orgKeyPair(noteKeyId);
       if (mine !== generation) {
         return; // locked (or re-rendered) while we were waiting for the key
       }
@@ -121,7 +94,7 @@
         return;
       }
       try {
-        body = openNote(pair);
+        body = sealed.openBody(sealedNote, pair);
       } catch (e) {
         setNotice("failed", "error");
         return;
@@ -147,67 +120,21 @@
     setNotice("ready_write", "unlocked");
   }
 
-  /* A fresh CSRF token from this page (the old one expired while they were writing). */
-  async function freshToken() {
-    var response = await fetch(window.location.pathname, { credentials: "same-origin" });
-    if (!response.ok) {
-      return null;
-    }
-    var page = new DOMParser().parseFromString(await response.text(), "text/html");
-    var input = page.querySelector("#referral-note-form input[name=csrf_token]");
-    return input ? input.value : null;
-  }
-
-  function post() {
-    return fetch(form.action, {
-      method: "POST",
-      body: new FormData(form), // csrf_token, sealed_note, org_key_id: the textarea has no name
-      credentials: "same-origin",
-      redirect: "manual",
-      headers: { Accept: "application/json" },
-    });
-  }
-
-  function accepted(response) {
-    return response.type === "opaqueredirect" || (response.status >= 200 && response.status < 300);
-  }
-
-  /* null when the server took it, else the message to show beside the text. */
-  async function submit() {
-    var response = await post();
-    if (!accepted(response) && response.status === 400) {
-      var token = await freshToken();
-      if (token) {
-        form.elements.csrf_token.value = token;
-        response = await post();
-      }
-    }
-    if (accepted(response)) {
-      return null;
-    }
-    try {
-      var answer = await response.json();
-      return answer && answer.error ? String(answer.error) : text.not_saved;
-    } catch (e) {
-      return text.not_saved;
-    }
-  }
-
   async function save(event) {
     event.preventDefault();
-    var ring = keyring();
+    const ring = staff.keyring();
     if (saving || !ring || !ring.isUnlocked() || area.disabled) {
       return;
     }
     error.hidden = true;
-    var sealed;
+    let note;
     try {
-      sealed = sealNote(area.value);
+      note = sealed.sealJsonBytes({ body: area.value }, publicKey);
     } catch (e) {
       showError(text.not_saved);
       return;
     }
-    if (sealed.length > MAX_SEALED_BYTES) {
+    if (note.length > MAX_SEALED_BYTES) {
       showError(text.too_long);
       area.focus();
       return;
@@ -215,11 +142,11 @@
     saving = true;
     button.disabled = true;
     button.textContent = text.sealing;
-    form.elements.sealed_note.value = sodium.to_base64(sealed, sodium.base64_variants.ORIGINAL);
+    form.elements.sealed_note.value = sealed.toBase64(note);
     form.elements.org_key_id.value = currentKeyId;
-    var problem;
+    let problem;
     try {
-      problem = await submit();
+      problem = await staff.postWithFreshCsrf(form, text.not_saved);
     } catch (e) {
       problem = text.not_saved;
     }
@@ -247,7 +174,7 @@
         edited = true;
       });
     }
-    var ring = keyring();
+    const ring = staff.keyring();
     if (ring && typeof ring.onChange === "function") {
       ring.onChange(function () {
         render();

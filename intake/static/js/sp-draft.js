@@ -18,11 +18,13 @@
 (function () {
   "use strict";
 
-  var BLOCK = 1024;
-  var EMPTY = "(not provided)";
+  const sealed = window.Refuge.sealed;
+  const staff = window.Refuge.staff;
+  const humanise = staff.humanise;
+  const EMPTY = "(not provided)";
 
   // English wording of the intake form's choices (intake/public/forms.py), for the draft.
-  var CHOICES = {
+  const CHOICES = {
     sender_role: {
       self: "The person at risk",
       family: "A family member",
@@ -44,7 +46,7 @@
   };
 
   // English labels of the routing vocabulary (intake/directory/vocab.py); unknown codes as-is.
-  var VOCAB = {
+  const VOCAB = {
     threats: {
       violence_threat: "Threat of violence",
       physical_attack: "Physical attack",
@@ -91,7 +93,7 @@
    * ("(not provided)" when empty); [key, label, true] only when the answer has it (older
    * answer shapes). {fact: name, label} is a routing fact the page knows in the clear.
    */
-  var SECTIONS = [
+  const SECTIONS = [
     {
       title: "1. Who is sending the information? (contact details)",
       fields: [
@@ -165,12 +167,12 @@
     },
   ];
 
-  var CONFIDENTIAL = [
+  const CONFIDENTIAL = [
     ["reprisal_concerns", "Details to keep confidential"],
     ["others_at_risk", "Others who may be at risk (family, colleagues, organisation)"],
   ];
 
-  var CHECKLIST = [
+  const CHECKLIST = [
     "Consent: the victims named (or their family or lawyer) agreed to this submission, and the " +
       "draft says so. Consent recorded at intake: see question 4. The experts may ask for it " +
       "in writing.",
@@ -185,11 +187,6 @@
   ];
 
   // --- the draft (pure) ---------------------------------------------------------------------
-
-  function humanise(key) {
-    var words = String(key).replace(/[_-]+/g, " ").trim();
-    return words ? words.charAt(0).toUpperCase() + words.slice(1) : String(key);
-  }
 
   function isEmpty(value) {
     if (value === null || value === undefined) {
@@ -241,7 +238,7 @@
   }
 
   function answerText(key, value) {
-    var options = CHOICES[key];
+    const options = CHOICES[key];
     if (options && typeof value === "string" && Object.prototype.hasOwnProperty.call(options, value)) {
       return options[value];
     }
@@ -250,7 +247,7 @@
 
   function displayName(type, code) {
     try {
-      var name = new Intl.DisplayNames(["en"], { type: type }).of(code);
+      const name = new Intl.DisplayNames(["en"], { type: type }).of(code);
       return name && name !== code ? name + " (" + code + ")" : code;
     } catch (e) {
       return code;
@@ -308,8 +305,8 @@
       answers = { what_happened: answers };
     }
     facts = facts || {};
-    var used = {};
-    var out = [];
+    const used = {};
+    const out = [];
     out.push("UN SPECIAL PROCEDURES SUBMISSION - DRAFT");
     out.push(
       "Assembled in the caseworker's browser from the encrypted case. Review every line and " +
@@ -337,7 +334,7 @@
           out.push(line(field.label, factText(field.fact, facts)));
           return;
         }
-        var key = field[0];
+        const key = field[0];
         used[key] = true;
         if (field[2] && !has(answers, key)) {
           return;
@@ -357,7 +354,7 @@
       out.push(line(field[1], answerText(field[0], answers[field[0]])));
     });
 
-    var others = Object.keys(answers).filter(function (key) {
+    const others = Object.keys(answers).filter(function (key) {
       return !used[key] && !isEmpty(answers[key]);
     });
     if (others.length) {
@@ -389,28 +386,19 @@
 
   // --- the page ---------------------------------------------------------------------------------
 
-  var root = document.getElementById("sp-draft");
+  const root = document.getElementById("sp-draft");
   if (!root) {
     return;
   }
-  var text = JSON.parse(document.getElementById("sp-draft-strings").textContent);
-  var facts = JSON.parse(document.getElementById("sp-draft-facts").textContent);
-  var notice = root.querySelector("[data-sp-notice]");
-  var assemble = root.querySelector("[data-sp-assemble]");
-  var output = root.querySelector("[data-sp-output]");
-  var area = root.querySelector("[data-sp-text]");
-  var copy = root.querySelector("[data-sp-copy]");
-  var copyStatus = root.querySelector("[data-sp-copy-status]");
-  var generation = 0;
-
-  function keyring() {
-    return window.RefugeKeyring || null;
-  }
-
-  function setNotice(key, state) {
-    notice.textContent = text[key];
-    notice.setAttribute("data-state", state);
-  }
+  const text = JSON.parse(document.getElementById("sp-draft-strings").textContent);
+  const facts = JSON.parse(document.getElementById("sp-draft-facts").textContent);
+  const setNotice = staff.noticeSetter(root.querySelector("[data-sp-notice]"), text);
+  const assemble = root.querySelector("[data-sp-assemble]");
+  const output = root.querySelector("[data-sp-output]");
+  const area = root.querySelector("[data-sp-text]");
+  const copy = root.querySelector("[data-sp-copy]");
+  const copyStatus = root.querySelector("[data-sp-copy-status]");
+  let generation = 0;
 
   function clearDraft() {
     generation += 1;
@@ -420,7 +408,7 @@
   }
 
   function render() {
-    var ring = keyring();
+    const ring = staff.keyring();
     if (!ring) {
       clearDraft();
       assemble.hidden = true;
@@ -441,56 +429,31 @@
   }
 
   async function openAnswers(bundle) {
-    var ring = keyring();
-    var pair = null;
-    try {
-      pair = ring && ring.isUnlocked() ? await ring.orgKeyPair(Number(bundle.org_key_id)) : null;
-    } catch (e) {
-      pair = null;
-    }
+    const pair = await staff.orgKeyPair(bundle.org_key_id);
     if (!pair) {
       return { problem: "no_key" };
     }
     try {
-      var sealed = sodium.from_base64(bundle.sealed_answers, sodium.base64_variants.ORIGINAL);
-      var padded = sodium.crypto_box_seal_open(sealed, pair.publicKey, pair.privateKey);
-      var bytes = padded;
-      if (padded.length && padded.length % BLOCK === 0) {
-        try {
-          bytes = sodium.unpad(padded, BLOCK);
-        } catch (e) {
-          bytes = padded;
-        }
-      }
-      return { answers: JSON.parse(new TextDecoder("utf-8").decode(bytes)) };
+      return { answers: sealed.openJson(bundle.sealed_answers, pair) };
     } catch (e) {
       return { problem: "failed" };
     }
   }
 
   async function assembleDraft() {
-    var ring = keyring();
+    const ring = staff.keyring();
     if (!ring || !ring.isUnlocked()) {
       render();
       return;
     }
-    var mine = ++generation;
+    const mine = ++generation;
     assemble.disabled = true;
     setNotice("decrypting", "busy");
-    var bundle;
+    let bundle;
     try {
       await sodium.ready;
       // A GET with no body: only the case reference in the URL goes to the server.
-      var response = await fetch(root.getAttribute("data-sealed-url"), {
-        credentials: "same-origin",
-        cache: "no-store",
-        headers: { Accept: "application/json" },
-      });
-      var type = response.headers.get("Content-Type") || "";
-      if (!response.ok || response.redirected || type.indexOf("application/json") === -1) {
-        throw new Error("sealed " + response.status);
-      }
-      bundle = await response.json();
+      bundle = await staff.fetchJson(root.getAttribute("data-sealed-url"));
     } catch (e) {
       if (mine === generation) {
         assemble.disabled = false;
@@ -498,7 +461,7 @@
       }
       return;
     }
-    var opened = await openAnswers(bundle);
+    const opened = await openAnswers(bundle);
     if (mine !== generation) {
       return; // locked (or asked again) while we were working
     }
@@ -517,7 +480,7 @@
   }
 
   async function copyDraft() {
-    var ok = false;
+    let ok = false;
     try {
       if (navigator.clipboard && window.isSecureContext) {
         await navigator.clipboard.writeText(area.value);
@@ -540,7 +503,7 @@
 
   assemble.addEventListener("click", assembleDraft);
   copy.addEventListener("click", copyDraft);
-  var ring = keyring();
+  const ring = staff.keyring();
   if (ring) {
     ring.onChange(render);
   }

@@ -6,24 +6,12 @@
  */
 (function () {
   "use strict";
-  const seal = window.RefugeSeal;
+  const seal = window.Refuge && window.Refuge.submitter;
   const codeInput = document.getElementById("receipt-code-input");
   if (!seal || !codeInput || typeof sodium === "undefined") {
     return; // the follow-up form then posts as without JavaScript
   }
-
-  function replyText(opened) {
-    // Replies are padded JSON {"body": …} like every sealed message; accept plain text too.
-    try {
-      const parsed = JSON.parse(sodium.to_string(sodium.unpad(opened, 1024)));
-      if (parsed && typeof parsed.body === "string") {
-        return parsed.body;
-      }
-    } catch (error) {
-      /* not padded JSON: fall through */
-    }
-    return sodium.to_string(opened);
-  }
+  const sealed = window.Refuge.sealed;
 
   async function openReplies() {
     const list = document.getElementById("replies");
@@ -35,9 +23,8 @@
     const keypair = code ? seal.replyKeypair(code) : null;
     for (const el of list.querySelectorAll("[data-sealed-reply]")) {
       try {
-        const ciphertext = sodium.from_base64(el.dataset.sealedReply, sodium.base64_variants.ORIGINAL);
-        const opened = sodium.crypto_box_seal_open(ciphertext, keypair.publicKey, keypair.privateKey);
-        el.textContent = replyText(opened);
+        // Replies are sealed like every message: padded JSON {"body": …}.
+        el.textContent = sealed.openBody(el.dataset.sealedReply, keypair);
         el.classList.add("reply-opened");
       } catch (error) {
         el.textContent = list.dataset.cannotOpen;
@@ -93,16 +80,13 @@
       busy = true;
       statusLine.textContent = data.msgSealing;
       try {
-        await seal.ready();
-        const keyInfo = await seal.fetchKey(data.keyUrl);
-        const payload = new FormData();
-        payload.append("code", codeInput.value);
-        payload.append("org_key_id", String(keyInfo.org_key_id));
-        payload.append("sealed_body", seal.sealObject({ body: body.value }, keyInfo));
-        for (const file of Array.from(files.files || [])) {
-          payload.append("attachments", await seal.sealFile(file, keyInfo), "sealed.bin");
-        }
-        const sent = await seal.post(form.action, payload, keyInfo.csrf_token);
+        const sent = await seal.send(form, data.keyUrl, Array.from(files.files || []), function (keyInfo) {
+          const payload = new FormData();
+          payload.append("code", codeInput.value);
+          payload.append("org_key_id", String(keyInfo.org_key_id));
+          payload.append("sealed_body", seal.sealObject({ body: body.value }, keyInfo));
+          return payload;
+        });
         if (!sent.ok) {
           statusLine.textContent = "";
           showProblems([(sent.result && sent.result.error) || data.msgFailed]);

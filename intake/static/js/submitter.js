@@ -1,41 +1,19 @@
-/* Refuge: sealing in the browser with libsodium (crypto_box_seal), shared by the public pages.
+/* Refuge: what the submitter's pages share (window.Refuge.submitter): the intake form
+ * (intake.js) and the follow-up on /status (status.js).
  *
- * Shapes (the server and the caseworkers' pages rely on them; see intake/services/cases.py):
- * - answers and messages: crypto_box_seal(sodium_pad(UTF-8 JSON, 1024)), base64 ORIGINAL;
- * - files: crypto_box_seal(JSON header {name, type, size} + "\n" + bytes), base64 ORIGINAL,
- *   posted as a file part named "sealed.bin" so the real name never leaves the browser.
- * Plaintext never leaves this file except as ciphertext.
+ * Answers and messages are sealed as padded JSON, files as the file envelope (sealed.js); each
+ * file is posted as a part named "sealed.bin" so that its real name never leaves the browser.
+ * Plaintext never leaves this browser except as ciphertext.
  */
 (function () {
   "use strict";
-  const PAD_BLOCK = 1024;
-
-  function b64(bytes) {
-    return sodium.to_base64(bytes, sodium.base64_variants.ORIGINAL);
+  if (!window.Refuge || !window.Refuge.sealed) {
+    return; // sealed.js did not load: the pages post as without JavaScript
   }
+  const sealed = window.Refuge.sealed;
 
-  function publicKey(keyInfo) {
-    return sodium.from_base64(keyInfo.public_key, sodium.base64_variants.ORIGINAL);
-  }
-
-  function sealObject(object, keyInfo) {
-    const padded = sodium.pad(sodium.from_string(JSON.stringify(object)), PAD_BLOCK);
-    return b64(sodium.crypto_box_seal(padded, publicKey(keyInfo)));
-  }
-
-  async function sealFile(file, keyInfo) {
-    const header = sodium.from_string(
-      JSON.stringify({ name: file.name, type: file.type || "application/octet-stream", size: file.size })
-    );
-    const data = new Uint8Array(await file.arrayBuffer());
-    const envelope = new Uint8Array(header.length + 1 + data.length);
-    envelope.set(header, 0);
-    envelope[header.length] = 0x0a;
-    envelope.set(data, header.length + 1);
-    const sealed = b64(sodium.crypto_box_seal(envelope, publicKey(keyInfo)));
-    data.fill(0);
-    envelope.fill(0);
-    return new Blob([sealed], { type: "application/octet-stream" });
+  function ready() {
+    return sodium.ready;
   }
 
   /* A fresh CSRF token and the current organisation key, right before sealing: the person may
@@ -52,6 +30,19 @@
     return response.json();
   }
 
+  /* The answers or message, sealed to the key send() was given. */
+  function sealObject(object, keyInfo) {
+    return sealed.sealJson(object, keyInfo.public_key);
+  }
+
+  /* Each file sealed to the key and appended to the form data as "attachments". */
+  async function appendSealedFiles(body, files, keyInfo) {
+    for (const file of files) {
+      const envelope = await sealed.sealFile(file, keyInfo.public_key);
+      body.append("attachments", new Blob([envelope], { type: "application/octet-stream" }), "sealed.bin");
+    }
+  }
+
   async function post(url, body, token) {
     const response = await fetch(url, {
       method: "POST",
@@ -66,6 +57,17 @@
       result = {};
     }
     return { ok: response.ok, status: response.status, result: result };
+  }
+
+  /* Seal and post to form.action with the key and CSRF token from keyUrl, fetched right now.
+   * build(keyInfo) returns the FormData (routing fields, sealObject(...)); each file is sealed
+   * and appended after it. Resolves to {ok, status, result (the server's JSON)}. */
+  async function send(form, keyUrl, files, build) {
+    await ready();
+    const keyInfo = await fetchKey(keyUrl);
+    const body = build(keyInfo);
+    await appendSealedFiles(body, files, keyInfo);
+    return post(form.action, body, keyInfo.csrf_token);
   }
 
   /* The receipt code as crypto.normalise_receipt_code reads it. */
@@ -95,14 +97,12 @@
     return problems;
   }
 
-  window.RefugeSeal = {
-    ready: function () { return sodium.ready; },
+  window.Refuge.submitter = Object.freeze({
+    ready: ready,
     sealObject: sealObject,
-    sealFile: sealFile,
-    fetchKey: fetchKey,
-    post: post,
+    send: send,
     normaliseCode: normaliseCode,
     replyKeypair: replyKeypair,
     checkFiles: checkFiles,
-  };
+  });
 })();

@@ -1,0 +1,149 @@
+/* Refuge: what every staff page's script needs (window.Refuge.staff).
+ *
+ * - where this tab keeps its (encrypted) keyring, for keyring.js and the sign-in page;
+ * - the keyring (window.RefugeKeyring, from keyring.js) and the organisation key pairs it opens;
+ * - the notice a page shows about its keys, in the page's own words;
+ * - posting a form of ciphertext so that an expired CSRF token loses nothing.
+ * Loaded before keyring.js and the page's own script (templates/auth/_sodium.html; the sign-in
+ * page loads it alone). Needs no libsodium.
+ */
+(function () {
+  "use strict";
+
+  /* sessionStorage keys. "retired" held raw keys in an older version: it must not stay on disk. */
+  const STORAGE = Object.freeze({
+    keyring: "refuge.keyring.v2",
+    activity: "refuge.keyring.activity",
+    retired: "refuge.keyring.v1",
+  });
+
+  function forgetStoredKeyring() {
+    window.sessionStorage.removeItem(STORAGE.retired);
+    window.sessionStorage.removeItem(STORAGE.keyring);
+    window.sessionStorage.removeItem(STORAGE.activity);
+  }
+
+  /* Looked up on every call: a test (or a later script) may provide its own. */
+  function keyring() {
+    return window.RefugeKeyring || null;
+  }
+
+  /* The organisation key pair with this id, or null while locked or not granted. */
+  async function orgKeyPair(orgKeyId) {
+    const ring = keyring();
+    if (!ring || !ring.isUnlocked()) {
+      return null;
+    }
+    try {
+      return await ring.orgKeyPair(Number(orgKeyId));
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /* setNotice(key, state): the page's text[key] in the notice node, its state for the styles. */
+  function noticeSetter(node, text) {
+    return function setNotice(key, state) {
+      node.textContent = text[key];
+      node.setAttribute("data-state", state);
+    };
+  }
+
+  /* GET JSON of this session (no cache); throws unless the server answered with JSON. */
+  async function fetchJson(url) {
+    const response = await fetch(url, {
+      credentials: "same-origin",
+      cache: "no-store",
+      headers: { Accept: "application/json" },
+    });
+    const type = response.headers.get("Content-Type") || "";
+    if (!response.ok || response.redirected || type.indexOf("application/json") === -1) {
+      throw new Error(url + " " + response.status);
+    }
+    return response.json();
+  }
+
+  /* A fresh CSRF token from this page's URL (the old one expired while they were writing). */
+  async function freshCsrfToken() {
+    const response = await fetch(window.location.pathname, { credentials: "same-origin" });
+    if (!response.ok) {
+      return null;
+    }
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const input = page.querySelector("input[name=csrf_token]");
+    return input ? input.value : null;
+  }
+
+  function postForm(form) {
+    return fetch(form.action, {
+      method: "POST",
+      body: new FormData(form),
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: { Accept: "application/json" },
+    });
+  }
+
+  function accepted(response) {
+    return response.type === "opaqueredirect" || (response.status >= 200 && response.status < 300);
+  }
+
+  /* Post a form (of ciphertext only). null when the server took it (it answers with a redirect),
+   * else the message to show beside the text: the server's, or notSaved. A 400 is most likely an
+   * expired CSRF token: fetch a new one and send the same ciphertext once more. */
+  async function postWithFreshCsrf(form, notSaved) {
+    let response = await postForm(form);
+    if (!accepted(response) && response.status === 400) {
+      const token = await freshCsrfToken();
+      if (token) {
+        document.querySelectorAll("input[name=csrf_token]").forEach(function (input) {
+          input.value = token;
+        });
+        response = await postForm(form);
+      }
+    }
+    if (accepted(response)) {
+      return null;
+    }
+    try {
+      const answer = await response.json();
+      return answer && answer.error ? String(answer.error) : notSaved;
+    } catch (e) {
+      return notSaved;
+    }
+  }
+
+  /* Resolves once the page had time to paint a status line, before Argon2id takes the thread. */
+  function afterPaint() {
+    return new Promise(function (resolve) {
+      window.setTimeout(resolve, 30);
+    });
+  }
+
+  function setField(form, name, value) {
+    const input = form.querySelector("input[name='" + name + "']");
+    if (input) {
+      input.value = value;
+    }
+  }
+
+  /* "safe_contact_notes" -> "Safe contact notes": a label for a key no wording exists for. */
+  function humanise(key) {
+    const words = String(key).replace(/[_-]+/g, " ").trim();
+    return words ? words.charAt(0).toUpperCase() + words.slice(1) : String(key);
+  }
+
+  window.Refuge = window.Refuge || {};
+  window.Refuge.staff = Object.freeze({
+    STORAGE: STORAGE,
+    forgetStoredKeyring: forgetStoredKeyring,
+    keyring: keyring,
+    orgKeyPair: orgKeyPair,
+    noticeSetter: noticeSetter,
+    fetchJson: fetchJson,
+    postWithFreshCsrf: postWithFreshCsrf,
+    afterPaint: afterPaint,
+    setField: setField,
+    humanise: humanise,
+  });
+})();
