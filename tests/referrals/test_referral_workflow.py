@@ -10,8 +10,16 @@ from flask import Flask
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, CaseStatus, Referral, ReferralKind, ReferralState, Role
-from intake.services import audit, referrals
+from intake.models import (
+    AuditEvent,
+    Case,
+    CaseStatus,
+    Referral,
+    ReferralKind,
+    ReferralState,
+    Role,
+)
+from intake.services import audit, casework, referrals
 from tests.builders import make_case, make_org_key, make_user
 from tests.referrals.conftest import make_entry, sent_referral
 
@@ -52,6 +60,48 @@ def test_sending_starts_the_clock_and_marks_the_case_referred(app: Flask) -> Non
     assert referral.clock_started_at == sent_at
     assert referral.due_at == sent_at + timedelta(days=60)
     assert referral.case.status == CaseStatus.REFERRED
+
+
+def test_a_status_change_made_by_a_referral_is_audited_as_a_case_status_event(app: Flask) -> None:
+    referral = sent_referral()
+    events = db.session.execute(
+        sa.select(AuditEvent.action, AuditEvent.detail)
+        .where(AuditEvent.action == "case.status", AuditEvent.target_id == str(referral.case_id))
+        .order_by(AuditEvent.id)
+    ).all()
+    # One table for every change: a new case goes through assessing, each step audited.
+    assert [(detail["from"], detail["to"]) for _action, detail in events] == [
+        ("new", "assessing"),
+        ("assessing", "referred"),
+    ]
+    assert all(detail["outcome"] is None for _action, detail in events)
+    assert audit.verify_chain().ok
+
+
+def test_a_referral_sent_later_leaves_a_monitored_case_as_it_is(app: Flask) -> None:
+    first = sent_referral()
+    case = first.case
+    casework.change_status(case, CaseStatus.MONITORING, first.owner)
+    second = referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, first.owner)
+    referrals.transition(second.id, "send", first.owner)
+    assert case.status == CaseStatus.MONITORING
+    changes = db.session.scalar(
+        sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action == "case.status")
+    )
+    assert changes == 3  # new -> assessing -> referred -> monitoring; the second send adds none
+
+
+def test_a_refused_send_changes_neither_the_referral_nor_the_case(app: Flask) -> None:
+    org = make_org_key()
+    make_entry()
+    user = make_user()
+    case = make_case(org)
+    referral = referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, user)
+    with pytest.raises(referrals.ReferralError, match="future"):
+        referrals.transition(referral.id, "send", user, at=utcnow() + timedelta(days=1))
+    db.session.expire_all()
+    assert db.session.get(Referral, referral.id).state == ReferralState.DRAFT
+    assert db.session.get(Case, case.id).status == CaseStatus.NEW
 
 
 def test_embassy_contact_clock_starts_when_the_case_arrived(app: Flask) -> None:
