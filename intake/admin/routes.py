@@ -116,6 +116,12 @@ def invite() -> Page:
     return _render_users(InviteForm(formdata=None), 201, link=link, link_user=user)
 
 
+def _render_enrol_link(user: User, token: str) -> Page:
+    """The users page with the one-time link to hand to ``user``."""
+    link = url_for("auth.enrol", token=token, _external=True)
+    return _render_users(InviteForm(formdata=None), 200, link=link, link_user=user)
+
+
 def _checked_action() -> None:
     if not EmptyForm().validate_on_submit():
         abort(400)
@@ -139,12 +145,7 @@ def reset_password(user_id: int) -> Page:
         ),
         "success",
     )
-    return _render_users(
-        InviteForm(formdata=None),
-        200,
-        link=url_for("auth.enrol", token=token, _external=True),
-        link_user=user,
-    )
+    return _render_enrol_link(user, token)
 
 
 @bp.post("/users/<int:user_id>/reset-totp")
@@ -160,12 +161,7 @@ def reset_totp(user_id: int) -> Page:
         ),
         "success",
     )
-    return _render_users(
-        InviteForm(formdata=None),
-        200,
-        link=url_for("auth.enrol", token=token, _external=True),
-        link_user=user,
-    )
+    return _render_enrol_link(user, token)
 
 
 def _set_active(user_id: int, active: bool) -> Response:

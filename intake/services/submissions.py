@@ -146,6 +146,13 @@ def check_sealed_file(text: Any, index: int) -> bytes:
         ) from exc
 
 
+def check_plain_files(files: list[PlainFile]) -> None:
+    """Files from the no-JavaScript path: not too many, none too large."""
+    check_file_count(len(files))
+    if any(len(plain.data) > attachment_max_bytes() for plain in files):
+        raise SubmissionRefused(_l("A file is larger than allowed."))
+
+
 def check_file_count(count: int) -> None:
     if count > attachment_max_count():
         raise SubmissionRefused(
@@ -265,10 +272,7 @@ def create_case_from_plaintext(
     locale: str,
 ) -> Submission:
     """The no-JavaScript path: seal first, then store exactly what the browser path stores."""
-    check_file_count(len(files))
-    for plain in files:
-        if len(plain.data) > attachment_max_bytes():
-            raise SubmissionRefused(_l("A file is larger than allowed."))
+    check_plain_files(files)
     sealed_answers = crypto.seal_answers(answers, org_key.public_key)
     sealed_files = [seal_file(plain, org_key.public_key) for plain in files]
     return create_case(
@@ -341,10 +345,7 @@ def add_follow_up(
 def add_follow_up_from_plaintext(
     case: Case, *, org_key: OrgKey, body: str, files: list[PlainFile]
 ) -> CaseMessage:
-    check_file_count(len(files))
-    for plain in files:
-        if len(plain.data) > attachment_max_bytes():
-            raise SubmissionRefused(_l("A file is larger than allowed."))
+    check_plain_files(files)
     return add_follow_up(
         case,
         org_key=org_key,
