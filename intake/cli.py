@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def register_commands(app: Flask) -> None:
+    from intake.admin.cli import audit_cli
     from intake.auth.cli import keys_cli, users_cli
     from intake.directory.cli import directory_cli, triage_command
     from intake.referrals.cli import deadlines_cli, demo_command
@@ -17,5 +18,6 @@ def register_commands(app: Flask) -> None:
         triage_command,
         deadlines_cli,
         demo_command,
+        audit_cli,
     ):
         app.cli.add_command(command)

@@ -50,8 +50,12 @@ def event_body(event: AuditEvent) -> str:
     )
 
 
-def _event_hash(event: AuditEvent) -> str:
+def event_hash(event: AuditEvent) -> str:
+    """The HMAC an event must carry, under this installation's chain key."""
     return hmac.new(_chain_key(), event_body(event).encode(), hashlib.sha256).hexdigest()
+
+
+_event_hash = event_hash
 
 
 def record(
