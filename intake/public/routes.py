@@ -58,6 +58,7 @@ from intake.public.forms import (
     StatusForm,
 )
 from intake.services import cases as case_service
+from intake.services import key_pins
 from intake.services.cases import PlainFile, Routing, SubmissionRefused
 from intake.web import error_response
 
@@ -167,6 +168,18 @@ def _read_form() -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | No
         return None
 
 
+def _key_unverified() -> tuple[Response | str, int]:
+    """The organisation key in the database is not the one pinned: seal nothing to it."""
+    return _refuse(
+        _(
+            "The organisation key could not be verified, so this form cannot encrypt or send "
+            "anything now. Nothing was saved. Please try again later or contact the "
+            "organisation another way."
+        ),
+        503,
+    )
+
+
 def _org_key_json(key: OrgKey) -> dict[str, Any]:
     return {"org_key_id": key.id, "public_key": key.public_key, "fingerprint": key.fingerprint}
 
@@ -177,7 +190,9 @@ def _org_key_json(key: OrgKey) -> dict[str, Any]:
 
 @bp.get("/")
 def landing() -> str:
-    return render_template("public/landing.html", org_key=case_service.current_org_key())
+    org_key = case_service.current_org_key()
+    verified = org_key is not None and key_pins.is_verified(org_key)
+    return render_template("public/landing.html", org_key=org_key, org_key_verified=verified)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,6 +262,8 @@ def _submit_from_browser(
         raise SubmissionRefused(_("This request could not be accepted. Nothing was saved."))
     routing = _routing_from_browser(form)
     org_key = case_service.usable_org_key(form.get("org_key_id"))
+    if not key_pins.is_verified(org_key):
+        raise SubmissionRefused(_("The organisation key could not be verified. Nothing was saved."))
     sealed_answers = case_service.check_sealed_answers(form.get("sealed_answers"))
     sealed_files = _sealed_uploads(files)
     submission = case_service.create_case(
@@ -362,6 +379,8 @@ def request_key() -> ViewResult:
     key = case_service.current_org_key()
     if key is None:
         return _refuse(_("This organisation is not accepting requests yet."), 503)
+    if not key_pins.is_verified(key):
+        return _key_unverified()
     return jsonify({"csrf_token": generate_csrf(), **_org_key_json(key)})
 
 
@@ -370,6 +389,8 @@ def request_key() -> ViewResult:
 @csrf.exempt
 def request_form() -> ViewResult:
     org_key = case_service.current_org_key()
+    if org_key is not None and not key_pins.is_verified(org_key):
+        return _key_unverified()
     if request.method == "GET":
         return _render_form(IntakeForm(), org_key)
 
@@ -471,6 +492,8 @@ def follow_up() -> ViewResult:
     org_key = case_service.current_org_key()
     if org_key is None:  # pragma: no cover — a case exists, so a key was in use
         return _refuse(_("This organisation is not accepting messages. Nothing was saved."), 503)
+    if not key_pins.is_verified(org_key):
+        return _key_unverified()
     try:
         if from_browser:
             if not _csrf_ok():

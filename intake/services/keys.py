@@ -17,7 +17,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, User
-from intake.services import audit, locks
+from intake.services import audit, key_pins, locks
 from intake.services.accounts import server_side_keypair
 from intake.services.passwords import verify_password
 
@@ -49,6 +49,8 @@ def _new_org_key(public_key: str, actor: User) -> OrgKey:
     )
     db.session.add(key)
     db.session.flush()
+    # Pinned outside the database's reach: a swapped key would not verify (key_pins).
+    key_pins.pin(key)
     return key
 
 
