@@ -46,7 +46,8 @@ chromium:
 	@bash scripts/ensure-chromium.sh
 
 run: install vendor translations directory
-	@echo "Refuge on http://127.0.0.1:5000 (web + worker + beat; Ctrl-C stops all)"
+	@flask --app intake setup-token
+	@echo "Refuge on http://127.0.0.1:$${PORT:-5000} (web + worker + beat; Ctrl-C stops all)"
 	honcho start -f Procfile
 
 test: install vendor translations services chromium

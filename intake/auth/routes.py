@@ -47,7 +47,7 @@ from intake.auth.sessions import (
 )
 from intake.extensions import db, limiter
 from intake.models import Role, User
-from intake.services import accounts, audit, keys
+from intake.services import accounts, audit, keys, setup_token
 from intake.services.accounts import AccountError, KeyMaterial, LoginResult, TotpResult
 
 PENDING_SECONDS = 300
@@ -136,10 +136,19 @@ def wrap_params() -> dict[str, int]:
 @bp.route("/setup", methods=["GET", "POST"])
 @limiter.limit(login_rate_limit, methods=["POST"])
 def setup() -> Page:
-    """First-run wizard: only while no account exists (afterwards it does not exist either)."""
+    """First-run wizard: only while no account exists (afterwards it does not exist either),
+    and only with the one-time token printed on the operator's console."""
     if accounts.user_count() > 0:
         abort(404)
     form = SetupForm()
+    token = form.setup_token.data if request.method == "POST" else request.args.get("token")
+    if not setup_token.is_valid(token):
+        message = _(
+            "Setting up Refuge needs the one-time link printed on the server's console when it "
+            "started (make run), or by the command: flask --app intake setup-token"
+        )
+        return render_template("errors/error.html", status=403, message=message), 403
+    form.setup_token.data = token
     if form.validate_on_submit():
         keys_from_browser = key_material(form)
         try:
@@ -160,6 +169,7 @@ def setup() -> Page:
                 admin, form.org_public_key.data or "", form.sealed_org_secret.data or ""
             )
             audit.record("setup.completed", "user", admin.id, actor=admin)
+            setup_token.spend()
             db.session.commit()
         except (AccountError, keys.KeyOperationError) as exc:
             db.session.rollback()
