@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 export FLASK_APP := intake
 
 .PHONY: run test lint bench install vendor translations services chromium migrate directory \
-        format clean
+        format clean backup
 
 ## Build steps: each reruns only when its inputs changed, so a second `make run` is quick.
 $(STAMPS)/venv: pyproject.toml
@@ -52,6 +52,10 @@ run: install vendor translations directory
 
 test: install vendor translations services chromium
 	@bash scripts/run-tests.sh
+
+## A database dump (pg_dump -Fc or sqlite3 .backup) and the audit anchor, into backups/.
+backup:
+	@bash scripts/backup.sh
 
 lint: install
 	ruff check .
