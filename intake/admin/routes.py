@@ -29,7 +29,7 @@ from intake.auth.routes import account_message
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, OrgKey, Role, User
-from intake.services import accounts, audit, audit_anchor, keys
+from intake.services import accounts, audit, audit_anchor, keys, sign_in_throttle
 from intake.services import settings as org_settings
 
 AUDIT_PAGE_SIZE = 50
@@ -170,6 +170,17 @@ def reset_totp(user_id: int) -> Page:
         link=url_for("auth.enrol", token=token, _external=True),
         link_user=user,
     )
+
+
+@bp.post("/users/<int:user_id>/lift-throttle")
+@role_required(*ADMINS)
+def lift_throttle(user_id: int) -> Response:
+    """Let a colleague sign in again at once after failed attempts (audited)."""
+    _checked_action()
+    user = _user_or_404(user_id)
+    sign_in_throttle.lift(user, _me())
+    flash(_("%(email)s can sign in again without waiting.", email=user.email), "success")
+    return redirect(url_for("admin.users"))
 
 
 def _set_active(user_id: int, active: bool) -> Response:
