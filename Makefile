@@ -9,7 +9,7 @@ export PATH := $(BIN):$(PATH)
 export FLASK_APP := intake
 
 .PHONY: run test lint bench install vendor translations services chromium migrate directory \
-        format clean
+        format clean backup
 
 ## Build steps: each reruns only when its inputs changed, so a second `make run` is quick.
 $(STAMPS)/venv: pyproject.toml
@@ -46,11 +46,16 @@ chromium:
 	@bash scripts/ensure-chromium.sh
 
 run: install vendor translations directory
-	@echo "Refuge on http://127.0.0.1:5000 (web + worker + beat; Ctrl-C stops all)"
+	@flask --app intake setup-token
+	@echo "Refuge on http://127.0.0.1:$${PORT:-5000} (web + worker + beat; Ctrl-C stops all)"
 	honcho start -f Procfile
 
 test: install vendor translations services chromium
 	@bash scripts/run-tests.sh
+
+## A database dump (pg_dump -Fc or sqlite3 .backup) and the audit anchor, into backups/.
+backup:
+	@bash scripts/backup.sh
 
 lint: install node_modules/.package-lock.json
 	node_modules/.bin/eslint intake/static/js scripts eslint.config.mjs

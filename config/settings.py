@@ -123,8 +123,13 @@ class BaseSettings:
 
     # Sign-in and key custody (DESIGN §1.5, §3).
     LOGIN_RATE_LIMIT = "10 per minute;60 per hour"
-    LOGIN_MAX_FAILURES = 5
-    LOGIN_LOCKOUT_MINUTES = 15
+    # Failures slow an account down (doubling waits) instead of locking its owner out; a
+    # trusted device (signed cookie from an earlier full sign-in) is not slowed down.
+    LOGIN_FREE_FAILURES = 3
+    LOGIN_DELAY_BASE_SECONDS = 30
+    LOGIN_DELAY_MAX_SECONDS = 3600
+    TOTP_DAILY_CAP = 20
+    TRUSTED_DEVICE_DAYS = 90
     KEY_WRAP_OPS_LIMIT = 3  # crypto_pwhash in the staff browser
     KEY_WRAP_MEM_LIMIT = 64 * 1024 * 1024
     KEYRING_IDLE_MINUTES = 15

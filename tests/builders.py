@@ -13,6 +13,7 @@ from intake import crypto
 from intake.extensions import db
 from intake.i18n import compile_catalogues
 from intake.models import Case, OrgKey, Role, SealedBy, Urgency, User
+from intake.services import key_pins
 from intake.services.passwords import hash_password
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -37,6 +38,7 @@ def make_org_key() -> OrgKeyPair:
     public, secret = crypto.generate_keypair()
     key = OrgKey(public_key=public, fingerprint=crypto.fingerprint(public))
     db.session.add(key)
+    key_pins.pin(key)
     db.session.commit()
     return OrgKeyPair(key=key, secret=secret)
 

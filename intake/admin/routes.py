@@ -28,7 +28,7 @@ from intake.auth.forms import EmptyForm
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, OrgKey, Role, User
-from intake.services import accounts, audit, keys
+from intake.services import accounts, audit_anchor, keys, sign_in_throttle
 from intake.services import settings as org_settings
 
 AUDIT_PAGE_SIZE = 50
@@ -162,6 +162,17 @@ def reset_totp(user_id: int) -> Page:
         "success",
     )
     return _render_enrol_link(user, token)
+
+
+@bp.post("/users/<int:user_id>/lift-throttle")
+@role_required(*ADMINS)
+def lift_throttle(user_id: int) -> Response:
+    """Let a colleague sign in again at once after failed attempts (audited)."""
+    _checked_action()
+    user = _user_or_404(user_id)
+    sign_in_throttle.lift(user, _me())
+    flash(_("%(email)s can sign in again without waiting.", email=user.email), "success")
+    return redirect(url_for("admin.users"))
 
 
 def _set_active(user_id: int, active: bool) -> Response:
@@ -405,7 +416,7 @@ def audit_log() -> Page:
 @bp.get("/audit/verify")
 @role_required(*ADMINS)
 def audit_verify() -> str:
-    check = audit.verify_and_record(_me())
+    check = audit_anchor.verify_and_record(_me())
     return render_template("admin/audit_verify.html", check=check)
 
 

@@ -59,6 +59,8 @@ class SetupForm(StaffKeyFields):
     password, confirm = _new_password_fields()
     org_public_key = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
     sealed_org_secret = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
+    # The one-time token from the operator's console, carried from the link to the POST.
+    setup_token = HiddenField(validators=[Optional(), Length(max=128)])
 
 
 class EnrolNewPasswordForm(StaffKeyFields):

@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from intake.auth import bp
+from intake.auth import bp, devices
 from intake.auth.access import STAFF, role_required
 from intake.auth.forms import (
     ChangePasswordForm,
@@ -47,7 +47,7 @@ from intake.auth.sessions import (
 )
 from intake.extensions import db, limiter
 from intake.models import User
-from intake.services import accounts, keys
+from intake.services import accounts, keys, setup_token
 from intake.services.accounts import AccountError, KeyMaterial, LoginResult, TotpResult
 from intake.services.errors import ServiceError
 
@@ -94,10 +94,19 @@ def wrap_params() -> dict[str, int]:
 @bp.route("/setup", methods=["GET", "POST"])
 @limiter.limit(login_rate_limit, methods=["POST"])
 def setup() -> Page:
-    """First-run wizard: only while no account exists (afterwards it does not exist either)."""
+    """First-run wizard: only while no account exists (afterwards it does not exist either),
+    and only with the one-time token printed on the operator's console."""
     if accounts.user_count() > 0:
         abort(404)
     form = SetupForm()
+    token = form.setup_token.data if request.method == "POST" else request.args.get("token")
+    if not setup_token.is_valid(token):
+        message = _(
+            "Setting up Refuge needs the one-time link printed on the server's console when it "
+            "started (make run), or by the command: flask --app intake setup-token"
+        )
+        return render_template("errors/error.html", status=403, message=message), 403
+    form.setup_token.data = token
     if form.validate_on_submit():
         keys_from_browser = key_material(form)
         try:
@@ -136,13 +145,17 @@ def login() -> Page:
     form = LoginForm()
     next_url = safe_next(request.args.get("next"))
     if form.validate_on_submit():
-        check = accounts.check_password_step(form.email.data or "", form.password.data or "")
+        trusted_id = devices.trusted_user_id()
+        check = accounts.check_password_step(
+            form.email.data or "", form.password.data or "", trusted_user_id=trusted_id
+        )
         if check.result is LoginResult.OK and check.user is not None:
             session[PENDING] = {
                 "uid": check.user.id,
                 "epoch": check.user.session_epoch,
                 "at": int(time.time()),
                 "next": next_url,
+                "trusted": trusted_id == check.user.id,
             }
             return redirect(url_for("auth.login_code"))
         if check.result is LoginResult.INACTIVE:  # only said to whoever knows the password
@@ -180,14 +193,18 @@ def login_code() -> Page:
         return redirect(url_for("auth.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        outcome, minutes = accounts.check_totp_step(user, form.code.data or "")
+        outcome, minutes = accounts.check_totp_step(
+            user, form.code.data or "", trusted=pending.get("trusted") is True
+        )
         if outcome is TotpResult.OK:
             next_url = pending.get("next")
             accounts.complete_login(user)
             start_session(user)  # session.clear() then login_user: a brand-new session
-            return redirect(
+            response = redirect(
                 url_for("auth.unlock", next=next_url) if next_url else url_for("auth.unlock")
             )
+            devices.remember(response, user)  # this browser is trusted from now on
+            return response
         if outcome is LoginResult.LOCKED:
             session.pop(PENDING, None)
             flash(

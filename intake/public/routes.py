@@ -58,7 +58,7 @@ from intake.public.forms import (
     IntakeForm,
     StatusForm,
 )
-from intake.services import keys, submissions
+from intake.services import key_pins, keys, submissions
 from intake.services.submissions import PlainFile, SubmissionRefused
 from intake.services.triage import Routing
 from intake.web import error_response
@@ -169,6 +169,18 @@ def _read_form() -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | No
         return None
 
 
+def _key_unverified() -> tuple[Response | str, int]:
+    """The organisation key in the database is not the one pinned: seal nothing to it."""
+    return _refuse(
+        _(
+            "The organisation key could not be verified, so this form cannot encrypt or send "
+            "anything now. Nothing was saved. Please try again later or contact the "
+            "organisation another way."
+        ),
+        503,
+    )
+
+
 def _org_key_json(key: OrgKey) -> dict[str, Any]:
     return {"org_key_id": key.id, "public_key": key.public_key, "fingerprint": key.fingerprint}
 
@@ -179,7 +191,9 @@ def _org_key_json(key: OrgKey) -> dict[str, Any]:
 
 @bp.get("/")
 def landing() -> str:
-    return render_template("public/landing.html", org_key=keys.current_org_key())
+    org_key = keys.current_org_key()
+    verified = org_key is not None and key_pins.is_verified(org_key)
+    return render_template("public/landing.html", org_key=org_key, org_key_verified=verified)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,6 +263,8 @@ def _submit_from_browser(
         raise SubmissionRefused(_("This request could not be accepted. Nothing was saved."))
     routing = _routing_from_browser(form)
     org_key = submissions.usable_org_key(form.get("org_key_id"))
+    if not key_pins.is_verified(org_key):
+        raise SubmissionRefused(_("The organisation key could not be verified. Nothing was saved."))
     sealed_answers = submissions.check_sealed_answers(form.get("sealed_answers"))
     sealed_files = _sealed_uploads(files)
     submission = submissions.create_case(
@@ -363,6 +379,8 @@ def request_key() -> ViewResult:
     key = keys.current_org_key()
     if key is None:
         return _refuse(_("This organisation is not accepting requests yet."), 503)
+    if not key_pins.is_verified(key):
+        return _key_unverified()
     return jsonify({"csrf_token": generate_csrf(), **_org_key_json(key)})
 
 
@@ -371,6 +389,8 @@ def request_key() -> ViewResult:
 @csrf.exempt
 def request_form() -> ViewResult:
     org_key = keys.current_org_key()
+    if org_key is not None and not key_pins.is_verified(org_key):
+        return _key_unverified()
     if request.method == "GET":
         return _render_form(IntakeForm(), org_key)
 
@@ -472,6 +492,8 @@ def follow_up() -> ViewResult:
     org_key = keys.current_org_key()
     if org_key is None:  # pragma: no cover — a case exists, so a key was in use
         return _refuse(_("This organisation is not accepting messages. Nothing was saved."), 503)
+    if not key_pins.is_verified(org_key):
+        return _key_unverified()
     try:
         if from_browser:
             if not _csrf_ok():

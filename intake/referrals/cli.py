@@ -13,9 +13,11 @@ deadlines_cli = AppGroup("deadlines", help="Referral deadlines and reminders.")
 @deadlines_cli.command("scan")
 def scan_command() -> None:
     """Scan once: write due reminders to the outbox, queue them, print a JSON summary."""
-    from intake.services import reminders
+    from intake.services import audit_anchor, reminders
 
-    click.echo(json.dumps(reminders.scan().as_dict()))
+    summary = reminders.scan().as_dict()
+    audit_anchor.advance()
+    click.echo(json.dumps(summary))
 
 
 @click.command("demo")

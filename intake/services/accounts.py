@@ -11,7 +11,6 @@ import hmac
 import re
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pyotp
@@ -25,7 +24,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, Role, User
-from intake.services import audit, locks, staff_sessions
+from intake.services import audit, locks, sign_in_throttle, staff_sessions
 from intake.services.errors import CodedError
 from intake.services.passwords import hash_password, needs_rehash, verify_password
 from intake.services.transactions import transactional
@@ -292,16 +291,13 @@ def _lock_minutes_left(user: User) -> int:
 
 
 def register_failure(user: User, reason: str) -> None:
-    """One more failed attempt on ``user``; too many lock the account for a while."""
-    config = current_app.config
-    user.failed_logins += 1
+    """One more failed attempt on ``user``: the account waits longer before the next one
+    counts (sign_in_throttle), instead of being locked for a fixed time."""
+    delay = sign_in_throttle.apply_failure(user)
     detail: dict[str, object] = {"reason": reason, "failures": user.failed_logins}
-    if user.failed_logins >= int(config.get("LOGIN_MAX_FAILURES", 5)):
-        user.locked_until = utcnow() + timedelta(
-            minutes=int(config.get("LOGIN_LOCKOUT_MINUTES", 15))
-        )
-        user.failed_logins = 0
+    if delay:
         detail["locked"] = True
+        detail["delay_seconds"] = delay
     audit.record("auth.failed", "user", user.id, actor_label=f"user:{user.email}", detail=detail)
     db.session.commit()
 
@@ -324,8 +320,12 @@ def _refused_locked(user: User, where: str) -> None:
     db.session.commit()
 
 
-def check_password_step(email: str, password: str) -> LoginCheck:
-    """First step of sign-in. Wrong password and unknown e-mail look the same."""
+def check_password_step(
+    email: str, password: str, *, trusted_user_id: int | None = None
+) -> LoginCheck:
+    """First step of sign-in. Wrong password and unknown e-mail look the same. The wait after
+    failures does not apply on a device this account signed in from before
+    (``trusted_user_id``, from intake.auth.devices)."""
     user = find_by_email(email) if len(password) <= PASSWORD_MAX else None
     if user is None:
         verify_password(_dummy_hash(), password[:PASSWORD_MAX])
@@ -338,7 +338,7 @@ def check_password_step(email: str, password: str) -> LoginCheck:
         )
         db.session.commit()
         return LoginCheck(LoginResult.WRONG)
-    minutes = _lock_minutes_left(user)
+    minutes = _lock_minutes_left(user) if user.id != trusted_user_id else 0
     if minutes:
         # Checked all the same, so that a locked account takes as long to answer as any other;
         # the caller answers as for a wrong password (no telling which accounts exist).
@@ -363,9 +363,15 @@ def check_password_step(email: str, password: str) -> LoginCheck:
     return LoginCheck(LoginResult.OK, user)
 
 
-def check_totp_step(user: User, code: str) -> tuple[LoginResult | TotpResult, int]:
-    """Second step of sign-in; returns (outcome, minutes locked)."""
-    minutes = _lock_minutes_left(user)
+def check_totp_step(
+    user: User, code: str, *, trusted: bool = False
+) -> tuple[LoginResult | TotpResult, int]:
+    """Second step of sign-in; returns (outcome, minutes to wait). The daily cap on codes
+    holds on every device; the wait after failures not on a trusted one."""
+    if sign_in_throttle.totp_capped(user):
+        _refused_locked(user, "totp_daily_cap")
+        return LoginResult.LOCKED, 24 * 60
+    minutes = 0 if trusted else _lock_minutes_left(user)
     if minutes:
         return LoginResult.LOCKED, minutes
     if not user.is_active_account:
@@ -374,7 +380,7 @@ def check_totp_step(user: User, code: str) -> tuple[LoginResult | TotpResult, in
     if outcome is TotpResult.OK:
         return outcome, 0
     register_failure(user, "totp_replay" if outcome is TotpResult.REPLAY else "totp")
-    minutes = _lock_minutes_left(user)
+    minutes = 0 if trusted else _lock_minutes_left(user)
     if minutes:
         return LoginResult.LOCKED, minutes
     return outcome, 0

@@ -17,7 +17,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, User
-from intake.services import accounts, audit, locks
+from intake.services import accounts, audit, key_pins, locks, setup_token
 from intake.services.accounts import CUSTODY_MESSAGES, KeyMaterial, server_side_keypair
 from intake.services.errors import CodedError
 from intake.services.passwords import verify_password
@@ -53,6 +53,8 @@ def _new_org_key(public_key: str, actor: User) -> OrgKey:
     )
     db.session.add(key)
     db.session.flush()
+    # Pinned outside the database's reach: a swapped key would not verify (key_pins).
+    key_pins.pin(key)
     return key
 
 
@@ -153,6 +155,7 @@ def set_up_organisation(
         raise SetupClosed()
     org_key = init_from_browser(admin, org_public_key, sealed_org_secret)
     audit.record("setup.completed", "user", admin.id, actor=admin)
+    setup_token.spend()
     return admin, org_key
 
 

@@ -293,6 +293,25 @@ def compose(row: ReminderOutbox, language: str | None = None) -> tuple[str, str]
         return _compose(row)
 
 
+def _audit_checksum_lines(row: ReminderOutbox) -> list[str]:
+    """For admins: the audit chain's anchored head as a short checksum, kept in their mailbox
+    outside the server (``flask audit verify --checksum`` checks it later)."""
+    from intake.services import audit_anchor
+
+    recipient = db.session.get(User, row.recipient_id)
+    if recipient is None or recipient.role is not Role.ADMIN:
+        return []
+    check = audit_anchor.advance()
+    if not check.ok or check.head is None:
+        return [_("Audit log: the last check failed. Run the audit check now.")]
+    return [
+        _(
+            "Audit log checksum: %(checksum)s",
+            checksum=audit_anchor.checksum(check.count, check.head),
+        )
+    ]
+
+
 def _compose(row: ReminderOutbox) -> tuple[str, str]:
     zone = org_zone()
     footer = _("This message contains no case details. Sign in to Refuge to see them.")
@@ -306,6 +325,7 @@ def _compose(row: ReminderOutbox) -> tuple[str, str]:
                 _("Due within 7 days: %(n)s", n=counts.get("due_within_7_days", 0)),
                 _("Awaiting a reply: %(n)s", n=counts.get("awaiting", 0)),
                 _("Open: %(link)s", link=_link("/referrals/")),
+                *_audit_checksum_lines(row),
                 "",
                 footer,
             ]

@@ -12,6 +12,7 @@ from flask import Flask
 
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, StaffSession, User
+from intake.services import setup_token
 from tests.builders import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -59,7 +60,7 @@ def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
             else None
         ),
     )
-    page.goto(f"{base}/setup")
+    page.goto(f"{base}/setup?token={setup_token.issue()}")
     page.fill("input[name=email]", ADMIN_EMAIL)
     page.fill("input[name=password]", DEFAULT_PASSWORD)
     page.fill("input[name=confirm]", DEFAULT_PASSWORD)

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from intake import crypto
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, User
-from intake.services import accounts
+from intake.services import accounts, setup_token
 from tests.auth.helpers import csrf_token, sign_in
 from tests.builders import DEFAULT_PASSWORD, login_as, make_org_key, make_staff_with_keys
 
@@ -44,10 +44,14 @@ def browser_keys(password: str, secret: bytes | None = None) -> tuple[dict[str, 
 
 
 def setup_form(client: FlaskClient, **overrides: str) -> dict[str, Any]:
+    """The setup form as the browser posts it, with a fresh one-time token (as printed by
+    ``flask setup-token``) in its hidden field."""
     fields, staff_secret = browser_keys(DEFAULT_PASSWORD)
     org_public, org_secret = crypto.generate_keypair()
+    token = setup_token.issue()
     form = {
-        "csrf_token": csrf_token(client, "/setup"),
+        "csrf_token": csrf_token(client, f"/setup?token={token}"),
+        "setup_token": token,
         "email": "first@example.org",
         "password": DEFAULT_PASSWORD,
         "confirm": DEFAULT_PASSWORD,

@@ -119,10 +119,13 @@ def test_account_locks_after_repeated_failures_even_for_the_right_password(
 
 
 def test_wrong_totp_codes_count_towards_the_lockout(app: Flask, client: FlaskClient) -> None:
+    """New rule (throttling, not a 5-strike lock): after LOGIN_FREE_FAILURES wrong codes the
+    account waits: the code that starts the wait is sent back to /login with the message."""
     user = make_user(Role.CASEWORKER)
     post_password(client, user.email)
-    for _ in range(5):
-        response = post_code(client, "000000")
+    for _ in range(app.config["LOGIN_FREE_FAILURES"] - 1):
+        assert post_code(client, "000000").status_code == 401
+    response = post_code(client, "000000")
     assert response.status_code == 302  # back to /login with the lock message
     db.session.refresh(user)
     assert user.locked_until is not None

@@ -6,6 +6,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from intake.models import Role
+from intake.services import setup_token
 from tests.builders import login_as, make_org_key, make_staff_with_keys
 
 
@@ -14,7 +15,8 @@ def test_sign_in_pages_in_traditional_chinese(client: FlaskClient) -> None:
     assert "登入" in page
     assert "輸入密碼後" in page  # the hint below the form
     assert "密碼" in page
-    setup = client.get("/setup").get_data(as_text=True)
+    token = setup_token.issue()
+    setup = client.get(f"/setup?token={token}").get_data(as_text=True)
     assert "設定 Refuge" in setup
 
 

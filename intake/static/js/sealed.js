@@ -1,6 +1,6 @@
 /* Refuge: the sealed payloads, written and read in the browser (window.Refuge.sealed).
  *
- * The only formats the server writes and reads (intake/crypto.py, intake/services/cases.py):
+ * The only formats the server writes and reads (intake/crypto.py, intake/services/submissions.py):
  * - answers, messages and notes: crypto_box_seal(sodium_pad(UTF-8 JSON, 1024)) — messages and
  *   notes are the JSON object {"body": text};
  * - files: crypto_box_seal(file envelope), the envelope being the UTF-8 JSON header

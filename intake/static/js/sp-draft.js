@@ -45,7 +45,7 @@
     },
   };
 
-  // English labels of the routing vocabulary (intake/directory/vocab.py); unknown codes as-is.
+  // English labels of the routing vocabulary (intake/vocab.py); unknown codes as-is.
   const VOCAB = {
     threats: {
       violence_threat: "Threat of violence",

@@ -1,0 +1,51 @@
+"""`flask audit verify` (DESIGN §7): the chain, checked against its anchor outside the database."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import AppGroup
+
+from intake.extensions import db
+
+audit_cli = AppGroup("audit", help="The hash-chained audit log.")
+
+_EXPLAIN = {
+    "intact": "The audit chain is intact.",
+    "broken": "The audit chain is broken: an event was edited or removed (first bad event named).",
+    "reordered": "The audit chain is reordered: events are not in the order they were written.",
+    "truncated": "The audit chain is truncated: events seen by the last anchor are gone.",
+    "key_differs": (
+        "The audit log was written under another key: AUDIT_KEY (or SECRET_KEY, when "
+        "AUDIT_KEY is unset) differs from the one in use when it was written."
+    ),
+    "anchor_invalid": "The audit anchor file was changed or is unreadable.",
+}
+
+
+@audit_cli.command("verify")
+@click.option(
+    "--checksum",
+    "expected",
+    default=None,
+    help="A checksum from a daily digest (COUNT:xxxx-xxxx-xxxx) that must still match.",
+)
+def verify_command(expected: str | None) -> None:
+    """Verify the chain; exit 1 when it is broken, reordered, truncated or under another key."""
+    from intake.services import audit_anchor
+
+    check = audit_anchor.verify()
+    result = audit_anchor.describe(check)
+    result["message"] = _EXPLAIN[check.status.value]
+    ok = check.ok
+    if expected is not None:
+        matched = audit_anchor.matches_checksum(expected)
+        result["checksum_matches"] = matched
+        if not matched:
+            ok = False
+            result["message"] += " The digest checksum given does not match: events were lost."
+    db.session.rollback()
+    click.echo(json.dumps(result))
+    if not ok:
+        raise SystemExit(1)

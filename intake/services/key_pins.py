@@ -1,0 +1,87 @@
+"""The organisation public key, pinned with an HMAC under a key outside the database.
+
+Someone who can write to the database could otherwise swap ``org_keys.public_key`` and
+``fingerprint`` for a key of their own: the form would seal new requests to it and the landing
+page would show its fingerprint. The pin is an HMAC over the key id, public key and fingerprint
+under a key derived from ``AUDIT_KEY`` (else ``SECRET_KEY``), kept in ``org_settings`` (no
+schema change). It is written when a key is created or rotated (:mod:`intake.services.keys`)
+and checked whenever the key is served to the form or the landing page or used by the server to
+seal. A missing or wrong pin means: do not seal.
+
+Keys created before pinning existed are *not* pinned automatically at start-up: that would pin
+a key already swapped. An operator compares the fingerprint with the one published out of band
+and runs ``flask keys pin --fingerprint FP``; until then the form refuses to seal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from flask import current_app
+
+from intake.extensions import db
+from intake.models import OrgKey, OrgSetting, User
+from intake.services import audit
+
+log = logging.getLogger(__name__)
+_PREFIX = "org_key_pin:"
+_logged_mismatch: set[int] = set()
+
+
+class PinError(ValueError):
+    """A pin that cannot be written; the message is a stable code."""
+
+
+def _pin_key() -> bytes:
+    configured = current_app.config.get("AUDIT_KEY") or current_app.config["SECRET_KEY"]
+    return hashlib.sha256(b"refuge-org-key-pin:" + str(configured).encode()).digest()
+
+
+def _expected(org_key: OrgKey) -> str:
+    body = f"{org_key.id}\n{org_key.public_key}\n{org_key.fingerprint}".encode()
+    return hmac.new(_pin_key(), body, hashlib.sha256).hexdigest()
+
+
+def pin(org_key: OrgKey) -> None:
+    """Write the pin (the caller commits, with the key it pins)."""
+    db.session.flush()  # the key needs its id
+    name = f"{_PREFIX}{org_key.id}"
+    row = db.session.get(OrgSetting, name)
+    if row is None:
+        db.session.add(OrgSetting(key=name, value=_expected(org_key)))
+    else:
+        row.value = _expected(org_key)
+    _logged_mismatch.discard(org_key.id)
+
+
+def is_verified(org_key: OrgKey) -> bool:
+    """Whether this key is the one pinned; a mismatch is logged once per process, by id only."""
+    row = db.session.get(OrgSetting, f"{_PREFIX}{org_key.id}")
+    if row is not None and hmac.compare_digest(row.value, _expected(org_key)):
+        return True
+    if org_key.id not in _logged_mismatch:
+        _logged_mismatch.add(org_key.id)
+        log.error("organisation key %s does not match its pin: refusing to seal", org_key.id)
+    return False
+
+
+def pin_existing(org_key: OrgKey, confirmed_fingerprint: str, actor: User | None = None) -> None:
+    """An operator pins a key that predates pinning, after checking its fingerprint out of
+    band: the fingerprint they typed must be the key's (computed again, not read)."""
+    from intake import crypto
+
+    wanted = "".join(confirmed_fingerprint.split()).lower()
+    actual = crypto.fingerprint(org_key.public_key)
+    if "".join(actual.split()).lower() != wanted or org_key.fingerprint != actual:
+        raise PinError("fingerprint_mismatch")
+    pin(org_key)
+    audit.record(
+        "keys.org_key_pinned",
+        "org_key",
+        org_key.id,
+        actor=actor,
+        actor_label=None if actor else "system:cli",
+    )
+    db.session.commit()
