@@ -10,8 +10,6 @@ never case content — and every e-mail of one kind has the same shape.
 
 from __future__ import annotations
 
-import smtplib
-import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
@@ -25,7 +23,7 @@ from flask_mailman import EmailMessage
 from sqlalchemy.engine import CursorResult
 
 from intake.db import utcnow
-from intake.extensions import db, mail
+from intake.extensions import db
 from intake.models import (
     AWAITING,
     Case,
@@ -35,6 +33,7 @@ from intake.models import (
     Role,
     User,
 )
+from intake.services import delivery
 from intake.services.deadlines import latest_slot
 from intake.services.settings import org_zone
 
@@ -243,7 +242,13 @@ def _recover_stale_claims(now: datetime) -> int:
             ReminderOutbox.status == OutboxStatus.SENDING,
             ReminderOutbox.claimed_at < now - timeout,
         )
-        .values(status=OutboxStatus.PENDING, claimed_at=None, queued_at=None)
+        # The dead worker may have handed the message over already (delivery.MAX_UNACKNOWLEDGED).
+        .values(
+            status=OutboxStatus.PENDING,
+            claimed_at=None,
+            queued_at=None,
+            unacknowledged=ReminderOutbox.unacknowledged + 1,
+        )
     )
     return max(result.rowcount or 0, 0)
 
@@ -349,27 +354,6 @@ def _compose(row: ReminderOutbox) -> tuple[str, str]:
     return subject, body
 
 
-# A refusal about the recipient or the message is final; anything about our own setup
-# (authentication, sender address, TLS) is fixed by an admin, so it is retried, not dropped.
-_CONFIGURATION_ERRORS = (
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPNotSupportedError,
-    smtplib.SMTPHeloError,
-)
-
-
-def _is_transient(error: Exception) -> bool:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return all(400 <= code < 500 for code in codes)
-    if isinstance(error, _CONFIGURATION_ERRORS):
-        return True
-    if isinstance(error, smtplib.SMTPResponseException):
-        return 400 <= error.smtp_code < 500
-    return isinstance(error, smtplib.SMTPException | OSError | socket.timeout)
-
-
 def send(outbox_id: int, now: datetime | None = None) -> str:
     """Claim, mail and mark one outbox row. Returns what happened; raises
     :class:`TransientMailError` when the mail server should be tried again later."""
@@ -391,6 +375,9 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
             status=OutboxStatus.SENDING,
             claimed_at=now,
             attempts=ReminderOutbox.attempts + 1,
+            # Taking over a dead worker's claim: its send may have reached the server.
+            unacknowledged=ReminderOutbox.unacknowledged
+            + sa.case((ReminderOutbox.status == OutboxStatus.SENDING, 1), else_=0),
         )
     )
     db.session.commit()
@@ -400,7 +387,7 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
     if row is None:  # deleted with its referral between the claim and now
         return "skipped"
 
-    def finish(status: OutboxStatus, error: str | None = None) -> bool:
+    def finish(status: OutboxStatus, error: str | None = None, **values: Any) -> bool:
         """Record the outcome only if the claim is still ours (a slow send whose claim expired
         and was taken over must not overwrite the newer attempt)."""
         done: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
@@ -415,6 +402,7 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
                 last_error=error,
                 claimed_at=None if status == OutboxStatus.PENDING else now,
                 sent_at=utcnow() if status == OutboxStatus.SENT else None,
+                **values,
             )
             .execution_options(synchronize_session=False)
         )
@@ -436,7 +424,12 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
     if recipient is None or not recipient.is_active_account:
         finish(OutboxStatus.CANCELLED, "no active recipient")
         return "cancelled"
+    if row.unacknowledged >= delivery.MAX_UNACKNOWLEDGED:
+        # Two attempts may each have delivered it already: a third copy is not sent blindly.
+        finish(OutboxStatus.FAILED, delivery.NO_ACKNOWLEDGEMENT)
+        return "failed"
     subject, body = compose(row, recipient.language)
+    connection = delivery.connection()
     message = EmailMessage(
         subject=subject,
         body=body,
@@ -445,18 +438,37 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
         # Stable per row: a mail client shows a rare duplicate (crash after the server
         # accepted, before we marked the row) as one message.
         headers={"Message-ID": f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>"},
-        connection=mail.get_connection(fail_silently=False),
+        connection=connection,
     )
     try:
         message.send(fail_silently=False)
-    except Exception as error:  # smtplib and socket errors; sorted below
+    except Exception as error:  # smtplib and socket errors; sorted by delivery.outcome_of
+        outcome = delivery.outcome_of(error, connection)
+        delivery.close_quietly(connection)
         reason = type(error).__name__[:255]
-        if _is_transient(error):
-            if isinstance(error, _CONFIGURATION_ERRORS):
-                current_app.logger.error("mail server refused our configuration: %s", reason)
-            finish(OutboxStatus.PENDING, reason)
-            raise TransientMailError(reason) from error
-        finish(OutboxStatus.FAILED, reason)
-        return "failed"
-    finish(OutboxStatus.SENT)
+        if delivery.is_configuration_error(error):
+            current_app.logger.error("mail server refused our configuration: %s", reason)
+        failing_since = row.failing_since or now
+        unacknowledged = row.unacknowledged + (outcome is delivery.Outcome.UNACKNOWLEDGED)
+        given_up = delivery.gives_up(row, outcome, now)
+        if given_up is not None:
+            detail = reason if given_up == "refused" else f"{reason}; {given_up}"
+            finish(
+                OutboxStatus.FAILED,
+                detail[:255],
+                failing_since=failing_since,
+                unacknowledged=unacknowledged,
+            )
+            current_app.logger.error("reminder %s could not be e-mailed: %s", row.id, detail)
+            return "failed"
+        # queued_at marks the retry Celery now holds, so a scan does not queue a second one.
+        finish(
+            OutboxStatus.PENDING,
+            reason,
+            failing_since=failing_since,
+            unacknowledged=unacknowledged,
+            queued_at=utcnow(),
+        )
+        raise TransientMailError(reason) from error
+    finish(OutboxStatus.SENT, failing_since=None)
     return "sent"

@@ -309,3 +309,116 @@ def test_reminders_reach_each_caseworker_in_the_language_they_chose(
     english = by_recipient[english_owner.email].get_payload(decode=True).decode()
     assert "Due in 7 day(s)" in english
     assert CANARY not in body + english
+
+
+# --- refusals that are configuration faults, servers that never acknowledge ----------------------
+
+
+def test_policy_refusal_at_data_is_retried_then_delivered_once(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    smtp_server.handler.refusal = "550 5.7.1 Relaying denied"
+    smtp_server.handler.refusals_left = 2  # the relay is mis-configured for a while
+    for minutes in (0, 5):
+        with pytest.raises(reminders.TransientMailError):
+            reminders.send(queued[0], now=now + timedelta(minutes=minutes))
+        row = db.session.get(ReminderOutbox, queued[0])
+        db.session.refresh(row)
+        assert row.status == OutboxStatus.PENDING
+        assert row.failing_since == now  # counted from the first refusal
+    assert reminders.send(queued[0], now=now + timedelta(minutes=30)) == "sent"
+    assert len(smtp_server.wait_for(1)) == 1
+    assert reminders.send(queued[0]) == "skipped"
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_refusal_that_never_ends_fails_the_row_only_when_the_retry_window_is_over(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    assert mail_app.config["REMINDER_RETRY_HOURS"] == 24
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    smtp_server.handler.refusals_left = -1
+    for hours in (0, 1, 23):
+        with pytest.raises(reminders.TransientMailError):
+            reminders.send(queued[0], now=now + timedelta(hours=hours))
+    assert reminders.send(queued[0], now=now + timedelta(hours=24, minutes=1)) == "failed"
+    row = db.session.get(ReminderOutbox, queued[0])
+    db.session.refresh(row)
+    assert row.status == OutboxStatus.FAILED
+    assert "retry window over" in (row.last_error or "")
+    # A failed row is not queued again by the scan; it waits for an admin.
+    again, enqueue_again = collect()
+    reminders.scan(now + timedelta(hours=25), enqueue=enqueue_again)
+    assert again == []
+    assert smtp_server.messages == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "535 5.7.8 Authentication credentials invalid",
+        "554 5.7.1 Sender not authorised",
+        "421 4.7.0 Try later",
+    ],
+)
+def test_configuration_and_temporary_refusals_are_retried(
+    mail_app: Flask, smtp_server: MailServer, reply: str
+) -> None:
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    smtp_server.handler.refusal = reply
+    smtp_server.handler.refusals_left = 1
+    with pytest.raises(reminders.TransientMailError):
+        reminders.send(queued[0])
+    assert reminders.send(queued[0]) == "sent"
+
+
+def test_a_server_that_never_acknowledges_gets_at_most_one_duplicate(
+    make_app: Callable[..., Flask], smtp_server: MailServer
+) -> None:
+    config = {**smtp_server.config(), "MAIL_TIMEOUT": 1}
+    app = make_app("sqlite", DAILY_DIGEST=False, **config)
+    smtp_server.handler.silence_seconds = 2.5  # longer than MAIL_TIMEOUT
+    smtp_server.handler.silences_left = -1
+    with app.app_context():
+        sent_referral(sent_at=SENT)
+        queued, enqueue = collect()
+        reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+        with pytest.raises(reminders.TransientMailError):
+            reminders.send(queued[0])  # copy 1 reached the server, no "250"
+        assert reminders.send(queued[0]) == "failed"  # copy 2, no "250" either: stop
+        for _ in range(3):
+            assert reminders.send(queued[0]) in {"skipped", "failed"}
+        row = db.session.get(ReminderOutbox, queued[0])
+        db.session.refresh(row)
+        assert (row.status, row.unacknowledged) == (OutboxStatus.FAILED, 2)
+        assert "NoAcknowledgement" in (row.last_error or "")
+    messages = smtp_server.wait_for(3, timeout=4)
+    assert len(messages) == 2
+    assert len({message.message["Message-ID"] for message in messages}) == 1
+
+
+def test_one_missing_acknowledgement_then_delivery_marks_the_row_sent(
+    make_app: Callable[..., Flask], smtp_server: MailServer
+) -> None:
+    app = make_app("sqlite", DAILY_DIGEST=False, **{**smtp_server.config(), "MAIL_TIMEOUT": 1})
+    smtp_server.handler.silence_seconds = 2.5
+    smtp_server.handler.silences_left = 1
+    with app.app_context():
+        sent_referral(sent_at=SENT)
+        queued, enqueue = collect()
+        reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+        with pytest.raises(reminders.TransientMailError):
+            reminders.send(queued[0])
+        assert reminders.send(queued[0]) == "sent"
+    messages = smtp_server.wait_for(2)
+    assert len(messages) == 2  # the one duplicate at-least-once allows, same Message-ID
+    assert messages[0].message["Message-ID"] == messages[1].message["Message-ID"]
