@@ -295,10 +295,37 @@ def scan(
     queued = _rows_to_queue(now)
     db.session.commit()
     # Enqueue after commit: a fast worker must find the row it was sent (DESIGN §8).
-    for outbox_id in queued:
-        enqueue(outbox_id)
+    for done, outbox_id in enumerate(queued):
+        try:
+            enqueue(outbox_id)
+        except Exception as error:  # kombu raises transport-specific errors
+            _unmark_queued(queued[done:])
+            raise BrokerUnavailable(type(error).__name__, done, len(queued) - done) from error
     summary.queued = len(queued)
     return summary
+
+
+class BrokerUnavailable(Exception):
+    """The broker refused the send tasks; the rows not queued are left for the next scan."""
+
+    def __init__(self, reason: str, queued: int, left: int) -> None:
+        super().__init__(reason)
+        self.reason, self.queued, self.left = reason, queued, left
+
+
+def _unmark_queued(outbox_ids: list[int]) -> None:
+    """Rows whose task never reached the broker must look unqueued, or the next scan would
+    wait REMINDER_REQUEUE_SECONDS before queueing them."""
+    for start in range(0, len(outbox_ids), CHUNK):
+        db.session.execute(
+            sa.update(ReminderOutbox)
+            .where(
+                ReminderOutbox.id.in_(outbox_ids[start : start + CHUNK]),
+                ReminderOutbox.status == OutboxStatus.PENDING,
+            )
+            .values(queued_at=None)
+        )
+    db.session.commit()
 
 
 def _link(path: str) -> str:
