@@ -19,6 +19,7 @@ from intake.services import reminders
 from tests.builders import make_org_key, make_user
 from tests.mailserver import MailServer
 from tests.referrals.conftest import CANARY, sent_referral
+from tests.tcpproxy import TcpProxy
 from tests.worker.conftest import JobStack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -146,3 +147,30 @@ def test_redis_flushed_the_next_scan_recovers_every_unsent_reminder(
     assert wait_for(all_sent(stack, 4), timeout=60), stack.worker_log()
     time.sleep(1)
     assert len(mail_server.messages) == 4
+
+
+def test_a_database_outage_during_sends_is_retried_with_backoff_not_dropped(
+    stack: JobStack, mail_server: MailServer, pg_url: str
+) -> None:
+    url = sa.make_url(pg_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    try:
+        # The worker reaches PostgreSQL through the proxy; this test process directly.
+        stack.env["DATABASE_URL"] = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        )
+        mail_server.start()
+        due_referrals(stack, 2)
+        stack.start_worker()
+        assert wait_for(lambda: "ready." in stack.worker_log(), timeout=60), stack.worker_log()
+        proxy.stop()  # PostgreSQL "restarts" while the sends are queued
+        scan(stack)
+        assert wait_for(lambda: "Retry in" in stack.worker_log(), timeout=30), stack.worker_log()
+        assert mail_server.messages == []
+        proxy.start()
+        # No scan runs again: the send tasks themselves must come back once the database does.
+        assert wait_for(all_sent(stack, 2), timeout=60), stack.worker_log()
+        time.sleep(1)
+        assert len(mail_server.messages) == 2
+    finally:
+        proxy.stop()
