@@ -202,19 +202,24 @@ def _due_digests(now: datetime) -> list[dict[str, Any]]:
     if not current_app.config["DAILY_DIGEST"] or local_now.time() < time(DIGEST_LOCAL_HOUR):
         return []
     day = local_now.date().isoformat()
-    staff = db.session.scalars(
-        sa.select(User.id).where(
+    staff = db.session.execute(
+        sa.select(User.id, User.role).where(
             User.is_active_account.is_(True), User.role.in_([Role.ADMIN, Role.CASEWORKER])
         )
     ).all()
-    wanted = {f"digest:{user_id}:{day}": user_id for user_id in staff}
+    admins = {user_id for user_id, role in staff if role == Role.ADMIN}
+    wanted = {f"digest:{user_id}:{day}": user_id for user_id, _role in staff}
     existing = _existing_keys(wanted)
+    failed = delivery.failed_count() if admins else 0
     rows = []
     for key, user_id in wanted.items():
         if key in existing:
             continue
         counts = digest_counts(user_id, now)
-        if not counts["awaiting"]:
+        if user_id in admins:
+            # Admins fix the mail settings: their digest always says how many did not go.
+            counts["reminders_failed"] = failed
+        if not counts["awaiting"] and not counts.get("reminders_failed"):
             continue
         rows.append(
             {
@@ -351,6 +356,11 @@ def _compose(row: ReminderOutbox) -> tuple[str, str]:
                 _("Overdue referrals: %(n)s", n=counts.get("overdue", 0)),
                 _("Due within 7 days: %(n)s", n=counts.get("due_within_7_days", 0)),
                 _("Awaiting a reply: %(n)s", n=counts.get("awaiting", 0)),
+                *(
+                    [_("Reminders that could not be e-mailed: %(n)s", n=counts["reminders_failed"])]
+                    if "reminders_failed" in counts
+                    else []
+                ),
                 _("Open: %(link)s", link=_link("/referrals/")),
                 "",
                 footer,

@@ -422,3 +422,64 @@ def test_one_missing_acknowledgement_then_delivery_marks_the_row_sent(
     messages = smtp_server.wait_for(2)
     assert len(messages) == 2  # the one duplicate at-least-once allows, same Message-ID
     assert messages[0].message["Message-ID"] == messages[1].message["Message-ID"]
+
+
+def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    from intake.models import AuditEvent
+    from tests.auth.helpers import csrf_token
+
+    admin = make_user(Role.ADMIN, email="admin@example.org")
+    referral = sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    smtp_server.handler.refusals_left = -1  # 550 5.7.1: the relay does not know us
+    with pytest.raises(reminders.TransientMailError):
+        reminders.send(queued[0], now=now)
+    assert reminders.send(queued[0], now=now + timedelta(hours=25)) == "failed"
+
+    assert mail_app.test_client().get("/healthz").json["outbox"] == {"failed": 1}
+    caseworker = login_as(mail_app.test_client(), mail_app, referral.owner)
+    listing = caseworker.get("/referrals/?view=awaiting").get_data(as_text=True)
+    assert "reminder could not be e-mailed" in listing
+    assert 'data-failed-reminders="1"' in listing
+    chinese = caseworker.get("/referrals/?view=awaiting&lang=zh_Hant").get_data(as_text=True)
+    assert "提醒無法以電子郵件寄出" in chinese
+    detail = caseworker.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert f'data-reminder-failed="{queued[0]}"' in detail
+    assert "/admin/reminders/resend" not in detail  # only admins send again
+    assert caseworker.post("/admin/reminders/resend").status_code in {400, 403}
+
+    # The admin's daily digest counts it (a count, nothing else).
+    mail_app.config["DAILY_DIGEST"] = True
+    reminders.scan(now.replace(hour=8) + timedelta(days=1), enqueue=lambda _id: None)
+    digest = db.session.scalar(
+        sa.select(ReminderOutbox).where(
+            ReminderOutbox.kind == "digest", ReminderOutbox.recipient_id == admin.id
+        )
+    )
+    assert digest is not None
+    assert digest.counts["reminders_failed"] == 1
+    mail_app.config["DAILY_DIGEST"] = False
+
+    client = login_as(mail_app.test_client(), mail_app, admin)
+    assert 'data-failed-reminders="1"' in client.get("/admin/").get_data(as_text=True)
+    assert 'data-process="worker"' in client.get("/admin/").get_data(as_text=True)
+    assert client.post("/admin/reminders/resend", data={}).status_code == 400  # no CSRF token
+    token = csrf_token(client, "/admin/reminders")
+    smtp_server.handler.refusals_left = 0  # the admin fixed the mail settings
+    response = client.post(
+        "/admin/reminders/resend", data={"csrf_token": token, "outbox_id": str(queued[0])}
+    )
+    assert response.status_code == 303
+    row = db.session.get(ReminderOutbox, queued[0])
+    db.session.refresh(row)
+    assert (row.status, row.failing_since) == (OutboxStatus.PENDING, None)
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "outbox.resend"))
+    assert event is not None
+    assert event.actor_id == admin.id
+    assert reminders.send(queued[0]) == "sent"
+    assert len(smtp_server.wait_for(1)) == 1
+    assert mail_app.test_client().get("/healthz").json["outbox"] == {"failed": 0}
