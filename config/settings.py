@@ -59,6 +59,7 @@ def instance_secret_key(instance_path: Path) -> str:
 
 def _from_environment() -> dict[str, Any]:
     """Settings read when the app is built, so a changed environment is always seen."""
+    scan_minutes = _int("DEADLINE_SCAN_MINUTES", 5)
     return {
         "INSTANCE_PATH": Path(os.environ.get("INTAKE_INSTANCE_PATH", DEFAULT_INSTANCE)),
         "ORG_TIMEZONE": os.environ.get("ORG_TIMEZONE", "UTC"),
@@ -72,12 +73,21 @@ def _from_environment() -> dict[str, Any]:
         # A dead mail server must not stall a worker (DESIGN §8).
         "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
-        "DEADLINE_SCAN_MINUTES": _int("DEADLINE_SCAN_MINUTES", 5),
-        # A row claimed for sending longer ago than this belongs to a dead worker: send again.
+        "DEADLINE_SCAN_MINUTES": scan_minutes,
         "DAILY_DIGEST": _bool("DAILY_DIGEST", True),
+        # A row claimed for sending longer ago than this belongs to a dead worker: send again.
         "REMINDER_CLAIM_TIMEOUT_SECONDS": _int("REMINDER_CLAIM_TIMEOUT_SECONDS", 120),
-        # An unsent row queued longer ago than this is queued again (the broker lost it?).
-        "REMINDER_REQUEUE_SECONDS": _int("REMINDER_REQUEUE_SECONDS", 600),
+        # An unsent row queued longer ago than this is queued again (the broker lost it?). Just
+        # under one scan interval, so the next scan or the one after re-queues a lost send.
+        "REMINDER_REQUEUE_SECONDS": _int(
+            "REMINDER_REQUEUE_SECONDS", max(60, scan_minutes * 60 - 30)
+        ),
+        # How long a refused or unreachable mail server is retried before the row fails.
+        "REMINDER_RETRY_HOURS": _int("REMINDER_RETRY_HOURS", 24),
+        # Worker and beat record they are alive this often; /healthz calls one stale after
+        # HEARTBEAT_STALE_SECONDS without a sign of life.
+        "HEARTBEAT_SECONDS": _int("HEARTBEAT_SECONDS", 60),
+        "HEARTBEAT_STALE_SECONDS": _int("HEARTBEAT_STALE_SECONDS", 300),
         "RETENTION_DAYS": _int("RETENTION_DAYS", 365),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "TRUST_PROXY": _bool("TRUST_PROXY", False),

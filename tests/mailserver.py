@@ -1,5 +1,6 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it accepted, and can be made
-to stall, refuse for a while, or stop and start again on the same port."""
+to stall, refuse for a while, take a message without ever acknowledging it, or stop and start
+again on the same port."""
 
 from __future__ import annotations
 
@@ -37,6 +38,13 @@ class RecordingHandler:
         self.stall_seconds = 0.0
         self.stalled = threading.Event()
         self.temporary_failures = 0
+        # Answer DATA with ``refusal`` this many times (-1: always), e.g. "550 5.7.1 Relay denied".
+        self.refusal = "550 5.7.1 Relaying denied"
+        self.refusals_left = 0
+        # Keep the message, then say nothing for this long (the client gives up first) — this
+        # many times (-1: always): the server has the message, the sender never hears "250".
+        self.silence_seconds = 0.0
+        self.silences_left = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         if self.stall_seconds:
@@ -49,10 +57,16 @@ class RecordingHandler:
         if self.temporary_failures:
             self.temporary_failures -= 1
             return "451 4.3.0 Try again later"
+        if self.refusals_left:
+            self.refusals_left -= 1 if self.refusals_left > 0 else 0
+            return self.refusal
         with self.lock:
             self.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
             )
+        if self.silences_left:
+            self.silences_left -= 1 if self.silences_left > 0 else 0
+            await asyncio.sleep(self.silence_seconds)
         return "250 OK"
 
 

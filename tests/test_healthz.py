@@ -16,7 +16,11 @@ def test_healthz_ok_on_embedded_database_and_broker(
     app = make_app("sqlite", CELERY_BROKER_URL=broker)
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"database": "ok", "broker": "ok", "status": "ok"}
+    checks = {key: response.json[key] for key in ("database", "broker", "status")}
+    assert checks == {"database": "ok", "broker": "ok", "status": "ok"}
+    # No worker or beat has ever run here: unknown, not a failure (a fresh install).
+    assert (response.json["worker"], response.json["beat"]) == ("unknown", "unknown")
+    assert response.json["outbox"] == {"failed": 0}
 
 
 @pytest.mark.postgres
@@ -56,3 +60,34 @@ def test_healthz_503_when_database_is_down(tmp_path: Path) -> None:
     assert response.status_code == 503
     assert response.json["database"].startswith("error")
     assert response.json["broker"] == "ok"
+
+
+def test_healthz_names_a_stale_worker_or_beat_and_counts_failed_reminders(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from intake.db import utcnow
+    from intake.extensions import db
+    from intake.models import Heartbeat
+    from intake.services import heartbeats
+
+    broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+    app = make_app("sqlite", CELERY_BROKER_URL=broker, HEARTBEAT_STALE_SECONDS=300)
+    client = app.test_client()
+    with app.app_context(), db.engine.begin() as connection:
+        heartbeats.record(connection, "worker")
+        heartbeats.record(connection, "beat", utcnow() - timedelta(minutes=10))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json["worker"] == "ok"
+    assert response.json["beat"].startswith("stale")
+    assert response.json["status"] == "unavailable"
+    with app.app_context():
+        db.session.execute(sa.update(Heartbeat).values(seen_at=utcnow()))
+        db.session.commit()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert (response.json["worker"], response.json["beat"]) == ("ok", "ok")

@@ -37,8 +37,14 @@ def celery_init_app(app: Flask) -> Celery:
             "timezone": "UTC",
             "imports": ("worker.tasks",),
             "task_always_eager": app.config.get("CELERY_TASK_ALWAYS_EAGER", False),
+            # Beat records its own heartbeat; so does every worker (worker/heartbeat.py).
+            "beat_scheduler": "worker.heartbeat:HeartbeatScheduler",
         }
     )
+    from worker.heartbeat import WorkerHeartbeat
+
+    celery.flask_app = app
+    celery.steps["worker"].add(WorkerHeartbeat)
     celery.set_default()
     app.extensions["celery"] = celery
     return celery

@@ -11,7 +11,11 @@ from celery.schedules import crontab
 
 def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {
-        "heartbeat": {"task": "system.heartbeat", "schedule": timedelta(minutes=1)},
+        # Executed by a worker: proves beat → broker → worker → database end to end.
+        "heartbeat": {
+            "task": "system.heartbeat",
+            "schedule": timedelta(seconds=int(config["HEARTBEAT_SECONDS"])),
+        },
         "session-purge": {"task": "sessions.purge", "schedule": timedelta(minutes=5)},
         "housekeeping": {"task": "housekeeping.nightly", "schedule": crontab(hour=3, minute=17)},
         "deadline-scan": {

@@ -6,6 +6,7 @@ import os
 import socket
 from typing import Any
 
+import sqlalchemy as sa
 from celery import shared_task
 
 from intake.db import utcnow
@@ -40,15 +41,17 @@ def scan_deadlines() -> dict[str, int]:
 @shared_task(
     bind=True,
     name="reminders.send",
-    autoretry_for=(reminders.TransientMailError,),
+    # A refusing mail server and a restarting database are both passing faults. Backoff stays
+    # under REMINDER_REQUEUE_SECONDS so a scan does not queue a second chain beside this one.
+    autoretry_for=(reminders.TransientMailError, sa.exc.OperationalError, sa.exc.InterfaceError),
     retry_backoff=True,
-    retry_backoff_max=600,
+    retry_backoff_max=240,
     retry_jitter=True,
     max_retries=8,
 )
 def send_reminder(self: Any, outbox_id: int) -> str:
     """Send one outbox row; idempotent. After the last retry the row stays unsent and the
-    next scan queues it again."""
+    next scan queues it again, until REMINDER_RETRY_HOURS fail it (intake.services.delivery)."""
     return reminders.send(outbox_id)
 
 

@@ -28,7 +28,14 @@ from intake.auth.forms import EmptyForm
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, OrgKey, Role, User
-from intake.services import accounts, audit_anchor, keys, sign_in_throttle
+from intake.services import (
+    accounts,
+    audit_anchor,
+    delivery,
+    heartbeats,
+    keys,
+    sign_in_throttle,
+)
 from intake.services import settings as org_settings
 
 AUDIT_PAGE_SIZE = 50
@@ -59,7 +66,15 @@ def index() -> str:
         "needing_grant": len(_colleagues_needing_grant(current)) if current else 0,
         "events": db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)),
     }
-    return render_template("admin/index.html", org_key=current, counts=counts)
+    return render_template(
+        "admin/index.html",
+        org_key=current,
+        counts=counts,
+        processes=heartbeats.status(),
+        last_seen=heartbeats.last_seen(),
+        failed_reminders=delivery.failed_count(),
+        zone=org_settings.org_zone(),
+    )
 
 
 # --- staff accounts ------------------------------------------------------------------------------

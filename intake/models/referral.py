@@ -113,3 +113,9 @@ class ReminderOutbox(db.Model):  # type: ignore[name-defined]
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the mail server first refused or could not be reached for this row; retries go on
+    # until REMINDER_RETRY_HOURS after it (intake.services.delivery).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Attempts that handed the whole message over but never heard the final "250" (or whose
+    # worker died mid-send): each may have been delivered, so after two the row stops.
+    unacknowledged: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -15,9 +15,16 @@ def scan_command() -> None:
     """Scan once: write due reminders to the outbox, queue them, print a JSON summary."""
     from intake.services import audit_anchor, reminders
 
-    summary = reminders.scan().as_dict()
+    try:
+        summary = reminders.scan()
+    except reminders.BrokerUnavailable as error:
+        # One line, no traceback: the operator needs to know the broker is down, nothing more.
+        raise click.ClickException(
+            f"the broker is unreachable ({error.reason}): {error.left} reminder(s) left "
+            f"unqueued for the next scan, {error.queued} queued"
+        ) from None
     audit_anchor.advance()
-    click.echo(json.dumps(summary))
+    click.echo(json.dumps(summary.as_dict()))
 
 
 @click.command("demo")

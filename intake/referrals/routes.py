@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
+from intake.auth.forms import EmptyForm
 from intake.db import utcnow
 from intake.extensions import db
 from intake.labels import KIND_LABELS, REFERRAL_OUTCOME_LABELS, STATE_LABELS
@@ -35,7 +36,7 @@ from intake.referrals.forms import (
     ReferralForm,
     TransitionForm,
 )
-from intake.services import casework, directory, referrals
+from intake.services import casework, delivery, directory, referrals
 from intake.services.deadlines import DUE_SOON
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
@@ -125,6 +126,9 @@ def index() -> str:
         pagination=pagination,
         referrals=rows,
         suggestions=suggestions,
+        failed_reminders=delivery.failed_referral_ids(referral.id for referral in rows),
+        failed_reminder_count=delivery.failed_count(),
+        is_admin=current_user.role == Role.ADMIN,
         overview=referrals.overview(now),
         mine=referrals.overview(now, owner_id=current_user.id),
         owners=casework.assignable_users(include_inactive=True),
@@ -233,6 +237,8 @@ def _render_detail(referral: Referral, form: TransitionForm) -> str:
         overdue=overdue,
         suggestion=referrals.next_best(referral) if overdue else None,
         can_write=current_user.role in CASE_WRITERS,
+        is_admin=current_user.role == Role.ADMIN,
+        resend_form=EmptyForm(),
         note_key=current_org_key(),
         **_labels(),
     )

@@ -10,8 +10,6 @@ never case content — and every e-mail of one kind has the same shape.
 
 from __future__ import annotations
 
-import smtplib
-import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
@@ -25,7 +23,7 @@ from flask_mailman import EmailMessage
 from sqlalchemy.engine import CursorResult
 
 from intake.db import utcnow
-from intake.extensions import db, mail
+from intake.extensions import db
 from intake.models import (
     AWAITING,
     Case,
@@ -35,7 +33,7 @@ from intake.models import (
     Role,
     User,
 )
-from intake.services import referrals
+from intake.services import delivery, referrals
 from intake.services.deadlines import latest_slot
 from intake.services.settings import org_zone
 
@@ -189,19 +187,24 @@ def _due_digests(now: datetime) -> list[dict[str, Any]]:
     if not current_app.config["DAILY_DIGEST"] or local_now.time() < time(DIGEST_LOCAL_HOUR):
         return []
     day = local_now.date().isoformat()
-    staff = db.session.scalars(
-        sa.select(User.id).where(
+    staff = db.session.execute(
+        sa.select(User.id, User.role).where(
             User.is_active_account.is_(True), User.role.in_([Role.ADMIN, Role.CASEWORKER])
         )
     ).all()
-    wanted = {f"digest:{user_id}:{day}": user_id for user_id in staff}
+    admins = {user_id for user_id, role in staff if role == Role.ADMIN}
+    wanted = {f"digest:{user_id}:{day}": user_id for user_id, _role in staff}
     existing = _existing_keys(wanted)
+    failed = delivery.failed_count() if admins else 0
     rows = []
     for key, user_id in wanted.items():
         if key in existing:
             continue
         counts = digest_counts(user_id, now)
-        if not counts["awaiting"]:
+        if user_id in admins:
+            # Admins fix the mail settings: their digest always says how many did not go.
+            counts["reminders_failed"] = failed
+        if not counts["awaiting"] and not counts.get("reminders_failed"):
             continue
         rows.append(
             {
@@ -229,7 +232,13 @@ def _recover_stale_claims(now: datetime) -> int:
             ReminderOutbox.status == OutboxStatus.SENDING,
             ReminderOutbox.claimed_at < now - timeout,
         )
-        .values(status=OutboxStatus.PENDING, claimed_at=None, queued_at=None)
+        # The dead worker may have handed the message over already (delivery.MAX_UNACKNOWLEDGED).
+        .values(
+            status=OutboxStatus.PENDING,
+            claimed_at=None,
+            queued_at=None,
+            unacknowledged=ReminderOutbox.unacknowledged + 1,
+        )
     )
     return max(result.rowcount or 0, 0)
 
@@ -276,10 +285,37 @@ def scan(
     queued = _rows_to_queue(now)
     db.session.commit()
     # Enqueue after commit: a fast worker must find the row it was sent (DESIGN §8).
-    for outbox_id in queued:
-        enqueue(outbox_id)
+    for done, outbox_id in enumerate(queued):
+        try:
+            enqueue(outbox_id)
+        except Exception as error:  # kombu raises transport-specific errors
+            _unmark_queued(queued[done:])
+            raise BrokerUnavailable(type(error).__name__, done, len(queued) - done) from error
     summary.queued = len(queued)
     return summary
+
+
+class BrokerUnavailable(Exception):
+    """The broker refused the send tasks; the rows not queued are left for the next scan."""
+
+    def __init__(self, reason: str, queued: int, left: int) -> None:
+        super().__init__(reason)
+        self.reason, self.queued, self.left = reason, queued, left
+
+
+def _unmark_queued(outbox_ids: list[int]) -> None:
+    """Rows whose task never reached the broker must look unqueued, or the next scan would
+    wait REMINDER_REQUEUE_SECONDS before queueing them."""
+    for start in range(0, len(outbox_ids), CHUNK):
+        db.session.execute(
+            sa.update(ReminderOutbox)
+            .where(
+                ReminderOutbox.id.in_(outbox_ids[start : start + CHUNK]),
+                ReminderOutbox.status == OutboxStatus.PENDING,
+            )
+            .values(queued_at=None)
+        )
+    db.session.commit()
 
 
 def _link(path: str) -> str:
@@ -324,6 +360,11 @@ def _compose(row: ReminderOutbox) -> tuple[str, str]:
                 _("Overdue referrals: %(n)s", n=counts.get("overdue", 0)),
                 _("Due within 7 days: %(n)s", n=counts.get("due_within_7_days", 0)),
                 _("Awaiting a reply: %(n)s", n=counts.get("awaiting", 0)),
+                *(
+                    [_("Reminders that could not be e-mailed: %(n)s", n=counts["reminders_failed"])]
+                    if "reminders_failed" in counts
+                    else []
+                ),
                 _("Open: %(link)s", link=_link("/referrals/")),
                 *_audit_checksum_lines(row),
                 "",
@@ -355,27 +396,6 @@ def _compose(row: ReminderOutbox) -> tuple[str, str]:
     return subject, body
 
 
-# A refusal about the recipient or the message is final; anything about our own setup
-# (authentication, sender address, TLS) is fixed by an admin, so it is retried, not dropped.
-_CONFIGURATION_ERRORS = (
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPNotSupportedError,
-    smtplib.SMTPHeloError,
-)
-
-
-def _is_transient(error: Exception) -> bool:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return all(400 <= code < 500 for code in codes)
-    if isinstance(error, _CONFIGURATION_ERRORS):
-        return True
-    if isinstance(error, smtplib.SMTPResponseException):
-        return 400 <= error.smtp_code < 500
-    return isinstance(error, smtplib.SMTPException | OSError | socket.timeout)
-
-
 def send(outbox_id: int, now: datetime | None = None) -> str:
     """Claim, mail and mark one outbox row. Returns what happened; raises
     :class:`TransientMailError` when the mail server should be tried again later."""
@@ -397,6 +417,9 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
             status=OutboxStatus.SENDING,
             claimed_at=now,
             attempts=ReminderOutbox.attempts + 1,
+            # Taking over a dead worker's claim: its send may have reached the server.
+            unacknowledged=ReminderOutbox.unacknowledged
+            + sa.case((ReminderOutbox.status == OutboxStatus.SENDING, 1), else_=0),
         )
     )
     db.session.commit()
@@ -406,7 +429,7 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
     if row is None:  # deleted with its referral between the claim and now
         return "skipped"
 
-    def finish(status: OutboxStatus, error: str | None = None) -> bool:
+    def finish(status: OutboxStatus, error: str | None = None, **values: Any) -> bool:
         """Record the outcome only if the claim is still ours (a slow send whose claim expired
         and was taken over must not overwrite the newer attempt)."""
         done: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
@@ -421,6 +444,7 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
                 last_error=error,
                 claimed_at=None if status == OutboxStatus.PENDING else now,
                 sent_at=utcnow() if status == OutboxStatus.SENT else None,
+                **values,
             )
             .execution_options(synchronize_session=False)
         )
@@ -442,7 +466,12 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
     if recipient is None or not recipient.is_active_account:
         finish(OutboxStatus.CANCELLED, "no active recipient")
         return "cancelled"
+    if row.unacknowledged >= delivery.MAX_UNACKNOWLEDGED:
+        # Two attempts may each have delivered it already: a third copy is not sent blindly.
+        finish(OutboxStatus.FAILED, delivery.NO_ACKNOWLEDGEMENT)
+        return "failed"
     subject, body = compose(row, recipient.language)
+    connection = delivery.connection()
     message = EmailMessage(
         subject=subject,
         body=body,
@@ -451,18 +480,37 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
         # Stable per row: a mail client shows a rare duplicate (crash after the server
         # accepted, before we marked the row) as one message.
         headers={"Message-ID": f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>"},
-        connection=mail.get_connection(fail_silently=False),
+        connection=connection,
     )
     try:
         message.send(fail_silently=False)
-    except Exception as error:  # smtplib and socket errors; sorted below
+    except Exception as error:  # smtplib and socket errors; sorted by delivery.outcome_of
+        outcome = delivery.outcome_of(error, connection)
+        delivery.close_quietly(connection)
         reason = type(error).__name__[:255]
-        if _is_transient(error):
-            if isinstance(error, _CONFIGURATION_ERRORS):
-                current_app.logger.error("mail server refused our configuration: %s", reason)
-            finish(OutboxStatus.PENDING, reason)
-            raise TransientMailError(reason) from error
-        finish(OutboxStatus.FAILED, reason)
-        return "failed"
-    finish(OutboxStatus.SENT)
+        if delivery.is_configuration_error(error):
+            current_app.logger.error("mail server refused our configuration: %s", reason)
+        failing_since = row.failing_since or now
+        unacknowledged = row.unacknowledged + (outcome is delivery.Outcome.UNACKNOWLEDGED)
+        given_up = delivery.gives_up(row, outcome, now)
+        if given_up is not None:
+            detail = reason if given_up == "refused" else f"{reason}; {given_up}"
+            finish(
+                OutboxStatus.FAILED,
+                detail[:255],
+                failing_since=failing_since,
+                unacknowledged=unacknowledged,
+            )
+            current_app.logger.error("reminder %s could not be e-mailed: %s", row.id, detail)
+            return "failed"
+        # queued_at marks the retry Celery now holds, so a scan does not queue a second one.
+        finish(
+            OutboxStatus.PENDING,
+            reason,
+            failing_since=failing_since,
+            unacknowledged=unacknowledged,
+            queued_at=utcnow(),
+        )
+        raise TransientMailError(reason) from error
+    finish(OutboxStatus.SENT, failing_since=None)
     return "sent"

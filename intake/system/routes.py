@@ -10,6 +10,7 @@ from flask import Response, current_app, jsonify, request, send_from_directory
 from werkzeug.security import safe_join
 
 from intake.extensions import csrf, db, limiter
+from intake.services import delivery, heartbeats
 from intake.system import bp
 
 
@@ -36,8 +37,21 @@ def broker_status() -> str:
 @csrf.exempt
 @limiter.exempt
 def healthz() -> tuple[Response, int]:
+    """Database, broker, worker and beat (from their heartbeats: "unknown" until the first one
+    ever), and how many reminders could not be e-mailed (reported, not a reason for 503)."""
     checks: dict[str, Any] = {"database": database_status(), "broker": broker_status()}
-    healthy = all(value == "ok" for value in checks.values())
+    if checks["database"] == "ok":
+        try:
+            checks.update(heartbeats.status())
+            checks["outbox"] = {"failed": delivery.failed_count()}
+        except Exception as exc:  # e.g. the schema is not migrated yet
+            db.session.rollback()
+            checks["database"] = f"error: {type(exc).__name__}"
+    healthy = all(
+        value in ("ok", "unknown")
+        for name, value in checks.items()
+        if name in ("database", "broker", *heartbeats.PROCESSES)
+    )
     checks["status"] = "ok" if healthy else "unavailable"
     return jsonify(checks), 200 if healthy else 503
 

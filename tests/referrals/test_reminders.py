@@ -309,3 +309,177 @@ def test_reminders_reach_each_caseworker_in_the_language_they_chose(
     english = by_recipient[english_owner.email].get_payload(decode=True).decode()
     assert "Due in 7 day(s)" in english
     assert CANARY not in body + english
+
+
+# --- refusals that are configuration faults, servers that never acknowledge ----------------------
+
+
+def test_policy_refusal_at_data_is_retried_then_delivered_once(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    smtp_server.handler.refusal = "550 5.7.1 Relaying denied"
+    smtp_server.handler.refusals_left = 2  # the relay is mis-configured for a while
+    for minutes in (0, 5):
+        with pytest.raises(reminders.TransientMailError):
+            reminders.send(queued[0], now=now + timedelta(minutes=minutes))
+        row = db.session.get(ReminderOutbox, queued[0])
+        db.session.refresh(row)
+        assert row.status == OutboxStatus.PENDING
+        assert row.failing_since == now  # counted from the first refusal
+    assert reminders.send(queued[0], now=now + timedelta(minutes=30)) == "sent"
+    assert len(smtp_server.wait_for(1)) == 1
+    assert reminders.send(queued[0]) == "skipped"
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_refusal_that_never_ends_fails_the_row_only_when_the_retry_window_is_over(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    assert mail_app.config["REMINDER_RETRY_HOURS"] == 24
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    smtp_server.handler.refusals_left = -1
+    for hours in (0, 1, 23):
+        with pytest.raises(reminders.TransientMailError):
+            reminders.send(queued[0], now=now + timedelta(hours=hours))
+    assert reminders.send(queued[0], now=now + timedelta(hours=24, minutes=1)) == "failed"
+    row = db.session.get(ReminderOutbox, queued[0])
+    db.session.refresh(row)
+    assert row.status == OutboxStatus.FAILED
+    assert "retry window over" in (row.last_error or "")
+    # A failed row is not queued again by the scan; it waits for an admin.
+    again, enqueue_again = collect()
+    reminders.scan(now + timedelta(hours=25), enqueue=enqueue_again)
+    assert again == []
+    assert smtp_server.messages == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "535 5.7.8 Authentication credentials invalid",
+        "554 5.7.1 Sender not authorised",
+        "421 4.7.0 Try later",
+    ],
+)
+def test_configuration_and_temporary_refusals_are_retried(
+    mail_app: Flask, smtp_server: MailServer, reply: str
+) -> None:
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    smtp_server.handler.refusal = reply
+    smtp_server.handler.refusals_left = 1
+    with pytest.raises(reminders.TransientMailError):
+        reminders.send(queued[0])
+    assert reminders.send(queued[0]) == "sent"
+
+
+def test_a_server_that_never_acknowledges_gets_at_most_one_duplicate(
+    make_app: Callable[..., Flask], smtp_server: MailServer
+) -> None:
+    config = {**smtp_server.config(), "MAIL_TIMEOUT": 1}
+    app = make_app("sqlite", DAILY_DIGEST=False, **config)
+    smtp_server.handler.silence_seconds = 2.5  # longer than MAIL_TIMEOUT
+    smtp_server.handler.silences_left = -1
+    with app.app_context():
+        sent_referral(sent_at=SENT)
+        queued, enqueue = collect()
+        reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+        with pytest.raises(reminders.TransientMailError):
+            reminders.send(queued[0])  # copy 1 reached the server, no "250"
+        assert reminders.send(queued[0]) == "failed"  # copy 2, no "250" either: stop
+        for _ in range(3):
+            assert reminders.send(queued[0]) in {"skipped", "failed"}
+        row = db.session.get(ReminderOutbox, queued[0])
+        db.session.refresh(row)
+        assert (row.status, row.unacknowledged) == (OutboxStatus.FAILED, 2)
+        assert "NoAcknowledgement" in (row.last_error or "")
+    messages = smtp_server.wait_for(3, timeout=4)
+    assert len(messages) == 2
+    assert len({message.message["Message-ID"] for message in messages}) == 1
+
+
+def test_one_missing_acknowledgement_then_delivery_marks_the_row_sent(
+    make_app: Callable[..., Flask], smtp_server: MailServer
+) -> None:
+    app = make_app("sqlite", DAILY_DIGEST=False, **{**smtp_server.config(), "MAIL_TIMEOUT": 1})
+    smtp_server.handler.silence_seconds = 2.5
+    smtp_server.handler.silences_left = 1
+    with app.app_context():
+        sent_referral(sent_at=SENT)
+        queued, enqueue = collect()
+        reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+        with pytest.raises(reminders.TransientMailError):
+            reminders.send(queued[0])
+        assert reminders.send(queued[0]) == "sent"
+    messages = smtp_server.wait_for(2)
+    assert len(messages) == 2  # the one duplicate at-least-once allows, same Message-ID
+    assert messages[0].message["Message-ID"] == messages[1].message["Message-ID"]
+
+
+def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    from intake.models import AuditEvent
+    from tests.auth.helpers import csrf_token
+
+    admin = make_user(Role.ADMIN, email="admin@example.org")
+    referral = sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    smtp_server.handler.refusals_left = -1  # 550 5.7.1: the relay does not know us
+    with pytest.raises(reminders.TransientMailError):
+        reminders.send(queued[0], now=now)
+    assert reminders.send(queued[0], now=now + timedelta(hours=25)) == "failed"
+
+    assert mail_app.test_client().get("/healthz").json["outbox"] == {"failed": 1}
+    caseworker = login_as(mail_app.test_client(), mail_app, referral.owner)
+    listing = caseworker.get("/referrals/?view=awaiting").get_data(as_text=True)
+    assert "reminder could not be e-mailed" in listing
+    assert 'data-failed-reminders="1"' in listing
+    chinese = caseworker.get("/referrals/?view=awaiting&lang=zh_Hant").get_data(as_text=True)
+    assert "提醒無法以電子郵件寄出" in chinese
+    detail = caseworker.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert f'data-reminder-failed="{queued[0]}"' in detail
+    assert "/admin/reminders/resend" not in detail  # only admins send again
+    assert caseworker.post("/admin/reminders/resend").status_code in {400, 403}
+
+    # The admin's daily digest counts it (a count, nothing else).
+    mail_app.config["DAILY_DIGEST"] = True
+    reminders.scan(now.replace(hour=8) + timedelta(days=1), enqueue=lambda _id: None)
+    digest = db.session.scalar(
+        sa.select(ReminderOutbox).where(
+            ReminderOutbox.kind == "digest", ReminderOutbox.recipient_id == admin.id
+        )
+    )
+    assert digest is not None
+    assert digest.counts["reminders_failed"] == 1
+    mail_app.config["DAILY_DIGEST"] = False
+
+    client = login_as(mail_app.test_client(), mail_app, admin)
+    assert 'data-failed-reminders="1"' in client.get("/admin/").get_data(as_text=True)
+    assert 'data-process="worker"' in client.get("/admin/").get_data(as_text=True)
+    assert client.post("/admin/reminders/resend", data={}).status_code == 400  # no CSRF token
+    token = csrf_token(client, "/admin/reminders")
+    smtp_server.handler.refusals_left = 0  # the admin fixed the mail settings
+    response = client.post(
+        "/admin/reminders/resend", data={"csrf_token": token, "outbox_id": str(queued[0])}
+    )
+    assert response.status_code == 303
+    row = db.session.get(ReminderOutbox, queued[0])
+    db.session.refresh(row)
+    assert (row.status, row.failing_since) == (OutboxStatus.PENDING, None)
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "outbox.resend"))
+    assert event is not None
+    assert event.actor_id == admin.id
+    assert reminders.send(queued[0]) == "sent"
+    assert len(smtp_server.wait_for(1)) == 1
+    assert mail_app.test_client().get("/healthz").json["outbox"] == {"failed": 0}

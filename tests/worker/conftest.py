@@ -60,6 +60,36 @@ class JobStack:
         self.workers.append(process)
         return process
 
+    def start_beat(self) -> subprocess.Popen[bytes]:
+        """The one beat, with its schedule file in the test's folder."""
+        log = (self.log_dir / "worker-beat.log").open("wb")
+        process = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "worker.app",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(self.log_dir / "beat-schedule"),
+            ],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.workers.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        self.workers.remove(process)
+
     def worker_log(self, name: str = "w1") -> str:
         return (self.log_dir / f"worker-{name}.log").read_text(errors="replace")
 

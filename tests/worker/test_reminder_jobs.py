@@ -19,6 +19,7 @@ from intake.services import reminders
 from tests.builders import make_org_key, make_user
 from tests.mailserver import MailServer
 from tests.referrals.conftest import CANARY, sent_referral
+from tests.tcpproxy import TcpProxy
 from tests.worker.conftest import JobStack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
@@ -146,3 +147,74 @@ def test_redis_flushed_the_next_scan_recovers_every_unsent_reminder(
     assert wait_for(all_sent(stack, 4), timeout=60), stack.worker_log()
     time.sleep(1)
     assert len(mail_server.messages) == 4
+
+
+def test_a_database_outage_during_sends_is_retried_with_backoff_not_dropped(
+    stack: JobStack, mail_server: MailServer, pg_url: str
+) -> None:
+    url = sa.make_url(pg_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    try:
+        # The worker reaches PostgreSQL through the proxy; this test process directly.
+        stack.env["DATABASE_URL"] = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False
+        )
+        mail_server.start()
+        due_referrals(stack, 2)
+        stack.start_worker()
+        assert wait_for(lambda: "ready." in stack.worker_log(), timeout=60), stack.worker_log()
+        proxy.stop()  # PostgreSQL "restarts" while the sends are queued
+        scan(stack)
+        assert wait_for(lambda: "Retry in" in stack.worker_log(), timeout=30), stack.worker_log()
+        assert mail_server.messages == []
+        proxy.start()
+        # No scan runs again: the send tasks themselves must come back once the database does.
+        assert wait_for(all_sent(stack, 2), timeout=60), stack.worker_log()
+        time.sleep(1)
+        assert len(mail_server.messages) == 2
+    finally:
+        proxy.stop()
+
+
+def test_policy_refusal_at_data_then_recovery_delivers_each_reminder_once(
+    stack: JobStack, mail_server: MailServer
+) -> None:
+    mail_server.handler.refusal = "550 5.7.1 Relaying denied"
+    mail_server.handler.refusals_left = 4  # until an admin fixes the relay
+    mail_server.start()
+    due_referrals(stack, 2)
+    stack.start_worker()
+    scan(stack)
+    assert wait_for(all_sent(stack, 2), timeout=90), stack.worker_log()
+    time.sleep(2)
+    messages = mail_server.messages
+    assert len(messages) == 2
+    assert len({message.message["Message-ID"] for message in messages}) == 2
+
+
+def test_a_server_that_never_acknowledges_costs_at_most_one_duplicate_per_reminder(
+    job_stack_factory: Callable[..., JobStack],
+    pg_url: str,
+    redis_url: str,
+    mail_server: MailServer,
+) -> None:
+    stack = job_stack_factory(
+        pg_url, redis_url, DAILY_DIGEST="false", **{**mail_server.env(), "MAIL_TIMEOUT": "1"}
+    )
+    mail_server.handler.silence_seconds = 2.5
+    mail_server.handler.silences_left = -1
+    mail_server.start()
+    due_referrals(stack, 3)
+    stack.start_worker()
+    for _ in range(3):
+        scan(stack)  # repeated scans must not add copies either
+        time.sleep(1)
+    assert wait_for(lambda: statuses(stack) == [OutboxStatus.FAILED] * 3, timeout=90), (
+        stack.worker_log()
+    )
+    time.sleep(4)
+    copies: dict[str, int] = {}
+    for message in mail_server.messages:
+        copies[message.message["Message-ID"]] = copies.get(message.message["Message-ID"], 0) + 1
+    assert len(copies) == 3
+    assert max(copies.values()) <= 2

@@ -1,0 +1,71 @@
+"""Admin pages for what runs in the background: worker and beat status, reminders that could
+not be e-mailed, and sending them again once the mail settings are fixed."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from intake.admin import bp
+from intake.auth.access import ADMINS, role_required
+from intake.auth.forms import EmptyForm
+from intake.extensions import db
+from intake.models import OutboxStatus, ReminderOutbox, User
+from intake.services import delivery, heartbeats
+from intake.services.settings import org_zone
+
+
+def _recipients() -> dict[int, User]:
+    wanted = sa.select(ReminderOutbox.recipient_id).where(
+        ReminderOutbox.status == OutboxStatus.FAILED
+    )
+    return {
+        user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(wanted)))
+    }
+
+
+@bp.get("/reminders")
+@role_required(*ADMINS)
+def failed_reminders() -> str:
+    return render_template(
+        "admin/reminders.html",
+        rows=delivery.failed_rows(),
+        total=delivery.failed_count(),
+        processes=heartbeats.status(),
+        last_seen=heartbeats.last_seen(),
+        recipients=_recipients(),
+        zone=org_zone(),
+        form=EmptyForm(),
+    )
+
+
+@bp.post("/reminders/resend")
+@role_required(*ADMINS)
+def resend_reminders() -> Response:
+    """Send again one failed row (``outbox_id``) or all of them; audited."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    raw = request.form.get("outbox_id", "")
+    if raw and not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+        abort(400)
+    me: User = current_user._get_current_object()
+    ids = delivery.resend_failed(me, [int(raw)] if raw else None)
+    if ids:
+        flash(
+            ngettext(
+                "%(num)d reminder is queued to be sent again.",
+                "%(num)d reminders are queued to be sent again.",
+                len(ids),
+            ),
+            "success",
+        )
+    else:
+        flash(_("No reminder is waiting to be sent again."), "info")
+    back = request.form.get("next", "")
+    if back.startswith("/referrals/") and "//" not in back:
+        return redirect(back, code=303)
+    return redirect(url_for("admin.failed_reminders"), code=303)

@@ -1,0 +1,231 @@
+"""How a reminder e-mail's delivery went, and what happens to rows that could not be delivered.
+
+A mail server's refusal is final only when it is about the recipient's own mailbox (5.1.x
+"no such user", 5.2.x "mailbox disabled"): sending again cannot help. Everything else — 4xx,
+5.7.x policy ("relay not permitted"), authentication, a refused sender, a dead or silent server
+— is usually our own configuration or a passing fault, so it is retried for
+``REMINDER_RETRY_HOURS`` and only then fails the row. A failed row is never silent: it is
+counted in /healthz and the admin's digest, shown on the referral pages, and an admin can send
+it again once the settings are fixed (:func:`resend_failed`).
+
+A server that takes the whole message but never answers the final "250" may have delivered
+it. Such an attempt is *unacknowledged*; the row is tried once more (same ``Message-ID``) and,
+if that is unacknowledged too, fails instead of risking a third copy: at most one duplicate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import re
+import smtplib
+import ssl
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_mailman.backends.smtp import EmailBackend as SMTPBackend
+
+from intake.db import utcnow
+from intake.extensions import db, mail
+from intake.models import OutboxStatus, ReminderOutbox, User
+from intake.services import audit
+
+# Attempts that may each have delivered the message; the row stops after this many.
+MAX_UNACKNOWLEDGED = 2
+NO_ACKNOWLEDGEMENT = "NoAcknowledgement"
+RETRY_WINDOW_OVER = "retry window over"
+
+_ENHANCED_STATUS = re.compile(rb"\s*([245])\.(\d{1,3})\.(\d{1,3})")
+
+
+class Outcome(enum.Enum):
+    RETRY = "retry"  # nothing reached the recipient; try again later
+    UNACKNOWLEDGED = "unacknowledged"  # the message went over, the "250" never came
+    PERMANENT = "permanent"  # the recipient's mailbox was refused
+
+
+class _TrackingMixin:
+    """Remembers whether the message itself went over the wire (``data`` sends it as one
+    bytes payload ending in CRLF . CRLF; commands are text)."""
+
+    message_transmitted = False
+
+    def send(self, s: Any) -> None:
+        super().send(s)  # type: ignore[misc]
+        if isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.message_transmitted = True
+
+
+class TrackingSMTP(_TrackingMixin, smtplib.SMTP):
+    pass
+
+
+class TrackingSMTPSSL(_TrackingMixin, smtplib.SMTP_SSL):
+    pass
+
+
+class TrackingSMTPBackend(SMTPBackend):
+    """Flask-Mailman's SMTP backend over :class:`TrackingSMTP`."""
+
+    @property
+    def connection_class(self) -> type[smtplib.SMTP]:
+        return TrackingSMTPSSL if self.use_ssl else TrackingSMTP
+
+
+def connection() -> Any:
+    """A mail connection for one reminder: the tracking SMTP backend when mail goes over SMTP,
+    else the configured backend (files in instance/outbox, memory in tests)."""
+    if current_app.config.get("MAIL_BACKEND") == "smtp":
+        return mail.get_connection(backend=TrackingSMTPBackend, fail_silently=False)
+    return mail.get_connection(fail_silently=False)
+
+
+def close_quietly(backend: Any) -> None:
+    """Drop a connection left open by a failed send (the server may be gone already)."""
+    smtp = getattr(backend, "connection", None)
+    if smtp is None:
+        return
+    with contextlib.suppress(OSError, smtplib.SMTPException, ssl.SSLError):
+        smtp.close()
+    backend.connection = None
+
+
+def _mailbox_refused(code: int, text: bytes | str) -> bool:
+    """A 5xx whose enhanced status code (RFC 3463) is about the recipient's mailbox."""
+    if not 500 <= code < 600:
+        return False
+    raw = text.encode() if isinstance(text, str) else text
+    status = _ENHANCED_STATUS.match(raw)
+    return status is not None and status.group(1) == b"5" and status.group(2) in (b"1", b"2")
+
+
+def outcome_of(error: BaseException, backend: Any = None) -> Outcome:
+    """Sort a failed send: final only for a refused mailbox; otherwise worth another try."""
+    smtp = getattr(backend, "connection", None)
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        replies = list(error.recipients.values())
+        if replies and all(_mailbox_refused(code, text) for code, text in replies):
+            return Outcome.PERMANENT
+        return Outcome.RETRY
+    if isinstance(
+        error,
+        smtplib.SMTPSenderRefused | smtplib.SMTPAuthenticationError | smtplib.SMTPHeloError,
+    ):
+        return Outcome.RETRY  # our own configuration: an admin fixes it, the retry delivers
+    if isinstance(error, smtplib.SMTPResponseException):
+        if _mailbox_refused(error.smtp_code, error.smtp_error):
+            return Outcome.PERMANENT
+        return Outcome.RETRY
+    if getattr(smtp, "message_transmitted", False):
+        # The whole message went over and no answer came back: it may have been delivered.
+        return Outcome.UNACKNOWLEDGED
+    return Outcome.RETRY
+
+
+def is_configuration_error(error: BaseException) -> bool:
+    return isinstance(
+        error,
+        smtplib.SMTPAuthenticationError
+        | smtplib.SMTPSenderRefused
+        | smtplib.SMTPNotSupportedError
+        | smtplib.SMTPHeloError,
+    ) or (isinstance(error, smtplib.SMTPResponseException) and b"5.7." in _raw(error))
+
+
+def _raw(error: smtplib.SMTPResponseException) -> bytes:
+    text = error.smtp_error
+    return text.encode() if isinstance(text, str) else text
+
+
+def retry_window() -> timedelta:
+    return timedelta(hours=int(current_app.config["REMINDER_RETRY_HOURS"]))
+
+
+def gives_up(row: ReminderOutbox, outcome: Outcome, now: datetime) -> str | None:
+    """Why this failed attempt ends the row's retries, or None to try again later."""
+    if outcome is Outcome.PERMANENT:
+        return "refused"
+    if outcome is Outcome.UNACKNOWLEDGED and row.unacknowledged + 1 >= MAX_UNACKNOWLEDGED:
+        return NO_ACKNOWLEDGEMENT
+    if now - (row.failing_since or now) >= retry_window():
+        return RETRY_WINDOW_OVER
+    return None
+
+
+# --- failed rows: counted, listed, sent again ----------------------------------------------------
+
+
+def failed_count() -> int:
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ReminderOutbox)
+            .where(ReminderOutbox.status == OutboxStatus.FAILED)
+        )
+        or 0
+    )
+
+
+def failed_rows(limit: int = 200) -> list[ReminderOutbox]:
+    return list(
+        db.session.scalars(
+            sa.select(ReminderOutbox)
+            .where(ReminderOutbox.status == OutboxStatus.FAILED)
+            .order_by(ReminderOutbox.id)
+            .limit(limit)
+        )
+    )
+
+
+def failed_referral_ids(referral_ids: Iterable[int]) -> set[int]:
+    """Which of these referrals have a reminder that could not be e-mailed."""
+    wanted = list(referral_ids)
+    if not wanted:
+        return set()
+    return {
+        referral_id
+        for referral_id in db.session.scalars(
+            sa.select(ReminderOutbox.referral_id).where(
+                ReminderOutbox.status == OutboxStatus.FAILED,
+                ReminderOutbox.referral_id.in_(wanted),
+            )
+        )
+        if referral_id is not None
+    }
+
+
+def resend_failed(actor: User, outbox_ids: Iterable[int] | None = None) -> list[int]:
+    """Put failed rows back in the outbox with a fresh retry window (an admin fixed the mail
+    settings), audited, then queue them after the commit. ``None`` means every failed row."""
+    query = sa.select(ReminderOutbox.id).where(ReminderOutbox.status == OutboxStatus.FAILED)
+    if outbox_ids is not None:
+        query = query.where(ReminderOutbox.id.in_(list(outbox_ids)))
+    ids = list(db.session.scalars(query.order_by(ReminderOutbox.id)))
+    if not ids:
+        return []
+    db.session.execute(
+        sa.update(ReminderOutbox)
+        .where(ReminderOutbox.id.in_(ids), ReminderOutbox.status == OutboxStatus.FAILED)
+        .values(
+            status=OutboxStatus.PENDING,
+            failing_since=None,
+            unacknowledged=0,
+            claimed_at=None,
+            queued_at=utcnow(),
+        )
+    )
+    target = ids[0] if len(ids) == 1 else "failed"
+    audit.record("outbox.resend", "outbox", target, actor=actor, detail={"rows": ids[:100]})
+    db.session.commit()
+    from intake.services.reminders import enqueue_send
+
+    for outbox_id in ids:
+        try:
+            enqueue_send(outbox_id)
+        except Exception:  # the broker is down: the next scan queues them (queued_at ages)
+            current_app.logger.warning("broker unreachable; the next scan queues the rows")
+            break
+    return ids
