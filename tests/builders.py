@@ -58,6 +58,12 @@ def make_user(
     return user
 
 
+def authenticator(user: User) -> pyotp.TOTP:
+    """The authenticator app of ``user``: every built user has enrolled a second factor."""
+    assert user.totp_secret, f"{user.email} has no second factor"
+    return pyotp.TOTP(user.totp_secret)
+
+
 def make_case(org: OrgKeyPair, answers: dict[str, Any] | None = None, **fields: Any) -> Case:
     code = crypto.normalise_receipt_code(crypto.new_receipt_code())
     assert code is not None

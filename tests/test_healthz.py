@@ -25,17 +25,21 @@ def test_healthz_ok_on_postgres_and_redis(make_app: Callable[..., Flask], redis_
     app = make_app("postgres", CELERY_BROKER_URL=redis_url)
     response = app.test_client().get("/healthz")
     assert response.status_code == 200
-    assert response.json["database"] == "ok"
-    assert response.json["broker"] == "ok"
+    body = response.json
+    assert body is not None
+    assert body["database"] == "ok"
+    assert body["broker"] == "ok"
 
 
 def test_healthz_503_when_broker_is_down(make_app: Callable[..., Flask]) -> None:
     app = make_app("sqlite", CELERY_BROKER_URL="redis://127.0.0.1:1/0")
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.json["database"] == "ok"
-    assert response.json["broker"].startswith("error")
-    assert response.json["status"] == "unavailable"
+    body = response.json
+    assert body is not None
+    assert body["database"] == "ok"
+    assert body["broker"].startswith("error")
+    assert body["status"] == "unavailable"
 
 
 def test_healthz_503_when_database_is_down(tmp_path: Path) -> None:
@@ -54,5 +58,7 @@ def test_healthz_503_when_database_is_down(tmp_path: Path) -> None:
     )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.json["database"].startswith("error")
-    assert response.json["broker"] == "ok"
+    body = response.json
+    assert body is not None
+    assert body["database"].startswith("error")
+    assert body["broker"] == "ok"

@@ -317,10 +317,9 @@ def rotation_form(org_public: str, sealed: dict[int, str]) -> dict[str, str]:
     """As admin-grants.js posts it: per holder the sealed secret and the key it was sealed to."""
     import json
 
-    sealed_to = {
-        user_id: db.session.get(User, user_id).public_key  # type: ignore[union-attr]
-        for user_id in sealed
-    }
+    holders = {user_id: db.session.get(User, user_id) for user_id in sealed}
+    sealed_to = {user_id: holder.public_key for user_id, holder in holders.items() if holder}
+    assert sealed_to.keys() == sealed.keys(), "a holder of a sealed grant is not a user"
     return {
         "org_public_key": org_public,
         "grants": json.dumps(

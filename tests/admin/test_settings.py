@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +17,7 @@ from tests.referrals.conftest import sent_referral
 
 
 @pytest.fixture
-def web(make_app: Callable[..., Flask]) -> Flask:
+def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     app = make_app("sqlite", WTF_CSRF_ENABLED=False, ORG_TIMEZONE="UTC")
     with app.app_context():
         yield app

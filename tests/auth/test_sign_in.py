@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pyotp
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -20,7 +19,7 @@ from intake.extensions import db
 from intake.models import AuditEvent, Role, StaffSession, User
 from intake.services import accounts, staff_sessions
 from tests.auth.helpers import csrf_token, post_code, post_password, sign_in
-from tests.builders import DEFAULT_PASSWORD, login_as, make_user
+from tests.builders import DEFAULT_PASSWORD, authenticator, login_as, make_user
 
 
 def actions() -> list[str]:
@@ -34,7 +33,7 @@ def test_password_then_totp_signs_in_and_offers_unlock(app: Flask, client: Flask
     assert first.headers["Location"].endswith("/login/code")
     # Half-way is not signed in.
     assert client.get("/cases/").status_code == 302
-    second = post_code(client, pyotp.TOTP(user.totp_secret).now())
+    second = post_code(client, authenticator(user).now())
     assert second.status_code == 302
     assert "/auth/unlock" in second.headers["Location"]
     assert client.get("/cases/").status_code == 200
@@ -78,7 +77,7 @@ def test_session_is_rotated_at_sign_in(app: Flask, client: FlaskClient) -> None:
 
 def test_totp_code_cannot_be_replayed(app: Flask, client: FlaskClient) -> None:
     user = make_user(Role.CASEWORKER)
-    code = pyotp.TOTP(user.totp_secret).now()
+    code = authenticator(user).now()
     assert sign_in(client, user, code=code).status_code == 302
     client.post("/logout", data={"csrf_token": csrf_token(client, "/cases/")})
     other = app.test_client()
@@ -90,7 +89,7 @@ def test_totp_code_cannot_be_replayed(app: Flask, client: FlaskClient) -> None:
 
 def test_totp_replay_is_refused_by_the_service_for_earlier_steps(app: Flask) -> None:
     user = make_user(Role.VIEWER)
-    totp = pyotp.TOTP(user.totp_secret)
+    totp = authenticator(user)
     now = time.time()
     assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.OK
     assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.REPLAY
@@ -206,7 +205,7 @@ def test_next_only_goes_to_a_path_on_this_site(app: Flask, client: FlaskClient) 
         "/login?next=//evil.example/x",
         data={"csrf_token": token, "email": user.email, "password": DEFAULT_PASSWORD},
     )
-    done = post_code(client, pyotp.TOTP(user.totp_secret).now())
+    done = post_code(client, authenticator(user).now())
     assert "evil" not in done.headers["Location"]
 
 
@@ -301,7 +300,7 @@ def test_a_stale_copy_of_the_account_cannot_accept_a_used_totp_step(app: Flask) 
     """Two sign-ins racing with the same code: each loaded the account before the other
     accepted the code. Accepting is a compare-and-set in the database, so the second loses."""
     user = make_user(Role.VIEWER)
-    totp = pyotp.TOTP(user.totp_secret)
+    totp = authenticator(user)
     now = time.time()
     step = int(now // accounts.TOTP_PERIOD)
     assert user.totp_last_step == 0  # this copy was loaded before the other request won
@@ -317,7 +316,7 @@ def test_totp_step_is_claimed_once_on_postgres(pg_app: Flask) -> None:
     """The same race on PostgreSQL, with two sessions holding the row lock in turn."""
     user = make_user(Role.VIEWER)
     user_id = user.id
-    totp = pyotp.TOTP(user.totp_secret)
+    totp = authenticator(user)
     now = time.time()
     from sqlalchemy.orm import Session
 
@@ -332,14 +331,18 @@ def test_totp_step_is_claimed_once_on_postgres(pg_app: Flask) -> None:
             .where(User.id == user_id, User.totp_last_step < step)
             .values(totp_last_step=step)
         )
-        assert first.execute(claim).rowcount == 1  # type: ignore[attr-defined]
+        claimed_first = first.execute(claim)
+        assert isinstance(claimed_first, sa.CursorResult)  # an UPDATE: it counts its rows
+        assert claimed_first.rowcount == 1
         first.commit()
-        assert second.execute(claim).rowcount == 0  # type: ignore[attr-defined]
+        claimed_second = second.execute(claim)
+        assert isinstance(claimed_second, sa.CursorResult)
+        assert claimed_second.rowcount == 0
     # And through the service, with a stale copy in the app's session:
     db.session.expire_all()
-    user = db.session.get(User, user_id)
-    assert user is not None
-    assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.REPLAY
+    stale = db.session.get(User, user_id)
+    assert stale is not None
+    assert accounts.check_totp(stale, totp.at(now), now=now) is accounts.TotpResult.REPLAY
 
 
 def test_a_locked_account_answers_like_a_wrong_password(app: Flask, client: FlaskClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -52,7 +53,7 @@ def refer(case: Case, due_in: timedelta, state: ReferralState = ReferralState.SE
     return referral
 
 
-def aged(org: OrgKeyPair, ref: str, hours: float, **fields: object) -> Case:
+def aged(org: OrgKeyPair, ref: str, hours: float, **fields: Any) -> Case:
     return make_case(org, ref=ref, received_at=utcnow() - timedelta(hours=hours), **fields)
 
 

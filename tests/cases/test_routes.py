@@ -82,7 +82,7 @@ def test_anonymous_cannot_change_a_case(client: FlaskClient, case: Case, action:
     # CSRF is checked before the login redirect; either way nothing changes.
     assert response.status_code in (302, 400)
     assert table_count("case_messages") == 0
-    assert db.session.get(Case, case.id).status == CaseStatus.NEW
+    assert db.session.get_one(Case, case.id).status == CaseStatus.NEW
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.CASEWORKER, Role.ADMIN])
@@ -117,7 +117,7 @@ def test_viewer_is_refused_every_change(
     response = client.post(f"/cases/{case.ref}/{action}", data={**data, "csrf_token": token})
     assert response.status_code == 403
     db.session.expire_all()
-    stored = db.session.get(Case, case.id)
+    stored = db.session.get_one(Case, case.id)
     assert stored.status == CaseStatus.NEW
     assert stored.assignee_id is None
     assert table_count("case_messages") == 0
@@ -135,14 +135,14 @@ def test_caseworker_and_admin_move_a_case_through_the_workflow(
         )
         assert response.status_code == 303
         db.session.expire_all()
-        assert db.session.get(Case, case.id).status == CaseStatus(step)
+        assert db.session.get_one(Case, case.id).status == CaseStatus(step)
     response = client.post(
         f"/cases/{case.ref}/status",
         data={"status": "closed", "outcome": "resolved", "csrf_token": token},
     )
     assert response.status_code == 303
     db.session.expire_all()
-    closed = db.session.get(Case, case.id)
+    closed = db.session.get_one(Case, case.id)
     assert closed.status == CaseStatus.CLOSED
     assert closed.outcome == "resolved"
     assert closed.closed_at is not None
@@ -192,7 +192,7 @@ def test_changes_without_a_csrf_token_are_refused(
         assert response.status_code == 400
         assert "expired or was sent from elsewhere" in response.get_data(as_text=True)
     db.session.expire_all()
-    stored = db.session.get(Case, case.id)
+    stored = db.session.get_one(Case, case.id)
     assert (stored.status, stored.assignee_id) == (CaseStatus.NEW, None)
     assert stored.shared_status.value == "received"
     assert table_count("case_messages") == 0
@@ -251,7 +251,7 @@ def test_invalid_transitions_are_refused_with_a_message_and_change_nothing(
     assert response.status_code == status
     assert message in response.get_data(as_text=True)
     db.session.expire_all()
-    assert db.session.get(Case, case.id).status == CaseStatus.NEW
+    assert db.session.get_one(Case, case.id).status == CaseStatus.NEW
     assert table_count("audit_events") == before
 
 
@@ -270,7 +270,7 @@ def test_a_closed_case_can_be_reopened_to_assessing_only(
     )
     assert reopened.status_code == 303
     db.session.expire_all()
-    stored = db.session.get(Case, closed.id)
+    stored = db.session.get_one(Case, closed.id)
     assert (stored.status, stored.outcome, stored.closed_at) == (CaseStatus.ASSESSING, None, None)
 
 
@@ -286,7 +286,7 @@ def test_assignment_to_self_to_a_colleague_and_back_to_nobody(
         )
         assert response.status_code == 303
         db.session.expire_all()
-        assert db.session.get(Case, case.id).assignee_id == expected
+        assert db.session.get_one(Case, case.id).assignee_id == expected
     events = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "case.assign").order_by(AuditEvent.id)
     ).all()
@@ -312,7 +312,7 @@ def test_unknown_or_unassignable_assignees_are_refused(
         )
         assert response.status_code == 400
     db.session.expire_all()
-    assert db.session.get(Case, case.id).assignee_id is None
+    assert db.session.get_one(Case, case.id).assignee_id is None
     assert table_count("audit_events") == before
 
 
@@ -331,7 +331,7 @@ def test_shared_status_changes_what_the_submitter_sees(
     )
     assert ok.status_code == 303
     db.session.expire_all()
-    assert db.session.get(Case, case.id).shared_status.value == "referred"
+    assert db.session.get_one(Case, case.id).shared_status.value == "referred"
     assert "case.shared_status" in audit_actions()
 
 
@@ -624,5 +624,5 @@ def test_a_status_change_from_a_stale_page_is_refused(
     )
     assert bogus.status_code == 400
     db.session.expire_all()
-    assert db.session.get(Case, case.id).status == CaseStatus.ASSESSING
+    assert db.session.get_one(Case, case.id).status == CaseStatus.ASSESSING
     assert [a for a in audit_actions() if a == "case.status"] == ["case.status"]

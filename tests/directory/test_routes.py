@@ -87,7 +87,7 @@ def test_viewer_reads_list_and_detail_but_cannot_edit(client: FlaskClient, loade
     assert client.get("/directory/new").status_code == 403
     assert client.get("/directory/cpj/edit").status_code == 403
     assert client.post("/directory/cpj/retire").status_code in (400, 403)
-    assert db.session.get(DirectoryEntry, "cpj").retired_at is None
+    assert db.session.get_one(DirectoryEntry, "cpj").retired_at is None
 
 
 def test_caseworker_reads_too(client: FlaskClient, loaded: Flask) -> None:
@@ -159,7 +159,7 @@ def test_admin_creates_edits_retires_and_restores_with_audit(
     )
     assert response.status_code == 302
     db.session.expire_all()
-    assert db.session.get(DirectoryEntry, "test-legal-aid").name == "Renamed Legal Aid"
+    assert db.session.get_one(DirectoryEntry, "test-legal-aid").name == "Renamed Legal Aid"
     assert db.session.get(DirectoryEntry, "hijack") is None
     token = csrf_from(client.get("/directory/test-legal-aid").get_data(as_text=True))
     assert (
@@ -167,7 +167,7 @@ def test_admin_creates_edits_retires_and_restores_with_audit(
         == 302
     )
     db.session.expire_all()
-    assert db.session.get(DirectoryEntry, "test-legal-aid").retired_at is not None
+    assert db.session.get_one(DirectoryEntry, "test-legal-aid").retired_at is not None
     assert "Renamed Legal Aid" not in client.get("/directory/?q=renamed").get_data(as_text=True)
     listed = client.get("/directory/?retired=1&q=renamed").get_data(as_text=True)
     assert "Renamed Legal Aid" in listed
@@ -191,7 +191,7 @@ def test_csrf_is_enforced(client: FlaskClient, loaded: Flask) -> None:
     assert client.post("/directory/cpj/retire").status_code == 400
     assert client.post("/directory/cpj/retire", data={"csrf_token": "forged"}).status_code == 400
     assert table_count("directory_entries") == before
-    assert db.session.get(DirectoryEntry, "cpj").retired_at is None
+    assert db.session.get_one(DirectoryEntry, "cpj").retired_at is None
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ def test_future_dates_and_unknown_things_are_refused(app: Flask) -> None:
     referral = referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, user)
     with pytest.raises(referrals.ReferralError, match="future"):
         referrals.transition(referral.id, "send", user, at=utcnow() + timedelta(days=2))
-    assert db.session.get(Referral, referral.id).state == ReferralState.DRAFT
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.DRAFT
 
 
 def test_next_best_suggests_an_untried_triage_entry(app: Flask) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,19 +13,19 @@ from flask.testing import FlaskClient
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Role
+from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Role, User
 from tests.builders import login_as, make_case, make_org_key, make_user
 from tests.referrals.conftest import CANARY, make_entry, sent_referral
 
 
 @pytest.fixture
-def web(make_app: Callable[..., Flask]) -> Flask:
+def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     app = make_app("sqlite", WTF_CSRF_ENABLED=False)
     with app.app_context():
         yield app
 
 
-def client_for(app: Flask, role: Role) -> tuple[FlaskClient, object]:
+def client_for(app: Flask, role: Role) -> tuple[FlaskClient, User]:
     user = make_user(role)
     return login_as(app.test_client(), app, user), user
 
@@ -54,7 +54,7 @@ def test_viewer_reads_but_cannot_change(web: Flask) -> None:
     assert client.get(f"/referrals/new?ref={referral.case.ref}").status_code == 403
     response = client.post(f"/referrals/{referral.id}/transition", data={"action": "withdraw"})
     assert response.status_code == 403
-    assert db.session.get(Referral, referral.id).state == ReferralState.SENT
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.SENT
 
 
 def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) -> None:
@@ -70,7 +70,9 @@ def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) 
     html = page.get_data(as_text=True)
     assert html.index('value="zeta-ngo"') < html.index('value="alpha-ngo"')
     assert re.search(r'<option (selected )?value="zeta-ngo"( selected)?>', html)
-    assert "selected" in re.search(r'<option[^>]*value="zeta-ngo"[^>]*>', html).group(0)
+    option = re.search(r'<option[^>]*value="zeta-ngo"[^>]*>', html)
+    assert option is not None
+    assert "selected" in option.group(0)
     response = client.post(
         f"/referrals/new?ref={case.ref}",
         data={"entry_id": "zeta-ngo", "kind": "sp_urgent_appeal", "owner_id": user.id},
@@ -171,7 +173,7 @@ def test_bad_transitions_are_refused_and_change_nothing(web: Flask, data: dict) 
     response = client.post(f"/referrals/{referral.id}/transition", data=data)
     assert response.status_code == 422
     db.session.expire_all()
-    assert db.session.get(Referral, referral.id).state == ReferralState.SENT
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.SENT
 
 
 def test_views_filter_and_show_next_best_for_overdue(web: Flask) -> None:
@@ -231,7 +233,7 @@ def test_csrf_is_enforced_on_referral_changes(make_app: Callable[..., Flask]) ->
         client, _ = client_for(app, Role.CASEWORKER)
         response = client.post(f"/referrals/{referral.id}/transition", data={"action": "withdraw"})
         assert response.status_code == 400
-        assert db.session.get(Referral, referral.id).state == ReferralState.SENT
+        assert db.session.get_one(Referral, referral.id).state == ReferralState.SENT
 
 
 def test_referral_pages_speak_traditional_chinese(web: Flask) -> None:
