@@ -18,8 +18,8 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Role, StaffSession, User
 from intake.services import accounts, staff_sessions
-from tests.auth.helpers import csrf_token, post_code, post_password, sign_in
-from tests.builders import DEFAULT_PASSWORD, authenticator, login_as, make_user
+from tests.auth.helpers import csrf_token, post_code, post_password, sign_in_through_forms
+from tests.builders import DEFAULT_PASSWORD, authenticator, make_user, sign_in
 
 
 def actions() -> list[str]:
@@ -61,7 +61,7 @@ def test_session_is_rotated_at_sign_in(app: Flask, client: FlaskClient) -> None:
     with client.session_transaction() as session:
         session["planted"] = "by an attacker before sign-in"
     before = client.get_cookie("refuge_session")
-    sign_in(client, user)
+    sign_in_through_forms(client, user)
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session["_user_id"] == f"{user.id}:{user.session_epoch}"
@@ -78,10 +78,10 @@ def test_session_is_rotated_at_sign_in(app: Flask, client: FlaskClient) -> None:
 def test_totp_code_cannot_be_replayed(app: Flask, client: FlaskClient) -> None:
     user = make_user(Role.CASEWORKER)
     code = authenticator(user).now()
-    assert sign_in(client, user, code=code).status_code == 302
+    assert sign_in_through_forms(client, user, code=code).status_code == 302
     client.post("/logout", data={"csrf_token": csrf_token(client, "/cases/")})
     other = app.test_client()
-    replay = sign_in(other, user, code=code)
+    replay = sign_in_through_forms(other, user, code=code)
     assert replay.status_code == 401
     assert "already used" in replay.get_data(as_text=True)
     assert other.get("/cases/").status_code == 302
@@ -142,8 +142,8 @@ def test_sign_in_is_throttled_per_address(make_app: Callable[..., Flask]) -> Non
 def test_sign_out_everywhere_ends_every_session(app: Flask) -> None:
     user = make_user(Role.CASEWORKER)
     laptop, phone = app.test_client(), app.test_client()
-    login_as(laptop, app, user)
-    login_as(phone, app, user)
+    sign_in(laptop, user)
+    sign_in(phone, user)
     assert phone.get("/cases/").status_code == 200
     token = csrf_token(laptop, "/auth/account")
     assert laptop.post("/auth/logout-everywhere", data={"csrf_token": token}).status_code == 302
@@ -156,7 +156,7 @@ def test_sign_out_is_a_post_and_works_even_with_an_expired_token(
     app: Flask, client: FlaskClient
 ) -> None:
     user = make_user(Role.VIEWER)
-    login_as(client, app, user)
+    sign_in(client, user)
     assert client.get("/logout").status_code == 405
     assert client.get("/cases/").status_code == 200
     assert (
@@ -165,7 +165,7 @@ def test_sign_out_is_a_post_and_works_even_with_an_expired_token(
     )
     assert client.get("/cases/").status_code == 302
     # A page left open past its token's life still signs out (400 for the record).
-    login_as(client, app, user)
+    sign_in(client, user)
     assert client.get("/cases/").status_code == 200
     assert client.post("/logout").status_code == 400
     assert client.get("/cases/").status_code == 302
@@ -182,7 +182,7 @@ def current_record(client: FlaskClient) -> StaffSession:
 def test_idle_and_absolute_time_outs_sign_out(app: Flask, client: FlaskClient, column: str) -> None:
     """Counted on the server: the cookie has no say in when a session ends."""
     user = make_user(Role.VIEWER)
-    login_as(client, app, user)
+    sign_in(client, user)
     assert client.get("/cases/").status_code == 200
     record = current_record(client)
     setattr(record, column, getattr(record, column) - timedelta(hours=9))
@@ -252,7 +252,7 @@ def test_second_step_without_the_first_goes_back_to_sign_in(client: FlaskClient)
 
 def test_idle_time_out_is_reset_by_activity(app: Flask, client: FlaskClient) -> None:
     user = make_user(Role.VIEWER)
-    login_as(client, app, user)
+    sign_in(client, user)
     record = current_record(client)
     idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
     record.last_seen_at = record.last_seen_at - idle + timedelta(minutes=1)
@@ -265,7 +265,7 @@ def test_idle_time_out_is_reset_by_activity(app: Flask, client: FlaskClient) -> 
 def test_a_copied_cookie_is_useless_after_sign_out(app: Flask, client: FlaskClient) -> None:
     """Signing out ends the session on the server, not only in this browser's cookie jar."""
     user = make_user(Role.CASEWORKER)
-    sign_in(client, user)
+    sign_in_through_forms(client, user)
     assert client.get("/cases/").status_code == 200
     cookie = client.get_cookie("refuge_session")
     assert cookie is not None
@@ -284,8 +284,8 @@ def test_a_copied_cookie_is_useless_after_sign_out(app: Flask, client: FlaskClie
 def test_sign_out_everywhere_revokes_every_session_row(app: Flask) -> None:
     user = make_user(Role.CASEWORKER)
     laptop, phone = app.test_client(), app.test_client()
-    login_as(laptop, app, user)
-    login_as(phone, app, user)
+    sign_in(laptop, user)
+    sign_in(phone, user)
     phone_cookie = phone.get_cookie("refuge_session")
     assert phone_cookie is not None
     token = csrf_token(laptop, "/auth/account")

@@ -12,8 +12,8 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, CaseStatus, Referral, ReferralKind, ReferralState, Role
 from intake.services import audit, referrals
-from tests.builders import make_case, make_org_key, make_user
-from tests.referrals.conftest import make_entry, sent_referral
+from tests.builders import make_case, make_entry, make_org_key, make_user
+from tests.referrals.conftest import sent_referral
 
 
 def test_referral_without_consent_is_refused_for_caseworkers(app: Flask) -> None:

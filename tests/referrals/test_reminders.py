@@ -14,7 +14,7 @@ from flask import Flask
 from intake.extensions import db
 from intake.models import OutboxStatus, ReminderOutbox, Role
 from intake.services import reminders
-from tests.builders import login_as, make_org_key, make_user
+from tests.builders import make_org_key, make_user, sign_in
 from tests.mailserver import MailServer
 from tests.referrals.conftest import CANARY, sent_referral
 
@@ -288,7 +288,8 @@ def test_reminders_reach_each_caseworker_in_the_language_they_chose(
     mail_app: Flask, smtp_server: MailServer
 ) -> None:
     owner = make_user(Role.CASEWORKER, email="taipei@example.org")
-    client = login_as(mail_app.test_client(), mail_app, owner)
+    client = mail_app.test_client()
+    sign_in(client, owner)
     assert client.get("/cases/?lang=zh_Hant").status_code == 200  # chosen once, kept
     db.session.refresh(owner)
     assert owner.language == "zh_Hant"
