@@ -31,6 +31,11 @@ vendor: intake/static/vendor/manifest.json
 translations: $(STAMPS)/venv
 	@$(BIN)/python scripts/compile_translations.py
 
+## After adding or changing a _() string: each area's catalogue gets it, with its source location.
+.PHONY: translations-extract
+translations-extract: $(STAMPS)/venv
+	$(BIN)/python scripts/extract_translations.py
+
 migrate: install
 	flask --app intake db upgrade
 

@@ -1,4 +1,5 @@
-"""Builders for test data: users, organisation keys, sealed cases, signed-in clients."""
+"""Builders for test data: users, organisation keys, sealed cases, directory entries, and
+signed-in clients and browsers."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from typing import Any
 
 import pyotp
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 
 from intake import crypto
 from intake.extensions import db
 from intake.i18n import compile_catalogues
-from intake.models import Case, OrgKey, Role, SealedBy, Urgency, User
+from intake.models import Case, DirectoryEntry, OrgKey, Role, SealedBy, Urgency, User
 from intake.services import key_pins
 from intake.services.passwords import hash_password
 
@@ -60,6 +62,12 @@ def make_user(
     return user
 
 
+def authenticator(user: User) -> pyotp.TOTP:
+    """The authenticator app of ``user``: every built user has enrolled a second factor."""
+    assert user.totp_secret, f"{user.email} has no second factor"
+    return pyotp.TOTP(user.totp_secret)
+
+
 def make_case(org: OrgKeyPair, answers: dict[str, Any] | None = None, **fields: Any) -> Case:
     code = crypto.normalise_receipt_code(crypto.new_receipt_code())
     assert code is not None
@@ -85,21 +93,53 @@ def make_case(org: OrgKeyPair, answers: dict[str, Any] | None = None, **fields: 
     return case
 
 
-def login_as(client: FlaskClient, app: Flask, user: User) -> FlaskClient:
-    """Sign a test client in as ``user`` (password and second factor already passed): the
-    session a completed sign-in leaves (intake.auth.sessions.start_session)."""
+def _completed_sign_in(app: Flask, user: User) -> dict[str, Any]:
+    """The session a completed sign-in (password and second factor) leaves, made by the
+    sign-in's own intake.auth.sessions.start_session: it opens the staff_sessions row without
+    which a cookie signs nobody in."""
     from flask import session
 
     from intake.auth.sessions import start_session
 
     with app.test_request_context():
         start_session(user)
-        saved = dict(session)
-    with client.session_transaction() as session_:
-        session_.clear()
-        session_.update(saved)
-        session_.permanent = True
-    return client
+        return dict(session)
+
+
+def sign_in(client: FlaskClient, user: User | Role) -> User:
+    """Sign ``client`` in as ``user``, or as a new staff member with that role; returns the
+    user. For tests of the sign-in itself, tests/auth/helpers.py goes through the real forms."""
+    if isinstance(user, Role):
+        user = make_user(user)
+    signed_in = _completed_sign_in(client.application, user)
+    with client.session_transaction() as session:
+        session.clear()
+        session.update(signed_in)
+        session.permanent = True
+    return user
+
+
+def session_cookie(app: Flask, user: User) -> str:
+    """``sign_in`` for a real browser: the signed session cookie a completed sign-in sets."""
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    assert serializer is not None, "the app has no SECRET_KEY"
+    return str(serializer.dumps(_completed_sign_in(app, user)))
+
+
+def make_entry(entry_id: str = "test-ngo", **fields: Any) -> DirectoryEntry:
+    """A directory entry (default: a global organisation for detention) with ``fields`` set."""
+    values: dict[str, Any] = {
+        "name": f"Entry {entry_id}",
+        "kind": "organisation",
+        "section": "immediate_support",
+        "regions": ["global"],
+        "threats": ["detention"],
+        "languages": ["en"],
+    }
+    entry = DirectoryEntry(id=entry_id, **(values | fields))
+    db.session.add(entry)
+    db.session.commit()
+    return entry
 
 
 def make_attachment(
@@ -156,3 +196,10 @@ def make_staff_with_keys(
         )
     db.session.commit()
     return user, secret
+
+
+def json_of(response: Any) -> Any:
+    """The JSON body of a test response, which must have one."""
+    body = response.json
+    assert body is not None, response.get_data(as_text=True)[:200]
+    return body

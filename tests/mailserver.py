@@ -27,6 +27,13 @@ class Received:
         return message_from_bytes(self.raw)
 
     @property
+    def body(self) -> str:
+        """The decoded text of a single-part message, as a mail client shows it."""
+        payload = self.message.get_payload(decode=True)
+        assert isinstance(payload, bytes), "a multipart message has no single body"
+        return payload.decode()
+
+    @property
     def text(self) -> str:
         return self.raw.decode("utf-8", errors="replace")
 

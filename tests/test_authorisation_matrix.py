@@ -19,7 +19,7 @@ from werkzeug.routing import IntegerConverter, Rule
 
 from intake.extensions import db
 from intake.models import Role, User
-from tests.builders import login_as, make_attachment, make_case, make_org_key, make_user
+from tests.builders import make_attachment, make_case, make_org_key, make_user, sign_in
 
 PUBLIC_ENDPOINTS = {
     "static",
@@ -99,7 +99,7 @@ def client_for(world: World, role: Role | None) -> FlaskClient:
     if role is not None:
         user = world.users[role]
         db.session.refresh(user)  # a previous request may have moved its session epoch on
-        login_as(client, world.app, user)
+        sign_in(client, user)
     return client
 
 
@@ -173,7 +173,7 @@ def test_every_state_changing_route_needs_a_csrf_token(
             client = app.test_client()
             if signed_in:
                 db.session.refresh(admin)
-                login_as(client, app, admin)
+                sign_in(client, admin)
             path = url_for_rule(rule, "GET", values)  # real objects: only CSRF stands in the way
             response = client.open(path, method=method, data={"anything": "x"})
             if response.status_code != 400:

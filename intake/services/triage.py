@@ -63,10 +63,10 @@ class Routing:
     to the stored case, triage and the command line. Lists keep the submitter's order."""
 
     urgency: Urgency = Urgency.DAYS
-    threats: tuple[str, ...] = ()
-    profiles: tuple[str, ...] = ()
+    threats: Sequence[str] = ()
+    profiles: Sequence[str] = ()
     country: str | None = None
-    languages: tuple[str, ...] = ()
+    languages: Sequence[str] = ()
     consent_given: bool = False
 
     def __post_init__(self) -> None:

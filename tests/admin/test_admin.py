@@ -15,14 +15,14 @@ from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, Role, User
 from intake.services import accounts, audit
 from tests.auth.helpers import csrf_token
-from tests.builders import login_as, make_org_key, make_staff_with_keys, make_user
+from tests.builders import make_org_key, make_staff_with_keys, make_user, sign_in
 
 
 @pytest.fixture
 def admin_client(app: Flask, client: FlaskClient) -> tuple[FlaskClient, User, Any]:
     org = make_org_key()
     admin, _ = make_staff_with_keys(Role.ADMIN, org)
-    login_as(client, app, admin)
+    sign_in(client, admin)
     return client, admin, org
 
 
@@ -87,7 +87,7 @@ def test_reset_password_forgets_keys_revokes_grants_and_ends_sessions(
     client, _, org = admin_client
     colleague, _ = make_staff_with_keys(Role.CASEWORKER, org)
     their_client = app.test_client()
-    login_as(their_client, app, colleague)
+    sign_in(their_client, colleague)
     response = post(client, f"/admin/users/{colleague.id}/reset-password")
     assert response.status_code == 200
     assert "/auth/enrol/" in response.get_data(as_text=True)
@@ -134,7 +134,7 @@ def test_deactivate_and_activate(app: Flask, admin_client: tuple[FlaskClient, Us
     client, admin, _ = admin_client
     colleague = make_user(Role.CASEWORKER)
     their_client = app.test_client()
-    login_as(their_client, app, colleague)
+    sign_in(their_client, colleague)
     assert post(client, f"/admin/users/{colleague.id}/deactivate").status_code == 302
     db.session.refresh(colleague)
     assert not colleague.is_active_account
@@ -221,7 +221,7 @@ def test_an_admin_without_the_key_cannot_grant_it(app: Flask, client: FlaskClien
     org = make_org_key()
     admin, _ = make_staff_with_keys(Role.ADMIN)  # no grant of org
     colleague, _ = make_staff_with_keys(Role.CASEWORKER)
-    login_as(client, app, admin)
+    sign_in(client, admin)
     response = post(
         client,
         "/admin/keys/grants",
@@ -290,7 +290,7 @@ def test_the_only_key_holder_cannot_be_reset_or_deactivated(
     org = make_org_key()
     admin, _ = make_staff_with_keys(Role.ADMIN)  # holds no grant
     holder, _ = make_staff_with_keys(Role.CASEWORKER, org)
-    login_as(client, app, admin)
+    sign_in(client, admin)
     response = post(client, f"/admin/users/{holder.id}/reset-password")
     assert response.status_code == 302
     assert post(client, f"/admin/users/{holder.id}/deactivate").status_code == 302
@@ -317,10 +317,9 @@ def rotation_form(org_public: str, sealed: dict[int, str]) -> dict[str, str]:
     """As admin-grants.js posts it: per holder the sealed secret and the key it was sealed to."""
     import json
 
-    sealed_to = {
-        user_id: db.session.get(User, user_id).public_key  # type: ignore[union-attr]
-        for user_id in sealed
-    }
+    holders = {user_id: db.session.get(User, user_id) for user_id in sealed}
+    sealed_to = {user_id: holder.public_key for user_id, holder in holders.items() if holder}
+    assert sealed_to.keys() == sealed.keys(), "a holder of a sealed grant is not a user"
     return {
         "org_public_key": org_public,
         "grants": json.dumps(
@@ -548,7 +547,7 @@ def test_hostile_audit_filters_on_postgres(pg_app: Flask) -> None:
     audit.record("test.pg", "thing", 1, actor=admin)
     db.session.commit()
     client = pg_app.test_client()
-    login_as(client, pg_app, admin)
+    sign_in(client, admin)
     for query in ("actor=a%00b", "target_type=%00", "until=9999-12-31", "since=0001-01-01"):
         assert client.get(f"/admin/audit?{query}").status_code == 400, query
     page = client.get("/admin/audit?since=2000-01-01&until=2999-12-31&action=test.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,12 +12,12 @@ from flask import Flask
 from intake.extensions import db
 from intake.models import AuditEvent, OrgSetting, ReferralKind, Role
 from intake.services import settings as org_settings
-from tests.builders import login_as, make_user
+from tests.builders import make_user, sign_in
 from tests.referrals.conftest import sent_referral
 
 
 @pytest.fixture
-def web(make_app: Callable[..., Flask]) -> Flask:
+def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     app = make_app("sqlite", WTF_CSRF_ENABLED=False, ORG_TIMEZONE="UTC")
     with app.app_context():
         yield app
@@ -25,7 +25,8 @@ def web(make_app: Callable[..., Flask]) -> Flask:
 
 def test_admin_sets_the_time_zone_and_deadlines_follow_it(web: Flask) -> None:
     admin = make_user(Role.ADMIN)
-    client = login_as(web.test_client(), web, admin)
+    client = web.test_client()
+    sign_in(client, admin)
     page = client.get("/admin/settings")
     assert page.status_code == 200
     assert b'<option selected value="UTC">' in page.data or b'value="UTC" selected' in page.data
@@ -47,7 +48,8 @@ def test_admin_sets_the_time_zone_and_deadlines_follow_it(web: Flask) -> None:
 @pytest.mark.parametrize("value", ["Mars/Olympus_Mons", "", "../../etc/passwd", "A" * 5000])
 def test_unknown_time_zones_are_refused_and_nothing_changes(web: Flask, value: str) -> None:
     admin = make_user(Role.ADMIN)
-    client = login_as(web.test_client(), web, admin)
+    client = web.test_client()
+    sign_in(client, admin)
     response = client.post("/admin/settings", data={"timezone": value})
     assert response.status_code == 422
     assert db.session.get(OrgSetting, "timezone") is None
@@ -56,12 +58,14 @@ def test_unknown_time_zones_are_refused_and_nothing_changes(web: Flask, value: s
 
 @pytest.mark.parametrize("role", [Role.CASEWORKER, Role.VIEWER])
 def test_only_admins_change_settings(web: Flask, role: Role) -> None:
-    client = login_as(web.test_client(), web, make_user(role))
+    client = web.test_client()
+    sign_in(client, role)
     assert client.get("/admin/settings").status_code == 403
     assert client.post("/admin/settings", data={"timezone": "Asia/Taipei"}).status_code == 403
     assert org_settings.timezone_name() == "UTC"
 
 
 def test_settings_page_speaks_traditional_chinese(web: Flask) -> None:
-    client = login_as(web.test_client(), web, make_user(Role.ADMIN))
+    client = web.test_client()
+    sign_in(client, Role.ADMIN)
     assert "組織時區" in client.get("/admin/settings?lang=zh_Hant").get_data(as_text=True)

@@ -37,7 +37,7 @@ def post_code(client: FlaskClient, code: str) -> TestResponse:
     return client.post("/login/code", data={"csrf_token": token, "code": code})
 
 
-def sign_in(
+def sign_in_through_forms(
     client: FlaskClient, user: User, password: str = DEFAULT_PASSWORD, code: str | None = None
 ) -> TestResponse:
     """Password then TOTP through the real forms; returns the second step's response."""

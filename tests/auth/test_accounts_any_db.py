@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import pyotp
 from flask import Flask
 
 from intake import crypto
 from intake.extensions import db
 from intake.models import Role
 from intake.services import accounts, keys
-from tests.builders import DEFAULT_PASSWORD
+from tests.builders import DEFAULT_PASSWORD, authenticator
 
 
 def test_account_lifecycle_and_keyring_on_each_database(any_app: Flask) -> None:
@@ -23,7 +22,7 @@ def test_account_lifecycle_and_keyring_on_each_database(any_app: Flask) -> None:
     assert accounts.check_password_step("admin@example.org", DEFAULT_PASSWORD).user == admin
     wrong = accounts.check_password_step("ADMIN@example.org", "wrong password for sure")
     assert wrong.result is accounts.LoginResult.WRONG
-    code = pyotp.TOTP(admin.totp_secret).now()
+    code = authenticator(admin).now()
     assert accounts.check_totp_step(admin, code)[0] is accounts.TotpResult.OK
     accounts.complete_login(admin)
     assert accounts.check_totp_step(admin, code)[0] is accounts.TotpResult.REPLAY

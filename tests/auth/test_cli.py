@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import sqlalchemy as sa
+from click.testing import Result
 from flask import Flask
 from nacl.public import PrivateKey, SealedBox
 
@@ -16,13 +17,13 @@ from intake.models import AuditEvent, KeyGrant, OrgKey, User
 from tests.builders import DEFAULT_PASSWORD
 
 
-def create(app: Flask, email: str, role: str = "admin", password: str = DEFAULT_PASSWORD):  # type: ignore[no-untyped-def]
+def create(app: Flask, email: str, role: str = "admin", password: str = DEFAULT_PASSWORD) -> Result:
     return app.test_cli_runner().invoke(
         args=["users", "create", email, "--role", role, "--password-stdin"], input=password + "\n"
     )
 
 
-def init_keys(app: Flask, email: str, password: str = DEFAULT_PASSWORD):  # type: ignore[no-untyped-def]
+def init_keys(app: Flask, email: str, password: str = DEFAULT_PASSWORD) -> Result:
     return app.test_cli_runner().invoke(
         args=["keys", "init", "--admin", email, "--password-stdin"], input=password + "\n"
     )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from intake.models import Role
-from tests.builders import login_as, make_user
+from tests.builders import sign_in
 
 
 def test_sign_out_with_an_expired_token_still_ends_the_session(
@@ -15,7 +15,8 @@ def test_sign_out_with_an_expired_token_still_ends_the_session(
 ) -> None:
     app = make_app("sqlite", WTF_CSRF_ENABLED=True)
     with app.app_context():
-        client = login_as(app.test_client(), app, make_user(Role.CASEWORKER))
+        client = app.test_client()
+        sign_in(client, Role.CASEWORKER)
         assert client.get("/cases/").status_code == 200
         cookie = client.get_cookie("refuge_session")
         assert cookie is not None

@@ -15,8 +15,8 @@ from intake import crypto
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, User
 from intake.services import accounts, setup_token
-from tests.auth.helpers import csrf_token, sign_in
-from tests.builders import DEFAULT_PASSWORD, login_as, make_org_key, make_staff_with_keys
+from tests.auth.helpers import csrf_token, sign_in_through_forms
+from tests.builders import DEFAULT_PASSWORD, make_org_key, make_staff_with_keys, sign_in
 
 NEW_PASSWORD = "a brand new passphrase for this test"
 
@@ -131,7 +131,7 @@ def test_keyring_returns_wrapped_key_and_sealed_grants_only(
 ) -> None:
     org = make_org_key()
     user, secret = make_staff_with_keys(Role.CASEWORKER, org)
-    login_as(client, app, user)
+    sign_in(client, user)
     data = client.get("/auth/keyring").get_json()
     assert set(data) == {
         "user_public_key",
@@ -155,8 +155,8 @@ def test_change_password_rewraps_the_same_key_and_ends_other_sessions(app: Flask
     org = make_org_key()
     user, secret = make_staff_with_keys(Role.CASEWORKER, org)
     here, elsewhere = app.test_client(), app.test_client()
-    login_as(here, app, user)
-    login_as(elsewhere, app, user)
+    sign_in(here, user)
+    sign_in(elsewhere, user)
     fields, _ = browser_keys(NEW_PASSWORD, secret)
     response = here.post(
         "/auth/password",
@@ -175,7 +175,7 @@ def test_change_password_rewraps_the_same_key_and_ends_other_sessions(app: Flask
     assert here.get("/cases/").status_code == 200
     assert elsewhere.get("/cases/").status_code == 302
     here.post("/logout", data={"csrf_token": csrf_token(here, "/cases/")})
-    assert sign_in(app.test_client(), user, NEW_PASSWORD).status_code == 302
+    assert sign_in_through_forms(app.test_client(), user, NEW_PASSWORD).status_code == 302
 
 
 @pytest.mark.parametrize("case", ["wrong_current", "other_public_key", "no_keys", "garbage"])
@@ -184,7 +184,7 @@ def test_change_password_refuses_bad_requests_and_changes_nothing(app: Flask, ca
     user, secret = make_staff_with_keys(Role.CASEWORKER, org)
     before = (user.password_hash, user.wrapped_secret_key, user.key_salt)
     client = app.test_client()
-    login_as(client, app, user)
+    sign_in(client, user)
     fields, _ = browser_keys(NEW_PASSWORD, secret)
     current = DEFAULT_PASSWORD
     if case == "wrong_current":
@@ -240,7 +240,7 @@ def test_invited_colleague_sets_password_and_gets_a_second_factor(
     assert colleague.public_key == fields["public_key"]
     # The link works once.
     assert client.get(f"/auth/enrol/{token}").status_code == 404
-    assert sign_in(app.test_client(), colleague, NEW_PASSWORD).status_code == 302
+    assert sign_in_through_forms(app.test_client(), colleague, NEW_PASSWORD).status_code == 302
 
 
 @pytest.mark.parametrize("token", ["garbage", "a" * 600, "eyJ1IjoxLCJlIjowfQ.AAAA.BBBB", "%00"])

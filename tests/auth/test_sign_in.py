@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pyotp
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -19,8 +18,8 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Role, StaffSession, User
 from intake.services import accounts, staff_sessions
-from tests.auth.helpers import csrf_token, post_code, post_password, sign_in
-from tests.builders import DEFAULT_PASSWORD, login_as, make_user
+from tests.auth.helpers import csrf_token, post_code, post_password, sign_in_through_forms
+from tests.builders import DEFAULT_PASSWORD, authenticator, make_user, sign_in
 
 
 def actions() -> list[str]:
@@ -34,7 +33,7 @@ def test_password_then_totp_signs_in_and_offers_unlock(app: Flask, client: Flask
     assert first.headers["Location"].endswith("/login/code")
     # Half-way is not signed in.
     assert client.get("/cases/").status_code == 302
-    second = post_code(client, pyotp.TOTP(user.totp_secret).now())
+    second = post_code(client, authenticator(user).now())
     assert second.status_code == 302
     assert "/auth/unlock" in second.headers["Location"]
     assert client.get("/cases/").status_code == 200
@@ -62,7 +61,7 @@ def test_session_is_rotated_at_sign_in(app: Flask, client: FlaskClient) -> None:
     with client.session_transaction() as session:
         session["planted"] = "by an attacker before sign-in"
     before = client.get_cookie("refuge_session")
-    sign_in(client, user)
+    sign_in_through_forms(client, user)
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session["_user_id"] == f"{user.id}:{user.session_epoch}"
@@ -78,11 +77,11 @@ def test_session_is_rotated_at_sign_in(app: Flask, client: FlaskClient) -> None:
 
 def test_totp_code_cannot_be_replayed(app: Flask, client: FlaskClient) -> None:
     user = make_user(Role.CASEWORKER)
-    code = pyotp.TOTP(user.totp_secret).now()
-    assert sign_in(client, user, code=code).status_code == 302
+    code = authenticator(user).now()
+    assert sign_in_through_forms(client, user, code=code).status_code == 302
     client.post("/logout", data={"csrf_token": csrf_token(client, "/cases/")})
     other = app.test_client()
-    replay = sign_in(other, user, code=code)
+    replay = sign_in_through_forms(other, user, code=code)
     assert replay.status_code == 401
     assert "already used" in replay.get_data(as_text=True)
     assert other.get("/cases/").status_code == 302
@@ -90,7 +89,7 @@ def test_totp_code_cannot_be_replayed(app: Flask, client: FlaskClient) -> None:
 
 def test_totp_replay_is_refused_by_the_service_for_earlier_steps(app: Flask) -> None:
     user = make_user(Role.VIEWER)
-    totp = pyotp.TOTP(user.totp_secret)
+    totp = authenticator(user)
     now = time.time()
     assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.OK
     assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.REPLAY
@@ -146,8 +145,8 @@ def test_sign_in_is_throttled_per_address(make_app: Callable[..., Flask]) -> Non
 def test_sign_out_everywhere_ends_every_session(app: Flask) -> None:
     user = make_user(Role.CASEWORKER)
     laptop, phone = app.test_client(), app.test_client()
-    login_as(laptop, app, user)
-    login_as(phone, app, user)
+    sign_in(laptop, user)
+    sign_in(phone, user)
     assert phone.get("/cases/").status_code == 200
     token = csrf_token(laptop, "/auth/account")
     assert laptop.post("/auth/logout-everywhere", data={"csrf_token": token}).status_code == 302
@@ -160,7 +159,7 @@ def test_sign_out_is_a_post_and_works_even_with_an_expired_token(
     app: Flask, client: FlaskClient
 ) -> None:
     user = make_user(Role.VIEWER)
-    login_as(client, app, user)
+    sign_in(client, user)
     assert client.get("/logout").status_code == 405
     assert client.get("/cases/").status_code == 200
     assert (
@@ -169,7 +168,7 @@ def test_sign_out_is_a_post_and_works_even_with_an_expired_token(
     )
     assert client.get("/cases/").status_code == 302
     # A page left open past its token's life still signs out (400 for the record).
-    login_as(client, app, user)
+    sign_in(client, user)
     assert client.get("/cases/").status_code == 200
     assert client.post("/logout").status_code == 400
     assert client.get("/cases/").status_code == 302
@@ -186,7 +185,7 @@ def current_record(client: FlaskClient) -> StaffSession:
 def test_idle_and_absolute_time_outs_sign_out(app: Flask, client: FlaskClient, column: str) -> None:
     """Counted on the server: the cookie has no say in when a session ends."""
     user = make_user(Role.VIEWER)
-    login_as(client, app, user)
+    sign_in(client, user)
     assert client.get("/cases/").status_code == 200
     record = current_record(client)
     setattr(record, column, getattr(record, column) - timedelta(hours=9))
@@ -209,7 +208,7 @@ def test_next_only_goes_to_a_path_on_this_site(app: Flask, client: FlaskClient) 
         "/login?next=//evil.example/x",
         data={"csrf_token": token, "email": user.email, "password": DEFAULT_PASSWORD},
     )
-    done = post_code(client, pyotp.TOTP(user.totp_secret).now())
+    done = post_code(client, authenticator(user).now())
     assert "evil" not in done.headers["Location"]
 
 
@@ -256,7 +255,7 @@ def test_second_step_without_the_first_goes_back_to_sign_in(client: FlaskClient)
 
 def test_idle_time_out_is_reset_by_activity(app: Flask, client: FlaskClient) -> None:
     user = make_user(Role.VIEWER)
-    login_as(client, app, user)
+    sign_in(client, user)
     record = current_record(client)
     idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
     record.last_seen_at = record.last_seen_at - idle + timedelta(minutes=1)
@@ -269,7 +268,7 @@ def test_idle_time_out_is_reset_by_activity(app: Flask, client: FlaskClient) -> 
 def test_a_copied_cookie_is_useless_after_sign_out(app: Flask, client: FlaskClient) -> None:
     """Signing out ends the session on the server, not only in this browser's cookie jar."""
     user = make_user(Role.CASEWORKER)
-    sign_in(client, user)
+    sign_in_through_forms(client, user)
     assert client.get("/cases/").status_code == 200
     cookie = client.get_cookie("refuge_session")
     assert cookie is not None
@@ -288,8 +287,8 @@ def test_a_copied_cookie_is_useless_after_sign_out(app: Flask, client: FlaskClie
 def test_sign_out_everywhere_revokes_every_session_row(app: Flask) -> None:
     user = make_user(Role.CASEWORKER)
     laptop, phone = app.test_client(), app.test_client()
-    login_as(laptop, app, user)
-    login_as(phone, app, user)
+    sign_in(laptop, user)
+    sign_in(phone, user)
     phone_cookie = phone.get_cookie("refuge_session")
     assert phone_cookie is not None
     token = csrf_token(laptop, "/auth/account")
@@ -304,7 +303,7 @@ def test_a_stale_copy_of_the_account_cannot_accept_a_used_totp_step(app: Flask) 
     """Two sign-ins racing with the same code: each loaded the account before the other
     accepted the code. Accepting is a compare-and-set in the database, so the second loses."""
     user = make_user(Role.VIEWER)
-    totp = pyotp.TOTP(user.totp_secret)
+    totp = authenticator(user)
     now = time.time()
     step = int(now // accounts.TOTP_PERIOD)
     assert user.totp_last_step == 0  # this copy was loaded before the other request won
@@ -320,7 +319,7 @@ def test_totp_step_is_claimed_once_on_postgres(pg_app: Flask) -> None:
     """The same race on PostgreSQL, with two sessions holding the row lock in turn."""
     user = make_user(Role.VIEWER)
     user_id = user.id
-    totp = pyotp.TOTP(user.totp_secret)
+    totp = authenticator(user)
     now = time.time()
     from sqlalchemy.orm import Session
 
@@ -335,14 +334,18 @@ def test_totp_step_is_claimed_once_on_postgres(pg_app: Flask) -> None:
             .where(User.id == user_id, User.totp_last_step < step)
             .values(totp_last_step=step)
         )
-        assert first.execute(claim).rowcount == 1  # type: ignore[attr-defined]
+        claimed_first = first.execute(claim)
+        assert isinstance(claimed_first, sa.CursorResult)  # an UPDATE: it counts its rows
+        assert claimed_first.rowcount == 1
         first.commit()
-        assert second.execute(claim).rowcount == 0  # type: ignore[attr-defined]
+        claimed_second = second.execute(claim)
+        assert isinstance(claimed_second, sa.CursorResult)
+        assert claimed_second.rowcount == 0
     # And through the service, with a stale copy in the app's session:
     db.session.expire_all()
-    user = db.session.get(User, user_id)
-    assert user is not None
-    assert accounts.check_totp(user, totp.at(now), now=now) is accounts.TotpResult.REPLAY
+    stale = db.session.get(User, user_id)
+    assert stale is not None
+    assert accounts.check_totp(stale, totp.at(now), now=now) is accounts.TotpResult.REPLAY
 
 
 def test_a_locked_account_answers_like_a_wrong_password(app: Flask, client: FlaskClient) -> None:

@@ -10,8 +10,8 @@ from intake.auth import devices
 from intake.extensions import db
 from intake.models import AuditEvent, Role
 from intake.services import sign_in_throttle
-from tests.auth.helpers import csrf_token, post_code, post_password, sign_in
-from tests.builders import login_as, make_user
+from tests.auth.helpers import csrf_token, post_code, post_password, sign_in_through_forms
+from tests.builders import make_user, sign_in
 
 
 def test_the_wait_doubles_with_each_failure(app: Flask) -> None:
@@ -28,7 +28,7 @@ def test_an_attackers_five_wrong_passwords_do_not_stop_the_owner_on_a_trusted_de
 ) -> None:
     owner = make_user(Role.CASEWORKER)
     laptop = app.test_client()
-    assert sign_in(laptop, owner).status_code == 302
+    assert sign_in_through_forms(laptop, owner).status_code == 302
     assert laptop.get_cookie(devices.COOKIE) is not None
     laptop.post("/logout", data={"csrf_token": csrf_token(laptop, "/cases/")})
 
@@ -54,7 +54,7 @@ def test_a_device_cookie_for_another_account_or_an_old_epoch_is_not_trusted(app:
     owner = make_user(Role.CASEWORKER)
     other = make_user(Role.CASEWORKER)
     laptop = app.test_client()
-    sign_in(laptop, owner)
+    sign_in_through_forms(laptop, owner)
     cookie = laptop.get_cookie(devices.COOKIE)
     assert cookie is not None
     for _ in range(3):
@@ -102,7 +102,7 @@ def test_an_admin_lifts_the_wait_with_a_csrf_post_that_is_audited(app: Flask) ->
     db.session.refresh(colleague)
     assert colleague.locked_until is not None
     client = app.test_client()
-    login_as(client, app, admin)
+    sign_in(client, admin)
     page = client.get("/admin/users").text
     assert f"/admin/users/{colleague.id}/lift-throttle" in page
     url = f"/admin/users/{colleague.id}/lift-throttle"

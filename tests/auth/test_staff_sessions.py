@@ -18,7 +18,7 @@ from intake.extensions import db
 from intake.models import AuditEvent, Role, StaffSession, User
 from intake.services import staff_sessions
 from tests.auth.helpers import csrf_token
-from tests.builders import DEFAULT_PASSWORD, login_as, make_org_key, make_staff_with_keys, make_user
+from tests.builders import DEFAULT_PASSWORD, make_org_key, make_staff_with_keys, make_user, sign_in
 
 TAB_KEY_HEADERS = {
     "X-Refuge-Keyring": "1",
@@ -40,7 +40,7 @@ def rows(user: User) -> list[StaffSession]:
 
 def test_the_tab_key_is_this_sessions_own_and_never_cached(app: Flask, client: FlaskClient) -> None:
     user = make_user(Role.VIEWER)
-    login_as(client, app, user)
+    sign_in(client, user)
     response = client.get("/auth/keyring/tab-key", headers=TAB_KEY_HEADERS)
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
@@ -50,7 +50,7 @@ def test_the_tab_key_is_this_sessions_own_and_never_cached(app: Flask, client: F
     assert len(base64.b64decode(data["tab_key"], validate=True)) == 32
     # Another sign-in of the same person has another key.
     other = app.test_client()
-    login_as(other, app, user)
+    sign_in(other, user)
     assert (
         other.get("/auth/keyring/tab-key", headers=TAB_KEY_HEADERS).get_json()["tab_key"]
         != (data["tab_key"])
@@ -74,7 +74,7 @@ def test_the_tab_key_is_this_sessions_own_and_never_cached(app: Flask, client: F
 def test_the_tab_key_is_for_same_origin_script_only(
     app: Flask, client: FlaskClient, headers: dict[str, str]
 ) -> None:
-    login_as(client, app, make_user(Role.VIEWER))
+    sign_in(client, Role.VIEWER)
     response = client.get("/auth/keyring/tab-key", headers=headers)
     assert response.status_code == 403
     assert "tab_key" not in response.get_data(as_text=True)
@@ -90,7 +90,7 @@ def test_sign_out_wipes_the_tab_key_and_a_replayed_cookie_gets_none(
     app: Flask, client: FlaskClient
 ) -> None:
     user = make_user(Role.CASEWORKER)
-    login_as(client, app, user)
+    sign_in(client, user)
     cookie = client.get_cookie("refuge_session")
     assert cookie is not None
     record = record_of(client)
@@ -111,7 +111,7 @@ def test_sign_out_wipes_the_tab_key_and_a_replayed_cookie_gets_none(
 
 def test_a_timed_out_session_gives_no_tab_key(app: Flask, client: FlaskClient) -> None:
     user = make_user(Role.CASEWORKER)
-    login_as(client, app, user)
+    sign_in(client, user)
     record = record_of(client)
     record.last_seen_at = utcnow() - timedelta(hours=2)
     db.session.commit()
@@ -125,11 +125,11 @@ def test_a_new_sign_in_wipes_the_keys_of_sessions_that_timed_out_unseen(app: Fla
     not stay in the database either."""
     user = make_user(Role.CASEWORKER)
     lost = app.test_client()
-    login_as(lost, app, user)
+    sign_in(lost, user)
     lost_record = record_of(lost)
     lost_record.last_seen_at = utcnow() - timedelta(hours=1)
     db.session.commit()
-    login_as(app.test_client(), app, make_user(Role.VIEWER))  # anyone signs in
+    sign_in(app.test_client(), Role.VIEWER)  # anyone signs in
     db.session.refresh(lost_record)
     assert lost_record.tab_key is None
     assert lost_record.revoked_at is not None
@@ -142,8 +142,8 @@ def test_a_password_change_ends_every_session_and_starts_a_new_one(app: Flask) -
     app.config["KEY_WRAP_MEM_LIMIT"] = 8192
     user, secret = make_staff_with_keys(Role.CASEWORKER, make_org_key())
     here, elsewhere = app.test_client(), app.test_client()
-    login_as(here, app, user)
-    login_as(elsewhere, app, user)
+    sign_in(here, user)
+    sign_in(elsewhere, user)
     before = {row.id for row in rows(user)}
     fields, _ = browser_keys(NEW_PASSWORD, secret)
     response = here.post(
@@ -173,10 +173,10 @@ def test_admin_actions_on_an_account_end_its_sessions(app: Flask, action: str) -
     admin, _ = make_staff_with_keys(Role.ADMIN, org)
     colleague, _ = make_staff_with_keys(Role.CASEWORKER, org)
     theirs = app.test_client()
-    login_as(theirs, app, colleague)
+    sign_in(theirs, colleague)
     record = record_of(theirs)
     mine = app.test_client()
-    login_as(mine, app, admin)
+    sign_in(mine, admin)
     response = mine.post(
         f"/admin/users/{colleague.id}/{action}",
         data={"csrf_token": csrf_token(mine, "/admin/users"), "role": "viewer"},

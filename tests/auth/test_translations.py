@@ -7,7 +7,7 @@ from flask.testing import FlaskClient
 
 from intake.models import Role
 from intake.services import setup_token
-from tests.builders import login_as, make_org_key, make_staff_with_keys
+from tests.builders import make_org_key, make_staff_with_keys, sign_in
 
 
 def test_sign_in_pages_in_traditional_chinese(client: FlaskClient) -> None:
@@ -22,7 +22,7 @@ def test_sign_in_pages_in_traditional_chinese(client: FlaskClient) -> None:
 
 def test_admin_and_lock_state_in_traditional_chinese(app: Flask, client: FlaskClient) -> None:
     admin, _ = make_staff_with_keys(Role.ADMIN, make_org_key())
-    login_as(client, app, admin)
+    sign_in(client, admin)
     client.get("/admin/?lang=zh_Hant")
     users = client.get("/admin/users").get_data(as_text=True)
     assert "工作人員帳號" in users

@@ -23,6 +23,7 @@ from tests.builders import (
     make_case,
     make_org_key,
     make_user,
+    session_cookie,
 )
 from tests.sealed import open_message
 
@@ -278,21 +279,6 @@ STUB_KEYRING = """
 """
 
 
-def session_cookie_for(app: Flask, user: User, user_agent: str) -> str:
-    """A signed session cookie for ``user``, as a completed sign-in leaves it (with its
-    server-side staff_sessions row: a cookie alone signs nobody in)."""
-    from flask import session
-
-    from intake.auth.sessions import start_session
-
-    with app.test_request_context(
-        headers={"User-Agent": user_agent}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
-    ):
-        start_session(user)
-        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-        return str(serializer.dumps(dict(session)))
-
-
 def test_a_viewer_reads_with_a_key_but_a_case_sealed_to_another_key_says_so(
     app: Flask, live_server: Any, browser: Any
 ) -> None:
@@ -308,7 +294,7 @@ def test_a_viewer_reads_with_a_key_but_a_case_sealed_to_another_key_says_so(
             [
                 {
                     "name": app.config["SESSION_COOKIE_NAME"],
-                    "value": session_cookie_for(app, viewer, user_agent),
+                    "value": session_cookie(app, viewer),
                     "url": live_server.url,
                 }
             ]
@@ -364,7 +350,7 @@ def test_case_pages_have_no_axe_violations(
             [
                 {
                     "name": app.config["SESSION_COOKIE_NAME"],
-                    "value": session_cookie_for(app, user, user_agent),
+                    "value": session_cookie(app, user),
                     "url": live_server.url,
                 }
             ]
@@ -403,7 +389,7 @@ def test_a_note_survives_an_expired_token_and_a_refusal_keeps_the_text(
             [
                 {
                     "name": app.config["SESSION_COOKIE_NAME"],
-                    "value": session_cookie_for(app, user, user_agent),
+                    "value": session_cookie(app, user),
                     "url": live_server.url,
                 }
             ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -23,8 +24,7 @@ from intake.models import (
     Urgency,
 )
 from intake.models.directory import DirectoryEntry
-from tests.builders import OrgKeyPair, make_case, make_org_key, make_user
-from tests.cases.helpers import sign_in, signed_in
+from tests.builders import OrgKeyPair, make_case, make_entry, make_org_key, make_user, sign_in
 
 
 def refs_in(html: str) -> list[str]:
@@ -39,7 +39,7 @@ def queue(client: FlaskClient, query: str = "") -> list[str]:
 
 def refer(case: Case, due_in: timedelta, state: ReferralState = ReferralState.SENT) -> Referral:
     if db.session.get(DirectoryEntry, "ngo-x") is None:
-        db.session.add(DirectoryEntry(id="ngo-x", name="NGO X"))
+        make_entry("ngo-x", name="NGO X")
     referral = Referral(
         case_id=case.id,
         entry_id="ngo-x",
@@ -52,7 +52,7 @@ def refer(case: Case, due_in: timedelta, state: ReferralState = ReferralState.SE
     return referral
 
 
-def aged(org: OrgKeyPair, ref: str, hours: float, **fields: object) -> Case:
+def aged(org: OrgKeyPair, ref: str, hours: float, **fields: Any) -> Case:
     return make_case(org, ref=ref, received_at=utcnow() - timedelta(hours=hours), **fields)
 
 
@@ -61,7 +61,7 @@ def test_cases_are_ordered_by_urgency_then_nearest_deadline_then_waiting_longest
 ) -> None:
     client = any_app.test_client()
     org = make_org_key()
-    me = signed_in(client, any_app, Role.CASEWORKER)
+    me = sign_in(client, Role.CASEWORKER)
     aged(org, "RF-WEEKS", 24, urgency=Urgency.WEEKS)
     aged(org, "RF-IMM-2H", 2, urgency=Urgency.IMMEDIATE)
     aged(org, "RF-IMM-5H", 5, urgency=Urgency.IMMEDIATE)
@@ -101,7 +101,7 @@ def test_action_needed_is_new_unassigned_or_near_a_deadline_never_closed(
     app: Flask, client: FlaskClient
 ) -> None:
     org = make_org_key()
-    me = signed_in(client, app, Role.CASEWORKER)
+    me = sign_in(client, Role.CASEWORKER)
     aged(org, "RF-NEW-MINE", 1, assignee_id=me.id)  # new
     aged(org, "RF-UNASSIGNED", 1, status=CaseStatus.ASSESSING)  # nobody owns it
     quiet = aged(org, "RF-QUIET", 1, status=CaseStatus.ASSESSING, assignee_id=me.id)
@@ -121,7 +121,7 @@ def test_a_new_case_past_its_first_response_time_is_overdue(
     app: Flask, client: FlaskClient
 ) -> None:
     org = make_org_key()
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     aged(org, "RF-IMM-OLD", 30, urgency=Urgency.IMMEDIATE)  # > 24 h
     aged(org, "RF-IMM-FRESH", 3, urgency=Urgency.IMMEDIATE)
     aged(org, "RF-WEEKS-OLD", 30, urgency=Urgency.WEEKS)  # < 14 days
@@ -148,7 +148,7 @@ def test_a_new_case_past_its_first_response_time_is_overdue(
 def test_filters_and_search(any_app: Flask, query: str, expected: list[str]) -> None:
     client = any_app.test_client()
     org = make_org_key()
-    me = signed_in(client, any_app, Role.CASEWORKER)
+    me = sign_in(client, Role.CASEWORKER)
     aged(org, "RF-A", 3, urgency=Urgency.IMMEDIATE, threats=["detention"], country="MX")
     aged(
         org,
@@ -170,7 +170,7 @@ def test_filters_and_search(any_app: Flask, query: str, expected: list[str]) -> 
 
 def test_assignee_filter_by_colleague(app: Flask, client: FlaskClient) -> None:
     org = make_org_key()
-    signed_in(client, app, Role.VIEWER)
+    sign_in(client, Role.VIEWER)
     colleague = make_user(Role.CASEWORKER)
     aged(org, "RF-THEIRS", 1, assignee_id=colleague.id)
     aged(org, "RF-NOBODY", 1)
@@ -182,7 +182,7 @@ def test_pages_of_25_and_an_out_of_range_page_shows_the_last(
     app: Flask, client: FlaskClient
 ) -> None:
     org = make_org_key()
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     for number in range(30):
         aged(org, f"RF-P{number:02d}", 100 - number)
     first = queue(client)
@@ -200,7 +200,7 @@ def test_the_queue_shows_routing_and_top_triage_without_content(
     app: Flask, client: FlaskClient
 ) -> None:
     org = make_org_key()
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     make_case(
         org,
         {"what_happened": "CANARY-queue-text"},
@@ -220,7 +220,7 @@ def test_the_queue_shows_routing_and_top_triage_without_content(
 
 
 def test_empty_states(app: Flask, client: FlaskClient) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     assert "No cases yet" in client.get("/cases/?view=all").get_data(as_text=True)
     assert "Nothing needs action right now" in client.get("/cases/").get_data(as_text=True)
 
@@ -248,7 +248,7 @@ def test_empty_states(app: Flask, client: FlaskClient) -> None:
 def test_values_we_do_not_offer_are_a_clear_400(
     app: Flask, client: FlaskClient, query: str
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     response = client.get(f"/cases/?{query}")
     assert response.status_code == 400
     body = response.get_data(as_text=True)
@@ -259,7 +259,7 @@ def test_values_we_do_not_offer_are_a_clear_400(
 def test_each_listing_is_audited_without_content(app: Flask, client: FlaskClient) -> None:
     org = make_org_key()
     viewer = make_user(Role.VIEWER)
-    sign_in(client, app, viewer)
+    sign_in(client, viewer)
     make_case(org)
     client.get("/cases/?view=all")
     event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "case.list")).one()
@@ -269,7 +269,7 @@ def test_each_listing_is_audited_without_content(app: Flask, client: FlaskClient
 
 def test_the_queue_at_360_px_has_no_table_and_a_viewport(app: Flask, client: FlaskClient) -> None:
     make_case(make_org_key())
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     html = client.get("/cases/").get_data(as_text=True)
     assert 'name="viewport" content="width=device-width' in html
     assert "<table" not in html  # cards, which reflow to one column

@@ -15,8 +15,15 @@ from intake import crypto
 from intake.extensions import db
 from intake.models import AuditEvent, Case, CaseMessage, CaseStatus, MessageKind, Role
 from intake.services import audit
-from tests.builders import OrgKeyPair, make_attachment, make_case, make_org_key, make_user
-from tests.cases.helpers import signed_in
+from tests.builders import (
+    OrgKeyPair,
+    make_attachment,
+    make_case,
+    make_entry,
+    make_org_key,
+    make_user,
+    sign_in,
+)
 from tests.conftest import table_count
 from tests.sealed import open_file, open_message
 
@@ -82,14 +89,14 @@ def test_anonymous_cannot_change_a_case(client: FlaskClient, case: Case, action:
     # CSRF is checked before the login redirect; either way nothing changes.
     assert response.status_code in (302, 400)
     assert table_count("case_messages") == 0
-    assert db.session.get(Case, case.id).status == CaseStatus.NEW
+    assert db.session.get_one(Case, case.id).status == CaseStatus.NEW
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.CASEWORKER, Role.ADMIN])
 def test_every_staff_role_reads_the_queue_and_the_case(
     app: Flask, client: FlaskClient, case: Case, role: Role
 ) -> None:
-    signed_in(client, app, role)
+    sign_in(client, role)
     assert client.get("/cases/").status_code == 200
     page = client.get(f"/cases/{case.ref}")
     assert page.status_code == 200
@@ -112,12 +119,12 @@ def test_every_staff_role_reads_the_queue_and_the_case(
 def test_viewer_is_refused_every_change(
     app: Flask, client: FlaskClient, case: Case, action: str, data: dict[str, str]
 ) -> None:
-    signed_in(client, app, Role.VIEWER)
+    sign_in(client, Role.VIEWER)
     token = token_for(client, case)
     response = client.post(f"/cases/{case.ref}/{action}", data={**data, "csrf_token": token})
     assert response.status_code == 403
     db.session.expire_all()
-    stored = db.session.get(Case, case.id)
+    stored = db.session.get_one(Case, case.id)
     assert stored.status == CaseStatus.NEW
     assert stored.assignee_id is None
     assert table_count("case_messages") == 0
@@ -127,7 +134,7 @@ def test_viewer_is_refused_every_change(
 def test_caseworker_and_admin_move_a_case_through_the_workflow(
     app: Flask, client: FlaskClient, case: Case, role: Role
 ) -> None:
-    signed_in(client, app, role)
+    sign_in(client, role)
     token = token_for(client, case)
     for step in ("assessing", "referred", "monitoring"):
         response = client.post(
@@ -135,14 +142,14 @@ def test_caseworker_and_admin_move_a_case_through_the_workflow(
         )
         assert response.status_code == 303
         db.session.expire_all()
-        assert db.session.get(Case, case.id).status == CaseStatus(step)
+        assert db.session.get_one(Case, case.id).status == CaseStatus(step)
     response = client.post(
         f"/cases/{case.ref}/status",
         data={"status": "closed", "outcome": "resolved", "csrf_token": token},
     )
     assert response.status_code == 303
     db.session.expire_all()
-    closed = db.session.get(Case, case.id)
+    closed = db.session.get_one(Case, case.id)
     assert closed.status == CaseStatus.CLOSED
     assert closed.outcome == "resolved"
     assert closed.closed_at is not None
@@ -180,7 +187,7 @@ def test_changes_without_a_csrf_token_are_refused(
     action: str,
     data: dict[str, str],
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     if action in ("notes", "replies"):
         data = {**data, "sealed_body": sealed_note(org)}
     before = table_count("audit_events")
@@ -192,7 +199,7 @@ def test_changes_without_a_csrf_token_are_refused(
         assert response.status_code == 400
         assert "expired or was sent from elsewhere" in response.get_data(as_text=True)
     db.session.expire_all()
-    stored = db.session.get(Case, case.id)
+    stored = db.session.get_one(Case, case.id)
     assert (stored.status, stored.assignee_id) == (CaseStatus.NEW, None)
     assert stored.shared_status.value == "received"
     assert table_count("case_messages") == 0
@@ -209,7 +216,7 @@ def test_changes_without_a_csrf_token_are_refused(
 def test_unknown_or_malformed_references_are_404(
     app: Flask, client: FlaskClient, case: Case, ref: str
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     for path in (f"/cases/{ref}", f"/cases/{ref}/sealed"):
         response = client.get(path)
         # NUL bytes are refused before any view runs (400); the rest are unknown cases.
@@ -222,7 +229,7 @@ def test_attachment_of_another_case_is_404(
 ) -> None:
     other = make_case(org)
     attachment = make_attachment(other, org)
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     assert client.get(f"/cases/{case.ref}/attachments/{attachment.id}").status_code == 404
     for hostile in ("99999999999999999999999", "2147483648", "-1", "1.0", "x"):
         assert client.get(f"/cases/{other.ref}/attachments/{hostile}").status_code == 404
@@ -244,14 +251,14 @@ def test_attachment_of_another_case_is_404(
 def test_invalid_transitions_are_refused_with_a_message_and_change_nothing(
     app: Flask, client: FlaskClient, case: Case, data: dict[str, str], status: int, message: str
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     token = token_for(client, case)
     before = table_count("audit_events")
     response = client.post(f"/cases/{case.ref}/status", data={**data, "csrf_token": token})
     assert response.status_code == status
     assert message in response.get_data(as_text=True)
     db.session.expire_all()
-    assert db.session.get(Case, case.id).status == CaseStatus.NEW
+    assert db.session.get_one(Case, case.id).status == CaseStatus.NEW
     assert table_count("audit_events") == before
 
 
@@ -259,7 +266,7 @@ def test_a_closed_case_can_be_reopened_to_assessing_only(
     app: Flask, client: FlaskClient, org: OrgKeyPair
 ) -> None:
     closed = make_case(org, status=CaseStatus.CLOSED, outcome="resolved")
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     token = token_for(client, closed)
     refused = client.post(
         f"/cases/{closed.ref}/status", data={"status": "new", "csrf_token": token}
@@ -270,14 +277,14 @@ def test_a_closed_case_can_be_reopened_to_assessing_only(
     )
     assert reopened.status_code == 303
     db.session.expire_all()
-    stored = db.session.get(Case, closed.id)
+    stored = db.session.get_one(Case, closed.id)
     assert (stored.status, stored.outcome, stored.closed_at) == (CaseStatus.ASSESSING, None, None)
 
 
 def test_assignment_to_self_to_a_colleague_and_back_to_nobody(
     app: Flask, client: FlaskClient, case: Case
 ) -> None:
-    me = signed_in(client, app, Role.CASEWORKER)
+    me = sign_in(client, Role.CASEWORKER)
     colleague = make_user(Role.ADMIN)
     token = token_for(client, case)
     for value, expected in (("me", me.id), (str(colleague.id), colleague.id), ("", None)):
@@ -286,7 +293,7 @@ def test_assignment_to_self_to_a_colleague_and_back_to_nobody(
         )
         assert response.status_code == 303
         db.session.expire_all()
-        assert db.session.get(Case, case.id).assignee_id == expected
+        assert db.session.get_one(Case, case.id).assignee_id == expected
     events = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "case.assign").order_by(AuditEvent.id)
     ).all()
@@ -297,7 +304,7 @@ def test_assignment_to_self_to_a_colleague_and_back_to_nobody(
 def test_unknown_or_unassignable_assignees_are_refused(
     app: Flask, client: FlaskClient, case: Case, value: str
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     viewer = make_user(Role.VIEWER)
     inactive = make_user(Role.CASEWORKER)
     inactive.is_active_account = False
@@ -312,14 +319,14 @@ def test_unknown_or_unassignable_assignees_are_refused(
         )
         assert response.status_code == 400
     db.session.expire_all()
-    assert db.session.get(Case, case.id).assignee_id is None
+    assert db.session.get_one(Case, case.id).assignee_id is None
     assert table_count("audit_events") == before
 
 
 def test_shared_status_changes_what_the_submitter_sees(
     app: Flask, client: FlaskClient, case: Case
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     token = token_for(client, case)
     bad = client.post(
         f"/cases/{case.ref}/shared-status",
@@ -331,7 +338,7 @@ def test_shared_status_changes_what_the_submitter_sees(
     )
     assert ok.status_code == 303
     db.session.expire_all()
-    assert db.session.get(Case, case.id).shared_status.value == "referred"
+    assert db.session.get_one(Case, case.id).shared_status.value == "referred"
     assert "case.shared_status" in audit_actions()
 
 
@@ -341,7 +348,7 @@ def test_shared_status_changes_what_the_submitter_sees(
 def test_a_note_sealed_to_the_org_key_is_stored_as_sent_and_opens_with_the_org_secret(
     app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
 ) -> None:
-    me = signed_in(client, app, Role.CASEWORKER)
+    me = sign_in(client, Role.CASEWORKER)
     token = token_for(client, case)
     body = sealed_note(org)
     response = client.post(
@@ -380,7 +387,7 @@ def _oversized(org: OrgKeyPair) -> str:
 def test_malformed_or_oversized_notes_are_refused_and_nothing_is_written(
     app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case, body: str
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     token = token_for(client, case)
     if body == "oversized":
         body = _oversized(org)
@@ -400,7 +407,7 @@ def test_malformed_or_oversized_notes_are_refused_and_nothing_is_written(
 def test_notes_sealed_to_an_unknown_or_old_key_are_refused(
     app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case, key_id: str
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     token = token_for(client, case)
     response = client.post(
         f"/cases/{case.ref}/notes",
@@ -413,7 +420,7 @@ def test_notes_sealed_to_an_unknown_or_old_key_are_refused(
 def test_a_note_to_a_retired_key_is_refused_after_rotation(
     app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     new = make_org_key()
     token = token_for(client, case)
     page = client.get(f"/cases/{case.ref}").get_data(as_text=True)
@@ -435,7 +442,7 @@ def test_a_reply_is_sealed_to_the_submitter_with_the_staff_copy_to_the_org(
     case = make_case(org)
     case.reply_public_key = reply_public
     db.session.commit()
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     token = token_for(client, case)
     response = client.post(
         f"/cases/{case.ref}/replies",
@@ -466,7 +473,7 @@ def test_no_reply_without_a_reply_key_and_bad_replies_write_nothing(
     silent = make_case(org)
     silent.reply_public_key = None
     db.session.commit()
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     token = token_for(client, silent)
     refused = client.post(
         f"/cases/{silent.ref}/replies",
@@ -491,7 +498,7 @@ def test_the_sealed_json_carries_ciphertext_only_and_every_read_is_audited(
     app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
 ) -> None:
     attachment = make_attachment(case, org, name=f"{CANARY}.txt", data=CANARY.encode())
-    viewer = signed_in(client, app, Role.VIEWER)
+    viewer = sign_in(client, Role.VIEWER)
     page = client.get(f"/cases/{case.ref}")
     bundle_response = client.get(f"/cases/{case.ref}/sealed")
     file_response = client.get(f"/cases/{case.ref}/attachments/{attachment.id}")
@@ -529,7 +536,7 @@ def test_the_case_page_shows_routing_and_triage_without_decrypting(
             }
         ],
     )
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert "UN Special Rapporteur on HRDs" in html
     assert "covers detention" in html
@@ -543,7 +550,7 @@ def test_the_case_page_shows_routing_and_triage_without_decrypting(
 def test_staff_pages_are_served_in_traditional_chinese(
     app: Flask, client: FlaskClient, case: Case
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     queue = client.get("/cases/?lang=zh_Hant").get_data(as_text=True)
     assert "需要處理" in queue
     detail = client.get(f"/cases/{case.ref}").get_data(as_text=True)
@@ -553,7 +560,7 @@ def test_staff_pages_are_served_in_traditional_chinese(
 def test_a_refused_note_sent_by_fetch_gets_json_and_leaves_no_flash_behind(
     app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     token = token_for(client, case)
     response = client.post(
         f"/cases/{case.ref}/notes",
@@ -573,9 +580,8 @@ def test_the_case_page_lists_its_referrals_and_starts_a_new_one(
 
     from intake.db import utcnow
     from intake.models import Referral, ReferralKind, ReferralState
-    from intake.models.directory import DirectoryEntry
 
-    db.session.add(DirectoryEntry(id="un-wgad", name="UN Working Group on Arbitrary Detention"))
+    make_entry("un-wgad", name="UN Working Group on Arbitrary Detention")
     db.session.add(
         Referral(
             case_id=case.id,
@@ -586,12 +592,12 @@ def test_the_case_page_lists_its_referrals_and_starts_a_new_one(
         )
     )
     db.session.commit()
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert "UN Working Group on Arbitrary Detention" in html
     assert "Next referral deadline" in html
     assert f'href="/referrals/new?ref={case.ref}"' in html
-    signed_in(client, app, Role.VIEWER)
+    sign_in(client, Role.VIEWER)
     viewer_html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert "/referrals/new" not in viewer_html
 
@@ -599,7 +605,7 @@ def test_the_case_page_lists_its_referrals_and_starts_a_new_one(
 def test_a_status_change_from_a_stale_page_is_refused(
     app: Flask, client: FlaskClient, case: Case
 ) -> None:
-    signed_in(client, app, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     token = token_for(client, case)
     first = client.post(
         f"/cases/{case.ref}/status",
@@ -624,5 +630,5 @@ def test_a_status_change_from_a_stale_page_is_refused(
     )
     assert bogus.status_code == 400
     db.session.expire_all()
-    assert db.session.get(Case, case.id).status == CaseStatus.ASSESSING
+    assert db.session.get_one(Case, case.id).status == CaseStatus.ASSESSING
     assert [a for a in audit_actions() if a == "case.status"] == ["case.status"]

@@ -60,7 +60,7 @@ def test_reimport_updates_in_place(app: Flask) -> None:
     summary = service.import_markdown(changed, source="seed")
     assert summary.updated == ["fidh"]
     assert table_count("directory_entries") == 28
-    assert db.session.get(DirectoryEntry, "fidh").accepts_urgent_appeals is True
+    assert db.session.get_one(DirectoryEntry, "fidh").accepts_urgent_appeals is True
 
 
 @pytest.mark.parametrize(
@@ -117,16 +117,16 @@ def test_shipped_data_has_the_seed_and_the_un_mechanisms(any_app: Flask) -> None
     ids = {e["id"] for e in service.export_all()}
     assert {e["id"] for e in umbrella.parse(seed_text()).entries} <= ids
     assert ids >= UN_IDS
-    reprisals = db.session.get(DirectoryEntry, "ohchr-reprisals")
+    reprisals = db.session.get_one(DirectoryEntry, "ohchr-reprisals")
     assert {"kind": "email", "value": "ohchr-reprisals@un.org"} in reprisals.contacts
     assert reprisals.referral_kinds == ["reprisals_report"]
-    wgad = db.session.get(DirectoryEntry, "un-wgad")
+    wgad = db.session.get_one(DirectoryEntry, "un-wgad")
     assert "detention_only" in wgad.condition_ids()
     assert "wgad_opinion" in wgad.referral_kinds
-    assert db.session.get(DirectoryEntry, "un-wgeid").condition_ids()[0] == "disappearance_only"
-    sr = db.session.get(DirectoryEntry, "un-sr-hrds")
+    assert db.session.get_one(DirectoryEntry, "un-wgeid").condition_ids()[0] == "disappearance_only"
+    sr = db.session.get_one(DirectoryEntry, "un-sr-hrds")
     assert {"kind": "email", "value": "urgent-action@ohchr.org"} in sr.contacts
-    assert "states_only" in db.session.get(DirectoryEntry, "icc").condition_ids()
+    assert "states_only" in db.session.get_one(DirectoryEntry, "icc").condition_ids()
     for entry in db.session.scalars(sa.select(DirectoryEntry)):
         assert entry.last_verified is not None
         assert entry.description_en, entry.id
@@ -152,23 +152,23 @@ def test_shipped_data_keeps_the_seed_facts() -> None:
 def test_shipped_reload_keeps_admin_edits_unless_forced(app: Flask) -> None:
     service.import_shipped()
     admin = make_user(Role.ADMIN)
-    record = service.entry_to_dict(db.session.get(DirectoryEntry, "cpj"))
+    record = service.entry_to_dict(db.session.get_one(DirectoryEntry, "cpj"))
     record.pop("retired_at")
     record.update(response_days=9, last_verified=date(2099, 1, 1))
     service.update_entry("cpj", record, actor=admin)
     again = service.import_shipped()
     assert "cpj" in again.kept
     assert not again.updated
-    assert db.session.get(DirectoryEntry, "cpj").response_days == 9
+    assert db.session.get_one(DirectoryEntry, "cpj").response_days == 9
     forced = service.import_shipped(force=True)
     assert "cpj" in forced.updated
-    assert db.session.get(DirectoryEntry, "cpj").response_days == 3
+    assert db.session.get_one(DirectoryEntry, "cpj").response_days == 3
 
 
 def test_markdown_reimport_keeps_curated_fields(app: Flask) -> None:
     service.import_shipped()
     service.import_markdown(seed_text(), source="seed")
-    hrln = db.session.get(DirectoryEntry, "hrln")
+    hrln = db.session.get_one(DirectoryEntry, "hrln")
     assert hrln.referral_kinds == ["ngo_referral"]
     assert hrln.threats  # curated; the seed lists none for legal networks
     assert hrln.description_en.startswith("Indian network")
@@ -182,8 +182,8 @@ def test_export_round_trips_including_retirement(app: Flask) -> None:
     db.session.commit()
     summary = service.import_json_text(exported, source="export.json")
     assert len(summary.created) == 32
-    assert db.session.get(DirectoryEntry, "witness").retired_at is not None
-    assert db.session.get(DirectoryEntry, "cpj").retired_at is None
+    assert db.session.get_one(DirectoryEntry, "witness").retired_at is not None
+    assert db.session.get_one(DirectoryEntry, "cpj").retired_at is None
     with pytest.raises(service.DirectoryImportError):
         service.import_json_text(
             '[{"id": "x-y", "name": "X", "retired_at": "2026-01-01T00:00"}]', source="naive.json"

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from intake.extensions import db
 from intake.models import AuditEvent, DirectoryEntry, Role
 from intake.services import directory as service
-from tests.builders import login_as, make_user
+from tests.builders import sign_in
 from tests.conftest import table_count
 
 
@@ -20,17 +20,6 @@ from tests.conftest import table_count
 def loaded(app: Flask) -> Flask:
     service.import_shipped()
     return app
-
-
-def signed_in(client: FlaskClient, app: Flask, role: Role) -> FlaskClient:
-    import time
-
-    login_as(client, app, make_user(role))
-    with client.session_transaction() as session:
-        now = int(time.time())
-        session.setdefault("login_at", now)
-        session.setdefault("seen_at", now)
-    return client
 
 
 def csrf_from(html: str) -> str:
@@ -75,7 +64,7 @@ def test_anonymous_is_sent_to_login(client: FlaskClient, loaded: Flask) -> None:
 
 
 def test_viewer_reads_list_and_detail_but_cannot_edit(client: FlaskClient, loaded: Flask) -> None:
-    signed_in(client, loaded, Role.VIEWER)
+    sign_in(client, Role.VIEWER)
     page = client.get("/directory/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -87,17 +76,17 @@ def test_viewer_reads_list_and_detail_but_cannot_edit(client: FlaskClient, loade
     assert client.get("/directory/new").status_code == 403
     assert client.get("/directory/cpj/edit").status_code == 403
     assert client.post("/directory/cpj/retire").status_code in (400, 403)
-    assert db.session.get(DirectoryEntry, "cpj").retired_at is None
+    assert db.session.get_one(DirectoryEntry, "cpj").retired_at is None
 
 
 def test_caseworker_reads_too(client: FlaskClient, loaded: Flask) -> None:
-    signed_in(client, loaded, Role.CASEWORKER)
+    sign_in(client, Role.CASEWORKER)
     assert client.get("/directory/cpj").status_code == 200
     assert client.get("/directory/cpj/edit").status_code == 403
 
 
 def test_filters_search_and_pagination(client: FlaskClient, loaded: Flask) -> None:
-    signed_in(client, loaded, Role.VIEWER)
+    sign_in(client, Role.VIEWER)
     html = client.get("/directory/?q=wgad").get_data(as_text=True)
     assert "Working Group on Arbitrary Detention" in html
     assert "Rory Peck" not in html
@@ -120,19 +109,19 @@ def test_filters_search_and_pagination(client: FlaskClient, loaded: Flask) -> No
 
 
 def test_empty_directory_shows_the_empty_state(client: FlaskClient, app: Flask) -> None:
-    signed_in(client, app, Role.VIEWER)
+    sign_in(client, Role.VIEWER)
     html = client.get("/directory/").get_data(as_text=True)
     assert "No entries match" in html
 
 
 def test_unknown_or_hostile_ids_are_404(client: FlaskClient, loaded: Flask) -> None:
-    signed_in(client, loaded, Role.VIEWER)
+    sign_in(client, Role.VIEWER)
     for entry_id in ("nope", "..%2f..%2fetc", "A" * 300, "%3Cscript%3E"):
         assert client.get(f"/directory/{entry_id}").status_code == 404
 
 
 def test_staff_pages_in_traditional_chinese(client: FlaskClient, loaded: Flask) -> None:
-    signed_in(client, loaded, Role.VIEWER)
+    sign_in(client, Role.VIEWER)
     html = client.get("/directory/?lang=zh_Hant").get_data(as_text=True)
     assert "名錄" in html
     detail = client.get("/directory/un-wgad").get_data(as_text=True)
@@ -142,7 +131,7 @@ def test_staff_pages_in_traditional_chinese(client: FlaskClient, loaded: Flask) 
 def test_admin_creates_edits_retires_and_restores_with_audit(
     client: FlaskClient, loaded: Flask
 ) -> None:
-    signed_in(client, loaded, Role.ADMIN)
+    sign_in(client, Role.ADMIN)
     token = csrf_from(client.get("/directory/new").get_data(as_text=True))
     response = client.post("/directory/new", data={**entry_form(), "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)
@@ -159,7 +148,7 @@ def test_admin_creates_edits_retires_and_restores_with_audit(
     )
     assert response.status_code == 302
     db.session.expire_all()
-    assert db.session.get(DirectoryEntry, "test-legal-aid").name == "Renamed Legal Aid"
+    assert db.session.get_one(DirectoryEntry, "test-legal-aid").name == "Renamed Legal Aid"
     assert db.session.get(DirectoryEntry, "hijack") is None
     token = csrf_from(client.get("/directory/test-legal-aid").get_data(as_text=True))
     assert (
@@ -167,7 +156,7 @@ def test_admin_creates_edits_retires_and_restores_with_audit(
         == 302
     )
     db.session.expire_all()
-    assert db.session.get(DirectoryEntry, "test-legal-aid").retired_at is not None
+    assert db.session.get_one(DirectoryEntry, "test-legal-aid").retired_at is not None
     assert "Renamed Legal Aid" not in client.get("/directory/?q=renamed").get_data(as_text=True)
     listed = client.get("/directory/?retired=1&q=renamed").get_data(as_text=True)
     assert "Renamed Legal Aid" in listed
@@ -185,13 +174,13 @@ def test_admin_creates_edits_retires_and_restores_with_audit(
 
 
 def test_csrf_is_enforced(client: FlaskClient, loaded: Flask) -> None:
-    signed_in(client, loaded, Role.ADMIN)
+    sign_in(client, Role.ADMIN)
     before = table_count("directory_entries")
     assert client.post("/directory/new", data=entry_form()).status_code == 400
     assert client.post("/directory/cpj/retire").status_code == 400
     assert client.post("/directory/cpj/retire", data={"csrf_token": "forged"}).status_code == 400
     assert table_count("directory_entries") == before
-    assert db.session.get(DirectoryEntry, "cpj").retired_at is None
+    assert db.session.get_one(DirectoryEntry, "cpj").retired_at is None
 
 
 @pytest.mark.parametrize(
@@ -215,7 +204,7 @@ def test_csrf_is_enforced(client: FlaskClient, loaded: Flask) -> None:
 def test_hostile_form_input_is_refused_and_nothing_is_written(
     client: FlaskClient, loaded: Flask, override: dict[str, Any], message: str
 ) -> None:
-    signed_in(client, loaded, Role.ADMIN)
+    sign_in(client, Role.ADMIN)
     before = table_count("directory_entries")
     token = csrf_from(client.get("/directory/new").get_data(as_text=True))
     response = client.post("/directory/new", data={**entry_form(**override), "csrf_token": token})
@@ -225,7 +214,7 @@ def test_hostile_form_input_is_refused_and_nothing_is_written(
 
 
 def test_user_text_is_escaped(client: FlaskClient, loaded: Flask) -> None:
-    signed_in(client, loaded, Role.ADMIN)
+    sign_in(client, Role.ADMIN)
     token = csrf_from(client.get("/directory/new").get_data(as_text=True))
     client.post(
         "/directory/new",

@@ -68,7 +68,7 @@ def database_text(app: Flask) -> str:
 
 
 def files_containing(root: Path, needles: list[bytes]) -> list[str]:
-    hits = []
+    hits: list[str] = []
     for path in root.rglob("*"):
         if path.is_file():
             content = path.read_bytes()

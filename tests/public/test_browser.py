@@ -212,6 +212,7 @@ def test_status_shows_the_reply_opened_in_the_browser_and_sends_a_sealed_follow_
         locale="en",
     )
     case = submission.case
+    assert case.reply_public_key is not None  # cases made from the form always have one
     reply = "We found a lawyer in Taipei — 我們找到了律師"
     db.session.add(
         CaseMessage(

@@ -101,4 +101,4 @@ def test_keys_pin_needs_the_fingerprint_checked_out_of_band(app: Flask) -> None:
     done = runner.invoke(args=["keys", "pin", "--fingerprint", org.key.fingerprint])
     assert done.exit_code == 0, done.output
     db.session.expire_all()
-    assert key_pins.is_verified(db.session.get(OrgKey, org.key.id))
+    assert key_pins.is_verified(db.session.get_one(OrgKey, org.key.id))

@@ -273,13 +273,16 @@ def test_a_missing_or_wrong_csrf_token_is_refused(roomy_app: Flask, org: OrgKeyP
             headers={"Accept": "application/json"},
         )
         assert response.status_code == 400
+        assert response.json is not None
         assert "expired" in response.json["error"]
     _nothing_stored()
 
 
 def test_the_csrf_header_is_accepted_like_the_form_field(roomy_app: Flask, org: OrgKeyPair) -> None:
     client = roomy_app.test_client()
-    token = client.get("/request/key").json["csrf_token"]
+    key = client.get("/request/key").json
+    assert key is not None
+    token = key["csrf_token"]
     form = _browser_form(org, "")
     form.pop("csrf_token")
     response = client.post(

@@ -83,7 +83,9 @@ def test_no_js_submission_is_sealed_before_storage_and_opens_with_the_org_secret
         assert case.ref.startswith("RF-")
         assert len(case.ref) == 11
         # Found by the code the submitter was shown; the code itself is nowhere.
-        assert submissions.find_case_by_receipt(code.group(1)).id == case.id
+        found = submissions.find_case_by_receipt(code.group(1))
+        assert found is not None
+        assert found.id == case.id
         assert code.group(1).replace("-", "") not in database_text(app)
 
         answers = crypto.open_answers(case.sealed_answers, org.secret)

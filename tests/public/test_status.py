@@ -143,7 +143,9 @@ def test_a_follow_up_from_the_browser_is_stored_as_sent(roomy_app: Flask) -> Non
     org = make_org_key()
     submission = submit(org)
     client = roomy_app.test_client()
-    token = client.get("/request/key").json["csrf_token"]
+    key = client.get("/request/key").json
+    assert key is not None
+    token = key["csrf_token"]
     sealed_body = crypto.seal_answers({"body": "sealed in the browser"}, org.public)
     response = client.post(
         "/status/follow-up",

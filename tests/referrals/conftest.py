@@ -1,4 +1,4 @@
-"""Builders for referral tests: a directory entry, a case with an owner, a sent referral."""
+"""Builders for referral tests: a case with an owner and a sent referral."""
 
 from __future__ import annotations
 
@@ -8,25 +8,9 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import DirectoryEntry, Referral, ReferralKind, ReferralState, Role, User
 from intake.services import referrals
-from tests.builders import OrgKeyPair, make_case, make_org_key, make_user
+from tests.builders import OrgKeyPair, make_case, make_entry, make_org_key, make_user
 
 CANARY = "CANARY-7f3a-referral-plaintext"
-
-
-def make_entry(entry_id: str = "test-ngo", response_days: int | None = None) -> DirectoryEntry:
-    entry = DirectoryEntry(
-        id=entry_id,
-        name=f"Entry {entry_id}",
-        kind="organisation",
-        section="immediate_support",
-        regions=["global"],
-        threats=["detention"],
-        languages=["en"],
-        response_days=response_days,
-    )
-    db.session.add(entry)
-    db.session.commit()
-    return entry
 
 
 def sent_referral(

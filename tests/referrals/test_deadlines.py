@@ -22,8 +22,10 @@ NEW_YORK = ZoneInfo("America/New_York")
 TAIPEI = ZoneInfo("Asia/Taipei")
 
 
-def local(zone: ZoneInfo, *parts: int) -> datetime:
-    return datetime(*parts, tzinfo=zone)  # type: ignore[misc]
+def local(
+    zone: ZoneInfo, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=zone)
 
 
 @pytest.mark.parametrize("kind", [ReferralKind.SP_URGENT_APPEAL, ReferralKind.SP_ALLEGATION_LETTER])

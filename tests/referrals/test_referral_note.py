@@ -21,10 +21,10 @@ from nacl.public import PublicKey, SealedBox
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, Referral, Role, User
+from intake.models import AuditEvent, Referral, Role
 from intake.services import audit, referrals
 from intake.web import asset_integrity
-from tests.builders import OrgKeyPair, login_as, make_org_key, make_user
+from tests.builders import OrgKeyPair, make_org_key, make_user, sign_in
 from tests.referrals.conftest import sent_referral
 
 NOTE_CANARY = "CANARY-91c4-referral-note 林 <b>bold</b>"
@@ -34,11 +34,6 @@ SCRIPT = Path(__file__).resolve().parents[2] / "intake" / "static" / "js" / "ref
 def seal_note(org: OrgKeyPair, body: str = NOTE_CANARY) -> str:
     """What referral-note.js posts: crypto_box_seal(sodium_pad(JSON {"body": ...})) base64."""
     return crypto.seal_answers({"body": body}, org.public)
-
-
-def signed_in(app: Flask, role: Role) -> tuple[FlaskClient, User]:
-    user = make_user(role)
-    return login_as(app.test_client(), app, user), user
 
 
 def csrf_from(html: str) -> str:
@@ -117,7 +112,8 @@ def test_viewer_reads_the_page_without_a_form_and_may_not_post(app: Flask) -> No
     referral = sent_referral(org=org)
     sealed = seal_note(org)
     referrals.set_note(referral.id, sealed, org.key.id, make_user(Role.CASEWORKER))
-    client, _ = signed_in(app, Role.VIEWER)
+    client = app.test_client()
+    sign_in(client, Role.VIEWER)
     html = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
     section = note_section(html)
     assert f'data-sealed-note="{sealed}"' in section  # viewers read it, in their browser
@@ -138,7 +134,8 @@ def test_writer_stores_a_note_that_opens_with_the_organisation_secret(
 ) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, user = signed_in(app, role)
+    client = app.test_client()
+    user = sign_in(client, role)
     sealed = seal_note(org)
     response = client.post(
         f"/referrals/{referral.id}/note",
@@ -179,7 +176,8 @@ def test_writer_stores_a_note_that_opens_with_the_organisation_secret(
 def test_a_new_note_replaces_the_old_one_and_each_save_is_audited(any_app: Flask) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, _ = signed_in(any_app, Role.CASEWORKER)
+    client = any_app.test_client()
+    sign_in(client, Role.CASEWORKER)
     for body in ("first", "second, longer " * 200):
         status, _ = post_note(
             client, referral, {"sealed_note": seal_note(org, body), "org_key_id": str(org.key.id)}
@@ -197,7 +195,8 @@ def test_a_new_note_replaces_the_old_one_and_each_save_is_audited(any_app: Flask
 def test_csrf_is_enforced(app: Flask) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     data = {"sealed_note": seal_note(org), "org_key_id": str(org.key.id)}
     for token in (None, "not-a-token", ""):
         payload = dict(data)
@@ -238,7 +237,8 @@ HOSTILE_NOTES = {
 def test_hostile_ciphertext_is_refused_and_nothing_is_written(app: Flask, case: str) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     data = {"org_key_id": str(org.key.id)}
     note = HOSTILE_NOTES[case]
     if note is not None:
@@ -260,7 +260,8 @@ def test_hostile_ciphertext_is_refused_and_nothing_is_written(app: Flask, case: 
 def test_well_formed_but_unacceptable_seals_are_refused(app: Flask, case: str, status: int) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     note = _unpadded(org) if case == "unpadded" else _oversized(org)
     got, body = post_note(client, referral, {"sealed_note": note, "org_key_id": str(org.key.id)})
     assert got == status
@@ -276,7 +277,8 @@ def test_well_formed_but_unacceptable_seals_are_refused(app: Flask, case: str, s
 def test_a_note_not_sealed_to_the_current_key_is_refused(app: Flask, key_id: str) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     data = {"sealed_note": seal_note(org)}
     if key_id:
         data["org_key_id"] = key_id
@@ -292,7 +294,8 @@ def test_the_key_must_be_the_current_unretired_one(app: Flask) -> None:
     old = make_org_key()
     referral = sent_referral(org=old)
     newer = make_org_key()  # the newest key not retired is the current one
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     status, _ = post_note(
         client, referral, {"sealed_note": seal_note(old), "org_key_id": str(old.key.id)}
     )
@@ -317,7 +320,8 @@ def test_without_any_organisation_key_no_note_can_be_stored(app: Flask) -> None:
     referral = sent_referral(org=org)
     org.key.retired_at = utcnow()
     db.session.commit()
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     html = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
     assert 'data-public-key=""' in html
     assert 'data-current-key-id=""' in html
@@ -332,7 +336,8 @@ def test_without_any_organisation_key_no_note_can_be_stored(app: Flask) -> None:
 def test_unknown_referrals_are_404(app: Flask) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     token = csrf_from(client.get(f"/referrals/{referral.id}").get_data(as_text=True))
     data = {"sealed_note": seal_note(org), "org_key_id": str(org.key.id), "csrf_token": token}
     for referral_id in ("12345", "9" * 30):
@@ -343,7 +348,8 @@ def test_unknown_referrals_are_404(app: Flask) -> None:
 def test_errors_answer_json_to_the_script(app: Flask) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     status, body = post_note(
         client,
         referral,
@@ -377,7 +383,8 @@ def test_set_note_refuses_what_is_not_text(app: Flask) -> None:
 def test_the_page_carries_only_ciphertext_and_a_form_without_plaintext_fields(app: Flask) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     html = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
     section = note_section(html)
     assert 'data-sealed-note=""' in section
@@ -415,7 +422,8 @@ def test_the_script_refuses_exactly_what_the_server_refuses() -> None:
 def test_the_note_section_speaks_traditional_chinese(app: Flask) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     html = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
     strings = re.search(r'id="referral-note-strings">(.*?)</script>', html, re.S)
     assert strings
@@ -438,8 +446,10 @@ def replaces_from(html: str) -> str:
 def test_a_note_saved_meanwhile_is_never_overwritten_unseen(any_app: Flask) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    alice, _ = signed_in(any_app, Role.CASEWORKER)
-    bob, _ = signed_in(any_app, Role.ADMIN)
+    alice = any_app.test_client()
+    sign_in(alice, Role.CASEWORKER)
+    bob = any_app.test_client()
+    sign_in(bob, Role.ADMIN)
     alice_page = alice.get(f"/referrals/{referral.id}").get_data(as_text=True)
     bob_page = bob.get(f"/referrals/{referral.id}").get_data(as_text=True)
     assert replaces_from(alice_page) == replaces_from(bob_page) == ""
@@ -480,7 +490,8 @@ def test_a_note_saved_meanwhile_is_never_overwritten_unseen(any_app: Flask) -> N
 def test_a_malformed_version_is_refused(app: Flask) -> None:
     org = make_org_key()
     referral = sent_referral(org=org)
-    client, _ = signed_in(app, Role.CASEWORKER)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     for replaces in ("x" * 45, "A" * 5000, "not-this-one"):
         status, body = post_note(
             client,

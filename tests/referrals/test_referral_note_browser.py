@@ -20,7 +20,7 @@ from intake.models import Referral, Role
 from intake.services import referrals
 from tests.builders import DEFAULT_PASSWORD, make_org_key, make_staff_with_keys, make_user
 from tests.referrals.conftest import sent_referral
-from tests.referrals.test_sp_draft_browser import AXE, sign_in, unlock_in_header
+from tests.referrals.test_sp_draft_browser import AXE, sign_in_through_browser, unlock_in_header
 
 CANARY = "CANARY-b7e2-referral-note"
 NOTE = f"{CANARY} 林 call back Monday\nsecond line <img src=x id=injected>"
@@ -52,7 +52,7 @@ def test_caseworker_writes_a_note_that_only_ever_leaves_the_browser_sealed(
     requests, errors = watch(page)
 
     # Signed in, key locked: the page says so and nothing can be written.
-    sign_in(page, base, user, path)
+    sign_in_through_browser(page, base, user, path)
     page.goto(f"{base}{path}")
     page.wait_for_selector(f"{NOTICE}[data-state=locked]")
     assert page.locator(NOTICE).inner_text() == "Unlock your key to read or write the note."
@@ -143,7 +143,7 @@ def test_viewer_reads_the_note_and_a_foreign_key_is_said_plainly(
     )
     requests, errors = watch(page)
 
-    sign_in(page, base, viewer, f"/referrals/{referral.id}")
+    sign_in_through_browser(page, base, viewer, f"/referrals/{referral.id}")
     page.fill("#unlock-password", DEFAULT_PASSWORD)
     page.click("form.unlock-page-form button[type=submit]")
     page.wait_for_url(f"{base}/referrals/{referral.id}")

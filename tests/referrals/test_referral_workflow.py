@@ -20,8 +20,8 @@ from intake.models import (
     Role,
 )
 from intake.services import audit, casework, referrals
-from tests.builders import make_case, make_org_key, make_user
-from tests.referrals.conftest import make_entry, sent_referral
+from tests.builders import make_case, make_entry, make_org_key, make_user
+from tests.referrals.conftest import sent_referral
 
 
 def test_referral_without_consent_is_refused_for_caseworkers(app: Flask) -> None:
@@ -100,8 +100,8 @@ def test_a_refused_send_changes_neither_the_referral_nor_the_case(app: Flask) ->
     with pytest.raises(referrals.ReferralError, match="future"):
         referrals.transition(referral.id, "send", user, at=utcnow() + timedelta(days=1))
     db.session.expire_all()
-    assert db.session.get(Referral, referral.id).state == ReferralState.DRAFT
-    assert db.session.get(Case, case.id).status == CaseStatus.NEW
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.DRAFT
+    assert db.session.get_one(Case, case.id).status == CaseStatus.NEW
 
 
 def test_embassy_contact_clock_starts_when_the_case_arrived(app: Flask) -> None:
@@ -155,7 +155,7 @@ def test_future_dates_and_unknown_things_are_refused(app: Flask) -> None:
     referral = referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, user)
     with pytest.raises(referrals.ReferralError, match="future"):
         referrals.transition(referral.id, "send", user, at=utcnow() + timedelta(days=2))
-    assert db.session.get(Referral, referral.id).state == ReferralState.DRAFT
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.DRAFT
 
 
 def test_next_best_suggests_an_untried_triage_entry(app: Flask) -> None:

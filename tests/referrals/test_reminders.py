@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 
@@ -14,7 +14,7 @@ from flask import Flask
 from intake.extensions import db
 from intake.models import OutboxStatus, ReminderOutbox, Role
 from intake.services import reminders
-from tests.builders import login_as, make_org_key, make_user
+from tests.builders import json_of, make_org_key, make_user, sign_in
 from tests.mailserver import MailServer
 from tests.referrals.conftest import CANARY, sent_referral
 
@@ -32,7 +32,7 @@ def send_all(ids: list[int]) -> list[str]:
 
 
 @pytest.fixture
-def mail_app(make_app: Callable[..., Flask], smtp_server: MailServer) -> Flask:
+def mail_app(make_app: Callable[..., Flask], smtp_server: MailServer) -> Iterator[Flask]:
     app = make_app("sqlite", DAILY_DIGEST=False, **smtp_server.config())
     with app.app_context():
         yield app
@@ -76,12 +76,9 @@ def test_reminders_carry_no_case_content_and_all_have_one_shape(
     for received in messages:
         assert CANARY not in received.text
         assert "detention" not in received.text  # not even routing fields
-        body = received.message.get_payload(decode=True).decode()
+        body = received.body
         assert "no case details" in body
-    shapes = [
-        [line.split(":")[0] for line in m.message.get_payload(decode=True).decode().splitlines()]
-        for m in messages
-    ]
+    shapes = [[line.split(":")[0] for line in m.body.splitlines()] for m in messages]
     assert shapes[0] == shapes[1]
     # Each e-mail names its own case reference, and only that one.
     refs = sorted(
@@ -121,7 +118,7 @@ def test_smtp_down_is_transient_then_delivered_once_it_is_back(
         reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
         with pytest.raises(reminders.TransientMailError):
             reminders.send(queued[0])
-        row = db.session.get(ReminderOutbox, queued[0])
+        row = db.session.get_one(ReminderOutbox, queued[0])
         assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
         server.start()
         try:
@@ -133,7 +130,7 @@ def test_smtp_down_is_transient_then_delivered_once_it_is_back(
 
 
 def test_temporary_smtp_refusal_is_retried_and_permanent_refusal_marks_the_row(
-    mail_app: Flask, smtp_server: MailServer
+    mail_app: Flask, smtp_server: MailServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent_referral(sent_at=SENT)
     queued, enqueue = collect()
@@ -149,11 +146,11 @@ def test_temporary_smtp_refusal_is_retried_and_permanent_refusal_marks_the_row(
     async def refuse(server: object, session: object, envelope: object) -> str:
         return "550 5.1.1 No such user"
 
-    smtp_server.handler.handle_DATA = refuse  # type: ignore[method-assign]
+    monkeypatch.setattr(smtp_server.handler, "handle_DATA", refuse)
     more, enqueue_more = collect()
     reminders.scan(DUE - timedelta(days=7), enqueue=enqueue_more)
     assert send_all(more) == ["failed"]
-    row = db.session.get(ReminderOutbox, more[0])
+    row = db.session.get_one(ReminderOutbox, more[0])
     assert row.status == OutboxStatus.FAILED
     assert row.last_error
 
@@ -165,7 +162,7 @@ def test_a_claim_left_by_a_dead_worker_expires_and_is_queued_again(
     queued, enqueue = collect()
     now = DUE - timedelta(days=7)
     reminders.scan(now, enqueue=enqueue)
-    row = db.session.get(ReminderOutbox, queued[0])
+    row = db.session.get_one(ReminderOutbox, queued[0])
     row.status, row.claimed_at = OutboxStatus.SENDING, now  # as if a worker died mid-send
     db.session.commit()
     again, enqueue_again = collect()
@@ -256,7 +253,7 @@ def test_a_deactivated_owner_hands_reminders_to_the_case_assignee_then_an_admin(
     db.session.commit()
     queued, enqueue = collect()
     reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
-    assert db.session.get(ReminderOutbox, queued[0]).recipient_id == assignee.id
+    assert db.session.get_one(ReminderOutbox, queued[0]).recipient_id == assignee.id
     # The assignee leaves too after the scan: the send itself finds the stand-in.
     assignee.is_active_account = False
     db.session.commit()
@@ -265,7 +262,7 @@ def test_a_deactivated_owner_hands_reminders_to_the_case_assignee_then_an_admin(
 
 
 def test_a_refused_sender_address_is_retried_not_dropped(
-    mail_app: Flask, smtp_server: MailServer
+    mail_app: Flask, smtp_server: MailServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent_referral(sent_at=SENT)
     queued, enqueue = collect()
@@ -276,13 +273,14 @@ def test_a_refused_sender_address_is_retried_not_dropped(
     ) -> str:
         return "553 5.1.8 Sender address rejected"
 
-    smtp_server.handler.handle_MAIL = refuse_sender  # type: ignore[attr-defined]
+    # aiosmtpd calls a handler's handle_MAIL only when it has one: RecordingHandler has none.
+    monkeypatch.setattr(smtp_server.handler, "handle_MAIL", refuse_sender, raising=False)
     with pytest.raises(reminders.TransientMailError):
         reminders.send(queued[0])
-    row = db.session.get(ReminderOutbox, queued[0])
+    row = db.session.get_one(ReminderOutbox, queued[0])
     assert row.status == OutboxStatus.PENDING
     assert row.last_error == "SMTPSenderRefused"
-    del smtp_server.handler.handle_MAIL  # the admin fixes the configuration
+    monkeypatch.delattr(smtp_server.handler, "handle_MAIL")  # the admin fixes the configuration
     assert reminders.send(queued[0]) == "sent"
 
 
@@ -290,7 +288,8 @@ def test_reminders_reach_each_caseworker_in_the_language_they_chose(
     mail_app: Flask, smtp_server: MailServer
 ) -> None:
     owner = make_user(Role.CASEWORKER, email="taipei@example.org")
-    client = login_as(mail_app.test_client(), mail_app, owner)
+    client = mail_app.test_client()
+    sign_in(client, owner)
     assert client.get("/cases/?lang=zh_Hant").status_code == 200  # chosen once, kept
     db.session.refresh(owner)
     assert owner.language == "zh_Hant"
@@ -300,13 +299,13 @@ def test_reminders_reach_each_caseworker_in_the_language_they_chose(
     queued, enqueue = collect()
     reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
     send_all(queued)
-    by_recipient = {m.recipients[0]: m.message for m in smtp_server.wait_for(2)}
+    by_recipient = {m.recipients[0]: m for m in smtp_server.wait_for(2)}
     chinese = by_recipient[owner.email]
-    body = chinese.get_payload(decode=True).decode()
+    body = chinese.body
     assert "此郵件不含任何個案內容" in body
     assert "7 天後到期" in body
-    assert "Refuge 提醒" in str(make_header(decode_header(chinese["Subject"])))
-    english = by_recipient[english_owner.email].get_payload(decode=True).decode()
+    assert "Refuge 提醒" in str(make_header(decode_header(chinese.message["Subject"])))
+    english = by_recipient[english_owner.email].body
     assert "Due in 7 day(s)" in english
     assert CANARY not in body + english
 
@@ -326,7 +325,7 @@ def test_policy_refusal_at_data_is_retried_then_delivered_once(
     for minutes in (0, 5):
         with pytest.raises(reminders.TransientMailError):
             reminders.send(queued[0], now=now + timedelta(minutes=minutes))
-        row = db.session.get(ReminderOutbox, queued[0])
+        row = db.session.get_one(ReminderOutbox, queued[0])
         db.session.refresh(row)
         assert row.status == OutboxStatus.PENDING
         assert row.failing_since == now  # counted from the first refusal
@@ -349,7 +348,7 @@ def test_a_refusal_that_never_ends_fails_the_row_only_when_the_retry_window_is_o
         with pytest.raises(reminders.TransientMailError):
             reminders.send(queued[0], now=now + timedelta(hours=hours))
     assert reminders.send(queued[0], now=now + timedelta(hours=24, minutes=1)) == "failed"
-    row = db.session.get(ReminderOutbox, queued[0])
+    row = db.session.get_one(ReminderOutbox, queued[0])
     db.session.refresh(row)
     assert row.status == OutboxStatus.FAILED
     assert "retry window over" in (row.last_error or "")
@@ -397,7 +396,7 @@ def test_a_server_that_never_acknowledges_gets_at_most_one_duplicate(
         assert reminders.send(queued[0]) == "failed"  # copy 2, no "250" either: stop
         for _ in range(3):
             assert reminders.send(queued[0]) in {"skipped", "failed"}
-        row = db.session.get(ReminderOutbox, queued[0])
+        row = db.session.get_one(ReminderOutbox, queued[0])
         db.session.refresh(row)
         assert (row.status, row.unacknowledged) == (OutboxStatus.FAILED, 2)
         assert "NoAcknowledgement" in (row.last_error or "")
@@ -440,8 +439,9 @@ def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
         reminders.send(queued[0], now=now)
     assert reminders.send(queued[0], now=now + timedelta(hours=25)) == "failed"
 
-    assert mail_app.test_client().get("/healthz").json["outbox"] == {"failed": 1}
-    caseworker = login_as(mail_app.test_client(), mail_app, referral.owner)
+    assert json_of(mail_app.test_client().get("/healthz"))["outbox"] == {"failed": 1}
+    caseworker = mail_app.test_client()
+    sign_in(caseworker, referral.owner)
     listing = caseworker.get("/referrals/?view=awaiting").get_data(as_text=True)
     assert "reminder could not be e-mailed" in listing
     assert 'data-failed-reminders="1"' in listing
@@ -464,7 +464,8 @@ def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
     assert digest.counts["reminders_failed"] == 1
     mail_app.config["DAILY_DIGEST"] = False
 
-    client = login_as(mail_app.test_client(), mail_app, admin)
+    client = mail_app.test_client()
+    sign_in(client, admin)
     assert 'data-failed-reminders="1"' in client.get("/admin/").get_data(as_text=True)
     assert 'data-process="worker"' in client.get("/admin/").get_data(as_text=True)
     assert client.post("/admin/reminders/resend", data={}).status_code == 400  # no CSRF token
@@ -474,7 +475,7 @@ def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
         "/admin/reminders/resend", data={"csrf_token": token, "outbox_id": str(queued[0])}
     )
     assert response.status_code == 303
-    row = db.session.get(ReminderOutbox, queued[0])
+    row = db.session.get_one(ReminderOutbox, queued[0])
     db.session.refresh(row)
     assert (row.status, row.failing_since) == (OutboxStatus.PENDING, None)
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "outbox.resend"))
@@ -482,4 +483,4 @@ def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
     assert event.actor_id == admin.id
     assert reminders.send(queued[0]) == "sent"
     assert len(smtp_server.wait_for(1)) == 1
-    assert mail_app.test_client().get("/healthz").json["outbox"] == {"failed": 0}
+    assert json_of(mail_app.test_client().get("/healthz"))["outbox"] == {"failed": 0}

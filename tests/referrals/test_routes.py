@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from flask.testing import FlaskClient
 
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Role
-from tests.builders import login_as, make_case, make_org_key, make_user
-from tests.referrals.conftest import CANARY, make_entry, sent_referral
+from tests.builders import make_case, make_entry, make_org_key, make_user, sign_in
+from tests.referrals.conftest import CANARY, sent_referral
 
 
 @pytest.fixture
-def web(make_app: Callable[..., Flask]) -> Flask:
+def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     app = make_app("sqlite", WTF_CSRF_ENABLED=False)
     with app.app_context():
         yield app
-
-
-def client_for(app: Flask, role: Role) -> tuple[FlaskClient, object]:
-    user = make_user(role)
-    return login_as(app.test_client(), app, user), user
 
 
 def count_referrals() -> int:
@@ -46,7 +40,8 @@ def test_anonymous_is_sent_to_sign_in(web: Flask) -> None:
 
 def test_viewer_reads_but_cannot_change(web: Flask) -> None:
     referral = sent_referral()
-    client, _ = client_for(web, Role.VIEWER)
+    client = web.test_client()
+    sign_in(client, Role.VIEWER)
     assert client.get("/referrals/?view=all").status_code == 200
     page = client.get(f"/referrals/{referral.id}")
     assert page.status_code == 200
@@ -54,7 +49,7 @@ def test_viewer_reads_but_cannot_change(web: Flask) -> None:
     assert client.get(f"/referrals/new?ref={referral.case.ref}").status_code == 403
     response = client.post(f"/referrals/{referral.id}/transition", data={"action": "withdraw"})
     assert response.status_code == 403
-    assert db.session.get(Referral, referral.id).state == ReferralState.SENT
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.SENT
 
 
 def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) -> None:
@@ -64,13 +59,16 @@ def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) 
     case = make_case(
         org, triage=[{"id": "zeta-ngo", "name": "Z", "score": 3, "reasons": [], "caveats": []}]
     )
-    client, user = client_for(web, Role.CASEWORKER)
+    client = web.test_client()
+    user = sign_in(client, Role.CASEWORKER)
     page = client.get(f"/referrals/new?ref={case.ref}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert html.index('value="zeta-ngo"') < html.index('value="alpha-ngo"')
     assert re.search(r'<option (selected )?value="zeta-ngo"( selected)?>', html)
-    assert "selected" in re.search(r'<option[^>]*value="zeta-ngo"[^>]*>', html).group(0)
+    option = re.search(r'<option[^>]*value="zeta-ngo"[^>]*>', html)
+    assert option is not None
+    assert "selected" in option.group(0)
     response = client.post(
         f"/referrals/new?ref={case.ref}",
         data={"entry_id": "zeta-ngo", "kind": "sp_urgent_appeal", "owner_id": user.id},
@@ -111,7 +109,8 @@ def test_bad_referral_forms_are_refused_and_write_nothing(web: Flask, data: dict
     org = make_org_key()
     make_entry()
     case = make_case(org)
-    client, user = client_for(web, Role.CASEWORKER)
+    client = web.test_client()
+    user = sign_in(client, Role.CASEWORKER)
     data.setdefault("owner_id", str(user.id))
     response = client.post(f"/referrals/new?ref={case.ref}", data=data)
     assert response.status_code == 422
@@ -120,7 +119,8 @@ def test_bad_referral_forms_are_refused_and_write_nothing(web: Flask, data: dict
 
 
 def test_unknown_case_and_referral_are_404(web: Flask) -> None:
-    client, _ = client_for(web, Role.CASEWORKER)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
     assert client.get("/referrals/new?ref=RF-NOPE").status_code == 404
     assert client.get("/referrals/new").status_code == 404
     assert client.get("/referrals/new?ref=" + "X" * 500).status_code == 404
@@ -132,12 +132,14 @@ def test_consent_gate_on_the_form_and_audited_admin_override(web: Flask) -> None
     org = make_org_key()
     make_entry()
     case = make_case(org, consent_given=False)
-    caseworker, user = client_for(web, Role.CASEWORKER)
+    caseworker = web.test_client()
+    user = sign_in(caseworker, Role.CASEWORKER)
     form = {"entry_id": "test-ngo", "kind": "ngo_referral", "owner_id": user.id}
     refused = caseworker.post(f"/referrals/new?ref={case.ref}", data=form)
     assert refused.status_code == 422
     assert b"only an admin" in refused.data
-    admin, _ = client_for(web, Role.ADMIN)
+    admin = web.test_client()
+    sign_in(admin, Role.ADMIN)
     no_reason = admin.post(f"/referrals/new?ref={case.ref}", data=form)
     assert no_reason.status_code == 422
     ok = admin.post(
@@ -167,11 +169,12 @@ def test_consent_gate_on_the_form_and_audited_admin_override(web: Flask) -> None
 )
 def test_bad_transitions_are_refused_and_change_nothing(web: Flask, data: dict) -> None:
     referral = sent_referral()
-    client, _ = client_for(web, Role.CASEWORKER)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
     response = client.post(f"/referrals/{referral.id}/transition", data=data)
     assert response.status_code == 422
     db.session.expire_all()
-    assert db.session.get(Referral, referral.id).state == ReferralState.SENT
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.SENT
 
 
 def test_views_filter_and_show_next_best_for_overdue(web: Flask) -> None:
@@ -185,7 +188,8 @@ def test_views_filter_and_show_next_best_for_overdue(web: Flask) -> None:
     db.session.commit()
     soon = sent_referral(sent_at=utcnow() - timedelta(days=57), owner=owner, org=org)
     later = sent_referral(sent_at=utcnow() - timedelta(days=1), owner=owner, org=org)
-    client, _ = client_for(web, Role.CASEWORKER)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
 
     def refs(query: str) -> set[str]:
         html = client.get(f"/referrals/?{query}").get_data(as_text=True)
@@ -217,7 +221,8 @@ def test_views_filter_and_show_next_best_for_overdue(web: Flask) -> None:
 
 
 def test_empty_state_and_no_case_content_on_pages(web: Flask) -> None:
-    client, _ = client_for(web, Role.CASEWORKER)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
     assert "Nothing is due" in client.get("/referrals/").get_data(as_text=True)
     referral = sent_referral()
     for path in ("/referrals/?view=all", f"/referrals/{referral.id}"):
@@ -228,15 +233,17 @@ def test_csrf_is_enforced_on_referral_changes(make_app: Callable[..., Flask]) ->
     app = make_app("sqlite", WTF_CSRF_ENABLED=True)
     with app.app_context():
         referral = sent_referral()
-        client, _ = client_for(app, Role.CASEWORKER)
+        client = app.test_client()
+        sign_in(client, Role.CASEWORKER)
         response = client.post(f"/referrals/{referral.id}/transition", data={"action": "withdraw"})
         assert response.status_code == 400
-        assert db.session.get(Referral, referral.id).state == ReferralState.SENT
+        assert db.session.get_one(Referral, referral.id).state == ReferralState.SENT
 
 
 def test_referral_pages_speak_traditional_chinese(web: Flask) -> None:
     referral = sent_referral()
-    client, _ = client_for(web, Role.CASEWORKER)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
     html = client.get("/referrals/?view=all&lang=zh_Hant").get_data(as_text=True)
     assert "等待回覆" in html
     detail = client.get(f"/referrals/{referral.id}").get_data(as_text=True)  # language kept
@@ -248,7 +255,8 @@ def test_referral_page_lists_its_reminders_in_words(web: Flask) -> None:
 
     referral = sent_referral(sent_at=utcnow() - timedelta(days=58))
     reminders.scan(enqueue=lambda _outbox_id: None)
-    client, _ = client_for(web, Role.CASEWORKER)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
     html = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
     assert "3 day(s) before — waiting to be sent" in html  # 2 days left: the 3-day slot
     html = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
@@ -257,7 +265,8 @@ def test_referral_page_lists_its_reminders_in_words(web: Flask) -> None:
 
 def test_opening_a_referral_page_is_audited_as_a_read_of_its_case(web: Flask) -> None:
     referral = sent_referral()
-    client, user = client_for(web, Role.VIEWER)
+    client = web.test_client()
+    user = sign_in(client, Role.VIEWER)
     assert client.get(f"/referrals/{referral.id}").status_code == 200
     event = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "referral.view")

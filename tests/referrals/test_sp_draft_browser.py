@@ -28,13 +28,13 @@ from intake.web import asset_integrity
 from tests.builders import (
     DEFAULT_PASSWORD,
     OrgKeyPair,
-    login_as,
     make_case,
+    make_entry,
     make_org_key,
     make_staff_with_keys,
     make_user,
+    sign_in,
 )
-from tests.referrals.conftest import make_entry
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -129,7 +129,7 @@ def section(draft: str, index: int) -> str:
 # --- in the browser --------------------------------------------------------------------------
 
 
-def sign_in(page: Any, base: str, user: User, next_path: str) -> None:
+def sign_in_through_browser(page: Any, base: str, user: User, next_path: str) -> None:
     """Password and second factor; stops at the unlock page without unlocking."""
     page.goto(f"{base}/login?next={next_path}")
     page.fill("input[name=email]", user.email)
@@ -184,7 +184,7 @@ def test_caseworker_assembles_the_draft_in_the_browser_and_nothing_of_it_is_sent
     )
 
     # Signed in, key still locked: the page says so, offers nothing and fetches nothing.
-    sign_in(page, base, user, path)
+    sign_in_through_browser(page, base, user, path)
     page.goto(f"{base}{path}")
     notice = page.locator("[data-sp-notice]")
     assert notice.inner_text() == "Unlock your key to assemble the draft."
@@ -295,7 +295,7 @@ def test_viewer_assembles_too_and_the_builder_handles_odd_answers(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    sign_in(page, base, viewer, f"/referrals/{referral.id}")
+    sign_in_through_browser(page, base, viewer, f"/referrals/{referral.id}")
     page.fill("#unlock-password", DEFAULT_PASSWORD)
     page.click("form.unlock-page-form button[type=submit]")
     page.wait_for_url(f"{base}/referrals/{referral.id}")
@@ -348,7 +348,8 @@ def test_viewer_assembles_too_and_the_builder_handles_odd_answers(
 
 
 def page_for(app: Flask, role: Role, referral: Referral, lang: str = "en") -> str:
-    client: FlaskClient = login_as(app.test_client(), app, make_user(role))
+    client: FlaskClient = app.test_client()
+    sign_in(client, role)
     response = client.get(f"/referrals/{referral.id}?lang={lang}")
     assert response.status_code == 200
     return response.get_data(as_text=True)
@@ -422,7 +423,8 @@ def test_every_special_procedures_kind_offers_it(app: Flask, kind: ReferralKind)
 def test_viewer_sees_the_draft_section_and_may_fetch_the_ciphertext(app: Flask) -> None:
     referral = sp_referral(make_org_key(), ANSWERS)
     viewer = make_user(Role.VIEWER)
-    client = login_as(app.test_client(), app, viewer)
+    client = app.test_client()
+    sign_in(client, viewer)
     page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
     assert 'id="sp-draft"' in page
     assert "Assemble a UN submission draft" in page

@@ -3,20 +3,15 @@ by hand, including requests on both sides of each New Year's midnight in Taipei.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask
-from flask.testing import FlaskClient
-
 from intake.extensions import db
 from intake.models import (
     Case,
     CaseStatus,
-    DirectoryEntry,
     OutboxStatus,
     Referral,
     ReferralKind,
@@ -27,7 +22,7 @@ from intake.models import (
     Urgency,
     User,
 )
-from tests.builders import OrgKeyPair, login_as, make_case, make_org_key, make_user
+from tests.builders import OrgKeyPair, make_case, make_entry, make_org_key, make_user
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 # "Now" for the figures that depend on it (overdue or not yet due).
@@ -55,13 +50,6 @@ def add_case(org: OrgKeyPair, name: str, received_at: datetime, **fields: Any) -
     case.sealed_by = sealed_by
     db.session.commit()
     return case
-
-
-def add_entry(entry_id: str, name: str, name_zh: str | None = None) -> DirectoryEntry:
-    entry = DirectoryEntry(id=entry_id, name=name, name_zh=name_zh)
-    db.session.add(entry)
-    db.session.commit()
-    return entry
 
 
 def add_referral(case: Case, entry_id: str, kind: ReferralKind, **fields: Any) -> Referral:
@@ -99,9 +87,9 @@ def seed_year() -> Year:
     """
     org = make_org_key()
     year = Year(owner=make_user(Role.CASEWORKER))
-    add_entry("alpha-ngo", "Alpha Defenders Network", "阿爾法捍衛者網絡")
-    add_entry("beta-desk", "Beta Legal Desk")
-    add_entry("gamma-fund", "Gamma Fund")
+    make_entry("alpha-ngo", name="Alpha Defenders Network", name_zh="阿爾法捍衛者網絡")
+    make_entry("beta-desk", name="Beta Legal Desk")
+    make_entry("gamma-fund", name="Gamma Fund")
     c = year.cases
     lawyer_whrd = ["lawyer", "woman_hrd"]
     # 00:10 on 1 January in Taipei is still 31 December in UTC: it belongs to 2025.
@@ -262,13 +250,3 @@ def seed_year() -> Year:
     # 23:00 on 31 December 2024 in Taipei: last year.
     add_outbox(owner, "reminder:4:d7", "reminder", OutboxStatus.SENT, taipei(2024, 12, 31, 23))
     return year
-
-
-def staff_client(app: Flask, role: Role = Role.VIEWER) -> FlaskClient:
-    client = app.test_client()
-    login_as(client, app, make_user(role))
-    with client.session_transaction() as session:
-        now = int(time.time())
-        session.setdefault("login_at", now)
-        session.setdefault("seen_at", now)
-    return client

@@ -3,39 +3,20 @@ period form works without JavaScript."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from intake.models import Role, User
-from tests.builders import make_user
+from intake.models import Role
+from tests.builders import make_user, session_cookie
 from tests.reports.conftest import seed_year
 
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 USER_AGENT = "RefugeReportTests/1.0"
-
-
-def session_cookie_for(app: Flask, user: User) -> str:
-    """A signed session cookie for ``user``, as a completed sign-in leaves it (the sign-in's
-    own start_session, so the cookie carries whatever a real session needs)."""
-    from flask import session
-
-    from intake.auth.sessions import start_session
-
-    with app.test_request_context(
-        headers={"User-Agent": USER_AGENT}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
-    ):
-        start_session(user)
-        now = int(time.time())
-        session.setdefault("login_at", now)
-        session.setdefault("seen_at", now)
-        serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-        return str(serializer.dumps(dict(session)))
 
 
 def test_reports_at_360_px_without_javascript(app: Flask, live_server: Any, browser: Any) -> None:
@@ -55,7 +36,7 @@ def test_reports_at_360_px_without_javascript(app: Flask, live_server: Any, brow
             [
                 {
                     "name": app.config["SESSION_COOKIE_NAME"],
-                    "value": session_cookie_for(app, viewer),
+                    "value": session_cookie(app, viewer),
                     "url": live_server.url,
                 }
             ]
@@ -104,7 +85,7 @@ def test_reports_have_no_axe_violations(
             [
                 {
                     "name": app.config["SESSION_COOKIE_NAME"],
-                    "value": session_cookie_for(app, viewer),
+                    "value": session_cookie(app, viewer),
                     "url": live_server.url,
                 }
             ]

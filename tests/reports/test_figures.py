@@ -15,12 +15,11 @@ from intake.extensions import db
 from intake.models import ReferralKind, ReferralState
 from intake.services import reports
 from intake.services.reports import Period, year_period
-from tests.builders import make_org_key
+from tests.builders import make_entry, make_org_key
 from tests.reports.conftest import (
     NOW,
     TAIPEI,
     add_case,
-    add_entry,
     add_referral,
     seed_year,
     taipei,
@@ -176,7 +175,7 @@ def test_suppress() -> None:
 
 def test_a_referral_belongs_to_the_period_it_was_sent_in(any_app: Flask) -> None:
     case = add_case(make_org_key(), "X", utc(2024, 12, 29, 4), country="TW")
-    add_entry("alpha-ngo", "Alpha")
+    make_entry("alpha-ngo", name="Alpha")
     # Drafted on 30 December 2024, sent on 2 January 2025 (Taipei).
     add_referral(
         case,

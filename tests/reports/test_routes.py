@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from intake.db import utcnow
 from intake.models import ReferralKind, Role
-from tests.builders import make_case, make_org_key
+from tests.builders import make_case, make_entry, make_org_key, sign_in
 from tests.conftest import table_count
-from tests.reports.conftest import add_entry, add_referral, seed_year, staff_client
+from tests.reports.conftest import add_referral, seed_year
 
 YEAR_2025 = "period=custom&from=2025-01-01&to=2025-12-31"
 
@@ -24,6 +25,13 @@ def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
     app = make_app("sqlite", ORG_TIMEZONE="Asia/Taipei")
     with app.app_context():
         yield app
+
+
+@pytest.fixture
+def viewer(web: Flask) -> FlaskClient:
+    client = web.test_client()
+    sign_in(client, Role.VIEWER)
+    return client
 
 
 def table(html: str, key: str) -> list[tuple[str, str]]:
@@ -57,7 +65,8 @@ def test_anonymous_is_sent_to_sign_in(web: Flask) -> None:
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.CASEWORKER, Role.ADMIN])
 def test_every_staff_role_reads_reports(web: Flask, role: Role) -> None:
-    client = staff_client(web, role)
+    client = web.test_client()
+    sign_in(client, role)
     assert client.get("/reports/").status_code == 200
     response = client.get(f"/reports/export.csv?{YEAR_2025}")
     assert response.status_code == 200
@@ -67,9 +76,9 @@ def test_every_staff_role_reads_reports(web: Flask, role: Role) -> None:
 # --- the page --------------------------------------------------------------------------------
 
 
-def test_page_shows_the_known_year(web: Flask) -> None:
+def test_page_shows_the_known_year(viewer: FlaskClient) -> None:
     seed_year()
-    html = staff_client(web).get(f"/reports/?{YEAR_2025}").get_data(as_text=True)
+    html = viewer.get(f"/reports/?{YEAR_2025}").get_data(as_text=True)
     figures = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", html))
     assert figures["Requests received"] == "10"
     assert figures["Median days from request to first referral sent"] == "5.0"
@@ -96,9 +105,9 @@ def test_page_shows_the_known_year(web: Flask) -> None:
     assert 'class="table-wrap"' in html
 
 
-def test_small_counts_are_suppressed_by_country_and_profile(web: Flask) -> None:
+def test_small_counts_are_suppressed_by_country_and_profile(viewer: FlaskClient) -> None:
     seed_year()
-    html = staff_client(web).get(f"/reports/?{YEAR_2025}").get_data(as_text=True)
+    html = viewer.get(f"/reports/?{YEAR_2025}").get_data(as_text=True)
     # Exact counts first (largest first), then the suppressed rows by name, then the total.
     assert table(html, "countries") == [
         ("Taiwan", "6"),
@@ -120,33 +129,32 @@ def test_small_counts_are_suppressed_by_country_and_profile(web: Flask) -> None:
     assert dict(table(html, "urgency"))["Within weeks"] == "3"
 
 
-def test_this_year_is_the_default(web: Flask) -> None:
+def test_this_year_is_the_default(viewer: FlaskClient) -> None:
     make_case(make_org_key(), country="KE")
-    html = staff_client(web).get("/reports/").get_data(as_text=True)
+    html = viewer.get("/reports/").get_data(as_text=True)
     year = utcnow().year
     assert re.search(r"<dt>Requests received</dt><dd>1</dd>", html)
     assert f"January 1, {year}" in html
     assert table(html, "countries")[0] == ("Kenya", "&lt;5")
-    last = staff_client(web).get("/reports/?period=last_year").get_data(as_text=True)
+    last = viewer.get("/reports/?period=last_year").get_data(as_text=True)
     assert f"January 1, {year - 1}" in last
     assert 'id="report-empty"' in last
 
 
-def test_empty_state(web: Flask) -> None:
-    response = staff_client(web).get("/reports/")
+def test_empty_state(viewer: FlaskClient) -> None:
+    response = viewer.get("/reports/")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert 'id="report-empty"' in html
     assert "No requests, referrals or reminders in this period." in html
     assert "<table" not in html
-    csv_rows = read_csv(staff_client(web).get("/reports/export.csv").data)
+    csv_rows = read_csv(viewer.get("/reports/export.csv").data)
     assert ["Key figures", "Requests received", "0"] in csv_rows
 
 
-def test_page_in_traditional_chinese(web: Flask) -> None:
+def test_page_in_traditional_chinese(viewer: FlaskClient) -> None:
     seed_year()
-    client = staff_client(web)
-    html = client.get(f"/reports/?{YEAR_2025}&lang=zh_Hant").get_data(as_text=True)
+    html = viewer.get(f"/reports/?{YEAR_2025}&lang=zh_Hant").get_data(as_text=True)
     assert '<html lang="zh-Hant">' in html
     assert "<h1>報告</h1>" in html
     assert "重點數字" in html
@@ -155,18 +163,18 @@ def test_page_in_traditional_chinese(web: Flask) -> None:
     assert table(html, "countries")[0] == ("台灣", "6")
     assert dict(table(html, "profiles"))["律師"] == "6"  # the directory's label, translated
     assert "1 至 4 的數字一律顯示為「&lt;5」" in html
-    rows = read_csv(client.get(f"/reports/export.csv?{YEAR_2025}").data)
+    rows = read_csv(viewer.get(f"/reports/export.csv?{YEAR_2025}").data)
     assert ["收到的求助" in row for row in rows].count(True) == 1
-    bad = client.get("/reports/?period=custom&from=2025-13-01&to=2025-12-31")
+    bad = viewer.get("/reports/?period=custom&from=2025-13-01&to=2025-12-31")
     assert "請以 YYYY-MM-DD 格式輸入日期" in bad.get_data(as_text=True)
 
 
 # --- CSV -------------------------------------------------------------------------------------
 
 
-def test_csv_has_the_same_tables_and_suppression(web: Flask) -> None:
+def test_csv_has_the_same_tables_and_suppression(viewer: FlaskClient) -> None:
     seed_year()
-    response = staff_client(web).get(f"/reports/export.csv?{YEAR_2025}")
+    response = viewer.get(f"/reports/export.csv?{YEAR_2025}")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"] == (
@@ -196,12 +204,12 @@ def test_csv_has_the_same_tables_and_suppression(web: Flask) -> None:
     "name",
     ['=HYPERLINK("http://x.example","x")', "+1+1", "-2+3", "@SUM(A1:A2)", "\tTAB", "\rCR"],
 )
-def test_csv_cells_cannot_become_formulas(web: Flask, name: str) -> None:
+def test_csv_cells_cannot_become_formulas(viewer: FlaskClient, name: str) -> None:
     org = make_org_key()
     case = make_case(org)
-    add_entry("hostile", name)
+    make_entry("hostile", name=name)
     add_referral(case, "hostile", ReferralKind.NGO_REFERRAL, sent_at=utcnow())
-    rows = read_csv(staff_client(web).get("/reports/export.csv").data)
+    rows = read_csv(viewer.get("/reports/export.csv").data)
     cells = [row[1] for row in rows if row[0].startswith("Organisations and mechanisms")]
     assert cells == ["'" + name]
     for row in rows:
@@ -232,16 +240,17 @@ BAD_QUERIES = [
 
 
 @pytest.mark.parametrize(("query", "message"), BAD_QUERIES)
-def test_hostile_query_strings_get_a_clear_400(web: Flask, query: str, message: str) -> None:
-    client = staff_client(web)
-    page = client.get(f"/reports/?{query}")
+def test_hostile_query_strings_get_a_clear_400(
+    viewer: FlaskClient, query: str, message: str
+) -> None:
+    page = viewer.get(f"/reports/?{query}")
     assert page.status_code == 400
     html = page.get_data(as_text=True)
     assert message in html
     assert 'role="alert"' in html
     assert "<script>alert" not in html
     assert "<table" not in html
-    export = client.get(f"/reports/export.csv?{query}")
+    export = viewer.get(f"/reports/export.csv?{query}")
     assert export.status_code == 400
     assert message in export.get_data(as_text=True)
     assert "Content-Disposition" not in export.headers
@@ -259,20 +268,18 @@ def test_hostile_query_strings_get_a_clear_400(web: Flask, query: str, message: 
         "period=%20custom%20&from=%202025-01-01%20&to=2025-03-01",  # stray spaces
     ],
 )
-def test_odd_but_valid_query_strings_work(web: Flask, query: str) -> None:
-    client = staff_client(web)
-    assert client.get(f"/reports/?{query}").status_code == 200
-    assert client.get(f"/reports/export.csv?{query}").status_code == 200
+def test_odd_but_valid_query_strings_work(viewer: FlaskClient, query: str) -> None:
+    assert viewer.get(f"/reports/?{query}").status_code == 200
+    assert viewer.get(f"/reports/export.csv?{query}").status_code == 200
 
 
 @pytest.mark.parametrize(
     "query",
     ["period=custom&from=2025-01-01%00&to=2025-12-31", "junk=%00&period=this_year"],
 )
-def test_nul_bytes_are_refused_or_ignored_never_a_500(web: Flask, query: str) -> None:
-    client = staff_client(web)
-    page = client.get(f"/reports/?{query}")
-    export = client.get(f"/reports/export.csv?{query}")
+def test_nul_bytes_are_refused_or_ignored_never_a_500(viewer: FlaskClient, query: str) -> None:
+    page = viewer.get(f"/reports/?{query}")
+    export = viewer.get(f"/reports/export.csv?{query}")
     # A NUL in the dates is a bad date; elsewhere the app may refuse the whole request.
     expected = {400} if "from=" in query else {200, 400}
     assert page.status_code in expected
@@ -282,21 +289,18 @@ def test_nul_bytes_are_refused_or_ignored_never_a_500(web: Flask, query: str) ->
         assert "Content-Disposition" not in export.headers
 
 
-def test_a_bad_range_echoes_nothing_dangerous(web: Flask) -> None:
-    html = (
-        staff_client(web)
-        .get('/reports/?period=custom&from="><script>x()</script>&to=2025-01-01')
-        .get_data(as_text=True)
+def test_a_bad_range_echoes_nothing_dangerous(viewer: FlaskClient) -> None:
+    html = viewer.get('/reports/?period=custom&from="><script>x()</script>&to=2025-01-01').get_data(
+        as_text=True
     )
     assert "<script>x()" not in html
     assert "&#34;&gt;&lt;script&gt;" in html or "&quot;&gt;&lt;script&gt;" in html
 
 
-def test_reports_change_nothing(web: Flask) -> None:
+def test_reports_change_nothing(viewer: FlaskClient) -> None:
     seed_year()
     before = table_count("audit_events")
-    client = staff_client(web)
-    client.get(f"/reports/?{YEAR_2025}")
-    client.get(f"/reports/export.csv?{YEAR_2025}")
+    viewer.get(f"/reports/?{YEAR_2025}")
+    viewer.get(f"/reports/export.csv?{YEAR_2025}")
     after = table_count("audit_events")
     assert before == after

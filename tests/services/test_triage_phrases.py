@@ -10,7 +10,7 @@ from intake.models import Role, Urgency
 from intake.services import directory as directory_service
 from intake.services.triage import Routing, suggestions_for
 from intake.services.triage_phrases import lines
-from tests.builders import login_as, make_case, make_org_key, make_user
+from tests.builders import make_case, make_org_key, sign_in
 
 SCENARIOS: list[tuple[list[str], list[str], str, list[str], Urgency]] = [
     (["detention"], ["lawyer"], "CN", ["zh"], Urgency.IMMEDIATE),
@@ -40,7 +40,8 @@ def test_staff_read_triage_reasons_in_traditional_chinese(app: Flask) -> None:
         Routing(Urgency.IMMEDIATE, ("detention",), ("lawyer",), "CN", ("zh",))
     )
     case = make_case(make_org_key(), triage=suggestions, threats=["detention"], country="CN")
-    client = login_as(app.test_client(), app, make_user(Role.CASEWORKER))
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
     html = client.get(f"/cases/{case.ref}?lang=zh_Hant").get_data(as_text=True)
     assert "生命或人身自由正處於危險：請在 24 小時內聯繫使館" in html
     assert "服務範圍遍及全球" in html
