@@ -12,8 +12,8 @@ from werkzeug.wrappers import Response
 
 from intake.admin import bp
 from intake.auth.access import ADMINS, role_required
-from intake.auth.forms import EmptyForm
 from intake.extensions import db
+from intake.forms import EmptyForm
 from intake.models import OutboxStatus, ReminderOutbox, User
 from intake.services import delivery, heartbeats
 from intake.services.settings import org_zone

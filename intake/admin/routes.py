@@ -24,9 +24,9 @@ from intake.admin.forms import (
     TimezoneForm,
 )
 from intake.auth.access import ADMINS, role_required
-from intake.auth.forms import EmptyForm
 from intake.db import utcnow
 from intake.extensions import db
+from intake.forms import EmptyForm
 from intake.models import AuditEvent, KeyGrant, OrgKey, Role, User
 from intake.services import (
     accounts,

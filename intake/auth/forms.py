@@ -80,7 +80,3 @@ class ChangePasswordForm(StaffKeyFields):
         render_kw={"autocomplete": "current-password"},
     )
     password, confirm = _new_password_fields()
-
-
-class EmptyForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""

@@ -30,7 +30,6 @@ from intake.auth.access import STAFF, role_required
 from intake.auth.forms import (
     ChangePasswordForm,
     CodeForm,
-    EmptyForm,
     EnrolCurrentPasswordForm,
     EnrolNewPasswordForm,
     LoginForm,
@@ -46,6 +45,7 @@ from intake.auth.sessions import (
     start_session,
 )
 from intake.extensions import db, limiter
+from intake.forms import EmptyForm
 from intake.models import User
 from intake.services import accounts, keys, setup_token
 from intake.services.accounts import AccountError, KeyMaterial, LoginResult, TotpResult

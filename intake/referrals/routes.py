@@ -15,9 +15,9 @@ from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
-from intake.auth.forms import EmptyForm
 from intake.db import utcnow
 from intake.extensions import db
+from intake.forms import EmptyForm
 from intake.labels import KIND_LABELS, REFERRAL_OUTCOME_LABELS, STATE_LABELS
 from intake.models import (
     AWAITING,
