@@ -49,8 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         default_translation_directories=";".join(i18n.translation_directories()),
     )
     ext.login_manager.init_app(app)
+    hardening.init_app(app)  # first: its request hooks run before web's
     web.init_app(app)
-    hardening.init_app(app)
 
     import intake.models  # noqa: F401  (every table known to Alembic and create_all)
 

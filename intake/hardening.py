@@ -15,7 +15,8 @@ import logging
 from contextlib import suppress
 from types import TracebackType
 
-from flask import Flask, Request, Response, g, request
+from flask import Flask, Request, Response, abort, g, request
+from flask.globals import request_ctx
 from flask_babel import gettext as _
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import BadRequest
@@ -86,6 +87,20 @@ def init_app(app: Flask) -> None:
         response = app.make_response(error_response(503, database_unavailable_message()))
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+    @app.before_request
+    def refuse_unreadable_host() -> None:
+        """Refuse a Host header that is no valid name before any other hook builds a URL.
+
+        A label over 63 characters leaves no URL adapter (routing failed), so every
+        ``url_for`` would crash; ``xn--`` routes but cannot be decoded back, which breaks
+        ``request.url`` (read by sign-in redirects). Registered before the other hooks."""
+        if request_ctx.url_adapter is None and request.routing_exception is not None:
+            raise request.routing_exception
+        try:
+            request.url  # noqa: B018 — computing it is the check
+        except UnicodeError:
+            abort(400)
 
     for error_class in DATABASE_UNAVAILABLE:
         app.register_error_handler(error_class, database_unavailable)
