@@ -33,6 +33,21 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _rate_limit(name: str, default: str) -> str:
+    """A Flask-Limiter limit string such as ``10 per hour;30 per day``, checked at start-up so
+    that a typo fails loudly instead of silently lifting the limit."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a rate limit like '10 per hour', got {raw!r}") from exc
+    return raw
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for ``postgres://`` and ``postgresql://`` URLs (Heroku-style names too)."""
     for prefix in ("postgres://", "postgresql://"):
@@ -92,6 +107,11 @@ def _from_environment() -> dict[str, Any]:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "TRUST_PROXY": _bool("TRUST_PROXY", False),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # The public form (DESIGN §1: floods of the form) and staff sign-in, per client.
+        "REQUEST_RATE_LIMIT": _rate_limit("REQUEST_RATE_LIMIT", "10 per hour;30 per day"),
+        "STATUS_RATE_LIMIT": _rate_limit("STATUS_RATE_LIMIT", "5 per minute;30 per hour"),
+        "FOLLOW_UP_RATE_LIMIT": _rate_limit("FOLLOW_UP_RATE_LIMIT", "10 per hour"),
+        "LOGIN_RATE_LIMIT": _rate_limit("LOGIN_RATE_LIMIT", "10 per minute;60 per hour"),
     }
 
 
@@ -146,10 +166,7 @@ class BaseSettings:
     ENROL_TOKEN_DAYS = 7
     TOTP_ISSUER = "Refuge"
 
-    # The public form (DESIGN §1: floods of the form).
-    REQUEST_RATE_LIMIT = "10 per hour;30 per day"
-    STATUS_RATE_LIMIT = "5 per minute;30 per hour"
-    FOLLOW_UP_RATE_LIMIT = "10 per hour"
+    # The public form's rate limits are read from the environment (_from_environment).
     SEALED_ANSWERS_MAX_BYTES = 320 * 1024
 
     ARGON2_TIME_COST = 2

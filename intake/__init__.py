@@ -11,6 +11,7 @@ from flask import Flask
 
 from config.settings import instance_secret_key, settings_for
 from intake import extensions as ext
+from intake.hardening import RefugeFlask
 
 BLUEPRINTS = ("system", "public", "auth", "cases", "referrals", "directory", "reports", "admin")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -23,7 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     instance_path = Path(settings["INSTANCE_PATH"])
     instance_path.mkdir(parents=True, exist_ok=True)
 
-    app = Flask(
+    app = RefugeFlask(
         __name__,
         instance_path=str(instance_path),
         template_folder="../templates",
@@ -33,7 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(instance_path)
 
-    from intake import i18n, logs, web
+    from intake import hardening, i18n, logs, web
 
     logs.configure(app)
     ext.db.init_app(app)
@@ -48,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         default_translation_directories=";".join(i18n.translation_directories()),
     )
     ext.login_manager.init_app(app)
+    hardening.init_app(app)  # first: its request hooks run before web's
     web.init_app(app)
 
     import intake.models  # noqa: F401  (every table known to Alembic and create_all)

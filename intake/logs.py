@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import traceback
+from pathlib import Path
 
 from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def configure(app: Flask) -> None:
@@ -12,5 +16,23 @@ def configure(app: Flask) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app.logger.setLevel(level)
     # Werkzeug's access log prints each client's address: keep only its warnings and errors.
-    # Gunicorn writes no access log unless asked to (the Procfile does not ask).
+    # Gunicorn's logs go through config/gunicorn.py, which keeps addresses out of them.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def _ours(frame: traceback.FrameSummary) -> bool:
+    return frame.filename.startswith(str(PROJECT_ROOT)) and "site-packages" not in frame.filename
+
+
+def summary(error: BaseException) -> str:
+    """One line naming an exception and where our code met it, never its message (which may
+    quote what was submitted): ``OperationalError at intake/services/cases.py:103 in f``."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [frame for frame in frames if _ours(frame)]
+    name = type(error).__name__
+    if not (ours or frames):
+        return name
+    frame = (ours or frames)[-1]
+    path = Path(frame.filename)
+    shown = path.relative_to(PROJECT_ROOT) if _ours(frame) else path.name
+    return f"{name} at {shown}:{frame.lineno} in {frame.name}"

@@ -23,6 +23,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.globals import request_ctx
 from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -59,6 +60,10 @@ def error_response(status: int, message: str) -> tuple[Response | str, int]:
     """An error page or JSON body that says what went wrong and never echoes the request."""
     if _wants_json():
         return jsonify({"error": message, "status": status}), status
+    if request_ctx.url_adapter is None:
+        # The request could not even be routed (a Host header that is not a valid name, e.g.
+        # a label over 63 characters): no link can be built for it, so no page either.
+        return Response(message, status=status, mimetype="text/plain"), status
     return render_template("errors/error.html", status=status, message=message), status
 
 
@@ -70,6 +75,7 @@ def _message_for(error: HTTPException) -> str:
         405: _("This action is not allowed here."),
         413: _("What you sent is too large. Nothing was saved."),
         429: _("Too many attempts. Please wait a little and try again."),
+        500: _("Something went wrong on our side. Nothing was saved."),
     }
     return messages.get(error.code or 500, error.description or _("Something went wrong."))
 

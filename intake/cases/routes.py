@@ -198,7 +198,11 @@ def change_status(ref: str) -> PageResponse:
     if not form.validate():
         return _refused(case, _("Choose a status from the list. Nothing was changed."))
     try:
+        # Optional() lets " " through (it reads as blank), but it is no outcome either.
         outcome = CaseOutcome(form.outcome.data) if form.outcome.data else None
+    except ValueError:
+        return _refused(case, _("Choose an outcome from the list. Nothing was changed."))
+    try:
         expected = CaseStatus(form.from_status.data) if form.from_status.data else None
     except ValueError:
         return _refused(case, _("Choose a status from the list. Nothing was changed."))

@@ -23,9 +23,6 @@ token must re-show the form with what the person wrote, not an error page (DESIG
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import logging
 from io import BytesIO
 from typing import Any
@@ -47,7 +44,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
 from intake import vocab
-from intake.extensions import csrf, limiter
+from intake.addresses import hashed_address
+from intake.extensions import csrf, db, limiter
+from intake.hardening import database_unavailable_message
 from intake.models import Case, OrgKey, Urgency
 from intake.public import bp
 from intake.public.forms import (
@@ -98,19 +97,8 @@ def _keep_uploads_in_memory() -> None:
 
 
 def _client_key() -> str:
-    """Rate-limit key: a keyed hash of the address, so limiter storage (Redis in production)
-    never holds submitters' IP addresses (DESIGN §1.7)."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    address = request.remote_addr or "unknown"
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        pass
-    else:
-        if parsed.version == 6:
-            # One IPv6 host usually holds a whole /64: limit the network, not each address.
-            address = str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    return "pub:" + hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:24]
+    """Rate-limit key: a keyed hash of the address, never the address (DESIGN §1.7)."""
+    return hashed_address("pub")
 
 
 def _request_limit() -> str:
@@ -311,13 +299,28 @@ def _plain_files(form: IntakeForm | FollowUpForm) -> tuple[list[PlainFile], list
     return files, errors
 
 
+def _database_notice(had_files: bool) -> str:
+    notice = _(
+        "We could not save your request because of a problem on our side. We kept what "
+        "you wrote: please try again in a minute."
+    )
+    if had_files:
+        notice += " " + _("Please attach your files again.")
+    return notice
+
+
 def _render_form(
-    form: IntakeForm, org_key: OrgKey | None, status: int = 200, notice: str | None = None
+    form: IntakeForm,
+    org_key: OrgKey | None,
+    status: int = 200,
+    notice: str | None = None,
+    database_down: bool = False,
 ) -> tuple[str, int]:
     return render_template(
         "public/request.html",
         form=form,
         org_key=org_key,
+        database_down=database_down,
         notice=notice,
         sealed_fields=SEALED_FIELDS,
         max_files=submissions.attachment_max_count(),
@@ -362,13 +365,7 @@ def _submit_without_js(
     except SQLAlchemyError as error:
         # A server error must not throw the text away either: show the form again, filled in.
         log.error("storing a request failed: %s", type(error).__name__)
-        notice = _(
-            "We could not save your request because of a problem on our side. We kept what "
-            "you wrote: please try again in a moment."
-        )
-        if plain_files:
-            notice += " " + _("Please attach your files again.")
-        return _render_form(form, org_key, status=503, notice=notice)
+        return _render_form(form, org_key, status=503, notice=_database_notice(bool(plain_files)))
     return render_template("public/receipt.html", receipt_code=submission.receipt_code), 200
 
 
@@ -388,20 +385,37 @@ def request_key() -> ViewResult:
 @limiter.limit(_request_limit, methods=["POST"], key_func=_client_key)
 @csrf.exempt
 def request_form() -> ViewResult:
-    org_key = keys.current_org_key()
-    if org_key is not None and not key_pins.is_verified(org_key):
-        return _key_unverified()
     if request.method == "GET":
-        return _render_form(IntakeForm(), org_key)
+        current = keys.current_org_key()
+        if current is not None and not key_pins.is_verified(current):
+            return _key_unverified()
+        return _render_form(IntakeForm(), current)
 
     parsed = _read_form()
     if parsed is None:
         return _refuse(_too_large_message(), 413)
     form_data, files = parsed
     from_browser = "sealed_answers" in form_data
+    try:
+        org_key = keys.current_org_key()
+    except SQLAlchemyError as error:
+        # The database is down: keep what they wrote on the page (JavaScript keeps its own).
+        log.error("looking up the organisation key failed: %s", type(error).__name__)
+        db.session.rollback()
+        if from_browser:
+            return _refuse(database_unavailable_message(), 503)
+        return _render_form(
+            IntakeForm(form_data),
+            None,
+            status=503,
+            notice=_database_notice(bool(files)),
+            database_down=True,
+        )
     if org_key is None:
         closed = _("This organisation is not accepting requests yet. Nothing was saved.")
         return _refuse(closed, 503)
+    if not key_pins.is_verified(org_key):
+        return _key_unverified()
 
     if not _csrf_ok():
         if from_browser:

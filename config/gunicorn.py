@@ -1,0 +1,65 @@
+"""Gunicorn settings for the Procfile's ``web`` process (``--config python:config.gunicorn``).
+
+No client address in any log (DESIGN §1.7): gunicorn's own error log writes ``Invalid request
+from ip=…`` for malformed requests, and its access log format starts with the address. Here
+every gunicorn log record has addresses replaced before it is written, and the access log
+(off unless ``GUNICORN_ACCESS_LOG`` names a file, or ``-`` for stdout) has no address field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
+
+bind = f"{os.environ.get('BIND_HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+# Method, path without the query, status, bytes, duration: no %(h)s, %(r)s or user agent.
+access_log_format = "%(m)s %(U)s %(s)s %(B)s %(M)sms"
+
+HIDDEN = "[address]"
+IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
+IPV6 = re.compile(r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]*(?![0-9A-Fa-f:])")
+
+
+def _hide(match: re.Match[str]) -> str:
+    try:
+        ipaddress.ip_address(match.group(0))
+    except ValueError:
+        return match.group(0)  # e.g. a time of day, not an address
+    return HIDDEN
+
+
+def without_addresses(text: str) -> str:
+    return IPV6.sub(_hide, IPV4.sub(_hide, text))
+
+
+class HideAddresses(logging.Filter):
+    """Rewrites each record with every IPv4 and IPv6 address replaced; the one exception is
+    the arbiter's ``Listening at:`` line, which names the server's own address, not a client's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith("Listening at:"):
+            record.msg, record.args = without_addresses(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = without_addresses(record.exc_text)
+        return True
+
+
+class AddresslessLogger(Logger):
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        # On the loggers, not their handlers: gunicorn replaces handlers when it reopens files.
+        self.error_log.addFilter(HideAddresses())
+        self.access_log.addFilter(HideAddresses())
+
+
+logger_class = AddresslessLogger

@@ -1,0 +1,131 @@
+"""No client address in any log or store (issue #15, DESIGN §1.7): not in the limiter's Redis
+keys after staff sign-in attempts, not in gunicorn's own logs for a malformed request."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from flask import Flask
+
+from config.settings import PROJECT_ROOT
+from tests.auth.helpers import csrf_token
+from tests.builders import make_user
+
+ADDRESSES = ["203.0.113.77", "2001:db8:1234:5678::abcd"]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_staff_sign_in_limiter_keys_hold_no_address(
+    make_app: Callable[..., Flask], redis_url: str, address: str
+) -> None:
+    app = make_app("sqlite", RATELIMIT_STORAGE_URI=redis_url)
+    with app.app_context():
+        user = make_user()
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        for _ in range(3):
+            token = csrf_token(client, "/login")
+            client.post(
+                "/login", data={"csrf_token": token, "email": user.email, "password": "wrong"}
+            )
+    keys = [key.decode() for key in redis.Redis.from_url(redis_url).keys("*")]
+    assert any("staff:" in key for key in keys), keys  # the limiter did count the attempts
+    for key in keys:
+        assert address not in key
+        assert address.split("::")[0] not in key  # nor the IPv6 network
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail("gunicorn did not start")
+
+
+@pytest.fixture
+def gunicorn_logs(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
+    """Real gunicorn with the Procfile's config module on a free loopback port; yields the
+    port and the error and access log files."""
+    port = _free_port()
+    error_log, access_log = tmp_path / "error.log", tmp_path / "access.log"
+    env = {
+        **os.environ,
+        "INTAKE_ENV": "development",
+        "INTAKE_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'refuge.sqlite'}",
+        "SECRET_KEY": "gunicorn-test-secret",
+        "BIND_HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_ACCESS_LOG": str(access_log),
+        "LOG_LEVEL": "DEBUG",
+    }
+    process = subprocess.Popen(  # noqa: S603 — our own gunicorn, fixed arguments
+        [
+            sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn",
+            "--error-logfile", str(error_log), "--log-level", "debug", "intake:create_app()",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+    )  # fmt: skip
+    try:
+        _wait_for_port(port, process)
+        yield port, error_log, access_log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _send_from(source: str, port: int, payload: bytes) -> bytes:
+    """Send raw bytes from another loopback address, so the client's address differs from
+    the address gunicorn listens on and says it listens on."""
+    with socket.socket() as connection:
+        connection.bind((source, 0))
+        connection.settimeout(10)
+        connection.connect(("127.0.0.1", port))
+        connection.sendall(payload)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def test_gunicorn_logs_no_client_address(gunicorn_logs: tuple[int, Path, Path]) -> None:
+    port, error_log, access_log = gunicorn_logs
+    client = "127.0.0.2"
+    answer = _send_from(client, port, b"GET / HTTP/1.1 EXTRA\r\nHost: x\r\n\r\n")  # malformed
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    answer = _send_from(
+        client, port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert b" 200 " in answer.split(b"\r\n", 1)[0]
+    time.sleep(0.5)  # let the worker flush its log lines
+    errors, accesses = error_log.read_text(), access_log.read_text()
+    assert "Invalid request" in errors  # gunicorn did log the malformed request…
+    assert "/healthz" in accesses  # …and the access log is on
+    for text in (errors, accesses):
+        assert client not in text  # …without the client's address
+        listening = [line for line in text.splitlines() if "127.0.0.1" in line]
+        # The only address left is the one gunicorn listens on, said once at start.
+        assert all("Listening at" in line for line in listening), listening

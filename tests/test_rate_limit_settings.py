@@ -1,0 +1,44 @@
+"""The public form's rate limits come from the environment (issue #15, item 13)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+
+from config.settings import ConfigError, settings_for
+from tests.builders import make_org_key
+
+
+def test_the_public_form_limit_is_read_from_the_environment(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUEST_RATE_LIMIT", "2 per hour")
+    app = make_app("sqlite", WTF_CSRF_ENABLED=False)
+    with app.app_context():
+        make_org_key()
+    client = app.test_client()
+    answers = [client.post("/request", data={}).status_code for _ in range(3)]
+    assert answers[:2] != [429, 429]
+    assert answers[2] == 429
+
+
+@pytest.mark.parametrize(
+    "name", ["REQUEST_RATE_LIMIT", "STATUS_RATE_LIMIT", "FOLLOW_UP_RATE_LIMIT", "LOGIN_RATE_LIMIT"]
+)
+def test_a_malformed_limit_stops_start_up(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(name, "lots per fortnight")
+    with pytest.raises(ConfigError, match=name):
+        settings_for("development")
+
+
+def test_without_the_variables_the_documented_defaults_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("REQUEST_RATE_LIMIT", "STATUS_RATE_LIMIT", "FOLLOW_UP_RATE_LIMIT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = settings_for("development")
+    assert settings["REQUEST_RATE_LIMIT"] == "10 per hour;30 per day"
+    assert settings["STATUS_RATE_LIMIT"] == "5 per minute;30 per hour"
+    assert settings["FOLLOW_UP_RATE_LIMIT"] == "10 per hour"
