@@ -38,7 +38,8 @@ STATUS_LABELS = {
 SHARED_STATUS_LABELS = {
     SharedStatus.RECEIVED: _l("Received"),
     SharedStatus.ASSESSING: _l("Being assessed"),
-    SharedStatus.REFERRED: _l("Referred"),
+    SharedStatus.REFERRED: _l("Help being arranged"),
+    SharedStatus.WAITING: _l("Waiting for others"),
     SharedStatus.CLOSED: _l("Closed"),
 }
 OUTCOME_LABELS = {

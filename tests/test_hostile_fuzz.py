@@ -24,8 +24,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from intake.extensions import db
 from intake.models import Role
 from tests.auth.helpers import csrf_token
-from tests.builders import make_attachment, make_case, make_org_key, make_user
-from tests.cases.helpers import sign_in
+from tests.builders import make_attachment, make_case, make_org_key, make_user, sign_in
 from tests.test_authorisation_matrix import routes, url_for_rule
 
 # Tables a request may legitimately change without "writing" anything a user sent: reads are
@@ -40,9 +39,7 @@ FIELD_NAMES = [
     "sealed_copy", "name", "role", "timezone", "what_happened", "q", "lang", "next",
 ]  # fmt: skip
 
-text = st.text(
-    alphabet=st.characters(codec="utf-8"), min_size=0, max_size=40
-)
+text = st.text(alphabet=st.characters(codec="utf-8"), min_size=0, max_size=40)
 odd_text = st.one_of(
     text,
     st.sampled_from(
@@ -191,7 +188,7 @@ def world(make_app: Callable[..., Flask]) -> Iterator[World]:
         tokens = {"anonymous": csrf_token(clients["anonymous"], "/login")}
         for role in Role:
             client = app.test_client()
-            sign_in(client, app, make_user(role))
+            sign_in(client, make_user(role))
             clients[role.value] = client
             tokens[role.value] = csrf_token(client, "/cases/")
         values = {"ref": case.ref, "attachment_id": attachment.id, "filename": "css/refuge.css"}

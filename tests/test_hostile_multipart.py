@@ -15,8 +15,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from intake.extensions import db
 from intake.models import Case, Role
-from tests.builders import OrgKeyPair, make_case, make_org_key, make_user
-from tests.cases.helpers import sign_in
+from tests.builders import OrgKeyPair, make_case, make_org_key, make_user, sign_in
 from tests.conftest import table_count
 
 BOUNDARY = "refugeXboundary"
@@ -74,7 +73,7 @@ def test_a_blank_outcome_is_a_form_error_not_a_crash(
         case = make_case(make_org_key())
         status_before = case.status
         client = app.test_client()
-        sign_in(client, app, make_user(Role.CASEWORKER))
+        sign_in(client, make_user(Role.CASEWORKER))
         response = client.post(
             f"/cases/{case.ref}/status",
             data={"status": "closed", "outcome": " ", "from_status": case.status.value},

@@ -14,10 +14,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 
 from intake import vocab
-from intake.labels import OUTCOME_LABELS, SHARED_STATUS_LABELS, STATUS_LABELS
+from intake.labels import OUTCOME_LABELS, STATUS_LABELS
 from intake.models import CaseStatus, Urgency
 from intake.services.queue import SORTS, QueueFilters
 
@@ -132,12 +132,9 @@ class AssignForm(FlaskForm):
         return int(raw)
 
 
-class SharedStatusForm(FlaskForm):
-    shared_status = SelectField(
-        _l("What the submitter sees"),
-        choices=[SelectChoice(s.value, label) for s, label in SHARED_STATUS_LABELS.items()],
-        validators=[InputRequired()],
-    )
+class PublicStatusHoldForm(FlaskForm):
+    # "1" holds what the submitter sees at its current value, "0" lets it follow the case.
+    hold = HiddenField(validators=[InputRequired(), AnyOf(["0", "1"])])
 
 
 class NoteForm(FlaskForm):

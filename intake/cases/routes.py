@@ -34,14 +34,14 @@ from intake.cases.forms import (
     SORT_LABELS,
     AssignForm,
     NoteForm,
+    PublicStatusHoldForm,
     QueryError,
     ReplyForm,
-    SharedStatusForm,
     StatusForm,
     parse_filters,
 )
 from intake.extensions import db
-from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey, SharedStatus
+from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey
 from intake.services import casework, keys
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError
@@ -116,7 +116,6 @@ def _detail(case: Case, status: int = 200) -> PageResponse:
         SelectChoice(str(u.id), u.email) for u in casework.assignable_users()
     ]
     assign_form.assignee.data = str(case.assignee_id) if case.assignee_id else ""
-    shared_form = SharedStatusForm(shared_status=case.shared_status.value)
     html = render_template(
         "cases/detail.html",
         case=case,
@@ -128,7 +127,7 @@ def _detail(case: Case, status: int = 200) -> PageResponse:
         transitions=casework.allowed_transitions(case),
         status_form=StatusForm(),
         assign_form=assign_form,
-        shared_form=shared_form,
+        hold_form=PublicStatusHoldForm(),
         note_form=NoteForm(),
         reply_form=ReplyForm(),
         first_response_due=casework.first_response_due(case),
@@ -234,15 +233,19 @@ def assign(ref: str) -> PageResponse:
     return _done(case, _("Assignment saved."))
 
 
-@bp.post("/<ref>/shared-status")
+@bp.post("/<ref>/public-status")
 @role_required(*CASE_WRITERS)
-def shared_status(ref: str) -> PageResponse:
+def public_status(ref: str) -> PageResponse:
+    """Hold back what the submitter sees, or let it follow the case again."""
     case = _case_or_404(ref)
-    form = SharedStatusForm()
+    form = PublicStatusHoldForm()
     if not form.validate():
-        return _refused(case, _("Choose a status from the list. Nothing was changed."))
-    casework.set_shared_status(case, SharedStatus(form.shared_status.data), current_user)
-    return _done(case, _("The submitter will now see the new status."))
+        return _refused(case, _("The request could not be understood. Nothing was changed."))
+    held = form.hold.data == "1"
+    casework.hold_public_status(case, held, current_user)
+    if held:
+        return _done(case, _("The submitter keeps seeing the current status until you release it."))
+    return _done(case, _("The submitter's status follows the case again."))
 
 
 @bp.post("/<ref>/notes")

@@ -33,6 +33,8 @@ class Case(db.Model):  # type: ignore[name-defined]
     shared_status: Mapped[SharedStatus] = mapped_column(
         enum_column(SharedStatus), default=SharedStatus.RECEIVED
     )
+    # A caseworker may hold back what the submitter sees (e.g. while a referral is delicate).
+    shared_status_held: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Routing fields: the only facts in the clear, and the form says so (DESIGN §1.2).
     urgency: Mapped[Urgency] = mapped_column(enum_column(Urgency))
     threats: Mapped[list[str]] = mapped_column(sa.JSON, default=list)

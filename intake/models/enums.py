@@ -45,11 +45,13 @@ class ReferralOutcome(enum.StrEnum):
 
 
 class SharedStatus(enum.StrEnum):
-    """What the submitter sees at /status: caseworkers choose when to move it."""
+    """What the submitter sees at /status: derived from the case's status
+    (``casework.PUBLIC_STATUS``) unless a caseworker holds it back."""
 
     RECEIVED = "received"
     ASSESSING = "assessing"
-    REFERRED = "referred"
+    REFERRED = "referred"  # "help being arranged"
+    WAITING = "waiting"  # "waiting for others"
     CLOSED = "closed"
 
 

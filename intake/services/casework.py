@@ -53,6 +53,14 @@ FIRST_RESPONSE = {
     Urgency.WEEKS: timedelta(days=14),
     Urgency.NOT_URGENT: timedelta(days=30),
 }
+# What the submitter sees at /status for each status of the case (unless held back).
+PUBLIC_STATUS = {
+    CaseStatus.NEW: SharedStatus.RECEIVED,
+    CaseStatus.ASSESSING: SharedStatus.ASSESSING,
+    CaseStatus.REFERRED: SharedStatus.REFERRED,
+    CaseStatus.MONITORING: SharedStatus.WAITING,
+    CaseStatus.CLOSED: SharedStatus.CLOSED,
+}
 STALE_MESSAGE = _l(
     "Someone changed this case while you had it open. Check its status and try again. "
     "Nothing was changed."
@@ -139,6 +147,11 @@ def change_status(
         .where(Case.id == case.id, Case.status == previous)
         .values(
             status=new_status,
+            # The submitter's view follows the case, unless a caseworker holds it back.
+            shared_status=sa.case(
+                (Case.shared_status_held.is_(True), Case.shared_status),
+                else_=sa.literal(PUBLIC_STATUS[new_status].value),
+            ),
             outcome=outcome.value if closing and outcome else None,
             closed_at=now if closing else None,
             updated_at=now,
@@ -201,18 +214,22 @@ def assign(case: Case, assignee_id: int | None, actor: User) -> None:
 
 
 @transactional
-def set_shared_status(case: Case, shared: SharedStatus, actor: User) -> None:
-    previous = case.shared_status
-    if previous == shared:
+def hold_public_status(case: Case, held: bool, actor: User) -> None:
+    """Hold back what the submitter sees at its current value, or let it follow the case again
+    (it then shows the case's status at once)."""
+    if case.shared_status_held == held:
         return
-    case.shared_status = shared
+    previous = case.shared_status
+    case.shared_status_held = held
+    if not held:
+        case.shared_status = PUBLIC_STATUS[case.status]
     case.updated_at = utcnow()
     audit.record(
-        "case.shared_status",
+        "case.public_status_hold",
         "case",
         case.id,
         actor=actor,
-        detail={"from": previous.value, "to": shared.value},
+        detail={"held": held, "from": previous.value, "to": case.shared_status.value},
     )
 
 

@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 from intake import crypto
 from intake.extensions import db
 from intake.models import AuditEvent, Case, CaseMessage, CaseStatus, MessageKind, Role
-from intake.services import audit
+from intake.services import audit, casework
 from tests.builders import (
     OrgKeyPair,
     make_attachment,
@@ -82,7 +82,7 @@ def test_anonymous_is_sent_to_sign_in_for_every_read(
     assert "/login" in response.headers["Location"]
 
 
-@pytest.mark.parametrize("action", ["status", "assign", "shared-status", "notes", "replies"])
+@pytest.mark.parametrize("action", ["status", "assign", "public-status", "notes", "replies"])
 def test_anonymous_cannot_change_a_case(client: FlaskClient, case: Case, action: str) -> None:
     client.get("/")
     response = client.post(f"/cases/{case.ref}/{action}", data={})
@@ -111,7 +111,7 @@ def test_every_staff_role_reads_the_queue_and_the_case(
     [
         ("status", {"status": "assessing"}),
         ("assign", {"assignee": "me"}),
-        ("shared-status", {"shared_status": "assessing"}),
+        ("public-status", {"hold": "1"}),
         ("notes", {"sealed_body": "x", "org_key_id": "1"}),
         ("replies", {"sealed_body": "x"}),
     ],
@@ -174,7 +174,7 @@ def test_caseworker_and_admin_move_a_case_through_the_workflow(
     [
         ("status", {"status": "assessing"}),
         ("assign", {"assignee": "me"}),
-        ("shared-status", {"shared_status": "assessing"}),
+        ("public-status", {"hold": "1"}),
         ("notes", {"org_key_id": "1"}),
         ("replies", {}),
     ],
@@ -201,7 +201,7 @@ def test_changes_without_a_csrf_token_are_refused(
     db.session.expire_all()
     stored = db.session.get_one(Case, case.id)
     assert (stored.status, stored.assignee_id) == (CaseStatus.NEW, None)
-    assert stored.shared_status.value == "received"
+    assert (stored.shared_status.value, stored.shared_status_held) == ("received", False)
     assert table_count("case_messages") == 0
     assert table_count("audit_events") == before
 
@@ -323,23 +323,36 @@ def test_unknown_or_unassignable_assignees_are_refused(
     assert table_count("audit_events") == before
 
 
-def test_shared_status_changes_what_the_submitter_sees(
+def test_what_the_submitter_sees_follows_the_case_unless_held_back(
     app: Flask, client: FlaskClient, case: Case
 ) -> None:
-    sign_in(client, Role.CASEWORKER)
+    user = sign_in(client, Role.CASEWORKER)
+    casework.change_status(case, CaseStatus.ASSESSING, user)
+    assert case.shared_status.value == "assessing"  # derived, no second form
     token = token_for(client, case)
-    bad = client.post(
-        f"/cases/{case.ref}/shared-status",
-        data={"shared_status": "monitoring", "csrf_token": token},
-    )
-    assert bad.status_code == 400
-    ok = client.post(
-        f"/cases/{case.ref}/shared-status", data={"shared_status": "referred", "csrf_token": token}
-    )
-    assert ok.status_code == 303
+    for bad in ({"hold": "maybe"}, {}, {"hold": "1\x00"}):
+        assert (
+            client.post(
+                f"/cases/{case.ref}/public-status", data={**bad, "csrf_token": token}
+            ).status_code
+            == 400
+        )
+    held = client.post(f"/cases/{case.ref}/public-status", data={"hold": "1", "csrf_token": token})
+    assert held.status_code == 303
     db.session.expire_all()
-    assert db.session.get_one(Case, case.id).shared_status.value == "referred"
-    assert "case.shared_status" in audit_actions()
+    case = db.session.get_one(Case, case.id)
+    casework.change_status(case, CaseStatus.REFERRED, user)
+    assert (case.status.value, case.shared_status.value) == ("referred", "assessing")
+    released = client.post(
+        f"/cases/{case.ref}/public-status", data={"hold": "0", "csrf_token": token}
+    )
+    assert released.status_code == 303
+    db.session.expire_all()
+    stored = db.session.get_one(Case, case.id)
+    assert (stored.shared_status.value, stored.shared_status_held) == ("referred", False)
+    casework.change_status(stored, CaseStatus.MONITORING, user)
+    assert stored.shared_status.value == "waiting"
+    assert audit_actions().count("case.public_status_hold") == 2
 
 
 # --- sealed notes and replies ---------------------------------------------------------------

@@ -28,8 +28,7 @@ from flask import Flask
 from intake import create_app
 from intake.extensions import db
 from intake.models import Role
-from tests.builders import make_org_key, make_user
-from tests.cases.helpers import sign_in
+from tests.builders import make_org_key, make_user, sign_in
 from tests.conftest import _config, table_count
 from tests.public.conftest import (
     CANARY,
@@ -158,7 +157,7 @@ def test_a_database_outage_keeps_the_text_says_503_and_recovers(
     make_org_key()
     staff = make_user(Role.CASEWORKER)
     public, caseworker = outage_app.test_client(), outage_app.test_client()
-    sign_in(caseworker, outage_app, staff)
+    sign_in(caseworker, staff)
     assert caseworker.get("/cases/").status_code == 200
     token = csrf_token(public)
     db.session.remove()

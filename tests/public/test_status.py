@@ -55,7 +55,7 @@ def test_the_receipt_code_shows_status_and_the_sealed_reply(roomy_app: Flask) ->
     response = client.post("/status", data={"csrf_token": token, "code": typed})
     assert response.status_code == 200
     assert 'data-status="referred"' in response.text
-    assert "已轉介" in response.text
+    assert "正在安排協助" in response.text  # "help being arranged"
     sealed = re.search(r'data-sealed-reply="([^"]+)"', response.text)
     assert sealed is not None
     assert sealed.group(1) == message.sealed_body
