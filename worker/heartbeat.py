@@ -27,9 +27,10 @@ class _Recorder:
     def __init__(self, flask_app: Flask, name: str) -> None:
         self.name = name
         self.interval = float(flask_app.config["HEARTBEAT_SECONDS"])
-        self.engine = sa.create_engine(
-            flask_app.config["SQLALCHEMY_DATABASE_URI"], poolclass=NullPool
-        )
+        url = sa.make_url(flask_app.config["SQLALCHEMY_DATABASE_URI"])
+        # SQLite has one writer at a time: wait for it as the app's own connections do.
+        connect_args = {"timeout": 15} if url.get_backend_name() == "sqlite" else {}
+        self.engine = sa.create_engine(url, poolclass=NullPool, connect_args=connect_args)
         self._busy = threading.Lock()
         self._failing = False
 

@@ -15,7 +15,13 @@ from intake.models import Heartbeat
 from intake.services import audit_anchor, reminders, retention, staff_sessions
 
 
-@shared_task(name="system.heartbeat")
+@shared_task(
+    name="system.heartbeat",
+    # SQLite (the embedded default) has one writer at a time: a busy database is retried.
+    autoretry_for=(sa.exc.OperationalError,),
+    retry_backoff=1,
+    max_retries=5,
+)
 def heartbeat(name: str = "worker") -> str:
     """Record that a worker is alive and can reach the database."""
     detail = f"{socket.gethostname()}:{os.getpid()}"
