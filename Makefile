@@ -1,4 +1,4 @@
-# Refuge. Quick start: `make run` (serve on http://127.0.0.1:5000), `make test` (whole suite).
+# Refuge. Quick start: `make run` (serve on http://127.0.0.1:$PORT, 5000 unless set), `make test` (whole suite).
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -50,10 +50,15 @@ services:
 chromium:
 	@bash scripts/ensure-chromium.sh
 
+## The address printed is the one gunicorn binds (BIND_HOST, PORT: config/address.py). Without
+## PUBLIC_BASE_URL, every process gets that address for its links: honcho gives the worker and
+## beat their own PORT (5100, 5200), which must not end up in e-mails.
 run: install vendor translations directory
-	@flask --app intake setup-token
-	@echo "Refuge on http://127.0.0.1:$${PORT:-5000} (web + worker + beat; Ctrl-C stops all)"
-	honcho start -f Procfile
+	@served="$$(python -m config.address)"; \
+	export PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-$$served}"; \
+	flask --app intake setup-token; \
+	echo "Refuge on $$served (web + worker + beat; Ctrl-C stops all)"; \
+	exec honcho start -f Procfile
 
 test: install vendor translations services chromium
 	@bash scripts/run-tests.sh

@@ -104,7 +104,8 @@ def _from_environment() -> dict[str, Any]:
         "HEARTBEAT_SECONDS": _int("HEARTBEAT_SECONDS", 60),
         "HEARTBEAT_STALE_SECONDS": _int("HEARTBEAT_STALE_SECONDS", 300),
         "RETENTION_DAYS": _int("RETENTION_DAYS", 365),
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # E-mail links; unset, they follow the served address (intake.links.base_url).
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
         "TRUST_PROXY": _bool("TRUST_PROXY", False),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # The public form (DESIGN §1: floods of the form) and staff sign-in, per client.

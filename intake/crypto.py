@@ -29,6 +29,11 @@ from nacl.utils import random as nacl_random
 KEY_BYTES = 32
 SEAL_OVERHEAD = 48  # crypto_box_SEALBYTES: ephemeral public key + MAC
 PAD_BLOCK = 1024  # answers are padded to a multiple of this before sealing (sodium_pad)
+# Evidence files are padded to a size bucket before sealing, so that a stored size says little
+# about the file: the next power of two from 4 KiB up to 1 MiB, then whole MiB (static/js/sealed.js
+# computes the same buckets; README's security section documents them).
+FILE_BUCKET_MIN = 4 * 1024
+FILE_BUCKET_STEP = 1024 * 1024
 RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 RECEIPT_GROUPS = 5
 RECEIPT_GROUP_LENGTH = 4  # 20 symbols × 5 bits = 100 bits
@@ -87,6 +92,32 @@ def unpad(data: bytes, block: int = PAD_BLOCK) -> bytes:
     return stripped[:-1]
 
 
+def file_bucket(length: int) -> int:
+    """The padded size of ``length`` bytes of file envelope: room for at least the 0x80 byte."""
+    needed = length + 1
+    if needed > FILE_BUCKET_STEP:
+        return -(-needed // FILE_BUCKET_STEP) * FILE_BUCKET_STEP
+    bucket = FILE_BUCKET_MIN
+    while bucket < needed:
+        bucket *= 2
+    return bucket
+
+
+def is_file_bucket(size: int) -> bool:
+    """Whether ``size`` is one of the sizes :func:`file_bucket` produces."""
+    if size <= 0:
+        return False
+    if size >= FILE_BUCKET_STEP:
+        return size % FILE_BUCKET_STEP == 0
+    return size >= FILE_BUCKET_MIN and size & (size - 1) == 0
+
+
+def pad_file(envelope: bytes) -> bytes:
+    """A file envelope padded to its bucket (ISO/IEC 7816-4, as ``sodium_pad`` with the bucket
+    as the block size: ``len(envelope) < bucket``, so exactly one block)."""
+    return pad(envelope, file_bucket(len(envelope)))
+
+
 def seal(plaintext: bytes, public_key_b64: str) -> bytes:
     return bytes(SealedBox(public_key_from_b64(public_key_b64)).encrypt(plaintext))
 
@@ -124,6 +155,16 @@ def validate_sealed(text: str, *, max_bytes: int, what: str = "ciphertext") -> b
         raise InvalidCiphertext(f"{what} is too short to be sealed")
     if len(raw) > max_bytes:
         raise InvalidCiphertext(f"{what} is too large")
+    return raw
+
+
+def validate_padded(text: str, *, max_bytes: int, what: str = "message") -> bytes:
+    """:func:`validate_sealed`, and the sealed plaintext is whole ``PAD_BLOCK`` blocks: a
+    message, note or reply padded as the browser pads it, whose size says nothing exact."""
+    raw = validate_sealed(text, max_bytes=max_bytes, what=what)
+    body = len(raw) - SEAL_OVERHEAD
+    if body < PAD_BLOCK or body % PAD_BLOCK:
+        raise InvalidCiphertext(f"{what} is not padded to whole blocks")
     return raw
 
 

@@ -153,11 +153,14 @@ def make_attachment(
     """An evidence file sealed to the organisation key as the intake form seals it (the file
     envelope of intake.services.submissions)."""
     from intake.models import CaseAttachment
-    from intake.services.submissions import PlainFile, seal_file
+    from intake.services.submissions import PlainFile, bucket_of, seal_file
 
     sealed = seal_file(PlainFile(name=name, content_type=content_type, data=data), org.public)
     attachment = CaseAttachment(
-        case_id=case.id, message_id=message_id, sealed_content=sealed, size=len(sealed)
+        case_id=case.id,
+        message_id=message_id,
+        sealed_content=sealed,
+        size=bucket_of(sealed),
     )
     db.session.add(attachment)
     db.session.commit()

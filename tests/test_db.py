@@ -102,3 +102,31 @@ def test_utc_type_refuses_naive_datetimes(app: Flask) -> None:
     with pytest.raises(sa.exc.StatementError, match="naive datetime"):
         db.session.commit()
     db.session.rollback()
+
+
+def test_the_size_bucket_migration_hides_exact_sizes_of_attachments_stored_before_padding(
+    tmp_path: Path,
+) -> None:
+    from intake import crypto
+    from intake.models import CaseAttachment
+    from tests.builders import make_case, make_org_key
+
+    app = _migration_app(tmp_path, f"sqlite:///{tmp_path / 'sizes.sqlite'}")
+    with app.app_context():
+        upgrade()
+        org = make_org_key()
+        case = make_case(org)
+        legacy = crypto.seal(b'{"name": "a", "type": "", "size": 3}\nabc', org.public)
+        padded = crypto.seal(
+            crypto.pad_file(b'{"name": "b", "type": "", "size": 1}\nb'), org.public
+        )
+        for content in (legacy, padded):
+            db.session.add(CaseAttachment(case_id=case.id, sealed_content=content, size=0))
+        db.session.commit()
+        downgrade(revision="0007")  # as before padding: size is the sealed length
+        assert sorted(db.session.scalars(sa.select(CaseAttachment.size))) == sorted(
+            [len(legacy), len(padded)]
+        )
+        upgrade()
+        db.session.expire_all()
+        assert list(db.session.scalars(sa.select(CaseAttachment.size))) == [4096, 4096]

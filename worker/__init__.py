@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
@@ -39,6 +40,9 @@ def celery_init_app(app: Flask) -> Celery:
             "task_always_eager": app.config.get("CELERY_TASK_ALWAYS_EAGER", False),
             # Beat records its own heartbeat; so does every worker (worker/heartbeat.py).
             "beat_scheduler": "worker.heartbeat:HeartbeatScheduler",
+            # Beat's own state beside the instance's other state, so that a second instance
+            # (its own INTAKE_INSTANCE_PATH) never shares or misses it.
+            "beat_schedule_filename": str(Path(app.instance_path) / "celerybeat-schedule"),
         }
     )
     from worker.heartbeat import WorkerHeartbeat

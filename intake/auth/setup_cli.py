@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import click
+
+from intake.links import external_link
 
 
 @click.command("setup-token")
 def setup_token_command() -> None:
     """Print a new one-time link to /setup (the previous one stops working).
 
-    Prints the address the app is served at (PUBLIC_BASE_URL, else 127.0.0.1 and $PORT).
+    The link is on PUBLIC_BASE_URL, else on the address this instance serves (BIND_HOST, PORT).
     Once an account exists there is no setup: says so and exits 0.
     """
     from intake.services import setup_token
@@ -21,5 +21,5 @@ def setup_token_command() -> None:
     except setup_token.SetupDone:
         click.echo("Refuge is set up (an account exists): /setup is closed.")
         return
-    base = f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
-    click.echo(f"First run: open {base}/setup?token={token} to create the first admin.")
+    link = external_link(f"/setup?token={token}")
+    click.echo(f"First run: open {link} to create the first admin.")

@@ -234,8 +234,10 @@ def hold_public_status(case: Case, held: bool, actor: User) -> None:
 
 
 def _validated(sealed_body: str, what: str) -> str:
+    """A sealed note, reply or reply copy: well-formed and padded to whole blocks (the browser
+    pads; the server insists, so a stored length never tells one message's length)."""
     try:
-        crypto.validate_sealed(sealed_body, max_bytes=MESSAGE_MAX_BYTES, what=what)
+        crypto.validate_padded(sealed_body, max_bytes=MESSAGE_MAX_BYTES, what=what)
     except crypto.InvalidCiphertext as exc:
         raise CaseworkError(
             _l(

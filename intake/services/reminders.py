@@ -24,6 +24,7 @@ from sqlalchemy.engine import CursorResult
 
 from intake.db import utcnow
 from intake.extensions import db
+from intake.links import external_link
 from intake.models import (
     AWAITING,
     Case,
@@ -319,7 +320,7 @@ def _unmark_queued(outbox_ids: list[int]) -> None:
 
 
 def _link(path: str) -> str:
-    return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + path
+    return external_link(path)
 
 
 def compose(row: ReminderOutbox, language: str | None = None) -> tuple[str, str]:

@@ -13,7 +13,13 @@ What is stored for a request (DESIGN §1, §3):
 
 The file envelope (what a sealed attachment opens to) is the UTF-8 JSON header
 ``{"name": …, "type": …, "size": …}``, one newline byte, then the file's bytes. JSON escapes
-newlines inside strings, so the first ``\\n`` always ends the header.
+newlines inside strings, so the first ``\\n`` always ends the header. The envelope is padded
+(ISO/IEC 7816-4, ``sodium_pad``) to a size bucket (``crypto.file_bucket``: a power of two from
+4 KiB to 1 MiB, then whole MiB) before sealing, so the stored length tells files of one bucket
+apart no better than their count; whoever opens it keeps the header's ``size`` bytes after the
+newline and checks that the rest is the padding. The server refuses sealed files whose length
+is not a bucket plus the seal, and ``CaseAttachment.size`` holds only the bucket. (Attachments
+stored before padding have no padding after the file's bytes; they still open.)
 
 Messages (follow-ups from the submitter, replies from staff) are sealed like the answers: a
 padded JSON object ``{"body": text}``; a follow-up's files are attachments with ``message_id``.
@@ -108,7 +114,14 @@ def answers_max_bytes() -> int:
 
 
 def sealed_file_max_bytes() -> int:
-    return attachment_max_bytes() + FILE_HEADER_MAX + 1 + crypto.SEAL_OVERHEAD
+    """The largest sealed file accepted: the bucket of a largest file with a largest header, so
+    a file of exactly ``ATTACHMENT_MAX_BYTES`` always fits, even when its bucket is larger."""
+    return crypto.file_bucket(attachment_max_bytes() + FILE_HEADER_MAX + 1) + crypto.SEAL_OVERHEAD
+
+
+def bucket_of(sealed_file: bytes) -> int:
+    """What ``CaseAttachment.size`` keeps in the clear: the padded size, never the file's."""
+    return len(sealed_file) - crypto.SEAL_OVERHEAD
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,11 +152,27 @@ def check_sealed_file(text: Any, index: int) -> bytes:
     if not isinstance(text, str) or not text:
         raise SubmissionRefused(_l("Sealed file %(number)d is empty.", number=index))
     try:
-        return crypto.validate_sealed(text.strip(), max_bytes=sealed_file_max_bytes(), what=what)
+        raw = crypto.validate_sealed(text.strip(), max_bytes=sealed_file_max_bytes(), what=what)
     except crypto.InvalidCiphertext as exc:
         raise SubmissionRefused(
             _l("Sealed file %(number)d is not valid: %(reason)s.", number=index, reason=exc)
         ) from exc
+    if not crypto.is_file_bucket(bucket_of(raw)):
+        raise SubmissionRefused(
+            _l(
+                "Sealed file %(number)d has the wrong length: it is truncated or was not padded.",
+                number=index,
+            )
+        )
+    return raw
+
+
+def check_padded_files(sealed_files: list[bytes]) -> None:
+    """Every sealed file is a bucket plus the seal (the service's own check, whoever calls)."""
+    if not all(crypto.is_file_bucket(bucket_of(content)) for content in sealed_files):
+        raise SubmissionRefused(
+            _l("A sealed file has the wrong length: it is truncated or was not padded.")
+        )
 
 
 def check_plain_files(files: list[PlainFile]) -> None:
@@ -173,7 +202,8 @@ def file_envelope(plain: PlainFile) -> bytes:
 
 
 def seal_file(plain: PlainFile, public_key_b64: str) -> bytes:
-    return crypto.seal(file_envelope(plain), public_key_b64)
+    """The padded envelope sealed to the key: what the browser's ``sealed.sealFile`` makes."""
+    return crypto.seal(crypto.pad_file(file_envelope(plain)), public_key_b64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,6 +261,7 @@ def create_case(
 ) -> Submission:
     """Store a sealed request and return its receipt code (shown to the submitter once)."""
     check_file_count(len(sealed_files))
+    check_padded_files(sealed_files)
     code, lookup, reply_public = _receipt()
     case = Case(
         ref=new_case_ref(),
@@ -250,7 +281,7 @@ def create_case(
     )
     db.session.add(case)
     for content in sealed_files:
-        case.attachments.append(CaseAttachment(sealed_content=content, size=len(content)))
+        case.attachments.append(CaseAttachment(sealed_content=content, size=bucket_of(content)))
     db.session.flush()
     audit.record(
         "case.submitted",
@@ -317,6 +348,7 @@ def add_follow_up(
 ) -> CaseMessage:
     """A sealed follow-up message (and files) from the submitter."""
     check_file_count(len(sealed_files))
+    check_padded_files(sealed_files)
     message = CaseMessage(
         case_id=case.id,
         kind=MessageKind.SUBMITTER_FOLLOW_UP,
@@ -328,7 +360,10 @@ def add_follow_up(
     for content in sealed_files:
         db.session.add(
             CaseAttachment(
-                case_id=case.id, message_id=message.id, sealed_content=content, size=len(content)
+                case_id=case.id,
+                message_id=message.id,
+                sealed_content=content,
+                size=bucket_of(content),
             )
         )
     audit.record(

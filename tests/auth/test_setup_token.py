@@ -54,6 +54,8 @@ def test_setup_token_command_prints_the_link_on_the_served_port(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PORT", "5123")
+    monkeypatch.delenv("BIND_HOST", raising=False)
+    app.config["PUBLIC_BASE_URL"] = None
     output = app.test_cli_runner().invoke(args=["setup-token"]).output
     match = re.search(r"http://127\.0\.0\.1:5123/setup\?token=(\S+)", output)
     assert match, output
@@ -63,3 +65,12 @@ def test_setup_token_command_prints_the_link_on_the_served_port(
     result = app.test_cli_runner().invoke(args=["setup-token"])
     assert result.exit_code == 0
     assert "token=" not in result.output
+
+
+def test_setup_token_command_prints_the_public_address_when_one_is_set(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORT", "5123")
+    app.config["PUBLIC_BASE_URL"] = "https://intake.example.org"
+    output = app.test_cli_runner().invoke(args=["setup-token"]).output
+    assert re.search(r"https://intake\.example\.org/setup\?token=\S+", output), output

@@ -504,6 +504,43 @@ def test_no_reply_without_a_reply_key_and_bad_replies_write_nothing(
     assert table_count("case_messages") == 0
 
 
+def _unpadded(public_key: str) -> str:
+    """Well-formed ciphertext of a message that was not padded: its length would tell."""
+    return crypto.b64(crypto.seal(b'{"body": "short"}', public_key))
+
+
+def test_notes_replies_and_reply_copies_not_padded_to_whole_blocks_are_refused(
+    app: Flask, client: FlaskClient, org: OrgKeyPair
+) -> None:
+    code = crypto.normalise_receipt_code(crypto.new_receipt_code())
+    assert code
+    reply_public, _secret = crypto.reply_keypair(code)
+    case = make_case(org)
+    case.reply_public_key = reply_public
+    db.session.commit()
+    sign_in(client, Role.CASEWORKER)
+    token = token_for(client, case)
+    before = table_count("audit_events")
+    key_id = str(org.key.id)
+    attempts = [
+        (f"/cases/{case.ref}/notes", {"sealed_body": _unpadded(org.public), "org_key_id": key_id}),
+        (f"/cases/{case.ref}/replies", {"sealed_body": _unpadded(reply_public)}),
+        (
+            f"/cases/{case.ref}/replies",
+            {
+                "sealed_body": crypto.seal_answers({"body": "hi"}, reply_public),
+                "sealed_copy": _unpadded(org.public),
+                "org_key_id": key_id,
+            },
+        ),
+    ]
+    for url, data in attempts:
+        response = client.post(url, data={**data, "csrf_token": token})
+        assert response.status_code == 400, url
+    assert table_count("case_messages") == 0
+    assert table_count("audit_events") == before
+
+
 # --- what the server sends the browser, and the audit of reads ------------------------------
 
 

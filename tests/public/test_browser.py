@@ -87,6 +87,9 @@ def the_case() -> Case:
 def assert_case_opens_to_everything_typed(case: Case, org: OrgKeyPair) -> None:
     assert crypto.open_answers(case.sealed_answers, org.secret) == full_answers()
     (attachment,) = case.attachments
+    # Padded to its bucket before sealing: neither the ciphertext nor the clear size is exact.
+    assert crypto.is_file_bucket(attachment.size)
+    assert len(attachment.sealed_content) == attachment.size + crypto.SEAL_OVERHEAD
     photo = open_file(attachment.sealed_content, org.secret)
     assert photo.name == PHOTO_NAME
     assert photo.content_type == "image/png"

@@ -3,9 +3,13 @@
  * The only formats the server writes and reads (intake/crypto.py, intake/services/submissions.py):
  * - answers, messages and notes: crypto_box_seal(sodium_pad(UTF-8 JSON, 1024)) — messages and
  *   notes are the JSON object {"body": text};
- * - files: crypto_box_seal(file envelope), the envelope being the UTF-8 JSON header
+ * - files: crypto_box_seal(padded file envelope), the envelope being the UTF-8 JSON header
  *   {name, type, size}, one "\n" byte, then the file's bytes (JSON escapes newlines inside
- *   strings, so the first "\n" ends the header). The server stores the raw sealed bytes.
+ *   strings, so the first "\n" ends the header), padded as sodium_pad pads (ISO/IEC 7816-4:
+ *   0x80, then zeros) to its size bucket: the next power of two from 4 KiB up to 1 MiB, then
+ *   whole MiB (intake.crypto.file_bucket). The server refuses any other length and stores the
+ *   raw sealed bytes. Opening keeps the header's size bytes and checks the rest is padding
+ *   (attachments stored before padding have none).
  * Base64 on the wire is the standard alphabet with padding (base64_variants.ORIGINAL), which
  * is what PyNaCl's side decodes. Needs libsodium-wrappers, and sodium.ready before any call.
  */
@@ -14,6 +18,9 @@
   const PAD_BLOCK = 1024; // intake.crypto.PAD_BLOCK
   const FILE_HEADER_MAX = 4096; // more than the server ever writes (FILE_HEADER_MAX = 1024)
   const NEWLINE = 0x0a;
+  const FILE_BUCKET_MIN = 4 * 1024; // intake.crypto.FILE_BUCKET_MIN
+  const FILE_BUCKET_STEP = 1024 * 1024; // intake.crypto.FILE_BUCKET_STEP
+  const PADDING_START = 0x80;
 
   function utf8(bytes) {
     return new TextDecoder("utf-8").decode(bytes);
@@ -63,20 +70,53 @@
     return value.body;
   }
 
-  /* A File as the envelope sealed to the key, base64 (the submitter posts it as "sealed.bin"). */
+  /* The padded size of an envelope of `length` bytes: room for at least the 0x80 byte. */
+  function fileBucket(length) {
+    const needed = length + 1;
+    if (needed > FILE_BUCKET_STEP) {
+      return Math.ceil(needed / FILE_BUCKET_STEP) * FILE_BUCKET_STEP;
+    }
+    let bucket = FILE_BUCKET_MIN;
+    while (bucket < needed) {
+      bucket *= 2;
+    }
+    return bucket;
+  }
+
+  /* A File as the padded envelope sealed to the key, base64 (the submitter posts it as
+   * "sealed.bin"). The envelope is built straight into its bucket: the bytes sodium.pad would
+   * give (0x80 after the file, zeros to the end), without a second copy of a large file. */
   async function sealFile(file, publicKey) {
-    const header = sodium.from_string(
-      JSON.stringify({ name: file.name, type: file.type || "application/octet-stream", size: file.size })
-    );
     const data = new Uint8Array(await file.arrayBuffer());
-    const envelope = new Uint8Array(header.length + 1 + data.length);
+    const header = sodium.from_string(
+      JSON.stringify({ name: file.name, type: file.type || "application/octet-stream", size: data.length })
+    );
+    const length = header.length + 1 + data.length;
+    const envelope = new Uint8Array(fileBucket(length));
     envelope.set(header, 0);
     envelope[header.length] = NEWLINE;
     envelope.set(data, header.length + 1);
+    envelope[length] = PADDING_START;
     const sealed = sealBytes(envelope, publicKey);
     data.fill(0);
     envelope.fill(0);
     return sealed;
+  }
+
+  /* Whether bytes are empty (an attachment stored before padding) or 0x80 then zeros. */
+  function isPadding(bytes) {
+    if (bytes.length === 0) {
+      return true;
+    }
+    if (bytes[0] !== PADDING_START) {
+      return false;
+    }
+    for (let i = 1; i < bytes.length; i += 1) {
+      if (bytes[i] !== 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /* The raw sealed bytes of an attachment -> {name, type, bytes}; throws on anything else. */
@@ -90,7 +130,12 @@
     if (!header || typeof header !== "object" || typeof header.name !== "string") {
       throw new Error("not a file envelope");
     }
-    return { name: header.name, type: String(header.type || ""), bytes: plain.slice(end + 1) };
+    const rest = plain.subarray(end + 1);
+    const size = header.size;
+    if (!Number.isInteger(size) || size < 0 || size > rest.length || !isPadding(rest.subarray(size))) {
+      throw new Error("not a file envelope");
+    }
+    return { name: header.name, type: String(header.type || ""), bytes: rest.slice(0, size) };
   }
 
   window.Refuge = window.Refuge || {};
@@ -103,6 +148,7 @@
     sealJson: sealJson,
     openJson: openJson,
     openBody: openBody,
+    fileBucket: fileBucket,
     sealFile: sealFile,
     openFile: openFile,
   });
