@@ -8,7 +8,7 @@ back to the staff member's own choice, then the browser's, then the default.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 from pathlib import Path
 
 from flask import current_app, has_request_context, request, session
@@ -66,11 +66,13 @@ def locale_of_tag(tag: str) -> str | None:
     return parts[0] if parts[0] in LANGUAGE_NAMES else None
 
 
-def normalise_locale(value: str | None, offered: Iterable[str] | None = None) -> str | None:
+def normalise_locale(value: str | None, offered: Collection[str] | None = None) -> str | None:
     """``value`` as one of the ``offered`` locales (default: this page's), or None."""
     if not value:
         return None
     locale = locale_of_tag(value)
+    if locale is None:
+        return None
     return locale if locale in (offered or offered_languages()) else None
 
 

@@ -31,6 +31,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
+from intake import vocab
 from intake.i18n import LANGUAGE_NAMES, normalise_locale, offered_languages, text_direction
 from intake.services.triage_phrases import lines as triage_lines
 
@@ -225,6 +226,8 @@ def init_app(app: Flask) -> None:
         locale = str(get_locale() or "en")
         return {
             "asset_integrity": asset_integrity,
+            "entry_name": vocab.entry_name,
+            "entry_description": vocab.entry_description,
             "current_locale": locale,
             "text_direction": text_direction(locale),
             "language_names": {code: LANGUAGE_NAMES[code] for code in offered_languages()},

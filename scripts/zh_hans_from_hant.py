@@ -29,6 +29,7 @@ VOCAB = [
     ("伺服器", "服务器"),
     ("資料庫", "数据库"),
     ("電子郵件", "电子邮件"),
+    ("電郵", "电子邮件"),
     ("行動電話", "手机"),
     ("帳號", "账号"),
     ("帳戶", "账户"),
@@ -155,5 +156,25 @@ def main(write: bool) -> None:
         print(f"{hans_path.relative_to(ROOT)}: {changed} converted", file=sys.stderr)
 
 
+def directory_table() -> None:
+    """intake/directory/data/zh_hans.json: each Traditional name and description of the
+    directory, in Simplified script (read by intake.vocab.entry_name/entry_description)."""
+    import json
+
+    data = json.loads((ROOT / "intake/directory/data/directory.json").read_text(encoding="utf-8"))
+    entries = next(value for value in data.values() if isinstance(value, list))
+    table = {
+        text: convert(text)
+        for entry in entries
+        for text in (entry.get("name_zh"), entry.get("description_zh"))
+        if text
+    }
+    target = ROOT / "intake/directory/data/zh_hans.json"
+    target.write_text(json.dumps(table, ensure_ascii=False, indent=1, sort_keys=True) + "\n")
+    print(f"{target.relative_to(ROOT)}: {len(table)} texts", file=sys.stderr)  # noqa: T201
+
+
 if __name__ == "__main__":
     main(write="--dry-run" not in sys.argv)
+    if "--dry-run" not in sys.argv:
+        directory_table()

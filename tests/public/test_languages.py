@@ -4,13 +4,11 @@ regional tags find their language, and WTForms' own messages follow the page's l
 
 from __future__ import annotations
 
-import gettext
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from babel.support import Translations
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -19,48 +17,11 @@ from intake.models import Urgency
 from intake.services import submissions
 from intake.services.triage import Routing
 from tests.builders import make_org_key
+from tests.conftest import Untranslated
 from tests.public.conftest import csrf_token, full_answers, routing_form
 
 PUBLIC = ("en", "zh_Hant", "zh_Hans", "es", "fr", "ru", "ar")
 TRANSLATED = tuple(locale for locale in PUBLIC if locale != "en")
-
-
-class Untranslated:
-    """Records every message looked up in a catalogue that has no translation for it."""
-
-    def __init__(self) -> None:
-        self.messages: set[str] = set()
-
-    def clear(self) -> None:
-        self.messages.clear()
-
-
-@pytest.fixture
-def untranslated(monkeypatch: pytest.MonkeyPatch) -> Iterator[Untranslated]:
-    record = Untranslated()
-    lookup = gettext.GNUTranslations.gettext
-    plural_lookup = gettext.GNUTranslations.ngettext
-    context_lookup = Translations.upgettext
-
-    def ugettext(self: Translations, message: str) -> str:
-        if message and message not in self._catalog:
-            record.messages.add(message)
-        return lookup(self, message)
-
-    def ungettext(self: Translations, singular: str, plural: str, n: int) -> str:
-        if (singular, 0) not in self._catalog:
-            record.messages.add(singular)
-        return plural_lookup(self, singular, plural, n)
-
-    def upgettext(self: Translations, context: str, message: str) -> str:
-        if f"{context}\x04{message}" not in self._catalog:
-            record.messages.add(f"{context}|{message}")
-        return context_lookup(self, context, message)
-
-    monkeypatch.setattr(Translations, "ugettext", ugettext)
-    monkeypatch.setattr(Translations, "ungettext", ungettext)
-    monkeypatch.setattr(Translations, "upgettext", upgettext)
-    yield record
 
 
 def public_pages(client: FlaskClient, locale: str, receipt_code: str) -> Iterator[tuple[str, str]]:
