@@ -139,8 +139,12 @@ class BaseSettings:
 
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
-    LANGUAGES = ("en", "zh_Hant", "zh_Hans")
-    STAFF_LANGUAGES = ("en", "zh_Hant")
+    # Public pages reach defenders in the languages of the organisations they are referred to
+    # (Front Line Defenders' five, plus both Chinese scripts); staff pages are kept complete in
+    # the three the desk works in (DESIGN §7). LANGUAGES is every locale the app can show.
+    PUBLIC_LANGUAGES = ("en", "zh_Hant", "zh_Hans", "es", "fr", "ru", "ar")
+    STAFF_LANGUAGES = ("en", "zh_Hant", "zh_Hans")
+    LANGUAGES = PUBLIC_LANGUAGES
 
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_STRATEGY = "fixed-window"

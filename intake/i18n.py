@@ -1,26 +1,38 @@
-"""Locale choice for public and staff pages (DESIGN §7: en, 繁體中文, 简体中文)."""
+"""Locale choice for public and staff pages (DESIGN §7).
+
+Public pages (the landing page, the form, the receipt, /status and error pages outside the
+staff areas) are offered in ``PUBLIC_LANGUAGES``; staff pages in ``STAFF_LANGUAGES``. A staff
+page asked for a language it does not offer (``?lang=ar`` followed from a public page) falls
+back to the staff member's own choice, then the browser's, then the default.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from flask import current_app, has_request_context, request, session
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-# Browser language tags mapped to our locales: Taiwan and Hong Kong read Traditional script.
-_BROWSER_TAGS = {
-    "en": "en",
-    "zh-tw": "zh_Hant",
-    "zh-hk": "zh_Hant",
-    "zh-mo": "zh_Hant",
-    "zh-hant": "zh_Hant",
-    "zh-cn": "zh_Hans",
-    "zh-sg": "zh_Hans",
-    "zh-hans": "zh_Hans",
-    "zh": "zh_Hans",
+# The blueprints whose pages only staff see; every other page (the public blueprint, error
+# pages for unknown addresses) is a public page.
+STAFF_AREAS = frozenset({"admin", "auth", "cases", "directory", "referrals", "reports"})
+
+# Each language written in its own name, as a reader looking for it would recognise it.
+LANGUAGE_NAMES = {
+    "en": "English",
+    "zh_Hant": "繁體中文",
+    "zh_Hans": "简体中文",
+    "es": "Español",
+    "fr": "Français",
+    "ru": "Русский",
+    "ar": "العربية",
 }
-LANGUAGE_NAMES = {"en": "English", "zh_Hant": "繁體中文", "zh_Hans": "简体中文"}
+RIGHT_TO_LEFT = frozenset({"ar"})
+
+# Chinese regions that read Traditional script; any other zh tag reads Simplified.
+_TRADITIONAL_SUBTAGS = frozenset({"hant", "tw", "hk", "mo"})
 
 
 def translation_directories() -> list[str]:
@@ -29,31 +41,63 @@ def translation_directories() -> list[str]:
     return [str(path) for path in sorted(PACKAGE_DIR.rglob("translations")) if path.is_dir()]
 
 
-def normalise_locale(value: str | None) -> str | None:
+def is_staff_page() -> bool:
+    return has_request_context() and request.blueprint in STAFF_AREAS
+
+
+def offered_languages() -> tuple[str, ...]:
+    """The languages this page can be read in, in the order the switch lists them."""
+    key = "STAFF_LANGUAGES" if is_staff_page() else "PUBLIC_LANGUAGES"
+    return tuple(current_app.config[key])
+
+
+def text_direction(locale: str) -> str:
+    return "rtl" if locale in RIGHT_TO_LEFT else "ltr"
+
+
+def locale_of_tag(tag: str) -> str | None:
+    """Our locale for a language tag as browsers and links write it: ``es-MX`` → ``es``,
+    ``zh-TW``/``zh-Hant-HK`` → ``zh_Hant``, ``zh-CN``/``zh`` → ``zh_Hans``, ``ar-SD`` → ``ar``."""
+    if tag in LANGUAGE_NAMES:
+        return tag
+    parts = tag.strip().lower().replace("_", "-").split("-")
+    if parts[0] == "zh":
+        return "zh_Hant" if _TRADITIONAL_SUBTAGS & set(parts[1:]) else "zh_Hans"
+    return parts[0] if parts[0] in LANGUAGE_NAMES else None
+
+
+def normalise_locale(value: str | None, offered: Collection[str] | None = None) -> str | None:
+    """``value`` as one of the ``offered`` locales (default: this page's), or None."""
     if not value:
         return None
-    languages = current_app.config["LANGUAGES"]
-    if value in languages:
-        return value
-    return _BROWSER_TAGS.get(value.strip().lower().replace("_", "-"))
+    locale = locale_of_tag(value)
+    if locale is None:
+        return None
+    return locale if locale in (offered or offered_languages()) else None
 
 
 def select_locale() -> str:
     if not has_request_context():  # CLI, worker, tests: the default language
         return str(current_app.config["BABEL_DEFAULT_LOCALE"])
-    chosen = normalise_locale(request.args.get("lang"))
+    offered = offered_languages()
+    chosen = normalise_locale(request.args.get("lang"), offered)
     if chosen:
         session["lang"] = chosen
         return chosen
-    stored = normalise_locale(session.get("lang"))
+    stored = normalise_locale(session.get("lang"), offered)
     if stored:
         return stored
     from flask_login import current_user
 
-    if current_user and current_user.is_authenticated and current_user.language:
-        return str(current_user.language)  # the staff member's last choice, on any device
-    best = request.accept_languages.best_match(list(_BROWSER_TAGS))
-    return _BROWSER_TAGS.get(best or "", current_app.config["BABEL_DEFAULT_LOCALE"])
+    if current_user and current_user.is_authenticated:
+        own = normalise_locale(current_user.language, offered)
+        if own:  # the staff member's last choice, on any device
+            return own
+    for tag, _quality in request.accept_languages:  # best first
+        browser = normalise_locale(tag, offered)
+        if browser:
+            return browser
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def compile_catalogues() -> int:

@@ -9,8 +9,11 @@ and languages are named by Babel's CLDR data in the reader's language.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 from babel import Locale
 from flask_babel import get_locale
@@ -270,3 +273,43 @@ def other_language_choices() -> list[tuple[str, str]]:
     locale = _reader_locale()
     others = sorted(language_codes() - set(COMMON_LANGUAGES))
     return sorted(((code, language_name(code, locale)) for code in others), key=lambda p: p[1])
+
+
+# The directory's Chinese names and descriptions are written in Traditional script; their
+# Simplified forms are converted at development time (scripts/zh_hans_from_hant.py) into this
+# table, keyed by the Traditional text, so that an entry edited since shows its Traditional
+# text rather than a stale conversion.
+_SIMPLIFIED_DIRECTORY = Path(__file__).resolve().parent / "directory" / "data" / "zh_hans.json"
+
+
+@cache
+def _simplified_directory_text() -> dict[str, str]:
+    if not _SIMPLIFIED_DIRECTORY.exists():
+        return {}
+    table: dict[str, str] = json.loads(_SIMPLIFIED_DIRECTORY.read_text(encoding="utf-8"))
+    return table
+
+
+def _chinese(text: str | None, locale: str) -> str | None:
+    if not text:
+        return None
+    if locale == "zh_Hans":
+        return _simplified_directory_text().get(text, text)
+    return text
+
+
+def entry_name(entry: Any, locale: str | None = None) -> str:
+    """A directory entry's name for the reader: its Chinese name in a Chinese locale (in the
+    reader's script) where the directory has one, else its English name."""
+    locale = locale or _reader_locale()
+    if locale.startswith("zh"):
+        return _chinese(entry.name_zh, locale) or str(entry.name)
+    return str(entry.name)
+
+
+def entry_description(entry: Any, locale: str | None = None) -> str:
+    """A directory entry's description for the reader, in Chinese where the directory has it."""
+    locale = locale or _reader_locale()
+    if locale.startswith("zh"):
+        return _chinese(entry.description_zh, locale) or str(entry.description_en or "")
+    return str(entry.description_en or "")

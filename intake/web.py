@@ -31,7 +31,8 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from intake.i18n import LANGUAGE_NAMES, normalise_locale
+from intake import vocab
+from intake.i18n import LANGUAGE_NAMES, normalise_locale, offered_languages, text_direction
 from intake.services.triage_phrases import lines as triage_lines
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -160,7 +161,7 @@ def init_app(app: Flask) -> None:
     def remember_staff_language() -> None:
         """A signed-in staff member's language choice is kept on their account, so that
         reminder e-mails reach them in it too."""
-        chosen = normalise_locale(request.args.get("lang"))
+        chosen = normalise_locale(request.args.get("lang"), app.config["STAFF_LANGUAGES"])
         if chosen and current_user.is_authenticated and current_user.language != chosen:
             current_user.language = chosen
             from intake.extensions import db
@@ -222,10 +223,14 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:
+        locale = str(get_locale() or "en")
         return {
             "asset_integrity": asset_integrity,
-            "current_locale": str(get_locale() or "en"),
-            "language_names": LANGUAGE_NAMES,
+            "entry_name": vocab.entry_name,
+            "entry_description": vocab.entry_description,
+            "current_locale": locale,
+            "text_direction": text_direction(locale),
+            "language_names": {code: LANGUAGE_NAMES[code] for code in offered_languages()},
             "language_url": language_url,
             "triage_lines": triage_lines,
         }

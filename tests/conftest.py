@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from babel.support import Translations
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
@@ -189,3 +191,42 @@ def smtp_server() -> Iterator[Any]:
     server = MailServer().start()
     yield server
     server.stop()
+
+
+class Untranslated:
+    """Records every message looked up in one of our catalogues (the ``messages`` domain;
+    WTForms' own domain is its business) that has no translation for it."""
+
+    def __init__(self) -> None:
+        self.messages: set[str] = set()
+
+    def clear(self) -> None:
+        self.messages.clear()
+
+
+@pytest.fixture
+def untranslated(monkeypatch: pytest.MonkeyPatch) -> Untranslated:
+    record = Untranslated()
+    lookup = gettext.GNUTranslations.gettext
+    plural_lookup = gettext.GNUTranslations.ngettext
+    context_lookup = Translations.upgettext
+
+    def ugettext(self: Translations, message: str) -> str:
+        if self.domain == "messages" and message and message not in self._catalog:
+            record.messages.add(message)
+        return lookup(self, message)
+
+    def ungettext(self: Translations, singular: str, plural: str, n: int) -> str:
+        if self.domain == "messages" and (singular, 0) not in self._catalog:
+            record.messages.add(singular)
+        return plural_lookup(self, singular, plural, n)
+
+    def upgettext(self: Translations, context: str, message: str) -> str:
+        if self.domain == "messages" and f"{context}\x04{message}" not in self._catalog:
+            record.messages.add(f"{context}|{message}")
+        return context_lookup(self, context, message)
+
+    monkeypatch.setattr(Translations, "ugettext", ugettext)
+    monkeypatch.setattr(Translations, "ungettext", ungettext)
+    monkeypatch.setattr(Translations, "upgettext", upgettext)
+    return record

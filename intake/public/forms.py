@@ -12,8 +12,10 @@ everything the person wrote (DESIGN §8).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import (
@@ -26,6 +28,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
+from wtforms.i18n import get_translations as wtforms_translations
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from intake import vocab
@@ -73,7 +76,28 @@ def _as_choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-class IntakeForm(Form):
+# WTForms names its catalogues by language (zh is Simplified, zh_TW Traditional).
+_WTFORMS_LOCALES = {"zh_Hans": "zh", "zh_Hant": "zh_TW"}
+
+
+@cache
+def _wtforms_messages(locale: str) -> Any:
+    return wtforms_translations([_WTFORMS_LOCALES.get(locale, locale), "en"])
+
+
+class PublicForm(Form):
+    """A public form whose WTForms' own messages (a field too long, a choice not offered, a
+    required field) are in the page's language, from the translations WTForms ships.
+
+    These forms are plain ``wtforms.Form`` (CSRF is checked in the view), so Flask-WTF's
+    ``WTF_I18N_ENABLED`` does not reach them: the locale is bound here, per request."""
+
+    class Meta:
+        def get_translations(self, form: Form) -> Any:
+            return _wtforms_messages(str(get_locale() or "en"))
+
+
+class IntakeForm(PublicForm):
     # 1. Who is sending
     sender_name = _short("sender_name")
     sender_role = _radio("sender_role", SENDER_ROLES)
@@ -171,7 +195,7 @@ class IntakeForm(Form):
         return [f for f in self.attachments.data or [] if isinstance(f, FileStorage) and f.filename]
 
 
-class StatusForm(Form):
+class StatusForm(PublicForm):
     code = StringField(
         _l("Your receipt code"),
         [DataRequired(message=_l("Enter your receipt code."))],
@@ -179,7 +203,7 @@ class StatusForm(Form):
     )
 
 
-class FollowUpForm(Form):
+class FollowUpForm(PublicForm):
     code = StringField(_l("Your receipt code"), [DataRequired()])
     body = TextAreaField(
         _l("Your message"),

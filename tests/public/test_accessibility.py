@@ -20,7 +20,7 @@ from tests.public.conftest import full_answers
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-LOCALES = ("en", "zh_Hant", "zh_Hans")
+LOCALES = ("en", "zh_Hant", "zh_Hans", "es", "fr", "ru", "ar")
 
 
 @pytest.fixture

@@ -1,0 +1,72 @@
+"""Staff pages complete in 简体中文 (DESIGN §7, issue #11): every message a staff page looks up
+has a Simplified translation, and directory entries show their Chinese name and description
+in the reader's script."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake.models import ReferralKind, Role
+from intake.services import directory as directory_service
+from intake.services import referrals
+from tests.builders import make_case, make_org_key, make_staff_with_keys, sign_in
+from tests.conftest import Untranslated
+
+STAFF_PAGES = (
+    "/cases/",
+    "/referrals/",
+    "/directory/",
+    "/directory/frontline-defenders",
+    "/directory/amnesty-international",
+    "/reports/",
+    "/admin/",
+    "/admin/users",
+    "/admin/keys",
+    "/admin/audit",
+    "/admin/settings",
+    "/auth/account",
+    "/auth/unlock",
+)
+
+
+@pytest.fixture
+def admin_with_a_case(app: Flask, client: FlaskClient) -> str:
+    directory_service.import_shipped()
+    org = make_org_key()
+    admin, _ = make_staff_with_keys(Role.ADMIN, org)
+    case = make_case(org)
+    referrals.create(case.id, "amnesty-international", ReferralKind.NGO_REFERRAL, actor=admin)
+    sign_in(client, admin)
+    return case.ref
+
+
+@pytest.mark.parametrize("locale", ["zh_Hans", "zh_Hant"])
+def test_every_staff_page_has_every_message_translated(
+    client: FlaskClient, admin_with_a_case: str, untranslated: Untranslated, locale: str
+) -> None:
+    client.get(f"/cases/?lang={locale}")
+    for path in (*STAFF_PAGES, f"/cases/{admin_with_a_case}"):
+        untranslated.clear()
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert f'<html lang="{locale.replace("_", "-")}"' in response.text, path
+        assert not untranslated.messages, f"{path} in {locale}: {sorted(untranslated.messages)}"
+
+
+def test_directory_entries_show_their_chinese_name_in_the_readers_script(
+    client: FlaskClient, admin_with_a_case: str
+) -> None:
+    simplified = client.get("/directory/?lang=zh_Hans").text
+    assert "国际特赦组织" in simplified  # Amnesty International, converted
+    assert "國際特赦組織" not in simplified
+    detail = client.get("/directory/frontline-defenders").text
+    assert "通过24小时紧急热线" in detail  # the description, in Simplified script
+    assert "Front Line Defenders" in detail  # no Chinese name: the English one
+    assert "国际特赦组织" in client.get(f"/cases/{admin_with_a_case}").text
+
+    traditional = client.get("/directory/?lang=zh_Hant").text
+    assert "國際特赦組織" in traditional
+    english = client.get("/directory/?lang=en").text
+    assert "Amnesty International" in english
