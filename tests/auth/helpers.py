@@ -26,7 +26,9 @@ def csrf_token(client: FlaskClient, path: str) -> str:
     return next(group for group in match.groups() if group)
 
 
-def derived_auth_secret(client: FlaskClient, email: str, password: str, path: str) -> dict[str, str]:
+def derived_auth_secret(
+    client: FlaskClient, email: str, password: str, path: str
+) -> dict[str, str]:
     """What login.js posts for (email, password): it asks /auth/salt, derives, and adds the
     password itself only for an account from before the split."""
     token = csrf_token(client, path)
