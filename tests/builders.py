@@ -51,7 +51,9 @@ KEY_WRAP_TEST_LIMITS = (1, 8192)  # Argon2id at its minimum: tests only
 
 def login_secrets(user: User, password: str = DEFAULT_PASSWORD) -> crypto.LoginSecrets:
     """What ``user``'s browser derives from ``password`` (their salt and limits)."""
-    assert user.key_salt and user.key_ops_limit and user.key_mem_limit
+    assert user.key_salt
+    assert user.key_ops_limit
+    assert user.key_mem_limit
     return crypto.login_secrets(
         password, crypto.b64decode_strict(user.key_salt), user.key_ops_limit, user.key_mem_limit
     )

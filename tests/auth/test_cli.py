@@ -132,7 +132,9 @@ def test_operator_reset_password_prints_a_link_that_restores_access_not_the_key(
     db.session.refresh(admin)
     # Access: a fresh enrolment. Not the key: it went with the password; the grant sealed to it
     # is revoked (the recovery kit or a colleague gives the organisation key back).
-    assert admin.password_hash is None and admin.public_key is None and admin.totp_secret is None
+    assert admin.password_hash is None
+    assert admin.public_key is None
+    assert admin.totp_secret is None
     assert db.session.scalar(sa.select(KeyGrant.revoked_at)) is not None
     client = app.test_client()
     assert client.get(urlparse(link).path).status_code == 200
@@ -149,7 +151,8 @@ def test_operator_reset_totp_keeps_the_password_and_key(app: Flask) -> None:
     assert admin is not None
     db.session.refresh(admin)
     assert admin.totp_secret is None
-    assert admin.password_hash is not None and admin.public_key is not None
+    assert admin.password_hash is not None
+    assert admin.public_key is not None
     client = app.test_client()
     page = client.get(urlparse(json.loads(result.output)["link"]).path)
     assert page.status_code == 200

@@ -15,8 +15,8 @@ from intake import crypto
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, User
 from intake.services import accounts, setup_token
-from tests.auth.helpers import csrf_token, sign_in_through_forms
 from intake.services.passwords import verify_password
+from tests.auth.helpers import csrf_token, sign_in_through_forms
 from tests.builders import (
     DEFAULT_PASSWORD,
     login_secrets,

@@ -19,8 +19,8 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Role, StaffSession, User
 from intake.services import accounts, staff_sessions
-from tests.auth.helpers import csrf_token, post_code, post_password, sign_in_through_forms
 from intake.services.passwords import verify_password
+from tests.auth.helpers import csrf_token, post_code, post_password, sign_in_through_forms
 from tests.builders import (
     DEFAULT_PASSWORD,
     authenticator,
@@ -433,7 +433,8 @@ def test_the_salt_endpoint_does_not_tell_who_has_an_account(
 
     real, unknown = ask(user.email), ask("nobody@example.org")
     assert set(real) == set(unknown) == {"salt", "ops_limit", "mem_limit", "upgrade"}
-    assert real["salt"] == user.key_salt and real["upgrade"] is False
+    assert real["salt"] == user.key_salt
+    assert real["upgrade"] is False
     # The decoy is the same every time (asking twice tells nothing) and looks like a salt.
     assert ask("NOBODY@example.org") == unknown
     assert len(crypto.b64decode_strict(str(unknown["salt"]))) == 16

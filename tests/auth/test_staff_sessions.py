@@ -18,7 +18,7 @@ from intake.extensions import db
 from intake.models import AuditEvent, Role, StaffSession, User
 from intake.services import staff_sessions
 from tests.auth.helpers import csrf_token
-from tests.builders import DEFAULT_PASSWORD, make_org_key, make_staff_with_keys, make_user, sign_in
+from tests.builders import make_org_key, make_staff_with_keys, make_user, sign_in
 
 TAB_KEY_HEADERS = {
     "X-Refuge-Keyring": "1",
