@@ -212,6 +212,8 @@ class TestingSettings(BaseSettings):
     PREFERRED_URL_SCHEME = "https"
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_KIB = 64
+    KEY_WRAP_OPS_LIMIT = 1  # the browser's crypto_pwhash at its minimum: tests only
+    KEY_WRAP_MEM_LIMIT = 8192
     RATELIMIT_ENABLED = True
 
 

@@ -255,6 +255,75 @@ def unwrap_secret_key(wrapped: WrappedKey, password: str) -> bytes:
         raise InvalidCiphertext("wrong password for this key") from exc
 
 
+# --- the password, split in two (DESIGN §3) ----------------------------------------------------
+#
+# master = crypto_pwhash(32, password, salt, ops, mem, Argon2id13), then two subkeys with
+# crypto_kdf_derive_from_key (BLAKE2b keyed with the master, the subkey id as salt, the context
+# as personalisation): the key-wrapping key, which never leaves the browser, and the
+# authentication secret, which is all the server receives at sign-in (stored only as an Argon2id
+# hash). keyring.js derives exactly the same; this side is for the CLI and for tests.
+
+WRAP_CONTEXT = b"Rfg-wrap"
+AUTH_CONTEXT = b"Rfg-auth"
+AUTH_SECRET_BYTES = 32
+
+
+def kdf_derive(master: bytes, subkey_id: int, context: bytes, length: int = KEY_BYTES) -> bytes:
+    """libsodium's crypto_kdf_derive_from_key (which PyNaCl does not expose) in BLAKE2b terms."""
+    if len(context) != 8 or len(master) != KEY_BYTES:
+        raise ValueError("crypto_kdf needs an 8-byte context and a 32-byte master key")
+    return bytes(
+        blake2b(
+            b"",
+            digest_size=length,
+            key=master,
+            salt=subkey_id.to_bytes(8, "little") + bytes(8),
+            person=context + bytes(8),
+            encoder=RawEncoder,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class LoginSecrets:
+    wrapping_key: bytes
+    auth_secret: str  # base64 ORIGINAL, as the browser posts it
+
+
+def login_secrets(password: str, salt: bytes, ops_limit: int, mem_limit: int) -> LoginSecrets:
+    master = _wrapping_key(password, salt, ops_limit, mem_limit)
+    return LoginSecrets(
+        wrapping_key=kdf_derive(master, 1, WRAP_CONTEXT),
+        auth_secret=b64(kdf_derive(master, 1, AUTH_CONTEXT)),
+    )
+
+
+def wrap_with_key(secret: bytes, key: bytes) -> str:
+    """nonce || crypto_secretbox_easy(secret, nonce, key), base64: the scheme-2 wrapped key."""
+    return b64(bytes(SecretBox(key).encrypt(secret, nacl_random(WRAP_NONCE_BYTES))))
+
+
+def unwrap_with_key(wrapped: str, key: bytes) -> bytes:
+    raw = b64decode_strict(wrapped, what="wrapped key")
+    try:
+        return bytes(SecretBox(key).decrypt(raw))
+    except CryptoError as exc:
+        raise InvalidCiphertext("wrong key for this wrapped key") from exc
+
+
+def new_salt() -> bytes:
+    return nacl_random(WRAP_SALT_BYTES)
+
+
+def decoy_salt(email: str, server_secret: str) -> str:
+    """The salt shown for an address with no account: the same every time (so asking twice
+    does not tell), and not tellable from a real one."""
+    digest = hmac.new(
+        server_secret.encode("utf-8"), b"refuge-login-salt-v1:" + email.encode("utf-8"), "sha256"
+    ).digest()
+    return b64(digest[:WRAP_SALT_BYTES])
+
+
 def seal_key_grant(org_secret: bytes, staff_public_key_b64: str) -> str:
     """The organisation secret key sealed to one staff member's public key (a key grant)."""
     return b64(seal(org_secret, staff_public_key_b64))

@@ -12,6 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 
 from intake import crypto
+from intake.crypto import b64
 from intake.extensions import db
 from intake.i18n import compile_catalogues
 from intake.models import Case, DirectoryEntry, OrgKey, Role, SealedBy, Urgency, User
@@ -45,18 +46,59 @@ def make_org_key() -> OrgKeyPair:
     return OrgKeyPair(key=key, secret=secret)
 
 
+KEY_WRAP_TEST_LIMITS = (1, 8192)  # Argon2id at its minimum: tests only
+
+
+def login_secrets(user: User, password: str = DEFAULT_PASSWORD) -> crypto.LoginSecrets:
+    """What ``user``'s browser derives from ``password`` (their salt and limits)."""
+    assert user.key_salt
+    assert user.key_ops_limit
+    assert user.key_mem_limit
+    return crypto.login_secrets(
+        password, crypto.b64decode_strict(user.key_salt), user.key_ops_limit, user.key_mem_limit
+    )
+
+
+def unwrap_staff_secret(user: User, password: str = DEFAULT_PASSWORD) -> bytes:
+    """``user``'s staff secret key, opened as their browser opens it (either scheme)."""
+    if user.key_scheme < 2:
+        return crypto.unwrap_secret_key(
+            crypto.WrappedKey(
+                user.wrapped_secret_key or "",
+                user.key_salt or "",
+                user.key_ops_limit or 0,
+                user.key_mem_limit or 0,
+            ),
+            password,
+        )
+    return crypto.unwrap_with_key(
+        user.wrapped_secret_key or "", login_secrets(user, password).wrapping_key
+    )
+
+
 def make_user(
     role: Role = Role.CASEWORKER,
     email: str | None = None,
     password: str = DEFAULT_PASSWORD,
+    *,
+    legacy: bool = False,
 ) -> User:
+    """A signed-up staff member. ``legacy``: an account from before the password split
+    (scheme 1: the password itself hashed, as the server received it then)."""
     count = db.session.query(User).count()
     user = User(
         email=email or f"{role.value}{count + 1}@example.org",
         role=role,
-        password_hash=hash_password(password),
         totp_secret=pyotp.random_base32(),
+        password_scheme=1 if legacy else 2,
+        key_scheme=1 if legacy else 2,
     )
+    if legacy:
+        user.password_hash = hash_password(password)
+    else:
+        ops, mem = KEY_WRAP_TEST_LIMITS
+        user.key_salt, user.key_ops_limit, user.key_mem_limit = b64(crypto.new_salt()), ops, mem
+        user.password_hash = hash_password(login_secrets(user, password).auth_secret)
     db.session.add(user)
     db.session.commit()
     return user
@@ -167,28 +209,31 @@ def make_attachment(
     return attachment
 
 
-KEY_WRAP_TEST_LIMITS = (1, 8192)  # Argon2id at its minimum: tests only
-
-
 def make_staff_with_keys(
     role: Role = Role.CASEWORKER,
     org: OrgKeyPair | None = None,
     email: str | None = None,
     password: str = DEFAULT_PASSWORD,
+    *,
+    legacy: bool = False,
 ) -> tuple[User, bytes]:
-    """A staff member whose keypair is wrapped with ``password`` (as a browser would) and who
-    holds a grant of ``org``'s secret key. Returns (user, raw staff secret key)."""
+    """A staff member whose keypair is wrapped with the key their browser derives from
+    ``password`` and who holds a grant of ``org``'s secret key. ``legacy``: wrapped and signed
+    in as before the password split (scheme 1). Returns (user, raw staff secret key)."""
     from intake.models import KeyGrant
 
-    user = make_user(role, email=email, password=password)
+    user = make_user(role, email=email, password=password, legacy=legacy)
     public, secret = crypto.generate_keypair()
-    ops, mem = KEY_WRAP_TEST_LIMITS
-    wrapped = crypto.wrap_secret_key(secret, password, ops_limit=ops, mem_limit=mem)
     user.public_key = public
-    user.wrapped_secret_key = wrapped.wrapped
-    user.key_salt = wrapped.salt
-    user.key_ops_limit = ops
-    user.key_mem_limit = mem
+    if legacy:
+        ops, mem = KEY_WRAP_TEST_LIMITS
+        wrapped = crypto.wrap_secret_key(secret, password, ops_limit=ops, mem_limit=mem)
+        user.wrapped_secret_key = wrapped.wrapped
+        user.key_salt, user.key_ops_limit, user.key_mem_limit = wrapped.salt, ops, mem
+    else:
+        user.wrapped_secret_key = crypto.wrap_with_key(
+            secret, login_secrets(user, password).wrapping_key
+        )
     if org is not None:
         db.session.add(
             KeyGrant(

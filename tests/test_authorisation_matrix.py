@@ -30,10 +30,11 @@ PUBLIC_ENDPOINTS = {
     "auth.login_code",
     "auth.logout",
     "auth.enrol",
+    "auth.login_salt",
 }
 PUBLIC_BLUEPRINTS = {"public"}
 # Self-service routes any signed-in role may POST to; every other POST is not for viewers.
-SELF_SERVICE = {"auth.logout_everywhere", "auth.change_password"}
+SELF_SERVICE = {"auth.logout_everywhere", "auth.change_password", "auth.keyring_rewrap"}
 # Headers a route needs from its own page's script (keyring.js asks for the tab key with one).
 SCRIPT_HEADERS = {"auth.keyring_tab_key": {"X-Refuge-Keyring": "1"}}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
 import sqlalchemy as sa
+from flask import current_app
 from flask.cli import AppGroup
 
 from intake.extensions import db
@@ -42,6 +44,11 @@ def create_user(email: str, role: str, password_stdin: bool) -> None:
     """Create a staff account with its second factor and staff keypair.
 
     Prints JSON with the otpauth:// URI to enrol in an authenticator app.
+
+    For automation only: this command SEES THE PASSWORD (the web never does). It derives the
+    same two secrets a browser would (Argon2id, then a KDF split) with PyNaCl, stores only
+    the hash of the authentication secret and wraps the new keypair with the other one.
+    Prefer an invitation (/admin/users) so the password is typed only in the person's browser.
     """
     password = _read_password(password_stdin)
     try:
@@ -80,7 +87,12 @@ def list_users() -> None:
 @click.option("--admin", "admin_email", required=True, help="E-mail of an existing admin.")
 @click.option("--password-stdin", is_flag=True, help="Read the admin's password from stdin.")
 def init_keys(admin_email: str, password_stdin: bool) -> None:
-    """Create the organisation keypair and grant it to ADMIN (wrapped with their password)."""
+    """Create the organisation keypair and grant it to ADMIN (wrapped with their password).
+
+    For automation only: this command SEES THE PASSWORD and, for a moment, the organisation
+    secret key (the web's /setup does both in the browser). It derives the same secrets a
+    browser would, with PyNaCl.
+    """
     password = _read_password(password_stdin)
     try:
         result = keys.init_from_cli(admin_email, password)
@@ -97,3 +109,50 @@ def init_keys(admin_email: str, password_stdin: bool) -> None:
             }
         )
     )
+
+
+def _enrol_link(token: str) -> str:
+    base = str(
+        current_app.config.get("PUBLIC_BASE_URL")
+        or f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
+    ).rstrip("/")
+    return f"{base}/auth/enrol/{token}"
+
+
+@users_cli.command("reset-password")
+@click.argument("email")
+def reset_password(email: str) -> None:
+    """Give a locked-out person their ACCESS back: prints a one-time link to set a new
+    password and second factor.
+
+    Not their KEY: their old key is forgotten with the password. Reading cases again needs a
+    colleague admin's new grant, or the organisation's recovery kit at /recover.
+    """
+    try:
+        token = accounts.operator_reset_password(email)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+        return
+    click.echo(
+        json.dumps(
+            {
+                "email": email.strip().lower(),
+                "link": _enrol_link(token),
+                "next": "Open the link, set a new password and second factor; then get the key "
+                "back from a colleague admin's grant or the recovery kit at /recover.",
+            }
+        )
+    )
+
+
+@users_cli.command("reset-totp")
+@click.argument("email")
+def reset_totp(email: str) -> None:
+    """Forget a person's second factor: prints a one-time link where they confirm their
+    password (in their browser) and enrol a new one. Their password and key stay."""
+    try:
+        token = accounts.operator_reset_totp(email)
+    except accounts.AccountError as exc:
+        _fail(str(exc))
+        return
+    click.echo(json.dumps({"email": email.strip().lower(), "link": _enrol_link(token)}))

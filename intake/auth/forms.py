@@ -5,17 +5,32 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms import EmailField, HiddenField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
-from intake.services.accounts import EMAIL_MAX, PASSWORD_MAX, PASSWORD_MIN
+from intake.services.accounts import EMAIL_MAX, PASSWORD_MAX
 
 B64_FIELD_MAX = 200  # every key blob we accept is < 110 characters of base64
 
 
+AUTH_SECRET_FIELD_MAX = 64  # base64 of the 32-byte authentication secret is 44 characters
+
+
+def _auth_secret_field() -> HiddenField:
+    """The authentication secret the browser derived from the password (keyring.js). The
+    password inputs themselves have no name: a page without JavaScript cannot post them."""
+    return HiddenField(validators=[Optional(), Length(max=AUTH_SECRET_FIELD_MAX)])
+
+
+def _legacy_password_field() -> HiddenField:
+    """Accounts from before the split (scheme 1) post their password one last time."""
+    return HiddenField(validators=[Optional(), Length(max=PASSWORD_MAX)])
+
+
 class LoginForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    auth_secret = _auth_secret_field()
+    legacy_password = _legacy_password_field()
 
 
 class CodeForm(FlaskForm):
@@ -27,36 +42,19 @@ class CodeForm(FlaskForm):
 
 
 class StaffKeyFields(FlaskForm):
-    """The staff keypair made in the browser: public key and the password-wrapped secret."""
+    """The staff keypair made in the browser: public key, the secret wrapped with the derived
+    key-wrapping key, the salt the password is derived with, and the authentication secret."""
 
     public_key = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
     wrapped_secret_key = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
     key_salt = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
     ops_limit = HiddenField(validators=[Optional(), Length(max=12)])
     mem_limit = HiddenField(validators=[Optional(), Length(max=12)])
-
-
-def _new_password_fields() -> tuple[PasswordField, PasswordField]:
-    return (
-        PasswordField(
-            _l("Password"),
-            validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
-            description=_l(
-                "At least %(n)s characters. A few unrelated words work well.", n=PASSWORD_MIN
-            ),
-            render_kw={"autocomplete": "new-password"},
-        ),
-        PasswordField(
-            _l("Password again"),
-            validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
-            render_kw={"autocomplete": "new-password"},
-        ),
-    )
+    auth_secret = _auth_secret_field()
 
 
 class SetupForm(StaffKeyFields):
     email = EmailField(_l("Your e-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
-    password, confirm = _new_password_fields()
     org_public_key = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
     sealed_org_secret = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
     # The one-time token from the operator's console, carried from the link to the POST.
@@ -64,19 +62,17 @@ class SetupForm(StaffKeyFields):
 
 
 class EnrolNewPasswordForm(StaffKeyFields):
-    password, confirm = _new_password_fields()
+    pass
 
 
 class EnrolCurrentPasswordForm(FlaskForm):
-    current_password = PasswordField(
-        _l("Your current password"), validators=[DataRequired(), Length(max=PASSWORD_MAX)]
-    )
+    current_auth_secret = _auth_secret_field()
+    legacy_password = _legacy_password_field()
 
 
 class ChangePasswordForm(StaffKeyFields):
-    current_password = PasswordField(
-        _l("Current password"),
-        validators=[DataRequired(), Length(max=PASSWORD_MAX)],
-        render_kw={"autocomplete": "current-password"},
-    )
-    password, confirm = _new_password_fields()
+    current_auth_secret = _auth_secret_field()
+
+
+class SaltRequestForm(FlaskForm):
+    email = StringField(validators=[DataRequired(), Length(max=EMAIL_MAX)])

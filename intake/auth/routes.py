@@ -3,6 +3,9 @@
 Unlock flow: after the second factor the browser lands on /auth/unlock, where the staff member
 types their password once more; keyring.js derives the wrapping key from it *in the browser*
 and opens their keys. The password typed at /login is not kept anywhere for this.
+
+No password reaches these views (DESIGN §3): the browser asks /auth/salt how to derive, and
+posts only the authentication secret it derived (accounts of scheme 1 excepted, once).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from intake.auth.forms import (
     EnrolCurrentPasswordForm,
     EnrolNewPasswordForm,
     LoginForm,
+    SaltRequestForm,
     SetupForm,
     StaffKeyFields,
 )
@@ -55,6 +59,12 @@ PENDING_SECONDS = 300
 Page = str | Response | tuple[str, int]
 
 bp.before_app_request(enforce_timeouts)
+
+
+@bp.context_processor
+def password_rules() -> dict[str, int]:
+    # Checked in the browser: the server never sees the password to check it.
+    return {"password_min": accounts.PASSWORD_MIN}
 
 
 def login_rate_limit() -> str:
@@ -81,6 +91,17 @@ def key_material(form: StaffKeyFields) -> KeyMaterial | None:
         )
     except AccountError:
         return None
+
+
+def salt_rate_limit() -> str:
+    return str(current_app.config.get("SALT_RATE_LIMIT", "30 per minute;300 per hour"))
+
+
+def needs_javascript() -> str:
+    return _(
+        "Signing in needs JavaScript: your browser turns your password into keys that never "
+        "leave it. Turn JavaScript on for this site and reload the page."
+    )
 
 
 def wrap_params() -> dict[str, int]:
@@ -114,7 +135,7 @@ def setup() -> Page:
                 raise AccountError("invalid_keys")
             admin, org_key = keys.set_up_organisation(
                 form.email.data or "",
-                form.password.data or "",
+                form.auth_secret.data or "",
                 keys_from_browser,
                 form.org_public_key.data or "",
                 form.sealed_org_secret.data or "",
@@ -146,9 +167,16 @@ def login() -> Page:
     next_url = safe_next(request.args.get("next"))
     if form.validate_on_submit():
         trusted_id = devices.trusted_user_id()
-        check = accounts.check_password_step(
-            form.email.data or "", form.password.data or "", trusted_user_id=trusted_id
-        )
+        try:
+            check = accounts.check_password_step(
+                form.email.data or "",
+                form.auth_secret.data or "",
+                legacy_password=form.legacy_password.data or None,
+                trusted_user_id=trusted_id,
+            )
+        except AccountError:
+            form.form_errors.append(needs_javascript())
+            return render_template("auth/login.html", form=form), 400
         if check.result is LoginResult.OK and check.user is not None:
             session[PENDING] = {
                 "uid": check.user.id,
@@ -169,6 +197,27 @@ def login() -> Page:
         return render_template("auth/login.html", form=form), 401
     status = 400 if form.is_submitted() else 200
     return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/auth/salt")
+@limiter.limit(salt_rate_limit)
+def login_salt() -> Response | tuple[Response, int]:
+    """How this e-mail's password is derived in the browser (salt, Argon2id limits). Unknown
+    addresses get a decoy salt that never changes: asking does not tell who has an account."""
+    form = SaltRequestForm()
+    if not form.validate_on_submit():
+        return jsonify({"error": "bad_request"}), 400
+    salt = accounts.login_salt(form.email.data or "")
+    response = jsonify(
+        {
+            "salt": salt.salt,
+            "ops_limit": salt.ops_limit,
+            "mem_limit": salt.mem_limit,
+            "upgrade": salt.upgrade,
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _pending_user() -> tuple[User | None, dict[str, Any]]:
@@ -287,6 +336,22 @@ def keyring_tab_key() -> Response:
     return response
 
 
+@bp.post("/auth/keyring/rewrap")
+@role_required(*STAFF)
+def keyring_rewrap() -> Response | tuple[Response, int]:
+    """An account's key of scheme 1 re-wrapped by keyring.js at unlock (DESIGN §3)."""
+    form = StaffKeyFields()
+    if not form.validate_on_submit():
+        return jsonify({"error": "bad_request"}), 400
+    try:
+        accounts.rewrap_key(
+            current_user, form.auth_secret.data or "", form.wrapped_secret_key.data or ""
+        )
+    except AccountError as exc:
+        return jsonify({"error": exc.code, "message": str(exc)}), 400
+    return jsonify({"ok": True})
+
+
 @bp.get("/auth/unlock")
 @role_required(*STAFF)
 def unlock() -> str:
@@ -320,8 +385,8 @@ def change_password() -> Page:
         try:
             accounts.change_password(
                 current_user,
-                form.current_password.data or "",
-                form.password.data or "",
+                form.current_auth_secret.data or "",
+                form.auth_secret.data or "",
                 key_material(form),
             )
         except AccountError as exc:
@@ -364,16 +429,17 @@ def enrol(token: str) -> Page:
                     raise AccountError("invalid_keys")
                 accounts.complete_enrolment(
                     user,
-                    new_password=form.password.data or "",
-                    current_password=None,
+                    new_auth_secret=form.auth_secret.data or "",
+                    current_auth_secret=None,
                     keys=material,
                 )
             else:
                 accounts.complete_enrolment(
                     user,
-                    new_password=None,
-                    current_password=form.current_password.data or "",
+                    new_auth_secret=None,
+                    current_auth_secret=form.current_auth_secret.data or "",
                     keys=None,
+                    legacy_password=form.legacy_password.data or None,
                 )
         except AccountError as exc:
             form.form_errors.append(str(exc))

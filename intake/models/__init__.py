@@ -23,7 +23,7 @@ from intake.models.referral import (
 )
 from intake.models.staff_session import StaffSession
 from intake.models.system import Heartbeat, OrgSetting
-from intake.models.user import KeyGrant, OrgKey, User
+from intake.models.user import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, User
 
 __all__ = [
     "AWAITING",
@@ -43,6 +43,8 @@ __all__ = [
     "Referral",
     "ReferralKind",
     "ReferralOutcome",
+    "RecoveryKit",
+    "RecoverySeal",
     "ReferralState",
     "ReminderOutbox",
     "Role",

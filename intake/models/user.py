@@ -30,6 +30,14 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     key_salt: Mapped[str | None] = mapped_column(sa.String(64))
     key_ops_limit: Mapped[int | None] = mapped_column()
     key_mem_limit: Mapped[int | None] = mapped_column()
+    # How the password is used (DESIGN §3). 2: the browser derives, from crypto_pwhash of the
+    # password with ``key_salt``, an authentication secret (all the server receives;
+    # ``password_hash`` is an Argon2id hash of it) and a key-wrapping key (never sent).
+    # 1: an account from before, whose password was posted; it moves to 2 at its next sign-in.
+    password_scheme: Mapped[int] = mapped_column(default=2, server_default="1")
+    # 2: the staff secret is wrapped with the derived key-wrapping key; 1: with crypto_pwhash
+    # of the password itself (before); keyring.js re-wraps it at the next unlock.
+    key_scheme: Mapped[int] = mapped_column(default=2, server_default="1")
     is_active_account: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -84,3 +92,39 @@ class KeyGrant(db.Model):  # type: ignore[name-defined]
 
     user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
     org_key: Mapped[OrgKey] = relationship()
+
+
+class RecoveryKit(db.Model):  # type: ignore[name-defined]
+    """An organisation's recovery kit: only its public key (derived in a browser from the
+    recovery key, which the server never sees) and copies of the organisation secret keys
+    sealed to it. It opens keys; it never signs anyone in."""
+
+    __tablename__ = "recovery_kits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the admin typed part of the recovery key back: until then nobody may rely on it.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when it was used (a used kit has been typed somewhere: a new one replaces it) or
+    # replaced by a newer kit.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    seals: Mapped[list[RecoverySeal]] = relationship(back_populates="kit")
+
+
+class RecoverySeal(db.Model):  # type: ignore[name-defined]
+    """One organisation secret key sealed (crypto_box_seal) to a recovery kit's public key."""
+
+    __tablename__ = "recovery_seals"
+    __table_args__ = (
+        sa.UniqueConstraint("kit_id", "org_key_id", name="uq_recovery_seals_kit_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kit_id: Mapped[int] = mapped_column(sa.ForeignKey("recovery_kits.id"), index=True)
+    org_key_id: Mapped[int] = mapped_column(sa.ForeignKey("org_keys.id"))
+    sealed_org_secret: Mapped[str] = mapped_column(sa.Text)
+
+    kit: Mapped[RecoveryKit] = relationship(back_populates="seals")

@@ -1,5 +1,12 @@
 """Staff accounts: creation, sign-in checks, TOTP with replay protection, lockout, resets.
 
+The password never reaches the server (DESIGN §3): the browser derives from it an
+authentication secret, which is what these functions receive and check against an Argon2id
+hash, and a key-wrapping key, which never leaves the browser. Only the command line
+(``users create``, ``keys init``) sees a password, and derives the same two secrets here.
+Accounts from before (``password_scheme`` 1) post their password one last time at their next
+sign-in, together with the new authentication secret, and move to scheme 2.
+
 Every function that changes an account records an audit event and commits. Views stay thin:
 they turn the outcomes here into messages in the user's language.
 """
@@ -76,6 +83,11 @@ CUSTODY_MESSAGES: dict[str, Any] = {
     ),
     "no_such_admin": _l("No active admin has this e-mail address."),
     "no_totp": _l("This account has no second factor yet."),
+    "no_such_account": _l("No account has this e-mail address."),
+    "invalid_auth": _l(
+        "Your browser did not send a valid sign-in proof. This page needs JavaScript; reload "
+        "it and try again."
+    ),
 }
 
 
@@ -137,22 +149,87 @@ class KeyMaterial:
 
 
 def apply_key_material(user: User, keys: KeyMaterial) -> None:
+    """Scheme 2: ``key_salt`` and the limits are also what the password is derived with at
+    sign-in; the secret is wrapped with the derived key-wrapping key."""
     user.public_key = keys.public_key
     user.wrapped_secret_key = keys.wrapped_secret_key
     user.key_salt = keys.key_salt
     user.key_ops_limit = keys.ops_limit
     user.key_mem_limit = keys.mem_limit
+    user.key_scheme = 2
+
+
+def validate_auth_secret(text: str | None) -> str:
+    """The authentication secret a browser derived: 32 bytes, base64 ORIGINAL."""
+    try:
+        return crypto.validate_exact(
+            text or "", length=crypto.AUTH_SECRET_BYTES, what="authentication secret"
+        )
+    except crypto.InvalidCiphertext as exc:
+        raise AccountError("invalid_auth") from exc
+
+
+def set_auth_secret(user: User, auth_secret: str) -> None:
+    user.password_hash = hash_password(validate_auth_secret(auth_secret))
+    user.password_scheme = 2
+
+
+def server_side_credentials(user: User, password: str, *, with_keypair: bool) -> None:
+    """What a browser does at enrolment, done here from a password the operator typed (CLI
+    only): the login salt, the authentication secret's hash and, if asked, a staff keypair
+    wrapped with the derived key-wrapping key."""
+    ops, mem = wrap_limits()
+    salt = crypto.new_salt()
+    secrets_ = crypto.login_secrets(password, salt, ops, mem)
+    set_auth_secret(user, secrets_.auth_secret)
+    user.key_salt, user.key_ops_limit, user.key_mem_limit = crypto.b64(salt), ops, mem
+    user.key_scheme = 2
+    if with_keypair:
+        public, secret = crypto.generate_keypair()
+        user.public_key = public
+        user.wrapped_secret_key = crypto.wrap_with_key(secret, secrets_.wrapping_key)
 
 
 def server_side_keypair(user: User, password: str) -> None:
-    """A staff keypair made here and wrapped with the password (CLI only; the web does this in
-    the browser)."""
-    public, secret = crypto.generate_keypair()
+    """A staff keypair for an account that has none yet (``keys init``), with the password
+    split as the browser splits it."""
+    server_side_credentials(user, password, with_keypair=True)
+
+
+@dataclass(frozen=True)
+class LoginSalt:
+    """What /auth/salt tells a browser about an e-mail: how to derive from the password."""
+
+    salt: str
+    ops_limit: int
+    mem_limit: int
+    upgrade: bool  # an account of scheme 1: post the password once more, with the new secret
+
+
+@transactional
+def login_salt(email: str) -> LoginSalt:
+    """The salt and limits the browser derives with. An address without an account (or an
+    invitation not yet accepted) gets a decoy salt that is the same on every ask, so this
+    cannot tell which accounts exist. (Accounts of scheme 1, until their next sign-in, are
+    told apart: that ends when each has signed in once.)"""
     ops, mem = wrap_limits()
-    wrapped = crypto.wrap_secret_key(secret, password, ops_limit=ops, mem_limit=mem)
-    apply_key_material(
-        user,
-        KeyMaterial(public, wrapped.wrapped, wrapped.salt, wrapped.ops_limit, wrapped.mem_limit),
+    user = find_by_email(email)
+    if user is None or not user.password_hash:
+        try:
+            normalised = normalise_email(email)
+        except AccountError:
+            normalised = (email or "").strip().lower()[:EMAIL_MAX]
+        secret = str(current_app.config["SECRET_KEY"])
+        return LoginSalt(crypto.decoy_salt(normalised, secret), ops, mem, upgrade=False)
+    if not user.key_salt or not user.key_ops_limit or not user.key_mem_limit:
+        # A scheme-1 account without keys: it gets its login salt now, once.
+        user.key_salt, user.key_ops_limit, user.key_mem_limit = (
+            crypto.b64(crypto.new_salt()),
+            ops,
+            mem,
+        )
+    return LoginSalt(
+        user.key_salt, user.key_ops_limit, user.key_mem_limit, upgrade=user.password_scheme < 2
     )
 
 
@@ -232,28 +309,34 @@ def create_user(
     role: Role,
     *,
     password: str | None = None,
+    auth_secret: str | None = None,
     actor: User | None = None,
     keys: KeyMaterial | None = None,
     server_keys: bool = False,
 ) -> User:
-    """A new account. With a password the second factor is enrolled at once (the caller shows
-    :func:`otpauth_uri`); without one the account waits for its invite link."""
+    """A new account. From a browser: ``auth_secret`` and ``keys`` (the password stayed
+    there). From the command line: ``password``, split here as a browser would. With either
+    the second factor is enrolled at once (the caller shows :func:`otpauth_uri`); with
+    neither the account waits for its invite link."""
     email = normalise_email(email)
     if find_by_email(email) is not None:
         raise AccountError("email_taken")
-    user = User(email=email, role=role, session_epoch=0)
-    if password is not None:
+    user = User(email=email, role=role, session_epoch=0, password_scheme=2, key_scheme=2)
+    created = password is not None or auth_secret is not None
+    if auth_secret is not None:
+        if keys is None:
+            raise AccountError("invalid_keys")
+        set_auth_secret(user, auth_secret)
+        apply_key_material(user, keys)
+    elif password is not None:
         check_new_password(password)
-        user.password_hash = hash_password(password)
+        server_side_credentials(user, password, with_keypair=server_keys)
+    if created:
         user.totp_secret = new_totp_secret()
-        if keys is not None:
-            apply_key_material(user, keys)
-        elif server_keys:
-            server_side_keypair(user, password)
     db.session.add(user)
     db.session.flush()
     audit.record(
-        "account.created" if password is not None else "account.invited",
+        "account.created" if created else "account.invited",
         "user",
         user.id,
         actor=actor,
@@ -320,15 +403,31 @@ def _refused_locked(user: User, where: str) -> None:
     db.session.commit()
 
 
+def _proof_matches(user: User, auth_secret: str, legacy_password: str | None) -> bool:
+    """Scheme 2: the authentication secret. Scheme 1: the password, posted one last time."""
+    if user.password_scheme < 2:
+        return verify_password(user.password_hash or _dummy_hash(), legacy_password or "")
+    return verify_password(user.password_hash or _dummy_hash(), auth_secret)
+
+
 def check_password_step(
-    email: str, password: str, *, trusted_user_id: int | None = None
+    email: str,
+    auth_secret: str,
+    *,
+    legacy_password: str | None = None,
+    trusted_user_id: int | None = None,
 ) -> LoginCheck:
-    """First step of sign-in. Wrong password and unknown e-mail look the same. The wait after
+    """First step of sign-in, with the authentication secret the browser derived from the
+    password (and, for an account of scheme 1, the password itself one last time: it then
+    moves to scheme 2). Wrong password and unknown e-mail look the same. The wait after
     failures does not apply on a device this account signed in from before
     (``trusted_user_id``, from intake.auth.devices)."""
-    user = find_by_email(email) if len(password) <= PASSWORD_MAX else None
+    validate_auth_secret(auth_secret)
+    if legacy_password is not None and len(legacy_password) > PASSWORD_MAX:
+        legacy_password = None
+    user = find_by_email(email)
     if user is None:
-        verify_password(_dummy_hash(), password[:PASSWORD_MAX])
+        verify_password(_dummy_hash(), auth_secret)
         audit.record(
             "auth.failed",
             "user",
@@ -342,12 +441,12 @@ def check_password_step(
     if minutes:
         # Checked all the same, so that a locked account takes as long to answer as any other;
         # the caller answers as for a wrong password (no telling which accounts exist).
-        verify_password(user.password_hash or _dummy_hash(), password)
+        _proof_matches(user, auth_secret, legacy_password)
         _refused_locked(user, "login")
         return LoginCheck(LoginResult.LOCKED, user, minutes)
     # An invited account has no hash yet: check against a dummy so it answers as slowly as
     # any other (no telling invited accounts apart by timing).
-    if not verify_password(user.password_hash or _dummy_hash(), password) or not user.password_hash:
+    if not _proof_matches(user, auth_secret, legacy_password) or not user.password_hash:
         register_failure(user, "password")
         minutes = _lock_minutes_left(user)
         if minutes:
@@ -357,8 +456,13 @@ def check_password_step(
         audit.record("auth.refused_inactive", "user", user.id, actor_label=f"user:{user.email}")
         db.session.commit()
         return LoginCheck(LoginResult.INACTIVE, user)
-    if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if user.password_scheme < 2:
+        # The last time this password reached the server: from now on only the secret does.
+        set_auth_secret(user, auth_secret)
+        audit.record("auth.scheme_upgraded", "user", user.id, actor_label=f"user:{user.email}")
+        db.session.commit()
+    elif user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(auth_secret)
         db.session.commit()
     return LoginCheck(LoginResult.OK, user)
 
@@ -411,20 +515,22 @@ def logout_everywhere(user: User) -> None:
 
 
 @transactional
-def change_password(user: User, current: str, new: str, keys: KeyMaterial | None) -> None:
-    """New password; the browser re-wrapped the same secret key with it (``keys``). The public
-    key must not change: grants are sealed to it."""
-    if not verify_password(user.password_hash, current):
+def change_password(
+    user: User, current_auth_secret: str, new_auth_secret: str, keys: KeyMaterial | None
+) -> None:
+    """New password: the browser proved the current one (its authentication secret), derived
+    the new secrets with a new salt and re-wrapped the same secret key (``keys``, which also
+    carry the new salt). The public key must not change: grants are sealed to it."""
+    validate_auth_secret(new_auth_secret)
+    if not verify_password(user.password_hash, validate_auth_secret(current_auth_secret)):
         register_failure(user, "password_change")
         raise AccountError("wrong_password")
-    check_new_password(new)
-    if user.public_key:
-        if keys is None or keys.public_key != user.public_key:
-            raise AccountError("invalid_keys")
-        apply_key_material(user, keys)
-    elif keys is not None:
-        apply_key_material(user, keys)
-    user.password_hash = hash_password(new)
+    if keys is None:
+        raise AccountError("invalid_keys")
+    if user.public_key and keys.public_key != user.public_key:
+        raise AccountError("invalid_keys")
+    apply_key_material(user, keys)
+    set_auth_secret(user, new_auth_secret)
     end_all_sessions(user)
     audit.record("auth.password_changed", "user", user.id, actor=user)
     db.session.commit()
@@ -470,27 +576,32 @@ def user_for_enrol_token(token: str) -> User | None:
 def complete_enrolment(
     user: User,
     *,
-    new_password: str | None,
-    current_password: str | None,
+    new_auth_secret: str | None,
+    current_auth_secret: str | None,
     keys: KeyMaterial | None,
+    legacy_password: str | None = None,
 ) -> None:
-    """The colleague sets their password (browser-made keypair) and gets a new second factor."""
+    """The colleague sets their password (browser-made keypair and authentication secret) and
+    gets a new second factor; or, after a second-factor reset, proves the password they have
+    (its authentication secret; the password itself for an account of scheme 1)."""
     if user.password_hash is None:
-        if new_password is None or keys is None:
+        if new_auth_secret is None or keys is None:
             raise AccountError("invalid_keys")
-        check_new_password(new_password)
-        user.password_hash = hash_password(new_password)
+        set_auth_secret(user, new_auth_secret)
         apply_key_material(user, keys)
     else:
+        proof = validate_auth_secret(current_auth_secret)
         if _lock_minutes_left(user):
             # The lockout holds here too (else this form would be a way round it), and the
             # answer is the same as for a wrong password.
-            verify_password(user.password_hash, current_password or "")
+            _proof_matches(user, proof, legacy_password)
             _refused_locked(user, "enrol")
             raise AccountError("wrong_password")
-        if current_password is None or not verify_password(user.password_hash, current_password):
+        if not _proof_matches(user, proof, legacy_password):
             register_failure(user, "enrol_password")
             raise AccountError("wrong_password")
+        if user.password_scheme < 2:
+            set_auth_secret(user, proof)
     user.totp_secret = new_totp_secret()
     user.totp_last_step = 0
     end_all_sessions(user)
@@ -535,21 +646,91 @@ def ensure_not_last_key_holder(user: User) -> None:
             raise AccountError("last_key_holder")
 
 
-def reset_password(user: User, actor: User) -> str:
-    """Forget the password and the keypair it wrapped (a reset user needs a new key grant);
-    returns the enrol link token."""
-    if user.id == actor.id:
-        raise AccountError("cannot_reset_self")
-    ensure_not_last_key_holder(user)
+@transactional
+def rewrap_key(user: User, auth_secret: str, wrapped_secret_key: str) -> None:
+    """A key of scheme 1 (wrapped with crypto_pwhash of the password itself) re-wrapped by the
+    browser at unlock with the derived key-wrapping key; same salt, same keypair. The
+    authentication secret proves the password (a stolen session alone cannot replace the
+    wrapped key)."""
+    try:
+        crypto.validate_exact(
+            wrapped_secret_key, length=crypto.WRAPPED_KEY_BYTES, what="wrapped key"
+        )
+    except crypto.InvalidCiphertext as exc:
+        raise AccountError("invalid_keys") from exc
+    if user.key_scheme >= 2 or not user.public_key:
+        raise AccountError("invalid_keys")
+    if user.password_scheme < 2 or not verify_password(
+        user.password_hash, validate_auth_secret(auth_secret)
+    ):
+        raise AccountError("wrong_password")
+    user.wrapped_secret_key = wrapped_secret_key
+    user.key_scheme = 2
+    audit.record("keys.rewrapped", "user", user.id, actor=user)
+
+
+def forget_credentials(user: User) -> None:
+    """The password, the keypair it wrapped (and so the grants sealed to it: the person needs
+    a colleague's new grant, or the recovery kit) and the second factor."""
     user.password_hash = None
     user.public_key = None
     user.wrapped_secret_key = None
     user.key_salt = None
     user.key_ops_limit = None
     user.key_mem_limit = None
+    user.password_scheme = 2
+    user.key_scheme = 2
     user.totp_secret = None
     user.totp_last_step = 0
     end_all_sessions(user)
+
+
+@transactional
+def operator_reset_password(email: str) -> str:
+    """`flask users reset-password`: whoever runs the server gives a locked-out person their
+    access back (a one-time enrol link token). Not their key: that needs a colleague's grant
+    or the recovery kit (/recover). Their old grants are revoked — they were sealed to a key
+    nobody can open any more."""
+    user = find_by_email(email)
+    if user is None:
+        raise AccountError("no_such_account")
+    forget_credentials(user)
+    revoked = revoke_grants(user)
+    user.failed_logins = 0
+    user.locked_until = None
+    audit.record(
+        "operator.password_reset",
+        "user",
+        user.id,
+        actor_label="operator:cli",
+        detail={"grants_revoked": revoked},
+    )
+    return enrol_token(user)
+
+
+@transactional
+def operator_reset_totp(email: str) -> str:
+    """`flask users reset-totp`: the second factor is forgotten; the enrol link sets a new one
+    after the person proves their password (in their browser, as at sign-in)."""
+    user = find_by_email(email)
+    if user is None:
+        raise AccountError("no_such_account")
+    user.totp_secret = None
+    user.totp_last_step = 0
+    user.failed_logins = 0
+    user.locked_until = None
+    end_all_sessions(user)
+    audit.record("operator.totp_reset", "user", user.id, actor_label="operator:cli")
+    return enrol_token(user)
+
+
+def reset_password(user: User, actor: User) -> str:
+    """Forget the password and the keypair it wrapped (a reset user needs a new key grant);
+    returns the enrol link token."""
+    if user.id == actor.id:
+        raise AccountError("cannot_reset_self")
+    ensure_not_last_key_holder(user)
+    forget_credentials(user)
     revoked = revoke_grants(user)
     audit.record(
         "admin.password_reset", "user", user.id, actor=actor, detail={"grants_revoked": revoked}

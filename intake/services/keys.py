@@ -92,13 +92,28 @@ class InitResult:
     grant: KeyGrant
 
 
+def _cli_password_opens(admin: User, password: str) -> bool:
+    """The operator's typed password is this admin's: checked the way their browser would
+    (scheme 2: the derived authentication secret; scheme 1: the password itself)."""
+    if admin.password_scheme < 2:
+        return verify_password(admin.password_hash, password)
+    if not admin.key_salt or not admin.key_ops_limit or not admin.key_mem_limit:
+        return False
+    try:
+        salt = crypto.b64decode_strict(admin.key_salt, what="key salt")
+    except crypto.InvalidCiphertext:
+        return False
+    derived = crypto.login_secrets(password, salt, admin.key_ops_limit, admin.key_mem_limit)
+    return verify_password(admin.password_hash, derived.auth_secret)
+
+
 def init_from_cli(admin_email: str, password: str) -> InitResult:
     """`flask keys init`: a new organisation keypair (server-side, PyNaCl), the admin's staff
     key wrapped with their password if they have none yet, and their key grant."""
     admin = db.session.scalar(sa.select(User).where(User.email == admin_email.strip().lower()))
     if admin is None or admin.role is not Role.ADMIN or not admin.is_active_account:
         raise KeyOperationError("no_such_admin")
-    if not verify_password(admin.password_hash, password):
+    if not _cli_password_opens(admin, password):
         raise KeyOperationError("wrong_password")
     if current_org_key() is not None:
         raise KeyOperationError("org_key_exists")
@@ -107,15 +122,24 @@ def init_from_cli(admin_email: str, password: str) -> InitResult:
     else:
         # Their key was wrapped in a browser: prove the password opens it before trusting it.
         try:
-            crypto.unwrap_secret_key(
-                crypto.WrappedKey(
-                    admin.wrapped_secret_key or "",
-                    admin.key_salt or "",
+            if admin.key_scheme >= 2:
+                derived = crypto.login_secrets(
+                    password,
+                    crypto.b64decode_strict(admin.key_salt or "", what="key salt"),
                     admin.key_ops_limit or 0,
                     admin.key_mem_limit or 0,
-                ),
-                password,
-            )
+                )
+                crypto.unwrap_with_key(admin.wrapped_secret_key or "", derived.wrapping_key)
+            else:
+                crypto.unwrap_secret_key(
+                    crypto.WrappedKey(
+                        admin.wrapped_secret_key or "",
+                        admin.key_salt or "",
+                        admin.key_ops_limit or 0,
+                        admin.key_mem_limit or 0,
+                    ),
+                    password,
+                )
         except (crypto.InvalidCiphertext, ValueError) as exc:
             raise KeyOperationError("wrong_password") from exc
     public, secret = crypto.generate_keypair()
@@ -144,11 +168,11 @@ class SetupClosed(KeyOperationError):
 
 @transactional
 def set_up_organisation(
-    email: str, password: str, keys: KeyMaterial, org_public_key: str, sealed_org_secret: str
+    email: str, auth_secret: str, keys: KeyMaterial, org_public_key: str, sealed_org_secret: str
 ) -> tuple[User, OrgKey]:
     """The first run (/setup): the first admin, with keys made in their browser, and the
     organisation key their browser made and sealed to them — all of it, or nothing."""
-    admin = accounts.create_user(email, Role.ADMIN, password=password, keys=keys)
+    admin = accounts.create_user(email, Role.ADMIN, auth_secret=auth_secret, keys=keys)
     # Two first runs at once: the audit chain lock (PostgreSQL) or the write lock (SQLite)
     # orders them; the second then sees the first admin and stops here.
     if accounts.user_count() != 1:
@@ -274,6 +298,7 @@ def keyring_payload(user: User) -> dict[str, Any]:
         "key_salt": user.key_salt,
         "ops_limit": user.key_ops_limit,
         "mem_limit": user.key_mem_limit,
+        "key_scheme": user.key_scheme,
         "current_org_key_id": current.id if current is not None else None,
         "grants": [
             {

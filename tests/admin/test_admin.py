@@ -15,7 +15,7 @@ from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, Role, User
 from intake.services import accounts, audit
 from tests.auth.helpers import csrf_token
-from tests.builders import make_org_key, make_staff_with_keys, make_user, sign_in
+from tests.builders import login_secrets, make_org_key, make_staff_with_keys, make_user, sign_in
 
 
 @pytest.fixture
@@ -113,15 +113,16 @@ def test_reset_totp_needs_the_link_and_the_current_password(
     assert colleague.totp_secret is None
     other = app.test_client()
     path = f"/auth/enrol/{token.group(1)}"
+    wrong_proof = login_secrets(colleague, "not their password").auth_secret
     wrong = other.post(
-        path, data={"csrf_token": csrf_token(other, path), "current_password": "not their password"}
+        path, data={"csrf_token": csrf_token(other, path), "current_auth_secret": wrong_proof}
     )
     assert wrong.status_code == 400
     right = other.post(
         path,
         data={
             "csrf_token": csrf_token(other, path),
-            "current_password": "correct horse battery staple",
+            "current_auth_secret": login_secrets(colleague).auth_secret,
         },
     )
     assert right.status_code == 200

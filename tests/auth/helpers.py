@@ -8,6 +8,7 @@ import pyotp
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from intake import crypto
 from intake.models import User
 from tests.builders import DEFAULT_PASSWORD
 
@@ -25,11 +26,29 @@ def csrf_token(client: FlaskClient, path: str) -> str:
     return next(group for group in match.groups() if group)
 
 
+def derived_auth_secret(
+    client: FlaskClient, email: str, password: str, path: str
+) -> dict[str, str]:
+    """What login.js posts for (email, password): it asks /auth/salt, derives, and adds the
+    password itself only for an account from before the split."""
+    token = csrf_token(client, path)
+    how = client.post("/auth/salt", data={"csrf_token": token, "email": email}).get_json()
+    assert how is not None
+    derived = crypto.login_secrets(
+        password, crypto.b64decode_strict(how["salt"]), how["ops_limit"], how["mem_limit"]
+    )
+    fields = {"csrf_token": token, "auth_secret": derived.auth_secret}
+    if how["upgrade"]:
+        fields["legacy_password"] = password
+    return fields
+
+
 def post_password(
     client: FlaskClient, email: str, password: str = DEFAULT_PASSWORD, path: str = "/login"
 ) -> TestResponse:
-    token = csrf_token(client, path)
-    return client.post(path, data={"csrf_token": token, "email": email, "password": password})
+    """The sign-in form as the browser posts it: the derived authentication secret."""
+    fields = derived_auth_secret(client, email, password, path)
+    return client.post(path, data={**fields, "email": email})
 
 
 def post_code(client: FlaskClient, code: str) -> TestResponse:

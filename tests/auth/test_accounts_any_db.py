@@ -8,7 +8,7 @@ from intake import crypto
 from intake.extensions import db
 from intake.models import Role
 from intake.services import accounts, keys
-from tests.builders import DEFAULT_PASSWORD, authenticator
+from tests.builders import DEFAULT_PASSWORD, authenticator, login_secrets, unwrap_staff_secret
 
 
 def test_account_lifecycle_and_keyring_on_each_database(any_app: Flask) -> None:
@@ -19,8 +19,11 @@ def test_account_lifecycle_and_keyring_on_each_database(any_app: Flask) -> None:
     )
     db.session.commit()
     result = keys.init_from_cli("admin@example.org", DEFAULT_PASSWORD)
-    assert accounts.check_password_step("admin@example.org", DEFAULT_PASSWORD).user == admin
-    wrong = accounts.check_password_step("ADMIN@example.org", "wrong password for sure")
+    proof = login_secrets(admin).auth_secret
+    assert accounts.check_password_step("admin@example.org", proof).user == admin
+    wrong = accounts.check_password_step(
+        "ADMIN@example.org", login_secrets(admin, "wrong password for sure").auth_secret
+    )
     assert wrong.result is accounts.LoginResult.WRONG
     code = authenticator(admin).now()
     assert accounts.check_totp_step(admin, code)[0] is accounts.TotpResult.OK
@@ -29,14 +32,7 @@ def test_account_lifecycle_and_keyring_on_each_database(any_app: Flask) -> None:
     payload = keys.keyring_payload(admin)
     [grant] = payload["grants"]
     assert grant["org_key_id"] == result.org_key.id
-    staff_secret = crypto.unwrap_secret_key(
-        crypto.WrappedKey(
-            payload["wrapped_secret_key"],
-            payload["key_salt"],
-            payload["ops_limit"],
-            payload["mem_limit"],
-        ),
-        DEFAULT_PASSWORD,
-    )
+    assert payload["key_scheme"] == 2
+    staff_secret = unwrap_staff_secret(admin)
     org_secret = crypto.unseal(crypto.b64decode_strict(grant["sealed_org_secret"]), staff_secret)
     assert crypto.public_key_of(org_secret) == result.org_key.public_key

@@ -3,7 +3,10 @@ CLI path) is byte-compatible with the browser's."""
 
 from __future__ import annotations
 
+import base64
+import time
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pyotp
 import pytest
@@ -13,7 +16,7 @@ from flask import Flask
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, StaffSession, User
 from intake.services import setup_token
-from tests.builders import DEFAULT_PASSWORD
+from tests.builders import DEFAULT_PASSWORD, make_org_key, make_staff_with_keys
 
 pytestmark = pytest.mark.browser
 
@@ -31,10 +34,35 @@ ORG_PUBLIC_KEY_JS = """async (id) => {
 }"""
 
 
+def record_request_bodies(page: Any) -> list[str]:
+    """Every request body this page sends (forms, fetches), as the server would receive it."""
+    bodies: list[str] = []
+    page.on("request", lambda request: bodies.append(request.post_data or ""))
+    return bodies
+
+
+def password_forms(password: str) -> set[str]:
+    """The password as it could appear in a body: raw, URL-encoded, base64 (either alphabet,
+    with or without padding) and hex."""
+    raw = password.encode("utf-8")
+    forms = {password, quote(password), quote_plus(password), raw.hex(), raw.hex().upper()}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms |= {text, text.rstrip("="), quote(text), quote_plus(text)}
+    return forms
+
+
+def assert_password_never_sent(bodies: list[str], password: str) -> None:
+    assert any(bodies), "no request body was recorded"
+    for body in bodies:
+        for form in password_forms(password):
+            assert form not in body, f"the password left the browser: {body[:200]}"
+
+
 def sign_in_and_unlock(page: Any, base: str, email: str, password: str, totp_secret: str) -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=email]", email)
-    page.fill("input[name=password]", password)
+    page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/login/code")
     page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
@@ -60,10 +88,11 @@ def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
             else None
         ),
     )
+    bodies = record_request_bodies(page)
     page.goto(f"{base}/setup?token={setup_token.issue()}")
     page.fill("input[name=email]", ADMIN_EMAIL)
-    page.fill("input[name=password]", DEFAULT_PASSWORD)
-    page.fill("input[name=confirm]", DEFAULT_PASSWORD)
+    page.fill("#password", DEFAULT_PASSWORD)
+    page.fill("#confirm", DEFAULT_PASSWORD)
     page.click("main button[type=submit]")
     fingerprint = page.locator("[data-org-fingerprint]").text_content(timeout=30_000)
     totp_secret = (page.locator("[data-totp-secret]").text_content() or "").strip()
@@ -106,6 +135,8 @@ def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
     assert page.evaluate(ORG_PUBLIC_KEY_JS, org_key.id) is None
     assert page.evaluate("Object.keys(window.sessionStorage)") == []
     assert not errors, errors
+    # Setup, sign-in and unlock: the password never left the browser.
+    assert_password_never_sent(bodies, DEFAULT_PASSWORD)
 
 
 def test_keys_wrapped_by_the_cli_unwrap_in_the_browser(
@@ -152,7 +183,7 @@ def test_wrong_password_does_not_unlock(app: Flask, live_server: Any, page: Any)
     base = live_server.url
     page.goto(f"{base}/login")
     page.fill("input[name=email]", ADMIN_EMAIL)
-    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.fill("#password", DEFAULT_PASSWORD)
     page.click("button[type=submit]")
     page.fill("input[name=code]", pyotp.TOTP(admin.totp_secret).now())
     page.click("main button[type=submit]")
@@ -199,9 +230,10 @@ def test_invited_colleague_gets_the_org_key_from_an_admins_browser(
     colleague_page = colleague_context.new_page()
     colleague_page.set_default_timeout(15_000)
     colleague_password = "the colleague's own long passphrase"
+    colleague_bodies = record_request_bodies(colleague_page)
     colleague_page.goto(link)
-    colleague_page.fill("input[name=password]", colleague_password)
-    colleague_page.fill("input[name=confirm]", colleague_password)
+    colleague_page.fill("#password", colleague_password)
+    colleague_page.fill("#confirm", colleague_password)
     colleague_page.click("main button[type=submit]")
     colleague_secret = (
         colleague_page.locator("[data-totp-secret]").text_content(timeout=30_000) or ""
@@ -220,6 +252,8 @@ def test_invited_colleague_gets_the_org_key_from_an_admins_browser(
     assert result["pub"] == org_key.public_key
     assert result["derived"] == org_key.public_key
     colleague_context.close()
+    # Invitation acceptance, sign-in and unlock: the password never left the browser.
+    assert_password_never_sent(colleague_bodies, colleague_password)
 
 
 def test_change_password_in_the_browser_rewraps_the_key(
@@ -241,12 +275,13 @@ def test_change_password_in_the_browser_rewraps_the_key(
     assert admin.totp_secret
     assert org_key is not None
     base = live_server.url
+    bodies = record_request_bodies(page)
     sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
     new_password = "an entirely different passphrase"
     page.goto(f"{base}/auth/account")
-    page.fill("input[name=current_password]", DEFAULT_PASSWORD)
-    page.fill("input[name=password]", new_password)
-    page.fill("input[name=confirm]", new_password)
+    page.fill("#current_password", DEFAULT_PASSWORD)
+    page.fill("#password", new_password)
+    page.fill("#confirm", new_password)
     page.click("form[data-rewrap-form] button[type=submit]")
     page.wait_for_url(f"{base}/auth/account")
     assert "password is changed" in (page.locator(".flashes").text_content() or "")
@@ -259,6 +294,8 @@ def test_change_password_in_the_browser_rewraps_the_key(
     page.click("form.unlock-form button[type=submit]")
     page.wait_for_selector("#lock-state.is-unlocked", state="attached")
     assert page.evaluate(ORG_PUBLIC_KEY_JS, org_key.id)["pub"] == org_key.public_key
+    assert_password_never_sent(bodies, DEFAULT_PASSWORD)
+    assert_password_never_sent(bodies, new_password)
 
 
 def test_keyring_locks_itself_after_idle_time(app: Flask, live_server: Any, page: Any) -> None:
@@ -406,3 +443,42 @@ def test_what_the_tab_leaves_on_disk_cannot_be_opened_after_sign_out(
     thief_page.goto(f"{base}/cases/")
     assert "/login" in thief_page.url
     thief.close()
+
+
+def test_an_account_of_the_old_scheme_migrates_at_sign_in_and_keeps_its_keys(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    org = make_org_key()
+    user, _ = make_staff_with_keys(Role.CASEWORKER, org, email="old@example.org", legacy=True)
+    assert user.totp_secret
+    base = live_server.url
+    bodies = record_request_bodies(page)
+    sign_in_and_unlock(page, base, user.email, DEFAULT_PASSWORD, user.totp_secret)
+    assert page.evaluate(ORG_PUBLIC_KEY_JS, org.key.id)["derived"] == org.public
+    # The upgrade sign-in posted the password one last time (what the old scheme did every
+    # time): the recorder sees it there, and nowhere else.
+    with_password = [body for body in bodies if quote_plus(DEFAULT_PASSWORD) in body]
+    assert len(with_password) == 1
+    assert "legacy_password=" in with_password[0]
+    db.session.expire_all()
+    migrated = db.session.get(User, user.id)
+    assert migrated is not None
+    assert (migrated.password_scheme, migrated.key_scheme) == (2, 2)
+
+    # From now on the password never leaves the browser, and the re-wrapped key opens.
+    page.click("header form[action='/logout'] button[type=submit]")
+    page.wait_for_url(f"{base}/login*")
+    later = record_request_bodies(page)
+    page.fill("input[name=email]", user.email)
+    page.fill("#password", DEFAULT_PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/login/code")
+    # The next step's code: this step's was used by the first sign-in (replay protection).
+    page.fill("input[name=code]", pyotp.TOTP(user.totp_secret).at(time.time() + 30))
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/auth/unlock*")
+    page.fill("#unlock-password", DEFAULT_PASSWORD)
+    page.click("form[data-unlock-form].unlock-page-form button[type=submit]")
+    page.wait_for_selector("#lock-state.is-unlocked", state="attached")
+    assert page.evaluate(ORG_PUBLIC_KEY_JS, org.key.id)["derived"] == org.public
+    assert_password_never_sent(later, DEFAULT_PASSWORD)

@@ -14,7 +14,8 @@ from nacl.public import PrivateKey, SealedBox
 from intake import crypto
 from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, OrgKey, User
-from tests.builders import DEFAULT_PASSWORD
+from intake.services.passwords import verify_password
+from tests.builders import DEFAULT_PASSWORD, login_secrets, unwrap_staff_secret
 
 
 def create(app: Flask, email: str, role: str = "admin", password: str = DEFAULT_PASSWORD) -> Result:
@@ -47,13 +48,12 @@ def test_users_create_prints_json_with_an_enrolled_totp_uri(app: Flask) -> None:
     assert user.password_hash is not None
     assert user.password_hash.startswith("$argon2id$")
     assert DEFAULT_PASSWORD not in result.output
-    wrapped = crypto.WrappedKey(
-        user.wrapped_secret_key or "",
-        user.key_salt or "",
-        user.key_ops_limit or 0,
-        user.key_mem_limit or 0,
-    )
-    secret_key = crypto.unwrap_secret_key(wrapped, DEFAULT_PASSWORD)
+    # Not of the password itself: of the authentication secret derived from it, as a browser
+    # derives it; the key is wrapped with the other derived key.
+    assert not verify_password(user.password_hash, DEFAULT_PASSWORD)
+    assert verify_password(user.password_hash, login_secrets(user).auth_secret)
+    assert (user.password_scheme, user.key_scheme) == (2, 2)
+    secret_key = unwrap_staff_secret(user)
     assert crypto.public_key_of(secret_key) == user.public_key
     assert db.session.scalar(sa.select(AuditEvent.action)) == "account.created"
 
@@ -79,15 +79,7 @@ def test_keys_init_creates_the_org_key_and_a_grant_the_admin_can_open(app: Flask
     assert admin is not None
     grant = db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == admin.id))
     assert grant is not None
-    staff_secret = crypto.unwrap_secret_key(
-        crypto.WrappedKey(
-            admin.wrapped_secret_key or "",
-            admin.key_salt or "",
-            admin.key_ops_limit or 0,
-            admin.key_mem_limit or 0,
-        ),
-        DEFAULT_PASSWORD,
-    )
+    staff_secret = unwrap_staff_secret(admin)
     org_secret = SealedBox(PrivateKey(staff_secret)).decrypt(
         crypto.b64decode_strict(grant.sealed_org_secret)
     )
@@ -117,3 +109,51 @@ def test_wrapping_matches_the_documented_scheme() -> None:
     assert len(crypto.b64decode_strict(wrapped.salt)) == 16
     assert crypto.unwrap_secret_key(wrapped, "pässwörd ✓") == secret
     assert crypto.public_key_of(secret) == public
+
+
+def test_cli_help_says_that_these_commands_see_the_password(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    for args in (["users", "create", "--help"], ["keys", "init", "--help"]):
+        assert "SEES THE PASSWORD" in runner.invoke(args=args).output
+
+
+def test_operator_reset_password_prints_a_link_that_restores_access_not_the_key(
+    app: Flask,
+) -> None:
+    assert create(app, "admin@example.org").exit_code == 0
+    assert init_keys(app, "admin@example.org").exit_code == 0
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "reset-password", "Admin@example.org"])
+    assert result.exit_code == 0, result.output
+    link = json.loads(result.output)["link"]
+    assert "/auth/enrol/" in link
+    admin = db.session.scalar(sa.select(User).where(User.email == "admin@example.org"))
+    assert admin is not None
+    db.session.refresh(admin)
+    # Access: a fresh enrolment. Not the key: it went with the password; the grant sealed to it
+    # is revoked (the recovery kit or a colleague gives the organisation key back).
+    assert admin.password_hash is None
+    assert admin.public_key is None
+    assert admin.totp_secret is None
+    assert db.session.scalar(sa.select(KeyGrant.revoked_at)) is not None
+    client = app.test_client()
+    assert client.get(urlparse(link).path).status_code == 200
+    assert "operator.password_reset" in db.session.scalars(sa.select(AuditEvent.action)).all()
+    missing = runner.invoke(args=["users", "reset-password", "nobody@example.org"])
+    assert missing.exit_code == 1
+
+
+def test_operator_reset_totp_keeps_the_password_and_key(app: Flask) -> None:
+    assert create(app, "admin@example.org").exit_code == 0
+    result = app.test_cli_runner().invoke(args=["users", "reset-totp", "admin@example.org"])
+    assert result.exit_code == 0, result.output
+    admin = db.session.scalar(sa.select(User).where(User.email == "admin@example.org"))
+    assert admin is not None
+    db.session.refresh(admin)
+    assert admin.totp_secret is None
+    assert admin.password_hash is not None
+    assert admin.public_key is not None
+    client = app.test_client()
+    page = client.get(urlparse(json.loads(result.output)["link"]).path)
+    assert page.status_code == 200
+    assert "data-proof-form" in page.get_data(as_text=True)

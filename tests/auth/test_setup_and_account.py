@@ -15,8 +15,16 @@ from intake import crypto
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, User
 from intake.services import accounts, setup_token
+from intake.services.passwords import verify_password
 from tests.auth.helpers import csrf_token, sign_in_through_forms
-from tests.builders import DEFAULT_PASSWORD, make_org_key, make_staff_with_keys, sign_in
+from tests.builders import (
+    DEFAULT_PASSWORD,
+    login_secrets,
+    make_org_key,
+    make_staff_with_keys,
+    sign_in,
+    unwrap_staff_secret,
+)
 
 NEW_PASSWORD = "a brand new passphrase for this test"
 
@@ -28,18 +36,22 @@ def cheap_key_wrapping(app: Flask) -> None:
 
 
 def browser_keys(password: str, secret: bytes | None = None) -> tuple[dict[str, Any], bytes]:
-    """Form fields as setup.js / login.js fill them, plus the raw staff secret."""
+    """Form fields as setup.js / login.js fill them (a new salt, the secret wrapped with the
+    derived key-wrapping key, the derived authentication secret), plus the raw staff secret.
+    The password itself is not among them."""
     if secret is None:
         public, secret = crypto.generate_keypair()
     else:
         public = crypto.public_key_of(secret)
-    wrapped = crypto.wrap_secret_key(secret, password, ops_limit=1, mem_limit=8192)
+    salt = crypto.new_salt()
+    derived = crypto.login_secrets(password, salt, 1, 8192)
     return {
         "public_key": public,
-        "wrapped_secret_key": wrapped.wrapped,
-        "key_salt": wrapped.salt,
+        "wrapped_secret_key": crypto.wrap_with_key(secret, derived.wrapping_key),
+        "key_salt": crypto.b64(salt),
         "ops_limit": "1",
         "mem_limit": "8192",
+        "auth_secret": derived.auth_secret,
     }, secret
 
 
@@ -53,8 +65,6 @@ def setup_form(client: FlaskClient, **overrides: str) -> dict[str, Any]:
         "csrf_token": csrf_token(client, f"/setup?token={token}"),
         "setup_token": token,
         "email": "first@example.org",
-        "password": DEFAULT_PASSWORD,
-        "confirm": DEFAULT_PASSWORD,
         **fields,
         "org_public_key": org_public,
         "sealed_org_secret": crypto.seal_key_grant(org_secret, fields["public_key"]),
@@ -89,6 +99,8 @@ def test_setup_creates_the_admin_org_key_and_grant_and_then_disappears(
     assert counts() == (1, 1, 1)
     # The server stored only what the browser sent: no secret key in the clear anywhere.
     assert admin.wrapped_secret_key == form["wrapped_secret_key"]
+    assert (admin.password_scheme, admin.key_scheme) == (2, 2)
+    assert verify_password(admin.password_hash, form["auth_secret"])
     assert client.get("/setup").status_code == 404
     assert client.post("/setup", data=setup_form_without_token()).status_code in (400, 404)
 
@@ -112,9 +124,10 @@ def setup_form_without_token() -> dict[str, str]:
         {"public_key": "-_-_" * 11},
         {"email": "x" * 300 + "@example.org"},
         {"email": "<script>alert(1)</script>"},
-        {"password": "short", "confirm": "short"},
-        {"confirm": "something else entirely"},
-        {"password": "p" * 5000, "confirm": "p" * 5000},
+        {"auth_secret": ""},  # JavaScript off: the password is never posted, nor accepted
+        {"auth_secret": "", "password": DEFAULT_PASSWORD, "confirm": DEFAULT_PASSWORD},
+        {"auth_secret": crypto.b64(b"a" * 31)},
+        {"auth_secret": "p" * 5000},
     ],
 )
 def test_setup_refuses_hostile_or_incomplete_input_and_writes_nothing(
@@ -139,6 +152,7 @@ def test_keyring_returns_wrapped_key_and_sealed_grants_only(
         "key_salt",
         "ops_limit",
         "mem_limit",
+        "key_scheme",
         "current_org_key_id",
         "grants",
     }
@@ -162,16 +176,14 @@ def test_change_password_rewraps_the_same_key_and_ends_other_sessions(app: Flask
         "/auth/password",
         data={
             "csrf_token": csrf_token(here, "/auth/account"),
-            "current_password": DEFAULT_PASSWORD,
-            "password": NEW_PASSWORD,
-            "confirm": NEW_PASSWORD,
+            "current_auth_secret": login_secrets(user).auth_secret,
             **fields,
         },
     )
     assert response.status_code == 302
     db.session.refresh(user)
-    rewrapped = crypto.WrappedKey(user.wrapped_secret_key or "", user.key_salt or "", 1, 8192)
-    assert crypto.unwrap_secret_key(rewrapped, NEW_PASSWORD) == secret
+    assert user.key_salt == fields["key_salt"]
+    assert unwrap_staff_secret(user, NEW_PASSWORD) == secret
     assert here.get("/cases/").status_code == 200
     assert elsewhere.get("/cases/").status_code == 302
     here.post("/logout", data={"csrf_token": csrf_token(here, "/cases/")})
@@ -186,9 +198,9 @@ def test_change_password_refuses_bad_requests_and_changes_nothing(app: Flask, ca
     client = app.test_client()
     sign_in(client, user)
     fields, _ = browser_keys(NEW_PASSWORD, secret)
-    current = DEFAULT_PASSWORD
+    current = login_secrets(user).auth_secret
     if case == "wrong_current":
-        current = "this is not my password"
+        current = login_secrets(user, "this is not my password").auth_secret
     elif case == "other_public_key":
         fields, _ = browser_keys(NEW_PASSWORD)
     elif case == "no_keys":
@@ -199,9 +211,7 @@ def test_change_password_refuses_bad_requests_and_changes_nothing(app: Flask, ca
         "/auth/password",
         data={
             "csrf_token": csrf_token(client, "/auth/account"),
-            "current_password": current,
-            "password": NEW_PASSWORD,
-            "confirm": NEW_PASSWORD,
+            "current_auth_secret": current,
             **fields,
         },
     )
@@ -228,8 +238,6 @@ def test_invited_colleague_sets_password_and_gets_a_second_factor(
         f"/auth/enrol/{token}",
         data={
             "csrf_token": csrf_token(client, f"/auth/enrol/{token}"),
-            "password": NEW_PASSWORD,
-            "confirm": NEW_PASSWORD,
             **fields,
         },
     )

@@ -13,13 +13,24 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from intake import crypto
 from intake.auth.sessions import SID
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Role, StaffSession, User
 from intake.services import accounts, staff_sessions
+from intake.services.passwords import verify_password
 from tests.auth.helpers import csrf_token, post_code, post_password, sign_in_through_forms
-from tests.builders import DEFAULT_PASSWORD, authenticator, make_user, sign_in
+from tests.builders import (
+    DEFAULT_PASSWORD,
+    authenticator,
+    login_secrets,
+    make_org_key,
+    make_staff_with_keys,
+    make_user,
+    sign_in,
+    unwrap_staff_secret,
+)
 
 
 def actions() -> list[str]:
@@ -135,7 +146,7 @@ def test_sign_in_is_throttled_per_address(make_app: Callable[..., Flask]) -> Non
     with app.app_context():
         client = app.test_client()
         token = csrf_token(client, "/login")
-        form = {"csrf_token": token, "email": "x@example.org", "password": "whatever it is"}
+        form = {"csrf_token": token, "email": "x@example.org", "auth_secret": crypto.b64(b"x" * 32)}
         codes = [client.post("/login", data=form).status_code for _ in range(4)]
         assert codes == [401, 401, 401, 429]
         throttled = client.post("/login", data=form)
@@ -203,11 +214,7 @@ def test_idle_and_absolute_time_outs_sign_out(app: Flask, client: FlaskClient, c
 
 def test_next_only_goes_to_a_path_on_this_site(app: Flask, client: FlaskClient) -> None:
     user = make_user(Role.VIEWER)
-    token = csrf_token(client, "/login")
-    client.post(
-        "/login?next=//evil.example/x",
-        data={"csrf_token": token, "email": user.email, "password": DEFAULT_PASSWORD},
-    )
+    post_password(client, user.email, path="/login?next=//evil.example/x")
     done = post_code(client, authenticator(user).now())
     assert "evil" not in done.headers["Location"]
 
@@ -222,19 +229,25 @@ def test_deactivated_account_cannot_sign_in(app: Flask, client: FlaskClient) -> 
 
 
 @pytest.mark.parametrize(
-    ("email", "password"),
+    ("email", "auth_secret"),
     [
         ("a" * 5000 + "@example.org", "x"),
         ("<script>alert(1)</script>", "x"),
         ("user@example.org", "p" * 5000),
+        ("user@example.org", crypto.b64(b"p" * 31)),
+        ("user@example.org", "<script>alert(1)</script>"),
         ("", ""),
         ("user@example.org\x00", "\x00\x01"),
     ],
 )
 def test_hostile_sign_in_input_gets_a_clear_4xx(
-    app: Flask, client: FlaskClient, email: str, password: str
+    app: Flask, client: FlaskClient, email: str, auth_secret: str
 ) -> None:
-    response = post_password(client, email, password)
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/login",
+        data={"csrf_token": token, "email": email, "auth_secret": auth_secret, "password": "x"},
+    )
     assert 400 <= response.status_code < 500
     assert "<script>alert(1)</script>" not in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
@@ -379,11 +392,13 @@ def test_the_invite_link_respects_the_lockout(app: Flask, client: FlaskClient) -
     db.session.commit()
     token = accounts.enrol_token(user)
     path = f"/auth/enrol/{token}"
+    right_proof = login_secrets(user).auth_secret
+    wrong_proof = login_secrets(user, "not it at all").auth_secret
     locked = client.post(
-        path, data={"csrf_token": csrf_token(client, path), "current_password": DEFAULT_PASSWORD}
+        path, data={"csrf_token": csrf_token(client, path), "current_auth_secret": right_proof}
     )
     wrong = client.post(
-        path, data={"csrf_token": csrf_token(client, path), "current_password": "not it at all"}
+        path, data={"csrf_token": csrf_token(client, path), "current_auth_secret": wrong_proof}
     )
     assert locked.status_code == wrong.status_code == 400
     assert "The password is not correct." in locked.get_data(as_text=True)
@@ -400,6 +415,87 @@ def test_the_invite_link_respects_the_lockout(app: Flask, client: FlaskClient) -
     user.locked_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
     done = client.post(
-        path, data={"csrf_token": csrf_token(client, path), "current_password": DEFAULT_PASSWORD}
+        path, data={"csrf_token": csrf_token(client, path), "current_auth_secret": right_proof}
     )
     assert done.status_code == 200
+
+
+def test_the_salt_endpoint_does_not_tell_who_has_an_account(
+    app: Flask, client: FlaskClient
+) -> None:
+    user = make_user(Role.CASEWORKER)
+    token = csrf_token(client, "/login")
+
+    def ask(email: str) -> dict[str, object]:
+        answer = client.post("/auth/salt", data={"csrf_token": token, "email": email})
+        assert answer.status_code == 200
+        return dict(answer.get_json())
+
+    real, unknown = ask(user.email), ask("nobody@example.org")
+    assert set(real) == set(unknown) == {"salt", "ops_limit", "mem_limit", "upgrade"}
+    assert real["salt"] == user.key_salt
+    assert real["upgrade"] is False
+    # The decoy is the same every time (asking twice tells nothing) and looks like a salt.
+    assert ask("NOBODY@example.org") == unknown
+    assert len(crypto.b64decode_strict(str(unknown["salt"]))) == 16
+    assert ask("other@example.org")["salt"] != unknown["salt"]
+    assert client.post("/auth/salt", data={"email": user.email}).status_code == 400  # CSRF
+    assert client.post("/auth/salt", data={"csrf_token": token}).status_code == 400
+
+
+def test_the_salt_endpoint_is_rate_limited(make_app: Callable[..., Flask]) -> None:
+    app = make_app(SALT_RATE_LIMIT="2 per minute")
+    with app.app_context():
+        client = app.test_client()
+        token = csrf_token(client, "/login")
+        form = {"csrf_token": token, "email": "x@example.org"}
+        codes = [client.post("/auth/salt", data=form).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+
+
+def test_an_account_of_the_old_scheme_moves_to_the_new_one_at_sign_in(
+    app: Flask, client: FlaskClient
+) -> None:
+    org = make_org_key()
+    user, secret = make_staff_with_keys(Role.CASEWORKER, org, legacy=True)
+    # Its proof alone is not enough: the server must see the old password once.
+    token = csrf_token(client, "/login")
+    how = client.post("/auth/salt", data={"csrf_token": token, "email": user.email}).get_json()
+    assert how["upgrade"] is True
+    proof = login_secrets(user).auth_secret
+    only_proof = client.post(
+        "/login", data={"csrf_token": token, "email": user.email, "auth_secret": proof}
+    )
+    assert only_proof.status_code == 401
+    assert post_password(client, user.email).status_code == 302
+    db.session.refresh(user)
+    assert user.password_scheme == 2
+    assert verify_password(user.password_hash, proof)
+    assert not verify_password(user.password_hash, DEFAULT_PASSWORD)
+    # The key is re-wrapped at unlock (keyring.js): same keypair, same salt.
+    assert user.key_scheme == 1
+    sign_in(client, user)
+    rewrapped = crypto.wrap_with_key(secret, login_secrets(user).wrapping_key)
+    token = csrf_token(client, "/auth/account")
+    bad = client.post(
+        "/auth/keyring/rewrap",
+        data={
+            "csrf_token": token,
+            "auth_secret": login_secrets(user, "a wrong password").auth_secret,
+            "wrapped_secret_key": rewrapped,
+        },
+    )
+    assert bad.status_code == 400
+    ok = client.post(
+        "/auth/keyring/rewrap",
+        data={"csrf_token": token, "auth_secret": proof, "wrapped_secret_key": rewrapped},
+    )
+    assert ok.status_code == 200
+    db.session.refresh(user)
+    assert user.key_scheme == 2
+    assert unwrap_staff_secret(user) == secret
+    again = client.post(
+        "/auth/keyring/rewrap",
+        data={"csrf_token": token, "auth_secret": proof, "wrapped_secret_key": rewrapped},
+    )
+    assert again.status_code == 400

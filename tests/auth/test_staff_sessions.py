@@ -18,7 +18,7 @@ from intake.extensions import db
 from intake.models import AuditEvent, Role, StaffSession, User
 from intake.services import staff_sessions
 from tests.auth.helpers import csrf_token
-from tests.builders import DEFAULT_PASSWORD, make_org_key, make_staff_with_keys, make_user, sign_in
+from tests.builders import make_org_key, make_staff_with_keys, make_user, sign_in
 
 TAB_KEY_HEADERS = {
     "X-Refuge-Keyring": "1",
@@ -137,6 +137,7 @@ def test_a_new_sign_in_wipes_the_keys_of_sessions_that_timed_out_unseen(app: Fla
 
 def test_a_password_change_ends_every_session_and_starts_a_new_one(app: Flask) -> None:
     from tests.auth.test_setup_and_account import NEW_PASSWORD, browser_keys
+    from tests.builders import login_secrets
 
     app.config["KEY_WRAP_OPS_LIMIT"] = 1
     app.config["KEY_WRAP_MEM_LIMIT"] = 8192
@@ -150,9 +151,7 @@ def test_a_password_change_ends_every_session_and_starts_a_new_one(app: Flask) -
         "/auth/password",
         data={
             "csrf_token": csrf_token(here, "/auth/account"),
-            "current_password": DEFAULT_PASSWORD,
-            "password": NEW_PASSWORD,
-            "confirm": NEW_PASSWORD,
+            "current_auth_secret": login_secrets(user).auth_secret,
             **fields,
         },
     )

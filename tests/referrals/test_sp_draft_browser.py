@@ -133,7 +133,7 @@ def sign_in_through_browser(page: Any, base: str, user: User, next_path: str) ->
     """Password and second factor; stops at the unlock page without unlocking."""
     page.goto(f"{base}/login?next={next_path}")
     page.fill("input[name=email]", user.email)
-    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.fill("#password", DEFAULT_PASSWORD)
     page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/login/code**")
     page.fill("input[name=code]", pyotp.TOTP(user.totp_secret or "").now())

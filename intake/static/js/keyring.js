@@ -1,11 +1,19 @@
 /* Refuge keyring: a staff member's keys, unlocked in this browser tab only (DESIGN §1.3, §3).
  *
+ * The password, split in two (DESIGN §3): master = crypto_pwhash(32, password, salt, ops, mem,
+ * ALG_ARGON2ID13) with the account's salt; then crypto_kdf_derive_from_key(32, 1, context,
+ * master) with context "Rfg-wrap" gives the key-wrapping key (never leaves this browser) and
+ * with "Rfg-auth" the authentication secret (all the server receives at sign-in, enrolment
+ * and password change; it keeps an Argon2id hash of it). intake/crypto.py derives the same.
+ *
  * window.RefugeKeyring (the contract other pages code against):
  *   unlock(password) -> Promise<void>
  *       GET /auth/keyring -> {user_public_key, wrapped_secret_key, key_salt, ops_limit,
- *       mem_limit, current_org_key_id, grants: [{org_key_id, org_public_key, sealed_org_secret}]}
- *       wrapping key = crypto_pwhash(32, password, salt, ops, mem, ALG_ARGON2ID13);
+ *       mem_limit, key_scheme, current_org_key_id,
+ *       grants: [{org_key_id, org_public_key, sealed_org_secret}]}
  *       staff secret = crypto_secretbox_open_easy(wrapped[24:], wrapped[:24], wrapping key);
+ *       a key of scheme 1 (wrapped with the master itself, from before the split) is opened
+ *       with the master and re-wrapped here (POST /auth/keyring/rewrap);
  *       each org secret = crypto_box_seal_open(sealed, staff public, staff secret).
  *       Rejects with an Error whose .code is "wrong_password", "no_keys", "network" or
  *       "invalid". The organisation keys are kept in this tab's sessionStorage only encrypted
@@ -81,6 +89,96 @@
     return s.crypto_pwhash(32, password, salt, opsLimit, memLimit, s.crypto_pwhash_ALG_ARGON2ID13);
   }
 
+  const WRAP_CONTEXT = "Rfg-wrap";
+  const AUTH_CONTEXT = "Rfg-auth";
+
+  /* {wrappingKey: Uint8Array, authSecret: base64, master: Uint8Array} from the password and
+   * the account's salt (base64). The caller wipes wrappingKey and master. */
+  async function deriveLoginSecrets(password, saltB64, opsLimit, memLimit) {
+    const s = await ready();
+    const salt = fromB64(saltB64);
+    if (salt.length !== s.crypto_pwhash_SALTBYTES) {
+      throw keyringError("invalid", "the salt has the wrong length");
+    }
+    const master = deriveWrappingKey(s, password, salt, Number(opsLimit), Number(memLimit));
+    const auth = s.crypto_kdf_derive_from_key(32, 1, AUTH_CONTEXT, master);
+    const authSecret = toB64(auth);
+    s.memzero(auth);
+    return {
+      master: master,
+      wrappingKey: s.crypto_kdf_derive_from_key(32, 1, WRAP_CONTEXT, master),
+      authSecret: authSecret,
+    };
+  }
+
+  /* A new password: a new salt and the secrets derived with it. */
+  async function newLoginSecrets(password, opsLimit, memLimit) {
+    const s = await ready();
+    const salt = toB64(s.randombytes_buf(s.crypto_pwhash_SALTBYTES));
+    const secrets = await deriveLoginSecrets(password, salt, opsLimit, memLimit);
+    s.memzero(secrets.master);
+    return { salt: salt, wrappingKey: secrets.wrappingKey, authSecret: secrets.authSecret };
+  }
+
+  /* nonce[24] || crypto_secretbox_easy(secret, nonce, key), base64 ORIGINAL. */
+  async function wrapWithKey(secret, key) {
+    const s = await ready();
+    const nonce = s.randombytes_buf(s.crypto_secretbox_NONCEBYTES);
+    const box = s.crypto_secretbox_easy(secret, nonce, key);
+    const wrapped = new Uint8Array(nonce.length + box.length);
+    wrapped.set(nonce, 0);
+    wrapped.set(box, nonce.length);
+    return toB64(wrapped);
+  }
+
+  async function unwrapWithKey(wrappedB64, key) {
+    const s = await ready();
+    const wrapped = fromB64(wrappedB64);
+    if (wrapped.length <= 24) {
+      throw keyringError("invalid", "wrapped key has the wrong length");
+    }
+    try {
+      return s.crypto_secretbox_open_easy(wrapped.subarray(24), wrapped.subarray(0, 24), key);
+    } catch (e) {
+      throw keyringError("wrong_password", "the password does not open this key");
+    }
+  }
+
+  /* The staff secret key from /auth/keyring's answer and the password: {secret, secrets}
+   * (the caller wipes both keys). A key of scheme 1 is re-wrapped on the server's copy. */
+  async function openStaffSecret(data, password, rewrapUrl) {
+    const s = await ready();
+    const secrets = await deriveLoginSecrets(password, data.key_salt, data.ops_limit, data.mem_limit);
+    let secret;
+    try {
+      if (Number(data.key_scheme) === 1) {
+        secret = await unwrapWithKey(data.wrapped_secret_key, secrets.master);
+        if (rewrapUrl) {
+          const wrapped = await wrapWithKey(secret, secrets.wrappingKey);
+          try {
+            await staff.postFields(rewrapUrl, { auth_secret: secrets.authSecret, wrapped_secret_key: wrapped });
+          } catch (e) {
+            /* the old wrapping still opens it: the next unlock tries again */
+          }
+        }
+      } else {
+        secret = await unwrapWithKey(data.wrapped_secret_key, secrets.wrappingKey);
+      }
+    } finally {
+      s.memzero(secrets.master);
+    }
+    return { secret: secret, secrets: secrets };
+  }
+
+  /* POST /auth/salt: how this e-mail's password is derived {salt, ops_limit, mem_limit, upgrade}. */
+  async function loginSalt(email, url) {
+    try {
+      return await staff.postFields(url || "/auth/salt", { email: email });
+    } catch (e) {
+      throw keyringError("network", "the salt could not be fetched");
+    }
+  }
+
   /* wrapped = nonce[24] || crypto_secretbox_easy(secret, nonce, key); base64 ORIGINAL. */
   async function wrapSecret(secret, password, opsLimit, memLimit) {
     const s = await ready();
@@ -130,6 +228,12 @@
     unwrapSecret: unwrapSecret,
     newKeyPair: newKeyPair,
     sealTo: sealTo,
+    deriveLoginSecrets: deriveLoginSecrets,
+    newLoginSecrets: newLoginSecrets,
+    wrapWithKey: wrapWithKey,
+    unwrapWithKey: unwrapWithKey,
+    openStaffSecret: openStaffSecret,
+    loginSalt: loginSalt,
   });
 
   // --- storage ----------------------------------------------------------------------------------
@@ -328,9 +432,10 @@
     if (!data.wrapped_secret_key || !data.user_public_key || !data.key_salt) {
       throw keyringError("no_keys", "this account has no keys yet");
     }
-    const secret = await unwrapSecret(
-      data.wrapped_secret_key, data.key_salt, password, data.ops_limit, data.mem_limit
-    );
+    const rewrapUrl = settings && settings.dataset.rewrapUrl ? settings.dataset.rewrapUrl : "/auth/keyring/rewrap";
+    const staffKey = await openStaffSecret(data, password, rewrapUrl);
+    const secret = staffKey.secret;
+    s.memzero(staffKey.secrets.wrappingKey);
     const publicKey = fromB64(data.user_public_key);
     if (!equalBytes(s.crypto_scalarmult_base(secret), publicKey)) {
       s.memzero(secret);

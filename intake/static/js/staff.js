@@ -113,6 +113,46 @@
     }
   }
 
+  /* POST fields (and this page's CSRF token) to url; resolves with the JSON answer, rejects
+   * with an Error whose .status is the HTTP status (0: no answer) and .answer the JSON, if any. */
+  async function postFields(url, fields) {
+    const body = new FormData();
+    const token = document.querySelector("input[name=csrf_token]");
+    if (token) {
+      body.append("csrf_token", token.value);
+    }
+    Object.keys(fields).forEach(function (name) {
+      body.append(name, fields[name]);
+    });
+    let response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        body: body,
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { Accept: "application/json" },
+      });
+    } catch (e) {
+      const error = new Error("network");
+      error.status = 0;
+      throw error;
+    }
+    let answer = null;
+    try {
+      answer = await response.json();
+    } catch (e) {
+      answer = null;
+    }
+    if (!response.ok || answer === null) {
+      const error = new Error(url + " " + response.status);
+      error.status = response.status;
+      error.answer = answer;
+      throw error;
+    }
+    return answer;
+  }
+
   /* Resolves once the page had time to paint a status line, before Argon2id takes the thread. */
   function afterPaint() {
     return new Promise(function (resolve) {
@@ -142,6 +182,7 @@
     noticeSetter: noticeSetter,
     fetchJson: fetchJson,
     postWithFreshCsrf: postWithFreshCsrf,
+    postFields: postFields,
     afterPaint: afterPaint,
     setField: setField,
     humanise: humanise,
