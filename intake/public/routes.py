@@ -31,8 +31,11 @@ from flask import (
     Response,
     current_app,
     jsonify,
+    make_response,
+    redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import get_locale
@@ -73,6 +76,7 @@ BROWSER_FIELDS = frozenset(
 )  # fmt: skip
 BROWSER_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "sealed_body", "org_key_id"})
 NO_JS_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "body"})
+RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactly one GET
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
 
 
@@ -366,7 +370,23 @@ def _submit_without_js(
         # A server error must not throw the text away either: show the form again, filled in.
         log.error("storing a request failed: %s", type(error).__name__)
         return _render_form(form, org_key, status=503, notice=_database_notice(bool(plain_files)))
-    return render_template("public/receipt.html", receipt_code=submission.receipt_code), 200
+    # Post/Redirect/Get: a reload of the receipt must not file the request again. The code is
+    # held for one GET in the signed session cookie and popped when shown. That cookie is in
+    # this browser only, which is shown the code anyway; the server keeps nothing.
+    session[RECEIPT_ONCE] = submission.receipt_code
+    return redirect(url_for("public.receipt", lang=request.args.get("lang")), 303)
+
+
+@bp.get("/request/receipt")
+def receipt() -> Response:
+    """The receipt after a no-JavaScript request, shown once (see _submit_without_js)."""
+    code = session.pop(RECEIPT_ONCE, None)
+    page = render_template(
+        "public/receipt.html", receipt_code=code if isinstance(code, str) else None
+    )
+    response = make_response(page, 200)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/request/key")
