@@ -41,16 +41,17 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf, validate_csrf
+from nacl.exceptions import CryptoError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CombinedMultiDict, FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
-from intake import vocab
+from intake import crypto, vocab
 from intake.addresses import hashed_address
 from intake.extensions import csrf, db, limiter
 from intake.hardening import database_unavailable_message
-from intake.models import Case, OrgKey, Urgency
+from intake.models import Case, CaseMessage, MessageKind, OrgKey, Urgency
 from intake.public import bp
 from intake.public.forms import (
     HONEYPOT_FIELD,
@@ -74,7 +75,9 @@ BROWSER_FIELDS = frozenset(
     {"csrf_token", "sealed_answers", "org_key_id", "urgency", "threats", "profiles",
      "country", "languages", "consent_given", HONEYPOT_FIELD}
 )  # fmt: skip
-BROWSER_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "sealed_body", "org_key_id"})
+BROWSER_FOLLOW_UP_FIELDS = frozenset(
+    {"csrf_token", "code", "sealed_body", "sealed_for_submitter", "org_key_id"}
+)
 NO_JS_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "body"})
 RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactly one GET
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
@@ -470,10 +473,13 @@ def _render_status(
     sent: bool = False,
 ) -> tuple[str, int]:
     org_key = keys.current_org_key()
+    thread = submissions.submitter_thread(case)
     return render_template(
         "public/status_detail.html",
         case=case,
         code=code,
+        thread=thread,
+        opened=_open_thread(thread, code),
         replies=submissions.staff_replies(case),
         follow_up=follow_up or FollowUpForm(MultiDict({"code": code})),
         org_key=org_key,
@@ -482,6 +488,35 @@ def _render_status(
         max_megabytes=f"{submissions.attachment_max_bytes() / (1024 * 1024):g}",
         max_bytes=submissions.attachment_max_bytes(),
     ), status
+
+
+def _open_thread(thread: list[CaseMessage], code: str) -> dict[int, str]:
+    """The thread opened with the receipt code the person just posted, for this one response.
+
+    Without JavaScript there is no other way to read it. The server holds the code for this
+    request anyway (it looked the case up with it), exactly as on the no-JS intake; the derived
+    secret key and the opened text live only while this page is rendered, and nothing is kept.
+    The page says so. With JavaScript on, status.js opens the same messages in the browser."""
+    normalised = crypto.normalise_receipt_code(code)
+    if normalised is None:
+        return {}
+    _public, secret = crypto.reply_keypair(normalised)
+    opened: dict[int, str] = {}
+    for message in thread:
+        sealed = (
+            message.sealed_body
+            if message.kind is MessageKind.STAFF_REPLY
+            else message.sealed_for_submitter
+        )
+        if not sealed:
+            continue
+        try:
+            body = crypto.open_answers(sealed, secret).get("body")
+        except (CryptoError, ValueError, TypeError):
+            continue
+        if isinstance(body, str):
+            opened[message.id] = body
+    return opened
 
 
 @bp.route("/status", methods=["GET", "POST"])
@@ -534,8 +569,15 @@ def follow_up() -> ViewResult:
                 return _refuse(_("Your session expired. Please send again."), 400)
             key = submissions.usable_org_key(form_data.get("org_key_id"))
             sealed_body = submissions.check_sealed_answers(form_data.get("sealed_body"))
+            own_copy = form_data.get("sealed_for_submitter")
             submissions.add_follow_up(
-                case, org_key=key, sealed_body=sealed_body, sealed_files=_sealed_uploads(files)
+                case,
+                org_key=key,
+                sealed_body=sealed_body,
+                sealed_files=_sealed_uploads(files),
+                sealed_for_submitter=(
+                    submissions.check_sealed_answers(own_copy) if own_copy else None
+                ),
             )
             return jsonify({"sent": True}), 201
         form = FollowUpForm(CombinedMultiDict([files, form_data]))
