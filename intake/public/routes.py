@@ -377,7 +377,7 @@ def _submit_without_js(
     # held for one GET in the signed session cookie and popped when shown. That cookie is in
     # this browser only, which is shown the code anyway; the server keeps nothing.
     session[RECEIPT_ONCE] = submission.receipt_code
-    return redirect(url_for("public.receipt", lang=request.args.get("lang")), 303)
+    return make_response(redirect(url_for("public.receipt", lang=request.args.get("lang")), 303))
 
 
 @bp.get("/request/receipt")

@@ -41,7 +41,9 @@ pytestmark = pytest.mark.browser
 
 
 def _step_of(page: Any, name: str) -> int:
-    return int(page.evaluate(f"document.querySelector('[name={name}]').closest('.form-step').dataset.step"))
+    return int(
+        page.evaluate(f"document.querySelector('[name={name}]').closest('.form-step').dataset.step")
+    )
 
 
 def _fill_one(page: Any, name: str) -> None:

@@ -4,6 +4,8 @@ browser cannot seal (issue 13)."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from intake.models import Case, SealedBy
 from tests.builders import make_org_key
 from tests.public.conftest import CANARY, canary_for
 
+SHOTS = Path(tempfile.gettempdir())  # screenshots to look at by hand
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
@@ -58,7 +61,7 @@ def test_what_happened_is_the_first_required_input_and_on_the_first_phone_screen
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], "no horizontal scroll"
         mode = "js" if javascript else "nojs"
-        page.screenshot(path=f"/tmp/defender-request-{locale}-{mode}-360.png", full_page=True)
+        page.screenshot(path=SHOTS / f"defender-request-{locale}-{mode}-360.png", full_page=True)
     finally:
         context.close()
 
@@ -116,7 +119,7 @@ def test_a_reload_of_the_no_js_receipt_files_nothing(
         page.wait_for_selector("#receipt-code")
         code = page.inner_text("#receipt-code").strip()
         assert code
-        page.screenshot(path=f"/tmp/defender-receipt-{locale}-nojs-360.png", full_page=True)
+        page.screenshot(path=SHOTS / f"defender-receipt-{locale}-nojs-360.png", full_page=True)
         page.reload()
         assert page.locator("#receipt-code").count() == 0
         assert code not in page.content()
@@ -146,7 +149,7 @@ def test_the_person_is_asked_before_the_server_seals_when_the_browser_cannot(
         warning = page.locator("#seal-failed")
         expect(warning).to_be_visible()
         assert SEAL_FAILED[locale] in warning.inner_text()
-        page.screenshot(path=f"/tmp/defender-seal-failed-{locale}-360.png", full_page=True)
+        page.screenshot(path=SHOTS / f"defender-seal-failed-{locale}-360.png", full_page=True)
         assert _cases() == []  # nothing sent before the person agreed
 
         page.click("#send-unsealed")

@@ -4,6 +4,8 @@ organisation and to the receipt-code key) and the replies, with JavaScript on an
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,13 +21,18 @@ from tests.builders import OrgKeyPair, make_org_key, make_user
 from tests.public.conftest import CANARY, csrf_token, full_answers
 from tests.sealed import open_message
 
+SHOTS = Path(tempfile.gettempdir())  # screenshots to look at by hand
 OWN = f"my own words {CANARY}"
 REPLY = "We found a lawyer — 我們找到了律師"
 
 
 def _referred_case_with_a_reply(org: OrgKeyPair) -> submissions.Submission:
     submission = submissions.create_case_from_plaintext(
-        Routing(urgency=Urgency.DAYS), org_key=org.key, answers=full_answers(), files=[], locale="en"
+        Routing(urgency=Urgency.DAYS),
+        org_key=org.key,
+        answers=full_answers(),
+        files=[],
+        locale="en",
     )
     case = submission.case
     caseworker = make_user(role=Role.CASEWORKER)
@@ -101,6 +108,6 @@ def test_status_page_in_chromium_shows_the_status_and_thread(
         if javascript:
             assert "+08:00" in page.inner_text("#thread time >> nth=0")
         mode = "js" if javascript else "nojs"
-        page.screenshot(path=f"/tmp/defender-status-{mode}-360.png", full_page=True)
+        page.screenshot(path=SHOTS / f"defender-status-{mode}-360.png", full_page=True)
     finally:
         context.close()
