@@ -100,6 +100,9 @@ class CaseMessage(db.Model):  # type: ignore[name-defined]
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     kind: Mapped[MessageKind] = mapped_column(enum_column(MessageKind))
     sealed_body: Mapped[str] = mapped_column(sa.Text)
+    # A submitter's follow-up, sealed a second time to their reply key (derived from the receipt
+    # code) so that they can reread it at /status. None for notes, replies and older messages.
+    sealed_for_submitter: Mapped[str | None] = mapped_column(sa.Text)
     org_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_keys.id"))
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

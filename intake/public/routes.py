@@ -31,23 +31,27 @@ from flask import (
     Response,
     current_app,
     jsonify,
+    make_response,
+    redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf, validate_csrf
+from nacl.exceptions import CryptoError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CombinedMultiDict, FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
-from intake import vocab
+from intake import crypto, vocab
 from intake.addresses import hashed_address
 from intake.extensions import csrf, db, limiter
 from intake.hardening import database_unavailable_message
-from intake.models import Case, OrgKey, Urgency
+from intake.models import Case, CaseMessage, MessageKind, OrgKey, Urgency
 from intake.public import bp
 from intake.public.forms import (
     HONEYPOT_FIELD,
@@ -71,8 +75,11 @@ BROWSER_FIELDS = frozenset(
     {"csrf_token", "sealed_answers", "org_key_id", "urgency", "threats", "profiles",
      "country", "languages", "consent_given", HONEYPOT_FIELD}
 )  # fmt: skip
-BROWSER_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "sealed_body", "org_key_id"})
+BROWSER_FOLLOW_UP_FIELDS = frozenset(
+    {"csrf_token", "code", "sealed_body", "sealed_for_submitter", "org_key_id"}
+)
 NO_JS_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "body"})
+RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactly one GET
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
 
 
@@ -366,7 +373,23 @@ def _submit_without_js(
         # A server error must not throw the text away either: show the form again, filled in.
         log.error("storing a request failed: %s", type(error).__name__)
         return _render_form(form, org_key, status=503, notice=_database_notice(bool(plain_files)))
-    return render_template("public/receipt.html", receipt_code=submission.receipt_code), 200
+    # Post/Redirect/Get: a reload of the receipt must not file the request again. The code is
+    # held for one GET in the signed session cookie and popped when shown. That cookie is in
+    # this browser only, which is shown the code anyway; the server keeps nothing.
+    session[RECEIPT_ONCE] = submission.receipt_code
+    return make_response(redirect(url_for("public.receipt", lang=request.args.get("lang")), 303))
+
+
+@bp.get("/request/receipt")
+def receipt() -> Response:
+    """The receipt after a no-JavaScript request, shown once (see _submit_without_js)."""
+    code = session.pop(RECEIPT_ONCE, None)
+    page = render_template(
+        "public/receipt.html", receipt_code=code if isinstance(code, str) else None
+    )
+    response = make_response(page, 200)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/request/key")
@@ -450,10 +473,13 @@ def _render_status(
     sent: bool = False,
 ) -> tuple[str, int]:
     org_key = keys.current_org_key()
+    thread = submissions.submitter_thread(case)
     return render_template(
         "public/status_detail.html",
         case=case,
         code=code,
+        thread=thread,
+        opened=_open_thread(thread, code),
         replies=submissions.staff_replies(case),
         follow_up=follow_up or FollowUpForm(MultiDict({"code": code})),
         org_key=org_key,
@@ -462,6 +488,35 @@ def _render_status(
         max_megabytes=f"{submissions.attachment_max_bytes() / (1024 * 1024):g}",
         max_bytes=submissions.attachment_max_bytes(),
     ), status
+
+
+def _open_thread(thread: list[CaseMessage], code: str) -> dict[int, str]:
+    """The thread opened with the receipt code the person just posted, for this one response.
+
+    Without JavaScript there is no other way to read it. The server holds the code for this
+    request anyway (it looked the case up with it), exactly as on the no-JS intake; the derived
+    secret key and the opened text live only while this page is rendered, and nothing is kept.
+    The page says so. With JavaScript on, status.js opens the same messages in the browser."""
+    normalised = crypto.normalise_receipt_code(code)
+    if normalised is None:
+        return {}
+    _public, secret = crypto.reply_keypair(normalised)
+    opened: dict[int, str] = {}
+    for message in thread:
+        sealed = (
+            message.sealed_body
+            if message.kind is MessageKind.STAFF_REPLY
+            else message.sealed_for_submitter
+        )
+        if not sealed:
+            continue
+        try:
+            body = crypto.open_answers(sealed, secret).get("body")
+        except (CryptoError, ValueError, TypeError):
+            continue
+        if isinstance(body, str):
+            opened[message.id] = body
+    return opened
 
 
 @bp.route("/status", methods=["GET", "POST"])
@@ -514,8 +569,15 @@ def follow_up() -> ViewResult:
                 return _refuse(_("Your session expired. Please send again."), 400)
             key = submissions.usable_org_key(form_data.get("org_key_id"))
             sealed_body = submissions.check_sealed_answers(form_data.get("sealed_body"))
+            own_copy = form_data.get("sealed_for_submitter")
             submissions.add_follow_up(
-                case, org_key=key, sealed_body=sealed_body, sealed_files=_sealed_uploads(files)
+                case,
+                org_key=key,
+                sealed_body=sealed_body,
+                sealed_files=_sealed_uploads(files),
+                sealed_for_submitter=(
+                    submissions.check_sealed_answers(own_copy) if own_copy else None
+                ),
             )
             return jsonify({"sent": True}), 201
         form = FollowUpForm(CombinedMultiDict([files, form_data]))

@@ -338,6 +338,18 @@ def staff_replies(case: Case) -> list[CaseMessage]:
     return [message for message in case.messages if message.kind == MessageKind.STAFF_REPLY]
 
 
+def submitter_thread(case: Case) -> list[CaseMessage]:
+    """What the submitter sees at /status, oldest first: the replies, and their own follow-ups
+    that carry a copy sealed to the reply key (internal notes never)."""
+    shown = [
+        message
+        for message in case.messages
+        if message.kind == MessageKind.STAFF_REPLY
+        or (message.kind == MessageKind.SUBMITTER_FOLLOW_UP and message.sealed_for_submitter)
+    ]
+    return sorted(shown, key=lambda message: (message.created_at, message.id))
+
+
 @transactional
 def add_follow_up(
     case: Case,
@@ -345,14 +357,17 @@ def add_follow_up(
     org_key: OrgKey,
     sealed_body: str,
     sealed_files: list[bytes],
+    sealed_for_submitter: str | None = None,
 ) -> CaseMessage:
-    """A sealed follow-up message (and files) from the submitter."""
+    """A sealed follow-up message (and files) from the submitter; ``sealed_for_submitter`` is
+    the same message sealed to the case's reply key, for the submitter to reread."""
     check_file_count(len(sealed_files))
     check_padded_files(sealed_files)
     message = CaseMessage(
         case_id=case.id,
         kind=MessageKind.SUBMITTER_FOLLOW_UP,
         sealed_body=sealed_body,
+        sealed_for_submitter=sealed_for_submitter,
         org_key_id=org_key.id,
     )
     db.session.add(message)
@@ -386,4 +401,9 @@ def add_follow_up_from_plaintext(
         org_key=org_key,
         sealed_body=crypto.seal_answers({"body": body}, org_key.public_key),
         sealed_files=[seal_file(plain, org_key.public_key) for plain in files],
+        sealed_for_submitter=(
+            crypto.seal_answers({"body": body}, case.reply_public_key)
+            if case.reply_public_key
+            else None
+        ),
     )

@@ -40,22 +40,56 @@ from tests.sealed import open_file, open_message
 pytestmark = pytest.mark.browser
 
 
-def fill_request_form(page: Any) -> None:
-    for name in FREE_TEXT_FIELDS:
-        page.fill(f"[name={name}]", canary_for(name))
-    for name, value in CHOICE_ANSWERS.items():
-        page.check(f"input[name={name}][value={value}]")
-    page.check("input[name=urgency][value=immediate]")
-    page.check("input[name=threats][value=detention]")
-    page.check("input[name=threats][value=reprisal]")
-    page.check("input[name=profiles][value=lawyer]")
-    page.select_option("select[name=country]", "TW")
-    page.check("input[name=languages][value=zh]")
-    page.select_option("select[name=languages_other]", "yo")
-    page.set_input_files(
-        "input[name=attachments]",
-        files=[{"name": PHOTO_NAME, "mimeType": "image/png", "buffer": PHOTO_BYTES}],
+def _step_of(page: Any, name: str) -> int:
+    return int(
+        page.evaluate(f"document.querySelector('[name={name}]').closest('.form-step').dataset.step")
     )
+
+
+def _fill_one(page: Any, name: str) -> None:
+    if name in CHOICE_ANSWERS:
+        page.check(f"input[name={name}][value={CHOICE_ANSWERS[name]}]")
+    elif name == "urgency":
+        page.check("input[name=urgency][value=immediate]")
+    elif name == "threats":
+        page.check("input[name=threats][value=detention]")
+        page.check("input[name=threats][value=reprisal]")
+    elif name == "profiles":
+        page.check("input[name=profiles][value=lawyer]")
+    elif name == "country":
+        page.select_option("select[name=country]", "TW")
+    elif name == "languages":
+        page.check("input[name=languages][value=zh]")
+    elif name == "languages_other":
+        page.select_option("select[name=languages_other]", "yo")
+    elif name == "attachments":
+        page.set_input_files(
+            "input[name=attachments]",
+            files=[{"name": PHOTO_NAME, "mimeType": "image/png", "buffer": PHOTO_BYTES}],
+        )
+    else:
+        page.fill(f"[name={name}]", canary_for(name))
+
+
+FORM_FIELDS = (*FREE_TEXT_FIELDS, *CHOICE_ANSWERS, "urgency", "threats", "profiles", "country",
+               "languages", "languages_other", "attachments")  # fmt: skip
+
+
+def fill_request_form(page: Any) -> None:
+    """Everything answered; with JavaScript on, step by step with the Next button, and the
+    page left on "Review and send"."""
+    stepped = page.locator("#step-nav").is_visible()
+    by_step: dict[int, list[str]] = {}
+    for name in FORM_FIELDS:
+        by_step.setdefault(_step_of(page, name), []).append(name)
+    for number in sorted(by_step):
+        for fold in page.locator(f"[data-step='{number}'] details:not([open]) > summary").all():
+            fold.click()
+        for name in by_step[number]:
+            _fill_one(page, name)
+        if stepped:
+            page.click("#step-next")
+            page.wait_for_selector(f"[data-step='{number + 1}']:not([hidden])")
 
 
 class BodyRecorder:
@@ -129,7 +163,7 @@ def test_js_path_sends_only_ciphertext_and_the_org_secret_opens_everything(
 
     page.goto(f"{live_server.url}/request?lang=zh_Hant")
     assert page.locator("html").get_attribute("lang") == "zh-Hant"
-    assert org.key.fingerprint in page.inner_text("#request-intro")
+    assert org.key.fingerprint in (page.text_content("[data-step='5']") or "")
     fill_request_form(page)
     page.click("#send-request")
     page.wait_for_selector("#receipt-panel:not([hidden])")
@@ -184,20 +218,29 @@ def test_client_side_errors_keep_the_text_and_link_to_the_fields(
     make_org_key()
     page.goto(f"{live_server.url}/request?lang=zh_Hant")
     page.fill("[name=sender_name]", canary_for("sender_name"))
-    page.click("#send-request")
+    page.click("#step-next")  # the first step needs what happened and how urgent
     summary = page.locator("#error-summary")
     summary.wait_for(state="visible")
     assert page.evaluate("document.activeElement.id") == "error-summary"
     links = summary.locator("a")
-    assert links.count() == 4
-    assert links.first.get_attribute("href") == "#urgency-0"
+    assert links.count() == 2
+    assert links.first.get_attribute("href") == "#what_happened"
     assert page.input_value("[name=sender_name]") == canary_for("sender_name")
     assert "情況有多緊急？: 請選擇一個答案。" in page.inner_text("#error-summary")
     assert page.locator("#what_happened").get_attribute("aria-invalid") == "true"
     # Keyboard: following the link moves focus to the field.
-    links.last.focus()
+    links.first.focus()
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.name") == "what_happened"
+    # The consent questions are checked at the end, and the form goes back to their step.
+    page.fill("#what_happened", canary_for("what_happened"))
+    page.check("input[name=urgency][value=days]")
+    for _step in range(4):
+        page.click("#step-next")
+    page.click("#send-request")
+    expect(summary.locator("a")).to_have_count(2)
+    assert summary.locator("a").first.get_attribute("href") == "#consent-0"
+    assert page.locator("[data-step='2']").is_visible()
     db.session.rollback()
     assert db.session.scalars(sa.select(Case)).all() == []
 
@@ -286,10 +329,18 @@ def test_drafts_are_kept_on_the_device_only_when_asked(
     page.goto(f"{live_server.url}/request")
     page.fill("#what_happened", "draft text")
     assert page.evaluate("() => localStorage.length") == 0  # off by default
+    page.check("input[name=urgency][value=days]")
+    for _step in range(4):
+        page.click("#step-next")
     page.check("#keep-draft")
+    page.click("#step-back")
+    page.click("#step-back")
     page.fill("#context", "more draft")
+    page.evaluate("() => sessionStorage.clear()")  # only the opt-in draft brings these back
     page.reload()
     assert page.input_value("#what_happened") == "draft text"
     assert page.input_value("#context") == "more draft"
+    for _step in range(4):
+        page.click("#step-next")
     page.uncheck("#keep-draft")
     assert page.evaluate("() => localStorage.length") == 0

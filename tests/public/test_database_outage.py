@@ -205,7 +205,12 @@ def test_a_database_outage_keeps_the_text_says_503_and_recovers(
 
     private_postgres.start()
     # Recovered without a restart of the app: the pool replaces its dead connections.
-    response = public.post("/request", data=_no_js_form(token), content_type="multipart/form-data")
+    response = public.post(
+        "/request",
+        data=_no_js_form(token),
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
     assert response.status_code == 200, response.text[:500]
     assert "receipt" in response.text.lower()
     assert table_count("cases") == 1

@@ -66,7 +66,7 @@ def test_no_js_submission_is_sealed_before_storage_and_opens_with_the_org_secret
         org = make_org_key()
         client = app.test_client()
         token = csrf_token(client, "/request?lang=zh_Hant")
-        response = _post(client, _form(token))
+        response = _post(client, _form(token), follow_redirects=True)
         assert response.status_code == 200, response.text
         code = re.search(r'id="receipt-code">([0-9A-Z-]+)<', response.text)
         assert code, "the receipt page shows the code"
@@ -141,7 +141,7 @@ def test_an_expired_csrf_token_re_shows_the_form_with_the_text_and_a_fresh_token
     assert fresh.group(1) != "expired-or-forged-token"
     _nothing_stored()
     # The fresh token works.
-    assert _post(client, _form(fresh.group(1))).status_code == 200
+    assert _post(client, _form(fresh.group(1))).status_code == 303
 
 
 def test_honeypot_refuses_and_stores_nothing(app: Flask, client: Any) -> None:
@@ -270,3 +270,27 @@ def test_a_database_failure_re_shows_the_form_with_the_text(
     assert "We kept what you wrote" in response.text
     assert CANARY not in caplog.text
     _nothing_stored()
+
+
+def test_no_js_receipt_follows_post_redirect_get_and_a_reload_files_nothing(
+    app: Flask, client: Any
+) -> None:
+    make_org_key()
+    response = _post(client, _form(csrf_token(client), with_photo=False))
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/request/receipt")
+    assert table_count("cases") == 1
+
+    shown = client.get(response.headers["Location"])
+    assert shown.status_code == 200
+    assert shown.headers["Cache-Control"] == "no-store"
+    code = re.search(r'id="receipt-code">([0-9A-Z-]+)<', shown.text)
+    assert code
+    assert submissions.find_case_by_receipt(code.group(1)) is not None
+
+    reloaded = client.get(response.headers["Location"])
+    assert reloaded.status_code == 200
+    assert code.group(1) not in reloaded.text  # shown once: popped from the session
+    assert "was not sent again" in reloaded.text
+    db.session.rollback()
+    assert table_count("cases") == 1

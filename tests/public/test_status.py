@@ -218,7 +218,7 @@ def test_rate_limit_storage_in_redis_holds_no_addresses_and_no_content(
             },
             content_type="multipart/form-data",
         )
-        assert response.status_code == 200
+        assert response.status_code == 303  # Post/Redirect/Get to the receipt
         client.post("/status", data={"csrf_token": token, "code": "AAAA-BBBB-CCCC-DDDD-EEEE"})
     store = redis.Redis.from_url(redis_url)
     keys = store.keys("*")

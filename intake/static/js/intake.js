@@ -4,17 +4,19 @@
  * 2. Fetch a fresh CSRF token and the current organisation key.
  * 3. Seal the answers (padded JSON) and each file to the organisation key (sealed.js).
  * 4. Post only ciphertext, the routing fields and the key id; show the receipt code.
- * If anything fails, the form and everything typed stay as they are.
+ * If anything fails, the form and everything typed stay as they are. If this browser cannot
+ * seal (libsodium blocked or not loaded, WebAssembly refused), the person is told and asked
+ * before the form is posted for the server to seal (the no-JavaScript path): never silently.
  */
 (function () {
   "use strict";
   const form = document.getElementById("intake-form");
-  // Without libsodium (blocked, failed to load) the form posts as it would without
-  // JavaScript, and the server seals it: never a dead "Send" button.
-  const seal = window.Refuge && window.Refuge.submitter;
-  if (!form || !seal || typeof sodium === "undefined") {
+  if (!form) {
     return;
   }
+  window.Refuge = window.Refuge || {};
+  const seal = window.Refuge.submitter;
+  const SEAL_READY_MS = 8000;
   const data = form.dataset;
   const sealedFields = (data.sealedFields || "").split(/\s+/).filter(Boolean);
   const required = { what_happened: "text", urgency: "choice", consent: "choice", referral_consent: "choice" };
@@ -115,8 +117,32 @@
       summaryList.appendChild(item);
     }
     summary.hidden = false;
+    if (window.Refuge.steps && errors[0] && errors[0].name) {
+      window.Refuge.steps.showStepOf(anchorFor(errors[0].name));
+    }
     summary.focus();
   }
+
+  function missing(names) {
+    const errors = [];
+    for (const name of names) {
+      if (!valueOf(name).trim()) {
+        errors.push({ name: name, message: required[name] === "text" ? data.msgRequired : data.msgChoose });
+      }
+    }
+    return errors;
+  }
+
+  /* The first step's required answers, checked before moving on. */
+  window.Refuge.checkFirstStep = function () {
+    clearErrors();
+    const errors = missing(["what_happened", "urgency"]);
+    if (errors.length) {
+      showErrors(errors);
+      return false;
+    }
+    return true;
+  };
 
   function validate() {
     const errors = [];
@@ -132,7 +158,7 @@
         errors.push({ name: el.name, message: data.msgTooLong });
       }
     }
-    const fileProblems = seal.checkFiles(
+    const fileProblems = !seal ? [] : seal.checkFiles(
       form.elements.namedItem("attachments"),
       parseInt(data.maxFiles, 10),
       parseInt(data.maxBytes, 10),
@@ -244,6 +270,43 @@
     }
   }
 
+  /* Whether this browser can seal: libsodium loaded, its WebAssembly started, a seal works. */
+  async function canSeal() {
+    if (!seal || typeof sodium === "undefined") {
+      return false;
+    }
+    try {
+      await Promise.race([
+        seal.ready(),
+        new Promise(function (resolve, reject) {
+          setTimeout(function () {
+            reject(new Error("sodium not ready"));
+          }, SEAL_READY_MS);
+        }),
+      ]);
+      return sodium.crypto_box_seal(new Uint8Array(1), sodium.crypto_box_keypair().publicKey).length > 1;
+    } catch (error) {
+      return false;
+    }
+  }
+
+  const sealFailed = document.getElementById("seal-failed");
+  function askBeforeServerSealing() {
+    statusLine.textContent = "";
+    sealFailed.hidden = false;
+    sealFailed.focus();
+  }
+  document.getElementById("send-unsealed").addEventListener("click", function () {
+    // The person agreed: post the form as without JavaScript (the server seals, then shows
+    // the receipt page, which forgets the tab's copy).
+    sealFailed.hidden = true;
+    HTMLFormElement.prototype.submit.call(form);
+  });
+  document.getElementById("cancel-unsealed").addEventListener("click", function () {
+    sealFailed.hidden = true;
+    document.getElementById("send-request").focus();
+  });
+
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
     if (busy) {
@@ -257,6 +320,11 @@
     }
     busy = true;
     statusLine.textContent = data.msgSealing;
+    if (!(await canSeal())) {
+      busy = false;
+      askBeforeServerSealing();
+      return;
+    }
     try {
       const answers = {};
       for (const name of sealedFields) {
@@ -275,6 +343,9 @@
       }
       if (keepDraft) {
         localStorage.removeItem(DRAFT_KEY);
+      }
+      if (window.Refuge.steps) {
+        window.Refuge.steps.forget();
       }
       showReceipt(sent.result.receipt_code);
     } catch (error) {

@@ -23,6 +23,14 @@
       }
     });
   }
+  // The request was filed (here after the server sealed it): the tab's copy is not needed.
+  if (document.querySelector("[data-request-filed]")) {
+    try {
+      sessionStorage.removeItem("refuge-intake-session");
+    } catch (error) {
+      // storage blocked: nothing was kept
+    }
+  }
   window.Refuge = window.Refuge || {};
   window.Refuge.receipt = Object.freeze({ bind: bind });
   bind();

@@ -14,7 +14,7 @@
   const sealed = window.Refuge.sealed;
 
   async function openReplies() {
-    const list = document.getElementById("replies");
+    const list = document.getElementById("thread");
     if (!list) {
       return;
     }
@@ -30,9 +30,18 @@
         el.textContent = list.dataset.cannotOpen;
       }
     }
-    const hint = document.getElementById("replies-hint");
-    if (hint) {
-      hint.hidden = true;
+    // Times in the reader's own time zone, with its offset.
+    for (const el of list.querySelectorAll("time[datetime]")) {
+      const when = new Date(el.getAttribute("datetime"));
+      if (!isNaN(when.getTime())) {
+        const offset = -when.getTimezoneOffset();
+        const sign = offset >= 0 ? "+" : "-";
+        const pad = function (n) {
+          return String(Math.floor(Math.abs(n))).padStart(2, "0");
+        };
+        el.textContent = when.getFullYear() + "-" + pad(when.getMonth() + 1) + "-" + pad(when.getDate()) + " " +
+          pad(when.getHours()) + ":" + pad(when.getMinutes()) + " (UTC" + sign + pad(offset / 60) + ":" + pad(offset % 60) + ")";
+      }
     }
   }
 
@@ -85,6 +94,12 @@
           payload.append("code", codeInput.value);
           payload.append("org_key_id", String(keyInfo.org_key_id));
           payload.append("sealed_body", seal.sealObject({ body: body.value }, keyInfo));
+          // A second copy to this person's own reply key, so they can reread it here.
+          const own = seal.normaliseCode(codeInput.value);
+          if (own) {
+            payload.append("sealed_for_submitter", seal.sealObject({ body: body.value },
+              { public_key: seal.replyKeypair(own).publicKey }));
+          }
           return payload;
         });
         if (!sent.ok) {

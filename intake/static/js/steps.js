@@ -1,0 +1,207 @@
+/* Refuge: the intake form as short steps, and nothing lost on reload (window.Refuge.steps).
+ *
+ * Without JavaScript the form is one page with the essentials first and the optional parts
+ * folded. With it, one step is shown at a time with a progress line; every step after the
+ * first can be skipped. What is typed is kept in this tab's sessionStorage (survives a reload
+ * and the camera round-trip, gone when the tab closes or the request is sent). Files are never
+ * kept. This script does no sealing: intake.js seals once, at the end.
+ */
+(function () {
+  "use strict";
+  const form = document.getElementById("intake-form");
+  if (!form) {
+    return;
+  }
+  const SESSION_KEY = "refuge-intake-session";
+  const data = form.dataset;
+  const steps = Array.from(form.querySelectorAll(".form-step"));
+  const progress = document.getElementById("step-progress");
+  const progressText = document.getElementById("step-progress-text");
+  const nav = document.getElementById("step-nav");
+  const back = document.getElementById("step-back");
+  const next = document.getElementById("step-next");
+  const skip = document.getElementById("step-skip");
+  const review = document.getElementById("review-list");
+  let current = 0;
+
+  function keptFields() {
+    return Array.from(form.querySelectorAll("textarea, input[type=text]:not([name=website]), select"));
+  }
+
+  function snapshot() {
+    const kept = {};
+    for (const el of keptFields()) {
+      if (el.value) {
+        kept[el.name] = el.value;
+      }
+    }
+    for (const el of form.querySelectorAll("input[type=radio]:checked, input[type=checkbox][name]:checked")) {
+      kept[el.name + "=" + el.value] = true;
+    }
+    return kept;
+  }
+
+  function keepInSession() {
+    try {
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify(snapshot()));
+    } catch (error) {
+      // storage blocked or full: the form still works, it just is not kept
+    }
+  }
+
+  function restoreFromSession() {
+    let kept = null;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+    } catch (error) {
+      kept = null;
+    }
+    if (!kept || typeof kept !== "object") {
+      return false;
+    }
+    let restored = false;
+    for (const el of keptFields()) {
+      if (typeof kept[el.name] === "string" && !el.value) {
+        el.value = kept[el.name];
+        restored = true;
+      }
+    }
+    for (const el of form.querySelectorAll("input[type=radio], input[type=checkbox][name]")) {
+      if (kept[el.name + "=" + el.value] && !el.checked) {
+        el.checked = true;
+        restored = true;
+      }
+    }
+    return restored;
+  }
+
+  function forget() {
+    try {
+      sessionStorage.removeItem(SESSION_KEY);
+    } catch (error) {
+      // nothing to forget
+    }
+  }
+
+  function format(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (match, name) {
+      return String(values[name]);
+    });
+  }
+
+  function answeredIn(step) {
+    let count = 0;
+    for (const el of step.querySelectorAll("textarea, input[type=text]:not([name=website]), select")) {
+      if (el.value.trim()) {
+        count += 1;
+      }
+    }
+    const names = new Set();
+    for (const el of step.querySelectorAll("input[type=radio]:checked, input[type=checkbox]:checked")) {
+      names.add(el.name);
+    }
+    for (const el of step.querySelectorAll("input[type=file]")) {
+      if (el.files && el.files.length) {
+        count += 1;
+      }
+    }
+    return count + names.size;
+  }
+
+  function fillReview() {
+    review.replaceChildren();
+    const titles = progress.querySelectorAll("[data-step-link]");
+    for (let index = 0; index < steps.length - 1; index += 1) {
+      const item = document.createElement("li");
+      const link = document.createElement("button");
+      link.type = "button";
+      link.className = "link-button";
+      link.textContent = titles[index].textContent + " — " + format(data.msgAnswered, { count: answeredIn(steps[index]) });
+      link.addEventListener("click", function () {
+        show(index);
+      });
+      item.appendChild(link);
+      review.appendChild(item);
+    }
+    review.hidden = false;
+  }
+
+  function show(index, focus) {
+    current = Math.max(0, Math.min(index, steps.length - 1));
+    steps.forEach(function (step, position) {
+      step.hidden = position !== current;
+    });
+    progressText.textContent = format(data.msgStep, { number: current + 1, total: steps.length });
+    for (const item of progress.querySelectorAll("[data-step-link]")) {
+      const number = parseInt(item.dataset.stepLink, 10) - 1;
+      item.classList.toggle("step-done", number < current);
+      if (number === current) {
+        item.setAttribute("aria-current", "step");
+      } else {
+        item.removeAttribute("aria-current");
+      }
+    }
+    back.hidden = current === 0;
+    next.hidden = current === steps.length - 1;
+    skip.hidden = current === 0 || current === steps.length - 1;
+    if (current === steps.length - 1) {
+      fillReview();
+    }
+    if (focus !== false) {
+      const title = steps[current].querySelector(".step-title");
+      if (title) {
+        title.setAttribute("tabindex", "-1");
+        title.focus();
+      }
+    }
+  }
+
+  /* Show the step holding this element (an error link's target, say). */
+  function showStepOf(element) {
+    const step = element && element.closest(".form-step");
+    if (step) {
+      show(steps.indexOf(step), false);
+    }
+  }
+
+  // Steps: optional parts are open (the step itself is the fold now).
+  for (const details of form.querySelectorAll("details[data-fold]")) {
+    if (details.closest(".form-step") !== steps[1]) {
+      details.open = true;
+    }
+  }
+  progress.hidden = false;
+  nav.hidden = false;
+  back.addEventListener("click", function () {
+    show(current - 1);
+  });
+  skip.addEventListener("click", function () {
+    show(current + 1);
+  });
+  next.addEventListener("click", function () {
+    if (current === 0 && window.Refuge && window.Refuge.checkFirstStep && !window.Refuge.checkFirstStep()) {
+      return;
+    }
+    show(current + 1);
+  });
+  document.getElementById("error-summary").addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest("a[href^='#']");
+    if (link) {
+      showStepOf(document.getElementById(link.getAttribute("href").slice(1)));
+    }
+  });
+
+  const notice = document.getElementById("restored-notice");
+  if (restoreFromSession() && notice) {
+    notice.hidden = false;
+  }
+  form.addEventListener("input", keepInSession);
+  form.addEventListener("change", keepInSession);
+
+  // A form the server showed again with errors opens at the first of them.
+  const invalid = form.querySelector("[aria-invalid=true]");
+  show(invalid ? steps.indexOf(invalid.closest(".form-step")) : 0, false);
+
+  window.Refuge = window.Refuge || {};
+  window.Refuge.steps = Object.freeze({ show: show, showStepOf: showStepOf, forget: forget });
+})();

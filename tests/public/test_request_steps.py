@@ -1,0 +1,161 @@
+"""The intake form on a 360×740 phone in real Chromium: the first step on the first screen,
+nothing lost on reload, a receipt a reload cannot file twice, and no silent fallback when the
+browser cannot seal (issue 13)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from playwright.sync_api import expect
+
+from intake.extensions import db
+from intake.models import Case, SealedBy
+from tests.builders import make_org_key
+from tests.public.conftest import CANARY, canary_for
+
+SHOTS = Path(tempfile.gettempdir())  # screenshots to look at by hand
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 740}
+BROWSER_LOCALES = {"en": "en-GB", "zh_Hant": "zh-TW"}
+SEAL_FAILED = {"en": "could not encrypt", "zh_Hant": "無法加密"}
+
+
+def _cases() -> list[Case]:
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(Case)))
+
+
+def _phone(browser: Any, javascript: bool, locale: str = "en") -> Any:
+    return browser.new_context(
+        viewport=PHONE, java_script_enabled=javascript, locale=BROWSER_LOCALES[locale]
+    )
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_what_happened_is_the_first_required_input_and_on_the_first_phone_screen(
+    app: Flask, live_server: Any, browser: Any, javascript: bool, locale: str
+) -> None:
+    make_org_key()
+    context = _phone(browser, javascript, locale)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        first_required = page.locator("[aria-required=true], fieldset[id$=-field] legend").first
+        assert page.locator("textarea[aria-required=true]").first.get_attribute("id") == (
+            "what_happened"
+        )
+        assert first_required.count() == 1
+        box = page.locator("#what_happened").bounding_box()
+        label = page.locator("label[for=what_happened]").bounding_box()
+        assert box is not None
+        assert label is not None
+        assert label["y"] >= 0
+        assert box["y"] + 40 <= PHONE["height"], f"what happened starts at {box['y']} px"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], "no horizontal scroll"
+        mode = "js" if javascript else "nojs"
+        page.screenshot(path=SHOTS / f"defender-request-{locale}-{mode}-360.png", full_page=True)
+    finally:
+        context.close()
+
+
+def test_text_survives_a_reload_without_the_draft_and_is_gone_after_sending(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    make_org_key()
+    context = _phone(browser, True, "zh_Hant")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang=zh_Hant")
+        expect(page.locator("#restored-notice")).to_be_hidden()
+        page.fill("#what_happened", canary_for("what_happened"))
+        page.check("input[name=urgency][value=days]")
+        page.click("#step-next")
+        page.check("input[name=consent][value=yes]")
+        page.check("input[name=referral_consent][value=yes]")
+        assert page.evaluate("() => localStorage.length") == 0  # not the opt-in draft
+
+        page.reload()  # as after the camera round-trip
+        expect(page.locator("#restored-notice")).to_be_visible()
+        assert "帶回" in page.inner_text("#restored-notice")
+        assert page.input_value("#what_happened") == canary_for("what_happened")
+        assert page.is_checked("input[name=urgency][value=days]")
+        assert page.is_checked("input[name=referral_consent][value=yes]")
+
+        for _step in range(4):
+            page.click("#step-next")
+        page.click("#send-request")
+        page.wait_for_selector("#receipt-panel:not([hidden])")
+        assert page.evaluate("() => sessionStorage.length") == 0
+        page.reload()
+        assert page.input_value("#what_happened") == ""
+        expect(page.locator("#restored-notice")).to_be_hidden()
+        assert len(_cases()) == 1
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_a_reload_of_the_no_js_receipt_files_nothing(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    make_org_key()
+    context = _phone(browser, False, locale)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        page.fill("#what_happened", canary_for("what_happened"))
+        page.check("input[name=urgency][value=weeks]")
+        page.check("input[name=consent][value=yes]")
+        page.check("input[name=referral_consent][value=no]")
+        page.click("#send-request")
+        page.wait_for_selector("#receipt-code")
+        code = page.inner_text("#receipt-code").strip()
+        assert code
+        page.screenshot(path=SHOTS / f"defender-receipt-{locale}-nojs-360.png", full_page=True)
+        page.reload()
+        assert page.locator("#receipt-code").count() == 0
+        assert code not in page.content()
+        assert len(_cases()) == 1
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_the_person_is_asked_before_the_server_seals_when_the_browser_cannot(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    make_org_key()
+    context = _phone(browser, True, locale)
+    try:
+        page = context.new_page()
+        page.route("**/vendor/libsodium*.js", lambda route: route.abort())
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        page.fill("#what_happened", f"blocked {CANARY}")
+        page.check("input[name=urgency][value=immediate]")
+        page.click("#step-next")
+        page.check("input[name=consent][value=yes]")
+        page.check("input[name=referral_consent][value=yes]")
+        for _step in range(3):
+            page.click("#step-next")
+        page.click("#send-request")
+        warning = page.locator("#seal-failed")
+        expect(warning).to_be_visible()
+        assert SEAL_FAILED[locale] in warning.inner_text()
+        page.screenshot(path=SHOTS / f"defender-seal-failed-{locale}-360.png", full_page=True)
+        assert _cases() == []  # nothing sent before the person agreed
+
+        page.click("#send-unsealed")
+        page.wait_for_selector("#receipt-code")
+        (case,) = _cases()
+        assert case.sealed_by is SealedBy.SERVER
+        assert page.evaluate("() => sessionStorage.length") == 0
+    finally:
+        context.close()
