@@ -12,6 +12,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 
 from intake import crypto
+from intake.db import utcnow
 from intake.extensions import db
 from intake.i18n import compile_catalogues
 from intake.models import Case, DirectoryEntry, OrgKey, Role, SealedBy, Urgency, User
@@ -56,6 +57,7 @@ def make_user(
         role=role,
         password_hash=hash_password(password),
         totp_secret=pyotp.random_base32(),
+        totp_confirmed_at=utcnow(),
     )
     db.session.add(user)
     db.session.commit()

@@ -23,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import KeyGrant, Role, User
+from intake.models import KeyGrant, Passkey, RecoveryCode, Role, User
 from intake.services import audit, locks, sign_in_throttle, staff_sessions
 from intake.services.errors import CodedError
 from intake.services.passwords import hash_password, needs_rehash, verify_password
@@ -235,9 +235,12 @@ def create_user(
     actor: User | None = None,
     keys: KeyMaterial | None = None,
     server_keys: bool = False,
+    totp_confirmed: bool = False,
 ) -> User:
     """A new account. With a password the second factor is enrolled at once (the caller shows
-    :func:`otpauth_uri`); without one the account waits for its invite link."""
+    :func:`otpauth_uri`, and the holder confirms it with a code unless ``totp_confirmed``: the
+    operator's command line hands the URI over itself); without one the account waits for its
+    invite link."""
     email = normalise_email(email)
     if find_by_email(email) is not None:
         raise AccountError("email_taken")
@@ -246,6 +249,7 @@ def create_user(
         check_new_password(password)
         user.password_hash = hash_password(password)
         user.totp_secret = new_totp_secret()
+        user.totp_confirmed_at = utcnow() if totp_confirmed else None
         if keys is not None:
             apply_key_material(user, keys)
         elif server_keys:
@@ -290,6 +294,9 @@ def _lock_minutes_left(user: User) -> int:
     return max(1, int((user.locked_until - utcnow()).total_seconds() // 60) + 1)
 
 
+lock_minutes_left = _lock_minutes_left
+
+
 def register_failure(user: User, reason: str) -> None:
     """One more failed attempt on ``user``: the account waits longer before the next one
     counts (sign_in_throttle), instead of being locked for a fixed time."""
@@ -318,6 +325,15 @@ def _refused_locked(user: User, where: str) -> None:
         detail={"where": where},
     )
     db.session.commit()
+
+
+refused_locked = _refused_locked
+
+
+def _has_second_factor(user: User) -> bool:
+    from intake.services import second_factor  # it builds on this module
+
+    return second_factor.can_sign_in(user)
 
 
 def check_password_step(
@@ -353,7 +369,7 @@ def check_password_step(
         if minutes:
             return LoginCheck(LoginResult.LOCKED, user, minutes)
         return LoginCheck(LoginResult.WRONG, user)
-    if not user.is_active_account or not user.totp_secret:
+    if not user.is_active_account or not _has_second_factor(user):
         audit.record("auth.refused_inactive", "user", user.id, actor_label=f"user:{user.email}")
         db.session.commit()
         return LoginCheck(LoginResult.INACTIVE, user)
@@ -361,29 +377,6 @@ def check_password_step(
         user.password_hash = hash_password(password)
         db.session.commit()
     return LoginCheck(LoginResult.OK, user)
-
-
-def check_totp_step(
-    user: User, code: str, *, trusted: bool = False
-) -> tuple[LoginResult | TotpResult, int]:
-    """Second step of sign-in; returns (outcome, minutes to wait). The daily cap on codes
-    holds on every device; the wait after failures not on a trusted one."""
-    if sign_in_throttle.totp_capped(user):
-        _refused_locked(user, "totp_daily_cap")
-        return LoginResult.LOCKED, 24 * 60
-    minutes = 0 if trusted else _lock_minutes_left(user)
-    if minutes:
-        return LoginResult.LOCKED, minutes
-    if not user.is_active_account:
-        return LoginResult.INACTIVE, 0
-    outcome = check_totp(user, code)
-    if outcome is TotpResult.OK:
-        return outcome, 0
-    register_failure(user, "totp_replay" if outcome is TotpResult.REPLAY else "totp")
-    minutes = 0 if trusted else _lock_minutes_left(user)
-    if minutes:
-        return LoginResult.LOCKED, minutes
-    return outcome, 0
 
 
 def complete_login(user: User) -> None:
@@ -461,7 +454,7 @@ def user_for_enrol_token(token: str) -> User | None:
     user = db.session.get(User, user_id)
     if user is None or user.session_epoch != epoch or not user.is_active_account:
         return None
-    if user.password_hash and user.totp_secret:
+    if user.password_hash and user.totp_secret and user.totp_confirmed_at is not None:
         return None  # nothing left to enrol: the link has been used
     return user
 
@@ -492,12 +485,20 @@ def complete_enrolment(
             register_failure(user, "enrol_password")
             raise AccountError("wrong_password")
     user.totp_secret = new_totp_secret()
+    user.totp_confirmed_at = None  # until the holder types a code from it
     user.totp_last_step = 0
     end_all_sessions(user)
     user.failed_logins = 0
     user.locked_until = None
     audit.record("account.enrolled", "user", user.id, actor=user)
     db.session.commit()
+
+
+def forget_second_factors(user: User) -> None:
+    """A reset takes every second factor: the lost phone may hold the passkey too."""
+    user.totp_confirmed_at = None
+    for model in (Passkey, RecoveryCode):
+        db.session.execute(sa.delete(model).where(model.user_id == user.id))
 
 
 def revoke_grants(user: User) -> int:
@@ -549,6 +550,7 @@ def reset_password(user: User, actor: User) -> str:
     user.key_mem_limit = None
     user.totp_secret = None
     user.totp_last_step = 0
+    forget_second_factors(user)
     end_all_sessions(user)
     revoked = revoke_grants(user)
     audit.record(
@@ -561,6 +563,7 @@ def reset_password(user: User, actor: User) -> str:
 def reset_totp(user: User, actor: User) -> str:
     user.totp_secret = None
     user.totp_last_step = 0
+    forget_second_factors(user)
     end_all_sessions(user)
     audit.record("admin.totp_reset", "user", user.id, actor=actor)
     db.session.commit()
