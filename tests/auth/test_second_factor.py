@@ -271,3 +271,20 @@ def test_hostile_passkey_answers_are_refused_and_change_nothing(
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Passkey)) == 1
     # Without a pending sign-in there is nothing to answer.
     assert app.test_client().post("/login/passkey/options").status_code == 400
+
+
+def test_second_factor_pages_and_refusals_in_traditional_chinese(
+    app: Flask, client: FlaskClient
+) -> None:
+    user = make_user()
+    sign_in(client, user)
+    client.get("/auth/account?lang=zh_Hant")
+    account = client.get("/auth/account").get_data(as_text=True)
+    assert "第二重驗證" in account
+    assert "新增通行密鑰" in account
+    assert "剩餘的復原碼" in account
+    token = csrf_token(client, "/auth/account")
+    refused = client.post("/auth/totp/remove", data={"csrf_token": token})
+    assert "這是你唯一的第二重驗證" in refused.get_data(as_text=True)
+    codes = client.post("/auth/recovery-codes", data={"csrf_token": token})
+    assert "你的復原碼" in codes.get_data(as_text=True)
