@@ -192,6 +192,8 @@ class BaseSettings:
         values["SECRET_KEY"] = os.environ.get("SECRET_KEY") or None
         # Keys the audit chain's HMAC; set it apart from SECRET_KEY to rotate that freely.
         values["AUDIT_KEY"] = os.environ.get("AUDIT_KEY") or None
+        # Encrypts TOTP secrets and keys recovery-code hashes; not in the database.
+        values["TOTP_KEY"] = os.environ.get("TOTP_KEY") or None
         values["CELERY_BROKER_URL"] = (
             values["REDIS_URL"] or f"sqla+sqlite:///{instance_path / 'broker.sqlite'}"
         )

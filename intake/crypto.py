@@ -348,3 +348,45 @@ def validate_exact(text: str, *, length: int, what: str) -> str:
     if len(b64decode_strict(text, what=what)) != length:
         raise InvalidCiphertext(f"{what} has the wrong length")
     return text
+
+
+# --- secrets kept at rest under a key that is not in the database (TOTP_KEY) -------------------
+
+AT_REST_PREFIX = "v1:"
+
+
+def at_rest_key(configured: str, purpose: str) -> bytes:
+    """A 32-byte key for ``purpose`` from a configured secret (TOTP_KEY, else SECRET_KEY)."""
+    return bytes(
+        blake2b(
+            purpose.encode(),
+            key=hashlib.sha256(configured.encode()).digest(),
+            digest_size=SecretBox.KEY_SIZE,
+            encoder=RawEncoder,
+        )
+    )
+
+
+def seal_at_rest(plaintext: str, key: bytes) -> str:
+    """``v1:`` and base64 of nonce + secretbox ciphertext (XSalsa20-Poly1305)."""
+    return AT_REST_PREFIX + b64(bytes(SecretBox(key).encrypt(plaintext.encode())))
+
+
+def is_sealed_at_rest(stored: str) -> bool:
+    return stored.startswith(AT_REST_PREFIX)
+
+
+def open_at_rest(stored: str, key: bytes) -> str:
+    """The plaintext of :func:`seal_at_rest`; raises InvalidCiphertext under another key."""
+    if not is_sealed_at_rest(stored):
+        raise InvalidCiphertext("not sealed at rest")
+    try:
+        raw = b64decode(stored[len(AT_REST_PREFIX) :], validate=True)
+        return SecretBox(key).decrypt(raw).decode()
+    except (binascii.Error, CryptoError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCiphertext("cannot open the secret under this key") from exc
+
+
+def keyed_digest(value: str, key: bytes) -> str:
+    """HMAC-SHA256 of ``value`` (hex): a look-up hash of a high-entropy code."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()

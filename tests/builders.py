@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from intake import crypto
 from intake.crypto import b64
+from intake.db import utcnow
 from intake.extensions import db
 from intake.i18n import compile_catalogues
 from intake.models import Case, DirectoryEntry, OrgKey, Role, SealedBy, Urgency, User
@@ -92,6 +93,7 @@ def make_user(
         totp_secret=pyotp.random_base32(),
         password_scheme=1 if legacy else 2,
         key_scheme=1 if legacy else 2,
+        totp_confirmed_at=utcnow(),
     )
     if legacy:
         user.password_hash = hash_password(password)

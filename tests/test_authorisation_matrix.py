@@ -31,10 +31,23 @@ PUBLIC_ENDPOINTS = {
     "auth.logout",
     "auth.enrol",
     "auth.login_salt",
+    # The second step and enrolment: guarded by the pending sign-in or enrolment in the session.
+    "auth.confirm_totp",
+    "auth.passkey_sign_in_options",
+    "auth.passkey_sign_in",
 }
 PUBLIC_BLUEPRINTS = {"public"}
 # Self-service routes any signed-in role may POST to; every other POST is not for viewers.
-SELF_SERVICE = {"auth.logout_everywhere", "auth.change_password", "auth.keyring_rewrap"}
+SELF_SERVICE = {
+    "auth.logout_everywhere",
+    "auth.change_password",
+    "auth.regenerate_recovery_codes",
+    "auth.remove_totp",
+    "auth.passkey_registration_options",
+    "auth.add_passkey",
+    "auth.remove_passkey",
+    "auth.keyring_rewrap",
+}
 # Headers a route needs from its own page's script (keyring.js asks for the tab key with one).
 SCRIPT_HEADERS = {"auth.keyring_tab_key": {"X-Refuge-Keyring": "1"}}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

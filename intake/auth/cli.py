@@ -49,10 +49,14 @@ def create_user(email: str, role: str, password_stdin: bool) -> None:
     same two secrets a browser would (Argon2id, then a KDF split) with PyNaCl, stores only
     the hash of the authentication secret and wraps the new keypair with the other one.
     Prefer an invitation (/admin/users) so the password is typed only in the person's browser.
+    The TOTP URI counts at once (no confirmation step, unlike the web): hand it over as
+    safely as the password.
     """
     password = _read_password(password_stdin)
     try:
-        user = accounts.create_user(email, Role(role), password=password, server_keys=True)
+        user = accounts.create_user(
+            email, Role(role), password=password, server_keys=True, totp_confirmed=True
+        )
     except accounts.AccountError as exc:
         _fail(str(exc))
         return

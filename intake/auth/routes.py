@@ -40,6 +40,7 @@ from intake.auth.forms import (
     SetupForm,
     StaffKeyFields,
 )
+from intake.auth.second_factor import begin_totp_confirmation
 from intake.auth.sessions import (
     OFFER_UNLOCK,
     PENDING,
@@ -51,7 +52,7 @@ from intake.auth.sessions import (
 from intake.extensions import db, limiter
 from intake.forms import EmptyForm
 from intake.models import User
-from intake.services import accounts, keys, setup_token
+from intake.services import accounts, keys, second_factor, setup_token
 from intake.services.accounts import AccountError, KeyMaterial, LoginResult, TotpResult
 from intake.services.errors import ServiceError
 
@@ -146,10 +147,7 @@ def setup() -> Page:
             form.form_errors.append(str(exc))
             return render_template("auth/setup.html", form=form, wrap=wrap_params()), 400
         return render_template(
-            "auth/setup_done.html",
-            org_key=org_key,
-            user=admin,
-            otpauth_uri=accounts.otpauth_uri(admin),
+            "auth/setup_done.html", org_key=org_key, **begin_totp_confirmation(admin)
         )
     status = 400 if form.is_submitted() else 200
     return render_template("auth/setup.html", form=form, wrap=wrap_params()), status
@@ -220,7 +218,7 @@ def login_salt() -> Response | tuple[Response, int]:
     return response
 
 
-def _pending_user() -> tuple[User | None, dict[str, Any]]:
+def pending_user() -> tuple[User | None, dict[str, Any]]:
     pending = session.get(PENDING)
     if not isinstance(pending, dict):
         return None, {}
@@ -236,35 +234,20 @@ def _pending_user() -> tuple[User | None, dict[str, Any]]:
 @bp.route("/login/code", methods=["GET", "POST"])
 @limiter.limit(login_rate_limit, methods=["POST"])
 def login_code() -> Page:
-    user, pending = _pending_user()
+    user, pending = pending_user()
     if user is None:
         flash(_("Please sign in with your e-mail and password first."), "error")
         return redirect(url_for("auth.login"))
     form = CodeForm()
+    page = {"form": form, "has_passkeys": second_factor.passkey_count(user) > 0}
     if form.validate_on_submit():
-        outcome, minutes = accounts.check_totp_step(
+        outcome, minutes = second_factor.check_code_step(
             user, form.code.data or "", trusted=pending.get("trusted") is True
         )
         if outcome is TotpResult.OK:
-            next_url = pending.get("next")
-            accounts.complete_login(user)
-            start_session(user)  # session.clear() then login_user: a brand-new session
-            response = redirect(
-                url_for("auth.unlock", next=next_url) if next_url else url_for("auth.unlock")
-            )
-            devices.remember(response, user)  # this browser is trusted from now on
-            return response
+            return finish_sign_in(user, pending)
         if outcome is LoginResult.LOCKED:
-            session.pop(PENDING, None)
-            flash(
-                _(
-                    "Too many failed attempts: this account is locked for %(minutes)s more "
-                    "minutes.",
-                    minutes=minutes,
-                ),
-                "error",
-            )
-            return redirect(url_for("auth.login"))
+            return refuse_locked(minutes)
         if outcome is TotpResult.REPLAY:
             message = _("This code was already used. Wait for the next code and enter it.")
         elif outcome is LoginResult.INACTIVE:
@@ -272,9 +255,33 @@ def login_code() -> Page:
         else:
             message = _("The code is not correct. Check your authenticator app's clock.")
         form.form_errors.append(message)
-        return render_template("auth/login_code.html", form=form), 401
+        return render_template("auth/login_code.html", **page), 401
     status = 400 if form.is_submitted() else 200
-    return render_template("auth/login_code.html", form=form), status
+    return render_template("auth/login_code.html", **page), status
+
+
+def finish_sign_in(user: User, pending: dict[str, Any]) -> Response:
+    """The second factor was right: a brand-new session, then the unlock page."""
+    next_url = pending.get("next")
+    accounts.complete_login(user)
+    start_session(user)  # session.clear() then login_user: a brand-new session
+    response = redirect(
+        url_for("auth.unlock", next=next_url) if next_url else url_for("auth.unlock")
+    )
+    devices.remember(response, user)  # this browser is trusted from now on
+    return response
+
+
+def refuse_locked(minutes: int) -> Response:
+    session.pop(PENDING, None)
+    flash(
+        _(
+            "Too many failed attempts: this account is locked for %(minutes)s more minutes.",
+            minutes=minutes,
+        ),
+        "error",
+    )
+    return redirect(url_for("auth.login"))
 
 
 @bp.post("/logout")
@@ -450,9 +457,7 @@ def enrol(token: str) -> Page:
                 new_password=new_password,
                 wrap=wrap_params(),
             ), 400
-        return render_template(
-            "auth/enrol_done.html", user=user, otpauth_uri=accounts.otpauth_uri(user)
-        )
+        return render_template("auth/enrol_done.html", **begin_totp_confirmation(user))
     status = 400 if form.is_submitted() else 200
     return render_template(
         "auth/enrol.html", form=form, user=user, new_password=new_password, wrap=wrap_params()

@@ -21,6 +21,7 @@ from intake.models.referral import (
     ReferralState,
     ReminderOutbox,
 )
+from intake.models.second_factor import Passkey, RecoveryCode
 from intake.models.staff_session import StaffSession
 from intake.models.system import Heartbeat, OrgSetting
 from intake.models.user import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, User
@@ -40,6 +41,8 @@ __all__ = [
     "OrgKey",
     "OrgSetting",
     "OutboxStatus",
+    "Passkey",
+    "RecoveryCode",
     "Referral",
     "ReferralKind",
     "ReferralOutcome",

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from intake.db import UTCDateTime, utcnow
 from intake.extensions import db
 from intake.models.enums import Role, enum_column
+from intake.models.second_factor import EncryptedTotpSecret
 
 
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
@@ -20,7 +21,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.VIEWER)
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
-    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    # Encrypted at rest under TOTP_KEY (intake.models.second_factor); plaintext in Python.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedTotpSecret)
+    # Set once the holder typed a current code: until then the secret cannot sign anyone in.
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The last TOTP time step accepted: a code for this step or an earlier one is a replay.
     totp_last_step: Mapped[int] = mapped_column(default=0)
     # The staff member's X25519 keypair: public in the clear, secret wrapped in their browser

@@ -30,7 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import KeyGrant, Role, User
+from intake.models import KeyGrant, Passkey, RecoveryCode, Role, User
 from intake.services import audit, locks, sign_in_throttle, staff_sessions
 from intake.services.errors import CodedError
 from intake.services.passwords import hash_password, needs_rehash, verify_password
@@ -313,11 +313,14 @@ def create_user(
     actor: User | None = None,
     keys: KeyMaterial | None = None,
     server_keys: bool = False,
+    totp_confirmed: bool = False,
 ) -> User:
     """A new account. From a browser: ``auth_secret`` and ``keys`` (the password stayed
     there). From the command line: ``password``, split here as a browser would. With either
     the second factor is enrolled at once (the caller shows :func:`otpauth_uri`); with
-    neither the account waits for its invite link."""
+    neither the account waits for its invite link. The holder confirms the
+    TOTP with a code unless ``totp_confirmed`` (the operator's command line hands the URI over
+    itself)."""
     email = normalise_email(email)
     if find_by_email(email) is not None:
         raise AccountError("email_taken")
@@ -333,6 +336,7 @@ def create_user(
         server_side_credentials(user, password, with_keypair=server_keys)
     if created:
         user.totp_secret = new_totp_secret()
+        user.totp_confirmed_at = utcnow() if totp_confirmed else None
     db.session.add(user)
     db.session.flush()
     audit.record(
@@ -373,6 +377,9 @@ def _lock_minutes_left(user: User) -> int:
     return max(1, int((user.locked_until - utcnow()).total_seconds() // 60) + 1)
 
 
+lock_minutes_left = _lock_minutes_left
+
+
 def register_failure(user: User, reason: str) -> None:
     """One more failed attempt on ``user``: the account waits longer before the next one
     counts (sign_in_throttle), instead of being locked for a fixed time."""
@@ -408,6 +415,15 @@ def _proof_matches(user: User, auth_secret: str, legacy_password: str | None) ->
     if user.password_scheme < 2:
         return verify_password(user.password_hash or _dummy_hash(), legacy_password or "")
     return verify_password(user.password_hash or _dummy_hash(), auth_secret)
+
+
+refused_locked = _refused_locked
+
+
+def _has_second_factor(user: User) -> bool:
+    from intake.services import second_factor  # it builds on this module
+
+    return second_factor.can_sign_in(user)
 
 
 def check_password_step(
@@ -452,7 +468,7 @@ def check_password_step(
         if minutes:
             return LoginCheck(LoginResult.LOCKED, user, minutes)
         return LoginCheck(LoginResult.WRONG, user)
-    if not user.is_active_account or not user.totp_secret:
+    if not user.is_active_account or not _has_second_factor(user):
         audit.record("auth.refused_inactive", "user", user.id, actor_label=f"user:{user.email}")
         db.session.commit()
         return LoginCheck(LoginResult.INACTIVE, user)
@@ -465,29 +481,6 @@ def check_password_step(
         user.password_hash = hash_password(auth_secret)
         db.session.commit()
     return LoginCheck(LoginResult.OK, user)
-
-
-def check_totp_step(
-    user: User, code: str, *, trusted: bool = False
-) -> tuple[LoginResult | TotpResult, int]:
-    """Second step of sign-in; returns (outcome, minutes to wait). The daily cap on codes
-    holds on every device; the wait after failures not on a trusted one."""
-    if sign_in_throttle.totp_capped(user):
-        _refused_locked(user, "totp_daily_cap")
-        return LoginResult.LOCKED, 24 * 60
-    minutes = 0 if trusted else _lock_minutes_left(user)
-    if minutes:
-        return LoginResult.LOCKED, minutes
-    if not user.is_active_account:
-        return LoginResult.INACTIVE, 0
-    outcome = check_totp(user, code)
-    if outcome is TotpResult.OK:
-        return outcome, 0
-    register_failure(user, "totp_replay" if outcome is TotpResult.REPLAY else "totp")
-    minutes = 0 if trusted else _lock_minutes_left(user)
-    if minutes:
-        return LoginResult.LOCKED, minutes
-    return outcome, 0
 
 
 def complete_login(user: User) -> None:
@@ -567,7 +560,7 @@ def user_for_enrol_token(token: str) -> User | None:
     user = db.session.get(User, user_id)
     if user is None or user.session_epoch != epoch or not user.is_active_account:
         return None
-    if user.password_hash and user.totp_secret:
+    if user.password_hash and user.totp_secret and user.totp_confirmed_at is not None:
         return None  # nothing left to enrol: the link has been used
     return user
 
@@ -603,12 +596,20 @@ def complete_enrolment(
         if user.password_scheme < 2:
             set_auth_secret(user, proof)
     user.totp_secret = new_totp_secret()
+    user.totp_confirmed_at = None  # until the holder types a code from it
     user.totp_last_step = 0
     end_all_sessions(user)
     user.failed_logins = 0
     user.locked_until = None
     audit.record("account.enrolled", "user", user.id, actor=user)
     db.session.commit()
+
+
+def forget_second_factors(user: User) -> None:
+    """A reset takes every second factor: the lost phone may hold the passkey too."""
+    user.totp_confirmed_at = None
+    for model in (Passkey, RecoveryCode):
+        db.session.execute(sa.delete(model).where(model.user_id == user.id))
 
 
 def revoke_grants(user: User) -> int:
@@ -682,6 +683,7 @@ def forget_credentials(user: User) -> None:
     user.key_scheme = 2
     user.totp_secret = None
     user.totp_last_step = 0
+    forget_second_factors(user)
     end_all_sessions(user)
 
 
@@ -742,6 +744,7 @@ def reset_password(user: User, actor: User) -> str:
 def reset_totp(user: User, actor: User) -> str:
     user.totp_secret = None
     user.totp_last_step = 0
+    forget_second_factors(user)
     end_all_sessions(user)
     audit.record("admin.totp_reset", "user", user.id, actor=actor)
     db.session.commit()

@@ -29,6 +29,7 @@ from intake.services import audit
 
 TOTP_REASONS = frozenset({"totp", "totp_replay"})
 LIFTED = "admin.sign_in_throttle_lifted"
+CLEARED = "auth.sign_in_wait_cleared"
 
 
 def delay_seconds(failures: int) -> int:
@@ -84,3 +85,13 @@ def lift(user: User, actor: User) -> None:
     user.locked_until = None
     audit.record(LIFTED, "user", user.id, actor=actor)
     db.session.commit()
+
+
+def clear(user: User, how: str) -> None:
+    """A right second factor after the right password: the count and the wait end (audited
+    when there was a wait), so that failures by someone who only knows the address cannot keep
+    the owner out. The daily second-factor cap is not reset: only an admin's lift does that."""
+    if user.locked_until is not None and user.locked_until > utcnow():
+        audit.record(CLEARED, "user", user.id, actor_label=f"user:{user.email}", detail={"by": how})
+    user.failed_logins = 0
+    user.locked_until = None

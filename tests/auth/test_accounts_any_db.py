@@ -7,7 +7,7 @@ from flask import Flask
 from intake import crypto
 from intake.extensions import db
 from intake.models import Role
-from intake.services import accounts, keys
+from intake.services import accounts, keys, second_factor
 from tests.builders import DEFAULT_PASSWORD, authenticator, login_secrets, unwrap_staff_secret
 
 
@@ -15,7 +15,11 @@ def test_account_lifecycle_and_keyring_on_each_database(any_app: Flask) -> None:
     any_app.config["KEY_WRAP_OPS_LIMIT"] = 1
     any_app.config["KEY_WRAP_MEM_LIMIT"] = 8192
     admin = accounts.create_user(
-        "Admin@Example.org", Role.ADMIN, password=DEFAULT_PASSWORD, server_keys=True
+        "Admin@Example.org",
+        Role.ADMIN,
+        password=DEFAULT_PASSWORD,
+        server_keys=True,
+        totp_confirmed=True,
     )
     db.session.commit()
     result = keys.init_from_cli("admin@example.org", DEFAULT_PASSWORD)
@@ -26,9 +30,9 @@ def test_account_lifecycle_and_keyring_on_each_database(any_app: Flask) -> None:
     )
     assert wrong.result is accounts.LoginResult.WRONG
     code = authenticator(admin).now()
-    assert accounts.check_totp_step(admin, code)[0] is accounts.TotpResult.OK
+    assert second_factor.check_code_step(admin, code)[0] is accounts.TotpResult.OK
     accounts.complete_login(admin)
-    assert accounts.check_totp_step(admin, code)[0] is accounts.TotpResult.REPLAY
+    assert second_factor.check_code_step(admin, code)[0] is accounts.TotpResult.REPLAY
     payload = keys.keyring_payload(admin)
     [grant] = payload["grants"]
     assert grant["org_key_id"] == result.org_key.id

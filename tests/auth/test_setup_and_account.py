@@ -4,8 +4,10 @@ with key material made by PyNaCl exactly as the browser makes it."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -246,9 +248,20 @@ def test_invited_colleague_sets_password_and_gets_a_second_factor(
     assert colleague.totp_secret
     assert colleague.totp_secret in response.get_data(as_text=True)
     assert colleague.public_key == fields["public_key"]
+    # Not a second factor until a current code confirms it (tests/auth/test_second_factor.py).
+    confirmed = client.post(
+        "/auth/totp/confirm",
+        data={
+            "csrf_token": csrf_token(client, "/login"),
+            "code": pyotp.TOTP(colleague.totp_secret).now(),
+        },
+    )
+    assert confirmed.status_code == 200
     # The link works once.
     assert client.get(f"/auth/enrol/{token}").status_code == 404
-    assert sign_in_through_forms(app.test_client(), colleague, NEW_PASSWORD).status_code == 302
+    next_code = pyotp.TOTP(colleague.totp_secret).at(int(time.time()) + 30)  # not a replay
+    signed_in = sign_in_through_forms(app.test_client(), colleague, NEW_PASSWORD, code=next_code)
+    assert signed_in.status_code == 302
 
 
 @pytest.mark.parametrize("token", ["garbage", "a" * 600, "eyJ1IjoxLCJlIjowfQ.AAAA.BBBB", "%00"])

@@ -9,6 +9,7 @@ import pyotp
 import segno
 from flask import Flask, render_template
 
+from intake.auth.second_factor import TotpConfirmForm
 from intake.models import Role
 from intake.services import accounts
 from tests.builders import make_user
@@ -19,7 +20,9 @@ def test_enrolment_qr_encodes_the_accounts_otpauth_uri(app: Flask) -> None:
     uri = accounts.otpauth_uri(user)
     assert pyotp.parse_uri(uri).secret == user.totp_secret
     with app.test_request_context("/"):
-        page = render_template("auth/_totp.html", user=user, otpauth_uri=uri)
+        page = render_template(
+            "auth/_totp.html", user=user, otpauth_uri=uri, confirm_form=TotpConfirmForm()
+        )
     match = re.search(r'<img class="totp-qr" src="([^"]+)"', page)
     assert match, page
     source = html.unescape(match.group(1))

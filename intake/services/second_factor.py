@@ -1,0 +1,248 @@
+"""The second step of sign-in done right: TOTP confirmed before it counts, ten one-time
+recovery codes, and a correct second factor that lifts the account's sign-in wait.
+
+- A new TOTP secret (setup, invitation, reset) is *pending* until its holder types a current
+  code (:func:`confirm_totp`); a pending secret never completes a sign-in.
+- Confirmation shows ten recovery codes once. They are kept as keyed hashes (key from
+  ``TOTP_KEY``, not in the database); each works once at the second step, audited.
+- At the second step, someone who has just given the right password (a known session) and
+  then a right second factor is let in even while the account waits after failures, and the
+  wait is cleared: an attacker who only knows an address cannot keep the owner out. A wrong
+  factor during the wait counts and is refused, and the daily cap on codes still holds.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from intake import crypto
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import Passkey, RecoveryCode, User
+from intake.models.second_factor import recovery_code_key
+from intake.services import accounts, audit, sign_in_throttle
+from intake.services.accounts import LoginResult, TotpResult
+from intake.services.errors import CodedError
+from intake.services.transactions import transactional
+
+RECOVERY_CODE_COUNT = 10
+_RECOVERY_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: read off paper
+RECOVERY_CODE_CHARS = 10  # 10 × 5 bits = 50 bits; typed as xxxxx-xxxxx
+
+MESSAGES = {
+    "wrong_code": _l("The code is not correct. Check your authenticator app's clock."),
+    "code_replayed": _l("This code was already used. Wait for the next code and enter it."),
+    "already_confirmed": _l("This second factor is already confirmed."),
+    "no_totp": _l("This account has no authenticator app to confirm."),
+    "last_factor": _l(
+        "This is your only second factor: add another one before you remove it, or you "
+        "could not sign in any more."
+    ),
+}
+
+
+class SecondFactorError(CodedError):
+    MESSAGES = MESSAGES
+
+
+# --- what an account has ---------------------------------------------------------------------
+
+
+def has_confirmed_totp(user: User) -> bool:
+    return bool(user.totp_secret) and user.totp_confirmed_at is not None
+
+
+def passkey_count(user: User) -> int:
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(Passkey).where(Passkey.user_id == user.id)
+        )
+        or 0
+    )
+
+
+def factor_count(user: User) -> int:
+    """Second factors that can sign in: a confirmed TOTP and each passkey. Recovery codes are
+    a fallback, not a factor to keep."""
+    return int(has_confirmed_totp(user)) + passkey_count(user)
+
+
+def can_sign_in(user: User) -> bool:
+    return factor_count(user) > 0
+
+
+def ensure_not_last_factor(user: User) -> None:
+    if factor_count(user) <= 1:
+        raise SecondFactorError("last_factor")
+
+
+# --- recovery codes ------------------------------------------------------------------------------
+
+
+def normalise_recovery_code(raw: str) -> str | None:
+    code = "".join(ch for ch in (raw or "").lower() if ch not in " -\t")
+    if len(code) != RECOVERY_CODE_CHARS or any(ch not in _RECOVERY_ALPHABET for ch in code):
+        return None
+    return code
+
+
+def looks_like_recovery_code(raw: str) -> bool:
+    return normalise_recovery_code(raw) is not None
+
+
+def _recovery_hash(code: str) -> str:
+    return crypto.keyed_digest(code, recovery_code_key())
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    """Ten fresh codes (the old ones stop working); returns them for showing once."""
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_CHARS))
+        codes.append(f"{raw[:5]}-{raw[5:]}")
+        db.session.add(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(raw)))
+    return codes
+
+
+def recovery_codes_left(user: User) -> int:
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(RecoveryCode)
+            .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        )
+        or 0
+    )
+
+
+@transactional
+def regenerate_recovery_codes(user: User) -> list[str]:
+    codes = _new_recovery_codes(user)
+    audit.record("auth.recovery_codes_regenerated", "user", user.id, actor=user)
+    return codes
+
+
+def _use_recovery_code(user: User, raw: str) -> bool:
+    """Spend one unused code, as a compare-and-set: of two requests with the same code only
+    one UPDATE finds it unused."""
+    code = normalise_recovery_code(raw)
+    if code is None:
+        return False
+    result = db.session.execute(
+        sa.update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == _recovery_hash(code),
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    audit.record(
+        "auth.recovery_code_used",
+        "user",
+        user.id,
+        actor_label=f"user:{user.email}",
+        detail={"left": recovery_codes_left(user)},
+    )
+    return True
+
+
+# --- TOTP confirmation ---------------------------------------------------------------------------
+
+
+@transactional
+def confirm_totp(user: User, code: str) -> list[str]:
+    """The holder typed a current code: the secret counts from now on. Returns the ten
+    recovery codes to show once."""
+    if not user.totp_secret:
+        raise SecondFactorError("no_totp")
+    if user.totp_confirmed_at is not None:
+        raise SecondFactorError("already_confirmed", status=409)
+    outcome = accounts.check_totp(user, code)
+    if outcome is TotpResult.REPLAY:
+        raise SecondFactorError("code_replayed")
+    if outcome is not TotpResult.OK:
+        raise SecondFactorError("wrong_code")
+    user.totp_confirmed_at = utcnow()
+    codes = _new_recovery_codes(user)
+    audit.record("auth.totp_confirmed", "user", user.id, actor_label=f"user:{user.email}")
+    return codes
+
+
+# --- the second step of sign-in ------------------------------------------------------------------
+
+
+def _wait_minutes(user: User, trusted: bool) -> int:
+    return 0 if trusted else accounts.lock_minutes_left(user)
+
+
+def succeeded(user: User, how: str) -> None:
+    """A right second factor: clear the account's wait (audited when there was one)."""
+    sign_in_throttle.clear(user, how)
+
+
+def failed(user: User, reason: str, *, trusted: bool) -> tuple[LoginResult | TotpResult, int]:
+    accounts.register_failure(user, reason)
+    minutes = _wait_minutes(user, trusted)
+    if minutes:
+        return LoginResult.LOCKED, minutes
+    return TotpResult.WRONG, 0
+
+
+def check_code_step(
+    user: User, code: str, *, trusted: bool = False
+) -> tuple[LoginResult | TotpResult, int]:
+    """A six-digit code or a recovery code at the second step; returns (outcome, minutes to
+    wait). The caller completes the sign-in on ``TotpResult.OK``."""
+    if sign_in_throttle.totp_capped(user):
+        accounts.refused_locked(user, "totp_daily_cap")
+        return LoginResult.LOCKED, 24 * 60
+    if not user.is_active_account:
+        return LoginResult.INACTIVE, 0
+    if looks_like_recovery_code(code):
+        if _use_recovery_code(user, code):
+            succeeded(user, "recovery_code")
+            return TotpResult.OK, 0
+        return failed(user, "recovery_code", trusted=trusted)
+    outcome = accounts.check_totp(user, code) if has_confirmed_totp(user) else TotpResult.WRONG
+    if outcome is TotpResult.OK:
+        succeeded(user, "totp")
+        return outcome, 0
+    replay = outcome is TotpResult.REPLAY
+    result, minutes = failed(user, "totp_replay" if replay else "totp", trusted=trusted)
+    if result is LoginResult.LOCKED:
+        return result, minutes
+    return outcome, 0
+
+
+def check_passkey_step(
+    user: User, credential: str, challenge: str | None, *, trusted: bool = False
+) -> tuple[LoginResult | TotpResult, int]:
+    """A passkey's assertion at the second step; same outcomes as :func:`check_code_step`."""
+    from intake.services import passkeys  # it builds on this module
+
+    if not user.is_active_account:
+        return LoginResult.INACTIVE, 0
+    if passkeys.verify_assertion(user, credential, challenge):
+        succeeded(user, "passkey")
+        return TotpResult.OK, 0
+    return failed(user, "passkey", trusted=trusted)
+
+
+@transactional
+def remove_totp(user: User) -> None:
+    """Passkeys only from now on (never the last factor)."""
+    if not user.totp_secret:
+        raise SecondFactorError("no_totp", status=404)
+    if has_confirmed_totp(user):
+        ensure_not_last_factor(user)
+    user.totp_secret = None
+    user.totp_confirmed_at = None
+    audit.record("auth.totp_removed", "user", user.id, actor=user)
