@@ -21,6 +21,7 @@ from intake.models.referral import (
     ReferralState,
     ReminderOutbox,
 )
+from intake.models.search import CaseSearchIndex, CaseSearchToken
 from intake.models.staff_session import StaffSession
 from intake.models.system import Heartbeat, OrgSetting
 from intake.models.user import KeyGrant, OrgKey, User
@@ -32,6 +33,8 @@ __all__ = [
     "CaseAttachment",
     "CaseMessage",
     "CaseOutcome",
+    "CaseSearchIndex",
+    "CaseSearchToken",
     "CaseStatus",
     "DirectoryEntry",
     "Heartbeat",
