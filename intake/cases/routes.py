@@ -114,7 +114,8 @@ def queue() -> PageResponse:
             "ref": row.case.ref,
             "org_key_id": row.case.org_key_id,
             "sealed_answers": row.case.sealed_answers,
-            "indexed": row.indexed,
+            # Viewers read but write nothing, search tokens included: theirs is never asked.
+            "indexed": row.indexed or not _can_write(),
             "tokens_url": url_for("cases.search_tokens", ref=row.case.ref),
         }
         for row in page.rows
@@ -146,7 +147,7 @@ MAX_TOKENS_BODY = 224 * 1024  # 6000 tokens of 32 hex digits, separated, with th
 
 
 @bp.post("/<ref>/search-tokens")
-@role_required(*STAFF)
+@role_required(*CASE_WRITERS)
 def search_tokens(ref: str) -> PageResponse:
     """Keyed search tokens of one case, computed in a key holder's browser (search.js)."""
     if (request.content_length or 0) > MAX_TOKENS_BODY:

@@ -330,3 +330,88 @@ def test_the_queue_is_a_table_with_a_viewport(app: Flask, client: FlaskClient) -
     html = client.get("/cases/").get_data(as_text=True)
     assert 'name="viewport" content="width=device-width' in html
     assert '<table class="case-table"' in html  # cards below 48rem (tests/cases/test_queue_browser)
+
+
+# --- search tokens: stored and matched opaque, refused whole when malformed -----------------
+
+
+def tokens(*numbers: int) -> list[str]:
+    return [f"{n:032x}" for n in numbers]
+
+
+def post_tokens(client: FlaskClient, ref: str, key_id: Any, values: Any, csrf: bool = True) -> Any:
+    token = ""
+    if csrf:
+        page = client.get("/cases/?view=all").get_data(as_text=True)
+        found = re.search(r'data-csrf-token="([^"]+)"', page)
+        token = found.group(1) if found else ""
+    return client.post(
+        f"/cases/{ref}/search-tokens",
+        data={"org_key_id": key_id, "tokens": values, "csrf_token": token},
+        headers={"Accept": "application/json"},
+    )
+
+
+def test_search_finds_cases_holding_every_query_token(app: Flask, client: FlaskClient) -> None:
+    org = make_org_key()
+    sign_in(client, Role.CASEWORKER)
+    one = aged(org, "RF-ONE", 1)
+    two = aged(org, "RF-TWO", 1, status=CaseStatus.CLOSED)
+    assert post_tokens(client, one.ref, org.key.id, " ".join(tokens(1, 2, 3))).status_code == 200
+    assert post_tokens(client, two.ref, org.key.id, " ".join(tokens(2, 4))).status_code == 200
+    key = org.key.id
+    assert queue(client, f"view=all&k={key}&t={','.join(tokens(2))}") == ["RF-ONE", "RF-TWO"]
+    assert queue(client, f"view=all&k={key}&t={','.join(tokens(1, 2))}") == ["RF-ONE"]
+    assert queue(client, f"view=all&k={key}&t={','.join(tokens(1, 4))}") == []
+    assert queue(client, f"view=all&k={key + 1}&t={','.join(tokens(2))}") == []
+    # Re-indexing replaces a case's tokens.
+    assert post_tokens(client, one.ref, org.key.id, " ".join(tokens(9))).status_code == 200
+    assert queue(client, f"view=all&k={key}&t={','.join(tokens(1))}") == []
+    assert queue(client, f"view=all&k={key}&t={','.join(tokens(9))}") == ["RF-ONE"]
+    stored = db.session.execute(sa.text("SELECT token FROM case_search_tokens")).scalars().all()
+    assert sorted(stored) == sorted(tokens(2, 4, 9))
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "status"),
+    [
+        ("current", "zz", 400),
+        ("current", " ".join(tokens(1)) + " <script>", 400),
+        ("current", "A" * 32, 400),  # upper case is not the hex we write
+        ("current", "a" * 31, 400),
+        ("current", "a" * 64, 400),
+        ("current", " ".join(tokens(*range(6001))), 400),
+        ("", " ".join(tokens(1)), 400),
+        ("-1", " ".join(tokens(1)), 400),
+        ("9" * 12, " ".join(tokens(1)), 400),
+        ("old", " ".join(tokens(1)), 409),
+        ("current", "x" * (300 * 1024), 413),
+    ],
+)
+def test_hostile_search_tokens_are_refused_whole(
+    app: Flask, client: FlaskClient, key: str, values: str, status: int
+) -> None:
+    old = make_org_key()
+    org = make_org_key()
+    sign_in(client, Role.CASEWORKER)
+    case = aged(org, "RF-HOSTILE", 1)
+    assert post_tokens(client, case.ref, org.key.id, " ".join(tokens(7))).status_code == 200
+    key_id = {"current": org.key.id, "old": old.key.id}.get(key, key)
+    response = post_tokens(client, case.ref, key_id, values)
+    assert response.status_code == status
+    assert response.is_json and response.get_json()["error"]
+    stored = db.session.execute(sa.text("SELECT token FROM case_search_tokens")).scalars().all()
+    assert stored == tokens(7)  # the earlier tokens stand; nothing partial
+
+
+def test_search_tokens_need_a_case_a_writer_and_csrf(app: Flask, client: FlaskClient) -> None:
+    org = make_org_key()
+    case = aged(org, "RF-CSRF", 1)
+    sign_in(client, Role.CASEWORKER)
+    assert post_tokens(client, case.ref, org.key.id, tokens(1)[0], csrf=False).status_code == 400
+    assert post_tokens(client, "RF-NONE", org.key.id, tokens(1)[0]).status_code == 404
+    viewer = app.test_client()
+    sign_in(viewer, Role.VIEWER)
+    assert post_tokens(viewer, case.ref, org.key.id, tokens(1)[0]).status_code == 403
+    count = db.session.execute(sa.text("SELECT count(*) FROM case_search_tokens")).scalar()
+    assert count == 0
