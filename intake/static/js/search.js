@@ -12,7 +12,8 @@
  *   "w:" + each word of letters or digits (two characters or more),
  *   "c:" + each CJK character (Han, kana, Hangul) and "b:" + each pair of neighbours in a run,
  *   "p:" + the digits of a phone-like number (four digits or more, spaces, dots, dashes,
- *          brackets and a leading + allowed) and of each of its endings of four digits or more.
+ *          brackets and a leading + allowed) and of each of its endings of four digits or more
+ *          (a query's number is taken without leading zeros, so a local "0912…" finds "+886 912…").
  * A query yields the same terms except: a CJK run of two characters or more gives its pairs
  * only, and a phone-like number gives one "p:" term (its digits), not its words. A case holds
  * at most MAX_TOKENS tokens: names and contact details are taken first.
@@ -114,8 +115,10 @@
   /* The terms a query must all match. */
   function queryTerms(text) {
     const clean = normalise(text);
+    // Without its trunk zeros: "0912 345 678" finds "+886 912-345-678" (an ending of it).
     const phones = phoneDigits(clean).map(function (digits) {
-      return "p:" + digits;
+      const national = digits.replace(/^0+/, "");
+      return "p:" + (national.length >= 4 ? national : digits);
     });
     const rest = clean.replace(PHONE, function (match) {
       return match.replace(/\D/g, "").length >= 4 ? " " : match;
