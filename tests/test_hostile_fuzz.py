@@ -40,9 +40,7 @@ FIELD_NAMES = [
     "sealed_copy", "name", "role", "timezone", "what_happened", "q", "lang", "next",
 ]  # fmt: skip
 
-text = st.text(
-    alphabet=st.characters(codec="utf-8"), min_size=0, max_size=40
-)
+text = st.text(alphabet=st.characters(codec="utf-8"), min_size=0, max_size=40)
 odd_text = st.one_of(
     text,
     st.sampled_from(

@@ -201,9 +201,7 @@ def test_pages_of_25_and_an_out_of_range_page_shows_the_last(
     assert 'href="/cases/?urgency=days&amp;page=1"' in html
 
 
-def test_the_queue_shows_routing_in_words_and_no_content(
-    app: Flask, client: FlaskClient
-) -> None:
+def test_the_queue_shows_routing_in_words_and_no_content(app: Flask, client: FlaskClient) -> None:
     org = make_org_key()
     sign_in(client, Role.CASEWORKER)
     case = make_case(
@@ -399,7 +397,8 @@ def test_hostile_search_tokens_are_refused_whole(
     key_id = {"current": org.key.id, "old": old.key.id}.get(key, key)
     response = post_tokens(client, case.ref, key_id, values)
     assert response.status_code == status
-    assert response.is_json and response.get_json()["error"]
+    assert response.is_json
+    assert response.get_json()["error"]
     stored = db.session.execute(sa.text("SELECT token FROM case_search_tokens")).scalars().all()
     assert stored == tokens(7)  # the earlier tokens stand; nothing partial
 

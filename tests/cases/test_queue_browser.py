@@ -5,7 +5,6 @@ keyed tokens (the words never reach the server or the database), assign to me, a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
@@ -39,7 +38,13 @@ def open_context(
 ) -> Any:
     context = browser.new_context(locale="en-GB", viewport={"width": width, "height": 900})
     context.add_cookies(
-        [{"name": app.config["SESSION_COOKIE_NAME"], "value": session_cookie(app, user), "url": base}]
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": session_cookie(app, user),
+                "url": base,
+            }
+        ]
     )
     if org is not None:
         context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
@@ -47,10 +52,9 @@ def open_context(
 
 
 @pytest.fixture
-def sent(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+def sent() -> list[str]:
     """Every URL and request body the page sends (decoded, lower-cased)."""
-    seen: list[str] = []
-    yield seen
+    return []
 
 
 def record(page: Any, seen: list[str]) -> None:
@@ -103,7 +107,8 @@ def test_the_queue_shows_names_decrypted_here_and_search_finds_by_name_place_and
         # The first key holder's queue indexed both rows.
         wait_for(lambda: db.session.scalar(sa.select(sa.func.count(CaseSearchIndex.case_id))) == 2)
 
-        for words in ("maria", "LOPEZ ortega", "大安", "台北市", "０９１２ ３４５ ６７８", "345678"):
+        queries = ("maria", "LOPEZ ortega", "大安", "台北市", "０９１２ ３４５ ６７８", "345678")
+        for words in queries:
             search(page, words)
             assert shown_refs(page) == ["RF-TARGET01"], words
             assert page.input_value("#q") == words  # refilled from this tab, not the server
