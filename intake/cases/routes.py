@@ -134,7 +134,7 @@ def queue() -> PageResponse:
         search_key_id=current.id if current else None,
         can_write=_can_write(),
         searching=bool(filters.q or filters.tokens),
-        filtered=any(k not in ("view", "sort") for k in args),
+        filtered=any(k not in ("view", "sort", "lang") for k in args),
         country_name=vocab.country_name,
         language_name=vocab.language_name,
         view_labels=VIEW_LABELS,

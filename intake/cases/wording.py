@@ -25,7 +25,7 @@ def next_action_words(action: NextAction, now: datetime | None = None) -> str:
     entry = action.entry or ""
     if action.what == "first_response":
         if action.when == "overdue" and action.due is not None:
-            return _("First response overdue — %(late)s", late=_lateness(action.due, now))
+            return _("First response due — %(late)s", late=_lateness(action.due, now))
         return _("First response due")
     if action.what == "none":
         return _("No deadline")
