@@ -19,7 +19,7 @@ from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optio
 from intake import vocab
 from intake.labels import OUTCOME_LABELS, STATUS_LABELS
 from intake.models import CaseStatus, Urgency
-from intake.services.queue import SORTS, QueueFilters
+from intake.services.queue import SORTS, VIEWS, QueueFilters
 
 FLAG_LABELS = {
     "new": _l("New"),
@@ -27,8 +27,21 @@ FLAG_LABELS = {
     "overdue": _l("Overdue"),
     "due_soon": _l("Due soon"),
 }
+VIEW_LABELS = {
+    "action": _l("Action needed"),
+    "mine": _l("Mine"),
+    "unassigned": _l("Unassigned"),
+    "overdue": _l("Overdue"),
+    "week": _l("Due this week"),
+    "waiting": _l("Waiting on others"),
+    "open": _l("All open"),
+    "closed": _l("Closed"),
+}
 SORT_LABELS = {
     "priority": _l("Urgency, then deadline"),
+    "ref": _l("Reference"),
+    "status": _l("Status"),
+    "country": _l("Country"),
     "deadline": _l("Nearest deadline first"),
     "received_desc": _l("Newest first"),
     "received_asc": _l("Oldest first"),
@@ -37,6 +50,14 @@ SORT_LABELS = {
 
 REF_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,24}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+# What a search box holds when it is (part of) a reference: "RF-7K2M…", "rf7k", "7K2M".
+# Plain words and plain digits are not: those are names, places and phone numbers, which the
+# browser turns into keyed search tokens (search.js); the same rule is in search.js.
+_REF_QUERY = re.compile(
+    r"^(RF-?[0-9A-Z-]{0,21}|(?=[0-9A-Z]*[0-9])(?=[0-9A-Z]*[A-Z])[0-9A-Z]{3,8})$"
+)
+SEARCH_TOKEN = re.compile(r"^[0-9a-f]{32}$")  # intake.services.search.TOKEN_HEX
+MAX_QUERY_TOKENS = 64
 
 
 class QueryError(ValueError):
@@ -55,10 +76,29 @@ def _enum_or_none(enum_cls: type[E], raw: str | None, what: str) -> E | None:
         raise QueryError(what) from exc
 
 
+def looks_like_reference(text: str) -> bool:
+    return bool(_REF_QUERY.match(text.strip().upper()))
+
+
+def _search_tokens(raw: str) -> tuple[str, ...] | None:
+    """The keyed tokens of a search made in the browser, or None when they are not that."""
+    tokens = tuple(dict.fromkeys(t for t in raw.split(",") if t))
+    if not tokens or len(tokens) > MAX_QUERY_TOKENS:
+        return None
+    if not all(SEARCH_TOKEN.match(t) for t in tokens):
+        return None
+    return tokens
+
+
 def parse_filters(args: Mapping[str, str]) -> QueueFilters:
-    """Read the queue's query string; anything outside the offered values is refused."""
+    """Read the queue's query string; anything outside the offered values is refused.
+
+    The search box never refuses: a reference searches references; anything else searches
+    only as keyed tokens computed in the browser (``t``, ``k``); free text that reached the
+    server (no JavaScript, keys locked) is dropped and the page says why (``search_note``).
+    """
     view = args.get("view") or "action"
-    if view not in ("action", "all"):
+    if view not in VIEWS:
         raise QueryError("view")
     status = _enum_or_none(CaseStatus, args.get("status"), "status")
     urgency = _enum_or_none(Urgency, args.get("urgency"), "urgency")
@@ -75,9 +115,21 @@ def parse_filters(args: Mapping[str, str]) -> QueueFilters:
         and not (assignee.isascii() and assignee.isdigit() and len(assignee) <= 9)
     ):
         raise QueryError("assignee")
-    q = (args.get("q") or "").strip().upper() or None
-    if q is not None and not REF_PATTERN.match(q):
-        raise QueryError("q")
+    search_note: str | None = None
+    q = (args.get("q") or "").strip()[:200] or None
+    if q is not None and looks_like_reference(q):
+        q = q.upper()
+    elif q is not None:
+        q, search_note = None, "free_text"
+    tokens: tuple[str, ...] = ()
+    search_key_id: int | None = None
+    if args.get("t"):
+        raw_key = args.get("k") or ""
+        parsed = _search_tokens(args.get("t") or "")
+        if parsed is None or not (raw_key.isascii() and raw_key.isdigit() and len(raw_key) <= 9):
+            search_note = "unreadable"
+        else:
+            tokens, search_key_id = parsed, int(raw_key)
     sort = args.get("sort") or "priority"
     if sort not in SORTS:
         raise QueryError("sort")
@@ -96,6 +148,9 @@ def parse_filters(args: Mapping[str, str]) -> QueueFilters:
         assignee=assignee,
         overdue=overdue == "1",
         q=q,
+        tokens=tokens,
+        search_key_id=search_key_id,
+        search_note=search_note,
         sort=sort,
         page=int(raw_page),
     )
@@ -122,6 +177,11 @@ class AssignForm(FlaskForm):
     assignee = SelectField(_l("Assigned to"), choices=[], validate_choice=False)
 
     def assignee_id(self, me: int) -> int | None:
+        # "Assign to me" is a submit button named "assignee" beside the select of the same name:
+        # the form then sends both (``assignee=&assignee=me``) and WTForms keeps only the first.
+        # The button is what the caseworker pressed, so it wins.
+        if "me" in (self.assignee.raw_data or []):
+            return me
         raw = (self.assignee.data or "").strip()
         if raw == "":
             return None

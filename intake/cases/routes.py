@@ -32,6 +32,7 @@ from intake.cases.forms import (
     FLAG_LABELS,
     REF_PATTERN,
     SORT_LABELS,
+    VIEW_LABELS,
     AssignForm,
     NoteForm,
     PublicStatusHoldForm,
@@ -40,11 +41,13 @@ from intake.cases.forms import (
     StatusForm,
     parse_filters,
 )
+from intake.cases.wording import next_action_words
 from intake.extensions import db
 from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey
-from intake.services import casework, keys
+from intake.services import casework, keys, search
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError
+from intake.services.search import SearchError
 from intake.web import error_response
 
 MAX_ID = 2**31 - 1
@@ -89,11 +92,34 @@ def queue() -> PageResponse:
             400, _("The filter “%(name)s” has a value we do not offer.", name=str(exc))
         )
     page = queue_service.queue(filters, current_user)
-    args: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page" and v}
+    # Free text the server never searched is not carried into links (nor kept in the box).
+    args: dict[str, Any] = {
+        k: v for k, v in request.args.items() if k != "page" and v and (k != "q" or filters.q)
+    }
 
     def page_url(number: int) -> str:
         return url_for("cases.queue", **args, page=number)
 
+    def sort_url(sort: str) -> str:
+        return url_for("cases.queue", **{**args, "sort": sort})
+
+    def view_url(view: str) -> str:
+        return url_for("cases.queue", view=view, sort=filters.sort)
+
+    current = keys.current_org_key()
+    # The rows' ciphertext, for case-queue.js to show names and summaries (decrypted in the
+    # browser, never sent back) and to index the rows not yet searchable.
+    sealed_rows = [
+        {
+            "ref": row.case.ref,
+            "org_key_id": row.case.org_key_id,
+            "sealed_answers": row.case.sealed_answers,
+            # Viewers read but write nothing, search tokens included: theirs is never asked.
+            "indexed": row.indexed or not _can_write(),
+            "tokens_url": url_for("cases.search_tokens", ref=row.case.ref),
+        }
+        for row in page.rows
+    ]
     return render_template(
         "cases/queue.html",
         page=page,
@@ -102,9 +128,40 @@ def queue() -> PageResponse:
         users=queue_service.assignee_emails(page),
         assignable=casework.assignable_users(),
         page_url=page_url,
-        filtered=any(k not in ("view", "sort") for k in args),
+        sort_url=sort_url,
+        view_url=view_url,
+        sealed_rows=sealed_rows,
+        search_key_id=current.id if current else None,
+        can_write=_can_write(),
+        searching=bool(filters.q or filters.tokens),
+        filtered=any(k not in ("view", "sort", "lang") for k in args),
+        country_name=vocab.country_name,
+        language_name=vocab.language_name,
+        view_labels=VIEW_LABELS,
+        next_action_words=next_action_words,
         **_labels(),
     )
+
+
+MAX_TOKENS_BODY = 224 * 1024  # 6000 tokens of 32 hex digits, separated, with the CSRF token
+
+
+@bp.post("/<ref>/search-tokens")
+@role_required(*CASE_WRITERS)
+def search_tokens(ref: str) -> PageResponse:
+    """Keyed search tokens of one case, computed in a key holder's browser (search.js)."""
+    if (request.content_length or 0) > MAX_TOKENS_BODY:
+        return error_response(413, _("What you sent is too large. Nothing was saved."))
+    case = _case_or_404(ref)
+    raw_key = request.form.get("org_key_id", "")
+    if not (raw_key.isascii() and raw_key.isdigit() and len(raw_key) <= 9):
+        return error_response(400, _("The search tokens need the key they were made with."))
+    tokens = request.form.get("tokens", "").split()
+    try:
+        count = search.store_tokens(case, int(raw_key), tokens, current_user)
+    except SearchError as exc:
+        return error_response(exc.status, str(exc))
+    return jsonify({"ref": case.ref, "tokens": count})
 
 
 def _detail(case: Case, status: int = 200) -> PageResponse:

@@ -21,6 +21,7 @@ from intake.models.referral import (
     ReferralState,
     ReminderOutbox,
 )
+from intake.models.search import CaseSearchIndex, CaseSearchToken
 from intake.models.second_factor import Passkey, RecoveryCode
 from intake.models.staff_session import StaffSession
 from intake.models.system import Heartbeat, OrgSetting
@@ -33,6 +34,8 @@ __all__ = [
     "CaseAttachment",
     "CaseMessage",
     "CaseOutcome",
+    "CaseSearchIndex",
+    "CaseSearchToken",
     "CaseStatus",
     "DirectoryEntry",
     "Heartbeat",

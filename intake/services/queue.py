@@ -11,13 +11,25 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import get_locale
+from sqlalchemy.orm import joinedload
 
 from intake.db import like_escape, utcnow
 from intake.extensions import db
-from intake.models import AWAITING, Case, CaseStatus, Referral, Urgency, User
-from intake.services import audit
+from intake.models import (
+    AWAITING,
+    Case,
+    CaseStatus,
+    Referral,
+    ReferralKind,
+    ReferralState,
+    Urgency,
+    User,
+)
+from intake.services import audit, search
 from intake.services.casework import FIRST_RESPONSE, first_response_due
 from intake.services.deadlines import DUE_SOON
+from intake.services.keys import current_org_key
 from intake.services.transactions import transactional
 
 PAGE_SIZE = 25
@@ -48,10 +60,28 @@ def _with_due(query: sa.Select[Any], due_table: sa.Subquery) -> sa.Select[Any]:
 
 # --- the queue ------------------------------------------------------------------------------
 
+# Saved views, in the order the tabs show them. "all" (open and closed) stays for old links.
+VIEWS = ("action", "mine", "unassigned", "overdue", "week", "waiting", "open", "closed", "all")
+SORTS = (
+    "priority",
+    "deadline",
+    "received_desc",
+    "received_asc",
+    "updated_desc",
+    "ref",
+    "status",
+    "country",
+)
+SP_KINDS = (
+    ReferralKind.SP_URGENT_APPEAL,
+    ReferralKind.SP_ALLEGATION_LETTER,
+    ReferralKind.SP_LEGISLATION,
+)
+
 
 @dataclass(frozen=True)
 class QueueFilters:
-    view: str = "action"  # "action" (needs attention) or "all"
+    view: str = "action"
     status: CaseStatus | None = None
     urgency: Urgency | None = None
     threat: str | None = None
@@ -59,11 +89,27 @@ class QueueFilters:
     assignee: str | None = None  # "me", "unassigned" or a user id
     overdue: bool = False
     q: str | None = None  # part of a reference
+    tokens: tuple[str, ...] = ()  # keyed search tokens from the browser (services.search)
+    search_key_id: int | None = None  # the organisation key the tokens were keyed with
+    search_note: str | None = None  # why a search typed in the box was not run
     sort: str = "priority"
     page: int = 1
 
 
-SORTS = ("priority", "deadline", "received_desc", "received_asc", "updated_desc")
+@dataclass(frozen=True)
+class NextAction:
+    """What happens next on a case, for the queue to say in words.
+
+    ``what``: ``first_response`` (ours), ``send`` (a draft referral: ours), ``government_reply``
+    (a UN communication: the government's), ``answer`` (an organisation's), ``none``.
+    ``when``: ``overdue``, ``soon`` (within DUE_SOON: ours to chase), ``waiting`` or ``none``.
+    """
+
+    what: str
+    when: str
+    due: datetime | None = None
+    entry: str | None = None
+    kind: ReferralKind | None = None
 
 
 @dataclass
@@ -71,6 +117,8 @@ class QueueRow:
     case: Case
     next_due: datetime | None
     flags: list[str] = field(default_factory=list)  # new, unassigned, overdue, due_soon
+    next_action: NextAction = field(default_factory=lambda: NextAction("none", "none"))
+    indexed: bool = False  # has search tokens under the current organisation key
 
     @property
     def respond_by(self) -> datetime | None:
@@ -83,31 +131,59 @@ class QueuePage:
     total: int
     page: int
     pages: int
-    action_count: int
+    counts: dict[str, int]
+
+    @property
+    def action_count(self) -> int:
+        return self.counts.get("action", 0)
 
 
-def _first_response_overdue(now: datetime) -> sa.ColumnElement[bool]:
+def _first_response_due_before(when: datetime) -> sa.ColumnElement[bool]:
+    """A new case whose first response falls due before ``when``."""
     return sa.and_(
         Case.status == CaseStatus.NEW,
         sa.or_(
             *(
-                sa.and_(Case.urgency == urgency, Case.received_at < now - limit)
+                sa.and_(Case.urgency == urgency, Case.received_at < when - limit)
                 for urgency, limit in FIRST_RESPONSE.items()
             )
         ),
     )
 
 
-def _conditions(filters: QueueFilters, viewer: User, now: datetime, due: Any) -> list[Any]:
-    conditions: list[Any] = []
-    overdue = _first_response_overdue(now)
-    if due is not None:
-        overdue = sa.or_(overdue, due < now)
-    if filters.view == "action":
-        attention = [Case.status == CaseStatus.NEW, Case.assignee_id.is_(None), overdue]
-        if due is not None:
-            attention.append(due < now + DUE_SOON)
-        conditions += [Case.status != CaseStatus.CLOSED, sa.or_(*attention)]
+def _view_conditions(now: datetime, viewer: User, due: Any) -> dict[str, sa.ColumnElement[bool]]:
+    """Each saved view as one SQL condition (also counted, in one query, for the tabs)."""
+    is_open = Case.status != CaseStatus.CLOSED
+    overdue = sa.or_(_first_response_due_before(now), due < now)
+    soon = now + DUE_SOON
+    # An action by us is due: a first response due soon or late, a referral clock passed or
+    # near, a new case nobody holds. Not "anything open" (that is the "open" view).
+    action = sa.or_(
+        _first_response_due_before(soon),
+        due < soon,
+        sa.and_(Case.status == CaseStatus.NEW, Case.assignee_id.is_(None)),
+    )
+    week = sa.and_(
+        sa.not_(overdue), sa.or_(_first_response_due_before(soon), sa.and_(due >= now, due < soon))
+    )
+    return {
+        "action": sa.and_(is_open, action),
+        "mine": sa.and_(is_open, Case.assignee_id == viewer.id),
+        "unassigned": sa.and_(is_open, Case.assignee_id.is_(None)),
+        "overdue": sa.and_(is_open, overdue),
+        "week": sa.and_(is_open, week),
+        "waiting": sa.and_(is_open, due.is_not(None), sa.not_(action)),
+        "open": is_open,
+        "closed": Case.status == CaseStatus.CLOSED,
+        "all": sa.true(),
+    }
+
+
+def _conditions(
+    filters: QueueFilters, viewer: User, now: datetime, due: Any
+) -> list[sa.ColumnElement[bool]]:
+    views = _view_conditions(now, viewer, due)
+    conditions: list[sa.ColumnElement[bool]] = [views[filters.view]]
     if filters.status is not None:
         conditions.append(Case.status == filters.status)
     if filters.urgency is not None:
@@ -125,9 +201,11 @@ def _conditions(filters: QueueFilters, viewer: User, now: datetime, due: Any) ->
     elif filters.assignee:
         conditions.append(Case.assignee_id == int(filters.assignee))
     if filters.overdue:
-        conditions += [Case.status != CaseStatus.CLOSED, overdue]
+        conditions.append(views["overdue"])
     if filters.q:
         conditions.append(Case.ref.like("%" + like_escape(filters.q) + "%", escape="\\"))
+    if filters.tokens and filters.search_key_id is not None:
+        conditions.append(Case.id.in_(search.cases_with_all(filters.tokens, filters.search_key_id)))
     return conditions
 
 
@@ -138,17 +216,39 @@ def _order(sort: str, due: Any) -> list[Any]:
         return [Case.received_at.asc(), Case.id.asc()]
     if sort == "updated_desc":
         return [Case.updated_at.desc(), Case.id.desc()]
-    if sort == "deadline" and due is not None:
+    if sort == "ref":
+        return [Case.ref.asc()]
+    if sort == "country":
+        return [Case.country.is_(None), Case.country.asc(), Case.received_at.asc(), Case.id]
+    if sort == "status":
+        rank = sa.case(
+            {status.value: rank for rank, status in enumerate(CaseStatus)},
+            value=sa.cast(Case.status, sa.String),
+            else_=len(CaseStatus),
+        )
+        return [rank, Case.received_at.asc(), Case.id]
+    if sort == "deadline":
         return [sa.case((due.is_(None), 1), else_=0), due.asc(), Case.received_at.asc(), Case.id]
     urgency_rank = sa.case(
         {urgency.value: rank for rank, urgency in enumerate(URGENCY_ORDER)},
         value=sa.cast(Case.urgency, sa.String),
         else_=len(URGENCY_ORDER),
     )
-    order: list[Any] = [urgency_rank]
-    if due is not None:
-        order += [sa.case((due.is_(None), 1), else_=0), due.asc()]
+    order: list[Any] = [urgency_rank, sa.case((due.is_(None), 1), else_=0), due.asc()]
     return [*order, Case.received_at.asc(), Case.id.asc()]
+
+
+def view_counts(viewer: User, now: datetime | None = None) -> dict[str, int]:
+    """How many cases each saved view holds, in one query."""
+    now = now or utcnow()
+    due_table = _open_referral_due()
+    views = _view_conditions(now, viewer, due_table.c.next_due)
+    columns = [
+        sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0).label(name)
+        for name, condition in views.items()
+    ]
+    row = db.session.execute(_with_due(sa.select(*columns).select_from(Case), due_table)).one()
+    return {name: int(value or 0) for name, value in row._mapping.items()}
 
 
 @transactional
@@ -158,12 +258,9 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     due_table = _open_referral_due()
     due = due_table.c.next_due
 
-    def count(conditions: list[Any]) -> int:
-        query = _with_due(sa.select(sa.func.count(Case.id)).select_from(Case), due_table)
-        return db.session.scalar(query.where(*conditions)) or 0
-
     conditions = _conditions(filters, viewer, now, due)
-    total = count(conditions)
+    count_query = _with_due(sa.select(sa.func.count(Case.id)).select_from(Case), due_table)
+    total = db.session.scalar(count_query.where(*conditions)) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
     query = (
@@ -173,10 +270,20 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     )
-    rows = []
-    for case, next_due in db.session.execute(query).all():
-        rows.append(QueueRow(case=case, next_due=next_due, flags=flags_for(case, next_due, now)))
-    action_count = count(_conditions(QueueFilters(view="action"), viewer, now, due))
+    found = db.session.execute(query).all()
+    awaiting = _nearest_referrals([case.id for case, _ in found])
+    current = current_org_key()
+    indexed = search.indexed_cases([case.id for case, _ in found], current.id if current else None)
+    rows = [
+        QueueRow(
+            case=case,
+            next_due=next_due,
+            flags=flags_for(case, next_due, now),
+            next_action=next_action(case, awaiting.get(case.id), now),
+            indexed=case.id in indexed,
+        )
+        for case, next_due in found
+    ]
     audit.record(
         "case.list",
         "case",
@@ -184,7 +291,58 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
         actor=viewer,
         detail={"view": filters.view, "page": page, "shown": len(rows), "total": total},
     )
-    return QueuePage(rows=rows, total=total, page=page, pages=pages, action_count=action_count)
+    return QueuePage(
+        rows=rows, total=total, page=page, pages=pages, counts=view_counts(viewer, now)
+    )
+
+
+def _nearest_referrals(case_ids: list[int]) -> dict[int, Referral]:
+    """Each case's referral with the nearest running clock (AWAITING, with a due date)."""
+    if not case_ids:
+        return {}
+    nearest: dict[int, Referral] = {}
+    for referral in db.session.scalars(
+        sa.select(Referral)
+        .options(joinedload(Referral.entry))
+        .where(
+            Referral.case_id.in_(case_ids),
+            Referral.state.in_(AWAITING),
+            Referral.due_at.is_not(None),
+        )
+        .order_by(Referral.due_at, Referral.id)
+    ):
+        nearest.setdefault(referral.case_id, referral)
+    return nearest
+
+
+def _entry_name(referral: Referral) -> str:
+    entry = referral.entry
+    if entry is None:
+        return referral.entry_id
+    if str(get_locale() or "").startswith("zh") and entry.name_zh:
+        return entry.name_zh
+    return entry.name
+
+
+def next_action(case: Case, referral: Referral | None, now: datetime) -> NextAction:
+    """The nearest thing due on an open case: its first response or a referral's clock."""
+    if case.status == CaseStatus.CLOSED:
+        return NextAction("none", "none")
+    respond_by = first_response_due(case)
+    due = referral.due_at if referral is not None else None
+    if respond_by is not None and (due is None or respond_by <= due):
+        when = "overdue" if respond_by < now else "soon"
+        return NextAction("first_response", when, respond_by)
+    if referral is None or due is None:
+        return NextAction("none", "none")
+    if referral.state == ReferralState.DRAFT:
+        what = "send"
+    elif referral.kind in SP_KINDS:
+        what = "government_reply"
+    else:
+        what = "answer"
+    when = "overdue" if due < now else "soon" if due < now + DUE_SOON else "waiting"
+    return NextAction(what, when, due, _entry_name(referral), referral.kind)
 
 
 def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None) -> list[str]:

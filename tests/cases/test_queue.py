@@ -79,7 +79,7 @@ def test_cases_are_ordered_by_urgency_then_nearest_deadline_then_waiting_longest
     # Closed cases only in "all"; received 10 h ago, it has waited longest of the immediate.
     assert queue(client, "view=all") == [*expected[:2], "RF-CLOSED", *expected[2:]]
     html = client.get("/cases/").get_data(as_text=True)
-    assert "Due soon" in html
+    assert "Answer due from NGO X" in html  # the next action, in words
     # The other sorts.
     newest = queue(client, "view=all&sort=received_desc")
     assert newest[0] == "RF-IMM-DUE2"
@@ -97,24 +97,30 @@ def test_cases_are_ordered_by_urgency_then_nearest_deadline_then_waiting_longest
     ]
 
 
-def test_action_needed_is_new_unassigned_or_near_a_deadline_never_closed(
+def test_action_needed_is_an_action_by_us_due_not_anything_open(
     app: Flask, client: FlaskClient
 ) -> None:
     org = make_org_key()
     me = sign_in(client, Role.CASEWORKER)
-    aged(org, "RF-NEW-MINE", 1, assignee_id=me.id)  # new
-    aged(org, "RF-UNASSIGNED", 1, status=CaseStatus.ASSESSING)  # nobody owns it
+    aged(org, "RF-NEW-MINE", 1, assignee_id=me.id, urgency=Urgency.DAYS)  # reply due in 3 days
+    aged(org, "RF-NEW-NOBODY", 1, urgency=Urgency.NOT_URGENT)  # new and nobody holds it
+    aged(org, "RF-NEW-LATER", 1, assignee_id=me.id, urgency=Urgency.NOT_URGENT)  # due in 30 d
+    aged(org, "RF-UNASSIGNED", 1, status=CaseStatus.ASSESSING)  # open, but nothing due
     quiet = aged(org, "RF-QUIET", 1, status=CaseStatus.ASSESSING, assignee_id=me.id)
     late = aged(org, "RF-LATE", 1, status=CaseStatus.REFERRED, assignee_id=me.id)
+    near = aged(org, "RF-NEAR", 1, status=CaseStatus.REFERRED, assignee_id=me.id)
     refer(quiet, timedelta(days=30))  # far away: no action
     refer(late, timedelta(hours=-2))  # overdue
+    refer(near, timedelta(days=2))  # within DUE_SOON: ours to chase
     aged(org, "RF-DONE", 1, status=CaseStatus.CLOSED)
     action = queue(client)
-    assert sorted(action) == ["RF-LATE", "RF-NEW-MINE", "RF-UNASSIGNED"]
+    assert sorted(action) == ["RF-LATE", "RF-NEAR", "RF-NEW-MINE", "RF-NEW-NOBODY"]
     html = client.get("/cases/").get_data(as_text=True)
-    assert "Overdue" in html
-    assert "Unassigned" in html
-    assert sorted(queue(client, "view=all")) == sorted([*action, "RF-QUIET", "RF-DONE"])
+    assert "Answer due from NGO X, 2 hours overdue" in html
+    assert "First response due" in html
+    assert sorted(queue(client, "view=all")) == sorted(
+        [*action, "RF-NEW-LATER", "RF-UNASSIGNED", "RF-QUIET", "RF-DONE"]
+    )
 
 
 def test_a_new_case_past_its_first_response_time_is_overdue(
@@ -139,7 +145,8 @@ def test_a_new_case_past_its_first_response_time_is_overdue(
         ("view=all&assignee=me", ["RF-B"]),
         ("view=all&assignee=unassigned", ["RF-A", "RF-C"]),
         ("view=all&q=rf-c", ["RF-C"]),
-        ("view=all&q=B", ["RF-B"]),
+        ("view=all&q=RF-B", ["RF-B"]),
+        ("view=all&q=rfb", []),
         ("view=all&q=RF-", ["RF-A", "RF-B", "RF-C"]),
         ("view=all&status=closed", []),
         ("view=all&threat=digital", []),
@@ -163,9 +170,7 @@ def test_filters_and_search(any_app: Flask, query: str, expected: list[str]) -> 
     found = queue(client, query)
     assert sorted(found) == sorted(expected)
     if not expected:
-        assert "No case matches these filters." in client.get(f"/cases/?{query}").get_data(
-            as_text=True
-        )
+        assert "No case matches" in client.get(f"/cases/?{query}").get_data(as_text=True)
 
 
 def test_assignee_filter_by_colleague(app: Flask, client: FlaskClient) -> None:
@@ -196,27 +201,79 @@ def test_pages_of_25_and_an_out_of_range_page_shows_the_last(
     assert 'href="/cases/?urgency=days&amp;page=1"' in html
 
 
-def test_the_queue_shows_routing_and_top_triage_without_content(
+def test_the_queue_shows_routing_in_words_and_no_content(app: Flask, client: FlaskClient) -> None:
+    org = make_org_key()
+    sign_in(client, Role.CASEWORKER)
+    case = make_case(
+        org,
+        {"what_happened": "CANARY-queue-text"},
+        ref="RF-ROUTE",
+        country="MX",
+        languages=["es", "zh"],
+    )
+    make_entry("ngo-x", name="<i>NGO X</i>")
+    refer(case, timedelta(days=-3, hours=-1))
+    html = client.get("/cases/?view=all").get_data(as_text=True)
+    assert "Mexico" in html
+    assert "Spanish, Chinese" in html
+    assert "Answer due from &lt;i&gt;NGO X&lt;/i&gt;, 3 days overdue" in html
+    assert "CANARY-queue-text" not in html  # sealed: only ciphertext for the browser
+    zh = client.get("/cases/?view=all&lang=zh_Hant").get_data(as_text=True)
+    assert "墨西哥" in zh
+
+
+def test_saved_views_and_their_counts(app: Flask, client: FlaskClient) -> None:
+    org = make_org_key()
+    me = sign_in(client, Role.CASEWORKER)
+    other = make_user(Role.CASEWORKER)
+    aged(org, "RF-NEW", 1, urgency=Urgency.WEEKS)  # new, nobody: action; first reply in 14 d
+    aged(org, "RF-LATE-REPLY", 30, urgency=Urgency.IMMEDIATE, assignee_id=me.id)  # overdue
+    soon = aged(org, "RF-SOON", 1, status=CaseStatus.REFERRED, assignee_id=me.id)
+    refer(soon, timedelta(days=3))  # due this week
+    away = aged(org, "RF-AWAY", 1, status=CaseStatus.REFERRED, assignee_id=other.id)
+    refer(away, timedelta(days=40))  # waiting on others
+    late = aged(org, "RF-LATE-REF", 1, status=CaseStatus.REFERRED, assignee_id=other.id)
+    refer(late, timedelta(days=-1))
+    aged(org, "RF-IDLE", 1, status=CaseStatus.ASSESSING)  # open, unassigned, nothing due
+    aged(org, "RF-DONE", 1, status=CaseStatus.CLOSED)
+    expected = {
+        "action": ["RF-LATE-REF", "RF-LATE-REPLY", "RF-NEW", "RF-SOON"],
+        "mine": ["RF-LATE-REPLY", "RF-SOON"],
+        "unassigned": ["RF-IDLE", "RF-NEW"],
+        "overdue": ["RF-LATE-REF", "RF-LATE-REPLY"],
+        "week": ["RF-SOON"],
+        "waiting": ["RF-AWAY"],
+        "open": ["RF-AWAY", "RF-IDLE", "RF-LATE-REF", "RF-LATE-REPLY", "RF-NEW", "RF-SOON"],
+        "closed": ["RF-DONE"],
+    }
+    html = client.get("/cases/").get_data(as_text=True)
+    for view, refs in expected.items():
+        assert sorted(queue(client, f"view={view}")) == refs, view
+        tab = re.search(
+            rf'href="/cases/\?view={view}[^"]*"[^>]*>\s*[^<]+<span class="badge">(\d+)</span>',
+            html,
+        )
+        assert tab is not None, view
+        assert int(tab.group(1)) == len(refs), view
+
+
+def test_free_text_that_reached_the_server_gets_a_note_not_an_error(
     app: Flask, client: FlaskClient
 ) -> None:
     org = make_org_key()
     sign_in(client, Role.CASEWORKER)
-    make_case(
-        org,
-        {"what_happened": "CANARY-queue-text"},
-        ref="RF-TRIAGE",
-        triage=[
-            {"id": "a", "name": "Front Line Defenders", "score": 9, "reasons": [], "caveats": []},
-            {"id": "b", "name": "<i>UN WGAD</i>", "score": 5, "reasons": [], "caveats": []},
-            {"id": "c", "name": "Third Choice", "score": 1, "reasons": [], "caveats": []},
-        ],
-    )
-    html = client.get("/cases/").get_data(as_text=True)
-    assert "Front Line Defenders" in html
-    assert "&lt;i&gt;UN WGAD&lt;/i&gt;" in html
-    assert "Third Choice" not in html  # the top two only
-    assert "CANARY-queue-text" not in html
-    assert "Detention" in html
+    aged(org, "RF-ONE", 1)
+    for words in ("Maria Lopez", " ", "王小明", "%' OR 1=1", "A" * 300, "0912 345 678"):
+        response = client.get("/cases/", query_string={"view": "all", "q": words})
+        assert response.status_code == 200, words
+        body = response.get_data(as_text=True)
+        if words.strip():
+            assert "needs JavaScript and your keys unlocked" in body, words
+            assert f'value="{words}"' not in body  # not kept in the box
+    for bad in ("zz", "A" * 32 + ",x", ",".join(f"{n:032x}" for n in range(65))):
+        response = client.get("/cases/", query_string={"t": bad, "k": "1"})
+        assert response.status_code == 200
+        assert "This search could not be read" in response.get_data(as_text=True)
 
 
 def test_empty_states(app: Flask, client: FlaskClient) -> None:
@@ -236,8 +293,6 @@ def test_empty_states(app: Flask, client: FlaskClient) -> None:
         "country=M1",
         "assignee=1%3BDROP",
         "assignee=-1",
-        "q=%25%27%20OR%201%3D1",
-        "q=" + "A" * 30,
         "sort=password",
         "page=abc",
         "page=-1",
@@ -267,9 +322,95 @@ def test_each_listing_is_audited_without_content(app: Flask, client: FlaskClient
     assert event.detail == {"view": "all", "page": 1, "shown": 1, "total": 1}
 
 
-def test_the_queue_at_360_px_has_no_table_and_a_viewport(app: Flask, client: FlaskClient) -> None:
+def test_the_queue_is_a_table_with_a_viewport(app: Flask, client: FlaskClient) -> None:
     make_case(make_org_key())
     sign_in(client, Role.CASEWORKER)
     html = client.get("/cases/").get_data(as_text=True)
     assert 'name="viewport" content="width=device-width' in html
-    assert "<table" not in html  # cards, which reflow to one column
+    assert '<table class="case-table"' in html  # cards below 48rem (tests/cases/test_queue_browser)
+
+
+# --- search tokens: stored and matched opaque, refused whole when malformed -----------------
+
+
+def tokens(*numbers: int) -> list[str]:
+    return [f"{n:032x}" for n in numbers]
+
+
+def post_tokens(client: FlaskClient, ref: str, key_id: Any, values: Any, csrf: bool = True) -> Any:
+    token = ""
+    if csrf:
+        page = client.get("/cases/?view=all").get_data(as_text=True)
+        found = re.search(r'data-csrf-token="([^"]+)"', page)
+        token = found.group(1) if found else ""
+    return client.post(
+        f"/cases/{ref}/search-tokens",
+        data={"org_key_id": key_id, "tokens": values, "csrf_token": token},
+        headers={"Accept": "application/json"},
+    )
+
+
+def test_search_finds_cases_holding_every_query_token(app: Flask, client: FlaskClient) -> None:
+    org = make_org_key()
+    sign_in(client, Role.CASEWORKER)
+    one = aged(org, "RF-ONE", 1)
+    two = aged(org, "RF-TWO", 1, status=CaseStatus.CLOSED)
+    assert post_tokens(client, one.ref, org.key.id, " ".join(tokens(1, 2, 3))).status_code == 200
+    assert post_tokens(client, two.ref, org.key.id, " ".join(tokens(2, 4))).status_code == 200
+    key = org.key.id
+    assert queue(client, f"view=all&k={key}&t={','.join(tokens(2))}") == ["RF-ONE", "RF-TWO"]
+    assert queue(client, f"view=all&k={key}&t={','.join(tokens(1, 2))}") == ["RF-ONE"]
+    assert queue(client, f"view=all&k={key}&t={','.join(tokens(1, 4))}") == []
+    assert queue(client, f"view=all&k={key + 1}&t={','.join(tokens(2))}") == []
+    # Re-indexing replaces a case's tokens.
+    assert post_tokens(client, one.ref, org.key.id, " ".join(tokens(9))).status_code == 200
+    assert queue(client, f"view=all&k={key}&t={','.join(tokens(1))}") == []
+    assert queue(client, f"view=all&k={key}&t={','.join(tokens(9))}") == ["RF-ONE"]
+    stored = db.session.execute(sa.text("SELECT token FROM case_search_tokens")).scalars().all()
+    assert sorted(stored) == sorted(tokens(2, 4, 9))
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "status"),
+    [
+        ("current", "zz", 400),
+        ("current", " ".join(tokens(1)) + " <script>", 400),
+        ("current", "A" * 32, 400),  # upper case is not the hex we write
+        ("current", "a" * 31, 400),
+        ("current", "a" * 64, 400),
+        ("current", " ".join(tokens(*range(6001))), 400),
+        ("", " ".join(tokens(1)), 400),
+        ("-1", " ".join(tokens(1)), 400),
+        ("9" * 12, " ".join(tokens(1)), 400),
+        ("old", " ".join(tokens(1)), 409),
+        ("current", "x" * (300 * 1024), 413),
+    ],
+)
+def test_hostile_search_tokens_are_refused_whole(
+    app: Flask, client: FlaskClient, key: str, values: str, status: int
+) -> None:
+    old = make_org_key()
+    org = make_org_key()
+    sign_in(client, Role.CASEWORKER)
+    case = aged(org, "RF-HOSTILE", 1)
+    assert post_tokens(client, case.ref, org.key.id, " ".join(tokens(7))).status_code == 200
+    key_id = {"current": org.key.id, "old": old.key.id}.get(key, key)
+    response = post_tokens(client, case.ref, key_id, values)
+    assert response.status_code == status
+    assert response.is_json
+    assert response.get_json()["error"]
+    stored = db.session.execute(sa.text("SELECT token FROM case_search_tokens")).scalars().all()
+    assert stored == tokens(7)  # the earlier tokens stand; nothing partial
+
+
+def test_search_tokens_need_a_case_a_writer_and_csrf(app: Flask, client: FlaskClient) -> None:
+    org = make_org_key()
+    case = aged(org, "RF-CSRF", 1)
+    sign_in(client, Role.CASEWORKER)
+    assert post_tokens(client, case.ref, org.key.id, tokens(1)[0], csrf=False).status_code == 400
+    assert post_tokens(client, "RF-NONE", org.key.id, tokens(1)[0]).status_code == 404
+    viewer = app.test_client()
+    sign_in(viewer, Role.VIEWER)
+    assert post_tokens(viewer, case.ref, org.key.id, tokens(1)[0]).status_code == 403
+    count = db.session.execute(sa.text("SELECT count(*) FROM case_search_tokens")).scalar()
+    assert count == 0

@@ -1,40 +1,185 @@
 /*
- * Refuge case queue: adds "in 2 days" / "3 hours ago" next to dates so a deadline's distance
- * is seen at a glance. The page is complete without it (dates are printed in UTC).
+ * Refuge case queue:
+ * - shows each row's person (name or nickname) and a one-line summary, decrypted in this
+ *   browser from the sealed answers the page carries (#queue-rows); nothing decrypted is sent
+ *   back, and the text goes in with textContent only. Locked keys: the placeholders stay;
+ * - indexes for search the rows not yet indexed under the current organisation key (search.js
+ *   posts keyed tokens only);
+ * - turns a search typed in the box into keyed tokens before it leaves the page: the words are
+ *   never sent (a reference is, as before);
+ * - adds "in 2 days" / "3 hours ago" next to dates.
+ * The page is complete without it, with placeholders for names.
  */
 (function () {
   "use strict";
 
-  const lang = document.documentElement.lang || "en";
-  if (!window.Intl || !Intl.RelativeTimeFormat) {
-    return;
-  }
-  const format = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
-  const units = [
-    ["day", 86400000],
-    ["hour", 3600000],
-    ["minute", 60000],
-  ];
+  const staff = window.Refuge.staff;
+  const sealed = window.Refuge.sealed;
+  const search = window.Refuge.search;
+  const rowsNode = document.getElementById("queue-rows");
+  const text = JSON.parse(document.getElementById("queue-text").textContent);
+  const rows = rowsNode ? JSON.parse(rowsNode.textContent) : [];
+  const SUMMARY_LENGTH = 140;
+  const LAST_SEARCH = "refuge.queue.search";
+  let generation = 0;
 
-  function relative(when) {
-    const diff = when.getTime() - Date.now();
-    for (let i = 0; i < units.length; i += 1) {
-      const size = units[i][1];
-      if (Math.abs(diff) >= size || i === units.length - 1) {
-        return format.format(Math.round(diff / size), units[i][0]);
+  function rowNode(ref) {
+    return document.querySelector('tr.case-row[data-ref="' + CSS.escape(ref) + '"]');
+  }
+
+  function firstText() {
+    for (let i = 0; i < arguments.length; i += 1) {
+      const value = arguments[i];
+      if (typeof value === "string" && value.trim()) {
+        return value.trim();
       }
     }
     return "";
   }
 
-  document.querySelectorAll(".case-list time[datetime]").forEach(function (node) {
-    const when = new Date(node.getAttribute("datetime"));
-    if (isNaN(when.getTime())) {
+  function oneLine(value) {
+    const line = String(value || "")
+      .replace(/\s+/g, " ")
+      .trim();
+    return line.length > SUMMARY_LENGTH ? line.slice(0, SUMMARY_LENGTH - 1) + "…" : line;
+  }
+
+  function show(ref, name, summary, state) {
+    const row = rowNode(ref);
+    if (!row) {
       return;
     }
-    const hint = document.createElement("span");
-    hint.className = "relative-time";
-    hint.textContent = " (" + relative(when) + ")";
-    node.after(hint);
+    const nameNode = row.querySelector("[data-person-name]");
+    const summaryNode = row.querySelector("[data-person-summary]");
+    nameNode.textContent = name;
+    nameNode.classList.toggle("placeholder", state !== "open");
+    summaryNode.textContent = summary;
+    row.setAttribute("data-person-state", state);
+  }
+
+  async function openRows() {
+    const mine = ++generation;
+    const ring = staff.keyring();
+    if (!ring || !ring.isUnlocked()) {
+      rows.forEach(function (row) {
+        show(row.ref, text.locked, "", "locked");
+      });
+      return;
+    }
+    for (let i = 0; i < rows.length; i += 1) {
+      const row = rows[i];
+      const pair = await staff.orgKeyPair(row.org_key_id);
+      if (mine !== generation) {
+        return;
+      }
+      let answers = null;
+      try {
+        answers = pair ? sealed.openJson(row.sealed_answers, pair) : null;
+      } catch (e) {
+        answers = null;
+      }
+      if (!answers || typeof answers !== "object") {
+        show(row.ref, text.unreadable, "", "unreadable");
+        continue;
+      }
+      const contact = answers.contact && typeof answers.contact === "object" ? answers.contact : {};
+      const name = firstText(answers.nickname, answers.victim_name, contact.name, answers.sender_name);
+      show(row.ref, name || text.no_name, oneLine(answers.what_happened), name ? "open" : "unnamed");
+      if (!row.indexed) {
+        row.indexed = await search.indexCase(row.ref, answers, { url: row.tokens_url });
+      }
+    }
+  }
+
+  function setUpSearch() {
+    const form = document.getElementById("queue-search");
+    if (!form) {
+      return;
+    }
+    const box = form.elements.q;
+    const tokensInput = form.elements.t;
+    const keyInput = form.elements.k;
+    const error = form.querySelector("[data-search-error]");
+    const params = new URLSearchParams(window.location.search);
+    // The words of the search that drew this page stay in this tab only, to refill the box.
+    try {
+      const last = JSON.parse(window.sessionStorage.getItem(LAST_SEARCH) || "null");
+      if (last && params.get("t") && last.t === params.get("t")) {
+        box.value = last.q;
+      }
+    } catch (e) {
+      window.sessionStorage.removeItem(LAST_SEARCH);
+    }
+    window.addEventListener("pageshow", function () {
+      box.disabled = false;
+      tokensInput.disabled = true;
+      keyInput.disabled = true;
+    });
+    form.addEventListener("submit", async function (event) {
+      const query = box.value.trim();
+      if (!query || search.looksLikeReference(query)) {
+        return; // a reference is searched by the server, as it is
+      }
+      event.preventDefault();
+      error.hidden = true;
+      const found = await search.queryTokens(query);
+      if (!found) {
+        const ring = staff.keyring();
+        error.textContent = ring && ring.isUnlocked() ? text.nothing_to_search : text.need_keys;
+        error.hidden = false;
+        return;
+      }
+      tokensInput.value = found.tokens.join(",");
+      keyInput.value = String(found.keyId);
+      window.sessionStorage.setItem(LAST_SEARCH, JSON.stringify({ t: tokensInput.value, q: query }));
+      tokensInput.disabled = false;
+      keyInput.disabled = false;
+      box.disabled = true; // the words themselves never leave the page
+      form.submit();
+    });
+  }
+
+  function relativeTimes() {
+    const lang = document.documentElement.lang || "en";
+    if (!window.Intl || !Intl.RelativeTimeFormat) {
+      return;
+    }
+    const format = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
+    const units = [
+      ["day", 86400000],
+      ["hour", 3600000],
+      ["minute", 60000],
+    ];
+    function relative(when) {
+      const diff = when.getTime() - Date.now();
+      for (let i = 0; i < units.length; i += 1) {
+        // Whole days only from two days on: 47 hours is "in 47 hours", not "in 1 day".
+        const size = units[i][1];
+        if (Math.abs(diff) >= (i === 0 ? 2 * size : size) || i === units.length - 1) {
+          return format.format(Math.trunc(diff / size), units[i][0]);
+        }
+      }
+      return "";
+    }
+    document.querySelectorAll(".case-table time[datetime]").forEach(function (node) {
+      const when = new Date(node.getAttribute("datetime"));
+      if (isNaN(when.getTime())) {
+        return;
+      }
+      const hint = document.createElement("span");
+      hint.className = "relative-time";
+      hint.textContent = " (" + relative(when) + ")";
+      node.after(hint);
+    });
+  }
+
+  relativeTimes();
+  setUpSearch();
+  sodium.ready.then(function () {
+    const ring = staff.keyring();
+    if (ring && typeof ring.onChange === "function") {
+      ring.onChange(openRows);
+    }
+    openRows();
   });
 })();

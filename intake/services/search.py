@@ -1,0 +1,99 @@
+"""Search over sealed cases by keyed tokens: the server stores and matches opaque tokens only.
+
+The tokens are computed in a key holder's browser (static/js/search.js): a search key derived
+from the organisation secret key (``crypto_kdf_derive_from_key``, context "RfSearch"), then a
+keyed BLAKE2b of each normalised word, CJK character and bigram, and phone-number digit string.
+The server checks their shape (fixed-length hex), ties them to the organisation key they were
+keyed with, and answers "which cases hold all of these tokens". It cannot tell which word a
+token stands for; what it can learn is in the README ("Search on encrypted cases").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import Case, CaseSearchIndex, CaseSearchToken, User
+from intake.services import audit
+from intake.services.errors import CodedError
+from intake.services.keys import current_org_key
+from intake.services.transactions import transactional
+
+TOKEN_HEX = re.compile(r"^[0-9a-f]{32}$")  # 16 bytes of keyed BLAKE2b, lower-case hex
+MAX_TOKENS = 6000  # search.js MAX_TOKENS: a long case keeps its first (most telling) tokens
+
+
+class SearchError(CodedError):
+    status = 400
+    MESSAGES = {  # noqa: RUF012  (class-level table, read only)
+        "shape": _l("Search tokens must be up to 6000 values of 32 hexadecimal digits."),
+        "stale_key": _l(
+            "These search tokens were made with an organisation key that is no longer current."
+            " Reload the page."
+        ),
+    }
+
+
+def valid_tokens(raw: Sequence[str]) -> list[str]:
+    """The distinct tokens, in order; SearchError("shape") when any is not a token."""
+    tokens = list(dict.fromkeys(raw))
+    if len(tokens) > MAX_TOKENS or not all(TOKEN_HEX.match(t) for t in tokens):
+        raise SearchError("shape")
+    return tokens
+
+
+@transactional
+def store_tokens(case: Case, org_key_id: int, raw_tokens: Sequence[str], actor: User) -> int:
+    """Replace the case's search tokens with these, keyed with the current organisation key.
+
+    All or nothing: a refusal leaves the previous tokens in place. Audited with the count only.
+    """
+    tokens = valid_tokens(raw_tokens)
+    current = current_org_key()
+    if current is None or current.id != org_key_id:
+        raise SearchError("stale_key", status=409)
+    db.session.execute(sa.delete(CaseSearchToken).where(CaseSearchToken.case_id == case.id))
+    if tokens:
+        db.session.execute(
+            sa.insert(CaseSearchToken),
+            [{"case_id": case.id, "token": t, "org_key_id": org_key_id} for t in tokens],
+        )
+    index = db.session.get(CaseSearchIndex, case.id)
+    if index is None:
+        index = CaseSearchIndex(case_id=case.id)
+        db.session.add(index)
+    index.org_key_id = org_key_id
+    index.token_count = len(tokens)
+    index.indexed_at = utcnow()
+    audit.record("case.search_index", "case", case.id, actor=actor, detail={"tokens": len(tokens)})
+    return len(tokens)
+
+
+def cases_with_all(tokens: Collection[str], org_key_id: int) -> sa.Select[Any]:
+    """The ids of cases whose tokens (under this key) include every one of ``tokens``."""
+    distinct = sorted(set(tokens))
+    return (
+        sa.select(CaseSearchToken.case_id)
+        .where(CaseSearchToken.org_key_id == org_key_id, CaseSearchToken.token.in_(distinct))
+        .group_by(CaseSearchToken.case_id)
+        .having(sa.func.count(CaseSearchToken.token) == len(distinct))
+    )
+
+
+def indexed_cases(case_ids: Collection[int], org_key_id: int | None) -> set[int]:
+    """Which of these cases already have tokens under ``org_key_id``."""
+    if not case_ids or org_key_id is None:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(CaseSearchIndex.case_id).where(
+                CaseSearchIndex.case_id.in_(case_ids), CaseSearchIndex.org_key_id == org_key_id
+            )
+        )
+    )

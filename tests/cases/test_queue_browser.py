@@ -1,0 +1,220 @@
+"""Real Chromium on the queue: names decrypted in the browser for the page's rows, search by
+keyed tokens (the words never reach the server or the database), assign to me, and the page at
+360 px and under axe in English and 繁體中文."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import unquote, unquote_plus
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import Case, CaseSearchIndex, Role, User
+from tests.builders import OrgKeyPair, make_case, make_org_key, make_user, session_cookie
+from tests.cases.test_browser import AXE, STUB_KEYRING, db_dump
+
+pytestmark = pytest.mark.browser
+
+NAME = "María López-Ortega"
+PLACE = "台北市大安區"
+PHONE = "+886 912-345-678"
+ANSWERS = {
+    "victim_name": NAME,
+    "where_happened": PLACE,
+    "sender_contact": f"Call {PHONE} after eight",
+    "what_happened": "Detained at the Zhongshan precinct; family not told where",
+}
+# What must never reach the server: the words, and the forms they could be sent in.
+SECRETS = ["maría", "maria", "lópez", "lopez", "ortega", "台北", "大安", "912345678", "345678"]
+
+
+def open_context(
+    browser: Any, app: Flask, base: str, user: User, org: OrgKeyPair | None, width: int = 1280
+) -> Any:
+    context = browser.new_context(locale="en-GB", viewport={"width": width, "height": 900})
+    context.add_cookies(
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": session_cookie(app, user),
+                "url": base,
+            }
+        ]
+    )
+    if org is not None:
+        context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
+    return context
+
+
+@pytest.fixture
+def sent() -> list[str]:
+    """Every URL and request body the page sends (decoded, lower-cased)."""
+    return []
+
+
+def record(page: Any, seen: list[str]) -> None:
+    def on_request(request: Any) -> None:
+        for raw in (request.url, request.post_data or ""):
+            seen.append(unquote_plus(unquote(raw)).lower())
+
+    page.on("request", on_request)
+
+
+def wait_for(condition: Any, timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        db.session.expire_all()
+        db.session.rollback()
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def shown_refs(page: Any) -> list[str]:
+    return sorted(page.locator("tr.case-row").evaluate_all("rows => rows.map(r => r.dataset.ref)"))
+
+
+def search(page: Any, words: str) -> None:
+    page.fill("#q", words)
+    with page.expect_navigation():
+        page.click("#queue-search button[type=submit]")
+
+
+def test_the_queue_shows_names_decrypted_here_and_search_finds_by_name_place_and_phone(
+    app: Flask, live_server: Any, browser: Any, sent: list[str]
+) -> None:
+    base = live_server.url
+    org = make_org_key()
+    target = make_case(org, ANSWERS, ref="RF-TARGET01")
+    make_case(org, {"victim_name": "Someone Else", "what_happened": "x"}, ref="RF-OTHER001")
+    user = make_user(Role.CASEWORKER)
+    context = open_context(browser, app, base, user, org)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        record(page, sent)
+        page.goto(f"{base}/cases/?view=all")
+        row = page.locator('tr.case-row[data-ref="RF-TARGET01"]')
+        page.wait_for_selector('tr[data-ref="RF-TARGET01"][data-person-state=open]')
+        assert row.locator("[data-person-name]").inner_text() == NAME
+        assert "Zhongshan precinct" in row.locator("[data-person-summary]").inner_text()
+        # The first key holder's queue indexed both rows.
+        wait_for(lambda: db.session.scalar(sa.select(sa.func.count(CaseSearchIndex.case_id))) == 2)
+
+        queries = ("maria", "LOPEZ ortega", "大安", "台北市", "０９１２ ３４５ ６７８", "345678")
+        for words in queries:
+            search(page, words)
+            assert shown_refs(page) == ["RF-TARGET01"], words
+            assert page.input_value("#q") == words  # refilled from this tab, not the server
+        search(page, "maria nobody")
+        assert shown_refs(page) == []
+        assert "No case matches this search" in page.locator("main").inner_text()
+        search(page, "RF-OTHER")  # a reference is still searched as one
+        assert shown_refs(page) == ["RF-OTHER001"]
+    finally:
+        context.close()
+
+    for secret in SECRETS:
+        assert not [s for s in sent if secret in s], secret
+    assert "zhongshan" not in "\n".join(sent)
+    dump = db_dump().lower()
+    for secret in [*SECRETS, "zhongshan"]:
+        assert secret not in dump, secret
+    assert db.session.get_one(Case, target.id).sealed_answers  # still only ciphertext
+
+
+def test_with_keys_locked_rows_show_placeholders_and_search_asks_for_the_keys(
+    app: Flask, live_server: Any, browser: Any, sent: list[str]
+) -> None:
+    org = make_org_key()
+    make_case(org, ANSWERS, ref="RF-LOCKED01")
+    user = make_user(Role.CASEWORKER)
+    context = open_context(browser, app, live_server.url, user, None)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        record(page, sent)
+        page.goto(f"{live_server.url}/cases/?view=all")
+        page.wait_for_selector("tr[data-person-state=locked]")
+        assert "keys locked" in page.locator("[data-person-name]").inner_text()
+        page.fill("#q", "maria")
+        page.click("#queue-search button[type=submit]")
+        page.wait_for_selector("[data-search-error]:not([hidden])")
+        assert "Unlock your keys" in page.locator("[data-search-error]").inner_text()
+        assert not [s for s in sent if "maria" in s]
+    finally:
+        context.close()
+    assert db.session.scalar(sa.select(sa.func.count(CaseSearchIndex.case_id))) == 0
+
+
+def test_assign_to_me_from_the_queue_and_from_the_case_page(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    org = make_org_key()
+    first = make_case(org, ref="RF-ASSIGN01")
+    second = make_case(org, ref="RF-ASSIGN02")
+    colleague = make_user(Role.CASEWORKER)  # the select lists someone else too
+    user = make_user(Role.CASEWORKER)
+    context = open_context(browser, app, live_server.url, user, org)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/cases/?view=all&sort=ref")
+        with page.expect_navigation():
+            page.locator('tr[data-ref="RF-ASSIGN01"] button[value=me]').click()
+        page.goto(f"{live_server.url}/cases/{second.ref}")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Assign to me").click()
+        assert "Assignment saved" in page.locator("main").inner_text()
+    finally:
+        context.close()
+    db.session.expire_all()
+    assert db.session.get_one(Case, first.id).assignee_id == user.id
+    assert db.session.get_one(Case, second.id).assignee_id == user.id
+    assert colleague.id != user.id
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_the_queue_at_360_px_has_no_horizontal_scroll_and_no_axe_violations(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    org = make_org_key()
+    for number in range(6):
+        make_case(org, ANSWERS, ref=f"RF-PHONE{number:03d}", country="TW", languages=["zh", "en"])
+    user = make_user(Role.CASEWORKER)
+    context = browser.new_context(bypass_csp=True, viewport={"width": 360, "height": 740})
+    context.add_cookies(
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": session_cookie(app, user),
+                "url": live_server.url,
+            }
+        ]
+    )
+    context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        for path in (f"/cases/?view=all&lang={locale}", "/cases/?view=closed"):
+            page.goto(f"{live_server.url}{path}")
+            if "closed" not in path:
+                page.wait_for_selector("tr[data-person-state=open]")
+            widths = page.evaluate(
+                "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            assert widths[0] <= widths[1], (path, widths)
+            page.add_script_tag(content=AXE.read_text())
+            found = page.evaluate(
+                "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            )
+            summary = [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in found]
+            assert summary == [], (path, summary)
+    finally:
+        context.close()
