@@ -18,7 +18,7 @@ from intake.extensions import db
 from intake.models import AuditEvent, Passkey, RecoveryCode, Role, User
 from intake.services import accounts, second_factor
 from tests.auth.helpers import csrf_token, post_code, post_password
-from tests.builders import DEFAULT_PASSWORD, make_user, sign_in
+from tests.builders import DEFAULT_PASSWORD, login_secrets, make_user, sign_in
 
 
 def _events(action: str, user: User) -> list[AuditEvent]:
@@ -35,13 +35,14 @@ def _invite_and_enrol(client: FlaskClient, email: str = "new@example.org") -> Us
     """An account whose holder set a password through the link: its TOTP is pending."""
     user = accounts.create_user(email, Role.CASEWORKER)
     token = accounts.enrol_token(user)
-    user.password_hash = accounts.hash_password(DEFAULT_PASSWORD)
+    # The password as the browser set it: only its salt and the authentication secret's hash.
+    accounts.server_side_credentials(user, DEFAULT_PASSWORD, with_keypair=False)
     db.session.commit()
     response = client.post(
         f"/auth/enrol/{token}",
         data={
             "csrf_token": csrf_token(client, f"/auth/enrol/{token}"),
-            "current_password": DEFAULT_PASSWORD,
+            "current_auth_secret": login_secrets(user).auth_secret,
         },
     )
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
@@ -190,8 +191,8 @@ def test_no_totp_secret_is_stored_in_the_clear(any_app: Flask, backend: str) -> 
 def test_migration_seals_plain_secrets_and_counts_them_confirmed(app: Flask) -> None:
     import importlib.util
 
-    path = Path(__file__).parents[2] / "migrations" / "versions" / "0008_second_factor.py"
-    spec = importlib.util.spec_from_file_location("migration_0008", path)
+    path = Path(__file__).parents[2] / "migrations" / "versions" / "0012_second_factor.py"
+    spec = importlib.util.spec_from_file_location("migration_0012", path)
     assert spec
     assert spec.loader
     migration = importlib.util.module_from_spec(spec)
