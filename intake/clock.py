@@ -17,9 +17,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time, get_timezone_location
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from markupsafe import Markup, escape
 
 from intake.services.settings import org_zone
@@ -30,7 +29,7 @@ def _locale() -> str:
 
 
 def offset_label(moment: datetime) -> str:
-    """"UTC+8", "UTC+5:30", "UTC-3", or "UTC" at zero offset."""
+    """ "UTC+8", "UTC+5:30", "UTC-3", or "UTC" at zero offset."""
     offset = moment.utcoffset() or timedelta(0)
     minutes = int(offset.total_seconds() // 60)
     if minutes == 0:
@@ -41,7 +40,7 @@ def offset_label(moment: datetime) -> str:
 
 
 def zone_label(moment: datetime, zone: ZoneInfo, locale: str | None = None) -> str:
-    """"Taipei, UTC+8" (the city in the reader's language); just "UTC" for UTC itself."""
+    """ "Taipei, UTC+8" (the city in the reader's language); just "UTC" for UTC itself."""
     if zone.key in ("UTC", "Etc/UTC", "Etc/GMT", "GMT"):
         return "UTC"
     try:
@@ -52,7 +51,7 @@ def zone_label(moment: datetime, zone: ZoneInfo, locale: str | None = None) -> s
 
 
 def local_text(moment: datetime, *, zone: ZoneInfo | None = None, locale: str | None = None) -> str:
-    """"31 Jan 2027, 03:09 (Taipei, UTC+8)" in the reader's language and the org's zone."""
+    """ "31 Jan 2027, 03:09 (Taipei, UTC+8)" in the reader's language and the org's zone."""
     zone = zone or org_zone()
     locale = locale or _locale()
     local = moment.astimezone(zone)
@@ -77,8 +76,9 @@ def iso_utc(moment: datetime) -> str:
 def time_tag(moment: datetime | None, empty: str = "—") -> Markup:
     """``<time datetime="…Z" title="… UTC">31 Jan 2027, 03:09 (Taipei, UTC+8)</time>``."""
     if moment is None:
-        return Markup(escape(empty))
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        return escape(empty)
+    # A literal template; Markup.format escapes every argument.
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(  # noqa: S704
         iso_utc(moment), utc_text(moment), local_text(moment)
     )
 
@@ -97,7 +97,7 @@ def span_text(delta: timedelta) -> str:
 
 
 def relative(moment: datetime, now: datetime) -> str:
-    """"in 1 day 23 h" or "3 days 2 h overdue" (relative to ``now``)."""
+    """ "in 1 day 23 h" or "3 days 2 h overdue" (relative to ``now``)."""
     delta = moment - now
     if delta >= timedelta(0):
         return _("in %(span)s", span=span_text(delta))

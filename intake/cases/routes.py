@@ -40,9 +40,9 @@ from intake.cases.forms import (
     StatusForm,
     parse_filters,
 )
+from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey
-from intake.db import utcnow
 from intake.services import case_page, casework, keys
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError

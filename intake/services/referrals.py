@@ -151,8 +151,10 @@ def create(
         raise ReferralError(_l("Choose an organisation or mechanism from the directory."))
     if kind not in accepted_kinds(entry):
         raise ReferralError(
-            _l("%(entry)s does not take this kind of referral. Choose one of its kinds.",
-               entry=entry.name)
+            _l(
+                "%(entry)s does not take this kind of referral. Choose one of its kinds.",
+                entry=entry.name,
+            )
         )
     reason = (consent_override_reason or "").strip()
     if reason and reason not in OVERRIDE_REASONS:

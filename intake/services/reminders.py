@@ -382,9 +382,7 @@ def _compose(row: ReminderOutbox) -> tuple[str, str]:
         when = _("Overdue by %(n)s day(s)", n=row.offset_key.removeprefix("overdue-"))
     else:
         when = _("Due in %(n)s day(s)", n=row.offset_key.removeprefix("d"))
-    subject = _(
-        "Refuge reminder: referral %(id)s due %(date)s", id=row.referral_id, date=due_day
-    )
+    subject = _("Refuge reminder: referral %(id)s due %(date)s", id=row.referral_id, date=due_day)
     body = "\n".join(
         [
             _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=row.referral_id),

@@ -105,7 +105,8 @@ def test_triage_is_shown_in_score_order_with_refer_buttons_preselecting_entry_an
     scores = [int(s) for s in re.findall(r'data-suggestion="[^"]+" data-score="(\d+)"', html)]
     assert scores == [73, 55, 40, 10, 5]
     top, _sep, folded = html.partition('<details class="triage-more">')
-    assert 'data-suggestion="embassies"' in top and 'data-suggestion="small"' in folded
+    assert 'data-suggestion="embassies"' in top
+    assert 'data-suggestion="small"' in folded
     refers = re.findall(r'href="(/referrals/new\?[^"]+)"\s+aria-label="Refer to ([^"]+)"', html)
     hrefs = {name: href.replace("&amp;", "&") for href, name in refers}
     assert f"ref={case.ref}" in hrefs["Urgent Action Fund"]
@@ -115,7 +116,9 @@ def test_triage_is_shown_in_score_order_with_refer_buttons_preselecting_entry_an
     assert "kind=embassy_contact" in hrefs["Embassies"]
     # The Refer button opens the form with both preselected.
     form = client.get(hrefs["UN SR HRDs"]).get_data(as_text=True)
-    assert re.search(r'<option selected value="un-sr-hrds">|<option value="un-sr-hrds" selected', form)
+    assert re.search(
+        r'<option selected value="un-sr-hrds">|<option value="un-sr-hrds" selected', form
+    )
     assert re.search(
         r'<option selected value="sp_urgent_appeal">|<option value="sp_urgent_appeal" selected',
         form,

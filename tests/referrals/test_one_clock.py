@@ -22,9 +22,7 @@ UTC_INSTANT = 'datetime="2027-01-30T19:09:00Z" title="2027-01-30 19:09 UTC"'
 
 @pytest.fixture
 def taipei_app(make_app: Callable[..., Flask], smtp_server: MailServer) -> Iterator[Flask]:
-    app = make_app(
-        "sqlite", DAILY_DIGEST=False, ORG_TIMEZONE="Asia/Taipei", **smtp_server.config()
-    )
+    app = make_app("sqlite", DAILY_DIGEST=False, ORG_TIMEZONE="Asia/Taipei", **smtp_server.config())
     with app.app_context():
         yield app
 

@@ -60,7 +60,9 @@ def test_front_line_defenders_gets_an_ngo_referral_and_a_un_mechanism_only_its_k
     assert [k["kind"] for k in table["embassies"]] == ["embassy_contact"]
     # Choosing Front Line Defenders without JS: its usual kind is preselected by the server.
     chosen = client.get(f"/referrals/new?ref={case.ref}&entry={FLD}").get_data(as_text=True)
-    assert re.search(r'<option selected value="ngo_referral">|value="ngo_referral" selected', chosen)
+    assert re.search(
+        r'<option selected value="ngo_referral">|value="ngo_referral" selected', chosen
+    )
 
 
 def test_the_implied_deadline_is_the_one_the_referral_gets(web: Flask) -> None:
