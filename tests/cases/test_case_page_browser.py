@@ -97,7 +97,7 @@ def test_the_referral_form_kind_follows_the_entry_in_real_chromium(
         # Back to Front Line Defenders: ngo_referral by default, and that is what is created.
         page.select_option("#entry_id", "frontline-defenders")
         assert page.input_value("#kind") == "ngo_referral"
-        page.click("main form[action*=\"/referrals/new\"] button[type=submit]")
+        page.click('main form[action*="/referrals/new"] button[type=submit]')
         page.wait_for_url("**/referrals/*")
     finally:
         page.context.close()
