@@ -601,7 +601,7 @@ def test_the_case_page_lists_its_referrals_and_starts_a_new_one(
             entry_id="un-wgad",
             kind=ReferralKind.WGAD_OPINION,
             state=ReferralState.SENT,
-            due_at=utcnow() + timedelta(days=3),
+            due_at=utcnow() + timedelta(days=2),  # before the first response (3 days)
         )
     )
     db.session.commit()
