@@ -31,7 +31,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from intake import vocab
+from intake import clock, vocab
 from intake.i18n import LANGUAGE_NAMES, normalise_locale, offered_languages, text_direction
 from intake.services.triage_phrases import lines as triage_lines
 
@@ -220,6 +220,11 @@ def init_app(app: Flask) -> None:
 
         db.session.rollback()
         return error_response(500, _("Something went wrong on our side. Nothing was saved."))
+
+    # One clock for people (intake.clock): `{{ moment | when }}` on every staff page.
+    app.add_template_filter(clock.time_tag, "when")
+    app.add_template_filter(clock.local_text, "when_text")
+    app.add_template_global(clock.relative, "relative_time")
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:

@@ -42,9 +42,10 @@ from intake.cases.forms import (
     parse_filters,
 )
 from intake.cases.wording import next_action_words
+from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey
-from intake.services import casework, keys, search
+from intake.services import case_page, casework, keys, search
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError
 from intake.services.search import SearchError
@@ -173,6 +174,7 @@ def _detail(case: Case, status: int = 200) -> PageResponse:
         SelectChoice(str(u.id), u.email) for u in casework.assignable_users()
     ]
     assign_form.assignee.data = str(case.assignee_id) if case.assignee_id else ""
+    case_referrals = casework.referrals_for(case)
     html = render_template(
         "cases/detail.html",
         case=case,
@@ -188,9 +190,15 @@ def _detail(case: Case, status: int = 200) -> PageResponse:
         note_form=NoteForm(),
         reply_form=ReplyForm(),
         first_response_due=casework.first_response_due(case),
-        next_due=casework.next_due_for(case),
+        next_action=case_page.next_action(case, case_referrals),
+        thread=case_page.thread(case),
+        suggestions=case_page.suggestions(case),
+        top_suggestions=case_page.TOP_SUGGESTIONS,
+        now=utcnow(),
+        country_name=vocab.country_name,
+        language_name=vocab.language_name,
         answer_labels=labels.answer_labels(),
-        referrals=casework.referrals_for(case),
+        referrals=case_referrals,
         referral_detail="referrals.detail",
         referral_url=url_for("referrals.new", ref=case.ref),
         MessageKind=MessageKind,
@@ -277,6 +285,10 @@ def assign(ref: str) -> PageResponse:
     case = _case_or_404(ref)
     form = AssignForm()
     form.assignee.choices = []
+    # One person per request: two values (the old page sent "assignee=&assignee=me", and the
+    # empty one won silently) are refused rather than guessed at.
+    if len(request.form.getlist("assignee")) != 1:
+        return _refused(case, _("Choose someone from the list. Nothing was changed."))
     if not form.validate():
         return _refused(case, _("Choose someone from the list. Nothing was changed."))
     try:

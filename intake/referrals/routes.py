@@ -14,6 +14,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from intake import clock
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.db import utcnow
 from intake.extensions import db
@@ -22,6 +23,7 @@ from intake.labels import KIND_LABELS, REFERRAL_OUTCOME_LABELS, STATE_LABELS
 from intake.models import (
     AWAITING,
     Case,
+    DirectoryEntry,
     OutboxStatus,
     Referral,
     ReferralKind,
@@ -138,19 +140,24 @@ def index() -> str:
     )
 
 
-def _entry_choices(case: Case) -> list[SelectChoice]:
-    entries = sorted(directory.active_entries(), key=lambda entry: entry.name)
+def _entry_choices(case: Case, entries: list[DirectoryEntry]) -> list[SelectChoice]:
+    entries = sorted(entries, key=lambda entry: entry.name)
     by_id = {entry.id: entry for entry in entries}
     suggested = [s["id"] for s in case.triage or [] if s.get("id") in by_id]
-    # Triage suggestions first, in their ranked order, then everything else by name.
+    # No preset: the caseworker chooses. Triage suggestions first, then everything by name.
     first_group, rest_group = _("Triage suggestions, best first"), _("All entries")
-    return [
-        SelectChoice(entry_id, by_id[entry_id].name, optgroup=first_group) for entry_id in suggested
-    ] + [
-        SelectChoice(entry.id, entry.name, optgroup=rest_group)
-        for entry in entries
-        if entry.id not in suggested
-    ]
+    return (
+        [SelectChoice("", _("— Choose an organisation or mechanism —"))]
+        + [
+            SelectChoice(entry_id, by_id[entry_id].name, optgroup=first_group)
+            for entry_id in suggested
+        ]
+        + [
+            SelectChoice(entry.id, entry.name, optgroup=rest_group)
+            for entry in entries
+            if entry.id not in suggested
+        ]
+    )
 
 
 def _owner_choices() -> list[SelectChoice]:
@@ -164,37 +171,96 @@ def _case_for(ref: str | None) -> Case:
     return case
 
 
+def _clock_words(starts: str) -> str:
+    if starts == "case_received":
+        return _("counted from when the case was received")
+    if starts == "created":
+        return _("the next yearly cut-off")
+    return _("if it is sent now; the clock starts when you mark it as sent")
+
+
+def _kinds_by_entry(case: Case, entries: list[DirectoryEntry]) -> dict[str, Any]:
+    """For referral-new.js: each entry's kinds (natural first) and the deadline each implies,
+    computed here by the same rule the referral will get (deadlines.due_at)."""
+    now = utcnow()
+    table: dict[str, Any] = {}
+    for entry in entries:
+        kinds = []
+        for kind in referrals.accepted_kinds(entry):
+            implied = referrals.implied_due(case, entry, kind, now=now)
+            kinds.append(
+                {
+                    "kind": kind.value,
+                    "due": clock.local_text(implied.due_at),
+                    "due_utc": clock.iso_utc(implied.due_at),
+                    "clock": _clock_words(implied.clock_starts),
+                }
+            )
+        table[entry.id] = kinds
+    return table
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @role_required(*CASE_WRITERS)
 def new() -> str | Response | tuple[str, int]:
     case = _case_for(request.args.get("ref"))
+    entries = directory.active_entries()
+    by_id = {entry.id: entry for entry in entries}
     form = ReferralForm()
-    form.entry_id.choices = _entry_choices(case)
+    form.entry_id.choices = _entry_choices(case, entries)
     form.owner_id.choices = _owner_choices()
     if request.method == "GET":
-        if case.triage:
-            form.entry_id.data = case.triage[0].get("id")
+        # A "Refer" button on the case page names the entry and its kind; otherwise no preset.
+        wanted = by_id.get(request.args.get("entry", ""))
+        if wanted is not None:
+            form.entry_id.data = wanted.id
+            kind = request.args.get("kind", "")
+            accepted = [k.value for k in referrals.accepted_kinds(wanted)]
+            form.kind.data = kind if kind in accepted else accepted[0]
+        else:
+            form.entry_id.data = ""
+            form.kind.data = ReferralKind.NGO_REFERRAL.value
         form.owner_id.data = case.assignee_id or current_user.id
     status = 200
     if form.validate_on_submit():
-        try:
-            referral = referrals.create(
-                case.id,
-                form.entry_id.data,
-                ReferralKind(form.kind.data),
-                current_user,
-                owner_id=form.owner_id.data,
-                due_hours=form.due_hours.data,
-                consent_override_reason=form.consent_override_reason.data,
-            )
-        except referrals.ReferralError as error:
-            flash(str(error), "error")
+        entry = by_id.get(form.entry_id.data)
+        kind = ReferralKind(form.kind.data)
+        if entry is None:
+            form.entry_id.errors = [_("Choose an organisation or mechanism from the directory.")]
+            status = 422
+        elif kind not in referrals.accepted_kinds(entry):
+            form.kind.errors = [
+                _(
+                    "%(entry)s does not take this kind of referral. Choose one of its kinds.",
+                    entry=entry.name,
+                )
+            ]
             status = 422
         else:
-            flash(_("Referral started. Mark it as sent when it has gone out."), "success")
-            return redirect(url_for("referrals.detail", referral_id=referral.id))
+            try:
+                referral = referrals.create(
+                    case.id,
+                    entry.id,
+                    kind,
+                    current_user,
+                    owner_id=form.owner_id.data,
+                    due_hours=form.due_hours.data,
+                    consent_override_reason=form.consent_override_reason.data,
+                )
+            except referrals.ReferralError as error:
+                flash(str(error), "error")
+                status = 422
+            else:
+                flash(_("Referral started. Mark it as sent when it has gone out."), "success")
+                return redirect(url_for("referrals.detail", referral_id=referral.id))
     elif request.method == "POST":
         status = 422
+    chosen = by_id.get(form.entry_id.data or "")
+    implied = None
+    if chosen is not None and form.kind.data in set(ReferralKind):
+        kind_chosen = ReferralKind(form.kind.data)
+        if kind_chosen in referrals.accepted_kinds(chosen):
+            implied = referrals.implied_due(case, chosen, kind_chosen)
     return (
         render_template(
             "referrals/new.html",
@@ -202,6 +268,9 @@ def new() -> str | Response | tuple[str, int]:
             case=case,
             needs_override=not case.consent_given,
             is_admin=current_user.role == Role.ADMIN,
+            kinds_by_entry=_kinds_by_entry(case, entries),
+            implied=implied,
+            implied_clock=_clock_words(implied.clock_starts) if implied else "",
             **_labels(),
         ),
         status,

@@ -79,6 +79,57 @@ def _schedule(referral: Referral, clock_start: datetime, entry: DirectoryEntry |
     )
 
 
+def accepted_kinds(entry: DirectoryEntry) -> tuple[ReferralKind, ...]:
+    """The kinds of referral an entry takes, in the directory's order (its natural kind first).
+
+    An entry whose kinds the directory does not list (``[]``) takes any kind, with an NGO
+    referral as its natural one: the directory says nothing, so we do not refuse."""
+    kinds = tuple(
+        ReferralKind(kind) for kind in entry.referral_kinds or () if kind in set(ReferralKind)
+    )
+    if kinds:
+        return kinds
+    return (ReferralKind.NGO_REFERRAL,) + tuple(
+        kind for kind in ReferralKind if kind != ReferralKind.NGO_REFERRAL
+    )
+
+
+def natural_kind(entry: DirectoryEntry) -> ReferralKind:
+    return accepted_kinds(entry)[0]
+
+
+@dataclass(frozen=True)
+class ImpliedDue:
+    """The deadline a choice of (entry, kind) implies, for the form to show before saving."""
+
+    due_at: datetime
+    clock_starts: str  # "sent", "created" or "case_received" (CLOCK_STARTS)
+
+
+def implied_due(
+    case: Case,
+    entry: DirectoryEntry,
+    kind: ReferralKind,
+    *,
+    due_hours: int | None = None,
+    now: datetime | None = None,
+) -> ImpliedDue:
+    """When a referral would be due: if it were sent now, or from when its clock really starts
+    (the case's arrival, or now for the reprisals cut-off). The same rule ``create`` applies."""
+    now = now or utcnow()
+    starts = CLOCK_STARTS[kind]
+    start = case.received_at if starts == "case_received" else now
+    due = due_at(
+        kind,
+        start,
+        org_zone(),
+        response_days=entry.response_days,
+        due_hours=due_hours,
+        follow_up_days=int(current_app.config["FOLLOW_UP_DAYS"]),
+    )
+    return ImpliedDue(due, starts)
+
+
 @transactional
 def create(
     case_id: int,
@@ -98,6 +149,13 @@ def create(
     entry = db.session.get(DirectoryEntry, entry_id)
     if entry is None or entry.retired_at is not None:
         raise ReferralError(_l("Choose an organisation or mechanism from the directory."))
+    if kind not in accepted_kinds(entry):
+        raise ReferralError(
+            _l(
+                "%(entry)s does not take this kind of referral. Choose one of its kinds.",
+                entry=entry.name,
+            )
+        )
     reason = (consent_override_reason or "").strip()
     if reason and reason not in OVERRIDE_REASONS:
         raise ReferralError(_l("Choose a reason from the list."))

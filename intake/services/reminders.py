@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from flask_mailman import EmailMessage
 from sqlalchemy.engine import CursorResult
 
+from intake import clock
 from intake.db import utcnow
 from intake.extensions import db
 from intake.links import external_link
@@ -375,15 +376,14 @@ def _compose(row: ReminderOutbox) -> tuple[str, str]:
         return subject, body
     referral = db.session.get(Referral, row.referral_id)
     case_ref = referral.case.ref if referral is not None else "-"
-    due_local = row.due_at.astimezone(zone) if row.due_at else None
-    due_text = due_local.strftime("%Y-%m-%d %H:%M %Z") if due_local else "-"
+    # The same words as the staff pages (intake.clock): "31 Jan 2027, 03:09 (Taipei, UTC+8)".
+    due_text = clock.local_text(row.due_at, zone=zone) if row.due_at else "-"
+    due_day = row.due_at.astimezone(zone).date().isoformat() if row.due_at else "-"
     if row.offset_key.startswith("overdue-"):
         when = _("Overdue by %(n)s day(s)", n=row.offset_key.removeprefix("overdue-"))
     else:
         when = _("Due in %(n)s day(s)", n=row.offset_key.removeprefix("d"))
-    subject = _(
-        "Refuge reminder: referral %(id)s due %(date)s", id=row.referral_id, date=due_text[:10]
-    )
+    subject = _("Refuge reminder: referral %(id)s due %(date)s", id=row.referral_id, date=due_day)
     body = "\n".join(
         [
             _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=row.referral_id),

@@ -592,7 +592,7 @@ def test_the_case_page_shows_routing_and_triage_without_decrypting(
     assert "covers detention" in html
     assert "&lt;b&gt;only after&lt;/b&gt;" in html  # escaped, never HTML
     assert "Detention" in html
-    assert "MX" in html
+    assert "Mexico" in html  # the name in the reader's language, not the code
     assert CANARY not in html
     assert "Start a referral" in html
 
@@ -638,14 +638,14 @@ def test_the_case_page_lists_its_referrals_and_starts_a_new_one(
             entry_id="un-wgad",
             kind=ReferralKind.WGAD_OPINION,
             state=ReferralState.SENT,
-            due_at=utcnow() + timedelta(days=3),
+            due_at=utcnow() + timedelta(days=2),  # before the first response (3 days)
         )
     )
     db.session.commit()
     sign_in(client, Role.CASEWORKER)
     html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert "UN Working Group on Arbitrary Detention" in html
-    assert "Next referral deadline" in html
+    assert 'data-next-action="referral"' in html  # the nearest deadline is the next action
     assert f'href="/referrals/new?ref={case.ref}"' in html
     sign_in(client, Role.VIEWER)
     viewer_html = client.get(f"/cases/{case.ref}").get_data(as_text=True)

@@ -106,6 +106,20 @@
     return dl;
   }
 
+  /*
+   * Hook for the encrypted search (search.js, merged separately): once this browser has opened
+   * the case, listeners get the reference and the decrypted answers, e.g. to compute keyed
+   * search tokens with window.Refuge.search.indexCase(ref, answers). The answers stay in this
+   * page; nothing here sends them anywhere.
+   */
+  function announceOpened(answers) {
+    document.dispatchEvent(
+      new CustomEvent("refuge:case-opened", {
+        detail: { ref: root.getAttribute("data-ref"), answers: answers },
+      }),
+    );
+  }
+
   function placeholder() {
     return el("p", "placeholder", text.locked);
   }
@@ -113,10 +127,8 @@
   function clearDecrypted() {
     generation += 1;
     answersBox.replaceChildren(placeholder());
-    document.querySelectorAll(".message[data-kind]").forEach(function (item) {
-      if (item.getAttribute("data-kind") !== "staff_reply") {
-        item.querySelector(".message-body").replaceChildren(placeholder());
-      }
+    document.querySelectorAll(".message[data-message-id]").forEach(function (item) {
+      item.querySelector(".message-body").replaceChildren(placeholder());
     });
     document.querySelectorAll("[data-attachment-id]").forEach(function (row) {
       row.querySelectorAll(".attachment-download, .error-message").forEach(function (node) {
@@ -136,7 +148,8 @@
   /* A message opens to {"body": text}; a copy of a reply to the submitter says so. */
   function renderMessage(item, value) {
     const container = el("div");
-    if (value && value.copy_of_reply) {
+    // A reply is shown once, through its copy: the item already says it is a reply.
+    if (value && value.copy_of_reply && item.getAttribute("data-kind") !== "reply") {
       container.appendChild(el("p", "hint", text.copy_of_reply));
     }
     if (value && typeof value.body === "string") {
@@ -211,7 +224,9 @@
       problems += 1;
     } else {
       try {
-        answersBox.replaceChildren(renderAnswers(sealed.openJson(bundle.sealed_answers, pair)));
+        const answers = sealed.openJson(bundle.sealed_answers, pair);
+        answersBox.replaceChildren(renderAnswers(answers));
+        announceOpened(answers);
       } catch (e) {
         answersBox.replaceChildren(el("p", "error-message", text.failed));
         problems += 1;

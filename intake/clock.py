@@ -1,0 +1,104 @@
+"""One clock for people: every date and time staff read, on pages and in e-mails.
+
+Times are stored in UTC; people read them in the organisation's time zone
+(``settings.org_zone()``), written so that nobody has to guess the zone: the city and the
+offset, "31 Jan 2027, 03:09 (Taipei, UTC+8)". Pages wrap it in ``<time>`` with the UTC instant
+in ``datetime`` and on hover (``title``). Abbreviations such as "CST" are never used: they name
+three different zones.
+
+Relative times ("in 1 day 23 h") keep two units and cut the smaller one off, so 47 hours is
+never shown as "1 day": under an hour, minutes; under a day, hours and minutes; from a day on,
+days and hours.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime, format_time, get_timezone_location
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+
+from intake.services.settings import org_zone
+
+
+def _locale() -> str:
+    return str(get_locale() or "en")
+
+
+def offset_label(moment: datetime) -> str:
+    """ "UTC+8", "UTC+5:30", "UTC-3", or "UTC" at zero offset."""
+    offset = moment.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    if minutes == 0:
+        return "UTC"
+    sign = "+" if minutes > 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def zone_label(moment: datetime, zone: ZoneInfo, locale: str | None = None) -> str:
+    """ "Taipei, UTC+8" (the city in the reader's language); just "UTC" for UTC itself."""
+    if zone.key in ("UTC", "Etc/UTC", "Etc/GMT", "GMT"):
+        return "UTC"
+    try:
+        city = get_timezone_location(zone, locale=locale or _locale(), return_city=True)
+    except (LookupError, ValueError):
+        city = zone.key.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{city}, {offset_label(moment)}"
+
+
+def local_text(moment: datetime, *, zone: ZoneInfo | None = None, locale: str | None = None) -> str:
+    """ "31 Jan 2027, 03:09 (Taipei, UTC+8)" in the reader's language and the org's zone."""
+    zone = zone or org_zone()
+    locale = locale or _locale()
+    local = moment.astimezone(zone)
+    if locale.startswith("en"):
+        # Day before month: "31 Jan 2027" cannot be misread on either side of the Atlantic.
+        stamp = format_datetime(local, "d MMM y, HH:mm", tzinfo=zone, locale=locale)
+    else:
+        # The locale's own medium date ("2027年1月31日") and a 24-hour clock.
+        day = format_date(local.date(), "medium", locale=locale)
+        stamp = f"{day} {format_time(local, 'HH:mm', tzinfo=zone, locale=locale)}"
+    return f"{stamp} ({zone_label(local, zone, locale)})"
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def time_tag(moment: datetime | None, empty: str = "—") -> Markup:
+    """``<time datetime="…Z" title="… UTC">31 Jan 2027, 03:09 (Taipei, UTC+8)</time>``."""
+    if moment is None:
+        return escape(empty)
+    # A literal template; Markup.format escapes every argument.
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(  # noqa: S704
+        iso_utc(moment), utc_text(moment), local_text(moment)
+    )
+
+
+def span_text(delta: timedelta) -> str:
+    """A duration in two units, the smaller cut off (never rounded up to the bigger one)."""
+    minutes = int(abs(delta).total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        day_part = ngettext("%(num)d day", "%(num)d days", days)
+        return _("%(days)s %(hours)d h", days=day_part, hours=hours) if hours else day_part
+    if hours:
+        return _("%(hours)d h %(minutes)d min", hours=hours, minutes=mins)
+    return _("%(minutes)d min", minutes=mins)
+
+
+def relative(moment: datetime, now: datetime) -> str:
+    """ "in 1 day 23 h" or "3 days 2 h overdue" (relative to ``now``)."""
+    delta = moment - now
+    if delta >= timedelta(0):
+        return _("in %(span)s", span=span_text(delta))
+    return _("%(span)s overdue", span=span_text(delta))

@@ -1,0 +1,111 @@
+"""What the case page reads, arranged around the next action (reads only; casework writes).
+
+- :func:`thread`: one conversation in time order — follow-ups, replies, internal notes — with
+  each reply shown once. A reply is sealed to the submitter, so staff read it through the copy
+  sealed to the organisation key that was sent with it; the audit event of the reply names that
+  copy (``case.reply`` → ``copy_id``), so the pair is known, not guessed.
+- :func:`next_action`: the nearest thing due from us — the first response, or the nearest
+  referral deadline and what it is.
+- :func:`suggestions`: triage suggestions in score order, each with the kind of referral its
+  entry naturally takes, for the "Refer" buttons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from intake.extensions import db
+from intake.models import AWAITING, AuditEvent, Case, CaseMessage, MessageKind, Referral
+from intake.services import casework, directory, referrals
+
+TOP_SUGGESTIONS = 3
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    """One item of the conversation. ``readable`` is the message the browser opens (for a reply,
+    its copy to the organisation key; ``None`` when there is no copy to read)."""
+
+    kind: str  # "follow_up", "reply" or "note"
+    message: CaseMessage
+    readable: CaseMessage | None
+
+    @property
+    def at(self) -> datetime:
+        return self.message.created_at
+
+
+def _reply_copies(case: Case) -> dict[int, int]:
+    """reply id → id of its copy to the organisation key, from the reply's audit event."""
+    details = db.session.scalars(
+        sa.select(AuditEvent.detail).where(
+            AuditEvent.action == "case.reply",
+            AuditEvent.target_type == "case",
+            AuditEvent.target_id == str(case.id),
+        )
+    )
+    pairs: dict[int, int] = {}
+    for detail in details:
+        reply, copy = (detail or {}).get("message_id"), (detail or {}).get("copy_id")
+        if isinstance(reply, int) and isinstance(copy, int):
+            pairs[reply] = copy
+    return pairs
+
+
+def thread(case: Case) -> list[ThreadItem]:
+    messages = sorted(case.messages, key=lambda m: (m.created_at, m.id))
+    by_id = {m.id: m for m in messages}
+    copies = _reply_copies(case)
+    copy_ids = {copy for reply, copy in copies.items() if reply in by_id and copy in by_id}
+    items: list[ThreadItem] = []
+    for message in messages:
+        if message.id in copy_ids:
+            continue  # shown as the reply it copies
+        if message.kind == MessageKind.STAFF_REPLY:
+            copy = by_id.get(copies.get(message.id, -1))
+            items.append(ThreadItem("reply", message, copy))
+        elif message.kind == MessageKind.INTERNAL_NOTE:
+            items.append(ThreadItem("note", message, message))
+        else:
+            items.append(ThreadItem("follow_up", message, message))
+    return items
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """The nearest thing due from us: ``what`` is "first_response" or "referral"."""
+
+    what: str
+    due_at: datetime
+    referral: Referral | None = None
+
+
+def next_action(case: Case, case_referrals: list[Referral]) -> NextAction | None:
+    candidates: list[NextAction] = []
+    first = casework.first_response_due(case)
+    if first is not None:
+        candidates.append(NextAction("first_response", first))
+    for referral in case_referrals:
+        if referral.due_at is not None and referral.state in AWAITING:
+            candidates.append(NextAction("referral", referral.due_at, referral))
+    return min(candidates, key=lambda action: action.due_at, default=None)
+
+
+def suggestions(case: Case) -> list[dict[str, Any]]:
+    """Stored triage suggestions, highest score first (ties keep triage's order), each with
+    ``kind``: the referral kind its entry naturally takes (``None`` if the entry is retired)."""
+    entries = {entry.id: entry for entry in directory.active_entries()}
+    ranked = sorted(
+        enumerate(case.triage or []),
+        key=lambda pair: (-(pair[1].get("score") or 0), pair[0]),
+    )
+    result = []
+    for _position, suggestion in ranked:
+        entry = entries.get(suggestion.get("id", ""))
+        kind = referrals.natural_kind(entry).value if entry is not None else None
+        result.append({**suggestion, "kind": kind})
+    return result

@@ -1,0 +1,148 @@
+"""The case page around the next action: assign to me, one conversation with each reply once,
+triage in score order with Refer buttons, and the next due action in words."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake import crypto
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import Case, CaseStatus, MessageKind, Referral, ReferralKind, ReferralState, Role
+from intake.services import casework
+from tests.builders import OrgKeyPair, make_case, make_entry, make_org_key, make_user, sign_in
+from tests.cases.test_routes import csrf_from
+
+
+@pytest.fixture
+def org(app: Flask) -> OrgKeyPair:
+    return make_org_key()
+
+
+@pytest.fixture
+def case(org: OrgKeyPair) -> Case:
+    return make_case(org, {"what_happened": "sealed"})
+
+
+def test_assign_to_me_assigns_the_signed_in_caseworker(client: FlaskClient, case: Case) -> None:
+    user = sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/cases/{case.ref}")
+    html = page.get_data(as_text=True)
+    # Its own form: one assignee value, never the select's empty value as well.
+    form = re.search(r"<form[^>]*/assign[^>]*>(.*?)</form>", html, re.S)
+    assert form is not None
+    assert re.findall(r'name="assignee"[^>]*value="([^"]*)"', form.group(1)) == ["me"]
+    response = client.post(
+        f"/cases/{case.ref}/assign", data={"assignee": "me", "csrf_token": csrf_from(page)}
+    )
+    assert response.status_code == 303
+    db.session.refresh(case)
+    assert case.assignee_id == user.id
+
+
+def test_two_assignee_values_are_refused_and_change_nothing(
+    client: FlaskClient, case: Case
+) -> None:
+    colleague = make_user(Role.CASEWORKER)
+    casework.assign(case, colleague.id, colleague)
+    sign_in(client, Role.CASEWORKER)
+    token = csrf_from(client.get(f"/cases/{case.ref}"))
+    response = client.post(
+        f"/cases/{case.ref}/assign",
+        data={"assignee": ["", "me"], "csrf_token": token},
+    )
+    assert response.status_code == 400
+    db.session.refresh(case)
+    assert case.assignee_id == colleague.id
+
+
+def test_each_reply_is_shown_once_in_one_thread_in_time_order(
+    client: FlaskClient, org: OrgKeyPair, case: Case
+) -> None:
+    user = make_user(Role.CASEWORKER)
+    casework.add_note(case, crypto.seal_answers({"body": "n"}, org.public), org.key.id, user)
+    reply = casework.add_reply(
+        case,
+        crypto.seal_answers({"body": "r"}, case.reply_public_key or ""),
+        user,
+        sealed_copy=crypto.seal_answers({"body": "r", "copy_of_reply": True}, org.public),
+        org_key_id=org.key.id,
+    )
+    copy = next(m for m in case.messages if m.kind == MessageKind.INTERNAL_NOTE and m.id > reply.id)
+    sign_in(client, user)
+    html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    kinds = re.findall(r'<li class="message[^"]*"\s+data-kind="([a-z_]+)"', html)
+    assert kinds == ["request", "note", "reply"]
+    # The reply is read through its copy: the copy is not a second item.
+    assert f'data-message-id="{copy.id}"' in html
+    assert html.count(f'data-message-id="{copy.id}"') == 1
+    assert "Encrypted to the submitter: only they can read it" not in html
+
+
+def test_triage_is_shown_in_score_order_with_refer_buttons_preselecting_entry_and_kind(
+    client: FlaskClient, org: OrgKeyPair
+) -> None:
+    make_entry("embassies", name="Embassies", referral_kinds=["embassy_contact"])
+    make_entry("uaf", name="Urgent Action Fund", referral_kinds=["ngo_referral", "follow_up"])
+    make_entry("un-sr-hrds", name="UN SR HRDs", referral_kinds=["sp_urgent_appeal"])
+    make_entry("small", name="Small NGO")
+    make_entry("tiny", name="Tiny NGO")
+    stored = [  # as triage stored them: a tier first, then score
+        {"id": "embassies", "name": "Embassies", "score": 40, "reasons": [], "caveats": []},
+        {"id": "uaf", "name": "Urgent Action Fund", "score": 73, "reasons": [], "caveats": []},
+        {"id": "un-sr-hrds", "name": "UN SR HRDs", "score": 55, "reasons": [], "caveats": []},
+        {"id": "small", "name": "Small NGO", "score": 10, "reasons": [], "caveats": []},
+        {"id": "tiny", "name": "Tiny NGO", "score": 5, "reasons": [], "caveats": []},
+    ]
+    case = make_case(org, triage=stored)
+    sign_in(client, Role.CASEWORKER)
+    html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    scores = [int(s) for s in re.findall(r'data-suggestion="[^"]+" data-score="(\d+)"', html)]
+    assert scores == [73, 55, 40, 10, 5]
+    top, _sep, folded = html.partition('<details class="triage-more">')
+    assert 'data-suggestion="embassies"' in top
+    assert 'data-suggestion="small"' in folded
+    refers = re.findall(r'href="(/referrals/new\?[^"]+)"\s+aria-label="Refer to ([^"]+)"', html)
+    hrefs = {name: href.replace("&amp;", "&") for href, name in refers}
+    assert f"ref={case.ref}" in hrefs["Urgent Action Fund"]
+    assert "entry=uaf" in hrefs["Urgent Action Fund"]
+    assert "kind=ngo_referral" in hrefs["Urgent Action Fund"]
+    assert "kind=sp_urgent_appeal" in hrefs["UN SR HRDs"]
+    assert "kind=embassy_contact" in hrefs["Embassies"]
+    # The Refer button opens the form with both preselected.
+    form = client.get(hrefs["UN SR HRDs"]).get_data(as_text=True)
+    assert re.search(
+        r'<option selected value="un-sr-hrds">|<option value="un-sr-hrds" selected', form
+    )
+    assert re.search(
+        r'<option selected value="sp_urgent_appeal">|<option value="sp_urgent_appeal" selected',
+        form,
+    )
+
+
+def test_the_next_action_names_the_nearest_deadline_and_what_it_is(
+    client: FlaskClient, case: Case
+) -> None:
+    make_entry("un-wgad", name="UN Working Group on Arbitrary Detention")
+    case.status = CaseStatus.ASSESSING
+    db.session.add(
+        Referral(
+            case_id=case.id,
+            entry_id="un-wgad",
+            kind=ReferralKind.WGAD_OPINION,
+            state=ReferralState.SENT,
+            due_at=utcnow() + timedelta(hours=47),
+        )
+    )
+    db.session.commit()
+    sign_in(client, Role.CASEWORKER)
+    html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    block = html[html.index("data-next-action") : html.index('class="case-controls"')]
+    assert "referral to UN Working Group on Arbitrary Detention" in block
+    assert "in 1 day 2" in block  # 47 h less the seconds the request took: "in 1 day 22/23 h"
+    assert "1 d<" not in block

@@ -1,0 +1,141 @@
+"""Real Chromium: "Assign to me" assigns; the referral form's kind follows the chosen entry and
+shows the implied deadline; the case page and /referrals fit 360 px with no axe violations, in
+English and 繁體中文."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import Case, Referral, ReferralKind, Role, User
+from intake.services import directory, referrals
+from tests.builders import OrgKeyPair, make_case, make_org_key, make_user, session_cookie
+from tests.public.test_accessibility import AXE, assert_accessible, no_horizontal_scroll
+
+pytestmark = pytest.mark.browser
+
+
+def staff_page(browser: Any, app: Flask, live_server: Any, user: User, width: int = 1280) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": 800}, bypass_csp=False)
+    context.add_cookies(
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": session_cookie(app, user),
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+def a_case_with_triage(org: OrgKeyPair) -> Case:
+    stored = [
+        {"id": "embassies", "name": "Embassies", "score": 40, "reasons": ["r"], "caveats": []},
+        {
+            "id": "frontline-defenders",
+            "name": "Front Line Defenders",
+            "score": 73,
+            "reasons": ["Accepts urgent appeals"],
+            "caveats": ["c"],
+        },
+        {"id": "un-sr-hrds", "name": "UN SR HRDs", "score": 55, "reasons": [], "caveats": []},
+        {"id": "cpj", "name": "CPJ", "score": 20, "reasons": [], "caveats": []},
+    ]
+    return make_case(org, triage=stored)
+
+
+def test_assign_to_me_in_real_chromium(app: Flask, live_server: Any, browser: Any) -> None:
+    case = make_case(make_org_key())
+    user = make_user(Role.CASEWORKER, email="me@example.org")
+    page = staff_page(browser, app, live_server, user)
+    try:
+        page.goto(f"{live_server.url}/cases/{case.ref}")
+        assert page.locator("[data-assignee]").inner_text() == "Nobody yet"
+        page.click("button[data-assign-me]")
+        page.wait_for_selector(".flash, [role=status]")
+        assert page.locator("[data-assignee]").inner_text() == "me@example.org"
+        assert page.locator("button[data-assign-me]").count() == 0
+    finally:
+        page.context.close()
+    db.session.refresh(case)
+    assert case.assignee_id == user.id
+
+
+def test_the_referral_form_kind_follows_the_entry_in_real_chromium(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    directory.import_shipped()
+    case = a_case_with_triage(make_org_key())
+    user = make_user(Role.CASEWORKER)
+    page = staff_page(browser, app, live_server, user)
+    try:
+        page.goto(f"{live_server.url}/cases/{case.ref}")
+        # Score order, and Refer on the top suggestion preselects entry and kind.
+        names = page.locator(".triage-list > li > strong").all_inner_texts()
+        assert names[:3] == ["Front Line Defenders", "UN SR HRDs", "Embassies"]
+        page.locator("a[data-refer]").first.click()
+        page.wait_for_url("**/referrals/new**")
+        assert page.input_value("#entry_id") == "frontline-defenders"
+        assert page.input_value("#kind") == "ngo_referral"
+        kinds = page.locator("#kind option").evaluate_all("els => els.map(e => e.value)")
+        assert kinds == ["ngo_referral", "follow_up"]
+        assert "UTC" in page.locator("#implied-due time").inner_text()
+        # A UN mechanism offers its kinds only, its usual one chosen.
+        page.select_option("#entry_id", "un-sr-hrds")
+        kinds = page.locator("#kind option").evaluate_all("els => els.map(e => e.value)")
+        assert kinds == ["sp_urgent_appeal", "sp_allegation_letter", "sp_legislation"]
+        assert page.input_value("#kind") == "sp_urgent_appeal"
+        # Back to Front Line Defenders: ngo_referral by default, and that is what is created.
+        page.select_option("#entry_id", "frontline-defenders")
+        assert page.input_value("#kind") == "ngo_referral"
+        page.click('main form[action*="/referrals/new"] button[type=submit]')
+        page.wait_for_url("**/referrals/*")
+    finally:
+        page.context.close()
+    referral = db.session.scalars(sa.select(Referral)).one()
+    assert (referral.entry_id, referral.kind) == ("frontline-defenders", ReferralKind.NGO_REFERRAL)
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_case_page_and_referrals_fit_360px_with_no_axe_violations(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    assert AXE.exists()
+    directory.import_shipped()
+    case = a_case_with_triage(make_org_key())
+    user = make_user(Role.CASEWORKER)
+    referral = referrals.create(case.id, "un-sr-hrds", ReferralKind.SP_URGENT_APPEAL, user)
+    referrals.transition(referral.id, "send", user, at=utcnow() - timedelta(days=61))
+    context = browser.new_context(bypass_csp=True, viewport={"width": 360, "height": 740})
+    context.add_cookies(
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": session_cookie(app, user),
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        for path in (
+            f"/cases/{case.ref}",
+            "/referrals/?view=all",
+            f"/referrals/new?ref={case.ref}",
+        ):
+            page.goto(f"{live_server.url}{path}{'&' if '?' in path else '?'}lang={locale}")
+            assert page.locator("html").get_attribute("lang") in (locale, locale.replace("_", "-"))
+            assert no_horizontal_scroll(page), f"{path} scrolls sideways at 360 px ({locale})"
+            assert_accessible(page, f"{path} ({locale})")
+    finally:
+        context.close()
