@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -577,3 +578,31 @@ def test_overdue_referrals_are_reminded_weekly_unless_the_caseworker_asks_for_da
     # "On the day" was still the newest reminder during the first overdue week.
     assert keys(weekly.id) == ["d0", "overdue-7", "overdue-14"]
     assert keys(daily.id) == [f"overdue-{n}" for n in range(1, 16)]
+
+
+def test_a_caseworker_asks_for_daily_overdue_reminders_on_the_account_page(
+    mail_app: Flask,
+) -> None:
+    from intake.models import AuditEvent
+    from tests.auth.helpers import csrf_token
+
+    owner = make_user(Role.CASEWORKER, email="daily-choice@example.org")
+    client = mail_app.test_client()
+    sign_in(client, owner)
+    page = client.get("/auth/account").get_data(as_text=True)
+    weekly = re.search(r'<input[^>]*value="weekly"[^>]*>', page)
+    assert weekly is not None
+    assert "checked" in weekly.group(0)  # weekly unless asked
+    token = csrf_token(client, "/auth/account")
+    response = client.post("/auth/reminders", data={"csrf_token": token, "frequency": "daily"})
+    assert response.status_code == 302
+    db.session.refresh(owner)
+    assert owner.overdue_reminders_daily is True
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "user.reminder_preference")
+    )
+    assert event is not None
+    assert event.actor_id == owner.id
+    assert client.post("/auth/reminders", data={"frequency": "weekly"}).status_code == 400
+    db.session.refresh(owner)
+    assert owner.overdue_reminders_daily is True  # no CSRF token: nothing changed
