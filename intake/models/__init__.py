@@ -21,6 +21,7 @@ from intake.models.referral import (
     ReferralState,
     ReminderOutbox,
 )
+from intake.models.skeleton import CaseSkeleton, ReferralSkeleton
 from intake.models.staff_session import StaffSession
 from intake.models.system import Heartbeat, OrgSetting
 from intake.models.user import KeyGrant, OrgKey, User
@@ -32,6 +33,7 @@ __all__ = [
     "CaseAttachment",
     "CaseMessage",
     "CaseOutcome",
+    "CaseSkeleton",
     "CaseStatus",
     "DirectoryEntry",
     "Heartbeat",
@@ -43,6 +45,7 @@ __all__ = [
     "Referral",
     "ReferralKind",
     "ReferralOutcome",
+    "ReferralSkeleton",
     "ReferralState",
     "ReminderOutbox",
     "Role",
