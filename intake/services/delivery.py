@@ -214,9 +214,7 @@ def resend_failed(actor: User, outbox_ids: Iterable[int] | None = None) -> list[
         carriers = sa.select(ReminderOutbox.batch_id).where(
             ReminderOutbox.id.in_(wanted), ReminderOutbox.batch_id.is_not(None)
         )
-        query = query.where(
-            sa.or_(ReminderOutbox.id.in_(wanted), ReminderOutbox.id.in_(carriers))
-        )
+        query = query.where(sa.or_(ReminderOutbox.id.in_(wanted), ReminderOutbox.id.in_(carriers)))
     ids = list(db.session.scalars(query.order_by(ReminderOutbox.id)))
     if not ids:
         return []
