@@ -437,14 +437,14 @@ def _referral_rows(period: Period) -> sa.Subquery:
 
 
 def _adherence(period: Period, now: datetime) -> dict[str, int]:
-    rows = _referral_rows(period)
-    answered = sa.func.coalesce(rows.c.acknowledged_at, rows.c.replied_at)
-    waiting = rows.c.state.in_([state.value for state in AWAITING])
+    referrals = _referral_rows(period)
+    answered = sa.func.coalesce(referrals.c.acknowledged_at, referrals.c.replied_at)
+    waiting = referrals.c.state.in_([state.value for state in AWAITING])
     bucket = sa.case(
-        (rows.c.due_at.is_(None), "no_deadline"),
-        (sa.and_(answered.is_not(None), answered <= rows.c.due_at), "on_time"),
+        (referrals.c.due_at.is_(None), "no_deadline"),
+        (sa.and_(answered.is_not(None), answered <= referrals.c.due_at), "on_time"),
         (answered.is_not(None), "late"),
-        (sa.and_(waiting, rows.c.due_at < now), "overdue"),
+        (sa.and_(waiting, referrals.c.due_at < now), "overdue"),
         (waiting, "not_yet_due"),
         else_="ended_without_reply",
     ).label("bucket")
@@ -455,8 +455,8 @@ def _adherence(period: Period, now: datetime) -> dict[str, int]:
 
 def _top_entries(period: Period) -> list[EntryCount]:
     count = sa.func.count().label("n")
-    rows = _referral_rows(period)
-    top = sa.select(rows.c.entry_id, count).group_by(rows.c.entry_id).subquery()
+    referrals = _referral_rows(period)
+    top = sa.select(referrals.c.entry_id, count).group_by(referrals.c.entry_id).subquery()
     rows = db.session.execute(
         sa.select(top.c.entry_id, DirectoryEntry.name, DirectoryEntry.name_zh, top.c.n)
         .outerjoin(DirectoryEntry, DirectoryEntry.id == top.c.entry_id)

@@ -58,7 +58,7 @@ def test_every_figure_of_last_year_and_this_year_survives_a_purge(any_app: Flask
     # 2025 is closed without a date and stays).
     assert retention.purge_closed_cases(now=NOW) == 3
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CaseSkeleton)) == 3
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReferralSkeleton)) >= 1
+    assert (db.session.scalar(sa.select(sa.func.count()).select_from(ReferralSkeleton)) or 0) >= 1
     db.session.expire_all()
 
     after = [figures(reports.build_report(period, NOW)) for period in periods]
