@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField
+from wtforms import EmailField, HiddenField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from intake.services.accounts import EMAIL_MAX, PASSWORD_MAX
@@ -76,3 +77,13 @@ class ChangePasswordForm(StaffKeyFields):
 
 class SaltRequestForm(FlaskForm):
     email = StringField(validators=[DataRequired(), Length(max=EMAIL_MAX)])
+
+
+class OverdueReminderForm(FlaskForm):
+    """How often an overdue referral is reminded: weekly (the default) or daily."""
+
+    frequency = RadioField(
+        _l("Reminders about overdue referrals"),
+        choices=[SelectChoice("weekly", _l("Once a week")), SelectChoice("daily", _l("Every day"))],
+        default="weekly",
+    )

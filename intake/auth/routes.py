@@ -36,6 +36,7 @@ from intake.auth.forms import (
     EnrolCurrentPasswordForm,
     EnrolNewPasswordForm,
     LoginForm,
+    OverdueReminderForm,
     SaltRequestForm,
     SetupForm,
     StaffKeyFields,
@@ -379,9 +380,28 @@ def account() -> str:
         "auth/account.html",
         form=ChangePasswordForm(),
         empty_form=EmptyForm(),
+        reminder_form=_reminder_form(),
         grant_count=len(grants),
         wrap=wrap_params(),
     )
+
+
+def _reminder_form() -> OverdueReminderForm:
+    form = OverdueReminderForm(formdata=None)
+    form.frequency.data = "daily" if current_user.overdue_reminders_daily else "weekly"
+    return form
+
+
+@bp.post("/auth/reminders")
+@role_required(*STAFF)
+def reminder_preference() -> Page:
+    form = OverdueReminderForm()
+    if form.validate_on_submit():
+        accounts.set_overdue_reminders_daily(current_user, form.frequency.data == "daily")
+        flash(_("Your reminder setting is saved."), "success")
+    else:
+        flash(_("The setting was not saved. Please try again."), "error")
+    return redirect(url_for("auth.account"))
 
 
 @bp.post("/auth/password")
@@ -409,6 +429,7 @@ def change_password() -> Page:
         "auth/account.html",
         form=form,
         empty_form=EmptyForm(),
+        reminder_form=_reminder_form(),
         grant_count=len(grants),
         wrap=wrap_params(),
     ), 400

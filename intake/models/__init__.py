@@ -23,6 +23,7 @@ from intake.models.referral import (
 )
 from intake.models.search import CaseSearchIndex, CaseSearchToken
 from intake.models.second_factor import Passkey, RecoveryCode
+from intake.models.skeleton import CaseSkeleton, ReferralSkeleton
 from intake.models.staff_session import StaffSession
 from intake.models.system import Heartbeat, OrgSetting
 from intake.models.user import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, User
@@ -36,6 +37,7 @@ __all__ = [
     "CaseOutcome",
     "CaseSearchIndex",
     "CaseSearchToken",
+    "CaseSkeleton",
     "CaseStatus",
     "DirectoryEntry",
     "Heartbeat",
@@ -51,6 +53,7 @@ __all__ = [
     "ReferralOutcome",
     "RecoveryKit",
     "RecoverySeal",
+    "ReferralSkeleton",
     "ReferralState",
     "ReminderOutbox",
     "Role",

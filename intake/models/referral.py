@@ -88,6 +88,11 @@ class ReminderOutbox(db.Model):  # type: ignore[name-defined]
 
     ``dedupe_key`` is unique: ``reminder:<referral>:<offset>`` or ``digest:<user>:<date>``, so
     any number of scans, concurrent or repeated, write each reminder once.
+
+    Reminder rows are *items*: one per referral and offset, never mailed alone. A scan gathers
+    each recipient's pending items under one ``batch`` row (``batch:<user>:<first item>``),
+    and the batch is what is claimed, mailed (one e-mail listing its items, Message-ID stable
+    per batch) and retried; sending it marks its items sent in the same statement.
     """
 
     __tablename__ = "reminder_outbox"
@@ -95,7 +100,7 @@ class ReminderOutbox(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(sa.String(96), unique=True)
-    kind: Mapped[str] = mapped_column(sa.String(16))  # "reminder" | "digest"
+    kind: Mapped[str] = mapped_column(sa.String(16))  # "reminder" | "batch" | "digest"
     referral_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("referrals.id", ondelete="CASCADE"), index=True
     )
@@ -119,3 +124,7 @@ class ReminderOutbox(db.Model):  # type: ignore[name-defined]
     # Attempts that handed the whole message over but never heard the final "250" (or whose
     # worker died mid-send): each may have been delivered, so after two the row stops.
     unacknowledged: Mapped[int] = mapped_column(default=0, server_default="0")
+    # For a reminder item: the batch (e-mail) that carries it, once a scan has gathered it.
+    batch_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("reminder_outbox.id", ondelete="SET NULL"), index=True
+    )

@@ -48,6 +48,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     # Bumped by "log out everywhere" and password changes; sessions carry the epoch they saw.
     session_epoch: Mapped[int] = mapped_column(default=0)
     language: Mapped[str | None] = mapped_column(sa.String(10))
+    # Overdue referrals are reminded weekly; a caseworker may ask for a reminder every day.
+    overdue_reminders_daily: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

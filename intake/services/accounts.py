@@ -350,6 +350,13 @@ def create_user(
 
 
 @transactional
+def set_overdue_reminders_daily(user: User, daily: bool) -> None:
+    """Overdue referrals are reminded weekly; whoever wants it every day says so here."""
+    user.overdue_reminders_daily = daily
+    audit.record("user.reminder_preference", "user", user.id, actor=user, detail={"daily": daily})
+
+
+@transactional
 def record_logout(user: User) -> None:
     audit.record("auth.logout", "user", user.id, actor=user)
 

@@ -23,6 +23,9 @@ DEFAULT_NGO_DAYS = 14
 DEFAULT_FOLLOW_UP_DAYS = 14
 REPRISALS_CUTOFF = (4, 15)  # 15 April: the report covering 1 May to 30 April
 DEFAULT_OFFSETS_DAYS = (14, 7, 3, 1, 0)
+# Overdue referrals are reminded weekly (DESIGN §5); a caseworker may ask for daily.
+OVERDUE_EVERY_DAYS = 7
+OVERDUE_DAILY = 1
 # A deadline closer than this is "due soon": in the queue, on /referrals and in the digest.
 DUE_SOON = timedelta(days=7)
 
@@ -122,12 +125,15 @@ def reminder_slots(
     zone: ZoneInfo,
     now: datetime,
     offsets_days: Sequence[int] = DEFAULT_OFFSETS_DAYS,
+    overdue_every_days: int = OVERDUE_EVERY_DAYS,
 ) -> list[ReminderSlot]:
     """Every slot that has fired by ``now``, oldest first.
 
     ``dN`` fires N days before the deadline (``d0`` at the start of the due day, local time);
     slots before the clock started are skipped (a 48-hour deadline gets no "14 days before").
-    While overdue, ``overdue-N`` fires N whole days after the deadline, once a day.
+    While overdue, ``overdue-N`` fires N whole days after the deadline, every
+    ``overdue_every_days`` (weekly by default, daily for whoever asked): N is a multiple of it,
+    so switching between the two never repeats a reminder already sent.
     """
     due, clock_start, now = _aware(due), _aware(clock_start), _aware(now)
     slots: list[ReminderSlot] = []
@@ -141,7 +147,7 @@ def reminder_slots(
             slots.append(ReminderSlot(key=f"d{days}", fires_at=fires))
     if now > due:
         overdue_days = int((now - due) / timedelta(days=1))
-        for number in range(1, overdue_days + 1):
+        for number in range(overdue_every_days, overdue_days + 1, overdue_every_days):
             slots.append(
                 ReminderSlot(key=f"overdue-{number}", fires_at=due + timedelta(days=number))
             )
@@ -154,11 +160,13 @@ def latest_slot(
     zone: ZoneInfo,
     now: datetime,
     offsets_days: Sequence[int] = DEFAULT_OFFSETS_DAYS,
+    overdue_every_days: int = OVERDUE_EVERY_DAYS,
 ) -> ReminderSlot | None:
     """The newest slot of :func:`reminder_slots` that has fired by ``now`` (what the scan
     sends), computed without listing the older ones."""
     if now > due:
-        overdue_days = int((now - due) / timedelta(days=1))
+        whole_days = int((now - due) / timedelta(days=1))
+        overdue_days = whole_days - whole_days % overdue_every_days
         if overdue_days >= 1:
             return ReminderSlot(
                 key=f"overdue-{overdue_days}", fires_at=due + timedelta(days=overdue_days)

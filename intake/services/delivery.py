@@ -158,12 +158,17 @@ def gives_up(row: ReminderOutbox, outcome: Outcome, now: datetime) -> str | None
 # --- failed rows: counted, listed, sent again ----------------------------------------------------
 
 
+# An e-mail is a batch or a digest; a batch's items fail with it and are not counted again.
+_AN_EMAIL = sa.or_(ReminderOutbox.kind != "reminder", ReminderOutbox.batch_id.is_(None))
+
+
 def failed_count() -> int:
+    """E-mails that could not be delivered."""
     return int(
         db.session.scalar(
             sa.select(sa.func.count())
             .select_from(ReminderOutbox)
-            .where(ReminderOutbox.status == OutboxStatus.FAILED)
+            .where(ReminderOutbox.status == OutboxStatus.FAILED, _AN_EMAIL)
         )
         or 0
     )
@@ -173,7 +178,7 @@ def failed_rows(limit: int = 200) -> list[ReminderOutbox]:
     return list(
         db.session.scalars(
             sa.select(ReminderOutbox)
-            .where(ReminderOutbox.status == OutboxStatus.FAILED)
+            .where(ReminderOutbox.status == OutboxStatus.FAILED, _AN_EMAIL)
             .order_by(ReminderOutbox.id)
             .limit(limit)
         )
@@ -200,15 +205,26 @@ def failed_referral_ids(referral_ids: Iterable[int]) -> set[int]:
 def resend_failed(actor: User, outbox_ids: Iterable[int] | None = None) -> list[int]:
     """Put failed rows back in the outbox with a fresh retry window (an admin fixed the mail
     settings), audited, then queue them after the commit. ``None`` means every failed row."""
-    query = sa.select(ReminderOutbox.id).where(ReminderOutbox.status == OutboxStatus.FAILED)
+    query = sa.select(ReminderOutbox.id).where(
+        ReminderOutbox.status == OutboxStatus.FAILED, _AN_EMAIL
+    )
     if outbox_ids is not None:
-        query = query.where(ReminderOutbox.id.in_(list(outbox_ids)))
+        wanted = list(outbox_ids)
+        # A reminder (as the referral page lists it) goes again with the e-mail that carried it.
+        carriers = sa.select(ReminderOutbox.batch_id).where(
+            ReminderOutbox.id.in_(wanted), ReminderOutbox.batch_id.is_not(None)
+        )
+        query = query.where(sa.or_(ReminderOutbox.id.in_(wanted), ReminderOutbox.id.in_(carriers)))
     ids = list(db.session.scalars(query.order_by(ReminderOutbox.id)))
     if not ids:
         return []
     db.session.execute(
         sa.update(ReminderOutbox)
-        .where(ReminderOutbox.id.in_(ids), ReminderOutbox.status == OutboxStatus.FAILED)
+        # A batch goes again with the items it carried.
+        .where(
+            sa.or_(ReminderOutbox.id.in_(ids), ReminderOutbox.batch_id.in_(ids)),
+            ReminderOutbox.status == OutboxStatus.FAILED,
+        )
         .values(
             status=OutboxStatus.PENDING,
             failing_since=None,

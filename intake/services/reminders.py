@@ -1,11 +1,20 @@
 """Reminder e-mails through a database outbox (DESIGN §6).
 
 ``scan`` (beat, every few minutes, or ``flask deadlines scan``) writes each due reminder once
-into ``reminder_outbox`` and enqueues a send task per unsent row *after* committing. ``send``
-claims a row atomically, mails it and marks it sent; it is safe to run any number of times for
-the same row. Redis may lose every message: the next scan re-queues rows still unsent, and a
-claim left by a killed worker expires. E-mails carry a reference, a date, a count and a link —
-never case content — and every e-mail of one kind has the same shape.
+into ``reminder_outbox`` (one *item* row per referral and offset), gathers each recipient's
+pending items under one *batch* row, and enqueues a send task per unsent batch or digest
+*after* committing. ``send`` claims a batch atomically, mails one message listing its items
+and marks the batch and its items sent in one statement; it is safe to run any number of
+times for the same row. So one scan sends each recipient at most one reminder e-mail (issue
+12: one caseworker once got 28), while exactly-once still holds per item: an item belongs to
+one batch, and a batch is sent at most once plus the one duplicate ``delivery`` allows, under
+a Message-ID stable per batch.
+
+Redis may lose every message: the next scan re-queues rows still unsent, and a claim left by a
+killed worker expires. E-mails carry references, dates, a count and links — never case
+content — and every e-mail of one kind has the same shape. Overdue referrals are reminded
+weekly, or daily for a caseworker who asked for it (``User.overdue_reminders_daily``, on the
+account page).
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_mailman import EmailMessage
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import aliased
 
 from intake import clock
 from intake.db import utcnow
@@ -36,7 +46,7 @@ from intake.models import (
     User,
 )
 from intake.services import delivery, referrals
-from intake.services.deadlines import latest_slot
+from intake.services.deadlines import OVERDUE_DAILY, OVERDUE_EVERY_DAYS, latest_slot
 from intake.services.settings import org_zone
 
 DIGEST_LOCAL_HOUR = 7
@@ -51,6 +61,7 @@ class TransientMailError(Exception):
 class ScanSummary:
     candidates: int = 0
     reminders_written: int = 0
+    batches_written: int = 0
     digests_written: int = 0
     claims_recovered: int = 0
     queued: int = 0
@@ -124,6 +135,10 @@ def choose_recipient(
     return admin_id
 
 
+def _asks_for_daily() -> set[int]:
+    return set(db.session.scalars(sa.select(User.id).where(User.overdue_reminders_daily)))
+
+
 def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
     zone = org_zone()
     offsets = _offsets()
@@ -145,17 +160,18 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
         )
     ).all()
     summary.candidates = len(candidates)
-    active, admin_id = _active_staff(), _first_admin()
+    active, admin_id, daily = _active_staff(), _first_admin(), _asks_for_daily()
     wanted: dict[str, dict[str, Any]] = {}
     for referral_id, due, clock_start, created_at, owner_id, assignee_id in candidates:
         if due is None:  # excluded by the query; here for the type checker
             continue
-        # Only the newest slot: after downtime, one current reminder beats a burst of stale ones.
-        slot = latest_slot(due, clock_start or created_at, zone, now, offsets)
-        if slot is None:
-            continue
         recipient = choose_recipient(owner_id, assignee_id, active, admin_id)
         if recipient is None:
+            continue
+        every = OVERDUE_DAILY if recipient in daily else OVERDUE_EVERY_DAYS
+        # Only the newest slot: after downtime, one current reminder beats a burst of stale ones.
+        slot = latest_slot(due, clock_start or created_at, zone, now, offsets, every)
+        if slot is None:
             continue
         key = f"reminder:{referral_id}:{slot.key}"
         wanted[key] = {
@@ -172,6 +188,54 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
         }
     existing = _existing_keys(wanted)
     return [row for key, row in wanted.items() if key not in existing]
+
+
+def _gather_batches(now: datetime) -> int:
+    """Put each recipient's pending, not yet gathered items under one new batch row.
+
+    On PostgreSQL the items are locked and locked ones skipped, so two scans at once never
+    gather the same item twice; an item already in a batch stays there."""
+    query = (
+        sa.select(ReminderOutbox.id, ReminderOutbox.recipient_id, ReminderOutbox.due_at)
+        .where(
+            ReminderOutbox.kind == "reminder",
+            ReminderOutbox.status == OutboxStatus.PENDING,
+            ReminderOutbox.batch_id.is_(None),
+        )
+        .order_by(ReminderOutbox.recipient_id, ReminderOutbox.id)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    per_recipient: dict[int, list[tuple[int, datetime | None]]] = {}
+    for item_id, recipient_id, due in db.session.execute(query):
+        per_recipient.setdefault(recipient_id, []).append((item_id, due))
+    day = now.astimezone(org_zone()).date().isoformat()
+    for recipient_id, items in per_recipient.items():
+        ids = [item_id for item_id, _due in items]
+        dues = [due for _id, due in items if due is not None]
+        batch = ReminderOutbox(
+            # An item belongs to one batch: its first item names the batch for good.
+            dedupe_key=f"batch:{recipient_id}:{ids[0]}",
+            kind="batch",
+            referral_id=None,
+            recipient_id=recipient_id,
+            offset_key=day,
+            due_at=min(dues, default=None),
+            counts={"items": len(ids)},
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            created_at=now,
+        )
+        db.session.add(batch)
+        db.session.flush()
+        for start in range(0, len(ids), CHUNK):
+            db.session.execute(
+                sa.update(ReminderOutbox)
+                .where(ReminderOutbox.id.in_(ids[start : start + CHUNK]))
+                .values(batch_id=batch.id)
+                .execution_options(synchronize_session=False)
+            )
+    return len(per_recipient)
 
 
 def digest_counts(user_id: int, now: datetime) -> dict[str, int]:
@@ -251,6 +315,8 @@ def _rows_to_queue(now: datetime) -> list[int]:
         sa.select(ReminderOutbox.id)
         .where(
             ReminderOutbox.status == OutboxStatus.PENDING,
+            # Items are mailed by their batch, never alone.
+            ReminderOutbox.kind != "reminder",
             sa.or_(
                 ReminderOutbox.queued_at.is_(None),
                 ReminderOutbox.queued_at <= now - requeue_after,
@@ -282,6 +348,7 @@ def scan(
     now = now or utcnow()
     summary = ScanSummary()
     summary.reminders_written = _insert_ignoring_duplicates(_due_reminders(now, summary))
+    summary.batches_written = _gather_batches(now)
     summary.digests_written = _insert_ignoring_duplicates(_due_digests(now))
     summary.claims_recovered = _recover_stale_claims(now)
     queued = _rows_to_queue(now)
@@ -324,11 +391,33 @@ def _link(path: str) -> str:
     return external_link(path)
 
 
-def compose(row: ReminderOutbox, language: str | None = None) -> tuple[str, str]:
-    """Subject and body in the recipient's language: a reference, a date, a count and a link.
-    No case content, ever; every e-mail of one kind has the same lines."""
+def compose(
+    row: ReminderOutbox, language: str | None = None, items: Sequence[ReminderOutbox] | None = None
+) -> tuple[str, str]:
+    """Subject and body in the recipient's language: references, dates, a count and links.
+    No case content, ever; every e-mail of one kind has the same lines. ``items`` are a
+    batch's reminders (by default, those gathered under it and not cancelled)."""
+    if row.kind == "batch" and items is None:
+        items = batch_items(row.id, (OutboxStatus.PENDING, OutboxStatus.SENT))
     with force_locale(language or "en"):
-        return _compose(row)
+        return _compose(row, items or [row])
+
+
+def batch_items(batch_id: int, statuses: Iterable[OutboxStatus]) -> list[ReminderOutbox]:
+    return list(
+        db.session.scalars(
+            sa.select(ReminderOutbox)
+            .where(ReminderOutbox.batch_id == batch_id, ReminderOutbox.status.in_(list(statuses)))
+            .order_by(ReminderOutbox.due_at, ReminderOutbox.id)
+        )
+    )
+
+
+def local_time(moment: datetime | None) -> str:
+    """The same words as the staff pages (intake.clock): "31 Jan 2027, 03:09 (Taipei, UTC+8)"."""
+    if moment is None:
+        return "-"
+    return clock.local_text(moment, zone=org_zone())
 
 
 def _audit_checksum_lines(row: ReminderOutbox) -> list[str]:
@@ -350,46 +439,22 @@ def _audit_checksum_lines(row: ReminderOutbox) -> list[str]:
     ]
 
 
-def _compose(row: ReminderOutbox) -> tuple[str, str]:
-    zone = org_zone()
-    footer = _("This message contains no case details. Sign in to Refuge to see them.")
-    if row.kind == "digest":
-        counts = row.counts or {}
-        subject = _("Refuge daily digest %(day)s", day=row.offset_key)
-        body = "\n".join(
-            [
-                _("Daily digest for %(day)s.", day=row.offset_key),
-                _("Overdue referrals: %(n)s", n=counts.get("overdue", 0)),
-                _("Due within 7 days: %(n)s", n=counts.get("due_within_7_days", 0)),
-                _("Awaiting a reply: %(n)s", n=counts.get("awaiting", 0)),
-                *(
-                    [_("Reminders that could not be e-mailed: %(n)s", n=counts["reminders_failed"])]
-                    if "reminders_failed" in counts
-                    else []
-                ),
-                _("Open: %(link)s", link=_link("/referrals/")),
-                *_audit_checksum_lines(row),
-                "",
-                footer,
-            ]
-        )
-        return subject, body
-    referral = db.session.get(Referral, row.referral_id)
-    case_ref = referral.case.ref if referral is not None else "-"
-    # The same words as the staff pages (intake.clock): "31 Jan 2027, 03:09 (Taipei, UTC+8)".
-    due_text = clock.local_text(row.due_at, zone=zone) if row.due_at else "-"
-    due_day = row.due_at.astimezone(zone).date().isoformat() if row.due_at else "-"
-    if row.offset_key.startswith("overdue-"):
-        when = _("Overdue by %(n)s day(s)", n=row.offset_key.removeprefix("overdue-"))
-    else:
-        when = _("Due in %(n)s day(s)", n=row.offset_key.removeprefix("d"))
-    subject = _("Refuge reminder: referral %(id)s due %(date)s", id=row.referral_id, date=due_day)
+def _digest(row: ReminderOutbox, footer: str) -> tuple[str, str]:
+    counts = row.counts or {}
+    subject = _("Refuge daily digest %(day)s", day=row.offset_key)
     body = "\n".join(
         [
-            _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=row.referral_id),
-            _("Deadline: %(when)s", when=due_text),
-            when,
-            _("Open: %(link)s", link=_link(f"/referrals/{row.referral_id}")),
+            _("Daily digest for %(day)s.", day=row.offset_key),
+            _("Overdue referrals: %(n)s", n=counts.get("overdue", 0)),
+            _("Due within 7 days: %(n)s", n=counts.get("due_within_7_days", 0)),
+            _("Awaiting a reply: %(n)s", n=counts.get("awaiting", 0)),
+            *(
+                [_("Reminders that could not be e-mailed: %(n)s", n=counts["reminders_failed"])]
+                if "reminders_failed" in counts
+                else []
+            ),
+            _("Open: %(link)s", link=_link("/referrals/")),
+            *_audit_checksum_lines(row),
             "",
             footer,
         ]
@@ -397,8 +462,95 @@ def _compose(row: ReminderOutbox) -> tuple[str, str]:
     return subject, body
 
 
+def _item_lines(item: ReminderOutbox) -> list[str]:
+    """The same four lines for every reminder: reference, deadline, how near, link."""
+    referral = db.session.get(Referral, item.referral_id) if item.referral_id else None
+    case_ref = referral.case.ref if referral is not None else "-"
+    if item.offset_key.startswith("overdue-"):
+        when = _("Overdue by %(n)s day(s)", n=item.offset_key.removeprefix("overdue-"))
+    else:
+        when = _("Due in %(n)s day(s)", n=item.offset_key.removeprefix("d"))
+    return [
+        _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=item.referral_id),
+        _("Deadline: %(when)s", when=local_time(item.due_at)),
+        when,
+        _("Open: %(link)s", link=_link(f"/referrals/{item.referral_id}")),
+    ]
+
+
+def _compose(row: ReminderOutbox, items: Sequence[ReminderOutbox]) -> tuple[str, str]:
+    footer = _("This message contains no case details. Sign in to Refuge to see them.")
+    if row.kind == "digest":
+        return _digest(row, footer)
+    first_due = min((item.due_at for item in items if item.due_at), default=None)
+    subject = _(
+        "Refuge reminders: %(n)s referral(s), first due %(date)s",
+        n=len(items),
+        date=first_due.astimezone(org_zone()).date().isoformat() if first_due else "-",
+    )
+    lines = [_("Referrals that need you: %(n)s", n=len(items)), ""]
+    for item in items:
+        lines += [*_item_lines(item), ""]
+    lines += [_("All your referrals: %(link)s", link=_link("/referrals/")), "", footer]
+    return subject, "\n".join(lines)
+
+
+def _stand_in(referral: Referral) -> int | None:
+    return choose_recipient(
+        referral.owner_id, referral.case.assignee_id, _active_staff(), _first_admin()
+    )
+
+
+def _settle_items(
+    row: ReminderOutbox, recipient: User | None
+) -> tuple[list[ReminderOutbox], User | None]:
+    """The batch's items still worth sending, and to whom. Items whose referral stopped
+    waiting are cancelled. If the recipient left since the scan, the batch goes to the stand-in
+    of its first item, and items with another stand-in are released to the next scan, which
+    gathers them for theirs: a deadline never lapses because its owner left."""
+    items = batch_items(row.id, (OutboxStatus.PENDING,))
+    keep: list[ReminderOutbox] = []
+    cancelled: list[int] = []
+    released: dict[int, int] = {}
+    stand_in: int | None = None
+    leaving = recipient is None or not recipient.is_active_account
+    for item in items:
+        referral = db.session.get(Referral, item.referral_id) if item.referral_id else None
+        if referral is None or referral.state not in AWAITING:
+            cancelled.append(item.id)
+            continue
+        if leaving:
+            their = _stand_in(referral)
+            if their is None:
+                cancelled.append(item.id)
+                continue
+            stand_in = their if stand_in is None else stand_in
+            if their != stand_in:
+                released[item.id] = their
+                continue
+        keep.append(item)
+    if cancelled:
+        db.session.execute(
+            sa.update(ReminderOutbox)
+            .where(ReminderOutbox.id.in_(cancelled))
+            .values(status=OutboxStatus.CANCELLED, last_error="referral no longer awaiting a reply")
+            .execution_options(synchronize_session=False)
+        )
+    for item_id, their in released.items():
+        db.session.execute(
+            sa.update(ReminderOutbox)
+            .where(ReminderOutbox.id == item_id)
+            .values(batch_id=None, recipient_id=their)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    if leaving:
+        recipient = db.session.get(User, stand_in) if stand_in is not None else None
+    return keep, recipient
+
+
 def send(outbox_id: int, now: datetime | None = None) -> str:
-    """Claim, mail and mark one outbox row. Returns what happened; raises
+    """Claim, mail and mark one batch (or digest) and its items. Returns what happened; raises
     :class:`TransientMailError` when the mail server should be tried again later."""
     now = now or utcnow()
     timeout = timedelta(seconds=int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]))
@@ -406,6 +558,8 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
         sa.update(ReminderOutbox)
         .where(
             ReminderOutbox.id == outbox_id,
+            # An item is mailed by its batch only.
+            ReminderOutbox.kind != "reminder",
             sa.or_(
                 ReminderOutbox.status == OutboxStatus.PENDING,
                 sa.and_(
@@ -427,18 +581,38 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
     if not claimed.rowcount:
         return "skipped"
     row = db.session.get(ReminderOutbox, outbox_id)
-    if row is None:  # deleted with its referral between the claim and now
+    if row is None:  # deleted between the claim and now
         return "skipped"
+    ours = aliased(ReminderOutbox)
 
     def finish(status: OutboxStatus, error: str | None = None, **values: Any) -> bool:
-        """Record the outcome only if the claim is still ours (a slow send whose claim expired
-        and was taken over must not overwrite the newer attempt)."""
+        """Record the outcome on the batch and its items in ONE statement, only if the claim
+        is still ours (a slow send whose claim expired and was taken over must not overwrite
+        the newer attempt)."""
+        claim_is_ours = (
+            sa.select(ours.id)
+            .where(
+                ours.id == outbox_id,
+                ours.status == OutboxStatus.SENDING,
+                ours.claimed_at == now,
+            )
+            .exists()
+        )
         done: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
             sa.update(ReminderOutbox)
             .where(
-                ReminderOutbox.id == outbox_id,
-                ReminderOutbox.status == OutboxStatus.SENDING,
-                ReminderOutbox.claimed_at == now,
+                sa.or_(
+                    sa.and_(
+                        ReminderOutbox.id == outbox_id,
+                        ReminderOutbox.status == OutboxStatus.SENDING,
+                        ReminderOutbox.claimed_at == now,
+                    ),
+                    sa.and_(
+                        ReminderOutbox.batch_id == outbox_id,
+                        ReminderOutbox.status == OutboxStatus.PENDING,
+                        claim_is_ours,
+                    ),
+                )
             )
             .values(
                 status=status,
@@ -453,17 +627,12 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
         return bool(done.rowcount)
 
     recipient = db.session.get(User, row.recipient_id)
-    if row.kind == "reminder":
-        referral = db.session.get(Referral, row.referral_id)
-        if referral is None or referral.state not in AWAITING:
-            finish(OutboxStatus.CANCELLED, "referral no longer awaiting a reply")
+    items: list[ReminderOutbox] = []
+    if row.kind == "batch":
+        items, recipient = _settle_items(row, recipient)
+        if not items:
+            finish(OutboxStatus.CANCELLED, "no referral in the batch awaits a reply")
             return "cancelled"
-        if recipient is None or not recipient.is_active_account:
-            # The owner left since the scan: the reminder goes to whoever stands in for them.
-            stand_in = choose_recipient(
-                referral.owner_id, referral.case.assignee_id, _active_staff(), _first_admin()
-            )
-            recipient = db.session.get(User, stand_in) if stand_in is not None else None
     if recipient is None or not recipient.is_active_account:
         finish(OutboxStatus.CANCELLED, "no active recipient")
         return "cancelled"
@@ -471,14 +640,14 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
         # Two attempts may each have delivered it already: a third copy is not sent blindly.
         finish(OutboxStatus.FAILED, delivery.NO_ACKNOWLEDGEMENT)
         return "failed"
-    subject, body = compose(row, recipient.language)
+    subject, body = compose(row, recipient.language, items or None)
     connection = delivery.connection()
     message = EmailMessage(
         subject=subject,
         body=body,
         from_email=current_app.config["MAIL_DEFAULT_SENDER"],
         to=[recipient.email],
-        # Stable per row: a mail client shows a rare duplicate (crash after the server
+        # Stable per batch: a mail client shows a rare duplicate (crash after the server
         # accepted, before we marked the row) as one message.
         headers={"Message-ID": f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>"},
         connection=connection,

@@ -13,6 +13,10 @@ What belongs to a period:
 * reminders: e-mailed in the period;
 * days to first referral: for requests received in the period that have a referral sent.
 
+Retention deletes closed cases after a year; just before, each leaves a skeleton (the routing
+facts and workflow dates counted here, nothing identifying: ``intake.models.skeleton``). Every
+figure counts live rows and skeletons together, so a past year's report does not shrink.
+
 Periods are whole local days in the organisation's time zone (``ORG_TIMEZONE``): a request
 received at 23:30 on 31 December in Taipei belongs to that year even though it is 15:30 UTC.
 """
@@ -34,9 +38,11 @@ from intake.extensions import db
 from intake.models import (
     AWAITING,
     Case,
+    CaseSkeleton,
     DirectoryEntry,
     OutboxStatus,
     Referral,
+    ReferralSkeleton,
     ReminderOutbox,
 )
 
@@ -191,15 +197,42 @@ DIMENSIONS = ("urgency", "sealed_by", "consent_given", "status", "outcome", "cou
 TAG_COLUMNS = ("threats", "profiles")
 
 
-def _received_in(period: Period) -> list[sa.ColumnElement[bool]]:
-    return [Case.received_at >= period.start_utc, Case.received_at < period.end_utc]
+CASE_COLUMNS = (
+    "received_at",
+    "urgency",
+    "sealed_by",
+    "consent_given",
+    "status",
+    "outcome",
+    "country",
+    "threats",
+    "profiles",
+)
 
 
-def _month_bucket(months: list[Month]) -> sa.ColumnElement[int]:
+def _case_rows(period: Period) -> sa.Subquery:
+    """The period's requests: live cases and the skeletons of purged ones (one UNION ALL, each
+    side filtered on its indexed ``received_at``), with when each first referral was sent."""
+    first_sent = (
+        sa.select(sa.func.min(Referral.sent_at))
+        .where(Referral.case_id == Case.id, Referral.sent_at.is_not(None))
+        .scalar_subquery()
+    )
+    live = sa.select(
+        *(getattr(Case, name) for name in CASE_COLUMNS), first_sent.label("first_sent")
+    ).where(Case.received_at >= period.start_utc, Case.received_at < period.end_utc)
+    purged = sa.select(
+        *(getattr(CaseSkeleton, name) for name in CASE_COLUMNS),
+        CaseSkeleton.first_referral_at.label("first_sent"),
+    ).where(CaseSkeleton.received_at >= period.start_utc, CaseSkeleton.received_at < period.end_utc)
+    return sa.union_all(live, purged).subquery("requests")
+
+
+def _month_bucket(months: list[Month], received_at: Any) -> sa.ColumnElement[int]:
     """The index of the local month a request was received in: a CASE on the UTC bounds of
     each month, so the time zone is applied the same way on SQLite and PostgreSQL."""
     return sa.case(
-        *[(Case.received_at < month.end_utc, index) for index, month in enumerate(months)],
+        *[(received_at < month.end_utc, index) for index, month in enumerate(months)],
         else_=-1,
     )
 
@@ -221,20 +254,21 @@ def _breakdowns(
     over it returns (breakdown, key, count) rows. With ``tags`` the JSON lists are unnested in
     the same statement; with ``median`` (PostgreSQL) the median time to a first referral is
     computed there too, as ("first_referral", seconds, requests referred)."""
+    rows = _case_rows(period)
     columns: list[Any] = [
-        Case.id,
-        Case.received_at,
-        Case.urgency,
-        Case.sealed_by,
-        Case.consent_given,
-        Case.status,
-        Case.outcome,
-        Case.country,
-        _month_bucket(months).label("month"),
+        rows.c.received_at,
+        rows.c.urgency,
+        rows.c.sealed_by,
+        rows.c.consent_given,
+        rows.c.status,
+        rows.c.outcome,
+        rows.c.country,
+        rows.c.first_sent,
+        _month_bucket(months, rows.c.received_at).label("month"),
     ]
     if tags:
-        columns += [Case.threats, Case.profiles]
-    period_cases = sa.select(*columns).where(*_received_in(period)).cte("period_cases")
+        columns += [rows.c.threats, rows.c.profiles]
+    period_cases = sa.select(*columns).cte("period_cases")
     parts: list[Any] = []
     for name in DIMENSIONS:
         column = period_cases.c[name]
@@ -262,24 +296,15 @@ def _breakdowns(
                 .group_by(elements.c.value)
             )
     if median:
-        per_case = (
-            sa.select(
-                period_cases.c.id,
-                period_cases.c.received_at,
-                sa.func.min(Referral.sent_at).label("first_sent"),
-            )
-            .join(Referral, Referral.case_id == period_cases.c.id)
-            .where(Referral.sent_at.is_not(None))
-            .group_by(period_cases.c.id, period_cases.c.received_at)
-            .subquery()
-        )
-        seconds = sa.extract("epoch", per_case.c.first_sent - per_case.c.received_at)
+        seconds = sa.extract("epoch", period_cases.c.first_sent - period_cases.c.received_at)
         parts.append(
             sa.select(
                 sa.literal_column("'first_referral'").label("breakdown"),
                 sa.cast(sa.func.percentile_cont(0.5).within_group(seconds), sa.String),
                 sa.func.count(),
-            ).select_from(per_case)
+            )
+            .select_from(period_cases)
+            .where(period_cases.c.first_sent.is_not(None))
         )
     names = (*DIMENSIONS, *TAG_COLUMNS, "first_referral")
     found: dict[str, Counter[str]] = {name: Counter() for name in names}
@@ -292,10 +317,9 @@ def _tags_in_python(period: Period) -> tuple[dict[str, int], dict[str, int]]:
     """Stream the two list columns (nothing else) and count in Python."""
     threats: Counter[str] = Counter()
     profiles: Counter[str] = Counter()
+    rows = _case_rows(period)
     result = db.session.execute(
-        sa.select(Case.threats, Case.profiles)
-        .where(*_received_in(period))
-        .execution_options(yield_per=STREAM_CHUNK)
+        sa.select(rows.c.threats, rows.c.profiles).execution_options(yield_per=STREAM_CHUNK)
     )
     for threat_list, profile_list in result:
         threats.update(str(t) for t in _as_list(threat_list))
@@ -309,12 +333,10 @@ def _as_list(value: Any) -> Iterable[Any]:
 
 def _days_to_first_referral(period: Period) -> tuple[int, float | None]:
     """How many requests of the period had a referral sent, and the median days it took."""
-    first_sent = sa.func.min(Referral.sent_at)
+    rows = _case_rows(period)
     per_case = (
-        sa.select(Case.id, Case.received_at.label("received_at"), first_sent.label("first_sent"))
-        .join(Referral, Referral.case_id == Case.id)
-        .where(*_received_in(period), Referral.sent_at.is_not(None))
-        .group_by(Case.id, Case.received_at)
+        sa.select(rows.c.received_at, rows.c.first_sent)
+        .where(rows.c.first_sent.is_not(None))
         .subquery()
     )
     dialect = db.session.get_bind().dialect.name
@@ -390,34 +412,51 @@ def case_figures(period: Period, tags: str = "auto") -> CaseFigures:
 # --- referrals and reminders -----------------------------------------------------------------
 
 
-def _referral_in(period: Period) -> list[sa.ColumnElement[bool]]:
-    moment = sa.func.coalesce(Referral.sent_at, Referral.created_at)
-    return [moment >= period.start_utc, moment < period.end_utc]
+REFERRAL_COLUMNS = (
+    "entry_id",
+    "kind",
+    "state",
+    "created_at",
+    "sent_at",
+    "due_at",
+    "acknowledged_at",
+    "replied_at",
+)
+
+
+def _referral_rows(period: Period) -> sa.Subquery:
+    """The period's referrals, live and purged (sent in the period; a draft: started in it)."""
+
+    def of(model: Any) -> sa.Select[Any]:
+        moment = sa.func.coalesce(model.sent_at, model.created_at)
+        return sa.select(*(getattr(model, name) for name in REFERRAL_COLUMNS)).where(
+            moment >= period.start_utc, moment < period.end_utc
+        )
+
+    return sa.union_all(of(Referral), of(ReferralSkeleton)).subquery("period_referrals")
 
 
 def _adherence(period: Period, now: datetime) -> dict[str, int]:
-    answered = sa.func.coalesce(Referral.acknowledged_at, Referral.replied_at)
+    referrals = _referral_rows(period)
+    answered = sa.func.coalesce(referrals.c.acknowledged_at, referrals.c.replied_at)
+    waiting = referrals.c.state.in_([state.value for state in AWAITING])
     bucket = sa.case(
-        (Referral.due_at.is_(None), "no_deadline"),
-        (sa.and_(answered.is_not(None), answered <= Referral.due_at), "on_time"),
+        (referrals.c.due_at.is_(None), "no_deadline"),
+        (sa.and_(answered.is_not(None), answered <= referrals.c.due_at), "on_time"),
         (answered.is_not(None), "late"),
-        (sa.and_(Referral.state.in_(AWAITING), Referral.due_at < now), "overdue"),
-        (Referral.state.in_(AWAITING), "not_yet_due"),
+        (sa.and_(waiting, referrals.c.due_at < now), "overdue"),
+        (waiting, "not_yet_due"),
         else_="ended_without_reply",
     ).label("bucket")
-    inner = sa.select(bucket).where(*_referral_in(period)).subquery()
+    inner = sa.select(bucket).subquery()
     rows = db.session.execute(sa.select(inner.c.bucket, sa.func.count()).group_by(inner.c.bucket))
     return {str(name): int(count) for name, count in rows}
 
 
 def _top_entries(period: Period) -> list[EntryCount]:
     count = sa.func.count().label("n")
-    top = (
-        sa.select(Referral.entry_id, count)
-        .where(*_referral_in(period))
-        .group_by(Referral.entry_id)
-        .subquery()
-    )
+    referrals = _referral_rows(period)
+    top = sa.select(referrals.c.entry_id, count).group_by(referrals.c.entry_id).subquery()
     rows = db.session.execute(
         sa.select(top.c.entry_id, DirectoryEntry.name, DirectoryEntry.name_zh, top.c.n)
         .outerjoin(DirectoryEntry, DirectoryEntry.id == top.c.entry_id)
@@ -432,10 +471,11 @@ def _top_entries(period: Period) -> list[EntryCount]:
 
 def referral_figures(period: Period, now: datetime) -> ReferralFigures:
     figures = ReferralFigures()
+    period_referrals = _referral_rows(period)
     rows = db.session.execute(
-        sa.select(Referral.kind, Referral.state, sa.func.count())
-        .where(*_referral_in(period))
-        .group_by(Referral.kind, Referral.state)
+        sa.select(period_referrals.c.kind, period_referrals.c.state, sa.func.count()).group_by(
+            period_referrals.c.kind, period_referrals.c.state
+        )
     )
     kind: Counter[str] = Counter()
     state: Counter[str] = Counter()
@@ -451,17 +491,24 @@ def referral_figures(period: Period, now: datetime) -> ReferralFigures:
 
 
 def reminders_sent(period: Period) -> dict[str, int]:
-    """E-mails the outbox delivered in the period, by kind (reminder, digest)."""
+    """E-mails the outbox delivered in the period, by kind (reminder, digest). A reminder
+    e-mail is a batch (or, before batches, a reminder mailed alone); the reminders a batch
+    carried are not e-mails of their own."""
+    kind = sa.case((ReminderOutbox.kind == "batch", "reminder"), else_=ReminderOutbox.kind)
     rows = db.session.execute(
-        sa.select(ReminderOutbox.kind, sa.func.count())
+        sa.select(kind, sa.func.count())
         .where(
             ReminderOutbox.status == OutboxStatus.SENT,
             ReminderOutbox.sent_at >= period.start_utc,
             ReminderOutbox.sent_at < period.end_utc,
+            sa.or_(ReminderOutbox.kind != "reminder", ReminderOutbox.batch_id.is_(None)),
         )
-        .group_by(ReminderOutbox.kind)
+        .group_by(kind)
     )
-    return {str(kind): int(count) for kind, count in rows}
+    found: Counter[str] = Counter()
+    for name, count in rows:
+        found[str(name)] += int(count)
+    return dict(found)
 
 
 def build_report(period: Period, now: datetime | None = None, tags: str = "auto") -> Report:

@@ -3,6 +3,12 @@
 Holding sealed requests longer than needed only adds to what a seizure could take, even
 encrypted. Deleting a case removes its attachments, messages, referrals and their reminders
 (ON DELETE CASCADE and ORM cascades); the audit log keeps that it happened, by case id only.
+
+In the same transaction, before the delete, each case leaves its reportable skeleton
+(``intake.models.skeleton``: routing facts and workflow dates, nothing that identifies it),
+so the annual report for a past year reads the same after the purge (issue 12). Reminder
+e-mails that went out stay counted: sent ones that were mailed alone lose their referral
+instead of being deleted; batches never had one.
 """
 
 from __future__ import annotations
@@ -11,10 +17,19 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import aliased
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Case, CaseStatus, Referral, ReminderOutbox
+from intake.models import (
+    Case,
+    CaseSkeleton,
+    CaseStatus,
+    OutboxStatus,
+    Referral,
+    ReferralSkeleton,
+    ReminderOutbox,
+)
 from intake.services import audit, staff_sessions
 
 BATCH = 500
@@ -36,10 +51,21 @@ def purge_closed_cases(now: datetime | None = None) -> int:
         )
         if not ids:
             return deleted
+        keep_skeletons(ids, now)
         referral_ids = sa.select(Referral.id).where(Referral.case_id.in_(ids))
+        db.session.execute(
+            sa.update(ReminderOutbox)
+            .where(
+                ReminderOutbox.referral_id.in_(referral_ids),
+                ReminderOutbox.status == OutboxStatus.SENT,
+                ReminderOutbox.batch_id.is_(None),
+            )
+            .values(referral_id=None)
+        )
         db.session.execute(
             sa.delete(ReminderOutbox).where(ReminderOutbox.referral_id.in_(referral_ids))
         )
+        _drop_emptied_batches()
         db.session.execute(sa.delete(Referral).where(Referral.case_id.in_(ids)))
         for case in db.session.scalars(sa.select(Case).where(Case.id.in_(ids))):
             db.session.delete(case)  # ORM cascade: attachments and messages
@@ -48,6 +74,73 @@ def purge_closed_cases(now: datetime | None = None) -> int:
             )
         db.session.commit()
         deleted += len(ids)
+
+
+def _drop_emptied_batches() -> None:
+    """A reminder e-mail not yet sent whose every item went with its case has nothing to say;
+    one that was sent stays, counted in the report."""
+    item = aliased(ReminderOutbox)
+    db.session.execute(
+        sa.delete(ReminderOutbox)
+        .where(
+            ReminderOutbox.kind == "batch",
+            ReminderOutbox.status.in_(
+                [OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.CANCELLED]
+            ),
+            ~sa.select(item.id).where(item.batch_id == ReminderOutbox.id).exists(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def keep_skeletons(case_ids: list[int], now: datetime) -> None:
+    """Copy what the reports count of these cases and their referrals, in two INSERT … SELECT
+    statements (nothing passes through Python)."""
+    first_referral = (
+        sa.select(sa.func.min(Referral.sent_at))
+        .where(Referral.case_id == Case.id, Referral.sent_at.is_not(None))
+        .scalar_subquery()
+    )
+    case_columns = (
+        "received_at",
+        "urgency",
+        "threats",
+        "profiles",
+        "country",
+        "consent_given",
+        "sealed_by",
+        "status",
+        "outcome",
+    )
+    db.session.execute(
+        sa.insert(CaseSkeleton).from_select(
+            [*case_columns, "first_referral_at", "purged_at"],
+            sa.select(
+                *(getattr(Case, name) for name in case_columns),
+                first_referral,
+                sa.literal(now, CaseSkeleton.purged_at.type),
+            ).where(Case.id.in_(case_ids)),
+        )
+    )
+    referral_columns = (
+        "entry_id",
+        "kind",
+        "state",
+        "created_at",
+        "sent_at",
+        "due_at",
+        "acknowledged_at",
+        "replied_at",
+    )
+    db.session.execute(
+        sa.insert(ReferralSkeleton).from_select(
+            [*referral_columns, "purged_at"],
+            sa.select(
+                *(getattr(Referral, name) for name in referral_columns),
+                sa.literal(now, ReferralSkeleton.purged_at.type),
+            ).where(Referral.case_id.in_(case_ids)),
+        )
+    )
 
 
 def nightly(now: datetime | None = None) -> dict[str, int]:

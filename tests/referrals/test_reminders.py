@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake.extensions import db
-from intake.models import OutboxStatus, ReminderOutbox, Role
+from intake.models import Case, OutboxStatus, Referral, ReminderOutbox, Role
 from intake.services import reminders
 from tests.builders import json_of, make_org_key, make_user, sign_in
 from tests.mailserver import MailServer
@@ -31,6 +32,14 @@ def send_all(ids: list[int]) -> list[str]:
     return [reminders.send(outbox_id) for outbox_id in ids]
 
 
+def item_count(status: OutboxStatus | None = None) -> int:
+    """Reminder items (one per referral and offset), not the batches that carry them."""
+    query = sa.select(sa.func.count()).where(ReminderOutbox.kind == "reminder")
+    if status is not None:
+        query = query.where(ReminderOutbox.status == status)
+    return int(db.session.scalar(query) or 0)
+
+
 @pytest.fixture
 def mail_app(make_app: Callable[..., Flask], smtp_server: MailServer) -> Iterator[Flask]:
     app = make_app("sqlite", DAILY_DIGEST=False, **smtp_server.config())
@@ -46,7 +55,7 @@ def test_each_reminder_is_written_and_sent_once_across_repeated_scans(
     at_d7 = DUE - timedelta(days=7)
     for _ in range(3):
         reminders.scan(at_d7, enqueue=enqueue)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(ReminderOutbox)) == 1
+    assert item_count() == 1
     assert send_all(queued) == ["sent"]
     # Scanning again once it is sent queues nothing; sending again sends nothing.
     reminders.scan(at_d7 + timedelta(hours=1), enqueue=enqueue)
@@ -58,7 +67,11 @@ def test_each_reminder_is_written_and_sent_once_across_repeated_scans(
     send_all(later)
     messages = smtp_server.wait_for(2)
     assert len(messages) == 2
-    keys = db.session.scalars(sa.select(ReminderOutbox.offset_key).order_by(ReminderOutbox.id))
+    keys = db.session.scalars(
+        sa.select(ReminderOutbox.offset_key)
+        .where(ReminderOutbox.kind == "reminder")
+        .order_by(ReminderOutbox.id)
+    )
     assert list(keys) == ["d7", "d3"]
     assert {m.recipients[0] for m in messages} == {referral.owner.email}
 
@@ -222,11 +235,18 @@ def test_two_scans_at_once_send_nothing_twice_on_postgres(
         thread.join(timeout=60)
     assert errors == []
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(ReminderOutbox)) == 20
-        # Even if both scans had queued a row, sending it twice mails it once.
+        assert item_count() == 20
+        batches = set(queued)
+        # One scan gathered every item, or each gathered some: never one item twice.
+        assert 1 <= len(batches) <= 2
+        # Even if both scans had queued a batch, sending it twice mails it once.
         results = send_all(queued + queued)
-        assert results.count("sent") == 20
-    assert len(smtp_server.wait_for(20)) == 20
+        assert results.count("sent") == len(batches)
+        assert item_count(OutboxStatus.SENT) == 20
+        refs = list(db.session.scalars(sa.select(Case.ref)))
+    messages = smtp_server.wait_for(len(batches))
+    assert len(messages) == len(batches)
+    assert sorted(ref for m in messages for ref in refs if ref in m.body) == sorted(refs)
 
 
 def test_deadlines_scan_cli_prints_a_json_summary(app: Flask) -> None:
@@ -448,7 +468,11 @@ def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
     chinese = caseworker.get("/referrals/?view=awaiting&lang=zh_Hant").get_data(as_text=True)
     assert "提醒無法以電子郵件寄出" in chinese
     detail = caseworker.get(f"/referrals/{referral.id}").get_data(as_text=True)
-    assert f'data-reminder-failed="{queued[0]}"' in detail
+    # The referral page names the reminder (the item), not the e-mail that carried it.
+    item_id = db.session.scalar(
+        sa.select(ReminderOutbox.id).where(ReminderOutbox.batch_id == queued[0])
+    )
+    assert f'data-reminder-failed="{item_id}"' in detail
     assert "/admin/reminders/resend" not in detail  # only admins send again
     assert caseworker.post("/admin/reminders/resend").status_code in {400, 403}
 
@@ -472,7 +496,7 @@ def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
     token = csrf_token(client, "/admin/reminders")
     smtp_server.handler.refusals_left = 0  # the admin fixed the mail settings
     response = client.post(
-        "/admin/reminders/resend", data={"csrf_token": token, "outbox_id": str(queued[0])}
+        "/admin/reminders/resend", data={"csrf_token": token, "outbox_id": str(item_id)}
     )
     assert response.status_code == 303
     row = db.session.get_one(ReminderOutbox, queued[0])
@@ -484,3 +508,101 @@ def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
     assert reminders.send(queued[0]) == "sent"
     assert len(smtp_server.wait_for(1)) == 1
     assert json_of(mail_app.test_client().get("/healthz"))["outbox"] == {"failed": 0}
+
+
+def test_one_scan_mails_each_recipient_once_listing_every_due_item(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    """30 referrals of three caseworkers, some overdue, some due within days: one e-mail each,
+    naming each of their references once, in the organisation's time zone, no case content."""
+    org = make_org_key()
+    owners = [make_user(Role.CASEWORKER, email=f"cw{n}@example.org") for n in range(3)]
+    now = DUE - timedelta(days=7)
+    for number in range(30):
+        # Deadlines from 20 days ago to 7 days ahead: overdue, due today, due in 1 … 7 days.
+        sent_referral(sent_at=SENT - timedelta(days=number), owner=owners[number % 3], org=org)
+    queued, enqueue = collect()
+    summary = reminders.scan(now, enqueue=enqueue)
+    assert summary.reminders_written == 30
+    assert (summary.batches_written, len(queued)) == (3, 3)
+    for _ in range(3):  # repeated scans add nothing
+        reminders.scan(now + timedelta(minutes=5), enqueue=enqueue)
+    assert len(set(queued)) == 3  # the scans only ever queue the three batches
+    results = send_all(queued)
+    assert results.count("sent") == 3
+    assert set(results) <= {"sent", "skipped"}
+    messages = smtp_server.wait_for(3)
+    assert len(messages) == 3
+    assert sorted(m.recipients[0] for m in messages) == sorted(o.email for o in owners)
+    assert item_count(OutboxStatus.SENT) == 30
+    for owner in owners:
+        (message,) = [m for m in messages if m.recipients == [owner.email]]
+        assert CANARY not in message.text
+        refs = list(
+            db.session.scalars(
+                sa.select(Case.ref).join(Referral).where(Referral.owner_id == owner.id)
+            )
+        )
+        assert all(message.body.count(ref) == 1 for ref in refs)
+        assert "Referrals that need you: 10" in message.body
+        assert "UTC" in message.body  # no deadline without its zone and offset
+    # Each item's shape is the same four lines, overdue or not.
+    body = messages[0].body
+    assert body.count("Reference: case ") == body.count("Deadline: ") == 10
+    later, enqueue_later = collect()
+    reminders.scan(now + timedelta(hours=6), enqueue=enqueue_later)
+    assert later == []
+
+
+def test_overdue_referrals_are_reminded_weekly_unless_the_caseworker_asks_for_daily(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    weekly = sent_referral(sent_at=SENT)
+    daily_owner = make_user(Role.CASEWORKER, email="daily@example.org")
+    daily_owner.overdue_reminders_daily = True
+    db.session.commit()
+    daily = sent_referral(sent_at=SENT, owner=daily_owner)
+    queued, enqueue = collect()
+    for day in range(1, 16):
+        reminders.scan(DUE + timedelta(days=day, minutes=1), enqueue=enqueue)
+
+    def keys(referral_id: int) -> list[str]:
+        return list(
+            db.session.scalars(
+                sa.select(ReminderOutbox.offset_key)
+                .where(ReminderOutbox.referral_id == referral_id)
+                .order_by(ReminderOutbox.id)
+            )
+        )
+
+    # "On the day" was still the newest reminder during the first overdue week.
+    assert keys(weekly.id) == ["d0", "overdue-7", "overdue-14"]
+    assert keys(daily.id) == [f"overdue-{n}" for n in range(1, 16)]
+
+
+def test_a_caseworker_asks_for_daily_overdue_reminders_on_the_account_page(
+    mail_app: Flask,
+) -> None:
+    from intake.models import AuditEvent
+    from tests.auth.helpers import csrf_token
+
+    owner = make_user(Role.CASEWORKER, email="daily-choice@example.org")
+    client = mail_app.test_client()
+    sign_in(client, owner)
+    page = client.get("/auth/account").get_data(as_text=True)
+    weekly = re.search(r'<input[^>]*value="weekly"[^>]*>', page)
+    assert weekly is not None
+    assert "checked" in weekly.group(0)  # weekly unless asked
+    token = csrf_token(client, "/auth/account")
+    response = client.post("/auth/reminders", data={"csrf_token": token, "frequency": "daily"})
+    assert response.status_code == 302
+    db.session.refresh(owner)
+    assert owner.overdue_reminders_daily is True
+    event = db.session.scalar(
+        sa.select(AuditEvent).where(AuditEvent.action == "user.reminder_preference")
+    )
+    assert event is not None
+    assert event.actor_id == owner.id
+    assert client.post("/auth/reminders", data={"frequency": "weekly"}).status_code == 400
+    db.session.refresh(owner)
+    assert owner.overdue_reminders_daily is True  # no CSRF token: nothing changed

@@ -1,5 +1,9 @@
 """Reminders through the real pieces: PostgreSQL, a Redis broker, Celery worker processes and
-an SMTP server on loopback. Each reminder arrives exactly once, whatever fails on the way."""
+an SMTP server on loopback. Each reminder arrives exactly once, whatever fails on the way.
+
+A scan gathers each recipient's due reminders into one e-mail (a ``batch`` row). Most tests
+give every referral its own caseworker, so that e-mails and reminders correspond one to one
+and the counts prove exactly-once for both; the last one gives 30 referrals to three."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import sqlalchemy as sa
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import OutboxStatus, ReminderOutbox
+from intake.models import Case, OutboxStatus, ReminderOutbox
 from intake.services import reminders
 from tests.builders import make_org_key, make_user
 from tests.mailserver import MailServer
@@ -49,13 +53,18 @@ def stack(
     )
 
 
-def due_referrals(stack: JobStack, count: int) -> None:
-    """``count`` referrals whose "7 days before" reminder fell due an hour ago."""
+def due_referrals(stack: JobStack, count: int, caseworkers: int | None = None) -> None:
+    """``count`` referrals whose "7 days before" reminder fell due an hour ago, shared out
+    among ``caseworkers`` (by default each has its own)."""
     with stack.app.app_context():
         org = make_org_key()
-        owner = make_user()
-        for _ in range(count):
-            sent_referral(sent_at=utcnow() - timedelta(days=53, hours=1), owner=owner, org=org)
+        owners = [make_user() for _ in range(caseworkers or count)]
+        for number in range(count):
+            sent_referral(
+                sent_at=utcnow() - timedelta(days=53, hours=1),
+                owner=owners[number % len(owners)],
+                org=org,
+            )
 
 
 def scan(stack: JobStack) -> dict[str, int]:
@@ -63,14 +72,26 @@ def scan(stack: JobStack) -> dict[str, int]:
         return reminders.scan().as_dict()
 
 
-def statuses(stack: JobStack) -> list[OutboxStatus]:
+def statuses(stack: JobStack, kind: str = "batch") -> list[OutboxStatus]:
+    """The e-mails' statuses (``kind="reminder"``: the reminders they carry)."""
     with stack.app.app_context():
         db.session.rollback()
-        return list(db.session.scalars(sa.select(ReminderOutbox.status)))
+        return list(
+            db.session.scalars(
+                sa.select(ReminderOutbox.status)
+                .where(ReminderOutbox.kind == kind)
+                .order_by(ReminderOutbox.id)
+            )
+        )
 
 
-def all_sent(stack: JobStack, count: int) -> Callable[[], bool]:
-    return lambda: statuses(stack) == [OutboxStatus.SENT] * count
+def all_sent(stack: JobStack, count: int, items: int | None = None) -> Callable[[], bool]:
+    """``count`` e-mails sent, and with them every one of ``items`` reminders (default: one
+    each)."""
+    return lambda: (
+        statuses(stack) == [OutboxStatus.SENT] * count
+        and statuses(stack, "reminder") == [OutboxStatus.SENT] * (items or count)
+    )
 
 
 def test_each_due_reminder_arrives_exactly_once_across_repeated_scans(
@@ -218,3 +239,35 @@ def test_a_server_that_never_acknowledges_costs_at_most_one_duplicate_per_remind
         copies[message.message["Message-ID"]] = copies.get(message.message["Message-ID"], 0) + 1
     assert len(copies) == 3
     assert max(copies.values()) <= 2
+
+
+def test_thirty_referrals_one_email_per_caseworker_exactly_once_through_a_killed_worker(
+    stack: JobStack, mail_server: MailServer
+) -> None:
+    """Issue 12: one scan once sent a caseworker 28 e-mails. Three caseworkers with ten due
+    referrals each get one e-mail each listing all ten, across repeated scans and a worker
+    killed in the middle of a send."""
+    mail_server.handler.stall_seconds = 8  # the first e-mail hangs in its SMTP transaction
+    mail_server.start()
+    due_referrals(stack, 30, caseworkers=3)
+    stack.start_worker(name="doomed")
+    assert scan(stack)["queued"] == 3
+    assert mail_server.handler.stalled.wait(timeout=60), stack.worker_log("doomed")
+    stack.stop_workers(signal.SIGKILL)
+
+    stack.start_worker(name="survivor")
+    time.sleep(3.5)  # the dead worker's claim expires (REMINDER_CLAIM_TIMEOUT_SECONDS=3)
+    for _ in range(3):
+        scan(stack)
+        time.sleep(0.5)
+    assert wait_for(all_sent(stack, 3, items=30), timeout=60), stack.worker_log("survivor")
+    time.sleep(9)  # past the stall: the interrupted transaction never becomes a message
+    messages = mail_server.messages
+    assert len(messages) == 3
+    assert len({m.recipients[0] for m in messages}) == 3
+    with stack.app.app_context():
+        refs = list(db.session.scalars(sa.select(Case.ref)))
+    assert len(refs) == 30
+    # Every reference in exactly one e-mail, once.
+    assert sorted(ref for m in messages for ref in refs if ref in m.body) == sorted(refs)
+    assert all(CANARY not in m.text and m.body.count("Reference: case ") == 10 for m in messages)

@@ -29,9 +29,11 @@ def test_scan_with_the_broker_down_says_so_in_one_line_and_leaves_rows_for_the_n
         f"sqlite:///{tmp_path / 'refuge.sqlite'}", closed, DAILY_DIGEST="false"
     )
     with stack.app.app_context():
-        org, owner = make_org_key(), make_user()
-        for _ in range(3):
-            sent_referral(sent_at=utcnow() - timedelta(days=53, hours=1), owner=owner, org=org)
+        org = make_org_key()
+        for _ in range(3):  # three caseworkers: three reminder e-mails to queue
+            sent_referral(
+                sent_at=utcnow() - timedelta(days=53, hours=1), owner=make_user(), org=org
+            )
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "flask", "--app", "intake", "deadlines", "scan"],
         cwd=PROJECT_ROOT,
@@ -48,7 +50,11 @@ def test_scan_with_the_broker_down_says_so_in_one_line_and_leaves_rows_for_the_n
     assert "broker" in output
     assert "3 reminder(s) left unqueued" in output
     with stack.app.app_context():
-        rows = db.session.execute(sa.select(ReminderOutbox.status, ReminderOutbox.queued_at)).all()
+        rows = db.session.execute(
+            sa.select(ReminderOutbox.status, ReminderOutbox.queued_at).where(
+                ReminderOutbox.kind == "batch"
+            )
+        ).all()
         assert rows == [(OutboxStatus.PENDING, None)] * 3
         # The next scan (broker back) queues them at once, not REMINDER_REQUEUE_SECONDS later.
         queued: list[int] = []
