@@ -44,7 +44,7 @@ def _config(tmp_path: Path, database_url: str, **extra: Any) -> dict[str, Any]:
 
 
 def _reset_schema() -> None:
-    db.drop_all()
+    services.empty_database()
     db.create_all()
 
 

@@ -98,3 +98,20 @@ def require_chromium() -> str:
     if problem:
         unavailable(problem)
     return CHROMIUM
+
+
+def empty_database() -> None:
+    """Drop everything in the current app's database. On PostgreSQL the whole public schema
+    goes, so that tables another branch or an older run left behind (which ``drop_all`` does
+    not know, and whose foreign keys block it) cannot break a test; elsewhere every known table
+    and Alembic's version table."""
+    from intake.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+        return
+    db.drop_all()
+    with db.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))

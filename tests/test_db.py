@@ -54,9 +54,7 @@ def test_migrations_upgrade_match_the_models_and_downgrade_to_nothing(
         url = f"sqlite:///{tmp_path / 'migrated.sqlite'}"
     app = _migration_app(tmp_path, url)
     with app.app_context():
-        db.drop_all()
-        with db.engine.begin() as connection:
-            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        services.empty_database()
         upgrade()
         assert _tables(app) == set(db.metadata.tables)
         # The migrated schema is exactly what the models describe (no pending autogenerate).

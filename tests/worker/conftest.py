@@ -17,6 +17,7 @@ from flask_migrate import upgrade
 
 from intake import create_app
 from intake.extensions import db
+from tests import services
 from tests.conftest import TEST_SECRET
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -135,9 +136,7 @@ def job_stack_factory(
             monkeypatch.setenv(name, value)
         app = create_app({"INTAKE_ENV": "testing"})
         with app.app_context():
-            db.drop_all()
-            with db.engine.begin() as connection:
-                connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+            services.empty_database()
             upgrade()
         stack = JobStack(app=app, env={**os.environ, **variables}, log_dir=tmp_path)
         stacks.append(stack)
