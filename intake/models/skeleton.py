@@ -19,6 +19,30 @@ from intake.extensions import db
 from intake.models.enums import CaseStatus, SealedBy, Urgency, enum_column
 from intake.models.referral import ReferralKind, ReferralState
 
+# What a skeleton keeps, by the live model's column names: reports read them from both the
+# live rows and the skeletons, retention copies them. One list each.
+CASE_SKELETON_COLUMNS = (
+    "received_at",
+    "urgency",
+    "sealed_by",
+    "consent_given",
+    "status",
+    "outcome",
+    "country",
+    "threats",
+    "profiles",
+)
+REFERRAL_SKELETON_COLUMNS = (
+    "entry_id",
+    "kind",
+    "state",
+    "created_at",
+    "sent_at",
+    "due_at",
+    "acknowledged_at",
+    "replied_at",
+)
+
 
 class CaseSkeleton(db.Model):  # type: ignore[name-defined]
     __tablename__ = "case_skeletons"

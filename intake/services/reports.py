@@ -45,6 +45,7 @@ from intake.models import (
     ReferralSkeleton,
     ReminderOutbox,
 )
+from intake.models.skeleton import CASE_SKELETON_COLUMNS, REFERRAL_SKELETON_COLUMNS
 
 # Counts from 1 to SMALL_CELL - 1 in a breakdown that can point at a person (country, profile)
 # are shown as "<5". Totals stay exact.
@@ -197,19 +198,6 @@ DIMENSIONS = ("urgency", "sealed_by", "consent_given", "status", "outcome", "cou
 TAG_COLUMNS = ("threats", "profiles")
 
 
-CASE_COLUMNS = (
-    "received_at",
-    "urgency",
-    "sealed_by",
-    "consent_given",
-    "status",
-    "outcome",
-    "country",
-    "threats",
-    "profiles",
-)
-
-
 def _case_rows(period: Period) -> sa.Subquery:
     """The period's requests: live cases and the skeletons of purged ones (one UNION ALL, each
     side filtered on its indexed ``received_at``), with when each first referral was sent."""
@@ -219,10 +207,10 @@ def _case_rows(period: Period) -> sa.Subquery:
         .scalar_subquery()
     )
     live = sa.select(
-        *(getattr(Case, name) for name in CASE_COLUMNS), first_sent.label("first_sent")
+        *(getattr(Case, name) for name in CASE_SKELETON_COLUMNS), first_sent.label("first_sent")
     ).where(Case.received_at >= period.start_utc, Case.received_at < period.end_utc)
     purged = sa.select(
-        *(getattr(CaseSkeleton, name) for name in CASE_COLUMNS),
+        *(getattr(CaseSkeleton, name) for name in CASE_SKELETON_COLUMNS),
         CaseSkeleton.first_referral_at.label("first_sent"),
     ).where(CaseSkeleton.received_at >= period.start_utc, CaseSkeleton.received_at < period.end_utc)
     return sa.union_all(live, purged).subquery("requests")
@@ -412,24 +400,12 @@ def case_figures(period: Period, tags: str = "auto") -> CaseFigures:
 # --- referrals and reminders -----------------------------------------------------------------
 
 
-REFERRAL_COLUMNS = (
-    "entry_id",
-    "kind",
-    "state",
-    "created_at",
-    "sent_at",
-    "due_at",
-    "acknowledged_at",
-    "replied_at",
-)
-
-
 def _referral_rows(period: Period) -> sa.Subquery:
     """The period's referrals, live and purged (sent in the period; a draft: started in it)."""
 
     def of(model: Any) -> sa.Select[Any]:
         moment = sa.func.coalesce(model.sent_at, model.created_at)
-        return sa.select(*(getattr(model, name) for name in REFERRAL_COLUMNS)).where(
+        return sa.select(*(getattr(model, name) for name in REFERRAL_SKELETON_COLUMNS)).where(
             moment >= period.start_utc, moment < period.end_utc
         )
 

@@ -30,6 +30,7 @@ from intake.models import (
     ReferralSkeleton,
     ReminderOutbox,
 )
+from intake.models.skeleton import CASE_SKELETON_COLUMNS, REFERRAL_SKELETON_COLUMNS
 from intake.services import audit, staff_sessions
 
 BATCH = 500
@@ -101,42 +102,21 @@ def keep_skeletons(case_ids: list[int], now: datetime) -> None:
         .where(Referral.case_id == Case.id, Referral.sent_at.is_not(None))
         .scalar_subquery()
     )
-    case_columns = (
-        "received_at",
-        "urgency",
-        "threats",
-        "profiles",
-        "country",
-        "consent_given",
-        "sealed_by",
-        "status",
-        "outcome",
-    )
     db.session.execute(
         sa.insert(CaseSkeleton).from_select(
-            [*case_columns, "first_referral_at", "purged_at"],
+            [*CASE_SKELETON_COLUMNS, "first_referral_at", "purged_at"],
             sa.select(
-                *(getattr(Case, name) for name in case_columns),
+                *(getattr(Case, name) for name in CASE_SKELETON_COLUMNS),
                 first_referral,
                 sa.literal(now, CaseSkeleton.purged_at.type),
             ).where(Case.id.in_(case_ids)),
         )
     )
-    referral_columns = (
-        "entry_id",
-        "kind",
-        "state",
-        "created_at",
-        "sent_at",
-        "due_at",
-        "acknowledged_at",
-        "replied_at",
-    )
     db.session.execute(
         sa.insert(ReferralSkeleton).from_select(
-            [*referral_columns, "purged_at"],
+            [*REFERRAL_SKELETON_COLUMNS, "purged_at"],
             sa.select(
-                *(getattr(Referral, name) for name in referral_columns),
+                *(getattr(Referral, name) for name in REFERRAL_SKELETON_COLUMNS),
                 sa.literal(now, ReferralSkeleton.purged_at.type),
             ).where(Referral.case_id.in_(case_ids)),
         )
