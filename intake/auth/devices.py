@@ -11,8 +11,8 @@ from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
-from intake.extensions import db
 from intake.models import User
+from intake.services import accounts
 
 COOKIE = "refuge_device"
 SALT = "refuge-trusted-device-v1"
@@ -29,7 +29,7 @@ def _max_age() -> int:
 def remember(response: Response, user: User) -> None:
     response.set_cookie(
         COOKIE,
-        _serializer().dumps({"u": user.id, "e": user.session_epoch}),
+        _serializer().dumps(accounts.epoch_claim(user)),
         max_age=_max_age(),
         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE", True)),
         httponly=True,
@@ -46,12 +46,5 @@ def trusted_user_id() -> int | None:
         data = _serializer().loads(raw, max_age=_max_age())
     except BadSignature:
         return None
-    if not isinstance(data, dict):
-        return None
-    user_id, epoch = data.get("u"), data.get("e")
-    if not isinstance(user_id, int) or not isinstance(epoch, int):
-        return None
-    user = db.session.get(User, user_id)
-    if user is None or user.session_epoch != epoch:
-        return None
-    return user_id
+    user = accounts.user_of_claim(data)
+    return user.id if user is not None else None

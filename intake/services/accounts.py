@@ -545,10 +545,29 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=ENROL_SALT)
 
 
+def epoch_claim(user: User) -> dict[str, int]:
+    """What a signed token or cookie says about an account: it dies when the epoch moves on
+    (a password change or reset, sign-out everywhere)."""
+    return {"u": user.id, "e": user.session_epoch}
+
+
+def user_of_claim(data: object) -> User | None:
+    """The account an :func:`epoch_claim` names, if it still holds."""
+    if not isinstance(data, dict):
+        return None
+    user_id, epoch = data.get("u"), data.get("e")
+    if not isinstance(user_id, int) or not isinstance(epoch, int):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.session_epoch != epoch:
+        return None
+    return user
+
+
 def enrol_token(user: User) -> str:
     """A link token for setting a password and second factor; dies when the account changes
     (its epoch moves on), or after ``ENROL_TOKEN_DAYS``."""
-    return str(_serializer().dumps({"u": user.id, "e": user.session_epoch}))
+    return str(_serializer().dumps(epoch_claim(user)))
 
 
 def user_for_enrol_token(token: str) -> User | None:
@@ -559,13 +578,8 @@ def user_for_enrol_token(token: str) -> User | None:
         data = _serializer().loads(token, max_age=days * 86400)
     except (BadSignature, SignatureExpired):
         return None
-    if not isinstance(data, dict):
-        return None
-    user_id, epoch = data.get("u"), data.get("e")
-    if not isinstance(user_id, int) or not isinstance(epoch, int):
-        return None
-    user = db.session.get(User, user_id)
-    if user is None or user.session_epoch != epoch or not user.is_active_account:
+    user = user_of_claim(data)
+    if user is None or not user.is_active_account:
         return None
     if user.password_hash and user.totp_secret and user.totp_confirmed_at is not None:
         return None  # nothing left to enrol: the link has been used
