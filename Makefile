@@ -8,7 +8,7 @@ STAMPS := .make
 export PATH := $(BIN):$(PATH)
 export FLASK_APP := intake
 
-.PHONY: run test lint bench install vendor translations services chromium migrate directory \
+.PHONY: run test lint bench bench-quick install vendor translations services chromium migrate directory \
         format clean backup
 
 ## Build steps: each reruns only when its inputs changed, so a second `make run` is quick.
@@ -79,6 +79,10 @@ format: install
 
 bench: install vendor services
 	@bash scripts/run-benchmarks.sh
+
+# Issue 14's ratios at 100k on PostgreSQL/Redis's standard ports -> bench/results/ratios.json
+bench-quick: install vendor services
+	@bash scripts/run-benchmarks.sh quick
 
 clean:
 	rm -rf $(STAMPS) $(VENV) node_modules intake/static/vendor .pytest_cache .mypy_cache .ruff_cache

@@ -140,7 +140,152 @@ def measure(size: int) -> dict[str, float | int]:
     }
 
 
+BARE_TABLE = "bench_bare_outbox"
+
+
+def bare_statement(now: object) -> tuple[str, dict[str, object]]:
+    """The honest minimum: ONE statement finding the same due reminders and writing them,
+    exactly once, into a table of the same shape (the scan's own candidate query, without
+    batches, digests, queueing or anything else the scan does)."""
+    from intake.services import due_sql, reminders
+    from intake.services.settings import org_zone
+
+    # Module constants only are formatted in; values are bound.
+    sql = (
+        f"WITH {due_sql._CANDIDATES} "  # noqa: S608
+        f"INSERT INTO {BARE_TABLE} (dedupe_key, recipient_id) "
+        "SELECT 'reminder:' || referral_id || ':' || offset_key, recipient_id FROM due "
+        "WHERE offset_key IS NOT NULL ON CONFLICT (dedupe_key) DO NOTHING"
+    )
+    offsets = reminders._offsets()
+    return sql, {
+        "now": now,
+        "horizon": now + timedelta(days=max(offsets) + 1),  # type: ignore[operator]
+        "zone": org_zone().key,
+        "offsets": sorted(set(offsets)),
+        "admin_id": reminders._first_admin(),
+    }
+
+
+def quick(size: int = 100_000) -> dict[str, object]:
+    """Refuge's scan against the bare statement in the same run: first scan (empty outbox),
+    steady scans, and scans 6-10 (psycopg prepares after five executions; the outbox was
+    ANALYZEd while empty, the issue's stale-plan cliff). Records the three scan ratios."""
+    import statistics
+
+    label = f"{size // 1_000_000}m" if size >= 1_000_000 else f"{size // 1000}k"
+
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+    from ratios import record
+
+    from intake import create_app
+    from intake.db import utcnow
+    from intake.extensions import db
+    from intake.services import reminders
+
+    app = create_app(
+        {
+            "INTAKE_ENV": "testing",
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": BENCH_DATABASE_URL,
+            "CELERY_BROKER_URL": "memory://",
+            "DAILY_DIGEST": False,
+        }
+    )
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS alembic_version, {BARE_TABLE}")
+        upgrade()
+        populate(size)  # ends with ANALYZE: the outbox's statistics say "empty"
+        db.session.execute(
+            sa.text(
+                f"CREATE UNLOGGED TABLE {BARE_TABLE} (id serial PRIMARY KEY, "
+                "dedupe_key varchar(96) UNIQUE NOT NULL, recipient_id integer)"
+            )
+        )
+        db.session.commit()
+        now = utcnow()
+        sql, parameters = bare_statement(now)
+        bare_connection = db.engine.raw_connection()  # psycopg itself, no ORM
+
+        def bare() -> float:
+            cursor = bare_connection.cursor()
+            started = time.perf_counter()
+            cursor.execute(sa.text(sql).compile(dialect=db.engine.dialect).string, parameters)
+            bare_connection.commit()
+            return time.perf_counter() - started
+
+        def refuge() -> tuple[float, int]:
+            started = time.perf_counter()
+            summary = reminders.scan(now, enqueue=lambda _id: None)
+            seconds = time.perf_counter() - started
+            db.session.remove()
+            return seconds, summary.reminders_written
+
+        bare_first = bare()
+        first, written = refuge()
+        refuge_rows = set(
+            db.session.execute(
+                sa.text(
+                    "SELECT dedupe_key, recipient_id FROM reminder_outbox WHERE kind = 'reminder'"
+                )
+            ).all()
+        )
+        bare_rows = set(
+            db.session.execute(
+                sa.text(f"SELECT dedupe_key, recipient_id FROM {BARE_TABLE}")  # noqa: S608
+            ).all()
+        )
+        db.session.remove()
+        assert refuge_rows == bare_rows, "the bare statement found other reminders"
+        bare_steady = statistics.median(bare() for _ in range(5))
+        scans = [refuge() for _ in range(10)]
+        assert all(again == 0 for _seconds, again in scans)
+        steady = statistics.median(seconds for seconds, _ in scans[:3])
+        after_stale = statistics.median(seconds for seconds, _ in scans[5:])
+        bare_connection.close()
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP TABLE {BARE_TABLE}")
+        db.session.remove()
+        db.drop_all()
+    sizes = {"referrals": size, "reminders": written, "database": "postgresql"}
+    note = "2-core machine shared with other work: absolute times are noisy, ratios less so"
+    record(
+        f"scan_first_{label}",
+        first / bare_first,
+        refuge_s=first,
+        bare_s=bare_first,
+        **sizes,
+        note=note,
+    )
+    record(
+        f"scan_steady_{label}",
+        steady / bare_steady,
+        refuge_s=steady,
+        bare_s=bare_steady,
+        **sizes,
+        note=note,
+    )
+    record(
+        f"scan_after_stale_plan_{label}",
+        after_stale / bare_steady,
+        refuge_s=after_stale,
+        bare_s=bare_steady,
+        scans=[round(seconds, 4) for seconds, _ in scans],
+        **sizes,
+        note=note,
+    )
+    return {"first": first, "bare_first": bare_first, "steady": steady, "bare_steady": bare_steady}
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["quick"]:
+        ensure_database(BENCH_DATABASE_URL)
+        figures = quick(int(sys.argv[2]) if len(sys.argv) > 2 else 100_000)
+        write_results("scan_quick", {"database": "postgresql", "figures": figures})
+        return 0
     sizes = [
         int(size)
         for size in (sys.argv[1] if len(sys.argv) > 1 else "10000,100000,1000000").split(",")

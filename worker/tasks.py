@@ -61,6 +61,22 @@ def send_reminder(self: Any, outbox_id: int) -> str:
     return reminders.send(outbox_id)
 
 
+@shared_task(
+    bind=True,
+    name="reminders.send_many",
+    autoretry_for=(reminders.TransientMailError, sa.exc.OperationalError, sa.exc.InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=240,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_reminders(self: Any, outbox_ids: list[int]) -> dict[str, int]:
+    """Send several outbox rows over one SMTP session (what a scan queues); idempotent like
+    ``reminders.send``: a retry skips the rows already sent."""
+    outcomes = list(reminders.send_many(outbox_ids).values())
+    return {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
+
+
 @shared_task(name="housekeeping.nightly")
 def nightly_housekeeping() -> dict[str, int]:
     """Delete closed cases past retention; wipe the keys of sessions that timed out."""

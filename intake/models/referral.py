@@ -83,6 +83,9 @@ class Referral(db.Model):  # type: ignore[name-defined]
     owner = relationship("User", foreign_keys=[owner_id])
 
 
+_UNGATHERED = "kind = 'reminder' AND status = 'pending' AND batch_id IS NULL"
+
+
 class ReminderOutbox(db.Model):  # type: ignore[name-defined]
     """One e-mail to send: the database, not the broker, is the truth (DESIGN §6).
 
@@ -96,7 +99,17 @@ class ReminderOutbox(db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "reminder_outbox"
-    __table_args__ = (sa.Index("ix_reminder_outbox_status_queued", "status", "queued_at"),)
+    __table_args__ = (
+        sa.Index("ix_reminder_outbox_status_queued", "status", "queued_at"),
+        # What each scan gathers into batches (migration 0019).
+        sa.Index(
+            "ix_reminder_outbox_ungathered",
+            "recipient_id",
+            "id",
+            postgresql_where=sa.text(_UNGATHERED),
+            sqlite_where=sa.text(_UNGATHERED),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(sa.String(96), unique=True)

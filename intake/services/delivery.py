@@ -245,3 +245,20 @@ def resend_failed(actor: User, outbox_ids: Iterable[int] | None = None) -> list[
             current_app.logger.warning("broker unreachable; the next scan queues the rows")
             break
     return ids
+
+
+def open_session(backend: Any) -> None:
+    """Open (or keep) ``backend``'s session before a message, so that the messages of one
+    send task share it, and forget what the previous message over it did."""
+    if getattr(backend, "connection", None) is None:
+        backend.open()
+    smtp = getattr(backend, "connection", None)
+    if smtp is not None and hasattr(smtp, "message_transmitted"):
+        smtp.message_transmitted = False
+
+
+def close_session(backend: Any) -> None:
+    """End a send task's session politely (QUIT), or drop it if the server is gone."""
+    with contextlib.suppress(OSError, smtplib.SMTPException, ssl.SSLError):
+        backend.close()
+    close_quietly(backend)

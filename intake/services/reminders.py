@@ -45,7 +45,7 @@ from intake.models import (
     Role,
     User,
 )
-from intake.services import delivery, referrals
+from intake.services import delivery, due_sql, referrals
 from intake.services.deadlines import OVERDUE_DAILY, OVERDUE_EVERY_DAYS, latest_slot
 from intake.services.settings import org_zone
 
@@ -190,11 +190,31 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
     return [row for key, row in wanted.items() if key not in existing]
 
 
+def _postgresql() -> bool:
+    return bool(db.session.get_bind().dialect.name == "postgresql")
+
+
+def _write_due_reminders(now: datetime, summary: ScanSummary) -> int:
+    """Write the due reminders not written before; how many were written.
+
+    PostgreSQL does it in one set-based statement (:mod:`intake.services.due_sql`). SQLite, the
+    embedded default for one small organisation, keeps the Python path: the same slots
+    (``deadlines.latest_slot``), computed here, then one ``INSERT … ON CONFLICT DO NOTHING``."""
+    if _postgresql():
+        summary.candidates, written = due_sql.write_due_reminders(
+            now, org_zone().key, _offsets(), _first_admin()
+        )
+        return written
+    return _insert_ignoring_duplicates(_due_reminders(now, summary))
+
+
 def _gather_batches(now: datetime) -> int:
     """Put each recipient's pending, not yet gathered items under one new batch row.
 
     On PostgreSQL the items are locked and locked ones skipped, so two scans at once never
     gather the same item twice; an item already in a batch stays there."""
+    if _postgresql():
+        return due_sql.gather_batches(now, now.astimezone(org_zone()).date().isoformat())
     query = (
         sa.select(ReminderOutbox.id, ReminderOutbox.recipient_id, ReminderOutbox.due_at)
         .where(
@@ -341,22 +361,33 @@ def enqueue_send(outbox_id: int) -> None:
     current_app.extensions["celery"].send_task("reminders.send", args=[outbox_id])
 
 
+def enqueue_send_many(outbox_ids: list[int]) -> None:
+    """Queue ``reminders.send_many`` for several rows: one task, one SMTP session."""
+    current_app.extensions["celery"].send_task("reminders.send_many", args=[outbox_ids])
+
+
 def scan(
-    now: datetime | None = None, *, enqueue: Callable[[int], None] = enqueue_send
+    now: datetime | None = None, *, enqueue: Callable[[int], None] | None = None
 ) -> ScanSummary:
-    """Write due reminders and digests to the outbox, then queue every unsent row."""
+    """Write due reminders and digests to the outbox, then queue every unsent row: by default
+    ``REMINDER_SEND_BATCH`` rows per send task; ``enqueue`` queues them one by one instead."""
     now = now or utcnow()
     summary = ScanSummary()
-    summary.reminders_written = _insert_ignoring_duplicates(_due_reminders(now, summary))
+    summary.reminders_written = _write_due_reminders(now, summary)
     summary.batches_written = _gather_batches(now)
     summary.digests_written = _insert_ignoring_duplicates(_due_digests(now))
     summary.claims_recovered = _recover_stale_claims(now)
     queued = _rows_to_queue(now)
     db.session.commit()
     # Enqueue after commit: a fast worker must find the row it was sent (DESIGN §8).
-    for done, outbox_id in enumerate(queued):
+    size = 1 if enqueue is not None else max(1, int(current_app.config["REMINDER_SEND_BATCH"]))
+    for done in range(0, len(queued), size):
+        group = queued[done : done + size]
         try:
-            enqueue(outbox_id)
+            if enqueue is not None:
+                enqueue(group[0])
+            else:
+                enqueue_send_many(group)
         except Exception as error:  # kombu raises transport-specific errors
             _unmark_queued(queued[done:])
             raise BrokerUnavailable(type(error).__name__, done, len(queued) - done) from error
@@ -549,99 +580,183 @@ def _settle_items(
     return keep, recipient
 
 
-def send(outbox_id: int, now: datetime | None = None) -> str:
-    """Claim, mail and mark one batch (or digest) and its items. Returns what happened; raises
-    :class:`TransientMailError` when the mail server should be tried again later."""
-    now = now or utcnow()
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     timeout = timedelta(seconds=int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]))
-    claimed: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-        sa.update(ReminderOutbox)
-        .where(
-            ReminderOutbox.id == outbox_id,
-            # An item is mailed by its batch only.
-            ReminderOutbox.kind != "reminder",
-            sa.or_(
-                ReminderOutbox.status == OutboxStatus.PENDING,
-                sa.and_(
-                    ReminderOutbox.status == OutboxStatus.SENDING,
-                    ReminderOutbox.claimed_at < now - timeout,
-                ),
+    return sa.and_(
+        # An item is mailed by its batch only.
+        ReminderOutbox.kind != "reminder",
+        sa.or_(
+            ReminderOutbox.status == OutboxStatus.PENDING,
+            sa.and_(
+                ReminderOutbox.status == OutboxStatus.SENDING,
+                ReminderOutbox.claimed_at < now - timeout,
             ),
-        )
-        .values(
-            status=OutboxStatus.SENDING,
-            claimed_at=now,
-            attempts=ReminderOutbox.attempts + 1,
-            # Taking over a dead worker's claim: its send may have reached the server.
-            unacknowledged=ReminderOutbox.unacknowledged
-            + sa.case((ReminderOutbox.status == OutboxStatus.SENDING, 1), else_=0),
+        ),
+    )
+
+
+def _claim(outbox_ids: Sequence[int], now: datetime) -> list[int]:
+    """Claim every claimable row of ``outbox_ids`` in one statement and commit. On PostgreSQL
+    rows another worker holds locked are skipped, not waited for."""
+    wanted = sa.select(ReminderOutbox.id).where(
+        ReminderOutbox.id.in_(list(outbox_ids)), _claimable(now)
+    )
+    if _postgresql():
+        wanted = wanted.with_for_update(skip_locked=True)
+    claimed = list(
+        db.session.scalars(
+            sa.update(ReminderOutbox)
+            .where(ReminderOutbox.id.in_(wanted.scalar_subquery()), _claimable(now))
+            .values(
+                status=OutboxStatus.SENDING,
+                claimed_at=now,
+                attempts=ReminderOutbox.attempts + 1,
+                # Taking over a dead worker's claim: its send may have reached the server.
+                unacknowledged=ReminderOutbox.unacknowledged
+                + sa.case((ReminderOutbox.status == OutboxStatus.SENDING, 1), else_=0),
+            )
+            .returning(ReminderOutbox.id)
+            .execution_options(synchronize_session=False)
         )
     )
     db.session.commit()
-    if not claimed.rowcount:
-        return "skipped"
+    return sorted(claimed)
+
+
+def _finish(
+    outbox_ids: Sequence[int],
+    now: datetime,
+    status: OutboxStatus,
+    error: str | None = None,
+    **values: Any,
+) -> int:
+    """Record the outcome on these claimed rows and their items in ONE statement, only where
+    the claim is still ours (a slow send whose claim expired and was taken over must not
+    overwrite the newer attempt)."""
+    if not outbox_ids:
+        return 0
+    ours = aliased(ReminderOutbox)
+    claim_is_ours = (
+        sa.select(ours.id)
+        .where(
+            ours.id == ReminderOutbox.batch_id,
+            ours.status == OutboxStatus.SENDING,
+            ours.claimed_at == now,
+        )
+        .exists()
+    )
+    ids = list(outbox_ids)
+    done: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
+        sa.update(ReminderOutbox)
+        .where(
+            sa.or_(
+                sa.and_(
+                    ReminderOutbox.id.in_(ids),
+                    ReminderOutbox.status == OutboxStatus.SENDING,
+                    ReminderOutbox.claimed_at == now,
+                ),
+                sa.and_(
+                    ReminderOutbox.batch_id.in_(ids),
+                    ReminderOutbox.status == OutboxStatus.PENDING,
+                    claim_is_ours,
+                ),
+            )
+        )
+        .values(
+            status=status,
+            last_error=error,
+            claimed_at=None if status == OutboxStatus.PENDING else now,
+            sent_at=utcnow() if status == OutboxStatus.SENT else None,
+            **values,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return max(done.rowcount or 0, 0)
+
+
+def _release(outbox_ids: Sequence[int], now: datetime) -> None:
+    """Hand claimed rows that were never tried back to the outbox (the task's retry carries
+    them; ``queued_at`` says so to the scan). Their claim did not count as an attempt."""
+    if not outbox_ids:
+        return
+    db.session.execute(
+        sa.update(ReminderOutbox)
+        .where(
+            ReminderOutbox.id.in_(list(outbox_ids)),
+            ReminderOutbox.status == OutboxStatus.SENDING,
+            ReminderOutbox.claimed_at == now,
+        )
+        .values(
+            status=OutboxStatus.PENDING,
+            claimed_at=None,
+            queued_at=utcnow(),
+            attempts=ReminderOutbox.attempts - 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def send(outbox_id: int, now: datetime | None = None) -> str:
+    """Claim, mail and mark one batch (or digest) and its items. Returns what happened; raises
+    :class:`TransientMailError` when the mail server should be tried again later."""
+    return send_many([outbox_id], now).get(outbox_id, "skipped")
+
+
+def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[int, str]:
+    """Claim these batches (or digests) at once, mail them over ONE SMTP session and mark the
+    sent ones, with their items, in one statement. Returns what happened to each claimed row.
+
+    When the mail server should be tried again later, the rows already sent are marked, the
+    failing row is recorded for a retry, the untried ones are released, and
+    :class:`TransientMailError` is raised (the task's retry takes them all again; rows sent
+    meanwhile are no longer claimable)."""
+    now = now or utcnow()
+    claimed = _claim(outbox_ids, now)
+    results: dict[int, str] = {}
+    sent: list[int] = []
+    backend = delivery.connection()
+    try:
+        for position, outbox_id in enumerate(claimed):
+            try:
+                results[outbox_id] = _deliver(outbox_id, now, backend)
+            except TransientMailError:
+                _finish(sent, now, OutboxStatus.SENT, failing_since=None)
+                sent.clear()
+                _release(claimed[position + 1 :], now)
+                raise
+            if results[outbox_id] == "sent":
+                sent.append(outbox_id)
+        _finish(sent, now, OutboxStatus.SENT, failing_since=None)
+    finally:
+        delivery.close_session(backend)
+    return results
+
+
+def _deliver(outbox_id: int, now: datetime, backend: Any) -> str:
+    """Mail one claimed row over ``backend`` (kept open between rows). Returns "sent" (the
+    caller marks it), or records any other outcome itself."""
     row = db.session.get(ReminderOutbox, outbox_id)
     if row is None:  # deleted between the claim and now
         return "skipped"
-    ours = aliased(ReminderOutbox)
-
-    def finish(status: OutboxStatus, error: str | None = None, **values: Any) -> bool:
-        """Record the outcome on the batch and its items in ONE statement, only if the claim
-        is still ours (a slow send whose claim expired and was taken over must not overwrite
-        the newer attempt)."""
-        claim_is_ours = (
-            sa.select(ours.id)
-            .where(
-                ours.id == outbox_id,
-                ours.status == OutboxStatus.SENDING,
-                ours.claimed_at == now,
-            )
-            .exists()
-        )
-        done: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-            sa.update(ReminderOutbox)
-            .where(
-                sa.or_(
-                    sa.and_(
-                        ReminderOutbox.id == outbox_id,
-                        ReminderOutbox.status == OutboxStatus.SENDING,
-                        ReminderOutbox.claimed_at == now,
-                    ),
-                    sa.and_(
-                        ReminderOutbox.batch_id == outbox_id,
-                        ReminderOutbox.status == OutboxStatus.PENDING,
-                        claim_is_ours,
-                    ),
-                )
-            )
-            .values(
-                status=status,
-                last_error=error,
-                claimed_at=None if status == OutboxStatus.PENDING else now,
-                sent_at=utcnow() if status == OutboxStatus.SENT else None,
-                **values,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
-        return bool(done.rowcount)
-
     recipient = db.session.get(User, row.recipient_id)
     items: list[ReminderOutbox] = []
     if row.kind == "batch":
         items, recipient = _settle_items(row, recipient)
         if not items:
-            finish(OutboxStatus.CANCELLED, "no referral in the batch awaits a reply")
+            _finish(
+                [outbox_id], now, OutboxStatus.CANCELLED, "no referral in the batch awaits a reply"
+            )
             return "cancelled"
     if recipient is None or not recipient.is_active_account:
-        finish(OutboxStatus.CANCELLED, "no active recipient")
+        _finish([outbox_id], now, OutboxStatus.CANCELLED, "no active recipient")
         return "cancelled"
     if row.unacknowledged >= delivery.MAX_UNACKNOWLEDGED:
         # Two attempts may each have delivered it already: a third copy is not sent blindly.
-        finish(OutboxStatus.FAILED, delivery.NO_ACKNOWLEDGEMENT)
+        _finish([outbox_id], now, OutboxStatus.FAILED, delivery.NO_ACKNOWLEDGEMENT)
         return "failed"
     subject, body = compose(row, recipient.language, items or None)
-    connection = delivery.connection()
     message = EmailMessage(
         subject=subject,
         body=body,
@@ -650,13 +765,14 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
         # Stable per batch: a mail client shows a rare duplicate (crash after the server
         # accepted, before we marked the row) as one message.
         headers={"Message-ID": f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>"},
-        connection=connection,
+        connection=backend,
     )
     try:
+        delivery.open_session(backend)
         message.send(fail_silently=False)
     except Exception as error:  # smtplib and socket errors; sorted by delivery.outcome_of
-        outcome = delivery.outcome_of(error, connection)
-        delivery.close_quietly(connection)
+        outcome = delivery.outcome_of(error, backend)
+        delivery.close_quietly(backend)
         reason = type(error).__name__[:255]
         if delivery.is_configuration_error(error):
             current_app.logger.error("mail server refused our configuration: %s", reason)
@@ -665,7 +781,9 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
         given_up = delivery.gives_up(row, outcome, now)
         if given_up is not None:
             detail = reason if given_up == "refused" else f"{reason}; {given_up}"
-            finish(
+            _finish(
+                [outbox_id],
+                now,
                 OutboxStatus.FAILED,
                 detail[:255],
                 failing_since=failing_since,
@@ -674,7 +792,9 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
             current_app.logger.error("reminder %s could not be e-mailed: %s", row.id, detail)
             return "failed"
         # queued_at marks the retry Celery now holds, so a scan does not queue a second one.
-        finish(
+        _finish(
+            [outbox_id],
+            now,
             OutboxStatus.PENDING,
             reason,
             failing_since=failing_since,
@@ -682,5 +802,4 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
             queued_at=utcnow(),
         )
         raise TransientMailError(reason) from error
-    finish(OutboxStatus.SENT, failing_since=None)
     return "sent"
