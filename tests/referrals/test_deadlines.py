@@ -110,11 +110,13 @@ def test_naive_datetimes_are_refused() -> None:
 
 
 def test_reminder_slots_fire_14_7_3_1_days_before_on_the_day_then_daily_while_overdue() -> None:
+    """For a caseworker who asked for daily overdue reminders (weekly is the default)."""
     sent = local(BERLIN, 2026, 3, 10, 10, 0)
     due = due_at(ReferralKind.SP_URGENT_APPEAL, sent, BERLIN)  # 9 May 10:00 Berlin
 
     def keys_at(*moment: int) -> list[str]:
-        return [slot.key for slot in reminder_slots(due, sent, BERLIN, local(BERLIN, *moment))]
+        now = local(BERLIN, *moment)
+        return [slot.key for slot in reminder_slots(due, sent, BERLIN, now, overdue_every_days=1)]
 
     assert keys_at(2026, 4, 25, 9, 59) == []
     assert keys_at(2026, 4, 25, 10, 0) == ["d14"]
@@ -122,6 +124,16 @@ def test_reminder_slots_fire_14_7_3_1_days_before_on_the_day_then_daily_while_ov
     assert keys_at(2026, 5, 8, 10, 0) == ["d14", "d7", "d3", "d1"]
     assert keys_at(2026, 5, 9, 0, 0) == ["d14", "d7", "d3", "d1", "d0"]
     assert keys_at(2026, 5, 11, 10, 0)[-2:] == ["overdue-1", "overdue-2"]
+
+
+def test_overdue_reminders_repeat_weekly_by_default() -> None:
+    sent = local(BERLIN, 2026, 3, 10, 10, 0)
+    due = due_at(ReferralKind.SP_URGENT_APPEAL, sent, BERLIN)
+    slots = reminder_slots(due, sent, BERLIN, local(BERLIN, 2026, 5, 24, 10, 0))
+    assert [slot.key for slot in slots if slot.key.startswith("overdue-")] == [
+        "overdue-7",
+        "overdue-14",
+    ]
 
 
 def test_short_deadlines_get_no_reminders_from_before_their_clock_started() -> None:
