@@ -151,6 +151,7 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
             Referral.created_at,
             Referral.owner_id,
             Case.assignee_id,
+            Referral.clock_generation,
         )
         .join(Case, Case.id == Referral.case_id)
         .where(
@@ -162,7 +163,7 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
     summary.candidates = len(candidates)
     active, admin_id, daily = _active_staff(), _first_admin(), _asks_for_daily()
     wanted: dict[str, dict[str, Any]] = {}
-    for referral_id, due, clock_start, created_at, owner_id, assignee_id in candidates:
+    for referral_id, due, clock_start, created_at, owner_id, assignee_id, generation in candidates:
         if due is None:  # excluded by the query; here for the type checker
             continue
         recipient = choose_recipient(owner_id, assignee_id, active, admin_id)
@@ -173,7 +174,13 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
         slot = latest_slot(due, clock_start or created_at, zone, now, offsets, every)
         if slot is None:
             continue
-        key = f"reminder:{referral_id}:{slot.key}"
+        # A UN step that moves the deadline to a new clock starts a new generation: its "7 days
+        # before" is a new reminder (generation 0 keeps the keys every older row has).
+        key = (
+            f"reminder:{referral_id}:g{generation}:{slot.key}"
+            if generation
+            else f"reminder:{referral_id}:{slot.key}"
+        )
         wanted[key] = {
             "dedupe_key": key,
             "kind": "reminder",
