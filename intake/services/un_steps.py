@@ -80,6 +80,8 @@ CLOCK_STEP = {
 class StepRejected(referrals.ReferralError):
     """A UN step the server will not record (the message is safe to show)."""
 
+    status = 422
+
 
 def steps_of(referral: Referral) -> Sequence[UnStep]:
     """The referral's steps, in the order they happened."""
