@@ -42,7 +42,7 @@ from intake.referrals.forms import (
     TransitionForm,
     UnStepForm,
 )
-from intake.services import casework, delivery, directory, referrals, un_steps
+from intake.services import casework, delivery, directory, referrals, reprisals, un_steps
 from intake.services.deadlines import DUE_SOON, UN_KINDS
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
@@ -136,6 +136,8 @@ def index() -> str:
         failed_reminder_count=delivery.failed_count(),
         is_admin=current_user.role == Role.ADMIN,
         overview=referrals.overview(now),
+        reprisals_season=reprisals.season(now),
+        can_write=current_user.role in CASE_WRITERS,
         mine=referrals.overview(now, owner_id=current_user.id),
         owners=casework.assignable_users(include_inactive=True),
         args=request.args,

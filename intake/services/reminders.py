@@ -45,7 +45,7 @@ from intake.models import (
     Role,
     User,
 )
-from intake.services import delivery, referrals
+from intake.services import delivery, referrals, reprisals
 from intake.services.deadlines import OVERDUE_DAILY, OVERDUE_EVERY_DAYS, latest_slot
 from intake.services.settings import org_zone
 
@@ -248,11 +248,16 @@ def _gather_batches(now: datetime) -> int:
 def digest_counts(user_id: int, now: datetime) -> dict[str, int]:
     """The digest's counts: the person's referrals (``referrals.mine``) as /referrals shows them."""
     counts = referrals.overview(now, owner_id=user_id)
-    return {
+    result = {
         "overdue": counts.overdue,
         "due_within_7_days": counts.due_soon,
         "awaiting": counts.awaiting,
     }
+    # From 1 March to 15 April: the cases that match the Secretary-General's reprisals report.
+    matching = reprisals.digest_count(now)
+    if matching:
+        result["reprisals_report_cases"] = matching
+    return result
 
 
 def _due_digests(now: datetime) -> list[dict[str, Any]]:
@@ -277,7 +282,11 @@ def _due_digests(now: datetime) -> list[dict[str, Any]]:
         if user_id in admins:
             # Admins fix the mail settings: their digest always says how many did not go.
             counts["reminders_failed"] = failed
-        if not counts["awaiting"] and not counts.get("reminders_failed"):
+        if (
+            not counts["awaiting"]
+            and not counts.get("reminders_failed")
+            and not counts.get("reprisals_report_cases")
+        ):
             continue
         rows.append(
             {
@@ -458,6 +467,16 @@ def _digest(row: ReminderOutbox, footer: str) -> tuple[str, str]:
             *(
                 [_("Reminders that could not be e-mailed: %(n)s", n=counts["reminders_failed"])]
                 if "reminders_failed" in counts
+                else []
+            ),
+            *(
+                [
+                    _(
+                        "Cases for the reprisals report (due 15 April): %(n)s",
+                        n=counts["reprisals_report_cases"],
+                    )
+                ]
+                if "reprisals_report_cases" in counts
                 else []
             ),
             _("Open: %(link)s", link=_link("/referrals/")),
