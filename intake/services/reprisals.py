@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from intake.extensions import db
 from intake.models import Case, Referral, ReferralKind
-from intake.services.deadlines import reprisals_period, reprisals_season, next_reprisals_cutoff
+from intake.services.deadlines import next_reprisals_cutoff, reprisals_period, reprisals_season
 from intake.services.settings import org_zone
 
 REPRISAL_THREAT = "reprisal"
@@ -46,7 +47,7 @@ class ReprisalsSeason:
     cases: Sequence[ReprisalsCase]
 
 
-def _matching(start: datetime, end: datetime) -> sa.Select[tuple[Case]]:
+def _matching(start: datetime, end: datetime) -> sa.Select[Any]:
     # Ids are [a-z_]: quoted in the stored JSON text, so this matches one whole id.
     return (
         sa.select(Case)
@@ -67,7 +68,7 @@ def season(now: datetime) -> ReprisalsSeason | None:
     if year is None:
         return None
     start, end = reprisals_period(year, zone)
-    cases = db.session.scalars(_matching(start, end)).all()
+    cases: Sequence[Case] = db.session.scalars(_matching(start, end)).all()
     referred = dict(
         db.session.execute(
             sa.select(Referral.case_id, sa.func.min(Referral.id))
@@ -83,7 +84,9 @@ def season(now: datetime) -> ReprisalsSeason | None:
         period_start=start,
         period_end=end,
         cutoff=next_reprisals_cutoff(now, zone),
-        cases=[ReprisalsCase(case, reprisals_consent(case), referred.get(case.id)) for case in cases],
+        cases=[
+            ReprisalsCase(case, reprisals_consent(case), referred.get(case.id)) for case in cases
+        ],
     )
 
 

@@ -253,9 +253,7 @@ def record(
     ):
         raise StepRejected(_l("The date cannot be before the communication to the government."))
 
-    step = UnStep(
-        referral_id=referral.id, kind=kind, happened_at=moment, recorded_by_id=actor.id
-    )
+    step = UnStep(referral_id=referral.id, kind=kind, happened_at=moment, recorded_by_id=actor.id)
     if fields.channel:
         if kind not in CONTACTS or fields.channel not in CHANNELS:
             raise StepRejected(_l("Choose how it was sent from the list."))
@@ -288,7 +286,9 @@ def record(
         raise StepRejected(_l("The link must be a web address starting with https://."))
     if fields.due_hours is not None:
         if kind != UnStepKind.COMMUNICATION_SENT or referral.kind != ReferralKind.SP_LEGISLATION:
-            raise StepRejected(_l("Only a communication on draft legislation states its own deadline."))
+            raise StepRejected(
+                _l("Only a communication on draft legislation states its own deadline.")
+            )
         if not LEGISLATION_HOURS <= fields.due_hours <= 24 * 366:
             raise StepRejected(
                 _l("The stated deadline must be at least 48 hours and at most a year.")
@@ -316,7 +316,9 @@ def record(
         referral.clock_started_at = moment
         referral.due_at = due
         referral.clock_generation += 1
-    elif kind in (UnStepKind.SECOND_MESSAGE, UnStepKind.FACTS_UPDATE) and sent_to_government is None:
+    elif (
+        kind in (UnStepKind.SECOND_MESSAGE, UnStepKind.FACTS_UPDATE) and sent_to_government is None
+    ):
         # Written to the mandate again: check with it a full follow-up period after this.
         _follow_up(referral, max(moment, referral.clock_started_at or moment))
     db.session.add(step)

@@ -6,8 +6,15 @@ from datetime import datetime
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import DirectoryEntry, Referral, ReferralKind, ReferralState, Role, User
-from intake.models import UnStepKind
+from intake.models import (
+    DirectoryEntry,
+    Referral,
+    ReferralKind,
+    ReferralState,
+    Role,
+    UnStepKind,
+    User,
+)
 from intake.services import referrals, un_steps
 from intake.services.deadlines import UN_KINDS
 from intake.services.un_steps import CLOCK_STEP

@@ -50,7 +50,8 @@ def test_matching_cases_with_their_consent_from_1_march(web: Flask) -> None:
     refs = cases_for_2027()
     assert reprisals.season(datetime(2027, 2, 27, 12, tzinfo=UTC)) is None
     season = reprisals.season(MARCH_2027)
-    assert season is not None and season.report_year == 2027
+    assert season is not None
+    assert season.report_year == 2027
     listed = {row.case.ref: row.consent for row in season.cases}
     assert listed == {refs["inside"]: True, refs["no_consent"]: False}
     assert reprisals.season(datetime(2027, 4, 16, 12, tzinfo=UTC)) is None
@@ -62,12 +63,15 @@ def test_the_period_follows_the_organisations_zone(web: Flask) -> None:
     edge = make_case(org, threats=["reprisal"], received_at=datetime(2026, 4, 30, 20, tzinfo=UTC))
     settings.set_timezone("Asia/Taipei", make_user(Role.ADMIN))
     taipei = reprisals.season(datetime(2027, 3, 2, tzinfo=UTC))
-    assert taipei is not None and [row.case.ref for row in taipei.cases] == [edge.ref]
+    assert taipei is not None
+    assert [row.case.ref for row in taipei.cases] == [edge.ref]
     settings.set_timezone("America/Mexico_City", make_user(Role.ADMIN))
     mexico = reprisals.season(datetime(2027, 3, 2, 12, tzinfo=UTC))
-    assert mexico is not None and mexico.cases == []
+    assert mexico is not None
+    assert mexico.cases == []
     mexico_2026 = reprisals.season(datetime(2026, 3, 2, 12, tzinfo=UTC))
-    assert mexico_2026 is not None and [row.case.ref for row in mexico_2026.cases] == [edge.ref]
+    assert mexico_2026 is not None
+    assert [row.case.ref for row in mexico_2026.cases] == [edge.ref]
 
 
 def test_referrals_page_and_digest_show_the_report_from_1_march(
@@ -86,6 +90,7 @@ def test_referrals_page_and_digest_show_the_report_from_1_march(
     assert 'id="reprisals-report"' in page
     assert f'data-reprisals-case="{refs["inside"]}"' in page
     assert f'data-reprisals-case="{refs["no_consent"]}"' in page
-    assert refs["before_period"] not in page and refs["other_threat"] not in page
+    assert refs["before_period"] not in page
+    assert refs["other_threat"] not in page
     assert "Not recorded: do not include" in page
     assert reminders.digest_counts(user.id, MARCH_2027)["reprisals_report_cases"] == 2

@@ -17,7 +17,15 @@ from flask import Flask
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, DirectoryEntry, ReferralKind, ReferralState, ReminderOutbox, Role, UnStep
+from intake.models import (
+    AuditEvent,
+    DirectoryEntry,
+    ReferralKind,
+    ReferralState,
+    ReminderOutbox,
+    Role,
+    UnStep,
+)
 from intake.models import UnStepKind as Step
 from intake.services import audit, referrals, reminders, un_steps
 from intake.services.deadlines import (
@@ -191,15 +199,11 @@ def test_legislation_communication_with_a_stated_longer_deadline(app: Flask) -> 
     fields = un_steps.StepFields(communication_type="other_letter", due_hours=168)
     un_steps.record(referral.id, Step.COMMUNICATION_SENT, referral.owner, at=sent, fields=fields)
     assert referral.due_at == sent + timedelta(hours=168)
+    bad = _un_referral(ReferralKind.SP_LEGISLATION)
+    un_steps.record(bad.id, Step.SUBMITTED, bad.owner, at=sent)
+    too_short = un_steps.StepFields(communication_type="other_letter", due_hours=24)
     with pytest.raises(un_steps.StepRejected, match="48 hours"):
-        bad = _un_referral(ReferralKind.SP_LEGISLATION)
-        un_steps.record(bad.id, Step.SUBMITTED, bad.owner, at=sent)
-        un_steps.record(
-            bad.id,
-            Step.COMMUNICATION_SENT,
-            bad.owner,
-            fields=un_steps.StepFields(communication_type="other_letter", due_hours=24),
-        )
+        un_steps.record(bad.id, Step.COMMUNICATION_SENT, bad.owner, fields=too_short)
 
 
 def test_wgad_opinion_transmitted_gives_six_months(app: Flask) -> None:

@@ -50,13 +50,18 @@ def test_reply_summary_is_sealed_in_the_browser_and_shown_decrypted(
 
     posts = [data for method, url, data in requests if method == "POST" and "/un-step" in url]
     assert len(posts) == 1
-    assert "sealed_summary=" in posts[0] and "step=reply_received" in posts[0]
+    assert "sealed_summary=" in posts[0]
+    assert "step=reply_received" in posts[0]
     for _method, url, data in requests:
-        assert CANARY not in url and CANARY not in data
+        assert CANARY not in url
+        assert CANARY not in data
 
     db.session.expire_all()
-    step = db.session.scalars(sa.select(UnStep).where(UnStep.kind == UnStepKind.REPLY_RECEIVED)).one()
-    assert step.sealed_summary and CANARY not in step.sealed_summary
+    step = db.session.scalars(
+        sa.select(UnStep).where(UnStep.kind == UnStepKind.REPLY_RECEIVED)
+    ).one()
+    assert step.sealed_summary
+    assert CANARY not in step.sealed_summary
     assert crypto.open_answers(step.sealed_summary, org.secret) == {"body": SUMMARY}
     assert step.referral.state == ReferralState.REPLIED
 

@@ -166,7 +166,8 @@ def test_hostile_communication_forms_are_refused(web: Flask, data: dict) -> None
     assert response.status_code in (400, 422)  # NUL bytes are refused before the view
     assert steps() == ["submitted"]
     page = response.get_data(as_text=True)
-    assert "<script>alert(1)" not in page and "<img src=x>" not in page
+    assert "<script>alert(1)" not in page
+    assert "<img src=x>" not in page
 
 
 def test_steps_of_an_ngo_referral_and_unknown_referrals_are_refused(web: Flask) -> None:
@@ -177,7 +178,9 @@ def test_steps_of_an_ngo_referral_and_unknown_referrals_are_refused(web: Flask) 
     ngo = referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, user)
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
-    assert client.post(f"/referrals/{ngo.id}/un-step", data={"step": "submitted"}).status_code == 422
+    assert (
+        client.post(f"/referrals/{ngo.id}/un-step", data={"step": "submitted"}).status_code == 422
+    )
     assert "On the UN" not in client.get(f"/referrals/{ngo.id}").get_data(as_text=True)
     assert client.post("/referrals/999999/un-step", data={"step": "submitted"}).status_code == 404
     assert client.post(f"/referrals/{2**40}/un-step", data={"step": "submitted"}).status_code == 404
@@ -197,6 +200,7 @@ def test_wgad_steps_show_the_six_month_follow_up(web: Flask) -> None:
         ), step
     db.session.expire_all()
     wgad = db.session.get_one(Referral, referral.id)
-    assert wgad.due_at is not None and wgad.clock_started_at is not None
+    assert wgad.due_at is not None
+    assert wgad.clock_started_at is not None
     assert timedelta(days=180) <= wgad.due_at - wgad.clock_started_at <= timedelta(days=184)
     assert wgad.due_at > datetime(2000, 1, 1, tzinfo=UTC)
