@@ -157,6 +157,8 @@ class BaseSettings:
     REMINDER_OFFSETS_DAYS = (14, 7, 3, 1, 0)
     REMINDER_QUEUE_BATCH = 5000
     FOLLOW_UP_DAYS = 14
+    # A submission to a UN mandate that has not led to a communication: check after this many days.
+    UN_FOLLOW_UP_DAYS = _int("UN_FOLLOW_UP_DAYS", 30)
 
     # Sign-in and key custody (DESIGN §1.5, §3).
     LOGIN_RATE_LIMIT = "10 per minute;60 per hour"

@@ -15,11 +15,14 @@ from intake.models.enums import (
 )
 from intake.models.referral import (
     AWAITING,
+    CommunicationType,
     OutboxStatus,
     Referral,
     ReferralKind,
     ReferralState,
     ReminderOutbox,
+    UnStep,
+    UnStepKind,
 )
 from intake.models.search import CaseSearchIndex, CaseSearchToken
 from intake.models.second_factor import Passkey, RecoveryCode
@@ -39,6 +42,7 @@ __all__ = [
     "CaseSearchToken",
     "CaseSkeleton",
     "CaseStatus",
+    "CommunicationType",
     "DirectoryEntry",
     "Heartbeat",
     "KeyGrant",
@@ -57,6 +61,8 @@ __all__ = [
     "ReferralState",
     "ReminderOutbox",
     "Role",
+    "UnStep",
+    "UnStepKind",
     "SealedBy",
     "SharedStatus",
     "StaffSession",

@@ -75,6 +75,10 @@ class Referral(db.Model):  # type: ignore[name-defined]
     # Which organisation key the note was sealed to (keys rotate; the browser needs the right one).
     note_org_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_keys.id"))
     consent_override_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    # Bumped each time a UN step moves the deadline to a new clock (the mandate's follow-up
+    # becomes the government's reply deadline): the reminders of the new clock are new items,
+    # not duplicates of the old clock's "7 days before".
+    clock_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -141,3 +145,57 @@ class ReminderOutbox(db.Model):  # type: ignore[name-defined]
     batch_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("reminder_outbox.id", ondelete="SET NULL"), index=True
     )
+
+
+class UnStepKind(enum.StrEnum):
+    """The dated steps of a communication with a UN mechanism (seed 002, DESIGN §5)."""
+
+    SUBMITTED = "submitted"
+    ACKNOWLEDGED = "acknowledged"
+    NOT_ACKNOWLEDGED = "not_acknowledged"
+    SECOND_MESSAGE = "second_message"
+    FACTS_UPDATE = "facts_update"
+    COMMUNICATION_SENT = "communication_sent"
+    OPINION_ADOPTED = "opinion_adopted"
+    OPINION_TRANSMITTED = "opinion_transmitted"
+    REPLY_RECEIVED = "reply_received"
+    NO_REPLY = "no_reply"
+    PUBLISHED = "published"
+    PRESS_RELEASE = "press_release"
+    FURTHER_COMMUNICATION = "further_communication"
+
+
+class CommunicationType(enum.StrEnum):
+    URGENT_APPEAL = "urgent_appeal"
+    ALLEGATION_LETTER = "allegation_letter"
+    OTHER_LETTER = "other_letter"
+
+
+class UnStep(db.Model):  # type: ignore[name-defined]
+    """One dated step of a referral to a UN mechanism. Only facts that are public or routing
+    (dates, the channel, the UN's own reference, mandates, a public link) are in the clear; the
+    summary of a government reply is sealed in the browser to the organisation key."""
+
+    __tablename__ = "un_steps"
+    __table_args__ = (sa.Index("ix_un_steps_referral_happened", "referral_id", "happened_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referrals.id", ondelete="CASCADE"))
+    kind: Mapped[UnStepKind] = mapped_column(enum_column(UnStepKind))
+    happened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str | None] = mapped_column(sa.String(32))
+    communication_type: Mapped[CommunicationType | None] = mapped_column(
+        enum_column(CommunicationType)
+    )
+    reference: Mapped[str | None] = mapped_column(sa.String(40))
+    joined_mandates: Mapped[str | None] = mapped_column(sa.String(300))
+    link: Mapped[str | None] = mapped_column(sa.String(500))
+    # A draft-law communication may give the government longer than 48 hours.
+    due_hours: Mapped[int | None] = mapped_column()
+    sealed_summary: Mapped[str | None] = mapped_column(sa.Text)
+    summary_org_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_keys.id"))
+    recorded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    referral = relationship("Referral")
+    recorded_by = relationship("User")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField
+from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
@@ -77,3 +77,66 @@ class TransitionForm(FlaskForm):
         ],
         validators=[Optional()],
     )
+
+
+STEP_LABELS = {
+    "submitted": _l("Submitted to the mandate"),
+    "acknowledged": _l("Acknowledgement received"),
+    "not_acknowledged": _l("No acknowledgement received"),
+    "second_message": _l("Second message sent to the mandate"),
+    "facts_update": _l("Update of the facts sent to OHCHR"),
+    "communication_sent": _l("Communication sent to the government"),
+    "opinion_adopted": _l("Opinion adopted"),
+    "opinion_transmitted": _l("Opinion transmitted to the government"),
+    "reply_received": _l("Government reply received"),
+    "no_reply": _l("No reply from the government"),
+    "published": _l("Published in the communications report"),
+    "press_release": _l("Press release"),
+    "further_communication": _l("Further communication"),
+}
+CHANNEL_LABELS = {
+    "online_form": _l("UN online form"),
+    "email": _l("E-mail to the mandate"),
+    "staff_contact": _l("To an OHCHR staff member directly"),
+    "other": _l("Other channel"),
+}
+COMMUNICATION_TYPE_LABELS = {
+    "urgent_appeal": _l("Urgent appeal"),
+    "allegation_letter": _l("Allegation letter"),
+    "other_letter": _l("Other letter"),
+}
+
+
+class UnStepForm(FlaskForm):
+    """One UN step. Only public or routing facts: the reply's summary arrives sealed."""
+
+    step = SelectField(
+        choices=[SelectChoice(key, label) for key, label in STEP_LABELS.items()],
+        validators=[DataRequired()],
+    )
+    at = DateTimeLocalField(
+        _l("When (your organisation's time; empty means now)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+    )
+    channel = SelectField(
+        _l("How"),
+        choices=[SelectChoice("", "—")]
+        + [SelectChoice(key, label) for key, label in CHANNEL_LABELS.items()],
+        validators=[Optional()],
+    )
+    communication_type = SelectField(
+        _l("Type"),
+        choices=[SelectChoice("", "—")]
+        + [SelectChoice(key, label) for key, label in COMMUNICATION_TYPE_LABELS.items()],
+        validators=[Optional()],
+    )
+    reference = StringField(_l("UN reference (e.g. AL CHN 3/2026)"), validators=[Optional()])
+    joined_mandates = StringField(_l("Other mandates that joined"), validators=[Optional()])
+    link = StringField(_l("Link (https://…)"), validators=[Optional()])
+    due_hours = IntegerField(
+        _l("Deadline stated in the letter, in hours (48 or more)"),
+        validators=[Optional(), NumberRange(min=1, max=24 * 366)],
+    )
+    sealed_summary = HiddenField()
+    org_key_id = HiddenField()

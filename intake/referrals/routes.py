@@ -33,13 +33,17 @@ from intake.models import (
 from intake.referrals import bp
 from intake.referrals.forms import (
     ACTION_LABELS,
+    CHANNEL_LABELS,
+    COMMUNICATION_TYPE_LABELS,
     OVERRIDE_REASON_LABELS,
+    STEP_LABELS,
     VIEW_LABELS,
     ReferralForm,
     TransitionForm,
+    UnStepForm,
 )
-from intake.services import casework, delivery, directory, referrals
-from intake.services.deadlines import DUE_SOON
+from intake.services import casework, delivery, directory, referrals, reprisals, un_steps
+from intake.services.deadlines import DUE_SOON, UN_KINDS
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
 from intake.web import error_response
@@ -132,6 +136,8 @@ def index() -> str:
         failed_reminder_count=delivery.failed_count(),
         is_admin=current_user.role == Role.ADMIN,
         overview=referrals.overview(now),
+        reprisals_season=reprisals.season(now),
+        can_write=current_user.role in CASE_WRITERS,
         mine=referrals.overview(now, owner_id=current_user.id),
         owners=casework.assignable_users(include_inactive=True),
         args=request.args,
@@ -176,6 +182,11 @@ def _clock_words(starts: str) -> str:
         return _("counted from when the case was received")
     if starts == "created":
         return _("the next yearly cut-off")
+    if starts == "un_follow_up":
+        return _(
+            "a check with the mandate if it is submitted now; the government's deadline "
+            "starts when the mandate writes to it"
+        )
     return _("if it is sent now; the clock starts when you mark it as sent")
 
 
@@ -292,10 +303,30 @@ def detail(referral_id: int) -> str:
     return _render_detail(referral, TransitionForm())
 
 
-def _render_detail(referral: Referral, form: TransitionForm) -> str:
+# What each UN step's form asks besides the date (UnStepForm fields).
+STEP_FIELDS = {
+    "submitted": ("channel",),
+    "second_message": ("channel",),
+    "facts_update": ("channel",),
+    "communication_sent": ("communication_type", "reference", "joined_mandates", "due_hours"),
+    "reply_received": ("summary",),
+    "published": ("link",),
+    "press_release": ("link",),
+    "further_communication": ("reference", "joined_mandates", "link"),
+}
+
+
+def _render_detail(
+    referral: Referral, form: TransitionForm, step_form: UnStepForm | None = None
+) -> str:
     now = utcnow()
     overdue = referral.due_at is not None and referral.due_at < now and referral.state in AWAITING
     allowed = referrals.allowed_actions(referral)
+    is_un = referral.kind in UN_KINDS
+    steps = un_steps.steps_of(referral) if is_un else []
+    if is_un:
+        # A UN referral moves by its steps; only closing and withdrawing stay generic.
+        allowed = [action for action in allowed if action not in referrals.ACTION_STEPS]
     form.action.choices = [SelectChoice(action, ACTION_LABELS[action]) for action in allowed]
     return render_template(
         "referrals/detail.html",
@@ -309,8 +340,60 @@ def _render_detail(referral: Referral, form: TransitionForm) -> str:
         is_admin=current_user.role == Role.ADMIN,
         resend_form=EmptyForm(),
         note_key=current_org_key(),
+        is_un=is_un,
+        un_steps=steps,
+        un_clock="reply"
+        if is_un and any(step.kind == un_steps.CLOCK_STEP[referral.kind] for step in steps)
+        else "follow_up",
+        next_steps=[step.value for step in un_steps.next_steps(referral, steps)] if is_un else [],
+        step_form=step_form or UnStepForm(formdata=None),
+        step_failed=step_form.step.data if step_form is not None else None,
+        step_labels=STEP_LABELS,
+        step_fields=STEP_FIELDS,
+        channel_labels=CHANNEL_LABELS,
+        communication_type_labels=COMMUNICATION_TYPE_LABELS,
         **_labels(),
     )
+
+
+@bp.post("/<int:referral_id>/un-step")
+@role_required(*CASE_WRITERS)
+def un_step(referral_id: int) -> Response | tuple[str, int]:
+    """Record one dated UN step. The reply's summary arrives sealed (js/un-steps.js); the
+    other fields are public or routing facts, each checked by ``un_steps.record``."""
+    if referral_id > 2**31 - 1:
+        abort(404)
+    referral = _referral_or_404(referral_id)
+    form = UnStepForm()
+    if not form.validate_on_submit():
+        flash(_("Check the form: choose a step and a valid date."), "error")
+        return _render_detail(referral, TransitionForm(), form), 422
+    at = None
+    if form.at.data is not None:
+        if form.at.data.year < EARLIEST_YEAR:
+            flash(_("Check the date: it is long before this referral existed."), "error")
+            return _render_detail(referral, TransitionForm(), form), 422
+        at = form.at.data.replace(tzinfo=org_zone())
+    key_id = form.org_key_id.data or ""
+    fields = un_steps.StepFields(
+        channel=form.channel.data or None,
+        communication_type=form.communication_type.data or None,
+        reference=(form.reference.data or "").strip() or None,
+        joined_mandates=(form.joined_mandates.data or "").strip() or None,
+        link=(form.link.data or "").strip() or None,
+        due_hours=form.due_hours.data,
+        sealed_summary=form.sealed_summary.data or None,
+        org_key_id=int(key_id) if _small_number(key_id) else None,
+    )
+    try:
+        un_steps.record(
+            referral.id, un_steps.UnStepKind(form.step.data), current_user, at=at, fields=fields
+        )
+    except referrals.ReferralError as error:
+        flash(str(error), "error")
+        return _render_detail(referral, TransitionForm(), form), error.status
+    flash(_("Step recorded."), "success")
+    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
 
 
 @bp.post("/<int:referral_id>/transition")

@@ -22,6 +22,12 @@ WGAD_MONTHS = 6
 DEFAULT_NGO_DAYS = 14
 DEFAULT_FOLLOW_UP_DAYS = 14
 REPRISALS_CUTOFF = (4, 15)  # 15 April: the report covering 1 May to 30 April
+# The period a report covers: 1 May of the year before to 30 April of its own year (seed 002).
+REPRISALS_PERIOD_START = (5, 1)
+# From 1 March the cases that match the coming report are shown (on /referrals, in the digest).
+REPRISALS_SEASON_START = (3, 1)
+# Before the mandate sends anything, check with it this many days after the submission.
+DEFAULT_UN_FOLLOW_UP_DAYS = 30
 DEFAULT_OFFSETS_DAYS = (14, 7, 3, 1, 0)
 # Overdue referrals are reminded weekly (DESIGN §5); a caseworker may ask for daily.
 OVERDUE_EVERY_DAYS = 7
@@ -40,6 +46,20 @@ CLOCK_STARTS = {
     ReferralKind.EMBASSY_CONTACT: "case_received",
     ReferralKind.FOLLOW_UP: "sent",
 }
+
+
+# Referrals to a UN mechanism follow the UN's own steps (intake.services.un_steps): until the
+# mandate writes to the government, their deadline is the follow-up clock below; the government's
+# reply deadline runs from the communication (or the WGAD opinion's transmission), not from the
+# submission.
+UN_KINDS = frozenset(
+    {
+        ReferralKind.SP_URGENT_APPEAL,
+        ReferralKind.SP_ALLEGATION_LETTER,
+        ReferralKind.SP_LEGISLATION,
+        ReferralKind.WGAD_OPINION,
+    }
+)
 
 
 class DeadlineError(ValueError):
@@ -76,6 +96,43 @@ def next_reprisals_cutoff(start: datetime, zone: ZoneInfo) -> datetime:
         if cutoff >= local:
             return cutoff.astimezone(UTC)
     raise AssertionError("unreachable: next year's cut-off is always later")
+
+
+def un_follow_up_due(submitted: datetime, zone: ZoneInfo, days: int) -> datetime:
+    """When to check with a mandate that has not written to the government yet: ``days`` after
+    the submission, on the organisation's calendar."""
+    if days <= 0:
+        raise DeadlineError("the follow-up period must be positive")
+    return _local_shift(submitted, zone, days=days)
+
+
+def government_reply_due(
+    kind: ReferralKind, sent_to_government: datetime, zone: ZoneInfo, *, due_hours: int | None
+) -> datetime:
+    """The government's deadline, counted from the mandate's communication (or, for WGAD, the
+    opinion's transmission): 60 days; 48 hours or the stated longer period for legislation;
+    six months for a WGAD opinion."""
+    if kind not in UN_KINDS:
+        raise DeadlineError(f"{kind!r} is not a referral to a UN mechanism")
+    return due_at(kind, sent_to_government, zone, due_hours=due_hours)
+
+
+def reprisals_period(report_year: int, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The period the report due on 15 April ``report_year`` covers, as UTC ``[start, end)``:
+    from 1 May of the year before to the end of 30 April, midnight to midnight local time."""
+    month, day = REPRISALS_PERIOD_START
+    start = datetime.combine(date(report_year - 1, month, day), time(0), tzinfo=zone)
+    end = datetime.combine(date(report_year, month, day), time(0), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def reprisals_season(now: datetime, zone: ZoneInfo) -> int | None:
+    """The year of the report being prepared at ``now``: from 1 March to its 15 April cut-off
+    (local dates, inclusive); ``None`` for the rest of the year."""
+    today = _aware(now).astimezone(zone).date()
+    opens = date(today.year, *REPRISALS_SEASON_START)
+    closes = date(today.year, *REPRISALS_CUTOFF)
+    return today.year if opens <= today <= closes else None
 
 
 def due_at(

@@ -46,7 +46,7 @@ def _first_instant(local: str) -> str:
 # Only constants of this module are formatted in; every value comes as a bound parameter.
 _CANDIDATES = f"""
 candidate AS MATERIALIZED (
-    SELECT r.id AS referral_id, r.due_at,
+    SELECT r.id AS referral_id, r.due_at, r.clock_generation,
            coalesce(r.clock_started_at, r.created_at) AS clock_start,
            coalesce(owner.id, assignee.id, CAST(:admin_id AS integer)) AS recipient_id
     FROM referrals AS r
@@ -59,6 +59,7 @@ candidate AS MATERIALIZED (
 ),
 due AS (
     SELECT candidate.referral_id, candidate.recipient_id, candidate.due_at,
+        candidate.clock_generation,
         CASE
             WHEN overdue.days >= 1 THEN 'overdue-' || overdue.days
             WHEN fired.days IS NOT NULL AND fired.fires >= candidate.clock_start
@@ -100,7 +101,12 @@ WITH {_CANDIDATES},
 written AS (
     INSERT INTO reminder_outbox (dedupe_key, kind, referral_id, recipient_id, offset_key, due_at,
                                  counts, status, attempts, unacknowledged, created_at)
-    SELECT 'reminder:' || referral_id || ':' || offset_key, 'reminder', referral_id,
+    -- A UN step that moves the deadline starts a new clock generation: its reminders are new
+    -- (generation 0 keeps the keys older rows have), as in reminders._due_python.
+    SELECT 'reminder:' || referral_id || ':'
+               || CASE WHEN clock_generation > 0 THEN 'g' || clock_generation || ':' ELSE '' END
+               || offset_key,
+           'reminder', referral_id,
            recipient_id, offset_key, due_at, CAST('{{}}' AS json), :pending, 0, 0,
            CAST(:now AS timestamptz)
     FROM due

@@ -29,10 +29,18 @@ from intake.models import (
     ReferralState,
     ReminderOutbox,
     Role,
+    UnStepKind,
     User,
 )
 from intake.services import audit, casework
-from intake.services.deadlines import CLOCK_STARTS, DUE_SOON, DeadlineError, due_at
+from intake.services.deadlines import (
+    CLOCK_STARTS,
+    DUE_SOON,
+    UN_KINDS,
+    DeadlineError,
+    due_at,
+    un_follow_up_due,
+)
 from intake.services.errors import ServiceError
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
@@ -55,6 +63,13 @@ TRANSITIONS: dict[str, tuple[tuple[ReferralState, ...], ReferralState]] = {
     "no_reply": ((ReferralState.SENT, ReferralState.ACKNOWLEDGED), ReferralState.NO_REPLY),
     "close": ((ReferralState.REPLIED, ReferralState.NO_REPLY), ReferralState.CLOSED),
     "withdraw": (AWAITING, ReferralState.WITHDRAWN),
+}
+# For a referral to a UN mechanism, these actions are UN steps (``un_steps.record``).
+ACTION_STEPS = {
+    "send": UnStepKind.SUBMITTED,
+    "acknowledge": UnStepKind.ACKNOWLEDGED,
+    "reply": UnStepKind.REPLY_RECEIVED,
+    "no_reply": UnStepKind.NO_REPLY,
 }
 # Why an admin refers a case without recorded consent: a fixed list, so that no free text
 # about the person ever sits in the clear (DESIGN §1.1). Labels live with the form.
@@ -103,7 +118,7 @@ class ImpliedDue:
     """The deadline a choice of (entry, kind) implies, for the form to show before saving."""
 
     due_at: datetime
-    clock_starts: str  # "sent", "created" or "case_received" (CLOCK_STARTS)
+    clock_starts: str  # "sent", "created", "case_received" (CLOCK_STARTS) or "un_follow_up"
 
 
 def implied_due(
@@ -117,6 +132,9 @@ def implied_due(
     """When a referral would be due: if it were sent now, or from when its clock really starts
     (the case's arrival, or now for the reprisals cut-off). The same rule ``create`` applies."""
     now = now or utcnow()
+    if kind in UN_KINDS:
+        follow_up = un_follow_up_due(now, org_zone(), int(current_app.config["UN_FOLLOW_UP_DAYS"]))
+        return ImpliedDue(follow_up, "un_follow_up")
     starts = CLOCK_STARTS[kind]
     start = case.received_at if starts == "case_received" else now
     due = due_at(
@@ -242,11 +260,32 @@ def transition(
             raise ReferralError(_l("Choose an outcome to close the referral."))
         referral.outcome = outcome
         referral.closed_at = moment
+    if referral.kind in UN_KINDS and action in ACTION_STEPS:
+        # A UN referral moves by its own dated steps; the step records the transition.
+        from intake.services import un_steps  # noqa: PLC0415 (un_steps builds on this module)
+
+        un_steps.record(referral.id, ACTION_STEPS[action], actor, at=moment)
+        return referral
+    apply_transition(referral, action, actor, moment)
+    return referral
+
+
+def apply_transition(referral: Referral, action: str, actor: User, moment: datetime) -> None:
+    """Move ``referral`` by ``action`` at ``moment`` and audit it, inside the caller's
+    transaction (checks are the caller's: :func:`transition` or ``un_steps.record``)."""
+    target = TRANSITIONS[action][1]
     previous = referral.state
     referral.state = target
     if action == "send":
         referral.sent_at = moment
-        if CLOCK_STARTS[referral.kind] == "sent":
+        if referral.kind in UN_KINDS:
+            # Submitted to the mandate: only the follow-up clock runs until the mandate writes
+            # to the government (``un_steps``), whose reply deadline then replaces it.
+            referral.clock_started_at = moment
+            referral.due_at = un_follow_up_due(
+                moment, org_zone(), int(current_app.config["UN_FOLLOW_UP_DAYS"])
+            )
+        elif CLOCK_STARTS[referral.kind] == "sent":
             try:
                 _schedule(referral, moment, referral.entry)
             except DeadlineError as error:
@@ -263,7 +302,6 @@ def transition(
         actor=actor,
         detail={"referral": referral.id, "from": previous.value, "to": target.value},
     )
-    return referral
 
 
 def next_best(referral: Referral) -> dict[str, Any] | None:

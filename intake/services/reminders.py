@@ -45,7 +45,7 @@ from intake.models import (
     Role,
     User,
 )
-from intake.services import delivery, due_sql, referrals
+from intake.services import delivery, due_sql, referrals, reprisals
 from intake.services.deadlines import OVERDUE_DAILY, OVERDUE_EVERY_DAYS, latest_slot
 from intake.services.settings import org_zone
 
@@ -151,6 +151,7 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
             Referral.created_at,
             Referral.owner_id,
             Case.assignee_id,
+            Referral.clock_generation,
         )
         .join(Case, Case.id == Referral.case_id)
         .where(
@@ -162,7 +163,7 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
     summary.candidates = len(candidates)
     active, admin_id, daily = _active_staff(), _first_admin(), _asks_for_daily()
     wanted: dict[str, dict[str, Any]] = {}
-    for referral_id, due, clock_start, created_at, owner_id, assignee_id in candidates:
+    for referral_id, due, clock_start, created_at, owner_id, assignee_id, generation in candidates:
         if due is None:  # excluded by the query; here for the type checker
             continue
         recipient = choose_recipient(owner_id, assignee_id, active, admin_id)
@@ -173,7 +174,13 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
         slot = latest_slot(due, clock_start or created_at, zone, now, offsets, every)
         if slot is None:
             continue
-        key = f"reminder:{referral_id}:{slot.key}"
+        # A UN step that moves the deadline to a new clock starts a new generation: its "7 days
+        # before" is a new reminder (generation 0 keeps the keys every older row has).
+        key = (
+            f"reminder:{referral_id}:g{generation}:{slot.key}"
+            if generation
+            else f"reminder:{referral_id}:{slot.key}"
+        )
         wanted[key] = {
             "dedupe_key": key,
             "kind": "reminder",
@@ -261,11 +268,16 @@ def _gather_batches(now: datetime) -> int:
 def digest_counts(user_id: int, now: datetime) -> dict[str, int]:
     """The digest's counts: the person's referrals (``referrals.mine``) as /referrals shows them."""
     counts = referrals.overview(now, owner_id=user_id)
-    return {
+    result = {
         "overdue": counts.overdue,
         "due_within_7_days": counts.due_soon,
         "awaiting": counts.awaiting,
     }
+    # From 1 March to 15 April: the cases that match the Secretary-General's reprisals report.
+    matching = reprisals.digest_count(now)
+    if matching:
+        result["reprisals_report_cases"] = matching
+    return result
 
 
 def _due_digests(now: datetime) -> list[dict[str, Any]]:
@@ -290,7 +302,11 @@ def _due_digests(now: datetime) -> list[dict[str, Any]]:
         if user_id in admins:
             # Admins fix the mail settings: their digest always says how many did not go.
             counts["reminders_failed"] = failed
-        if not counts["awaiting"] and not counts.get("reminders_failed"):
+        if (
+            not counts["awaiting"]
+            and not counts.get("reminders_failed")
+            and not counts.get("reprisals_report_cases")
+        ):
             continue
         rows.append(
             {
@@ -482,6 +498,16 @@ def _digest(row: ReminderOutbox, footer: str) -> tuple[str, str]:
             *(
                 [_("Reminders that could not be e-mailed: %(n)s", n=counts["reminders_failed"])]
                 if "reminders_failed" in counts
+                else []
+            ),
+            *(
+                [
+                    _(
+                        "Cases for the reprisals report (due 15 April): %(n)s",
+                        n=counts["reprisals_report_cases"],
+                    )
+                ]
+                if "reprisals_report_cases" in counts
                 else []
             ),
             _("Open: %(link)s", link=_link("/referrals/")),

@@ -4,7 +4,7 @@ Every scan gathers the pending items not yet in a batch (issue 14). Without this
 index that lookup reads every pending item, and those pile up while mail is down.
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0018
 Create Date: 2026-12-20 10:00:00.000000
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0019'
-down_revision = '0015'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 

@@ -87,9 +87,10 @@ def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) 
     assert sent.status_code == 302
     db.session.refresh(referral)
     assert referral.sent_at == datetime(2026, 11, 20, 10, tzinfo=UTC)
-    assert referral.due_at == referral.sent_at + timedelta(days=60)
+    # Submitted to the mandate: the follow-up clock, not yet the government's 60 days.
+    assert referral.due_at == referral.sent_at + timedelta(days=30)
     detail = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
-    assert "2027-01-19" in detail
+    assert "2026-12-20" in detail
 
 
 @pytest.mark.parametrize(

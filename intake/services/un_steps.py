@@ -1,0 +1,338 @@
+"""The UN's own clock for a referral to a UN mechanism (DESIGN §5, issue 12, seed 002).
+
+A submission to a mandate may lead to a communication to the government weeks later, or never.
+Until it does, the referral's ``due_at`` is a follow-up clock (``UN_FOLLOW_UP_DAYS`` after the
+last contact with the mandate) that asks the caseworker to check; from the communication (or a
+WGAD opinion's transmission) it is the government's reply deadline by the rule table. ``due_at``
+stays the one deadline that pages and the reminder scan read.
+
+Every step is a dated, audited row. Only what is public or routing is in the clear: dates, the
+channel, the UN's reference, the mandates that joined, a public https link. The summary of a
+government reply is sealed in the browser like a referral's note.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from intake import crypto
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import (
+    CommunicationType,
+    Referral,
+    ReferralKind,
+    ReferralState,
+    UnStep,
+    UnStepKind,
+    User,
+)
+from intake.services import audit, referrals
+from intake.services.deadlines import (
+    LEGISLATION_HOURS,
+    UN_KINDS,
+    DeadlineError,
+    government_reply_due,
+    un_follow_up_due,
+)
+from intake.services.keys import current_org_key
+from intake.services.settings import org_zone
+from intake.services.transactions import transactional
+
+CHANNELS = ("online_form", "email", "staff_contact", "other")
+SUMMARY_MAX_BYTES = 64 * 1024
+REFERENCE_MAX = 40
+MANDATES_MAX = 300
+LINK_MAX = 500
+# The UN's communication references: "AL CHN 3/2026", "UA CHN 12/2025", "OL CHN 4/2024",
+# "JAL OTH 1/2026"; upper case letters, a country or OTH, a number and a year.
+REFERENCE_PATTERN = re.compile(r"[A-Z]{2,4} [A-Z]{3} [0-9]{1,4}/(19|20)[0-9]{2}")
+# Mandate names are public (e.g. "SR on human rights defenders; WG on Arbitrary Detention"):
+# letters of any script, digits, spaces and light punctuation; nothing markup-like.
+MANDATES_PATTERN = re.compile(r"[\w ,;.'’()&/-]+")
+
+# Steps that move the referral's state too (the same transitions as every referral).
+STEP_ACTIONS = {
+    UnStepKind.SUBMITTED: "send",
+    UnStepKind.ACKNOWLEDGED: "acknowledge",
+    UnStepKind.REPLY_RECEIVED: "reply",
+    UnStepKind.NO_REPLY: "no_reply",
+}
+# Contacts with the mandate that restart the follow-up clock while nothing has been sent.
+CONTACTS = frozenset({UnStepKind.SUBMITTED, UnStepKind.SECOND_MESSAGE, UnStepKind.FACTS_UPDATE})
+# The step that starts the government's clock, per kind.
+CLOCK_STEP = {
+    ReferralKind.SP_URGENT_APPEAL: UnStepKind.COMMUNICATION_SENT,
+    ReferralKind.SP_ALLEGATION_LETTER: UnStepKind.COMMUNICATION_SENT,
+    ReferralKind.SP_LEGISLATION: UnStepKind.COMMUNICATION_SENT,
+    ReferralKind.WGAD_OPINION: UnStepKind.OPINION_TRANSMITTED,
+}
+
+
+class StepRejected(referrals.ReferralError):
+    """A UN step the server will not record (the message is safe to show)."""
+
+    status = 422
+
+
+def steps_of(referral: Referral) -> Sequence[UnStep]:
+    """The referral's steps, in the order they happened."""
+    return db.session.scalars(
+        sa.select(UnStep)
+        .where(UnStep.referral_id == referral.id)
+        .order_by(UnStep.happened_at, UnStep.id)
+    ).all()
+
+
+def _first(steps: Sequence[UnStep], kind: UnStepKind) -> UnStep | None:
+    return next((step for step in steps if step.kind == kind), None)
+
+
+def next_steps(referral: Referral, steps: Sequence[UnStep] | None = None) -> list[UnStepKind]:
+    """The steps that can be recorded next, in the order the UN takes them."""
+    if referral.kind not in UN_KINDS or referral.state in (
+        ReferralState.CLOSED,
+        ReferralState.WITHDRAWN,
+    ):
+        return []
+    steps = steps_of(referral) if steps is None else steps
+    kinds = {step.kind for step in steps}
+    if referral.state == ReferralState.DRAFT:
+        return [UnStepKind.SUBMITTED]
+    clock_step = CLOCK_STEP[referral.kind]
+    answered = referral.state in (ReferralState.REPLIED, ReferralState.NO_REPLY)
+    possible: list[UnStepKind] = []
+    if referral.state == ReferralState.SENT:
+        # Not every mandate acknowledges, and some do so late: possible until it is recorded.
+        possible += [UnStepKind.ACKNOWLEDGED]
+    if clock_step not in kinds:
+        if referral.state == ReferralState.SENT and UnStepKind.NOT_ACKNOWLEDGED not in kinds:
+            possible += [UnStepKind.NOT_ACKNOWLEDGED]
+        possible += [UnStepKind.SECOND_MESSAGE, UnStepKind.FACTS_UPDATE]
+        if referral.kind == ReferralKind.WGAD_OPINION and UnStepKind.OPINION_ADOPTED not in kinds:
+            possible += [UnStepKind.OPINION_ADOPTED]
+        possible += [clock_step]
+        return possible
+    if not answered:
+        possible += [UnStepKind.REPLY_RECEIVED, UnStepKind.NO_REPLY, UnStepKind.FACTS_UPDATE]
+    if UnStepKind.PUBLISHED not in kinds:
+        possible += [UnStepKind.PUBLISHED]
+    possible += [UnStepKind.PRESS_RELEASE, UnStepKind.FURTHER_COMMUNICATION]
+    return possible
+
+
+@dataclass(frozen=True)
+class StepFields:
+    """What a step may carry besides its date, each checked by :func:`record`."""
+
+    channel: str | None = None
+    communication_type: str | None = None
+    reference: str | None = None
+    joined_mandates: str | None = None
+    link: str | None = None
+    due_hours: int | None = None
+    sealed_summary: str | None = None
+    org_key_id: int | None = None
+
+
+def valid_link(value: str) -> str:
+    """A public https URL, or :class:`StepRejected`."""
+    text = value.strip()
+    if (
+        not text
+        or len(text) > LINK_MAX
+        or not text.isascii()
+        or any(ch.isspace() or ord(ch) < 32 or ch in "<>\"'\\`" for ch in text)
+    ):
+        raise StepRejected(_l("The link must be a web address starting with https://."))
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises on a port that is not a number
+    except ValueError as error:
+        raise StepRejected(_l("The link must be a web address starting with https://.")) from error
+    host = parts.hostname or ""
+    if (
+        parts.scheme != "https"
+        or not host
+        or "." not in host
+        or parts.username is not None
+        or parts.password is not None
+        or (port is not None and not 0 < port < 65536)
+    ):
+        raise StepRejected(_l("The link must be a web address starting with https://."))
+    return text
+
+
+def _reference(value: str) -> str:
+    text = " ".join(value.split()).upper()
+    if len(text) > REFERENCE_MAX or not REFERENCE_PATTERN.fullmatch(text):
+        raise StepRejected(
+            _l("Write the UN reference as it appears on the letter, for example AL CHN 3/2026.")
+        )
+    return text
+
+
+def _mandates(value: str) -> str:
+    text = " ".join(value.split())
+    if len(text) > MANDATES_MAX or not MANDATES_PATTERN.fullmatch(text):
+        raise StepRejected(
+            _l("List the mandates that joined by name, separated by commas (no other signs).")
+        )
+    return text
+
+
+def _summary(sealed: str, org_key_id: int | None) -> int:
+    """Check a sealed reply summary's shape (as ``referrals.set_note``); the key it used."""
+    try:
+        crypto.validate_padded(sealed, max_bytes=SUMMARY_MAX_BYTES, what="summary")
+    except crypto.InvalidCiphertext as error:
+        if "too large" in str(error):
+            raise StepRejected(_l("The summary is too long. Nothing was saved."), 413) from error
+        raise StepRejected(
+            _l("The summary did not arrive encrypted. It needs JavaScript. Nothing was saved.")
+        ) from error
+    key = current_org_key()
+    if key is None or org_key_id != key.id:
+        raise StepRejected(
+            _l(
+                "The summary was sealed to a key that is not the organisation's current key. "
+                "Reload the page and try again. Nothing was saved."
+            ),
+            409,
+        )
+    return key.id
+
+
+def _follow_up(referral: Referral, since: datetime) -> None:
+    referral.clock_started_at = since
+    referral.due_at = un_follow_up_due(
+        since, org_zone(), int(current_app.config["UN_FOLLOW_UP_DAYS"])
+    )
+    referral.clock_generation += 1
+
+
+@transactional
+def record(
+    referral_id: int,
+    kind: UnStepKind,
+    actor: User,
+    *,
+    at: datetime | None = None,
+    fields: StepFields | None = None,
+) -> UnStep:
+    """Record that ``kind`` happened at ``at`` (default now), move the referral's state and
+    clock as the step implies, and audit it (ids, step and date, never content)."""
+    fields = fields or StepFields()
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        raise StepRejected(_l("This referral does not exist."), 404)
+    if referral.kind not in UN_KINDS:
+        raise StepRejected(_l("Only a referral to a UN mechanism has UN steps."))
+    steps = list(steps_of(referral))
+    if kind not in next_steps(referral, steps):
+        raise StepRejected(_l("This step cannot be recorded now. Choose one of the next steps."))
+    moment = at or utcnow()
+    if moment > utcnow():
+        raise StepRejected(_l("The date cannot be in the future."))
+    if referral.sent_at is not None and moment < referral.sent_at:
+        raise StepRejected(_l("The date cannot be before the submission to the mandate."))
+    clock_step = CLOCK_STEP[referral.kind]
+    sent_to_government = _first(steps, clock_step)
+    if (
+        kind in (UnStepKind.REPLY_RECEIVED, UnStepKind.NO_REPLY, UnStepKind.PUBLISHED)
+        and sent_to_government is not None
+        and moment < sent_to_government.happened_at
+    ):
+        raise StepRejected(_l("The date cannot be before the communication to the government."))
+
+    step = UnStep(referral_id=referral.id, kind=kind, happened_at=moment, recorded_by_id=actor.id)
+    if fields.channel:
+        if kind not in CONTACTS or fields.channel not in CHANNELS:
+            raise StepRejected(_l("Choose how it was sent from the list."))
+        step.channel = fields.channel
+    if fields.communication_type:
+        if kind != UnStepKind.COMMUNICATION_SENT or fields.communication_type not in set(
+            CommunicationType
+        ):
+            raise StepRejected(_l("Choose the type of communication from the list."))
+        step.communication_type = CommunicationType(fields.communication_type)
+    elif kind == UnStepKind.COMMUNICATION_SENT:
+        raise StepRejected(_l("Choose the type of communication from the list."))
+    if fields.reference:
+        if kind not in (UnStepKind.COMMUNICATION_SENT, UnStepKind.FURTHER_COMMUNICATION):
+            raise StepRejected(_l("Only a communication has a UN reference."))
+        step.reference = _reference(fields.reference)
+    if fields.joined_mandates:
+        if kind not in (UnStepKind.COMMUNICATION_SENT, UnStepKind.FURTHER_COMMUNICATION):
+            raise StepRejected(_l("Only a communication has mandates that joined it."))
+        step.joined_mandates = _mandates(fields.joined_mandates)
+    if fields.link:
+        if kind not in (
+            UnStepKind.PUBLISHED,
+            UnStepKind.PRESS_RELEASE,
+            UnStepKind.FURTHER_COMMUNICATION,
+        ):
+            raise StepRejected(_l("Only a publication or follow-up has a link."))
+        step.link = valid_link(fields.link)
+    elif kind == UnStepKind.PUBLISHED:
+        raise StepRejected(_l("The link must be a web address starting with https://."))
+    if fields.due_hours is not None:
+        if kind != UnStepKind.COMMUNICATION_SENT or referral.kind != ReferralKind.SP_LEGISLATION:
+            raise StepRejected(
+                _l("Only a communication on draft legislation states its own deadline.")
+            )
+        if not LEGISLATION_HOURS <= fields.due_hours <= 24 * 366:
+            raise StepRejected(
+                _l("The stated deadline must be at least 48 hours and at most a year.")
+            )
+        step.due_hours = fields.due_hours
+    if fields.sealed_summary:
+        if kind != UnStepKind.REPLY_RECEIVED:
+            raise StepRejected(_l("Only a reply has a summary."))
+        step.summary_org_key_id = _summary(fields.sealed_summary, fields.org_key_id)
+        step.sealed_summary = fields.sealed_summary
+
+    action = STEP_ACTIONS.get(kind)
+    if action is not None:
+        referrals.apply_transition(referral, action, actor, moment)
+    if kind == clock_step:
+        # The government's clock: from the communication (or transmission), never the submission.
+        if step.due_hours is not None:
+            referral.due_hours = step.due_hours
+        try:
+            due = government_reply_due(
+                referral.kind, moment, org_zone(), due_hours=referral.due_hours
+            )
+        except DeadlineError as error:
+            raise StepRejected(str(error)) from error
+        referral.clock_started_at = moment
+        referral.due_at = due
+        referral.clock_generation += 1
+    elif (
+        kind in (UnStepKind.SECOND_MESSAGE, UnStepKind.FACTS_UPDATE) and sent_to_government is None
+    ):
+        # Written to the mandate again: check with it a full follow-up period after this.
+        _follow_up(referral, max(moment, referral.clock_started_at or moment))
+    db.session.add(step)
+    db.session.flush()
+    audit.record(
+        "referral.un_step",
+        "case",
+        referral.case_id,
+        actor=actor,
+        detail={
+            "referral": referral.id,
+            "step": kind.value,
+            "un_step": step.id,
+            **({"org_key_id": step.summary_org_key_id} if step.summary_org_key_id else {}),
+        },
+    )
+    return step

@@ -1,0 +1,206 @@
+"""The UN steps on the referral page: timeline, step forms, roles, CSRF and hostile input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import Referral, ReferralKind, ReferralState, Role, UnStep
+from intake.services import referrals
+from tests.builders import make_case, make_entry, make_org_key, make_user, sign_in
+
+
+@pytest.fixture
+def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    app = make_app("sqlite", WTF_CSRF_ENABLED=False)
+    with app.app_context():
+        yield app
+
+
+def draft_un_referral(kind: ReferralKind = ReferralKind.SP_URGENT_APPEAL) -> Referral:
+    org = make_org_key()
+    make_entry("sr-hrd")
+    owner = make_user(Role.CASEWORKER)
+    case = make_case(org)
+    return referrals.create(case.id, "sr-hrd", kind, owner, owner_id=owner.id)
+
+
+def steps() -> list[str]:
+    return [step.value for step in db.session.scalars(sa.select(UnStep.kind).order_by(UnStep.id))]
+
+
+def local(days_ago: int) -> str:
+    return (utcnow() - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_a_caseworker_records_the_un_steps_and_sees_the_timeline(web: Flask) -> None:
+    referral = draft_un_referral()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "Submitted to the mandate" in page
+    assert 'name="action" value="send"' not in page  # the step replaces the generic send
+    response = client.post(
+        f"/referrals/{referral.id}/un-step",
+        data={"step": "submitted", "at": local(40), "channel": "online_form"},
+    )
+    assert response.status_code == 303
+    db.session.expire_all()
+    submitted = db.session.get_one(Referral, referral.id)
+    assert submitted.state == ReferralState.SENT
+    assert submitted.due_at == submitted.sent_at + timedelta(days=30)  # type: ignore[operator]
+    response = client.post(
+        f"/referrals/{referral.id}/un-step",
+        data={
+            "step": "communication_sent",
+            "at": local(3),
+            "communication_type": "allegation_letter",
+            "reference": "AL CHN 3/2026",
+            "joined_mandates": "SR on human rights defenders",
+        },
+    )
+    assert response.status_code == 303
+    db.session.expire_all()
+    sent = db.session.get_one(Referral, referral.id)
+    assert sent.due_at == sent.clock_started_at + timedelta(days=60)  # type: ignore[operator]
+    assert sent.clock_started_at != sent.sent_at
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    for text in (
+        "Communication sent to the government",
+        "Allegation letter",
+        "AL CHN 3/2026",
+        "SR on human rights defenders",
+        "reply is due",
+        'href="#sp-draft"',
+        "Government reply received",
+    ):
+        assert text in page
+    assert steps() == ["submitted", "communication_sent"]
+
+
+def test_viewers_see_the_timeline_but_cannot_record(web: Flask) -> None:
+    referral = draft_un_referral()
+    client = web.test_client()
+    sign_in(client, Role.VIEWER)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "On the UN" in page
+    assert f'action="/referrals/{referral.id}/un-step"' not in page
+    response = client.post(f"/referrals/{referral.id}/un-step", data={"step": "submitted"})
+    assert response.status_code == 403
+    assert steps() == []
+
+
+def test_csrf_is_enforced_on_un_steps(make_app: Callable[..., Flask]) -> None:
+    app = make_app("sqlite", WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        referral = draft_un_referral()
+        client = app.test_client()
+        sign_in(client, Role.CASEWORKER)
+        response = client.post(f"/referrals/{referral.id}/un-step", data={"step": "submitted"})
+        assert response.status_code == 400
+        assert steps() == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"step": "launch"},
+        {"step": "submitted", "at": "yesterday"},
+        {"step": "submitted", "at": "0001-01-01T00:00"},
+        {"step": "submitted", "at": "9999-12-31T23:59"},
+        {"step": "submitted", "at": "2026-02-30T10:00"},
+        {"step": "submitted", "channel": "carrier-pigeon"},
+        {"step": "submitted", "channel": "x" * 5000},
+        {"step": "reply_received"},
+        {"step": "published", "link": "https://ohchr.org/"},
+        {"step": "submitted", "link": "javascript:alert(1)"},
+        {"step": "submitted", "reference": "AL CHN 3/2026"},
+        {"step": "submitted", "due_hours": "-5"},
+        {"step": "submitted", "due_hours": "1e9"},
+        {"step": "submitted", "sealed_summary": "plain text"},
+    ],
+)
+def test_hostile_step_forms_are_refused_and_write_nothing(web: Flask, data: dict) -> None:
+    referral = draft_un_referral()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    response = client.post(f"/referrals/{referral.id}/un-step", data=data)
+    assert 400 <= response.status_code < 500
+    db.session.expire_all()
+    assert steps() == []
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.DRAFT
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"communication_type": "urgent_appeal", "reference": "<script>alert(1)</script>"},
+        {"communication_type": "urgent_appeal", "reference": "AL CHN 3/2026\x00"},
+        {"communication_type": "urgent_appeal", "joined_mandates": "a" * 301},
+        {"communication_type": "urgent_appeal", "joined_mandates": '"><img src=x>'},
+        {"communication_type": "urgent_appeal", "due_hours": "72"},  # not a legislation letter
+        {"communication_type": "fax"},
+        {"communication_type": "urgent_appeal", "at": local(20)},  # before the submission
+    ],
+)
+def test_hostile_communication_forms_are_refused(web: Flask, data: dict) -> None:
+    referral = draft_un_referral()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    assert (
+        client.post(
+            f"/referrals/{referral.id}/un-step", data={"step": "submitted", "at": local(10)}
+        ).status_code
+        == 303
+    )
+    response = client.post(
+        f"/referrals/{referral.id}/un-step", data={"step": "communication_sent", **data}
+    )
+    assert response.status_code in (400, 422)  # NUL bytes are refused before the view
+    assert steps() == ["submitted"]
+    page = response.get_data(as_text=True)
+    assert "<script>alert(1)" not in page
+    assert "<img src=x>" not in page
+
+
+def test_steps_of_an_ngo_referral_and_unknown_referrals_are_refused(web: Flask) -> None:
+    org = make_org_key()
+    make_entry("test-ngo")
+    user = make_user(Role.CASEWORKER)
+    case = make_case(org)
+    ngo = referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, user)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    assert (
+        client.post(f"/referrals/{ngo.id}/un-step", data={"step": "submitted"}).status_code == 422
+    )
+    assert "On the UN" not in client.get(f"/referrals/{ngo.id}").get_data(as_text=True)
+    assert client.post("/referrals/999999/un-step", data={"step": "submitted"}).status_code == 404
+    assert client.post(f"/referrals/{2**40}/un-step", data={"step": "submitted"}).status_code == 404
+    assert steps() == []
+
+
+def test_wgad_steps_show_the_six_month_follow_up(web: Flask) -> None:
+    referral = draft_un_referral(ReferralKind.WGAD_OPINION)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    for step, days in (("submitted", 200), ("opinion_adopted", 30), ("opinion_transmitted", 20)):
+        assert (
+            client.post(
+                f"/referrals/{referral.id}/un-step", data={"step": step, "at": local(days)}
+            ).status_code
+            == 303
+        ), step
+    db.session.expire_all()
+    wgad = db.session.get_one(Referral, referral.id)
+    assert wgad.due_at is not None
+    assert wgad.clock_started_at is not None
+    assert timedelta(days=180) <= wgad.due_at - wgad.clock_started_at <= timedelta(days=184)
+    assert wgad.due_at > datetime(2000, 1, 1, tzinfo=UTC)
