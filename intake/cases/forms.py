@@ -177,11 +177,7 @@ class AssignForm(FlaskForm):
     assignee = SelectField(_l("Assigned to"), choices=[], validate_choice=False)
 
     def assignee_id(self, me: int) -> int | None:
-        # "Assign to me" is a submit button named "assignee" beside the select of the same name:
-        # the form then sends both (``assignee=&assignee=me``) and WTForms keeps only the first.
-        # The button is what the caseworker pressed, so it wins.
-        if "me" in (self.assignee.raw_data or []):
-            return me
+        # One value per request (the view refuses two): "Assign to me" is a form of its own.
         raw = (self.assignee.data or "").strip()
         if raw == "":
             return None
