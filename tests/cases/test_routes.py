@@ -682,17 +682,3 @@ def test_a_status_change_from_a_stale_page_is_refused(
     db.session.expire_all()
     assert db.session.get_one(Case, case.id).status == CaseStatus.ASSESSING
     assert [a for a in audit_actions() if a == "case.status"] == ["case.status"]
-
-
-def test_assign_to_me_wins_over_the_select_it_is_sent_with(
-    app: Flask, client: FlaskClient, case: Case
-) -> None:
-    # The case page's form sends the select's value and the pressed button's: assignee=&assignee=me
-    me = sign_in(client, Role.CASEWORKER)
-    token = token_for(client, case)
-    response = client.post(
-        f"/cases/{case.ref}/assign", data={"assignee": ["", "me"], "csrf_token": token}
-    )
-    assert response.status_code == 303
-    db.session.expire_all()
-    assert db.session.get_one(Case, case.id).assignee_id == me.id
