@@ -68,7 +68,10 @@ def _validate_seals(seals: dict[int, str]) -> None:
     if not seals or len(seals) > MAX_SEALS:
         raise RecoveryError("invalid_kit")
     for sealed in seals.values():
-        keys.validate_sealed_grant(sealed)
+        try:
+            keys.validate_sealed_grant(sealed)
+        except keys.KeyOperationError as exc:
+            raise RecoveryError("invalid_kit") from exc
     found = set(db.session.scalars(sa.select(OrgKey.id).where(OrgKey.id.in_(list(seals)))))
     if found != set(seals):
         raise RecoveryError("no_such_key")

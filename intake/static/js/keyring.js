@@ -447,9 +447,9 @@
       throw keyringError("no_keys", "this account has no keys yet");
     }
     const rewrapUrl = settings && settings.dataset.rewrapUrl ? settings.dataset.rewrapUrl : "/auth/keyring/rewrap";
-    const opened = await openStaffSecret(data, password, rewrapUrl);
-    const secret = opened.secret;
-    s.memzero(opened.secrets.wrappingKey);
+    const unwrapped = await openStaffSecret(data, password, rewrapUrl);
+    const secret = unwrapped.secret;
+    s.memzero(unwrapped.secrets.wrappingKey);
     const publicKey = fromB64(data.user_public_key);
     if (!equalBytes(s.crypto_scalarmult_base(secret), publicKey)) {
       s.memzero(secret);
