@@ -380,7 +380,7 @@ def _parse_kit_seals(text: str) -> dict[int, str] | None:
 def rotate_key() -> Page:
     form = RotateForm()
     if not form.validate_on_submit():
-        if form.understood.errors and not form.csrf_token.errors:
+        if form.understood.errors and "csrf_token" not in form.errors:
             flash(_("Tick the box to confirm the rotation. Nothing was changed."), "error")
         else:
             flash(_("The new key your browser sent is not valid. Nothing was changed."), "error")
