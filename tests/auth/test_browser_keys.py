@@ -104,7 +104,8 @@ def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
     page.fill("#confirm", DEFAULT_PASSWORD)
     page.click("main button[type=submit]")
     # The recovery kit is shown once and must be confirmed before the form is posted.
-    kit_key = (page.locator("[data-recovery-key]").text_content(timeout=30_000) or "").strip()
+    page.locator("[data-recovery-key]").wait_for(state="visible", timeout=30_000)
+    kit_key = (page.locator("[data-recovery-key]").text_content() or "").strip()
     page.fill("#recovery-confirm-input", " ".join(kit_key.split("-")[-2:]))
     page.click("form[data-recovery-confirm] button[type=submit]")
     fingerprint = page.locator("[data-org-fingerprint]").text_content(timeout=30_000)

@@ -16,7 +16,7 @@ from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, RecoveryKit, RecoverySeal, Role, User
 from intake.services import recovery
 from tests.auth.helpers import csrf_token
-from tests.builders import OrgKeyPair, make_org_key, make_staff_with_keys, sign_in
+from tests.builders import OrgKeyPair, json_of, make_org_key, make_staff_with_keys, sign_in
 
 pytestmark = pytest.mark.postgres
 
@@ -78,7 +78,7 @@ def test_a_kit_counts_only_once_confirmed_and_then_quiets_the_warning(
     public, _secret, body = kit_body(org)
     response = post(client, "/admin/keys/recovery-kit", body)
     assert response.status_code == 201, response.data
-    kit_id = response.json["kit_id"]
+    kit_id = json_of(response)["kit_id"]
     assert recovery.custody_at_risk()  # not confirmed yet: nobody may rely on it
     assert b"data-custody-warning" in client.get("/admin/keys").data
     assert post(client, f"/admin/keys/recovery-kit/{kit_id}/confirm", {}).status_code == 200
@@ -208,7 +208,7 @@ def test_recovery_grants_the_key_retires_the_kit_and_is_audited(
     client = pg_app.test_client()
     sign_in(client, newcomer)
     assert b"data-recover" in client.get("/recover").data
-    payload = client.get("/recover/kit").json
+    payload = json_of(client.get("/recover/kit"))
     assert payload["kit_public_key"] == kit.public_key
     response = client.post(
         "/recover",
@@ -223,8 +223,11 @@ def test_recovery_grants_the_key_retires_the_kit_and_is_audited(
     assert grant is not None
     opened = crypto.unseal(crypto.b64decode_strict(grant.sealed_org_secret), new_secret)
     assert opened == org.secret
-    assert db.session.get(RecoveryKit, kit.id).retired_at is not None
-    new_kit = db.session.get(RecoveryKit, response.json["kit_id"])
+    used = db.session.get(RecoveryKit, kit.id)
+    assert used is not None
+    assert used.retired_at is not None
+    new_kit = db.session.get(RecoveryKit, json_of(response)["kit_id"])
+    assert new_kit is not None
     assert new_kit.confirmed_at is None
     assert [seal.org_key_id for seal in new_kit.seals] == [org.key.id]
     actions = set(db.session.scalars(sa.select(AuditEvent.action)))
