@@ -204,6 +204,48 @@ def reply_keypair(normalised_code: str) -> tuple[str, bytes]:
     return b64(bytes(secret.public_key)), bytes(secret)
 
 
+# --- The organisation's recovery kit (DESIGN §3) -----------------------------------------------
+# recovery key = 32 Crockford base32 symbols (160 random bits) in eight groups of four, made in
+# an admin's browser (static/js/recovery.js). Its keypair: crypto_box_seed_keypair(BLAKE2b-256(
+# RECOVERY_KEY_CONTEXT || normalised key)). No password hashing is needed: 160 random bits cannot
+# be guessed. The server keeps only the public key and organisation secrets sealed to it; this
+# side exists for tests (the browser never sends the recovery key).
+
+RECOVERY_KEY_CONTEXT = b"refuge-recovery-kit-v1:"
+RECOVERY_GROUPS = 8
+RECOVERY_GROUP_LENGTH = 4  # 32 symbols × 5 bits = 160 bits
+
+
+def new_recovery_key() -> str:
+    symbols = "".join(
+        secrets.choice(RECEIPT_ALPHABET) for _ in range(RECOVERY_GROUPS * RECOVERY_GROUP_LENGTH)
+    )
+    return "-".join(
+        symbols[i : i + RECOVERY_GROUP_LENGTH]
+        for i in range(0, len(symbols), RECOVERY_GROUP_LENGTH)
+    )
+
+
+def normalise_recovery_key(key: str) -> str | None:
+    """As a receipt code: upper-case, no spaces or dashes, O read as 0 and I/L as 1."""
+    cleaned = "".join(key.split()).replace("-", "").upper()
+    cleaned = cleaned.replace("O", "0").replace("I", "1").replace("L", "1")
+    if len(cleaned) != RECOVERY_GROUPS * RECOVERY_GROUP_LENGTH or any(
+        ch not in RECEIPT_ALPHABET for ch in cleaned
+    ):
+        return None
+    return cleaned
+
+
+def recovery_keypair(normalised_key: str) -> tuple[str, bytes]:
+    """(public key base64, secret key) of a recovery kit, as the browser derives them."""
+    seed = blake2b(
+        RECOVERY_KEY_CONTEXT + normalised_key.encode("ascii"), digest_size=32, encoder=RawEncoder
+    )
+    secret = PrivateKey.from_seed(seed)
+    return b64(bytes(secret.public_key)), bytes(secret)
+
+
 # --- Staff key wrapping (DESIGN §3) ------------------------------------------------------------
 # A staff member's X25519 secret key is stored wrapped with a key derived from their password:
 #   wrapping key = crypto_pwhash(32, password (UTF-8), salt[16], ops, mem, ALG_ARGON2ID13)

@@ -7,6 +7,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     HiddenField,
@@ -60,6 +61,24 @@ class RotateForm(FlaskForm):
 
     org_public_key = HiddenField(validators=[DataRequired(), Length(max=200)])
     grants = HiddenField(validators=[DataRequired(), Length(max=400_000)])
+    # The new secret sealed to each recovery kit in force: [{"kit_id": 1, "sealed_org_secret":
+    # "…"}] (empty list when there is none).
+    kit_seals = HiddenField(validators=[Optional(), Length(max=2_000)])
+    understood = BooleanField(
+        _l(
+            "I understand: new requests will be sealed to a new key, and I will publish its "
+            "fingerprint wherever the current one is published."
+        ),
+        validators=[DataRequired()],
+    )
+
+
+class RecoveryKitForm(FlaskForm):
+    """Posted by recovery.js: a new kit's public key and the organisation secrets sealed to it
+    (JSON: [{"org_key_id": 1, "sealed_org_secret": "…"}])."""
+
+    kit_public_key = HiddenField(validators=[DataRequired(), Length(max=64)])
+    seals = HiddenField(validators=[DataRequired(), Length(max=100_000)])
 
 
 # The audit log's date filters: wide enough for any real log, narrow enough that a day added

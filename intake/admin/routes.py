@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -19,6 +19,7 @@ from intake.admin.forms import (
     AuditFilterForm,
     GrantForm,
     InviteForm,
+    RecoveryKitForm,
     RoleForm,
     RotateForm,
     TimezoneForm,
@@ -34,12 +35,19 @@ from intake.services import (
     delivery,
     heartbeats,
     keys,
+    recovery,
     sign_in_throttle,
 )
 from intake.services import settings as org_settings
 
 AUDIT_PAGE_SIZE = 50
 Page = str | Response | tuple[str, int]
+
+
+@bp.context_processor
+def custody_warning() -> dict[str, Any]:
+    """Every admin page warns while one lost password could lose every case (DESIGN §3)."""
+    return {"custody_at_risk": recovery.custody_at_risk()}
 
 
 def _me() -> User:
@@ -272,6 +280,10 @@ def _render_grants(status: int = 200) -> tuple[str, int]:
         grant_form=GrantForm(),
         rotate_form=RotateForm(),
         holders=keys.current_holders(current) if current is not None else [],
+        kit_form=RecoveryKitForm(),
+        recovery_kit=recovery.confirmed_kit(),
+        kits_in_force=recovery.unretired_kits(),
+        held_key_ids=[key_grant.org_key_id for key_grant, user in grants if user.id == _me().id],
     ), status
 
 
@@ -356,28 +368,81 @@ def _parse_rotation_grants(text: str) -> tuple[dict[int, str], dict[int, str]] |
     return sealed_by_user, sealed_to
 
 
+def _parse_kit_seals(text: str) -> dict[int, str] | None:
+    """The new key sealed to each recovery kit in force, by kit id ('[]' when none)."""
+    if not text.strip() or text.strip() == "[]":
+        return {}
+    return recovery.parse_seals(text, id_field="kit_id")
+
+
 @bp.post("/keys/rotate")
 @role_required(*ADMINS)
 def rotate_key() -> Page:
     form = RotateForm()
-    sealed = _parse_rotation_grants(form.grants.data or "") if form.validate_on_submit() else None
-    if sealed is None:
+    if not form.validate_on_submit():
+        if form.understood.errors and "csrf_token" not in form.errors:
+            flash(_("Tick the box to confirm the rotation. Nothing was changed."), "error")
+        else:
+            flash(_("The new key your browser sent is not valid. Nothing was changed."), "error")
+        return _render_grants(400)
+    sealed = _parse_rotation_grants(form.grants.data or "")
+    kit_seals = _parse_kit_seals(form.kit_seals.data or "")
+    if sealed is None or kit_seals is None:
         flash(_("The new key your browser sent is not valid. Nothing was changed."), "error")
         return _render_grants(400)
     try:
-        new_key = keys.rotate(_me(), form.org_public_key.data or "", *sealed)
+        new_key = keys.rotate(_me(), form.org_public_key.data or "", *sealed, kit_seals=kit_seals)
     except keys.KeyOperationError as exc:
         flash(str(exc), "error")
         return _render_grants(400)
     flash(
         _(
             "The organisation key is rotated. New requests are sealed to the key with "
-            "fingerprint %(fingerprint)s. Unlock again to use it.",
+            "fingerprint %(fingerprint)s. Publish this new fingerprint now wherever you "
+            "published the old one (your website, your partners), so that defenders can check "
+            "it. Unlock again to use it.",
             fingerprint=new_key.fingerprint,
         ),
         "success",
     )
     return redirect(url_for("admin.key_grants"))
+
+
+# --- the recovery kit ------------------------------------------------------------------------
+
+
+@bp.post("/keys/recovery-kit")
+@role_required(*ADMINS)
+def create_recovery_kit() -> tuple[Response, int]:
+    """recovery.js made a kit in the browser: store its public key and sealed copies. It
+    answers with the kit's id, for the confirmation that follows."""
+    form = RecoveryKitForm()
+    seals = recovery.parse_seals(form.seals.data or "") if form.validate_on_submit() else None
+    if seals is None:
+        return jsonify(
+            {
+                "error": "invalid_kit",
+                "message": _("The recovery kit your browser sent is not valid. Nothing was saved."),
+            }
+        ), 400
+    try:
+        kit = recovery.create_kit(_me(), form.kit_public_key.data or "", seals)
+    except recovery.RecoveryError as exc:
+        return jsonify({"error": exc.code, "message": str(exc)}), exc.status or 400
+    return jsonify({"kit_id": kit.id}), 201
+
+
+@bp.post("/keys/recovery-kit/<int:kit_id>/confirm")
+@role_required(*ADMINS)
+def confirm_recovery_kit(kit_id: int) -> tuple[Response, int]:
+    """The admin typed part of the recovery key back in the browser: the kit counts."""
+    if not EmptyForm().validate_on_submit():
+        return jsonify({"error": "bad_request"}), 400
+    try:
+        recovery.confirm_kit(kit_id, _me())
+    except recovery.RecoveryError as exc:
+        return jsonify({"error": exc.code, "message": str(exc)}), exc.status or 400
+    return jsonify({"ok": True}), 200
 
 
 # --- the audit log -----------------------------------------------------------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, RadioField, StringField
+from wtforms import EmailField, HiddenField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from intake.services.accounts import EMAIL_MAX, PASSWORD_MAX
 
@@ -60,6 +60,20 @@ class SetupForm(StaffKeyFields):
     sealed_org_secret = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
     # The one-time token from the operator's console, carried from the link to the POST.
     setup_token = HiddenField(validators=[Optional(), Length(max=128)])
+    # The recovery kit made and confirmed in the browser (recovery.js): its public key and the
+    # organisation secret sealed to it. The recovery key itself is never posted.
+    kit_public_key = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
+    kit_sealed_org_secret = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
+
+
+class RecoverForm(FlaskForm):
+    """Posted by recovery.js on /recover (JSON lists as in intake.services.recovery)."""
+
+    kit_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31)])
+    grants = HiddenField(validators=[DataRequired(), Length(max=100_000)])
+    sealed_to = HiddenField(validators=[DataRequired(), Length(max=B64_FIELD_MAX)])
+    new_kit_public_key = HiddenField(validators=[DataRequired(), Length(max=B64_FIELD_MAX)])
+    new_kit_seals = HiddenField(validators=[DataRequired(), Length(max=100_000)])
 
 
 class EnrolNewPasswordForm(StaffKeyFields):

@@ -53,7 +53,7 @@ from intake.auth.sessions import (
 from intake.extensions import db, limiter
 from intake.forms import EmptyForm
 from intake.models import User
-from intake.services import accounts, keys, second_factor, setup_token
+from intake.services import accounts, keys, recovery, second_factor, setup_token
 from intake.services.accounts import AccountError, KeyMaterial, LoginResult, TotpResult
 from intake.services.errors import ServiceError
 
@@ -135,12 +135,14 @@ def setup() -> Page:
         try:
             if keys_from_browser is None:
                 raise AccountError("invalid_keys")
-            admin, org_key = keys.set_up_organisation(
+            admin, org_key = recovery.set_up_organisation(
                 form.email.data or "",
                 form.auth_secret.data or "",
                 keys_from_browser,
                 form.org_public_key.data or "",
                 form.sealed_org_secret.data or "",
+                form.kit_public_key.data or "",
+                form.kit_sealed_org_secret.data or "",
             )
         except keys.SetupClosed:
             abort(404)

@@ -81,6 +81,9 @@ CUSTODY_MESSAGES: dict[str, Any] = {
         "This colleague's key changed while you were on this page (their password was "
         "reset). Reload and try again."
     ),
+    "kit_changed": _l(
+        "The recovery kit changed while you were on this page. Reload and try again."
+    ),
     "no_such_admin": _l("No active admin has this e-mail address."),
     "no_totp": _l("This account has no second factor yet."),
     "no_such_account": _l("No account has this e-mail address."),

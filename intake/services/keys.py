@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import KeyGrant, OrgKey, Role, User
+from intake.models import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, Role, User
 from intake.services import accounts, audit, key_pins, locks, setup_token
 from intake.services.accounts import CUSTODY_MESSAGES, KeyMaterial, server_side_keypair
 from intake.services.errors import CodedError
@@ -58,7 +58,7 @@ def _new_org_key(public_key: str, actor: User) -> OrgKey:
     return key
 
 
-def _write_grant(org_key: OrgKey, user: User, sealed: str, actor: User) -> KeyGrant:
+def write_grant(org_key: OrgKey, user: User, sealed: str, actor: User) -> KeyGrant:
     existing = db.session.scalar(
         sa.select(KeyGrant).where(KeyGrant.user_id == user.id, KeyGrant.org_key_id == org_key.id)
     )
@@ -145,7 +145,7 @@ def init_from_cli(admin_email: str, password: str) -> InitResult:
     public, secret = crypto.generate_keypair()
     org_key = _new_org_key(public, admin)
     audit.record("keys.org_key_created", "org_key", org_key.id, actor=admin, detail={"via": "cli"})
-    grant = _write_grant(
+    grant = write_grant(
         org_key, admin, crypto.seal_key_grant(secret, admin.public_key or ""), admin
     )
     db.session.commit()
@@ -198,11 +198,11 @@ def init_from_browser(admin: User, org_public_key: str, sealed_org_secret: str) 
     audit.record(
         "keys.org_key_created", "org_key", org_key.id, actor=admin, detail={"via": "setup"}
     )
-    _write_grant(org_key, admin, sealed_org_secret, admin)
+    write_grant(org_key, admin, sealed_org_secret, admin)
     return org_key
 
 
-def _check_sealed_to(user: User, sealed_to: str) -> None:
+def check_sealed_to(user: User, sealed_to: str) -> None:
     """The browser says which public key it sealed to; it must be the user's key now. (Their
     password may have been reset, giving them a new keypair, after the admin's page loaded: a
     grant sealed to the old key could never be opened, and would hide that they have none.)"""
@@ -229,8 +229,8 @@ def grant(
         raise KeyOperationError("actor_has_no_grant")
     if not colleague.is_active_account or not colleague.public_key:
         raise KeyOperationError("colleague_has_no_key")
-    _check_sealed_to(colleague, sealed_to)
-    result = _write_grant(org_key, colleague, sealed_org_secret, actor)
+    check_sealed_to(colleague, sealed_to)
+    result = write_grant(org_key, colleague, sealed_org_secret, actor)
     db.session.commit()
     return result
 
@@ -336,11 +336,15 @@ def rotate(
     new_public_key: str,
     sealed_by_user: dict[int, str],
     sealed_to: dict[int, str],
+    kit_seals: dict[int, str] | None = None,
 ) -> OrgKey:
     """A new organisation key made in an admin's browser, sealed there to everyone who holds
     the current one (``sealed_to``: the public key each was sealed to, which must be the
-    holder's key now); the current key is retired (kept for the cases sealed to it). Someone
-    whose grant was revoked before the rotation cannot open anything sealed from now on."""
+    holder's key now) and to every recovery kit in force (``kit_seals`` by kit id: one kit
+    keeps opening every key the organisation has had); the current key is retired (kept for
+    the cases sealed to it). Someone whose grant was revoked before the rotation cannot open
+    anything sealed from now on."""
+    kit_seals = kit_seals or {}
     current = current_org_key()
     if current is None:
         raise KeyOperationError("no_such_key")
@@ -353,12 +357,17 @@ def rotate(
     holders = {user.id: user for user in current_holders(current)}
     if set(sealed_by_user) != set(holders) or actor.id not in holders:
         raise KeyOperationError("holders_changed")
-    for sealed in sealed_by_user.values():
+    for sealed in [*sealed_by_user.values(), *kit_seals.values()]:
         validate_sealed_grant(sealed)
+    kits = set(
+        db.session.scalars(sa.select(RecoveryKit.id).where(RecoveryKit.retired_at.is_(None)))
+    )
+    if set(kit_seals) != kits:
+        raise KeyOperationError("kit_changed")
     if set(sealed_to) != set(holders):
         raise KeyOperationError("holders_changed")
     for user_id, user in holders.items():
-        _check_sealed_to(user, sealed_to[user_id])
+        check_sealed_to(user, sealed_to[user_id])
     if db.session.scalar(sa.select(OrgKey.id).where(OrgKey.public_key == new_public_key)):
         raise KeyOperationError("invalid_grant")
     new_key = _new_org_key(new_public_key, actor)
@@ -368,9 +377,15 @@ def rotate(
         "org_key",
         new_key.id,
         actor=actor,
-        detail={"retired_org_key_id": current.id, "holders": len(holders)},
+        detail={
+            "retired_org_key_id": current.id,
+            "holders": len(holders),
+            "recovery_kits": sorted(kit_seals),
+        },
     )
     for user_id, sealed in sorted(sealed_by_user.items()):
-        _write_grant(new_key, holders[user_id], sealed, actor)
+        write_grant(new_key, holders[user_id], sealed, actor)
+    for kit_id, sealed in sorted(kit_seals.items()):
+        db.session.add(RecoverySeal(kit_id=kit_id, org_key_id=new_key.id, sealed_org_secret=sealed))
     db.session.commit()
     return new_key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -329,6 +330,8 @@ def rotation_form(org_public: str, sealed: dict[int, str]) -> dict[str, str]:
                 for k, v in sealed.items()
             ]
         ),
+        "kit_seals": "[]",
+        "understood": "y",
     }
 
 
@@ -380,6 +383,9 @@ def test_rotation_retires_the_key_and_seals_the_new_one_to_every_holder(
         "no_sealed_to",
         "sealed_to_old_key",
         "deep_json",
+        "not_confirmed",
+        "bad_kit_seals",
+        "unknown_kit",
     ],
 )
 def test_bad_rotations_change_nothing(
@@ -411,6 +417,14 @@ def test_bad_rotations_change_nothing(
         assert old_key in form["grants"]
     elif problem == "deep_json":
         form["grants"] = "[" * 100_000
+    elif problem == "not_confirmed":
+        del form["understood"]
+    elif problem == "bad_kit_seals":
+        form["kit_seals"] = '[{"kit_id": true}]'
+    elif problem == "unknown_kit":
+        form["kit_seals"] = json.dumps(
+            [{"kit_id": 987654, "sealed_org_secret": crypto.seal_key_grant(new_secret, new_public)}]
+        )
     response = post(client, "/admin/keys/rotate", page="/admin/keys", **form)
     assert response.status_code == 400
     db.session.refresh(org.key)

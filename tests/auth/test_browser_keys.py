@@ -103,6 +103,11 @@ def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
     page.fill("#password", DEFAULT_PASSWORD)
     page.fill("#confirm", DEFAULT_PASSWORD)
     page.click("main button[type=submit]")
+    # The recovery kit is shown once and must be confirmed before the form is posted.
+    page.locator("[data-recovery-key]").wait_for(state="visible", timeout=30_000)
+    kit_key = (page.locator("[data-recovery-key]").text_content() or "").strip()
+    page.fill("#recovery-confirm-input", " ".join(kit_key.split("-")[-2:]))
+    page.click("form[data-recovery-confirm] button[type=submit]")
     fingerprint = page.locator("[data-org-fingerprint]").text_content(timeout=30_000)
     totp_secret = (page.locator("[data-totp-secret]").text_content() or "").strip()
     assert page.locator("[data-otpauth-uri]").text_content().startswith("otpauth://totp/")
@@ -352,6 +357,7 @@ def test_rotation_in_the_browser_gives_holders_the_new_key(
     base = live_server.url
     sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
     page.goto(f"{base}/admin/keys")
+    page.check("input[name=understood]")  # the rotation asks for confirmation
     page.click("form[data-rotate-form] button[type=submit]")
     page.wait_for_url(f"{base}/admin/keys")
     assert "rotated" in (page.locator(".flashes").text_content() or "")

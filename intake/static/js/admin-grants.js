@@ -2,9 +2,11 @@
  * The organisation secret comes from the admin's unlocked keyring (RefugeKeyring.orgKeyPair)
  * and is sealed (crypto_box_seal) to the colleague's public key; that and the public key it was
  * sealed to are posted (the server refuses the grant if the colleague's key has changed since).
+ * The rotation form needs its confirmation box ticked (the browser's own `required` check).
  *
  * Rotation (form[data-rotate-form]): a new organisation keypair is made here and its secret
- * sealed to every current holder's public key (each posted with the key it was sealed to); the
+ * sealed to every current holder's public key (each posted with the key it was sealed to) and to
+ * every recovery kit in force ([data-kit]: one kit keeps opening every key); the
  * keyring is locked afterwards so that the next unlock picks up the new key.
  */
 (function () {
@@ -73,6 +75,15 @@
             sealed_org_secret: await keys.sealTo(pair.privateKey, holders[i].dataset.publicKey),
           });
         }
+        // Every recovery kit in force gets the new key too: one kit opens every key.
+        const kitSeals = [];
+        form.querySelectorAll("[data-kit]").forEach(function (kit) {
+          kitSeals.push({
+            kit_id: Number(kit.dataset.kitId),
+            sealed_org_secret: window.Refuge.sealed.sealBytes(pair.privateKey, keys.fromB64(kit.dataset.publicKey)),
+          });
+        });
+        form.querySelector("input[name='kit_seals']").value = JSON.stringify(kitSeals);
         form.querySelector("input[name='org_public_key']").value = keys.toB64(pair.publicKey);
         form.querySelector("input[name='grants']").value = JSON.stringify(grants);
         sodium.memzero(pair.privateKey);

@@ -24,6 +24,10 @@
  *   orgKeyPair(orgKeyId) -> Promise<{publicKey: Uint8Array, privateKey: Uint8Array} | null>
  *       asks the server for the tab key the first time on a page, then uses a copy kept in
  *       memory for this page's lifetime; null (and locked) once the session has ended
+ *       A key this tab does not hold makes it fetch the keyring once (refresh) first: grants
+ *       made after the unlock reach an open tab without a new unlock.
+ *   refresh() -> Promise<boolean>  open grants made since the unlock (with the staff keypair,
+ *       kept in the encrypted blob beside the organisation keys); true if a key was added
  *   currentOrgKeyId() -> number | null   the newest organisation key, if this tab holds it
  *   onChange(callback) -> unsubscribe function; callback(isUnlocked) after unlock and lock
  * The keyring locks itself after KEYRING_IDLE_MINUTES without activity in the tab, when the
@@ -241,8 +245,8 @@
   // Browsers write sessionStorage to the profile on disk (session restore), so raw keys must
   // never go there. What is stored is only:
   //   {v: 2, user, session, current, keyIds, nonce, box}
-  // where box = crypto_secretbox_easy(JSON {orgKeys: {id: {publicKey, privateKey}}}, nonce,
-  // tab key). The tab key (32 bytes) is held by the server for this sign-in only
+  // where box = crypto_secretbox_easy(JSON {orgKeys: {id: {publicKey, privateKey}},
+  // staff: {publicKey, privateKey}}, nonce, tab key). The tab key (32 bytes) is held by the server for this sign-in only
   // (GET /auth/keyring/tab-key) and wiped when the session ends (sign-out, time-out, password
   // change...): after that the blob on disk cannot be opened. Opened keys are cached in a
   // variable for the lifetime of this page only.
@@ -261,11 +265,18 @@
     window.sessionStorage.setItem(STORE, JSON.stringify(state));
   }
 
-  let cache = null; // {box: the blob it was opened from, orgKeys: {id: {publicKey, privateKey}}}
+  // {box: the blob it was opened from, orgKeys: {id: {publicKey, privateKey}}, staff: the staff
+  // keypair (opens grants made after the unlock), tabKey: to write the blob again}
+  let cache = null;
   let opening = null; // the one fetch-and-open in flight, shared by concurrent callers
 
   function forgetCache() {
     if (cache && window.sodium) {
+      [cache.staff && cache.staff.privateKey, cache.tabKey].forEach(function (bytes) {
+        if (bytes) {
+          window.sodium.memzero(bytes);
+        }
+      });
       Object.keys(cache.orgKeys).forEach(function (id) {
         try {
           window.sodium.memzero(cache.orgKeys[id].privateKey);
@@ -343,11 +354,14 @@
           privateKey: fromB64(parsed.orgKeys[id].privateKey),
         };
       });
+      const staffKey = parsed.staff
+        ? { publicKey: fromB64(parsed.staff.publicKey), privateKey: fromB64(parsed.staff.privateKey) }
+        : null;
       if (load() === null || load().box !== state.box) {
         return null; // locked (or unlocked again) while we were asking the server
       }
       forgetCache();
-      cache = { box: state.box, orgKeys: orgKeys };
+      cache = { box: state.box, orgKeys: orgKeys, staff: staffKey, tabKey: new Uint8Array(tabKey) };
       return orgKeys;
     } catch (e) {
       lock(); // not this session's key: nothing here can open the blob any more
@@ -433,16 +447,15 @@
       throw keyringError("no_keys", "this account has no keys yet");
     }
     const rewrapUrl = settings && settings.dataset.rewrapUrl ? settings.dataset.rewrapUrl : "/auth/keyring/rewrap";
-    const staffKey = await openStaffSecret(data, password, rewrapUrl);
-    const secret = staffKey.secret;
-    s.memzero(staffKey.secrets.wrappingKey);
+    const unwrapped = await openStaffSecret(data, password, rewrapUrl);
+    const secret = unwrapped.secret;
+    s.memzero(unwrapped.secrets.wrappingKey);
     const publicKey = fromB64(data.user_public_key);
     if (!equalBytes(s.crypto_scalarmult_base(secret), publicKey)) {
       s.memzero(secret);
       throw keyringError("invalid", "the unwrapped key does not match the public key");
     }
     const orgKeys = {};
-    let plainKeys = {};
     (data.grants || []).forEach(function (grant) {
       try {
         const orgSecret = s.crypto_box_seal_open(fromB64(grant.sealed_org_secret), publicKey, secret);
@@ -451,12 +464,12 @@
           return; // a grant that does not match its key is ignored, never trusted
         }
         orgKeys[String(grant.org_key_id)] = { publicKey: orgPublic, privateKey: orgSecret };
-        plainKeys[String(grant.org_key_id)] = { publicKey: toB64(orgPublic), privateKey: toB64(orgSecret) };
       } catch (e) {
         /* a grant sealed to an older key of ours cannot be opened: skip it */
       }
     });
-    s.memzero(secret); // the staff secret is not kept at all: the organisation keys suffice
+    // The staff key is kept in the box too, so that grants made after this unlock (a colleague's
+    // grant, a rotation, the recovery kit) can be opened in this tab without the password.
     let tabKey;
     try {
       tabKey = await fetchTabKey(sessionId);
@@ -464,35 +477,134 @@
       Object.keys(orgKeys).forEach(function (id) {
         s.memzero(orgKeys[id].privateKey);
       });
+      s.memzero(secret);
       throw error.code === "expired" ? keyringError("network", "signed out") : error;
     }
-    const plain = new TextEncoder().encode(JSON.stringify({ orgKeys: plainKeys }));
-    plainKeys = null;
-    const nonce = s.randombytes_buf(s.crypto_secretbox_NONCEBYTES);
-    const box = s.crypto_secretbox_easy(plain, nonce, tabKey);
-    s.memzero(plain);
-    s.memzero(tabKey);
-    const state = {
+    const staffKey = { publicKey: publicKey, privateKey: secret };
+    const state = sealState(s, orgKeys, staffKey, tabKey, {
       v: 2,
       user: settings ? settings.dataset.user : null,
       session: sessionId,
       current: typeof data.current_org_key_id === "number" ? data.current_org_key_id : null,
-      keyIds: Object.keys(orgKeys),
-      nonce: toB64(nonce),
-      box: toB64(box),
       unlockedAt: Date.now(),
-    };
+    });
     forgetCache();
     save(state);
-    cache = { box: state.box, orgKeys: orgKeys };
+    cache = { box: state.box, orgKeys: orgKeys, staff: staffKey, tabKey: tabKey };
     touch();
     notify(true);
   }
 
-  async function orgKeyPair(orgKeyId) {
+  /* The stored state: `fields` plus keyIds and the box of the keys under the tab key. */
+  function sealState(s, orgKeys, staffKey, tabKey, fields) {
+    const plainKeys = {};
+    Object.keys(orgKeys).forEach(function (id) {
+      plainKeys[id] = { publicKey: toB64(orgKeys[id].publicKey), privateKey: toB64(orgKeys[id].privateKey) };
+    });
+    const plain = new TextEncoder().encode(
+      JSON.stringify({
+        orgKeys: plainKeys,
+        staff: { publicKey: toB64(staffKey.publicKey), privateKey: toB64(staffKey.privateKey) },
+      })
+    );
+    const nonce = s.randombytes_buf(s.crypto_secretbox_NONCEBYTES);
+    const box = s.crypto_secretbox_easy(plain, nonce, tabKey);
+    s.memzero(plain);
+    return Object.assign({}, fields, { keyIds: Object.keys(orgKeys), nonce: toB64(nonce), box: toB64(box) });
+  }
+
+  /* Grants made since the unlock (a colleague granted us the key, a rotation, the recovery
+   * kit): fetch the keyring again and open the new ones with the staff key kept in the box.
+   * Resolves true when the tab holds a key it did not hold before. */
+  let refreshing = null;
+  async function refreshNow() {
     const state = load();
-    if (!state || (state.keyIds || []).indexOf(String(orgKeyId)) === -1) {
+    if (!state) {
+      return false;
+    }
+    const orgKeys = await opened();
+    if (!orgKeys || !cache || !cache.staff || !cache.tabKey) {
+      return false;
+    }
+    const s = await ready();
+    const url = settings && settings.dataset.keyringUrl ? settings.dataset.keyringUrl : "/auth/keyring";
+    let data;
+    try {
+      data = await staff.fetchJson(url);
+    } catch (e) {
+      return false;
+    }
+    if (!data.user_public_key || data.user_public_key !== toB64(cache.staff.publicKey)) {
+      return false; // our keypair changed (password reset): only a new unlock can help
+    }
+    let added = 0;
+    (data.grants || []).forEach(function (grant) {
+      const id = String(grant.org_key_id);
+      if (orgKeys[id]) {
+        return;
+      }
+      try {
+        const orgSecret = s.crypto_box_seal_open(fromB64(grant.sealed_org_secret), cache.staff.publicKey, cache.staff.privateKey);
+        const orgPublic = s.crypto_scalarmult_base(orgSecret);
+        if (toB64(orgPublic) !== grant.org_public_key) {
+          return;
+        }
+        orgKeys[id] = { publicKey: orgPublic, privateKey: orgSecret };
+        added += 1;
+      } catch (e) {
+        /* sealed to an older key of ours: skip it */
+      }
+    });
+    const latest = load();
+    if (!latest || latest.box !== state.box) {
+      return false; // locked or unlocked again meanwhile
+    }
+    const next = sealState(s, orgKeys, cache.staff, cache.tabKey, {
+      v: 2,
+      user: state.user,
+      session: state.session,
+      current: typeof data.current_org_key_id === "number" ? data.current_org_key_id : state.current,
+      unlockedAt: state.unlockedAt,
+    });
+    save(next);
+    cache.box = next.box;
+    if (added) {
+      notify(true);
+    }
+    return added > 0;
+  }
+
+  function refresh() {
+    if (!refreshing) {
+      refreshing = refreshNow().finally(function () {
+        refreshing = null;
+      });
+    }
+    return refreshing;
+  }
+
+  // Keys still missing after a refresh are not asked for again at once: a page of many cases
+  // sealed to a key we do not hold must not fetch the keyring for each of them.
+  const missingSince = {};
+  const MISSING_RETRY_MS = 15000;
+
+  async function orgKeyPair(orgKeyId) {
+    let state = load();
+    if (!state) {
       return null;
+    }
+    const id = String(orgKeyId);
+    if ((state.keyIds || []).indexOf(id) === -1) {
+      // Sealed to a key we lack: perhaps granted since the unlock. Ask once, then give up.
+      if (missingSince[id] && Date.now() - missingSince[id] < MISSING_RETRY_MS) {
+        return null;
+      }
+      await refresh();
+      state = load();
+      if (!state || (state.keyIds || []).indexOf(id) === -1) {
+        missingSince[id] = Date.now();
+        return null;
+      }
     }
     const orgKeys = await opened();
     const entry = orgKeys ? orgKeys[String(orgKeyId)] : null;
@@ -529,6 +641,7 @@
     orgKeyPair: orgKeyPair,
     currentOrgKeyId: currentOrgKeyId,
     onChange: onChange,
+    refresh: refresh,
   });
 
   // --- staying safe: wrong user, idle, sign-out -------------------------------------------------

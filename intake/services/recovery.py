@@ -1,0 +1,338 @@
+"""The organisation's recovery kit (DESIGN §3).
+
+A browser makes the recovery key, derives the kit's keypair from it and seals to the kit's
+public key every organisation secret key it holds; the server keeps only that public key and
+the sealed copies (RecoveryKit, RecoverySeal). The kit opens keys and nothing else: it signs
+nobody in. An admin who is signed in but whose keyring cannot open the current organisation key
+(after a password reset) opens the sealed copies with it in the browser (/recover) and grants
+them to their own new public key; that retires the kit, and the same request brings the new kit
+the browser made at once.
+
+Only a confirmed kit counts (the admin typed part of it back): an unconfirmed one is never
+offered to /recover and never quiets the warning about a lone key holder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from intake import crypto
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, Role, User
+from intake.services import audit, keys, locks
+from intake.services.accounts import KeyMaterial
+from intake.services.errors import CodedError
+from intake.services.transactions import transactional
+
+# A few hundred rotations are far more than any organisation makes; the bound keeps a hostile
+# request from making the server parse or write without end.
+MAX_SEALS = 500
+
+
+class RecoveryError(CodedError):
+    """A recovery kit operation that cannot be done."""
+
+    MESSAGES: dict[str, Any] = {
+        **keys.KeyOperationError.MESSAGES,
+        "invalid_kit": _l("The recovery kit your browser sent is not valid. Nothing was saved."),
+        "kit_must_cover_current_key": _l(
+            "A recovery kit must hold the current organisation key. Unlock your keys and try again."
+        ),
+        "no_such_kit": _l("This recovery kit does not exist or was replaced."),
+        "not_your_kit": _l("Only the admin who made a recovery kit can confirm it."),
+        "no_confirmed_kit": _l("This organisation has no confirmed recovery kit."),
+        "already_hold_key": _l(
+            "You already hold the organisation key: you do not need the recovery kit."
+        ),
+        "not_admin": _l("Only an admin can use the recovery kit."),
+    }
+
+
+def validate_kit_public_key(public_key: str) -> str:
+    try:
+        crypto.validate_public_key(public_key)
+    except crypto.InvalidCiphertext as exc:
+        raise RecoveryError("invalid_kit") from exc
+    if db.session.scalar(sa.select(RecoveryKit.id).where(RecoveryKit.public_key == public_key)):
+        raise RecoveryError("invalid_kit")  # a key never serves twice
+    return public_key
+
+
+def _validate_seals(seals: dict[int, str]) -> None:
+    if not seals or len(seals) > MAX_SEALS:
+        raise RecoveryError("invalid_kit")
+    for sealed in seals.values():
+        try:
+            keys.validate_sealed_grant(sealed)
+        except keys.KeyOperationError as exc:
+            raise RecoveryError("invalid_kit") from exc
+    found = set(db.session.scalars(sa.select(OrgKey.id).where(OrgKey.id.in_(list(seals)))))
+    if found != set(seals):
+        raise RecoveryError("no_such_key")
+
+
+def unretired_kits() -> list[RecoveryKit]:
+    """Every kit still in force or waiting for its confirmation (a rotation seals to each)."""
+    return list(
+        db.session.scalars(
+            sa.select(RecoveryKit).where(RecoveryKit.retired_at.is_(None)).order_by(RecoveryKit.id)
+        )
+    )
+
+
+def confirmed_kit() -> RecoveryKit | None:
+    """The organisation's recovery kit: the newest confirmed one still in force."""
+    return db.session.scalar(
+        sa.select(RecoveryKit)
+        .where(RecoveryKit.retired_at.is_(None), RecoveryKit.confirmed_at.is_not(None))
+        .order_by(RecoveryKit.id.desc())
+        .limit(1)
+    )
+
+
+def custody_at_risk() -> bool:
+    """Fewer than two active people hold the current key and no confirmed kit exists: one lost
+    password or phone away from every case being unreadable for good."""
+    current = keys.current_org_key()
+    if current is None:
+        return False
+    return len(keys.current_holders(current)) < 2 and confirmed_kit() is None
+
+
+def _add_kit(
+    public_key: str, seals: dict[int, str], actor: User, *, confirmed: bool = False
+) -> RecoveryKit:
+    kit = RecoveryKit(public_key=public_key, created_by_id=actor.id)
+    if confirmed:
+        kit.confirmed_at = utcnow()
+    db.session.add(kit)
+    db.session.flush()
+    for org_key_id, sealed in sorted(seals.items()):
+        db.session.add(RecoverySeal(kit_id=kit.id, org_key_id=org_key_id, sealed_org_secret=sealed))
+    # A kit waiting for confirmation that nobody confirmed is abandoned by the newer one.
+    for pending in db.session.scalars(
+        sa.select(RecoveryKit).where(
+            RecoveryKit.retired_at.is_(None),
+            RecoveryKit.confirmed_at.is_(None),
+            RecoveryKit.id != kit.id,
+        )
+    ):
+        pending.retired_at = utcnow()
+    if confirmed:
+        _retire_others(kit)
+    db.session.flush()
+    audit.record(
+        "keys.recovery_kit_created",
+        "recovery_kit",
+        kit.id,
+        actor=actor,
+        detail={"org_key_ids": sorted(seals)},
+    )
+    return kit
+
+
+def _retire_others(kit: RecoveryKit) -> None:
+    for other in db.session.scalars(
+        sa.select(RecoveryKit).where(RecoveryKit.retired_at.is_(None), RecoveryKit.id != kit.id)
+    ):
+        other.retired_at = utcnow()
+
+
+def _held_key_ids(user: User) -> set[int]:
+    return set(
+        db.session.scalars(
+            sa.select(KeyGrant.org_key_id).where(
+                KeyGrant.user_id == user.id, KeyGrant.revoked_at.is_(None)
+            )
+        )
+    )
+
+
+@transactional
+def create_kit(actor: User, public_key: str, seals: dict[int, str]) -> RecoveryKit:
+    """A new kit from an admin's browser, holding copies of the keys that admin holds (at
+    least the current one). It counts once :func:`confirm_kit` says the admin kept it."""
+    locks.serialise(locks.KEY_CUSTODY)
+    current = keys.current_org_key()
+    if current is None:
+        raise RecoveryError("no_such_key")
+    if actor.role is not Role.ADMIN or keys.active_grant(actor, current) is None:
+        raise RecoveryError("actor_has_no_grant")
+    validate_kit_public_key(public_key)
+    _validate_seals(seals)
+    if current.id not in seals:
+        raise RecoveryError("kit_must_cover_current_key")
+    if not set(seals) <= _held_key_ids(actor):
+        raise RecoveryError("actor_has_no_grant")
+    return _add_kit(public_key, seals, actor)
+
+
+@transactional
+def set_up_organisation(
+    email: str,
+    auth_secret: str,
+    key_material: KeyMaterial,
+    org_public_key: str,
+    sealed_org_secret: str,
+    kit_public_key: str,
+    kit_sealed_org_secret: str,
+) -> tuple[User, OrgKey]:
+    """The first run (keys.set_up_organisation) with the kit the admin confirmed in the browser
+    before the setup form was posted; without one (no JavaScript module for it) the admin pages
+    ask for a kit. All of it, or nothing."""
+    admin, org_key = keys.set_up_organisation(
+        email, auth_secret, key_material, org_public_key, sealed_org_secret
+    )
+    if kit_public_key or kit_sealed_org_secret:
+        validate_kit_public_key(kit_public_key)
+        _validate_seals({org_key.id: kit_sealed_org_secret})
+        kit = _add_kit(
+            public_key=kit_public_key,
+            seals={org_key.id: kit_sealed_org_secret},
+            actor=admin,
+            confirmed=True,
+        )
+        audit.record("keys.recovery_kit_confirmed", "recovery_kit", kit.id, actor=admin)
+    return admin, org_key
+
+
+@transactional
+def confirm_kit(kit_id: int, actor: User) -> RecoveryKit:
+    """The admin typed part of the new recovery key back: it is kept. Older kits retire."""
+    locks.serialise(locks.KEY_CUSTODY)
+    kit = db.session.get(RecoveryKit, kit_id)
+    if kit is None or kit.retired_at is not None or kit.confirmed_at is not None:
+        raise RecoveryError("no_such_kit", 404)
+    if kit.created_by_id != actor.id:
+        raise RecoveryError("not_your_kit", 403)
+    kit.confirmed_at = utcnow()
+    _retire_others(kit)
+    audit.record("keys.recovery_kit_confirmed", "recovery_kit", kit.id, actor=actor)
+    return kit
+
+
+@dataclass(frozen=True)
+class RecoveryState:
+    """What /recover shows a signed-in admin."""
+
+    holds_current_key: bool
+    kit: RecoveryKit | None
+
+
+def state_for(user: User) -> RecoveryState:
+    current = keys.current_org_key()
+    holds = current is not None and keys.active_grant(user, current) is not None
+    return RecoveryState(holds_current_key=holds, kit=confirmed_kit())
+
+
+def kit_payload(user: User) -> dict[str, Any]:
+    """What the browser needs to open the kit: its public key (to tell a mistyped recovery key
+    from the right one) and the sealed organisation keys; plus the key to grant them to."""
+    kit = confirmed_kit()
+    if kit is None:
+        raise RecoveryError("no_confirmed_kit", 404)
+    rows = db.session.execute(
+        sa.select(RecoverySeal, OrgKey)
+        .join(OrgKey, OrgKey.id == RecoverySeal.org_key_id)
+        .where(RecoverySeal.kit_id == kit.id)
+        .order_by(OrgKey.id)
+    ).all()
+    return {
+        "kit_id": kit.id,
+        "kit_public_key": kit.public_key,
+        "user_public_key": user.public_key,
+        "seals": [
+            {
+                "org_key_id": org_key.id,
+                "org_public_key": org_key.public_key,
+                "sealed_org_secret": seal.sealed_org_secret,
+            }
+            for seal, org_key in rows
+        ],
+    }
+
+
+@transactional
+def recover(
+    actor: User,
+    kit_id: int,
+    grants: dict[int, str],
+    sealed_to: str,
+    new_kit_public_key: str,
+    new_kit_seals: dict[int, str],
+) -> RecoveryKit:
+    """The admin's browser opened the kit's copies and sealed each key to the admin's own
+    public key (``grants``), and sealed them again to a new kit. Grants are written, the used
+    kit retires, the new one waits for its confirmation. Audited."""
+    locks.serialise(locks.KEY_CUSTODY)
+    db.session.refresh(actor)
+    if actor.role is not Role.ADMIN or not actor.is_active_account or not actor.public_key:
+        raise RecoveryError("not_admin", 403)
+    current = keys.current_org_key()
+    if current is None:
+        raise RecoveryError("no_such_key")
+    if keys.active_grant(actor, current) is not None:
+        raise RecoveryError("already_hold_key")
+    kit = confirmed_kit()
+    if kit is None or kit.id != kit_id:
+        raise RecoveryError("no_such_kit")
+    try:
+        keys.check_sealed_to(actor, sealed_to)
+    except keys.KeyOperationError as exc:
+        raise RecoveryError("key_changed") from exc
+    covered = {seal.org_key_id for seal in kit.seals}
+    _validate_seals(grants)
+    _validate_seals(new_kit_seals)
+    if set(grants) != covered or set(new_kit_seals) != covered:
+        raise RecoveryError("invalid_kit")
+    validate_kit_public_key(new_kit_public_key)
+    held = _held_key_ids(actor)
+    written = 0
+    for org_key_id, sealed in sorted(grants.items()):
+        if org_key_id in held:
+            continue
+        org_key = db.session.get(OrgKey, org_key_id)
+        if org_key is None:  # checked by _validate_seals; kept for the type checker
+            raise RecoveryError("no_such_key")
+        keys.write_grant(org_key, actor, sealed, actor)
+        written += 1
+    kit.retired_at = utcnow()
+    audit.record(
+        "keys.recovery_kit_used",
+        "recovery_kit",
+        kit.id,
+        actor=actor,
+        detail={"grants_written": written},
+    )
+    return _add_kit(new_kit_public_key, new_kit_seals, actor)
+
+
+def parse_seals(text: str, id_field: str = "org_key_id") -> dict[int, str] | None:
+    """``[{id_field: int, "sealed_org_secret": str}, ...]`` from a browser, or None."""
+    try:
+        items: Any = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(items, list) or not items or len(items) > MAX_SEALS:
+        return None
+    seals: dict[int, str] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        org_key_id, sealed = item.get(id_field), item.get("sealed_org_secret")
+        if (
+            not isinstance(org_key_id, int)
+            or isinstance(org_key_id, bool)
+            or not isinstance(sealed, str)
+            or org_key_id in seals
+            or not 0 < org_key_id < 2**31
+        ):
+            return None
+        seals[org_key_id] = sealed
+    return seals
