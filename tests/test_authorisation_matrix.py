@@ -47,6 +47,7 @@ SELF_SERVICE = {
     "auth.add_passkey",
     "auth.remove_passkey",
     "auth.keyring_rewrap",
+    "auth.reminder_preference",  # how often one's own overdue reminders come
 }
 # Headers a route needs from its own page's script (keyring.js asks for the tab key with one).
 SCRIPT_HEADERS = {"auth.keyring_tab_key": {"X-Refuge-Keyring": "1"}}

@@ -208,7 +208,7 @@ def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply
         status_page.fill("#code", code)
         status_page.click("main button[type=submit]")
         status_page.wait_for_selector(".reply-opened")
-        assert REPLY in status_page.locator("#replies").inner_text()
+        assert REPLY in status_page.locator("#thread").inner_text()
     finally:
         submitter.close()
 
