@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import (
     Form,
+    HiddenField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -196,6 +197,8 @@ class IntakeForm(PublicForm):
 
 
 class StatusForm(PublicForm):
+    # Set by status-code.js: this browser opens the messages itself (see _render_status).
+    browser_opens = HiddenField()
     code = StringField(
         _l("Your receipt code"),
         [DataRequired(message=_l("Enter your receipt code."))],
@@ -204,6 +207,7 @@ class StatusForm(PublicForm):
 
 
 class FollowUpForm(PublicForm):
+    browser_opens = HiddenField()
     code = StringField(_l("Your receipt code"), [DataRequired()])
     body = TextAreaField(
         _l("Your message"),

@@ -474,12 +474,15 @@ def _render_status(
 ) -> tuple[str, int]:
     org_key = keys.current_org_key()
     thread = submissions.submitter_thread(case)
+    browser_opens = request.form.get("browser_opens") == "1"
     return render_template(
         "public/status_detail.html",
         case=case,
         code=code,
         thread=thread,
-        opened=_open_thread(thread, code),
+        # The server opens the thread only for a browser that cannot (JavaScript off).
+        opened={} if browser_opens else _open_thread(thread, code),
+        browser_opens=browser_opens,
         replies=submissions.staff_replies(case),
         follow_up=follow_up or FollowUpForm(MultiDict({"code": code})),
         org_key=org_key,
@@ -496,7 +499,8 @@ def _open_thread(thread: list[CaseMessage], code: str) -> dict[int, str]:
     Without JavaScript there is no other way to read it. The server holds the code for this
     request anyway (it looked the case up with it), exactly as on the no-JS intake; the derived
     secret key and the opened text live only while this page is rendered, and nothing is kept.
-    The page says so. With JavaScript on, status.js opens the same messages in the browser."""
+    The page says so. With JavaScript on, status.js opens the same messages in the browser and
+    the form says so (``browser_opens``): the server then opens nothing."""
     normalised = crypto.normalise_receipt_code(code)
     if normalised is None:
         return {}

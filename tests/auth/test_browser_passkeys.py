@@ -38,7 +38,7 @@ def _credential_field(multipart: str) -> str:
 def _password_step(page: Any, base: str, email: str) -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=email]", email)
-    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.fill("#password", DEFAULT_PASSWORD)  # nameless: the browser derives what is sent
     page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/login/code")
 
