@@ -30,7 +30,7 @@ from typing import Any
 from flask import (
     Response,
     current_app,
-    g,
+    has_request_context,
     jsonify,
     make_response,
     redirect,
@@ -62,7 +62,7 @@ from intake.public.forms import (
     IntakeForm,
     StatusForm,
 )
-from intake.services import key_pins, keys, submissions, urgent_help
+from intake.services import key_pins, keys, proof_of_work, submissions, urgent_help
 from intake.services import settings as org_settings
 from intake.services.submissions import PlainFile, SubmissionRefused
 from intake.services.triage import Routing
@@ -75,7 +75,7 @@ ViewResult = Response | str | tuple[Response | str, int]
 # Fields the browser path may send. Anything else (plaintext answers included) is refused.
 BROWSER_FIELDS = frozenset(
     {"csrf_token", "sealed_answers", "org_key_id", "urgency", "threats", "profiles",
-     "country", "languages", "consent_given", HONEYPOT_FIELD}
+     "country", "languages", "consent_given", HONEYPOT_FIELD, "pow_challenge", "pow_nonce"}
 )  # fmt: skip
 BROWSER_FOLLOW_UP_FIELDS = frozenset(
     {"csrf_token", "code", "sealed_body", "sealed_for_submitter", "org_key_id"}
@@ -188,8 +188,9 @@ def _org_key_json(key: OrgKey) -> dict[str, Any]:
 
 
 def _profile() -> org_settings.OrgProfile:
-    """Read once per request; a database outage shows the pages without it, not an error."""
-    cached = g.get("org_profile")
+    """Read once per request (kept on the request, not ``g``: see _proof_of_work); a database
+    outage shows the pages without it, not an error."""
+    cached = request.environ.get(PROFILE_ENVIRON_KEY) if has_request_context() else None
     if cached is None:
         try:
             cached = org_settings.org_profile()
@@ -197,7 +198,8 @@ def _profile() -> org_settings.OrgProfile:
             log.error("reading the organisation profile failed: %s", type(error).__name__)
             db.session.rollback()
             cached = org_settings.OrgProfile()
-        g.org_profile = cached
+        if has_request_context():
+            request.environ[PROFILE_ENVIRON_KEY] = cached
     return cached
 
 
@@ -453,7 +455,9 @@ def request_key() -> ViewResult:
         return _refuse(_("This organisation is not accepting requests yet."), 503)
     if not key_pins.is_verified(key):
         return _key_unverified()
-    return jsonify({"csrf_token": generate_csrf(), **_org_key_json(key)})
+    return jsonify(
+        {"csrf_token": generate_csrf(), **_org_key_json(key), "pow": proof_of_work.issue()}
+    )
 
 
 URGENT_HELP_PARAMS = frozenset({"urgency", "threats", "country", "lang"})
@@ -500,8 +504,56 @@ def urgent_help_channels() -> ViewResult:
     return response
 
 
+POW_FIELDS = ("pow_challenge", "pow_nonce")
+POW_ENVIRON_KEY = "refuge.proof_of_work"
+PROFILE_ENVIRON_KEY = "refuge.org_profile"
+
+
+def _proof_of_work() -> proof_of_work.Outcome | None:
+    """The proof of work a browser sent with this request, redeemed once (None if none).
+
+    Kept on the request (not ``g``, which outlives a request when an app context is already
+    pushed) because the limiter asks once per limit and the view asks again."""
+    if POW_ENVIRON_KEY in request.environ:
+        cached: proof_of_work.Outcome | None = request.environ[POW_ENVIRON_KEY]
+        return cached
+    outcome = None
+    if request.method == "POST":
+        try:
+            form = request.form
+        except RequestEntityTooLarge:
+            form = MultiDict()
+        if any(name in form for name in POW_FIELDS) and "sealed_answers" in form:
+            outcome = proof_of_work.redeem(form.get("pow_challenge"), form.get("pow_nonce"))
+    request.environ[POW_ENVIRON_KEY] = outcome
+    return outcome
+
+
+def _admitted_by_proof() -> bool:
+    """Flask-Limiter's exemption: a valid proof of work lets a browser past the per-address
+    budget (shared addresses), within the global ceiling."""
+    return _proof_of_work() is proof_of_work.Outcome.ADMITTED
+
+
+def _proof_refused(outcome: proof_of_work.Outcome) -> tuple[Response | str, int]:
+    if outcome is proof_of_work.Outcome.CEILING:
+        return _refuse(
+            _(
+                "Too many requests are arriving right now. Nothing was saved. Please try again "
+                "in an hour, or contact the organisation another way."
+            ),
+            429,
+        )
+    return _refuse(
+        _("The anti-flood check could not be verified. Nothing was saved. Please send again."),
+        400,
+    )
+
+
 @bp.route("/request", methods=["GET", "POST"])
-@limiter.limit(_request_limit, methods=["POST"], key_func=_client_key)
+@limiter.limit(
+    _request_limit, methods=["POST"], key_func=_client_key, exempt_when=_admitted_by_proof
+)
 @csrf.exempt
 def request_form() -> ViewResult:
     if request.method == "GET":
@@ -549,6 +601,9 @@ def request_form() -> ViewResult:
             notice += " " + _("Please attach your files again.")
         return _render_form(form, org_key, status=400, notice=notice)
 
+    outcome = _proof_of_work()
+    if outcome is not None and outcome is not proof_of_work.Outcome.ADMITTED:
+        return _proof_refused(outcome)
     try:
         if from_browser:
             return _submit_from_browser(form_data, files)
