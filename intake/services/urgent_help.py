@@ -22,6 +22,10 @@ MAX_CHANNELS = 5
 MAX_CONTACTS = 4
 USABLE_NOW = ("phone", "email", "secure_form", "onion", "signal", "web")
 _ROUND_THE_CLOCK = ("24", "hotline", "emergency")
+# The reasons that say why a channel fits an emergency (the others are for caseworkers).
+URGENT_REASONS = frozenset(
+    {"Accepts urgent appeals", "Life or liberty at risk now: contact an embassy within 24 hours"}
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,8 @@ def urgent_channels(threats: Sequence[str], country: str | None) -> list[Channel
             continue
         reasons = tuple(
             text
-            for phrase in suggestion.reason_phrases[:1]
-            if (text := localise(phrase.as_dict())) is not None
+            for phrase in suggestion.reason_phrases
+            if phrase.msgid in URGENT_REASONS and (text := localise(phrase.as_dict())) is not None
         )
         contacts = _contacts(entry.contacts)
         # Within triage's order, a line that answers at any hour comes before office hours.
