@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from intake import vocab
 from intake.models import Urgency
 from intake.services import triage
 from intake.services.triage_phrases import localise
@@ -77,7 +78,10 @@ def urgent_channels(threats: Sequence[str], country: str | None) -> list[Channel
     from intake.services.directory import active_entries  # DB access only here
 
     entries = {entry.id: entry for entry in active_entries()}
-    routing = triage.Routing(urgency=Urgency.IMMEDIATE, threats=tuple(threats), country=country)
+    # The threat is asked later in the form than the urgency: until it is chosen, any threat,
+    # so that the channels taking every kind of emergency are shown at once.
+    asked = tuple(threats) or tuple(vocab.THREATS)
+    routing = triage.Routing(urgency=Urgency.IMMEDIATE, threats=asked, country=country)
     ranked = triage.rank(routing, [triage.TriageEntry.of(e) for e in entries.values()])
     found: list[tuple[int, bool, int, Channel]] = []
     for index, suggestion in enumerate(ranked):

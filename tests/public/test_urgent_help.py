@@ -110,3 +110,12 @@ def test_without_javascript_the_receipt_of_an_immediate_request_says_what_to_do_
     assert table_count("cases") == 1
     # Shown once, like the code.
     assert "(+353) 1 210 0489" not in client.get(response.headers["Location"]).text
+
+
+def test_before_the_threat_is_chosen_the_round_the_clock_lines_are_shown(
+    client: FlaskClient,
+) -> None:
+    # The urgency is asked in step 1, the threat and country only in step 4.
+    channels = client.get(URL, query_string={"urgency": "immediate"}).get_json()["channels"]
+    ids = [channel["id"] for channel in channels]
+    assert ids[:2] == ["embassies", "frontline-defenders"]
