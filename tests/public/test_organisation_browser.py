@@ -4,6 +4,7 @@ JavaScript on and off, on a phone and a desktop (issue 13)."""
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from tests.builders import make_org_key, make_user
 from tests.public.conftest import CANARY
 
 pytestmark = pytest.mark.browser
-SHOTS = Path("/tmp/org_shots")
+SHOTS = Path(tempfile.gettempdir()) / "org_shots"  # to look at by hand
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
 BROWSER_LOCALES = {"en": "en-GB", "es": "es-ES", "ar": "ar"}
@@ -104,6 +105,10 @@ def test_without_javascript_immediate_guidance_and_the_tor_note_are_on_the_page(
         page.screenshot(path=str(SHOTS / f"landing-nojs-{locale}-{viewport['width']}.png"),
                         full_page=True)  # fmt: skip
         page.goto(f"{live_server.url}/request?lang={locale}")
+        if viewport is PHONE:  # the organisation's details leave the first question on screen
+            box = page.locator("#what_happened").bounding_box()
+            assert box is not None
+            assert box["y"] + 40 <= PHONE["height"], f"what happened starts at {box['y']} px"
         page.check("input[name=urgency][value=immediate]")
         page.locator("#intake-form button[type=submit]").last.click()  # without "what happened"
         panel = page.locator("#urgent-help-panel")
