@@ -519,6 +519,7 @@ def _proof_of_work() -> proof_of_work.Outcome | None:
         return cached
     outcome = None
     if request.method == "POST":
+        form: MultiDict[str, str]
         try:
             form = request.form
         except RequestEntityTooLarge:

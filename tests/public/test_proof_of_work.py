@@ -172,7 +172,9 @@ def test_spent_challenges_are_remembered_in_redis_across_processes(
         assert _send(client, org, **proof).status_code == 201
         key_id, secret = org.key.id, org.secret
     with second.app_context():
-        same = OrgKeyPair(key=db.session.get(OrgKey, key_id), secret=secret)
+        key = db.session.get(OrgKey, key_id)
+        assert key is not None
+        same = OrgKeyPair(key=key, secret=secret)
         # Another web process, sharing Redis: the budget is spent there too, and the spent
         # challenge does not lift it.
         assert _send(second.test_client(), same, **proof).status_code == 429
