@@ -115,6 +115,16 @@ def _from_environment() -> dict[str, Any]:
         "STATUS_RATE_LIMIT": _rate_limit("STATUS_RATE_LIMIT", "5 per minute;30 per hour"),
         "FOLLOW_UP_RATE_LIMIT": _rate_limit("FOLLOW_UP_RATE_LIMIT", "10 per hour"),
         "LOGIN_RATE_LIMIT": _rate_limit("LOGIN_RATE_LIMIT", "10 per minute;60 per hour"),
+        # "Immediate" guidance on the form: routing facts in, directory channels out.
+        "URGENT_HELP_RATE_LIMIT": _rate_limit("URGENT_HELP_RATE_LIMIT", "30 per minute"),
+        # Shared addresses (a Tor exit, an office behind one NAT): a browser whose per-address
+        # budget is spent may still send after a proof of work (README "Shared addresses").
+        # Leading zero bits of SHA-256(challenge:nonce); 18 bits ≈ 262,000 hashes on average,
+        # one or two seconds with WebCrypto on a mid-range phone.
+        "POW_DIFFICULTY_BITS": _int("POW_DIFFICULTY_BITS", 18),
+        "POW_TTL_SECONDS": _int("POW_TTL_SECONDS", 3600),
+        # What proofs of work may let through in all, whoever sends them.
+        "POW_GLOBAL_LIMIT": _rate_limit("POW_GLOBAL_LIMIT", "200 per hour"),
     }
 
 

@@ -123,3 +123,37 @@ class TimezoneForm(FlaskForm):
         validators=[DataRequired()],
         validate_choice=False,  # checked against the zone database by the service
     )
+
+
+class ProfileForm(FlaskForm):
+    """What the public pages say about the organisation. Lengths match services.settings."""
+
+    org_name = StringField(
+        _l("Organisation name"),
+        description=_l("Shown in the header and title of the public pages."),
+        validators=[Optional(), Length(max=120)],
+    )
+    org_description = StringField(
+        _l("Short description"),
+        description=_l("One or two sentences on who you are, shown on the landing page and form."),
+        validators=[Optional(), Length(max=255)],
+    )
+    org_response_time = StringField(
+        _l("Expected response time"),
+        description=_l("For example: within 2 working days."),
+        validators=[Optional(), Length(max=120)],
+    )
+    org_contact = StringField(
+        _l("Public contact"),
+        description=_l(
+            "Another way to reach you, for example an e-mail address or a Signal number."
+        ),
+        validators=[Optional(), Length(max=200)],
+    )
+    org_onion = StringField(
+        _l("Onion address"),
+        description=_l(
+            "Your version 3 onion service, if you run one. Tor Browser then offers it to visitors."
+        ),
+        validators=[Optional(), Length(max=100)],
+    )

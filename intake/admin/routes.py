@@ -19,6 +19,7 @@ from intake.admin.forms import (
     AuditFilterForm,
     GrantForm,
     InviteForm,
+    ProfileForm,
     RecoveryKitForm,
     RoleForm,
     RotateForm,
@@ -500,6 +501,45 @@ def audit_verify() -> str:
     return render_template("admin/audit_verify.html", check=check)
 
 
+def _render_settings(
+    form: TimezoneForm, profile_form: ProfileForm | None = None, status: int = 200
+) -> tuple[str, int]:
+    if profile_form is None:
+        profile = org_settings.org_profile()
+        profile_form = ProfileForm(
+            formdata=None,
+            org_name=profile.name,
+            org_description=profile.description,
+            org_response_time=profile.response_time,
+            org_contact=profile.contact,
+            org_onion=profile.onion_host,
+        )
+    return render_template("admin/settings.html", form=form, profile_form=profile_form), status
+
+
+def _timezone_form() -> TimezoneForm:
+    form = TimezoneForm(formdata=None)
+    form.timezone.choices = [SelectChoice(name) for name in org_settings.timezone_choices()]
+    form.timezone.data = org_settings.timezone_name()
+    return form
+
+
+@bp.post("/settings/profile")
+@role_required(*ADMINS)
+def settings_profile() -> Page:
+    form = ProfileForm()
+    if form.validate_on_submit():
+        values = {name: str(field.data or "") for name, field in form._fields.items()}
+        try:
+            org_settings.set_org_profile(values, _me())
+        except org_settings.SettingError as error:
+            form.org_onion.errors = [str(error)]
+        else:
+            flash(_("The organisation's public details were saved."), "success")
+            return redirect(url_for("admin.settings"))
+    return _render_settings(_timezone_form(), form, 422)
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 @role_required(*ADMINS)
 def settings() -> Page:
@@ -519,4 +559,4 @@ def settings() -> Page:
         status = 422
     else:
         form.timezone.data = org_settings.timezone_name()
-    return render_template("admin/settings.html", form=form), status
+    return _render_settings(form, status=status)

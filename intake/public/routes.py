@@ -30,6 +30,7 @@ from typing import Any
 from flask import (
     Response,
     current_app,
+    has_request_context,
     jsonify,
     make_response,
     redirect,
@@ -61,7 +62,8 @@ from intake.public.forms import (
     IntakeForm,
     StatusForm,
 )
-from intake.services import key_pins, keys, submissions
+from intake.services import key_pins, keys, proof_of_work, submissions, urgent_help
+from intake.services import settings as org_settings
 from intake.services.submissions import PlainFile, SubmissionRefused
 from intake.services.triage import Routing
 from intake.web import error_response
@@ -73,13 +75,14 @@ ViewResult = Response | str | tuple[Response | str, int]
 # Fields the browser path may send. Anything else (plaintext answers included) is refused.
 BROWSER_FIELDS = frozenset(
     {"csrf_token", "sealed_answers", "org_key_id", "urgency", "threats", "profiles",
-     "country", "languages", "consent_given", HONEYPOT_FIELD}
+     "country", "languages", "consent_given", HONEYPOT_FIELD, "pow_challenge", "pow_nonce"}
 )  # fmt: skip
 BROWSER_FOLLOW_UP_FIELDS = frozenset(
     {"csrf_token", "code", "sealed_body", "sealed_for_submitter", "org_key_id"}
 )
 NO_JS_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "body"})
 RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactly one GET
+RECEIPT_URGENT = "receipt_urgent"  # with it: the routing facts of an "Immediate" request
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
 
 
@@ -178,6 +181,41 @@ def _key_unverified() -> tuple[Response | str, int]:
 
 def _org_key_json(key: OrgKey) -> dict[str, Any]:
     return {"org_key_id": key.id, "public_key": key.public_key, "fingerprint": key.fingerprint}
+
+
+# ---------------------------------------------------------------------------------------------
+# The organisation's public profile (admin settings) on every page
+
+
+def _profile() -> org_settings.OrgProfile:
+    """Read once per request (kept on the request, not ``g``: see _proof_of_work); a database
+    outage shows the pages without it, not an error."""
+    cached = request.environ.get(PROFILE_ENVIRON_KEY) if has_request_context() else None
+    if cached is None:
+        try:
+            cached = org_settings.org_profile()
+        except SQLAlchemyError as error:
+            log.error("reading the organisation profile failed: %s", type(error).__name__)
+            db.session.rollback()
+            cached = org_settings.OrgProfile()
+        if has_request_context():
+            request.environ[PROFILE_ENVIRON_KEY] = cached
+    return cached
+
+
+@bp.app_context_processor
+def _inject_profile() -> dict[str, Any]:
+    return {"org": _profile}
+
+
+@bp.after_request
+def _onion_location(response: Response) -> Response:
+    """Tor Browser offers the onion service when this header names it (public pages only)."""
+    if response.mimetype == "text/html":
+        onion = _profile().onion
+        if onion:
+            response.headers["Onion-Location"] = onion + request.full_path.rstrip("?")
+    return response
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,6 +363,9 @@ def _render_form(
 ) -> tuple[str, int]:
     return render_template(
         "public/request.html",
+        urgent=urgent_guidance(
+            form.urgency.data, list(form.threats.data or []), form.country.data or None
+        ),
         form=form,
         org_key=org_key,
         database_down=database_down,
@@ -377,6 +418,9 @@ def _submit_without_js(
     # held for one GET in the signed session cookie and popped when shown. That cookie is in
     # this browser only, which is shown the code anyway; the server keeps nothing.
     session[RECEIPT_ONCE] = submission.receipt_code
+    if routing.urgency is Urgency.IMMEDIATE:
+        # Routing facts only (in the clear anyway), for the receipt's "what to do now".
+        session[RECEIPT_URGENT] = {"threats": list(routing.threats), "country": routing.country}
     return make_response(redirect(url_for("public.receipt", lang=request.args.get("lang")), 303))
 
 
@@ -384,8 +428,18 @@ def _submit_without_js(
 def receipt() -> Response:
     """The receipt after a no-JavaScript request, shown once (see _submit_without_js)."""
     code = session.pop(RECEIPT_ONCE, None)
+    facts = session.pop(RECEIPT_URGENT, None)
+    urgent = None
+    if isinstance(code, str) and isinstance(facts, dict):
+        threats = facts.get("threats")
+        country = facts.get("country")
+        urgent = urgent_guidance(
+            Urgency.IMMEDIATE.value,
+            [str(t) for t in threats] if isinstance(threats, list) else [],
+            country if isinstance(country, str) else None,
+        )
     page = render_template(
-        "public/receipt.html", receipt_code=code if isinstance(code, str) else None
+        "public/receipt.html", receipt_code=code if isinstance(code, str) else None, urgent=urgent
     )
     response = make_response(page, 200)
     response.headers["Cache-Control"] = "no-store"
@@ -401,11 +455,106 @@ def request_key() -> ViewResult:
         return _refuse(_("This organisation is not accepting requests yet."), 503)
     if not key_pins.is_verified(key):
         return _key_unverified()
-    return jsonify({"csrf_token": generate_csrf(), **_org_key_json(key)})
+    return jsonify(
+        {"csrf_token": generate_csrf(), **_org_key_json(key), "pow": proof_of_work.issue()}
+    )
+
+
+URGENT_HELP_PARAMS = frozenset({"urgency", "threats", "country", "lang"})
+
+
+def _urgent_help_limit() -> str:
+    return str(current_app.config.get("URGENT_HELP_RATE_LIMIT", "30 per minute"))
+
+
+def urgent_guidance(urgency: str | None, threats: list[str], country: str | None) -> dict[str, Any]:
+    """The "Immediate" guidance for the page and the JSON endpoint alike."""
+    if urgency != Urgency.IMMEDIATE.value:
+        return {"immediate": False, "channels": []}
+    # A re-shown form may hold anything; only known vocabulary reaches triage.
+    known = [threat for threat in threats if threat in vocab.THREATS][:MAX_CHOICES]
+    channels = urgent_help.urgent_channels(
+        known, country if country in vocab.ISO_COUNTRIES else None
+    )
+    return {"immediate": True, "channels": [channel.as_dict() for channel in channels]}
+
+
+@bp.get("/request/urgent-help")
+@limiter.limit(_urgent_help_limit, key_func=_client_key)
+def urgent_help_channels() -> ViewResult:
+    """Channels that act now, from routing facts only: no free text is accepted, so nothing a
+    person wrote can reach this endpoint or its logs."""
+    args = request.args
+    if set(args) - URGENT_HELP_PARAMS or any(len(v) > 32 for v in args.values()):
+        return jsonify({"error": _("Only urgency, threats and country are accepted.")}), 400
+    if len(args.getlist("urgency")) > 1 or len(args.getlist("country")) > 1:
+        return jsonify({"error": _("Only urgency, threats and country are accepted.")}), 400
+    urgency = args.get("urgency", "")
+    if urgency not in {u.value for u in Urgency}:
+        return jsonify({"error": _("Urgency is missing or not one of the listed choices.")}), 400
+    raw_threats = args.getlist("threats")
+    threats = list(dict.fromkeys(raw_threats))
+    if len(raw_threats) > MAX_CHOICES or any(t not in vocab.THREATS for t in threats):
+        return jsonify({"error": _("Unknown threat type.")}), 400
+    country = args.get("country", "") or None
+    if country is not None and country not in vocab.ISO_COUNTRIES:
+        return jsonify({"error": _("The country is not an ISO 3166-1 country code.")}), 400
+    response = jsonify(urgent_guidance(urgency, threats, country))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+POW_FIELDS = ("pow_challenge", "pow_nonce")
+POW_ENVIRON_KEY = "refuge.proof_of_work"
+PROFILE_ENVIRON_KEY = "refuge.org_profile"
+
+
+def _proof_of_work() -> proof_of_work.Outcome | None:
+    """The proof of work a browser sent with this request, redeemed once (None if none).
+
+    Kept on the request (not ``g``, which outlives a request when an app context is already
+    pushed) because the limiter asks once per limit and the view asks again."""
+    if POW_ENVIRON_KEY in request.environ:
+        cached: proof_of_work.Outcome | None = request.environ[POW_ENVIRON_KEY]
+        return cached
+    outcome = None
+    if request.method == "POST":
+        form: MultiDict[str, str]
+        try:
+            form = request.form
+        except RequestEntityTooLarge:
+            form = MultiDict()
+        if any(name in form for name in POW_FIELDS) and "sealed_answers" in form:
+            outcome = proof_of_work.redeem(form.get("pow_challenge"), form.get("pow_nonce"))
+    request.environ[POW_ENVIRON_KEY] = outcome
+    return outcome
+
+
+def _admitted_by_proof() -> bool:
+    """Flask-Limiter's exemption: a valid proof of work lets a browser past the per-address
+    budget (shared addresses), within the global ceiling."""
+    return _proof_of_work() is proof_of_work.Outcome.ADMITTED
+
+
+def _proof_refused(outcome: proof_of_work.Outcome) -> tuple[Response | str, int]:
+    if outcome is proof_of_work.Outcome.CEILING:
+        return _refuse(
+            _(
+                "Too many requests are arriving right now. Nothing was saved. Please try again "
+                "in an hour, or contact the organisation another way."
+            ),
+            429,
+        )
+    return _refuse(
+        _("The anti-flood check could not be verified. Nothing was saved. Please send again."),
+        400,
+    )
 
 
 @bp.route("/request", methods=["GET", "POST"])
-@limiter.limit(_request_limit, methods=["POST"], key_func=_client_key)
+@limiter.limit(
+    _request_limit, methods=["POST"], key_func=_client_key, exempt_when=_admitted_by_proof
+)
 @csrf.exempt
 def request_form() -> ViewResult:
     if request.method == "GET":
@@ -453,6 +602,9 @@ def request_form() -> ViewResult:
             notice += " " + _("Please attach your files again.")
         return _render_form(form, org_key, status=400, notice=notice)
 
+    outcome = _proof_of_work()
+    if outcome is not None and outcome is not proof_of_work.Outcome.ADMITTED:
+        return _proof_refused(outcome)
     try:
         if from_browser:
             return _submit_from_browser(form_data, files)

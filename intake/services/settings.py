@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
@@ -52,3 +58,97 @@ def set_timezone(name: str, actor: User) -> str:
     audit.record("settings.timezone", "settings", TIMEZONE, actor=actor, detail=detail)
     db.session.commit()
     return name
+
+
+# --- what the organisation tells the public ------------------------------------------------------
+#
+# Shown on the landing page, the form, the receipt and /status. Free text, escaped by Jinja like
+# everything else; length-limited here because the column holds at most 255 characters.
+
+ORG_NAME = "org_name"
+ORG_DESCRIPTION = "org_description"
+ORG_RESPONSE_TIME = "org_response_time"
+ORG_CONTACT = "org_contact"
+ORG_ONION = "org_onion"
+
+PROFILE_LIMITS: dict[str, int] = {
+    ORG_NAME: 120,
+    ORG_DESCRIPTION: 255,
+    ORG_RESPONSE_TIME: 120,
+    ORG_CONTACT: 200,
+    ORG_ONION: 100,
+}
+
+_ONION_V3 = re.compile(r"^(?:https?://)?([a-z2-7]{56})\.onion/?$")
+
+
+@dataclass(frozen=True)
+class OrgProfile:
+    name: str = ""
+    description: str = ""
+    response_time: str = ""
+    contact: str = ""
+    onion: str = ""  # "http://<56 chars>.onion", or empty
+
+    @property
+    def onion_host(self) -> str:
+        return self.onion.removeprefix("http://")
+
+
+def onion_url(value: str) -> str:
+    """The canonical http://….onion URL of a v3 onion address, or SettingError.
+
+    Checks what Tor checks: 56 base32 characters decoding to a 32-byte ed25519 key, a two-byte
+    SHA3-256 checksum and version 3 (rend-spec-v3 §6), so a typo is caught here, not by a
+    defender whose Tor Browser cannot reach it."""
+    match = _ONION_V3.match(value.strip().lower())
+    if match is None:
+        raise SettingError(
+            _l("Enter a version 3 onion address: 56 letters and digits, then .onion.")
+        )
+    label = match.group(1)
+    decoded = base64.b32decode(label.upper())
+    pubkey, checksum, version = decoded[:32], decoded[32:34], decoded[34:]
+    expected = hashlib.sha3_256(b".onion checksum" + pubkey + b"\x03").digest()[:2]
+    if version != b"\x03" or checksum != expected:
+        raise SettingError(_l("This onion address has a typo: its checksum does not match."))
+    return f"http://{label}.onion"
+
+
+def org_profile() -> OrgProfile:
+    rows = db.session.scalars(sa.select(OrgSetting).where(OrgSetting.key.in_(PROFILE_LIMITS)))
+    values = {row.key: row.value for row in rows}
+    return OrgProfile(
+        name=values.get(ORG_NAME, ""),
+        description=values.get(ORG_DESCRIPTION, ""),
+        response_time=values.get(ORG_RESPONSE_TIME, ""),
+        contact=values.get(ORG_CONTACT, ""),
+        onion=values.get(ORG_ONION, ""),
+    )
+
+
+def set_org_profile(values: Mapping[str, str], actor: User) -> OrgProfile:
+    """Replace the public profile; all values are checked before anything is written."""
+    cleaned: dict[str, str] = {}
+    for key, limit in PROFILE_LIMITS.items():
+        value = " ".join(str(values.get(key) or "").split())  # one line, no control characters
+        if len(value) > limit:
+            raise SettingError(_l("At most %(count)d characters.", count=limit))
+        if key == ORG_ONION and value:
+            value = onion_url(value)
+        cleaned[key] = value
+    changed: dict[str, dict[str, str]] = {}
+    for key, value in cleaned.items():
+        row = db.session.get(OrgSetting, key)
+        previous = row.value if row is not None else ""
+        if previous == value:
+            continue
+        changed[key] = {"from": previous, "to": value}
+        if row is None:
+            db.session.add(OrgSetting(key=key, value=value, updated_by_id=actor.id))
+        else:
+            row.value, row.updated_by_id = value, actor.id
+    if changed:
+        audit.record("settings.profile", "settings", "profile", actor=actor, detail=changed)
+    db.session.commit()
+    return org_profile()

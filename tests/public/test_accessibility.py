@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from intake.models import Urgency
+from intake.models import Role, Urgency
+from intake.services import settings as org_settings
 from intake.services import submissions
+from intake.services.directory import import_shipped
 from intake.services.triage import Routing
-from tests.builders import make_org_key
+from tests.builders import make_org_key, make_user
 from tests.public.conftest import full_answers
 
 pytestmark = pytest.mark.browser
@@ -123,3 +125,24 @@ def test_axe_does_report_a_planted_violation(app: Flask, live_server: Any, axe_p
     axe_page.goto(f"{live_server.url}/status")
     axe_page.evaluate("() => document.querySelector('label[for=code]').remove()")
     assert "label" in {violation["id"] for violation in violations(axe_page)}
+
+
+@pytest.mark.parametrize("locale", ["en", "es", "ar"])
+def test_the_organisation_details_and_immediate_guidance_are_accessible(
+    app: Flask, live_server: Any, axe_page: Any, locale: str
+) -> None:
+    make_org_key()
+    import_shipped()
+    org_settings.set_org_profile(
+        {"org_name": "Defenders Desk", "org_description": "We help defenders.",
+         "org_response_time": "within 2 working days", "org_contact": "desk@example.org"},
+        make_user(Role.ADMIN),
+    )  # fmt: skip
+    page = axe_page
+    page.goto(f"{live_server.url}/?lang={locale}")
+    page.locator("#tor-note summary").click()
+    assert_accessible(page, f"landing with details, {locale}")
+    page.goto(f"{live_server.url}/request?lang={locale}")
+    page.check("input[name=urgency][value=immediate]")
+    page.locator("#urgent-channels [data-channel]").first.wait_for()
+    assert_accessible(page, f"form with immediate guidance, {locale}")

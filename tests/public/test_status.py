@@ -17,7 +17,13 @@ from intake.models import CaseAttachment, CaseMessage, MessageKind, SharedStatus
 from intake.services import submissions
 from intake.services.triage import Routing
 from tests.builders import OrgKeyPair, make_org_key
-from tests.public.conftest import CANARY, canary_needles, csrf_token, full_answers
+from tests.public.conftest import (
+    CANARY,
+    canary_needles,
+    csrf_token,
+    database_text,
+    full_answers,
+)
 from tests.sealed import open_file, open_message
 
 
@@ -137,6 +143,38 @@ def test_a_follow_up_without_js_is_sealed_to_the_organisation(roomy_app: Flask) 
     opened = open_file(attachment.sealed_content, org.secret)
     assert opened.name == "scan.pdf"
     assert opened.data == b"scan " + CANARY.encode()
+
+
+def test_follow_up_files_without_js_are_stored_padded_to_buckets_and_the_canary_nowhere(
+    roomy_app: Flask,
+) -> None:
+    org = make_org_key()
+    submission = submit(org)
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    sizes = [1, 3000, 70_000]
+    response = client.post(
+        "/status/follow-up",
+        data={
+            "csrf_token": token,
+            "code": submission.receipt_code,
+            "body": f"files {CANARY}",
+            "attachments": [
+                (io.BytesIO(CANARY.encode() + b"x" * size), f"{CANARY}-{size}.jpg", "image/jpeg")
+                for size in sizes
+            ],
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    stored = db.session.scalars(
+        sa.select(CaseAttachment).where(CaseAttachment.message_id.is_not(None))
+    ).all()
+    assert len(stored) == len(sizes)
+    for attachment in stored:
+        assert crypto.is_file_bucket(len(attachment.sealed_content) - 48)  # sealed box overhead
+    text = database_text(roomy_app)
+    assert not any(needle.decode(errors="ignore") in text for needle in canary_needles())
 
 
 def test_a_follow_up_from_the_browser_is_stored_as_sent(roomy_app: Flask) -> None:

@@ -1,0 +1,107 @@
+/* Refuge: "Immediate" guidance on the request form.
+ *
+ * When the person chooses "Immediate", ask the server which channels act now for the chosen
+ * country and threats. Only those routing facts are sent (query parameters; never anything the
+ * person wrote). The answer is shown with textContent only.
+ */
+(function () {
+  "use strict";
+  const slot = document.getElementById("urgent-help");
+  const form = document.getElementById("intake-form");
+  const panel = document.getElementById("urgent-help-panel");
+  const list = document.getElementById("urgent-channels");
+  if (!slot || !form || !panel || !list || typeof fetch !== "function") {
+    return;
+  }
+  let asked = 0;
+
+  function chosen(name) {
+    return Array.from(form.querySelectorAll("[name='" + name + "']"))
+      .filter(function (el) {
+        return el.tagName === "SELECT" || el.checked;
+      })
+      .flatMap(function (el) {
+        return el.tagName === "SELECT" ? Array.from(el.selectedOptions).map(function (o) { return o.value; }) : [el.value];
+      })
+      .filter(Boolean);
+  }
+
+  function kindLabel(kind) {
+    const key = "kind" + kind.split("_").map(function (part) {
+      return part.charAt(0).toUpperCase() + part.slice(1);
+    }).join("");
+    return panel.dataset[key] || kind;
+  }
+
+  function render(channels) {
+    list.replaceChildren();
+    for (const channel of channels) {
+      const item = document.createElement("li");
+      item.dataset.channel = channel.id;
+      const name = document.createElement("strong");
+      name.textContent = channel.name;
+      item.appendChild(name);
+      if (channel.reasons.length) {
+        item.appendChild(document.createTextNode(": " + channel.reasons[0]));
+      }
+      if (channel.contacts.length) {
+        const contacts = document.createElement("ul");
+        for (const contact of channel.contacts) {
+          const line = document.createElement("li");
+          line.appendChild(document.createTextNode(kindLabel(contact.kind) + ": "));
+          const value = document.createElement("span");
+          value.className = "contact-value";
+          value.dir = "ltr";
+          value.textContent = contact.value;
+          line.appendChild(value);
+          const place = contact.round_the_clock ? panel.dataset.roundTheClock : contact.place;
+          if (place) {
+            line.appendChild(document.createTextNode(" (" + place + ")"));
+          }
+          contacts.appendChild(line);
+        }
+        item.appendChild(contacts);
+      }
+      list.appendChild(item);
+    }
+  }
+
+  async function update() {
+    const urgency = chosen("urgency")[0] || "";
+    if (urgency !== "immediate") {
+      panel.hidden = true;
+      return;
+    }
+    panel.hidden = false;
+    const query = new URLSearchParams({ urgency: urgency });
+    for (const threat of chosen("threats")) {
+      query.append("threats", threat);
+    }
+    const country = chosen("country")[0];
+    if (country) {
+      query.append("country", country);
+    }
+    const mine = ++asked;
+    try {
+      const response = await fetch(slot.dataset.url + "?" + query.toString(), {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      if (!response.ok || mine !== asked) {
+        return; // the general guidance stays; the channels are a help, not a requirement
+      }
+      const answer = await response.json();
+      render(answer.channels || []);
+    } catch (error) {
+      // Offline: keep what is shown.
+    }
+  }
+
+  form.addEventListener("change", function (event) {
+    const name = event.target && event.target.name;
+    if (name === "urgency" || name === "threats" || name === "country") {
+      update();
+    }
+  });
+  update();
+})();

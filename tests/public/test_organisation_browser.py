@@ -1,0 +1,176 @@
+"""Real Chromium: the organisation's details, "Immediate" guidance and the proof of work, with
+JavaScript on and off, on a phone and a desktop (issue 13)."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from playwright.sync_api import expect
+
+from intake.extensions import db
+from intake.models import Case, Role
+from intake.services import proof_of_work
+from intake.services import settings as org_settings
+from intake.services.directory import import_shipped
+from tests.builders import make_org_key, make_user
+from tests.public.conftest import CANARY
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(tempfile.gettempdir()) / "org_shots"  # to look at by hand
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+BROWSER_LOCALES = {"en": "en-GB", "es": "es-ES", "ar": "ar"}
+PROFILE = {
+    "org_name": "Defenders Desk",
+    "org_description": "We help human rights defenders in Latin America.",
+    "org_response_time": "within 2 working days",
+    "org_contact": "desk@example.org",
+    "org_onion": "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion",
+}
+
+
+@pytest.fixture
+def organisation(app: Flask) -> None:
+    make_org_key()
+    import_shipped()
+    org_settings.set_org_profile(PROFILE, make_user(Role.ADMIN))
+
+
+def _context(browser: Any, javascript: bool, locale: str, viewport: dict[str, int]) -> Any:
+    return browser.new_context(
+        viewport=viewport, java_script_enabled=javascript, locale=BROWSER_LOCALES[locale]
+    )
+
+
+@pytest.mark.parametrize("locale", ["en", "es", "ar"])
+def test_immediate_shows_what_to_do_now_from_routing_facts_only(
+    organisation: None, live_server: Any, browser: Any, locale: str
+) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    context = _context(browser, True, locale, PHONE)
+    asked: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("request", lambda r: asked.append(r.url) if "urgent-help" in r.url else None)
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        expect(page.locator("#org-name")).to_have_text("Defenders Desk")
+        expect(page.locator("#org-response-time")).to_contain_text("within 2 working days")
+        expect(page.locator("#urgent-help-panel")).to_be_hidden()
+        page.fill("#what_happened", CANARY + " they took my brother")
+        page.check("input[name=urgency][value=immediate]")
+        panel = page.locator("#urgent-help-panel")
+        expect(panel).to_be_visible()
+        expect(panel.locator("[data-channel=frontline-defenders]")).to_contain_text(
+            "(+353) 1 210 0489"
+        )
+        expect(panel.locator("[data-channel=embassies]")).to_be_visible()
+        page.screenshot(path=str(SHOTS / f"immediate-js-{locale}-360.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
+        page.screenshot(path=str(SHOTS / f"immediate-js-{locale}-1280.png"), full_page=True)
+        if locale == "ar":
+            assert page.evaluate("document.documentElement.dir") == "rtl"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= DESKTOP["width"]
+        page.check("input[name=urgency][value=weeks]")
+        expect(panel).to_be_hidden()
+    finally:
+        context.close()
+    assert asked
+    for url in asked:
+        query = parse_qs(urlparse(url).query)
+        assert set(query) <= {"urgency", "threats", "country"}, url
+        assert CANARY not in url
+
+
+@pytest.mark.parametrize("locale", ["en", "es", "ar"])
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["360", "1280"])
+def test_without_javascript_immediate_guidance_and_the_tor_note_are_on_the_page(
+    organisation: None, live_server: Any, browser: Any, locale: str, viewport: dict[str, int]
+) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    context = _context(browser, False, locale, viewport)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/?lang={locale}")
+        expect(page.locator("#tor-note")).to_be_visible()
+        expect(page.locator("#org-description")).to_be_visible()
+        page.screenshot(path=str(SHOTS / f"landing-nojs-{locale}-{viewport['width']}.png"),
+                        full_page=True)  # fmt: skip
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        if viewport is PHONE:  # the organisation's details leave the first question on screen
+            box = page.locator("#what_happened").bounding_box()
+            assert box is not None
+            assert box["y"] + 40 <= PHONE["height"], f"what happened starts at {box['y']} px"
+        page.check("input[name=urgency][value=immediate]")
+        page.locator("#intake-form button[type=submit]").last.click()  # without "what happened"
+        panel = page.locator("#urgent-help-panel")
+        expect(panel).to_be_visible()
+        expect(panel).to_contain_text("(+353) 1 210 0489")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        page.screenshot(path=str(SHOTS / f"immediate-nojs-{locale}-{viewport['width']}.png"),
+                        full_page=True)  # fmt: skip
+    finally:
+        context.close()
+
+
+def test_the_browser_solves_the_proof_of_work_with_webcrypto_and_is_let_through(
+    make_app: Callable[..., Flask], live_server_for: Callable[[Flask], Any], browser: Any
+) -> None:
+    app = make_app("sqlite", REQUEST_RATE_LIMIT="1 per hour", POW_DIFFICULTY_BITS=12)
+    with app.app_context():
+        make_org_key()
+        server = live_server_for(app)
+        context = browser.new_context(viewport=PHONE)
+        try:
+            page = context.new_page()
+            page.goto(f"{server.url}/request")
+            page.wait_for_function("window.Refuge && window.Refuge.submitter")
+            challenge = "test-challenge"
+            nonce = page.evaluate(
+                "([c, b]) => window.Refuge.submitter.solveProofOfWork(c, b)", [challenge, 12]
+            )
+            digest = hashlib.sha256(f"{challenge}:{nonce}".encode()).digest()
+            assert proof_of_work.leading_zero_bits(digest) >= 12
+            send = """async () => {
+                const s = window.Refuge.submitter;
+                const form = document.getElementById("intake-form");
+                const sent = await s.send(form, form.dataset.keyUrl, [], function (key) {
+                  const body = new FormData();
+                  body.append("org_key_id", String(key.org_key_id));
+                  body.append("urgency", "days");
+                  body.append("consent_given", "0");
+                  body.append("sealed_answers", s.sealObject({what_happened: "x"}, key));
+                  return body;
+                });
+                return sent.status;
+            }"""
+            assert page.evaluate(send) == 201
+            assert page.evaluate(send) == 201  # budget spent: 429, proof of work, 201
+            db.session.expire_all()
+            assert len(db.session.scalars(sa.select(Case)).all()) == 2
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def live_server_for() -> Iterator[Callable[[Flask], Any]]:
+    from tests.conftest import LiveServer
+
+    servers: list[Any] = []
+
+    def start(app: Flask) -> Any:
+        server = LiveServer(app).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,121 @@
+""" "Immediate" on the form: what to do now, from routing facts only (JavaScript off here;
+the browser test covers the page with JavaScript on)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake.services.directory import import_shipped
+from tests.builders import make_org_key
+from tests.conftest import table_count
+from tests.public.conftest import csrf_token, full_answers, routing_form
+
+URL = "/request/urgent-help"
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    make_org_key()
+    import_shipped()
+    return app.test_client()
+
+
+def test_immediate_lists_24_hour_lines_and_urgent_appeal_channels(client: FlaskClient) -> None:
+    response = client.get(URL, query_string={"urgency": "immediate", "threats": ["detention"],
+                                             "country": "MX"})  # fmt: skip
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    channels = response.get_json()["channels"]
+    ids = [channel["id"] for channel in channels]
+    assert "embassies" in ids
+    assert "frontline-defenders" in ids
+    line = next(c for c in channels if c["id"] == "frontline-defenders")["contacts"][0]
+    assert line == {"kind": "phone", "value": "(+353) 1 210 0489",
+                    "place": "24-hour emergency line", "round_the_clock": True}  # fmt: skip
+    # Regional courts need domestic remedies exhausted first: not a "right now" channel.
+    assert "inter-american-system" not in ids
+
+
+def test_other_urgencies_get_no_channels(client: FlaskClient) -> None:
+    answer = client.get(URL, query_string={"urgency": "weeks", "country": "MX"}).get_json()
+    assert answer == {"immediate": False, "channels": []}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"urgency": "immediate", "what_happened": "they took my brother"},  # free text
+        {"urgency": "immediate", "q": "x"},
+        {"urgency": "now"},
+        {},
+        {"urgency": "immediate", "threats": "<script>"},
+        {"urgency": "immediate", "country": "ZZ"},
+        {"urgency": "immediate", "country": "mx' OR 1=1 --"},
+        {"urgency": "immediate", "country": ["MX", "SD"]},
+        {"urgency": ["immediate", "days"]},
+        {"urgency": "immediate", "threats": ["detention"] * 21},
+        {"urgency": "immediate", "country": "M" * 5000},
+    ],
+)
+def test_anything_but_routing_facts_is_refused(client: FlaskClient, query: dict[str, Any]) -> None:
+    response = client.get(URL, query_string=query)
+    assert response.status_code == 400
+    assert "error" in response.get_json()
+
+
+def test_the_endpoint_is_rate_limited(make_app: Any) -> None:
+    app = make_app("sqlite", URGENT_HELP_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        client = app.test_client()
+        codes = [client.get(URL, query_string={"urgency": "immediate"}).status_code
+                 for _ in range(4)]  # fmt: skip
+    assert codes == [200, 200, 200, 429]
+
+
+def test_without_javascript_a_reshown_form_shows_what_to_do_now(client: FlaskClient) -> None:
+    token = csrf_token(client)
+    data = {"csrf_token": token, **routing_form(), "what_happened": ""}
+    data["country"] = "MX"
+    page = client.post("/request", data=data, content_type="multipart/form-data")
+    assert page.status_code == 422
+    assert 'id="urgent-help-panel"' in page.text
+    panel = page.text.split('id="urgent-help-panel"')[1].split("</section>")[0]
+    assert "hidden" not in panel.split(">")[0]
+    assert "(+353) 1 210 0489" in panel
+    assert "If you are in danger now" in panel
+
+
+def test_the_form_hides_the_guidance_until_immediate_is_chosen(client: FlaskClient) -> None:
+    page = client.get("/request").text
+    opening = page.split('id="urgent-help-panel"')[1].split(">")[0]
+    assert "hidden" in opening
+
+
+def test_without_javascript_the_receipt_of_an_immediate_request_says_what_to_do_now(
+    client: FlaskClient,
+) -> None:
+    token = csrf_token(client)
+    data: dict[str, Any] = {"csrf_token": token, **full_answers(), **routing_form()}
+    data["attachments"] = [(io.BytesIO(b""), "", "application/octet-stream")]
+    response = client.post("/request", data=data, content_type="multipart/form-data")
+    assert response.status_code == 303, response.text[:2000]
+    receipt = client.get(response.headers["Location"]).text
+    assert "data-request-filed" in receipt
+    assert "(+353) 1 210 0489" in receipt
+    assert table_count("cases") == 1
+    # Shown once, like the code.
+    assert "(+353) 1 210 0489" not in client.get(response.headers["Location"]).text
+
+
+def test_before_the_threat_is_chosen_the_round_the_clock_lines_are_shown(
+    client: FlaskClient,
+) -> None:
+    # The urgency is asked in step 1, the threat and country only in step 4.
+    channels = client.get(URL, query_string={"urgency": "immediate"}).get_json()["channels"]
+    ids = [channel["id"] for channel in channels]
+    assert ids[:2] == ["embassies", "frontline-defenders"]
