@@ -8,7 +8,7 @@ organisation is on record and not withdrawn (the routing lists and the report co
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -177,7 +177,8 @@ def record(
     moment = given_at or now
     if moment > now:
         raise ConsentError(_l("The date cannot be in the future."))
-    if moment < case.received_at.replace(hour=0, minute=0, second=0, microsecond=0):
+    # A day's slack: a date picked in the organisation's zone may start before UTC's.
+    if moment < case.received_at - timedelta(days=1):
         raise ConsentError(_l("The date cannot be before the request arrived."))
     duplicate = any(
         r.active and r.purpose is purpose and r.entry_id == entry_id for r in records(case)
@@ -272,6 +273,17 @@ def withdraw_by_submitter(case: Case, record_id: int, actor_label: str) -> Conse
         utcnow(),
         None,
         actor_label,
+    )
+
+
+def entries_to_name() -> list[DirectoryEntry]:
+    """The directory entries a consent to share may name (not retired), by name."""
+    return list(
+        db.session.scalars(
+            sa.select(DirectoryEntry)
+            .where(DirectoryEntry.retired_at.is_(None))
+            .order_by(DirectoryEntry.name)
+        )
     )
 
 
