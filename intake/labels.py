@@ -12,6 +12,9 @@ from flask_babel import lazy_gettext as _l
 from intake.models import (
     CaseOutcome,
     CaseStatus,
+    ConsentChannel,
+    ConsentGiver,
+    ConsentPurpose,
     ReferralKind,
     ReferralOutcome,
     ReferralState,
@@ -238,3 +241,25 @@ def answer_labels() -> dict[str, Any]:
             for name, table in choices.items()
         },
     }
+
+
+# --- consent (issue 12) ---------------------------------------------------------------------
+
+CONSENT_PURPOSE_LABELS = {
+    ConsentPurpose.SHARE_WITH_ORGANISATION: _l("Share with an organisation"),
+    ConsentPurpose.UN_SUBMISSION: _l("Submit to a UN mechanism"),
+    ConsentPurpose.REPRISALS_REPORT: _l("Include in the UN reprisals report"),
+    ConsentPurpose.PUBLICATION: _l("Publish"),
+}
+CONSENT_GIVER_LABELS = {
+    ConsentGiver.PERSON: _l("The person"),
+    ConsentGiver.FAMILY: _l("Family"),
+    ConsentGiver.LAWYER: _l("Lawyer"),
+    ConsentGiver.SUBMITTER: _l("Whoever filled in the request"),
+}
+CONSENT_CHANNEL_LABELS = {
+    ConsentChannel.INTAKE_FORM: _l("Request form"),
+    ConsentChannel.FOLLOW_UP_MESSAGE: _l("Follow-up message"),
+    ConsentChannel.CALL_NOTE: _l("Call (caseworker's note)"),
+    ConsentChannel.STATUS_PAGE: _l("Status page (receipt code)"),
+}

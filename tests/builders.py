@@ -16,8 +16,19 @@ from intake.crypto import b64
 from intake.db import utcnow
 from intake.extensions import db
 from intake.i18n import compile_catalogues
-from intake.models import Case, DirectoryEntry, OrgKey, Role, SealedBy, Urgency, User
-from intake.services import key_pins
+from intake.models import (
+    Case,
+    ConsentChannel,
+    ConsentGiver,
+    ConsentRecord,
+    DirectoryEntry,
+    OrgKey,
+    Role,
+    SealedBy,
+    Urgency,
+    User,
+)
+from intake.services import consent, key_pins
 from intake.services.passwords import hash_password
 
 DEFAULT_PASSWORD = "correct horse battery staple"
@@ -133,6 +144,20 @@ def make_case(org: OrgKeyPair, answers: dict[str, Any] | None = None, **fields: 
         **fields,
     )
     db.session.add(case)
+    db.session.flush()
+    # Consent is records (issue 12): a case "with consent" has what the intake form records
+    # (written directly, so that tests counting audit events see only their own).
+    if case.consent_given:
+        for purpose in consent.INTAKE_PURPOSES:
+            db.session.add(
+                ConsentRecord(
+                    case_id=case.id,
+                    purpose=purpose,
+                    given_by=ConsentGiver.SUBMITTER,
+                    given_via=ConsentChannel.INTAKE_FORM,
+                    given_at=case.received_at,
+                )
+            )
     db.session.commit()
     return case
 

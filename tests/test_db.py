@@ -128,3 +128,39 @@ def test_the_size_bucket_migration_hides_exact_sizes_of_attachments_stored_befor
         upgrade()
         db.session.expire_all()
         assert list(db.session.scalars(sa.select(CaseAttachment.size))) == [4096, 4096]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_consent_migration_turns_the_old_flag_into_intake_form_records(
+    tmp_path: Path, backend: str
+) -> None:
+    """Cases from before consent records keep what their one flag meant (issue 12)."""
+    from intake.models import ConsentRecord
+    from tests.builders import make_case, make_org_key
+
+    if backend == "postgres":
+        url = services.require_postgres()
+    else:
+        url = f"sqlite:///{tmp_path / 'consent.sqlite'}"
+    app = _migration_app(tmp_path, url)
+    with app.app_context():
+        services.empty_database()
+        upgrade()
+        org = make_org_key()
+        with_consent = make_case(org, consent_given=True)
+        without = make_case(org, consent_given=False)
+        received = with_consent.received_at
+        ids = (with_consent.id, without.id)
+        db.session.commit()
+        downgrade(revision="0015")
+        upgrade()
+        db.session.expire_all()
+        found = db.session.scalars(sa.select(ConsentRecord).order_by(ConsentRecord.purpose)).all()
+        assert [(r.case_id, r.purpose.value) for r in found] == [
+            (ids[0], "share_with_organisation"),
+            (ids[0], "un_submission"),
+        ]
+        assert all(r.given_via.value == "intake_form" and r.given_at == received for r in found)
+        assert all(r.withdrawn_at is None for r in found)

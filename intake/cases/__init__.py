@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
-from intake.cases import routes  # noqa: E402,F401
+from intake.cases import consent, routes  # noqa: E402,F401

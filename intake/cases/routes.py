@@ -168,6 +168,8 @@ def search_tokens(ref: str) -> PageResponse:
 def _detail(case: Case, status: int = 200) -> PageResponse:
     """Render the case page. Only the GET route records the view; a refused change that shows
     the page again writes nothing."""
+    from intake.cases.consent import page_context as consent_section  # imports this module
+
     people = casework.people_of(case)
     assign_form = AssignForm()
     assign_form.assignee.choices = [SelectChoice("", _("Nobody"))] + [
@@ -202,6 +204,7 @@ def _detail(case: Case, status: int = 200) -> PageResponse:
         referral_detail="referrals.detail",
         referral_url=url_for("referrals.new", ref=case.ref),
         MessageKind=MessageKind,
+        **consent_section(case),
         **_labels(),
     )
     return html, status

@@ -2,6 +2,7 @@
 
 from intake.models.audit import AuditEvent
 from intake.models.case import Case, CaseAttachment, CaseMessage
+from intake.models.consent import ConsentChannel, ConsentGiver, ConsentPurpose, ConsentRecord
 from intake.models.directory import DirectoryEntry
 from intake.models.enums import (
     CaseOutcome,
@@ -43,6 +44,10 @@ __all__ = [
     "CaseSkeleton",
     "CaseStatus",
     "CommunicationType",
+    "ConsentChannel",
+    "ConsentGiver",
+    "ConsentPurpose",
+    "ConsentRecord",
     "DirectoryEntry",
     "Heartbeat",
     "KeyGrant",

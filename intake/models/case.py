@@ -41,6 +41,8 @@ class Case(db.Model):  # type: ignore[name-defined]
     profiles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     country: Mapped[str | None] = mapped_column(sa.String(2), index=True)
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # Derived, kept for routing lists and the report: consent to share with an organisation is
+    # on record and not withdrawn. Only intake.services.consent writes it (one definition).
     consent_given: Mapped[bool] = mapped_column(default=False)
     locale: Mapped[str] = mapped_column(sa.String(10), default="en")
 

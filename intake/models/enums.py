@@ -73,8 +73,10 @@ class MessageKind(enum.StrEnum):
     INTERNAL_NOTE = "internal_note"
 
 
-def enum_column(enum_cls: type[enum.StrEnum], length: int = 32) -> sa.Enum:
-    """A non-native enum that stores the values (not the member names) with a CHECK."""
+def enum_column(enum_cls: type[enum.StrEnum], length: int = 32, name: str | None = None) -> sa.Enum:
+    """A non-native enum that stores the values (not the member names) with a CHECK.
+
+    ``name`` names the CHECK when one table has two columns of the same enum."""
     return sa.Enum(
         enum_cls,
         native_enum=False,
@@ -82,7 +84,7 @@ def enum_column(enum_cls: type[enum.StrEnum], length: int = 32) -> sa.Enum:
         length=length,
         validate_strings=True,
         values_callable=lambda members: [m.value for m in members],
-        name=enum_cls.__name__.lower(),
+        name=name or enum_cls.__name__.lower(),
     )
 
 

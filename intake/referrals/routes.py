@@ -14,7 +14,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from intake import clock
+from intake import clock, labels
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.db import utcnow
 from intake.extensions import db
@@ -42,7 +42,15 @@ from intake.referrals.forms import (
     TransitionForm,
     UnStepForm,
 )
-from intake.services import casework, delivery, directory, referrals, reprisals, un_steps
+from intake.services import (
+    casework,
+    consent,
+    delivery,
+    directory,
+    referrals,
+    reprisals,
+    un_steps,
+)
 from intake.services.deadlines import DUE_SOON, UN_KINDS
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
@@ -272,12 +280,14 @@ def new() -> str | Response | tuple[str, int]:
         kind_chosen = ReferralKind(form.kind.data)
         if kind_chosen in referrals.accepted_kinds(chosen):
             implied = referrals.implied_due(case, chosen, kind_chosen)
+    missing_consent = consent.missing_purposes(case)
     return (
         render_template(
             "referrals/new.html",
             form=form,
             case=case,
-            needs_override=not case.consent_given,
+            needs_override=bool(missing_consent),
+            missing_consent=[labels.CONSENT_PURPOSE_LABELS[p] for p in missing_consent],
             is_admin=current_user.role == Role.ADMIN,
             kinds_by_entry=_kinds_by_entry(case, entries),
             implied=implied,

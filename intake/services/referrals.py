@@ -32,7 +32,7 @@ from intake.models import (
     UnStepKind,
     User,
 )
-from intake.services import audit, casework
+from intake.services import audit, casework, consent
 from intake.services.deadlines import (
     CLOCK_STARTS,
     DUE_SOON,
@@ -177,11 +177,13 @@ def create(
     reason = (consent_override_reason or "").strip()
     if reason and reason not in OVERRIDE_REASONS:
         raise ReferralError(_l("Choose a reason from the list."))
-    if not case.consent_given:
+    # Consent for this purpose (and, to share, this organisation): DESIGN §5.
+    consented = consent.allows_referral(case, kind, entry.id)
+    if not consented:
         if actor.role != Role.ADMIN:
             raise ConsentRequired(
                 _l(
-                    "No consent is recorded for this case: "
+                    "No consent is recorded for this purpose: "
                     "only an admin can refer it, with a reason."
                 )
             )
@@ -201,7 +203,7 @@ def create(
         owner_id=owner_id or case.assignee_id or actor.id,
         created_by_id=actor.id,
         due_hours=due_hours,
-        consent_override_reason=(reason or None) if not case.consent_given else None,
+        consent_override_reason=(reason or None) if not consented else None,
         created_at=now,
     )
     # Some clocks start before anything is sent: the case's arrival, or the yearly cut-off.
@@ -219,13 +221,17 @@ def create(
         actor=actor,
         detail={"referral": referral.id, "entry": entry.id, "kind": kind.value},
     )
-    if not case.consent_given:
+    if not consented:
         audit.record(
             "referral.consent_override",
             "case",
             case.id,
             actor=actor,
-            detail={"referral": referral.id, "reason": reason},
+            detail={
+                "referral": referral.id,
+                "reason": reason,
+                "purpose": consent.purpose_for(kind).value,
+            },
         )
     return referral
 

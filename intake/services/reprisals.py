@@ -18,17 +18,11 @@ import sqlalchemy as sa
 
 from intake.extensions import db
 from intake.models import Case, Referral, ReferralKind
+from intake.services import consent
 from intake.services.deadlines import next_reprisals_cutoff, reprisals_period, reprisals_season
 from intake.services.settings import org_zone
 
 REPRISAL_THREAT = "reprisal"
-
-
-def reprisals_consent(case: Case) -> bool | None:
-    """Whether the person (or family) consented to being in the reprisals report: ``True``,
-    ``False``, or ``None`` when it is not known. Today the case's one consent flag stands for
-    every purpose; consent records per purpose replace this one function."""
-    return case.consent_given
 
 
 @dataclass(frozen=True)
@@ -85,7 +79,8 @@ def season(now: datetime) -> ReprisalsSeason | None:
         period_end=end,
         cutoff=next_reprisals_cutoff(now, zone),
         cases=[
-            ReprisalsCase(case, reprisals_consent(case), referred.get(case.id)) for case in cases
+            ReprisalsCase(case, consent.reprisals_consent(case), referred.get(case.id))
+            for case in cases
         ],
     )
 

@@ -47,7 +47,7 @@ from intake.models import (
     OrgKey,
     SealedBy,
 )
-from intake.services import audit, triage
+from intake.services import audit, consent, triage
 from intake.services.errors import ServiceError
 from intake.services.transactions import transactional
 from intake.services.triage import Routing
@@ -290,6 +290,7 @@ def create_case(
         actor_label=SUBMITTER,
         detail={"sealed_by": sealed_by.value, "attachments": len(sealed_files)},
     )
+    consent.record_from_intake(case, routing.consent_given, SUBMITTER)
     return Submission(case=case, receipt_code=code)
 
 

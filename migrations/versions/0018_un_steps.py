@@ -5,7 +5,7 @@ submission; each step (submitted, acknowledged, communication sent, reply, publi
 row. ``referrals.clock_generation`` keeps reminders of a new clock apart from the old one's.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-12 10:00:00.000000
 
 """
@@ -17,7 +17,7 @@ import intake.db  # noqa: F401  (UTCDateTime in column types)
 
 # revision identifiers, used by Alembic.
 revision = '0018'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 

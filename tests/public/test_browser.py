@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 from intake import crypto
 from intake.extensions import db
 from intake.models import Case, CaseMessage, MessageKind, SealedBy, Urgency
-from intake.services import submissions
+from intake.services import consent, submissions
 from intake.services.triage import Routing
 from tests.builders import OrgKeyPair, make_org_key
 from tests.public.conftest import (
@@ -133,6 +133,10 @@ def assert_case_opens_to_everything_typed(case: Case, org: OrgKeyPair) -> None:
     assert case.country == "TW"
     assert case.languages == ["zh", "yo"]
     assert case.consent_given is True
+    # The form's yes is on record per purpose, from the form, at arrival (issue 12).
+    records = consent.records(case)
+    assert {r.purpose.value for r in records} == {"share_with_organisation", "un_submission"}
+    assert {(r.given_via.value, r.given_at) for r in records} == {("intake_form", case.received_at)}
     assert case.locale == "zh_Hant"
 
 

@@ -1,0 +1,291 @@
+"""Consent per purpose: record, withdraw, and answer "may we do this?" (DESIGN §5, issue 12).
+
+Every writing function owns its transaction and audits ids, purposes and kinds only — never who
+the person is. ``Case.consent_given`` is derived here and nowhere else: consent to share with an
+organisation is on record and not withdrawn (the routing lists and the report count it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import (
+    Case,
+    ConsentChannel,
+    ConsentGiver,
+    ConsentPurpose,
+    ConsentRecord,
+    DirectoryEntry,
+    ReferralKind,
+    User,
+)
+from intake.services import audit
+from intake.services.errors import ServiceError
+from intake.services.transactions import transactional
+
+# The purpose a kind of referral needs consent for.
+PURPOSE_OF_KIND: dict[ReferralKind, ConsentPurpose] = {
+    ReferralKind.NGO_REFERRAL: ConsentPurpose.SHARE_WITH_ORGANISATION,
+    ReferralKind.EMBASSY_CONTACT: ConsentPurpose.SHARE_WITH_ORGANISATION,
+    # A second message to whoever the first went to: sharing again.
+    ReferralKind.FOLLOW_UP: ConsentPurpose.SHARE_WITH_ORGANISATION,
+    ReferralKind.SP_URGENT_APPEAL: ConsentPurpose.UN_SUBMISSION,
+    ReferralKind.SP_ALLEGATION_LETTER: ConsentPurpose.UN_SUBMISSION,
+    ReferralKind.SP_LEGISLATION: ConsentPurpose.UN_SUBMISSION,
+    ReferralKind.WGAD_OPINION: ConsentPurpose.UN_SUBMISSION,
+    ReferralKind.REPRISALS_REPORT: ConsentPurpose.REPRISALS_REPORT,
+}
+# What the intake form's clear answer (everyone named agreed, and the submitter allows sharing)
+# consents to; the migration backfills the same two for older cases.
+INTAKE_PURPOSES = (ConsentPurpose.SHARE_WITH_ORGANISATION, ConsentPurpose.UN_SUBMISSION)
+# What a caseworker may record: the person's side, and how it reached us (not the form or the
+# status page, which write their own records).
+STAFF_GIVERS = (ConsentGiver.PERSON, ConsentGiver.FAMILY, ConsentGiver.LAWYER)
+STAFF_CHANNELS = (ConsentChannel.FOLLOW_UP_MESSAGE, ConsentChannel.CALL_NOTE)
+
+
+class ConsentError(ServiceError):
+    """A consent change that cannot be made."""
+
+
+def purpose_for(kind: ReferralKind) -> ConsentPurpose:
+    return PURPOSE_OF_KIND[kind]
+
+
+def records(case: Case) -> list[ConsentRecord]:
+    """Every record of the case, oldest first (withdrawn ones too: the history)."""
+    return list(
+        db.session.scalars(
+            sa.select(ConsentRecord)
+            .where(ConsentRecord.case_id == case.id)
+            .order_by(ConsentRecord.given_at, ConsentRecord.id)
+        )
+    )
+
+
+def _covers(record: ConsentRecord, purpose: ConsentPurpose, entry_id: str | None) -> bool:
+    if record.purpose is not purpose or not record.active:
+        return False
+    # A record for one named organisation covers that one only; one without covers any.
+    return record.entry_id is None or entry_id is None or record.entry_id == entry_id
+
+
+def has_consent(case: Case, purpose: ConsentPurpose, entry_id: str | None = None) -> bool:
+    """Consent for ``purpose`` (and, for sharing, this directory entry) is on record now."""
+    return any(_covers(record, purpose, entry_id) for record in records(case))
+
+
+def allows_referral(case: Case, kind: ReferralKind, entry_id: str | None) -> bool:
+    purpose = purpose_for(kind)
+    entry = entry_id if purpose is ConsentPurpose.SHARE_WITH_ORGANISATION else None
+    return has_consent(case, purpose, entry)
+
+
+def missing_purposes(case: Case) -> list[ConsentPurpose]:
+    """The purposes without consent on record (for the referral form's warning)."""
+    return [purpose for purpose in ConsentPurpose if not has_consent(case, purpose)]
+
+
+def reprisals_consent(case: Case) -> bool | None:
+    """May the case go into the Secretary-General's reprisals report?
+
+    True: consent for that purpose is on record. False: it was given and has been withdrawn
+    (do not ask again as if new). None: nobody has asked yet."""
+    found = [r for r in records(case) if r.purpose is ConsentPurpose.REPRISALS_REPORT]
+    if not found:
+        return None
+    return any(record.active for record in found)
+
+
+def _derive_flag(case: Case) -> None:
+    case.consent_given = has_consent(case, ConsentPurpose.SHARE_WITH_ORGANISATION)
+
+
+def _audit_recorded(record: ConsentRecord, actor: User | None, actor_label: str | None) -> None:
+    audit.record(
+        "consent.recorded",
+        "case",
+        record.case_id,
+        actor=actor,
+        actor_label=actor_label,
+        detail={
+            "record": record.id,
+            "purpose": record.purpose.value,
+            "entry": record.entry_id,
+            "by": record.given_by.value,
+            "via": record.given_via.value,
+        },
+    )
+
+
+def record_from_intake(case: Case, consented: bool, actor_label: str) -> list[ConsentRecord]:
+    """The first records, from the intake form's answers (inside the submission's transaction).
+
+    The form asks whether everyone named agreed and whether the submitter allows sharing; only
+    "yes" to both is in the clear, and that is consent to share and to submit to the UN. The
+    nuance ("ask me first", "some agreed") stays in the sealed answers for the caseworker."""
+    created: list[ConsentRecord] = []
+    if consented:
+        for purpose in INTAKE_PURPOSES:
+            record = ConsentRecord(
+                case_id=case.id,
+                purpose=purpose,
+                given_by=ConsentGiver.SUBMITTER,
+                given_via=ConsentChannel.INTAKE_FORM,
+                given_at=case.received_at,
+            )
+            db.session.add(record)
+            db.session.flush()
+            _audit_recorded(record, None, actor_label)
+            created.append(record)
+    case.consent_given = consented
+    return created
+
+
+@transactional
+def record(
+    case_id: int,
+    purpose: ConsentPurpose,
+    given_by: ConsentGiver,
+    given_via: ConsentChannel,
+    actor: User,
+    *,
+    entry_id: str | None = None,
+    given_at: datetime | None = None,
+) -> ConsentRecord:
+    """A caseworker records consent they received by message or call."""
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise ConsentError(_l("This case does not exist."), 404)
+    if given_by not in STAFF_GIVERS:
+        raise ConsentError(_l("Choose who gave the consent from the list."))
+    if given_via not in STAFF_CHANNELS:
+        raise ConsentError(_l("Choose how the consent was given from the list."))
+    if entry_id is not None:
+        if purpose is not ConsentPurpose.SHARE_WITH_ORGANISATION:
+            raise ConsentError(_l("Only consent to share can name an organisation."))
+        entry = db.session.get(DirectoryEntry, entry_id)
+        if entry is None or entry.retired_at is not None:
+            raise ConsentError(_l("Choose an organisation from the directory."))
+    now = utcnow()
+    moment = given_at or now
+    if moment > now:
+        raise ConsentError(_l("The date cannot be in the future."))
+    # A day's slack: a date picked in the organisation's zone may start before UTC's.
+    if moment < case.received_at - timedelta(days=1):
+        raise ConsentError(_l("The date cannot be before the request arrived."))
+    duplicate = any(
+        r.active and r.purpose is purpose and r.entry_id == entry_id for r in records(case)
+    )
+    if duplicate:
+        raise ConsentError(_l("This consent is already on record."), 409)
+    created = ConsentRecord(
+        case_id=case.id,
+        purpose=purpose,
+        entry_id=entry_id,
+        given_by=given_by,
+        given_via=given_via,
+        given_at=moment,
+        recorded_by_id=actor.id,
+    )
+    db.session.add(created)
+    db.session.flush()
+    _derive_flag(case)
+    _audit_recorded(created, actor, None)
+    return created
+
+
+def _withdraw(
+    case: Case,
+    record_id: int,
+    by: ConsentGiver,
+    via: ConsentChannel,
+    at: datetime,
+    actor: User | None,
+    actor_label: str | None,
+) -> ConsentRecord:
+    found = db.session.get(ConsentRecord, record_id)
+    if found is None or found.case_id != case.id:
+        raise ConsentError(_l("This consent record does not exist."), 404)
+    if not found.active:
+        raise ConsentError(_l("This consent has already been withdrawn."), 409)
+    found.withdrawn_at = at
+    found.withdrawn_by = by
+    found.withdrawn_via = via
+    found.withdrawal_recorded_by_id = actor.id if actor is not None else None
+    db.session.flush()
+    _derive_flag(case)
+    audit.record(
+        "consent.withdrawn",
+        "case",
+        case.id,
+        actor=actor,
+        actor_label=actor_label,
+        detail={
+            "record": found.id,
+            "purpose": found.purpose.value,
+            "by": by.value,
+            "via": via.value,
+        },
+    )
+    return found
+
+
+@transactional
+def withdraw(
+    case_id: int,
+    record_id: int,
+    withdrawn_by: ConsentGiver,
+    withdrawn_via: ConsentChannel,
+    actor: User,
+    *,
+    at: datetime | None = None,
+) -> ConsentRecord:
+    """A caseworker records that consent was withdrawn (by message or call)."""
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise ConsentError(_l("This case does not exist."), 404)
+    if withdrawn_by not in STAFF_GIVERS:
+        raise ConsentError(_l("Choose who withdrew the consent from the list."))
+    if withdrawn_via not in STAFF_CHANNELS:
+        raise ConsentError(_l("Choose how the consent was withdrawn from the list."))
+    now = utcnow()
+    moment = at or now
+    if moment > now:
+        raise ConsentError(_l("The date cannot be in the future."))
+    return _withdraw(case, record_id, withdrawn_by, withdrawn_via, moment, actor, None)
+
+
+@transactional
+def withdraw_by_submitter(case: Case, record_id: int, actor_label: str) -> ConsentRecord:
+    """The defender withdraws a consent at /status with their receipt code."""
+    return _withdraw(
+        case,
+        record_id,
+        ConsentGiver.SUBMITTER,
+        ConsentChannel.STATUS_PAGE,
+        utcnow(),
+        None,
+        actor_label,
+    )
+
+
+def entries_to_name() -> list[DirectoryEntry]:
+    """The directory entries a consent to share may name (not retired), by name."""
+    return list(
+        db.session.scalars(
+            sa.select(DirectoryEntry)
+            .where(DirectoryEntry.retired_at.is_(None))
+            .order_by(DirectoryEntry.name)
+        )
+    )
+
+
+def active_records(case: Case) -> Sequence[ConsentRecord]:
+    return [r for r in records(case) if r.active]

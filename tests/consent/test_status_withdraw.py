@@ -1,0 +1,171 @@
+"""The defender withdraws a consent at /status with the receipt code (issue 12): JavaScript on
+and off, CSRF, hostile input, audited, and a later referral for that purpose is blocked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake.extensions import db
+from intake.models import AuditEvent, ConsentPurpose, ConsentRecord, ReferralKind, Role, Urgency
+from intake.services import consent, referrals, submissions
+from intake.services.triage import Routing
+from tests.builders import make_entry, make_org_key, make_user
+from tests.public.conftest import csrf_token, full_answers
+
+
+def submit() -> submissions.Submission:
+    org = make_org_key()
+    return submissions.create_case_from_plaintext(
+        Routing(urgency=Urgency.DAYS, threats=["reprisal"], country="TW", consent_given=True),
+        org_key=org.key,
+        answers=full_answers(),
+        files=[],
+        locale="en",
+    )
+
+
+def _sharing(submission: submissions.Submission) -> ConsentRecord:
+    return next(
+        r
+        for r in consent.records(submission.case)
+        if r.purpose is ConsentPurpose.SHARE_WITH_ORGANISATION
+    )
+
+
+def _withdrawals() -> list[AuditEvent]:
+    return list(
+        db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "consent.withdrawn"))
+    )
+
+
+def test_withdrawal_without_javascript_blocks_a_later_referral(roomy_app: Flask) -> None:
+    make_entry(referral_kinds=[])
+    submission = submit()
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    page = client.post("/status", data={"csrf_token": token, "code": submission.receipt_code})
+    assert 'id="status-consent"' in page.text
+    record = _sharing(submission)
+    response = client.post(
+        "/status/consent/withdraw",
+        data={"csrf_token": token, "code": submission.receipt_code, "record_id": str(record.id)},
+    )
+    assert response.status_code == 200
+    assert "Your consent was withdrawn" in response.text
+    assert f'data-consent-record="{record.id}"' not in response.text
+    db.session.expire_all()
+    assert not record.active
+    assert record.withdrawn_via is not None
+    assert record.withdrawn_via.value == "status_page"
+    (event,) = _withdrawals()
+    assert event.actor_label == submissions.SUBMITTER
+    assert event.detail["purpose"] == "share_with_organisation"
+    with pytest.raises(referrals.ConsentRequired):
+        referrals.create(
+            submission.case.id, "test-ngo", ReferralKind.NGO_REFERRAL, make_user(Role.CASEWORKER)
+        )
+    # The other purpose still stands: the defender withdrew one consent, not all.
+    referrals.create(
+        submission.case.id, "test-ngo", ReferralKind.SP_URGENT_APPEAL, make_user(Role.CASEWORKER)
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"csrf_token": "forged"}, 400),
+        ({"code": "AAAA-AAAA-AAAA-AAAA-AAAA"}, 404),
+        ({"code": ""}, 404),
+        ({"record_id": "abc"}, 400),
+        ({"record_id": "-1"}, 400),
+        ({"record_id": "9" * 40}, 400),
+        ({"record_id": "987654"}, 404),
+        ({"record_id": "other"}, 404),
+        ({"name": "Jane Doe"}, 400),
+    ],
+)
+def test_hostile_withdrawals_are_refused_and_change_nothing(
+    roomy_app: Flask, change: dict[str, str], status: int
+) -> None:
+    submission = submit()
+    other = submit()
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    data: dict[str, Any] = {
+        "csrf_token": token,
+        "code": submission.receipt_code,
+        "record_id": str(_sharing(submission).id),
+        **change,
+    }
+    if data["record_id"] == "other":
+        data["record_id"] = str(_sharing(other).id)
+    response = client.post("/status/consent/withdraw", data=data)
+    assert response.status_code == status
+    db.session.expire_all()
+    assert all(r.active for r in db.session.scalars(sa.select(ConsentRecord)))
+    assert _withdrawals() == []
+
+
+def test_withdrawing_twice_is_refused(roomy_app: Flask) -> None:
+    submission = submit()
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    data = {
+        "csrf_token": token,
+        "code": submission.receipt_code,
+        "record_id": str(_sharing(submission).id),
+    }
+    assert client.post("/status/consent/withdraw", data=data).status_code == 200
+    assert client.post("/status/consent/withdraw", data=data).status_code == 409
+    assert len(_withdrawals()) == 1
+
+
+def test_a_repeated_field_is_refused(roomy_app: Flask) -> None:
+    submission = submit()
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    ids = [str(r.id) for r in consent.records(submission.case)]
+    response = client.post(
+        "/status/consent/withdraw",
+        data={"csrf_token": token, "code": submission.receipt_code, "record_id": ids},
+    )
+    assert response.status_code == 400
+    assert _withdrawals() == []
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_withdrawal_in_the_browser_shows_on_the_case_page(
+    app: Flask, live_server: Any, browser: Any, javascript: bool, tmp_path: Any
+) -> None:
+    make_entry(referral_kinds=[])
+    submission = submit()
+    context = browser.new_context(
+        java_script_enabled=javascript, viewport={"width": 360, "height": 800}
+    )
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{live_server.url}/status")
+        page.fill("#code", submission.receipt_code)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#status-consent")
+        record = _sharing(submission)
+        page.click(f"[data-consent-record='{record.id}'] button")
+        page.wait_for_selector(".flash-success")
+        assert "withdrawn" in page.inner_text(".flashes")
+        page.screenshot(path=str(tmp_path / f"status-consent-{javascript}.png"), full_page=True)
+        assert errors == []
+    finally:
+        context.close()
+    db.session.expire_all()
+    assert not _sharing(submission).active
+    assert not submission.case.consent_given
+    with pytest.raises(referrals.ConsentRequired):
+        referrals.create(
+            submission.case.id, "test-ngo", ReferralKind.NGO_REFERRAL, make_user(Role.CASEWORKER)
+        )
