@@ -1,6 +1,7 @@
 """All models, imported here so that Alembic and ``db.create_all`` see every table."""
 
-from intake.models.audit import AuditEvent
+from intake.models import queue_state  # noqa: F401  (keeps the queue columns)
+from intake.models.audit import AuditChainHead, AuditEvent
 from intake.models.case import Case, CaseAttachment, CaseMessage
 from intake.models.directory import DirectoryEntry
 from intake.models.enums import (
@@ -30,6 +31,7 @@ from intake.models.user import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, User
 
 __all__ = [
     "AWAITING",
+    "AuditChainHead",
     "AuditEvent",
     "Case",
     "CaseAttachment",
