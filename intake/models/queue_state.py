@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, UOWTransaction, scoped_session
 
 from intake.db import utcnow
 from intake.models.case import FIRST_RESPONSE, URGENCY_ORDER, Case
@@ -74,7 +74,7 @@ def refresh_statement(case_ids: Iterable[int] | None = None) -> sa.Update:
     return statement.execution_options(synchronize_session=False)
 
 
-def refresh(session: Session, case_ids: Iterable[int]) -> None:
+def refresh(session: Session | scoped_session[Any], case_ids: Iterable[int]) -> None:
     """Recompute the stored queue columns of these cases now (same transaction)."""
     ids = sorted(set(case_ids))
     if not ids:
@@ -83,7 +83,7 @@ def refresh(session: Session, case_ids: Iterable[int]) -> None:
     _expire(session, ids)
 
 
-def _expire(session: Session, ids: list[int]) -> None:
+def _expire(session: Session | scoped_session[Any], ids: list[int]) -> None:
     wanted = set(ids)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Case) and obj.id in wanted:
@@ -116,7 +116,7 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
             pending.append(obj)
         elif isinstance(obj, Referral) and _changed(obj, _REFERRAL_INPUTS):
             pending.append(obj)
-            previous = sa.inspect(obj).attrs["case_id"].history.deleted
+            previous: list[Any] = list(sa.inspect(obj).attrs["case_id"].history.deleted)
             pending.extend(case_id for case_id in previous if case_id is not None)
     for obj in session.deleted:
         if isinstance(obj, Referral) and obj.case_id is not None:

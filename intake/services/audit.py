@@ -102,7 +102,7 @@ def _seed_head() -> sa.Insert:
     dialect = db.session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     seeded = insert(table).values(id=1, hash=sa.func.coalesce(newest, GENESIS))
-    return seeded.on_conflict_do_nothing()  # type: ignore[no-any-return]
+    return seeded.on_conflict_do_nothing()
 
 
 def _write_head(session: Session) -> None:
