@@ -134,6 +134,7 @@ SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC
 VN VU WF WS YE YT ZA ZM ZW
 """
 ISO_COUNTRIES = frozenset(_ISO_ALPHA2.split())
+SORTED_COUNTRIES = tuple(sorted(ISO_COUNTRIES))
 
 
 def _codes(text: str) -> frozenset[str]:
@@ -256,23 +257,44 @@ COMMON_LANGUAGES = (
 )  # fmt: skip
 
 
-def country_choices() -> list[tuple[str, str]]:
-    """(code, name in the reader's language), sorted by name."""
-    locale = _reader_locale()
-    return sorted(
-        ((code, country_name(code, locale)) for code in ISO_COUNTRIES), key=lambda pair: pair[1]
+# The choice lists are built and sorted once per language (issue 14: ~250 countries and ~180
+# languages sorted on every form was a fifth of a no-JavaScript submission).
+
+
+@cache
+def _country_choices(locale: str) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        sorted(
+            ((code, country_name(code, locale)) for code in ISO_COUNTRIES),
+            key=lambda pair: pair[1],
+        )
     )
 
 
+@cache
+def _common_language_choices(locale: str) -> tuple[tuple[str, str], ...]:
+    return tuple((code, language_name(code, locale)) for code in COMMON_LANGUAGES)
+
+
+@cache
+def _other_language_choices(locale: str) -> tuple[tuple[str, str], ...]:
+    others = sorted(language_codes() - set(COMMON_LANGUAGES))
+    return tuple(
+        sorted(((code, language_name(code, locale)) for code in others), key=lambda p: p[1])
+    )
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """(code, name in the reader's language), sorted by name."""
+    return list(_country_choices(_reader_locale()))
+
+
 def common_language_choices() -> list[tuple[str, str]]:
-    locale = _reader_locale()
-    return [(code, language_name(code, locale)) for code in COMMON_LANGUAGES]
+    return list(_common_language_choices(_reader_locale()))
 
 
 def other_language_choices() -> list[tuple[str, str]]:
-    locale = _reader_locale()
-    others = sorted(language_codes() - set(COMMON_LANGUAGES))
-    return sorted(((code, language_name(code, locale)) for code in others), key=lambda p: p[1])
+    return list(_other_language_choices(_reader_locale()))
 
 
 # The directory's Chinese names and descriptions are written in Traditional script; their

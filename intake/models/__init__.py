@@ -1,6 +1,7 @@
 """All models, imported here so that Alembic and ``db.create_all`` see every table."""
 
-from intake.models.audit import AuditEvent
+from intake.models import queue_state  # noqa: F401  (keeps the queue columns)
+from intake.models.audit import AuditChainHead, AuditEvent
 from intake.models.case import Case, CaseAttachment, CaseMessage
 from intake.models.consent import ConsentChannel, ConsentGiver, ConsentPurpose, ConsentRecord
 from intake.models.directory import DirectoryEntry
@@ -34,6 +35,7 @@ from intake.models.user import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, User
 
 __all__ = [
     "AWAITING",
+    "AuditChainHead",
     "AuditEvent",
     "Case",
     "CaseAttachment",

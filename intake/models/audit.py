@@ -27,3 +27,14 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+
+class AuditChainHead(db.Model):  # type: ignore[name-defined]
+    """One row: the hash of the newest event. Appending takes this row's lock and reads the
+    head in the same statement (``UPDATE … RETURNING``), instead of a global advisory lock and
+    a search for the newest event."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(sa.String(64))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,12 +19,44 @@ from intake.models.enums import (
     enum_column,
 )
 
+# How long a new case may wait for its first response, by urgency (services.casework's rule;
+# here because the queue stores each case's first-response deadline with the case).
+FIRST_RESPONSE = {
+    Urgency.IMMEDIATE: timedelta(hours=24),
+    Urgency.DAYS: timedelta(days=3),
+    Urgency.WEEKS: timedelta(days=14),
+    Urgency.NOT_URGENT: timedelta(days=30),
+}
+URGENCY_ORDER = (Urgency.IMMEDIATE, Urgency.DAYS, Urgency.WEEKS, Urgency.NOT_URGENT)
+
+_OPEN = sa.text("status <> 'closed'")
+
+
+def _open_cases_index(name: str, *columns: str) -> sa.Index:
+    """An index over open cases only: the queue's views and sorts (closed cases are few
+    screens, and never the ones a caseworker is waiting on)."""
+    return sa.Index(name, *columns, postgresql_where=_OPEN, sqlite_where=_OPEN)
+
 
 class Case(db.Model):  # type: ignore[name-defined]
     __tablename__ = "cases"
     __table_args__ = (
         sa.Index("ix_cases_status_urgency", "status", "urgency"),
         sa.Index("ix_cases_received_at", "received_at"),
+        _open_cases_index(
+            "ix_cases_open_priority", "urgency_rank", "next_due", "received_at", "id"
+        ),
+        _open_cases_index("ix_cases_open_deadline", "next_due", "received_at", "id"),
+        _open_cases_index("ix_cases_open_attention", "attention_at"),
+        # The tab counts read this index only (PostgreSQL: an index-only scan).
+        sa.Index("ix_cases_queue_counts", "status", "assignee_id", "attention_at", "next_due"),
+        # "Part of a reference": trigrams on PostgreSQL (SQLite scans, which is fine there).
+        sa.Index(
+            "ix_cases_ref_trgm",
+            "ref",
+            postgresql_using="gin",
+            postgresql_ops={"ref": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,11 +90,22 @@ class Case(db.Model):  # type: ignore[name-defined]
     reply_public_key: Mapped[str | None] = mapped_column(sa.String(64))
 
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
-    triage: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # ~5 KB per case: deferred, so that only the pages that show it read it (not the queue).
+    triage: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list, deferred=True)
     outcome: Mapped[str | None] = mapped_column(sa.String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # What the queue sorts and filters on, stored so that its views are index scans. Kept by
+    # intake.models.queue_state in the flush that changes the case or its referrals.
+    urgency_rank: Mapped[int] = mapped_column(sa.SmallInteger)
+    # received_at + FIRST_RESPONSE[urgency]; counts only while the case is new.
+    first_response_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The nearest due date of the case's referrals whose clock runs (AWAITING states).
+    next_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The earlier of the first response (if new) and next_due: when we must act next.
+    attention_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     attachments: Mapped[list[CaseAttachment]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseAttachment.id"
@@ -73,6 +116,14 @@ class Case(db.Model):  # type: ignore[name-defined]
 
     def __repr__(self) -> str:
         return f"<Case {self.ref} {self.status}>"
+
+
+# The trigram index needs the extension; Alembic's migration creates it the same way.
+sa.event.listen(
+    Case.__table__,
+    "before_create",
+    sa.DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)
 
 
 class CaseAttachment(db.Model):  # type: ignore[name-defined]

@@ -16,11 +16,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy import event as orm_events
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, SessionTransaction
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, User
-from intake.services import locks
+from intake.models import AuditChainHead, AuditEvent, User
 
 GENESIS = "0" * 64
 
@@ -58,6 +60,73 @@ def event_hash(event: AuditEvent) -> str:
 _event_hash = event_hash
 
 
+_HEAD = "audit.chain_head"  # session.info: the head this transaction holds the lock of
+
+
+def _locked_head() -> str:
+    """Lock the chain head row and read the head, in one statement; the lock is held until
+    the transaction ends, so appends take turns and ids follow the chain.
+
+    The stored head is trusted only while its event still exists (a hash is unique): after
+    events were cut off the end, the writer links to what is left, as it always did, and the
+    anchor reports the truncation. Right after waiting for another writer's lock, the check
+    runs in the statement's older snapshot and fails: the fallback reads the newest event
+    then, which is that writer's."""
+    head_table = AuditChainHead.__table__
+    locked = (
+        sa.update(head_table)
+        .where(head_table.c.id == 1)
+        .values(hash=head_table.c.hash)
+        .returning(
+            head_table.c.hash,
+            # Spelled out: RETURNING renders columns unqualified, which inside a subquery
+            # would name the events' own column.
+            sa.literal_column(
+                "EXISTS (SELECT 1 FROM audit_events AS e WHERE e.hash = audit_chain_head.hash)"
+            ),
+        )
+    )
+    row = db.session.execute(locked).first()
+    if row is None:  # a schema made by create_all: seed the row once, then lock it
+        db.session.execute(_seed_head())
+        row = db.session.execute(locked).first()
+    if row is not None and row[1]:
+        return str(row[0])
+    newest = db.session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    return newest or GENESIS
+
+
+def _seed_head() -> sa.Insert:
+    table = AuditChainHead.__table__
+    newest = sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1).scalar_subquery()
+    dialect = db.session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    seeded = insert(table).values(id=1, hash=sa.func.coalesce(newest, GENESIS))
+    return seeded.on_conflict_do_nothing()
+
+
+def _write_head(session: Session) -> None:
+    head = session.info.get(_HEAD)
+    if head is not None and head[1]:
+        session.execute(
+            sa.update(AuditChainHead.__table__)
+            .where(AuditChainHead.__table__.c.id == 1)
+            .values(hash=head[0])
+        )
+        session.info[_HEAD] = (head[0], False)
+
+
+@orm_events.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    _write_head(session)
+
+
+@orm_events.listens_for(Session, "after_transaction_end")
+def _forget_head(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_HEAD, None)
+
+
 def record(
     action: str,
     target_type: str,
@@ -68,8 +137,8 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append an event (never case content: ids, states and counts only)."""
-    locks.serialise(locks.AUDIT_CHAIN)
-    previous = db.session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
+    held = db.session.info.get(_HEAD)
+    previous = held[0] if held is not None else _locked_head()
     label = actor_label or (f"user:{actor.email}" if actor is not None else "system")
     event = AuditEvent(
         at=utcnow().replace(microsecond=0),
@@ -79,9 +148,11 @@ def record(
         target_type=target_type,
         target_id=str(target_id),
         detail=detail or {},
-        prev_hash=previous or GENESIS,
+        prev_hash=previous,
     )
     event.hash = _event_hash(event)
+    # The new head is written once, when the transaction commits (before_commit).
+    db.session.info[_HEAD] = (event.hash, True)
     db.session.add(event)
     db.session.flush()
     return event

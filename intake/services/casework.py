@@ -36,9 +36,10 @@ from intake.models import (
     Referral,
     Role,
     SharedStatus,
-    Urgency,
     User,
+    queue_state,
 )
+from intake.models.case import FIRST_RESPONSE
 from intake.services import audit
 from intake.services.errors import ServiceError
 from intake.services.keys import current_org_key
@@ -46,13 +47,6 @@ from intake.services.transactions import transactional
 
 # A sealed note or reply: 1024-byte padded blocks plus the seal; 64 KiB is pages of text.
 MESSAGE_MAX_BYTES = 64 * 1024
-# How long a new case may wait for a first look before it counts as overdue, by urgency.
-FIRST_RESPONSE = {
-    Urgency.IMMEDIATE: timedelta(hours=24),
-    Urgency.DAYS: timedelta(days=3),
-    Urgency.WEEKS: timedelta(days=14),
-    Urgency.NOT_URGENT: timedelta(days=30),
-}
 # What the submitter sees at /status for each status of the case (unless held back).
 PUBLIC_STATUS = {
     CaseStatus.NEW: SharedStatus.RECEIVED,
@@ -160,6 +154,8 @@ def change_status(
     )
     if getattr(result, "rowcount", 1) != 1:
         raise CaseworkError(STALE_MESSAGE, 409)
+    # The status decides whether the first-response deadline still counts for the queue.
+    queue_state.refresh(db.session, [case.id])
     audit.record(
         "case.status",
         "case",

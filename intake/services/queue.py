@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask_babel import get_locale
 from sqlalchemy.orm import joinedload
 
+from intake import vocab
 from intake.db import like_escape, utcnow
 from intake.extensions import db
 from intake.models import (
@@ -27,35 +28,12 @@ from intake.models import (
     User,
 )
 from intake.services import audit, search
-from intake.services.casework import FIRST_RESPONSE, first_response_due
+from intake.services.casework import first_response_due
 from intake.services.deadlines import DUE_SOON
 from intake.services.keys import current_org_key
 from intake.services.transactions import transactional
 
 PAGE_SIZE = 25
-URGENCY_ORDER = (Urgency.IMMEDIATE, Urgency.DAYS, Urgency.WEEKS, Urgency.NOT_URGENT)
-
-
-# --- referral deadlines, as the queue sees them ----------------------------------------------
-
-
-def _open_referral_due() -> sa.Subquery:
-    """A derived table (case_id, next_due): the nearest due date of each case's referrals whose
-    clock still runs (AWAITING states).
-
-    Grouped once and joined, rather than a correlated subquery per case: SQLite's planner picks
-    the (state, due_at) index for a correlated lookup and scans every open referral per case.
-    """
-    return (
-        sa.select(Referral.case_id.label("case_id"), sa.func.min(Referral.due_at).label("next_due"))
-        .where(Referral.state.in_(AWAITING))
-        .group_by(Referral.case_id)
-        .subquery("open_referral_due")
-    )
-
-
-def _with_due(query: sa.Select[Any], due_table: sa.Subquery) -> sa.Select[Any]:
-    return query.outerjoin(due_table, due_table.c.case_id == Case.id)
 
 
 # --- the queue ------------------------------------------------------------------------------
@@ -138,51 +116,35 @@ class QueuePage:
         return self.counts.get("action", 0)
 
 
-def _first_response_due_before(when: datetime) -> sa.ColumnElement[bool]:
-    """A new case whose first response falls due before ``when``."""
-    return sa.and_(
-        Case.status == CaseStatus.NEW,
-        sa.or_(
-            *(
-                sa.and_(Case.urgency == urgency, Case.received_at < when - limit)
-                for urgency, limit in FIRST_RESPONSE.items()
-            )
-        ),
-    )
-
-
-def _view_conditions(now: datetime, viewer: User, due: Any) -> dict[str, sa.ColumnElement[bool]]:
-    """Each saved view as one SQL condition (also counted, in one query, for the tabs)."""
+def _view_conditions(now: datetime, viewer: User) -> dict[str, sa.ColumnElement[bool]]:
+    """Each saved view as one SQL condition over the stored queue columns (also counted, in
+    one query, for the tabs). ``attention_at`` is the earlier of a new case's first-response
+    deadline and its nearest running referral clock (intake.models.queue_state)."""
     is_open = Case.status != CaseStatus.CLOSED
-    overdue = sa.or_(_first_response_due_before(now), due < now)
     soon = now + DUE_SOON
+    overdue = Case.attention_at < now
     # An action by us is due: a first response due soon or late, a referral clock passed or
     # near, a new case nobody holds. Not "anything open" (that is the "open" view).
     action = sa.or_(
-        _first_response_due_before(soon),
-        due < soon,
+        Case.attention_at < soon,
         sa.and_(Case.status == CaseStatus.NEW, Case.assignee_id.is_(None)),
     )
-    week = sa.and_(
-        sa.not_(overdue), sa.or_(_first_response_due_before(soon), sa.and_(due >= now, due < soon))
-    )
+    week = sa.and_(Case.attention_at >= now, Case.attention_at < soon)
     return {
         "action": sa.and_(is_open, action),
         "mine": sa.and_(is_open, Case.assignee_id == viewer.id),
         "unassigned": sa.and_(is_open, Case.assignee_id.is_(None)),
         "overdue": sa.and_(is_open, overdue),
         "week": sa.and_(is_open, week),
-        "waiting": sa.and_(is_open, due.is_not(None), sa.not_(action)),
+        "waiting": sa.and_(is_open, Case.next_due.is_not(None), sa.not_(action)),
         "open": is_open,
         "closed": Case.status == CaseStatus.CLOSED,
         "all": sa.true(),
     }
 
 
-def _conditions(
-    filters: QueueFilters, viewer: User, now: datetime, due: Any
-) -> list[sa.ColumnElement[bool]]:
-    views = _view_conditions(now, viewer, due)
+def _conditions(filters: QueueFilters, viewer: User, now: datetime) -> list[sa.ColumnElement[bool]]:
+    views = _view_conditions(now, viewer)
     conditions: list[sa.ColumnElement[bool]] = [views[filters.view]]
     if filters.status is not None:
         conditions.append(Case.status == filters.status)
@@ -209,7 +171,21 @@ def _conditions(
     return conditions
 
 
-def _order(sort: str, due: Any) -> list[Any]:
+def _only_the_view(filters: QueueFilters) -> bool:
+    """No filter beyond the saved view: its tab count is the total."""
+    return not (
+        filters.status
+        or filters.urgency
+        or filters.threat
+        or filters.country
+        or filters.assignee
+        or filters.overdue
+        or filters.q
+        or (filters.tokens and filters.search_key_id is not None)
+    )
+
+
+def _order(sort: str) -> list[Any]:
     if sort == "received_desc":
         return [Case.received_at.desc(), Case.id.desc()]
     if sort == "received_asc":
@@ -227,63 +203,72 @@ def _order(sort: str, due: Any) -> list[Any]:
             else_=len(CaseStatus),
         )
         return [rank, Case.received_at.asc(), Case.id]
+    # Both as the partial indexes ix_cases_open_deadline / ix_cases_open_priority read them
+    # (PostgreSQL puts NULLs last in ascending order; SQLite is told to).
     if sort == "deadline":
-        return [sa.case((due.is_(None), 1), else_=0), due.asc(), Case.received_at.asc(), Case.id]
-    urgency_rank = sa.case(
-        {urgency.value: rank for rank, urgency in enumerate(URGENCY_ORDER)},
-        value=sa.cast(Case.urgency, sa.String),
-        else_=len(URGENCY_ORDER),
-    )
-    order: list[Any] = [urgency_rank, sa.case((due.is_(None), 1), else_=0), due.asc()]
-    return [*order, Case.received_at.asc(), Case.id.asc()]
+        return [Case.next_due.asc().nulls_last(), Case.received_at.asc(), Case.id.asc()]
+    return [
+        Case.urgency_rank.asc(),
+        Case.next_due.asc().nulls_last(),
+        Case.received_at.asc(),
+        Case.id.asc(),
+    ]
 
 
 def view_counts(viewer: User, now: datetime | None = None) -> dict[str, int]:
-    """How many cases each saved view holds, in one query."""
+    """How many cases each saved view holds, in one query (over ix_cases_queue_counts)."""
     now = now or utcnow()
-    due_table = _open_referral_due()
-    views = _view_conditions(now, viewer, due_table.c.next_due)
+    views = _view_conditions(now, viewer)
     columns = [
         sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0).label(name)
         for name, condition in views.items()
     ]
-    row = db.session.execute(_with_due(sa.select(*columns).select_from(Case), due_table)).one()
+    row = db.session.execute(sa.select(*columns).select_from(Case)).one()
     return {name: int(value or 0) for name, value in row._mapping.items()}
 
 
 @transactional
 def queue(filters: QueueFilters, viewer: User) -> QueuePage:
-    """One page of the caseworker queue, most urgent first; audited as a listing (no content)."""
-    now = utcnow()
-    due_table = _open_referral_due()
-    due = due_table.c.next_due
+    """One page of the caseworker queue, most urgent first; audited as a listing (no content).
 
-    conditions = _conditions(filters, viewer, now, due)
-    count_query = _with_due(sa.select(sa.func.count(Case.id)).select_from(Case), due_table)
-    total = db.session.scalar(count_query.where(*conditions)) or 0
+    The rows leave the session before the audit commits: the page shows what was read, with
+    no reload per case after the commit expires them."""
+    now = utcnow()
+    counts = view_counts(viewer, now)
+    conditions = _conditions(filters, viewer, now)
+    if _only_the_view(filters):
+        total = counts[filters.view]
+    else:
+        count_query = sa.select(sa.func.count(Case.id)).select_from(Case)
+        total = db.session.scalar(count_query.where(*conditions)) or 0
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
     query = (
-        _with_due(sa.select(Case, due).select_from(Case), due_table)
+        sa.select(Case)
         .where(*conditions)
-        .order_by(*_order(filters.sort, due))
+        .order_by(*_order(filters.sort))
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     )
-    found = db.session.execute(query).all()
-    awaiting = _nearest_referrals([case.id for case, _ in found])
+    found = list(db.session.scalars(query))
+    awaiting = _nearest_referrals([case.id for case in found])
     current = current_org_key()
-    indexed = search.indexed_cases([case.id for case, _ in found], current.id if current else None)
+    indexed = search.indexed_cases([case.id for case in found], current.id if current else None)
     rows = [
         QueueRow(
             case=case,
-            next_due=next_due,
-            flags=flags_for(case, next_due, now),
+            next_due=case.next_due,
+            flags=flags_for(case, case.next_due, now),
             next_action=next_action(case, awaiting.get(case.id), now),
             indexed=case.id in indexed,
         )
-        for case, next_due in found
+        for case in found
     ]
+    for case in found:
+        db.session.expunge(case)
+    for referral in awaiting.values():
+        if referral in db.session:
+            db.session.expunge(referral)
     audit.record(
         "case.list",
         "case",
@@ -291,9 +276,7 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
         actor=viewer,
         detail={"view": filters.view, "page": page, "shown": len(rows), "total": total},
     )
-    return QueuePage(
-        rows=rows, total=total, page=page, pages=pages, counts=view_counts(viewer, now)
-    )
+    return QueuePage(rows=rows, total=total, page=page, pages=pages, counts=counts)
 
 
 def _nearest_referrals(case_ids: list[int]) -> dict[int, Referral]:
@@ -363,15 +346,9 @@ def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None
 
 
 def countries_in_use() -> list[str]:
-    """The countries of stored cases, for the queue's country filter."""
-    return list(
-        db.session.scalars(
-            sa.select(Case.country)
-            .where(Case.country.is_not(None))
-            .distinct()
-            .order_by(Case.country)
-        )
-    )
+    """The countries the queue's country filter offers: the vocabulary's (ISO 3166-1), not a
+    scan of the stored cases."""
+    return list(vocab.SORTED_COUNTRIES)
 
 
 def assignee_emails(page: QueuePage) -> dict[int, str]:
