@@ -5,7 +5,7 @@ Issue 14. Backfills every case from its referrals, and seeds the chain head from
 audit event.
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0019
 Create Date: 2026-12-20 10:00:00.000000
 
 """
@@ -17,7 +17,7 @@ import intake.db  # noqa: F401  (UTCDateTime in column types)
 
 # revision identifiers, used by Alembic.
 revision = '0020'
-down_revision = '0015'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
