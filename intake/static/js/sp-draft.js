@@ -14,6 +14,9 @@
  * It is wiped when the keyring locks.
  *
  * window.RefugeSpDraft.build(answers, facts) -> string is the pure part, exposed for tests.
+ * window.RefugeSpDraft.mount(root, {build, facts, text}) and .text (the wording helpers) let
+ * another draft of the same answers (reprisals-draft.js) share the keyring, decrypting and
+ * copying machinery and the English labels instead of copying them.
  */
 (function () {
   "use strict";
@@ -375,140 +378,163 @@
     return out.join("\n") + "\n";
   }
 
+  // --- the page: keyring, decrypt, textarea, copy (shared with reprisals-draft.js) ------------
+
+  /*
+   * Wire a draft section to the keyring. `root` holds the data-sp-* controls and a
+   * data-sealed-url; `options.build(answers, facts)` writes the text; `options.text` holds the
+   * notices (locked, no_keyring, ready, decrypting, assembled, no_key, failed, fetch_failed,
+   * copied, copy_failed).
+   */
+  function mount(root, options) {
+    const text = options.text;
+    const facts = options.facts;
+    const setNotice = staff.noticeSetter(root.querySelector("[data-sp-notice]"), text);
+    const assemble = root.querySelector("[data-sp-assemble]");
+    const output = root.querySelector("[data-sp-output]");
+    const area = root.querySelector("[data-sp-text]");
+    const copy = root.querySelector("[data-sp-copy]");
+    const copyStatus = root.querySelector("[data-sp-copy-status]");
+    let generation = 0;
+
+    function clearDraft() {
+      generation += 1;
+      area.value = "";
+      copyStatus.textContent = "";
+      output.hidden = true;
+    }
+
+    function render() {
+      const ring = staff.keyring();
+      if (!ring) {
+        clearDraft();
+        assemble.hidden = true;
+        setNotice("no_keyring", "locked");
+        return;
+      }
+      if (!ring.isUnlocked()) {
+        clearDraft();
+        assemble.hidden = true;
+        setNotice("locked", "locked");
+        return;
+      }
+      assemble.hidden = false;
+      assemble.disabled = false;
+      if (output.hidden) {
+        setNotice("ready", "unlocked");
+      }
+    }
+
+    async function openAnswers(bundle) {
+      const pair = await staff.orgKeyPair(bundle.org_key_id);
+      if (!pair) {
+        return { problem: "no_key" };
+      }
+      try {
+        return { answers: sealed.openJson(bundle.sealed_answers, pair) };
+      } catch (e) {
+        return { problem: "failed" };
+      }
+    }
+
+    async function assembleDraft() {
+      const ring = staff.keyring();
+      if (!ring || !ring.isUnlocked()) {
+        render();
+        return;
+      }
+      const mine = ++generation;
+      assemble.disabled = true;
+      setNotice("decrypting", "busy");
+      let bundle;
+      try {
+        await sodium.ready;
+        // A GET with no body: only the case reference in the URL goes to the server.
+        bundle = await staff.fetchJson(root.getAttribute("data-sealed-url"));
+      } catch (e) {
+        if (mine === generation) {
+          assemble.disabled = false;
+          setNotice("fetch_failed", "error");
+        }
+        return;
+      }
+      const opened = await openAnswers(bundle);
+      if (mine !== generation) {
+        return; // locked (or asked again) while we were working
+      }
+      assemble.disabled = false;
+      if (opened.problem) {
+        setNotice(opened.problem, "error");
+        return;
+      }
+      area.value = options.build(opened.answers, facts);
+      copyStatus.textContent = "";
+      output.hidden = false;
+      setNotice("assembled", "unlocked");
+      area.focus();
+      area.setSelectionRange(0, 0);
+      area.scrollTop = 0;
+    }
+
+    async function copyDraft() {
+      let ok = false;
+      try {
+        if (navigator.clipboard && window.isSecureContext) {
+          await navigator.clipboard.writeText(area.value);
+          ok = true;
+        }
+      } catch (e) {
+        ok = false;
+      }
+      if (!ok) {
+        area.focus();
+        area.select();
+        try {
+          ok = document.execCommand("copy");
+        } catch (e) {
+          ok = false;
+        }
+      }
+      copyStatus.textContent = ok ? text.copied : text.copy_failed;
+    }
+
+    assemble.addEventListener("click", assembleDraft);
+    copy.addEventListener("click", copyDraft);
+    const ring = staff.keyring();
+    if (ring) {
+      ring.onChange(render);
+    }
+    // Leaving the page (or the back-forward cache) must not keep the draft around.
+    window.addEventListener("pagehide", clearDraft);
+    window.addEventListener("pageshow", render);
+    render();
+  }
+
   window.RefugeSpDraft = Object.freeze({
     build: build,
+    mount: mount,
     choices: CHOICES,
     vocab: VOCAB,
     sections: SECTIONS.map(function (section) {
       return section.title;
     }),
+    // The wording helpers, for other drafts built from the same answers (reprisals-draft.js).
+    text: Object.freeze({
+      EMPTY: EMPTY,
+      isEmpty: isEmpty,
+      answerText: answerText,
+      factText: factText,
+      line: line,
+      has: has,
+    }),
   });
 
-  // --- the page ---------------------------------------------------------------------------------
-
   const root = document.getElementById("sp-draft");
-  if (!root) {
-    return;
+  if (root) {
+    mount(root, {
+      build: build,
+      facts: JSON.parse(document.getElementById("sp-draft-facts").textContent),
+      text: JSON.parse(document.getElementById("sp-draft-strings").textContent),
+    });
   }
-  const text = JSON.parse(document.getElementById("sp-draft-strings").textContent);
-  const facts = JSON.parse(document.getElementById("sp-draft-facts").textContent);
-  const setNotice = staff.noticeSetter(root.querySelector("[data-sp-notice]"), text);
-  const assemble = root.querySelector("[data-sp-assemble]");
-  const output = root.querySelector("[data-sp-output]");
-  const area = root.querySelector("[data-sp-text]");
-  const copy = root.querySelector("[data-sp-copy]");
-  const copyStatus = root.querySelector("[data-sp-copy-status]");
-  let generation = 0;
-
-  function clearDraft() {
-    generation += 1;
-    area.value = "";
-    copyStatus.textContent = "";
-    output.hidden = true;
-  }
-
-  function render() {
-    const ring = staff.keyring();
-    if (!ring) {
-      clearDraft();
-      assemble.hidden = true;
-      setNotice("no_keyring", "locked");
-      return;
-    }
-    if (!ring.isUnlocked()) {
-      clearDraft();
-      assemble.hidden = true;
-      setNotice("locked", "locked");
-      return;
-    }
-    assemble.hidden = false;
-    assemble.disabled = false;
-    if (output.hidden) {
-      setNotice("ready", "unlocked");
-    }
-  }
-
-  async function openAnswers(bundle) {
-    const pair = await staff.orgKeyPair(bundle.org_key_id);
-    if (!pair) {
-      return { problem: "no_key" };
-    }
-    try {
-      return { answers: sealed.openJson(bundle.sealed_answers, pair) };
-    } catch (e) {
-      return { problem: "failed" };
-    }
-  }
-
-  async function assembleDraft() {
-    const ring = staff.keyring();
-    if (!ring || !ring.isUnlocked()) {
-      render();
-      return;
-    }
-    const mine = ++generation;
-    assemble.disabled = true;
-    setNotice("decrypting", "busy");
-    let bundle;
-    try {
-      await sodium.ready;
-      // A GET with no body: only the case reference in the URL goes to the server.
-      bundle = await staff.fetchJson(root.getAttribute("data-sealed-url"));
-    } catch (e) {
-      if (mine === generation) {
-        assemble.disabled = false;
-        setNotice("fetch_failed", "error");
-      }
-      return;
-    }
-    const opened = await openAnswers(bundle);
-    if (mine !== generation) {
-      return; // locked (or asked again) while we were working
-    }
-    assemble.disabled = false;
-    if (opened.problem) {
-      setNotice(opened.problem, "error");
-      return;
-    }
-    area.value = build(opened.answers, facts);
-    copyStatus.textContent = "";
-    output.hidden = false;
-    setNotice("assembled", "unlocked");
-    area.focus();
-    area.setSelectionRange(0, 0);
-    area.scrollTop = 0;
-  }
-
-  async function copyDraft() {
-    let ok = false;
-    try {
-      if (navigator.clipboard && window.isSecureContext) {
-        await navigator.clipboard.writeText(area.value);
-        ok = true;
-      }
-    } catch (e) {
-      ok = false;
-    }
-    if (!ok) {
-      area.focus();
-      area.select();
-      try {
-        ok = document.execCommand("copy");
-      } catch (e) {
-        ok = false;
-      }
-    }
-    copyStatus.textContent = ok ? text.copied : text.copy_failed;
-  }
-
-  assemble.addEventListener("click", assembleDraft);
-  copy.addEventListener("click", copyDraft);
-  const ring = staff.keyring();
-  if (ring) {
-    ring.onChange(render);
-  }
-  // Leaving the page (or the back-forward cache) must not keep the draft around.
-  window.addEventListener("pagehide", clearDraft);
-  window.addEventListener("pageshow", render);
-  render();
 })();
