@@ -19,7 +19,13 @@ from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.db import utcnow
 from intake.extensions import db
 from intake.forms import EmptyForm
-from intake.labels import KIND_LABELS, REFERRAL_OUTCOME_LABELS, STATE_LABELS
+from intake.labels import (
+    CONSENT_CHANNEL_LABELS,
+    CONSENT_GIVER_LABELS,
+    KIND_LABELS,
+    REFERRAL_OUTCOME_LABELS,
+    STATE_LABELS,
+)
 from intake.models import (
     AWAITING,
     Case,
@@ -338,6 +344,9 @@ def _render_detail(
         # A UN referral moves by its steps; only closing and withdrawing stay generic.
         allowed = [action for action in allowed if action not in referrals.ACTION_STEPS]
     form.action.choices = [SelectChoice(action, ACTION_LABELS[action]) for action in allowed]
+    draft = (
+        reprisals.draft_facts(referral) if referral.kind is ReferralKind.REPRISALS_REPORT else None
+    )
     return render_template(
         "referrals/detail.html",
         referral=referral,
@@ -362,6 +371,10 @@ def _render_detail(
         step_fields=STEP_FIELDS,
         channel_labels=CHANNEL_LABELS,
         communication_type_labels=COMMUNICATION_TYPE_LABELS,
+        reprisals_draft=draft,
+        reprisals_draft_facts=reprisals.browser_facts(referral, draft) if draft else None,
+        consent_giver_labels=CONSENT_GIVER_LABELS,
+        consent_channel_labels=CONSENT_CHANNEL_LABELS,
         **_labels(),
     )
 
