@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 
-from intake.models import Role
+from intake.extensions import db
+from intake.models import ConsentChannel, ConsentGiver, ConsentPurpose, ConsentRecord, Role
 from intake.services import reminders, reprisals, settings
 from tests.builders import make_case, make_org_key, make_user, sign_in
 
@@ -43,6 +44,24 @@ def cases_for_2027() -> dict[str, str]:
             org, threats=["detention"], received_at=datetime(2026, 6, 1, tzinfo=UTC)
         ),
     }
+    # Consent for the report is a record of its own (issue 12): given for one case, given then
+    # withdrawn for another; the others were never asked (None). Written as rows: these cases
+    # lie partly in the future of the real clock, which the consent service rightly refuses.
+    for name, withdrawn in (("inside", None), ("no_consent", datetime(2027, 2, 10, tzinfo=UTC))):
+        received = made[name].received_at
+        db.session.add(
+            ConsentRecord(
+                case_id=made[name].id,
+                purpose=ConsentPurpose.REPRISALS_REPORT,
+                given_by=ConsentGiver.FAMILY,
+                given_via=ConsentChannel.CALL_NOTE,
+                given_at=received,
+                withdrawn_at=withdrawn,
+                withdrawn_by=ConsentGiver.FAMILY if withdrawn else None,
+                withdrawn_via=ConsentChannel.CALL_NOTE if withdrawn else None,
+            )
+        )
+    db.session.commit()
     return {name: case.ref for name, case in made.items()}
 
 
@@ -92,5 +111,5 @@ def test_referrals_page_and_digest_show_the_report_from_1_march(
     assert f'data-reprisals-case="{refs["no_consent"]}"' in page
     assert refs["before_period"] not in page
     assert refs["other_threat"] not in page
-    assert "Not recorded: do not include" in page
+    assert "Withdrawn: do not include" in page
     assert reminders.digest_counts(user.id, MARCH_2027)["reprisals_report_cases"] == 2
