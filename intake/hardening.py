@@ -15,7 +15,7 @@ import logging
 from contextlib import suppress
 from types import TracebackType
 
-from flask import Flask, Request, Response, abort, g, request
+from flask import Flask, Request, Response, abort, g, has_request_context, request
 from flask.globals import request_ctx
 from flask_babel import gettext as _
 from sqlalchemy import exc as sa_exc
@@ -66,6 +66,19 @@ class RefugeFlask(Flask):
         )
 
 
+OUTAGE_LOGGED = "refuge.outage_logged"
+
+
+def log_outage(what: str, error: BaseException) -> None:
+    """One log line per request during a database outage: the first failure says what failed;
+    later ones in the same request (a re-shown form reads more than one thing) stay quiet."""
+    if has_request_context():
+        if request.environ.get(OUTAGE_LOGGED):
+            return
+        request.environ[OUTAGE_LOGGED] = True
+    log.error("%s failed: %s", what, type(error).__name__)
+
+
 def database_unavailable_message() -> str:
     return _("The service is briefly unavailable. Nothing was saved. Please try again in a minute.")
 
@@ -74,9 +87,14 @@ def init_app(app: Flask) -> None:
     from intake.web import error_response
 
     def database_unavailable(error: Exception) -> Response:
-        log.error(
-            "database unavailable on %s %s: %s", request.method, request.path, logs.summary(error)
-        )
+        if not request.environ.get(OUTAGE_LOGGED):
+            request.environ[OUTAGE_LOGGED] = True
+            log.error(
+                "database unavailable on %s %s: %s",
+                request.method,
+                request.path,
+                logs.summary(error),
+            )
         from intake.extensions import db, login_manager
 
         with suppress(sa_exc.SQLAlchemyError):  # the connection is gone: nothing to undo

@@ -51,7 +51,7 @@ from wtforms.validators import ValidationError
 from intake import crypto, vocab
 from intake.addresses import hashed_address
 from intake.extensions import csrf, db, limiter
-from intake.hardening import database_unavailable_message
+from intake.hardening import database_unavailable_message, log_outage
 from intake.models import Case, CaseMessage, MessageKind, OrgKey, Urgency
 from intake.public import bp
 from intake.public.forms import (
@@ -195,7 +195,7 @@ def _profile() -> org_settings.OrgProfile:
         try:
             cached = org_settings.org_profile()
         except SQLAlchemyError as error:
-            log.error("reading the organisation profile failed: %s", type(error).__name__)
+            log_outage("reading the organisation profile", error)
             db.session.rollback()
             cached = org_settings.OrgProfile()
         if has_request_context():
@@ -363,9 +363,7 @@ def _render_form(
 ) -> tuple[str, int]:
     return render_template(
         "public/request.html",
-        urgent=urgent_guidance(
-            form.urgency.data, list(form.threats.data or []), form.country.data or None
-        ),
+        urgent=_page_guidance(form),
         form=form,
         org_key=org_key,
         database_down=database_down,
@@ -412,7 +410,7 @@ def _submit_without_js(
         )
     except SQLAlchemyError as error:
         # A server error must not throw the text away either: show the form again, filled in.
-        log.error("storing a request failed: %s", type(error).__name__)
+        log_outage("storing a request", error)
         return _render_form(form, org_key, status=503, notice=_database_notice(bool(plain_files)))
     # Post/Redirect/Get: a reload of the receipt must not file the request again. The code is
     # held for one GET in the signed session cookie and popped when shown. That cookie is in
@@ -465,6 +463,19 @@ URGENT_HELP_PARAMS = frozenset({"urgency", "threats", "country", "lang"})
 
 def _urgent_help_limit() -> str:
     return str(current_app.config.get("URGENT_HELP_RATE_LIMIT", "30 per minute"))
+
+
+def _page_guidance(form: IntakeForm) -> dict[str, Any]:
+    """The "Immediate" guidance on a re-shown form: during a database outage the form comes
+    back with what the person typed, without the guidance, rather than not at all."""
+    try:
+        return urgent_guidance(
+            form.urgency.data, list(form.threats.data or []), form.country.data or None
+        )
+    except SQLAlchemyError as error:
+        log_outage("reading the urgent channels", error)
+        db.session.rollback()
+        return {"immediate": False, "channels": []}
 
 
 def urgent_guidance(urgency: str | None, threats: list[str], country: str | None) -> dict[str, Any]:
@@ -572,7 +583,7 @@ def request_form() -> ViewResult:
         org_key = keys.current_org_key()
     except SQLAlchemyError as error:
         # The database is down: keep what they wrote on the page (JavaScript keeps its own).
-        log.error("looking up the organisation key failed: %s", type(error).__name__)
+        log_outage("looking up the organisation key", error)
         db.session.rollback()
         if from_browser:
             return _refuse(database_unavailable_message(), 503)
