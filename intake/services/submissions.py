@@ -88,12 +88,15 @@ class Submission:
 # Keys and limits
 
 
-def usable_org_key(org_key_id: Any) -> OrgKey:
-    """The key a browser says it sealed to: it must exist and not be retired."""
+def usable_org_key(org_key_id: Any, current: OrgKey | None = None) -> OrgKey:
+    """The key a browser says it sealed to: it must exist and not be retired. ``current`` is
+    the current key the caller has read already: when it is that one, no look-up again."""
     try:
         key_id = int(org_key_id)
     except (TypeError, ValueError) as exc:
         raise SubmissionRefused(_l("The organisation key id is missing or not a number.")) from exc
+    if current is not None and current.id == key_id and current.retired_at is None:
+        return current
     key = db.session.get(OrgKey, key_id) if 0 < key_id < 2**31 else None
     if key is None or key.retired_at is not None:
         raise SubmissionRefused(
