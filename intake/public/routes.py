@@ -195,7 +195,8 @@ def _profile() -> org_settings.OrgProfile:
         try:
             cached = org_settings.org_profile()
         except SQLAlchemyError as error:
-            log.error("reading the organisation profile failed: %s", type(error).__name__)
+            # A warning: the request's own failure is the one error line of an outage.
+            log.warning("reading the organisation profile failed: %s", type(error).__name__)
             db.session.rollback()
             cached = org_settings.OrgProfile()
         if has_request_context():
@@ -361,11 +362,15 @@ def _render_form(
     notice: str | None = None,
     database_down: bool = False,
 ) -> tuple[str, int]:
+    if database_down:
+        # The channels come from the directory, which is down too: the advice still shows.
+        urgent = {"immediate": form.urgency.data == Urgency.IMMEDIATE.value, "channels": []}
+    else:
+        threats = list(form.threats.data or [])
+        urgent = urgent_guidance(form.urgency.data, threats, form.country.data or None)
     return render_template(
         "public/request.html",
-        urgent=urgent_guidance(
-            form.urgency.data, list(form.threats.data or []), form.country.data or None
-        ),
+        urgent=urgent,
         form=form,
         org_key=org_key,
         database_down=database_down,
