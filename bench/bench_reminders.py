@@ -1,20 +1,32 @@
 """Reminders delivered per second to a local SMTP server, with 1 and 2 Celery worker processes.
 
 Usage: python bench/bench_reminders.py [COUNT] [WORKERS]   (default 300 reminders; 1,2)
+       python bench/bench_reminders.py quick [COUNT]       (default 1000 e-mails; 2 workers)
 
 PostgreSQL for the outbox, Redis as the broker, aiosmtpd on loopback as the mail server, real
 ``celery worker`` processes (concurrency 1 each). The clock runs from the scan that queues the
 reminders until the last one is marked sent.
+
+Quick mode (``make bench-quick``) records ``delivery_2w_ratio``: COUNT caseworkers each have one
+referral whose "7 days before" reminder fell due an hour ago, so one scan makes COUNT e-mails
+(one per recipient). Refuge: the scan, then 2 Celery workers deliver them; the clock runs from
+the scan until every row is marked sent. Bare, in the same run: the very messages the sink
+received (same bytes, same recipients) sent again by two processes, each with ``smtplib`` over
+one SMTP session for its half, to the same sink; checked to arrive the same.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+import smtplib
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 from _common import BENCH_DATABASE_URL, BENCH_REDIS_URL, ROOT, ensure_database, write_results
 
@@ -162,7 +174,200 @@ def run(count: int, workers: int) -> dict[str, float | int]:
     }
 
 
+def _bare_sender(job: tuple[int, list[tuple[str, list[str], bytes]], Any]) -> int:
+    """One bare sender: one SMTP session, the messages one after the other."""
+    port, messages, barrier = job
+    barrier.wait()
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as session:
+        for sender, recipients, raw in messages:
+            session.sendmail(sender, recipients, raw)
+    return len(messages)
+
+
+def bare_send(port: int, messages: list[tuple[str, list[str], bytes]], senders: int) -> float:
+    """Seconds for ``senders`` processes to send ``messages`` between them."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(senders + 1)
+        with context.Pool(senders) as pool:
+            shares = [(port, messages[n::senders], barrier) for n in range(senders)]
+            pending = pool.map_async(_bare_sender, shares)
+            barrier.wait(timeout=120)
+            started = time.perf_counter()
+            sent = sum(pending.get(timeout=600))
+            seconds = time.perf_counter() - started
+    if sent != len(messages):
+        raise RuntimeError(f"bare senders sent {sent} of {len(messages)}")
+    return seconds
+
+
+def start_workers(workers: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "--concurrency", "1",
+             "--loglevel", "WARNING", "--without-mingle", "--without-gossip",
+             "-n", f"bench{number}@%h"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for number in range(workers)
+    ]  # fmt: skip
+
+
+def quick(count: int = 1000, workers: int = 2) -> dict[str, Any]:
+    import redis
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+    from ratios import record
+
+    from intake import create_app, crypto
+    from intake.db import utcnow
+    from intake.extensions import db
+    from intake.models import (
+        Case,
+        DirectoryEntry,
+        OrgKey,
+        OutboxStatus,
+        Referral,
+        ReferralKind,
+        ReferralState,
+        ReminderOutbox,
+        Role,
+        SealedBy,
+        Urgency,
+        User,
+    )
+    from intake.services import reminders
+    from tests.mailserver import MailServer
+
+    server = MailServer().start()
+    env = {
+        **os.environ,
+        "INTAKE_ENV": "testing",
+        "SECRET_KEY": "bench",
+        "DATABASE_URL": BENCH_DATABASE_URL,
+        "REDIS_URL": BENCH_REDIS_URL,
+        "DAILY_DIGEST": "false",
+        **server.env(),
+    }
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DAILY_DIGEST"):
+        os.environ[name] = env[name]
+    redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
+    app = create_app({"INTAKE_ENV": "testing", "SECRET_KEY": "bench"})
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        with app.app_context():
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+            upgrade()
+            public, _ = crypto.generate_keypair()
+            key = OrgKey(public_key=public, fingerprint=crypto.fingerprint(public))
+            owners = [
+                User(email=f"cw{number}@bench.example", role=Role.CASEWORKER)
+                for number in range(count)
+            ]
+            db.session.add_all([key, *owners, DirectoryEntry(id="bench-ngo", name="Bench NGO")])
+            db.session.flush()
+            sent = utcnow() - timedelta(days=53, hours=1)  # "7 days before" fell due an hour ago
+            cases = [
+                Case(
+                    ref=f"RF-R{number:08d}",
+                    urgency=Urgency.DAYS,
+                    sealed_by=SealedBy.BROWSER,
+                    org_key_id=key.id,
+                    sealed_answers="A" * 64,
+                    receipt_lookup=f"{number:064x}",
+                    assignee_id=owner.id,
+                )
+                for number, owner in enumerate(owners)
+            ]
+            db.session.add_all(cases)
+            db.session.flush()
+            db.session.add_all(
+                Referral(
+                    case_id=case.id,
+                    entry_id="bench-ngo",
+                    kind=ReferralKind.SP_URGENT_APPEAL,
+                    state=ReferralState.SENT,
+                    owner_id=case.assignee_id,
+                    clock_started_at=sent,
+                    sent_at=sent,
+                    due_at=sent + timedelta(days=60),
+                )
+                for case in cases
+            )
+            db.session.commit()
+            processes = start_workers(workers, env)
+            celery = app.extensions["celery"]
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                if len(celery.control.ping(timeout=0.5)) >= workers:
+                    break
+            started = time.perf_counter()
+            summary = reminders.scan()
+            scan_seconds = time.perf_counter() - started
+            sent_count = 0
+            while time.perf_counter() - started < 600:
+                db.session.rollback()
+                sent_count = (
+                    db.session.scalar(
+                        sa.select(sa.func.count())
+                        .select_from(ReminderOutbox)
+                        .where(ReminderOutbox.status == OutboxStatus.SENT)
+                    )
+                    or 0
+                )
+                if sent_count >= count + summary.reminders_written:  # items and their batches
+                    break
+                time.sleep(0.02)
+            refuge_seconds = time.perf_counter() - started
+            db.session.remove()
+        received = server.wait_for(count, timeout=30)
+        if len(received) != count:
+            raise RuntimeError(f"the sink received {len(received)} e-mails, expected {count}")
+        messages = [(m.sender, list(m.recipients), m.raw) for m in received]
+        with server.handler.lock:
+            server.handler.received.clear()
+        bare_seconds = bare_send(server.port, messages, workers)
+        again = server.wait_for(count, timeout=30)
+        if Counter((tuple(m.recipients), m.raw) for m in again) != Counter(
+            (tuple(recipients), raw) for _sender, recipients, raw in messages
+        ):
+            raise RuntimeError("the bare senders delivered other messages")
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=30)
+        server.stop()
+    refuge_rate, bare_rate = count / refuge_seconds, count / bare_seconds
+    detail = {
+        "emails": count,
+        "workers": workers,
+        "bare_senders": workers,
+        "refuge_per_s": round(refuge_rate, 1),
+        "bare_per_s": round(bare_rate, 1),
+        "refuge_s": round(refuge_seconds, 3),
+        "scan_s": round(scan_seconds, 3),
+        "bare_s": round(bare_seconds, 3),
+        "send_batch": app.config["REMINDER_SEND_BATCH"],
+        "smtp": "aiosmtpd on loopback, in the bench process",
+        "note": "2-core machine shared with other work; the clock of Refuge includes its scan",
+    }
+    record(f"delivery_{workers}w_ratio", refuge_rate / bare_rate, **detail)
+    return detail
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["quick"]:
+        ensure_database(BENCH_DATABASE_URL)
+        figures = quick(int(sys.argv[2]) if len(sys.argv) > 2 else 1000)
+        write_results("reminders_quick", {"smtp": "aiosmtpd on loopback", "figures": figures})
+        return 0
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     worker_counts = [int(n) for n in (sys.argv[2] if len(sys.argv) > 2 else "1,2").split(",")]
     ensure_database(BENCH_DATABASE_URL)

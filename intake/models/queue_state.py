@@ -47,6 +47,17 @@ def attention_at(
     return min(respond, next_due)
 
 
+def new_case_columns(urgency: Urgency | str, received_at: datetime) -> dict[str, Any]:
+    """The stored queue columns of a case just received (it has no referrals yet): for
+    writers that insert a case without the unit of work, the same values the hook sets."""
+    first_response = first_response_at(urgency, received_at)
+    return {
+        "urgency_rank": urgency_rank(urgency),
+        "first_response_at": first_response,
+        "attention_at": attention_at(CaseStatus.NEW, first_response, None),
+    }
+
+
 def _next_due_sql() -> sa.ScalarSelect[Any]:
     return (
         sa.select(sa.func.min(Referral.due_at))

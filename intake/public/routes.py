@@ -224,8 +224,7 @@ def _onion_location(response: Response) -> Response:
 
 @bp.get("/")
 def landing() -> str:
-    org_key = keys.current_org_key()
-    verified = org_key is not None and key_pins.is_verified(org_key)
+    org_key, verified = keys.sealing_key()
     return render_template("public/landing.html", org_key=org_key, org_key_verified=verified)
 
 
@@ -285,7 +284,7 @@ def _sealed_uploads(files: MultiDict[str, FileStorage], name: str = "attachments
 
 
 def _submit_from_browser(
-    form: MultiDict[str, str], files: MultiDict[str, FileStorage]
+    form: MultiDict[str, str], files: MultiDict[str, FileStorage], current: OrgKey
 ) -> tuple[Response, int]:
     unexpected = sorted(set(form) - BROWSER_FIELDS)
     if unexpected:
@@ -295,8 +294,9 @@ def _submit_from_browser(
     if form.get(HONEYPOT_FIELD):
         raise SubmissionRefused(_("This request could not be accepted. Nothing was saved."))
     routing = _routing_from_browser(form)
-    org_key = submissions.usable_org_key(form.get("org_key_id"))
-    if not key_pins.is_verified(org_key):
+    # Usually the current key, read and verified with this request; another one is checked.
+    org_key = submissions.usable_org_key(form.get("org_key_id"), current=current)
+    if org_key is not current and not key_pins.is_verified(org_key):
         raise SubmissionRefused(_("The organisation key could not be verified. Nothing was saved."))
     sealed_answers = submissions.check_sealed_answers(form.get("sealed_answers"))
     sealed_files = _sealed_uploads(files)
@@ -361,9 +361,14 @@ def _render_form(
     notice: str | None = None,
     database_down: bool = False,
 ) -> tuple[str, int]:
+    if database_down:
+        # The channels come from the directory, which is down too: the advice still shows.
+        urgent = {"immediate": form.urgency.data == Urgency.IMMEDIATE.value, "channels": []}
+    else:
+        urgent = _page_guidance(form)
     return render_template(
         "public/request.html",
-        urgent=_page_guidance(form),
+        urgent=urgent,
         form=form,
         org_key=org_key,
         database_down=database_down,
@@ -448,10 +453,10 @@ def receipt() -> Response:
 def request_key() -> ViewResult:
     """What the browser needs right before sealing: a fresh CSRF token (a defender may take
     hours to write) and the current organisation key (it may have been rotated meanwhile)."""
-    key = keys.current_org_key()
+    key, verified = keys.sealing_key()
     if key is None:
         return _refuse(_("This organisation is not accepting requests yet."), 503)
-    if not key_pins.is_verified(key):
+    if not verified:
         return _key_unverified()
     return jsonify(
         {"csrf_token": generate_csrf(), **_org_key_json(key), "pow": proof_of_work.issue()}
@@ -569,8 +574,8 @@ def _proof_refused(outcome: proof_of_work.Outcome) -> tuple[Response | str, int]
 @csrf.exempt
 def request_form() -> ViewResult:
     if request.method == "GET":
-        current = keys.current_org_key()
-        if current is not None and not key_pins.is_verified(current):
+        current, verified = keys.sealing_key()
+        if current is not None and not verified:
             return _key_unverified()
         return _render_form(IntakeForm(), current)
 
@@ -580,7 +585,7 @@ def request_form() -> ViewResult:
     form_data, files = parsed
     from_browser = "sealed_answers" in form_data
     try:
-        org_key = keys.current_org_key()
+        org_key, verified = keys.sealing_key()
     except SQLAlchemyError as error:
         # The database is down: keep what they wrote on the page (JavaScript keeps its own).
         log_outage("looking up the organisation key", error)
@@ -597,7 +602,7 @@ def request_form() -> ViewResult:
     if org_key is None:
         closed = _("This organisation is not accepting requests yet. Nothing was saved.")
         return _refuse(closed, 503)
-    if not key_pins.is_verified(org_key):
+    if not verified:
         return _key_unverified()
 
     if not _csrf_ok():
@@ -618,7 +623,7 @@ def request_form() -> ViewResult:
         return _proof_refused(outcome)
     try:
         if from_browser:
-            return _submit_from_browser(form_data, files)
+            return _submit_from_browser(form_data, files, org_key)
         return _submit_without_js(form_data, files, org_key)
     except SubmissionRefused as refused:
         return _refuse(str(refused), 400)
@@ -725,16 +730,16 @@ def follow_up() -> ViewResult:
     if case is None:
         return _refuse(_("No request has this receipt code. Nothing was saved."), 404)
     code = form_data.get("code", "")
-    org_key = keys.current_org_key()
+    org_key, verified = keys.sealing_key()
     if org_key is None:  # pragma: no cover — a case exists, so a key was in use
         return _refuse(_("This organisation is not accepting messages. Nothing was saved."), 503)
-    if not key_pins.is_verified(org_key):
+    if not verified:
         return _key_unverified()
     try:
         if from_browser:
             if not _csrf_ok():
                 return _refuse(_("Your session expired. Please send again."), 400)
-            key = submissions.usable_org_key(form_data.get("org_key_id"))
+            key = submissions.usable_org_key(form_data.get("org_key_id"), current=org_key)
             sealed_body = submissions.check_sealed_answers(form_data.get("sealed_body"))
             own_copy = form_data.get("sealed_for_submitter")
             submissions.add_follow_up(

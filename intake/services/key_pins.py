@@ -15,10 +15,12 @@ and runs ``flask keys pin --fingerprint FP``; until then the form refuses to sea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
 
+import sqlalchemy as sa
 from flask import current_app
 
 from intake.extensions import db
@@ -40,8 +42,22 @@ def _pin_key() -> bytes:
 
 
 def _expected(org_key: OrgKey) -> str:
-    body = f"{org_key.id}\n{org_key.public_key}\n{org_key.fingerprint}".encode()
-    return hmac.new(_pin_key(), body, hashlib.sha256).hexdigest()
+    return _hmac(_pin_key(), org_key.id, org_key.public_key, org_key.fingerprint)
+
+
+def _hmac(pin_key: bytes, key_id: int, public_key: str, fingerprint: str) -> str:
+    body = f"{key_id}\n{public_key}\n{fingerprint}".encode()
+    return hmac.new(pin_key, body, hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _verdict(pin_key: bytes, key_id: int, public_key: str, fingerprint: str, pin: str) -> bool:
+    return hmac.compare_digest(pin, _hmac(pin_key, key_id, public_key, fingerprint))
+
+
+def pin_name(key_id: sa.ColumnExpressionArgument[int]) -> sa.ColumnElement[str]:
+    """The ``org_settings`` key of a key's pin, in SQL: to read the pin with the key."""
+    return sa.literal(_PREFIX) + sa.cast(key_id, sa.String)
 
 
 def pin(org_key: OrgKey) -> None:
@@ -57,9 +73,21 @@ def pin(org_key: OrgKey) -> None:
 
 
 def is_verified(org_key: OrgKey) -> bool:
-    """Whether this key is the one pinned; a mismatch is logged once per process, by id only."""
+    """Whether this key is the one pinned (its pin read now)."""
     row = db.session.get(OrgSetting, f"{_PREFIX}{org_key.id}")
-    if row is not None and hmac.compare_digest(row.value, _expected(org_key)):
+    return matches(org_key, row.value if row is not None else None)
+
+
+def matches(org_key: OrgKey, pin: str | None) -> bool:
+    """Whether ``pin`` (the stored pin, read with the key) pins this key; a mismatch is logged
+    once per process, by id only.
+
+    The verdict is cached per process, keyed by exactly the values read (the key's id, public
+    key and fingerprint, and the pin): a key or pin changed in the database is another entry,
+    so a tampered key is refused on the first request that reads it, never served from here."""
+    if pin is not None and _verdict(
+        _pin_key(), org_key.id, org_key.public_key, org_key.fingerprint, pin
+    ):
         return True
     if org_key.id not in _logged_mismatch:
         _logged_mismatch.add(org_key.id)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, Role, User
+from intake.models import KeyGrant, OrgKey, OrgSetting, RecoveryKit, RecoverySeal, Role, User
 from intake.services import accounts, audit, key_pins, locks, setup_token
 from intake.services.accounts import CUSTODY_MESSAGES, KeyMaterial, server_side_keypair
 from intake.services.errors import CodedError
@@ -35,6 +35,26 @@ def current_org_key() -> OrgKey | None:
     return db.session.scalar(
         sa.select(OrgKey).where(OrgKey.retired_at.is_(None)).order_by(OrgKey.id.desc()).limit(1)
     )
+
+
+def sealing_key() -> tuple[OrgKey | None, bool]:
+    """The current organisation key and whether it matches its pin: the key row and its pin
+    read in one statement, on every public request (a key swapped in the database is refused
+    on the next request, and no cache can say otherwise); the pin check itself is cached per
+    process by the values read (:func:`key_pins.matches`)."""
+    row = db.session.execute(
+        sa.select(OrgKey, OrgSetting.value)
+        .outerjoin(OrgSetting, OrgSetting.key == key_pins.pin_name(OrgKey.id))
+        .where(OrgKey.retired_at.is_(None))
+        .order_by(OrgKey.id.desc())
+        .limit(1)
+        # The values checked are the ones just read, never an older copy in the session.
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        return None, False
+    org_key, pin = row
+    return org_key, key_pins.matches(org_key, pin)
 
 
 def active_grant(user: User, org_key: OrgKey) -> KeyGrant | None:

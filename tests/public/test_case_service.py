@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 
 from intake import crypto
-from intake.models import Urgency
+from intake.models import Urgency, queue_state
 from intake.services import submissions, triage
 from intake.services.triage import Routing
 from tests.builders import make_org_key
@@ -109,3 +109,19 @@ def test_too_many_files_are_refused_by_the_service(app: Flask) -> None:
             ROUTING, org_key=org.key, answers={}, files=files, locale="en"
         )
     assert table_count("cases") == 0
+
+
+def test_a_reference_already_taken_is_drawn_again_and_the_queue_columns_are_set(
+    any_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = _submit().case.ref
+    draws = iter([taken, "RF-ZZZZZZZZ"])
+    monkeypatch.setattr(submissions, "new_case_ref", lambda: next(draws))
+    case = _submit().case
+    assert case.ref == "RF-ZZZZZZZZ"
+    assert table_count("cases") == 2
+    assert case.urgency_rank == queue_state.urgency_rank(Urgency.IMMEDIATE)
+    assert case.first_response_at == queue_state.first_response_at(
+        Urgency.IMMEDIATE, case.received_at
+    )
+    assert case.attention_at == case.first_response_at

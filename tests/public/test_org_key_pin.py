@@ -102,3 +102,20 @@ def test_keys_pin_needs_the_fingerprint_checked_out_of_band(app: Flask) -> None:
     assert done.exit_code == 0, done.output
     db.session.expire_all()
     assert key_pins.is_verified(db.session.get_one(OrgKey, org.key.id))
+
+
+def test_a_key_swapped_after_it_was_served_is_refused_on_the_next_request(
+    app: Flask, client: Any
+) -> None:
+    org = make_org_key()
+    assert client.get("/request/key").status_code == 200  # its pin check is cached now
+    public, _secret = crypto.generate_keypair()
+    # Behind the session's back: it may still hold the key as it was served.
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.update(OrgKey)
+            .where(OrgKey.id == org.key.id)
+            .values(public_key=public, fingerprint=crypto.fingerprint(public))
+        )
+    assert client.get("/request/key").status_code == 503
+    assert client.get("/request").status_code == 503

@@ -1,0 +1,325 @@
+"""Intake submissions per second through real gunicorn, against a bare Flask insert.
+
+Usage: python bench/bench_intake.py quick [CASES] [REQUESTS]   (default 100000 cases; 1200)
+
+Both servers are gunicorn with 2 sync workers (``config/gunicorn.py`` for Refuge) on free
+loopback ports, against one PostgreSQL database (``BENCH_DATABASE_URL``) holding CASES cases
+already, with Redis (``BENCH_REDIS_URL``) for the rate limit, which stays on (its limit raised
+out of the way: the check is work every submission pays). Four client processes post REQUESTS
+submissions in all to each endpoint, one after the other, in the same run:
+
+- **browser path**: answers sealed beforehand (as the browser does) and posted with the CSRF
+  token and session cookie that one ``GET /request/key`` per client gave (the real flow; a
+  browser fetches the key once per form, not per byte it sends); each answer is 201.
+- **no-JS path**: the same answers in plaintext with the token, sealed by the server; each
+  answer is a 303 to the receipt.
+- **bare**: a Flask endpoint of a dozen lines that inserts one row of the same size (the sealed
+  answers and the routing fields) with one statement and answers 201.
+
+Rows are counted afterwards: every request wrote exactly one case (or bare row). The ratios are
+Refuge's submissions/s divided by the bare endpoint's.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from typing import Any
+
+from _common import BENCH_DATABASE_URL, BENCH_REDIS_URL, ROOT, ensure_database, write_results
+
+BARE_TABLE = "bench_bare_intake"
+CLIENTS = 4
+ROUTING = {
+    "urgency": "days",
+    "threats": ["detention", "reprisal"],
+    "profiles": ["lawyer"],
+    "country": "MX",
+    "languages": ["es", "en"],
+}
+CHOICES = {"sender_role": "self", "safe_to_contact": "unsure", "consent": "yes",
+           "referral_consent": "yes"}  # fmt: skip
+
+
+def answers() -> dict[str, str]:
+    """Every field of the form answered, free text a few sentences long."""
+    from intake.public.forms import SEALED_FIELDS
+
+    text = "Detained at a checkpoint on the way home; phone taken. "
+    return {name: CHOICES.get(name, text * 2) for name in SEALED_FIELDS}
+
+
+def bare_app() -> Any:
+    """The honest minimum for the same write: parse the form, insert one row, commit."""
+    import sqlalchemy as sa
+    from flask import Flask, request
+
+    app = Flask("bare_intake")
+    engine = sa.create_engine(BENCH_DATABASE_URL, pool_size=2)
+    insert = sa.text(
+        f"INSERT INTO {BARE_TABLE} (sealed_answers, urgency, threats, country, received_at) "  # noqa: S608
+        "VALUES (:sealed, :urgency, :threats, :country, now())"
+    )
+
+    @app.post("/bare")
+    def bare() -> tuple[str, int]:
+        form = request.form
+        with engine.begin() as connection:
+            connection.execute(
+                insert,
+                {
+                    "sealed": form["sealed_answers"],
+                    "urgency": form["urgency"],
+                    "threats": json.dumps(form.getlist("threats")),
+                    "country": form.get("country"),
+                },
+            )
+        return "{}", 201
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(port: int, path: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", path)
+            connection.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def gunicorn(app_spec: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:config.gunicorn",
+            "--pythonpath",
+            str(ROOT / "bench"),
+            app_spec,
+        ],
+        cwd=ROOT,
+        env={**env, "PORT": str(port), "BIND_HOST": "127.0.0.1", "WEB_CONCURRENCY": "2"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def encode(fields: dict[str, Any]) -> bytes:
+    return urllib.parse.urlencode(fields, doseq=True).encode()
+
+
+def _client(job: tuple[int, str, int, bytes, int, Any]) -> tuple[int, dict[int, int]]:
+    """One client: a session (cookie and CSRF token) when posting to Refuge, then ``count``
+    POSTs; returns how many answered each status."""
+    port, path, count, body, expected, barrier = job
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if path == "/request":
+        connection.request("GET", "/request/key")
+        response = connection.getresponse()
+        token = json.loads(response.read())["csrf_token"]
+        cookies = response.msg.get_all("Set-Cookie") or []
+        headers["Cookie"] = "; ".join(cookie.split(";", 1)[0] for cookie in cookies)
+        body = body + b"&" + encode({"csrf_token": token})
+    statuses: dict[int, int] = {}
+    barrier.wait()
+    for _ in range(count):
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        statuses[response.status] = statuses.get(response.status, 0) + 1
+    return expected, statuses
+
+
+def hammer(port: int, path: str, body: bytes, total: int, expected: int) -> float:
+    """Submissions per second from CLIENTS processes posting ``total`` in all."""
+    per_client = total // CLIENTS
+    with multiprocessing.Manager() as manager:
+        barrier = manager.Barrier(CLIENTS + 1)
+        with multiprocessing.Pool(CLIENTS) as pool:
+            pending = pool.map_async(
+                _client, [(port, path, per_client, body, expected, barrier)] * CLIENTS
+            )
+            barrier.wait(timeout=120)
+            started = time.perf_counter()
+            results = pending.get(timeout=600)
+            seconds = time.perf_counter() - started
+    for wanted, statuses in results:
+        if statuses != {wanted: per_client}:
+            raise RuntimeError(f"{path}: expected {per_client} x {wanted}, got {statuses}")
+    return per_client * CLIENTS / seconds
+
+
+def prepare(cases: int) -> tuple[int, str]:
+    """A migrated database with the shipped directory, a pinned key and ``cases`` cases."""
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from intake import create_app, crypto
+    from intake.extensions import db
+    from intake.models import OrgKey
+    from intake.services import directory, key_pins
+
+    app = create_app(
+        {
+            "INTAKE_ENV": "testing",
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": BENCH_DATABASE_URL,
+            "CELERY_BROKER_URL": "memory://",
+        }
+    )
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS alembic_version, {BARE_TABLE}")
+        upgrade()
+        directory.import_shipped()
+        public, _secret = crypto.generate_keypair()
+        key = OrgKey(public_key=public, fingerprint=crypto.fingerprint(public))
+        db.session.add(key)
+        key_pins.pin(key)
+        db.session.commit()
+        # Cases already received, in one statement (what they hold does not matter here).
+        db.session.execute(
+            sa.text(
+                "INSERT INTO cases (ref, status, shared_status, shared_status_held, urgency, "
+                "threats, profiles, country, languages, consent_given, locale, sealed_by, "
+                "org_key_id, sealed_answers, receipt_lookup, triage, received_at, updated_at, "
+                "urgency_rank, first_response_at, attention_at) "
+                "SELECT 'RF-P' || lpad(n::text, 8, '0'), 'new', 'received', false, 'days', "
+                "'[\"detention\"]', '[]', 'MX', '[\"es\"]', true, 'en', 'browser', :key, "
+                "repeat('A', 1400), md5(n::text) || md5('r' || n::text), '[]', "
+                "now() - interval '30 days', now(), 1, now(), now() "
+                "FROM generate_series(1, :cases) AS n"
+            ),
+            {"key": key.id, "cases": cases},
+        )
+        db.session.execute(
+            sa.text(
+                f"CREATE TABLE {BARE_TABLE} (id serial PRIMARY KEY, sealed_answers text NOT NULL, "
+                "urgency varchar(16) NOT NULL, threats json NOT NULL, country varchar(2), "
+                "received_at timestamptz NOT NULL)"
+            )
+        )
+        db.session.commit()
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
+        key_id, public_key = key.id, key.public_key
+        db.session.remove()
+        db.engine.dispose()
+    return key_id, public_key
+
+
+def count_rows() -> tuple[int, int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(BENCH_DATABASE_URL)
+    with engine.connect() as connection:
+        cases = connection.scalar(sa.text("SELECT count(*) FROM cases")) or 0
+        bare = connection.scalar(sa.text(f"SELECT count(*) FROM {BARE_TABLE}")) or 0  # noqa: S608
+    engine.dispose()
+    return int(cases), int(bare)
+
+
+def quick(cases: int = 100_000, requests: int = 1200) -> dict[str, Any]:
+    from ratios import record
+
+    from intake import crypto
+
+    key_id, public_key = prepare(cases)
+    sealed = crypto.seal_answers(answers(), public_key)
+    browser_body = encode(
+        {"sealed_answers": sealed, "org_key_id": key_id, "consent_given": "1", **ROUTING}
+    )
+    nojs_body = encode({**answers(), **ROUTING})
+    bare_body = encode({"sealed_answers": sealed, **ROUTING})
+    env = {
+        **os.environ,
+        "INTAKE_ENV": "production",
+        "SECRET_KEY": "bench",
+        "DATABASE_URL": BENCH_DATABASE_URL,
+        "REDIS_URL": BENCH_REDIS_URL,
+        "REQUEST_RATE_LIMIT": "1000000 per hour",
+        "INTAKE_INSTANCE_PATH": str(ROOT / "bench" / "results" / "instance-intake"),
+        "LOG_LEVEL": "WARNING",
+    }
+    refuge_port, bare_port = free_port(), free_port()
+    refuge = gunicorn("intake:create_app()", refuge_port, env)
+    bare = gunicorn("bench_intake:bare_app()", bare_port, env)
+    try:
+        wait_for(refuge_port, "/healthz")
+        wait_for(bare_port, "/")
+        # One warm-up round each (imports, connection pools, first plans), not timed.
+        hammer(refuge_port, "/request", browser_body, CLIENTS * 10, 201)
+        hammer(bare_port, "/bare", bare_body, CLIENTS * 10, 201)
+        before = count_rows()
+        browser = hammer(refuge_port, "/request", browser_body, requests, 201)
+        bare_first = hammer(bare_port, "/bare", bare_body, requests, 201)
+        nojs = hammer(refuge_port, "/request", nojs_body, requests, 303)
+        bare_second = hammer(bare_port, "/bare", bare_body, requests, 201)
+        after = count_rows()
+    finally:
+        stop(refuge)
+        stop(bare)
+    sent = (requests // CLIENTS) * CLIENTS
+    if after != (before[0] + 2 * sent, before[1] + 2 * sent):
+        raise RuntimeError(f"rows written {before} -> {after}, expected {2 * sent} each")
+    bare_rate = (bare_first + bare_second) / 2
+    detail = {
+        "cases_before": cases,
+        "submissions_per_path": sent,
+        "clients": CLIENTS,
+        "gunicorn_workers": 2,
+        "sealed_answers_chars": len(sealed),
+        "bare_per_s": [round(bare_first, 1), round(bare_second, 1)],
+        "csrf": "real flow: GET /request/key once per client, token and cookie on every POST",
+        "rate_limit": "on (Redis), limit raised out of the way",
+        "note": "2-core machine shared with other work; clients run on the same cores",
+    }
+    record("intake_browser_ratio", browser / bare_rate, refuge_per_s=round(browser, 1), **detail)
+    record("intake_nojs_ratio", nojs / bare_rate, refuge_per_s=round(nojs, 1), **detail)
+    return {"browser_per_s": browser, "nojs_per_s": nojs, "bare_per_s": bare_rate, **detail}
+
+
+def main() -> int:
+    if sys.argv[1:2] != ["quick"]:
+        print(__doc__)
+        return 2
+    ensure_database(BENCH_DATABASE_URL)
+    cases = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+    requests = int(sys.argv[3]) if len(sys.argv) > 3 else 1200
+    figures = quick(cases, requests)
+    print(json.dumps(figures, indent=2))
+    write_results("intake_quick", {"database": "postgresql", "figures": figures})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
