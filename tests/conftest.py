@@ -28,6 +28,16 @@ def _translations_compiled() -> None:
     compile_translations()
 
 
+@pytest.fixture(autouse=True)
+def _limiter_storage_alive() -> None:
+    """Flask-Limiter's one Limiter serves every app the tests build, and once a test made its
+    storage unreachable it stays on the in-memory fallback (``_storage_dead``) for every later
+    app until a back-off re-check. Each test starts with the storage it configured."""
+    from intake.extensions import limiter
+
+    limiter._storage_dead = False  # noqa: SLF001 — test isolation of a process-wide object
+
+
 def _config(tmp_path: Path, database_url: str, **extra: Any) -> dict[str, Any]:
     instance = tmp_path / "instance"
     return {
