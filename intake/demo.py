@@ -7,9 +7,13 @@ that their deadlines lie around today (some overdue, some due this week, some la
 
 from __future__ import annotations
 
+import json
 import random
+import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -17,6 +21,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import (
+    AWAITING,
     Case,
     CaseStatus,
     DirectoryEntry,
@@ -28,6 +33,7 @@ from intake.models import (
     SealedBy,
     Urgency,
     User,
+    queue_state,
 )
 from intake.services import keys, triage
 from intake.services.deadlines import CLOCK_STARTS, due_at
@@ -108,6 +114,8 @@ SITUATIONS: list[dict[str, Any]] = [
         "kinds": [ReferralKind.NGO_REFERRAL],
     },
 ]
+CHUNK = 2_000  # cases per INSERT and commit
+RECEIPT_SYMBOLS = crypto.RECEIPT_GROUPS * crypto.RECEIPT_GROUP_LENGTH
 STATE_MIX = (
     [ReferralState.SENT] * 5
     + [ReferralState.ACKNOWLEDGED] * 2
@@ -191,6 +199,14 @@ def _answers(situation: dict[str, Any], number: int, rng: random.Random) -> dict
 
 
 def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict[str, int]:
+    """``count`` cases and their referrals, inserted in chunks (a scale trial is one command).
+
+    Each chunk is multi-row INSERTs of cases (ids returned in order), then of referrals, and
+    a commit. The rows bypass the unit of work, so the queue's stored columns are computed here
+    with queue_state's own functions (``next_due``: the earliest deadline still awaited).
+    Every case is sealed on its own (its answers name its number): at 0.15 ms a seal, sealing
+    is a fraction of the insert, so no shared ciphertext templates are needed.
+    """
     now = now or utcnow()
     rng = random.Random(seed)  # noqa: S311  (sample data, not secrets)
     key = _current_org_key()
@@ -202,78 +218,220 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
     kinds_by_entry = {entry_id: list(kinds or []) for entry_id, kinds in rows}
     if not kinds_by_entry:
         raise DemoError("The directory is empty: run `flask directory import` first.")
-    staff = list(
+    staff_ids = list(
         db.session.scalars(
-            sa.select(User).where(User.role.in_([Role.ADMIN, Role.CASEWORKER])).order_by(User.id)
+            sa.select(User.id).where(User.role.in_([Role.ADMIN, Role.CASEWORKER])).order_by(User.id)
         )
     )
     zone = org_zone()
+    server_secret = _secret()
     suggestions_by_situation = [_suggestions(situation) for situation in SITUATIONS]
+    entries_by_situation = [
+        {
+            kind: _entry_for(kind, suggestions_by_situation[which], kinds_by_entry)
+            for kind in situation["kinds"]
+        }
+        for which, situation in enumerate(SITUATIONS)
+    ]
+    refs: set[str] = set()
     made_cases = made_referrals = 0
-    for index in range(count):
-        which = rng.randrange(len(SITUATIONS))
-        situation = SITUATIONS[which]
-        received = now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 1439))
-        code = crypto.normalise_receipt_code(crypto.new_receipt_code()) or ""
-        answers = _answers(situation, index + 1, rng)
-        assignee = staff[index % len(staff)] if staff else None
-        case = Case(
-            ref=f"RF-{crypto.new_receipt_code().replace('-', '')[:8]}",
-            status=rng.choice([CaseStatus.NEW, CaseStatus.ASSESSING, CaseStatus.REFERRED]),
-            urgency=situation["urgency"],
-            threats=situation["threats"],
-            profiles=situation["profiles"],
-            country=situation["country"],
-            languages=situation["languages"],
-            consent_given=rng.random() > 0.1,
-            locale="en",
-            sealed_by=SealedBy.SERVER,
-            org_key_id=key.id,
-            sealed_answers=crypto.seal_answers(answers, key.public_key),
-            receipt_lookup=crypto.receipt_lookup(code, _secret()),
-            reply_public_key=crypto.reply_keypair(code)[0],
-            assignee_id=assignee.id if assignee else None,
-            triage=suggestions_by_situation[which],
-            received_at=received,
-        )
-        db.session.add(case)
-        db.session.flush()
-        made_cases += 1
-        for kind in situation["kinds"]:
-            entry_id = _entry_for(kind, suggestions_by_situation[which], kinds_by_entry)
-            if entry_id is None:
-                continue
-            clock_kind = CLOCK_STARTS[kind]
-            state = rng.choice(STATE_MIX)
-            if clock_kind == "case_received" and received < now - timedelta(days=2):
-                state = ReferralState.REPLIED  # an embassy is called the first day, or never
-            # Sent so that deadlines fall from three weeks ago to seven weeks ahead.
-            sent = now - timedelta(days=rng.randint(0, 70), hours=rng.randint(0, 23))
-            sent = max(sent, received)
-            referral = Referral(
-                case_id=case.id,
-                entry_id=entry_id,
-                kind=kind,
-                state=state,
-                owner_id=case.assignee_id,
-                created_at=received,
+    for chunk_start in range(0, count, CHUNK):
+        cases: list[dict[str, Any]] = []
+        referrals: list[list[dict[str, Any]]] = []
+        for index in range(chunk_start, min(count, chunk_start + CHUNK)):
+            which = rng.randrange(len(SITUATIONS))
+            situation = SITUATIONS[which]
+            received = now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 1439))
+            status = rng.choice([CaseStatus.NEW, CaseStatus.ASSESSING, CaseStatus.REFERRED])
+            assignee_id = staff_ids[index % len(staff_ids)] if staff_ids else None
+            planned = _referrals(situation, entries_by_situation[which], received, now, rng, zone)
+            for referral in planned:
+                referral["owner_id"] = assignee_id
+            next_due = min(
+                (r["due_at"] for r in planned if r["state"] in AWAITING and r["due_at"]),
+                default=None,
             )
-            clock = {"sent": sent, "case_received": received, "created": received}[clock_kind]
-            if state != ReferralState.DRAFT or clock_kind != "sent":
-                referral.clock_started_at = clock
-                referral.due_at = due_at(kind, clock, zone)
-            if state != ReferralState.DRAFT:
-                referral.sent_at = sent
-            if state == ReferralState.ACKNOWLEDGED:
-                referral.acknowledged_at = min(now, sent + timedelta(days=2))
-            if state == ReferralState.REPLIED:
-                referral.replied_at = min(now, sent + timedelta(days=20))
-            db.session.add(referral)
-            made_referrals += 1
-        if index % 500 == 499:
-            db.session.commit()
-    db.session.commit()
+            first_response = queue_state.first_response_at(situation["urgency"], received)
+            code = _symbols(RECEIPT_SYMBOLS)  # a receipt code, normalised (never shown)
+            cases.append(
+                {
+                    "ref": _new_ref(refs),
+                    "status": status,
+                    "urgency": situation["urgency"],
+                    "threats": situation["threats"],
+                    "profiles": situation["profiles"],
+                    "country": situation["country"],
+                    "languages": situation["languages"],
+                    "consent_given": rng.random() > 0.1,
+                    "locale": "en",
+                    "sealed_by": SealedBy.SERVER,
+                    "org_key_id": key.id,
+                    "sealed_answers": crypto.seal_answers(
+                        _answers(situation, index + 1, rng), key.public_key
+                    ),
+                    "receipt_lookup": crypto.receipt_lookup(code, server_secret),
+                    "reply_public_key": crypto.reply_keypair(code)[0],
+                    "assignee_id": assignee_id,
+                    "triage": suggestions_by_situation[which],
+                    "received_at": received,
+                    "urgency_rank": queue_state.urgency_rank(situation["urgency"]),
+                    "first_response_at": first_response,
+                    "next_due": next_due,
+                    "attention_at": queue_state.attention_at(status, first_response, next_due),
+                }
+            )
+            referrals.append(planned)
+        case_ids = _insert(Case.__table__, cases)
+        referral_rows = [
+            {**referral, "case_id": case_id}
+            for case_id, planned in zip(case_ids, referrals, strict=True)
+            for referral in planned
+        ]
+        _insert(Referral.__table__, referral_rows)
+        db.session.commit()
+        made_cases += len(case_ids)
+        made_referrals += len(referral_rows)
     return {"cases": made_cases, "referrals": made_referrals, "org_key_id": key.id}
+
+
+def _referrals(
+    situation: dict[str, Any],
+    entries: dict[ReferralKind, str | None],
+    received: datetime,
+    now: datetime,
+    rng: random.Random,
+    zone: ZoneInfo,
+) -> list[dict[str, Any]]:
+    """The referral rows of one case (without ``case_id``), deadlines around today."""
+    planned = []
+    for kind in situation["kinds"]:
+        entry_id = entries[kind]
+        if entry_id is None:
+            continue
+        clock_kind = CLOCK_STARTS[kind]
+        state = rng.choice(STATE_MIX)
+        if clock_kind == "case_received" and received < now - timedelta(days=2):
+            state = ReferralState.REPLIED  # an embassy is called the first day, or never
+        # Sent so that deadlines fall from three weeks ago to seven weeks ahead.
+        sent = now - timedelta(days=rng.randint(0, 70), hours=rng.randint(0, 23))
+        sent = max(sent, received)
+        clock = {"sent": sent, "case_received": received, "created": received}[clock_kind]
+        started = state != ReferralState.DRAFT or clock_kind != "sent"
+        planned.append(
+            {
+                "entry_id": entry_id,
+                "kind": kind,
+                "state": state,
+                "created_at": received,
+                "clock_started_at": clock if started else None,
+                "due_at": due_at(kind, clock, zone) if started else None,
+                "sent_at": sent if state != ReferralState.DRAFT else None,
+                "acknowledged_at": min(now, sent + timedelta(days=2))
+                if state == ReferralState.ACKNOWLEDGED
+                else None,
+                "replied_at": min(now, sent + timedelta(days=20))
+                if state == ReferralState.REPLIED
+                else None,
+            }
+        )
+    return planned
+
+
+def _insert(table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows (all with the same keys) into ``table``; their ids, in order.
+
+    PostgreSQL: ``COPY`` with ids taken from the table's sequence beforehand, about three
+    times faster than multi-row INSERTs here (those parse a statement of ~26,000 parameters
+    per 1,000 cases). Elsewhere (SQLite in the tests): a Core multi-row INSERT … RETURNING.
+    Either way each value goes through its column type (enums, JSON, UTC datetimes) and the
+    columns not given get their Python defaults, as a Core INSERT would give them. (Not the
+    ORM's bulk insert: it splits rows into a statement per run of identical None patterns.)
+    """
+    if not rows:
+        return []
+    connection = db.session.connection()
+    dialect = connection.dialect
+    rows = [_with_defaults(table, row) for row in rows]
+    if dialect.name != "postgresql":
+        returning = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(connection.scalars(returning, rows))
+    ids = list(
+        connection.scalars(
+            sa.select(
+                sa.func.nextval(sa.func.pg_get_serial_sequence(table.name, "id"))
+            ).select_from(sa.func.generate_series(1, len(rows)))
+        )
+    )
+    names = list(rows[0])
+    processors = [_copy_processor(table.c[name].type, dialect) for name in names]
+    quoted = ", ".join(dialect.identifier_preparer.quote(name) for name in ("id", *names))
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise DemoError("the database connection is closed")
+    with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
+        for row_id, row in zip(ids, rows, strict=True):
+            copy.write_row(
+                (
+                    row_id,
+                    *(process(row[name]) for process, name in zip(processors, names, strict=True)),
+                )
+            )
+    return ids
+
+
+def _copy_processor(column_type: sa.types.TypeEngine[Any], dialect: Any) -> Callable[[Any], Any]:
+    if isinstance(column_type, sa.JSON):
+        return _json_text(column_type.none_as_null)
+    return column_type.dialect_impl(dialect).bind_processor(dialect) or _unchanged
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+def _json_text(none_as_null: bool) -> Callable[[Any], str | None]:
+    """JSON as text for COPY, dumped once per object: the rows share a situation's triage
+    (4.8 KB) and routing lists. ``json.dumps``, as SQLAlchemy's JSON type serialises (None
+    too: JSON ``null`` unless the column says ``none_as_null``)."""
+    done: dict[int, str] = {}  # by id(): the rows keep every value alive meanwhile
+
+    def text(value: Any) -> str | None:
+        if value is None and none_as_null:
+            return None
+        key = id(value)
+        if key not in done:
+            done[key] = json.dumps(value)
+        return done[key]
+
+    return text
+
+
+def _with_defaults(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    filled = dict(row)
+    for column in table.columns:
+        default = column.default
+        if column.name in filled or column.primary_key or default is None:
+            continue
+        if isinstance(default, sa.ColumnDefault):
+            filled[column.name] = default.arg(None) if default.is_callable else default.arg
+    return filled
+
+
+def _symbols(count: int) -> str:
+    """``count`` random Crockford symbols (5 bits each) from one draw of the system's random
+    source: what crypto.new_receipt_code makes, without a draw per symbol (25 s at 100k)."""
+    number = secrets.randbits(5 * count)
+    alphabet = crypto.RECEIPT_ALPHABET
+    return "".join(alphabet[(number >> (5 * index)) & 31] for index in range(count))
+
+
+def _new_ref(taken: set[str]) -> str:
+    """A case reference not used in this run (the unique constraint guards other runs)."""
+    while True:
+        ref = f"RF-{_symbols(8)}"
+        if ref not in taken:
+            taken.add(ref)
+            return ref
 
 
 def _secret() -> str:

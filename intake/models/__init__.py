@@ -1,6 +1,7 @@
 """All models, imported here so that Alembic and ``db.create_all`` see every table."""
 
-from intake.models import queue_state  # noqa: F401  (keeps the queue columns)
+# Session hooks: the directory version, and the queue columns of a case.
+from intake.models import directory_version, queue_state  # noqa: F401
 from intake.models.audit import AuditChainHead, AuditEvent
 from intake.models.case import Case, CaseAttachment, CaseMessage
 from intake.models.consent import ConsentChannel, ConsentGiver, ConsentPurpose, ConsentRecord

@@ -20,15 +20,30 @@ import sqlalchemy as sa
 from intake import vocab
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import DirectoryEntry, User
+from intake.models import DirectoryEntry, User, directory_version
 from intake.services import audit
 from intake.services.transactions import transactional
+from intake.services.triage import TriageIndex
 from intake.umbrella import parser as umbrella
 
 SHIPPED_PATH = Path(__file__).resolve().parent.parent / "directory" / "data" / "directory.json"
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 
+# What triage reads of an entry (TriageEntry.of): the index is built from these columns only.
+TRIAGE_COLUMNS = (
+    "id",
+    "name",
+    "kind",
+    "regions",
+    "countries",
+    "threats",
+    "profiles",
+    "languages",
+    "accepts_urgent_appeals",
+    "conditions",
+    "retired_at",
+)
 LIST_FIELDS = ("regions", "countries", "threats", "languages", "profiles", "referral_kinds")
 # Fields an Umbrella file carries. Curated facts it does not know (referral kinds, response
 # time, verification date, the other language's description) survive a Markdown re-import.
@@ -507,6 +522,29 @@ def active_entries() -> list[DirectoryEntry]:
             .order_by(DirectoryEntry.id)
         )
     )
+
+
+# The triage index of the active entries, per process, for the directory version it was built
+# from (intake.models.directory_version): a request reads one row, not the whole directory.
+_triage_cache: tuple[str, TriageIndex] | None = None
+
+
+def triage_index() -> TriageIndex:
+    """Triage's index of the active entries, rebuilt only when the directory version moves."""
+    global _triage_cache
+    # The version first, the entries second: what is cached under a version is never older.
+    version = directory_version.current(db.session)
+    cached = _triage_cache
+    if version is not None and cached is not None and cached[0] == version:
+        return cached[1]
+    columns = [getattr(DirectoryEntry, name) for name in TRIAGE_COLUMNS]
+    rows = db.session.execute(
+        sa.select(*columns).where(DirectoryEntry.retired_at.is_(None)).order_by(DirectoryEntry.id)
+    ).mappings()
+    index = TriageIndex(rows)
+    if version is not None:  # never written through the unit of work: nothing to key it by
+        _triage_cache = (version, index)
+    return index
 
 
 # --- admin edits -----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Explainable triage: which directory entries can act for this person, best first.
 
 :func:`rank` is pure (routing fields and entries in, suggestions out), deterministic and fast
-(precomputed sets, one pass). Hard rules decide whether an entry applies at all; a score orders
+(precomputed sets; an index of the entries by place and subject, built once per directory
+version, so a request judges only the entries that could act, and words are built only for the
+suggestions returned). Hard rules decide whether an entry applies at all; a score orders
 those that do; every suggestion says why (``reasons``) and what to watch for (``caveats``).
 
 Hard rules (an entry that cannot act for the person is never suggested):
@@ -24,6 +26,7 @@ points are additive, so adding a threat an entry covers never lowers its score.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +54,7 @@ _MECHANISM_THREAT = {
     "disappearance_only": "disappearance",
     "reprisal_only": "reprisal",
 }
+_MECHANISM_CONDITIONS = frozenset(_MECHANISM_THREAT)
 
 
 class RoutingError(ServiceError):
@@ -230,90 +234,193 @@ def _label(table: Mapping[str, Any], key: str) -> str:
     return vocab.english(table, key)
 
 
+class TriageIndex:
+    """Entries by where they act and what they handle, so that a request assesses only the
+    entries that could pass the hard rules of geography and subject.
+
+    Built once per directory version (:func:`suggestions_for`); :func:`rank` builds one for
+    a list. Languages are not a hard rule (a language only adds points or a caveat), so they
+    do not narrow the candidates: they are compared per candidate, as sets.
+    """
+
+    def __init__(self, entries: Iterable[Any]) -> None:
+        self.entries = tuple(TriageEntry.of(entry) for entry in entries)
+        self._global: set[int] = set()
+        self._by_country: dict[str, set[int]] = {}
+        self._by_region: dict[str, set[int]] = {}
+        self._general: set[int] = set()  # lists no threat: serves any
+        self._by_threat: dict[str, set[int]] = {}
+        self._by_profile: dict[str, set[int]] = {}
+        for position, entry in enumerate(self.entries):
+            if entry.retired or "states_only" in entry.condition_ids:
+                continue  # never suggested
+            if "global" in entry.regions:
+                self._global.add(position)
+            else:
+                for country in entry.countries:
+                    self._by_country.setdefault(country, set()).add(position)
+                if not (entry.kind == "regional_mechanism" and entry.countries):
+                    for region in entry.regions:
+                        self._by_region.setdefault(region, set()).add(position)
+            if not entry.threats:
+                self._general.add(position)
+            for threat in entry.threats:
+                self._by_threat.setdefault(threat, set()).add(position)
+            for profile in entry.profiles:
+                self._by_profile.setdefault(profile, set()).add(position)
+
+    def _candidates(
+        self, request: _Query, profiles: frozenset[str], country_regions: frozenset[str]
+    ) -> list[int]:
+        places = [self._global]
+        if request.country is not None:
+            places.append(self._by_country.get(request.country, set()))
+            places.extend(self._by_region.get(region, set()) for region in country_regions)
+        subjects = [self._general]
+        subjects.extend(self._by_threat.get(threat, set()) for threat in request.threats)
+        subjects.extend(self._by_profile.get(profile, set()) for profile in profiles)
+        return sorted(set().union(*places) & set().union(*subjects))
+
+    def rank(self, routing: Routing, limit: int | None = None) -> list[Suggestion]:
+        """Entries that can act for this request, best first, each with reasons and caveats."""
+        request = _Query.of(routing)
+        profiles = _expand_profiles(request.profiles)
+        country_regions = vocab.regions_of(request.country) if request.country else frozenset()
+        entries = self.entries
+        judged: list[tuple[int, int, str, int]] = []
+        for position in self._candidates(request, profiles, country_regions):
+            entry = entries[position]
+            verdict = _judge(entry, request, profiles, country_regions)
+            if verdict is not None:
+                # The position last: equal keys keep the entries' order, as a stable sort did.
+                judged.append((verdict[0], -verdict[1], entry.id, position))
+        # Words only for the suggestions returned: the phrases cost more than the rules.
+        if limit is not None and limit >= 0:
+            chosen = heapq.nsmallest(limit, judged)
+        else:
+            chosen = sorted(judged)[:limit]
+        return [
+            _explain(self.entries[position], request, profiles, country_regions, tier, -negative)
+            for tier, negative, _, position in chosen
+        ]
+
+
 def rank(routing: Routing, entries: Sequence[Any], limit: int | None = None) -> list[Suggestion]:
     """Entries that can act for this request, best first, each with reasons and caveats."""
-    request = _Query.of(routing)
-    profiles = _expand_profiles(request.profiles)
-    country_regions = vocab.regions_of(request.country) if request.country else frozenset()
-    country = request.country
-    suggestions = []
-    for raw in entries:
-        entry = raw if isinstance(raw, TriageEntry) else TriageEntry.of(raw)
-        # Cheap geographic pre-check first: most entries of a large directory fail it.
-        if "global" not in entry.regions and (
-            country is None
-            or (country not in entry.countries and not entry.regions & country_regions)
-        ):
-            continue
-        suggestion = _assess(entry, request, profiles, country_regions)
-        if suggestion is not None:
-            suggestions.append(suggestion)
-    suggestions.sort(key=lambda s: (s.tier, -s.score, s.id))
-    return suggestions[:limit] if limit is not None else suggestions
+    return TriageIndex(entries).rank(routing, limit)
 
 
-def _assess(
+def _judge(
     entry: TriageEntry,
     request: _Query,
     profiles: frozenset[str],
     country_regions: frozenset[str],
-) -> Suggestion | None:
+) -> tuple[int, int] | None:
+    """The hard rules and the points: None if the entry cannot act, else (tier, score).
+    :func:`_explain` says in words what this decided; the rules live only here."""
     if entry.retired:
         return None
     conditions = entry.condition_ids
-    if "states_only" in conditions:
-        return None  # e.g. the ICC: only states (and the Security Council) can refer.
     immediate = request.urgency == "immediate"
-    if "immediate_only" in conditions and not immediate:
-        return None
-    for condition, threat in _MECHANISM_THREAT.items():
-        if condition in conditions and threat not in request.threats:
+    if conditions:  # most entries have none: skip the condition rules
+        if "states_only" in conditions:
+            return None  # e.g. the ICC: only states (and the Security Council) can refer.
+        if "immediate_only" in conditions and not immediate:
             return None
+        for condition, threat in _MECHANISM_THREAT.items():
+            if condition in conditions and threat not in request.threats:
+                return None
 
-    reasons: list[Phrase] = []
-    caveats: list[Phrase] = []
     score = 0
-
     # Geography.
     if "global" in entry.regions:
-        reasons.append(Phrase.of("Works worldwide"))
+        pass
     elif request.country is None:
         return None
     elif request.country in entry.countries:
         score += COUNTRY_POINTS
-        reasons.append(Phrase.of("Works in %(country)s", country=("country", [request.country])))
+    elif entry.kind == "regional_mechanism" and entry.countries:
+        return None  # Member states are listed: only they can be brought before it.
+    elif not entry.regions & country_regions:
+        return None
     else:
-        if entry.kind == "regional_mechanism" and entry.countries:
-            return None  # Member states are listed: only they can be brought before it.
-        shared = sorted(entry.regions & country_regions)
-        if not shared:
-            return None
         score += REGION_POINTS
-        reasons.append(
-            Phrase.of(
-                "Covers %(region)s, where %(country)s lies",
-                region=("region", [shared[0]]),
-                country=("country", [request.country]),
-            )
-        )
 
     # Threats and profiles.
-    threat_match = sorted(entry.threats & request.threats)
-    profile_match = sorted(entry.profiles & profiles)
+    threat_match = entry.threats & request.threats
+    profile_match = entry.profiles & profiles
     if "profiles_only" in conditions and not profile_match:
         return None
     if entry.threats and not threat_match and not profile_match:
         return None
     if threat_match:
         score += THREAT_POINTS * len(threat_match)
-        reasons.append(Phrase.of("Handles %(threats)s", threats=("threats", threat_match)))
     elif not entry.threats:
         score += GENERAL_POINTS
-        reasons.append(Phrase.of("General support (no threat types listed)"))
     if profile_match:
         score += PROFILE_POINTS * len(profile_match)
         if "profiles_only" in conditions:
             score += SPECIALIST_POINTS
+    # A mandate made for exactly this comes first.
+    score += SPECIALIST_POINTS * len(conditions & _MECHANISM_CONDITIONS)
+
+    # Languages.
+    if entry.languages & request.languages:
+        score += LANGUAGE_POINTS
+
+    # Urgency.
+    tier = 2
+    if entry.accepts_urgent_appeals and "domestic_remedies_exhausted" not in conditions:
+        if request.urgency in ("immediate", "days"):
+            score += URGENT_POINTS
+        if immediate:
+            tier = 1
+    if "no_direct_casework" in conditions:
+        tier = 3  # resources and networks, after those who take a person's case
+    if "immediate_only" in conditions:
+        tier = 0
+    return tier, score
+
+
+def _explain(
+    entry: TriageEntry,
+    request: _Query,
+    profiles: frozenset[str],
+    country_regions: frozenset[str],
+    tier: int,
+    score: int,
+) -> Suggestion:
+    """The reasons and caveats of an entry :func:`_judge` found able to act."""
+    conditions = entry.condition_ids
+    immediate = request.urgency == "immediate"
+    reasons: list[Phrase] = []
+    caveats: list[Phrase] = []
+
+    # Geography (_judge lets an entry that is not global through only with a country).
+    country = request.country
+    if "global" in entry.regions:
+        reasons.append(Phrase.of("Works worldwide"))
+    elif country is not None and country in entry.countries:
+        reasons.append(Phrase.of("Works in %(country)s", country=("country", [country])))
+    elif country is not None:
+        shared = sorted(entry.regions & country_regions)
+        reasons.append(
+            Phrase.of(
+                "Covers %(region)s, where %(country)s lies",
+                region=("region", [shared[0]]),
+                country=("country", [country]),
+            )
+        )
+
+    # Threats and profiles.
+    threat_match = sorted(entry.threats & request.threats)
+    profile_match = sorted(entry.profiles & profiles)
+    if threat_match:
+        reasons.append(Phrase.of("Handles %(threats)s", threats=("threats", threat_match)))
+    elif not entry.threats:
+        reasons.append(Phrase.of("General support (no threat types listed)"))
+    if profile_match:
+        if "profiles_only" in conditions:
             reasons.append(
                 Phrase.of("Specialises in %(profiles)s", profiles=("profiles", profile_match))
             )
@@ -321,13 +428,11 @@ def _assess(
             reasons.append(Phrase.of("Serves %(profiles)s", profiles=("profiles", profile_match)))
     for condition, threat in _MECHANISM_THREAT.items():
         if condition in conditions:
-            score += SPECIALIST_POINTS  # a mandate made for exactly this comes first
             reasons.append(Phrase.of("Mandate covers %(mandate)s", mandate=("mandate", [threat])))
 
     # Languages.
     shared_languages = sorted(entry.languages & request.languages)
     if shared_languages:
-        score += LANGUAGE_POINTS
         reasons.append(
             Phrase.of("Works in %(languages)s", languages=("languages", shared_languages))
         )
@@ -342,24 +447,15 @@ def _assess(
         caveats.append(Phrase.of("Working languages not recorded"))
 
     # Urgency.
-    tier = 2
-    slow_route = "domestic_remedies_exhausted" in conditions
-    if entry.accepts_urgent_appeals and slow_route:
+    if entry.accepts_urgent_appeals and "domestic_remedies_exhausted" in conditions:
         # Regional commissions and courts do take urgent (precautionary/interim) requests,
         # but only once domestic remedies are exhausted: never ahead of the emergency lines.
         reasons.append(Phrase.of("Can order urgent protective measures"))
     elif entry.accepts_urgent_appeals:
-        if request.urgency in ("immediate", "days"):
-            score += URGENT_POINTS
         reasons.append(Phrase.of("Accepts urgent appeals"))
-        if immediate:
-            tier = 1
     elif immediate:
         caveats.append(Phrase.of("Does not take urgent appeals: not for the first 24 hours"))
-    if "no_direct_casework" in conditions:
-        tier = 3  # resources and networks, after those who take a person's case
     if "immediate_only" in conditions:
-        tier = 0
         reasons.insert(
             0, Phrase.of("Life or liberty at risk now: contact an embassy within 24 hours")
         )
@@ -393,7 +489,6 @@ def _assess(
 def suggestions_for(routing: Routing, limit: int = 10) -> list[dict[str, Any]]:
     """Ranked suggestions for a request against the active directory, as JSON-able dicts (the
     intake stores them on each new ``Case.triage``)."""
-    from intake.services.directory import active_entries  # DB access only here
+    from intake.services.directory import triage_index  # DB access only here
 
-    entries = [TriageEntry.of(entry) for entry in active_entries()]
-    return [suggestion.as_stored() for suggestion in rank(routing, entries, limit=limit)]
+    return [suggestion.as_stored() for suggestion in triage_index().rank(routing, limit=limit)]

@@ -60,3 +60,50 @@ def test_demo_refuses_nonsense_counts(app: Flask) -> None:
     for value in ("0", "-5", "lots"):
         result = app.test_cli_runner().invoke(args=["demo", "--cases", value])
         assert result.exit_code == 2
+
+
+def test_demo_cases_carry_the_queue_columns_the_session_hook_would_store(any_app: Flask) -> None:
+    from intake.models import queue_state
+
+    app = any_app
+    make_org_key()
+    make_user(Role.CASEWORKER)
+    directory_service.import_shipped()
+    assert app.test_cli_runner().invoke(args=["demo", "--cases", "40"]).exit_code == 0
+    columns = (Case.id, Case.urgency_rank, Case.first_response_at, Case.next_due, Case.attention_at)
+    stored = db.session.execute(sa.select(*columns).order_by(Case.id)).all()
+    assert any(row.next_due is not None for row in stored)
+    db.session.execute(queue_state.refresh_statement())  # recomputed from the referrals
+    assert db.session.execute(sa.select(*columns).order_by(Case.id)).all() == stored
+    for case in db.session.scalars(sa.select(Case)):
+        assert case.urgency_rank == queue_state.urgency_rank(case.urgency)
+        assert case.first_response_at == queue_state.first_response_at(
+            case.urgency, case.received_at
+        )
+
+
+def test_demo_rows_read_back_as_the_orm_wrote_them_on_both_databases(any_app: Flask) -> None:
+    """PostgreSQL takes the demo's rows by COPY: every column reads back as the ORM's types."""
+    from intake.models import CaseStatus, ReferralState, SharedStatus
+    from intake.services.triage import Routing, suggestions_for
+
+    org = make_org_key()
+    make_user(Role.CASEWORKER)
+    directory_service.import_shipped()
+    assert any_app.test_cli_runner().invoke(args=["demo", "--cases", "30"]).exit_code == 0
+    cases = db.session.scalars(sa.select(Case).order_by(Case.id)).all()
+    assert len({case.ref for case in cases}) == len({case.receipt_lookup for case in cases}) == 30
+    for case in cases:
+        assert crypto.open_answers(case.sealed_answers, org.secret)["what_happened"]
+        assert isinstance(case.status, CaseStatus)
+        assert case.shared_status == SharedStatus.RECEIVED
+        assert case.shared_status_held is False
+        assert case.updated_at is not None
+        assert case.closed_at is None
+        assert isinstance(case.threats, list)
+        routing = Routing(case.urgency, case.threats, case.profiles, case.country, case.languages)
+        assert case.triage == suggestions_for(routing)
+    referrals = db.session.scalars(sa.select(Referral)).all()
+    assert referrals
+    assert {referral.state for referral in referrals} <= set(ReferralState)
+    assert all(r.created_at is not None and r.clock_generation == 0 for r in referrals)

@@ -1,0 +1,125 @@
+"""Triage's index: it never loses an entry the rules accept, and the intake's copy follows the
+directory version (issue 14)."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from intake import vocab
+from intake.extensions import db
+from intake.models import Role, Urgency, directory_version
+from intake.services import directory as directory_service
+from intake.services.triage import (
+    Routing,
+    Suggestion,
+    TriageEntry,
+    TriageIndex,
+    _expand_profiles,
+    _explain,
+    _judge,
+    _Query,
+    suggestions_for,
+)
+from tests.builders import make_entry, make_user
+
+# Every condition (test_triage.py's strategies leave some out), retired entries, repeated ids.
+entries_strategy = st.lists(
+    st.builds(
+        lambda i, kind, rs, cs, ts, ps, ls, urgent, conds, retired: TriageEntry.of(
+            {
+                "id": f"e{i}",
+                "name": f"Entry {i}",
+                "kind": kind,
+                "regions": rs,
+                "countries": cs,
+                "threats": ts,
+                "profiles": ps,
+                "languages": ls,
+                "accepts_urgent_appeals": urgent,
+                "conditions": [{"id": c, "text": ""} for c in conds],
+                "retired": retired,
+            }
+        ),
+        st.integers(0, 30),
+        st.sampled_from(list(vocab.KINDS)),
+        st.lists(st.sampled_from(sorted(vocab.REGIONS)), max_size=3),
+        st.lists(st.sampled_from(["MX", "CN", "IN", "KE", "TR", "FR", "BR"]), max_size=3),
+        st.lists(st.sampled_from(sorted(vocab.THREATS)), max_size=4),
+        st.lists(st.sampled_from(sorted(vocab.PROFILES)), max_size=2),
+        st.lists(st.sampled_from(["ar", "en", "es", "fr", "zh"]), max_size=3),
+        st.booleans(),
+        st.lists(st.sampled_from(list(vocab.CONDITIONS)), max_size=2),
+        st.sampled_from([False, False, False, True]),
+    ),
+    max_size=30,
+)
+requests_strategy = st.builds(
+    lambda ts, ps, c, ls, u: Routing(urgency=u, threats=ts, profiles=ps, country=c, languages=ls),
+    st.frozensets(st.sampled_from(sorted(vocab.THREATS)), max_size=4),
+    st.frozensets(st.sampled_from(sorted(vocab.PROFILES)), max_size=2),
+    st.one_of(st.none(), st.sampled_from(["MX", "CN", "IN", "KE", "TR", "FR", "BR"])),
+    st.frozensets(st.sampled_from(["ar", "en", "es", "fr", "zh"]), max_size=2),
+    st.sampled_from(list(vocab.URGENCIES)),
+)
+DETAINED = Routing(Urgency.IMMEDIATE, ("detention",), ("lawyer",), "CN", ("zh",))
+
+
+def every_entry_judged(routing: Routing, entries: list[TriageEntry]) -> list[Suggestion]:
+    """Triage without the index: every entry through the rules, then a stable sort."""
+    request = _Query.of(routing)
+    profiles = _expand_profiles(request.profiles)
+    regions = vocab.regions_of(request.country) if request.country else frozenset()
+    found = []
+    for entry in entries:
+        verdict = _judge(entry, request, profiles, regions)
+        if verdict is not None:
+            found.append(_explain(entry, request, profiles, regions, *verdict))
+    return sorted(found, key=lambda s: (s.tier, -s.score, s.id))
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries_strategy, requests_strategy, st.one_of(st.none(), st.integers(0, 12)))
+def test_property_the_index_finds_what_judging_every_entry_finds(
+    entries: list[TriageEntry], request: Routing, limit: int | None
+) -> None:
+    expected = every_entry_judged(request, entries)
+    assert TriageIndex(entries).rank(request, limit) == expected[:limit]
+
+
+def test_directory_version_moves_with_every_write_and_not_with_a_rollback(app: Flask) -> None:
+    assert directory_version.current(db.session) is None
+    make_entry("first-ngo")
+    first = directory_version.current(db.session)
+    assert first is not None
+    db.session.get_one(directory_service.DirectoryEntry, "first-ngo").name = "Renamed"
+    db.session.rollback()
+    assert directory_version.current(db.session) == first
+    directory_service.update_entry("first-ngo", {"name": "Renamed"}, actor=make_user(Role.ADMIN))
+    assert directory_version.current(db.session) not in (None, first)
+
+
+def test_the_intake_index_is_kept_until_the_directory_changes(app: Flask) -> None:
+    directory_service.import_shipped()
+    index = directory_service.triage_index()
+    assert directory_service.triage_index() is index  # one row read, no rebuild
+    before = [s["id"] for s in suggestions_for(DETAINED, limit=50)]
+    assert "new-detention-ngo" not in before
+    make_entry("new-detention-ngo", threats=["detention"], accepts_urgent_appeals=True)
+    assert directory_service.triage_index() is not index
+    assert "new-detention-ngo" in [s["id"] for s in suggestions_for(DETAINED, limit=50)]
+    directory_service.set_retired("new-detention-ngo", True, actor=make_user(Role.ADMIN))
+    assert "new-detention-ngo" not in [s["id"] for s in suggestions_for(DETAINED, limit=50)]
+
+
+@pytest.mark.postgres
+def test_the_intake_index_follows_the_directory_on_postgres(pg_app: Flask) -> None:
+    directory_service.import_shipped()
+    index = directory_service.triage_index()
+    assert directory_service.triage_index() is index
+    directory_service.update_entry(
+        "embassies", {"name": "Embassies (renamed)"}, actor=make_user(Role.ADMIN)
+    )
+    assert suggestions_for(DETAINED, limit=1)[0]["name"] == "Embassies (renamed)"
