@@ -36,6 +36,7 @@ from intake.models import (
     queue_state,
 )
 from intake.services import keys, triage
+from intake.services.casework import PUBLIC_STATUS
 from intake.services.deadlines import CLOCK_STARTS, due_at
 from intake.services.settings import org_zone
 from intake.services.triage import Routing
@@ -257,6 +258,8 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
                 {
                     "ref": _new_ref(refs),
                     "status": status,
+                    # What the submitter sees follows the case, as casework keeps it.
+                    "shared_status": PUBLIC_STATUS[status],
                     "urgency": situation["urgency"],
                     "threats": situation["threats"],
                     "profiles": situation["profiles"],

@@ -84,7 +84,8 @@ def test_demo_cases_carry_the_queue_columns_the_session_hook_would_store(any_app
 
 def test_demo_rows_read_back_as_the_orm_wrote_them_on_both_databases(any_app: Flask) -> None:
     """PostgreSQL takes the demo's rows by COPY: every column reads back as the ORM's types."""
-    from intake.models import CaseStatus, ReferralState, SharedStatus
+    from intake.models import CaseStatus, ReferralState
+    from intake.services.casework import PUBLIC_STATUS
     from intake.services.triage import Routing, suggestions_for
 
     org = make_org_key()
@@ -96,7 +97,8 @@ def test_demo_rows_read_back_as_the_orm_wrote_them_on_both_databases(any_app: Fl
     for case in cases:
         assert crypto.open_answers(case.sealed_answers, org.secret)["what_happened"]
         assert isinstance(case.status, CaseStatus)
-        assert case.shared_status == SharedStatus.RECEIVED
+        # What the submitter sees follows the case's status, as casework keeps it.
+        assert case.shared_status == PUBLIC_STATUS[case.status]
         assert case.shared_status_held is False
         assert case.updated_at is not None
         assert case.closed_at is None
