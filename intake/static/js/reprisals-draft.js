@@ -23,7 +23,6 @@
   const line = sp.text.line;
   const answerText = sp.text.answerText;
   const factText = sp.text.factText;
-  const isEmpty = sp.text.isEmpty;
   const ADDRESS = "ohchr-reprisals@un.org";
 
   // English wording of the consent records (intake/models/consent.py).
@@ -230,16 +229,9 @@
       });
     });
 
-    const others = Object.keys(answers).filter(function (key) {
-      return !used[key] && !isEmpty(answers[key]);
-    });
-    if (others.length) {
-      out.push("");
-      out.push("OTHER ANSWERS (not asked for by the report; remove unless needed)");
-      others.forEach(function (key) {
-        out.push(line(humanise(key), answerText(key, answers[key])));
-      });
-    }
+    sp.text.otherAnswers(
+      out, answers, used, "OTHER ANSWERS (not asked for by the report; remove unless needed)"
+    );
 
     out.push("");
     out.push("BEFORE YOU SEND");

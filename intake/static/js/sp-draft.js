@@ -295,6 +295,20 @@
     }
   }
 
+  // The answers no section used, under a heading, so nothing the person wrote is dropped.
+  function otherAnswers(out, answers, used, heading) {
+    const others = Object.keys(answers).filter(function (key) {
+      return !used[key] && !isEmpty(answers[key]);
+    });
+    if (others.length) {
+      out.push("");
+      out.push(heading);
+      others.forEach(function (key) {
+        out.push(line(humanise(key), answerText(key, answers[key])));
+      });
+    }
+  }
+
   function line(label, value) {
     return value.indexOf("\n") >= 0 ? label + ":\n" + value : label + ": " + value;
   }
@@ -357,16 +371,7 @@
       out.push(line(field[1], answerText(field[0], answers[field[0]])));
     });
 
-    const others = Object.keys(answers).filter(function (key) {
-      return !used[key] && !isEmpty(answers[key]);
-    });
-    if (others.length) {
-      out.push("");
-      out.push("OTHER ANSWERS (not mapped to a question; check before using)");
-      others.forEach(function (key) {
-        out.push(line(humanise(key), answerText(key, answers[key])));
-      });
-    }
+    otherAnswers(out, answers, used, "OTHER ANSWERS (not mapped to a question; check before using)");
 
     out.push("");
     out.push("BEFORE YOU SUBMIT (ISHR practical guide to the UN Special Procedures)");
@@ -526,6 +531,7 @@
       factText: factText,
       line: line,
       has: has,
+      otherAnswers: otherAnswers,
     }),
   });
 
