@@ -568,3 +568,12 @@ def test_hostile_audit_filters_on_postgres(pg_app: Flask) -> None:
     page = client.get("/admin/audit?since=2000-01-01&until=2999-12-31&action=test.")
     assert page.status_code == 200
     assert "test.pg" in page.get_data(as_text=True)
+
+
+def test_the_rotation_hint_counts_holders_in_words_that_agree(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    client, _admin, org = admin_client
+    assert "(1 person)" in client.get("/admin/keys").get_data(as_text=True)
+    make_staff_with_keys(Role.CASEWORKER, org)
+    assert "(2 people)" in client.get("/admin/keys").get_data(as_text=True)
