@@ -24,6 +24,10 @@ from intake.models import (
     AWAITING,
     Case,
     CaseStatus,
+    ConsentChannel,
+    ConsentGiver,
+    ConsentPurpose,
+    ConsentRecord,
     DirectoryEntry,
     OrgKey,
     Referral,
@@ -37,6 +41,7 @@ from intake.models import (
 )
 from intake.services import keys, triage
 from intake.services.casework import PUBLIC_STATUS
+from intake.services.consent import INTAKE_PURPOSES, purpose_for
 from intake.services.deadlines import CLOCK_STARTS, due_at
 from intake.services.settings import org_zone
 from intake.services.triage import Routing
@@ -243,9 +248,16 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
             which = rng.randrange(len(SITUATIONS))
             situation = SITUATIONS[which]
             received = now - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 1439))
-            status = rng.choice([CaseStatus.NEW, CaseStatus.ASSESSING, CaseStatus.REFERRED])
             assignee_id = staff_ids[index % len(staff_ids)] if staff_ids else None
-            planned = _referrals(situation, entries_by_situation[which], received, now, rng, zone)
+            # One in ten did not consent: such a case waits for consent and is not referred.
+            consented = rng.random() > 0.1
+            planned = (
+                _referrals(situation, entries_by_situation[which], received, now, rng, zone)
+                if consented
+                else []
+            )
+            statuses = [CaseStatus.NEW, CaseStatus.ASSESSING]
+            status = rng.choice([*statuses, CaseStatus.REFERRED] if consented else statuses)
             for referral in planned:
                 referral["owner_id"] = assignee_id
             next_due = min(
@@ -265,7 +277,7 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
                     "profiles": situation["profiles"],
                     "country": situation["country"],
                     "languages": situation["languages"],
-                    "consent_given": rng.random() > 0.1,
+                    "consent_given": consented,
                     "locale": "en",
                     "sealed_by": SealedBy.SERVER,
                     "org_key_id": key.id,
@@ -291,10 +303,37 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
             for referral in planned
         ]
         _insert(Referral.__table__, referral_rows)
+        # The consent flag is derived from records, as the intake form writes them.
+        _insert(
+            ConsentRecord.__table__,
+            [
+                {
+                    "case_id": case_id,
+                    "purpose": purpose,
+                    "given_by": ConsentGiver.SUBMITTER,
+                    "given_via": ConsentChannel.INTAKE_FORM
+                    if by_form
+                    else ConsentChannel.CALL_NOTE,
+                    "recorded_by_id": None if by_form else case["assignee_id"],
+                    "given_at": case["received_at"],
+                }
+                for case_id, case, planned in zip(case_ids, cases, referrals, strict=True)
+                if case["consent_given"]
+                for purpose in _purposes_needed(planned)
+                for by_form in [purpose in INTAKE_PURPOSES]
+            ],
+        )
         db.session.commit()
         made_cases += len(case_ids)
         made_referrals += len(referral_rows)
     return {"cases": made_cases, "referrals": made_referrals, "org_key_id": key.id}
+
+
+def _purposes_needed(planned: list[dict[str, Any]]) -> list[ConsentPurpose]:
+    """What the form records, plus any purpose a planned referral needs beyond it (a reprisals
+    report is agreed with the defender after intake, as a caseworker would record it)."""
+    extra = {purpose_for(referral["kind"]) for referral in planned} - set(INTAKE_PURPOSES)
+    return [*INTAKE_PURPOSES, *sorted(extra)]
 
 
 def _referrals(

@@ -13,6 +13,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, Referral, Role
 from intake.public.forms import SEALED_FIELDS
+from intake.services import consent
 from intake.services import directory as directory_service
 from tests.builders import make_org_key, make_user
 
@@ -109,3 +110,20 @@ def test_demo_rows_read_back_as_the_orm_wrote_them_on_both_databases(any_app: Fl
     assert referrals
     assert {referral.state for referral in referrals} <= set(ReferralState)
     assert all(r.created_at is not None and r.clock_generation == 0 for r in referrals)
+
+
+def test_demo_consent_is_recorded_as_the_intake_form_records_it(any_app: Flask) -> None:
+    make_org_key()
+    make_user(Role.CASEWORKER)
+    directory_service.import_shipped()
+    result = any_app.test_cli_runner().invoke(args=["demo", "--cases", "40"])
+    assert result.exit_code == 0, result.output
+    cases = db.session.scalars(sa.select(Case)).all()
+    assert any(case.consent_given for case in cases)
+    assert any(not case.consent_given for case in cases)
+    for case in cases:
+        purposes = {record.purpose for record in consent.active_records(case)}
+        # The flag says what the records say; a referral needs consent to its purpose.
+        assert case.consent_given == (purposes >= set(consent.INTAKE_PURPOSES)), case.ref
+        for referral in db.session.scalars(sa.select(Referral).where(Referral.case_id == case.id)):
+            assert consent.allows_referral(case, referral.kind, referral.entry_id), case.ref
