@@ -90,7 +90,16 @@
   /* Show `kit` in the panel; resolves when its last two groups were typed back. */
   function showKit(panel, kit) {
     const keyNode = panel.querySelector("[data-recovery-key]");
-    keyNode.textContent = kit.key;
+    // Each group unbroken; a narrow screen wraps only between groups (after the hyphen).
+    keyNode.replaceChildren();
+    kit.key.split("-").forEach((symbols, index) => {
+      if (index > 0) {
+        keyNode.append("-", document.createElement("wbr"));
+      }
+      const groupNode = document.createElement("span");
+      groupNode.textContent = symbols;
+      keyNode.append(groupNode);
+    });
     const download = panel.querySelector("[data-recovery-download]");
     if (download) {
       const body = text(panel, "fileIntro", "Refuge recovery key") + "\n\n" + kit.key + "\n";
