@@ -113,6 +113,7 @@ def second_factors_of(user: User) -> dict[str, Any]:
         "totp": second_factor.has_confirmed_totp(user),
         "recovery_left": second_factor.recovery_codes_left(user),
         "passkeys": passkeys.list_for(user),
+        "passkeys_elsewhere": passkeys.address_for_passkeys(),
         "factor_count": second_factor.factor_count(user),
         "form": EmptyForm(),
     }

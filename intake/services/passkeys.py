@@ -8,6 +8,7 @@ cloned authenticator or a replayed assertion)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from urllib.parse import urlsplit
 
@@ -65,6 +66,19 @@ def rp_id() -> str:
     if current_app.config.get("WEBAUTHN_FROM_REQUEST") or not host:
         host = urlsplit(request.host_url).hostname
     return str(host or "localhost")
+
+
+def address_for_passkeys() -> str | None:
+    """None when passkeys work here; else where they would. Browsers refuse a relying party id
+    that is an IP address (``127.0.0.1``): the page must be opened at a host name, and on one's
+    own machine that is ``localhost``."""
+    try:
+        ipaddress.ip_address(rp_id())
+    except ValueError:
+        return None
+    parts = urlsplit(expected_origin())
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://localhost{port}/"
 
 
 def expected_origin() -> str:

@@ -289,3 +289,17 @@ def test_second_factor_pages_and_refusals_in_traditional_chinese(
     assert "這是你唯一的第二重驗證" in refused.get_data(as_text=True)
     codes = client.post("/auth/recovery-codes", data={"csrf_token": token})
     assert "你的復原碼" in codes.get_data(as_text=True)
+
+
+def test_at_an_ip_address_the_account_page_says_where_passkeys_work(
+    app: Flask, client: FlaskClient
+) -> None:
+    user = make_user(Role.CASEWORKER)
+    sign_in(client, user)
+    by_name = client.get("/auth/account").get_data(as_text=True)
+    assert "data-passkey-register" in by_name
+    assert "data-passkey-needs-host" not in by_name
+    app.config["PUBLIC_BASE_URL"] = "http://127.0.0.1:5000"  # as `make run` prints it
+    by_address = client.get("/auth/account").get_data(as_text=True)
+    assert "data-passkey-register" not in by_address  # the browser would refuse the ceremony
+    assert "http://localhost:5000/" in by_address
