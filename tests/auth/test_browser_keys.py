@@ -16,6 +16,7 @@ from flask import Flask
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, StaffSession, User
 from intake.services import setup_token
+from tests.browser_steps import confirm_totp_in_page, sign_in_and_unlock
 from tests.builders import DEFAULT_PASSWORD, make_org_key, make_staff_with_keys
 
 pytestmark = pytest.mark.browser
@@ -59,28 +60,27 @@ def assert_password_never_sent(bodies: list[str], password: str) -> None:
             assert form not in body, f"the password left the browser: {body[:200]}"
 
 
-def confirm_totp_in_page(page: Any, totp_secret: str) -> None:
-    """Type a code to confirm the new authenticator app; the previous step's code, so that the
-    current one is still free for the sign-in that follows (no replay)."""
-    previous = pyotp.TOTP(totp_secret).at(int(time.time()) - 30)
-    page.fill("form[data-totp-confirm] input[name=code]", previous)
-    page.click("form[data-totp-confirm] button[type=submit]")
-    assert page.locator("[data-recovery-code]").count() == 10
-
-
-def sign_in_and_unlock(page: Any, base: str, email: str, password: str, totp_secret: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/login/code")
-    page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/auth/unlock*")
-    page.fill("#unlock-password", password)
-    page.click("form[data-unlock-form].unlock-page-form button[type=submit]")
-    page.wait_for_url(f"{base}/cases/*")
-    page.wait_for_selector("#lock-state.is-unlocked", state="attached")
+def admin_with_org_key(app: Flask) -> tuple[User, OrgKey]:
+    """An admin and the organisation key, made as an operator would (`users create`, `keys
+    init`); the admin has an authenticator app."""
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    assert created.exit_code == 0, created.output
+    initialised = runner.invoke(
+        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
+        input=DEFAULT_PASSWORD + "\n",
+    )
+    assert initialised.exit_code == 0, initialised.output
+    db.session.expire_all()
+    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
+    org_key = db.session.scalar(sa.select(OrgKey))
+    assert admin is not None
+    assert admin.totp_secret
+    assert org_key is not None
+    return admin, org_key
 
 
 def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
@@ -157,23 +157,7 @@ def test_setup_in_browser_creates_keys_that_unlock_after_password_and_totp(
 def test_keys_wrapped_by_the_cli_unwrap_in_the_browser(
     app: Flask, live_server: Any, page: Any
 ) -> None:
-    runner = app.test_cli_runner()
-    created = runner.invoke(
-        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    assert created.exit_code == 0, created.output
-    initialised = runner.invoke(
-        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    assert initialised.exit_code == 0, initialised.output
-    db.session.expire_all()
-    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
-    org_key = db.session.scalar(sa.select(OrgKey))
-    assert admin is not None
-    assert admin.totp_secret
-    assert org_key is not None
+    admin, org_key = admin_with_org_key(app)
 
     sign_in_and_unlock(page, live_server.url, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
     result = page.evaluate(ORG_PUBLIC_KEY_JS, org_key.id)
@@ -182,25 +166,13 @@ def test_keys_wrapped_by_the_cli_unwrap_in_the_browser(
 
 
 def test_wrong_password_does_not_unlock(app: Flask, live_server: Any, page: Any) -> None:
-    runner = app.test_cli_runner()
-    runner.invoke(
-        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    runner.invoke(
-        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    db.session.expire_all()
-    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
-    assert admin is not None
-    assert admin.totp_secret
+    admin, _ = admin_with_org_key(app)
     base = live_server.url
     page.goto(f"{base}/login")
     page.fill("input[name=email]", ADMIN_EMAIL)
     page.fill("#password", DEFAULT_PASSWORD)
     page.click("button[type=submit]")
-    page.fill("input[name=code]", pyotp.TOTP(admin.totp_secret).now())
+    page.fill("input[name=code]", pyotp.TOTP(admin.totp_secret or "").now())
     page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/auth/unlock*")
     page.fill("#unlock-password", "not the password at all")
@@ -216,21 +188,7 @@ def test_invited_colleague_gets_the_org_key_from_an_admins_browser(
 ) -> None:
     """The whole invitation: admin invites, the colleague's browser makes their keypair, the
     admin's browser seals the organisation key to it, and the colleague unlocks it."""
-    runner = app.test_cli_runner()
-    runner.invoke(
-        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    runner.invoke(
-        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    db.session.expire_all()
-    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
-    org_key = db.session.scalar(sa.select(OrgKey))
-    assert admin is not None
-    assert admin.totp_secret
-    assert org_key is not None
+    admin, org_key = admin_with_org_key(app)
     base = live_server.url
 
     sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
@@ -275,21 +233,7 @@ def test_invited_colleague_gets_the_org_key_from_an_admins_browser(
 def test_change_password_in_the_browser_rewraps_the_key(
     app: Flask, live_server: Any, page: Any
 ) -> None:
-    runner = app.test_cli_runner()
-    runner.invoke(
-        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    runner.invoke(
-        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    db.session.expire_all()
-    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
-    org_key = db.session.scalar(sa.select(OrgKey))
-    assert admin is not None
-    assert admin.totp_secret
-    assert org_key is not None
+    admin, org_key = admin_with_org_key(app)
     base = live_server.url
     bodies = record_request_bodies(page)
     sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
@@ -315,19 +259,7 @@ def test_change_password_in_the_browser_rewraps_the_key(
 
 
 def test_keyring_locks_itself_after_idle_time(app: Flask, live_server: Any, page: Any) -> None:
-    runner = app.test_cli_runner()
-    runner.invoke(
-        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    runner.invoke(
-        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    db.session.expire_all()
-    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
-    assert admin is not None
-    assert admin.totp_secret
+    admin, _ = admin_with_org_key(app)
     app.config["KEYRING_IDLE_MINUTES"] = 0.02  # 1.2 seconds
     sign_in_and_unlock(page, live_server.url, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
     page.wait_for_timeout(2_000)
@@ -339,21 +271,7 @@ def test_keyring_locks_itself_after_idle_time(app: Flask, live_server: Any, page
 def test_rotation_in_the_browser_gives_holders_the_new_key(
     app: Flask, live_server: Any, page: Any
 ) -> None:
-    runner = app.test_cli_runner()
-    runner.invoke(
-        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    runner.invoke(
-        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    db.session.expire_all()
-    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
-    old_key = db.session.scalar(sa.select(OrgKey))
-    assert admin is not None
-    assert admin.totp_secret
-    assert old_key is not None
+    admin, old_key = admin_with_org_key(app)
     base = live_server.url
     sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
     page.goto(f"{base}/admin/keys")
@@ -402,21 +320,7 @@ def test_what_the_tab_leaves_on_disk_cannot_be_opened_after_sign_out(
     """sessionStorage is written to the profile for session restore, so a lost laptop has it.
     It holds only a blob encrypted with the session's tab key, which the server wipes at
     sign-out: the blob and the cookie together give nothing afterwards."""
-    runner = app.test_cli_runner()
-    runner.invoke(
-        args=["users", "create", ADMIN_EMAIL, "--role", "admin", "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    runner.invoke(
-        args=["keys", "init", "--admin", ADMIN_EMAIL, "--password-stdin"],
-        input=DEFAULT_PASSWORD + "\n",
-    )
-    db.session.expire_all()
-    admin = db.session.scalar(sa.select(User).where(User.email == ADMIN_EMAIL))
-    org_key = db.session.scalar(sa.select(OrgKey))
-    assert admin is not None
-    assert admin.totp_secret
-    assert org_key is not None
+    admin, org_key = admin_with_org_key(app)
     base = live_server.url
     sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
     org_secret = page.evaluate(ORG_SECRET_JS, org_key.id)

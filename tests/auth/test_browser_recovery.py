@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import pyotp
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -20,12 +19,8 @@ from intake import crypto
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, Role, User
 from intake.services import setup_token
-from tests.auth.test_browser_keys import (
-    assert_password_never_sent,
-    confirm_totp_in_page,
-    record_request_bodies,
-    sign_in_and_unlock,
-)
+from tests.auth.test_browser_keys import assert_password_never_sent, record_request_bodies
+from tests.browser_steps import confirm_totp_in_page, sign_in_and_unlock
 from tests.builders import (
     DEFAULT_PASSWORD,
     OrgKeyPair,
@@ -168,18 +163,7 @@ def test_a_lone_admin_who_forgot_the_password_gets_every_case_back_with_the_kit(
         totp_secret = (page.locator("[data-totp-secret]").text_content() or "").strip()
         confirm_totp_in_page(page, totp_secret)
     time.sleep(1)
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", ADMIN_EMAIL)
-    page.fill("#password", new_password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/login/code")
-    page.fill("input[name=code]", pyotp.TOTP(totp_secret).now())
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/auth/unlock*")
-    page.fill("#unlock-password", new_password)
-    page.click("form[data-unlock-form].unlock-page-form button[type=submit]")
-    page.wait_for_url(f"{base}/cases/*")
-    page.wait_for_selector("#lock-state.is-unlocked", state="attached")
+    sign_in_and_unlock(page, base, ADMIN_EMAIL, new_password, totp_secret)
 
     # Unlocked, but with no key: the case cannot be read until the kit is used.
     page.goto(f"{base}/recover")

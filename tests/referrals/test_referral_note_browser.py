@@ -18,9 +18,9 @@ from intake import crypto
 from intake.extensions import db
 from intake.models import Referral, Role
 from intake.services import referrals
+from tests import browser_steps as steps
 from tests.builders import DEFAULT_PASSWORD, make_org_key, make_staff_with_keys, make_user
 from tests.referrals.conftest import sent_referral
-from tests.referrals.test_sp_draft_browser import AXE, sign_in_through_browser, unlock_in_header
 
 CANARY = "CANARY-b7e2-referral-note"
 NOTE = f"{CANARY} 林 call back Monday\nsecond line <img src=x id=injected>"
@@ -52,7 +52,7 @@ def test_caseworker_writes_a_note_that_only_ever_leaves_the_browser_sealed(
     requests, errors = watch(page)
 
     # Signed in, key locked: the page says so and nothing can be written.
-    sign_in_through_browser(page, base, user, path)
+    steps.sign_in_as(page, base, user, path)
     page.goto(f"{base}{path}")
     page.wait_for_selector(f"{NOTICE}[data-state=locked]")
     assert page.locator(NOTICE).inner_text() == "Unlock your key to read or write the note."
@@ -60,7 +60,7 @@ def test_caseworker_writes_a_note_that_only_ever_leaves_the_browser_sealed(
     assert page.locator("[data-note-empty]").is_visible()
 
     # Unlocking in the header enables the form without a reload.
-    unlock_in_header(page)
+    steps.unlock_in_header(page)
     page.wait_for_selector(f"{NOTICE}[data-state=unlocked]", timeout=30_000)
     assert page.locator("#referral-note-text").is_enabled()
     assert page.get_attribute("#referral-note-text", "name") is None
@@ -92,14 +92,7 @@ def test_caseworker_writes_a_note_that_only_ever_leaves_the_browser_sealed(
         "Your key is unlocked. The note is encrypted in this browser before it is saved."
     )
 
-    # Accessible: axe, evaluated through the DevTools protocol (the page's CSP stays on).
-    assert AXE.exists(), "node_modules/axe-core is missing: run `npm install`"
-    page.evaluate(AXE.read_text())
-    found = page.evaluate(
-        "async () => (await axe.run({include: [['#referral-note']]},"
-        " {resultTypes: ['violations']})).violations"
-    )
-    assert [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in found] == []
+    steps.assert_accessible(page, "#referral-note")
 
     # The database holds only the sealed box, which the organisation secret opens.
     sealed = stored_note(referral.id)
@@ -143,7 +136,7 @@ def test_viewer_reads_the_note_and_a_foreign_key_is_said_plainly(
     )
     requests, errors = watch(page)
 
-    sign_in_through_browser(page, base, viewer, f"/referrals/{referral.id}")
+    steps.sign_in_as(page, base, viewer, f"/referrals/{referral.id}")
     page.fill("#unlock-password", DEFAULT_PASSWORD)
     page.click("form.unlock-page-form button[type=submit]")
     page.wait_for_url(f"{base}/referrals/{referral.id}")

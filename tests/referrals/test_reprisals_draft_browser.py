@@ -32,6 +32,7 @@ from intake.models import (
 from intake.services import consent, referrals
 from intake.services.settings import org_zone
 from intake.web import asset_integrity
+from tests import browser_steps as steps
 from tests.builders import (
     OrgKeyPair,
     make_case,
@@ -40,11 +41,6 @@ from tests.builders import (
     make_staff_with_keys,
     make_user,
     sign_in,
-)
-from tests.referrals.test_sp_draft_browser import (
-    AXE,
-    sign_in_through_browser,
-    unlock_in_header,
 )
 
 CANARY = "CANARY-9b2c-reprisals-draft"
@@ -157,14 +153,14 @@ def test_with_consent_the_email_is_assembled_in_the_browser_and_nothing_of_it_is
     ref = referral.case.ref
     requests, errors = watch(page)
 
-    sign_in_through_browser(page, base, user, path)
+    steps.sign_in_as(page, base, user, path)
     page.goto(f"{base}{path}")
     assert page.locator("[data-reprisals-consent=given]").is_visible()
     notice = page.locator("#reprisals-draft [data-sp-notice]")
     assert notice.inner_text() == "Unlock your key to assemble the draft."
     loaded = len(requests)
 
-    unlock_in_header(page)
+    steps.unlock_in_header(page)
     page.wait_for_selector("#reprisals-draft [data-sp-assemble]", state="visible")
     page.click("#reprisals-draft [data-sp-assemble]")
     page.wait_for_selector("#reprisals-draft-text", state="visible", timeout=30_000)
@@ -211,17 +207,15 @@ def test_with_consent_the_email_is_assembled_in_the_browser_and_nothing_of_it_is
     assert page.eval_on_selector("#reprisals-draft-text", "t => t.form === null && t.readOnly")
     assert page.get_attribute("#reprisals-draft-text", "name") is None
     assert CANARY not in page.eval_on_selector("#reprisals-draft", "n => n.innerHTML")
-    page.evaluate(AXE.read_text())
-    found = page.evaluate(
-        "async () => (await axe.run({include: [['#reprisals-draft']]},"
-        " {resultTypes: ['violations']})).violations"
-    )
-    assert [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in found] == []
+    steps.assert_accessible(page, "#reprisals-draft")
 
-    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
-    page.click("#reprisals-draft [data-sp-copy]")
-    page.wait_for_selector("#reprisals-draft [data-sp-copy-status]:has-text('Copied')")
-    assert page.evaluate("navigator.clipboard.readText()") == draft
+    steps.assert_copied(
+        page,
+        base,
+        "#reprisals-draft [data-sp-copy]",
+        "#reprisals-draft [data-sp-copy-status]",
+        draft,
+    )
 
     # Nothing of it went anywhere: one GET of the ciphertext, no request carried the canary.
     after = requests[loaded:]
@@ -251,9 +245,9 @@ def test_without_consent_for_the_report_the_page_says_why_and_builds_nothing(
     path = f"/referrals/{referral.id}"
     requests, errors = watch(page)
 
-    sign_in_through_browser(page, base, user, path)
+    steps.sign_in_as(page, base, user, path)
     page.goto(f"{base}{path}")
-    unlock_in_header(page)  # even unlocked, nothing is offered
+    steps.unlock_in_header(page)  # even unlocked, nothing is offered
     refusal = page.locator("#reprisals-draft [data-reprisals-consent=none]")
     assert "not on record" in refusal.inner_text()
     assert refusal.locator("a").get_attribute("href") == (

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
-import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -25,6 +23,7 @@ from intake.models import Referral, ReferralKind, Role, User
 from intake.public import forms as intake_forms
 from intake.services import referrals
 from intake.web import asset_integrity
+from tests import browser_steps as steps
 from tests.builders import (
     DEFAULT_PASSWORD,
     OrgKeyPair,
@@ -35,8 +34,6 @@ from tests.builders import (
     make_user,
     sign_in,
 )
-
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 
 CANARY = "CANARY-5d1e-sp-draft"
 ANSWERS: dict[str, Any] = {
@@ -129,25 +126,6 @@ def section(draft: str, index: int) -> str:
 # --- in the browser --------------------------------------------------------------------------
 
 
-def sign_in_through_browser(page: Any, base: str, user: User, next_path: str) -> None:
-    """Password and second factor; stops at the unlock page without unlocking."""
-    page.goto(f"{base}/login?next={next_path}")
-    page.fill("input[name=email]", user.email)
-    page.fill("#password", DEFAULT_PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/login/code**")
-    page.fill("input[name=code]", pyotp.TOTP(user.totp_secret or "").now())
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/auth/unlock**")
-
-
-def unlock_in_header(page: Any) -> None:
-    page.click("[data-unlock-panel] summary")
-    page.fill("#lock-state-password", DEFAULT_PASSWORD)
-    page.click("form.unlock-form button[type=submit]")
-    page.wait_for_selector("#lock-state.is-unlocked", state="attached", timeout=30_000)
-
-
 def assemble(page: Any) -> str:
     page.click("[data-sp-assemble]")
     page.wait_for_selector("#sp-draft-text", state="visible", timeout=30_000)
@@ -184,7 +162,7 @@ def test_caseworker_assembles_the_draft_in_the_browser_and_nothing_of_it_is_sent
     )
 
     # Signed in, key still locked: the page says so, offers nothing and fetches nothing.
-    sign_in_through_browser(page, base, user, path)
+    steps.sign_in_as(page, base, user, path)
     page.goto(f"{base}{path}")
     notice = page.locator("[data-sp-notice]")
     assert notice.inner_text() == "Unlock your key to assemble the draft."
@@ -196,7 +174,7 @@ def test_caseworker_assembles_the_draft_in_the_browser_and_nothing_of_it_is_sent
     assert not any(url.endswith(f"/cases/{ref}/sealed") for _, url, _ in requests)
 
     # Unlocking in the header: the page reacts (RefugeKeyring.onChange) without a reload.
-    unlock_in_header(page)
+    steps.unlock_in_header(page)
     page.wait_for_selector("[data-sp-assemble]", state="visible")
     assert page.locator("[data-sp-notice]").get_attribute("data-state") == "unlocked"
     draft = assemble(page)
@@ -238,19 +216,10 @@ def test_caseworker_assembles_the_draft_in_the_browser_and_nothing_of_it_is_sent
     notice_text = page.locator("[data-sp-notice]").inner_text()
     assert "Nothing of it was sent to the server" in notice_text
     # Accessible: axe (evaluated through the DevTools protocol, so the page's CSP stays on).
-    assert AXE.exists(), "node_modules/axe-core is missing: run `npm install`"
-    page.evaluate(AXE.read_text())
-    found = page.evaluate(
-        "async () => (await axe.run({include: [['#sp-draft']]},"
-        " {resultTypes: ['violations']})).violations"
-    )
-    assert [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in found] == []
+    steps.assert_accessible(page, "#sp-draft")
 
     # Copy: the clipboard holds the draft (the clipboard is local, not a request).
-    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
-    page.click("[data-sp-copy]")
-    page.wait_for_selector("[data-sp-copy-status]:has-text('Copied')")
-    assert page.evaluate("navigator.clipboard.readText()") == draft
+    steps.assert_copied(page, base, "[data-sp-copy]", "[data-sp-copy-status]", draft)
 
     # Nothing of the draft went anywhere: no request carried it, no storage holds it.
     after = requests[loaded:]
@@ -295,7 +264,14 @@ def test_viewer_assembles_too_and_the_builder_handles_odd_answers(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    sign_in_through_browser(page, base, viewer, f"/referrals/{referral.id}")
+    steps.sign_in(
+        page,
+        base,
+        viewer.email,
+        DEFAULT_PASSWORD,
+        viewer.totp_secret or "",
+        f"/referrals/{referral.id}",
+    )
     page.fill("#unlock-password", DEFAULT_PASSWORD)
     page.click("form.unlock-page-form button[type=submit]")
     page.wait_for_url(f"{base}/referrals/{referral.id}")

@@ -14,9 +14,9 @@ from flask import Flask
 from intake import crypto
 from intake.extensions import db
 from intake.models import ReferralState, Role, UnStep, UnStepKind
+from tests import browser_steps as steps
 from tests.builders import make_org_key, make_staff_with_keys
 from tests.referrals.conftest import sent_referral
-from tests.referrals.test_sp_draft_browser import sign_in_through_browser, unlock_in_header
 
 CANARY = "CANARY-5c1d-government-reply"
 SUMMARY = f"{CANARY} denies detention <img src=x id=injected>\n第二行"
@@ -37,9 +37,9 @@ def test_reply_summary_is_sealed_in_the_browser_and_shown_decrypted(
     page.on("request", lambda r: requests.append((r.method, r.url, r.post_data or "")))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
 
-    sign_in_through_browser(page, base, user, path)
+    steps.sign_in_as(page, base, user, path)
     page.goto(f"{base}{path}")
-    unlock_in_header(page)
+    steps.unlock_in_header(page)
     form = "form[data-un-reply-form]"
     page.click("details:has(form[data-un-reply-form]) > summary")
     page.wait_for_selector(f"{form} [data-un-summary]:enabled", timeout=30_000)

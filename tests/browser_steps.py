@@ -1,0 +1,85 @@
+"""Steps a person takes in the browser, shared by the Playwright tests: signing in with the
+password and the authenticator app, unlocking the keys, confirming a new app, and the checks
+every staff panel gets (axe, the clipboard)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pyotp
+
+from intake.models import User
+from tests.builders import DEFAULT_PASSWORD
+
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def sign_in(
+    page: Any, base: str, email: str, password: str, totp_secret: str | None, next_path: str = ""
+) -> None:
+    """Password, then the authenticator app's code; stops at the unlock page, keys locked."""
+    page.goto(f"{base}/login?next={next_path}" if next_path else f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("#password", password)
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/login/code**")
+    page.fill("input[name=code]", pyotp.TOTP(totp_secret or "").now())
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/auth/unlock**")
+
+
+def sign_in_as(page: Any, base: str, user: User, next_path: str = "") -> None:
+    """:func:`sign_in` as a user the builders made (the default password)."""
+    sign_in(page, base, user.email, DEFAULT_PASSWORD, user.totp_secret, next_path)
+
+
+def sign_in_and_unlock(
+    page: Any, base: str, email: str, password: str, totp_secret: str | None, next_path: str = ""
+) -> None:
+    """Signed in and unlocked on the unlock page; lands on ``next_path`` (else the queue)."""
+    sign_in(page, base, email, password, totp_secret, next_path)
+    page.fill("#unlock-password", password)
+    page.click("form[data-unlock-form].unlock-page-form button[type=submit]")
+    page.wait_for_url(f"{base}{next_path}" if next_path else f"{base}/cases/*")
+    page.wait_for_selector("#lock-state.is-unlocked", state="attached", timeout=30_000)
+
+
+def unlock_in_header(page: Any, password: str = DEFAULT_PASSWORD) -> None:
+    """Unlock from the header's panel, on whatever page is open."""
+    page.click("[data-unlock-panel] summary")
+    page.fill("#lock-state-password", password)
+    page.click("form.unlock-form button[type=submit]")
+    page.wait_for_selector("#lock-state.is-unlocked", state="attached", timeout=30_000)
+
+
+def confirm_totp_in_page(page: Any, totp_secret: str) -> None:
+    """Type a code to confirm the new authenticator app; the previous step's code, so that the
+    current one is still free for the sign-in that follows (no replay)."""
+    previous = pyotp.TOTP(totp_secret).at(int(time.time()) - 30)
+    page.fill("form[data-totp-confirm] input[name=code]", previous)
+    page.click("form[data-totp-confirm] button[type=submit]")
+    page.locator("[data-recovery-code]").first.wait_for(timeout=30_000)
+    assert page.locator("[data-recovery-code]").count() == 10
+
+
+def assert_accessible(page: Any, selector: str) -> None:
+    """axe finds no violation inside ``selector`` (evaluated through the DevTools protocol, so
+    the page's CSP stays on)."""
+    assert AXE.exists(), "node_modules/axe-core is missing: run `npm install`"
+    page.evaluate(AXE.read_text())
+    found = page.evaluate(
+        "async (selector) => (await axe.run({include: [[selector]]},"
+        " {resultTypes: ['violations']})).violations",
+        selector,
+    )
+    assert [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in found] == []
+
+
+def assert_copied(page: Any, base: str, button: str, status: str, text: str) -> None:
+    """The copy button puts exactly ``text`` on the clipboard (local, not a request)."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+    page.click(button)
+    page.wait_for_selector(f"{status}:has-text('Copied')")
+    assert page.evaluate("navigator.clipboard.readText()") == text
