@@ -121,7 +121,7 @@ def test_without_javascript_immediate_guidance_and_the_tor_note_are_on_the_page(
         context.close()
 
 
-def test_the_browser_solves_the_proof_of_work_with_webcrypto_and_is_let_through(
+def test_the_browser_solves_the_proof_of_work_and_is_let_through(
     make_app: Callable[..., Flask], live_server_for: Callable[[Flask], Any], browser: Any
 ) -> None:
     app = make_app("sqlite", REQUEST_RATE_LIMIT="1 per hour", POW_DIFFICULTY_BITS=12)
@@ -149,11 +149,14 @@ def test_the_browser_solves_the_proof_of_work_with_webcrypto_and_is_let_through(
                   body.append("consent_given", "0");
                   body.append("sealed_answers", s.sealObject({what_happened: "x"}, key));
                   return body;
-                });
-                return sent.status;
+                }, function () { worked += 1; });
+                return [sent.status, worked];
             }"""
-            assert page.evaluate(send) == 201
-            assert page.evaluate(send) == 201  # budget spent: 429, proof of work, 201
+            page.evaluate("window.worked = 0")
+            assert page.evaluate(send) == [201, 0]
+            # Budget spent: 429, the person is told about the work, proof of work, 201.
+            assert page.evaluate(send) == [201, 1]
+            assert "extra work" in (page.get_attribute("#intake-form", "data-msg-working") or "")
             db.session.expire_all()
             assert len(db.session.scalars(sa.select(Case)).all()) == 2
         finally:

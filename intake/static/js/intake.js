@@ -335,6 +335,8 @@
         const body = routingBody(keyInfo);
         body.append("sealed_answers", seal.sealObject(answers, keyInfo));
         return body;
+      }, function () {
+        statusLine.textContent = data.msgWorking;
       });
       statusLine.textContent = "";
       if (!sent.ok || !sent.result.receipt_code) {

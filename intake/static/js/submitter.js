@@ -61,8 +61,9 @@
 
   /* Seal and post to form.action with the key and CSRF token from keyUrl, fetched right now.
    * build(keyInfo) returns the FormData (routing fields, sealObject(...)); each file is sealed
-   * and appended after it. Resolves to {ok, status, result (the server's JSON)}. */
-  async function send(form, keyUrl, files, build) {
+   * and appended after it. Resolves to {ok, status, result (the server's JSON)}. onWork(), if
+   * given, is called before a proof of work starts (it takes seconds: say so to the person). */
+  async function send(form, keyUrl, files, build, onWork) {
     await ready();
     const keyInfo = await fetchKey(keyUrl);
     const body = build(keyInfo);
@@ -71,6 +72,9 @@
     if (sent.status === 429 && keyInfo.pow && form.id === "intake-form") {
       // This address's budget is spent (a shared Tor exit or office): show a little work and
       // send once more (README "Shared addresses").
+      if (onWork) {
+        onWork();
+      }
       body.append("pow_challenge", keyInfo.pow.challenge);
       body.append("pow_nonce", await solveProofOfWork(keyInfo.pow.challenge, keyInfo.pow.bits));
       return post(form.action, body, keyInfo.csrf_token);
@@ -90,23 +94,27 @@
     return count;
   }
 
-  /* Hashcash over SHA-256 with WebCrypto: the first nonce whose SHA-256("challenge:nonce")
-   * starts with `bits` zero bits (intake/services/proof_of_work.py checks it). */
+  /* Hashcash over SHA-256: the first nonce whose SHA-256("challenge:nonce") starts with `bits`
+   * zero bits (intake/services/proof_of_work.py checks it). libsodium's synchronous SHA-256
+   * (WebAssembly) does about three times the digests of WebCrypto, whose promise per digest
+   * costs more than the hash (bench/bench_pow.py); the work goes in chunks that give the page
+   * back between them, so it stays responsive. */
   async function solveProofOfWork(challenge, bits) {
+    await ready();
     const encoder = new TextEncoder();
-    const prefix = challenge + ":";
-    const batch = 256; // digests in flight at once: one await per digest is mostly overhead
-    for (let start = 0; ; start += batch) {
-      const pending = [];
-      for (let nonce = start; nonce < start + batch; nonce += 1) {
-        pending.push(crypto.subtle.digest("SHA-256", encoder.encode(prefix + nonce)));
-      }
-      const digests = await Promise.all(pending);
-      for (let i = 0; i < digests.length; i += 1) {
-        if (leadingZeroBits(new Uint8Array(digests[i])) >= bits) {
-          return String(start + i);
+    const prefix = encoder.encode(challenge + ":");
+    const buffer = new Uint8Array(prefix.length + 20); // the prefix, then the nonce's digits
+    buffer.set(prefix);
+    const chunk = 4096;
+    for (let start = 0; ; start += chunk) {
+      for (let nonce = start; nonce < start + chunk; nonce += 1) {
+        const digits = encoder.encodeInto(String(nonce), buffer.subarray(prefix.length)).written;
+        const digest = sodium.crypto_hash_sha256(buffer.subarray(0, prefix.length + digits));
+        if (leadingZeroBits(digest) >= bits) {
+          return String(nonce);
         }
       }
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
   }
 
