@@ -22,12 +22,27 @@ CHUNK = 20_000
 
 
 def populate(size: int) -> None:
+    """``size`` referrals on ``size // 10`` cases, written with COPY (``intake.demo``'s bulk
+    insert: each value through its column type, Python defaults filled in). The rows bypass
+    the unit of work, so the queue's stored columns of each case (``urgency_rank``,
+    ``first_response_at``, ``next_due``, ``attention_at``, migration 0020) are computed here
+    with ``queue_state``'s own functions, as the demo does."""
     import sqlalchemy as sa
 
     from intake import crypto
     from intake.db import utcnow
+    from intake.demo import _insert
     from intake.extensions import db
-    from intake.models import Case, DirectoryEntry, OrgKey, Referral, Role, User
+    from intake.models import (
+        AWAITING,
+        Case,
+        DirectoryEntry,
+        OrgKey,
+        Referral,
+        Role,
+        User,
+        queue_state,
+    )
 
     rng = random.Random(size)  # noqa: S311
     now = utcnow()
@@ -37,21 +52,48 @@ def populate(size: int) -> None:
     db.session.add_all([key, *users, DirectoryEntry(id="bench-ngo", name="Bench NGO")])
     db.session.commit()
     user_ids = [user.id for user in users]
+    awaiting = {state.value for state in AWAITING}
+    states = ["sent"] * 6 + ["acknowledged"] * 2 + ["replied", "closed"]
+    received = now - timedelta(days=400)
+    threats, profiles, languages, triage = ["detention"], ["lawyer"], ["es"], []
     cases = max(1, size // 10)
-    connection = db.session.connection()
-    for start in range(0, cases, CHUNK):
-        connection.execute(
-            sa.insert(Case.__table__),
-            [
+    for start in range(0, cases, CHUNK // 10):
+        numbers = range(start, min(cases, start + CHUNK // 10))
+        planned: list[list[dict[str, object]]] = []
+        case_rows = []
+        for number in numbers:
+            referrals = []
+            for referral_number in range(number * 10, min(size, number * 10 + 10)):
+                due = now + timedelta(minutes=rng.randint(-30 * 1440, 365 * 1440))
+                referrals.append(
+                    {
+                        "entry_id": "bench-ngo",
+                        "kind": "sp_urgent_appeal",
+                        "state": rng.choice(states),
+                        "owner_id": user_ids[referral_number % len(user_ids)],
+                        "clock_started_at": due - timedelta(days=60),
+                        "due_at": due,
+                        "sent_at": due - timedelta(days=60),
+                        "created_at": due - timedelta(days=61),
+                        "updated_at": now,
+                    }
+                )
+            planned.append(referrals)
+            next_due = min(
+                (r["due_at"] for r in referrals if r["state"] in awaiting),  # type: ignore[type-var]
+                default=None,
+            )
+            first_response = queue_state.first_response_at("days", received)
+            case_rows.append(
                 {
                     "ref": f"RF-B{number:09d}",
                     "status": "referred",
                     "shared_status": "referred",
                     "urgency": "days",
-                    "threats": ["detention"],
-                    "profiles": ["lawyer"],
+                    "threats": threats,
+                    "profiles": profiles,
                     "country": "MX",
-                    "languages": ["es"],
+                    "languages": languages,
                     "consent_given": True,
                     "locale": "en",
                     "sealed_by": "browser",
@@ -59,35 +101,25 @@ def populate(size: int) -> None:
                     "sealed_answers": SEALED_PLACEHOLDER,
                     "receipt_lookup": f"{number:064x}",
                     "assignee_id": user_ids[number % len(user_ids)],
-                    "triage": [],
-                    "received_at": now - timedelta(days=400),
+                    "triage": triage,
+                    "received_at": received,
                     "updated_at": now,
-                }
-                for number in range(start, min(cases, start + CHUNK))
-            ],
-        )
-    first_case = db.session.scalar(sa.select(sa.func.min(Case.id)))
-    states = ["sent"] * 6 + ["acknowledged"] * 2 + ["replied", "closed"]
-    for start in range(0, size, CHUNK):
-        rows = []
-        for number in range(start, min(size, start + CHUNK)):
-            due = now + timedelta(minutes=rng.randint(-30 * 1440, 365 * 1440))
-            rows.append(
-                {
-                    "case_id": first_case + number // 10,
-                    "entry_id": "bench-ngo",
-                    "kind": "sp_urgent_appeal",
-                    "state": rng.choice(states),
-                    "owner_id": user_ids[number % len(user_ids)],
-                    "clock_started_at": due - timedelta(days=60),
-                    "due_at": due,
-                    "sent_at": due - timedelta(days=60),
-                    "created_at": due - timedelta(days=61),
-                    "updated_at": now,
+                    "urgency_rank": queue_state.urgency_rank("days"),
+                    "first_response_at": first_response,
+                    "next_due": next_due,
+                    "attention_at": queue_state.attention_at("referred", first_response, next_due),
                 }
             )
-        connection.execute(sa.insert(Referral.__table__), rows)
-    db.session.commit()
+        case_ids = _insert(Case.__table__, case_rows)
+        _insert(
+            Referral.__table__,
+            [
+                {**referral, "case_id": case_id}
+                for case_id, referrals in zip(case_ids, planned, strict=True)
+                for referral in referrals
+            ],
+        )
+        db.session.commit()
     db.session.execute(sa.text("ANALYZE"))
     db.session.commit()
 
