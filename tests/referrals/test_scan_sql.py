@@ -153,7 +153,7 @@ def test_stale_statistics_and_ten_scans_keep_results_and_use_no_large_parameter_
 
 def _batches() -> dict[int, tuple[str, int, int, list[int]]]:
     """Each batch: (dedupe_key, recipient_id, counted items, ids of its items)."""
-    batches = {
+    batches: dict[int, tuple[str, int, int, list[int]]] = {
         row.id: (row.dedupe_key, row.recipient_id, row.counts["items"], [])
         for row in db.session.scalars(
             sa.select(ReminderOutbox).where(ReminderOutbox.kind == "batch")
@@ -205,4 +205,6 @@ def test_the_sql_scan_writes_new_reminders_already_in_one_batch_per_recipient(pg
     db.session.commit()
     regathered = reminders.scan(now + timedelta(days=3, minutes=5), enqueue=lambda _id: None)
     assert (regathered.reminders_written, regathered.batches_written) == (0, 1)
-    assert _batches()[db.session.get_one(ReminderOutbox, item.id).batch_id][3] == [item.id]
+    batch_id = db.session.get_one(ReminderOutbox, item.id).batch_id
+    assert batch_id is not None
+    assert _batches()[batch_id][3] == [item.id]
