@@ -410,6 +410,7 @@ def worker_memory(size: int = 1_000_000) -> dict[str, object]:
     scan task is sent to (as beat sends it, by name with no arguments): the send tasks the scan
     queues wait on the default queue and are purged at the end, so nothing is mailed and no
     send's memory is counted."""
+    import shutil
     import signal
     import subprocess
     import tempfile
@@ -499,6 +500,7 @@ def worker_memory(size: int = 1_000_000) -> dict[str, object]:
         label = f"{size // 1_000_000}m" if size >= 1_000_000 else f"{size // 1000}k"
         record(f"worker_rss_after_{label}_scan_mb", first_after - idle_mb, **detail)
         redis.Redis.from_url(BENCH_REDIS_URL).flushdb()
+        shutil.rmtree(workdir)  # kept, with the worker's log, only when something failed
         # The ratios at this size, on the same tables: the outbox emptied and analysed so.
         db.session.execute(sa.text("TRUNCATE reminder_outbox"))
         db.session.commit()
