@@ -3,8 +3,9 @@
 Two statements do the work that the Python path in :mod:`intake.services.reminders` does row
 by row: one ``INSERT … SELECT … ON CONFLICT (dedupe_key) DO NOTHING`` writes every due
 reminder (the slot arithmetic of :func:`intake.services.deadlines.latest_slot`, in the
-organisation's time zone, in SQL), and one gathers each recipient's pending items under a new
-batch row. Neither carries more than a handful of parameters, so no cached generic plan can
+organisation's time zone, in SQL) together with one batch row per recipient of the new ones,
+and one gathers any pending item left outside a batch (released by a send) under a new batch
+row. Neither carries more than a handful of parameters, so no cached generic plan can
 turn into ``Seq Scan … Filter: dedupe_key = ANY($1 … $5000)`` (the cliff the issue measured),
 and nothing of the candidates travels to Python: a scan's memory does not grow with them.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -95,31 +97,67 @@ due AS (
 )
 """  # noqa: S608
 
+# Each new reminder and, in the same statement, one batch per recipient of the new ones: the
+# batches' ids are drawn from the table's sequence first, so each item is written already in
+# its batch (no
+# UPDATE of just-written rows, which would rewrite them and re-run their foreign-key checks).
+# A key another scan wrote meanwhile is skipped by ON CONFLICT, and a batch counts only the
+# items really written (RETURNING): a recipient whose items all went to another scan gets no
+# batch. The batch rows land in the same statement, so the items' batch_id check finds them.
 WRITE_DUE_REMINDERS = sa.text(
     f"""
 WITH {_CANDIDATES},
+new_item AS MATERIALIZED (
+    SELECT fresh.*
+    FROM (
+        -- A UN step that moves the deadline starts a new clock generation: its reminders are
+        -- new (generation 0 keeps the keys older rows have), as in reminders._due_reminders.
+        SELECT 'reminder:' || referral_id || ':'
+                   || CASE WHEN clock_generation > 0 THEN 'g' || clock_generation || ':'
+                           ELSE '' END
+                   || offset_key AS dedupe_key,
+               referral_id, recipient_id, offset_key, due_at
+        FROM due
+        WHERE offset_key IS NOT NULL
+    ) AS fresh
+    WHERE NOT EXISTS (
+        SELECT 1 FROM reminder_outbox AS old WHERE old.dedupe_key = fresh.dedupe_key
+    )
+),
+recipient_batch AS MATERIALIZED (
+    SELECT recipient_id, nextval(pg_get_serial_sequence('reminder_outbox', 'id')) AS batch_id
+    FROM (SELECT DISTINCT recipient_id FROM new_item) AS recipient
+),
 written AS (
-    INSERT INTO reminder_outbox (dedupe_key, kind, referral_id, recipient_id, offset_key, due_at,
-                                 counts, status, attempts, unacknowledged, created_at)
-    -- A UN step that moves the deadline starts a new clock generation: its reminders are new
-    -- (generation 0 keeps the keys older rows have), as in reminders._due_python.
-    SELECT 'reminder:' || referral_id || ':'
-               || CASE WHEN clock_generation > 0 THEN 'g' || clock_generation || ':' ELSE '' END
-               || offset_key,
-           'reminder', referral_id,
-           recipient_id, offset_key, due_at, CAST('{{}}' AS json), :pending, 0, 0,
-           CAST(:now AS timestamptz)
-    FROM due
-    WHERE offset_key IS NOT NULL
+    INSERT INTO reminder_outbox (dedupe_key, kind, referral_id, recipient_id, offset_key,
+                                 due_at, counts, status, attempts, unacknowledged, created_at,
+                                 batch_id)
+    SELECT new_item.dedupe_key, 'reminder', new_item.referral_id,
+           new_item.recipient_id, new_item.offset_key, new_item.due_at, CAST('{{}}' AS json),
+           :pending, 0, 0, CAST(:now AS timestamptz), recipient_batch.batch_id
+    FROM new_item JOIN recipient_batch ON recipient_batch.recipient_id = new_item.recipient_id
     ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id, recipient_id, due_at, batch_id
+),
+batch AS (
+    INSERT INTO reminder_outbox (id, dedupe_key, kind, referral_id, recipient_id, offset_key,
+                                 due_at, counts, status, attempts, unacknowledged, created_at)
+    SELECT batch_id, 'batch:' || recipient_id || ':' || min(id), 'batch', NULL, recipient_id,
+           :day, min(due_at), json_build_object('items', count(*)), :pending, 0, 0,
+           CAST(:now AS timestamptz)
+    FROM written
+    GROUP BY recipient_id, batch_id
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM candidate) AS candidates, (SELECT count(*) FROM written) AS written
+SELECT (SELECT count(*) FROM candidate) AS candidates, (SELECT count(*) FROM written) AS written,
+       (SELECT count(*) FROM batch) AS batches
 """  # noqa: S608
 )
 
 # Each recipient's pending, ungathered items under one new batch row, locked items skipped so
 # two scans at once never gather an item twice (reminders._gather_batches, in one statement).
+# New reminders arrive batched (WRITE_DUE_REMINDERS); this gathers the items a send released
+# to another recipient, found by the partial index on ungathered items.
 GATHER_BATCHES = sa.text(
     """
 WITH item AS MATERIALIZED (
@@ -148,10 +186,17 @@ SELECT (SELECT count(*) FROM batch) AS batches, (SELECT count(*) FROM gathered) 
 )
 
 
+class Written(NamedTuple):
+    candidates: int  # awaiting referrals in the window
+    reminders: int  # new reminder items
+    batches: int  # new batches, one per recipient of new items
+
+
 def write_due_reminders(
-    now: datetime, zone_name: str, offsets: Sequence[int], admin_id: int | None
-) -> tuple[int, int]:
-    """Write every due reminder not written before; (candidates seen, reminders written)."""
+    now: datetime, zone_name: str, offsets: Sequence[int], admin_id: int | None, day: str
+) -> Written:
+    """Write every due reminder not written before, each recipient's new ones under one new
+    batch row labelled ``day``."""
     horizon = now + timedelta(days=max(offsets, default=0) + 1)
     row = db.session.execute(
         WRITE_DUE_REMINDERS,
@@ -161,10 +206,11 @@ def write_due_reminders(
             "zone": zone_name,
             "offsets": sorted(set(offsets)),
             "admin_id": admin_id,
+            "day": day,
             "pending": OutboxStatus.PENDING.value,
         },
     ).one()
-    return int(row.candidates), int(row.written)
+    return Written(int(row.candidates), int(row.written), int(row.batches))
 
 
 def gather_batches(now: datetime, day: str) -> int:

@@ -204,15 +204,23 @@ def _postgresql() -> bool:
 def _write_due_reminders(now: datetime, summary: ScanSummary) -> int:
     """Write the due reminders not written before; how many were written.
 
-    PostgreSQL does it in one set-based statement (:mod:`intake.services.due_sql`). SQLite, the
+    PostgreSQL does it in one set-based statement (:mod:`intake.services.due_sql`) that also
+    writes each recipient's new items under one batch (counted in ``summary``). SQLite, the
     embedded default for one small organisation, keeps the Python path: the same slots
-    (``deadlines.latest_slot``), computed here, then one ``INSERT … ON CONFLICT DO NOTHING``."""
+    (``deadlines.latest_slot``), computed here, then one ``INSERT … ON CONFLICT DO NOTHING``;
+    :func:`_gather_batches` batches them."""
     if _postgresql():
-        summary.candidates, written = due_sql.write_due_reminders(
-            now, org_zone().key, _offsets(), _first_admin()
+        written = due_sql.write_due_reminders(
+            now, org_zone().key, _offsets(), _first_admin(), _batch_day(now)
         )
-        return written
+        summary.candidates = written.candidates
+        summary.batches_written += written.batches
+        return written.reminders
     return _insert_ignoring_duplicates(_due_reminders(now, summary))
+
+
+def _batch_day(now: datetime) -> str:
+    return now.astimezone(org_zone()).date().isoformat()
 
 
 def _gather_batches(now: datetime) -> int:
@@ -221,7 +229,7 @@ def _gather_batches(now: datetime) -> int:
     On PostgreSQL the items are locked and locked ones skipped, so two scans at once never
     gather the same item twice; an item already in a batch stays there."""
     if _postgresql():
-        return due_sql.gather_batches(now, now.astimezone(org_zone()).date().isoformat())
+        return due_sql.gather_batches(now, _batch_day(now))
     query = (
         sa.select(ReminderOutbox.id, ReminderOutbox.recipient_id, ReminderOutbox.due_at)
         .where(
@@ -236,7 +244,7 @@ def _gather_batches(now: datetime) -> int:
     per_recipient: dict[int, list[tuple[int, datetime | None]]] = {}
     for item_id, recipient_id, due in db.session.execute(query):
         per_recipient.setdefault(recipient_id, []).append((item_id, due))
-    day = now.astimezone(org_zone()).date().isoformat()
+    day = _batch_day(now)
     for recipient_id, items in per_recipient.items():
         ids = [item_id for item_id, _due in items]
         dues = [due for _id, due in items if due is not None]
@@ -390,7 +398,7 @@ def scan(
     now = now or utcnow()
     summary = ScanSummary()
     summary.reminders_written = _write_due_reminders(now, summary)
-    summary.batches_written = _gather_batches(now)
+    summary.batches_written += _gather_batches(now)
     summary.digests_written = _insert_ignoring_duplicates(_due_digests(now))
     summary.claims_recovered = _recover_stale_claims(now)
     queued = _rows_to_queue(now)

@@ -79,9 +79,13 @@ def _python_slots(now: datetime) -> set[tuple[str, int]]:
 
 def _sql_slots(now: datetime, zone: str) -> set[tuple[str, int]]:
     """What the SQL statement writes at ``now`` (rolled back afterwards)."""
-    due_sql.write_due_reminders(now, zone, reminders._offsets(), reminders._first_admin())
+    due_sql.write_due_reminders(now, zone, reminders._offsets(), reminders._first_admin(), "day")
     found: set[tuple[str, int]] = set(
-        db.session.execute(sa.select(ReminderOutbox.dedupe_key, ReminderOutbox.recipient_id))
+        db.session.execute(
+            sa.select(ReminderOutbox.dedupe_key, ReminderOutbox.recipient_id).where(
+                ReminderOutbox.kind == "reminder"
+            )
+        )
     )
     db.session.rollback()
     return found
@@ -145,3 +149,62 @@ def test_stale_statistics_and_ten_scans_keep_results_and_use_no_large_parameter_
     ).scalar()
     assert (prepared or 0) < 20
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
+
+
+def _batches() -> dict[int, tuple[str, int, int, list[int]]]:
+    """Each batch: (dedupe_key, recipient_id, counted items, ids of its items)."""
+    batches: dict[int, tuple[str, int, int, list[int]]] = {
+        row.id: (row.dedupe_key, row.recipient_id, row.counts["items"], [])
+        for row in db.session.scalars(
+            sa.select(ReminderOutbox).where(ReminderOutbox.kind == "batch")
+        )
+    }
+    for item in db.session.scalars(
+        sa.select(ReminderOutbox).where(ReminderOutbox.kind == "reminder")
+    ):
+        assert item.batch_id in batches, item.dedupe_key
+        assert batches[item.batch_id][1] == item.recipient_id
+        batches[item.batch_id][3].append(item.id)
+    return batches
+
+
+def test_the_sql_scan_writes_new_reminders_already_in_one_batch_per_recipient(pg: Flask) -> None:
+    """The set-based scan writes each recipient's new items under one batch in the same
+    statement (no gathering UPDATE): the batch counts exactly its items and is named after the
+    first; a later scan batches only its own new items, and an item a send released to another
+    recipient is gathered by the next scan."""
+    pg.config["ORG_TIMEZONE"] = "Europe/Berlin"
+    _referrals(600, datetime(2026, 10, 25, 1, 0, tzinfo=UTC), random.Random(11))
+    now = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
+    first = reminders.scan(now, enqueue=lambda _id: None)
+    batches = _batches()
+    assert first.reminders_written > 100
+    assert first.batches_written == len(batches) == len({b[1] for b in batches.values()})
+    for key, recipient_id, counted, items in batches.values():
+        assert counted == len(items)
+        assert key == f"batch:{recipient_id}:{min(items)}"
+    assert sum(len(b[3]) for b in batches.values()) == first.reminders_written
+
+    again = reminders.scan(now + timedelta(minutes=5), enqueue=lambda _id: None)
+    assert (again.reminders_written, again.batches_written) == (0, 0)
+
+    later = reminders.scan(now + timedelta(days=3), enqueue=lambda _id: None)
+    assert later.reminders_written > 0
+    after = _batches()
+    new = {batch_id: batch for batch_id, batch in after.items() if batch_id not in batches}
+    assert later.batches_written == len(new)
+    assert sum(len(b[3]) for b in new.values()) == later.reminders_written
+    assert all(after[batch_id][3] == batch[3] for batch_id, batch in batches.items())
+
+    # A send hands one item to another recipient (reminders._settle_items): gathered next scan.
+    item = db.session.scalars(
+        sa.select(ReminderOutbox).where(ReminderOutbox.kind == "reminder").limit(1)
+    ).one()
+    stand_in = next(b[1] for b in after.values() if b[1] != item.recipient_id)
+    item.batch_id, item.recipient_id = None, stand_in
+    db.session.commit()
+    regathered = reminders.scan(now + timedelta(days=3, minutes=5), enqueue=lambda _id: None)
+    assert (regathered.reminders_written, regathered.batches_written) == (0, 1)
+    batch_id = db.session.get_one(ReminderOutbox, item.id).batch_id
+    assert batch_id is not None
+    assert _batches()[batch_id][3] == [item.id]
