@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -811,15 +812,25 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
     When the mail server should be tried again later, the rows already sent are marked, the
     failing row is recorded for a retry, the untried ones are released, and
     :class:`TransientMailError` is raised (the task's retry takes them all again; rows sent
-    meanwhile are no longer claimable)."""
+    meanwhile are no longer claimable). A server so slow that half of
+    ``REMINDER_CLAIM_TIMEOUT_SECONDS`` passes hands the untried rows to a new task."""
     now = now or utcnow()
     claimed = _claim(outbox_ids, now)
+    # A slow mail server must not let the claims expire while this task still holds them
+    # (the scan would hand them to another worker: a duplicate). At half the timeout the rest
+    # go to a new task.
+    hand_over_at = monotonic() + int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]) / 2
     results: dict[int, str] = {}
     sent: list[int] = []
     backend = delivery.connection()
     try:
         outgoing = _prepare(claimed, now, backend, results)
         for position, mail in enumerate(outgoing):
+            if position and monotonic() > hand_over_at:
+                _finish(sent, now, OutboxStatus.SENT, failing_since=None)
+                sent.clear()
+                _hand_over([later.row_id for later in outgoing[position:]], now)
+                break
             try:
                 results[mail.row_id] = _transmit(mail, now, backend)
             except TransientMailError:
@@ -833,6 +844,15 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
     finally:
         delivery.close_session(backend)
     return results
+
+
+def _hand_over(outbox_ids: list[int], now: datetime) -> None:
+    """Release claimed, untried rows and queue them in a new task (else the scan will)."""
+    _release(outbox_ids, now)
+    try:
+        enqueue_send_many(outbox_ids)
+    except Exception:  # kombu raises transport-specific errors; queued_at ages for the scan
+        current_app.logger.warning("broker unreachable; the next scan queues the rows")
 
 
 @dataclass(frozen=True)
