@@ -100,7 +100,7 @@ def _from_environment() -> dict[str, Any]:
         # How long a refused or unreachable mail server is retried before the row fails.
         "REMINDER_RETRY_HOURS": _int("REMINDER_RETRY_HOURS", 24),
         # E-mails per send task: they share one SMTP session and one "mark sent" statement.
-        "REMINDER_SEND_BATCH": _int("REMINDER_SEND_BATCH", 20),
+        "REMINDER_SEND_BATCH": _int("REMINDER_SEND_BATCH", 50),
         # Worker and beat record they are alive this often; /healthz calls one stale after
         # HEARTBEAT_STALE_SECONDS without a sign of life.
         "HEARTBEAT_SECONDS": _int("HEARTBEAT_SECONDS", 60),

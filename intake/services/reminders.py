@@ -19,10 +19,12 @@ account page).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
+from time import monotonic
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -454,8 +456,19 @@ def compose(
     batch's reminders (by default, those gathered under it and not cancelled)."""
     if row.kind == "batch" and items is None:
         items = batch_items(row.id, (OutboxStatus.PENDING, OutboxStatus.SENT))
+    lines = items or [row]
+    return _compose_in(language, row, lines, _case_refs(line.referral_id for line in lines))
+
+
+def _compose_in(
+    language: str | None,
+    row: ReminderOutbox,
+    items: Sequence[ReminderOutbox],
+    case_refs: Mapping[int, str],
+    zone: ZoneInfo | None = None,
+) -> tuple[str, str]:
     with force_locale(language or "en"):
-        return _compose(row, items or [row])
+        return _compose(row, items, case_refs, zone or org_zone())
 
 
 def batch_items(batch_id: int, statuses: Iterable[OutboxStatus]) -> list[ReminderOutbox]:
@@ -468,11 +481,26 @@ def batch_items(batch_id: int, statuses: Iterable[OutboxStatus]) -> list[Reminde
     )
 
 
-def local_time(moment: datetime | None) -> str:
+def _case_refs(referral_ids: Iterable[int | None]) -> dict[int, str]:
+    """Each referral's case reference, in one query."""
+    wanted = {referral_id for referral_id in referral_ids if referral_id is not None}
+    if not wanted:
+        return {}
+    return {
+        referral_id: case_ref
+        for referral_id, case_ref in db.session.execute(
+            sa.select(Referral.id, Case.ref)
+            .join(Case, Case.id == Referral.case_id)
+            .where(Referral.id.in_(wanted))
+        )
+    }
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo | None = None) -> str:
     """The same words as the staff pages (intake.clock): "31 Jan 2027, 03:09 (Taipei, UTC+8)"."""
     if moment is None:
         return "-"
-    return clock.local_text(moment, zone=org_zone())
+    return clock.local_text(moment, zone=zone or org_zone())
 
 
 def _audit_checksum_lines(row: ReminderOutbox) -> list[str]:
@@ -527,23 +555,26 @@ def _digest(row: ReminderOutbox, footer: str) -> tuple[str, str]:
     return subject, body
 
 
-def _item_lines(item: ReminderOutbox) -> list[str]:
+def _item_lines(item: ReminderOutbox, case_ref: str, zone: ZoneInfo) -> list[str]:
     """The same four lines for every reminder: reference, deadline, how near, link."""
-    referral = db.session.get(Referral, item.referral_id) if item.referral_id else None
-    case_ref = referral.case.ref if referral is not None else "-"
     if item.offset_key.startswith("overdue-"):
         when = _("Overdue by %(n)s day(s)", n=item.offset_key.removeprefix("overdue-"))
     else:
         when = _("Due in %(n)s day(s)", n=item.offset_key.removeprefix("d"))
     return [
         _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=item.referral_id),
-        _("Deadline: %(when)s", when=local_time(item.due_at)),
+        _("Deadline: %(when)s", when=local_time(item.due_at, zone)),
         when,
         _("Open: %(link)s", link=_link(f"/referrals/{item.referral_id}")),
     ]
 
 
-def _compose(row: ReminderOutbox, items: Sequence[ReminderOutbox]) -> tuple[str, str]:
+def _compose(
+    row: ReminderOutbox,
+    items: Sequence[ReminderOutbox],
+    case_refs: Mapping[int, str],
+    zone: ZoneInfo,
+) -> tuple[str, str]:
     footer = _("This message contains no case details. Sign in to Refuge to see them.")
     if row.kind == "digest":
         return _digest(row, footer)
@@ -551,67 +582,111 @@ def _compose(row: ReminderOutbox, items: Sequence[ReminderOutbox]) -> tuple[str,
     subject = _(
         "Refuge reminders: %(n)s referral(s), first due %(date)s",
         n=len(items),
-        date=first_due.astimezone(org_zone()).date().isoformat() if first_due else "-",
+        date=first_due.astimezone(zone).date().isoformat() if first_due else "-",
     )
     lines = [_("Referrals that need you: %(n)s", n=len(items)), ""]
     for item in items:
-        lines += [*_item_lines(item), ""]
+        case_ref = case_refs.get(item.referral_id, "-") if item.referral_id else "-"
+        lines += [*_item_lines(item, case_ref, zone), ""]
     lines += [_("All your referrals: %(link)s", link=_link("/referrals/")), "", footer]
     return subject, "\n".join(lines)
 
 
-def _stand_in(referral: Referral) -> int | None:
-    return choose_recipient(
-        referral.owner_id, referral.case.assignee_id, _active_staff(), _first_admin()
+@dataclass(frozen=True)
+class _Line:
+    """A pending reminder of a claimed batch, read with what settling and composing it need."""
+
+    item: ReminderOutbox
+    awaiting: bool
+    owner_id: int | None
+    assignee_id: int | None
+    case_ref: str
+
+
+def _pending_lines(batch_ids: Sequence[int]) -> dict[int, list[_Line]]:
+    """The pending items of these batches with their referrals and cases: ONE query for a
+    whole send task, not a few per item (the reminder e-mails' main cost until issue 14)."""
+    if not batch_ids:
+        return {}
+    query = (
+        sa.select(ReminderOutbox, Referral.state, Referral.owner_id, Case.assignee_id, Case.ref)
+        .outerjoin(Referral, Referral.id == ReminderOutbox.referral_id)
+        .outerjoin(Case, Case.id == Referral.case_id)
+        .where(
+            ReminderOutbox.batch_id.in_(list(batch_ids)),
+            ReminderOutbox.status == OutboxStatus.PENDING,
+        )
+        .order_by(ReminderOutbox.batch_id, ReminderOutbox.due_at, ReminderOutbox.id)
     )
+    lines: dict[int, list[_Line]] = {}
+    for item, state, owner_id, assignee_id, case_ref in db.session.execute(query):
+        if item.batch_id is None:  # excluded by the query; here for the type checker
+            continue
+        lines.setdefault(item.batch_id, []).append(
+            _Line(item, state in AWAITING, owner_id, assignee_id, case_ref or "-")
+        )
+    return lines
+
+
+@dataclass
+class _Settled:
+    """What settling a send task's batches decided, written in a few statements."""
+
+    cancelled: list[int] = field(default_factory=list)
+    released: dict[int, int] = field(default_factory=dict)
+    staff: tuple[set[int], int | None] | None = None  # active staff and first admin, if needed
+
+    def stand_in(self, line: _Line) -> int | None:
+        if self.staff is None:
+            self.staff = (_active_staff(), _first_admin())
+        active, admin_id = self.staff
+        return choose_recipient(line.owner_id, line.assignee_id, active, admin_id)
+
+    def write(self) -> None:
+        if self.cancelled:
+            db.session.execute(
+                sa.update(ReminderOutbox)
+                .where(ReminderOutbox.id.in_(self.cancelled))
+                .values(
+                    status=OutboxStatus.CANCELLED,
+                    last_error="referral no longer awaiting a reply",
+                )
+                .execution_options(synchronize_session=False)
+            )
+        for item_id, their in self.released.items():
+            db.session.execute(
+                sa.update(ReminderOutbox)
+                .where(ReminderOutbox.id == item_id)
+                .values(batch_id=None, recipient_id=their)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def _settle_items(
-    row: ReminderOutbox, recipient: User | None
-) -> tuple[list[ReminderOutbox], User | None]:
-    """The batch's items still worth sending, and to whom. Items whose referral stopped
-    waiting are cancelled. If the recipient left since the scan, the batch goes to the stand-in
-    of its first item, and items with another stand-in are released to the next scan, which
-    gathers them for theirs: a deadline never lapses because its owner left."""
-    items = batch_items(row.id, (OutboxStatus.PENDING,))
-    keep: list[ReminderOutbox] = []
-    cancelled: list[int] = []
-    released: dict[int, int] = {}
+    lines: Sequence[_Line], recipient: User | None, settled: _Settled
+) -> tuple[list[_Line], int | None]:
+    """The batch's items still worth sending, and to whom (a user id). Items whose referral
+    stopped waiting are cancelled. If the recipient left since the scan, the batch goes to the
+    stand-in of its first item, and items with another stand-in are released to the next scan,
+    which gathers them for theirs: a deadline never lapses because its owner left."""
+    keep: list[_Line] = []
     stand_in: int | None = None
     leaving = recipient is None or not recipient.is_active_account
-    for item in items:
-        referral = db.session.get(Referral, item.referral_id) if item.referral_id else None
-        if referral is None or referral.state not in AWAITING:
-            cancelled.append(item.id)
+    for line in lines:
+        if not line.awaiting:
+            settled.cancelled.append(line.item.id)
             continue
         if leaving:
-            their = _stand_in(referral)
+            their = settled.stand_in(line)
             if their is None:
-                cancelled.append(item.id)
+                settled.cancelled.append(line.item.id)
                 continue
             stand_in = their if stand_in is None else stand_in
             if their != stand_in:
-                released[item.id] = their
+                settled.released[line.item.id] = their
                 continue
-        keep.append(item)
-    if cancelled:
-        db.session.execute(
-            sa.update(ReminderOutbox)
-            .where(ReminderOutbox.id.in_(cancelled))
-            .values(status=OutboxStatus.CANCELLED, last_error="referral no longer awaiting a reply")
-            .execution_options(synchronize_session=False)
-        )
-    for item_id, their in released.items():
-        db.session.execute(
-            sa.update(ReminderOutbox)
-            .where(ReminderOutbox.id == item_id)
-            .values(batch_id=None, recipient_id=their)
-            .execution_options(synchronize_session=False)
-        )
-    db.session.commit()
-    if leaving:
-        recipient = db.session.get(User, stand_in) if stand_in is not None else None
-    return keep, recipient
+        keep.append(line)
+    return keep, (stand_in if leaving else recipient.id if recipient is not None else None)
 
 
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
@@ -745,66 +820,141 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
     When the mail server should be tried again later, the rows already sent are marked, the
     failing row is recorded for a retry, the untried ones are released, and
     :class:`TransientMailError` is raised (the task's retry takes them all again; rows sent
-    meanwhile are no longer claimable)."""
+    meanwhile are no longer claimable). A server so slow that half of
+    ``REMINDER_CLAIM_TIMEOUT_SECONDS`` passes hands the untried rows to a new task."""
     now = now or utcnow()
     claimed = _claim(outbox_ids, now)
+    # A slow mail server must not let the claims expire while this task still holds them
+    # (the scan would hand them to another worker: a duplicate). At half the timeout the rest
+    # go to a new task.
+    hand_over_at = monotonic() + int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]) / 2
     results: dict[int, str] = {}
     sent: list[int] = []
     backend = delivery.connection()
     try:
-        for position, outbox_id in enumerate(claimed):
+        outgoing = _prepare(claimed, now, backend, results)
+        for position, mail in enumerate(outgoing):
+            if position and monotonic() > hand_over_at:
+                _finish(sent, now, OutboxStatus.SENT, failing_since=None)
+                sent.clear()
+                _hand_over([later.row_id for later in outgoing[position:]], now)
+                break
             try:
-                results[outbox_id] = _deliver(outbox_id, now, backend)
+                results[mail.row_id] = _transmit(mail, now, backend)
             except TransientMailError:
                 _finish(sent, now, OutboxStatus.SENT, failing_since=None)
                 sent.clear()
-                _release(claimed[position + 1 :], now)
+                _release([later.row_id for later in outgoing[position + 1 :]], now)
                 raise
-            if results[outbox_id] == "sent":
-                sent.append(outbox_id)
+            if results[mail.row_id] == "sent":
+                sent.append(mail.row_id)
         _finish(sent, now, OutboxStatus.SENT, failing_since=None)
     finally:
         delivery.close_session(backend)
     return results
 
 
-def _deliver(outbox_id: int, now: datetime, backend: Any) -> str:
-    """Mail one claimed row over ``backend`` (kept open between rows). Returns "sent" (the
-    caller marks it), or records any other outcome itself."""
-    row = db.session.get(ReminderOutbox, outbox_id)
-    if row is None:  # deleted between the claim and now
-        return "skipped"
-    recipient = db.session.get(User, row.recipient_id)
-    items: list[ReminderOutbox] = []
-    if row.kind == "batch":
-        items, recipient = _settle_items(row, recipient)
-        if not items:
-            _finish(
-                [outbox_id], now, OutboxStatus.CANCELLED, "no referral in the batch awaits a reply"
-            )
-            return "cancelled"
-    if recipient is None or not recipient.is_active_account:
-        _finish([outbox_id], now, OutboxStatus.CANCELLED, "no active recipient")
-        return "cancelled"
-    if row.unacknowledged >= delivery.MAX_UNACKNOWLEDGED:
-        # Two attempts may each have delivered it already: a third copy is not sent blindly.
-        _finish([outbox_id], now, OutboxStatus.FAILED, delivery.NO_ACKNOWLEDGEMENT)
-        return "failed"
-    subject, body = compose(row, recipient.language, items or None)
-    message = EmailMessage(
-        subject=subject,
-        body=body,
-        from_email=current_app.config["MAIL_DEFAULT_SENDER"],
-        to=[recipient.email],
-        # Stable per batch: a mail client shows a rare duplicate (crash after the server
-        # accepted, before we marked the row) as one message.
-        headers={"Message-ID": f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>"},
-        connection=backend,
+def _hand_over(outbox_ids: list[int], now: datetime) -> None:
+    """Release claimed, untried rows and queue them in a new task (else the scan will)."""
+    _release(outbox_ids, now)
+    try:
+        enqueue_send_many(outbox_ids)
+    except Exception:  # kombu raises transport-specific errors; queued_at ages for the scan
+        current_app.logger.warning("broker unreachable; the next scan queues the rows")
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """One composed e-mail of a send task. ``row`` is read again only if its send fails."""
+
+    row_id: int
+    row: ReminderOutbox
+    message: EmailMessage
+
+
+def _prepare(
+    claimed: Sequence[int], now: datetime, backend: Any, results: dict[int, str]
+) -> list[_Outgoing]:
+    """Read the claimed rows, their recipients and their batches' items in three queries,
+    settle the batches and compose every e-mail before the first is sent; rows with nothing
+    to send are finished here (``results`` says how)."""
+    if not claimed:
+        return []
+    rows = list(
+        db.session.scalars(
+            sa.select(ReminderOutbox)
+            .where(ReminderOutbox.id.in_(list(claimed)))
+            .order_by(ReminderOutbox.id)
+        )
     )
+    # Deleted between the claim and now.
+    results.update(dict.fromkeys(set(claimed) - {row.id for row in rows}, "skipped"))
+    people: dict[int, User | None] = {
+        user.id: user
+        for user in db.session.scalars(
+            sa.select(User).where(User.id.in_({row.recipient_id for row in rows}))
+        )
+    }
+    lines = _pending_lines([row.id for row in rows if row.kind == "batch"])
+    zone = org_zone()
+    settled = _Settled()
+    ended: dict[tuple[OutboxStatus, str], list[int]] = {}
+    outgoing: list[_Outgoing] = []
+    for row in rows:
+        recipient = people.get(row.recipient_id)
+        items: list[_Line] = []
+        outcome: tuple[OutboxStatus, str] | None = None
+        if row.kind == "batch":
+            items, recipient_id = _settle_items(lines.get(row.id, []), recipient, settled)
+            if recipient_id is not None and recipient_id not in people:
+                people[recipient_id] = db.session.get(User, recipient_id)  # a stand-in
+            recipient = people.get(recipient_id) if recipient_id is not None else None
+            if not items:
+                outcome = (OutboxStatus.CANCELLED, "no referral in the batch awaits a reply")
+        if outcome is None and (recipient is None or not recipient.is_active_account):
+            outcome = (OutboxStatus.CANCELLED, "no active recipient")
+        if outcome is None and row.unacknowledged >= delivery.MAX_UNACKNOWLEDGED:
+            # Two attempts may each have delivered it already: a third copy is not sent blindly.
+            outcome = (OutboxStatus.FAILED, delivery.NO_ACKNOWLEDGEMENT)
+        if outcome is not None or recipient is None:  # (no recipient has an outcome already)
+            status, error = outcome or (OutboxStatus.CANCELLED, "no active recipient")
+            ended.setdefault((status, error), []).append(row.id)
+            results[row.id] = "cancelled" if status == OutboxStatus.CANCELLED else "failed"
+            continue
+        case_refs = {
+            line.item.referral_id: line.case_ref
+            for line in items
+            if line.item.referral_id is not None
+        }
+        subject, body = _compose_in(
+            recipient.language, row, [line.item for line in items] or [row], case_refs, zone
+        )
+        message = EmailMessage(
+            subject=subject,
+            body=body,
+            from_email=current_app.config["MAIL_DEFAULT_SENDER"],
+            to=[recipient.email],
+            # Stable per batch: a mail client shows a rare duplicate (crash after the server
+            # accepted, before we marked the row) as one message.
+            headers={"Message-ID": f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>"},
+            connection=backend,
+        )
+        outgoing.append(_Outgoing(row.id, row, message))
+    settled.write()
+    db.session.commit()
+    for (status, error), ended_ids in ended.items():
+        _finish(ended_ids, now, status, error)
+    return outgoing
+
+
+def _transmit(mail: _Outgoing, now: datetime, backend: Any) -> str:
+    """Mail one composed row over ``backend`` (kept open between rows). Returns "sent" (the
+    caller marks it), or records any other outcome itself."""
     try:
         delivery.open_session(backend)
-        message.send(fail_silently=False)
+        mail.message.send(fail_silently=False)
     except Exception as error:  # smtplib and socket errors; sorted by delivery.outcome_of
+        row = mail.row
         outcome = delivery.outcome_of(error, backend)
         delivery.close_quietly(backend)
         reason = type(error).__name__[:255]
@@ -816,18 +966,18 @@ def _deliver(outbox_id: int, now: datetime, backend: Any) -> str:
         if given_up is not None:
             detail = reason if given_up == "refused" else f"{reason}; {given_up}"
             _finish(
-                [outbox_id],
+                [mail.row_id],
                 now,
                 OutboxStatus.FAILED,
                 detail[:255],
                 failing_since=failing_since,
                 unacknowledged=unacknowledged,
             )
-            current_app.logger.error("reminder %s could not be e-mailed: %s", row.id, detail)
+            current_app.logger.error("reminder %s could not be e-mailed: %s", mail.row_id, detail)
             return "failed"
         # queued_at marks the retry Celery now holds, so a scan does not queue a second one.
         _finish(
-            [outbox_id],
+            [mail.row_id],
             now,
             OutboxStatus.PENDING,
             reason,

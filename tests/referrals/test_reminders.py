@@ -606,3 +606,35 @@ def test_a_caseworker_asks_for_daily_overdue_reminders_on_the_account_page(
     assert client.post("/auth/reminders", data={"frequency": "weekly"}).status_code == 400
     db.session.refresh(owner)
     assert owner.overdue_reminders_daily is True  # no CSRF token: nothing changed
+
+
+def test_a_slow_mail_server_hands_untried_rows_to_a_new_task_before_their_claim_expires(
+    mail_app: Flask, smtp_server: MailServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half the claim timeout into a send task, the rows it has not tried go back to the outbox
+    and into a new task: no claim expires while a worker still holds it (a scan would hand it
+    to another worker, a duplicate), and each e-mail still goes exactly once."""
+    org = make_org_key()
+    owners = [make_user(Role.CASEWORKER, email=f"cw{n}@example.org") for n in range(3)]
+    for owner in owners:
+        sent_referral(sent_at=SENT, owner=owner, org=org)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    assert len(queued) == 3
+    clock = iter([0.0])  # the task starts at 0; by its second e-mail, ages have passed
+    monkeypatch.setattr(reminders, "monotonic", lambda: next(clock, 10_000.0))
+    handed: list[list[int]] = []
+    monkeypatch.setattr(reminders, "enqueue_send_many", handed.append)
+
+    first = reminders.send_many(queued)
+
+    assert first == {min(queued): "sent"}
+    assert handed == [sorted(queued)[1:]]
+    rows = db.session.scalars(sa.select(ReminderOutbox).where(ReminderOutbox.id.in_(handed[0])))
+    assert {(row.status, row.claimed_at, row.attempts) for row in rows} == {
+        (OutboxStatus.PENDING, None, 0)
+    }
+    assert reminders.send_many(handed[0]) == dict.fromkeys(handed[0], "sent")
+    messages = smtp_server.wait_for(3)
+    assert sorted(m.recipients[0] for m in messages) == sorted(o.email for o in owners)
+    assert item_count(OutboxStatus.SENT) == 3
