@@ -8,6 +8,7 @@ the transactions and the audit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import (
@@ -20,6 +21,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -70,6 +72,10 @@ def _labels() -> dict[str, Any]:
     }
 
 
+def _translated(table: Mapping[Any, Any]) -> dict[Any, str]:
+    return {key: str(label) for key, label in table.items()}
+
+
 def _can_write() -> bool:
     return current_user.role in CASE_WRITERS
 
@@ -81,6 +87,13 @@ def _case_or_404(ref: str) -> Case:
     if case is None:
         abort(404)
     return case
+
+
+def _count_label(count: int) -> str:
+    """A tab's count in the reader's digits; "1,000+" past the counting cap."""
+    if queue_service.count_is_capped(count):
+        return _("%(count)s+", count=format_number(queue_service.COUNT_CAP))
+    return str(format_number(count))
 
 
 @bp.get("/")
@@ -107,7 +120,6 @@ def queue() -> PageResponse:
     def view_url(view: str) -> str:
         return url_for("cases.queue", view=view, sort=filters.sort)
 
-    current = keys.current_org_key()
     # The rows' ciphertext, for case-queue.js to show names and summaries (decrypted in the
     # browser, never sent back) and to index the rows not yet searchable.
     sealed_rows = [
@@ -121,26 +133,33 @@ def queue() -> PageResponse:
         }
         for row in page.rows
     ]
+    assignable, users = queue_service.staff_for(page)
+    # The label tables the queue shows, translated once for the page (rows repeat them; a
+    # lazy string is translated again each time it is shown).
+    shown = ("threat_labels", "urgency_labels", "status_labels", "flag_labels", "sort_labels")
+    labels_now = {name: _translated(table) for name, table in _labels().items() if name in shown}
     return render_template(
         "cases/queue.html",
         page=page,
         filters=filters,
         countries=queue_service.countries_in_use(),
-        users=queue_service.assignee_emails(page),
-        assignable=casework.assignable_users(),
+        users=users,
+        assignable=assignable,
         page_url=page_url,
         sort_url=sort_url,
         view_url=view_url,
         sealed_rows=sealed_rows,
-        search_key_id=current.id if current else None,
+        search_key_id=page.search_key_id,
+        count_label=_count_label,
+        format_number=format_number,
         can_write=_can_write(),
         searching=bool(filters.q or filters.tokens),
         filtered=any(k not in ("view", "sort", "lang") for k in args),
         country_name=vocab.country_name,
         language_name=vocab.language_name,
-        view_labels=VIEW_LABELS,
+        view_labels=_translated(VIEW_LABELS),
         next_action_words=next_action_words,
-        **_labels(),
+        **labels_now,
     )
 
 
