@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import get_locale
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from intake import vocab
 from intake.db import like_escape, utcnow
@@ -28,6 +28,7 @@ from intake.models import (
     Urgency,
     User,
 )
+from intake.models.directory import DirectoryEntry
 from intake.services import audit, search
 from intake.services.casework import first_response_due
 from intake.services.deadlines import DUE_SOON
@@ -364,7 +365,17 @@ def _nearest_referrals(case_ids: list[int]) -> dict[int, Referral]:
     nearest: dict[int, Referral] = {}
     for referral in db.session.scalars(
         sa.select(Referral)
-        .options(joinedload(Referral.entry))
+        # What the next action says, no more: the state, kind and clock, the entry's names.
+        .options(
+            load_only(
+                Referral.case_id,
+                Referral.entry_id,
+                Referral.kind,
+                Referral.state,
+                Referral.due_at,
+            ),
+            joinedload(Referral.entry).load_only(DirectoryEntry.name, DirectoryEntry.name_zh),
+        )
         .where(
             Referral.case_id.in_(case_ids),
             Referral.state.in_(AWAITING),
