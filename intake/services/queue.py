@@ -20,7 +20,9 @@ from intake.extensions import db
 from intake.models import (
     AWAITING,
     Case,
+    CaseSearchIndex,
     CaseStatus,
+    OrgKey,
     Referral,
     ReferralKind,
     ReferralState,
@@ -32,7 +34,6 @@ from intake.models.directory import DirectoryEntry
 from intake.services import audit, search
 from intake.services.casework import first_response_due
 from intake.services.deadlines import DUE_SOON
-from intake.services.keys import current_org_key
 from intake.services.transactions import transactional
 
 PAGE_SIZE = 25
@@ -275,8 +276,14 @@ def _count_orders() -> dict[str, list[Any]]:
     }
 
 
-def view_counts(viewer: User, now: datetime | None = None) -> dict[str, int]:
-    """How many cases each saved view holds, up to COUNT_CAP + 1 each, in one statement."""
+def view_counts(
+    viewer: User,
+    now: datetime | None = None,
+    listed: tuple[list[sa.ColumnElement[bool]], int] | None = None,
+) -> dict[str, int]:
+    """How many cases each saved view holds, up to COUNT_CAP + 1 each, in one statement;
+    with ``listed`` (conditions, limit), the filtered list's bounded count too, as "listed"
+    (one round trip for the tabs and the list)."""
     now = now or utcnow()
     views = _view_conditions(now, viewer)
     orders = _count_orders()
@@ -284,6 +291,8 @@ def view_counts(viewer: User, now: datetime | None = None) -> dict[str, int]:
         _bounded_count([condition], COUNT_CAP, orders.get(name)).label(name)
         for name, condition in views.items()
     ]
+    if listed is not None:
+        columns.append(_bounded_count(*listed).label("listed"))
     row = db.session.execute(sa.select(*columns)).one()
     return {name: int(value or 0) for name, value in row._mapping.items()}
 
@@ -297,13 +306,14 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     The rows leave the session before the audit commits: the page shows what was read, with
     no reload per case after the commit expires them."""
     now = utcnow()
-    counts = view_counts(viewer, now)
     conditions = _conditions(filters, viewer, now)
     count_limit = max(COUNT_CAP, max(1, filters.page) * PAGE_SIZE)
     if _only_the_view(filters) and count_limit == COUNT_CAP:
+        counts = view_counts(viewer, now)
         total = counts[filters.view]
     else:
-        total = db.session.scalar(sa.select(_bounded_count(conditions, count_limit))) or 0
+        counts = view_counts(viewer, now, (conditions, count_limit))
+        total = counts.pop("listed")
     capped = total > count_limit
     if capped:
         # More rows than counted, so this page is full and another follows it.
@@ -321,8 +331,7 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     )
     found = list(db.session.scalars(query))
     awaiting = _nearest_referrals([case.id for case in found])
-    current = current_org_key()
-    indexed = search.indexed_cases([case.id for case in found], current.id if current else None)
+    search_key_id, indexed = _current_key_and_indexed([case.id for case in found])
     rows = [
         QueueRow(
             case=case,
@@ -354,8 +363,25 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
         pages=pages,
         counts=counts,
         capped=capped,
-        search_key_id=current.id if current else None,
+        search_key_id=search_key_id,
     )
+
+
+def _current_key_and_indexed(case_ids: list[int]) -> tuple[int | None, set[int]]:
+    """In one statement: the current organisation key's id (the newest not retired, as
+    keys.current_org_key) and which of these cases have search tokens under it."""
+    current = sa.select(sa.func.max(OrgKey.id)).where(OrgKey.retired_at.is_(None)).scalar_subquery()
+    indexed = sa.and_(
+        CaseSearchIndex.org_key_id == OrgKey.id, CaseSearchIndex.case_id.in_(case_ids)
+    )
+    rows = db.session.execute(
+        sa.select(OrgKey.id, CaseSearchIndex.case_id)
+        .outerjoin(CaseSearchIndex, indexed if case_ids else sa.false())
+        .where(OrgKey.id == current)
+    ).all()
+    if not rows:
+        return None, set()
+    return rows[0][0], {case_id for _, case_id in rows if case_id is not None}
 
 
 def _nearest_referrals(case_ids: list[int]) -> dict[int, Referral]:
