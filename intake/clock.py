@@ -14,6 +14,7 @@ days and hours.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_time, get_timezone_location
@@ -43,11 +44,17 @@ def zone_label(moment: datetime, zone: ZoneInfo, locale: str | None = None) -> s
     """ "Taipei, UTC+8" (the city in the reader's language); just "UTC" for UTC itself."""
     if zone.key in ("UTC", "Etc/UTC", "Etc/GMT", "GMT"):
         return "UTC"
+    return f"{_city(zone.key, locale or _locale())}, {offset_label(moment)}"
+
+
+@cache
+def _city(zone_key: str, locale: str) -> str:
+    """The zone's city in ``locale``: CLDR data that never changes while the process runs,
+    looked up once (a page shows one date per row, each with the city)."""
     try:
-        city = get_timezone_location(zone, locale=locale or _locale(), return_city=True)
+        return str(get_timezone_location(ZoneInfo(zone_key), locale=locale, return_city=True))
     except (LookupError, ValueError):
-        city = zone.key.rsplit("/", 1)[-1].replace("_", " ")
-    return f"{city}, {offset_label(moment)}"
+        return zone_key.rsplit("/", 1)[-1].replace("_", " ")
 
 
 def local_text(moment: datetime, *, zone: ZoneInfo | None = None, locale: str | None = None) -> str:

@@ -8,6 +8,7 @@ the transactions and the audit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import (
@@ -20,6 +21,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -52,6 +54,7 @@ from intake.services.search import SearchError
 from intake.web import error_response
 
 MAX_ID = 2**31 - 1
+REF_SLOT = "RF-SLOT"  # a reference's place in a URL built once per page (see queue())
 PageResponse = str | WerkzeugResponse | tuple[Response | str, int]
 
 
@@ -70,6 +73,10 @@ def _labels() -> dict[str, Any]:
     }
 
 
+def _translated(table: Mapping[Any, Any]) -> dict[Any, str]:
+    return {key: str(label) for key, label in table.items()}
+
+
 def _can_write() -> bool:
     return current_user.role in CASE_WRITERS
 
@@ -81,6 +88,13 @@ def _case_or_404(ref: str) -> Case:
     if case is None:
         abort(404)
     return case
+
+
+def _count_label(count: int) -> str:
+    """A tab's count in the reader's digits; "1,000+" past the counting cap."""
+    if queue_service.count_is_capped(count):
+        return _("%(count)s+", count=format_number(queue_service.COUNT_CAP))
+    return str(format_number(count))
 
 
 @bp.get("/")
@@ -107,7 +121,16 @@ def queue() -> PageResponse:
     def view_url(view: str) -> str:
         return url_for("cases.queue", view=view, sort=filters.sort)
 
-    current = keys.current_org_key()
+    # One URL per endpoint, the reference filled in per row (references are [A-Z0-9-]):
+    # url_for on every row of every page was most of the rows' cost.
+    case_urls = {
+        endpoint: url_for(endpoint, ref=REF_SLOT)
+        for endpoint in ("cases.detail", "cases.assign", "cases.search_tokens")
+    }
+
+    def case_url(endpoint: str, ref: str) -> str:
+        return case_urls[endpoint].replace(REF_SLOT, ref)
+
     # The rows' ciphertext, for case-queue.js to show names and summaries (decrypted in the
     # browser, never sent back) and to index the rows not yet searchable.
     sealed_rows = [
@@ -117,30 +140,38 @@ def queue() -> PageResponse:
             "sealed_answers": row.case.sealed_answers,
             # Viewers read but write nothing, search tokens included: theirs is never asked.
             "indexed": row.indexed or not _can_write(),
-            "tokens_url": url_for("cases.search_tokens", ref=row.case.ref),
+            "tokens_url": case_url("cases.search_tokens", row.case.ref),
         }
         for row in page.rows
     ]
+    assignable, users = queue_service.staff_for(page)
+    # The label tables the queue shows, translated once for the page (rows repeat them; a
+    # lazy string is translated again each time it is shown).
+    shown = ("threat_labels", "urgency_labels", "status_labels", "flag_labels", "sort_labels")
+    labels_now = {name: _translated(table) for name, table in _labels().items() if name in shown}
     return render_template(
         "cases/queue.html",
         page=page,
         filters=filters,
         countries=queue_service.countries_in_use(),
-        users=queue_service.assignee_emails(page),
-        assignable=casework.assignable_users(),
+        users=users,
+        assignable=assignable,
         page_url=page_url,
+        case_url=case_url,
         sort_url=sort_url,
         view_url=view_url,
         sealed_rows=sealed_rows,
-        search_key_id=current.id if current else None,
+        search_key_id=page.search_key_id,
+        count_label=_count_label,
+        format_number=format_number,
         can_write=_can_write(),
         searching=bool(filters.q or filters.tokens),
         filtered=any(k not in ("view", "sort", "lang") for k in args),
         country_name=vocab.country_name,
         language_name=vocab.language_name,
-        view_labels=VIEW_LABELS,
+        view_labels=_translated(VIEW_LABELS),
         next_action_words=next_action_words,
-        **_labels(),
+        **labels_now,
     )
 
 

@@ -48,6 +48,10 @@ class Case(db.Model):  # type: ignore[name-defined]
         ),
         _open_cases_index("ix_cases_open_deadline", "next_due", "received_at", "id"),
         _open_cases_index("ix_cases_open_attention", "attention_at"),
+        # "Mine", "unassigned" and the assignee filter, in the queue's order, over open cases.
+        _open_cases_index(
+            "ix_cases_open_assignee", "assignee_id", "urgency_rank", "next_due", "received_at", "id"
+        ),
         # The tab counts read this index only (PostgreSQL: an index-only scan).
         sa.Index("ix_cases_queue_counts", "status", "assignee_id", "attention_at", "next_due"),
         # "Part of a reference": trigrams on PostgreSQL (SQLite scans, which is fine there).

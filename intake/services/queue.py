@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import get_locale
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from intake import vocab
 from intake.db import like_escape, utcnow
@@ -20,20 +20,27 @@ from intake.extensions import db
 from intake.models import (
     AWAITING,
     Case,
+    CaseSearchIndex,
     CaseStatus,
+    OrgKey,
     Referral,
     ReferralKind,
     ReferralState,
+    Role,
     Urgency,
     User,
 )
+from intake.models.directory import DirectoryEntry
 from intake.services import audit, search
 from intake.services.casework import first_response_due
 from intake.services.deadlines import DUE_SOON
-from intake.services.keys import current_org_key
 from intake.services.transactions import transactional
 
 PAGE_SIZE = 25
+# Counts stop here: a tab says "100+" rather than reading every open case to say "41,327",
+# so its cost follows the page, not the table. Each count reads at most COUNT_CAP + 1 entries
+# of an index (a LIMIT-ed subquery), or, for a deep page, as many as that page's OFFSET does.
+COUNT_CAP = 100
 
 
 # --- the queue ------------------------------------------------------------------------------
@@ -105,22 +112,44 @@ class QueueRow:
 
 @dataclass
 class QueuePage:
+    """One page of the queue. ``total`` and ``counts`` are bounded: a value above its cap
+    (``capped``; each tab's at :data:`COUNT_CAP`) means "more than the cap", and then ``pages``
+    is the pages known so far (this one and, when there are more rows, the next)."""
+
     rows: list[QueueRow]
     total: int
     page: int
     pages: int
     counts: dict[str, int]
+    capped: bool = False
+    search_key_id: int | None = None  # the current organisation key, for the search tokens
 
     @property
     def action_count(self) -> int:
         return self.counts.get("action", 0)
+
+    @property
+    def has_next(self) -> bool:
+        return self.capped or self.page < self.pages
+
+
+def count_is_capped(count: int) -> bool:
+    """A tab count read as "COUNT_CAP+"."""
+    return count > COUNT_CAP
+
+
+# "Open" written as the partial indexes' own predicate (status <> 'closed'), a constant in the
+# SQL rather than a bound parameter: PostgreSQL uses a partial index only when it can prove the
+# query implies its WHERE, which it cannot for a parameter once a prepared statement switches
+# to its generic plan (psycopg prepares a statement from its fifth execution).
+_CLOSED = sa.literal(CaseStatus.CLOSED, Case.status.type, literal_execute=True)
 
 
 def _view_conditions(now: datetime, viewer: User) -> dict[str, sa.ColumnElement[bool]]:
     """Each saved view as one SQL condition over the stored queue columns (also counted, in
     one query, for the tabs). ``attention_at`` is the earlier of a new case's first-response
     deadline and its nearest running referral clock (intake.models.queue_state)."""
-    is_open = Case.status != CaseStatus.CLOSED
+    is_open = Case.status != _CLOSED
     soon = now + DUE_SOON
     overdue = Case.attention_at < now
     # An action by us is due: a first response due soon or late, a referral clock passed or
@@ -215,15 +244,56 @@ def _order(sort: str) -> list[Any]:
     ]
 
 
-def view_counts(viewer: User, now: datetime | None = None) -> dict[str, int]:
-    """How many cases each saved view holds, in one query (over ix_cases_queue_counts)."""
+def _bounded_count(
+    conditions: list[sa.ColumnElement[bool]], limit: int, order: list[Any] | None = None
+) -> sa.ScalarSelect[int]:
+    """How many cases meet ``conditions``, counting no further than ``limit`` + 1 (so a
+    result above ``limit`` means "more"): the rows of a LIMIT-ed subquery. ``order`` names the
+    index to walk (its columns): with it PostgreSQL reads that index from the start and stops
+    at the limit, rather than scanning the table in storage order and hoping the matching rows
+    come early (they do not: a week's deadlines are the newest rows)."""
+    found = sa.select(sa.literal(1).label("one")).select_from(Case).where(*conditions)
+    if order:
+        found = found.order_by(*order)
+    return (
+        sa.select(sa.func.count()).select_from(found.limit(limit + 1).subquery()).scalar_subquery()
+    )
+
+
+def _count_orders() -> dict[str, list[Any]]:
+    """Per saved view, the index its tab count walks (see _bounded_count)."""
+    by_attention = [Case.attention_at]  # ix_cases_open_attention
+    by_assignee = [Case.assignee_id, *_order("priority")]  # ix_cases_open_assignee
+    return {
+        "action": _order("priority"),  # ix_cases_open_priority, as the page itself
+        "mine": by_assignee,
+        "unassigned": by_assignee,
+        "overdue": by_attention,
+        "week": by_attention,
+        "waiting": by_attention,
+        "open": by_attention,
+        "closed": [Case.status, Case.urgency],  # ix_cases_status_urgency
+    }
+
+
+def view_counts(
+    viewer: User,
+    now: datetime | None = None,
+    listed: tuple[list[sa.ColumnElement[bool]], int] | None = None,
+) -> dict[str, int]:
+    """How many cases each saved view holds, up to COUNT_CAP + 1 each, in one statement;
+    with ``listed`` (conditions, limit), the filtered list's bounded count too, as "listed"
+    (one round trip for the tabs and the list)."""
     now = now or utcnow()
     views = _view_conditions(now, viewer)
+    orders = _count_orders()
     columns = [
-        sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0).label(name)
+        _bounded_count([condition], COUNT_CAP, orders.get(name)).label(name)
         for name, condition in views.items()
     ]
-    row = db.session.execute(sa.select(*columns).select_from(Case)).one()
+    if listed is not None:
+        columns.append(_bounded_count(*listed).label("listed"))
+    row = db.session.execute(sa.select(*columns)).one()
     return {name: int(value or 0) for name, value in row._mapping.items()}
 
 
@@ -231,18 +301,27 @@ def view_counts(viewer: User, now: datetime | None = None) -> dict[str, int]:
 def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     """One page of the caseworker queue, most urgent first; audited as a listing (no content).
 
+    Counted as far as the page needs: up to COUNT_CAP, or to the requested page when it lies
+    deeper (the page's own OFFSET reads as many rows). An out-of-range page shows the last one.
     The rows leave the session before the audit commits: the page shows what was read, with
     no reload per case after the commit expires them."""
     now = utcnow()
-    counts = view_counts(viewer, now)
     conditions = _conditions(filters, viewer, now)
-    if _only_the_view(filters):
+    count_limit = max(COUNT_CAP, max(1, filters.page) * PAGE_SIZE)
+    if _only_the_view(filters) and count_limit == COUNT_CAP:
+        counts = view_counts(viewer, now)
         total = counts[filters.view]
     else:
-        count_query = sa.select(sa.func.count(Case.id)).select_from(Case)
-        total = db.session.scalar(count_query.where(*conditions)) or 0
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, filters.page), pages)
+        counts = view_counts(viewer, now, (conditions, count_limit))
+        total = counts.pop("listed")
+    capped = total > count_limit
+    if capped:
+        # More rows than counted, so this page is full and another follows it.
+        page = max(1, filters.page)
+        pages = page + 1
+    else:
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = min(max(1, filters.page), pages)
     query = (
         sa.select(Case)
         .where(*conditions)
@@ -252,8 +331,7 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     )
     found = list(db.session.scalars(query))
     awaiting = _nearest_referrals([case.id for case in found])
-    current = current_org_key()
-    indexed = search.indexed_cases([case.id for case in found], current.id if current else None)
+    search_key_id, indexed = _current_key_and_indexed([case.id for case in found])
     rows = [
         QueueRow(
             case=case,
@@ -269,14 +347,41 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     for referral in awaiting.values():
         if referral in db.session:
             db.session.expunge(referral)
-    audit.record(
-        "case.list",
-        "case",
-        "*",
-        actor=viewer,
-        detail={"view": filters.view, "page": page, "shown": len(rows), "total": total},
+    detail: dict[str, Any] = {
+        "view": filters.view,
+        "page": page,
+        "shown": len(rows),
+        "total": total,
+    }
+    if capped:
+        detail["capped"] = True
+    audit.record("case.list", "case", "*", actor=viewer, detail=detail)
+    return QueuePage(
+        rows=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        counts=counts,
+        capped=capped,
+        search_key_id=search_key_id,
     )
-    return QueuePage(rows=rows, total=total, page=page, pages=pages, counts=counts)
+
+
+def _current_key_and_indexed(case_ids: list[int]) -> tuple[int | None, set[int]]:
+    """In one statement: the current organisation key's id (the newest not retired, as
+    keys.current_org_key) and which of these cases have search tokens under it."""
+    current = sa.select(sa.func.max(OrgKey.id)).where(OrgKey.retired_at.is_(None)).scalar_subquery()
+    indexed = sa.and_(
+        CaseSearchIndex.org_key_id == OrgKey.id, CaseSearchIndex.case_id.in_(case_ids)
+    )
+    rows = db.session.execute(
+        sa.select(OrgKey.id, CaseSearchIndex.case_id)
+        .outerjoin(CaseSearchIndex, indexed if case_ids else sa.false())
+        .where(OrgKey.id == current)
+    ).all()
+    if not rows:
+        return None, set()
+    return rows[0][0], {case_id for _, case_id in rows if case_id is not None}
 
 
 def _nearest_referrals(case_ids: list[int]) -> dict[int, Referral]:
@@ -286,7 +391,17 @@ def _nearest_referrals(case_ids: list[int]) -> dict[int, Referral]:
     nearest: dict[int, Referral] = {}
     for referral in db.session.scalars(
         sa.select(Referral)
-        .options(joinedload(Referral.entry))
+        # What the next action says, no more: the state, kind and clock, the entry's names.
+        .options(
+            load_only(
+                Referral.case_id,
+                Referral.entry_id,
+                Referral.kind,
+                Referral.state,
+                Referral.due_at,
+            ),
+            joinedload(Referral.entry).load_only(DirectoryEntry.name, DirectoryEntry.name_zh),
+        )
         .where(
             Referral.case_id.in_(case_ids),
             Referral.state.in_(AWAITING),
@@ -345,17 +460,31 @@ def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None
     return flags
 
 
-def countries_in_use() -> list[str]:
-    """The countries the queue's country filter offers: the vocabulary's (ISO 3166-1), not a
-    scan of the stored cases."""
-    return list(vocab.SORTED_COUNTRIES)
+def countries_in_use() -> list[tuple[str, str]]:
+    """The countries the queue's country filter offers, as (code, name in the reader's
+    language) sorted by name: the vocabulary's (ISO 3166-1), not a scan of the stored cases;
+    built once per language (vocab.country_choices)."""
+    return vocab.country_choices()
 
 
-def assignee_emails(page: QueuePage) -> dict[int, str]:
-    """Who holds each case on the page, by user id."""
-    ids = {row.case.assignee_id for row in page.rows if row.case.assignee_id}
-    if not ids:
-        return {}
-    return {
-        user.id: user.email for user in db.session.scalars(sa.select(User).where(User.id.in_(ids)))
-    }
+class StaffMember(NamedTuple):
+    id: int
+    email: str
+
+
+def staff_for(page: QueuePage) -> tuple[list[StaffMember], dict[int, str]]:
+    """In one statement, the people the page names: who can be assigned a case (active
+    caseworkers and admins, by e-mail, for the assignee filter) and who holds each case on
+    the page, by user id (a former colleague too). Only ids and e-mails are read."""
+    holders = {row.case.assignee_id for row in page.rows if row.case.assignee_id}
+    assignable = sa.and_(
+        User.role.in_([Role.ADMIN, Role.CASEWORKER]), User.is_active_account.is_(True)
+    )
+    wanted = sa.or_(assignable, User.id.in_(holders)) if holders else assignable
+    found = db.session.execute(
+        sa.select(User.id, User.email, assignable.label("assignable"))
+        .where(wanted)
+        .order_by(User.email)
+    ).all()
+    emails = {person.id: person.email for person in found if person.id in holders}
+    return [StaffMember(person.id, person.email) for person in found if person.assignable], emails

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 from flask_babel import lazy_gettext as _l
 
 from intake.extensions import db
@@ -24,11 +24,26 @@ class SettingError(ValueError):
     """A setting value that cannot be used; the message is safe to show."""
 
 
+# The stored time zone, read once per application context (one request, one task): a page
+# shows a date per row, each through org_zone(), and a missing row (the usual case: the
+# environment's zone) is not kept by the session's identity map, so each read was a query.
+_STORED_ZONE = "_org_setting_timezone"
+_NOT_READ = object()
+
+
+def _stored_timezone() -> str | None:
+    stored = g.get(_STORED_ZONE, _NOT_READ)
+    if stored is _NOT_READ:
+        stored = db.session.scalar(sa.select(OrgSetting.value).where(OrgSetting.key == TIMEZONE))
+        setattr(g, _STORED_ZONE, stored)
+    return stored
+
+
 def timezone_name() -> str:
     """The organisation's time zone: the admin's choice, else ORG_TIMEZONE, else UTC."""
-    row = db.session.get(OrgSetting, TIMEZONE)
-    if row is not None:
-        return row.value
+    stored = _stored_timezone()
+    if stored is not None:
+        return stored
     return str(current_app.config.get("ORG_TIMEZONE") or "UTC")
 
 
@@ -57,6 +72,7 @@ def set_timezone(name: str, actor: User) -> str:
     detail = {"from": previous, "to": name}
     audit.record("settings.timezone", "settings", TIMEZONE, actor=actor, detail=detail)
     db.session.commit()
+    setattr(g, _STORED_ZONE, name)
     return name
 
 

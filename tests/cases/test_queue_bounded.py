@@ -1,0 +1,177 @@
+"""The queue's cost follows the page: counts stop at a cap, pages go on past it, and the
+number of statements a listing runs does not depend on how many cases there are."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import AuditEvent, Case, CaseStatus, Role, User
+from intake.services import queue as queue_service
+from tests.builders import OrgKeyPair, make_case, make_org_key, make_user, sign_in
+
+CAP = 5  # the counting cap in these tests (COUNT_CAP), so that a few cases exceed it
+
+
+@pytest.fixture(autouse=True)
+def small_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queue_service, "COUNT_CAP", CAP)
+
+
+def refs_in(html: str) -> list[str]:
+    return re.findall(r'class="case-ref" href="/cases/([^"]+)"', html)
+
+
+def badge(html: str, view: str) -> str:
+    tab = re.search(
+        rf'href="/cases/\?view={view}[^"]*"[^>]*>\s*[^<]+<span class="badge">([^<]+)<', html
+    )
+    assert tab is not None, view
+    return tab.group(1)
+
+
+def open_cases(org: OrgKeyPair, count: int, start: int = 0, **fields: Any) -> None:
+    for number in range(start, start + count):
+        make_case(
+            org,
+            ref=f"RF-B{number:03d}",
+            received_at=utcnow() - timedelta(hours=500 - number),
+            **fields,
+        )
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def test_tab_counts_match_a_direct_count_below_the_cap(any_app: Flask) -> None:
+    client = any_app.test_client()
+    org = make_org_key()
+    me = sign_in(client, Role.CASEWORKER)
+    open_cases(org, 3, status=CaseStatus.ASSESSING, assignee_id=me.id)
+    open_cases(org, 2, start=3, status=CaseStatus.CLOSED)
+    html = client.get("/cases/").get_data(as_text=True)
+    direct = {
+        "mine": db.session.scalar(
+            sa.select(sa.func.count()).where(
+                Case.assignee_id == me.id, Case.status != CaseStatus.CLOSED
+            )
+        ),
+        "closed": db.session.scalar(
+            sa.select(sa.func.count()).where(Case.status == CaseStatus.CLOSED)
+        ),
+        "open": db.session.scalar(
+            sa.select(sa.func.count()).where(Case.status != CaseStatus.CLOSED)
+        ),
+    }
+    assert direct == {"mine": 3, "closed": 2, "open": 3}
+    for view, count in direct.items():
+        assert badge(html, view) == str(count), view
+    all_html = client.get("/cases/?view=all").get_data(as_text=True)
+    assert "5 cases" in all_html
+    assert "More than" not in all_html
+
+
+def test_past_the_cap_a_tab_says_so_and_the_pages_go_on(any_app: Flask) -> None:
+    client = any_app.test_client()
+    org = make_org_key()
+    sign_in(client, Role.CASEWORKER)
+    total = 2 * queue_service.PAGE_SIZE + 3  # three pages, well past the cap of 5
+    open_cases(org, total, status=CaseStatus.ASSESSING)
+    first = client.get("/cases/?view=open").get_data(as_text=True)
+    assert badge(first, "open") == f"{CAP}+"
+    assert badge(first, "closed") == "0"
+    # The list's own count reaches at least to the end of the page shown.
+    assert f"More than {max(CAP, queue_service.PAGE_SIZE)} cases" in first
+    assert "page 1 of" not in first
+    assert 'href="/cases/?view=open&amp;page=2" rel="next"' in first
+    everything = [f"RF-B{n:03d}" for n in range(total)]
+    seen = refs_in(first)
+    for number in (2, 3):
+        html = client.get(f"/cases/?view=open&page={number}").get_data(as_text=True)
+        seen += refs_in(html)
+        assert f"page {number}" in html
+    assert seen == everything  # every case once, in the queue's order
+    # The last page is counted exactly (the count reaches as deep as the page asked for).
+    last = client.get("/cases/?view=open&page=3").get_data(as_text=True)
+    assert "page 3 of 3" in last
+    assert 'rel="next"' not in last
+    # A page beyond the end shows the last one, as before.
+    assert refs_in(client.get("/cases/?view=open&page=9").get_data(as_text=True)) == everything[-3:]
+
+
+def test_a_capped_listing_is_audited_as_capped(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue_service, "PAGE_SIZE", 2)
+    org = make_org_key()
+    sign_in(client, Role.CASEWORKER)
+    open_cases(org, CAP + 2, status=CaseStatus.ASSESSING)
+    client.get("/cases/?view=open")
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "case.list")).one()
+    assert event.detail == {
+        "view": "open",
+        "page": 1,
+        "shown": 2,
+        "total": CAP + 1,
+        "capped": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "query", ["", "view=mine", "view=open&country=MX", "view=all&q=RF-B0", "view=open&page=2"]
+)
+def test_the_statements_a_listing_runs_do_not_grow_with_the_cases(
+    any_app: Flask, query: str
+) -> None:
+    client = any_app.test_client()
+    org = make_org_key()
+    me = sign_in(client, Role.CASEWORKER)
+    colleagues = [make_user(Role.CASEWORKER) for _ in range(3)]
+
+    def add(count: int, start: int) -> None:
+        for number in range(start, start + count):
+            holder: User | None = ([me, *colleagues, None])[number % 5]
+            make_case(
+                org,
+                ref=f"RF-B{number:03d}",
+                status=CaseStatus.ASSESSING if number % 3 else CaseStatus.NEW,
+                assignee_id=holder.id if holder else None,
+                received_at=utcnow() - timedelta(hours=number),
+            )
+        db.session.commit()
+
+    def listing() -> int:
+        client.get(f"/cases/?{query}")  # warm: the session row, the time zone, the key
+        with statements(any_app) as seen:
+            response = client.get(f"/cases/?{query}")
+        assert response.status_code == 200
+        return len(seen)
+
+    add(30, 0)
+    few = listing()
+    add(270, 30)
+    many = listing()
+    assert few == many, (few, many)
+    assert many <= 14
