@@ -317,15 +317,21 @@ def create_case(
         CaseAttachment(case_id=case.id, sealed_content=content, size=bucket_of(content))
         for content in sealed_files
     )
-    db.session.flush()
-    audit.record(
-        "case.submitted",
-        "case",
-        case.id,
-        actor_label=SUBMITTER,
-        detail={"sealed_by": sealed_by.value, "attachments": len(sealed_files)},
+    consent_events = consent.record_from_intake(case, routing.consent_given, SUBMITTER)
+    # The audit events last, in one statement: the chain head's lock (which every audited
+    # write takes in turn) is held from here to the commit only.
+    audit.record_all(
+        [
+            audit.Entry(
+                "case.submitted",
+                "case",
+                case.id,
+                actor_label=SUBMITTER,
+                detail={"sealed_by": sealed_by.value, "attachments": len(sealed_files)},
+            ),
+            *consent_events,
+        ]
     )
-    consent.record_from_intake(case, routing.consent_given, SUBMITTER)
     return Submission(case=case, receipt_code=code)
 
 
