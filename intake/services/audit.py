@@ -65,9 +65,11 @@ _event_hash = event_hash
 _HEAD = "audit.chain_head"  # session.info: the head this transaction holds the lock of
 
 
-def _locked_head() -> str:
+def head_lock() -> sa.Update:
     """Lock the chain head row and read the head, in one statement; the lock is held until
-    the transaction ends, so appends take turns and ids follow the chain.
+    the transaction ends, so appends take turns and ids follow the chain. Returns the head and
+    whether its event still exists (``present``); another statement may carry it as a CTE
+    (then :func:`continue_from` takes what it returned).
 
     The stored head is trusted only while its event still exists (a hash is unique): after
     events were cut off the end, the writer links to what is left, as it always did, and the
@@ -75,7 +77,7 @@ def _locked_head() -> str:
     runs in the statement's older snapshot and fails: the fallback reads the newest event
     then, which is that writer's."""
     head_table = AuditChainHead.__table__
-    locked = (
+    return (
         sa.update(head_table)
         .where(head_table.c.id == 1)
         .values(hash=head_table.c.hash)
@@ -85,17 +87,33 @@ def _locked_head() -> str:
             # would name the events' own column.
             sa.literal_column(
                 "EXISTS (SELECT 1 FROM audit_events AS e WHERE e.hash = audit_chain_head.hash)"
-            ),
+            ).label("present"),
         )
     )
-    row = db.session.execute(locked).first()
+
+
+def _locked_head() -> str:
+    """The head, locked by :func:`head_lock` (seeding the row once on a schema made by
+    create_all)."""
+    row = db.session.execute(head_lock()).first()
     if row is None:  # a schema made by create_all: seed the row once, then lock it
         db.session.execute(_seed_head())
-        row = db.session.execute(locked).first()
+        row = db.session.execute(head_lock()).first()
+    return _head_of(row)
+
+
+def _head_of(row: Any) -> str:
     if row is not None and row[1]:
         return str(row[0])
     newest = db.session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     return newest or GENESIS
+
+
+def continue_from(hash_: str | None, present: bool | None) -> None:
+    """The head as another statement locked and read it with :func:`head_lock` (None: it
+    found no head row): the next :func:`record_all` or :func:`record` links to it."""
+    previous = _locked_head() if hash_ is None else _head_of((hash_, present))
+    db.session.info[_HEAD] = (previous, False)
 
 
 def _seed_head() -> sa.Insert:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -136,6 +137,39 @@ def _audit_recorded(record: ConsentRecord, actor: User | None, actor_label: str 
         actor_label=actor_label,
         detail=entry.detail,
     )
+
+
+def intake_record_values(case_id: Any, given_at: datetime) -> list[dict[str, Any]]:
+    """The columns of the records the intake form's "yes" makes, one dict per purpose (the
+    submission may insert them in the statement that inserts the case: ``case_id`` may be a
+    SQL expression)."""
+    return [
+        {
+            "case_id": case_id,
+            "purpose": purpose,
+            "given_by": ConsentGiver.SUBMITTER,
+            "given_via": ConsentChannel.INTAKE_FORM,
+            "given_at": given_at,
+        }
+        for purpose in INTAKE_PURPOSES
+    ]
+
+
+def intake_entries(
+    case_id: int, inserted: Sequence[tuple[int, ConsentPurpose]], actor_label: str
+) -> list[audit.Entry]:
+    """The audit events of intake records inserted by the submission itself, oldest first."""
+    return [
+        _recorded_entry(
+            ConsentRecord(id=record_id, case_id=case_id, purpose=purpose, **_INTAKE_SOURCE),
+            None,
+            actor_label,
+        )
+        for record_id, purpose in sorted(inserted)
+    ]
+
+
+_INTAKE_SOURCE = {"given_by": ConsentGiver.SUBMITTER, "given_via": ConsentChannel.INTAKE_FORM}
 
 
 def record_from_intake(case: Case, consented: bool, actor_label: str) -> list[audit.Entry]:
