@@ -232,26 +232,31 @@ _EVENT_COLUMNS = (
 
 
 @functools.cache
-def _append_statement(count: int, *, with_head: bool) -> sa.Executable:
-    """``count`` events in one INSERT, with bound parameters ``<column>_<index>`` (built once
-    per count, so SQLAlchemy compiles it once). On PostgreSQL the same statement moves the
-    head to ``hash_<count - 1>`` (a data-modifying CTE: one round trip)."""
+def _append_statement(count: int, *, with_head: bool) -> sa.TextClause:
+    """``count`` events in one INSERT, with bound parameters ``<column>_<index>``. On
+    PostgreSQL the same statement moves the head to ``hash_<count - 1>`` (a data-modifying
+    CTE: one round trip).
+
+    Written out as text, built once per count: SQLAlchemy does not cache the compiled form of
+    a multi-row INSERT inside a CTE, and compiling it cost more than the round trip it saves."""
     events = AuditEvent.__table__
-    append = sa.insert(events).values(
-        [
-            {column: sa.bindparam(f"{column}_{index}", type_=events.c[column].type)
-             for column in _EVENT_COLUMNS}
+    rows = ", ".join(
+        "(" + ", ".join(f":{column}_{index}" for column in _EVENT_COLUMNS) + ")"
+        for index in range(count)
+    )
+    # Only column names and parameter names of our own, never a value: no injection.
+    sql = f"INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)}) VALUES {rows}"  # noqa: S608
+    if with_head:
+        sql = (
+            f"WITH appended AS ({sql}) "  # noqa: S608
+            f"UPDATE audit_chain_head SET hash = :hash_{count - 1} WHERE id = 1"
+        )
+    return sa.text(sql).bindparams(
+        *(
+            sa.bindparam(f"{column}_{index}", type_=events.c[column].type)
             for index in range(count)
-        ]
-    )  # fmt: skip
-    if not with_head:
-        return append
-    head = AuditChainHead.__table__
-    return (
-        sa.update(head)
-        .where(head.c.id == 1)
-        .values(hash=sa.bindparam(f"hash_{count - 1}", type_=head.c.hash.type))
-        .add_cte(append.cte("appended"))
+            for column in _EVENT_COLUMNS
+        )
     )
 
 

@@ -139,10 +139,10 @@ def _audit_recorded(record: ConsentRecord, actor: User | None, actor_label: str 
     )
 
 
-def intake_record_values(case_id: Any, given_at: datetime) -> list[dict[str, Any]]:
+def intake_record_values(case_id: Any, given_at: Any) -> list[dict[str, Any]]:
     """The columns of the records the intake form's "yes" makes, one dict per purpose (the
-    submission may insert them in the statement that inserts the case: ``case_id`` may be a
-    SQL expression)."""
+    submission inserts them in the statement that inserts the case: ``case_id`` and
+    ``given_at`` are SQL expressions there)."""
     return [
         {
             "case_id": case_id,

@@ -27,6 +27,7 @@ padded JSON object ``{"body": text}``; a follow-up's files are attachments with 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -279,54 +280,66 @@ def _insert_case_with_consent(
     in Python next and appended with the head (:func:`audit.record_all`), then the commit, the
     same span as when the lock was its own statement. A clashing reference inserts nothing,
     locks nothing, and another one is drawn."""
-    cases = Case.__table__
-    values = _with_python_defaults(cases, _new_case_values(values))
-    records_table = ConsentRecord.__table__
-    record_rows = consent.intake_record_values(None, values["received_at"]) if consented else []
+    values = _with_python_defaults(Case.__table__, _new_case_values(values))
+    statement = _case_with_consent_statement(tuple(sorted(values)), consented, lock_head)
+    params = {f"case_{name}": value for name, value in values.items()}
     for _draw in range(REF_DRAWS):
-        new_case = (
-            postgresql.insert(cases)
-            .values(ref=new_case_ref(), **values)
-            .on_conflict_do_nothing(index_elements=[cases.c.ref])
-            .returning(*cases.c)
-            .cte("new_case")
+        rows: list[Any] = list(
+            db.session.execute(statement, {**params, "case_ref": new_case_ref()}).all()
         )
-        statement = sa.select(aliased(Case, new_case)).select_from(new_case)
-        if lock_head:
-            head = audit.head_lock().where(sa.exists(sa.select(new_case.c.id))).cte("head")
-            statement = statement.add_columns(head.c.hash, head.c.present).outerjoin(
-                head, sa.true()
-            )
-        if record_rows:
-            # One SELECT per record, each taking the new case's id (none if it clashed).
-            selects = [
-                sa.select(
-                    *(
-                        new_case.c.id.label(name)
-                        if name == "case_id"
-                        else sa.literal(value, type_=records_table.c[name].type).label(name)
-                        for name, value in row.items()
-                    )
-                )
-                for row in record_rows
-            ]
-            records = (
-                sa.insert(records_table)
-                .from_select(list(record_rows[0]), sa.union_all(*selects))
-                .returning(records_table.c.id, records_table.c.purpose)
-                .cte("records")
-            )
-            statement = statement.add_columns(records.c.id, records.c.purpose).outerjoin(
-                records, sa.true()
-            )
-        rows: list[Any] = list(db.session.execute(statement).all())
         if rows:
             case: Case = rows[0][0]
             if lock_head:
                 audit.continue_from(rows[0][1], rows[0][2])
-            inserted = [(row[-2], row[-1]) for row in rows] if record_rows else []
+            inserted = [(row[-2], row[-1]) for row in rows] if consented else []
             return case, consent.intake_entries(case.id, inserted, SUBMITTER)
     raise RuntimeError(f"no free case reference in {REF_DRAWS} draws")  # pragma: no cover
+
+
+@functools.cache
+def _case_with_consent_statement(
+    columns: tuple[str, ...], consented: bool, lock_head: bool
+) -> sa.Select[Any]:
+    """The statement of :func:`_insert_case_with_consent`, built once per shape with bound
+    parameters ``case_<column>`` (SQLAlchemy then compiles it once, not per submission)."""
+    cases = Case.__table__
+    records_table = ConsentRecord.__table__
+    bound = {name: sa.bindparam(f"case_{name}", type_=cases.c[name].type) for name in columns}
+    new_case = (
+        postgresql.insert(cases)
+        .values(ref=sa.bindparam("case_ref", type_=cases.c.ref.type), **bound)
+        .on_conflict_do_nothing(index_elements=[cases.c.ref])
+        .returning(*cases.c)
+        .cte("new_case")
+    )
+    statement = sa.select(aliased(Case, new_case)).select_from(new_case)
+    if lock_head:
+        head = audit.head_lock().where(sa.exists(sa.select(new_case.c.id))).cte("head")
+        statement = statement.add_columns(head.c.hash, head.c.present).outerjoin(head, sa.true())
+    if consented:
+        record_rows = consent.intake_record_values(new_case.c.id, bound["received_at"])
+        # One SELECT per record, each taking the new case's id (none if it clashed).
+        selects = [
+            sa.select(
+                *(
+                    value.label(name)
+                    if isinstance(value, sa.ColumnElement)
+                    else sa.literal(value, type_=records_table.c[name].type).label(name)
+                    for name, value in row.items()
+                )
+            )
+            for row in record_rows
+        ]
+        records = (
+            sa.insert(records_table)
+            .from_select(list(record_rows[0]), sa.union_all(*selects))
+            .returning(records_table.c.id, records_table.c.purpose)
+            .cte("records")
+        )
+        statement = statement.add_columns(records.c.id, records.c.purpose).outerjoin(
+            records, sa.true()
+        )
+    return statement
 
 
 def triage_suggestions(routing: Routing) -> list[dict[str, Any]]:
