@@ -18,23 +18,42 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session, UOWTransaction, scoped_session
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction, scoped_session
 
 from intake.models.directory import DirectoryEntry
 from intake.models.system import OrgSetting
 
 KEY = "directory.version"
 _CHANGED = "directory_version.changed"
+_READ = "directory_version.read"  # session.info: the version this transaction read
 
 
 def current(session: Session | scoped_session[Any]) -> str | None:
-    """The version this transaction sees; None while no entry was ever written through it."""
+    """The version this transaction sees; None while no entry was ever written through it.
+
+    Read once per transaction: a statement that reads something else first may bring it along
+    (:func:`column`, :func:`remember`), which spares the public form a round trip per
+    submission."""
+    if _READ in session.info:
+        remembered: str | None = session.info[_READ]
+        return remembered
     return session.scalar(sa.select(OrgSetting.value).where(OrgSetting.key == KEY))
+
+
+def column() -> sa.ScalarSelect[str | None]:
+    """The version as a column another query can select, for :func:`remember`."""
+    return sa.select(OrgSetting.value).where(OrgSetting.key == KEY).scalar_subquery()
+
+
+def remember(session: Session | scoped_session[Any], version: str | None) -> None:
+    """The version this transaction read with another query (until the transaction ends)."""
+    session.info[_READ] = version
 
 
 def bump(session: Session | scoped_session[Any]) -> str:
     """A new version, written in the session's transaction (commits with the entries)."""
     token = secrets.token_hex(16)
+    session.info[_READ] = token
     table = OrgSetting.__table__
     connection = session.connection()
     updated = connection.execute(sa.update(table).where(table.c.key == KEY).values(value=token))
@@ -57,3 +76,9 @@ def _before_flush(session: Session, flush_context: UOWTransaction, instances: An
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     if session.info.pop(_CHANGED, False):
         bump(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_read(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_READ, None)

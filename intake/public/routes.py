@@ -24,6 +24,7 @@ token must re-show the form with what the person wrote, not an error page (DESIG
 from __future__ import annotations
 
 import logging
+from functools import cache
 from io import BytesIO
 from typing import Any
 
@@ -211,7 +212,8 @@ def _inject_profile() -> dict[str, Any]:
 @bp.after_request
 def _onion_location(response: Response) -> Response:
     """Tor Browser offers the onion service when this header names it (public pages only)."""
-    if response.mimetype == "text/html":
+    # Not on redirects: nothing is shown there, and the page they lead to carries it.
+    if response.mimetype == "text/html" and not 300 <= response.status_code < 400:
         onion = _profile().onion
         if onion:
             response.headers["Onion-Location"] = onion + request.full_path.rstrip("?")
@@ -381,11 +383,17 @@ def _render_form(
     ), status
 
 
+@cache
+def _no_js_field_names() -> frozenset[str]:
+    """What the no-JavaScript form may post: its fields (read from one form, once per process,
+    not built anew on every submission only to list them) and the CSRF token."""
+    return frozenset(IntakeForm().data) | {"csrf_token"}
+
+
 def _submit_without_js(
     form_data: MultiDict[str, str], files: MultiDict[str, FileStorage], org_key: OrgKey
 ) -> ViewResult:
-    known = set(IntakeForm().data) | {"csrf_token"}
-    unexpected = sorted(set(form_data) - known)
+    unexpected = sorted(set(form_data) - _no_js_field_names())
     if unexpected:
         return _refuse(
             _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))

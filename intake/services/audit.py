@@ -8,10 +8,12 @@ to the current session: it commits with the change it describes, or not at all.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,9 +65,11 @@ _event_hash = event_hash
 _HEAD = "audit.chain_head"  # session.info: the head this transaction holds the lock of
 
 
-def _locked_head() -> str:
+def head_lock() -> sa.Update:
     """Lock the chain head row and read the head, in one statement; the lock is held until
-    the transaction ends, so appends take turns and ids follow the chain.
+    the transaction ends, so appends take turns and ids follow the chain. Returns the head and
+    whether its event still exists (``present``); another statement may carry it as a CTE
+    (then :func:`continue_from` takes what it returned).
 
     The stored head is trusted only while its event still exists (a hash is unique): after
     events were cut off the end, the writer links to what is left, as it always did, and the
@@ -73,7 +77,7 @@ def _locked_head() -> str:
     runs in the statement's older snapshot and fails: the fallback reads the newest event
     then, which is that writer's."""
     head_table = AuditChainHead.__table__
-    locked = (
+    return (
         sa.update(head_table)
         .where(head_table.c.id == 1)
         .values(hash=head_table.c.hash)
@@ -83,17 +87,33 @@ def _locked_head() -> str:
             # would name the events' own column.
             sa.literal_column(
                 "EXISTS (SELECT 1 FROM audit_events AS e WHERE e.hash = audit_chain_head.hash)"
-            ),
+            ).label("present"),
         )
     )
-    row = db.session.execute(locked).first()
+
+
+def _locked_head() -> str:
+    """The head, locked by :func:`head_lock` (seeding the row once on a schema made by
+    create_all)."""
+    row = db.session.execute(head_lock()).first()
     if row is None:  # a schema made by create_all: seed the row once, then lock it
         db.session.execute(_seed_head())
-        row = db.session.execute(locked).first()
+        row = db.session.execute(head_lock()).first()
+    return _head_of(row)
+
+
+def _head_of(row: Any) -> str:
     if row is not None and row[1]:
         return str(row[0])
     newest = db.session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     return newest or GENESIS
+
+
+def continue_from(hash_: str | None, present: bool | None) -> None:
+    """The head as another statement locked and read it with :func:`head_lock` (None: it
+    found no head row): the next :func:`record_all` or :func:`record` links to it."""
+    previous = _locked_head() if hash_ is None else _head_of((hash_, present))
+    db.session.info[_HEAD] = (previous, False)
 
 
 def _seed_head() -> sa.Insert:
@@ -156,6 +176,88 @@ def record(
     db.session.add(event)
     db.session.flush()
     return event
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An event to append with :func:`record_all` (the same fields :func:`record` takes)."""
+
+    action: str
+    target_type: str
+    target_id: str | int
+    actor_label: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    actor_id: int | None = None
+
+
+def record_all(entries: Sequence[Entry]) -> None:
+    """Append several events as the last writes of a transaction, in one statement.
+
+    :func:`record` takes the chain head's lock at the first event, and every statement after
+    it waits for the commit while holding that lock: the whole rest of the transaction
+    serialises every audited write. A service that knows its events once its own writes are
+    done calls this instead, right before it commits: the head is locked, the events are
+    chained in Python (the HMAC key never reaches the database) and inserted together with
+    the new head, so the lock is held for that statement and the commit only. Ids still
+    follow the chain: they are drawn after the lock, as with :func:`record`."""
+    if not entries:
+        return
+    held = db.session.info.get(_HEAD)
+    previous = held[0] if held is not None else _locked_head()
+    at = utcnow().replace(microsecond=0)
+    values: dict[str, Any] = {}
+    for index, entry in enumerate(entries):
+        event = AuditEvent(
+            at=at,
+            actor_id=entry.actor_id,
+            actor_label=entry.actor_label,
+            action=entry.action,
+            target_type=entry.target_type,
+            target_id=str(entry.target_id),
+            detail=entry.detail,
+            prev_hash=previous,
+        )
+        previous = _event_hash(event)
+        event.hash = previous
+        values.update({f"{column}_{index}": getattr(event, column) for column in _EVENT_COLUMNS})
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    db.session.execute(_append_statement(len(entries), with_head=postgresql), values)
+    db.session.info[_HEAD] = (previous, not postgresql)  # else before_commit writes it
+
+
+_EVENT_COLUMNS = (
+    "at", "actor_id", "actor_label", "action", "target_type", "target_id", "detail",
+    "prev_hash", "hash",
+)  # fmt: skip
+
+
+@functools.cache
+def _append_statement(count: int, *, with_head: bool) -> sa.TextClause:
+    """``count`` events in one INSERT, with bound parameters ``<column>_<index>``. On
+    PostgreSQL the same statement moves the head to ``hash_<count - 1>`` (a data-modifying
+    CTE: one round trip).
+
+    Written out as text, built once per count: SQLAlchemy does not cache the compiled form of
+    a multi-row INSERT inside a CTE, and compiling it cost more than the round trip it saves."""
+    events = AuditEvent.__table__
+    rows = ", ".join(
+        "(" + ", ".join(f":{column}_{index}" for column in _EVENT_COLUMNS) + ")"
+        for index in range(count)
+    )
+    # Only column names and parameter names of our own, never a value: no injection.
+    sql = f"INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)}) VALUES {rows}"  # noqa: S608
+    if with_head:
+        sql = (
+            f"WITH appended AS ({sql}) "  # noqa: S608
+            f"UPDATE audit_chain_head SET hash = :hash_{count - 1} WHERE id = 1"
+        )
+    return sa.text(sql).bindparams(
+        *(
+            sa.bindparam(f"{column}_{index}", type_=events.c[column].type)
+            for index in range(count)
+            for column in _EVENT_COLUMNS
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -107,13 +108,15 @@ def _derive_flag(case: Case) -> None:
     case.consent_given = has_consent(case, ConsentPurpose.SHARE_WITH_ORGANISATION)
 
 
-def _audit_recorded(record: ConsentRecord, actor: User | None, actor_label: str | None) -> None:
-    audit.record(
+def _recorded_entry(
+    record: ConsentRecord, actor: User | None, actor_label: str | None
+) -> audit.Entry:
+    return audit.Entry(
         "consent.recorded",
         "case",
         record.case_id,
-        actor=actor,
-        actor_label=actor_label,
+        actor_label=actor_label or (f"user:{actor.email}" if actor is not None else "system"),
+        actor_id=actor.id if actor is not None else None,
         detail={
             "record": record.id,
             "purpose": record.purpose.value,
@@ -124,28 +127,75 @@ def _audit_recorded(record: ConsentRecord, actor: User | None, actor_label: str 
     )
 
 
-def record_from_intake(case: Case, consented: bool, actor_label: str) -> list[ConsentRecord]:
-    """The first records, from the intake form's answers (inside the submission's transaction).
+def _audit_recorded(record: ConsentRecord, actor: User | None, actor_label: str | None) -> None:
+    entry = _recorded_entry(record, actor, actor_label)
+    audit.record(
+        entry.action,
+        entry.target_type,
+        entry.target_id,
+        actor=actor,
+        actor_label=actor_label,
+        detail=entry.detail,
+    )
+
+
+def intake_record_values(case_id: Any, given_at: Any) -> list[dict[str, Any]]:
+    """The columns of the records the intake form's "yes" makes, one dict per purpose (the
+    submission inserts them in the statement that inserts the case: ``case_id`` and
+    ``given_at`` are SQL expressions there)."""
+    return [
+        {
+            "case_id": case_id,
+            "purpose": purpose,
+            "given_by": ConsentGiver.SUBMITTER,
+            "given_via": ConsentChannel.INTAKE_FORM,
+            "given_at": given_at,
+        }
+        for purpose in INTAKE_PURPOSES
+    ]
+
+
+def intake_entries(
+    case_id: int, inserted: Sequence[tuple[int, ConsentPurpose]], actor_label: str
+) -> list[audit.Entry]:
+    """The audit events of intake records inserted by the submission itself, oldest first."""
+    return [
+        _recorded_entry(
+            ConsentRecord(id=record_id, case_id=case_id, purpose=purpose, **_INTAKE_SOURCE),
+            None,
+            actor_label,
+        )
+        for record_id, purpose in sorted(inserted)
+    ]
+
+
+_INTAKE_SOURCE = {"given_by": ConsentGiver.SUBMITTER, "given_via": ConsentChannel.INTAKE_FORM}
+
+
+def record_from_intake(case: Case, consented: bool, actor_label: str) -> list[audit.Entry]:
+    """The first records, from the intake form's answers (inside the submission's transaction),
+    inserted together; returns their audit events for the caller to append with its own
+    (:func:`audit.record_all`, the last step before the submission commits).
 
     The form asks whether everyone named agreed and whether the submitter allows sharing; only
     "yes" to both is in the clear, and that is consent to share and to submit to the UN. The
     nuance ("ask me first", "some agreed") stays in the sealed answers for the caseworker."""
     created: list[ConsentRecord] = []
     if consented:
-        for purpose in INTAKE_PURPOSES:
-            record = ConsentRecord(
+        created = [
+            ConsentRecord(
                 case_id=case.id,
                 purpose=purpose,
                 given_by=ConsentGiver.SUBMITTER,
                 given_via=ConsentChannel.INTAKE_FORM,
                 given_at=case.received_at,
             )
-            db.session.add(record)
-            db.session.flush()
-            _audit_recorded(record, None, actor_label)
-            created.append(record)
+            for purpose in INTAKE_PURPOSES
+        ]
+        db.session.add_all(created)
+        db.session.flush()  # one INSERT for all of them
     case.consent_given = consented
-    return created
+    return [_recorded_entry(record, None, actor_label) for record in created]
 
 
 @transactional

@@ -16,7 +16,16 @@ import sqlalchemy as sa
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import KeyGrant, OrgKey, OrgSetting, RecoveryKit, RecoverySeal, Role, User
+from intake.models import (
+    KeyGrant,
+    OrgKey,
+    OrgSetting,
+    RecoveryKit,
+    RecoverySeal,
+    Role,
+    User,
+    directory_version,
+)
 from intake.services import accounts, audit, key_pins, locks, setup_token
 from intake.services.accounts import CUSTODY_MESSAGES, KeyMaterial, server_side_keypair
 from intake.services.errors import CodedError
@@ -41,9 +50,12 @@ def sealing_key() -> tuple[OrgKey | None, bool]:
     """The current organisation key and whether it matches its pin: the key row and its pin
     read in one statement, on every public request (a key swapped in the database is refused
     on the next request, and no cache can say otherwise); the pin check itself is cached per
-    process by the values read (:func:`key_pins.matches`)."""
+    process by the values read (:func:`key_pins.matches`).
+
+    The directory version comes along in the same statement (a submission's triage needs it
+    next, :func:`directory_version.current`): one round trip less on every submission."""
     row = db.session.execute(
-        sa.select(OrgKey, OrgSetting.value)
+        sa.select(OrgKey, OrgSetting.value, directory_version.column())
         .outerjoin(OrgSetting, OrgSetting.key == key_pins.pin_name(OrgKey.id))
         .where(OrgKey.retired_at.is_(None))
         .order_by(OrgKey.id.desc())
@@ -53,7 +65,8 @@ def sealing_key() -> tuple[OrgKey | None, bool]:
     ).first()
     if row is None:
         return None, False
-    org_key, pin = row
+    org_key, pin, version = row
+    directory_version.remember(db.session, version)
     return org_key, key_pins.matches(org_key, pin)
 
 

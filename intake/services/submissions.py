@@ -27,6 +27,7 @@ padded JSON object ``{"body": text}``; a follow-up's files are attachments with 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -37,6 +38,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from intake import crypto
 from intake.db import utcnow
@@ -45,6 +47,7 @@ from intake.models import (
     Case,
     CaseAttachment,
     CaseMessage,
+    ConsentRecord,
     MessageKind,
     OrgKey,
     SealedBy,
@@ -231,12 +234,7 @@ def _insert_case(values: dict[str, Any]) -> Case:
 
     Being an INSERT statement rather than a flush, it sets the queue's stored columns itself,
     with the helper the flush hook uses (:mod:`intake.models.queue_state`)."""
-    received_at = utcnow()
-    values = {
-        **values,
-        "received_at": received_at,
-        **queue_state.new_case_columns(values["urgency"], received_at),
-    }
+    values = _new_case_values(values)
     dialect = db.session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     for _draw in range(REF_DRAWS):
@@ -250,6 +248,98 @@ def _insert_case(values: dict[str, Any]) -> Case:
         if case is not None:
             return case
     raise RuntimeError(f"no free case reference in {REF_DRAWS} draws")  # pragma: no cover
+
+
+def _new_case_values(values: dict[str, Any]) -> dict[str, Any]:
+    received_at = utcnow()
+    return {
+        **values,
+        "received_at": received_at,
+        **queue_state.new_case_columns(values["urgency"], received_at),
+    }
+
+
+def _with_python_defaults(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the columns' Python-side defaults filled in: SQLAlchemy applies them to
+    a statement it executes, not to one inside a CTE."""
+    filled = dict(values)
+    for column in table.columns:
+        default = column.default
+        if column.name in filled or not isinstance(default, sa.ColumnDefault):
+            continue
+        filled[column.name] = default.arg(None) if default.is_callable else default.arg
+    return filled
+
+
+def _insert_case_with_consent(
+    values: dict[str, Any], consented: bool, *, lock_head: bool
+) -> tuple[Case, list[audit.Entry]]:
+    """PostgreSQL: the case, its intake consent records and the audit chain head's lock in ONE
+    statement (data-modifying CTEs), where :func:`_insert_case` and the consent INSERT and the
+    lock are three round trips. The lock is still taken last but one: the events are chained
+    in Python next and appended with the head (:func:`audit.record_all`), then the commit, the
+    same span as when the lock was its own statement. A clashing reference inserts nothing,
+    locks nothing, and another one is drawn."""
+    values = _with_python_defaults(Case.__table__, _new_case_values(values))
+    statement = _case_with_consent_statement(tuple(sorted(values)), consented, lock_head)
+    params = {f"case_{name}": value for name, value in values.items()}
+    for _draw in range(REF_DRAWS):
+        rows: list[Any] = list(
+            db.session.execute(statement, {**params, "case_ref": new_case_ref()}).all()
+        )
+        if rows:
+            case: Case = rows[0][0]
+            if lock_head:
+                audit.continue_from(rows[0][1], rows[0][2])
+            inserted = [(row[-2], row[-1]) for row in rows] if consented else []
+            return case, consent.intake_entries(case.id, inserted, SUBMITTER)
+    raise RuntimeError(f"no free case reference in {REF_DRAWS} draws")  # pragma: no cover
+
+
+@functools.cache
+def _case_with_consent_statement(
+    columns: tuple[str, ...], consented: bool, lock_head: bool
+) -> sa.Select[Any]:
+    """The statement of :func:`_insert_case_with_consent`, built once per shape with bound
+    parameters ``case_<column>`` (SQLAlchemy then compiles it once, not per submission)."""
+    cases = Case.__table__
+    records_table = ConsentRecord.__table__
+    bound = {name: sa.bindparam(f"case_{name}", type_=cases.c[name].type) for name in columns}
+    new_case = (
+        postgresql.insert(cases)
+        .values(ref=sa.bindparam("case_ref", type_=cases.c.ref.type), **bound)
+        .on_conflict_do_nothing(index_elements=[cases.c.ref])
+        .returning(*cases.c)
+        .cte("new_case")
+    )
+    statement = sa.select(aliased(Case, new_case)).select_from(new_case)
+    if lock_head:
+        head = audit.head_lock().where(sa.exists(sa.select(new_case.c.id))).cte("head")
+        statement = statement.add_columns(head.c.hash, head.c.present).outerjoin(head, sa.true())
+    if consented:
+        record_rows = consent.intake_record_values(new_case.c.id, bound["received_at"])
+        # One SELECT per record, each taking the new case's id (none if it clashed).
+        selects = [
+            sa.select(
+                *(
+                    value.label(name)
+                    if isinstance(value, sa.ColumnElement)
+                    else sa.literal(value, type_=records_table.c[name].type).label(name)
+                    for name, value in row.items()
+                )
+            )
+            for row in record_rows
+        ]
+        records = (
+            sa.insert(records_table)
+            .from_select(list(record_rows[0]), sa.union_all(*selects))
+            .returning(records_table.c.id, records_table.c.purpose)
+            .cte("records")
+        )
+        statement = statement.add_columns(records.c.id, records.c.purpose).outerjoin(
+            records, sa.true()
+        )
+    return statement
 
 
 def triage_suggestions(routing: Routing) -> list[dict[str, Any]]:
@@ -295,37 +385,52 @@ def create_case(
     check_file_count(len(sealed_files))
     check_padded_files(sealed_files)
     code, lookup, reply_public = _receipt()
-    case = _insert_case(
-        dict(
-            urgency=routing.urgency,
-            threats=list(routing.threats),
-            profiles=list(routing.profiles),
-            country=routing.country,
-            languages=list(routing.languages),
-            consent_given=routing.consent_given,
-            locale=locale,
-            sealed_by=sealed_by,
-            org_key_id=org_key.id,
-            sealed_answers=sealed_answers,
-            receipt_lookup=lookup,
-            reply_public_key=reply_public,
-            triage=triage_suggestions(routing),
+    values = dict(
+        urgency=routing.urgency,
+        threats=list(routing.threats),
+        profiles=list(routing.profiles),
+        country=routing.country,
+        languages=list(routing.languages),
+        consent_given=routing.consent_given,
+        locale=locale,
+        sealed_by=sealed_by,
+        org_key_id=org_key.id,
+        sealed_answers=sealed_answers,
+        receipt_lookup=lookup,
+        reply_public_key=reply_public,
+        triage=triage_suggestions(routing),
+    )
+    consent_events: list[audit.Entry]
+    if db.session.get_bind().dialect.name == "postgresql":
+        # With files, the head is locked after they are stored (record_all), not while.
+        case, consent_events = _insert_case_with_consent(
+            values, routing.consent_given, lock_head=not sealed_files
         )
+    else:
+        case = _insert_case(values)
+        consent_events = consent.record_from_intake(case, routing.consent_given, SUBMITTER)
+    if sealed_files:
+        # Added by id: appending to ``case.attachments`` would first load the (empty)
+        # collection.
+        db.session.add_all(
+            CaseAttachment(case_id=case.id, sealed_content=content, size=bucket_of(content))
+            for content in sealed_files
+        )
+        db.session.flush()
+    # The audit events last, in one statement: the chain head's lock (which every audited
+    # write takes in turn) is held from here to the commit only.
+    audit.record_all(
+        [
+            audit.Entry(
+                "case.submitted",
+                "case",
+                case.id,
+                actor_label=SUBMITTER,
+                detail={"sealed_by": sealed_by.value, "attachments": len(sealed_files)},
+            ),
+            *consent_events,
+        ]
     )
-    # Added by id: appending to ``case.attachments`` would first load the (empty) collection.
-    db.session.add_all(
-        CaseAttachment(case_id=case.id, sealed_content=content, size=bucket_of(content))
-        for content in sealed_files
-    )
-    db.session.flush()
-    audit.record(
-        "case.submitted",
-        "case",
-        case.id,
-        actor_label=SUBMITTER,
-        detail={"sealed_by": sealed_by.value, "attachments": len(sealed_files)},
-    )
-    consent.record_from_intake(case, routing.consent_given, SUBMITTER)
     return Submission(case=case, receipt_code=code)
 
 
