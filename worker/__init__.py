@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from flask import Flask
 
 
@@ -52,3 +52,21 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
+
+
+@signals.worker_process_init.connect(dispatch_uid="refuge.keep_smtp_session", weak=False)
+@signals.worker_init.connect(dispatch_uid="refuge.keep_smtp_session_solo", weak=False)
+def _keep_smtp_session(**_kwargs: Any) -> None:
+    """A worker process keeps one SMTP session across its send tasks (issue 14)."""
+    from intake.services import delivery
+
+    delivery.keep_sessions()
+
+
+@signals.worker_process_shutdown.connect(dispatch_uid="refuge.end_smtp_session", weak=False)
+@signals.worker_shutdown.connect(dispatch_uid="refuge.end_smtp_session_solo", weak=False)
+def _end_smtp_session(**_kwargs: Any) -> None:
+    """QUIT the kept SMTP session when the worker stops."""
+    from intake.services import delivery
+
+    delivery.end_kept_session()

@@ -20,6 +20,7 @@ import enum
 import re
 import smtplib
 import ssl
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,12 +76,77 @@ class TrackingSMTPBackend(SMTPBackend):
         return TrackingSMTPSSL if self.use_ssl else TrackingSMTP
 
 
+# A Celery worker process keeps its SMTP session between send tasks, as a bare sender keeps
+# one for all its messages (issue 14): a task then costs one NOOP instead of a connection,
+# EHLO and QUIT. Only while idle for less than this; the worker's shutdown ends it (QUIT).
+KEEP_SESSION_SECONDS = 60.0
+
+
+class _Kept:
+    """This process's kept SMTP session: off until a worker process turns it on."""
+
+    enabled = False
+    backend: Any = None
+    key: tuple[Any, ...] | None = None
+    used_at = 0.0
+
+
+def keep_sessions() -> None:
+    """Keep one SMTP session per process across send tasks (called in each worker process)."""
+    _Kept.enabled = True
+
+
+def end_kept_session() -> None:
+    """Close the kept session politely (worker shutdown); safe to call at any time."""
+    backend, _Kept.backend, _Kept.key = _Kept.backend, None, None
+    if backend is not None:
+        _close(backend)
+
+
+def _session_key() -> tuple[Any, ...]:
+    config = current_app.config
+    return tuple(
+        config.get(name)
+        for name in (
+            "MAIL_SERVER",
+            "MAIL_PORT",
+            "MAIL_USERNAME",
+            "MAIL_PASSWORD",
+            "MAIL_USE_TLS",
+            "MAIL_USE_SSL",
+            "MAIL_TIMEOUT",
+        )
+    )
+
+
+def _alive(backend: Any) -> bool:
+    """One NOOP round trip: is the kept session still answered? (The server may have dropped
+    it while idle, or been restarted; a reply other than 250 also means: start afresh.)"""
+    smtp = getattr(backend, "connection", None)
+    if smtp is None:
+        return False
+    try:
+        code, _text = smtp.noop()
+    except (OSError, smtplib.SMTPException, ssl.SSLError):
+        return False
+    return bool(code == 250)
+
+
 def connection() -> Any:
-    """A mail connection for one reminder: the tracking SMTP backend when mail goes over SMTP,
-    else the configured backend (files in instance/outbox, memory in tests)."""
-    if current_app.config.get("MAIL_BACKEND") == "smtp":
-        return mail.get_connection(backend=TrackingSMTPBackend, fail_silently=False)
-    return mail.get_connection(fail_silently=False)
+    """A mail connection for one send task: the tracking SMTP backend when mail goes over SMTP,
+    else the configured backend (files in instance/outbox, memory in tests). In a worker process
+    (:func:`keep_sessions`) it is the session kept from the previous task, if the server still
+    answers it; hand it back with :func:`close_session`."""
+    if current_app.config.get("MAIL_BACKEND") != "smtp":
+        return mail.get_connection(fail_silently=False)
+    if _Kept.enabled:
+        backend, _Kept.backend = _Kept.backend, None
+        if backend is not None:
+            fresh = time.monotonic() - _Kept.used_at < KEEP_SESSION_SECONDS
+            if fresh and _Kept.key == _session_key() and _alive(backend):
+                return backend
+            _close(backend)
+    return mail.get_connection(backend=TrackingSMTPBackend, fail_silently=False)
 
 
 def close_quietly(backend: Any) -> None:
@@ -258,7 +324,21 @@ def open_session(backend: Any) -> None:
 
 
 def close_session(backend: Any) -> None:
-    """End a send task's session politely (QUIT), or drop it if the server is gone."""
+    """A send task is done with its session: a worker process keeps it for its next task
+    (:func:`keep_sessions`), anything else ends it politely (QUIT) or drops it if the server is
+    gone. A session a failed send dropped (``connection`` None) is not kept."""
+    if (
+        _Kept.enabled
+        and isinstance(backend, TrackingSMTPBackend)
+        and getattr(backend, "connection", None) is not None
+    ):
+        end_kept_session()  # (none is kept while a task holds it; here for safety)
+        _Kept.backend, _Kept.key, _Kept.used_at = backend, _session_key(), time.monotonic()
+        return
+    _close(backend)
+
+
+def _close(backend: Any) -> None:
     with contextlib.suppress(OSError, smtplib.SMTPException, ssl.SSLError):
         backend.close()
     close_quietly(backend)

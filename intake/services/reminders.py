@@ -849,6 +849,10 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
             if results[mail.row_id] == "sent":
                 sent.append(mail.row_id)
         _finish(sent, now, OutboxStatus.SENT, failing_since=None)
+    except BaseException:
+        # Maybe mid-transaction (a signal, a database error): this session is not kept.
+        delivery.close_quietly(backend)
+        raise
     finally:
         delivery.close_session(backend)
     return results
