@@ -28,8 +28,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
-from flask_babel import gettext as _
+from flask_babel import force_locale, get_locale, get_translations
 from flask_mailman import EmailMessage
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased
@@ -457,18 +456,27 @@ def compose(
     if row.kind == "batch" and items is None:
         items = batch_items(row.id, (OutboxStatus.PENDING, OutboxStatus.SENT))
     lines = items or [row]
-    return _compose_in(language, row, lines, _case_refs(line.referral_id for line in lines))
+    refs = _case_refs(line.referral_id for line in lines)
+    return _compose(row, lines, refs, org_zone(), _Language.of(language))
 
 
-def _compose_in(
-    language: str | None,
-    row: ReminderOutbox,
-    items: Sequence[ReminderOutbox],
-    case_refs: Mapping[int, str],
-    zone: ZoneInfo | None = None,
-) -> tuple[str, str]:
-    with force_locale(language or "en"):
-        return _compose(row, items, case_refs, zone or org_zone())
+@dataclass(frozen=True)
+class _Language:
+    """An e-mail language's translations and locale, looked up once (per send task) instead of
+    through Flask-Babel's lookups for every string (issue 14: a tenth of a worker's time).
+    ``gettext`` does what ``flask_babel.gettext`` does with them."""
+
+    translations: Any
+    locale: str
+
+    @classmethod
+    def of(cls, language: str | None) -> _Language:
+        with force_locale(language or "en"):
+            return cls(get_translations(), str(get_locale() or "en"))
+
+    def gettext(self, string: str, **variables: Any) -> str:
+        text = str(self.translations.ugettext(string))
+        return text % variables if variables else text
 
 
 def batch_items(batch_id: int, statuses: Iterable[OutboxStatus]) -> list[ReminderOutbox]:
@@ -496,18 +504,21 @@ def _case_refs(referral_ids: Iterable[int | None]) -> dict[int, str]:
     }
 
 
-def local_time(moment: datetime | None, zone: ZoneInfo | None = None) -> str:
+def local_time(
+    moment: datetime | None, zone: ZoneInfo | None = None, locale: str | None = None
+) -> str:
     """The same words as the staff pages (intake.clock): "31 Jan 2027, 03:09 (Taipei, UTC+8)"."""
     if moment is None:
         return "-"
-    return clock.local_text(moment, zone=zone or org_zone())
+    return clock.local_text(moment, zone=zone or org_zone(), locale=locale)
 
 
-def _audit_checksum_lines(row: ReminderOutbox) -> list[str]:
+def _audit_checksum_lines(row: ReminderOutbox, words: _Language) -> list[str]:
     """For admins: the audit chain's anchored head as a short checksum, kept in their mailbox
     outside the server (``flask audit verify --checksum`` checks it later)."""
     from intake.services import audit_anchor
 
+    _ = words.gettext
     recipient = db.session.get(User, row.recipient_id)
     if recipient is None or recipient.role is not Role.ADMIN:
         return []
@@ -522,7 +533,8 @@ def _audit_checksum_lines(row: ReminderOutbox) -> list[str]:
     ]
 
 
-def _digest(row: ReminderOutbox, footer: str) -> tuple[str, str]:
+def _digest(row: ReminderOutbox, footer: str, words: _Language) -> tuple[str, str]:
+    _ = words.gettext
     counts = row.counts or {}
     subject = _("Refuge daily digest %(day)s", day=row.offset_key)
     body = "\n".join(
@@ -547,7 +559,7 @@ def _digest(row: ReminderOutbox, footer: str) -> tuple[str, str]:
                 else []
             ),
             _("Open: %(link)s", link=_link("/referrals/")),
-            *_audit_checksum_lines(row),
+            *_audit_checksum_lines(row, words),
             "",
             footer,
         ]
@@ -555,15 +567,16 @@ def _digest(row: ReminderOutbox, footer: str) -> tuple[str, str]:
     return subject, body
 
 
-def _item_lines(item: ReminderOutbox, case_ref: str, zone: ZoneInfo) -> list[str]:
+def _item_lines(item: ReminderOutbox, case_ref: str, zone: ZoneInfo, words: _Language) -> list[str]:
     """The same four lines for every reminder: reference, deadline, how near, link."""
+    _ = words.gettext
     if item.offset_key.startswith("overdue-"):
         when = _("Overdue by %(n)s day(s)", n=item.offset_key.removeprefix("overdue-"))
     else:
         when = _("Due in %(n)s day(s)", n=item.offset_key.removeprefix("d"))
     return [
         _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=item.referral_id),
-        _("Deadline: %(when)s", when=local_time(item.due_at, zone)),
+        _("Deadline: %(when)s", when=local_time(item.due_at, zone, words.locale)),
         when,
         _("Open: %(link)s", link=_link(f"/referrals/{item.referral_id}")),
     ]
@@ -574,10 +587,12 @@ def _compose(
     items: Sequence[ReminderOutbox],
     case_refs: Mapping[int, str],
     zone: ZoneInfo,
+    words: _Language,
 ) -> tuple[str, str]:
+    _ = words.gettext
     footer = _("This message contains no case details. Sign in to Refuge to see them.")
     if row.kind == "digest":
-        return _digest(row, footer)
+        return _digest(row, footer, words)
     first_due = min((item.due_at for item in items if item.due_at), default=None)
     subject = _(
         "Refuge reminders: %(n)s referral(s), first due %(date)s",
@@ -587,7 +602,7 @@ def _compose(
     lines = [_("Referrals that need you: %(n)s", n=len(items)), ""]
     for item in items:
         case_ref = case_refs.get(item.referral_id, "-") if item.referral_id else "-"
-        lines += [*_item_lines(item, case_ref, zone), ""]
+        lines += [*_item_lines(item, case_ref, zone, words), ""]
     lines += [_("All your referrals: %(link)s", link=_link("/referrals/")), "", footer]
     return subject, "\n".join(lines)
 
@@ -901,6 +916,7 @@ def _prepare(
     }
     lines = _pending_lines([row.id for row in rows if row.kind == "batch"])
     zone = org_zone()
+    languages: dict[str | None, _Language] = {}
     settled = _Settled()
     ended: dict[tuple[OutboxStatus, str], list[int]] = {}
     outgoing: list[_Outgoing] = []
@@ -930,8 +946,14 @@ def _prepare(
             for line in items
             if line.item.referral_id is not None
         }
-        subject, body = _compose_in(
-            recipient.language, row, [line.item for line in items] or [row], case_refs, zone
+        if recipient.language not in languages:
+            languages[recipient.language] = _Language.of(recipient.language)
+        subject, body = _compose(
+            row,
+            [line.item for line in items] or [row],
+            case_refs,
+            zone,
+            languages[recipient.language],
         )
         message = EmailMessage(
             subject=subject,
