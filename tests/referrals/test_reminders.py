@@ -638,3 +638,37 @@ def test_a_slow_mail_server_hands_untried_rows_to_a_new_task_before_their_claim_
     messages = smtp_server.wait_for(3)
     assert sorted(m.recipients[0] for m in messages) == sorted(o.email for o in owners)
     assert item_count(OutboxStatus.SENT) == 3
+
+
+def test_a_worker_keeps_its_smtp_session_between_tasks_and_reconnects_when_it_was_dropped(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: a worker process sends task after task over one SMTP session, as a bare
+    sender does; a session the server dropped (a restart) is replaced, nothing is lost."""
+    from intake.services import delivery
+
+    monkeypatch.setattr(delivery._Kept, "enabled", True)
+    server = MailServer().start()
+    app = make_app("sqlite", DAILY_DIGEST=False, **server.config())
+    try:
+        with app.app_context():
+            sent_referral(sent_at=SENT)
+            sessions = []
+            for days_before in (7, 3):
+                queued, enqueue = collect()
+                reminders.scan(DUE - timedelta(days=days_before), enqueue=enqueue)
+                assert send_all(queued) == ["sent"]
+                sessions.append(delivery._Kept.backend.connection)
+            assert sessions[0] is not None
+            assert sessions[1] is sessions[0]
+            server.stop()
+            server = MailServer(server.port).start()
+            queued, enqueue = collect()
+            reminders.scan(DUE - timedelta(days=1), enqueue=enqueue)
+            assert send_all(queued) == ["sent"]
+            assert delivery._Kept.backend.connection is not sessions[0]
+            assert len(server.wait_for(1)) == 1
+            assert item_count(OutboxStatus.SENT) == 3
+    finally:
+        delivery.end_kept_session()
+        server.stop()
