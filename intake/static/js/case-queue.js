@@ -66,6 +66,10 @@
       });
       return;
     }
+    // Unlocked: say the names are being opened (not "keys locked") until each row is.
+    rows.forEach(function (row) {
+      show(row.ref, text.opening, "", "opening");
+    });
     for (let i = 0; i < rows.length; i += 1) {
       const row = rows[i];
       const pair = await staff.orgKeyPair(row.org_key_id);
