@@ -311,16 +311,16 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
                     "case_id": case_id,
                     "purpose": purpose,
                     "given_by": ConsentGiver.SUBMITTER,
+                    # The form records its own purposes; a caseworker records the others.
                     "given_via": ConsentChannel.INTAKE_FORM
-                    if by_form
+                    if purpose in INTAKE_PURPOSES
                     else ConsentChannel.CALL_NOTE,
-                    "recorded_by_id": None if by_form else case["assignee_id"],
+                    "recorded_by_id": None if purpose in INTAKE_PURPOSES else case["assignee_id"],
                     "given_at": case["received_at"],
                 }
                 for case_id, case, planned in zip(case_ids, cases, referrals, strict=True)
                 if case["consent_given"]
                 for purpose in _purposes_needed(planned)
-                for by_form in [purpose in INTAKE_PURPOSES]
             ],
         )
         db.session.commit()

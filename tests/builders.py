@@ -30,6 +30,7 @@ from intake.models import (
 )
 from intake.services import consent, key_pins
 from intake.services.passwords import hash_password
+from intake.services.triage import TriageEntry
 
 DEFAULT_PASSWORD = "correct horse battery staple"
 
@@ -278,3 +279,33 @@ def json_of(response: Any) -> Any:
     body = response.json
     assert body is not None, response.get_data(as_text=True)[:200]
     return body
+
+
+def generated_entry(
+    i: int,
+    kind: str,
+    regions: list[str],
+    countries: list[str],
+    threats: list[str],
+    profiles: list[str],
+    languages: list[str],
+    urgent: bool,
+    conditions: list[str],
+    retired: bool = False,
+) -> TriageEntry:
+    """A directory entry from Hypothesis's drawings (the triage property tests)."""
+    return TriageEntry.of(
+        {
+            "id": f"e{i}",
+            "name": f"Entry {i}",
+            "kind": kind,
+            "regions": regions,
+            "countries": countries,
+            "threats": threats,
+            "profiles": profiles,
+            "languages": languages,
+            "accepts_urgent_appeals": urgent,
+            "conditions": [{"id": c, "text": ""} for c in conditions],
+            "retired": retired,
+        }
+    )

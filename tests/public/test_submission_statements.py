@@ -65,34 +65,32 @@ def _statements_per_submission(client: FlaskClient, form: dict[str, Any], status
     return len(statements)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.fixture(params=BACKENDS)
+def submitting(make_app: Any, request: pytest.FixtureRequest) -> Iterator[tuple[FlaskClient, Any]]:
+    """A client of the public form (shipped directory, an organisation key) on each database."""
+    app: Flask = make_app(request.param, REQUEST_RATE_LIMIT="1000 per hour")
+    with app.app_context():
+        directory.import_shipped()
+        yield app.test_client(), make_org_key()
+        assert verify_chain().ok
+
+
 def test_a_submission_takes_a_bounded_number_of_statements_on_either_path(
-    make_app: Any, backend: str
+    submitting: tuple[FlaskClient, Any],
 ) -> None:
-    app: Flask = make_app(backend, REQUEST_RATE_LIMIT="1000 per hour")
-    with app.app_context():
-        directory.import_shipped()
-        org = make_org_key()
-        client = app.test_client()
-        most = MOST_STATEMENTS[db.engine.dialect.name]
-        assert _statements_per_submission(client, _browser_form(client, org), 201) <= most
-        assert _statements_per_submission(client, _no_js_form(client), 303) <= most
-        assert verify_chain().ok
+    client, org = submitting
+    most = MOST_STATEMENTS[db.engine.dialect.name]
+    assert _statements_per_submission(client, _browser_form(client, org), 201) <= most
+    assert _statements_per_submission(client, _no_js_form(client), 303) <= most
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_statements_per_submission_do_not_grow_with_the_directory_or_the_cases(
-    make_app: Any, backend: str
+    submitting: tuple[FlaskClient, Any],
 ) -> None:
-    app: Flask = make_app(backend, REQUEST_RATE_LIMIT="1000 per hour")
-    with app.app_context():
-        directory.import_shipped()
-        org = make_org_key()
-        client = app.test_client()
-        small = _statements_per_submission(client, _browser_form(client, org), 201)
-        for number in range(40):
-            make_entry(f"more-ngo-{number}", regions=["global"], threats=["detention"])
-            make_case(org)
-        large = _statements_per_submission(client, _browser_form(client, org), 201)
-        assert large == small
-        assert verify_chain().ok
+    client, org = submitting
+    small = _statements_per_submission(client, _browser_form(client, org), 201)
+    for number in range(40):
+        make_entry(f"more-ngo-{number}", regions=["global"], threats=["detention"])
+        make_case(org)
+    large = _statements_per_submission(client, _browser_form(client, org), 201)
+    assert large == small

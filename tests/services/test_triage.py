@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from intake import vocab
 from intake.services.directory import load_shipped
 from intake.services.triage import Routing, RoutingError, TriageEntry, rank
+from tests.builders import generated_entry
 
 SHIPPED = [TriageEntry.of(e) for e in load_shipped()]
 
@@ -237,22 +238,10 @@ condition_ids = st.sampled_from(
     ]
 )
 
+
 entries_strategy = st.lists(
     st.builds(
-        lambda i, kind, rs, cs, ts, ps, ls, urgent, conds: TriageEntry.of(
-            {
-                "id": f"e{i}",
-                "name": f"Entry {i}",
-                "kind": kind,
-                "regions": rs,
-                "countries": cs,
-                "threats": ts,
-                "profiles": ps,
-                "languages": ls,
-                "accepts_urgent_appeals": urgent,
-                "conditions": [{"id": c, "text": ""} for c in conds],
-            }
-        ),
+        generated_entry,
         st.integers(0, 10_000),
         st.sampled_from(list(vocab.KINDS)),
         st.lists(regions, max_size=3),

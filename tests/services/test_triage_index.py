@@ -23,26 +23,12 @@ from intake.services.triage import (
     _Query,
     suggestions_for,
 )
-from tests.builders import make_entry, make_user
+from tests.builders import generated_entry, make_entry, make_user
 
 # Every condition (test_triage.py's strategies leave some out), retired entries, repeated ids.
 entries_strategy = st.lists(
     st.builds(
-        lambda i, kind, rs, cs, ts, ps, ls, urgent, conds, retired: TriageEntry.of(
-            {
-                "id": f"e{i}",
-                "name": f"Entry {i}",
-                "kind": kind,
-                "regions": rs,
-                "countries": cs,
-                "threats": ts,
-                "profiles": ps,
-                "languages": ls,
-                "accepts_urgent_appeals": urgent,
-                "conditions": [{"id": c, "text": ""} for c in conds],
-                "retired": retired,
-            }
-        ),
+        generated_entry,
         st.integers(0, 30),
         st.sampled_from(list(vocab.KINDS)),
         st.lists(st.sampled_from(sorted(vocab.REGIONS)), max_size=3),
