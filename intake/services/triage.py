@@ -1,10 +1,11 @@
 """Explainable triage: which directory entries can act for this person, best first.
 
-:func:`rank` is pure (routing fields and entries in, suggestions out), deterministic and fast
-(precomputed sets; an index of the entries by place and subject, built once per directory
-version, so a request judges only the entries that could act, and words are built only for the
-suggestions returned). Hard rules decide whether an entry applies at all; a score orders
-those that do; every suggestion says why (``reasons``) and what to watch for (``caveats``).
+:func:`rank` is pure (routing fields and entries in, suggestions out) and deterministic; the
+intake's :class:`TriageIndex`, built once per directory version, applies the same rules to all
+entries at once as operations on sets (a request at 10,000 entries costs well under a
+millisecond of CPU), and words are built only for the suggestions returned. Hard rules decide
+whether an entry applies at all; a score orders those that do; every suggestion says why
+(``reasons``) and what to watch for (``caveats``).
 
 Hard rules (an entry that cannot act for the person is never suggested):
 - retired entries never;
@@ -26,9 +27,10 @@ points are additive, so adding a threat an entry covers never lowers its score.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 from intake import vocab
@@ -234,80 +236,184 @@ def _label(table: Mapping[str, Any], key: str) -> str:
     return vocab.english(table, key)
 
 
-class TriageIndex:
-    """Entries by where they act and what they handle, so that a request assesses only the
-    entries that could pass the hard rules of geography and subject.
+def _members(bits: int) -> Iterator[int]:
+    """The bit numbers set in ``bits``, lowest first."""
+    while bits:
+        lowest = bits & -bits
+        yield lowest.bit_length() - 1
+        bits ^= lowest
 
-    Built once per directory version (:func:`suggestions_for`); :func:`rank` builds one for
-    a list. Languages are not a hard rule (a language only adds points or a caveat), so they
-    do not narrow the candidates: they are compared per candidate, as sets.
+
+def _union(sets: Iterable[int]) -> int:
+    return reduce(operator.or_, sets, 0)
+
+
+class _Scores:
+    """One score per entry for all entries at once, as bit slices: slice ``b`` holds the
+    entries whose score has bit ``b`` set. Adding points to a set of entries is a ripple-carry
+    addition over whole sets, a few integer operations however many entries there are."""
+
+    def __init__(self) -> None:
+        self.slices: list[int] = []
+
+    def add(self, entries: int, points: int) -> None:
+        level = 0
+        while points:
+            if points & 1:
+                carry, at = entries, level
+                while carry:
+                    if at >= len(self.slices):
+                        self.slices.extend([0] * (at + 1 - len(self.slices)))
+                    current = self.slices[at]
+                    self.slices[at] = current ^ carry
+                    carry &= current
+                    at += 1
+            points >>= 1
+            level += 1
+
+    def highest(self, entries: int) -> int:
+        """Those of ``entries`` that share the highest score among them."""
+        for bits in reversed(self.slices):
+            if entries & bits:
+                entries &= bits
+        return entries
+
+    def of(self, entry: int) -> int:
+        return sum(1 << level for level, bits in enumerate(self.slices) if bits >> entry & 1)
+
+
+class TriageIndex:
+    """The directory as sets of entries (by place, subject, language and condition), so that
+    a request is judged against all entries at once.
+
+    :func:`_judge` states the rules for one entry; :meth:`rank` applies the same rules as
+    unions and intersections of these sets and adds the same points with :class:`_Scores`
+    (tests/services/test_triage_index.py checks that both give the same suggestions). Each set
+    is an integer whose bit ``i`` is the ``i``-th entry in (id, position) order, so the lowest
+    bits of a tie come first, as a stable sort by id gave. Built once per directory version
+    (:func:`intake.services.directory.triage_index`).
     """
 
     def __init__(self, entries: Iterable[Any]) -> None:
         self.entries = tuple(TriageEntry.of(entry) for entry in entries)
-        self._global: set[int] = set()
-        self._by_country: dict[str, set[int]] = {}
-        self._by_region: dict[str, set[int]] = {}
-        self._general: set[int] = set()  # lists no threat: serves any
-        self._by_threat: dict[str, set[int]] = {}
-        self._by_profile: dict[str, set[int]] = {}
-        for position, entry in enumerate(self.entries):
+        order = sorted(range(len(self.entries)), key=lambda p: (self.entries[p].id, p))
+        self._by_bit = tuple(self.entries[position] for position in order)
+        self._able = 0  # neither retired nor for states only
+        self._global = 0
+        self._general = 0  # lists no threat: serves any
+        self._urgent = 0  # takes urgent appeals directly (no remedies to exhaust first)
+        self._by_country: dict[str, int] = {}
+        self._by_region: dict[str, int] = {}
+        self._by_threat: dict[str, int] = {}
+        self._by_profile: dict[str, int] = {}
+        self._by_language: dict[str, int] = {}
+        self._by_condition: dict[str, int] = dict.fromkeys(vocab.CONDITIONS, 0)
+        for bit, entry in enumerate(self._by_bit):
+            member = 1 << bit
             if entry.retired or "states_only" in entry.condition_ids:
-                continue  # never suggested
+                continue
+            self._able |= member
             if "global" in entry.regions:
-                self._global.add(position)
+                self._global |= member
             else:
-                for country in entry.countries:
-                    self._by_country.setdefault(country, set()).add(position)
+                _add(self._by_country, entry.countries, member)
                 if not (entry.kind == "regional_mechanism" and entry.countries):
-                    for region in entry.regions:
-                        self._by_region.setdefault(region, set()).add(position)
+                    _add(self._by_region, entry.regions, member)
             if not entry.threats:
-                self._general.add(position)
-            for threat in entry.threats:
-                self._by_threat.setdefault(threat, set()).add(position)
-            for profile in entry.profiles:
-                self._by_profile.setdefault(profile, set()).add(position)
-
-    def _candidates(
-        self, request: _Query, profiles: frozenset[str], country_regions: frozenset[str]
-    ) -> list[int]:
-        places = [self._global]
-        if request.country is not None:
-            places.append(self._by_country.get(request.country, set()))
-            places.extend(self._by_region.get(region, set()) for region in country_regions)
-        subjects = [self._general]
-        subjects.extend(self._by_threat.get(threat, set()) for threat in request.threats)
-        subjects.extend(self._by_profile.get(profile, set()) for profile in profiles)
-        return sorted(set().union(*places) & set().union(*subjects))
+                self._general |= member
+            if (
+                entry.accepts_urgent_appeals
+                and "domestic_remedies_exhausted" not in entry.condition_ids
+            ):
+                self._urgent |= member
+            _add(self._by_threat, entry.threats, member)
+            _add(self._by_profile, entry.profiles, member)
+            _add(self._by_language, entry.languages, member)
+            _add(self._by_condition, entry.condition_ids, member)
 
     def rank(self, routing: Routing, limit: int | None = None) -> list[Suggestion]:
         """Entries that can act for this request, best first, each with reasons and caveats."""
+        if limit is not None and limit < 0:
+            return self.rank(routing)[:limit]
         request = _Query.of(routing)
         profiles = _expand_profiles(request.profiles)
         country_regions = vocab.regions_of(request.country) if request.country else frozenset()
-        entries = self.entries
-        judged: list[tuple[int, int, str, int]] = []
-        for position in self._candidates(request, profiles, country_regions):
-            entry = entries[position]
-            verdict = _judge(entry, request, profiles, country_regions)
-            if verdict is not None:
-                # The position last: equal keys keep the entries' order, as a stable sort did.
-                judged.append((verdict[0], -verdict[1], entry.id, position))
-        # Words only for the suggestions returned: the phrases cost more than the rules.
-        if limit is not None and limit >= 0:
-            chosen = heapq.nsmallest(limit, judged)
-        else:
-            chosen = sorted(judged)[:limit]
+        immediate = request.urgency == "immediate"
+        condition = self._by_condition.get
+
+        # The hard rules, as in _judge.
+        able = self._able
+        if not immediate:
+            able &= ~condition("immediate_only", 0)
+        for mechanism, threat in _MECHANISM_THREAT.items():
+            if threat not in request.threats:
+                able &= ~condition(mechanism, 0)
+        in_country = in_region = 0
+        if request.country is not None:
+            in_country = self._by_country.get(request.country, 0)
+            in_region = _union(self._by_region.get(r, 0) for r in country_regions) & ~in_country
+        able &= self._global | in_country | in_region
+        threat_match = _union(self._by_threat.get(t, 0) for t in request.threats)
+        profile_match = _union(self._by_profile.get(p, 0) for p in profiles)
+        able &= ~(condition("profiles_only", 0) & ~profile_match)
+        able &= self._general | threat_match | profile_match
+
+        # The points, as in _judge.
+        scores = _Scores()
+        scores.add(in_country, COUNTRY_POINTS)
+        scores.add(in_region, REGION_POINTS)
+        for threat in request.threats:
+            scores.add(self._by_threat.get(threat, 0), THREAT_POINTS)
+        scores.add(self._general, GENERAL_POINTS)
+        for profile in profiles:
+            scores.add(self._by_profile.get(profile, 0), PROFILE_POINTS)
+        scores.add(condition("profiles_only", 0) & profile_match, SPECIALIST_POINTS)
+        for mechanism in _MECHANISM_CONDITIONS:
+            scores.add(condition(mechanism, 0), SPECIALIST_POINTS)
+        languages = _union(self._by_language.get(language, 0) for language in request.languages)
+        scores.add(languages, LANGUAGE_POINTS)
+        if request.urgency in ("immediate", "days"):
+            scores.add(self._urgent, URGENT_POINTS)
+
+        # The tiers, as in _judge, then the highest scores of each tier in turn.
+        first = condition("immediate_only", 0)
+        last = condition("no_direct_casework", 0) & ~first
+        urgent = (self._urgent if immediate else 0) & ~first & ~last
+        tiers = ((0, first), (1, urgent), (2, ~(first | last | urgent)), (3, last))
+        chosen: list[tuple[int, int]] = []
+        for tier, members in tiers:
+            members &= able
+            while members and (limit is None or len(chosen) < limit):
+                best = scores.highest(members)
+                members &= ~best
+                chosen.extend((tier, bit) for bit in _members(best))
         return [
-            _explain(self.entries[position], request, profiles, country_regions, tier, -negative)
-            for tier, negative, _, position in chosen
+            _explain(self._by_bit[bit], request, profiles, country_regions, tier, scores.of(bit))
+            for tier, bit in chosen[:limit]
         ]
 
 
+def _add(sets: dict[str, int], keys: Iterable[str], member: int) -> None:
+    for key in keys:
+        sets[key] = sets.get(key, 0) | member
+
+
 def rank(routing: Routing, entries: Sequence[Any], limit: int | None = None) -> list[Suggestion]:
-    """Entries that can act for this request, best first, each with reasons and caveats."""
-    return TriageIndex(entries).rank(routing, limit)
+    """Entries that can act for this request, best first, each with reasons and caveats: every
+    entry through :func:`_judge` (the command line's path; the intake uses the index)."""
+    request = _Query.of(routing)
+    profiles = _expand_profiles(request.profiles)
+    country_regions = vocab.regions_of(request.country) if request.country else frozenset()
+    judged = []
+    for entry in map(TriageEntry.of, entries):
+        verdict = _judge(entry, request, profiles, country_regions)
+        if verdict is not None:
+            judged.append((verdict[0], -verdict[1], entry.id, entry))
+    judged.sort(key=lambda found: found[:3])
+    return [
+        _explain(entry, request, profiles, country_regions, tier, -negative)
+        for tier, negative, _, entry in judged[:limit]
+    ]
 
 
 def _judge(
@@ -317,7 +423,8 @@ def _judge(
     country_regions: frozenset[str],
 ) -> tuple[int, int] | None:
     """The hard rules and the points: None if the entry cannot act, else (tier, score).
-    :func:`_explain` says in words what this decided; the rules live only here."""
+    :func:`_explain` says in words what this decided; :meth:`TriageIndex.rank` applies the same
+    rules to sets of entries (a property test holds the two equal)."""
     if entry.retired:
         return None
     conditions = entry.condition_ids
