@@ -106,6 +106,7 @@ def queue() -> PageResponse:
         return error_response(
             400, _("The filter “%(name)s” has a value we do not offer.", name=str(exc))
         )
+    can_write = _can_write()
     page = queue_service.queue(filters, current_user)
     # Free text the server never searched is not carried into links (nor kept in the box).
     args: dict[str, Any] = {
@@ -139,7 +140,7 @@ def queue() -> PageResponse:
             "org_key_id": row.case.org_key_id,
             "sealed_answers": row.case.sealed_answers,
             # Viewers read but write nothing, search tokens included: theirs is never asked.
-            "indexed": row.indexed or not _can_write(),
+            "indexed": row.indexed or not can_write,
             "tokens_url": case_url("cases.search_tokens", row.case.ref),
         }
         for row in page.rows
@@ -164,7 +165,7 @@ def queue() -> PageResponse:
         search_key_id=page.search_key_id,
         count_label=_count_label,
         format_number=format_number,
-        can_write=_can_write(),
+        can_write=can_write,
         searching=bool(filters.q or filters.tokens),
         filtered=any(k not in ("view", "sort", "lang") for k in args),
         country_name=vocab.country_name,

@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import get_locale
-from sqlalchemy.orm import joinedload, load_only
 
 from intake import vocab
 from intake.db import like_escape, utcnow
@@ -276,6 +275,14 @@ def _count_orders() -> dict[str, list[Any]]:
     }
 
 
+_CURRENT_KEY = "current_key"
+
+
+def _current_key() -> sa.ScalarSelect[int | None]:
+    """The current organisation key's id: the newest not retired, as keys.current_org_key."""
+    return sa.select(sa.func.max(OrgKey.id)).where(OrgKey.retired_at.is_(None)).scalar_subquery()
+
+
 def view_counts(
     viewer: User,
     now: datetime | None = None,
@@ -283,28 +290,50 @@ def view_counts(
 ) -> dict[str, int]:
     """How many cases each saved view holds, up to COUNT_CAP + 1 each, in one statement;
     with ``listed`` (conditions, limit), the filtered list's bounded count too, as "listed"
-    (one round trip for the tabs and the list)."""
+    (one round trip for the tabs and the list). The current organisation key's id rides
+    along as "current_key" (0: none)."""
     now = now or utcnow()
     views = _view_conditions(now, viewer)
     orders = _count_orders()
-    columns = [
+    columns: list[sa.Label[Any]] = [
         _bounded_count([condition], COUNT_CAP, orders.get(name)).label(name)
         for name, condition in views.items()
     ]
     if listed is not None:
         columns.append(_bounded_count(*listed).label("listed"))
+    columns.append(_current_key().label(_CURRENT_KEY))
     row = db.session.execute(sa.select(*columns)).one()
     return {name: int(value or 0) for name, value in row._mapping.items()}
 
 
-@transactional
+class NearestClock(NamedTuple):
+    """A case's referral with the nearest running clock (AWAITING, with a due date): what
+    the queue's next action says of it."""
+
+    kind: ReferralKind
+    state: ReferralState
+    due_at: datetime
+    entry: str  # the entry's name in the reader's language, or its id
+
+
 def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     """One page of the caseworker queue, most urgent first; audited as a listing (no content).
 
     Counted as far as the page needs: up to COUNT_CAP, or to the requested page when it lies
     deeper (the page's own OFFSET reads as many rows). An out-of-range page shows the last one.
-    The rows leave the session before the audit commits: the page shows what was read, with
-    no reload per case after the commit expires them."""
+    The listing only reads, and its audit event is its only write: the commit leaves what was
+    read (the rows, the viewer) as it was, so the page needs no reload per object after it."""
+    session = db.session()
+    expire_on_commit = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        return _listing(filters, viewer)
+    finally:
+        session.expire_on_commit = expire_on_commit
+
+
+@transactional
+def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
     now = utcnow()
     conditions = _conditions(filters, viewer, now)
     count_limit = max(COUNT_CAP, max(1, filters.page) * PAGE_SIZE)
@@ -314,6 +343,7 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     else:
         counts = view_counts(viewer, now, (conditions, count_limit))
         total = counts.pop("listed")
+    search_key_id = counts.pop(_CURRENT_KEY) or None
     capped = total > count_limit
     if capped:
         # More rows than counted, so this page is full and another follows it.
@@ -322,31 +352,7 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     else:
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(1, filters.page), pages)
-    query = (
-        sa.select(Case)
-        .where(*conditions)
-        .order_by(*_order(filters.sort))
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
-    found = list(db.session.scalars(query))
-    awaiting = _nearest_referrals([case.id for case in found])
-    search_key_id, indexed = _current_key_and_indexed([case.id for case in found])
-    rows = [
-        QueueRow(
-            case=case,
-            next_due=case.next_due,
-            flags=flags_for(case, case.next_due, now),
-            next_action=next_action(case, awaiting.get(case.id), now),
-            indexed=case.id in indexed,
-        )
-        for case in found
-    ]
-    for case in found:
-        db.session.expunge(case)
-    for referral in awaiting.values():
-        if referral in db.session:
-            db.session.expunge(referral)
+    rows = _page_rows(conditions, filters.sort, page, search_key_id, now)
     detail: dict[str, Any] = {
         "view": filters.view,
         "page": page,
@@ -355,7 +361,20 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     }
     if capped:
         detail["capped"] = True
-    audit.record("case.list", "case", "*", actor=viewer, detail=detail)
+    # The last write before the commit, in one statement: the chain head's lock is held for
+    # that statement and the commit only.
+    audit.record_all(
+        [
+            audit.Entry(
+                "case.list",
+                "case",
+                "*",
+                actor_label=f"user:{viewer.email}",
+                actor_id=viewer.id,
+                detail=detail,
+            )
+        ]
+    )
     return QueuePage(
         rows=rows,
         total=total,
@@ -367,62 +386,74 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     )
 
 
-def _current_key_and_indexed(case_ids: list[int]) -> tuple[int | None, set[int]]:
-    """In one statement: the current organisation key's id (the newest not retired, as
-    keys.current_org_key) and which of these cases have search tokens under it."""
-    current = sa.select(sa.func.max(OrgKey.id)).where(OrgKey.retired_at.is_(None)).scalar_subquery()
-    indexed = sa.and_(
-        CaseSearchIndex.org_key_id == OrgKey.id, CaseSearchIndex.case_id.in_(case_ids)
-    )
-    rows = db.session.execute(
-        sa.select(OrgKey.id, CaseSearchIndex.case_id)
-        .outerjoin(CaseSearchIndex, indexed if case_ids else sa.false())
-        .where(OrgKey.id == current)
-    ).all()
-    if not rows:
-        return None, set()
-    return rows[0][0], {case_id for _, case_id in rows if case_id is not None}
-
-
-def _nearest_referrals(case_ids: list[int]) -> dict[int, Referral]:
-    """Each case's referral with the nearest running clock (AWAITING, with a due date)."""
-    if not case_ids:
-        return {}
-    nearest: dict[int, Referral] = {}
-    for referral in db.session.scalars(
-        sa.select(Referral)
-        # What the next action says, no more: the state, kind and clock, the entry's names.
-        .options(
-            load_only(
-                Referral.case_id,
-                Referral.entry_id,
-                Referral.kind,
-                Referral.state,
-                Referral.due_at,
-            ),
-            joinedload(Referral.entry).load_only(DirectoryEntry.name, DirectoryEntry.name_zh),
-        )
+def _page_rows(
+    conditions: list[sa.ColumnElement[bool]],
+    sort: str,
+    page: int,
+    search_key_id: int | None,
+    now: datetime,
+) -> list[QueueRow]:
+    """One page of cases in one statement, each with its nearest running referral clock (and
+    that entry's names) and whether it has search tokens under the current key."""
+    nearest = (
+        sa.select(Referral.id)
         .where(
-            Referral.case_id.in_(case_ids),
+            Referral.case_id == Case.id,
             Referral.state.in_(AWAITING),
             Referral.due_at.is_not(None),
         )
         .order_by(Referral.due_at, Referral.id)
-    ):
-        nearest.setdefault(referral.case_id, referral)
-    return nearest
+        .limit(1)
+        .correlate(Case)
+        .scalar_subquery()
+    )
+    indexed = (
+        sa.and_(
+            CaseSearchIndex.case_id == Case.id,
+            CaseSearchIndex.org_key_id == search_key_id,
+        )
+        if search_key_id is not None
+        else sa.false()
+    )
+    query = (
+        sa.select(
+            Case,
+            Referral.kind,
+            Referral.state,
+            Referral.due_at,
+            Referral.entry_id,
+            DirectoryEntry.name,
+            DirectoryEntry.name_zh,
+            CaseSearchIndex.case_id.is_not(None).label("indexed"),
+        )
+        .outerjoin(Referral, Referral.id == nearest)
+        .outerjoin(DirectoryEntry, DirectoryEntry.id == Referral.entry_id)
+        .outerjoin(CaseSearchIndex, indexed)
+        .where(*conditions)
+        .order_by(*_order(sort))
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    chinese = str(get_locale() or "").startswith("zh")
+    rows = []
+    for case, kind, state, due_at, entry_id, name, name_zh, is_indexed in db.session.execute(query):
+        clock = None
+        if due_at is not None:
+            entry = (name_zh if chinese and name_zh else name) or entry_id
+            clock = NearestClock(kind, state, due_at, entry)
+        rows.append(
+            QueueRow(
+                case=case,
+                next_due=case.next_due,
+                flags=flags_for(case, case.next_due, now),
+                next_action=next_action(case, clock, now),
+                indexed=bool(is_indexed),
+            )
+        )
+    return rows
 
 
-def _entry_name(referral: Referral) -> str:
-    entry = referral.entry
-    if entry is None:
-        return referral.entry_id
-    if str(get_locale() or "").startswith("zh") and entry.name_zh:
-        return entry.name_zh
-    return entry.name
-
-
-def next_action(case: Case, referral: Referral | None, now: datetime) -> NextAction:
+def next_action(case: Case, referral: NearestClock | None, now: datetime) -> NextAction:
     """The nearest thing due on an open case: its first response or a referral's clock."""
     if case.status == CaseStatus.CLOSED:
         return NextAction("none", "none")
@@ -440,7 +471,7 @@ def next_action(case: Case, referral: Referral | None, now: datetime) -> NextAct
     else:
         what = "answer"
     when = "overdue" if due < now else "soon" if due < now + DUE_SOON else "waiting"
-    return NextAction(what, when, due, _entry_name(referral), referral.kind)
+    return NextAction(what, when, due, referral.entry, referral.kind)
 
 
 def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None) -> list[str]:
