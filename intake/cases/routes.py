@@ -43,6 +43,7 @@ from intake.cases.forms import (
     StatusForm,
     parse_filters,
 )
+from intake.cases.options import country_options
 from intake.cases.wording import next_action_words
 from intake.db import utcnow
 from intake.extensions import db
@@ -154,7 +155,7 @@ def queue() -> PageResponse:
         "cases/queue.html",
         page=page,
         filters=filters,
-        countries=queue_service.countries_in_use(),
+        country_options=country_options,
         users=users,
         assignable=assignable,
         page_url=page_url,

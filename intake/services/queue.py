@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from flask_babel import get_locale
 from sqlalchemy.dialects.postgresql import JSONB
 
-from intake import vocab
 from intake.db import like_escape, utcnow
 from intake.extensions import db
 from intake.models import (
@@ -500,13 +499,6 @@ def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None
     elif next_due is not None and next_due < now + DUE_SOON:
         flags.append("due_soon")
     return flags
-
-
-def countries_in_use() -> list[tuple[str, str]]:
-    """The countries the queue's country filter offers, as (code, name in the reader's
-    language) sorted by name: the vocabulary's (ISO 3166-1), not a scan of the stored cases;
-    built once per language (vocab.country_choices)."""
-    return vocab.country_choices()
 
 
 class StaffMember(NamedTuple):

@@ -186,6 +186,22 @@ def test_assignee_filter_by_colleague(app: Flask, client: FlaskClient) -> None:
     assert colleague.email.replace("@", "<wbr>@") in page
 
 
+def test_the_country_filter_offers_every_country_in_the_readers_language(
+    app: Flask, client: FlaskClient
+) -> None:
+    sign_in(client, Role.CASEWORKER)
+    page = client.get("/cases/?view=open&country=MX").get_data(as_text=True)
+    options = re.findall(r'<option value="([A-Z]{2})"( selected)?>([^<]*)</option>', page)
+    assert len(options) > 240
+    assert [code for code, selected, _ in options if selected] == ["MX"]
+    assert ("TW", "", "Taiwan") in options
+    # A name with an ampersand is escaped as the template would.
+    assert ("BA", "", "Bosnia &amp; Herzegovina") in options
+    zh = client.get("/cases/?view=open&lang=zh_Hant").get_data(as_text=True)
+    assert '<option value="TW">台灣</option>' in zh
+    assert " selected>" not in zh.split('id="country"')[1].split("</select>")[0]
+
+
 def test_pages_of_25_and_an_out_of_range_page_shows_the_last(
     app: Flask, client: FlaskClient
 ) -> None:
