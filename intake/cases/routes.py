@@ -44,7 +44,7 @@ from intake.cases.forms import (
     parse_filters,
 )
 from intake.cases.options import country_options
-from intake.cases.wording import next_action_words
+from intake.cases.wording import PageWords, next_action_words, place_words
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey
@@ -147,6 +147,12 @@ def queue() -> PageResponse:
         for row in page.rows
     ]
     assignable, users = queue_service.staff_for(page)
+    # Each row's words in the reader's language, with the page's one translations object.
+    words, now = PageWords.current(), utcnow()
+    shown_rows = [
+        (row, next_action_words(row.next_action, now, words), *place_words(row.case, words))
+        for row in page.rows
+    ]
     # The label tables the queue shows, translated once for the page (rows repeat them; a
     # lazy string is translated again each time it is shown).
     shown = ("threat_labels", "urgency_labels", "status_labels", "flag_labels", "sort_labels")
@@ -169,10 +175,8 @@ def queue() -> PageResponse:
         can_write=can_write,
         searching=bool(filters.q or filters.tokens),
         filtered=any(k not in ("view", "sort", "lang") for k in args),
-        country_name=vocab.country_name,
-        language_name=vocab.language_name,
         view_labels=_translated(VIEW_LABELS),
-        next_action_words=next_action_words,
+        shown_rows=shown_rows,
         **labels_now,
     )
 
