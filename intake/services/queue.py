@@ -6,6 +6,7 @@ workflow — are :mod:`intake.services.casework`'s; "due soon" is :data:`deadlin
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from flask_babel import get_locale
 from sqlalchemy.dialects.postgresql import JSONB
 
-from intake.db import like_escape, utcnow
+from intake.db import UTCDateTime, like_escape, utcnow
 from intake.extensions import db
 from intake.models import (
     AWAITING,
@@ -145,23 +146,35 @@ def count_is_capped(count: int) -> bool:
 _CLOSED = sa.literal(CaseStatus.CLOSED, Case.status.type, literal_execute=True)
 
 
-def _view_conditions(now: datetime, viewer: User) -> dict[str, sa.ColumnElement[bool]]:
+# The moment and the viewer a listing is computed for, as parameters: the saved views' SQL
+# (and the tab counts' whole statement) is built once per process, not on every page view.
+_NOW = sa.bindparam("queue_now", type_=UTCDateTime())
+_SOON = sa.bindparam("queue_soon", type_=UTCDateTime())  # _NOW + DUE_SOON
+_VIEWER = sa.bindparam("queue_viewer", type_=sa.Integer())
+
+
+def _listing_parameters(now: datetime, viewer: User) -> dict[str, Any]:
+    return {"queue_now": now, "queue_soon": now + DUE_SOON, "queue_viewer": viewer.id}
+
+
+@functools.cache
+def _view_conditions() -> dict[str, sa.ColumnElement[bool]]:
     """Each saved view as one SQL condition over the stored queue columns (also counted, in
-    one query, for the tabs). ``attention_at`` is the earlier of a new case's first-response
-    deadline and its nearest running referral clock (intake.models.queue_state)."""
+    one query, for the tabs), with the parameters of :func:`_listing_parameters`.
+    ``attention_at`` is the earlier of a new case's first-response deadline and its nearest
+    running referral clock (intake.models.queue_state)."""
     is_open = Case.status != _CLOSED
-    soon = now + DUE_SOON
-    overdue = Case.attention_at < now
+    overdue = Case.attention_at < _NOW
     # An action by us is due: a first response due soon or late, a referral clock passed or
     # near, a new case nobody holds. Not "anything open" (that is the "open" view).
     action = sa.or_(
-        Case.attention_at < soon,
+        Case.attention_at < _SOON,
         sa.and_(Case.status == CaseStatus.NEW, Case.assignee_id.is_(None)),
     )
-    week = sa.and_(Case.attention_at >= now, Case.attention_at < soon)
+    week = sa.and_(Case.attention_at >= _NOW, Case.attention_at < _SOON)
     return {
         "action": sa.and_(is_open, action),
-        "mine": sa.and_(is_open, Case.assignee_id == viewer.id),
+        "mine": sa.and_(is_open, Case.assignee_id == _VIEWER),
         "unassigned": sa.and_(is_open, Case.assignee_id.is_(None)),
         "overdue": sa.and_(is_open, overdue),
         "week": sa.and_(is_open, week),
@@ -172,8 +185,9 @@ def _view_conditions(now: datetime, viewer: User) -> dict[str, sa.ColumnElement[
     }
 
 
-def _conditions(filters: QueueFilters, viewer: User, now: datetime) -> list[sa.ColumnElement[bool]]:
-    views = _view_conditions(now, viewer)
+def _conditions(filters: QueueFilters, viewer: User) -> list[sa.ColumnElement[bool]]:
+    """The listing's conditions, with the parameters of :func:`_listing_parameters`."""
+    views = _view_conditions()
     conditions: list[sa.ColumnElement[bool]] = [views[filters.view]]
     if filters.status is not None:
         conditions.append(Case.status == filters.status)
@@ -293,6 +307,18 @@ def _current_key() -> sa.ScalarSelect[int | None]:
     return sa.select(sa.func.max(OrgKey.id)).where(OrgKey.retired_at.is_(None)).scalar_subquery()
 
 
+@functools.cache
+def _tab_counts(cap: int) -> tuple[sa.Label[Any], ...]:
+    """Each saved view's bounded count (up to ``cap`` + 1) and the current key, as columns."""
+    orders = _count_orders()
+    columns: list[sa.Label[Any]] = [
+        _bounded_count([condition], cap, orders.get(name)).label(name)
+        for name, condition in _view_conditions().items()
+    ]
+    columns.append(_current_key().label(_CURRENT_KEY))
+    return tuple(columns)
+
+
 def view_counts(
     viewer: User,
     now: datetime | None = None,
@@ -302,17 +328,11 @@ def view_counts(
     with ``listed`` (conditions, limit), the filtered list's bounded count too, as "listed"
     (one round trip for the tabs and the list). The current organisation key's id rides
     along as "current_key" (0: none)."""
-    now = now or utcnow()
-    views = _view_conditions(now, viewer)
-    orders = _count_orders()
-    columns: list[sa.Label[Any]] = [
-        _bounded_count([condition], COUNT_CAP, orders.get(name)).label(name)
-        for name, condition in views.items()
-    ]
+    columns = list(_tab_counts(COUNT_CAP))
     if listed is not None:
         columns.append(_bounded_count(*listed).label("listed"))
-    columns.append(_current_key().label(_CURRENT_KEY))
-    row = db.session.execute(sa.select(*columns)).one()
+    parameters = _listing_parameters(now or utcnow(), viewer)
+    row = db.session.execute(sa.select(*columns), parameters).one()
     return {name: int(value or 0) for name, value in row._mapping.items()}
 
 
@@ -345,7 +365,7 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
 @transactional
 def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
     now = utcnow()
-    conditions = _conditions(filters, viewer, now)
+    conditions = _conditions(filters, viewer)
     count_limit = max(COUNT_CAP, max(1, filters.page) * PAGE_SIZE)
     if _only_the_view(filters) and count_limit == COUNT_CAP:
         counts = view_counts(viewer, now)
@@ -362,7 +382,7 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
     else:
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(1, filters.page), pages)
-    rows = _page_rows(conditions, filters.sort, page, search_key_id, now)
+    rows = _page_rows(conditions, filters.sort, page, search_key_id, now, viewer)
     detail: dict[str, Any] = {
         "view": filters.view,
         "page": page,
@@ -402,6 +422,7 @@ def _page_rows(
     page: int,
     search_key_id: int | None,
     now: datetime,
+    viewer: User,
 ) -> list[QueueRow]:
     """One page of cases in one statement, each with its nearest running referral clock (and
     that entry's names) and whether it has search tokens under the current key."""
@@ -446,7 +467,10 @@ def _page_rows(
     )
     chinese = str(get_locale() or "").startswith("zh")
     rows = []
-    for case, kind, state, due_at, entry_id, name, name_zh, is_indexed in db.session.execute(query):
+    parameters = _listing_parameters(now, viewer)
+    for case, kind, state, due_at, entry_id, name, name_zh, is_indexed in db.session.execute(
+        query, parameters
+    ):
         clock = None
         if due_at is not None:
             entry = (name_zh if chinese and name_zh else name) or entry_id
