@@ -177,6 +177,7 @@ def queue() -> PageResponse:
         filtered=any(k not in ("view", "sort", "lang") for k in args),
         view_labels=_translated(VIEW_LABELS),
         shown_rows=shown_rows,
+        **words.for_template(),
         **labels_now,
     )
 
