@@ -10,9 +10,14 @@ stored, referrals with deadlines around today), timed too. Each scenario (the fi
 few filters, a search by part of a reference) is requested ``REQUESTS`` times through the
 real Flask view, by a test client signed in as a caseworker (sessions, counts, the audit
 row, the template); the bare baseline is one hand-written SQL statement over the same
-indexes returning the same page of rows, on a plain psycopg connection, checked to give the
-same cases as the view. Figures are p95 (nearest rank). The database is
-``BENCH_QUEUE_DATABASE_URL`` (its own; dropped tables afterwards).
+indexes returning the same page of rows with what the page shows of them (the case's
+columns, its nearest running referral clock with that entry's names, the assignee's
+address), on a plain psycopg connection, checked to give the same cases as the view. The
+same statement without the clock and the address (the cases' columns only, the baseline
+until 2026-12-02) is timed too and recorded beside it. Figures are p95 (nearest rank). A
+signed-in page that does no queue work (the unlock page) is timed as well: the fixed cost
+of any staff page. The database is ``BENCH_QUEUE_DATABASE_URL`` (its own; dropped tables
+afterwards).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -30,7 +36,7 @@ from _common import ensure_database, write_results
 DATABASE_URL = os.environ.get(
     "BENCH_QUEUE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/refuge_bench_queue"
 )
-REQUESTS = 30
+REQUESTS = 60
 WARM_UP = 3
 # The columns a queue row shows (the ORM loads these; the stored triage is deferred).
 COLUMNS = (
@@ -39,10 +45,21 @@ COLUMNS = (
     "reply_public_key, assignee_id, outcome, received_at, updated_at, closed_at, urgency_rank, "
     "first_response_at, next_due, attention_at"
 )
-OPEN = "status <> 'closed'"
-PRIORITY = "ORDER BY urgency_rank, next_due NULLS LAST, received_at, id LIMIT 25"
-DEADLINE = "ORDER BY next_due NULLS LAST, received_at, id LIMIT 25"
-ACTION = f"{OPEN} AND (attention_at < %(soon)s OR (status = 'new' AND assignee_id IS NULL))"
+CASE_COLUMNS = ", ".join(f"c.{name.strip()}" for name in COLUMNS.split(","))
+# What else a row shows: its next action (the referral with the nearest running clock, and
+# that entry's names) and who holds it.
+SHOWN = (
+    "FROM cases c LEFT JOIN LATERAL (SELECT r.kind, r.state, r.due_at, r.entry_id "
+    "FROM referrals r WHERE r.case_id = c.id AND r.state IN ('draft', 'sent', 'acknowledged') "
+    "AND r.due_at IS NOT NULL ORDER BY r.due_at, r.id LIMIT 1) clock ON true "
+    "LEFT JOIN directory_entries e ON e.id = clock.entry_id "
+    "LEFT JOIN users u ON u.id = c.assignee_id"
+)
+SHOWN_COLUMNS = f"{CASE_COLUMNS}, clock.kind, clock.state, clock.due_at, e.name, e.name_zh, u.email"
+OPEN = "c.status <> 'closed'"
+PRIORITY = "ORDER BY c.urgency_rank, c.next_due NULLS LAST, c.received_at, c.id LIMIT 25"
+DEADLINE = "ORDER BY c.next_due NULLS LAST, c.received_at, c.id LIMIT 25"
+ACTION = f"{OPEN} AND (c.attention_at < %(soon)s OR (c.status = 'new' AND c.assignee_id IS NULL))"
 
 
 def p95(samples: list[float]) -> float:
@@ -139,38 +156,40 @@ def scenarios(caseworker_id: int, ref_part: str) -> list[tuple[str, str, str, di
         (
             "open_country",
             "view=open&country=MX",
-            f"WHERE {OPEN} AND country = 'MX' {PRIORITY}",
+            f"WHERE {OPEN} AND c.country = 'MX' {PRIORITY}",
             {},
         ),
         (
             "open_immediate_by_deadline",
             "view=open&urgency=immediate&sort=deadline",
-            f"WHERE {OPEN} AND urgency = 'immediate' {DEADLINE}",
+            f"WHERE {OPEN} AND c.urgency = 'immediate' {DEADLINE}",
             {},
         ),
         (
             "mine",
             "view=mine",
-            f"WHERE {OPEN} AND assignee_id = %(me)s {PRIORITY}",
+            f"WHERE {OPEN} AND c.assignee_id = %(me)s {PRIORITY}",
             {"me": caseworker_id},
         ),
         (
             "open_detention",
             "view=open&threat=detention",
-            f"WHERE {OPEN} AND CAST(threats AS TEXT) LIKE '%%\"detention\"%%' {PRIORITY}",
+            # The GIN index of migration 0022 (ix_cases_threats) answers this expression.
+            f"WHERE {OPEN} AND CAST(c.threats AS JSONB) @> '[\"detention\"]' {PRIORITY}",
             {},
         ),
         (
             "reference_search",
             f"view=all&q={ref_part}",
-            "WHERE ref LIKE %(ref)s "
-            "ORDER BY urgency_rank, next_due NULLS LAST, received_at, id LIMIT 25",
+            f"WHERE c.ref LIKE %(ref)s {PRIORITY}",
             {"ref": f"%{ref_part}%"},
         ),
     ]
 
 
 def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
+    import html as html_text
+
     import sqlalchemy as sa
     from werkzeug.datastructures import MultiDict
 
@@ -188,65 +207,100 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
     client = signed_in_client(app, caseworker)
     bare_connection = db.engine.raw_connection()  # psycopg itself, no ORM, no Flask
     results: dict[str, Any] = {}
+
+    def view(url: str) -> tuple[float, str]:
+        started = time.perf_counter()
+        response = client.get(url)
+        seconds = time.perf_counter() - started
+        assert response.status_code == 200, (url, response.status_code)
+        return seconds, response.get_data(as_text=True)
+
     for name, query, sql, extra in scenarios(caseworker_id, ref_part):
         url = f"/cases/?{query}" if query else "/cases/"
 
-        def bare(sql: str = sql, extra: dict[str, Any] = extra) -> tuple[float, list[Any]]:
+        def bare(
+            sql: str = sql, extra: dict[str, Any] = extra, *, shown: bool = True
+        ) -> tuple[float, Sequence[Any]]:
             now = utcnow()
             cursor = bare_connection.cursor()
             started = time.perf_counter()
-            statement = f"SELECT {COLUMNS} FROM cases {sql}"  # noqa: S608 (constants only)
+            # Constants of this file only.
+            if shown:
+                statement = f"SELECT {SHOWN_COLUMNS} {SHOWN} {sql}"  # noqa: S608
+            else:
+                statement = f"SELECT {CASE_COLUMNS} FROM cases c {sql}"  # noqa: S608
             cursor.execute(statement, {"now": now, "soon": now + DUE_SOON, **extra})
             rows = cursor.fetchall()
             seconds = time.perf_counter() - started
             bare_connection.commit()
             return seconds, rows
 
-        def view(url: str = url) -> tuple[float, str]:
-            started = time.perf_counter()
-            response = client.get(url)
-            seconds = time.perf_counter() - started
-            assert response.status_code == 200, (url, response.status_code)
-            return seconds, response.get_data(as_text=True)
-
         # Same rows: the bare statement's cases are the view's page, in the view's order.
         _, bare_rows = bare()
+        _, cases_only_rows = bare(shown=False)
         with app.test_request_context(url):
             viewer = db.session.get_one(User, caseworker_id)
             filters = parse_filters(MultiDict(parse_qsl(query)))
             page = queue_service.queue(filters, viewer)
             service_refs = [row.case.ref for row in page.rows]
+            service_due = [row.next_action.due for row in page.rows]
         db.session.remove()
         bare_refs = [row[1] for row in bare_rows]
         assert bare_refs == service_refs, (name, bare_refs[:3], service_refs[:3])
-        _, html = view()
+        assert [row[1] for row in cases_only_rows] == bare_refs, name
+        _, html = view(url)
         shown = re.findall(r"RF-[0-9A-Z]{8}", html)
         assert set(bare_refs) <= set(shown), name
         assert bare_refs, f"{name}: no rows (the scenario measures nothing)"
+        # Same clocks: where the page says a referral is next, it is the bare one's, by entry.
+        columns = len(CASE_COLUMNS.split(","))
+        for bare_row, due in zip(bare_rows, service_due, strict=True):
+            clock_due, entry_name = bare_row[columns + 2], bare_row[columns + 3]
+            if due is not None and due == clock_due:
+                assert html_text.escape(entry_name, quote=False) in html, (name, entry_name)
         for _ in range(WARM_UP):
-            view()
+            view(url)
             bare()
-        # Interleaved, so that both see the same moments of a shared machine.
-        view_times, bare_times = [], []
+            bare(shown=False)
+        # Interleaved, so that all see the same moments of a shared machine.
+        view_times, bare_times, cases_only_times = [], [], []
         for _ in range(REQUESTS):
-            view_times.append(view()[0])
+            view_times.append(view(url)[0])
             bare_times.append(bare()[0])
-        row = {
+            cases_only_times.append(bare(shown=False)[0])
+        row: dict[str, Any] = {
             "url": url,
             "rows": len(bare_refs),
             "view_p95_ms": round(p95(view_times) * 1000, 2),
             "view_p50_ms": round(sorted(view_times)[len(view_times) // 2] * 1000, 2),
             "bare_p95_ms": round(p95(bare_times) * 1000, 2),
             "bare_p50_ms": round(sorted(bare_times)[len(bare_times) // 2] * 1000, 2),
+            "bare_cases_only_p95_ms": round(p95(cases_only_times) * 1000, 2),
         }
         row["ratio_p95"] = round(row["view_p95_ms"] / row["bare_p95_ms"], 2)
+        row["ratio_p95_cases_only"] = round(row["view_p95_ms"] / row["bare_cases_only_p95_ms"], 2)
         results[name] = row
         print(
             f"{name:>28}: view p50 {row['view_p50_ms']:7.1f} p95 {row['view_p95_ms']:7.1f} ms | "
             f"bare p50 {row['bare_p50_ms']:6.2f} p95 {row['bare_p95_ms']:6.2f} ms | "
-            f"ratio {row['ratio_p95']:.1f}x ({row['rows']} rows)"
+            f"ratio {row['ratio_p95']:.1f}x ({row['rows']} rows; cases' columns only: "
+            f"p95 {row['bare_cases_only_p95_ms']:.2f} ms, {row['ratio_p95_cases_only']:.1f}x)"
         )
     bare_connection.close()
+    # The fixed cost of any signed-in staff page: one that does no queue work.
+    for _ in range(WARM_UP):
+        view("/auth/unlock")
+    unlock_times = [view("/auth/unlock")[0] for _ in range(REQUESTS)]
+    results["unlock_page"] = {
+        "url": "/auth/unlock",
+        "view_p95_ms": round(p95(unlock_times) * 1000, 2),
+        "view_p50_ms": round(sorted(unlock_times)[len(unlock_times) // 2] * 1000, 2),
+    }
+    print(
+        f"{'unlock_page (no queue work)':>28}: view p50 "
+        f"{results['unlock_page']['view_p50_ms']:7.1f} p95 "
+        f"{results['unlock_page']['view_p95_ms']:7.1f} ms"
+    )
     return results
 
 
@@ -281,6 +335,7 @@ def record_ratios(queue: dict[str, Any], demo: dict[str, Any]) -> None:
     from ratios import record
 
     label = f"{demo['cases'] // 1000}k"
+    fixed_cost = queue.pop("unlock_page")
     worst = max(queue, key=lambda name: queue[name]["ratio_p95"])
     sizes = {"cases": demo["cases"], "referrals": demo["referrals"], "database": "postgresql"}
     note = (
@@ -301,6 +356,10 @@ def record_ratios(queue: dict[str, Any], demo: dict[str, Any]) -> None:
         queue[worst]["ratio_p95"],
         scenario=f"the worst of {len(queue)}: {worst}",
         ratios={name: row["ratio_p95"] for name, row in queue.items()},
+        ratios_cases_columns_only={
+            name: row["ratio_p95_cases_only"] for name, row in queue.items()
+        },
+        unlock_page=fixed_cost,
         note=note,
         **sizes,
     )

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-import sqlalchemy as sa
 from flask import abort, g, session
 from flask_login import current_user, login_required
 
@@ -44,16 +43,16 @@ def load_user(session_id: str) -> User | None:
         return None
     if len(user_id) > 10 or len(epoch) > 10:
         return None
-    record = staff_sessions.find(session.get(SID))
-    if record is None or record.user_id != int(user_id):
+    found = staff_sessions.find_with_user(session.get(SID))
+    if found is None or found[0].user_id != int(user_id):
         _refuse(None, "revoked")
         return None
+    record, user = found
     now = utcnow()
     reason = staff_sessions.problem(record, now)
     if reason is not None:
         _refuse(record, reason)
         return None
-    user = db.session.scalar(sa.select(User).where(User.id == int(user_id)))
     if user is None or user.session_epoch != int(epoch) or not user.is_active:
         _refuse(record, "revoked")
         return None

@@ -43,7 +43,8 @@ from intake.cases.forms import (
     StatusForm,
     parse_filters,
 )
-from intake.cases.wording import next_action_words
+from intake.cases.options import country_options
+from intake.cases.wording import PageWords, next_action_words, place_words
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey
@@ -106,6 +107,7 @@ def queue() -> PageResponse:
         return error_response(
             400, _("The filter “%(name)s” has a value we do not offer.", name=str(exc))
         )
+    can_write = _can_write()
     page = queue_service.queue(filters, current_user)
     # Free text the server never searched is not carried into links (nor kept in the box).
     args: dict[str, Any] = {
@@ -139,12 +141,18 @@ def queue() -> PageResponse:
             "org_key_id": row.case.org_key_id,
             "sealed_answers": row.case.sealed_answers,
             # Viewers read but write nothing, search tokens included: theirs is never asked.
-            "indexed": row.indexed or not _can_write(),
+            "indexed": row.indexed or not can_write,
             "tokens_url": case_url("cases.search_tokens", row.case.ref),
         }
         for row in page.rows
     ]
     assignable, users = queue_service.staff_for(page)
+    # Each row's words in the reader's language, with the page's one translations object.
+    words, now = PageWords.current(), utcnow()
+    shown_rows = [
+        (row, next_action_words(row.next_action, now, words), *place_words(row.case, words))
+        for row in page.rows
+    ]
     # The label tables the queue shows, translated once for the page (rows repeat them; a
     # lazy string is translated again each time it is shown).
     shown = ("threat_labels", "urgency_labels", "status_labels", "flag_labels", "sort_labels")
@@ -153,7 +161,7 @@ def queue() -> PageResponse:
         "cases/queue.html",
         page=page,
         filters=filters,
-        countries=queue_service.countries_in_use(),
+        country_options=country_options,
         users=users,
         assignable=assignable,
         page_url=page_url,
@@ -164,13 +172,12 @@ def queue() -> PageResponse:
         search_key_id=page.search_key_id,
         count_label=_count_label,
         format_number=format_number,
-        can_write=_can_write(),
+        can_write=can_write,
         searching=bool(filters.q or filters.tokens),
         filtered=any(k not in ("view", "sort", "lang") for k in args),
-        country_name=vocab.country_name,
-        language_name=vocab.language_name,
         view_labels=_translated(VIEW_LABELS),
-        next_action_words=next_action_words,
+        shown_rows=shown_rows,
+        **words.for_template(),
         **labels_now,
     )
 

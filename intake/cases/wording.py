@@ -1,42 +1,113 @@
-"""The queue's "next action" in words, in the reader's language."""
+"""The queue's words per row, in the reader's language: the next action, the place.
+
+A page of 25 rows asked Flask-Babel for each string (a walk through the request's globals
+and locale every time) and called the name look-ups from the template; these take the
+reader's translations and locale once per page (:class:`PageWords`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import get_locale, get_translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
+from intake import vocab
 from intake.db import utcnow
+from intake.models import Case
 from intake.services.queue import NextAction
 
 
-def _lateness(due: datetime, now: datetime) -> str:
+@dataclass(frozen=True)
+class PageWords:
+    """The reader's translations and locale, looked up once per page. ``gettext`` and
+    ``ngettext`` do what Flask-Babel's do with them (the `_()` calls below are still
+    extracted into the catalogue)."""
+
+    translations: Any
+    locale: str
+
+    @classmethod
+    def current(cls) -> PageWords:
+        return cls(get_translations(), str(get_locale() or "en"))
+
+    def gettext(self, string: str, **variables: Any) -> str:
+        text = str(self.translations.ugettext(string))
+        return text % variables if variables else text
+
+    def ngettext(self, singular: str, plural: str, num: int, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return str(self.translations.ungettext(singular, plural, num)) % variables
+
+    def for_template(self) -> dict[str, Any]:
+        """``gettext`` and ``ngettext`` for a template's context, where Jinja's `_()` and
+        ``ngettext`` find them before the application's (which look the translations up
+        again on every call). They do what Jinja's i18n extension does with Flask-Babel's:
+        the text is Markup under autoescaping, so every variable is escaped."""
+        translations = self.translations
+
+        @pass_context
+        def gettext(context: Context, string: str, **variables: Any) -> str:
+            text = translations.ugettext(string)
+            if context.eval_ctx.autoescape:
+                text = Markup(text)  # noqa: S704 (our catalogue's text; variables are escaped)
+            return text % variables
+
+        @pass_context
+        def ngettext(
+            context: Context, singular: str, plural: str, num: int, **variables: Any
+        ) -> str:
+            variables.setdefault("num", num)
+            text = translations.ungettext(singular, plural, num)
+            if context.eval_ctx.autoescape:
+                text = Markup(text)  # noqa: S704 (our catalogue's text; variables are escaped)
+            return text % variables
+
+        return {"gettext": gettext, "ngettext": ngettext}
+
+
+def _lateness(due: datetime, now: datetime, words: PageWords) -> str:
     """ "3 days overdue", "5 hours overdue": whole days only from 48 hours on, so that 47 hours
     never reads as one day."""
+    ngettext = words.ngettext
     hours = int((now - due).total_seconds() // 3600)
     if hours < 48:
         return ngettext("%(num)d hour overdue", "%(num)d hours overdue", max(hours, 1))
     return ngettext("%(num)d day overdue", "%(num)d days overdue", hours // 24)
 
 
-def next_action_words(action: NextAction, now: datetime | None = None) -> str:
+def next_action_words(
+    action: NextAction, now: datetime | None = None, words: PageWords | None = None
+) -> str:
     now = now or utcnow()
+    words = words or PageWords.current()
+    _ = words.gettext
     entry = action.entry or ""
     if action.what == "first_response":
         if action.when == "overdue" and action.due is not None:
-            return _("First response due — %(late)s", late=_lateness(action.due, now))
+            return _("First response due — %(late)s", late=_lateness(action.due, now, words))
         return _("First response due")
     if action.what == "none":
         return _("No deadline")
     if action.when == "waiting":
         return _("Waiting on %(entry)s", entry=entry)
     if action.what == "send":
-        words = _("Send the referral to %(entry)s", entry=entry)
+        text = _("Send the referral to %(entry)s", entry=entry)
     elif action.what == "government_reply":
-        words = _("Reply due from the government — referral to %(entry)s", entry=entry)
+        text = _("Reply due from the government — referral to %(entry)s", entry=entry)
     else:
-        words = _("Answer due from %(entry)s", entry=entry)
+        text = _("Answer due from %(entry)s", entry=entry)
     if action.when == "overdue" and action.due is not None:
-        return _("%(action)s, %(late)s", action=words, late=_lateness(action.due, now))
-    return words
+        return _("%(action)s, %(late)s", action=text, late=_lateness(action.due, now, words))
+    return text
+
+
+def place_words(case: Case, words: PageWords) -> tuple[str, str]:
+    """The case's country and its languages ("", when none), named in the reader's language."""
+    country = vocab.country_name(case.country, words.locale) if case.country else "—"
+    languages = ", ".join(vocab.language_name(code, words.locale) for code in case.languages)
+    return country, languages

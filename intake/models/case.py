@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intake.db import UTCDateTime, utcnow
@@ -121,6 +122,15 @@ class Case(db.Model):  # type: ignore[name-defined]
     def __repr__(self) -> str:
         return f"<Case {self.ref} {self.status}>"
 
+
+# The threat filter: `CAST(threats AS JSONB) @> '["detention"]'` (PostgreSQL; SQLite matches the
+# stored text). An expression index follows every write of the column by itself.
+sa.Index(
+    "ix_cases_threats",
+    sa.cast(Case.threats, JSONB).label("threats_jsonb"),
+    postgresql_using="gin",
+    postgresql_ops={"threats_jsonb": "jsonb_path_ops"},
+).ddl_if(dialect="postgresql")
 
 # The trigram index needs the extension; Alembic's migration creates it the same way.
 sa.event.listen(

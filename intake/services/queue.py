@@ -6,16 +6,17 @@ workflow — are :mod:`intake.services.casework`'s; "due soon" is :data:`deadlin
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import get_locale
-from sqlalchemy.orm import joinedload, load_only
+from sqlalchemy.dialects.postgresql import JSONB
 
-from intake import vocab
-from intake.db import like_escape, utcnow
+from intake.db import UTCDateTime, like_escape, utcnow
 from intake.extensions import db
 from intake.models import (
     AWAITING,
@@ -145,23 +146,35 @@ def count_is_capped(count: int) -> bool:
 _CLOSED = sa.literal(CaseStatus.CLOSED, Case.status.type, literal_execute=True)
 
 
-def _view_conditions(now: datetime, viewer: User) -> dict[str, sa.ColumnElement[bool]]:
+# The moment and the viewer a listing is computed for, as parameters: the saved views' SQL
+# (and the tab counts' whole statement) is built once per process, not on every page view.
+_NOW = sa.bindparam("queue_now", type_=UTCDateTime())
+_SOON = sa.bindparam("queue_soon", type_=UTCDateTime())  # _NOW + DUE_SOON
+_VIEWER = sa.bindparam("queue_viewer", type_=sa.Integer())
+
+
+def _listing_parameters(now: datetime, viewer: User) -> dict[str, Any]:
+    return {"queue_now": now, "queue_soon": now + DUE_SOON, "queue_viewer": viewer.id}
+
+
+@functools.cache
+def _view_conditions() -> dict[str, sa.ColumnElement[bool]]:
     """Each saved view as one SQL condition over the stored queue columns (also counted, in
-    one query, for the tabs). ``attention_at`` is the earlier of a new case's first-response
-    deadline and its nearest running referral clock (intake.models.queue_state)."""
+    one query, for the tabs), with the parameters of :func:`_listing_parameters`.
+    ``attention_at`` is the earlier of a new case's first-response deadline and its nearest
+    running referral clock (intake.models.queue_state)."""
     is_open = Case.status != _CLOSED
-    soon = now + DUE_SOON
-    overdue = Case.attention_at < now
+    overdue = Case.attention_at < _NOW
     # An action by us is due: a first response due soon or late, a referral clock passed or
     # near, a new case nobody holds. Not "anything open" (that is the "open" view).
     action = sa.or_(
-        Case.attention_at < soon,
+        Case.attention_at < _SOON,
         sa.and_(Case.status == CaseStatus.NEW, Case.assignee_id.is_(None)),
     )
-    week = sa.and_(Case.attention_at >= now, Case.attention_at < soon)
+    week = sa.and_(Case.attention_at >= _NOW, Case.attention_at < _SOON)
     return {
         "action": sa.and_(is_open, action),
-        "mine": sa.and_(is_open, Case.assignee_id == viewer.id),
+        "mine": sa.and_(is_open, Case.assignee_id == _VIEWER),
         "unassigned": sa.and_(is_open, Case.assignee_id.is_(None)),
         "overdue": sa.and_(is_open, overdue),
         "week": sa.and_(is_open, week),
@@ -172,17 +185,16 @@ def _view_conditions(now: datetime, viewer: User) -> dict[str, sa.ColumnElement[
     }
 
 
-def _conditions(filters: QueueFilters, viewer: User, now: datetime) -> list[sa.ColumnElement[bool]]:
-    views = _view_conditions(now, viewer)
+def _conditions(filters: QueueFilters, viewer: User) -> list[sa.ColumnElement[bool]]:
+    """The listing's conditions, with the parameters of :func:`_listing_parameters`."""
+    views = _view_conditions()
     conditions: list[sa.ColumnElement[bool]] = [views[filters.view]]
     if filters.status is not None:
         conditions.append(Case.status == filters.status)
     if filters.urgency is not None:
         conditions.append(Case.urgency == filters.urgency)
     if filters.threat:
-        # Ids are [a-z_]: quoted in the stored JSON text, so this matches one whole id.
-        pattern = '%"' + like_escape(filters.threat) + '"%'
-        conditions.append(sa.cast(Case.threats, sa.Text).like(pattern, escape="\\"))
+        conditions.append(_has_threat(filters.threat))
     if filters.country:
         conditions.append(Case.country == filters.country)
     if filters.assignee == "me":
@@ -198,6 +210,17 @@ def _conditions(filters: QueueFilters, viewer: User, now: datetime) -> list[sa.C
     if filters.tokens and filters.search_key_id is not None:
         conditions.append(Case.id.in_(search.cases_with_all(filters.tokens, filters.search_key_id)))
     return conditions
+
+
+def _has_threat(threat: str) -> sa.ColumnElement[bool]:
+    """The case lists ``threat``: on PostgreSQL by the GIN index ix_cases_threats (its very
+    expression, ``CAST(threats AS JSONB) @> '["…"]'``); elsewhere by the stored JSON text, where
+    ids ([a-z_]) are quoted, so the pattern matches one whole id."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        wanted = sa.cast(sa.literal(json.dumps([threat])), JSONB)
+        return sa.cast(Case.threats, JSONB).op("@>")(wanted)
+    pattern = '%"' + like_escape(threat) + '"%'
+    return sa.cast(Case.threats, sa.Text).like(pattern, escape="\\")
 
 
 def _only_the_view(filters: QueueFilters) -> bool:
@@ -276,6 +299,26 @@ def _count_orders() -> dict[str, list[Any]]:
     }
 
 
+_CURRENT_KEY = "current_key"
+
+
+def _current_key() -> sa.ScalarSelect[int | None]:
+    """The current organisation key's id: the newest not retired, as keys.current_org_key."""
+    return sa.select(sa.func.max(OrgKey.id)).where(OrgKey.retired_at.is_(None)).scalar_subquery()
+
+
+@functools.cache
+def _tab_counts(cap: int) -> tuple[sa.Label[Any], ...]:
+    """Each saved view's bounded count (up to ``cap`` + 1) and the current key, as columns."""
+    orders = _count_orders()
+    columns: list[sa.Label[Any]] = [
+        _bounded_count([condition], cap, orders.get(name)).label(name)
+        for name, condition in _view_conditions().items()
+    ]
+    columns.append(_current_key().label(_CURRENT_KEY))
+    return tuple(columns)
+
+
 def view_counts(
     viewer: User,
     now: datetime | None = None,
@@ -283,30 +326,46 @@ def view_counts(
 ) -> dict[str, int]:
     """How many cases each saved view holds, up to COUNT_CAP + 1 each, in one statement;
     with ``listed`` (conditions, limit), the filtered list's bounded count too, as "listed"
-    (one round trip for the tabs and the list)."""
-    now = now or utcnow()
-    views = _view_conditions(now, viewer)
-    orders = _count_orders()
-    columns = [
-        _bounded_count([condition], COUNT_CAP, orders.get(name)).label(name)
-        for name, condition in views.items()
-    ]
+    (one round trip for the tabs and the list). The current organisation key's id rides
+    along as "current_key" (0: none)."""
+    columns = list(_tab_counts(COUNT_CAP))
     if listed is not None:
         columns.append(_bounded_count(*listed).label("listed"))
-    row = db.session.execute(sa.select(*columns)).one()
+    parameters = _listing_parameters(now or utcnow(), viewer)
+    row = db.session.execute(sa.select(*columns), parameters).one()
     return {name: int(value or 0) for name, value in row._mapping.items()}
 
 
-@transactional
+class NearestClock(NamedTuple):
+    """A case's referral with the nearest running clock (AWAITING, with a due date): what
+    the queue's next action says of it."""
+
+    kind: ReferralKind
+    state: ReferralState
+    due_at: datetime
+    entry: str  # the entry's name in the reader's language, or its id
+
+
 def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     """One page of the caseworker queue, most urgent first; audited as a listing (no content).
 
     Counted as far as the page needs: up to COUNT_CAP, or to the requested page when it lies
     deeper (the page's own OFFSET reads as many rows). An out-of-range page shows the last one.
-    The rows leave the session before the audit commits: the page shows what was read, with
-    no reload per case after the commit expires them."""
+    The listing only reads, and its audit event is its only write: the commit leaves what was
+    read (the rows, the viewer) as it was, so the page needs no reload per object after it."""
+    session = db.session()
+    expire_on_commit = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        return _listing(filters, viewer)
+    finally:
+        session.expire_on_commit = expire_on_commit
+
+
+@transactional
+def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
     now = utcnow()
-    conditions = _conditions(filters, viewer, now)
+    conditions = _conditions(filters, viewer)
     count_limit = max(COUNT_CAP, max(1, filters.page) * PAGE_SIZE)
     if _only_the_view(filters) and count_limit == COUNT_CAP:
         counts = view_counts(viewer, now)
@@ -314,6 +373,7 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     else:
         counts = view_counts(viewer, now, (conditions, count_limit))
         total = counts.pop("listed")
+    search_key_id = counts.pop(_CURRENT_KEY) or None
     capped = total > count_limit
     if capped:
         # More rows than counted, so this page is full and another follows it.
@@ -322,31 +382,7 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     else:
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(1, filters.page), pages)
-    query = (
-        sa.select(Case)
-        .where(*conditions)
-        .order_by(*_order(filters.sort))
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
-    )
-    found = list(db.session.scalars(query))
-    awaiting = _nearest_referrals([case.id for case in found])
-    search_key_id, indexed = _current_key_and_indexed([case.id for case in found])
-    rows = [
-        QueueRow(
-            case=case,
-            next_due=case.next_due,
-            flags=flags_for(case, case.next_due, now),
-            next_action=next_action(case, awaiting.get(case.id), now),
-            indexed=case.id in indexed,
-        )
-        for case in found
-    ]
-    for case in found:
-        db.session.expunge(case)
-    for referral in awaiting.values():
-        if referral in db.session:
-            db.session.expunge(referral)
+    rows = _page_rows(conditions, filters.sort, page, search_key_id, now, viewer)
     detail: dict[str, Any] = {
         "view": filters.view,
         "page": page,
@@ -355,7 +391,20 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     }
     if capped:
         detail["capped"] = True
-    audit.record("case.list", "case", "*", actor=viewer, detail=detail)
+    # The last write before the commit, in one statement: the chain head's lock is held for
+    # that statement and the commit only.
+    audit.record_all(
+        [
+            audit.Entry(
+                "case.list",
+                "case",
+                "*",
+                actor_label=f"user:{viewer.email}",
+                actor_id=viewer.id,
+                detail=detail,
+            )
+        ]
+    )
     return QueuePage(
         rows=rows,
         total=total,
@@ -367,62 +416,78 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     )
 
 
-def _current_key_and_indexed(case_ids: list[int]) -> tuple[int | None, set[int]]:
-    """In one statement: the current organisation key's id (the newest not retired, as
-    keys.current_org_key) and which of these cases have search tokens under it."""
-    current = sa.select(sa.func.max(OrgKey.id)).where(OrgKey.retired_at.is_(None)).scalar_subquery()
-    indexed = sa.and_(
-        CaseSearchIndex.org_key_id == OrgKey.id, CaseSearchIndex.case_id.in_(case_ids)
-    )
-    rows = db.session.execute(
-        sa.select(OrgKey.id, CaseSearchIndex.case_id)
-        .outerjoin(CaseSearchIndex, indexed if case_ids else sa.false())
-        .where(OrgKey.id == current)
-    ).all()
-    if not rows:
-        return None, set()
-    return rows[0][0], {case_id for _, case_id in rows if case_id is not None}
-
-
-def _nearest_referrals(case_ids: list[int]) -> dict[int, Referral]:
-    """Each case's referral with the nearest running clock (AWAITING, with a due date)."""
-    if not case_ids:
-        return {}
-    nearest: dict[int, Referral] = {}
-    for referral in db.session.scalars(
-        sa.select(Referral)
-        # What the next action says, no more: the state, kind and clock, the entry's names.
-        .options(
-            load_only(
-                Referral.case_id,
-                Referral.entry_id,
-                Referral.kind,
-                Referral.state,
-                Referral.due_at,
-            ),
-            joinedload(Referral.entry).load_only(DirectoryEntry.name, DirectoryEntry.name_zh),
-        )
+def _page_rows(
+    conditions: list[sa.ColumnElement[bool]],
+    sort: str,
+    page: int,
+    search_key_id: int | None,
+    now: datetime,
+    viewer: User,
+) -> list[QueueRow]:
+    """One page of cases in one statement, each with its nearest running referral clock (and
+    that entry's names) and whether it has search tokens under the current key."""
+    nearest = (
+        sa.select(Referral.id)
         .where(
-            Referral.case_id.in_(case_ids),
+            Referral.case_id == Case.id,
             Referral.state.in_(AWAITING),
             Referral.due_at.is_not(None),
         )
         .order_by(Referral.due_at, Referral.id)
+        .limit(1)
+        .correlate(Case)
+        .scalar_subquery()
+    )
+    indexed = (
+        sa.and_(
+            CaseSearchIndex.case_id == Case.id,
+            CaseSearchIndex.org_key_id == search_key_id,
+        )
+        if search_key_id is not None
+        else sa.false()
+    )
+    query = (
+        sa.select(
+            Case,
+            Referral.kind,
+            Referral.state,
+            Referral.due_at,
+            Referral.entry_id,
+            DirectoryEntry.name,
+            DirectoryEntry.name_zh,
+            CaseSearchIndex.case_id.is_not(None).label("indexed"),
+        )
+        .outerjoin(Referral, Referral.id == nearest)
+        .outerjoin(DirectoryEntry, DirectoryEntry.id == Referral.entry_id)
+        .outerjoin(CaseSearchIndex, indexed)
+        .where(*conditions)
+        .order_by(*_order(sort))
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+    chinese = str(get_locale() or "").startswith("zh")
+    rows = []
+    parameters = _listing_parameters(now, viewer)
+    for case, kind, state, due_at, entry_id, name, name_zh, is_indexed in db.session.execute(
+        query, parameters
     ):
-        nearest.setdefault(referral.case_id, referral)
-    return nearest
+        clock = None
+        if due_at is not None:
+            entry = (name_zh if chinese and name_zh else name) or entry_id
+            clock = NearestClock(kind, state, due_at, entry)
+        rows.append(
+            QueueRow(
+                case=case,
+                next_due=case.next_due,
+                flags=flags_for(case, case.next_due, now),
+                next_action=next_action(case, clock, now),
+                indexed=bool(is_indexed),
+            )
+        )
+    return rows
 
 
-def _entry_name(referral: Referral) -> str:
-    entry = referral.entry
-    if entry is None:
-        return referral.entry_id
-    if str(get_locale() or "").startswith("zh") and entry.name_zh:
-        return entry.name_zh
-    return entry.name
-
-
-def next_action(case: Case, referral: Referral | None, now: datetime) -> NextAction:
+def next_action(case: Case, referral: NearestClock | None, now: datetime) -> NextAction:
     """The nearest thing due on an open case: its first response or a referral's clock."""
     if case.status == CaseStatus.CLOSED:
         return NextAction("none", "none")
@@ -440,7 +505,7 @@ def next_action(case: Case, referral: Referral | None, now: datetime) -> NextAct
     else:
         what = "answer"
     when = "overdue" if due < now else "soon" if due < now + DUE_SOON else "waiting"
-    return NextAction(what, when, due, _entry_name(referral), referral.kind)
+    return NextAction(what, when, due, referral.entry, referral.kind)
 
 
 def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None) -> list[str]:
@@ -458,13 +523,6 @@ def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None
     elif next_due is not None and next_due < now + DUE_SOON:
         flags.append("due_soon")
     return flags
-
-
-def countries_in_use() -> list[tuple[str, str]]:
-    """The countries the queue's country filter offers, as (code, name in the reader's
-    language) sorted by name: the vocabulary's (ISO 3166-1), not a scan of the stored cases;
-    built once per language (vocab.country_choices)."""
-    return vocab.country_choices()
 
 
 class StaffMember(NamedTuple):

@@ -22,7 +22,7 @@ from flask import current_app
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import StaffSession
+from intake.models import StaffSession, User
 
 TOKEN_BYTES = 32
 TAB_KEY_BYTES = 32
@@ -61,12 +61,31 @@ def open_session(user_id: int) -> tuple[str, StaffSession]:
     return token, record
 
 
-def find(token: object) -> StaffSession | None:
+def _readable(token: object) -> str | None:
     if not isinstance(token, str) or not token or len(token) > 128:
         return None
-    return db.session.scalar(
-        sa.select(StaffSession).where(StaffSession.token_hash == hash_token(token))
-    )
+    return hash_token(token)
+
+
+def find(token: object) -> StaffSession | None:
+    token_hash = _readable(token)
+    if token_hash is None:
+        return None
+    return db.session.scalar(sa.select(StaffSession).where(StaffSession.token_hash == token_hash))
+
+
+def find_with_user(token: object) -> tuple[StaffSession, User | None] | None:
+    """The session row the token names and its account (None if gone), in one statement:
+    every signed-in request asks for both."""
+    token_hash = _readable(token)
+    if token_hash is None:
+        return None
+    found = db.session.execute(
+        sa.select(StaffSession, User)
+        .outerjoin(User, User.id == StaffSession.user_id)
+        .where(StaffSession.token_hash == token_hash)
+    ).first()
+    return None if found is None else (found[0], found[1])
 
 
 def problem(record: StaffSession, now: datetime | None = None) -> str | None:

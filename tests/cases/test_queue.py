@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from intake.cases.wording import PageWords
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import (
@@ -184,6 +185,74 @@ def test_assignee_filter_by_colleague(app: Flask, client: FlaskClient) -> None:
     assert colleague.email in page  # in the filter
     # On the row the address may wrap before its "@", never inside a name or domain.
     assert colleague.email.replace("@", "<wbr>@") in page
+
+
+def test_the_country_filter_offers_every_country_in_the_readers_language(
+    app: Flask, client: FlaskClient
+) -> None:
+    sign_in(client, Role.CASEWORKER)
+    page = client.get("/cases/?view=open&country=MX").get_data(as_text=True)
+    options = re.findall(r'<option value="([A-Z]{2})"( selected)?>([^<]*)</option>', page)
+    assert len(options) > 240
+    assert [code for code, selected, _ in options if selected] == ["MX"]
+    assert ("TW", "", "Taiwan") in options
+    # A name with an ampersand is escaped as the template would.
+    assert ("BA", "", "Bosnia &amp; Herzegovina") in options
+    zh = client.get("/cases/?view=open&lang=zh_Hant").get_data(as_text=True)
+    assert '<option value="TW">台灣</option>' in zh
+    assert " selected>" not in zh.split('id="country"')[1].split("</select>")[0]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_Hant"])
+def test_the_pages_own_translations_render_exactly_what_flask_babels_would(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, lang: str
+) -> None:
+    org = make_org_key()
+    sign_in(client, Role.CASEWORKER)
+    make_entry("ngo-y", name='<b>"A" & B</b>', name_zh="<i>甲 & 乙</i>")
+    for number, (state, due_in) in enumerate(
+        [
+            (ReferralState.SENT, timedelta(days=-3)),
+            (ReferralState.DRAFT, timedelta(days=2)),
+            (ReferralState.ACKNOWLEDGED, timedelta(days=40)),
+        ]
+    ):
+        case = aged(org, f"RF-W{number}", 100 + number, status=CaseStatus.ASSESSING)
+        db.session.add(
+            Referral(
+                case_id=case.id,
+                entry_id="ngo-y",
+                kind=ReferralKind.NGO_REFERRAL,
+                state=state,
+                due_at=utcnow() + due_in,
+            )
+        )
+    aged(org, "RF-W9", 200)  # a new case: its first response is overdue
+    db.session.commit()
+
+    def page() -> str:
+        html = client.get(f"/cases/?view=open&lang={lang}").get_data(as_text=True)
+        return re.sub(r'(name="csrf_token" value|data-csrf-token)="[^"]*"', r"\1", html)
+
+    fast = page()
+    monkeypatch.setattr(PageWords, "for_template", lambda self: {})
+    assert page() == fast
+    # The entry's name is in the next action's words, escaped.
+    name = "&lt;i&gt;甲 &amp; 乙&lt;/i&gt;" if lang == "zh_Hant" else "&lt;b&gt;&#34;A&#34; &amp; B"
+    assert name in fast
+    assert "<b>" not in fast
+    assert "<i>" not in fast
+
+
+def test_the_pages_own_gettext_escapes_as_jinjas_does(app: Flask) -> None:
+    template = app.jinja_env.from_string(
+        "{{ _('Q & A: %(who)s', who=who) }}|"
+        "{{ ngettext('%(num)d <i>x</i>', '%(num)d <i>xs</i>', 2) }}|{{ gettext('plain') }}"
+    )
+    with app.test_request_context("/cases/"):
+        expected = template.render(who="<b>them</b>")
+        shown = template.render(who="<b>them</b>", **PageWords.current().for_template())
+    assert shown == expected == "Q & A: &lt;b&gt;them&lt;/b&gt;|2 <i>xs</i>|plain"
 
 
 def test_pages_of_25_and_an_out_of_range_page_shows_the_last(
