@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale, get_locale, get_translations
-from flask_mailman import EmailMessage
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased
 
@@ -847,7 +846,7 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
     sent: list[int] = []
     backend = delivery.connection()
     try:
-        outgoing = _prepare(claimed, now, backend, results)
+        outgoing = _prepare(claimed, now, results)
         for position, mail in enumerate(outgoing):
             if position and monotonic() > hand_over_at:
                 _finish(sent, now, OutboxStatus.SENT, failing_since=None)
@@ -888,12 +887,10 @@ class _Outgoing:
 
     row_id: int
     row: ReminderOutbox
-    message: EmailMessage
+    message: delivery.PlainMail
 
 
-def _prepare(
-    claimed: Sequence[int], now: datetime, backend: Any, results: dict[int, str]
-) -> list[_Outgoing]:
+def _prepare(claimed: Sequence[int], now: datetime, results: dict[int, str]) -> list[_Outgoing]:
     """Read the claimed rows, their recipients and their batches' items in three queries,
     settle the batches and compose every e-mail before the first is sent; rows with nothing
     to send are finished here (``results`` says how)."""
@@ -916,6 +913,7 @@ def _prepare(
     }
     lines = _pending_lines([row.id for row in rows if row.kind == "batch"])
     zone = org_zone()
+    sender = delivery.header_address(current_app.config["MAIL_DEFAULT_SENDER"])
     languages: dict[str | None, _Language] = {}
     settled = _Settled()
     ended: dict[tuple[OutboxStatus, str], list[int]] = {}
@@ -955,15 +953,14 @@ def _prepare(
             zone,
             languages[recipient.language],
         )
-        message = EmailMessage(
+        message = delivery.PlainMail(
+            sender=sender,
+            recipient=delivery.header_address(recipient.email),
             subject=subject,
             body=body,
-            from_email=current_app.config["MAIL_DEFAULT_SENDER"],
-            to=[recipient.email],
             # Stable per batch: a mail client shows a rare duplicate (crash after the server
             # accepted, before we marked the row) as one message.
-            headers={"Message-ID": f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>"},
-            connection=backend,
+            message_id=f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>",
         )
         outgoing.append(_Outgoing(row.id, row, message))
     settled.write()
@@ -978,7 +975,7 @@ def _transmit(mail: _Outgoing, now: datetime, backend: Any) -> str:
     caller marks it), or records any other outcome itself."""
     try:
         delivery.open_session(backend)
-        mail.message.send(fail_silently=False)
+        delivery.transmit(backend, mail.message)
     except Exception as error:  # smtplib and socket errors; sorted by delivery.outcome_of
         row = mail.row
         outcome = delivery.outcome_of(error, backend)
