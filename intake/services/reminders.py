@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from time import monotonic
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -677,7 +677,7 @@ class _Settled:
 
 
 def _settle_items(
-    lines: Sequence[_Line], recipient: User | None, settled: _Settled
+    lines: Sequence[_Line], recipient: _Recipient | None, settled: _Settled
 ) -> tuple[list[_Line], int | None]:
     """The batch's items still worth sending, and to whom (a user id). Items whose referral
     stopped waiting are cancelled. If the recipient left since the scan, the batch goes to the
@@ -718,32 +718,30 @@ def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
-def _claim(outbox_ids: Sequence[int], now: datetime) -> list[int]:
-    """Claim every claimable row of ``outbox_ids`` in one statement and commit. On PostgreSQL
-    rows another worker holds locked are skipped, not waited for."""
+def _claim(outbox_ids: Sequence[int], now: datetime) -> list[ReminderOutbox]:
+    """Claim every claimable row of ``outbox_ids`` in one statement that also reads them, in
+    the caller's transaction (:func:`_prepare` commits it before the first e-mail goes). On
+    PostgreSQL rows another worker holds locked are skipped, not waited for."""
     wanted = sa.select(ReminderOutbox.id).where(
         ReminderOutbox.id.in_(list(outbox_ids)), _claimable(now)
     )
     if _postgresql():
         wanted = wanted.with_for_update(skip_locked=True)
-    claimed = list(
-        db.session.scalars(
-            sa.update(ReminderOutbox)
-            .where(ReminderOutbox.id.in_(wanted.scalar_subquery()), _claimable(now))
-            .values(
-                status=OutboxStatus.SENDING,
-                claimed_at=now,
-                attempts=ReminderOutbox.attempts + 1,
-                # Taking over a dead worker's claim: its send may have reached the server.
-                unacknowledged=ReminderOutbox.unacknowledged
-                + sa.case((ReminderOutbox.status == OutboxStatus.SENDING, 1), else_=0),
-            )
-            .returning(ReminderOutbox.id)
-            .execution_options(synchronize_session=False)
+    claimed = db.session.scalars(
+        sa.update(ReminderOutbox)
+        .where(ReminderOutbox.id.in_(wanted.scalar_subquery()), _claimable(now))
+        .values(
+            status=OutboxStatus.SENDING,
+            claimed_at=now,
+            attempts=ReminderOutbox.attempts + 1,
+            # Taking over a dead worker's claim: its send may have reached the server.
+            unacknowledged=ReminderOutbox.unacknowledged
+            + sa.case((ReminderOutbox.status == OutboxStatus.SENDING, 1), else_=0),
         )
+        .returning(ReminderOutbox)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    db.session.commit()
-    return sorted(claimed)
+    return sorted(claimed, key=lambda row: row.id)
 
 
 def _finish(
@@ -844,9 +842,9 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
     hand_over_at = monotonic() + int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]) / 2
     results: dict[int, str] = {}
     sent: list[int] = []
+    outgoing = _prepare(claimed, now, results)
     backend = delivery.connection()
     try:
-        outgoing = _prepare(claimed, now, results)
         for position, mail in enumerate(outgoing):
             if position and monotonic() > hand_over_at:
                 _finish(sent, now, OutboxStatus.SENT, failing_since=None)
@@ -890,27 +888,40 @@ class _Outgoing:
     message: delivery.PlainMail
 
 
-def _prepare(claimed: Sequence[int], now: datetime, results: dict[int, str]) -> list[_Outgoing]:
-    """Read the claimed rows, their recipients and their batches' items in three queries,
-    settle the batches and compose every e-mail before the first is sent; rows with nothing
-    to send are finished here (``results`` says how)."""
-    if not claimed:
-        return []
-    rows = list(
-        db.session.scalars(
-            sa.select(ReminderOutbox)
-            .where(ReminderOutbox.id.in_(list(claimed)))
-            .order_by(ReminderOutbox.id)
-        )
-    )
-    # Deleted between the claim and now.
-    results.update(dict.fromkeys(set(claimed) - {row.id for row in rows}, "skipped"))
-    people: dict[int, User | None] = {
-        user.id: user
-        for user in db.session.scalars(
-            sa.select(User).where(User.id.in_({row.recipient_id for row in rows}))
+class _Recipient(NamedTuple):
+    """What a send task reads of a recipient (not the account's keys and secrets)."""
+
+    id: int
+    email: str
+    language: str | None
+    is_active_account: bool
+
+
+def _recipients(user_ids: Iterable[int]) -> dict[int, _Recipient]:
+    return {
+        person.id: person
+        for person in map(
+            _Recipient._make,
+            db.session.execute(
+                sa.select(User.id, User.email, User.language, User.is_active_account).where(
+                    User.id.in_(set(user_ids))
+                )
+            ),
         )
     }
+
+
+def _prepare(
+    rows: Sequence[ReminderOutbox], now: datetime, results: dict[int, str]
+) -> list[_Outgoing]:
+    """Read the claimed rows' recipients and their batches' items in two queries, settle the
+    batches, compose every e-mail and commit the claim with what settling decided, all before
+    the first e-mail is sent; rows with nothing to send are finished here (``results`` says
+    how)."""
+    if not rows:
+        db.session.commit()
+        return []
+    people: dict[int, _Recipient | None] = dict(_recipients(row.recipient_id for row in rows))
     lines = _pending_lines([row.id for row in rows if row.kind == "batch"])
     zone = org_zone()
     sender = delivery.header_address(current_app.config["MAIL_DEFAULT_SENDER"])
@@ -925,7 +936,7 @@ def _prepare(claimed: Sequence[int], now: datetime, results: dict[int, str]) -> 
         if row.kind == "batch":
             items, recipient_id = _settle_items(lines.get(row.id, []), recipient, settled)
             if recipient_id is not None and recipient_id not in people:
-                people[recipient_id] = db.session.get(User, recipient_id)  # a stand-in
+                people[recipient_id] = _recipients([recipient_id]).get(recipient_id)  # stand-in
             recipient = people.get(recipient_id) if recipient_id is not None else None
             if not items:
                 outcome = (OutboxStatus.CANCELLED, "no referral in the batch awaits a reply")
