@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale, get_locale, get_translations
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased
 
@@ -78,7 +79,7 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> int:
     """INSERT … ON CONFLICT (dedupe_key) DO NOTHING, on PostgreSQL and SQLite alike."""
     if not rows:
         return 0
-    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.dialects import sqlite
 
     table = ReminderOutbox.__table__
     dialect = db.session.get_bind().dialect.name
@@ -199,6 +200,16 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
 
 def _postgresql() -> bool:
     return bool(db.session.get_bind().dialect.name == "postgresql")
+
+
+def _among(column: sa.ColumnElement[int] | Any, ids: Iterable[int]) -> sa.ColumnElement[bool]:
+    """``column IN ids`` for a send task's few dozen ids. On PostgreSQL one array parameter
+    (``= ANY``): the statement's text is the same for any count, so SQLAlchemy compiles it and
+    psycopg prepares it once per process, instead of a parameter per id every time."""
+    wanted = list(ids)
+    if _postgresql():
+        return column == sa.any_(sa.literal(wanted, postgresql.ARRAY(sa.Integer)))
+    return column.in_(wanted)
 
 
 def _write_due_reminders(now: datetime, summary: ScanSummary) -> int:
@@ -651,7 +662,7 @@ def _pending_lines(batch_ids: Sequence[int]) -> dict[int, list[_Line]]:
         .outerjoin(Referral, Referral.id == ReminderOutbox.referral_id)
         .outerjoin(Case, Case.id == Referral.case_id)
         .where(
-            ReminderOutbox.batch_id.in_(list(batch_ids)),
+            _among(ReminderOutbox.batch_id, batch_ids),
             ReminderOutbox.status == OutboxStatus.PENDING,
         )
         .order_by(ReminderOutbox.batch_id, ReminderOutbox.due_at, ReminderOutbox.id)
@@ -757,7 +768,7 @@ def _claim(outbox_ids: Sequence[int], now: datetime) -> list[ReminderOutbox]:
     the caller's transaction (:func:`_prepare` commits it before the first e-mail goes). On
     PostgreSQL rows another worker holds locked are skipped, not waited for."""
     wanted = sa.select(ReminderOutbox.id).where(
-        ReminderOutbox.id.in_(list(outbox_ids)), _claimable(now)
+        _among(ReminderOutbox.id, outbox_ids), _claimable(now)
     )
     if _postgresql():
         wanted = wanted.with_for_update(skip_locked=True)
@@ -809,12 +820,12 @@ def _finish(
         .where(
             sa.or_(
                 sa.and_(
-                    ReminderOutbox.id.in_(ids),
+                    _among(ReminderOutbox.id, ids),
                     ReminderOutbox.status == OutboxStatus.SENDING,
                     ReminderOutbox.claimed_at == now,
                 ),
                 sa.and_(
-                    ReminderOutbox.batch_id.in_(ids),
+                    _among(ReminderOutbox.batch_id, ids),
                     ReminderOutbox.status == OutboxStatus.PENDING,
                     claim_is_ours,
                 ),
@@ -941,7 +952,7 @@ def _recipients(user_ids: Iterable[int]) -> dict[int, _Recipient]:
             _Recipient._make,
             db.session.execute(
                 sa.select(User.id, User.email, User.language, User.is_active_account).where(
-                    User.id.in_(set(user_ids))
+                    _among(User.id, set(user_ids))
                 )
             ),
         )
