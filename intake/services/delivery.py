@@ -15,19 +15,25 @@ if that is unacknowledged too, fails instead of risking a third copy: at most on
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import enum
+import quopri
 import re
 import smtplib
 import ssl
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import formatdate
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_mailman import EmailMessage
 from flask_mailman.backends.smtp import EmailBackend as SMTPBackend
+from flask_mailman.message import sanitize_address
 
 from intake.db import utcnow
 from intake.extensions import db, mail
@@ -219,6 +225,100 @@ def gives_up(row: ReminderOutbox, outcome: Outcome, now: datetime) -> str | None
     if now - (row.failing_since or now) >= retry_window():
         return RETRY_WINDOW_OVER
     return None
+
+
+# --- the message itself ---------------------------------------------------------------------------
+
+# An address that needs no encoding or parsing: local@domain in ASCII, no display name.
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"\\@]+@[^\s<>()\[\],;:\"\\@]+")
+# RFC 2047: an encoded word is at most 75 characters; 45 bytes are 60 in base64, 72 with the
+# "=?utf-8?b?" … "?=" around them.
+_ENCODED_WORD_BYTES = 45
+# RFC 5322: no line of a message may be longer than 998 octets (then quoted-printable).
+_LINE_LIMIT = 998
+
+
+def header_address(address: str) -> str:
+    """``address`` as a header and envelope may carry it: a plain ASCII address as it is,
+    anything else (a display name, an internationalised domain) through Flask-Mailman."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return address
+    return str(sanitize_address(address, "utf-8"))
+
+
+def _encoded_words(text: str) -> str:
+    """A header value in ASCII: as it is, or as RFC 2047 base64 words of whole characters."""
+    if text.isascii():
+        return text
+    words: list[bytes] = []
+    word = b""
+    for character in text:
+        encoded = character.encode()
+        if len(word) + len(encoded) > _ENCODED_WORD_BYTES:
+            words.append(word)
+            word = b""
+        word += encoded
+    words.append(word)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode()}?=" for word in words)
+
+
+@dataclass(frozen=True)
+class PlainMail:
+    """One plain-text e-mail, written out as bytes by :meth:`as_bytes` (issue 14: building it
+    with the ``email`` package's policies and Flask-Mailman's address parsing took a third of
+    a send task's time). The same headers as Flask-Mailman writes; ``sender`` and
+    ``recipient`` as :func:`header_address` gives them."""
+
+    sender: str
+    recipient: str
+    subject: str
+    body: str
+    message_id: str
+
+    def __post_init__(self) -> None:
+        for value in (self.sender, self.recipient, self.subject, self.message_id):
+            if "\n" in value or "\r" in value:
+                raise ValueError("a header value cannot contain a line break")
+
+    def as_bytes(self) -> bytes:
+        payload = self.body.encode()
+        if max(map(len, payload.split(b"\n"))) > _LINE_LIMIT:
+            encoding, payload = "quoted-printable", quopri.encodestring(payload)
+        else:
+            encoding = "7bit" if payload.isascii() else "8bit"
+        head = (
+            'Content-Type: text/plain; charset="utf-8"',
+            "MIME-Version: 1.0",
+            f"Content-Transfer-Encoding: {encoding}",
+            f"Subject: {_encoded_words(self.subject)}",
+            f"From: {self.sender}",
+            f"To: {self.recipient}",
+            f"Date: {formatdate()}",
+            f"Message-ID: {self.message_id}",
+        )
+        return "\r\n".join(head).encode() + b"\r\n\r\n" + payload.replace(b"\n", b"\r\n")
+
+    def as_email_message(self, backend: Any) -> EmailMessage:
+        """The same e-mail for Flask-Mailman's other backends (files, memory)."""
+        return EmailMessage(
+            subject=self.subject,
+            body=self.body,
+            from_email=self.sender,
+            to=[self.recipient],
+            headers={"Message-ID": self.message_id},
+            connection=backend,
+        )
+
+
+def transmit(backend: Any, mail: PlainMail) -> None:
+    """Send ``mail``: its bytes over the open SMTP session (:func:`open_session`), else through
+    the configured Flask-Mailman backend."""
+    smtp = getattr(backend, "connection", None)
+    if isinstance(backend, TrackingSMTPBackend) and smtp is not None:
+        options = current_app.config.get("MAIL_SEND_OPTIONS") or []
+        smtp.sendmail(mail.sender, [mail.recipient], mail.as_bytes(), mail_options=options)
+    else:
+        mail.as_email_message(backend).send(fail_silently=False)
 
 
 # --- failed rows: counted, listed, sent again ----------------------------------------------------

@@ -23,13 +23,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from time import monotonic
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale, get_locale, get_translations
-from flask_mailman import EmailMessage
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import aliased
 
@@ -79,7 +79,7 @@ def _insert_ignoring_duplicates(rows: list[dict[str, Any]]) -> int:
     """INSERT … ON CONFLICT (dedupe_key) DO NOTHING, on PostgreSQL and SQLite alike."""
     if not rows:
         return 0
-    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.dialects import sqlite
 
     table = ReminderOutbox.__table__
     dialect = db.session.get_bind().dialect.name
@@ -200,6 +200,16 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
 
 def _postgresql() -> bool:
     return bool(db.session.get_bind().dialect.name == "postgresql")
+
+
+def _among(column: sa.ColumnElement[int] | Any, ids: Iterable[int]) -> sa.ColumnElement[bool]:
+    """``column IN ids`` for a send task's few dozen ids. On PostgreSQL one array parameter
+    (``= ANY``): the statement's text is the same for any count, so SQLAlchemy compiles it and
+    psycopg prepares it once per process, instead of a parameter per id every time."""
+    wanted = list(ids)
+    if _postgresql():
+        return column == sa.any_(sa.literal(wanted, postgresql.ARRAY(sa.Integer)))
+    return column.in_(wanted)
 
 
 def _write_due_reminders(now: datetime, summary: ScanSummary) -> int:
@@ -567,7 +577,7 @@ def _digest(row: ReminderOutbox, footer: str, words: _Language) -> tuple[str, st
     return subject, body
 
 
-def _item_lines(item: ReminderOutbox, case_ref: str, zone: ZoneInfo, words: _Language) -> list[str]:
+def _item_lines(item: _Reminder, case_ref: str, zone: ZoneInfo, words: _Language) -> list[str]:
     """The same four lines for every reminder: reference, deadline, how near, link."""
     _ = words.gettext
     if item.offset_key.startswith("overdue-"):
@@ -584,7 +594,7 @@ def _item_lines(item: ReminderOutbox, case_ref: str, zone: ZoneInfo, words: _Lan
 
 def _compose(
     row: ReminderOutbox,
-    items: Sequence[ReminderOutbox],
+    items: Sequence[_Reminder],
     case_refs: Mapping[int, str],
     zone: ZoneInfo,
     words: _Language,
@@ -607,11 +617,25 @@ def _compose(
     return subject, "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class _Line:
-    """A pending reminder of a claimed batch, read with what settling and composing it need."""
+class _Reminder(Protocol):
+    """What an e-mail says of one reminder: an outbox item, or a :class:`_Line`."""
 
-    item: ReminderOutbox
+    @property
+    def referral_id(self) -> int | None: ...
+    @property
+    def offset_key(self) -> str: ...
+    @property
+    def due_at(self) -> datetime | None: ...
+
+
+class _Line(NamedTuple):
+    """A pending reminder of a claimed batch, read (as columns, not an ORM object) with what
+    settling and composing it need."""
+
+    id: int
+    referral_id: int | None
+    offset_key: str
+    due_at: datetime | None
     awaiting: bool
     owner_id: int | None
     assignee_id: int | None
@@ -624,21 +648,41 @@ def _pending_lines(batch_ids: Sequence[int]) -> dict[int, list[_Line]]:
     if not batch_ids:
         return {}
     query = (
-        sa.select(ReminderOutbox, Referral.state, Referral.owner_id, Case.assignee_id, Case.ref)
+        sa.select(
+            ReminderOutbox.id,
+            ReminderOutbox.referral_id,
+            ReminderOutbox.offset_key,
+            ReminderOutbox.due_at,
+            ReminderOutbox.batch_id,
+            Referral.state,
+            Referral.owner_id,
+            Case.assignee_id,
+            Case.ref,
+        )
         .outerjoin(Referral, Referral.id == ReminderOutbox.referral_id)
         .outerjoin(Case, Case.id == Referral.case_id)
         .where(
-            ReminderOutbox.batch_id.in_(list(batch_ids)),
+            _among(ReminderOutbox.batch_id, batch_ids),
             ReminderOutbox.status == OutboxStatus.PENDING,
         )
         .order_by(ReminderOutbox.batch_id, ReminderOutbox.due_at, ReminderOutbox.id)
     )
     lines: dict[int, list[_Line]] = {}
-    for item, state, owner_id, assignee_id, case_ref in db.session.execute(query):
-        if item.batch_id is None:  # excluded by the query; here for the type checker
+    for row in db.session.execute(query):
+        item_id, referral_id, offset_key, due, batch_id, state, owner, assignee, ref = row
+        if batch_id is None:  # excluded by the query; here for the type checker
             continue
-        lines.setdefault(item.batch_id, []).append(
-            _Line(item, state in AWAITING, owner_id, assignee_id, case_ref or "-")
+        lines.setdefault(batch_id, []).append(
+            _Line(
+                item_id,
+                referral_id,
+                offset_key,
+                due,
+                state in AWAITING,
+                owner,
+                assignee,
+                ref or "-",
+            )
         )
     return lines
 
@@ -678,7 +722,7 @@ class _Settled:
 
 
 def _settle_items(
-    lines: Sequence[_Line], recipient: User | None, settled: _Settled
+    lines: Sequence[_Line], recipient: _Recipient | None, settled: _Settled
 ) -> tuple[list[_Line], int | None]:
     """The batch's items still worth sending, and to whom (a user id). Items whose referral
     stopped waiting are cancelled. If the recipient left since the scan, the batch goes to the
@@ -689,16 +733,16 @@ def _settle_items(
     leaving = recipient is None or not recipient.is_active_account
     for line in lines:
         if not line.awaiting:
-            settled.cancelled.append(line.item.id)
+            settled.cancelled.append(line.id)
             continue
         if leaving:
             their = settled.stand_in(line)
             if their is None:
-                settled.cancelled.append(line.item.id)
+                settled.cancelled.append(line.id)
                 continue
             stand_in = their if stand_in is None else stand_in
             if their != stand_in:
-                settled.released[line.item.id] = their
+                settled.released[line.id] = their
                 continue
         keep.append(line)
     return keep, (stand_in if leaving else recipient.id if recipient is not None else None)
@@ -719,32 +763,34 @@ def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
-def _claim(outbox_ids: Sequence[int], now: datetime) -> list[int]:
-    """Claim every claimable row of ``outbox_ids`` in one statement and commit. On PostgreSQL
-    rows another worker holds locked are skipped, not waited for."""
+def _claim(outbox_ids: Sequence[int], now: datetime) -> list[ReminderOutbox]:
+    """Claim every claimable row of ``outbox_ids`` in one statement that also reads them, in
+    the caller's transaction (:func:`_prepare` commits it before the first e-mail goes). On
+    PostgreSQL rows another worker holds locked are skipped, not waited for."""
     wanted = sa.select(ReminderOutbox.id).where(
-        ReminderOutbox.id.in_(list(outbox_ids)), _claimable(now)
+        _among(ReminderOutbox.id, outbox_ids), _claimable(now)
     )
     if _postgresql():
         wanted = wanted.with_for_update(skip_locked=True)
-    claimed = list(
-        db.session.scalars(
-            sa.update(ReminderOutbox)
-            .where(ReminderOutbox.id.in_(wanted.scalar_subquery()), _claimable(now))
-            .values(
-                status=OutboxStatus.SENDING,
-                claimed_at=now,
-                attempts=ReminderOutbox.attempts + 1,
-                # Taking over a dead worker's claim: its send may have reached the server.
-                unacknowledged=ReminderOutbox.unacknowledged
-                + sa.case((ReminderOutbox.status == OutboxStatus.SENDING, 1), else_=0),
-            )
-            .returning(ReminderOutbox.id)
-            .execution_options(synchronize_session=False)
+    claimed = db.session.scalars(
+        sa.update(ReminderOutbox)
+        .where(ReminderOutbox.id.in_(wanted.scalar_subquery()), _claimable(now))
+        .values(
+            status=OutboxStatus.SENDING,
+            claimed_at=now,
+            attempts=ReminderOutbox.attempts + 1,
+            # Taking over a dead worker's claim: its send may have reached the server.
+            unacknowledged=ReminderOutbox.unacknowledged
+            + sa.case((ReminderOutbox.status == OutboxStatus.SENDING, 1), else_=0),
         )
+        .returning(ReminderOutbox)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    db.session.commit()
-    return sorted(claimed)
+    return sorted(claimed, key=lambda row: row.id)
+
+
+# The batch that carries an item (aliased once: aliasing per statement was a tenth of _finish).
+_CARRIER = aliased(ReminderOutbox, name="carrier")
 
 
 def _finish(
@@ -759,13 +805,12 @@ def _finish(
     overwrite the newer attempt)."""
     if not outbox_ids:
         return 0
-    ours = aliased(ReminderOutbox)
     claim_is_ours = (
-        sa.select(ours.id)
+        sa.select(_CARRIER.id)
         .where(
-            ours.id == ReminderOutbox.batch_id,
-            ours.status == OutboxStatus.SENDING,
-            ours.claimed_at == now,
+            _CARRIER.id == ReminderOutbox.batch_id,
+            _CARRIER.status == OutboxStatus.SENDING,
+            _CARRIER.claimed_at == now,
         )
         .exists()
     )
@@ -775,12 +820,12 @@ def _finish(
         .where(
             sa.or_(
                 sa.and_(
-                    ReminderOutbox.id.in_(ids),
+                    _among(ReminderOutbox.id, ids),
                     ReminderOutbox.status == OutboxStatus.SENDING,
                     ReminderOutbox.claimed_at == now,
                 ),
                 sa.and_(
-                    ReminderOutbox.batch_id.in_(ids),
+                    _among(ReminderOutbox.batch_id, ids),
                     ReminderOutbox.status == OutboxStatus.PENDING,
                     claim_is_ours,
                 ),
@@ -845,9 +890,9 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
     hand_over_at = monotonic() + int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]) / 2
     results: dict[int, str] = {}
     sent: list[int] = []
+    outgoing = _prepare(claimed, now, results)
     backend = delivery.connection()
     try:
-        outgoing = _prepare(claimed, now, backend, results)
         for position, mail in enumerate(outgoing):
             if position and monotonic() > hand_over_at:
                 _finish(sent, now, OutboxStatus.SENT, failing_since=None)
@@ -888,34 +933,46 @@ class _Outgoing:
 
     row_id: int
     row: ReminderOutbox
-    message: EmailMessage
+    message: delivery.PlainMail
+
+
+class _Recipient(NamedTuple):
+    """What a send task reads of a recipient (not the account's keys and secrets)."""
+
+    id: int
+    email: str
+    language: str | None
+    is_active_account: bool
+
+
+def _recipients(user_ids: Iterable[int]) -> dict[int, _Recipient]:
+    return {
+        person.id: person
+        for person in map(
+            _Recipient._make,
+            db.session.execute(
+                sa.select(User.id, User.email, User.language, User.is_active_account).where(
+                    _among(User.id, set(user_ids))
+                )
+            ),
+        )
+    }
 
 
 def _prepare(
-    claimed: Sequence[int], now: datetime, backend: Any, results: dict[int, str]
+    rows: Sequence[ReminderOutbox], now: datetime, results: dict[int, str]
 ) -> list[_Outgoing]:
-    """Read the claimed rows, their recipients and their batches' items in three queries,
-    settle the batches and compose every e-mail before the first is sent; rows with nothing
-    to send are finished here (``results`` says how)."""
-    if not claimed:
+    """Read the claimed rows' recipients and their batches' items in two queries, settle the
+    batches, compose every e-mail and commit the claim with what settling decided, all before
+    the first e-mail is sent; rows with nothing to send are finished here (``results`` says
+    how)."""
+    if not rows:
+        db.session.commit()
         return []
-    rows = list(
-        db.session.scalars(
-            sa.select(ReminderOutbox)
-            .where(ReminderOutbox.id.in_(list(claimed)))
-            .order_by(ReminderOutbox.id)
-        )
-    )
-    # Deleted between the claim and now.
-    results.update(dict.fromkeys(set(claimed) - {row.id for row in rows}, "skipped"))
-    people: dict[int, User | None] = {
-        user.id: user
-        for user in db.session.scalars(
-            sa.select(User).where(User.id.in_({row.recipient_id for row in rows}))
-        )
-    }
+    people: dict[int, _Recipient | None] = dict(_recipients(row.recipient_id for row in rows))
     lines = _pending_lines([row.id for row in rows if row.kind == "batch"])
     zone = org_zone()
+    sender = delivery.header_address(current_app.config["MAIL_DEFAULT_SENDER"])
     languages: dict[str | None, _Language] = {}
     settled = _Settled()
     ended: dict[tuple[OutboxStatus, str], list[int]] = {}
@@ -927,7 +984,7 @@ def _prepare(
         if row.kind == "batch":
             items, recipient_id = _settle_items(lines.get(row.id, []), recipient, settled)
             if recipient_id is not None and recipient_id not in people:
-                people[recipient_id] = db.session.get(User, recipient_id)  # a stand-in
+                people[recipient_id] = _recipients([recipient_id]).get(recipient_id)  # stand-in
             recipient = people.get(recipient_id) if recipient_id is not None else None
             if not items:
                 outcome = (OutboxStatus.CANCELLED, "no referral in the batch awaits a reply")
@@ -942,28 +999,25 @@ def _prepare(
             results[row.id] = "cancelled" if status == OutboxStatus.CANCELLED else "failed"
             continue
         case_refs = {
-            line.item.referral_id: line.case_ref
-            for line in items
-            if line.item.referral_id is not None
+            line.referral_id: line.case_ref for line in items if line.referral_id is not None
         }
         if recipient.language not in languages:
             languages[recipient.language] = _Language.of(recipient.language)
         subject, body = _compose(
             row,
-            [line.item for line in items] or [row],
+            items or [row],
             case_refs,
             zone,
             languages[recipient.language],
         )
-        message = EmailMessage(
+        message = delivery.PlainMail(
+            sender=sender,
+            recipient=delivery.header_address(recipient.email),
             subject=subject,
             body=body,
-            from_email=current_app.config["MAIL_DEFAULT_SENDER"],
-            to=[recipient.email],
             # Stable per batch: a mail client shows a rare duplicate (crash after the server
             # accepted, before we marked the row) as one message.
-            headers={"Message-ID": f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>"},
-            connection=backend,
+            message_id=f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@refuge>",
         )
         outgoing.append(_Outgoing(row.id, row, message))
     settled.write()
@@ -978,7 +1032,7 @@ def _transmit(mail: _Outgoing, now: datetime, backend: Any) -> str:
     caller marks it), or records any other outcome itself."""
     try:
         delivery.open_session(backend)
-        mail.message.send(fail_silently=False)
+        delivery.transmit(backend, mail.message)
     except Exception as error:  # smtplib and socket errors; sorted by delivery.outcome_of
         row = mail.row
         outcome = delivery.outcome_of(error, backend)

@@ -188,6 +188,29 @@ def test_a_claim_left_by_a_dead_worker_expires_and_is_queued_again(
     assert len(smtp_server.wait_for(1)) == 1
 
 
+def test_taking_over_a_dead_workers_second_claim_fails_the_row_even_if_a_stale_copy_is_loaded(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    """The claim reads the rows it claims: a copy of the row already in the session (loaded
+    before another worker's attempts) must not hide that this would be a third copy."""
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    stale = db.session.get_one(ReminderOutbox, queued[0])
+    assert stale.unacknowledged == 0
+    with db.engine.begin() as connection:  # behind the session's back: one unacknowledged
+        connection.execute(  # attempt, then a worker that died mid-send long ago
+            sa.update(ReminderOutbox.__table__)
+            .where(ReminderOutbox.__table__.c.id == stale.id)
+            .values(unacknowledged=1, status="sending", claimed_at=now - timedelta(hours=1))
+        )
+    assert reminders.send(queued[0], now) == "failed"
+    db.session.refresh(stale)
+    assert (stale.status, stale.unacknowledged) == (OutboxStatus.FAILED, 2)
+    assert smtp_server.wait_for(1, timeout=1) == []
+
+
 def test_closed_referrals_get_no_more_reminders(mail_app: Flask, smtp_server: MailServer) -> None:
     from intake.services import referrals
 
