@@ -24,6 +24,7 @@ token must re-show the form with what the person wrote, not an error page (DESIG
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from functools import cache
 from io import BytesIO
 from typing import Any
@@ -42,6 +43,8 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from nacl.exceptions import CryptoError
 from sqlalchemy.exc import SQLAlchemyError
@@ -237,10 +240,10 @@ def landing() -> str:
 def _routing_from_browser(form: MultiDict[str, str]) -> Routing:
     """The routing fields the browser sent in the clear, checked against the vocabularies."""
 
-    def choices(name: str, allowed: frozenset[str] | set[str], message: str) -> tuple[str, ...]:
+    def choices(name: str, allowed: Collection[str], message: LazyString) -> tuple[str, ...]:
         values = form.getlist(name)
         if len(values) > MAX_CHOICES or any(value not in allowed for value in values):
-            raise SubmissionRefused(message)
+            raise SubmissionRefused(str(message))
         return tuple(dict.fromkeys(values))
 
     try:
@@ -255,10 +258,11 @@ def _routing_from_browser(form: MultiDict[str, str]) -> Routing:
         raise SubmissionRefused(_("Whether consent was given must be 0 or 1."))
     return Routing(
         urgency=urgency,
-        threats=choices("threats", set(vocab.THREATS), _("Unknown threat type.")),
-        profiles=choices("profiles", set(vocab.PROFILES), _("Unknown profile.")),
+        # The messages are translated only when shown: a valid request looks none of them up.
+        threats=choices("threats", vocab.THREATS, _l("Unknown threat type.")),
+        profiles=choices("profiles", vocab.PROFILES, _l("Unknown profile.")),
         country=country,
-        languages=choices("languages", vocab.language_codes(), _("Unknown language code.")),
+        languages=choices("languages", vocab.language_codes(), _l("Unknown language code.")),
         consent_given=consent == "1",
     )
 
