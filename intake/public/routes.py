@@ -290,7 +290,9 @@ def _sealed_uploads(files: MultiDict[str, FileStorage], name: str = "attachments
 
 
 def _submit_from_browser(
-    form: MultiDict[str, str], files: MultiDict[str, FileStorage], current: OrgKey
+    form: MultiDict[str, str],
+    files: MultiDict[str, FileStorage],
+    current: OrgKey | submissions.TrustedKey,
 ) -> tuple[Response, int]:
     unexpected = sorted(set(form) - BROWSER_FIELDS)
     if unexpected:
@@ -300,9 +302,12 @@ def _submit_from_browser(
     if form.get(HONEYPOT_FIELD):
         raise SubmissionRefused(_("This request could not be accepted. Nothing was saved."))
     routing = _routing_from_browser(form)
-    # Usually the current key, read and verified with this request; another one is checked.
+    # Usually the current key, read and verified with this request (or remembered, and then
+    # checked by the insert); another one is read from the database and checked here.
     org_key = submissions.usable_org_key(form.get("org_key_id"), current=current)
-    if org_key is not current and not key_pins.is_verified(org_key):
+    if org_key is not current and not (
+        isinstance(org_key, OrgKey) and key_pins.is_verified(org_key)
+    ):
         raise SubmissionRefused(_("The organisation key could not be verified. Nothing was saved."))
     sealed_answers = submissions.check_sealed_answers(form.get("sealed_answers"))
     sealed_files = _sealed_uploads(files)
@@ -362,7 +367,7 @@ def _database_notice(had_files: bool) -> str:
 
 def _render_form(
     form: IntakeForm,
-    org_key: OrgKey | None,
+    org_key: OrgKey | submissions.TrustedKey | None,
     status: int = 200,
     notice: str | None = None,
     database_down: bool = False,
@@ -395,7 +400,9 @@ def _no_js_field_names() -> frozenset[str]:
 
 
 def _submit_without_js(
-    form_data: MultiDict[str, str], files: MultiDict[str, FileStorage], org_key: OrgKey
+    form_data: MultiDict[str, str],
+    files: MultiDict[str, FileStorage],
+    org_key: OrgKey | submissions.TrustedKey,
 ) -> ViewResult:
     unexpected = sorted(set(form_data) - _no_js_field_names())
     if unexpected:
@@ -596,6 +603,9 @@ def request_form() -> ViewResult:
         return _refuse(_too_large_message(), 413)
     form_data, files = parsed
     from_browser = "sealed_answers" in form_data
+    submitted = _submit_to_trusted_key(form_data, files, from_browser)
+    if submitted is not None:
+        return submitted
     try:
         org_key, verified = keys.sealing_key()
     except SQLAlchemyError as error:
@@ -616,6 +626,8 @@ def request_form() -> ViewResult:
         return _refuse(closed, 503)
     if not verified:
         return _key_unverified()
+    if submissions.trusted_sealing_key() is None:
+        submissions.trust(org_key)
 
     if not _csrf_ok():
         if from_browser:
@@ -639,6 +651,46 @@ def request_form() -> ViewResult:
         return _submit_without_js(form_data, files, org_key)
     except SubmissionRefused as refused:
         return _refuse(str(refused), 400)
+
+
+SUBMITTED = frozenset({201, 303})  # the browser path's receipt, the no-JS path's redirect
+
+
+def _status_of(result: ViewResult) -> int:
+    if isinstance(result, tuple):
+        return result[1]
+    return result.status_code if isinstance(result, Response) else 200
+
+
+def _submit_to_trusted_key(
+    form_data: MultiDict[str, str], files: MultiDict[str, FileStorage], from_browser: bool
+) -> ViewResult | None:
+    """A submission sealed to the key this process verified last (``TrustedKey``), stored
+    without reading the key, its pin and the directory version first: the insert checks them
+    (one round trip less). Only a stored submission is answered here. Anything else (an
+    expired form, errors to show, a refusal, another key, a key or directory that moved on)
+    returns None, having stored nothing, and the request goes the usual way, which reads the
+    key and answers exactly as before. So do files (their streams can be read only once)."""
+    trusted = submissions.trusted_sealing_key()
+    if trusted is None or files or not _csrf_ok():
+        return None
+    outcome = _proof_of_work()
+    if outcome is not None and outcome is not proof_of_work.Outcome.ADMITTED:
+        return None
+    result: ViewResult
+    try:
+        if from_browser:
+            if form_data.get("org_key_id") != str(trusted.id):
+                return None
+            result = _submit_from_browser(form_data, files, trusted)
+        else:
+            result = _submit_without_js(form_data, files, trusted)
+    except submissions.StaleSealingKey:
+        submissions.distrust()
+        return None
+    except SubmissionRefused:
+        return None
+    return result if _status_of(result) in SUBMITTED else None
 
 
 # ---------------------------------------------------------------------------------------------
