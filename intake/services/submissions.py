@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, load_only
 
 from intake import crypto
 from intake.db import utcnow
@@ -432,10 +432,18 @@ def _case_with_consent_statement(
         insert_case = insert_case.values(ref=ref, **bound)
     new_case = (
         insert_case.on_conflict_do_nothing(index_elements=[cases.c.ref])
-        .returning(*cases.c)
+        .returning(cases.c.id)
         .cte("new_case")
     )
-    statement = sa.select(aliased(Case, new_case)).select_from(new_case)
+    # Only the id comes back: the rest of the row is what was just sent (the triage list alone
+    # is kilobytes of JSON to decode again), and the commit expires it anyway; the Case loads
+    # an attribute if someone reads it.
+    new_case_row = aliased(Case, new_case)
+    statement = (
+        sa.select(new_case_row)
+        .select_from(new_case)
+        .options(load_only(new_case_row.id, raiseload=False))
+    )
     if lock_head:
         head = audit.head_lock().where(sa.exists(sa.select(new_case.c.id))).cte("head")
         statement = statement.add_columns(head.c.hash, head.c.present).outerjoin(head, sa.true())
