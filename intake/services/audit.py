@@ -27,36 +27,44 @@ from intake.extensions import db
 from intake.models import AuditChainHead, AuditEvent, User
 
 GENESIS = "0" * 64
+# What an event's hash covers, and what is stored.
+_HASHED_COLUMNS = (
+    "at", "actor_id", "actor_label", "action", "target_type", "target_id", "detail",
+    "prev_hash",
+)  # fmt: skip
+_EVENT_COLUMNS = (*_HASHED_COLUMNS, "hash")
 
 
 def _chain_key() -> bytes:
     """The HMAC key of the chain, kept outside the database (AUDIT_KEY, else derived from
     SECRET_KEY): someone who can edit the table cannot recompute valid hashes after an edit."""
     configured = current_app.config.get("AUDIT_KEY") or current_app.config["SECRET_KEY"]
-    return hashlib.sha256(b"refuge-audit-chain:" + str(configured).encode()).digest()
+    return _chain_key_of(str(configured))
+
+
+@functools.lru_cache(maxsize=8)
+def _chain_key_of(configured: str) -> bytes:
+    """Derived once per configured key, not for every event."""
+    return hashlib.sha256(b"refuge-audit-chain:" + configured.encode()).digest()
+
+
+def _canonical(fields: dict[str, Any]) -> str:
+    """The canonical text of an event's fields (those of :func:`event_body`)."""
+    return json.dumps({**fields, "at": fields["at"].isoformat()}, sort_keys=True, ensure_ascii=True)
 
 
 def event_body(event: AuditEvent) -> str:
     """The canonical text of an event that its hash covers."""
-    return json.dumps(
-        {
-            "at": event.at.isoformat(),
-            "actor_id": event.actor_id,
-            "actor_label": event.actor_label,
-            "action": event.action,
-            "target_type": event.target_type,
-            "target_id": event.target_id,
-            "detail": event.detail,
-            "prev_hash": event.prev_hash,
-        },
-        sort_keys=True,
-        ensure_ascii=True,
-    )
+    return _canonical({name: getattr(event, name) for name in _HASHED_COLUMNS})
+
+
+def _hmac_of(body: str, key: bytes) -> str:
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 
 def event_hash(event: AuditEvent) -> str:
     """The HMAC an event must carry, under this installation's chain key."""
-    return hmac.new(_chain_key(), event_body(event).encode(), hashlib.sha256).hexdigest()
+    return _hmac_of(event_body(event), _chain_key())
 
 
 _event_hash = event_hash
@@ -205,30 +213,27 @@ def record_all(entries: Sequence[Entry]) -> None:
     held = db.session.info.get(_HEAD)
     previous = held[0] if held is not None else _locked_head()
     at = utcnow().replace(microsecond=0)
+    key = _chain_key()
     values: dict[str, Any] = {}
     for index, entry in enumerate(entries):
-        event = AuditEvent(
-            at=at,
-            actor_id=entry.actor_id,
-            actor_label=entry.actor_label,
-            action=entry.action,
-            target_type=entry.target_type,
-            target_id=str(entry.target_id),
-            detail=entry.detail,
-            prev_hash=previous,
-        )
-        previous = _event_hash(event)
-        event.hash = previous
-        values.update({f"{column}_{index}": getattr(event, column) for column in _EVENT_COLUMNS})
+        # The fields as plain values, hashed as event_body would hash the stored row (no ORM
+        # object is needed to insert them as text).
+        fields: dict[str, Any] = {
+            "at": at,
+            "actor_id": entry.actor_id,
+            "actor_label": entry.actor_label,
+            "action": entry.action,
+            "target_type": entry.target_type,
+            "target_id": str(entry.target_id),
+            "detail": entry.detail,
+            "prev_hash": previous,
+        }
+        previous = _hmac_of(_canonical(fields), key)
+        fields["hash"] = previous
+        values.update({f"{column}_{index}": fields[column] for column in _EVENT_COLUMNS})
     postgresql = db.session.get_bind().dialect.name == "postgresql"
     db.session.execute(_append_statement(len(entries), with_head=postgresql), values)
     db.session.info[_HEAD] = (previous, not postgresql)  # else before_commit writes it
-
-
-_EVENT_COLUMNS = (
-    "at", "actor_id", "actor_label", "action", "target_type", "target_id", "detail",
-    "prev_hash", "hash",
-)  # fmt: skip
 
 
 @functools.cache
