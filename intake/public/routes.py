@@ -318,6 +318,7 @@ def _submit_from_browser(
         sealed_files=sealed_files,
         sealed_by=submissions.SealedBy.BROWSER,
         locale=_locale(),
+        ends_transaction=True,  # this view commits nothing else
     )
     return jsonify(
         {"receipt_code": submission.receipt_code, "status_url": url_for("public.status")}
@@ -430,7 +431,12 @@ def _submit_without_js(
     )
     try:
         submission = submissions.create_case_from_plaintext(
-            routing, org_key=org_key, answers=form.answers(), files=plain_files, locale=_locale()
+            routing,
+            org_key=org_key,
+            answers=form.answers(),
+            files=plain_files,
+            locale=_locale(),
+            ends_transaction=True,  # this view commits nothing else
         )
     except SQLAlchemyError as error:
         # A server error must not throw the text away either: show the form again, filled in.

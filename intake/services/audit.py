@@ -16,9 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from flask import current_app
+from psycopg.types.json import Json
 from sqlalchemy import event as orm_events
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -198,7 +201,7 @@ class Entry:
     actor_id: int | None = None
 
 
-def record_all(entries: Sequence[Entry]) -> None:
+def record_all(entries: Sequence[Entry], *, commit: bool = False) -> None:
     """Append several events as the last writes of a transaction, in one statement.
 
     :func:`record` takes the chain head's lock at the first event, and every statement after
@@ -207,9 +210,18 @@ def record_all(entries: Sequence[Entry]) -> None:
     done calls this instead, right before it commits: the head is locked, the events are
     chained in Python (the HMAC key never reaches the database) and inserted together with
     the new head, so the lock is held for that statement and the commit only. Ids still
-    follow the chain: they are drawn after the lock, as with :func:`record`."""
+    follow the chain: they are drawn after the lock, as with :func:`record`.
+
+    ``commit``: the caller's transaction ends with these events, nothing comes after them
+    (the public form's submission, whose view is the outermost transaction). On PostgreSQL
+    the events, the new head and the COMMIT then go to the server in one message
+    (:func:`_append_and_commit`): the head's lock, which every audited write waits for, is
+    held for one round trip instead of two. The caller's own commit then finds nothing to do.
+    Anything the session still holds is flushed first, into the transaction."""
     if not entries:
         return
+    if commit:
+        db.session.flush()
     held = db.session.info.get(_HEAD)
     previous = held[0] if held is not None else _locked_head()
     at = utcnow().replace(microsecond=0)
@@ -232,8 +244,50 @@ def record_all(entries: Sequence[Entry]) -> None:
         fields["hash"] = previous
         values.update({f"{column}_{index}": fields[column] for column in _EVENT_COLUMNS})
     postgresql = db.session.get_bind().dialect.name == "postgresql"
-    db.session.execute(_append_statement(len(entries), with_head=postgresql), values)
+    if postgresql and commit:
+        _append_and_commit(len(entries), values)
+    else:
+        db.session.execute(_append_statement(len(entries), with_head=postgresql), values)
     db.session.info[_HEAD] = (previous, not postgresql)  # else before_commit writes it
+
+
+def _append_and_commit(count: int, values: dict[str, Any]) -> None:
+    """The events, the new head and ``COMMIT`` in one simple-protocol message on the
+    session's own connection: one round trip where a statement and then the commit are two.
+
+    The simple protocol carries several statements but no parameters, so psycopg's client-side
+    cursor binds the values, quoted by libpq's escaping (they are hashes, labels, ids and
+    counts the server made: never anything a person typed). Errors come back as SQLAlchemy's,
+    as from any statement; on one, nothing was committed and the caller rolls back."""
+    sql = _append_and_commit_sql(count)
+    params = {
+        name: Json(value) if name.startswith("detail_") else value for name, value in values.items()
+    }
+    driver = db.session.connection().connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):  # pragma: no cover — the URL names psycopg
+        raise TypeError("PostgreSQL is used through psycopg 3")
+    try:
+        with psycopg.ClientCursor(driver) as cursor:
+            cursor.execute(sql, params)
+    except psycopg.Error as error:
+        raise sa_exc.DBAPIError.instance(
+            sql, params, error, psycopg.Error, hide_parameters=True
+        ) from error
+
+
+@functools.cache
+def _append_and_commit_sql(count: int) -> str:
+    """:func:`_append_statement`'s PostgreSQL form with psycopg's placeholders, then COMMIT."""
+    rows = ", ".join(
+        "(" + ", ".join(f"%({column}_{index})s" for column in _EVENT_COLUMNS) + ")"
+        for index in range(count)
+    )
+    # Only column names and parameter names of our own, never a value: no injection.
+    return (
+        f"WITH appended AS (INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
+        f"VALUES {rows}) UPDATE audit_chain_head SET hash = %(hash_{count - 1})s WHERE id = 1; "
+        "COMMIT"
+    )
 
 
 @functools.cache

@@ -2,7 +2,9 @@
 (issue 14). On PostgreSQL: the case, its consent records and the chain head's lock in one
 statement, which also checks that the key this process verified last (with its pin and the
 directory version) is still the one in the database; the audit events with the new head in
-one more. (When the key or the directory changed, the key is read again first:
+one more, sent with the COMMIT through the driver (tests/public/test_commit_with_events.py),
+where SQLAlchemy's events, which count here, do not see it: the bound stays 2 all the same.
+(When the key or the directory changed, the key is read again first:
 tests/public/test_trusted_key.py.)"""
 
 from __future__ import annotations
