@@ -84,9 +84,13 @@ def head_lock() -> sa.Update:
 
     The stored head is trusted only while its event still exists (a hash is unique): after
     events were cut off the end, the writer links to what is left, as it always did, and the
-    anchor reports the truncation. Right after waiting for another writer's lock, the check
-    runs in the statement's older snapshot and fails: the fallback reads the newest event
-    then, which is that writer's."""
+    anchor reports the truncation. Right after waiting for another writer's lock, that check
+    runs in the statement's older snapshot, which cannot see the event the other writer just
+    committed; but the head it returns is then not the head of that snapshot, and a head is
+    only ever moved in the transaction that appends its event (:func:`record_all`,
+    :func:`_write_head`): a head that moved while this statement waited is present. (Before,
+    the fallback read the newest event in one more round trip, with the lock held: under
+    concurrent submissions, on most of them.)"""
     head_table = AuditChainHead.__table__
     return (
         sa.update(head_table)
@@ -98,6 +102,8 @@ def head_lock() -> sa.Update:
             # would name the events' own column.
             sa.literal_column(
                 "EXISTS (SELECT 1 FROM audit_events AS e WHERE e.hash = audit_chain_head.hash)"
+                " OR audit_chain_head.hash IS DISTINCT FROM"
+                " (SELECT seen.hash FROM audit_chain_head AS seen WHERE seen.id = 1)"
             ).label("present"),
         )
     )
@@ -116,6 +122,11 @@ def _locked_head() -> str:
 def _head_of(row: Any) -> str:
     if row is not None and row[1]:
         return str(row[0])
+    return _newest_event_hash()
+
+
+def _newest_event_hash() -> str:
+    """What the chain continues from when the stored head's event is gone (truncation)."""
     newest = db.session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     return newest or GENESIS
 
