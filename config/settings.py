@@ -129,7 +129,9 @@ def _from_environment() -> dict[str, Any]:
 
 
 class BaseSettings:
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # No pool_pre_ping (a round trip per request): intake.hardening.watch_connections checks
+    # each pooled PostgreSQL connection from its socket instead.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
     SQLALCHEMY_RECORD_QUERIES = False
 
     # Sessions: short, strict, rotated at login (DESIGN §1.5).

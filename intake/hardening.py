@@ -7,18 +7,25 @@
   failed) in one line: the type and where, never the message, which may quote the request.
 - :func:`init_app` answers a database outage with a 503 page in the reader's language, one log
   line per failed request, instead of a 500 and a stack trace per request.
+- :func:`watch_connections` replaces a pooled PostgreSQL connection the server has ended (a
+  restart, ``pg_terminate_backend``, an idle timeout) before a request uses it, without the
+  round trip per request of SQLAlchemy's ``pool_pre_ping``.
 """
 
 from __future__ import annotations
 
 import logging
+import select
 from contextlib import suppress
 from types import TracebackType
+from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Request, Response, abort, g, has_request_context, request
 from flask.globals import request_ctx
 from flask_babel import gettext as _
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from werkzeug.exceptions import BadRequest
 
 from intake import logs
@@ -83,8 +90,49 @@ def database_unavailable_message() -> str:
     return _("The service is briefly unavailable. Nothing was saved. Please try again in a minute.")
 
 
+def still_connected(connection: Any) -> bool:
+    """Whether a psycopg connection resting in the pool is still open, asked of the socket
+    alone (no round trip). A resting session has nothing to say: bytes waiting on it are the
+    server's goodbye (``FATAL: terminating connection``, then the end of the stream). Anything
+    else an idle session might be sent (a notice) is rare enough that a new connection is the
+    simpler answer than reading it."""
+    if connection.closed or connection.broken or connection.pgconn.status != 0:  # 0: OK
+        return False
+    poller = select.poll()
+    poller.register(connection.pgconn.socket, select.POLLIN)
+    return not poller.poll(0)
+
+
+def _check_on_checkout(
+    dbapi_connection: Any, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+) -> None:
+    if not still_connected(dbapi_connection):
+        # The pool opens a new connection for this checkout. The others are not dropped with
+        # it: each is checked in turn, and after a restart each shows its own close.
+        raise sa_exc.DisconnectionError("the server closed this connection")
+
+
+def watch_connections(engine: sa.Engine) -> None:
+    """Check each pooled PostgreSQL connection as it is taken from the pool, from its socket.
+
+    ``pool_pre_ping`` sends ``SELECT 1`` on every checkout: one more round trip on every
+    request (a sixth of a public submission's). A restarted or crashed server closes its end
+    of every connection, which the socket shows at once; so does a session ended by an idle
+    timeout or ``pg_terminate_backend``. What the socket cannot show (a network path that went
+    silent, with no close) the ping could not either without waiting for a timeout: the
+    statement then fails, the request gets the 503 page, and SQLAlchemy replaces the pool."""
+    if engine.dialect.driver != "psycopg" or engine.pool._pre_ping or not hasattr(select, "poll"):
+        return
+    sa.event.listen(engine, "checkout", _check_on_checkout)
+
+
 def init_app(app: Flask) -> None:
+    from intake.extensions import db
     from intake.web import error_response
+
+    with app.app_context():
+        for engine in db.engines.values():
+            watch_connections(engine)
 
     def database_unavailable(error: Exception) -> Response:
         if not request.environ.get(OUTAGE_LOGGED):

@@ -24,6 +24,7 @@ token must re-show the form with what the person wrote, not an error page (DESIG
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from functools import cache
 from io import BytesIO
 from typing import Any
@@ -42,6 +43,8 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from nacl.exceptions import CryptoError
 from sqlalchemy.exc import SQLAlchemyError
@@ -237,10 +240,10 @@ def landing() -> str:
 def _routing_from_browser(form: MultiDict[str, str]) -> Routing:
     """The routing fields the browser sent in the clear, checked against the vocabularies."""
 
-    def choices(name: str, allowed: frozenset[str] | set[str], message: str) -> tuple[str, ...]:
+    def choices(name: str, allowed: Collection[str], message: LazyString) -> tuple[str, ...]:
         values = form.getlist(name)
         if len(values) > MAX_CHOICES or any(value not in allowed for value in values):
-            raise SubmissionRefused(message)
+            raise SubmissionRefused(str(message))
         return tuple(dict.fromkeys(values))
 
     try:
@@ -255,10 +258,11 @@ def _routing_from_browser(form: MultiDict[str, str]) -> Routing:
         raise SubmissionRefused(_("Whether consent was given must be 0 or 1."))
     return Routing(
         urgency=urgency,
-        threats=choices("threats", set(vocab.THREATS), _("Unknown threat type.")),
-        profiles=choices("profiles", set(vocab.PROFILES), _("Unknown profile.")),
+        # The messages are translated only when shown: a valid request looks none of them up.
+        threats=choices("threats", vocab.THREATS, _l("Unknown threat type.")),
+        profiles=choices("profiles", vocab.PROFILES, _l("Unknown profile.")),
         country=country,
-        languages=choices("languages", vocab.language_codes(), _("Unknown language code.")),
+        languages=choices("languages", vocab.language_codes(), _l("Unknown language code.")),
         consent_given=consent == "1",
     )
 
@@ -286,7 +290,9 @@ def _sealed_uploads(files: MultiDict[str, FileStorage], name: str = "attachments
 
 
 def _submit_from_browser(
-    form: MultiDict[str, str], files: MultiDict[str, FileStorage], current: OrgKey
+    form: MultiDict[str, str],
+    files: MultiDict[str, FileStorage],
+    current: OrgKey | submissions.TrustedKey,
 ) -> tuple[Response, int]:
     unexpected = sorted(set(form) - BROWSER_FIELDS)
     if unexpected:
@@ -296,9 +302,12 @@ def _submit_from_browser(
     if form.get(HONEYPOT_FIELD):
         raise SubmissionRefused(_("This request could not be accepted. Nothing was saved."))
     routing = _routing_from_browser(form)
-    # Usually the current key, read and verified with this request; another one is checked.
+    # Usually the current key, read and verified with this request (or remembered, and then
+    # checked by the insert); another one is read from the database and checked here.
     org_key = submissions.usable_org_key(form.get("org_key_id"), current=current)
-    if org_key is not current and not key_pins.is_verified(org_key):
+    if org_key is not current and not (
+        isinstance(org_key, OrgKey) and key_pins.is_verified(org_key)
+    ):
         raise SubmissionRefused(_("The organisation key could not be verified. Nothing was saved."))
     sealed_answers = submissions.check_sealed_answers(form.get("sealed_answers"))
     sealed_files = _sealed_uploads(files)
@@ -309,6 +318,7 @@ def _submit_from_browser(
         sealed_files=sealed_files,
         sealed_by=submissions.SealedBy.BROWSER,
         locale=_locale(),
+        ends_transaction=True,  # this view commits nothing else
     )
     return jsonify(
         {"receipt_code": submission.receipt_code, "status_url": url_for("public.status")}
@@ -358,7 +368,7 @@ def _database_notice(had_files: bool) -> str:
 
 def _render_form(
     form: IntakeForm,
-    org_key: OrgKey | None,
+    org_key: OrgKey | submissions.TrustedKey | None,
     status: int = 200,
     notice: str | None = None,
     database_down: bool = False,
@@ -391,7 +401,9 @@ def _no_js_field_names() -> frozenset[str]:
 
 
 def _submit_without_js(
-    form_data: MultiDict[str, str], files: MultiDict[str, FileStorage], org_key: OrgKey
+    form_data: MultiDict[str, str],
+    files: MultiDict[str, FileStorage],
+    org_key: OrgKey | submissions.TrustedKey,
 ) -> ViewResult:
     unexpected = sorted(set(form_data) - _no_js_field_names())
     if unexpected:
@@ -419,7 +431,12 @@ def _submit_without_js(
     )
     try:
         submission = submissions.create_case_from_plaintext(
-            routing, org_key=org_key, answers=form.answers(), files=plain_files, locale=_locale()
+            routing,
+            org_key=org_key,
+            answers=form.answers(),
+            files=plain_files,
+            locale=_locale(),
+            ends_transaction=True,  # this view commits nothing else
         )
     except SQLAlchemyError as error:
         # A server error must not throw the text away either: show the form again, filled in.
@@ -592,6 +609,9 @@ def request_form() -> ViewResult:
         return _refuse(_too_large_message(), 413)
     form_data, files = parsed
     from_browser = "sealed_answers" in form_data
+    submitted = _submit_to_trusted_key(form_data, files, from_browser)
+    if submitted is not None:
+        return submitted
     try:
         org_key, verified = keys.sealing_key()
     except SQLAlchemyError as error:
@@ -612,6 +632,8 @@ def request_form() -> ViewResult:
         return _refuse(closed, 503)
     if not verified:
         return _key_unverified()
+    if submissions.trusted_sealing_key() is None:
+        submissions.trust(org_key)
 
     if not _csrf_ok():
         if from_browser:
@@ -635,6 +657,46 @@ def request_form() -> ViewResult:
         return _submit_without_js(form_data, files, org_key)
     except SubmissionRefused as refused:
         return _refuse(str(refused), 400)
+
+
+SUBMITTED = frozenset({201, 303})  # the browser path's receipt, the no-JS path's redirect
+
+
+def _status_of(result: ViewResult) -> int:
+    if isinstance(result, tuple):
+        return result[1]
+    return result.status_code if isinstance(result, Response) else 200
+
+
+def _submit_to_trusted_key(
+    form_data: MultiDict[str, str], files: MultiDict[str, FileStorage], from_browser: bool
+) -> ViewResult | None:
+    """A submission sealed to the key this process verified last (``TrustedKey``), stored
+    without reading the key, its pin and the directory version first: the insert checks them
+    (one round trip less). Only a stored submission is answered here. Anything else (an
+    expired form, errors to show, a refusal, another key, a key or directory that moved on)
+    returns None, having stored nothing, and the request goes the usual way, which reads the
+    key and answers exactly as before. So do files (their streams can be read only once)."""
+    trusted = submissions.trusted_sealing_key()
+    if trusted is None or files or not _csrf_ok():
+        return None
+    outcome = _proof_of_work()
+    if outcome is not None and outcome is not proof_of_work.Outcome.ADMITTED:
+        return None
+    result: ViewResult
+    try:
+        if from_browser:
+            if form_data.get("org_key_id") != str(trusted.id):
+                return None
+            result = _submit_from_browser(form_data, files, trusted)
+        else:
+            result = _submit_without_js(form_data, files, trusted)
+    except submissions.StaleSealingKey:
+        submissions.distrust()
+        return None
+    except SubmissionRefused:
+        return None
+    return result if _status_of(result) in SUBMITTED else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,9 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from flask import current_app
+from psycopg.types.json import Json
 from sqlalchemy import event as orm_events
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -27,36 +30,44 @@ from intake.extensions import db
 from intake.models import AuditChainHead, AuditEvent, User
 
 GENESIS = "0" * 64
+# What an event's hash covers, and what is stored.
+_HASHED_COLUMNS = (
+    "at", "actor_id", "actor_label", "action", "target_type", "target_id", "detail",
+    "prev_hash",
+)  # fmt: skip
+_EVENT_COLUMNS = (*_HASHED_COLUMNS, "hash")
 
 
 def _chain_key() -> bytes:
     """The HMAC key of the chain, kept outside the database (AUDIT_KEY, else derived from
     SECRET_KEY): someone who can edit the table cannot recompute valid hashes after an edit."""
     configured = current_app.config.get("AUDIT_KEY") or current_app.config["SECRET_KEY"]
-    return hashlib.sha256(b"refuge-audit-chain:" + str(configured).encode()).digest()
+    return _chain_key_of(str(configured))
+
+
+@functools.lru_cache(maxsize=8)
+def _chain_key_of(configured: str) -> bytes:
+    """Derived once per configured key, not for every event."""
+    return hashlib.sha256(b"refuge-audit-chain:" + configured.encode()).digest()
+
+
+def _canonical(fields: dict[str, Any]) -> str:
+    """The canonical text of an event's fields (those of :func:`event_body`)."""
+    return json.dumps({**fields, "at": fields["at"].isoformat()}, sort_keys=True, ensure_ascii=True)
 
 
 def event_body(event: AuditEvent) -> str:
     """The canonical text of an event that its hash covers."""
-    return json.dumps(
-        {
-            "at": event.at.isoformat(),
-            "actor_id": event.actor_id,
-            "actor_label": event.actor_label,
-            "action": event.action,
-            "target_type": event.target_type,
-            "target_id": event.target_id,
-            "detail": event.detail,
-            "prev_hash": event.prev_hash,
-        },
-        sort_keys=True,
-        ensure_ascii=True,
-    )
+    return _canonical({name: getattr(event, name) for name in _HASHED_COLUMNS})
+
+
+def _hmac_of(body: str, key: bytes) -> str:
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 
 def event_hash(event: AuditEvent) -> str:
     """The HMAC an event must carry, under this installation's chain key."""
-    return hmac.new(_chain_key(), event_body(event).encode(), hashlib.sha256).hexdigest()
+    return _hmac_of(event_body(event), _chain_key())
 
 
 _event_hash = event_hash
@@ -73,9 +84,13 @@ def head_lock() -> sa.Update:
 
     The stored head is trusted only while its event still exists (a hash is unique): after
     events were cut off the end, the writer links to what is left, as it always did, and the
-    anchor reports the truncation. Right after waiting for another writer's lock, the check
-    runs in the statement's older snapshot and fails: the fallback reads the newest event
-    then, which is that writer's."""
+    anchor reports the truncation. Right after waiting for another writer's lock, that check
+    runs in the statement's older snapshot, which cannot see the event the other writer just
+    committed; but the head it returns is then not the head of that snapshot, and a head is
+    only ever moved in the transaction that appends its event (:func:`record_all`,
+    :func:`_write_head`): a head that moved while this statement waited is present. (Before,
+    the fallback read the newest event in one more round trip, with the lock held: under
+    concurrent submissions, on most of them.)"""
     head_table = AuditChainHead.__table__
     return (
         sa.update(head_table)
@@ -87,6 +102,8 @@ def head_lock() -> sa.Update:
             # would name the events' own column.
             sa.literal_column(
                 "EXISTS (SELECT 1 FROM audit_events AS e WHERE e.hash = audit_chain_head.hash)"
+                " OR audit_chain_head.hash IS DISTINCT FROM"
+                " (SELECT seen.hash FROM audit_chain_head AS seen WHERE seen.id = 1)"
             ).label("present"),
         )
     )
@@ -105,6 +122,11 @@ def _locked_head() -> str:
 def _head_of(row: Any) -> str:
     if row is not None and row[1]:
         return str(row[0])
+    return _newest_event_hash()
+
+
+def _newest_event_hash() -> str:
+    """What the chain continues from when the stored head's event is gone (truncation)."""
     newest = db.session.scalar(sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1))
     return newest or GENESIS
 
@@ -190,7 +212,7 @@ class Entry:
     actor_id: int | None = None
 
 
-def record_all(entries: Sequence[Entry]) -> None:
+def record_all(entries: Sequence[Entry], *, commit: bool = False) -> None:
     """Append several events as the last writes of a transaction, in one statement.
 
     :func:`record` takes the chain head's lock at the first event, and every statement after
@@ -199,36 +221,84 @@ def record_all(entries: Sequence[Entry]) -> None:
     done calls this instead, right before it commits: the head is locked, the events are
     chained in Python (the HMAC key never reaches the database) and inserted together with
     the new head, so the lock is held for that statement and the commit only. Ids still
-    follow the chain: they are drawn after the lock, as with :func:`record`."""
+    follow the chain: they are drawn after the lock, as with :func:`record`.
+
+    ``commit``: the caller's transaction ends with these events, nothing comes after them
+    (the public form's submission, whose view is the outermost transaction). On PostgreSQL
+    the events, the new head and the COMMIT then go to the server in one message
+    (:func:`_append_and_commit`): the head's lock, which every audited write waits for, is
+    held for one round trip instead of two. The caller's own commit then finds nothing to do.
+    Anything the session still holds is flushed first, into the transaction."""
     if not entries:
         return
+    if commit:
+        db.session.flush()
     held = db.session.info.get(_HEAD)
     previous = held[0] if held is not None else _locked_head()
     at = utcnow().replace(microsecond=0)
+    key = _chain_key()
     values: dict[str, Any] = {}
     for index, entry in enumerate(entries):
-        event = AuditEvent(
-            at=at,
-            actor_id=entry.actor_id,
-            actor_label=entry.actor_label,
-            action=entry.action,
-            target_type=entry.target_type,
-            target_id=str(entry.target_id),
-            detail=entry.detail,
-            prev_hash=previous,
-        )
-        previous = _event_hash(event)
-        event.hash = previous
-        values.update({f"{column}_{index}": getattr(event, column) for column in _EVENT_COLUMNS})
+        # The fields as plain values, hashed as event_body would hash the stored row (no ORM
+        # object is needed to insert them as text).
+        fields: dict[str, Any] = {
+            "at": at,
+            "actor_id": entry.actor_id,
+            "actor_label": entry.actor_label,
+            "action": entry.action,
+            "target_type": entry.target_type,
+            "target_id": str(entry.target_id),
+            "detail": entry.detail,
+            "prev_hash": previous,
+        }
+        previous = _hmac_of(_canonical(fields), key)
+        fields["hash"] = previous
+        values.update({f"{column}_{index}": fields[column] for column in _EVENT_COLUMNS})
     postgresql = db.session.get_bind().dialect.name == "postgresql"
-    db.session.execute(_append_statement(len(entries), with_head=postgresql), values)
+    if postgresql and commit:
+        _append_and_commit(len(entries), values)
+    else:
+        db.session.execute(_append_statement(len(entries), with_head=postgresql), values)
     db.session.info[_HEAD] = (previous, not postgresql)  # else before_commit writes it
 
 
-_EVENT_COLUMNS = (
-    "at", "actor_id", "actor_label", "action", "target_type", "target_id", "detail",
-    "prev_hash", "hash",
-)  # fmt: skip
+def _append_and_commit(count: int, values: dict[str, Any]) -> None:
+    """The events, the new head and ``COMMIT`` in one simple-protocol message on the
+    session's own connection: one round trip where a statement and then the commit are two.
+
+    The simple protocol carries several statements but no parameters, so psycopg's client-side
+    cursor binds the values, quoted by libpq's escaping (they are hashes, labels, ids and
+    counts the server made: never anything a person typed). Errors come back as SQLAlchemy's,
+    as from any statement; on one, nothing was committed and the caller rolls back."""
+    sql = _append_and_commit_sql(count)
+    params = {
+        name: Json(value) if name.startswith("detail_") else value for name, value in values.items()
+    }
+    driver = db.session.connection().connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):  # pragma: no cover — the URL names psycopg
+        raise TypeError("PostgreSQL is used through psycopg 3")
+    try:
+        with psycopg.ClientCursor(driver) as cursor:
+            cursor.execute(sql, params)
+    except psycopg.Error as error:
+        raise sa_exc.DBAPIError.instance(
+            sql, params, error, psycopg.Error, hide_parameters=True
+        ) from error
+
+
+@functools.cache
+def _append_and_commit_sql(count: int) -> str:
+    """:func:`_append_statement`'s PostgreSQL form with psycopg's placeholders, then COMMIT."""
+    rows = ", ".join(
+        "(" + ", ".join(f"%({column}_{index})s" for column in _EVENT_COLUMNS) + ")"
+        for index in range(count)
+    )
+    # Only column names and parameter names of our own, never a value: no injection.
+    return (
+        f"WITH appended AS (INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
+        f"VALUES {rows}) UPDATE audit_chain_head SET hash = %(hash_{count - 1})s WHERE id = 1; "
+        "COMMIT"
+    )
 
 
 @functools.cache

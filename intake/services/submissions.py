@@ -32,13 +32,13 @@ import json
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, load_only
 
 from intake import crypto
 from intake.db import utcnow
@@ -50,10 +50,12 @@ from intake.models import (
     ConsentRecord,
     MessageKind,
     OrgKey,
+    OrgSetting,
     SealedBy,
+    directory_version,
     queue_state,
 )
-from intake.services import audit, consent, triage
+from intake.services import audit, consent, key_pins, triage
 from intake.services.errors import ServiceError
 from intake.services.transactions import transactional
 from intake.services.triage import Routing
@@ -87,11 +89,84 @@ class Submission:
     receipt_code: str
 
 
+class StaleSealingKey(Exception):  # noqa: N818 — not an error: the caller reads the key again
+    """The database no longer holds the key (or directory version) a :class:`TrustedKey`
+    remembers: nothing was stored; read the key again and submit the usual way."""
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """The current organisation key as this process last read it and verified it against its
+    pin, with the pin and the directory version read then.
+
+    On PostgreSQL a submission sealed to it skips the read of the key, its pin and the version
+    (a round trip and a fifth of a browser submission's time): the statement that inserts the
+    case inserts it only if the database still holds exactly these values, in the same
+    snapshot, and this key is still the newest not retired (:func:`_trusted_key_holds`).
+    Otherwise nothing is inserted and :class:`StaleSealingKey` sends the caller back to the
+    usual read. A key swapped, retired, re-pinned or superseded is therefore never used, as
+    when it is read on every request; what the process remembers only spares the read."""
+
+    id: int
+    public_key: str
+    fingerprint: str
+    pin: str
+    directory_version: str | None
+
+    # Read as the current key, so not retired then; the insert checks that it still is not.
+    retired_at = None
+
+
+_TRUSTED_KEY = "refuge.trusted_sealing_key"  # app.extensions: this app's TrustedKey
+
+
+def trusted_sealing_key() -> TrustedKey | None:
+    """The key this process verified last (PostgreSQL only: the check rides on its insert)."""
+    trusted: TrustedKey | None = current_app.extensions.get(_TRUSTED_KEY)
+    return trusted
+
+
+def trust(org_key: OrgKey) -> None:
+    """Remember ``org_key``, just read as the current key and verified against its pin (with
+    the directory version read in the same transaction), for the next submissions."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    pin = db.session.scalar(
+        sa.select(OrgSetting.value).where(
+            OrgSetting.key == key_pins.pin_name(sa.literal(org_key.id))
+        )
+    )
+    if pin is None or not key_pins.matches(org_key, pin):  # pragma: no cover — just verified
+        distrust()
+        return
+    current_app.extensions[_TRUSTED_KEY] = TrustedKey(
+        id=org_key.id,
+        public_key=org_key.public_key,
+        fingerprint=org_key.fingerprint,
+        pin=pin,
+        directory_version=directory_version.current(db.session),
+    )
+
+
+def distrust() -> None:
+    current_app.extensions.pop(_TRUSTED_KEY, None)
+
+
 # ---------------------------------------------------------------------------------------------
 # Keys and limits
 
 
-def usable_org_key(org_key_id: Any, current: OrgKey | None = None) -> OrgKey:
+@overload
+def usable_org_key(org_key_id: Any, current: OrgKey | None = None) -> OrgKey: ...
+
+
+@overload
+def usable_org_key(org_key_id: Any, current: TrustedKey) -> OrgKey | TrustedKey: ...
+
+
+def usable_org_key(
+    org_key_id: Any, current: OrgKey | TrustedKey | None = None
+) -> OrgKey | TrustedKey:
     """The key a browser says it sealed to: it must exist and not be retired. ``current`` is
     the current key the caller has read already: when it is that one, no look-up again."""
     try:
@@ -272,18 +347,32 @@ def _with_python_defaults(table: sa.Table, values: dict[str, Any]) -> dict[str, 
 
 
 def _insert_case_with_consent(
-    values: dict[str, Any], consented: bool, *, lock_head: bool
+    values: dict[str, Any], consented: bool, *, lock_head: bool, trusted: TrustedKey | None = None
 ) -> tuple[Case, list[audit.Entry]]:
     """PostgreSQL: the case, its intake consent records and the audit chain head's lock in ONE
     statement (data-modifying CTEs), where :func:`_insert_case` and the consent INSERT and the
     lock are three round trips. The lock is still taken last but one: the events are chained
     in Python next and appended with the head (:func:`audit.record_all`), then the commit, the
     same span as when the lock was its own statement. A clashing reference inserts nothing,
-    locks nothing, and another one is drawn."""
+    locks nothing, and another one is drawn.
+
+    With ``trusted``, the insert happens only if the key and directory version it remembers
+    still hold; no row back then means :class:`StaleSealingKey` (or, once in a trillion, a
+    clashing reference: the caller's fresh read and retry cost nothing then)."""
     values = _with_python_defaults(Case.__table__, _new_case_values(values))
-    statement = _case_with_consent_statement(tuple(sorted(values)), consented, lock_head)
+    statement = _case_with_consent_statement(
+        tuple(sorted(values)), consented, lock_head, guarded=trusted is not None
+    )
     params = {f"case_{name}": value for name, value in values.items()}
-    for _draw in range(REF_DRAWS):
+    if trusted is not None:
+        params.update(
+            trusted_id=trusted.id,
+            trusted_public_key=trusted.public_key,
+            trusted_fingerprint=trusted.fingerprint,
+            trusted_pin=trusted.pin,
+            trusted_version=trusted.directory_version,
+        )
+    for _draw in range(REF_DRAWS if trusted is None else 1):
         rows: list[Any] = list(
             db.session.execute(statement, {**params, "case_ref": new_case_ref()}).all()
         )
@@ -293,26 +382,68 @@ def _insert_case_with_consent(
                 audit.continue_from(rows[0][1], rows[0][2])
             inserted = [(row[-2], row[-1]) for row in rows] if consented else []
             return case, consent.intake_entries(case.id, inserted, SUBMITTER)
+    if trusted is not None:
+        raise StaleSealingKey
     raise RuntimeError(f"no free case reference in {REF_DRAWS} draws")  # pragma: no cover
+
+
+def _trusted_key_holds() -> sa.ColumnElement[bool]:
+    """SQL: the key a :class:`TrustedKey` remembers (bound parameters ``trusted_*``) is still
+    in the database as it was verified, pinned by the same pin, not retired and not
+    superseded by a newer key; and the directory version is the one it remembers."""
+    keys = OrgKey.__table__
+    settings = OrgSetting.__table__
+    newer = keys.alias("newer_key")
+    key_as_verified = (
+        sa.select(sa.literal(1))
+        .select_from(keys.join(settings, settings.c.key == key_pins.pin_name(keys.c.id)))
+        .where(
+            keys.c.id == sa.bindparam("trusted_id", type_=keys.c.id.type),
+            keys.c.public_key == sa.bindparam("trusted_public_key", type_=keys.c.public_key.type),
+            keys.c.fingerprint
+            == sa.bindparam("trusted_fingerprint", type_=keys.c.fingerprint.type),
+            keys.c.retired_at.is_(None),
+            settings.c.value == sa.bindparam("trusted_pin", type_=settings.c.value.type),
+            ~sa.exists().where(newer.c.retired_at.is_(None), newer.c.id > keys.c.id),
+        )
+    )
+    version = sa.bindparam("trusted_version", type_=settings.c.value.type)
+    return sa.and_(
+        sa.exists(key_as_verified), directory_version.column().is_not_distinct_from(version)
+    )
 
 
 @functools.cache
 def _case_with_consent_statement(
-    columns: tuple[str, ...], consented: bool, lock_head: bool
+    columns: tuple[str, ...], consented: bool, lock_head: bool, guarded: bool = False
 ) -> sa.Select[Any]:
     """The statement of :func:`_insert_case_with_consent`, built once per shape with bound
-    parameters ``case_<column>`` (SQLAlchemy then compiles it once, not per submission)."""
+    parameters ``case_<column>`` (SQLAlchemy then compiles it once, not per submission).
+    ``guarded``: the case is inserted only if :func:`_trusted_key_holds`."""
     cases = Case.__table__
     records_table = ConsentRecord.__table__
     bound = {name: sa.bindparam(f"case_{name}", type_=cases.c[name].type) for name in columns}
+    ref = sa.bindparam("case_ref", type_=cases.c.ref.type)
+    insert_case = postgresql.insert(cases)
+    if guarded:
+        row = sa.select(ref.label("ref"), *(bound[name].label(name) for name in columns))
+        insert_case = insert_case.from_select(["ref", *columns], row.where(_trusted_key_holds()))
+    else:
+        insert_case = insert_case.values(ref=ref, **bound)
     new_case = (
-        postgresql.insert(cases)
-        .values(ref=sa.bindparam("case_ref", type_=cases.c.ref.type), **bound)
-        .on_conflict_do_nothing(index_elements=[cases.c.ref])
-        .returning(*cases.c)
+        insert_case.on_conflict_do_nothing(index_elements=[cases.c.ref])
+        .returning(cases.c.id)
         .cte("new_case")
     )
-    statement = sa.select(aliased(Case, new_case)).select_from(new_case)
+    # Only the id comes back: the rest of the row is what was just sent (the triage list alone
+    # is kilobytes of JSON to decode again), and the commit expires it anyway; the Case loads
+    # an attribute if someone reads it.
+    new_case_row = aliased(Case, new_case)
+    statement = (
+        sa.select(new_case_row)
+        .select_from(new_case)
+        .options(load_only(new_case_row.id, raiseload=False))
+    )
     if lock_head:
         head = audit.head_lock().where(sa.exists(sa.select(new_case.c.id))).cte("head")
         statement = statement.add_columns(head.c.hash, head.c.present).outerjoin(head, sa.true())
@@ -375,15 +506,27 @@ def _receipt() -> tuple[str, str, str]:
 def create_case(
     routing: Routing,
     *,
-    org_key: OrgKey,
+    org_key: OrgKey | TrustedKey,
     sealed_answers: str,
     sealed_files: list[bytes],
     sealed_by: SealedBy,
     locale: str,
+    ends_transaction: bool = False,
 ) -> Submission:
-    """Store a sealed request and return its receipt code (shown to the submitter once)."""
+    """Store a sealed request and return its receipt code (shown to the submitter once).
+
+    ``ends_transaction``: the caller is the outermost transaction and does nothing after this
+    (the public form's view): on PostgreSQL the audit events carry the commit
+    (:func:`audit.record_all`), so the chain head's lock is held one round trip less.
+
+    With a :class:`TrustedKey` (PostgreSQL) the key is checked by the insert itself and
+    :class:`StaleSealingKey` is raised, with nothing stored, if the database moved on."""
     check_file_count(len(sealed_files))
     check_padded_files(sealed_files)
+    trusted = org_key if isinstance(org_key, TrustedKey) else None
+    if trusted is not None:
+        # Triage ranks against the directory of this version; the insert checks it is current.
+        directory_version.remember(db.session, trusted.directory_version)
     code, lookup, reply_public = _receipt()
     values = dict(
         urgency=routing.urgency,
@@ -404,8 +547,10 @@ def create_case(
     if db.session.get_bind().dialect.name == "postgresql":
         # With files, the head is locked after they are stored (record_all), not while.
         case, consent_events = _insert_case_with_consent(
-            values, routing.consent_given, lock_head=not sealed_files
+            values, routing.consent_given, lock_head=not sealed_files, trusted=trusted
         )
+    elif trusted is not None:  # pragma: no cover — trust() remembers keys on PostgreSQL only
+        raise StaleSealingKey
     else:
         case = _insert_case(values)
         consent_events = consent.record_from_intake(case, routing.consent_given, SUBMITTER)
@@ -429,7 +574,8 @@ def create_case(
                 detail={"sealed_by": sealed_by.value, "attachments": len(sealed_files)},
             ),
             *consent_events,
-        ]
+        ],
+        commit=ends_transaction,
     )
     return Submission(case=case, receipt_code=code)
 
@@ -438,12 +584,14 @@ def create_case(
 def create_case_from_plaintext(
     routing: Routing,
     *,
-    org_key: OrgKey,
+    org_key: OrgKey | TrustedKey,
     answers: dict[str, str],
     files: list[PlainFile],
     locale: str,
+    ends_transaction: bool = False,
 ) -> Submission:
-    """The no-JavaScript path: seal first, then store exactly what the browser path stores."""
+    """The no-JavaScript path: seal first, then store exactly what the browser path stores
+    (``ends_transaction`` as for :func:`create_case`)."""
     check_plain_files(files)
     sealed_answers = crypto.seal_answers(answers, org_key.public_key)
     sealed_files = [seal_file(plain, org_key.public_key) for plain in files]
@@ -454,6 +602,7 @@ def create_case_from_plaintext(
         sealed_files=sealed_files,
         sealed_by=SealedBy.SERVER,
         locale=locale,
+        ends_transaction=ends_transaction,
     )
 
 

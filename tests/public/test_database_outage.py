@@ -119,11 +119,10 @@ def outage_app(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Fl
             tmp_path,
             private_postgres.url,
             REQUEST_RATE_LIMIT="1000 per hour",
-            # Fail fast while the server is down rather than wait for the OS.
-            SQLALCHEMY_ENGINE_OPTIONS={
-                "pool_pre_ping": True,
-                "connect_args": {"connect_timeout": 3},
-            },
+            # Fail fast while the server is down rather than wait for the OS. No pool_pre_ping:
+            # the app's own check of pooled connections (hardening.watch_connections) is what
+            # must bring it back.
+            SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 3}},
         )
     )
     with app.app_context():
