@@ -48,9 +48,12 @@ def current_org_key() -> OrgKey | None:
 
 def sealing_key() -> tuple[OrgKey | None, bool]:
     """The current organisation key and whether it matches its pin: the key row and its pin
-    read in one statement, on every public request (a key swapped in the database is refused
-    on the next request, and no cache can say otherwise); the pin check itself is cached per
-    process by the values read (:func:`key_pins.matches`).
+    read in one statement, on every public page (a key swapped in the database is refused on
+    the next request, and no cache can say otherwise); the pin check itself is cached per
+    process by the values read (:func:`key_pins.matches`). A submission on PostgreSQL skips
+    this read when its insert can check the same facts itself: it stores the case only if
+    the database still holds the key, pin and directory version last read here, and reads
+    them again otherwise (:class:`intake.services.submissions.TrustedKey`).
 
     The directory version comes along in the same statement (a submission's triage needs it
     next, :func:`directory_version.current`): one round trip less on every submission."""
