@@ -2,12 +2,16 @@
 
 Both write from a short-lived thread over their own unpooled engine: a stalled database must
 not stall beat's loop or the worker's event loop, and no pooled connection may be inherited by
-a forked pool process.
+a forked pool process. Nor may a write be under way while the pool forks: SQLite keeps its
+locks' bookkeeping in the process, so a child forked mid-write believes the write lock taken
+for good and every task's write there fails with "database is locked" (seen on the embedded
+default). A fork waits for the write in progress (:data:`_WRITING`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -21,6 +25,12 @@ from sqlalchemy.pool import NullPool
 from intake.services import heartbeats
 
 log = logging.getLogger(__name__)
+
+# Held while a heartbeat is written; a fork (the prefork pool's) takes it first.
+_WRITING = threading.Lock()
+os.register_at_fork(
+    before=_WRITING.acquire, after_in_parent=_WRITING.release, after_in_child=_WRITING.release
+)
 
 
 class _Recorder:
@@ -41,7 +51,7 @@ class _Recorder:
 
     def _write(self) -> None:
         try:
-            with self.engine.begin() as connection:
+            with _WRITING, self.engine.begin() as connection:
                 heartbeats.record(connection, self.name)
             self._failing = False
         except Exception as error:  # one line per outage, not a stack every interval
