@@ -873,9 +873,16 @@ def send(outbox_id: int, now: datetime | None = None) -> str:
     return send_many([outbox_id], now).get(outbox_id, "skipped")
 
 
+# A send task marks what it has sent every this many e-mails, whatever its size: a worker that
+# dies mid-task leaves at most this many sent and unmarked (each may go out once more when its
+# claim expires: intake.services.delivery), even with REMINDER_SEND_BATCH set higher.
+MARK_SENT_EVERY = 50
+
+
 def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[int, str]:
     """Claim these batches (or digests) at once, mail them over ONE SMTP session and mark the
-    sent ones, with their items, in one statement. Returns what happened to each claimed row.
+    sent ones, with their items, in one statement per :data:`MARK_SENT_EVERY` e-mails. Returns
+    what happened to each claimed row.
 
     When the mail server should be tried again later, the rows already sent are marked, the
     failing row is recorded for a retry, the untried ones are released, and
@@ -908,6 +915,9 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
                 raise
             if results[mail.row_id] == "sent":
                 sent.append(mail.row_id)
+                if len(sent) >= MARK_SENT_EVERY:
+                    _finish(sent, now, OutboxStatus.SENT, failing_since=None)
+                    sent.clear()
         _finish(sent, now, OutboxStatus.SENT, failing_since=None)
     except BaseException:
         # Maybe mid-transaction (a signal, a database error): this session is not kept.

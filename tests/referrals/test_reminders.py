@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -695,3 +696,42 @@ def test_a_worker_keeps_its_smtp_session_between_tasks_and_reconnects_when_it_wa
     finally:
         delivery.end_kept_session()
         server.stop()
+
+
+def test_a_send_task_marks_what_it_sent_as_it_goes_so_a_dead_worker_leaves_few_unmarked(
+    mail_app: Flask, smtp_server: MailServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task larger than MARK_SENT_EVERY marks its sent e-mails every that many: a worker
+    that dies in the middle leaves only the last few sent and unmarked (to be sent once more
+    when their claim expires), not the whole task."""
+    org = make_org_key()
+    for number in range(5):
+        owner = make_user(Role.CASEWORKER, email=f"cw{number}@example.org")
+        sent_referral(sent_at=SENT, owner=owner, org=org)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    assert len(queued) == 5
+    monkeypatch.setattr(reminders, "MARK_SENT_EVERY", 2)
+    transmit = reminders._transmit
+    tried: list[int] = []
+
+    def dies_at_the_fourth(mail: Any, now: datetime, backend: Any) -> str:
+        if len(tried) == 3:
+            raise SystemExit("the worker is killed")  # not an Exception: nothing handles it
+        tried.append(mail.row_id)
+        return transmit(mail, now, backend)
+
+    monkeypatch.setattr(reminders, "_transmit", dies_at_the_fourth)
+    with pytest.raises(SystemExit):
+        reminders.send_many(queued)
+    db.session.rollback()
+    statuses = dict(
+        db.session.execute(
+            sa.select(ReminderOutbox.id, ReminderOutbox.status).where(ReminderOutbox.id.in_(queued))
+        ).all()
+    )
+    assert smtp_server.wait_for(3)
+    # Two marked after the second e-mail; the third went out unmarked; two never tried.
+    assert sorted(statuses.values()).count(OutboxStatus.SENT) == 2
+    assert [statuses[row] for row in tried[:2]] == [OutboxStatus.SENT] * 2
+    assert statuses[tried[2]] == OutboxStatus.SENDING
