@@ -189,6 +189,7 @@ def scenarios(caseworker_id: int, ref_part: str) -> list[tuple[str, str, str, di
 
 def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
     import html as html_text
+    from concurrent.futures import ThreadPoolExecutor
 
     import sqlalchemy as sa
     from werkzeug.datastructures import MultiDict
@@ -205,13 +206,20 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
     ref = db.session.scalar(sa.select(Case.ref).order_by(Case.id.desc()).limit(1)) or ""
     ref_part = ref[:8]
     client = signed_in_client(app, caseworker)
+    fresh_context = ThreadPoolExecutor(max_workers=1)
     bare_connection = db.engine.raw_connection()  # psycopg itself, no ORM, no Flask
     results: dict[str, Any] = {}
 
     def view(url: str) -> tuple[float, str]:
-        started = time.perf_counter()
-        response = client.get(url)
-        seconds = time.perf_counter() - started
+        def timed() -> tuple[float, Any]:
+            started = time.perf_counter()
+            response = client.get(url)
+            return time.perf_counter() - started, response
+
+        # In a thread with no application context, so that each request pushes its own, as
+        # under gunicorn: this process's context would keep ``g`` (the time zone read, ...)
+        # from one request to the next and hide a statement per request.
+        seconds, response = fresh_context.submit(timed).result()
         assert response.status_code == 200, (url, response.status_code)
         return seconds, response.get_data(as_text=True)
 
