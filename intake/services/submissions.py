@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 REF_PREFIX = "RF-"
 REF_LENGTH = 8  # 40 random bits in Crockford base32: unique enough to retry on a clash
 REF_DRAWS = 8
+if len(crypto.RECEIPT_ALPHABET) != 32:  # new_case_ref takes five bits per symbol
+    raise RuntimeError("case references expect a 32-symbol alphabet")
 # A file envelope's header (name, type, size) may take at most this many bytes.
 FILE_HEADER_MAX = 1024
 SUBMITTER = "submitter"
@@ -305,8 +307,11 @@ def seal_file(plain: PlainFile, public_key_b64: str) -> bytes:
 
 def new_case_ref() -> str:
     """A short reference staff can say aloud ("RF-" + 8 Crockford symbols); drawn at random,
-    its uniqueness is the database's to say (:func:`_insert_case`)."""
-    return REF_PREFIX + "".join(secrets.choice(crypto.RECEIPT_ALPHABET) for _ in range(REF_LENGTH))
+    its uniqueness is the database's to say (:func:`_insert_case`). The 32 symbols take five
+    random bits each, all read from one draw of the system's generator (not one per symbol)."""
+    bits = int.from_bytes(secrets.token_bytes(REF_LENGTH * 5 // 8 + 1), "big")
+    alphabet = crypto.RECEIPT_ALPHABET
+    return REF_PREFIX + "".join(alphabet[(bits >> (5 * i)) & 31] for i in range(REF_LENGTH))
 
 
 def _insert_case(values: dict[str, Any]) -> Case:
@@ -346,12 +351,20 @@ def _with_python_defaults(table: sa.Table, values: dict[str, Any]) -> dict[str, 
     """``values`` with the columns' Python-side defaults filled in: SQLAlchemy applies them to
     a statement it executes, not to one inside a CTE."""
     filled = dict(values)
-    for column in table.columns:
-        default = column.default
-        if column.name in filled or not isinstance(default, sa.ColumnDefault):
-            continue
-        filled[column.name] = default.arg(None) if default.is_callable else default.arg
+    for name, default in _python_defaults(table):
+        if name not in filled:
+            filled[name] = default.arg(None) if default.is_callable else default.arg
     return filled
+
+
+@functools.cache
+def _python_defaults(table: sa.Table) -> tuple[tuple[str, Any], ...]:
+    """The columns of ``table`` that have a Python-side default, found once per process."""
+    return tuple(
+        (column.name, column.default)
+        for column in table.columns
+        if isinstance(column.default, sa.ColumnDefault)
+    )
 
 
 def _insert_case_with_consent(
