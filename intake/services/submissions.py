@@ -393,7 +393,10 @@ def _insert_case_with_consent(
             trusted_pin=trusted.pin,
             trusted_version=trusted.directory_version,
         )
-    # Core, not the ORM: only the new ids come back, and no Case is built for the row.
+    # Core, not the ORM: only the new ids come back, and no Case is built for the row. What
+    # the session holds goes first, as the ORM's autoflush would have sent it (the key a
+    # caller just added, say).
+    db.session.flush()
     connection = db.session.connection()
     for _draw in range(REF_DRAWS if trusted is None else 1):
         rows: list[Any] = list(
