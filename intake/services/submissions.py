@@ -38,7 +38,6 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased, load_only
 
 from intake import crypto
 from intake.db import utcnow
@@ -65,6 +64,8 @@ log = logging.getLogger(__name__)
 REF_PREFIX = "RF-"
 REF_LENGTH = 8  # 40 random bits in Crockford base32: unique enough to retry on a clash
 REF_DRAWS = 8
+if len(crypto.RECEIPT_ALPHABET) != 32:  # new_case_ref takes five bits per symbol
+    raise RuntimeError("case references expect a 32-symbol alphabet")
 # A file envelope's header (name, type, size) may take at most this many bytes.
 FILE_HEADER_MAX = 1024
 SUBMITTER = "submitter"
@@ -85,8 +86,17 @@ class PlainFile:
 
 @dataclass(frozen=True)
 class Submission:
-    case: Case
+    case_id: int
     receipt_code: str
+
+    @property
+    def case(self) -> Case:
+        """The stored case, loaded when asked for: the public form needs only the receipt
+        code, so a submission builds no ORM object for the row it inserted."""
+        case = db.session.get(Case, self.case_id)
+        if case is None:  # pragma: no cover — just inserted
+            raise LookupError(self.case_id)
+        return case
 
 
 class StaleSealingKey(Exception):  # noqa: N818 — not an error: the caller reads the key again
@@ -297,8 +307,11 @@ def seal_file(plain: PlainFile, public_key_b64: str) -> bytes:
 
 def new_case_ref() -> str:
     """A short reference staff can say aloud ("RF-" + 8 Crockford symbols); drawn at random,
-    its uniqueness is the database's to say (:func:`_insert_case`)."""
-    return REF_PREFIX + "".join(secrets.choice(crypto.RECEIPT_ALPHABET) for _ in range(REF_LENGTH))
+    its uniqueness is the database's to say (:func:`_insert_case`). The 32 symbols take five
+    random bits each, all read from one draw of the system's generator (not one per symbol)."""
+    bits = int.from_bytes(secrets.token_bytes(REF_LENGTH * 5 // 8 + 1), "big")
+    alphabet = crypto.RECEIPT_ALPHABET
+    return REF_PREFIX + "".join(alphabet[(bits >> (5 * i)) & 31] for i in range(REF_LENGTH))
 
 
 def _insert_case(values: dict[str, Any]) -> Case:
@@ -338,17 +351,25 @@ def _with_python_defaults(table: sa.Table, values: dict[str, Any]) -> dict[str, 
     """``values`` with the columns' Python-side defaults filled in: SQLAlchemy applies them to
     a statement it executes, not to one inside a CTE."""
     filled = dict(values)
-    for column in table.columns:
-        default = column.default
-        if column.name in filled or not isinstance(default, sa.ColumnDefault):
-            continue
-        filled[column.name] = default.arg(None) if default.is_callable else default.arg
+    for name, default in _python_defaults(table):
+        if name not in filled:
+            filled[name] = default.arg(None) if default.is_callable else default.arg
     return filled
+
+
+@functools.cache
+def _python_defaults(table: sa.Table) -> tuple[tuple[str, Any], ...]:
+    """The columns of ``table`` that have a Python-side default, found once per process."""
+    return tuple(
+        (column.name, column.default)
+        for column in table.columns
+        if isinstance(column.default, sa.ColumnDefault)
+    )
 
 
 def _insert_case_with_consent(
     values: dict[str, Any], consented: bool, *, lock_head: bool, trusted: TrustedKey | None = None
-) -> tuple[Case, list[audit.Entry]]:
+) -> tuple[int, list[audit.Entry]]:
     """PostgreSQL: the case, its intake consent records and the audit chain head's lock in ONE
     statement (data-modifying CTEs), where :func:`_insert_case` and the consent INSERT and the
     lock are three round trips. The lock is still taken last but one: the events are chained
@@ -372,16 +393,21 @@ def _insert_case_with_consent(
             trusted_pin=trusted.pin,
             trusted_version=trusted.directory_version,
         )
+    # Core, not the ORM: only the new ids come back, and no Case is built for the row. What
+    # the session holds goes first, as the ORM's autoflush would have sent it (the key a
+    # caller just added, say).
+    db.session.flush()
+    connection = db.session.connection()
     for _draw in range(REF_DRAWS if trusted is None else 1):
         rows: list[Any] = list(
-            db.session.execute(statement, {**params, "case_ref": new_case_ref()}).all()
+            connection.execute(statement, {**params, "case_ref": new_case_ref()}).all()
         )
         if rows:
-            case: Case = rows[0][0]
+            case_id: int = rows[0][0]
             if lock_head:
                 audit.continue_from(rows[0][1], rows[0][2])
             inserted = [(row[-2], row[-1]) for row in rows] if consented else []
-            return case, consent.intake_entries(case.id, inserted, SUBMITTER)
+            return case_id, consent.intake_entries(case_id, inserted, SUBMITTER)
     if trusted is not None:
         raise StaleSealingKey
     raise RuntimeError(f"no free case reference in {REF_DRAWS} draws")  # pragma: no cover
@@ -422,7 +448,12 @@ def _case_with_consent_statement(
     ``guarded``: the case is inserted only if :func:`_trusted_key_holds`."""
     cases = Case.__table__
     records_table = ConsentRecord.__table__
-    bound = {name: sa.bindparam(f"case_{name}", type_=cases.c[name].type) for name in columns}
+    bound: dict[str, sa.ColumnElement[Any]] = {
+        name: sa.bindparam(f"case_{name}", type_=cases.c[name].type) for name in columns
+    }
+    # The triage list comes as JSON text already (remembered per routing): PostgreSQL reads
+    # it as json, and it is not encoded again per submission.
+    bound["triage"] = sa.cast(sa.bindparam("case_triage", type_=sa.Text), cases.c.triage.type)
     ref = sa.bindparam("case_ref", type_=cases.c.ref.type)
     insert_case = postgresql.insert(cases)
     if guarded:
@@ -436,14 +467,8 @@ def _case_with_consent_statement(
         .cte("new_case")
     )
     # Only the id comes back: the rest of the row is what was just sent (the triage list alone
-    # is kilobytes of JSON to decode again), and the commit expires it anyway; the Case loads
-    # an attribute if someone reads it.
-    new_case_row = aliased(Case, new_case)
-    statement = (
-        sa.select(new_case_row)
-        .select_from(new_case)
-        .options(load_only(new_case_row.id, raiseload=False))
-    )
+    # is kilobytes of JSON to decode again); Submission.case loads the row if someone asks.
+    statement = sa.select(new_case.c.id).select_from(new_case)
     if lock_head:
         head = audit.head_lock().where(sa.exists(sa.select(new_case.c.id))).cte("head")
         statement = statement.add_columns(head.c.hash, head.c.present).outerjoin(head, sa.true())
@@ -473,14 +498,16 @@ def _case_with_consent_statement(
     return statement
 
 
-def triage_suggestions(routing: Routing) -> list[dict[str, Any]]:
-    """Triage for a new case. A request is never lost to triage: if it fails, the case is
-    stored without suggestions and staff can run triage later."""
+def triage_suggestions(routing: Routing) -> str:
+    """Triage for a new case, as the JSON text ``Case.triage`` stores (remembered per routing
+    and directory version: :func:`triage.stored_suggestions_json`). A request is never lost to
+    triage: if it fails, the case is stored without suggestions and staff can run triage
+    later."""
     try:
-        return triage.suggestions_for(routing)
+        return triage.stored_suggestions_json(routing)
     except Exception as exc:  # noqa: BLE001 — routing fields only; never lose the request
         log.warning("triage failed for a new case: %s", type(exc).__name__)
-        return []
+        return "[]"
 
 
 def _receipt() -> tuple[str, str, str]:
@@ -541,24 +568,26 @@ def create_case(
         sealed_answers=sealed_answers,
         receipt_lookup=lookup,
         reply_public_key=reply_public,
-        triage=triage_suggestions(routing),
     )
+    triage_json = triage_suggestions(routing)
     consent_events: list[audit.Entry]
     if db.session.get_bind().dialect.name == "postgresql":
+        values["triage"] = triage_json  # cast to json by the statement
         # With files, the head is locked after they are stored (record_all), not while.
-        case, consent_events = _insert_case_with_consent(
+        case_id, consent_events = _insert_case_with_consent(
             values, routing.consent_given, lock_head=not sealed_files, trusted=trusted
         )
     elif trusted is not None:  # pragma: no cover — trust() remembers keys on PostgreSQL only
         raise StaleSealingKey
     else:
-        case = _insert_case(values)
+        case = _insert_case({**values, "triage": json.loads(triage_json)})
         consent_events = consent.record_from_intake(case, routing.consent_given, SUBMITTER)
+        case_id = case.id
     if sealed_files:
         # Added by id: appending to ``case.attachments`` would first load the (empty)
         # collection.
         db.session.add_all(
-            CaseAttachment(case_id=case.id, sealed_content=content, size=bucket_of(content))
+            CaseAttachment(case_id=case_id, sealed_content=content, size=bucket_of(content))
             for content in sealed_files
         )
         db.session.flush()
@@ -569,7 +598,7 @@ def create_case(
             audit.Entry(
                 "case.submitted",
                 "case",
-                case.id,
+                case_id,
                 actor_label=SUBMITTER,
                 detail={"sealed_by": sealed_by.value, "attachments": len(sealed_files)},
             ),
@@ -577,7 +606,7 @@ def create_case(
         ],
         commit=ends_transaction,
     )
-    return Submission(case=case, receipt_code=code)
+    return Submission(case_id=case_id, receipt_code=code)
 
 
 @transactional

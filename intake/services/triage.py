@@ -27,8 +27,10 @@ points are additive, so adding a threat an entry covers never lowers its score.
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
@@ -308,6 +310,7 @@ class TriageIndex:
         self._by_profile: dict[str, int] = {}
         self._by_language: dict[str, int] = {}
         self._by_condition: dict[str, int] = dict.fromkeys(vocab.CONDITIONS, 0)
+        self._stored: dict[tuple[_Query, int | None], str] = {}
         for bit, entry in enumerate(self._by_bit):
             member = 1 << bit
             if entry.retired or "states_only" in entry.condition_ids:
@@ -391,6 +394,27 @@ class TriageIndex:
             _explain(self._by_bit[bit], request, profiles, country_regions, tier, scores.of(bit))
             for tier, bit in chosen[:limit]
         ]
+
+    def stored_json(self, routing: Routing, limit: int | None = None) -> str:
+        """:meth:`rank`'s suggestions as a new case stores them (``Suggestion.as_stored``), as
+        JSON text, remembered per routing: the same routing facts against the same directory
+        always give the same text (rank is deterministic and reads nothing else), and the
+        index lives only as long as its directory version, so what is remembered never
+        outlives the entries it was ranked against. At most ``STORED_CACHE_SIZE`` routings are
+        kept, the oldest dropped first; the wording (``_explain``) and the JSON were most of
+        triage's time per submission."""
+        key = (_Query.of(routing), limit)
+        text = self._stored.get(key)
+        if text is None:
+            text = json.dumps([s.as_stored() for s in self.rank(routing, limit=limit)])
+            if len(self._stored) >= STORED_CACHE_SIZE:
+                with suppress(StopIteration, KeyError, RuntimeError):
+                    del self._stored[next(iter(self._stored))]
+            self._stored[key] = text
+        return text
+
+
+STORED_CACHE_SIZE = 256  # routings remembered per index (~7 KB of JSON each at most)
 
 
 def _add(sets: dict[str, int], keys: Iterable[str], member: int) -> None:
@@ -599,3 +623,11 @@ def suggestions_for(routing: Routing, limit: int = 10) -> list[dict[str, Any]]:
     from intake.services.directory import triage_index  # DB access only here
 
     return [suggestion.as_stored() for suggestion in triage_index().rank(routing, limit=limit)]
+
+
+def stored_suggestions_json(routing: Routing, limit: int = 10) -> str:
+    """:func:`suggestions_for` as the JSON text a new case stores, remembered per routing by
+    the directory version's index (:meth:`TriageIndex.stored_json`)."""
+    from intake.services.directory import triage_index  # DB access only here
+
+    return triage_index().stored_json(routing, limit=limit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from intake import crypto
 from intake.models import Urgency, queue_state
 from intake.services import submissions, triage
 from intake.services.triage import Routing
-from tests.builders import make_org_key
+from tests.builders import make_entry, make_org_key
 from tests.conftest import table_count
 from tests.sealed import open_file
 
@@ -40,11 +41,13 @@ def test_triage_suggestions_are_stored_on_the_new_case(
 ) -> None:
     seen: dict[str, Any] = {}
 
-    def fake(routing: Routing) -> list[dict[str, Any]]:
+    def fake(routing: Routing, limit: int = 10) -> str:
         seen.update(routing.as_dict())
-        return [{"id": "wgad", "name": "WGAD", "score": 9, "reasons": ["detention"], "caveats": []}]
+        return json.dumps(
+            [{"id": "wgad", "name": "WGAD", "score": 9, "reasons": ["detention"], "caveats": []}]
+        )
 
-    monkeypatch.setattr(triage, "suggestions_for", fake)
+    monkeypatch.setattr(triage, "stored_suggestions_json", fake)
     case = _submit().case
     assert case.triage[0]["id"] == "wgad"
     assert seen == {
@@ -59,10 +62,10 @@ def test_triage_suggestions_are_stored_on_the_new_case(
 def test_a_failing_triage_never_loses_the_request(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(routing: Routing) -> list[dict[str, Any]]:
+    def broken(routing: Routing, limit: int = 10) -> str:
         raise RuntimeError("directory unavailable")
 
-    monkeypatch.setattr(triage, "suggestions_for", broken)
+    monkeypatch.setattr(triage, "stored_suggestions_json", broken)
     case = _submit().case
     assert case.triage == []
     assert table_count("cases") == 1
@@ -71,6 +74,20 @@ def test_a_failing_triage_never_loses_the_request(
 def test_the_real_triage_runs_against_the_directory(app: Flask) -> None:
     case = _submit().case
     assert isinstance(case.triage, list)
+
+
+def test_stored_triage_is_the_live_ranking_and_follows_directory_edits(any_app: Flask) -> None:
+    """The JSON a process remembers per routing is exactly what triage ranks now, and an edit
+    of the directory (a new version, a new index) is in the very next case, same routing."""
+    make_entry("first-ngo", regions=["global"], threats=["detention"])
+    before = _submit().case.triage
+    assert before == triage.suggestions_for(ROUTING)
+    assert "first-ngo" in [suggestion["id"] for suggestion in before]
+    assert _submit().case.triage == before  # remembered: the same text again
+    make_entry("second-ngo", regions=["global"], threats=["detention"], profiles=["lawyer"])
+    after = _submit().case.triage
+    assert after == triage.suggestions_for(ROUTING)
+    assert "second-ngo" in [suggestion["id"] for suggestion in after]
 
 
 def test_case_refs_are_short_crockford_and_unique(app: Flask) -> None:
