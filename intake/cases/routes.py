@@ -27,7 +27,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
-from intake import labels, vocab
+from intake import clock, labels, vocab
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.cases import bp
 from intake.cases.forms import (
@@ -44,7 +44,7 @@ from intake.cases.forms import (
     parse_filters,
 )
 from intake.cases.options import country_options
-from intake.cases.wording import PageWords, next_action_words, place_words
+from intake.cases.wording import PageWords, RowLabels, shown_row
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey
@@ -147,22 +147,35 @@ def queue() -> PageResponse:
         for row in page.rows
     ]
     assignable, users = queue_service.staff_for(page)
-    # Each row's words in the reader's language, with the page's one translations object.
-    words, now = PageWords.current(), utcnow()
-    shown_rows = [
-        (row, next_action_words(row.next_action, now, words), *place_words(row.case, words))
-        for row in page.rows
-    ]
     # The label tables the queue shows, translated once for the page (rows repeat them; a
     # lazy string is translated again each time it is shown).
     shown = ("threat_labels", "urgency_labels", "status_labels", "flag_labels", "sort_labels")
     labels_now = {name: _translated(table) for name, table in _labels().items() if name in shown}
+    # Each row's words and dates in the reader's language, with the page's one translations
+    # object and one clock (the zone and language looked up once).
+    words, now = PageWords.current(), utcnow()
+    row_labels = RowLabels(
+        labels_now["urgency_labels"], labels_now["status_labels"], labels_now["flag_labels"]
+    )
+    time_tag = clock.page_time_tag(locale=words.locale)
+    shown_rows = [
+        shown_row(
+            row,
+            now=now,
+            words=words,
+            labels=row_labels,
+            time_tag=time_tag,
+            url=case_url("cases.detail", row.case.ref),
+            assign_url=case_url("cases.assign", row.case.ref) if can_write else "",
+            holders=users,
+        )
+        for row in page.rows
+    ]
     return render_template(
         "cases/queue.html",
         page=page,
         filters=filters,
         country_options=country_options,
-        users=users,
         assignable=assignable,
         page_url=page_url,
         case_url=case_url,
