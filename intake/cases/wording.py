@@ -155,16 +155,15 @@ def shown_row(
     time_tag: Callable[[datetime | None], Markup],
     url: str,
     assign_url: str,
-    holders: Mapping[int, str],
 ) -> ShownRow:
-    """``row`` in the reader's words. ``assign_url`` is kept only for an open case nobody holds;
-    ``holders`` maps the page's assignee ids to their e-mail addresses."""
+    """``row`` in the reader's words. ``assign_url`` is kept only for an open case nobody
+    holds."""
     case = row.case
     action = row.next_action
     country, languages = place_words(case, words)
     assignee = None
     if case.assignee_id:
-        mailbox, at, domain = (holders.get(case.assignee_id) or "").partition("@")
+        mailbox, at, domain = (row.assignee_email or "").partition("@")
         assignee = (mailbox, at + domain)
     return ShownRow(
         ref=case.ref,
