@@ -115,7 +115,9 @@ def page_time_tag(
     def tag(moment: datetime | None, empty: str = "—") -> Markup:
         if moment is None:
             return escape(empty)
-        return _TIME_TAG.format(iso_utc(moment), utc_text(moment), _local_text(moment, zone, locale))
+        return _TIME_TAG.format(
+            iso_utc(moment), utc_text(moment), _local_text(moment, zone, locale)
+        )
 
     return tag
 

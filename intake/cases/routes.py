@@ -118,7 +118,9 @@ def _queue_labels(locale: str) -> dict[str, dict[Any, str]]:
     """The queue's label tables translated for ``locale``, once per process (called in a
     request read in it): rows repeat them, and a lazy string is translated again each time
     it is shown (through Flask-Babel's look-ups of the request's translations)."""
-    tables = {name: _translated(table) for name, table in _labels().items() if name in _QUEUE_LABELS}
+    tables = {
+        name: _translated(table) for name, table in _labels().items() if name in _QUEUE_LABELS
+    }
     tables["view_labels"] = _translated(VIEW_LABELS)
     return tables
 

@@ -171,16 +171,12 @@ def shown_row(
         urgency=case.urgency.value,
         urgency_label=labels.urgency[case.urgency],
         status_label=labels.status[case.status],
-        badges=tuple(
-            (flag, labels.flag[flag]) for flag in row.flags if flag in _STATUS_BADGES
-        ),
+        badges=tuple((flag, labels.flag[flag]) for flag in row.flags if flag in _STATUS_BADGES),
         action_when=action.when,
         action_words=next_action_words(action, now, words),
         due=time_tag(action.due) if action.due else Markup("—"),
         country=country,
         languages=languages,
         assignee=assignee,
-        assign_url=""
-        if case.assignee_id or case.status == CaseStatus.CLOSED
-        else assign_url,
+        assign_url="" if case.assignee_id or case.status == CaseStatus.CLOSED else assign_url,
     )

@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
@@ -198,7 +199,7 @@ def snapshot_columns() -> list[sa.Label[str | None]]:
     ]
 
 
-def remember_snapshot(row: Mapping[str, str | None]) -> None:
+def remember_snapshot(row: Mapping[Any, Any]) -> None:
     """Keep the values of :func:`snapshot_columns` (by key) for the rest of this request."""
     if has_request_context():
         request.environ[_SNAPSHOT] = {
