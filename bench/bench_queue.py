@@ -18,6 +18,10 @@ until 2026-12-02) is timed too and recorded beside it. Figures are p95 (nearest 
 signed-in page that does no queue work (the unlock page) is timed as well: the fixed cost
 of any staff page. The database is ``BENCH_QUEUE_DATABASE_URL`` (its own; dropped tables
 afterwards).
+
+``BENCH_QUEUE_REUSE=1`` keeps the populated database between runs, to iterate on the view:
+a run reuses it when it is at the migrations' head with the bench's staff and at least CASES
+cases (the demo is then not timed again), and leaves it in place afterwards.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from _common import ensure_database, write_results
 DATABASE_URL = os.environ.get(
     "BENCH_QUEUE_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/refuge_bench_queue"
 )
+REUSE = os.environ.get("BENCH_QUEUE_REUSE", "") == "1"
 REQUESTS = 60
 WARM_UP = 3
 # The columns a queue row shows (the ORM loads these; the stored triage is deferred).
@@ -104,6 +109,32 @@ def prepare(app: Any) -> tuple[int, bytes]:
     db.session.commit()
     directory.import_shipped()
     return staff[0].id, secret
+
+
+def reusable(app: Any, cases: int) -> tuple[int, dict[str, Any]] | None:
+    """(the caseworker's id, the demo's sizes) of a database left by a run with REUSE, when it
+    is at the migrations' head and holds at least ``cases`` cases; else None."""
+    import sqlalchemy as sa
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask import current_app
+
+    from intake.extensions import db
+    from intake.models import Case, Referral, User
+
+    head = ScriptDirectory.from_config(
+        current_app.extensions["migrate"].migrate.get_config()
+    ).get_current_head()
+    with db.engine.connect() as connection:
+        if MigrationContext.configure(connection).get_current_revision() != head:
+            return None
+    caseworker_id = db.session.scalar(sa.select(User.id).where(User.email == "cw0@bench.example"))
+    stored = db.session.scalar(sa.select(sa.func.count()).select_from(Case)) or 0
+    if caseworker_id is None or stored < cases:
+        return None
+    referrals = db.session.scalar(sa.select(sa.func.count()).select_from(Referral)) or 0
+    print(f"reusing {stored:,} cases, {referrals:,} referrals (BENCH_QUEUE_REUSE=1)")
+    return caseworker_id, {"cases": stored, "referrals": referrals, "seconds": None}
 
 
 def run_demo(app: Any, cases: int, secret: bytes) -> dict[str, Any]:
@@ -318,8 +349,12 @@ def main(mode: str, cases: int) -> None:
     ensure_database(DATABASE_URL)
     app = make_app()
     with app.app_context():
-        caseworker_id, secret = prepare(app)
-        demo = run_demo(app, cases, secret)
+        kept = reusable(app, cases) if REUSE and mode == "quick" else None
+        if kept is None:
+            caseworker_id, secret = prepare(app)
+            demo = run_demo(app, cases, secret)
+        else:
+            caseworker_id, demo = kept
         if mode == "demo":
             write_results(
                 "demo",
@@ -334,6 +369,8 @@ def main(mode: str, cases: int) -> None:
             write_results("queue", {"database": "postgresql", "demo": demo, "scenarios": queue})
             record_ratios(queue, demo)
         db.session.remove()
+        if REUSE:
+            return
         db.drop_all()
         with db.engine.begin() as connection:
             connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

@@ -13,11 +13,12 @@ days and hours.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from functools import cache
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time, get_timezone_location
+from babel.dates import format_date, get_timezone_location
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -57,19 +58,31 @@ def _city(zone_key: str, locale: str) -> str:
         return zone_key.rsplit("/", 1)[-1].replace("_", " ")
 
 
-def local_text(moment: datetime, *, zone: ZoneInfo | None = None, locale: str | None = None) -> str:
-    """ "31 Jan 2027, 03:09 (Taipei, UTC+8)" in the reader's language and the org's zone."""
-    zone = zone or org_zone()
-    locale = locale or _locale()
-    local = moment.astimezone(zone)
+@lru_cache(maxsize=4096)
+def _day_text(day: date, locale: str) -> str:
+    """The date as ``local_text`` writes it, through CLDR once per day and language: a page
+    shows a date per row, and Babel's pattern formatting was most of each one's cost."""
     if locale.startswith("en"):
         # Day before month: "31 Jan 2027" cannot be misread on either side of the Atlantic.
-        stamp = format_datetime(local, "d MMM y, HH:mm", tzinfo=zone, locale=locale)
-    else:
-        # The locale's own medium date ("2027年1月31日") and a 24-hour clock.
-        day = format_date(local.date(), "medium", locale=locale)
-        stamp = f"{day} {format_time(local, 'HH:mm', tzinfo=zone, locale=locale)}"
-    return f"{stamp} ({zone_label(local, zone, locale)})"
+        return str(format_date(day, "d MMM y", locale=locale))
+    # The locale's own medium date ("2027年1月31日").
+    return str(format_date(day, "medium", locale=locale))
+
+
+def _local_text(moment: datetime, zone: ZoneInfo, locale: str) -> str:
+    local = moment.astimezone(zone)
+    # A 24-hour clock, in the ASCII digits Babel writes "HH:mm" with in every locale.
+    clock_time = f"{local.hour:02d}:{local.minute:02d}"
+    separator = ", " if locale.startswith("en") else " "
+    return (
+        f"{_day_text(local.date(), locale)}{separator}{clock_time} "
+        f"({zone_label(local, zone, locale)})"
+    )
+
+
+def local_text(moment: datetime, *, zone: ZoneInfo | None = None, locale: str | None = None) -> str:
+    """ "31 Jan 2027, 03:09 (Taipei, UTC+8)" in the reader's language and the org's zone."""
+    return _local_text(moment, zone or org_zone(), locale or _locale())
 
 
 def utc_text(moment: datetime) -> str:
@@ -80,14 +93,33 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# A literal template; Markup.format escapes every argument.
+_TIME_TAG = Markup('<time datetime="{}" title="{}">{}</time>')  # noqa: S704
+
+
 def time_tag(moment: datetime | None, empty: str = "—") -> Markup:
     """``<time datetime="…Z" title="… UTC">31 Jan 2027, 03:09 (Taipei, UTC+8)</time>``."""
     if moment is None:
         return escape(empty)
-    # A literal template; Markup.format escapes every argument.
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(  # noqa: S704
-        iso_utc(moment), utc_text(moment), local_text(moment)
-    )
+    return _TIME_TAG.format(iso_utc(moment), utc_text(moment), local_text(moment))
+
+
+def page_time_tag(
+    zone: ZoneInfo | None = None, locale: str | None = None
+) -> Callable[[datetime | None], Markup]:
+    """``time_tag`` for the many moments of one page: the organisation's zone and the
+    reader's language are looked up once, not once per moment."""
+    zone = zone or org_zone()
+    locale = locale or _locale()
+
+    def tag(moment: datetime | None, empty: str = "—") -> Markup:
+        if moment is None:
+            return escape(empty)
+        return _TIME_TAG.format(
+            iso_utc(moment), utc_text(moment), _local_text(moment, zone, locale)
+        )
+
+    return tag
 
 
 def span_text(delta: timedelta) -> str:

@@ -77,3 +77,33 @@ def test_the_time_tag_carries_the_utc_instant_and_utc_on_hover(ctx: None, app: F
         '<time datetime="2027-01-30T19:09:00Z" title="2027-01-30 19:09 UTC">'
         "31 Jan 2027, 03:09 (Taipei, UTC+8)</time>"
     )
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant", "zh_Hans", "es", "fr", "ru", "ar"])
+def test_local_text_writes_what_babels_patterns_write(locale: str) -> None:
+    """The date through CLDR once per day, the clock written directly: the same text as
+    Babel's "d MMM y, HH:mm" (English) or medium date and "HH:mm" (others), across offsets,
+    half-hour zones and daylight-saving changes."""
+    from babel.dates import format_date, format_datetime, format_time
+
+    zones = [ZoneInfo(name) for name in ("UTC", "Asia/Taipei", "Asia/Kolkata", "Europe/London")]
+    moment = datetime(2026, 3, 28, 22, 59, tzinfo=UTC)
+    for step in range(400):
+        moment += timedelta(hours=7, minutes=13)
+        zone = zones[step % len(zones)]
+        local = moment.astimezone(zone)
+        if locale == "en":
+            stamp = format_datetime(local, "d MMM y, HH:mm", tzinfo=zone, locale=locale)
+        else:
+            day = format_date(local.date(), "medium", locale=locale)
+            stamp = f"{day} {format_time(local, 'HH:mm', tzinfo=zone, locale=locale)}"
+        expected = f"{stamp} ({clock.zone_label(local, zone, locale)})"
+        assert clock.local_text(moment, zone=zone, locale=locale) == expected
+
+
+def test_a_pages_time_tags_are_the_time_tag_filters(app: Flask) -> None:
+    for lang in ("en", "zh_Hant"):
+        with app.test_request_context(f"/?lang={lang}"), force_locale(lang):
+            tag = clock.page_time_tag()
+            for moment in (INSTANT, INSTANT + timedelta(days=200, minutes=7), None):
+                assert tag(moment) == clock.time_tag(moment)

@@ -9,6 +9,7 @@ the transactions and the audit.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from flask import (
@@ -21,13 +22,13 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_number
+from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms.fields.choices import SelectChoice
 
-from intake import labels, vocab
+from intake import clock, labels, vocab
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.cases import bp
 from intake.cases.forms import (
@@ -44,7 +45,7 @@ from intake.cases.forms import (
     parse_filters,
 )
 from intake.cases.options import country_options
-from intake.cases.wording import PageWords, next_action_words, place_words
+from intake.cases.wording import PageWords, RowLabels, shown_row
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey
@@ -56,6 +57,7 @@ from intake.web import error_response
 
 MAX_ID = 2**31 - 1
 REF_SLOT = "RF-SLOT"  # a reference's place in a URL built once per page (see queue())
+VIEW_SLOT = "VIEW-SLOT"  # likewise a saved view's
 PageResponse = str | WerkzeugResponse | tuple[Response | str, int]
 
 
@@ -91,11 +93,36 @@ def _case_or_404(ref: str) -> Case:
     return case
 
 
+@lru_cache(maxsize=1024)
+def _count_text(number: int, more: bool, locale: str) -> str:
+    # Called in a request read in ``locale``: the catalogue and CLDR are fixed per process.
+    if more:
+        return _("%(count)s+", count=format_number(number))
+    return str(format_number(number))
+
+
 def _count_label(count: int) -> str:
     """A tab's count in the reader's digits; "1,000+" past the counting cap."""
+    locale = str(get_locale() or "en")
     if queue_service.count_is_capped(count):
-        return _("%(count)s+", count=format_number(queue_service.COUNT_CAP))
-    return str(format_number(count))
+        return _count_text(queue_service.COUNT_CAP, True, locale)
+    return _count_text(count, False, locale)
+
+
+# The label tables the queue shows.
+_QUEUE_LABELS = ("threat_labels", "urgency_labels", "status_labels", "flag_labels", "sort_labels")
+
+
+@lru_cache(maxsize=64)
+def _queue_labels(locale: str) -> dict[str, dict[Any, str]]:
+    """The queue's label tables translated for ``locale``, once per process (called in a
+    request read in it): rows repeat them, and a lazy string is translated again each time
+    it is shown (through Flask-Babel's look-ups of the request's translations)."""
+    tables = {
+        name: _translated(table) for name, table in _labels().items() if name in _QUEUE_LABELS
+    }
+    tables["view_labels"] = _translated(VIEW_LABELS)
+    return tables
 
 
 @bp.get("/")
@@ -120,8 +147,11 @@ def queue() -> PageResponse:
     def sort_url(sort: str) -> str:
         return url_for("cases.queue", **{**args, "sort": sort})
 
+    # The tabs' links differ only by their view (an id of VIEWS): one url_for, filled in.
+    view_link = url_for("cases.queue", view=VIEW_SLOT, sort=filters.sort)
+
     def view_url(view: str) -> str:
-        return url_for("cases.queue", view=view, sort=filters.sort)
+        return view_link.replace(VIEW_SLOT, view)
 
     # One URL per endpoint, the reference filled in per row (references are [A-Z0-9-]):
     # url_for on every row of every page was most of the rows' cost.
@@ -146,24 +176,32 @@ def queue() -> PageResponse:
         }
         for row in page.rows
     ]
-    assignable, users = queue_service.staff_for(page)
-    # Each row's words in the reader's language, with the page's one translations object.
+    labels_now = _queue_labels(str(get_locale() or "en"))
+    # Each row's words and dates in the reader's language, with the page's one translations
+    # object and one clock (the zone and language looked up once).
     words, now = PageWords.current(), utcnow()
+    row_labels = RowLabels(
+        labels_now["urgency_labels"], labels_now["status_labels"], labels_now["flag_labels"]
+    )
+    time_tag = clock.page_time_tag(locale=words.locale)
     shown_rows = [
-        (row, next_action_words(row.next_action, now, words), *place_words(row.case, words))
+        shown_row(
+            row,
+            now=now,
+            words=words,
+            labels=row_labels,
+            time_tag=time_tag,
+            url=case_url("cases.detail", row.case.ref),
+            assign_url=case_url("cases.assign", row.case.ref) if can_write else "",
+        )
         for row in page.rows
     ]
-    # The label tables the queue shows, translated once for the page (rows repeat them; a
-    # lazy string is translated again each time it is shown).
-    shown = ("threat_labels", "urgency_labels", "status_labels", "flag_labels", "sort_labels")
-    labels_now = {name: _translated(table) for name, table in _labels().items() if name in shown}
     return render_template(
         "cases/queue.html",
         page=page,
         filters=filters,
         country_options=country_options,
-        users=users,
-        assignable=assignable,
+        assignable=page.assignable,
         page_url=page_url,
         case_url=case_url,
         sort_url=sort_url,
@@ -175,7 +213,6 @@ def queue() -> PageResponse:
         can_write=can_write,
         searching=bool(filters.q or filters.tokens),
         filtered=any(k not in ("view", "sort", "lang") for k in args),
-        view_labels=_translated(VIEW_LABELS),
         shown_rows=shown_rows,
         **words.for_template(),
         **labels_now,

@@ -7,9 +7,10 @@ reader's translations and locale once per page (:class:`PageWords`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask_babel import get_locale, get_translations
 from jinja2 import pass_context
@@ -18,8 +19,8 @@ from markupsafe import Markup
 
 from intake import vocab
 from intake.db import utcnow
-from intake.models import Case
-from intake.services.queue import NextAction
+from intake.models import Case, CaseStatus, Urgency
+from intake.services.queue import NextAction, QueueRow
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,71 @@ def place_words(case: Case, words: PageWords) -> tuple[str, str]:
     country = vocab.country_name(case.country, words.locale) if case.country else "—"
     languages = ", ".join(vocab.language_name(code, words.locale) for code in case.languages)
     return country, languages
+
+
+# The flags a row shows beside its status ("new" is the status itself; "due soon", the action).
+_STATUS_BADGES = ("unassigned", "overdue")
+
+
+class ShownRow(NamedTuple):
+    """One queue row as the template shows it: its words and dates already in the reader's
+    language, so that the template only places them (per row, it cost more than the query)."""
+
+    ref: str
+    url: str
+    urgency: str  # the Urgency value, for the row's CSS class
+    urgency_label: str
+    status_label: str
+    badges: tuple[tuple[str, str], ...]  # (CSS suffix, label) of the flags beside the status
+    action_when: str
+    action_words: str
+    due: Markup  # a <time> tag, or "—"
+    country: str
+    languages: str
+    assignee: tuple[str, str] | None  # (mailbox, "@" and domain or ""), None when nobody
+    assign_url: str  # "" when the reader cannot take the case from the queue
+
+
+@dataclass(frozen=True)
+class RowLabels:
+    """The label tables a row reads, translated once for the page."""
+
+    urgency: Mapping[Urgency, str]
+    status: Mapping[CaseStatus, str]
+    flag: Mapping[str, str]
+
+
+def shown_row(
+    row: QueueRow,
+    *,
+    now: datetime,
+    words: PageWords,
+    labels: RowLabels,
+    time_tag: Callable[[datetime | None], Markup],
+    url: str,
+    assign_url: str,
+) -> ShownRow:
+    """``row`` in the reader's words. ``assign_url`` is kept only for an open case nobody
+    holds."""
+    case = row.case
+    action = row.next_action
+    country, languages = place_words(case, words)
+    assignee = None
+    if case.assignee_id:
+        mailbox, at, domain = (row.assignee_email or "").partition("@")
+        assignee = (mailbox, at + domain)
+    return ShownRow(
+        ref=case.ref,
+        url=url,
+        urgency=case.urgency.value,
+        urgency_label=labels.urgency[case.urgency],
+        status_label=labels.status[case.status],
+        badges=tuple((flag, labels.flag[flag]) for flag in row.flags if flag in _STATUS_BADGES),
+        action_when=action.when,
+        action_words=next_action_words(action, now, words),
+        due=time_tag(action.due) if action.due else Markup("—"),
+        country=country,
+        languages=languages,
+        assignee=assignee,
+        assign_url="" if case.assignee_id or case.status == CaseStatus.CLOSED else assign_url,
+    )

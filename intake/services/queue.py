@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask_babel import get_locale
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.orm import aliased
 
 from intake.db import UTCDateTime, like_escape, utcnow
 from intake.extensions import db
@@ -105,10 +107,16 @@ class QueueRow:
     flags: list[str] = field(default_factory=list)  # new, unassigned, overdue, due_soon
     next_action: NextAction = field(default_factory=lambda: NextAction("none", "none"))
     indexed: bool = False  # has search tokens under the current organisation key
+    assignee_email: str | None = None  # who holds the case (a former colleague too)
 
     @property
     def respond_by(self) -> datetime | None:
         return first_response_due(self.case)
+
+
+class StaffMember(NamedTuple):
+    id: int
+    email: str
 
 
 @dataclass
@@ -124,6 +132,8 @@ class QueuePage:
     counts: dict[str, int]
     capped: bool = False
     search_key_id: int | None = None  # the current organisation key, for the search tokens
+    # Who can be assigned a case (active caseworkers and admins, by e-mail): the assignee filter.
+    assignable: list[StaffMember] = field(default_factory=list)
 
     @property
     def action_count(self) -> int:
@@ -237,7 +247,13 @@ def _only_the_view(filters: QueueFilters) -> bool:
     )
 
 
-def _order(sort: str) -> list[Any]:
+@functools.cache
+def _order(sort: str) -> tuple[Any, ...]:
+    """The ORDER BY of a sort, built once per process."""
+    return tuple(_sort_columns(sort))
+
+
+def _sort_columns(sort: str) -> list[Any]:
     if sort == "received_desc":
         return [Case.received_at.desc(), Case.id.desc()]
     if sort == "received_asc":
@@ -268,7 +284,7 @@ def _order(sort: str) -> list[Any]:
 
 
 def _bounded_count(
-    conditions: list[sa.ColumnElement[bool]], limit: int, order: list[Any] | None = None
+    conditions: list[sa.ColumnElement[bool]], limit: int, order: Sequence[Any] | None = None
 ) -> sa.ScalarSelect[int]:
     """How many cases meet ``conditions``, counting no further than ``limit`` + 1 (so a
     result above ``limit`` means "more"): the rows of a LIMIT-ed subquery. ``order`` names the
@@ -283,7 +299,7 @@ def _bounded_count(
     )
 
 
-def _count_orders() -> dict[str, list[Any]]:
+def _count_orders() -> dict[str, Sequence[Any]]:
     """Per saved view, the index its tab count walks (see _bounded_count)."""
     by_attention = [Case.attention_at]  # ix_cases_open_attention
     by_assignee = [Case.assignee_id, *_order("priority")]  # ix_cases_open_assignee
@@ -300,6 +316,7 @@ def _count_orders() -> dict[str, list[Any]]:
 
 
 _CURRENT_KEY = "current_key"
+_ASSIGNABLE = "assignable"
 
 
 def _current_key() -> sa.ScalarSelect[int | None]:
@@ -307,33 +324,64 @@ def _current_key() -> sa.ScalarSelect[int | None]:
     return sa.select(sa.func.max(OrgKey.id)).where(OrgKey.retired_at.is_(None)).scalar_subquery()
 
 
+def _assignable(dialect: str) -> sa.ScalarSelect[Any]:
+    """Who can be assigned a case, as one JSON array of [id, e-mail] ordered by e-mail."""
+    people = sa.select(User.id, User.email).where(
+        User.role.in_([Role.ADMIN, Role.CASEWORKER]), User.is_active_account.is_(True)
+    )
+    if dialect == "postgresql":
+        pair = sa.func.json_build_array(User.id, User.email)
+        return people.with_only_columns(
+            sa.func.json_agg(aggregate_order_by(pair, User.email))
+        ).scalar_subquery()
+    # SQLite keeps the order of the rows it aggregates (its BINARY collation is Python's order).
+    ordered = people.order_by(User.email).subquery()
+    return sa.select(
+        sa.func.json_group_array(sa.func.json_array(ordered.c.id, ordered.c.email))
+    ).scalar_subquery()
+
+
 @functools.cache
-def _tab_counts(cap: int) -> tuple[sa.Label[Any], ...]:
-    """Each saved view's bounded count (up to ``cap`` + 1) and the current key, as columns."""
+def _tab_counts(cap: int, dialect: str) -> tuple[sa.Label[Any], ...]:
+    """Each saved view's bounded count (up to ``cap`` + 1), the current key and who can be
+    assigned a case, as columns: what the page shows above its rows, in one statement."""
     orders = _count_orders()
     columns: list[sa.Label[Any]] = [
         _bounded_count([condition], cap, orders.get(name)).label(name)
         for name, condition in _view_conditions().items()
     ]
     columns.append(_current_key().label(_CURRENT_KEY))
+    columns.append(_assignable(dialect).label(_ASSIGNABLE))
     return tuple(columns)
+
+
+@functools.cache
+def _tab_counts_statement(cap: int, dialect: str) -> sa.Select[Any]:
+    """The tab counts as one statement built once: SQLAlchemy keys its compiled-SQL cache by
+    walking a statement, once per statement object (this one has ten subqueries)."""
+    return sa.select(*_tab_counts(cap, dialect))
 
 
 def view_counts(
     viewer: User,
     now: datetime | None = None,
     listed: tuple[list[sa.ColumnElement[bool]], int] | None = None,
-) -> dict[str, int]:
+) -> tuple[dict[str, int], list[StaffMember]]:
     """How many cases each saved view holds, up to COUNT_CAP + 1 each, in one statement;
     with ``listed`` (conditions, limit), the filtered list's bounded count too, as "listed"
     (one round trip for the tabs and the list). The current organisation key's id rides
-    along as "current_key" (0: none)."""
-    columns = list(_tab_counts(COUNT_CAP))
+    along as "current_key" (0: none), and who can be assigned a case (by e-mail)."""
+    dialect = db.session.get_bind().dialect.name
+    statement = _tab_counts_statement(COUNT_CAP, dialect)
     if listed is not None:
-        columns.append(_bounded_count(*listed).label("listed"))
+        statement = statement.add_columns(_bounded_count(*listed).label("listed"))
     parameters = _listing_parameters(now or utcnow(), viewer)
-    row = db.session.execute(sa.select(*columns), parameters).one()
-    return {name: int(value or 0) for name, value in row._mapping.items()}
+    row = dict(db.session.execute(statement, parameters).one()._mapping)
+    people = row.pop(_ASSIGNABLE) or []
+    if isinstance(people, str):  # SQLite's JSON is text
+        people = json.loads(people)
+    counts = {name: int(value or 0) for name, value in row.items()}
+    return counts, [StaffMember(int(person_id), email) for person_id, email in people]
 
 
 class NearestClock(NamedTuple):
@@ -368,10 +416,10 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
     conditions = _conditions(filters, viewer)
     count_limit = max(COUNT_CAP, max(1, filters.page) * PAGE_SIZE)
     if _only_the_view(filters) and count_limit == COUNT_CAP:
-        counts = view_counts(viewer, now)
+        counts, assignable = view_counts(viewer, now)
         total = counts[filters.view]
     else:
-        counts = view_counts(viewer, now, (conditions, count_limit))
+        counts, assignable = view_counts(viewer, now, (conditions, count_limit))
         total = counts.pop("listed")
     search_key_id = counts.pop(_CURRENT_KEY) or None
     capped = total > count_limit
@@ -413,19 +461,25 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
         counts=counts,
         capped=capped,
         search_key_id=search_key_id,
+        assignable=assignable,
     )
 
 
-def _page_rows(
-    conditions: list[sa.ColumnElement[bool]],
-    sort: str,
-    page: int,
-    search_key_id: int | None,
-    now: datetime,
-    viewer: User,
-) -> list[QueueRow]:
-    """One page of cases in one statement, each with its nearest running referral clock (and
-    that entry's names) and whether it has search tokens under the current key."""
+_HOLDER = aliased(User, name="holder")
+_SEARCH_KEY = sa.bindparam("queue_search_key", type_=sa.Integer())
+
+
+# A case, its nearest clock (kind, state, due, entry id, entry names), indexed?, its holder.
+_PageQuery = sa.Select[
+    Case, ReferralKind, ReferralState, datetime | None, str, str, str | None, bool, str
+]
+
+
+@functools.cache
+def _page_query(with_search_key: bool) -> _PageQuery:
+    """What a page's statement reads of each case, before its conditions, order and page:
+    built once per process (it was a fifth of the rows' cost), with ``queue_search_key``
+    as a parameter when there is a current organisation key."""
     nearest = (
         sa.select(Referral.id)
         .where(
@@ -439,14 +493,11 @@ def _page_rows(
         .scalar_subquery()
     )
     indexed = (
-        sa.and_(
-            CaseSearchIndex.case_id == Case.id,
-            CaseSearchIndex.org_key_id == search_key_id,
-        )
-        if search_key_id is not None
+        sa.and_(CaseSearchIndex.case_id == Case.id, CaseSearchIndex.org_key_id == _SEARCH_KEY)
+        if with_search_key
         else sa.false()
     )
-    query = (
+    return (
         sa.select(
             Case,
             Referral.kind,
@@ -456,10 +507,28 @@ def _page_rows(
             DirectoryEntry.name,
             DirectoryEntry.name_zh,
             CaseSearchIndex.case_id.is_not(None).label("indexed"),
+            _HOLDER.email,
         )
         .outerjoin(Referral, Referral.id == nearest)
         .outerjoin(DirectoryEntry, DirectoryEntry.id == Referral.entry_id)
         .outerjoin(CaseSearchIndex, indexed)
+        .outerjoin(_HOLDER, _HOLDER.id == Case.assignee_id)
+    )
+
+
+def _page_rows(
+    conditions: list[sa.ColumnElement[bool]],
+    sort: str,
+    page: int,
+    search_key_id: int | None,
+    now: datetime,
+    viewer: User,
+) -> list[QueueRow]:
+    """One page of cases in one statement, each with its nearest running referral clock (and
+    that entry's names), whether it has search tokens under the current key, and the e-mail
+    address of whoever holds it."""
+    query = (
+        _page_query(search_key_id is not None)
         .where(*conditions)
         .order_by(*_order(sort))
         .offset((page - 1) * PAGE_SIZE)
@@ -467,10 +536,18 @@ def _page_rows(
     )
     chinese = str(get_locale() or "").startswith("zh")
     rows = []
-    parameters = _listing_parameters(now, viewer)
-    for case, kind, state, due_at, entry_id, name, name_zh, is_indexed in db.session.execute(
-        query, parameters
-    ):
+    parameters = {**_listing_parameters(now, viewer), "queue_search_key": search_key_id}
+    for (
+        case,
+        kind,
+        state,
+        due_at,
+        entry_id,
+        name,
+        name_zh,
+        is_indexed,
+        holder_email,
+    ) in db.session.execute(query, parameters):
         clock = None
         if due_at is not None:
             entry = (name_zh if chinese and name_zh else name) or entry_id
@@ -482,6 +559,7 @@ def _page_rows(
                 flags=flags_for(case, case.next_due, now),
                 next_action=next_action(case, clock, now),
                 indexed=bool(is_indexed),
+                assignee_email=holder_email,
             )
         )
     return rows
@@ -523,26 +601,3 @@ def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None
     elif next_due is not None and next_due < now + DUE_SOON:
         flags.append("due_soon")
     return flags
-
-
-class StaffMember(NamedTuple):
-    id: int
-    email: str
-
-
-def staff_for(page: QueuePage) -> tuple[list[StaffMember], dict[int, str]]:
-    """In one statement, the people the page names: who can be assigned a case (active
-    caseworkers and admins, by e-mail, for the assignee filter) and who holds each case on
-    the page, by user id (a former colleague too). Only ids and e-mails are read."""
-    holders = {row.case.assignee_id for row in page.rows if row.case.assignee_id}
-    assignable = sa.and_(
-        User.role.in_([Role.ADMIN, Role.CASEWORKER]), User.is_active_account.is_(True)
-    )
-    wanted = sa.or_(assignable, User.id.in_(holders)) if holders else assignable
-    found = db.session.execute(
-        sa.select(User.id, User.email, assignable.label("assignable"))
-        .where(wanted)
-        .order_by(User.email)
-    ).all()
-    emails = {person.id: person.email for person in found if person.id in holders}
-    return [StaffMember(person.id, person.email) for person in found if person.assignable], emails

@@ -7,10 +7,11 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
 from flask_babel import lazy_gettext as _l
 
 from intake.extensions import db
@@ -32,6 +33,9 @@ _NOT_READ = object()
 
 
 def _stored_timezone() -> str | None:
+    snapshot = _request_snapshot()
+    if snapshot is not None:
+        return snapshot.get(TIMEZONE)
     stored = g.get(_STORED_ZONE, _NOT_READ)
     if stored is _NOT_READ:
         stored = db.session.scalar(sa.select(OrgSetting.value).where(OrgSetting.key == TIMEZONE))
@@ -73,6 +77,7 @@ def set_timezone(name: str, actor: User) -> str:
     audit.record("settings.timezone", "settings", TIMEZONE, actor=actor, detail=detail)
     db.session.commit()
     setattr(g, _STORED_ZONE, name)
+    _forget_snapshot()
     return name
 
 
@@ -132,8 +137,10 @@ def onion_url(value: str) -> str:
 
 
 def org_profile() -> OrgProfile:
-    rows = db.session.scalars(sa.select(OrgSetting).where(OrgSetting.key.in_(PROFILE_LIMITS)))
-    values = {row.key: row.value for row in rows}
+    values = _request_snapshot()
+    if values is None:
+        rows = db.session.scalars(sa.select(OrgSetting).where(OrgSetting.key.in_(PROFILE_LIMITS)))
+        values = {row.key: row.value for row in rows}
     return OrgProfile(
         name=values.get(ORG_NAME, ""),
         description=values.get(ORG_DESCRIPTION, ""),
@@ -167,4 +174,47 @@ def set_org_profile(values: Mapping[str, str], actor: User) -> OrgProfile:
     if changed:
         audit.record("settings.profile", "settings", "profile", actor=actor, detail=changed)
     db.session.commit()
+    _forget_snapshot()
     return org_profile()
+
+
+# --- read with the staff session -----------------------------------------------------------------
+#
+# Every staff page shows dates (the zone) and the public profile (in the page's frame): two
+# statements per request. The user loader reads them in its own statement instead
+# (auth.access.load_user), one primary-key look-up per setting, and keeps them for the request
+# (on the request, not ``g``, which outlives it when an application context is already pushed):
+# as fresh as reading them later in the request, without a cache to invalidate across processes.
+
+_SNAPSHOT_KEYS = (TIMEZONE, *PROFILE_LIMITS)
+_SNAPSHOT = "intake.org_settings"
+
+
+def snapshot_columns() -> list[sa.Label[str | None]]:
+    """The settings every staff page reads, as columns for another statement: each one's
+    value (NULL when not set), labelled by its key."""
+    return [
+        sa.select(OrgSetting.value).where(OrgSetting.key == key).scalar_subquery().label(key)
+        for key in _SNAPSHOT_KEYS
+    ]
+
+
+def remember_snapshot(row: Mapping[Any, Any]) -> None:
+    """Keep the values of :func:`snapshot_columns` (by key) for the rest of this request."""
+    if has_request_context():
+        request.environ[_SNAPSHOT] = {
+            key: row[key] for key in _SNAPSHOT_KEYS if row[key] is not None
+        }
+
+
+def _request_snapshot() -> dict[str, str] | None:
+    if not has_request_context():
+        return None
+    snapshot: dict[str, str] | None = request.environ.get(_SNAPSHOT)
+    return snapshot
+
+
+def _forget_snapshot() -> None:
+    """After a write: the rest of the request reads the settings again."""
+    if has_request_context():
+        request.environ.pop(_SNAPSHOT, None)

@@ -16,9 +16,11 @@ import base64
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.engine import Row
 
 from intake.db import utcnow
 from intake.extensions import db
@@ -74,18 +76,20 @@ def find(token: object) -> StaffSession | None:
     return db.session.scalar(sa.select(StaffSession).where(StaffSession.token_hash == token_hash))
 
 
-def find_with_user(token: object) -> tuple[StaffSession, User | None] | None:
+def find_with_user(
+    token: object, *also: sa.ColumnElement[Any]
+) -> tuple[StaffSession, User | None, Row[Any]] | None:
     """The session row the token names and its account (None if gone), in one statement:
-    every signed-in request asks for both."""
+    every signed-in request asks for both; with ``also``, those columns too (the third item)."""
     token_hash = _readable(token)
     if token_hash is None:
         return None
     found = db.session.execute(
-        sa.select(StaffSession, User)
+        sa.select(StaffSession, User, *also)
         .outerjoin(User, User.id == StaffSession.user_id)
         .where(StaffSession.token_hash == token_hash)
     ).first()
-    return None if found is None else (found[0], found[1])
+    return None if found is None else (found[0], found[1], found)
 
 
 def problem(record: StaffSession, now: datetime | None = None) -> str | None:
