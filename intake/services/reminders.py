@@ -31,12 +31,11 @@ from flask import current_app
 from flask_babel import force_locale, get_locale, get_translations
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.orm import aliased
 
 from intake import clock
 from intake.db import utcnow
 from intake.extensions import db
-from intake.links import external_link
+from intake.links import base_url
 from intake.models import (
     AWAITING,
     Case,
@@ -453,10 +452,6 @@ def _unmark_queued(outbox_ids: list[int]) -> None:
     db.session.commit()
 
 
-def _link(path: str) -> str:
-    return external_link(path)
-
-
 def compose(
     row: ReminderOutbox, language: str | None = None, items: Sequence[ReminderOutbox] | None = None
 ) -> tuple[str, str]:
@@ -467,7 +462,7 @@ def compose(
         items = batch_items(row.id, (OutboxStatus.PENDING, OutboxStatus.SENT))
     lines = items or [row]
     refs = _case_refs(line.referral_id for line in lines)
-    return _compose(row, lines, refs, org_zone(), _Language.of(language))
+    return _compose(row, lines, refs, org_zone(), _Language.of(language), base_url())
 
 
 @dataclass(frozen=True)
@@ -523,7 +518,7 @@ def local_time(
     return clock.local_text(moment, zone=zone or org_zone(), locale=locale)
 
 
-def _audit_checksum_lines(row: ReminderOutbox, words: _Language) -> list[str]:
+def _audit_checksum_lines(row: ReminderOutbox | _Claimed, words: _Language) -> list[str]:
     """For admins: the audit chain's anchored head as a short checksum, kept in their mailbox
     outside the server (``flask audit verify --checksum`` checks it later)."""
     from intake.services import audit_anchor
@@ -543,7 +538,9 @@ def _audit_checksum_lines(row: ReminderOutbox, words: _Language) -> list[str]:
     ]
 
 
-def _digest(row: ReminderOutbox, footer: str, words: _Language) -> tuple[str, str]:
+def _digest(
+    row: ReminderOutbox | _Claimed, footer: str, words: _Language, base: str
+) -> tuple[str, str]:
     _ = words.gettext
     counts = row.counts or {}
     subject = _("Refuge daily digest %(day)s", day=row.offset_key)
@@ -568,7 +565,7 @@ def _digest(row: ReminderOutbox, footer: str, words: _Language) -> tuple[str, st
                 if "reprisals_report_cases" in counts
                 else []
             ),
-            _("Open: %(link)s", link=_link("/referrals/")),
+            _("Open: %(link)s", link=f"{base}/referrals/"),
             *_audit_checksum_lines(row, words),
             "",
             footer,
@@ -577,7 +574,9 @@ def _digest(row: ReminderOutbox, footer: str, words: _Language) -> tuple[str, st
     return subject, body
 
 
-def _item_lines(item: _Reminder, case_ref: str, zone: ZoneInfo, words: _Language) -> list[str]:
+def _item_lines(
+    item: _Reminder, case_ref: str, zone: ZoneInfo, words: _Language, base: str
+) -> list[str]:
     """The same four lines for every reminder: reference, deadline, how near, link."""
     _ = words.gettext
     if item.offset_key.startswith("overdue-"):
@@ -588,21 +587,23 @@ def _item_lines(item: _Reminder, case_ref: str, zone: ZoneInfo, words: _Language
         _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=item.referral_id),
         _("Deadline: %(when)s", when=local_time(item.due_at, zone, words.locale)),
         when,
-        _("Open: %(link)s", link=_link(f"/referrals/{item.referral_id}")),
+        _("Open: %(link)s", link=f"{base}/referrals/{item.referral_id}"),
     ]
 
 
 def _compose(
-    row: ReminderOutbox,
+    row: ReminderOutbox | _Claimed,
     items: Sequence[_Reminder],
     case_refs: Mapping[int, str],
     zone: ZoneInfo,
     words: _Language,
+    base: str,
 ) -> tuple[str, str]:
+    """``base`` is :func:`intake.links.base_url`, read once per send task."""
     _ = words.gettext
     footer = _("This message contains no case details. Sign in to Refuge to see them.")
     if row.kind == "digest":
-        return _digest(row, footer, words)
+        return _digest(row, footer, words, base)
     first_due = min((item.due_at for item in items if item.due_at), default=None)
     subject = _(
         "Refuge reminders: %(n)s referral(s), first due %(date)s",
@@ -612,8 +613,8 @@ def _compose(
     lines = [_("Referrals that need you: %(n)s", n=len(items)), ""]
     for item in items:
         case_ref = case_refs.get(item.referral_id, "-") if item.referral_id else "-"
-        lines += [*_item_lines(item, case_ref, zone, words), ""]
-    lines += [_("All your referrals: %(link)s", link=_link("/referrals/")), "", footer]
+        lines += [*_item_lines(item, case_ref, zone, words, base), ""]
+    lines += [_("All your referrals: %(link)s", link=f"{base}/referrals/"), "", footer]
     return subject, "\n".join(lines)
 
 
@@ -649,26 +650,29 @@ def _pending_lines(batch_ids: Sequence[int]) -> dict[int, list[_Line]]:
         return {}
     query = (
         sa.select(
-            ReminderOutbox.id,
-            ReminderOutbox.referral_id,
-            ReminderOutbox.offset_key,
-            ReminderOutbox.due_at,
-            ReminderOutbox.batch_id,
-            Referral.state,
-            Referral.owner_id,
-            Case.assignee_id,
-            Case.ref,
+            _OUTBOX.c.id,
+            _OUTBOX.c.referral_id,
+            _OUTBOX.c.offset_key,
+            _OUTBOX.c.due_at,
+            _OUTBOX.c.batch_id,
+            _REFERRALS.c.state,
+            _REFERRALS.c.owner_id,
+            _CASES.c.assignee_id,
+            _CASES.c.ref,
         )
-        .outerjoin(Referral, Referral.id == ReminderOutbox.referral_id)
-        .outerjoin(Case, Case.id == Referral.case_id)
+        .select_from(
+            _OUTBOX.outerjoin(_REFERRALS, _REFERRALS.c.id == _OUTBOX.c.referral_id).outerjoin(
+                _CASES, _CASES.c.id == _REFERRALS.c.case_id
+            )
+        )
         .where(
-            _among(ReminderOutbox.batch_id, batch_ids),
-            ReminderOutbox.status == OutboxStatus.PENDING,
+            _among(_OUTBOX.c.batch_id, batch_ids),
+            _OUTBOX.c.status == OutboxStatus.PENDING,
         )
-        .order_by(ReminderOutbox.batch_id, ReminderOutbox.due_at, ReminderOutbox.id)
+        .order_by(_OUTBOX.c.batch_id, _OUTBOX.c.due_at, _OUTBOX.c.id)
     )
     lines: dict[int, list[_Line]] = {}
-    for row in db.session.execute(query):
+    for row in db.session.connection().execute(query):
         item_id, referral_id, offset_key, due, batch_id, state, owner, assignee, ref = row
         if batch_id is None:  # excluded by the query; here for the type checker
             continue
@@ -748,49 +752,73 @@ def _settle_items(
     return keep, (stand_in if leaving else recipient.id if recipient is not None else None)
 
 
+# The send side's statements are SQLAlchemy Core on the outbox's table, not ORM statements:
+# a send task reads and writes columns, and the ORM's bulk-update and object-loading
+# machinery was a fifth of a task's Python (issue 14).
+_OUTBOX = ReminderOutbox.__table__
+_REFERRALS = Referral.__table__
+_CASES = Case.__table__
+_USERS = User.__table__
+
+
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     timeout = timedelta(seconds=int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]))
     return sa.and_(
         # An item is mailed by its batch only.
-        ReminderOutbox.kind != "reminder",
+        _OUTBOX.c.kind != "reminder",
         sa.or_(
-            ReminderOutbox.status == OutboxStatus.PENDING,
+            _OUTBOX.c.status == OutboxStatus.PENDING,
             sa.and_(
-                ReminderOutbox.status == OutboxStatus.SENDING,
-                ReminderOutbox.claimed_at < now - timeout,
+                _OUTBOX.c.status == OutboxStatus.SENDING,
+                _OUTBOX.c.claimed_at < now - timeout,
             ),
         ),
     )
 
 
-def _claim(outbox_ids: Sequence[int], now: datetime) -> list[ReminderOutbox]:
+class _Claimed(NamedTuple):
+    """What a send task reads of a row it claimed (columns, not an ORM object)."""
+
+    id: int
+    kind: str
+    recipient_id: int
+    referral_id: int | None
+    offset_key: str
+    due_at: datetime | None
+    counts: dict[str, int] | None
+    dedupe_key: str
+    unacknowledged: int
+    failing_since: datetime | None
+
+
+_CLAIMED_COLUMNS = [getattr(_OUTBOX.c, name) for name in _Claimed._fields]
+
+
+def _claim(outbox_ids: Sequence[int], now: datetime) -> list[_Claimed]:
     """Claim every claimable row of ``outbox_ids`` in one statement that also reads them, in
     the caller's transaction (:func:`_prepare` commits it before the first e-mail goes). On
     PostgreSQL rows another worker holds locked are skipped, not waited for."""
-    wanted = sa.select(ReminderOutbox.id).where(
-        _among(ReminderOutbox.id, outbox_ids), _claimable(now)
-    )
+    wanted = sa.select(_OUTBOX.c.id).where(_among(_OUTBOX.c.id, outbox_ids), _claimable(now))
     if _postgresql():
         wanted = wanted.with_for_update(skip_locked=True)
-    claimed = db.session.scalars(
-        sa.update(ReminderOutbox)
-        .where(ReminderOutbox.id.in_(wanted.scalar_subquery()), _claimable(now))
+    claimed = db.session.connection().execute(
+        sa.update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(wanted.scalar_subquery()), _claimable(now))
         .values(
             status=OutboxStatus.SENDING,
             claimed_at=now,
-            attempts=ReminderOutbox.attempts + 1,
+            attempts=_OUTBOX.c.attempts + 1,
             # Taking over a dead worker's claim: its send may have reached the server.
-            unacknowledged=ReminderOutbox.unacknowledged
-            + sa.case((ReminderOutbox.status == OutboxStatus.SENDING, 1), else_=0),
+            unacknowledged=_OUTBOX.c.unacknowledged
+            + sa.case((_OUTBOX.c.status == OutboxStatus.SENDING, 1), else_=0),
         )
-        .returning(ReminderOutbox)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        .returning(*_CLAIMED_COLUMNS)
     )
-    return sorted(claimed, key=lambda row: row.id)
+    return sorted(map(_Claimed._make, claimed), key=lambda row: row.id)
 
 
 # The batch that carries an item (aliased once: aliasing per statement was a tenth of _finish).
-_CARRIER = aliased(ReminderOutbox, name="carrier")
+_CARRIER = _OUTBOX.alias("carrier")
 
 
 def _finish(
@@ -806,27 +834,27 @@ def _finish(
     if not outbox_ids:
         return 0
     claim_is_ours = (
-        sa.select(_CARRIER.id)
+        sa.select(_CARRIER.c.id)
         .where(
-            _CARRIER.id == ReminderOutbox.batch_id,
-            _CARRIER.status == OutboxStatus.SENDING,
-            _CARRIER.claimed_at == now,
+            _CARRIER.c.id == _OUTBOX.c.batch_id,
+            _CARRIER.c.status == OutboxStatus.SENDING,
+            _CARRIER.c.claimed_at == now,
         )
         .exists()
     )
     ids = list(outbox_ids)
-    done: CursorResult[Any] = db.session.execute(  # type: ignore[assignment]
-        sa.update(ReminderOutbox)
+    done = db.session.connection().execute(
+        sa.update(_OUTBOX)
         .where(
             sa.or_(
                 sa.and_(
-                    _among(ReminderOutbox.id, ids),
-                    ReminderOutbox.status == OutboxStatus.SENDING,
-                    ReminderOutbox.claimed_at == now,
+                    _among(_OUTBOX.c.id, ids),
+                    _OUTBOX.c.status == OutboxStatus.SENDING,
+                    _OUTBOX.c.claimed_at == now,
                 ),
                 sa.and_(
-                    _among(ReminderOutbox.batch_id, ids),
-                    ReminderOutbox.status == OutboxStatus.PENDING,
+                    _among(_OUTBOX.c.batch_id, ids),
+                    _OUTBOX.c.status == OutboxStatus.PENDING,
                     claim_is_ours,
                 ),
             )
@@ -838,7 +866,6 @@ def _finish(
             sent_at=utcnow() if status == OutboxStatus.SENT else None,
             **values,
         )
-        .execution_options(synchronize_session=False)
     )
     db.session.commit()
     return max(done.rowcount or 0, 0)
@@ -942,7 +969,7 @@ class _Outgoing:
     """One composed e-mail of a send task. ``row`` is read again only if its send fails."""
 
     row_id: int
-    row: ReminderOutbox
+    row: _Claimed
     message: delivery.PlainMail
 
 
@@ -960,18 +987,16 @@ def _recipients(user_ids: Iterable[int]) -> dict[int, _Recipient]:
         person.id: person
         for person in map(
             _Recipient._make,
-            db.session.execute(
-                sa.select(User.id, User.email, User.language, User.is_active_account).where(
-                    _among(User.id, set(user_ids))
-                )
+            db.session.connection().execute(
+                sa.select(
+                    _USERS.c.id, _USERS.c.email, _USERS.c.language, _USERS.c.is_active_account
+                ).where(_among(_USERS.c.id, set(user_ids)))
             ),
         )
     }
 
 
-def _prepare(
-    rows: Sequence[ReminderOutbox], now: datetime, results: dict[int, str]
-) -> list[_Outgoing]:
+def _prepare(rows: Sequence[_Claimed], now: datetime, results: dict[int, str]) -> list[_Outgoing]:
     """Read the claimed rows' recipients and their batches' items in two queries, settle the
     batches, compose every e-mail and commit the claim with what settling decided, all before
     the first e-mail is sent; rows with nothing to send are finished here (``results`` says
@@ -982,6 +1007,7 @@ def _prepare(
     people: dict[int, _Recipient | None] = dict(_recipients(row.recipient_id for row in rows))
     lines = _pending_lines([row.id for row in rows if row.kind == "batch"])
     zone = org_zone()
+    base = base_url()
     sender = delivery.header_address(current_app.config["MAIL_DEFAULT_SENDER"])
     languages: dict[str | None, _Language] = {}
     settled = _Settled()
@@ -1019,6 +1045,7 @@ def _prepare(
             case_refs,
             zone,
             languages[recipient.language],
+            base,
         )
         message = delivery.PlainMail(
             sender=sender,
