@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,28 @@ def _keep_smtp_session(**_kwargs: Any) -> None:
     from intake.services import delivery
 
     delivery.keep_sessions()
+
+
+@signals.worker_process_init.connect(dispatch_uid="refuge.warm_up_sending", weak=False)
+def _warm_up_sending(**_kwargs: Any) -> None:
+    """Each pool process readies itself to send reminders before its first task (issue 14).
+    Only a speed-up: a database that cannot be reached now is the first task's to meet."""
+    from celery import current_app as celery
+
+    from intake.extensions import db
+    from intake.services import reminders
+
+    app = getattr(celery, "flask_app", None)
+    if app is None:
+        return
+    with app.app_context():
+        try:
+            reminders.warm_up()
+        except Exception:  # whatever it is, the first task meets it again and retries
+            db.session.rollback()
+            logging.getLogger(__name__).info("could not ready this process for sending")
+        finally:
+            db.session.remove()
 
 
 @signals.worker_process_shutdown.connect(dispatch_uid="refuge.end_smtp_session", weak=False)

@@ -955,6 +955,23 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
     return results
 
 
+def warm_up() -> None:
+    """Make this process ready to send (a Celery pool process, before its first task): its
+    database connection, the send task's statements compiled and run once on no rows, the
+    e-mails' translations and date formats loaded. A first task otherwise paid these (about
+    100 ms here, the time of 50 e-mails; issue 14). PostgreSQL only: on SQLite (the embedded
+    demo) the statements that match nothing would still take the one writer's lock."""
+    if not _postgresql():
+        return
+    now = utcnow()
+    _claim([], now)
+    _pending_lines([0])
+    _recipients([0])
+    db.session.commit()
+    _finish([0], now, OutboxStatus.SENT)
+    local_time(now, org_zone(), _Language.of(None).locale)
+
+
 def _hand_over(outbox_ids: list[int], now: datetime) -> None:
     """Release claimed, untried rows and queue them in a new task (else the scan will)."""
     _release(outbox_ids, now)
