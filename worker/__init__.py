@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -74,16 +75,21 @@ def _keep_smtp_session(**_kwargs: Any) -> None:
 
 @signals.worker_process_init.connect(dispatch_uid="refuge.warm_up_sending", weak=False)
 def _warm_up_sending(**_kwargs: Any) -> None:
-    """Each pool process readies itself to send reminders before its first task (issue 14).
-    Only a speed-up: a database that cannot be reached now is the first task's to meet."""
+    """Each pool process readies itself to send reminders before its first task (issue 14),
+    in a thread of its own: Celery gives a starting pool process a few seconds to report, and
+    a database slow to answer or a table locked by a migration must not make it kill the
+    process and start another. Only a speed-up: a failure here is the first task's to meet."""
     from celery import current_app as celery
 
+    app = getattr(celery, "flask_app", None)
+    if app is not None:
+        threading.Thread(target=_warm_up, args=(app,), name="warm-up", daemon=True).start()
+
+
+def _warm_up(app: Flask) -> None:
     from intake.extensions import db
     from intake.services import reminders
 
-    app = getattr(celery, "flask_app", None)
-    if app is None:
-        return
     with app.app_context():
         try:
             reminders.warm_up()
