@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,33 @@ def _keep_smtp_session(**_kwargs: Any) -> None:
     from intake.services import delivery
 
     delivery.keep_sessions()
+
+
+@signals.worker_process_init.connect(dispatch_uid="refuge.warm_up_sending", weak=False)
+def _warm_up_sending(**_kwargs: Any) -> None:
+    """Each pool process readies itself to send reminders before its first task (issue 14),
+    in a thread of its own: Celery gives a starting pool process a few seconds to report, and
+    a database slow to answer or a table locked by a migration must not make it kill the
+    process and start another. Only a speed-up: a failure here is the first task's to meet."""
+    from celery import current_app as celery
+
+    app = getattr(celery, "flask_app", None)
+    if app is not None:
+        threading.Thread(target=_warm_up, args=(app,), name="warm-up", daemon=True).start()
+
+
+def _warm_up(app: Flask) -> None:
+    from intake.extensions import db
+    from intake.services import reminders
+
+    with app.app_context():
+        try:
+            reminders.warm_up()
+        except Exception:  # whatever it is, the first task meets it again and retries
+            db.session.rollback()
+            logging.getLogger(__name__).info("could not ready this process for sending")
+        finally:
+            db.session.remove()
 
 
 @signals.worker_process_shutdown.connect(dispatch_uid="refuge.end_smtp_session", weak=False)

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import formatdate
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
@@ -216,7 +216,16 @@ def retry_window() -> timedelta:
     return timedelta(hours=int(current_app.config["REMINDER_RETRY_HOURS"]))
 
 
-def gives_up(row: ReminderOutbox, outcome: Outcome, now: datetime) -> str | None:
+class Attempted(Protocol):
+    """What :func:`gives_up` reads of a row: an outbox row, or a send task's claimed copy."""
+
+    @property
+    def unacknowledged(self) -> int: ...
+    @property
+    def failing_since(self) -> datetime | None: ...
+
+
+def gives_up(row: Attempted, outcome: Outcome, now: datetime) -> str | None:
     """Why this failed attempt ends the row's retries, or None to try again later."""
     if outcome is Outcome.PERMANENT:
         return "refused"

@@ -273,6 +273,26 @@ def test_two_scans_at_once_send_nothing_twice_on_postgres(
     assert sorted(ref for m in messages for ref in refs if ref in m.body) == sorted(refs)
 
 
+@pytest.mark.postgres
+def test_a_worker_readied_to_send_changes_no_row_and_then_sends_each_email_once(
+    make_app: Callable[..., Flask], smtp_server: MailServer
+) -> None:
+    app = make_app("postgres", DAILY_DIGEST=False, **smtp_server.config())
+    with app.app_context():
+        sent_referral(sent_at=SENT)
+        queued, enqueue = collect()
+        reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+        db.session.commit()
+        every_row = sa.select(ReminderOutbox.__table__).order_by(ReminderOutbox.id)
+        before = db.session.execute(every_row).all()
+        reminders.warm_up()  # what each Celery pool process does before its first task
+        db.session.rollback()
+        assert db.session.execute(every_row).all() == before
+        assert send_all(queued) == ["sent"]
+        assert len(smtp_server.wait_for(1)) == 1
+        assert item_count(OutboxStatus.SENT) == 1
+
+
 def test_deadlines_scan_cli_prints_a_json_summary(app: Flask) -> None:
     import json
 
