@@ -34,7 +34,7 @@ from intake.models import (
     User,
 )
 from intake.models.directory import DirectoryEntry
-from intake.services import audit, search
+from intake.services import audit, search, transactions
 from intake.services.casework import first_response_due
 from intake.services.deadlines import DUE_SOON
 from intake.services.transactions import transactional
@@ -439,8 +439,9 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
     }
     if capped:
         detail["capped"] = True
-    # The last write before the commit, in one statement: the chain head's lock is held for
-    # that statement and the commit only.
+    # The last write, in one statement: the chain head's lock is held for that statement and
+    # the commit only; when this listing is the whole transaction, the event, the head and
+    # the COMMIT go in one message (one round trip less per page view).
     audit.record_all(
         [
             audit.Entry(
@@ -451,7 +452,8 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
                 actor_id=viewer.id,
                 detail=detail,
             )
-        ]
+        ],
+        commit=transactions.outermost(),
     )
     return QueuePage(
         rows=rows,

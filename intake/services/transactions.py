@@ -36,6 +36,12 @@ def transaction() -> Iterator[None]:
         _depth.reset(token)
 
 
+def outermost() -> bool:
+    """Whether the running transactional function is the outermost one (it will commit), so it
+    may end the transaction with its last statement (``audit.record_all(commit=True)``)."""
+    return _depth.get() <= 1
+
+
 def transactional(function: Callable[P, R]) -> Callable[P, R]:
     """Run ``function`` as one transaction (or inside the caller's)."""
 
