@@ -60,9 +60,13 @@ def test_inside_a_transaction_the_caller_commits(
     sent = _listed(monkeypatch)
     before = table_count("audit_events")
 
-    with pytest.raises(RuntimeError), transaction():
-        queue_service.queue(queue_service.QueueFilters(view="all"), viewer)
-        raise RuntimeError("the caller fails after the listing")
+    def caller_that_fails_after_listing() -> None:
+        with transaction():
+            queue_service.queue(queue_service.QueueFilters(view="all"), viewer)
+            raise RuntimeError("the caller fails after the listing")
+
+    with pytest.raises(RuntimeError):
+        caller_that_fails_after_listing()
 
     assert sent == []
     assert table_count("audit_events") == before
