@@ -99,9 +99,9 @@ _TIME_TAG = Markup('<time datetime="{}" title="{}">{}</time>')  # noqa: S704
 
 def time_tag(moment: datetime | None, empty: str = "—") -> Markup:
     """``<time datetime="…Z" title="… UTC">31 Jan 2027, 03:09 (Taipei, UTC+8)</time>``."""
-    if moment is None:
+    if moment is None:  # before page_time_tag: no zone to look up for nothing to show
         return escape(empty)
-    return _TIME_TAG.format(iso_utc(moment), utc_text(moment), local_text(moment))
+    return page_time_tag()(moment)
 
 
 def page_time_tag(

@@ -194,6 +194,23 @@ def table_count(table: str) -> int:
 
 
 @pytest.fixture
+def one_message_commits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many events each ``audit._append_and_commit`` (events, head and COMMIT in one
+    message) carried, in order; the real function still runs."""
+    from intake.services import audit
+
+    sent: list[int] = []
+    original = audit._append_and_commit  # noqa: SLF001
+
+    def counting(count: int, values: dict[str, Any]) -> None:
+        sent.append(count)
+        original(count, values)
+
+    monkeypatch.setattr(audit, "_append_and_commit", counting)
+    return sent
+
+
+@pytest.fixture
 def smtp_server() -> Iterator[Any]:
     """A real SMTP server on loopback (aiosmtpd) recording every message it accepts."""
     from tests.mailserver import MailServer

@@ -44,17 +44,10 @@ def _browser_form(org: OrgKeyPair, token: str) -> dict[str, Any]:
 
 
 def test_each_submission_commits_with_its_events(
-    public: tuple[FlaskClient, OrgKeyPair, str], monkeypatch: pytest.MonkeyPatch
+    public: tuple[FlaskClient, OrgKeyPair, str], one_message_commits: list[int]
 ) -> None:
     client, org, token = public
-    sent: list[int] = []
-    original = audit._append_and_commit  # noqa: SLF001
-
-    def counting(count: int, values: dict[str, Any]) -> None:
-        sent.append(count)
-        original(count, values)
-
-    monkeypatch.setattr(audit, "_append_and_commit", counting)
+    sent = one_message_commits
     events_before = table_count("audit_events")
     for _ in range(2):  # the first reads the key, the second trusts it: both end alike
         assert client.post("/request", data=_browser_form(org, token)).status_code == 201
