@@ -14,10 +14,16 @@ indexes returning the same page of rows with what the page shows of them (the ca
 columns, its nearest running referral clock with that entry's names, the assignee's
 address), on a plain psycopg connection, checked to give the same cases as the view. The
 same statement without the clock and the address (the cases' columns only, the baseline
-until 2026-12-02) is timed too and recorded beside it. Figures are p95 (nearest rank). A
-signed-in page that does no queue work (the unlock page) is timed as well: the fixed cost
-of any staff page. The database is ``BENCH_QUEUE_DATABASE_URL`` (its own; dropped tables
-afterwards).
+until 2026-12-02) is timed too and recorded beside it. So is a bare *page* (``bare_page``):
+a Flask app with no Refuge code whose one route runs the bare statement on its own psycopg
+connection and renders the rows' columns into an HTML table, requested the same way as the
+view. It does what any page serving the indexed design must (a request, the statement, the
+rows escaped into HTML) and nothing of Refuge's (no session, sign-in, tab counts, audit
+event, translations or page frame): the detail keeps the view's p95 over it beside the
+headline ratio, to show how much of the gap is the page itself rather than the queue.
+Figures are p95 (nearest rank). A signed-in page that does no queue work (the unlock page)
+is timed as well: the fixed cost of any staff page. The database is
+``BENCH_QUEUE_DATABASE_URL`` (its own; dropped tables afterwards).
 
 ``BENCH_QUEUE_REUSE=1`` keeps the populated database between runs, to iterate on the view:
 a run reuses it when it is at the migrations' head with the bench's staff and at least CASES
@@ -218,6 +224,39 @@ def scenarios(caseworker_id: int, ref_part: str) -> list[tuple[str, str, str, di
     ]
 
 
+BARE_PAGE = """<!doctype html><title>Cases</title><table>
+{%- for row in rows %}<tr><th><a href="/cases/{{ row[1] }}">{{ row[1] }}</a></th>
+<td>{{ row[5] }}</td><td>{{ row[2] }}</td><td>{{ row[-3] }} {{ row[-2] or '' }}</td>
+<td>{{ row[-6] or '' }} {{ row[-4] or '—' }}</td><td>{{ row[8] or '' }}</td>
+<td>{{ row[-1] or '' }}</td></tr>
+{%- endfor %}</table>"""
+
+
+def bare_page_app(connection: Any) -> Any:
+    """The bare page (module docstring): one route, ``/<scenario>``, serving the scenario's
+    bare statement as a table, on ``connection`` (psycopg, no ORM)."""
+    from flask import Flask, render_template_string
+
+    bare_app = Flask("bare_page")
+    statements: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    @bare_app.get("/<name>")
+    def page(name: str) -> str:
+        from intake.db import utcnow
+        from intake.services.deadlines import DUE_SOON
+
+        sql, extra = statements[name]
+        now = utcnow()
+        cursor = connection.cursor()
+        cursor.execute(sql, {"now": now, "soon": now + DUE_SOON, **extra})
+        rows = cursor.fetchall()
+        connection.commit()
+        return render_template_string(BARE_PAGE, rows=rows)
+
+    bare_app.config["statements"] = statements
+    return bare_app
+
+
 def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
     import html as html_text
     from concurrent.futures import ThreadPoolExecutor
@@ -239,6 +278,9 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
     client = signed_in_client(app, caseworker)
     fresh_context = ThreadPoolExecutor(max_workers=1)
     bare_connection = db.engine.raw_connection()  # psycopg itself, no ORM, no Flask
+    page_connection = db.engine.raw_connection()
+    bare_pages = bare_page_app(page_connection)
+    bare_page_client = bare_pages.test_client()
     results: dict[str, Any] = {}
 
     def view(url: str) -> tuple[float, str]:
@@ -252,6 +294,16 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
         # from one request to the next and hide a statement per request.
         seconds, response = fresh_context.submit(timed).result()
         assert response.status_code == 200, (url, response.status_code)
+        return seconds, response.get_data(as_text=True)
+
+    def bare_page(name: str) -> tuple[float, str]:
+        def timed() -> tuple[float, Any]:
+            started = time.perf_counter()
+            response = bare_page_client.get(f"/{name}")
+            return time.perf_counter() - started, response
+
+        seconds, response = fresh_context.submit(timed).result()
+        assert response.status_code == 200, (name, response.status_code)
         return seconds, response.get_data(as_text=True)
 
     for name, query, sql, extra in scenarios(caseworker_id, ref_part):
@@ -290,6 +342,12 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
         _, html = view(url)
         shown = re.findall(r"RF-[0-9A-Z]{8}", html)
         assert set(bare_refs) <= set(shown), name
+        bare_pages.config["statements"][name] = (
+            f"SELECT {SHOWN_COLUMNS} {SHOWN} {sql}",  # noqa: S608 (constants of this file)
+            extra,
+        )
+        _, bare_html = bare_page(name)
+        assert re.findall(r"RF-[0-9A-Z]{8}", bare_html)[::2] == bare_refs, name
         assert bare_refs, f"{name}: no rows (the scenario measures nothing)"
         # Same clocks: where the page says a referral is next, it is the bare one's, by entry.
         columns = len(CASE_COLUMNS.split(","))
@@ -301,12 +359,14 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
             view(url)
             bare()
             bare(shown=False)
+            bare_page(name)
         # Interleaved, so that all see the same moments of a shared machine.
-        view_times, bare_times, cases_only_times = [], [], []
+        view_times, bare_times, cases_only_times, page_times = [], [], [], []
         for _ in range(REQUESTS):
             view_times.append(view(url)[0])
             bare_times.append(bare()[0])
             cases_only_times.append(bare(shown=False)[0])
+            page_times.append(bare_page(name)[0])
         row: dict[str, Any] = {
             "url": url,
             "rows": len(bare_refs),
@@ -315,17 +375,22 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
             "bare_p95_ms": round(p95(bare_times) * 1000, 2),
             "bare_p50_ms": round(sorted(bare_times)[len(bare_times) // 2] * 1000, 2),
             "bare_cases_only_p95_ms": round(p95(cases_only_times) * 1000, 2),
+            "bare_page_p95_ms": round(p95(page_times) * 1000, 2),
+            "bare_page_p50_ms": round(sorted(page_times)[len(page_times) // 2] * 1000, 2),
         }
         row["ratio_p95"] = round(row["view_p95_ms"] / row["bare_p95_ms"], 2)
         row["ratio_p95_cases_only"] = round(row["view_p95_ms"] / row["bare_cases_only_p95_ms"], 2)
+        row["ratio_p95_bare_page"] = round(row["view_p95_ms"] / row["bare_page_p95_ms"], 2)
         results[name] = row
         print(
             f"{name:>28}: view p50 {row['view_p50_ms']:7.1f} p95 {row['view_p95_ms']:7.1f} ms | "
             f"bare p50 {row['bare_p50_ms']:6.2f} p95 {row['bare_p95_ms']:6.2f} ms | "
             f"ratio {row['ratio_p95']:.1f}x ({row['rows']} rows; cases' columns only: "
-            f"p95 {row['bare_cases_only_p95_ms']:.2f} ms, {row['ratio_p95_cases_only']:.1f}x)"
+            f"p95 {row['bare_cases_only_p95_ms']:.2f} ms, {row['ratio_p95_cases_only']:.1f}x; "
+            f"bare page p95 {row['bare_page_p95_ms']:.2f} ms, {row['ratio_p95_bare_page']:.1f}x)"
         )
     bare_connection.close()
+    page_connection.close()
     # The fixed cost of any signed-in staff page: one that does no queue work.
     for _ in range(WARM_UP):
         view("/auth/unlock")
@@ -404,6 +469,7 @@ def record_ratios(queue: dict[str, Any], demo: dict[str, Any]) -> None:
         ratios_cases_columns_only={
             name: row["ratio_p95_cases_only"] for name, row in queue.items()
         },
+        ratios_over_bare_page={name: row["ratio_p95_bare_page"] for name, row in queue.items()},
         unlock_page=fixed_cost,
         note=note,
         **sizes,
