@@ -365,23 +365,50 @@ def _tab_counts_statement(cap: int, dialect: str) -> sa.Select[Any]:
 def view_counts(
     viewer: User,
     now: datetime | None = None,
-    listed: tuple[list[sa.ColumnElement[bool]], int] | None = None,
-) -> tuple[dict[str, int], list[StaffMember]]:
-    """How many cases each saved view holds, up to COUNT_CAP + 1 each, in one statement;
-    with ``listed`` (conditions, limit), the filtered list's bounded count too, as "listed"
-    (one round trip for the tabs and the list). The current organisation key's id rides
-    along as "current_key" (0: none), and who can be assigned a case (by e-mail)."""
+    listed: tuple[list[sa.ColumnElement[bool]], int, str] | None = None,
+) -> tuple[dict[str, int], list[StaffMember], list[int]]:
+    """How many cases each saved view holds, up to COUNT_CAP + 1 each, in one statement.
+    The current organisation key's id rides along as "current_key" (0: none), and who can be
+    assigned a case (by e-mail). With ``listed`` (conditions, limit, sort), the filtered list's
+    first ``limit`` + 1 case ids in the sort's order come too (else an empty list): its
+    bounded count and the ids of any of its pages, from one search (see _listed_ids)."""
     dialect = db.session.get_bind().dialect.name
     statement = _tab_counts_statement(COUNT_CAP, dialect)
     if listed is not None:
-        statement = statement.add_columns(_bounded_count(*listed).label("listed"))
+        statement = statement.add_columns(_listed_ids(*listed, dialect).label(_LISTED))
     parameters = _listing_parameters(now or utcnow(), viewer)
     row = dict(db.session.execute(statement, parameters).one()._mapping)
-    people = row.pop(_ASSIGNABLE) or []
-    if isinstance(people, str):  # SQLite's JSON is text
-        people = json.loads(people)
+    people = _json_list(row.pop(_ASSIGNABLE))
+    ids = [int(case_id) for case_id in _json_list(row.pop(_LISTED, None))]
     counts = {name: int(value or 0) for name, value in row.items()}
-    return counts, [StaffMember(int(person_id), email) for person_id, email in people]
+    return counts, [StaffMember(int(person_id), email) for person_id, email in people], ids
+
+
+def _json_list(value: Any) -> list[Any]:
+    """A list column as the driver returns it: PostgreSQL's arrays and JSON arrive as lists,
+    SQLite's JSON as text; NULL is an empty list."""
+    if isinstance(value, str):
+        return list(json.loads(value))
+    return list(value or [])
+
+
+_LISTED = "listed_ids"
+
+
+def _listed_ids(
+    conditions: list[sa.ColumnElement[bool]], limit: int, sort: str, dialect: str
+) -> sa.ColumnElement[Any]:
+    """The ids of the first ``limit`` + 1 cases meeting ``conditions``, in ``sort``'s order,
+    as one array column: the filtered list's bounded count is its length, and a page is a
+    slice of it. The search (a reference's trigrams, a threat's GIN index, search tokens)
+    then runs once per listing; counting it and reading the page apart ran it twice."""
+    found = sa.select(Case.id).where(*conditions).order_by(*_order(sort)).limit(limit + 1)
+    if dialect == "postgresql":
+        # ARRAY(subquery) keeps the subquery's order.
+        return sa.func.array(found.scalar_subquery())
+    # SQLite keeps the order of the rows it aggregates (as in _assignable).
+    ordered = found.subquery()
+    return sa.select(sa.func.json_group_array(ordered.c.id)).scalar_subquery()
 
 
 class NearestClock(NamedTuple):
@@ -415,12 +442,15 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
     now = utcnow()
     conditions = _conditions(filters, viewer)
     count_limit = max(COUNT_CAP, max(1, filters.page) * PAGE_SIZE)
+    listed: list[int] | None = None
     if _only_the_view(filters) and count_limit == COUNT_CAP:
-        counts, assignable = view_counts(viewer, now)
+        counts, assignable, _ = view_counts(viewer, now)
         total = counts[filters.view]
     else:
-        counts, assignable = view_counts(viewer, now, (conditions, count_limit))
-        total = counts.pop("listed")
+        counts, assignable, listed = view_counts(
+            viewer, now, (conditions, count_limit, filters.sort)
+        )
+        total = len(listed)
     search_key_id = counts.pop(_CURRENT_KEY) or None
     capped = total > count_limit
     if capped:
@@ -430,7 +460,11 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
     else:
         pages = max(1, -(-total // PAGE_SIZE))
         page = min(max(1, filters.page), pages)
-    rows = _page_rows(conditions, filters.sort, page, search_key_id, now, viewer)
+    if listed is None:
+        rows = _page_rows(conditions, filters.sort, page, search_key_id, now, viewer)
+    else:
+        shown = listed[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        rows = _rows_of(shown, search_key_id, now, viewer) if shown else []
     detail: dict[str, Any] = {
         "view": filters.view,
         "page": page,
@@ -526,9 +560,7 @@ def _page_rows(
     now: datetime,
     viewer: User,
 ) -> list[QueueRow]:
-    """One page of cases in one statement, each with its nearest running referral clock (and
-    that entry's names), whether it has search tokens under the current key, and the e-mail
-    address of whoever holds it."""
+    """One page of a saved view's cases in one statement (see _queue_rows)."""
     query = (
         _page_query(search_key_id is not None)
         .where(*conditions)
@@ -536,6 +568,25 @@ def _page_rows(
         .offset((page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     )
+    return _queue_rows(query, search_key_id, now, viewer)
+
+
+def _rows_of(
+    case_ids: list[int], search_key_id: int | None, now: datetime, viewer: User
+) -> list[QueueRow]:
+    """The cases ``case_ids`` (a page of a filtered list, from _listed_ids) in that order."""
+    query = _page_query(search_key_id is not None).where(Case.id.in_(case_ids))
+    position = {case_id: index for index, case_id in enumerate(case_ids)}
+    rows = _queue_rows(query, search_key_id, now, viewer)
+    return sorted(rows, key=lambda row: position[row.case.id])
+
+
+def _queue_rows(
+    query: _PageQuery, search_key_id: int | None, now: datetime, viewer: User
+) -> list[QueueRow]:
+    """Each case ``query`` finds with its nearest running referral clock (and that entry's
+    names), whether it has search tokens under the current key, and the e-mail address of
+    whoever holds it."""
     chinese = str(get_locale() or "").startswith("zh")
     rows = []
     parameters = {**_listing_parameters(now, viewer), "queue_search_key": search_key_id}

@@ -180,6 +180,39 @@ def test_the_statements_a_listing_runs_do_not_grow_with_the_cases(
     assert many <= 8
 
 
+def test_a_search_runs_once_per_listing_and_its_pages_are_slices_of_it(any_app: Flask) -> None:
+    client = any_app.test_client()
+    org = make_org_key()
+    sign_in(client, Role.CASEWORKER)
+    open_cases(org, queue_service.PAGE_SIZE + 3, status=CaseStatus.ASSESSING)
+    open_cases(org, 2, start=100, status=CaseStatus.CLOSED)
+    everything = [f"RF-B{n:03d}" for n in range(queue_service.PAGE_SIZE + 3)]
+
+    def searched(query: str) -> tuple[str, list[str]]:
+        client.get(f"/cases/?{query}")  # warm: the session row, the time zone, the key
+        with statements(any_app) as seen:
+            response = client.get(f"/cases/?{query}")
+        assert response.status_code == 200
+        # The reference's pattern is a bound parameter: the statements that match on it.
+        return response.get_data(as_text=True), [sql for sql in seen if " LIKE " in sql]
+
+    # Counted and paged from one search: the page is read by id, not searched again.
+    first, matching = searched("view=open&q=RF-B0")
+    assert len(matching) == 1, matching
+    assert refs_in(first) == everything[: queue_service.PAGE_SIZE]
+    assert f"More than {CAP} cases" not in first  # the list's count reached past the cap
+    second, matching = searched("view=open&q=RF-B0&page=2")
+    assert len(matching) == 1, matching
+    assert refs_in(second) == everything[queue_service.PAGE_SIZE :]
+    assert "page 2 of 2" in second
+    # A page past the end shows the last one; the closed cases stay out of "open".
+    assert refs_in(searched("view=open&q=RF-B&page=7")[0]) == everything[queue_service.PAGE_SIZE :]
+    # Nothing found: no page to read at all.
+    empty, matching = searched("view=open&q=RF-ZZZ")
+    assert refs_in(empty) == []
+    assert len(matching) == 1, matching
+
+
 @pytest.mark.postgres
 def test_the_threat_filter_is_answered_by_its_index_on_postgresql(pg_app: Flask) -> None:
     org = make_org_key()
