@@ -19,8 +19,8 @@ from markupsafe import Markup
 
 from intake import vocab
 from intake.db import utcnow
-from intake.models import Case, CaseStatus, Urgency
-from intake.services.queue import NextAction, QueueRow
+from intake.models import CaseStatus, Urgency
+from intake.services.queue import NextAction, QueueCase, QueueRow
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def next_action_words(
     return text
 
 
-def place_words(case: Case, words: PageWords) -> tuple[str, str]:
+def place_words(case: QueueCase, words: PageWords) -> tuple[str, str]:
     """The case's country and its languages ("", when none), named in the reader's language."""
     country = vocab.country_name(case.country, words.locale) if case.country else "—"
     languages = ", ".join(vocab.language_name(code, words.locale) for code in case.languages)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -36,6 +36,7 @@ from intake.models import (
     Referral,
     Role,
     SharedStatus,
+    Urgency,
     User,
     queue_state,
 )
@@ -79,7 +80,19 @@ class CaseworkError(ServiceError):
     """A change to a case that is refused."""
 
 
-def first_response_due(case: Case) -> datetime | None:
+class Received(Protocol):
+    """What the first-response deadline reads of a case: a loaded ``Case`` or a queue row's
+    columns (``queue.QueueCase``)."""
+
+    @property
+    def status(self) -> CaseStatus: ...
+    @property
+    def urgency(self) -> Urgency: ...
+    @property
+    def received_at(self) -> datetime: ...
+
+
+def first_response_due(case: Received) -> datetime | None:
     if case.status != CaseStatus.NEW:
         return None
     return case.received_at + FIRST_RESPONSE.get(case.urgency, timedelta(days=3))

@@ -100,9 +100,27 @@ class NextAction:
     kind: ReferralKind | None = None
 
 
+class QueueCase(NamedTuple):
+    """What a queue row reads of its case: columns of the page's statement, not a loaded
+    ``Case`` (the ORM's identity map, state and attribute events cost more than the rest of
+    a row; a listing changes nothing)."""
+
+    id: int
+    ref: str
+    status: CaseStatus
+    urgency: Urgency
+    country: str | None
+    languages: list[str]
+    assignee_id: int | None
+    org_key_id: int
+    sealed_answers: str
+    received_at: datetime
+    next_due: datetime | None
+
+
 @dataclass
 class QueueRow:
-    case: Case
+    case: QueueCase
     next_due: datetime | None
     flags: list[str] = field(default_factory=list)  # new, unassigned, overdue, due_soon
     next_action: NextAction = field(default_factory=lambda: NextAction("none", "none"))
@@ -505,10 +523,10 @@ _HOLDER = aliased(User, name="holder")
 _SEARCH_KEY = sa.bindparam("queue_search_key", type_=sa.Integer())
 
 
-# A case, its nearest clock (kind, state, due, entry id, entry names), indexed?, its holder.
-_PageQuery = sa.Select[
-    Case, ReferralKind, ReferralState, datetime | None, str, str, str | None, bool, str
-]
+# A case's columns (QueueCase), its nearest clock (kind, state, due, entry id, entry names),
+# indexed?, its holder.
+_PageQuery = sa.Select[Any]
+_CASE_COLUMNS = len(QueueCase._fields)
 
 
 @functools.cache
@@ -535,7 +553,7 @@ def _page_query(with_search_key: bool) -> _PageQuery:
     )
     return (
         sa.select(
-            Case,
+            *(getattr(Case, name) for name in QueueCase._fields),
             Referral.kind,
             Referral.state,
             Referral.due_at,
@@ -590,17 +608,9 @@ def _queue_rows(
     chinese = str(get_locale() or "").startswith("zh")
     rows = []
     parameters = {**_listing_parameters(now, viewer), "queue_search_key": search_key_id}
-    for (
-        case,
-        kind,
-        state,
-        due_at,
-        entry_id,
-        name,
-        name_zh,
-        is_indexed,
-        holder_email,
-    ) in db.session.execute(query, parameters):
+    for row in db.session.execute(query, parameters):
+        case = QueueCase._make(row[:_CASE_COLUMNS])
+        kind, state, due_at, entry_id, name, name_zh, is_indexed, holder_email = row[_CASE_COLUMNS:]
         clock = None
         if due_at is not None:
             entry = (name_zh if chinese and name_zh else name) or entry_id
@@ -618,7 +628,7 @@ def _queue_rows(
     return rows
 
 
-def next_action(case: Case, referral: NearestClock | None, now: datetime) -> NextAction:
+def next_action(case: QueueCase, referral: NearestClock | None, now: datetime) -> NextAction:
     """The nearest thing due on an open case: its first response or a referral's clock."""
     if case.status == CaseStatus.CLOSED:
         return NextAction("none", "none")
@@ -639,7 +649,7 @@ def next_action(case: Case, referral: NearestClock | None, now: datetime) -> Nex
     return NextAction(what, when, due, referral.entry, referral.kind)
 
 
-def flags_for(case: Case, next_due: datetime | None, now: datetime | None = None) -> list[str]:
+def flags_for(case: QueueCase, next_due: datetime | None, now: datetime | None = None) -> list[str]:
     now = now or utcnow()
     flags: list[str] = []
     if case.status == CaseStatus.CLOSED:
