@@ -235,10 +235,11 @@ BARE_PAGE = """<!doctype html><title>Cases</title><table>
 def bare_page_app(connection: Any) -> Any:
     """The bare page (module docstring): one route, ``/<scenario>``, serving the scenario's
     bare statement as a table, on ``connection`` (psycopg, no ORM)."""
-    from flask import Flask, render_template_string
+    from flask import Flask
 
     bare_app = Flask("bare_page")
     statements: dict[str, tuple[str, dict[str, Any]]] = {}
+    template = bare_app.jinja_env.from_string(BARE_PAGE)  # compiled once, as a file would be
 
     @bare_app.get("/<name>")
     def page(name: str) -> str:
@@ -251,7 +252,7 @@ def bare_page_app(connection: Any) -> Any:
         cursor.execute(sql, {"now": now, "soon": now + DUE_SOON, **extra})
         rows = cursor.fetchall()
         connection.commit()
-        return render_template_string(BARE_PAGE, rows=rows)
+        return template.render(rows=rows)
 
     bare_app.config["statements"] = statements
     return bare_app
