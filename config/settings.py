@@ -99,10 +99,11 @@ def _from_environment() -> dict[str, Any]:
         ),
         # How long a refused or unreachable mail server is retried before the row fails.
         "REMINDER_RETRY_HOURS": _int("REMINDER_RETRY_HOURS", 24),
-        # E-mails per send task: they share one claim, one set of reads and the SMTP session;
-        # what was sent is marked every 50 (reminders.MARK_SENT_EVERY) whatever this is. 100
-        # measured no faster than 50 with two workers (fewer tasks to share out).
-        "REMINDER_SEND_BATCH": _int("REMINDER_SEND_BATCH", 50),
+        # E-mails per send task at most: they share one claim and read, and the SMTP session;
+        # a scan's last tasks are smaller (reminders.task_sizes), so that the workers finish
+        # together. What was sent is marked every 50 (reminders.MARK_SENT_EVERY) whatever
+        # this is.
+        "REMINDER_SEND_BATCH": _int("REMINDER_SEND_BATCH", 200),
         # Worker and beat record they are alive this often; /healthz calls one stale after
         # HEARTBEAT_STALE_SECONDS without a sign of life.
         "HEARTBEAT_SECONDS": _int("HEARTBEAT_SECONDS", 60),

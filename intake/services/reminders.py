@@ -19,6 +19,7 @@ account page).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
@@ -47,7 +48,7 @@ from intake.models import (
 )
 from intake.services import delivery, due_sql, referrals, reprisals
 from intake.services.deadlines import OVERDUE_DAILY, OVERDUE_EVERY_DAYS, latest_slot
-from intake.services.settings import org_zone
+from intake.services.settings import keep_timezone, org_zone, timezone_column
 
 DIGEST_LOCAL_HOUR = 7
 CHUNK = 1000
@@ -422,7 +423,8 @@ def scan(
     now: datetime | None = None, *, enqueue: Callable[[int], None] | None = None
 ) -> ScanSummary:
     """Write due reminders and digests to the outbox, then queue every unsent row: by default
-    ``REMINDER_SEND_BATCH`` rows per send task; ``enqueue`` queues them one by one instead."""
+    in send tasks of at most ``REMINDER_SEND_BATCH`` rows (:func:`task_sizes`); ``enqueue``
+    queues them one by one instead."""
     now = now or utcnow()
     summary = ScanSummary()
     summary.reminders_written = _write_due_reminders(now, summary)
@@ -432,8 +434,9 @@ def scan(
     queued = _rows_to_queue(now)
     db.session.commit()
     # Enqueue after commit: a fast worker must find the row it was sent (DESIGN §8).
-    size = 1 if enqueue is not None else max(1, int(current_app.config["REMINDER_SEND_BATCH"]))
-    for done in range(0, len(queued), size):
+    largest = 1 if enqueue is not None else int(current_app.config["REMINDER_SEND_BATCH"])
+    done = 0
+    for size in task_sizes(len(queued), largest):
         group = queued[done : done + size]
         try:
             if enqueue is not None:
@@ -443,8 +446,30 @@ def scan(
         except Exception as error:  # kombu raises transport-specific errors
             _unmark_queued(queued[done:])
             raise BrokerUnavailable(type(error).__name__, done, len(queued) - done) from error
+        done += size
     summary.queued = len(queued)
     return summary
+
+
+def task_sizes(count: int, largest: int) -> list[int]:
+    """How many rows each send task of a scan takes: ``largest`` while much remains, then a
+    third of what remains, down to an eighth of ``largest``. A task's fixed cost (its claim,
+    its Celery round trips) is shared by more e-mails in the first tasks, and the last ones
+    are small, so the workers run out of work at about the same time instead of one finishing
+    a large task alone (issue 14: tasks of 100 were faster than 50 under load, slower on a
+    quiet machine, where the last task's wait decided)."""
+    largest = max(1, largest)
+    smallest = max(1, largest // 8)
+    sizes: list[int] = []
+    left = count
+    while left > 0:
+        size = min(largest, max(smallest, -(-left // 3)))
+        if left - size < smallest:
+            # No last task smaller than the smallest: what is left goes in one or two.
+            size = left if left < 2 * smallest else left - smallest
+        sizes.append(size)
+        left -= size
+    return sizes
 
 
 class BrokerUnavailable(Exception):
@@ -846,6 +871,118 @@ def _claim(outbox_ids: Sequence[int], now: datetime) -> list[_Claimed]:
     return sorted(map(_Claimed._make, claimed), key=lambda row: row.id)
 
 
+class _Read(NamedTuple):
+    """What a send task claimed, with what mailing it needs: the recipients and the batches'
+    pending items."""
+
+    rows: list[_Claimed]
+    people: dict[int, _Recipient]
+    lines: dict[int, list[_Line]]
+
+
+def _claim_and_read_statement(postgresql: bool) -> sa.Select[Any]:
+    """PostgreSQL: the claim as a CTE, read back with each row's recipient, the pending items
+    of its batch (:func:`_pending_lines_statement`) and the organisation's time zone: one row
+    per item (per claimed row without items). The items are read as they were before the
+    claim, which does not change them. The recipients and the items are each looked up once
+    (MATERIALIZED), as their own statements were: joined per claimed row, a planner misled by
+    statistics older than the scan's rows would scan the pending rows once per claimed row."""
+    claimed = _claim_statement(postgresql).cte("claimed")
+    item = (
+        _pending_lines_statement(postgresql).order_by(None).cte("item").prefix_with("MATERIALIZED")
+    )
+    person = (
+        sa.select(_USERS.c.id, _USERS.c.email, _USERS.c.language, _USERS.c.is_active_account)
+        .where(_USERS.c.id.in_(sa.select(claimed.c.recipient_id)))
+        .cte("person")
+        .prefix_with("MATERIALIZED")
+    )
+    return (
+        sa.select(
+            *(claimed.c[name] for name in _Claimed._fields),
+            person.c.email,
+            person.c.language,
+            person.c.is_active_account,
+            item.c.id,
+            item.c.referral_id,
+            item.c.offset_key,
+            item.c.due_at,
+            item.c.state,
+            item.c.owner_id,
+            item.c.assignee_id,
+            item.c.ref,
+            timezone_column(),
+        )
+        .select_from(
+            claimed.outerjoin(person, person.c.id == claimed.c.recipient_id).outerjoin(
+                item, item.c.batch_id == claimed.c.id
+            )
+        )
+        .order_by(claimed.c.id, item.c.due_at, item.c.id)
+    )
+
+
+def _claim_and_read(outbox_ids: Sequence[int], now: datetime) -> _Read:
+    """Claim these rows (:func:`_claim`) and read what mailing them needs. On PostgreSQL in
+    ONE statement that, between transactions (as in a send task), commits itself: one round
+    trip where a claim, two reads, the time zone's read and its transaction took six (issue
+    14); inside a caller's transaction it is the caller's to commit. Elsewhere the claim and
+    the reads are separate statements in the caller's (or a new) transaction."""
+    if not _postgresql():
+        rows = _claim(outbox_ids, now)
+        if not rows:
+            return _Read([], {}, {})
+        return _Read(
+            rows,
+            _recipients(row.recipient_id for row in rows),
+            _pending_lines([row.id for row in rows if row.kind == "batch"]),
+        )
+    timeout = timedelta(seconds=int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]))
+    own_transaction = not db.session().in_transaction()
+    connection = (
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        if own_transaction
+        else db.session.connection()
+    )
+    result = connection.execute(
+        _prebuilt("claim_and_read", _claim_and_read_statement),
+        {"ids": list(outbox_ids), "now": now, "stale_before": now - timeout},
+    )
+    read = _Read([], {}, {})
+    width = len(_Claimed._fields)
+    stored_zone: str | None = None
+    for record in result:
+        claimed = _Claimed._make(record[:width])
+        email, language, active, item_id, referral_id, offset_key, due, state = record[
+            width : width + 8
+        ]
+        owner, assignee, case_ref, stored_zone = record[width + 8 :]
+        if not read.rows or read.rows[-1].id != claimed.id:
+            read.rows.append(claimed)
+            if email is not None:
+                read.people[claimed.recipient_id] = _Recipient(
+                    claimed.recipient_id, email, language, active
+                )
+        if item_id is not None:
+            read.lines.setdefault(claimed.id, []).append(
+                _Line(
+                    item_id,
+                    referral_id,
+                    offset_key,
+                    due,
+                    state in AWAITING,
+                    owner,
+                    assignee,
+                    case_ref or "-",
+                )
+            )
+    if read.rows:
+        keep_timezone(stored_zone)
+    if own_transaction:
+        db.session.commit()  # (nothing to commit: hands the autocommit connection back)
+    return read
+
+
 # The batch that carries an item (aliased once: aliasing per statement was a tenth of _finish).
 _CARRIER = _OUTBOX.alias("carrier")
 
@@ -969,14 +1106,23 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
     meanwhile are no longer claimable). A server so slow that half of
     ``REMINDER_CLAIM_TIMEOUT_SECONDS`` passes hands the untried rows to a new task."""
     now = now or utcnow()
-    claimed = _claim(outbox_ids, now)
+    read = _claim_and_read(outbox_ids, now)
     # A slow mail server must not let the claims expire while this task still holds them
     # (the scan would hand them to another worker: a duplicate). At half the timeout the rest
     # go to a new task.
     hand_over_at = monotonic() + int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]) / 2
     results: dict[int, str] = {}
     sent: list[int] = []
-    outgoing = _prepare(claimed, now, results)
+    try:
+        outgoing = _prepare(read, now, results)
+    except Exception:
+        # Nothing was sent: the claims go back, as when the claim was part of the failed
+        # transaction (a retry or the next scan takes the rows again). Best effort: if the
+        # database is gone, the claims expire instead (REMINDER_CLAIM_TIMEOUT_SECONDS).
+        db.session.rollback()
+        with contextlib.suppress(Exception):
+            _release([row.id for row in read.rows], now)
+        raise
     backend = delivery.connection()
     try:
         for position, mail in enumerate(outgoing):
@@ -1016,9 +1162,8 @@ def warm_up() -> None:
     if not _postgresql():
         return
     now = utcnow()
-    _claim([], now)
-    _pending_lines([0])
-    _recipients([0])
+    _claim_and_read([], now)
+    _recipients([0])  # (a stand-in's look-up)
     db.session.commit()
     _finish([0], now, OutboxStatus.SENT, failing_since=None)  # as send_many marks rows
     local_time(now, org_zone(), _Language.of(None).locale)
@@ -1069,16 +1214,15 @@ def _recipients(user_ids: Iterable[int]) -> dict[int, _Recipient]:
     }
 
 
-def _prepare(rows: Sequence[_Claimed], now: datetime, results: dict[int, str]) -> list[_Outgoing]:
-    """Read the claimed rows' recipients and their batches' items in two queries, settle the
-    batches, compose every e-mail and commit the claim with what settling decided, all before
-    the first e-mail is sent; rows with nothing to send are finished here (``results`` says
-    how)."""
+def _prepare(read: _Read, now: datetime, results: dict[int, str]) -> list[_Outgoing]:
+    """Settle the claimed batches, compose every e-mail and commit what settling decided (with
+    the claim, where the claim is still in this transaction), all before the first e-mail is
+    sent; rows with nothing to send are finished here (``results`` says how)."""
+    rows, lines = read.rows, read.lines
     if not rows:
         db.session.commit()
         return []
-    people: dict[int, _Recipient | None] = dict(_recipients(row.recipient_id for row in rows))
-    lines = _pending_lines([row.id for row in rows if row.kind == "batch"])
+    people: dict[int, _Recipient | None] = dict(read.people)
     zone = org_zone()
     base = base_url()
     sender = delivery.header_address(current_app.config["MAIL_DEFAULT_SENDER"])

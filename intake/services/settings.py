@@ -43,6 +43,23 @@ def _stored_timezone() -> str | None:
     return stored
 
 
+def timezone_column() -> sa.Label[str | None]:
+    """The stored time zone (NULL when not set) as a column for another statement, which
+    hands it to :func:`keep_timezone` (a send task reads it with its claim)."""
+    return (
+        sa.select(OrgSetting.value)
+        .where(OrgSetting.key == TIMEZONE)
+        .scalar_subquery()
+        .label(TIMEZONE)
+    )
+
+
+def keep_timezone(stored: str | None) -> None:
+    """The stored time zone as :func:`timezone_column` read it: this application context's
+    :func:`org_zone` reads no more."""
+    setattr(g, _STORED_ZONE, stored)
+
+
 def timezone_name() -> str:
     """The organisation's time zone: the admin's choice, else ORG_TIMEZONE, else UTC."""
     stored = _stored_timezone()

@@ -293,6 +293,97 @@ def test_a_worker_readied_to_send_changes_no_row_and_then_sends_each_email_once(
         assert item_count(OutboxStatus.SENT) == 1
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_one_send_task_settles_and_mails_its_batches_alike_on_sqlite_and_postgres(
+    make_app: Callable[..., Flask], smtp_server: MailServer, backend: str
+) -> None:
+    """What a send task reads with its claim (one statement on PostgreSQL, several elsewhere):
+    each batch's recipient or their stand-in, its still-awaited items with their case
+    references, and the organisation's time zone for the deadlines."""
+    from intake.services import referrals, settings
+
+    app = make_app(backend, DAILY_DIGEST=False, **smtp_server.config())
+    with app.app_context():
+        org = make_org_key()
+        admin = make_user(Role.ADMIN, email="admin@example.org")
+        settings.set_timezone("Asia/Taipei", admin)
+        kept = make_user(Role.CASEWORKER, email="kept@example.org")
+        leaving = make_user(Role.CASEWORKER, email="leaving@example.org")
+        assignee = make_user(Role.CASEWORKER, email="assignee@example.org")
+        awaited = sent_referral(sent_at=SENT, owner=kept, org=org)
+        withdrawn = sent_referral(sent_at=SENT, owner=kept, org=org)
+        handed = sent_referral(sent_at=SENT, owner=leaving, org=org)
+        handed.case.assignee_id = assignee.id
+        db.session.commit()
+        queued, enqueue = collect()
+        reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+        assert len(queued) == 2  # one batch per recipient
+        referrals.transition(withdrawn.id, "withdraw", kept)
+        leaving.is_active_account = False
+        db.session.commit()
+        ref = {referral.id: referral.case.ref for referral in (awaited, withdrawn, handed)}
+        awaited_id, withdrawn_id, handed_id = awaited.id, withdrawn.id, handed.id
+        db.session.remove()  # a task starts between transactions
+
+        assert reminders.send_many(queued) == dict.fromkeys(queued, "sent")
+        bodies = {m.recipients[0]: m.body for m in smtp_server.wait_for(2)}
+        assert sorted(bodies) == ["assignee@example.org", "kept@example.org"]
+        assert ref[awaited_id] in bodies["kept@example.org"]
+        assert ref[withdrawn_id] not in bodies["kept@example.org"]
+        assert ref[handed_id] in bodies["assignee@example.org"]
+        assert all("Referrals that need you: 1" in body for body in bodies.values())
+        assert all("(Taipei, UTC+8)" in body for body in bodies.values())
+        statuses = dict(
+            db.session.execute(
+                sa.select(ReminderOutbox.referral_id, ReminderOutbox.status).where(
+                    ReminderOutbox.kind == "reminder"
+                )
+            ).all()
+        )
+        assert statuses == {
+            awaited_id: OutboxStatus.SENT,
+            withdrawn_id: OutboxStatus.CANCELLED,
+            handed_id: OutboxStatus.SENT,
+        }
+        # Sending again changes nothing: every row is marked.
+        assert reminders.send_many(queued) == {}
+    assert len(smtp_server.messages) == 2
+
+
+@pytest.mark.parametrize("count", [0, 1, 24, 25, 60, 199, 200, 1000, 5000])
+def test_a_scan_shares_its_rows_out_large_tasks_first_and_small_ones_last(count: int) -> None:
+    sizes = reminders.task_sizes(count, 200)
+    assert sum(sizes) == count
+    assert all(1 <= size <= 200 for size in sizes)
+    assert all(size >= 25 for size in sizes) or sizes == [count]
+    if count >= 600:
+        assert sizes[0] == 200
+        assert max(sizes[-3:]) <= 50  # the last tasks are small enough to share out
+    assert reminders.task_sizes(7, 1) == [1] * 7  # one row per task stays one row per task
+
+
+def test_a_scan_queues_every_row_once_in_tasks_of_those_sizes(
+    mail_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = make_org_key()
+    for number in range(12):
+        owner = make_user(Role.CASEWORKER, email=f"cw{number}@example.org")
+        sent_referral(sent_at=SENT, owner=owner, org=org)
+    mail_app.config["REMINDER_SEND_BATCH"] = 4
+    tasks: list[list[int]] = []
+    monkeypatch.setattr(reminders, "enqueue_send_many", tasks.append)
+    assert reminders.scan(DUE - timedelta(days=7)).queued == 12
+    assert [len(task) for task in tasks] == reminders.task_sizes(12, 4)
+    batches = db.session.scalars(
+        sa.select(ReminderOutbox.id)
+        .where(ReminderOutbox.kind == "batch")
+        .order_by(ReminderOutbox.id)
+    )
+    assert [row for task in tasks for row in task] == list(batches)
+
+
 def test_deadlines_scan_cli_prints_a_json_summary(app: Flask) -> None:
     import json
 
