@@ -456,7 +456,8 @@ def _submit_without_js(
         return _refuse(
             _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))
         )
-    form = IntakeForm(CombinedMultiDict([files, form_data]))
+    # Without files, the form alone: every field looks itself up in one dict, not two.
+    form = IntakeForm(CombinedMultiDict([files, form_data]) if files else form_data)
     valid = form.validate()
     plain_files, file_errors = _plain_files(form)
     if file_errors:
