@@ -35,6 +35,8 @@ PAD_BLOCK = 1024  # answers are padded to a multiple of this before sealing (sod
 FILE_BUCKET_MIN = 4 * 1024
 FILE_BUCKET_STEP = 1024 * 1024
 RECEIPT_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+if len(RECEIPT_ALPHABET) != 32:  # random_symbols takes five bits per symbol
+    raise RuntimeError("the receipt alphabet must have 32 symbols")
 RECEIPT_GROUPS = 5
 RECEIPT_GROUP_LENGTH = 4  # 20 symbols × 5 bits = 100 bits
 REPLY_KEY_CONTEXT = b"refuge-reply-key-v1:"
@@ -168,11 +170,17 @@ def validate_padded(text: str, *, max_bytes: int, what: str = "message") -> byte
     return raw
 
 
+def random_symbols(count: int) -> str:
+    """``count`` symbols of RECEIPT_ALPHABET, five random bits each, all read from one draw of
+    the system's generator (``secrets.choice`` per symbol is a system call per symbol: twenty
+    for every receipt code, on every submission)."""
+    bits = int.from_bytes(secrets.token_bytes((count * 5 + 7) // 8), "big")
+    return "".join(RECEIPT_ALPHABET[(bits >> (5 * i)) & 31] for i in range(count))
+
+
 def new_receipt_code() -> str:
     """A receipt code of 100 random bits, in groups that are easy to write down."""
-    symbols = "".join(
-        secrets.choice(RECEIPT_ALPHABET) for _ in range(RECEIPT_GROUPS * RECEIPT_GROUP_LENGTH)
-    )
+    symbols = random_symbols(RECEIPT_GROUPS * RECEIPT_GROUP_LENGTH)
     return "-".join(
         symbols[i : i + RECEIPT_GROUP_LENGTH] for i in range(0, len(symbols), RECEIPT_GROUP_LENGTH)
     )
@@ -217,9 +225,7 @@ RECOVERY_GROUP_LENGTH = 4  # 32 symbols × 5 bits = 160 bits
 
 
 def new_recovery_key() -> str:
-    symbols = "".join(
-        secrets.choice(RECEIPT_ALPHABET) for _ in range(RECOVERY_GROUPS * RECOVERY_GROUP_LENGTH)
-    )
+    symbols = random_symbols(RECOVERY_GROUPS * RECOVERY_GROUP_LENGTH)
     return "-".join(
         symbols[i : i + RECOVERY_GROUP_LENGTH]
         for i in range(0, len(symbols), RECOVERY_GROUP_LENGTH)

@@ -24,6 +24,20 @@ def test_the_public_form_limit_is_read_from_the_environment(
     assert answers[2] == 429
 
 
+def test_the_public_form_limit_holds_in_memory_while_redis_is_unreachable(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUEST_RATE_LIMIT", "2 per hour;3 per day")
+    app = make_app("sqlite", WTF_CSRF_ENABLED=False, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    with app.app_context():
+        make_org_key()
+    client = app.test_client()
+    answers = [client.post("/request", data={}).status_code for _ in range(3)]
+    assert 429 not in answers[:2]
+    assert all(status < 500 for status in answers)
+    assert answers[2] == 429
+
+
 @pytest.mark.parametrize(
     "name", ["REQUEST_RATE_LIMIT", "STATUS_RATE_LIMIT", "FOLLOW_UP_RATE_LIMIT", "LOGIN_RATE_LIMIT"]
 )

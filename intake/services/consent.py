@@ -117,14 +117,27 @@ def _recorded_entry(
         record.case_id,
         actor_label=actor_label or (f"user:{actor.email}" if actor is not None else "system"),
         actor_id=actor.id if actor is not None else None,
-        detail={
-            "record": record.id,
-            "purpose": record.purpose.value,
-            "entry": record.entry_id,
-            "by": record.given_by.value,
-            "via": record.given_via.value,
-        },
+        detail=_recorded_detail(
+            record.id, record.purpose, record.entry_id, record.given_by, record.given_via
+        ),
     )
+
+
+def _recorded_detail(
+    record_id: int,
+    purpose: ConsentPurpose,
+    entry_id: str | None,
+    given_by: ConsentGiver,
+    given_via: ConsentChannel,
+) -> dict[str, Any]:
+    """What the "consent.recorded" event says of a record."""
+    return {
+        "record": record_id,
+        "purpose": purpose.value,
+        "entry": entry_id,
+        "by": given_by.value,
+        "via": given_via.value,
+    }
 
 
 def _audit_recorded(record: ConsentRecord, actor: User | None, actor_label: str | None) -> None:
@@ -158,18 +171,25 @@ def intake_record_values(case_id: Any, given_at: Any) -> list[dict[str, Any]]:
 def intake_entries(
     case_id: int, inserted: Sequence[tuple[int, ConsentPurpose]], actor_label: str
 ) -> list[audit.Entry]:
-    """The audit events of intake records inserted by the submission itself, oldest first."""
+    """The audit events of intake records inserted by the submission itself, oldest first:
+    the same events as :func:`_recorded_entry` of those records, made from the ids and
+    purposes the insert returned (no ORM object is built for a row that is not read)."""
     return [
-        _recorded_entry(
-            ConsentRecord(id=record_id, case_id=case_id, purpose=purpose, **_INTAKE_SOURCE),
-            None,
-            actor_label,
+        audit.Entry(
+            "consent.recorded",
+            "case",
+            case_id,
+            actor_label=actor_label or "system",
+            detail=_recorded_detail(
+                record_id,
+                ConsentPurpose(purpose),
+                None,
+                ConsentGiver.SUBMITTER,
+                ConsentChannel.INTAKE_FORM,
+            ),
         )
         for record_id, purpose in sorted(inserted)
     ]
-
-
-_INTAKE_SOURCE = {"given_by": ConsentGiver.SUBMITTER, "given_via": ConsentChannel.INTAKE_FORM}
 
 
 def record_from_intake(case: Case, consented: bool, actor_label: str) -> list[audit.Entry]:

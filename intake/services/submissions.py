@@ -30,7 +30,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -64,8 +63,6 @@ log = logging.getLogger(__name__)
 REF_PREFIX = "RF-"
 REF_LENGTH = 8  # 40 random bits in Crockford base32: unique enough to retry on a clash
 REF_DRAWS = 8
-if len(crypto.RECEIPT_ALPHABET) != 32:  # new_case_ref takes five bits per symbol
-    raise RuntimeError("case references expect a 32-symbol alphabet")
 # A file envelope's header (name, type, size) may take at most this many bytes.
 FILE_HEADER_MAX = 1024
 SUBMITTER = "submitter"
@@ -309,9 +306,7 @@ def new_case_ref() -> str:
     """A short reference staff can say aloud ("RF-" + 8 Crockford symbols); drawn at random,
     its uniqueness is the database's to say (:func:`_insert_case`). The 32 symbols take five
     random bits each, all read from one draw of the system's generator (not one per symbol)."""
-    bits = int.from_bytes(secrets.token_bytes(REF_LENGTH * 5 // 8 + 1), "big")
-    alphabet = crypto.RECEIPT_ALPHABET
-    return REF_PREFIX + "".join(alphabet[(bits >> (5 * i)) & 31] for i in range(REF_LENGTH))
+    return REF_PREFIX + crypto.random_symbols(REF_LENGTH)
 
 
 def _insert_case(values: dict[str, Any]) -> Case:

@@ -109,6 +109,18 @@ def test_receipt_codes_have_100_bits_and_are_never_stored(app: Flask) -> None:
     assert case.receipt_lookup == crypto.receipt_lookup(normalised, app.config["SECRET_KEY"])
 
 
+def test_every_symbol_of_a_code_takes_its_own_random_bits() -> None:
+    """One draw serves all the symbols of a code: each position still takes every symbol of
+    the alphabet, independently of its neighbours (a shift gone wrong would repeat them)."""
+    codes = [crypto.random_symbols(20) for _ in range(2000)]
+    assert all(len(code) == 20 and set(code) <= set(crypto.RECEIPT_ALPHABET) for code in codes)
+    for position in range(20):
+        assert {code[position] for code in codes} == set(crypto.RECEIPT_ALPHABET)
+    # Neighbours agree about as often as chance says (1 in 32), not always.
+    agreeing = sum(code[i] == code[i + 1] for code in codes for i in range(19))
+    assert agreeing < len(codes) * 19 / 16
+
+
 def test_file_envelope_round_trip_keeps_newlines_in_names(app: Flask) -> None:
     org = make_org_key()
     plain = submissions.PlainFile(
