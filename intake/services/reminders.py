@@ -19,7 +19,6 @@ account page).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
@@ -923,11 +922,12 @@ def _claim_and_read_statement(postgresql: bool) -> sa.Select[Any]:
 
 
 def _claim_and_read(outbox_ids: Sequence[int], now: datetime) -> _Read:
-    """Claim these rows (:func:`_claim`) and read what mailing them needs. On PostgreSQL in
-    ONE statement that, between transactions (as in a send task), commits itself: one round
-    trip where a claim, two reads, the time zone's read and its transaction took six (issue
-    14); inside a caller's transaction it is the caller's to commit. Elsewhere the claim and
-    the reads are separate statements in the caller's (or a new) transaction."""
+    """Claim these rows (:func:`_claim`) and read what mailing them needs, in the caller's
+    (or a new) transaction: :func:`_prepare` commits the claim with what settling decided, so
+    a worker that dies or a database that fails before then leaves the rows pending, never
+    claimed by no one (a claim that expires counts as an attempt that may have been
+    delivered). On PostgreSQL in ONE statement: a claim, two reads and the time zone's read
+    took four round trips (issue 14); elsewhere separate statements."""
     if not _postgresql():
         rows = _claim(outbox_ids, now)
         if not rows:
@@ -938,13 +938,7 @@ def _claim_and_read(outbox_ids: Sequence[int], now: datetime) -> _Read:
             _pending_lines([row.id for row in rows if row.kind == "batch"]),
         )
     timeout = timedelta(seconds=int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]))
-    own_transaction = not db.session().in_transaction()
-    connection = (
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        if own_transaction
-        else db.session.connection()
-    )
-    result = connection.execute(
+    result = db.session.execute(
         _prebuilt("claim_and_read", _claim_and_read_statement),
         {"ids": list(outbox_ids), "now": now, "stale_before": now - timeout},
     )
@@ -978,8 +972,6 @@ def _claim_and_read(outbox_ids: Sequence[int], now: datetime) -> _Read:
             )
     if read.rows:
         keep_timezone(stored_zone)
-    if own_transaction:
-        db.session.commit()  # (nothing to commit: hands the autocommit connection back)
     return read
 
 
@@ -1113,16 +1105,9 @@ def send_many(outbox_ids: Sequence[int], now: datetime | None = None) -> dict[in
     hand_over_at = monotonic() + int(current_app.config["REMINDER_CLAIM_TIMEOUT_SECONDS"]) / 2
     results: dict[int, str] = {}
     sent: list[int] = []
-    try:
-        outgoing = _prepare(read, now, results)
-    except Exception:
-        # Nothing was sent: the claims go back, as when the claim was part of the failed
-        # transaction (a retry or the next scan takes the rows again). Best effort: if the
-        # database is gone, the claims expire instead (REMINDER_CLAIM_TIMEOUT_SECONDS).
-        db.session.rollback()
-        with contextlib.suppress(Exception):
-            _release([row.id for row in read.rows], now)
-        raise
+    # The claim commits with what settling decided, before the first e-mail: if composing
+    # fails, the transaction and its claim roll back, and the rows stay pending.
+    outgoing = _prepare(read, now, results)
     backend = delivery.connection()
     try:
         for position, mail in enumerate(outgoing):
@@ -1215,9 +1200,9 @@ def _recipients(user_ids: Iterable[int]) -> dict[int, _Recipient]:
 
 
 def _prepare(read: _Read, now: datetime, results: dict[int, str]) -> list[_Outgoing]:
-    """Settle the claimed batches, compose every e-mail and commit what settling decided (with
-    the claim, where the claim is still in this transaction), all before the first e-mail is
-    sent; rows with nothing to send are finished here (``results`` says how)."""
+    """Settle the claimed batches, compose every e-mail and commit the claim with what
+    settling decided, all before the first e-mail is sent; rows with nothing to send are
+    finished here (``results`` says how)."""
     rows, lines = read.rows, read.lines
     if not rows:
         db.session.commit()

@@ -212,6 +212,50 @@ def test_taking_over_a_dead_workers_second_claim_fails_the_row_even_if_a_stale_c
     assert smtp_server.wait_for(1, timeout=1) == []
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_worker_that_dies_or_fails_before_sending_leaves_its_rows_pending_not_suspect(
+    make_app: Callable[..., Flask],
+    smtp_server: MailServer,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between its claim and its first e-mail a send task has sent nothing: a worker killed
+    there, or composing that fails, must leave the rows as they were (pending, no attempt
+    counted). An expired claim counts as an attempt that may have been delivered, and two of
+    them fail a row that was never mailed."""
+    app = make_app(backend, DAILY_DIGEST=False, **smtp_server.config())
+    with app.app_context():
+        sent_referral(sent_at=SENT)
+        queued, enqueue = collect()
+        now = DUE - timedelta(days=7)
+        reminders.scan(now, enqueue=enqueue)
+
+        def as_stored() -> tuple[OutboxStatus, int]:
+            row = db.session.get_one(ReminderOutbox, queued[0], populate_existing=True)
+            return row.status, row.unacknowledged
+
+        for _ in range(2):  # killed right after claiming, twice
+            claimed = reminders._claim_and_read(queued, now)  # noqa: SLF001 — the task's step
+            assert [row.id for row in claimed.rows] == queued
+            db.session.remove()  # the process dies: its connection and transaction go
+            assert as_stored() == (OutboxStatus.PENDING, 0)
+
+        # Composing fails (after the claim, before any e-mail): the claim goes with it.
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("composing failed")
+
+        monkeypatch.setattr(reminders, "_compose", broken)
+        with pytest.raises(RuntimeError):
+            reminders.send_many(queued, now)
+        db.session.remove()
+        assert as_stored() == (OutboxStatus.PENDING, 0)
+        monkeypatch.undo()
+        assert reminders.send_many(queued, now) == {queued[0]: "sent"}
+        assert len(smtp_server.wait_for(1)) == 1
+
+
 def test_closed_referrals_get_no_more_reminders(mail_app: Flask, smtp_server: MailServer) -> None:
     from intake.services import referrals
 
