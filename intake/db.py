@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -72,3 +73,18 @@ def _sqlite_for_several_processes(dbapi_connection: Any, record: ConnectionPoolE
 def like_escape(text: str) -> str:
     """``text`` matched literally inside a LIKE pattern (used with ``escape="\\"``)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+_INT_ARRAY = pg.ARRAY(sa.Integer)
+
+
+def among_ids(
+    column: sa.ColumnElement[Any], postgresql: bool, name: str = "ids"
+) -> sa.ColumnElement[bool]:
+    """``column IN :name`` for a list of ids (a send task's, a queue page's). On PostgreSQL one
+    array parameter (``= ANY``): the statement's text is the same for any count, so psycopg
+    prepares it once per process, instead of a parameter per id every time; elsewhere an
+    expanding list."""
+    if postgresql:
+        return column == sa.any_(sa.bindparam(name, type_=_INT_ARRAY))
+    return column.in_(sa.bindparam(name, expanding=True))

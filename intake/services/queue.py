@@ -18,7 +18,7 @@ from flask_babel import get_locale
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.orm import aliased
 
-from intake.db import UTCDateTime, like_escape, utcnow
+from intake.db import UTCDateTime, among_ids, like_escape, utcnow
 from intake.extensions import db
 from intake.models import (
     AWAITING,
@@ -593,21 +593,42 @@ def _rows_of(
     case_ids: list[int], search_key_id: int | None, now: datetime, viewer: User
 ) -> list[QueueRow]:
     """The cases ``case_ids`` (a page of a filtered list, from _listed_ids) in that order."""
-    query = _page_query(search_key_id is not None).where(Case.id.in_(case_ids))
+    dialect = db.session.get_bind().dialect.name
+    query = _page_by_ids(search_key_id is not None, dialect)
     position = {case_id: index for index, case_id in enumerate(case_ids)}
-    rows = _queue_rows(query, search_key_id, now, viewer)
+    rows = _queue_rows(query, search_key_id, now, viewer, {_PAGE_IDS: case_ids})
     return sorted(rows, key=lambda row: position[row.case.id])
 
 
+_PAGE_IDS = "queue_page_ids"
+
+
+@functools.cache
+def _page_by_ids(with_search_key: bool, dialect: str) -> _PageQuery:
+    """A page's statement by its cases' ids, one parameter for any number of them (as
+    :func:`_page_query`, built once per process)."""
+    return _page_query(with_search_key).where(
+        among_ids(Case.__table__.c.id, dialect == "postgresql", _PAGE_IDS)
+    )
+
+
 def _queue_rows(
-    query: _PageQuery, search_key_id: int | None, now: datetime, viewer: User
+    query: _PageQuery,
+    search_key_id: int | None,
+    now: datetime,
+    viewer: User,
+    extra: dict[str, Any] | None = None,
 ) -> list[QueueRow]:
     """Each case ``query`` finds with its nearest running referral clock (and that entry's
     names), whether it has search tokens under the current key, and the e-mail address of
     whoever holds it."""
     chinese = str(get_locale() or "").startswith("zh")
     rows = []
-    parameters = {**_listing_parameters(now, viewer), "queue_search_key": search_key_id}
+    parameters = {
+        **_listing_parameters(now, viewer),
+        "queue_search_key": search_key_id,
+        **(extra or {}),
+    }
     for row in db.session.execute(query, parameters):
         case = QueueCase._make(row[:_CASE_COLUMNS])
         kind, state, due_at, entry_id, name, name_zh, is_indexed, holder_email = row[_CASE_COLUMNS:]

@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import CursorResult
 
 from intake import clock
-from intake.db import utcnow
+from intake.db import among_ids, utcnow
 from intake.extensions import db
 from intake.links import base_url
 from intake.models import (
@@ -199,19 +199,6 @@ def _due_reminders(now: datetime, summary: ScanSummary) -> list[dict[str, Any]]:
 
 def _postgresql() -> bool:
     return bool(db.session.get_bind().dialect.name == "postgresql")
-
-
-_INT_ARRAY = postgresql.ARRAY(sa.Integer)
-
-
-def _among_ids(column: sa.ColumnElement[Any], postgresql: bool) -> sa.ColumnElement[bool]:
-    """``column IN :ids`` for a send task's few dozen ids, in statements built once
-    (:func:`_prebuilt`). On PostgreSQL one array parameter (``= ANY``): the statement's text
-    is the same for any count, so psycopg prepares it once per process, instead of a
-    parameter per id every time; elsewhere an expanding list."""
-    if postgresql:
-        return column == sa.any_(sa.bindparam("ids", type_=_INT_ARRAY))
-    return column.in_(sa.bindparam("ids", expanding=True))
 
 
 _Statement = TypeVar("_Statement")
@@ -704,7 +691,7 @@ def _pending_lines_statement(postgresql: bool) -> sa.Select[Any]:
             )
         )
         .where(
-            _among_ids(_OUTBOX.c.batch_id, postgresql),
+            among_ids(_OUTBOX.c.batch_id, postgresql),
             _OUTBOX.c.status == OutboxStatus.PENDING,
         )
         .order_by(_OUTBOX.c.batch_id, _OUTBOX.c.due_at, _OUTBOX.c.id)
@@ -839,7 +826,7 @@ def _claim_statement(postgresql: bool) -> sa.Update:
             ),
         ),
     )
-    wanted = sa.select(_OUTBOX.c.id).where(_among_ids(_OUTBOX.c.id, postgresql), claimable)
+    wanted = sa.select(_OUTBOX.c.id).where(among_ids(_OUTBOX.c.id, postgresql), claimable)
     if postgresql:
         wanted = wanted.with_for_update(skip_locked=True)
     return (
@@ -997,12 +984,12 @@ def _finish_statement(postgresql: bool, settings: Mapping[str, Any]) -> sa.Updat
         .where(
             sa.or_(
                 sa.and_(
-                    _among_ids(_OUTBOX.c.id, postgresql),
+                    among_ids(_OUTBOX.c.id, postgresql),
                     _OUTBOX.c.status == OutboxStatus.SENDING,
                     _OUTBOX.c.claimed_at == now,
                 ),
                 sa.and_(
-                    _among_ids(_OUTBOX.c.batch_id, postgresql),
+                    among_ids(_OUTBOX.c.batch_id, postgresql),
                     _OUTBOX.c.status == OutboxStatus.PENDING,
                     claim_is_ours,
                 ),
@@ -1184,7 +1171,7 @@ class _Recipient(NamedTuple):
 def _recipients_statement(postgresql: bool) -> sa.Select[Any]:
     return sa.select(
         _USERS.c.id, _USERS.c.email, _USERS.c.language, _USERS.c.is_active_account
-    ).where(_among_ids(_USERS.c.id, postgresql))
+    ).where(among_ids(_USERS.c.id, postgresql))
 
 
 def _recipients(user_ids: Iterable[int]) -> dict[int, _Recipient]:

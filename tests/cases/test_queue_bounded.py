@@ -184,33 +184,39 @@ def test_a_search_runs_once_per_listing_and_its_pages_are_slices_of_it(any_app: 
     client = any_app.test_client()
     org = make_org_key()
     sign_in(client, Role.CASEWORKER)
-    open_cases(org, queue_service.PAGE_SIZE + 3, status=CaseStatus.ASSESSING)
+    found = queue_service.PAGE_SIZE + 3
+    open_cases(org, found, status=CaseStatus.ASSESSING)
     open_cases(org, 2, start=100, status=CaseStatus.CLOSED)
-    everything = [f"RF-B{n:03d}" for n in range(queue_service.PAGE_SIZE + 3)]
+    everything = [f"RF-B{n:03d}" for n in range(found)]
 
-    def searched(query: str) -> tuple[str, list[str]]:
+    def searched(query: str) -> tuple[str, list[str], int]:
+        """The page, the statements that match on the reference's pattern (a bound parameter),
+        and how many statements the listing ran."""
         client.get(f"/cases/?{query}")  # warm: the session row, the time zone, the key
         with statements(any_app) as seen:
             response = client.get(f"/cases/?{query}")
         assert response.status_code == 200
-        # The reference's pattern is a bound parameter: the statements that match on it.
-        return response.get_data(as_text=True), [sql for sql in seen if " LIKE " in sql]
+        html = response.get_data(as_text=True)
+        return html, [sql for sql in seen if " LIKE " in sql], len(seen)
 
     # Counted and paged from one search: the page is read by id, not searched again.
-    first, matching = searched("view=open&q=RF-B0")
+    first, matching, ran = searched("view=open&q=RF-B0")
     assert len(matching) == 1, matching
     assert refs_in(first) == everything[: queue_service.PAGE_SIZE]
-    assert f"More than {CAP} cases" not in first  # the list's count reached past the cap
-    second, matching = searched("view=open&q=RF-B0&page=2")
+    # Counted past the tabs' cap (5), as deep as the page needs: more than one page's worth.
+    assert f"More than {queue_service.PAGE_SIZE} cases" in first
+    second, matching, _ = searched("view=open&q=RF-B0&page=2")
     assert len(matching) == 1, matching
     assert refs_in(second) == everything[queue_service.PAGE_SIZE :]
     assert "page 2 of 2" in second
     # A page past the end shows the last one; the closed cases stay out of "open".
-    assert refs_in(searched("view=open&q=RF-B&page=7")[0]) == everything[queue_service.PAGE_SIZE :]
-    # Nothing found: no page to read at all.
-    empty, matching = searched("view=open&q=RF-ZZZ")
+    past = searched("view=open&q=RF-B&page=7")[0]
+    assert refs_in(past) == everything[queue_service.PAGE_SIZE :]
+    # Nothing found: the search runs once and no page is read at all (one statement fewer).
+    empty, matching, ran_empty = searched("view=open&q=RF-ZZZ")
     assert refs_in(empty) == []
     assert len(matching) == 1, matching
+    assert ran_empty == ran - 1, (ran_empty, ran)
 
 
 @pytest.mark.postgres
