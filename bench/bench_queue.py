@@ -225,10 +225,10 @@ def scenarios(caseworker_id: int, ref_part: str) -> list[tuple[str, str, str, di
 
 
 BARE_PAGE = """<!doctype html><title>Cases</title><table>
-{%- for row in rows %}<tr><th><a href="/cases/{{ row[1] }}">{{ row[1] }}</a></th>
-<td>{{ row[5] }}</td><td>{{ row[2] }}</td><td>{{ row[-3] }} {{ row[-2] or '' }}</td>
-<td>{{ row[-6] or '' }} {{ row[-4] or '—' }}</td><td>{{ row[8] or '' }}</td>
-<td>{{ row[-1] or '' }}</td></tr>
+{%- for row in rows %}<tr><th><a href="/cases/{{ row.ref }}">{{ row.ref }}</a></th>
+<td>{{ row.urgency }}</td><td>{{ row.status }}</td><td>{{ row.name }} {{ row.name_zh or '' }}</td>
+<td>{{ row.kind or '' }} {{ row.due_at or '—' }}</td><td>{{ row.country or '' }}</td>
+<td>{{ row.email or '' }}</td></tr>
 {%- endfor %}</table>"""
 
 
@@ -236,6 +236,7 @@ def bare_page_app(connection: Any) -> Any:
     """The bare page (module docstring): one route, ``/<scenario>``, serving the scenario's
     bare statement as a table, on ``connection`` (psycopg, no ORM)."""
     from flask import Flask
+    from psycopg.rows import dict_row
 
     bare_app = Flask("bare_page")
     statements: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -248,7 +249,7 @@ def bare_page_app(connection: Any) -> Any:
 
         sql, extra = statements[name]
         now = utcnow()
-        cursor = connection.cursor()
+        cursor = connection.cursor(row_factory=dict_row)  # the columns by name
         cursor.execute(sql, {"now": now, "soon": now + DUE_SOON, **extra})
         rows = cursor.fetchall()
         connection.commit()
