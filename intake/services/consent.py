@@ -111,15 +111,27 @@ def _derive_flag(case: Case) -> None:
 def _recorded_entry(
     record: ConsentRecord, actor: User | None, actor_label: str | None
 ) -> audit.Entry:
+    return _recorded_event(
+        record.case_id,
+        _recorded_detail(
+            record.id, record.purpose, record.entry_id, record.given_by, record.given_via
+        ),
+        actor,
+        actor_label,
+    )
+
+
+def _recorded_event(
+    case_id: int, detail: dict[str, Any], actor: User | None, actor_label: str | None
+) -> audit.Entry:
+    """The "consent.recorded" event of a record on ``case_id``."""
     return audit.Entry(
         "consent.recorded",
         "case",
-        record.case_id,
+        case_id,
         actor_label=actor_label or (f"user:{actor.email}" if actor is not None else "system"),
         actor_id=actor.id if actor is not None else None,
-        detail=_recorded_detail(
-            record.id, record.purpose, record.entry_id, record.given_by, record.given_via
-        ),
+        detail=detail,
     )
 
 
@@ -175,18 +187,17 @@ def intake_entries(
     the same events as :func:`_recorded_entry` of those records, made from the ids and
     purposes the insert returned (no ORM object is built for a row that is not read)."""
     return [
-        audit.Entry(
-            "consent.recorded",
-            "case",
+        _recorded_event(
             case_id,
-            actor_label=actor_label or "system",
-            detail=_recorded_detail(
+            _recorded_detail(
                 record_id,
                 ConsentPurpose(purpose),
                 None,
                 ConsentGiver.SUBMITTER,
                 ConsentChannel.INTAKE_FORM,
             ),
+            None,
+            actor_label,
         )
         for record_id, purpose in sorted(inserted)
     ]

@@ -41,6 +41,7 @@ from intake.models import (
     Case,
     OutboxStatus,
     Referral,
+    ReferralState,
     ReminderOutbox,
     Role,
     User,
@@ -711,18 +712,25 @@ def _pending_lines(batch_ids: Sequence[int]) -> dict[int, list[_Line]]:
         if batch_id is None:  # excluded by the query; here for the type checker
             continue
         lines.setdefault(batch_id, []).append(
-            _Line(
-                item_id,
-                referral_id,
-                offset_key,
-                due,
-                state in AWAITING,
-                owner,
-                assignee,
-                ref or "-",
-            )
+            _line_of(item_id, referral_id, offset_key, due, state, owner, assignee, ref)
         )
     return lines
+
+
+def _line_of(
+    item_id: int,
+    referral_id: int | None,
+    offset_key: str,
+    due: datetime | None,
+    state: ReferralState | None,
+    owner: int | None,
+    assignee: int | None,
+    ref: str | None,
+) -> _Line:
+    """A pending item as a batch's e-mail lists it (from _pending_lines' or the claim's read)."""
+    return _Line(
+        item_id, referral_id, offset_key, due, state in AWAITING, owner, assignee, ref or "-"
+    )
 
 
 @dataclass
@@ -934,29 +942,16 @@ def _claim_and_read(outbox_ids: Sequence[int], now: datetime) -> _Read:
     stored_zone: str | None = None
     for record in result:
         claimed = _Claimed._make(record[:width])
-        email, language, active, item_id, referral_id, offset_key, due, state = record[
-            width : width + 8
-        ]
-        owner, assignee, case_ref, stored_zone = record[width + 8 :]
+        email, language, active = record[width : width + 3]
+        item, stored_zone = record[width + 3 : -1], record[-1]  # the item's columns, the zone
         if not read.rows or read.rows[-1].id != claimed.id:
             read.rows.append(claimed)
             if email is not None:
                 read.people[claimed.recipient_id] = _Recipient(
                     claimed.recipient_id, email, language, active
                 )
-        if item_id is not None:
-            read.lines.setdefault(claimed.id, []).append(
-                _Line(
-                    item_id,
-                    referral_id,
-                    offset_key,
-                    due,
-                    state in AWAITING,
-                    owner,
-                    assignee,
-                    case_ref or "-",
-                )
-            )
+        if item[0] is not None:
+            read.lines.setdefault(claimed.id, []).append(_line_of(*item))
     if read.rows:
         keep_timezone(stored_zone)
     return read
