@@ -177,3 +177,49 @@ def live_server_for() -> Iterator[Callable[[Flask], Any]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_the_receipt_s_immediate_guidance_fits_a_phone_and_keeps_each_contact_in_order(
+    organisation: None, live_server: Any, browser: Any, locale: str
+) -> None:
+    """Without JavaScript the receipt repeats "If you are in danger now": its long addresses
+    wrap instead of widening the page (675 px at 360 before), and a note in another script
+    than the page's (an English place on an Arabic page) is isolated like the address."""
+    from tests.public.test_browser import fill_request_form
+
+    SHOTS.mkdir(exist_ok=True)
+    context = _context(browser, False, locale, PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        fill_request_form(page)  # "Immediate", detention and reprisal, Taiwan
+        page.click("#send-request")
+        page.wait_for_selector("#receipt-code")
+        panel = page.locator("#urgent-help-panel")
+        expect(panel).to_be_visible()
+        embassies = panel.locator("[data-channel=embassies]")
+        expect(embassies.locator("bdi")).to_have_text("(list of embassies worldwide)")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=str(SHOTS / f"receipt-nojs-{locale}-360.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_the_hidden_immediate_panel_leaves_no_box_on_the_page(
+    organisation: None, live_server: Any, browser: Any
+) -> None:
+    """Until "Immediate" is chosen nothing of the panel shows (an empty red strip did)."""
+    context = _context(browser, True, "ar", PHONE)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang=ar")
+        expect(page.locator("#urgent-help-panel")).to_be_hidden()
+        box = page.locator("#urgent-help").bounding_box()
+        assert box is not None and box["height"] == 0, box
+        page.check("input[name=urgency][value=immediate]")
+        note = page.locator("#urgent-help-panel [data-channel=embassies] bdi")
+        expect(note).to_have_text("(list of embassies worldwide)")  # built by urgent-help.js
+        assert page.locator("#urgent-help").bounding_box()["height"] > 0  # type: ignore[index]
+    finally:
+        context.close()

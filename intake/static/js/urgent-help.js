@@ -56,7 +56,10 @@
           line.appendChild(value);
           const place = contact.round_the_clock ? panel.dataset.roundTheClock : contact.place;
           if (place) {
-            line.appendChild(document.createTextNode(" (" + place + ")"));
+            // Isolated, as the value is: an English place in an Arabic line keeps its order.
+            const note = document.createElement("bdi");
+            note.textContent = "(" + place + ")";
+            line.append(" ", note);
           }
           contacts.appendChild(line);
         }
