@@ -216,7 +216,8 @@ def test_the_hidden_immediate_panel_leaves_no_box_on_the_page(
         page.goto(f"{live_server.url}/request?lang=ar")
         expect(page.locator("#urgent-help-panel")).to_be_hidden()
         box = page.locator("#urgent-help").bounding_box()
-        assert box is not None and box["height"] == 0, box
+        assert box is not None
+        assert box["height"] == 0, box
         page.check("input[name=urgency][value=immediate]")
         note = page.locator("#urgent-help-panel [data-channel=embassies] bdi")
         expect(note).to_have_text("(list of embassies worldwide)")  # built by urgent-help.js
