@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from flask import abort, g, session
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from intake.auth.sessions import END_REASON, SID
@@ -21,6 +22,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 login_manager.login_view = "auth.login"
+# Flask-Login's own "Please log in to access this page." is English on every page.
+login_manager.login_message = _l("Sign in to open this page.")
 # Flask-Login's "strong" protection deletes a session whose IP/User-Agent hash changed, but only
 # for non-permanent sessions: ours are permanent (they carry an expiry), for which it merely
 # marks the session "not fresh", and nothing here asks for freshness. It would only have looked

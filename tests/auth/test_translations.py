@@ -30,3 +30,16 @@ def test_admin_and_lock_state_in_traditional_chinese(app: Flask, client: FlaskCl
     assert "金鑰已鎖定" in users  # the lock state in the header
     assert "稽核紀錄" in client.get("/admin/audit").get_data(as_text=True)
     assert "解鎖你的金鑰" in client.get("/auth/unlock").get_data(as_text=True)
+
+
+def test_a_page_that_needs_signing_in_says_so_in_the_chosen_language(
+    client: FlaskClient,
+) -> None:
+    """Flask-Login's own message was English on a Chinese sign-in page."""
+    for language, said in (("zh_Hans", "请先登录"), ("zh_Hant", "請先登入"), ("en", "Sign in to")):
+        client.get(f"/login?lang={language}")
+        response = client.get("/cases/", follow_redirects=True)
+        page = response.get_data(as_text=True)
+        assert response.request.path == "/login"
+        assert said in page, language
+        assert "Please log in" not in page
