@@ -47,8 +47,11 @@ Page = str | Response | tuple[str, int]
 
 @bp.context_processor
 def custody_warning() -> dict[str, Any]:
-    """Every admin page warns while one lost password could lose every case (DESIGN §3)."""
-    return {"custody_at_risk": recovery.custody_at_risk()}
+    """Every admin page warns while one lost password could lose every case (DESIGN §3): to
+    admins, who can fix it; a caseworker refused an admin page is not told of it (its link
+    would refuse them too)."""
+    is_admin = current_user.is_authenticated and current_user.role in ADMINS
+    return {"custody_at_risk": is_admin and recovery.custody_at_risk()}
 
 
 def _me() -> User:

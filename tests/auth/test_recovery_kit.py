@@ -337,3 +337,17 @@ def test_rotation_seals_the_new_key_to_the_kit_in_force(
     assert set(seals) == {org.key.id, new_key.id}
     opened = crypto.unseal(crypto.b64decode_strict(seals[new_key.id].sealed_org_secret), kit_secret)
     assert opened == new_secret
+
+
+def test_a_caseworker_refused_an_admin_page_is_not_shown_the_admins_warning(
+    pg_app: Flask, lone_admin: tuple[User, OrgKeyPair]
+) -> None:
+    """The warning links to /admin/keys, which refuses a caseworker too: on their 403 page it
+    was an alarm they can do nothing about."""
+    client = pg_app.test_client()
+    sign_in(client, Role.CASEWORKER)  # no key of their own: the admin is still its lone holder
+    assert recovery.custody_at_risk()
+    for path in ("/admin/", "/admin/keys"):
+        response = client.get(path)
+        assert response.status_code == 403
+        assert b"data-custody-warning" not in response.data, path
