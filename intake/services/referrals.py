@@ -348,7 +348,12 @@ def listing(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Selec
         case "awaiting" | "timeline":
             query = query.where(awaiting)
         case "action":
-            query = query.where(awaiting, Referral.due_at <= now + DUE_SOON)
+            # A draft is work too: until it is sent its clock has not started, and it would
+            # otherwise be in no view that asks for action (usability pass, 2026-12-02).
+            query = query.where(
+                awaiting,
+                sa.or_(Referral.due_at <= now + DUE_SOON, Referral.state == ReferralState.DRAFT),
+            )
     if filters.kind is not None:
         query = query.where(Referral.kind == filters.kind)
     if filters.state is not None:
@@ -405,6 +410,7 @@ class Overview:
     overdue: int
     due_soon: int
     awaiting: int
+    drafts: int  # not sent yet (counted in ``awaiting`` too)
 
 
 def overview(now: datetime | None = None, owner_id: int | None = None) -> Overview:
@@ -415,11 +421,12 @@ def overview(now: datetime | None = None, owner_id: int | None = None) -> Overvi
         sa.func.count().filter(Referral.due_at < now),
         sa.func.count().filter(Referral.due_at >= now, Referral.due_at <= now + DUE_SOON),
         sa.func.count(),
+        sa.func.count().filter(Referral.state == ReferralState.DRAFT),
     ).where(Referral.state.in_(AWAITING))
     if owner_id is not None:
         query = query.where(mine(owner_id))
-    overdue, due_soon, awaiting = db.session.execute(query).one()
-    return Overview(overdue=overdue, due_soon=due_soon, awaiting=awaiting)
+    overdue, due_soon, awaiting, drafts = db.session.execute(query).one()
+    return Overview(overdue=overdue, due_soon=due_soon, awaiting=awaiting, drafts=drafts)
 
 
 # --- The referral's note, sealed in the browser (DESIGN §1.1) ---------------------------------

@@ -13,6 +13,7 @@ from flask import Flask
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Role
+from intake.services import referrals
 from tests.builders import make_case, make_entry, make_org_key, make_user, sign_in
 from tests.referrals.conftest import CANARY, sent_referral
 
@@ -273,3 +274,24 @@ def test_opening_a_referral_page_is_audited_as_a_read_of_its_case(web: Flask) ->
         sa.select(AuditEvent).where(AuditEvent.action == "referral.view")
     ).one()
     assert (event.actor_id, event.target_id) == (user.id, str(referral.case_id))
+
+
+def test_a_draft_is_in_action_needed_and_counted_as_not_sent_yet(web: Flask) -> None:
+    """A draft's clock has not started, so it was in no view that asks for action: easy to
+    forget (usability pass). It is listed there, and the summary links to the drafts."""
+    org = make_org_key()
+    owner = make_user()
+    make_entry("test-ngo")
+    case = make_case(org)
+    draft = referrals.create(case.id, "test-ngo", ReferralKind.SP_URGENT_APPEAL, owner)
+    later = sent_referral(sent_at=utcnow() - timedelta(days=1), owner=owner, org=org)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    html = client.get("/referrals/").get_data(as_text=True)  # "Action needed" by default
+    assert draft.case.ref in html
+    assert later.case.ref not in html  # its deadline is weeks away
+    assert 'data-drafts="1"' in html
+    assert "Not sent yet: 1" in html
+    drafts = client.get("/referrals/?view=all&state=draft").get_data(as_text=True)
+    assert draft.case.ref in drafts
+    assert later.case.ref not in drafts
