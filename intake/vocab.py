@@ -323,10 +323,15 @@ def _chinese(text: str | None, locale: str) -> str | None:
 def entry_name(entry: Any, locale: str | None = None) -> str:
     """A directory entry's name for the reader: its Chinese name in a Chinese locale (in the
     reader's script) where the directory has one, else its English name."""
+    return name_for_reader(str(entry.name), entry.name_zh, locale)
+
+
+def name_for_reader(name: str, name_zh: str | None, locale: str | None = None) -> str:
+    """:func:`entry_name` from an entry's two name columns (a page that reads columns)."""
     locale = locale or _reader_locale()
     if locale.startswith("zh"):
-        return _chinese(entry.name_zh, locale) or str(entry.name)
-    return str(entry.name)
+        return _chinese(name_zh, locale) or name
+    return name
 
 
 def entry_description(entry: Any, locale: str | None = None) -> str:

@@ -14,7 +14,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from intake import clock, labels
+from intake import clock, labels, vocab
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.db import utcnow
 from intake.extensions import db
@@ -161,19 +161,17 @@ def index() -> str:
 
 
 def _entry_choices(case: Case, entries: list[DirectoryEntry]) -> list[SelectChoice]:
-    entries = sorted(entries, key=lambda entry: entry.name)
+    names = {entry.id: vocab.entry_name(entry) for entry in entries}  # in the reader's language
+    entries = sorted(entries, key=lambda entry: names[entry.id])
     by_id = {entry.id: entry for entry in entries}
     suggested = [s["id"] for s in case.triage or [] if s.get("id") in by_id]
     # No preset: the caseworker chooses. Triage suggestions first, then everything by name.
     first_group, rest_group = _("Triage suggestions, best first"), _("All entries")
     return (
         [SelectChoice("", _("— Choose an organisation or mechanism —"))]
+        + [SelectChoice(entry_id, names[entry_id], optgroup=first_group) for entry_id in suggested]
         + [
-            SelectChoice(entry_id, by_id[entry_id].name, optgroup=first_group)
-            for entry_id in suggested
-        ]
-        + [
-            SelectChoice(entry.id, entry.name, optgroup=rest_group)
+            SelectChoice(entry.id, names[entry.id], optgroup=rest_group)
             for entry in entries
             if entry.id not in suggested
         ]
@@ -257,7 +255,7 @@ def new() -> str | Response | tuple[str, int]:
             form.kind.errors = [
                 _(
                     "%(entry)s does not take this kind of referral. Choose one of its kinds.",
-                    entry=entry.name,
+                    entry=vocab.entry_name(entry),
                 )
             ]
             status = 422

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from intake import vocab
 from intake.extensions import db
 from intake.models import AWAITING, AuditEvent, Case, CaseMessage, MessageKind, Referral
 from intake.services import casework, directory, referrals
@@ -97,7 +98,8 @@ def next_action(case: Case, case_referrals: list[Referral]) -> NextAction | None
 
 def suggestions(case: Case) -> list[dict[str, Any]]:
     """Stored triage suggestions, highest score first (ties keep triage's order), each with
-    ``kind``: the referral kind its entry naturally takes (``None`` if the entry is retired)."""
+    ``kind``: the referral kind its entry naturally takes (``None`` if the entry is retired),
+    and its name in the reader's language."""
     entries = {entry.id: entry for entry in directory.active_entries()}
     ranked = sorted(
         enumerate(case.triage or []),
@@ -106,6 +108,9 @@ def suggestions(case: Case) -> list[dict[str, Any]]:
     result = []
     for _position, suggestion in ranked:
         entry = entries.get(suggestion.get("id", ""))
-        kind = referrals.natural_kind(entry).value if entry is not None else None
-        result.append({**suggestion, "kind": kind})
+        if entry is None:  # retired: the name it had when triaged
+            result.append({**suggestion, "kind": None})
+            continue
+        kind = referrals.natural_kind(entry).value
+        result.append({**suggestion, "kind": kind, "name": vocab.entry_name(entry)})
     return result

@@ -18,6 +18,7 @@ from flask_babel import get_locale
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.orm import aliased
 
+from intake import vocab
 from intake.db import UTCDateTime, among_ids, like_escape, utcnow
 from intake.extensions import db
 from intake.models import (
@@ -622,7 +623,7 @@ def _queue_rows(
     """Each case ``query`` finds with its nearest running referral clock (and that entry's
     names), whether it has search tokens under the current key, and the e-mail address of
     whoever holds it."""
-    chinese = str(get_locale() or "").startswith("zh")
+    locale = str(get_locale() or "en")
     rows = []
     parameters = {
         **_listing_parameters(now, viewer),
@@ -634,7 +635,7 @@ def _queue_rows(
         kind, state, due_at, entry_id, name, name_zh, is_indexed, holder_email = row[_CASE_COLUMNS:]
         clock = None
         if due_at is not None:
-            entry = (name_zh if chinese and name_zh else name) or entry_id
+            entry = vocab.name_for_reader(name, name_zh, locale) if name else entry_id
             clock = NearestClock(kind, state, due_at, entry)
         rows.append(
             QueueRow(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from intake import crypto
+from intake import crypto, vocab
 from intake.db import like_escape, utcnow
 from intake.extensions import db
 from intake.models import (
@@ -317,7 +317,9 @@ def next_best(referral: Referral) -> dict[str, Any] | None:
     )
     for suggestion in referral.case.triage or []:
         if suggestion.get("id") not in tried:
-            return suggestion
+            entry = db.session.get(DirectoryEntry, suggestion.get("id", ""))
+            # Named in the reader's language, as the entry is everywhere else.
+            return {**suggestion, "name": vocab.entry_name(entry)} if entry else suggestion
     return None
 
 

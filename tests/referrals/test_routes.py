@@ -182,7 +182,7 @@ def test_bad_transitions_are_refused_and_change_nothing(web: Flask, data: dict) 
 def test_views_filter_and_show_next_best_for_overdue(web: Flask) -> None:
     org = make_org_key()
     owner = make_user()
-    make_entry("other-ngo")
+    make_entry("other-ngo", name="Other NGO")  # "next best" names the entry as the directory does
     overdue = sent_referral(sent_at=utcnow() - timedelta(days=61), owner=owner, org=org)
     overdue.case.triage = [
         {"id": "other-ngo", "name": "Other NGO", "score": 2, "reasons": ["r"], "caveats": []}
