@@ -57,7 +57,7 @@ from intake.services import (
     reprisals,
     un_steps,
 )
-from intake.services.deadlines import DUE_SOON, UN_KINDS
+from intake.services.deadlines import DUE_SOON, KINDS_IN_HOURS, UN_KINDS
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
 from intake.web import error_response
@@ -204,7 +204,8 @@ def _clock_words(starts: str) -> str:
 
 def _kinds_by_entry(case: Case, entries: list[DirectoryEntry]) -> dict[str, Any]:
     """For referral-new.js: each entry's kinds (natural first) and the deadline each implies,
-    computed here by the same rule the referral will get (deadlines.due_at)."""
+    computed here by the same rule the referral will get (deadlines.due_at); whether the kind
+    takes a deadline in hours, and the consent purpose it needs."""
     now = utcnow()
     table: dict[str, Any] = {}
     for entry in entries:
@@ -217,6 +218,8 @@ def _kinds_by_entry(case: Case, entries: list[DirectoryEntry]) -> dict[str, Any]
                     "due": clock.local_text(implied.due_at),
                     "due_utc": clock.iso_utc(implied.due_at),
                     "clock": _clock_words(implied.clock_starts),
+                    "hours": kind in KINDS_IN_HOURS,
+                    "purpose": consent.purpose_for(kind).value,
                 }
             )
         table[entry.id] = kinds
@@ -279,11 +282,15 @@ def new() -> str | Response | tuple[str, int]:
     elif request.method == "POST":
         status = 422
     chosen = by_id.get(form.entry_id.data or "")
+    # Until an entry is chosen the kind is only the form's default: nothing is chosen yet.
+    kind_chosen = (
+        ReferralKind(form.kind.data)
+        if chosen is not None and form.kind.data in set(ReferralKind)
+        else None
+    )
     implied = None
-    if chosen is not None and form.kind.data in set(ReferralKind):
-        kind_chosen = ReferralKind(form.kind.data)
-        if kind_chosen in referrals.accepted_kinds(chosen):
-            implied = referrals.implied_due(case, chosen, kind_chosen)
+    if chosen is not None and kind_chosen in referrals.accepted_kinds(chosen):
+        implied = referrals.implied_due(case, chosen, kind_chosen)
     missing_consent = consent.missing_purposes(case)
     return (
         render_template(
@@ -291,7 +298,11 @@ def new() -> str | Response | tuple[str, int]:
             form=form,
             case=case,
             needs_override=bool(missing_consent),
-            missing_consent=[labels.CONSENT_PURPOSE_LABELS[p] for p in missing_consent],
+            missing_consent={p.value: labels.CONSENT_PURPOSE_LABELS[p] for p in missing_consent},
+            # What the chosen kind needs (all of it until a kind is chosen); the script
+            # follows the choice.
+            purpose_chosen=consent.purpose_for(kind_chosen).value if kind_chosen else None,
+            hours_shown=kind_chosen is None or kind_chosen in KINDS_IN_HOURS,
             is_admin=current_user.role == Role.ADMIN,
             kinds_by_entry=_kinds_by_entry(case, entries),
             implied=implied,

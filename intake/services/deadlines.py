@@ -18,6 +18,8 @@ from intake.models.referral import ReferralKind
 SP_REPLY_DAYS = 60
 LEGISLATION_HOURS = 48
 EMBASSY_HOURS = 24
+# The kinds whose deadline a referral may set in hours (``due_hours``; due_at below).
+KINDS_IN_HOURS = frozenset({ReferralKind.SP_LEGISLATION, ReferralKind.EMBASSY_CONTACT})
 WGAD_MONTHS = 6
 DEFAULT_NGO_DAYS = 14
 DEFAULT_FOLLOW_UP_DAYS = 14

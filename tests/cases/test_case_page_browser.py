@@ -79,9 +79,14 @@ def test_the_referral_form_kind_follows_the_entry_in_real_chromium(
     page = staff_page(browser, app, live_server, user)
     try:
         page.goto(f"{live_server.url}/cases/{case.ref}")
-        # Score order, and Refer on the top suggestion preselects entry and kind.
+        # Score order (named as the directory names them now), and Refer on the top
+        # suggestion preselects entry and kind.
         names = page.locator(".triage-list > li > strong").all_inner_texts()
-        assert names[:3] == ["Front Line Defenders", "UN SR HRDs", "Embassies"]
+        assert names[:3] == [
+            "Front Line Defenders",
+            "UN Special Rapporteur on the situation of human rights defenders",
+            "Embassies (first 24 hours)",
+        ]
         page.locator("a[data-refer]").first.click()
         page.wait_for_url("**/referrals/new**")
         assert page.input_value("#entry_id") == "frontline-defenders"
@@ -139,3 +144,58 @@ def test_case_page_and_referrals_fit_360px_with_no_axe_violations(
             assert_accessible(page, f"{path} ({locale})")
     finally:
         context.close()
+
+
+def test_the_referral_form_asks_only_what_the_chosen_kind_needs(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """The usability pass found a red "No consent is recorded for: …" box above every new
+    referral and a deadline-in-hours field for every kind. The consent notice now shows only
+    when the chosen kind's purpose has no consent (the intake form's consent covers sharing
+    and UN submissions, not the reprisals report), the hours field only for a kind that takes
+    hours; with and without JavaScript."""
+    directory.import_shipped()
+    case = a_case_with_triage(make_org_key())
+    user = make_user(Role.CASEWORKER)
+    page = staff_page(browser, app, live_server, user)
+    notice, hours = page.locator("#consent-needed"), page.locator("[data-hours-field]")
+    try:
+        page.goto(f"{live_server.url}/referrals/new?ref={case.ref}&entry=frontline-defenders")
+        assert page.input_value("#kind") == "ngo_referral"
+        assert not notice.is_visible()  # sharing: consent from the intake form
+        assert not hours.is_visible()
+        page.select_option("#entry_id", "un-sr-hrds")
+        page.select_option("#kind", "sp_legislation")  # a draft-law letter: 48 hours or more
+        assert hours.is_visible()
+        assert not notice.is_visible()
+        page.select_option("#entry_id", "ohchr-reprisals")
+        assert page.input_value("#kind") == "reprisals_report"
+        assert notice.is_visible()
+        shown = notice.locator("[data-purpose]:visible").all_inner_texts()
+        assert len(shown) == 1
+        assert "UN reprisals report" in shown[0]
+        assert not hours.is_visible()
+    finally:
+        page.context.close()
+    no_script = browser.new_context(java_script_enabled=False)
+    no_script.add_cookies(
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": session_cookie(app, user),
+                "url": live_server.url,
+            }
+        ]
+    )
+    try:
+        page = no_script.new_page()
+        base = f"{live_server.url}/referrals/new?ref={case.ref}"
+        page.goto(f"{base}&entry=frontline-defenders")
+        assert not page.locator("#consent-needed").is_visible()
+        page.goto(f"{base}&entry=ohchr-reprisals")
+        assert page.locator("#consent-needed").is_visible()
+        page.goto(base)  # nothing chosen yet: every field, and what is missing, is shown
+        assert page.locator("[data-hours-field]").is_visible()
+        assert page.locator("#consent-needed").is_visible()
+    finally:
+        no_script.close()

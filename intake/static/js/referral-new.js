@@ -7,6 +7,10 @@
  * #referral-kinds. Choosing an entry offers only its kinds and selects the usual one. Without
  * JavaScript the form still works: every kind is listed and the server refuses a kind the entry
  * does not take.
+ *
+ * The deadline-in-hours field shows only for a kind that takes one, and the "no consent is
+ * recorded" notice (with an admin's override reason) only when the chosen kind's purpose has no
+ * consent on record.
  */
 (function () {
   "use strict";
@@ -29,6 +33,34 @@
     return Object.prototype.hasOwnProperty.call(table, entryId) ? table[entryId] : null;
   }
 
+  const hoursField = document.querySelector("[data-hours-field]");
+  const consentNotice = document.querySelector("[data-consent-needed]");
+  const overrideField = document.querySelector("[data-override-field]");
+
+  function showWhatTheKindNeeds(chosen) {
+    if (hoursField) {
+      hoursField.hidden = Boolean(chosen) && !chosen.hours;
+    }
+    if (!consentNotice) {
+      return;
+    }
+    let concerned = false;
+    consentNotice.querySelectorAll("[data-purpose]").forEach(function (line) {
+      line.hidden = Boolean(chosen) && line.dataset.purpose !== chosen.purpose;
+      concerned = concerned || !line.hidden;
+    });
+    consentNotice.hidden = !concerned;
+    if (overrideField) {
+      overrideField.hidden = !concerned;
+      if (!concerned) {
+        // A reason left chosen for a kind that needs none would be sent (and audited).
+        overrideField.querySelectorAll("select").forEach(function (select) {
+          select.value = "";
+        });
+      }
+    }
+  }
+
   function showDue() {
     const kinds = kindsOf(entry.value);
     const chosen = kinds
@@ -36,6 +68,7 @@
         return item.kind === kind.value;
       })
       : null;
+    showWhatTheKindNeeds(chosen);
     if (!chosen) {
       const hint = document.createElement("span");
       hint.className = "hint";
