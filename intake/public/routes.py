@@ -564,7 +564,11 @@ def urgent_guidance(urgency: str | None, threats: list[str], country: str | None
     channels = urgent_help.urgent_channels(
         known, country if country in vocab.ISO_COUNTRIES else None
     )
-    return {"immediate": True, "channels": [channel.as_dict() for channel in channels]}
+    return {
+        "immediate": True,
+        "channels": [channel.as_dict() for channel in channels],
+        "shown_first": urgent_help.SHOWN_FIRST,
+    }
 
 
 @bp.get("/request/urgent-help")

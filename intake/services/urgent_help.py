@@ -10,6 +10,7 @@ comes back with "Immediate" chosen, and on the receipt.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,9 @@ from intake.services.triage_phrases import localise
 
 MAX_CHANNELS = 5
 MAX_CONTACTS = 4
+# Channels shown open; the rest are one tap away (all five open were three phone screens
+# between "How urgent is it?" and the next question).
+SHOWN_FIRST = 2
 USABLE_NOW = ("phone", "email", "secure_form", "onion", "signal", "web")
 _ROUND_THE_CLOCK = ("24", "hotline", "emergency")
 # The reasons that say why a channel fits an emergency (the others are for caseworkers).
@@ -35,6 +39,27 @@ class Contact:
     value: str
     place: str
     round_the_clock: bool
+    href: str  # what a tap opens ("" when nothing safe to open): see contact_href
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_WEB = re.compile(r"https?://[^\s<>\"']+")
+
+
+def contact_href(kind: str, value: str) -> str:
+    """A link a person in danger can tap: the phone's dialler, their mail app, or the channel's
+    web form; only these schemes, built from the directory's value (never a ``javascript:``
+    address). Onion addresses, Signal names and anything else stay text to copy."""
+    value = value.strip()
+    if kind == "phone":
+        digits = re.sub(r"[^0-9]", "", value)
+        if 6 <= len(digits) <= 17:
+            return "tel:" + ("+" if value.lstrip("(").startswith("+") else "") + digits
+    elif kind == "email" and _EMAIL.fullmatch(value):
+        return "mailto:" + value
+    elif kind in ("web", "secure_form") and _WEB.fullmatch(value):
+        return value
+    return ""
 
 
 @dataclass(frozen=True)
@@ -60,12 +85,14 @@ def _contacts(raw: Sequence[Mapping[str, Any]]) -> tuple[Contact, ...]:
         if kind not in USABLE_NOW or not item.get("value"):
             continue
         place = str(item.get("place") or item.get("note") or "")
+        value = str(item["value"])
         contacts.append(
             Contact(
                 kind=kind,
-                value=str(item["value"]),
+                value=value,
                 place=place,
                 round_the_clock=any(word in place.lower() for word in _ROUND_THE_CLOCK),
+                href=contact_href(kind, value),
             )
         )
     # 24-hour lines first, then phones, then the rest in the directory's order.
@@ -96,6 +123,6 @@ def urgent_channels(threats: Sequence[str], country: str | None) -> list[Channel
         contacts = _contacts(entry.contacts)
         # Within triage's order, a line that answers at any hour comes before office hours.
         any_hour = any(contact.round_the_clock for contact in contacts)
-        channel = Channel(entry.id, entry.name, reasons, contacts)
+        channel = Channel(entry.id, vocab.entry_name(entry), reasons, contacts)
         found.append((suggestion.tier, not any_hour, index, channel))
     return [channel for *_order, channel in sorted(found, key=lambda f: f[:3])][:MAX_CHANNELS]

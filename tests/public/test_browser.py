@@ -83,7 +83,8 @@ def fill_request_form(page: Any) -> None:
     for name in FORM_FIELDS:
         by_step.setdefault(_step_of(page, name), []).append(name)
     for number in sorted(by_step):
-        for fold in page.locator(f"[data-step='{number}'] details:not([open]) > summary").all():
+        folds = page.locator(f"[data-step='{number}'] details[data-fold]:not([open]) > summary")
+        for fold in folds.all():
             fold.click()
         for name in by_step[number]:
             _fill_one(page, name)

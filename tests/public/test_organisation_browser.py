@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from intake.extensions import db
 from intake.models import Case, Role
-from intake.services import proof_of_work
+from intake.services import proof_of_work, urgent_help
 from intake.services import settings as org_settings
 from intake.services.directory import import_shipped
 from tests.builders import make_org_key, make_user
@@ -72,7 +72,25 @@ def test_immediate_shows_what_to_do_now_from_routing_facts_only(
             "(+353) 1 210 0489"
         )
         expect(panel.locator("[data-channel=embassies]")).to_be_visible()
+        # The first channels open, the rest one tap away: the next question stays near.
+        assert panel.locator("#urgent-channels > li").count() == urgent_help.SHOWN_FIRST
+        more = panel.locator("#urgent-more")
+        expect(more).to_be_visible()
+        hidden_channel = more.locator("li[data-channel]").first
+        expect(hidden_channel).to_be_hidden()
+        box = panel.bounding_box()
+        assert box is not None
+        assert box["height"] < 1.5 * PHONE["height"], f"the panel is {box['height']} px tall"
+        # A phone number dials when tapped; nothing but tel:, mailto: and http(s) links.
+        expect(
+            panel.locator("[data-channel=frontline-defenders] a[href='tel:+35312100489']")
+        ).to_have_count(1)
+        hrefs = panel.locator("a").evaluate_all("links => links.map(l => l.getAttribute('href'))")
+        assert hrefs
+        assert all(h.startswith(("tel:", "mailto:", "https://", "http://")) for h in hrefs)
         page.screenshot(path=str(SHOTS / f"immediate-js-{locale}-360.png"), full_page=True)
+        more.locator("summary").click()
+        expect(hidden_channel).to_be_visible()
         page.set_viewport_size(DESKTOP)
         page.screenshot(path=str(SHOTS / f"immediate-js-{locale}-1280.png"), full_page=True)
         if locale == "ar":

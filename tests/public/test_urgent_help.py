@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from intake.services import urgent_help
 from intake.services.directory import import_shipped
 from tests.builders import make_org_key
 from tests.conftest import table_count
@@ -36,7 +37,9 @@ def test_immediate_lists_24_hour_lines_and_urgent_appeal_channels(client: FlaskC
     assert "frontline-defenders" in ids
     line = next(c for c in channels if c["id"] == "frontline-defenders")["contacts"][0]
     assert line == {"kind": "phone", "value": "(+353) 1 210 0489",
-                    "place": "24-hour emergency line", "round_the_clock": True}  # fmt: skip
+                    "place": "24-hour emergency line", "round_the_clock": True,
+                    "href": "tel:+35312100489"}  # fmt: skip
+    assert response.get_json()["shown_first"] == urgent_help.SHOWN_FIRST
     # Regional courts need domestic remedies exhausted first: not a "right now" channel.
     assert "inter-american-system" not in ids
 
@@ -119,3 +122,32 @@ def test_before_the_threat_is_chosen_the_round_the_clock_lines_are_shown(
     channels = client.get(URL, query_string={"urgency": "immediate"}).get_json()["channels"]
     ids = [channel["id"] for channel in channels]
     assert ids[:2] == ["embassies", "frontline-defenders"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "href"),
+    [
+        ("phone", "(+353) 1 210 0489", "tel:+35312100489"),
+        ("phone", "+1 (212) 465-1004", "tel:+12124651004"),
+        ("phone", "0800 123 456", "tel:0800123456"),
+        ("phone", "call us", ""),
+        ("phone", "1" * 30, ""),
+        ("email", "urgent-action@ohchr.org", "mailto:urgent-action@ohchr.org"),
+        ("email", "a@b.org?cc=x@y.org", ""),
+        ("email", 'x"@y.org', ""),
+        ("email", "a@b.org?subject=x", ""),
+        ("web", "https://www.frontlinedefenders.org/", "https://www.frontlinedefenders.org/"),
+        ("secure_form", "https://example.org/form?a=1", "https://example.org/form?a=1"),
+        ("web", "javascript:alert(1)", ""),
+        ("web", "data:text/html,<script>alert(1)</script>", ""),
+        ("web", "https://x.org <script>", ""),
+        ("web", "//evil.example", ""),
+        ("onion", "abc.onion", ""),
+        ("signal", "+353 1 210 0489", ""),
+    ],
+)
+def test_a_contact_links_only_to_a_dialler_a_mail_app_or_a_web_page(
+    kind: str, value: str, href: str
+) -> None:
+    """What a person in danger can tap; a hostile directory value never becomes a link."""
+    assert urgent_help.contact_href(kind, value) == href

@@ -33,9 +33,21 @@
     return panel.dataset[key] || kind;
   }
 
-  function render(channels) {
+  const more = document.getElementById("urgent-more");
+  const moreList = more ? more.querySelector("ul") : null;
+  const moreCount = more ? more.querySelector("[data-more-count]") : null;
+
+  // Only the schemes urgent_help.contact_href builds; anything else stays text.
+  function safeHref(href) {
+    return typeof href === "string" && /^(tel:|mailto:|https?:\/\/)/.test(href) ? href : "";
+  }
+
+  function render(channels, shownFirst) {
     list.replaceChildren();
-    for (const channel of channels) {
+    if (moreList) {
+      moreList.replaceChildren();
+    }
+    channels.forEach(function (channel, position) {
       const item = document.createElement("li");
       item.dataset.channel = channel.id;
       const name = document.createElement("strong");
@@ -49,10 +61,18 @@
         for (const contact of channel.contacts) {
           const line = document.createElement("li");
           line.appendChild(document.createTextNode(kindLabel(contact.kind) + ": "));
-          const value = document.createElement("span");
+          const href = safeHref(contact.href);
+          const value = document.createElement(href ? "a" : "span");
           value.className = "contact-value";
           value.dir = "ltr";
           value.textContent = contact.value;
+          if (href) {
+            value.href = href;
+            if (href.indexOf("http") === 0) {
+              value.target = "_blank";
+              value.rel = "noopener noreferrer";
+            }
+          }
           line.appendChild(value);
           const place = contact.round_the_clock ? panel.dataset.roundTheClock : contact.place;
           if (place) {
@@ -65,7 +85,14 @@
         }
         item.appendChild(contacts);
       }
-      list.appendChild(item);
+      (position < shownFirst || !moreList ? list : moreList).appendChild(item);
+    });
+    if (more) {
+      const hidden = Math.max(0, channels.length - shownFirst);
+      more.hidden = hidden === 0 || !moreList;
+      if (moreCount) {
+        moreCount.textContent = String(hidden);
+      }
     }
   }
 
@@ -94,7 +121,7 @@
         return; // the general guidance stays; the channels are a help, not a requirement
       }
       const answer = await response.json();
-      render(answer.channels || []);
+      render(answer.channels || [], Number(answer.shown_first) || 0);
     } catch (error) {
       // Offline: keep what is shown.
     }
