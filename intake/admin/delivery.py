@@ -3,6 +3,8 @@ not be e-mailed, and sending them again once the mail settings are fixed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,15 +16,16 @@ from intake.admin import bp
 from intake.auth.access import ADMINS, role_required
 from intake.extensions import db
 from intake.forms import EmptyForm
-from intake.models import OutboxStatus, ReminderOutbox, User
+from intake.models import ReminderOutbox, User
 from intake.services import delivery, heartbeats
 from intake.services.settings import org_zone
 
 
-def _recipients() -> dict[int, User]:
-    wanted = sa.select(ReminderOutbox.recipient_id).where(
-        ReminderOutbox.status == OutboxStatus.FAILED
-    )
+def _recipients(rows: Sequence[ReminderOutbox]) -> dict[int, User]:
+    """The recipients of the rows listed (not of every failed row, items included)."""
+    wanted = {row.recipient_id for row in rows}
+    if not wanted:
+        return {}
     return {
         user.id: user for user in db.session.scalars(sa.select(User).where(User.id.in_(wanted)))
     }
@@ -31,13 +34,14 @@ def _recipients() -> dict[int, User]:
 @bp.get("/reminders")
 @role_required(*ADMINS)
 def failed_reminders() -> str:
+    rows = delivery.failed_rows()
     return render_template(
         "admin/reminders.html",
-        rows=delivery.failed_rows(),
+        rows=rows,
         total=delivery.failed_count(),
         processes=heartbeats.status(),
         last_seen=heartbeats.last_seen(),
-        recipients=_recipients(),
+        recipients=_recipients(rows),
         zone=org_zone(),
         form=EmptyForm(),
     )

@@ -334,7 +334,7 @@ def transmit(backend: Any, mail: PlainMail) -> None:
 
 
 # An e-mail is a batch or a digest; a batch's items fail with it and are not counted again.
-_AN_EMAIL = sa.or_(ReminderOutbox.kind != "reminder", ReminderOutbox.batch_id.is_(None))
+_AN_EMAIL = ReminderOutbox.is_email()
 
 
 def failed_count() -> int:

@@ -357,6 +357,8 @@ def _recover_stale_claims(now: datetime) -> int:
         .where(
             ReminderOutbox.status == OutboxStatus.SENDING,
             ReminderOutbox.claimed_at < now - timeout,
+            # Only e-mails are claimed (items since batches): this finds them by index.
+            ReminderOutbox.is_email(),
         )
         # The dead worker may have handed the message over already (delivery.MAX_UNACKNOWLEDGED).
         .values(
@@ -376,7 +378,7 @@ def _rows_to_queue(now: datetime) -> list[int]:
         .where(
             ReminderOutbox.status == OutboxStatus.PENDING,
             # Items are mailed by their batch, never alone.
-            ReminderOutbox.kind != "reminder",
+            ~ReminderOutbox.is_item(),
             sa.or_(
                 ReminderOutbox.queued_at.is_(None),
                 ReminderOutbox.queued_at <= now - requeue_after,

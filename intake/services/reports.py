@@ -477,7 +477,7 @@ def reminders_sent(period: Period) -> dict[str, int]:
             ReminderOutbox.status == OutboxStatus.SENT,
             ReminderOutbox.sent_at >= period.start_utc,
             ReminderOutbox.sent_at < period.end_utc,
-            sa.or_(ReminderOutbox.kind != "reminder", ReminderOutbox.batch_id.is_(None)),
+            ReminderOutbox.is_email(),
         )
         .group_by(kind)
     )

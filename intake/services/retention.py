@@ -85,6 +85,8 @@ def _drop_emptied_batches() -> None:
         sa.delete(ReminderOutbox)
         .where(
             ReminderOutbox.kind == "batch",
+            # (A batch is an e-mail: saying so lets SQLite find them by the status index too.)
+            ReminderOutbox.is_email(),
             ReminderOutbox.status.in_(
                 [OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.CANCELLED]
             ),
