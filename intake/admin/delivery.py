@@ -31,6 +31,23 @@ def _recipients(rows: Sequence[ReminderOutbox]) -> dict[int, User]:
     }
 
 
+def _batch_referrals(rows: Sequence[ReminderOutbox]) -> dict[int, list[int]]:
+    """For each batch listed: the referrals its items remind of (one read for them all)."""
+    batches = [row.id for row in rows if row.kind == "batch"]
+    if not batches:
+        return {}
+    carried: dict[int, list[int]] = {batch: [] for batch in batches}
+    for batch_id, referral_id in db.session.execute(
+        sa.select(ReminderOutbox.batch_id, ReminderOutbox.referral_id)
+        .where(ReminderOutbox.batch_id.in_(batches), ReminderOutbox.referral_id.is_not(None))
+        .order_by(ReminderOutbox.batch_id, ReminderOutbox.id)
+    ):
+        listed = carried[int(batch_id)]
+        if referral_id is not None and referral_id not in listed:
+            listed.append(int(referral_id))
+    return carried
+
+
 @bp.get("/reminders")
 @role_required(*ADMINS)
 def failed_reminders() -> str:
@@ -38,6 +55,7 @@ def failed_reminders() -> str:
     return render_template(
         "admin/reminders.html",
         rows=rows,
+        batch_referrals=_batch_referrals(rows),
         total=delivery.failed_count(),
         processes=heartbeats.status(),
         last_seen=heartbeats.last_seen(),

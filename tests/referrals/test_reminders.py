@@ -671,6 +671,12 @@ def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
     sign_in(client, admin)
     assert 'data-failed-reminders="1"' in client.get("/admin/").get_data(as_text=True)
     assert 'data-process="worker"' in client.get("/admin/").get_data(as_text=True)
+    # The failed e-mail is a batch: listed as the reminder e-mail it is, with its referral
+    # (it was listed as a "Daily digest").
+    listed = client.get("/admin/reminders").get_data(as_text=True)
+    assert "Reminder e-mail of" in listed
+    assert f'href="/referrals/{referral.id}"' in listed
+    assert "Daily digest" not in listed
     assert client.post("/admin/reminders/resend", data={}).status_code == 400  # no CSRF token
     token = csrf_token(client, "/admin/reminders")
     smtp_server.handler.refusals_left = 0  # the admin fixed the mail settings
