@@ -42,9 +42,9 @@ def _batch_referrals(rows: Sequence[ReminderOutbox]) -> dict[int, list[int]]:
         .where(ReminderOutbox.batch_id.in_(batches), ReminderOutbox.referral_id.is_not(None))
         .order_by(ReminderOutbox.batch_id, ReminderOutbox.id)
     ):
-        listed = carried[int(batch_id)]
-        if referral_id is not None and referral_id not in listed:
-            listed.append(int(referral_id))
+        listed = carried.get(batch_id or 0)
+        if listed is not None and referral_id is not None and referral_id not in listed:
+            listed.append(referral_id)
     return carried
 
 
