@@ -19,6 +19,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import (
+    Field,
     Form,
     HiddenField,
     MultipleFileField,
@@ -84,6 +85,16 @@ _WTFORMS_LOCALES = {"zh_Hans": "zh", "zh_Hant": "zh_TW"}
 @cache
 def _wtforms_messages(locale: str) -> Any:
     return wtforms_translations([_WTFORMS_LOCALES.get(locale, locale), "en"])
+
+
+def required_message(field: Field) -> str:
+    """What the server answers when ``field`` is left empty, for a field its validators make
+    required: the form's markup carries it (``data-required``) so that the browser checks each
+    step by the same rule and says the same thing, in the page's language."""
+    for validator in field.validators:
+        if isinstance(validator, DataRequired | InputRequired) and validator.message:
+            return str(validator.message)
+    return str(field.gettext("This field is required."))
 
 
 class PublicForm(Form):

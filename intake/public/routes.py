@@ -66,6 +66,7 @@ from intake.public.forms import (
     FollowUpForm,
     IntakeForm,
     StatusForm,
+    required_message,
 )
 from intake.services import key_pins, keys, proof_of_work, submissions, urgent_help
 from intake.services import settings as org_settings
@@ -89,6 +90,9 @@ NO_JS_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "body"})
 RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactly one GET
 RECEIPT_URGENT = "receipt_urgent"  # with it: the routing facts of an "Immediate" request
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
+
+# _fields.html marks required fields with the server's message, for the browser's checks.
+bp.add_app_template_global(required_message)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -282,6 +282,17 @@ def record(
     return created
 
 
+def withdrawable(case: Case, record_id: int) -> ConsentRecord:
+    """The case's record ``record_id`` while it can still be withdrawn (what /status asks the
+    defender to confirm, and what a withdrawal changes); ConsentError otherwise."""
+    found = db.session.get(ConsentRecord, record_id)
+    if found is None or found.case_id != case.id:
+        raise ConsentError(_l("This consent record does not exist."), 404)
+    if not found.active:
+        raise ConsentError(_l("This consent has already been withdrawn."), 409)
+    return found
+
+
 def _withdraw(
     case: Case,
     record_id: int,
@@ -291,11 +302,7 @@ def _withdraw(
     actor: User | None,
     actor_label: str | None,
 ) -> ConsentRecord:
-    found = db.session.get(ConsentRecord, record_id)
-    if found is None or found.case_id != case.id:
-        raise ConsentError(_l("This consent record does not exist."), 404)
-    if not found.active:
-        raise ConsentError(_l("This consent has already been withdrawn."), 409)
+    found = withdrawable(case, record_id)
     found.withdrawn_at = at
     found.withdrawn_by = by
     found.withdrawn_via = via

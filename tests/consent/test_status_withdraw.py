@@ -1,13 +1,17 @@
-"""The defender withdraws a consent at /status with the receipt code (issue 12): JavaScript on
-and off, CSRF, hostile input, audited, and a later referral for that purpose is blocked."""
+"""The defender withdraws a consent at /status with the receipt code (issue 12): asked to
+confirm first (JavaScript on and off), CSRF, hostile input, audited, a later referral for that
+purpose is blocked, and the page still shows the consent as withdrawn afterwards."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from playwright.sync_api import expect
 
 from intake.extensions import db
 from intake.models import AuditEvent, ConsentPurpose, ConsentRecord, ReferralKind, Role, Urgency
@@ -15,6 +19,9 @@ from intake.services import consent, referrals, submissions
 from intake.services.triage import Routing
 from tests.builders import make_entry, make_org_key, make_user
 from tests.public.conftest import csrf_token, full_answers
+
+SHOTS = Path(tempfile.gettempdir())  # screenshots to look at by hand
+CONFIRMED = {"confirmed": "yes"}
 
 
 def submit() -> submissions.Submission:
@@ -42,7 +49,7 @@ def _withdrawals() -> list[AuditEvent]:
     )
 
 
-def test_withdrawal_without_javascript_blocks_a_later_referral(roomy_app: Flask) -> None:
+def test_withdrawal_is_confirmed_first_then_blocks_a_later_referral(roomy_app: Flask) -> None:
     make_entry(referral_kinds=[])
     submission = submit()
     client = roomy_app.test_client()
@@ -50,13 +57,23 @@ def test_withdrawal_without_javascript_blocks_a_later_referral(roomy_app: Flask)
     page = client.post("/status", data={"csrf_token": token, "code": submission.receipt_code})
     assert 'id="status-consent"' in page.text
     record = _sharing(submission)
-    response = client.post(
-        "/status/consent/withdraw",
-        data={"csrf_token": token, "code": submission.receipt_code, "record_id": str(record.id)},
-    )
+    asked = {"csrf_token": token, "code": submission.receipt_code, "record_id": str(record.id)}
+
+    # The first post only asks: nothing changes until the defender confirms.
+    question = client.post("/status/consent/withdraw", data=asked)
+    assert question.status_code == 200
+    assert "Withdraw this consent?" in question.text
+    assert 'name="confirmed" value="yes"' in question.text
+    db.session.expire_all()
+    assert record.active
+    assert _withdrawals() == []
+
+    response = client.post("/status/consent/withdraw", data={**asked, **CONFIRMED})
     assert response.status_code == 200
     assert "Your consent was withdrawn" in response.text
-    assert f'data-consent-record="{record.id}"' not in response.text
+    # Still listed, marked withdrawn, with how to give it again.
+    assert f'data-consent-record="{record.id}" data-withdrawn' in response.text
+    assert 'id="consent-again"' in response.text
     db.session.expire_all()
     assert not record.active
     assert record.withdrawn_via is not None
@@ -74,6 +91,7 @@ def test_withdrawal_without_javascript_blocks_a_later_referral(roomy_app: Flask)
     )
 
 
+@pytest.mark.parametrize("confirmed", [True, False], ids=["confirmed", "asking"])
 @pytest.mark.parametrize(
     ("change", "status"),
     [
@@ -89,7 +107,7 @@ def test_withdrawal_without_javascript_blocks_a_later_referral(roomy_app: Flask)
     ],
 )
 def test_hostile_withdrawals_are_refused_and_change_nothing(
-    roomy_app: Flask, change: dict[str, str], status: int
+    roomy_app: Flask, change: dict[str, str], status: int, confirmed: bool
 ) -> None:
     submission = submit()
     other = submit()
@@ -99,6 +117,7 @@ def test_hostile_withdrawals_are_refused_and_change_nothing(
         "csrf_token": token,
         "code": submission.receipt_code,
         "record_id": str(_sharing(submission).id),
+        **(CONFIRMED if confirmed else {}),
         **change,
     }
     if data["record_id"] == "other":
@@ -118,9 +137,13 @@ def test_withdrawing_twice_is_refused(roomy_app: Flask) -> None:
         "csrf_token": token,
         "code": submission.receipt_code,
         "record_id": str(_sharing(submission).id),
+        **CONFIRMED,
     }
     assert client.post("/status/consent/withdraw", data=data).status_code == 200
     assert client.post("/status/consent/withdraw", data=data).status_code == 409
+    # Nor is a withdrawn consent offered for confirmation again.
+    asking = {name: value for name, value in data.items() if name != "confirmed"}
+    assert client.post("/status/consent/withdraw", data=asking).status_code == 409
     assert len(_withdrawals()) == 1
 
 
@@ -137,34 +160,73 @@ def test_a_repeated_field_is_refused(roomy_app: Flask) -> None:
     assert _withdrawals() == []
 
 
-@pytest.mark.parametrize("javascript", [True, False])
-def test_withdrawal_in_the_browser_shows_on_the_case_page(
-    app: Flask, live_server: Any, browser: Any, javascript: bool, tmp_path: Any
+# What the page says after a withdrawal, in the two languages the test reads it in.
+WITHDRAWN_ON = {"en": "Withdrawn on", "ar": "سُحبت في"}
+GIVE_AGAIN = {"en": "tell the organisation in a message", "ar": "أخبر المنظمة بذلك في رسالة"}
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_withdrawal_in_the_browser_is_confirmed_first_and_stays_listed(
+    app: Flask, live_server: Any, browser: Any, javascript: bool, locale: str
 ) -> None:
     make_entry(referral_kinds=[])
     submission = submit()
+    record = _sharing(submission)
     context = browser.new_context(
         java_script_enabled=javascript, viewport={"width": 360, "height": 800}
     )
+    mode = f"{locale}-{'js' if javascript else 'nojs'}"
     try:
         page = context.new_page()
         errors: list[str] = []
+        dialogs: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{live_server.url}/status")
+
+        def dismiss(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
+        page.goto(f"{live_server.url}/status?lang={locale}")
         page.fill("#code", submission.receipt_code)
         page.click("button[type=submit]")
         page.wait_for_selector("#status-consent")
-        record = _sharing(submission)
+
+        # One tap asks first (a page of the server's, not a dialog); "keep it" changes nothing.
         page.click(f"[data-consent-record='{record.id}'] button")
+        page.wait_for_selector("#consent-confirm")
+        page.screenshot(
+            path=str(SHOTS / f"defender-withdraw-confirm-{mode}-360.png"), full_page=True
+        )
+        assert _sharing(submission).active
+        page.click("#keep-consent")
+        page.wait_for_selector("#status-consent")
+        assert page.locator(f"[data-consent-record='{record.id}'] button").is_visible()
+        db.session.expire_all()
+        assert _sharing(submission).active
+
+        page.click(f"[data-consent-record='{record.id}'] button")
+        page.click("#confirm-withdraw")
         page.wait_for_selector(".flash-success")
-        assert "withdrawn" in page.inner_text(".flashes")
-        page.screenshot(path=str(tmp_path / f"status-consent-{javascript}.png"), full_page=True)
+        assert page.locator(".flash-success").count() == 1
+        withdrawn = page.locator(f"#status-consent [data-consent-record='{record.id}']")
+        expect(withdrawn).to_contain_text(WITHDRAWN_ON[locale])
+        assert withdrawn.locator("button").count() == 0
+        # The other consent still stands and can still be withdrawn.
+        assert page.locator("#status-consent li:not([data-withdrawn]) button").count() == 1
+        expect(page.locator("#consent-again")).to_contain_text(GIVE_AGAIN[locale])
+        page.click("#consent-again a")
+        assert page.evaluate("location.hash") == "#follow-up-title"
+        page.screenshot(path=str(SHOTS / f"defender-withdrawn-{mode}-360.png"), full_page=True)
+        assert dialogs == []
         assert errors == []
     finally:
         context.close()
     db.session.expire_all()
     assert not _sharing(submission).active
     assert not submission.case.consent_given
+    assert len(_withdrawals()) == 1
     with pytest.raises(referrals.ConsentRequired):
         referrals.create(
             submission.case.id, "test-ngo", ReferralKind.NGO_REFERRAL, make_user(Role.CASEWORKER)

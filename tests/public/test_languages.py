@@ -26,7 +26,8 @@ TRANSLATED = tuple(locale for locale in PUBLIC if locale != "en")
 
 def public_pages(client: FlaskClient, locale: str, receipt_code: str) -> Iterator[tuple[str, str]]:
     """(what, HTML) of each public page in ``locale``: landing, form (empty and with errors),
-    receipt, /status (empty, wrong code, a case's status) and an error page."""
+    receipt, /status (empty, wrong code, a case's status, withdrawing a consent and after)
+    and an error page."""
     query = f"?lang={locale}"
     yield "landing", client.get(f"/{query}").text
     yield "form", client.get(f"/request{query}").text
@@ -41,7 +42,16 @@ def public_pages(client: FlaskClient, locale: str, receipt_code: str) -> Iterato
     wrong = {"csrf_token": token, "code": "AAAA-BBBB-CCCC-DDDD-EEEE"}
     yield "status, wrong code", client.post(f"/status{query}", data=wrong).text
     right = {"csrf_token": token, "code": receipt_code}
-    yield "status of a case", client.post(f"/status{query}", data=right).text
+    status = client.post(f"/status{query}", data=right).text
+    yield "status of a case", status
+    record = re.search(r'data-consent-record="(\d+)"', status)
+    assert record, "the case's consents are listed"
+    withdraw = {**right, "record_id": record.group(1)}
+    yield "withdrawing, asked", client.post(f"/status/consent/withdraw{query}", data=withdraw).text
+    withdrawn = {**withdraw, "confirmed": "yes"}
+    page = client.post(f"/status/consent/withdraw{query}", data=withdrawn).text
+    assert "data-withdrawn" in page
+    yield "status, a consent withdrawn", page
     yield "not found", client.get(f"/no-such-page{query}").text
 
 
@@ -49,7 +59,7 @@ def public_pages(client: FlaskClient, locale: str, receipt_code: str) -> Iterato
 def receipt_code(app: Flask) -> str:
     org = make_org_key()
     submission = submissions.create_case_from_plaintext(
-        Routing(urgency=Urgency.DAYS),
+        Routing(urgency=Urgency.DAYS, consent_given=True),
         org_key=org.key,
         answers=full_answers(),
         files=[],

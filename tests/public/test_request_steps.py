@@ -1,4 +1,5 @@
 """The intake form on a 360×740 phone in real Chromium: the first step on the first screen,
+each step's Next checks that step's required answers and the review links to any still missing,
 nothing lost on reload, a receipt a reload cannot file twice, and no silent fallback when the
 browser cannot seal (issue 13)."""
 
@@ -22,7 +23,7 @@ SHOTS = Path(tempfile.gettempdir())  # screenshots to look at by hand
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-BROWSER_LOCALES = {"en": "en-GB", "zh_Hant": "zh-TW"}
+BROWSER_LOCALES = {"en": "en-GB", "zh_Hant": "zh-TW", "ar": "ar-EG"}
 SEAL_FAILED = {"en": "could not encrypt", "zh_Hant": "無法加密"}
 
 
@@ -62,6 +63,97 @@ def test_what_happened_is_the_first_required_input_and_on_the_first_phone_screen
         assert width <= PHONE["width"], "no horizontal scroll"
         mode = "js" if javascript else "nojs"
         page.screenshot(path=SHOTS / f"defender-request-{locale}-{mode}-360.png", full_page=True)
+    finally:
+        context.close()
+
+
+def _summary_links(page: Any) -> list[str | None]:
+    return [link.get_attribute("href") for link in page.locator("#error-summary a").all()]
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_next_on_the_consent_step_checks_its_required_answers_and_keeps_the_text(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    make_org_key()
+    context = _phone(browser, True, locale)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        page.fill("#what_happened", canary_for("what_happened"))
+        page.check("input[name=urgency][value=days]")
+        page.click("#step-next")
+        expect(page.locator("[data-step='2']")).to_be_visible()
+        # A step with required answers cannot be skipped past them.
+        expect(page.locator("#step-skip")).to_be_hidden()
+        page.fill("#consent_by", canary_for("consent_by"))
+
+        page.click("#step-next")
+        expect(page.locator("#error-summary")).to_be_visible()
+        assert page.evaluate("document.activeElement.id") == "error-summary"
+        assert _summary_links(page) == ["#consent-0", "#referral_consent-0"]
+        expect(page.locator("[data-step='2']")).to_be_visible()
+        expect(page.locator("[data-step='3']")).to_be_hidden()
+        # Beside the field, the server form's own message for it (data-required).
+        message = page.get_attribute("#consent-field", "data-required")
+        assert message
+        expect(page.locator("#consent-error")).to_have_text(message)
+        assert page.get_attribute("#consent-0", "aria-invalid") == "true"
+        assert page.input_value("#consent_by") == canary_for("consent_by")
+        assert page.input_value("#what_happened") == canary_for("what_happened")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=SHOTS / f"defender-step2-next-{locale}-360.png", full_page=True)
+
+        page.check("input[name=consent][value=yes]")
+        page.click("#step-next")
+        assert _summary_links(page) == ["#referral_consent-0"]
+        expect(page.locator("[data-step='2']")).to_be_visible()
+
+        page.check("input[name=referral_consent][value=no]")
+        page.click("#step-next")
+        expect(page.locator("[data-step='3']")).to_be_visible()
+        expect(page.locator("#error-summary")).to_be_hidden()
+        assert "step-done" in (page.get_attribute("[data-step-link='2']", "class") or "")
+        expect(page.locator("#step-skip")).to_be_visible()  # an optional step can be skipped
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_the_review_links_to_a_required_answer_still_missing_and_does_not_tick_its_step(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    make_org_key()
+    context = _phone(browser, True, locale)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        page.fill("#what_happened", canary_for("what_happened"))
+        page.check("input[name=urgency][value=days]")
+        page.click("#step-next")
+        page.check("input[name=consent][value=yes]")
+        # However the person reaches the review (its own links and the error summary jump
+        # between steps), a required answer still missing is shown there, not only on sending.
+        page.evaluate("window.Refuge.steps.show(4)")
+        expect(page.locator("[data-step='5']")).to_be_visible()
+        review = page.locator("#review-list")
+        flagged = review.locator("> li.review-missing")
+        expect(flagged).to_have_count(1)
+        assert flagged.locator("a").all_inner_texts() == [
+            page.evaluate(
+                "document.getElementById('intake-form').dataset.msgMissing.replace('{question}',"
+                " document.querySelector('#referral_consent-field legend').firstChild"
+                ".textContent.trim())"
+            )
+        ]
+        assert "step-done" in (page.get_attribute("[data-step-link='1']", "class") or "")
+        assert "step-done" not in (page.get_attribute("[data-step-link='2']", "class") or "")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=SHOTS / f"defender-review-missing-{locale}-360.png", full_page=True)
+
+        flagged.locator("a").click()
+        expect(page.locator("[data-step='2']")).to_be_visible()
+        assert page.evaluate("document.activeElement.id") == "referral_consent-0"
     finally:
         context.close()
 

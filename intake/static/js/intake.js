@@ -19,7 +19,6 @@
   const SEAL_READY_MS = 8000;
   const data = form.dataset;
   const sealedFields = (data.sealedFields || "").split(/\s+/).filter(Boolean);
-  const required = { what_happened: "text", urgency: "choice", consent: "choice", referral_consent: "choice" };
   const summary = document.getElementById("error-summary");
   const summaryList = document.getElementById("error-summary-list");
   const statusLine = document.getElementById("send-status");
@@ -123,34 +122,40 @@
     summary.focus();
   }
 
-  function missing(names) {
+  /* The required answers left empty in root (one step, or the whole form), with the server's
+   * own message for each. Which fields are required is the server form's rule: _fields.html
+   * marks them data-required (with that message); nothing here lists them again. */
+  function missingIn(root) {
     const errors = [];
-    for (const name of names) {
-      if (!valueOf(name).trim()) {
-        errors.push({ name: name, message: required[name] === "text" ? data.msgRequired : data.msgChoose });
+    for (const field of root.querySelectorAll("[data-required]")) {
+      const inputs = Array.from(field.querySelectorAll("input, textarea, select"));
+      const answered = inputs.some(function (el) {
+        return el.type === "radio" || el.type === "checkbox" ? el.checked : el.value.trim() !== "";
+      });
+      if (inputs.length && !answered) {
+        const name = inputs[0].name;
+        errors.push({ name: name, message: field.dataset.required, label: labelFor(name), anchor: anchorFor(name) });
       }
     }
     return errors;
   }
 
-  /* The first step's required answers, checked before moving on. */
-  window.Refuge.checkFirstStep = function () {
+  /* One step's required answers, checked before moving on: errors beside the fields and in
+   * the summary, which takes the focus; nothing typed is touched. */
+  function checkStep(step) {
     clearErrors();
-    const errors = missing(["what_happened", "urgency"]);
+    const errors = missingIn(step);
     if (errors.length) {
       showErrors(errors);
       return false;
     }
     return true;
-  };
+  }
+  window.Refuge.missingIn = missingIn;
+  window.Refuge.checkStep = checkStep;
 
   function validate() {
-    const errors = [];
-    for (const [name, kind] of Object.entries(required)) {
-      if (!valueOf(name).trim()) {
-        errors.push({ name: name, message: kind === "text" ? data.msgRequired : data.msgChoose });
-      }
-    }
+    const errors = missingIn(form);
     const longMax = parseInt(data.longMax, 10);
     for (const el of form.querySelectorAll("textarea, input[type=text]")) {
       const max = parseInt(el.getAttribute("maxlength") || String(longMax), 10);

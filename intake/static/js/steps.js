@@ -1,10 +1,13 @@
 /* Refuge: the intake form as short steps, and nothing lost on reload (window.Refuge.steps).
  *
  * Without JavaScript the form is one page with the essentials first and the optional parts
- * folded. With it, one step is shown at a time with a progress line; every step after the
- * first can be skipped. What is typed is kept in this tab's sessionStorage (survives a reload
- * and the camera round-trip, gone when the tab closes or the request is sent). Files are never
- * kept. This script does no sealing: intake.js seals once, at the end.
+ * folded. With it, one step is shown at a time with a progress line. A step with required
+ * answers (marked data-required from the server's form) is checked by its Next button, has no
+ * Skip, is not ticked in the progress line while one is missing, and the review links to what
+ * is missing; the other steps can be skipped. What is typed is kept in this tab's
+ * sessionStorage (survives a reload and the camera round-trip, gone when the tab closes or the
+ * request is sent). Files are never kept. This script does no sealing: intake.js seals once,
+ * at the end.
  */
 (function () {
   "use strict";
@@ -108,6 +111,25 @@
     return count + names.size;
   }
 
+  /* The required answers missing in a step (intake.js checks them; none if it did not load). */
+  function missingIn(step) {
+    return window.Refuge && window.Refuge.missingIn ? window.Refuge.missingIn(step) : [];
+  }
+
+  function missingLink(index, missing) {
+    const link = document.createElement("a");
+    link.href = "#" + (missing.anchor ? missing.anchor.id : "");
+    link.textContent = format(data.msgMissing, { question: missing.label });
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      show(index, false);
+      if (missing.anchor) {
+        missing.anchor.focus();
+      }
+    });
+    return link;
+  }
+
   function fillReview() {
     review.replaceChildren();
     const titles = progress.querySelectorAll("[data-step-link]");
@@ -121,6 +143,17 @@
         show(index);
       });
       item.appendChild(link);
+      const missing = missingIn(steps[index]);
+      if (missing.length) {
+        item.classList.add("review-missing");
+        const list = document.createElement("ul");
+        for (const answer of missing) {
+          const entry = document.createElement("li");
+          entry.appendChild(missingLink(index, answer));
+          list.appendChild(entry);
+        }
+        item.appendChild(list);
+      }
       review.appendChild(item);
     }
     review.hidden = false;
@@ -134,7 +167,7 @@
     progressText.textContent = format(data.msgStep, { number: current + 1, total: steps.length });
     for (const item of progress.querySelectorAll("[data-step-link]")) {
       const number = parseInt(item.dataset.stepLink, 10) - 1;
-      item.classList.toggle("step-done", number < current);
+      item.classList.toggle("step-done", number < current && missingIn(steps[number]).length === 0);
       if (number === current) {
         item.setAttribute("aria-current", "step");
       } else {
@@ -143,7 +176,7 @@
     }
     back.hidden = current === 0;
     next.hidden = current === steps.length - 1;
-    skip.hidden = current === 0 || current === steps.length - 1;
+    skip.hidden = current === steps.length - 1 || steps[current].querySelector("[data-required]") !== null;
     if (current === steps.length - 1) {
       fillReview();
     }
@@ -179,7 +212,7 @@
     show(current + 1);
   });
   next.addEventListener("click", function () {
-    if (current === 0 && window.Refuge && window.Refuge.checkFirstStep && !window.Refuge.checkFirstStep()) {
+    if (window.Refuge && window.Refuge.checkStep && !window.Refuge.checkStep(steps[current])) {
       return;
     }
     show(current + 1);
