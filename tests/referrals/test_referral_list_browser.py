@@ -1,0 +1,140 @@
+"""/referrals in real Chromium with the demo's 40 cases, in English and 简体中文: at 1280 px a
+table across the width whose references, dates and badges each keep to one line; at 360 px one
+card per referral, every field there and labelled, nothing off the side of the screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from intake import demo
+from intake.models import Role, User
+from intake.services import directory
+from tests.builders import make_org_key, make_user, session_cookie
+from tests.public.test_accessibility import assert_accessible
+
+pytestmark = pytest.mark.browser
+
+LOCALES = ["en", "zh_Hans"]
+MAIN_WAS = 960  # px: the 60rem column every page had before the list used the screen
+
+# How many lines each element's text takes: one box per line of a Range over its text (an
+# inline-block's own getClientRects() is one box however many lines wrap inside it).
+LINES_OF = """els => els.map(el => {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const tops = new Set([...range.getClientRects()].filter(r => r.width > 0)
+    .map(r => Math.round(r.top)));
+  return [el.textContent.trim(), tops.size];
+})"""
+
+# Where each row's cells lie, their text included (a badge's words spilled out of its box), and
+# the label a card shows before each value ("State: " gives "State").
+CELLS = """rows => rows.map(row => [...row.cells].map(cell => {
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  const cellBox = cell.getBoundingClientRect(), textBox = range.getBoundingClientRect();
+  const box = {left: Math.min(cellBox.left, textBox.left), width: cellBox.width,
+               right: Math.max(cellBox.right, textBox.right)};
+  const label = getComputedStyle(cell, '::before').content.match(/^"(.*?):? *"$/);
+  return {text: cell.innerText.trim(), left: box.left, right: box.right, width: box.width,
+          label: label && label[1]};
+}))"""
+# Selectors that held before the cards too: the tests judge the layout, not the class names.
+ROWS = "main table tbody tr"
+
+
+@pytest.fixture
+def caseworker(app: Flask) -> User:
+    """A caseworker, a colleague, and the demo's 40 cases with referrals due around today."""
+    make_org_key()
+    directory.import_shipped()
+    user = make_user(Role.CASEWORKER)
+    make_user(Role.ADMIN, email="colleague@example.org")
+    demo.create(40, seed=2026)
+    return user
+
+
+def signed_in_page(browser: Any, app: Flask, base: str, user: User, width: int) -> Any:
+    """A page for ``user`` at ``width`` px; the CSP is bypassed for axe only."""
+    context = browser.new_context(
+        locale="en-GB", viewport={"width": width, "height": 900}, bypass_csp=True
+    )
+    context.add_cookies(
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": session_cookie(app, user),
+                "url": base,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_at_1280_px_the_list_uses_the_width_and_references_dates_and_badges_keep_to_one_line(
+    app: Flask, live_server: Any, browser: Any, caseworker: User, locale: str
+) -> None:
+    base = live_server.url
+    page = signed_in_page(browser, app, base, caseworker, 1280)
+    try:
+        for view in ("all", "action"):
+            page.goto(f"{base}/referrals/?view={view}&lang={locale}")
+            table = page.locator("main table")
+            assert table.evaluate("t => getComputedStyle(t).display") == "table"  # not cards
+            assert table.locator("thead").is_visible()
+            assert table.evaluate("t => t.getBoundingClientRect().width") > MAIN_WAS
+            rows = page.locator(ROWS)
+            assert rows.count() >= 10, view
+            refs = rows.locator("a[href*='/referrals/']").evaluate_all(LINES_OF)
+            dates = rows.locator("time").evaluate_all(LINES_OF)
+            badges = rows.locator(".badge").evaluate_all(LINES_OF)
+            assert len(refs) == rows.count(), view
+            assert dates, view
+            assert badges, view  # the demo has overdue referrals
+            for what, lines in refs + dates + badges:
+                assert lines == 1, (view, what, lines)
+            # A badge is a pill, not a circle: far wider than it is tall.
+            shapes = rows.locator(".badge").evaluate_all(
+                "els => els.map(el => [el.offsetWidth, el.offsetHeight])"
+            )
+            assert all(width > 2 * height for width, height in shapes), shapes
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_at_360_px_each_referral_is_a_labelled_card_within_the_screen(
+    app: Flask, live_server: Any, browser: Any, caseworker: User, locale: str
+) -> None:
+    base = live_server.url
+    page = signed_in_page(browser, app, base, caseworker, 360)
+    try:
+        for view in ("all", "action"):
+            page.goto(f"{base}/referrals/?view={view}&lang={locale}")
+            widths = page.evaluate(
+                "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            assert widths[0] <= 360, (view, widths)
+            headers = page.locator("main table thead th").all_text_contents()
+            rows = page.locator(ROWS).evaluate_all(CELLS)
+            assert len(rows) >= 10, view
+            for cells in rows:
+                assert len(cells) == len(headers) == 6, cells  # case, due, to, kind, state, owner
+                for cell in cells:
+                    assert cell["text"], cell
+                    assert cell["width"] > 0, cell
+                    assert cell["left"] >= 0, (view, cell)
+                    assert cell["right"] <= 360, (view, cell)
+                # The reference heads the card; every other field, state and owner among them,
+                # says what it is in the words of the table's column headers.
+                assert cells[0]["label"] is None, cells
+                assert [cell["label"] for cell in cells[1:]] == headers[1:], cells
+            assert_accessible(page, f"/referrals/?view={view} at 360 px ({locale})")
+    finally:
+        page.context.close()
