@@ -196,6 +196,22 @@ def session_cookie(app: Flask, user: User) -> str:
     return str(serializer.dumps(_completed_sign_in(app, user)))
 
 
+def signed_in_context(browser: Any, app: Flask, base: str, user: User, **options: Any) -> Any:
+    """A Playwright browser context signed in as ``user`` on ``base`` (``options`` go to
+    ``browser.new_context``: viewport, locale, java_script_enabled …)."""
+    context = browser.new_context(**options)
+    context.add_cookies(
+        [
+            {
+                "name": app.config["SESSION_COOKIE_NAME"],
+                "value": session_cookie(app, user),
+                "url": base,
+            }
+        ]
+    )
+    return context
+
+
 def make_entry(entry_id: str = "test-ngo", **fields: Any) -> DirectoryEntry:
     """A directory entry (default: a global organisation for detention) with ``fields`` set."""
     values: dict[str, Any] = {

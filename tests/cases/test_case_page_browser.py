@@ -15,22 +15,22 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, Referral, ReferralKind, Role, User
 from intake.services import directory, referrals
-from tests.builders import OrgKeyPair, make_case, make_org_key, make_user, session_cookie
+from tests.builders import (
+    OrgKeyPair,
+    make_case,
+    make_org_key,
+    make_user,
+    session_cookie,
+    signed_in_context,
+)
 from tests.public.test_accessibility import AXE, assert_accessible, no_horizontal_scroll
 
 pytestmark = pytest.mark.browser
 
 
 def staff_page(browser: Any, app: Flask, live_server: Any, user: User, width: int = 1280) -> Any:
-    context = browser.new_context(viewport={"width": width, "height": 800}, bypass_csp=False)
-    context.add_cookies(
-        [
-            {
-                "name": app.config["SESSION_COOKIE_NAME"],
-                "value": session_cookie(app, user),
-                "url": live_server.url,
-            }
-        ]
+    context = signed_in_context(
+        browser, app, live_server.url, user, viewport={"width": width, "height": 800}
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -177,16 +177,7 @@ def test_the_referral_form_asks_only_what_the_chosen_kind_needs(
         assert not hours.is_visible()
     finally:
         page.context.close()
-    no_script = browser.new_context(java_script_enabled=False)
-    no_script.add_cookies(
-        [
-            {
-                "name": app.config["SESSION_COOKIE_NAME"],
-                "value": session_cookie(app, user),
-                "url": live_server.url,
-            }
-        ]
-    )
+    no_script = signed_in_context(browser, app, live_server.url, user, java_script_enabled=False)
     try:
         page = no_script.new_page()
         base = f"{live_server.url}/referrals/new?ref={case.ref}"

@@ -12,7 +12,7 @@ from flask import Flask
 from intake import demo
 from intake.models import Role, User
 from intake.services import directory
-from tests.builders import make_org_key, make_user, session_cookie
+from tests.builders import make_org_key, make_user, signed_in_context
 from tests.public.test_accessibility import assert_accessible
 
 pytestmark = pytest.mark.browser
@@ -59,17 +59,14 @@ def caseworker(app: Flask) -> User:
 
 def signed_in_page(browser: Any, app: Flask, base: str, user: User, width: int) -> Any:
     """A page for ``user`` at ``width`` px; the CSP is bypassed for axe only."""
-    context = browser.new_context(
-        locale="en-GB", viewport={"width": width, "height": 900}, bypass_csp=True
-    )
-    context.add_cookies(
-        [
-            {
-                "name": app.config["SESSION_COOKIE_NAME"],
-                "value": session_cookie(app, user),
-                "url": base,
-            }
-        ]
+    context = signed_in_context(
+        browser,
+        app,
+        base,
+        user,
+        locale="en-GB",
+        viewport={"width": width, "height": 900},
+        bypass_csp=True,
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
