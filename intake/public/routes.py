@@ -647,6 +647,29 @@ def _proof_refused(outcome: proof_of_work.Outcome) -> tuple[Response | str, int]
     )
 
 
+# The language links of the request form post it here (``?lang=…&change_language=1``) so that
+# without JavaScript a change of language keeps what was typed; with JavaScript, steps.js turns
+# them back into links (the tab keeps the answers itself, and no plaintext is posted).
+CHANGE_LANGUAGE = "change_language"
+
+
+def _show_in_language() -> ViewResult:
+    """The form again, in the language chosen (``lang``), with what was typed: nothing is
+    checked, stored or counted against the submission limit. Files cannot be handed back."""
+    parsed = _read_form()
+    if parsed is None:
+        return _refuse(_too_large_message(), 413)
+    form_data, files = parsed
+    if "sealed_answers" in form_data:  # a browser's sealed post: nothing in it to show again
+        form_data = MultiDict()
+    current, verified = keys.sealing_key()
+    if current is not None and not verified:
+        return _key_unverified()
+    had_files = any(upload.filename for upload in files.getlist("attachments"))
+    notice = _("Please attach your files again.") if had_files else None
+    return _render_form(IntakeForm(form_data), current, notice=notice)
+
+
 @bp.route("/request", methods=["GET", "POST"])
 @csrf.exempt
 def request_form() -> ViewResult:
@@ -656,6 +679,8 @@ def request_form() -> ViewResult:
             return _key_unverified()
         return _render_form(IntakeForm(), current)
 
+    if request.args.get(CHANGE_LANGUAGE):
+        return _show_in_language()
     _limit_submissions()
     parsed = _read_form()
     if parsed is None:

@@ -314,8 +314,8 @@
 
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
-    if (busy) {
-      return;
+    if (busy || (event.submitter && event.submitter.hasAttribute("data-language-url"))) {
+      return; // a language button never sends the request (steps.js makes it a link)
     }
     clearErrors();
     const errors = validate();

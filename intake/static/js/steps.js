@@ -231,6 +231,16 @@
   form.addEventListener("input", keepInSession);
   form.addEventListener("change", keepInSession);
 
+  // Without JavaScript the language buttons post the form, to be shown again in that language
+  // with what was typed. Here the tab keeps the answers: they are links, and post nothing.
+  for (const button of document.querySelectorAll("button[data-language-url]")) {
+    button.addEventListener("click", function (event) {
+      event.preventDefault();
+      keepInSession();
+      window.location.assign(button.dataset.languageUrl);
+    });
+  }
+
   // A form the server showed again with errors opens at the first of them.
   const invalid = form.querySelector("[aria-invalid=true]");
   show(invalid ? steps.indexOf(invalid.closest(".form-step")) : 0, false);
