@@ -125,17 +125,13 @@ def _country_and_language_choices(
 
 
 class IntakeForm(PublicForm):
-    # 1. Who is sending
-    sender_name = _short("sender_name")
-    sender_role = _radio("sender_role", SENDER_ROLES)
-    sender_organisation = _short("sender_organisation")
-    sender_contact = _long("sender_contact")
-    # Safety
-    safe_to_contact = _radio("safe_to_contact", YES_NO_UNSURE)
-    safe_contact_notes = _long("safe_contact_notes")
-    others_at_risk = _long("others_at_risk")
-    reprisal_concerns = _long("reprisal_concerns")
-    # 2. Urgency (routing) and why
+    # In the order the page asks them (the steps of templates/public/request.html), which is
+    # the order its error summary lists them in; labels.SEALED_FIELDS keeps the questionnaire's.
+    # 1. What happened (with how urgent, and who is sending and how to reach them safely)
+    what_happened = _long(
+        "what_happened",
+        required=True,
+    )
     urgency = RadioField(
         _asked("urgency")[0],
         [InputRequired(message=_l("Please choose how urgent it is."))],
@@ -143,30 +139,35 @@ class IntakeForm(PublicForm):
         validate_choice=True,
     )
     urgency_reason = _long("urgency_reason")
-    # 3. Victims
+    sender_contact = _long("sender_contact")
+    safe_to_contact = _radio("safe_to_contact", YES_NO_UNSURE)
+    safe_contact_notes = _long("safe_contact_notes")
+    sender_name = _short("sender_name")
+    sender_role = _radio("sender_role", SENDER_ROLES)
+    sender_organisation = _short("sender_organisation")
+    # 2. Who is at risk, and consent
+    consent = _radio("consent", CONSENT_CHOICES, required=True)
+    consent_by = _short("consent_by")
+    referral_consent = _radio("referral_consent", REFERRAL_CONSENT_CHOICES, required=True)
     victim_name = _short("victim_name")
     victim_age = _short("victim_age")
     victim_gender = _short("victim_gender")
     victim_origin = _short("victim_origin")
     victim_residence = _short("victim_residence")
     other_victims = _long("other_victims")
-    # 4. Consent
-    consent = _radio("consent", CONSENT_CHOICES, required=True)
-    consent_by = _short("consent_by")
-    referral_consent = _radio("referral_consent", REFERRAL_CONSENT_CHOICES, required=True)
-    # 5. What happened, when, where
-    what_happened = _long(
-        "what_happened",
-        required=True,
-    )
+    others_at_risk = _long("others_at_risk")
+    reprisal_concerns = _long("reprisal_concerns")
+    # 3. Details for a UN submission
     when_happened = _short("when_happened")
     where_happened = _short("where_happened")
-    # 6.–9.
     perpetrators = _long("perpetrators")
     context = _long("context")
     actions_taken = _long("actions_taken")
     wanted_actions = _long("wanted_actions")
-    # Routing fields, visible to the organisation's server
+    # 4. Evidence, and the routing fields (visible to the organisation's server)
+    attachments = MultipleFileField(
+        _asked("attachments")[0],
+    )
     threats = SelectMultipleField(_asked("threats")[0], choices=_as_choices(vocab.THREATS.items()))
     profiles = SelectMultipleField(
         _asked("profiles")[0],
@@ -175,9 +176,7 @@ class IntakeForm(PublicForm):
     country = SelectField(_asked("country")[0], validate_choice=False)
     languages = SelectMultipleField(_asked("languages")[0], validate_choice=False)
     languages_other = SelectField(_asked("languages_other")[0], validate_choice=False)
-    attachments = MultipleFileField(
-        _asked("attachments")[0],
-    )
+    # The honeypot (hidden from people)
     website = StringField(
         _asked("website")[0],
     )

@@ -128,6 +128,27 @@ def test_missing_answers_are_shown_beside_each_field_with_the_input_kept(
     _nothing_stored()
 
 
+def test_the_error_summary_lists_the_problems_in_the_order_the_page_asks(
+    app: Flask, client: Any
+) -> None:
+    make_org_key()
+    data = _form(csrf_token(client), with_photo=False)
+    for name in ("what_happened", "urgency", "consent", "referral_consent"):
+        data.pop(name)
+    data.update(sender_name="x" * 5000, victim_age="y" * 5000, country="XX", languages=["xx"])
+    page = _post(client, data).text
+    start = page.index('id="error-summary"')
+    listed = [
+        anchor.split("-")[0]
+        for anchor in re.findall(r'href="#([^"]+)"', page[start : page.index("</ul>", start)])
+    ]
+    form = page[page.index('<form id="intake-form"') :]
+    asked = [name for name in re.findall(r'id="(\w+)-field"', form) if name in listed]
+    assert len(listed) == 8, listed
+    assert listed == asked  # "What happened?" first, as on the page, not in the class's order
+    _nothing_stored()
+
+
 def test_an_expired_csrf_token_re_shows_the_form_with_the_text_and_a_fresh_token(
     app: Flask, client: Any
 ) -> None:
