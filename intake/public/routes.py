@@ -416,6 +416,25 @@ def _database_notice(had_files: bool) -> str:
     return notice
 
 
+def _database_down(error: SQLAlchemyError) -> None:
+    log_outage("looking up the organisation key", error)
+    db.session.rollback()
+
+
+def _form_again_while_down(
+    form_data: MultiDict[str, str], files: MultiDict[str, FileStorage], error: SQLAlchemyError
+) -> tuple[str, int]:
+    """The database is down: the form again with what they wrote, and why (a 503)."""
+    _database_down(error)
+    return _render_form(
+        IntakeForm(form_data),
+        None,
+        status=503,
+        notice=_database_notice(bool(files)),
+        database_down=True,
+    )
+
+
 def _render_form(
     form: IntakeForm,
     org_key: OrgKey | submissions.TrustedKey | None,
@@ -662,7 +681,10 @@ def _show_in_language() -> ViewResult:
     form_data, files = parsed
     if "sealed_answers" in form_data:  # a browser's sealed post: nothing in it to show again
         form_data = MultiDict()
-    current, verified = keys.sealing_key()
+    try:
+        current, verified = keys.sealing_key()
+    except SQLAlchemyError as error:
+        return _form_again_while_down(form_data, files, error)
     if current is not None and not verified:
         return _key_unverified()
     had_files = any(upload.filename for upload in files.getlist("attachments"))
@@ -693,18 +715,10 @@ def request_form() -> ViewResult:
     try:
         org_key, verified = keys.sealing_key()
     except SQLAlchemyError as error:
-        # The database is down: keep what they wrote on the page (JavaScript keeps its own).
-        log_outage("looking up the organisation key", error)
-        db.session.rollback()
-        if from_browser:
+        if from_browser:  # (JavaScript keeps what they wrote itself)
+            _database_down(error)
             return _refuse(database_unavailable_message(), 503)
-        return _render_form(
-            IntakeForm(form_data),
-            None,
-            status=503,
-            notice=_database_notice(bool(files)),
-            database_down=True,
-        )
+        return _form_again_while_down(form_data, files, error)
     if org_key is None:
         closed = _("This organisation is not accepting requests yet. Nothing was saved.")
         return _refuse(closed, 503)

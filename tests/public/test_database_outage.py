@@ -183,6 +183,18 @@ def test_a_database_outage_keeps_the_text_says_503_and_recovers(
         assert canary_for("what_happened") in response.text
         assert KEPT_ZH_HANT in response.text
 
+        # A change of language without JavaScript keeps it too (the form is posted to be
+        # shown again in that language).
+        response = public.post(
+            "/request?lang=zh_Hant&change_language=1",
+            data=_no_js_form(token),
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 503
+        assert canary_for("what_happened") in response.text
+        assert KEPT_ZH_HANT in response.text
+        assert 'lang="zh-Hant"' in response.text
+
         # JavaScript on: the browser keeps the text; it needs a 503 it can show.
         response = public.post(
             "/request?lang=en",
@@ -200,7 +212,7 @@ def test_a_database_outage_keeps_the_text_says_503_and_recovers(
         response = caseworker.get("/cases/")
         assert response.status_code == 503
         assert UNAVAILABLE_EN in response.text
-    _one_line_each(caplog, failed_requests=5)
+    _one_line_each(caplog, failed_requests=6)
 
     private_postgres.start()
     # Recovered without a restart of the app: the pool replaces its dead connections.
