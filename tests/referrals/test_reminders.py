@@ -501,7 +501,7 @@ def test_reminders_reach_each_caseworker_in_the_language_they_chose(
     by_recipient = {m.recipients[0]: m for m in smtp_server.wait_for(2)}
     chinese = by_recipient[owner.email]
     body = chinese.body
-    assert "此郵件不含任何個案內容" in body
+    assert "此郵件不含任何案件內容" in body
     assert "7 天後到期" in body
     assert "Refuge 提醒" in str(make_header(decode_header(chinese.message["Subject"])))
     english = by_recipient[english_owner.email].body
