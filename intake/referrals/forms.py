@@ -58,17 +58,36 @@ class ReferralForm(FlaskForm):
     sealed_note = HiddenField()
 
 
+# What a caseworker reads after each action: what changed, in words (not "updated").
+ACTION_DONE = {
+    "send": _l("Referral marked as sent: its clock has started."),
+    "acknowledge": _l("Acknowledgement recorded."),
+    "reply": _l("Reply recorded."),
+    "no_reply": _l("No reply recorded."),
+    "close": _l("Referral closed."),
+    "withdraw": _l(
+        "Referral withdrawn: its deadline is no longer followed and no reminder is sent."
+    ),
+}
+# Nothing is chosen until the caseworker chooses: a preselected first action (for a UN
+# referral, often "Withdraw") would be taken by a "Save" meant for something else.
+NO_ACTION = SelectChoice("", _l("Choose what happened"))
+WITHDRAW_CONFIRMED = "yes"
+
+
 class TransitionForm(FlaskForm):
     action = SelectField(
         _l("What happened"),
-        choices=[SelectChoice(key, label) for key, label in ACTION_LABELS.items()],
-        validators=[DataRequired()],
+        choices=[NO_ACTION, *(SelectChoice(key, label) for key, label in ACTION_LABELS.items())],
+        validators=[DataRequired(message=_l("Choose what happened."))],
     )
     at = DateTimeLocalField(
         _l("When (your organisation's time; empty means now)"),
         format="%Y-%m-%dT%H:%M",
         validators=[Optional()],
     )
+    # Withdrawing ends the referral for good (no action leads back): it is confirmed first.
+    confirmed = HiddenField()
     outcome = SelectField(
         _l("Outcome (to close)"),
         choices=[

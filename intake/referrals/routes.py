@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.lists import format_list
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -38,12 +40,15 @@ from intake.models import (
 )
 from intake.referrals import bp
 from intake.referrals.forms import (
+    ACTION_DONE,
     ACTION_LABELS,
     CHANNEL_LABELS,
     COMMUNICATION_TYPE_LABELS,
+    NO_ACTION,
     OVERRIDE_REASON_LABELS,
     STEP_LABELS,
     VIEW_LABELS,
+    WITHDRAW_CONFIRMED,
     ReferralForm,
     TransitionForm,
     UnStepForm,
@@ -54,6 +59,7 @@ from intake.services import (
     delivery,
     directory,
     referrals,
+    reminders,
     reprisals,
     un_steps,
 )
@@ -65,6 +71,11 @@ from intake.web import error_response
 PER_PAGE = 25
 EARLIEST_YEAR = 2000  # far enough back for any referral, far from datetime's limits
 MAX_SEARCH = 40
+
+
+def days_list(days: tuple[int, ...]) -> str:
+    """14, 7, 3 and 1 — in the reader's language (14、7、3和1)."""
+    return format_list([str(day) for day in days], locale=str(get_locale() or "en"))
 
 
 def reminder_label(offset_key: str) -> str:
@@ -94,6 +105,7 @@ def _labels() -> dict[str, Any]:
         "override_labels": OVERRIDE_REASON_LABELS,
         "view_labels": VIEW_LABELS,
         "reminder_label": reminder_label,
+        "days_list": days_list,
         "outbox_labels": OUTBOX_LABELS,
         "zone": org_zone(),
         "now": utcnow(),
@@ -273,6 +285,9 @@ def new() -> str | Response | tuple[str, int]:
                     due_hours=form.due_hours.data,
                     consent_override_reason=form.consent_override_reason.data,
                 )
+            except referrals.DueHoursRefused as error:
+                form.due_hours.errors = [str(error)]
+                status = 422
             except referrals.ReferralError as error:
                 flash(str(error), "error")
                 status = 422
@@ -352,7 +367,10 @@ def _render_detail(
     if is_un:
         # A UN referral moves by its steps; only closing and withdrawing stay generic.
         allowed = [action for action in allowed if action not in referrals.ACTION_STEPS]
-    form.action.choices = [SelectChoice(action, ACTION_LABELS[action]) for action in allowed]
+    form.action.choices = [
+        NO_ACTION,
+        *(SelectChoice(action, ACTION_LABELS[action]) for action in allowed),
+    ]
     draft = (
         reprisals.draft_facts(referral) if referral.kind is ReferralKind.REPRISALS_REPORT else None
     )
@@ -362,6 +380,7 @@ def _render_detail(
         form=form,
         allowed=allowed,
         reminders=referrals.reminders_of(referral),
+        schedule=reminders.schedule_of(referral),
         overdue=overdue,
         suggestion=referrals.next_best(referral) if overdue else None,
         can_write=current_user.role in CASE_WRITERS,
@@ -433,7 +452,10 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
 def transition(referral_id: int) -> Response | tuple[str, int]:
     referral = _referral_or_404(referral_id)
     form = TransitionForm()
-    form.action.choices = [SelectChoice(key, label) for key, label in ACTION_LABELS.items()]
+    form.action.choices = [
+        NO_ACTION,
+        *(SelectChoice(key, label) for key, label in ACTION_LABELS.items()),
+    ]
     if not form.validate_on_submit():
         flash(_("Check the form: choose what happened and a valid date."), "error")
         return _render_detail(referral, form), 422
@@ -443,6 +465,14 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
             flash(_("Check the date: it is long before this referral existed."), "error")
             return _render_detail(referral, form), 422
         at = form.at.data.replace(tzinfo=org_zone())
+    if form.action.data == "withdraw" and form.confirmed.data != WITHDRAW_CONFIRMED:
+        if "withdraw" not in referrals.allowed_actions(referral):
+            flash(_("This referral can no longer be withdrawn."), "error")
+            return _render_detail(referral, form), 409
+        form.confirmed.data = WITHDRAW_CONFIRMED
+        return render_template(
+            "referrals/withdraw_confirm.html", referral=referral, form=form, **_labels()
+        ), 200
     try:
         referrals.transition(
             referral.id, form.action.data, current_user, at=at, outcome=form.outcome.data or None
@@ -450,7 +480,7 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
     except referrals.ReferralError as error:
         flash(str(error), "error")
         return _render_detail(referral, form), 422
-    flash(_("Referral updated."), "success")
+    flash(ACTION_DONE[form.action.data], "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id))
 
 

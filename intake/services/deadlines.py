@@ -137,6 +137,12 @@ def reprisals_season(now: datetime, zone: ZoneInfo) -> int | None:
     return today.year if opens <= today <= closes else None
 
 
+def shortest_due_hours(kind: ReferralKind) -> int:
+    """The shortest deadline in hours a referral of ``kind`` may be given (``due_hours``): a
+    draft-law letter is never answered in less than 48 hours (a longer period may be set)."""
+    return LEGISLATION_HOURS if kind is ReferralKind.SP_LEGISLATION else 1
+
+
 def due_at(
     kind: ReferralKind,
     clock_start: datetime,
@@ -155,7 +161,7 @@ def due_at(
             return _local_shift(start, zone, days=SP_REPLY_DAYS)
         case ReferralKind.SP_LEGISLATION:
             # As short as 48 hours; a longer period may be set, never a shorter one.
-            hours = max(due_hours or LEGISLATION_HOURS, LEGISLATION_HOURS)
+            hours = max(due_hours or LEGISLATION_HOURS, shortest_due_hours(kind))
             return start.astimezone(UTC) + timedelta(hours=hours)
         case ReferralKind.WGAD_OPINION:
             return _local_shift(start, zone, months=WGAD_MONTHS)

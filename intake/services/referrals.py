@@ -39,6 +39,7 @@ from intake.services.deadlines import (
     UN_KINDS,
     DeadlineError,
     due_at,
+    shortest_due_hours,
     un_follow_up_due,
 )
 from intake.services.errors import ServiceError
@@ -53,6 +54,10 @@ class ReferralError(ServiceError):
 
 class ConsentRequired(ReferralError):
     """The case has no recorded consent and no admin override was given."""
+
+
+class DueHoursRefused(ReferralError):
+    """The deadline in hours is outside what the kind allows (the form shows it beside it)."""
 
 
 # action -> (states it may start from, state it leads to)
@@ -194,7 +199,16 @@ def create(
         if owner is None or owner.role == Role.VIEWER or not owner.is_active_account:
             raise ReferralError(_l("The owner must be an active caseworker or admin."))
     if due_hours is not None and not 1 <= due_hours <= 24 * 366:
-        raise ReferralError(_l("The deadline in hours is out of range."))
+        raise DueHoursRefused(_l("The deadline in hours is out of range."))
+    shortest = shortest_due_hours(kind)
+    if due_hours is not None and due_hours < shortest:
+        raise DueHoursRefused(
+            _l(
+                "A draft-law letter gives the government at least %(hours)s hours: enter "
+                "%(hours)s or more, or leave it empty for %(hours)s.",
+                hours=shortest,
+            )
+        )
     referral = Referral(
         case_id=case.id,
         entry_id=entry.id,

@@ -136,6 +136,30 @@ def choose_recipient(
     return admin_id
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """When a referral's reminders go out and to whom, as the scan will do it (what its page
+    says before the first one is sent)."""
+
+    days_before: tuple[int, ...]  # largest first (and one on the day itself, as always)
+    overdue_every_days: int  # OVERDUE_DAILY or OVERDUE_EVERY_DAYS, the recipient's choice
+    recipient: User | None
+
+
+def schedule_of(referral: Referral) -> Schedule:
+    offsets = _offsets()
+    recipient_id = choose_recipient(
+        referral.owner_id, referral.case.assignee_id, _active_staff(), _first_admin()
+    )
+    recipient = db.session.get(User, recipient_id) if recipient_id is not None else None
+    daily = recipient is not None and recipient.overdue_reminders_daily
+    return Schedule(
+        days_before=tuple(sorted((day for day in offsets if day > 0), reverse=True)),
+        overdue_every_days=OVERDUE_DAILY if daily else OVERDUE_EVERY_DAYS,
+        recipient=recipient,
+    )
+
+
 def _asks_for_daily() -> set[int]:
     return set(db.session.scalars(sa.select(User.id).where(User.overdue_reminders_daily)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -295,3 +296,110 @@ def test_a_draft_is_in_action_needed_and_counted_as_not_sent_yet(web: Flask) -> 
     drafts = client.get("/referrals/?view=all&state=draft").get_data(as_text=True)
     assert draft.case.ref in drafts
     assert later.case.ref not in drafts
+
+
+def test_nothing_is_preselected_and_a_withdrawal_is_confirmed_before_it_happens(
+    web: Flask,
+) -> None:
+    referral = sent_referral()  # a UN referral: "Withdraw" is its only generic action
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    select = re.search(r'<select[^>]*name="action".*?</select>', page, re.S)
+    assert select is not None
+    options = re.findall(r"<option[^>]*>", select.group(0))
+    assert 'value=""' in options[0]  # "Choose what happened" comes first
+    assert all("selected" not in option for option in options[1:])
+    # "Save" with nothing chosen changes nothing and says why.
+    empty = client.post(f"/referrals/{referral.id}/transition", data={"action": ""})
+    assert empty.status_code == 422
+    assert "Choose what happened." in empty.get_data(as_text=True)
+    # Withdraw: a page that says what it means, and nothing changed yet.
+    asked = client.post(f"/referrals/{referral.id}/transition", data={"action": "withdraw"})
+    assert asked.status_code == 200
+    text = asked.get_data(as_text=True)
+    assert "cannot be reopened" in text
+    assert 'name="confirmed"' in text
+    for forged in ({"confirmed": ""}, {"confirmed": "no"}, {"confirmed": "yes" * 1000}):
+        again = client.post(
+            f"/referrals/{referral.id}/transition", data={"action": "withdraw", **forged}
+        )
+        assert again.status_code == 200  # asked again, not done
+    db.session.expire_all()
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.SENT
+    done = client.post(
+        f"/referrals/{referral.id}/transition",
+        data={"action": "withdraw", "confirmed": "yes"},
+        follow_redirects=True,
+    )
+    assert "Referral withdrawn" in done.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.WITHDRAWN
+    # Once withdrawn, it cannot be asked again.
+    late = client.post(f"/referrals/{referral.id}/transition", data={"action": "withdraw"})
+    assert late.status_code == 409
+
+
+def test_the_withdrawal_page_speaks_chinese(web: Flask, untranslated: Any) -> None:
+    referral = sent_referral()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    for locale, words in (("zh_Hant", "無法重新開啟"), ("zh_Hans", "无法重新开启")):
+        client.get(f"/referrals/?lang={locale}")
+        untranslated.clear()
+        page = client.post(f"/referrals/{referral.id}/transition", data={"action": "withdraw"})
+        assert words in page.get_data(as_text=True)
+        detail = client.get(f"/referrals/{referral.id}")
+        assert detail.status_code == 200
+        assert not untranslated.messages, sorted(untranslated.messages)
+
+
+def test_the_reminder_schedule_is_the_one_the_scan_follows(web: Flask) -> None:
+    owner = make_user(Role.CASEWORKER, email="owner@example.org")
+    referral = sent_referral(owner=owner)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    weekly = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "14, 7, 3, and 1 days before the deadline and on the day" in weekly
+    assert "then once a week while it is overdue" in weekly
+    assert "e-mailed to owner@example.org" in weekly
+    owner.overdue_reminders_daily = True
+    db.session.commit()
+    daily = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
+    assert "期限前 14、7、3和1 天及當天寄出，逾期後每天寄出" in daily
+
+
+@pytest.mark.parametrize(
+    ("kind", "hours", "accepted"),
+    [
+        ("sp_legislation", "12", False),
+        ("sp_legislation", "47", False),
+        ("sp_legislation", "48", True),
+        ("sp_legislation", "96", True),
+        ("embassy_contact", "12", True),
+    ],
+)
+def test_a_deadline_shorter_than_the_kind_allows_is_refused_beside_the_field(
+    web: Flask, kind: str, hours: str, accepted: bool
+) -> None:
+    org = make_org_key()
+    make_entry("test-ngo")
+    case = make_case(org)
+    client = web.test_client()
+    user = sign_in(client, Role.CASEWORKER)
+    response = client.post(
+        f"/referrals/new?ref={case.ref}",
+        data={"entry_id": "test-ngo", "kind": kind, "owner_id": user.id, "due_hours": hours},
+    )
+    if accepted:
+        assert response.status_code == 302
+        assert count_referrals() == 1
+        return
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    message = "A draft-law letter gives the government at least 48 hours"
+    assert message in html
+    # Beside the hours field, not only at the top of the page.
+    field = html[html.index('name="due_hours"') - 1500 : html.index('name="due_hours"') + 500]
+    assert message in field
+    assert count_referrals() == 0
