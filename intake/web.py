@@ -81,6 +81,16 @@ def _message_for(error: HTTPException) -> str:
     return messages.get(error.code or 500, error.description or _("Something went wrong."))
 
 
+# A label that already ends in a question mark or colon (in any script) takes no other.
+_ENDS_A_LEAD = frozenset("?？؟:：")
+
+
+def as_lead(label: object) -> str:
+    """A field's label before its error message: "Country:" but "What happened?" (not "?:")."""
+    text = str(label).rstrip()
+    return text if text[-1:] in _ENDS_A_LEAD else f"{text}:"
+
+
 def language_url(code: str) -> str:
     """This page in another language, keeping its query (a report's period, a filter).
 
@@ -221,6 +231,7 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         return error_response(500, _("Something went wrong on our side. Nothing was saved."))
 
+    app.add_template_filter(as_lead, "as_lead")
     # One clock for people (intake.clock): `{{ moment | when }}` on every staff page.
     app.add_template_filter(clock.time_tag, "when")
     app.add_template_filter(clock.local_text, "when_text")

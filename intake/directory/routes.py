@@ -125,6 +125,7 @@ def index() -> str:
         "directory/index.html",
         entries=shown,
         total=len(matching),
+        directory_empty=not everything,
         page=page,
         pages=pages,
         filters=filters,

@@ -149,6 +149,24 @@ def test_the_error_summary_lists_the_problems_in_the_order_the_page_asks(
     _nothing_stored()
 
 
+@pytest.mark.parametrize("locale", ["en", "ru", "zh_Hant", "ar"])
+def test_the_error_summary_does_not_double_a_questions_punctuation(
+    app: Flask, client: Any, locale: str
+) -> None:
+    make_org_key()
+    data = _form(csrf_token(client), with_photo=False)
+    for name in ("what_happened", "urgency"):
+        data.pop(name)
+    data["country"] = "XX"  # a label without a question mark gets its colon
+    page = _post(client, data, query_string={"lang": locale}).text
+    start = page.index('id="error-summary"')
+    summary = page[start : page.index("</ul>", start)]
+    assert len(re.findall(r"<li>", summary)) == 3
+    for doubled in ("?:", "？：", "？:", "؟:"):
+        assert doubled not in summary, locale
+    assert summary.count(":") + summary.count("：") >= 1  # "Country:" keeps its colon
+
+
 def test_an_expired_csrf_token_re_shows_the_form_with_the_text_and_a_fresh_token(
     app: Flask, client: Any
 ) -> None:
