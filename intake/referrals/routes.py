@@ -357,7 +357,10 @@ STEP_FIELDS = {
 
 
 def _render_detail(
-    referral: Referral, form: TransitionForm, step_form: UnStepForm | None = None
+    referral: Referral,
+    form: TransitionForm,
+    step_form: UnStepForm | None = None,
+    step_error: str | None = None,
 ) -> str:
     now = utcnow()
     overdue = referral.due_at is not None and referral.due_at < now and referral.state in AWAITING
@@ -395,6 +398,7 @@ def _render_detail(
         next_steps=[step.value for step in un_steps.next_steps(referral, steps)] if is_un else [],
         step_form=step_form or UnStepForm(formdata=None),
         step_failed=step_form.step.data if step_form is not None else None,
+        step_error=step_error,
         step_labels=STEP_LABELS,
         step_fields=STEP_FIELDS,
         channel_labels=CHANNEL_LABELS,
@@ -416,14 +420,16 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
         abort(404)
     referral = _referral_or_404(referral_id)
     form = UnStepForm()
+    # What went wrong is said inside the step's own form, which the page opens and scrolls to
+    # (its action ends in #step-<kind>), not at the top of a long page.
     if not form.validate_on_submit():
-        flash(_("Check the form: choose a step and a valid date."), "error")
-        return _render_detail(referral, TransitionForm(), form), 422
+        message = _("Check the form: choose a step and a valid date.")
+        return _render_detail(referral, TransitionForm(), form, message), 422
     at = None
     if form.at.data is not None:
         if form.at.data.year < EARLIEST_YEAR:
-            flash(_("Check the date: it is long before this referral existed."), "error")
-            return _render_detail(referral, TransitionForm(), form), 422
+            message = _("Check the date: it is long before this referral existed.")
+            return _render_detail(referral, TransitionForm(), form, message), 422
         at = form.at.data.replace(tzinfo=org_zone())
     key_id = form.org_key_id.data or ""
     fields = un_steps.StepFields(
@@ -441,8 +447,7 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
             referral.id, un_steps.UnStepKind(form.step.data), current_user, at=at, fields=fields
         )
     except referrals.ReferralError as error:
-        flash(str(error), "error")
-        return _render_detail(referral, TransitionForm(), form), error.status
+        return _render_detail(referral, TransitionForm(), form, str(error)), error.status
     flash(_("Step recorded."), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
 

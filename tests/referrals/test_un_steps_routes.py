@@ -204,3 +204,29 @@ def test_wgad_steps_show_the_six_month_follow_up(web: Flask) -> None:
     assert wgad.clock_started_at is not None
     assert timedelta(days=180) <= wgad.due_at - wgad.clock_started_at <= timedelta(days=184)
     assert wgad.due_at > datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def test_a_refused_step_says_why_inside_its_own_form_and_the_page_opens_there(
+    web: Flask,
+) -> None:
+    referral = draft_un_referral()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    client.post(f"/referrals/{referral.id}/un-step", data={"step": "submitted", "at": local(10)})
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    # Each step form posts to an address that brings the browser back to that form.
+    assert f'action="/referrals/{referral.id}/un-step#step-communication_sent"' in page
+    response = client.post(
+        f"/referrals/{referral.id}/un-step",
+        data={"step": "communication_sent", "communication_type": "urgent_appeal",
+              "at": local(20)},  # before the submission
+    )  # fmt: skip
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    form = html[html.index('id="step-communication_sent"') :]
+    form = form[: form.index("</details>")]
+    assert "open" in form[: form.index(">")]
+    error = form.index("data-step-error")
+    assert "cannot be before" in form[error : error + 300]
+    assert 'class="flash flash-error"' not in html  # said once, where the person is
+    assert steps() == ["submitted"]
