@@ -25,6 +25,7 @@ STAFF_PAGES = (
     "/admin/users",
     "/admin/keys",
     "/admin/audit",
+    "/admin/reminders",
     "/admin/settings",
     "/auth/account",
     "/auth/unlock",

@@ -1,12 +1,13 @@
-"""Admin pages for what runs in the background: worker and beat status, reminders that could
-not be e-mailed, and sending them again once the mail settings are fixed."""
+"""Admin pages for what runs in the background: worker and beat status, how reminders go out
+and which went out lately, reminders that could not be e-mailed, and sending them again once
+the mail settings are fixed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
@@ -52,14 +53,21 @@ def _batch_referrals(rows: Sequence[ReminderOutbox]) -> dict[int, list[int]]:
 @role_required(*ADMINS)
 def failed_reminders() -> str:
     rows = delivery.failed_rows()
+    sent = delivery.recently_sent()
     return render_template(
         "admin/reminders.html",
         rows=rows,
-        batch_referrals=_batch_referrals(rows),
+        sent=sent,
+        waiting=delivery.waiting_count(),
+        scan_minutes=int(current_app.config["DEADLINE_SCAN_MINUTES"]),
+        offsets=sorted(
+            (day for day in current_app.config["REMINDER_OFFSETS_DAYS"] if day > 0), reverse=True
+        ),
+        batch_referrals=_batch_referrals([*rows, *sent]),
         total=delivery.failed_count(),
         processes=heartbeats.status(),
         last_seen=heartbeats.last_seen(),
-        recipients=_recipients(rows),
+        recipients=_recipients([*rows, *sent]),
         zone=org_zone(),
         form=EmptyForm(),
     )

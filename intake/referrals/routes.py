@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from babel.lists import format_list
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -73,11 +71,6 @@ EARLIEST_YEAR = 2000  # far enough back for any referral, far from datetime's li
 MAX_SEARCH = 40
 
 
-def days_list(days: tuple[int, ...]) -> str:
-    """14, 7, 3 and 1 — in the reader's language (14、7、3和1)."""
-    return format_list([str(day) for day in days], locale=str(get_locale() or "en"))
-
-
 def reminder_label(offset_key: str) -> str:
     """Words for an offset key: d7 is 7 days before, d0 the day, overdue-3 three days late."""
     if offset_key == "d0":
@@ -105,7 +98,6 @@ def _labels() -> dict[str, Any]:
         "override_labels": OVERRIDE_REASON_LABELS,
         "view_labels": VIEW_LABELS,
         "reminder_label": reminder_label,
-        "days_list": days_list,
         "outbox_labels": OUTBOX_LABELS,
         "zone": org_zone(),
         "now": utcnow(),

@@ -360,6 +360,34 @@ def failed_rows(limit: int = 200) -> list[ReminderOutbox]:
     )
 
 
+def recently_sent(limit: int = 20) -> list[ReminderOutbox]:
+    """The e-mails sent last (batches and digests), newest first: what the admin page shows
+    as proof that reminders do go out."""
+    return list(
+        db.session.scalars(
+            sa.select(ReminderOutbox)
+            .where(ReminderOutbox.status == OutboxStatus.SENT, _AN_EMAIL)
+            .order_by(ReminderOutbox.sent_at.desc(), ReminderOutbox.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def waiting_count() -> int:
+    """E-mails written by a scan and not sent yet (being sent included)."""
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ReminderOutbox)
+            .where(
+                ReminderOutbox.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                _AN_EMAIL,
+            )
+        )
+        or 0
+    )
+
+
 def failed_referral_ids(referral_ids: Iterable[int]) -> set[int]:
     """Which of these referrals have a reminder that could not be e-mailed."""
     wanted = list(referral_ids)

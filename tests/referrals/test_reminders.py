@@ -896,3 +896,31 @@ def test_a_send_task_marks_what_it_sent_as_it_goes_so_a_dead_worker_leaves_few_u
     assert sorted(statuses.values()).count(OutboxStatus.SENT) == 2
     assert [statuses[row] for row in tried[:2]] == [OutboxStatus.SENT] * 2
     assert statuses[tried[2]] == OutboxStatus.SENDING
+
+
+def test_the_admin_page_says_how_reminders_go_out_and_lists_the_ones_sent(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    admin = make_user(Role.ADMIN, email="admin@example.org")
+    client = mail_app.test_client()
+    sign_in(client, admin)
+    before = client.get("/admin/reminders").get_data(as_text=True)
+    assert "every 5 minutes" in before
+    assert "14, 7, 3, and 1 days before a deadline" in before
+    assert "No reminder e-mail has been sent yet." in before
+    referral = sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    waiting = client.get("/admin/reminders").get_data(as_text=True)
+    assert 'data-waiting-reminders="1"' in waiting
+    assert send_all(queued) == ["sent"]
+    after = client.get("/admin/reminders").get_data(as_text=True)
+    assert 'data-waiting-reminders="0"' in after
+    sent = after[after.index("data-sent-reminders") : after.index("</table>")]
+    assert f'data-outbox-id="{queued[0]}"' in sent
+    assert referral.owner.email in sent
+    assert f'href="/referrals/{referral.id}"' in sent
+    assert CANARY not in after  # what the e-mail was about, never what the case says
+    chinese = client.get("/admin/reminders?lang=zh_Hant").get_data(as_text=True)
+    assert "最近寄出" in chinese
+    assert "期限前 14、7、3和1 天及當天" in chinese
