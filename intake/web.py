@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from babel.lists import format_list
 from flask import (
     Flask,
     Response,
@@ -79,6 +80,21 @@ def _message_for(error: HTTPException) -> str:
         500: _("Something went wrong on our side. Nothing was saved."),
     }
     return messages.get(error.code or 500, error.description or _("Something went wrong."))
+
+
+# A label that already ends in a question mark or colon (in any script) takes no other.
+_ENDS_A_LEAD = frozenset("?？؟:：")
+
+
+def as_lead(label: object) -> str:
+    """A field's label before its error message: "Country:" but "What happened?" (not "?:")."""
+    text = str(label).rstrip()
+    return text if text[-1:] in _ENDS_A_LEAD else f"{text}:"
+
+
+def days_list(days: Iterable[int]) -> str:
+    """Numbers of days as the reader's language lists them: "14, 7, 3, and 1", "14、7、3和1"."""
+    return format_list([str(day) for day in days], locale=str(get_locale() or "en"))
 
 
 def language_url(code: str) -> str:
@@ -221,10 +237,12 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         return error_response(500, _("Something went wrong on our side. Nothing was saved."))
 
+    app.add_template_filter(as_lead, "as_lead")
     # One clock for people (intake.clock): `{{ moment | when }}` on every staff page.
     app.add_template_filter(clock.time_tag, "when")
     app.add_template_filter(clock.local_text, "when_text")
     app.add_template_global(clock.relative, "relative_time")
+    app.add_template_global(days_list, "days_list")
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:

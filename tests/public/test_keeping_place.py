@@ -314,3 +314,31 @@ def test_with_js_ticking_the_box_lets_the_person_leave(
         assert asked == []
     finally:
         context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_a_follow_up_just_sent_appears_in_the_thread(
+    app: Flask, live_server: Any, browser: Any, javascript: bool
+) -> None:
+    submission = _submit(make_org_key())
+    context = _phone(browser, javascript)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/status?lang=zh_Hant")
+        page.fill("#code", submission.receipt_code)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#shared-status")
+        assert page.locator("#thread-empty").is_visible()
+        page.fill("#body", "我會再寄一份文件")
+        page.click("#follow-up-form button[type=submit]")
+        if javascript:
+            expect(page.locator("#send-status")).to_have_text("您的訊息已安全送出。")
+        else:
+            page.wait_for_selector("#follow-up-sent")
+        # The message just sent is in the thread, in the page's language, as it is without JS.
+        expect(page.locator("#thread .message-own .message-body")).to_have_text("我會再寄一份文件")
+        expect(page.locator("#thread .message-own strong")).to_have_text("您寫的")
+        assert page.locator("#thread-empty").count() == 0
+    finally:
+        context.close()
