@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from babel.lists import format_list
 from flask import (
     Flask,
     Response,
@@ -82,28 +81,20 @@ def _message_for(error: HTTPException) -> str:
     return messages.get(error.code or 500, error.description or _("Something went wrong."))
 
 
-# A label that already ends in a question mark or colon (in any script) takes no other.
-_ENDS_A_LEAD = frozenset("?？؟:：")
-
-
-def as_lead(label: object) -> str:
-    """A field's label before its error message: "Country:" but "What happened?" (not "?:")."""
-    text = str(label).rstrip()
-    return text if text[-1:] in _ENDS_A_LEAD else f"{text}:"
-
-
-def days_list(days: Iterable[int]) -> str:
-    """Numbers of days as the reader's language lists them: "14, 7, 3, and 1", "14、7、3和1"."""
-    return format_list([str(day) for day in days], locale=str(get_locale() or "en"))
-
-
 def language_url(code: str) -> str:
     """This page in another language, keeping its query (a report's period, a filter).
 
     The query is re-encoded as it came, never passed to url_for as keywords: names such as
     ``endpoint``, ``_external`` or ``_anchor`` would be taken as url_for's own arguments.
     """
-    if request.endpoint is None or request.method != "GET":
+    if request.endpoint is None:
+        return url_for("public.landing", lang=code)
+    if request.method != "GET":
+        # What was posted cannot come along in a link (a page that must keep it posts it
+        # again: base.html ``language_form``); the page itself, empty, if it can be fetched.
+        methods = request.url_rule.methods if request.url_rule is not None else None
+        if methods and "GET" in methods:
+            return url_for(request.endpoint, **(request.view_args or {}), lang=code)
         return url_for("public.landing", lang=code)
     path = url_for(request.endpoint, **(request.view_args or {}))
     query = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
@@ -237,12 +228,10 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         return error_response(500, _("Something went wrong on our side. Nothing was saved."))
 
-    app.add_template_filter(as_lead, "as_lead")
     # One clock for people (intake.clock): `{{ moment | when }}` on every staff page.
     app.add_template_filter(clock.time_tag, "when")
     app.add_template_filter(clock.local_text, "when_text")
     app.add_template_global(clock.relative, "relative_time")
-    app.add_template_global(days_list, "days_list")
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:

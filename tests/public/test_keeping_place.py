@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 import tempfile
 from pathlib import Path
@@ -20,12 +21,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from playwright.sync_api import expect
 
-from intake.models import Urgency
-from intake.services import submissions
+from intake.models import ConsentPurpose, Urgency
+from intake.services import consent, submissions
 from intake.services.triage import Routing
 from tests.builders import make_org_key
 from tests.conftest import table_count
-from tests.public.conftest import csrf_token, full_answers, routing_form
+from tests.public.conftest import CSRF_INPUT, csrf_token, full_answers, routing_form
 from tests.public.test_browser import fill_request_form
 
 LANGUAGE_BUTTON = re.compile(r'<button type="submit" class="link-button" form="([^"]+)"[^>]*')
@@ -178,6 +179,125 @@ def test_a_receipt_post_without_a_valid_token_shows_no_code(roomy_app: Flask) ->
     assert response.status_code == 400
     assert code not in response.text
     assert "Back button" in response.text
+
+
+# ---------------------------------------------------------------------------------------------
+# The status page
+
+
+def _open_status(client: FlaskClient, code: str, lang: str = "en") -> Any:
+    token = csrf_token(client, f"/status?lang={lang}")
+    response = client.post(f"/status?lang={lang}", data={"csrf_token": token, "code": code})
+    assert response.status_code == 200, response.text
+    return response
+
+
+def _change_language(client: FlaskClient, page: str, lang: str) -> Any:
+    buttons = _language_buttons(page)
+    assert buttons, "the status page's languages post the code again"
+    assert {form for form, _action in buttons} == {"status-language"}
+    action = next(a for _f, a in buttons if f"lang={lang}" in a)
+    assert action.startswith("/status?"), action
+    return client.post(action, data=_form_fields(page, "status-language"))
+
+
+def test_a_language_button_on_the_status_page_stays_on_the_case(roomy_app: Flask) -> None:
+    submission = _submit(make_org_key())
+    client = roomy_app.test_client()
+    page = _open_status(client, submission.receipt_code)
+    assert 'href="/?lang=' not in page.text.split("</header>")[0]  # no way to the landing page
+    changed = _change_language(client, page.text, "zh_Hant")
+    assert changed.status_code == 200
+    assert 'id="shared-status"' in changed.text
+    assert '<html lang="zh-Hant"' in changed.text
+    changed = _change_language(client, changed.text, "ar")
+    assert 'dir="rtl"' in changed.text
+    assert 'id="shared-status"' in changed.text
+
+
+def test_after_a_follow_up_and_a_withdrawal_the_language_still_goes_to_the_case(
+    roomy_app: Flask,
+) -> None:
+    submission = _submit(make_org_key())
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    sent = client.post(
+        "/status/follow-up?lang=en",
+        data={
+            "csrf_token": token,
+            "code": submission.receipt_code,
+            "body": "more",
+            "attachments": (io.BytesIO(b""), ""),
+        },
+        content_type="multipart/form-data",
+    )
+    assert sent.status_code == 200, sent.text
+    assert "follow-up-sent" in sent.text
+    changed = _change_language(client, sent.text, "es")
+    assert 'id="shared-status"' in changed.text
+    assert "Usted escribió" in changed.text
+
+    record = next(
+        r
+        for r in consent.records(submission.case)
+        if r.purpose is ConsentPurpose.SHARE_WITH_ORGANISATION
+    )
+    withdrawn = client.post(
+        "/status/consent/withdraw?lang=en",
+        data={
+            "csrf_token": token,
+            "code": submission.receipt_code,
+            "record_id": str(record.id),
+            "confirmed": "yes",
+        },
+    )
+    assert withdrawn.status_code == 200
+    changed = _change_language(client, withdrawn.text, "fr")
+    assert 'id="shared-status"' in changed.text
+    assert '<html lang="fr"' in changed.text
+
+
+def test_language_changes_on_the_status_page_spend_no_status_look_ups(make_app: Any) -> None:
+    """Like every successful view of the case: only refused look-ups count (guessing)."""
+    app = make_app("sqlite", STATUS_RATE_LIMIT="2 per hour")
+    with app.app_context():
+        submission = _submit(make_org_key())
+        client = app.test_client()
+        page = _open_status(client, submission.receipt_code)
+        for lang in ("es", "fr", "ru", "ar", "zh_Hans", "en"):
+            page = _change_language(client, page.text, lang)
+            assert page.status_code == 200, lang
+        token = CSRF_INPUT.search(page.text)
+        assert token
+        wrong = {"csrf_token": token.group(1), "code": "ABCD-EFGH-JKMN-PQRS-TVWX"}
+        assert client.post("/status", data=wrong).status_code == 404
+        assert client.post("/status", data=wrong).status_code == 404
+        assert client.post("/status", data=wrong).status_code == 429
+
+
+def test_a_reload_after_withdrawing_shows_the_status_page_with_a_notice(
+    roomy_app: Flask,
+) -> None:
+    submission = _submit(make_org_key())
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    record = next(
+        r
+        for r in consent.records(submission.case)
+        if r.purpose is ConsentPurpose.SHARE_WITH_ORGANISATION
+    )
+    data = {
+        "csrf_token": token,
+        "code": submission.receipt_code,
+        "record_id": str(record.id),
+        "confirmed": "yes",
+    }
+    assert client.post("/status/consent/withdraw?lang=zh_Hant", data=data).status_code == 200
+    reloaded = client.post("/status/consent/withdraw?lang=zh_Hant", data=data)
+    assert reloaded.status_code == 200
+    assert 'id="shared-status"' in reloaded.text
+    assert "此同意已經撤回。沒有任何變更。" in reloaded.text
+    assert f'data-consent-record="{record.id}" data-withdrawn' in reloaded.text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,5 +460,76 @@ def test_a_follow_up_just_sent_appears_in_the_thread(
         expect(page.locator("#thread .message-own .message-body")).to_have_text("我會再寄一份文件")
         expect(page.locator("#thread .message-own strong")).to_have_text("您寫的")
         assert page.locator("#thread-empty").count() == 0
+        mode = "js" if javascript else "nojs"
+        page.screenshot(path=SHOTS / f"status-sent-{mode}-zh_Hant-360.png", full_page=True)
     finally:
         context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_after_a_follow_up_a_language_change_in_chromium_stays_on_the_case(
+    app: Flask, live_server: Any, browser: Any, javascript: bool
+) -> None:
+    """After the follow-up's own post (no-JS) or on the page (JS): the case, in Arabic."""
+    submission = _submit(make_org_key())
+    context = _phone(browser, javascript)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/status?lang=zh_Hant")
+        page.fill("#code", submission.receipt_code)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#shared-status")
+        page.fill("#body", "我會再寄一份文件")
+        page.click("#follow-up-form button[type=submit]")
+        expect(page.locator("#thread .message-own .message-body")).to_have_text("我會再寄一份文件")
+        _language(page, "ar")
+        page.wait_for_selector("html[lang='ar']")
+        page.wait_for_selector("#shared-status")
+        if javascript:
+            page.wait_for_selector(".message-body.reply-opened")
+        expect(page.locator("#thread .message-own .message-body")).to_have_text("我會再寄一份文件")
+        expect(page.locator("#thread .message-own strong")).to_have_text("كتبتَ")
+        mode = "js" if javascript else "nojs"
+        page.screenshot(path=SHOTS / f"status-{mode}-ar-360.png", full_page=True)
+    finally:
+        context.close()
+
+
+def test_the_confirmation_of_a_withdrawal_changes_language_back_to_the_case(
+    roomy_app: Flask,
+) -> None:
+    """Its language buttons post the code to /status (as "No, keep it"): nothing withdrawn."""
+    submission = _submit(make_org_key())
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    record = consent.records(submission.case)[0]
+    asked = client.post(
+        "/status/consent/withdraw?lang=en",
+        data={"csrf_token": token, "code": submission.receipt_code, "record_id": str(record.id)},
+    )
+    assert "Withdraw this consent?" in asked.text
+    buttons = _language_buttons(asked.text)
+    assert {form for form, _action in buttons} == {"keep-consent-form"}
+    action = next(a for _f, a in buttons if "lang=ru" in a)
+    assert action.startswith("/status?")
+    changed = client.post(action, data=_form_fields(asked.text, "keep-consent-form"))
+    assert changed.status_code == 200
+    assert 'id="shared-status"' in changed.text
+    assert '<html lang="ru"' in changed.text
+    assert consent.records(submission.case)[0].active
+
+
+def test_the_code_form_shown_again_after_a_post_changes_language_in_place(
+    roomy_app: Flask,
+) -> None:
+    """A wrong code shows the form again (after a POST): its language links lead to the status
+    form in that language, not to the landing page."""
+    make_org_key()
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    wrong = client.post("/status", data={"csrf_token": token, "code": "ABCD-EFGH-JKMN-PQRS-TVWX"})
+    assert wrong.status_code == 404
+    header = wrong.text.split("</header>")[0]
+    assert 'href="/status?lang=zh_Hant"' in header
+    assert 'href="/?lang=' not in header
