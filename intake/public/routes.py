@@ -552,7 +552,7 @@ def receipt() -> ViewResult:
 
 
 def _render_receipt(
-    code: str | None, urgent_facts: tuple[list[str], str | None] | None, status: int = 200
+    code: str | None, urgent_facts: tuple[list[str], str | None] | None
 ) -> Response:
     urgent = None
     if code is not None and urgent_facts is not None:
@@ -563,7 +563,7 @@ def _render_receipt(
         urgent=urgent,
         urgent_facts=urgent_facts if urgent is not None else None,
     )
-    response = make_response(page, status)
+    response = make_response(page, 200)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -589,10 +589,14 @@ def _receipt_in_language() -> ViewResult:
         for i in range(0, len(normalised), crypto.RECEIPT_GROUP_LENGTH)
     )
     urgent_facts = None
-    if "urgent_threats" in form or "urgent_country" in form:
-        # Only known vocabulary reaches the guidance (urgent_guidance filters the rest).
-        threats = [t for t in form.getlist("urgent_threats") if t][:MAX_CHOICES]
-        urgent_facts = (threats, form.get("urgent_country") or None)
+    if "urgent_country" in form:  # an "Immediate" request (its country may be empty)
+        # Only known vocabulary is shown again or reaches the guidance.
+        threats = [t for t in form.getlist("urgent_threats") if t in vocab.THREATS]
+        country = form.get("urgent_country", "")
+        urgent_facts = (
+            list(dict.fromkeys(threats))[:MAX_CHOICES],
+            country if country in vocab.ISO_COUNTRIES else None,
+        )
     return _render_receipt(code, urgent_facts)
 
 

@@ -533,3 +533,23 @@ def test_the_code_form_shown_again_after_a_post_changes_language_in_place(
     header = wrong.text.split("</header>")[0]
     assert 'href="/status?lang=zh_Hant"' in header
     assert 'href="/?lang=' not in header
+
+
+def test_unknown_urgent_facts_are_dropped_not_echoed(roomy_app: Flask) -> None:
+    make_org_key()
+    client = roomy_app.test_client()
+    token = csrf_token(client)
+    response = client.post(
+        "/request/receipt?lang=en",
+        data={
+            "csrf_token": token,
+            "code": "ABCD-EFGH-JKMN-PQRS-TVWX",
+            "urgent_threats": ["detention", "QZXjunk", "detention"],
+            "urgent_country": "QZ",
+        },
+    )
+    assert response.status_code == 200
+    assert "QZXjunk" not in response.text
+    assert 'value="QZ"' not in response.text
+    assert _form_fields(response.text, "receipt-language")["urgent_threats"] == ["detention"]
+    assert 'id="urgent-help-panel"' in response.text
