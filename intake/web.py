@@ -103,7 +103,14 @@ def language_url(code: str) -> str:
     The query is re-encoded as it came, never passed to url_for as keywords: names such as
     ``endpoint``, ``_external`` or ``_anchor`` would be taken as url_for's own arguments.
     """
-    if request.endpoint is None or request.method != "GET":
+    if request.endpoint is None:
+        return url_for("public.landing", lang=code)
+    if request.method != "GET":
+        # What was posted cannot come along in a link (a page that must keep it posts it
+        # again: base.html ``language_form``); the page itself, empty, if it can be fetched.
+        methods = request.url_rule.methods if request.url_rule is not None else None
+        if methods and "GET" in methods:
+            return url_for(request.endpoint, **(request.view_args or {}), lang=code)
         return url_for("public.landing", lang=code)
     path = url_for(request.endpoint, **(request.view_args or {}))
     query = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]

@@ -522,26 +522,82 @@ def _submit_without_js(
     return make_response(redirect(url_for("public.receipt", lang=request.args.get("lang")), 303))
 
 
-@bp.get("/request/receipt")
-def receipt() -> Response:
-    """The receipt after a no-JavaScript request, shown once (see _submit_without_js)."""
+# What the receipt page's language buttons post back (base.html ``language_form``): the code the
+# page already shows and, for an "Immediate" request, its routing facts (in the clear anyway).
+RECEIPT_LANGUAGE_FIELDS = frozenset({"csrf_token", "code", "urgent_threats", "urgent_country"})
+
+
+@bp.route("/request/receipt", methods=["GET", "POST"])
+@csrf.exempt
+def receipt() -> ViewResult:
+    """The receipt after a no-JavaScript request, shown once (see _submit_without_js).
+
+    Its language buttons post the code back (POST), and the receipt is shown again in the
+    language chosen: the code is checked for its format only and never looked up, so this
+    is no oracle for guessing codes and counts against no limit. The CSRF token keeps
+    another site from showing someone a receipt with a code of its choosing."""
+    if request.method == "POST":
+        return _receipt_in_language()
     code = session.pop(RECEIPT_ONCE, None)
     facts = session.pop(RECEIPT_URGENT, None)
-    urgent = None
+    urgent_facts = None
     if isinstance(code, str) and isinstance(facts, dict):
         threats = facts.get("threats")
         country = facts.get("country")
-        urgent = urgent_guidance(
-            Urgency.IMMEDIATE.value,
+        urgent_facts = (
             [str(t) for t in threats] if isinstance(threats, list) else [],
             country if isinstance(country, str) else None,
         )
+    return _render_receipt(code if isinstance(code, str) else None, urgent_facts)
+
+
+def _render_receipt(
+    code: str | None, urgent_facts: tuple[list[str], str | None] | None
+) -> Response:
+    urgent = None
+    if code is not None and urgent_facts is not None:
+        urgent = urgent_guidance(Urgency.IMMEDIATE.value, *urgent_facts)
     page = render_template(
-        "public/receipt.html", receipt_code=code if isinstance(code, str) else None, urgent=urgent
+        "public/receipt.html",
+        receipt_code=code,
+        urgent=urgent,
+        urgent_facts=urgent_facts if urgent is not None else None,
     )
     response = make_response(page, 200)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _receipt_in_language() -> ViewResult:
+    form = request.form
+    if set(form) - RECEIPT_LANGUAGE_FIELDS or any(
+        len(form.getlist(name)) != 1 for name in form if name != "urgent_threats"
+    ):
+        return _refuse(_("The request could not be understood. Nothing was saved."))
+    normalised = crypto.normalise_receipt_code(form.get("code", ""))
+    if normalised is None:
+        return _refuse(_("This is not a receipt code. Nothing was saved."))
+    if not _csrf_ok():
+        return _refuse(
+            _(
+                "This page had expired, so it could not be shown in another language. Go back "
+                "with your browser's Back button: your receipt code is still on that page."
+            )
+        )
+    code = "-".join(
+        normalised[i : i + crypto.RECEIPT_GROUP_LENGTH]
+        for i in range(0, len(normalised), crypto.RECEIPT_GROUP_LENGTH)
+    )
+    urgent_facts = None
+    if "urgent_country" in form:  # an "Immediate" request (its country may be empty)
+        # Only known vocabulary is shown again or reaches the guidance.
+        threats = [t for t in form.getlist("urgent_threats") if t in vocab.THREATS]
+        country = form.get("urgent_country", "")
+        urgent_facts = (
+            list(dict.fromkeys(threats))[:MAX_CHOICES],
+            country if country in vocab.ISO_COUNTRIES else None,
+        )
+    return _render_receipt(code, urgent_facts)
 
 
 @bp.get("/request/key")

@@ -129,7 +129,7 @@ def test_hostile_withdrawals_are_refused_and_change_nothing(
     assert _withdrawals() == []
 
 
-def test_withdrawing_twice_is_refused(roomy_app: Flask) -> None:
+def test_withdrawing_twice_changes_nothing_and_shows_the_status_page(roomy_app: Flask) -> None:
     submission = submit()
     client = roomy_app.test_client()
     token = csrf_token(client, "/status")
@@ -140,10 +140,17 @@ def test_withdrawing_twice_is_refused(roomy_app: Flask) -> None:
         **CONFIRMED,
     }
     assert client.post("/status/consent/withdraw", data=data).status_code == 200
-    assert client.post("/status/consent/withdraw", data=data).status_code == 409
+    # Most often a reload: the status page again, with a notice (not an error page).
+    again = client.post("/status/consent/withdraw", data=data)
+    assert again.status_code == 200
+    assert "This consent was already withdrawn. Nothing was changed." in again.text
+    assert 'id="shared-status"' in again.text
     # Nor is a withdrawn consent offered for confirmation again.
     asking = {name: value for name, value in data.items() if name != "confirmed"}
-    assert client.post("/status/consent/withdraw", data=asking).status_code == 409
+    asked = client.post("/status/consent/withdraw", data=asking)
+    assert asked.status_code == 200
+    assert "Withdraw this consent?" not in asked.text
+    assert "This consent was already withdrawn." in asked.text
     assert len(_withdrawals()) == 1
 
 

@@ -1,18 +1,157 @@
-/* Refuge: the copy button of the receipt code (hidden without JavaScript). */
+/* Refuge: the receipt code, shown once (on /request after intake.js sent the request, or on
+ * /request/receipt without it).
+ *
+ * - The copy button (hidden without JavaScript).
+ * - The code is kept nowhere (not in localStorage or sessionStorage), so leaving the page loses
+ *   it: until the person ticks "I have written down or copied the code" (or copies it with the
+ *   button), the browser asks before leaving. Forms that carry the code with them (the status
+ *   page, the receipt in another language: [data-keeps-receipt]) leave without asking.
+ * - On /request the language buttons are links (steps.js) that would drop the receipt: while it
+ *   is shown they post it to /request/receipt instead, like the page without JavaScript.
+ */
 (function () {
   "use strict";
+  let armed = false;
+  let kept = false;
+  let leavingWithCode = false;
+
+  function shownCode() {
+    const panel = document.getElementById("receipt-panel");
+    const target = document.getElementById("receipt-code");
+    if (!panel || panel.hidden || !target) {
+      return "";
+    }
+    return target.textContent.trim();
+  }
+
+  function guardLeaving(event) {
+    if (kept || leavingWithCode || !shownCode()) {
+      return undefined;
+    }
+    event.preventDefault();
+    event.returnValue = ""; // older browsers need it set to ask
+    return "";
+  }
+
+  function markKept() {
+    kept = true;
+    const box = document.getElementById("receipt-kept");
+    if (box) {
+      box.checked = true;
+    }
+  }
+
+  // The intake form's "Immediate" facts, so the receipt in another language still says what to
+  // do now (routing facts only: they are sent in the clear anyway).
+  function copyUrgentFacts(languageForm) {
+    const form = document.getElementById("intake-form");
+    const urgency = form && form.querySelector("input[name=urgency]:checked");
+    if (!urgency || urgency.value !== "immediate" || languageForm.querySelector("[name=urgent_country]")) {
+      return;
+    }
+    const add = function (name, value) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      languageForm.appendChild(input);
+    };
+    for (const threat of form.querySelectorAll("input[name=threats]:checked")) {
+      add("urgent_threats", threat.value);
+    }
+    const country = form.elements.namedItem("country");
+    add("urgent_country", country && country.value ? country.value : "");
+  }
+
+  function postLanguageChanges(languageForm) {
+    document.addEventListener("click", function (event) {
+      const button = event.target.closest && event.target.closest("button[data-language-url]");
+      if (!button || button.form === languageForm || !shownCode()) {
+        return;
+      }
+      // Before steps.js (on the button itself) turns it into a link to an empty form.
+      event.preventDefault();
+      event.stopPropagation();
+      const lang = new URL(button.dataset.languageUrl, window.location.href).searchParams.get("lang");
+      const action = new URL(languageForm.dataset.receiptUrl, window.location.href);
+      action.searchParams.set("lang", lang || "");
+      languageForm.action = action.pathname + action.search;
+      copyUrgentFacts(languageForm);
+      leavingWithCode = true;
+      languageForm.submit();
+    }, true);
+  }
+
+  // On /request the page may have been open for hours (and its session renewed when the request
+  // was sent): the forms that carry the code get a fresh CSRF token, as the request itself did.
+  async function refreshTokens() {
+    const form = document.getElementById("intake-form");
+    if (!form || !form.dataset.keyUrl) {
+      return;
+    }
+    try {
+      const response = await fetch(form.dataset.keyUrl, { credentials: "same-origin" });
+      const token = response.ok ? (await response.json()).csrf_token : null;
+      if (token) {
+        for (const input of document.querySelectorAll("form[data-keeps-receipt] input[name=csrf_token]")) {
+          input.value = token;
+        }
+      }
+    } catch (error) {
+      // offline: the token of the page is still there, and an expired one loses no code
+    }
+  }
+
+  function arm() {
+    const code = shownCode();
+    if (armed || !code) {
+      return;
+    }
+    armed = true;
+    for (const input of document.querySelectorAll("[data-receipt-code-input]")) {
+      input.value = code;
+    }
+    for (const form of document.querySelectorAll("form[data-keeps-receipt]")) {
+      form.addEventListener("submit", function () {
+        leavingWithCode = true;
+      });
+    }
+    const languageForm = document.getElementById("receipt-language");
+    if (languageForm) {
+      postLanguageChanges(languageForm);
+    }
+    const box = document.getElementById("receipt-kept");
+    const row = document.getElementById("receipt-kept-row");
+    if (box && row) {
+      row.hidden = false;
+      box.addEventListener("change", function () {
+        kept = box.checked;
+      });
+    }
+    refreshTokens();
+    window.addEventListener("beforeunload", guardLeaving);
+    // A page restored from the back/forward cache may come back mid-submit.
+    window.addEventListener("pageshow", function () {
+      leavingWithCode = false;
+    });
+  }
+
+  let copyBound = false;
   function bind() {
     const button = document.getElementById("copy-receipt");
     const target = document.getElementById("receipt-code");
     const status = document.getElementById("copy-status");
-    if (!button || !target || !status) {
+    arm();
+    if (copyBound || !button || !target || !status) {
       return;
     }
+    copyBound = true;
     button.hidden = false;
     button.addEventListener("click", async function () {
       try {
         await navigator.clipboard.writeText(target.textContent.trim());
         status.textContent = status.dataset.copied;
+        markKept();
       } catch (error) {
         const range = document.createRange();
         range.selectNodeContents(target);

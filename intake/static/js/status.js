@@ -34,14 +34,52 @@
     for (const el of list.querySelectorAll("time[datetime]")) {
       const when = new Date(el.getAttribute("datetime"));
       if (!isNaN(when.getTime())) {
-        const offset = -when.getTimezoneOffset();
-        const sign = offset >= 0 ? "+" : "-";
-        const pad = function (n) {
-          return String(Math.floor(Math.abs(n))).padStart(2, "0");
-        };
-        el.textContent = when.getFullYear() + "-" + pad(when.getMonth() + 1) + "-" + pad(when.getDate()) + " " +
-          pad(when.getHours()) + ":" + pad(when.getMinutes()) + " (UTC" + sign + pad(offset / 60) + ":" + pad(offset % 60) + ")";
+        el.textContent = localTime(when);
       }
+    }
+  }
+
+  function localTime(when) {
+    const offset = -when.getTimezoneOffset();
+    const sign = offset >= 0 ? "+" : "-";
+    const pad = function (n) {
+      return String(Math.floor(Math.abs(n))).padStart(2, "0");
+    };
+    return when.getFullYear() + "-" + pad(when.getMonth() + 1) + "-" + pad(when.getDate()) + " " +
+      pad(when.getHours()) + ":" + pad(when.getMinutes()) + " (UTC" + sign + pad(offset / 60) + ":" + pad(offset % 60) + ")";
+  }
+
+  // The message just sent, at the end of the thread as the page without JavaScript shows it
+  // ("You wrote"): the text typed here, inserted as text, never as HTML.
+  function showSent(text) {
+    const list = document.getElementById("thread");
+    if (!list) {
+      return;
+    }
+    const item = document.createElement("li");
+    item.className = "reply message-own";
+    const meta = document.createElement("p");
+    meta.className = "hint";
+    const who = document.createElement("strong");
+    who.textContent = list.dataset.youWrote;
+    const now = new Date();
+    const when = document.createElement("time");
+    when.setAttribute("datetime", now.toISOString());
+    when.textContent = localTime(now);
+    meta.append(who, " · ", when);
+    const body = document.createElement("p");
+    body.className = "message-body reply-body reply-opened";
+    body.textContent = text;
+    item.append(meta, body);
+    list.appendChild(item);
+    list.hidden = false;
+    const hint = document.getElementById("replies-hint");
+    if (hint) {
+      hint.hidden = false;
+    }
+    const empty = document.getElementById("thread-empty");
+    if (empty) {
+      empty.remove();
     }
   }
 
@@ -107,6 +145,7 @@
           showProblems([(sent.result && sent.result.error) || data.msgFailed]);
           return;
         }
+        showSent(body.value);
         body.value = "";
         files.value = "";
         statusLine.textContent = data.msgSent;
