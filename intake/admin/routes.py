@@ -15,7 +15,6 @@ from wtforms.fields.choices import SelectChoice
 
 from intake.admin import bp
 from intake.admin.forms import (
-    ROLE_NAMES,
     AuditFilterForm,
     GrantForm,
     InviteForm,
@@ -117,7 +116,6 @@ def _render_users(
         role_form=RoleForm(),
         now=utcnow,
         roles=list(Role),
-        role_names=ROLE_NAMES,
     ), status
 
 
