@@ -18,9 +18,20 @@ from intake.models import (
     ReferralKind,
     ReferralOutcome,
     ReferralState,
+    Role,
     SharedStatus,
     Urgency,
 )
+
+# --- a staff member -------------------------------------------------------------------------
+
+# A role as staff pages name it (the users page, the account page); admin/forms.py describes
+# each for the invitation.
+ROLE_LABELS = {
+    Role.ADMIN: _l("Admin"),
+    Role.CASEWORKER: _l("Caseworker"),
+    Role.VIEWER: _l("Viewer"),
+}
 
 # --- a case ---------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from intake import clock, vocab
+from intake import clock, labels, vocab
 from intake.i18n import LANGUAGE_NAMES, normalise_locale, offered_languages, text_direction
 from intake.services.triage_phrases import lines as triage_lines
 
@@ -263,4 +263,5 @@ def init_app(app: Flask) -> None:
             "language_names": {code: LANGUAGE_NAMES[code] for code in offered_languages()},
             "language_url": language_url,
             "triage_lines": triage_lines,
+            "role_labels": labels.ROLE_LABELS,
         }

@@ -28,13 +28,6 @@ ROLE_CHOICES = [
 ]
 
 
-ROLE_NAMES = {
-    Role.ADMIN: _l("Admin"),
-    Role.CASEWORKER: _l("Caseworker"),
-    Role.VIEWER: _l("Viewer"),
-}
-
-
 class InviteForm(FlaskForm):
     email = EmailField(_l("Colleague's e-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES, validators=[DataRequired()])

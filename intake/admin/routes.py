@@ -15,7 +15,6 @@ from wtforms.fields.choices import SelectChoice
 
 from intake.admin import bp
 from intake.admin.forms import (
-    ROLE_NAMES,
     AuditFilterForm,
     GrantForm,
     InviteForm,
@@ -117,7 +116,6 @@ def _render_users(
         role_form=RoleForm(),
         now=utcnow,
         roles=list(Role),
-        role_names=ROLE_NAMES,
     ), status
 
 
@@ -154,12 +152,42 @@ def _checked_action() -> None:
         abort(400)
 
 
+# Resets, deactivation and revoking a key grant cannot be undone. Their buttons in the lists
+# post without ``confirmed``, which only shows what would happen (admin/confirm.html); the
+# form there posts again with it, and only that post acts. As /status does for withdrawing a
+# consent: the same with JavaScript on or off, never resting on window.confirm.
+CONFIRMED = "yes"
+
+
+def _confirmed() -> bool:
+    return request.form.getlist("confirmed") == [CONFIRMED]
+
+
+def _ask_to_confirm(action: str, target: User, cancel: str, **details: Any) -> Page:
+    return render_template(
+        "admin/confirm.html",
+        action=action,
+        target=target,
+        is_me=target.id == _me().id,
+        post_to=request.path,
+        cancel_url=url_for(cancel),
+        confirmed=CONFIRMED,
+        empty_form=EmptyForm(),
+        **details,
+    )
+
+
 @bp.post("/users/<int:user_id>/reset-password")
 @role_required(*ADMINS)
 def reset_password(user_id: int) -> Page:
     _checked_action()
     user = _user_or_404(user_id)
     try:
+        if not _confirmed():
+            accounts.refuse_password_reset(user, _me())
+            return _ask_to_confirm(
+                "reset_password", user, "admin.users", grants=accounts.active_grant_count(user)
+            )
         token = accounts.reset_password(user, _me())
     except accounts.AccountError as exc:
         flash(str(exc), "error")
@@ -180,7 +208,14 @@ def reset_password(user_id: int) -> Page:
 def reset_totp(user_id: int) -> Page:
     _checked_action()
     user = _user_or_404(user_id)
-    token = accounts.reset_totp(user, _me())
+    try:
+        if not _confirmed():
+            accounts.refuse_totp_reset(user, _me())
+            return _ask_to_confirm("reset_totp", user, "admin.users")
+        token = accounts.reset_totp(user, _me())
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.users"))
     flash(
         _(
             "The second factor of %(email)s is reset. They set up a new one with this link.",
@@ -202,10 +237,15 @@ def lift_throttle(user_id: int) -> Response:
     return redirect(url_for("admin.users"))
 
 
-def _set_active(user_id: int, active: bool) -> Response:
+def _set_active(user_id: int, active: bool) -> Page:
     _checked_action()
     user = _user_or_404(user_id)
     try:
+        if not active and not _confirmed():
+            accounts.refuse_deactivation(user, _me())
+            return _ask_to_confirm(
+                "deactivate", user, "admin.users", grants=accounts.active_grant_count(user)
+            )
         accounts.set_active(user, active, _me())
     except accounts.AccountError as exc:
         flash(str(exc), "error")
@@ -221,13 +261,13 @@ def _set_active(user_id: int, active: bool) -> Response:
 
 @bp.post("/users/<int:user_id>/deactivate")
 @role_required(*ADMINS)
-def deactivate(user_id: int) -> Response:
+def deactivate(user_id: int) -> Page:
     return _set_active(user_id, False)
 
 
 @bp.post("/users/<int:user_id>/activate")
 @role_required(*ADMINS)
-def activate(user_id: int) -> Response:
+def activate(user_id: int) -> Page:
     return _set_active(user_id, True)
 
 
@@ -327,9 +367,14 @@ def grant() -> Page:
 
 @bp.post("/keys/grants/<int:grant_id>/revoke")
 @role_required(*ADMINS)
-def revoke_grant(grant_id: int) -> Response:
+def revoke_grant(grant_id: int) -> Page:
     _checked_action()
     try:
+        if not _confirmed():
+            record = keys.revocable(grant_id)
+            return _ask_to_confirm(
+                "revoke", record.user, "admin.key_grants", org_key_id=record.org_key_id
+            )
         keys.revoke(grant_id, _me())
     except keys.KeyOperationError as exc:
         flash(str(exc), "error")

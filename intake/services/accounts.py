@@ -61,6 +61,9 @@ CUSTODY_MESSAGES: dict[str, Any] = {
     "cannot_reset_self": _l(
         "You cannot reset your own password here: change it on your account page."
     ),
+    "cannot_reset_own_second_factor": _l(
+        "You cannot reset your own second factor here: manage it on your account page."
+    ),
     "last_key_holder": _l(
         "This colleague is the only one holding the organisation key. Grant it to someone "
         "else first, or the encrypted cases could never be opened again."
@@ -646,10 +649,10 @@ def revoke_grants(user: User) -> int:
     return count
 
 
-def ensure_not_last_key_holder(user: User) -> None:
-    """Refuse to take the keys from the only active holder of an organisation key: nobody
-    could open the cases sealed to it any more."""
-    locks.serialise(locks.KEY_CUSTODY)
+def holds_a_key_alone(user: User) -> bool:
+    """Whether ``user`` is the only active holder of one of their organisation keys: taking
+    their keys would leave nobody able to open the cases sealed to it. No lock here; a change
+    asks under the custody lock."""
     held = db.session.scalars(
         sa.select(KeyGrant.org_key_id).where(
             KeyGrant.user_id == user.id, KeyGrant.revoked_at.is_(None)
@@ -668,7 +671,20 @@ def ensure_not_last_key_holder(user: User) -> None:
             )
         )
         if not others:
-            raise AccountError("last_key_holder")
+            return True
+    return False
+
+
+def active_grant_count(user: User) -> int:
+    """How many organisation keys ``user`` holds now (what a reset or deactivation revokes)."""
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(KeyGrant)
+            .where(KeyGrant.user_id == user.id, KeyGrant.revoked_at.is_(None))
+        )
+        or 0
+    )
 
 
 @transactional
@@ -750,12 +766,40 @@ def operator_reset_totp(email: str) -> str:
     return enrol_token(user)
 
 
+# --- what an admin does to a colleague's account --------------------------------------------
+#
+# The admin pages ask for a confirmation before a reset or a deactivation. They call the
+# refuse_* check first, so that nobody is asked to confirm what would be refused; the change
+# itself checks again (under the custody lock where keys are at stake).
+
+
+def refuse_password_reset(user: User, actor: User) -> None:
+    """Raise why ``actor`` may not reset ``user``'s password, if they may not."""
+    if user.id == actor.id:
+        raise AccountError("cannot_reset_self")
+    if holds_a_key_alone(user):
+        raise AccountError("last_key_holder")
+
+
+def refuse_totp_reset(user: User, actor: User) -> None:
+    """An admin's own second factors are theirs to manage on their account page: a reset here
+    would sign them out with nothing to sign in with."""
+    if user.id == actor.id:
+        raise AccountError("cannot_reset_own_second_factor")
+
+
+def refuse_deactivation(user: User, actor: User) -> None:
+    if user.id == actor.id:
+        raise AccountError("cannot_deactivate_self")
+    if holds_a_key_alone(user):
+        raise AccountError("last_key_holder")
+
+
 def reset_password(user: User, actor: User) -> str:
     """Forget the password and the keypair it wrapped (a reset user needs a new key grant);
     returns the enrol link token."""
-    if user.id == actor.id:
-        raise AccountError("cannot_reset_self")
-    ensure_not_last_key_holder(user)
+    locks.serialise(locks.KEY_CUSTODY)
+    refuse_password_reset(user, actor)
     forget_credentials(user)
     revoked = revoke_grants(user)
     audit.record(
@@ -766,6 +810,7 @@ def reset_password(user: User, actor: User) -> str:
 
 
 def reset_totp(user: User, actor: User) -> str:
+    refuse_totp_reset(user, actor)
     user.totp_secret = None
     user.totp_last_step = 0
     forget_second_factors(user)
@@ -776,10 +821,9 @@ def reset_totp(user: User, actor: User) -> str:
 
 
 def set_active(user: User, active: bool, actor: User) -> None:
-    if user.id == actor.id and not active:
-        raise AccountError("cannot_deactivate_self")
     if not active:
-        ensure_not_last_key_holder(user)
+        locks.serialise(locks.KEY_CUSTODY)
+        refuse_deactivation(user, actor)
     user.is_active_account = active
     end_all_sessions(user)
     if not active:

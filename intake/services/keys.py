@@ -290,16 +290,23 @@ def _other_holders(record: KeyGrant) -> int:
     )
 
 
-def revoke(grant_id: int, actor: User) -> KeyGrant:
-    """Take one grant away; never the last one of an organisation key (as
-    accounts.ensure_not_last_key_holder for deactivation and resets): with nobody holding it,
-    every case sealed to that key could never be opened again."""
-    locks.serialise(locks.KEY_CUSTODY)
+def revocable(grant_id: int) -> KeyGrant:
+    """The grant ``grant_id`` if it may be revoked (the confirmation step shows it; revoke asks
+    again under the lock), else the refusal."""
     record = db.session.get(KeyGrant, grant_id)
     if record is None or record.revoked_at is not None:
         raise KeyOperationError("no_such_grant")
     if _other_holders(record) == 0:
         raise KeyOperationError("last_key_holder")
+    return record
+
+
+def revoke(grant_id: int, actor: User) -> KeyGrant:
+    """Take one grant away; never the last one of an organisation key (as
+    accounts.holds_a_key_alone for deactivation and resets): with nobody holding it,
+    every case sealed to that key could never be opened again."""
+    locks.serialise(locks.KEY_CUSTODY)
+    record = revocable(grant_id)
     record.revoked_at = utcnow()
     audit.record(
         "keys.revoked",

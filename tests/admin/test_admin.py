@@ -89,7 +89,7 @@ def test_reset_password_forgets_keys_revokes_grants_and_ends_sessions(
     colleague, _ = make_staff_with_keys(Role.CASEWORKER, org)
     their_client = app.test_client()
     sign_in(their_client, colleague)
-    response = post(client, f"/admin/users/{colleague.id}/reset-password")
+    response = post(client, f"/admin/users/{colleague.id}/reset-password", confirmed="yes")
     assert response.status_code == 200
     assert "/auth/enrol/" in response.get_data(as_text=True)
     db.session.refresh(colleague)
@@ -107,7 +107,7 @@ def test_reset_totp_needs_the_link_and_the_current_password(
     client, _, _ = admin_client
     colleague = make_user(Role.CASEWORKER)
     old_secret = colleague.totp_secret
-    response = post(client, f"/admin/users/{colleague.id}/reset-totp")
+    response = post(client, f"/admin/users/{colleague.id}/reset-totp", confirmed="yes")
     token = re.search(r"/auth/enrol/([A-Za-z0-9_.\-]+)", response.get_data(as_text=True))
     assert token
     db.session.refresh(colleague)
@@ -137,7 +137,9 @@ def test_deactivate_and_activate(app: Flask, admin_client: tuple[FlaskClient, Us
     colleague = make_user(Role.CASEWORKER)
     their_client = app.test_client()
     sign_in(their_client, colleague)
-    assert post(client, f"/admin/users/{colleague.id}/deactivate").status_code == 302
+    assert (
+        post(client, f"/admin/users/{colleague.id}/deactivate", confirmed="yes").status_code == 302
+    )
     db.session.refresh(colleague)
     assert not colleague.is_active_account
     assert their_client.get("/cases/").status_code == 302
@@ -145,7 +147,7 @@ def test_deactivate_and_activate(app: Flask, admin_client: tuple[FlaskClient, Us
     db.session.refresh(colleague)
     assert colleague.is_active_account
     # An admin cannot lock themselves out.
-    post(client, f"/admin/users/{admin.id}/deactivate")
+    post(client, f"/admin/users/{admin.id}/deactivate", confirmed="yes")
     db.session.refresh(admin)
     assert admin.is_active_account
 
@@ -190,9 +192,8 @@ def test_grant_stores_the_key_sealed_by_the_admins_browser(
         )
     )
     # Revoking is audited too.
-    assert (
-        post(client, f"/admin/keys/grants/{grant.id}/revoke", page="/admin/keys").status_code == 302
-    )
+    revoke = f"/admin/keys/grants/{grant.id}/revoke"
+    assert post(client, revoke, page="/admin/keys", confirmed="yes").status_code == 302
     db.session.refresh(grant)
     assert grant.revoked_at is not None
 
@@ -293,9 +294,11 @@ def test_the_only_key_holder_cannot_be_reset_or_deactivated(
     admin, _ = make_staff_with_keys(Role.ADMIN)  # holds no grant
     holder, _ = make_staff_with_keys(Role.CASEWORKER, org)
     sign_in(client, admin)
-    response = post(client, f"/admin/users/{holder.id}/reset-password")
-    assert response.status_code == 302
-    assert post(client, f"/admin/users/{holder.id}/deactivate").status_code == 302
+    for confirmed in ("", "yes"):  # refused when asked, and when confirmed anyway
+        response = post(client, f"/admin/users/{holder.id}/reset-password", confirmed=confirmed)
+        assert response.status_code == 302
+        deactivation = post(client, f"/admin/users/{holder.id}/deactivate", confirmed=confirmed)
+        assert deactivation.status_code == 302
     db.session.refresh(holder)
     assert holder.password_hash is not None
     assert holder.wrapped_secret_key is not None
@@ -310,7 +313,7 @@ def test_an_admin_cannot_reset_their_own_password_here(
 ) -> None:
     client, admin, _ = admin_client
     before = admin.password_hash
-    post(client, f"/admin/users/{admin.id}/reset-password")
+    post(client, f"/admin/users/{admin.id}/reset-password", confirmed="yes")
     db.session.refresh(admin)
     assert admin.password_hash == before
 
@@ -344,7 +347,12 @@ def test_rotation_retires_the_key_and_seals_the_new_one_to_every_holder(
     leaver_grant = db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == leaver.id))
     assert leaver_grant is not None
     assert (
-        post(client, f"/admin/keys/grants/{leaver_grant.id}/revoke", page="/admin/keys").status_code
+        post(
+            client,
+            f"/admin/keys/grants/{leaver_grant.id}/revoke",
+            page="/admin/keys",
+            confirmed="yes",
+        ).status_code
         == 302
     )
     new_public, new_secret = crypto.generate_keypair()
@@ -479,12 +487,16 @@ def test_the_last_holder_of_a_key_keeps_their_grant(
         )
     }
     # Two holders: one may go.
-    post(client, f"/admin/keys/grants/{grants[colleague.id].id}/revoke", page="/admin/keys")
+    revoke = "/admin/keys/grants/{}/revoke"
+    post(client, revoke.format(grants[colleague.id].id), page="/admin/keys", confirmed="yes")
     db.session.refresh(grants[colleague.id])
     assert grants[colleague.id].revoked_at is not None
     # The admin is now the only one: revoking would leave every case unreadable.
-    response = post(client, f"/admin/keys/grants/{grants[admin.id].id}/revoke", page="/admin/keys")
-    assert response.status_code == 302
+    for confirmed in ("", "yes"):  # refused when asked, and when confirmed anyway
+        response = post(
+            client, revoke.format(grants[admin.id].id), page="/admin/keys", confirmed=confirmed
+        )
+        assert response.status_code == 302
     db.session.refresh(grants[admin.id])
     assert grants[admin.id].revoked_at is None
     assert "only one holding the organisation key" in client.get("/admin/keys").get_data(

@@ -291,3 +291,24 @@ def test_enrol_without_browser_keys_writes_nothing(app: Flask, client: FlaskClie
     db.session.refresh(colleague)
     assert colleague.password_hash is None
     assert colleague.totp_secret is None
+
+
+@pytest.mark.parametrize(
+    ("locale", "role", "label"),
+    [
+        ("zh_Hant", Role.ADMIN, "管理"),
+        ("zh_Hans", Role.CASEWORKER, "个案工作者"),
+        ("zh_Hant", Role.VIEWER, "檢視者"),
+        ("en", Role.VIEWER, "Viewer"),
+    ],
+)
+def test_the_account_page_names_the_role_as_the_users_page_does(
+    app: Flask, client: FlaskClient, locale: str, role: Role, label: str
+) -> None:
+    user, _ = make_staff_with_keys(role)
+    sign_in(client, user)
+    html = client.get(f"/auth/account?lang={locale}").get_data(as_text=True)
+    shown = re.search(r"</dt><dd[^>]*>([^<]*)</dd>\s*<dt>[^<]*</dt><dd>\d+</dd>", html)
+    assert shown, html
+    # The reviewer saw the raw value ("admin") on a Chinese page; the users page's names here.
+    assert shown.group(1) == label

@@ -178,7 +178,7 @@ def test_admin_actions_on_an_account_end_its_sessions(app: Flask, action: str) -
     sign_in(mine, admin)
     response = mine.post(
         f"/admin/users/{colleague.id}/{action}",
-        data={"csrf_token": csrf_token(mine, "/admin/users"), "role": "viewer"},
+        data={"csrf_token": csrf_token(mine, "/admin/users"), "role": "viewer", "confirmed": "yes"},
     )
     assert response.status_code in (200, 302)
     db.session.refresh(record)
