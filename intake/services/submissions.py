@@ -10,6 +10,9 @@ What is stored for a request (DESIGN §1, §3):
   the *file envelope* (below), sealed the same two ways,
 - ``receipt_lookup`` (HMAC of the receipt code under the server secret) and the submitter's
   ``reply_public_key``. The code itself is never stored.
+- with a submission token (one per filled form, sent again with every retry), a
+  ``SubmissionToken`` row for a day: an HMAC of the token, and the receipt code encrypted under
+  a key derived from the token, so that a retry gets the same receipt and files nothing.
 
 The file envelope (what a sealed attachment opens to) is the UTF-8 JSON header
 ``{"name": …, "type": …, "size": …}``, one newline byte, then the file's bytes. JSON escapes
