@@ -548,17 +548,18 @@ def _claim_token(raw_token: bytes, receipt_code: str) -> str | None:
     the token if it rolled back), so two attempts at once file one case. It comes before the
     case and the audit chain head's lock, so that lock is held no longer than before."""
     lookup = crypto.submission_token_lookup(raw_token, current_app.config["SECRET_KEY"])
-    dialect = db.session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    claimed = db.session.scalar(
-        insert(SubmissionToken)
-        .values(
-            lookup=lookup,
-            sealed_receipt=crypto.seal_receipt_for_token(receipt_code, raw_token),
-            created_at=utcnow(),
+    db.session.flush()  # what the session holds goes first, as an autoflush would send it
+    claimed = (
+        db.session.connection()
+        .execute(
+            _claim_statement(db.session.get_bind().dialect.name),
+            {
+                "lookup": lookup,
+                "sealed_receipt": crypto.seal_receipt_for_token(receipt_code, raw_token),
+                "created_at": utcnow(),
+            },
         )
-        .on_conflict_do_nothing(index_elements=[SubmissionToken.lookup])
-        .returning(SubmissionToken.lookup)
+        .scalar()
     )
     if claimed is not None:
         return None
@@ -569,6 +570,20 @@ def _claim_token(raw_token: bytes, receipt_code: str) -> str | None:
     if sealed is None:  # pragma: no cover — the conflicting row was purged in between
         raise SubmissionRefused(_l("This request could not be sent. Please send it again."))
     return crypto.open_receipt_for_token(sealed, raw_token)
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    """The claim's INSERT, built once per dialect with bound parameters (Core, on the
+    session's connection: no ORM work per submission)."""
+    table = SubmissionToken.__table__
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .values({column.name: sa.bindparam(column.name, type_=column.type) for column in table.c})
+        .on_conflict_do_nothing(index_elements=[table.c.lookup])
+        .returning(table.c.lookup)
+    )
 
 
 def _earlier_submission(receipt_code: str) -> Submission:
