@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from base64 import b64decode, b64encode
+from base64 import b64decode, b64encode, urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass
 from typing import Any
 
@@ -438,3 +438,71 @@ def open_at_rest(stored: str, key: bytes) -> str:
 def keyed_digest(value: str, key: bytes) -> str:
     """HMAC-SHA256 of ``value`` (hex): a look-up hash of a high-entropy code."""
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+# --- submission tokens (idempotent intake) -----------------------------------------------------
+# The intake form sends one random token (32 bytes, base64url without padding) with every
+# attempt at one request. The server keeps an HMAC of it under the server secret, to find the
+# request again, and the receipt code sealed with a key derived from the token (BLAKE2b with its
+# own personalisation): the database alone gives neither the token nor the code, and only
+# someone who sends the token again (the submitter's tab) opens the code.
+
+SUBMISSION_TOKEN_BYTES = 32
+SUBMISSION_TOKEN_CHARS = 43  # base64url of 32 bytes, without padding
+SUBMISSION_TOKEN_ALPHABET = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
+SUBMISSION_LOOKUP_CONTEXT = b"refuge-submission-token-lookup-v1"
+SUBMISSION_RECEIPT_PERSON = b"rfg-receipt-key"  # BLAKE2b personalisation: at most 16 bytes
+
+
+def new_submission_token() -> str:
+    """A fresh token, as the browser makes it (the no-JavaScript form carries one of these)."""
+    return urlsafe_b64encode(secrets.token_bytes(SUBMISSION_TOKEN_BYTES)).rstrip(b"=").decode()
+
+
+def submission_token_bytes(token: str) -> bytes | None:
+    """The 32 bytes of a well-formed token (base64url, unpadded, canonical), else None."""
+    if (
+        not isinstance(token, str)
+        or len(token) != SUBMISSION_TOKEN_CHARS
+        or not SUBMISSION_TOKEN_ALPHABET.issuperset(token)
+    ):
+        return None
+    raw = urlsafe_b64decode(token + "=")
+    # The last symbol carries two unused bits: only one spelling of each token is accepted.
+    if urlsafe_b64encode(raw).rstrip(b"=").decode() != token:
+        return None
+    return raw
+
+
+def submission_token_lookup(raw_token: bytes, server_secret: str) -> str:
+    """Keyed hash of a token (hex), the only form in which the server finds it again."""
+    key = hashlib.sha256(SUBMISSION_LOOKUP_CONTEXT + server_secret.encode()).digest()
+    return hmac.new(key, raw_token, hashlib.sha256).hexdigest()
+
+
+def _receipt_key(raw_token: bytes) -> bytes:
+    return bytes(
+        blake2b(
+            b"",
+            key=raw_token,
+            person=SUBMISSION_RECEIPT_PERSON,
+            digest_size=SecretBox.KEY_SIZE,
+            encoder=RawEncoder,
+        )
+    )
+
+
+def seal_receipt_for_token(receipt_code: str, raw_token: bytes) -> str:
+    """The receipt code encrypted (secretbox) under a key derived from the token, base64."""
+    return b64(bytes(SecretBox(_receipt_key(raw_token)).encrypt(receipt_code.encode("ascii"))))
+
+
+def open_receipt_for_token(sealed: str, raw_token: bytes) -> str:
+    """The receipt code of :func:`seal_receipt_for_token`; InvalidCiphertext under another."""
+    try:
+        raw = b64decode(sealed, validate=True)
+        return SecretBox(_receipt_key(raw_token)).decrypt(raw).decode("ascii")
+    except (binascii.Error, CryptoError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCiphertext("cannot open the receipt under this token") from exc

@@ -31,6 +31,7 @@ from intake.models.search import CaseSearchIndex, CaseSearchToken
 from intake.models.second_factor import Passkey, RecoveryCode
 from intake.models.skeleton import CaseSkeleton, ReferralSkeleton
 from intake.models.staff_session import StaffSession
+from intake.models.submission_token import SubmissionToken
 from intake.models.system import Heartbeat, OrgSetting
 from intake.models.user import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, User
 
@@ -74,6 +75,7 @@ __all__ = [
     "SealedBy",
     "SharedStatus",
     "StaffSession",
+    "SubmissionToken",
     "Urgency",
     "User",
 ]

@@ -33,7 +33,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import get_translations as wtforms_translations
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from intake import vocab
+from intake import crypto, vocab
 from intake.labels import (
     CONSENT_CHOICES,
     QUESTIONS,
@@ -180,6 +180,8 @@ class IntakeForm(PublicForm):
     website = StringField(
         _asked("website")[0],
     )
+    # One per filled form: the same request sent again is filed once (services.submissions).
+    submission_token = HiddenField(default=crypto.new_submission_token)
 
     def __init__(self, formdata: MultiDict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(formdata, **kwargs)

@@ -78,10 +78,13 @@ log = logging.getLogger(__name__)
 
 ViewResult = Response | str | tuple[Response | str, int]
 
+# The intake form's submission token (both paths): the same request sent again is filed once.
+SUBMISSION_TOKEN = "submission_token"  # noqa: S105 — a field name, not a secret
 # Fields the browser path may send. Anything else (plaintext answers included) is refused.
 BROWSER_FIELDS = frozenset(
     {"csrf_token", "sealed_answers", "org_key_id", "urgency", "threats", "profiles",
-     "country", "languages", "consent_given", HONEYPOT_FIELD, "pow_challenge", "pow_nonce"}
+     "country", "languages", "consent_given", HONEYPOT_FIELD, "pow_challenge", "pow_nonce",
+     SUBMISSION_TOKEN}
 )  # fmt: skip
 BROWSER_FOLLOW_UP_FIELDS = frozenset(
     {"csrf_token", "code", "sealed_body", "sealed_for_submitter", "org_key_id"}
@@ -317,6 +320,17 @@ def _routing_from_browser(form: MultiDict[str, str]) -> Routing:
     )
 
 
+def _submission_token(form: MultiDict[str, str]) -> bytes | None:
+    """The request's submission token (None if the form sent none, as older pages do)."""
+    values = form.getlist(SUBMISSION_TOKEN)
+    if not values:
+        return None
+    raw = crypto.submission_token_bytes(values[0]) if len(values) == 1 else None
+    if raw is None:
+        raise SubmissionRefused(_("The form's submission token is not valid. Nothing was saved."))
+    return raw
+
+
 def _sealed_uploads(files: MultiDict[str, FileStorage], name: str = "attachments") -> list[bytes]:
     """Sealed files from the browser: each part holds base64 ciphertext (never a real name)."""
     if set(files) - {name}:
@@ -368,8 +382,10 @@ def _submit_from_browser(
         sealed_files=sealed_files,
         sealed_by=submissions.SealedBy.BROWSER,
         locale=_locale(),
+        submission_token=_submission_token(form),
         ends_transaction=True,  # this view commits nothing else
     )
+    # A retry whose token was used already gets exactly the first attempt's answer.
     return jsonify(
         {"receipt_code": submission.receipt_code, "status_url": url_for("public.status")}
     ), 201
@@ -479,6 +495,10 @@ def _submit_without_js(
         return _refuse(
             _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))
         )
+    try:
+        submission_token = _submission_token(form_data)
+    except SubmissionRefused as refused:
+        return _refuse(str(refused))
     # Without files, the form alone: every field looks itself up in one dict, not two.
     form = IntakeForm(CombinedMultiDict([files, form_data]) if files else form_data)
     valid = form.validate()
@@ -506,6 +526,7 @@ def _submit_without_js(
             answers=form.answers(),
             files=plain_files,
             locale=_locale(),
+            submission_token=submission_token,
             ends_transaction=True,  # this view commits nothing else
         )
     except SQLAlchemyError as error:
@@ -514,7 +535,9 @@ def _submit_without_js(
         return _render_form(form, org_key, status=503, notice=_database_notice(bool(plain_files)))
     # Post/Redirect/Get: a reload of the receipt must not file the request again. The code is
     # held for one GET in the signed session cookie and popped when shown. That cookie is in
-    # this browser only, which is shown the code anyway; the server keeps nothing.
+    # this browser only, which is shown the code anyway; the server keeps nothing. A form
+    # posted again (Back, or an answer lost on the way) carries the same submission token and
+    # comes here with the first attempt's code: the same receipt, nothing filed again.
     session[RECEIPT_ONCE] = submission.receipt_code
     if routing.urgency is Urgency.IMMEDIATE:
         # Routing facts only (in the clear anyway), for the receipt's "what to do now".

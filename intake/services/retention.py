@@ -9,6 +9,9 @@ In the same transaction, before the delete, each case leaves its reportable skel
 so the annual report for a past year reads the same after the purge (issue 12). Reminder
 e-mails that went out stay counted: sent ones that were mailed alone lose their referral
 instead of being deleted; batches never had one.
+
+Submission tokens (``services.submissions``: a request sent again is filed once) are kept a
+day, then go with this job too.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from intake.models import (
     ReminderOutbox,
 )
 from intake.models.skeleton import CASE_SKELETON_COLUMNS, REFERRAL_SKELETON_COLUMNS
-from intake.services import audit, staff_sessions
+from intake.services import audit, staff_sessions, submissions
 
 BATCH = 500
 
@@ -126,8 +129,10 @@ def keep_skeletons(case_ids: list[int], now: datetime) -> None:
 
 
 def nightly(now: datetime | None = None) -> dict[str, int]:
-    """The nightly housekeeping job: retention, and wiping keys of sessions that timed out."""
+    """The nightly housekeeping job: retention, wiping keys of sessions that timed out, and
+    forgetting submission tokens older than a day (a retry comes within minutes, not days)."""
     purged = purge_closed_cases(now)
     staff_sessions.purge_expired()
+    submissions.purge_expired_tokens(now)
     db.session.commit()
     return {"cases_purged": purged}

@@ -10,6 +10,9 @@ What is stored for a request (DESIGN §1, §3):
   the *file envelope* (below), sealed the same two ways,
 - ``receipt_lookup`` (HMAC of the receipt code under the server secret) and the submitter's
   ``reply_public_key``. The code itself is never stored.
+- with a submission token (one per filled form, sent again with every retry), a
+  ``SubmissionToken`` row for a day: an HMAC of the token, and the receipt code encrypted under
+  a key derived from the token, so that a retry gets the same receipt and files nothing.
 
 The file envelope (what a sealed attachment opens to) is the UTF-8 JSON header
 ``{"name": …, "type": …, "size": …}``, one newline byte, then the file's bytes. JSON escapes
@@ -31,6 +34,7 @@ import functools
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, overload
 
 import sqlalchemy as sa
@@ -50,6 +54,7 @@ from intake.models import (
     OrgKey,
     OrgSetting,
     SealedBy,
+    SubmissionToken,
     directory_version,
     queue_state,
 )
@@ -85,6 +90,9 @@ class PlainFile:
 class Submission:
     case_id: int
     receipt_code: str
+    # A retry of a request already filed under its submission token: nothing new was stored,
+    # and this is the first attempt's case and receipt code.
+    repeated: bool = False
 
     @property
     def case(self) -> Case:
@@ -524,6 +532,81 @@ def _receipt() -> tuple[str, str, str]:
     return code, lookup, reply_public
 
 
+# ---------------------------------------------------------------------------------------------
+# Submission tokens: a request sent again (its answer lost on the way) is filed once
+
+SUBMISSION_TOKEN_TTL = timedelta(hours=24)
+
+
+def _claim_token(raw_token: bytes, receipt_code: str) -> str | None:
+    """Claim the token for this request, first thing in its transaction: None if it is ours
+    now, else the token's row was there (or a concurrent attempt committed it meanwhile) and
+    the receipt code it holds is returned.
+
+    ``INSERT … ON CONFLICT DO NOTHING``: on PostgreSQL a second attempt with the same token
+    waits on the first one's uncommitted row and inserts nothing once it commits (or claims
+    the token if it rolled back), so two attempts at once file one case. It comes before the
+    case and the audit chain head's lock, so that lock is held no longer than before."""
+    lookup = crypto.submission_token_lookup(raw_token, current_app.config["SECRET_KEY"])
+    db.session.flush()  # what the session holds goes first, as an autoflush would send it
+    claimed = (
+        db.session.connection()
+        .execute(
+            _claim_statement(db.session.get_bind().dialect.name),
+            {
+                "lookup": lookup,
+                "sealed_receipt": crypto.seal_receipt_for_token(receipt_code, raw_token),
+                "created_at": utcnow(),
+            },
+        )
+        .scalar()
+    )
+    if claimed is not None:
+        return None
+    # A new statement: under READ COMMITTED it sees the row the other attempt committed.
+    sealed = db.session.scalar(
+        sa.select(SubmissionToken.sealed_receipt).where(SubmissionToken.lookup == lookup)
+    )
+    if sealed is None:  # pragma: no cover — the conflicting row was purged in between
+        raise SubmissionRefused(_l("This request could not be sent. Please send it again."))
+    return crypto.open_receipt_for_token(sealed, raw_token)
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    """The claim's INSERT, built once per dialect with bound parameters (Core, on the
+    session's connection: no ORM work per submission)."""
+    table = SubmissionToken.__table__
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .values({column.name: sa.bindparam(column.name, type_=column.type) for column in table.c})
+        .on_conflict_do_nothing(index_elements=[table.c.lookup])
+        .returning(table.c.lookup)
+    )
+
+
+def _earlier_submission(receipt_code: str) -> Submission:
+    """The request a token was used for first, found by its receipt code's keyed hash."""
+    normalised = crypto.normalise_receipt_code(receipt_code) or ""
+    lookup = crypto.receipt_lookup(normalised, current_app.config["SECRET_KEY"])
+    case_id = db.session.scalar(sa.select(Case.id).where(Case.receipt_lookup == lookup))
+    if case_id is None:  # the case was deleted since: say so rather than file it again
+        raise SubmissionRefused(
+            _l("This request was sent already and is no longer open. Nothing was saved.")
+        )
+    return Submission(case_id=case_id, receipt_code=receipt_code, repeated=True)
+
+
+def purge_expired_tokens(now: datetime | None = None) -> int:
+    """Forget submission tokens older than a day (the retention job); returns how many."""
+    cutoff = (now or utcnow()) - SUBMISSION_TOKEN_TTL
+    result = db.session.execute(
+        sa.delete(SubmissionToken).where(SubmissionToken.created_at < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 @transactional
 def create_case(
     routing: Routing,
@@ -533,9 +616,14 @@ def create_case(
     sealed_files: list[bytes],
     sealed_by: SealedBy,
     locale: str,
+    submission_token: bytes | None = None,
     ends_transaction: bool = False,
 ) -> Submission:
     """Store a sealed request and return its receipt code (shown to the submitter once).
+
+    ``submission_token`` (the raw bytes of the form's token): a token already used stores
+    nothing and returns the first attempt's case and receipt code (``repeated``); see
+    :func:`_claim_token`.
 
     ``ends_transaction``: the caller is the outermost transaction and does nothing after this
     (the public form's view): on PostgreSQL the audit events carry the commit
@@ -550,6 +638,10 @@ def create_case(
         # Triage ranks against the directory of this version; the insert checks it is current.
         directory_version.remember(db.session, trusted.directory_version)
     code, lookup, reply_public = _receipt()
+    if submission_token is not None:
+        earlier = _claim_token(submission_token, code)
+        if earlier is not None:
+            return _earlier_submission(earlier)
     values = dict(
         urgency=routing.urgency,
         threats=list(routing.threats),
@@ -612,10 +704,11 @@ def create_case_from_plaintext(
     answers: dict[str, str],
     files: list[PlainFile],
     locale: str,
+    submission_token: bytes | None = None,
     ends_transaction: bool = False,
 ) -> Submission:
     """The no-JavaScript path: seal first, then store exactly what the browser path stores
-    (``ends_transaction`` as for :func:`create_case`)."""
+    (``submission_token`` and ``ends_transaction`` as for :func:`create_case`)."""
     check_plain_files(files)
     sealed_answers = crypto.seal_answers(answers, org_key.public_key)
     sealed_files = [seal_file(plain, org_key.public_key) for plain in files]
@@ -626,6 +719,7 @@ def create_case_from_plaintext(
         sealed_files=sealed_files,
         sealed_by=SealedBy.SERVER,
         locale=locale,
+        submission_token=submission_token,
         ends_transaction=ends_transaction,
     )
 

@@ -4,6 +4,9 @@
  * 2. Fetch a fresh CSRF token and the current organisation key.
  * 3. Seal the answers (padded JSON) and each file to the organisation key (sealed.js).
  * 4. Post only ciphertext, the routing fields and the key id; show the receipt code.
+ * Every attempt at one filled form carries the same submission token (made at the first Send,
+ * kept with the tab's answers by steps.js): when an answer is lost on the way and the person
+ * sends again, the server files the request once and answers with the same receipt code.
  * If anything fails, the form and everything typed stay as they are. If this browser cannot
  * seal (libsodium blocked or not loaded, WebAssembly refused), the person is told and asked
  * before the form is posted for the server to seal (the no-JavaScript path): never silently.
@@ -23,7 +26,24 @@
   const summaryList = document.getElementById("error-summary-list");
   const statusLine = document.getElementById("send-status");
   const DRAFT_KEY = "refuge-intake-draft";
+  const TOKEN_BYTES = 32;
   let busy = false;
+  let pageToken = null; // the token when steps.js is not there to keep it
+
+  /* 32 random bytes, base64url without padding (what crypto.submission_token_bytes reads). */
+  function newSubmissionToken() {
+    const bytes = new Uint8Array(TOKEN_BYTES);
+    crypto.getRandomValues(bytes);
+    return btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function submissionToken() {
+    if (window.Refuge.steps) {
+      return window.Refuge.steps.submissionToken(newSubmissionToken);
+    }
+    pageToken = pageToken || newSubmissionToken();
+    return pageToken;
+  }
 
   function valueOf(name) {
     const item = form.elements.namedItem(name);
@@ -331,6 +351,7 @@
       return;
     }
     try {
+      const token = submissionToken();
       const answers = {};
       for (const name of sealedFields) {
         answers[name] = valueOf(name);
@@ -339,6 +360,7 @@
       const sent = await seal.send(form, data.keyUrl, Array.from((input && input.files) || []), function (keyInfo) {
         const body = routingBody(keyInfo);
         body.append("sealed_answers", seal.sealObject(answers, keyInfo));
+        body.append("submission_token", token);
         return body;
       }, function () {
         statusLine.textContent = data.msgWorking;
@@ -351,8 +373,9 @@
       if (keepDraft) {
         localStorage.removeItem(DRAFT_KEY);
       }
+      pageToken = null;
       if (window.Refuge.steps) {
-        window.Refuge.steps.forget();
+        window.Refuge.steps.forget(); // the answers, and the token with them
       }
       showReceipt(sent.result.receipt_code);
     } catch (error) {

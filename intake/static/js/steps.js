@@ -6,8 +6,8 @@
  * Skip, is not ticked in the progress line while one is missing, and the review links to what
  * is missing; the other steps can be skipped. What is typed is kept in this tab's
  * sessionStorage (survives a reload and the camera round-trip, gone when the tab closes or the
- * request is sent). Files are never kept. This script does no sealing: intake.js seals once,
- * at the end.
+ * request is sent), and with it the request's submission token once Send was pressed. Files
+ * are never kept. This script does no sealing: intake.js seals once, at the end.
  */
 (function () {
   "use strict";
@@ -16,6 +16,9 @@
     return;
   }
   const SESSION_KEY = "refuge-intake-session";
+  // Kept with the answers, under a name no field has: the request's submission token, made by
+  // intake.js at the first Send, so that a reload and a resend are still one request.
+  const TOKEN_ENTRY = "#submission_token";
   const data = form.dataset;
   const steps = Array.from(form.querySelectorAll(".form-step"));
   const progress = document.getElementById("step-progress");
@@ -26,6 +29,7 @@
   const skip = document.getElementById("step-skip");
   const review = document.getElementById("review-list");
   let current = 0;
+  let keptToken = null;
 
   function keptFields() {
     return Array.from(form.querySelectorAll("textarea, input[type=text]:not([name=website]), select"));
@@ -33,6 +37,9 @@
 
   function snapshot() {
     const kept = {};
+    if (keptToken) {
+      kept[TOKEN_ENTRY] = keptToken;
+    }
     for (const el of keptFields()) {
       if (el.value) {
         kept[el.name] = el.value;
@@ -62,6 +69,9 @@
     if (!kept || typeof kept !== "object") {
       return false;
     }
+    if (typeof kept[TOKEN_ENTRY] === "string" && /^[A-Za-z0-9_-]{43}$/.test(kept[TOKEN_ENTRY])) {
+      keptToken = kept[TOKEN_ENTRY];
+    }
     let restored = false;
     for (const el of keptFields()) {
       if (typeof kept[el.name] === "string" && !el.value) {
@@ -78,7 +88,18 @@
     return restored;
   }
 
+  /* The request's submission token: the one kept in this tab, else make() makes it and it is
+   * kept from now on, until the request is sent (forget) or the tab is closed. */
+  function submissionToken(make) {
+    if (!keptToken) {
+      keptToken = make();
+      keepInSession();
+    }
+    return keptToken;
+  }
+
   function forget() {
+    keptToken = null;
     try {
       sessionStorage.removeItem(SESSION_KEY);
     } catch (error) {
@@ -246,5 +267,10 @@
   show(invalid ? steps.indexOf(invalid.closest(".form-step")) : 0, false);
 
   window.Refuge = window.Refuge || {};
-  window.Refuge.steps = Object.freeze({ show: show, showStepOf: showStepOf, forget: forget });
+  window.Refuge.steps = Object.freeze({
+    show: show,
+    showStepOf: showStepOf,
+    forget: forget,
+    submissionToken: submissionToken,
+  });
 })();

@@ -1,0 +1,340 @@
+"""A request sent again with its submission token is filed once and answered with the same
+receipt (a defender on Tor or a mobile network whose first answer was lost presses Send again).
+
+The server keeps neither the token nor the receipt code: an HMAC of the token finds the row,
+and the code is encrypted under a key derived from the token."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+
+from intake import create_app, crypto
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import AuditEvent, Case, SubmissionToken
+from intake.services import retention, submissions
+from tests import services
+from tests.builders import OrgKeyPair, make_org_key
+from tests.conftest import TEST_SECRET, table_count
+from tests.public.conftest import csrf_token, database_text, full_answers, routing_form
+
+MANY = {"REQUEST_RATE_LIMIT": "1000 per hour", "STATUS_RATE_LIMIT": "1000/hour"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def roomy_any_app(request: pytest.FixtureRequest, make_app: Any) -> Any:
+    app = make_app(request.param, **MANY)
+    with app.app_context():
+        yield app
+
+
+def _sealed_answers(org: OrgKeyPair) -> str:
+    return crypto.b64(crypto.seal(crypto.pad(json.dumps(full_answers()).encode()), org.public))
+
+
+def _browser_form(org: OrgKeyPair, csrf: str, token: Any) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "csrf_token": csrf,
+        "sealed_answers": _sealed_answers(org),  # sealed again on every attempt, as intake.js
+        "org_key_id": str(org.key.id),
+        "urgency": "days",
+        "threats": ["detention"],
+        "profiles": ["journalist"],
+        "country": "HK",
+        "languages": ["zh"],
+        "consent_given": "1",
+        "website": "",
+    }
+    if token is not None:
+        form["submission_token"] = token
+    return form
+
+
+def _send(app: Flask, org: OrgKeyPair, token: Any) -> Any:
+    """One attempt from a fresh browser session (a retry fetches a fresh CSRF token too)."""
+    client = app.test_client()
+    return client.post(
+        "/request",
+        data=_browser_form(org, csrf_token(client), token),
+        content_type="multipart/form-data",
+        headers={"Accept": "application/json"},
+    )
+
+
+def _counts() -> tuple[int, int, int]:
+    db.session.rollback()
+    return table_count("cases"), table_count("submission_tokens"), table_count("audit_events")
+
+
+def test_a_retry_with_the_same_token_files_nothing_and_answers_the_same_receipt(
+    roomy_any_app: Flask,
+) -> None:
+    org = make_org_key()
+    token = crypto.new_submission_token()
+
+    first = _send(roomy_any_app, org, token)
+    stored = _counts()
+    again = _send(roomy_any_app, org, token)
+    third = _send(roomy_any_app, org, token)
+
+    assert (first.status_code, again.status_code, third.status_code) == (201, 201, 201)
+    assert again.get_json() == first.get_json() == third.get_json()
+    assert stored == (1, 1, stored[2])
+    assert _counts() == stored  # no case, token row or audit event more
+    code = first.get_json()["receipt_code"]
+    assert submissions.find_case_by_receipt(code) is not None
+
+
+def test_other_tokens_or_none_file_separate_requests(roomy_any_app: Flask) -> None:
+    org = make_org_key()
+    codes = {
+        _send(roomy_any_app, org, token).get_json()["receipt_code"]
+        for token in (crypto.new_submission_token(), crypto.new_submission_token(), None, None)
+    }
+    assert len(codes) == 4
+    assert _counts()[:2] == (4, 2)
+
+
+def test_neither_the_token_nor_the_receipt_code_is_stored(
+    roomy_any_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    org = make_org_key()
+    token = crypto.new_submission_token()
+    code = _send(roomy_any_app, org, token).get_json()["receipt_code"]
+    _send(roomy_any_app, org, token)
+
+    raw = crypto.submission_token_bytes(token)
+    assert raw is not None
+    normalised = crypto.normalise_receipt_code(code)
+    assert normalised is not None
+    stored = database_text(roomy_any_app)
+    for secret in (token, raw.hex(), code, normalised, crypto.b64(raw)):
+        assert secret not in stored
+        assert secret not in caplog.text
+    assert repr(raw) not in stored
+    row = db.session.scalars(sa.select(SubmissionToken)).one()
+    assert row.lookup == crypto.submission_token_lookup(raw, TEST_SECRET)
+    assert crypto.open_receipt_for_token(row.sealed_receipt, raw) == code
+    with pytest.raises(crypto.InvalidCiphertext):
+        crypto.open_receipt_for_token(row.sealed_receipt, bytes(32))
+
+
+VALID = crypto.new_submission_token()
+MALFORMED = {
+    "empty": "",
+    "too short": VALID[:-1],
+    "too long": VALID + "A",
+    "padded": VALID + "=",
+    "standard base64 alphabet": "+" + VALID[1:],
+    "not base64 at all": "é" * 43,
+    "spaces": " " + VALID[1:],
+    "unused bits set (another spelling)": VALID[:-1] + "B" if VALID[-1] != "B" else "C",
+    "oversized": "A" * 100_000,
+    "repeated field": [VALID, VALID],
+    "two different": [VALID, crypto.new_submission_token()],
+}
+
+
+@pytest.mark.parametrize("kind", MALFORMED)
+def test_a_malformed_token_is_a_clear_400_and_nothing_is_stored(
+    roomy_any_app: Flask, kind: str
+) -> None:
+    org = make_org_key()
+    response = _send(roomy_any_app, org, MALFORMED[kind])
+    assert response.status_code == 400
+    assert "submission token is not valid" in response.get_json()["error"]
+    assert _counts() == (0, 0, 0)
+
+
+def test_the_no_js_form_posted_twice_redirects_to_the_same_receipt(
+    roomy_any_app: Flask,
+) -> None:
+    make_org_key()
+    client = roomy_any_app.test_client()
+    page = client.get("/request").text
+    token = re.search(r'name="submission_token" value="([^"]+)"', page)
+    assert token is not None
+    assert crypto.submission_token_bytes(token.group(1)) is not None
+    form = {
+        "csrf_token": csrf_token(client),
+        "submission_token": token.group(1),
+        **full_answers(),
+        **routing_form(),
+    }
+
+    receipts = []
+    for _attempt in range(2):  # the answer lost, or Back and Send again
+        response = client.post("/request", data=form, content_type="multipart/form-data")
+        assert response.status_code == 303
+        shown = client.get(response.headers["Location"]).text
+        code = re.search(r'id="receipt-code"[^>]*>\s*([0-9A-Z-]+)\s*<', shown)
+        assert code is not None
+        receipts.append(code.group(1))
+
+    assert receipts[0] == receipts[1]
+    assert _counts()[:2] == (1, 1)
+    case = submissions.find_case_by_receipt(receipts[0])
+    assert case is not None
+    assert case.sealed_by.value == "server"
+
+
+def test_every_no_js_form_has_its_own_token_and_a_form_shown_again_keeps_it(
+    roomy_any_app: Flask,
+) -> None:
+    make_org_key()
+    client = roomy_any_app.test_client()
+    pattern = re.compile(r'name="submission_token" value="([^"]+)"')
+    first = pattern.findall(client.get("/request").text)
+    second = pattern.findall(client.get("/request").text)
+    assert len(first) == len(second) == 1
+    assert first != second
+    data = {"csrf_token": csrf_token(client), "submission_token": first[0], **routing_form()}
+    again = client.post("/request", data=data, content_type="multipart/form-data")
+    assert again.status_code == 422  # required answers missing: shown again, nothing filed
+    assert pattern.findall(again.text) == first
+
+
+def test_a_malformed_token_on_the_no_js_path_is_a_clear_400(roomy_any_app: Flask) -> None:
+    make_org_key()
+    client = roomy_any_app.test_client()
+    form = {
+        "csrf_token": csrf_token(client),
+        "submission_token": "not-a-token",
+        **full_answers(),
+        **routing_form(),
+    }
+    response = client.post("/request", data=form, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "submission token is not valid" in response.text
+    assert _counts() == (0, 0, 0)
+
+
+def test_the_retention_job_forgets_tokens_after_a_day(any_app: Flask) -> None:
+    now = utcnow()
+    for age in (timedelta(hours=25), timedelta(hours=23)):
+        db.session.add(
+            SubmissionToken(lookup=f"{age.seconds:064d}", sealed_receipt="x", created_at=now - age)
+        )
+    db.session.commit()
+
+    retention.nightly(now)
+
+    left = db.session.scalars(sa.select(SubmissionToken.created_at)).all()
+    assert left == [now - timedelta(hours=23)]
+
+
+def test_a_token_of_a_deleted_case_is_refused_not_filed_again(roomy_any_app: Flask) -> None:
+    org = make_org_key()
+    token = crypto.new_submission_token()
+    code = _send(roomy_any_app, org, token).get_json()["receipt_code"]
+    case = submissions.find_case_by_receipt(code)
+    assert case is not None
+    db.session.delete(case)
+    db.session.commit()
+
+    response = _send(roomy_any_app, org, token)
+
+    assert response.status_code == 400
+    assert "no longer open" in response.get_json()["error"]
+    assert _counts()[:2] == (0, 1)
+
+
+@pytest.mark.postgres
+def test_concurrent_attempts_with_one_token_file_one_case_on_postgresql(make_app: Any) -> None:
+    """Eight threads post the same token at once; each holds its transaction open a moment
+    after claiming (the triage step is slowed), so the others really wait on its row."""
+    app = make_app("postgres", SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 10}, **MANY)
+    with app.app_context():
+        org = make_org_key()
+        token = crypto.new_submission_token()
+        clients = [app.test_client() for _ in range(8)]
+        forms = [_browser_form(org, csrf_token(client), token) for client in clients]
+        db.session.remove()
+
+    slow_triage = submissions.triage_suggestions
+
+    def triage_taking_its_time(routing: Any) -> str:
+        import time
+
+        time.sleep(0.2)
+        return slow_triage(routing)
+
+    start = threading.Barrier(len(clients))
+    answers: list[Any] = [None] * len(clients)
+
+    def attempt(index: int) -> None:
+        start.wait()
+        response = clients[index].post(
+            "/request",
+            data=forms[index],
+            content_type="multipart/form-data",
+            headers={"Accept": "application/json"},
+        )
+        answers[index] = (response.status_code, response.get_json())
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(submissions, "triage_suggestions", triage_taking_its_time)
+        threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(clients))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert {status for status, _body in answers} == {201}
+    assert len({body["receipt_code"] for _status, body in answers}) == 1
+    with app.app_context():
+        assert table_count("cases") == 1
+        assert table_count("submission_tokens") == 1
+        submitted = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "case.submitted")
+        ).all()
+        assert len(submitted) == 1
+        assert submitted[0].target_id == str(db.session.scalar(sa.select(Case.id)))
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_the_migration_adds_the_token_table_and_takes_it_away(tmp_path: Path, backend: str) -> None:
+    url = (
+        services.require_postgres()
+        if backend == "postgres"
+        else f"sqlite:///{tmp_path / 'tokens.sqlite'}"
+    )
+    app = create_app(
+        {
+            "INTAKE_ENV": "testing",
+            "SECRET_KEY": TEST_SECRET,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "INSTANCE_PATH": tmp_path / "instance",
+            "CELERY_BROKER_URL": "memory://",
+        }
+    )
+    with app.app_context():
+        services.empty_database()
+        upgrade(revision="0023")
+        assert "submission_tokens" not in sa.inspect(db.engine).get_table_names()
+        upgrade()
+        inspector = sa.inspect(db.engine)
+        assert inspector.get_pk_constraint("submission_tokens")["constrained_columns"] == ["lookup"]
+        assert [ix["column_names"] for ix in inspector.get_indexes("submission_tokens")] == [
+            ["created_at"]
+        ]
+        db.session.add(SubmissionToken(lookup="a" * 64, sealed_receipt="x", created_at=utcnow()))
+        db.session.commit()
+        downgrade(revision="0023")
+        assert "submission_tokens" not in sa.inspect(db.engine).get_table_names()
+        db.session.remove()
+        db.engine.dispose()

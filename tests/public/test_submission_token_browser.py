@@ -1,0 +1,104 @@
+"""The reviewer's scenario in real Chromium (fr, a 360 px phone, JavaScript on): the sealed
+request reaches the server, its answer is lost on the way back, the page says it could not be
+sent, and the person sends again (or reloads, then sends again). One case is filed, and the
+receipt code shown opens that case at /status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import AuditEvent, Case
+from tests.builders import make_org_key
+from tests.conftest import table_count
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 740}
+
+
+def fill_required_answers(page: Any) -> None:
+    """What happened, how urgent and consent, step by step; the page left on the review."""
+    page.fill("#what_happened", "Arrêté au poste de contrôle, téléphone saisi.")
+    page.check("input[name=urgency][value=days]")
+    page.click("#step-next")
+    page.check("input[name=consent][value=yes]")
+    page.check("input[name=referral_consent][value=yes]")
+    page.click("#step-next")
+    page.click("#step-skip")
+    page.click("#step-skip")
+    page.wait_for_selector("#send-request:visible")
+
+
+class LoseFirstAnswer:
+    """page.route handler: the first POST of the form reaches the server (route.fetch), then
+    its answer is dropped (route.abort), as on a flaky Tor circuit; later ones pass."""
+
+    def __init__(self) -> None:
+        self.delivered: list[int] = []
+
+    def __call__(self, route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        if not self.delivered:
+            response = route.fetch()
+            self.delivered.append(response.status)
+            route.abort()
+            return
+        route.continue_()
+
+
+@pytest.mark.parametrize("retry", ["send again", "reload, then send again"])
+def test_an_answer_lost_on_the_way_then_send_again_files_one_case_with_its_receipt(
+    app: Flask, live_server: Any, browser: Any, tmp_path: Path, retry: str
+) -> None:
+    make_org_key()
+    context = browser.new_context(viewport=PHONE, locale="fr-FR")
+    try:
+        page = context.new_page()
+        lose = LoseFirstAnswer()
+        page.route(lambda url: urlsplit(url).path == "/request", lose)
+        page.goto(f"{live_server.url}/request?lang=fr")
+        fill_required_answers(page)
+
+        page.click("#send-request")
+        page.wait_for_selector("#error-summary:not([hidden])")
+        assert "n'a pas pu être envoyée" in page.inner_text("#error-summary")
+        assert lose.delivered == [201]  # the server filed it; the page never heard
+        db.session.rollback()
+        assert table_count("cases") == 1
+
+        if retry.startswith("reload"):
+            page.reload()
+            page.wait_for_selector("#restored-notice:not([hidden])")
+            page.evaluate("window.Refuge.steps.show(4)")
+        page.click("#send-request")
+        page.wait_for_selector("#receipt-panel:not([hidden])")
+        code = page.inner_text("#receipt-code").strip()
+        page.screenshot(path=str(tmp_path / "receipt-after-retry-360.png"), full_page=True)
+        # The tab forgot the answers and the token with them: the next form is a new request.
+        assert page.evaluate("sessionStorage.getItem('refuge-intake-session')") is None
+
+        db.session.rollback()
+        (case,) = db.session.scalars(sa.select(Case)).all()
+        assert crypto.normalise_receipt_code(code) is not None
+
+        page.goto(f"{live_server.url}/status?lang=fr")
+        page.fill("input[name=code]", code)
+        page.click("main button[type=submit]")
+        page.wait_for_selector("#shared-status")
+        db.session.rollback()
+        viewed = db.session.scalars(
+            sa.select(AuditEvent.target_id).where(AuditEvent.action == "case.status_viewed")
+        ).all()
+        assert viewed == [str(case.id)]
+    finally:
+        context.close()
