@@ -63,6 +63,13 @@
     return document.getElementById(name) || document.getElementById(name + "-0");
   }
 
+  // A label that already ends in a question mark or colon (any script) takes no other, as in
+  // the server's error summary (intake.web.as_lead).
+  function asLead(label) {
+    const text = label.trim();
+    return /[?？؟:：]$/.test(text) ? text : text + ":";
+  }
+
   function labelFor(name) {
     const field = document.getElementById(name + "-field");
     if (!field) {
@@ -128,7 +135,7 @@
         const link = document.createElement("a");
         const anchor = anchorFor(error.name);
         link.href = "#" + (anchor ? anchor.id : "");
-        link.textContent = labelFor(error.name) + ": " + error.message;
+        link.textContent = asLead(labelFor(error.name)) + " " + error.message;
         item.appendChild(link);
       } else {
         item.textContent = error.message;
