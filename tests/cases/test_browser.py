@@ -48,6 +48,14 @@ ANSWERS: dict[str, Any] = {
 # Answered with a choice: shown as the form worded it, under the form's question.
 CHOICE_ANSWERS = {"sender_role": "lawyer"}
 
+# A request as the intake form seals it: every question, most of them left blank.
+SHORT_REQUEST = {
+    **{name: "" for name in SEALED_FIELDS},
+    "sender_role": "lawyer",
+    "what_happened": f"{CANARY} detained at dawn",
+    "urgency_reason": f"{CANARY} hearing on Monday",
+}
+
 
 def leaves(value: Any) -> list[str]:
     if isinstance(value, dict):
@@ -259,15 +267,6 @@ def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply
     assert not errors, errors
 
 
-# A request as the intake form seals it: every question, most of them left blank.
-SHORT_REQUEST = {
-    **{name: "" for name in SEALED_FIELDS},
-    "sender_role": "lawyer",
-    "what_happened": f"{CANARY} detained at dawn",
-    "urgency_reason": f"{CANARY} hearing on Monday",
-}
-
-
 @pytest.mark.parametrize("locale", ["en", "zh_Hant"])
 def test_a_short_request_shows_its_answers_first_and_folds_the_unanswered(
     app: Flask, live_server: Any, page: Any, locale: str
@@ -387,7 +386,7 @@ def test_case_pages_have_no_axe_violations(
     org = make_org_key()
     case = make_case(
         org,
-        ANSWERS,
+        {**SHORT_REQUEST, **ANSWERS},  # answers, and the fold of the unanswered questions
         triage=[{"id": "x", "name": "NGO X", "score": 3, "reasons": ["r"], "caveats": ["c"]}],
     )
     make_attachment(case, org)
