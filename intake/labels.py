@@ -132,6 +132,8 @@ SEALED_FIELDS = (
     "actions_taken",
     "wanted_actions",
 )
+# What a caseworker reads first in a decrypted request, before the rest in the form's order.
+FIRST_READ_FIELDS = ("what_happened", "urgency_reason")
 SENDER_ROLES = {
     "self": _l("I am the person at risk"),
     "family": _l("A family member"),
@@ -236,8 +238,9 @@ QUESTIONS: dict[str, tuple[Any, ...]] = {
 
 def answer_labels() -> dict[str, Any]:
     """How the intake form asked each sealed answer, in the reader's language and the form's
-    order, with the wording of radio choices: staff pages label decrypted answers with it.
-    Only question wording: nothing here comes from a case."""
+    order, with the wording of radio choices: staff pages label decrypted answers with it, and
+    show the ``first`` ones (when answered) before the rest. Only question wording: nothing
+    here comes from a case."""
     choices = {
         "sender_role": SENDER_ROLES,
         "safe_to_contact": YES_NO_UNSURE,
@@ -246,6 +249,7 @@ def answer_labels() -> dict[str, Any]:
     }
     return {
         "order": list(SEALED_FIELDS),
+        "first": list(FIRST_READ_FIELDS),
         "labels": {name: str(QUESTIONS[name][0]) for name in SEALED_FIELDS},
         "choices": {
             name: {value: str(label) for value, label in table.items()}

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.lists import format_list
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -29,6 +31,7 @@ from intake.labels import (
 from intake.models import (
     AWAITING,
     Case,
+    ConsentPurpose,
     DirectoryEntry,
     OutboxStatus,
     Referral,
@@ -206,6 +209,25 @@ def _clock_words(starts: str) -> str:
     return _("if it is sent now; the clock starts when you mark it as sent")
 
 
+# The consent purposes some kind of referral is for.
+PURPOSES_OF_REFERRALS = frozenset(consent.purpose_for(kind) for kind in ReferralKind)
+
+
+def _kinds_needing(missing: list[ConsentPurpose]) -> dict[str, str]:
+    """The kinds, as one phrase in the reader's language, that take a deadline in hours
+    (``"hours"``) and that each consent purpose without consent on record is for."""
+
+    def phrase(kinds: list[ReferralKind]) -> str:
+        return format_list([str(KIND_LABELS[kind]) for kind in kinds], locale=get_locale())
+
+    needing = {"hours": phrase([kind for kind in KIND_LABELS if kind in KINDS_IN_HOURS])}
+    for purpose in missing:
+        needing[purpose.value] = phrase(
+            [kind for kind in KIND_LABELS if consent.purpose_for(kind) is purpose]
+        )
+    return needing
+
+
 def _kinds_by_entry(case: Case, entries: list[DirectoryEntry]) -> dict[str, Any]:
     """For referral-new.js: each entry's kinds (natural first) and the deadline each implies,
     computed here by the same rule the referral will get (deadlines.due_at); whether the kind
@@ -298,7 +320,9 @@ def new() -> str | Response | tuple[str, int]:
     implied = None
     if chosen is not None and kind_chosen in referrals.accepted_kinds(chosen):
         implied = referrals.implied_due(case, chosen, kind_chosen)
-    missing_consent = consent.missing_purposes(case)
+    # Only purposes a referral can be for (none is for publication).
+    missing_consent = [p for p in consent.missing_purposes(case) if p in PURPOSES_OF_REFERRALS]
+    purpose_chosen = consent.purpose_for(kind_chosen) if kind_chosen else None
     return (
         render_template(
             "referrals/new.html",
@@ -306,10 +330,12 @@ def new() -> str | Response | tuple[str, int]:
             case=case,
             needs_override=bool(missing_consent),
             missing_consent={p.value: labels.CONSENT_PURPOSE_LABELS[p] for p in missing_consent},
-            # What the chosen kind needs (all of it until a kind is chosen); the script
-            # follows the choice.
-            purpose_chosen=consent.purpose_for(kind_chosen).value if kind_chosen else None,
-            hours_shown=kind_chosen is None or kind_chosen in KINDS_IN_HOURS,
+            # What the chosen kind needs, and nothing while no kind is chosen: the script
+            # follows the choice. Without it, the rest waits folded under "only for some
+            # kinds", each part saying which kinds it is for (kinds_needing).
+            purpose_chosen=purpose_chosen.value if purpose_chosen else None,
+            hours_shown=kind_chosen in KINDS_IN_HOURS,
+            kinds_needing=_kinds_needing(missing_consent),
             is_admin=current_user.role == Role.ADMIN,
             kinds_by_entry=_kinds_by_entry(case, entries),
             implied=implied,

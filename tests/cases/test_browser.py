@@ -11,9 +11,11 @@ import pyotp
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask_babel import force_locale
 
 from intake import crypto
 from intake.extensions import db
+from intake.labels import SEALED_FIELDS, answer_labels
 from intake.models import Case, CaseMessage, KeyGrant, MessageKind, Role, User
 from intake.services.accounts import server_side_keypair
 from tests.builders import (
@@ -45,6 +47,14 @@ ANSWERS: dict[str, Any] = {
 }
 # Answered with a choice: shown as the form worded it, under the form's question.
 CHOICE_ANSWERS = {"sender_role": "lawyer"}
+
+# A request as the intake form seals it: every question, most of them left blank.
+SHORT_REQUEST = {
+    **{name: "" for name in SEALED_FIELDS},
+    "sender_role": "lawyer",
+    "what_happened": f"{CANARY} detained at dawn",
+    "urgency_reason": f"{CANARY} hearing on Monday",
+}
 
 
 def leaves(value: Any) -> list[str]:
@@ -167,7 +177,9 @@ def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply
     keys = page.eval_on_selector_all(
         "#answers > dl > div", "rows => rows.map(r => r.dataset.answerKey)"
     )
-    assert keys.index("sender_role") < keys.index("what_happened") < keys.index("victims")
+    # What happened first, then the rest in the form's order (keys it does not ask, last).
+    assert keys[0] == "what_happened"
+    assert keys.index("sender_role") < keys.index("consent") < keys.index("victims")
     assert page.locator("#answers [data-answer-key=victims] li").count() == 2
     assert f"{CANARY} follow-up" in page.locator("#messages").inner_text()
 
@@ -255,6 +267,44 @@ def test_caseworker_reads_every_answer_and_file_and_writes_sealed_note_and_reply
     assert not errors, errors
 
 
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_a_short_request_shows_its_answers_first_and_folds_the_unanswered(
+    app: Flask, live_server: Any, page: Any, locale: str
+) -> None:
+    """The review found the only answer of a request among 24 "(not answered)" rows. Now what
+    happened and why it is urgent come first, then the other answers, and the unanswered
+    questions fold into one line that opens to list them."""
+    org = make_org_key()
+    case = make_case(org, SHORT_REQUEST)
+    user = caseworker_with_keys(org)
+    path = f"/cases/{case.ref}?lang={locale}"
+    sign_in_and_unlock(page, live_server.url, user, path)
+    wait_decrypted(page)
+
+    rows = page.eval_on_selector_all(
+        "#answers > dl > div", "rows => rows.map(r => r.dataset.answerKey)"
+    )
+    assert rows == ["what_happened", "urgency_reason", "sender_role"]
+    with force_locale(locale):
+        first = [answer_labels()["labels"][name] for name in ("what_happened", "urgency_reason")]
+    assert page.locator("#answers > dl dt").all_inner_texts()[:2] == first
+    assert "What happened?" in first or "發生了什麼事？" in first
+    unanswered = len(SEALED_FIELDS) - 3
+    fold = page.locator("#answers > details.unanswered")
+    summary = fold.locator("summary").inner_text()
+    assert summary == (
+        f"{unanswered} questions not answered" if locale == "en" else f"{unanswered} 個問題未回答"
+    )
+    assert fold.get_attribute("open") is None
+    assert "(not answered)" not in page.locator("#answers").inner_text()
+    assert "（未回答）" not in page.locator("#answers").inner_text()
+    # A caseworker can still see which: in the form's order.
+    fold.locator("summary").click()
+    listed = fold.locator("li").evaluate_all("items => items.map(i => i.dataset.answerKey)")
+    assert listed == [name for name in SEALED_FIELDS if not SHORT_REQUEST[name]]
+    assert fold.locator("li").first.is_visible()
+
+
 STUB_KEYRING = """
 (() => {
   const secretB64 = %r;
@@ -336,7 +386,7 @@ def test_case_pages_have_no_axe_violations(
     org = make_org_key()
     case = make_case(
         org,
-        ANSWERS,
+        {**SHORT_REQUEST, **ANSWERS},  # answers, and the fold of the unanswered questions
         triage=[{"id": "x", "name": "NGO X", "score": 3, "reasons": ["r"], "caveats": ["c"]}],
     )
     make_attachment(case, org)

@@ -4,6 +4,7 @@ English and 繁體中文."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,8 @@ from tests.builders import (
 from tests.public.test_accessibility import AXE, assert_accessible, no_horizontal_scroll
 
 pytestmark = pytest.mark.browser
+
+MADE = re.compile(r".*/referrals/\d+$")  # where a referral just made is shown
 
 
 def staff_page(browser: Any, app: Flask, live_server: Any, user: User, width: int = 1280) -> Any:
@@ -185,8 +188,123 @@ def test_the_referral_form_asks_only_what_the_chosen_kind_needs(
         assert not page.locator("#consent-needed").is_visible()
         page.goto(f"{base}&entry=ohchr-reprisals")
         assert page.locator("#consent-needed").is_visible()
-        page.goto(base)  # nothing chosen yet: every field, and what is missing, is shown
-        assert page.locator("[data-hours-field]").is_visible()
-        assert page.locator("#consent-needed").is_visible()
+        page.goto(base)  # nothing chosen yet: nothing kind-specific (the next test)
+        assert not page.locator("[data-hours-field]").is_visible()
+        assert not page.locator("#consent-needed").is_visible()
     finally:
         no_script.close()
+
+
+def test_with_nothing_chosen_the_referral_form_warns_of_nothing_in_real_chromium(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """The review found "No consent recorded: reprisals report" and "…: publication", the
+    hours field and the override reason on a new referral before anything was chosen. Until a
+    kind is chosen none of them shows; choosing one that needs them shows them, and going back
+    to nothing hides them again."""
+    directory.import_shipped()
+    case = a_case_with_triage(make_org_key())
+    admin = make_user(Role.ADMIN)
+    page = staff_page(browser, app, live_server, admin)
+    notice, hours = page.locator("#consent-needed"), page.locator("[data-hours-field]")
+    override = page.locator("[data-override-field]")
+    try:
+        page.goto(f"{live_server.url}/referrals/new?ref={case.ref}")
+        assert page.input_value("#entry_id") == ""
+        assert not notice.is_visible()
+        assert not hours.is_visible()
+        assert not override.is_visible()
+        assert page.locator("[data-kind-needs-other]").count() == 0  # unfolded by the script
+        # No kind of referral is for publication: its consent is never this form's concern.
+        assert page.locator("[data-purpose=publication]").count() == 0
+        page.select_option("#entry_id", "ohchr-reprisals")
+        assert notice.is_visible()
+        assert override.is_visible()
+        page.select_option("#entry_id", "embassies")
+        assert page.input_value("#kind") == "embassy_contact"
+        assert hours.is_visible()
+        assert not notice.is_visible()
+        assert not override.is_visible()
+        page.select_option("#entry_id", "")
+        assert not notice.is_visible()
+        assert not hours.is_visible()
+        assert not override.is_visible()
+    finally:
+        page.context.close()
+
+
+def test_without_javascript_what_some_kinds_need_is_folded_and_still_sent(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """Without JavaScript nothing shows or hides as the choice changes, so the page shows
+    nothing kind-specific at first and folds the parts under "Only for some kinds", each
+    saying which kinds it is for. Opening the fold, an admin sets an embassy contact's hours
+    and refers to the reprisals report with a reason; both referrals are made."""
+    directory.import_shipped()
+    case = a_case_with_triage(make_org_key())
+    admin = make_user(Role.ADMIN)
+    context = signed_in_context(browser, app, live_server.url, admin, java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    url = f"{live_server.url}/referrals/new?ref={case.ref}"
+    fold = page.locator("details[data-kind-needs-other]")
+    try:
+        page.goto(url)
+        assert not page.locator("#consent-needed").is_visible()
+        assert not page.locator("#due_hours").is_visible()
+        assert not page.locator("#consent_override_reason").is_visible()
+        assert fold.locator("summary").inner_text() == "Only for some kinds"
+        fold.locator("summary").click()
+        folded = fold.inner_text()
+        assert "draft law or policy (48 hours) and Embassy contact (24 hours)" in folded
+        assert "For: Reprisals report (by 15 April)" in folded
+        assert "No consent is recorded for: Publish" not in folded
+        page.select_option("#entry_id", "embassies")
+        page.select_option("#kind", "embassy_contact")
+        page.fill("#due_hours", "36")
+        page.click('main form[action*="/referrals/new"] button[type=submit]')
+        page.wait_for_url(MADE)
+
+        page.goto(url)
+        fold.locator("summary").click()
+        page.select_option("#entry_id", "ohchr-reprisals")
+        page.select_option("#kind", "reprisals_report")
+        page.select_option("#consent_override_reason", "asked_by_family_or_lawyer")
+        page.click('main form[action*="/referrals/new"] button[type=submit]')
+        page.wait_for_url(MADE)
+    finally:
+        context.close()
+    made = db.session.scalars(sa.select(Referral).order_by(Referral.id)).all()
+    assert [(r.kind, r.due_hours, r.consent_override_reason) for r in made] == [
+        (ReferralKind.EMBASSY_CONTACT, 36, None),
+        (ReferralKind.REPRISALS_REPORT, None, "asked_by_family_or_lawyer"),
+    ]
+
+
+def test_without_javascript_a_refused_kind_comes_back_with_what_it_needs(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """A caseworker without JavaScript who chooses the reprisals report (no consent on record)
+    is told why it is refused, and the page then shows that kind's notice, not a fold of it."""
+    directory.import_shipped()
+    case = a_case_with_triage(make_org_key())
+    user = make_user(Role.CASEWORKER)
+    context = signed_in_context(browser, app, live_server.url, user, java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(f"{live_server.url}/referrals/new?ref={case.ref}&lang=zh_Hant")
+        assert not page.locator("#consent-needed").is_visible()
+        assert page.locator("details[data-kind-needs-other] summary").inner_text() == (
+            "僅適用於部分類型"
+        )
+        page.select_option("#entry_id", "ohchr-reprisals")
+        page.select_option("#kind", "reprisals_report")
+        page.click('main form[action*="/referrals/new"] button[type=submit]')
+        notice = page.locator("#consent-needed")
+        assert notice.is_visible()
+        assert notice.locator("[data-purpose]:visible").count() == 1
+        assert notice.locator("[data-purpose=reprisals_report]").is_visible()
+    finally:
+        context.close()
+    assert db.session.scalars(sa.select(Referral)).all() == []

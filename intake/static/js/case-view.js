@@ -72,21 +72,67 @@
     return dl;
   }
 
-  /* The top level of the answers: in the form's order, labelled as the form asked them. */
+  /* Nothing in it: what the form sends for a question left blank. */
+  function isUnanswered(value) {
+    if (value === null || value === undefined) {
+      return true;
+    }
+    if (typeof value === "string") {
+      return !value.trim();
+    }
+    if (Array.isArray(value)) {
+      return !value.length;
+    }
+    return typeof value === "object" && !Object.keys(value).length;
+  }
+
+  function labelOf(key) {
+    return Object.prototype.hasOwnProperty.call(questions.labels, key)
+      ? questions.labels[key]
+      : humanise(key);
+  }
+
+  /*
+   * The top level of the answers, labelled as the form asked them. Answered questions come
+   * first (what happened and why it is urgent before the rest, which keep the form's order);
+   * the unanswered ones fold into one line that opens to list them, so a short request is not
+   * lost among rows of "(not answered)".
+   */
   function renderAnswers(answers) {
     if (!answers || typeof answers !== "object" || Array.isArray(answers)) {
       return renderValue(answers);
     }
-    const keys = questions.order.filter(function (key) {
+    const has = function (key) {
       return Object.prototype.hasOwnProperty.call(answers, key);
+    };
+    const keys = [];
+    questions.first.concat(questions.order).forEach(function (key) {
+      if (has(key) && keys.indexOf(key) < 0) {
+        keys.push(key);
+      }
     });
     Object.keys(answers).forEach(function (key) {
       if (keys.indexOf(key) < 0) {
         keys.push(key);
       }
     });
+    const answered = keys.filter(function (key) {
+      return !isUnanswered(answers[key]);
+    });
+    const unanswered = keys
+      .filter(function (key) {
+        return isUnanswered(answers[key]);
+      })
+      .sort(function (a, b) {
+        // In the form's order, the priority questions too, when a caseworker opens the list.
+        const ia = questions.order.indexOf(a);
+        const ib = questions.order.indexOf(b);
+        return (ia < 0 ? Infinity : ia) - (ib < 0 ? Infinity : ib);
+      });
+    // Direct children of #answers: the answered list, then the fold.
+    const box = document.createDocumentFragment();
     const dl = el("dl", "answer-fields");
-    keys.forEach(function (key) {
+    answered.forEach(function (key) {
       let value = answers[key];
       const options = questions.choices[key];
       if (options && typeof value === "string" && Object.prototype.hasOwnProperty.call(options, value)) {
@@ -94,16 +140,34 @@
       }
       const row = el("div", "answer-row");
       row.setAttribute("data-answer-key", key);
-      const label = Object.prototype.hasOwnProperty.call(questions.labels, key)
-        ? questions.labels[key]
-        : humanise(key);
-      row.appendChild(el("dt", null, label));
+      row.appendChild(el("dt", null, labelOf(key)));
       const dd = el("dd");
       dd.appendChild(renderValue(value));
       row.appendChild(dd);
       dl.appendChild(row);
     });
-    return dl;
+    if (answered.length) {
+      box.appendChild(dl);
+    } else {
+      box.appendChild(el("p", "empty-state", text.nothing_answered));
+    }
+    if (unanswered.length) {
+      const fold = el("details", "unanswered");
+      fold.setAttribute("data-unanswered", String(unanswered.length));
+      const count = unanswered.length === 1
+        ? text.not_answered_one
+        : text.not_answered_many.replace("{n}", String(unanswered.length));
+      fold.appendChild(el("summary", null, count));
+      const list = el("ul", "unanswered-list");
+      unanswered.forEach(function (key) {
+        const item = el("li", null, labelOf(key));
+        item.setAttribute("data-answer-key", key);
+        list.appendChild(item);
+      });
+      fold.appendChild(list);
+      box.appendChild(fold);
+    }
+    return box;
   }
 
   /*

@@ -10,7 +10,9 @@
  *
  * The deadline-in-hours field shows only for a kind that takes one, and the "no consent is
  * recorded" notice (with an admin's override reason) only when the chosen kind's purpose has no
- * consent on record.
+ * consent on record; while no kind is chosen, none of them. Without JavaScript the server folds
+ * what the chosen kind does not need under "Only for some kinds"; this script unfolds it and
+ * shows each part only when the choice needs it.
  */
 (function () {
   "use strict";
@@ -37,16 +39,30 @@
   const consentNotice = document.querySelector("[data-consent-needed]");
   const overrideField = document.querySelector("[data-override-field]");
 
+  /* The folded parts move out of the fold (for the kinds that need them) and the fold goes. */
+  function unfold() {
+    const fold = document.querySelector("[data-kind-needs-other]");
+    if (!fold) {
+      return;
+    }
+    [hoursField, overrideField].forEach(function (part) {
+      if (part && fold.contains(part)) {
+        fold.parentNode.insertBefore(part, fold);
+      }
+    });
+    fold.remove();
+  }
+
   function showWhatTheKindNeeds(chosen) {
     if (hoursField) {
-      hoursField.hidden = Boolean(chosen) && !chosen.hours;
+      hoursField.hidden = !chosen || !chosen.hours;
     }
     if (!consentNotice) {
       return;
     }
     let concerned = false;
     consentNotice.querySelectorAll("[data-purpose]").forEach(function (line) {
-      line.hidden = Boolean(chosen) && line.dataset.purpose !== chosen.purpose;
+      line.hidden = !chosen || line.dataset.purpose !== chosen.purpose;
       concerned = concerned || !line.hidden;
     });
     consentNotice.hidden = !concerned;
@@ -119,5 +135,6 @@
     offerKinds(false);
   });
   kind.addEventListener("change", showDue);
+  unfold();
   offerKinds(true);
 })();
