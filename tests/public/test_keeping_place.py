@@ -318,6 +318,14 @@ def _language(page: Any, code: str) -> None:
     page.click(f".language-switch [lang='{code}']")
 
 
+def _open_case(page: Any, url: str, code: str) -> None:
+    """The status page in 繁體中文, opened with the receipt code as a defender would."""
+    page.goto(f"{url}/status?lang=zh_Hant")
+    page.fill("#code", code)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#shared-status")
+
+
 @pytest.mark.browser
 def test_without_js_the_receipt_survives_a_language_change_in_chromium(
     app: Flask, live_server: Any, browser: Any
@@ -445,10 +453,7 @@ def test_a_follow_up_just_sent_appears_in_the_thread(
     context = _phone(browser, javascript)
     try:
         page = context.new_page()
-        page.goto(f"{live_server.url}/status?lang=zh_Hant")
-        page.fill("#code", submission.receipt_code)
-        page.click("button[type=submit]")
-        page.wait_for_selector("#shared-status")
+        _open_case(page, live_server.url, submission.receipt_code)
         assert page.locator("#thread-empty").is_visible()
         page.fill("#body", "我會再寄一份文件")
         page.click("#follow-up-form button[type=submit]")
@@ -476,10 +481,7 @@ def test_after_a_follow_up_a_language_change_in_chromium_stays_on_the_case(
     context = _phone(browser, javascript)
     try:
         page = context.new_page()
-        page.goto(f"{live_server.url}/status?lang=zh_Hant")
-        page.fill("#code", submission.receipt_code)
-        page.click("button[type=submit]")
-        page.wait_for_selector("#shared-status")
+        _open_case(page, live_server.url, submission.receipt_code)
         page.fill("#body", "我會再寄一份文件")
         page.click("#follow-up-form button[type=submit]")
         expect(page.locator("#thread .message-own .message-body")).to_have_text("我會再寄一份文件")
