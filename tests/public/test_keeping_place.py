@@ -381,6 +381,14 @@ def test_with_js_the_receipt_asks_before_leaving_until_the_code_is_kept(
         page.wait_for_selector("#receipt-panel:not([hidden])")
         code = page.inner_text("#receipt-code").strip()
         assert page.locator("#receipt-kept").is_visible()
+        # "Immediate": what to do now stays on screen, under the receipt (the form is gone).
+        urgent = page.locator("#urgent-help-panel")
+        expect(urgent).to_be_visible()
+        receipt_box = page.locator("#receipt-panel").bounding_box()
+        urgent_box = urgent.bounding_box()
+        assert receipt_box is not None
+        assert urgent_box is not None
+        assert urgent_box["y"] >= receipt_box["y"] + receipt_box["height"]
         page.screenshot(path=SHOTS / "receipt-js-ar-360.png", full_page=True)
         # Leaving asks first, and staying keeps the code on screen.
         page.click("#org-name", no_wait_after=True)

@@ -237,6 +237,13 @@
     }
     summary.hidden = true;
     panel.hidden = false;
+    // Someone in danger now keeps "what to do now" on screen, under the receipt, as the
+    // receipt page without JavaScript shows it: out of the form, which is hidden now.
+    const urgent = document.getElementById("urgent-help");
+    const urgentPanel = document.getElementById("urgent-help-panel");
+    if (urgent && urgentPanel && !urgentPanel.hidden) {
+      panel.after(urgent);
+    }
     if (window.Refuge.receipt) {
       window.Refuge.receipt.bind();
     }
