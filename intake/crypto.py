@@ -178,12 +178,14 @@ def random_symbols(count: int) -> str:
     return "".join(RECEIPT_ALPHABET[(bits >> (5 * i)) & 31] for i in range(count))
 
 
+def in_groups(symbols: str, size: int = RECEIPT_GROUP_LENGTH) -> str:
+    """Symbols in dash-separated groups, as people write a code down: ``ABCD-EFGH-…``."""
+    return "-".join(symbols[i : i + size] for i in range(0, len(symbols), size))
+
+
 def new_receipt_code() -> str:
     """A receipt code of 100 random bits, in groups that are easy to write down."""
-    symbols = random_symbols(RECEIPT_GROUPS * RECEIPT_GROUP_LENGTH)
-    return "-".join(
-        symbols[i : i + RECEIPT_GROUP_LENGTH] for i in range(0, len(symbols), RECEIPT_GROUP_LENGTH)
-    )
+    return in_groups(random_symbols(RECEIPT_GROUPS * RECEIPT_GROUP_LENGTH))
 
 
 def normalise_receipt_code(code: str) -> str | None:
@@ -225,11 +227,7 @@ RECOVERY_GROUP_LENGTH = 4  # 32 symbols × 5 bits = 160 bits
 
 
 def new_recovery_key() -> str:
-    symbols = random_symbols(RECOVERY_GROUPS * RECOVERY_GROUP_LENGTH)
-    return "-".join(
-        symbols[i : i + RECOVERY_GROUP_LENGTH]
-        for i in range(0, len(symbols), RECOVERY_GROUP_LENGTH)
-    )
+    return in_groups(random_symbols(RECOVERY_GROUPS * RECOVERY_GROUP_LENGTH), RECOVERY_GROUP_LENGTH)
 
 
 def normalise_recovery_key(key: str) -> str | None:

@@ -607,10 +607,7 @@ def _receipt_in_language() -> ViewResult:
                 "with your browser's Back button: your receipt code is still on that page."
             )
         )
-    code = "-".join(
-        normalised[i : i + crypto.RECEIPT_GROUP_LENGTH]
-        for i in range(0, len(normalised), crypto.RECEIPT_GROUP_LENGTH)
-    )
+    code = crypto.in_groups(normalised)
     urgent_facts = None
     if "urgent_country" in form:  # an "Immediate" request (its country may be empty)
         # Only known vocabulary is shown again or reaches the guidance.
