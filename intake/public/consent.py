@@ -31,7 +31,6 @@ from intake.services.consent import ConsentError
 FIELDS = frozenset({"csrf_token", "code", "record_id", "confirmed", "browser_opens"})
 CONFIRMED = "yes"
 MAX_ID = 2**31 - 1
-ALREADY_WITHDRAWN = 409  # ConsentError's status for a record withdrawn before
 
 # How the defender reads each purpose at /status.
 PURPOSE_LABELS: dict[ConsentPurpose, Any] = {
@@ -91,12 +90,12 @@ def withdraw_consent() -> ViewResult:
                 confirmed=CONFIRMED,
             ), 200
         consent.withdraw_by_submitter(case, int(raw), submissions.SUBMITTER)
+    except consent.AlreadyWithdrawn:
+        # Most often a reload of the page shown after withdrawing (the post again): the
+        # status page as it is, with a notice, not an error page that leads away from it.
+        flash(_("This consent was already withdrawn. Nothing was changed."), "info")
+        return _render_status(case, form.get("code", ""))
     except ConsentError as error:
-        if error.status == ALREADY_WITHDRAWN:
-            # Most often a reload of the page shown after withdrawing (the post again): the
-            # status page as it is, with a notice, not an error page that leads away from it.
-            flash(_("This consent was already withdrawn. Nothing was changed."), "info")
-            return _render_status(case, form.get("code", ""))
         return _refuse(str(error), error.status)
     flash(_("Your consent was withdrawn. The organisation will not use it again."), "success")
     return _render_status(case, form.get("code", ""))

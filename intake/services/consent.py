@@ -55,6 +55,10 @@ class ConsentError(ServiceError):
     """A consent change that cannot be made."""
 
 
+class AlreadyWithdrawn(ConsentError):
+    """The record was withdrawn before (often: the same withdrawal posted again by a reload)."""
+
+
 def purpose_for(kind: ReferralKind) -> ConsentPurpose:
     return PURPOSE_OF_KIND[kind]
 
@@ -289,7 +293,7 @@ def withdrawable(case: Case, record_id: int) -> ConsentRecord:
     if found is None or found.case_id != case.id:
         raise ConsentError(_l("This consent record does not exist."), 404)
     if not found.active:
-        raise ConsentError(_l("This consent has already been withdrawn."), 409)
+        raise AlreadyWithdrawn(_l("This consent has already been withdrawn."), 409)
     return found
 
 
