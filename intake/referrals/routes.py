@@ -395,13 +395,15 @@ def _render_detail(
     draft = (
         reprisals.draft_facts(referral) if referral.kind is ReferralKind.REPRISALS_REPORT else None
     )
+    reminder_rows = referrals.reminders_of(referral)
     return render_template(
         "referrals/detail.html",
         referral=referral,
         form=form,
         allowed=allowed,
-        reminders=referrals.reminders_of(referral),
-        schedule=reminders.schedule_of(referral),
+        reminders=reminder_rows,
+        # Said only while there is no reminder yet (it reads every active staff id to find whom).
+        schedule=None if reminder_rows else reminders.schedule_of(referral),
         overdue=overdue,
         suggestion=referrals.next_best(referral) if overdue else None,
         can_write=current_user.role in CASE_WRITERS,
