@@ -142,11 +142,13 @@ def index() -> str:
         error_out=False,
     )
     rows = list(pagination.items)
-    suggestions = {
-        referral.id: referrals.next_best(referral)
-        for referral in rows
-        if referral.due_at is not None and referral.due_at < now and referral.state in AWAITING
-    }
+    suggestions = referrals.next_best_for(
+        [
+            referral
+            for referral in rows
+            if referral.due_at is not None and referral.due_at < now and referral.state in AWAITING
+        ]
+    )
     return render_template(
         "referrals/index.html",
         view=filters.view,

@@ -403,3 +403,46 @@ def test_a_deadline_shorter_than_the_kind_allows_is_refused_beside_the_field(
     field = html[html.index('name="due_hours"') - 1500 : html.index('name="due_hours"') + 500]
     assert message in field
     assert count_referrals() == 0
+
+
+def test_overdue_page_costs_the_same_statements_for_one_row_as_for_six(web: Flask) -> None:
+    """A page of overdue referrals reads its rows' cases, entries, owners and "next best"
+    suggestions for the whole page at once: each was a few statements per row."""
+    org = make_org_key()
+    make_entry("other-ngo", name="Other NGO")
+    suggestion = {"id": "other-ngo", "name": "Other NGO", "score": 2, "reasons": [], "caveats": []}
+    made = 0
+
+    def overdue_referral() -> None:
+        nonlocal made
+        made += 1  # each row its own entry and owner, as on a real page
+        referral = sent_referral(
+            sent_at=utcnow() - timedelta(days=61), org=org, entry_id=f"ngo-{made}"
+        )
+        referral.case.triage = [suggestion]
+        db.session.commit()
+
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    shown: list[str] = []
+
+    def statements_for_overdue_page() -> int:
+        seen: list[str] = []
+
+        def count(*args: object) -> None:
+            seen.append(" ".join(str(args[2]).split())[:90])
+
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            html = client.get("/referrals/?view=overdue").get_data(as_text=True)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        assert html.count("Next best: Other NGO") == count_referrals() == made
+        shown[:] = seen
+        return len(seen)
+
+    overdue_referral()
+    one = statements_for_overdue_page()
+    for _ in range(5):
+        overdue_referral()
+    assert statements_for_overdue_page() == one, "\n".join(shown)
