@@ -4,8 +4,9 @@ A small route of its own beside the status page: the defender picks one consent 
 asked to confirm, and withdraws it. Both steps post to the same route (the first without
 ``confirmed``, which only shows what would change; the second with it), so the flow is the
 same with JavaScript on or off and never rests on ``window.confirm``. The receipt code is the
-only proof, as for everything at /status; each post is throttled like a follow-up, CSRF-checked,
-and the withdrawal is audited as the submitter.
+only proof, as for everything at /status; a withdrawal counts once against the follow-up
+limit (its confirmed post; any refused post counts too), is CSRF-checked, and is audited as
+the submitter.
 
 Afterwards the status page still lists every consent, withdrawn ones marked as such: a consent
 is given again by a message to the organisation, which a caseworker records (the status page
@@ -53,6 +54,12 @@ def _client_key() -> str:
     return hashed_address("pub")
 
 
+def _counted(response: Any) -> bool:
+    """A withdrawal counts once against the limit: its confirmed post, or any refusal (a
+    wrong code is a guess). The question before it only shows what would change."""
+    return request.form.get("confirmed") == CONFIRMED or response.status_code >= 400
+
+
 @bp.app_template_global()
 def consents_on_record(case: Case) -> list[ConsentRecord]:
     """What the status page lists: every consent on record, withdrawn ones too (marked), so
@@ -66,7 +73,7 @@ def consent_purpose_label(record: ConsentRecord) -> Any:
 
 
 @bp.post("/status/consent/withdraw")
-@limiter.limit(_limit, key_func=_client_key)
+@limiter.limit(_limit, key_func=_client_key, deduct_when=_counted)
 @csrf.exempt
 def withdraw_consent() -> ViewResult:
     form = request.form

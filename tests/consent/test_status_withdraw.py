@@ -238,3 +238,39 @@ def test_withdrawal_in_the_browser_is_confirmed_first_and_stays_listed(
         referrals.create(
             submission.case.id, "test-ngo", ReferralKind.NGO_REFERRAL, make_user(Role.CASEWORKER)
         )
+
+
+def test_a_withdrawal_counts_once_against_the_limit_and_guesses_still_count(
+    make_app: Any,
+) -> None:
+    """Asking and confirming are one withdrawal: with a limit of two, a defender withdraws
+    both consents (four posts). A refused post (a wrong code) counts, so guessing is still
+    throttled."""
+    app = make_app("sqlite", FOLLOW_UP_RATE_LIMIT="2 per hour", STATUS_RATE_LIMIT="1000/hour")
+    with app.app_context():
+        submission = submit()
+        client = app.test_client()
+        token = csrf_token(client, "/status")
+        records = [r for r in consent.records(submission.case) if r.active]
+        assert len(records) >= 2
+        for record in records[:2]:
+            asked = {"csrf_token": token, "code": submission.receipt_code, "record_id": record.id}
+            assert client.post("/status/consent/withdraw", data=asked).status_code == 200
+            done = client.post("/status/consent/withdraw", data={**asked, **CONFIRMED})
+            assert done.status_code == 200
+            assert "Your consent was withdrawn" in done.text
+        # The limit is used up now: even a question is refused.
+        asked = {"csrf_token": token, "code": submission.receipt_code, "record_id": records[0].id}
+        assert client.post("/status/consent/withdraw", data=asked).status_code == 429
+
+    app = make_app("sqlite", FOLLOW_UP_RATE_LIMIT="2 per hour", STATUS_RATE_LIMIT="1000/hour")
+    with app.app_context():
+        submission = submit()
+        client = app.test_client()
+        token = csrf_token(client, "/status")
+        record = _sharing(submission)
+        for _ in range(2):
+            guess = {"csrf_token": token, "code": "AAAA-BBBB-CCCC-DDDD-EEEE", "record_id": 1}
+            assert client.post("/status/consent/withdraw", data=guess).status_code == 404
+        asked = {"csrf_token": token, "code": submission.receipt_code, "record_id": record.id}
+        assert client.post("/status/consent/withdraw", data=asked).status_code == 429
