@@ -198,3 +198,17 @@ def test_a_withdrawal_blocks_a_later_referral_through_the_form(app: Flask) -> No
     )
     assert response.status_code == 422
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 0
+
+
+def test_who_gave_a_consent_reads_as_a_label_and_its_answers(app: Flask, case: Case) -> None:
+    """The labels are the form's choices ("The person", "Whoever filled in the request"): set
+    into a sentence they read "Given by Whoever filled in the request, Request form, …"."""
+    client, _ = _signed_in(app, Role.CASEWORKER)
+    token = _token(client, case)
+    client.post(f"/cases/{case.ref}/consent", data={**GOOD, "csrf_token": token})
+    page = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert "Given by: Family · Call (caseworker's note) · " in page
+    assert "Given by Family" not in page
+    chinese = client.get(f"/cases/{case.ref}?lang=zh_Hant").get_data(as_text=True)
+    assert "由家屬透過" in chinese
+    assert "Given by" not in chinese
