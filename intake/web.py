@@ -11,7 +11,7 @@ from functools import cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from babel.lists import format_list
 from flask import (
@@ -97,12 +97,17 @@ def days_list(days: Iterable[int]) -> str:
     return format_list([str(day) for day in days], locale=str(get_locale() or "en"))
 
 
-def language_url(code: str) -> str:
-    """This page in another language, keeping its query (a report's period, a filter).
+def language_url(code: str, back: str | None = None) -> str:
+    """This page in another language, keeping its query (a report's period, a filter); for
+    a page shown only in answer to a post, ``back`` (a local path it came from) instead.
 
     The query is re-encoded as it came, never passed to url_for as keywords: names such as
     ``endpoint``, ``_external`` or ``_anchor`` would be taken as url_for's own arguments.
     """
+    if back and request.method != "GET":
+        back_path, _, back_query = back.partition("?")
+        kept = [(k, v) for k, v in parse_qsl(back_query, keep_blank_values=True) if k != "lang"]
+        return f"{back_path}?{urlencode([*kept, ('lang', code)])}"
     if request.endpoint is None:
         return url_for("public.landing", lang=code)
     if request.method != "GET":

@@ -102,6 +102,10 @@ def test_a_one_click_post_only_asks_and_changes_nothing(
     assert '<input type="hidden" name="confirmed" value="yes">' in html
     assert 'name="csrf_token"' in html
     assert f'href="{page}" data-cancel' in html
+    # Shown only after a post: a language link opens the list it came from, in that language
+    # (it led to the public landing page, out of the staff pages).
+    assert f'href="{page}?lang=zh_Hant"' in html
+    assert 'href="/?lang=' not in html
     assert state_of(desk) == before
 
 

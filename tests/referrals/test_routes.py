@@ -320,6 +320,9 @@ def test_nothing_is_preselected_and_a_withdrawal_is_confirmed_before_it_happens(
     text = asked.get_data(as_text=True)
     assert "cannot be reopened" in text
     assert 'name="confirmed"' in text
+    # A language link opens the referral, not the public landing page.
+    assert f'href="/referrals/{referral.id}?lang=zh_Hant"' in text
+    assert 'href="/?lang=' not in text
     for forged in ({"confirmed": ""}, {"confirmed": "no"}, {"confirmed": "yes" * 1000}):
         again = client.post(
             f"/referrals/{referral.id}/transition", data={"action": "withdraw", **forged}
