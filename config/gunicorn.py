@@ -17,16 +17,22 @@ from pathlib import Path
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
-from config.address import bind_host, bind_port
+from config.address import bind_host, bind_port, record_address
 from config.settings import DEFAULT_INSTANCE
 
 bind = f"{bind_host()}:{bind_port()}"  # what `make run` prints: config.address.served_address
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl): a second
 # instance would take over the first one's. Keep it with the instance's state.
-control_socket = str(
-    Path(os.environ.get("INTAKE_INSTANCE_PATH") or DEFAULT_INSTANCE) / "gunicorn.ctl"
-)
+INSTANCE = Path(os.environ.get("INTAKE_INSTANCE_PATH") or DEFAULT_INSTANCE)
+control_socket = str(INSTANCE / "gunicorn.ctl")
+
+
+def when_ready(server: object) -> None:
+    """Record where this instance serves, for links printed by commands in other shells."""
+    record_address(INSTANCE)
+
+
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 # Method, path without the query, status, bytes, duration: no %(h)s, %(r)s or user agent.
 access_log_format = "%(m)s %(U)s %(s)s %(B)s %(M)sms"

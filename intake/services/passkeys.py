@@ -72,13 +72,23 @@ def address_for_passkeys() -> str | None:
     """None when passkeys work here; else where they would. Browsers refuse a relying party id
     that is an IP address (``127.0.0.1``): the page must be opened at a host name, and on one's
     own machine that is ``localhost``."""
+    if _is_address(rp_id()):
+        parts = urlsplit(expected_origin())
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://localhost{port}/"
+    if _is_address(urlsplit(request.host_url).hostname or ""):
+        # Opened at 127.0.0.1 while the relying party is a name (make run's localhost): the
+        # browser would refuse the ceremony here, and accept it at the configured address.
+        return expected_origin() + "/"
+    return None
+
+
+def _is_address(host: str) -> bool:
     try:
-        ipaddress.ip_address(rp_id())
+        ipaddress.ip_address(host)
     except ValueError:
-        return None
-    parts = urlsplit(expected_origin())
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://localhost{port}/"
+        return False
+    return True
 
 
 def expected_origin() -> str:

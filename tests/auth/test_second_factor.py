@@ -303,3 +303,14 @@ def test_at_an_ip_address_the_account_page_says_where_passkeys_work(
     by_address = client.get("/auth/account").get_data(as_text=True)
     assert "data-passkey-register" not in by_address  # the browser would refuse the ceremony
     assert "http://localhost:5000/" in by_address
+    # `make run` names this machine localhost; opened at 127.0.0.1 all the same, the page
+    # says where passkeys work rather than offering a ceremony the browser refuses.
+    app.config["PUBLIC_BASE_URL"] = "http://localhost:5000"
+    at_localhost = client.get("/auth/account", base_url="http://localhost:5000")
+    assert "data-passkey-register" in at_localhost.get_data(as_text=True)
+    from intake.services import passkeys
+
+    with app.test_request_context("/auth/account", base_url="http://127.0.0.1:5000"):
+        assert passkeys.address_for_passkeys() == "http://localhost:5000/"
+    with app.test_request_context("/auth/account", base_url="http://localhost:5000"):
+        assert passkeys.address_for_passkeys() is None
