@@ -266,6 +266,7 @@ def init_app(app: Flask) -> None:
             "current_locale": locale,
             "text_direction": text_direction(locale),
             "language_names": {code: LANGUAGE_NAMES[code] for code in offered_languages()},
+            "all_language_names": LANGUAGE_NAMES,
             "language_url": language_url,
             "triage_lines": triage_lines,
             "role_labels": labels.ROLE_LABELS,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -150,3 +152,38 @@ class ProfileForm(FlaskForm):
         ),
         validators=[Optional(), Length(max=100)],
     )
+
+
+# A field of ProfileForm's per-language texts: "<setting key>__<language>", e.g.
+# "org_description__ar" (services.settings stores it as "org_description.ar").
+TRANSLATION_SEPARATOR = "__"
+
+
+@cache
+def profile_form_class(languages: tuple[str, ...]) -> type[ProfileForm]:
+    """ProfileForm with the description and response time once more per public language."""
+
+    class TranslatedProfileForm(ProfileForm):
+        def translations(self) -> Iterator[tuple[str, list[StringField]]]:
+            """(language, its fields) in the order of ``languages``."""
+            for language in languages:
+                yield (
+                    language,
+                    [
+                        self[f"org_description{TRANSLATION_SEPARATOR}{language}"],
+                        self[f"org_response_time{TRANSLATION_SEPARATOR}{language}"],
+                    ],
+                )
+
+    for language in languages:
+        setattr(
+            TranslatedProfileForm,
+            f"org_description{TRANSLATION_SEPARATOR}{language}",
+            StringField(_l("Short description"), validators=[Optional(), Length(max=255)]),
+        )
+        setattr(
+            TranslatedProfileForm,
+            f"org_response_time{TRANSLATION_SEPARATOR}{language}",
+            StringField(_l("Expected response time"), validators=[Optional(), Length(max=120)]),
+        )
+    return TranslatedProfileForm

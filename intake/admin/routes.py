@@ -7,7 +7,16 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -15,6 +24,7 @@ from wtforms.fields.choices import SelectChoice
 
 from intake.admin import bp
 from intake.admin.forms import (
+    TRANSLATION_SEPARATOR,
     AuditFilterForm,
     GrantForm,
     InviteForm,
@@ -23,6 +33,7 @@ from intake.admin.forms import (
     RoleForm,
     RotateForm,
     TimezoneForm,
+    profile_form_class,
 )
 from intake.auth.access import ADMINS, role_required
 from intake.db import utcnow
@@ -554,15 +565,25 @@ def _render_settings(
 ) -> tuple[str, int]:
     if profile_form is None:
         profile = org_settings.org_profile()
-        profile_form = ProfileForm(
+        translated = {
+            key.replace(".", TRANSLATION_SEPARATOR): value
+            for key, value in org_settings.org_profile_translations().items()
+        }
+        profile_form = _profile_form(
             formdata=None,
             org_name=profile.name,
             org_description=profile.description,
             org_response_time=profile.response_time,
             org_contact=profile.contact,
             org_onion=profile.onion_host,
+            **translated,
         )
     return render_template("admin/settings.html", form=form, profile_form=profile_form), status
+
+
+def _profile_form(**kwargs: Any) -> ProfileForm:
+    languages = tuple(current_app.config["PUBLIC_LANGUAGES"])
+    return profile_form_class(languages)(**kwargs)
 
 
 def _timezone_form() -> TimezoneForm:
@@ -575,9 +596,13 @@ def _timezone_form() -> TimezoneForm:
 @bp.post("/settings/profile")
 @role_required(*ADMINS)
 def settings_profile() -> Page:
-    form = ProfileForm()
+    form = _profile_form()
     if form.validate_on_submit():
-        values = {name: str(field.data or "") for name, field in form._fields.items()}
+        # "org_description__ar" is stored as "org_description.ar" (services.settings).
+        values = {
+            name.replace(TRANSLATION_SEPARATOR, "."): str(field.data or "")
+            for name, field in form._fields.items()
+        }
         try:
             org_settings.set_org_profile(values, _me())
         except org_settings.SettingError as error:

@@ -57,6 +57,7 @@ from intake import crypto, vocab
 from intake.addresses import hashed_address
 from intake.extensions import csrf, db, limiter
 from intake.hardening import database_unavailable_message, log_outage
+from intake.i18n import is_staff_page
 from intake.models import Case, CaseMessage, MessageKind, OrgKey, Urgency
 from intake.public import bp
 from intake.public.forms import (
@@ -250,7 +251,9 @@ def _profile() -> org_settings.OrgProfile:
     cached = request.environ.get(PROFILE_ENVIRON_KEY) if has_request_context() else None
     if cached is None:
         try:
-            cached = org_settings.org_profile()
+            # Public pages in the reader's language where the admin wrote it; staff pages
+            # read the profile with the session (settings.remember_snapshot).
+            cached = org_settings.org_profile(None if is_staff_page() else _locale())
         except SQLAlchemyError as error:
             log_outage("reading the organisation profile", error)
             db.session.rollback()

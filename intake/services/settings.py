@@ -117,6 +117,24 @@ PROFILE_LIMITS: dict[str, int] = {
     ORG_ONION: 100,
 }
 
+# The description and response time may be written once per public language as well: a
+# defender reading the Arabic pages gets the Arabic text where the admin wrote one, else the
+# text above. Stored under "<key>.<language>" (e.g. "org_description.ar").
+TRANSLATED = (ORG_DESCRIPTION, ORG_RESPONSE_TIME)
+
+
+def translated_key(key: str, language: str) -> str:
+    return f"{key}.{language}"
+
+
+def _translation_limits() -> dict[str, int]:
+    return {
+        translated_key(key, language): PROFILE_LIMITS[key]
+        for language in current_app.config["PUBLIC_LANGUAGES"]
+        for key in TRANSLATED
+    }
+
+
 _ONION_V3 = re.compile(r"^(?:https?://)?([a-z2-7]{56})\.onion/?$")
 
 
@@ -153,24 +171,43 @@ def onion_url(value: str) -> str:
     return f"http://{label}.onion"
 
 
-def org_profile() -> OrgProfile:
-    values = _request_snapshot()
+def org_profile(language: str | None = None) -> OrgProfile:
+    """The public profile; with ``language``, its description and response time in that
+    language where the admin wrote them (one statement either way)."""
+    wanted = [translated_key(key, language) for key in TRANSLATED] if language else []
+    values = None if wanted else _request_snapshot()
     if values is None:
-        rows = db.session.scalars(sa.select(OrgSetting).where(OrgSetting.key.in_(PROFILE_LIMITS)))
+        keys = [*PROFILE_LIMITS, *wanted]
+        rows = db.session.scalars(sa.select(OrgSetting).where(OrgSetting.key.in_(keys)))
         values = {row.key: row.value for row in rows}
+
+    def text(key: str) -> str:
+        own = values.get(translated_key(key, language), "") if language else ""
+        return own or values.get(key, "")
+
     return OrgProfile(
         name=values.get(ORG_NAME, ""),
-        description=values.get(ORG_DESCRIPTION, ""),
-        response_time=values.get(ORG_RESPONSE_TIME, ""),
+        description=text(ORG_DESCRIPTION),
+        response_time=text(ORG_RESPONSE_TIME),
         contact=values.get(ORG_CONTACT, ""),
         onion=values.get(ORG_ONION, ""),
     )
 
 
+def org_profile_translations() -> dict[str, str]:
+    """The per-language texts on record, by their stored key ("org_description.ar")."""
+    rows = db.session.scalars(
+        sa.select(OrgSetting).where(OrgSetting.key.in_(_translation_limits()))
+    )
+    return {row.key: row.value for row in rows}
+
+
 def set_org_profile(values: Mapping[str, str], actor: User) -> OrgProfile:
-    """Replace the public profile; all values are checked before anything is written."""
+    """Replace the public profile (and its per-language texts, where ``values`` has them);
+    all values are checked before anything is written."""
     cleaned: dict[str, str] = {}
-    for key, limit in PROFILE_LIMITS.items():
+    translations = {key: limit for key, limit in _translation_limits().items() if key in values}
+    for key, limit in {**PROFILE_LIMITS, **translations}.items():
         value = " ".join(str(values.get(key) or "").split())  # one line, no control characters
         if len(value) > limit:
             raise SettingError(_l("At most %(count)d characters.", count=limit))

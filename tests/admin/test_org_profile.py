@@ -114,6 +114,8 @@ def test_free_text_is_escaped_on_public_pages(web: Flask) -> None:
         ("org_name", "N" * 121),
         ("org_description", "D" * 256),
         ("org_contact", "C" * 201),
+        ("org_description__ar", "D" * 256),
+        ("org_response_time__zh_Hant", "R" * 121),
     ],
 )
 def test_bad_values_are_refused_and_nothing_changes(web: Flask, field: str, value: str) -> None:
@@ -144,3 +146,45 @@ def test_the_profile_form_needs_a_csrf_token(make_app: Callable[..., Flask]) -> 
         sign_in(client, make_user(Role.ADMIN))
         assert client.post("/admin/settings/profile", data=PROFILE).status_code in {400, 422}
         assert org_settings.org_profile().name == ""
+
+
+ARABIC = "نساعد المدافعين عن حقوق الإنسان في شرق آسيا."
+
+
+def test_the_description_and_response_time_can_be_written_per_public_language(
+    web: Flask,
+) -> None:
+    """A defender reading the Arabic pages got the English description and "within 2 working
+    days" (the only text there was). Each public language may have its own; a language
+    without one shows the text above."""
+    make_org_key()
+    client = _admin_client(web)
+    settings_page = client.get("/admin/settings").text
+    assert 'name="org_description__ar"' in settings_page
+    assert 'name="org_response_time__zh_Hant"' in settings_page
+    response = client.post(
+        "/admin/settings/profile",
+        data={**PROFILE, "org_description__ar": ARABIC, "org_response_time__ar": "خلال يومي عمل"},
+    )
+    assert response.status_code == 302
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "settings.profile")
+    ).one()
+    assert event.detail["org_description.ar"] == {"from": "", "to": ARABIC}
+    public = web.test_client()
+    arabic = public.get("/?lang=ar").text
+    assert ARABIC in arabic
+    assert "خلال يومي عمل" in arabic
+    assert "We help human rights defenders in East Asia." not in arabic
+    assert "within 2 working days" not in arabic
+    spanish = public.get("/?lang=es").text  # none written: the text above
+    assert "We help human rights defenders in East Asia." in spanish
+    assert ARABIC not in spanish
+    assert "within 2 working days" in public.get("/request?lang=es").text
+    # The form shows what is on record, opened where something is written.
+    again = client.get("/admin/settings").text
+    assert ARABIC in again
+    assert 'id="profile-translations" open' in again
+    # Emptied again: the Arabic pages fall back to the text above.
+    client.post("/admin/settings/profile", data=PROFILE)
+    assert "We help human rights defenders in East Asia." in public.get("/?lang=ar").text
