@@ -20,6 +20,8 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
+from intake import directory_words
+
 THREATS: Mapping[str, LazyString] = {
     "violence_threat": _l("Threat of violence"),
     "physical_attack": _l("Physical attack"),
@@ -331,6 +333,8 @@ def name_for_reader(name: str, name_zh: str | None, locale: str | None = None) -
     locale = locale or _reader_locale()
     if locale.startswith("zh"):
         return _chinese(name_zh, locale) or name
+    if locale != "en" and locale == _reader_locale():
+        return directory_words.in_reader_language(name)  # the UN's names in es, fr, ru, ar
     return name
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from intake import vocab
+from intake import directory_words, vocab
 from intake.models import Urgency
 from intake.services import triage
 from intake.services.triage_phrases import localise
@@ -90,7 +90,7 @@ def _contacts(raw: Sequence[Mapping[str, Any]]) -> tuple[Contact, ...]:
             Contact(
                 kind=kind,
                 value=value,
-                place=place,
+                place=directory_words.in_reader_language(place),
                 round_the_clock=any(word in place.lower() for word in _ROUND_THE_CLOCK),
                 href=contact_href(kind, value),
             )

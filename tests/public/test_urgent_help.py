@@ -151,3 +151,29 @@ def test_a_contact_links_only_to_a_dialler_a_mail_app_or_a_web_page(
 ) -> None:
     """What a person in danger can tap; a hostile directory value never becomes a link."""
     assert urgent_help.contact_href(kind, value) == href
+
+
+@pytest.mark.parametrize(
+    ("language", "embassies", "note"),
+    [
+        ("es", "Embajadas (primeras 24 horas)", "lista de embajadas en todo el mundo"),
+        ("ar", "السفارات (خلال أول 24 ساعة)", "قائمة بالسفارات حول العالم"),
+        ("ru", "Посольства (первые 24 часа)", "список посольств по всему миру"),
+        ("fr", "Ambassades (premières 24 heures)", "liste des ambassades dans le monde"),
+        ("zh_Hans", "大使馆（首24小时）", "世界各地大使馆列表"),
+        ("en", "Embassies (first 24 hours)", "list of embassies worldwide"),
+    ],
+)
+def test_the_un_names_and_embassies_are_in_the_readers_language(
+    client: FlaskClient, language: str, embassies: str, note: str
+) -> None:
+    """ "If you are in danger now" named the embassies and the UN mechanisms in English on the
+    Spanish, Arabic, French and Russian pages; organisations keep their own names."""
+    response = client.get(URL, query_string={"urgency": "immediate", "threats": ["detention"],
+                                             "country": "MX", "lang": language})  # fmt: skip
+    channels = {c["id"]: c for c in response.get_json()["channels"]}
+    assert channels["embassies"]["name"] == embassies
+    assert channels["embassies"]["contacts"][0]["place"] == note
+    assert channels["frontline-defenders"]["name"] == "Front Line Defenders"
+    if language == "es" and "un-wgad" in channels:
+        assert channels["un-wgad"]["name"].startswith("Grupo de Trabajo")
