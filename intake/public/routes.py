@@ -949,7 +949,14 @@ def status() -> ViewResult:
         form.code.errors = [_("No request has this receipt code. Check the code and try again.")]
         return render_template("public/status.html", form=form), 404
     submissions.record_status_view(case)
-    return _render_status(case, form.code.data or "")
+    code = form.code.data or ""
+    if request.args.get(CHANGE_LANGUAGE):
+        # A language button of the status page without JavaScript posts the follow-up being
+        # written (status_detail.html): shown again in the new language, filled in; not sent,
+        # not stored. (With JavaScript, status.js keeps it in the tab and posts only the code.)
+        written = MultiDict({"code": code, "body": request.form.get("body", "")[:LONG_MAX]})
+        return _render_status(case, code, FollowUpForm(written))
+    return _render_status(case, code)
 
 
 @bp.post("/status/follow-up")

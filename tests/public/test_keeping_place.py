@@ -3,7 +3,9 @@
 - The receipt (JavaScript off) is shown once; its language buttons post the code back and the
   receipt comes again in that language, checked for format only (no look-up, no limit).
 - The status page (shown after POST /status, a follow-up or a withdrawal) posts the code again
-  to /status from its language buttons, and stays on the case.
+  to /status from its language buttons, and stays on the case, with the follow-up being
+  written still in its box (without JavaScript it is posted back, not sent; with JavaScript it
+  waits in the tab and only the code is posted).
 - A reload after withdrawing a consent shows the status page with a notice, not an error page.
 """
 
@@ -59,8 +61,10 @@ def _form_fields(page: str, form_id: str) -> dict[str, list[str]]:
     form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', page, re.S)
     assert form, f"no form {form_id}"
     fields: dict[str, list[str]] = {}
-    for name, value in re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(0)):
-        fields.setdefault(name, []).append(html.unescape(value))
+    for tag in re.findall(r"<input[^>]*>", form.group(0)):
+        name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and value:
+            fields.setdefault(name.group(1), []).append(html.unescape(value.group(1)))
     return fields
 
 
@@ -192,13 +196,15 @@ def _open_status(client: FlaskClient, code: str, lang: str = "en") -> Any:
     return response
 
 
-def _change_language(client: FlaskClient, page: str, lang: str) -> Any:
+def _change_language(client: FlaskClient, page: str, lang: str, body: str = "") -> Any:
+    """A language button of the status page without JavaScript: it posts the follow-up form
+    (the code, and ``body`` as typed in its box) back to /status."""
     buttons = _language_buttons(page)
     assert buttons, "the status page's languages post the code again"
-    assert {form for form, _action in buttons} == {"status-language"}
+    assert {form for form, _action in buttons} == {"follow-up-form"}
     action = next(a for _f, a in buttons if f"lang={lang}" in a)
     assert action.startswith("/status?"), action
-    return client.post(action, data=_form_fields(page, "status-language"))
+    return client.post(action, data={**_form_fields(page, "follow-up-form"), "body": body})
 
 
 def test_a_language_button_on_the_status_page_stays_on_the_case(roomy_app: Flask) -> None:
@@ -213,6 +219,31 @@ def test_a_language_button_on_the_status_page_stays_on_the_case(roomy_app: Flask
     changed = _change_language(client, changed.text, "ar")
     assert 'dir="rtl"' in changed.text
     assert 'id="shared-status"' in changed.text
+
+
+def test_a_language_change_keeps_the_follow_up_being_written(roomy_app: Flask) -> None:
+    """Without JavaScript the message typed in "Send more information" was lost on a language
+    change. It comes back in the box, in the new language; nothing is sent or stored."""
+    submission = _submit(make_org_key())
+    client = roomy_app.test_client()
+    page = _open_status(client, submission.receipt_code)
+    assert 'formenctype="application/x-www-form-urlencoded"' in page.text  # files stay home
+    messages = table_count("case_messages")
+    written = "Mañana llevo el acta <b>firmada</b> & el informe"
+    changed = _change_language(client, page.text, "es", body=written)
+    assert changed.status_code == 200
+    assert '<html lang="es"' in changed.text
+    assert 'id="shared-status"' in changed.text
+    box = re.search(r'<textarea[^>]*name="body"[^>]*>(.*?)</textarea>', changed.text, re.S)
+    assert box
+    assert html.unescape(box.group(1)).strip() == written
+    assert "<b>firmada</b>" not in changed.text  # escaped, as everything typed
+    assert 'aria-invalid="true"' not in changed.text  # not checked: it was not sent
+    assert table_count("case_messages") == messages
+    # Oversized text is cut to the field's limit, never refused with an error page.
+    huge = _change_language(client, changed.text, "fr", body="x" * 100_000)
+    assert huge.status_code == 200
+    assert "x" * 8001 not in huge.text
 
 
 def test_after_a_follow_up_and_a_withdrawal_the_language_still_goes_to_the_case(
@@ -502,6 +533,40 @@ def test_after_a_follow_up_a_language_change_in_chromium_stays_on_the_case(
         expect(page.locator("#thread .message-own strong")).to_have_text("كتبتَ")
         mode = "js" if javascript else "nojs"
         page.screenshot(path=SHOTS / f"status-{mode}-ar-360.png", full_page=True)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_a_follow_up_being_written_survives_a_language_change_in_chromium(
+    app: Flask, live_server: Any, browser: Any, javascript: bool
+) -> None:
+    """The message stays in the box; with JavaScript it is never posted in the clear (it waits
+    in the tab, and only the code is posted)."""
+    submission = _submit(make_org_key())
+    context = _phone(browser, javascript)
+    posted: list[str] = []
+    try:
+        page = context.new_page()
+        page.on(
+            "request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None
+        )
+        _open_case(page, live_server.url, submission.receipt_code)
+        written = "明天我會帶已簽名的文件 CANARY-LANG"
+        page.fill("#body", written)
+        _language(page, "es")
+        page.wait_for_selector("html[lang='es']")
+        page.wait_for_selector("#shared-status")
+        expect(page.locator("#body")).to_have_value(written)
+        if javascript:
+            assert not [data for data in posted if "CANARY-LANG" in data]
+            # Taken out of the tab once it is back in the box.
+            left = page.evaluate("() => window.sessionStorage.getItem('refuge.status-draft')")
+            assert left is None
+        assert table_count("case_messages") == 0
+        mode = "js" if javascript else "nojs"
+        page.screenshot(path=SHOTS / f"status-draft-{mode}-es-360.png", full_page=True)
     finally:
         context.close()
 

@@ -104,11 +104,49 @@
     }
   }
 
+  // A language button (base.html: it submits this form, as without JavaScript) must not post
+  // the message in the clear: the message waits in this tab, and only the code is posted
+  // (#status-language) to the page in that language, which puts the message back.
+  const DRAFT = "refuge.status-draft";
+
+  function changeLanguage(button) {
+    const body = form.elements.namedItem("body");
+    try {
+      if (body.value) {
+        window.sessionStorage.setItem(DRAFT, body.value);
+      }
+    } catch (error) {
+      // Storage refused (private mode): the language still changes.
+    }
+    const codeOnly = document.getElementById("status-language");
+    codeOnly.action = button.dataset.languageUrl;
+    codeOnly.submit();
+  }
+
+  function restoreDraft() {
+    let draft = null;
+    try {
+      draft = window.sessionStorage.getItem(DRAFT);
+      window.sessionStorage.removeItem(DRAFT);
+    } catch (error) {
+      return;
+    }
+    const body = form.elements.namedItem("body");
+    if (draft && !body.value) {
+      body.value = draft;
+    }
+  }
+
   if (form) {
     const data = form.dataset;
     const statusLine = document.getElementById("send-status");
+    restoreDraft();
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
+      if (event.submitter && event.submitter.dataset.languageUrl) {
+        changeLanguage(event.submitter);
+        return;
+      }
       if (busy) {
         return;
       }
