@@ -36,6 +36,7 @@ from intake.services import (
     heartbeats,
     keys,
     recovery,
+    second_factor,
     sign_in_throttle,
 )
 from intake.services import settings as org_settings
@@ -110,6 +111,7 @@ def _render_users(
         users=users,
         form=form,
         granted=granted,
+        without_factor=second_factor.ids_without_second_factor(),
         link=link,
         link_user=link_user,
         empty_form=EmptyForm(),
@@ -319,6 +321,7 @@ def _render_grants(status: int = 200) -> tuple[str, int]:
         org_key=current,
         grants=grants,
         waiting=_colleagues_needing_grant(current),
+        without_factor=second_factor.ids_without_second_factor(),
         i_hold=i_hold,
         empty_form=EmptyForm(),
         grant_form=GrantForm(),

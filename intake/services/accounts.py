@@ -375,6 +375,9 @@ class LoginResult(enum.Enum):
     WRONG = "wrong"
     LOCKED = "locked"
     INACTIVE = "inactive"
+    # The password is right but no second factor was ever confirmed (the code from the new
+    # authenticator app was not typed in at setup): only an admin or the operator can help.
+    NO_SECOND_FACTOR = "no_second_factor"
 
 
 @dataclass(frozen=True)
@@ -481,10 +484,16 @@ def check_password_step(
         if minutes:
             return LoginCheck(LoginResult.LOCKED, user, minutes)
         return LoginCheck(LoginResult.WRONG, user)
-    if not user.is_active_account or not _has_second_factor(user):
+    if not user.is_active_account:
         audit.record("auth.refused_inactive", "user", user.id, actor_label=f"user:{user.email}")
         db.session.commit()
         return LoginCheck(LoginResult.INACTIVE, user)
+    if not _has_second_factor(user):
+        audit.record(
+            "auth.refused_no_second_factor", "user", user.id, actor_label=f"user:{user.email}"
+        )
+        db.session.commit()
+        return LoginCheck(LoginResult.NO_SECOND_FACTOR, user)
     if user.password_scheme < 2:
         # The last time this password reached the server: from now on only the secret does.
         set_auth_secret(user, auth_secret)

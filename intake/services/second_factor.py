@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Passkey, RecoveryCode, User
+from intake.models import Passkey, RecoveryCode, Role, User
 from intake.models.second_factor import recovery_code_key
 from intake.services import accounts, audit, sign_in_throttle
 from intake.services.accounts import LoginResult, TotpResult
@@ -72,6 +72,32 @@ def factor_count(user: User) -> int:
 
 def can_sign_in(user: User) -> bool:
     return factor_count(user) > 0
+
+
+def ids_without_second_factor() -> set[int]:
+    """Accounts with a password but nothing to sign in with at the second step: the new
+    authenticator app was never confirmed (or was reset and the link not used yet)."""
+    has_passkey = sa.exists().where(Passkey.user_id == User.id)
+    return set(
+        db.session.scalars(
+            sa.select(User.id).where(
+                User.password_hash.is_not(None),
+                sa.or_(User.totp_secret.is_(None), User.totp_confirmed_at.is_(None)),
+                ~has_passkey,
+            )
+        )
+    )
+
+
+def another_admin_can_reset(user: User) -> bool:
+    """Whether an active admin other than ``user`` can sign in and reset their second factor
+    (else only the operator's ``users reset-totp`` can)."""
+    admins = db.session.scalars(
+        sa.select(User).where(
+            User.role == Role.ADMIN, User.is_active_account.is_(True), User.id != user.id
+        )
+    )
+    return any(can_sign_in(admin) for admin in admins)
 
 
 def ensure_not_last_factor(user: User) -> None:
