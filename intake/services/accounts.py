@@ -246,11 +246,13 @@ def new_totp_secret() -> str:
     return pyotp.random_base32()
 
 
-def otpauth_uri(user: User) -> str:
-    if not user.totp_secret:
+def otpauth_uri(user: User, secret: str | None = None) -> str:
+    """The provisioning URI of ``user``'s secret (or of a ``secret`` not yet theirs)."""
+    secret = secret or user.totp_secret
+    if not secret:
         raise AccountError("no_totp")
     issuer = str(current_app.config.get("TOTP_ISSUER", "Refuge"))
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=issuer)
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
 
 
 class TotpResult(enum.Enum):
@@ -503,6 +505,21 @@ def check_password_step(
         user.password_hash = hash_password(auth_secret)
         db.session.commit()
     return LoginCheck(LoginResult.OK, user)
+
+
+def confirm_password(
+    user: User, proof: str, legacy_password: str | None = None, *, reason: str
+) -> None:
+    """A signed-in holder proves their password again before a sensitive change. A wrong one
+    counts as a failed sign-in (and so does any attempt while the account waits)."""
+    proof = validate_auth_secret(proof)
+    if _lock_minutes_left(user):
+        _proof_matches(user, proof, legacy_password)
+        _refused_locked(user, reason)
+        raise AccountError("wrong_password")
+    if not _proof_matches(user, proof, legacy_password) or not user.password_hash:
+        register_failure(user, reason)
+        raise AccountError("wrong_password")
 
 
 def complete_login(user: User) -> None:
