@@ -85,7 +85,9 @@ def confirm_totp() -> Page:
             form.code.errors = [str(exc)]
         else:
             session.pop(ENROLMENT, None)
-            return render_template("auth/recovery_codes.html", codes=codes, after_enrolment=True)
+            return render_template(
+                "auth/recovery_codes.html", codes=codes, after_enrolment=True, holder=user
+            )
     return render_template(
         "auth/totp_confirm.html",
         user=user,
@@ -100,7 +102,9 @@ def regenerate_recovery_codes() -> Page:
     if not EmptyForm().validate_on_submit():
         abort(400)
     codes = second_factor.regenerate_recovery_codes(current_user)
-    return render_template("auth/recovery_codes.html", codes=codes, after_enrolment=False)
+    return render_template(
+        "auth/recovery_codes.html", codes=codes, after_enrolment=False, holder=current_user
+    )
 
 
 @bp.post("/auth/totp/remove")
@@ -177,7 +181,11 @@ def confirm_replaced_totp() -> Page:
     )
     if codes is not None:
         return render_template(
-            "auth/recovery_codes.html", codes=codes, after_enrolment=False, done=done
+            "auth/recovery_codes.html",
+            codes=codes,
+            after_enrolment=False,
+            holder=current_user,
+            done=done,
         )
     flash(done, "success")
     return redirect(url_for("auth.account"), 303)
