@@ -47,6 +47,7 @@ from intake.services import (
     heartbeats,
     keys,
     recovery,
+    second_factor,
     sign_in_throttle,
 )
 from intake.services import settings as org_settings
@@ -121,6 +122,7 @@ def _render_users(
         users=users,
         form=form,
         granted=granted,
+        without_factor=second_factor.ids_without_second_factor(),
         link=link,
         link_user=link_user,
         empty_form=EmptyForm(),
@@ -330,6 +332,7 @@ def _render_grants(status: int = 200) -> tuple[str, int]:
         org_key=current,
         grants=grants,
         waiting=_colleagues_needing_grant(current),
+        without_factor=second_factor.ids_without_second_factor(),
         i_hold=i_hold,
         empty_form=EmptyForm(),
         grant_form=GrantForm(),

@@ -187,8 +187,11 @@ def login() -> Page:
                 "trusted": trusted_id == check.user.id,
             }
             return redirect(url_for("auth.login_code"))
-        if check.result is LoginResult.INACTIVE:  # only said to whoever knows the password
+        # Only said to whoever knows the password:
+        if check.result is LoginResult.INACTIVE:
             message = _("This account is not active. Ask an admin of your organisation.")
+        elif check.result is LoginResult.NO_SECOND_FACTOR and check.user is not None:
+            message = no_second_factor_message(check.user)
         else:
             # A locked account answers like a wrong password: to someone who does not know
             # the password, "locked" would tell that the account exists. The audit log
@@ -198,6 +201,31 @@ def login() -> Page:
         return render_template("auth/login.html", form=form), 401
     status = 400 if form.is_submitted() else 200
     return render_template("auth/login.html", form=form), status
+
+
+def reset_totp_command(user: User) -> str:
+    return f"flask --app intake users reset-totp {user.email}"
+
+
+def no_second_factor_message(user: User) -> str:
+    """The password was right, but the new authenticator app was never confirmed with a code
+    (the set-up page was left before "Confirm"): say who can give a new set-up link."""
+    never = _(
+        "Your password is right, but your second factor was never confirmed: the code from "
+        "your authenticator app was not typed in when your account was set up."
+    )
+    if second_factor.another_admin_can_reset(user):
+        what = _(
+            "Ask an admin of your organisation to reset your second factor (on the Staff "
+            "accounts page): you will get a new set-up link."
+        )
+    else:
+        what = _(
+            "No other admin can sign in to reset it, so whoever runs the Refuge server must "
+            "give you a new set-up link, with the command: %(command)s",
+            command=reset_totp_command(user),
+        )
+    return f"{never} {what}"
 
 
 @bp.post("/auth/salt")
@@ -242,7 +270,12 @@ def login_code() -> Page:
         flash(_("Please sign in with your e-mail and password first."), "error")
         return redirect(url_for("auth.login"))
     form = CodeForm()
-    page = {"form": form, "has_passkeys": second_factor.passkey_count(user) > 0}
+    page = {
+        "form": form,
+        "has_passkeys": second_factor.passkey_count(user) > 0,
+        "another_admin": second_factor.another_admin_can_reset(user),
+        "reset_command": reset_totp_command(user),
+    }
     if form.validate_on_submit():
         outcome, minutes = second_factor.check_code_step(
             user, form.code.data or "", trusted=pending.get("trusted") is True

@@ -1,5 +1,6 @@
-"""Second-factor pages: confirming a new authenticator app, recovery codes, and the account
-page's list of second factors (the passkey ceremonies are in intake.auth.passkeys)."""
+"""Second-factor pages: confirming a new authenticator app, replacing it (a lost or new phone),
+recovery codes, and the account page's list of second factors (the passkey ceremonies are in
+intake.auth.passkeys)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from intake.auth import bp
 from intake.auth.access import STAFF, role_required
+from intake.auth.forms import EnrolCurrentPasswordForm
+from intake.auth.sessions import start_session
 from intake.extensions import db, limiter
 from intake.forms import EmptyForm
 from intake.models import User
 from intake.services import accounts, passkeys, second_factor
+from intake.services.accounts import AccountError
 from intake.services.errors import ServiceError
 
 ENROLMENT = "totp_enrolment"  # session key: whose new secret this browser may confirm
@@ -34,6 +38,12 @@ class TotpConfirmForm(FlaskForm):
         validators=[DataRequired(), Length(min=6, max=12)],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
+
+
+class TotpReplaceForm(TotpConfirmForm):
+    """The code from the new app, and the signed token that carries its secret until then."""
+
+    token = HiddenField(validators=[DataRequired(), Length(max=512)])
 
 
 def begin_totp_confirmation(user: User) -> dict[str, Any]:
@@ -75,7 +85,9 @@ def confirm_totp() -> Page:
             form.code.errors = [str(exc)]
         else:
             session.pop(ENROLMENT, None)
-            return render_template("auth/recovery_codes.html", codes=codes, after_enrolment=True)
+            return render_template(
+                "auth/recovery_codes.html", codes=codes, after_enrolment=True, holder=user
+            )
     return render_template(
         "auth/totp_confirm.html",
         user=user,
@@ -90,7 +102,9 @@ def regenerate_recovery_codes() -> Page:
     if not EmptyForm().validate_on_submit():
         abort(400)
     codes = second_factor.regenerate_recovery_codes(current_user)
-    return render_template("auth/recovery_codes.html", codes=codes, after_enrolment=False)
+    return render_template(
+        "auth/recovery_codes.html", codes=codes, after_enrolment=False, holder=current_user
+    )
 
 
 @bp.post("/auth/totp/remove")
@@ -106,6 +120,77 @@ def remove_totp() -> Page:
     return redirect(url_for("auth.account"), 303)
 
 
+@bp.post("/auth/totp/replace")
+@role_required(*STAFF)
+@limiter.limit(lambda: "10 per minute;60 per hour")
+def replace_totp() -> Page:
+    """Re-authentication (the password, proved by the browser as at sign-in), then a new
+    secret shown once. Nothing changes until a code from it is confirmed."""
+    form = EnrolCurrentPasswordForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        token = second_factor.begin_replacement(
+            current_user, form.current_auth_secret.data or "", form.legacy_password.data or None
+        )
+    except AccountError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("auth.account"), 303)
+    confirm_form = TotpReplaceForm(formdata=None)
+    confirm_form.token.data = token
+    return _replacement_page(confirm_form, token)
+
+
+def _replacement_page(form: TotpReplaceForm, token: str, status: int = 200) -> tuple[str, int]:
+    secret = second_factor.replacement_secret(current_user, token)
+    return render_template(
+        "auth/totp_replace.html",
+        user=current_user,
+        totp_secret=secret,
+        otpauth_uri=accounts.otpauth_uri(current_user, secret),
+        confirm_form=form,
+        confirm_url=url_for("auth.confirm_replaced_totp"),
+        replacing=second_factor.has_confirmed_totp(current_user),
+    ), status
+
+
+@bp.post("/auth/totp/replace/confirm")
+@role_required(*STAFF)
+@limiter.limit(lambda: "10 per minute;60 per hour")
+def confirm_replaced_totp() -> Page:
+    form = TotpReplaceForm()
+    token = form.token.data or ""
+    try:
+        second_factor.replacement_secret(current_user, token)
+    except ServiceError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("auth.account"), 303)
+    if not form.validate_on_submit():
+        return _replacement_page(form, token, 400)
+    try:
+        codes = second_factor.replace_totp(current_user, token, form.code.data or "")
+    except ServiceError as exc:
+        form.code.errors = [str(exc)]
+        return _replacement_page(form, token, 400)
+    # The epoch moved on: other sessions end, this one goes on (as the account itself, not
+    # the proxy: the page below asks current_user again).
+    start_session(current_user._get_current_object())
+    done = _(
+        "Your new authenticator app is in use: codes from the old one no longer work. You were "
+        "signed out on your other devices."
+    )
+    if codes is not None:
+        return render_template(
+            "auth/recovery_codes.html",
+            codes=codes,
+            after_enrolment=False,
+            holder=current_user,
+            done=done,
+        )
+    flash(done, "success")
+    return redirect(url_for("auth.account"), 303)
+
+
 @bp.app_template_global("second_factors_of")
 def second_factors_of(user: User) -> dict[str, Any]:
     """What the account page shows about the holder's second factors."""
@@ -116,4 +201,5 @@ def second_factors_of(user: User) -> dict[str, Any]:
         "passkeys_elsewhere": passkeys.address_for_passkeys(),
         "factor_count": second_factor.factor_count(user),
         "form": EmptyForm(),
+        "replace_form": EnrolCurrentPasswordForm(formdata=None),
     }

@@ -246,11 +246,13 @@ def new_totp_secret() -> str:
     return pyotp.random_base32()
 
 
-def otpauth_uri(user: User) -> str:
-    if not user.totp_secret:
+def otpauth_uri(user: User, secret: str | None = None) -> str:
+    """The provisioning URI of ``user``'s secret (or of a ``secret`` not yet theirs)."""
+    secret = secret or user.totp_secret
+    if not secret:
         raise AccountError("no_totp")
     issuer = str(current_app.config.get("TOTP_ISSUER", "Refuge"))
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=issuer)
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
 
 
 class TotpResult(enum.Enum):
@@ -375,6 +377,9 @@ class LoginResult(enum.Enum):
     WRONG = "wrong"
     LOCKED = "locked"
     INACTIVE = "inactive"
+    # The password is right but no second factor was ever confirmed (the code from the new
+    # authenticator app was not typed in at setup): only an admin or the operator can help.
+    NO_SECOND_FACTOR = "no_second_factor"
 
 
 @dataclass(frozen=True)
@@ -481,10 +486,16 @@ def check_password_step(
         if minutes:
             return LoginCheck(LoginResult.LOCKED, user, minutes)
         return LoginCheck(LoginResult.WRONG, user)
-    if not user.is_active_account or not _has_second_factor(user):
+    if not user.is_active_account:
         audit.record("auth.refused_inactive", "user", user.id, actor_label=f"user:{user.email}")
         db.session.commit()
         return LoginCheck(LoginResult.INACTIVE, user)
+    if not _has_second_factor(user):
+        audit.record(
+            "auth.refused_no_second_factor", "user", user.id, actor_label=f"user:{user.email}"
+        )
+        db.session.commit()
+        return LoginCheck(LoginResult.NO_SECOND_FACTOR, user)
     if user.password_scheme < 2:
         # The last time this password reached the server: from now on only the secret does.
         set_auth_secret(user, auth_secret)
@@ -494,6 +505,21 @@ def check_password_step(
         user.password_hash = hash_password(auth_secret)
         db.session.commit()
     return LoginCheck(LoginResult.OK, user)
+
+
+def confirm_password(
+    user: User, proof: str, legacy_password: str | None = None, *, reason: str
+) -> None:
+    """A signed-in holder proves their password again before a sensitive change. A wrong one
+    counts as a failed sign-in (and so does any attempt while the account waits)."""
+    proof = validate_auth_secret(proof)
+    if _lock_minutes_left(user):
+        _proof_matches(user, proof, legacy_password)
+        _refused_locked(user, reason)
+        raise AccountError("wrong_password")
+    if not _proof_matches(user, proof, legacy_password) or not user.password_hash:
+        register_failure(user, reason)
+        raise AccountError("wrong_password")
 
 
 def complete_login(user: User) -> None:

@@ -14,14 +14,18 @@ recovery codes, and a correct second factor that lifts the account's sign-in wai
 from __future__ import annotations
 
 import secrets
+import time
 
+import pyotp
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Passkey, RecoveryCode, User
+from intake.models import Passkey, RecoveryCode, Role, User
 from intake.models.second_factor import recovery_code_key
 from intake.services import accounts, audit, sign_in_throttle
 from intake.services.accounts import LoginResult, TotpResult
@@ -40,6 +44,10 @@ MESSAGES = {
     "last_factor": _l(
         "This is your only second factor: add another one before you remove it, or you "
         "could not sign in any more."
+    ),
+    "replacement_expired": _l(
+        "This page to set up a new authenticator app has expired. Start again from your "
+        "account page."
     ),
 }
 
@@ -72,6 +80,32 @@ def factor_count(user: User) -> int:
 
 def can_sign_in(user: User) -> bool:
     return factor_count(user) > 0
+
+
+def ids_without_second_factor() -> set[int]:
+    """Accounts with a password but nothing to sign in with at the second step: the new
+    authenticator app was never confirmed (or was reset and the link not used yet)."""
+    has_passkey = sa.exists().where(Passkey.user_id == User.id)
+    return set(
+        db.session.scalars(
+            sa.select(User.id).where(
+                User.password_hash.is_not(None),
+                sa.or_(User.totp_secret.is_(None), User.totp_confirmed_at.is_(None)),
+                ~has_passkey,
+            )
+        )
+    )
+
+
+def another_admin_can_reset(user: User) -> bool:
+    """Whether an active admin other than ``user`` can sign in and reset their second factor
+    (else only the operator's ``users reset-totp`` can)."""
+    admins = db.session.scalars(
+        sa.select(User).where(
+            User.role == Role.ADMIN, User.is_active_account.is_(True), User.id != user.id
+        )
+    )
+    return any(can_sign_in(admin) for admin in admins)
 
 
 def ensure_not_last_factor(user: User) -> None:
@@ -246,3 +280,77 @@ def remove_totp(user: User) -> None:
     user.totp_secret = None
     user.totp_confirmed_at = None
     audit.record("auth.totp_removed", "user", user.id, actor=user)
+
+
+# --- a new authenticator app for a signed-in holder (a lost or replaced phone) ------------------
+#
+# The new secret is not stored until a code from it is confirmed: until then it travels only in
+# the page that shows it (a signed token, bound to the account and its sign-in epoch, that
+# expires), so the old app keeps working if the holder gives up half-way.
+
+REPLACEMENT_SALT = "refuge-totp-replace-v1"
+REPLACEMENT_SECONDS = 3600
+
+
+def _replacement_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=REPLACEMENT_SALT)
+
+
+def begin_replacement(user: User, proof: str, legacy_password: str | None = None) -> str:
+    """The holder proved their password again (re-authentication): a new secret, not yet in
+    use, as a token for the confirmation form. Raises ``AccountError("wrong_password")``."""
+    accounts.confirm_password(user, proof, legacy_password, reason="totp_replace")
+    secret = accounts.new_totp_secret()
+    return str(_replacement_serializer().dumps({**accounts.epoch_claim(user), "s": secret}))
+
+
+def replacement_secret(user: User, token: str) -> str:
+    """The new secret a replacement token carries, if it is ``user``'s and still valid."""
+    if len(token or "") > 512:
+        raise SecondFactorError("replacement_expired")
+    try:
+        data = _replacement_serializer().loads(token, max_age=REPLACEMENT_SECONDS)
+    except (BadSignature, SignatureExpired) as exc:
+        raise SecondFactorError("replacement_expired") from exc
+    claimed = accounts.user_of_claim(data)
+    if claimed is None or claimed.id != user.id or not isinstance(data.get("s"), str):
+        raise SecondFactorError("replacement_expired")
+    return str(data["s"])
+
+
+def _matching_step(secret: str, code: str) -> int | None:
+    code = "".join((code or "").split())
+    if not (code.isascii() and code.isdigit()) or len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int(time.time() // accounts.TOTP_PERIOD)
+    for step in (current - 1, current, current + 1):
+        if secrets.compare_digest(totp.at(step * accounts.TOTP_PERIOD), code):
+            return step
+    return None
+
+
+@transactional
+def replace_totp(user: User, token: str, code: str) -> list[str] | None:
+    """A current code from the new app: it replaces the old one (whose codes stop working) and
+    every other session of the account ends (the lost phone may have signed in somewhere).
+    Recovery codes left are kept; with none left, ten new ones are returned to show once."""
+    secret = replacement_secret(user, token)
+    step = _matching_step(secret, code)
+    if step is None:
+        raise SecondFactorError("wrong_code")
+    had_totp = has_confirmed_totp(user)
+    user.totp_secret = secret
+    user.totp_confirmed_at = utcnow()
+    # Steps count per account: this code (and the old app's last one) cannot sign in again.
+    user.totp_last_step = max(user.totp_last_step, step)
+    accounts.end_all_sessions(user)
+    codes = None if recovery_codes_left(user) else _new_recovery_codes(user)
+    audit.record(
+        "auth.totp_replaced" if had_totp else "auth.totp_added",
+        "user",
+        user.id,
+        actor=user,
+        detail={"new_recovery_codes": codes is not None},
+    )
+    return codes
