@@ -130,6 +130,20 @@ def test_staff_pages_in_traditional_chinese(client: FlaskClient, loaded: Flask) 
     assert "聯絡方式" in detail
 
 
+def test_search_in_simplified_chinese_finds_the_names_it_shows(
+    client: FlaskClient, loaded: Flask
+) -> None:
+    """简体中文 shows the Traditional names converted: a search finds what is shown, and a
+    Traditional query still finds the entry."""
+    sign_in(client, Role.VIEWER)
+    for query in ("记者", "保护记者委员会", "記者", "保護記者"):
+        html = client.get(f"/directory/?lang=zh_Hans&q={query}").get_data(as_text=True)
+        assert "保护记者委员会" in html, query
+        assert "没有符合的条目" not in html, query
+    html = client.get("/directory/?lang=zh_Hant&q=保護記者").get_data(as_text=True)
+    assert "保護記者委員會" in html
+
+
 def test_admin_creates_edits_retires_and_restores_with_audit(
     client: FlaskClient, loaded: Flask
 ) -> None:
