@@ -14,11 +14,11 @@ from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from intake import vocab
 from intake.admin import bp
 from intake.auth.access import ADMINS, role_required
 from intake.extensions import db
 from intake.forms import EmptyForm
-from intake import vocab
 from intake.labels import KIND_LABELS
 from intake.models import Case, DirectoryEntry, Referral, ReferralKind, ReminderOutbox, User
 from intake.services import delivery, heartbeats
