@@ -5,6 +5,7 @@ the mail settings are fixed."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -13,11 +14,13 @@ from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from intake import vocab
 from intake.admin import bp
 from intake.auth.access import ADMINS, role_required
 from intake.extensions import db
 from intake.forms import EmptyForm
-from intake.models import ReminderOutbox, User
+from intake.labels import KIND_LABELS
+from intake.models import Case, DirectoryEntry, Referral, ReferralKind, ReminderOutbox, User
 from intake.services import delivery, heartbeats
 from intake.services.settings import org_zone
 
@@ -32,20 +35,54 @@ def _recipients(rows: Sequence[ReminderOutbox]) -> dict[int, User]:
     }
 
 
-def _batch_referrals(rows: Sequence[ReminderOutbox]) -> dict[int, list[int]]:
-    """For each batch listed: the referrals its items remind of (one read for them all)."""
-    batches = [row.id for row in rows if row.kind == "batch"]
-    if not batches:
+@dataclass(frozen=True)
+class RemindedReferral:
+    """A referral an e-mail reminded of, as the referrals list names it: the case's reference,
+    the referral's kind and where it went (in the reader's language)."""
+
+    id: int
+    case_ref: str
+    kind: ReferralKind
+    entry_name: str
+
+
+def _reminded_referrals(rows: Sequence[ReminderOutbox]) -> dict[int, list[RemindedReferral]]:
+    """For each e-mail listed: the referrals it reminded of, with their cases and entries (one
+    read for them all: a batch's items, or a reminder row's own referral)."""
+    batches = {row.id for row in rows if row.kind == "batch"}
+    singles = {row.id for row in rows if row.kind != "batch" and row.referral_id is not None}
+    if not batches and not singles:
         return {}
-    carried: dict[int, list[int]] = {batch: [] for batch in batches}
-    for batch_id, referral_id in db.session.execute(
-        sa.select(ReminderOutbox.batch_id, ReminderOutbox.referral_id)
-        .where(ReminderOutbox.batch_id.in_(batches), ReminderOutbox.referral_id.is_not(None))
+    carried: dict[int, list[RemindedReferral]] = {row_id: [] for row_id in batches | singles}
+    statement = (
+        sa.select(
+            ReminderOutbox.id,
+            ReminderOutbox.batch_id,
+            Referral.id,
+            Referral.kind,
+            Case.ref,
+            Referral.entry_id,
+            DirectoryEntry.name,
+            DirectoryEntry.name_zh,
+        )
+        .join(Referral, Referral.id == ReminderOutbox.referral_id)
+        .join(Case, Case.id == Referral.case_id)
+        .outerjoin(DirectoryEntry, DirectoryEntry.id == Referral.entry_id)
+        .where(
+            sa.or_(
+                ReminderOutbox.batch_id.in_(batches) if batches else sa.false(),
+                ReminderOutbox.id.in_(singles) if singles else sa.false(),
+            )
+        )
         .order_by(ReminderOutbox.batch_id, ReminderOutbox.id)
+    )
+    for row_id, batch_id, referral_id, kind, ref, entry_id, name, name_zh in db.session.execute(
+        statement
     ):
-        listed = carried.get(batch_id or 0)
-        if listed is not None and referral_id is not None and referral_id not in listed:
-            listed.append(referral_id)
+        listed = carried[batch_id if batch_id in batches else row_id]
+        if all(shown.id != referral_id for shown in listed):
+            entry = vocab.name_for_reader(name, name_zh) if name else entry_id
+            listed.append(RemindedReferral(referral_id, ref, kind, entry))
     return carried
 
 
@@ -63,7 +100,8 @@ def failed_reminders() -> str:
         offsets=sorted(
             (day for day in current_app.config["REMINDER_OFFSETS_DAYS"] if day > 0), reverse=True
         ),
-        batch_referrals=_batch_referrals([*rows, *sent]),
+        reminded=_reminded_referrals([*rows, *sent]),
+        kind_labels=KIND_LABELS,
         total=delivery.failed_count(),
         processes=heartbeats.status(),
         last_seen=heartbeats.last_seen(),

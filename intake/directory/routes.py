@@ -71,9 +71,11 @@ class Filters:
         }
 
 
-def _matches(entry: DirectoryEntry, filters: Filters) -> bool:
+def _matches(entry: DirectoryEntry, filters: Filters, locale: str) -> bool:
     if filters.q:
         needle = filters.q.casefold()
+        # What the list shows in the reader's language (简体中文: the Simplified forms of the
+        # stored Traditional text), and the stored text, so a Traditional query still finds it.
         haystack = " ".join(
             [
                 entry.id,
@@ -81,6 +83,8 @@ def _matches(entry: DirectoryEntry, filters: Filters) -> bool:
                 entry.name_zh or "",
                 entry.description_en or "",
                 entry.description_zh or "",
+                vocab.entry_name(entry, locale),
+                vocab.entry_description(entry, locale),
             ]
         ).casefold()
         if needle not in haystack:
@@ -116,7 +120,8 @@ def index() -> str:
     if not filters.retired:
         query = query.where(DirectoryEntry.retired_at.is_(None))
     everything = list(db.session.scalars(query))
-    matching = [entry for entry in everything if _matches(entry, filters)]
+    locale = _locale()
+    matching = [entry for entry in everything if _matches(entry, filters, locale)]
     pages = max(1, -(-len(matching) // PER_PAGE))
     page = min(filters.page, pages)
     shown = matching[(page - 1) * PER_PAGE : page * PER_PAGE]
@@ -130,9 +135,9 @@ def index() -> str:
         pages=pages,
         filters=filters,
         is_admin=is_admin,
-        languages=[(code, vocab.language_name(code, _locale())) for code in languages],
+        languages=[(code, vocab.language_name(code, locale)) for code in languages],
         vocab=vocab,
-        locale=_locale(),
+        locale=locale,
     )
 
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from intake.extensions import db
 from intake.models import AuditEvent, DirectoryEntry, Role
 from intake.services import directory as service
-from tests.builders import sign_in
+from tests.builders import make_entry, sign_in
 from tests.conftest import table_count
 
 
@@ -130,6 +130,20 @@ def test_staff_pages_in_traditional_chinese(client: FlaskClient, loaded: Flask) 
     assert "聯絡方式" in detail
 
 
+def test_search_in_simplified_chinese_finds_the_names_it_shows(
+    client: FlaskClient, loaded: Flask
+) -> None:
+    """简体中文 shows the Traditional names converted: a search finds what is shown, and a
+    Traditional query still finds the entry."""
+    sign_in(client, Role.VIEWER)
+    for query in ("记者", "保护记者委员会", "記者", "保護記者"):
+        html = client.get(f"/directory/?lang=zh_Hans&q={query}").get_data(as_text=True)
+        assert "保护记者委员会" in html, query
+        assert "没有符合的条目" not in html, query
+    html = client.get("/directory/?lang=zh_Hant&q=保護記者").get_data(as_text=True)
+    assert "保護記者委員會" in html
+
+
 def test_admin_creates_edits_retires_and_restores_with_audit(
     client: FlaskClient, loaded: Flask
 ) -> None:
@@ -229,3 +243,26 @@ def test_user_text_is_escaped(client: FlaskClient, loaded: Flask) -> None:
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
     assert "<img src=x" not in html
+
+
+def test_entry_texts_take_their_own_direction_isolated(client: FlaskClient, app: Flask) -> None:
+    """Names, descriptions, conditions and contact details are typed by people, in any script:
+    each container has dir="auto" (refuge.css isolates it), so an override inside cannot
+    reverse the page around it."""
+    make_entry(
+        "rtl-entry",
+        name="مركز \u202eevil",
+        description_en="نساعد المدافعين.",
+        conditions=[{"id": "note", "text": "بعد الاستنفاد."}],
+        contacts=[{"kind": "phone", "value": "+20 2 1234", "place": "القاهرة", "note": "ليلاً"}],
+    )
+    sign_in(client, Role.VIEWER)
+    listing = client.get("/directory/?lang=en").get_data(as_text=True)
+    assert re.search(r'<a href="/directory/rtl-entry" dir="auto">مركز \u202eevil</a>', listing)
+    assert re.search(r'<p class="directory-description" dir="auto">نساعد', listing)
+    page = client.get("/directory/rtl-entry?lang=en").get_data(as_text=True)
+    assert '<h1 dir="auto">مركز \u202eevil</h1>' in page
+    assert 'class="written-block" dir="auto">نساعد المدافعين.</p>' in page
+    for text in ("بعد الاستنفاد.", "القاهرة", "ليلاً"):
+        assert f'<bdi dir="auto">{text}</bdi>' in page
+    assert '<span class="directory-contact-value" dir="auto">+20 2 1234</span>' in page

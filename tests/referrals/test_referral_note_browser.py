@@ -142,6 +142,10 @@ def test_viewer_reads_the_note_and_a_foreign_key_is_said_plainly(
     page.wait_for_url(f"{base}/referrals/{referral.id}")
     page.wait_for_selector(f"{NOTICE}[data-state=unlocked]", timeout=30_000)
     assert page.locator("[data-note-text]").inner_text() == NOTE
+    # Written text: its own direction, isolated from the page (refuge.css on dir="auto").
+    assert page.locator("[data-note-text]").evaluate(
+        "node => [node.getAttribute('dir'), getComputedStyle(node).unicodeBidi]"
+    ) == ["auto", "plaintext"]
     assert page.locator("#referral-note form, #referral-note textarea").count() == 0
     assert page.locator(NOTICE).inner_text() == "Decrypted in this browser."
 

@@ -36,6 +36,17 @@
     return node;
   }
 
+  /*
+   * What someone wrote (an answer, a message): it takes its own direction from its first strong
+   * character (an Arabic request reads right to left in the English page), and refuge.css
+   * isolates it, so a bidi override inside cannot reorder the page around it.
+   */
+  function written(tag, className, content) {
+    const node = el(tag, className, content);
+    node.setAttribute("dir", "auto");
+    return node;
+  }
+
   /* Render any JSON value as DOM, recursively, with textContent only. */
   function renderValue(value) {
     if (value === null || value === undefined || value === "") {
@@ -45,7 +56,7 @@
       return el("span", null, value ? text.yes : text.no);
     }
     if (typeof value !== "object") {
-      return el("span", "answer-text", value);
+      return written("span", "answer-text", value);
     }
     if (Array.isArray(value)) {
       if (!value.length) {
@@ -217,7 +228,7 @@
       container.appendChild(el("p", "hint", text.copy_of_reply));
     }
     if (value && typeof value.body === "string") {
-      container.appendChild(el("p", "message-text", value.body));
+      container.appendChild(written("p", "message-text", value.body));
     } else {
       container.appendChild(renderValue(value));
     }

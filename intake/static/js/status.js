@@ -69,6 +69,7 @@
     meta.append(who, " · ", when);
     const body = document.createElement("p");
     body.className = "message-body reply-body reply-opened";
+    body.setAttribute("dir", "auto"); // its own direction, as the page without JavaScript has it
     body.textContent = text;
     item.append(meta, body);
     list.appendChild(item);
