@@ -290,6 +290,25 @@ def make_staff_with_keys(
     return user, secret
 
 
+def give_key(user: User, org: OrgKeyPair) -> User:
+    """Let ``user`` open ``org``'s cases, as an admin's grant does: ``org``'s secret key
+    sealed to their public key (a new keypair when they have none). Cases and referrals go
+    only to staff who can open them (casework.able_to_act)."""
+    from intake.models import KeyGrant
+
+    if not user.public_key:
+        user.public_key, _secret = crypto.generate_keypair()
+    db.session.add(
+        KeyGrant(
+            org_key_id=org.key.id,
+            user_id=user.id,
+            sealed_org_secret=crypto.seal_key_grant(org.secret, user.public_key),
+        )
+    )
+    db.session.commit()
+    return user
+
+
 def json_of(response: Any) -> Any:
     """The JSON body of a test response, which must have one."""
     body = response.json
