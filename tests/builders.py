@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyotp
+import sqlalchemy as sa
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
@@ -296,6 +297,13 @@ def give_key(user: User, org: OrgKeyPair) -> User:
     only to staff who can open them (casework.able_to_act)."""
     from intake.models import KeyGrant
 
+    held = db.session.scalar(
+        sa.select(KeyGrant).where(KeyGrant.user_id == user.id, KeyGrant.org_key_id == org.key.id)
+    )
+    if held is not None:
+        held.revoked_at = None
+        db.session.commit()
+        return user
     if not user.public_key:
         user.public_key, _secret = crypto.generate_keypair()
     db.session.add(

@@ -203,6 +203,11 @@ class StatusForm(FlaskForm):
             )
 
     @property
+    def new_outcome_offered(self) -> bool:
+        """Whether the outcome sent is one we offer (whatever the status)."""
+        return (self.outcome.data or "").strip() in {o.value for o in CaseOutcome}
+
+    @property
     def new_status(self) -> CaseStatus:
         return CaseStatus(self.status.data)
 

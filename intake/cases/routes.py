@@ -371,11 +371,12 @@ def change_status(ref: str) -> PageResponse:
         return _refused(case, _("The request could not be understood. Nothing was changed."))
     form = StatusForm()
     if not form.validate():
-        message = (
-            _("Choose an outcome from the list. Nothing was changed.")
-            if form.outcome.errors and not form.status.errors
-            else _("Choose a status from the list. Nothing was changed.")
-        )
+        if form.status.errors:
+            message = _("Choose a status from the list. Nothing was changed.")
+        elif form.new_outcome_offered:
+            message = _("Nothing was changed: an outcome is recorded only when the case is closed.")
+        else:
+            message = _("Choose an outcome from the list. Nothing was changed.")
         return _refused(case, message, status_form=form)
     raw_expected = form.from_status.data or ""
     try:

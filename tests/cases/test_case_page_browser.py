@@ -18,6 +18,7 @@ from intake.models import Case, Referral, ReferralKind, Role, User
 from intake.services import directory, referrals
 from tests.builders import (
     OrgKeyPair,
+    give_key,
     make_case,
     make_org_key,
     make_user,
@@ -57,8 +58,9 @@ def a_case_with_triage(org: OrgKeyPair) -> Case:
 
 
 def test_assign_to_me_in_real_chromium(app: Flask, live_server: Any, browser: Any) -> None:
-    case = make_case(make_org_key())
-    user = make_user(Role.CASEWORKER, email="me@example.org")
+    org = make_org_key()
+    case = make_case(org)
+    user = give_key(make_user(Role.CASEWORKER, email="me@example.org"), org)
     page = staff_page(browser, app, live_server, user)
     try:
         page.goto(f"{live_server.url}/cases/{case.ref}")
