@@ -329,6 +329,7 @@ def test_an_outcome_with_a_status_other_than_closed_is_refused_and_changes_nothi
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert 'id="status-outcome-error">An outcome is recorded only when the case is closed' in html
+    assert "Nothing was changed: an outcome is recorded only when the case is closed." in html
     db.session.expire_all()
     stored = db.session.get_one(Case, case.id)
     assert (stored.status, stored.outcome) == (CaseStatus.ASSESSING, None)
