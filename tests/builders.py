@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyotp
+import sqlalchemy as sa
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
@@ -288,6 +289,32 @@ def make_staff_with_keys(
         )
     db.session.commit()
     return user, secret
+
+
+def give_key(user: User, org: OrgKeyPair) -> User:
+    """Let ``user`` open ``org``'s cases, as an admin's grant does: ``org``'s secret key
+    sealed to their public key (a new keypair when they have none). Cases and referrals go
+    only to staff who can open them (casework.able_to_act)."""
+    from intake.models import KeyGrant
+
+    held = db.session.scalar(
+        sa.select(KeyGrant).where(KeyGrant.user_id == user.id, KeyGrant.org_key_id == org.key.id)
+    )
+    if held is not None:
+        held.revoked_at = None
+        db.session.commit()
+        return user
+    if not user.public_key:
+        user.public_key, _secret = crypto.generate_keypair()
+    db.session.add(
+        KeyGrant(
+            org_key_id=org.key.id,
+            user_id=user.id,
+            sealed_org_secret=crypto.seal_key_grant(org.secret, user.public_key),
+        )
+    )
+    db.session.commit()
+    return user
 
 
 def json_of(response: Any) -> Any:

@@ -14,11 +14,18 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
 
 from intake import vocab
 from intake.labels import OUTCOME_LABELS, STATUS_LABELS
-from intake.models import CaseStatus, Urgency
+from intake.models import CaseOutcome, CaseStatus, Urgency
 from intake.services.queue import SORTS, VIEWS, QueueFilters
 
 FLAG_LABELS = {
@@ -157,10 +164,18 @@ def parse_filters(args: Mapping[str, str]) -> QueueFilters:
 
 
 class StatusForm(FlaskForm):
+    """Where a case moves, and its outcome when it closes.
+
+    Nothing is preselected: a default "Move to" once turned "close with this outcome" into
+    "move to assessing" and dropped the outcome. An outcome with any status but closed is
+    refused beside the field rather than ignored. Whether closing needs an outcome is the
+    service's rule (casework.change_status)."""
+
     status = SelectField(
         _l("Move to"),
         choices=[SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()],
-        validators=[InputRequired()],
+        validators=[InputRequired(message=_l("Choose where the case moves."))],
+        validate_choice=False,
     )
     # The status the caseworker saw when the page was drawn (see casework.change_status).
     from_status = HiddenField(validators=[Optional()])
@@ -169,7 +184,38 @@ class StatusForm(FlaskForm):
         choices=[SelectChoice("", "—")]
         + [SelectChoice(o.value, label) for o, label in OUTCOME_LABELS.items()],
         validators=[Optional()],
+        validate_choice=False,
     )
+
+    def validate_status(self, field: SelectField) -> None:
+        if field.data not in {s.value for s in CaseStatus}:
+            raise ValidationError(_l("Choose where the case moves from the list."))
+
+    def validate_outcome(self, field: SelectField) -> None:
+        if field.data not in {o.value for o in CaseOutcome}:
+            raise ValidationError(_l("Choose an outcome from the list."))
+        if self.status.data != CaseStatus.CLOSED.value:
+            raise ValidationError(
+                _l(
+                    "An outcome is recorded only when the case is closed: choose “Closed”, "
+                    "or leave the outcome empty."
+                )
+            )
+
+    @property
+    def new_outcome_offered(self) -> bool:
+        """Whether the outcome sent is one we offer (whatever the status)."""
+        return (self.outcome.data or "").strip() in {o.value for o in CaseOutcome}
+
+    @property
+    def new_status(self) -> CaseStatus:
+        return CaseStatus(self.status.data)
+
+    @property
+    def new_outcome(self) -> CaseOutcome | None:
+        # Optional() reads " " as blank (and skips the checks): that is no outcome either.
+        raw = (self.outcome.data or "").strip()
+        return CaseOutcome(raw) if raw else None
 
 
 class AssignForm(FlaskForm):

@@ -48,7 +48,7 @@ from intake.cases.options import country_options
 from intake.cases.wording import PageWords, RowLabels, shown_row
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Case, CaseOutcome, CaseStatus, MessageKind, OrgKey
+from intake.models import Case, CaseStatus, MessageKind, OrgKey
 from intake.services import case_page, casework, keys, search
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError
@@ -157,7 +157,7 @@ def queue() -> PageResponse:
     # url_for on every row of every page was most of the rows' cost.
     case_urls = {
         endpoint: url_for(endpoint, ref=REF_SLOT)
-        for endpoint in ("cases.detail", "cases.assign", "cases.search_tokens")
+        for endpoint in ("cases.detail", "cases.assign", "cases.search_tokens", "cases.sealed")
     }
 
     def case_url(endpoint: str, ref: str) -> str:
@@ -173,6 +173,8 @@ def queue() -> PageResponse:
             # Viewers read but write nothing, search tokens included: theirs is never asked.
             "indexed": row.indexed or not can_write,
             "tokens_url": case_url("cases.search_tokens", row.case.ref),
+            # To index a row, its follow-ups and notes are read too (not carried on the page).
+            "sealed_url": case_url("cases.sealed", row.case.ref),
         }
         for row in page.rows
     ]
@@ -232,36 +234,57 @@ def search_tokens(ref: str) -> PageResponse:
     raw_key = request.form.get("org_key_id", "")
     if not (raw_key.isascii() and raw_key.isdigit() and len(raw_key) <= 9):
         return error_response(400, _("The search tokens need the key they were made with."))
+    # The newest searchable message the tokens include (search.js): a newer one keeps the case
+    # to be indexed again.
+    raw_through = request.form.get("through", "0") or "0"
+    if not (raw_through.isascii() and raw_through.isdigit() and len(raw_through) <= 9):
+        return error_response(400, _("The request could not be understood. Nothing was changed."))
     tokens = request.form.get("tokens", "").split()
     try:
-        count = search.store_tokens(case, int(raw_key), tokens, current_user)
+        count = search.store_tokens(
+            case, int(raw_key), tokens, current_user, through_message_id=int(raw_through)
+        )
     except SearchError as exc:
         return error_response(exc.status, str(exc))
     return jsonify({"ref": case.ref, "tokens": count})
 
 
-def _detail(case: Case, status: int = 200) -> PageResponse:
+def _detail(
+    case: Case, status: int = 200, *, status_form: StatusForm | None = None
+) -> PageResponse:
     """Render the case page. Only the GET route records the view; a refused change that shows
     the page again writes nothing."""
     from intake.cases.consent import page_context as consent_section  # imports this module
 
     people = casework.people_of(case)
     assign_form = AssignForm()
+    # Only people who can sign in and open this case: its reminders go to whoever holds it.
+    holders = casework.assignable_users(case.org_key_id)
+    holder_ids = {u.id for u in holders}
     assign_form.assignee.choices = [SelectChoice("", _("Nobody"))] + [
-        SelectChoice(str(u.id), u.email) for u in casework.assignable_users()
+        SelectChoice(str(u.id), u.email) for u in holders
     ]
-    assign_form.assignee.data = str(case.assignee_id) if case.assignee_id else ""
+    assign_form.assignee.data = str(case.assignee_id) if case.assignee_id in holder_ids else ""
     case_referrals = casework.referrals_for(case)
+    note_key = keys.current_org_key()
     html = render_template(
         "cases/detail.html",
         case=case,
         assignee=people.assignee,
+        # Assigned before they could act (or since then unable): the page says so.
+        assignee_cannot_act=case.assignee_id is not None and case.assignee_id not in holder_ids,
+        i_can_hold=current_user.id in holder_ids,
         authors=people.authors,
         case_key=db.session.get(OrgKey, case.org_key_id),
-        note_key=keys.current_org_key(),
+        note_key=note_key,
+        # A key holder's browser computes the case's search tokens when they are missing or
+        # no longer cover it (a follow-up or note came since): viewers write nothing.
+        search_stale=_can_write()
+        and note_key is not None
+        and not search.is_indexed(case, note_key.id),
         can_write=_can_write(),
         transitions=casework.allowed_transitions(case),
-        status_form=StatusForm(),
+        status_form=status_form or StatusForm(formdata=None),
         assign_form=assign_form,
         hold_form=PublicStatusHoldForm(),
         note_form=NoteForm(),
@@ -319,12 +342,16 @@ def attachment(ref: str, attachment_id: int) -> Response:
     return response
 
 
-def _refused(case: Case, message: str, status: int = 400) -> PageResponse:
+def _refused(
+    case: Case, message: str, status: int = 400, *, status_form: StatusForm | None = None
+) -> PageResponse:
+    """The case page again with ``message`` (and a refused status form with its errors beside
+    its fields), or the message alone for case-view.js."""
     if request.accept_mimetypes.best == "application/json":
         # case-view.js posts sealed notes with fetch and shows the message beside the text.
         return error_response(status, message)
     flash(message, "error")
-    return _detail(case, status)
+    return _detail(case, status, status_form=status_form)
 
 
 def _done(case: Case, message: str) -> WerkzeugResponse:
@@ -332,29 +359,48 @@ def _done(case: Case, message: str) -> WerkzeugResponse:
     return redirect(url_for("cases.detail", ref=case.ref), code=303)
 
 
+STATUS_FIELDS = ("status", "outcome", "from_status", "csrf_token")
+
+
 @bp.post("/<ref>/status")
 @role_required(*CASE_WRITERS)
 def change_status(ref: str) -> PageResponse:
     case = _case_or_404(ref)
+    # One value per field: a second "status" or "outcome" is a request we do not guess at.
+    if any(len(request.form.getlist(name)) > 1 for name in STATUS_FIELDS):
+        return _refused(case, _("The request could not be understood. Nothing was changed."))
     form = StatusForm()
     if not form.validate():
-        return _refused(case, _("Choose a status from the list. Nothing was changed."))
+        if form.status.errors:
+            message = _("Choose a status from the list. Nothing was changed.")
+        elif form.new_outcome_offered:
+            message = _("Nothing was changed: an outcome is recorded only when the case is closed.")
+        else:
+            message = _("Choose an outcome from the list. Nothing was changed.")
+        return _refused(case, message, status_form=form)
+    raw_expected = form.from_status.data or ""
     try:
-        # Optional() lets " " through (it reads as blank), but it is no outcome either.
-        outcome = CaseOutcome(form.outcome.data) if form.outcome.data else None
+        expected = CaseStatus(raw_expected) if raw_expected else None
     except ValueError:
-        return _refused(case, _("Choose an outcome from the list. Nothing was changed."))
-    try:
-        expected = CaseStatus(form.from_status.data) if form.from_status.data else None
-    except ValueError:
         return _refused(case, _("Choose a status from the list. Nothing was changed."))
+    new_status, outcome = form.new_status, form.new_outcome
     try:
-        casework.change_status(
-            case, CaseStatus(form.status.data), current_user, outcome, expected=expected
-        )
+        casework.change_status(case, new_status, current_user, outcome, expected=expected)
     except CaseworkError as exc:
-        return _refused(case, str(exc), exc.status)
-    return _done(case, _("Status changed."))
+        if new_status == CaseStatus.CLOSED and outcome is None:
+            form.outcome.errors = [str(exc)]  # the field that is missing
+        return _refused(case, str(exc), exc.status, status_form=form)
+    moved = str(labels.STATUS_LABELS[new_status])
+    if outcome is not None:
+        return _done(
+            case,
+            _(
+                "Moved to %(status)s, with the outcome “%(outcome)s”.",
+                status=moved,
+                outcome=str(labels.OUTCOME_LABELS[outcome]),
+            ),
+        )
+    return _done(case, _("Moved to %(status)s.", status=moved))
 
 
 @bp.post("/<ref>/assign")

@@ -187,8 +187,12 @@ def _entry_choices(case: Case, entries: list[DirectoryEntry]) -> list[SelectChoi
     )
 
 
-def _owner_choices() -> list[SelectChoice]:
-    return [SelectChoice(user.id, user.email) for user in casework.assignable_users()]
+def _owner_choices(case: Case) -> list[SelectChoice]:
+    """Who can own a new referral of ``case``: reminders go to the owner, so only people
+    who can sign in and open the case (casework.able_to_act)."""
+    return [
+        SelectChoice(user.id, user.email) for user in casework.assignable_users(case.org_key_id)
+    ]
 
 
 def _case_for(ref: str | None) -> Case:
@@ -262,7 +266,7 @@ def new() -> str | Response | tuple[str, int]:
     by_id = {entry.id: entry for entry in entries}
     form = ReferralForm()
     form.entry_id.choices = _entry_choices(case, entries)
-    form.owner_id.choices = _owner_choices()
+    form.owner_id.choices = _owner_choices(case)
     if request.method == "GET":
         # A "Refer" button on the case page names the entry and its kind; otherwise no preset.
         wanted = by_id.get(request.args.get("entry", ""))
@@ -274,7 +278,10 @@ def new() -> str | Response | tuple[str, int]:
         else:
             form.entry_id.data = ""
             form.kind.data = ReferralKind.NGO_REFERRAL.value
-        form.owner_id.data = case.assignee_id or current_user.id
+        offered = {choice.value for choice in form.owner_id.choices}
+        form.owner_id.data = next(
+            (who for who in (case.assignee_id, current_user.id) if who in offered), None
+        )
     status = 200
     if form.validate_on_submit():
         entry = by_id.get(form.entry_id.data)

@@ -32,7 +32,9 @@ from intake.models import (
     CaseMessage,
     CaseOutcome,
     CaseStatus,
+    KeyGrant,
     MessageKind,
+    Passkey,
     Referral,
     Role,
     SharedStatus,
@@ -41,7 +43,7 @@ from intake.models import (
     queue_state,
 )
 from intake.models.case import FIRST_RESPONSE
-from intake.services import audit
+from intake.services import audit, search
 from intake.services.errors import ServiceError
 from intake.services.keys import current_org_key
 from intake.services.transactions import transactional
@@ -193,21 +195,80 @@ def mark_referred(case: Case, by: User) -> None:
         change_status(case, CaseStatus.REFERRED, by)
 
 
-def assignable_users(include_inactive: bool = False) -> Sequence[User]:
-    """Who can hold a case or own a referral: caseworkers and admins (the active ones, unless
-    ``include_inactive``, as filters over past work need)."""
-    query = sa.select(User).where(User.role.in_([Role.ADMIN, Role.CASEWORKER]))
-    if not include_inactive:
-        query = query.where(User.is_active_account.is_(True))
+CASE_HOLDER_ROLES = (Role.ADMIN, Role.CASEWORKER)
+NOT_ASSIGNABLE_MESSAGE = _l("Cases can only be assigned to active caseworkers and admins.")
+
+
+def cannot_act_message(email: str) -> Any:
+    return _l(
+        "%(email)s cannot open this case yet: they need to sign in with a confirmed second "
+        "factor and hold the organisation key it is sealed to. Nothing was changed.",
+        email=email,
+    )
+
+
+def able_to_act(org_key_id: int | sa.ColumnElement[Any] | None) -> sa.ColumnElement[bool]:
+    """The staff (a condition on ``User``) who can act on a case sealed to ``org_key_id``:
+    active caseworkers and admins who can sign in (a password and a confirmed second factor:
+    TOTP or a passkey) and hold an unrevoked grant of that key. ``None``: of any key.
+
+    Someone else may be listed, but never given a case or a referral: its reminders would go
+    to a person who cannot open it."""
+    grant = sa.select(KeyGrant.id).where(KeyGrant.user_id == User.id, KeyGrant.revoked_at.is_(None))
+    if org_key_id is not None:
+        grant = grant.where(KeyGrant.org_key_id == org_key_id)
+    return sa.and_(
+        User.role.in_(CASE_HOLDER_ROLES),
+        User.is_active_account.is_(True),
+        User.password_hash.is_not(None),
+        sa.or_(
+            sa.and_(User.totp_secret.is_not(None), User.totp_confirmed_at.is_not(None)),
+            sa.exists().where(Passkey.user_id == User.id),
+        ),
+        grant.exists(),
+    )
+
+
+def assignable_users(
+    org_key_id: int | None = None, *, include_inactive: bool = False
+) -> Sequence[User]:
+    """Who can hold a case or own a referral sealed to ``org_key_id`` (:func:`able_to_act`),
+    by e-mail. ``include_inactive``: every caseworker and admin there is or was, whether they
+    can act or not, as filters over past work need."""
+    query = sa.select(User)
+    if include_inactive:
+        query = query.where(User.role.in_(CASE_HOLDER_ROLES))
+    else:
+        query = query.where(able_to_act(org_key_id))
     return db.session.scalars(query.order_by(User.email)).all()
+
+
+def can_act_on(user: User, org_key_id: int) -> bool:
+    return bool(
+        db.session.scalar(
+            sa.select(sa.literal(True)).where(User.id == user.id, able_to_act(org_key_id))
+        )
+    )
+
+
+def holder_standing(user: User | None, org_key_id: int) -> str:
+    """Whether ``user`` may hold a case (or own a referral) sealed to ``org_key_id``:
+    "able"; "not_staff" (nobody we know, a viewer, or an inactive account); or "cannot_act"
+    (staff who cannot sign in or do not hold that key yet: :func:`able_to_act`)."""
+    if user is None or user.role not in CASE_HOLDER_ROLES or not user.is_active_account:
+        return "not_staff"
+    return "able" if can_act_on(user, org_key_id) else "cannot_act"
 
 
 @transactional
 def assign(case: Case, assignee_id: int | None, actor: User) -> None:
     if assignee_id is not None:
         user = db.session.get(User, assignee_id)
-        if user is None or user not in assignable_users():
-            raise CaseworkError(_l("Cases can only be assigned to active caseworkers and admins."))
+        standing = holder_standing(user, case.org_key_id)
+        if standing == "not_staff":
+            raise CaseworkError(NOT_ASSIGNABLE_MESSAGE)
+        if user is not None and standing == "cannot_act":
+            raise CaseworkError(cannot_act_message(user.email))
     previous = case.assignee_id
     if previous == assignee_id:
         return
@@ -273,6 +334,7 @@ def add_note(case: Case, sealed_body: str, org_key_id: int | None, actor: User) 
     db.session.add(note)
     case.updated_at = utcnow()
     db.session.flush()
+    search.needs_reindex(case.id)  # notes are searched with the case (search.SEARCHABLE_KINDS)
     audit.record("case.note", "case", case.id, actor=actor, detail={"message_id": note.id})
     return note
 
@@ -309,6 +371,7 @@ def add_reply(
     db.session.add(reply)
     if copy is not None:
         db.session.add(copy)
+        search.needs_reindex(case.id)  # the staff's copy is a note, searched with the case
     case.updated_at = utcnow()
     db.session.flush()
     audit.record(

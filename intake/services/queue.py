@@ -30,13 +30,12 @@ from intake.models import (
     Referral,
     ReferralKind,
     ReferralState,
-    Role,
     Urgency,
     User,
 )
 from intake.models.directory import DirectoryEntry
 from intake.services import audit, search, transactions
-from intake.services.casework import first_response_due
+from intake.services.casework import able_to_act, first_response_due
 from intake.services.deadlines import DUE_SOON
 from intake.services.transactions import transactional
 
@@ -151,7 +150,7 @@ class QueuePage:
     counts: dict[str, int]
     capped: bool = False
     search_key_id: int | None = None  # the current organisation key, for the search tokens
-    # Who can be assigned a case (active caseworkers and admins, by e-mail): the assignee filter.
+    # The assignee filter's people, by e-mail: who can be assigned a case, and who holds one.
     assignable: list[StaffMember] = field(default_factory=list)
 
     @property
@@ -344,10 +343,13 @@ def _current_key() -> sa.ScalarSelect[int | None]:
 
 
 def _assignable(dialect: str) -> sa.ScalarSelect[Any]:
-    """Who can be assigned a case, as one JSON array of [id, e-mail] ordered by e-mail."""
-    people = sa.select(User.id, User.email).where(
-        User.role.in_([Role.ADMIN, Role.CASEWORKER]), User.is_active_account.is_(True)
+    """The assignee filter's people, as one JSON array of [id, e-mail] ordered by e-mail:
+    who can be assigned a case (able to sign in and holding a key: casework.able_to_act),
+    and whoever holds an open case now, able or not (finding their cases is the point)."""
+    holds_open = (
+        sa.select(Case.id).where(Case.assignee_id == User.id, Case.status != _CLOSED).exists()
     )
+    people = sa.select(User.id, User.email).where(sa.or_(able_to_act(None), holds_open))
     if dialect == "postgresql":
         pair = sa.func.json_build_array(User.id, User.email)
         return people.with_only_columns(

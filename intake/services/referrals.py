@@ -196,9 +196,13 @@ def create(
         if not reason:
             raise ConsentRequired(_l("No consent is recorded: an admin override needs a reason."))
     if owner_id is not None:
+        # Reminders go to the owner: someone who cannot open the case could not act on them.
         owner = db.session.get(User, owner_id)
-        if owner is None or owner.role == Role.VIEWER or not owner.is_active_account:
+        standing = casework.holder_standing(owner, case.org_key_id)
+        if owner is None or standing == "not_staff":
             raise ReferralError(_l("The owner must be an active caseworker or admin."))
+        if standing == "cannot_act":
+            raise ReferralError(casework.cannot_act_message(owner.email))
     if due_hours is not None and not 1 <= due_hours <= 24 * 366:
         raise DueHoursRefused(_l("The deadline in hours is out of range."))
     shortest = shortest_due_hours(kind)

@@ -19,12 +19,22 @@ from flask_babel import lazy_gettext as _l
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Case, CaseSearchIndex, CaseSearchToken, User
+from intake.models import (
+    Case,
+    CaseMessage,
+    CaseSearchIndex,
+    CaseSearchToken,
+    MessageKind,
+    User,
+)
 from intake.services import audit
 from intake.services.errors import CodedError
 from intake.services.keys import current_org_key
 from intake.services.transactions import transactional
 
+# The messages whose text is searched with the answers (search.js SEARCHABLE_KINDS): what the
+# submitter adds later and the staff's own notes. Replies are sealed to the submitter.
+SEARCHABLE_KINDS = (MessageKind.SUBMITTER_FOLLOW_UP, MessageKind.INTERNAL_NOTE)
 TOKEN_HEX = re.compile(r"^[0-9a-f]{32}$")  # 16 bytes of keyed BLAKE2b, lower-case hex
 MAX_TOKENS = 6000  # search.js MAX_TOKENS: a long case keeps its first (most telling) tokens
 
@@ -48,9 +58,25 @@ def valid_tokens(raw: Sequence[str]) -> list[str]:
     return tokens
 
 
+def needs_reindex(case_id: int) -> None:
+    """The case gained searchable sealed text (a follow-up, a note): its tokens no longer
+    cover it. They stay, so what was findable still is, but the case reads as not indexed and
+    the next key holder who opens it (its page, or its row in the queue) computes them again.
+    Part of the caller's transaction."""
+    db.session.execute(sa.delete(CaseSearchIndex).where(CaseSearchIndex.case_id == case_id))
+
+
 @transactional
-def store_tokens(case: Case, org_key_id: int, raw_tokens: Sequence[str], actor: User) -> int:
+def store_tokens(
+    case: Case,
+    org_key_id: int,
+    raw_tokens: Sequence[str],
+    actor: User,
+    through_message_id: int = 0,
+) -> int:
     """Replace the case's search tokens with these, keyed with the current organisation key.
+    ``through_message_id``: the newest searchable message the browser read into them; if a
+    newer one has come since, the tokens are stored but the case stays to be indexed again.
 
     All or nothing: a refusal leaves the previous tokens in place. Audited with the count only.
     """
@@ -65,14 +91,38 @@ def store_tokens(case: Case, org_key_id: int, raw_tokens: Sequence[str], actor: 
             [{"case_id": case.id, "token": t, "org_key_id": org_key_id} for t in tokens],
         )
     index = db.session.get(CaseSearchIndex, case.id)
-    if index is None:
-        index = CaseSearchIndex(case_id=case.id)
-        db.session.add(index)
-    index.org_key_id = org_key_id
-    index.token_count = len(tokens)
-    index.indexed_at = utcnow()
+    if _unread_message(case.id, through_message_id):
+        if index is not None:
+            db.session.delete(index)
+    else:
+        if index is None:
+            index = CaseSearchIndex(case_id=case.id)
+            db.session.add(index)
+        index.org_key_id = org_key_id
+        index.token_count = len(tokens)
+        index.indexed_at = utcnow()
     audit.record("case.search_index", "case", case.id, actor=actor, detail={"tokens": len(tokens)})
     return len(tokens)
+
+
+def _unread_message(case_id: int, through_message_id: int) -> bool:
+    """Whether the case has a searchable message newer than ``through_message_id``."""
+    return bool(
+        db.session.scalar(
+            sa.select(
+                sa.exists().where(
+                    CaseMessage.case_id == case_id,
+                    CaseMessage.kind.in_(SEARCHABLE_KINDS),
+                    CaseMessage.id > through_message_id,
+                )
+            )
+        )
+    )
+
+
+def is_indexed(case: Case, org_key_id: int | None) -> bool:
+    """Whether the case's tokens, under ``org_key_id``, cover everything it says."""
+    return case.id in indexed_cases([case.id], org_key_id)
 
 
 def cases_with_all(tokens: Collection[str], org_key_id: int) -> sa.Select[Any]:

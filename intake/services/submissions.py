@@ -58,7 +58,7 @@ from intake.models import (
     directory_version,
     queue_state,
 )
-from intake.services import audit, consent, key_pins, triage
+from intake.services import audit, consent, key_pins, search, triage
 from intake.services.errors import ServiceError
 from intake.services.transactions import transactional
 from intake.services.triage import Routing
@@ -789,6 +789,8 @@ def add_follow_up(
                 size=bucket_of(content),
             )
         )
+    # Its words are searchable once a key holder has read them into the case's tokens.
+    search.needs_reindex(case.id)
     audit.record(
         "case.follow_up",
         "case",

@@ -15,7 +15,15 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseStatus, MessageKind, Referral, ReferralKind, ReferralState, Role
 from intake.services import casework
-from tests.builders import OrgKeyPair, make_case, make_entry, make_org_key, make_user, sign_in
+from tests.builders import (
+    OrgKeyPair,
+    give_key,
+    make_case,
+    make_entry,
+    make_org_key,
+    make_user,
+    sign_in,
+)
 from tests.cases.test_routes import csrf_from
 
 
@@ -29,8 +37,10 @@ def case(org: OrgKeyPair) -> Case:
     return make_case(org, {"what_happened": "sealed"})
 
 
-def test_assign_to_me_assigns_the_signed_in_caseworker(client: FlaskClient, case: Case) -> None:
-    user = sign_in(client, Role.CASEWORKER)
+def test_assign_to_me_assigns_the_signed_in_caseworker(
+    client: FlaskClient, org: OrgKeyPair, case: Case
+) -> None:
+    user = give_key(sign_in(client, Role.CASEWORKER), org)
     page = client.get(f"/cases/{case.ref}")
     html = page.get_data(as_text=True)
     # Its own form: one assignee value, never the select's empty value as well.
@@ -46,9 +56,9 @@ def test_assign_to_me_assigns_the_signed_in_caseworker(client: FlaskClient, case
 
 
 def test_two_assignee_values_are_refused_and_change_nothing(
-    client: FlaskClient, case: Case
+    client: FlaskClient, org: OrgKeyPair, case: Case
 ) -> None:
-    colleague = make_user(Role.CASEWORKER)
+    colleague = give_key(make_user(Role.CASEWORKER), org)
     casework.assign(case, colleague.id, colleague)
     sign_in(client, Role.CASEWORKER)
     token = csrf_from(client.get(f"/cases/{case.ref}"))

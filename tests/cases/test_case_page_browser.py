@@ -18,6 +18,7 @@ from intake.models import Case, Referral, ReferralKind, Role, User
 from intake.services import directory, referrals
 from tests.builders import (
     OrgKeyPair,
+    give_key,
     make_case,
     make_org_key,
     make_user,
@@ -57,8 +58,9 @@ def a_case_with_triage(org: OrgKeyPair) -> Case:
 
 
 def test_assign_to_me_in_real_chromium(app: Flask, live_server: Any, browser: Any) -> None:
-    case = make_case(make_org_key())
-    user = make_user(Role.CASEWORKER, email="me@example.org")
+    org = make_org_key()
+    case = make_case(org)
+    user = give_key(make_user(Role.CASEWORKER, email="me@example.org"), org)
     page = staff_page(browser, app, live_server, user)
     try:
         page.goto(f"{live_server.url}/cases/{case.ref}")
@@ -77,8 +79,9 @@ def test_the_referral_form_kind_follows_the_entry_in_real_chromium(
     app: Flask, live_server: Any, browser: Any
 ) -> None:
     directory.import_shipped()
-    case = a_case_with_triage(make_org_key())
-    user = make_user(Role.CASEWORKER)
+    org = make_org_key()
+    case = a_case_with_triage(org)
+    user = give_key(make_user(Role.CASEWORKER), org)  # can own the referral
     page = staff_page(browser, app, live_server, user)
     try:
         page.goto(f"{live_server.url}/cases/{case.ref}")
@@ -119,8 +122,9 @@ def test_case_page_and_referrals_fit_360px_with_no_axe_violations(
 ) -> None:
     assert AXE.exists()
     directory.import_shipped()
-    case = a_case_with_triage(make_org_key())
-    user = make_user(Role.CASEWORKER)
+    org = make_org_key()
+    case = a_case_with_triage(org)
+    user = give_key(make_user(Role.CASEWORKER), org)  # can own the referral
     referral = referrals.create(case.id, "un-sr-hrds", ReferralKind.SP_URGENT_APPEAL, user)
     referrals.transition(referral.id, "send", user, at=utcnow() - timedelta(days=61))
     context = browser.new_context(bypass_csp=True, viewport={"width": 360, "height": 740})
@@ -158,8 +162,9 @@ def test_the_referral_form_asks_only_what_the_chosen_kind_needs(
     and UN submissions, not the reprisals report), the hours field only for a kind that takes
     hours; with and without JavaScript."""
     directory.import_shipped()
-    case = a_case_with_triage(make_org_key())
-    user = make_user(Role.CASEWORKER)
+    org = make_org_key()
+    case = a_case_with_triage(org)
+    user = give_key(make_user(Role.CASEWORKER), org)  # can own the referral
     page = staff_page(browser, app, live_server, user)
     notice, hours = page.locator("#consent-needed"), page.locator("[data-hours-field]")
     try:
@@ -203,8 +208,9 @@ def test_with_nothing_chosen_the_referral_form_warns_of_nothing_in_real_chromium
     kind is chosen none of them shows; choosing one that needs them shows them, and going back
     to nothing hides them again."""
     directory.import_shipped()
-    case = a_case_with_triage(make_org_key())
-    admin = make_user(Role.ADMIN)
+    org = make_org_key()
+    case = a_case_with_triage(org)
+    admin = give_key(make_user(Role.ADMIN), org)  # can own the referral
     page = staff_page(browser, app, live_server, admin)
     notice, hours = page.locator("#consent-needed"), page.locator("[data-hours-field]")
     override = page.locator("[data-override-field]")
@@ -241,8 +247,9 @@ def test_without_javascript_what_some_kinds_need_is_folded_and_still_sent(
     saying which kinds it is for. Opening the fold, an admin sets an embassy contact's hours
     and refers to the reprisals report with a reason; both referrals are made."""
     directory.import_shipped()
-    case = a_case_with_triage(make_org_key())
-    admin = make_user(Role.ADMIN)
+    org = make_org_key()
+    case = a_case_with_triage(org)
+    admin = give_key(make_user(Role.ADMIN), org)  # can own the referral
     context = signed_in_context(browser, app, live_server.url, admin, java_script_enabled=False)
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -287,8 +294,9 @@ def test_without_javascript_a_refused_kind_comes_back_with_what_it_needs(
     """A caseworker without JavaScript who chooses the reprisals report (no consent on record)
     is told why it is refused, and the page then shows that kind's notice, not a fold of it."""
     directory.import_shipped()
-    case = a_case_with_triage(make_org_key())
-    user = make_user(Role.CASEWORKER)
+    org = make_org_key()
+    case = a_case_with_triage(org)
+    user = give_key(make_user(Role.CASEWORKER), org)  # can own the referral
     context = signed_in_context(browser, app, live_server.url, user, java_script_enabled=False)
     page = context.new_page()
     page.set_default_timeout(15_000)

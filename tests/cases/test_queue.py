@@ -25,7 +25,16 @@ from intake.models import (
     Urgency,
 )
 from intake.models.directory import DirectoryEntry
-from tests.builders import OrgKeyPair, make_case, make_entry, make_org_key, make_user, sign_in
+from intake.services import queue as queue_service
+from tests.builders import (
+    OrgKeyPair,
+    give_key,
+    make_case,
+    make_entry,
+    make_org_key,
+    make_user,
+    sign_in,
+)
 
 
 def refs_in(html: str) -> list[str]:
@@ -185,6 +194,26 @@ def test_assignee_filter_by_colleague(app: Flask, client: FlaskClient) -> None:
     assert colleague.email in page  # in the filter
     # On the row the address may wrap before its "@", never inside a name or domain.
     assert colleague.email.replace("@", "<wbr>@") in page
+
+
+def test_the_assignee_filter_lists_who_can_be_assigned_and_who_holds_a_case(
+    any_app: Flask,
+) -> None:
+    """Not someone who cannot sign in or holds no key, unless an open case is theirs (finding
+    it is the point); still the one statement of the tab counts, on either database."""
+    org = make_org_key()
+    able = give_key(make_user(Role.CASEWORKER, email="a-able@example.org"), org)
+    unconfirmed = give_key(make_user(Role.CASEWORKER, email="b-unconfirmed@example.org"), org)
+    unconfirmed.totp_confirmed_at = None
+    make_user(Role.CASEWORKER, email="c-keyless@example.org")
+    holder = make_user(Role.ADMIN, email="d-holder@example.org")  # no key, holds a case
+    closed_holder = make_user(Role.CASEWORKER, email="e-closed@example.org")
+    viewer = give_key(make_user(Role.VIEWER, email="f-viewer@example.org"), org)
+    aged(org, "RF-HELD", 1, assignee_id=holder.id)
+    aged(org, "RF-DONE", 1, assignee_id=closed_holder.id, status=CaseStatus.CLOSED)
+    db.session.commit()
+    _counts, people, _ids = queue_service.view_counts(viewer)
+    assert [p.email for p in people] == [able.email, holder.email]
 
 
 def test_the_country_filter_offers_every_country_in_the_readers_language(

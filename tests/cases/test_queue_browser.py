@@ -15,7 +15,7 @@ from flask import Flask
 from intake import crypto
 from intake.extensions import db
 from intake.models import Case, CaseSearchIndex, Role, User
-from tests.builders import OrgKeyPair, make_case, make_org_key, make_user, session_cookie
+from tests.builders import OrgKeyPair, give_key, make_case, make_org_key, make_user, session_cookie
 from tests.cases.test_browser import AXE, STUB_KEYRING, db_dump
 
 pytestmark = pytest.mark.browser
@@ -159,8 +159,8 @@ def test_assign_to_me_from_the_queue_and_from_the_case_page(
     org = make_org_key()
     first = make_case(org, ref="RF-ASSIGN01")
     second = make_case(org, ref="RF-ASSIGN02")
-    colleague = make_user(Role.CASEWORKER)  # the select lists someone else too
-    user = make_user(Role.CASEWORKER)
+    colleague = give_key(make_user(Role.CASEWORKER), org)  # the select lists someone else too
+    user = give_key(make_user(Role.CASEWORKER), org)
     context = open_context(browser, app, live_server.url, user, org)
     try:
         page = context.new_page()

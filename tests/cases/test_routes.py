@@ -13,10 +13,19 @@ from werkzeug.test import TestResponse
 
 from intake import crypto
 from intake.extensions import db
-from intake.models import AuditEvent, Case, CaseMessage, CaseStatus, MessageKind, Role
+from intake.models import (
+    AuditEvent,
+    Case,
+    CaseMessage,
+    CaseStatus,
+    KeyGrant,
+    MessageKind,
+    Role,
+)
 from intake.services import audit, casework
 from tests.builders import (
     OrgKeyPair,
+    give_key,
     make_attachment,
     make_case,
     make_entry,
@@ -242,7 +251,7 @@ def test_attachment_of_another_case_is_404(
         ({"status": "monitoring"}, 409, "cannot go from this status"),
         ({"status": "referred"}, 409, "cannot go from this status"),
         ({"status": "closed"}, 400, "Choose an outcome"),
-        ({"status": "closed", "outcome": "bribed"}, 400, "Choose a status"),
+        ({"status": "closed", "outcome": "bribed"}, 400, "Choose an outcome"),
         ({"status": "archived"}, 400, "Choose a status"),
         ({"status": ""}, 400, "Choose a status"),
         ({}, 400, "Choose a status"),
@@ -259,6 +268,149 @@ def test_invalid_transitions_are_refused_with_a_message_and_change_nothing(
     assert message in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get_one(Case, case.id).status == CaseStatus.NEW
+    assert table_count("audit_events") == before
+
+
+def status_select(html: str, name: str) -> str:
+    match = re.search(rf'<select id="[^"]*" name="{name}".*?</select>', html, re.S)
+    assert match, f"the page has no {name} select"
+    return match.group(0)
+
+
+def test_move_to_has_nothing_preselected_and_leaving_it_is_refused_beside_the_field(
+    app: Flask, client: FlaskClient, case: Case
+) -> None:
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    options = re.findall(r"<option[^>]*>", status_select(page, "status"))
+    assert options[0] == '<option value="" selected>'
+    assert all("selected" not in option for option in options[1:])
+    token = token_for(client, case)
+    before = table_count("audit_events")
+    # What the reviewer did: an outcome chosen, "Move to" left alone.
+    response = client.post(
+        f"/cases/{case.ref}/status",
+        data={
+            "status": "",
+            "outcome": "resolved",
+            "from_status": "new",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="status-to-error">Choose where the case moves.' in html
+    assert 'aria-describedby="status-to-error"' in html
+    # The outcome they chose is still chosen.
+    assert '<option value="resolved" selected>' in status_select(html, "outcome")
+    db.session.expire_all()
+    stored = db.session.get_one(Case, case.id)
+    assert (stored.status, stored.outcome) == (CaseStatus.NEW, None)
+    assert table_count("audit_events") == before
+
+
+@pytest.mark.parametrize("target", ["assessing", "monitoring", "referred", "new"])
+def test_an_outcome_with_a_status_other_than_closed_is_refused_and_changes_nothing(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, target: str
+) -> None:
+    case = make_case(org, status=CaseStatus.ASSESSING)
+    sign_in(client, Role.CASEWORKER)
+    token = token_for(client, case)
+    before = table_count("audit_events")
+    response = client.post(
+        f"/cases/{case.ref}/status",
+        data={
+            "status": target,
+            "outcome": "resolved",
+            "from_status": "assessing",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="status-outcome-error">An outcome is recorded only when the case is closed' in html
+    assert "Nothing was changed: an outcome is recorded only when the case is closed." in html
+    db.session.expire_all()
+    stored = db.session.get_one(Case, case.id)
+    assert (stored.status, stored.outcome) == (CaseStatus.ASSESSING, None)
+    assert table_count("audit_events") == before
+
+
+def test_closing_without_an_outcome_is_refused_beside_the_outcome(
+    app: Flask, client: FlaskClient, case: Case
+) -> None:
+    sign_in(client, Role.CASEWORKER)
+    token = token_for(client, case)
+    response = client.post(
+        f"/cases/{case.ref}/status",
+        data={"status": "closed", "outcome": "", "from_status": "new", "csrf_token": token},
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="status-outcome-error">Choose an outcome to close the case.' in html
+    assert '<option value="closed" selected>' in status_select(html, "status")
+    db.session.expire_all()
+    assert db.session.get_one(Case, case.id).status == CaseStatus.NEW
+
+
+@pytest.mark.parametrize(
+    ("lang", "moved", "closed"),
+    [
+        ("en", "Moved to Assessing.", "Moved to Closed, with the outcome “Resolved”."),
+        ("zh_Hans", "已改为“评估中”。", "已改为“已结案”，结案结果：“已解决”。"),
+    ],
+)
+def test_the_flash_says_where_the_case_moved_in_the_readers_language(
+    app: Flask, client: FlaskClient, case: Case, lang: str, moved: str, closed: str
+) -> None:
+    sign_in(client, Role.CASEWORKER)
+    token = csrf_from(client.get(f"/cases/{case.ref}?lang={lang}"))
+    for data, said in (
+        ({"status": "assessing", "from_status": "new"}, moved),
+        ({"status": "closed", "outcome": "resolved", "from_status": "assessing"}, closed),
+    ):
+        response = client.post(
+            f"/cases/{case.ref}/status", data={**data, "csrf_token": token}, follow_redirects=True
+        )
+        assert response.status_code == 200
+        assert said in response.get_data(as_text=True)
+    db.session.expire_all()
+    stored = db.session.get_one(Case, case.id)
+    assert (stored.status, stored.outcome) == (CaseStatus.CLOSED, "resolved")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "status=assessing&status=closed&outcome=resolved",
+        "status=closed&outcome=resolved&outcome=duplicate",
+        "status=closed&outcome=resolved&from_status=new&from_status=closed",
+        "status=" + "closed" * 20000 + "&outcome=resolved",
+        "status=closed&outcome=" + "r" * 100000,
+        "status=closed&outcome=%00",
+        "status=%E2%80%AEclosed&outcome=resolved",
+        "status=CLOSED&outcome=RESOLVED",
+        "status=closed&outcome=resolved&from_status=archived",
+        "status[]=closed&outcome=resolved",
+    ],
+)
+def test_hostile_status_changes_are_a_clear_4xx_and_write_nothing(
+    app: Flask, client: FlaskClient, case: Case, body: str
+) -> None:
+    sign_in(client, Role.CASEWORKER)
+    token = token_for(client, case)
+    before = table_count("audit_events")
+    response = client.post(
+        f"/cases/{case.ref}/status",
+        data=f"{body}&csrf_token={token}",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert 400 <= response.status_code < 500
+    if "%00" not in body:  # NUL bytes are refused before any view runs, with their own words
+        assert "Nothing was changed" in response.get_data(as_text=True)
+    db.session.expire_all()
+    stored = db.session.get_one(Case, case.id)
+    assert (stored.status, stored.outcome) == (CaseStatus.NEW, None)
     assert table_count("audit_events") == before
 
 
@@ -282,10 +434,10 @@ def test_a_closed_case_can_be_reopened_to_assessing_only(
 
 
 def test_assignment_to_self_to_a_colleague_and_back_to_nobody(
-    app: Flask, client: FlaskClient, case: Case
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
 ) -> None:
-    me = sign_in(client, Role.CASEWORKER)
-    colleague = make_user(Role.ADMIN)
+    me = give_key(sign_in(client, Role.CASEWORKER), org)
+    colleague = give_key(make_user(Role.ADMIN), org)
     token = token_for(client, case)
     for value, expected in (("me", me.id), (str(colleague.id), colleague.id), ("", None)):
         response = client.post(
@@ -321,6 +473,67 @@ def test_unknown_or_unassignable_assignees_are_refused(
     db.session.expire_all()
     assert db.session.get_one(Case, case.id).assignee_id is None
     assert table_count("audit_events") == before
+
+
+def assign_options(html: str) -> list[str]:
+    form = re.search(r'<select id="assignee" name="assignee">(.*?)</select>', html, re.S)
+    assert form is not None, "the page has no assign list"
+    return re.findall(r'<option[^>]*value="([^"]*)"', form.group(1))
+
+
+def test_only_staff_who_can_sign_in_and_open_the_case_are_offered_and_others_are_refused(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
+) -> None:
+    """The reviewer's colleague never confirmed their second factor and held no key: offered,
+    and "Assignment saved." Their reminders would go to someone who cannot act."""
+    me = give_key(sign_in(client, Role.CASEWORKER), org)
+    able = give_key(make_user(Role.CASEWORKER), org)
+    unconfirmed = give_key(make_user(Role.CASEWORKER), org)
+    unconfirmed.totp_confirmed_at = None
+    keyless = make_user(Role.ADMIN)
+    other_key = give_key(make_user(Role.CASEWORKER), make_org_key())
+    revoked = give_key(make_user(Role.CASEWORKER), org)
+    revoked.grants[0].revoked_at = revoked.created_at
+    db.session.commit()
+    page = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    offered = [str(u.id) for u in sorted((me, able), key=lambda u: u.email)]
+    assert assign_options(page) == ["", *offered]
+    token = csrf_from(client.get(f"/cases/{case.ref}"))
+    before = table_count("audit_events")
+    for person in (unconfirmed, keyless, other_key, revoked):
+        response = client.post(
+            f"/cases/{case.ref}/assign", data={"assignee": str(person.id), "csrf_token": token}
+        )
+        assert response.status_code == 400, person.email
+        html = response.get_data(as_text=True)
+        assert f"{person.email} cannot open this case yet" in html
+        assert "Assignment saved" not in html
+    db.session.expire_all()
+    assert db.session.get_one(Case, case.id).assignee_id is None
+    assert table_count("audit_events") == before
+    # A case already held by someone who cannot open it says so.
+    casework.assign(case, able.id, me)
+    db.session.execute(sa.delete(KeyGrant).where(KeyGrant.user_id == able.id))
+    db.session.commit()
+    page = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert "data-assignee-cannot-act" in page
+    assert str(able.id) not in assign_options(page)
+
+
+def test_assign_to_me_is_offered_only_to_someone_who_can_open_the_case(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, case: Case
+) -> None:
+    me = sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert "data-assign-me" not in page
+    response = client.post(
+        f"/cases/{case.ref}/assign",
+        data={"assignee": "me", "csrf_token": csrf_from(client.get(f"/cases/{case.ref}"))},
+    )
+    assert response.status_code == 400
+    assert f"{me.email} cannot open this case yet" in response.get_data(as_text=True)
+    give_key(me, org)
+    assert "data-assign-me" in client.get(f"/cases/{case.ref}").get_data(as_text=True)
 
 
 def test_what_the_submitter_sees_follows_the_case_unless_held_back(

@@ -18,7 +18,14 @@ from intake.models import (
 from intake.services import referrals, un_steps
 from intake.services.deadlines import UN_KINDS
 from intake.services.un_steps import CLOCK_STEP
-from tests.builders import OrgKeyPair, make_case, make_entry, make_org_key, make_user
+from tests.builders import (
+    OrgKeyPair,
+    give_key,
+    make_case,
+    make_entry,
+    make_org_key,
+    make_user,
+)
 
 CANARY = "CANARY-7f3a-referral-plaintext"
 
@@ -32,6 +39,7 @@ def sent_referral(
 ) -> Referral:
     org = org or make_org_key()
     owner = owner or make_user(Role.CASEWORKER)
+    give_key(owner, org)  # a referral's owner can open its case
     if db.session.get(DirectoryEntry, entry_id) is None:
         make_entry(entry_id)
     case = make_case(org, {"what_happened": CANARY, "victims": [{"name": CANARY}]})

@@ -16,7 +16,7 @@ from flask import Flask
 from intake.extensions import db
 from intake.models import DirectoryEntry, Referral, ReferralKind, Role
 from intake.services import directory, referrals
-from tests.builders import make_case, make_org_key, sign_in
+from tests.builders import give_key, make_case, make_org_key, sign_in
 
 FLD = "frontline-defenders"
 SR_HRDS = "un-sr-hrds"
@@ -93,9 +93,10 @@ def test_the_implied_deadline_is_the_one_the_referral_gets(web: Flask) -> None:
 def test_a_kind_the_entry_does_not_take_is_a_form_error_and_creates_nothing(
     web: Flask, entry: str, kind: str
 ) -> None:
-    case = make_case(make_org_key())
+    org = make_org_key()
+    case = make_case(org)
     client = web.test_client()
-    user = sign_in(client, Role.CASEWORKER)
+    user = give_key(sign_in(client, Role.CASEWORKER), org)  # can own the referral
     response = client.post(
         f"/referrals/new?ref={case.ref}",
         data={"entry_id": entry, "kind": kind, "owner_id": user.id},
@@ -114,9 +115,10 @@ def test_the_service_refuses_a_kind_the_entry_does_not_take(web: Flask) -> None:
 
 
 def test_front_line_defenders_with_its_usual_kind_gets_an_ngo_clock(web: Flask) -> None:
-    case = make_case(make_org_key())
+    org = make_org_key()
+    case = make_case(org)
     client = web.test_client()
-    user = sign_in(client, Role.CASEWORKER)
+    user = give_key(sign_in(client, Role.CASEWORKER), org)  # can own the referral
     response = client.post(
         f"/referrals/new?ref={case.ref}",
         data={"entry_id": FLD, "kind": "ngo_referral", "owner_id": user.id},

@@ -35,6 +35,7 @@ from intake.web import asset_integrity
 from tests import browser_steps as steps
 from tests.builders import (
     OrgKeyPair,
+    give_key,
     make_case,
     make_entry,
     make_org_key,
@@ -90,7 +91,7 @@ def reprisals_referral(
         org, answers, threats=["reprisal"], profiles=["lawyer"], country="CN", received_at=RECEIVED
     )
     caseworker = db.session.scalar(db.select(User).where(User.role == Role.CASEWORKER))
-    caseworker = caseworker or make_user(Role.CASEWORKER)
+    caseworker = give_key(caseworker or make_user(Role.CASEWORKER), org)  # owns the referrals
     appeal = referrals.create(case.id, "sr-hrd", ReferralKind.SP_URGENT_APPEAL, caseworker)
     referrals.transition(appeal.id, "send", caseworker, at=datetime(2026, 6, 10, 9, tzinfo=UTC))
     for wanted, purpose in (

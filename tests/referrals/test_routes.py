@@ -15,7 +15,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Role
 from intake.services import referrals
-from tests.builders import make_case, make_entry, make_org_key, make_user, sign_in
+from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
 from tests.referrals.conftest import CANARY, sent_referral
 
 
@@ -62,7 +62,7 @@ def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) 
         org, triage=[{"id": "zeta-ngo", "name": "Z", "score": 3, "reasons": [], "caveats": []}]
     )
     client = web.test_client()
-    user = sign_in(client, Role.CASEWORKER)
+    user = give_key(sign_in(client, Role.CASEWORKER), org)
     page = client.get(f"/referrals/new?ref={case.ref}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -113,7 +113,7 @@ def test_bad_referral_forms_are_refused_and_write_nothing(web: Flask, data: dict
     make_entry()
     case = make_case(org)
     client = web.test_client()
-    user = sign_in(client, Role.CASEWORKER)
+    user = give_key(sign_in(client, Role.CASEWORKER), org)
     data.setdefault("owner_id", str(user.id))
     response = client.post(f"/referrals/new?ref={case.ref}", data=data)
     assert response.status_code == 422
@@ -136,7 +136,7 @@ def test_consent_gate_on_the_form_and_audited_admin_override(web: Flask) -> None
     make_entry()
     case = make_case(org, consent_given=False)
     caseworker = web.test_client()
-    user = sign_in(caseworker, Role.CASEWORKER)
+    user = give_key(sign_in(caseworker, Role.CASEWORKER), org)
     form = {"entry_id": "test-ngo", "kind": "ngo_referral", "owner_id": user.id}
     refused = caseworker.post(f"/referrals/new?ref={case.ref}", data=form)
     assert refused.status_code == 422
@@ -389,7 +389,7 @@ def test_a_deadline_shorter_than_the_kind_allows_is_refused_beside_the_field(
     make_entry("test-ngo")
     case = make_case(org)
     client = web.test_client()
-    user = sign_in(client, Role.CASEWORKER)
+    user = give_key(sign_in(client, Role.CASEWORKER), org)
     response = client.post(
         f"/referrals/new?ref={case.ref}",
         data={"entry_id": "test-ngo", "kind": kind, "owner_id": user.id, "due_hours": hours},
@@ -449,3 +449,48 @@ def test_overdue_page_costs_the_same_statements_for_one_row_as_for_six(web: Flas
     for _ in range(5):
         overdue_referral()
     assert statements_for_overdue_page() == one, "\n".join(shown)
+
+
+def test_new_owners_are_only_staff_who_can_open_the_case_but_the_filter_keeps_past_owners(
+    web: Flask,
+) -> None:
+    """Reminders go to a referral's owner: someone who cannot sign in (second factor never
+    confirmed) or does not hold the key the case is sealed to could not act on them."""
+    org = make_org_key()
+    make_entry("test-ngo")
+    case = make_case(org)
+    client = web.test_client()
+    me = give_key(sign_in(client, Role.CASEWORKER), org)
+    able = give_key(make_user(Role.CASEWORKER, email="able@example.org"), org)
+    unconfirmed = give_key(make_user(Role.CASEWORKER, email="unconfirmed@example.org"), org)
+    unconfirmed.totp_confirmed_at = None
+    keyless = make_user(Role.CASEWORKER, email="keyless@example.org")
+    other_key = give_key(make_user(Role.ADMIN, email="otherkey@example.org"), make_org_key())
+    gone = give_key(make_user(Role.CASEWORKER, email="gone@example.org"), org)
+    past = sent_referral(owner=gone, org=org)
+    gone.is_active_account = False
+    db.session.commit()
+    form = client.get(f"/referrals/new?ref={case.ref}").get_data(as_text=True)
+    owner_select = re.search(r'<select[^>]*name="owner_id".*?</select>', form, re.S)
+    assert owner_select is not None
+    offered = set(re.findall(r"[a-z0-9]+@example\.org", owner_select.group(0)))
+    assert offered == {me.email, able.email}
+    before = count_referrals()
+    for person in (unconfirmed, keyless, other_key, gone):
+        refused = client.post(
+            f"/referrals/new?ref={case.ref}",
+            data={"entry_id": "test-ngo", "kind": "ngo_referral", "owner_id": person.id},
+        )
+        assert refused.status_code == 422, person.email
+    assert count_referrals() == before
+    # The service says why, for any caller that gets past the form.
+    with pytest.raises(referrals.ReferralError, match="cannot open this case yet"):
+        referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, me, owner_id=keyless.id)
+    # Filtering the list by a past owner stays possible.
+    listing = client.get("/referrals/").get_data(as_text=True)
+    owner_filter = re.search(r'<select id="filter-owner".*?</select>', listing, re.S)
+    assert owner_filter is not None
+    assert gone.email in owner_filter.group(0)
+    filtered = client.get(f"/referrals/?view=all&owner={gone.id}")
+    assert filtered.status_code == 200
+    assert f'href="/referrals/{past.id}"' in filtered.get_data(as_text=True)

@@ -27,6 +27,7 @@ from tests import browser_steps as steps
 from tests.builders import (
     DEFAULT_PASSWORD,
     OrgKeyPair,
+    give_key,
     make_case,
     make_entry,
     make_org_key,
@@ -114,6 +115,7 @@ def sp_referral(
     )
     owner = db.session.scalar(db.select(User).where(User.role == Role.CASEWORKER))
     owner = owner or make_user(Role.CASEWORKER)
+    give_key(owner, org)  # a referral's owner can open its case
     return referrals.create(case.id, entry.id, kind, owner, owner_id=owner.id)
 
 

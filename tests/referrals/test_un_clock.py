@@ -36,7 +36,7 @@ from intake.services.deadlines import (
     reprisals_season,
     un_follow_up_due,
 )
-from tests.builders import make_case, make_entry, make_org_key, make_user
+from tests.builders import give_key, make_case, make_entry, make_org_key, make_user
 
 UTC_ZONE = ZoneInfo("UTC")
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -135,7 +135,7 @@ def _un_referral(kind: ReferralKind = ReferralKind.SP_URGENT_APPEAL) -> referral
     org = make_org_key()
     if db.session.get(DirectoryEntry, "sr-hrd") is None:
         make_entry("sr-hrd")
-    owner = make_user(Role.CASEWORKER)
+    owner = give_key(make_user(Role.CASEWORKER), org)
     case = make_case(org)
     return referrals.create(case.id, "sr-hrd", kind, owner, owner_id=owner.id)
 

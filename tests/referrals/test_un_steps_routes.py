@@ -13,7 +13,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Referral, ReferralKind, ReferralState, Role, UnStep
 from intake.services import referrals
-from tests.builders import make_case, make_entry, make_org_key, make_user, sign_in
+from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
 def draft_un_referral(kind: ReferralKind = ReferralKind.SP_URGENT_APPEAL) -> Referral:
     org = make_org_key()
     make_entry("sr-hrd")
-    owner = make_user(Role.CASEWORKER)
+    owner = give_key(make_user(Role.CASEWORKER), org)
     case = make_case(org)
     return referrals.create(case.id, "sr-hrd", kind, owner, owner_id=owner.id)
 

@@ -3,8 +3,9 @@
  * - shows each row's person (name or nickname) and a one-line summary, decrypted in this
  *   browser from the sealed answers the page carries (#queue-rows); nothing decrypted is sent
  *   back, and the text goes in with textContent only. Locked keys: the placeholders stay;
- * - indexes for search the rows not yet indexed under the current organisation key (search.js
- *   posts keyed tokens only);
+ * - indexes for search the rows not yet indexed under the current organisation key, or whose
+ *   tokens a follow-up or note has outdated: answers, follow-ups and notes (search.js posts
+ *   keyed tokens only);
  * - turns a search typed in the box into keyed tokens before it leaves the page: the words are
  *   never sent (a reference is, as before);
  * - adds "in 2 days" / "3 hours ago" next to dates.
@@ -90,7 +91,21 @@
       const name = firstText(answers.nickname, answers.victim_name, contact.name, answers.sender_name);
       show(row.ref, name || text.no_name, oneLine(answers.what_happened), name ? "open" : "unnamed");
       if (!row.indexed) {
-        row.indexed = await search.indexCase(row.ref, answers, { url: row.tokens_url });
+        // With the follow-ups and notes: the tokens replace the case's old ones.
+        let found;
+        try {
+          found = await search.messageTexts(await staff.fetchJson(row.sealed_url));
+        } catch (e) {
+          continue; // not now: the row stays to be indexed
+        }
+        if (mine !== generation) {
+          return;
+        }
+        row.indexed = await search.indexCase(row.ref, answers, {
+          url: row.tokens_url,
+          texts: found.texts,
+          through: found.through,
+        });
       }
     }
   }

@@ -195,6 +195,27 @@
     );
   }
 
+  /*
+   * The server says when the case's search tokens are missing or outdated (a follow-up or a
+   * note came since they were made): this key holder's browser makes them again, from the
+   * answers and the searchable messages, and posts the keyed tokens only (search.js).
+   */
+  async function indexIfStale(answers, bundle) {
+    const search = window.Refuge.search;
+    if (!search || root.getAttribute("data-search-stale") !== "1") {
+      return;
+    }
+    const found = await search.messageTexts(bundle);
+    const done = await search.indexCase(root.getAttribute("data-ref"), answers, {
+      url: root.getAttribute("data-tokens-url"),
+      texts: found.texts,
+      through: found.through,
+    });
+    if (done) {
+      root.setAttribute("data-search-stale", "0");
+    }
+  }
+
   function placeholder() {
     return el("p", "placeholder", text.locked);
   }
@@ -294,15 +315,17 @@
       return;
     }
     let problems = 0;
+    let answers = null;
     if (!pair) {
       setNotice("no_key", "error");
       problems += 1;
     } else {
       try {
-        const answers = sealed.openJson(bundle.sealed_answers, pair);
+        answers = sealed.openJson(bundle.sealed_answers, pair);
         answersBox.replaceChildren(renderAnswers(answers));
         announceOpened(answers);
       } catch (e) {
+        answers = null;
         answersBox.replaceChildren(el("p", "error-message", text.failed));
         problems += 1;
       }
@@ -326,6 +349,13 @@
       } catch (e) {
         item.querySelector(".message-body").replaceChildren(el("p", "error-message", text.failed));
         problems += 1;
+      }
+    }
+
+    if (answers && typeof answers === "object") {
+      await indexIfStale(answers, bundle);
+      if (mine !== generation) {
+        return;
       }
     }
 

@@ -20,11 +20,17 @@
  *
  * API (needs libsodium ready, staff.js and keyring.js):
  *   indexCase(ref, answers[, options]) -> Promise<boolean>
- *       Tokenise a case's decrypted answers (the object the intake form sealed) and post the
- *       tokens to /cases/<ref>/search-tokens (options.url overrides; options.csrfToken, else
+ *       Tokenise a case's decrypted answers (the object the intake form sealed) and the texts
+ *       of its searchable messages (options.texts: follow-ups and notes, decrypted; with
+ *       options.through, the newest such message's id) and post the tokens to
+ *       /cases/<ref>/search-tokens (options.url overrides; options.csrfToken, else
  *       the page's [data-csrf-token] attribute or input[name=csrf_token]). Resolves false when
  *       the keys are locked, the tab lacks the current organisation key, or the server refused.
  *       The case page calls it after it has opened a case; the queue for its unindexed rows.
+ *   messageTexts(bundle) -> Promise<{texts, through}>
+ *       The decrypted texts of a sealed bundle's (/cases/<ref>/sealed) searchable messages,
+ *       and the newest one's id (counted even when it could not be opened).
+ *   isSearchable(kind) -> boolean   a message kind searched with the case
  *   queryTokens(text) -> Promise<{keyId, tokens} | null>   null: locked or nothing to search
  *   looksLikeReference(text) -> boolean   (the same rule as intake/cases/forms.py)
  *   indexTerms(text), queryTerms(text) -> string[]   the terms before keying (for tests)
@@ -33,6 +39,8 @@
   "use strict";
 
   const MAX_TOKENS = 6000; // intake.services.search.MAX_TOKENS
+  // intake.services.search.SEARCHABLE_KINDS: what the submitter adds later, the staff's notes.
+  const SEARCHABLE_KINDS = ["submitter_follow_up", "internal_note"];
   const MAX_QUERY_TOKENS = 64; // intake.cases.forms.MAX_QUERY_TOKENS
   const KDF_CONTEXT = "RfSearch";
   const KDF_SUBKEY_ID = 1;
@@ -184,19 +192,48 @@
     return input ? input.value : "";
   }
 
+  function isSearchable(kind) {
+    return SEARCHABLE_KINDS.indexOf(kind) >= 0;
+  }
+
+  async function messageTexts(bundle) {
+    const texts = [];
+    let through = 0;
+    const messages = (bundle && bundle.messages) || [];
+    for (let i = 0; i < messages.length; i += 1) {
+      const message = messages[i];
+      if (!isSearchable(message.kind) || !message.sealed_body) {
+        continue;
+      }
+      through = Math.max(through, Number(message.id) || 0);
+      const pair = await window.Refuge.staff.orgKeyPair(message.org_key_id || bundle.org_key_id);
+      try {
+        const value = pair ? window.Refuge.sealed.openJson(message.sealed_body, pair) : null;
+        if (value && typeof value.body === "string") {
+          texts.push(value.body);
+        }
+      } catch (e) {
+        // Not openable here: the case is indexed with what could be read.
+      }
+    }
+    return { texts: texts, through: through };
+  }
+
   async function indexCase(ref, answers, options) {
     const search = await currentSearchKey();
     if (!search) {
       return false;
     }
     let terms = [];
-    answerTexts(answers).forEach(function (text) {
+    const texts = answerTexts(answers).concat((options && options.texts) || []);
+    texts.forEach(function (text) {
       terms = terms.concat(indexTerms(text));
     });
     terms = unique(terms).slice(0, MAX_TOKENS);
     const body = new URLSearchParams();
     body.set("csrf_token", csrfToken(options));
     body.set("org_key_id", String(search.keyId));
+    body.set("through", String(Number((options && options.through) || 0)));
     body.set("tokens", keyed(terms, search.key).join(" "));
     const url = (options && options.url) || "/cases/" + encodeURIComponent(ref) + "/search-tokens";
     try {
@@ -228,6 +265,8 @@
   window.Refuge.search = Object.freeze({
     MAX_TOKENS: MAX_TOKENS,
     indexCase: indexCase,
+    messageTexts: messageTexts,
+    isSearchable: isSearchable,
     queryTokens: queryTokens,
     looksLikeReference: looksLikeReference,
     indexTerms: indexTerms,
