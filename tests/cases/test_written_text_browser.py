@@ -129,5 +129,10 @@ def test_an_override_in_a_decrypted_file_name_does_not_reverse_the_page_after_it
         )
         assert x_of(page, item, "(") >= name_right - 1
         assert x_of(page, item, "(") < x_of(page, item, "KiB")
+        # The override itself is gone from the name shown and the name downloaded: with it,
+        # "photo‮gpj.exe" read (and saved) as "photoexe.jpg".
+        assert page.inner_text(f"{item} .attachment-name") == "photo_gpj.exe"
+        download = page.locator(f"{item} .attachment-download").get_attribute("download")
+        assert download == "photo_gpj.exe"
     finally:
         context.close()

@@ -269,8 +269,11 @@
     const blob = new Blob([file.bytes], { type: "application/octet-stream" });
     const href = URL.createObjectURL(blob);
     blobUrls.push(href);
+    // Slashes, control characters and the bidirectional controls become "_": a name such as
+    // "photo\u202Egpj.exe" would show, and download, as "photoexe.jpg".
     // eslint-disable-next-line no-control-regex -- control characters are what it replaces
-    const safeName = (file.name || text.file).replace(/[\\/\u0000-\u001f]/g, "_").slice(0, 200) || text.file;
+    const BIDI_AND_CONTROLS = /[\\/\u0000-\u001f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+    const safeName = (file.name || text.file).replace(BIDI_AND_CONTROLS, "_").slice(0, 200) || text.file;
     item.querySelectorAll(".attachment-download, .error-message").forEach(function (node) {
       node.remove();
     });
