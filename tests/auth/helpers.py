@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 
 import pyotp
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from intake import crypto
-from intake.models import User
+from intake.extensions import db
+from intake.models import AuditEvent, User
 from tests.builders import DEFAULT_PASSWORD
 
 _TOKEN = re.compile(
@@ -64,3 +66,14 @@ def sign_in_through_forms(
     assert first.status_code == 302, first.get_data(as_text=True)[:500]
     assert user.totp_secret
     return post_code(client, code or pyotp.TOTP(user.totp_secret).now())
+
+
+def audit_events(action: str, user: User) -> list[AuditEvent]:
+    """The audit events ``action`` recorded about ``user``."""
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent).where(
+                AuditEvent.action == action, AuditEvent.target_id == str(user.id)
+            )
+        )
+    )

@@ -10,14 +10,19 @@ from typing import Any
 
 import pyotp
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from intake.extensions import db
-from intake.models import AuditEvent, Role, User
+from intake.models import Role, User
 from intake.services import accounts, second_factor
-from tests.auth.helpers import csrf_token, derived_auth_secret, post_code, post_password
+from tests.auth.helpers import (
+    audit_events,
+    csrf_token,
+    derived_auth_secret,
+    post_code,
+    post_password,
+)
 from tests.builders import DEFAULT_PASSWORD, make_user, sign_in
 
 
@@ -25,16 +30,6 @@ from tests.builders import DEFAULT_PASSWORD, make_user, sign_in
 def cheap_key_wrapping(app: Flask) -> None:
     app.config["KEY_WRAP_OPS_LIMIT"] = 1
     app.config["KEY_WRAP_MEM_LIMIT"] = 8192
-
-
-def _events(action: str, user: User) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(
-                AuditEvent.action == action, AuditEvent.target_id == str(user.id)
-            )
-        )
-    )
 
 
 # --- replacing the authenticator app (a lost or new phone) ----------------------------------
@@ -114,7 +109,7 @@ def test_a_new_app_replaces_the_lost_one_only_once_its_code_is_confirmed(
     db.session.refresh(user)
     assert user.totp_secret == new_secret
     assert user.totp_confirmed_at is not None
-    events = _events("auth.totp_replaced", user)
+    events = audit_events("auth.totp_replaced", user)
     assert len(events) == 1
     assert events[0].detail == {"new_recovery_codes": False}
     # The lost phone's codes no longer sign in; the new app's do; the paper codes still work.
@@ -131,7 +126,7 @@ def test_a_new_app_replaces_the_lost_one_only_once_its_code_is_confirmed(
     # The confirmation is used up: the same page cannot set the secret again.
     again = _confirm_replacement(client, _token(page), _code_at_next_step(new_secret))
     assert again.status_code == 303
-    assert len(_events("auth.totp_replaced", user)) == 1
+    assert len(audit_events("auth.totp_replaced", user)) == 1
 
 
 def test_replacing_asks_for_the_password_and_counts_a_wrong_one(
@@ -144,7 +139,7 @@ def test_replacing_asks_for_the_password_and_counts_a_wrong_one(
     assert response.status_code == 303
     assert "data-totp-secret" not in response.get_data(as_text=True)
     assert "The password is not correct." in client.get("/auth/account").get_data(as_text=True)
-    failed = _events("auth.failed", user)
+    failed = audit_events("auth.failed", user)
     assert failed
     assert failed[-1].detail is not None
     assert failed[-1].detail["reason"] == "totp_replace"
@@ -180,7 +175,7 @@ def test_a_replacement_token_works_only_for_its_account_and_session_epoch(
     assert late.status_code == 303
     db.session.refresh(user)
     assert user.totp_secret != secret
-    assert not _events("auth.totp_replaced", user)
+    assert not audit_events("auth.totp_replaced", user)
 
 
 def test_with_no_recovery_codes_left_a_replacement_shows_ten_new_ones(
@@ -198,7 +193,7 @@ def test_with_no_recovery_codes_left_a_replacement_shows_ten_new_ones(
     assert shown.count("data-recovery-code>") == 10
     assert "data-totp-replaced" in shown
     assert second_factor.recovery_codes_left(user) == 10
-    assert _events("auth.totp_replaced", user)[0].detail == {"new_recovery_codes": True}
+    assert audit_events("auth.totp_replaced", user)[0].detail == {"new_recovery_codes": True}
 
 
 def test_the_replacement_reads_in_traditional_chinese(app: Flask, client: FlaskClient) -> None:

@@ -15,20 +15,10 @@ from flask.testing import FlaskClient
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, Passkey, RecoveryCode, Role, User
+from intake.models import Passkey, RecoveryCode, Role, User
 from intake.services import accounts, second_factor
-from tests.auth.helpers import csrf_token, post_code, post_password
+from tests.auth.helpers import audit_events, csrf_token, post_code, post_password
 from tests.builders import DEFAULT_PASSWORD, login_secrets, make_user, sign_in
-
-
-def _events(action: str, user: User) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(
-                AuditEvent.action == action, AuditEvent.target_id == str(user.id)
-            )
-        )
-    )
 
 
 def _invite_and_enrol(client: FlaskClient, email: str = "new@example.org") -> User:
@@ -82,7 +72,7 @@ def test_a_new_totp_secret_signs_no_one_in_until_a_current_code_confirms_it(
     assert page.count("data-recovery-code>") == 10
     db.session.refresh(user)
     assert user.totp_confirmed_at is not None
-    assert _events("auth.totp_confirmed", user)
+    assert audit_events("auth.totp_confirmed", user)
     # Confirmed once: the page is gone, and the account signs in.
     assert _confirm(client, _next_code(user))[0] == 400
     assert post_password(other, user.email).status_code == 302
@@ -114,7 +104,7 @@ def test_a_recovery_code_signs_in_once_is_audited_and_the_count_drops(
     assert post_password(client, user.email).status_code == 302
     assert post_code(client, codes[3].upper().replace("-", " ")).status_code == 302
     assert second_factor.recovery_codes_left(user) == 9
-    used = _events("auth.recovery_code_used", user)
+    used = audit_events("auth.recovery_code_used", user)
     assert len(used) == 1
     assert used[0].detail == {"left": 9}
     again = app.test_client()
@@ -165,7 +155,7 @@ def test_a_right_second_factor_lifts_the_wait_someone_else_caused(
     assert post_code(owner, _next_code(user)).status_code == 302
     db.session.refresh(user)
     assert (user.failed_logins, user.locked_until) == (0, None)
-    assert _events("auth.sign_in_wait_cleared", user)[0].detail == {"by": "totp"}
+    assert audit_events("auth.sign_in_wait_cleared", user)[0].detail == {"by": "totp"}
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,13 @@ import re
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from intake.extensions import db
-from intake.models import AuditEvent, Role, User
+from intake.models import Role
 from intake.services import accounts
-from tests.auth.helpers import csrf_token, post_password
+from tests.auth.helpers import audit_events, csrf_token, post_password
 from tests.auth.test_setup_and_account import setup_form
 from tests.builders import DEFAULT_PASSWORD, login_secrets, make_org_key, make_user, sign_in
 
@@ -25,16 +24,6 @@ from tests.builders import DEFAULT_PASSWORD, login_secrets, make_org_key, make_u
 def cheap_key_wrapping(app: Flask) -> None:
     app.config["KEY_WRAP_OPS_LIMIT"] = 1
     app.config["KEY_WRAP_MEM_LIMIT"] = 8192
-
-
-def _events(action: str, user: User) -> list[AuditEvent]:
-    return list(
-        db.session.scalars(
-            sa.select(AuditEvent).where(
-                AuditEvent.action == action, AuditEvent.target_id == str(user.id)
-            )
-        )
-    )
 
 
 def _enrol_without_confirming(client: FlaskClient, email: str = "hasty@example.org") -> str:
@@ -91,8 +80,8 @@ def test_an_invitee_who_skipped_confirming_is_told_to_ask_an_admin_not_that_the_
     assert "second factor was never confirmed" in said
     assert "Ask an admin of your organisation to reset your second factor" in said
     assert "reset-totp" not in said
-    assert _events("auth.refused_no_second_factor", hasty)
-    assert not _events("auth.refused_inactive", hasty)
+    assert audit_events("auth.refused_no_second_factor", hasty)
+    assert not audit_events("auth.refused_inactive", hasty)
 
 
 def test_a_sole_admin_who_skipped_confirming_is_given_the_operator_command(
