@@ -43,6 +43,8 @@ SELF_SERVICE = {
     "auth.change_password",
     "auth.regenerate_recovery_codes",
     "auth.remove_totp",
+    "auth.replace_totp",  # one's own authenticator app, after a lost phone
+    "auth.confirm_replaced_totp",
     "auth.passkey_registration_options",
     "auth.add_passkey",
     "auth.remove_passkey",

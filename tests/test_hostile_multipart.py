@@ -79,7 +79,7 @@ def test_a_blank_outcome_is_a_form_error_not_a_crash(
             data={"status": "closed", "outcome": " ", "from_status": case.status.value},
         )
         assert response.status_code == 400
-        assert "Choose an outcome from the list" in response.get_data(as_text=True)
+        assert "Choose an outcome to close the case" in response.get_data(as_text=True)
         db.session.expire_all()
         stored = db.session.get(Case, case.id)
         assert stored is not None
