@@ -11,8 +11,9 @@ from werkzeug.test import TestResponse
 
 from intake import crypto
 from intake.extensions import db
-from intake.models import AuditEvent, User
-from tests.builders import DEFAULT_PASSWORD
+from intake.models import AuditEvent, Role, User
+from intake.services import accounts
+from tests.builders import DEFAULT_PASSWORD, login_secrets
 
 _TOKEN = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|'
@@ -77,3 +78,26 @@ def audit_events(action: str, user: User) -> list[AuditEvent]:
             )
         )
     )
+
+
+def enrol_without_confirming(
+    client: FlaskClient, email: str, *, with_keypair: bool = False
+) -> tuple[User, str]:
+    """An invited caseworker sets a password through the link (as the browser does: only its
+    salt and the authentication secret's hash reach the server) and stops on the set-up page,
+    its TOTP pending. Returns the account and that page."""
+    user = accounts.create_user(email, Role.CASEWORKER)
+    token = accounts.enrol_token(user)
+    accounts.server_side_credentials(user, DEFAULT_PASSWORD, with_keypair=with_keypair)
+    db.session.commit()
+    response = client.post(
+        f"/auth/enrol/{token}",
+        data={
+            "csrf_token": csrf_token(client, f"/auth/enrol/{token}"),
+            "current_auth_secret": login_secrets(user).auth_secret,
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page[:300]
+    db.session.refresh(user)
+    return user, page

@@ -16,28 +16,21 @@ from flask.testing import FlaskClient
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Passkey, RecoveryCode, Role, User
-from intake.services import accounts, second_factor
-from tests.auth.helpers import audit_events, csrf_token, post_code, post_password
-from tests.builders import DEFAULT_PASSWORD, login_secrets, make_user, sign_in
+from intake.services import second_factor
+from tests.auth.helpers import (
+    audit_events,
+    csrf_token,
+    enrol_without_confirming,
+    post_code,
+    post_password,
+)
+from tests.builders import make_user, sign_in
 
 
 def _invite_and_enrol(client: FlaskClient, email: str = "new@example.org") -> User:
     """An account whose holder set a password through the link: its TOTP is pending."""
-    user = accounts.create_user(email, Role.CASEWORKER)
-    token = accounts.enrol_token(user)
-    # The password as the browser set it: only its salt and the authentication secret's hash.
-    accounts.server_side_credentials(user, DEFAULT_PASSWORD, with_keypair=False)
-    db.session.commit()
-    response = client.post(
-        f"/auth/enrol/{token}",
-        data={
-            "csrf_token": csrf_token(client, f"/auth/enrol/{token}"),
-            "current_auth_secret": login_secrets(user).auth_secret,
-        },
-    )
-    assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    assert "data-otpauth-uri" in response.get_data(as_text=True)
-    db.session.refresh(user)
+    user, page = enrol_without_confirming(client, email)
+    assert "data-otpauth-uri" in page
     return user
 
 

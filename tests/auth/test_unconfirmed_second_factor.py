@@ -12,12 +12,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from intake.extensions import db
 from intake.models import Role
 from intake.services import accounts
-from tests.auth.helpers import audit_events, csrf_token, post_password
+from tests.auth.helpers import audit_events, enrol_without_confirming, post_password
 from tests.auth.test_setup_and_account import setup_form
-from tests.builders import DEFAULT_PASSWORD, login_secrets, make_org_key, make_user, sign_in
+from tests.builders import make_org_key, make_user, sign_in
 
 
 @pytest.fixture(autouse=True)
@@ -28,19 +27,7 @@ def cheap_key_wrapping(app: Flask) -> None:
 
 def _enrol_without_confirming(client: FlaskClient, email: str = "hasty@example.org") -> str:
     """An invited colleague sets their password through the link; returns the set-up page."""
-    user = accounts.create_user(email, Role.CASEWORKER)
-    token = accounts.enrol_token(user)
-    accounts.server_side_credentials(user, DEFAULT_PASSWORD, with_keypair=True)
-    db.session.commit()
-    response = client.post(
-        f"/auth/enrol/{token}",
-        data={
-            "csrf_token": csrf_token(client, f"/auth/enrol/{token}"),
-            "current_auth_secret": login_secrets(user).auth_secret,
-        },
-    )
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
+    return enrol_without_confirming(client, email, with_keypair=True)[1]
 
 
 def _sign_in_links(page: str) -> list[str]:
