@@ -123,6 +123,12 @@ def test_triage_is_shown_in_score_order_with_refer_buttons_preselecting_entry_an
     assert "entry=uaf" in hrefs["Urgent Action Fund"]
     assert "kind=ngo_referral" in hrefs["Urgent Action Fund"]
     assert "kind=sp_urgent_appeal" in hrefs["UN SR HRDs"]
+    # A name in another script (an Arabic one on an English page) keeps its own direction.
+    assert re.findall(r'<strong dir="auto">([^<]+)</strong>', html)[:3] == [
+        "Urgent Action Fund",
+        "UN SR HRDs",
+        "Embassies",
+    ]
     assert "kind=embassy_contact" in hrefs["Embassies"]
     # The Refer button opens the form with both preselected.
     form = client.get(hrefs["UN SR HRDs"]).get_data(as_text=True)
