@@ -21,7 +21,10 @@ rather than on whichever ran during it; each path's rate is its requests over it
   answers and the routing fields) with one statement and answers 201.
 
 Rows are counted afterwards: every request wrote exactly one case (or bare row). The ratios are
-Refuge's submissions/s divided by the bare endpoint's.
+Refuge's submissions/s divided by the bare endpoint's. The detail also gives each path's CPU
+per request (Linux's /proc): in its gunicorn processes, and in PostgreSQL and Redis, which serve
+one path at a time here; ``*_cpu_ratio`` is what the CPU alone makes of the ratios. On a machine
+shared with other work the CPU varies less than the rates, so it is what compares two versions.
 """
 
 from __future__ import annotations
@@ -39,7 +42,14 @@ import time
 import urllib.parse
 from typing import Any
 
-from _common import BENCH_DATABASE_URL, BENCH_REDIS_URL, ROOT, ensure_database, write_results
+from _common import (
+    BENCH_DATABASE_URL,
+    BENCH_REDIS_URL,
+    ROOT,
+    cpu_seconds,
+    ensure_database,
+    write_results,
+)
 
 BARE_TABLE = "bench_bare_intake"
 CLIENTS = 4
@@ -176,11 +186,20 @@ def _client(job: tuple[int, str, int, bytes, int, Any]) -> tuple[int, dict[int, 
 
 def hammer(port: int, path: str, body: bytes, total: int, expected: int) -> float:
     """Submissions per second from CLIENTS processes posting ``total`` in all."""
-    return total / timed(port, path, body, total, expected)
+    return total / timed(port, path, body, total, expected)[0]
 
 
-def timed(port: int, path: str, body: bytes, total: int, expected: int) -> float:
-    """Seconds CLIENTS processes take to post ``total`` (a multiple of CLIENTS) in all."""
+# The processes whose CPU a path's requests cost: the server's (its gunicorn session), and the
+# database's and Redis's, which serve one path at a time here (the machine's own servers).
+SHARED_SERVERS = ("postgres", "redis-server")
+
+
+def timed(
+    port: int, path: str, body: bytes, total: int, expected: int, session: int = 0
+) -> tuple[float, tuple[float, float] | None]:
+    """Seconds CLIENTS processes take to post ``total`` (a multiple of CLIENTS) in all, and
+    the CPU seconds meanwhile of the server whose session is ``session`` and of PostgreSQL
+    and Redis (None without /proc, or without ``session``)."""
     per_client = total // CLIENTS
     with multiprocessing.Manager() as manager:
         barrier = manager.Barrier(CLIENTS + 1)
@@ -189,13 +208,22 @@ def timed(port: int, path: str, body: bytes, total: int, expected: int) -> float
                 _client, [(port, path, per_client, body, expected, barrier)] * CLIENTS
             )
             barrier.wait(timeout=120)
+            server_before = cpu_seconds([session]) if session else None
+            shared_before = cpu_seconds(names=SHARED_SERVERS)
             started = time.perf_counter()
             results = pending.get(timeout=600)
             seconds = time.perf_counter() - started
+            server_after = cpu_seconds([session]) if session else None
+            shared_after = cpu_seconds(names=SHARED_SERVERS)
     for wanted, statuses in results:
         if statuses != {wanted: per_client}:
             raise RuntimeError(f"{path}: expected {per_client} x {wanted}, got {statuses}")
-    return seconds
+    if None in (server_before, server_after, shared_before, shared_after):
+        return seconds, None
+    return seconds, (
+        server_after - server_before,  # type: ignore[operator]
+        shared_after - shared_before,  # type: ignore[operator]
+    )
 
 
 def prepare(cases: int) -> tuple[int, str]:
@@ -304,11 +332,24 @@ def quick(cases: int = 100_000, requests: int = 1200) -> dict[str, Any]:
         before = count_rows()
         per_round = (requests // ROUNDS // CLIENTS) * CLIENTS
         seconds = {"browser": 0.0, "nojs": 0.0, "bare": 0.0}
+        # CPU seconds per path: (its server, PostgreSQL and Redis); None without /proc.
+        cpu: dict[str, list[float] | None] = {path: [0.0, 0.0] for path in seconds}
+        turns = [
+            ("browser", refuge_port, refuge.pid, "/request", browser_body, 201),
+            ("bare", bare_port, bare.pid, "/bare", bare_body, 201),
+            ("nojs", refuge_port, refuge.pid, "/request", nojs_body, 303),
+            ("bare", bare_port, bare.pid, "/bare", bare_body, 201),
+        ]
         for _round in range(ROUNDS):
-            seconds["browser"] += timed(refuge_port, "/request", browser_body, per_round, 201)
-            seconds["bare"] += timed(bare_port, "/bare", bare_body, per_round, 201)
-            seconds["nojs"] += timed(refuge_port, "/request", nojs_body, per_round, 303)
-            seconds["bare"] += timed(bare_port, "/bare", bare_body, per_round, 201)
+            for name, port, session, path, body, status in turns:
+                took, used = timed(port, path, body, per_round, status, session)
+                seconds[name] += took
+                totals = cpu[name]
+                if used is None or totals is None:
+                    cpu[name] = None
+                else:
+                    totals[0] += used[0]
+                    totals[1] += used[1]
         after = count_rows()
     finally:
         stop(refuge)
@@ -332,9 +373,30 @@ def quick(cases: int = 100_000, requests: int = 1200) -> dict[str, Any]:
         "rate_limit": "on (Redis), limit raised out of the way",
         "note": "2-core machine shared with other work; clients run on the same cores",
     }
+    detail.update(cpu_per_request(cpu, {"browser": sent, "nojs": sent, "bare": 2 * sent}))
     record("intake_browser_ratio", browser / bare_rate, refuge_per_s=round(browser, 1), **detail)
     record("intake_nojs_ratio", nojs / bare_rate, refuge_per_s=round(nojs, 1), **detail)
     return {"browser_per_s": browser, "nojs_per_s": nojs, "bare_per_s": bare_rate, **detail}
+
+
+def cpu_per_request(cpu: dict[str, list[float] | None], requests: dict[str, int]) -> dict[str, Any]:
+    """Milliseconds of CPU per request on each path, in its server and in PostgreSQL and Redis,
+    and what the CPU alone would make of the ratios (the bare path's total ÷ the path's): on a
+    machine shared with other work these vary less than the rates do."""
+    if any(totals is None for totals in cpu.values()):
+        return {}
+    per_request = {
+        name: [seconds * 1000 / requests[name] for seconds in totals]  # type: ignore[union-attr]
+        for name, totals in cpu.items()
+    }
+    bare_total = sum(per_request["bare"])
+    figures: dict[str, Any] = {}
+    for name, (server, shared) in per_request.items():
+        figures[f"{name}_server_cpu_ms"] = round(server, 3)
+        figures[f"{name}_postgres_redis_cpu_ms"] = round(shared, 3)
+    for name in ("browser", "nojs"):
+        figures[f"{name}_cpu_ratio"] = round(bare_total / sum(per_request[name]), 3)
+    return figures
 
 
 def main() -> int:

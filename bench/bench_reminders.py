@@ -37,7 +37,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from _common import BENCH_DATABASE_URL, BENCH_REDIS_URL, ROOT, ensure_database, write_results
+from _common import (
+    BENCH_DATABASE_URL,
+    BENCH_REDIS_URL,
+    ROOT,
+    cpu_seconds,
+    ensure_database,
+    write_results,
+)
 
 
 def fill(app: Any, count: int, recipients: int) -> None:
@@ -103,29 +110,6 @@ def fill(app: Any, count: int, recipients: int) -> None:
             for case in cases
         )
         db.session.commit()
-
-
-def session_cpu_seconds(sessions: list[int]) -> float | None:
-    """CPU seconds used so far by the processes of these sessions (a worker and its pool
-    processes; Linux's /proc), or None where there is no /proc. On a shared machine CPU time
-    per e-mail varies less than the wall clock does."""
-    total, ticks = 0, os.sysconf("SC_CLK_TCK")
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return None
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue  # gone meanwhile
-        # After the name: state, ppid, pgrp, session, ..., utime (12th), stime (13th).
-        if int(fields[3]) in sessions:
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
 
 
 @dataclass
@@ -211,7 +195,7 @@ def deliver(count: int, workers: int, recipients: int) -> tuple[Delivery, Any]:
                     break
             server.arrivals.expect(recipients)  # type: ignore[attr-defined]
             sessions = [process.pid for process in processes]
-            cpu_before = session_cpu_seconds(sessions)
+            cpu_before = cpu_seconds(sessions)
             started = time.perf_counter()
             summary = reminders.scan()
             queued = time.perf_counter()
@@ -236,7 +220,7 @@ def deliver(count: int, workers: int, recipients: int) -> tuple[Delivery, Any]:
                     break
                 time.sleep(0.005)
             finished = time.perf_counter()
-            cpu_after = session_cpu_seconds(sessions)
+            cpu_after = cpu_seconds(sessions)
             db.session.remove()
         received = server.wait_for(recipients, timeout=30)
     except BaseException:
