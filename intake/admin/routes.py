@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
@@ -44,6 +45,7 @@ from intake.services import (
     accounts,
     audit_anchor,
     delivery,
+    handover,
     heartbeats,
     keys,
     recovery,
@@ -250,38 +252,168 @@ def lift_throttle(user_id: int) -> Response:
     return redirect(url_for("admin.users"))
 
 
-def _set_active(user_id: int, active: bool) -> Page:
-    _checked_action()
-    user = _user_or_404(user_id)
-    try:
-        if not active and not _confirmed():
-            accounts.refuse_deactivation(user, _me())
-            return _ask_to_confirm(
-                "deactivate", user, "admin.users", grants=accounts.active_grant_count(user)
-            )
-        accounts.set_active(user, active, _me())
-    except accounts.AccountError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(
-            _("Account activated.")
-            if active
-            else _("Account deactivated: its sessions ended and its key grants are revoked."),
-            "success",
-        )
-    return redirect(url_for("admin.users"))
-
-
 @bp.post("/users/<int:user_id>/deactivate")
 @role_required(*ADMINS)
 def deactivate(user_id: int) -> Page:
-    return _set_active(user_id, False)
+    """Deactivate a colleague's account, after a confirmation that lists the open cases and
+    awaiting referrals they hold and asks who takes them over (handover.deactivate)."""
+    _checked_action()
+    user = _user_or_404(user_id)
+    chosen = request.form.getlist("successor")
+    try:
+        accounts.refuse_deactivation(user, _me())
+        if not _confirmed():
+            return _ask_to_deactivate(user, chosen)
+        # One value: a colleague's id, or "" for nobody. A repeated field is refused.
+        successor = handover.successor_of(_one(chosen), user)
+        done = handover.deactivate(user, successor, _me())
+    except handover.HandoverError as exc:
+        return _ask_to_deactivate(user, chosen, error=str(exc)), exc.status
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.users"))
+    flash(_("Account deactivated: its sessions ended and its key grants are revoked."), "success")
+    for message, category in _handover_said(done):
+        flash(message, category)
+    return redirect(url_for("admin.users"))
+
+
+def _one(values: list[str]) -> str:
+    """The one value of a form field that may be missing (""); several are no valid value."""
+    if not values:
+        return ""
+    return values[0] if len(values) == 1 else "-"
+
+
+def _ask_to_deactivate(user: User, chosen: list[str], error: str | None = None) -> str:
+    successors = handover.successors_for(user)
+    wanted = _one(chosen)
+    return render_template(
+        "admin/confirm.html",
+        action="deactivate",
+        target=user,
+        is_me=user.id == _me().id,
+        post_to=request.path,
+        cancel_url=url_for("admin.users"),
+        confirmed=CONFIRMED,
+        empty_form=EmptyForm(),
+        grants=accounts.active_grant_count(user),
+        holdings=handover.holdings_of(user),
+        successors=successors,
+        successor_chosen=next((u.id for u in successors if str(u.id) == wanted), None),
+        successor_error=error,
+    )
+
+
+def _handover_said(done: handover.Handover) -> list[tuple[str, str]]:
+    """What the flash says after a deactivation about the cases and referrals it handed on:
+    who has them now, and what waits for someone to take it."""
+    said: list[tuple[str, str]] = []
+    email = done.successor_email or ""
+    if done.cases_given:
+        said.append(
+            (
+                ngettext(
+                    "%(num)d open case is now assigned to %(email)s.",
+                    "%(num)d open cases are now assigned to %(email)s.",
+                    done.cases_given,
+                    email=email,
+                ),
+                "success",
+            )
+        )
+    if done.referrals_given:
+        said.append(
+            (
+                ngettext(
+                    "%(num)d referral awaiting a reply is now owned by %(email)s.",
+                    "%(num)d referrals awaiting a reply are now owned by %(email)s.",
+                    done.referrals_given,
+                    email=email,
+                ),
+                "success",
+            )
+        )
+    if done.cases_refused:
+        said.append(
+            (
+                ngettext(
+                    "%(num)d open case is sealed to a key %(email)s does not hold: it is now "
+                    "unassigned and listed under Unassigned in the queue.",
+                    "%(num)d open cases are sealed to a key %(email)s does not hold: they are "
+                    "now unassigned and listed under Unassigned in the queue.",
+                    done.cases_refused,
+                    email=email,
+                ),
+                "info",
+            )
+        )
+    elif done.cases_unassigned:
+        said.append(
+            (
+                ngettext(
+                    "%(num)d open case is now unassigned: it is listed under Unassigned in the "
+                    "queue until someone takes it.",
+                    "%(num)d open cases are now unassigned: they are listed under Unassigned in "
+                    "the queue until someone takes them.",
+                    done.cases_unassigned,
+                ),
+                "info",
+            )
+        )
+    if done.referrals_left and done.successor_email:
+        said.append(
+            (
+                ngettext(
+                    "%(num)d referral awaiting a reply is on a case sealed to a key %(email)s "
+                    "does not hold: it keeps its deactivated owner.",
+                    "%(num)d referrals awaiting a reply are on cases sealed to a key %(email)s "
+                    "does not hold: they keep their deactivated owner.",
+                    done.referrals_left,
+                    email=email,
+                ),
+                "info",
+            )
+        )
+    if done.referrals_to_first_admin:
+        said.append(
+            (
+                ngettext(
+                    "Reminders for %(num)d referral now go to the first admin, %(email)s, "
+                    "until someone takes it over on its page.",
+                    "Reminders for %(num)d referrals now go to the first admin, %(email)s, "
+                    "until someone takes them over on their pages.",
+                    done.referrals_to_first_admin,
+                    email=done.first_admin_email or "—",
+                ),
+                "info",
+            )
+        )
+    to_holders = done.referrals_left - done.referrals_to_first_admin
+    if to_holders:
+        said.append(
+            (
+                ngettext(
+                    "Reminders for %(num)d referral now go to the colleague who holds its "
+                    "case, until someone takes it over on its page.",
+                    "Reminders for %(num)d referrals now go to the colleagues who hold their "
+                    "cases, until someone takes them over on their pages.",
+                    to_holders,
+                ),
+                "info",
+            )
+        )
+    return said
 
 
 @bp.post("/users/<int:user_id>/activate")
 @role_required(*ADMINS)
-def activate(user_id: int) -> Page:
-    return _set_active(user_id, True)
+def activate(user_id: int) -> Response:
+    _checked_action()
+    user = _user_or_404(user_id)
+    accounts.set_active(user, True, _me())
+    flash(_("Account activated."), "success")
+    return redirect(url_for("admin.users"))
 
 
 @bp.post("/users/<int:user_id>/role")

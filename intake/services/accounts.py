@@ -846,17 +846,24 @@ def reset_totp(user: User, actor: User) -> str:
     return enrol_token(user)
 
 
-def set_active(user: User, active: bool, actor: User) -> None:
-    if not active:
-        locks.serialise(locks.KEY_CUSTODY)
-        refuse_deactivation(user, actor)
-    user.is_active_account = active
+def deactivate(user: User, actor: User) -> None:
+    """End ``user``'s sessions and key grants and keep them from signing in, inside the
+    caller's transaction (``handover.deactivate`` also hands on what they hold)."""
+    locks.serialise(locks.KEY_CUSTODY)
+    refuse_deactivation(user, actor)
+    user.is_active_account = False
     end_all_sessions(user)
-    if not active:
-        revoke_grants(user)
-    audit.record(
-        "admin.user_activated" if active else "admin.user_deactivated", "user", user.id, actor=actor
-    )
+    revoke_grants(user)
+    audit.record("admin.user_deactivated", "user", user.id, actor=actor)
+
+
+def set_active(user: User, active: bool, actor: User) -> None:
+    if active:
+        user.is_active_account = True
+        end_all_sessions(user)
+        audit.record("admin.user_activated", "user", user.id, actor=actor)
+    else:
+        deactivate(user, actor)
     db.session.commit()
 
 

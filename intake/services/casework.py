@@ -243,7 +243,8 @@ def assignable_users(
     return db.session.scalars(query.order_by(User.email)).all()
 
 
-def can_act_on(user: User, org_key_id: int) -> bool:
+def can_act_on(user: User, org_key_id: int | None) -> bool:
+    """Whether ``user`` can act on a case sealed to ``org_key_id`` (``None``: on any key)."""
     return bool(
         db.session.scalar(
             sa.select(sa.literal(True)).where(User.id == user.id, able_to_act(org_key_id))

@@ -125,6 +125,13 @@ def _first_admin() -> int | None:
     )
 
 
+def first_admin() -> User | None:
+    """Who is reminded of a referral that no active colleague owns or holds (see
+    :func:`choose_recipient`)."""
+    admin_id = _first_admin()
+    return db.session.get(User, admin_id) if admin_id is not None else None
+
+
 def choose_recipient(
     owner_id: int | None, assignee_id: int | None, active: set[int], admin_id: int | None
 ) -> int | None:
