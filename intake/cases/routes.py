@@ -273,6 +273,8 @@ def _detail(
         assignee=people.assignee,
         # Assigned before they could act (or since then unable): the page says so.
         assignee_cannot_act=case.assignee_id is not None and case.assignee_id not in holder_ids,
+        # A deactivated holder will never act: the case needs someone else, said as such.
+        assignee_deactivated=people.assignee is not None and not people.assignee.is_active_account,
         i_can_hold=current_user.id in holder_ids,
         authors=people.authors,
         case_key=db.session.get(OrgKey, case.org_key_id),

@@ -35,6 +35,13 @@ VIEW_LABELS = {
 }
 
 
+class OwnerForm(FlaskForm):
+    """Who owns a referral (and gets its reminders). The choice is checked by the service,
+    which says why a colleague cannot own it; the list offers only those who can."""
+
+    owner_id = SelectField(_l("Give it to"), validate_choice=False)
+
+
 class ReferralForm(FlaskForm):
     entry_id = SelectField(_l("Organisation or mechanism"), validators=[DataRequired()])
     kind = SelectField(

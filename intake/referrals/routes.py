@@ -50,6 +50,7 @@ from intake.referrals.forms import (
     STEP_LABELS,
     VIEW_LABELS,
     WITHDRAW_CONFIRMED,
+    OwnerForm,
     ReferralForm,
     TransitionForm,
     UnStepForm,
@@ -383,11 +384,27 @@ STEP_FIELDS = {
 }
 
 
+def _owner_form(referral: Referral, formdata: bool = True) -> OwnerForm:
+    """Who the referral can be given to: as for a new one (:func:`_owner_choices`), with
+    nobody preset when its owner is not among them (a deactivated account, say)."""
+    form = OwnerForm() if formdata else OwnerForm(formdata=None)
+    offered = [
+        SelectChoice(str(choice.value), choice.label) for choice in _owner_choices(referral.case)
+    ]
+    form.owner_id.choices = [SelectChoice("", _("— Choose a colleague —")), *offered]
+    if not formdata:
+        owner = str(referral.owner_id)
+        form.owner_id.data = owner if any(c.value == owner for c in offered) else ""
+    return form
+
+
 def _render_detail(
     referral: Referral,
     form: TransitionForm,
     step_form: UnStepForm | None = None,
     step_error: str | None = None,
+    owner_form: OwnerForm | None = None,
+    owner_error: str | None = None,
 ) -> str:
     now = utcnow()
     overdue = referral.due_at is not None and referral.due_at < now and referral.state in AWAITING
@@ -405,10 +422,18 @@ def _render_detail(
         reprisals.draft_facts(referral) if referral.kind is ReferralKind.REPRISALS_REPORT else None
     )
     reminder_rows = referrals.reminders_of(referral)
+    owner_left = referral.owner is not None and not referral.owner.is_active_account
+    awaiting = referral.state in AWAITING
     return render_template(
         "referrals/detail.html",
         referral=referral,
         form=form,
+        owner_left=owner_left,
+        # Whom its reminders go to while its owner's account is deactivated.
+        stand_in=reminders.schedule_of(referral).recipient if owner_left and awaiting else None,
+        owner_form=owner_form or _owner_form(referral, formdata=False),
+        owner_error=owner_error,
+        can_change_owner=awaiting and current_user.role in CASE_WRITERS,
         allowed=allowed,
         reminders=reminder_rows,
         # Said only while there is no reminder yet (it reads every active staff id to find whom).
@@ -542,4 +567,34 @@ def note(referral_id: int) -> Response | tuple[Response | str, int]:
         flash(str(error), "error")
         return _render_detail(referral, TransitionForm()), error.status
     flash(_("Note saved, encrypted to the organisation key."), "success")
+    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
+
+
+@bp.post("/<int:referral_id>/owner")
+@role_required(*CASE_WRITERS)
+def change_owner(referral_id: int) -> Response | tuple[str, int]:
+    """Give the referral, and its reminders, to another colleague who can open its case."""
+    if referral_id > 2**31 - 1:
+        abort(404)
+    referral = _referral_or_404(referral_id)
+    form = _owner_form(referral)
+    chosen = (form.owner_id.data or "") if form.validate_on_submit() else ""
+    if not _small_number(chosen):
+        error = _("Choose a colleague from the list.")
+        return _render_detail(referral, TransitionForm(), owner_form=form, owner_error=error), 422
+    try:
+        referrals.change_owner(referral.id, int(chosen), current_user)
+    except referrals.ReferralError as error:
+        if referral.state not in AWAITING:  # the page shows no owner form to say it beside
+            flash(str(error), "error")
+        page = _render_detail(referral, TransitionForm(), owner_form=form, owner_error=str(error))
+        return page, error.status
+    db.session.refresh(referral)
+    flash(
+        _(
+            "The referral now belongs to %(email)s: its reminders go to them.",
+            email=referral.owner.email if referral.owner else "—",
+        ),
+        "success",
+    )
     return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)

@@ -154,6 +154,44 @@ def implied_due(
     return ImpliedDue(due, starts)
 
 
+def _check_owner(owner_id: int, case: Case) -> User:
+    """The colleague ``owner_id`` names, if they may own a referral of ``case``; reminders go
+    to the owner, so someone who cannot open the case could not act on them."""
+    owner = db.session.get(User, owner_id)
+    standing = casework.holder_standing(owner, case.org_key_id)
+    if owner is None or standing == "not_staff":
+        raise ReferralError(_l("The owner must be an active caseworker or admin."), 422)
+    if standing == "cannot_act":
+        raise ReferralError(casework.cannot_act_message(owner.email), 422)
+    return owner
+
+
+@transactional
+def change_owner(referral_id: int, owner_id: int, actor: User) -> Referral:
+    """Give a referral that still awaits a reply, and its reminders, to another colleague who
+    can open its case (as :func:`create` chooses one); audited as ``referral.owner_changed``."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        raise ReferralError(_l("This referral does not exist."), 404)
+    if referral.state not in AWAITING:
+        raise ReferralError(
+            _l("Only a referral that still awaits a reply can be given to someone else."), 409
+        )
+    owner = _check_owner(owner_id, referral.case)
+    previous = referral.owner_id
+    if previous == owner.id:
+        return referral
+    referral.owner_id = owner.id
+    audit.record(
+        "referral.owner_changed",
+        "case",
+        referral.case_id,
+        actor=actor,
+        detail={"referral": referral.id, "from_user_id": previous, "to_user_id": owner.id},
+    )
+    return referral
+
+
 @transactional
 def create(
     case_id: int,
@@ -196,13 +234,7 @@ def create(
         if not reason:
             raise ConsentRequired(_l("No consent is recorded: an admin override needs a reason."))
     if owner_id is not None:
-        # Reminders go to the owner: someone who cannot open the case could not act on them.
-        owner = db.session.get(User, owner_id)
-        standing = casework.holder_standing(owner, case.org_key_id)
-        if owner is None or standing == "not_staff":
-            raise ReferralError(_l("The owner must be an active caseworker or admin."))
-        if standing == "cannot_act":
-            raise ReferralError(casework.cannot_act_message(owner.email))
+        _check_owner(owner_id, case)
     if due_hours is not None and not 1 <= due_hours <= 24 * 366:
         raise DueHoursRefused(_l("The deadline in hours is out of range."))
     shortest = shortest_due_hours(kind)
