@@ -52,13 +52,13 @@ class Holdings:
         return bool(self.open_cases or self.awaiting_referrals)
 
 
-def _open_cases_of(user_id: int) -> sa.Select[Any]:
+def _open_cases_of(user_id: int) -> sa.Select[int, int]:
     return sa.select(Case.id, Case.org_key_id).where(
         Case.assignee_id == user_id, Case.status != CaseStatus.CLOSED
     )
 
 
-def _awaiting_referrals_of(user_id: int) -> sa.Select[Any]:
+def _awaiting_referrals_of(user_id: int) -> sa.Select[int, int, int]:
     return (
         sa.select(Referral.id, Referral.case_id, Case.org_key_id)
         .join(Case, Case.id == Referral.case_id)
@@ -67,7 +67,7 @@ def _awaiting_referrals_of(user_id: int) -> sa.Select[Any]:
 
 
 def holdings_of(user: User) -> Holdings:
-    def count(query: sa.Select[Any]) -> int:
+    def count(query: sa.Select[*tuple[Any, ...]]) -> int:
         return int(db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0)
 
     return Holdings(count(_open_cases_of(user.id)), count(_awaiting_referrals_of(user.id)))

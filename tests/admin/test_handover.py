@@ -45,7 +45,9 @@ class Desk:
 
 
 def _referral(case: Case, owner: User) -> Referral:
-    return referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, owner, owner_id=owner.id)
+    return referrals.create(
+        case.id, "test-ngo", ReferralKind.NGO_REFERRAL, owner, owner_id=owner.id
+    )
 
 
 @pytest.fixture
@@ -126,7 +128,9 @@ def test_the_confirmation_lists_what_they_hold_and_whom_it_can_go_to(desk: Desk)
     # someone without a key or a deactivated account.
     assert options_of(html) == ["", str(desk.admin.id), str(desk.alice.id)]
     assert str(viewer.id) not in options_of(html)
-    assert " selected" not in re.search(r'<select id="successor".*?</select>', html, re.S)[0]
+    select = re.search(r'<select id="successor".*?</select>', html, re.S)
+    assert select is not None
+    assert " selected" not in select.group(0)
     assert 'form="confirm-form"' in html
     assert (holders(desk), audit_count()) == before
 
@@ -263,9 +267,7 @@ def bad_successors(desk: Desk) -> dict[str, tuple[Any, str]]:
         "keyless",
     ],
 )
-def test_a_bad_choice_is_refused_beside_the_field_and_writes_nothing(
-    desk: Desk, case: str
-) -> None:
+def test_a_bad_choice_is_refused_beside_the_field_and_writes_nothing(desk: Desk, case: str) -> None:
     successor, reason = bad_successors(desk)[case]
     before = (holders(desk), audit_count())
     response = deactivate(desk, confirmed="yes", successor=successor)
