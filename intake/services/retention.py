@@ -39,10 +39,25 @@ from intake.services import audit, staff_sessions, submissions
 BATCH = 500
 
 
+def retention_days() -> int:
+    """How many days a closed case is kept (``RETENTION_DAYS``, set by whoever runs Refuge)."""
+    return int(current_app.config["RETENTION_DAYS"])
+
+
+def deleted_after(closed_at: datetime | None) -> datetime | None:
+    """The moment after which the nightly job deletes a case closed at ``closed_at`` (None for
+    a case not closed): the one rule :func:`purge_closed_cases` applies and pages show."""
+    if closed_at is None:
+        return None
+    return closed_at + timedelta(days=retention_days())
+
+
 def purge_closed_cases(now: datetime | None = None) -> int:
-    """Delete cases closed more than RETENTION_DAYS ago; returns how many."""
+    """Delete cases closed more than RETENTION_DAYS ago (:func:`deleted_after` is past);
+    returns how many."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=int(current_app.config["RETENTION_DAYS"]))
+    # closed_at + N < now, written as closed_at < now - N: the column itself is compared.
+    cutoff = now - timedelta(days=retention_days())
     deleted = 0
     while True:
         ids = list(
