@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,7 +191,7 @@ def test_the_failed_section_shows_only_when_something_failed(
     assert 'data-failed-reminders="1"' in html
 
 
-def test_a_referral_with_a_failed_reminder_is_counted_once_on_the_list(
+def test_a_caseworker_is_told_an_admin_knows_in_simplified_chinese(
     app: Flask, client: FlaskClient
 ) -> None:
     owner = make_user(Role.CASEWORKER)
@@ -200,3 +201,51 @@ def test_a_referral_with_a_failed_reminder_is_counted_once_on_the_list(
     page = flat(client.get("/referrals/?view=all&lang=zh_Hans").get_data(as_text=True))
     assert "1 条提醒无法以电子邮件发出。" in page
     assert "已通知管理员，管理员可以重新发送。" in page
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_at_390_px_the_failed_reminder_is_on_the_first_screen_with_its_reason(
+    app: Flask, live_server: Any, browser: Any, locale: str, tmp_path: Path
+) -> None:
+    from tests.builders import signed_in_context
+    from tests.public.test_accessibility import assert_accessible, no_horizontal_scroll
+
+    admin = make_user(Role.ADMIN, email="admin@example.org")
+    ana = make_user(Role.CASEWORKER, email="ana@example.org")
+    mei = make_user(Role.CASEWORKER, email="mei@example.org")
+    for number in range(25):  # the reviewer's long "Sent recently" list
+        reminder_email(ana, [sent_referral(owner=ana)], OutboxStatus.SENT, offset=f"{number}d")
+    failed = reminder_email(mei, [sent_referral(owner=mei)], OutboxStatus.FAILED)
+    failed.last_error = "SMTPRecipientsRefused"
+    db.session.commit()
+    context = signed_in_context(
+        browser,
+        app,
+        live_server.url,
+        admin,
+        viewport={"width": 390, "height": 800},
+        bypass_csp=True,  # for axe only
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/admin/reminders?lang={locale}")
+        assert no_horizontal_scroll(page)
+        row = page.locator(f'tr[data-outbox-id="{failed.id}"]')
+        assert row.evaluate("r => getComputedStyle(r).display") == "block"  # a card
+        heading = page.locator("#failed-heading").bounding_box()
+        assert heading is not None
+        assert heading["y"] < 800, heading  # it began at y=6157, after every e-mail sent
+        for part in (row.locator(".cell-why"), row.locator("button")):
+            box = part.bounding_box()
+            assert box is not None
+            assert box["x"] >= 0, box
+            assert box["x"] + box["width"] <= 390, box
+        assert "mei@example.org" in row.locator(".cell-why").inner_text()
+        assert_accessible(page, "main")
+        # For a person to look at (pytest --basetemp=DIR keeps them).
+        page.screenshot(path=str(tmp_path / f"reminders-390-{locale}-top.png"))
+        row.evaluate("element => element.scrollIntoView()")
+        page.screenshot(path=str(tmp_path / f"reminders-390-{locale}.png"))
+    finally:
+        context.close()
