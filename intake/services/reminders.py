@@ -509,7 +509,10 @@ def _unmark_queued(outbox_ids: list[int]) -> None:
 
 
 def compose(
-    row: ReminderOutbox, language: str | None = None, items: Sequence[ReminderOutbox] | None = None
+    row: ReminderOutbox,
+    language: str | None = None,
+    items: Sequence[ReminderOutbox] | None = None,
+    now: datetime | None = None,
 ) -> tuple[str, str]:
     """Subject and body in the recipient's language: references, dates, a count and links.
     No case content, ever; every e-mail of one kind has the same lines. ``items`` are a
@@ -518,7 +521,9 @@ def compose(
         items = batch_items(row.id, (OutboxStatus.PENDING, OutboxStatus.SENT))
     lines = items or [row]
     refs = _case_refs(line.referral_id for line in lines)
-    return _compose(row, lines, refs, org_zone(), _Language.of(language), base_url())
+    return _compose(
+        row, lines, refs, org_zone(), _Language.of(language), base_url(), now or utcnow()
+    )
 
 
 @dataclass(frozen=True)
@@ -538,6 +543,10 @@ class _Language:
     def gettext(self, string: str, **variables: Any) -> str:
         text = str(self.translations.ugettext(string))
         return text % variables if variables else text
+
+    def ngettext(self, singular: str, plural: str, num: int, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return str(self.translations.ungettext(singular, plural, num)) % variables
 
 
 def batch_items(batch_id: int, statuses: Iterable[OutboxStatus]) -> list[ReminderOutbox]:
@@ -631,18 +640,20 @@ def _digest(
 
 
 def _item_lines(
-    item: _Reminder, case_ref: str, zone: ZoneInfo, words: _Language, base: str
+    item: _Reminder, case_ref: str, zone: ZoneInfo, words: _Language, base: str, now: datetime
 ) -> list[str]:
-    """The same four lines for every reminder: reference, deadline, how near, link."""
+    """The same three lines for every reminder: reference, deadline and how near, link.
+
+    How near is counted from ``now`` (when the e-mail goes), as the staff pages count it:
+    not from the reminder's slot, which after a missed scan or a backdated step can be days
+    behind ("due in 0 days" for a referral a week overdue)."""
     _ = words.gettext
-    if item.offset_key.startswith("overdue-"):
-        when = _("Overdue by %(n)s day(s)", n=item.offset_key.removeprefix("overdue-"))
-    else:
-        when = _("Due in %(n)s day(s)", n=item.offset_key.removeprefix("d"))
+    deadline = local_time(item.due_at, zone, words.locale)
+    if item.due_at is not None:
+        deadline = f"{deadline} — {clock.relative(item.due_at, now, words)}"
     return [
         _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=item.referral_id),
-        _("Deadline: %(when)s", when=local_time(item.due_at, zone, words.locale)),
-        when,
+        _("Deadline: %(when)s", when=deadline),
         _("Open: %(link)s", link=f"{base}/referrals/{item.referral_id}"),
     ]
 
@@ -654,22 +665,32 @@ def _compose(
     zone: ZoneInfo,
     words: _Language,
     base: str,
+    now: datetime,
 ) -> tuple[str, str]:
-    """``base`` is :func:`intake.links.base_url`, read once per send task."""
+    """``base`` is :func:`intake.links.base_url`, read once per send task; ``now`` is when
+    the e-mail goes, from which its times left are counted."""
     _ = words.gettext
     footer = _("This message contains no case details. Sign in to Refuge to see them.")
     if row.kind == "digest":
         return _digest(row, footer, words, base)
     first_due = min((item.due_at for item in items if item.due_at), default=None)
-    subject = _(
-        "Refuge reminders: %(n)s referral(s), first due %(date)s",
-        n=len(items),
-        date=first_due.astimezone(zone).date().isoformat() if first_due else "-",
-    )
+    overdue = sum(1 for item in items if item.due_at is not None and item.due_at < now)
+    if overdue:  # the subject says so: "first due 12 Oct" hides that it was weeks ago
+        subject = _(
+            "Refuge reminders: %(n)s referral(s), %(overdue)s overdue",
+            n=len(items),
+            overdue=overdue,
+        )
+    else:
+        subject = _(
+            "Refuge reminders: %(n)s referral(s), first due %(date)s",
+            n=len(items),
+            date=first_due.astimezone(zone).date().isoformat() if first_due else "-",
+        )
     lines = [_("Referrals that need you: %(n)s", n=len(items)), ""]
     for item in items:
         case_ref = case_refs.get(item.referral_id, "-") if item.referral_id else "-"
-        lines += [*_item_lines(item, case_ref, zone, words, base), ""]
+        lines += [*_item_lines(item, case_ref, zone, words, base, now), ""]
     lines += [_("All your referrals: %(link)s", link=f"{base}/referrals/"), "", footer]
     return subject, "\n".join(lines)
 
@@ -1256,6 +1277,7 @@ def _prepare(read: _Read, now: datetime, results: dict[int, str]) -> list[_Outgo
             zone,
             languages[recipient.language],
             base,
+            now,
         )
         message = delivery.PlainMail(
             sender=sender,
