@@ -47,7 +47,12 @@ from intake.models import (
     User,
 )
 from intake.services import delivery, due_sql, referrals, reprisals
-from intake.services.deadlines import OVERDUE_DAILY, OVERDUE_EVERY_DAYS, latest_slot
+from intake.services.deadlines import (
+    OVERDUE_DAILY,
+    OVERDUE_EVERY_DAYS,
+    latest_slot,
+    reminder_slots,
+)
 from intake.services.settings import keep_timezone, org_zone, timezone_column
 
 DIGEST_LOCAL_HOUR = 7
@@ -141,7 +146,8 @@ class Schedule:
     """When a referral's reminders go out and to whom, as the scan will do it (what its page
     says before the first one is sent)."""
 
-    days_before: tuple[int, ...]  # largest first (and one on the day itself, as always)
+    days_before: tuple[int, ...]  # largest first: only those after the clock started
+    on_the_day: bool  # the reminder at the start of the due day (not if the clock started later)
     overdue_every_days: int  # OVERDUE_DAILY or OVERDUE_EVERY_DAYS, the recipient's choice
     recipient: User | None
 
@@ -153,8 +159,17 @@ def schedule_of(referral: Referral) -> Schedule:
     )
     recipient = db.session.get(User, recipient_id) if recipient_id is not None else None
     daily = recipient is not None and recipient.overdue_reminders_daily
+    wanted = tuple(sorted(set(offsets), reverse=True))
+    if referral.due_at is not None:
+        # The slots the scan will send before the deadline: none from before the clock started
+        # (a 48-hour letter gets no "14 days before"), as deadlines.reminder_slots decides.
+        start = referral.clock_started_at or referral.created_at
+        slots = reminder_slots(referral.due_at, start, org_zone(), referral.due_at, wanted)
+        fired = {slot.key for slot in slots}
+        wanted = tuple(day for day in wanted if f"d{day}" in fired)
     return Schedule(
-        days_before=tuple(sorted((day for day in offsets if day > 0), reverse=True)),
+        days_before=tuple(day for day in wanted if day > 0),
+        on_the_day=0 in wanted,
         overdue_every_days=OVERDUE_DAILY if daily else OVERDUE_EVERY_DAYS,
         recipient=recipient,
     )
