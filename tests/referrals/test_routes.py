@@ -250,7 +250,7 @@ def test_referral_pages_speak_traditional_chinese(web: Flask) -> None:
     html = client.get("/referrals/?view=all&lang=zh_Hant").get_data(as_text=True)
     assert "等待回覆" in html
     detail = client.get(f"/referrals/{referral.id}").get_data(as_text=True)  # language kept
-    assert "聯合國特別程序：緊急呼籲（60 天）" in detail
+    assert "聯合國特別程序：緊急呼籲（政府回覆期限 60 天）" in detail
 
 
 def test_referral_page_lists_its_reminders_in_words(web: Flask) -> None:
