@@ -1328,7 +1328,7 @@ def _transmit(mail: _Outgoing, now: datetime, backend: Any) -> str:
         unacknowledged = row.unacknowledged + (outcome is delivery.Outcome.UNACKNOWLEDGED)
         given_up = delivery.gives_up(row, outcome, now)
         if given_up is not None:
-            detail = reason if given_up == "refused" else f"{reason}; {given_up}"
+            detail = reason if given_up == delivery.MAILBOX_REFUSED else f"{reason}; {given_up}"
             _finish(
                 [mail.row_id],
                 now,
