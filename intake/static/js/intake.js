@@ -26,22 +26,15 @@
   const summaryList = document.getElementById("error-summary-list");
   const statusLine = document.getElementById("send-status");
   const DRAFT_KEY = "refuge-intake-draft";
-  const TOKEN_BYTES = 32;
   let busy = false;
   let pageToken = null; // the token when steps.js is not there to keep it
 
-  /* 32 random bytes, base64url without padding (what crypto.submission_token_bytes reads). */
-  function newSubmissionToken() {
-    const bytes = new Uint8Array(TOKEN_BYTES);
-    crypto.getRandomValues(bytes);
-    return btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
-
+  /* Called once sealing works, so submitter.js is there. */
   function submissionToken() {
     if (window.Refuge.steps) {
-      return window.Refuge.steps.submissionToken(newSubmissionToken);
+      return window.Refuge.steps.submissionToken(seal.newSubmissionToken);
     }
-    pageToken = pageToken || newSubmissionToken();
+    pageToken = pageToken || seal.newSubmissionToken();
     return pageToken;
   }
 
