@@ -10,8 +10,8 @@ so the annual report for a past year reads the same after the purge (issue 12). 
 e-mails that went out stay counted: sent ones that were mailed alone lose their referral
 instead of being deleted; batches never had one.
 
-Submission tokens (``services.submissions``: a request sent again is filed once) are kept a
-day, then go with this job too.
+Submission tokens (``services.submission_tokens``: a request or a follow-up sent again is
+stored once) are kept a day, then go with this job too.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from intake.models import (
     ReminderOutbox,
 )
 from intake.models.skeleton import CASE_SKELETON_COLUMNS, REFERRAL_SKELETON_COLUMNS
-from intake.services import audit, staff_sessions, submissions
+from intake.services import audit, staff_sessions, submission_tokens
 
 BATCH = 500
 
@@ -148,6 +148,6 @@ def nightly(now: datetime | None = None) -> dict[str, int]:
     forgetting submission tokens older than a day (a retry comes within minutes, not days)."""
     purged = purge_closed_cases(now)
     staff_sessions.purge_expired()
-    submissions.purge_expired_tokens(now)
+    submission_tokens.purge_expired(now)
     db.session.commit()
     return {"cases_purged": purged}
