@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, get_timezone_location
@@ -122,22 +123,42 @@ def page_time_tag(
     return tag
 
 
-def span_text(delta: timedelta) -> str:
+class Words(Protocol):
+    """Translations looked up once (an e-mail's language in a worker, a page's): ``gettext``
+    and ``ngettext`` as Flask-Babel's do them. Without one, Flask-Babel's own are used."""
+
+    def gettext(self, string: str, **variables: Any) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, num: int, **variables: Any) -> str: ...
+
+
+class _RequestWords:
+    """Flask-Babel's, in the request's language."""
+
+    gettext = staticmethod(_)
+    ngettext = staticmethod(ngettext)
+
+
+def span_text(delta: timedelta, words: Words | None = None) -> str:
     """A duration in two units, the smaller cut off (never rounded up to the bigger one)."""
+    say = words or _RequestWords
     minutes = int(abs(delta).total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     if days:
-        day_part = ngettext("%(num)d day", "%(num)d days", days)
-        return _("%(days)s %(hours)d h", days=day_part, hours=hours) if hours else day_part
+        day_part = say.ngettext("%(num)d day", "%(num)d days", days)
+        if not hours:
+            return day_part
+        return say.gettext("%(days)s %(hours)d h", days=day_part, hours=hours)
     if hours:
-        return _("%(hours)d h %(minutes)d min", hours=hours, minutes=mins)
-    return _("%(minutes)d min", minutes=mins)
+        return say.gettext("%(hours)d h %(minutes)d min", hours=hours, minutes=mins)
+    return say.gettext("%(minutes)d min", minutes=mins)
 
 
-def relative(moment: datetime, now: datetime) -> str:
+def relative(moment: datetime, now: datetime, words: Words | None = None) -> str:
     """ "in 1 day 23 h" or "3 days 2 h overdue" (relative to ``now``)."""
+    say = words or _RequestWords
     delta = moment - now
     if delta >= timedelta(0):
-        return _("in %(span)s", span=span_text(delta))
-    return _("%(span)s overdue", span=span_text(delta))
+        return say.gettext("in %(span)s", span=span_text(delta, words))
+    return say.gettext("%(span)s overdue", span=span_text(delta, words))

@@ -451,6 +451,9 @@ SUBMISSION_TOKEN_ALPHABET = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 )
 SUBMISSION_LOOKUP_CONTEXT = b"refuge-submission-token-lookup-v1"
+# A follow-up's token (one per written message at /status) is looked up under its own key and
+# with its case: no follow-up token can match a request's row, or another case's.
+FOLLOW_UP_LOOKUP_CONTEXT = b"refuge-follow-up-token-lookup-v1"
 SUBMISSION_RECEIPT_PERSON = b"rfg-receipt-key"  # BLAKE2b personalisation: at most 16 bytes
 
 
@@ -478,6 +481,12 @@ def submission_token_lookup(raw_token: bytes, server_secret: str) -> str:
     """Keyed hash of a token (hex), the only form in which the server finds it again."""
     key = hashlib.sha256(SUBMISSION_LOOKUP_CONTEXT + server_secret.encode()).digest()
     return hmac.new(key, raw_token, hashlib.sha256).hexdigest()
+
+
+def follow_up_token_lookup(raw_token: bytes, case_id: int, server_secret: str) -> str:
+    """Keyed hash (hex) of a follow-up's token together with the case it was sent for."""
+    key = hashlib.sha256(FOLLOW_UP_LOOKUP_CONTEXT + server_secret.encode()).digest()
+    return hmac.new(key, raw_token + b":%d" % case_id, hashlib.sha256).hexdigest()
 
 
 def _receipt_key(raw_token: bytes) -> bytes:

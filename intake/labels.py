@@ -69,8 +69,14 @@ OUTCOME_LABELS = {
 # --- a referral -----------------------------------------------------------------------------
 
 KIND_LABELS = {
-    ReferralKind.SP_URGENT_APPEAL: _l("UN Special Procedures: urgent appeal (60 days)"),
-    ReferralKind.SP_ALLEGATION_LETTER: _l("UN Special Procedures: allegation letter (60 days)"),
+    # The government's time to reply once the mandate writes; the referral's own first
+    # deadline (a check with the mandate) is shorter, and the form says so beside it.
+    ReferralKind.SP_URGENT_APPEAL: _l(
+        "UN Special Procedures: urgent appeal (government reply: 60 days)"
+    ),
+    ReferralKind.SP_ALLEGATION_LETTER: _l(
+        "UN Special Procedures: allegation letter (government reply: 60 days)"
+    ),
     ReferralKind.SP_LEGISLATION: _l("UN Special Procedures: draft law or policy (48 hours)"),
     ReferralKind.WGAD_OPINION: _l("Working Group on Arbitrary Detention follow-up (6 months)"),
     ReferralKind.REPRISALS_REPORT: _l("Reprisals report (by 15 April)"),

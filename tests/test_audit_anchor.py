@@ -128,6 +128,33 @@ def test_a_digest_checksum_still_matches_until_events_are_cut(app: Flask) -> Non
     assert result["checksum_matches"] is False
 
 
+def test_a_digest_after_a_scan_with_nothing_new_mails_a_checksum_that_matches(
+    app: Flask,
+) -> None:
+    """The scan moves the anchor just before the digest, so the digest usually finds nothing
+    new: its checksum still names the head. It was "0:…", which `verify --checksum` then
+    called lost events on an intact chain."""
+    _record(5)
+    assert audit_anchor.advance().ok  # the scan
+    check = audit_anchor.advance()  # the digest, nothing new since
+    assert (check.ok, check.count) == (True, 5)
+    assert check.head is not None
+    mailed = audit_anchor.checksum(check.count, check.head)
+    assert mailed.startswith("5:")
+    code, result = _verify_cli(app, "--checksum", mailed)
+    assert (code, result["checksum_matches"]) == (0, True)
+
+
+def test_a_checksum_that_is_not_one_is_refused_as_such_not_as_lost_events(app: Flask) -> None:
+    _record(2)
+    for given in ("0:21e8-ab34-3913", "nonsense", "2:zzzz-ab34-3913", "2:" + "a" * 200):
+        code, result = _verify_cli(app, "--checksum", given)
+        assert code == 1
+        assert result["checksum_matches"] is False
+        assert "not a digest's checksum" in str(result["message"])
+        assert "events were lost" not in str(result["message"])
+
+
 def test_advance_moves_the_anchor_without_a_full_walk(app: Flask) -> None:
     _record(2)
     assert audit_anchor.advance().ok

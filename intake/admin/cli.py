@@ -44,7 +44,11 @@ def verify_command(expected: str | None) -> None:
         result["checksum_matches"] = matched
         if not matched:
             ok = False
-            result["message"] += " The digest checksum given does not match: events were lost."
+            result["message"] += (
+                " The digest checksum given does not match: events were lost."
+                if audit_anchor.is_checksum(expected)
+                else " That is not a digest's checksum (COUNT:xxxx-xxxx-xxxx, COUNT from 1)."
+            )
     db.session.rollback()
     click.echo(json.dumps(result))
     if not ok:

@@ -101,6 +101,7 @@ def failed_reminders() -> str:
             (day for day in current_app.config["REMINDER_OFFSETS_DAYS"] if day > 0), reverse=True
         ),
         reminded=_reminded_referrals([*rows, *sent]),
+        failures={row.id: delivery.failure_of(row.last_error) for row in rows},
         kind_labels=KIND_LABELS,
         total=delivery.failed_count(),
         processes=heartbeats.status(),

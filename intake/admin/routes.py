@@ -49,6 +49,7 @@ from intake.services import (
     heartbeats,
     keys,
     recovery,
+    retention,
     second_factor,
     sign_in_throttle,
 )
@@ -456,13 +457,17 @@ def _render_grants(status: int = 200) -> tuple[str, int]:
         sa.select(KeyGrant, User)
         .join(User, User.id == KeyGrant.user_id)
         .where(KeyGrant.revoked_at.is_(None))
-        .order_by(KeyGrant.org_key_id, User.email)
+        .order_by(KeyGrant.org_key_id.desc(), User.email)
     ).all()
+    # The current key's grants first, apart: revoking one of them (then rotating) is what keeps
+    # a colleague out of new cases; an older key's grant only opens cases sealed before.
+    current_id = current.id if current is not None else None
     i_hold = current is not None and keys.active_grant(_me(), current) is not None
     return render_template(
         "admin/keys.html",
         org_key=current,
-        grants=grants,
+        current_grants=[row for row in grants if row[0].org_key_id == current_id],
+        older_grants=[row for row in grants if row[0].org_key_id != current_id],
         waiting=_colleagues_needing_grant(current),
         without_factor=second_factor.ids_without_second_factor(),
         i_hold=i_hold,
@@ -713,7 +718,12 @@ def _render_settings(
             org_onion=profile.onion_host,
             **translated,
         )
-    return render_template("admin/settings.html", form=form, profile_form=profile_form), status
+    return render_template(
+        "admin/settings.html",
+        form=form,
+        profile_form=profile_form,
+        retention_days=retention.retention_days(),
+    ), status
 
 
 def _profile_form(**kwargs: Any) -> ProfileForm:

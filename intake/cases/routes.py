@@ -49,7 +49,7 @@ from intake.cases.wording import PageWords, RowLabels, shown_row
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseStatus, MessageKind, OrgKey
-from intake.services import case_page, casework, keys, search
+from intake.services import case_page, casework, keys, retention, search
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError
 from intake.services.search import SearchError
@@ -286,6 +286,10 @@ def _detail(
         and not search.is_indexed(case, note_key.id),
         can_write=_can_write(),
         transitions=casework.allowed_transitions(case),
+        retention_days=retention.retention_days(),
+        deleted_after=retention.deleted_after(case.closed_at)
+        if case.status == CaseStatus.CLOSED
+        else None,
         status_form=status_form or StatusForm(formdata=None),
         assign_form=assign_form,
         hold_form=PublicStatusHoldForm(),

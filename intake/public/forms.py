@@ -239,6 +239,9 @@ class FollowUpForm(PublicForm):
         description=_l("It is encrypted for the organisation before it is stored."),
     )
     attachments = MultipleFileField(_l("Add files (optional)"))
+    # One per written message: the same follow-up sent again is stored once (a form shown
+    # again keeps it; the form after a message was sent has a new one).
+    submission_token = HiddenField(default=crypto.new_submission_token)
 
     def uploaded_files(self) -> list[FileStorage]:
         return [f for f in self.attachments.data or [] if isinstance(f, FileStorage) and f.filename]

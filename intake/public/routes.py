@@ -87,10 +87,13 @@ BROWSER_FIELDS = frozenset(
      "country", "languages", "consent_given", HONEYPOT_FIELD, "pow_challenge", "pow_nonce",
      SUBMISSION_TOKEN}
 )  # fmt: skip
+# A follow-up carries a token too, one per written message (status.js; the no-JS form's field).
 BROWSER_FOLLOW_UP_FIELDS = frozenset(
-    {"csrf_token", "code", "sealed_body", "sealed_for_submitter", "org_key_id"}
+    {"csrf_token", "code", "sealed_body", "sealed_for_submitter", "org_key_id", SUBMISSION_TOKEN}
 )
-NO_JS_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "body"})
+NO_JS_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "body", SUBMISSION_TOKEN})
+# Set on the request when a follow-up's token was used already: nothing stored, nothing counted.
+FOLLOW_UP_REPEATED = "refuge.follow_up_repeated"
 RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactly one GET
 RECEIPT_URGENT = "receipt_urgent"  # with it: the routing facts of an "Immediate" request
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
@@ -179,6 +182,12 @@ def _status_limit() -> str:
 
 def _follow_up_limit() -> str:
     return str(current_app.config.get("FOLLOW_UP_RATE_LIMIT", "10 per hour"))
+
+
+def _follow_up_counted(response: Response) -> bool:
+    """A follow-up sent again after its answer was lost (its token used already) stored
+    nothing: it does not spend the limit a second time. Everything else counts, refusals too."""
+    return not request.environ.get(FOLLOW_UP_REPEATED)
 
 
 def _failed(response: Response) -> bool:
@@ -955,14 +964,19 @@ def status() -> ViewResult:
         # written (status_detail.html): shown again in the new language, filled in; not sent,
         # not stored. (With JavaScript, status.js keeps it in the tab and posts only the code.)
         written = MultiDict({"code": code, "body": request.form.get("body", "")[:LONG_MAX]})
+        token = request.form.get(SUBMISSION_TOKEN, "")
+        if crypto.submission_token_bytes(token) is not None:  # the same message: its token
+            written[SUBMISSION_TOKEN] = token
         return _render_status(case, code, FollowUpForm(written))
     return _render_status(case, code)
 
 
 @bp.post("/status/follow-up")
-@limiter.limit(_follow_up_limit, key_func=_client_key)
+@limiter.limit(_follow_up_limit, key_func=_client_key, deduct_when=_follow_up_counted)
 @csrf.exempt
 def follow_up() -> ViewResult:
+    """A follow-up from the submitter. It carries a submission token, one per written message:
+    sent again after its answer was lost, it is stored once and answered as the first time."""
     parsed = _read_form()
     if parsed is None:
         return _refuse(_too_large_message(), 413)
@@ -974,6 +988,10 @@ def follow_up() -> ViewResult:
         return _refuse(
             _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))
         )
+    try:
+        submission_token = _submission_token(form_data)
+    except SubmissionRefused as refused:
+        return _refuse(str(refused))
     case = submissions.find_case_by_receipt(form_data.get("code", ""))
     if case is None:
         return _refuse(_("No request has this receipt code. Nothing was saved."), 404)
@@ -990,7 +1008,7 @@ def follow_up() -> ViewResult:
             key = submissions.usable_org_key(form_data.get("org_key_id"), current=org_key)
             sealed_body = submissions.check_sealed_answers(form_data.get("sealed_body"))
             own_copy = form_data.get("sealed_for_submitter")
-            submissions.add_follow_up(
+            stored = submissions.add_follow_up(
                 case,
                 org_key=key,
                 sealed_body=sealed_body,
@@ -998,7 +1016,9 @@ def follow_up() -> ViewResult:
                 sealed_for_submitter=(
                     submissions.check_sealed_answers(own_copy) if own_copy else None
                 ),
+                submission_token=submission_token,
             )
+            request.environ[FOLLOW_UP_REPEATED] = stored is None
             return jsonify({"sent": True}), 201
         form = FollowUpForm(CombinedMultiDict([files, form_data]))
         if not _csrf_ok():
@@ -1016,9 +1036,14 @@ def follow_up() -> ViewResult:
             valid = False
         if not valid:
             return _render_status(case, code, form, status=422)
-        submissions.add_follow_up_from_plaintext(
-            case, org_key=org_key, body=form.body.data or "", files=plain_files
+        stored = submissions.add_follow_up_from_plaintext(
+            case,
+            org_key=org_key,
+            body=form.body.data or "",
+            files=plain_files,
+            submission_token=submission_token,
         )
+        request.environ[FOLLOW_UP_REPEATED] = stored is None
     except SubmissionRefused as refused:
         return _refuse(str(refused), 400)
     return _render_status(case, code, sent=True)

@@ -27,6 +27,7 @@ import hmac
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -289,10 +290,22 @@ def advance() -> AnchoredCheck:
         return AnchoredCheck(walked.status, walked.checked, walked.first_bad_id, anchor)
     head = _head()
     if head is None or head[1] == anchor.last_id:
-        return AnchoredCheck(ChainStatus.INTACT, anchor.count, anchor=anchor, head=anchor.head)
+        # Nothing new since the anchor (the scan just before a digest moved it): the
+        # digest's checksum still names the head, with its count ("0:…" checked nothing).
+        return AnchoredCheck(
+            ChainStatus.INTACT, 0, anchor=anchor, head=anchor.head, count=anchor.count
+        )
     count, last_id, head_hash = head
     _write_anchor(count, last_id, head_hash)
     return AnchoredCheck(ChainStatus.INTACT, count, anchor=anchor, head=head_hash, count=count)
+
+
+_CHECKSUM = re.compile(r"[1-9][0-9]*:[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}")
+
+
+def is_checksum(text: str) -> bool:
+    """Whether ``text`` has the shape of a digest's checksum (:func:`checksum`)."""
+    return _CHECKSUM.fullmatch(text.strip()) is not None
 
 
 def matches_checksum(expected: str) -> bool:

@@ -42,6 +42,10 @@ from intake.services import audit
 
 # Attempts that may each have delivered the message; the row stops after this many.
 MAX_UNACKNOWLEDGED = 2
+# Why :func:`gives_up` ends a row's retries. A failed row's ``last_error`` is the exception's
+# class name alone for a refused mailbox, else "<class name>; <reason>" (the send task writes
+# it so; :func:`failure_of` reads it back).
+MAILBOX_REFUSED = "refused"
 NO_ACKNOWLEDGEMENT = "NoAcknowledgement"
 RETRY_WINDOW_OVER = "retry window over"
 
@@ -212,6 +216,34 @@ def _raw(error: smtplib.SMTPResponseException) -> bytes:
     return text.encode() if isinstance(text, str) else text
 
 
+class Failure(enum.Enum):
+    """Why a failed row could not be e-mailed, as an admin needs to know it to act."""
+
+    MAILBOX_REFUSED = "mailbox_refused"  # the address does not exist: correct it
+    NOT_ACKNOWLEDGED = "not_acknowledged"  # went over twice, no "250": may have arrived
+    SETTINGS_OR_SERVER = "settings_or_server"  # our settings, or the server was unreachable
+
+
+_CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAILBOX_STATUS = re.compile(r"\b5\.[12]\.\d{1,3}\b")
+
+
+def failure_of(last_error: str | None) -> Failure:
+    """Sort a failed row by what is stored of it (nothing else is kept): an exception's class
+    name alone means :func:`gives_up` found the mailbox refused; "; NoAcknowledgement" that
+    two copies went unanswered; anything else (the retry window over, or a server's reply
+    stored by an older version) is about our settings or a server we could not reach, unless
+    that reply's enhanced status code is about the mailbox (5.1.x, 5.2.x)."""
+    text = (last_error or "").strip()
+    if text.endswith("; " + NO_ACKNOWLEDGEMENT):
+        return Failure.NOT_ACKNOWLEDGED
+    if text.endswith("; " + RETRY_WINDOW_OVER):
+        return Failure.SETTINGS_OR_SERVER
+    if _CLASS_NAME.fullmatch(text) or _MAILBOX_STATUS.search(text):
+        return Failure.MAILBOX_REFUSED
+    return Failure.SETTINGS_OR_SERVER
+
+
 def retry_window() -> timedelta:
     return timedelta(hours=int(current_app.config["REMINDER_RETRY_HOURS"]))
 
@@ -228,7 +260,7 @@ class Attempted(Protocol):
 def gives_up(row: Attempted, outcome: Outcome, now: datetime) -> str | None:
     """Why this failed attempt ends the row's retries, or None to try again later."""
     if outcome is Outcome.PERMANENT:
-        return "refused"
+        return MAILBOX_REFUSED
     if outcome is Outcome.UNACKNOWLEDGED and row.unacknowledged + 1 >= MAX_UNACKNOWLEDGED:
         return NO_ACKNOWLEDGEMENT
     if now - (row.failing_since or now) >= retry_window():

@@ -47,7 +47,12 @@ from intake.models import (
     User,
 )
 from intake.services import delivery, due_sql, referrals, reprisals
-from intake.services.deadlines import OVERDUE_DAILY, OVERDUE_EVERY_DAYS, latest_slot
+from intake.services.deadlines import (
+    OVERDUE_DAILY,
+    OVERDUE_EVERY_DAYS,
+    latest_slot,
+    reminder_slots,
+)
 from intake.services.settings import keep_timezone, org_zone, timezone_column
 
 DIGEST_LOCAL_HOUR = 7
@@ -148,7 +153,8 @@ class Schedule:
     """When a referral's reminders go out and to whom, as the scan will do it (what its page
     says before the first one is sent)."""
 
-    days_before: tuple[int, ...]  # largest first (and one on the day itself, as always)
+    days_before: tuple[int, ...]  # largest first: only those after the clock started
+    on_the_day: bool  # the reminder at the start of the due day (not if the clock started later)
     overdue_every_days: int  # OVERDUE_DAILY or OVERDUE_EVERY_DAYS, the recipient's choice
     recipient: User | None
 
@@ -160,8 +166,17 @@ def schedule_of(referral: Referral) -> Schedule:
     )
     recipient = db.session.get(User, recipient_id) if recipient_id is not None else None
     daily = recipient is not None and recipient.overdue_reminders_daily
+    wanted = tuple(sorted(set(offsets), reverse=True))
+    if referral.due_at is not None:
+        # The slots the scan will send before the deadline: none from before the clock started
+        # (a 48-hour letter gets no "14 days before"), as deadlines.reminder_slots decides.
+        start = referral.clock_started_at or referral.created_at
+        slots = reminder_slots(referral.due_at, start, org_zone(), referral.due_at, wanted)
+        fired = {slot.key for slot in slots}
+        wanted = tuple(day for day in wanted if f"d{day}" in fired)
     return Schedule(
-        days_before=tuple(sorted((day for day in offsets if day > 0), reverse=True)),
+        days_before=tuple(day for day in wanted if day > 0),
+        on_the_day=0 in wanted,
         overdue_every_days=OVERDUE_DAILY if daily else OVERDUE_EVERY_DAYS,
         recipient=recipient,
     )
@@ -516,7 +531,10 @@ def _unmark_queued(outbox_ids: list[int]) -> None:
 
 
 def compose(
-    row: ReminderOutbox, language: str | None = None, items: Sequence[ReminderOutbox] | None = None
+    row: ReminderOutbox,
+    language: str | None = None,
+    items: Sequence[ReminderOutbox] | None = None,
+    now: datetime | None = None,
 ) -> tuple[str, str]:
     """Subject and body in the recipient's language: references, dates, a count and links.
     No case content, ever; every e-mail of one kind has the same lines. ``items`` are a
@@ -525,7 +543,9 @@ def compose(
         items = batch_items(row.id, (OutboxStatus.PENDING, OutboxStatus.SENT))
     lines = items or [row]
     refs = _case_refs(line.referral_id for line in lines)
-    return _compose(row, lines, refs, org_zone(), _Language.of(language), base_url())
+    return _compose(
+        row, lines, refs, org_zone(), _Language.of(language), base_url(), now or utcnow()
+    )
 
 
 @dataclass(frozen=True)
@@ -545,6 +565,10 @@ class _Language:
     def gettext(self, string: str, **variables: Any) -> str:
         text = str(self.translations.ugettext(string))
         return text % variables if variables else text
+
+    def ngettext(self, singular: str, plural: str, num: int, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return str(self.translations.ungettext(singular, plural, num)) % variables
 
 
 def batch_items(batch_id: int, statuses: Iterable[OutboxStatus]) -> list[ReminderOutbox]:
@@ -638,18 +662,20 @@ def _digest(
 
 
 def _item_lines(
-    item: _Reminder, case_ref: str, zone: ZoneInfo, words: _Language, base: str
+    item: _Reminder, case_ref: str, zone: ZoneInfo, words: _Language, base: str, now: datetime
 ) -> list[str]:
-    """The same four lines for every reminder: reference, deadline, how near, link."""
+    """The same three lines for every reminder: reference, deadline and how near, link.
+
+    How near is counted from ``now`` (when the e-mail goes), as the staff pages count it:
+    not from the reminder's slot, which after a missed scan or a backdated step can be days
+    behind ("due in 0 days" for a referral a week overdue)."""
     _ = words.gettext
-    if item.offset_key.startswith("overdue-"):
-        when = _("Overdue by %(n)s day(s)", n=item.offset_key.removeprefix("overdue-"))
-    else:
-        when = _("Due in %(n)s day(s)", n=item.offset_key.removeprefix("d"))
+    deadline = local_time(item.due_at, zone, words.locale)
+    if item.due_at is not None:
+        deadline = f"{deadline} — {clock.relative(item.due_at, now, words)}"
     return [
         _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=item.referral_id),
-        _("Deadline: %(when)s", when=local_time(item.due_at, zone, words.locale)),
-        when,
+        _("Deadline: %(when)s", when=deadline),
         _("Open: %(link)s", link=f"{base}/referrals/{item.referral_id}"),
     ]
 
@@ -661,22 +687,32 @@ def _compose(
     zone: ZoneInfo,
     words: _Language,
     base: str,
+    now: datetime,
 ) -> tuple[str, str]:
-    """``base`` is :func:`intake.links.base_url`, read once per send task."""
+    """``base`` is :func:`intake.links.base_url`, read once per send task; ``now`` is when
+    the e-mail goes, from which its times left are counted."""
     _ = words.gettext
     footer = _("This message contains no case details. Sign in to Refuge to see them.")
     if row.kind == "digest":
         return _digest(row, footer, words, base)
     first_due = min((item.due_at for item in items if item.due_at), default=None)
-    subject = _(
-        "Refuge reminders: %(n)s referral(s), first due %(date)s",
-        n=len(items),
-        date=first_due.astimezone(zone).date().isoformat() if first_due else "-",
-    )
+    overdue = sum(1 for item in items if item.due_at is not None and item.due_at < now)
+    if overdue:  # the subject says so: "first due 12 Oct" hides that it was weeks ago
+        subject = _(
+            "Refuge reminders: %(n)s referral(s), %(overdue)s overdue",
+            n=len(items),
+            overdue=overdue,
+        )
+    else:
+        subject = _(
+            "Refuge reminders: %(n)s referral(s), first due %(date)s",
+            n=len(items),
+            date=first_due.astimezone(zone).date().isoformat() if first_due else "-",
+        )
     lines = [_("Referrals that need you: %(n)s", n=len(items)), ""]
     for item in items:
         case_ref = case_refs.get(item.referral_id, "-") if item.referral_id else "-"
-        lines += [*_item_lines(item, case_ref, zone, words, base), ""]
+        lines += [*_item_lines(item, case_ref, zone, words, base, now), ""]
     lines += [_("All your referrals: %(link)s", link=f"{base}/referrals/"), "", footer]
     return subject, "\n".join(lines)
 
@@ -1263,6 +1299,7 @@ def _prepare(read: _Read, now: datetime, results: dict[int, str]) -> list[_Outgo
             zone,
             languages[recipient.language],
             base,
+            now,
         )
         message = delivery.PlainMail(
             sender=sender,
@@ -1298,7 +1335,7 @@ def _transmit(mail: _Outgoing, now: datetime, backend: Any) -> str:
         unacknowledged = row.unacknowledged + (outcome is delivery.Outcome.UNACKNOWLEDGED)
         given_up = delivery.gives_up(row, outcome, now)
         if given_up is not None:
-            detail = reason if given_up == "refused" else f"{reason}; {given_up}"
+            detail = reason if given_up == delivery.MAILBOX_REFUSED else f"{reason}; {given_up}"
             _finish(
                 [mail.row_id],
                 now,

@@ -10,8 +10,8 @@ so the annual report for a past year reads the same after the purge (issue 12). 
 e-mails that went out stay counted: sent ones that were mailed alone lose their referral
 instead of being deleted; batches never had one.
 
-Submission tokens (``services.submissions``: a request sent again is filed once) are kept a
-day, then go with this job too.
+Submission tokens (``services.submission_tokens``: a request or a follow-up sent again is
+stored once) are kept a day, then go with this job too.
 """
 
 from __future__ import annotations
@@ -34,15 +34,30 @@ from intake.models import (
     ReminderOutbox,
 )
 from intake.models.skeleton import CASE_SKELETON_COLUMNS, REFERRAL_SKELETON_COLUMNS
-from intake.services import audit, staff_sessions, submissions
+from intake.services import audit, staff_sessions, submission_tokens
 
 BATCH = 500
 
 
+def retention_days() -> int:
+    """How many days a closed case is kept (``RETENTION_DAYS``, set by whoever runs Refuge)."""
+    return int(current_app.config["RETENTION_DAYS"])
+
+
+def deleted_after(closed_at: datetime | None) -> datetime | None:
+    """The moment after which the nightly job deletes a case closed at ``closed_at`` (None for
+    a case not closed): the one rule :func:`purge_closed_cases` applies and pages show."""
+    if closed_at is None:
+        return None
+    return closed_at + timedelta(days=retention_days())
+
+
 def purge_closed_cases(now: datetime | None = None) -> int:
-    """Delete cases closed more than RETENTION_DAYS ago; returns how many."""
+    """Delete cases closed more than RETENTION_DAYS ago (:func:`deleted_after` is past);
+    returns how many."""
     now = now or utcnow()
-    cutoff = now - timedelta(days=int(current_app.config["RETENTION_DAYS"]))
+    # closed_at + N < now, written as closed_at < now - N: the column itself is compared.
+    cutoff = now - timedelta(days=retention_days())
     deleted = 0
     while True:
         ids = list(
@@ -133,6 +148,6 @@ def nightly(now: datetime | None = None) -> dict[str, int]:
     forgetting submission tokens older than a day (a retry comes within minutes, not days)."""
     purged = purge_closed_cases(now)
     staff_sessions.purge_expired()
-    submissions.purge_expired_tokens(now)
+    submission_tokens.purge_expired(now)
     db.session.commit()
     return {"cases_purged": purged}

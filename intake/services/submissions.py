@@ -12,7 +12,8 @@ What is stored for a request (DESIGN §1, §3):
   ``reply_public_key``. The code itself is never stored.
 - with a submission token (one per filled form, sent again with every retry), a
   ``SubmissionToken`` row for a day: an HMAC of the token, and the receipt code encrypted under
-  a key derived from the token, so that a retry gets the same receipt and files nothing.
+  a key derived from the token, so that a retry gets the same receipt and files nothing
+  (:mod:`intake.services.submission_tokens`; a follow-up's token works the same way).
 
 The file envelope (what a sealed attachment opens to) is the UTF-8 JSON header
 ``{"name": …, "type": …, "size": …}``, one newline byte, then the file's bytes. JSON escapes
@@ -34,7 +35,6 @@ import functools
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, overload
 
 import sqlalchemy as sa
@@ -54,11 +54,10 @@ from intake.models import (
     OrgKey,
     OrgSetting,
     SealedBy,
-    SubmissionToken,
     directory_version,
     queue_state,
 )
-from intake.services import audit, consent, key_pins, search, triage
+from intake.services import audit, consent, key_pins, search, submission_tokens, triage
 from intake.services.errors import ServiceError
 from intake.services.transactions import transactional
 from intake.services.triage import Routing
@@ -535,55 +534,22 @@ def _receipt() -> tuple[str, str, str]:
 # ---------------------------------------------------------------------------------------------
 # Submission tokens: a request sent again (its answer lost on the way) is filed once
 
-SUBMISSION_TOKEN_TTL = timedelta(hours=24)
-
 
 def _claim_token(raw_token: bytes, receipt_code: str) -> str | None:
-    """Claim the token for this request, first thing in its transaction: None if it is ours
-    now, else the token's row was there (or a concurrent attempt committed it meanwhile) and
-    the receipt code it holds is returned.
+    """Claim the token for this request, first thing in its transaction
+    (:func:`submission_tokens.claim`): None if it is ours now, else the receipt code that the
+    request which claimed it first keeps for its retries.
 
-    ``INSERT … ON CONFLICT DO NOTHING``: on PostgreSQL a second attempt with the same token
-    waits on the first one's uncommitted row and inserts nothing once it commits (or claims
-    the token if it rolled back), so two attempts at once file one case. It comes before the
-    case and the audit chain head's lock, so that lock is held no longer than before."""
-    lookup = crypto.submission_token_lookup(raw_token, current_app.config["SECRET_KEY"])
-    db.session.flush()  # what the session holds goes first, as an autoflush would send it
-    claimed = (
-        db.session.connection()
-        .execute(
-            _claim_statement(db.session.get_bind().dialect.name),
-            {
-                "lookup": lookup,
-                "sealed_receipt": crypto.seal_receipt_for_token(receipt_code, raw_token),
-                "created_at": utcnow(),
-            },
-        )
-        .scalar()
-    )
-    if claimed is not None:
+    It comes before the case and the audit chain head's lock, so that lock is held no longer
+    than before."""
+    lookup = submission_tokens.request_lookup(raw_token)
+    sealed_receipt = crypto.seal_receipt_for_token(receipt_code, raw_token)
+    if submission_tokens.claim(lookup, sealed_receipt) is submission_tokens.Claim.NEW:
         return None
-    # A new statement: under READ COMMITTED it sees the row the other attempt committed.
-    sealed = db.session.scalar(
-        sa.select(SubmissionToken.sealed_receipt).where(SubmissionToken.lookup == lookup)
-    )
-    if sealed is None:  # pragma: no cover — the conflicting row was purged in between
+    earlier = submission_tokens.sealed_receipt(lookup)
+    if earlier is None:  # pragma: no cover — the conflicting row was purged in between
         raise SubmissionRefused(_l("This request could not be sent. Please send it again."))
-    return crypto.open_receipt_for_token(sealed, raw_token)
-
-
-@functools.cache
-def _claim_statement(dialect: str) -> Any:
-    """The claim's INSERT, built once per dialect with bound parameters (Core, on the
-    session's connection: no ORM work per submission)."""
-    table = SubmissionToken.__table__
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(table)
-        .values({column.name: sa.bindparam(column.name, type_=column.type) for column in table.c})
-        .on_conflict_do_nothing(index_elements=[table.c.lookup])
-        .returning(table.c.lookup)
-    )
+    return crypto.open_receipt_for_token(earlier, raw_token)
 
 
 def _earlier_submission(receipt_code: str) -> Submission:
@@ -596,15 +562,6 @@ def _earlier_submission(receipt_code: str) -> Submission:
             _l("This request was sent already and is no longer open. Nothing was saved.")
         )
     return Submission(case_id=case_id, receipt_code=receipt_code, repeated=True)
-
-
-def purge_expired_tokens(now: datetime | None = None) -> int:
-    """Forget submission tokens older than a day (the retention job); returns how many."""
-    cutoff = (now or utcnow()) - SUBMISSION_TOKEN_TTL
-    result = db.session.execute(
-        sa.delete(SubmissionToken).where(SubmissionToken.created_at < cutoff)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @transactional
@@ -766,11 +723,20 @@ def add_follow_up(
     sealed_body: str,
     sealed_files: list[bytes],
     sealed_for_submitter: str | None = None,
-) -> CaseMessage:
+    submission_token: bytes | None = None,
+) -> CaseMessage | None:
     """A sealed follow-up message (and files) from the submitter; ``sealed_for_submitter`` is
-    the same message sealed to the case's reply key, for the submitter to reread."""
+    the same message sealed to the case's reply key, for the submitter to reread.
+
+    ``submission_token`` (the raw bytes of the message's token, one per written message): a
+    token this case's follow-ups used already stores nothing and returns None — the message
+    was sent (its answer was lost on the way), and the caller answers as it did then."""
     check_file_count(len(sealed_files))
     check_padded_files(sealed_files)
+    if submission_token is not None:
+        lookup = submission_tokens.follow_up_lookup(submission_token, case.id)
+        if submission_tokens.claim(lookup) is submission_tokens.Claim.SEEN:
+            return None
     message = CaseMessage(
         case_id=case.id,
         kind=MessageKind.SUBMITTER_FOLLOW_UP,
@@ -803,8 +769,14 @@ def add_follow_up(
 
 @transactional
 def add_follow_up_from_plaintext(
-    case: Case, *, org_key: OrgKey, body: str, files: list[PlainFile]
-) -> CaseMessage:
+    case: Case,
+    *,
+    org_key: OrgKey,
+    body: str,
+    files: list[PlainFile],
+    submission_token: bytes | None = None,
+) -> CaseMessage | None:
+    """The no-JavaScript path: seal first, then store as :func:`add_follow_up` does."""
     check_plain_files(files)
     return add_follow_up(
         case,
@@ -816,4 +788,5 @@ def add_follow_up_from_plaintext(
             if case.reply_public_key
             else None
         ),
+        submission_token=submission_token,
     )

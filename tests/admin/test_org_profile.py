@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -185,6 +186,12 @@ def test_the_description_and_response_time_can_be_written_per_public_language(
     again = client.get("/admin/settings").text
     assert ARABIC in again
     assert 'id="profile-translations" open' in again
+    # It says, while folded, which languages still show the text above somewhere (a reviewer
+    # read "within 2 working days" on the French pages and nothing had said so).
+    unwritten = re.search(r"<p class=\"hint\" data-profile-unwritten>([^<]+)</p>", again)
+    assert unwritten is not None
+    assert "Français" in unwritten.group(1)
+    assert "العربية" not in unwritten.group(1)  # both its fields are written
     # Emptied again: the Arabic pages fall back to the text above.
     client.post("/admin/settings/profile", data=PROFILE)
     assert "We help human rights defenders in East Asia." in public.get("/?lang=ar").text

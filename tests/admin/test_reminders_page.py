@@ -85,7 +85,7 @@ def test_each_reminder_names_its_cases_kinds_and_entries_read_at_once(
     assert re.search(r"Referral \d+", html) is None  # no internal ids
     shown = re.sub(r"\s+", " ", html)
     entry = '<bdi dir="auto">Committee to Protect Journalists</bdi>'
-    appeal_kind = "UN Special Procedures: urgent appeal (60 days)"
+    appeal_kind = "UN Special Procedures: urgent appeal (government reply: 60 days)"
     assert f"{appeal.case.ref}</a> · {appeal_kind} · {entry}" in shown
     assert f"{ngo.case.ref}</a> · Referral to an organisation · {entry}" in shown
     chinese = client.get("/admin/reminders?lang=zh_Hans").get_data(as_text=True)

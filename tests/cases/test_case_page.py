@@ -162,3 +162,15 @@ def test_the_next_action_names_the_nearest_deadline_and_what_it_is(
     assert "referral to UN Working Group on Arbitrary Detention" in block
     assert "in 1 day 2" in block  # 47 h less the seconds the request took: "in 1 day 22/23 h"
     assert "1 d<" not in block
+
+
+def test_the_case_page_says_which_language_the_form_was_filled_in(
+    client: FlaskClient, org: OrgKeyPair
+) -> None:
+    """Staff saw "Languages —" for a request filled in French, and had to read it to know."""
+    case = make_case(org, locale="fr", languages=[])
+    sign_in(client, Role.CASEWORKER)
+    html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert "<dd data-form-language>French</dd>" in html
+    chinese = client.get(f"/cases/{case.ref}?lang=zh_Hant").get_data(as_text=True)
+    assert "<dt>表單語言</dt><dd data-form-language>法文</dd>" in chinese

@@ -126,6 +126,7 @@ def test_neither_the_token_nor_the_receipt_code_is_stored(
     assert repr(raw) not in stored
     row = db.session.scalars(sa.select(SubmissionToken)).one()
     assert row.lookup == crypto.submission_token_lookup(raw, TEST_SECRET)
+    assert row.sealed_receipt is not None
     assert crypto.open_receipt_for_token(row.sealed_receipt, raw) == code
     with pytest.raises(crypto.InvalidCiphertext):
         crypto.open_receipt_for_token(row.sealed_receipt, bytes(32))

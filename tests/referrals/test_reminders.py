@@ -496,17 +496,50 @@ def test_reminders_reach_each_caseworker_in_the_language_they_chose(
     english_owner = make_user(Role.CASEWORKER, email="london@example.org")
     sent_referral(sent_at=SENT, owner=english_owner, org=make_org_key())
     queued, enqueue = collect()
-    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
-    send_all(queued)
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    for outbox_id in queued:
+        reminders.send(outbox_id, now=now)
     by_recipient = {m.recipients[0]: m for m in smtp_server.wait_for(2)}
     chinese = by_recipient[owner.email]
     body = chinese.body
     assert "此郵件不含任何案件內容" in body
-    assert "7 天後到期" in body
+    assert "7 天後" in body
     assert "Refuge 提醒" in str(make_header(decode_header(chinese.message["Subject"])))
     english = by_recipient[english_owner.email].body
-    assert "Due in 7 day(s)" in english
+    assert "— in 7 days" in english
     assert CANARY not in body + english
+
+
+def test_a_reminder_sent_late_says_the_real_time_left_not_its_slot(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    """The scan wrote the "7 days before" reminder, then nothing was sent for a fortnight (a
+    worker down): the e-mail counts from when it goes, as the staff pages do. It said "Due in 7
+    day(s)" of a referral a week overdue."""
+    sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    late = DUE + timedelta(days=6, hours=21, minutes=10)
+    for outbox_id in queued:
+        reminders.send(outbox_id, now=late)
+    (message,) = smtp_server.wait_for(1)
+    assert "6 days 21 h overdue" in message.body
+    assert "Due in" not in message.body
+    subject = str(make_header(decode_header(message.message["Subject"])))
+    assert subject == "Refuge reminders: 1 referral(s), 1 overdue"
+
+
+def test_a_reminder_of_a_deadline_hours_away_says_hours(mail_app: Flask) -> None:
+    """A 48-hour letter's "1 day before" reminder read "Due in 1 day(s)" with 8 hours left."""
+    referral = sent_referral(sent_at=SENT)
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=1), enqueue=enqueue)
+    row = db.session.get_one(ReminderOutbox, queued[0])
+    subject, body = reminders.compose(row, now=DUE - timedelta(hours=7, minutes=59))
+    assert "— in 7 h 59 min" in body
+    assert f"referral {referral.id}" in body
+    assert subject.startswith("Refuge reminders: 1 referral(s), first due 2026-10-31")
 
 
 # --- refusals that are configuration faults, servers that never acknowledge ----------------------

@@ -250,7 +250,7 @@ def test_referral_pages_speak_traditional_chinese(web: Flask) -> None:
     html = client.get("/referrals/?view=all&lang=zh_Hant").get_data(as_text=True)
     assert "等待回覆" in html
     detail = client.get(f"/referrals/{referral.id}").get_data(as_text=True)  # language kept
-    assert "聯合國特別程序：緊急呼籲（60 天）" in detail
+    assert "聯合國特別程序：緊急呼籲（政府回覆期限 60 天）" in detail
 
 
 def test_referral_page_lists_its_reminders_in_words(web: Flask) -> None:
@@ -370,6 +370,35 @@ def test_the_reminder_schedule_is_the_one_the_scan_follows(web: Flask) -> None:
     db.session.commit()
     daily = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
     assert "期限前 14、7、3和1 天及當天寄出，逾期後每天寄出" in daily
+
+
+@pytest.mark.parametrize(
+    ("hours_given", "started_at_hour", "expected"),
+    [
+        # A draft-law letter's 48 hours: "1 day before" and the due day's morning, no more.
+        (48, 10, "They go out 1 days before the deadline and on the day, then once a week"),
+        # 20 hours from 22:00: the due day starts after the clock did, "1 day before" not.
+        (20, 22, "They go out on the day of the deadline, then once a week"),
+        # 8 hours, same day: nothing before the deadline can go out.
+        (8, 9, "The deadline is too close for a reminder before it"),
+    ],
+)
+def test_a_short_deadline_lists_only_the_reminders_it_will_get(
+    web: Flask, hours_given: int, started_at_hour: int, expected: str
+) -> None:
+    """A reviewer read "14, 7, 3, and 1 days before" on a 48-hour letter, which got only the
+    "1 day" reminder (the scan skips slots from before the clock started)."""
+    referral = sent_referral()
+    start = datetime(2027, 3, 1, started_at_hour, 0, tzinfo=UTC)  # the zone is UTC here
+    referral.clock_started_at = start
+    referral.due_at = start + timedelta(hours=hours_given)
+    db.session.commit()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    schedule = page[page.index("data-reminder-schedule") :][:600]
+    assert expected in schedule
+    assert "14, 7" not in schedule
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@
  * Every attempt at one filled form carries the same submission token (made at the first Send,
  * kept with the tab's answers by steps.js): when an answer is lost on the way and the person
  * sends again, the server files the request once and answers with the same receipt code.
+ * While it is being sent the form is busy (aria-busy; Send and the step navigation disabled,
+ * the "sending" line on screen), so nothing can be edited that would not be sent.
  * If anything fails, the form and everything typed stay as they are. If this browser cannot
  * seal (libsodium blocked or not loaded, WebAssembly refused), the person is told and asked
  * before the form is posted for the server to seal (the no-JavaScript path): never silently.
@@ -26,22 +28,15 @@
   const summaryList = document.getElementById("error-summary-list");
   const statusLine = document.getElementById("send-status");
   const DRAFT_KEY = "refuge-intake-draft";
-  const TOKEN_BYTES = 32;
   let busy = false;
   let pageToken = null; // the token when steps.js is not there to keep it
 
-  /* 32 random bytes, base64url without padding (what crypto.submission_token_bytes reads). */
-  function newSubmissionToken() {
-    const bytes = new Uint8Array(TOKEN_BYTES);
-    crypto.getRandomValues(bytes);
-    return btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
-
+  /* Called once sealing works, so submitter.js is there. */
   function submissionToken() {
     if (window.Refuge.steps) {
-      return window.Refuge.steps.submissionToken(newSubmissionToken);
+      return window.Refuge.steps.submissionToken(seal.newSubmissionToken);
     }
-    pageToken = pageToken || newSubmissionToken();
+    pageToken = pageToken || seal.newSubmissionToken();
     return pageToken;
   }
 
@@ -329,6 +324,29 @@
     }
   }
 
+  /* While the request is being sent (it can take seconds on Tor or a phone), the form is
+   * busy: Send and the step navigation are disabled (steps.js), so nobody goes back and edits
+   * answers that will not be sent, and the "sending" line is scrolled into view (it is a live
+   * status region, so it is also announced). When the send fails, everything works again. */
+  const sendButton = document.getElementById("send-request");
+  function setBusy(on) {
+    busy = on;
+    sendButton.disabled = on;
+    if (on) {
+      form.setAttribute("aria-busy", "true");
+    } else {
+      form.removeAttribute("aria-busy");
+    }
+    if (window.Refuge.steps) {
+      window.Refuge.steps.lock(on);
+    }
+  }
+
+  function sayStatus(message) {
+    statusLine.textContent = message;
+    statusLine.scrollIntoView({ block: "nearest" });
+  }
+
   const sealFailed = document.getElementById("seal-failed");
   function askBeforeServerSealing() {
     statusLine.textContent = "";
@@ -357,13 +375,14 @@
       showErrors(errors);
       return;
     }
-    busy = true;
-    statusLine.textContent = data.msgSealing;
+    setBusy(true);
+    sayStatus(data.msgSealing);
     if (!(await canSeal())) {
-      busy = false;
+      setBusy(false);
       askBeforeServerSealing();
       return;
     }
+    let failure = null;
     try {
       const token = submissionToken();
       const answers = {};
@@ -377,26 +396,29 @@
         body.append("submission_token", token);
         return body;
       }, function () {
-        statusLine.textContent = data.msgWorking;
+        sayStatus(data.msgWorking);
       });
       statusLine.textContent = "";
-      if (!sent.ok || !sent.result.receipt_code) {
-        showErrors([{ message: (sent.result && sent.result.error) || data.msgFailed }]);
-        return;
+      if (sent.ok && sent.result.receipt_code) {
+        if (keepDraft) {
+          localStorage.removeItem(DRAFT_KEY);
+        }
+        pageToken = null;
+        if (window.Refuge.steps) {
+          window.Refuge.steps.forget(); // the answers, and the token with them
+        }
+        showReceipt(sent.result.receipt_code);
+      } else {
+        failure = (sent.result && sent.result.error) || data.msgFailed;
       }
-      if (keepDraft) {
-        localStorage.removeItem(DRAFT_KEY);
-      }
-      pageToken = null;
-      if (window.Refuge.steps) {
-        window.Refuge.steps.forget(); // the answers, and the token with them
-      }
-      showReceipt(sent.result.receipt_code);
     } catch (error) {
       statusLine.textContent = "";
-      showErrors([{ message: navigator.onLine === false ? data.msgOffline : data.msgFailed }]);
+      failure = navigator.onLine === false ? data.msgOffline : data.msgFailed;
     } finally {
-      busy = false;
+      setBusy(false);
+    }
+    if (failure) {
+      showErrors([{ message: failure }]); // after setBusy(false): it may change the step
     }
   });
 })();

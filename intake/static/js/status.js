@@ -108,16 +108,54 @@
   // A language button (base.html: it submits this form, as without JavaScript) must not post
   // the message in the clear: the message waits in this tab, and only the code is posted
   // (#status-language) to the page in that language, which puts the message back.
+  //
+  // The message being sent waits there too, with its submission token (one per written
+  // message): if the answer is lost on the way (the server may have stored it), the retry,
+  // even after a reload, sends the same token and the server stores the message once. Text
+  // changed since is a new message with a new token. The entry names its case by a hash of
+  // the receipt code, so that another case's page in this tab never takes it up.
   const DRAFT = "refuge.status-draft";
+  const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+  let draftFor = null; // the hash of this page's receipt code, once libsodium is ready
+  let pending = null; // {body, token}: the message sent last and not yet known to be stored
+
+  function caseTag() {
+    if (draftFor === null) {
+      const code = seal.normaliseCode(codeInput.value) || codeInput.value;
+      draftFor = sodium.to_hex(sodium.crypto_generichash(16, sodium.from_string("refuge-status-draft-v1:" + code)));
+    }
+    return draftFor;
+  }
+
+  function keepDraft(text, token) {
+    try {
+      window.sessionStorage.setItem(DRAFT, JSON.stringify({ for: caseTag(), body: text, token: token || null }));
+    } catch (error) {
+      // Storage refused (private mode): the message stays in the form, the token in memory.
+    }
+  }
+
+  function forgetDraft() {
+    try {
+      window.sessionStorage.removeItem(DRAFT);
+    } catch (error) {
+      // nothing kept
+    }
+  }
+
+  /* The token of the message being sent: the same one for the same text as last time. */
+  function tokenFor(text) {
+    if (!pending || pending.body !== text) {
+      pending = { body: text, token: seal.newSubmissionToken() };
+    }
+    keepDraft(pending.body, pending.token);
+    return pending.token;
+  }
 
   function changeLanguage(button) {
     const body = form.elements.namedItem("body");
-    try {
-      if (body.value) {
-        window.sessionStorage.setItem(DRAFT, body.value);
-      }
-    } catch (error) {
-      // Storage refused (private mode): the language still changes.
+    if (body.value) {
+      keepDraft(body.value, pending && pending.body === body.value ? pending.token : null);
     }
     const codeOnly = document.getElementById("status-language");
     codeOnly.action = button.dataset.languageUrl;
@@ -127,21 +165,28 @@
   function restoreDraft() {
     let draft = null;
     try {
-      draft = window.sessionStorage.getItem(DRAFT);
-      window.sessionStorage.removeItem(DRAFT);
+      draft = JSON.parse(window.sessionStorage.getItem(DRAFT) || "null");
     } catch (error) {
       return;
     }
+    if (!draft || typeof draft !== "object" || draft.for !== caseTag() || typeof draft.body !== "string") {
+      return; // none, or another case's
+    }
     const body = form.elements.namedItem("body");
-    if (draft && !body.value) {
-      body.value = draft;
+    if (!body.value) {
+      body.value = draft.body;
+    }
+    if (typeof draft.token === "string" && TOKEN_PATTERN.test(draft.token)) {
+      pending = { body: draft.body, token: draft.token }; // kept until it is known to be stored
+    } else {
+      forgetDraft(); // a language change's draft: back in the form, done
     }
   }
 
   if (form) {
     const data = form.dataset;
     const statusLine = document.getElementById("send-status");
-    restoreDraft();
+    seal.ready().then(restoreDraft);
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       if (event.submitter && event.submitter.dataset.languageUrl) {
@@ -166,15 +211,19 @@
       busy = true;
       statusLine.textContent = data.msgSealing;
       try {
+        await seal.ready();
+        const text = body.value; // what is sealed is what the token was made for
+        const token = tokenFor(text);
         const sent = await seal.send(form, data.keyUrl, Array.from(files.files || []), function (keyInfo) {
           const payload = new FormData();
           payload.append("code", codeInput.value);
           payload.append("org_key_id", String(keyInfo.org_key_id));
-          payload.append("sealed_body", seal.sealObject({ body: body.value }, keyInfo));
+          payload.append("sealed_body", seal.sealObject({ body: text }, keyInfo));
+          payload.append("submission_token", token);
           // A second copy to this person's own reply key, so they can reread it here.
           const own = seal.normaliseCode(codeInput.value);
           if (own) {
-            payload.append("sealed_for_submitter", seal.sealObject({ body: body.value },
+            payload.append("sealed_for_submitter", seal.sealObject({ body: text },
               { public_key: seal.replyKeypair(own).publicKey }));
           }
           return payload;
@@ -184,7 +233,9 @@
           showProblems([(sent.result && sent.result.error) || data.msgFailed]);
           return;
         }
-        showSent(body.value);
+        pending = null;
+        forgetDraft();
+        showSent(text);
         body.value = "";
         files.value = "";
         statusLine.textContent = data.msgSent;

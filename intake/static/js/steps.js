@@ -30,6 +30,7 @@
   const review = document.getElementById("review-list");
   let current = 0;
   let keptToken = null;
+  let locked = false; // while the request is being sent: no step changes (intake.js)
 
   function keptFields() {
     return Array.from(form.querySelectorAll("textarea, input[type=text]:not([name=website]), select"));
@@ -181,6 +182,9 @@
   }
 
   function show(index, focus) {
+    if (locked) {
+      return; // what is being sent is what was answered: no step to go to and edit meanwhile
+    }
     current = Math.max(0, Math.min(index, steps.length - 1));
     steps.forEach(function (step, position) {
       step.hidden = position !== current;
@@ -206,6 +210,23 @@
       if (title) {
         title.setAttribute("tabindex", "-1");
         title.focus();
+      }
+    }
+  }
+
+  /* While a request is being sent, the step navigation (Back, Next, Skip, the review's links)
+   * is disabled, so that nobody lands on an earlier step and edits answers that are not sent;
+   * unlocked when the send failed. */
+  function lock(on) {
+    locked = on;
+    for (const control of [back, next, skip, ...review.querySelectorAll("button")]) {
+      control.disabled = on;
+    }
+    for (const link of review.querySelectorAll("a")) {
+      if (on) {
+        link.setAttribute("aria-disabled", "true");
+      } else {
+        link.removeAttribute("aria-disabled");
       }
     }
   }
@@ -271,6 +292,7 @@
     show: show,
     showStepOf: showStepOf,
     forget: forget,
+    lock: lock,
     submissionToken: submissionToken,
   });
 })();

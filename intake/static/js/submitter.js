@@ -118,6 +118,15 @@
     }
   }
 
+  /* A submission token: 32 random bytes, base64url without padding (what
+   * crypto.submission_token_bytes reads). One per filled intake form, one per written
+   * follow-up: every attempt at the same thing sends the same one, so it is stored once. */
+  function newSubmissionToken() {
+    const bytes = new Uint8Array(32);
+    crypto.getRandomValues(bytes);
+    return btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
   /* The receipt code as crypto.normalise_receipt_code reads it. */
   function normaliseCode(code) {
     const cleaned = String(code || "").replace(/\s+/g, "").replace(/-/g, "").toUpperCase()
@@ -152,6 +161,7 @@
     normaliseCode: normaliseCode,
     replyKeypair: replyKeypair,
     checkFiles: checkFiles,
+    newSubmissionToken: newSubmissionToken,
     solveProofOfWork: solveProofOfWork,
   });
 })();
