@@ -92,9 +92,14 @@ def as_lead(label: object) -> str:
     return text if text[-1:] in _ENDS_A_LEAD else f"{text}:"
 
 
+def words_list(words: Iterable[str]) -> str:
+    """Words as the reader's language lists them: "a, b, and c", "a、b和c"."""
+    return format_list(list(words), locale=str(get_locale() or "en"))
+
+
 def days_list(days: Iterable[int]) -> str:
     """Numbers of days as the reader's language lists them: "14, 7, 3, and 1", "14、7、3和1"."""
-    return format_list([str(day) for day in days], locale=str(get_locale() or "en"))
+    return words_list(str(day) for day in days)
 
 
 def language_url(code: str, back: str | None = None) -> str:
@@ -255,6 +260,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(clock.local_text, "when_text")
     app.add_template_global(clock.relative, "relative_time")
     app.add_template_global(days_list, "days_list")
+    app.add_template_global(words_list, "words_list")
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:

@@ -191,7 +191,14 @@ def test_the_description_and_response_time_can_be_written_per_public_language(
     unwritten = re.search(r"<p class=\"hint\" data-profile-unwritten>([^<]+)</p>", again)
     assert unwritten is not None
     assert "Français" in unwritten.group(1)
+    assert "Español, Français" in unwritten.group(1)  # listed as the reader's language lists
     assert "العربية" not in unwritten.group(1)  # both its fields are written
+    # With no general text there is nothing "above" to see: no such line.
+    client.post(
+        "/admin/settings/profile", data={**PROFILE, "org_description": "", "org_response_time": ""}
+    )
+    assert "data-profile-unwritten" not in client.get("/admin/settings").text
+    client.post("/admin/settings/profile", data=PROFILE)
     # Emptied again: the Arabic pages fall back to the text above.
     client.post("/admin/settings/profile", data=PROFILE)
     assert "We help human rights defenders in East Asia." in public.get("/?lang=ar").text
