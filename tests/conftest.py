@@ -59,6 +59,20 @@ def _reset_schema() -> None:
 
 
 @pytest.fixture
+def unmigrated_app(tmp_path: Path) -> Callable[[str], Flask]:
+    """An app on an empty database, "sqlite" or "postgres", for a test that migrates it."""
+
+    def build(backend: str) -> Flask:
+        if backend == "postgres":
+            url = services.require_postgres()
+        else:
+            url = f"sqlite:///{tmp_path / 'migrated.sqlite'}"
+        return create_app(_config(tmp_path, url))
+
+    return build
+
+
+@pytest.fixture
 def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     """Build an app with a fresh schema; ``backend`` is "sqlite" or "postgres"."""
     made: list[Flask] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 
-from intake import create_app, crypto
+from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import CaseMessage, MessageKind, SubmissionToken, Urgency
@@ -349,22 +349,9 @@ def test_concurrent_posts_with_one_token_store_one_message_on_postgresql(make_ap
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def test_the_migration_lets_a_follow_up_row_hold_no_receipt_and_back(
-    tmp_path: Path, backend: str
+    unmigrated_app: Callable[[str], Flask], backend: str
 ) -> None:
-    url = (
-        services.require_postgres()
-        if backend == "postgres"
-        else f"sqlite:///{tmp_path / 'tokens.sqlite'}"
-    )
-    app = create_app(
-        {
-            "INTAKE_ENV": "testing",
-            "SECRET_KEY": TEST_SECRET,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "INSTANCE_PATH": tmp_path / "instance",
-            "CELERY_BROKER_URL": "memory://",
-        }
-    )
+    app = unmigrated_app(backend)
     insert = sa.text(
         "INSERT INTO submission_tokens (lookup, sealed_receipt, created_at) "
         "VALUES (:lookup, :sealed, :now)"

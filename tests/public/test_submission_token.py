@@ -10,8 +10,8 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 
-from intake import create_app, crypto
+from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Case, SubmissionToken
@@ -308,21 +308,10 @@ def test_concurrent_attempts_with_one_token_file_one_case_on_postgresql(make_app
 @pytest.mark.parametrize(
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
-def test_the_migration_adds_the_token_table_and_takes_it_away(tmp_path: Path, backend: str) -> None:
-    url = (
-        services.require_postgres()
-        if backend == "postgres"
-        else f"sqlite:///{tmp_path / 'tokens.sqlite'}"
-    )
-    app = create_app(
-        {
-            "INTAKE_ENV": "testing",
-            "SECRET_KEY": TEST_SECRET,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "INSTANCE_PATH": tmp_path / "instance",
-            "CELERY_BROKER_URL": "memory://",
-        }
-    )
+def test_the_migration_adds_the_token_table_and_takes_it_away(
+    unmigrated_app: Callable[[str], Flask], backend: str
+) -> None:
+    app = unmigrated_app(backend)
     with app.app_context():
         services.empty_database()
         upgrade(revision="0023")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,14 +14,12 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 
-from intake import create_app
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import OutboxStatus, ReminderOutbox
 from intake.services import delivery, reminders, reports, retention
 from tests import services
 from tests.builders import make_user
-from tests.conftest import TEST_SECRET
 
 STATUS_INDEX = "ix_reminder_outbox_status_queued"
 
@@ -103,22 +100,9 @@ def test_the_status_index_holds_emails_and_leaves_batched_items_out(any_app: Fla
     "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def test_the_migration_leaves_batched_items_out_of_the_status_index_and_back_in(
-    tmp_path: Path, backend: str
+    unmigrated_app: Callable[[str], Flask], backend: str
 ) -> None:
-    url = (
-        services.require_postgres()
-        if backend == "postgres"
-        else f"sqlite:///{tmp_path / 'outbox.sqlite'}"
-    )
-    app = create_app(
-        {
-            "INTAKE_ENV": "testing",
-            "SECRET_KEY": TEST_SECRET,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "INSTANCE_PATH": tmp_path / "instance",
-            "CELERY_BROKER_URL": "memory://",
-        }
-    )
+    app = unmigrated_app(backend)
     with app.app_context():
         services.empty_database()
         upgrade(revision="0022")
