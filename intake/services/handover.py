@@ -197,21 +197,11 @@ def hand_over(leaving: User, successor: User | None, actor: User) -> Handover:
                     "case",
                     case_id,
                     label,
-                    {"from_user_id": leaving.id, "to_user_id": to_id},
+                    {"from_user_id": leaving.id, "to_user_id": given_to},
                     actor.id,
                 )
-                for case_id in given_cases
-            ),
-            *(
-                audit.Entry(
-                    "case.assign",
-                    "case",
-                    case_id,
-                    label,
-                    {"from_user_id": leaving.id, "to_user_id": None},
-                    actor.id,
-                )
-                for case_id in unassigned
+                for case_ids, given_to in ((given_cases, to_id), (unassigned, None))
+                for case_id in case_ids
             ),
             *(
                 audit.Entry(
