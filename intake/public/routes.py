@@ -23,6 +23,7 @@ token must re-show the form with what the person wrote, not an error page (DESIG
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Collection
 from functools import cache
@@ -95,6 +96,10 @@ NO_JS_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "body", SUBMISSION_TOK
 # Set on the request when a follow-up's token was used already: nothing stored, nothing counted.
 FOLLOW_UP_REPEATED = "refuge.follow_up_repeated"
 RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactly one GET
+# Session key: the no-JS follow-up form's token, kept until a message is stored. A page drawn
+# again after a lost answer (Back re-posts /status) carries the same token, where a token
+# drawn fresh on each page made the retry a second message.
+FOLLOW_UP_TOKEN = "follow_up_token"  # noqa: S105 — a session key, not a secret
 RECEIPT_URGENT = "receipt_urgent"  # with it: the routing facts of an "Immediate" request
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
 
@@ -902,13 +907,22 @@ def _render_status(
         opened={} if browser_opens else _open_thread(thread, code),
         browser_opens=browser_opens,
         replies=submissions.staff_replies(case),
-        follow_up=follow_up or FollowUpForm(MultiDict({"code": code})),
+        follow_up=follow_up
+        or FollowUpForm(MultiDict({"code": code, SUBMISSION_TOKEN: _follow_up_token()})),
         org_key=org_key,
         sent=sent,
         max_files=submissions.attachment_max_count(),
         max_megabytes=f"{submissions.attachment_max_bytes() / (1024 * 1024):g}",
         max_bytes=submissions.attachment_max_bytes(),
     ), status
+
+
+def _follow_up_token() -> str:
+    """The no-JS follow-up form's token: this session's until a message is stored."""
+    token = session.get(FOLLOW_UP_TOKEN)
+    if not isinstance(token, str) or crypto.submission_token_bytes(token) is None:
+        token = session[FOLLOW_UP_TOKEN] = crypto.new_submission_token()
+    return token
 
 
 def _open_thread(thread: list[CaseMessage], code: str) -> dict[int, str]:
@@ -1036,14 +1050,22 @@ def follow_up() -> ViewResult:
             valid = False
         if not valid:
             return _render_status(case, code, form, status=422)
+        body = form.body.data or ""
         stored = submissions.add_follow_up_from_plaintext(
             case,
             org_key=org_key,
-            body=form.body.data or "",
+            body=body,
             files=plain_files,
-            submission_token=submission_token,
+            # The session's token is the same on two tabs: bound to the text as well, two
+            # different messages are never taken for one (the same text sent again is).
+            submission_token=(
+                submission_token + hashlib.sha256(body.encode()).digest()
+                if submission_token is not None
+                else None
+            ),
         )
         request.environ[FOLLOW_UP_REPEATED] = stored is None
+        session.pop(FOLLOW_UP_TOKEN, None)  # stored (now or before): the next message, a new one
     except SubmissionRefused as refused:
         return _refuse(str(refused), 400)
     return _render_status(case, code, sent=True)

@@ -243,6 +243,51 @@ def test_without_js_the_form_carries_a_token_and_posted_twice_stores_one_message
     assert _status_page(client, code).count("second message, sent twice") == 1
 
 
+def test_without_js_back_after_a_lost_answer_sends_the_same_message_once(
+    roomy_any_app: Flask,
+) -> None:
+    """A reviewer with JavaScript off: the follow-up reached the server, its answer was lost,
+    Back drew the status page again (a new POST of the code) with the text still typed, and
+    Send stored it a second time: the page had drawn a fresh token. The form's token now
+    stays the session's until a message is stored; the lost answer's cookie never arrived."""
+    org = make_org_key()
+    code = _case(org).receipt_code
+    client = roomy_any_app.test_client()
+    (token,) = TOKEN_FIELD.findall(_status_page(client, code))
+    cookie = roomy_any_app.config["SESSION_COOKIE_NAME"]
+    before = client.get_cookie(cookie)
+    assert before is not None
+    form = {
+        "csrf_token": csrf_token(client, "/status"),
+        "code": code,
+        "body": "Me detuvieron otra vez anoche.",
+        "submission_token": token,
+    }
+    sent = client.post("/status/follow-up", data=form, content_type="multipart/form-data")
+    assert sent.status_code == 200
+    client.set_cookie(cookie, before.value)  # the answer, and its cookie, never arrived
+    (redrawn,) = TOKEN_FIELD.findall(_status_page(client, code))  # Back
+    assert redrawn == token
+    again = client.post(
+        "/status/follow-up",
+        data={**form, "submission_token": redrawn},
+        content_type="multipart/form-data",
+    )
+    assert "Your message was sent securely." in again.text
+    assert len(_follow_ups()) == 1
+    # A second tab of the same session, drawn before either answer: same token, other text.
+    other = client.post(
+        "/status/follow-up",
+        data={**form, "body": "Y otra cosa que olvidé."},
+        content_type="multipart/form-data",
+    )
+    assert other.status_code == 200
+    assert len(_follow_ups()) == 2
+    # Once an answer arrives, the next message gets a new token.
+    (fresh,) = TOKEN_FIELD.findall(_status_page(client, code))
+    assert fresh != token
+
+
 def test_without_js_a_form_shown_again_keeps_its_token(roomy_any_app: Flask) -> None:
     org = make_org_key()
     code = _case(org).receipt_code
