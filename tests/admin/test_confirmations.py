@@ -96,7 +96,13 @@ def test_a_one_click_post_only_asks_and_changes_nothing(
     response = desk.client.post(path_of(desk, action), data=data)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert "This cannot be undone." in html
+    # Deactivation can be undone (activate again); only its revoked grants cannot, and the
+    # page no longer says both "cannot be undone" and "activate again later".
+    if action == "deactivate":
+        assert "Their key grants cannot be restored." in html
+        assert "This cannot be undone." not in html
+    else:
+        assert "This cannot be undone." in html
     # The real form, back to the same address with the confirmation, and a way out.
     assert f'<form method="post" action="{path_of(desk, action)}"' in html
     assert '<input type="hidden" name="confirmed" value="yes">' in html

@@ -193,6 +193,15 @@ def test_the_description_and_response_time_can_be_written_per_public_language(
     assert "Français" in unwritten.group(1)
     assert "Español, Français" in unwritten.group(1)  # listed as the reader's language lists
     assert "العربية" not in unwritten.group(1)  # both its fields are written
+    # Only a field whose general text exists counts: the reviewer's Spanish description,
+    # with no general response time either, was listed.
+    client.post(
+        "/admin/settings/profile",
+        data={**PROFILE, "org_response_time": "", "org_description__es": "Ayudamos."},
+    )
+    listed = client.get("/admin/settings").text
+    assert "Español" not in listed.split("data-profile-unwritten>")[1].split("</p>")[0]
+    assert "Français" in listed.split("data-profile-unwritten>")[1].split("</p>")[0]
     # With no general text there is nothing "above" to see: no such line.
     client.post(
         "/admin/settings/profile", data={**PROFILE, "org_description": "", "org_response_time": ""}
