@@ -579,7 +579,9 @@ def change_owner(referral_id: int) -> Response | tuple[str, int]:
     referral = _referral_or_404(referral_id)
     form = _owner_form(referral)
     chosen = (form.owner_id.data or "") if form.validate_on_submit() else ""
-    if not _small_number(chosen):
+    # One choice, as the deactivation's handover asks: a field sent twice is refused, not
+    # read as its first value.
+    if len(request.form.getlist("owner_id")) != 1 or not _small_number(chosen):
         error = _("Choose a colleague from the list.")
         return _render_detail(referral, TransitionForm(), owner_form=form, owner_error=error), 422
     try:

@@ -259,3 +259,15 @@ def test_what_these_pages_say_is_translated(
     assert give(desk, desk.alice.id).status_code == 303
     assert desk.client.get(page_of(desk)).status_code == 200
     assert not untranslated.messages, sorted(untranslated.messages)
+
+
+def test_an_owner_sent_twice_is_refused_not_read_as_the_first(desk: Desk) -> None:
+    """The handover on deactivation refuses a repeated field; the owner form took the first
+    value of ``owner_id=alice&owner_id=someone``. Both now ask for one choice."""
+    token = csrf_token(desk.client, page_of(desk))
+    before = audit_count()
+    response = give(desk, [desk.alice.id, desk.me.id], token=token)
+    assert response.status_code == 422
+    assert "Choose a colleague from the list." in response.get_data(as_text=True)
+    assert owner_id(desk) == desk.owner.id
+    assert audit_count() == before
