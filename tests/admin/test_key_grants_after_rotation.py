@@ -141,3 +141,31 @@ def test_at_390_px_current_and_older_grants_are_cards_with_their_buttons_on_scre
             page.screenshot(path=str(tmp_path / name))
     finally:
         context.close()
+
+
+@pytest.mark.browser
+def test_rotating_with_locked_keys_says_to_unlock_and_try_again_where_it_is_seen(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """After a rotation the keyring locks (the next unlock picks up the new key); a second
+    rotation then said "…then grant again" at the top of the page, out of sight of the
+    rotation's button."""
+    admin, _colleagues, _keys = rotated_desk()
+    context = signed_in_context(
+        browser, app, live_server.url, admin, viewport={"width": 390, "height": 800}
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/admin/keys")
+        form = page.locator("form[data-rotate-form]")
+        form.locator("input[name='understood']").check()
+        form.locator("button[type='submit']").click()
+        error = page.locator("[data-grant-error]")
+        error.wait_for(state="visible")
+        assert error.inner_text() == "Unlock your keys first (top of the page), then try again."
+        box = error.bounding_box()
+        assert box is not None
+        assert 0 <= box["y"] <= 800 - box["height"], box  # on screen, not above it
+        assert page.url.endswith("/admin/keys")  # nothing was posted
+    finally:
+        context.close()

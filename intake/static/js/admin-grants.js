@@ -17,6 +17,8 @@
     if (errorNode) {
       errorNode.textContent = errorNode.dataset[name] || "";
       errorNode.hidden = false;
+      // It sits above the grants; the rotation's button is further down the page.
+      errorNode.scrollIntoView({ block: "center" });
     }
   }
 
