@@ -697,7 +697,9 @@ def _compose(
         return _digest(row, footer, words, base)
     first_due = min((item.due_at for item in items if item.due_at), default=None)
     overdue = sum(1 for item in items if item.due_at is not None and item.due_at < now)
-    if overdue:  # the subject says so: "first due 12 Oct" hides that it was weeks ago
+    if overdue and overdue == len(items):  # "first due 12 Oct" hid that it was weeks ago
+        subject = _("Refuge reminders: %(n)s overdue referral(s)", n=overdue)
+    elif overdue:
         subject = _(
             "Refuge reminders: %(n)s referral(s), %(overdue)s overdue",
             n=len(items),

@@ -527,7 +527,7 @@ def test_a_reminder_sent_late_says_the_real_time_left_not_its_slot(
     assert "6 days 21 h overdue" in message.body
     assert "Due in" not in message.body
     subject = str(make_header(decode_header(message.message["Subject"])))
-    assert subject == "Refuge reminders: 1 referral(s), 1 overdue"
+    assert subject == "Refuge reminders: 1 overdue referral(s)"
 
 
 def test_a_reminder_of_a_deadline_hours_away_says_hours(mail_app: Flask) -> None:
@@ -957,3 +957,19 @@ def test_the_admin_page_says_how_reminders_go_out_and_lists_the_ones_sent(
     chinese = client.get("/admin/reminders?lang=zh_Hant").get_data(as_text=True)
     assert "最近寄出" in chinese
     assert "期限前 14、7、3和1 天及當天" in chinese
+
+
+def test_a_reminder_of_some_overdue_referrals_says_how_many_in_its_subject(
+    mail_app: Flask,
+) -> None:
+    owner = make_user(Role.CASEWORKER, email="both@example.org")
+    sent_referral(sent_at=SENT - timedelta(days=30), owner=owner)  # 23 days overdue by then
+    sent_referral(sent_at=SENT, owner=owner, org=make_org_key())  # 7 days to go
+    queued, enqueue = collect()
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    (batch,) = [db.session.get_one(ReminderOutbox, outbox_id) for outbox_id in queued]
+    subject, body = reminders.compose(batch, now=now)
+    assert subject == "Refuge reminders: 2 referral(s), 1 overdue"
+    assert "— 23 days overdue" in body
+    assert "— in 7 days" in body
