@@ -6,7 +6,7 @@ import hashlib
 import json
 import traceback
 from base64 import b64encode
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
 from itertools import chain
 from pathlib import Path
@@ -25,7 +25,7 @@ from flask import (
     url_for,
 )
 from flask.globals import request_ctx
-from flask_babel import get_locale, refresh
+from flask_babel import get_locale, ngettext, refresh
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -100,6 +100,12 @@ def words_list(words: Iterable[str]) -> str:
 def days_list(days: Iterable[int]) -> str:
     """Numbers of days as the reader's language lists them: "14, 7, 3, and 1", "14、7、3和1"."""
     return words_list(str(day) for day in days)
+
+
+def days_phrase(days: Sequence[int]) -> str:
+    """ "14, 7, 3, and 1 days", "1 day", "14、7、3和1 天": one number of 1 is singular."""
+    count = days[0] if len(days) == 1 else 2
+    return ngettext("%(days)s day", "%(days)s days", count, days=days_list(days))
 
 
 def language_url(code: str, back: str | None = None) -> str:
@@ -261,6 +267,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(clock.relative, "relative_time")
     app.add_template_global(days_list, "days_list")
     app.add_template_global(words_list, "words_list")
+    app.add_template_global(days_phrase, "days_phrase")
 
     @app.context_processor
     def template_helpers() -> dict[str, Any]:

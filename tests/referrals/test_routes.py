@@ -376,7 +376,7 @@ def test_the_reminder_schedule_is_the_one_the_scan_follows(web: Flask) -> None:
     ("hours_given", "started_at_hour", "expected"),
     [
         # A draft-law letter's 48 hours: "1 day before" and the due day's morning, no more.
-        (48, 10, "They go out 1 days before the deadline and on the day, then once a week"),
+        (48, 10, "They go out 1 day before the deadline and on the day, then once a week"),
         # 20 hours from 22:00: the due day starts after the clock did, "1 day before" not.
         (20, 22, "They go out on the day of the deadline, then once a week"),
         # 8 hours, same day: nothing before the deadline can go out.
