@@ -235,7 +235,8 @@ def failure_of(last_error: str | None) -> Failure:
     stored by an older version) is about our settings or a server we could not reach, unless
     that reply's enhanced status code is about the mailbox (5.1.x, 5.2.x)."""
     text = (last_error or "").strip()
-    if text.endswith("; " + NO_ACKNOWLEDGEMENT):
+    # Alone when a send task found the row's two unanswered attempts before trying a third.
+    if text == NO_ACKNOWLEDGEMENT or text.endswith("; " + NO_ACKNOWLEDGEMENT):
         return Failure.NOT_ACKNOWLEDGED
     if text.endswith("; " + RETRY_WINDOW_OVER):
         return Failure.SETTINGS_OR_SERVER

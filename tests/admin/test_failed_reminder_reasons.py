@@ -152,6 +152,13 @@ def test_a_refused_mailbox_is_named_first_and_the_banners_do_not_blame_the_setti
             Failure.NOT_ACKNOWLEDGED,
             "Not acknowledged twice; may have arrived.",
         ),
+        # As a send task stores it for a row that two dead workers' claims left unanswered
+        # (reminders._prepare): no class name before it. It read as a refused mailbox.
+        (
+            "NoAcknowledgement",
+            Failure.NOT_ACKNOWLEDGED,
+            "Not acknowledged twice; may have arrived.",
+        ),
         (None, Failure.SETTINGS_OR_SERVER, "check the mail settings"),
         ("", Failure.SETTINGS_OR_SERVER, "check the mail settings"),
         ("<b>5.1.1</b>; x", Failure.MAILBOX_REFUSED, "does not exist"),
