@@ -412,7 +412,7 @@ def _handover_said(done: handover.Handover) -> list[tuple[str, str]]:
 def activate(user_id: int) -> Response:
     _checked_action()
     user = _user_or_404(user_id)
-    accounts.set_active(user, True, _me())
+    accounts.activate(user, _me())
     flash(_("Account activated."), "success")
     return redirect(url_for("admin.users"))
 

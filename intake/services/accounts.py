@@ -857,13 +857,11 @@ def deactivate(user: User, actor: User) -> None:
     audit.record("admin.user_deactivated", "user", user.id, actor=actor)
 
 
-def set_active(user: User, active: bool, actor: User) -> None:
-    if active:
-        user.is_active_account = True
-        end_all_sessions(user)
-        audit.record("admin.user_activated", "user", user.id, actor=actor)
-    else:
-        deactivate(user, actor)
+def activate(user: User, actor: User) -> None:
+    """Let ``user`` sign in again (their revoked key grants stay revoked)."""
+    user.is_active_account = True
+    end_all_sessions(user)
+    audit.record("admin.user_activated", "user", user.id, actor=actor)
     db.session.commit()
 
 
