@@ -424,20 +424,22 @@ def _render_detail(
     reminder_rows = referrals.reminders_of(referral)
     owner_left = referral.owner is not None and not referral.owner.is_active_account
     awaiting = referral.state in AWAITING
+    # The schedule, and whom it reminds: said before the first reminder, and while its owner's
+    # account is deactivated (it reads every active staff id to find whom: once, when asked).
+    schedule = reminders.schedule_of(referral) if not reminder_rows or owner_left else None
     return render_template(
         "referrals/detail.html",
         referral=referral,
         form=form,
         owner_left=owner_left,
         # Whom its reminders go to while its owner's account is deactivated.
-        stand_in=reminders.schedule_of(referral).recipient if owner_left and awaiting else None,
+        stand_in=schedule.recipient if schedule and owner_left and awaiting else None,
         owner_form=owner_form or _owner_form(referral, formdata=False),
         owner_error=owner_error,
         can_change_owner=awaiting and current_user.role in CASE_WRITERS,
         allowed=allowed,
         reminders=reminder_rows,
-        # Said only while there is no reminder yet (it reads every active staff id to find whom).
-        schedule=None if reminder_rows else reminders.schedule_of(referral),
+        schedule=None if reminder_rows else schedule,
         overdue=overdue,
         suggestion=referrals.next_best(referral) if overdue else None,
         can_write=current_user.role in CASE_WRITERS,
