@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from intake import crypto
 from intake.extensions import db
 from intake.public.forms import SEALED_FIELDS
 
@@ -45,6 +46,26 @@ def routing_form() -> dict[str, Any]:
         "country": "TW",
         "languages": ["zh", "en"],
     }
+
+
+# Submission tokens that are not one (crypto.submission_token_bytes): each must be a clear 400
+# with nothing written, on a request and on a follow-up alike.
+_VALID_TOKEN = crypto.new_submission_token()
+MALFORMED_TOKENS: dict[str, Any] = {
+    "empty": "",
+    "too short": _VALID_TOKEN[:-1],
+    "too long": _VALID_TOKEN + "A",
+    "padded": _VALID_TOKEN + "=",
+    "standard base64 alphabet": "+" + _VALID_TOKEN[1:],
+    "not base64 at all": "é" * 43,
+    "spaces": " " + _VALID_TOKEN[1:],
+    "unused bits set (another spelling)": (
+        _VALID_TOKEN[:-1] + ("B" if _VALID_TOKEN[-1] != "B" else "C")
+    ),
+    "oversized": "A" * 100_000,
+    "repeated field": [_VALID_TOKEN, _VALID_TOKEN],
+    "two different": [_VALID_TOKEN, crypto.new_submission_token()],
+}
 
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -25,7 +25,7 @@ from intake.services.triage import Routing
 from tests import services
 from tests.builders import OrgKeyPair, make_org_key
 from tests.conftest import TEST_SECRET, table_count
-from tests.public.conftest import csrf_token, full_answers
+from tests.public.conftest import MALFORMED_TOKENS, csrf_token, full_answers
 from tests.sealed import open_message
 
 ROOMY = {"STATUS_RATE_LIMIT": "1000/hour", "FOLLOW_UP_RATE_LIMIT": "1000/hour"}
@@ -158,28 +158,14 @@ def test_neither_the_token_nor_anything_derived_without_the_secret_is_stored(
     assert token not in row.lookup
 
 
-VALID = crypto.new_submission_token()
-MALFORMED = {
-    "empty": "",
-    "too short": VALID[:-1],
-    "too long": VALID + "A",
-    "standard base64 alphabet": "+" + VALID[1:],
-    "not base64 at all": "é" * 43,
-    "unused bits set (another spelling)": VALID[:-1] + ("B" if VALID[-1] != "B" else "C"),
-    "oversized": "A" * 100_000,
-    "repeated field": [VALID, VALID],
-    "two different": [VALID, crypto.new_submission_token()],
-}
-
-
-@pytest.mark.parametrize("kind", MALFORMED)
+@pytest.mark.parametrize("kind", MALFORMED_TOKENS)
 def test_a_malformed_token_is_a_clear_400_and_nothing_is_written(
     roomy_any_app: Flask, kind: str
 ) -> None:
     org = make_org_key()
     code = _case(org).receipt_code
     before = _counts()
-    response = _send_sealed(roomy_any_app, org, code, "news", MALFORMED[kind])
+    response = _send_sealed(roomy_any_app, org, code, "news", MALFORMED_TOKENS[kind])
     assert response.status_code == 400
     assert "submission token is not valid" in response.get_json()["error"]
     assert _counts() == before

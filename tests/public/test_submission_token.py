@@ -27,7 +27,13 @@ from intake.services import retention, submissions
 from tests import services
 from tests.builders import OrgKeyPair, make_org_key
 from tests.conftest import TEST_SECRET, table_count
-from tests.public.conftest import csrf_token, database_text, full_answers, routing_form
+from tests.public.conftest import (
+    MALFORMED_TOKENS,
+    csrf_token,
+    database_text,
+    full_answers,
+    routing_form,
+)
 
 MANY = {"REQUEST_RATE_LIMIT": "1000 per hour", "STATUS_RATE_LIMIT": "1000/hour"}
 
@@ -132,28 +138,12 @@ def test_neither_the_token_nor_the_receipt_code_is_stored(
         crypto.open_receipt_for_token(row.sealed_receipt, bytes(32))
 
 
-VALID = crypto.new_submission_token()
-MALFORMED = {
-    "empty": "",
-    "too short": VALID[:-1],
-    "too long": VALID + "A",
-    "padded": VALID + "=",
-    "standard base64 alphabet": "+" + VALID[1:],
-    "not base64 at all": "é" * 43,
-    "spaces": " " + VALID[1:],
-    "unused bits set (another spelling)": VALID[:-1] + "B" if VALID[-1] != "B" else "C",
-    "oversized": "A" * 100_000,
-    "repeated field": [VALID, VALID],
-    "two different": [VALID, crypto.new_submission_token()],
-}
-
-
-@pytest.mark.parametrize("kind", MALFORMED)
+@pytest.mark.parametrize("kind", MALFORMED_TOKENS)
 def test_a_malformed_token_is_a_clear_400_and_nothing_is_stored(
     roomy_any_app: Flask, kind: str
 ) -> None:
     org = make_org_key()
-    response = _send(roomy_any_app, org, MALFORMED[kind])
+    response = _send(roomy_any_app, org, MALFORMED_TOKENS[kind])
     assert response.status_code == 400
     assert "submission token is not valid" in response.get_json()["error"]
     assert _counts() == (0, 0, 0)
