@@ -160,6 +160,9 @@ def test_text_changed_after_a_lost_answer_is_sent_as_a_new_message(
         lose = LoseFirstAnswer()
         page.route(lambda url: urlsplit(url).path == "/status/follow-up", lose)
         _open_status(page, live_server.url, code)
+        # The scripts come after the form: until they run, a press posts the form without
+        # JavaScript (which the lost answer would turn into the browser's error page).
+        page.wait_for_selector(".message-body.reply-opened >> nth=2")
         page.fill("#body", MESSAGE)
         page.click("#follow-up-form button[type=submit]:not([data-language-url])")
         expect(page.locator("#error-summary")).to_contain_text(FAILED_ZH)
