@@ -87,6 +87,9 @@ def test_the_recovery_codes_page_prints_and_asks_before_the_codes_are_lost(
     page.goto(f"{base}/auth/account")
     page.click("button[data-regenerate-recovery]")
     page.wait_for_selector("[data-recovery-code]")
+    # The print button and the question before leaving come from recovery-codes.js, at the
+    # end of the page: the codes are parsed before it has run.
+    page.wait_for_load_state("load")
     shown = page.url
     assert user.email in page.locator("[data-codes-account]").inner_text()  # on paper too
     print_button = page.locator("button[data-print-codes]")

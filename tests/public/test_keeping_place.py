@@ -346,7 +346,10 @@ def _phone(browser: Any, javascript: bool) -> Any:
 
 
 def _language(page: Any, code: str) -> None:
+    """A language button: the page it posts to, loaded (its scripts at the end of the body
+    have run, so its guards and handlers are on before the test touches it)."""
     page.click(f".language-switch [lang='{code}']")
+    page.wait_for_load_state("load")
 
 
 def _open_case(page: Any, url: str, code: str) -> None:
@@ -355,6 +358,9 @@ def _open_case(page: Any, url: str, code: str) -> None:
     page.fill("#code", code)
     page.click("button[type=submit]")
     page.wait_for_selector("#shared-status")
+    # The click waits only for the new page to start: status.js comes after the follow-up
+    # form (and libsodium), and a press before it ran posts the form without JavaScript.
+    page.wait_for_load_state("load")
 
 
 @pytest.mark.browser

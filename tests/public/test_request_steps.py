@@ -246,6 +246,8 @@ def test_the_person_is_asked_before_the_server_seals_when_the_browser_cannot(
 
         page.click("#send-unsealed")
         page.wait_for_selector("#receipt-code")
+        # receipt.js, at the end of the receipt page, is what forgets the tab's copy.
+        page.wait_for_load_state("load")
         (case,) = _cases()
         assert case.sealed_by is SealedBy.SERVER
         assert page.evaluate("() => sessionStorage.length") == 0
