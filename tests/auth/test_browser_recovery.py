@@ -159,6 +159,8 @@ def test_a_lone_admin_who_forgot_the_password_gets_every_case_back_with_the_kit(
     page.fill("#confirm", new_password)
     page.click("main button[type=submit]")
     page.wait_for_selector("#confirm", state="detached", timeout=30_000)
+    # Gone as soon as the next page starts: count on that page once it is all there.
+    page.wait_for_load_state("load")
     if page.locator("[data-totp-secret]").count():
         totp_secret = (page.locator("[data-totp-secret]").text_content() or "").strip()
         confirm_totp_in_page(page, totp_secret)

@@ -309,6 +309,7 @@ def test_without_javascript_a_refused_kind_comes_back_with_what_it_needs(
         page.select_option("#entry_id", "ohchr-reprisals")
         page.select_option("#kind", "reprisals_report")
         page.click('main form[action*="/referrals/new"] button[type=submit]')
+        page.wait_for_load_state("load")  # the click waits only for the answer to start
         notice = page.locator("#consent-needed")
         assert notice.is_visible()
         assert notice.locator("[data-purpose]:visible").count() == 1

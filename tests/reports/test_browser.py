@@ -48,6 +48,7 @@ def test_reports_at_360_px_without_javascript(app: Flask, live_server: Any, brow
         page.fill("#report-from", "2025-01-01")
         page.fill("#report-to", "2025-12-31")
         page.click("#period-form button[type=submit]")
+        page.wait_for_load_state("load")  # the click waits only for the answer to start
         assert "period=custom" in page.url
         assert "Requests received" in page.inner_text(".report-figures")
         assert "10" in page.inner_text(".report-figures")
