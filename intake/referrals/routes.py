@@ -316,6 +316,18 @@ def new() -> str | Response | tuple[str, int]:
                 flash(str(error), "error")
                 status = 422
             else:
+                if referral.kind in UN_KINDS:
+                    # A UN referral moves by its dated steps, whose first form the page opens.
+                    flash(
+                        _(
+                            "Referral started. When it has gone to the mandate, record it "
+                            "below: “Submitted to the mandate”."
+                        ),
+                        "success",
+                    )
+                    return redirect(
+                        url_for("referrals.detail", referral_id=referral.id, _anchor="un-steps")
+                    )
                 flash(_("Referral started. Mark it as sent when it has gone out."), "success")
                 return redirect(url_for("referrals.detail", referral_id=referral.id))
     elif request.method == "POST":

@@ -230,3 +230,51 @@ def test_a_refused_step_says_why_inside_its_own_form_and_the_page_opens_there(
     assert "cannot be before" in form[error : error + 300]
     assert 'class="flash flash-error"' not in html  # said once, where the person is
     assert steps() == ["submitted"]
+
+
+def test_a_new_un_referral_points_to_its_first_step_and_opens_it(web: Flask) -> None:
+    """Reviewer: "Mark it as sent" pointed at a menu offering only "Withdraw", above the UN steps.
+    Now the message names the step, the page goes to the steps (first, and the first one open),
+    and the generic form below them says it only withdraws or closes."""
+    org = make_org_key()
+    make_entry("sr-hrd")
+    case = make_case(org)
+    client = web.test_client()
+    user = give_key(sign_in(client, Role.CASEWORKER), org)
+    response = client.post(
+        f"/referrals/new?ref={case.ref}",
+        data={"entry_id": "sr-hrd", "kind": "sp_urgent_appeal", "owner_id": user.id},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("#un-steps")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "record it below: “Submitted to the mandate”" in page
+    assert "Mark it as sent" not in page
+    assert page.index('id="un-steps"') < page.index('id="update-heading"')
+    assert '<details class="un-step-form" id="step-submitted" open>' in page
+    assert ">Withdraw or close</h2>" in page
+
+    # Once a step is on record, the next ones start folded.
+    referral = db.session.scalars(sa.select(Referral)).one()
+    client.post(
+        f"/referrals/{referral.id}/un-step",
+        data={"step": "submitted", "at": local(2), "channel": "online_form"},
+    )
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert " open>" not in page.split('id="un-steps"')[1].split("</section>")[0]
+
+
+def test_a_new_ngo_referral_still_says_mark_it_as_sent(web: Flask) -> None:
+    org = make_org_key()
+    make_entry("fld")
+    case = make_case(org)
+    client = web.test_client()
+    user = give_key(sign_in(client, Role.CASEWORKER), org)
+    response = client.post(
+        f"/referrals/new?ref={case.ref}",
+        data={"entry_id": "fld", "kind": "ngo_referral", "owner_id": user.id},
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "Referral started. Mark it as sent when it has gone out." in page
+    assert ">Update</h2>" in page
