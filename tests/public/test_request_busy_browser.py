@@ -1,8 +1,9 @@
 """The reviewer's scenario in real Chromium (fr, a 360 px phone, a slow network): after
 "Envoyer en sécurité", the form is busy until the answer comes. Send and the step navigation
 (Retour, the review's links) do nothing meanwhile, so nobody lands on an earlier step and edits
-answers that will not be sent; the form says aria-busy and the "sending" line is on screen and
-announced. When the send fails, everything works again, with the error message."""
+answers that will not be sent, nor do the language buttons, which would leave the page mid-send;
+the form says aria-busy and the "sending" line is on screen and announced. When the send fails,
+everything works again, with the error message."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 SENDING_FR = "Chiffrement et envoi…"
 FAILED_FR = "n'a pas pu être envoyée"
-NAVIGATION = ("#step-back", "#review-list button >> nth=0")
+NAVIGATION = ("#step-back", "#review-list button >> nth=0", "button[data-language-url] >> nth=0")
 
 
 class HoldThePost:

@@ -7,8 +7,9 @@
  * Every attempt at one filled form carries the same submission token (made at the first Send,
  * kept with the tab's answers by steps.js): when an answer is lost on the way and the person
  * sends again, the server files the request once and answers with the same receipt code.
- * While it is being sent the form is busy (aria-busy; Send and the step navigation disabled,
- * the "sending" line on screen), so nothing can be edited that would not be sent.
+ * While it is being sent the form is busy (aria-busy; Send, the step navigation and the
+ * language buttons disabled, the "sending" line on screen), so nothing can be edited that
+ * would not be sent.
  * If anything fails, the form and everything typed stay as they are. If this browser cannot
  * seal (libsodium blocked or not loaded, WebAssembly refused), the person is told and asked
  * before the form is posted for the server to seal (the no-JavaScript path): never silently.
@@ -306,7 +307,7 @@
 
   /* Whether this browser can seal: libsodium loaded, its WebAssembly started, a seal works. */
   async function canSeal() {
-    if (!seal || typeof sodium === "undefined") {
+    if (typeof sodium === "undefined") {
       return false;
     }
     try {
@@ -325,26 +326,21 @@
   }
 
   /* While the request is being sent (it can take seconds on Tor or a phone), the form is
-   * busy: Send and the step navigation are disabled (steps.js), so nobody goes back and edits
-   * answers that will not be sent, and the "sending" line is scrolled into view (it is a live
-   * status region, so it is also announced). When the send fails, everything works again. */
+   * busy (submitter.setBusy, as the follow-up on /status): Send and the language buttons are
+   * disabled, and so is the step navigation (steps.js), so nobody goes back and edits answers
+   * that will not be sent; the "sending" line is on screen. When the send fails, everything
+   * works again. */
   const sendButton = document.getElementById("send-request");
   function setBusy(on) {
     busy = on;
-    sendButton.disabled = on;
-    if (on) {
-      form.setAttribute("aria-busy", "true");
-    } else {
-      form.removeAttribute("aria-busy");
-    }
+    seal.setBusy(form, sendButton, on);
     if (window.Refuge.steps) {
       window.Refuge.steps.lock(on);
     }
   }
 
   function sayStatus(message) {
-    statusLine.textContent = message;
-    statusLine.scrollIntoView({ block: "nearest" });
+    seal.sayStatus(statusLine, message);
   }
 
   const sealFailed = document.getElementById("seal-failed");
@@ -373,6 +369,10 @@
     const errors = validate();
     if (errors.length) {
       showErrors(errors);
+      return;
+    }
+    if (!seal) {
+      askBeforeServerSealing(); // submitter.js did not load: nothing here seals, or waits
       return;
     }
     setBusy(true);

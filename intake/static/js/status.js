@@ -89,6 +89,16 @@
   const summaryList = document.getElementById("error-summary-list");
   let busy = false;
 
+  /* While a message is being sent, the form is busy as the request form is (submitter.setBusy:
+   * aria-busy, Send and the language buttons disabled), and the message and files cannot be
+   * changed: what is in the form is what is sent, and is cleared once it is stored. */
+  function setBusy(on) {
+    busy = on;
+    seal.setBusy(form, document.getElementById("send-follow-up"), on);
+    form.elements.namedItem("body").readOnly = on;
+    form.elements.namedItem("attachments").disabled = on;
+  }
+
   function showProblems(messages) {
     summaryList.replaceChildren();
     for (const message of messages) {
@@ -189,11 +199,11 @@
     seal.ready().then(restoreDraft);
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
+      if (busy) {
+        return; // not a second copy, and no language change that would leave mid-send
+      }
       if (event.submitter && event.submitter.dataset.languageUrl) {
         changeLanguage(event.submitter);
-        return;
-      }
-      if (busy) {
         return;
       }
       const body = form.elements.namedItem("body");
@@ -208,8 +218,8 @@
       if (problems.length) {
         return;
       }
-      busy = true;
-      statusLine.textContent = data.msgSealing;
+      setBusy(true);
+      seal.sayStatus(statusLine, data.msgSealing);
       try {
         await seal.ready();
         const text = body.value; // what is sealed is what the token was made for
@@ -243,7 +253,7 @@
         statusLine.textContent = "";
         showProblems([data.msgFailed]);
       } finally {
-        busy = false;
+        setBusy(false);
       }
     });
   }

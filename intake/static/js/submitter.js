@@ -1,5 +1,6 @@
 /* Refuge: what the submitter's pages share (window.Refuge.submitter): the intake form
- * (intake.js) and the follow-up on /status (status.js).
+ * (intake.js) and the follow-up on /status (status.js): sealing and sending, and the busy
+ * state of a form while it is being sent.
  *
  * Answers and messages are sealed as padded JSON, files as the file envelope (sealed.js); each
  * file is posted as a part named "sealed.bin" so that its real name never leaves the browser.
@@ -154,6 +155,29 @@
     return problems;
   }
 
+  /* While a form is being sent (seconds on Tor or a slow phone connection) it is busy, and
+   * looks it (refuge.css): the form says aria-busy, its Send button is disabled, and so are the
+   * language buttons (base.html), which would otherwise leave the page mid-send. The page says
+   * what is under way with sayStatus. Off: everything works again. */
+  function setBusy(form, sendButton, on) {
+    if (on) {
+      form.setAttribute("aria-busy", "true");
+    } else {
+      form.removeAttribute("aria-busy");
+    }
+    sendButton.disabled = on;
+    for (const button of document.querySelectorAll("button[data-language-url]")) {
+      button.disabled = on;
+    }
+  }
+
+  /* What is under way, in the form's status line (a live region, so it is announced), scrolled
+   * into view: on a phone, Send may be the last thing on screen. */
+  function sayStatus(statusLine, message) {
+    statusLine.textContent = message;
+    statusLine.scrollIntoView({ block: "nearest" });
+  }
+
   window.Refuge.submitter = Object.freeze({
     ready: ready,
     sealObject: sealObject,
@@ -163,5 +187,7 @@
     checkFiles: checkFiles,
     newSubmissionToken: newSubmissionToken,
     solveProofOfWork: solveProofOfWork,
+    setBusy: setBusy,
+    sayStatus: sayStatus,
   });
 })();
