@@ -59,6 +59,7 @@ def test_the_receipt_code_is_one_line_on_a_phone(
         page.click("#intake-form button[type=submit]:not(.link-button)")
         code = page.locator("#receipt-code")
         code.wait_for()
+        page.wait_for_load_state("load")  # boxes and widths of the laid-out page, not a part
         groups = code.evaluate(GROUP_BOXES)
         assert len(groups) == 5
         _read_in_order(groups)

@@ -129,6 +129,7 @@ def test_without_javascript_immediate_guidance_and_the_tor_note_are_on_the_page(
             assert box["y"] + 40 <= PHONE["height"], f"what happened starts at {box['y']} px"
         page.check("input[name=urgency][value=immediate]")
         page.locator("#intake-form button[type=submit]").last.click()  # without "what happened"
+        page.wait_for_load_state("load")  # widths are measured on the whole page, not a part
         panel = page.locator("#urgent-help-panel")
         expect(panel).to_be_visible()
         expect(panel).to_contain_text("(+353) 1 210 0489")
@@ -218,6 +219,8 @@ def test_the_receipt_s_immediate_guidance_fits_a_phone_and_keeps_each_contact_in
         fill_request_form(page)  # "Immediate", detention and reprisal, Taiwan
         page.click("#send-request")
         page.wait_for_selector("#receipt-code")
+        # A width read while the page is still being laid out was once 372 px.
+        page.wait_for_load_state("load")
         panel = page.locator("#urgent-help-panel")
         expect(panel).to_be_visible()
         embassies = panel.locator("[data-channel=embassies]")

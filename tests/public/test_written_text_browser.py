@@ -60,6 +60,7 @@ def test_a_latin_reply_on_the_arabic_status_page_reads_left_to_right(
         page.fill("#code", submission.receipt_code)
         page.click("button[type=submit]")
         page.wait_for_selector("#shared-status")
+        page.wait_for_load_state("load")  # positions and widths of the laid-out page
         if javascript:
             page.wait_for_selector(".message-body.reply-opened >> nth=1")
         assert page.locator(".message-body").all_inner_texts() == [OWN, REPLY]
