@@ -598,6 +598,10 @@ def change_owner(referral_id: int) -> Response | tuple[str, int]:
     if len(request.form.getlist("owner_id")) != 1 or not _small_number(chosen):
         error = _("Choose a colleague from the list.")
         return _render_detail(referral, TransitionForm(), owner_form=form, owner_error=error), 422
+    if int(chosen) == referral.owner_id and referral.owner is not None:
+        # Nothing changes (the list shows the owner chosen): said as such, not as a change.
+        flash(_("The referral already belongs to %(email)s.", email=referral.owner.email), "info")
+        return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
     try:
         referrals.change_owner(referral.id, int(chosen), current_user)
     except referrals.ReferralError as error:

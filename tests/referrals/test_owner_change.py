@@ -271,3 +271,17 @@ def test_an_owner_sent_twice_is_refused_not_read_as_the_first(desk: Desk) -> Non
     assert "Choose a colleague from the list." in response.get_data(as_text=True)
     assert owner_id(desk) == desk.owner.id
     assert audit_count() == before
+
+
+def test_giving_it_to_its_own_owner_says_so_and_writes_nothing(desk: Desk) -> None:
+    """Reviewer: the list shows the owner chosen, and pressing "Change owner" said "The referral
+    now belongs to …" though nothing had changed."""
+    token = csrf_token(desk.client, page_of(desk))
+    before = audit_count()
+    response = give(desk, desk.owner.id, token=token)
+    assert response.status_code == 303
+    assert owner_id(desk) == desk.owner.id
+    assert audit_count() == before
+    page = desk.client.get(page_of(desk)).get_data(as_text=True)
+    assert "The referral already belongs to bob@example.org." in page
+    assert "now belongs to" not in page
