@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 
 from intake import demo
 from intake.models import Role, User
@@ -133,5 +134,40 @@ def test_at_360_px_each_referral_is_a_labelled_card_within_the_screen(
                 assert cells[0]["label"] is None, cells
                 assert [cell["label"] for cell in cells[1:]] == headers[1:], cells
             assert_accessible(page, f"/referrals/?view={view} at 360 px ({locale})")
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_each_row_opens_its_referral_and_its_case_has_its_own_link(
+    app: Flask, live_server: Any, browser: Any, caseworker: User, width: int
+) -> None:
+    """Reviewer: the column said "Case" and showed the case's reference, which opened the
+    referral; the case itself had no link. The row now names the referral (as its page does)
+    and links the case beside it, in the table, its cards and the timeline."""
+    base = live_server.url
+    page = signed_in_page(browser, app, base, caseworker, width)
+    try:
+        page.goto(f"{base}/referrals/?view=all&lang=zh_Hans")
+        assert page.locator("main table thead th").first.inner_text() == "转介"
+        row = page.locator(ROWS).first
+        referral = row.locator("[data-referral-link]")
+        case = row.locator("[data-case-link]")
+        expect(referral).to_be_visible()
+        expect(case).to_be_visible()
+        referral_id = (referral.get_attribute("href") or "").rsplit("/", 1)[-1]
+        assert referral.inner_text() == f"转介 {referral_id}"
+        ref = case.inner_text()
+        assert case.get_attribute("href") == f"/cases/{ref}"
+        case.click()
+        page.wait_for_url(f"**/cases/{ref}")
+        page.go_back()
+        page.locator(ROWS).first.locator("[data-referral-link]").click()
+        page.wait_for_url(f"**/referrals/{referral_id}")
+        expect(page.locator("h1")).to_contain_text(f"转介 {referral_id}")
+
+        page.goto(f"{base}/referrals/?view=timeline&lang=en")
+        item = page.locator("main ol.timeline ul > li").first
+        assert (item.locator("[data-case-link]").get_attribute("href") or "").startswith("/cases/")
     finally:
         page.context.close()
