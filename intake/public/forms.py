@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import (
@@ -31,7 +31,13 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import get_translations as wtforms_translations
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
 from intake import crypto, vocab
 from intake.labels import (
@@ -56,15 +62,64 @@ def _asked(name: str) -> tuple[Any, Any]:
     return label, description[0] if description else ""
 
 
+def one_line_break(text: str | None) -> str | None:
+    """``text`` with each line break as one LF. Browsers post a textarea's line breaks as CRLF
+    but count them (``maxlength``, ``value.length``) and seal them as one character: read as
+    posted, a story that fits would be refused for characters the person cannot see."""
+    if text is None:
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class AnswerLength:
+    """At most ``max`` characters (Unicode code points, a line break one, as intake.js counts
+    them), with Refuge's own message in the page's language: how long it may be and how long
+    it is, so that the person knows how much to cut. Never cuts anything itself.
+
+    It goes first in a field's chain and stops it: ``Optional`` would otherwise let an answer
+    of nothing but spaces through at any length (and clear this error)."""
+
+    def __init__(self, max: int) -> None:  # noqa: A002 — as WTForms' Length names it
+        self.max = max
+
+    def __call__(self, form: Form, field: Field) -> None:
+        count = len(field.data or "")
+        if count > self.max:
+            raise StopValidation(too_long_message(self.max, count))
+
+
+def too_long_message(limit: int | str, count: int | str) -> str:
+    return gettext(
+        "Please shorten this answer to %(max)s characters or fewer (it has %(count)s).",
+        max=limit,
+        count=count,
+    )
+
+
+def answer_limit(field: Field) -> int | None:
+    """The most characters ``field`` takes (its AnswerLength), for the page's counter."""
+    for validator in field.validators:
+        if isinstance(validator, AnswerLength):
+            return validator.max
+    return None
+
+
 def _short(name: str) -> StringField:
     label, description = _asked(name)
-    return StringField(label, [Optional(), Length(max=SHORT_MAX)], description=description)
+    return StringField(
+        label,
+        [AnswerLength(SHORT_MAX), Optional()],
+        filters=[one_line_break],
+        description=description,
+    )
 
 
 def _long(name: str, required: bool = False) -> TextAreaField:
     label, description = _asked(name)
     first = DataRequired(message=_l("Please answer this question.")) if required else Optional()
-    return TextAreaField(label, [first, Length(max=LONG_MAX)], description=description)
+    return TextAreaField(
+        label, [AnswerLength(LONG_MAX), first], filters=[one_line_break], description=description
+    )
 
 
 def _radio(name: str, choices: dict[str, Any], required: bool = False) -> RadioField:
@@ -98,8 +153,8 @@ def required_message(field: Field) -> str:
 
 
 class PublicForm(Form):
-    """A public form whose WTForms' own messages (a field too long, a choice not offered, a
-    required field) are in the page's language, from the translations WTForms ships.
+    """A public form whose WTForms' own messages (a choice not offered, a required field) are
+    in the page's language, from the translations WTForms ships.
 
     These forms are plain ``wtforms.Form`` (CSRF is checked in the view), so Flask-WTF's
     ``WTF_I18N_ENABLED`` does not reach them: the locale is bound here, per request."""
@@ -235,7 +290,8 @@ class FollowUpForm(PublicForm):
     code = StringField(_l("Your receipt code"), [DataRequired()])
     body = TextAreaField(
         _l("Your message"),
-        [DataRequired(message=_l("Write a message.")), Length(max=LONG_MAX)],
+        [AnswerLength(LONG_MAX), DataRequired(message=_l("Write a message."))],
+        filters=[one_line_break],
         description=_l("It is encrypted for the organisation before it is stored."),
     )
     attachments = MultipleFileField(_l("Add files (optional)"))

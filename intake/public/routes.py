@@ -68,6 +68,8 @@ from intake.public.forms import (
     FollowUpForm,
     IntakeForm,
     StatusForm,
+    answer_limit,
+    one_line_break,
     required_message,
 )
 from intake.services import key_pins, keys, proof_of_work, submissions, urgent_help
@@ -105,6 +107,8 @@ MAX_CHOICES = 20  # no routing list is longer than its vocabulary
 
 # _fields.html marks required fields with the server's message, for the browser's checks.
 bp.add_app_template_global(required_message)
+# ... and each free-text field with its most characters, for the browser's counter.
+bp.add_app_template_global(answer_limit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,7 +495,6 @@ def _render_form(
         max_files=submissions.attachment_max_count(),
         max_megabytes=f"{submissions.attachment_max_bytes() / (1024 * 1024):g}",
         max_bytes=submissions.attachment_max_bytes(),
-        long_max=LONG_MAX,
     ), status
 
 
@@ -977,7 +980,10 @@ def status() -> ViewResult:
         # A language button of the status page without JavaScript posts the follow-up being
         # written (status_detail.html): shown again in the new language, filled in; not sent,
         # not stored. (With JavaScript, status.js keeps it in the tab and posts only the code.)
-        written = MultiDict({"code": code, "body": request.form.get("body", "")[:LONG_MAX]})
+        # Line breaks read as one character first: posted as CRLF, a message that fits (the
+        # box holds at most LONG_MAX) was longer than that and lost its end here.
+        body = one_line_break(request.form.get("body", "")) or ""
+        written = MultiDict({"code": code, "body": body[:LONG_MAX]})
         token = request.form.get(SUBMISSION_TOKEN, "")
         if crypto.submission_token_bytes(token) is not None:  # the same message: its token
             written[SUBMISSION_TOKEN] = token

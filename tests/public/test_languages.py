@@ -150,12 +150,12 @@ def test_wtforms_messages_follow_the_page_language(app: Flask, client: FlaskClie
         **full_answers(),
         **routing_form(),
         "what_happened": "",  # required (our own message)
-        "sender_name": "x" * 400,  # longer than 300 (WTForms' Length)
+        "sender_name": "x" * 400,  # longer than 300 (our own message, with the counts)
         "sender_role": "not-a-role",  # not one of the choices (WTForms' RadioField)
     }
     html = client.post("/request?lang=es", data=data, content_type="multipart/form-data").text
     messages = " ".join(re.findall(r'class="field-error"[^>]*>(.*?)</p>', html, re.S))
-    assert "El campo no puede tener más de 300 caracteres." in messages
+    assert "acorte esta respuesta a 300 caracteres o menos (ahora tiene 400)" in messages
     assert "Opción inválida." in messages
     assert "Field cannot be longer" not in html
     assert "Not a valid choice" not in html

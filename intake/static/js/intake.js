@@ -22,6 +22,7 @@
   }
   window.Refuge = window.Refuge || {};
   const seal = window.Refuge.submitter;
+  const answerLength = window.Refuge.answerLength; // answer-length.js, loaded before this
   const SEAL_READY_MS = 8000;
   const data = form.dataset;
   const sealedFields = (data.sealedFields || "").split(/\s+/).filter(Boolean);
@@ -99,6 +100,9 @@
       notice.remove();
     }
     summary.hidden = true;
+    if (answerLength) {
+      answerLength.refresh(); // an answer still over its limit stays marked beside the field
+    }
   }
 
   function inFormOrder(a, b) {
@@ -145,12 +149,16 @@
     summary.focus();
   }
 
-  /* The required answers left empty in root (one step, or the whole form), with the server's
-   * own message for each. Which fields are required is the server form's rule: _fields.html
-   * marks them data-required (with that message); nothing here lists them again. */
+  /* The required answers left empty in root (one field, one step, or the whole form), with
+   * the server's own message for each. Which fields are required is the server form's rule:
+   * _fields.html marks them data-required (with that message); nothing here lists them again. */
   function missingIn(root) {
     const errors = [];
-    for (const field of root.querySelectorAll("[data-required]")) {
+    const fields = Array.from(root.querySelectorAll("[data-required]"));
+    if (root.matches && root.matches("[data-required]")) {
+      fields.unshift(root); // one field
+    }
+    for (const field of fields) {
       const inputs = Array.from(field.querySelectorAll("input, textarea, select"));
       const answered = inputs.some(function (el) {
         return el.type === "radio" || el.type === "checkbox" ? el.checked : el.value.trim() !== "";
@@ -163,11 +171,16 @@
     return errors;
   }
 
-  /* One step's required answers, checked before moving on: errors beside the fields and in
-   * the summary, which takes the focus; nothing typed is touched. */
+  /* The answers in root over their limit (answer-length.js counts as the server does). */
+  function tooLongIn(root) {
+    return answerLength ? answerLength.tooLongIn(root) : [];
+  }
+
+  /* One step's required answers and lengths, checked before moving on: errors beside the
+   * fields and in the summary, which takes the focus; nothing typed is touched. */
   function checkStep(step) {
     clearErrors();
-    const errors = missingIn(step);
+    const errors = missingIn(step).concat(tooLongIn(step));
     if (errors.length) {
       showErrors(errors);
       return false;
@@ -177,15 +190,57 @@
   window.Refuge.missingIn = missingIn;
   window.Refuge.checkStep = checkStep;
 
-  function validate() {
-    const errors = missingIn(form);
-    const longMax = parseInt(data.longMax, 10);
-    for (const el of form.querySelectorAll("textarea, input[type=text]")) {
-      const max = parseInt(el.getAttribute("maxlength") || String(longMax), 10);
-      if (el.value.length > max) {
-        errors.push({ name: el.name, message: data.msgTooLong });
+  /* A field's error, beside it and in the summary, is taken back as soon as the field is
+   * answered or corrected (the summary hides when nothing is left in it); an answer still too
+   * long keeps its error, with the count it has now. Nothing new is shown while typing. */
+  function takeBackError(name) {
+    const line = form.querySelector('[data-error-for="' + name + '"]');
+    if (line) {
+      line.textContent = "";
+      line.hidden = true;
+    }
+    const field = document.getElementById(name + "-field");
+    if (field) {
+      field.classList.remove("field-invalid");
+    }
+    for (const el of form.querySelectorAll('[name="' + name + '"]')) {
+      el.removeAttribute("aria-invalid");
+    }
+    const anchor = anchorFor(name);
+    for (const link of summaryList.querySelectorAll("a")) {
+      if (anchor && link.getAttribute("href") === "#" + anchor.id) {
+        link.closest("li").remove();
       }
     }
+    if (!summaryList.children.length && !document.getElementById("error-summary-notice")) {
+      summary.hidden = true;
+    }
+  }
+
+  function recheck(event) {
+    const name = event.target && event.target.name;
+    const line = name && form.querySelector('[data-error-for="' + name + '"]');
+    if (!line || line.hidden) {
+      return; // no error shown for it
+    }
+    const field = document.getElementById(name + "-field") || event.target;
+    const problem = missingIn(field)[0] || tooLongIn(field)[0];
+    if (!problem) {
+      takeBackError(name);
+    } else if (problem.message !== line.textContent) {
+      line.textContent = problem.message;
+      const anchor = anchorFor(name);
+      const link = anchor && summaryList.querySelector('a[href="#' + anchor.id + '"]');
+      if (link) {
+        link.textContent = asLead(labelFor(name)) + " " + problem.message;
+      }
+    }
+  }
+  form.addEventListener("input", recheck);
+  form.addEventListener("change", recheck);
+
+  function validate() {
+    const errors = missingIn(form).concat(tooLongIn(form));
     const fileProblems = !seal ? [] : seal.checkFiles(
       form.elements.namedItem("attachments"),
       parseInt(data.maxFiles, 10),

@@ -1,0 +1,137 @@
+/* Refuge: how long an answer may be, said before it is too long (window.Refuge.answerLength).
+ *
+ * The request form's free-text fields carry their limit (data-max-chars, the server form's
+ * AnswerLength) and no maxlength: a browser cuts what is typed or pasted past maxlength
+ * without a word, and a defender must never lose what they wrote. Here a counter under the
+ * field appears from 90% of the limit and becomes an error beside the field when the answer
+ * is over; screen readers hear it politely, once typing pauses. intake.js refuses Next and
+ * Send while an answer is over, with the server's own message (tooLongIn).
+ *
+ * Characters are counted as the server counts them: Unicode code points, a line break one
+ * (a browser posts it as CRLF; the server reads that as one LF, and the sealed answer holds
+ * the textarea's LF). So 8000 means the same with JavaScript and without.
+ */
+(function () {
+  "use strict";
+  const form = document.getElementById("intake-form");
+  if (!form) {
+    return;
+  }
+  const data = form.dataset;
+  const SHOW_FROM = 0.9; // of the limit: the counter appears
+  const SAY_AFTER_MS = 1200; // after the last key: the count is said, not every keystroke
+
+  function count(text) {
+    return Array.from(text.replace(/\r\n?/g, "\n")).length;
+  }
+
+  function format(template, values) {
+    return (template || "").replace(/\{(\w+)\}/g, function (match, name) {
+      return String(values[name]);
+    });
+  }
+
+  /* The fields in root (root itself included) whose answer is over their limit, as intake.js
+   * lists errors: {name, message}, the message the server gives for it. */
+  function tooLongIn(root) {
+    const errors = [];
+    const fields = Array.from(root.querySelectorAll("[data-max-chars]"));
+    if (root.matches && root.matches("[data-max-chars]")) {
+      fields.unshift(root);
+    }
+    for (const el of fields) {
+      const max = parseInt(el.dataset.maxChars, 10);
+      const length = count(el.value || "");
+      if (length > max) {
+        errors.push({ name: el.name, message: format(data.msgTooLong, { max: max, count: length }) });
+      }
+    }
+    return errors;
+  }
+
+  function describedBy(el, id, on) {
+    const ids = (el.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (each) {
+      return each && each !== id;
+    });
+    if (on) {
+      ids.push(id);
+    }
+    if (ids.length) {
+      el.setAttribute("aria-describedby", ids.join(" "));
+    } else {
+      el.removeAttribute("aria-describedby");
+    }
+  }
+
+  function bind(el) {
+    const max = parseInt(el.dataset.maxChars, 10);
+    const field = el.closest(".field");
+    const errorLine = form.querySelector('[data-error-for="' + el.name + '"]');
+    const counter = document.createElement("p");
+    counter.className = "char-count";
+    counter.id = el.id + "-count";
+    counter.hidden = true;
+    // Said apart from the counter, which changes with every key: a polite region updated once
+    // typing pauses, so that a screen reader is not interrupted character by character.
+    const said = document.createElement("p");
+    said.className = "visually-hidden";
+    said.id = el.id + "-count-said";
+    said.setAttribute("aria-live", "polite");
+    el.after(counter, said);
+    let timer = null;
+
+    function update(announce) {
+      const length = count(el.value);
+      const near = length >= Math.ceil(max * SHOW_FROM);
+      const over = length > max;
+      counter.hidden = !near;
+      counter.textContent = near ? format(over ? data.msgCountOver : data.msgCount, { count: length, max: max }) : "";
+      counter.classList.toggle("char-count-over", over);
+      describedBy(el, counter.id, near);
+      // Over the limit is an error beside the field; back within it, what intake.js shows
+      // (an error it checked, in the field's error line) is for intake.js to take back.
+      const checked = errorLine && !errorLine.hidden;
+      if (over) {
+        el.setAttribute("aria-invalid", "true");
+      } else if (!checked) {
+        el.removeAttribute("aria-invalid");
+      }
+      if (field) {
+        field.classList.toggle("field-invalid", over || Boolean(checked));
+      }
+      if (announce) {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          said.textContent = counter.textContent;
+        }, SAY_AFTER_MS);
+      }
+    }
+
+    el.addEventListener("input", function () {
+      update(true);
+    });
+    update(false); // what the server showed again, or what steps.js and intake.js brought back
+    return update;
+  }
+
+  let updates = [];
+  function bindAll() {
+    updates = Array.from(form.querySelectorAll("[data-max-chars]"), bind);
+  }
+
+  /* The counters drawn again: intake.js cleared every error before checking a step. */
+  function refresh() {
+    for (const update of updates) {
+      update(false);
+    }
+  }
+
+  window.Refuge = window.Refuge || {};
+  window.Refuge.answerLength = Object.freeze({ count: count, tooLongIn: tooLongIn, refresh: refresh });
+  // After the other scripts of the page have put back what this tab kept (steps.js, intake.js).
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", bindAll);
+  } else {
+    bindAll();
+  }
+})();

@@ -1,0 +1,293 @@
+"""Long answers on a 360 px phone in real Chromium. Nothing typed or pasted is ever cut: with
+JavaScript a counter appears near the limit, becomes an error beside the field when over (and
+is said to screen readers), and Next and Send are refused with the usual summary; the tab keeps
+the whole text. Without JavaScript the server counts a line break as one character, as the
+browser does, and says in the page's language how much to cut. An error is taken back as soon
+as its field is answered or corrected."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from playwright.sync_api import expect
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import Case
+from tests.builders import make_org_key
+from tests.conftest import table_count
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 740}
+BROWSER_LOCALES = {"en": "en-GB", "zh_Hant": "zh-TW", "ar": "ar-EG"}
+LOCALES = list(BROWSER_LOCALES)
+OVER = re.compile(r"\bchar-count-over\b")
+INVALID = re.compile(r"\bfield-invalid\b")
+COUNT = {
+    "en": "{count} of {max} characters",
+    "zh_Hant": "{count} / {max} 個字元",
+    "ar": "عدد الأحرف: {count} من {max}",
+}
+COUNT_OVER = {
+    "en": "{count} of {max} characters: please shorten it",
+    "zh_Hant": "{count} / {max} 個字元：請縮短",
+    "ar": "عدد الأحرف: {count} من {max}، يرجى اختصار الإجابة",
+}
+TOO_LONG = {
+    "en": "Please shorten this answer to {max} characters or fewer (it has {count}).",
+    "zh_Hant": "請將這個回答縮短到 {max} 個字元以內（現在有 {count} 個）。",
+    "ar": "يرجى اختصار هذه الإجابة إلى {max} حرف أو أقل (عدد أحرفها الآن {count}).",
+}
+
+
+def story(length: int, every: int = 60) -> str:
+    """``length`` characters as typed: a line break (one character) in every ``every``."""
+    lines, left = [], length
+    while left > 0:
+        line = min(every - 1, left)
+        lines.append("ق" * line)
+        left -= line
+        if left > 0:
+            lines.append("\n")
+            left -= 1
+    return "".join(lines)
+
+
+def _phone(browser: Any, javascript: bool, locale: str) -> Any:
+    return browser.new_context(
+        viewport=PHONE, java_script_enabled=javascript, locale=BROWSER_LOCALES[locale]
+    )
+
+
+def _paste(page: Any, selector: str, text: str) -> None:
+    """As a paste does: the text inserted at once, where maxlength would cut it."""
+    page.fill(selector, "")
+    page.focus(selector)
+    page.keyboard.insert_text(text)
+
+
+def _summary_links(page: Any) -> list[str | None]:
+    return [link.get_attribute("href") for link in page.locator("#error-summary a").all()]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_pasted_answer_over_the_limit_is_kept_counted_and_stops_next(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    make_org_key()
+    context = _phone(browser, True, locale)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        counter = page.locator("#what_happened-count")
+        text = page.locator("#what_happened")
+        assert text.get_attribute("maxlength") is None
+        expect(counter).to_be_hidden()
+
+        _paste(page, "#what_happened", story(7199))
+        expect(counter).to_be_hidden()  # below 90%: nothing to say yet
+        _paste(page, "#what_happened", story(7200))
+        expect(counter).to_have_text(COUNT[locale].format(count=7200, max=8000))
+        expect(counter).not_to_have_class(OVER)
+        assert "what_happened-count" in (text.get_attribute("aria-describedby") or "")
+
+        pasted = story(9000)
+        _paste(page, "#what_happened", pasted)
+        assert page.input_value("#what_happened") == pasted  # all of it, nothing cut
+        over = COUNT_OVER[locale].format(count=9000, max=8000)
+        expect(counter).to_have_text(over)
+        expect(counter).to_have_class(OVER)
+        expect(text).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#what_happened-field")).to_have_class(INVALID)
+        said = page.locator("#what_happened-count-said")
+        expect(said).to_have_attribute("aria-live", "polite")
+        expect(said).to_have_text(over)  # once typing pauses
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+        page.check("input[name=urgency][value=days]")
+        page.click("#step-next")
+        expect(page.locator("#error-summary")).to_be_visible()
+        expect(page.locator("[data-step='1']")).to_be_visible()
+        expect(page.locator("[data-step='2']")).to_be_hidden()
+        too_long = TOO_LONG[locale].format(count=9000, max=8000)
+        expect(page.locator("#what_happened-error")).to_have_text(too_long)
+        assert _summary_links(page) == ["#what_happened"]
+        expect(page.locator("#error-summary")).to_contain_text(too_long)
+        expect(counter).to_have_text(over)  # still beside the field after the check
+
+        # The tab keeps the whole text (a reload, the camera round-trip).
+        page.reload()
+        page.wait_for_load_state("load")
+        assert page.input_value("#what_happened") == pasted
+        expect(counter).to_have_text(over)
+
+        # Cut to the limit: the error goes, and Next goes on.
+        page.click("#step-next")
+        expect(page.locator("#what_happened-error")).to_have_text(too_long)
+        _paste(page, "#what_happened", story(8000))
+        expect(page.locator("#what_happened-error")).to_be_hidden()
+        expect(page.locator("#error-summary")).to_be_hidden()
+        expect(counter).to_have_text(COUNT[locale].format(count=8000, max=8000))
+        expect(text).not_to_have_attribute("aria-invalid", "true")
+        page.click("#step-next")
+        expect(page.locator("[data-step='2']")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_characters_are_counted_as_the_server_counts_them(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """Code points, not UTF-16 units: 8000 emoji are 8000 characters, as Python's len says,
+    and are sent sealed as typed."""
+    org = make_org_key()
+    context = _phone(browser, True, "en")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang=en")
+        emoji = "🕊" * 8000
+        _paste(page, "#what_happened", emoji)
+        expect(page.locator("#what_happened-count")).to_have_text("8000 of 8000 characters")
+        page.check("input[name=urgency][value=days]")
+        page.click("#step-next")
+        page.check("input[name=consent][value=yes]")
+        page.check("input[name=referral_consent][value=yes]")
+        page.click("#step-next")
+        page.click("#step-skip")
+        page.click("#step-skip")
+        page.click("#send-request")
+        expect(page.locator("#receipt-panel")).to_be_visible(timeout=20_000)
+        db.session.expire_all()
+        case = db.session.scalars(sa.select(Case)).one()
+        assert crypto.open_answers(case.sealed_answers, org.secret)["what_happened"] == emoji
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_send_is_refused_while_any_answer_is_over_its_limit(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    make_org_key()
+    context = _phone(browser, True, locale)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        page.fill("#what_happened", "Detained at the checkpoint.")
+        page.check("input[name=urgency][value=days]")
+        page.click("#step-next")
+        page.check("input[name=consent][value=yes]")
+        page.check("input[name=referral_consent][value=yes]")
+        page.click("[data-step='2'] details summary")
+        name = "م" * 301  # a short answer: at most 300
+        _paste(page, "#victim_name", name)
+        expect(page.locator("#victim_name-count")).to_have_text(
+            COUNT_OVER[locale].format(count=301, max=300)
+        )
+        page.click("#step-next")
+        assert _summary_links(page) == ["#victim_name"]
+        expect(page.locator("#victim_name-error")).to_have_text(
+            TOO_LONG[locale].format(count=301, max=300)
+        )
+        # Skipped past by hand (the review's step links): Send checks every step again.
+        page.evaluate("window.Refuge.steps.show(4)")
+        page.click("#send-request")
+        expect(page.locator("#error-summary")).to_be_visible()
+        expect(page.locator("[data-step='2']")).to_be_visible()
+        assert _summary_links(page) == ["#victim_name"]
+        assert page.input_value("#victim_name") == name
+        db.session.rollback()
+        assert table_count("cases") == 0
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_error_goes_as_soon_as_its_field_is_answered(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    make_org_key()
+    context = _phone(browser, True, locale)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        summary = page.locator("#error-summary")
+
+        page.click("#step-next")  # nothing answered: what happened, how urgent
+        assert _summary_links(page) == ["#what_happened", "#urgency-0"]
+        expect(page.locator("#urgency-error")).to_be_visible()
+        page.fill("#what_happened", "Detained at the checkpoint.")
+        assert _summary_links(page) == ["#urgency-0"]
+        expect(page.locator("#what_happened-error")).to_be_hidden()
+        expect(page.locator("#what_happened-field")).not_to_have_class(INVALID)
+        expect(page.locator("#what_happened")).not_to_have_attribute("aria-invalid", "true")
+        expect(summary).to_be_visible()
+
+        page.check("input[name=urgency][value=days]")
+        expect(page.locator("#urgency-error")).to_be_hidden()
+        expect(summary).to_be_hidden()
+        expect(page.locator("#urgency-field")).not_to_have_class(INVALID)
+        expect(page.locator("#urgency-0")).not_to_have_attribute("aria-invalid", "true")
+
+        # Emptied again: no new error while typing, only at the next check.
+        page.fill("#what_happened", "")
+        expect(page.locator("#what_happened-error")).to_be_hidden()
+        page.fill("#what_happened", "Detained at the checkpoint.")
+
+        page.click("#step-next")
+        page.click("#step-next")  # the consent step, nothing chosen
+        assert _summary_links(page) == ["#consent-0", "#referral_consent-0"]
+        page.check("input[name=referral_consent][value=no]")
+        assert _summary_links(page) == ["#consent-0"]
+        expect(page.locator("#referral_consent-error")).to_be_hidden()
+        expect(page.locator("#consent-error")).to_be_visible()
+        page.check("input[name=consent][value=yes]")
+        expect(summary).to_be_hidden()
+        page.click("#step-next")
+        expect(page.locator("[data-step='3']")).to_be_visible()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_without_js_a_story_of_the_limit_with_line_breaks_is_sent_and_one_over_is_kept(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    make_org_key()
+    context = _phone(browser, False, locale)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        assert page.get_attribute("#what_happened", "maxlength") is None
+        over = story(8001)
+        _paste(page, "#what_happened", over)
+        assert page.input_value("#what_happened") == over  # nothing cut by the browser
+        page.check("input[name=urgency][value=days]")
+        page.check("input[name=consent][value=yes]")
+        page.check("input[name=referral_consent][value=yes]")
+        page.click("#send-request")
+        page.wait_for_load_state("load")
+        too_long = TOO_LONG[locale].format(count=8001, max=8000)
+        expect(page.locator("#what_happened-error")).to_have_text(too_long)
+        expect(page.locator("#error-summary")).to_contain_text(too_long)
+        assert page.input_value("#what_happened") == over
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        db.session.rollback()
+        assert table_count("cases") == 0
+
+        # One character less is sent: 8000, each line break one though the browser posts two.
+        fits = over[:-1]
+        assert fits.count("\n") > 100
+        _paste(page, "#what_happened", fits)
+        page.click("#send-request")
+        page.wait_for_load_state("load")
+        expect(page.locator("#receipt-code")).to_be_visible()
+        db.session.rollback()
+        assert table_count("cases") == 1
+    finally:
+        context.close()
