@@ -291,3 +291,51 @@ def test_without_js_a_story_of_the_limit_with_line_breaks_is_sent_and_one_over_i
         assert table_count("cases") == 1
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
+def test_a_follow_up_over_the_limit_is_kept_and_refused_beside_the_box(
+    app: Flask, live_server: Any, browser: Any, javascript: bool
+) -> None:
+    """The /status message box cut a paste at 8000 (maxlength) without a word. Now the whole
+    text stays; with JavaScript the counter says it and Send is refused before anything is
+    sealed, without it the server says it beside the box; shortened, it is sent."""
+    from tests.public.test_follow_up_token_browser import _case_with_a_thread, _open_status
+
+    org = make_org_key()
+    code = _case_with_a_thread(org)
+    context = _phone(browser, javascript, "zh_Hant")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        _open_status(page, live_server.url, code)
+        if javascript:
+            page.wait_for_selector(".message-body.reply-opened >> nth=2")  # scripts bound
+        box = page.locator("#body")
+        assert box.get_attribute("maxlength") is None
+        text = story(8040)
+        _paste(page, "#body", text)
+        assert len(box.input_value()) == 8040  # nothing cut
+        page.click("#follow-up-form button[type=submit]:not([data-language-url])")
+        message = TOO_LONG["zh_Hant"].format(max=8000, count=8040)
+        if javascript:
+            expect(page.locator("#body-count")).to_have_text(
+                COUNT_OVER["zh_Hant"].format(count=8040, max=8000)
+            )
+            expect(page.locator("#error-summary")).to_contain_text(message)
+        else:
+            page.wait_for_load_state("load")
+            expect(page.locator("#follow-up-form")).to_contain_text(message)
+            assert len(page.locator("#body").input_value()) == 8040  # given back whole
+        assert table_count("case_messages") == 3  # nothing stored
+
+        page.locator("#body").fill(text[:8000])
+        page.click("#follow-up-form button[type=submit]:not([data-language-url])")
+        if javascript:
+            expect(page.locator("#send-status")).to_contain_text("您的訊息已安全送出。")
+        else:
+            page.wait_for_load_state("load")
+            expect(page.locator("#follow-up-sent")).to_be_visible()
+        assert table_count("case_messages") == 4
+    finally:
+        context.close()

@@ -1,11 +1,12 @@
 /* Refuge: how long an answer may be, said before it is too long (window.Refuge.answerLength).
  *
- * The request form's free-text fields carry their limit (data-max-chars, the server form's
+ * The public forms' free-text fields carry their limit (data-max-chars, the server form's
  * AnswerLength) and no maxlength: a browser cuts what is typed or pasted past maxlength
  * without a word, and a defender must never lose what they wrote. Here a counter under the
  * field appears from 90% of the limit and becomes an error beside the field when the answer
- * is over; screen readers hear it politely, once typing pauses. intake.js refuses Next and
- * Send while an answer is over, with the server's own message (tooLongIn).
+ * is over; screen readers hear it politely, once typing pauses. intake.js (the request) and
+ * status.js (a follow-up) refuse to send while an answer is over, with the server's own
+ * message (tooLongIn). Each form says its words in data-msg-count, -count-over, -too-long.
  *
  * Characters are counted as the server counts them: Unicode code points, a line break one
  * (a browser posts it as CRLF; the server reads that as one LF, and the sealed answer holds
@@ -13,11 +14,10 @@
  */
 (function () {
   "use strict";
-  const form = document.getElementById("intake-form");
-  if (!form) {
+  const forms = Array.from(document.querySelectorAll("form[data-msg-count]"));
+  if (!forms.length) {
     return;
   }
-  const data = form.dataset;
   const SHOW_FROM = 0.9; // of the limit: the counter appears
   const SAY_AFTER_MS = 1200; // after the last key: the count is said, not every keystroke
 
@@ -43,7 +43,8 @@
       const max = parseInt(el.dataset.maxChars, 10);
       const length = count(el.value || "");
       if (length > max) {
-        errors.push({ name: el.name, message: format(data.msgTooLong, { max: max, count: length }) });
+        const words = el.form ? el.form.dataset : {};
+        errors.push({ name: el.name, message: format(words.msgTooLong, { max: max, count: length }) });
       }
     }
     return errors;
@@ -63,7 +64,8 @@
     }
   }
 
-  function bind(el) {
+  function bind(form, el) {
+    const data = form.dataset;
     const max = parseInt(el.dataset.maxChars, 10);
     const field = el.closest(".field");
     const errorLine = form.querySelector('[data-error-for="' + el.name + '"]');
@@ -116,7 +118,11 @@
 
   let updates = [];
   function bindAll() {
-    updates = Array.from(form.querySelectorAll("[data-max-chars]"), bind);
+    updates = forms.flatMap(function (form) {
+      return Array.from(form.querySelectorAll("[data-max-chars]"), function (el) {
+        return bind(form, el);
+      });
+    });
   }
 
   /* The counters drawn again: intake.js cleared every error before checking a step. */

@@ -212,6 +212,13 @@
       if (!body.value.trim()) {
         problems.push(data.msgRequired);
       }
+      // Over its limit: said beside the field by answer-length.js, and here, as the server would.
+      const answerLength = window.Refuge && window.Refuge.answerLength;
+      if (answerLength) {
+        problems.push.apply(problems, answerLength.tooLongIn(body).map(function (error) {
+          return error.message;
+        }));
+      }
       problems.push.apply(problems, seal.checkFiles(files, parseInt(data.maxFiles, 10),
         parseInt(data.maxBytes, 10), { tooMany: data.msgTooManyFiles, tooLarge: data.msgFileTooLarge }));
       showProblems(problems);
