@@ -104,6 +104,8 @@ def failed_reminders() -> str:
         failures={row.id: delivery.failure_of(row.last_error) for row in rows},
         kind_labels=KIND_LABELS,
         total=delivery.failed_count(),
+        # What "Send all again" would send: a refused mailbox fails again until corrected.
+        retryable=len(delivery.retryable_failed_ids()),
         processes=heartbeats.status(),
         last_seen=heartbeats.last_seen(),
         recipients=_recipients([*rows, *sent]),

@@ -134,6 +134,7 @@ class ShownRow(NamedTuple):
     country: str
     languages: str
     assignee: tuple[str, str] | None  # (mailbox, "@" and domain or ""), None when nobody
+    assignee_deactivated: bool  # the holder's account is deactivated: the row says so
     assign_url: str  # "" when the reader cannot take the case from the queue
 
 
@@ -178,5 +179,6 @@ def shown_row(
         country=country,
         languages=languages,
         assignee=assignee,
+        assignee_deactivated=assignee is not None and row.assignee_deactivated,
         assign_url="" if case.assignee_id or case.status == CaseStatus.CLOSED else assign_url,
     )

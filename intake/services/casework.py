@@ -197,6 +197,9 @@ def mark_referred(case: Case, by: User) -> None:
 
 CASE_HOLDER_ROLES = (Role.ADMIN, Role.CASEWORKER)
 NOT_ASSIGNABLE_MESSAGE = _l("Cases can only be assigned to active caseworkers and admins.")
+CLOSED_NOT_ASSIGNABLE_MESSAGE = _l(
+    "This case is closed: reopen it before assigning it. Nothing was changed."
+)
 
 
 def cannot_act_message(email: str) -> Any:
@@ -263,6 +266,10 @@ def holder_standing(user: User | None, org_key_id: int) -> str:
 
 @transactional
 def assign(case: Case, assignee_id: int | None, actor: User) -> None:
+    """Give ``case`` to ``assignee_id`` (``None``: nobody); audited. A closed case keeps whoever
+    held it when it closed: it is reopened (back to assessing) before anyone takes it on."""
+    if case.status == CaseStatus.CLOSED:
+        raise CaseworkError(CLOSED_NOT_ASSIGNABLE_MESSAGE, 409)
     if assignee_id is not None:
         user = db.session.get(User, assignee_id)
         standing = holder_standing(user, case.org_key_id)

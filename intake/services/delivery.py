@@ -421,6 +421,23 @@ def waiting_count() -> int:
     )
 
 
+def retryable_failed_ids() -> list[int]:
+    """The failed e-mails that sending again could deliver: every one but those whose mailbox
+    was refused (:attr:`Failure.MAILBOX_REFUSED`: that address fails again until it is
+    corrected). Sorted in Python by :func:`failure_of`, as the page sorts them: a row's reason
+    is a pattern over its stored error, not a column."""
+    failed = db.session.execute(
+        sa.select(ReminderOutbox.id, ReminderOutbox.last_error)
+        .where(ReminderOutbox.status == OutboxStatus.FAILED, _AN_EMAIL)
+        .order_by(ReminderOutbox.id)
+    )
+    return [
+        outbox_id
+        for outbox_id, last_error in failed
+        if failure_of(last_error) is not Failure.MAILBOX_REFUSED
+    ]
+
+
 def failed_referral_ids(referral_ids: Iterable[int]) -> set[int]:
     """Which of these referrals have a reminder that could not be e-mailed."""
     wanted = list(referral_ids)
@@ -440,18 +457,23 @@ def failed_referral_ids(referral_ids: Iterable[int]) -> set[int]:
 
 def resend_failed(actor: User, outbox_ids: Iterable[int] | None = None) -> list[int]:
     """Put failed rows back in the outbox with a fresh retry window (an admin fixed the mail
-    settings), audited, then queue them after the commit. ``None`` means every failed row."""
-    query = sa.select(ReminderOutbox.id).where(
-        ReminderOutbox.status == OutboxStatus.FAILED, _AN_EMAIL
-    )
-    if outbox_ids is not None:
+    settings), audited, then queue them after the commit. ``None`` means every failed row that
+    could be delivered (:func:`retryable_failed_ids`); rows named in ``outbox_ids`` go again
+    whatever their reason (the admin asked for that one)."""
+    if outbox_ids is None:
+        ids = retryable_failed_ids()
+    else:
         wanted = list(outbox_ids)
         # A reminder (as the referral page lists it) goes again with the e-mail that carried it.
         carriers = sa.select(ReminderOutbox.batch_id).where(
             ReminderOutbox.id.in_(wanted), ReminderOutbox.batch_id.is_not(None)
         )
-        query = query.where(sa.or_(ReminderOutbox.id.in_(wanted), ReminderOutbox.id.in_(carriers)))
-    ids = list(db.session.scalars(query.order_by(ReminderOutbox.id)))
+        query = sa.select(ReminderOutbox.id).where(
+            ReminderOutbox.status == OutboxStatus.FAILED,
+            _AN_EMAIL,
+            sa.or_(ReminderOutbox.id.in_(wanted), ReminderOutbox.id.in_(carriers)),
+        )
+        ids = list(db.session.scalars(query.order_by(ReminderOutbox.id)))
     if not ids:
         return []
     db.session.execute(

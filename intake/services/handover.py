@@ -24,7 +24,7 @@ from flask_babel import lazy_gettext as _l
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AWAITING, Case, CaseStatus, Referral, User
-from intake.services import accounts, audit, casework, reminders
+from intake.services import accounts, audit, casework, referrals, reminders
 from intake.services.errors import ServiceError
 from intake.services.transactions import transactional
 
@@ -205,11 +205,11 @@ def hand_over(leaving: User, successor: User | None, actor: User) -> Handover:
             ),
             *(
                 audit.Entry(
-                    "referral.owner_changed",
+                    referrals.OWNER_CHANGED,
                     "case",
                     case_id,
                     label,
-                    {"referral": referral_id, "from_user_id": leaving.id, "to_user_id": to_id},
+                    referrals.owner_change_detail(referral_id, leaving.id, to_id),
                     actor.id,
                 )
                 for referral_id, case_id, _key in awaiting

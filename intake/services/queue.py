@@ -126,6 +126,7 @@ class QueueRow:
     next_action: NextAction = field(default_factory=lambda: NextAction("none", "none"))
     indexed: bool = False  # has search tokens under the current organisation key
     assignee_email: str | None = None  # who holds the case (a former colleague too)
+    assignee_deactivated: bool = False  # their account is deactivated: they will not act
 
     @property
     def respond_by(self) -> datetime | None:
@@ -527,7 +528,7 @@ _SEARCH_KEY = sa.bindparam("queue_search_key", type_=sa.Integer())
 
 
 # A case's columns (QueueCase), its nearest clock (kind, state, due, entry id, entry names),
-# indexed?, its holder.
+# indexed?, its holder (e-mail, and whether their account is active).
 _PageQuery = sa.Select[Any]
 _CASE_COLUMNS = len(QueueCase._fields)
 
@@ -565,6 +566,7 @@ def _page_query(with_search_key: bool) -> _PageQuery:
             DirectoryEntry.name_zh,
             CaseSearchIndex.case_id.is_not(None).label("indexed"),
             _HOLDER.email,
+            _HOLDER.is_active_account,
         )
         .outerjoin(Referral, Referral.id == nearest)
         .outerjoin(DirectoryEntry, DirectoryEntry.id == Referral.entry_id)
@@ -624,7 +626,7 @@ def _queue_rows(
 ) -> list[QueueRow]:
     """Each case ``query`` finds with its nearest running referral clock (and that entry's
     names), whether it has search tokens under the current key, and the e-mail address of
-    whoever holds it."""
+    whoever holds it, and whether their account is deactivated."""
     locale = str(get_locale() or "en")
     rows = []
     parameters = {
@@ -634,7 +636,9 @@ def _queue_rows(
     }
     for row in db.session.execute(query, parameters):
         case = QueueCase._make(row[:_CASE_COLUMNS])
-        kind, state, due_at, entry_id, name, name_zh, is_indexed, holder_email = row[_CASE_COLUMNS:]
+        (kind, state, due_at, entry_id, name, name_zh, is_indexed, holder_email, holder_active) = (
+            row[_CASE_COLUMNS:]
+        )
         clock = None
         if due_at is not None:
             entry = vocab.name_for_reader(name, name_zh, locale) if name else entry_id
@@ -647,6 +651,7 @@ def _queue_rows(
                 next_action=next_action(case, clock, now),
                 indexed=bool(is_indexed),
                 assignee_email=holder_email,
+                assignee_deactivated=holder_email is not None and not holder_active,
             )
         )
     return rows

@@ -166,6 +166,17 @@ def _check_owner(owner_id: int, case: Case) -> User:
     return owner
 
 
+OWNER_CHANGED = "referral.owner_changed"
+
+
+def owner_change_detail(
+    referral_id: int, from_user_id: int | None, to_user_id: int | None
+) -> dict[str, Any]:
+    """The detail of a ``referral.owner_changed`` event (recorded on the referral's case): by
+    :func:`change_owner`, and by a deactivation's handover (``handover.hand_over``)."""
+    return {"referral": referral_id, "from_user_id": from_user_id, "to_user_id": to_user_id}
+
+
 @transactional
 def change_owner(referral_id: int, owner_id: int, actor: User) -> Referral:
     """Give a referral that still awaits a reply, and its reminders, to another colleague who
@@ -183,11 +194,11 @@ def change_owner(referral_id: int, owner_id: int, actor: User) -> Referral:
         return referral
     referral.owner_id = owner.id
     audit.record(
-        "referral.owner_changed",
+        OWNER_CHANGED,
         "case",
         referral.case_id,
         actor=actor,
-        detail={"referral": referral.id, "from_user_id": previous, "to_user_id": owner.id},
+        detail=owner_change_detail(referral.id, previous, owner.id),
     )
     return referral
 

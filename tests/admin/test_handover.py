@@ -333,3 +333,34 @@ def test_the_confirmation_and_what_it_says_after_are_translated(
     deactivate(desk, confirmed="yes", successor=str(desk.alice.id))
     desk.client.get("/admin/users")
     assert not untranslated.messages, sorted(untranslated.messages)
+
+
+def test_a_referral_given_on_deactivation_or_on_its_page_is_audited_with_one_detail(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways an owner changes write the event's detail with referrals.owner_change_detail:
+    one place says what a ``referral.owner_changed`` event holds."""
+    built = referrals.owner_change_detail
+
+    def marked(referral_id: int, from_user_id: int | None, to_user_id: int | None) -> Any:
+        return {**built(referral_id, from_user_id, to_user_id), "built_by": "owner_change_detail"}
+
+    monkeypatch.setattr(referrals, "owner_change_detail", marked)
+    awaiting = desk.referrals["awaiting"].id
+    assert deactivate(desk, confirmed="yes", successor=str(desk.alice.id)).status_code == 302
+    referrals.change_owner(awaiting, desk.admin.id, db.session.get_one(User, desk.admin.id))
+    alice, bob, admin = desk.alice.id, desk.bob.id, desk.admin.id
+    assert [event.detail for event in events("referral.owner_changed")] == [
+        {
+            "referral": awaiting,
+            "from_user_id": bob,
+            "to_user_id": alice,
+            "built_by": "owner_change_detail",
+        },
+        {
+            "referral": awaiting,
+            "from_user_id": alice,
+            "to_user_id": admin,
+            "built_by": "owner_change_detail",
+        },
+    ]

@@ -4,6 +4,7 @@ the page says whom its reminders go to meanwhile. A deactivated case holder is s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -285,3 +286,36 @@ def test_giving_it_to_its_own_owner_says_so_and_writes_nothing(desk: Desk) -> No
     page = desk.client.get(page_of(desk)).get_data(as_text=True)
     assert "The referral already belongs to bob@example.org." in page
     assert "now belongs to" not in page
+
+
+def owner_cell(html: str, referral: Referral) -> str:
+    row = re.search(
+        rf'href="/referrals/{referral.id}"[^>]*>.*?<td class="cell-owner"[^>]*>(.*?)</td>',
+        html,
+        re.S,
+    )
+    assert row is not None, "the referral is not listed"
+    return row.group(1)
+
+
+def test_the_referral_list_marks_an_owner_whose_account_is_deactivated(desk: Desk) -> None:
+    listed = desk.client.get("/referrals/?view=all").get_data(as_text=True)
+    assert "bob@example.org" in owner_cell(listed, desk.referral)
+    assert "data-owner-deactivated" not in listed
+    owner = db.session.get_one(User, desk.owner.id)
+    owner.is_active_account = False
+    db.session.commit()
+    listed = desk.client.get("/referrals/?view=all").get_data(as_text=True)
+    cell = owner_cell(listed, desk.referral)
+    assert "bob@example.org" in cell
+    assert (
+        '<span class="badge badge-overdue" data-owner-deactivated>(account deactivated)</span>'
+        in cell
+    )
+    chinese = desk.client.get("/referrals/?view=all&lang=zh_Hant").get_data(as_text=True)
+    assert "（帳號已停用）" in owner_cell(chinese, desk.referral)
+    # Given to an active colleague, the mark goes.
+    assert give(desk, desk.alice.id).status_code == 303
+    listed = desk.client.get("/referrals/?view=all&lang=en").get_data(as_text=True)
+    assert "alice@example.org" in owner_cell(listed, desk.referral)
+    assert "data-owner-deactivated" not in listed
