@@ -28,6 +28,22 @@ PHOTO_NAME = f"photo-{CANARY}.png"
 PHOTO_BYTES = b"\x89PNG\r\n\x1a\n" + f"evidence {CANARY} pixels".encode() + bytes(range(256))
 
 
+# A phone in real Chromium, in a public language (its browser locale).
+PHONE = {"width": 360, "height": 740}
+BROWSER_LOCALES = {"en": "en-GB", "zh_Hant": "zh-TW", "ar": "ar-EG"}
+
+
+def phone_context(browser: Any, javascript: bool, locale: str = "en") -> Any:
+    return browser.new_context(
+        viewport=PHONE, java_script_enabled=javascript, locale=BROWSER_LOCALES[locale]
+    )
+
+
+def summary_links(page: Any) -> list[str | None]:
+    """Where each line of the error summary leads (#field ids)."""
+    return [link.get_attribute("href") for link in page.locator("#error-summary a").all()]
+
+
 def canary_for(field: str) -> str:
     return f"{CANARY}-{field}"
 

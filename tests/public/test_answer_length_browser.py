@@ -20,11 +20,10 @@ from intake.extensions import db
 from intake.models import Case
 from tests.builders import make_org_key
 from tests.conftest import table_count
+from tests.public.conftest import BROWSER_LOCALES, PHONE, phone_context, summary_links
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 360, "height": 740}
-BROWSER_LOCALES = {"en": "en-GB", "zh_Hant": "zh-TW", "ar": "ar-EG"}
 LOCALES = list(BROWSER_LOCALES)
 OVER = re.compile(r"\bchar-count-over\b")
 INVALID = re.compile(r"\bfield-invalid\b")
@@ -58,12 +57,6 @@ def story(length: int, every: int = 60) -> str:
     return "".join(lines)
 
 
-def _phone(browser: Any, javascript: bool, locale: str) -> Any:
-    return browser.new_context(
-        viewport=PHONE, java_script_enabled=javascript, locale=BROWSER_LOCALES[locale]
-    )
-
-
 def _paste(page: Any, selector: str, text: str) -> None:
     """As a paste does: the text inserted at once, where maxlength would cut it."""
     page.fill(selector, "")
@@ -71,16 +64,12 @@ def _paste(page: Any, selector: str, text: str) -> None:
     page.keyboard.insert_text(text)
 
 
-def _summary_links(page: Any) -> list[str | None]:
-    return [link.get_attribute("href") for link in page.locator("#error-summary a").all()]
-
-
 @pytest.mark.parametrize("locale", LOCALES)
 def test_a_pasted_answer_over_the_limit_is_kept_counted_and_stops_next(
     app: Flask, live_server: Any, browser: Any, locale: str
 ) -> None:
     make_org_key()
-    context = _phone(browser, True, locale)
+    context = phone_context(browser, True, locale)
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang={locale}")
@@ -116,7 +105,7 @@ def test_a_pasted_answer_over_the_limit_is_kept_counted_and_stops_next(
         expect(page.locator("[data-step='2']")).to_be_hidden()
         too_long = TOO_LONG[locale].format(count=9000, max=8000)
         expect(page.locator("#what_happened-error")).to_have_text(too_long)
-        assert _summary_links(page) == ["#what_happened"]
+        assert summary_links(page) == ["#what_happened"]
         expect(page.locator("#error-summary")).to_contain_text(too_long)
         expect(counter).to_have_text(over)  # still beside the field after the check
 
@@ -146,7 +135,7 @@ def test_characters_are_counted_as_the_server_counts_them(
     """Code points, not UTF-16 units: 8000 emoji are 8000 characters, as Python's len says,
     and are sent sealed as typed."""
     org = make_org_key()
-    context = _phone(browser, True, "en")
+    context = phone_context(browser, True, "en")
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang=en")
@@ -174,7 +163,7 @@ def test_send_is_refused_while_any_answer_is_over_its_limit(
     app: Flask, live_server: Any, browser: Any, locale: str
 ) -> None:
     make_org_key()
-    context = _phone(browser, True, locale)
+    context = phone_context(browser, True, locale)
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang={locale}")
@@ -190,7 +179,7 @@ def test_send_is_refused_while_any_answer_is_over_its_limit(
             COUNT_OVER[locale].format(count=301, max=300)
         )
         page.click("#step-next")
-        assert _summary_links(page) == ["#victim_name"]
+        assert summary_links(page) == ["#victim_name"]
         expect(page.locator("#victim_name-error")).to_have_text(
             TOO_LONG[locale].format(count=301, max=300)
         )
@@ -199,7 +188,7 @@ def test_send_is_refused_while_any_answer_is_over_its_limit(
         page.click("#send-request")
         expect(page.locator("#error-summary")).to_be_visible()
         expect(page.locator("[data-step='2']")).to_be_visible()
-        assert _summary_links(page) == ["#victim_name"]
+        assert summary_links(page) == ["#victim_name"]
         assert page.input_value("#victim_name") == name
         db.session.rollback()
         assert table_count("cases") == 0
@@ -212,17 +201,17 @@ def test_an_error_goes_as_soon_as_its_field_is_answered(
     app: Flask, live_server: Any, browser: Any, locale: str
 ) -> None:
     make_org_key()
-    context = _phone(browser, True, locale)
+    context = phone_context(browser, True, locale)
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang={locale}")
         summary = page.locator("#error-summary")
 
         page.click("#step-next")  # nothing answered: what happened, how urgent
-        assert _summary_links(page) == ["#what_happened", "#urgency-0"]
+        assert summary_links(page) == ["#what_happened", "#urgency-0"]
         expect(page.locator("#urgency-error")).to_be_visible()
         page.fill("#what_happened", "Detained at the checkpoint.")
-        assert _summary_links(page) == ["#urgency-0"]
+        assert summary_links(page) == ["#urgency-0"]
         expect(page.locator("#what_happened-error")).to_be_hidden()
         expect(page.locator("#what_happened-field")).not_to_have_class(INVALID)
         expect(page.locator("#what_happened")).not_to_have_attribute("aria-invalid", "true")
@@ -241,9 +230,9 @@ def test_an_error_goes_as_soon_as_its_field_is_answered(
 
         page.click("#step-next")
         page.click("#step-next")  # the consent step, nothing chosen
-        assert _summary_links(page) == ["#consent-0", "#referral_consent-0"]
+        assert summary_links(page) == ["#consent-0", "#referral_consent-0"]
         page.check("input[name=referral_consent][value=no]")
-        assert _summary_links(page) == ["#consent-0"]
+        assert summary_links(page) == ["#consent-0"]
         expect(page.locator("#referral_consent-error")).to_be_hidden()
         expect(page.locator("#consent-error")).to_be_visible()
         page.check("input[name=consent][value=yes]")
@@ -259,7 +248,7 @@ def test_without_js_a_story_of_the_limit_with_line_breaks_is_sent_and_one_over_i
     app: Flask, live_server: Any, browser: Any, locale: str
 ) -> None:
     make_org_key()
-    context = _phone(browser, False, locale)
+    context = phone_context(browser, False, locale)
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang={locale}")
@@ -304,7 +293,7 @@ def test_a_follow_up_over_the_limit_is_kept_and_refused_beside_the_box(
 
     org = make_org_key()
     code = _case_with_a_thread(org)
-    context = _phone(browser, javascript, "zh_Hant")
+    context = phone_context(browser, javascript, "zh_Hant")
     try:
         page = context.new_page()
         page.set_default_timeout(15_000)

@@ -17,13 +17,11 @@ from playwright.sync_api import expect
 from intake.extensions import db
 from intake.models import Case, SealedBy
 from tests.builders import make_org_key
-from tests.public.conftest import CANARY, canary_for
+from tests.public.conftest import CANARY, PHONE, canary_for, phone_context, summary_links
 
 SHOTS = Path(tempfile.gettempdir())  # screenshots to look at by hand
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 360, "height": 740}
-BROWSER_LOCALES = {"en": "en-GB", "zh_Hant": "zh-TW", "ar": "ar-EG"}
 SEAL_FAILED = {"en": "could not encrypt", "zh_Hant": "無法加密"}
 
 
@@ -32,19 +30,13 @@ def _cases() -> list[Case]:
     return list(db.session.scalars(sa.select(Case)))
 
 
-def _phone(browser: Any, javascript: bool, locale: str = "en") -> Any:
-    return browser.new_context(
-        viewport=PHONE, java_script_enabled=javascript, locale=BROWSER_LOCALES[locale]
-    )
-
-
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 @pytest.mark.parametrize("locale", ["en", "zh_Hant"])
 def test_what_happened_is_the_first_required_input_and_on_the_first_phone_screen(
     app: Flask, live_server: Any, browser: Any, javascript: bool, locale: str
 ) -> None:
     make_org_key()
-    context = _phone(browser, javascript, locale)
+    context = phone_context(browser, javascript, locale)
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang={locale}")
@@ -67,16 +59,12 @@ def test_what_happened_is_the_first_required_input_and_on_the_first_phone_screen
         context.close()
 
 
-def _summary_links(page: Any) -> list[str | None]:
-    return [link.get_attribute("href") for link in page.locator("#error-summary a").all()]
-
-
 @pytest.mark.parametrize("locale", ["en", "ar"])
 def test_next_on_the_consent_step_checks_its_required_answers_and_keeps_the_text(
     app: Flask, live_server: Any, browser: Any, locale: str
 ) -> None:
     make_org_key()
-    context = _phone(browser, True, locale)
+    context = phone_context(browser, True, locale)
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang={locale}")
@@ -91,7 +79,7 @@ def test_next_on_the_consent_step_checks_its_required_answers_and_keeps_the_text
         page.click("#step-next")
         expect(page.locator("#error-summary")).to_be_visible()
         assert page.evaluate("document.activeElement.id") == "error-summary"
-        assert _summary_links(page) == ["#consent-0", "#referral_consent-0"]
+        assert summary_links(page) == ["#consent-0", "#referral_consent-0"]
         expect(page.locator("[data-step='2']")).to_be_visible()
         expect(page.locator("[data-step='3']")).to_be_hidden()
         # Beside the field, the server form's own message for it (data-required).
@@ -106,7 +94,7 @@ def test_next_on_the_consent_step_checks_its_required_answers_and_keeps_the_text
 
         page.check("input[name=consent][value=yes]")
         page.click("#step-next")
-        assert _summary_links(page) == ["#referral_consent-0"]
+        assert summary_links(page) == ["#referral_consent-0"]
         expect(page.locator("[data-step='2']")).to_be_visible()
 
         page.check("input[name=referral_consent][value=no]")
@@ -124,7 +112,7 @@ def test_the_review_links_to_a_required_answer_still_missing_and_does_not_tick_i
     app: Flask, live_server: Any, browser: Any, locale: str
 ) -> None:
     make_org_key()
-    context = _phone(browser, True, locale)
+    context = phone_context(browser, True, locale)
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang={locale}")
@@ -162,7 +150,7 @@ def test_text_survives_a_reload_without_the_draft_and_is_gone_after_sending(
     app: Flask, live_server: Any, browser: Any
 ) -> None:
     make_org_key()
-    context = _phone(browser, True, "zh_Hant")
+    context = phone_context(browser, True, "zh_Hant")
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang=zh_Hant")
@@ -199,7 +187,7 @@ def test_a_reload_of_the_no_js_receipt_files_nothing(
     app: Flask, live_server: Any, browser: Any, locale: str
 ) -> None:
     make_org_key()
-    context = _phone(browser, False, locale)
+    context = phone_context(browser, False, locale)
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang={locale}")
@@ -225,7 +213,7 @@ def test_the_person_is_asked_before_the_server_seals_when_the_browser_cannot(
     app: Flask, live_server: Any, browser: Any, locale: str
 ) -> None:
     make_org_key()
-    context = _phone(browser, True, locale)
+    context = phone_context(browser, True, locale)
     try:
         page = context.new_page()
         page.route("**/vendor/libsodium*.js", lambda route: route.abort())
