@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from flask_babel import get_locale, gettext
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import (
@@ -79,21 +79,21 @@ class AnswerLength:
     It goes first in a field's chain and stops it: ``Optional`` would otherwise let an answer
     of nothing but spaces through at any length (and clear this error)."""
 
-    def __init__(self, max: int) -> None:  # noqa: A002 — as WTForms' Length names it
+    def __init__(self, max: int, message: Any = None) -> None:  # noqa: A002 — as Length
         self.max = max
+        # Said of what the field is (a message is no answer), with %(max)s and %(count)s.
+        self.message = message or TOO_LONG
 
     def __call__(self, form: Form, field: Field) -> None:
         count = len(field.data or "")
         if count > self.max:
-            raise StopValidation(too_long_message(self.max, count))
+            raise StopValidation(str(self.message) % {"max": self.max, "count": count})
 
 
-def too_long_message(limit: int | str, count: int | str) -> str:
-    return gettext(
-        "Please shorten this answer to %(max)s characters or fewer (it has %(count)s).",
-        max=limit,
-        count=count,
-    )
+TOO_LONG = _l("Please shorten this answer to %(max)s characters or fewer (it has %(count)s).")
+MESSAGE_TOO_LONG = _l(
+    "Please shorten your message to %(max)s characters or fewer (it has %(count)s)."
+)
 
 
 def answer_limit(field: Field) -> int | None:
@@ -290,7 +290,7 @@ class FollowUpForm(PublicForm):
     code = StringField(_l("Your receipt code"), [DataRequired()])
     body = TextAreaField(
         _l("Your message"),
-        [AnswerLength(LONG_MAX), DataRequired(message=_l("Write a message."))],
+        [AnswerLength(LONG_MAX, MESSAGE_TOO_LONG), DataRequired(message=_l("Write a message."))],
         filters=[one_line_break],
         description=_l("It is encrypted for the organisation before it is stored."),
     )

@@ -980,14 +980,18 @@ def status() -> ViewResult:
         # A language button of the status page without JavaScript posts the follow-up being
         # written (status_detail.html): shown again in the new language, filled in; not sent,
         # not stored. (With JavaScript, status.js keeps it in the tab and posts only the code.)
-        # Line breaks read as one character first: posted as CRLF, a message that fits (the
-        # box holds at most LONG_MAX) was longer than that and lost its end here.
+        # The box has no maxlength and nothing typed is cut (as on the request form): a
+        # message over LONG_MAX comes back whole, with the length error beside it, as Send
+        # would say. (The request's form size limit bounds what can come back.)
         body = one_line_break(request.form.get("body", "")) or ""
-        written = MultiDict({"code": code, "body": body[:LONG_MAX]})
+        written = MultiDict({"code": code, "body": body})
         token = request.form.get(SUBMISSION_TOKEN, "")
         if crypto.submission_token_bytes(token) is not None:  # the same message: its token
             written[SUBMISSION_TOKEN] = token
-        return _render_status(case, code, FollowUpForm(written))
+        follow_up = FollowUpForm(written)
+        if len(body) > LONG_MAX:
+            follow_up.body.validate(follow_up)
+        return _render_status(case, code, follow_up)
     return _render_status(case, code)
 
 

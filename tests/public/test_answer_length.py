@@ -34,6 +34,12 @@ TOO_LONG = {
     "ru": "Пожалуйста, сократите этот ответ до 8000 символов или меньше (сейчас в нём 8001).",
     "ar": "يرجى اختصار هذه الإجابة إلى 8000 حرف أو أقل (عدد أحرفها الآن 8001).",
 }
+# And about a follow-up message of 8001: a message, not an answer.
+MESSAGE_TOO_LONG = {
+    "en": "Please shorten your message to 8000 characters or fewer (it has 8001).",
+    "zh_Hant": "請將您的訊息縮短到 8000 個字元以內（現在有 8001 個）。",
+    "ar": "يرجى اختصار رسالتك إلى 8000 حرف أو أقل (عدد أحرفها الآن 8001).",
+}
 
 
 def story(length: int, line_break: str = "\r\n", every: int = 80) -> str:
@@ -203,7 +209,7 @@ def test_a_follow_up_over_the_limit_is_refused_in_the_page_language_and_kept(
     posted = story(LONG_MAX + 1, line_break="\r\n")
     response = _follow_up(any_app.test_client(), submission.receipt_code, posted, lang)
     assert response.status_code == 422
-    assert _field_error(response.text, "body") == TOO_LONG[lang]
+    assert _field_error(response.text, "body") == MESSAGE_TOO_LONG[lang]
     assert _box(response.text, "body") == posted.replace("\r\n", "\n")
     assert _follow_ups() == []
 

@@ -240,10 +240,16 @@ def test_a_language_change_keeps_the_follow_up_being_written(roomy_app: Flask) -
     assert "<b>firmada</b>" not in changed.text  # escaped, as everything typed
     assert 'aria-invalid="true"' not in changed.text  # not checked: it was not sent
     assert table_count("case_messages") == messages
-    # Oversized text is cut to the field's limit, never refused with an error page.
+    # Text over the limit comes back whole (it was cut to 8000 without a word), with the
+    # length error beside the box, in the new language; never an error page.
     huge = _change_language(client, changed.text, "fr", body="x" * 100_000)
     assert huge.status_code == 200
-    assert "x" * 8001 not in huge.text
+    box = re.search(r'<textarea[^>]*name="body"[^>]*>(.*?)</textarea>', huge.text, re.S)
+    assert box
+    assert html.unescape(box.group(1)).strip() == "x" * 100_000
+    assert "Veuillez raccourcir" in huge.text
+    assert 'aria-invalid="true"' in huge.text
+    assert table_count("case_messages") == messages
 
 
 def test_after_a_follow_up_and_a_withdrawal_the_language_still_goes_to_the_case(
