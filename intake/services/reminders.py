@@ -19,7 +19,7 @@ account page).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
 from time import monotonic
@@ -542,10 +542,28 @@ def compose(
     if row.kind == "batch" and items is None:
         items = batch_items(row.id, (OutboxStatus.PENDING, OutboxStatus.SENT))
     lines = items or [row]
-    refs = _case_refs(line.referral_id for line in lines)
+    refs, owners = _case_refs(line.referral_id for line in lines)
     return _compose(
-        row, lines, refs, org_zone(), _Language.of(language), base_url(), now or utcnow()
+        row,
+        lines,
+        refs,
+        org_zone(),
+        _Language.of(language),
+        base_url(),
+        now or utcnow(),
+        standing_in(owners.items(), row.recipient_id),
     )
+
+
+def standing_in(owners: Iterable[tuple[int | None, int | None]], recipient_id: int) -> set[int]:
+    """Of (referral id, owner id) pairs, the referrals whose reminders reach ``recipient_id``
+    for another owner: one whose account is deactivated (``choose_recipient`` passes an
+    active owner by for nobody), until someone takes the referral over."""
+    return {
+        referral_id
+        for referral_id, owner_id in owners
+        if referral_id is not None and owner_id is not None and owner_id != recipient_id
+    }
 
 
 @dataclass(frozen=True)
@@ -581,19 +599,20 @@ def batch_items(batch_id: int, statuses: Iterable[OutboxStatus]) -> list[Reminde
     )
 
 
-def _case_refs(referral_ids: Iterable[int | None]) -> dict[int, str]:
-    """Each referral's case reference, in one query."""
+def _case_refs(referral_ids: Iterable[int | None]) -> tuple[dict[int, str], dict[int, int | None]]:
+    """Each referral's case reference, and its owner, in one query."""
     wanted = {referral_id for referral_id in referral_ids if referral_id is not None}
     if not wanted:
-        return {}
-    return {
-        referral_id: case_ref
-        for referral_id, case_ref in db.session.execute(
-            sa.select(Referral.id, Case.ref)
-            .join(Case, Case.id == Referral.case_id)
-            .where(Referral.id.in_(wanted))
-        )
-    }
+        return {}, {}
+    rows = db.session.execute(
+        sa.select(Referral.id, Case.ref, Referral.owner_id)
+        .join(Case, Case.id == Referral.case_id)
+        .where(Referral.id.in_(wanted))
+    ).all()
+    return (
+        {referral_id: case_ref for referral_id, case_ref, _ in rows},
+        {referral_id: owner_id for referral_id, _, owner_id in rows},
+    )
 
 
 def local_time(
@@ -662,9 +681,16 @@ def _digest(
 
 
 def _item_lines(
-    item: _Reminder, case_ref: str, zone: ZoneInfo, words: _Language, base: str, now: datetime
+    item: _Reminder,
+    case_ref: str,
+    zone: ZoneInfo,
+    words: _Language,
+    base: str,
+    now: datetime,
+    for_another: bool = False,
 ) -> list[str]:
-    """The same three lines for every reminder: reference, deadline and how near, link.
+    """The same three lines for every reminder: reference, deadline and how near, link; and
+    when it comes ``for_another`` (its owner's account is deactivated), a line saying so.
 
     How near is counted from ``now`` (when the e-mail goes), as the staff pages count it:
     not from the reminder's slot, which after a missed scan or a backdated step can be days
@@ -675,6 +701,11 @@ def _item_lines(
         deadline = f"{deadline} — {clock.relative(item.due_at, now, words)}"
     return [
         _("Reference: case %(ref)s, referral %(id)s", ref=case_ref, id=item.referral_id),
+        *(
+            [_("Its owner's account is deactivated: take it over or give it to a colleague.")]
+            if for_another
+            else []
+        ),  # fmt: skip
         _("Deadline: %(when)s", when=deadline),
         _("Open: %(link)s", link=f"{base}/referrals/{item.referral_id}"),
     ]
@@ -688,9 +719,11 @@ def _compose(
     words: _Language,
     base: str,
     now: datetime,
+    stand_in: Collection[int] = (),
 ) -> tuple[str, str]:
     """``base`` is :func:`intake.links.base_url`, read once per send task; ``now`` is when
-    the e-mail goes, from which its times left are counted."""
+    the e-mail goes, from which its times left are counted; ``stand_in``, the referrals the
+    recipient gets for an owner whose account is deactivated (:func:`standing_in`)."""
     _ = words.gettext
     footer = _("This message contains no case details. Sign in to Refuge to see them.")
     if row.kind == "digest":
@@ -711,10 +744,21 @@ def _compose(
             n=len(items),
             date=first_due.astimezone(zone).date().isoformat() if first_due else "-",
         )
-    lines = [_("Referrals that need you: %(n)s", n=len(items)), ""]
+    lines = [_("Referrals that need you: %(n)s", n=len(items))]
+    others = [item for item in items if item.referral_id in stand_in]
+    if others:  # a stand-in's count is not their own (the daily digest counts their own)
+        lines.append(
+            words.ngettext(
+                "%(num)s of them is not yours: its owner's account is deactivated.",
+                "%(num)s of them are not yours: their owners' accounts are deactivated.",
+                len(others),
+            )
+        )
+    lines.append("")
     for item in items:
         case_ref = case_refs.get(item.referral_id, "-") if item.referral_id else "-"
-        lines += [*_item_lines(item, case_ref, zone, words, base, now), ""]
+        for_another = item.referral_id in stand_in
+        lines += [*_item_lines(item, case_ref, zone, words, base, now, for_another), ""]
     lines += [_("All your referrals: %(link)s", link=f"{base}/referrals/"), "", footer]
     return subject, "\n".join(lines)
 
@@ -1302,6 +1346,7 @@ def _prepare(read: _Read, now: datetime, results: dict[int, str]) -> list[_Outgo
             languages[recipient.language],
             base,
             now,
+            standing_in(((line.referral_id, line.owner_id) for line in items), recipient.id),
         )
         message = delivery.PlainMail(
             sender=sender,

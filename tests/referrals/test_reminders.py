@@ -973,3 +973,41 @@ def test_a_reminder_of_some_overdue_referrals_says_how_many_in_its_subject(
     assert subject == "Refuge reminders: 2 referral(s), 1 overdue"
     assert "— 23 days overdue" in body
     assert "— in 7 days" in body
+
+
+def test_a_stand_in_s_e_mail_says_which_referrals_are_not_theirs(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    """Reviewer: after deactivating a colleague, an admin got "26 referrals, 23 overdue" while
+    the daily digest, counting their own, said 10; nothing told them which were whose. The
+    e-mail now counts those it brings for a deactivated owner, and marks each of them."""
+    assignee = make_user(Role.CASEWORKER, email="assignee@example.org")
+    left = make_user(Role.CASEWORKER, email="left@example.org")
+    org = make_org_key()
+    own = sent_referral(sent_at=SENT, owner=assignee, org=org)
+    theirs = [sent_referral(sent_at=SENT, owner=left, org=org) for _ in range(2)]
+    for referral in theirs:
+        referral.case.assignee_id = assignee.id
+    left.is_active_account = False
+    db.session.commit()
+    queued, enqueue = collect()
+    reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+    assert send_all(queued) == ["sent"]
+    (message,) = smtp_server.wait_for(1)
+    assert message.recipients == [assignee.email]
+    body = message.body.replace("\r\n", "\n")  # as sent, lines end in CRLF
+    assert "Referrals that need you: 3\n2 of them are not yours: their owners' accounts are" in body
+    marked = "Its owner's account is deactivated: take it over or give it to a colleague."
+    assert body.count(marked) == 2
+    # Each reminder's block: "RF-…, referral N" and its lines, up to the next reference.
+    blocks = {
+        int(block.split("\n")[0].rsplit(" ", 1)[1]): block
+        for block in body.split("Reference: case ")[1:]
+    }
+    assert marked not in blocks[own.id]
+    assert all(marked in blocks[referral.id] for referral in theirs)
+    # compose() of the batch row, its owners read apart from the send task, says the same.
+    _subject, text = reminders.compose(
+        db.session.get_one(ReminderOutbox, queued[0]), now=DUE - timedelta(days=7)
+    )
+    assert "2 of them are not yours" in text
