@@ -1,13 +1,14 @@
 """A usability review of the referral page and list: the UN submission draft comes before the
 steps until the submission is recorded; the reply's summary is laid out as the other fields;
-the deadline fact says which clock runs."""
+the deadline fact says which clock runs; the timeline names its weeks by their Monday and
+shows each referral's owner; the Owner filter marks a deactivated account."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,8 +16,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from intake.db import utcnow
-from intake.models import Referral, ReferralKind, Role
-from intake.services import referrals
+from intake.extensions import db
+from intake.models import Referral, ReferralKind, Role, User
+from intake.services import referrals, settings
 from tests.builders import (
     give_key,
     make_case,
@@ -145,6 +147,92 @@ def test_the_deadline_fact_says_which_clock_runs(web: Flask) -> None:
 
     ngo = sent_referral(kind=ReferralKind.NGO_REFERRAL, org=org, owner=user)
     assert deadline_label(page_of(client, ngo)) == "Deadline"
+
+
+def week_headings(html: str) -> list[str]:
+    return [h.strip() for h in re.findall(r'<h2 class="timeline-week">(.*?)</h2>', html, re.S)]
+
+
+def test_the_timeline_names_each_week_by_its_monday_in_the_readers_language(
+    web: Flask,
+) -> None:
+    org = make_org_key()
+    client = web.test_client()
+    user = give_key(sign_in(client, Role.CASEWORKER), org)
+    referral = sent_referral(kind=ReferralKind.NGO_REFERRAL, org=org, owner=user)
+    referral.due_at = datetime(2026, 10, 18, 20, 0, tzinfo=UTC)  # a Sunday evening in UTC
+    db.session.commit()
+
+    def headings(lang: str) -> list[str]:
+        html = client.get(f"/referrals/?view=timeline&lang={lang}").get_data(as_text=True)
+        return week_headings(html)
+
+    assert headings("en") == ["Week of 12 Oct 2026"]
+    assert headings("zh_Hant") == ["2026年10月12日 起的一週"]
+    # In Taipei it is already Monday morning: the next week.
+    settings.set_timezone("Asia/Taipei", make_user(Role.ADMIN))
+    db.session.commit()
+    assert headings("en") == ["Week of 19 Oct 2026"]
+    assert headings("zh_Hans") == ["2026年10月19日 起的一周"]
+
+
+def timeline_item(html: str, referral: Referral) -> str:
+    found = re.search(
+        rf'<li>\s*(?:(?!</li>).)*href="/referrals/{referral.id}"(?:(?!</li>).)*</li>', html, re.S
+    )
+    assert found is not None, "the referral is not on the timeline"
+    return found.group(0)
+
+
+def test_the_timeline_shows_each_owner_and_marks_a_deactivated_account(web: Flask) -> None:
+    org = make_org_key()
+    client = web.test_client()
+    sign_in(client, give_key(make_user(Role.CASEWORKER), org))
+    owner = give_key(make_user(Role.CASEWORKER, email="bob@example.org"), org)
+    referral = sent_referral(kind=ReferralKind.NGO_REFERRAL, org=org, owner=owner)
+
+    def item(lang: str = "en") -> str:
+        html = client.get(f"/referrals/?view=timeline&lang={lang}").get_data(as_text=True)
+        return timeline_item(html, referral)
+
+    assert "Owner: bob@example.org" in item()
+    assert "data-owner-deactivated" not in item()
+    db.session.get_one(User, owner.id).is_active_account = False
+    db.session.commit()
+    assert (
+        '<span class="badge badge-overdue" data-owner-deactivated>(account deactivated)</span>'
+        in item()
+    )
+    chinese = item("zh_Hant")
+    assert "負責人：bob@example.org" in chinese
+    assert "（帳號已停用）" in chinese
+
+
+def owner_options(client: FlaskClient, lang: str = "en") -> dict[str, str]:
+    html = client.get(f"/referrals/?lang={lang}").get_data(as_text=True)
+    select = re.search(r'<select id="filter-owner".*?</select>', html, re.S)
+    assert select is not None
+    return {
+        value: " ".join(text.split())
+        for value, text in re.findall(
+            r'<option value="([^"]*)"[^>]*>(.*?)</option>', select.group(0), re.S
+        )
+    }
+
+
+def test_the_owner_filter_marks_people_whose_account_is_deactivated(web: Flask) -> None:
+    org = make_org_key()
+    client = web.test_client()
+    sign_in(client, give_key(make_user(Role.CASEWORKER), org))
+    gone = give_key(make_user(Role.CASEWORKER, email="gone@example.org"), org)
+    here = give_key(make_user(Role.CASEWORKER, email="here@example.org"), org)
+    sent_referral(org=org, owner=gone)
+    gone.is_active_account = False
+    db.session.commit()
+    options: dict[str, Any] = owner_options(client)
+    assert options[str(gone.id)] == "gone@example.org (account deactivated)"
+    assert options[str(here.id)] == "here@example.org"
+    assert owner_options(client, "zh_Hant")[str(gone.id)] == "gone@example.org （帳號已停用）"
 
 
 @pytest.mark.browser
