@@ -317,7 +317,9 @@ def new() -> str | Response | tuple[str, int]:
                 status = 422
             else:
                 if referral.kind in UN_KINDS:
-                    # A UN referral moves by its dated steps, whose first form the page opens.
+                    # A UN referral moves by its dated steps, whose first form the page opens;
+                    # a Special Procedures one first needs its submission draft, shown above
+                    # them until the submission is recorded.
                     flash(
                         _(
                             "Referral started. When it has gone to the mandate, record it "
@@ -325,8 +327,9 @@ def new() -> str | Response | tuple[str, int]:
                         ),
                         "success",
                     )
+                    anchor = "sp-draft" if referral.kind.value.startswith("sp_") else "un-steps"
                     return redirect(
-                        url_for("referrals.detail", referral_id=referral.id, _anchor="un-steps")
+                        url_for("referrals.detail", referral_id=referral.id, _anchor=anchor)
                     )
                 flash(_("Referral started. Mark it as sent when it has gone out."), "success")
                 return redirect(url_for("referrals.detail", referral_id=referral.id))

@@ -246,10 +246,12 @@ def test_a_new_un_referral_points_to_its_first_step_and_opens_it(web: Flask) -> 
         data={"entry_id": "sr-hrd", "kind": "sp_urgent_appeal", "owner_id": user.id},
     )
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("#un-steps")
+    # A Special Procedures referral lands on its draft, just above the steps.
+    assert response.headers["Location"].endswith("#sp-draft")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "record it below: “Submitted to the mandate”" in page
     assert "Mark it as sent" not in page
+    assert page.index('id="sp-draft"') < page.index('id="un-steps"')
     assert page.index('id="un-steps"') < page.index('id="update-heading"')
     assert '<details class="un-step-form" id="step-submitted" open>' in page
     assert ">Withdraw or close</h2>" in page
