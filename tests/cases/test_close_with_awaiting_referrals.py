@@ -90,6 +90,7 @@ def test_closing_asks_first_and_lists_the_referrals_still_awaiting_a_reply(desk:
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert f"Close case {desk.case.ref}?" in html
+    assert "Nothing has changed yet. The case would close with the outcome “Resolved”." in html
     assert "2 referrals of this case still await a reply" in html
     listed = re.findall(r'data-awaiting-referral="(\d+)"', html)
     # Nearest deadline first: the overdue one leads; the withdrawn one awaits nothing.

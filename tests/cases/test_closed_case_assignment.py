@@ -145,8 +145,8 @@ def test_a_viewer_of_a_closed_case_is_not_told_to_reopen_it(
 @pytest.mark.parametrize(
     ("locale", "hint", "option"),
     [
-        ("zh_Hant", "請先重新開啟個案，才能指派。", "重新開啟（評估中）"),
-        ("zh_Hans", "请先重新开启个案，才能指派。", "重新开启（评估中）"),
+        ("zh_Hant", "請先重新開啟案件，才能指派。", "重新開啟（評估中）"),
+        ("zh_Hans", "请先重新打开案件，才能指派。", "重新打开（评估中）"),
     ],
 )
 def test_the_reopen_wording_is_translated(
