@@ -265,7 +265,7 @@ def deactivate(user_id: int) -> Page:
         accounts.refuse_deactivation(user, _me())
         if not _confirmed():
             return _ask_to_deactivate(user, chosen)
-        # One value: a colleague's id, or "" for nobody. A repeated field is refused.
+        # One value: a colleague's id, or handover.NOBODY. A repeated field is refused.
         successor = handover.successor_of(_one(chosen), user)
         done = handover.deactivate(user, successor, _me())
     except handover.HandoverError as exc:
@@ -301,7 +301,10 @@ def _ask_to_deactivate(user: User, chosen: list[str], error: str | None = None) 
         grants=accounts.active_grant_count(user),
         holdings=handover.holdings_of(user),
         successors=successors,
-        successor_chosen=next((u.id for u in successors if str(u.id) == wanted), None),
+        successor_chosen=handover.NOBODY
+        if wanted == handover.NOBODY
+        else next((u.id for u in successors if str(u.id) == wanted), None),
+        nobody=handover.NOBODY,
         successor_error=error,
     )
 

@@ -163,6 +163,9 @@ def parse_filters(args: Mapping[str, str]) -> QueueFilters:
     )
 
 
+CLOSE_CONFIRMED = "yes"
+
+
 class StatusForm(FlaskForm):
     """Where a case moves, and its outcome when it closes.
 
@@ -179,6 +182,9 @@ class StatusForm(FlaskForm):
     )
     # The status the caseworker saw when the page was drawn (see casework.change_status).
     from_status = HiddenField(validators=[Optional()])
+    # Closing a case whose referrals still await a reply is confirmed first
+    # (cases/close_confirm.html): only CLOSE_CONFIRMED closes it; anything else asks.
+    confirmed = HiddenField(validators=[Optional()])
     outcome = SelectField(
         _l("Outcome (when closing)"),
         choices=[SelectChoice("", "—")]

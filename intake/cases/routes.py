@@ -32,6 +32,7 @@ from intake import clock, labels, vocab
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.cases import bp
 from intake.cases.forms import (
+    CLOSE_CONFIRMED,
     FLAG_LABELS,
     REF_PATTERN,
     SORT_LABELS,
@@ -48,7 +49,7 @@ from intake.cases.options import country_options
 from intake.cases.wording import PageWords, RowLabels, shown_row
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Case, CaseStatus, MessageKind, OrgKey
+from intake.models import Case, CaseStatus, MessageKind, OrgKey, Referral
 from intake.services import case_page, casework, keys, retention, search
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError
@@ -365,7 +366,22 @@ def _done(case: Case, message: str) -> WerkzeugResponse:
     return redirect(url_for("cases.detail", ref=case.ref), code=303)
 
 
-STATUS_FIELDS = ("status", "outcome", "from_status", "csrf_token")
+STATUS_FIELDS = ("status", "outcome", "from_status", "confirmed", "csrf_token")
+
+
+def _ask_to_close(case: Case, form: StatusForm, awaiting: list[Referral]) -> PageResponse:
+    """The step before closing a case whose referrals still await a reply: nothing has changed
+    yet. It lists them and says their reminders go on; its form posts again, confirmed."""
+    return render_template(
+        "cases/close_confirm.html",
+        case=case,
+        form=form,
+        outcome=form.new_outcome,
+        awaiting=awaiting,
+        confirmed=CLOSE_CONFIRMED,
+        now=utcnow(),
+        **_labels(),
+    )
 
 
 @bp.post("/<ref>/status")
@@ -391,6 +407,11 @@ def change_status(ref: str) -> PageResponse:
         return _refused(case, _("Choose a status from the list. Nothing was changed."))
     new_status, outcome = form.new_status, form.new_outcome
     try:
+        if new_status == CaseStatus.CLOSED and form.confirmed.data != CLOSE_CONFIRMED:
+            casework.check_status_change(case, new_status, outcome, expected)
+            awaiting = casework.awaiting_referrals(case)
+            if awaiting:
+                return _ask_to_close(case, form, awaiting)
         casework.change_status(case, new_status, current_user, outcome, expected=expected)
     except CaseworkError as exc:
         if new_status == CaseStatus.CLOSED and outcome is None:

@@ -129,6 +129,31 @@ def allowed_transitions(case: Case) -> tuple[CaseStatus, ...]:
     return TRANSITIONS.get(case.status, ())
 
 
+def check_status_change(
+    case: Case,
+    new_status: CaseStatus,
+    outcome: CaseOutcome | None = None,
+    expected: CaseStatus | None = None,
+) -> None:
+    """Raise :class:`CaseworkError` if :func:`change_status` would refuse this change (it
+    writes nothing): a page asks for a confirmation only of a change that can be made."""
+    if expected is not None and expected != case.status:
+        raise CaseworkError(STALE_MESSAGE, 409)
+    if new_status not in allowed_transitions(case):
+        raise CaseworkError(
+            _l("A case cannot go from this status to that one. Nothing was changed."), 409
+        )
+    if new_status == CaseStatus.CLOSED and outcome is None:
+        raise CaseworkError(_l("Choose an outcome to close the case. Nothing was changed."))
+
+
+def awaiting_referrals(case: Case) -> list[Referral]:
+    """The case's referrals that still await a reply, nearest deadline first. Closing the case
+    leaves them as they are: their deadlines and reminders go on until each is closed or
+    withdrawn, so the case page asks before it closes a case that has any."""
+    return [referral for referral in referrals_for(case) if referral.state in AWAITING]
+
+
 @transactional
 def change_status(
     case: Case,
@@ -139,14 +164,7 @@ def change_status(
 ) -> None:
     """Move the case along the workflow. ``expected`` is the status the caseworker saw: if a
     colleague moved the case meanwhile, the change is refused rather than applied on top."""
-    if expected is not None and expected != case.status:
-        raise CaseworkError(STALE_MESSAGE, 409)
-    if new_status not in allowed_transitions(case):
-        raise CaseworkError(
-            _l("A case cannot go from this status to that one. Nothing was changed."), 409
-        )
-    if new_status == CaseStatus.CLOSED and outcome is None:
-        raise CaseworkError(_l("Choose an outcome to close the case. Nothing was changed."))
+    check_status_change(case, new_status, outcome, expected)
     previous = case.status
     closing = new_status == CaseStatus.CLOSED
     now = utcnow()

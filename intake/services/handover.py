@@ -79,11 +79,21 @@ def successors_for(leaving: User) -> list[User]:
     return [user for user in casework.assignable_users() if user.id != leaving.id]
 
 
+# The confirmation's deliberate "Nobody: leave them unassigned". Its placeholder ("— Choose —",
+# the value "") is no choice: one hurried click once left every case of the account unassigned.
+NOBODY = "nobody"
+
+
 def successor_of(raw: str, leaving: User) -> User | None:
-    """The colleague a confirmation form names (a user id as text); ``""``: nobody. Raises
+    """The colleague a confirmation form names (a user id as text); :data:`NOBODY`: nobody.
+    Nothing chosen (``""``) is refused while ``leaving`` holds anything. Raises
     :class:`HandoverError` with the reason for anything else, before anything is written."""
     raw = raw.strip()
+    if raw == NOBODY:
+        return None
     if not raw:
+        if holdings_of(leaving).anything:
+            raise HandoverError(_l("Choose who takes over their cases and referrals, or “Nobody”."))
         return None
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
         raise HandoverError(_l("Choose a colleague from the list, or nobody."))

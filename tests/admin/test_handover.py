@@ -124,9 +124,11 @@ def test_the_confirmation_lists_what_they_hold_and_whom_it_can_go_to(desk: Desk)
     assert "They hold 3 open cases" in html
     assert "They own 2 referrals awaiting a reply" in html
     assert "Give their open cases and awaiting referrals to:" in html
-    # Nobody first and chosen; then who can act, by e-mail: never bob himself, a viewer,
-    # someone without a key or a deactivated account.
-    assert options_of(html) == ["", str(desk.admin.id), str(desk.alice.id)]
+    # A placeholder first, nothing chosen; then who can act, by e-mail: never bob himself, a
+    # viewer, someone without a key or a deactivated account; "Nobody" last, as a choice.
+    assert options_of(html) == ["", str(desk.admin.id), str(desk.alice.id), "nobody"]
+    assert '<option value="">— Choose —</option>' in html
+    assert '<option value="nobody">Nobody: leave them unassigned</option>' in html
     assert str(viewer.id) not in options_of(html)
     select = re.search(r'<select id="successor".*?</select>', html, re.S)
     assert select is not None
@@ -187,7 +189,7 @@ def test_deactivating_with_a_colleague_gives_them_what_they_can_open(desk: Desk)
 def test_deactivating_with_nobody_chosen_unassigns_the_open_cases_and_says_so(
     desk: Desk,
 ) -> None:
-    response = deactivate(desk, confirmed="yes", successor="")
+    response = deactivate(desk, confirmed="yes", successor="nobody")
     assert response.status_code == 302
     bob = desk.bob.id
     assert holders(desk) == {
@@ -213,18 +215,48 @@ def test_deactivating_with_nobody_chosen_unassigns_the_open_cases_and_says_so(
     assert desk.cases["closed"].ref not in unassigned
 
 
-def test_without_the_field_nobody_is_chosen(desk: Desk) -> None:
-    """An older page or a script posting only ``confirmed``: as nobody chosen."""
-    assert deactivate(desk, confirmed="yes").status_code == 302
-    assert holders(desk)["open"] is None
-    assert holders(desk)["referral:awaiting"] == desk.bob.id
+@pytest.mark.parametrize(
+    "choice",
+    [{}, {"successor": ""}, {"successor": "   "}],
+    ids=["field_missing", "placeholder", "blank"],
+)
+def test_without_a_choice_the_page_asks_again_and_nothing_is_written(
+    desk: Desk, choice: dict[str, str]
+) -> None:
+    """The placeholder, a blank value or no field at all (an older page, a script posting only
+    ``confirmed``) is no choice: nobody is ever assumed while they hold something."""
+    before = (holders(desk), audit_count())
+    response = deactivate(desk, confirmed="yes", **choice)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    error = re.search(r'<p class="field-error" id="successor-error">([^<]*)</p>', html)
+    assert error is not None
+    assert error.group(1) == "Choose who takes over their cases and referrals, or “Nobody”."
+    assert 'aria-invalid="true"' in html
+    assert "Deactivate the account of bob@example.org?" in html
+    assert (holders(desk), audit_count()) == before
+    assert db.session.get_one(User, desk.bob.id).is_active_account
+
+
+def test_nobody_chosen_and_refused_for_another_reason_stays_chosen(desk: Desk) -> None:
+    html = deactivate(desk, successor="nobody").get_data(as_text=True)
+    assert '<option value="nobody" selected>' in html
+
+
+def test_someone_who_holds_nothing_is_deactivated_without_a_choice(desk: Desk) -> None:
+    response = desk.client.post(
+        f"/admin/users/{desk.alice.id}/deactivate",
+        data={"csrf_token": csrf_token(desk.client, "/admin/users"), "confirmed": "yes"},
+    )
+    assert response.status_code == 302
+    assert not db.session.get_one(User, desk.alice.id).is_active_account
 
 
 def test_reminders_of_a_referral_whose_case_someone_holds_go_to_them(desk: Desk) -> None:
     case = desk.cases["open"]
     case.assignee_id = desk.alice.id
     db.session.commit()
-    deactivate(desk, confirmed="yes")
+    deactivate(desk, confirmed="yes", successor="nobody")
     page = desk.client.get("/admin/users").get_data(as_text=True)
     assert "Reminders for 1 referral now go to the colleague who holds its case" in page
     assert "Reminders for 1 referral now go to the first admin" in page
@@ -245,6 +277,8 @@ def bad_successors(desk: Desk) -> dict[str, tuple[Any, str]]:
         "too_long": ("9" * 40, choose),
         "fullwidth_digit": ("１", choose),
         "twice": ([str(desk.alice.id), str(desk.admin.id)], choose),
+        "nobody_and_someone": (["nobody", str(desk.alice.id)], choose),
+        "nobody_in_capitals": ("NOBODY", choose),
         "self": (str(desk.bob.id), "cannot be given back to them"),
         "deactivated": (str(gone.id), "The account of gone@example.org is deactivated"),
         "viewer": (str(viewer.id), "viewer@example.org cannot take cases"),
@@ -261,6 +295,8 @@ def bad_successors(desk: Desk) -> dict[str, tuple[Any, str]]:
         "too_long",
         "fullwidth_digit",
         "twice",
+        "nobody_and_someone",
+        "nobody_in_capitals",
         "self",
         "deactivated",
         "viewer",
@@ -309,11 +345,15 @@ def test_the_admin_still_cannot_deactivate_themselves(desk: Desk) -> None:
     assert db.session.get_one(User, desk.admin.id).is_active_account
 
 
-def test_without_a_csrf_token_nothing_moves(desk: Desk) -> None:
+@pytest.mark.parametrize("successor", ["alice", "nobody"])
+def test_without_a_csrf_token_nothing_moves(desk: Desk, successor: str) -> None:
     before = (holders(desk), audit_count())
     response = desk.client.post(
         f"/admin/users/{desk.bob.id}/deactivate",
-        data={"confirmed": "yes", "successor": str(desk.alice.id)},
+        data={
+            "confirmed": "yes",
+            "successor": str(desk.alice.id) if successor == "alice" else successor,
+        },
     )
     assert response.status_code == 400
     assert (holders(desk), audit_count()) == before
@@ -329,6 +369,8 @@ def test_the_confirmation_and_what_it_says_after_are_translated(
     assert asked.status_code == 200
     refused = deactivate(desk, confirmed="yes", successor="x")
     assert refused.status_code == 422
+    unchosen = deactivate(desk, confirmed="yes", successor="")
+    assert unchosen.status_code == 422
     assert not untranslated.messages, sorted(untranslated.messages)
     deactivate(desk, confirmed="yes", successor=str(desk.alice.id))
     desk.client.get("/admin/users")

@@ -110,3 +110,51 @@ def test_a_reopened_case_can_be_taken_on_again(client: FlaskClient, org: OrgKeyP
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get_one(Case, closed.id).assignee_id == me.id
+
+
+def test_a_closed_case_says_where_the_assign_control_went_and_names_reopening(
+    client: FlaskClient, org: OrgKeyPair
+) -> None:
+    give_key(sign_in(client, Role.CASEWORKER), org)
+    closed = make_case(org, status=CaseStatus.CLOSED, outcome="resolved")
+    referred = make_case(org, status=CaseStatus.REFERRED)
+    db.session.commit()
+    page = client.get(f"/cases/{closed.ref}").get_data(as_text=True)
+    assert '<p class="hint" data-assign-closed>Reopen the case to assign it.</p>' in page
+    options = re.search(r'<select id="status-to".*?</select>', page, re.S)
+    assert options is not None
+    assert '<option value="assessing">Reopen (Assessing)</option>' in options.group(0)
+    # An open case: the assign control is there, and stepping back to assessing is just that.
+    page = client.get(f"/cases/{referred.ref}").get_data(as_text=True)
+    assert "data-assign-closed" not in page
+    assert '<option value="assessing">Assessing</option>' in page
+    assert "Reopen (" not in page
+
+
+def test_a_viewer_of_a_closed_case_is_not_told_to_reopen_it(
+    client: FlaskClient, org: OrgKeyPair
+) -> None:
+    give_key(sign_in(client, Role.VIEWER), org)
+    closed = make_case(org, status=CaseStatus.CLOSED, outcome="resolved")
+    db.session.commit()
+    page = client.get(f"/cases/{closed.ref}").get_data(as_text=True)
+    assert "data-assign-closed" not in page
+    assert "Reopen (" not in page
+
+
+@pytest.mark.parametrize(
+    ("locale", "hint", "option"),
+    [
+        ("zh_Hant", "請先重新開啟案件，才能指派。", "重新開啟（評估中）"),
+        ("zh_Hans", "请先重新打开案件，才能指派。", "重新打开（评估中）"),
+    ],
+)
+def test_the_reopen_wording_is_translated(
+    client: FlaskClient, org: OrgKeyPair, locale: str, hint: str, option: str
+) -> None:
+    give_key(sign_in(client, Role.CASEWORKER), org)
+    closed = make_case(org, status=CaseStatus.CLOSED, outcome="resolved")
+    db.session.commit()
+    page = client.get(f"/cases/{closed.ref}?lang={locale}").get_data(as_text=True)
+    assert hint in page
+    assert option in page
