@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import datetime
+
+import pytest
+from flask import Flask
 
 from intake.db import utcnow
 from intake.extensions import db
@@ -28,6 +32,23 @@ from tests.builders import (
 )
 
 CANARY = "CANARY-7f3a-referral-plaintext"
+
+
+@pytest.fixture
+def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    """The referral pages on SQLite, CSRF off (tests that check CSRF make their own app)."""
+    app = make_app("sqlite", WTF_CSRF_ENABLED=False)
+    with app.app_context():
+        yield app
+
+
+def draft_un_referral(kind: ReferralKind = ReferralKind.SP_URGENT_APPEAL) -> Referral:
+    """A UN referral not yet submitted, owned by a caseworker who holds the key."""
+    org = make_org_key()
+    make_entry("sr-hrd")
+    owner = give_key(make_user(Role.CASEWORKER), org)
+    case = make_case(org)
+    return referrals.create(case.id, "sr-hrd", kind, owner, owner_id=owner.id)
 
 
 def sent_referral(

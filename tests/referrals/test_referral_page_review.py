@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from flask.testing import FlaskClient
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Referral, ReferralKind, Role, User
-from intake.services import referrals, settings
+from intake.services import settings
 from tests.builders import (
     give_key,
     make_case,
@@ -28,22 +27,7 @@ from tests.builders import (
     sign_in,
     signed_in_context,
 )
-from tests.referrals.conftest import sent_referral
-
-
-@pytest.fixture
-def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
-    app = make_app("sqlite", WTF_CSRF_ENABLED=False)
-    with app.app_context():
-        yield app
-
-
-def draft_un_referral(kind: ReferralKind = ReferralKind.SP_URGENT_APPEAL) -> Referral:
-    org = make_org_key()
-    make_entry("sr-hrd")
-    owner = give_key(make_user(Role.CASEWORKER), org)
-    case = make_case(org)
-    return referrals.create(case.id, "sr-hrd", kind, owner, owner_id=owner.id)
+from tests.referrals.conftest import draft_un_referral, sent_referral
 
 
 def page_of(client: FlaskClient, referral: Referral, lang: str = "en") -> str:

@@ -4,7 +4,6 @@ the digest; nothing outside the season or the period."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -16,13 +15,6 @@ from intake.services import reminders, reprisals, settings
 from tests.builders import make_case, make_org_key, make_user, sign_in
 
 MARCH_2027 = datetime(2027, 3, 2, 9, tzinfo=UTC)
-
-
-@pytest.fixture
-def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
-    app = make_app("sqlite", WTF_CSRF_ENABLED=False)
-    with app.app_context():
-        yield app
 
 
 def cases_for_2027() -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,13 +17,6 @@ from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Rol
 from intake.services import referrals
 from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
 from tests.referrals.conftest import CANARY, sent_referral
-
-
-@pytest.fixture
-def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
-    app = make_app("sqlite", WTF_CSRF_ENABLED=False)
-    with app.app_context():
-        yield app
 
 
 def count_referrals() -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,21 +14,7 @@ from intake.extensions import db
 from intake.models import Referral, ReferralKind, ReferralState, Role, UnStep
 from intake.services import referrals
 from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
-
-
-@pytest.fixture
-def web(make_app: Callable[..., Flask]) -> Iterator[Flask]:
-    app = make_app("sqlite", WTF_CSRF_ENABLED=False)
-    with app.app_context():
-        yield app
-
-
-def draft_un_referral(kind: ReferralKind = ReferralKind.SP_URGENT_APPEAL) -> Referral:
-    org = make_org_key()
-    make_entry("sr-hrd")
-    owner = give_key(make_user(Role.CASEWORKER), org)
-    case = make_case(org)
-    return referrals.create(case.id, "sr-hrd", kind, owner, owner_id=owner.id)
+from tests.referrals.conftest import draft_un_referral
 
 
 def steps() -> list[str]:
