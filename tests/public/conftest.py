@@ -44,6 +44,23 @@ def summary_links(page: Any) -> list[str | None]:
     return [link.get_attribute("href") for link in page.locator("#error-summary a").all()]
 
 
+def fill_required_answers(
+    page: Any, what_happened: str | None = "Arrêté au poste de contrôle, téléphone saisi."
+) -> None:
+    """What happened (unless already typed: None), how urgent and consent, step by step; the
+    page left on the review, with Send on screen."""
+    if what_happened is not None:
+        page.fill("#what_happened", what_happened)
+    page.check("input[name=urgency][value=days]")
+    page.click("#step-next")
+    page.check("input[name=consent][value=yes]")
+    page.check("input[name=referral_consent][value=yes]")
+    page.click("#step-next")
+    page.click("#step-skip")
+    page.click("#step-skip")
+    page.wait_for_selector("#send-request:visible")
+
+
 def canary_for(field: str) -> str:
     return f"{CANARY}-{field}"
 

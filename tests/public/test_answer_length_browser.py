@@ -20,7 +20,13 @@ from intake.extensions import db
 from intake.models import Case
 from tests.builders import make_org_key
 from tests.conftest import table_count
-from tests.public.conftest import BROWSER_LOCALES, PHONE, phone_context, summary_links
+from tests.public.conftest import (
+    BROWSER_LOCALES,
+    PHONE,
+    fill_required_answers,
+    phone_context,
+    summary_links,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -142,13 +148,7 @@ def test_characters_are_counted_as_the_server_counts_them(
         emoji = "🕊" * 8000
         _paste(page, "#what_happened", emoji)
         expect(page.locator("#what_happened-count")).to_have_text("8000 of 8000 characters")
-        page.check("input[name=urgency][value=days]")
-        page.click("#step-next")
-        page.check("input[name=consent][value=yes]")
-        page.check("input[name=referral_consent][value=yes]")
-        page.click("#step-next")
-        page.click("#step-skip")
-        page.click("#step-skip")
+        fill_required_answers(page, what_happened=None)
         page.click("#send-request")
         expect(page.locator("#receipt-panel")).to_be_visible(timeout=20_000)
         db.session.expire_all()

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from intake.extensions import db
 from tests.builders import make_org_key
 from tests.conftest import table_count
-from tests.public.test_submission_token_browser import PHONE, fill_required_answers
+from tests.public.conftest import PHONE, fill_required_answers
 
 pytestmark = pytest.mark.browser
 

@@ -18,23 +18,9 @@ from intake.extensions import db
 from intake.models import AuditEvent, Case
 from tests.builders import make_org_key
 from tests.conftest import table_count
+from tests.public.conftest import PHONE, fill_required_answers
 
 pytestmark = pytest.mark.browser
-
-PHONE = {"width": 360, "height": 740}
-
-
-def fill_required_answers(page: Any) -> None:
-    """What happened, how urgent and consent, step by step; the page left on the review."""
-    page.fill("#what_happened", "Arrêté au poste de contrôle, téléphone saisi.")
-    page.check("input[name=urgency][value=days]")
-    page.click("#step-next")
-    page.check("input[name=consent][value=yes]")
-    page.check("input[name=referral_consent][value=yes]")
-    page.click("#step-next")
-    page.click("#step-skip")
-    page.click("#step-skip")
-    page.wait_for_selector("#send-request:visible")
 
 
 class LoseFirstAnswer:
