@@ -90,7 +90,7 @@ def week_start_text(
     moment: datetime, *, zone: ZoneInfo | None = None, locale: str | None = None
 ) -> str:
     """The Monday of the week ``moment`` falls in, in the organisation's zone, written as
-    ``local_text`` writes a day ("13 Oct 2026", "2026年10月13日"): a week's heading that reads
+    ``local_text`` writes a day ("12 Oct 2026", "2026年10月12日"): a week's heading that reads
     the same in every language, where an ISO week code ("2026-W42") says little to anyone."""
     local = moment.astimezone(zone or org_zone())
     return _day_text(local.date() - timedelta(days=local.weekday()), locale or _locale())

@@ -69,7 +69,6 @@ from intake.public.forms import (
     IntakeForm,
     StatusForm,
     answer_limit,
-    one_line_break,
     required_message,
 )
 from intake.services import key_pins, keys, proof_of_work, submissions, urgent_help
@@ -983,13 +982,12 @@ def status() -> ViewResult:
         # The box has no maxlength and nothing typed is cut (as on the request form): a
         # message over LONG_MAX comes back whole, with the length error beside it, as Send
         # would say. (The request's form size limit bounds what can come back.)
-        body = one_line_break(request.form.get("body", "")) or ""
-        written = MultiDict({"code": code, "body": body})
+        written = MultiDict({"code": code, "body": request.form.get("body", "")})
         token = request.form.get(SUBMISSION_TOKEN, "")
         if crypto.submission_token_bytes(token) is not None:  # the same message: its token
             written[SUBMISSION_TOKEN] = token
-        follow_up = FollowUpForm(written)
-        if len(body) > LONG_MAX:
+        follow_up = FollowUpForm(written)  # (its filter reads each line break as one)
+        if len(follow_up.body.data or "") > LONG_MAX:
             follow_up.body.validate(follow_up)
         return _render_status(case, code, follow_up)
     return _render_status(case, code)
