@@ -151,6 +151,9 @@ class BaseSettings:
     # Referrer-Policy is no-referrer (DESIGN §1.7). The token plus SameSite=Strict cookies stay.
     WTF_CSRF_SSL_STRICT = False
     MAX_CONTENT_LENGTH = 26 * 1024 * 1024
+    # A text field may be as large as the body (Werkzeug's default is 500 KB): a story pasted
+    # whole without JavaScript then comes back beside its length error, not refused unread.
+    MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH
     ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
     ATTACHMENT_MAX_COUNT = 5
 

@@ -234,11 +234,21 @@ def _too_large_message() -> str:
     )
 
 
+# Set on a request whose form could not be parsed (too large): see _read_form.
+FORM_TOO_LARGE = "refuge.form_too_large"
+
+
 def _read_form() -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | None:
-    """The parsed form, or None when the body is larger than MAX_CONTENT_LENGTH."""
+    """The parsed form, or None when the body is too large to parse (MAX_CONTENT_LENGTH, or
+    a field over MAX_FORM_MEMORY_SIZE). Werkzeug parses a body once: after a refused parse the
+    stream is partly read, and looking again gives a partial form without an error (a story
+    that came back empty, under "we kept what you wrote"). So the refusal is kept."""
+    if request.environ.get(FORM_TOO_LARGE):
+        return None
     try:
         return request.form, request.files
     except RequestEntityTooLarge:
+        request.environ[FORM_TOO_LARGE] = True
         return None
 
 
@@ -729,11 +739,8 @@ def _proof_of_work() -> proof_of_work.Outcome | None:
         return cached
     outcome = None
     if request.method == "POST":
-        form: MultiDict[str, str]
-        try:
-            form = request.form
-        except RequestEntityTooLarge:
-            form = MultiDict()
+        parsed = _read_form()
+        form = parsed[0] if parsed is not None else MultiDict()
         if any(name in form for name in POW_FIELDS) and "sealed_answers" in form:
             outcome = proof_of_work.redeem(form.get("pow_challenge"), form.get("pow_nonce"))
     request.environ[POW_ENVIRON_KEY] = outcome

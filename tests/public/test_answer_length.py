@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -130,6 +131,7 @@ def test_one_character_over_is_refused_beside_the_field_in_the_page_language(
     "posted",
     [
         pytest.param("x" * 400_000, id="fifty times the limit"),
+        pytest.param("x" * 600_000, id="over Werkzeug's 500 KB default for a field"),
         pytest.param(" " * (LONG_MAX + 1), id="nothing but spaces"),
         pytest.param("\r\n" * (LONG_MAX + 1), id="nothing but line breaks"),
     ],
@@ -212,6 +214,45 @@ def test_a_follow_up_over_the_limit_is_refused_in_the_page_language_and_kept(
     assert _field_error(response.text, "body") == MESSAGE_TOO_LONG[lang]
     assert _box(response.text, "body") == posted.replace("\r\n", "\n")
     assert _follow_ups() == []
+
+
+def test_a_follow_up_pasted_over_500_kb_comes_back_whole_beside_its_error(any_app: Flask) -> None:
+    org = make_org_key()
+    submission = _case(org)
+    posted = "x" * 600_000
+    response = _follow_up(any_app.test_client(), submission.receipt_code, posted)
+    assert response.status_code == 422
+    assert _field_error(response.text, "body") == (
+        "Please shorten your message to 8000 characters or fewer (it has 600000)."
+    )
+    assert _box(response.text, "body") == posted
+    assert _follow_ups() == []
+
+
+@pytest.mark.parametrize("path", ["/request", "/status/follow-up"])
+def test_a_form_too_large_to_read_is_refused_as_too_large_and_nothing_is_said_kept(
+    make_app: Callable[..., Flask], path: str
+) -> None:
+    """A field over MAX_FORM_MEMORY_SIZE stops Werkzeug's parse halfway: a second look at the
+    form then found it (nearly) empty without an error, and the page said "Your form had
+    expired … We kept what you wrote" over empty boxes. It is refused as too large."""
+    app = make_app("sqlite", MAX_FORM_MEMORY_SIZE=20_000)
+    with app.app_context():
+        org = make_org_key()
+        code = _case(org).receipt_code
+        client = app.test_client()
+        if path == "/request":
+            response = _request(client, what_happened="x" * 30_000)
+        else:
+            response = _follow_up(client, code, "x" * 30_000)
+        assert response.status_code == 413
+        page = html.unescape(response.text)
+        assert "What you sent is too large" in page
+        assert "expired" not in page
+        assert "kept" not in page
+        db.session.rollback()
+        assert table_count("cases") == 1
+        assert _follow_ups() == []
 
 
 def test_a_language_change_keeps_a_whole_follow_up_written_with_crlf(any_app: Flask) -> None:
