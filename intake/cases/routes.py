@@ -493,6 +493,7 @@ def add_reply(ref: str) -> PageResponse:
         return _refused(
             case, _("The reply did not arrive encrypted. It needs JavaScript. Nothing was sent.")
         )
+    was_new = case.status == CaseStatus.NEW
     try:
         casework.add_reply(
             case,
@@ -503,4 +504,7 @@ def add_reply(ref: str) -> PageResponse:
         )
     except CaseworkError as exc:
         return _refused(case, str(exc), exc.status)
-    return _done(case, _("Reply sent. The submitter reads it with their receipt code."))
+    sent = _("Reply sent. The submitter reads it with their receipt code.")
+    if was_new:
+        sent += " " + _("This was the first response: the case is now Assessing.")
+    return _done(case, sent)

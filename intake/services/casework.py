@@ -407,6 +407,10 @@ def add_reply(
         actor=actor,
         detail={"message_id": reply.id, "copy_id": copy.id if copy is not None else None},
     )
+    if case.status == CaseStatus.NEW:
+        # A reply is the first response (as a sent referral is: mark_referred): the case is
+        # assessed from here, and its first-response deadline stops counting.
+        change_status(case, CaseStatus.ASSESSING, actor)
     return reply
 
 

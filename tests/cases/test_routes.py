@@ -21,6 +21,7 @@ from intake.models import (
     KeyGrant,
     MessageKind,
     Role,
+    Urgency,
 )
 from intake.services import audit, casework
 from tests.builders import (
@@ -691,6 +692,41 @@ def test_a_reply_is_sealed_to_the_submitter_with_the_staff_copy_to_the_org(
     by_id = {m["id"]: m for m in bundle["messages"]}
     assert by_id[reply.id]["sealed_body"] is None
     assert by_id[copy.id]["sealed_body"] == copy.sealed_body
+
+
+@pytest.mark.parametrize("status", [CaseStatus.NEW, CaseStatus.MONITORING])
+def test_a_reply_to_a_new_case_is_its_first_response_and_moves_it_to_assessing(
+    app: Flask, client: FlaskClient, org: OrgKeyPair, status: CaseStatus
+) -> None:
+    """Before, the case page still read "First response to the submitter — due in 23 h" after
+    "Reply sent", and the case went overdue and reminded. A later reply changes no status."""
+    reply_public, _secret = crypto.reply_keypair(crypto.new_receipt_code())
+    case = make_case(org, urgency=Urgency.IMMEDIATE, status=status)
+    case.reply_public_key = reply_public
+    db.session.commit()
+    sign_in(client, Role.CASEWORKER)
+    response = client.post(
+        f"/cases/{case.ref}/replies",
+        data={
+            "sealed_body": crypto.seal_answers({"body": "r"}, reply_public),
+            "csrf_token": token_for(client, case),
+        },
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    db.session.refresh(case)
+    page = response.get_data(as_text=True)
+    written = [action for action in audit_actions() if action != "case.view"]
+    if status == CaseStatus.NEW:
+        assert case.status == CaseStatus.ASSESSING
+        assert "This was the first response: the case is now Assessing." in page
+        assert "First response to the submitter" not in page
+        assert case.attention_at is None  # no referral: nothing due from us now
+        assert written[-2:] == ["case.reply", "case.status"]
+    else:
+        assert case.status == status
+        assert "This was the first response" not in page
+        assert written[-1] == "case.reply"
 
 
 def test_no_reply_without_a_reply_key_and_bad_replies_write_nothing(
