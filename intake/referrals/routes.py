@@ -236,14 +236,15 @@ def _kinds_needing(missing: list[ConsentPurpose]) -> dict[str, str]:
 
 
 def _kinds_by_entry(case: Case, entries: list[DirectoryEntry]) -> dict[str, Any]:
-    """For referral-new.js: each entry's kinds (natural first) and the deadline each implies,
-    computed here by the same rule the referral will get (deadlines.due_at); whether the kind
-    takes a deadline in hours, and the consent purpose it needs."""
+    """For referral-new.js: each entry's kinds (the one to suggest for this case first) and the
+    deadline each implies, computed here by the same rule the referral will get
+    (deadlines.due_at); whether the kind takes a deadline in hours, and the consent purpose it
+    needs."""
     now = utcnow()
     table: dict[str, Any] = {}
     for entry in entries:
         kinds = []
-        for kind in referrals.accepted_kinds(entry):
+        for kind in referrals.kinds_for(entry, case.urgency):
             implied = referrals.implied_due(case, entry, kind, now=now)
             kinds.append(
                 {
@@ -274,7 +275,7 @@ def new() -> str | Response | tuple[str, int]:
         if wanted is not None:
             form.entry_id.data = wanted.id
             kind = request.args.get("kind", "")
-            accepted = [k.value for k in referrals.accepted_kinds(wanted)]
+            accepted = [k.value for k in referrals.kinds_for(wanted, case.urgency)]
             form.kind.data = kind if kind in accepted else accepted[0]
         else:
             form.entry_id.data = ""

@@ -98,7 +98,8 @@ def next_action(case: Case, case_referrals: list[Referral]) -> NextAction | None
 
 def suggestions(case: Case) -> list[dict[str, Any]]:
     """Stored triage suggestions, highest score first (ties keep triage's order), each with
-    ``kind``: the referral kind its entry naturally takes (``None`` if the entry is retired),
+    ``kind``: the referral kind to suggest for the case (``referrals.kinds_for``; ``None`` if
+    the entry is retired),
     and its name in the reader's language."""
     entries = {entry.id: entry for entry in directory.active_entries()}
     ranked = sorted(
@@ -111,6 +112,6 @@ def suggestions(case: Case) -> list[dict[str, Any]]:
         if entry is None:  # retired: the name it had when triaged
             result.append({**suggestion, "kind": None})
             continue
-        kind = referrals.natural_kind(entry).value
+        kind = referrals.kinds_for(entry, case.urgency)[0].value
         result.append({**suggestion, "kind": kind, "name": vocab.entry_name(entry)})
     return result

@@ -31,6 +31,7 @@ from intake.models import (
     ReminderOutbox,
     Role,
     UnStepKind,
+    Urgency,
     User,
 )
 from intake.services import audit, casework, consent
@@ -117,6 +118,25 @@ def accepted_kinds(entry: DirectoryEntry) -> tuple[ReferralKind, ...]:
 
 def natural_kind(entry: DirectoryEntry) -> ReferralKind:
     return accepted_kinds(entry)[0]
+
+
+# What answers a risk now. The Working Group on Arbitrary Detention takes urgent appeals as
+# well as its opinions, whose procedure takes months: a detention that cannot wait goes first
+# as an appeal.
+URGENT_KINDS = (ReferralKind.SP_URGENT_APPEAL, ReferralKind.EMBASSY_CONTACT)
+
+
+def kinds_for(entry: DirectoryEntry, urgency: Urgency) -> tuple[ReferralKind, ...]:
+    """The kinds an entry takes, the one to suggest first for a case of this urgency: for an
+    immediate or days case, the first urgent kind the directory lists for the entry (an entry
+    that lists none takes any kind, and suggests none of them for urgency); else its natural
+    kind."""
+    kinds = accepted_kinds(entry)
+    if urgency in (Urgency.IMMEDIATE, Urgency.DAYS) and entry.referral_kinds:
+        urgent = next((kind for kind in kinds if kind in URGENT_KINDS), None)
+        if urgent is not None:
+            return (urgent, *(kind for kind in kinds if kind != urgent))
+    return kinds
 
 
 @dataclass(frozen=True)

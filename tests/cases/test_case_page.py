@@ -3,6 +3,7 @@ triage in score order with Refer buttons, and the next due action in words."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -13,7 +14,16 @@ from flask.testing import FlaskClient
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Case, CaseStatus, MessageKind, Referral, ReferralKind, ReferralState, Role
+from intake.models import (
+    Case,
+    CaseStatus,
+    MessageKind,
+    Referral,
+    ReferralKind,
+    ReferralState,
+    Role,
+    Urgency,
+)
 from intake.services import casework
 from tests.builders import (
     OrgKeyPair,
@@ -139,6 +149,51 @@ def test_triage_is_shown_in_score_order_with_refer_buttons_preselecting_entry_an
         r'<option selected value="sp_urgent_appeal">|<option value="sp_urgent_appeal" selected',
         form,
     )
+
+
+def _selected_kind(page: str) -> str | None:
+    found = re.search(
+        r'<select[^>]*name="kind".*?<option (?:selected value="([a-z_]+)"|value="([a-z_]+)" '
+        r"selected)",
+        page,
+        re.S,
+    )
+    return (found.group(1) or found.group(2)) if found else None
+
+
+@pytest.mark.parametrize(
+    ("urgency", "wgad", "unlisted"),
+    [
+        (Urgency.IMMEDIATE, "sp_urgent_appeal", "ngo_referral"),
+        (Urgency.DAYS, "sp_urgent_appeal", "ngo_referral"),
+        (Urgency.WEEKS, "wgad_opinion", "ngo_referral"),
+    ],
+)
+def test_an_urgent_case_is_referred_first_as_an_urgent_appeal_where_the_entry_takes_one(
+    client: FlaskClient, org: OrgKeyPair, urgency: Urgency, wgad: str, unlisted: str
+) -> None:
+    """Refer on an Immediate detention case preselected the Working Group's opinion procedure
+    (its first listed kind, months long) though the Working Group takes urgent appeals. An
+    entry that lists no kinds takes any, and is not guessed into an appeal."""
+    make_entry("un-wgad", name="WGAD", referral_kinds=["wgad_opinion", "sp_urgent_appeal"])
+    make_entry("open", name="Open NGO", referral_kinds=[])
+    stored = [
+        {"id": "un-wgad", "name": "WGAD", "score": 60, "reasons": [], "caveats": []},
+        {"id": "open", "name": "Open NGO", "score": 50, "reasons": [], "caveats": []},
+    ]
+    case = make_case(org, urgency=urgency, triage=stored)
+    sign_in(client, Role.CASEWORKER)
+    html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    refers = re.findall(r'href="(/referrals/new\?[^"]+)"\s+aria-label="Refer to ([^"]+)"', html)
+    hrefs = {name: href.replace("&amp;", "&") for href, name in refers}
+    assert f"kind={wgad}" in hrefs["WGAD"]
+    assert f"kind={unlisted}" in hrefs["Open NGO"]
+    # The form opened for the entry alone suggests the same, and lists it first for the script.
+    page = client.get(f"/referrals/new?ref={case.ref}&entry=un-wgad").get_data(as_text=True)
+    assert _selected_kind(page) == wgad
+    table = re.search(r'<script type="application/json" id="referral-kinds">(.*?)</script>', page)
+    assert table is not None
+    assert json.loads(table.group(1))["un-wgad"][0]["kind"] == wgad
 
 
 def test_the_next_action_names_the_nearest_deadline_and_what_it_is(
