@@ -127,3 +127,44 @@ def test_reminder_columns_say_recipient_and_sent_in_chinese(
     html = client.get("/admin/reminders?lang=en").get_data(as_text=True)
     assert '<th scope="col">To</th>' in html
     assert '<th scope="col">Sent</th>' in html
+
+
+def _halted(page: str) -> str:
+    found = re.search(r"<div class=\"notice[^\"]*\" data-reminders-halted>(.*?)</div>", page, re.S)
+    return re.sub(r"\s+", " ", found.group(1)) if found else ""
+
+
+def test_reminders_not_going_out_is_said_where_deadlines_are_watched(
+    app: Flask, client: FlaskClient
+) -> None:
+    """/admin listed "Worker: not seen yet" as a plain bullet beside "0 e-mails are waiting"
+    while referrals went overdue: nothing said reminders were not being sent."""
+    from intake.services import heartbeats
+
+    make_org_key()
+    admin = make_user(Role.ADMIN)
+    sign_in(client, admin)
+    for path in ("/admin/", "/admin/reminders", "/referrals/"):
+        said = _halted(client.get(path).get_data(as_text=True))
+        assert "Reminder e-mails are not being sent." in said, path
+        assert "Deadlines are not being checked." in said, path
+        assert "Start the worker and beat processes" in said, path
+
+    with db.engine.begin() as connection:  # the worker runs; beat stopped ten minutes ago
+        heartbeats.record(connection, "worker")
+        heartbeats.record(connection, "beat", utcnow() - timedelta(minutes=10))
+    said = _halted(client.get("/referrals/").get_data(as_text=True))
+    assert "Reminder e-mails are not being sent." not in said
+    assert "Deadlines are not being checked." in said
+
+    caseworker = make_user(Role.CASEWORKER)
+    client.post("/auth/logout")
+    sign_in(client, caseworker)
+    said = _halted(client.get("/referrals/?lang=zh_Hant").get_data(as_text=True))
+    assert "目前沒有檢查期限。" in said
+    assert "請告訴管理員。" in said
+    assert "Procfile" not in said
+
+    with db.engine.begin() as connection:  # both run: nothing is said
+        heartbeats.record(connection, "beat")
+    assert 'data-reminders-halted' not in client.get("/referrals/").get_data(as_text=True)
