@@ -75,19 +75,22 @@ def test_cases_are_ordered_by_urgency_then_nearest_deadline_then_waiting_longest
     aged(org, "RF-WEEKS", 24, urgency=Urgency.WEEKS)
     aged(org, "RF-IMM-2H", 2, urgency=Urgency.IMMEDIATE)
     aged(org, "RF-IMM-5H", 5, urgency=Urgency.IMMEDIATE)
-    due_late = aged(org, "RF-IMM-DUE5", 1, urgency=Urgency.IMMEDIATE, assignee_id=me.id)
-    due_soon = aged(org, "RF-IMM-DUE2", 0.5, urgency=Urgency.IMMEDIATE)
-    days = aged(org, "RF-DAYS-DUE1", 3, urgency=Urgency.DAYS)
+    # Referred (answered): their deadlines are their referrals' clocks, no first response.
+    referred = {"urgency": Urgency.IMMEDIATE, "status": CaseStatus.REFERRED}
+    due_late = aged(org, "RF-IMM-DUE5", 1, assignee_id=me.id, **referred)
+    due_soon = aged(org, "RF-IMM-DUE2", 0.5, **referred)
+    days = aged(org, "RF-DAYS-DUE1", 3, urgency=Urgency.DAYS)  # new: first response in 69 h
     refer(due_late, timedelta(days=5))
     refer(due_soon, timedelta(days=2))
     refer(due_soon, timedelta(days=-30), ReferralState.CLOSED)  # a finished one: no deadline
     refer(days, timedelta(days=1))
     aged(org, "RF-CLOSED", 10, urgency=Urgency.IMMEDIATE, status=CaseStatus.CLOSED)
 
-    expected = ["RF-IMM-DUE2", "RF-IMM-DUE5", "RF-IMM-5H", "RF-IMM-2H", "RF-DAYS-DUE1", "RF-WEEKS"]
-    assert queue(client) == expected
-    # Closed cases only in "all"; received 10 h ago, it has waited longest of the immediate.
-    assert queue(client, "view=all") == [*expected[:2], "RF-CLOSED", *expected[2:]]
+    # The new immediate ones' first responses (in 19 h and 22 h) come before the referrals.
+    expected = ["RF-IMM-5H", "RF-IMM-2H", "RF-IMM-DUE2", "RF-IMM-DUE5", "RF-DAYS-DUE1", "RF-WEEKS"]
+    assert queue(client, "view=open") == expected
+    # Closed cases only in "all"; with no deadline, after the immediate cases that have one.
+    assert queue(client, "view=all") == [*expected[:4], "RF-CLOSED", *expected[4:]]
     html = client.get("/cases/").get_data(as_text=True)
     assert "Answer due from NGO X" in html  # the next action, in words
     # The other sorts.
@@ -95,16 +98,53 @@ def test_cases_are_ordered_by_urgency_then_nearest_deadline_then_waiting_longest
     assert newest[0] == "RF-IMM-DUE2"
     assert newest[-1] == "RF-WEEKS"
     assert queue(client, "view=all&sort=received_asc") == list(reversed(newest))
-    # Nearest deadline first, whatever the urgency; cases without one by waiting time.
+    # Nearest deadline first, whatever the urgency (a first response too); none: last.
     assert queue(client, "view=all&sort=deadline") == [
+        "RF-IMM-5H",
+        "RF-IMM-2H",
         "RF-DAYS-DUE1",
         "RF-IMM-DUE2",
         "RF-IMM-DUE5",
         "RF-WEEKS",
         "RF-CLOSED",
-        "RF-IMM-5H",
-        "RF-IMM-2H",
     ]
+
+
+def test_both_deadline_sorts_count_the_first_response_as_the_due_column_does(
+    any_app: Flask,
+) -> None:
+    client = any_app.test_client()
+    org = make_org_key()
+    me = sign_in(client, Role.CASEWORKER)
+    mine = {"urgency": Urgency.IMMEDIATE, "assignee_id": me.id}
+    # New, no referral: its first response is due in 23 hours.
+    aged(org, "RF-FRESH", 1, **mine)
+    # New for 110 days: its first response is 110 days overdue.
+    aged(org, "RF-LATE", 110 * 24 + 24, **mine)
+    # Answered long ago; its referral is due in three months.
+    months = aged(org, "RF-MONTHS", 2000, status=CaseStatus.REFERRED, **mine)
+    refer(months, timedelta(days=90))
+    # Less urgent, its referral due in two days.
+    days = aged(org, "RF-DAYS", 500, status=CaseStatus.REFERRED, urgency=Urgency.DAYS)
+    refer(days, timedelta(days=2))
+    # Nothing due at all: last, however long it has waited.
+    aged(org, "RF-NONE", 3000, status=CaseStatus.ASSESSING, **mine)
+
+    by_priority = ["RF-LATE", "RF-FRESH", "RF-MONTHS", "RF-NONE", "RF-DAYS"]
+    assert queue(client, "view=open") == by_priority
+    assert queue(client, "view=open&sort=priority") == by_priority
+    # "Mine" (its own index, ix_cases_open_assignee) in the same order.
+    assert queue(client, "view=mine") == [ref for ref in by_priority if ref != "RF-DAYS"]
+    assert queue(client, "view=open&sort=deadline") == [
+        "RF-LATE",
+        "RF-FRESH",
+        "RF-DAYS",
+        "RF-MONTHS",
+        "RF-NONE",
+    ]
+    html = client.get("/cases/?view=open").get_data(as_text=True)
+    assert "First response due" in html
+    assert "110 days overdue" in html
 
 
 def test_action_needed_is_an_action_by_us_due_not_anything_open(
