@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape as html_unescape
 from typing import Any
 
 import pytest
@@ -421,6 +422,42 @@ def test_empty_states(app: Flask, client: FlaskClient) -> None:
     sign_in(client, Role.CASEWORKER)
     assert "No cases yet" in client.get("/cases/?view=all").get_data(as_text=True)
     assert "Nothing needs action right now" in client.get("/cases/").get_data(as_text=True)
+
+
+def test_a_filter_that_finds_nothing_names_its_tab_and_offers_all_open(
+    app: Flask, client: FlaskClient
+) -> None:
+    org = make_org_key()
+    me = sign_in(client, Role.CASEWORKER)
+    # In China, in weeks, held and answered: open, but nothing to act on yet.
+    aged(org, "RF-CN", 5, country="CN", urgency=Urgency.WEEKS, assignee_id=me.id)
+    query = "country=CN&urgency=weeks&sort=deadline"
+    html = client.get(f"/cases/?{query}").get_data(as_text=True)
+    empty = html.split('class="empty-state"')[1].split("</p>")[0]
+    assert "No case in “Action needed” matches these filters." in empty
+    link = re.search(r'<a href="([^"]+)">Same filters in “All open”</a>', empty)
+    assert link is not None, empty
+    wider = html_unescape(link.group(1))
+    assert wider.startswith("/cases/?")
+    assert sorted(wider.split("?")[1].split("&")) == sorted([*query.split("&"), "view=open"])
+    assert queue(client, wider.split("?")[1]) == ["RF-CN"]
+    # Already on "All open" (or among closed cases): no such link.
+    for view, tab in (("open", "All open"), ("closed", "Closed")):
+        html = client.get(f"/cases/?view={view}&country=CN&urgency=days").get_data(as_text=True)
+        empty = html.split('class="empty-state"')[1].split("</p>")[0]
+        assert f"No case in “{tab}” matches these filters." in empty
+        assert "Same filters in" not in empty
+    # The old "all" link (not a tab) says what it always said.
+    html = client.get("/cases/?view=all&country=FR").get_data(as_text=True)
+    assert "No case matches these filters." in html
+    # In the reader's language, the language kept in the link.
+    zh = client.get(f"/cases/?{query}&lang=zh_Hant").get_data(as_text=True)
+    assert "「需要處理」中沒有符合這些篩選條件的案件。" in zh
+    assert "在「全部未結案」中套用相同篩選條件" in zh
+    assert "lang=zh_Hant" in zh.split("在「全部未結案」")[0].rsplit("<a href=", 1)[1]
+    hans = client.get(f"/cases/?{query}&lang=zh_Hans").get_data(as_text=True)
+    assert "“需要处理”中没有符合这些筛选条件的案件。" in hans
+    assert "在“全部未结案”中使用相同筛选条件" in hans
 
 
 @pytest.mark.parametrize(
