@@ -68,8 +68,8 @@ SHOWN = (
 )
 SHOWN_COLUMNS = f"{CASE_COLUMNS}, clock.kind, clock.state, clock.due_at, e.name, e.name_zh, u.email"
 OPEN = "c.status <> 'closed'"
-PRIORITY = "ORDER BY c.urgency_rank, c.next_due NULLS LAST, c.received_at, c.id LIMIT 25"
-DEADLINE = "ORDER BY c.next_due NULLS LAST, c.received_at, c.id LIMIT 25"
+PRIORITY = "ORDER BY c.urgency_rank, c.attention_at NULLS LAST, c.received_at, c.id LIMIT 25"
+DEADLINE = "ORDER BY c.attention_at NULLS LAST, c.received_at, c.id LIMIT 25"
 ACTION = f"{OPEN} AND (c.attention_at < %(soon)s OR (c.status = 'new' AND c.assignee_id IS NULL))"
 
 

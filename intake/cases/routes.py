@@ -154,6 +154,14 @@ def queue() -> PageResponse:
     def view_url(view: str) -> str:
         return view_link.replace(VIEW_SLOT, view)
 
+    # A tab holding some of the open cases: the same filters on "All open", for when they
+    # find nothing here (a filter searches its tab only).
+    all_open_url = (
+        url_for("cases.queue", **{**args, "view": "open"})
+        if filters.view not in ("open", "closed", "all")
+        else ""
+    )
+
     # One URL per endpoint, the reference filled in per row (references are [A-Z0-9-]):
     # url_for on every row of every page was most of the rows' cost.
     case_urls = {
@@ -209,6 +217,7 @@ def queue() -> PageResponse:
         case_url=case_url,
         sort_url=sort_url,
         view_url=view_url,
+        all_open_url=all_open_url,
         sealed_rows=sealed_rows,
         search_key_id=page.search_key_id,
         count_label=_count_label,

@@ -44,14 +44,21 @@ class Case(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         sa.Index("ix_cases_status_urgency", "status", "urgency"),
         sa.Index("ix_cases_received_at", "received_at"),
+        # The queue's two deadline sorts, in their order: by attention_at, the deadline a
+        # caseworker must meet next (a new case's first response included), not next_due.
         _open_cases_index(
-            "ix_cases_open_priority", "urgency_rank", "next_due", "received_at", "id"
+            "ix_cases_open_priority", "urgency_rank", "attention_at", "received_at", "id"
         ),
-        _open_cases_index("ix_cases_open_deadline", "next_due", "received_at", "id"),
+        _open_cases_index("ix_cases_open_deadline", "attention_at", "received_at", "id"),
         _open_cases_index("ix_cases_open_attention", "attention_at"),
         # "Mine", "unassigned" and the assignee filter, in the queue's order, over open cases.
         _open_cases_index(
-            "ix_cases_open_assignee", "assignee_id", "urgency_rank", "next_due", "received_at", "id"
+            "ix_cases_open_assignee",
+            "assignee_id",
+            "urgency_rank",
+            "attention_at",
+            "received_at",
+            "id",
         ),
         # The tab counts read this index only (PostgreSQL: an index-only scan).
         sa.Index("ix_cases_queue_counts", "status", "assignee_id", "attention_at", "next_due"),

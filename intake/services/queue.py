@@ -290,13 +290,16 @@ def _sort_columns(sort: str) -> list[Any]:
             else_=len(CaseStatus),
         )
         return [rank, Case.received_at.asc(), Case.id]
-    # Both as the partial indexes ix_cases_open_deadline / ix_cases_open_priority read them
-    # (PostgreSQL puts NULLs last in ascending order; SQLite is told to).
+    # By attention_at, the deadline the Due column shows: a new case's first response as well
+    # as its referrals' clocks (next_due alone put a new Immediate request after cases due next
+    # year). Both as the partial indexes ix_cases_open_deadline / ix_cases_open_priority (and
+    # ix_cases_open_assignee) read them: PostgreSQL puts NULLs last in ascending order; SQLite
+    # is told to.
     if sort == "deadline":
-        return [Case.next_due.asc().nulls_last(), Case.received_at.asc(), Case.id.asc()]
+        return [Case.attention_at.asc().nulls_last(), Case.received_at.asc(), Case.id.asc()]
     return [
         Case.urgency_rank.asc(),
-        Case.next_due.asc().nulls_last(),
+        Case.attention_at.asc().nulls_last(),
         Case.received_at.asc(),
         Case.id.asc(),
     ]

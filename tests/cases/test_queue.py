@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape as html_unescape
 from typing import Any
 
 import pytest
@@ -75,19 +76,22 @@ def test_cases_are_ordered_by_urgency_then_nearest_deadline_then_waiting_longest
     aged(org, "RF-WEEKS", 24, urgency=Urgency.WEEKS)
     aged(org, "RF-IMM-2H", 2, urgency=Urgency.IMMEDIATE)
     aged(org, "RF-IMM-5H", 5, urgency=Urgency.IMMEDIATE)
-    due_late = aged(org, "RF-IMM-DUE5", 1, urgency=Urgency.IMMEDIATE, assignee_id=me.id)
-    due_soon = aged(org, "RF-IMM-DUE2", 0.5, urgency=Urgency.IMMEDIATE)
-    days = aged(org, "RF-DAYS-DUE1", 3, urgency=Urgency.DAYS)
+    # Referred (answered): their deadlines are their referrals' clocks, no first response.
+    referred = {"urgency": Urgency.IMMEDIATE, "status": CaseStatus.REFERRED}
+    due_late = aged(org, "RF-IMM-DUE5", 1, assignee_id=me.id, **referred)
+    due_soon = aged(org, "RF-IMM-DUE2", 0.5, **referred)
+    days = aged(org, "RF-DAYS-DUE1", 3, urgency=Urgency.DAYS)  # new: first response in 69 h
     refer(due_late, timedelta(days=5))
     refer(due_soon, timedelta(days=2))
     refer(due_soon, timedelta(days=-30), ReferralState.CLOSED)  # a finished one: no deadline
     refer(days, timedelta(days=1))
     aged(org, "RF-CLOSED", 10, urgency=Urgency.IMMEDIATE, status=CaseStatus.CLOSED)
 
-    expected = ["RF-IMM-DUE2", "RF-IMM-DUE5", "RF-IMM-5H", "RF-IMM-2H", "RF-DAYS-DUE1", "RF-WEEKS"]
-    assert queue(client) == expected
-    # Closed cases only in "all"; received 10 h ago, it has waited longest of the immediate.
-    assert queue(client, "view=all") == [*expected[:2], "RF-CLOSED", *expected[2:]]
+    # The new immediate ones' first responses (in 19 h and 22 h) come before the referrals.
+    expected = ["RF-IMM-5H", "RF-IMM-2H", "RF-IMM-DUE2", "RF-IMM-DUE5", "RF-DAYS-DUE1", "RF-WEEKS"]
+    assert queue(client, "view=open") == expected
+    # Closed cases only in "all"; with no deadline, after the immediate cases that have one.
+    assert queue(client, "view=all") == [*expected[:4], "RF-CLOSED", *expected[4:]]
     html = client.get("/cases/").get_data(as_text=True)
     assert "Answer due from NGO X" in html  # the next action, in words
     # The other sorts.
@@ -95,16 +99,53 @@ def test_cases_are_ordered_by_urgency_then_nearest_deadline_then_waiting_longest
     assert newest[0] == "RF-IMM-DUE2"
     assert newest[-1] == "RF-WEEKS"
     assert queue(client, "view=all&sort=received_asc") == list(reversed(newest))
-    # Nearest deadline first, whatever the urgency; cases without one by waiting time.
+    # Nearest deadline first, whatever the urgency (a first response too); none: last.
     assert queue(client, "view=all&sort=deadline") == [
+        "RF-IMM-5H",
+        "RF-IMM-2H",
         "RF-DAYS-DUE1",
         "RF-IMM-DUE2",
         "RF-IMM-DUE5",
         "RF-WEEKS",
         "RF-CLOSED",
-        "RF-IMM-5H",
-        "RF-IMM-2H",
     ]
+
+
+def test_both_deadline_sorts_count_the_first_response_as_the_due_column_does(
+    any_app: Flask,
+) -> None:
+    client = any_app.test_client()
+    org = make_org_key()
+    me = sign_in(client, Role.CASEWORKER)
+    mine = {"urgency": Urgency.IMMEDIATE, "assignee_id": me.id}
+    # New, no referral: its first response is due in 23 hours.
+    aged(org, "RF-FRESH", 1, **mine)
+    # New for 110 days: its first response is 110 days overdue.
+    aged(org, "RF-LATE", 110 * 24 + 24, **mine)
+    # Answered long ago; its referral is due in three months.
+    months = aged(org, "RF-MONTHS", 2000, status=CaseStatus.REFERRED, **mine)
+    refer(months, timedelta(days=90))
+    # Less urgent, its referral due in two days.
+    days = aged(org, "RF-DAYS", 500, status=CaseStatus.REFERRED, urgency=Urgency.DAYS)
+    refer(days, timedelta(days=2))
+    # Nothing due at all: last, however long it has waited.
+    aged(org, "RF-NONE", 3000, status=CaseStatus.ASSESSING, **mine)
+
+    by_priority = ["RF-LATE", "RF-FRESH", "RF-MONTHS", "RF-NONE", "RF-DAYS"]
+    assert queue(client, "view=open") == by_priority
+    assert queue(client, "view=open&sort=priority") == by_priority
+    # "Mine" (its own index, ix_cases_open_assignee) in the same order.
+    assert queue(client, "view=mine") == [ref for ref in by_priority if ref != "RF-DAYS"]
+    assert queue(client, "view=open&sort=deadline") == [
+        "RF-LATE",
+        "RF-FRESH",
+        "RF-DAYS",
+        "RF-MONTHS",
+        "RF-NONE",
+    ]
+    html = client.get("/cases/?view=open").get_data(as_text=True)
+    assert "First response due" in html
+    assert "110 days overdue" in html
 
 
 def test_action_needed_is_an_action_by_us_due_not_anything_open(
@@ -381,6 +422,42 @@ def test_empty_states(app: Flask, client: FlaskClient) -> None:
     sign_in(client, Role.CASEWORKER)
     assert "No cases yet" in client.get("/cases/?view=all").get_data(as_text=True)
     assert "Nothing needs action right now" in client.get("/cases/").get_data(as_text=True)
+
+
+def test_a_filter_that_finds_nothing_names_its_tab_and_offers_all_open(
+    app: Flask, client: FlaskClient
+) -> None:
+    org = make_org_key()
+    me = sign_in(client, Role.CASEWORKER)
+    # In China, in weeks, held and answered: open, but nothing to act on yet.
+    aged(org, "RF-CN", 5, country="CN", urgency=Urgency.WEEKS, assignee_id=me.id)
+    query = "country=CN&urgency=weeks&sort=deadline"
+    html = client.get(f"/cases/?{query}").get_data(as_text=True)
+    empty = html.split('class="empty-state"')[1].split("</p>")[0]
+    assert "No case in “Action needed” matches these filters." in empty
+    link = re.search(r'<a href="([^"]+)">Same filters in “All open”</a>', empty)
+    assert link is not None, empty
+    wider = html_unescape(link.group(1))
+    assert wider.startswith("/cases/?")
+    assert sorted(wider.split("?")[1].split("&")) == sorted([*query.split("&"), "view=open"])
+    assert queue(client, wider.split("?")[1]) == ["RF-CN"]
+    # Already on "All open" (or among closed cases): no such link.
+    for view, tab in (("open", "All open"), ("closed", "Closed")):
+        html = client.get(f"/cases/?view={view}&country=CN&urgency=days").get_data(as_text=True)
+        empty = html.split('class="empty-state"')[1].split("</p>")[0]
+        assert f"No case in “{tab}” matches these filters." in empty
+        assert "Same filters in" not in empty
+    # The old "all" link (not a tab) says what it always said.
+    html = client.get("/cases/?view=all&country=FR").get_data(as_text=True)
+    assert "No case matches these filters." in html
+    # In the reader's language, the language kept in the link.
+    zh = client.get(f"/cases/?{query}&lang=zh_Hant").get_data(as_text=True)
+    assert "「需要處理」中沒有符合這些篩選條件的案件。" in zh
+    assert "在「全部未結案」中套用相同篩選條件" in zh
+    assert "lang=zh_Hant" in zh.split("在「全部未結案」")[0].rsplit("<a href=", 1)[1]
+    hans = client.get(f"/cases/?{query}&lang=zh_Hans").get_data(as_text=True)
+    assert "“需要处理”中没有符合这些筛选条件的案件。" in hans
+    assert "在“全部未结案”中使用相同筛选条件" in hans
 
 
 @pytest.mark.parametrize(

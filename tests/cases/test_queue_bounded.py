@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, Case, CaseStatus, Role, User
+from intake.models import AuditEvent, Case, CaseStatus, Role, SealedBy, Urgency, User, queue_state
 from intake.services import queue as queue_service
 from tests.builders import OrgKeyPair, make_case, make_org_key, make_user, sign_in
 
@@ -233,3 +233,86 @@ def test_the_threat_filter_is_answered_by_its_index_on_postgresql(pg_app: Flask)
     sql = str(statement.compile(db.engine, compile_kwargs={"literal_binds": True}))
     plan = "\n".join(db.session.scalars(sa.text("EXPLAIN " + sql)))
     assert "ix_cases_threats" in plan, plan
+
+
+def _many_cases(org: OrgKeyPair, count: int, holder: User) -> None:
+    """``count`` cases in one INSERT (the builders' flush per case would take minutes): every
+    status and urgency, first responses and referral clocks from a year ago to a year ahead,
+    a third held by ``holder``. The stored queue columns as queue_state computes them."""
+    now = utcnow()
+    statuses = list(CaseStatus)
+    urgencies = list(Urgency)
+    rows = []
+    for number in range(count):
+        status = statuses[number % len(statuses)]
+        urgency = urgencies[number % 7 % len(urgencies)]
+        received = now - timedelta(hours=(number * 37) % 9000)
+        first_response = queue_state.first_response_at(urgency, received)
+        next_due = None if number % 3 else now + timedelta(hours=(number * 53) % 17000 - 8500)
+        rows.append(
+            {
+                "ref": f"RF-P{number:05d}",
+                "status": status,
+                "urgency": urgency,
+                "sealed_by": SealedBy.SERVER,
+                "org_key_id": org.key.id,
+                "sealed_answers": "sealed",
+                "receipt_lookup": f"{number:064x}",
+                "received_at": received,
+                "assignee_id": holder.id if number % 3 == 1 else None,
+                "urgency_rank": queue_state.urgency_rank(urgency),
+                "first_response_at": first_response,
+                "next_due": next_due,
+                "attention_at": queue_state.attention_at(status, first_response, next_due),
+            }
+        )
+    db.session.execute(sa.insert(Case), rows)
+    db.session.commit()
+    db.session.execute(sa.text("ANALYZE cases"))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("view", "sort", "index"),
+    [
+        ("action", "priority", "ix_cases_open_priority"),  # the queue's first page
+        ("open", "priority", "ix_cases_open_priority"),
+        ("open", "deadline", "ix_cases_open_deadline"),
+        ("mine", "priority", "ix_cases_open_assignee"),
+    ],
+)
+def test_a_deadline_sorts_first_page_walks_its_index_on_postgresql(
+    pg_app: Flask, view: str, sort: str, index: str
+) -> None:
+    org = make_org_key()
+    me = make_user(role=Role.CASEWORKER)
+    _many_cases(org, 3000, me)
+    filters = queue_service.QueueFilters(view=view, sort=sort)
+    parameters = queue_service._listing_parameters(utcnow(), me)
+    page = (
+        queue_service._page_query(False)
+        .where(*queue_service._conditions(filters, me))
+        .order_by(*queue_service._order(sort))
+        .limit(queue_service.PAGE_SIZE)
+        .params(parameters)
+    )
+    # The order is the index's own (attention_at, a first response included): PostgreSQL reads
+    # it from the start and stops after a page, with no Sort of every open case.
+    sql = str(page.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(db.session.scalars(sa.text("EXPLAIN " + sql)))
+    assert f"Index Scan using {index} on cases" in plan, plan
+    assert "Sort Key: cases." not in plan, plan  # (a case's nearest referral is sorted)
+    # And the page is the first of the view's cases by their next deadline (none: last).
+    found = db.session.execute(
+        sa.select(Case.ref, Case.urgency_rank, Case.attention_at, Case.received_at, Case.id)
+        .where(*queue_service._conditions(filters, me))
+        .params(parameters)
+    ).all()
+
+    def order(case: Any) -> tuple[Any, ...]:
+        deadline = (case.attention_at is None, case.attention_at or case.received_at)
+        rank = (case.urgency_rank,) if sort == "priority" else ()
+        return (*rank, *deadline, case.received_at, case.id)
+
+    expected = [case.ref for case in sorted(found, key=order)[: queue_service.PAGE_SIZE]]
+    assert [row.ref for row in db.session.execute(page)] == expected

@@ -218,3 +218,46 @@ def test_the_queue_at_360_px_has_no_horizontal_scroll_and_no_axe_violations(
             assert summary == [], (path, summary)
     finally:
         context.close()
+
+
+# The sort select's width, and the width Chromium gives a copy of it left to its own size (as
+# wide as its longest label): a select's scrollWidth never exceeds its clientWidth, even cut.
+SORT_WIDTHS = """() => {
+  const select = document.getElementById('sort');
+  const copy = select.cloneNode(true);
+  copy.removeAttribute('id');
+  copy.style.cssText = 'position: absolute; visibility: hidden; width: auto; max-width: none';
+  select.parentElement.appendChild(copy);
+  const needed = copy.getBoundingClientRect().width;
+  copy.remove();
+  const bar = document.querySelector('.queue-filters');
+  const root = document.documentElement;
+  return {shown: select.getBoundingClientRect().width, needed,
+          right: select.getBoundingClientRect().right, viewport: root.clientWidth,
+          bar: [bar.scrollWidth, bar.clientWidth], page: [root.scrollWidth, root.clientWidth]};
+}"""
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_the_sort_select_shows_its_whole_label_at_1280_px_and_fits_at_390_px(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    org = make_org_key()
+    make_case(org, ANSWERS, ref="RF-SORT001")
+    user = make_user(Role.CASEWORKER)
+    for width in (1280, 390):
+        context = open_context(browser, app, live_server.url, user, org, width)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            page.goto(f"{live_server.url}/cases/?lang={locale}")
+            page.click("details.queue-filter-panel > summary")
+            sizes = page.evaluate(SORT_WIDTHS)
+            # "Urgency, then deadline" whole, not "Urgency, then de" (nor any other order).
+            assert sizes["shown"] >= sizes["needed"] - 0.5, (width, sizes)
+            # And nothing runs off a phone's screen: the bar, the page, the select.
+            assert sizes["bar"][0] <= sizes["bar"][1], (width, sizes)
+            assert sizes["page"][0] <= sizes["page"][1], (width, sizes)
+            assert sizes["right"] <= sizes["viewport"], (width, sizes)
+        finally:
+            context.close()
