@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import (
@@ -275,12 +275,37 @@ class IntakeForm(PublicForm):
         return [f for f in self.attachments.data or [] if isinstance(f, FileStorage) and f.filename]
 
 
+class ReceiptCodeLength:
+    """A code with too few or too many characters is said to be so, with how many it has and
+    how many a code has: "no request has this code" sent a person who had copied half of it
+    to check characters that were right. Counted as crypto.normalise_receipt_code reads a
+    code (spaces and dashes do not count). Nothing is looked up; the page still answers with
+    a refusal, so the attempt counts against the /status limit as a wrong code does."""
+
+    def __call__(self, form: Form, field: Field) -> None:
+        count = len("".join((field.data or "").split()).replace("-", ""))
+        length = crypto.RECEIPT_GROUPS * crypto.RECEIPT_GROUP_LENGTH
+        if count != length:
+            raise ValidationError(
+                ngettext(
+                    "You entered %(num)d character. Receipt codes have %(length)d characters "
+                    "in %(groups)d groups of %(size)d (spaces and dashes do not count).",
+                    "You entered %(num)d characters. Receipt codes have %(length)d characters "
+                    "in %(groups)d groups of %(size)d (spaces and dashes do not count).",
+                    count,
+                    length=length,
+                    groups=crypto.RECEIPT_GROUPS,
+                    size=crypto.RECEIPT_GROUP_LENGTH,
+                )
+            )
+
+
 class StatusForm(PublicForm):
     # Set by status-code.js: this browser opens the messages itself (see _render_status).
     browser_opens = HiddenField()
     code = StringField(
         _l("Your receipt code"),
-        [DataRequired(message=_l("Enter your receipt code."))],
+        [DataRequired(message=_l("Enter your receipt code.")), ReceiptCodeLength()],
         description=_l("For example ABCD-EFGH-JKMN-PQRS-TVWX. Spaces and dashes do not matter."),
     )
 

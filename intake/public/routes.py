@@ -313,7 +313,12 @@ def _onion_location(response: Response) -> Response:
 @bp.get("/")
 def landing() -> str:
     org_key, verified = keys.sealing_key()
-    return render_template("public/landing.html", org_key=org_key, org_key_verified=verified)
+    return render_template(
+        "public/landing.html",
+        org_key=org_key,
+        org_key_verified=verified,
+        danger_now=_danger_now(),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,6 +501,7 @@ def _render_form(
     return render_template(
         "public/request.html",
         urgent=urgent,
+        danger_now=None if database_down else _danger_now(),
         form=form,
         org_key=org_key,
         database_down=database_down,
@@ -681,6 +687,26 @@ def _page_guidance(form: IntakeForm) -> dict[str, Any]:
         log_outage("reading the urgent channels", error)
         db.session.rollback()
         return {"immediate": False, "channels": []}
+
+
+def _danger_now() -> dict[str, Any] | None:
+    """ "If you are in danger now" for anyone, before anything is chosen: the channels for an
+    emergency anywhere, in the page itself. Without JavaScript nothing is asked while the
+    person writes, and a link away from the form would lose what they wrote. None when the
+    directory has none or cannot be read (the page is shown without it)."""
+    try:
+        channels = urgent_help.general_channels(_locale())
+    except SQLAlchemyError as error:
+        log_outage("reading the urgent channels", error)
+        db.session.rollback()
+        return None
+    if not channels:
+        return None
+    return {
+        "immediate": True,
+        "channels": [channel.as_dict() for channel in channels],
+        "shown_first": urgent_help.SHOWN_FIRST,
+    }
 
 
 def urgent_guidance(urgency: str | None, threats: list[str], country: str | None) -> dict[str, Any]:

@@ -5,7 +5,9 @@ triage engine that ranks a case picks the channels that act within hours: entrie
 urgent appeals, and the "contact an embassy within 24 hours" entry. For each it returns the
 contacts a person can use now, 24-hour lines first. The form asks for this while the person is
 still writing (``GET /request/urgent-help``) and the no-JavaScript page shows it when the form
-comes back with "Immediate" chosen, and on the receipt.
+comes back with "Immediate" chosen, and on the receipt. Before anything is chosen, the landing
+page and the form (with or without JavaScript) show the channels for an emergency anywhere
+(:func:`general_channels`).
 """
 
 from __future__ import annotations
@@ -126,3 +128,26 @@ def urgent_channels(threats: Sequence[str], country: str | None) -> list[Channel
         channel = Channel(entry.id, vocab.entry_name(entry), reasons, contacts)
         found.append((suggestion.tier, not any_hour, index, channel))
     return [channel for *_order, channel in sorted(found, key=lambda f: f[:3])][:MAX_CHANNELS]
+
+
+# The channels for an emergency anywhere, per process, for the directory version and the
+# language they were built from: the landing page and every form show them (see
+# intake.services.directory.triage_index for the same rule).
+_general_cache: dict[tuple[str, str], list[Channel]] = {}
+
+
+def general_channels(locale: str) -> list[Channel]:
+    """Channels that act now whatever the country and threat: what a person who has chosen
+    nothing yet (or cannot run JavaScript, so nothing is asked while they write) can use."""
+    from intake.extensions import db
+    from intake.models import directory_version
+
+    version = directory_version.current(db.session)
+    if version is not None and (cached := _general_cache.get((version, locale))) is not None:
+        return cached
+    channels = urgent_channels((), None)
+    if version is not None:
+        if any(key[0] != version for key in _general_cache):
+            _general_cache.clear()  # the directory moved on: nothing older is kept
+        _general_cache[(version, locale)] = channels
+    return channels

@@ -79,15 +79,114 @@ def test_a_wrong_code_is_refused_then_throttled(make_app: Any) -> None:
         submission = submit(org)
         client = app.test_client()
         token = csrf_token(client, "/status")
-        for guess in ("AAAA-BBBB-CCCC-DDDD-EEEE", "not a code", "AAAA-BBBB-CCCC-DDDD-EEEF"):
+        for guess in ("AAAA-BBBB-CCCC-DDDD-EEEE", "AAAA-BBBB-CCCC-DDDD-EEEF"):
             response = client.post("/status", data={"csrf_token": token, "code": guess})
             assert response.status_code == 404
             assert "No request has this receipt code" in response.text
+        # Not even the shape of a code: refused too, and counted all the same.
+        response = client.post("/status", data={"csrf_token": token, "code": "not a code"})
+        assert response.status_code == 400
+        assert "You entered 8 characters" in response.text
         response = client.post(
             "/status", data={"csrf_token": token, "code": submission.receipt_code}
         )
         assert response.status_code == 429
         assert "Too many attempts" in response.text
+
+
+def _code_error(page: str) -> str:
+    """The message beside the code field."""
+    found = re.search(r'<p class="field-error" id="code-error"[^>]*>(.*?)</p>', page, re.S)
+    assert found is not None
+    return found.group(1).strip()
+
+
+@pytest.mark.parametrize(
+    ("language", "said", "wrong"),
+    [
+        (
+            "en",
+            "You entered 8 characters. Receipt codes have 20 characters in 5 groups of 4 "
+            "(spaces and dashes do not count).",
+            "No request has this receipt code. Check the code and try again.",
+        ),
+        (
+            "zh_Hant",
+            "您輸入了 8 個字元。收據代碼共有 20 個字元，分成 5 組，每組 4 個（空格和連字號不計）。",
+            "沒有請求使用此收據代碼。請檢查代碼後再試。",
+        ),
+        (
+            "ru",
+            "Вы ввели 8 символов. В коде квитанции 20 символов: 5 групп по 4 "
+            "(пробелы и дефисы не считаются).",
+            "Нет обращения с таким кодом квитанции. Проверьте код и попробуйте ещё раз.",
+        ),
+    ],
+)
+def test_a_truncated_code_says_how_long_it_is_and_how_long_codes_are(
+    roomy_app: Flask, language: str, said: str, wrong: str
+) -> None:
+    """8 of the 20 characters copied got "no request has this code", which sent the person to
+    check characters that were right. A code of the right length that is wrong still does."""
+    submission = submit(make_org_key())
+    client = roomy_app.test_client()
+    token = csrf_token(client, f"/status?lang={language}")
+    truncated = submission.receipt_code[:9]  # "ABCD-EFGH": two groups, 8 characters
+    response = client.post(
+        f"/status?lang={language}", data={"csrf_token": token, "code": truncated}
+    )
+    assert response.status_code == 400
+    assert _code_error(response.text) == said
+    assert f'value="{truncated}"' in response.text  # kept, to be completed
+    assert wrong not in response.text
+    assert 'data-status="' not in response.text
+    # Right length, wrong code: the message of before.
+    wrong_code = ("0000" if not submission.receipt_code.startswith("0000") else "1111") + (
+        submission.receipt_code[4:]
+    )
+    response = client.post(
+        f"/status?lang={language}", data={"csrf_token": token, "code": wrong_code}
+    )
+    assert response.status_code == 404
+    assert _code_error(response.text) == wrong
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ("A", "You entered 1 character. Receipt codes have 20 characters"),
+        ("ABCD-EFGH-JKMN-PQRS-TVWX-Y", "You entered 21 characters."),
+        ("- - -", "You entered 0 characters."),
+    ],
+)
+def test_a_code_too_short_or_too_long_is_refused_without_a_look_up(
+    roomy_app: Flask, code: str, said: str
+) -> None:
+    make_org_key()
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    response = client.post("/status", data={"csrf_token": token, "code": code})
+    assert response.status_code == 400
+    assert _code_error(response.text).startswith(said)
+
+
+def test_truncated_codes_count_against_the_status_limit(make_app: Any) -> None:
+    app = make_app("sqlite", STATUS_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        submission = submit(make_org_key())
+        client = app.test_client()
+        token = csrf_token(client, "/status?lang=ar")
+        for length in (4, 9, 14):
+            response = client.post(
+                "/status?lang=ar",
+                data={"csrf_token": token, "code": submission.receipt_code[:length]},
+            )
+            assert response.status_code == 400
+            assert "رمز الإيصال يتكوّن من 20 حرفًا في 5 مجموعات من 4 أحرف" in response.text
+        response = client.post(
+            "/status", data={"csrf_token": token, "code": submission.receipt_code}
+        )
+        assert response.status_code == 429
 
 
 def test_successful_look_ups_do_not_count_against_the_limit(make_app: Any) -> None:

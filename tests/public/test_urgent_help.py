@@ -10,6 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from intake.extensions import db
+from intake.models import DirectoryEntry
 from intake.services import urgent_help
 from intake.services.directory import import_shipped
 from tests.builders import make_org_key
@@ -177,3 +179,77 @@ def test_the_un_names_and_embassies_are_in_the_readers_language(
     assert channels["frontline-defenders"]["name"] == "Front Line Defenders"
     if language == "es" and "un-wgad" in channels:
         assert channels["un-wgad"]["name"].startswith("Grupo de Trabajo")
+
+
+def _danger_now(page: str) -> str:
+    """The folded "If you are in danger now" for any emergency, as the server sent it."""
+    assert 'id="danger-now"' in page
+    return page.split('id="danger-now"')[1].split("</details>\n</details>")[0]
+
+
+@pytest.mark.parametrize(
+    ("language", "title"),
+    [
+        ("en", "If you are in danger now"),
+        ("ar", "إن كنت في خطر الآن"),
+        ("zh_Hant", "如果您現在有危險"),
+    ],
+)
+def test_without_javascript_the_form_shows_the_24_hour_channels_before_anything_is_sent(
+    client: FlaskClient, language: str, title: str
+) -> None:
+    """Without JavaScript nothing is asked while the person writes: "Immediate" showed no
+    channel until the whole form was sent. The channels for any emergency are in the form,
+    after the urgency question, in the reader's language, open to anyone (not hidden)."""
+    page = client.get(f"/request?lang={language}").text
+    panel = _danger_now(page)
+    assert "hidden" not in panel.split(">")[0]
+    assert title in panel
+    assert 'href="tel:+35312100489"' in panel  # Front Line Defenders' 24-hour line
+    assert 'data-channel="embassies"' in panel
+    form = page.split('id="intake-form"')[1].split("</form>")[0]
+    assert form.index('name="urgency"') < form.index('id="danger-now"')
+    assert form.index('id="danger-now"') < form.index('name="urgency_reason"')
+
+
+def test_the_landing_page_shows_the_24_hour_channels(client: FlaskClient) -> None:
+    panel = _danger_now(client.get("/?lang=zh_Hans").text)
+    assert "(+353) 1 210 0489" in panel
+    assert 'data-channel="embassies"' in panel
+
+
+def test_a_reshown_immediate_form_hides_the_general_channels_beside_its_own(
+    client: FlaskClient,
+) -> None:
+    """The tailored panel is shown (no JavaScript, form sent with "Immediate"): one panel."""
+    token = csrf_token(client)
+    data = {"csrf_token": token, **routing_form(), "what_happened": ""}
+    page = client.post("/request", data=data, content_type="multipart/form-data").text
+    assert "hidden" not in page.split('id="urgent-help-panel"')[1].split(">")[0]
+    assert "hidden" in _danger_now(page).split(">")[0]
+    # Chosen something else: the general channels, and no tailored panel.
+    data["urgency"] = "days"
+    page = client.post("/request", data=data, content_type="multipart/form-data").text
+    assert "hidden" in page.split('id="urgent-help-panel"')[1].split(">")[0]
+    assert "hidden" not in _danger_now(page).split(">")[0]
+
+
+def test_without_a_directory_the_pages_show_no_empty_emergency_panel(app: Flask) -> None:
+    make_org_key()
+    client = app.test_client()
+    assert 'id="danger-now"' not in client.get("/request").text
+    assert 'id="danger-now"' not in client.get("/").text
+
+
+def test_the_general_channels_follow_the_directory_and_the_language(client: FlaskClient) -> None:
+    """Kept per process for one directory version and language: a change shows at once."""
+    english = _danger_now(client.get("/?lang=en").text)
+    assert "Embassies (first 24 hours)" in english
+    assert _danger_now(client.get("/?lang=en").text) == english  # (from the cache)
+    assert "السفارات (خلال أول 24 ساعة)" in _danger_now(client.get("/?lang=ar").text)
+    assert 'data-channel="frontline-defenders"' in english
+    entry = db.session.get(DirectoryEntry, "frontline-defenders")
+    assert entry is not None
+    db.session.delete(entry)
+    db.session.commit()  # (a new directory version)
+    assert 'data-channel="frontline-defenders"' not in _danger_now(client.get("/?lang=en").text)

@@ -3,6 +3,9 @@
  * When the person chooses "Immediate", ask the server which channels act now for the chosen
  * country and threats. Only those routing facts are sent (query parameters; never anything the
  * person wrote). The answer is shown with textContent only.
+ *
+ * The page also carries, folded, the channels for any emergency (#danger-now, for a person
+ * without JavaScript): hidden while the tailored panel shows its own, so there is one.
  */
 (function () {
   "use strict";
@@ -13,7 +16,14 @@
   if (!slot || !form || !panel || !list || typeof fetch !== "function") {
     return;
   }
+  const general = document.getElementById("danger-now");
   let asked = 0;
+
+  function showGeneral(shown) {
+    if (general) {
+      general.hidden = !shown;
+    }
+  }
 
   function chosen(name) {
     return Array.from(form.querySelectorAll("[name='" + name + "']"))
@@ -100,6 +110,7 @@
     const urgency = chosen("urgency")[0] || "";
     if (urgency !== "immediate") {
       panel.hidden = true;
+      showGeneral(true);
       return;
     }
     panel.hidden = false;
@@ -122,8 +133,9 @@
       }
       const answer = await response.json();
       render(answer.channels || [], Number(answer.shown_first) || 0);
+      showGeneral(false); // the tailored channels replace the general ones
     } catch (error) {
-      // Offline: keep what is shown.
+      // Offline: keep what is shown (the general channels too).
     }
   }
 
