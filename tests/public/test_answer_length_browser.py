@@ -8,6 +8,8 @@ as its field is answered or corrected."""
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from playwright.sync_api import expect
 from intake import crypto
 from intake.extensions import db
 from intake.models import Case
+from intake.web import as_lead
 from tests.builders import make_org_key
 from tests.conftest import table_count
 from tests.public.conftest import (
@@ -29,6 +32,7 @@ from tests.public.conftest import (
 )
 
 pytestmark = pytest.mark.browser
+SHOTS = Path(tempfile.gettempdir())  # screenshots to look at by hand
 
 LOCALES = list(BROWSER_LOCALES)
 OVER = re.compile(r"\bchar-count-over\b")
@@ -192,6 +196,65 @@ def test_send_is_refused_while_any_answer_is_over_its_limit(
         assert page.input_value("#victim_name") == name
         db.session.rollback()
         assert table_count("cases") == 0
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_a_step_skipped_with_an_answer_over_its_limit_is_not_ticked_and_the_review_links_to_it(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    """An optional step can be skipped without a check: one left with an answer too long is
+    not ticked as done in the progress line but marked, and the review links to the answer
+    with the server's message, as it does to a required answer still missing."""
+    make_org_key()
+    context = phone_context(browser, True, locale)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        page.fill("#what_happened", "Detained at the checkpoint.")
+        page.check("input[name=urgency][value=days]")
+        page.click("#step-next")
+        page.check("input[name=consent][value=yes]")
+        page.check("input[name=referral_consent][value=yes]")
+        page.click("#step-next")
+        expect(page.locator("[data-step='3']")).to_be_visible()
+        _paste(page, "#context", story(8001))
+        page.click("#step-skip")
+        expect(page.locator("[data-step='4']")).to_be_visible()
+        page.click("#step-skip")
+        expect(page.locator("[data-step='5']")).to_be_visible()
+
+        def ticks(name: str) -> list[str]:
+            return [
+                step
+                for step in "1234"
+                if name in (page.get_attribute(f"[data-step-link='{step}']", "class") or "")
+            ]
+
+        assert ticks("step-done") == ["1", "2", "4"]
+        assert ticks("step-attention") == ["3"]
+        flagged = page.locator("#review-list > li.review-missing")
+        expect(flagged).to_have_count(1)
+        expect(page.locator("#review-list > li").nth(2)).to_have_class(re.compile("review-missing"))
+        label = page.evaluate(
+            "document.querySelector('#context-field label').firstChild.textContent.trim()"
+        )
+        too_long = TOO_LONG[locale].format(count=8001, max=8000)
+        assert flagged.locator("a").all_inner_texts() == [f"{as_lead(label)} {too_long}"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=SHOTS / f"defender-review-too-long-{locale}-360.png", full_page=True)
+
+        flagged.locator("a").click()
+        expect(page.locator("[data-step='3']")).to_be_visible()
+        assert page.evaluate("document.activeElement.id") == "context"
+
+        # Shortened: the step is ticked, and the review flags nothing.
+        _paste(page, "#context", story(8000))
+        page.evaluate("window.Refuge.steps.show(4)")
+        assert ticks("step-done") == ["1", "2", "3", "4"]
+        assert ticks("step-attention") == []
+        expect(page.locator("#review-list > li.review-missing")).to_have_count(0)
     finally:
         context.close()
 

@@ -237,9 +237,16 @@ def test_the_case_page_says_a_deactivated_holder_is_deactivated(desk: Desk) -> N
     owner.is_active_account = False
     db.session.commit()
     page = desk.client.get(f"/cases/{case.ref}").get_data(as_text=True)
-    assert "data-assignee-deactivated" in page
-    assert "account deactivated" in page
+    # In the words and form of the queue and the referral list.
+    assert (
+        '<span class="badge badge-overdue" data-assignee-deactivated>(account deactivated)</span>'
+        in page
+    )
+    assert "— " not in page.split("data-assignee>", 1)[1].split("</dd>", 1)[0]
     assert "cannot open cases yet" not in page
+    for locale, said in (("zh_Hant", "（帳號已停用）"), ("zh_Hans", "（账号已停用）")):
+        page = desk.client.get(f"/cases/{case.ref}?lang={locale}").get_data(as_text=True)
+        assert f"data-assignee-deactivated>{said}</span>" in page
 
 
 @pytest.mark.parametrize("locale", ["zh_Hant", "zh_Hans"])

@@ -4,6 +4,8 @@ card per referral, every field there and labelled, nothing off the side of the s
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,14 +13,17 @@ from flask import Flask
 from playwright.sync_api import expect
 
 from intake import demo
-from intake.models import Role, User
+from intake.extensions import db
+from intake.models import ReferralKind, Role, User
 from intake.services import directory
-from tests.builders import make_org_key, make_user, signed_in_context
+from tests.builders import make_entry, make_org_key, make_user, signed_in_context
 from tests.public.test_accessibility import assert_accessible
+from tests.referrals.conftest import sent_referral
 
 pytestmark = pytest.mark.browser
 
 LOCALES = ["en", "zh_Hans"]
+SHOTS = Path(tempfile.gettempdir())  # screenshots to look at by hand
 MAIN_WAS = 960  # px: the 60rem column every page had before the list used the screen
 
 # How many lines each element's text takes: one box per line of a Range over its text (an
@@ -169,5 +174,81 @@ def test_each_row_opens_its_referral_and_its_case_has_its_own_link(
         page.goto(f"{base}/referrals/?view=timeline&lang=en")
         item = page.locator("main ol.timeline ul > li").first
         assert (item.locator("[data-case-link]").get_attribute("href") or "").startswith("/cases/")
+    finally:
+        page.context.close()
+
+
+LONG_EMAIL = "casework.coordinator.urgent-appeals@defenders-network.example.org"
+GONE_EMAIL = "former.caseworker.regional-desk@defenders-network.example.org"
+
+# For each owner line of the timeline: the line its first character is on, the line the address
+# starts on, and how far right its text reaches (its Range's boxes, one a line).
+OWNER_LINES = """(els, email) => els.map(el => {
+  const text = el.textContent;
+  const wanted = [text.search(/\\S/), text.indexOf(email)];
+  const tops = [];
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  let seen = 0, node;
+  while ((node = walker.nextNode())) {
+    wanted.forEach((index, which) => {
+      if (index >= seen && index < seen + node.length) {
+        const range = document.createRange();
+        range.setStart(node, index - seen);
+        range.setEnd(node, index - seen + 1);
+        tops[which] = Math.round(range.getClientRects()[0].top);
+      }
+    });
+    seen += node.length;
+  }
+  const whole = document.createRange();
+  whole.selectNodeContents(el);
+  const right = Math.max(...[...whole.getClientRects()].map(r => r.right));
+  return {text: text.trim().replace(/\\s+/g, " "), label: tops[0] ?? null,
+          address: tops[1] ?? null, right};
+})"""
+
+
+@pytest.fixture
+def long_owners(app: Flask) -> User:
+    """A caseworker whose address is long, owning referrals to entries whose names grow by a
+    word each (so the owner falls at every place of a row's end), and one referral whose owner,
+    as long an address, was deactivated."""
+    org = make_org_key()
+    owner = make_user(Role.CASEWORKER, email=LONG_EMAIL)
+    for words in range(24):  # 25 referrals: one page
+        entry_id = f"entry-{words}"
+        make_entry(entry_id, name=" ".join(["Network", *["Defenders"] * words]))
+        sent_referral(ReferralKind.NGO_REFERRAL, owner=owner, org=org, entry_id=entry_id)
+    gone = make_user(Role.CASEWORKER, email=GONE_EMAIL)
+    sent_referral(ReferralKind.NGO_REFERRAL, owner=gone, org=org, entry_id="entry-7")
+    gone.is_active_account = False
+    db.session.commit()
+    return owner
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_the_timeline_keeps_owner_and_address_together_within_the_screen(
+    app: Flask, live_server: Any, browser: Any, long_owners: User, width: int, locale: str
+) -> None:
+    """Reviewer: at the end of a long row, "Owner:" stayed on one line and its address went to
+    the next. The label and the address start on one line; an address longer than the line
+    breaks inside itself, and nothing goes off the side of the screen."""
+    base = live_server.url
+    page = signed_in_page(browser, app, base, long_owners, width)
+    try:
+        page.goto(f"{base}/referrals/?view=timeline&lang={locale}")
+        owners = page.locator("main ol.timeline [data-owner]")
+        expect(owners).to_have_count(25)
+        gone = "main ol.timeline [data-owner]:has([data-owner-deactivated])"
+        lines = owners.filter(has_text=LONG_EMAIL).evaluate_all(OWNER_LINES, LONG_EMAIL)
+        lines += page.locator(gone).evaluate_all(OWNER_LINES, GONE_EMAIL)
+        assert len(lines) == 25
+        assert all(line["address"] is not None for line in lines), lines
+        split = [line["text"] for line in lines if line["label"] != line["address"]]
+        assert split == [], split
+        assert all(line["right"] <= width for line in lines), lines
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=SHOTS / f"referral-timeline-long-owner-{locale}-{width}.png")
     finally:
         page.context.close()

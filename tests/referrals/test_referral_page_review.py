@@ -179,7 +179,9 @@ def test_the_timeline_shows_each_owner_and_marks_a_deactivated_account(web: Flas
         html = client.get(f"/referrals/?view=timeline&lang={lang}").get_data(as_text=True)
         return timeline_item(html, referral)
 
-    assert "Owner: bob@example.org" in item()
+    # The label and the address are kept together on one line (refuge.css: .owner-said).
+    said = '<span class="owner-said">Owner: <span class="owner-address">bob@example.org</span>'
+    assert said in item()
     assert "data-owner-deactivated" not in item()
     db.session.get_one(User, owner.id).is_active_account = False
     db.session.commit()
@@ -188,7 +190,7 @@ def test_the_timeline_shows_each_owner_and_marks_a_deactivated_account(web: Flas
         in item()
     )
     chinese = item("zh_Hant")
-    assert "負責人：bob@example.org" in chinese
+    assert '負責人：<span class="owner-address">bob@example.org</span>' in chinese
     assert "（帳號已停用）" in chinese
 
 

@@ -21,7 +21,7 @@ SUBJECTS = [
 ]
 BODIES = [
     "Referrals that need you: 3\n\nReference: case RF-1, referral 2\nOpen: https://x/r/2\n",
-    "需要您處理的轉介：3\n\n參考：案件 RF-1\n此郵件不含任何案件內容。",
+    "需要你處理的轉介：3\n\n參考：案件 RF-1\n此郵件不含任何案件內容。",
     "long line " * 150 + "é",  # longer than RFC 5322's 998 octets: quoted-printable
 ]
 ADDRESSES = ["cw1@example.org", "Zoë Caseworker <zoe@exämple.org>", "Refuge <refuge@localhost>"]

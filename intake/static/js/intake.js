@@ -171,9 +171,17 @@
     return errors;
   }
 
-  /* The answers in root over their limit (answer-length.js counts as the server does). */
+  /* The answers in root over their limit (answer-length.js counts as the server does), with
+   * the server's message for each, and (for the review) the field's label as a lead. */
   function tooLongIn(root) {
-    return answerLength ? answerLength.tooLongIn(root) : [];
+    return (answerLength ? answerLength.tooLongIn(root) : []).map(function (error) {
+      return {
+        name: error.name,
+        message: error.message,
+        lead: asLead(labelFor(error.name)),
+        anchor: anchorFor(error.name),
+      };
+    });
   }
 
   /* One step's required answers and lengths, checked before moving on: errors beside the
@@ -188,6 +196,7 @@
     return true;
   }
   window.Refuge.missingIn = missingIn;
+  window.Refuge.tooLongIn = tooLongIn;
   window.Refuge.checkStep = checkStep;
 
   /* A field's error, beside it and in the summary, is taken back as soon as the field is

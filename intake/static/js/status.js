@@ -87,6 +87,7 @@
   const form = document.getElementById("follow-up-form");
   const summary = document.getElementById("error-summary");
   const summaryList = document.getElementById("error-summary-list");
+  const answerLength = window.Refuge && window.Refuge.answerLength; // answer-length.js
   let busy = false;
 
   /* While a message is being sent, the form is busy as the request form is (submitter.setBusy:
@@ -99,20 +100,107 @@
     form.elements.namedItem("attachments").disabled = on;
   }
 
-  function showProblems(messages) {
-    summaryList.replaceChildren();
-    for (const message of messages) {
-      const item = document.createElement("li");
-      const link = document.createElement("a");
-      link.href = "#body";
-      link.textContent = message;
-      item.appendChild(link);
-      summaryList.appendChild(item);
+  // A label that already ends in a question mark or colon (any script) takes no other, as in
+  // the server's error summary (intake.web.as_lead) and the request form's (intake.js).
+  function asLead(label) {
+    const text = label.trim();
+    return /[?？؟:：]$/.test(text) ? text : text + ":";
+  }
+
+  function labelFor(name) {
+    const label = document.querySelector("#" + name + "-field label");
+    if (!label) {
+      return name;
     }
-    summary.hidden = messages.length === 0;
-    if (messages.length) {
+    const copy = label.cloneNode(true);
+    for (const mark of copy.querySelectorAll(".required-mark")) {
+      mark.remove();
+    }
+    return copy.textContent.trim();
+  }
+
+  /* A field's error shown (message) or taken back (null): beside the field, on the field, and
+   * as its line in the summary, as the page without JavaScript shows it. */
+  function markField(name, message) {
+    const line = form.querySelector('[data-error-for="' + name + '"]');
+    if (line) {
+      line.textContent = message || "";
+      line.hidden = !message;
+    }
+    const input = form.elements.namedItem(name);
+    if (input) {
+      if (message) {
+        input.setAttribute("aria-invalid", "true");
+      } else {
+        input.removeAttribute("aria-invalid");
+      }
+    }
+    const field = document.getElementById(name + "-field");
+    if (field) {
+      field.classList.toggle("field-invalid", Boolean(message));
+    }
+    const link = summaryList.querySelector('a[href="#' + name + '"]');
+    if (link && message) {
+      link.textContent = asLead(labelFor(name)) + " " + message;
+    } else if (link) {
+      link.closest("li").remove();
+      summary.hidden = summaryList.children.length === 0;
+    }
+  }
+
+  /* problems: {name, message} for a field (the message and the files: each line of the summary
+   * a link to its field, labelled, and the error beside the field, as the server's summary and
+   * the request form's), or {message} for the form as a whole (a failed send). */
+  function showProblems(problems) {
+    summaryList.replaceChildren();
+    for (const name of ["body", "attachments"]) {
+      markField(name, null);
+    }
+    for (const problem of problems) {
+      const item = document.createElement("li");
+      if (problem.name) {
+        const link = document.createElement("a");
+        link.href = "#" + problem.name;
+        item.appendChild(link);
+      } else {
+        item.textContent = problem.message;
+      }
+      summaryList.appendChild(item);
+      if (problem.name) {
+        markField(problem.name, problem.message);
+      }
+    }
+    summary.hidden = problems.length === 0;
+    if (problems.length) {
       summary.focus();
     }
+    if (answerLength) {
+      answerLength.refresh(); // a message still over its limit stays counted beside the box
+    }
+  }
+
+  function bodyProblems(body) {
+    const problems = [];
+    if (!body.value.trim()) {
+      problems.push(form.dataset.msgRequired);
+    }
+    // Over its limit: said beside the field by answer-length.js, and here, as the server would.
+    if (answerLength) {
+      problems.push.apply(problems, answerLength.tooLongIn(body).map(function (error) {
+        return error.message;
+      }));
+    }
+    return problems;
+  }
+
+  /* An error is taken back as soon as the message is written or shortened enough, as on the
+   * request form; one still too long says its count as it is now. Nothing new while typing. */
+  function recheckBody(event) {
+    const line = form.querySelector('[data-error-for="body"]');
+    if (busy || event.target.name !== "body" || !line || line.hidden) {
+      return;
+    }
+    markField("body", bodyProblems(event.target).join(" ") || null);
   }
 
   // A language button (base.html: it submits this form, as without JavaScript) must not post
@@ -197,6 +285,7 @@
     const data = form.dataset;
     const statusLine = document.getElementById("send-status");
     seal.ready().then(restoreDraft);
+    form.addEventListener("input", recheckBody);
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       if (busy) {
@@ -209,18 +298,15 @@
       const body = form.elements.namedItem("body");
       const files = form.elements.namedItem("attachments");
       const problems = [];
-      if (!body.value.trim()) {
-        problems.push(data.msgRequired);
+      const bodyErrors = bodyProblems(body);
+      if (bodyErrors.length) {
+        problems.push({ name: "body", message: bodyErrors.join(" ") });
       }
-      // Over its limit: said beside the field by answer-length.js, and here, as the server would.
-      const answerLength = window.Refuge && window.Refuge.answerLength;
-      if (answerLength) {
-        problems.push.apply(problems, answerLength.tooLongIn(body).map(function (error) {
-          return error.message;
-        }));
+      const fileErrors = seal.checkFiles(files, parseInt(data.maxFiles, 10),
+        parseInt(data.maxBytes, 10), { tooMany: data.msgTooManyFiles, tooLarge: data.msgFileTooLarge });
+      if (fileErrors.length) {
+        problems.push({ name: "attachments", message: fileErrors.join(" ") });
       }
-      problems.push.apply(problems, seal.checkFiles(files, parseInt(data.maxFiles, 10),
-        parseInt(data.maxBytes, 10), { tooMany: data.msgTooManyFiles, tooLarge: data.msgFileTooLarge }));
       showProblems(problems);
       if (problems.length) {
         return;
@@ -247,7 +333,7 @@
         });
         if (!sent.ok) {
           statusLine.textContent = "";
-          showProblems([(sent.result && sent.result.error) || data.msgFailed]);
+          showProblems([{ message: (sent.result && sent.result.error) || data.msgFailed }]);
           return;
         }
         pending = null;
@@ -258,7 +344,7 @@
         statusLine.textContent = data.msgSent;
       } catch (error) {
         statusLine.textContent = "";
-        showProblems([data.msgFailed]);
+        showProblems([{ message: data.msgFailed }]);
       } finally {
         setBusy(false);
       }

@@ -3,8 +3,9 @@
  * Without JavaScript the form is one page with the essentials first and the optional parts
  * folded. With it, one step is shown at a time with a progress line. A step with required
  * answers (marked data-required from the server's form) is checked by its Next button, has no
- * Skip, is not ticked in the progress line while one is missing, and the review links to what
- * is missing; the other steps can be skipped. What is typed is kept in this tab's
+ * Skip, and the other steps can be skipped. A step is not ticked in the progress line while a
+ * required answer is missing or an answer is over its limit (a skipped step is not checked),
+ * and the review links to each of those (Send refuses them too). What is typed is kept in this tab's
  * sessionStorage (survives a reload and the camera round-trip, gone when the tab closes or the
  * request is sent), and with it the request's submission token once Send was pressed. Files
  * are never kept. This script does no sealing: intake.js seals once, at the end.
@@ -138,15 +139,24 @@
     return window.Refuge && window.Refuge.missingIn ? window.Refuge.missingIn(step) : [];
   }
 
-  function missingLink(index, missing) {
+  /* The answers in a step over their limit (intake.js; none if it did not load). */
+  function tooLongIn(step) {
+    return window.Refuge && window.Refuge.tooLongIn ? window.Refuge.tooLongIn(step) : [];
+  }
+
+  function needsAttention(step) {
+    return missingIn(step).length > 0 || tooLongIn(step).length > 0;
+  }
+
+  function problemLink(index, problem, text) {
     const link = document.createElement("a");
-    link.href = "#" + (missing.anchor ? missing.anchor.id : "");
-    link.textContent = format(data.msgMissing, { question: missing.label });
+    link.href = "#" + (problem.anchor ? problem.anchor.id : "");
+    link.textContent = text;
     link.addEventListener("click", function (event) {
       event.preventDefault();
       show(index, false);
-      if (missing.anchor) {
-        missing.anchor.focus();
+      if (problem.anchor) {
+        problem.anchor.focus();
       }
     });
     return link;
@@ -165,13 +175,18 @@
         show(index);
       });
       item.appendChild(link);
-      const missing = missingIn(steps[index]);
-      if (missing.length) {
+      // What Send would refuse in this step: each a link to its answer.
+      const problems = missingIn(steps[index]).map(function (missing) {
+        return problemLink(index, missing, format(data.msgMissing, { question: missing.label }));
+      }).concat(tooLongIn(steps[index]).map(function (tooLong) {
+        return problemLink(index, tooLong, tooLong.lead + " " + tooLong.message);
+      }));
+      if (problems.length) {
         item.classList.add("review-missing");
         const list = document.createElement("ul");
-        for (const answer of missing) {
+        for (const link of problems) {
           const entry = document.createElement("li");
-          entry.appendChild(missingLink(index, answer));
+          entry.appendChild(link);
           list.appendChild(entry);
         }
         item.appendChild(list);
@@ -192,7 +207,10 @@
     progressText.textContent = format(data.msgStep, { number: current + 1, total: steps.length });
     for (const item of progress.querySelectorAll("[data-step-link]")) {
       const number = parseInt(item.dataset.stepLink, 10) - 1;
-      item.classList.toggle("step-done", number < current && missingIn(steps[number]).length === 0);
+      // A step passed: ticked, or marked as needing attention (what the review flags).
+      const attention = number < current && needsAttention(steps[number]);
+      item.classList.toggle("step-done", number < current && !attention);
+      item.classList.toggle("step-attention", attention);
       if (number === current) {
         item.setAttribute("aria-current", "step");
       } else {
