@@ -87,10 +87,10 @@ def test_after_the_queue_prepares_search_a_case_on_a_later_page_is_found(
         later = sorted(n for n, ref in refs.items() if ref not in first_page)
         assert later  # some cases are only on page 2, which nobody opens
 
+        wait_for(lambda: indexed_count() == 30, timeout=60)  # page 2's too, never shown
         status = page.locator("#search-prepare")
         assert status.get_attribute("role") == "status"
         assert status.get_attribute("aria-live") == "polite"
-        wait_for(lambda: indexed_count() == 30, timeout=60)
         page.wait_for_selector("#search-prepare:has-text('cannot open')")
         assert status.inner_text() == "Cases your keys cannot open, so not searchable: 1"
 
