@@ -224,11 +224,56 @@ def queue() -> PageResponse:
         format_number=format_number,
         can_write=can_write,
         searching=bool(filters.q or filters.tokens),
+        # A search by words finds only the cases with search tokens: say how many it cannot.
+        unsearchable=search.backlog(page.search_key_id).unindexed if filters.tokens else 0,
+        # Key holders' browsers index the rest in the background (search-backlog.js).
+        backlog_url=url_for("cases.search_backlog") if can_write else "",
         filtered=any(k not in ("view", "sort", "lang") for k in args),
         shown_rows=shown_rows,
         **words.for_template(),
         **labels_now,
     )
+
+
+@bp.get("/search-backlog")
+@role_required(*CASE_WRITERS)
+def search_backlog() -> PageResponse:
+    """The next few cases not yet searchable under the current organisation key, as
+    ciphertext, for a key holder's browser to index in the background (search-backlog.js),
+    with how many cases there are and how many are still to index. ``after``: the reference
+    the previous batch ended with (a case the browser could not open is not asked for again);
+    ``limit``: at most MAX_BACKLOG_BATCH. Viewers write no tokens, so are not asked."""
+    after = request.args.get("after", "")
+    raw_limit = request.args.get("limit", "") or str(search.BACKLOG_BATCH)
+    if (after and not REF_PATTERN.match(after)) or not (
+        raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3
+    ):
+        return error_response(400, _("The request could not be understood. Nothing was changed."))
+    limit = int(raw_limit)
+    if not 1 <= limit <= search.MAX_BACKLOG_BATCH:
+        return error_response(400, _("The request could not be understood. Nothing was changed."))
+    current = keys.current_org_key()
+    key_id = current.id if current is not None else None
+    cases = (
+        search.unindexed_batch(key_id, after or None, limit, current_user)
+        if key_id is not None
+        else []
+    )
+    tokens_url = url_for("cases.search_tokens", ref=REF_SLOT)
+    for case in cases:
+        case["tokens_url"] = tokens_url.replace(REF_SLOT, case["ref"])
+    counts = search.backlog(key_id)
+    response = jsonify(
+        {
+            "org_key_id": key_id,
+            "total": counts.total,
+            "unindexed": counts.unindexed,
+            "cases": cases,
+            "next": cases[-1]["ref"] if len(cases) == limit else None,
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 MAX_TOKENS_BODY = 224 * 1024  # 6000 tokens of 32 hex digits, separated, with the CSRF token

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +38,10 @@ from intake.services.transactions import transactional
 SEARCHABLE_KINDS = (MessageKind.SUBMITTER_FOLLOW_UP, MessageKind.INTERNAL_NOTE)
 TOKEN_HEX = re.compile(r"^[0-9a-f]{32}$")  # 16 bytes of keyed BLAKE2b, lower-case hex
 MAX_TOKENS = 6000  # search.js MAX_TOKENS: a long case keeps its first (most telling) tokens
+# The cases a key holder's browser indexes in the background per request (search-backlog.js):
+# small, so that each answer is quick and the page stays responsive while it works.
+BACKLOG_BATCH = 10
+MAX_BACKLOG_BATCH = 25
 
 
 class SearchError(CodedError):
@@ -147,3 +152,99 @@ def indexed_cases(case_ids: Collection[int], org_key_id: int | None) -> set[int]
             )
         )
     )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """How many cases there are, and how many of them are not (or no longer) searchable under
+    the current organisation key: a search cannot find those yet."""
+
+    total: int
+    unindexed: int
+
+    @property
+    def indexed(self) -> int:
+        return self.total - self.unindexed
+
+
+def backlog(org_key_id: int | None) -> Backlog:
+    """The cases, and those without search tokens under ``org_key_id`` (all, with no key)."""
+    total = db.session.scalar(sa.select(sa.func.count(Case.id))) or 0
+    if org_key_id is None:
+        return Backlog(total, total)
+    indexed = (
+        db.session.scalar(
+            sa.select(sa.func.count(CaseSearchIndex.case_id)).where(
+                CaseSearchIndex.org_key_id == org_key_id
+            )
+        )
+        or 0
+    )
+    return Backlog(total, max(0, total - indexed))
+
+
+@transactional
+def unindexed_batch(
+    org_key_id: int, after: str | None, limit: int, actor: User
+) -> list[dict[str, Any]]:
+    """The next ``limit`` cases (by reference, after ``after``) without search tokens under
+    ``org_key_id``, as ciphertext for a key holder's browser to index (search-backlog.js):
+    the sealed answers and the searchable messages (SEARCHABLE_KINDS), no plaintext. Each
+    case's ciphertext going out is audited as a view of it, as /cases/<ref>/sealed is."""
+    query = (
+        sa.select(Case.id, Case.ref, Case.org_key_id, Case.sealed_answers)
+        .where(
+            ~sa.exists().where(
+                CaseSearchIndex.case_id == Case.id, CaseSearchIndex.org_key_id == org_key_id
+            )
+        )
+        .order_by(Case.ref)
+        .limit(limit)
+    )
+    if after:
+        query = query.where(Case.ref > after)
+    cases = list(db.session.execute(query))
+    if not cases:
+        return []
+    messages: dict[int, list[dict[str, Any]]] = {case.id: [] for case in cases}
+    for message in db.session.execute(
+        sa.select(
+            CaseMessage.id,
+            CaseMessage.case_id,
+            CaseMessage.kind,
+            CaseMessage.org_key_id,
+            CaseMessage.sealed_body,
+        )
+        .where(CaseMessage.case_id.in_(list(messages)), CaseMessage.kind.in_(SEARCHABLE_KINDS))
+        .order_by(CaseMessage.id)
+    ):
+        messages[message.case_id].append(
+            {
+                "id": message.id,
+                "kind": message.kind.value,
+                "org_key_id": message.org_key_id,
+                "sealed_body": message.sealed_body,
+            }
+        )
+    audit.record_all(
+        [
+            audit.Entry(
+                "case.view",
+                "case",
+                case.id,
+                actor_label=f"user:{actor.email}",
+                actor_id=actor.id,
+                detail={"part": "search_backlog"},
+            )
+            for case in cases
+        ]
+    )
+    return [
+        {
+            "ref": case.ref,
+            "org_key_id": case.org_key_id,
+            "sealed_answers": case.sealed_answers,
+            "messages": messages[case.id],
+        }
+        for case in cases
+    ]

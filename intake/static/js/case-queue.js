@@ -5,7 +5,7 @@
  *   back, and the text goes in with textContent only. Locked keys: the placeholders stay;
  * - indexes for search the rows not yet indexed under the current organisation key, or whose
  *   tokens a follow-up or note has outdated: answers, follow-ups and notes (search.js posts
- *   keyed tokens only);
+ *   keyed tokens only); then every other such case, in the background (search-backlog.js);
  * - turns a search typed in the box into keyed tokens before it leaves the page: the words are
  *   never sent (a reference is, as before);
  * - adds "in 2 days" / "3 hours ago" next to dates.
@@ -17,6 +17,7 @@
   const staff = window.Refuge.staff;
   const sealed = window.Refuge.sealed;
   const search = window.Refuge.search;
+  const backlog = window.Refuge.searchBacklog;
   const rowsNode = document.getElementById("queue-rows");
   const text = JSON.parse(document.getElementById("queue-text").textContent);
   const rows = rowsNode ? JSON.parse(rowsNode.textContent) : [];
@@ -61,6 +62,7 @@
   async function openRows() {
     const mine = ++generation;
     const ring = staff.keyring();
+    backlog.stop();
     if (!ring || !ring.isUnlocked()) {
       rows.forEach(function (row) {
         show(row.ref, text.locked, "", "locked");
@@ -108,6 +110,10 @@
         });
       }
     }
+    // This page's rows are done: the cases on no page shown yet are next, in the background.
+    if (mine === generation) {
+      backlog.start();
+    }
   }
 
   function setUpSearch() {
@@ -129,7 +135,10 @@
     } catch (e) {
       window.sessionStorage.removeItem(LAST_SEARCH);
     }
-    window.addEventListener("pageshow", function () {
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted) {
+        openRows(); // back from the history cache: the background indexing was stopped
+      }
       box.disabled = false;
       tokensInput.disabled = true;
       keyInput.disabled = true;

@@ -27,6 +27,9 @@
  *       the page's [data-csrf-token] attribute or input[name=csrf_token]). Resolves false when
  *       the keys are locked, the tab lacks the current organisation key, or the server refused.
  *       The case page calls it after it has opened a case; the queue for its unindexed rows.
+ *   postTokens(ref, answers[, options]) -> Promise<number>
+ *       The same, resolving to the HTTP status (0: locked, no current key, or not sent;
+ *       options.signal aborts the request): search-backlog.js backs off on 429.
  *   messageTexts(bundle) -> Promise<{texts, through}>
  *       The decrypted texts of a sealed bundle's (/cases/<ref>/sealed) searchable messages,
  *       and the newest one's id (counted even when it could not be opened).
@@ -219,10 +222,12 @@
     return { texts: texts, through: through };
   }
 
-  async function indexCase(ref, answers, options) {
+  /* The HTTP status of posting the case's tokens; 0 when the keys are locked, the tab lacks the
+   * current organisation key or the request did not get through (options.signal aborts it). */
+  async function postTokens(ref, answers, options) {
     const search = await currentSearchKey();
     if (!search) {
-      return false;
+      return 0;
     }
     let terms = [];
     const texts = answerTexts(answers).concat((options && options.texts) || []);
@@ -242,11 +247,17 @@
         body: body,
         credentials: "same-origin",
         headers: { Accept: "application/json" },
+        signal: options && options.signal,
       });
-      return response.ok;
+      return response.status;
     } catch (e) {
-      return false;
+      return 0;
     }
+  }
+
+  async function indexCase(ref, answers, options) {
+    const status = await postTokens(ref, answers, options);
+    return status >= 200 && status < 300;
   }
 
   async function queryTokens(text) {
@@ -265,6 +276,7 @@
   window.Refuge.search = Object.freeze({
     MAX_TOKENS: MAX_TOKENS,
     indexCase: indexCase,
+    postTokens: postTokens,
     messageTexts: messageTexts,
     isSearchable: isSearchable,
     queryTokens: queryTokens,
