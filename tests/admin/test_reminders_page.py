@@ -167,4 +167,4 @@ def test_reminders_not_going_out_is_said_where_deadlines_are_watched(
 
     with db.engine.begin() as connection:  # both run: nothing is said
         heartbeats.record(connection, "beat")
-    assert 'data-reminders-halted' not in client.get("/referrals/").get_data(as_text=True)
+    assert "data-reminders-halted" not in client.get("/referrals/").get_data(as_text=True)
