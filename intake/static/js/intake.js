@@ -278,9 +278,17 @@
     return body;
   }
 
-  function showReceipt(code) {
+  function showReceipt(code, again) {
     const panel = document.getElementById("receipt-panel");
     document.getElementById("receipt-code").textContent = code;
+    const againNote = document.getElementById("receipt-again");
+    if (againNote) {
+      againNote.hidden = !again;
+    }
+    const newRequest = document.getElementById("receipt-new-request-row");
+    if (newRequest) {
+      newRequest.hidden = false;
+    }
     form.hidden = true;
     const intro = document.getElementById("request-intro");
     if (intro) {
@@ -292,7 +300,7 @@
     // receipt page without JavaScript shows it: out of the form, which is hidden now.
     const urgent = document.getElementById("urgent-help");
     const urgentPanel = document.getElementById("urgent-help-panel");
-    if (urgent && urgentPanel && !urgentPanel.hidden) {
+    if (urgent && urgentPanel && (!urgentPanel.hidden || valueOf("urgency") === "immediate")) {
       panel.after(urgent);
     }
     if (window.Refuge.receipt) {
@@ -300,6 +308,48 @@
     }
     panel.focus();
   }
+
+  /* This tab sent a request whose code the person has not said is written down (receipt.js
+   * keeps it in sessionStorage): a reload or a return to /request shows that receipt again,
+   * not an empty form to send a second time. Its "Start a new request" link comes back here
+   * with ?new=1, which forgets it. The "Immediate" routing facts go back into the (hidden)
+   * form, without an input event (so they are not kept as a draft), for urgent-help.js. */
+  function showReceiptSentBefore() {
+    const receipt = window.Refuge.receipt;
+    if (!receipt) {
+      return false;
+    }
+    const address = new URL(window.location.href);
+    if (address.searchParams.has("new")) {
+      receipt.forgetSent();
+      address.searchParams.delete("new");
+      window.history.replaceState(null, "", address.pathname + address.search + address.hash);
+      return false;
+    }
+    const sent = receipt.sentInThisTab();
+    if (!sent) {
+      return false;
+    }
+    if (sent.urgent) {
+      const immediate = form.querySelector("input[name=urgency][value=immediate]");
+      if (immediate) {
+        immediate.checked = true;
+      }
+      for (const threat of Array.isArray(sent.urgent.threats) ? sent.urgent.threats : []) {
+        const box = form.querySelector('input[name=threats][value="' + CSS.escape(String(threat)) + '"]');
+        if (box) {
+          box.checked = true;
+        }
+      }
+      const country = form.elements.namedItem("country");
+      if (country && typeof sent.urgent.country === "string") {
+        country.value = sent.urgent.country;
+      }
+    }
+    showReceipt(sent.code, true);
+    return true;
+  }
+  const sentBefore = showReceiptSentBefore();
 
   // Drafts: only if the person opts in on this device (off by default), never files.
   const draftOption = document.getElementById("draft-option");
@@ -342,7 +392,7 @@
       }
     }
   }
-  if (draftOption && keepDraft) {
+  if (draftOption && keepDraft && !sentBefore) {
     try {
       draftOption.hidden = false;
       restoreDraft();
