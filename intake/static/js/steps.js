@@ -4,7 +4,9 @@
  * folded. With it, one step is shown at a time with a progress line. A step with required
  * answers (marked data-required from the server's form) is checked by its Next button, has no
  * Skip, is not ticked in the progress line while one is missing, and the review links to what
- * is missing; the other steps can be skipped. What is typed is kept in this tab's
+ * is missing; the other steps can be skipped. Files the form refuses (too many, too large:
+ * intake.js says so beside the field when they are chosen and on Next) keep their step unticked
+ * and are listed on the review too. What is typed is kept in this tab's
  * sessionStorage (survives a reload and the camera round-trip, gone when the tab closes or the
  * request is sent), and with it the request's submission token once Send was pressed. Files
  * are never kept. This script does no sealing: intake.js seals once, at the end.
@@ -138,10 +140,20 @@
     return window.Refuge && window.Refuge.missingIn ? window.Refuge.missingIn(step) : [];
   }
 
-  function missingLink(index, missing) {
+  /* The files chosen in a step that the form refuses (too many, too large; intake.js). */
+  function refusedFilesIn(step) {
+    return window.Refuge && window.Refuge.fileProblemsIn ? window.Refuge.fileProblemsIn(step) : [];
+  }
+
+  /* Whether an earlier step is ticked as done in the progress line. */
+  function stepDone(step) {
+    return missingIn(step).length === 0 && refusedFilesIn(step).length === 0;
+  }
+
+  function missingLink(index, missing, text) {
     const link = document.createElement("a");
     link.href = "#" + (missing.anchor ? missing.anchor.id : "");
-    link.textContent = format(data.msgMissing, { question: missing.label });
+    link.textContent = text || format(data.msgMissing, { question: missing.label });
     link.addEventListener("click", function (event) {
       event.preventDefault();
       show(index, false);
@@ -166,12 +178,18 @@
       });
       item.appendChild(link);
       const missing = missingIn(steps[index]);
-      if (missing.length) {
+      const refused = refusedFilesIn(steps[index]);
+      if (missing.length || refused.length) {
         item.classList.add("review-missing");
         const list = document.createElement("ul");
         for (const answer of missing) {
           const entry = document.createElement("li");
           entry.appendChild(missingLink(index, answer));
+          list.appendChild(entry);
+        }
+        for (const problem of refused) {
+          const entry = document.createElement("li");
+          entry.appendChild(missingLink(index, problem, problem.message));
           list.appendChild(entry);
         }
         item.appendChild(list);
@@ -192,7 +210,7 @@
     progressText.textContent = format(data.msgStep, { number: current + 1, total: steps.length });
     for (const item of progress.querySelectorAll("[data-step-link]")) {
       const number = parseInt(item.dataset.stepLink, 10) - 1;
-      item.classList.toggle("step-done", number < current && missingIn(steps[number]).length === 0);
+      item.classList.toggle("step-done", number < current && stepDone(steps[number]));
       if (number === current) {
         item.setAttribute("aria-current", "step");
       } else {
