@@ -4,7 +4,8 @@
  * folded. With it, one step is shown at a time with a progress line. A step with required
  * answers (marked data-required from the server's form) is checked by its Next button, has no
  * Skip, is not ticked in the progress line while one is missing, and the review links to what
- * is missing; the other steps can be skipped. Files the form refuses (too many, too large:
+ * is missing; the other steps can be skipped (a step with nothing answered is not ticked, and
+ * the review calls it "not answered"). Files the form refuses (too many, too large:
  * intake.js says so beside the field when they are chosen and on Next) keep their step unticked
  * and are listed on the review too. What is typed is kept in this tab's
  * sessionStorage (survives a reload and the camera round-trip, gone when the tab closes or the
@@ -145,9 +146,10 @@
     return window.Refuge && window.Refuge.fileProblemsIn ? window.Refuge.fileProblemsIn(step) : [];
   }
 
-  /* Whether an earlier step is ticked as done in the progress line. */
+  /* Whether an earlier step is ticked as done in the progress line: something answered in it
+   * (a skipped step is not done, only passed), nothing required missing, no file refused. */
   function stepDone(step) {
-    return missingIn(step).length === 0 && refusedFilesIn(step).length === 0;
+    return answeredIn(step) > 0 && missingIn(step).length === 0 && refusedFilesIn(step).length === 0;
   }
 
   function missingLink(index, missing, text) {
@@ -172,7 +174,10 @@
       const link = document.createElement("button");
       link.type = "button";
       link.className = "link-button";
-      link.textContent = titles[index].textContent + " — " + format(data.msgAnswered, { count: answeredIn(steps[index]) });
+      const answered = answeredIn(steps[index]);
+      link.textContent = titles[index].textContent + " — " +
+        (answered ? format(data.msgAnswered, { count: answered }) : data.msgNotAnswered);
+      item.classList.toggle("review-unanswered", !answered);
       link.addEventListener("click", function () {
         show(index);
       });
