@@ -173,6 +173,10 @@ def test_text_survives_a_reload_without_the_draft_and_is_gone_after_sending(
             page.click("#step-next")
         page.click("#send-request")
         page.wait_for_selector("#receipt-panel:not([hidden])")
+        # The answers are forgotten; only the receipt code is kept, until it is written down.
+        assert page.evaluate("() => Object.keys(sessionStorage)") == ["refuge-request-sent"]
+        assert CANARY not in page.evaluate("() => JSON.stringify(Object.entries(sessionStorage))")
+        page.check("#receipt-kept")
         assert page.evaluate("() => sessionStorage.length") == 0
         page.reload()
         assert page.input_value("#what_happened") == ""
@@ -238,6 +242,8 @@ def test_the_person_is_asked_before_the_server_seals_when_the_browser_cannot(
         page.wait_for_load_state("load")
         (case,) = _cases()
         assert case.sealed_by is SealedBy.SERVER
-        assert page.evaluate("() => sessionStorage.length") == 0
+        # The answers are forgotten; only the receipt code is kept, until it is written down.
+        assert page.evaluate("() => Object.keys(sessionStorage)") == ["refuge-request-sent"]
+        assert CANARY not in page.evaluate("() => JSON.stringify(Object.entries(sessionStorage))")
     finally:
         context.close()

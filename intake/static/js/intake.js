@@ -114,24 +114,32 @@
     return first.compareDocumentPosition(second) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
   }
 
+  /* An error beside its field (the summary is showErrors' part). */
+  function showBeside(error) {
+    const p = form.querySelector('[data-error-for="' + error.name + '"]');
+    if (p) {
+      p.textContent = error.message;
+      p.hidden = false;
+    }
+    const field = document.getElementById(error.name + "-field");
+    if (field) {
+      field.classList.add("field-invalid");
+    }
+    for (const el of form.querySelectorAll('[name="' + error.name + '"]')) {
+      el.setAttribute("aria-invalid", "true");
+      if (p && p.id && !(el.getAttribute("aria-describedby") || "").split(" ").includes(p.id)) {
+        el.setAttribute("aria-describedby", ((el.getAttribute("aria-describedby") || "") + " " + p.id).trim());
+      }
+    }
+  }
+
   function showErrors(errors) {
     errors.sort(inFormOrder);
     summaryList.replaceChildren();
     for (const error of errors) {
       const item = document.createElement("li");
       if (error.name) {
-        const p = form.querySelector('[data-error-for="' + error.name + '"]');
-        if (p) {
-          p.textContent = error.message;
-          p.hidden = false;
-        }
-        const field = document.getElementById(error.name + "-field");
-        if (field) {
-          field.classList.add("field-invalid");
-        }
-        for (const el of form.querySelectorAll('[name="' + error.name + '"]')) {
-          el.setAttribute("aria-invalid", "true");
-        }
+        showBeside(error);
         const link = document.createElement("a");
         const anchor = anchorFor(error.name);
         link.href = "#" + (anchor ? anchor.id : "");
@@ -184,11 +192,28 @@
     });
   }
 
-  /* One step's required answers and lengths, checked before moving on: errors beside the
-   * fields and in the summary, which takes the focus; nothing typed is touched. */
+  /* The files chosen in root (the form, a step, the field) over the form's limits, as one
+   * error for the attachments field; none when submitter.js did not load (the server checks). */
+  function fileProblemsIn(root) {
+    const input = form.elements.namedItem("attachments");
+    if (!seal || !input || !root.contains(input)) {
+      return [];
+    }
+    const problems = seal.checkFiles(input, parseInt(data.maxFiles, 10), parseInt(data.maxBytes, 10), {
+      tooMany: data.msgTooManyFiles,
+      tooLarge: data.msgFileTooLarge,
+    });
+    if (!problems.length) {
+      return [];
+    }
+    return [{ name: "attachments", message: problems.join(" "), label: labelFor("attachments"), anchor: anchorFor("attachments") }];
+  }
+
+  /* One step's required answers, lengths and files, checked before moving on: errors beside
+   * the fields and in the summary, which takes the focus; nothing typed is touched. */
   function checkStep(step) {
     clearErrors();
-    const errors = missingIn(step).concat(tooLongIn(step));
+    const errors = missingIn(step).concat(tooLongIn(step), fileProblemsIn(step));
     if (errors.length) {
       showErrors(errors);
       return false;
@@ -198,6 +223,7 @@
   window.Refuge.missingIn = missingIn;
   window.Refuge.tooLongIn = tooLongIn;
   window.Refuge.checkStep = checkStep;
+  window.Refuge.fileProblemsIn = fileProblemsIn;
 
   /* A field's error, beside it and in the summary, is taken back as soon as the field is
    * answered or corrected (the summary hides when nothing is left in it); an answer still too
@@ -233,7 +259,7 @@
       return; // no error shown for it
     }
     const field = document.getElementById(name + "-field") || event.target;
-    const problem = missingIn(field)[0] || tooLongIn(field)[0];
+    const problem = missingIn(field)[0] || tooLongIn(field)[0] || fileProblemsIn(field)[0];
     if (!problem) {
       takeBackError(name);
     } else if (problem.message !== line.textContent) {
@@ -248,18 +274,22 @@
   form.addEventListener("input", recheck);
   form.addEventListener("change", recheck);
 
+  // Files too many or too large are said beside the field as soon as they are chosen (not
+  // first after Send, on another step); choosing again takes the error back.
+  const attachments = form.elements.namedItem("attachments");
+  if (attachments) {
+    attachments.addEventListener("change", function () {
+      const problem = fileProblemsIn(attachments)[0];
+      if (problem) {
+        showBeside(problem);
+      } else {
+        takeBackError("attachments");
+      }
+    });
+  }
+
   function validate() {
-    const errors = missingIn(form).concat(tooLongIn(form));
-    const fileProblems = !seal ? [] : seal.checkFiles(
-      form.elements.namedItem("attachments"),
-      parseInt(data.maxFiles, 10),
-      parseInt(data.maxBytes, 10),
-      { tooMany: data.msgTooManyFiles, tooLarge: data.msgFileTooLarge }
-    );
-    if (fileProblems.length) {
-      errors.push({ name: "attachments", message: fileProblems.join(" ") });
-    }
-    return errors;
+    return missingIn(form).concat(tooLongIn(form), fileProblemsIn(form));
   }
 
   function routingBody(keyInfo) {
@@ -287,9 +317,17 @@
     return body;
   }
 
-  function showReceipt(code) {
+  function showReceipt(code, again) {
     const panel = document.getElementById("receipt-panel");
     document.getElementById("receipt-code").textContent = code;
+    const againNote = document.getElementById("receipt-again");
+    if (againNote) {
+      againNote.hidden = !again;
+    }
+    const newRequest = document.getElementById("receipt-new-request-row");
+    if (newRequest) {
+      newRequest.hidden = false;
+    }
     form.hidden = true;
     const intro = document.getElementById("request-intro");
     if (intro) {
@@ -301,7 +339,7 @@
     // receipt page without JavaScript shows it: out of the form, which is hidden now.
     const urgent = document.getElementById("urgent-help");
     const urgentPanel = document.getElementById("urgent-help-panel");
-    if (urgent && urgentPanel && !urgentPanel.hidden) {
+    if (urgent && urgentPanel && (!urgentPanel.hidden || valueOf("urgency") === "immediate")) {
       panel.after(urgent);
     }
     if (window.Refuge.receipt) {
@@ -309,6 +347,48 @@
     }
     panel.focus();
   }
+
+  /* This tab sent a request whose code the person has not said is written down (receipt.js
+   * keeps it in sessionStorage): a reload or a return to /request shows that receipt again,
+   * not an empty form to send a second time. Its "Start a new request" link comes back here
+   * with ?new=1, which forgets it. The "Immediate" routing facts go back into the (hidden)
+   * form, without an input event (so they are not kept as a draft), for urgent-help.js. */
+  function showReceiptSentBefore() {
+    const receipt = window.Refuge.receipt;
+    if (!receipt) {
+      return false;
+    }
+    const address = new URL(window.location.href);
+    if (address.searchParams.has("new")) {
+      receipt.forgetSent();
+      address.searchParams.delete("new");
+      window.history.replaceState(null, "", address.pathname + address.search + address.hash);
+      return false;
+    }
+    const sent = receipt.sentInThisTab();
+    if (!sent) {
+      return false;
+    }
+    if (sent.urgent) {
+      const immediate = form.querySelector("input[name=urgency][value=immediate]");
+      if (immediate) {
+        immediate.checked = true;
+      }
+      for (const threat of Array.isArray(sent.urgent.threats) ? sent.urgent.threats : []) {
+        const box = form.querySelector('input[name=threats][value="' + CSS.escape(String(threat)) + '"]');
+        if (box) {
+          box.checked = true;
+        }
+      }
+      const country = form.elements.namedItem("country");
+      if (country && typeof sent.urgent.country === "string") {
+        country.value = sent.urgent.country;
+      }
+    }
+    showReceipt(sent.code, true);
+    return true;
+  }
+  const sentBefore = showReceiptSentBefore();
 
   // Drafts: only if the person opts in on this device (off by default), never files.
   const draftOption = document.getElementById("draft-option");
@@ -351,7 +431,7 @@
       }
     }
   }
-  if (draftOption && keepDraft) {
+  if (draftOption && keepDraft && !sentBefore) {
     try {
       draftOption.hidden = false;
       restoreDraft();

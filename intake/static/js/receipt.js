@@ -2,18 +2,89 @@
  * /request/receipt without it).
  *
  * - The copy button (hidden without JavaScript).
- * - The code is kept nowhere (not in localStorage or sessionStorage), so leaving the page loses
- *   it: until the person ticks "I have written down or copied the code" (or copies it with the
- *   button), the browser asks before leaving. Forms that carry the code with them (the status
- *   page, the receipt in another language: [data-keeps-receipt]) leave without asking.
+ * - Until the person ticks "I have written down or copied the code" (or copies it with the
+ *   button), the browser asks before leaving, and this tab keeps the code in its
+ *   sessionStorage (never localStorage, never sent anywhere): a reload, or a phone that dropped
+ *   the tab while the person wrote the code down elsewhere, brings the receipt back on /request
+ *   (intake.js) instead of an empty form to send again. Ticking the box forgets it; closing the
+ *   tab does too. Forms that carry the code with them (the status page, the receipt in another
+ *   language: [data-keeps-receipt]) leave without asking.
  * - On /request the language buttons are links (steps.js) that would drop the receipt: while it
  *   is shown they post it to /request/receipt instead, like the page without JavaScript.
  */
 (function () {
   "use strict";
+  // What this tab sent: {code, urgent: {threats, country} when it was "Immediate"}; routing
+  // facts only besides the code, so the receipt brings back its "what to do now" too.
+  const SENT_KEY = "refuge-request-sent";
+  const CODE_SHAPE = /^[0-9A-Z][0-9A-Z-]{15,40}$/;
   let armed = false;
   let kept = false;
   let leavingWithCode = false;
+
+  function readSent() {
+    let sent = null;
+    try {
+      sent = JSON.parse(sessionStorage.getItem(SENT_KEY) || "null");
+    } catch (error) {
+      sent = null;
+    }
+    if (!sent || typeof sent.code !== "string" || !CODE_SHAPE.test(sent.code)) {
+      return null;
+    }
+    return sent;
+  }
+
+  /* The request this tab sent and whose code is not yet written down, or null. */
+  function sentInThisTab() {
+    return readSent();
+  }
+
+  function keepSent(code) {
+    if (kept || !code) {
+      return;
+    }
+    const sent = readSent();
+    const urgent = sent && sent.code === code ? sent.urgent : urgentFacts();
+    try {
+      sessionStorage.setItem(SENT_KEY, JSON.stringify(urgent ? { code: code, urgent: urgent } : { code: code }));
+    } catch (error) {
+      // storage blocked or full: the receipt is still on screen, and leaving still asks
+    }
+  }
+
+  function forgetSent() {
+    try {
+      sessionStorage.removeItem(SENT_KEY);
+    } catch (error) {
+      // nothing was kept
+    }
+  }
+
+  function setKept(on) {
+    kept = on;
+    if (on) {
+      forgetSent();
+    } else {
+      keepSent(shownCode());
+    }
+  }
+
+  /* The intake form's "Immediate" routing facts, or null. */
+  function urgentFacts() {
+    const form = document.getElementById("intake-form");
+    const urgency = form && form.querySelector("input[name=urgency]:checked");
+    if (!urgency || urgency.value !== "immediate") {
+      return null;
+    }
+    const country = form.elements.namedItem("country");
+    return {
+      threats: Array.from(form.querySelectorAll("input[name=threats]:checked")).map(function (el) {
+        return el.value;
+      }),
+      country: country && country.value ? country.value : "",
+    };
+  }
 
   function shownCode() {
     const panel = document.getElementById("receipt-panel");
@@ -34,7 +105,7 @@
   }
 
   function markKept() {
-    kept = true;
+    setKept(true);
     const box = document.getElementById("receipt-kept");
     if (box) {
       box.checked = true;
@@ -44,9 +115,8 @@
   // The intake form's "Immediate" facts, so the receipt in another language still says what to
   // do now (routing facts only: they are sent in the clear anyway).
   function copyUrgentFacts(languageForm) {
-    const form = document.getElementById("intake-form");
-    const urgency = form && form.querySelector("input[name=urgency]:checked");
-    if (!urgency || urgency.value !== "immediate" || languageForm.querySelector("[name=urgent_country]")) {
+    const facts = urgentFacts();
+    if (!facts || languageForm.querySelector("[name=urgent_country]")) {
       return;
     }
     const add = function (name, value) {
@@ -56,11 +126,10 @@
       input.value = value;
       languageForm.appendChild(input);
     };
-    for (const threat of form.querySelectorAll("input[name=threats]:checked")) {
-      add("urgent_threats", threat.value);
+    for (const threat of facts.threats) {
+      add("urgent_threats", threat);
     }
-    const country = form.elements.namedItem("country");
-    add("urgent_country", country && country.value ? country.value : "");
+    add("urgent_country", facts.country);
   }
 
   function postLanguageChanges(languageForm) {
@@ -108,6 +177,7 @@
       return;
     }
     armed = true;
+    keepSent(code);
     for (const input of document.querySelectorAll("[data-receipt-code-input]")) {
       input.value = code;
     }
@@ -125,7 +195,7 @@
     if (box && row) {
       row.hidden = false;
       box.addEventListener("change", function () {
-        kept = box.checked;
+        setKept(box.checked);
       });
     }
     refreshTokens();
@@ -171,6 +241,6 @@
     }
   }
   window.Refuge = window.Refuge || {};
-  window.Refuge.receipt = Object.freeze({ bind: bind });
+  window.Refuge.receipt = Object.freeze({ bind: bind, sentInThisTab: sentInThisTab, forgetSent: forgetSent });
   bind();
 })();

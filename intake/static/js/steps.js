@@ -4,8 +4,11 @@
  * folded. With it, one step is shown at a time with a progress line. A step with required
  * answers (marked data-required from the server's form) is checked by its Next button, has no
  * Skip, and the other steps can be skipped. A step is not ticked in the progress line while a
- * required answer is missing or an answer is over its limit (a skipped step is not checked),
- * and the review links to each of those (Send refuses them too). What is typed is kept in this tab's
+ * required answer is missing, an answer is over its limit or a file is refused (too many, too
+ * large: intake.js says so beside the field when they are chosen and on Next); such a step is
+ * marked for attention, and the review links to each of those (Send refuses them too; a
+ * skipped step is not checked). A step with nothing answered is not ticked either, and the
+ * review calls it "not answered". What is typed is kept in this tab's
  * sessionStorage (survives a reload and the camera round-trip, gone when the tab closes or the
  * request is sent), and with it the request's submission token once Send was pressed. Files
  * are never kept. This script does no sealing: intake.js seals once, at the end.
@@ -144,8 +147,20 @@
     return window.Refuge && window.Refuge.tooLongIn ? window.Refuge.tooLongIn(step) : [];
   }
 
+  /* The files chosen in a step that the form refuses (too many, too large; intake.js). */
+  function refusedFilesIn(step) {
+    return window.Refuge && window.Refuge.fileProblemsIn ? window.Refuge.fileProblemsIn(step) : [];
+  }
+
   function needsAttention(step) {
-    return missingIn(step).length > 0 || tooLongIn(step).length > 0;
+    return missingIn(step).length > 0 || tooLongIn(step).length > 0 ||
+      refusedFilesIn(step).length > 0;
+  }
+
+  /* Whether an earlier step is ticked as done in the progress line: something answered in it
+   * (a skipped step is not done, only passed) and nothing that needs attention. */
+  function stepDone(step) {
+    return answeredIn(step) > 0 && !needsAttention(step);
   }
 
   function problemLink(index, problem, text) {
@@ -170,7 +185,10 @@
       const link = document.createElement("button");
       link.type = "button";
       link.className = "link-button";
-      link.textContent = titles[index].textContent + " — " + format(data.msgAnswered, { count: answeredIn(steps[index]) });
+      const answered = answeredIn(steps[index]);
+      link.textContent = titles[index].textContent + " — " +
+        (answered ? format(data.msgAnswered, { count: answered }) : data.msgNotAnswered);
+      item.classList.toggle("review-unanswered", !answered);
       link.addEventListener("click", function () {
         show(index);
       });
@@ -180,6 +198,8 @@
         return problemLink(index, missing, format(data.msgMissing, { question: missing.label }));
       }).concat(tooLongIn(steps[index]).map(function (tooLong) {
         return problemLink(index, tooLong, tooLong.lead + " " + tooLong.message);
+      })).concat(refusedFilesIn(steps[index]).map(function (refused) {
+        return problemLink(index, refused, refused.message);
       }));
       if (problems.length) {
         item.classList.add("review-missing");
@@ -209,7 +229,7 @@
       const number = parseInt(item.dataset.stepLink, 10) - 1;
       // A step passed: ticked, or marked as needing attention (what the review flags).
       const attention = number < current && needsAttention(steps[number]);
-      item.classList.toggle("step-done", number < current && !attention);
+      item.classList.toggle("step-done", number < current && stepDone(steps[number]));
       item.classList.toggle("step-attention", attention);
       if (number === current) {
         item.setAttribute("aria-current", "step");

@@ -1,0 +1,122 @@
+"""The usability review's evidence step in real Chromium (a 360 px phone, JavaScript on): a file
+over the 10 MB limit, or six files with a limit of five, is said beside the field as soon as it
+is chosen, and again by Next, which stays on the step; a skipped step with refused files is not
+ticked on the review, which lists the problem; nothing is sent until the files are right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import expect
+
+from intake.extensions import db
+from tests.builders import make_org_key
+from tests.conftest import table_count
+from tests.public.conftest import phone_context
+
+pytestmark = pytest.mark.browser
+
+EVIDENCE_STEP = "[data-step='4']"
+FILE_ERROR = "#attachments-error"
+
+
+def _files(tmp_path: Path) -> dict[str, Any]:
+    """Real files on disk: one of 11 MB, six small ones, one small one."""
+    big = tmp_path / "video-11mb.mp4"
+    with big.open("wb") as handle:
+        handle.truncate(11 * 1024 * 1024)
+    small = []
+    for number in range(6):
+        path = tmp_path / f"photo-{number}.png"
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes([number]) * 200)
+        small.append(str(path))
+    return {"big": str(big), "six": small, "one": small[:1]}
+
+
+def _to_evidence_step(page: Any) -> None:
+    page.fill("#what_happened", "Arrêté au poste de contrôle, téléphone saisi.")
+    page.check("input[name=urgency][value=days]")
+    page.click("#step-next")
+    page.check("input[name=consent][value=yes]")
+    page.check("input[name=referral_consent][value=yes]")
+    page.click("#step-next")
+    page.click("#step-skip")
+    expect(page.locator(EVIDENCE_STEP)).to_be_visible()
+
+
+def _evidence_progress_done(page: Any) -> bool:
+    return bool(
+        page.evaluate(
+            "document.querySelector('[data-step-link=\"4\"]').classList.contains('step-done')"
+        )
+    )
+
+
+def test_refused_files_are_said_beside_the_field_when_chosen_and_on_next(
+    app: Flask, live_server: Any, browser: Any, tmp_path: Path
+) -> None:
+    make_org_key()
+    files = _files(tmp_path)
+    context = phone_context(browser, javascript=True)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{live_server.url}/request?lang=en")
+        _to_evidence_step(page)
+
+        # 11 MB: said beside the field as soon as it is chosen, without a summary yet.
+        page.set_input_files("#attachments", files["big"])
+        expect(page.locator(FILE_ERROR)).to_be_visible()
+        expect(page.locator(FILE_ERROR)).to_contain_text("larger than 10 MB")
+        expect(page.locator(FILE_ERROR)).to_contain_text("video-11mb.mp4")
+        expect(page.locator("#attachments")).to_have_attribute("aria-invalid", "true")
+        assert "attachments-error" in (page.get_attribute("#attachments", "aria-describedby") or "")
+        # Next stays on the step, with the error in the summary too.
+        page.click("#step-next")
+        expect(page.locator(EVIDENCE_STEP)).to_be_visible()
+        expect(page.locator("#error-summary")).to_be_visible()
+        expect(page.locator("#error-summary")).to_contain_text("larger than 10 MB")
+
+        # Choosing a right file takes the error back; six files bring the other one.
+        page.set_input_files("#attachments", files["one"])
+        expect(page.locator(FILE_ERROR)).to_be_hidden()
+        expect(page.locator("#error-summary")).to_be_hidden()
+        page.set_input_files("#attachments", files["six"])
+        expect(page.locator(FILE_ERROR)).to_have_text("Attach at most 5 files.")
+        page.click("#step-next")
+        expect(page.locator(EVIDENCE_STEP)).to_be_visible()
+        expect(page.locator("#error-summary")).to_contain_text("Attach at most 5 files.")
+
+        # Skipped with them: the review does not tick the step, and says what is wrong.
+        page.click("#step-skip")
+        page.wait_for_selector("#send-request:visible")
+        assert not _evidence_progress_done(page)
+        evidence = page.locator("#review-list > li").nth(3)
+        expect(evidence).to_have_class("review-missing")
+        expect(evidence).to_contain_text("Attach at most 5 files.")
+        # Send sends nothing and goes back to the field.
+        page.click("#send-request")
+        expect(page.locator(EVIDENCE_STEP)).to_be_visible()
+        expect(page.locator(FILE_ERROR)).to_be_visible()
+        page.wait_for_timeout(300)
+        db.session.expire_all()
+        assert table_count("cases") == 0
+
+        # One small file: Next goes on, the step is ticked, and the request is sent.
+        page.set_input_files("#attachments", files["one"])
+        page.click("#step-next")
+        page.wait_for_selector("#send-request:visible")
+        assert _evidence_progress_done(page)
+        expect(page.locator("#review-list > li").nth(3)).not_to_have_class("review-missing")
+        page.click("#send-request")
+        page.wait_for_selector("#receipt-panel:not([hidden])")
+        db.session.expire_all()
+        assert table_count("cases") == 1
+        assert errors == []
+    finally:
+        context.close()
