@@ -33,7 +33,7 @@ from intake.models import (
     Urgency,
     User,
 )
-from intake.services import reminders, submissions
+from intake.services import reminders, retention, submissions
 from intake.services.triage import Routing
 from tests.builders import OrgKeyPair, make_entry, make_org_key, make_user, sign_in
 from tests.conftest import table_count
@@ -304,7 +304,9 @@ def test_the_queue_shows_the_message_under_action_needed_until_a_caseworker_open
     (message,) = _follow_up_messages(case.id)
     assert 'data-new-follow-ups="1"' in page
     assert f'href="#message-{message.id}"' in page
-    item = re.search(rf'<li class="([^"]*)"\s+id="message-{message.id}"[^>]*>', page)
+    item = re.search(
+        rf'<li class="([^"]*)"\s+data-kind="follow_up" id="message-{message.id}"', page
+    )
     assert item is not None
     assert "message-unread" in item.group(1)
     assert CANARY not in page
@@ -371,3 +373,23 @@ def test_the_badge_and_the_notice_are_in_the_readers_language(
     assert "New message" not in subject
     assert f"/cases/{case.ref}" in body
     assert CANARY not in body
+
+
+def test_a_purged_case_takes_its_follow_up_notice_with_it(any_app: Flask) -> None:
+    """The notice names its case by reference: it does not outlive the case."""
+    any_app.config["RETENTION_DAYS"] = 365
+    org = make_org_key()
+    make_user(Role.ADMIN)
+    old, _code = _filed(org, status=CaseStatus.ASSESSING)
+    kept, _code = _filed(org, status=CaseStatus.ASSESSING)
+    for case in (old, kept):
+        submissions.add_follow_up_from_plaintext(case, org_key=org.key, body=CANARY, files=[])
+    assert len(_notices()) == 2
+    closing = db.session.get(Case, old.id)
+    assert closing is not None
+    closing.status, closing.closed_at = CaseStatus.CLOSED, utcnow() - timedelta(days=400)
+    db.session.commit()
+
+    assert retention.purge_closed_cases() == 1
+
+    assert [notice.offset_key for notice in _notices()] == [kept.ref]
