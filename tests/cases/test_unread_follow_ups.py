@@ -36,7 +36,7 @@ from intake.models import (
 from intake.services import reminders, retention, submissions
 from intake.services.triage import Routing
 from tests.builders import OrgKeyPair, make_entry, make_org_key, make_user, sign_in
-from tests.conftest import table_count
+from tests.conftest import Untranslated, table_count
 from tests.mailserver import MailServer
 from tests.public.conftest import full_answers
 
@@ -353,8 +353,8 @@ def test_a_viewer_opening_the_case_sees_the_new_message_and_leaves_it_unread(
     ("locale", "badge"),
     [("zh_Hant", "提交者傳來新訊息"), ("zh_Hans", "提交者发来新消息")],
 )
-def test_the_badge_and_the_notice_are_in_the_readers_language(
-    app: Flask, locale: str, badge: str
+def test_the_badge_the_case_page_and_the_notice_are_in_the_readers_language(
+    app: Flask, untranslated: Untranslated, locale: str, badge: str
 ) -> None:
     org = make_org_key()
     client = app.test_client()
@@ -367,8 +367,13 @@ def test_the_badge_and_the_notice_are_in_the_readers_language(
     row = _row(_queue_html(client, f"lang={locale}"), case.ref)
     assert row is not None
     assert badge in row
+    untranslated.clear()
+    page = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert 'data-new-follow-ups="1"' in page
+    assert not untranslated.messages
     (notice,) = _notices()
     subject, body = reminders.compose(notice, locale)
+    assert not untranslated.messages
     assert case.ref in subject
     assert "New message" not in subject
     assert f"/cases/{case.ref}" in body
