@@ -33,6 +33,7 @@ FLAG_LABELS = {
     "unassigned": _l("Unassigned"),
     "overdue": _l("Overdue"),
     "due_soon": _l("Due soon"),
+    "follow_up": _l("New message from the submitter"),
 }
 VIEW_LABELS = {
     "action": _l("Action needed"),

@@ -9,6 +9,7 @@ the transactions and the audit.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -50,7 +51,7 @@ from intake.cases.wording import PageWords, RowLabels, shown_row
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseStatus, MessageKind, OrgKey, Referral
-from intake.services import case_page, casework, keys, retention, search
+from intake.services import case_page, casework, follow_ups, keys, retention, search
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError
 from intake.services.search import SearchError
@@ -305,10 +306,15 @@ def search_tokens(ref: str) -> PageResponse:
 
 
 def _detail(
-    case: Case, status: int = 200, *, status_form: StatusForm | None = None
+    case: Case,
+    status: int = 200,
+    *,
+    status_form: StatusForm | None = None,
+    new_since: datetime | None = None,
 ) -> PageResponse:
     """Render the case page. Only the GET route records the view; a refused change that shows
-    the page again writes nothing."""
+    the page again writes nothing. ``new_since``: the submitter's follow-ups from then on were
+    unseen until this view, and are shown as new."""
     from intake.cases.consent import page_context as consent_section  # imports this module
 
     people = casework.people_of(case)
@@ -353,6 +359,7 @@ def _detail(
         first_response_due=casework.first_response_due(case),
         next_action=case_page.next_action(case, case_referrals),
         thread=case_page.thread(case),
+        new_message_ids=follow_ups.message_ids_since(case, new_since),
         suggestions=case_page.suggestions(case),
         top_suggestions=case_page.TOP_SUGGESTIONS,
         now=utcnow(),
@@ -373,8 +380,10 @@ def _detail(
 @role_required(*STAFF)
 def detail(ref: str) -> PageResponse:
     case = _case_or_404(ref)
-    casework.record_view(case, current_user, "page")
-    return _detail(case)
+    # Audited as a view; a caseworker's or admin's view also clears "new message from the
+    # submitter", and the page shows which messages were new.
+    unread_since = follow_ups.seen(case, current_user)
+    return _detail(case, new_since=unread_since)
 
 
 @bp.get("/<ref>/sealed")

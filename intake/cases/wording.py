@@ -115,7 +115,7 @@ def place_words(case: QueueCase, words: PageWords) -> tuple[str, str]:
 
 
 # The flags a row shows beside its status ("new" is the status itself; "due soon", the action).
-_STATUS_BADGES = ("unassigned", "overdue")
+_STATUS_BADGES = ("follow_up", "unassigned", "overdue")
 
 
 class ShownRow(NamedTuple):

@@ -118,6 +118,11 @@ class Case(db.Model):  # type: ignore[name-defined]
     next_due: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The earlier of the first response (if new) and next_due: when we must act next.
     attention_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the submitter wrote a follow-up that no caseworker has opened the case since (the
+    # first such message): the queue's "New message from the submitter", and the case needs
+    # action while it is set. Set with the follow-up (intake.services.follow_ups.mark_unread),
+    # cleared when a caseworker or admin opens the case page.
+    unread_follow_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     attachments: Mapped[list[CaseAttachment]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseAttachment.id"

@@ -71,7 +71,7 @@ from intake.public.forms import (
     answer_limit,
     required_message,
 )
-from intake.services import key_pins, keys, proof_of_work, submissions, urgent_help
+from intake.services import follow_ups, key_pins, keys, proof_of_work, submissions, urgent_help
 from intake.services import settings as org_settings
 from intake.services.submissions import PlainFile, SubmissionRefused
 from intake.services.triage import Routing
@@ -1074,6 +1074,7 @@ def follow_up() -> ViewResult:
                 submission_token=submission_token,
             )
             request.environ[FOLLOW_UP_REPEATED] = stored is None
+            follow_ups.enqueue(stored)  # after the commit (DESIGN §8)
             return jsonify({"sent": True}), 201
         form = FollowUpForm(CombinedMultiDict([files, form_data]))
         if not _csrf_ok():
@@ -1106,6 +1107,7 @@ def follow_up() -> ViewResult:
             ),
         )
         request.environ[FOLLOW_UP_REPEATED] = stored is None
+        follow_ups.enqueue(stored)  # after the commit (DESIGN §8)
         session.pop(FOLLOW_UP_TOKEN, None)  # stored (now or before): the next message, a new one
     except SubmissionRefused as refused:
         return _refuse(str(refused), 400)

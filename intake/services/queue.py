@@ -116,13 +116,16 @@ class QueueCase(NamedTuple):
     sealed_answers: str
     received_at: datetime
     next_due: datetime | None
+    # The submitter wrote since a caseworker last opened the case (intake.services.follow_ups).
+    unread_follow_up_at: datetime | None = None
 
 
 @dataclass
 class QueueRow:
     case: QueueCase
     next_due: datetime | None
-    flags: list[str] = field(default_factory=list)  # new, unassigned, overdue, due_soon
+    # new, unassigned, overdue, due_soon, follow_up (a message from the submitter unseen)
+    flags: list[str] = field(default_factory=list)
     next_action: NextAction = field(default_factory=lambda: NextAction("none", "none"))
     indexed: bool = False  # has search tokens under the current organisation key
     assignee_email: str | None = None  # who holds the case (a former colleague too)
@@ -195,10 +198,14 @@ def _view_conditions() -> dict[str, sa.ColumnElement[bool]]:
     is_open = Case.status != _CLOSED
     overdue = Case.attention_at < _NOW
     # An action by us is due: a first response due soon or late, a referral clock passed or
-    # near, a new case nobody holds. Not "anything open" (that is the "open" view).
+    # near, a new case nobody holds, a message from the submitter nobody has seen. Not
+    # "anything open" (that is the "open" view). An unseen message is not a deadline: it
+    # leaves attention_at (and so "overdue" and "due this week") alone, and takes the case
+    # out of "waiting on others" (which is open cases with a clock and no action due).
     action = sa.or_(
         Case.attention_at < _SOON,
         sa.and_(Case.status == CaseStatus.NEW, Case.assignee_id.is_(None)),
+        Case.unread_follow_up_at.is_not(None),
     )
     week = sa.and_(Case.attention_at >= _NOW, Case.attention_at < _SOON)
     return {
@@ -684,6 +691,8 @@ def next_action(case: QueueCase, referral: NearestClock | None, now: datetime) -
 def flags_for(case: QueueCase, next_due: datetime | None, now: datetime | None = None) -> list[str]:
     now = now or utcnow()
     flags: list[str] = []
+    if case.unread_follow_up_at is not None:
+        flags.append("follow_up")  # shown on a closed case too: the submitter wrote after all
     if case.status == CaseStatus.CLOSED:
         return flags
     if case.status == CaseStatus.NEW:

@@ -46,7 +46,7 @@ from intake.models import (
     Role,
     User,
 )
-from intake.services import delivery, due_sql, referrals, reprisals
+from intake.services import delivery, due_sql, follow_ups, referrals, reprisals
 from intake.services.deadlines import (
     OVERDUE_DAILY,
     OVERDUE_EVERY_DAYS,
@@ -680,6 +680,25 @@ def _digest(
     return subject, body
 
 
+def _follow_up_notice(
+    row: ReminderOutbox | _Claimed, footer: str, words: _Language, base: str
+) -> tuple[str, str]:
+    """A submitter wrote on a case (intake.services.follow_ups): its reference and a link,
+    the same lines for every such e-mail, never a word of the message."""
+    _ = words.gettext
+    ref = row.offset_key
+    subject = _("New message on case %(ref)s", ref=ref)
+    body = "\n".join(
+        [
+            _("The submitter of case %(ref)s sent a new message.", ref=ref),
+            _("Open: %(link)s", link=f"{base}/cases/{ref}"),
+            "",
+            footer,
+        ]
+    )
+    return subject, body
+
+
 def _item_lines(
     item: _Reminder,
     case_ref: str,
@@ -728,6 +747,8 @@ def _compose(
     footer = _("This message contains no case details. Sign in to Refuge to see them.")
     if row.kind == "digest":
         return _digest(row, footer, words, base)
+    if row.kind == follow_ups.KIND:
+        return _follow_up_notice(row, footer, words, base)
     first_due = min((item.due_at for item in items if item.due_at), default=None)
     overdue = sum(1 for item in items if item.due_at is not None and item.due_at < now)
     if overdue and overdue == len(items):  # "first due 12 Oct" hid that it was weeks ago
@@ -1323,6 +1344,12 @@ def _prepare(read: _Read, now: datetime, results: dict[int, str]) -> list[_Outgo
             recipient = people.get(recipient_id) if recipient_id is not None else None
             if not items:
                 outcome = (OutboxStatus.CANCELLED, "no referral in the batch awaits a reply")
+        elif row.kind == follow_ups.KIND and (recipient is None or not recipient.is_active_account):
+            # The assignee left since the message came: whoever would be told now is.
+            recipient_id = follow_ups.recipient_for(follow_ups.assignee_of(row.offset_key))
+            if recipient_id is not None and recipient_id not in people:
+                people[recipient_id] = _recipients([recipient_id]).get(recipient_id)
+            recipient = people.get(recipient_id) if recipient_id is not None else None
         if outcome is None and (recipient is None or not recipient.is_active_account):
             outcome = (OutboxStatus.CANCELLED, "no active recipient")
         if outcome is None and row.unacknowledged >= delivery.MAX_UNACKNOWLEDGED:

@@ -34,7 +34,7 @@ from intake.models import (
     ReminderOutbox,
 )
 from intake.models.skeleton import CASE_SKELETON_COLUMNS, REFERRAL_SKELETON_COLUMNS
-from intake.services import audit, staff_sessions, submission_tokens
+from intake.services import audit, follow_ups, staff_sessions, submission_tokens
 
 BATCH = 500
 
@@ -85,6 +85,16 @@ def purge_closed_cases(now: datetime | None = None) -> int:
             sa.delete(ReminderOutbox).where(ReminderOutbox.referral_id.in_(referral_ids))
         )
         _drop_emptied_batches()
+        # A follow-up's notice names its case by reference (intake.services.follow_ups): it
+        # goes with the case, sent or not.
+        db.session.execute(
+            sa.delete(ReminderOutbox)
+            .where(
+                ReminderOutbox.kind == follow_ups.KIND,
+                ReminderOutbox.offset_key.in_(sa.select(Case.ref).where(Case.id.in_(ids))),
+            )
+            .execution_options(synchronize_session=False)
+        )
         db.session.execute(sa.delete(Referral).where(Referral.case_id.in_(ids)))
         for case in db.session.scalars(sa.select(Case).where(Case.id.in_(ids))):
             db.session.delete(case)  # ORM cascade: attachments and messages

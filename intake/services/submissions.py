@@ -57,7 +57,15 @@ from intake.models import (
     directory_version,
     queue_state,
 )
-from intake.services import audit, consent, key_pins, search, submission_tokens, triage
+from intake.services import (
+    audit,
+    consent,
+    follow_ups,
+    key_pins,
+    search,
+    submission_tokens,
+    triage,
+)
 from intake.services.errors import ServiceError
 from intake.services.transactions import transactional
 from intake.services.triage import Routing
@@ -757,13 +765,13 @@ def add_follow_up(
         )
     # Its words are searchable once a key holder has read them into the case's tokens.
     search.needs_reindex(case.id)
-    audit.record(
-        "case.follow_up",
-        "case",
-        case.id,
-        actor_label=SUBMITTER,
-        detail={"message_id": message.id, "attachments": len(sealed_files)},
-    )
+    # Someone is told: the case is marked unread and, for a first unseen message, a notice
+    # goes to the outbox (the caller queues it after the commit: follow_ups.enqueue).
+    notice_id = follow_ups.mark_unread(case, message.id, message.created_at)
+    detail: dict[str, Any] = {"message_id": message.id, "attachments": len(sealed_files)}
+    if notice_id is not None:
+        detail["notice_id"] = notice_id
+    audit.record("case.follow_up", "case", case.id, actor_label=SUBMITTER, detail=detail)
     return message
 
 
