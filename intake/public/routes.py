@@ -178,7 +178,7 @@ def _limit_submissions() -> None:
 # counts it (limits' incr_expire.lua: INCRBY, and EXPIRE when the counter is new), shortest
 # window first; a window over its limit ends the count there and its number (from 1) comes
 # back, else 0. KEYS: the windows' counters; ARGV: each window's seconds and limit, in turn.
-_HIT_ALL_SCRIPT = """
+_HIT_ALL_SCRIPT = b"""
 for index, key in ipairs(KEYS) do
     local current = redis.call("incrby", key, 1)
     if current == 1 then
