@@ -5,8 +5,8 @@ Usage: python bench/bench_intake.py quick [CASES] [REQUESTS]   (default 100000 c
 Both servers are gunicorn with 2 sync workers (``config/gunicorn.py`` for Refuge) on free
 loopback ports, against one PostgreSQL database (``BENCH_DATABASE_URL``) holding CASES cases
 already, with Redis (``BENCH_REDIS_URL``) for the rate limit, which stays on with production's two
-windows (an hour and a day, each a Redis call), their limits raised out of the way: the check
-is work every submission pays. Four client processes post REQUESTS
+windows (an hour and a day, counted in one Redis call), their limits raised out of the way: the
+check is work every submission pays. Four client processes post REQUESTS
 submissions in all to each endpoint, in ROUNDS rounds that take turns (browser, bare, no-JS,
 bare, then again), so that a burst of other work on the machine falls on every path alike
 rather than on whichever ran during it; each path's rate is its requests over its time:
@@ -315,7 +315,7 @@ def quick(cases: int = 100_000, requests: int = 1200) -> dict[str, Any]:
         "SECRET_KEY": "bench",
         "DATABASE_URL": BENCH_DATABASE_URL,
         "REDIS_URL": BENCH_REDIS_URL,
-        # Production's shape (config: "10 per hour;30 per day"), raised: two windows, two checks.
+        # Production's shape (config: "10 per hour;30 per day"), raised: two windows, both checked.
         "REQUEST_RATE_LIMIT": "1000000 per hour;1000000 per day",
         "INTAKE_INSTANCE_PATH": str(ROOT / "bench" / "results" / "instance-intake"),
         "LOG_LEVEL": "WARNING",

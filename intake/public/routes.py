@@ -48,6 +48,8 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from limits import RateLimitItem, parse_many
+from limits.storage import RedisStorage
+from limits.strategies import FixedWindowRateLimiter
 from nacl.exceptions import CryptoError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import CombinedMultiDict, FileStorage, MultiDict
@@ -163,10 +165,64 @@ def _limit_submissions() -> None:
     if not limiter.enabled or _admitted_by_proof():
         return
     key = _client_key()
-    for item in _parsed_limits(_request_limit()):
-        if not _hit(item, key):
-            log.info("rate limit %s exceeded on the public form", item)
-            raise TooManyRequests
+    items = _parsed_limits(_request_limit())
+    spent = _hit_all_in_redis(items, key)
+    if spent is _NOT_IN_REDIS:
+        spent = next((item for item in items if not _hit(item, key)), None)
+    if spent is not None:
+        log.info("rate limit %s exceeded on the public form", spent)
+        raise TooManyRequests
+
+
+# Every window of a limit in one Redis round trip, each exactly as Flask-Limiter's fixed window
+# counts it (limits' incr_expire.lua: INCRBY, and EXPIRE when the counter is new), shortest
+# window first; a window over its limit ends the count there and its number (from 1) comes
+# back, else 0. KEYS: the windows' counters; ARGV: each window's seconds and limit, in turn.
+_HIT_ALL_SCRIPT = b"""
+for index, key in ipairs(KEYS) do
+    local current = redis.call("incrby", key, 1)
+    if current == 1 then
+        redis.call("expire", key, ARGV[2 * index - 1])
+    end
+    if current > tonumber(ARGV[2 * index]) then
+        return index
+    end
+end
+return 0
+"""
+_NOT_IN_REDIS = object()  # _hit_all_in_redis: not Redis (or not now): count one by one
+
+
+def _hit_all_in_redis(items: tuple[RateLimitItem, ...], key: str) -> Any:
+    """Count the request in every window of ``items`` in one round trip to Redis, where
+    ``_hit`` per window takes one each: the window that is spent (None if none is), the same
+    counters and the same answer as ``_hit`` window by window. ``_NOT_IN_REDIS`` when the
+    storage is not Redis, or Redis failed (now or before, Flask-Limiter then limits in memory
+    until it recovers): the caller counts the windows one by one, as Flask-Limiter would."""
+    storage = limiter.storage
+    if (
+        limiter._storage_dead  # noqa: SLF001 — the flag Flask-Limiter itself keeps
+        or type(storage) is not RedisStorage  # a cluster keeps the windows apart, say
+        or not isinstance(limiter.limiter, FixedWindowRateLimiter)
+    ):
+        return _NOT_IN_REDIS
+    keys = [storage.prefixed_key(item.key_for(key, REQUEST_LIMIT_SCOPE)) for item in items]
+    arguments = [value for item in items for value in (item.get_expiry(), item.amount)]
+    try:
+        spent = int(_hit_all_script(storage)(keys, arguments))
+    except storage.base_exceptions:
+        return _NOT_IN_REDIS  # _hit meets the failure again and falls back as it does
+    return items[spent - 1] if spent else None
+
+
+def _hit_all_script(storage: RedisStorage) -> Any:
+    """The script registered with this storage's connection (once per storage, as limits does
+    its own): redis-py sends it by its hash, and loads it again if Redis lost it."""
+    script = getattr(storage, "_refuge_hit_all", None)
+    if script is None:
+        script = storage.get_connection().register_script(_HIT_ALL_SCRIPT)
+        storage._refuge_hit_all = script  # type: ignore[attr-defined]  # noqa: SLF001
+    return script
 
 
 def _hit(item: RateLimitItem, key: str) -> bool:

@@ -86,6 +86,24 @@ def _claim_statement(dialect: str) -> Any:
     )
 
 
+def claim_cte() -> Any:
+    """:func:`claim`'s INSERT as a CTE (``claimed_token``) for a statement that claims the token
+    and stores what it carries in one round trip (``submissions``); bound parameters
+    ``token_lookup``, ``token_sealed_receipt`` and ``token_at``; PostgreSQL."""
+    table = SubmissionToken.__table__
+    return (
+        postgresql.insert(table)
+        .values(
+            lookup=sa.bindparam("token_lookup", type_=table.c.lookup.type),
+            sealed_receipt=sa.bindparam("token_sealed_receipt", type_=table.c.sealed_receipt.type),
+            created_at=sa.bindparam("token_at", type_=table.c.created_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.lookup])
+        .returning(table.c.lookup)
+        .cte("claimed_token")
+    )
+
+
 def purge_expired(now: datetime | None = None) -> int:
     """Forget tokens older than a day (the nightly job); returns how many. A retry comes within
     minutes, not days."""

@@ -378,8 +378,13 @@ def _python_defaults(table: sa.Table) -> tuple[tuple[str, Any], ...]:
 
 
 def _insert_case_with_consent(
-    values: dict[str, Any], consented: bool, *, lock_head: bool, trusted: TrustedKey | None = None
-) -> tuple[int, list[audit.Entry]]:
+    values: dict[str, Any],
+    consented: bool,
+    *,
+    lock_head: bool,
+    trusted: TrustedKey | None = None,
+    claim: tuple[str, str] | None = None,
+) -> tuple[int, list[audit.Entry]] | None:
     """PostgreSQL: the case, its intake consent records and the audit chain head's lock in ONE
     statement (data-modifying CTEs), where :func:`_insert_case` and the consent INSERT and the
     lock are three round trips. The lock is still taken last but one: the events are chained
@@ -389,12 +394,19 @@ def _insert_case_with_consent(
 
     With ``trusted``, the insert happens only if the key and directory version it remembers
     still hold; no row back then means :class:`StaleSealingKey` (or, once in a trillion, a
-    clashing reference: the caller's fresh read and retry cost nothing then)."""
+    clashing reference: the caller's fresh read and retry cost nothing then).
+
+    With ``claim`` (a submission token's keyed hash and the sealed receipt its row keeps), the
+    same statement claims the token first (:func:`submission_tokens.claim`, as its own
+    statement did before: one round trip less), and the case and everything after it are
+    inserted only if the claim succeeded; None if an earlier attempt holds the token (nothing
+    was stored then)."""
     values = _with_python_defaults(Case.__table__, _new_case_values(values))
-    statement = _case_with_consent_statement(
-        tuple(sorted(values)), consented, lock_head, guarded=trusted is not None
-    )
+    columns = tuple(sorted(values))
+    guarded = trusted is not None
     params = {f"case_{name}": value for name, value in values.items()}
+    if claim is not None:
+        params.update(token_lookup=claim[0], token_sealed_receipt=claim[1], token_at=utcnow())
     if trusted is not None:
         params.update(
             trusted_id=trusted.id,
@@ -408,10 +420,21 @@ def _insert_case_with_consent(
     # caller just added, say).
     db.session.flush()
     connection = db.session.connection()
+    claiming = claim is not None
     for _draw in range(REF_DRAWS if trusted is None else 1):
+        statement = _case_with_consent_statement(
+            columns, consented, lock_head, guarded=guarded, claiming=claiming
+        )
         rows: list[Any] = list(
             connection.execute(statement, {**params, "case_ref": new_case_ref()}).all()
         )
+        if claiming:
+            # One row always, its first column the claimed token (None: an earlier attempt
+            # holds it), then the case's columns (None if no case was inserted).
+            if rows[0][0] is None:
+                return None
+            claiming = False  # ours now, in this transaction: a clash draws again without it
+            rows = [row[1:] for row in rows if row[1] is not None]
         if rows:
             case_id: int = rows[0][0]
             if lock_head:
@@ -451,11 +474,23 @@ def _trusted_key_holds() -> sa.ColumnElement[bool]:
 
 @functools.cache
 def _case_with_consent_statement(
-    columns: tuple[str, ...], consented: bool, lock_head: bool, guarded: bool = False
+    columns: tuple[str, ...],
+    consented: bool,
+    lock_head: bool,
+    guarded: bool = False,
+    claiming: bool = False,
 ) -> sa.Select[Any]:
     """The statement of :func:`_insert_case_with_consent`, built once per shape with bound
     parameters ``case_<column>`` (SQLAlchemy then compiles it once, not per submission).
-    ``guarded``: the case is inserted only if :func:`_trusted_key_holds`."""
+    ``guarded``: the case is inserted only if :func:`_trusted_key_holds`.
+
+    ``claiming``: first the submission token's row (bound parameters ``token_lookup``,
+    ``token_sealed_receipt`` and ``token_at``), ``INSERT … ON CONFLICT DO NOTHING`` as
+    :func:`submission_tokens.claim` sends it alone; the case's row is selected only if that
+    returned the token, so the claim (which waits for an attempt that holds the token still
+    uncommitted) is done before the case is inserted, and a token claimed already inserts
+    nothing and locks nothing. The result then has one row at least whatever happened: the
+    claimed token (or None), followed by the columns it has without the claim."""
     cases = Case.__table__
     records_table = ConsentRecord.__table__
     bound: dict[str, sa.ColumnElement[Any]] = {
@@ -466,9 +501,14 @@ def _case_with_consent_statement(
     bound["triage"] = sa.cast(sa.bindparam("case_triage", type_=sa.Text), cases.c.triage.type)
     ref = sa.bindparam("case_ref", type_=cases.c.ref.type)
     insert_case = postgresql.insert(cases)
-    if guarded:
+    claimed = submission_tokens.claim_cte() if claiming else None
+    if guarded or claimed is not None:
         row = sa.select(ref.label("ref"), *(bound[name].label(name) for name in columns))
-        insert_case = insert_case.from_select(["ref", *columns], row.where(_trusted_key_holds()))
+        if claimed is not None:
+            row = row.where(sa.exists(sa.select(claimed.c.lookup)))
+        if guarded:
+            row = row.where(_trusted_key_holds())
+        insert_case = insert_case.from_select(["ref", *columns], row)
     else:
         insert_case = insert_case.values(ref=ref, **bound)
     new_case = (
@@ -504,6 +544,15 @@ def _case_with_consent_statement(
         )
         statement = statement.add_columns(records.c.id, records.c.purpose).outerjoin(
             records, sa.true()
+        )
+    if claimed is not None:
+        # The claim's row, then whatever the statement above gives (nothing: one row of Nones).
+        inserted = statement.subquery("inserted")
+        statement = (
+            sa.select(claimed.c.lookup, *inserted.c)
+            .select_from(sa.select(sa.literal(1).label("one")).subquery("one_row"))
+            .outerjoin(claimed, sa.true())
+            .outerjoin(inserted, sa.true())
         )
     return statement
 
@@ -543,17 +592,30 @@ def _receipt() -> tuple[str, str, str]:
 # Submission tokens: a request sent again (its answer lost on the way) is filed once
 
 
+def _token_claim(raw_token: bytes, receipt_code: str) -> tuple[str, str]:
+    """What claiming the token stores: its keyed hash, and this request's receipt code sealed
+    under a key derived from the token (for a retry to get back)."""
+    lookup = submission_tokens.request_lookup(raw_token)
+    return lookup, crypto.seal_receipt_for_token(receipt_code, raw_token)
+
+
 def _claim_token(raw_token: bytes, receipt_code: str) -> str | None:
     """Claim the token for this request, first thing in its transaction
     (:func:`submission_tokens.claim`): None if it is ours now, else the receipt code that the
     request which claimed it first keeps for its retries.
 
     It comes before the case and the audit chain head's lock, so that lock is held no longer
-    than before."""
-    lookup = submission_tokens.request_lookup(raw_token)
-    sealed_receipt = crypto.seal_receipt_for_token(receipt_code, raw_token)
+    than before. (On PostgreSQL the statement that inserts the case claims the token first:
+    :func:`_insert_case_with_consent`.)"""
+    lookup, sealed_receipt = _token_claim(raw_token, receipt_code)
     if submission_tokens.claim(lookup, sealed_receipt) is submission_tokens.Claim.NEW:
         return None
+    return _earlier_receipt(lookup, raw_token)
+
+
+def _earlier_receipt(lookup: str, raw_token: bytes) -> str:
+    """The receipt code that the request which claimed the token first keeps for its retries
+    (read by a new statement, which sees that request's commit)."""
     earlier = submission_tokens.sealed_receipt(lookup)
     if earlier is None:  # pragma: no cover — the conflicting row was purged in between
         raise SubmissionRefused(_l("This request could not be sent. Please send it again."))
@@ -603,10 +665,15 @@ def create_case(
         # Triage ranks against the directory of this version; the insert checks it is current.
         directory_version.remember(db.session, trusted.directory_version)
     code, lookup, reply_public = _receipt()
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    claim: tuple[str, str] | None = None
     if submission_token is not None:
-        earlier = _claim_token(submission_token, code)
-        if earlier is not None:
-            return _earlier_submission(earlier)
+        if postgres:  # claimed by the statement that inserts the case
+            claim = _token_claim(submission_token, code)
+        else:
+            earlier = _claim_token(submission_token, code)
+            if earlier is not None:
+                return _earlier_submission(earlier)
     values = dict(
         urgency=routing.urgency,
         threats=list(routing.threats),
@@ -623,12 +690,17 @@ def create_case(
     )
     triage_json = triage_suggestions(routing)
     consent_events: list[audit.Entry]
-    if db.session.get_bind().dialect.name == "postgresql":
+    if postgres:
         values["triage"] = triage_json  # cast to json by the statement
         # With files, the head is locked after they are stored (record_all), not while.
-        case_id, consent_events = _insert_case_with_consent(
-            values, routing.consent_given, lock_head=not sealed_files, trusted=trusted
+        inserted = _insert_case_with_consent(
+            values, routing.consent_given, lock_head=not sealed_files, trusted=trusted, claim=claim
         )
+        if inserted is None:  # the token was claimed before: what that attempt stored
+            if claim is None or submission_token is None:  # pragma: no cover — claims only
+                raise RuntimeError("no case inserted and no token claimed")
+            return _earlier_submission(_earlier_receipt(claim[0], submission_token))
+        case_id, consent_events = inserted
     elif trusted is not None:  # pragma: no cover — trust() remembers keys on PostgreSQL only
         raise StaleSealingKey
     else:

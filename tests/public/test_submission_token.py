@@ -22,8 +22,10 @@ from flask_migrate import downgrade, upgrade
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, Case, SubmissionToken
-from intake.services import retention, submissions
+from intake.models import AuditEvent, Case, SealedBy, SubmissionToken, Urgency
+from intake.services import audit, retention, submissions
+from intake.services.audit import verify_chain
+from intake.services.triage import Routing
 from tests import services
 from tests.builders import OrgKeyPair, make_org_key
 from tests.conftest import TEST_SECRET, table_count
@@ -100,6 +102,43 @@ def test_a_retry_with_the_same_token_files_nothing_and_answers_the_same_receipt(
     assert _counts() == stored  # no case, token row or audit event more
     code = first.get_json()["receipt_code"]
     assert submissions.find_case_by_receipt(code) is not None
+
+
+def test_a_reference_drawn_again_keeps_the_token_claimed_once(
+    any_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The case's reference clashes after the token was claimed (on PostgreSQL by the same
+    statement): the next reference is drawn without claiming again, and a retry with the
+    token finds the case filed under the second reference."""
+    org = make_org_key()
+    routing = Routing(urgency=Urgency.DAYS, consent_given=True)
+
+    def submit(token: bytes) -> submissions.Submission:
+        return submissions.create_case(
+            routing,
+            org_key=org.key,
+            sealed_answers=_sealed_answers(org),
+            sealed_files=[],
+            sealed_by=SealedBy.BROWSER,
+            locale="en",
+            submission_token=token,
+        )
+
+    taken = submit(crypto.submission_token_bytes(crypto.new_submission_token()) or b"").case.ref
+    drawn = submissions.new_case_ref
+    draws = iter([taken, "RF-ZZZZZZZZ"])
+    monkeypatch.setattr(submissions, "new_case_ref", lambda: next(draws, None) or drawn())
+    token = crypto.submission_token_bytes(crypto.new_submission_token()) or b""
+    first = submit(token)
+    assert first.case.ref == "RF-ZZZZZZZZ"
+    again = submit(token)
+    assert (again.repeated, again.case_id, again.receipt_code) == (
+        True,
+        first.case_id,
+        first.receipt_code,
+    )
+    assert _counts()[:2] == (2, 2)
+    assert verify_chain().ok
 
 
 def test_other_tokens_or_none_file_separate_requests(roomy_any_app: Flask) -> None:
@@ -245,7 +284,8 @@ def test_a_token_of_a_deleted_case_is_refused_not_filed_again(roomy_any_app: Fla
 @pytest.mark.postgres
 def test_concurrent_attempts_with_one_token_file_one_case_on_postgresql(make_app: Any) -> None:
     """Eight threads post the same token at once; each holds its transaction open a moment
-    after claiming (the triage step is slowed), so the others really wait on its row."""
+    after claiming (the audit step, which comes after the claim, is slowed), so the others
+    really wait on its row."""
     app = make_app("postgres", SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 10}, **MANY)
     with app.app_context():
         org = make_org_key()
@@ -254,13 +294,13 @@ def test_concurrent_attempts_with_one_token_file_one_case_on_postgresql(make_app
         forms = [_browser_form(org, csrf_token(client), token) for client in clients]
         db.session.remove()
 
-    slow_triage = submissions.triage_suggestions
+    record_all = audit.record_all
 
-    def triage_taking_its_time(routing: Any) -> str:
+    def audit_taking_its_time(*args: Any, **kwargs: Any) -> None:
         import time
 
         time.sleep(0.2)
-        return slow_triage(routing)
+        record_all(*args, **kwargs)
 
     start = threading.Barrier(len(clients))
     answers: list[Any] = [None] * len(clients)
@@ -276,7 +316,7 @@ def test_concurrent_attempts_with_one_token_file_one_case_on_postgresql(make_app
         answers[index] = (response.status_code, response.get_json())
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(submissions, "triage_suggestions", triage_taking_its_time)
+        patch.setattr(audit, "record_all", audit_taking_its_time)
         threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(clients))]
         for thread in threads:
             thread.start()
