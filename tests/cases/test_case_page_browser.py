@@ -75,6 +75,32 @@ def test_assign_to_me_in_real_chromium(app: Flask, live_server: Any, browser: An
     assert case.assignee_id == user.id
 
 
+def test_on_a_phone_the_request_comes_before_the_reply_and_note_boxes(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """At 390 px the request began about 1,750 px down, below the empty Reply and Note boxes:
+    a caseworker met the reply box before what the person wrote. Read first, then answer."""
+    org = make_org_key()
+    case = make_case(org, {"what_happened": "Detained at the checkpoint."})
+    case.reply_public_key = org.public  # any key: the reply box is shown
+    db.session.commit()
+    user = give_key(make_user(Role.CASEWORKER), org)
+    page = staff_page(browser, app, live_server, user, width=390)
+    try:
+        page.goto(f"{live_server.url}/cases/{case.ref}")
+
+        def top(selector: str) -> float:
+            return float(page.locator(selector).bounding_box()["y"])
+
+        assert top("#messages") < top("#reply-form") < top("#note-form")
+        order = page.evaluate(
+            "[...document.querySelectorAll('#messages-heading, #work-heading')].map(h => h.id)"
+        )
+        assert order == ["messages-heading", "work-heading"]  # the reading order too
+    finally:
+        page.context.close()
+
+
 def test_the_referral_form_kind_follows_the_entry_in_real_chromium(
     app: Flask, live_server: Any, browser: Any
 ) -> None:
