@@ -86,6 +86,12 @@ def local_text(moment: datetime, *, zone: ZoneInfo | None = None, locale: str | 
     return _local_text(moment, zone or org_zone(), locale or _locale())
 
 
+def day_text(day: date, *, locale: str | None = None) -> str:
+    """A calendar day as ``local_text`` writes it ("12 Oct 2026", "2026年10月12日"): the
+    reports' period reads like every other date on the staff pages."""
+    return _day_text(day, locale or _locale())
+
+
 def week_start_text(
     moment: datetime, *, zone: ZoneInfo | None = None, locale: str | None = None
 ) -> str:
