@@ -38,7 +38,7 @@ from intake.services.triage import Routing
 from tests.builders import OrgKeyPair, make_entry, make_org_key, make_user, sign_in
 from tests.conftest import Untranslated, table_count
 from tests.mailserver import MailServer
-from tests.public.conftest import full_answers
+from tests.public.conftest import full_answers, send_sealed_follow_up
 
 CANARY = "CANARY-moved-to-another-prison-7Q"
 ROOMY = {"STATUS_RATE_LIMIT": "1000/hour", "FOLLOW_UP_RATE_LIMIT": "1000/hour"}
@@ -75,25 +75,6 @@ def _filed(org: OrgKeyPair, **fields: Any) -> tuple[Case, str]:
         setattr(case, name, value)
     db.session.commit()
     return case, submission.receipt_code
-
-
-def _post_follow_up(app: Flask, org: OrgKeyPair, code: str, text: str, token: str | None) -> Any:
-    """As status.js sends it: sealed in the browser, with its submission token."""
-    client = app.test_client()
-    key = client.get("/request/key").get_json()
-    form: dict[str, Any] = {
-        "code": code,
-        "org_key_id": str(org.key.id),
-        "sealed_body": crypto.seal_answers({"body": text}, org.public),
-    }
-    if token is not None:
-        form["submission_token"] = token
-    return client.post(
-        "/status/follow-up",
-        data=form,
-        headers={"Accept": "application/json", "X-CSRFToken": key["csrf_token"]},
-        content_type="multipart/form-data",
-    )
 
 
 def _notices() -> list[ReminderOutbox]:
@@ -134,7 +115,7 @@ def test_a_follow_up_marks_the_case_and_mails_its_assignee_a_notice_without_its_
     case, code = _filed(org, status=CaseStatus.ASSESSING, assignee_id=assignee.id)
     assert _unread_since(case.id) is None
 
-    response = _post_follow_up(mail_any_app, org, code, f"He was moved today. {CANARY}", None)
+    response = send_sealed_follow_up(mail_any_app, org, code, f"He was moved today. {CANARY}", None)
 
     assert response.status_code == 201
     (message,) = _follow_up_messages(case.id)
@@ -171,10 +152,10 @@ def test_a_repeated_post_with_the_same_token_doubles_nothing(roomy_any_app: Flas
     case, code = _filed(org, status=CaseStatus.ASSESSING)
     token = crypto.new_submission_token()
 
-    first = _post_follow_up(roomy_any_app, org, code, CANARY, token)
+    first = send_sealed_follow_up(roomy_any_app, org, code, CANARY, token)
     marked = _unread_since(case.id)
     counts = (table_count("case_messages"), table_count("reminder_outbox"))
-    again = _post_follow_up(roomy_any_app, org, code, CANARY, token)
+    again = send_sealed_follow_up(roomy_any_app, org, code, CANARY, token)
 
     assert (first.status_code, again.status_code) == (201, 201)
     assert marked is not None
@@ -190,7 +171,7 @@ def test_more_messages_before_anyone_looks_keep_the_first_time_and_one_notice(
     make_user(Role.ADMIN)
     case, code = _filed(org, status=CaseStatus.ASSESSING)
     for text in ("first", "second", "third"):
-        assert _post_follow_up(roomy_any_app, org, code, text, None).status_code == 201
+        assert send_sealed_follow_up(roomy_any_app, org, code, text, None).status_code == 201
     first, *_later = _follow_up_messages(case.id)
     assert _unread_since(case.id) == first.created_at
     assert len(_notices()) == 1
@@ -210,7 +191,7 @@ def test_with_nobody_assigned_or_the_holder_gone_the_first_admin_is_told(
     left, left_code = _filed(org, status=CaseStatus.ASSESSING, assignee_id=gone.id)
     viewed, viewed_code = _filed(org, status=CaseStatus.ASSESSING, assignee_id=viewer.id)
     for code in (nobody_code, left_code, viewed_code):
-        assert _post_follow_up(roomy_any_app, org, code, CANARY, None).status_code == 201
+        assert send_sealed_follow_up(roomy_any_app, org, code, CANARY, None).status_code == 201
     notices = {notice.offset_key: notice.recipient_id for notice in _notices()}
     assert notices == {nobody.ref: admin.id, left.ref: admin.id, viewed.ref: admin.id}
 
@@ -222,7 +203,7 @@ def test_a_notice_whose_recipient_left_before_it_went_goes_to_the_first_admin(
     holder = make_user(Role.CASEWORKER, email="holder@example.org")
     admin = make_user(Role.ADMIN, email="admin@example.org")
     _case, code = _filed(org, status=CaseStatus.ASSESSING, assignee_id=holder.id)
-    assert _post_follow_up(mail_any_app, org, code, CANARY, None).status_code == 201
+    assert send_sealed_follow_up(mail_any_app, org, code, CANARY, None).status_code == 201
     (notice,) = _notices()
     db.session.get(User, holder.id).is_active_account = False  # type: ignore[union-attr]
     db.session.commit()
@@ -280,7 +261,7 @@ def test_the_queue_shows_the_message_under_action_needed_until_a_caseworker_open
     assert _row(_queue_html(client, "view=waiting"), case.ref) is not None
     counts_before = {view: _tab_count(before, view) for view in ("action", "waiting", "open")}
 
-    assert _post_follow_up(roomy_any_app, org, code, CANARY, None).status_code == 201
+    assert send_sealed_follow_up(roomy_any_app, org, code, CANARY, None).status_code == 201
 
     after = _queue_html(client)  # the default tab: "Action needed"
     row = _row(after, case.ref)
@@ -337,7 +318,7 @@ def test_a_viewer_opening_the_case_sees_the_new_message_and_leaves_it_unread(
     org = make_org_key()
     case, code = _filed(org, status=CaseStatus.ASSESSING)
     make_user(Role.ADMIN)
-    assert _post_follow_up(roomy_any_app, org, code, CANARY, None).status_code == 201
+    assert send_sealed_follow_up(roomy_any_app, org, code, CANARY, None).status_code == 201
     marked = _unread_since(case.id)
     client = roomy_any_app.test_client()
     sign_in(client, Role.VIEWER)

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from intake import crypto
 from intake.extensions import db
 from intake.public.forms import SEALED_FIELDS
+from tests.builders import OrgKeyPair
 
 CANARY = "QZXcanary金絲雀QZX"
 CHOICE_ANSWERS = {
@@ -146,3 +147,25 @@ def roomy_app(make_app: Any) -> Iterator[Flask]:
     )
     with app.app_context():
         yield app
+
+
+def send_sealed_follow_up(
+    app: Flask, org: OrgKeyPair, code: str, text: str, token: str | None
+) -> Any:
+    """One follow-up as status.js sends it, from a fresh session (a retry fetches a fresh key
+    and CSRF token too, and seals the message again), with its submission token if any."""
+    client = app.test_client()
+    key = client.get("/request/key").get_json()
+    form: dict[str, Any] = {
+        "code": code,
+        "org_key_id": str(org.key.id),
+        "sealed_body": crypto.seal_answers({"body": text}, org.public),
+    }
+    if token is not None:
+        form["submission_token"] = token
+    return client.post(
+        "/status/follow-up",
+        data=form,
+        headers={"Accept": "application/json", "X-CSRFToken": key["csrf_token"]},
+        content_type="multipart/form-data",
+    )

@@ -25,7 +25,12 @@ from intake.services.triage import Routing
 from tests import services
 from tests.builders import OrgKeyPair, make_org_key
 from tests.conftest import TEST_SECRET, table_count
-from tests.public.conftest import MALFORMED_TOKENS, csrf_token, full_answers
+from tests.public.conftest import (
+    MALFORMED_TOKENS,
+    csrf_token,
+    full_answers,
+    send_sealed_follow_up,
+)
 from tests.sealed import open_message
 
 ROOMY = {"STATUS_RATE_LIMIT": "1000/hour", "FOLLOW_UP_RATE_LIMIT": "1000/hour"}
@@ -46,26 +51,6 @@ def _case(org: OrgKeyPair) -> submissions.Submission:
         answers=full_answers(),
         files=[],
         locale="zh_Hant",
-    )
-
-
-def _send_sealed(app: Flask, org: OrgKeyPair, code: str, text: str, token: Any) -> Any:
-    """One attempt as status.js makes it, from a fresh session (a retry fetches a fresh key
-    and CSRF token too, and seals the message again)."""
-    client = app.test_client()
-    key = client.get("/request/key").get_json()
-    form: dict[str, Any] = {
-        "code": code,
-        "org_key_id": str(org.key.id),
-        "sealed_body": crypto.seal_answers({"body": text}, org.public),
-    }
-    if token is not None:
-        form["submission_token"] = token
-    return client.post(
-        "/status/follow-up",
-        data=form,
-        headers={"Accept": "application/json", "X-CSRFToken": key["csrf_token"]},
-        content_type="multipart/form-data",
     )
 
 
@@ -95,9 +80,9 @@ def test_two_posts_with_one_token_store_one_message_and_both_answer_sent(
     token = crypto.new_submission_token()
     before = _counts()
 
-    first = _send_sealed(roomy_any_app, org, code, "警察今天又來了", token)
+    first = send_sealed_follow_up(roomy_any_app, org, code, "警察今天又來了", token)
     stored = _counts()
-    again = _send_sealed(roomy_any_app, org, code, "警察今天又來了", token)
+    again = send_sealed_follow_up(roomy_any_app, org, code, "警察今天又來了", token)
 
     assert (first.status_code, again.status_code) == (201, 201)
     assert first.get_json() == again.get_json() == {"sent": True}
@@ -111,7 +96,9 @@ def test_a_new_message_with_its_own_token_or_none_is_stored_again(roomy_any_app:
     org = make_org_key()
     code = _case(org).receipt_code
     for token in (crypto.new_submission_token(), crypto.new_submission_token(), None, None):
-        assert _send_sealed(roomy_any_app, org, code, "same words", token).status_code == 201
+        assert (
+            send_sealed_follow_up(roomy_any_app, org, code, "same words", token).status_code == 201
+        )
     assert len(_follow_ups()) == 4
 
 
@@ -135,7 +122,7 @@ def test_a_token_is_bound_to_its_case_and_apart_from_the_request_tokens(
     db.session.commit()
 
     for submission in (first, second):
-        response = _send_sealed(roomy_any_app, org, submission.receipt_code, "news", token)
+        response = send_sealed_follow_up(roomy_any_app, org, submission.receipt_code, "news", token)
         assert response.status_code == 201
     assert sorted(message.case_id for message in _follow_ups()) == sorted(
         [first.case_id, second.case_id]
@@ -149,7 +136,7 @@ def test_neither_the_token_nor_anything_derived_without_the_secret_is_stored(
     org = make_org_key()
     submission = _case(org)
     token = crypto.new_submission_token()
-    _send_sealed(roomy_any_app, org, submission.receipt_code, "hello", token)
+    send_sealed_follow_up(roomy_any_app, org, submission.receipt_code, "hello", token)
     raw = crypto.submission_token_bytes(token)
     assert raw is not None
     row = db.session.scalars(sa.select(SubmissionToken)).one()
@@ -165,7 +152,7 @@ def test_a_malformed_token_is_a_clear_400_and_nothing_is_written(
     org = make_org_key()
     code = _case(org).receipt_code
     before = _counts()
-    response = _send_sealed(roomy_any_app, org, code, "news", MALFORMED_TOKENS[kind])
+    response = send_sealed_follow_up(roomy_any_app, org, code, "news", MALFORMED_TOKENS[kind])
     assert response.status_code == 400
     assert "submission token is not valid" in response.get_json()["error"]
     assert _counts() == before
@@ -305,7 +292,7 @@ def test_a_repeat_does_not_spend_the_follow_up_limit(make_app: Any) -> None:
         code = _case(org).receipt_code
         first = crypto.new_submission_token()
         statuses = [
-            _send_sealed(app, org, code, text, token).status_code
+            send_sealed_follow_up(app, org, code, text, token).status_code
             for text, token in (
                 ("one", first),
                 ("one", first),  # its answer was lost: sent again, not counted
