@@ -246,12 +246,9 @@ def search_backlog() -> PageResponse:
     ``limit``: at most MAX_BACKLOG_BATCH. Viewers write no tokens, so are not asked."""
     after = request.args.get("after", "")
     raw_limit = request.args.get("limit", "") or str(search.BACKLOG_BATCH)
-    if (after and not REF_PATTERN.match(after)) or not (
-        raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3
-    ):
-        return error_response(400, _("The request could not be understood. Nothing was changed."))
-    limit = int(raw_limit)
-    if not 1 <= limit <= search.MAX_BACKLOG_BATCH:
+    digits = raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3
+    limit = int(raw_limit) if digits else 0
+    if (after and not REF_PATTERN.match(after)) or not 1 <= limit <= search.MAX_BACKLOG_BATCH:
         return error_response(400, _("The request could not be understood. Nothing was changed."))
     current = keys.current_org_key()
     key_id = current.id if current is not None else None
