@@ -159,7 +159,7 @@ def queue() -> PageResponse:
     # find nothing here (a filter searches its tab only).
     all_open_url = (
         url_for("cases.queue", **{**args, "view": "open"})
-        if filters.view not in ("open", "closed", "all")
+        if filters.view not in ("open", "closed", "closed_unread", "all")
         else ""
     )
 

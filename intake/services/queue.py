@@ -49,7 +49,18 @@ COUNT_CAP = 100
 # --- the queue ------------------------------------------------------------------------------
 
 # Saved views, in the order the tabs show them. "all" (open and closed) stays for old links.
-VIEWS = ("action", "mine", "unassigned", "overdue", "week", "waiting", "open", "closed", "all")
+VIEWS = (
+    "action",
+    "mine",
+    "unassigned",
+    "overdue",
+    "week",
+    "waiting",
+    "open",
+    "closed",
+    "closed_unread",
+    "all",
+)
 SORTS = (
     "priority",
     "deadline",
@@ -217,6 +228,9 @@ def _view_conditions() -> dict[str, sa.ColumnElement[bool]]:
         "waiting": sa.and_(is_open, Case.next_due.is_not(None), sa.not_(action)),
         "open": is_open,
         "closed": Case.status == CaseStatus.CLOSED,
+        # A closed case's submitter wrote again ("You can still send us a message", /status)
+        # and nobody has read it: not a tab, a notice above every list (ix_cases_closed_unread).
+        "closed_unread": sa.and_(Case.status == _CLOSED, Case.unread_follow_up_at.is_not(None)),
         "all": sa.true(),
     }
 

@@ -33,6 +33,7 @@ from intake.models import (
     Urgency,
     User,
 )
+from intake.services import queue as queue_service
 from intake.services import reminders, retention, submissions
 from intake.services.triage import Routing
 from tests.builders import OrgKeyPair, make_entry, make_org_key, make_user, sign_in
@@ -310,6 +311,80 @@ def test_the_queue_shows_the_message_under_action_needed_until_a_caseworker_open
     again = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert "data-new-follow-ups" not in again
     assert "message-unread" not in again
+
+
+def _closed_unread_notice(html: str) -> str | None:
+    found = re.search(r'<p class="notice closed-unread" role="status">(.*?)</p>', html, re.S)
+    return " ".join(found.group(1).split()) if found else None
+
+
+def test_a_message_on_a_closed_case_is_announced_above_every_list_until_someone_opens_it(
+    roomy_any_app: Flask,
+) -> None:
+    """/status tells the submitter of a closed case "You can still send us a message"; the
+    case stays closed (a person decides to reopen it), so "Action needed" (open cases) does
+    not list it: a notice above every list says so and links to those cases."""
+    org = make_org_key()
+    client = roomy_any_app.test_client()
+    me = sign_in(client, Role.CASEWORKER)
+    case, code = _filed(
+        org, status=CaseStatus.CLOSED, closed_at=utcnow() - timedelta(days=3), assignee_id=me.id
+    )
+    quiet, _quiet_code = _filed(org, status=CaseStatus.CLOSED, closed_at=utcnow())
+    assert _closed_unread_notice(_queue_html(client)) is None
+    assert "No closed case has an unread message." in _queue_html(client, "view=closed_unread")
+
+    assert send_sealed_follow_up(roomy_any_app, org, code, CANARY, None).status_code == 201
+
+    for query in ("", "view=mine", "view=closed", "view=all&sort=ref"):
+        html = _queue_html(client, query)
+        notice = _closed_unread_notice(html)
+        assert notice is not None, query
+        assert "The submitter of 1 closed case wrote again." in notice
+        assert 'href="/cases/?view=closed_unread' in notice
+        assert CANARY not in html
+    # Still closed, and not among the open cases that need action.
+    assert db.session.get_one(Case, case.id).status == CaseStatus.CLOSED
+    assert _row(_queue_html(client), case.ref) is None
+    listed = _queue_html(client, "view=closed_unread")
+    row = _row(listed, case.ref)
+    assert row is not None
+    assert BADGE in row
+    assert _row(listed, quiet.ref) is None
+    assert "Closed cases whose submitter wrote again." in (_closed_unread_notice(listed) or "")
+    assert "Closed cases with an unread message" in listed  # the table's caption
+
+    client.get(f"/cases/{case.ref}")  # a caseworker opens it: read
+    assert _unread_since(case.id) is None
+    assert _closed_unread_notice(_queue_html(client)) is None
+    assert _row(_queue_html(client, "view=closed_unread"), case.ref) is None
+
+
+def test_the_closed_cases_notice_is_in_the_readers_language(
+    app: Flask, untranslated: Untranslated
+) -> None:
+    org = make_org_key()
+    client = app.test_client()
+    me = sign_in(client, Role.CASEWORKER)
+    me.language = "zh_Hans"
+    db.session.commit()
+    case, _code = _filed(org, status=CaseStatus.CLOSED, closed_at=utcnow())
+    assert submissions.add_follow_up_from_plaintext(case, org_key=org.key, body=CANARY, files=[])
+    untranslated.clear()
+    notice = _closed_unread_notice(_queue_html(client, "lang=zh_Hans"))
+    assert notice is not None
+    assert "1 个已结案案件的提交者又发来了消息" in notice
+    listed = _queue_html(client, "view=closed_unread&lang=zh_Hans")
+    assert "有未读消息的已结案案件" in listed
+    assert not untranslated.messages
+
+
+def test_the_closed_unread_count_reads_its_own_index_on_postgresql(pg_app: Flask) -> None:
+    statement = sa.select(Case.id).where(queue_service._view_conditions()["closed_unread"])
+    db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    sql = str(statement.compile(db.engine, compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(db.session.scalars(sa.text("EXPLAIN " + sql)))
+    assert "ix_cases_closed_unread" in plan, plan
 
 
 def test_a_viewer_opening_the_case_sees_the_new_message_and_leaves_it_unread(
