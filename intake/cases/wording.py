@@ -100,6 +100,8 @@ def next_action_words(
         text = _("Send the referral to %(entry)s", entry=entry)
     elif action.what == "government_reply":
         text = _("Reply due from the government — referral to %(entry)s", entry=entry)
+    elif action.what == "check_mandate":
+        text = _("Check with the mandate — referral to %(entry)s", entry=entry)
     else:
         text = _("Answer due from %(entry)s", entry=entry)
     if action.when == "overdue" and action.due is not None:

@@ -466,9 +466,7 @@ def _render_detail(
         note_key=current_org_key(),
         is_un=is_un,
         un_steps=steps,
-        un_clock="reply"
-        if is_un and any(step.kind == un_steps.CLOCK_STEP[referral.kind] for step in steps)
-        else "follow_up",
+        un_clock=(un_steps.clock_of(referral, steps) if is_un else None) or "follow_up",
         next_steps=[step.value for step in un_steps.next_steps(referral, steps)] if is_un else [],
         step_form=step_form or UnStepForm(formdata=None),
         step_failed=step_form.step.data if step_form is not None else None,

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from intake import vocab
 from intake.extensions import db
 from intake.models import AWAITING, AuditEvent, Case, CaseMessage, MessageKind, Referral
-from intake.services import casework, directory, referrals
+from intake.services import casework, directory, referrals, un_steps
 
 TOP_SUGGESTIONS = 3
 
@@ -83,6 +83,9 @@ class NextAction:
     what: str
     due_at: datetime
     referral: Referral | None = None
+    # A UN referral's clock: "reply" (the government's) or "follow_up" (check with the
+    # mandate); None for any other referral (un_steps.clock_of).
+    un_clock: str | None = None
 
 
 def next_action(case: Case, case_referrals: list[Referral]) -> NextAction | None:
@@ -93,7 +96,12 @@ def next_action(case: Case, case_referrals: list[Referral]) -> NextAction | None
     for referral in case_referrals:
         if referral.due_at is not None and referral.state in AWAITING:
             candidates.append(NextAction("referral", referral.due_at, referral))
-    return min(candidates, key=lambda action: action.due_at, default=None)
+    nearest = min(candidates, key=lambda action: action.due_at, default=None)
+    if nearest is not None and nearest.referral is not None:
+        clock = un_steps.clock_of(nearest.referral)
+        if clock is not None:
+            nearest = NextAction(nearest.what, nearest.due_at, nearest.referral, clock)
+    return nearest
 
 
 def suggestions(case: Case) -> list[dict[str, Any]]:

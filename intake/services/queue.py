@@ -26,6 +26,7 @@ from intake.models import (
     Case,
     CaseSearchIndex,
     CaseStatus,
+    KeyGrant,
     OrgKey,
     Referral,
     ReferralKind,
@@ -34,7 +35,7 @@ from intake.models import (
     User,
 )
 from intake.models.directory import DirectoryEntry
-from intake.services import audit, search, transactions
+from intake.services import audit, search, transactions, un_steps
 from intake.services.casework import able_to_act, first_response_due
 from intake.services.deadlines import DUE_SOON
 from intake.services.transactions import transactional
@@ -71,11 +72,6 @@ SORTS = (
     "status",
     "country",
 )
-SP_KINDS = (
-    ReferralKind.SP_URGENT_APPEAL,
-    ReferralKind.SP_ALLEGATION_LETTER,
-    ReferralKind.SP_LEGISLATION,
-)
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,9 @@ class NextAction:
     """What happens next on a case, for the queue to say in words.
 
     ``what``: ``first_response`` (ours), ``send`` (a draft referral: ours), ``government_reply``
-    (a UN communication: the government's), ``answer`` (an organisation's), ``none``.
+    (a UN communication or opinion: the government's), ``check_mandate`` (a submission to a UN
+    mechanism that has not written to the government yet: ours to check), ``answer`` (an
+    organisation's), ``none``.
     ``when``: ``overdue``, ``soon`` (within DUE_SOON: ours to chase), ``waiting`` or ``none``.
     """
 
@@ -167,6 +165,13 @@ class QueuePage:
     search_key_id: int | None = None  # the current organisation key, for the search tokens
     # The assignee filter's people, by e-mail: who can be assigned a case, and who holds one.
     assignable: list[StaffMember] = field(default_factory=list)
+    # Whether the viewer holds the current organisation key (a grant not revoked).
+    viewer_holds_key: bool = True
+
+    @property
+    def lacks_key(self) -> bool:
+        """An organisation key exists and the viewer was not given it: rows cannot be read."""
+        return self.search_key_id is not None and not self.viewer_holds_key
 
     @property
     def action_count(self) -> int:
@@ -359,12 +364,28 @@ def _count_orders() -> dict[str, Sequence[Any]]:
 
 
 _CURRENT_KEY = "current_key"
+_VIEWER_HOLDS_KEY = "viewer_holds_key"
 _ASSIGNABLE = "assignable"
 
 
 def _current_key() -> sa.ScalarSelect[int | None]:
     """The current organisation key's id: the newest not retired, as keys.current_org_key."""
     return sa.select(sa.func.max(OrgKey.id)).where(OrgKey.retired_at.is_(None)).scalar_subquery()
+
+
+def _viewer_holds_key() -> sa.ScalarSelect[int]:
+    """1 when the viewer holds an active grant of the current organisation key, else 0: a
+    colleague signed in before an admin gave them the key sees every row as "cannot be
+    opened", and the page must say why (and who can help)."""
+    return (
+        sa.select(sa.func.count())
+        .where(
+            KeyGrant.user_id == _VIEWER,
+            KeyGrant.org_key_id == _current_key(),
+            KeyGrant.revoked_at.is_(None),
+        )
+        .scalar_subquery()
+    )
 
 
 def _assignable(dialect: str) -> sa.ScalarSelect[Any]:
@@ -397,6 +418,7 @@ def _tab_counts(cap: int, dialect: str) -> tuple[sa.Label[Any], ...]:
         for name, condition in _view_conditions().items()
     ]
     columns.append(_current_key().label(_CURRENT_KEY))
+    columns.append(_viewer_holds_key().label(_VIEWER_HOLDS_KEY))
     columns.append(_assignable(dialect).label(_ASSIGNABLE))
     return tuple(columns)
 
@@ -465,6 +487,8 @@ class NearestClock(NamedTuple):
     state: ReferralState
     due_at: datetime
     entry: str  # the entry's name in the reader's language, or its id
+    # A UN referral's clock is the government's reply (else: check with the mandate).
+    government_clock: bool = False
 
 
 def queue(filters: QueueFilters, viewer: User) -> QueuePage:
@@ -498,6 +522,7 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
         )
         total = len(listed)
     search_key_id = counts.pop(_CURRENT_KEY) or None
+    holds_key = bool(counts.pop(_VIEWER_HOLDS_KEY))
     capped = total > count_limit
     if capped:
         # More rows than counted, so this page is full and another follows it.
@@ -544,6 +569,7 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
         capped=capped,
         search_key_id=search_key_id,
         assignable=assignable,
+        viewer_holds_key=holds_key,
     )
 
 
@@ -588,6 +614,9 @@ def _page_query(with_search_key: bool) -> _PageQuery:
             Referral.entry_id,
             DirectoryEntry.name,
             DirectoryEntry.name_zh,
+            # For a UN referral: is its clock the government's reply, or the check with the
+            # mandate before anything was sent to the government (un_steps.clock_of)?
+            un_steps.government_clock_started(Referral.id).label("government_clock"),
             CaseSearchIndex.case_id.is_not(None).label("indexed"),
             _HOLDER.email,
             _HOLDER.is_active_account,
@@ -660,13 +689,22 @@ def _queue_rows(
     }
     for row in db.session.execute(query, parameters):
         case = QueueCase._make(row[:_CASE_COLUMNS])
-        (kind, state, due_at, entry_id, name, name_zh, is_indexed, holder_email, holder_active) = (
-            row[_CASE_COLUMNS:]
-        )
+        (
+            kind,
+            state,
+            due_at,
+            entry_id,
+            name,
+            name_zh,
+            government_clock,
+            is_indexed,
+            holder_email,
+            holder_active,
+        ) = row[_CASE_COLUMNS:]
         clock = None
         if due_at is not None:
             entry = vocab.name_for_reader(name, name_zh, locale) if name else entry_id
-            clock = NearestClock(kind, state, due_at, entry)
+            clock = NearestClock(kind, state, due_at, entry, bool(government_clock))
         rows.append(
             QueueRow(
                 case=case,
@@ -694,8 +732,9 @@ def next_action(case: QueueCase, referral: NearestClock | None, now: datetime) -
         return NextAction("none", "none")
     if referral.state == ReferralState.DRAFT:
         what = "send"
-    elif referral.kind in SP_KINDS:
-        what = "government_reply"
+    elif referral.kind in un_steps.CLOCK_STEP:
+        # Before the UN writes to the government, the date is when to check with the mandate.
+        what = "government_reply" if referral.government_clock else "check_mandate"
     else:
         what = "answer"
     when = "overdue" if due < now else "soon" if due < now + DUE_SOON else "waiting"

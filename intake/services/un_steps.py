@@ -92,6 +92,30 @@ def steps_of(referral: Referral) -> Sequence[UnStep]:
     ).all()
 
 
+def clock_of(referral: Referral, steps: Sequence[UnStep] | None = None) -> str | None:
+    """Which clock ``due_at`` is for a referral to a UN mechanism: "reply" (the government's
+    reply deadline, from the communication or a WGAD opinion's transmission) or "follow_up"
+    (when to check with the mandate, nothing sent to the government yet); None for others."""
+    if referral.kind not in CLOCK_STEP:
+        return None
+    known = steps_of(referral) if steps is None else steps
+    started = any(step.kind == CLOCK_STEP[referral.kind] for step in known)
+    return "reply" if started else "follow_up"
+
+
+def government_clock_started(referral_id: sa.ColumnExpressionArgument[int]) -> sa.Exists:
+    """SQL: the referral ``referral_id`` has the step that starts the government's clock (the
+    queue reads it per row, as :func:`clock_of` per referral)."""
+    return (
+        sa.select(UnStep.id)
+        .where(
+            UnStep.referral_id == referral_id,
+            UnStep.kind.in_(sorted(set(CLOCK_STEP.values()))),
+        )
+        .exists()
+    )
+
+
 def _first(steps: Sequence[UnStep], kind: UnStepKind) -> UnStep | None:
     return next((step for step in steps if step.kind == kind), None)
 

@@ -5,6 +5,7 @@ keyed tokens (the words never reach the server or the database), assign to me, a
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
@@ -13,8 +14,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from intake import crypto
+from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Case, CaseSearchIndex, Role, User
+from intake.models import Case, CaseSearchIndex, Role, Urgency, User
 from tests.builders import OrgKeyPair, give_key, make_case, make_org_key, make_user, session_cookie
 from tests.cases.test_browser import AXE, STUB_KEYRING, db_dump
 
@@ -261,3 +263,56 @@ def test_the_sort_select_shows_its_whole_label_at_1280_px_and_fits_at_390_px(
             assert sizes["right"] <= sizes["viewport"], (width, sizes)
         finally:
             context.close()
+
+
+BADGE_LINES = """() => Array.from(document.querySelectorAll('.case-table .badge')).map(badge => {
+  const style = getComputedStyle(badge);
+  return {text: badge.textContent.trim(), height: badge.getBoundingClientRect().height,
+          line: parseFloat(style.lineHeight) || 1.5 * parseFloat(style.fontSize)};
+})"""
+
+
+@pytest.mark.parametrize("locale", ["zh_Hans", "zh_Hant"])
+def test_urgency_and_flag_badges_stay_on_one_line_in_chinese_at_1280_px(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    """In Chinese any character may end a line: the table's narrow urgency column cut "立即"
+    and "数日内" into one character per line (a reviewer's screenshot, 2026-12-04)."""
+    org = make_org_key()
+    long_answers = {**ANSWERS, "what_happened": "拘留" * 120}
+    long_ago = utcnow() - timedelta(days=110)  # "first response — 110 days overdue"
+    make_case(
+        org,
+        long_answers,
+        received_at=long_ago,
+        ref="RF-BADGE001",
+        urgency=Urgency.IMMEDIATE,
+        country="BD",
+        languages=["bn", "en"],
+    )
+    make_case(
+        org,
+        long_answers,
+        received_at=long_ago,
+        ref="RF-BADGE002",
+        urgency=Urgency.DAYS,
+        country="BD",
+        languages=["bn", "en", "zh"],
+    )
+    user = make_user(Role.CASEWORKER)
+    user.language = locale
+    db.session.commit()
+    context = open_context(browser, app, live_server.url, user, org, 1280)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/cases/?view=open&lang={locale}")
+        page.wait_for_selector("tr.case-row .person-name:not(.placeholder)")
+        badges = page.evaluate(BADGE_LINES)
+        assert {badge["text"] for badge in badges} >= (
+            {"立即", "数日内"} if locale == "zh_Hans" else {"立即", "數日內"}
+        ), badges
+        for badge in badges:
+            assert badge["height"] < 1.6 * badge["line"], badge
+    finally:
+        context.close()

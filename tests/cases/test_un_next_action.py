@@ -1,0 +1,90 @@
+"""A referral to a UN mechanism has two clocks (DESIGN §5): before the UN writes to the
+government, its date is when to check with the mandate; from the communication it is the
+government's reply deadline. The queue and the case page said "government reply" for both,
+so a caseworker read a 30-day check-in as the government's 60 days."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import CaseStatus, ReferralKind, Role
+from intake.models import UnStepKind as Step
+from intake.services import referrals, un_steps
+from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
+
+
+def _row_text(client: FlaskClient, ref: str) -> str:
+    html = client.get("/cases/?view=all").get_data(as_text=True)
+    found = re.search(rf'<tr class="case-row[^"]*" data-ref="{ref}">(.*?)</tr>', html, re.S)
+    assert found is not None
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def _next_action_text(client: FlaskClient, ref: str) -> str:
+    html = client.get(f"/cases/{ref}").get_data(as_text=True)
+    found = re.search(r'<p class="next-what">(.*?)</p>', html, re.S)
+    assert found is not None
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def test_before_the_communication_the_date_is_a_check_with_the_mandate(any_app: Flask) -> None:
+    org = make_org_key()
+    make_entry("sr-hrd", name="SR on human rights defenders")
+    owner = give_key(make_user(Role.CASEWORKER), org)
+    case = make_case(org, status=CaseStatus.REFERRED, assignee_id=owner.id)
+    referral = referrals.create(
+        case.id, "sr-hrd", ReferralKind.SP_URGENT_APPEAL, owner, owner_id=owner.id
+    )
+    submitted = utcnow() - timedelta(days=70)
+    un_steps.record(referral.id, Step.SUBMITTED, owner, at=submitted)
+    db.session.commit()
+    client = any_app.test_client()
+    sign_in(client, owner)
+    # Submitted 70 days ago, nothing sent to the government: the 30-day check is overdue.
+    row = _row_text(client, case.ref)
+    assert "Check with the mandate — referral to SR on human rights defenders" in row
+    assert "Reply due from the government" not in row
+    page = _next_action_text(client, case.ref)
+    assert "nothing sent to the government yet: check with the mandate by" in page
+    assert "the government's reply due" not in page
+
+    # The mandate wrote to the government 57 days ago: its 60 days end in three.
+    un_steps.record(
+        referral.id,
+        Step.COMMUNICATION_SENT,
+        owner,
+        at=utcnow() - timedelta(days=57),
+        fields=un_steps.StepFields(communication_type="urgent_appeal"),
+    )
+    db.session.commit()
+    row = _row_text(client, case.ref)
+    assert "Reply due from the government — referral to SR on human rights defenders" in row
+    assert "Check with the mandate" not in row
+    page = _next_action_text(client, case.ref)
+    assert "the government's reply due" in page
+    assert "check with the mandate" not in page
+
+
+def test_an_organisations_referral_keeps_its_plain_due_date(any_app: Flask) -> None:
+    org = make_org_key()
+    make_entry("ngo-x", name="NGO X")
+    owner = give_key(make_user(Role.CASEWORKER), org)
+    case = make_case(org, status=CaseStatus.REFERRED, assignee_id=owner.id)
+    referral = referrals.create(
+        case.id, "ngo-x", ReferralKind.NGO_REFERRAL, owner, owner_id=owner.id
+    )
+    referrals.transition(referral.id, "send", owner, at=utcnow() - timedelta(days=20))
+    db.session.commit()
+    client = any_app.test_client()
+    sign_in(client, owner)
+    assert "Answer due from NGO X" in _row_text(client, case.ref)
+    page = _next_action_text(client, case.ref)
+    assert "due " in page
+    assert "mandate" not in page
+    assert "government" not in page
