@@ -23,7 +23,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from intake.admin import bp
+from intake.admin import audit_view, bp
 from intake.admin.forms import (
     TRANSLATION_SEPARATOR,
     AuditFilterForm,
@@ -657,7 +657,14 @@ def audit_log() -> Page:
     form = AuditFilterForm(request.args)
     if not form.validate():
         return render_template(
-            "admin/audit.html", form=form, events=[], page=1, pages=1, total=0, check=None
+            "admin/audit.html",
+            form=form,
+            events=[],
+            targets={},
+            page=1,
+            pages=1,
+            total=0,
+            check=None,
         ), 400
     query = sa.select(AuditEvent)
     if form.action.data:
@@ -688,6 +695,9 @@ def audit_log() -> Page:
         "admin/audit.html",
         form=form,
         events=events,
+        targets=audit_view.targets(events),
+        action_label=audit_view.action_label,
+        actor_label=audit_view.actor_label,
         page=page,
         pages=pages,
         total=total,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from markupsafe import Markup
 
 from intake.reports.tables import Row, Table
@@ -176,7 +177,8 @@ def medians(points: Sequence[tuple[str, float | None]]) -> Chart:
         + " "
         + _("The numbers are in the table that follows."),
         labels=[name for name, _v in points],
-        series=[Series(_("Days"), values)],
+        # "Days" alone is the urgency label ("within days"): this one is a count of days.
+        series=[Series(pgettext("a number of days", "Days"), values)],
         rows=[
             [name, _text(value)]
             for name, value in zip([n for n, _v in points], values, strict=True)

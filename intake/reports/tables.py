@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from intake.labels import KIND_LABELS, OUTCOME_LABELS, STATE_LABELS, STATUS_LABELS
 from intake.models import CaseStatus, ReferralKind, ReferralState
 from intake.services.reports import ADHERENCE, SUPPRESSED, Report, ordered, suppress
-from intake.vocab import PROFILES, THREATS, URGENCIES, country_name
+from intake.vocab import PROFILES, THREATS, URGENCIES, country_name, name_for_reader
 
 SEALED_LABELS = {
     "browser": _l("Sealed in the browser"),
@@ -89,10 +89,6 @@ def country_label(code: str | None) -> str:
     if not code:
         return _("Country not given")
     return country_name(code, _locale())
-
-
-def entry_label(name: str, name_zh: str | None) -> str:
-    return name_zh if name_zh and _locale().startswith("zh") else name
 
 
 def month_label(day: Any) -> str:
@@ -230,7 +226,7 @@ def build_tables(report: Report) -> list[Table]:
             _("Organisations and mechanisms referred to most (top 10)"),
             _("Organisation or mechanism"),
             _("Referrals"),
-            [Row(entry_label(e.name, e.name_zh), e.count) for e in referrals.entries],
+            [Row(name_for_reader(e.name, e.name_zh), e.count) for e in referrals.entries],
         ),
         Table(
             "deadlines",

@@ -169,6 +169,34 @@ def test_page_in_traditional_chinese(viewer: FlaskClient) -> None:
     assert "請以 YYYY-MM-DD 格式輸入日期" in bad.get_data(as_text=True)
 
 
+def test_directory_names_are_in_the_readers_chinese_script(viewer: FlaskClient) -> None:
+    """The top-10 table and the CSV name an entry as the directory pages do: Simplified for a
+    zh_Hans reader (the directory is written in Traditional), Traditional for zh_Hant."""
+    org = make_org_key()
+    name_hant = "聯合國任意拘留問題工作組"
+    make_entry("un-wgad", name="UN Working Group on Arbitrary Detention", name_zh=name_hant)
+    add_referral(make_case(org), "un-wgad", ReferralKind.WGAD_OPINION, sent_at=utcnow())
+    expected = {"zh_Hans": "联合国任意拘留问题工作组", "zh_Hant": name_hant}
+    for lang, name in expected.items():
+        html = viewer.get(f"/reports/?lang={lang}").get_data(as_text=True)
+        assert table(html, "referral_entries") == [(name, "1")]
+        rows = read_csv(viewer.get("/reports/export.csv").data)  # the language stays chosen
+        assert [row[1:] for row in rows if row[1] in expected.values()] == [[name, "1"]]
+
+
+def test_median_days_column_is_a_number_of_days_not_the_urgency(viewer: FlaskClient) -> None:
+    seed_year()
+    headers = {}
+    for lang in ("en", "zh_Hant", "zh_Hans"):
+        html = viewer.get(f"/reports/?{YEAR_2025}&lang={lang}").get_data(as_text=True)
+        match = re.search(r'id="table-median_days">.*?<thead>(.*?)</thead>', html, re.S)
+        assert match
+        headers[lang] = re.findall(r'<th scope="col" class="num">(.*?)</th>', match.group(1))
+        urgency = dict(table(html, "urgency"))
+        assert headers[lang][0] not in urgency
+    assert headers == {"en": ["Days"], "zh_Hant": ["天數"], "zh_Hans": ["天数"]}
+
+
 # --- CSV -------------------------------------------------------------------------------------
 
 
