@@ -26,6 +26,7 @@ ACTION_LABELS = {
     "account.invited": _l("Colleague invited"),
     "account.enrolled": _l("Invitation accepted, password set"),
     "admin.audit_verified": _l("Audit chain verified"),
+    "admin.invite_link": _l("New invite link shown"),
     "admin.password_reset": _l("Password reset by an admin"),
     "admin.role_changed": _l("Role changed"),
     "admin.sign_in_throttle_lifted": _l("Sign-in lock lifted"),

@@ -242,6 +242,25 @@ def reset_totp(user_id: int) -> Page:
     return _render_enrol_link(user, token)
 
 
+@bp.post("/users/<int:user_id>/invite-link")
+@role_required(*ADMINS)
+def invite_link(user_id: int) -> Page:
+    """A new invite link for a colleague who has not set a password yet: their first link
+    was lost or ran out. Nothing of theirs changes, so nothing asks to confirm."""
+    _checked_action()
+    user = _user_or_404(user_id)
+    try:
+        token = accounts.invite_again(user, _me())
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.users"))
+    flash(
+        _("A new invite link for %(email)s. Send it over a secure channel.", email=user.email),
+        "success",
+    )
+    return _render_enrol_link(user, token)
+
+
 @bp.post("/users/<int:user_id>/lift-throttle")
 @role_required(*ADMINS)
 def lift_throttle(user_id: int) -> Response:

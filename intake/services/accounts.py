@@ -89,6 +89,10 @@ CUSTODY_MESSAGES: dict[str, Any] = {
     ),
     "no_such_admin": _l("No active admin has this e-mail address."),
     "no_totp": _l("This account has no second factor yet."),
+    "already_enrolled": _l(
+        "This colleague has set a password already: reset it to send a new link."
+    ),
+    "inactive": _l("This account is deactivated: activate it first."),
     "no_such_account": _l("No account has this e-mail address."),
     "invalid_auth": _l(
         "Your browser did not send a valid sign-in proof. This page needs JavaScript; reload "
@@ -842,6 +846,19 @@ def reset_totp(user: User, actor: User) -> str:
     forget_second_factors(user)
     end_all_sessions(user)
     audit.record("admin.totp_reset", "user", user.id, actor=actor)
+    db.session.commit()
+    return enrol_token(user)
+
+
+def invite_again(user: User, actor: User) -> str:
+    """A new invite link for a colleague who has not set a password yet (the first link was
+    lost, or ran out): nothing of theirs changes, so nothing is asked to confirm. An account
+    with a password is reset instead (:func:`reset_password`: it has keys to revoke)."""
+    if not user.is_active_account:
+        raise AccountError("inactive")
+    if user.password_hash:
+        raise AccountError("already_enrolled")
+    audit.record("admin.invite_link", "user", user.id, actor=actor)
     db.session.commit()
     return enrol_token(user)
 
