@@ -117,10 +117,10 @@ def wrap_params() -> dict[str, int]:
 @bp.route("/setup", methods=["GET", "POST"])
 @limiter.limit(login_rate_limit, methods=["POST"])
 def setup() -> Page:
-    """First-run wizard: only while no account exists (afterwards it does not exist either),
-    and only with the one-time token printed on the operator's console."""
+    """First-run wizard: only while no account exists, and only with the one-time token
+    printed on the operator's console. Afterwards it is gone (404), and says where to sign in."""
     if accounts.user_count() > 0:
-        abort(404)
+        return setup_closed()
     form = SetupForm()
     token = form.setup_token.data if request.method == "POST" else request.args.get("token")
     if not setup_token.is_valid(token):
@@ -145,7 +145,7 @@ def setup() -> Page:
                 form.kit_sealed_org_secret.data or "",
             )
         except keys.SetupClosed:
-            abort(404)
+            return setup_closed()
         except ServiceError as exc:
             form.form_errors.append(str(exc))
             return render_template("auth/setup.html", form=form, wrap=wrap_params()), 400
@@ -154,6 +154,10 @@ def setup() -> Page:
         )
     status = 400 if form.is_submitted() else 200
     return render_template("auth/setup.html", form=form, wrap=wrap_params()), status
+
+
+def setup_closed() -> tuple[str, int]:
+    return render_template("auth/setup_closed.html"), 404
 
 
 # --- sign-in -------------------------------------------------------------------------------------

@@ -107,6 +107,32 @@ def test_setup_creates_the_admin_org_key_and_grant_and_then_disappears(
     assert client.post("/setup", data=setup_form_without_token()).status_code in (400, 404)
 
 
+def test_setup_opened_again_says_refuge_is_set_up_and_links_to_sign_in(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Still a 404 (the wizard is gone), but the page says why and where to go: the first
+    admin opening the console's link again wants to sign in."""
+    assert client.post("/setup", data=setup_form(client)).status_code == 200
+    for path in ("/setup", "/setup?token=whatever"):
+        again = app.test_client().get(path)
+        assert again.status_code == 404
+        page = again.get_data(as_text=True)
+        assert "Refuge is already set up" in page
+        assert "This page does not exist" not in page
+        assert 'href="/login"' in page
+    late = app.test_client()
+    posted = late.post(
+        "/setup", data={"csrf_token": csrf_token(late, "/login"), "email": "late@example.org"}
+    )
+    assert posted.status_code == 404
+    assert "Refuge is already set up" in posted.get_data(as_text=True)
+    assert counts() == (1, 1, 1)
+    for lang, text in (("zh_Hant", "Refuge 已經設定好了"), ("zh_Hans", "Refuge 已经设置好了")):
+        reader = app.test_client()
+        reader.get(f"/login?lang={lang}")
+        assert text in reader.get("/setup").get_data(as_text=True)
+
+
 def setup_form_without_token() -> dict[str, str]:
     return {"email": "second@example.org", "password": DEFAULT_PASSWORD}
 
