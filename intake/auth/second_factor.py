@@ -23,7 +23,7 @@ from intake.auth.sessions import start_session
 from intake.extensions import db, limiter
 from intake.forms import EmptyForm
 from intake.models import User
-from intake.services import accounts, passkeys, second_factor
+from intake.services import accounts, keys, passkeys, second_factor
 from intake.services.accounts import AccountError
 from intake.services.errors import ServiceError
 
@@ -53,6 +53,7 @@ def begin_totp_confirmation(user: User) -> dict[str, Any]:
         "user": user,
         "otpauth_uri": accounts.otpauth_uri(user),
         "confirm_form": TotpConfirmForm(),
+        "needs_key_grant": not keys.holds_current_key(user),
     }
 
 

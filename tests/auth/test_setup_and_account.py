@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from intake import crypto
+from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, User
 from intake.services import accounts, setup_token
@@ -21,9 +22,11 @@ from intake.services.passwords import verify_password
 from tests.auth.helpers import csrf_token, sign_in_through_forms
 from tests.builders import (
     DEFAULT_PASSWORD,
+    give_key,
     login_secrets,
     make_org_key,
     make_staff_with_keys,
+    make_user,
     sign_in,
     unwrap_staff_secret,
 )
@@ -288,6 +291,42 @@ def test_invited_colleague_sets_password_and_gets_a_second_factor(
     next_code = pyotp.TOTP(colleague.totp_secret).at(int(time.time()) + 30)  # not a replay
     signed_in = sign_in_through_forms(app.test_client(), colleague, NEW_PASSWORD, code=next_code)
     assert signed_in.status_code == 302
+
+
+KEY_MESSAGE = "An admin still has to give you access to the organisation key"
+
+
+def enrol_after_second_factor_reset(client: FlaskClient, user: User) -> str:
+    """The operator's ``users reset-totp`` link, followed with the current password; returns
+    the page with the new authenticator app."""
+    token = accounts.operator_reset_totp(user.email)
+    path = f"/auth/enrol/{token}"
+    response = client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "current_auth_secret": login_secrets(user).auth_secret,
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_data(as_text=True)
+
+
+def test_the_key_message_is_only_for_someone_without_a_grant_of_the_current_key(
+    app: Flask, client: FlaskClient
+) -> None:
+    org = make_org_key()
+    holder, _ = make_staff_with_keys(Role.ADMIN, org, email="holder@example.org")
+    page = enrol_after_second_factor_reset(client, holder)
+    assert "data-otpauth-uri" in page
+    assert KEY_MESSAGE not in page  # the only admin, who holds the key
+    keyless = make_user(email="keyless@example.org")
+    assert KEY_MESSAGE in enrol_after_second_factor_reset(app.test_client(), keyless)
+    # A grant of a key since retired opens no new case: still waiting for the current one.
+    old_holder = give_key(make_user(email="old@example.org"), org)
+    org.key.retired_at = utcnow()
+    make_org_key()
+    assert KEY_MESSAGE in enrol_after_second_factor_reset(app.test_client(), old_holder)
 
 
 @pytest.mark.parametrize("token", ["garbage", "a" * 600, "eyJ1IjoxLCJlIjowfQ.AAAA.BBBB", "%00"])
