@@ -191,6 +191,8 @@ def login() -> Page:
                 "trusted": trusted_id == check.user.id,
             }
             return redirect(url_for("auth.login_code"))
+        if check.result is LoginResult.ENROLMENT_UNFINISHED and check.user is not None:
+            return resume_enrolment(check.user, next_url)
         # Only said to whoever knows the password:
         if check.result is LoginResult.INACTIVE:
             message = _("This account is not active. Ask an admin of your organisation.")
@@ -205,6 +207,17 @@ def login() -> Page:
         return render_template("auth/login.html", form=form), 401
     status = 400 if form.is_submitted() else 200
     return render_template("auth/login.html", form=form), status
+
+
+def resume_enrolment(user: User, next_url: str | None) -> str:
+    """The right password for an account set up and left before its authenticator app was
+    confirmed: a new app to set up, as at set-up; confirming it completes this sign-in."""
+    second_factor.restart_enrolment(user)
+    return render_template(
+        "auth/enrol_done.html",
+        resumed=True,
+        **begin_totp_confirmation(user, sign_in=True, next_url=next_url),
+    )
 
 
 def reset_totp_command(user: User) -> str:
