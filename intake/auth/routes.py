@@ -117,10 +117,10 @@ def wrap_params() -> dict[str, int]:
 @bp.route("/setup", methods=["GET", "POST"])
 @limiter.limit(login_rate_limit, methods=["POST"])
 def setup() -> Page:
-    """First-run wizard: only while no account exists (afterwards it does not exist either),
-    and only with the one-time token printed on the operator's console."""
+    """First-run wizard: only while no account exists, and only with the one-time token
+    printed on the operator's console. Afterwards it is gone (404), and says where to sign in."""
     if accounts.user_count() > 0:
-        abort(404)
+        return setup_closed()
     form = SetupForm()
     token = form.setup_token.data if request.method == "POST" else request.args.get("token")
     if not setup_token.is_valid(token):
@@ -145,7 +145,7 @@ def setup() -> Page:
                 form.kit_sealed_org_secret.data or "",
             )
         except keys.SetupClosed:
-            abort(404)
+            return setup_closed()
         except ServiceError as exc:
             form.form_errors.append(str(exc))
             return render_template("auth/setup.html", form=form, wrap=wrap_params()), 400
@@ -154,6 +154,10 @@ def setup() -> Page:
         )
     status = 400 if form.is_submitted() else 200
     return render_template("auth/setup.html", form=form, wrap=wrap_params()), status
+
+
+def setup_closed() -> tuple[str, int]:
+    return render_template("auth/setup_closed.html"), 404
 
 
 # --- sign-in -------------------------------------------------------------------------------------
@@ -187,6 +191,8 @@ def login() -> Page:
                 "trusted": trusted_id == check.user.id,
             }
             return redirect(url_for("auth.login_code"))
+        if check.result is LoginResult.ENROLMENT_UNFINISHED and check.user is not None:
+            return resume_enrolment(check.user, next_url)
         # Only said to whoever knows the password:
         if check.result is LoginResult.INACTIVE:
             message = _("This account is not active. Ask an admin of your organisation.")
@@ -201,6 +207,17 @@ def login() -> Page:
         return render_template("auth/login.html", form=form), 401
     status = 400 if form.is_submitted() else 200
     return render_template("auth/login.html", form=form), status
+
+
+def resume_enrolment(user: User, next_url: str | None) -> str:
+    """The right password for an account set up and left before its authenticator app was
+    confirmed: a new app to set up, as at set-up; confirming it completes this sign-in."""
+    second_factor.restart_enrolment(user)
+    return render_template(
+        "auth/enrol_done.html",
+        resumed=True,
+        **begin_totp_confirmation(user, sign_in=True, next_url=next_url),
+    )
 
 
 def reset_totp_command(user: User) -> str:

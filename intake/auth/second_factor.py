@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, session, url_for
+from flask import abort, flash, make_response, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,14 +16,14 @@ from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
-from intake.auth import bp
+from intake.auth import bp, devices
 from intake.auth.access import STAFF, role_required
 from intake.auth.forms import EnrolCurrentPasswordForm
 from intake.auth.sessions import start_session
 from intake.extensions import db, limiter
 from intake.forms import EmptyForm
 from intake.models import User
-from intake.services import accounts, passkeys, second_factor
+from intake.services import accounts, keys, passkeys, second_factor
 from intake.services.accounts import AccountError
 from intake.services.errors import ServiceError
 
@@ -46,13 +46,23 @@ class TotpReplaceForm(TotpConfirmForm):
     token = HiddenField(validators=[DataRequired(), Length(max=512)])
 
 
-def begin_totp_confirmation(user: User) -> dict[str, Any]:
-    """This browser may confirm ``user``'s new secret for an hour; the page's context."""
-    session[ENROLMENT] = {"uid": user.id, "epoch": user.session_epoch, "at": int(time.time())}
+def begin_totp_confirmation(
+    user: User, *, sign_in: bool = False, next_url: str | None = None
+) -> dict[str, Any]:
+    """This browser may confirm ``user``'s new secret for an hour; the page's context.
+
+    ``sign_in``: the password was given at /login just now (an unfinished enrolment started
+    again), so the confirmed code completes that sign-in, on to ``next_url``."""
+    marker: dict[str, Any] = {"uid": user.id, "epoch": user.session_epoch, "at": int(time.time())}
+    if sign_in:
+        marker["sign_in"] = True
+        marker["next"] = next_url
+    session[ENROLMENT] = marker
     return {
         "user": user,
         "otpauth_uri": accounts.otpauth_uri(user),
         "confirm_form": TotpConfirmForm(),
+        "needs_key_grant": not keys.holds_current_key(user),
     }
 
 
@@ -84,7 +94,9 @@ def confirm_totp() -> Page:
         except ServiceError as exc:
             form.code.errors = [str(exc)]
         else:
-            session.pop(ENROLMENT, None)
+            marker = session.pop(ENROLMENT, None) or {}
+            if marker.get("sign_in") is True:
+                return _signed_in_with_codes(user, codes, marker.get("next"))
             return render_template(
                 "auth/recovery_codes.html", codes=codes, after_enrolment=True, holder=user
             )
@@ -94,6 +106,26 @@ def confirm_totp() -> Page:
         otpauth_uri=accounts.otpauth_uri(user),
         confirm_form=form,
     ), 400
+
+
+def _signed_in_with_codes(user: User, codes: list[str], next_url: object) -> Response:
+    """The password (at /login, moments ago in this browser) and now a code from the new app:
+    both factors, so the sign-in completes as at /login/code, and the recovery codes lead on
+    to unlocking the keys."""
+    accounts.complete_login(user)
+    start_session(user)  # session.clear() then login_user: a brand-new session
+    unlock_url = url_for("auth.unlock", next=next_url) if isinstance(next_url, str) else None
+    response = make_response(
+        render_template(
+            "auth/recovery_codes.html",
+            codes=codes,
+            after_enrolment=True,
+            holder=user,
+            continue_url=unlock_url or url_for("auth.unlock"),
+        )
+    )
+    devices.remember(response, user)  # this browser is trusted from now on
+    return response
 
 
 @bp.post("/auth/recovery-codes")

@@ -381,9 +381,13 @@ class LoginResult(enum.Enum):
     WRONG = "wrong"
     LOCKED = "locked"
     INACTIVE = "inactive"
-    # The password is right but no second factor was ever confirmed (the code from the new
-    # authenticator app was not typed in at setup): only an admin or the operator can help.
+    # The password is right but the account has nothing to sign in with at the second step
+    # (its factors were reset, and the new app not confirmed): only an admin or the operator
+    # can help.
     NO_SECOND_FACTOR = "no_second_factor"
+    # The same for an account that never signed in: its holder set it up and left before
+    # confirming the app, and may set one up again (second_factor.restart_enrolment).
+    ENROLMENT_UNFINISHED = "enrolment_unfinished"
 
 
 @dataclass(frozen=True)
@@ -448,6 +452,12 @@ def _has_second_factor(user: User) -> bool:
     return second_factor.can_sign_in(user)
 
 
+def _enrolment_unfinished(user: User) -> bool:
+    from intake.services import second_factor  # it builds on this module
+
+    return second_factor.enrolment_unfinished(user)
+
+
 def check_password_step(
     email: str,
     auth_secret: str,
@@ -494,6 +504,9 @@ def check_password_step(
         audit.record("auth.refused_inactive", "user", user.id, actor_label=f"user:{user.email}")
         db.session.commit()
         return LoginCheck(LoginResult.INACTIVE, user)
+    if _enrolment_unfinished(user):
+        # Audited by second_factor.restart_enrolment, which the caller runs next.
+        return LoginCheck(LoginResult.ENROLMENT_UNFINISHED, user)
     if not _has_second_factor(user):
         audit.record(
             "auth.refused_no_second_factor", "user", user.id, actor_label=f"user:{user.email}"
@@ -652,14 +665,20 @@ def complete_enrolment(
             raise AccountError("wrong_password")
         if user.password_scheme < 2:
             set_auth_secret(user, proof)
+    issue_pending_totp(user)
+    audit.record("account.enrolled", "user", user.id, actor=user)
+    db.session.commit()
+
+
+def issue_pending_totp(user: User) -> None:
+    """A new TOTP secret that counts only once its holder types a code from it
+    (second_factor.confirm_totp); whatever was pending before stops working."""
     user.totp_secret = new_totp_secret()
     user.totp_confirmed_at = None  # until the holder types a code from it
     user.totp_last_step = 0
     end_all_sessions(user)
     user.failed_logins = 0
     user.locked_until = None
-    audit.record("account.enrolled", "user", user.id, actor=user)
-    db.session.commit()
 
 
 def forget_second_factors(user: User) -> None:

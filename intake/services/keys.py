@@ -83,6 +83,12 @@ def active_grant(user: User, org_key: OrgKey) -> KeyGrant | None:
     )
 
 
+def holds_current_key(user: User) -> bool:
+    """Whether ``user`` has a grant of the key new cases are sealed to."""
+    current = current_org_key()
+    return current is not None and active_grant(user, current) is not None
+
+
 def _new_org_key(public_key: str, actor: User) -> OrgKey:
     key = OrgKey(
         public_key=public_key, fingerprint=crypto.fingerprint(public_key), created_by_id=actor.id

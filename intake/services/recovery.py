@@ -226,9 +226,7 @@ class RecoveryState:
 
 
 def state_for(user: User) -> RecoveryState:
-    current = keys.current_org_key()
-    holds = current is not None and keys.active_grant(user, current) is not None
-    return RecoveryState(holds_current_key=holds, kit=confirmed_kit())
+    return RecoveryState(holds_current_key=keys.holds_current_key(user), kit=confirmed_kit())
 
 
 def kit_payload(user: User) -> dict[str, Any]:

@@ -82,6 +82,33 @@ def can_sign_in(user: User) -> bool:
     return factor_count(user) > 0
 
 
+def enrolment_unfinished(user: User) -> bool:
+    """Whether ``user`` set up their account (first admin at /setup, or a colleague through
+    the invite link) and left before confirming the new authenticator app: a pending secret,
+    nothing to sign in with, and no sign-in ever (every sign-in needs a confirmed factor, so
+    this account never had one in use). After the right password such an account may start
+    its second factor again (:func:`restart_enrolment`). Not an account that has signed in:
+    once its factors are reset, only the reset's link (and the password) sets a new one."""
+    return (
+        bool(user.password_hash)
+        and bool(user.totp_secret)
+        and user.totp_confirmed_at is None
+        and user.last_login_at is None
+        and not can_sign_in(user)
+    )
+
+
+@transactional
+def restart_enrolment(user: User) -> None:
+    """The holder of an account whose enrolment is unfinished has just given the right
+    password: a fresh pending secret (the one shown at set-up stops working), confirmed as at
+    set-up. Audited as the invite link's enrolment is."""
+    if not enrolment_unfinished(user):
+        raise SecondFactorError("already_confirmed", status=409)
+    accounts.issue_pending_totp(user)
+    audit.record("account.enrolled", "user", user.id, actor=user, detail={"via": "sign_in"})
+
+
 def ids_without_second_factor() -> set[int]:
     """Accounts with a password but nothing to sign in with at the second step: the new
     authenticator app was never confirmed (or was reset and the link not used yet)."""

@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from intake import crypto
+from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, User
 from intake.services import accounts, setup_token
@@ -21,9 +22,11 @@ from intake.services.passwords import verify_password
 from tests.auth.helpers import csrf_token, sign_in_through_forms
 from tests.builders import (
     DEFAULT_PASSWORD,
+    give_key,
     login_secrets,
     make_org_key,
     make_staff_with_keys,
+    make_user,
     sign_in,
     unwrap_staff_secret,
 )
@@ -105,6 +108,32 @@ def test_setup_creates_the_admin_org_key_and_grant_and_then_disappears(
     assert verify_password(admin.password_hash, form["auth_secret"])
     assert client.get("/setup").status_code == 404
     assert client.post("/setup", data=setup_form_without_token()).status_code in (400, 404)
+
+
+def test_setup_opened_again_says_refuge_is_set_up_and_links_to_sign_in(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Still a 404 (the wizard is gone), but the page says why and where to go: the first
+    admin opening the console's link again wants to sign in."""
+    assert client.post("/setup", data=setup_form(client)).status_code == 200
+    for path in ("/setup", "/setup?token=whatever"):
+        again = app.test_client().get(path)
+        assert again.status_code == 404
+        page = again.get_data(as_text=True)
+        assert "Refuge is already set up" in page
+        assert "This page does not exist" not in page
+        assert 'href="/login"' in page
+    late = app.test_client()
+    posted = late.post(
+        "/setup", data={"csrf_token": csrf_token(late, "/login"), "email": "late@example.org"}
+    )
+    assert posted.status_code == 404
+    assert "Refuge is already set up" in posted.get_data(as_text=True)
+    assert counts() == (1, 1, 1)
+    for lang, text in (("zh_Hant", "Refuge 已經設定好了"), ("zh_Hans", "Refuge 已经设置好了")):
+        reader = app.test_client()
+        reader.get(f"/login?lang={lang}")
+        assert text in reader.get("/setup").get_data(as_text=True)
 
 
 def setup_form_without_token() -> dict[str, str]:
@@ -262,6 +291,42 @@ def test_invited_colleague_sets_password_and_gets_a_second_factor(
     next_code = pyotp.TOTP(colleague.totp_secret).at(int(time.time()) + 30)  # not a replay
     signed_in = sign_in_through_forms(app.test_client(), colleague, NEW_PASSWORD, code=next_code)
     assert signed_in.status_code == 302
+
+
+KEY_MESSAGE = "An admin still has to give you access to the organisation key"
+
+
+def enrol_after_second_factor_reset(client: FlaskClient, user: User) -> str:
+    """The operator's ``users reset-totp`` link, followed with the current password; returns
+    the page with the new authenticator app."""
+    token = accounts.operator_reset_totp(user.email)
+    path = f"/auth/enrol/{token}"
+    response = client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "current_auth_secret": login_secrets(user).auth_secret,
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_data(as_text=True)
+
+
+def test_the_key_message_is_only_for_someone_without_a_grant_of_the_current_key(
+    app: Flask, client: FlaskClient
+) -> None:
+    org = make_org_key()
+    holder, _ = make_staff_with_keys(Role.ADMIN, org, email="holder@example.org")
+    page = enrol_after_second_factor_reset(client, holder)
+    assert "data-otpauth-uri" in page
+    assert KEY_MESSAGE not in page  # the only admin, who holds the key
+    keyless = make_user(email="keyless@example.org")
+    assert KEY_MESSAGE in enrol_after_second_factor_reset(app.test_client(), keyless)
+    # A grant of a key since retired opens no new case: still waiting for the current one.
+    old_holder = give_key(make_user(email="old@example.org"), org)
+    org.key.retired_at = utcnow()
+    make_org_key()
+    assert KEY_MESSAGE in enrol_after_second_factor_reset(app.test_client(), old_holder)
 
 
 @pytest.mark.parametrize("token", ["garbage", "a" * 600, "eyJ1IjoxLCJlIjowfQ.AAAA.BBBB", "%00"])
