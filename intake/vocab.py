@@ -20,7 +20,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from intake import directory_words
+from intake import collation, directory_words
 
 THREATS: Mapping[str, LazyString] = {
     "violence_threat": _l("Threat of violence"),
@@ -260,17 +260,14 @@ COMMON_LANGUAGES = (
 
 
 # The choice lists are built and sorted once per language (issue 14: ~250 countries and ~180
-# languages sorted on every form was a fifth of a no-JavaScript submission).
+# languages sorted on every form was a fifth of a no-JavaScript submission), in the reader's
+# collation (intake.collation), which the staff queue's country filter shares.
 
 
 @cache
 def _country_choices(locale: str) -> tuple[tuple[str, str], ...]:
-    return tuple(
-        sorted(
-            ((code, country_name(code, locale)) for code in ISO_COUNTRIES),
-            key=lambda pair: pair[1],
-        )
-    )
+    pairs = ((code, country_name(code, locale)) for code in ISO_COUNTRIES)
+    return tuple(collation.by_name(pairs, lambda pair: pair[1], locale))
 
 
 @cache
@@ -281,9 +278,8 @@ def _common_language_choices(locale: str) -> tuple[tuple[str, str], ...]:
 @cache
 def _other_language_choices(locale: str) -> tuple[tuple[str, str], ...]:
     others = sorted(language_codes() - set(COMMON_LANGUAGES))
-    return tuple(
-        sorted(((code, language_name(code, locale)) for code in others), key=lambda p: p[1])
-    )
+    pairs = ((code, language_name(code, locale)) for code in others)
+    return tuple(collation.by_name(pairs, lambda pair: pair[1], locale))
 
 
 def country_choices() -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from intake import vocab
+from intake import collation, vocab
 from intake.auth.access import ADMINS, STAFF, role_required
 from intake.directory import bp
 from intake.directory.forms import ConfirmForm, EntryForm
@@ -121,11 +121,20 @@ def index() -> str:
         query = query.where(DirectoryEntry.retired_at.is_(None))
     everything = list(db.session.scalars(query))
     locale = _locale()
-    matching = [entry for entry in everything if _matches(entry, filters, locale)]
+    # By the name the reader sees (its Chinese name in Chinese), not the English one SQL orders.
+    matching = collation.by_name(
+        (entry for entry in everything if _matches(entry, filters, locale)),
+        lambda entry: vocab.entry_name(entry, locale),
+        locale,
+    )
     pages = max(1, -(-len(matching) // PER_PAGE))
     page = min(filters.page, pages)
     shown = matching[(page - 1) * PER_PAGE : page * PER_PAGE]
-    languages = sorted({code for entry in everything for code in entry.languages or []})
+    languages = collation.by_name(
+        {code for entry in everything for code in entry.languages or []},
+        lambda code: vocab.language_name(code, locale),
+        locale,
+    )
     return render_template(
         "directory/index.html",
         entries=shown,

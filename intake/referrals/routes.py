@@ -16,7 +16,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from intake import clock, labels, vocab
+from intake import clock, collation, labels, vocab
 from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.db import utcnow
 from intake.extensions import db
@@ -174,7 +174,7 @@ def index() -> str:
 
 def _entry_choices(case: Case, entries: list[DirectoryEntry]) -> list[SelectChoice]:
     names = {entry.id: vocab.entry_name(entry) for entry in entries}  # in the reader's language
-    entries = sorted(entries, key=lambda entry: names[entry.id])
+    entries = collation.by_name(entries, lambda entry: names[entry.id], str(get_locale() or "en"))
     by_id = {entry.id: entry for entry in entries}
     suggested = [s["id"] for s in case.triage or [] if s.get("id") in by_id]
     # No preset: the caseworker chooses. Triage suggestions first, then everything by name.

@@ -16,6 +16,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from intake import collation
 from intake.labels import KIND_LABELS, OUTCOME_LABELS, STATE_LABELS, STATUS_LABELS
 from intake.models import CaseStatus, ReferralKind, ReferralState
 from intake.services.reports import ADHERENCE, SUPPRESSED, Report, ordered, suppress
@@ -78,10 +79,12 @@ def _suppressed_rows(counts: Iterable[tuple[str, int]], zeros: bool = False) -> 
     """Rows with exact counts (largest first), then the suppressed ones by name, then (with
     ``zeros``) the empty ones by name."""
     pairs = list(counts)
-    shown = sorted(((label, n) for label, n in pairs if n >= 1), key=lambda p: (-p[1], p[0]))
+    locale = _locale()
+    by_name = collation.by_name([(label, n) for label, n in pairs], lambda p: p[0], locale)
+    shown = sorted(((label, n) for label, n in by_name if n >= 1), key=lambda p: -p[1])
     exact = [Row(label, n) for label, n in shown if suppress(n) == n]
-    small = sorted(label for label, n in shown if suppress(n) != n)
-    empty = sorted(label for label, n in pairs if n < 1) if zeros else []
+    small = [label for label, n in by_name if n >= 1 and suppress(n) != n]
+    empty = [label for label, n in by_name if n < 1] if zeros else []
     return exact + [Row(label, SUPPRESSED) for label in small] + [Row(label, 0) for label in empty]
 
 

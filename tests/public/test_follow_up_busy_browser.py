@@ -25,18 +25,19 @@ pytestmark = pytest.mark.browser
 
 SEND = "#send-follow-up"
 LANGUAGES = "button[data-language-url]"
-# Per page language: the browser's locale, "Encrypting and sending…", the failure, the success.
+# Per page language: the browser's locale, "Encrypting and sending…", the failure (no answer:
+# "could not confirm it arrived"), the success.
 WORDING = {
     "zh_Hant": (
         "zh-TW",
         "正在加密並送出……",
-        "您的訊息無法送出。訊息仍在表單中。請再試一次。",
+        "我們無法確認您的訊息是否已送達。",
         "您的訊息已安全送出。",
     ),
     "ar": (
         "ar",
         "جارٍ التشفير والإرسال…",
-        "تعذّر إرسال رسالتك. ما زالت في النموذج. يرجى المحاولة مرة أخرى.",
+        "لم نتمكن من التأكد من وصول رسالتك.",
         "أُرسلت رسالتك بأمان.",
     ),
 }

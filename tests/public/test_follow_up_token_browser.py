@@ -1,5 +1,6 @@
 """The reviewer's scenario at /status in real Chromium (繁體中文, a 360 px phone): a follow-up
-reaches the server, its answer is lost on the way back, the page says it could not be sent, and
+reaches the server, its answer is lost on the way back, the page says it could not confirm the
+message arrived and that pressing 安全送出 again is safe (not "could not be sent"), and
 the person presses 安全送出 again (or opens the status again first). The message is stored once,
 and the defender sees it once; a new message is stored as a new one."""
 
@@ -26,7 +27,8 @@ from tests.sealed import open_message
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 360, "height": 740}
-FAILED_ZH = "您的訊息無法送出。訊息仍在表單中。請再試一次。"
+# The POST got no answer: it may have been stored, so the page says it could not confirm that.
+FAILED_ZH = "我們無法確認您的訊息是否已送達。訊息仍在表單中。您可以放心再按一次「安全送出」"
 SENT_ZH = "您的訊息已安全送出。"
 MESSAGE = "今天警察又來到辦公室，帶走了兩台電腦。"
 
@@ -207,5 +209,40 @@ def test_without_js_a_follow_up_sent_again_after_a_lost_answer_is_stored_once(
         assert [token.encode() in body for body in lose.bodies] == [True, True]
         bodies = page.locator(".message-body").all_inner_texts()
         assert bodies.count(MESSAGE) == 1
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        # A refusal the server answered keeps its own reason; one without a reason was refused.
+        (400, '{"error": "這則訊息被拒絕了。"}', "這則訊息被拒絕了。"),
+        (400, "{}", "您的訊息無法送出。"),
+        # A gateway's error: it may have been stored.
+        (502, "", "我們無法確認您的訊息是否已送達。"),
+    ],
+)
+def test_an_answered_failure_of_a_follow_up_says_what_is_true_of_it(
+    app: Flask, live_server: Any, browser: Any, status: int, body: str, expected: str
+) -> None:
+    code = _case_with_a_thread(make_org_key())
+    context = browser.new_context(viewport=PHONE, locale="zh-TW")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+
+        def answer(route: Any) -> None:
+            if route.request.method != "POST":
+                route.continue_()
+                return
+            route.fulfill(status=status, content_type="application/json", body=body)
+
+        page.route(lambda url: urlsplit(url).path == "/status/follow-up", answer)
+        _open_status(page, live_server.url, code)
+        page.wait_for_selector(".message-body.reply-opened >> nth=2")
+        page.fill("#body", MESSAGE)
+        page.click("#follow-up-form button[type=submit]:not([data-language-url])")
+        expect(page.locator("#error-summary")).to_contain_text(expected)
     finally:
         context.close()

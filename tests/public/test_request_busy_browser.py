@@ -23,7 +23,8 @@ from tests.public.conftest import PHONE, fill_required_answers
 pytestmark = pytest.mark.browser
 
 SENDING_FR = "Chiffrement et envoi…"
-FAILED_FR = "n'a pas pu être envoyée"
+# The POST got no answer: it may have arrived, so the page says it could not confirm that.
+FAILED_FR = "Nous n'avons pas pu confirmer que votre demande est arrivée"
 NAVIGATION = ("#step-back", "#review-list button >> nth=0", "button[data-language-url] >> nth=0")
 
 

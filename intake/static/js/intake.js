@@ -552,12 +552,22 @@
           window.Refuge.steps.forget(); // the answers, and the token with them
         }
         showReceipt(sent.result.receipt_code);
+      } else if (sent.result && sent.result.error) {
+        failure = sent.result.error; // the server answered with what it refused, and why
+      } else if (sent.status >= 400 && sent.status < 500 && sent.answered) {
+        failure = data.msgFailed; // refused: nothing was filed
       } else {
-        failure = (sent.result && sent.result.error) || data.msgFailed;
+        failure = data.msgUnconfirmed; // a lost or broken answer: it may have been filed
       }
     } catch (error) {
       statusLine.textContent = "";
-      failure = navigator.onLine === false ? data.msgOffline : data.msgFailed;
+      if (error && error.unanswered) {
+        // The request may have arrived: sending again is safe (the submission token files it
+        // once), so it must not read as "could not be sent", which makes people start anew.
+        failure = data.msgUnconfirmed;
+      } else {
+        failure = navigator.onLine === false ? data.msgOffline : data.msgFailed;
+      }
     } finally {
       setBusy(false);
     }

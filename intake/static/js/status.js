@@ -286,6 +286,19 @@
     const statusLine = document.getElementById("send-status");
     seal.ready().then(restoreDraft);
     form.addEventListener("input", recheckBody);
+    /* What is true of a send the server answered but did not store for sure: its own reason
+     * (a 4xx with an error), "could not be sent" (refused), or "could not confirm" (a
+     * gateway's 5xx or a cut-off answer: it may have been stored). */
+    function failureOf(sent) {
+      if (sent.result && sent.result.error) {
+        return sent.result.error;
+      }
+      if (sent.status >= 400 && sent.status < 500 && sent.answered) {
+        return data.msgFailed;
+      }
+      return data.msgUnconfirmed;
+    }
+
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       if (busy) {
@@ -331,9 +344,9 @@
           }
           return payload;
         });
-        if (!sent.ok) {
+        if (!sent.ok) { // a 2xx stored it, whether or not its body arrived whole
           statusLine.textContent = "";
-          showProblems([{ message: (sent.result && sent.result.error) || data.msgFailed }]);
+          showProblems([{ message: failureOf(sent) }]);
           return;
         }
         pending = null;
@@ -344,7 +357,9 @@
         statusLine.textContent = data.msgSent;
       } catch (error) {
         statusLine.textContent = "";
-        showProblems([{ message: data.msgFailed }]);
+        // No answer to the POST: it may have been stored, and sending again is safe (the
+        // submission token stores it once), which "could not be sent" would hide.
+        showProblems([{ message: error && error.unanswered ? data.msgUnconfirmed : data.msgFailed }]);
       } finally {
         setBusy(false);
       }

@@ -44,26 +44,38 @@
     }
   }
 
+  /* No answer to the POST (a dropped connection) is not a refusal: the server may have stored
+   * it. The error thrown says so (error.unanswered), and so does an answer whose body never
+   * arrived whole (answered: false); a caller tells the person what is true of each. */
   async function post(url, body, token) {
-    const response = await fetch(url, {
-      method: "POST",
-      body: body,
-      headers: { Accept: "application/json", "X-CSRFToken": token },
-      credentials: "same-origin",
-    });
+    let response;
+    try {
+      response = await fetch(url, {
+        method: "POST",
+        body: body,
+        headers: { Accept: "application/json", "X-CSRFToken": token },
+        credentials: "same-origin",
+      });
+    } catch (error) {
+      error.unanswered = true;
+      throw error;
+    }
     let result = {};
+    let answered = true;
     try {
       result = await response.json();
     } catch (error) {
       result = {};
+      answered = false;
     }
-    return { ok: response.ok, status: response.status, result: result };
+    return { ok: response.ok, status: response.status, result: result, answered: answered };
   }
 
   /* Seal and post to form.action with the key and CSRF token from keyUrl, fetched right now.
    * build(keyInfo) returns the FormData (routing fields, sealObject(...)); each file is sealed
    * and appended after it. Resolves to {ok, status, result (the server's JSON)}. onWork(), if
-   * given, is called before a proof of work starts (it takes seconds: say so to the person). */
+   * given, is called before a proof of work starts (it takes seconds: say so to the person).
+   * Rejects with error.unanswered set when the POST got no answer (see post). */
   async function send(form, keyUrl, files, build, onWork) {
     await ready();
     const keyInfo = await fetchKey(keyUrl);
