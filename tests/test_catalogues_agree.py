@@ -1,0 +1,37 @@
+"""The per-area catalogues are merged into one per language (intake/i18n), so a message that
+two areas translate differently shows whichever catalogue was read last, on every page: the
+request form's "Next" read 下一页 ("next page", the staff lists' pager) in Chinese, and the
+staff pages' 你 turned into the public pages' 您. One message, one translation."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent / "intake"
+LANGUAGES = sorted(
+    {path.parent.parent.name for path in ROOT.glob("**/translations/*/LC_MESSAGES/messages.po")}
+)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_message_shared_by_two_catalogues_is_translated_once(language: str) -> None:
+    translations: dict[tuple[str | None, str], dict[str, object]] = defaultdict(dict)
+    for path in sorted(ROOT.glob(f"**/translations/{language}/LC_MESSAGES/messages.po")):
+        with path.open("rb") as source:
+            catalogue = read_po(source)
+        area = str(path.relative_to(ROOT)).split("translations")[0] or "(global)"
+        for message in catalogue:
+            if not message.id or not message.string or message.fuzzy:
+                continue
+            msgid = message.id if isinstance(message.id, str) else message.id[0]
+            text = message.string if isinstance(message.string, str) else tuple(message.string)
+            translations[(message.context, msgid)][area] = text
+    disagree = {
+        key: by_area for key, by_area in translations.items() if len(set(by_area.values())) > 1
+    }
+    assert not disagree, disagree
+    assert len(translations) > 100  # the catalogues were read
