@@ -247,3 +247,51 @@ def test_the_person_is_asked_before_the_server_seals_when_the_browser_cannot(
         assert CANARY not in page.evaluate("() => JSON.stringify(Object.entries(sessionStorage))")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_the_review_shows_each_steps_answers_folded_and_as_text(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    """ "Review and send" showed only "What happened — 5 answered": a person could not check
+    what they were about to send. Each step's answers now fold out under its line, question
+    and answer, written as text (markup typed in an answer stays text)."""
+    make_org_key()
+    typed = "Detained at <b>dawn</b>; lawyer refused\nsecond line"
+    context = phone_context(browser, True, locale)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        page.fill("#what_happened", typed)
+        page.check("input[name=urgency][value=days]")
+        page.click("#step-next")
+        page.check("input[name=consent][value=yes]")
+        page.evaluate("window.Refuge.steps.show(4)")
+        review = page.locator("#review-list")
+        first = review.locator("> li").nth(0)
+        fold = first.locator("details.review-answers")
+        expect(fold).to_have_count(1)
+        assert fold.get_attribute("open") is None  # folded until asked
+        expected_summary = page.evaluate(
+            "document.getElementById('intake-form').dataset.msgShowAnswers"
+        )
+        assert fold.locator("summary").inner_text().strip() == expected_summary
+        fold.locator("summary").click()
+        questions = fold.locator("dt").all_inner_texts()
+        answers = fold.locator("dd").all_inner_texts()
+        question = page.evaluate(
+            "document.querySelector('label[for=what_happened]').firstChild.textContent.trim()"
+        )
+        assert questions[0] == question
+        assert answers[0] == typed
+        assert fold.locator("b").count() == 0  # never parsed as markup
+        urgency_label = page.locator(
+            "label[for=" + page.get_attribute("input[name=urgency][value=days]", "id") + "]"
+        ).inner_text()
+        assert urgency_label.strip() in answers
+        # A step with nothing answered has nothing to fold out.
+        expect(review.locator("> li").nth(2).locator("details")).to_have_count(0)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=SHOTS / f"defender-review-answers-{locale}-360.png", full_page=True)
+    finally:
+        context.close()

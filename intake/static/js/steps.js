@@ -177,6 +177,73 @@
     return link;
   }
 
+  /* The question a field asks: its label or legend, without the "(required)" mark. */
+  function questionOf(field) {
+    const heading = field.querySelector("legend") || field.querySelector("label:not(.inline-label)");
+    if (!heading) {
+      return "";
+    }
+    const copy = heading.cloneNode(true);
+    for (const mark of copy.querySelectorAll(".required-mark")) {
+      mark.remove();
+    }
+    return copy.textContent.trim();
+  }
+
+  /* What was answered in a field, as the person would say it: the text typed, the chosen
+   * options' labels, the files' names. */
+  function answerOf(field) {
+    const parts = [];
+    for (const el of field.querySelectorAll("textarea, input[type=text]:not([name=website])")) {
+      if (el.value.trim()) {
+        parts.push(el.value.trim());
+      }
+    }
+    for (const el of field.querySelectorAll("select")) {
+      for (const option of el.selectedOptions) {
+        if (option.value) {
+          parts.push(option.textContent.trim());
+        }
+      }
+    }
+    for (const el of field.querySelectorAll("input[type=radio]:checked, input[type=checkbox]:checked")) {
+      const label = field.querySelector('label[for="' + el.id + '"]');
+      parts.push(label ? label.textContent.trim() : el.value);
+    }
+    for (const el of field.querySelectorAll("input[type=file]")) {
+      for (const file of el.files || []) {
+        parts.push(file.name);
+      }
+    }
+    return parts.join(", ");
+  }
+
+  /* A step's answers, folded under the review's line for it, to check before sending
+   * (folded: someone may be looking over the person's shoulder). Text only, never markup. */
+  function answersOf(step) {
+    const list = document.createElement("dl");
+    for (const field of step.querySelectorAll(".field")) {
+      const answer = answerOf(field);
+      if (!answer) {
+        continue;
+      }
+      const question = document.createElement("dt");
+      question.textContent = questionOf(field);
+      const text = document.createElement("dd");
+      text.textContent = answer;
+      list.append(question, text);
+    }
+    if (!list.childElementCount) {
+      return null;
+    }
+    const fold = document.createElement("details");
+    fold.className = "review-answers";
+    const summary = document.createElement("summary");
+    summary.textContent = data.msgShowAnswers;
+    fold.append(summary, list);
+    return fold;
+  }
+
   function fillReview() {
     review.replaceChildren();
     const titles = progress.querySelectorAll("[data-step-link]");
@@ -193,6 +260,10 @@
         show(index);
       });
       item.appendChild(link);
+      const answers = answersOf(steps[index]);
+      if (answers) {
+        item.appendChild(answers);
+      }
       // What Send would refuse in this step: each a link to its answer.
       const problems = missingIn(steps[index]).map(function (missing) {
         return problemLink(index, missing, format(data.msgMissing, { question: missing.label }));
