@@ -253,3 +253,25 @@ def test_the_general_channels_follow_the_directory_and_the_language(client: Flas
     db.session.delete(entry)
     db.session.commit()  # (a new directory version)
     assert 'data-channel="frontline-defenders"' not in _danger_now(client.get("/?lang=en").text)
+
+
+@pytest.mark.parametrize(
+    ("language", "phone"),
+    [("fr", "Téléphone\u00a0: "), ("zh_Hans", "电话："), ("en", "Phone: ")],
+)
+def test_a_contacts_label_has_its_colon_as_the_language_writes_it(
+    client: FlaskClient, language: str, phone: str
+) -> None:
+    """French puts a no-break space before a colon, Chinese a full-width colon with no space
+    after; the panel wrote ": " after every label, and its script does the same."""
+    token = csrf_token(client)
+    data = {"csrf_token": token, **routing_form(), "what_happened": "", "country": "MX"}
+    page = client.post(
+        f"/request?lang={language}", data=data, content_type="multipart/form-data"
+    ).text
+    panel = page.split('id="urgent-help-panel"')[1].split("</section>")[0]
+    label = phone.rstrip().rstrip(":：\u00a0")
+    assert f'data-colon="{phone[len(label) :]}"' in panel  # what urgent-help.js writes with
+    lines = [line for line in panel.split("<li>") if line.startswith(label)]
+    assert lines, panel
+    assert all(line.startswith(phone) for line in lines), lines

@@ -52,6 +52,9 @@
     return typeof href === "string" && /^(tel:|mailto:|https?:\/\/)/.test(href) ? href : "";
   }
 
+  /* A label's colon in the page's language, with the space after it ("Téléphone : "). */
+  const colon = panel.dataset.colon || ": ";
+
   function render(channels, shownFirst) {
     list.replaceChildren();
     if (moreList) {
@@ -64,13 +67,13 @@
       name.textContent = channel.name;
       item.appendChild(name);
       if (channel.reasons.length) {
-        item.appendChild(document.createTextNode(": " + channel.reasons[0]));
+        item.appendChild(document.createTextNode(colon + channel.reasons[0]));
       }
       if (channel.contacts.length) {
         const contacts = document.createElement("ul");
         for (const contact of channel.contacts) {
           const line = document.createElement("li");
-          line.appendChild(document.createTextNode(kindLabel(contact.kind) + ": "));
+          line.appendChild(document.createTextNode(kindLabel(contact.kind) + colon));
           const href = safeHref(contact.href);
           const value = document.createElement(href ? "a" : "span");
           value.className = "contact-value";
