@@ -183,3 +183,14 @@ def _target(event: AuditEvent, refs: dict[int, str], emails: dict[int, str]) -> 
     if kind == "outbox":
         return Target(_("Reminder e-mail %(id)s", id=key))
     return Target(f"{kind} {key}")
+
+
+def target_condition(wanted: str) -> sa.ColumnElement[bool]:
+    """The "Target" filter: a case's reference (as staff know a case: "RF-7K2M…") finds that
+    case's events; anything else is an id, as the audit stores it."""
+    text = wanted.strip()
+    if text.upper().startswith("RF-"):
+        case_id = db.session.scalar(sa.select(Case.id).where(Case.ref == text.upper()))
+        if case_id is not None:
+            return sa.and_(AuditEvent.target_type == "case", AuditEvent.target_id == str(case_id))
+    return AuditEvent.target_id == text

@@ -102,7 +102,11 @@ class AuditFilterForm(FlaskForm):
     action = StringField(_l("Action"), validators=[Optional(), Length(max=64)])
     actor = StringField(_l("Who"), validators=[Optional(), Length(max=254)])
     target_type = StringField(_l("Target type"), validators=[Optional(), Length(max=32)])
-    target_id = StringField(_l("Target id"), validators=[Optional(), Length(max=64)])
+    target_id = StringField(
+        _l("Target id"),
+        description=_l("An id, or a case's reference (RF-…) for that case's events."),
+        validators=[Optional(), Length(max=64)],
+    )
     since = DateField(_l("From"), validators=[Optional(), audit_date_in_range])
     until = DateField(_l("Until"), validators=[Optional(), audit_date_in_range])
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100000)], default=1)

@@ -695,7 +695,7 @@ def audit_log() -> Page:
     if form.target_type.data:
         query = query.where(AuditEvent.target_type == form.target_type.data.strip())
     if form.target_id.data:
-        query = query.where(AuditEvent.target_id == form.target_id.data.strip())
+        query = query.where(audit_view.target_condition(form.target_id.data))
     if form.since.data:
         query = query.where(AuditEvent.at >= datetime.combine(form.since.data, time.min, UTC))
     if form.until.data:

@@ -186,3 +186,25 @@ def test_every_action_is_translated_for_staff(labels_in: Any, lang: str) -> None
     untranslated = [code for code in ACTION_LABELS if translated[code] == english[code]]
     assert untranslated == []
     assert len(set(translated.values())) == len(translated)  # no two actions read alike
+
+
+def test_the_target_filter_takes_a_case_reference(client: FlaskClient, admin: User) -> None:
+    """Staff know a case by its reference, the audit by its id: "RF-…" in the filter finds
+    that case's events (and only a case's: a user with the same id is another target)."""
+    org = make_org_key()
+    case = make_case(org)
+    other = make_case(org)
+    mine = audit.record("case.view", "case", case.id, actor=admin, detail={"part": "page"})
+    audit.record("case.view", "case", other.id, actor=admin, detail={"part": "page"})
+    same_id = audit.record("admin.role_changed", "user", case.id, actor=admin)
+    db.session.commit()
+    for typed in (case.ref, case.ref.lower(), f"  {case.ref} "):
+        html = client.get("/admin/audit", query_string={"target_id": typed}).get_data(as_text=True)
+        assert list(rows(html)) == [str(mine.id)], typed
+    by_id = client.get("/admin/audit", query_string={"target_id": str(case.id)})
+    assert str(same_id.id) in rows(by_id.get_data(as_text=True))
+    unknown = client.get("/admin/audit", query_string={"target_id": "RF-NOSUCHREF"})
+    assert unknown.status_code == 200
+    assert rows(unknown.get_data(as_text=True)) == {}
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert 'aria-describedby="target_id-hint"' in page
