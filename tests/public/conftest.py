@@ -31,7 +31,7 @@ PHOTO_BYTES = b"\x89PNG\r\n\x1a\n" + f"evidence {CANARY} pixels".encode() + byte
 
 # A phone in real Chromium, in a public language (its browser locale).
 PHONE = {"width": 360, "height": 740}
-BROWSER_LOCALES = {"en": "en-GB", "zh_Hant": "zh-TW", "ar": "ar-EG", "es": "es-MX"}
+BROWSER_LOCALES = {"en": "en-GB", "zh_Hant": "zh-TW", "ar": "ar-EG"}
 
 
 def phone_context(browser: Any, javascript: bool, locale: str = "en") -> Any:
