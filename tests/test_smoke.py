@@ -32,3 +32,12 @@ def test_query_names_that_url_for_knows_cannot_break_a_page(
 def test_language_links_keep_repeated_parameters(client: FlaskClient) -> None:
     html = client.get("/request?tag=a&tag=b").get_data(as_text=True)
     assert "tag=a&amp;tag=b&amp;lang=zh_Hant" in html
+
+
+def test_every_page_names_its_icon_and_the_icon_is_served(client: FlaskClient) -> None:
+    """Without one, browsers asked for /favicon.ico on every page: a 404 in each console."""
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" href="/static/favicon.ico">' in page
+    icon = client.get("/static/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO file

@@ -664,6 +664,14 @@ def confirm_recovery_kit(kit_id: int) -> tuple[Response, int]:
         recovery.confirm_kit(kit_id, _me())
     except recovery.RecoveryError as exc:
         return jsonify({"error": exc.code, "message": str(exc)}), exc.status or 400
+    # Said on the page recovery.js opens next: the only other sign was the kit's date.
+    flash(
+        _(
+            "The new recovery kit is kept. The kits made before it are retired: Refuge no "
+            "longer accepts them, so destroy them."
+        ),
+        "success",
+    )
     return jsonify({"ok": True}), 200
 
 

@@ -83,8 +83,12 @@ def test_a_kit_counts_only_once_confirmed_and_then_quiets_the_warning(
     assert b"data-custody-warning" in client.get("/admin/keys").data
     assert post(client, f"/admin/keys/recovery-kit/{kit_id}/confirm", {}).status_code == 200
     assert not recovery.custody_at_risk()
+    # The page recovery.js opens next says so (before, only the kit's date changed).
+    kept = "The new recovery kit is kept."
+    assert kept in client.get("/admin/keys?kit=confirmed").get_data(as_text=True)
     page = client.get("/admin/users").data
     assert b"data-custody-warning" not in page
+    assert kept.encode() not in page  # said once
     kit = db.session.get(RecoveryKit, kit_id)
     assert kit is not None
     assert kit.public_key == public
@@ -93,6 +97,7 @@ def test_a_kit_counts_only_once_confirmed_and_then_quiets_the_warning(
     assert post(client, f"/admin/keys/recovery-kit/{kit_id}/confirm", {}).status_code == 404
     assert post(client, "/admin/keys/recovery-kit/987654/confirm", {}).status_code == 404
     assert client.post(f"/admin/keys/recovery-kit/{kit_id}/confirm").status_code == 400  # no CSRF
+    assert kept not in client.get("/admin/keys").get_data(as_text=True)  # refusals say nothing
 
 
 def test_a_second_key_holder_also_quiets_the_warning(

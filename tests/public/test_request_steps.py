@@ -295,3 +295,31 @@ def test_the_review_shows_each_steps_answers_folded_and_as_text(
         page.screenshot(path=SHOTS / f"defender-review-answers-{locale}-360.png", full_page=True)
     finally:
         context.close()
+
+
+def test_on_an_arabic_page_a_phone_number_reads_as_it_was_typed(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """A reviewer typed "+20 100 123 4567 (Signal)" on the Arabic form and saw "(Signal) 4567
+    123 100 20+": the page's right-to-left direction reordered the groups in the box and in
+    the review. Answers take the direction of what is typed (dir=auto)."""
+    make_org_key()
+    typed = "+20 100 123 4567 (Signal)"
+    context = phone_context(browser, True, "ar")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang=ar")
+        assert page.evaluate("document.documentElement.dir") == "rtl"
+        page.fill("#sender_contact", typed)
+        page.fill("#what_happened", "اعتقلوا أخي")
+        assert page.evaluate("document.getElementById('sender_contact').matches(':dir(ltr)')")
+        assert page.evaluate("document.getElementById('what_happened').matches(':dir(rtl)')")
+        page.check("input[name=urgency][value=days]")
+        page.evaluate("window.Refuge.steps.show(4)")
+        fold = page.locator("#review-list > li").nth(0).locator("details.review-answers")
+        fold.locator("summary").click()
+        shown = fold.locator("dd", has_text="Signal")
+        expect(shown).to_have_count(1)
+        assert shown.evaluate("el => el.matches(':dir(ltr)')")
+    finally:
+        context.close()

@@ -230,6 +230,7 @@
       const question = document.createElement("dt");
       question.textContent = questionOf(field);
       const text = document.createElement("dd");
+      text.dir = "auto"; // a number typed on an Arabic page reads as it was typed
       text.textContent = answer;
       list.append(question, text);
     }
