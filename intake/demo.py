@@ -24,6 +24,7 @@ from intake.models import (
     AWAITING,
     Case,
     CaseStatus,
+    CommunicationType,
     ConsentChannel,
     ConsentGiver,
     ConsentPurpose,
@@ -35,6 +36,8 @@ from intake.models import (
     ReferralState,
     Role,
     SealedBy,
+    UnStep,
+    UnStepKind,
     Urgency,
     User,
     queue_state,
@@ -45,6 +48,7 @@ from intake.services.consent import INTAKE_PURPOSES, purpose_for
 from intake.services.deadlines import CLOCK_STARTS, due_at
 from intake.services.settings import org_zone
 from intake.services.triage import Routing
+from intake.services.un_steps import CLOCK_STEP
 
 SITUATIONS: list[dict[str, Any]] = [
     {
@@ -302,7 +306,15 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
             for case_id, planned in zip(case_ids, referrals, strict=True)
             for referral in planned
         ]
-        _insert(Referral.__table__, referral_rows)
+        referral_ids = _insert(Referral.__table__, referral_rows)
+        _insert(
+            UnStep.__table__,
+            [
+                step
+                for referral_id, referral in zip(referral_ids, referral_rows, strict=True)
+                for step in _un_steps(referral_id, referral)
+            ],
+        )
         # The consent flag is derived from records, as the intake form writes them.
         _insert(
             ConsentRecord.__table__,
@@ -359,6 +371,9 @@ def _referrals(
         sent = max(sent, received)
         clock = {"sent": sent, "case_received": received, "created": received}[clock_kind]
         started = state != ReferralState.DRAFT or clock_kind != "sent"
+        # A UN referral's clock starts at the mandate's communication (``sent`` here), weeks
+        # after the submission, which is what the referral's own "sent" records (_un_steps).
+        submitted = max(received, sent - _SUBMITTED_BEFORE) if kind in CLOCK_STEP else sent
         planned.append(
             {
                 "entry_id": entry_id,
@@ -367,8 +382,11 @@ def _referrals(
                 "created_at": received,
                 "clock_started_at": clock if started else None,
                 "due_at": due_at(kind, clock, zone) if started else None,
-                "sent_at": sent if state != ReferralState.DRAFT else None,
-                "acknowledged_at": min(now, sent + timedelta(days=2))
+                "sent_at": submitted if state != ReferralState.DRAFT else None,
+                # The submission's follow-up clock, then the government's (un_steps bumps it
+                # at each): reminders of the second clock are new ones.
+                "clock_generation": 2 if kind in CLOCK_STEP and state != ReferralState.DRAFT else 0,
+                "acknowledged_at": min(now, submitted + timedelta(days=2))
                 if state == ReferralState.ACKNOWLEDGED
                 else None,
                 "replied_at": min(now, sent + timedelta(days=20))
@@ -377,6 +395,50 @@ def _referrals(
             }
         )
     return planned
+
+
+# The communication a mandate sends the government, per kind (the step that starts its clock).
+_COMMUNICATION = {
+    ReferralKind.SP_URGENT_APPEAL: CommunicationType.URGENT_APPEAL,
+    ReferralKind.SP_ALLEGATION_LETTER: CommunicationType.ALLEGATION_LETTER,
+    ReferralKind.SP_LEGISLATION: CommunicationType.OTHER_LETTER,
+}
+_SUBMITTED_BEFORE = timedelta(days=18)  # the mandate wrote to the government this much later
+
+
+def _un_steps(referral_id: int, referral: dict[str, Any]) -> list[dict[str, Any]]:
+    """A UN referral's steps, as a caseworker records them (un_steps): submitted to the
+    mandate, acknowledged, then the communication (or a WGAD opinion transmitted) whose date
+    starts the government's clock, then any reply. Without them the pages said "nothing
+    recorded yet" of a referral sent weeks ago, and its date read as a check-in."""
+    kind = referral["kind"]
+    if kind not in CLOCK_STEP or referral["state"] == ReferralState.DRAFT:
+        return []
+    submitted, clock = referral["sent_at"], referral["clock_started_at"]
+
+    def step(step_kind: UnStepKind, at: datetime, **fields: Any) -> dict[str, Any]:
+        return {
+            "referral_id": referral_id,
+            "kind": step_kind,
+            "happened_at": at,
+            "channel": "online_form" if step_kind == UnStepKind.SUBMITTED else None,
+            "communication_type": fields.get("communication_type"),
+            "created_at": at,
+        }
+
+    steps = [step(UnStepKind.SUBMITTED, submitted)]
+    if referral["acknowledged_at"] is not None:
+        steps.append(step(UnStepKind.ACKNOWLEDGED, referral["acknowledged_at"]))
+    if kind == ReferralKind.WGAD_OPINION:
+        steps.append(step(UnStepKind.OPINION_ADOPTED, max(submitted, clock - timedelta(days=7))))
+        steps.append(step(UnStepKind.OPINION_TRANSMITTED, clock))
+    else:
+        steps.append(
+            step(UnStepKind.COMMUNICATION_SENT, clock, communication_type=_COMMUNICATION[kind])
+        )
+    if referral["replied_at"] is not None:
+        steps.append(step(UnStepKind.REPLY_RECEIVED, referral["replied_at"]))
+    return steps
 
 
 def _insert(table: sa.Table, rows: list[dict[str, Any]]) -> list[int]:

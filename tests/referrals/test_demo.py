@@ -11,9 +11,9 @@ from flask import Flask
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Case, Referral, Role
+from intake.models import Case, Referral, ReferralKind, ReferralState, Role, UnStepKind
 from intake.public.forms import SEALED_FIELDS
-from intake.services import consent
+from intake.services import consent, un_steps
 from intake.services import directory as directory_service
 from tests.builders import make_org_key, make_user
 
@@ -109,7 +109,14 @@ def test_demo_rows_read_back_as_the_orm_wrote_them_on_both_databases(any_app: Fl
     referrals = db.session.scalars(sa.select(Referral)).all()
     assert referrals
     assert {referral.state for referral in referrals} <= set(ReferralState)
-    assert all(r.created_at is not None and r.clock_generation == 0 for r in referrals)
+    assert all(r.created_at is not None for r in referrals)
+    # A UN referral sent is on its second clock (the submission's, then the government's).
+    from intake.services.un_steps import CLOCK_STEP
+
+    assert all(
+        r.clock_generation == (2 if r.kind in CLOCK_STEP and r.state != ReferralState.DRAFT else 0)
+        for r in referrals
+    )
 
 
 def test_demo_consent_is_recorded_as_the_intake_form_records_it(any_app: Flask) -> None:
@@ -127,3 +134,30 @@ def test_demo_consent_is_recorded_as_the_intake_form_records_it(any_app: Flask) 
         assert case.consent_given == (purposes >= set(consent.INTAKE_PURPOSES)), case.ref
         for referral in db.session.scalars(sa.select(Referral).where(Referral.case_id == case.id)):
             assert consent.allows_referral(case, referral.kind, referral.entry_id), case.ref
+
+
+def test_demo_un_referrals_carry_the_steps_that_start_their_clock(any_app: Flask) -> None:
+    """A demo UN referral sent weeks ago had no steps: its page said "nothing recorded yet"
+    and its date, 60 days from a communication never recorded, read as a check-in."""
+    make_org_key()
+    make_user(Role.CASEWORKER)
+    directory_service.import_shipped()
+    assert any_app.test_cli_runner().invoke(args=["demo", "--cases", "30"]).exit_code == 0
+    un_referrals = db.session.scalars(
+        sa.select(Referral).where(
+            Referral.kind.in_(list(un_steps.CLOCK_STEP)), Referral.state != ReferralState.DRAFT
+        )
+    ).all()
+    assert un_referrals
+    for referral in un_referrals:
+        steps = un_steps.steps_of(referral)
+        kinds = [step.kind for step in steps]
+        assert kinds[0] == UnStepKind.SUBMITTED, kinds
+        assert un_steps.CLOCK_STEP[referral.kind] in kinds, kinds
+        assert un_steps.clock_of(referral, steps) == "reply"
+        started = next(s for s in steps if s.kind == un_steps.CLOCK_STEP[referral.kind])
+        assert started.happened_at == referral.clock_started_at
+        assert referral.sent_at is not None
+        assert referral.sent_at <= referral.clock_started_at
+        if referral.kind != ReferralKind.WGAD_OPINION:
+            assert started.communication_type is not None
