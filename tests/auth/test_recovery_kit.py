@@ -80,12 +80,17 @@ def test_a_kit_counts_only_once_confirmed_and_then_quiets_the_warning(
     assert response.status_code == 201, response.data
     kit_id = json_of(response)["kit_id"]
     assert recovery.custody_at_risk()  # not confirmed yet: nobody may rely on it
-    assert b"data-custody-warning" in client.get("/admin/keys").data
+    keys_page = client.get("/admin/keys").get_data(as_text=True)
+    assert "data-custody-warning" in keys_page
+    # A rotation seals to it too (it may be confirmed later), and the list says it waits.
+    assert f"Recovery kit #{kit_id} (waiting for its confirmation)</li>" in keys_page
     assert post(client, f"/admin/keys/recovery-kit/{kit_id}/confirm", {}).status_code == 200
     assert not recovery.custody_at_risk()
     # The page recovery.js opens next says so (before, only the kit's date changed).
     kept = "The new recovery kit is kept."
-    assert kept in client.get("/admin/keys?kit=confirmed").get_data(as_text=True)
+    confirmed_page = client.get("/admin/keys?kit=confirmed").get_data(as_text=True)
+    assert kept in confirmed_page
+    assert f"Recovery kit #{kit_id}</li>" in confirmed_page
     page = client.get("/admin/users").data
     assert b"data-custody-warning" not in page
     assert kept.encode() not in page  # said once
