@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import traceback
 from base64 import b64encode
 from collections.abc import Iterable, Sequence
@@ -29,6 +30,7 @@ from flask_babel import get_locale, ngettext, refresh
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
@@ -261,6 +263,7 @@ def init_app(app: Flask) -> None:
         return error_response(500, _("Something went wrong on our side. Nothing was saved."))
 
     app.add_template_filter(as_lead, "as_lead")
+    app.add_template_filter(number_runs, "number_runs")
     # One clock for people (intake.clock): `{{ moment | when }}` on every staff page.
     app.add_template_filter(clock.time_tag, "when")
     app.add_template_filter(clock.local_text, "when_text")
@@ -286,3 +289,23 @@ def init_app(app: Flask) -> None:
             "triage_lines": triage_lines,
             "role_labels": labels.ROLE_LABELS,
         }
+
+
+# A run of digits that reads left to right whatever surrounds it: a phone number, a date.
+# In a right-to-left paragraph the bidi algorithm orders "+20 111 222 3333" as "3333 222 111
+# 20+". The same pattern as sealed.js's showText, which does this in the browser.
+NUMBER_RUN = re.compile(r"\+?\d[\d \u00a0().\-/]{4,}\d")
+
+
+def number_runs(text: object) -> Markup:
+    """``text`` escaped, each number run isolated left to right (``<bdi dir="ltr">``): what
+    someone wrote, shown without JavaScript as sealed.js shows it with."""
+    value = str(text)
+    parts: list[str] = []
+    last = 0
+    for match in NUMBER_RUN.finditer(value):
+        parts.append(str(escape(value[last : match.start()])))
+        parts.append(f'<bdi dir="ltr">{escape(match.group(0))}</bdi>')
+        last = match.end()
+    parts.append(str(escape(value[last:])))
+    return Markup("".join(parts))  # noqa: S704 (every part escaped above)

@@ -42,7 +42,10 @@
    * isolates it, so a bidi override inside cannot reorder the page around it.
    */
   function written(tag, className, content) {
-    const node = el(tag, className, content);
+    const node = el(tag, className);
+    if (content !== undefined && content !== null) {
+      window.Refuge.sealed.showText(node, content); // phone numbers as written, in any script
+    }
     node.setAttribute("dir", "auto");
     return node;
   }

@@ -138,8 +138,36 @@
     return { name: header.name, type: String(header.type || ""), bytes: rest.slice(0, size) };
   }
 
+  /* A run of digits that reads left to right whatever surrounds it: a phone number, a date
+   * ("+20 111 222 3333", "2026-12-04"). In a right-to-left paragraph the bidi algorithm
+   * orders such groups from right to left ("3333 222 111 20+"). */
+  const NUMBER_RUN = /\+?\d[\d \u00a0().\-/]{4,}\d/g;
+
+  /* Write opened text into `element` as text only, each number run isolated left to right
+   * (<bdi dir="ltr">), so that a phone number in an Arabic message reads as it was written. */
+  function showText(element, text) {
+    const value = String(text);
+    const parts = [];
+    let last = 0;
+    for (const match of value.matchAll(NUMBER_RUN)) {
+      if (match.index > last) {
+        parts.push(document.createTextNode(value.slice(last, match.index)));
+      }
+      const run = document.createElement("bdi");
+      run.dir = "ltr";
+      run.textContent = match[0];
+      parts.push(run);
+      last = match.index + match[0].length;
+    }
+    if (last < value.length) {
+      parts.push(document.createTextNode(value.slice(last)));
+    }
+    element.replaceChildren(...parts);
+  }
+
   window.Refuge = window.Refuge || {};
   window.Refuge.sealed = Object.freeze({
+    showText: showText,
     PAD_BLOCK: PAD_BLOCK,
     toBase64: toBase64,
     fromBase64: fromBase64,

@@ -24,7 +24,7 @@
     for (const el of list.querySelectorAll("[data-sealed-reply]")) {
       try {
         // Replies are sealed like every message: padded JSON {"body": …}.
-        el.textContent = sealed.openBody(el.dataset.sealedReply, keypair);
+        sealed.showText(el, sealed.openBody(el.dataset.sealedReply, keypair));
         el.classList.add("reply-opened");
       } catch (error) {
         el.textContent = list.dataset.cannotOpen;
@@ -70,7 +70,7 @@
     const body = document.createElement("p");
     body.className = "message-body reply-body reply-opened";
     body.setAttribute("dir", "auto"); // its own direction, as the page without JavaScript has it
-    body.textContent = text;
+    window.Refuge.sealed.showText(body, text);
     item.append(meta, body);
     list.appendChild(item);
     list.hidden = false;
