@@ -158,6 +158,9 @@ def index() -> str:
         referrals=rows,
         suggestions=suggestions,
         failed_reminders=delivery.failed_referral_ids(referral.id for referral in rows),
+        # A UN referral's date is a check with the mandate until the UN writes to the
+        # government (un_steps.clock_of): said beside it, as the referral page says it.
+        un_clocks=un_steps.clocks_of(rows),
         failed_reminder_count=delivery.failed_count(),
         processes=heartbeats.status(now),
         is_admin=current_user.role == Role.ADMIN,

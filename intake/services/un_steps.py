@@ -116,6 +116,24 @@ def government_clock_started(referral_id: sa.ColumnExpressionArgument[int]) -> s
     )
 
 
+def clocks_of(referrals_shown: Sequence[Referral]) -> dict[int, str]:
+    """:func:`clock_of` for a page of referrals, in one query: each UN referral's id and
+    "reply" or "follow_up" (others are left out)."""
+    un_ids = [referral.id for referral in referrals_shown if referral.kind in CLOCK_STEP]
+    if not un_ids:
+        return {}
+    replying = set(
+        db.session.scalars(
+            sa.select(Referral.id).where(
+                Referral.id.in_(un_ids), government_clock_started(Referral.id)
+            )
+        )
+    )
+    return {
+        referral_id: "reply" if referral_id in replying else "follow_up" for referral_id in un_ids
+    }
+
+
 def _first(steps: Sequence[UnStep], kind: UnStepKind) -> UnStep | None:
     return next((step for step in steps if step.kind == kind), None)
 

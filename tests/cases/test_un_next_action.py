@@ -88,3 +88,34 @@ def test_an_organisations_referral_keeps_its_plain_due_date(any_app: Flask) -> N
     assert "due " in page
     assert "mandate" not in page
     assert "government" not in page
+
+
+def test_the_referral_list_says_which_clock_a_un_date_is(any_app: Flask) -> None:
+    """In /referrals (list and timeline) the kind "urgent appeal (government reply: 60 days)"
+    stood beside a date that was the check with the mandate (a reviewer, 2026-12-04)."""
+    org = make_org_key()
+    make_entry("sr-hrd", name="SR on human rights defenders")
+    owner = give_key(make_user(Role.CASEWORKER), org)
+    case = make_case(org, status=CaseStatus.REFERRED, assignee_id=owner.id)
+    referral = referrals.create(
+        case.id, "sr-hrd", ReferralKind.SP_URGENT_APPEAL, owner, owner_id=owner.id
+    )
+    un_steps.record(referral.id, Step.SUBMITTED, owner, at=utcnow() - timedelta(days=10))
+    db.session.commit()
+    client = any_app.test_client()
+    sign_in(client, owner)
+    for view in ("view=all", "view=timeline"):
+        html = client.get(f"/referrals/?{view}").get_data(as_text=True)
+        assert 'data-un-clock="follow_up">check with the mandate<' in html, view
+    un_steps.record(
+        referral.id,
+        Step.COMMUNICATION_SENT,
+        owner,
+        at=utcnow() - timedelta(days=2),
+        fields=un_steps.StepFields(communication_type="urgent_appeal"),
+    )
+    db.session.commit()
+    for view in ("view=all", "view=timeline"):
+        html = client.get(f"/referrals/?{view}").get_data(as_text=True)
+        assert 'data-un-clock="reply">the government\'s reply<' in html, view
+        assert "check with the mandate" not in html
