@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -100,7 +100,7 @@ def next_action(case: Case, case_referrals: list[Referral]) -> NextAction | None
     if nearest is not None and nearest.referral is not None:
         clock = un_steps.clock_of(nearest.referral)
         if clock is not None:
-            nearest = NextAction(nearest.what, nearest.due_at, nearest.referral, clock)
+            nearest = replace(nearest, un_clock=clock)
     return nearest
 
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import CaseStatus, ReferralKind, Role
+from intake.models import Case, CaseStatus, Referral, ReferralKind, Role, User
 from intake.models import UnStepKind as Step
 from intake.services import referrals, un_steps
 from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
@@ -33,7 +33,8 @@ def _next_action_text(client: FlaskClient, ref: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
 
 
-def test_before_the_communication_the_date_is_a_check_with_the_mandate(any_app: Flask) -> None:
+def _un_referral(days_ago: int) -> tuple[User, Case, Referral]:
+    """A referred case with an urgent appeal submitted to the mandate ``days_ago`` days ago."""
     org = make_org_key()
     make_entry("sr-hrd", name="SR on human rights defenders")
     owner = give_key(make_user(Role.CASEWORKER), org)
@@ -41,9 +42,25 @@ def test_before_the_communication_the_date_is_a_check_with_the_mandate(any_app: 
     referral = referrals.create(
         case.id, "sr-hrd", ReferralKind.SP_URGENT_APPEAL, owner, owner_id=owner.id
     )
-    submitted = utcnow() - timedelta(days=70)
-    un_steps.record(referral.id, Step.SUBMITTED, owner, at=submitted)
+    un_steps.record(referral.id, Step.SUBMITTED, owner, at=utcnow() - timedelta(days=days_ago))
     db.session.commit()
+    return owner, case, referral
+
+
+def _communicated(referral: Referral, owner: User, days_ago: int) -> None:
+    """The mandate wrote to the government ``days_ago`` days ago: its clock starts."""
+    un_steps.record(
+        referral.id,
+        Step.COMMUNICATION_SENT,
+        owner,
+        at=utcnow() - timedelta(days=days_ago),
+        fields=un_steps.StepFields(communication_type="urgent_appeal"),
+    )
+    db.session.commit()
+
+
+def test_before_the_communication_the_date_is_a_check_with_the_mandate(any_app: Flask) -> None:
+    owner, case, referral = _un_referral(days_ago=70)
     client = any_app.test_client()
     sign_in(client, owner)
     # Submitted 70 days ago, nothing sent to the government: the 30-day check is overdue.
@@ -55,14 +72,7 @@ def test_before_the_communication_the_date_is_a_check_with_the_mandate(any_app: 
     assert "the government's reply due" not in page
 
     # The mandate wrote to the government 57 days ago: its 60 days end in three.
-    un_steps.record(
-        referral.id,
-        Step.COMMUNICATION_SENT,
-        owner,
-        at=utcnow() - timedelta(days=57),
-        fields=un_steps.StepFields(communication_type="urgent_appeal"),
-    )
-    db.session.commit()
+    _communicated(referral, owner, days_ago=57)
     row = _row_text(client, case.ref)
     assert "Reply due from the government — referral to SR on human rights defenders" in row
     assert "Check with the mandate" not in row
@@ -93,28 +103,13 @@ def test_an_organisations_referral_keeps_its_plain_due_date(any_app: Flask) -> N
 def test_the_referral_list_says_which_clock_a_un_date_is(any_app: Flask) -> None:
     """In /referrals (list and timeline) the kind "urgent appeal (government reply: 60 days)"
     stood beside a date that was the check with the mandate (a reviewer, 2026-12-04)."""
-    org = make_org_key()
-    make_entry("sr-hrd", name="SR on human rights defenders")
-    owner = give_key(make_user(Role.CASEWORKER), org)
-    case = make_case(org, status=CaseStatus.REFERRED, assignee_id=owner.id)
-    referral = referrals.create(
-        case.id, "sr-hrd", ReferralKind.SP_URGENT_APPEAL, owner, owner_id=owner.id
-    )
-    un_steps.record(referral.id, Step.SUBMITTED, owner, at=utcnow() - timedelta(days=10))
-    db.session.commit()
+    owner, _case, referral = _un_referral(days_ago=10)
     client = any_app.test_client()
     sign_in(client, owner)
     for view in ("view=all", "view=timeline"):
         html = client.get(f"/referrals/?{view}").get_data(as_text=True)
         assert 'data-un-clock="follow_up">check with the mandate<' in html, view
-    un_steps.record(
-        referral.id,
-        Step.COMMUNICATION_SENT,
-        owner,
-        at=utcnow() - timedelta(days=2),
-        fields=un_steps.StepFields(communication_type="urgent_appeal"),
-    )
-    db.session.commit()
+    _communicated(referral, owner, days_ago=2)
     for view in ("view=all", "view=timeline"):
         html = client.get(f"/referrals/?{view}").get_data(as_text=True)
         assert 'data-un-clock="reply">the government\'s reply<' in html, view

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from intake.extensions import db
 from intake.models import CaseMessage, MessageKind, Urgency
 from intake.services import submissions
 from intake.services.triage import Routing
-from intake.web import number_runs
+from intake.web import NUMBER_RUN, number_runs
 from tests.builders import make_org_key
 from tests.public.conftest import full_answers, phone_context
 
@@ -33,6 +34,15 @@ def test_number_runs_are_isolated_and_everything_is_escaped() -> None:
     assert "&lt;b&gt;" in shown
     assert "<b>" not in shown
     assert str(number_runs("رقم 12")) == "رقم 12"  # too short to be a number run
+
+
+def test_the_browser_isolates_the_same_runs_as_the_server() -> None:
+    """sealed.js's showText and the number_runs filter must agree: one pattern, written twice
+    only because one side is JavaScript."""
+    script = (Path(__file__).resolve().parents[2] / "intake/static/js/sealed.js").read_text()
+    found = re.search(r"const NUMBER_RUN = /(.*)/g;", script)
+    assert found is not None
+    assert found.group(1) == NUMBER_RUN.pattern
 
 
 @given(st.text(max_size=200))

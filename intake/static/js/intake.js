@@ -67,20 +67,23 @@
     return /[?？؟:：]$/.test(text) ? text : text + ":";
   }
 
-  function labelFor(name) {
-    const field = document.getElementById(name + "-field");
-    if (!field) {
-      return name;
-    }
+  /* The question a field (its ".field" wrapper) asks: its legend or label, without the
+   * "(required)" mark; "" when it has none. The review (steps.js) names answers by it too. */
+  function questionOf(field) {
     const label = field.querySelector("legend, label");
     if (!label) {
-      return name;
+      return "";
     }
     const copy = label.cloneNode(true);
     for (const mark of copy.querySelectorAll(".required-mark")) {
       mark.remove();
     }
     return copy.textContent.trim();
+  }
+
+  function labelFor(name) {
+    const field = document.getElementById(name + "-field");
+    return (field && questionOf(field)) || name;
   }
 
   function clearErrors() {
@@ -220,6 +223,7 @@
     }
     return true;
   }
+  window.Refuge.questionOf = questionOf;
   window.Refuge.missingIn = missingIn;
   window.Refuge.tooLongIn = tooLongIn;
   window.Refuge.checkStep = checkStep;

@@ -177,17 +177,13 @@
     return link;
   }
 
-  /* The question a field asks: its label or legend, without the "(required)" mark. */
+  /* The question a field asks (intake.js; its label's text if that did not load). */
   function questionOf(field) {
-    const heading = field.querySelector("legend") || field.querySelector("label:not(.inline-label)");
-    if (!heading) {
-      return "";
+    if (window.Refuge && window.Refuge.questionOf) {
+      return window.Refuge.questionOf(field);
     }
-    const copy = heading.cloneNode(true);
-    for (const mark of copy.querySelectorAll(".required-mark")) {
-      mark.remove();
-    }
-    return copy.textContent.trim();
+    const label = field.querySelector("legend, label");
+    return label ? label.textContent.trim() : "";
   }
 
   /* What was answered in a field, as the person would say it: the text typed, the chosen
