@@ -59,14 +59,20 @@ COLUMNS = (
 CASE_COLUMNS = ", ".join(f"c.{name.strip()}" for name in COLUMNS.split(","))
 # What else a row shows: its next action (the referral with the nearest running clock, and
 # that entry's names) and who holds it.
+# (For a UN referral, whether its clock is the government's: a step that starts it exists.)
 SHOWN = (
-    "FROM cases c LEFT JOIN LATERAL (SELECT r.kind, r.state, r.due_at, r.entry_id "
+    "FROM cases c LEFT JOIN LATERAL (SELECT r.kind, r.state, r.due_at, r.entry_id, "
+    "(SELECT true FROM un_steps s WHERE s.referral_id = r.id "
+    "AND s.kind IN ('communication_sent', 'opinion_transmitted') LIMIT 1) AS government "
     "FROM referrals r WHERE r.case_id = c.id AND r.state IN ('draft', 'sent', 'acknowledged') "
     "AND r.due_at IS NOT NULL ORDER BY r.due_at, r.id LIMIT 1) clock ON true "
     "LEFT JOIN directory_entries e ON e.id = clock.entry_id "
     "LEFT JOIN users u ON u.id = c.assignee_id"
 )
-SHOWN_COLUMNS = f"{CASE_COLUMNS}, clock.kind, clock.state, clock.due_at, e.name, e.name_zh, u.email"
+SHOWN_COLUMNS = (
+    f"{CASE_COLUMNS}, clock.kind, clock.state, clock.due_at, e.name, e.name_zh, u.email, "
+    "clock.government"
+)
 OPEN = "c.status <> 'closed'"
 PRIORITY = "ORDER BY c.urgency_rank, c.attention_at NULLS LAST, c.received_at, c.id LIMIT 25"
 DEADLINE = "ORDER BY c.attention_at NULLS LAST, c.received_at, c.id LIMIT 25"
@@ -227,7 +233,8 @@ def scenarios(caseworker_id: int, ref_part: str) -> list[tuple[str, str, str, di
 BARE_PAGE = """<!doctype html><title>Cases</title><table>
 {%- for row in rows %}<tr><th><a href="/cases/{{ row.ref }}">{{ row.ref }}</a></th>
 <td>{{ row.urgency }}</td><td>{{ row.status }}</td><td>{{ row.name }} {{ row.name_zh or '' }}</td>
-<td>{{ row.kind or '' }} {{ row.due_at or '—' }}</td><td>{{ row.country or '' }}</td>
+<td>{{ row.kind or '' }} {{ row.due_at or '—' }}{{ ' (government)' if row.government else '' }}</td>
+<td>{{ row.country or '' }}</td>
 <td>{{ row.email or '' }}</td></tr>
 {%- endfor %}</table>"""
 
@@ -337,6 +344,7 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
             page = queue_service.queue(filters, viewer)
             service_refs = [row.case.ref for row in page.rows]
             service_due = [row.next_action.due for row in page.rows]
+            service_government = [row.next_action.what == "government_reply" for row in page.rows]
         db.session.remove()
         bare_refs = [row[1] for row in bare_rows]
         assert bare_refs == service_refs, (name, bare_refs[:3], service_refs[:3])
@@ -353,10 +361,14 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
         assert bare_refs, f"{name}: no rows (the scenario measures nothing)"
         # Same clocks: where the page says a referral is next, it is the bare one's, by entry.
         columns = len(CASE_COLUMNS.split(","))
-        for bare_row, due in zip(bare_rows, service_due, strict=True):
+        for bare_row, due, government in zip(
+            bare_rows, service_due, service_government, strict=True
+        ):
             clock_due, entry_name = bare_row[columns + 2], bare_row[columns + 3]
             if due is not None and due == clock_due:
                 assert html_text.escape(entry_name, quote=False) in html, (name, entry_name)
+                # Same UN clock: the government's reply on the page where a step started it.
+                assert government == bool(bare_row[columns + 7]), (name, bare_row[1])
         for _ in range(WARM_UP):
             view(url)
             bare()

@@ -103,16 +103,26 @@ def clock_of(referral: Referral, steps: Sequence[UnStep] | None = None) -> str |
     return "reply" if started else "follow_up"
 
 
-def government_clock_started(referral_id: sa.ColumnExpressionArgument[int]) -> sa.Exists:
+def government_clock_started(
+    referral_id: sa.ColumnExpressionArgument[int],
+) -> sa.ColumnElement[bool]:
     """SQL: the referral ``referral_id`` has the step that starts the government's clock (the
-    queue reads it per row, as :func:`clock_of` per referral)."""
+    queue reads it per row, as :func:`clock_of` per referral).
+
+    A scalar subquery with LIMIT 1, not EXISTS: PostgreSQL may run an EXISTS in a select list
+    as one hashed scan of every matching step, chosen by the rows the list could hold (all
+    open cases) rather than the page's 25; at 100,000 demo cases that scan was half the
+    queue's first page (issue 14). A scalar subquery is looked up per row, by
+    ``ix_un_steps_referral_happened``."""
     return (
         sa.select(UnStep.id)
         .where(
             UnStep.referral_id == referral_id,
             UnStep.kind.in_(sorted(set(CLOCK_STEP.values()))),
         )
-        .exists()
+        .limit(1)
+        .scalar_subquery()
+        .is_not(None)
     )
 
 
