@@ -455,7 +455,7 @@ VIEWS = ("action", "overdue", "due_soon", "awaiting", "timeline", "all")
 
 def listing(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Select[tuple[Referral]]:
     """The referrals of a /referrals view, nearest deadline first (a query to paginate)."""
-    query = sa.select(Referral).join(Case, Case.id == Referral.case_id)
+    query = sa.select(Referral)
     awaiting = Referral.state.in_(AWAITING)
     match filters.view:
         case "overdue":
@@ -481,14 +481,18 @@ def listing(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Selec
         query = query.where(Referral.owner_id == filters.owner)
     if filters.q:
         pattern = "%" + like_escape(filters.q.upper()) + "%"
-        query = query.where(Case.ref.ilike(pattern, escape="\\"))
+        # Joined only to search: every referral has its case, so the join changes nothing
+        # else, and it made the page's count hash all 100,000 cases (issue 14).
+        query = query.join(Case, Case.id == Referral.case_id).where(
+            Case.ref.ilike(pattern, escape="\\")
+        )
     # What each row shows of its case, entry and owner comes with the page: loaded one row at
     # a time from the template, they were three statements per row.
     return query.options(
         selectinload(Referral.case),
         selectinload(Referral.entry),
         selectinload(Referral.owner),
-    ).order_by(Referral.due_at.is_(None), Referral.due_at, Referral.id)
+    ).order_by(Referral.due_at.asc().nulls_last(), Referral.id)  # ix_referrals_awaiting_due
 
 
 def get(referral_id: int) -> Referral | None:
