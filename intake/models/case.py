@@ -47,6 +47,8 @@ class Case(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         sa.Index("ix_cases_status_urgency", "status", "urgency"),
         sa.Index("ix_cases_received_at", "received_at"),
+        # The country filter, and the queue sorted by country in its order (migration 0030).
+        sa.Index("ix_cases_country_received", "country", "received_at", "id"),
         # The queue's two deadline sorts, in their order: by attention_at, the deadline a
         # caseworker must meet next (a new case's first response included), not next_due.
         _open_cases_index(
@@ -94,7 +96,7 @@ class Case(db.Model):  # type: ignore[name-defined]
     urgency: Mapped[Urgency] = mapped_column(enum_column(Urgency))
     threats: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     profiles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
-    country: Mapped[str | None] = mapped_column(sa.String(2), index=True)
+    country: Mapped[str | None] = mapped_column(sa.String(2))  # ix_cases_country_received
     languages: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     # Derived, kept for routing lists and the report: consent to share with an organisation is
     # on record and not withdrawn. Only intake.services.consent writes it (one definition).

@@ -308,7 +308,8 @@ def _sort_columns(sort: str) -> list[Any]:
     if sort == "ref":
         return [Case.ref.asc()]
     if sort == "country":
-        return [Case.country.is_(None), Case.country.asc(), Case.received_at.asc(), Case.id]
+        # As ix_cases_country_received reads them (NULLs last, as the cases without one).
+        return [Case.country.asc().nulls_last(), Case.received_at.asc(), Case.id.asc()]
     if sort == "status":
         rank = sa.case(
             {status.value: rank for rank, status in enumerate(CaseStatus)},
