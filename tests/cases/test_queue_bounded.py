@@ -381,29 +381,45 @@ def test_sorted_by_country_cases_without_one_come_last_then_oldest_first(any_app
     assert refs_in(html) == ["RF-C005", "RF-C002", "RF-C003", "RF-C001", "RF-C004", "RF-C000"]
 
 
-@pytest.mark.parametrize("view", ["open", "all", "action"])
-def test_a_page_sorted_by_country_is_read_off_the_country_index(pg_app: Flask, view: str) -> None:
-    """At 100,000 demo cases the country sort read and sorted every case (~220 ms a page)."""
+SORTS_BY_INDEX = ("priority", "deadline", "received_desc", "received_asc", "updated_desc", "ref")
+
+
+@pytest.mark.parametrize("view", ["action", "open", "mine", "closed", "all"])
+@pytest.mark.parametrize("sort", [*SORTS_BY_INDEX, "country"])
+def test_a_page_in_any_sort_but_status_is_read_off_an_index_in_its_order(
+    pg_app: Flask, view: str, sort: str
+) -> None:
+    """At 100,000 demo cases, sorting by country on any tab, or anything on "All", or by
+    "Recently updated", read and sorted every case: 90-260 ms a page. Each is now read off an
+    index in its order (PostgreSQL's plan with sorts off still shows a sort where no index can
+    give the order). The status sort still sorts (its order is the workflow's, not a column's)."""
     captured: list[tuple[str, Any]] = []
 
-    def keep(*args: Any) -> None:
-        if "ORDER BY cases.country" in str(args[2]):
+    def keep(*args: Any) -> None:  # what orders cases: the page, or its ids, and the counts
+        if "ORDER BY cases." in str(args[2]):
             captured.append((str(args[2]), args[3]))
 
     client = pg_app.test_client()
-    sign_in(client, Role.CASEWORKER)
+    me = sign_in(client, Role.CASEWORKER)
+    org = make_org_key()
+    open_cases(org, 2, status=CaseStatus.NEW, assignee_id=me.id)
+    open_cases(org, 2, start=2, status=CaseStatus.CLOSED, assignee_id=me.id)
     sa.event.listen(db.engine, "before_cursor_execute", keep)
     try:
-        assert client.get(f"/cases/?view={view}&sort=country").status_code == 200
+        assert client.get(f"/cases/?view={view}&sort={sort}").status_code == 200
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", keep)
-    assert captured
-    statement, parameters = captured[0]
+    assert any(f"ORDER BY {_order_sql(sort)}" in statement for statement, _ in captured)
     connection = db.session.connection()
     connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
     connection.exec_driver_sql("SET LOCAL enable_sort = off")
-    plan = "\n".join(
-        row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters)
-    )
-    assert "ix_cases_country_received" in plan, plan
-    assert "Sort" not in plan, plan
+    for statement, parameters in captured:
+        explained = connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+        plan = "\n".join(row[0] for row in explained)
+        assert not re.search(r"Sort Key: cases(_\d+)?\.", plan), plan  # (aliases: cases_11)
+        assert "Seq Scan on cases" not in plan, plan
+
+
+def _order_sql(sort: str) -> str:
+    """The first column of a sort's ORDER BY as PostgreSQL is sent it."""
+    return str(queue_service._order(sort)[0].compile(db.engine)).split(" ")[0]
