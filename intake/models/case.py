@@ -36,6 +36,15 @@ _OPEN = sa.text("status <> 'closed'")
 _CLOSED_UNREAD = sa.text("status = 'closed' AND unread_follow_up_at IS NOT NULL")
 
 
+# A case's status in the workflow's order (new, assessing, referred, monitoring, closed), as
+# SQL: the queue's Status sort reads a column computed from it by the database (migration 0032).
+STATUS_RANK_SQL = (
+    "CASE status "
+    + " ".join(f"WHEN '{status.value}' THEN {rank}" for rank, status in enumerate(CaseStatus))
+    + f" ELSE {len(CaseStatus)} END"
+)
+
+
 def _open_cases_index(name: str, *columns: str) -> sa.Index:
     """An index over open cases only: the queue's views and sorts (closed cases are few
     screens, and never the ones a caseworker is waiting on)."""
@@ -46,6 +55,8 @@ class Case(db.Model):  # type: ignore[name-defined]
     __tablename__ = "cases"
     __table_args__ = (
         sa.Index("ix_cases_status_urgency", "status", "urgency"),
+        # The Status sort, in its order (migration 0032).
+        sa.Index("ix_cases_status_rank", "status_rank", "received_at", "id"),
         # Newest or oldest first, in the sorts' order (id breaks ties; migration 0031).
         sa.Index("ix_cases_received", "received_at", "id"),
         # The country filter, and the queue sorted by country in its order (migration 0030).
@@ -131,6 +142,10 @@ class Case(db.Model):  # type: ignore[name-defined]
     # What the queue sorts and filters on, stored so that its views are index scans. Kept by
     # intake.models.queue_state in the flush that changes the case or its referrals.
     urgency_rank: Mapped[int] = mapped_column(sa.SmallInteger)
+    # Computed by the database from ``status`` (STATUS_RANK_SQL): never written by us.
+    status_rank: Mapped[int] = mapped_column(
+        sa.SmallInteger, sa.Computed(STATUS_RANK_SQL, persisted=True)
+    )
     # received_at + FIRST_RESPONSE[urgency]; counts only while the case is new.
     first_response_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The nearest due date of the case's referrals whose clock runs (AWAITING states).

@@ -310,13 +310,8 @@ def _sort_columns(sort: str) -> list[Any]:
     if sort == "country":
         # As ix_cases_country_received reads them (NULLs last, as the cases without one).
         return [Case.country.asc().nulls_last(), Case.received_at.asc(), Case.id.asc()]
-    if sort == "status":
-        rank = sa.case(
-            {status.value: rank for rank, status in enumerate(CaseStatus)},
-            value=sa.cast(Case.status, sa.String),
-            else_=len(CaseStatus),
-        )
-        return [rank, Case.received_at.asc(), Case.id]
+    if sort == "status":  # the workflow's order, computed by the database (ix_cases_status_rank)
+        return [Case.status_rank.asc(), Case.received_at.asc(), Case.id.asc()]
     # By attention_at, the deadline the Due column shows: a new case's first response as well
     # as its referrals' clocks (next_due alone put a new Immediate request after cases due next
     # year). Both as the partial indexes ix_cases_open_deadline / ix_cases_open_priority (and
