@@ -53,3 +53,22 @@ def test_a_count_filled_in_by_the_browser_has_no_word_that_agrees_with_it(langua
     for msgid in COUNT_FILLED_IN_THE_BROWSER:
         text = str(catalogue[msgid].string)
         assert text.rstrip().endswith("{count}"), (language, text)
+
+
+@pytest.mark.parametrize("language", ["zh_Hant", "zh_Hans"])
+def test_sealed_to_a_key_is_one_word_in_chinese(language: str) -> None:
+    """ "Sealed to a key" (encrypted for it) is 加密 on every page: the key rotation's pages said
+    封存, "archived", of the very same thing."""
+    sealed_to = []
+    for path in sorted(ROOT.glob(f"**/translations/{language}/LC_MESSAGES/messages.po")):
+        with path.open("rb") as source:
+            for message in read_po(source):
+                msgid = message.id if isinstance(message.id, str) else message.id[0]
+                if "sealed to" in msgid and message.string:
+                    strings = (
+                        message.string if isinstance(message.string, tuple) else (message.string,)
+                    )
+                    sealed_to.append((msgid, " ".join(map(str, strings))))
+    assert sum("加密" in text for _msgid, text in sealed_to) >= 5  # (one paraphrases it)
+    wrong = [(msgid, text) for msgid, text in sealed_to if "封存" in text]
+    assert not wrong, wrong
