@@ -18,6 +18,7 @@ from intake.models.enums import (
 )
 from intake.models.referral import (
     AWAITING,
+    NEAREST_DEADLINE_FIRST,
     CommunicationType,
     OutboxStatus,
     Referral,
@@ -37,6 +38,7 @@ from intake.models.user import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, User
 
 __all__ = [
     "AWAITING",
+    "NEAREST_DEADLINE_FIRST",
     "AuditChainHead",
     "AuditEvent",
     "Case",

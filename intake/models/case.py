@@ -46,8 +46,8 @@ STATUS_RANK_SQL = (
 
 
 def _open_cases_index(name: str, *columns: str) -> sa.Index:
-    """An index over open cases only: the queue's views and sorts (closed cases are few
-    screens, and never the ones a caseworker is waiting on)."""
+    """An index over open cases only: the open tabs' pages and their bounded counts, which
+    then never step over closed cases (the "All" tab reads full indexes in the same orders)."""
     return sa.Index(name, *columns, postgresql_where=_OPEN, sqlite_where=_OPEN)
 
 
@@ -142,7 +142,9 @@ class Case(db.Model):  # type: ignore[name-defined]
     # What the queue sorts and filters on, stored so that its views are index scans. Kept by
     # intake.models.queue_state in the flush that changes the case or its referrals.
     urgency_rank: Mapped[int] = mapped_column(sa.SmallInteger)
-    # Computed by the database from ``status`` (STATUS_RANK_SQL): never written by us.
+    # Computed by the database from ``status`` (STATUS_RANK_SQL): never written by us. A later
+    # migration that rebuilds this table on SQLite (a batch "move and copy") must drop this
+    # column and its index first and add them back after: the copy cannot write it.
     status_rank: Mapped[int] = mapped_column(
         sa.SmallInteger, sa.Computed(STATUS_RANK_SQL, persisted=True)
     )

@@ -27,6 +27,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import (
     AWAITING,
+    NEAREST_DEADLINE_FIRST,
     Case,
     CaseAttachment,
     CaseMessage,
@@ -467,9 +468,7 @@ def referrals_for(case: Case) -> list[Referral]:
     """The case's referrals, nearest deadline first."""
     return list(
         db.session.scalars(
-            sa.select(Referral)
-            .where(Referral.case_id == case.id)
-            .order_by(Referral.due_at.is_(None), Referral.due_at, Referral.id)
+            sa.select(Referral).where(Referral.case_id == case.id).order_by(*NEAREST_DEADLINE_FIRST)
         )
     )
 

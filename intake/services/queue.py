@@ -314,9 +314,9 @@ def _sort_columns(sort: str) -> list[Any]:
         return [Case.status_rank.asc(), Case.received_at.asc(), Case.id.asc()]
     # By attention_at, the deadline the Due column shows: a new case's first response as well
     # as its referrals' clocks (next_due alone put a new Immediate request after cases due next
-    # year). Both as the partial indexes ix_cases_open_deadline / ix_cases_open_priority (and
-    # ix_cases_open_assignee) read them: PostgreSQL puts NULLs last in ascending order; SQLite
-    # is told to.
+    # year). Both as the indexes read them (ix_cases_open_deadline / ix_cases_open_priority and
+    # ix_cases_open_assignee for open tabs, ix_cases_deadline / ix_cases_priority for "All"):
+    # PostgreSQL puts NULLs last in ascending order; SQLite is told to.
     if sort == "deadline":
         return [Case.attention_at.asc().nulls_last(), Case.received_at.asc(), Case.id.asc()]
     return [

@@ -22,6 +22,7 @@ from intake.db import like_escape, utcnow
 from intake.extensions import db
 from intake.models import (
     AWAITING,
+    NEAREST_DEADLINE_FIRST,
     Case,
     DirectoryEntry,
     Referral,
@@ -492,7 +493,7 @@ def listing(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Selec
         selectinload(Referral.case),
         selectinload(Referral.entry),
         selectinload(Referral.owner),
-    ).order_by(Referral.due_at.asc().nulls_last(), Referral.id)  # ix_referrals_awaiting_due
+    ).order_by(*NEAREST_DEADLINE_FIRST)
 
 
 def get(referral_id: int) -> Referral | None:

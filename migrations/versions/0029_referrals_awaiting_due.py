@@ -2,9 +2,8 @@
 
 The list's views (action, overdue, due soon, awaiting, timeline) hold the running referrals
 (draft, sent, acknowledged) nearest deadline first. At 100,000 demo cases (157,000 referrals)
-each page sorted all 81,000 running referrals on disk (~100 ms) and the overview counted them
-by a sequential scan. This partial index holds them in the list's order (due date, nulls
-last, then id), with the state carried for the counts.
+each page sorted all 81,000 running referrals on disk (~100 ms). This partial index holds them
+in the list's order (due date, nulls last, then id).
 
 Revision ID: 0029
 Revises: 0028
@@ -28,7 +27,7 @@ def upgrade():
     with op.batch_alter_table('referrals', schema=None) as batch_op:
         batch_op.create_index(
             'ix_referrals_awaiting_due', ['due_at', 'id'], unique=False,
-            postgresql_where=AWAITING, sqlite_where=AWAITING, postgresql_include=['state'],
+            postgresql_where=AWAITING, sqlite_where=AWAITING,
         )
 
 

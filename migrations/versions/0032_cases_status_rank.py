@@ -6,6 +6,9 @@ not by the status's name: a CASE expression, which sorted every case per page (~
 status (a generated column: nothing writes it, nothing can let it drift), indexed in the
 sort's order.
 
+A later migration that rebuilds cases on SQLite (batch "move and copy") must drop status_rank
+and ix_cases_status_rank first and add them back after: Alembic's copy would write the column.
+
 Revision ID: 0032
 Revises: 0031
 Create Date: 2026-12-05 22:10:00.000000
@@ -31,7 +34,7 @@ STATUS_RANK_SQL = (
 def _column():
     return sa.Column(
         'status_rank', sa.SmallInteger(), sa.Computed(STATUS_RANK_SQL, persisted=True),
-        nullable=True,
+        nullable=False,
     )
 
 
