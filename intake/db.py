@@ -70,6 +70,12 @@ def _sqlite_for_several_processes(dbapi_connection: Any, record: ConnectionPoolE
         cursor.close()
 
 
+def partial_index(name: str, *columns: str, where: str) -> sa.Index:
+    """An index over the rows that meet ``where`` (SQL), on PostgreSQL and SQLite alike."""
+    predicate = sa.text(where)
+    return sa.Index(name, *columns, postgresql_where=predicate, sqlite_where=predicate)
+
+
 def like_escape(text: str) -> str:
     """``text`` matched literally inside a LIKE pattern (used with ``escape="\\"``)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

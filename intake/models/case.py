@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from intake.db import UTCDateTime, utcnow
+from intake.db import UTCDateTime, partial_index, utcnow
 from intake.extensions import db
 from intake.models.enums import (
     CaseStatus,
@@ -30,10 +30,10 @@ FIRST_RESPONSE = {
 }
 URGENCY_ORDER = (Urgency.IMMEDIATE, Urgency.DAYS, Urgency.WEEKS, Urgency.NOT_URGENT)
 
-_OPEN = sa.text("status <> 'closed'")
+_OPEN = "status <> 'closed'"
 
 
-_CLOSED_UNREAD = sa.text("status = 'closed' AND unread_follow_up_at IS NOT NULL")
+_CLOSED_UNREAD = "status = 'closed' AND unread_follow_up_at IS NOT NULL"
 
 
 # A case's status in the workflow's order (new, assessing, referred, monitoring, closed), as
@@ -48,7 +48,7 @@ STATUS_RANK_SQL = (
 def _open_cases_index(name: str, *columns: str) -> sa.Index:
     """An index over open cases only: the open tabs' pages and their bounded counts, which
     then never step over closed cases (the "All" tab reads full indexes in the same orders)."""
-    return sa.Index(name, *columns, postgresql_where=_OPEN, sqlite_where=_OPEN)
+    return partial_index(name, *columns, where=_OPEN)
 
 
 class Case(db.Model):  # type: ignore[name-defined]
@@ -84,12 +84,7 @@ class Case(db.Model):  # type: ignore[name-defined]
         ),
         # Closed cases whose submitter wrote again, unread: few rows, counted on every queue
         # page for its notice (migration 0028); the open ones are in "Action needed".
-        sa.Index(
-            "ix_cases_closed_unread",
-            "id",
-            postgresql_where=_CLOSED_UNREAD,
-            sqlite_where=_CLOSED_UNREAD,
-        ),
+        partial_index("ix_cases_closed_unread", "id", where=_CLOSED_UNREAD),
         # The tab counts read this index only (PostgreSQL: an index-only scan).
         sa.Index("ix_cases_queue_counts", "status", "assignee_id", "attention_at", "next_due"),
         # "Part of a reference": trigrams on PostgreSQL (SQLite scans, which is fine there).

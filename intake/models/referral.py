@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from intake.db import UTCDateTime, utcnow
+from intake.db import UTCDateTime, partial_index, utcnow
 from intake.extensions import db
 from intake.models.enums import enum_column
 
@@ -55,13 +55,7 @@ class Referral(db.Model):  # type: ignore[name-defined]
         sa.Index("ix_referrals_state_due_at", "state", "due_at"),
         # /referrals: the running referrals in the list's order (NEAREST_DEADLINE_FIRST), so a
         # page is read off the index rather than sorting every open referral (migration 0029).
-        sa.Index(
-            "ix_referrals_awaiting_due",
-            "due_at",
-            "id",
-            postgresql_where=sa.text(AWAITING_SQL),
-            sqlite_where=sa.text(AWAITING_SQL),
-        ),
+        partial_index("ix_referrals_awaiting_due", "due_at", "id", where=AWAITING_SQL),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -127,21 +121,9 @@ class ReminderOutbox(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         # What is queued, claimed, retried and counted: e-mails only (migration 0023). A scan
         # writes thousands of batched items, which this index would only slow down.
-        sa.Index(
-            "ix_reminder_outbox_status_queued",
-            "status",
-            "queued_at",
-            postgresql_where=sa.text(_AN_EMAIL),
-            sqlite_where=sa.text(_AN_EMAIL),
-        ),
+        partial_index("ix_reminder_outbox_status_queued", "status", "queued_at", where=_AN_EMAIL),
         # What each scan gathers into batches (migration 0019).
-        sa.Index(
-            "ix_reminder_outbox_ungathered",
-            "recipient_id",
-            "id",
-            postgresql_where=sa.text(_UNGATHERED),
-            sqlite_where=sa.text(_UNGATHERED),
-        ),
+        partial_index("ix_reminder_outbox_ungathered", "recipient_id", "id", where=_UNGATHERED),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
