@@ -35,7 +35,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
 from intake import clock, labels, vocab
-from intake.i18n import LANGUAGE_NAMES, normalise_locale, offered_languages, text_direction
+from intake.i18n import (
+    LANGUAGE_NAMES,
+    is_staff_page,
+    normalise_locale,
+    offered_languages,
+    text_direction,
+)
 from intake.services.triage_phrases import lines as triage_lines
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -282,6 +288,7 @@ def init_app(app: Flask) -> None:
             "entry_name": vocab.entry_name,
             "entry_description": vocab.entry_description,
             "current_locale": locale,
+            "staff_page": is_staff_page(),
             "text_direction": text_direction(locale),
             "language_names": {code: LANGUAGE_NAMES[code] for code in offered_languages()},
             "all_language_names": LANGUAGE_NAMES,

@@ -71,3 +71,20 @@ def test_directory_entries_show_their_chinese_name_in_the_readers_script(
     assert "國際特赦組織" in traditional
     english = client.get("/directory/?lang=en").text
     assert "Amnesty International" in english
+
+
+@pytest.mark.parametrize("locale", ["zh_Hans", "zh_Hant"])
+def test_staff_pages_say_you_as_to_a_colleague_and_the_public_form_as_to_a_defender(
+    app: Flask, client: FlaskClient, admin_with_a_case: str, locale: str
+) -> None:
+    """Staff Chinese says 你, the public pages 您: the footer on every page, written once for
+    both, said 您 to caseworkers too."""
+    polite = "您"
+    client.get(f"/cases/?lang={locale}")
+    for path in (*STAFF_PAGES, f"/cases/{admin_with_a_case}"):
+        footer = client.get(path).text.split('<footer class="site-footer">')[1]
+        assert "Refuge" in footer, path
+        assert polite not in footer, path
+        assert "你" in footer, path
+    public = app.test_client().get(f"/request?lang={locale}").text
+    assert polite in public.split('<footer class="site-footer">')[1]
