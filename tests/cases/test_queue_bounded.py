@@ -51,11 +51,14 @@ def open_cases(org: OrgKeyPair, count: int, start: int = 0, **fields: Any) -> No
 
 
 @contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
+def statements(app: Flask, sent: list[tuple[str, Any]] | None = None) -> Iterator[list[str]]:
+    """The SQL of each statement run meanwhile; ``sent`` also gets each with its parameters."""
     seen: list[str] = []
 
-    def count(*args: object) -> None:
+    def count(*args: Any) -> None:
         seen.append(str(args[2]))
+        if sent is not None:
+            sent.append((str(args[2]), args[3]))
 
     engine = db.engine
     sa.event.listen(engine, "before_cursor_execute", count)
@@ -63,6 +66,12 @@ def statements(app: Flask) -> Iterator[list[str]]:
         yield seen
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def plan_of(statement: str, parameters: Any) -> str:
+    """PostgreSQL's plan for a statement as the app sent it."""
+    explained = db.session.connection().exec_driver_sql("EXPLAIN " + statement, parameters)
+    return "\n".join(row[0] for row in explained)
 
 
 def test_tab_counts_match_a_direct_count_below_the_cap(any_app: Flask) -> None:
@@ -329,7 +338,7 @@ def test_the_page_reads_each_rows_un_clock_by_index_not_by_scanning_every_step(
     from intake.services import directory
 
     directory.import_shipped()
-    org = make_org_key()
+    make_org_key()
     client = pg_app.test_client()
     sign_in(client, Role.CASEWORKER)
     db.session.commit()
@@ -338,28 +347,17 @@ def test_the_page_reads_each_rows_un_clock_by_index_not_by_scanning_every_step(
     with db.engine.connect() as connection:
         connection.exec_driver_sql("ANALYZE")
     client.get("/cases/")  # warm: the session row, the time zone, the key
-    captured: list[tuple[str, Any]] = []
-
-    def keep(*args: Any) -> None:
-        if "un_steps" in str(args[2]):
-            captured.append((str(args[2]), args[3]))
-
-    sa.event.listen(db.engine, "before_cursor_execute", keep)
-    try:
+    sent: list[tuple[str, Any]] = []
+    with statements(pg_app, sent):
         for query in ("", "view=open", "view=mine"):
             assert client.get(f"/cases/?{query}").status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", keep)
-    assert len(captured) == 3
-    for statement, parameters in captured:
-        plan = "\n".join(
-            row[0]
-            for row in db.session.connection().exec_driver_sql("EXPLAIN " + statement, parameters)
-        )
+    reading_steps = [(sql, parameters) for sql, parameters in sent if "un_steps" in sql]
+    assert len(reading_steps) == 3
+    for statement, parameters in reading_steps:
+        plan = plan_of(statement, parameters)
         assert "un_steps" in plan, plan
         assert "Seq Scan on un_steps" not in plan, plan
         assert "hashed SubPlan" not in plan, plan
-    assert org.key.id
 
 
 def test_sorted_by_country_cases_without_one_come_last_then_oldest_first(any_app: Flask) -> None:
@@ -393,29 +391,22 @@ def test_a_page_in_any_sort_is_read_off_an_index_in_its_order(
     or by "Recently updated", read and sorted every case: 90-260 ms a page. Each is now read
     off an index in its order (PostgreSQL's plan with sorts off still shows a sort where no
     index can give the order)."""
-    captured: list[tuple[str, Any]] = []
-
-    def keep(*args: Any) -> None:  # what orders cases: the page, or its ids, and the counts
-        if "ORDER BY cases." in str(args[2]):
-            captured.append((str(args[2]), args[3]))
-
     client = pg_app.test_client()
     me = sign_in(client, Role.CASEWORKER)
     org = make_org_key()
     open_cases(org, 2, status=CaseStatus.NEW, assignee_id=me.id)
     open_cases(org, 2, start=2, status=CaseStatus.CLOSED, assignee_id=me.id)
-    sa.event.listen(db.engine, "before_cursor_execute", keep)
-    try:
+    sent: list[tuple[str, Any]] = []
+    with statements(pg_app, sent):
         assert client.get(f"/cases/?view={view}&sort={sort}").status_code == 200
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", keep)
-    assert any(f"ORDER BY {_order_sql(sort)}" in statement for statement, _ in captured)
+    # What orders cases: the page, or its ids, and the counts.
+    ordering = [(sql, parameters) for sql, parameters in sent if "ORDER BY cases." in sql]
+    assert any(f"ORDER BY {_order_sql(sort)}" in statement for statement, _ in ordering)
     connection = db.session.connection()
     connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
     connection.exec_driver_sql("SET LOCAL enable_sort = off")
-    for statement, parameters in captured:
-        explained = connection.exec_driver_sql("EXPLAIN " + statement, parameters)
-        plan = "\n".join(row[0] for row in explained)
+    for statement, parameters in ordering:
+        plan = plan_of(statement, parameters)
         # Any sort but the nearest-referral subquery's (on referral columns): expression keys
         # print in parentheses, "Sort Key: ((country IS NULL)), ...".
         sorts = [line for line in plan.splitlines() if "Sort Key:" in line]
@@ -454,14 +445,8 @@ def test_sorted_by_status_cases_follow_the_workflow_as_their_status_changes(
     db.session.commit()
     listed = refs_in(client.get("/cases/?view=all&sort=status").get_data(as_text=True))
     assert listed == ["RF-S002", "RF-S003", "RF-S000", "RF-S001"]
-    assert [
-        case.status_rank for case in db.session.scalars(sa.select(Case).order_by(Case.ref))
-    ] == [
-        3,
-        4,
-        1,
-        2,
-    ]
+    ranks = [case.status_rank for case in db.session.scalars(sa.select(Case).order_by(Case.ref))]
+    assert ranks == [3, 4, 1, 2]
 
 
 def test_the_status_rank_the_models_compute_is_the_one_the_migrations_store() -> None:
