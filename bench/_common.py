@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+# Where every script writes its figures; BENCH_RESULTS elsewhere (the smoke test of the
+# scripts, tests/test_bench_scripts.py, keeps its tiny runs out of the real results).
+RESULTS = Path(os.environ.get("BENCH_RESULTS") or ROOT / "bench" / "results")
 sys.path.insert(0, str(ROOT))
 
 BENCH_DATABASE_URL = os.environ.get(
@@ -70,5 +72,6 @@ def write_results(name: str, payload: dict[str, Any]) -> Path:
     }
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"results written to {path.relative_to(ROOT)}")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    print(f"results written to {shown}")
     return path

@@ -16,6 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import RESULTS as RESULTS_DIRECTORY  # noqa: E402
+
 from intake import create_app  # noqa: E402
 from intake.extensions import db  # noqa: E402
 from intake.services import directory as service  # noqa: E402
@@ -23,7 +25,7 @@ from intake.umbrella import parser as umbrella  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "intake" / "directory" / "data" / "umbrella_zh_hant.md"
-RESULTS = Path(__file__).resolve().parent / "results" / "import.json"
+RESULTS = RESULTS_DIRECTORY / "import.json"
 ROUNDS = 20
 
 
@@ -79,7 +81,7 @@ def main() -> None:
     }
     for key, value in figures.items():
         print(f"{key:>20}: {value}")
-    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
             {

@@ -60,13 +60,62 @@ CASE_STATUSES = ["new", "assessing", "referred", "referred", "monitoring", "clos
 OUTCOMES = ["resolved", "referred_elsewhere", "support_provided", "out_of_scope", "no_contact"]
 
 
+def _referrals(
+    rng: random.Random,
+    at: Any,
+    now: Any,
+    number: int,
+    user_ids: list[int],
+    entry_ids: list[str],
+) -> list[dict[str, Any]]:
+    """A case's referrals (none for about a third of cases), received ``at``."""
+    if rng.random() < 0.35:
+        return []
+    referrals = []
+    for _ in range(rng.choice([1, 1, 2])):
+        state = rng.choice(STATES)
+        sent = at + timedelta(hours=rng.randint(2, 30 * 24))
+        due = sent + timedelta(days=rng.choice([1, 14, 14, 60, 182]))
+        answered = sent + timedelta(days=rng.randint(1, 90))
+        referrals.append(
+            {
+                "entry_id": rng.choice(entry_ids[: rng.choice([5, 20, 60])]),
+                "kind": rng.choice(KINDS),
+                "state": state,
+                "owner_id": user_ids[number % len(user_ids)],
+                "clock_started_at": None if state == "draft" else sent,
+                "due_at": None if state == "draft" else due,
+                "sent_at": None if state == "draft" else sent,
+                "acknowledged_at": answered if state == "acknowledged" else None,
+                "replied_at": answered if state in ("replied", "closed") else None,
+                "created_at": sent - timedelta(hours=1),
+                "updated_at": now,
+            }
+        )
+    return referrals
+
+
 def populate(size: int) -> None:
+    """``size`` cases and their referrals. The rows bypass the unit of work, so each case's
+    stored queue columns (``urgency_rank``, ``first_response_at``, ``next_due``,
+    ``attention_at``) are computed from its own referrals with ``queue_state``'s functions,
+    as ``intake.demo`` and bench_scan.py do."""
     import sqlalchemy as sa
 
     from intake import crypto
     from intake.db import utcnow
     from intake.extensions import db
-    from intake.models import Case, DirectoryEntry, OrgKey, Referral, ReminderOutbox, Role, User
+    from intake.models import (
+        AWAITING,
+        Case,
+        DirectoryEntry,
+        OrgKey,
+        Referral,
+        ReminderOutbox,
+        Role,
+        User,
+        queue_state,
+    )
 
     rng = random.Random(size)  # noqa: S311
     now = utcnow()
@@ -78,23 +127,33 @@ def populate(size: int) -> None:
     db.session.commit()
     user_ids = [user.id for user in users]
     entry_ids = [entry.id for entry in entries]
+    awaiting = {state.value for state in AWAITING}
     country_weights = [1 / (rank + 1) for rank in range(len(COUNTRIES))]  # a long tail
     connection = db.session.connection()
-    received: list[Any] = []
     for start in range(0, size, CHUNK):
         rows = []
+        planned: list[list[dict[str, Any]]] = []
         for number in range(start, min(size, start + CHUNK)):
             at = now - timedelta(minutes=rng.randint(0, 3 * 365 * 1440))
-            received.append(at)
-            status = rng.choice(
-                ["new", "assessing", "referred", "referred", "monitoring", "closed"]
+            status = rng.choice(CASE_STATUSES)
+            urgency = rng.choice(["immediate", "days", "days", "weeks", "not_urgent"])
+            referrals = _referrals(rng, at, now, number, user_ids, entry_ids)
+            planned.append(referrals)
+            next_due = min(
+                (
+                    referral["due_at"]
+                    for referral in referrals
+                    if referral["state"] in awaiting and referral["due_at"] is not None
+                ),
+                default=None,
             )
+            first_response = queue_state.first_response_at(urgency, at)
             rows.append(
                 {
                     "ref": f"RF-R{number:09d}",
                     "status": status,
                     "shared_status": "received",
-                    "urgency": rng.choice(["immediate", "days", "days", "weeks", "not_urgent"]),
+                    "urgency": urgency,
                     "threats": rng.sample(THREATS, rng.randint(1, 3)),
                     "profiles": rng.sample(PROFILES, rng.randint(1, 2)),
                     "country": rng.choices(COUNTRIES, country_weights)[0],
@@ -110,38 +169,24 @@ def populate(size: int) -> None:
                     "outcome": rng.choice(OUTCOMES) if status == "closed" else None,
                     "received_at": at,
                     "updated_at": now,
+                    "urgency_rank": queue_state.urgency_rank(urgency),
+                    "first_response_at": first_response,
+                    "next_due": next_due,
+                    "attention_at": queue_state.attention_at(status, first_response, next_due),
                 }
             )
-        connection.execute(sa.insert(Case.__table__), rows)
-    first_case = int(db.session.scalar(sa.select(sa.func.min(Case.id))) or 0)
-    referrals: list[dict[str, Any]] = []
-    for index, at in enumerate(received):
-        if rng.random() < 0.35:
-            continue
-        for _ in range(rng.choice([1, 1, 2])):
-            state = rng.choice(STATES)
-            sent = at + timedelta(hours=rng.randint(2, 30 * 24))
-            due = sent + timedelta(days=rng.choice([1, 14, 14, 60, 182]))
-            answered = sent + timedelta(days=rng.randint(1, 90))
-            referrals.append(
-                {
-                    "case_id": first_case + index,
-                    "entry_id": rng.choice(entry_ids[: rng.choice([5, 20, 60])]),
-                    "kind": rng.choice(KINDS),
-                    "state": state,
-                    "owner_id": user_ids[index % len(user_ids)],
-                    "clock_started_at": None if state == "draft" else sent,
-                    "due_at": None if state == "draft" else due,
-                    "sent_at": None if state == "draft" else sent,
-                    "acknowledged_at": answered if state == "acknowledged" else None,
-                    "replied_at": answered if state in ("replied", "closed") else None,
-                    "created_at": sent - timedelta(hours=1),
-                    "updated_at": now,
-                }
-            )
-    for start in range(0, len(referrals), CHUNK):
-        connection.execute(sa.insert(Referral.__table__), referrals[start : start + CHUNK])
-    referral_rows = db.session.execute(
+        case_ids = connection.scalars(
+            sa.insert(Case.__table__).returning(Case.__table__.c.id, sort_by_parameter_order=True),
+            rows,
+        ).all()
+        referral_rows = [
+            {**referral, "case_id": case_id}
+            for case_id, referrals in zip(case_ids, planned, strict=True)
+            for referral in referrals
+        ]
+        if referral_rows:
+            connection.execute(sa.insert(Referral.__table__), referral_rows)
+    sent_referrals = db.session.execute(
         sa.select(Referral.id, Referral.owner_id, Referral.sent_at).where(
             Referral.sent_at.is_not(None)
         )
@@ -159,7 +204,7 @@ def populate(size: int) -> None:
             "created_at": sent_at,
             "sent_at": sent_at + timedelta(days=7),
         }
-        for referral_id, owner_id, sent_at in referral_rows
+        for referral_id, owner_id, sent_at in sent_referrals
         if sent_at is not None
     ]
     for start in range(0, len(outbox), CHUNK):

@@ -21,13 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import RESULTS as RESULTS_DIRECTORY  # noqa: E402
 from ratios import record  # noqa: E402
 
 from intake import vocab  # noqa: E402
 from intake.services.directory import load_shipped  # noqa: E402
 from intake.services.triage import Routing, TriageEntry, TriageIndex, rank  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results" / "triage.json"
+RESULTS = RESULTS_DIRECTORY / "triage.json"
 SIZES = (30, 1_000, 10_000)
 REQUESTS = 200
 
@@ -151,7 +152,7 @@ def main() -> None:
             f"{size:>6} entries: median {row['median_ms']:.3f} ms, p95 {row['p95_ms']:.3f} ms, "
             f"max {row['max_ms']:.3f} ms per request"
         )
-    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
         json.dumps(
             {

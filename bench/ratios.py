@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from _common import RESULTS
+
 RATIOS = RESULTS / "ratios.json"
 DETAIL = RESULTS / "ratios-detail.json"
 
