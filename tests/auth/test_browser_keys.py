@@ -17,7 +17,13 @@ from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, StaffSession, User
 from intake.services import setup_token
 from tests.browser_steps import confirm_totp_in_page, sign_in_and_unlock
-from tests.builders import DEFAULT_PASSWORD, make_org_key, make_staff_with_keys
+from tests.builders import (
+    DEFAULT_PASSWORD,
+    give_key,
+    make_case,
+    make_org_key,
+    make_staff_with_keys,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -403,3 +409,36 @@ def test_an_account_of_the_old_scheme_migrates_at_sign_in_and_keeps_its_keys(
     page.wait_for_selector("#lock-state.is-unlocked", state="attached")
     assert page.evaluate(ORG_PUBLIC_KEY_JS, org.key.id)["derived"] == org.public
     assert_password_never_sent(later, DEFAULT_PASSWORD)
+
+
+def test_a_colleague_without_a_grant_is_not_told_their_keys_open_cases(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    """Unlocked keys without the organisation key read cases no better than locked ones: the
+    header says so (not the green "Keys unlocked"), until an admin's grant reaches the tab."""
+    org = make_org_key()
+    make_case(org)
+    user, _ = make_staff_with_keys(Role.CASEWORKER, None, email="new.colleague@example.org")
+    base = live_server.url
+    sign_in_and_unlock(page, base, user.email, DEFAULT_PASSWORD, user.totp_secret)
+    status = page.locator("[data-lock-status]")
+    assert status.text_content() == "Keys unlocked, but no access to cases yet"
+    assert "has-no-case-key" in (page.get_attribute("#lock-state", "class") or "")
+    colours = page.evaluate(
+        """() => {
+          const status = getComputedStyle(document.querySelector("[data-lock-status]"));
+          const probe = document.createElement("span");
+          probe.style.color = "var(--ok)";
+          document.body.appendChild(probe);
+          return [status.color, getComputedStyle(probe).color];
+        }"""
+    )
+    assert colours[0] != colours[1], "shown in the green of keys that open cases"
+
+    give_key(user, org)
+    page.reload()  # the queue asks for the key its rows are sealed to: the tab fetches the grant
+    page.wait_for_function(
+        "() => document.querySelector('[data-lock-status]').textContent === 'Keys unlocked'"
+    )
+    assert "has-no-case-key" not in (page.get_attribute("#lock-state", "class") or "")
+    assert page.evaluate(ORG_PUBLIC_KEY_JS, org.key.id)["derived"] == org.public

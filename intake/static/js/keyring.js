@@ -688,9 +688,19 @@
   }
 
   function renderState() {
-    const unlocked = isUnlocked();
+    const state = load();
+    const unlocked = state !== null;
+    // Unlocked, yet holding no organisation key (no grant yet): "Keys unlocked" alone would
+    // promise cases this colleague cannot read. (keyIds: the ids in the box, kept beside it.)
+    const noCaseKey = unlocked && Array.isArray(state.keyIds) && state.keyIds.length === 0;
+    let status = text("textLocked", "Keys locked");
+    if (noCaseKey) {
+      status = text("textNoCaseKey", "Keys unlocked, but no access to cases yet");
+    } else if (unlocked) {
+      status = text("textUnlocked", "Keys unlocked");
+    }
     document.querySelectorAll("[data-lock-status]").forEach(function (node) {
-      node.textContent = unlocked ? text("textUnlocked", "Keys unlocked") : text("textLocked", "Keys locked");
+      node.textContent = status;
     });
     document.querySelectorAll("[data-lock-button]").forEach(function (node) {
       node.hidden = !unlocked;
@@ -703,6 +713,7 @@
     });
     if (settings) {
       settings.classList.toggle("is-unlocked", unlocked);
+      settings.classList.toggle("has-no-case-key", noCaseKey);
     }
   }
 
