@@ -88,3 +88,33 @@ def test_staff_pages_say_you_as_to_a_colleague_and_the_public_form_as_to_a_defen
         assert "你" in footer, path
     public = app.test_client().get(f"/request?lang={locale}").text
     assert polite in public.split('<footer class="site-footer">')[1]
+
+
+@pytest.mark.parametrize(
+    ("locale", "colleague", "defender"),
+    [
+        ("zh_Hans", "你的表单已过期", "您的表单已过期"),
+        ("zh_Hant", "你的表單已過期", "您的表單已過期"),
+    ],
+)
+def test_an_expired_form_says_you_to_a_colleague_and_to_a_defender_as_their_pages_do(
+    app: Flask,
+    client: FlaskClient,
+    admin_with_a_case: str,
+    locale: str,
+    colleague: str,
+    defender: str,
+) -> None:
+    """The refusal of a form without its CSRF token is written once for every page: on a staff
+    page it said 您 to a caseworker, beside pages that say 你."""
+    client.get(f"/cases/?lang={locale}")
+    for path in ("/admin/settings", f"/cases/{admin_with_a_case}/assign", "/auth/reminders"):
+        refused = client.post(path, data={"note": "x"})
+        assert refused.status_code == 400, path
+        assert colleague in refused.text, path
+        assert "您" not in refused.text, path
+    public = app.test_client()
+    public.get(f"/request?lang={locale}")
+    refused = public.post("/request", data={"what_happened": "x"})
+    assert refused.status_code == 400
+    assert defender in refused.text
