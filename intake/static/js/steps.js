@@ -379,6 +379,25 @@
   form.addEventListener("input", keepInSession);
   form.addEventListener("change", keepInSession);
 
+  // Enter in a one-line answer goes on to the next step, as a phone keyboard's "Go" promises;
+  // on the last step it does nothing (sending is a deliberate press of Send). Not while an
+  // input method is composing (Chinese): there Enter picks the characters. The browser itself
+  // submits nothing on Enter (base.html: the page's first submit button is a disabled one).
+  const ONE_LINE_ANSWER = "input:not([type]), input[type=text], input[type=email], input[type=tel], input[type=url], input[type=search], input[type=number]";
+  form.addEventListener("keydown", function (event) {
+    const field = event.target;
+    if (event.key !== "Enter" || event.isComposing || event.keyCode === 229) {
+      return;
+    }
+    if (!field.matches || !field.matches(ONE_LINE_ANSWER)) {
+      return;
+    }
+    event.preventDefault();
+    if (!next.hidden && !next.disabled) {
+      next.click();
+    }
+  });
+
   // Without JavaScript the language buttons post the form, to be shown again in that language
   // with what was typed. Here the tab keeps the answers: they are links, and post nothing.
   for (const button of document.querySelectorAll("button[data-language-url]")) {
