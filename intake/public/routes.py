@@ -513,6 +513,12 @@ def _plain_files(form: IntakeForm | FollowUpForm) -> tuple[list[PlainFile], list
     return files, errors
 
 
+def _had_files(files: MultiDict[str, FileStorage]) -> bool:
+    """Whether any file was chosen: a file field left empty is posted too (a part without a
+    file name), and asking to attach "again" what was never attached only confuses."""
+    return any(upload.filename for upload in files.getlist("attachments"))
+
+
 def _database_notice(had_files: bool) -> str:
     notice = _(
         "We could not save your request because of a problem on our side. We kept what "
@@ -537,7 +543,7 @@ def _form_again_while_down(
         IntakeForm(form_data),
         None,
         status=503,
-        notice=_database_notice(bool(files)),
+        notice=_database_notice(_had_files(files)),
         database_down=True,
     )
 
@@ -856,6 +862,34 @@ def _proof_refused(outcome: proof_of_work.Outcome) -> tuple[Response | str, int]
 CHANGE_LANGUAGE = "change_language"
 
 
+def _over_the_limit() -> ViewResult:
+    """Too many posts from this address (REQUEST_RATE_LIMIT): nothing is stored. Without
+    JavaScript the form comes back with what was typed and why, as after any other refusal
+    of a filled form; a page saying only "429" lost a defender everything they wrote (the
+    limit counts every post, refused ones too, and Tor Browser's exits are shared). A
+    browser's sealed post gets the 429 its script explains, and keeps the answers itself."""
+    parsed = _read_form()
+    if parsed is None:
+        return _refuse(_too_large_message(), 413)
+    form_data, files = parsed
+    if "sealed_answers" in form_data:
+        raise TooManyRequests
+    try:
+        current, verified = keys.sealing_key()
+    except SQLAlchemyError as error:
+        return _form_again_while_down(form_data, files, error)
+    if current is not None and not verified:
+        return _key_unverified()
+    notice = _(
+        "Too many requests have come from your network recently, so this one was not sent "
+        "yet. We kept what you wrote: please press Send again in an hour, or contact the "
+        "organisation another way if it cannot wait."
+    )
+    if _had_files(files):
+        notice += " " + _("Please attach your files again.")
+    return _render_form(IntakeForm(form_data), current, status=429, notice=notice)
+
+
 def _show_in_language() -> ViewResult:
     """The form again, in the language chosen (``lang``), with what was typed: nothing is
     checked, stored or counted against the submission limit. Files cannot be handed back."""
@@ -871,8 +905,7 @@ def _show_in_language() -> ViewResult:
         return _form_again_while_down(form_data, files, error)
     if current is not None and not verified:
         return _key_unverified()
-    had_files = any(upload.filename for upload in files.getlist("attachments"))
-    notice = _("Please attach your files again.") if had_files else None
+    notice = _("Please attach your files again.") if _had_files(files) else None
     return _render_form(IntakeForm(form_data), current, notice=notice)
 
 
@@ -887,7 +920,10 @@ def request_form() -> ViewResult:
 
     if request.args.get(CHANGE_LANGUAGE):
         return _show_in_language()
-    _limit_submissions()
+    try:
+        _limit_submissions()
+    except TooManyRequests:
+        return _over_the_limit()
     parsed = _read_form()
     if parsed is None:
         return _refuse(_too_large_message(), 413)
@@ -920,7 +956,7 @@ def request_form() -> ViewResult:
             "Your form had expired, so it was not sent yet. We kept what you wrote: check it "
             "and press Send again."
         )
-        if files:
+        if _had_files(files):
             notice += " " + _("Please attach your files again.")
         return _render_form(form, org_key, status=400, notice=notice)
 

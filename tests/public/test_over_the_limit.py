@@ -1,0 +1,123 @@
+"""Over the submission limit without JavaScript, the form comes back with what was typed.
+
+REQUEST_RATE_LIMIT counts every post of the form, the ones refused for a missing answer too,
+and Tor Browser's exits (where JavaScript is often off) are shared by many people. The limit
+used to answer with a bare "429" page: whatever the defender had written was gone. Now the
+form comes back filled in, in their language, saying why and when to try again; nothing is
+stored. A browser's sealed post still gets the plain 429 that intake.js explains (the tab keeps
+the answers itself). And "Please attach your files again" is said only when a file was chosen:
+a file field left empty is posted too, and the notice said it after every expired form."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from flask import Flask
+
+from intake import crypto
+from tests.builders import make_org_key
+from tests.conftest import table_count
+from tests.public.conftest import (
+    CANARY,
+    PHOTO_BYTES,
+    PHOTO_NAME,
+    canary_for,
+    csrf_token,
+    full_answers,
+    routing_form,
+)
+
+OVER_THE_LIMIT = "Too many requests have come from your network recently"
+ATTACH_AGAIN = "Please attach your files again."
+
+
+def empty_file_field() -> tuple[io.BytesIO, str, str]:
+    """What a browser posts for a file field left empty: a part without a file name."""
+    return (io.BytesIO(b""), "", "application/octet-stream")
+
+
+def _post(client: Any, data: dict[str, Any], path: str = "/request") -> Any:
+    return client.post(path, data=data, content_type="multipart/form-data")
+
+
+def _nothing_stored() -> None:
+    for table in ("cases", "case_attachments", "consent_records"):
+        assert table_count(table) == 0, table
+
+
+def test_over_the_limit_the_form_comes_back_with_everything_typed(make_app: Any) -> None:
+    app = make_app("sqlite", REQUEST_RATE_LIMIT="2 per hour")
+    with app.app_context():
+        make_org_key()
+        client = app.test_client()
+        token = csrf_token(client)
+        # Two posts refused for a missing answer spend the limit, as a stressed defender may.
+        for _ in range(2):
+            refused = _post(client, {"csrf_token": token, "what_happened": "x"})
+            assert refused.status_code == 422
+        typed = {
+            "csrf_token": token,
+            **full_answers(),
+            **routing_form(),
+            "attachments": [empty_file_field()],
+        }
+        response = _post(client, typed, path="/request?lang=fr")
+        assert response.status_code == 429
+        assert '<html lang="fr"' in response.text
+        assert "Trop de demandes sont arrivées récemment depuis votre réseau" in response.text
+        assert f"\n{canary_for('what_happened')}</textarea>" in response.text
+        assert re.search(r'value="TW"[^>]*selected|selected[^>]*value="TW"', response.text)
+        assert "Veuillez joindre à nouveau vos fichiers" not in response.text  # none was chosen
+        # A fresh token to send again with, and nothing stored meanwhile.
+        assert 'name="csrf_token"' in response.text
+        _nothing_stored()
+
+        with_a_file = _post(
+            client,
+            {**typed, "attachments": [(io.BytesIO(PHOTO_BYTES), PHOTO_NAME, "image/png")]},
+            path="/request?lang=en",
+        )
+        assert with_a_file.status_code == 429
+        assert OVER_THE_LIMIT in with_a_file.text
+        assert ATTACH_AGAIN in with_a_file.text
+        assert PHOTO_NAME not in with_a_file.text  # a file cannot be handed back
+        _nothing_stored()
+
+
+def test_a_sealed_post_over_the_limit_gets_the_429_the_script_explains(make_app: Any) -> None:
+    app = make_app("sqlite", REQUEST_RATE_LIMIT="1 per hour")
+    with app.app_context():
+        org = make_org_key()
+        client = app.test_client()
+        key = client.get("/request/key").get_json()
+        sealed = {
+            "csrf_token": key["csrf_token"],
+            "sealed_answers": crypto.seal_answers({"what_happened": CANARY}, org.public),
+            "org_key_id": str(org.key.id),
+            "consent_given": "1",
+            **routing_form(),
+        }
+        assert client.post("/request", data=sealed).status_code == 201
+        again = client.post("/request", data=sealed)
+        assert again.status_code == 429
+        assert "<form" not in again.text
+        assert CANARY not in again.text
+        assert table_count("cases") == 1
+
+
+def test_an_expired_form_asks_for_files_again_only_when_one_was_chosen(app: Flask) -> None:
+    make_org_key()
+    client = app.test_client()
+    csrf_token(client)  # a session, and a token that this post does not carry
+    expired = {**full_answers(), **routing_form(), "csrf_token": "expired"}
+    without = _post(client, {**expired, "attachments": [empty_file_field()]})
+    assert without.status_code == 400
+    assert "Your form had expired" in without.text
+    assert ATTACH_AGAIN not in without.text
+    chosen = [(io.BytesIO(PHOTO_BYTES), PHOTO_NAME, "image/png")]
+    with_a_file = _post(client, {**expired, "attachments": chosen})
+    assert with_a_file.status_code == 400
+    assert ATTACH_AGAIN in with_a_file.text
+    _nothing_stored()
