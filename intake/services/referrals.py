@@ -49,6 +49,7 @@ from intake.services.errors import ServiceError
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
 from intake.services.transactions import transactional
+from intake.services.triage import NO_DIRECT_CASEWORK
 
 
 class ReferralError(ServiceError):
@@ -400,7 +401,11 @@ def next_best(referral: Referral) -> dict[str, Any] | None:
 
 def next_best_for(overdue: Sequence[Referral]) -> dict[int, dict[str, Any] | None]:
     """:func:`next_best` of each of ``overdue`` (by referral id), in three statements however
-    many there are: the entries each case has tried, the cases' triage, the entries named."""
+    many there are: the entries each case has tried, the cases' triage, the entries named.
+
+    The triage stored with a case is as of its intake: an entry retired since, or one that
+    takes no individual case (an information source: ranked last, still a suggestion to
+    read), is passed over for the next one, never offered as where to refer the case."""
     case_ids = {referral.case_id for referral in overdue}
     if not case_ids:
         return {}
@@ -415,18 +420,27 @@ def next_best_for(overdue: Sequence[Referral]) -> dict[int, dict[str, Any] | Non
             sa.select(Case.id, Case.triage).where(Case.id.in_(case_ids))
         )
     }
-    best = {
-        case_id: next(
-            (s for s in triage.get(case_id) or [] if s.get("id") not in tried[case_id]), None
-        )
+    untried = {
+        case_id: [s for s in triage.get(case_id) or [] if s.get("id") not in tried[case_id]]
         for case_id in case_ids
     }
-    wanted = {str(s.get("id", "")) for s in best.values() if s is not None}
+    wanted = {str(s.get("id", "")) for suggestions in untried.values() for s in suggestions}
     entries = {
         entry.id: entry
         for entry in db.session.scalars(
             sa.select(DirectoryEntry).where(DirectoryEntry.id.in_(wanted))
         )
+    }
+
+    def referable(suggestion: dict[str, Any]) -> bool:
+        entry = entries.get(str(suggestion.get("id", "")))
+        return (
+            entry is not None and entry.active and NO_DIRECT_CASEWORK not in entry.condition_ids()
+        )
+
+    best = {
+        case_id: next((s for s in suggestions if referable(s)), None)
+        for case_id, suggestions in untried.items()
     }
 
     def named(suggestion: dict[str, Any] | None) -> dict[str, Any] | None:

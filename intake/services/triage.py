@@ -58,6 +58,9 @@ _MECHANISM_THREAT = {
     "disappearance_only": "disappearance",
     "reprisal_only": "reprisal",
 }
+# The condition of entries that take no individual case (funders, pro bono brokers, information
+# sources): ranked last here, and never the next place to refer a case (referrals.next_best).
+NO_DIRECT_CASEWORK = "no_direct_casework"
 _MECHANISM_CONDITIONS = frozenset(_MECHANISM_THREAT)
 
 
@@ -380,7 +383,7 @@ class TriageIndex:
 
         # The tiers, as in _judge, then the highest scores of each tier in turn.
         first = condition("immediate_only", 0)
-        last = condition("no_direct_casework", 0) & ~first
+        last = condition(NO_DIRECT_CASEWORK, 0) & ~first
         urgent = (self._urgent if immediate else 0) & ~first & ~last
         tiers = ((0, first), (1, urgent), (2, ~(first | last | urgent)), (3, last))
         chosen: list[tuple[int, int]] = []
@@ -506,7 +509,7 @@ def _judge(
             score += URGENT_POINTS
         if immediate:
             tier = 1
-    if "no_direct_casework" in conditions:
+    if NO_DIRECT_CASEWORK in conditions:
         tier = 3  # resources and networks, after those who take a person's case
     if "immediate_only" in conditions:
         tier = 0

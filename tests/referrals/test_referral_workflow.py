@@ -160,6 +160,7 @@ def test_future_dates_and_unknown_things_are_refused(app: Flask) -> None:
 
 def test_next_best_suggests_an_untried_triage_entry(app: Flask) -> None:
     referral = sent_referral()
+    make_entry("other-ngo", name="Other")
     referral.case.triage = [
         {"id": "test-ngo", "name": "Entry test-ngo", "score": 9, "reasons": [], "caveats": []},
         {"id": "other-ngo", "name": "Other", "score": 5, "reasons": ["x"], "caveats": []},
@@ -168,6 +169,35 @@ def test_next_best_suggests_an_untried_triage_entry(app: Flask) -> None:
     suggestion = referrals.next_best(referral)
     assert suggestion is not None
     assert suggestion["id"] == "other-ngo"
+
+
+def test_next_best_passes_over_entries_retired_since_or_taking_no_cases(app: Flask) -> None:
+    """The case's triage is as of its intake: an entry retired since, one that takes no
+    individual case (an information source), or one gone from the directory is not where
+    to refer the case next; the next referable suggestion is."""
+    referral = sent_referral()
+    make_entry("retired-ngo", retired_at=utcnow())
+    make_entry(
+        "health-info",
+        conditions=[{"id": "no_direct_casework", "text": "Information only; no cases."}],
+    )
+    make_entry("open-ngo", name="Open NGO")
+
+    def suggested(entry_id: str) -> dict[str, object]:
+        return {"id": entry_id, "name": entry_id, "score": 5, "reasons": [], "caveats": []}
+
+    referral.case.triage = [
+        suggested(entry_id) for entry_id in ("retired-ngo", "health-info", "gone-ngo", "open-ngo")
+    ]
+    db.session.commit()
+    suggestion = referrals.next_best(referral)
+    assert suggestion is not None
+    assert suggestion["id"] == "open-ngo"
+    assert suggestion["name"] == "Open NGO"
+
+    referral.case.triage = [suggested("retired-ngo"), suggested("health-info")]
+    db.session.commit()
+    assert referrals.next_best(referral) is None
 
 
 def test_every_outcome_has_a_label() -> None:
