@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from intake.models import ReferralKind, Role
 from intake.services import directory as directory_service
 from intake.services import referrals
+from tests.auth.helpers import csrf_token
 from tests.builders import make_case, make_org_key, make_staff_with_keys, sign_in
 from tests.conftest import Untranslated
 
@@ -118,3 +119,23 @@ def test_an_expired_form_says_you_to_a_colleague_and_to_a_defender_as_their_page
     refused = public.post("/request", data={"what_happened": "x"})
     assert refused.status_code == 400
     assert defender in refused.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "required", "other_script"),
+    [
+        ("zh_Hant", "此欄位是必需的。", "该字段是必填字段。"),
+        ("zh_Hans", "该字段是必填字段。", "此欄位是必需的。"),
+    ],
+)
+def test_a_staff_form_says_a_field_is_required_in_the_pages_script(
+    client: FlaskClient, admin_with_a_case: str, locale: str, required: str, other_script: str
+) -> None:
+    """WTForms' own messages come from its catalogues, named by language: looked up by our
+    locale, zh_Hant found "zh", the Simplified one, on Traditional staff pages."""
+    client.get(f"/admin/users?lang={locale}")
+    token = csrf_token(client, "/admin/users")
+    refused = client.post("/admin/users", data={"csrf_token": token, "email": "", "role": ""})
+    assert f'<html lang="{locale.replace("_", "-")}"' in refused.text
+    assert required in refused.text
+    assert other_script not in refused.text

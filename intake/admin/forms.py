@@ -20,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from intake.forms import StaffForm
 from intake.models import Role
 from intake.services.accounts import EMAIL_MAX
 
@@ -30,16 +31,16 @@ ROLE_CHOICES = [
 ]
 
 
-class InviteForm(FlaskForm):
+class InviteForm(StaffForm):
     email = EmailField(_l("Colleague's e-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
     role = SelectField(_l("Role"), choices=ROLE_CHOICES, validators=[DataRequired()])
 
 
-class RoleForm(FlaskForm):
+class RoleForm(StaffForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES, validators=[DataRequired()])
 
 
-class GrantForm(FlaskForm):
+class GrantForm(StaffForm):
     """Filled by admin-grants.js: the organisation secret sealed to the colleague's key."""
 
     user_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31)])
@@ -49,7 +50,7 @@ class GrantForm(FlaskForm):
     colleague_public_key = HiddenField(validators=[DataRequired(), Length(max=64)])
 
 
-class RotateForm(FlaskForm):
+class RotateForm(StaffForm):
     """Filled by admin-grants.js: the new public key and, per holder, its sealed secret and the
     public key it was sealed to (JSON: [{"user_id": 1, "public_key": "…",
     "sealed_org_secret": "…"}])."""
@@ -68,7 +69,7 @@ class RotateForm(FlaskForm):
     )
 
 
-class RecoveryKitForm(FlaskForm):
+class RecoveryKitForm(StaffForm):
     """Posted by recovery.js: a new kit's public key and the organisation secrets sealed to it
     (JSON: [{"org_key_id": 1, "sealed_org_secret": "…"}])."""
 
@@ -93,7 +94,7 @@ def audit_date_in_range(form: FlaskForm, field: DateField) -> None:
         )
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(StaffForm):
     """GET filters of the audit log (no CSRF: it changes nothing)."""
 
     class Meta:
@@ -112,7 +113,7 @@ class AuditFilterForm(FlaskForm):
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100000)], default=1)
 
 
-class TimezoneForm(FlaskForm):
+class TimezoneForm(StaffForm):
     timezone = SelectField(
         _l("Organisation time zone"),
         description=_l(
@@ -124,7 +125,7 @@ class TimezoneForm(FlaskForm):
     )
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(StaffForm):
     """What the public pages say about the organisation. Lengths match services.settings."""
 
     org_name = StringField(

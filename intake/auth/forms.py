@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, IntegerField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from intake.forms import StaffForm
 from intake.services.accounts import EMAIL_MAX, PASSWORD_MAX
 
 B64_FIELD_MAX = 200  # every key blob we accept is < 110 characters of base64
@@ -28,13 +28,13 @@ def _legacy_password_field() -> HiddenField:
     return HiddenField(validators=[Optional(), Length(max=PASSWORD_MAX)])
 
 
-class LoginForm(FlaskForm):
+class LoginForm(StaffForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
     auth_secret = _auth_secret_field()
     legacy_password = _legacy_password_field()
 
 
-class CodeForm(FlaskForm):
+class CodeForm(StaffForm):
     code = StringField(
         _l("Six-digit code from your authenticator app"),
         validators=[DataRequired(), Length(min=6, max=12)],
@@ -42,7 +42,7 @@ class CodeForm(FlaskForm):
     )
 
 
-class StaffKeyFields(FlaskForm):
+class StaffKeyFields(StaffForm):
     """The staff keypair made in the browser: public key, the secret wrapped with the derived
     key-wrapping key, the salt the password is derived with, and the authentication secret."""
 
@@ -66,7 +66,7 @@ class SetupForm(StaffKeyFields):
     kit_sealed_org_secret = HiddenField(validators=[Optional(), Length(max=B64_FIELD_MAX)])
 
 
-class RecoverForm(FlaskForm):
+class RecoverForm(StaffForm):
     """Posted by recovery.js on /recover (JSON lists as in intake.services.recovery)."""
 
     kit_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31)])
@@ -80,7 +80,7 @@ class EnrolNewPasswordForm(StaffKeyFields):
     pass
 
 
-class EnrolCurrentPasswordForm(FlaskForm):
+class EnrolCurrentPasswordForm(StaffForm):
     current_auth_secret = _auth_secret_field()
     legacy_password = _legacy_password_field()
 
@@ -89,11 +89,11 @@ class ChangePasswordForm(StaffKeyFields):
     current_auth_secret = _auth_secret_field()
 
 
-class SaltRequestForm(FlaskForm):
+class SaltRequestForm(StaffForm):
     email = StringField(validators=[DataRequired(), Length(max=EMAIL_MAX)])
 
 
-class OverdueReminderForm(FlaskForm):
+class OverdueReminderForm(StaffForm):
     """How often an overdue referral is reminded: weekly (the default) or daily."""
 
     frequency = RadioField(

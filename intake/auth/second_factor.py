@@ -11,7 +11,6 @@ from flask import abort, flash, make_response, redirect, render_template, sessio
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
@@ -21,7 +20,7 @@ from intake.auth.access import STAFF, role_required
 from intake.auth.forms import EnrolCurrentPasswordForm
 from intake.auth.sessions import start_session
 from intake.extensions import db, limiter
-from intake.forms import EmptyForm
+from intake.forms import EmptyForm, StaffForm
 from intake.models import User
 from intake.services import accounts, keys, passkeys, second_factor
 from intake.services.accounts import AccountError
@@ -32,7 +31,7 @@ ENROLMENT_SECONDS = 3600
 Page = str | Response | tuple[str, int]
 
 
-class TotpConfirmForm(FlaskForm):
+class TotpConfirmForm(StaffForm):
     code = StringField(
         _l("Six-digit code from your authenticator app"),
         validators=[DataRequired(), Length(min=6, max=12)],

@@ -13,7 +13,6 @@ from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Optional
@@ -23,6 +22,7 @@ from intake.auth.access import CASE_WRITERS, role_required
 from intake.cases import bp
 from intake.cases.routes import PageResponse, _case_or_404, _done, _refused
 from intake.db import utcnow
+from intake.forms import StaffForm
 from intake.labels import CONSENT_CHANNEL_LABELS, CONSENT_GIVER_LABELS, CONSENT_PURPOSE_LABELS
 from intake.models import Case, ConsentChannel, ConsentGiver, ConsentPurpose
 from intake.services import consent
@@ -37,7 +37,7 @@ def _choices(values: Any, labels: dict[Any, Any]) -> list[SelectChoice]:
     return [SelectChoice(value.value, labels[value]) for value in values]
 
 
-class RecordConsentForm(FlaskForm):
+class RecordConsentForm(StaffForm):
     purpose = SelectField(
         _l("Consent to"),
         choices=_choices(ConsentPurpose, CONSENT_PURPOSE_LABELS),
@@ -59,7 +59,7 @@ class RecordConsentForm(FlaskForm):
     given_on = DateField(_l("On (leave empty for today)"), validators=[Optional()])
 
 
-class WithdrawConsentForm(FlaskForm):
+class WithdrawConsentForm(StaffForm):
     withdrawn_by = SelectField(
         _l("Withdrawn by"),
         choices=_choices(consent.STAFF_GIVERS, CONSENT_GIVER_LABELS),

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
@@ -24,6 +23,7 @@ from wtforms.validators import (
 )
 
 from intake import vocab
+from intake.forms import StaffForm
 from intake.labels import OUTCOME_LABELS, STATUS_LABELS
 from intake.models import CaseOutcome, CaseStatus, Urgency
 from intake.services.queue import SORTS, VIEWS, QueueFilters
@@ -167,7 +167,7 @@ def parse_filters(args: Mapping[str, str]) -> QueueFilters:
 CLOSE_CONFIRMED = "yes"
 
 
-class StatusForm(FlaskForm):
+class StatusForm(StaffForm):
     """Where a case moves, and its outcome when it closes.
 
     Nothing is preselected: a default "Move to" once turned "close with this outcome" into
@@ -225,7 +225,7 @@ class StatusForm(FlaskForm):
         return CaseOutcome(raw) if raw else None
 
 
-class AssignForm(FlaskForm):
+class AssignForm(StaffForm):
     # "" unassigns, "me" is the signed-in user, otherwise a user id (checked by the service).
     assignee = SelectField(_l("Assigned to"), choices=[], validate_choice=False)
 
@@ -241,19 +241,19 @@ class AssignForm(FlaskForm):
         return int(raw)
 
 
-class PublicStatusHoldForm(FlaskForm):
+class PublicStatusHoldForm(StaffForm):
     # "1" holds what the submitter sees at its current value, "0" lets it follow the case.
     hold = HiddenField(validators=[InputRequired(), AnyOf(["0", "1"])])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(StaffForm):
     # Filled by case-view.js with the note sealed to the organisation key; the plaintext
     # textarea has no name and is never submitted.
     sealed_body = HiddenField(validators=[DataRequired(), Length(max=100_000)])
     org_key_id = IntegerField(validators=[DataRequired()])
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(StaffForm):
     sealed_body = HiddenField(validators=[DataRequired(), Length(max=100_000)])
     sealed_copy = HiddenField(validators=[Optional(), Length(max=100_000)])
     org_key_id = IntegerField(validators=[Optional()])

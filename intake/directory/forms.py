@@ -25,6 +25,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from intake import vocab
 from intake.db import utcnow
+from intake.forms import StaffForm
 from intake.models import DirectoryEntry
 
 
@@ -63,7 +64,7 @@ CONTACTS_HINT = _l(
 )
 
 
-class EntryForm(FlaskForm):
+class EntryForm(StaffForm):
     id = StringField(
         _l("Id (stable, lower case, e.g. frontline-defenders)"),
         validators=[
@@ -194,5 +195,5 @@ def parse_contacts(text: str) -> list[dict[str, str]]:
     return contacts
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(StaffForm):
     """Retire / restore: a CSRF token and nothing else."""

@@ -30,7 +30,6 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.i18n import get_translations as wtforms_translations
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -40,6 +39,7 @@ from wtforms.validators import (
 )
 
 from intake import crypto, vocab
+from intake.forms import page_wtforms_messages
 from intake.labels import (
     CONSENT_CHOICES,
     QUESTIONS,
@@ -133,15 +133,6 @@ def _as_choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-# WTForms names its catalogues by language (zh is Simplified, zh_TW Traditional).
-_WTFORMS_LOCALES = {"zh_Hans": "zh", "zh_Hant": "zh_TW"}
-
-
-@cache
-def _wtforms_messages(locale: str) -> Any:
-    return wtforms_translations([_WTFORMS_LOCALES.get(locale, locale), "en"])
-
-
 def required_message(field: Field) -> str:
     """What the server answers when ``field`` is left empty, for a field its validators make
     required: the form's markup carries it (``data-required``) so that the browser checks each
@@ -161,7 +152,7 @@ class PublicForm(Form):
 
     class Meta:
         def get_translations(self, form: Form) -> Any:
-            return _wtforms_messages(str(get_locale() or "en"))
+            return page_wtforms_messages()
 
 
 @cache

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from intake.forms import StaffForm
 from intake.labels import KIND_LABELS, REFERRAL_OUTCOME_LABELS
 
 ACTION_LABELS = {
@@ -35,14 +35,14 @@ VIEW_LABELS = {
 }
 
 
-class OwnerForm(FlaskForm):
+class OwnerForm(StaffForm):
     """Who owns a referral (and gets its reminders). The choice is checked by the service,
     which says why a colleague cannot own it; the list offers only those who can."""
 
     owner_id = SelectField(_l("Give it to"), validate_choice=False)
 
 
-class ReferralForm(FlaskForm):
+class ReferralForm(StaffForm):
     entry_id = SelectField(_l("Organisation or mechanism"), validators=[DataRequired()])
     kind = SelectField(
         _l("Kind"),
@@ -82,7 +82,7 @@ NO_ACTION = SelectChoice("", _l("Choose what happened"))
 WITHDRAW_CONFIRMED = "yes"
 
 
-class TransitionForm(FlaskForm):
+class TransitionForm(StaffForm):
     action = SelectField(
         _l("What happened"),
         choices=[NO_ACTION, *(SelectChoice(key, label) for key, label in ACTION_LABELS.items())],
@@ -133,7 +133,7 @@ COMMUNICATION_TYPE_LABELS = {
 }
 
 
-class UnStepForm(FlaskForm):
+class UnStepForm(StaffForm):
     """One UN step. Only public or routing facts: the reply's summary arrives sealed."""
 
     step = SelectField(

@@ -12,9 +12,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 
+from intake.forms import StaffForm
 from intake.services import reports
 from intake.services.reports import Period
 
@@ -38,7 +38,7 @@ def parse_day(raw: str | None) -> date | None:
         return None
 
 
-class PeriodForm(FlaskForm):
+class PeriodForm(StaffForm):
     """Read from the query string: ``?period=this_year|last_year|custom&from=…&to=…``."""
 
     class Meta:
