@@ -127,6 +127,11 @@ def test_triage_is_shown_in_score_order_with_refer_buttons_preselecting_entry_an
     top, _sep, folded = html.partition('<details class="triage-more">')
     assert 'data-suggestion="embassies"' in top
     assert 'data-suggestion="small"' in folded
+    assert "<summary>2 more suggestions</summary>" in folded
+    case.triage = stored[:4]
+    db.session.commit()
+    one_more = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert "<summary>1 more suggestion</summary>" in one_more  # not "1 more suggestions"
     refers = re.findall(r'href="(/referrals/new\?[^"]+)"\s+aria-label="Refer to ([^"]+)"', html)
     hrefs = {name: href.replace("&amp;", "&") for href, name in refers}
     assert f"ref={case.ref}" in hrefs["Urgent Action Fund"]
