@@ -72,3 +72,24 @@ def test_sealed_to_a_key_is_one_word_in_chinese(language: str) -> None:
     assert sum("加密" in text for _msgid, text in sealed_to) >= 5  # (one paraphrases it)
     wrong = [(msgid, text) for msgid, text in sealed_to if "封存" in text]
     assert not wrong, wrong
+
+
+STAFF_AREAS = ("admin", "auth", "cases", "directory", "referrals", "reports")
+
+
+@pytest.mark.parametrize("language", ["zh_Hant", "zh_Hans"])
+def test_staff_catalogues_speak_to_a_colleague(language: str) -> None:
+    """Staff pages say 你 and 组织 to a colleague; the honorific register (您, 贵/貴组织, "your
+    esteemed organisation") is the public pages' register for a defender. The referral form's
+    date label said 贵组织时区 beside pages that say 你."""
+    honorific = ("您", "贵", "貴")
+    found = []
+    for area in STAFF_AREAS:
+        path = ROOT / area / "translations" / language / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as source:
+            for message in read_po(source):
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                text = " ".join(str(s) for s in strings if s)
+                if any(word in text for word in honorific):
+                    found.append((area, message.id, text))
+    assert not found, found
