@@ -58,11 +58,16 @@ def test_caseworker_writes_a_note_that_only_ever_leaves_the_browser_sealed(
     assert page.locator(NOTICE).inner_text() == "Unlock your key to read or write the note."
     assert page.locator("#referral-note-text").is_disabled()
     assert page.locator("[data-note-empty]").is_visible()
+    # Its Save button does nothing, and looks it (it was solid blue, like a live one).
+    save = page.locator("#referral-note-form button[type=submit]")
+    assert save.is_disabled()
+    assert float(save.evaluate("b => getComputedStyle(b).opacity")) < 0.7
 
     # Unlocking in the header enables the form without a reload.
     steps.unlock_in_header(page)
     page.wait_for_selector(f"{NOTICE}[data-state=unlocked]", timeout=30_000)
     assert page.locator("#referral-note-text").is_enabled()
+    assert float(save.evaluate("b => getComputedStyle(b).opacity")) == 1
     assert page.get_attribute("#referral-note-text", "name") is None
     page.fill("#referral-note-text", NOTE)
     with page.expect_navigation():
