@@ -75,3 +75,29 @@ def test_without_javascript_enter_submits_nothing(
     assert page.get_attribute("html", "lang") == "en"
     assert page.input_value("#what_happened") == "在檢查站被拘留。"
     context.close()
+
+
+def test_a_tap_on_an_optional_steps_title_does_not_fold_the_step_away(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """Steps 3 and 4 are folds without JavaScript (optional parts); with it, each is a step of
+    its own, and a natural tap on its title collapsed it, leaving only Back, Next and Skip."""
+    make_org_key()
+    context = phone_context(browser, javascript=True, locale="en")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/request")
+    page.fill("#what_happened", "Detained at the checkpoint; phone taken.")
+    page.check("input[name=urgency][value=days]")
+    page.click("#step-next")
+    page.check("input[name=consent][value=yes]")
+    page.check("input[name=referral_consent][value=yes]")
+    page.click("#step-next")
+    page.locator("#when_happened").wait_for(state="visible")
+    page.click("#step-3-title")
+    page.wait_for_timeout(200)
+    assert page.locator("#when_happened").is_visible()
+    page.click("#step-skip")
+    page.locator("#step-4-title").click()
+    page.wait_for_timeout(200)
+    assert page.locator("#country").is_visible()
+    context.close()

@@ -345,10 +345,18 @@
     }
   }
 
-  // Steps: optional parts are open (the step itself is the fold now).
+  // Steps: optional parts are open (the step itself is the fold now), and a tap on the step's
+  // title (their summary) does not fold the whole step away, leaving only Back and Next.
   for (const details of form.querySelectorAll("details[data-fold]")) {
     if (details.closest(".form-step") !== steps[1]) {
       details.open = true;
+      details.classList.add("fold-fixed");
+      const summary = details.querySelector(":scope > summary");
+      if (summary) {
+        summary.addEventListener("click", function (event) {
+          event.preventDefault();
+        });
+      }
     }
   }
   progress.hidden = false;
