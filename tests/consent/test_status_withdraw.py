@@ -200,6 +200,11 @@ def test_withdrawal_in_the_browser_is_confirmed_first_and_stays_listed(
         page.click("button[type=submit]")
         page.wait_for_selector("#status-consent")
 
+        # A message half written meanwhile: with JavaScript it waits in the tab while the
+        # withdrawal is confirmed, and is back in the box afterwards.
+        draft = "Half of what I wanted to add"
+        page.fill("#body", draft)
+
         # One tap asks first (a page of the server's, not a dialog); "keep it" changes nothing.
         page.click(f"[data-consent-record='{record.id}'] button")
         page.wait_for_selector("#consent-confirm")
@@ -210,6 +215,8 @@ def test_withdrawal_in_the_browser_is_confirmed_first_and_stays_listed(
         page.click("#keep-consent")
         page.wait_for_selector("#status-consent")
         assert page.locator(f"[data-consent-record='{record.id}'] button").is_visible()
+        if javascript:
+            expect(page.locator("#body")).to_have_value(draft)
         db.session.expire_all()
         assert _sharing(submission).active
 
@@ -220,6 +227,8 @@ def test_withdrawal_in_the_browser_is_confirmed_first_and_stays_listed(
         withdrawn = page.locator(f"#status-consent [data-consent-record='{record.id}']")
         expect(withdrawn).to_contain_text(WITHDRAWN_ON[locale])
         assert withdrawn.locator("button").count() == 0
+        if javascript:
+            expect(page.locator("#body")).to_have_value(draft)
         # The other consent still stands and can still be withdrawn.
         assert page.locator("#status-consent li:not([data-withdrawn]) button").count() == 1
         expect(page.locator("#consent-again")).to_contain_text(GIVE_AGAIN[locale])

@@ -250,11 +250,16 @@
     return pending.token;
   }
 
-  function changeLanguage(button) {
+  /* The message being written waits in this tab while the page is left for a moment. */
+  function keepWhileAway() {
     const body = form.elements.namedItem("body");
     if (body.value) {
       keepDraft(body.value, pending && pending.body === body.value ? pending.token : null);
     }
+  }
+
+  function changeLanguage(button) {
+    keepWhileAway();
     const codeOnly = document.getElementById("status-language");
     codeOnly.action = button.dataset.languageUrl;
     codeOnly.submit();
@@ -297,6 +302,12 @@
         return data.msgFailed;
       }
       return data.msgUnconfirmed;
+    }
+
+    // Withdrawing a consent leaves this page (a confirmation, then this page again): the message
+    // being written waits in this tab meanwhile, as for a language change, and comes back.
+    for (const withdraw of document.querySelectorAll("#status-consent form")) {
+      withdraw.addEventListener("submit", keepWhileAway);
     }
 
     form.addEventListener("submit", async function (event) {
