@@ -94,10 +94,26 @@ def _message_for(error: HTTPException) -> str:
 _ENDS_A_LEAD = frozenset("?？؟:：")
 
 
+def lead_separators() -> tuple[str, str]:
+    """What follows a field's label before its error message, in the page's language: after a
+    bare label (a colon and a space, "Country: …"; French sets a narrow no-break space before
+    the colon, "Pays : …"; Chinese a full-width colon and no space, "国家：…"), and after a
+    label ending in its own question mark or colon (a space; none in Chinese). The error
+    summaries carry both for the scripts that write their lines (intake.js, status.js)."""
+    locale = str(get_locale() or "en")
+    if locale.startswith("zh"):
+        return "\uff1a", ""
+    if locale == "fr":
+        return "\u202f: ", " "
+    return ": ", " "
+
+
 def as_lead(label: object) -> str:
-    """A field's label before its error message: "Country:" but "What happened?" (not "?:")."""
+    """A field's label as it leads its error message, separator included: "Country: ", but
+    "What happened? " (not "?:"), "Pays : ", "国家：" (see :func:`lead_separators`)."""
     text = str(label).rstrip()
-    return text if text[-1:] in _ENDS_A_LEAD else f"{text}:"
+    colon, space = lead_separators()
+    return text + (space if text[-1:] in _ENDS_A_LEAD else colon)
 
 
 def words_list(words: Iterable[str]) -> str:
@@ -277,6 +293,7 @@ def init_app(app: Flask) -> None:
         return error_response(500, _("Something went wrong on our side. Nothing was saved."))
 
     app.add_template_filter(as_lead, "as_lead")
+    app.add_template_global(lead_separators, "lead_separators")
     app.add_template_filter(number_runs, "number_runs")
     # One clock for people (intake.clock): `{{ moment | when }}` on every staff page.
     app.add_template_filter(clock.time_tag, "when")

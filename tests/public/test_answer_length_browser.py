@@ -241,7 +241,7 @@ def test_a_step_skipped_with_an_answer_over_its_limit_is_not_ticked_and_the_revi
             "document.querySelector('#context-field label').firstChild.textContent.trim()"
         )
         too_long = TOO_LONG[locale].format(count=8001, max=8000)
-        assert flagged.locator("a").all_inner_texts() == [f"{as_lead(label)} {too_long}"]
+        assert flagged.locator("a").all_inner_texts() == [f"{as_lead(label)}{too_long}"]
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         page.screenshot(path=SHOTS / f"defender-review-too-long-{locale}-360.png", full_page=True)
 

@@ -233,7 +233,7 @@ def test_client_side_errors_keep_the_text_and_link_to_the_fields(
     assert page.input_value("[name=sender_name]") == canary_for("sender_name")
     # The server form's own message for the question (data-required), not a generic one.
     # (No colon after the label's own question mark: "？:" read as a typo.)
-    assert "情況有多緊急？ 請選擇緊急程度。" in page.inner_text("#error-summary")
+    assert "情況有多緊急？請選擇緊急程度。" in page.inner_text("#error-summary")  # (no space)
     assert page.locator("#what_happened").get_attribute("aria-invalid") == "true"
     # Keyboard: following the link moves focus to the field.
     links.first.focus()

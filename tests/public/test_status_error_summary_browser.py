@@ -20,9 +20,10 @@ from tests.public.test_follow_up_token_browser import _case_with_a_thread, _open
 pytestmark = pytest.mark.browser
 
 SEND = "#follow-up-form button[type=submit]:not([data-language-url])"
-# zh_Hant, as _open_status opens the page: the label, then the server's message.
-WRITE_A_MESSAGE = "您的訊息: 請輸入訊息。"
-TOO_MANY_FILES = "附加檔案（選填）: 最多只能附加 5 個檔案。"
+# zh_Hant, as _open_status opens the page: the label, a full-width colon (no space), then the
+# server's message; the same with JavaScript and without.
+WRITE_A_MESSAGE = "您的訊息：請輸入訊息。"
+TOO_MANY_FILES = "附加檔案（選填）：最多只能附加 5 個檔案。"
 
 
 def _send(page: Any, javascript: bool) -> None:

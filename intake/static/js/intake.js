@@ -64,7 +64,9 @@
   // the server's error summary (intake.web.as_lead).
   function asLead(label) {
     const text = label.trim();
-    return /[?？؟:：]$/.test(text) ? text : text + ":";
+    // After it, what the page's language sets (intake.web.lead_separators, on the summary).
+    const after = /[?？؟:：]$/.test(text) ? summary.dataset.leadSpace : summary.dataset.leadColon;
+    return text + (after === undefined ? ": " : after);
   }
 
   /* The question a field (its ".field" wrapper) asks: its legend or label, without the
@@ -146,7 +148,7 @@
         const link = document.createElement("a");
         const anchor = anchorFor(error.name);
         link.href = "#" + (anchor ? anchor.id : "");
-        link.textContent = asLead(labelFor(error.name)) + " " + error.message;
+        link.textContent = asLead(labelFor(error.name)) + error.message;
         item.appendChild(link);
       } else {
         item.textContent = error.message;
@@ -271,7 +273,7 @@
       const anchor = anchorFor(name);
       const link = anchor && summaryList.querySelector('a[href="#' + anchor.id + '"]');
       if (link) {
-        link.textContent = asLead(labelFor(name)) + " " + problem.message;
+        link.textContent = asLead(labelFor(name)) + problem.message;
       }
     }
   }

@@ -104,7 +104,9 @@
   // the server's error summary (intake.web.as_lead) and the request form's (intake.js).
   function asLead(label) {
     const text = label.trim();
-    return /[?？؟:：]$/.test(text) ? text : text + ":";
+    // After it, what the page's language sets (intake.web.lead_separators, on the summary).
+    const after = /[?？؟:：]$/.test(text) ? summary.dataset.leadSpace : summary.dataset.leadColon;
+    return text + (after === undefined ? ": " : after);
   }
 
   function labelFor(name) {
@@ -141,7 +143,7 @@
     }
     const link = summaryList.querySelector('a[href="#' + name + '"]');
     if (link && message) {
-      link.textContent = asLead(labelFor(name)) + " " + message;
+      link.textContent = asLead(labelFor(name)) + message;
     } else if (link) {
       link.closest("li").remove();
       summary.hidden = summaryList.children.length === 0;

@@ -265,7 +265,7 @@
       const problems = missingIn(steps[index]).map(function (missing) {
         return problemLink(index, missing, format(data.msgMissing, { question: missing.label }));
       }).concat(tooLongIn(steps[index]).map(function (tooLong) {
-        return problemLink(index, tooLong, tooLong.lead + " " + tooLong.message);
+        return problemLink(index, tooLong, tooLong.lead + tooLong.message);
       })).concat(refusedFilesIn(steps[index]).map(function (refused) {
         return problemLink(index, refused, refused.message);
       }));
