@@ -1,0 +1,39 @@
+"""The landing page and the request form promise encryption in the browser; without JavaScript
+(Tor Browser's Safest level) they said the same, while the server receives the answers and
+seals them. Without JavaScript the pages now say so beside the promise; with it, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.builders import make_org_key
+from tests.public.conftest import phone_context
+
+pytestmark = pytest.mark.browser
+
+SAID = {
+    "en": "Without JavaScript, your browser cannot encrypt your answers itself.",
+    "zh_Hant": "沒有 JavaScript",
+}
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+@pytest.mark.parametrize("javascript", [False, True], ids=["nojs", "js"])
+def test_without_javascript_the_pages_say_the_server_seals(
+    app: Flask, live_server: Any, browser: Any, locale: str, javascript: bool
+) -> None:
+    make_org_key()
+    context = phone_context(browser, javascript=javascript, locale=locale)
+    page = context.new_page()
+    for path in ("/", "/request"):
+        page.goto(f"{live_server.url}{path}?lang={locale}")
+        note = page.locator("[data-no-js-sealing]")
+        if javascript:
+            assert note.count() == 0  # inside <noscript>: not part of a scripted page
+        else:
+            assert note.is_visible(), path
+            assert SAID[locale] in note.inner_text(), path
+    context.close()
