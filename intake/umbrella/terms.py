@@ -394,8 +394,9 @@ _KNOWN: list[tuple[str, str, tuple[str, ...]]] = [
         "un-sr-hrds",
         "UN Special Rapporteur on the situation of human rights defenders",
         (
-            "聯合國人權維護者問題特別代表",
+            "聯合國人權維護者問題特別代表",  # the source's heading: the title before 2008
             "聯合國人權維護者問題特別報告員",
+            "聯合國人權維護者處境問題特別報告員",
             "UN Special Rapporteur on Human Rights Defenders",
             "UN Special Representative on Human Rights Defenders",
         ),
