@@ -107,3 +107,37 @@ def test_reports_have_no_axe_violations(
             assert summary == [], (path, summary)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_chart_labels_read_at_the_size_of_the_page_text(
+    app: Flask, live_server: Any, browser: Any, width: int
+) -> None:
+    """The charts scale with their box: at 1280 px their labels were 23 px, larger than the
+    section headings. At any width a label stays within a few pixels of the body text."""
+    seed_year()
+    viewer = make_user(Role.VIEWER)
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-GB")
+    try:
+        context.add_cookies(
+            [
+                {
+                    "name": app.config["SESSION_COOKIE_NAME"],
+                    "value": session_cookie(app, viewer),
+                    "url": live_server.url,
+                }
+            ]
+        )
+        page = context.new_page()
+        page.goto(f"{live_server.url}/reports/?period=custom&from=2025-01-01&to=2025-12-31")
+        sizes = page.evaluate(
+            """() => {
+              const label = document.querySelector(".report-chart text[font-size='13']");
+              const body = parseFloat(getComputedStyle(document.body).fontSize);
+              return [label.getBoundingClientRect().height, body];
+            }"""
+        )
+        label, body = sizes
+        assert body * 0.7 <= label <= body * 1.3, (width, sizes)
+    finally:
+        context.close()
