@@ -74,8 +74,9 @@ class Filters:
 def _matches(entry: DirectoryEntry, filters: Filters, locale: str) -> bool:
     if filters.q:
         needle = filters.q.casefold()
-        # What the list shows in the reader's language (简体中文: the Simplified forms of the
-        # stored Traditional text), and the stored text, so a Traditional query still finds it.
+        # What the list shows in the reader's language, the stored (Traditional) text and its
+        # Simplified forms: a query in either script finds an entry on a page in any language
+        # (律师 found nothing on a 繁體中文 page).
         haystack = " ".join(
             [
                 entry.id,
@@ -85,6 +86,8 @@ def _matches(entry: DirectoryEntry, filters: Filters, locale: str) -> bool:
                 entry.description_zh or "",
                 vocab.entry_name(entry, locale),
                 vocab.entry_description(entry, locale),
+                vocab.entry_name(entry, "zh_Hans"),
+                vocab.entry_description(entry, "zh_Hans"),
             ]
         ).casefold()
         if needle not in haystack:

@@ -142,6 +142,14 @@ def test_search_in_simplified_chinese_finds_the_names_it_shows(
         assert "没有符合的条目" not in html, query
     html = client.get("/directory/?lang=zh_Hant&q=保護記者").get_data(as_text=True)
     assert "保護記者委員會" in html
+    # A Simplified query on a 繁體中文 (or English) page finds it too: 记者 found nothing there.
+    for lang in ("zh_Hant", "en"):
+        for query in ("记者", "保护记者委员会"):
+            html = client.get(f"/directory/?lang={lang}&q={query}").get_data(as_text=True)
+            assert "保護記者委員會" in html or "Committee to Protect Journalists" in html, (
+                lang,
+                query,
+            )
 
 
 def test_admin_creates_edits_retires_and_restores_with_audit(
