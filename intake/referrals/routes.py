@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms import Field
 from wtforms.fields.choices import SelectChoice
 
 from intake import clock, collation, labels, vocab
@@ -527,6 +528,17 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
 
 
+def _refused_beside(
+    referral: Referral, form: TransitionForm, field: Field, message: str
+) -> tuple[str, int]:
+    """The update form again with ``message`` beside ``field`` (a date before the referral was
+    sent, say), and a flash that points to it: a refusal said only in the flash, at the top
+    of a long page, left the date field looking right."""
+    field.errors = [*field.errors, message]
+    flash(_("Check the form: choose what happened and a valid date."), "error")
+    return _render_detail(referral, form), 422
+
+
 @bp.post("/<int:referral_id>/transition")
 @role_required(*CASE_WRITERS)
 def transition(referral_id: int) -> Response | tuple[str, int]:
@@ -542,8 +554,12 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
     at = None
     if form.at.data is not None:
         if form.at.data.year < EARLIEST_YEAR:
-            flash(_("Check the date: it is long before this referral existed."), "error")
-            return _render_detail(referral, form), 422
+            return _refused_beside(
+                referral,
+                form,
+                form.at,
+                _("Check the date: it is long before this referral existed."),
+            )
         at = form.at.data.replace(tzinfo=org_zone())
     if form.action.data == "withdraw" and form.confirmed.data != WITHDRAW_CONFIRMED:
         if "withdraw" not in referrals.allowed_actions(referral):
@@ -558,6 +574,11 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
             referral.id, form.action.data, current_user, at=at, outcome=form.outcome.data or None
         )
     except referrals.ReferralError as error:
+        field = {referrals.DATE_REFUSED: form.at, referrals.OUTCOME_MISSING: form.outcome}.get(
+            error.code
+        )
+        if field is not None:
+            return _refused_beside(referral, form, field, str(error))
         flash(str(error), "error")
         return _render_detail(referral, form), 422
     flash(ACTION_DONE[form.action.data], "success")

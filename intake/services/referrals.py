@@ -56,6 +56,11 @@ class ReferralError(ServiceError):
     """A referral request that cannot be carried out."""
 
 
+# ReferralError codes of a transition refused for one of its fields (said beside that field).
+DATE_REFUSED = "date"
+OUTCOME_MISSING = "outcome"
+
+
 class ConsentRequired(ReferralError):
     """The case has no recorded consent and no admin override was given."""
 
@@ -342,12 +347,16 @@ def transition(
         )
     moment = at or utcnow()
     if moment > utcnow():
-        raise ReferralError(_l("The date cannot be in the future."))
+        raise ReferralError(_l("The date cannot be in the future."), code=DATE_REFUSED)
     if action != "send" and referral.sent_at is not None and moment < referral.sent_at:
-        raise ReferralError(_l("The date cannot be before the referral was sent."))
+        raise ReferralError(
+            _l("The date cannot be before the referral was sent."), code=DATE_REFUSED
+        )
     if action == "close":
         if outcome not in set(ReferralOutcome):
-            raise ReferralError(_l("Choose an outcome to close the referral."))
+            raise ReferralError(
+                _l("Choose an outcome to close the referral."), code=OUTCOME_MISSING
+            )
         referral.outcome = outcome
         referral.closed_at = moment
     if referral.kind in UN_KINDS and action in ACTION_STEPS:

@@ -516,3 +516,41 @@ def test_new_owners_are_only_staff_who_can_open_the_case_but_the_filter_keeps_pa
     filtered = client.get(f"/referrals/?view=all&owner={gone.id}")
     assert filtered.status_code == 200
     assert f'href="/referrals/{past.id}"' in filtered.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("at", "said"),
+    [
+        ("2999-01-01T00:00", "The date cannot be in the future."),
+        ("2001-01-01T00:00", "The date cannot be before the referral was sent."),
+        ("0001-01-01T00:00", "Check the date: it is long before this referral existed."),
+    ],
+)
+def test_a_refused_date_is_said_beside_the_date_field(web: Flask, at: str, said: str) -> None:
+    """A date after now or before the referral was sent was refused only in the flash, at the
+    top of a long page, and the date field looked right."""
+    referral = sent_referral()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    response = client.post(
+        f"/referrals/{referral.id}/transition", data={"action": "reply", "at": at}
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert f'<p class="field-error" id="at-error">{said}' in html
+    assert re.search(r'<input[^>]*aria-describedby="at-error"[^>]*aria-invalid="true"', html) or (
+        re.search(r'<input[^>]*aria-invalid="true"[^>]*aria-describedby="at-error"', html)
+    )
+    assert "Check the form" in html  # the flash points to it
+
+
+def test_closing_without_an_outcome_is_said_beside_the_outcome(web: Flask) -> None:
+    referral = sent_referral()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    referrals.transition(referral.id, "reply", make_user(Role.CASEWORKER))
+    response = client.post(f"/referrals/{referral.id}/transition", data={"action": "close"})
+    assert response.status_code == 422
+    assert 'id="outcome-error">Choose an outcome to close the referral.' in response.get_data(
+        as_text=True
+    )
