@@ -355,7 +355,24 @@ def test_drafts_are_kept_on_the_device_only_when_asked(
     page.reload()
     assert page.input_value("#what_happened") == "draft text"
     assert page.input_value("#context") == "more draft"
+    # Put back, and said so (on a shared device it may be someone else's)...
+    assert page.locator("#draft-restored-notice").is_visible()
     for _step in range(4):
         page.click("#step-next")
     page.uncheck("#keep-draft")
     assert page.evaluate("() => localStorage.length") == 0
+
+    # ...with a way to delete it from the device and from the fields it filled.
+    page.check("#keep-draft")
+    page.evaluate("() => sessionStorage.clear()")
+    page.reload()
+    notice = page.locator("#draft-restored-notice")
+    assert notice.is_visible()
+    page.click("#delete-draft")
+    assert notice.is_hidden()
+    assert page.input_value("#what_happened") == ""
+    assert page.evaluate("() => localStorage.length") == 0
+    page.evaluate("() => sessionStorage.clear()")
+    page.reload()
+    assert page.input_value("#what_happened") == ""
+    assert page.locator("#draft-restored-notice").is_hidden()

@@ -415,6 +415,7 @@
     }
     localStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
   }
+  /* Put a kept draft back in the empty fields; returns the fields it filled. */
   function restoreDraft() {
     let draft = null;
     try {
@@ -423,24 +424,52 @@
       draft = null;
     }
     if (!draft) {
-      return;
+      return [];
     }
     keepDraft.checked = true;
+    const filled = [];
     for (const el of draftFields()) {
-      if (typeof draft[el.name] === "string" && !el.value) {
+      if (typeof draft[el.name] === "string" && draft[el.name] && !el.value) {
         el.value = draft[el.name];
+        filled.push(el);
       }
     }
     for (const el of form.querySelectorAll("input[type=radio], input[type=checkbox][name]")) {
-      if (draft[el.name + "=" + el.value]) {
+      if (draft[el.name + "=" + el.value] && !el.checked) {
         el.checked = true;
+        filled.push(el);
       }
     }
+    return filled;
+  }
+
+  /* A draft put back says so, with a way to delete it (from the device and the fields it
+   * filled; what was typed in this tab stays). */
+  function offerToDelete(filled) {
+    const notice = document.getElementById("draft-restored-notice");
+    const button = document.getElementById("delete-draft");
+    if (!filled.length || !notice || !button) {
+      return;
+    }
+    notice.hidden = false;
+    button.addEventListener("click", function () {
+      localStorage.removeItem(DRAFT_KEY);
+      keepDraft.checked = false;
+      for (const el of filled) {
+        if (el.type === "radio" || el.type === "checkbox") {
+          el.checked = false;
+        } else {
+          el.value = "";
+        }
+        el.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+      notice.hidden = true;
+    });
   }
   if (draftOption && keepDraft && !sentBefore) {
     try {
       draftOption.hidden = false;
-      restoreDraft();
+      offerToDelete(restoreDraft());
       keepDraft.addEventListener("change", function () {
         if (keepDraft.checked) {
           saveDraft();
