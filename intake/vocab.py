@@ -10,7 +10,7 @@ and languages are named by Babel's CLDR data in the reader's language.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -243,6 +243,16 @@ def _language_name(code: str, locale: str) -> str:
 def country_name(code: str, locale: str | None = None) -> str:
     """The country's name in ``locale`` (default: the reader's), else English, else the code."""
     return _country_name(code, locale or _reader_locale())
+
+
+# How a list of names is separated in a language: Chinese writes 孟加拉文、英文 (the
+# enumeration comma), Arabic its own comma; an ASCII ", " between Chinese names read as English.
+_LIST_SEPARATORS = {"zh_Hant": "、", "zh_Hans": "、", "ar": "، "}
+
+
+def joined(names: Iterable[str], locale: str | None = None) -> str:
+    """Names side by side, separated as the reader's language separates a list (no "and")."""
+    return _LIST_SEPARATORS.get(locale or _reader_locale(), ", ").join(names)
 
 
 def language_name(code: str, locale: str | None = None) -> str:

@@ -112,7 +112,9 @@ def next_action_words(
 def place_words(case: QueueCase, words: PageWords) -> tuple[str, str]:
     """The case's country and its languages ("", when none), named in the reader's language."""
     country = vocab.country_name(case.country, words.locale) if case.country else "—"
-    languages = ", ".join(vocab.language_name(code, words.locale) for code in case.languages)
+    languages = vocab.joined(
+        (vocab.language_name(code, words.locale) for code in case.languages), words.locale
+    )
     return country, languages
 
 

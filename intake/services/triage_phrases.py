@@ -75,13 +75,13 @@ def _render(kind: str, ids: Sequence[str], english: bool) -> str:
         case "region":
             return label(vocab.REGIONS, ids[0])
         case "threats":
-            return ", ".join(label(vocab.THREATS, t).lower() for t in ids)
+            return vocab.joined((label(vocab.THREATS, t).lower() for t in ids), locale)
         case "profiles":
-            return ", ".join(label(PROFILE_GROUPS, p) for p in ids)
+            return vocab.joined((label(PROFILE_GROUPS, p) for p in ids), locale)
         case "mandate":
             return label(MANDATES, ids[0])
         case "languages":
-            return ", ".join(vocab.language_name(code, locale) for code in ids)
+            return vocab.joined((vocab.language_name(code, locale) for code in ids), locale)
         case "condition":
             return label(vocab.CONDITIONS, ids[0])
     return ", ".join(ids)  # "text": the directory's own words, as written

@@ -362,6 +362,7 @@ def test_the_queue_shows_routing_in_words_and_no_content(app: Flask, client: Fla
     assert "CANARY-queue-text" not in html  # sealed: only ciphertext for the browser
     zh = client.get("/cases/?view=all&lang=zh_Hant").get_data(as_text=True)
     assert "墨西哥" in zh
+    assert "西班牙文、中文" in zh  # the enumeration comma, not an English ", "
 
 
 def test_saved_views_and_their_counts(app: Flask, client: FlaskClient) -> None:
