@@ -42,7 +42,9 @@ def test_a_case_is_named_by_its_reference_and_linked_a_deleted_one_by_its_id(
     client: FlaskClient, admin: User
 ) -> None:
     case = make_case(make_org_key(), {"what_happened": "CANARY-PLAINTEXT"})
-    viewed = audit.record("case.view", "case", case.id, actor=admin, detail={"part": "page"})
+    viewed = audit.record(
+        "case.view", "case", case.id, actor=admin, detail={"part": "page", "outcome": None}
+    )
     asked = audit.record("case.status_viewed", "case", case.id, actor_label="submitter")
     purged = audit.record("case.purged", "case", 99999, actor_label="system")
     listed = audit.record("case.list", "case", "*", actor=admin)
@@ -55,6 +57,8 @@ def test_a_case_is_named_by_its_reference_and_linked_a_deleted_one_by_its_id(
     assert html.count(link) == 2
     assert "Case opened" in shown[str(viewed.id)]
     assert "case.view" in shown[str(viewed.id)]  # the code stays, for whoever greps
+    assert "outcome=—" in shown[str(viewed.id)]  # not Python's "None"
+    assert "None" not in shown[str(viewed.id)]
     assert "admin@example.org" in shown[str(viewed.id)]
     assert "user:admin@example.org" not in shown[str(viewed.id)]
     assert "Requester checked the status" in shown[str(asked.id)]
