@@ -93,3 +93,23 @@ def test_staff_catalogues_speak_to_a_colleague(language: str) -> None:
                 if any(word in text for word in honorific):
                     found.append((area, message.id, text))
     assert not found, found
+
+
+def test_french_is_set_as_french_typography_sets_it() -> None:
+    """One apostrophe (’; the catalogues mixed it with ' in one sentence, "s'est" beside
+    "l’ONU"), and no breakable space before : ? ! ; » or after «: a phone broke « Le plus sûr »
+    across two lines, and a line could begin with a lone "?"."""
+    wrong = []
+    for path in sorted(ROOT.glob("**/translations/fr/LC_MESSAGES/messages.po")):
+        with path.open("rb") as source:
+            for message in read_po(source):
+                if not message.id:
+                    continue  # the header
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                for text in (str(s) for s in strings if s):
+                    bad = "'" in text or any(
+                        mark in text for mark in (" :", " ?", " !", " ;", " »", "« ")
+                    )
+                    if bad:
+                        wrong.append((str(path.relative_to(ROOT)), text))
+    assert not wrong, wrong[:5]

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 SENDING_FR = "Chiffrement et envoi…"
 # The POST got no answer: it may have arrived, so the page says it could not confirm that.
-FAILED_FR = "Nous n'avons pas pu confirmer que votre demande est arrivée"
+FAILED_FR = "Nous n’avons pas pu confirmer que votre demande est arrivée"
 NAVIGATION = ("#step-back", "#review-list button >> nth=0", "button[data-language-url] >> nth=0")
 
 

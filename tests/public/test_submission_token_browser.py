@@ -60,8 +60,8 @@ def test_an_answer_lost_on_the_way_then_send_again_files_one_case_with_its_recei
         page.click("#send-request")
         page.wait_for_selector("#error-summary:not([hidden])")
         said = page.inner_text("#error-summary")
-        assert "n'a pas pu être envoyée" not in said
-        assert "Nous n'avons pas pu confirmer que votre demande est arrivée" in said
+        assert "n’a pas pu être envoyée" not in said
+        assert "Nous n’avons pas pu confirmer que votre demande est arrivée" in said
         assert "ne sera pas enregistrée deux fois" in said
         assert lose.delivered == [201]  # the server filed it; the page never heard
         db.session.rollback()
@@ -142,10 +142,10 @@ def _answer_with(status: int, body: str) -> Any:
         # A refusal the server answered: its own message, not "could not confirm".
         (400, '{"error": "Cette pièce jointe est refusée."}', "Cette pièce jointe est refusée."),
         # Refused without a reason: nothing was filed, "could not be sent" is true.
-        (400, "{}", "n'a pas pu être envoyée"),
+        (400, "{}", "n’a pas pu être envoyée"),
         # An answer cut off in its body, or a gateway's error: it may have been filed.
-        (201, '{"receipt_co', "Nous n'avons pas pu confirmer"),
-        (502, "", "Nous n'avons pas pu confirmer"),
+        (201, '{"receipt_co', "Nous n’avons pas pu confirmer"),
+        (502, "", "Nous n’avons pas pu confirmer"),
     ],
 )
 def test_an_answered_failure_says_what_is_true_of_it(
