@@ -23,6 +23,10 @@ TRANSLATED: dict[str, LazyString] = {
         "Office of the UN High Commissioner for Human Rights (OHCHR)"
     ),
     "Embassies (first 24 hours)": _l("Embassies (first 24 hours)"),
+    # FIDH and OMCT's joint programme, which names itself in French and Spanish too.
+    "Observatory for the Protection of Human Rights Defenders": _l(
+        "Observatory for the Protection of Human Rights Defenders"
+    ),
     "UN Working Group on Arbitrary Detention (WGAD)": _l(
         "UN Working Group on Arbitrary Detention (WGAD)"
     ),
