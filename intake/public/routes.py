@@ -862,42 +862,20 @@ def _proof_refused(outcome: proof_of_work.Outcome) -> tuple[Response | str, int]
 CHANGE_LANGUAGE = "change_language"
 
 
-def _over_the_limit() -> ViewResult:
-    """Too many posts from this address (REQUEST_RATE_LIMIT): nothing is stored. Without
-    JavaScript the form comes back with what was typed and why, as after any other refusal
-    of a filled form; a page saying only "429" lost a defender everything they wrote (the
-    limit counts every post, refused ones too, and Tor Browser's exits are shared). A
-    browser's sealed post gets the 429 its script explains, and keeps the answers itself."""
+def _typed_form_again(
+    notice: str | None = None, status: int = 200, sealed: Exception | None = None
+) -> ViewResult:
+    """The request form again with what was typed, nothing checked or stored, and ``notice``
+    (files cannot be handed back: the notice asks for them when some were chosen). A
+    browser's sealed post holds nothing to show again: ``sealed`` is raised for it, else the
+    form comes back empty."""
     parsed = _read_form()
     if parsed is None:
         return _refuse(_too_large_message(), 413)
     form_data, files = parsed
     if "sealed_answers" in form_data:
-        raise TooManyRequests
-    try:
-        current, verified = keys.sealing_key()
-    except SQLAlchemyError as error:
-        return _form_again_while_down(form_data, files, error)
-    if current is not None and not verified:
-        return _key_unverified()
-    notice = _(
-        "Too many requests have come from your network recently, so this one was not sent "
-        "yet. We kept what you wrote: please press Send again in an hour, or contact the "
-        "organisation another way if it cannot wait."
-    )
-    if _had_files(files):
-        notice += " " + _("Please attach your files again.")
-    return _render_form(IntakeForm(form_data), current, status=429, notice=notice)
-
-
-def _show_in_language() -> ViewResult:
-    """The form again, in the language chosen (``lang``), with what was typed: nothing is
-    checked, stored or counted against the submission limit. Files cannot be handed back."""
-    parsed = _read_form()
-    if parsed is None:
-        return _refuse(_too_large_message(), 413)
-    form_data, files = parsed
-    if "sealed_answers" in form_data:  # a browser's sealed post: nothing in it to show again
+        if sealed is not None:
+            raise sealed
         form_data = MultiDict()
     try:
         current, verified = keys.sealing_key()
@@ -905,8 +883,30 @@ def _show_in_language() -> ViewResult:
         return _form_again_while_down(form_data, files, error)
     if current is not None and not verified:
         return _key_unverified()
-    notice = _("Please attach your files again.") if _had_files(files) else None
-    return _render_form(IntakeForm(form_data), current, notice=notice)
+    if _had_files(files):
+        again = _("Please attach your files again.")
+        notice = f"{notice} {again}" if notice else again
+    return _render_form(IntakeForm(form_data), current, status=status, notice=notice)
+
+
+def _over_the_limit() -> ViewResult:
+    """Too many posts from this address (REQUEST_RATE_LIMIT): nothing is stored. Without
+    JavaScript the form comes back with what was typed and why, as after any other refusal
+    of a filled form; a page saying only "429" lost a defender everything they wrote (the
+    limit counts every post, refused ones too, and Tor Browser's exits are shared). A
+    browser's sealed post gets the 429 its script explains, and keeps the answers itself."""
+    notice = _(
+        "Too many requests have come from your network recently, so this one was not sent "
+        "yet. We kept what you wrote: please press Send again in an hour, or contact the "
+        "organisation another way if it cannot wait."
+    )
+    return _typed_form_again(notice, 429, sealed=TooManyRequests())
+
+
+def _show_in_language() -> ViewResult:
+    """The form again, in the language chosen (``lang``), with what was typed: nothing is
+    checked, stored or counted against the submission limit."""
+    return _typed_form_again()
 
 
 @bp.route("/request", methods=["GET", "POST"])

@@ -250,3 +250,18 @@ def seed_year() -> Year:
     # 23:00 on 31 December 2024 in Taipei: last year.
     add_outbox(owner, "reminder:4:d7", "reminder", OutboxStatus.SENT, taipei(2024, 12, 31, 23))
     return year
+
+
+def viewer_context(app: Any, browser: Any, live_server: Any, **options: Any) -> Any:
+    """A Chromium context (``options``: viewport, locale, JavaScript…) signed in as a new
+    viewer, the role that reads reports."""
+    from tests.builders import session_cookie
+
+    context = browser.new_context(**options)
+    cookie = {
+        "name": app.config["SESSION_COOKIE_NAME"],
+        "value": session_cookie(app, make_user(Role.VIEWER)),
+        "url": live_server.url,
+    }
+    context.add_cookies([cookie])
+    return context

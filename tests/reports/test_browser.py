@@ -11,7 +11,7 @@ from flask import Flask
 
 from intake.models import Role
 from tests.builders import make_user, session_cookie
-from tests.reports.conftest import seed_year
+from tests.reports.conftest import seed_year, viewer_context
 
 pytestmark = pytest.mark.browser
 
@@ -23,24 +23,17 @@ def test_reports_at_360_px_without_javascript(app: Flask, live_server: Any, brow
     if not AXE.exists():
         pytest.fail("node_modules/axe-core is missing: run `npm install`")
     seed_year()
-    viewer = make_user(Role.VIEWER)
     # JavaScript off: the page and its period form must work without it.
-    context = browser.new_context(
+    context = viewer_context(
+        app,
+        browser,
+        live_server,
         user_agent=USER_AGENT,
         viewport={"width": 360, "height": 740},
         java_script_enabled=False,
         locale="en-GB",
     )
     try:
-        context.add_cookies(
-            [
-                {
-                    "name": app.config["SESSION_COOKIE_NAME"],
-                    "value": session_cookie(app, viewer),
-                    "url": live_server.url,
-                }
-            ]
-        )
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.goto(f"{live_server.url}/reports/")
@@ -116,18 +109,10 @@ def test_chart_labels_read_at_the_size_of_the_page_text(
     """The charts scale with their box: at 1280 px their labels were 23 px, larger than the
     section headings. At any width a label stays within a few pixels of the body text."""
     seed_year()
-    viewer = make_user(Role.VIEWER)
-    context = browser.new_context(viewport={"width": width, "height": 900}, locale="en-GB")
+    context = viewer_context(
+        app, browser, live_server, viewport={"width": width, "height": 900}, locale="en-GB"
+    )
     try:
-        context.add_cookies(
-            [
-                {
-                    "name": app.config["SESSION_COOKIE_NAME"],
-                    "value": session_cookie(app, viewer),
-                    "url": live_server.url,
-                }
-            ]
-        )
         page = context.new_page()
         page.goto(f"{live_server.url}/reports/?period=custom&from=2025-01-01&to=2025-12-31")
         sizes = page.evaluate(

@@ -17,7 +17,7 @@ from intake.services import reports
 from intake.services.reports import SUPPRESSED, year_period
 from intake.services.settings import org_zone
 from tests.builders import sign_in
-from tests.reports.conftest import seed_year
+from tests.reports.conftest import seed_year, viewer_context
 from tests.reports.test_routes import table
 
 YEAR_2025 = "/reports/?period=custom&from=2025-01-01&to=2025-12-31"
@@ -95,21 +95,11 @@ def test_labels_are_escaped(web: Flask) -> None:
 def test_charts_show_at_360_px_without_javascript(
     app: Flask, live_server: Any, browser: Any, lang: str, tmp_path: Any
 ) -> None:
-    from tests.builders import make_user, session_cookie
-
     seed_year()
-    viewer = make_user(Role.VIEWER)
-    context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 740})
+    context = viewer_context(
+        app, browser, live_server, java_script_enabled=False, viewport={"width": 360, "height": 740}
+    )
     try:
-        context.add_cookies(
-            [
-                {
-                    "name": app.config["SESSION_COOKIE_NAME"],
-                    "value": session_cookie(app, viewer),
-                    "url": live_server.url,
-                }
-            ]
-        )
         page = context.new_page()
         page.goto(f"{live_server.url}{YEAR_2025}&lang={lang}")
         for key in KEYS:
