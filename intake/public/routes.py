@@ -519,14 +519,19 @@ def _had_files(files: MultiDict[str, FileStorage]) -> bool:
     return any(upload.filename for upload in files.getlist("attachments"))
 
 
+def _files_again(notice: str, had_files: bool) -> str:
+    """``notice`` ("" for none), and when files were chosen the request to attach them
+    again: a form shown again cannot hand files back."""
+    again = _("Please attach your files again.") if had_files else ""
+    return " ".join(part for part in (notice, again) if part)
+
+
 def _database_notice(had_files: bool) -> str:
     notice = _(
         "We could not save your request because of a problem on our side. We kept what "
         "you wrote: please try again in a minute."
     )
-    if had_files:
-        notice += " " + _("Please attach your files again.")
-    return notice
+    return _files_again(notice, had_files)
 
 
 def _database_down(error: SQLAlchemyError) -> None:
@@ -604,7 +609,7 @@ def _submit_without_js(
         form.attachments.errors = [*form.attachments.errors, *file_errors]
         valid = False
     if not valid:
-        notice = _("Please attach your files again.") if form.uploaded_files() else None
+        notice = _files_again("", bool(form.uploaded_files())) or None
         return _render_form(form, org_key, status=422, notice=notice)
     # Consent in the clear is what referrals check: everyone named agreed, and the submitter
     # allows sharing. The nuance (some agreed, "ask me first") stays in the sealed answers.
@@ -883,9 +888,7 @@ def _typed_form_again(
         return _form_again_while_down(form_data, files, error)
     if current is not None and not verified:
         return _key_unverified()
-    if _had_files(files):
-        again = _("Please attach your files again.")
-        notice = f"{notice} {again}" if notice else again
+    notice = _files_again(notice or "", _had_files(files)) or None
     return _render_form(IntakeForm(form_data), current, status=status, notice=notice)
 
 
@@ -956,9 +959,9 @@ def request_form() -> ViewResult:
             "Your form had expired, so it was not sent yet. We kept what you wrote: check it "
             "and press Send again."
         )
-        if _had_files(files):
-            notice += " " + _("Please attach your files again.")
-        return _render_form(form, org_key, status=400, notice=notice)
+        return _render_form(
+            form, org_key, status=400, notice=_files_again(notice, _had_files(files))
+        )
 
     outcome = _proof_of_work()
     if outcome is not None and outcome is not proof_of_work.Outcome.ADMITTED:
