@@ -362,6 +362,23 @@ def test_drafts_are_kept_on_the_device_only_when_asked(
     page.uncheck("#keep-draft")
     assert page.evaluate("() => localStorage.length") == 0
 
+    # A choice made in this tab stands against the draft's: the draft fills only what is
+    # unanswered (here the tab keeps "days"; the draft on the device says "weeks").
+    page.check("#keep-draft")
+    page.evaluate(
+        """() => {
+          const draft = JSON.parse(localStorage.getItem("refuge-intake-draft"));
+          delete draft["urgency=days"];
+          draft["urgency=weeks"] = true;
+          localStorage.setItem("refuge-intake-draft", JSON.stringify(draft));
+        }"""
+    )
+    page.reload()
+    assert page.is_checked("input[name=urgency][value=days]")
+    assert not page.is_checked("input[name=urgency][value=weeks]")
+    for _step in range(4):
+        page.click("#step-next")
+
     # ...with a way to delete it from the device and from the fields it filled.
     page.check("#keep-draft")
     page.evaluate("() => sessionStorage.clear()")

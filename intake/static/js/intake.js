@@ -435,7 +435,9 @@
       }
     }
     for (const el of form.querySelectorAll("input[type=radio], input[type=checkbox][name]")) {
-      if (draft[el.name + "=" + el.value] && !el.checked) {
+      // A choice made in this tab stands: the draft fills only a question left unanswered.
+      const chosen = el.type === "radio" && form.querySelector('input[type=radio][name="' + el.name + '"]:checked');
+      if (draft[el.name + "=" + el.value] && !el.checked && !chosen) {
         el.checked = true;
         filled.push(el);
       }
