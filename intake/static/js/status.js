@@ -308,8 +308,21 @@
 
     // Withdrawing a consent leaves this page (a confirmation, then this page again): the message
     // being written waits in this tab meanwhile, as for a language change, and comes back.
+    // The kept message is named by a hash of the receipt code (libsodium): a withdrawal sent
+    // before libsodium is ready waits for it, then leaves (form.submit() runs no listener).
     for (const withdraw of document.querySelectorAll("#status-consent form")) {
-      withdraw.addEventListener("submit", keepWhileAway);
+      withdraw.addEventListener("submit", function (event) {
+        if (!form.elements.namedItem("body").value || draftFor !== null) {
+          keepWhileAway();
+          return;
+        }
+        event.preventDefault();
+        seal.ready().then(keepWhileAway).catch(function () {
+          // libsodium did not load: the withdrawal still goes
+        }).finally(function () {
+          withdraw.submit();
+        });
+      });
     }
 
     form.addEventListener("submit", async function (event) {
