@@ -199,6 +199,9 @@ def test_withdrawal_in_the_browser_is_confirmed_first_and_stays_listed(
         page.fill("#code", submission.receipt_code)
         page.click("button[type=submit]")
         page.wait_for_selector("#status-consent")
+        # The page's scripts sit at the end of the body, after libsodium: the list is there
+        # before they run. A person types once the page has loaded; so does this test.
+        page.wait_for_load_state()
 
         # A message half written meanwhile: with JavaScript it waits in the tab while the
         # withdrawal is confirmed, and is back in the box afterwards.
@@ -214,6 +217,7 @@ def test_withdrawal_in_the_browser_is_confirmed_first_and_stays_listed(
         assert _sharing(submission).active
         page.click("#keep-consent")
         page.wait_for_selector("#status-consent")
+        page.wait_for_load_state()
         assert page.locator(f"[data-consent-record='{record.id}'] button").is_visible()
         if javascript:
             expect(page.locator("#body")).to_have_value(draft)
