@@ -368,7 +368,8 @@
     if (address.searchParams.has("new")) {
       receipt.forgetSent();
       address.searchParams.delete("new");
-      window.history.replaceState(null, "", address.pathname + address.search + address.hash);
+      // The entry keeps its state (steps.js: the step it shows).
+      window.history.replaceState(window.history.state, "", address.pathname + address.search + address.hash);
       return false;
     }
     const sent = receipt.sentInThisTab();

@@ -8,7 +8,9 @@
  * large: intake.js says so beside the field when they are chosen and on Next); such a step is
  * marked for attention, and the review links to each of those (Send refuses them too; a
  * skipped step is not checked). A step with nothing answered is not ticked either, and the
- * review calls it "not answered". What is typed is kept in this tab's
+ * review calls it "not answered". The phone's Back and Forward buttons move between the steps
+ * gone through, as the form's Back does (each is an entry in the tab's history), and a reload
+ * opens the step it was on. What is typed is kept in this tab's
  * sessionStorage (survives a reload and the camera round-trip, gone when the tab closes or the
  * request is sent), and with it the request's submission token once Send was pressed. Files
  * are never kept. This script does no sealing: intake.js seals once, at the end.
@@ -35,6 +37,11 @@
   let current = 0;
   let keptToken = null;
   let locked = false; // while the request is being sent: no step changes (intake.js)
+  let finished = false; // the request was sent: the steps are gone, the receipt is shown
+  // The phone's Back button goes to the step before, as the form's own Back does: each step
+  // the person moves to is an entry in the tab's history (the same address, the step's number
+  // in the entry's state), so Back never leaves the form and what was typed in it by mistake.
+  let position = 0; // how many of the form's entries lie before this one in the tab's history
 
   function keptFields() {
     return Array.from(form.querySelectorAll("textarea, input[type=text]:not([name=website]), select"));
@@ -103,7 +110,15 @@
     return keptToken;
   }
 
+  /* The request was sent (intake.js shows the receipt): the answers and the token are
+   * forgotten, and the form's entries in the history are left behind, so the phone's Back
+   * leaves the page at once instead of stepping through steps that are gone. */
   function forget() {
+    finished = true;
+    if (position > 0) {
+      window.history.go(-position);
+      position = 0;
+    }
     keptToken = null;
     try {
       sessionStorage.removeItem(SESSION_KEY);
@@ -169,7 +184,7 @@
     link.textContent = text;
     link.addEventListener("click", function (event) {
       event.preventDefault();
-      show(index, false);
+      go(index, false);
       if (problem.anchor) {
         problem.anchor.focus();
       }
@@ -254,7 +269,7 @@
         (answered ? format(data.msgAnswered, { count: answered }) : data.msgNotAnswered);
       item.classList.toggle("review-unanswered", !answered);
       link.addEventListener("click", function () {
-        show(index);
+        go(index);
       });
       item.appendChild(link);
       const answers = answersOf(steps[index]);
@@ -320,6 +335,51 @@
     }
   }
 
+  function entryFor(index) {
+    return { refugeStep: index, refugePosition: position };
+  }
+
+  /* The person moves to another step: shown, and a new entry in the tab's history. */
+  function go(index, focus) {
+    const before = current;
+    show(index, focus);
+    if (current !== before && !locked) {
+      position += 1;
+      window.history.pushState(entryFor(current), "");
+    }
+  }
+
+  /* The phone's Back or Forward within the form: the step that entry showed. An entry an error
+   * summary's link made (#field) shows the step of that field. */
+  window.addEventListener("popstate", function (event) {
+    if (finished) {
+      return; // the receipt stays on screen
+    }
+    const entry = event.state;
+    if (locked) {
+      // Nothing to go to while the request is being sent: this entry shows the step sent from.
+      position += 1;
+      window.history.pushState(entryFor(current), "");
+      return;
+    }
+    if (entry && typeof entry.refugeStep === "number") {
+      position = typeof entry.refugePosition === "number" ? entry.refugePosition : 0;
+      show(entry.refugeStep);
+      return;
+    }
+    const target = window.location.hash && document.getElementById(window.location.hash.slice(1));
+    show(target && target.closest(".form-step") ? steps.indexOf(target.closest(".form-step")) : 0);
+  });
+
+  // An error summary's link (#field) makes an entry of its own: it is one of the form's too.
+  window.addEventListener("hashchange", function () {
+    const entry = window.history.state;
+    if (!finished && !(entry && typeof entry.refugeStep === "number")) {
+      position += 1;
+      window.history.replaceState(entryFor(current), "");
+    }
+  });
+
   /* While a request is being sent, the step navigation (Back, Next, Skip, the review's links)
    * is disabled, so that nobody lands on an earlier step and edits answers that are not sent;
    * unlocked when the send failed. */
@@ -341,7 +401,7 @@
   function showStepOf(element) {
     const step = element && element.closest(".form-step");
     if (step) {
-      show(steps.indexOf(step), false);
+      go(steps.indexOf(step), false);
     }
   }
 
@@ -362,26 +422,29 @@
   progress.hidden = false;
   nav.hidden = false;
   back.addEventListener("click", function () {
-    show(current - 1);
+    go(current - 1);
   });
   skip.addEventListener("click", function () {
-    show(current + 1);
+    go(current + 1);
   });
   next.addEventListener("click", function () {
     if (window.Refuge && window.Refuge.checkStep && !window.Refuge.checkStep(steps[current])) {
       return;
     }
-    show(current + 1);
+    go(current + 1);
   });
   document.getElementById("error-summary").addEventListener("click", function (event) {
     const link = event.target.closest && event.target.closest("a[href^='#']");
-    if (link) {
-      showStepOf(document.getElementById(link.getAttribute("href").slice(1)));
+    const target = link && document.getElementById(link.getAttribute("href").slice(1));
+    const step = target && target.closest(".form-step");
+    if (step) {
+      show(steps.indexOf(step), false); // the link's own entry in the history follows (hashchange)
     }
   });
 
   const notice = document.getElementById("restored-notice");
-  if (restoreFromSession() && notice) {
+  const restored = restoreFromSession();
+  if (restored && notice) {
     notice.hidden = false;
   }
   form.addEventListener("input", keepInSession);
@@ -416,9 +479,16 @@
     });
   }
 
-  // A form the server showed again with errors opens at the first of them.
+  // A form the server showed again with errors opens at the first of them; a reload, at the
+  // step it was on (its answers are back too).
   const invalid = form.querySelector("[aria-invalid=true]");
-  show(invalid ? steps.indexOf(invalid.closest(".form-step")) : 0, false);
+  const entry = window.history.state;
+  const reloaded = restored && entry && typeof entry.refugeStep === "number";
+  if (reloaded && typeof entry.refugePosition === "number") {
+    position = entry.refugePosition;
+  }
+  show(invalid ? steps.indexOf(invalid.closest(".form-step")) : reloaded ? entry.refugeStep : 0, false);
+  window.history.replaceState(entryFor(current), "");
 
   window.Refuge = window.Refuge || {};
   window.Refuge.steps = Object.freeze({
