@@ -17,7 +17,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
-from intake import crypto, vocab
+from intake import clock, crypto, vocab
 from intake.db import like_escape, utcnow
 from intake.extensions import db
 from intake.models import (
@@ -346,8 +346,9 @@ def transition(
             _l("A referral that is %(state)s cannot do that.", state=referral.state.value)
         )
     moment = at or utcnow()
-    if moment > utcnow():
-        raise ReferralError(_l("The date cannot be in the future."), code=DATE_REFUSED)
+    refused = refused_date(referral, moment)
+    if refused is not None:
+        raise ReferralError(refused, code=DATE_REFUSED)
     if action != "send" and referral.sent_at is not None and moment < referral.sent_at:
         raise ReferralError(
             _l("The date cannot be before the referral was sent."), code=DATE_REFUSED
@@ -367,6 +368,21 @@ def transition(
         return referral
     apply_transition(referral, action, actor, moment)
     return referral
+
+
+def refused_date(referral: Referral, moment: datetime) -> Any:
+    """Why no step of ``referral`` can be dated ``moment`` (a lazy message), else None: in
+    the future, or before its case's request was received. Such a date made the referral
+    overdue at once, put its case first in the queue and skewed the reports' medians."""
+    if moment > utcnow():
+        return _l("The date cannot be in the future.")
+    received = referral.case.received_at
+    if moment < received:
+        return _l(
+            "The date cannot be before the request was received (%(when)s).",
+            when=clock.local_text(received),
+        )
+    return None
 
 
 def apply_transition(referral: Referral, action: str, actor: User, moment: datetime) -> None:

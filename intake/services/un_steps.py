@@ -292,8 +292,9 @@ def record(
     if kind not in next_steps(referral, steps):
         raise StepRejected(_l("This step cannot be recorded now. Choose one of the next steps."))
     moment = at or utcnow()
-    if moment > utcnow():
-        raise StepRejected(_l("The date cannot be in the future."))
+    refused = referrals.refused_date(referral, moment)
+    if refused is not None:
+        raise StepRejected(refused)
     if referral.sent_at is not None and moment < referral.sent_at:
         raise StepRejected(_l("The date cannot be before the submission to the mandate."))
     clock_step = CLOCK_STEP[referral.kind]

@@ -150,6 +150,7 @@ def test_case_page_and_referrals_fit_360px_with_no_axe_violations(
     directory.import_shipped()
     org = make_org_key()
     case = a_case_with_triage(org)
+    case.received_at = utcnow() - timedelta(days=62)  # the day before it was sent
     user = give_key(make_user(Role.CASEWORKER), org)  # can own the referral
     referral = referrals.create(case.id, "un-sr-hrds", ReferralKind.SP_URGENT_APPEAL, user)
     referrals.transition(referral.id, "send", user, at=utcnow() - timedelta(days=61))

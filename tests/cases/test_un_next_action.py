@@ -38,7 +38,12 @@ def _un_referral(days_ago: int) -> tuple[User, Case, Referral]:
     org = make_org_key()
     make_entry("sr-hrd", name="SR on human rights defenders")
     owner = give_key(make_user(Role.CASEWORKER), org)
-    case = make_case(org, status=CaseStatus.REFERRED, assignee_id=owner.id)
+    case = make_case(
+        org,
+        status=CaseStatus.REFERRED,
+        assignee_id=owner.id,
+        received_at=utcnow() - timedelta(days=400),  # before every step dated here
+    )
     referral = referrals.create(
         case.id, "sr-hrd", ReferralKind.SP_URGENT_APPEAL, owner, owner_id=owner.id
     )
@@ -85,7 +90,12 @@ def test_an_organisations_referral_keeps_its_plain_due_date(any_app: Flask) -> N
     org = make_org_key()
     make_entry("ngo-x", name="NGO X")
     owner = give_key(make_user(Role.CASEWORKER), org)
-    case = make_case(org, status=CaseStatus.REFERRED, assignee_id=owner.id)
+    case = make_case(
+        org,
+        status=CaseStatus.REFERRED,
+        assignee_id=owner.id,
+        received_at=utcnow() - timedelta(days=400),  # before every step dated here
+    )
     referral = referrals.create(
         case.id, "ngo-x", ReferralKind.NGO_REFERRAL, owner, owner_id=owner.id
     )

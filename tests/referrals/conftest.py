@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -32,6 +32,7 @@ from tests.builders import (
 )
 
 CANARY = "CANARY-7f3a-referral-plaintext"
+RECEIVED_BEFORE = timedelta(days=400)
 
 
 @pytest.fixture
@@ -47,7 +48,8 @@ def draft_un_referral(kind: ReferralKind = ReferralKind.SP_URGENT_APPEAL) -> Ref
     org = make_org_key()
     make_entry("sr-hrd")
     owner = give_key(make_user(Role.CASEWORKER), org)
-    case = make_case(org)
+    # Received long enough ago for any step a test dates in the past (none can precede it).
+    case = make_case(org, received_at=utcnow() - RECEIVED_BEFORE)
     return referrals.create(case.id, "sr-hrd", kind, owner, owner_id=owner.id)
 
 
@@ -63,9 +65,13 @@ def sent_referral(
     give_key(owner, org)  # a referral's owner can open its case
     if db.session.get(DirectoryEntry, entry_id) is None:
         make_entry(entry_id)
-    case = make_case(org, {"what_happened": CANARY, "victims": [{"name": CANARY}]})
-    referral = referrals.create(case.id, entry_id, kind, owner, owner_id=owner.id)
     moment = sent_at or utcnow()
+    case = make_case(
+        org,
+        {"what_happened": CANARY, "victims": [{"name": CANARY}]},
+        received_at=min(moment, utcnow()) - timedelta(days=1),  # a request comes first
+    )
+    referral = referrals.create(case.id, entry_id, kind, owner, owner_id=owner.id)
     referral = referrals.transition(referral.id, "send", owner, at=moment)
     if kind in UN_KINDS:
         # Most tests want the government's clock running: the mandate wrote the same day.

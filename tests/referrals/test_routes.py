@@ -16,7 +16,7 @@ from intake.extensions import db
 from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Role
 from intake.services import referrals
 from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
-from tests.referrals.conftest import CANARY, sent_referral
+from tests.referrals.conftest import CANARY, RECEIVED_BEFORE, sent_referral
 
 
 def count_referrals() -> int:
@@ -52,7 +52,9 @@ def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) 
     make_entry("alpha-ngo")
     make_entry("zeta-ngo")
     case = make_case(
-        org, triage=[{"id": "zeta-ngo", "name": "Z", "score": 3, "reasons": [], "caveats": []}]
+        org,
+        triage=[{"id": "zeta-ngo", "name": "Z", "score": 3, "reasons": [], "caveats": []}],
+        received_at=utcnow() - RECEIVED_BEFORE,  # before the step dated below
     )
     client = web.test_client()
     user = give_key(sign_in(client, Role.CASEWORKER), org)
@@ -518,18 +520,32 @@ def test_new_owners_are_only_staff_who_can_open_the_case_but_the_filter_keeps_pa
     assert f'href="/referrals/{past.id}"' in filtered.get_data(as_text=True)
 
 
+SENT_DAYS_AGO = 3  # sent_referral: the request was received a day before
+
+
 @pytest.mark.parametrize(
-    ("at", "said"),
+    ("days_ago", "said"),
     [
-        ("2999-01-01T00:00", "The date cannot be in the future."),
-        ("2001-01-01T00:00", "The date cannot be before the referral was sent."),
+        (-400, "The date cannot be in the future."),
+        (SENT_DAYS_AGO + 0.5, "The date cannot be before the referral was sent."),
+        # Before the request came in (a reviewer's "sent" a week before the case was received:
+        # the referral was overdue at once, first in the queue, and the reports' medians moved).
+        (SENT_DAYS_AGO + 1.5, "The date cannot be before the request was received ("),
+        ("2001-01-01T00:00", "The date cannot be before the request was received ("),
         ("0001-01-01T00:00", "Check the date: it is long before this referral existed."),
     ],
 )
-def test_a_refused_date_is_said_beside_the_date_field(web: Flask, at: str, said: str) -> None:
-    """A date after now or before the referral was sent was refused only in the flash, at the
-    top of a long page, and the date field looked right."""
-    referral = sent_referral()
+def test_a_refused_date_is_said_beside_the_date_field(
+    web: Flask, days_ago: float | str, said: str
+) -> None:
+    """A date after now, before the referral was sent or before its request was received was
+    refused only in the flash, at the top of a long page, and the date field looked right."""
+    referral = sent_referral(sent_at=utcnow() - timedelta(days=SENT_DAYS_AGO))
+    at = (
+        days_ago
+        if isinstance(days_ago, str)
+        else (utcnow() - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M")
+    )
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
     response = client.post(

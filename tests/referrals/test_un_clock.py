@@ -37,6 +37,7 @@ from intake.services.deadlines import (
     un_follow_up_due,
 )
 from tests.builders import give_key, make_case, make_entry, make_org_key, make_user
+from tests.referrals.conftest import RECEIVED_BEFORE
 
 UTC_ZONE = ZoneInfo("UTC")
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -136,7 +137,7 @@ def _un_referral(kind: ReferralKind = ReferralKind.SP_URGENT_APPEAL) -> referral
     if db.session.get(DirectoryEntry, "sr-hrd") is None:
         make_entry("sr-hrd")
     owner = give_key(make_user(Role.CASEWORKER), org)
-    case = make_case(org)
+    case = make_case(org, received_at=utcnow() - RECEIVED_BEFORE)
     return referrals.create(case.id, "sr-hrd", kind, owner, owner_id=owner.id)
 
 
@@ -280,6 +281,12 @@ def test_steps_out_of_order_or_dated_wrongly_are_refused(app: Flask) -> None:
     referral = _un_referral()
     with pytest.raises(un_steps.StepRejected, match="cannot be recorded now"):
         un_steps.record(referral.id, Step.REPLY_RECEIVED, referral.owner)
+    # No step before the request came in: nothing written, the referral still a draft.
+    received = referral.case.received_at
+    with pytest.raises(un_steps.StepRejected, match="before the request was received"):
+        un_steps.record(referral.id, Step.SUBMITTED, referral.owner, at=received - timedelta(1))
+    assert referral.state == ReferralState.DRAFT
+    assert not list(un_steps.steps_of(referral))
     submitted = utcnow() - timedelta(days=5)
     un_steps.record(referral.id, Step.SUBMITTED, referral.owner, at=submitted)
     with pytest.raises(un_steps.StepRejected, match="before the submission"):

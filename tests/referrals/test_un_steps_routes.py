@@ -14,7 +14,7 @@ from intake.extensions import db
 from intake.models import Referral, ReferralKind, ReferralState, Role, UnStep
 from intake.services import referrals
 from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
-from tests.referrals.conftest import draft_un_referral
+from tests.referrals.conftest import RECEIVED_BEFORE, draft_un_referral
 
 
 def steps() -> list[str]:
@@ -160,7 +160,7 @@ def test_steps_of_an_ngo_referral_and_unknown_referrals_are_refused(web: Flask) 
     org = make_org_key()
     make_entry("test-ngo")
     user = make_user(Role.CASEWORKER)
-    case = make_case(org)
+    case = make_case(org, received_at=utcnow() - RECEIVED_BEFORE)
     ngo = referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, user)
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
@@ -224,7 +224,7 @@ def test_a_new_un_referral_points_to_its_first_step_and_opens_it(web: Flask) -> 
     and the generic form below them says it only withdraws or closes."""
     org = make_org_key()
     make_entry("sr-hrd")
-    case = make_case(org)
+    case = make_case(org, received_at=utcnow() - RECEIVED_BEFORE)
     client = web.test_client()
     user = give_key(sign_in(client, Role.CASEWORKER), org)
     response = client.post(
@@ -255,7 +255,7 @@ def test_a_new_un_referral_points_to_its_first_step_and_opens_it(web: Flask) -> 
 def test_a_new_ngo_referral_still_says_mark_it_as_sent(web: Flask) -> None:
     org = make_org_key()
     make_entry("fld")
-    case = make_case(org)
+    case = make_case(org, received_at=utcnow() - RECEIVED_BEFORE)
     client = web.test_client()
     user = give_key(sign_in(client, Role.CASEWORKER), org)
     response = client.post(
