@@ -13,7 +13,9 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
+import unicodedata
 from base64 import b64decode, b64encode, urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass
 from typing import Any
@@ -188,9 +190,21 @@ def new_receipt_code() -> str:
     return in_groups(random_symbols(RECEIPT_GROUPS * RECEIPT_GROUP_LENGTH))
 
 
+# What a receipt code's groups may be separated by, besides spaces: a phone's "smart" dashes
+# (en and em dash, minus sign) and the hyphens of other scripts' keyboards. Full-width forms
+# (a Chinese input method's ＡＢＣＤ－１２３４) are read as their ASCII letters first (NFKC).
+_CODE_SEPARATORS = re.compile(r"[\s\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d]+")
+
+
+def receipt_code_characters(code: str) -> str:
+    """The characters of a typed receipt code that count: full-width forms read as ASCII,
+    spaces and dashes of any kind dropped, upper case (submitter.js does the same)."""
+    return _CODE_SEPARATORS.sub("", unicodedata.normalize("NFKC", code)).upper()
+
+
 def normalise_receipt_code(code: str) -> str | None:
     """Upper-case, drop spaces and dashes, read O as 0 and I/L as 1; None if not a code."""
-    cleaned = "".join(code.split()).replace("-", "").upper()
+    cleaned = receipt_code_characters(code)
     cleaned = cleaned.replace("O", "0").replace("I", "1").replace("L", "1")
     expected = RECEIPT_GROUPS * RECEIPT_GROUP_LENGTH
     if len(cleaned) != expected or any(ch not in RECEIPT_ALPHABET for ch in cleaned):

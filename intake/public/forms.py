@@ -274,7 +274,7 @@ class ReceiptCodeLength:
     a refusal, so the attempt counts against the /status limit as a wrong code does."""
 
     def __call__(self, form: Form, field: Field) -> None:
-        count = len("".join((field.data or "").split()).replace("-", ""))
+        count = len(crypto.receipt_code_characters(field.data or ""))
         length = crypto.RECEIPT_GROUPS * crypto.RECEIPT_GROUP_LENGTH
         if count != length:
             raise ValidationError(

@@ -72,6 +72,40 @@ def test_the_receipt_code_shows_status_and_the_sealed_reply(roomy_app: Flask) ->
     assert open_message(sealed.group(1), secret) == "我們已聯絡律師"
 
 
+@pytest.mark.parametrize(
+    "separator",
+    ["\u2013", "\u2014", "\u2212", "\u2011", "\uff0d", "\u3000"],
+    ids=[
+        "en-dash",
+        "em-dash",
+        "minus",
+        "non-breaking-hyphen",
+        "full-width-hyphen",
+        "ideographic-space",
+    ],
+)
+def test_a_code_typed_with_a_phones_dashes_or_in_full_width_is_found(
+    roomy_app: Flask, separator: str
+) -> None:
+    """A phone's "smart" dashes and a Chinese input method's full-width characters were
+    refused with "You entered 24 characters… (spaces and dashes do not count)": the code was
+    right, the message contradicted what the person typed."""
+    org = make_org_key()
+    submission = submit(org)
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    typed = submission.receipt_code.replace("-", separator)
+    wide = "".join(chr(ord(ch) + 0xFEE0) if ch.isalnum() else ch for ch in typed)
+    for code in (typed, wide):
+        response = client.post("/status", data={"csrf_token": token, "code": code})
+        assert response.status_code == 200, code
+        assert 'id="shared-status"' in response.text
+    # A code too short is still counted as the person sees it: dashes of any kind do not count.
+    short = client.post("/status", data={"csrf_token": token, "code": f"ABCD{separator}EFGH"})
+    assert short.status_code == 400
+    assert "You entered 8 characters" in short.text
+
+
 def test_a_wrong_code_is_refused_then_throttled(make_app: Any) -> None:
     app = make_app("sqlite", STATUS_RATE_LIMIT="3 per minute")
     with app.app_context():

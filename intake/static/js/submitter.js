@@ -140,9 +140,11 @@
     return btoa(String.fromCharCode.apply(null, bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
-  /* The receipt code as crypto.normalise_receipt_code reads it. */
+  /* The receipt code as crypto.normalise_receipt_code reads it: full-width forms as ASCII
+   * (NFKC), spaces and dashes of any kind dropped (a phone's en dash, a full-width hyphen). */
+  const CODE_SEPARATORS = /[\s\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d]+/g;
   function normaliseCode(code) {
-    const cleaned = String(code || "").replace(/\s+/g, "").replace(/-/g, "").toUpperCase()
+    const cleaned = String(code || "").normalize("NFKC").replace(CODE_SEPARATORS, "").toUpperCase()
       .replace(/O/g, "0").replace(/[IL]/g, "1");
     return /^[0-9ABCDEFGHJKMNPQRSTVWXYZ]{20}$/.test(cleaned) ? cleaned : null;
   }
