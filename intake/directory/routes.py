@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +74,8 @@ class Filters:
 
 def _matches(entry: DirectoryEntry, filters: Filters, locale: str) -> bool:
     if filters.q:
-        needle = filters.q.casefold()
+        # Full-width forms (ＯＨＣＨＲ, as a Chinese input method types them) read as ASCII.
+        needle = unicodedata.normalize("NFKC", filters.q).casefold()
         # What the list shows in the reader's language, the stored (Traditional) text and its
         # Simplified forms: a query in either script finds an entry on a page in any language
         # (律师 found nothing on a 繁體中文 page).

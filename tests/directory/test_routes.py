@@ -152,6 +152,20 @@ def test_search_in_simplified_chinese_finds_the_names_it_shows(
             )
 
 
+def test_a_full_width_query_finds_what_its_ascii_letters_do(
+    client: FlaskClient, loaded: Flask
+) -> None:
+    """A Chinese input method in full-width mode types ＣＰＪ: it found "0 entries" in every
+    language where "cpj" found the Committee to Protect Journalists."""
+    sign_in(client, Role.VIEWER)
+    for lang in ("en", "zh_Hant", "zh_Hans"):
+        ascii_page = client.get(f"/directory/?lang={lang}&q=cpj").get_data(as_text=True)
+        wide_page = client.get(f"/directory/?lang={lang}&q=ＣＰＪ").get_data(as_text=True)
+        found = re.findall(r'href="/directory/([a-z0-9-]+)"', ascii_page)
+        assert "cpj" in found, lang
+        assert re.findall(r'href="/directory/([a-z0-9-]+)"', wide_page) == found, lang
+
+
 def test_admin_creates_edits_retires_and_restores_with_audit(
     client: FlaskClient, loaded: Flask
 ) -> None:
