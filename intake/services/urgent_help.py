@@ -60,8 +60,17 @@ def contact_href(kind: str, value: str) -> str:
     elif kind == "email" and _EMAIL.fullmatch(value):
         return "mailto:" + value
     elif kind in ("web", "secure_form") and _WEB.fullmatch(value):
-        return value
+        return encrypted_web_address(value)
     return ""
+
+
+def encrypted_web_address(value: str) -> str:
+    """A web address as a person in danger is sent to it: over https. The source directory's
+    older addresses say http:// (omct.org, ohchr.org); every site in it serves https, and an
+    unencrypted page would show a watcher on the network which page was opened."""
+    if value.startswith("http://"):
+        return "https://" + value.removeprefix("http://")
+    return value
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,8 @@ def _contacts(raw: Sequence[Mapping[str, Any]]) -> tuple[Contact, ...]:
             continue
         place = str(item.get("place") or item.get("note") or "")
         value = str(item["value"])
+        if kind in ("web", "secure_form"):
+            value = encrypted_web_address(value)  # shown as it opens
         contacts.append(
             Contact(
                 kind=kind,

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from intake import vocab
 from intake.extensions import db
 from intake.models import DirectoryEntry
 from intake.services import urgent_help
@@ -140,6 +141,14 @@ def test_before_the_threat_is_chosen_the_round_the_clock_lines_are_shown(
         ("email", "a@b.org?subject=x", ""),
         ("web", "https://www.frontlinedefenders.org/", "https://www.frontlinedefenders.org/"),
         ("secure_form", "https://example.org/form?a=1", "https://example.org/form?a=1"),
+        # The source directory's http:// addresses open over https (a watcher on the network
+        # would see which page a person in danger opened).
+        (
+            "web",
+            "http://www.omct.org/human-rights-defenders/",
+            "https://www.omct.org/human-rights-defenders/",
+        ),
+        ("secure_form", "http://www2.ohchr.org/a.htm", "https://www2.ohchr.org/a.htm"),
         ("web", "javascript:alert(1)", ""),
         ("web", "data:text/html,<script>alert(1)</script>", ""),
         ("web", "https://x.org <script>", ""),
@@ -210,6 +219,21 @@ def test_without_javascript_the_form_shows_the_24_hour_channels_before_anything_
     form = page.split('id="intake-form"')[1].split("</form>")[0]
     assert form.index('name="urgency"') < form.index('id="danger-now"')
     assert form.index('id="danger-now"') < form.index('name="urgency_reason"')
+
+
+def test_no_emergency_channel_is_shown_or_linked_as_an_unencrypted_page(
+    client: FlaskClient,
+) -> None:
+    """The reviewer's "More channels" linked two www2.ohchr.org pages and omct.org as
+    http://, in every language: each threat's Immediate channels, and the general ones on the
+    landing page and the form, say and open https:// only."""
+    shown = [client.get("/").get_data(as_text=True), client.get("/request").get_data(as_text=True)]
+    for threat in vocab.THREATS:
+        answer = client.get(URL, query_string={"urgency": "immediate", "threats": [threat]})
+        shown.append(answer.get_data(as_text=True))
+    everything = "\n".join(shown)
+    assert "https://" in everything
+    assert "http://" not in everything.replace("http://localhost", "")
 
 
 def test_the_landing_page_shows_the_24_hour_channels(client: FlaskClient) -> None:
