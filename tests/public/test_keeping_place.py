@@ -506,12 +506,20 @@ def test_a_follow_up_just_sent_appears_in_the_thread(
         page = context.new_page()
         _open_case(page, live_server.url, submission.receipt_code)
         assert page.locator("#thread-empty").is_visible()
+        if not javascript:
+            # Sent empty: the page that answers opens at what to mend, not at its top (the
+            # error summary was some 1,000 px down a phone's page, and nothing seemed to happen).
+            page.click("#follow-up-form button[type=submit]")
+            expect(page.locator("#follow-up-form [aria-invalid=true]")).to_have_count(1)
+            expect(page.locator("#error-summary")).to_be_in_viewport()
         page.fill("#body", "我會再寄一份文件")
         page.click("#follow-up-form button[type=submit]")
         if javascript:
             expect(page.locator("#send-status")).to_have_text("您的訊息已安全送出。")
+            expect(page.locator("#send-status")).to_be_in_viewport()
         else:
             page.wait_for_selector("#follow-up-sent")
+            expect(page.locator("#follow-up-sent")).to_be_in_viewport()  # the page opens there
         # The message just sent is in the thread, in the page's language, as it is without JS.
         expect(page.locator("#thread .message-own .message-body")).to_have_text("我會再寄一份文件")
         expect(page.locator("#thread .message-own strong")).to_have_text("您寫的")

@@ -381,6 +381,9 @@
         body.value = "";
         files.value = "";
         statusLine.textContent = data.msgSent;
+        // Said where it can be seen: below Send, which may sit at the phone screen's foot, and
+        // the message just added to the thread above moves the page.
+        statusLine.scrollIntoView({ block: "nearest" });
       } catch (error) {
         statusLine.textContent = "";
         // No answer to the POST: it may have been stored, and sending again is safe (the
