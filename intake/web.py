@@ -77,7 +77,7 @@ def error_response(status: int, message: str) -> tuple[Response | str, int]:
     return render_template("errors/error.html", status=status, message=message), status
 
 
-def _message_for(error: HTTPException) -> str:
+def message_for(error: HTTPException) -> str:
     messages = {
         400: _("The request could not be understood. Nothing was saved."),
         403: _("You do not have permission to do this."),
@@ -275,7 +275,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Response | str, int]:
-        return error_response(error.code or 500, _message_for(error))
+        return error_response(error.code or 500, message_for(error))
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> tuple[Response | str, int]:

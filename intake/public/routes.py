@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import time
 from collections.abc import Collection
 from functools import cache
 from io import BytesIO
@@ -42,10 +44,11 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from limits import RateLimitItem, parse_many
 from limits.storage import RedisStorage
@@ -77,7 +80,7 @@ from intake.services import follow_ups, key_pins, keys, proof_of_work, submissio
 from intake.services import settings as org_settings
 from intake.services.submissions import PlainFile, SubmissionRefused
 from intake.services.triage import Routing
-from intake.web import error_response
+from intake.web import error_response, message_for
 
 log = logging.getLogger(__name__)
 
@@ -1119,6 +1122,30 @@ def status() -> ViewResult:
             follow_up.body.validate(follow_up)
         return _render_status(case, code, follow_up)
     return _render_status(case, code)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _over_a_limit(error: RateLimitExceeded) -> ViewResult:
+    """Too many wrong codes at /status (STATUS_RATE_LIMIT): the code form again, saying beside
+    the field how long to wait (a page headed "429" that said "wait a little" and led to the
+    start page left a person locked out not knowing for how long, nor where to come back to).
+    The other limits of this blueprint answer as everywhere else."""
+    if request.endpoint != "public.status":
+        return error_response(429, message_for(error))
+    reset_at = limiter.current_limit.reset_at if limiter.current_limit else time.time() + 60
+    seconds = max(1, math.ceil(reset_at - time.time()))
+    minutes = max(1, math.ceil((seconds - 1) / 60))  # reset_at is rounded up a second
+    form = StatusForm(request.form)
+    form.code.errors = [
+        ngettext(
+            "Too many attempts with a wrong code. Wait %(num)d minute, then try again.",
+            "Too many attempts with a wrong code. Wait %(num)d minutes, then try again.",
+            minutes,
+        )
+    ]
+    response = make_response(render_template("public/status.html", form=form), 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 @bp.post("/status/follow-up")

@@ -125,7 +125,22 @@ def test_a_wrong_code_is_refused_then_throttled(make_app: Any) -> None:
             "/status", data={"csrf_token": token, "code": submission.receipt_code}
         )
         assert response.status_code == 429
-        assert "Too many attempts" in response.text
+        # The code form again, saying beside the field how long to wait (not a page headed
+        # "429" saying "wait a little", with a link to the start page only).
+        assert _code_error(response.text) == (
+            "Too many attempts with a wrong code. Wait 1 minute, then try again."
+        )
+        assert 'id="code"' in response.text
+        assert 0 < int(response.headers["Retry-After"]) <= 61
+        assert "<h1>429</h1>" not in response.text
+        arabic = client.post(
+            "/status?lang=ar", data={"csrf_token": token, "code": submission.receipt_code}
+        )
+        assert arabic.status_code == 429
+        assert (
+            _code_error(arabic.text)
+            == "محاولات كثيرة جدًا برمز خاطئ. انتظر دقيقة واحدة ثم حاول مرة أخرى."
+        )
 
 
 def _code_error(page: str) -> str:
