@@ -500,12 +500,12 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
     # (its action ends in #step-<kind>), not at the top of a long page.
     if not form.validate_on_submit():
         message = _("Check the form: choose a step and a valid date.")
-        return _render_detail(referral, TransitionForm(), form, message), 422
+        return _render_detail(referral, _blank_update_form(), form, message), 422
     at = None
     if form.at.data is not None:
         if form.at.data.year < EARLIEST_YEAR:
             message = _("Check the date: it is long before this referral existed.")
-            return _render_detail(referral, TransitionForm(), form, message), 422
+            return _render_detail(referral, _blank_update_form(), form, message), 422
         at = form.at.data.replace(tzinfo=org_zone())
     key_id = form.org_key_id.data or ""
     fields = un_steps.StepFields(
@@ -523,9 +523,15 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
             referral.id, un_steps.UnStepKind(form.step.data), current_user, at=at, fields=fields
         )
     except referrals.ReferralError as error:
-        return _render_detail(referral, TransitionForm(), form, str(error)), error.status
+        return _render_detail(referral, _blank_update_form(), form, str(error)), error.status
     flash(_("Step recorded."), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
+
+
+def _blank_update_form() -> TransitionForm:
+    """The "Withdraw or close" form beside a refused UN step: empty (read from the request, it
+    took up the step's refused date, which both forms name "at")."""
+    return TransitionForm(formdata=None)
 
 
 def _refused_beside(

@@ -198,6 +198,23 @@ def test_a_refused_step_says_why_inside_its_own_form_and_the_page_opens_there(
     referral = draft_un_referral()
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
+    # A future date refused: what was chosen stays chosen, in that form only (the reviewer's
+    # "How" came back as "—", and the refused date filled "Withdraw or close" too).
+    future = (utcnow() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    refused = client.post(
+        f"/referrals/{referral.id}/un-step",
+        data={"step": "submitted", "at": future, "channel": "online_form"},
+    )
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    submitted = html[html.index('id="step-submitted"') :]
+    submitted = submitted[: submitted.index("</details>")]
+    assert "future" in submitted
+    assert f'name="at" value="{future}"' in submitted
+    assert '<option value="online_form" selected>' in submitted
+    update = html[html.index('id="update-heading"') :]
+    assert future not in update
+
     client.post(f"/referrals/{referral.id}/un-step", data={"step": "submitted", "at": local(10)})
     page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
     # Each step form posts to an address that brings the browser back to that form.
@@ -205,6 +222,7 @@ def test_a_refused_step_says_why_inside_its_own_form_and_the_page_opens_there(
     response = client.post(
         f"/referrals/{referral.id}/un-step",
         data={"step": "communication_sent", "communication_type": "urgent_appeal",
+              "reference": "UA CHN 3/2026", "joined_mandates": "WGAD <b>",
               "at": local(20)},  # before the submission
     )  # fmt: skip
     assert response.status_code == 422
@@ -214,6 +232,9 @@ def test_a_refused_step_says_why_inside_its_own_form_and_the_page_opens_there(
     assert "open" in form[: form.index(">")]
     error = form.index("data-step-error")
     assert "cannot be before" in form[error : error + 300]
+    assert '<option value="urgent_appeal" selected>' in form
+    assert 'value="UA CHN 3/2026"' in form
+    assert 'value="WGAD &lt;b&gt;"' in form  # typed text back, escaped
     assert 'class="flash flash-error"' not in html  # said once, where the person is
     assert steps() == ["submitted"]
 
