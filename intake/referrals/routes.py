@@ -320,7 +320,10 @@ def new() -> str | Response | tuple[str, int]:
                 form.due_hours.errors = [str(error)]
                 status = 422
             except referrals.ReferralError as error:
-                flash(str(error), "error")
+                if error.code == referrals.REASON_REFUSED:
+                    form.consent_override_reason.errors = [str(error)]  # beside the reason
+                else:
+                    flash(str(error), "error")
                 status = 422
             else:
                 if referral.kind in UN_KINDS:

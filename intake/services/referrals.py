@@ -59,6 +59,8 @@ class ReferralError(ServiceError):
 # ReferralError codes of a transition refused for one of its fields (said beside that field).
 DATE_REFUSED = "date"
 OUTCOME_MISSING = "outcome"
+# ... and of a referral refused for its consent override's reason (said beside the reason).
+REASON_REFUSED = "override_reason"
 
 
 class ConsentRequired(ReferralError):
@@ -258,7 +260,7 @@ def create(
         )
     reason = (consent_override_reason or "").strip()
     if reason and reason not in OVERRIDE_REASONS:
-        raise ReferralError(_l("Choose a reason from the list."))
+        raise ReferralError(_l("Choose a reason from the list."), code=REASON_REFUSED)
     # Consent for this purpose (and, to share, this organisation): DESIGN §5.
     consented = consent.allows_referral(case, kind, entry.id)
     if not consented:
@@ -270,7 +272,10 @@ def create(
                 )
             )
         if not reason:
-            raise ConsentRequired(_l("No consent is recorded: an admin override needs a reason."))
+            raise ConsentRequired(
+                _l("No consent is recorded: an admin override needs a reason."),
+                code=REASON_REFUSED,
+            )
     if owner_id is not None:
         _check_owner(owner_id, case)
     if due_hours is not None and not 1 <= due_hours <= 24 * 366:

@@ -140,6 +140,16 @@ def test_consent_gate_on_the_form_and_audited_admin_override(web: Flask) -> None
     sign_in(admin, Role.ADMIN)
     no_reason = admin.post(f"/referrals/new?ref={case.ref}", data=form)
     assert no_reason.status_code == 422
+    # Said beside the reason to choose, not only in a banner at the top.
+    assert (
+        '<p class="field-error" id="consent_override_reason-error">'
+        "No consent is recorded: an admin override needs a reason."
+    ) in no_reason.get_data(as_text=True)
+    hostile = admin.post(
+        f"/referrals/new?ref={case.ref}", data={**form, "consent_override_reason": "<b>x"}
+    )
+    assert hostile.status_code == 422
+    assert count_referrals() == 0
     ok = admin.post(
         f"/referrals/new?ref={case.ref}",
         data={**form, "consent_override_reason": "detained_cannot_be_asked"},
