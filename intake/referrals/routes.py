@@ -9,7 +9,7 @@ from typing import Any
 
 from babel.lists import format_list
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -78,12 +78,18 @@ MAX_SEARCH = 40
 
 
 def reminder_label(offset_key: str) -> str:
-    """Words for an offset key: d7 is 7 days before, d0 the day, overdue-3 three days late."""
+    """Which reminder an offset key is: d7 the one 7 days before, d0 the one on the day,
+    overdue-14 the one when 14 days overdue (its slot, not how late the referral is now:
+    "14 day(s) overdue — sent" read as today's lateness of a referral 20 days late)."""
     if offset_key == "d0":
         return _("On the day")
-    if offset_key.startswith("overdue-"):
-        return _("%(n)s day(s) overdue", n=offset_key.removeprefix("overdue-"))
-    return _("%(n)s day(s) before", n=offset_key.removeprefix("d"))
+    overdue = offset_key.startswith("overdue-")
+    days = offset_key.removeprefix("overdue-" if overdue else "d")
+    if not days.isdigit():
+        return offset_key
+    if overdue:
+        return ngettext("When %(num)d day overdue", "When %(num)d days overdue", int(days))
+    return ngettext("%(num)d day before", "%(num)d days before", int(days))
 
 
 OUTBOX_LABELS = {

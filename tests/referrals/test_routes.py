@@ -266,7 +266,7 @@ def test_referral_page_lists_its_reminders_in_words(web: Flask) -> None:
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
     html = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
-    assert "3 day(s) before — waiting to be sent" in html  # 2 days left: the 3-day slot
+    assert "3 days before — waiting to be sent" in html  # 2 days left: the 3-day slot
     html = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
     assert "到期前 3 天 — 等待寄出" in html
 
@@ -580,3 +580,22 @@ def test_closing_without_an_outcome_is_said_beside_the_outcome(web: Flask) -> No
     assert 'id="outcome-error">Choose an outcome to close the referral.' in response.get_data(
         as_text=True
     )
+
+
+@pytest.mark.parametrize(
+    ("locale", "labels"),
+    [
+        ("en", ["On the day", "1 day before", "7 days before", "When 14 days overdue", "d?"]),
+        ("zh_Hant", ["到期當天", "到期前 1 天", "到期前 7 天", "逾期 14 天時", "d?"]),
+    ],
+)
+def test_a_reminder_is_named_by_its_slot_not_by_todays_lateness(
+    web: Flask, locale: str, labels: list[str]
+) -> None:
+    """ "14 day(s) overdue — sent 6 Dec" read as how late a referral 20 days overdue was; the
+    reminder is the one sent when it was 14 days overdue."""
+    from intake.referrals.routes import reminder_label
+
+    with web.test_request_context(f"/referrals/?lang={locale}"):
+        keys = ["d0", "d1", "d7", "overdue-14", "d?"]
+        assert [reminder_label(key) for key in keys] == labels
