@@ -108,6 +108,19 @@ def action_label(code: str) -> str:
     return str(label) if label is not None else code
 
 
+def action_condition(typed: str) -> sa.ColumnElement[bool]:
+    """The events whose action is what was typed in the filter: a code's start
+    ("referral." for every referral event), or words of the label the log shows, in the
+    reader's language ("Referral opened" matched nothing: only the code did)."""
+    text = typed.strip()
+    words = text.casefold()
+    codes = [
+        code for code in ACTION_LABELS if words and words in str(ACTION_LABELS[code]).casefold()
+    ]
+    condition = AuditEvent.action.startswith(text, autoescape=True)
+    return sa.or_(condition, AuditEvent.action.in_(codes)) if codes else condition
+
+
 def actor_label(label: str) -> str:
     """Who acted, as words: a colleague by their address; the requester, the system or the
     operator's command line by name (the stored label stays in the page, for the filter)."""

@@ -100,7 +100,11 @@ class AuditFilterForm(StaffForm):
     class Meta:
         csrf = False
 
-    action = StringField(_l("Action"), validators=[Optional(), Length(max=64)])
+    action = StringField(
+        _l("Action"),
+        description=_l("Words of the action as the log shows it, or the start of its code."),
+        validators=[Optional(), Length(max=64)],
+    )
     actor = StringField(_l("Who"), validators=[Optional(), Length(max=254)])
     target_type = StringField(_l("Target type"), validators=[Optional(), Length(max=32)])
     target_id = StringField(
@@ -111,6 +115,11 @@ class AuditFilterForm(StaffForm):
     since = DateField(_l("From"), validators=[Optional(), audit_date_in_range])
     until = DateField(_l("Until"), validators=[Optional(), audit_date_in_range])
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100000)], default=1)
+
+    def validate_until(self, field: DateField) -> None:
+        """An end before the start found nothing, silently."""
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("The end date is before the start date."))
 
 
 class TimezoneForm(StaffForm):

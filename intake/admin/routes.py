@@ -695,7 +695,7 @@ def audit_log() -> Page:
         ), 400
     query = sa.select(AuditEvent)
     if form.action.data:
-        query = query.where(AuditEvent.action.startswith(form.action.data.strip(), autoescape=True))
+        query = query.where(audit_view.action_condition(form.action.data))
     if form.actor.data:
         query = query.where(
             AuditEvent.actor_label.contains(form.actor.data.strip(), autoescape=True)

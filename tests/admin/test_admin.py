@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from intake import crypto
+from intake.admin import audit_view
 from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, Role, User
 from intake.services import accounts, audit
@@ -285,6 +286,34 @@ def test_audit_log_filters_and_refuses_bad_filters(
     assert client.get("/admin/audit?page=-3").status_code == 400
     assert client.get("/admin/audit?action=" + "%25" * 100).status_code == 400
     assert client.get("/admin/audit?actor=%25_%5C").status_code == 200
+
+
+def test_the_audit_log_is_filtered_by_the_words_it_shows_and_says_a_backwards_range(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    """The reviewer typed "Referral opened", the label the log shows: "No event matches"; only
+    the code (referral.view) worked. An end date before the start also found 0, silently."""
+    client, admin, _ = admin_client
+    audit.record("referral.view", "case", 7, actor=admin)
+    audit.record("auth.login", "user", 8, actor=admin)
+    db.session.commit()
+    for typed, lang in (("Referral opened", "en"), ("referral OPENED", "en"), ("referral.v", "en")):
+        page = client.get("/admin/audit", query_string={"action": typed, "lang": lang})
+        html = page.get_data(as_text=True)
+        assert 'data-action="referral.view"' in html, typed
+        assert 'data-action="auth.login"' not in html, typed
+    label = str(audit_view.ACTION_LABELS["referral.view"])
+    with client.application.test_request_context("/?lang=zh_Hant"):
+        from flask_babel import force_locale
+
+        with force_locale("zh_Hant"):
+            chinese = str(audit_view.ACTION_LABELS["referral.view"])
+    assert chinese != label
+    html = client.get("/admin/audit", query_string={"action": chinese, "lang": "zh_Hant"}).text
+    assert 'data-action="referral.view"' in html
+    backwards = client.get("/admin/audit?since=2026-03-02&until=2026-03-01&lang=en")
+    assert backwards.status_code == 400
+    assert "The end date is before the start date." in backwards.get_data(as_text=True)
 
 
 def test_the_only_key_holder_cannot_be_reset_or_deactivated(
