@@ -77,6 +77,34 @@ def test_back_and_forward_move_between_steps_and_a_reload_keeps_the_step(
         context.close()
 
 
+def test_a_language_change_keeps_the_step_and_the_answers(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """Switching to Spanish at step 3 brought the person back to "Step 1 of 5" (the answers
+    were kept, the place was not)."""
+    make_org_key()
+    context = phone_context(browser, True)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang=en")
+        page.fill("#what_happened", canary_for("what_happened"))
+        page.check("input[name=urgency][value=days]")
+        page.click("#step-next")
+        page.check("input[name=consent][value=yes]")
+        page.check("input[name=referral_consent][value=yes]")
+        page.click("#step-next")
+        _on_step(page, 3)
+        page.click("button[data-language-url][lang='es']")
+        page.wait_for_selector("html[lang='es']")
+        _on_step(page, 3)
+        assert page.input_value("#what_happened") == canary_for("what_happened")
+        # Read once: a later visit to the form in this tab opens at its first step.
+        page.goto(f"{live_server.url}/request?lang=en")
+        _on_step(page, 1)
+    finally:
+        context.close()
+
+
 def test_an_error_summary_link_is_a_step_in_the_history_too(
     app: Flask, live_server: Any, browser: Any
 ) -> None:

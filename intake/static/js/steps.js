@@ -22,6 +22,7 @@
     return;
   }
   const SESSION_KEY = "refuge-intake-session";
+  const STEP_KEY = "refuge-intake-step"; // the step a language change left, read once
   // Kept with the answers, under a name no field has: the request's submission token, made by
   // intake.js at the first Send, so that a reload and a resend are still one request.
   const TOKEN_ENTRY = "#submission_token";
@@ -475,6 +476,11 @@
     button.addEventListener("click", function (event) {
       event.preventDefault();
       keepInSession();
+      try {
+        sessionStorage.setItem(STEP_KEY, String(current)); // the same step, in the new language
+      } catch (error) {
+        // not kept: the form opens at its first step, the answers still there
+      }
       window.location.assign(button.dataset.languageUrl);
     });
   }
@@ -487,7 +493,23 @@
   if (reloaded && typeof entry.refugePosition === "number") {
     position = entry.refugePosition;
   }
-  show(invalid ? steps.indexOf(invalid.closest(".form-step")) : reloaded ? entry.refugeStep : 0, false);
+  let left = null; // the step a language change left this form at
+  try {
+    left = sessionStorage.getItem(STEP_KEY);
+    sessionStorage.removeItem(STEP_KEY);
+  } catch (error) {
+    left = null;
+  }
+  const relabelled = restored && left !== null && /^[0-9]$/.test(left) ? Number(left) : null;
+  let opening = 0;
+  if (invalid) {
+    opening = steps.indexOf(invalid.closest(".form-step"));
+  } else if (reloaded) {
+    opening = entry.refugeStep;
+  } else if (relabelled !== null) {
+    opening = relabelled;
+  }
+  show(opening, false);
   window.history.replaceState(entryFor(current), "");
 
   window.Refuge = window.Refuge || {};
