@@ -901,11 +901,21 @@ def _over_the_limit() -> ViewResult:
     of a filled form; a page saying only "429" lost a defender everything they wrote (the
     limit counts every post, refused ones too, and Tor Browser's exits are shared). A
     browser's sealed post gets the 429 its script explains, and keeps the answers itself."""
-    notice = _(
-        "Too many requests have come from your network recently, so this one was not sent "
-        "yet. We kept what you wrote: please press Send again in an hour, or contact the "
-        "organisation another way if it cannot wait."
-    )
+    if request.form.get("urgency") == Urgency.IMMEDIATE.value:
+        # The form below shows the channels that act within hours, under the urgency: a
+        # person in danger is sent there, not to "the organisation" (which may list no way).
+        notice = _(
+            "Too many requests have come from your network recently, so this one was not "
+            "sent yet. We kept what you wrote. If it cannot wait, contact now one of the "
+            "channels under “If you are in danger now” below: they take urgent requests. "
+            "You can press Send again in an hour."
+        )
+    else:
+        notice = _(
+            "Too many requests have come from your network recently, so this one was not "
+            "sent yet. We kept what you wrote: please press Send again in an hour, or "
+            "contact the organisation another way if it cannot wait."
+        )
     return _typed_form_again(notice, 429, sealed=TooManyRequests())
 
 

@@ -121,3 +121,35 @@ def test_an_expired_form_asks_for_files_again_only_when_one_was_chosen(app: Flas
     assert with_a_file.status_code == 400
     assert ATTACH_AGAIN in with_a_file.text
     _nothing_stored()
+
+
+def test_over_the_limit_an_immediate_request_is_sent_to_the_channels_that_act_now(
+    make_app: Any,
+) -> None:
+    """A reviewer's Immediate request over the limit was told to "contact the organisation
+    another way", on an instance that listed no way: the form below shows the channels that
+    take urgent requests, and the notice now sends the person there, in their language."""
+    from intake.services.directory import import_shipped
+
+    app = make_app("sqlite", REQUEST_RATE_LIMIT="1 per hour")
+    with app.app_context():
+        make_org_key()
+        import_shipped()
+        client = app.test_client()
+        token = csrf_token(client)
+        assert _post(client, {"csrf_token": token, "what_happened": "x"}).status_code == 422
+        typed = {"csrf_token": token, **full_answers(), **routing_form(), "urgency": "immediate"}
+        for lang, points_to, panel in (
+            ("en", "under “If you are in danger now” below", "Front Line Defenders"),
+            ("ar", "تحت «إن كنت في خطر الآن» أدناه", "tel:+35312100489"),
+        ):
+            response = _post(client, typed, path=f"/request?lang={lang}")
+            assert response.status_code == 429
+            assert points_to in response.text
+            assert "contact the organisation another way" not in response.text
+            assert response.text.index(points_to) < response.text.index(panel)
+        # Any other urgency: the notice as before.
+        days = _post(client, {**typed, "urgency": "days"}, path="/request?lang=en")
+        assert days.status_code == 429
+        assert "contact the organisation another way" in days.text
+        _nothing_stored()
