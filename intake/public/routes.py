@@ -106,6 +106,9 @@ RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactl
 # again after a lost answer (Back re-posts /status) carries the same token, where a token
 # drawn fresh on each page made the retry a second message.
 FOLLOW_UP_TOKEN = "follow_up_token"  # noqa: S105 — a session key, not a secret
+# session key: the token of the request this browser sent last without JavaScript, until it
+# starts a new one (?new=1): the form shown again (Back) carries it, and is filed once.
+SENT_REQUEST = "request_sent"
 RECEIPT_URGENT = "receipt_urgent"  # with it: the routing facts of an "Immediate" request
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
 
@@ -562,6 +565,7 @@ def _render_form(
     status: int = 200,
     notice: str | None = None,
     database_down: bool = False,
+    sent_before: bool = False,
 ) -> tuple[str, int]:
     if database_down:
         # The channels come from the directory, which is down too: the advice still shows.
@@ -576,6 +580,7 @@ def _render_form(
         org_key=org_key,
         database_down=database_down,
         notice=notice,
+        sent_before=sent_before,
         sealed_fields=SEALED_FIELDS,
         max_files=submissions.attachment_max_count(),
         max_megabytes=f"{submissions.attachment_max_bytes() / (1024 * 1024):g}",
@@ -644,6 +649,8 @@ def _submit_without_js(
     # posted again (Back, or an answer lost on the way) carries the same submission token and
     # comes here with the first attempt's code: the same receipt, nothing filed again.
     session[RECEIPT_ONCE] = submission.receipt_code
+    if submission_token is not None:
+        session[SENT_REQUEST] = form.submission_token.data
     if routing.urgency is Urgency.IMMEDIATE:
         # Routing facts only (in the clear anyway), for the receipt's "what to do now".
         session[RECEIPT_URGENT] = {"threats": list(routing.threats), "country": routing.country}
@@ -932,7 +939,16 @@ def request_form() -> ViewResult:
         current, verified = keys.sealing_key()
         if current is not None and not verified:
             return _key_unverified()
-        return _render_form(IntakeForm(), current)
+        if request.args.get("new"):
+            session.pop(SENT_REQUEST, None)
+        form = IntakeForm()
+        sent = session.get(SENT_REQUEST)
+        sent_before = isinstance(sent, str) and crypto.submission_token_bytes(sent) is not None
+        if sent_before:
+            # Back from the receipt: Chrome fetches this page again (no-store) and puts the
+            # answers back, and a new token filed them a second time, with a second code.
+            form.submission_token.data = sent
+        return _render_form(form, current, sent_before=sent_before)
 
     if request.args.get(CHANGE_LANGUAGE):
         return _show_in_language()
