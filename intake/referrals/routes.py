@@ -462,6 +462,10 @@ def _render_detail(
         "referrals/detail.html",
         referral=referral,
         form=form,
+        # Consent withdrawn since: said while the referral still runs (DESIGN §5).
+        withdrawal=consent.withdrawal_against(referral.case, referral.kind, referral.entry_id)
+        if awaiting
+        else None,
         owner_left=owner_left,
         # Whom its reminders go to while its owner's account is deactivated.
         stand_in=schedule.recipient if schedule and owner_left and awaiting else None,

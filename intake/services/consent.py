@@ -74,11 +74,16 @@ def records(case: Case) -> list[ConsentRecord]:
     )
 
 
-def _covers(record: ConsentRecord, purpose: ConsentPurpose, entry_id: str | None) -> bool:
-    if record.purpose is not purpose or not record.active:
+def _applies(record: ConsentRecord, purpose: ConsentPurpose, entry_id: str | None) -> bool:
+    """Whether ``record`` is about ``purpose`` (and, for sharing, this organisation): a record
+    for one named organisation is about that one only; one without is about any."""
+    if record.purpose is not purpose:
         return False
-    # A record for one named organisation covers that one only; one without covers any.
     return record.entry_id is None or entry_id is None or record.entry_id == entry_id
+
+
+def _covers(record: ConsentRecord, purpose: ConsentPurpose, entry_id: str | None) -> bool:
+    return record.active and _applies(record, purpose, entry_id)
 
 
 def has_consent(case: Case, purpose: ConsentPurpose, entry_id: str | None = None) -> bool:
@@ -90,6 +95,21 @@ def allows_referral(case: Case, kind: ReferralKind, entry_id: str | None) -> boo
     purpose = purpose_for(kind)
     entry = entry_id if purpose is ConsentPurpose.SHARE_WITH_ORGANISATION else None
     return has_consent(case, purpose, entry)
+
+
+def withdrawal_against(
+    case: Case, kind: ReferralKind, entry_id: str | None
+) -> ConsentRecord | None:
+    """The withdrawal that leaves a referral of ``kind`` to ``entry_id`` without consent: the
+    newest withdrawn record about it, when no record about it stands; else None. A referral
+    sent before the withdrawal showed nothing of it, and still offered "Reply received"."""
+    purpose = purpose_for(kind)
+    entry = entry_id if purpose is ConsentPurpose.SHARE_WITH_ORGANISATION else None
+    about = [record for record in records(case) if _applies(record, purpose, entry)]
+    if any(record.active for record in about):
+        return None
+    withdrawn = [record for record in about if record.withdrawn_at is not None]
+    return max(withdrawn, key=lambda record: record.withdrawn_at or record.given_at, default=None)
 
 
 def missing_purposes(case: Case) -> list[ConsentPurpose]:

@@ -265,6 +265,13 @@ def create(
     consented = consent.allows_referral(case, kind, entry.id)
     if not consented:
         if actor.role != Role.ADMIN:
+            if consent.withdrawal_against(case, kind, entry.id) is not None:
+                raise ConsentRequired(
+                    _l(
+                        "Consent for this purpose was withdrawn: "
+                        "only an admin can refer it, with a reason."
+                    )
+                )
             raise ConsentRequired(
                 _l(
                     "No consent is recorded for this purpose: "

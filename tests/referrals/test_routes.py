@@ -599,3 +599,48 @@ def test_a_reminder_is_named_by_its_slot_not_by_todays_lateness(
     with web.test_request_context(f"/referrals/?lang={locale}"):
         keys = ["d0", "d1", "d7", "overdue-14", "d?"]
         assert [reminder_label(key) for key in keys] == labels
+
+
+def test_a_running_referral_says_that_its_consent_was_withdrawn(web: Flask) -> None:
+    """A reviewer withdrew the consent to share on a case with a referral already sent: the
+    referral said nothing and still offered "Reply received", and a new referral said "No
+    consent is recorded" rather than that it was withdrawn."""
+    from intake.models import ConsentChannel, ConsentGiver, ConsentPurpose
+    from intake.services import consent
+
+    referral = sent_referral(kind=ReferralKind.NGO_REFERRAL)
+    client = web.test_client()
+    assert referral.owner is not None
+    caseworker = sign_in(client, referral.owner)  # holds the key: may own another referral
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert 'id="consent-withdrawn"' not in page
+    sharing = next(
+        record
+        for record in consent.records(referral.case)
+        if record.purpose is ConsentPurpose.SHARE_WITH_ORGANISATION
+    )
+    consent.withdraw(
+        referral.case_id,
+        sharing.id,
+        ConsentGiver.PERSON,
+        ConsentChannel.CALL_NOTE,
+        caseworker,
+    )
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    notice = re.search(
+        r'<p class="notice" role="note" id="consent-withdrawn"[^>]*>(.*?)</p>', page, re.S
+    )
+    assert notice is not None
+    assert "Consent for this referral was withdrawn (" in notice.group(1)
+    assert "Ask the organisation to stop using what it received" in notice.group(1)
+    # Another referral of the same kind: refused, saying that consent was withdrawn.
+    response = client.post(
+        f"/referrals/new?ref={referral.case.ref}",
+        data={"entry_id": "test-ngo", "kind": "ngo_referral", "owner_id": caseworker.id},
+    )
+    assert response.status_code == 422
+    assert "Consent for this purpose was withdrawn" in response.get_data(as_text=True)
+    # Once closed, the referral no longer asks for anything.
+    referrals.transition(referral.id, "withdraw", caseworker)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert 'id="consent-withdrawn"' not in page
