@@ -54,6 +54,7 @@ from intake.services import (
     sign_in_throttle,
 )
 from intake.services import settings as org_settings
+from intake.services.casework import CASE_HOLDER_ROLES
 
 AUDIT_PAGE_SIZE = 50
 Page = str | Response | tuple[str, int]
@@ -283,12 +284,12 @@ def deactivate(user_id: int) -> Page:
     try:
         accounts.refuse_deactivation(user, _me())
         if not _confirmed():
-            return _ask_to_deactivate(user, chosen)
+            return _ask_to_hand_over(user, chosen)
         # One value: a colleague's id, or handover.NOBODY. A repeated field is refused.
         successor = handover.successor_of(_one(chosen), user)
         done = handover.deactivate(user, successor, _me())
     except handover.HandoverError as exc:
-        return _ask_to_deactivate(user, chosen, error=str(exc)), exc.status
+        return _ask_to_hand_over(user, chosen, error=str(exc)), exc.status
     except accounts.AccountError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.users"))
@@ -305,12 +306,21 @@ def _one(values: list[str]) -> str:
     return values[0] if len(values) == 1 else "-"
 
 
-def _ask_to_deactivate(user: User, chosen: list[str], error: str | None = None) -> str:
+def _ask_to_hand_over(
+    user: User,
+    chosen: list[str],
+    action: str = "deactivate",
+    role: Role | None = None,
+    error: str | None = None,
+) -> str:
+    """The confirmation of a deactivation, or of a role that holds no cases (``action``
+    "role"): what ``user`` holds, and who takes it over."""
     successors = handover.successors_for(user)
     wanted = _one(chosen)
     return render_template(
         "admin/confirm.html",
-        action="deactivate",
+        action=action,
+        role=role,
         target=user,
         is_me=user.id == _me().id,
         post_to=request.path,
@@ -441,17 +451,35 @@ def activate(user_id: int) -> Response:
 
 @bp.post("/users/<int:user_id>/role")
 @role_required(*ADMINS)
-def change_role(user_id: int) -> Response:
+def change_role(user_id: int) -> Page:
+    """Change a colleague's role. To a role that holds no cases (viewer), a colleague who holds
+    open cases or awaiting referrals is first asked about, as for a deactivation: who takes
+    them over (handover.change_role)."""
     form = RoleForm()
     if not form.validate_on_submit():
         abort(400)
     user = _user_or_404(user_id)
+    role = Role(form.role.data)
+    chosen = request.form.getlist("successor")
+    holds_nothing = role in CASE_HOLDER_ROLES or not handover.holdings_of(user).anything
     try:
-        accounts.set_role(user, Role(form.role.data), _me())
+        if holds_nothing:
+            successor = None
+        elif not _confirmed():
+            return _ask_to_hand_over(user, chosen, action="role", role=role)
+        else:
+            successor = handover.successor_of(_one(chosen), user)
+        done = handover.change_role(user, role, successor, _me())
+    except handover.HandoverError as exc:
+        return _ask_to_hand_over(user, chosen, action="role", role=role, error=str(exc)), (
+            exc.status
+        )
     except accounts.AccountError as exc:
         flash(str(exc), "error")
-    else:
-        flash(_("Role changed."), "success")
+        return redirect(url_for("admin.users"))
+    flash(_("Role changed."), "success")
+    for message, category in _handover_said(done) if done else []:
+        flash(message, category)
     return redirect(url_for("admin.users"))
 
 

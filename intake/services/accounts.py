@@ -901,7 +901,10 @@ def activate(user: User, actor: User) -> None:
     db.session.commit()
 
 
+@transactional
 def set_role(user: User, role: Role, actor: User) -> None:
+    """Change ``user``'s role and end their sessions (``handover.change_role`` also hands on
+    what a colleague made a viewer holds, in the same transaction)."""
     if user.id == actor.id and role is not Role.ADMIN:
         raise AccountError("cannot_demote_self")
     previous = user.role
@@ -914,4 +917,3 @@ def set_role(user: User, role: Role, actor: User) -> None:
         actor=actor,
         detail={"from": previous.value, "to": role.value},
     )
-    db.session.commit()

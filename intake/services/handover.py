@@ -23,8 +23,8 @@ from flask_babel import lazy_gettext as _l
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AWAITING, Case, CaseStatus, Referral, User
-from intake.services import accounts, audit, casework, referrals, reminders
+from intake.models import AWAITING, Case, CaseStatus, Referral, Role, User
+from intake.services import accounts, audit, casework, locks, referrals, reminders
 from intake.services.errors import ServiceError
 from intake.services.transactions import transactional
 
@@ -265,3 +265,16 @@ def deactivate(leaving: User, successor: User | None, actor: User) -> Handover:
     ``successor``, or to nobody: one transaction, so a refusal of either writes nothing."""
     accounts.deactivate(leaving, actor)
     return hand_over(leaving, successor, actor)
+
+
+@transactional
+def change_role(user: User, role: Role, successor: User | None, actor: User) -> Handover | None:
+    """Change ``user``'s role (:func:`accounts.set_role`); to one that holds no cases (a
+    viewer), what they hold goes to ``successor``, or to nobody, in the same transaction: a
+    caseworker made a viewer kept their open cases and referrals, which nobody could act on
+    and whose reminders still went to them."""
+    locks.serialise(locks.KEY_CUSTODY)
+    accounts.set_role(user, role, actor)
+    if role in casework.CASE_HOLDER_ROLES:
+        return None
+    return hand_over(user, successor, actor)

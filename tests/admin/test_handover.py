@@ -406,3 +406,58 @@ def test_a_referral_given_on_deactivation_or_on_its_page_is_audited_with_one_det
             "built_by": "owner_change_detail",
         },
     ]
+
+
+def change_role(desk: Desk, role: str, **data: Any) -> Any:
+    form = {"csrf_token": csrf_token(desk.client, "/admin/users"), "role": role, **data}
+    return desk.client.post(f"/admin/users/{desk.bob.id}/role", data=form)
+
+
+def test_making_a_holder_a_viewer_asks_whom_their_cases_go_to_then_hands_them_over(
+    desk: Desk,
+) -> None:
+    """A reviewer made a caseworker a viewer in one click: her Immediate case stayed assigned
+    to her, she stayed owner of an overdue referral, and the case page said she could not open
+    cases. The role change now asks, as a deactivation does, and hands over in the same
+    transaction."""
+    before = (holders(desk), audit_count())
+    asked = change_role(desk, "viewer")
+    assert asked.status_code == 200
+    html = asked.get_data(as_text=True)
+    assert "Make bob@example.org a viewer?" in html
+    assert 'data-confirm="role"' in html
+    assert "They hold 3 open cases" in html
+    assert "They own 2 referrals awaiting a reply" in html
+    assert '<input type="hidden" name="role" value="viewer">' in html
+    assert options_of(html) == ["", str(desk.admin.id), str(desk.alice.id), "nobody"]
+    db.session.expire_all()
+    assert db.session.get_one(User, desk.bob.id).role is Role.CASEWORKER
+    assert (holders(desk), audit_count()) == before
+
+    # Confirmed without choosing: refused beside the choice, nothing written.
+    refused = change_role(desk, "viewer", confirmed="yes")
+    assert refused.status_code == 422
+    assert 'id="successor-error"' in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get_one(User, desk.bob.id).role is Role.CASEWORKER
+    assert (holders(desk), audit_count()) == before
+
+    done = change_role(desk, "viewer", confirmed="yes", successor=str(desk.alice.id))
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.get_one(User, desk.bob.id).role is Role.VIEWER
+    held = holders(desk)
+    assert held["open"] == held["also_open"] == desk.alice.id
+    assert held["other_key"] is None  # sealed to a key alice does not hold: unassigned
+    assert held["referral:awaiting"] == desk.alice.id
+    assert held["closed"] == desk.bob.id  # closed: stays as it was
+    assert [e.detail["to"] for e in events("admin.role_changed")] == ["viewer"]
+
+
+def test_a_role_that_still_holds_cases_changes_at_once(desk: Desk) -> None:
+    """Caseworker to admin, or a viewer who holds nothing: no question, nothing handed over."""
+    before = holders(desk)
+    assert change_role(desk, "admin").status_code == 302
+    db.session.expire_all()
+    assert db.session.get_one(User, desk.bob.id).role is Role.ADMIN
+    assert holders(desk) == before
