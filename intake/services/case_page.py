@@ -105,17 +105,15 @@ def next_action(case: Case, case_referrals: list[Referral]) -> NextAction | None
 
 
 def suggestions(case: Case) -> list[dict[str, Any]]:
-    """Stored triage suggestions, highest score first (ties keep triage's order), each with
-    ``kind``: the referral kind to suggest for the case (``referrals.kinds_for``; ``None`` if
-    the entry is retired),
-    and its name in the reader's language."""
+    """Stored triage suggestions in triage's order (best first: for an Immediate request the
+    embassy advice and the channels that take urgent appeals lead, whatever their score; see
+    :mod:`intake.services.triage`), as /referrals/new lists them, each with ``kind``: the
+    referral kind to suggest for the case (``referrals.kinds_for``; ``None`` if the entry is
+    retired), and its name in the reader's language. Re-sorted by score, the case page put
+    "Embassies (first 24 hours)" fourth, folded away, where /referrals/new put it first."""
     entries = {entry.id: entry for entry in directory.active_entries()}
-    ranked = sorted(
-        enumerate(case.triage or []),
-        key=lambda pair: (-(pair[1].get("score") or 0), pair[0]),
-    )
     result = []
-    for _position, suggestion in ranked:
+    for suggestion in case.triage or []:
         entry = entries.get(suggestion.get("id", ""))
         if entry is None:  # retired: the name it had when triaged
             result.append({**suggestion, "kind": None})

@@ -104,7 +104,7 @@ def test_each_reply_is_shown_once_in_one_thread_in_time_order(
     assert "Encrypted to the submitter: only they can read it" not in html
 
 
-def test_triage_is_shown_in_score_order_with_refer_buttons_preselecting_entry_and_kind(
+def test_triage_is_shown_in_triage_order_with_refer_buttons_preselecting_entry_and_kind(
     client: FlaskClient, org: OrgKeyPair
 ) -> None:
     make_entry("embassies", name="Embassies", referral_kinds=["embassy_contact"])
@@ -122,8 +122,10 @@ def test_triage_is_shown_in_score_order_with_refer_buttons_preselecting_entry_an
     case = make_case(org, triage=stored)
     sign_in(client, Role.CASEWORKER)
     html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    # In triage's order, as /referrals/new lists them: the embassy advice of an Immediate
+    # request first (re-sorted by score it came fourth, folded away, on a reviewer's case).
     scores = [int(s) for s in re.findall(r'data-suggestion="[^"]+" data-score="(\d+)"', html)]
-    assert scores == [73, 55, 40, 10, 5]
+    assert scores == [40, 73, 55, 10, 5]
     top, _sep, folded = html.partition('<details class="triage-more">')
     assert 'data-suggestion="embassies"' in top
     assert 'data-suggestion="small"' in folded
@@ -140,9 +142,9 @@ def test_triage_is_shown_in_score_order_with_refer_buttons_preselecting_entry_an
     assert "kind=sp_urgent_appeal" in hrefs["UN SR HRDs"]
     # A name in another script (an Arabic one on an English page) keeps its own direction.
     assert re.findall(r'<strong dir="auto">([^<]+)</strong>', html)[:3] == [
+        "Embassies",
         "Urgent Action Fund",
         "UN SR HRDs",
-        "Embassies",
     ]
     assert "kind=embassy_contact" in hrefs["Embassies"]
     # The Refer button opens the form with both preselected.
