@@ -644,3 +644,20 @@ def test_a_running_referral_says_that_its_consent_was_withdrawn(web: Flask) -> N
     referrals.transition(referral.id, "withdraw", caseworker)
     page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
     assert 'id="consent-withdrawn"' not in page
+
+
+def test_a_referral_to_an_entry_retired_since_says_so(web: Flask) -> None:
+    """A reviewer retired an organisation with open referrals: its referral pages showed
+    nothing of it."""
+    from intake.services import directory
+
+    referral = sent_referral()
+    client = web.test_client()
+    admin = sign_in(client, Role.ADMIN)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "data-entry-retired" not in page
+    directory.set_retired(referral.entry_id, True, actor=admin)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert '<span class="badge" data-entry-retired>Retired from the directory</span>' in page
+    chinese = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
+    assert "已從資源名錄停用" in chinese
