@@ -15,7 +15,7 @@ from flask import Flask
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import KeyGrant, Role, User
+from intake.models import KeyGrant, OutboxStatus, Role, User
 from tests.builders import make_org_key, make_staff_with_keys, make_user, signed_in_context
 from tests.public.test_accessibility import assert_accessible, no_horizontal_scroll
 
@@ -182,3 +182,28 @@ def test_without_javascript_revoking_a_grant_asks_first(
     assert page.locator(f"[data-grant-row='{grant.id}']").count() == 0
     db.session.expire_all()
     assert db.session.get(KeyGrant, grant.id).revoked_at is not None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hans"])
+def test_at_390_px_each_sent_reminder_is_a_labelled_card_on_the_screen(
+    live_server: Any, page_at: Any, desk: Desk, locale: str
+) -> None:
+    """Admin › Background jobs at 390 px: "Sent recently" clipped its Reminder column and
+    scrolled sideways; now one labelled card per e-mail, as the queue's rows."""
+    from tests.admin.test_reminders_page import reminder_email
+    from tests.referrals.conftest import sent_referral
+
+    referral = sent_referral(owner=desk.long, entry_id="test-ngo")
+    reminder_email(desk.long, [referral], OutboxStatus.SENT)
+    page = page_at(390)
+    page.goto(f"{live_server.url}/admin/reminders?lang={locale}")
+    assert no_horizontal_scroll(page)
+    table = page.locator("[data-sent-reminders]")
+    assert table.evaluate("t => getComputedStyle(t).display") == "block"
+    headers = table.locator("thead th").all_text_contents()
+    (cells,) = table.locator("tbody tr").evaluate_all(CELLS)
+    assert [cell["label"] for cell in cells] == headers
+    for cell in cells:
+        assert cell["left"] >= 0, cell
+        assert cell["right"] <= 390, cell
+    assert LONG_EMAIL in cells[1]["text"]
