@@ -19,7 +19,7 @@ from intake.auth.access import ADMINS, STAFF, role_required
 from intake.directory import bp
 from intake.directory.forms import ConfirmForm, EntryForm
 from intake.extensions import db
-from intake.models import DirectoryEntry, Role
+from intake.models import AWAITING, DirectoryEntry, Referral, Role
 from intake.services import directory as directory_service
 
 PER_PAGE = 20
@@ -214,9 +214,31 @@ def edit(entry_id: str) -> str | Response | tuple[str, int]:
     return render_template("directory/edit.html", form=form, entry=entry), status
 
 
+RETIRE_CONFIRMED = "yes"
+
+
 @bp.post("/<entry_id>/retire")
 @role_required(*ADMINS)
-def retire(entry_id: str) -> Response:
+def retire(entry_id: str) -> Response | tuple[str, int]:
+    """Retire an entry, once the admin has seen what it changes: triage stops suggesting it,
+    and the referrals to it that still await a reply keep running (one tap retired an
+    organisation with eight of them, and said nothing of them)."""
+    entry = _entry_or_404(entry_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if request.form.get("confirmed") != RETIRE_CONFIRMED:
+        running = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Referral)
+            .where(Referral.entry_id == entry.id, Referral.state.in_(AWAITING))
+        )
+        return render_template(
+            "directory/retire_confirm.html",
+            entry=entry,
+            running=int(running or 0),
+            confirm=ConfirmForm(),
+            confirmed=RETIRE_CONFIRMED,
+        ), 200
     return _set_retired(entry_id, True)
 
 

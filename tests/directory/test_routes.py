@@ -189,10 +189,16 @@ def test_admin_creates_edits_retires_and_restores_with_audit(
     assert db.session.get_one(DirectoryEntry, "test-legal-aid").name == "Renamed Legal Aid"
     assert db.session.get(DirectoryEntry, "hijack") is None
     token = csrf_from(client.get("/directory/test-legal-aid").get_data(as_text=True))
-    assert (
-        client.post("/directory/test-legal-aid/retire", data={"csrf_token": token}).status_code
-        == 302
+    # Retire asks first (nothing changes), then acts once confirmed.
+    asked = client.post("/directory/test-legal-aid/retire", data={"csrf_token": token})
+    assert asked.status_code == 200
+    assert 'data-confirm="retire"' in asked.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get_one(DirectoryEntry, "test-legal-aid").retired_at is None
+    retired = client.post(
+        "/directory/test-legal-aid/retire", data={"csrf_token": token, "confirmed": "yes"}
     )
+    assert retired.status_code == 302
     db.session.expire_all()
     assert db.session.get_one(DirectoryEntry, "test-legal-aid").retired_at is not None
     assert "Renamed Legal Aid" not in client.get("/directory/?q=renamed").get_data(as_text=True)
@@ -288,3 +294,28 @@ def test_entry_texts_take_their_own_direction_isolated(client: FlaskClient, app:
     for text in ("بعد الاستنفاد.", "القاهرة", "ليلاً"):
         assert f'<bdi dir="auto">{text}</bdi>' in page
     assert '<span class="directory-contact-value" dir="auto">+20 2 1234</span>' in page
+
+
+def test_retiring_says_how_many_referrals_to_it_still_run(
+    client: FlaskClient, loaded: Flask
+) -> None:
+    """One tap retired an organisation with about eight open referrals, and said nothing of
+    them: the confirmation counts them, in the page's language."""
+    from intake.models import ReferralKind
+    from tests.referrals.conftest import sent_referral
+
+    for _ in range(2):
+        sent_referral(ReferralKind.NGO_REFERRAL, entry_id="cpj")
+    sign_in(client, Role.ADMIN)
+    token = csrf_from(client.get("/directory/cpj").get_data(as_text=True))
+    html = client.post("/directory/cpj/retire", data={"csrf_token": token}).get_data(as_text=True)
+    assert 'data-running-referrals="2"' in html
+    assert "2 referrals to it still await a reply" in html
+    chinese = client.post(
+        "/directory/cpj/retire?lang=zh_Hant", data={"csrf_token": token}
+    ).get_data(as_text=True)
+    assert "有 2 個轉到它的轉介仍在等待回覆" in chinese
+    assert "是，停用它" in chinese
+    assert ">取消<" in chinese
+    db.session.expire_all()
+    assert db.session.get_one(DirectoryEntry, "cpj").retired_at is None
