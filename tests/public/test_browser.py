@@ -386,6 +386,7 @@ def test_drafts_are_kept_on_the_device_only_when_asked(
     assert notice.is_visible()
     page.click("#delete-draft")
     assert notice.is_hidden()
+    assert page.locator("#draft-deleted").is_visible()  # said, not only gone
     assert page.input_value("#what_happened") == ""
     assert page.evaluate("() => localStorage.length") == 0
     page.evaluate("() => sessionStorage.clear()")

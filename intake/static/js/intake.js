@@ -467,6 +467,10 @@
         el.dispatchEvent(new Event("input", { bubbles: true }));
       }
       notice.hidden = true;
+      const deleted = document.getElementById("draft-deleted");
+      if (deleted) {
+        deleted.hidden = false; // said, not only gone: one tap emptied the form silently
+      }
     });
   }
   if (draftOption && keepDraft && !sentBefore) {
