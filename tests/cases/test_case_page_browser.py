@@ -111,15 +111,15 @@ def test_the_referral_form_kind_follows_the_entry_in_real_chromium(
     page = staff_page(browser, app, live_server, user)
     try:
         page.goto(f"{live_server.url}/cases/{case.ref}")
-        # Score order (named as the directory names them now), and Refer on the top
-        # suggestion preselects entry and kind.
+        # Triage's order, as /referrals/new lists them (named as the directory names them
+        # now), and Refer on a suggestion preselects its entry and kind.
         names = page.locator(".triage-list > li > strong").all_inner_texts()
         assert names[:3] == [
+            "Embassies (first 24 hours)",
             "Front Line Defenders",
             "UN Special Rapporteur on the situation of human rights defenders",
-            "Embassies (first 24 hours)",
         ]
-        page.locator("a[data-refer]").first.click()
+        page.click("a[data-refer][aria-label='Refer to Front Line Defenders']")
         page.wait_for_url("**/referrals/new**")
         assert page.input_value("#entry_id") == "frontline-defenders"
         assert page.input_value("#kind") == "ngo_referral"
