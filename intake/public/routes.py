@@ -24,6 +24,8 @@ token must re-show the form with what the person wrote, not an error page (DESIG
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import logging
 import math
 import time
@@ -106,8 +108,9 @@ RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactl
 # again after a lost answer (Back re-posts /status) carries the same token, where a token
 # drawn fresh on each page made the retry a second message.
 FOLLOW_UP_TOKEN = "follow_up_token"  # noqa: S105 — a session key, not a secret
-# session key: the token of the request this browser sent last without JavaScript, until it
-# starts a new one (?new=1): the form shown again (Back) carries it, and is filed once.
+# session key: the token of the request this browser sent last without JavaScript, and a
+# digest of what it said, until it starts a new one (?new=1): the form shown again (Back)
+# carries the token, and the same answers sent again are filed once (_same_request_again).
 SENT_REQUEST = "request_sent"
 RECEIPT_URGENT = "receipt_urgent"  # with it: the routing facts of an "Immediate" request
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
@@ -595,6 +598,39 @@ def _no_js_field_names() -> frozenset[str]:
     return frozenset(IntakeForm().data) | {"csrf_token"}
 
 
+def _answers_digest(form_data: MultiDict[str, str]) -> str:
+    """A digest of what a no-JS form said (every field but its tokens), keyed by its
+    submission token: kept in this browser's session beside that token, it tells the same
+    request sent again from other answers. Never stored on the server."""
+    said = sorted(
+        (name, value)
+        for name in form_data
+        if name not in ("csrf_token", SUBMISSION_TOKEN)
+        for value in form_data.getlist(name)
+    )
+    key = form_data.get(SUBMISSION_TOKEN, "").encode()
+    return hmac.new(key, json.dumps(said).encode(), hashlib.sha256).hexdigest()
+
+
+def _sent_token() -> str | None:
+    """The token of the request this browser sent last without JavaScript, if any."""
+    sent = session.get(SENT_REQUEST)
+    token = sent.get("token") if isinstance(sent, dict) else None
+    if isinstance(token, str) and crypto.submission_token_bytes(token) is not None:
+        return token
+    return None
+
+
+def _same_request_again(form_data: MultiDict[str, str]) -> bool:
+    """Whether a post carrying the token of the request sent before from this browser says
+    what that request said (Back, then Send: one case). A post with any other token is its
+    own request anyway."""
+    if form_data.get(SUBMISSION_TOKEN) != _sent_token():
+        return True
+    sent = session.get(SENT_REQUEST)
+    return isinstance(sent, dict) and sent.get("answers") == _answers_digest(form_data)
+
+
 def _submit_without_js(
     form_data: MultiDict[str, str],
     files: MultiDict[str, FileStorage],
@@ -605,6 +641,12 @@ def _submit_without_js(
         return _refuse(
             _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))
         )
+    if not _same_request_again(form_data):
+        # Other answers with the token of a request sent before from this browser (someone
+        # else at a shared computer, or the same person's next request): a new request, never
+        # the first one's receipt.
+        form_data = form_data.copy()
+        form_data[SUBMISSION_TOKEN] = crypto.new_submission_token()
     try:
         submission_token = _submission_token(form_data)
     except SubmissionRefused as refused:
@@ -650,7 +692,10 @@ def _submit_without_js(
     # comes here with the first attempt's code: the same receipt, nothing filed again.
     session[RECEIPT_ONCE] = submission.receipt_code
     if submission_token is not None:
-        session[SENT_REQUEST] = form.submission_token.data
+        session[SENT_REQUEST] = {
+            "token": form.submission_token.data,
+            "answers": _answers_digest(form_data),
+        }
     if routing.urgency is Urgency.IMMEDIATE:
         # Routing facts only (in the clear anyway), for the receipt's "what to do now".
         session[RECEIPT_URGENT] = {"threats": list(routing.threats), "country": routing.country}
@@ -942,13 +987,12 @@ def request_form() -> ViewResult:
         if request.args.get("new"):
             session.pop(SENT_REQUEST, None)
         form = IntakeForm()
-        sent = session.get(SENT_REQUEST)
-        sent_before = isinstance(sent, str) and crypto.submission_token_bytes(sent) is not None
-        if sent_before:
+        sent = _sent_token()
+        if sent is not None:
             # Back from the receipt: Chrome fetches this page again (no-store) and puts the
             # answers back, and a new token filed them a second time, with a second code.
             form.submission_token.data = sent
-        return _render_form(form, current, sent_before=sent_before)
+        return _render_form(form, current, sent_before=sent is not None)
 
     if request.args.get(CHANGE_LANGUAGE):
         return _show_in_language()

@@ -220,6 +220,45 @@ def test_the_no_js_form_posted_twice_redirects_to_the_same_receipt(
     assert case.sealed_by.value == "server"
 
 
+def test_other_answers_with_the_token_of_a_request_sent_before_are_a_new_request(
+    roomy_any_app: Flask,
+) -> None:
+    """After a request sent without JavaScript, /request in that browser carries its token
+    (Back, then Send, files it once). Someone else at the same computer, or the same person's
+    next request, sends other answers with it: filed as its own request with its own code,
+    never answered with the first request's receipt."""
+    make_org_key()
+    client = roomy_any_app.test_client()
+    pattern = re.compile(r'name="submission_token" value="([^"]+)"')
+
+    def send(what_happened: str) -> str:
+        page = client.get("/request").text
+        (token,) = pattern.findall(page)
+        form = {
+            "csrf_token": csrf_token(client),
+            "submission_token": token,
+            **full_answers(),
+            **routing_form(),
+            "what_happened": what_happened,
+        }
+        response = client.post("/request", data=form, content_type="multipart/form-data")
+        assert response.status_code == 303
+        shown = client.get(response.headers["Location"]).text
+        code = re.search(r'id="receipt-code"[^>]*>\s*([0-9A-Z-]+)\s*<', shown)
+        assert code is not None
+        return code.group(1)
+
+    first = send("Detained at the border on Monday.")
+    assert 'id="sent-before"' in client.get("/request").text
+    assert send("Detained at the border on Monday.") == first  # Back, then Send
+    other = send("My brother's office was raided tonight.")
+    assert other != first
+    assert _counts()[:2] == (2, 2)
+    assert send("My brother's office was raided tonight.") == other  # and that one is kept
+    assert 'id="sent-before"' not in client.get("/request?new=1").text
+    assert _counts()[:2] == (2, 2)
+
+
 def test_every_no_js_form_has_its_own_token_and_a_form_shown_again_keeps_it(
     roomy_any_app: Flask,
 ) -> None:
