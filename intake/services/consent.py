@@ -91,10 +91,15 @@ def has_consent(case: Case, purpose: ConsentPurpose, entry_id: str | None = None
     return any(_covers(record, purpose, entry_id) for record in records(case))
 
 
-def allows_referral(case: Case, kind: ReferralKind, entry_id: str | None) -> bool:
+def _asked_of(kind: ReferralKind, entry_id: str | None) -> tuple[ConsentPurpose, str | None]:
+    """The consent a referral of ``kind`` to ``entry_id`` needs: its purpose and, to share
+    with an organisation, that organisation."""
     purpose = purpose_for(kind)
-    entry = entry_id if purpose is ConsentPurpose.SHARE_WITH_ORGANISATION else None
-    return has_consent(case, purpose, entry)
+    return purpose, entry_id if purpose is ConsentPurpose.SHARE_WITH_ORGANISATION else None
+
+
+def allows_referral(case: Case, kind: ReferralKind, entry_id: str | None) -> bool:
+    return has_consent(case, *_asked_of(kind, entry_id))
 
 
 def withdrawal_against(
@@ -103,13 +108,12 @@ def withdrawal_against(
     """The withdrawal that leaves a referral of ``kind`` to ``entry_id`` without consent: the
     newest withdrawn record about it, when no record about it stands; else None. A referral
     sent before the withdrawal showed nothing of it, and still offered "Reply received"."""
-    purpose = purpose_for(kind)
-    entry = entry_id if purpose is ConsentPurpose.SHARE_WITH_ORGANISATION else None
+    purpose, entry = _asked_of(kind, entry_id)
     about = [record for record in records(case) if _applies(record, purpose, entry)]
     if any(record.active for record in about):
         return None
-    withdrawn = [record for record in about if record.withdrawn_at is not None]
-    return max(withdrawn, key=lambda record: record.withdrawn_at or record.given_at, default=None)
+    # None active: each was withdrawn (given_at only satisfies the type checker).
+    return max(about, key=lambda record: record.withdrawn_at or record.given_at, default=None)
 
 
 def missing_purposes(case: Case) -> list[ConsentPurpose]:
