@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy.orm import selectinload
 
 from intake import clock, crypto, vocab
@@ -382,14 +383,15 @@ def transition(
     return referral
 
 
-def refused_date(referral: Referral, moment: datetime) -> Any:
-    """Why no step of ``referral`` can be dated ``moment`` (a lazy message), else None: in
-    the future, or before its case's request was received. Such a date made the referral
-    overdue at once, put its case first in the queue and skewed the reports' medians."""
+def refused_date(referral: Referral, moment: datetime) -> LazyString | None:
+    """Why no step of ``referral`` can be dated ``moment``, else None: in the future, or
+    before its case's request was received. Such a date made the referral overdue at once,
+    put its case first in the queue and skewed the reports' medians. The forms take minutes:
+    a step dated the minute the request came in is not before it."""
     if moment > utcnow():
         return _l("The date cannot be in the future.")
     received = referral.case.received_at
-    if moment < received:
+    if moment < received.replace(second=0, microsecond=0):
         return _l(
             "The date cannot be before the request was received (%(when)s).",
             when=clock.local_text(received),

@@ -287,6 +287,9 @@ def test_steps_out_of_order_or_dated_wrongly_are_refused(app: Flask) -> None:
         un_steps.record(referral.id, Step.SUBMITTED, referral.owner, at=received - timedelta(1))
     assert referral.state == ReferralState.DRAFT
     assert not list(un_steps.steps_of(referral))
+    # A form's date has minutes only: the minute the request came in is not before it.
+    assert referrals.refused_date(referral, received.replace(second=0, microsecond=0)) is None
+    assert referrals.refused_date(referral, received - timedelta(minutes=1)) is not None
     submitted = utcnow() - timedelta(days=5)
     un_steps.record(referral.id, Step.SUBMITTED, referral.owner, at=submitted)
     with pytest.raises(un_steps.StepRejected, match="before the submission"):
