@@ -88,6 +88,7 @@ ACTION_LABELS = {
     "referral.close": _l("Referral closed"),
     "referral.consent_override": _l("Referral without consent (admin override)"),
     "referral.create": _l("Referral started"),
+    "referral.date_corrected": _l("Referral date corrected"),
     "referral.no_reply": _l("Referral: no reply"),
     "referral.note": _l("Referral note added"),
     "referral.owner_changed": _l("Referral owner changed"),

@@ -105,6 +105,30 @@ class TransitionForm(StaffForm):
     )
 
 
+class CorrectDateForm(StaffForm):
+    """Correct a recorded date (the referral's "sent" date, or a UN step's): its choices are
+    the referral's dates on record (``referrals.routes._date_form``)."""
+
+    which = SelectField(
+        _l("Which date"),
+        validators=[DataRequired(message=_l("Choose one of the dates on record."))],
+    )
+    corrected_at = DateTimeLocalField(
+        _l("The right date and time (your organisation's time)"),
+        format="%Y-%m-%dT%H:%M",
+        validators=[DataRequired(message=_l("Enter the right date and time."))],
+    )
+
+
+# The referral's own dates that can be corrected (referrals.RECORDED_DATES), as the page
+# names them.
+RECORDED_DATE_LABELS = {
+    "sent": _l("Sent"),
+    "acknowledged": _l("Acknowledged"),
+    "replied": _l("Replied"),
+}
+
+
 STEP_LABELS = {
     "submitted": _l("Submitted to the mandate"),
     "acknowledged": _l("Acknowledgement received"),

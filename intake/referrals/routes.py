@@ -5,6 +5,7 @@ Views are thin: intake.services.referrals owns the rules, transactions and audit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from babel.lists import format_list
@@ -39,6 +40,7 @@ from intake.models import (
     ReferralKind,
     ReferralState,
     Role,
+    UnStep,
 )
 from intake.referrals import bp
 from intake.referrals.forms import (
@@ -48,9 +50,11 @@ from intake.referrals.forms import (
     COMMUNICATION_TYPE_LABELS,
     NO_ACTION,
     OVERRIDE_REASON_LABELS,
+    RECORDED_DATE_LABELS,
     STEP_LABELS,
     VIEW_LABELS,
     WITHDRAW_CONFIRMED,
+    CorrectDateForm,
     OwnerForm,
     ReferralForm,
     TransitionForm,
@@ -436,6 +440,7 @@ def _render_detail(
     step_error: str | None = None,
     owner_form: OwnerForm | None = None,
     owner_error: str | None = None,
+    date_form: CorrectDateForm | None = None,
 ) -> str:
     now = utcnow()
     overdue = referral.due_at is not None and referral.due_at < now and referral.state in AWAITING
@@ -486,6 +491,8 @@ def _render_detail(
         un_clock=(un_steps.clock_of(referral, steps) if is_un else None) or "follow_up",
         next_steps=[step.value for step in un_steps.next_steps(referral, steps)] if is_un else [],
         step_form=step_form or UnStepForm(formdata=None),
+        date_form=date_form or _date_form(referral, steps, formdata=False),
+        date_refused=date_form is not None,
         step_failed=step_form.step.data if step_form is not None else None,
         step_error=step_error,
         step_labels=STEP_LABELS,
@@ -498,6 +505,64 @@ def _render_detail(
         consent_channel_labels=CONSENT_CHANNEL_LABELS,
         **_labels(),
     )
+
+
+def _date_form(
+    referral: Referral, steps: Sequence[UnStep] | None = None, formdata: bool = True
+) -> CorrectDateForm:
+    """The "Correct a date" form, its choices the referral's dates on record, each with the
+    date it holds: a UN referral's steps (``step-<id>``), else its own dates."""
+    form = CorrectDateForm() if formdata else CorrectDateForm(formdata=None)
+    if referral.kind in UN_KINDS:
+        known = un_steps.steps_of(referral) if steps is None else steps
+        dates = [
+            (f"step-{step.id}", STEP_LABELS[step.kind.value], step.happened_at) for step in known
+        ]
+    else:
+        dates = [
+            (which, RECORDED_DATE_LABELS[which], getattr(referral, referrals.RECORDED_DATES[which]))
+            for which in referrals.recorded_dates(referral)
+        ]
+    form.which.choices = [
+        SelectChoice(value, f"{label} — {clock.local_text(when)}") for value, label, when in dates
+    ]
+    return form
+
+
+@bp.post("/<int:referral_id>/correct-date")
+@role_required(*CASE_WRITERS)
+def correct_date(referral_id: int) -> Response | tuple[str, int]:
+    """Correct a recorded date; the deadline follows (``referrals.correct_date``,
+    ``un_steps.correct``). A refusal is said beside the date, in the form opened again."""
+    referral = _referral_or_404(referral_id)
+    form = _date_form(referral)
+    blank = _blank_update_form()
+    if not form.validate_on_submit():
+        return _render_detail(referral, blank, date_form=form), 422
+    if form.corrected_at.data.year < EARLIEST_YEAR:
+        form.corrected_at.errors = [_("Check the date: it is long before this referral existed.")]
+        return _render_detail(referral, blank, date_form=form), 422
+    at = form.corrected_at.data.replace(tzinfo=org_zone())
+    which = form.which.data
+    try:
+        if which.startswith("step-"):
+            correction = un_steps.correct(referral.id, int(which[5:]), at, current_user)
+        else:
+            correction = referrals.correct_date(referral.id, which, at, current_user)
+    except referrals.ReferralError as error:
+        form.corrected_at.errors = [str(error)]
+        return _render_detail(referral, blank, date_form=form), 422
+    if correction.moved_deadline and correction.due_after is not None:
+        flash(
+            _(
+                "Date corrected. The deadline is now %(when)s.",
+                when=clock.local_text(correction.due_after),
+            ),
+            "success",
+        )
+    else:
+        flash(_("Date corrected."), "success")
+    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
 
 
 @bp.post("/<int:referral_id>/un-step")

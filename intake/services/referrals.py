@@ -407,14 +407,8 @@ def apply_transition(referral: Referral, action: str, actor: User, moment: datet
     referral.state = target
     if action == "send":
         referral.sent_at = moment
-        if referral.kind in UN_KINDS:
-            # Submitted to the mandate: only the follow-up clock runs until the mandate writes
-            # to the government (``un_steps``), whose reply deadline then replaces it.
-            referral.clock_started_at = moment
-            referral.due_at = un_follow_up_due(
-                moment, org_zone(), int(current_app.config["UN_FOLLOW_UP_DAYS"])
-            )
-        elif CLOCK_STARTS[referral.kind] == "sent":
+        # A UN referral's clock follows its steps (``un_steps.record`` sets it after this).
+        if referral.kind not in UN_KINDS and CLOCK_STARTS[referral.kind] == "sent":
             try:
                 _schedule(referral, moment, referral.entry)
             except DeadlineError as error:
@@ -431,6 +425,102 @@ def apply_transition(referral: Referral, action: str, actor: User, moment: datet
         actor=actor,
         detail={"referral": referral.id, "from": previous.value, "to": target.value},
     )
+
+
+# A referral's recorded dates that are not UN steps (those are corrected by
+# ``un_steps.correct``), each with the attribute it is kept in, in the order they happen.
+RECORDED_DATES = {"sent": "sent_at", "acknowledged": "acknowledged_at", "replied": "replied_at"}
+DATE_CORRECTED = "referral.date_corrected"
+
+
+@dataclass(frozen=True)
+class Correction:
+    """What correcting a recorded date did to the referral's deadline."""
+
+    due_before: datetime | None
+    due_after: datetime | None
+
+    @property
+    def moved_deadline(self) -> bool:
+        return self.due_before != self.due_after
+
+
+def recorded_dates(referral: Referral) -> list[str]:
+    """The dates of ``referral`` that :func:`correct_date` can correct (none for a UN
+    referral: its dates are its steps)."""
+    if referral.kind in UN_KINDS:
+        return []
+    return [which for which, name in RECORDED_DATES.items() if getattr(referral, name) is not None]
+
+
+def audit_correction(
+    referral: Referral, actor: User, which: str, before: datetime, after: datetime, **ids: int
+) -> None:
+    """The audit event of a corrected date: which date, and both values (dates, no content)."""
+    audit.record(
+        DATE_CORRECTED,
+        "case",
+        referral.case_id,
+        actor=actor,
+        detail={
+            "referral": referral.id,
+            "date": which,
+            **ids,
+            "from": before.isoformat(timespec="minutes"),
+            "to": after.isoformat(timespec="minutes"),
+        },
+    )
+
+
+@transactional
+def correct_date(referral_id: int, which: str, moment: datetime, actor: User) -> Correction:
+    """Correct the recorded date ``which`` (:data:`RECORDED_DATES`) of a referral to
+    ``moment``: a mistyped "sent" date otherwise kept a wrong deadline, and its reminders,
+    for good. The deadline follows a corrected "sent" date by the rule that set it; the
+    reminders of the new deadline are new ones (a clock generation). Audited, both dates."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None:
+        raise ReferralError(_l("This referral does not exist."))
+    if which not in recorded_dates(referral):
+        raise ReferralError(_l("Choose one of the dates on record."), code=DATE_REFUSED)
+    refused = refused_date(referral, moment)
+    if refused is not None:
+        raise ReferralError(refused, code=DATE_REFUSED)
+    sent_at = referral.sent_at
+    if which == "sent":
+        later = [
+            when
+            for when in (referral.acknowledged_at, referral.replied_at, referral.closed_at)
+            if when is not None
+        ]
+        if later and moment > min(later):
+            raise ReferralError(
+                _l(
+                    "The date cannot be after a later step of this referral (%(when)s).",
+                    when=clock.local_text(min(later)),
+                ),
+                code=DATE_REFUSED,
+            )
+    elif sent_at is not None and moment < sent_at:
+        raise ReferralError(
+            _l("The date cannot be before the referral was sent."), code=DATE_REFUSED
+        )
+    elif referral.closed_at is not None and moment > referral.closed_at:
+        raise ReferralError(
+            _l("The date cannot be after the referral was closed."), code=DATE_REFUSED
+        )
+    before: datetime = getattr(referral, RECORDED_DATES[which])
+    due_before = referral.due_at
+    setattr(referral, RECORDED_DATES[which], moment)
+    if which == "sent" and CLOCK_STARTS[referral.kind] == "sent":
+        try:
+            _schedule(referral, moment, referral.entry)
+        except DeadlineError as error:
+            raise ReferralError(str(error), code=DATE_REFUSED) from error
+        if referral.due_at != due_before:
+            referral.clock_generation += 1
+    audit_correction(referral, actor, which, before, moment)
+    return Correction(due_before, referral.due_at)
 
 
 def next_best(referral: Referral) -> dict[str, Any] | None:

@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
-from intake import crypto
+from intake import clock, crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import (
@@ -68,6 +69,14 @@ STEP_ACTIONS = {
 }
 # Contacts with the mandate that restart the follow-up clock while nothing has been sent.
 CONTACTS = frozenset({UnStepKind.SUBMITTED, UnStepKind.SECOND_MESSAGE, UnStepKind.FACTS_UPDATE})
+# Steps that come after the government's clock started (:func:`record` checks their dates).
+AFTER_CLOCK = frozenset({UnStepKind.REPLY_RECEIVED, UnStepKind.NO_REPLY, UnStepKind.PUBLISHED})
+# Steps whose date the referral keeps too (its workflow's dates, as for every referral).
+STEP_DATES = {
+    UnStepKind.SUBMITTED: "sent_at",
+    UnStepKind.ACKNOWLEDGED: "acknowledged_at",
+    UnStepKind.REPLY_RECEIVED: "replied_at",
+}
 # The step that starts the government's clock, per kind.
 CLOCK_STEP = {
     ReferralKind.SP_URGENT_APPEAL: UnStepKind.COMMUNICATION_SENT,
@@ -263,14 +272,6 @@ def _summary(sealed: str, org_key_id: int | None) -> int:
     return key.id
 
 
-def _follow_up(referral: Referral, since: datetime) -> None:
-    referral.clock_started_at = since
-    referral.due_at = un_follow_up_due(
-        since, org_zone(), int(current_app.config["UN_FOLLOW_UP_DAYS"])
-    )
-    referral.clock_generation += 1
-
-
 @transactional
 def record(
     referral_id: int,
@@ -292,19 +293,10 @@ def record(
     if kind not in next_steps(referral, steps):
         raise StepRejected(_l("This step cannot be recorded now. Choose one of the next steps."))
     moment = at or utcnow()
-    refused = referrals.refused_date(referral, moment)
+    refused = _refused_order(referral, kind, moment, steps)
     if refused is not None:
         raise StepRejected(refused)
-    if referral.sent_at is not None and moment < referral.sent_at:
-        raise StepRejected(_l("The date cannot be before the submission to the mandate."))
     clock_step = CLOCK_STEP[referral.kind]
-    sent_to_government = _first(steps, clock_step)
-    if (
-        kind in (UnStepKind.REPLY_RECEIVED, UnStepKind.NO_REPLY, UnStepKind.PUBLISHED)
-        and sent_to_government is not None
-        and moment < sent_to_government.happened_at
-    ):
-        raise StepRejected(_l("The date cannot be before the communication to the government."))
 
     step = UnStep(referral_id=referral.id, kind=kind, happened_at=moment, recorded_by_id=actor.id)
     if fields.channel:
@@ -356,24 +348,11 @@ def record(
     action = STEP_ACTIONS.get(kind)
     if action is not None:
         referrals.apply_transition(referral, action, actor, moment)
-    if kind == clock_step:
-        # The government's clock: from the communication (or transmission), never the submission.
-        if step.due_hours is not None:
-            referral.due_hours = step.due_hours
-        try:
-            due = government_reply_due(
-                referral.kind, moment, org_zone(), due_hours=referral.due_hours
-            )
-        except DeadlineError as error:
-            raise StepRejected(str(error)) from error
-        referral.clock_started_at = moment
-        referral.due_at = due
-        referral.clock_generation += 1
-    elif (
-        kind in (UnStepKind.SECOND_MESSAGE, UnStepKind.FACTS_UPDATE) and sent_to_government is None
-    ):
-        # Written to the mandate again: check with it a full follow-up period after this.
-        _follow_up(referral, max(moment, referral.clock_started_at or moment))
+    if kind == clock_step and step.due_hours is not None:
+        referral.due_hours = step.due_hours
+    # The clock follows the steps: the government's from the communication (or transmission),
+    # never the submission; before it, a follow-up after the latest contact with the mandate.
+    _reclock(referral, [*steps, step])
     db.session.add(step)
     db.session.flush()
     audit.record(
@@ -389,3 +368,88 @@ def record(
         },
     )
     return step
+
+
+def _reclock(referral: Referral, steps: Sequence[UnStep]) -> None:
+    """Set the referral's clock from its steps, as :func:`record` set it step by step: the
+    government's reply deadline from the step that starts it, else the follow-up clock from
+    the latest contact with the mandate. A deadline that moves starts a new generation of
+    reminders."""
+    clock_step = _first(steps, CLOCK_STEP[referral.kind])
+    zone = org_zone()
+    if clock_step is not None:
+        start = clock_step.happened_at
+        try:
+            due = government_reply_due(referral.kind, start, zone, due_hours=referral.due_hours)
+        except DeadlineError as error:
+            raise StepRejected(str(error)) from error
+    else:
+        contacts = [step.happened_at for step in steps if step.kind in CONTACTS]
+        if not contacts:
+            return
+        start = max(contacts)
+        due = un_follow_up_due(start, zone, int(current_app.config["UN_FOLLOW_UP_DAYS"]))
+    if referral.due_at is not None and due != referral.due_at:
+        # A deadline moved (a first clock keeps generation 0, the keys of older rows).
+        referral.clock_generation += 1
+    referral.clock_started_at, referral.due_at = start, due
+
+
+def _refused_order(
+    referral: Referral, kind: UnStepKind, moment: datetime, others: Sequence[UnStep]
+) -> LazyString | None:
+    """Why a step of ``kind`` cannot be dated ``moment`` beside the referral's ``others``
+    steps, else None: not in the future nor before the request; the submission first; a reply,
+    a lack of one or a publication after the government's clock started. For a new step
+    (:func:`record`) and a corrected one (:func:`correct`) alike."""
+    refused = referrals.refused_date(referral, moment)
+    if refused is not None:
+        return refused
+    if kind == UnStepKind.SUBMITTED:
+        later = min((other.happened_at for other in others), default=None)
+        if later is not None and moment > later:
+            return _l(
+                "The date cannot be after a later step of this referral (%(when)s).",
+                when=clock.local_text(later),
+            )
+        return None
+    # The submission's date, kept on the referral (STEP_DATES): older referrals have no step.
+    if referral.sent_at is not None and moment < referral.sent_at:
+        return _l("The date cannot be before the submission to the mandate.")
+    clock_step = _first(others, CLOCK_STEP[referral.kind])
+    if kind == CLOCK_STEP[referral.kind]:
+        later = min(
+            (other.happened_at for other in others if other.kind in AFTER_CLOCK), default=None
+        )
+        if later is not None and moment > later:
+            return _l(
+                "The date cannot be after a later step of this referral (%(when)s).",
+                when=clock.local_text(later),
+            )
+    if kind in AFTER_CLOCK and clock_step is not None and moment < clock_step.happened_at:
+        return _l("The date cannot be before the communication to the government.")
+    return None
+
+
+@transactional
+def correct(referral_id: int, step_id: int, moment: datetime, actor: User) -> referrals.Correction:
+    """Correct the date of one recorded step of a UN referral to ``moment``, keeping the
+    steps' order; the referral's dates and its clock follow, by the rules that set them (a
+    mistyped date of the communication kept a wrong government deadline for good).
+    Audited, both dates."""
+    step = db.session.get(UnStep, step_id)
+    if step is None or step.referral_id != referral_id:
+        raise StepRejected(_l("Choose one of the dates on record."))
+    referral = db.session.get_one(Referral, referral_id)
+    steps = list(steps_of(referral))
+    others = [other for other in steps if other.id != step.id]
+    refused = _refused_order(referral, step.kind, moment, others)
+    if refused is not None:
+        raise StepRejected(refused)
+    before, due_before = step.happened_at, referral.due_at
+    step.happened_at = moment
+    if step.kind in STEP_DATES:
+        setattr(referral, STEP_DATES[step.kind], moment)
+    _reclock(referral, steps)
+    referrals.audit_correction(referral, actor, step.kind.value, before, moment, un_step=step.id)
+    return referrals.Correction(due_before, referral.due_at)

@@ -1,0 +1,323 @@
+"""Correcting a recorded date: the deadline and its reminders follow, the order of the steps
+holds, every correction is audited, and bad input changes nothing.
+
+A mistyped "sent" date, or a communication to the government dated a month wrong, kept a wrong
+deadline for good: the reminders came at the wrong time and the reports counted the wrong
+delay. Nothing on the page could mend it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import AuditEvent, Referral, ReferralKind, Role, UnStep
+from intake.models import UnStepKind as Step
+from intake.services import audit, referrals, un_steps
+from tests.builders import sign_in
+from tests.referrals.conftest import draft_un_referral, sent_referral
+
+CORRECTED = referrals.DATE_CORRECTED
+
+
+def days_ago(days: int) -> datetime:
+    return (utcnow() - timedelta(days=days)).replace(second=0, microsecond=0)
+
+
+def local(moment: datetime) -> str:
+    """``moment`` as the form's datetime-local field sends it (the tests' zone is UTC)."""
+    return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+def corrections() -> list[dict[str, object]]:
+    return list(
+        db.session.scalars(sa.select(AuditEvent.detail).where(AuditEvent.action == CORRECTED))
+    )
+
+
+def submitted_and_communicated(submitted: datetime, communicated: datetime) -> Referral:
+    referral = draft_un_referral()
+    un_steps.record(referral.id, Step.SUBMITTED, referral.owner, at=submitted)
+    un_steps.record(
+        referral.id,
+        Step.COMMUNICATION_SENT,
+        referral.owner,
+        at=communicated,
+        fields=un_steps.StepFields(communication_type="urgent_appeal"),
+    )
+    return referral
+
+
+def step_of(referral: Referral, kind: Step) -> UnStep:
+    return next(step for step in un_steps.steps_of(referral) if step.kind == kind)
+
+
+# --- the service --------------------------------------------------------------------------------
+
+
+def test_a_corrected_communication_date_moves_the_governments_deadline(app: Flask) -> None:
+    referral = submitted_and_communicated(days_ago(50), days_ago(10))
+    assert referral.due_at == days_ago(10) + timedelta(days=60)
+    generation = referral.clock_generation
+    right = days_ago(40)  # the letter went out a month earlier than typed
+    correction = un_steps.correct(
+        referral.id,
+        step_of(referral, Step.COMMUNICATION_SENT).id,
+        right,
+        referral.owner,
+    )
+    assert correction.moved_deadline
+    assert referral.due_at == right + timedelta(days=60) == correction.due_after
+    assert referral.clock_started_at == right
+    # Its reminders are new ones: "7 days before" the new deadline is not the old one's.
+    assert referral.clock_generation == generation + 1
+    assert step_of(referral, Step.COMMUNICATION_SENT).happened_at == right
+    [event] = corrections()
+    assert event["date"] == "communication_sent"
+    assert event["from"] == days_ago(10).isoformat(timespec="minutes")
+    assert event["to"] == right.isoformat(timespec="minutes")
+    assert audit.verify_chain().ok
+
+
+def test_a_corrected_submission_moves_the_follow_up_clock_and_the_sent_date(app: Flask) -> None:
+    referral = draft_un_referral()
+    un_steps.record(referral.id, Step.SUBMITTED, referral.owner, at=days_ago(5))
+    right = days_ago(25)
+    un_steps.correct(referral.id, step_of(referral, Step.SUBMITTED).id, right, referral.owner)
+    assert referral.sent_at == right
+    assert referral.due_at == right + timedelta(days=30)
+
+
+def test_a_second_message_keeps_the_follow_up_clock_from_the_latest_contact(app: Flask) -> None:
+    referral = draft_un_referral()
+    owner = referral.owner
+    un_steps.record(referral.id, Step.SUBMITTED, owner, at=days_ago(40))
+    un_steps.record(referral.id, Step.SECOND_MESSAGE, owner, at=days_ago(10))
+    # The submission corrected to a later day still before the second message: the clock
+    # stays the second message's.
+    correction = un_steps.correct(
+        referral.id,
+        step_of(referral, Step.SUBMITTED).id,
+        days_ago(20),
+        owner,
+    )
+    assert not correction.moved_deadline
+    assert referral.due_at == days_ago(10) + timedelta(days=30)
+
+
+def test_a_corrected_reply_date_leaves_the_deadline_and_keeps_the_order(app: Flask) -> None:
+    referral = submitted_and_communicated(days_ago(50), days_ago(30))
+    owner = referral.owner
+    un_steps.record(referral.id, Step.REPLY_RECEIVED, owner, at=days_ago(2))
+    reply = step_of(referral, Step.REPLY_RECEIVED)
+    due = referral.due_at
+    correction = un_steps.correct(referral.id, reply.id, days_ago(5), owner)
+    assert not correction.moved_deadline
+    assert referral.due_at == due
+    assert referral.replied_at == days_ago(5)
+    # A reply before the communication, a communication after the reply: refused, unchanged.
+    with pytest.raises(un_steps.StepRejected, match="before the communication"):
+        un_steps.correct(referral.id, reply.id, days_ago(40), owner)
+    communication = step_of(referral, Step.COMMUNICATION_SENT)
+    with pytest.raises(un_steps.StepRejected, match="after a later step"):
+        un_steps.correct(referral.id, communication.id, days_ago(1), owner)
+    db.session.rollback()
+    db.session.expire_all()
+    assert step_of(referral, Step.REPLY_RECEIVED).happened_at == days_ago(5)
+    assert step_of(referral, Step.COMMUNICATION_SENT).happened_at == days_ago(30)
+    assert db.session.get_one(Referral, referral.id).due_at == due
+    assert len(corrections()) == 1
+
+
+@pytest.mark.parametrize(
+    ("moment", "message"),
+    [
+        (lambda: utcnow() + timedelta(days=2), "in the future"),
+        (lambda: utcnow() - timedelta(days=900), "before the request was received"),
+        (lambda: days_ago(1), "after a later step"),  # the submission after the communication
+    ],
+)
+def test_a_submission_date_out_of_order_is_refused(
+    app: Flask, moment: object, message: str
+) -> None:
+    referral = submitted_and_communicated(days_ago(50), days_ago(30))
+    submitted = step_of(referral, Step.SUBMITTED)
+    with pytest.raises(un_steps.StepRejected, match=message):
+        un_steps.correct(referral.id, submitted.id, moment(), referral.owner)  # type: ignore[operator]
+    db.session.rollback()
+    assert step_of(referral, Step.SUBMITTED).happened_at == days_ago(50)
+    assert corrections() == []
+
+
+def test_a_step_of_another_referral_is_refused(app: Flask) -> None:
+    first = submitted_and_communicated(days_ago(50), days_ago(30))
+    other = sent_referral(ReferralKind.SP_URGENT_APPEAL, sent_at=days_ago(30), entry_id="sr-hrd")
+    foreign = step_of(other, Step.COMMUNICATION_SENT)
+    with pytest.raises(un_steps.StepRejected, match="dates on record"):
+        un_steps.correct(first.id, foreign.id, days_ago(20), first.owner)
+
+
+def test_a_corrected_sent_date_moves_an_organisations_deadline(app: Flask) -> None:
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(20))
+    old_due = referral.due_at
+    assert old_due is not None
+    right = days_ago(10)  # typed ten days early
+    correction = referrals.correct_date(referral.id, "sent", right, referral.owner)
+    assert referral.sent_at == right
+    assert referral.clock_started_at == right
+    assert referral.due_at == old_due + timedelta(days=10) == correction.due_after
+    assert referral.clock_generation == 1
+    [event] = corrections()
+    assert event["date"] == "sent"
+    assert event["referral"] == referral.id
+
+
+def test_an_organisations_dates_keep_their_order(app: Flask) -> None:
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(20))
+    owner = referral.owner
+    referrals.transition(referral.id, "acknowledge", owner, at=days_ago(10))
+    with pytest.raises(referrals.ReferralError, match="after a later step"):
+        referrals.correct_date(referral.id, "sent", days_ago(5), owner)
+    db.session.rollback()
+    early = days_ago(20) - timedelta(hours=12)  # after the request, before the sending
+    with pytest.raises(referrals.ReferralError, match="before the referral was sent"):
+        referrals.correct_date(referral.id, "acknowledged", early, owner)
+    db.session.rollback()
+    # Not recorded yet, and not one of its dates: nothing to correct.
+    for which in ("replied", "closed", "due_at"):
+        with pytest.raises(referrals.ReferralError, match="dates on record"):
+            referrals.correct_date(referral.id, which, days_ago(5), owner)
+        db.session.rollback()
+    db.session.expire_all()
+    kept = db.session.get_one(Referral, referral.id)
+    assert (kept.sent_at, kept.acknowledged_at) == (days_ago(20), days_ago(10))
+    assert corrections() == []
+
+
+def test_a_un_referral_corrects_its_steps_not_its_sent_date(app: Flask) -> None:
+    referral = submitted_and_communicated(days_ago(50), days_ago(30))
+    assert referrals.recorded_dates(referral) == []
+    with pytest.raises(referrals.ReferralError, match="dates on record"):
+        referrals.correct_date(referral.id, "sent", days_ago(45), referral.owner)
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+
+def test_a_caseworker_corrects_a_date_on_the_referral_page(web: Flask) -> None:
+    referral = submitted_and_communicated(days_ago(50), days_ago(10))
+    communication = step_of(referral, Step.COMMUNICATION_SENT)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert 'id="correct-date"' in page
+    assert f'value="step-{communication.id}"' in page
+    assert "Communication sent to the government — " in page  # each choice says its date
+    response = client.post(
+        f"/referrals/{referral.id}/correct-date",
+        data={"which": f"step-{communication.id}", "corrected_at": local(days_ago(40))},
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Date corrected. The deadline is now" in page
+    db.session.expire_all()
+    assert db.session.get_one(Referral, referral.id).due_at == days_ago(40) + timedelta(days=60)
+
+
+def test_a_viewer_is_not_offered_the_correction(web: Flask) -> None:
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(3))
+    client = web.test_client()
+    sign_in(client, Role.VIEWER)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert 'id="correct-date"' not in page
+    response = client.post(
+        f"/referrals/{referral.id}/correct-date",
+        data={"which": "sent", "corrected_at": local(days_ago(13))},
+    )
+    assert response.status_code == 403
+    assert corrections() == []
+
+
+def test_a_refused_correction_is_said_beside_the_date_in_the_opened_form(web: Flask) -> None:
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(3))
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    response = client.post(
+        f"/referrals/{referral.id}/correct-date",
+        data={"which": "sent", "corrected_at": local(utcnow() + timedelta(days=3))},
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert '<details class="correct-date" id="correct-date" open>' in page
+    assert 'id="correct-at-error"' in page
+    assert "The date cannot be in the future." in page
+    assert 'aria-invalid="true"' in page
+    # The generic form below is not the one that failed: it carries no error.
+    assert 'id="at-error"' not in page
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"which": "sent"},
+        {"which": "sent", "corrected_at": ""},
+        {"which": "sent", "corrected_at": "yesterday"},
+        {"which": "sent", "corrected_at": "0001-01-01T00:00"},
+        {"which": "sent", "corrected_at": "2026-02-30T10:00"},
+        {"which": "sent", "corrected_at": "9" * 5000},
+        {"which": "closed", "corrected_at": "2026-01-01T10:00"},
+        {"which": "step-1", "corrected_at": "2026-01-01T10:00"},
+        {"which": "sent' OR '1'='1", "corrected_at": "2026-01-01T10:00"},
+        {"which": "<script>alert(1)</script>", "corrected_at": "<b>x</b>"},
+        {"which": "sent", "corrected_at": ["2026-01-01T10:00", "2026-01-02T10:00"]},
+    ],
+)
+def test_hostile_corrections_change_nothing_and_never_fail(
+    web: Flask, data: dict[str, object]
+) -> None:
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(3))
+    before = (referral.sent_at, referral.due_at, referral.clock_generation)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    response = client.post(f"/referrals/{referral.id}/correct-date", data=data)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "<b>x</b>" not in page
+    assert "field-error" in page
+    db.session.expire_all()
+    kept = db.session.get_one(Referral, referral.id)
+    assert (kept.sent_at, kept.due_at, kept.clock_generation) == before
+    assert corrections() == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "summary", "refusal"),
+    [
+        ("zh_Hant", "更正日期", "日期不能晚於這項轉介之後的步驟"),
+        ("zh_Hans", "更正日期", "日期不能晚于这项转介之后的步骤"),
+    ],
+)
+def test_the_correction_reads_in_the_staff_languages(
+    web: Flask, lang: str, summary: str, refusal: str
+) -> None:
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(20))
+    referrals.transition(referral.id, "acknowledge", referral.owner, at=days_ago(10))
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/referrals/{referral.id}?lang={lang}").get_data(as_text=True)
+    assert f"<summary>{summary}</summary>" in page
+    assert "Correct a date" not in page
+    assert "Which date" not in page
+    response = client.post(
+        f"/referrals/{referral.id}/correct-date?lang={lang}",
+        data={"which": "sent", "corrected_at": local(days_ago(5))},
+    )
+    assert response.status_code == 422
+    assert refusal in response.get_data(as_text=True)
