@@ -383,8 +383,9 @@ def _referrals(
                 "clock_started_at": clock if started else None,
                 "due_at": due_at(kind, clock, zone) if started else None,
                 "sent_at": submitted if state != ReferralState.DRAFT else None,
-                # The submission's follow-up clock, then the government's (un_steps bumps it
-                # at each): reminders of the second clock are new ones.
+                # The submission's follow-up clock, then the government's (un_steps starts a
+                # new generation when the deadline moves): reminders of the second clock are
+                # new ones.
                 "clock_generation": 2 if kind in CLOCK_STEP and state != ReferralState.DRAFT else 0,
                 "acknowledged_at": min(now, submitted + timedelta(days=2))
                 if state == ReferralState.ACKNOWLEDGED

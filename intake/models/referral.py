@@ -82,9 +82,10 @@ class Referral(db.Model):  # type: ignore[name-defined]
     # Which organisation key the note was sealed to (keys rotate; the browser needs the right one).
     note_org_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_keys.id"))
     consent_override_reason: Mapped[str | None] = mapped_column(sa.String(500))
-    # Bumped each time a UN step moves the deadline to a new clock (the mandate's follow-up
-    # becomes the government's reply deadline): the reminders of the new clock are new items,
-    # not duplicates of the old clock's "7 days before".
+    # Bumped each time the deadline moves to a new date (a UN step starts a new clock: the
+    # mandate's follow-up becomes the government's reply deadline; a date is corrected): the
+    # reminders of the new deadline are new items, not duplicates of the old one's "7 days
+    # before".
     clock_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -523,8 +523,13 @@ def _date_form(
             (which, RECORDED_DATE_LABELS[which], getattr(referral, referrals.RECORDED_DATES[which]))
             for which in referrals.recorded_dates(referral)
         ]
+    # Nothing chosen first: a caseworker who only typed the new date corrected the first one.
     form.which.choices = [
-        SelectChoice(value, f"{label} — {clock.local_text(when)}") for value, label, when in dates
+        SelectChoice("", _("— Choose a date —")),
+        *(
+            SelectChoice(value, f"{label} — {clock.local_text(when)}")
+            for value, label, when in dates
+        ),
     ]
     return form
 
@@ -552,7 +557,12 @@ def correct_date(referral_id: int) -> Response | tuple[str, int]:
     except referrals.ReferralError as error:
         form.corrected_at.errors = [str(error)]
         return _render_detail(referral, blank, date_form=form), 422
-    if correction.moved_deadline and correction.due_after is not None:
+    # The new deadline is news only while it runs (a closed referral's is history).
+    if (
+        correction.moved_deadline
+        and correction.due_after is not None
+        and referral.state in AWAITING
+    ):
         flash(
             _(
                 "Date corrected. The deadline is now %(when)s.",

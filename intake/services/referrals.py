@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -453,6 +453,25 @@ def recorded_dates(referral: Referral) -> list[str]:
     return [which for which, name in RECORDED_DATES.items() if getattr(referral, name) is not None]
 
 
+def refused_between(
+    moment: datetime, earlier: datetime | None, later: datetime | None
+) -> LazyString | None:
+    """Why a corrected date cannot be ``moment``, else None: it must stay between the dates on
+    record just before and just after it, so that the referral's history keeps the order
+    its steps were taken in."""
+    if earlier is not None and moment < earlier:
+        return _l(
+            "The date cannot be before the step before it (%(when)s).",
+            when=clock.local_text(earlier),
+        )
+    if later is not None and moment > later:
+        return _l(
+            "The date cannot be after the step after it (%(when)s).",
+            when=clock.local_text(later),
+        )
+    return None
+
+
 def audit_correction(
     referral: Referral, actor: User, which: str, before: datetime, after: datetime, **ids: int
 ) -> None:
@@ -466,8 +485,8 @@ def audit_correction(
             "referral": referral.id,
             "date": which,
             **ids,
-            "from": before.isoformat(timespec="minutes"),
-            "to": after.isoformat(timespec="minutes"),
+            "from": before.astimezone(UTC).isoformat(timespec="minutes"),
+            "to": after.astimezone(UTC).isoformat(timespec="minutes"),
         },
     )
 
@@ -483,32 +502,20 @@ def correct_date(referral_id: int, which: str, moment: datetime, actor: User) ->
         raise ReferralError(_l("This referral does not exist."))
     if which not in recorded_dates(referral):
         raise ReferralError(_l("Choose one of the dates on record."), code=DATE_REFUSED)
-    refused = refused_date(referral, moment)
+    # Its dates in the order they happen (a reply after an acknowledgement), then its closing.
+    chain = [
+        (name, when)
+        for name in (*RECORDED_DATES, "closed")
+        if (when := getattr(referral, RECORDED_DATES.get(name, f"{name}_at"))) is not None
+    ]
+    position = [name for name, _ in chain].index(which)
+    refused = refused_date(referral, moment) or refused_between(
+        moment,
+        chain[position - 1][1] if position > 0 else None,
+        chain[position + 1][1] if position + 1 < len(chain) else None,
+    )
     if refused is not None:
         raise ReferralError(refused, code=DATE_REFUSED)
-    sent_at = referral.sent_at
-    if which == "sent":
-        later = [
-            when
-            for when in (referral.acknowledged_at, referral.replied_at, referral.closed_at)
-            if when is not None
-        ]
-        if later and moment > min(later):
-            raise ReferralError(
-                _l(
-                    "The date cannot be after a later step of this referral (%(when)s).",
-                    when=clock.local_text(min(later)),
-                ),
-                code=DATE_REFUSED,
-            )
-    elif sent_at is not None and moment < sent_at:
-        raise ReferralError(
-            _l("The date cannot be before the referral was sent."), code=DATE_REFUSED
-        )
-    elif referral.closed_at is not None and moment > referral.closed_at:
-        raise ReferralError(
-            _l("The date cannot be after the referral was closed."), code=DATE_REFUSED
-        )
     before: datetime = getattr(referral, RECORDED_DATES[which])
     due_before = referral.due_at
     setattr(referral, RECORDED_DATES[which], moment)

@@ -352,7 +352,8 @@ def record(
         referral.due_hours = step.due_hours
     # The clock follows the steps: the government's from the communication (or transmission),
     # never the submission; before it, a follow-up after the latest contact with the mandate.
-    _reclock(referral, [*steps, step])
+    if _sets_the_clock(referral, kind, steps):
+        _reclock(referral, [*steps, step])
     db.session.add(step)
     db.session.flush()
     audit.record(
@@ -368,6 +369,15 @@ def record(
         },
     )
     return step
+
+
+def _sets_the_clock(referral: Referral, kind: UnStepKind, others: Sequence[UnStep]) -> bool:
+    """Whether a step of ``kind`` (beside ``others``) is one the clock runs from: the step that
+    starts the government's clock, or a contact with the mandate before it. Other steps leave
+    the deadline alone, even if the time zone or the follow-up period changed since."""
+    clock_kind = CLOCK_STEP[referral.kind]
+    started = _first(others, clock_kind) is not None
+    return kind == clock_kind or (kind in CONTACTS and not started)
 
 
 def _reclock(referral: Referral, steps: Sequence[UnStep]) -> None:
@@ -442,14 +452,21 @@ def correct(referral_id: int, step_id: int, moment: datetime, actor: User) -> re
         raise StepRejected(_l("Choose one of the dates on record."))
     referral = db.session.get_one(Referral, referral_id)
     steps = list(steps_of(referral))
+    position = steps.index(step)
     others = [other for other in steps if other.id != step.id]
-    refused = _refused_order(referral, step.kind, moment, others)
+    # Between the steps just before and after it (or the closing): the timeline keeps the
+    # order the steps were taken in, which next_steps allowed.
+    later = steps[position + 1].happened_at if position + 1 < len(steps) else referral.closed_at
+    refused = _refused_order(referral, step.kind, moment, others) or referrals.refused_between(
+        moment, steps[position - 1].happened_at if position > 0 else None, later
+    )
     if refused is not None:
         raise StepRejected(refused)
     before, due_before = step.happened_at, referral.due_at
     step.happened_at = moment
     if step.kind in STEP_DATES:
         setattr(referral, STEP_DATES[step.kind], moment)
-    _reclock(referral, steps)
+    if _sets_the_clock(referral, step.kind, others):
+        _reclock(referral, steps)
     referrals.audit_correction(referral, actor, step.kind.value, before, moment, un_step=step.id)
     return referrals.Correction(due_before, referral.due_at)

@@ -181,11 +181,11 @@ def test_an_organisations_dates_keep_their_order(app: Flask) -> None:
     referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(20))
     owner = referral.owner
     referrals.transition(referral.id, "acknowledge", owner, at=days_ago(10))
-    with pytest.raises(referrals.ReferralError, match="after a later step"):
+    with pytest.raises(referrals.ReferralError, match="after the step after it"):
         referrals.correct_date(referral.id, "sent", days_ago(5), owner)
     db.session.rollback()
     early = days_ago(20) - timedelta(hours=12)  # after the request, before the sending
-    with pytest.raises(referrals.ReferralError, match="before the referral was sent"):
+    with pytest.raises(referrals.ReferralError, match="before the step before it"):
         referrals.correct_date(referral.id, "acknowledged", early, owner)
     db.session.rollback()
     # Not recorded yet, and not one of its dates: nothing to correct.
@@ -197,6 +197,55 @@ def test_an_organisations_dates_keep_their_order(app: Flask) -> None:
     kept = db.session.get_one(Referral, referral.id)
     assert (kept.sent_at, kept.acknowledged_at) == (days_ago(20), days_ago(10))
     assert corrections() == []
+
+
+def test_a_step_stays_between_its_neighbours_and_before_the_closing(app: Flask) -> None:
+    referral = submitted_and_communicated(days_ago(50), days_ago(40))
+    owner = referral.owner
+    un_steps.record(referral.id, Step.PRESS_RELEASE, owner, at=days_ago(35))
+    un_steps.record(referral.id, Step.REPLY_RECEIVED, owner, at=days_ago(20))
+    referrals.transition(referral.id, "close", owner, at=days_ago(10), outcome="action_taken")
+    moves = [
+        (Step.COMMUNICATION_SENT, days_ago(30), "after the step after it"),  # past the release
+        (Step.PRESS_RELEASE, days_ago(45), "before the step before it"),  # before the letter
+        (Step.REPLY_RECEIVED, days_ago(2), "after the step after it"),  # after the closing
+    ]
+    for kind, moment, message in moves:
+        with pytest.raises(un_steps.StepRejected, match=message):
+            un_steps.correct(referral.id, step_of(referral, kind).id, moment, owner)
+        db.session.rollback()
+    assert corrections() == []
+    # Within its neighbours, and so within the closing: accepted.
+    un_steps.correct(referral.id, step_of(referral, Step.REPLY_RECEIVED).id, days_ago(12), owner)
+    assert referral.replied_at == days_ago(12)
+
+
+def test_an_acknowledgement_stays_before_the_reply(app: Flask) -> None:
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(20))
+    owner = referral.owner
+    referrals.transition(referral.id, "acknowledge", owner, at=days_ago(15))
+    referrals.transition(referral.id, "reply", owner, at=days_ago(10))
+    with pytest.raises(referrals.ReferralError, match="after the step after it"):
+        referrals.correct_date(referral.id, "acknowledged", days_ago(5), owner)
+    db.session.rollback()
+    with pytest.raises(referrals.ReferralError, match="before the step before it"):
+        referrals.correct_date(referral.id, "replied", days_ago(16), owner)
+    db.session.rollback()
+    assert corrections() == []
+
+
+def test_a_step_the_clock_does_not_run_from_leaves_the_deadline(app: Flask) -> None:
+    """An acknowledgement or a press release never recomputes the deadline, even when the
+    follow-up period has changed since the clock started (it would move, and remind again)."""
+    referral = draft_un_referral()
+    owner = referral.owner
+    un_steps.record(referral.id, Step.SUBMITTED, owner, at=days_ago(20))
+    due, generation = referral.due_at, referral.clock_generation
+    app.config["UN_FOLLOW_UP_DAYS"] = 45
+    un_steps.record(referral.id, Step.ACKNOWLEDGED, owner, at=days_ago(15))
+    assert (referral.due_at, referral.clock_generation) == (due, generation)
+    un_steps.correct(referral.id, step_of(referral, Step.ACKNOWLEDGED).id, days_ago(16), owner)
+    assert (referral.due_at, referral.clock_generation) == (due, generation)
 
 
 def test_a_un_referral_corrects_its_steps_not_its_sent_date(app: Flask) -> None:
@@ -218,6 +267,15 @@ def test_a_caseworker_corrects_a_date_on_the_referral_page(web: Flask) -> None:
     assert 'id="correct-date"' in page
     assert f'value="step-{communication.id}"' in page
     assert "Communication sent to the government — " in page  # each choice says its date
+    # Nothing chosen first: typing only the new date corrects nothing.
+    assert '<option value="">— Choose a date —</option>' in page
+    assert page.count("selected", page.index('id="which"'), page.index('id="corrected_at"')) == 0
+    refused = client.post(
+        f"/referrals/{referral.id}/correct-date",
+        data={"which": "", "corrected_at": local(days_ago(40))},
+    )
+    assert refused.status_code == 422
+    assert "Choose one of the dates on record." in refused.get_data(as_text=True)
     response = client.post(
         f"/referrals/{referral.id}/correct-date",
         data={"which": f"step-{communication.id}", "corrected_at": local(days_ago(40))},
@@ -300,8 +358,8 @@ def test_hostile_corrections_change_nothing_and_never_fail(
 @pytest.mark.parametrize(
     ("lang", "summary", "refusal"),
     [
-        ("zh_Hant", "更正日期", "日期不能晚於這項轉介之後的步驟"),
-        ("zh_Hans", "更正日期", "日期不能晚于这项转介之后的步骤"),
+        ("zh_Hant", "更正日期", "日期不能晚於後一個步驟"),
+        ("zh_Hans", "更正日期", "日期不能晚于后一个步骤"),
     ],
 )
 def test_the_correction_reads_in_the_staff_languages(
@@ -321,3 +379,21 @@ def test_the_correction_reads_in_the_staff_languages(
     )
     assert response.status_code == 422
     assert refusal in response.get_data(as_text=True)
+
+
+def test_a_closed_referral_is_not_told_of_a_new_deadline(web: Flask) -> None:
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(20))
+    referrals.transition(referral.id, "reply", referral.owner, at=days_ago(10))
+    referrals.transition(
+        referral.id, "close", referral.owner, at=days_ago(5), outcome="action_taken"
+    )
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    response = client.post(
+        f"/referrals/{referral.id}/correct-date",
+        data={"which": "sent", "corrected_at": local(days_ago(15))},
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "Date corrected." in page
+    assert "The deadline is now" not in page

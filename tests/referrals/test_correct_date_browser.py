@@ -43,6 +43,7 @@ def test_a_caseworker_corrects_a_mistyped_sent_date_on_a_phone(
     form = page.locator("form[data-correct-date]")
     assert form.is_visible()
     # A date in the future: refused beside the date, the form open again where it was.
+    page.select_option("#which", "sent")
     page.fill("#corrected_at", (utcnow() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
@@ -55,6 +56,7 @@ def test_a_caseworker_corrects_a_mistyped_sent_date_on_a_phone(
     page.screenshot(path=str(SHOTS / "correct-date-refused-390.png"), full_page=True)
 
     right = sent + timedelta(days=10)  # sent ten days later than typed
+    assert page.input_value("#which") == "sent"  # kept from the refused try
     page.fill("#corrected_at", right.strftime("%Y-%m-%dT%H:%M"))
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
