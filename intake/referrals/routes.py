@@ -513,12 +513,16 @@ def _date_form(
     """The "Correct a date" form, its choices the referral's dates on record, each with the
     date it holds: a UN referral's steps (``step-<id>``), else its own dates."""
     form = CorrectDateForm() if formdata else CorrectDateForm(formdata=None)
-    if referral.kind in UN_KINDS:
-        known = un_steps.steps_of(referral) if steps is None else steps
+    known = (
+        (un_steps.steps_of(referral) if steps is None else steps)
+        if referral.kind in UN_KINDS
+        else []
+    )
+    if known:
         dates = [
             (f"step-{step.id}", STEP_LABELS[step.kind.value], step.happened_at) for step in known
         ]
-    else:
+    else:  # an organisation's referral, or a UN one from before its steps were recorded
         dates = [
             (which, RECORDED_DATE_LABELS[which], getattr(referral, referrals.RECORDED_DATES[which]))
             for which in referrals.recorded_dates(referral)

@@ -32,6 +32,7 @@ from intake.models import (
     ReferralState,
     ReminderOutbox,
     Role,
+    UnStep,
     UnStepKind,
     Urgency,
     User,
@@ -446,9 +447,13 @@ class Correction:
 
 
 def recorded_dates(referral: Referral) -> list[str]:
-    """The dates of ``referral`` that :func:`correct_date` can correct (none for a UN
-    referral: its dates are its steps)."""
-    if referral.kind in UN_KINDS:
+    """The dates of ``referral`` that :func:`correct_date` can correct: none for a UN
+    referral with steps (its dates are its steps, ``un_steps.correct``); a UN referral sent
+    before steps were recorded (migration 0018) has only these, its clock counted from
+    "sent"."""
+    if referral.kind in UN_KINDS and db.session.scalar(
+        sa.select(UnStep.id).where(UnStep.referral_id == referral.id).limit(1)
+    ):
         return []
     return [which for which, name in RECORDED_DATES.items() if getattr(referral, name) is not None]
 

@@ -16,7 +16,7 @@ from flask import Flask
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, Referral, ReferralKind, Role, UnStep
+from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Role, UnStep
 from intake.models import UnStepKind as Step
 from intake.services import audit, referrals, un_steps
 from tests.builders import sign_in
@@ -246,6 +246,30 @@ def test_a_step_the_clock_does_not_run_from_leaves_the_deadline(app: Flask) -> N
     assert (referral.due_at, referral.clock_generation) == (due, generation)
     un_steps.correct(referral.id, step_of(referral, Step.ACKNOWLEDGED).id, days_ago(16), owner)
     assert (referral.due_at, referral.clock_generation) == (due, generation)
+
+
+def test_a_un_referral_from_before_its_steps_corrects_its_sent_date(web: Flask) -> None:
+    """Sent before UN steps were recorded (migration 0018): no step to correct, and its
+    deadline was counted from "sent", as the government's (60 days)."""
+    referral = draft_un_referral()
+    sent = days_ago(30)
+    referral.state, referral.sent_at, referral.clock_started_at = ReferralState.SENT, sent, sent
+    referral.due_at = sent + timedelta(days=60)
+    db.session.commit()
+    assert referrals.recorded_dates(referral) == ["sent"]
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert '<option value="sent">Sent — ' in page
+    response = client.post(
+        f"/referrals/{referral.id}/correct-date",
+        data={"which": "sent", "corrected_at": local(days_ago(20))},
+    )
+    assert response.status_code == 303
+    db.session.expire_all()
+    corrected = db.session.get_one(Referral, referral.id)
+    assert corrected.sent_at == days_ago(20)
+    assert corrected.due_at == days_ago(20) + timedelta(days=60)
 
 
 def test_a_un_referral_corrects_its_steps_not_its_sent_date(app: Flask) -> None:
