@@ -10,6 +10,9 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from intake.forms import StaffForm
 from intake.labels import KIND_LABELS, REFERRAL_OUTCOME_LABELS
 
+# What an <input type="datetime-local"> sends, and shows (correct-date.js fills one with it).
+DATE_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+
 ACTION_LABELS = {
     "send": _l("Mark as sent (starts the clock)"),
     "acknowledge": _l("Acknowledged"),
@@ -90,7 +93,7 @@ class TransitionForm(StaffForm):
     )
     at = DateTimeLocalField(
         _l("When (your organisation's time; empty means now)"),
-        format="%Y-%m-%dT%H:%M",
+        format=DATE_INPUT_FORMAT,
         validators=[Optional()],
     )
     # Withdrawing ends the referral for good (no action leads back): it is confirmed first.
@@ -115,7 +118,7 @@ class CorrectDateForm(StaffForm):
     )
     corrected_at = DateTimeLocalField(
         _l("The right date and time (your organisation's time)"),
-        format="%Y-%m-%dT%H:%M",
+        format=DATE_INPUT_FORMAT,
         validators=[DataRequired(message=_l("Enter the right date and time."))],
     )
 
@@ -166,7 +169,7 @@ class UnStepForm(StaffForm):
     )
     at = DateTimeLocalField(
         _l("When (your organisation's time; empty means now)"),
-        format="%Y-%m-%dT%H:%M",
+        format=DATE_INPUT_FORMAT,
         validators=[Optional()],
     )
     channel = SelectField(

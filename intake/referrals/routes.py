@@ -48,6 +48,7 @@ from intake.referrals.forms import (
     ACTION_LABELS,
     CHANNEL_LABELS,
     COMMUNICATION_TYPE_LABELS,
+    DATE_INPUT_FORMAT,
     NO_ACTION,
     OVERRIDE_REASON_LABELS,
     RECORDED_DATE_LABELS,
@@ -531,7 +532,12 @@ def _date_form(
     form.which.choices = [
         SelectChoice("", _("— Choose a date —")),
         *(
-            SelectChoice(value, f"{label} — {clock.local_text(when)}")
+            # data-at: the date as the field takes it, for correct-date.js to put there.
+            SelectChoice(
+                value,
+                f"{label} — {clock.local_text(when)}",
+                render_kw={"data-at": when.astimezone(org_zone()).strftime(DATE_INPUT_FORMAT)},
+            )
             for value, label, when in dates
         ),
     ]
@@ -576,7 +582,9 @@ def correct_date(referral_id: int) -> Response | tuple[str, int]:
         )
     else:
         flash(_("Date corrected."), "success")
-    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
+    # At the message and the facts: the form's own #correct-date would be kept by the browser
+    # across the redirect, and open the page at a closed form, the result out of sight.
+    return redirect(url_for("referrals.detail", referral_id=referral.id, _anchor="main"), code=303)
 
 
 @bp.post("/<int:referral_id>/un-step")
@@ -617,7 +625,7 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
     except referrals.ReferralError as error:
         return _render_detail(referral, _blank_update_form(), form, str(error)), error.status
     flash(_("Step recorded."), "success")
-    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
+    return redirect(url_for("referrals.detail", referral_id=referral.id, _anchor="main"), code=303)
 
 
 def _blank_update_form() -> TransitionForm:

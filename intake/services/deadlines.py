@@ -89,6 +89,23 @@ def _local_shift(start: datetime, zone: ZoneInfo, *, days: int = 0, months: int 
     return wall.replace(tzinfo=zone).astimezone(UTC)
 
 
+def moved_with(
+    kind: ReferralKind, due: datetime, before: datetime, after: datetime, zone: ZoneInfo
+) -> datetime:
+    """The deadline ``due``, counted from ``before``, counted from ``after`` instead by the
+    same period it was set with (a corrected date: the directory's response time, or the
+    settings, may have changed since). A period in hours moves by as many hours; one in days
+    or months by the same span of the organisation's calendar, at the same local time."""
+    if kind in KINDS_IN_HOURS:
+        return _aware(due) + (_aware(after) - _aware(before))
+
+    def wall(moment: datetime) -> datetime:
+        return _aware(moment).astimezone(zone).replace(tzinfo=None)
+
+    moved = wall(due) + (wall(after) - wall(before))
+    return moved.replace(tzinfo=zone).astimezone(UTC)
+
+
 def next_reprisals_cutoff(start: datetime, zone: ZoneInfo) -> datetime:
     """End of the next 15 April (local) on or after ``start``."""
     local = _aware(start).astimezone(zone)

@@ -44,6 +44,7 @@ from intake.services.deadlines import (
     UN_KINDS,
     DeadlineError,
     due_at,
+    moved_with,
     shortest_due_hours,
     un_follow_up_due,
 )
@@ -500,8 +501,9 @@ def audit_correction(
 def correct_date(referral_id: int, which: str, moment: datetime, actor: User) -> Correction:
     """Correct the recorded date ``which`` (:data:`RECORDED_DATES`) of a referral to
     ``moment``: a mistyped "sent" date otherwise kept a wrong deadline, and its reminders,
-    for good. The deadline follows a corrected "sent" date by the rule that set it; the
-    reminders of the new deadline are new ones (a clock generation). Audited, both dates."""
+    for good. A deadline counted from "sent" moves by as much as the date did
+    (:func:`deadlines.moved_with`), and its reminders follow (:func:`renew_reminders`).
+    Audited, both dates."""
     referral = db.session.get(Referral, referral_id)
     if referral is None:
         raise ReferralError(_l("This referral does not exist."))
@@ -524,15 +526,22 @@ def correct_date(referral_id: int, which: str, moment: datetime, actor: User) ->
     before: datetime = getattr(referral, RECORDED_DATES[which])
     due_before = referral.due_at
     setattr(referral, RECORDED_DATES[which], moment)
-    if which == "sent" and CLOCK_STARTS[referral.kind] == "sent":
-        try:
-            _schedule(referral, moment, referral.entry)
-        except DeadlineError as error:
-            raise ReferralError(str(error), code=DATE_REFUSED) from error
-        if referral.due_at != due_before:
-            referral.clock_generation += 1
+    if which == "sent" and CLOCK_STARTS[referral.kind] == "sent" and due_before is not None:
+        referral.clock_started_at = moment
+        referral.due_at = moved_with(referral.kind, due_before, before, moment, org_zone())
+        renew_reminders(referral, due_before)
     audit_correction(referral, actor, which, before, moment)
     return Correction(due_before, referral.due_at)
+
+
+def renew_reminders(referral: Referral, due_before: datetime | None) -> None:
+    """After a corrected date: a deadline that moved and is still ahead gets the reminders of
+    its own schedule (a new clock generation: "7 days before" the new date is a new reminder,
+    not the old date's, already sent). One already past keeps its generation, so that its
+    overdue reminders go on every week rather than once more at once."""
+    due = referral.due_at
+    if due is not None and due != due_before and due > utcnow():
+        referral.clock_generation += 1
 
 
 def next_best(referral: Referral) -> dict[str, Any] | None:

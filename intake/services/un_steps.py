@@ -380,11 +380,12 @@ def _sets_the_clock(referral: Referral, kind: UnStepKind, others: Sequence[UnSte
     return kind == clock_kind or (kind in CONTACTS and not started)
 
 
-def _reclock(referral: Referral, steps: Sequence[UnStep]) -> None:
+def _reclock(referral: Referral, steps: Sequence[UnStep], *, new_generation: bool = True) -> None:
     """Set the referral's clock from its steps, as :func:`record` set it step by step: the
     government's reply deadline from the step that starts it, else the follow-up clock from
     the latest contact with the mandate. A deadline that moves starts a new generation of
-    reminders."""
+    reminders, unless ``new_generation`` is False (a correction: ``referrals.renew_reminders``
+    decides)."""
     clock_step = _first(steps, CLOCK_STEP[referral.kind])
     zone = org_zone()
     if clock_step is not None:
@@ -399,7 +400,7 @@ def _reclock(referral: Referral, steps: Sequence[UnStep]) -> None:
             return
         start = max(contacts)
         due = un_follow_up_due(start, zone, int(current_app.config["UN_FOLLOW_UP_DAYS"]))
-    if referral.due_at is not None and due != referral.due_at:
+    if new_generation and referral.due_at is not None and due != referral.due_at:
         # A deadline moved (a first clock keeps generation 0, the keys of older rows).
         referral.clock_generation += 1
     referral.clock_started_at, referral.due_at = start, due
@@ -467,6 +468,7 @@ def correct(referral_id: int, step_id: int, moment: datetime, actor: User) -> re
     if step.kind in STEP_DATES:
         setattr(referral, STEP_DATES[step.kind], moment)
     if _sets_the_clock(referral, step.kind, others):
-        _reclock(referral, steps)
+        _reclock(referral, steps, new_generation=False)
+        referrals.renew_reminders(referral, due_before)
     referrals.audit_correction(referral, actor, step.kind.value, before, moment, un_step=step.id)
     return referrals.Correction(due_before, referral.due_at)

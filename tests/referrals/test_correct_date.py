@@ -8,7 +8,8 @@ delay. Nothing on the page could mend it.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -16,9 +17,17 @@ from flask import Flask
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Role, UnStep
+from intake.models import (
+    AuditEvent,
+    Referral,
+    ReferralKind,
+    ReferralState,
+    ReminderOutbox,
+    Role,
+    UnStep,
+)
 from intake.models import UnStepKind as Step
-from intake.services import audit, referrals, un_steps
+from intake.services import audit, deadlines, referrals, reminders, un_steps
 from tests.builders import sign_in
 from tests.referrals.conftest import draft_un_referral, sent_referral
 
@@ -32,6 +41,14 @@ def days_ago(days: int) -> datetime:
 def local(moment: datetime) -> str:
     """``moment`` as the form's datetime-local field sends it (the tests' zone is UTC)."""
     return moment.strftime("%Y-%m-%dT%H:%M")
+
+
+def outbox_keys(referral: Referral) -> set[str]:
+    return set(
+        db.session.scalars(
+            sa.select(ReminderOutbox.dedupe_key).where(ReminderOutbox.referral_id == referral.id)
+        )
+    )
 
 
 def corrections() -> list[dict[str, object]]:
@@ -177,6 +194,79 @@ def test_a_corrected_sent_date_moves_an_organisations_deadline(app: Flask) -> No
     assert event["referral"] == referral.id
 
 
+def test_a_deadline_moves_by_as_much_as_the_date_not_by_todays_response_time(app: Flask) -> None:
+    """The directory's response time changed after the referral was sent: a corrected date
+    moves the deadline by the correction only (it was recomputed with today's 3 days, and
+    a date moved one day later made the deadline ten days earlier)."""
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(20))
+    due = referral.due_at
+    assert due is not None
+    referral.entry.response_days = 3
+    db.session.commit()
+    referrals.correct_date(referral.id, "sent", days_ago(19), referral.owner)
+    assert referral.due_at == due + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "due", "before", "after", "moved"),
+    [
+        # Days on the calendar, at the same local time across the change to summer time
+        # (Berlin, 29 March 2026): 10:00 stays 10:00, so 23 hours of UTC.
+        (
+            ReferralKind.NGO_REFERRAL,
+            datetime(2026, 4, 10, 8, tzinfo=UTC),
+            datetime(2026, 3, 27, 9, tzinfo=UTC),
+            datetime(2026, 3, 28, 9, tzinfo=UTC),
+            datetime(2026, 4, 11, 8, tzinfo=UTC),
+        ),
+        (
+            ReferralKind.NGO_REFERRAL,
+            datetime(2026, 4, 3, 8, tzinfo=UTC),
+            datetime(2026, 3, 20, 9, tzinfo=UTC),  # 10:00 in winter
+            datetime(2026, 3, 29, 8, tzinfo=UTC),  # 10:00 in summer: nine days later
+            datetime(2026, 4, 12, 8, tzinfo=UTC),
+        ),
+        # Hours move by hours, whatever the clocks on the wall do.
+        (
+            ReferralKind.SP_LEGISLATION,
+            datetime(2026, 3, 30, 9, tzinfo=UTC),
+            datetime(2026, 3, 28, 9, tzinfo=UTC),
+            datetime(2026, 3, 29, 9, tzinfo=UTC),
+            datetime(2026, 3, 31, 9, tzinfo=UTC),
+        ),
+    ],
+)
+def test_moved_with_keeps_the_period_on_the_organisations_calendar(
+    kind: ReferralKind, due: datetime, before: datetime, after: datetime, moved: datetime
+) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    assert deadlines.moved_with(kind, due, before, after, berlin) == moved
+
+
+def test_a_deadline_still_ahead_gets_its_own_reminders_a_past_one_is_not_reminded_again(
+    app: Flask,
+) -> None:
+    """A correction that leaves the referral overdue does not send its overdue reminder again
+    at once (it came five minutes after the last one); one that moves the deadline ahead
+    gets "7 days before" the new date even if the old date's was sent."""
+    late = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(60))  # 46 days overdue
+    reminders.scan(now=utcnow(), enqueue=lambda _id: None)
+    sent_before = outbox_keys(late)
+    assert len(sent_before) == 1
+    referrals.correct_date(late.id, "sent", days_ago(59), late.owner)  # still 45 days late
+    assert late.clock_generation == 0
+    reminders.scan(now=utcnow(), enqueue=lambda _id: None)
+    assert outbox_keys(late) == sent_before
+
+    soon = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(8))  # due in 6 days
+    reminders.scan(now=utcnow(), enqueue=lambda _id: None)
+    assert outbox_keys(soon) == {f"reminder:{soon.id}:d7"}
+    referrals.correct_date(soon.id, "sent", days_ago(2), soon.owner)  # due in 12 days
+    assert soon.clock_generation == 1
+    reminders.scan(now=utcnow() + timedelta(days=6), enqueue=lambda _id: None)
+    assert f"reminder:{soon.id}:g1:d7" in outbox_keys(soon)
+
+
 def test_an_organisations_dates_keep_their_order(app: Flask) -> None:
     referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(20))
     owner = referral.owner
@@ -260,7 +350,7 @@ def test_a_un_referral_from_before_its_steps_corrects_its_sent_date(web: Flask) 
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
     page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
-    assert '<option value="sent">Sent — ' in page
+    assert f'<option data-at="{local(sent)}" value="sent">Sent — ' in page
     response = client.post(
         f"/referrals/{referral.id}/correct-date",
         data={"which": "sent", "corrected_at": local(days_ago(20))},
@@ -305,6 +395,9 @@ def test_a_caseworker_corrects_a_date_on_the_referral_page(web: Flask) -> None:
         data={"which": f"step-{communication.id}", "corrected_at": local(days_ago(40))},
     )
     assert response.status_code == 303
+    # At the message and the facts, not the form's own anchor (a browser keeps a fragment
+    # across a redirect that names none: the page opened at the closed form).
+    assert response.headers["Location"].endswith(f"/referrals/{referral.id}#main")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Date corrected. The deadline is now" in page
     db.session.expire_all()
@@ -421,3 +514,24 @@ def test_a_closed_referral_is_not_told_of_a_new_deadline(web: Flask) -> None:
     page = response.get_data(as_text=True)
     assert "Date corrected." in page
     assert "The deadline is now" not in page
+
+
+def test_a_finished_referrals_deadline_reads_as_was_due(web: Flask) -> None:
+    """A replied referral said "Government's reply due 24 Dec" as if it still ran."""
+    referral = submitted_and_communicated(days_ago(50), days_ago(40))
+    un_steps.record(referral.id, Step.REPLY_RECEIVED, referral.owner, at=days_ago(20))
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    for lang, label in (("en", "Was due"), ("zh_Hant", "原定期限")):
+        page = client.get(f"/referrals/{referral.id}?lang={lang}").get_data(as_text=True)
+        assert f"<dt data-deadline-label>{label}</dt>" in page
+        assert "Government's reply due" not in page
+
+
+def test_the_prefilling_script_is_served_to_those_who_can_correct(web: Flask) -> None:
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(3))
+    for role, served in ((Role.CASEWORKER, True), (Role.VIEWER, False)):
+        client = web.test_client()
+        sign_in(client, role)
+        page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+        assert ("js/correct-date.js" in page) is served

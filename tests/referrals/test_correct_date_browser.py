@@ -1,6 +1,6 @@
 """Correcting a date in real Chromium, on a phone, in Chinese: the form opens from the facts,
-a refusal comes back beside the date in the opened form, and a correction moves the deadline
-shown. Screenshots at 390 and 1280 px."""
+the chosen date fills the field, a refusal comes back beside the date in the opened form, and
+a correction moves the deadline, shown at once. Screenshots at 390 and 1280 px."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ def test_a_caseworker_corrects_a_mistyped_sent_date_on_a_phone(
     assert form.is_visible()
     # A date in the future: refused beside the date, the form open again where it was.
     page.select_option("#which", "sent")
+    # The chosen date is put in the field, to mend rather than retype (correct-date.js).
+    assert page.input_value("#corrected_at") == sent.strftime("%Y-%m-%dT%H:%M")
     page.fill("#corrected_at", (utcnow() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
@@ -60,7 +62,12 @@ def test_a_caseworker_corrects_a_mistyped_sent_date_on_a_phone(
     page.fill("#corrected_at", right.strftime("%Y-%m-%dT%H:%M"))
     with page.expect_navigation():
         form.locator("button[type=submit]").click()
-    assert "日期已更正" in page.locator(".flash").first.inner_text()
+    flash = page.locator(".flash").first
+    assert "日期已更正" in flash.inner_text()
+    # The page opens at the message and the facts, not at the closed form below them.
+    top = page.evaluate("document.querySelector('.flash').getBoundingClientRect().top")
+    assert 0 <= top < 844
+    assert page.locator("[data-deadline-label]").is_visible()
     db.session.expire_all()
     corrected = db.session.get_one(Referral, referral.id)
     assert corrected.sent_at == right

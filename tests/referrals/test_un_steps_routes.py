@@ -37,6 +37,9 @@ def test_a_caseworker_records_the_un_steps_and_sees_the_timeline(web: Flask) -> 
         data={"step": "submitted", "at": local(40), "channel": "online_form"},
     )
     assert response.status_code == 303
+    # At "Step recorded." and the moved deadline: without a fragment of its own, the redirect
+    # kept the form's #step-submitted and opened the page below them.
+    assert response.headers["Location"].endswith("#main")
     db.session.expire_all()
     submitted = db.session.get_one(Referral, referral.id)
     assert submitted.state == ReferralState.SENT
