@@ -40,6 +40,7 @@ from intake.auth.access import ADMINS, role_required
 from intake.db import utcnow
 from intake.extensions import db
 from intake.forms import EmptyForm
+from intake.labels import ROLE_LABELS
 from intake.models import AuditEvent, KeyGrant, OrgKey, Role, User
 from intake.services import (
     accounts,
@@ -445,7 +446,15 @@ def activate(user_id: int) -> Response:
     _checked_action()
     user = _user_or_404(user_id)
     accounts.activate(user, _me())
-    flash(_("Account activated."), "success")
+    # Activation gives no key back: the keys page lists them as waiting for one.
+    flash(
+        _(
+            "Account of %(email)s activated. To read cases, they need the organisation key "
+            "again: grant it on the keys page.",
+            email=user.email,
+        ),
+        "success",
+    )
     return redirect(url_for("admin.users"))
 
 
@@ -477,7 +486,7 @@ def change_role(user_id: int) -> Page:
     except accounts.AccountError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.users"))
-    flash(_("Role changed."), "success")
+    flash(_("%(email)s is now: %(role)s.", email=user.email, role=ROLE_LABELS[role]), "success")
     for message, category in _handover_said(done) if done else []:
         flash(message, category)
     return redirect(url_for("admin.users"))

@@ -472,8 +472,13 @@ def change_password() -> Page:
             form.form_errors.append(str(exc))
         else:
             start_session(current_user)  # the epoch moved on: other sessions end, this goes on
+            # This tab's keys were locked with the old password: say how to open them again.
             flash(
-                _("Your password is changed. You were signed out on your other devices."), "success"
+                _(
+                    "Your password is changed. You were signed out on your other devices. "
+                    "Unlock your key with the new password to read cases here."
+                ),
+                "success",
             )
             return redirect(url_for("auth.account"))
     grants = keys.keyring_payload(current_user)["grants"]

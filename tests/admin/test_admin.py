@@ -147,6 +147,10 @@ def test_deactivate_and_activate(app: Flask, admin_client: tuple[FlaskClient, Us
     assert post(client, f"/admin/users/{colleague.id}/activate").status_code == 302
     db.session.refresh(colleague)
     assert colleague.is_active_account
+    # Deactivation revoked their key: the admin is told to grant it again, and where.
+    said = client.get("/admin/users").get_data(as_text=True)
+    assert f"Account of {colleague.email} activated." in said
+    assert "grant it on the keys page" in said
     # An admin cannot lock themselves out.
     post(client, f"/admin/users/{admin.id}/deactivate", confirmed="yes")
     db.session.refresh(admin)
@@ -159,6 +163,14 @@ def test_change_role_and_refuse_self_demotion(admin_client: tuple[FlaskClient, U
     assert post(client, f"/admin/users/{colleague.id}/role", role="caseworker").status_code == 302
     db.session.refresh(colleague)
     assert colleague.role is Role.CASEWORKER
+    # Whose role, and to what: not a bare "Role changed." on a list of many colleagues.
+    said = client.get("/admin/users").get_data(as_text=True)
+    assert f"{colleague.email} is now: Caseworker." in said
+    chinese = post(client, f"/admin/users/{colleague.id}/role?lang=zh_Hant", role="viewer")
+    assert chinese.status_code == 302
+    assert f"{colleague.email} 現在的角色：檢視者" in client.get(
+        "/admin/users?lang=zh_Hant"
+    ).get_data(as_text=True)
     assert post(client, f"/admin/users/{colleague.id}/role", role="root").status_code == 400
     post(client, f"/admin/users/{admin.id}/role", role="viewer")
     db.session.refresh(admin)

@@ -212,6 +212,9 @@ def test_change_password_rewraps_the_same_key_and_ends_other_sessions(app: Flask
         },
     )
     assert response.status_code == 302
+    # This tab's key was locked with the old password: the message says how to open it.
+    said = here.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Unlock your key with the new password" in said
     db.session.refresh(user)
     assert user.key_salt == fields["key_salt"]
     assert unwrap_staff_secret(user, NEW_PASSWORD) == secret
@@ -377,3 +380,18 @@ def test_the_account_page_names_the_role_as_the_users_page_does(
     assert shown, html
     # The reviewer saw the raw value ("admin") on a Chinese page; the users page's names here.
     assert shown.group(1) == label
+
+
+@pytest.mark.parametrize(
+    ("locale", "new", "again"),
+    [("en", "New password", "New password again"), ("zh_Hant", "新密碼", "再輸入一次新密碼")],
+)
+def test_the_new_password_fields_say_they_are_the_new_one(
+    app: Flask, client: FlaskClient, locale: str, new: str, again: str
+) -> None:
+    """Under "Current password", fields labelled just "Password" read as asking for it twice."""
+    user, _ = make_staff_with_keys(Role.CASEWORKER)
+    sign_in(client, user)
+    html = client.get(f"/auth/account?lang={locale}").get_data(as_text=True)
+    assert f'<label for="password">{new}</label>' in html
+    assert f'<label for="confirm">{again}</label>' in html
