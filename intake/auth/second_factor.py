@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import abort, flash, make_response, redirect, render_template, session, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -130,8 +130,12 @@ def _signed_in_with_codes(user: User, codes: list[str], next_url: object) -> Res
 @bp.post("/auth/recovery-codes")
 @role_required(*STAFF)
 def regenerate_recovery_codes() -> Page:
-    if not EmptyForm().validate_on_submit():
+    """New recovery codes, after a confirmation page: they end the old ones, kept on paper."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
         abort(400)
+    if request.form.get("confirmed") != "yes":
+        return render_template("auth/recovery_codes_confirm.html", form=form)
     codes = second_factor.regenerate_recovery_codes(current_user)
     return render_template(
         "auth/recovery_codes.html", codes=codes, after_enrolment=False, holder=current_user

@@ -86,6 +86,7 @@ def test_the_recovery_codes_page_prints_and_asks_before_the_codes_are_lost(
     page.on("dialog", answer)
     page.goto(f"{base}/auth/account")
     page.click("button[data-regenerate-recovery]")
+    page.click("button[data-confirm-button]")  # "the codes you have now stop working"
     page.wait_for_selector("[data-recovery-code]")
     # The print button and the question before leaving come from recovery-codes.js, at the
     # end of the page: the codes are parsed before it has run.
@@ -121,6 +122,7 @@ def test_without_javascript_the_recovery_codes_page_shows_no_print_button(
     page = context.new_page()
     page.goto(f"{base}/auth/account")
     page.click("button[data-regenerate-recovery]")
+    page.click("button[data-confirm-button]")  # "the codes you have now stop working"
     page.wait_for_selector("[data-recovery-code]")
     assert page.locator("[data-recovery-code]").count() == 10
     assert not page.locator("button[data-print-codes]").is_visible()

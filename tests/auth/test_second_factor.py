@@ -116,9 +116,15 @@ def test_new_recovery_codes_replace_the_old_ones_from_the_account_page(
     sign_in(client, user)
     page = client.get("/auth/account").get_data(as_text=True)
     assert "data-recovery-left>10<" in page
-    response = client.post(
-        "/auth/recovery-codes", data={"csrf_token": csrf_token(client, "/auth/account")}
-    )
+    token = csrf_token(client, "/auth/account")
+    # First a question: the codes kept on paper would stop working on one tap.
+    asked = client.post("/auth/recovery-codes", data={"csrf_token": token})
+    assert asked.status_code == 200
+    question = asked.get_data(as_text=True)
+    assert 'data-confirm="recovery_codes"' in question
+    assert "data-recovery-code>" not in question
+    assert second_factor.recovery_codes_left(user) == 10
+    response = client.post("/auth/recovery-codes", data={"csrf_token": token, "confirmed": "yes"})
     assert response.status_code == 200
     assert response.get_data(as_text=True).count("data-recovery-code>") == 10
     assert not second_factor._use_recovery_code(user, old[0])
@@ -272,7 +278,9 @@ def test_second_factor_pages_and_refusals_in_traditional_chinese(
     token = csrf_token(client, "/auth/account")
     refused = client.post("/auth/totp/remove", data={"csrf_token": token})
     assert "這是你唯一的第二重驗證" in refused.get_data(as_text=True)
-    codes = client.post("/auth/recovery-codes", data={"csrf_token": token})
+    asked = client.post("/auth/recovery-codes", data={"csrf_token": token})
+    assert "要產生新的復原碼嗎" in asked.get_data(as_text=True)
+    codes = client.post("/auth/recovery-codes", data={"csrf_token": token, "confirmed": "yes"})
     assert "你的復原碼" in codes.get_data(as_text=True)
 
 
