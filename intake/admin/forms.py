@@ -94,6 +94,20 @@ def audit_date_in_range(form: FlaskForm, field: DateField) -> None:
         )
 
 
+# What an audit event can be about (audit.record's target types), as the filter offers them.
+AUDIT_TARGET_TYPES = {
+    "": _l("Any"),
+    "case": _l("Case and its referrals"),
+    "user": _l("Account"),
+    "directory": _l("Directory entry"),
+    "org_key": _l("Organisation key"),
+    "recovery_kit": _l("Recovery kit"),
+    "settings": _l("Organisation settings"),
+    "outbox": _l("Reminder e-mail"),
+    "audit": _l("Audit chain"),
+}
+
+
 class AuditFilterForm(StaffForm):
     """GET filters of the audit log (no CSRF: it changes nothing)."""
 
@@ -106,10 +120,17 @@ class AuditFilterForm(StaffForm):
         validators=[Optional(), Length(max=64)],
     )
     actor = StringField(_l("Who"), validators=[Optional(), Length(max=254)])
-    target_type = StringField(_l("Target type"), validators=[Optional(), Length(max=32)])
+    # A choice, not free text: "referral" found nothing (a referral's events are its case's).
+    target_type = SelectField(
+        _l("Target type"),
+        choices=[SelectChoice(value, label) for value, label in AUDIT_TARGET_TYPES.items()],
+        validators=[Optional()],
+    )
     target_id = StringField(
         _l("Target id"),
-        description=_l("An id, or a case's reference (RF-…) for that case's events."),
+        description=_l(
+            "An id, or a case's reference (RF-…) for that case's events, its referrals' too."
+        ),
         validators=[Optional(), Length(max=64)],
     )
     since = DateField(_l("From"), validators=[Optional(), audit_date_in_range])

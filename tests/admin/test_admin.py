@@ -300,6 +300,28 @@ def test_audit_log_filters_and_refuses_bad_filters(
     assert client.get("/admin/audit?actor=%25_%5C").status_code == 200
 
 
+def test_the_audit_target_type_is_a_choice_that_finds_a_referrals_events(
+    admin_client: tuple[FlaskClient, User, Any],
+) -> None:
+    """Typed free text, "referral" found nothing: a referral's events are its case's."""
+    client, admin, _ = admin_client
+    audit.record("referral.date_corrected", "case", 7, actor=admin, detail={"referral": 3})
+    audit.record("auth.login", "user", 8, actor=admin)
+    db.session.commit()
+    page = client.get("/admin/audit?lang=en").get_data(as_text=True)
+    assert '<select id="target_type" name="target_type">' in page
+    assert '<option value="case">Case and its referrals</option>' in page
+    html = client.get("/admin/audit?target_type=case").get_data(as_text=True)
+    assert 'data-action="referral.date_corrected"' in html
+    assert 'data-action="auth.login"' not in html
+    chinese = client.get("/admin/audit?target_type=user&lang=zh_Hant").get_data(as_text=True)
+    assert "案件及其轉介" in chinese
+    assert 'data-action="auth.login"' in chinese
+    refused = client.get("/admin/audit?target_type=referral")
+    assert refused.status_code == 400
+    assert "field-error" in refused.get_data(as_text=True)
+
+
 def test_the_audit_log_is_filtered_by_the_words_it_shows_and_says_a_backwards_range(
     admin_client: tuple[FlaskClient, User, Any],
 ) -> None:
