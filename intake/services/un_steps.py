@@ -426,7 +426,10 @@ def _refused_order(
         return None
     # The submission's date, kept on the referral (STEP_DATES): older referrals have no step.
     if referral.sent_at is not None and moment < referral.sent_at:
-        return _l("The date cannot be before the submission to the mandate.")
+        return _l(
+            "The date cannot be before the submission to the mandate (%(when)s).",
+            when=clock.local_text(referral.sent_at),
+        )
     clock_step = _first(others, CLOCK_STEP[referral.kind])
     if kind == CLOCK_STEP[referral.kind]:
         later = min(
@@ -438,7 +441,10 @@ def _refused_order(
                 when=clock.local_text(later),
             )
     if kind in AFTER_CLOCK and clock_step is not None and moment < clock_step.happened_at:
-        return _l("The date cannot be before the communication to the government.")
+        return _l(
+            "The date cannot be before the communication to the government (%(when)s).",
+            when=clock.local_text(clock_step.happened_at),
+        )
     return None
 
 

@@ -138,7 +138,10 @@ def test_a_corrected_reply_date_leaves_the_deadline_and_keeps_the_order(app: Fla
     assert referral.due_at == due
     assert referral.replied_at == days_ago(5)
     # A reply before the communication, a communication after the reply: refused, unchanged.
-    with pytest.raises(un_steps.StepRejected, match="before the communication"):
+    with pytest.raises(
+        un_steps.StepRejected,
+        match=r"before the communication to the government \(\d+ \w+ 20\d\d, \d\d:\d\d",
+    ):
         un_steps.correct(referral.id, reply.id, days_ago(40), owner)
     communication = step_of(referral, Step.COMMUNICATION_SENT)
     with pytest.raises(un_steps.StepRejected, match="after a later step"):
