@@ -96,16 +96,18 @@ CONDITIONS: Mapping[str, LazyString] = {
     "note": _l("Note"),
 }
 
-REFERRAL_KINDS: Mapping[str, LazyString] = {
-    "sp_urgent_appeal": _l("Special Procedures urgent appeal"),
-    "sp_allegation_letter": _l("Special Procedures allegation letter"),
-    "sp_legislation": _l("Special Procedures communication on legislation"),
-    "wgad_opinion": _l("WGAD opinion"),
-    "reprisals_report": _l("Reprisals report"),
-    "ngo_referral": _l("Referral to an organisation"),
-    "embassy_contact": _l("Embassy contact"),
-    "follow_up": _l("Follow-up"),
-}
+# The kinds of referral an entry takes (its ``referral_kinds``): ids of ReferralKind, named
+# on every page as the referral pages name them (intake.labels.KIND_LABELS).
+REFERRAL_KINDS: tuple[str, ...] = (
+    "sp_urgent_appeal",
+    "sp_allegation_letter",
+    "sp_legislation",
+    "wgad_opinion",
+    "reprisals_report",
+    "ngo_referral",
+    "embassy_contact",
+    "follow_up",
+)
 
 REGIONS: Mapping[str, LazyString] = {
     "global": _l("Global"),

@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from intake import vocab
 from intake.db import utcnow
 from intake.forms import StaffForm
+from intake.labels import KIND_LABELS
 from intake.models import DirectoryEntry
 
 
@@ -102,7 +103,9 @@ class EntryForm(StaffForm):
         _l("Other conditions or notes (one per line)"), validators=[Length(max=4000)]
     )
     referral_kinds = MultiCheckboxField(
-        _l("Referral kinds"), choices=_choices(vocab.REFERRAL_KINDS)
+        # Named as the referral pages name them (with their deadlines), not by a shorter list.
+        _l("Referral kinds"),
+        choices=_choices(KIND_LABELS),
     )
     response_days = IntegerField(
         _l("Typical response time (days)"), validators=[Optional(), NumberRange(min=1, max=3650)]

@@ -19,6 +19,7 @@ from intake.auth.access import ADMINS, STAFF, role_required
 from intake.directory import bp
 from intake.directory.forms import ConfirmForm, EntryForm
 from intake.extensions import db
+from intake.labels import KIND_LABELS
 from intake.models import AWAITING, DirectoryEntry, Referral, Role
 from intake.services import directory as directory_service
 
@@ -174,6 +175,7 @@ def detail(entry_id: str) -> str:
         is_admin=current_user.role == Role.ADMIN,
         confirm=ConfirmForm(),
         vocab=vocab,
+        kind_labels=KIND_LABELS,
         locale=_locale(),
     )
 

@@ -319,3 +319,28 @@ def test_retiring_says_how_many_referrals_to_it_still_run(
     assert ">取消<" in chinese
     db.session.expire_all()
     assert db.session.get_one(DirectoryEntry, "cpj").retired_at is None
+
+
+@pytest.mark.parametrize(
+    ("lang", "label"),
+    [("en", "Working Group on Arbitrary Detention follow-up (6 months)"), ("zh_Hant", None)],
+)
+def test_referral_kinds_are_named_as_the_referral_pages_name_them(
+    client: FlaskClient, loaded: Flask, lang: str, label: str | None
+) -> None:
+    """The edit form said "WGAD opinion" for what referral pages call "Working Group on
+    Arbitrary Detention follow-up (6 months)": one name per kind, with its deadline."""
+    from flask_babel import force_locale
+
+    from intake.labels import KIND_LABELS
+    from intake.models import ReferralKind
+
+    with loaded.test_request_context(), force_locale(lang):
+        expected = label or str(KIND_LABELS[ReferralKind.WGAD_OPINION])
+    assert expected != "WGAD opinion"
+    sign_in(client, Role.ADMIN)
+    detail = client.get(f"/directory/un-wgad?lang={lang}").get_data(as_text=True)
+    edit = client.get(f"/directory/un-wgad/edit?lang={lang}").get_data(as_text=True)
+    for page in (detail, edit):
+        assert expected in page
+        assert "WGAD opinion" not in page
