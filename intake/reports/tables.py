@@ -33,8 +33,10 @@ CONSENT_LABELS = {
 ADHERENCE_LABELS = {
     "on_time": _l("Acknowledged or answered by the due date"),
     "late": _l("Acknowledged or answered after the due date"),
-    "overdue": _l("Still waiting, overdue"),
-    "not_yet_due": _l("Still waiting, not yet due"),
+    # Neither acknowledged nor answered: an acknowledged referral still awaiting its answer
+    # is "on time" or "late" here, while /referrals lists it as overdue; the words say which.
+    "overdue": _l("Neither acknowledged nor answered, overdue"),
+    "not_yet_due": _l("Neither acknowledged nor answered, not yet due"),
     "ended_without_reply": _l("Ended without an answer (no reply, closed or withdrawn)"),
     "no_deadline": _l("No due date (clock not started)"),
 }
