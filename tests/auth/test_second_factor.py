@@ -272,12 +272,12 @@ def test_second_factor_pages_and_refusals_in_traditional_chinese(
     sign_in(client, user)
     client.get("/auth/account?lang=zh_Hant")
     account = client.get("/auth/account").get_data(as_text=True)
-    assert "第二重驗證" in account
+    assert "第二驗證因素" in account
     assert "新增通行密鑰" in account
     assert "剩餘的復原碼" in account
     token = csrf_token(client, "/auth/account")
     refused = client.post("/auth/totp/remove", data={"csrf_token": token})
-    assert "這是你唯一的第二重驗證" in refused.get_data(as_text=True)
+    assert "這是你唯一的第二驗證因素" in refused.get_data(as_text=True)
     asked = client.post("/auth/recovery-codes", data={"csrf_token": token})
     assert "要產生新的復原碼嗎" in asked.get_data(as_text=True)
     codes = client.post("/auth/recovery-codes", data={"csrf_token": token, "confirmed": "yes"})
