@@ -255,9 +255,10 @@ def _kinds_needing(missing: list[ConsentPurpose]) -> dict[str, str]:
 def _kinds_by_entry(case: Case, entries: list[DirectoryEntry]) -> dict[str, Any]:
     """For referral-new.js: each entry's kinds (the one to suggest for this case first) and the
     deadline each implies, computed here by the same rule the referral will get
-    (deadlines.due_at); whether the kind takes a deadline in hours, and the consent purpose it
-    needs."""
+    (deadlines.due_at); whether the kind takes a deadline in hours, the consent purpose it
+    needs, and whether consent on record covers it (to share, with this organisation)."""
     now = utcnow()
+    allows = consent.referral_consent(case)
     table: dict[str, Any] = {}
     for entry in entries:
         kinds = []
@@ -271,6 +272,7 @@ def _kinds_by_entry(case: Case, entries: list[DirectoryEntry]) -> dict[str, Any]
                     "clock": _clock_words(implied.clock_starts),
                     "hours": kind in KINDS_IN_HOURS,
                     "purpose": consent.purpose_for(kind).value,
+                    "consent": allows(kind, entry.id),
                 }
             )
         table[entry.id] = kinds
@@ -302,6 +304,7 @@ def new() -> str | Response | tuple[str, int]:
             (who for who in (case.assignee_id, current_user.id) if who in offered), None
         )
     status = 200
+    said_above = False  # a refusal flashed already (else one line at the top points below)
     if form.validate_on_submit():
         entry = by_id.get(form.entry_id.data)
         kind = ReferralKind(form.kind.data)
@@ -335,6 +338,7 @@ def new() -> str | Response | tuple[str, int]:
                     form.consent_override_reason.errors = [str(error)]  # beside the reason
                 else:
                     flash(str(error), "error")
+                    said_above = True
                 status = 422
             else:
                 if referral.kind in UN_KINDS:
@@ -356,6 +360,13 @@ def new() -> str | Response | tuple[str, int]:
                 return redirect(url_for("referrals.detail", referral_id=referral.id))
     elif request.method == "POST":
         status = 422
+    if status == 422 and not said_above:
+        # Said at the top too: on a phone the field's message is below the fold, and the page
+        # came back looking as if nothing had happened.
+        flash(
+            _("The referral was not started. Check the form: what to mend is said beside it."),
+            "error",
+        )
     chosen = by_id.get(form.entry_id.data or "")
     # Until an entry is chosen the kind is only the form's default: nothing is chosen yet.
     kind_chosen = (
@@ -368,20 +379,33 @@ def new() -> str | Response | tuple[str, int]:
         implied = referrals.implied_due(case, chosen, kind_chosen)
     # Only purposes a referral can be for (none is for publication).
     missing_consent = [p for p in consent.missing_purposes(case) if p in PURPOSES_OF_REFERRALS]
+    allows = consent.referral_consent(case)
+    # Consent to share recorded for some organisations only: every other one needs its own
+    # (the form said nothing, and an admin's refused override had no visible reason field).
+    share = ConsentPurpose.SHARE_WITH_ORGANISATION
+    share_elsewhere = share not in missing_consent and any(
+        not allows(ReferralKind.NGO_REFERRAL, entry.id) for entry in entries
+    )
     purpose_chosen = consent.purpose_for(kind_chosen) if kind_chosen else None
+    # The chosen referral (organisation and kind) is not covered by consent on record.
+    lacks_consent = (
+        chosen is not None and kind_chosen is not None and not allows(kind_chosen, chosen.id)
+    )
     return (
         render_template(
             "referrals/new.html",
             form=form,
             case=case,
-            needs_override=bool(missing_consent),
+            needs_override=bool(missing_consent) or share_elsewhere,
+            share_elsewhere=share_elsewhere,
+            lacks_consent=lacks_consent,
             missing_consent={p.value: labels.CONSENT_PURPOSE_LABELS[p] for p in missing_consent},
             # What the chosen kind needs, and nothing while no kind is chosen: the script
             # follows the choice. Without it, the rest waits folded under "only for some
             # kinds", each part saying which kinds it is for (kinds_needing).
             purpose_chosen=purpose_chosen.value if purpose_chosen else None,
             hours_shown=kind_chosen in KINDS_IN_HOURS,
-            kinds_needing=_kinds_needing(missing_consent),
+            kinds_needing=_kinds_needing(missing_consent + ([share] if share_elsewhere else [])),
             is_admin=current_user.role == Role.ADMIN,
             kinds_by_entry=_kinds_by_entry(case, entries),
             implied=implied,

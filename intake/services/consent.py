@@ -7,7 +7,7 @@ organisation is on record and not withdrawn (the routing lists and the report co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,7 +99,7 @@ def _asked_of(kind: ReferralKind, entry_id: str | None) -> tuple[ConsentPurpose,
 
 
 def allows_referral(case: Case, kind: ReferralKind, entry_id: str | None) -> bool:
-    return has_consent(case, *_asked_of(kind, entry_id))
+    return referral_consent(case)(kind, entry_id)
 
 
 def withdrawal_against(
@@ -114,6 +114,18 @@ def withdrawal_against(
         return None
     # None active: each was withdrawn (given_at only satisfies the type checker).
     return max(about, key=lambda record: record.withdrawn_at or record.given_at, default=None)
+
+
+def referral_consent(case: Case) -> Callable[[ReferralKind, str | None], bool]:
+    """:func:`allows_referral` for many referrals of ``case`` at once (the new-referral form
+    asks it of every entry and kind): the records are read once."""
+    known = records(case)
+
+    def allows(kind: ReferralKind, entry_id: str | None) -> bool:
+        purpose, entry = _asked_of(kind, entry_id)
+        return any(_covers(record, purpose, entry) for record in known)
+
+    return allows
 
 
 def missing_purposes(case: Case) -> list[ConsentPurpose]:

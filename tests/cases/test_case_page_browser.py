@@ -227,6 +227,45 @@ def test_the_referral_form_asks_only_what_the_chosen_kind_needs(
         no_script.close()
 
 
+def test_consent_to_share_with_one_organisation_warns_when_another_is_chosen(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """Consent recorded for sharing with one organisation only: choosing another showed no
+    warning, and an admin's refused override had its reason field hidden (a review in
+    Chromium). The warning and the reason now follow the chosen organisation."""
+    from intake.models import ConsentChannel, ConsentGiver, ConsentPurpose
+    from intake.services import consent
+
+    directory.import_shipped()
+    org = make_org_key()
+    case = make_case(org, consent_given=False)  # no consent from the intake form
+    admin = give_key(make_user(Role.ADMIN), org)
+    consent.record(
+        case.id,
+        ConsentPurpose.SHARE_WITH_ORGANISATION,
+        ConsentGiver.PERSON,
+        ConsentChannel.CALL_NOTE,
+        admin,
+        entry_id="frontline-defenders",
+    )
+    page = staff_page(browser, app, live_server, admin)
+    notice, reason = page.locator("#consent-needed"), page.locator("#consent_override_reason")
+    try:
+        page.goto(f"{live_server.url}/referrals/new?ref={case.ref}&entry=frontline-defenders")
+        assert page.input_value("#kind") == "ngo_referral"
+        assert not notice.is_visible()
+        assert not reason.is_visible()
+        page.select_option("#entry_id", "amnesty-international")
+        assert page.input_value("#kind") == "ngo_referral"
+        assert notice.is_visible()
+        assert "covers other organisations" in notice.inner_text()
+        assert reason.is_visible()
+        page.select_option("#entry_id", "frontline-defenders")
+        assert not notice.is_visible()
+    finally:
+        page.context.close()
+
+
 def test_with_nothing_chosen_the_referral_form_warns_of_nothing_in_real_chromium(
     app: Flask, live_server: Any, browser: Any
 ) -> None:

@@ -163,6 +163,56 @@ def test_consent_gate_on_the_form_and_audited_admin_override(web: Flask) -> None
     assert "The person is detained and cannot be asked" in page
 
 
+def test_consent_to_share_with_one_organisation_is_not_taken_for_another(web: Flask) -> None:
+    """Consent recorded for sharing with one organisation; the admin chose another. The form
+    said nothing, and the refused override's reason field stayed folded away under a note
+    about UN purposes: the referral could not be started at all."""
+    from intake.models import ConsentChannel, ConsentGiver, ConsentPurpose
+    from intake.services import consent
+
+    org = make_org_key()
+    make_entry("covered-ngo", name="Covered NGO")
+    make_entry("other-ngo", name="Other NGO")
+    case = make_case(org, consent_given=False)
+    admin = web.test_client()
+    user = give_key(sign_in(admin, Role.ADMIN), org)
+    consent.record(
+        case.id,
+        ConsentPurpose.SHARE_WITH_ORGANISATION,
+        ConsentGiver.PERSON,
+        ConsentChannel.CALL_NOTE,
+        user,
+        entry_id="covered-ngo",
+    )
+    page = admin.get(f"/referrals/new?ref={case.ref}&entry=other-ngo").get_data(as_text=True)
+    # The warning and the reason are shown for the chosen organisation, not folded.
+    assert "covers other organisations, not this one" in page
+    notice = re.search(r'<div class="notice consent-needed"[^>]*>', page)
+    assert notice is not None
+    assert "hidden" not in notice.group(0)
+    assert 'name="consent_override_reason"' in page
+    # referral-new.js is told which organisation each consent covers.
+    kinds = re.search(r'<script type="application/json" id="referral-kinds">(.*?)</script>', page)
+    assert kinds is not None
+    assert '"consent": true' in kinds.group(1)
+    assert '"consent": false' in kinds.group(1)
+    form = {"entry_id": "other-ngo", "kind": "ngo_referral", "owner_id": user.id}
+    refused = admin.post(f"/referrals/new?ref={case.ref}", data=form)
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "The referral was not started. Check the form" in html  # at the top
+    assert 'id="consent_override_reason-error"' in html  # and beside the reason
+    ok = admin.post(
+        f"/referrals/new?ref={case.ref}",
+        data={**form, "consent_override_reason": "life_or_liberty_at_risk"},
+    )
+    assert ok.status_code == 302
+    covered = admin.get(f"/referrals/new?ref={case.ref}&entry=covered-ngo").get_data(as_text=True)
+    notice = re.search(r'<div class="notice consent-needed"[^>]*>', covered)
+    assert notice is not None
+    assert "hidden" in notice.group(0)  # the covered organisation needs no override
+
+
 @pytest.mark.parametrize(
     "data",
     [

@@ -9,8 +9,9 @@
  * does not take.
  *
  * The deadline-in-hours field shows only for a kind that takes one, and the "no consent is
- * recorded" notice (with an admin's override reason) only when the chosen kind's purpose has no
- * consent on record; while no kind is chosen, none of them. Without JavaScript the server folds
+ * recorded" notice (with an admin's override reason) only when consent on record does not cover
+ * the chosen kind (to share, with the chosen organisation); while no kind is chosen, none of
+ * them. Without JavaScript the server folds
  * what the chosen kind does not need under "Only for some kinds"; this script unfolds it and
  * shows each part only when the choice needs it.
  */
@@ -61,8 +62,9 @@
       return;
     }
     let concerned = false;
+    // chosen.consent: consent on record covers this kind (to share, with this organisation).
     consentNotice.querySelectorAll("[data-purpose]").forEach(function (line) {
-      line.hidden = !chosen || line.dataset.purpose !== chosen.purpose;
+      line.hidden = !chosen || chosen.consent || line.dataset.purpose !== chosen.purpose;
       concerned = concerned || !line.hidden;
     });
     consentNotice.hidden = !concerned;
