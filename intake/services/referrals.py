@@ -628,7 +628,9 @@ def listing(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Selec
         case "due_soon":
             query = query.where(awaiting, Referral.due_at >= now, Referral.due_at <= now + DUE_SOON)
         case "awaiting" | "timeline":
-            query = query.where(awaiting)
+            # Awaiting a reply, on a deadline's timeline: sent. A draft has asked nothing yet
+            # and has no clock (it is in "action", and counted as "not sent yet").
+            query = query.where(awaiting, Referral.state != ReferralState.DRAFT)
         case "action":
             # A draft is work too: until it is sent its clock has not started, and it would
             # otherwise be in no view that asks for action (usability pass, 2026-12-02).
@@ -707,12 +709,12 @@ class Overview:
 
 def overview(now: datetime | None = None, owner_id: int | None = None) -> Overview:
     """Counts of open referrals (all, or :func:`mine` for ``owner_id``): overdue, due within
-    :data:`DUE_SOON`, and awaiting in all. One statement."""
+    :data:`DUE_SOON`, awaiting a reply (sent), and drafts not sent yet. One statement."""
     now = now or utcnow()
     query = sa.select(
         sa.func.count().filter(Referral.due_at < now),
         sa.func.count().filter(Referral.due_at >= now, Referral.due_at <= now + DUE_SOON),
-        sa.func.count(),
+        sa.func.count().filter(Referral.state != ReferralState.DRAFT),
         sa.func.count().filter(Referral.state == ReferralState.DRAFT),
     ).where(Referral.state.in_(AWAITING))
     if owner_id is not None:

@@ -235,6 +235,27 @@ def test_bad_transitions_are_refused_and_change_nothing(web: Flask, data: dict) 
     assert db.session.get_one(Referral, referral.id).state == ReferralState.SENT
 
 
+def test_a_draft_is_not_awaiting_a_reply(web: Flask) -> None:
+    """The awaiting view and the timeline listed unsent drafts ("no clock yet"), and the header
+    counted them twice: "Awaiting reply: 46 · Not sent yet: 5" (a review in Chromium)."""
+    org = make_org_key()
+    owner = make_user()
+    sent = sent_referral(sent_at=utcnow() - timedelta(days=3), owner=owner, org=org)
+    draft_case = make_case(org)
+    draft = referrals.create(draft_case.id, "test-ngo", ReferralKind.NGO_REFERRAL, owner)
+    assert draft.state == ReferralState.DRAFT
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    for view in ("awaiting", "timeline"):
+        html = client.get(f"/referrals/?view={view}").get_data(as_text=True)
+        assert sent.case.ref in html, view
+        assert draft_case.ref not in html, view
+    html = client.get("/referrals/?view=action").get_data(as_text=True)
+    assert draft_case.ref in html  # a draft is work to do
+    assert "Awaiting reply: 1" in html
+    assert "Not sent yet: 1" in html
+
+
 def test_views_filter_and_show_next_best_for_overdue(web: Flask) -> None:
     org = make_org_key()
     owner = make_user()
