@@ -485,9 +485,13 @@ def _render_detail(
     reminder_rows = referrals.reminders_of(referral)
     owner_left = referral.owner is not None and not referral.owner.is_active_account
     awaiting = referral.state in AWAITING
-    # The schedule, and whom it reminds: said before the first reminder, and while its owner's
-    # account is deactivated (it reads every active staff id to find whom: once, when asked).
-    schedule = reminders.schedule_of(referral) if not reminder_rows or owner_left else None
+    # Reminders of the deadline as it is now: those of a deadline since moved (a UN step, a
+    # corrected date) stay listed, and the new one's schedule is said too.
+    current = any(reminders.of_current_deadline(row, referral) for row in reminder_rows)
+    # The schedule, and whom it reminds: said while it runs, before its first reminder, and
+    # while its owner's account is deactivated (it reads every active staff id to find whom:
+    # once, when asked). A referral no longer awaiting a reply has none.
+    schedule = reminders.schedule_of(referral) if awaiting and (not current or owner_left) else None
     return render_template(
         "referrals/detail.html",
         referral=referral,
@@ -504,7 +508,7 @@ def _render_detail(
         can_change_owner=awaiting and current_user.role in CASE_WRITERS,
         allowed=allowed,
         reminders=reminder_rows,
-        schedule=None if reminder_rows else schedule,
+        schedule=None if current else schedule,
         overdue=overdue,
         suggestion=referrals.next_best(referral) if overdue else None,
         can_write=current_user.role in CASE_WRITERS,

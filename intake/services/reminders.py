@@ -159,6 +159,15 @@ class Schedule:
     recipient: User | None
 
 
+def of_current_deadline(row: ReminderOutbox, referral: Referral) -> bool:
+    """Whether reminder ``row`` is one of the referral's current deadline: of its clock
+    generation (the keys :func:`_due_reminders` writes), not of a deadline since moved."""
+    slot = row.dedupe_key.removeprefix(f"reminder:{referral.id}:")
+    if referral.clock_generation:
+        return slot.startswith(f"g{referral.clock_generation}:")
+    return not slot.startswith("g")
+
+
 def schedule_of(referral: Referral) -> Schedule:
     offsets = _offsets()
     recipient_id = choose_recipient(

@@ -538,3 +538,30 @@ def test_the_prefilling_script_is_served_to_those_who_can_correct(web: Flask) ->
         sign_in(client, role)
         page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
         assert ("js/correct-date.js" in page) is served
+
+
+def test_the_reminders_panel_follows_the_deadline(web: Flask) -> None:
+    """After a correction moved the deadline ahead, the panel listed only the old deadline's
+    reminder and said nothing of the new one's; a replied referral still promised reminders
+    (a review in Chromium)."""
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(8))  # due in 6 days
+    reminders.scan(now=utcnow(), enqueue=lambda _id: None)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "7 days before" in page
+    assert "They go out" not in page  # its reminders are listed, on schedule
+    referrals.correct_date(referral.id, "sent", days_ago(2), referral.owner)  # due in 12 days
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "7 days before" in page  # the old deadline's, still listed
+    assert "The deadline has moved since these reminders." in page
+    assert "They go out" in page
+    referrals.transition(referral.id, "reply", referral.owner, at=days_ago(1))
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "They go out" not in page
+    assert "No reminders: this referral is not awaiting a reply." not in page  # one is listed
+    other = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(2))
+    referrals.transition(other.id, "reply", other.owner, at=days_ago(1))
+    page = client.get(f"/referrals/{other.id}").get_data(as_text=True)
+    assert "No reminders: this referral is not awaiting a reply." in page
+    assert "They go out" not in page
