@@ -57,8 +57,9 @@ LINK_MAX = 500
 # "JAL OTH 1/2026"; upper case letters, a country or OTH, a number and a year.
 REFERENCE_PATTERN = re.compile(r"[A-Z]{2,4} [A-Z]{3} [0-9]{1,4}/(19|20)[0-9]{2}")
 # Mandate names are public (e.g. "SR on human rights defenders; WG on Arbitrary Detention"):
-# letters of any script, digits, spaces and light punctuation; nothing markup-like.
-MANDATES_PATTERN = re.compile(r"[\w ,;.'’()&/-]+")
+# letters of any script, digits, spaces and light punctuation, Chinese too (，；、（）: a
+# caseworker writing in Chinese was refused "任意拘留问题工作组，强迫…"); nothing markup-like.
+MANDATES_PATTERN = re.compile(r"[\w ,;.'’()&/，；、（）-]+")
 
 # Steps that move the referral's state too (the same transitions as every referral).
 STEP_ACTIONS = {

@@ -342,3 +342,22 @@ def test_reminders_of_the_new_clock_are_not_taken_for_the_old_ones(any_app: Flas
     reminders.scan(now=submitted + timedelta(days=54), enqueue=lambda _id: None)
     keys = set(db.session.scalars(sa.select(ReminderOutbox.dedupe_key)))
     assert f"reminder:{referral.id}:g1:d7" in keys
+
+
+@pytest.mark.parametrize(
+    "mandates",
+    [
+        "任意拘留问题工作组，强迫或非自愿失踪问题工作组",
+        "任意拘留問題工作組；人權捍衛者處境特別報告員",
+        "特別報告員（言論自由）、工作組",
+    ],
+)
+def test_mandates_written_in_chinese_with_its_punctuation_are_taken(
+    app: Flask, mandates: str
+) -> None:
+    """A caseworker writing in Chinese was refused at the full-width comma: 以逗号分隔."""
+    referral = _un_referral()
+    un_steps.record(referral.id, Step.SUBMITTED, referral.owner, at=utcnow() - timedelta(days=5))
+    fields = un_steps.StepFields(communication_type="urgent_appeal", joined_mandates=mandates)
+    step = un_steps.record(referral.id, Step.COMMUNICATION_SENT, referral.owner, fields=fields)
+    assert step.joined_mandates == mandates
