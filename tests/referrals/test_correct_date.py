@@ -565,3 +565,18 @@ def test_the_reminders_panel_follows_the_deadline(web: Flask) -> None:
     page = client.get(f"/referrals/{other.id}").get_data(as_text=True)
     assert "No reminders: this referral is not awaiting a reply." in page
     assert "They go out" not in page
+
+
+def test_the_case_page_names_a_finished_referrals_date_as_history(web: Flask) -> None:
+    """The case page listed a replied referral as "Replied · due 4 Feb", the date its own page
+    calls "Was due"."""
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(3))
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    running = client.get(f"/cases/{referral.case.ref}").get_data(as_text=True)
+    assert "· due " in running
+    referrals.transition(referral.id, "reply", referral.owner, at=days_ago(1))
+    for lang, words in (("en", "· was due "), ("zh_Hant", "· 原定期限 ")):
+        page = client.get(f"/cases/{referral.case.ref}?lang={lang}").get_data(as_text=True)
+        assert words in page
+        assert "· due " not in page
