@@ -249,6 +249,14 @@ def test_the_timeline_keeps_owner_and_address_together_within_the_screen(
         assert split == [], split
         assert all(line["right"] <= width for line in lines), lines
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+        # Weeks are headings under the title, not a numbered list of larger ones.
+        title, week, marker = page.evaluate(
+            "[getComputedStyle(document.querySelector('main h1')).fontSize,"
+            " getComputedStyle(document.querySelector('main .timeline-week')).fontSize,"
+            " getComputedStyle(document.querySelector('main ol.timeline')).listStyleType]"
+        )
+        assert float(week.removesuffix("px")) < float(title.removesuffix("px"))
+        assert marker == "none"
         page.screenshot(path=SHOTS / f"referral-timeline-long-owner-{locale}-{width}.png")
     finally:
         page.context.close()
