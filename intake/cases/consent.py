@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import request
+from flask import flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -93,11 +93,20 @@ def page_context(case: Case) -> dict[str, Any]:
         "consent_entry_names": names,
         "consent_records": consent.records(case),
         "consent_form": form,
+        # Set by a refused "Record consent": the form opens, saying why, beside its fields.
+        "consent_record_refused": g.get("consent_record_refused"),
         "withdraw_form": WithdrawConsentForm(),
         "consent_purpose_labels": CONSENT_PURPOSE_LABELS,
         "consent_giver_labels": CONSENT_GIVER_LABELS,
         "consent_channel_labels": CONSENT_CHANNEL_LABELS,
     }
+
+
+def _record_refused(case: Case, message: str, status: int = 400) -> PageResponse:
+    """The case page again, its "Record consent" form open at the refusal (with what was
+    chosen): folded again, the refused date was out of sight and the message far above."""
+    g.consent_record_refused = message
+    return _refused(case, message, status)
 
 
 @bp.post("/<ref>/consent")
@@ -108,9 +117,11 @@ def record_consent(ref: str) -> PageResponse:
     form.entry_id.choices = []
     unknown = set(request.form) - FIELDS
     if unknown or any(len(request.form.getlist(name)) > 1 for name in request.form):
-        return _refused(case, _("The request could not be understood. Nothing was saved."))
+        return _record_refused(case, _("The request could not be understood. Nothing was saved."))
     if not form.validate():
-        return _refused(case, _("Choose from the lists and give a valid date. Nothing was saved."))
+        return _record_refused(
+            case, _("Choose from the lists and give a valid date. Nothing was saved.")
+        )
     try:
         consent.record(
             case.id,
@@ -122,8 +133,10 @@ def record_consent(ref: str) -> PageResponse:
             given_at=_moment(form.given_on.data),
         )
     except ConsentError as error:
-        return _refused(case, str(error), error.status)
-    return _done(case, _("Consent recorded."))
+        return _record_refused(case, str(error), error.status)
+    # At the message: the form's #record-consent would be kept across the redirect.
+    flash(_("Consent recorded."), "success")
+    return redirect(url_for("cases.detail", ref=case.ref, _anchor="main"), code=303)
 
 
 @bp.post("/<ref>/consent/<int:record_id>/withdraw")

@@ -61,6 +61,8 @@ def test_caseworker_records_then_withdraws_and_the_page_shows_both(app: Flask, c
     token = _token(client, case)
     response = client.post(f"/cases/{case.ref}/consent", data={**GOOD, "csrf_token": token})
     assert response.status_code == 303
+    # At the message: the form's own #record-consent would be kept across the redirect.
+    assert response.headers["Location"].endswith("#main")
     assert consent.reprisals_consent(case) is True
     record = db.session.scalars(sa.select(ConsentRecord)).one()
     page = client.get(f"/cases/{case.ref}").get_data(as_text=True)
@@ -212,3 +214,22 @@ def test_who_gave_a_consent_reads_as_a_label_and_its_answers(app: Flask, case: C
     chinese = client.get(f"/cases/{case.ref}?lang=zh_Hant").get_data(as_text=True)
     assert "由家屬透過" in chinese
     assert "Given by" not in chinese
+
+
+def test_a_refused_record_opens_its_form_at_the_refusal(app: Flask, case: Case) -> None:
+    """ "The date cannot be in the future" came back at the top of the page, the form folded
+    again over the refused date (a review at 390 px)."""
+    client, _ = _signed_in(app, Role.CASEWORKER)
+    token = _token(client, case)
+    closed = client.get(f"/cases/{case.ref}").get_data(as_text=True)
+    assert '<details class="consent-record" id="record-consent">' in closed
+    response = client.post(
+        f"/cases/{case.ref}/consent", data={**GOOD, "given_on": "2999-01-01", "csrf_token": token}
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert '<details class="consent-record" id="record-consent" open>' in page
+    error = page.index("data-consent-record-error")
+    assert "The date cannot be in the future." in page[error : error + 200]
+    assert 'value="2999-01-01"' in page  # what was typed, to mend
+    assert _count() == 0
