@@ -252,13 +252,14 @@ def _kinds_needing(missing: list[ConsentPurpose]) -> dict[str, str]:
     return needing
 
 
-def _kinds_by_entry(case: Case, entries: list[DirectoryEntry]) -> dict[str, Any]:
+def _kinds_by_entry(
+    case: Case, entries: list[DirectoryEntry], known: consent.OnRecord
+) -> dict[str, Any]:
     """For referral-new.js: each entry's kinds (the one to suggest for this case first) and the
     deadline each implies, computed here by the same rule the referral will get
     (deadlines.due_at); whether the kind takes a deadline in hours, the consent purpose it
     needs, and whether consent on record covers it (to share, with this organisation)."""
     now = utcnow()
-    allows = consent.referral_consent(case)
     table: dict[str, Any] = {}
     for entry in entries:
         kinds = []
@@ -272,7 +273,7 @@ def _kinds_by_entry(case: Case, entries: list[DirectoryEntry]) -> dict[str, Any]
                     "clock": _clock_words(implied.clock_starts),
                     "hours": kind in KINDS_IN_HOURS,
                     "purpose": consent.purpose_for(kind).value,
-                    "consent": allows(kind, entry.id),
+                    "consent": known.allows(kind, entry.id),
                 }
             )
         table[entry.id] = kinds
@@ -377,19 +378,19 @@ def new() -> str | Response | tuple[str, int]:
     implied = None
     if chosen is not None and kind_chosen in referrals.accepted_kinds(chosen):
         implied = referrals.implied_due(case, chosen, kind_chosen)
+    known = consent.on_record(case)  # read once for the whole form
     # Only purposes a referral can be for (none is for publication).
-    missing_consent = [p for p in consent.missing_purposes(case) if p in PURPOSES_OF_REFERRALS]
-    allows = consent.referral_consent(case)
+    missing_consent = [p for p in known.missing_purposes() if p in PURPOSES_OF_REFERRALS]
     # Consent to share recorded for some organisations only: every other one needs its own
     # (the form said nothing, and an admin's refused override had no visible reason field).
     share = ConsentPurpose.SHARE_WITH_ORGANISATION
     share_elsewhere = share not in missing_consent and any(
-        not allows(ReferralKind.NGO_REFERRAL, entry.id) for entry in entries
+        not known.covers(share, entry.id) for entry in entries
     )
     purpose_chosen = consent.purpose_for(kind_chosen) if kind_chosen else None
     # The chosen referral (organisation and kind) is not covered by consent on record.
     lacks_consent = (
-        chosen is not None and kind_chosen is not None and not allows(kind_chosen, chosen.id)
+        chosen is not None and kind_chosen is not None and not known.allows(kind_chosen, chosen.id)
     )
     return (
         render_template(
@@ -407,7 +408,7 @@ def new() -> str | Response | tuple[str, int]:
             hours_shown=kind_chosen in KINDS_IN_HOURS,
             kinds_needing=_kinds_needing(missing_consent + ([share] if share_elsewhere else [])),
             is_admin=current_user.role == Role.ADMIN,
-            kinds_by_entry=_kinds_by_entry(case, entries),
+            kinds_by_entry=_kinds_by_entry(case, entries, known),
             implied=implied,
             implied_clock=_clock_words(implied.clock_starts) if implied else "",
             **_labels(),

@@ -7,7 +7,8 @@ organisation is on record and not withdrawn (the routing lists and the report co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -88,7 +89,7 @@ def _covers(record: ConsentRecord, purpose: ConsentPurpose, entry_id: str | None
 
 def has_consent(case: Case, purpose: ConsentPurpose, entry_id: str | None = None) -> bool:
     """Consent for ``purpose`` (and, for sharing, this directory entry) is on record now."""
-    return any(_covers(record, purpose, entry_id) for record in records(case))
+    return on_record(case).covers(purpose, entry_id)
 
 
 def _asked_of(kind: ReferralKind, entry_id: str | None) -> tuple[ConsentPurpose, str | None]:
@@ -99,7 +100,7 @@ def _asked_of(kind: ReferralKind, entry_id: str | None) -> tuple[ConsentPurpose,
 
 
 def allows_referral(case: Case, kind: ReferralKind, entry_id: str | None) -> bool:
-    return referral_consent(case)(kind, entry_id)
+    return on_record(case).allows(kind, entry_id)
 
 
 def withdrawal_against(
@@ -116,21 +117,28 @@ def withdrawal_against(
     return max(about, key=lambda record: record.withdrawn_at or record.given_at, default=None)
 
 
-def referral_consent(case: Case) -> Callable[[ReferralKind, str | None], bool]:
-    """:func:`allows_referral` for many referrals of ``case`` at once (the new-referral form
-    asks it of every entry and kind): the records are read once."""
-    known = records(case)
+@dataclass(frozen=True)
+class OnRecord:
+    """A case's consent records, read once, for a page that asks many questions of them (the
+    new-referral form asks it of every entry and kind)."""
 
-    def allows(kind: ReferralKind, entry_id: str | None) -> bool:
+    known: Sequence[ConsentRecord]
+
+    def allows(self, kind: ReferralKind, entry_id: str | None) -> bool:
+        """:func:`allows_referral`, answered from the records read once."""
         purpose, entry = _asked_of(kind, entry_id)
-        return any(_covers(record, purpose, entry) for record in known)
+        return self.covers(purpose, entry)
 
-    return allows
+    def covers(self, purpose: ConsentPurpose, entry_id: str | None = None) -> bool:
+        return any(_covers(record, purpose, entry_id) for record in self.known)
+
+    def missing_purposes(self) -> list[ConsentPurpose]:
+        """The purposes without consent on record (for the referral form's warning)."""
+        return [purpose for purpose in ConsentPurpose if not self.covers(purpose)]
 
 
-def missing_purposes(case: Case) -> list[ConsentPurpose]:
-    """The purposes without consent on record (for the referral form's warning)."""
-    return [purpose for purpose in ConsentPurpose if not has_consent(case, purpose)]
+def on_record(case: Case) -> OnRecord:
+    return OnRecord(records(case))
 
 
 def reprisals_consent(case: Case) -> bool | None:

@@ -184,7 +184,18 @@ def test_consent_to_share_with_one_organisation_is_not_taken_for_another(web: Fl
         user,
         entry_id="covered-ngo",
     )
-    page = admin.get(f"/referrals/new?ref={case.ref}&entry=other-ngo").get_data(as_text=True)
+    reads: list[str] = []
+
+    def count(*args: object) -> None:
+        if "FROM consent_records" in str(args[2]):
+            reads.append(str(args[2]))
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        page = admin.get(f"/referrals/new?ref={case.ref}&entry=other-ngo").get_data(as_text=True)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert len(reads) == 1, "the form reads the case's consent records once"
     # The warning and the reason are shown for the chosen organisation, not folded.
     assert "covers other organisations, not this one" in page
     notice = re.search(r'<div class="notice consent-needed"[^>]*>', page)
