@@ -493,6 +493,7 @@ def _render_detail(
     # while its owner's account is deactivated (it reads every active staff id to find whom:
     # once, when asked). A referral no longer awaiting a reply has none.
     schedule = reminders.schedule_of(referral) if awaiting and (not current or owner_left) else None
+    can_write = current_user.role in CASE_WRITERS
     return render_template(
         "referrals/detail.html",
         referral=referral,
@@ -506,13 +507,13 @@ def _render_detail(
         stand_in=schedule.recipient if schedule and owner_left and awaiting else None,
         owner_form=owner_form or _owner_form(referral, formdata=False),
         owner_error=owner_error,
-        can_change_owner=awaiting and current_user.role in CASE_WRITERS,
+        can_change_owner=awaiting and can_write,
         allowed=allowed,
         reminders=reminder_rows,
         schedule=None if current else schedule,
         overdue=overdue,
         suggestion=referrals.next_best(referral) if overdue else None,
-        can_write=current_user.role in CASE_WRITERS,
+        can_write=can_write,
         is_admin=current_user.role == Role.ADMIN,
         resend_form=EmptyForm(),
         note_key=current_org_key(),
@@ -521,7 +522,8 @@ def _render_detail(
         un_clock=(un_steps.clock_of(referral, steps) if is_un else None) or "follow_up",
         next_steps=[step.value for step in un_steps.next_steps(referral, steps)] if is_un else [],
         step_form=step_form or UnStepForm(formdata=None),
-        date_form=date_form or _date_form(referral, steps, formdata=False),
+        # Built for those who may correct a date only (viewers never see the form).
+        date_form=date_form or (_date_form(referral, steps, formdata=False) if can_write else None),
         date_refused=date_form is not None,
         step_failed=step_form.step.data if step_form is not None else None,
         step_error=step_error,
