@@ -474,7 +474,32 @@ def test_a_note_survives_an_expired_token_and_a_refusal_keeps_the_text(
         page.wait_for_selector("#note-form .field-error:not([hidden])")
         assert "not the organisation's current key" in page.inner_text("#note-form .field-error")
         assert page.input_value("#note-text") == "second note"
+        # The earlier "saved" message went: left up, it read as if this one was saved too.
+        assert page.locator(".flash-success").is_hidden()
         db.session.expire_all()
         assert len(db.session.scalars(sa.select(CaseMessage)).all()) == 1
+
+        page.eval_on_selector(
+            "#note-form input[name=org_key_id]", f"i => {{ i.value = '{org.key.id}'; }}"
+        )
+        # A note pasted past the limit is kept whole (a maxlength cut it without a word); the
+        # counter says by how much, and Save refuses it beside the box, sending nothing.
+        long_note = "林" * 20_005
+        page.fill("#note-text", long_note)
+        assert page.input_value("#note-text") == long_note
+        assert page.inner_text("#note-text-count") == (
+            "20005 of 20000 characters: please shorten it"
+        )
+        page.click("#note-form button[type=submit]")
+        assert page.inner_text("#note-form .field-error") == (
+            "Too long: 20005 characters, at most 20000. Shorten it and try again."
+        )
+        assert page.evaluate("document.activeElement.id") == "note-text"
+        page.fill("#note-text", "林" * 20_000)  # at the limit: sent
+        with page.expect_navigation():
+            page.click("#note-form button[type=submit]")
+        page.wait_for_selector(".flash-success")
+        db.session.expire_all()
+        assert len(db.session.scalars(sa.select(CaseMessage)).all()) == 2
     finally:
         context.close()

@@ -115,6 +115,23 @@ def test_caseworker_writes_a_note_that_only_ever_leaves_the_browser_sealed(
     assert page.input_value("#referral-note-text") == f"{CANARY} edited"
     assert page.locator("#referral-note-text").is_enabled()
     assert stored_note(referral.id) == sealed
+    # The earlier "Note saved" went: left up, it read as if this one was saved too.
+    assert page.locator(".flash-success").is_hidden()
+
+    # A note pasted past its 20,000 characters is kept whole (a maxlength cut it without a
+    # word): the counter says by how much, and Save refuses it beside the box, sending nothing.
+    posted = len(requests)
+    page.fill("#referral-note-text", "x" * 20_001)
+    assert len(page.input_value("#referral-note-text")) == 20_001
+    assert page.inner_text("#referral-note-text-count") == (
+        "20001 of 20000 characters: please shorten it"
+    )
+    page.click("#referral-note-form button[type=submit]")
+    assert page.inner_text("[data-note-error]") == (
+        "Too long: 20001 characters, at most 20000. Shorten it and try again."
+    )
+    assert [r for r in requests[posted:] if r[0] == "POST"] == []
+    assert stored_note(referral.id) == sealed
 
     # Locking wipes the decrypted note and the text in the box.
     page.click("[data-lock-button]")

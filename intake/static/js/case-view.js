@@ -405,9 +405,9 @@
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       const value = textarea.value;
-      if (!value.trim()) {
-        error.textContent = text.note_empty;
-        error.hidden = false;
+      const refused = value.trim() ? staff.tooLong(textarea) : text.note_empty;
+      if (refused) {
+        staff.refuse(error, refused);
         textarea.focus();
         return;
       }
@@ -436,8 +436,7 @@
         return;
       }
       // Refused or offline: what they wrote stays in the box so nothing is lost.
-      error.textContent = problem;
-      error.hidden = false;
+      staff.refuse(error, problem);
       button.disabled = false;
       button.textContent = label;
     });

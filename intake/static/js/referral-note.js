@@ -50,8 +50,7 @@
   }
 
   function showError(message) {
-    error.textContent = message;
-    error.hidden = false;
+    staff.refuse(error, message);
   }
 
   /* Forget everything decrypted: the note on the page and in the textarea. */
@@ -127,6 +126,12 @@
       return;
     }
     error.hidden = true;
+    const over = staff.tooLong(area);
+    if (over) {
+      showError(over);
+      area.focus();
+      return;
+    }
     let note;
     try {
       note = sealed.sealJsonBytes({ body: area.value }, publicKey);

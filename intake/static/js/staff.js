@@ -173,6 +173,24 @@
     return words ? words.charAt(0).toUpperCase() + words.slice(1) : String(key);
   }
 
+  /* The message for a text box over its limit (answer-length.js counts as the server would),
+   * or null. The box has no maxlength: a browser cuts a paste past it without a word. */
+  function tooLong(field) {
+    const length = window.Refuge.answerLength;
+    const over = length ? length.tooLongIn(field) : [];
+    return over.length ? over[0].message : null;
+  }
+
+  /* A refusal said in a form's error line. The page's earlier "saved" message goes: left up,
+   * it read as if this had been saved too. */
+  function refuse(errorLine, message) {
+    errorLine.textContent = message;
+    errorLine.hidden = false;
+    document.querySelectorAll(".flashes .flash-success").forEach(function (flash) {
+      flash.hidden = true;
+    });
+  }
+
   window.Refuge = window.Refuge || {};
   window.Refuge.staff = Object.freeze({
     STORAGE: STORAGE,
@@ -186,5 +204,7 @@
     afterPaint: afterPaint,
     setField: setField,
     humanise: humanise,
+    tooLong: tooLong,
+    refuse: refuse,
   });
 })();

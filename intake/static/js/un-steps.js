@@ -84,6 +84,12 @@
       return; // no summary: the date alone is recorded
     }
     event.preventDefault();
+    const over = staff.tooLong(area);
+    if (over) {
+      staff.refuse(error, over);
+      area.focus();
+      return;
+    }
     if (!unlocked() || !publicKey) {
       error.textContent = text.not_sealed;
       error.hidden = false;
