@@ -119,6 +119,17 @@ def test_the_queue_shows_names_decrypted_here_and_search_finds_by_name_place_and
         assert "No case matches this search" in page.locator("main").inner_text()
         search(page, "RF-OTHER")  # a reference is still searched as one
         assert shown_refs(page) == ["RF-OTHER001"]
+
+        # Locking forgets the words with the names: the box, and what refills it (they stayed
+        # above the matching row after Lock, and came back with Back and Forward).
+        search(page, "maria")
+        stored = "sessionStorage.getItem('refuge.queue.search')"
+        assert "maria" in page.evaluate(stored)
+        page.evaluate("window.RefugeKeyring.lock()")  # as the header's Lock and the idle lock do
+        assert page.input_value("#q") == ""
+        assert page.evaluate(stored) is None
+        page.reload()
+        assert page.input_value("#q") == ""
     finally:
         context.close()
 

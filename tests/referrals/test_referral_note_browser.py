@@ -133,7 +133,9 @@ def test_caseworker_writes_a_note_that_only_ever_leaves_the_browser_sealed(
     assert [r for r in requests[posted:] if r[0] == "POST"] == []
     assert stored_note(referral.id) == sealed
 
-    # Locking wipes the decrypted note and the text in the box.
+    # Locking wipes the decrypted note and the text in the box, and (staff.js) the words of the
+    # queue's last search this tab kept.
+    page.evaluate("sessionStorage.setItem('refuge.queue.search', '{\"q\": \"a name\"}')")
     page.click("[data-lock-button]")
     page.wait_for_selector(f"{NOTICE}[data-state=locked]")
     assert page.input_value("#referral-note-text") == ""
@@ -141,6 +143,7 @@ def test_caseworker_writes_a_note_that_only_ever_leaves_the_browser_sealed(
     assert CANARY not in page.locator("body").inner_text()
     storage = page.evaluate("JSON.stringify([localStorage, sessionStorage])")
     assert CANARY not in storage
+    assert "a name" not in storage
     assert not errors, errors
 
 

@@ -22,7 +22,7 @@
   const text = JSON.parse(document.getElementById("queue-text").textContent);
   const rows = rowsNode ? JSON.parse(rowsNode.textContent) : [];
   const SUMMARY_LENGTH = 140;
-  const LAST_SEARCH = "refuge.queue.search";
+  const LAST_SEARCH = staff.STORAGE.searchWords;
   let generation = 0;
 
   function rowNode(ref) {
@@ -126,17 +126,39 @@
     const keyInput = form.elements.k;
     const error = form.querySelector("[data-search-error]");
     const params = new URLSearchParams(window.location.search);
-    // The words of the search that drew this page stay in this tab only, to refill the box.
+    // The words of the search that drew this page stay in this tab only, to refill the box,
+    // while the keys are unlocked: locking forgets them with everything else read.
+    function unlocked() {
+      const ring = staff.keyring();
+      return Boolean(ring && ring.isUnlocked());
+    }
+    function forgetWords() {
+      window.sessionStorage.removeItem(LAST_SEARCH);
+      if (params.get("t")) {
+        box.value = "";
+      }
+    }
     try {
       const last = JSON.parse(window.sessionStorage.getItem(LAST_SEARCH) || "null");
-      if (last && params.get("t") && last.t === params.get("t")) {
+      if (last && params.get("t") && last.t === params.get("t") && unlocked()) {
         box.value = last.q;
       }
     } catch (e) {
       window.sessionStorage.removeItem(LAST_SEARCH);
     }
+    const ring = staff.keyring();
+    if (ring && typeof ring.onChange === "function") {
+      ring.onChange(function () {
+        if (!unlocked()) {
+          forgetWords();
+        }
+      });
+    }
     window.addEventListener("pageshow", function (event) {
       if (event.persisted) {
+        if (!unlocked()) {
+          forgetWords(); // locked on another page meanwhile: the box kept the words
+        }
         openRows(); // back from the history cache: the background indexing was stopped
       }
       box.disabled = false;

@@ -10,17 +10,21 @@
 (function () {
   "use strict";
 
-  /* sessionStorage keys. "retired" held raw keys in an older version: it must not stay on disk. */
+  /* sessionStorage keys. "retired" held raw keys in an older version: it must not stay on disk.
+   * "searchWords": the queue's last search, to refill its box; the words may name a person. */
   const STORAGE = Object.freeze({
     keyring: "refuge.keyring.v2",
     activity: "refuge.keyring.activity",
     retired: "refuge.keyring.v1",
+    searchWords: "refuge.queue.search",
   });
 
+  /* On locking (by hand or idle) and signing out: the keyring, and what was read with it. */
   function forgetStoredKeyring() {
     window.sessionStorage.removeItem(STORAGE.retired);
     window.sessionStorage.removeItem(STORAGE.keyring);
     window.sessionStorage.removeItem(STORAGE.activity);
+    window.sessionStorage.removeItem(STORAGE.searchWords);
   }
 
   /* Looked up on every call: a test (or a later script) may provide its own. */
