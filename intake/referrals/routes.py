@@ -711,7 +711,7 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
             referral.id, form.action.data, current_user, at=at, outcome=form.outcome.data or None
         )
     except referrals.ReferralError as error:
-        field = {referrals.DATE_REFUSED: form.at, referrals.OUTCOME_MISSING: form.outcome}.get(
+        field = {referrals.DATE_REFUSED: form.at, referrals.OUTCOME_REFUSED: form.outcome}.get(
             error.code
         )
         if field is not None:

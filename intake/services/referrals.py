@@ -61,7 +61,7 @@ class ReferralError(ServiceError):
 
 # ReferralError codes of a transition refused for one of its fields (said beside that field).
 DATE_REFUSED = "date"
-OUTCOME_MISSING = "outcome"
+OUTCOME_REFUSED = "outcome"
 # ... and of a referral refused for its consent override's reason (said beside the reason).
 REASON_REFUSED = "override_reason"
 
@@ -368,10 +368,19 @@ def transition(
         raise ReferralError(
             _l("The date cannot be before the referral was sent."), code=DATE_REFUSED
         )
+    if outcome is not None and action != "close":
+        # Taken with another action it was dropped without a word ("Reply recorded.").
+        raise ReferralError(
+            _l(
+                "An outcome is recorded when the referral is closed. Choose “Close”, or "
+                "leave the outcome empty."
+            ),
+            code=OUTCOME_REFUSED,
+        )
     if action == "close":
         if outcome not in set(ReferralOutcome):
             raise ReferralError(
-                _l("Choose an outcome to close the referral."), code=OUTCOME_MISSING
+                _l("Choose an outcome to close the referral."), code=OUTCOME_REFUSED
             )
         referral.outcome = outcome
         referral.closed_at = moment

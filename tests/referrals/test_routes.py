@@ -246,6 +246,40 @@ def test_bad_transitions_are_refused_and_change_nothing(web: Flask, data: dict) 
     assert db.session.get_one(Referral, referral.id).state == ReferralState.SENT
 
 
+def test_an_outcome_is_taken_only_when_closing(web: Flask) -> None:
+    """ "Reply received" with an outcome chosen said "Reply recorded." and dropped the outcome
+    without a word (a review in Chromium); the field is offered only where closing is."""
+    referral = sent_referral()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert 'name="outcome"' not in page  # a sent referral cannot be closed yet
+    refused = client.post(
+        f"/referrals/{referral.id}/transition", data={"action": "reply", "outcome": "action_taken"}
+    )
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    error = re.search(r'<p class="field-error" id="outcome-error">(.*?)</p>', html)
+    assert error is not None
+    assert "An outcome is recorded when the referral is closed." in error.group(1)
+    assert 'name="outcome"' in html  # shown with its error, to be emptied
+    db.session.expire_all()
+    kept = db.session.get_one(Referral, referral.id)
+    assert (kept.state, kept.outcome) == (ReferralState.SENT, None)
+    assert (
+        client.post(f"/referrals/{referral.id}/transition", data={"action": "reply"}).status_code
+        == 302
+    )
+    assert 'name="outcome"' in client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    closed = client.post(
+        f"/referrals/{referral.id}/transition", data={"action": "close", "outcome": "declined"}
+    )
+    assert closed.status_code == 302
+    db.session.expire_all()
+    kept = db.session.get_one(Referral, referral.id)
+    assert (kept.state, kept.outcome) == (ReferralState.CLOSED, "declined")
+
+
 def test_a_draft_is_not_awaiting_a_reply(web: Flask) -> None:
     """The awaiting view and the timeline listed unsent drafts ("no clock yet"), and the header
     counted them twice: "Awaiting reply: 46 · Not sent yet: 5" (a review in Chromium)."""
