@@ -521,7 +521,7 @@ def test_a_closed_referral_is_not_told_of_a_new_deadline(web: Flask) -> None:
 
 def test_a_finished_referrals_deadline_reads_as_was_due(web: Flask) -> None:
     """A replied referral said "Government's reply due 24 Dec" as if it still ran."""
-    referral = submitted_and_communicated(days_ago(50), days_ago(40))
+    referral = submitted_and_communicated(days_ago(100), days_ago(90))  # due 30 days ago
     un_steps.record(referral.id, Step.REPLY_RECEIVED, referral.owner, at=days_ago(20))
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
@@ -529,6 +529,12 @@ def test_a_finished_referrals_deadline_reads_as_was_due(web: Flask) -> None:
         page = client.get(f"/referrals/{referral.id}?lang={lang}").get_data(as_text=True)
         assert f"<dt data-deadline-label>{label}</dt>" in page
         assert "Government's reply due" not in page
+    # Answered before its deadline: not "was due" a date still ahead (a review in Chromium).
+    early = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(3))
+    referrals.transition(early.id, "reply", early.owner, at=days_ago(1))
+    for lang, label in (("en", "Deadline, no longer running"), ("zh_Hant", "原定期限（不再計時）")):
+        page = client.get(f"/referrals/{early.id}?lang={lang}").get_data(as_text=True)
+        assert f"<dt data-deadline-label>{label}</dt>" in page
 
 
 def test_the_prefilling_script_is_served_to_those_who_can_correct(web: Flask) -> None:
@@ -576,7 +582,15 @@ def test_the_case_page_names_a_finished_referrals_date_as_history(web: Flask) ->
     running = client.get(f"/cases/{referral.case.ref}").get_data(as_text=True)
     assert "· due " in running
     referrals.transition(referral.id, "reply", referral.owner, at=days_ago(1))
-    for lang, words in (("en", "· was due "), ("zh_Hant", "· 原定期限 ")):
+    # Answered before its deadline: "was due" a date still ahead read wrong (a review).
+    for lang, words in (("en", ", no longer running"), ("zh_Hant", "（不再計時）")):
         page = client.get(f"/cases/{referral.case.ref}?lang={lang}").get_data(as_text=True)
         assert words in page
         assert "· due " not in page
+        assert "was due" not in page
+    late = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=days_ago(20))  # due 6 days ago
+    referrals.transition(late.id, "reply", late.owner, at=days_ago(1))
+    for lang, words in (("en", "· was due "), ("zh_Hant", "· 原定期限 ")):
+        page = client.get(f"/cases/{late.case.ref}?lang={lang}").get_data(as_text=True)
+        assert words in page
+        assert "no longer running" not in page
