@@ -196,10 +196,29 @@ def new_receipt_code() -> str:
 _CODE_SEPARATORS = re.compile(r"[\s\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d]+")
 
 
+# Letters and digits that look like a code's but are not ASCII, as another keyboard types them:
+# Cyrillic and Greek capitals, Arabic-Indic and Persian digits. NFKC keeps them apart, and a
+# code typed on a Russian or Arabic keyboard found no request and spent the /status limit.
+# submitter.js folds the same ones (CODE_LOOKALIKES).
+_CODE_LOOKALIKES = str.maketrans(
+    "АВЕЗКМНОРСТУХЅІЈҮΑΒΕΖΗΙΚΜΝΟΡΤΥΧ٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹",
+    "ABE3KMHOPCTYXSIJYABEZHIKMNOPTYX01234567890123456789",
+)
+
+
 def receipt_code_characters(code: str) -> str:
     """The characters of a typed receipt code that count: full-width forms read as ASCII,
-    spaces and dashes of any kind dropped, upper case (submitter.js does the same)."""
-    return _CODE_SEPARATORS.sub("", unicodedata.normalize("NFKC", code)).upper()
+    spaces and dashes of any kind dropped, upper case, look-alikes of other scripts read as
+    the letters and digits they look like (submitter.js does the same)."""
+    cleaned = _CODE_SEPARATORS.sub("", unicodedata.normalize("NFKC", code)).upper()
+    return cleaned.translate(_CODE_LOOKALIKES)
+
+
+def receipt_code_strangers(code: str) -> list[str]:
+    """The characters of a typed code that no code has (U, a symbol, another alphabet's
+    letter), each once, in the order typed: a refusal names them."""
+    read_as = set(RECEIPT_ALPHABET + "OIL")
+    return list(dict.fromkeys(ch for ch in receipt_code_characters(code) if ch not in read_as))
 
 
 def normalise_receipt_code(code: str) -> str | None:

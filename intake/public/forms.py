@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import (
@@ -270,8 +270,8 @@ class ReceiptCodeLength:
     """A code with too few or too many characters is said to be so, with how many it has and
     how many a code has: "no request has this code" sent a person who had copied half of it
     to check characters that were right. Counted as crypto.normalise_receipt_code reads a
-    code (spaces and dashes do not count). Nothing is looked up; the page still answers with
-    a refusal, so the attempt counts against the /status limit as a wrong code does."""
+    code (spaces and dashes do not count). Nothing is looked up, so the attempt does not count
+    against the /status limit: a mistyped code is not a guess."""
 
     def __call__(self, form: Form, field: Field) -> None:
         count = len(crypto.receipt_code_characters(field.data or ""))
@@ -291,12 +291,33 @@ class ReceiptCodeLength:
             )
 
 
+class ReceiptCodeCharacters:
+    """A code with a character no code has is said to be so, naming it: "no request has this
+    code" left a person checking characters that were right (a U typed for a V, a letter of
+    another alphabet that does not look like any of a code's)."""
+
+    def __call__(self, form: Form, field: Field) -> None:
+        strangers = crypto.receipt_code_strangers(field.data or "")
+        if strangers:
+            raise ValidationError(
+                gettext(
+                    "A receipt code never has %(characters)s. Check those characters against "
+                    "your receipt.",
+                    characters=" ".join(f"“{ch}”" for ch in strangers),
+                )
+            )
+
+
 class StatusForm(PublicForm):
     # Set by status-code.js: this browser opens the messages itself (see _render_status).
     browser_opens = HiddenField()
     code = StringField(
         _l("Your receipt code"),
-        [DataRequired(message=_l("Enter your receipt code.")), ReceiptCodeLength()],
+        [
+            DataRequired(message=_l("Enter your receipt code.")),
+            ReceiptCodeLength(),
+            ReceiptCodeCharacters(),
+        ],
         description=_l("For example ABCD-EFGH-JKMN-PQRS-TVWX. Spaces and dashes do not matter."),
     )
 

@@ -31,6 +31,7 @@ import math
 import time
 from collections.abc import Collection
 from functools import cache
+from http import HTTPStatus
 from io import BytesIO
 from typing import Any
 
@@ -264,8 +265,11 @@ def _follow_up_counted(response: Response) -> bool:
 
 
 def _failed(response: Response) -> bool:
-    """Only refused look-ups count against the /status limit: guessing is what we throttle."""
-    return response.status_code >= 400
+    """Only look-ups that found nothing count against the /status limit: guessing is what we
+    throttle. A code refused before any look-up (too short, a character no code has, an
+    expired form) spent the attempts of a person mending what they typed, then locked them
+    out with the right code."""
+    return response.status_code == HTTPStatus.NOT_FOUND
 
 
 def _wants_json() -> bool:

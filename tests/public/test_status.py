@@ -117,10 +117,14 @@ def test_a_wrong_code_is_refused_then_throttled(make_app: Any) -> None:
             response = client.post("/status", data={"csrf_token": token, "code": guess})
             assert response.status_code == 404
             assert "No request has this receipt code" in response.text
-        # Not even the shape of a code: refused too, and counted all the same.
+        # Not even the shape of a code: refused before any look-up, and not counted.
         response = client.post("/status", data={"csrf_token": token, "code": "not a code"})
         assert response.status_code == 400
         assert "You entered 8 characters" in response.text
+        response = client.post(
+            "/status", data={"csrf_token": token, "code": "AAAA-BBBB-CCCC-DDDD-EEEG"}
+        )
+        assert response.status_code == 404  # the third guess
         response = client.post(
             "/status", data={"csrf_token": token, "code": submission.receipt_code}
         )
@@ -219,7 +223,10 @@ def test_a_code_too_short_or_too_long_is_refused_without_a_look_up(
     assert _code_error(response.text).startswith(said)
 
 
-def test_truncated_codes_count_against_the_status_limit(make_app: Any) -> None:
+def test_mistyped_codes_do_not_count_against_the_status_limit(make_app: Any) -> None:
+    """Nothing is looked up for a code of the wrong length or with a character no code has: a
+    person mending what they typed spent the attempts, then the right code was refused with
+    "Too many attempts" (a review in Chromium, Russian and Arabic keyboards)."""
     app = make_app("sqlite", STATUS_RATE_LIMIT="3 per minute")
     with app.app_context():
         submission = submit(make_org_key())
@@ -232,10 +239,51 @@ def test_truncated_codes_count_against_the_status_limit(make_app: Any) -> None:
             )
             assert response.status_code == 400
             assert "رمز الإيصال يتكوّن من 20 حرفًا في 5 مجموعات من 4 أحرف" in response.text
+        for stranger in ("U", "Ж", "#"):
+            response = client.post(
+                "/status?lang=en",
+                data={"csrf_token": token, "code": stranger + submission.receipt_code[1:]},
+            )
+            assert response.status_code == 400
+            assert _code_error(response.text) == (
+                f"A receipt code never has “{stranger}”. Check those characters against "
+                "your receipt."
+            )
         response = client.post(
             "/status", data={"csrf_token": token, "code": submission.receipt_code}
         )
-        assert response.status_code == 429
+        assert response.status_code == 200
+
+
+# Latin capitals and digits as a Russian, Greek or Arabic keyboard types their look-alikes.
+CYRILLIC = str.maketrans("ABEKMHOPCTXY", "АВЕКМНОРСТХУ")
+GREEK = str.maketrans("ABEZHIKMNOPTYX", "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ")
+ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+
+
+@pytest.mark.parametrize(
+    "keyboard",
+    [CYRILLIC, GREEK, ARABIC_DIGITS, PERSIAN_DIGITS],
+    ids=["cyrillic", "greek", "arabic-digits", "persian-digits"],
+)
+def test_a_code_typed_with_look_alikes_of_another_script_is_found(
+    roomy_app: Flask, keyboard: dict[int, str]
+) -> None:
+    """Е, В, М, Н of a Russian keyboard, or ٨ and ٩ of an Arabic one, look like the code's
+    letters and digits: "no request has this code", and the attempts ran out."""
+    submission = submit(make_org_key())
+    typed = submission.receipt_code.translate(keyboard)
+    lowered = typed.lower()  # a phone's keyboard types small letters first
+    for code in (typed, lowered):
+        assert crypto.normalise_receipt_code(code) == crypto.normalise_receipt_code(
+            submission.receipt_code
+        ), code
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    response = client.post("/status", data={"csrf_token": token, "code": lowered})
+    assert response.status_code == 200
+    assert 'id="shared-status"' in response.text
 
 
 def test_successful_look_ups_do_not_count_against_the_limit(make_app: Any) -> None:

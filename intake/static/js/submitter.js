@@ -143,9 +143,24 @@
   /* The receipt code as crypto.normalise_receipt_code reads it: full-width forms as ASCII
    * (NFKC), spaces and dashes of any kind dropped (a phone's en dash, a full-width hyphen). */
   const CODE_SEPARATORS = /[\s\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d]+/g;
+  /* Look-alikes another keyboard types (crypto._CODE_LOOKALIKES): Cyrillic and Greek
+   * capitals, Arabic-Indic and Persian digits, read as the ASCII they look like. */
+  const CODE_LOOKALIKES = (function () {
+    const from = "АВЕЗКМНОРСТУХЅІЈҮ" + "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ" + "٠١٢٣٤٥٦٧٨٩" + "۰۱۲۳۴۵۶۷۸۹";
+    const to = "ABE3KMHOPCTYXSIJY" + "ABEZHIKMNOPTYX" + "0123456789" + "0123456789";
+    const table = new Map();
+    Array.from(from).forEach(function (ch, i) {
+      table.set(ch, to[i]);
+    });
+    return table;
+  })();
   function normaliseCode(code) {
-    const cleaned = String(code || "").normalize("NFKC").replace(CODE_SEPARATORS, "").toUpperCase()
-      .replace(/O/g, "0").replace(/[IL]/g, "1");
+    const cleaned = Array.from(String(code || "").normalize("NFKC").replace(CODE_SEPARATORS, "").toUpperCase(), function (ch) {
+      return CODE_LOOKALIKES.get(ch) || ch;
+    })
+      .join("")
+      .replace(/O/g, "0")
+      .replace(/[IL]/g, "1");
     return /^[0-9ABCDEFGHJKMNPQRSTVWXYZ]{20}$/.test(cleaned) ? cleaned : null;
   }
 
