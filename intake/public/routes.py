@@ -532,19 +532,10 @@ def _had_files(files: MultiDict[str, FileStorage]) -> bool:
     return any(upload.filename for upload in files.getlist("attachments"))
 
 
-def _files_again(notice: str, had_files: bool) -> str:
-    """``notice`` ("" for none), and when files were chosen the request to attach them
-    again: a form shown again cannot hand files back."""
-    again = _("Please attach your files again.") if had_files else ""
-    return " ".join(part for part in (notice, again) if part)
-
-
-def _database_notice(had_files: bool) -> str:
-    notice = _(
-        "We could not save your request because of a problem on our side. We kept what "
-        "you wrote: please try again in a minute."
-    )
-    return _files_again(notice, had_files)
+DATABASE_NOTICE = _l(
+    "We could not save your request because of a problem on our side. We kept what you "
+    "wrote: please try again in a minute."
+)
 
 
 def _database_down(error: SQLAlchemyError) -> None:
@@ -561,8 +552,9 @@ def _form_again_while_down(
         IntakeForm(form_data),
         None,
         status=503,
-        notice=_database_notice(_had_files(files)),
+        notice=str(DATABASE_NOTICE),
         database_down=True,
+        had_files=_had_files(files),
     )
 
 
@@ -573,7 +565,13 @@ def _render_form(
     notice: str | None = None,
     database_down: bool = False,
     sent_before: bool = False,
+    had_files: bool = False,
 ) -> tuple[str, int]:
+    if had_files:
+        # A form shown again cannot hand files back. Asked beside the file field (so linked
+        # from the summary, its step unfolded): said only atop the page, it was missed, and
+        # the request went without its evidence.
+        form.attachments.errors = [*form.attachments.errors, _("Please attach your files again.")]
     if database_down:
         # The channels come from the directory, which is down too: the advice still shows.
         urgent = {"immediate": form.urgency.data == Urgency.IMMEDIATE.value, "channels": []}
@@ -663,8 +661,7 @@ def _submit_without_js(
         form.attachments.errors = [*form.attachments.errors, *file_errors]
         valid = False
     if not valid:
-        notice = _files_again("", bool(form.uploaded_files())) or None
-        return _render_form(form, org_key, status=422, notice=notice)
+        return _render_form(form, org_key, status=422, had_files=bool(form.uploaded_files()))
     # Consent in the clear is what referrals check: everyone named agreed, and the submitter
     # allows sharing. The nuance (some agreed, "ask me first") stays in the sealed answers.
     routing = Routing(
@@ -688,7 +685,9 @@ def _submit_without_js(
     except SQLAlchemyError as error:
         # A server error must not throw the text away either: show the form again, filled in.
         log_outage("storing a request", error)
-        return _render_form(form, org_key, status=503, notice=_database_notice(bool(plain_files)))
+        return _render_form(
+            form, org_key, status=503, notice=str(DATABASE_NOTICE), had_files=bool(plain_files)
+        )
     # Post/Redirect/Get: a reload of the receipt must not file the request again. The code is
     # held for one GET in the signed session cookie and popped when shown. That cookie is in
     # this browser only, which is shown the code anyway; the server keeps nothing. A form
@@ -930,7 +929,7 @@ def _typed_form_again(
     notice: str | None = None, status: int = 200, sealed: Exception | None = None
 ) -> ViewResult:
     """The request form again with what was typed, nothing checked or stored, and ``notice``
-    (files cannot be handed back: the notice asks for them when some were chosen). A
+    (files cannot be handed back: the file field asks for them when some were chosen). A
     browser's sealed post holds nothing to show again: ``sealed`` is raised for it, else the
     form comes back empty."""
     parsed = _read_form()
@@ -947,8 +946,9 @@ def _typed_form_again(
         return _form_again_while_down(form_data, files, error)
     if current is not None and not verified:
         return _key_unverified()
-    notice = _files_again(notice or "", _had_files(files)) or None
-    return _render_form(IntakeForm(form_data), current, status=status, notice=notice)
+    return _render_form(
+        IntakeForm(form_data), current, status=status, notice=notice, had_files=_had_files(files)
+    )
 
 
 def _over_the_limit() -> ViewResult:
@@ -1036,9 +1036,7 @@ def request_form() -> ViewResult:
             "Your form had expired, so it was not sent yet. We kept what you wrote: check it "
             "and press Send again."
         )
-        return _render_form(
-            form, org_key, status=400, notice=_files_again(notice, _had_files(files))
-        )
+        return _render_form(form, org_key, status=400, notice=notice, had_files=_had_files(files))
 
     outcome = _proof_of_work()
     if outcome is not None and outcome is not proof_of_work.Outcome.ADMITTED:

@@ -169,3 +169,16 @@ def send_sealed_follow_up(
         headers={"Accept": "application/json", "X-CSRFToken": key["csrf_token"]},
         content_type="multipart/form-data",
     )
+
+
+def asks_for_files_again(page: str, words: str = "Please attach your files again.") -> bool:
+    """Whether a form shown again asks for its files beside the file field, and from the error
+    summary a link leads there (said only atop the page, it was missed: a review)."""
+    beside = re.search(r'<p class="field-error" id="attachments-error"[^>]*>(.*?)</p>', page, re.S)
+    start = page.find('id="error-summary"')
+    summary = page[start : page.find("</div>", start)] if start >= 0 else ""
+    return (
+        beside is not None
+        and words in beside.group(1)
+        and re.search(r'<a href="#attachments">[^<]*' + re.escape(words), summary) is not None
+    )

@@ -34,6 +34,7 @@ from tests.public.conftest import (
     CANARY,
     PHOTO_BYTES,
     PHOTO_NAME,
+    asks_for_files_again,
     canary_for,
     csrf_token,
     full_answers,
@@ -172,7 +173,7 @@ def test_a_database_outage_keeps_the_text_says_503_and_recovers(
         assert canary_for("what_happened") in response.text
         assert KEPT_EN in response.text
         assert "try again in a minute" in response.text
-        assert "Please attach your files again" in response.text
+        assert asks_for_files_again(response.text)
         assert 'name="csrf_token"' in response.text  # ready to send again
 
         # The same in 繁體中文.

@@ -120,3 +120,55 @@ def test_refused_files_are_said_beside_the_field_when_chosen_and_on_next(
         assert errors == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "ar"])
+def test_files_chosen_before_a_reload_are_asked_for_again(
+    app: Flask, live_server: Any, browser: Any, tmp_path: Path, locale: str
+) -> None:
+    """A reload brought back every answer and said so, but the file field was empty and
+    nothing said it: the request could go without its evidence (a review in Chromium). Now
+    the notice and the field ask for the files again, until they are chosen."""
+    make_org_key()
+    files = _files(tmp_path)
+    again = {
+        "en": "Please attach your files again.",
+        "ar": "يرجى إرفاق ملفاتك مرة أخرى.",
+    }
+    context = phone_context(browser, javascript=True, locale=locale)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        _to_evidence_step(page)
+        asked = page.locator("#attachments-again")
+        expect(asked).to_be_hidden()  # nothing lost yet
+        page.set_input_files("#attachments", files["six"][:2])
+        page.click("#step-next")
+        page.reload()
+
+        notice = page.locator("#restored-notice")
+        expect(notice).to_be_visible()
+        link = notice.locator("a[href='#attachments']")
+        expect(link).to_have_text(again[locale])
+        link.click()
+        expect(page.locator(EVIDENCE_STEP)).to_be_visible()
+        expect(asked).to_be_visible()
+        expect(asked).to_have_text(again[locale])
+        assert "attachments-again" in (page.get_attribute("#attachments", "aria-describedby") or "")
+        # Asked again after another reload too, until files are chosen.
+        page.reload()
+        expect(page.locator("#restored-notice a[href='#attachments']")).to_be_visible()
+        page.locator("#restored-notice a[href='#attachments']").click()
+        page.set_input_files("#attachments", files["one"])
+        expect(asked).to_be_hidden()
+        expect(page.locator("#restored-notice [data-files-again]")).to_be_hidden()
+        assert "attachments-again" not in (
+            page.get_attribute("#attachments", "aria-describedby") or ""
+        )
+        assert errors == []
+    finally:
+        context.close()
+    assert table_count("cases") == 0

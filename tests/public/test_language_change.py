@@ -23,7 +23,13 @@ from intake.extensions import db
 from intake.models import OrgKey
 from tests.builders import make_org_key
 from tests.conftest import table_count
-from tests.public.conftest import CANARY, canary_for, full_answers, routing_form
+from tests.public.conftest import (
+    CANARY,
+    asks_for_files_again,
+    canary_for,
+    full_answers,
+    routing_form,
+)
 
 SWITCH = "/request?lang=es&change_language=1"
 
@@ -94,7 +100,7 @@ def test_files_cannot_come_back_so_the_page_says_to_attach_them_again(app: Flask
         path="/request?lang=en&change_language=1",
     )
     assert response.status_code == 200
-    assert "Please attach your files again." in response.text
+    assert asks_for_files_again(response.text)
     assert f"\n{canary_for('what_happened')}</textarea>" in response.text
     _nothing_stored()
 

@@ -25,6 +25,7 @@ from tests.public.conftest import (
     FREE_TEXT_FIELDS,
     PHOTO_BYTES,
     PHOTO_NAME,
+    asks_for_files_again,
     canary_for,
     canary_needles,
     csrf_token,
@@ -124,7 +125,11 @@ def test_missing_answers_are_shown_beside_each_field_with_the_input_kept(
     for name in FREE_TEXT_FIELDS:
         if name != "what_happened":
             assert canary_for(name) in page
-    assert "attach your files again" in page
+    assert asks_for_files_again(page)
+    # Its step unfolded, to be seen beside the field.
+    assert re.search(
+        r'<details class="optional-step" data-fold open>\s*<summary><h2 id="step-4-title"', page
+    )
     _nothing_stored()
 
 

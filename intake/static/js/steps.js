@@ -26,6 +26,10 @@
   // Kept with the answers, under a name no field has: the request's submission token, made by
   // intake.js at the first Send, so that a reload and a resend are still one request.
   const TOKEN_ENTRY = "#submission_token";
+  // How many files were chosen (their number only: files themselves cannot be kept). After a
+  // reload the field is empty, and the notice said everything typed was back: the request
+  // could go without its evidence. Kept until files are chosen again.
+  const FILES_ENTRY = "#files";
   const data = form.dataset;
   const steps = Array.from(form.querySelectorAll(".form-step"));
   const progress = document.getElementById("step-progress");
@@ -37,6 +41,7 @@
   const review = document.getElementById("review-list");
   let current = 0;
   let keptToken = null;
+  let filesToAttach = 0; // chosen before a reload, not chosen again yet
   let locked = false; // while the request is being sent: no step changes (intake.js)
   let finished = false; // the request was sent: the steps are gone, the receipt is shown
   // The phone's Back button goes to the step before, as the form's own Back does: each step
@@ -61,7 +66,30 @@
     for (const el of form.querySelectorAll("input[type=radio]:checked, input[type=checkbox][name]:checked")) {
       kept[el.name + "=" + el.value] = true;
     }
+    const chosen = Array.from(form.querySelectorAll("input[type=file]")).reduce(function (sum, el) {
+      return sum + (el.files ? el.files.length : 0);
+    }, 0);
+    if (chosen || filesToAttach) {
+      kept[FILES_ENTRY] = chosen || filesToAttach;
+    }
     return kept;
+  }
+
+  /* Files chosen before a reload: asked for again beside the file field and in the notice,
+   * until some are chosen. */
+  function askForFiles(count) {
+    filesToAttach = count;
+    for (const el of document.querySelectorAll("[data-files-again]")) {
+      el.hidden = !count;
+      const input = el.id && el.parentElement.querySelector("input[type=file]");
+      if (input) {
+        // Said with the field only while shown (a hidden description is read all the same).
+        const ids = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (id) {
+          return id && id !== el.id;
+        });
+        input.setAttribute("aria-describedby", ids.concat(count ? [el.id] : []).join(" "));
+      }
+    }
   }
 
   function keepInSession() {
@@ -97,6 +125,11 @@
         el.checked = true;
         restored = true;
       }
+    }
+    const files = Number(kept[FILES_ENTRY]);
+    if (Number.isInteger(files) && files > 0) {
+      askForFiles(files);
+      restored = true;
     }
     return restored;
   }
@@ -448,8 +481,24 @@
   if (restored && notice) {
     notice.hidden = false;
   }
+  form.addEventListener("change", function (event) {
+    if (filesToAttach && event.target.matches && event.target.matches("input[type=file]")) {
+      askForFiles(0); // chosen again
+    }
+  });
   form.addEventListener("input", keepInSession);
   form.addEventListener("change", keepInSession);
+  if (notice) {
+    // "Attach them again" leads to the file field's step, as the error summary's links do.
+    notice.addEventListener("click", function (event) {
+      const link = event.target.closest && event.target.closest("a[href^='#']");
+      const target = link && document.getElementById(link.getAttribute("href").slice(1));
+      const step = target && target.closest(".form-step");
+      if (step) {
+        show(steps.indexOf(step), false);
+      }
+    });
+  }
 
   // Enter in a one-line answer goes on to the next step, as a phone keyboard's "Go" promises;
   // on the last step it does nothing (sending is a deliberate press of Send). Not while an
