@@ -322,5 +322,18 @@ def test_on_an_arabic_page_a_phone_number_reads_as_it_was_typed(
         shown = fold.locator("dd", has_text="Signal")
         expect(shown).to_have_count(1)
         assert shown.evaluate("el => el.matches(':dir(ltr)')")
+
+        # After Arabic words the answer reads right to left, its number still as typed.
+        page.evaluate("window.Refuge.steps.show(0)")
+        page.fill("#sender_contact", "محمد: " + typed)
+        page.evaluate("window.Refuge.steps.show(4)")
+        fold = page.locator("#review-list > li").nth(0).locator("details.review-answers")
+        fold.locator("summary").click()
+        shown = fold.locator("dd", has_text="Signal")
+        assert shown.evaluate("el => el.matches(':dir(rtl)')")
+        number = shown.locator("bdi")
+        expect(number).to_have_text("+20 100 123 4567")
+        assert number.evaluate("el => el.matches(':dir(ltr)')")
+        assert shown.evaluate("el => el.querySelectorAll('*:not(bdi)').length") == 0  # text only
     finally:
         context.close()

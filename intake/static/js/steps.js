@@ -276,7 +276,14 @@
       question.textContent = questionOf(field);
       const text = document.createElement("dd");
       text.dir = "auto"; // a number typed on an Arabic page reads as it was typed
-      text.textContent = answer;
+      // ... also after Arabic words ("محمد: +20 100 123 4567" showed "4567 123 100 20+"): each
+      // number run isolated left to right, as the caseworker's page shows it (sealed.js).
+      const sealed = window.Refuge && window.Refuge.sealed;
+      if (sealed && sealed.showText) {
+        sealed.showText(text, answer);
+      } else {
+        text.textContent = answer;
+      }
       list.append(question, text);
     }
     if (!list.childElementCount) {
