@@ -120,6 +120,41 @@ def test_closing_asks_first_and_lists_the_referrals_still_awaiting_a_reply(desk:
     assert desk.state() == before
 
 
+def test_a_draft_is_listed_as_not_sent_not_as_awaiting_a_reply(desk: Desk) -> None:
+    """A draft was listed under "still awaits a reply", then promised deadlines and reminders
+    it does not have (a review in Chromium)."""
+    draft = referrals.create(
+        desk.case.id, "test-ngo", ReferralKind.NGO_REFERRAL, desk.me, owner_id=desk.me.id
+    )
+    html = desk.close().get_data(as_text=True)
+    assert "2 referrals of this case still await a reply" in html
+    awaiting = html[html.index("data-awaiting-referrals") : html.index("</ul>")]
+    assert f'data-awaiting-referral="{draft.id}"' not in awaiting
+    assert "1 referral of this case has not been sent yet" in html
+    drafts = html[html.index("data-draft-referrals") :]
+    assert f'data-awaiting-referral="{draft.id}"' in drafts[: drafts.index("</ul>")]
+    assert "Their deadlines and reminders continue" in html
+    assert "stays under “Not sent yet” until it is sent or withdrawn" in html
+
+    # Only drafts: nothing said of replies, deadlines or reminders.
+    for name in ("overdue", "acknowledged"):
+        referrals.transition(desk.referrals[name].id, "withdraw", desk.me)
+    html = desk.close().get_data(as_text=True)
+    assert "await a reply" not in html
+    assert "Their deadlines and reminders continue" not in html
+    assert "1 referral of this case has not been sent yet" in html
+    zh = desk.client.post(
+        f"/cases/{desk.case.ref}/status?lang=zh_Hant",
+        data={
+            "csrf_token": desk.token,
+            "status": "closed",
+            "outcome": "resolved",
+            "from_status": "referred",
+        },
+    ).get_data(as_text=True)
+    assert "此案件有 1 項轉介尚未發送" in zh
+
+
 def test_the_confirmation_closes_the_case_and_leaves_the_referrals_as_they_are(
     desk: Desk,
 ) -> None:
