@@ -176,11 +176,18 @@ def schedule_of(referral: Referral) -> Schedule:
     recipient = db.session.get(User, recipient_id) if recipient_id is not None else None
     daily = recipient is not None and recipient.overdue_reminders_daily
     wanted = tuple(sorted(set(offsets), reverse=True))
-    if referral.due_at is not None:
+    due, start = referral.due_at, referral.clock_started_at or referral.created_at
+    if due is None and referral.entry is not None:
+        # A draft whose clock starts when it is sent: the deadline it would have if sent now
+        # (a 48-hour draft was promised "14, 7, 3 and 1 days before").
+        start = utcnow()
+        due = referrals.implied_due(
+            referral.case, referral.entry, referral.kind, due_hours=referral.due_hours, now=start
+        ).due_at
+    if due is not None:
         # The slots the scan will send before the deadline: none from before the clock started
         # (a 48-hour letter gets no "14 days before"), as deadlines.reminder_slots decides.
-        start = referral.clock_started_at or referral.created_at
-        slots = reminder_slots(referral.due_at, start, org_zone(), referral.due_at, wanted)
+        slots = reminder_slots(due, start, org_zone(), due, wanted)
         fired = {slot.key for slot in slots}
         wanted = tuple(day for day in wanted if f"d{day}" in fired)
     return Schedule(

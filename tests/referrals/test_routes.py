@@ -522,6 +522,28 @@ def test_a_short_deadline_lists_only_the_reminders_it_will_get(
     assert "14, 7" not in schedule
 
 
+def test_a_drafts_schedule_is_the_one_it_would_get_if_sent_now(web: Flask) -> None:
+    """A draft to an organisation that answers within two days was promised "14, 7, 3, and 1
+    days before": its deadline is not set until it is sent, and the schedule took all the
+    organisation's offsets (a review in Chromium)."""
+    org = make_org_key()
+    make_entry("quick-ngo", name="Quick NGO", response_days=2)
+    make_entry("slow-ngo", name="Slow NGO")
+    case = make_case(org)
+    owner = give_key(make_user(Role.CASEWORKER, email="drafter@example.org"), org)
+    quick = referrals.create(case.id, "quick-ngo", ReferralKind.NGO_REFERRAL, owner)
+    slow = referrals.create(case.id, "slow-ngo", ReferralKind.NGO_REFERRAL, owner)
+    assert quick.due_at is None  # its clock starts when it is sent
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/referrals/{quick.id}").get_data(as_text=True)
+    schedule = page[page.index("data-reminder-schedule") :][:600]
+    assert "They go out 1 day before the deadline and on the day" in schedule
+    assert "14, 7" not in schedule
+    page = client.get(f"/referrals/{slow.id}").get_data(as_text=True)
+    assert "14, 7, 3, and 1 days before the deadline and on the day" in page
+
+
 @pytest.mark.parametrize(
     ("kind", "hours", "accepted"),
     [
