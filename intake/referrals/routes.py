@@ -182,6 +182,7 @@ def index() -> str:
         mine=referrals.overview(now, owner_id=current_user.id),
         owners=casework.assignable_users(include_inactive=True),
         args=request.args,
+        filtered=bool(filters.q or filters.kind or filters.state or filters.owner or filters.mine),
         page_args={key: value for key, value in request.args.items() if key != "page"},
         **_labels(),
     )

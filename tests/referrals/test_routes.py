@@ -799,3 +799,27 @@ def test_a_referral_to_an_entry_retired_since_says_so(web: Flask) -> None:
     assert '<span class="badge" data-entry-retired>Retired from the directory</span>' in page
     chinese = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
     assert "已從資源名錄停用" in chinese
+
+
+def test_a_filter_that_finds_nothing_in_this_view_offers_the_same_filters_in_all(
+    web: Flask,
+) -> None:
+    """A case reference filtered under "Action needed" said "Nothing is due. Referrals not
+    sent yet, deadlines within the next 7 days…", though the case had two running UN
+    referrals that "All" showed (a review in Chromium)."""
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=utcnow() - timedelta(days=1))
+    ref = referral.case.ref
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    html = client.get(f"/referrals/?view=action&q={ref}").get_data(as_text=True)
+    assert "Nothing is due" not in html
+    assert "No referral matches these filters in this view." in html
+    link = re.search(r'<a href="([^"]+)" data-same-filters>([^<]+)</a>', html)
+    assert link is not None
+    assert link.group(2) == "Same filters in “All”"
+    found = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert f'href="/referrals/{referral.id}"' in found
+    # Unfiltered, an empty view still says what it is for.
+    assert "Nothing is due" in client.get("/referrals/?view=action").get_data(as_text=True)
+    zh = client.get(f"/referrals/?view=action&q={ref}&lang=zh_Hant").get_data(as_text=True)
+    assert "在此檢視中沒有符合這些篩選條件的轉介。" in zh
