@@ -18,6 +18,11 @@ from tests.public.conftest import canary_for, phone_context
 
 pytestmark = pytest.mark.browser
 
+ADVICE = {
+    "en": "go back with your browser's Back button and press “Send securely” again",
+    "ar": "واضغط «إرسال بأمان» مرة أخرى دون تغيير أي شيء",
+}
+
 
 def _fill_and_send(page: Any, what_happened: str) -> str:
     page.fill("#what_happened", what_happened)
@@ -41,6 +46,13 @@ def test_back_then_send_again_without_javascript_files_one_case_with_the_same_re
         expect(page.locator("#sent-before")).to_have_count(0)
         first = _fill_and_send(page, canary_for("what_happened"))
         assert table_count("cases") == 1
+        # A reload (a phone discarding the tab) finds the receipt gone, and the page says to
+        # do what follows; it sent the person to file a new request "referring to the first",
+        # which they could not do without the code.
+        page.reload()
+        gone = page.locator("#receipt-gone").inner_text()
+        assert ADVICE[locale] in gone
+        assert first not in gone
 
         page.go_back()
         expect(page.locator("#sent-before")).to_be_visible()

@@ -340,5 +340,10 @@ def test_no_js_receipt_follows_post_redirect_get_and_a_reload_files_nothing(
     assert reloaded.status_code == 200
     assert code.group(1) not in reloaded.text  # shown once: popped from the session
     assert "was not sent again" in reloaded.text
+    assert "press “Send securely” again without changing anything" in reloaded.text
+    # What the code gives whoever holds it, all of it (it said "our replies" only).
+    assert "the messages you send us after this request, and can withdraw your consent" in (
+        shown.text
+    )
     db.session.rollback()
     assert table_count("cases") == 1
