@@ -47,10 +47,15 @@ VIEW_LABELS = {
 }
 SORT_LABELS = {
     "priority": _l("Urgency, then deadline"),
+    "priority_desc": _l("Urgency, then deadline, reversed"),
     "ref": _l("Reference"),
+    "ref_desc": _l("Reference, reversed"),
     "status": _l("Status"),
+    "status_desc": _l("Status, reversed"),
     "country": _l("Country"),
+    "country_desc": _l("Country, reversed"),
     "deadline": _l("Nearest deadline first"),
+    "deadline_desc": _l("Farthest deadline first"),
     "received_desc": _l("Newest first"),
     "received_asc": _l("Oldest first"),
     "updated_desc": _l("Recently updated"),

@@ -62,6 +62,11 @@ VIEWS = (
     "closed_unread",
     "all",
 )
+# The sorts a column header turns around (the same name + DESCENDING): every column of the
+# order reversed, NULLs first, so that PostgreSQL reads the same index backwards. A caseworker
+# could sort each column one way only.
+REVERSIBLE = ("priority", "deadline", "ref", "status", "country")
+DESCENDING = "_desc"
 SORTS = (
     "priority",
     "deadline",
@@ -71,7 +76,10 @@ SORTS = (
     "ref",
     "status",
     "country",
+    *(f"{sort}{DESCENDING}" for sort in REVERSIBLE),
 )
+# Columns of those orders that may be NULL (last in ascending order, first when reversed).
+_NULLABLE = frozenset({"attention_at", "country"})
 
 
 @dataclass(frozen=True)
@@ -305,26 +313,34 @@ def _sort_columns(sort: str) -> list[Any]:
         return [Case.received_at.asc(), Case.id.asc()]
     if sort == "updated_desc":
         return [Case.updated_at.desc(), Case.id.desc()]
+    base = sort.removesuffix(DESCENDING)
+    if base == sort or base not in REVERSIBLE:
+        return [
+            column.asc().nulls_last() if column.key in _NULLABLE else column.asc()
+            for column in _ascending_columns(sort)
+        ]
+    return [
+        column.desc().nulls_first() if column.key in _NULLABLE else column.desc()
+        for column in _ascending_columns(base)
+    ]
+
+
+def _ascending_columns(sort: str) -> list[Any]:
     if sort == "ref":
-        return [Case.ref.asc()]
+        return [Case.ref]
     if sort == "country":
         # As ix_cases_country_received reads them (NULLs last, as the cases without one).
-        return [Case.country.asc().nulls_last(), Case.received_at.asc(), Case.id.asc()]
+        return [Case.country, Case.received_at, Case.id]
     if sort == "status":  # the workflow's order, computed by the database (ix_cases_status_rank)
-        return [Case.status_rank.asc(), Case.received_at.asc(), Case.id.asc()]
+        return [Case.status_rank, Case.received_at, Case.id]
     # By attention_at, the deadline the Due column shows: a new case's first response as well
     # as its referrals' clocks (next_due alone put a new Immediate request after cases due next
     # year). Both as the indexes read them (ix_cases_open_deadline / ix_cases_open_priority and
     # ix_cases_open_assignee for open tabs, ix_cases_deadline / ix_cases_priority for "All"):
     # PostgreSQL puts NULLs last in ascending order; SQLite is told to.
     if sort == "deadline":
-        return [Case.attention_at.asc().nulls_last(), Case.received_at.asc(), Case.id.asc()]
-    return [
-        Case.urgency_rank.asc(),
-        Case.attention_at.asc().nulls_last(),
-        Case.received_at.asc(),
-        Case.id.asc(),
-    ]
+        return [Case.attention_at, Case.received_at, Case.id]
+    return [Case.urgency_rank, Case.attention_at, Case.received_at, Case.id]
 
 
 def _bounded_count(
