@@ -26,7 +26,7 @@ LONG_EMAIL = "maria.fernanda.long-address@frontline-partners.example.org"
 # Where each cell of a row lies and the label a card shows before it ("State: " gives "State").
 CELLS = """rows => rows.map(row => [...row.cells].map(cell => {
   const box = cell.getBoundingClientRect();
-  const label = getComputedStyle(cell, '::before').content.match(/^"(.*?):? *"$/);
+  const label = getComputedStyle(cell, '::before').content.match(/^"(.*?)[:：]? *"$/);
   return {text: cell.innerText.trim(), left: box.left, right: box.right,
           label: label && label[1]};
 }))"""

@@ -223,6 +223,14 @@ def test_the_queue_at_360_px_has_no_horizontal_scroll_and_no_axe_violations(
                 "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
             )
             assert widths[0] <= widths[1], (path, widths)
+            if "closed" not in path:
+                # A card's labels end as the language sets them: "到期：", not "到期: ".
+                lead = page.evaluate(
+                    "getComputedStyle(document.querySelector('.case-table td[data-label]"
+                    ":not(.cell-person):not(.cell-urgency):not(.cell-status)'), '::before')"
+                    ".content"
+                )
+                assert lead.endswith({"en": ': "', "zh_Hant": '："'}[locale]), lead
             page.add_script_tag(content=AXE.read_text())
             found = page.evaluate(
                 "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"

@@ -44,7 +44,7 @@ CELLS = """rows => rows.map(row => [...row.cells].map(cell => {
   const cellBox = cell.getBoundingClientRect(), textBox = range.getBoundingClientRect();
   const box = {left: Math.min(cellBox.left, textBox.left), width: cellBox.width,
                right: Math.max(cellBox.right, textBox.right)};
-  const label = getComputedStyle(cell, '::before').content.match(/^"(.*?):? *"$/);
+  const label = getComputedStyle(cell, '::before').content.match(/^"(.*?)[:：]? *"$/);
   return {text: cell.innerText.trim(), left: box.left, right: box.right, width: box.width,
           label: label && label[1]};
 }))"""

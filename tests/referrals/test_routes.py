@@ -823,3 +823,20 @@ def test_a_filter_that_finds_nothing_in_this_view_offers_the_same_filters_in_all
     assert "Nothing is due" in client.get("/referrals/?view=action").get_data(as_text=True)
     zh = client.get(f"/referrals/?view=action&q={ref}&lang=zh_Hant").get_data(as_text=True)
     assert "在此檢視中沒有符合這些篩選條件的轉介。" in zh
+
+
+def test_overdue_is_said_once_and_chinese_brackets_are_full_width(web: Flask) -> None:
+    """The referral page said "(8 days 16 h overdue) Overdue"; the list's own count read
+    "(你的：0 件逾期，0 件即將到期)" with ASCII brackets (a review in Chromium)."""
+    referral = sent_referral(ReferralKind.NGO_REFERRAL, sent_at=utcnow() - timedelta(days=20))
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    badge = re.search(r'<span class="badge badge-overdue" data-overdue>([^<]+)</span>', page)
+    assert badge is not None
+    assert "overdue" in badge.group(1)
+    assert "overdue)" not in page  # not again in brackets beside it
+    assert ">Overdue</span>" not in page
+    zh = client.get("/referrals/?lang=zh_Hant").get_data(as_text=True)
+    assert "（你的：0 件逾期，0 件即將到期）" in zh
+    assert "(你的" not in zh
