@@ -50,7 +50,7 @@ from intake.cases.options import country_options
 from intake.cases.wording import PageWords, RowLabels, shown_row
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Case, CaseStatus, MessageKind, OrgKey, Referral
+from intake.models import Case, CaseStatus, MessageKind, OrgKey, Referral, User
 from intake.services import case_page, casework, follow_ups, keys, retention, search
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError
@@ -506,11 +506,22 @@ def assign(ref: str) -> PageResponse:
         assignee_id = form.assignee_id(current_user.id)
     except ValueError:
         return _refused(case, _("Choose someone from the list. Nothing was changed."))
+    before = case.assignee_id
     try:
         casework.assign(case, assignee_id, current_user)
     except CaseworkError as exc:
         return _refused(case, str(exc), exc.status)
-    return _done(case, _("Assignment saved."))
+    # Who holds it now, and who held it: "Assignment saved." said neither, and "Assign to me"
+    # on a colleague's case took it over without a word about them.
+    after = db.session.get(User, case.assignee_id) if case.assignee_id is not None else None
+    if after is None:
+        return _done(case, _("Nobody is assigned to this case now."))
+    held = db.session.get(User, before) if before not in (None, after.id) else None
+    if held is None:
+        return _done(case, _("Assigned to %(who)s.", who=after.email))
+    return _done(
+        case, _("Assigned to %(who)s (it was with %(before)s).", who=after.email, before=held.email)
+    )
 
 
 @bp.post("/<ref>/public-status")

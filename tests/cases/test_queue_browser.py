@@ -184,7 +184,7 @@ def test_assign_to_me_from_the_queue_and_from_the_case_page(
         page.goto(f"{live_server.url}/cases/{second.ref}")
         with page.expect_navigation():
             page.get_by_role("button", name="Assign to me").click()
-        assert "Assignment saved" in page.locator("main").inner_text()
+        assert f"Assigned to {user.email}." in page.locator("main").inner_text()
     finally:
         context.close()
     db.session.expire_all()

@@ -440,11 +440,22 @@ def test_assignment_to_self_to_a_colleague_and_back_to_nobody(
     me = give_key(sign_in(client, Role.CASEWORKER), org)
     colleague = give_key(make_user(Role.ADMIN), org)
     token = token_for(client, case)
-    for value, expected in (("me", me.id), (str(colleague.id), colleague.id), ("", None)):
+    # Each says who holds the case now, and whom it was taken from ("Assignment saved." said
+    # neither, and "Assign to me" took a colleague's case without a word about them).
+    said = (
+        f"Assigned to {me.email}.",
+        f"Assigned to {colleague.email} (it was with {me.email}).",
+        "Nobody is assigned to this case now.",
+    )
+    steps = (("me", me.id), (str(colleague.id), colleague.id), ("", None))
+    for (value, expected), words in zip(steps, said, strict=True):
         response = client.post(
-            f"/cases/{case.ref}/assign", data={"assignee": value, "csrf_token": token}
+            f"/cases/{case.ref}/assign",
+            data={"assignee": value, "csrf_token": token},
+            follow_redirects=True,
         )
-        assert response.status_code == 303
+        assert response.status_code == 200
+        assert f'<p class="flash flash-success">{words}</p>' in response.get_data(as_text=True)
         db.session.expire_all()
         assert db.session.get_one(Case, case.id).assignee_id == expected
     events = db.session.scalars(
@@ -508,7 +519,7 @@ def test_only_staff_who_can_sign_in_and_open_the_case_are_offered_and_others_are
         assert response.status_code == 400, person.email
         html = response.get_data(as_text=True)
         assert f"{person.email} cannot open this case yet" in html
-        assert "Assignment saved" not in html
+        assert "flash-success" not in html
     db.session.expire_all()
     assert db.session.get_one(Case, case.id).assignee_id is None
     assert table_count("audit_events") == before
