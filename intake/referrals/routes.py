@@ -30,9 +30,11 @@ from intake.labels import (
     REFERRAL_OUTCOME_LABELS,
     STATE_LABELS,
 )
+from intake.labels import STATUS_LABELS as CASE_STATUS_LABELS
 from intake.models import (
     AWAITING,
     Case,
+    CaseStatus,
     ConsentPurpose,
     DirectoryEntry,
     OutboxStatus,
@@ -446,6 +448,15 @@ STEP_FIELDS = {
 }
 
 
+def _with_case_moved(done: object, referral: Referral, case_was: CaseStatus) -> str:
+    """``done``, and the case's new status when the step moved it: sending a referral made a
+    New case Referred, and its "first response due" went, without a word."""
+    now = referral.case.status
+    if now == case_was:
+        return str(done)
+    return " ".join((str(done), _("The case is now “%(status)s”.", status=CASE_STATUS_LABELS[now])))
+
+
 def _owner_form(referral: Referral, formdata: bool = True) -> OwnerForm:
     """Who the referral can be given to: as for a new one (:func:`_owner_choices`), with
     nobody preset when its owner is not among them (a deactivated account, say)."""
@@ -650,13 +661,14 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
         sealed_summary=form.sealed_summary.data or None,
         org_key_id=int(key_id) if _small_number(key_id) else None,
     )
+    case_was = referral.case.status
     try:
         un_steps.record(
             referral.id, un_steps.UnStepKind(form.step.data), current_user, at=at, fields=fields
         )
     except referrals.ReferralError as error:
         return _render_detail(referral, _blank_update_form(), form, str(error)), error.status
-    flash(_("Step recorded."), "success")
+    flash(_with_case_moved(_("Step recorded."), referral, case_was), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id, _anchor="main"), code=303)
 
 
@@ -707,6 +719,7 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
         return render_template(
             "referrals/withdraw_confirm.html", referral=referral, form=form, **_labels()
         ), 200
+    case_was = referral.case.status
     try:
         referrals.transition(
             referral.id, form.action.data, current_user, at=at, outcome=form.outcome.data or None
@@ -719,7 +732,7 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
             return _refused_beside(referral, form, field, str(error))
         flash(str(error), "error")
         return _render_detail(referral, form), 422
-    flash(ACTION_DONE[form.action.data], "success")
+    flash(_with_case_moved(ACTION_DONE[form.action.data], referral, case_was), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id))
 
 

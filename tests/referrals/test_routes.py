@@ -840,3 +840,23 @@ def test_overdue_is_said_once_and_chinese_brackets_are_full_width(web: Flask) ->
     zh = client.get("/referrals/?lang=zh_Hant").get_data(as_text=True)
     assert "（你的：0 件逾期，0 件即將到期）" in zh
     assert "(你的" not in zh
+
+
+def test_sending_a_referral_says_that_the_case_moved(web: Flask) -> None:
+    """Marking a referral as sent made its New case Referred (and its "first response due"
+    went) without a word (a review in Chromium)."""
+    org = make_org_key()
+    make_entry("test-ngo")
+    case = make_case(org)
+    owner = give_key(make_user(Role.CASEWORKER, email="mover@example.org"), org)
+    draft = referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, owner)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    sent = client.post(
+        f"/referrals/{draft.id}/transition", data={"action": "send"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "The case is now “Referred”." in sent
+    acknowledged = client.post(
+        f"/referrals/{draft.id}/transition", data={"action": "acknowledge"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "The case is now" not in acknowledged  # it did not move this time
