@@ -80,6 +80,11 @@ def test_without_js_status_shows_the_derived_status_and_opens_the_thread(
     assert REPLY in thread or REPLY.replace("—", "&#8212;") in thread
     assert thread.index(OWN) == 0  # oldest first
     assert "used on our server for this page only" in response.text  # said on the page
+    # Times read as status.js writes them with JavaScript ("… (UTC+08:00)"), in UTC here:
+    # the page said "… UTC" without it, and "(UTC+00:00)" with it on a phone set to UTC.
+    times = re.findall(r"<time datetime=\"[^\"]+\">([^<]+)</time>", response.text)
+    assert times
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d \(UTC\+00:00\)", t) for t in times), times
 
 
 def full_width(code: str) -> str:
