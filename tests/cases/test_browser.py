@@ -21,6 +21,7 @@ from intake.services.accounts import server_side_keypair
 from tests.builders import (
     DEFAULT_PASSWORD,
     OrgKeyPair,
+    give_key,
     make_attachment,
     make_case,
     make_org_key,
@@ -501,5 +502,62 @@ def test_a_note_survives_an_expired_token_and_a_refusal_keeps_the_text(
         page.wait_for_selector(".flash-success")
         db.session.expire_all()
         assert len(db.session.scalars(sa.select(CaseMessage)).all()) == 2
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_a_long_note_is_folded_to_its_start_with_a_button_to_read_it_all(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    """Two 20,000-character notes made the case page 30,540 px tall at 390 px, the reply box
+    at its very end (a review in Chromium): a long message is folded, and opens whole."""
+    org = make_org_key()
+    case = make_case(org, {"what_happened": "x"})
+    user = give_key(make_user(Role.CASEWORKER), org)
+    long_note = "\n".join(f"{CANARY} line {n}: called the family, no news yet." for n in range(400))
+    for body in (long_note, long_note, "A short note."):
+        db.session.add(
+            CaseMessage(
+                case_id=case.id,
+                kind=MessageKind.INTERNAL_NOTE,
+                sealed_body=crypto.seal_answers({"body": body}, org.public),
+                org_key_id=org.key.id,
+                author_id=user.id,
+            )
+        )
+    db.session.commit()
+    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})
+    try:
+        context.add_cookies(
+            [
+                {
+                    "name": app.config["SESSION_COOKIE_NAME"],
+                    "value": session_cookie(app, user),
+                    "url": live_server.url,
+                }
+            ]
+        )
+        context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/cases/{case.ref}?lang={locale}")
+        wait_decrypted(page)
+        toggles = page.locator(".message-toggle")
+        assert toggles.count() == 2  # the short note is shown as it is
+        words = {"en": ("Show the whole message", "Show less"), "zh_Hant": ("顯示完整訊息", "收合")}
+        assert toggles.first.inner_text() == words[locale][0]
+        assert page.evaluate("document.documentElement.scrollHeight") < 6000
+        first = page.locator(".message-text").filter(has_text="line 0:").first
+        folded = first.bounding_box()
+        assert folded is not None
+        assert folded["height"] < 400
+        assert first.evaluate("el => el.textContent.length") == len(long_note)  # all there
+        toggles.first.click()
+        assert toggles.first.get_attribute("aria-expanded") == "true"
+        assert toggles.first.inner_text() == words[locale][1]
+        opened = first.bounding_box()
+        assert opened is not None
+        assert opened["height"] > 4 * folded["height"]
     finally:
         context.close()

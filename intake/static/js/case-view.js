@@ -25,6 +25,8 @@
   let blobUrls = [];
   let generation = 0;
 
+  const LONG_MESSAGE = 1200; // characters: a longer message is shown folded to its start
+
   function el(tag, className, content) {
     const node = document.createElement(tag);
     if (className) {
@@ -251,7 +253,22 @@
     if (value && value.copy_of_reply && item.getAttribute("data-kind") !== "reply") {
       container.appendChild(el("p", "hint", text.copy_of_reply));
     }
-    if (value && typeof value.body === "string") {
+    if (value && typeof value.body === "string" && value.body.length > LONG_MESSAGE) {
+      // Folded to its start, with a button to read it all: two long notes made the page
+      // 30,000 px tall on a phone, the reply box at the very end.
+      const body = written("p", "message-text message-folded", value.body);
+      body.id = "message-text-" + item.getAttribute("data-message-id");
+      const toggle = el("button", "link-button message-toggle", text.show_all);
+      toggle.type = "button";
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.setAttribute("aria-controls", body.id);
+      toggle.addEventListener("click", function () {
+        const folded = body.classList.toggle("message-folded");
+        toggle.textContent = folded ? text.show_all : text.show_less;
+        toggle.setAttribute("aria-expanded", String(!folded));
+      });
+      container.append(body, toggle);
+    } else if (value && typeof value.body === "string") {
       container.appendChild(written("p", "message-text", value.body));
     } else {
       container.appendChild(renderValue(value));
