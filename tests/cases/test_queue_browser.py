@@ -335,3 +335,24 @@ def test_urgency_and_flag_badges_stay_on_one_line_in_chinese_at_1280_px(
             assert badge["height"] < 1.6 * badge["line"], badge
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/cases/", "/referrals/", "/admin/users"])
+def test_a_wide_pages_footer_lines_up_with_its_content_at_1280_px(
+    app: Flask, live_server: Any, browser: Any, path: str
+) -> None:
+    """The footer stayed 60rem wide and centred under 84rem pages (x 160-1120 under 16-1264)."""
+    org = make_org_key()
+    user = make_user(Role.ADMIN)
+    context = open_context(browser, app, live_server.url, user, org)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}{path}")
+        main = page.locator("main").bounding_box()
+        footer = page.locator(".site-footer").bounding_box()
+        assert main is not None
+        assert footer is not None
+        assert abs(main["x"] - footer["x"]) < 2, (main, footer)
+        assert abs(main["width"] - footer["width"]) < 2, (main, footer)
+    finally:
+        context.close()
