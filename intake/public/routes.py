@@ -972,6 +972,17 @@ def _over_the_limit() -> ViewResult:
             "sent yet. We kept what you wrote: please press Send again in an hour, or "
             "contact the organisation another way if it cannot wait."
         )
+    # The script's path is not limited so (the browser does a little work instead): without
+    # JavaScript, "in an hour" was all a person in danger was told.
+    notice = " ".join(
+        (
+            notice,
+            _(
+                "With JavaScript on (in Tor Browser, the “Safer” level), this form can send it "
+                "now instead. Copy what you wrote first: changing the level reloads the page."
+            ),
+        )
+    )
     return _typed_form_again(notice, 429, sealed=TooManyRequests())
 
 

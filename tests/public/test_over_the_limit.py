@@ -139,13 +139,26 @@ def test_over_the_limit_an_immediate_request_is_sent_to_the_channels_that_act_no
         token = csrf_token(client)
         assert _post(client, {"csrf_token": token, "what_happened": "x"}).status_code == 422
         typed = {"csrf_token": token, **full_answers(), **routing_form(), "urgency": "immediate"}
-        for lang, points_to, panel in (
-            ("en", "under “If you are in danger now” below", "Front Line Defenders"),
-            ("ar", "تحت «إن كنت في خطر الآن» أدناه", "tel:+35312100489"),
+        # And the script's path, which the limit does not stop (the browser does a little
+        # work instead): "in an hour" was all a person in danger was told without JavaScript.
+        for lang, points_to, panel, script in (
+            (
+                "en",
+                "under “If you are in danger now” below",
+                "Front Line Defenders",
+                "With JavaScript on (in Tor Browser, the “Safer” level), this form can send",
+            ),
+            (
+                "ar",
+                "تحت «إن كنت في خطر الآن» أدناه",
+                "tel:+35312100489",
+                "مع تفعيل JavaScript (في متصفح Tor، المستوى «أكثر أمانًا»)",
+            ),
         ):
             response = _post(client, typed, path=f"/request?lang={lang}")
             assert response.status_code == 429
             assert points_to in response.text
+            assert script in response.text
             assert "contact the organisation another way" not in response.text
             assert response.text.index(points_to) < response.text.index(panel)
         # Any other urgency: the notice as before.
