@@ -294,6 +294,23 @@ def _other_language_choices(locale: str) -> tuple[tuple[str, str], ...]:
     return tuple(collation.by_name(pairs, lambda pair: pair[1], locale))
 
 
+@cache
+def _countries_by_name(locale: str) -> dict[str, tuple[str, str]]:
+    names: dict[str, tuple[str, str]] = {}
+    spellings = {locale, "en", *(("zh_Hant", "zh_Hans") if locale.startswith("zh") else ())}
+    for code in ISO_COUNTRIES:
+        shown = country_name(code, locale)
+        for spelling in spellings:
+            names.setdefault(country_name(code, spelling).lower(), (code, shown))
+    return names
+
+
+def countries_by_name() -> dict[str, tuple[str, str]]:
+    """Each country's name, lower-cased, in the reader's language and in English (and in both
+    Chinese scripts for a Chinese reader) -> (its code, its name in the reader's language)."""
+    return _countries_by_name(_reader_locale())
+
+
 def country_choices() -> list[tuple[str, str]]:
     """(code, name in the reader's language), sorted by name."""
     return list(_country_choices(_reader_locale()))

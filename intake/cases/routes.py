@@ -225,6 +225,9 @@ def queue() -> PageResponse:
         format_number=format_number,
         can_write=can_write,
         searching=bool(filters.q or filters.tokens),
+        # A search by words that found nothing: the words may be a country, which the answers
+        # need not name (it is a routing fact). case-queue.js offers the Country filter then.
+        country_names=vocab.countries_by_name() if filters.tokens and not page.rows else None,
         # A search by words finds only the cases with search tokens: say how many it cannot.
         unsearchable=search.backlog(page.search_key_id).unindexed if filters.tokens else 0,
         # Key holders' browsers index the rest in the background (search-backlog.js).

@@ -356,3 +356,42 @@ def test_a_wide_pages_footer_lines_up_with_its_content_at_1280_px(
         assert abs(main["width"] - footer["width"]) < 2, (main, footer)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("locale", "words", "said"),
+    [
+        ("en", "Bangladesh", "Cases from Bangladesh (the Country filter)"),
+        ("zh_Hant", "孟加拉", "來自孟加拉的案件（國家篩選）"),
+    ],
+)
+def test_a_country_searched_by_name_offers_the_country_filter(
+    app: Flask, live_server: Any, browser: Any, locale: str, words: str, said: str
+) -> None:
+    """ "Bangladesh" and 孟加拉 found nothing, though cases came from there: the country is a
+    routing fact, not in the answers the words are matched against (a review in Chromium)."""
+    org = make_org_key()
+    make_case(
+        org, {"victim_name": "Someone", "what_happened": "x"}, ref="RF-BANGLA01", country="BD"
+    )
+    make_case(org, {"victim_name": "Other", "what_happened": "x"}, ref="RF-MEXICO01", country="MX")
+    user = make_user(Role.CASEWORKER)
+    context = open_context(browser, app, live_server.url, user, org)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(f"{live_server.url}/cases/?view=all&lang={locale}")
+        page.wait_for_selector('tr[data-ref="RF-BANGLA01"][data-person-state=open]')
+        wait_for(lambda: db.session.scalar(sa.select(sa.func.count(CaseSearchIndex.case_id))) == 2)
+        search(page, words)
+        assert shown_refs(page) == []
+        offer = page.locator("[data-country-suggestion]")
+        assert offer.is_visible()
+        assert offer.inner_text() == said
+        with page.expect_navigation():
+            offer.click()
+        assert shown_refs(page) == ["RF-BANGLA01"]
+        search(page, "nobody at all")  # other words: no offer
+        assert page.locator("[data-country-suggestion]").is_hidden()
+    finally:
+        context.close()

@@ -116,6 +116,29 @@
     }
   }
 
+  /* Words that found nothing may be a country's name: the answers need not name it, and the
+   * country is a routing fact the Country filter finds ("Bangladesh" found no case from it).
+   * The names come with the page only then (#queue-countries), each lower-cased. */
+  function suggestCountry(words) {
+    const names = document.getElementById("queue-countries");
+    const link = document.querySelector("[data-country-suggestion]");
+    if (!names || !link || !words) {
+      return;
+    }
+    let found = null;
+    try {
+      found = JSON.parse(names.textContent)[words.trim().toLowerCase()] || null;
+    } catch (e) {
+      found = null;
+    }
+    if (!found) {
+      return;
+    }
+    link.href = link.getAttribute("href").replace("country=ZZ", "country=" + encodeURIComponent(found[0]));
+    link.textContent = link.getAttribute("data-words").replace("{country}", found[1]);
+    link.hidden = false;
+  }
+
   function setUpSearch() {
     const form = document.getElementById("queue-search");
     if (!form) {
@@ -154,6 +177,7 @@
         }
       });
     }
+    suggestCountry(box.value);
     window.addEventListener("pageshow", function (event) {
       if (event.persisted) {
         if (!unlocked()) {
