@@ -633,6 +633,23 @@ def _same_request_again(form_data: MultiDict[str, str]) -> bool:
     return isinstance(sent, dict) and sent.get("answers") == _answers_digest(form_data)
 
 
+def _the_sent_request_again() -> bool:
+    """Back, then Send again, unchanged, from the browser that sent it without JavaScript: its
+    receipt is shown again and nothing is filed, so it spends nothing of the limit. The page of
+    a reloaded receipt tells the person to do just this; on a shared network (a Tor exit) the
+    limit was spent by then, and they were told their request was "not sent yet". Only a
+    browser that sent a request has its token in the session: any other post is counted
+    before its body is read."""
+    if _sent_token() is None:
+        return False
+    parsed = _read_form()
+    return (
+        parsed is not None
+        and parsed[0].get(SUBMISSION_TOKEN) == _sent_token()
+        and _same_request_again(parsed[0])
+    )
+
+
 def _submit_without_js(
     form_data: MultiDict[str, str],
     files: MultiDict[str, FileStorage],
@@ -1011,10 +1028,11 @@ def request_form() -> ViewResult:
 
     if request.args.get(CHANGE_LANGUAGE):
         return _show_in_language()
-    try:
-        _limit_submissions()
-    except TooManyRequests:
-        return _over_the_limit()
+    if not _the_sent_request_again():
+        try:
+            _limit_submissions()
+        except TooManyRequests:
+            return _over_the_limit()
     parsed = _read_form()
     if parsed is None:
         return _refuse(_too_large_message(), 413)

@@ -166,3 +166,40 @@ def test_over_the_limit_an_immediate_request_is_sent_to_the_channels_that_act_no
         assert days.status_code == 429
         assert "contact the organisation another way" in days.text
         _nothing_stored()
+
+
+def test_the_sent_request_sent_again_unchanged_spends_nothing_of_the_limit(
+    make_app: Any,
+) -> None:
+    """A reloaded receipt tells the person to go Back and press Send again; on a network whose
+    limit was spent by then (a Tor exit) they were told their request was "not sent yet",
+    though it had been filed (a review in Chromium). The same request again is answered with
+    its receipt; anything else from that browser is counted as before."""
+    app = make_app("sqlite", REQUEST_RATE_LIMIT="1 per hour")
+    with app.app_context():
+        make_org_key()
+        client = app.test_client()
+        page = client.get("/request").get_data(as_text=True)
+        found = re.search(r'name="submission_token" value="([^"]+)"', page)
+        assert found is not None
+        typed = {
+            "csrf_token": csrf_token(client),
+            "submission_token": found.group(1),
+            **full_answers(),
+            **routing_form(),
+        }
+        first = _post(client, typed)
+        assert first.status_code == 303
+        code = re.search(r'id="receipt-code">([0-9A-Z-]+)<', client.get(first.location).text)
+        assert code is not None
+        assert table_count("cases") == 1
+        # The limit (1 an hour) is spent. Back and Send again, unchanged: the same receipt.
+        again = _post(client, typed)
+        assert again.status_code == 303
+        assert code.group(1) in client.get(again.location).text
+        assert table_count("cases") == 1
+        # Changed, it is another request: counted, and refused over the limit.
+        changed = _post(client, {**typed, "what_happened": "Another person was taken today."})
+        assert changed.status_code == 429
+        assert OVER_THE_LIMIT in changed.text
+        assert table_count("cases") == 1
