@@ -17,11 +17,20 @@ pytestmark = pytest.mark.browser
 
 TARGETS = """() => Array.from(document.querySelectorAll(
   '.choice-list li, .checkbox-list li')).filter(li => li.offsetParent).map(li => {
+    const row = li.getBoundingClientRect();
     const label = li.querySelector('label').getBoundingClientRect();
     const box = li.querySelector('input').getBoundingClientRect();
+    const style = getComputedStyle(li.querySelector('label'));
+    const line = parseFloat(style.lineHeight);
+    const firstLine = label.top + parseFloat(style.paddingTop);
     return {text: li.textContent.trim(), width: label.width, height: label.height,
             box: Math.min(box.width, box.height), gap: Math.min(
-              Math.abs(label.left - box.right), Math.abs(box.left - label.right))};
+              Math.abs(label.left - box.right), Math.abs(box.left - label.right)),
+            // The label covers its row: no strip of the row that picks nothing, or the
+            // row above (the label's own margin left 8 px at the top).
+            uncovered: (label.top - row.top) + (row.bottom - label.bottom),
+            // The box centred on the label's first line.
+            offset: Math.abs((box.top + box.bottom) / 2 - (firstLine + line / 2))};
   })"""
 
 
@@ -46,6 +55,8 @@ def test_every_choice_is_a_row_wide_target(
             assert target["width"] >= 200, target  # the rest of the row, not the word
             assert target["box"] >= 20, target
             assert target["gap"] < 2, target  # the label starts at the box: no dead gap
+            assert target["uncovered"] < 1, target
+            assert target["offset"] < 3, target
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
     finally:
         context.close()

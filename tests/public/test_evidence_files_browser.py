@@ -172,3 +172,28 @@ def test_files_chosen_before_a_reload_are_asked_for_again(
     finally:
         context.close()
     assert table_count("cases") == 0
+
+
+def test_without_javascript_the_summary_link_shows_the_file_fields_error(
+    app: Flask, live_server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """The summary's link to "Please attach your files again" put the file input at the top
+    of the screen, its label and the error itself above it (a review in Chromium)."""
+    make_org_key()
+    files = _files(tmp_path)
+    context = phone_context(browser, javascript=False, locale="ar")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang=ar")
+        page.fill("#what_happened", "اعتقلوا أخي")
+        page.set_input_files("#attachments", files["one"])
+        page.click("#send-request")  # no urgency chosen: refused, the file asked for again
+        page.locator("#error-summary a[href='#attachments']").click()
+        for shown in ("label[for=attachments]", FILE_ERROR, "#attachments"):
+            box = page.locator(shown).bounding_box()
+            assert box is not None
+            assert box["y"] >= 0, (shown, box)
+            assert box["y"] + box["height"] <= 740, (shown, box)
+    finally:
+        context.close()
+    assert table_count("cases") == 0
