@@ -125,9 +125,13 @@ def test_the_queue_shows_names_decrypted_here_and_search_finds_by_name_place_and
         search(page, "maria")
         stored = "sessionStorage.getItem('refuge.queue.search')"
         assert "maria" in page.evaluate(stored)
-        page.evaluate("window.RefugeKeyring.lock()")  # as the header's Lock and the idle lock do
+        with page.expect_navigation():
+            page.evaluate("window.RefugeKeyring.lock()")  # as the header's Lock, the idle lock
         assert page.input_value("#q") == ""
         assert page.evaluate(stored) is None
+        # ... and the list it found: no longer filtered by a search the page does not show.
+        assert "t=" not in page.url
+        assert shown_refs(page) == ["RF-OTHER001", "RF-TARGET01"]
         page.reload()
         assert page.input_value("#q") == ""
     finally:

@@ -159,6 +159,12 @@
       window.sessionStorage.removeItem(LAST_SEARCH);
       if (params.get("t")) {
         box.value = "";
+        // The list the words found goes too: it stayed filtered by a search no longer shown.
+        const url = new URL(window.location.href);
+        ["t", "k", "page"].forEach(function (name) {
+          url.searchParams.delete(name);
+        });
+        window.location.replace(url.toString());
       }
     }
     try {
