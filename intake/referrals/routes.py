@@ -685,7 +685,8 @@ def _refused_beside(
     sent, say), and a flash that points to it: a refusal said only in the flash, at the top
     of a long page, left the date field looking right."""
     field.errors = [*field.errors, message]
-    flash(_("Check the form: choose what happened and a valid date."), "error")
+    # Not "choose what happened and a valid date": the refusal may be about the outcome.
+    flash(_("The referral was not updated. What to mend is said beside the form."), "error")
     return _render_detail(referral, form), 422
 
 

@@ -372,8 +372,8 @@ def transition(
         # Taken with another action it was dropped without a word ("Reply recorded.").
         raise ReferralError(
             _l(
-                "An outcome is recorded when the referral is closed. Choose “Close”, or "
-                "leave the outcome empty."
+                "An outcome is recorded only when the referral is closed: leave it empty for "
+                "this step."
             ),
             code=OUTCOME_REFUSED,
         )

@@ -261,7 +261,9 @@ def test_an_outcome_is_taken_only_when_closing(web: Flask) -> None:
     html = refused.get_data(as_text=True)
     error = re.search(r'<p class="field-error" id="outcome-error">(.*?)</p>', html)
     assert error is not None
-    assert "An outcome is recorded when the referral is closed." in error.group(1)
+    assert "An outcome is recorded only when the referral is closed" in error.group(1)
+    assert "Choose “Close”" not in html  # which a sent referral does not offer
+    assert "The referral was not updated. What to mend is said beside the form." in html
     assert 'name="outcome"' in html  # shown with its error, to be emptied
     db.session.expire_all()
     kept = db.session.get_one(Referral, referral.id)
@@ -705,7 +707,7 @@ def test_a_refused_date_is_said_beside_the_date_field(
     assert re.search(r'<input[^>]*aria-describedby="at-error"[^>]*aria-invalid="true"', html) or (
         re.search(r'<input[^>]*aria-invalid="true"[^>]*aria-describedby="at-error"', html)
     )
-    assert "Check the form" in html  # the flash points to it
+    assert "What to mend is said beside the form." in html  # the flash points to it
 
 
 def test_closing_without_an_outcome_is_said_beside_the_outcome(web: Flask) -> None:
