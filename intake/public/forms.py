@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+from babel.lists import format_list
 from flask_babel import get_locale, gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -299,13 +300,30 @@ class ReceiptCodeCharacters:
     def __call__(self, form: Form, field: Field) -> None:
         strangers = crypto.receipt_code_strangers(field.data or "")
         if strangers:
+            # Each quoted as the language quotes, isolated (an Arabic page scrambled “Ж” ”U”
+            # joined by a bare space), and listed with the language's "or".
+            locale = str(get_locale() or "en")
+            opening, closing = _QUOTES.get(locale, _QUOTES["en"])
+            quoted = [f"{opening}\u2068{ch}\u2069{closing}" for ch in strangers]
             raise ValidationError(
                 gettext(
                     "A receipt code never has %(characters)s. Check those characters against "
                     "your receipt.",
-                    characters=" ".join(f"“{ch}”" for ch in strangers),
+                    characters=format_list(quoted, style="or", locale=locale),
                 )
             )
+
+
+# Quotation marks around a character named in a message, as each public language sets them.
+_QUOTES = {
+    "en": ("“", "”"),
+    "es": ("«", "»"),
+    "fr": ("«\u202f", "\u202f»"),
+    "ru": ("«", "»"),
+    "ar": ("«", "»"),
+    "zh_Hant": ("「", "」"),
+    "zh_Hans": ("“", "”"),
+}
 
 
 class StatusForm(PublicForm):

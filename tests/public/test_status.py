@@ -246,9 +246,16 @@ def test_mistyped_codes_do_not_count_against_the_status_limit(make_app: Any) -> 
             )
             assert response.status_code == 400
             assert _code_error(response.text) == (
-                f"A receipt code never has “{stranger}”. Check those characters against "
-                "your receipt."
+                f"A receipt code never has “\u2068{stranger}\u2069”. Check those characters "
+                "against your receipt."
             )
+        # Two, in Arabic: each quoted and isolated (they were scrambled, “Ж” ”U”), with "or".
+        response = client.post(
+            "/status?lang=ar",
+            data={"csrf_token": token, "code": "UЖ" + submission.receipt_code[2:]},
+        )
+        assert response.status_code == 400
+        assert "«\u2068U\u2069» أو «\u2068Ж\u2069»" in _code_error(response.text)
         response = client.post(
             "/status", data={"csrf_token": token, "code": submission.receipt_code}
         )
