@@ -197,3 +197,36 @@ def test_without_javascript_the_summary_link_shows_the_file_fields_error(
     finally:
         context.close()
     assert table_count("cases") == 0
+
+
+def test_send_after_a_reload_asks_for_the_files_once_then_goes_without_them(
+    app: Flask, live_server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """Reloaded at the review, the request went without its files at Send, the only word a
+    notice at the top of the page (a review in Chromium)."""
+    make_org_key()
+    files = _files(tmp_path)
+    context = phone_context(browser, javascript=True)
+    context.set_default_timeout(20_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang=en")
+        _to_evidence_step(page)
+        page.set_input_files("#attachments", files["one"])
+        page.click("#step-next")
+        page.wait_for_selector("#send-request:visible")
+        page.reload()
+        page.wait_for_selector("#send-request:visible")
+        page.click("#send-request")
+        summary = page.locator("#error-summary a[href='#attachments']")
+        expect(summary).to_contain_text(
+            "Please attach your files again, or press Send again to send without them."
+        )
+        assert table_count("cases") == 0
+        # Pressed again, it goes without them, as it said.
+        page.evaluate("window.Refuge.steps.show(4)")
+        page.click("#send-request")
+        page.wait_for_selector("#receipt-code:visible", timeout=30_000)
+        assert table_count("cases") == 1
+    finally:
+        context.close()

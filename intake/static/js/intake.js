@@ -294,8 +294,21 @@
     });
   }
 
+  /* Files chosen before a reload, not chosen again (steps.js): asked for at Send, once. After a
+   * reload at the review the request went without them, the only word a notice at the top. */
+  let filesAsked = false;
+  function filesAgainIn() {
+    const steps = window.Refuge.steps;
+    const input = form.elements.namedItem("attachments");
+    if (filesAsked || !steps || !steps.filesToAttach() || !input || (input.files && input.files.length)) {
+      return [];
+    }
+    filesAsked = true; // pressed again, it goes without them, as the message says
+    return [{ name: "attachments", message: data.msgFilesAgain, label: labelFor("attachments"), anchor: anchorFor("attachments") }];
+  }
+
   function validate() {
-    return missingIn(form).concat(tooLongIn(form), fileProblemsIn(form));
+    return missingIn(form).concat(tooLongIn(form), fileProblemsIn(form), filesAgainIn());
   }
 
   function routingBody(keyInfo) {

@@ -570,6 +570,9 @@
 
   window.Refuge = window.Refuge || {};
   window.Refuge.steps = Object.freeze({
+    filesToAttach: function () {
+      return filesToAttach;
+    },
     show: show,
     showStepOf: showStepOf,
     forget: forget,
