@@ -55,7 +55,9 @@ SORT_LABELS = {
     "country": _l("Country"),
     "country_desc": _l("Country, reversed"),
     "deadline": _l("Nearest deadline first"),
-    "deadline_desc": _l("Farthest deadline first"),
+    # The exact reverse (no deadline first, then the farthest): "Farthest deadline first"
+    # read wrong above cases that have none.
+    "deadline_desc": _l("Due, reversed"),
     "received_desc": _l("Newest first"),
     "received_asc": _l("Oldest first"),
     "updated_desc": _l("Recently updated"),

@@ -517,9 +517,17 @@ def assign(ref: str) -> PageResponse:
     # Who holds it now, and who held it: "Assignment saved." said neither, and "Assign to me"
     # on a colleague's case took it over without a word about them.
     after = db.session.get(User, case.assignee_id) if case.assignee_id is not None else None
+    held = db.session.get(User, before) if before not in (None, case.assignee_id) else None
     if after is None:
+        if held is not None:
+            return _done(
+                case,
+                _(
+                    "Nobody is assigned to this case now (it was with %(before)s).",
+                    before=held.email,
+                ),
+            )
         return _done(case, _("Nobody is assigned to this case now."))
-    held = db.session.get(User, before) if before not in (None, after.id) else None
     if held is None:
         return _done(case, _("Assigned to %(who)s.", who=after.email))
     return _done(

@@ -445,7 +445,7 @@ def test_assignment_to_self_to_a_colleague_and_back_to_nobody(
     said = (
         f"Assigned to {me.email}.",
         f"Assigned to {colleague.email} (it was with {me.email}).",
-        "Nobody is assigned to this case now.",
+        f"Nobody is assigned to this case now (it was with {colleague.email}).",
     )
     steps = (("me", me.id), (str(colleague.id), colleague.id), ("", None))
     for (value, expected), words in zip(steps, said, strict=True):
