@@ -230,3 +230,47 @@ def test_send_after_a_reload_asks_for_the_files_once_then_goes_without_them(
         assert table_count("cases") == 1
     finally:
         context.close()
+
+
+def test_a_send_refused_for_other_answers_too_asks_for_the_files_again_next_time(
+    app: Flask, live_server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """The files were marked as asked for at the first refused Send even when another answer
+    was missing too: once that answer was mended, the next Send went without the files, with
+    no word (a re-reading of the change)."""
+    make_org_key()
+    files = _files(tmp_path)
+    context = phone_context(browser, javascript=True)
+    context.set_default_timeout(20_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang=en")
+        _to_evidence_step(page)
+        page.set_input_files("#attachments", files["one"])
+        page.click("#step-next")
+        page.wait_for_selector("#send-request:visible")
+        page.reload()
+        page.wait_for_selector("#send-request:visible")
+        page.evaluate(
+            "(() => { const box = document.getElementById('what_happened'); box.value = '';"
+            " box.dispatchEvent(new Event('input', {bubbles: true})); })()"
+        )
+        page.click("#send-request")
+        files_again = page.locator("#error-summary a[href='#attachments']")
+        expect(page.locator("#error-summary a[href='#what_happened']")).to_be_visible()
+        expect(files_again).to_contain_text("Please attach your files again")
+
+        # The story mended, Send asks for the files once more before it goes without them.
+        page.click("#error-summary a[href='#what_happened']")
+        page.fill("#what_happened", "Arrêté au poste de contrôle, téléphone saisi.")
+        page.evaluate("window.Refuge.steps.show(4)")
+        page.click("#send-request")
+        expect(files_again).to_contain_text("or press Send again to send without them")
+        expect(page.locator("#error-summary a[href='#what_happened']")).to_have_count(0)
+        assert table_count("cases") == 0
+        page.evaluate("window.Refuge.steps.show(4)")
+        page.click("#send-request")
+        page.wait_for_selector("#receipt-code:visible", timeout=30_000)
+        assert table_count("cases") == 1
+    finally:
+        context.close()

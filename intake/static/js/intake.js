@@ -303,12 +303,18 @@
     if (filesAsked || !steps || !steps.filesToAttach() || !input || (input.files && input.files.length)) {
       return [];
     }
-    filesAsked = true; // pressed again, it goes without them, as the message says
     return [{ name: "attachments", message: data.msgFilesAgain, label: labelFor("attachments"), anchor: anchorFor("attachments") }];
   }
 
   function validate() {
-    return missingIn(form).concat(tooLongIn(form), fileProblemsIn(form), filesAgainIn());
+    const others = missingIn(form).concat(tooLongIn(form), fileProblemsIn(form));
+    const filesAgain = filesAgainIn();
+    // Asked for once the files are the one thing left: pressed again, it goes without them, as
+    // the message says. A Send refused for other answers too asks again at the next Send.
+    if (filesAgain.length && !others.length) {
+      filesAsked = true;
+    }
+    return others.concat(filesAgain);
   }
 
   function routingBody(keyInfo) {
