@@ -346,6 +346,25 @@ def test_views_filter_and_show_next_best_for_overdue(web: Flask) -> None:
     assert client.get("/referrals/99999999999999999999").status_code == 404
 
 
+def test_a_replied_referrals_deadline_is_said_to_run_no_more_in_the_list(web: Flask) -> None:
+    """The list gave a replied referral's coming date as plainly as a running one's, while its
+    own page and the case page say "no longer running" (a review in Chromium)."""
+    owner = make_user()
+    running = sent_referral(sent_at=utcnow() - timedelta(days=3), owner=owner)
+    replied = sent_referral(sent_at=utcnow() - timedelta(days=3), owner=owner)
+    referrals.transition(replied.id, "reply", owner)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    for lang, words in (("en", "no longer running"), ("zh_Hant", "不再計時")):
+        html = client.get(f"/referrals/?view=all&lang={lang}").get_data(as_text=True)
+        rows = {
+            ref: html[html.index(ref) : html.index("</tr>", html.index(ref))]
+            for ref in (running.case.ref, replied.case.ref)
+        }
+        assert words in rows[replied.case.ref], lang
+        assert "data-clock-stopped" not in rows[running.case.ref], lang
+
+
 def test_empty_state_and_no_case_content_on_pages(web: Flask) -> None:
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
