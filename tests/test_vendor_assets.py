@@ -14,9 +14,13 @@ from flask.testing import FlaskClient
 VENDOR = Path(__file__).resolve().parent.parent / "intake" / "static" / "vendor"
 
 
-@pytest.mark.parametrize("name", ["libsodium.js", "libsodium-wrappers.js"])
+# Each file's gzipped size at most, as a share of its own: Chinese characters compress less.
+@pytest.mark.parametrize(
+    ("name", "share"),
+    [("libsodium.js", 0.5), ("libsodium-wrappers.js", 0.5), ("han-fold.js", 0.7)],
+)
 def test_vendored_library_is_gzipped_when_accepted_and_matches_its_integrity_hash(
-    client: FlaskClient, name: str
+    client: FlaskClient, name: str, share: float
 ) -> None:
     manifest = json.loads((VENDOR / "manifest.json").read_text())
     compressed = client.get(f"/static/vendor/{name}", headers={"Accept-Encoding": "gzip"})
@@ -26,7 +30,7 @@ def test_vendored_library_is_gzipped_when_accepted_and_matches_its_integrity_has
     assert "Content-Encoding" not in plain.headers
     decoded = gzip.decompress(compressed.data)
     assert decoded == plain.data
-    assert len(compressed.data) < len(plain.data) / 2
+    assert len(compressed.data) < len(plain.data) * share
     digest = "sha384-" + b64encode(hashlib.sha384(decoded).digest()).decode()
     assert manifest[name] == digest
 

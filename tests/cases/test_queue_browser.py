@@ -146,6 +146,70 @@ def test_the_queue_shows_names_decrypted_here_and_search_finds_by_name_place_and
     assert db.session.get_one(Case, target.id).sealed_answers  # still only ciphertext
 
 
+def test_search_finds_chinese_written_in_either_script_by_a_query_in_either(
+    app: Flask, live_server: Any, browser: Any, sent: list[str]
+) -> None:
+    """A case written in Traditional characters was not found by the same words typed in
+    Simplified ones (人权 did not find 人權), nor the other way round: a caseworker in Taiwan
+    and one in the mainland type the same name differently."""
+    base = live_server.url
+    org = make_org_key()
+    make_case(org, {"victim_name": "陳光誠", "where_happened": "臺北市"}, ref="RF-HANT0001")
+    make_case(org, {"victim_name": "许志永", "what_happened": "人权律师被带走"}, ref="RF-HANS0001")
+    make_case(org, {"victim_name": "Someone Else", "what_happened": "人身安全"}, ref="RF-OTHER001")
+    user = make_user(Role.CASEWORKER)
+    context = open_context(browser, app, base, user, org)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        record(page, sent)
+        page.goto(f"{base}/cases/?view=all")
+        page.wait_for_selector('tr[data-ref="RF-HANT0001"][data-person-state=open]')
+        wait_for(lambda: db.session.scalar(sa.select(sa.func.count(CaseSearchIndex.case_id))) == 3)
+        for words, found in (
+            ("陈光诚", ["RF-HANT0001"]),  # Simplified finds Traditional
+            ("台北", ["RF-HANT0001"]),  # 台 is 臺's Simplified form
+            ("臺北市", ["RF-HANT0001"]),
+            ("許志永", ["RF-HANS0001"]),  # Traditional finds Simplified
+            ("人權律師", ["RF-HANS0001"]),
+            ("人權", ["RF-HANS0001"]),
+            ("人身", ["RF-OTHER001"]),
+        ):
+            search(page, words)
+            assert shown_refs(page) == found, words
+            assert page.input_value("#q") == words  # as typed, not folded
+    finally:
+        context.close()
+    for secret in ("陈光诚", "陳光誠", "許志永", "许志永", "人权", "人權"):
+        assert not [s for s in sent if secret in s], secret
+
+
+def test_without_the_folding_table_no_case_is_indexed(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """Tokens keyed without folding would never match those keyed with it: a page whose
+    vendor/han-fold.js did not load indexes nothing, and the case stays in the backlog."""
+    base = live_server.url
+    org = make_org_key()
+    make_case(org, {"victim_name": "陳光誠"}, ref="RF-HANT0001")
+    user = make_user(Role.CASEWORKER)
+    context = open_context(browser, app, base, user, org)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.route("**/vendor/han-fold.js", lambda route: route.abort())
+        posted: list[str] = []
+        page.on("request", lambda r: posted.append(r.url) if "search-tokens" in r.url else None)
+        page.goto(f"{base}/cases/?view=all")
+        page.wait_for_selector('tr[data-ref="RF-HANT0001"][data-person-state=open]')
+        page.wait_for_timeout(1500)
+        assert posted == []
+        db.session.expire_all()
+        assert db.session.scalar(sa.select(sa.func.count(CaseSearchIndex.case_id))) == 0
+    finally:
+        context.close()
+
+
 def test_with_keys_locked_rows_show_placeholders_and_search_asks_for_the_keys(
     app: Flask, live_server: Any, browser: Any, sent: list[str]
 ) -> None:

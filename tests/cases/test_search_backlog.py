@@ -7,16 +7,26 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_migrate import upgrade
 
 from intake import crypto
 from intake.extensions import db
-from intake.models import AuditEvent, Case, CaseMessage, CaseSearchIndex, MessageKind, Role
+from intake.models import (
+    AuditEvent,
+    Case,
+    CaseMessage,
+    CaseSearchIndex,
+    CaseSearchToken,
+    MessageKind,
+    Role,
+)
 from tests.builders import OrgKeyPair, make_case, make_org_key, make_user, sign_in
 
 CANARY = "CANARY-backlog-3e1d"
@@ -267,3 +277,25 @@ def test_the_backlog_is_for_case_writers_only(
     assert 'data-backlog-url="/cases/search-backlog"' in writer.get("/cases/").get_data(
         as_text=True
     )
+
+
+def test_the_folding_migration_has_every_case_indexed_again_keeping_its_tokens(
+    unmigrated_app: Callable[[str], Flask],
+) -> None:
+    """Tokens made before search.js folded Traditional into Simplified characters would miss a
+    folded query: migration 0033 marks every case as not indexed (the background indexing
+    computes them again) and leaves its tokens, so what was findable still is until then."""
+    app = unmigrated_app("sqlite")
+    with app.app_context():
+        upgrade(revision="0032")
+        org = make_org_key()
+        case = make_case(org)
+        db.session.add(CaseSearchToken(case_id=case.id, token=tokens(1)[0], org_key_id=org.key.id))
+        db.session.add(CaseSearchIndex(case_id=case.id, org_key_id=org.key.id, token_count=1))
+        db.session.commit()
+        upgrade()
+        db.session.expire_all()
+        assert db.session.scalar(sa.select(sa.func.count(CaseSearchIndex.case_id))) == 0
+        assert db.session.scalars(sa.select(CaseSearchToken.token)).all() == tokens(1)
+        db.session.remove()
+        db.engine.dispose()

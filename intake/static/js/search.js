@@ -8,7 +8,8 @@
  * Tokens: the search key is crypto_kdf_derive_from_key(32, 1, "RfSearch", organisation secret
  * key); a token is the hex of crypto_generichash(16, term, search key) — keyed BLAKE2b, 32 hex
  * digits. Terms are taken from the text after normalising it (NFKC, so full-width letters and
- * digits become half-width; lower case; accents stripped; ß as ss):
+ * digits become half-width; lower case; accents stripped; ß as ss; Traditional Chinese
+ * characters as Simplified ones, by OpenCC's table in vendor/han-fold.js):
  *   "w:" + each word of letters or digits (two characters or more),
  *   "c:" + each CJK character (Han, kana, Hangul) and "b:" + each pair of neighbours in a run,
  *   "p:" + the digits of a phone-like number (four digits or more, spaces, dots, dashes,
@@ -18,7 +19,7 @@
  * only, and a phone-like number gives one "p:" term (its digits), not its words. A case holds
  * at most MAX_TOKENS tokens: names and contact details are taken first.
  *
- * API (needs libsodium ready, staff.js and keyring.js):
+ * API (needs libsodium ready, staff.js, keyring.js and vendor/han-fold.js):
  *   indexCase(ref, answers[, options]) -> Promise<boolean>
  *       Tokenise a case's decrypted answers (the object the intake form sealed) and the texts
  *       of its searchable messages (options.texts: follow-ups and notes, decrypted; with
@@ -53,14 +54,37 @@
   const NOT_WORD = /[^\p{L}\p{N}]+/u;
   const REFERENCE = /^(RF-?[0-9A-Z-]{0,21}|(?=[0-9A-Z]*[0-9])(?=[0-9A-Z]*[A-Z])[0-9A-Z]{3,8})$/;
 
+  const HAN = /\p{Script=Han}/gu;
+
+  /* Traditional Chinese characters as Simplified ones (權 as 权, 裡 and 裏 as 里), so that a
+   * case written in either is found by a query typed in either: vendor/han-fold.js, OpenCC's
+   * character table, read once. Null when that script did not load: then nothing is keyed. */
+  let hanFold = null;
+  function hanFoldTable() {
+    if (hanFold === null && typeof window.RefugeHanFold === "string") {
+      hanFold = new Map(
+        window.RefugeHanFold.split("|").map(function (pair) {
+          return pair.split(" ");
+        }),
+      );
+    }
+    return hanFold;
+  }
+
   function normalise(text) {
-    return String(text)
+    const folded = String(text)
       .normalize("NFKC")
       .toLowerCase()
       .replace(/ß/g, "ss")
       .normalize("NFD")
       .replace(/\p{M}+/gu, "")
       .normalize("NFC");
+    const fold = hanFoldTable();
+    return fold
+      ? folded.replace(HAN, function (ch) {
+          return fold.get(ch) || ch;
+        })
+      : folded;
   }
 
   function looksLikeReference(text) {
@@ -139,6 +163,9 @@
 
   /* The current organisation key's id and search key, or null (locked, or not held). */
   async function currentSearchKey() {
+    if (!hanFoldTable()) {
+      return null; // tokens without the folding would never match the others
+    }
     const ring = window.Refuge.staff.keyring();
     if (!ring || !ring.isUnlocked()) {
       return null;
