@@ -189,7 +189,7 @@ def test_without_javascript_the_summary_link_shows_the_file_fields_error(
         page.set_input_files("#attachments", files["one"])
         page.click("#send-request")  # no urgency chosen: refused, the file asked for again
         page.locator("#error-summary a[href='#attachments']").click()
-        for shown in ("label[for=attachments]", FILE_ERROR, "#attachments"):
+        for shown in ("label[for=attachments]:not(.button)", FILE_ERROR, "#attachments"):
             box = page.locator(shown).bounding_box()
             assert box is not None
             assert box["y"] >= 0, (shown, box)
@@ -274,3 +274,79 @@ def test_a_send_refused_for_other_answers_too_asks_for_the_files_again_next_time
         assert table_count("cases") == 1
     finally:
         context.close()
+
+
+FILE_FIELD = """() => {
+  const input = document.getElementById('attachments');
+  const picker = document.querySelector('#attachments-field [data-file-picker]');
+  const box = input.getBoundingClientRect();
+  return {inputShown: getComputedStyle(input).opacity !== '0' && box.width > 2,
+          pickerShown: !!picker && !picker.hidden && picker.getBoundingClientRect().height > 0,
+          button: picker ? picker.querySelector('label').innerText : null,
+          line: picker ? picker.querySelector('.file-chosen').innerText : null,
+          describedBy: input.getAttribute('aria-describedby')};
+}"""
+
+
+@pytest.mark.parametrize(
+    ("locale", "button", "none", "chosen"),
+    [
+        ("ar", "اختيار الملفات", "لم يتم اختيار أي ملف بعد.", "الملفات المختارة:"),
+        ("zh_Hant", "選擇檔案", "尚未選擇檔案。", "已選擇："),
+    ],
+)
+def test_the_file_field_speaks_the_pages_language_not_the_browsers(
+    app: Flask,
+    live_server: Any,
+    browser: Any,
+    tmp_path: Path,
+    locale: str,
+    button: str,
+    none: str,
+    chosen: str,
+) -> None:
+    """In an English browser the file input said "Choose Files" and "No file chosen" on an
+    Arabic page (a review in Chromium). With JavaScript the page's words stand in front of it;
+    the input keeps the keyboard, and without JavaScript it is the browser's own."""
+    make_org_key()
+    files = _files(tmp_path)
+    context = phone_context(browser, javascript=True)  # an English browser
+    context.set_default_timeout(20_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        _to_evidence_step(page)
+        field = page.evaluate(FILE_FIELD)
+        assert not field["inputShown"], field
+        assert field["pickerShown"], field
+        assert (field["button"], field["line"]) == (button, none)
+        assert "attachments-chosen" in field["describedBy"].split()
+        page.set_input_files("#attachments", files["six"][:2])
+        line = page.evaluate(FILE_FIELD)["line"]
+        assert line.startswith(chosen), line
+        assert "\u2068photo-0.png\u2069" in line, line
+        assert "\u2068photo-1.png\u2069" in line, line
+        # The keyboard reaches the input, and the button shows where the focus is.
+        page.focus("#attachments")
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "attachments"
+        outline = page.evaluate(
+            "getComputedStyle(document.querySelector('#attachments-field label.button'))"
+            ".outlineStyle"
+        )
+        assert outline == "solid", outline
+        page.set_input_files("#attachments", [])
+        assert page.evaluate(FILE_FIELD)["line"] == none
+    finally:
+        context.close()
+
+    plain = phone_context(browser, javascript=False)
+    try:
+        page = plain.new_page()
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        field = page.evaluate(FILE_FIELD)
+        assert field["inputShown"], field
+        assert not field["pickerShown"], field
+    finally:
+        plain.close()
