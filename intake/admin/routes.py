@@ -153,6 +153,15 @@ def invite() -> Page:
         user = accounts.create_user(form.email.data or "", Role(form.role.data), actor=_me())
     except accounts.AccountError as exc:
         form.email.errors = [*form.email.errors, str(exc)]
+        existing = accounts.find_by_email(form.email.data or "")
+        if exc.code == "email_taken" and existing is not None and not existing.password_hash:
+            # Most often the same invite sent twice: its link is one button away in the list.
+            form.email.errors.append(
+                _(
+                    "No password is set for it yet: “Show a new invite link” in the list below"
+                    " gives its link again."
+                )
+            )
         return _render_users(form, 400)
     link = url_for("auth.enrol", token=accounts.enrol_token(user), _external=True)
     flash(_("Account created. Send this link to your colleague over a secure channel."), "success")

@@ -350,7 +350,15 @@ def create_user(
         user.totp_secret = new_totp_secret()
         user.totp_confirmed_at = utcnow() if totp_confirmed else None
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        # The same form posted twice at once (a double click): the other post's account was
+        # not there yet when this one looked, and the unique e-mail refused this one (a 500).
+        db.session.rollback()
+        if find_by_email(email) is None:
+            raise
+        raise AccountError("email_taken") from None
     audit.record(
         "account.created" if created else "account.invited",
         "user",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -81,6 +82,50 @@ def test_inviting_an_existing_email_is_refused(admin_client: tuple[FlaskClient, 
     response = post(client, "/admin/users", email=admin.email.upper(), role="viewer")
     assert response.status_code == 400
     assert "already exists" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_an_invite_sent_twice_at_once_is_refused_beside_the_field_not_a_500(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """A double click on "Create account and show link" gave a 500 that said nothing was
+    saved, while the first post had made the account (a review in Chromium): the second post
+    looked for the address before the first had committed, and the unique e-mail refused its
+    insert. Here the look-up misses once, as it did then."""
+    app = make_app(backend)
+    with app.app_context():
+        client = app.test_client()
+        org = make_org_key()
+        admin, _ = make_staff_with_keys(Role.ADMIN, org)
+        sign_in(client, admin)
+        assert (
+            post(client, "/admin/users", email="twice@example.org", role="viewer").status_code
+            == 201
+        )
+        looked_up = accounts.find_by_email
+        missed: list[str] = []
+
+        def not_there_yet(email: str) -> User | None:
+            if not missed:
+                missed.append(email)
+                return None
+            return looked_up(email)
+
+        monkeypatch.setattr(accounts, "find_by_email", not_there_yet)
+        response = post(client, "/admin/users", email="twice@example.org", role="viewer")
+        assert missed == ["twice@example.org"]
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert "An account with this e-mail address already exists." in page
+        assert "“Show a new invite link” in the list below gives its link again." in page
+        db.session.rollback()
+        assert user_count() == 2
+        invited = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action == "account.invited")
+        ).all()
+        assert len(invited) == 1
 
 
 def test_reset_password_forgets_keys_revokes_grants_and_ends_sessions(

@@ -207,3 +207,44 @@ def test_at_390_px_each_sent_reminder_is_a_labelled_card_on_the_screen(
         assert cell["left"] >= 0, cell
         assert cell["right"] <= 390, cell
     assert LONG_EMAIL in cells[1]["text"]
+
+
+@pytest.mark.parametrize(("locale", "lock"), [("en", "Lock keys"), ("zh_Hant", "鎖定金鑰")])
+def test_a_double_click_on_invite_sends_one_post_and_shows_its_link(
+    live_server: Any, page_at: Any, desk: Desk, locale: str, lock: str
+) -> None:
+    """A double click on "Create account and show link" posted twice: the second post was
+    refused (a 500 then) and the first one's link was lost with its answer."""
+    page = page_at(1280)
+    page.goto(f"{live_server.url}/admin/users?lang={locale}")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.fill("#email", "new.colleague@example.org")
+    # Two presses, the second while the first is on its way: one goes. (Chromium replaces a
+    # pending post by the next one, but the server had the first already.)
+    sent = page.locator("form[data-send-once]").evaluate(
+        """form => {
+          let sent = 0;
+          const count = e => { if (!e.defaultPrevented) sent += 1; e.preventDefault(); };
+          window.addEventListener('submit', count);
+          form.requestSubmit();
+          form.requestSubmit();
+          window.removeEventListener('submit', count);
+          form.removeAttribute('data-sending');
+          return sent;
+        }"""
+    )
+    assert sent == 1
+    with page.expect_navigation():
+        page.locator("form[data-send-once] button[type=submit]").dblclick()
+    assert len(posts) == 1, posts
+    assert "/auth/enrol/" in page.locator("main").inner_text()
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(User).where(User.email == "new.colleague@example.org"))
+    # The header's button says what it locks, and "Account" stands apart from it ("Lock" then
+    # "Account" read as one phrase: 鎖定帳號, lock the account).
+    assert page.locator("[data-lock-button]").evaluate("b => b.textContent") == lock
+    apart = page.locator(".lock-state-account").evaluate(
+        "a => getComputedStyle(a).borderInlineStartStyle"
+    )
+    assert apart == "solid", apart

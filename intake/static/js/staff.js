@@ -195,6 +195,28 @@
     });
   }
 
+  /* A form that must not be sent twice (data-send-once): a second press while the first post
+   * is on its way does nothing. A double click on "Create account and show link" had the
+   * second post refused, and the first one's link was lost with its answer. Listening on the
+   * document, this runs after the form's own handlers: a post they stopped may be sent again. */
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-send-once")) {
+      return;
+    }
+    if (form.getAttribute("data-sending") === "yes") {
+      event.preventDefault();
+    } else if (!event.defaultPrevented) {
+      form.setAttribute("data-sending", "yes");
+    }
+  });
+  // Back to the page from the browser's cache: the form may be sent again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-sending]").forEach(function (form) {
+      form.removeAttribute("data-sending");
+    });
+  });
+
   window.Refuge = window.Refuge || {};
   window.Refuge.staff = Object.freeze({
     STORAGE: STORAGE,
