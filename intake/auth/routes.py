@@ -147,13 +147,21 @@ def setup() -> Page:
         except keys.SetupClosed:
             return setup_closed()
         except ServiceError as exc:
-            form.form_errors.append(str(exc))
-            return render_template("auth/setup.html", form=form, wrap=wrap_params()), 400
+            if exc.code in ("invalid_email", "email_taken"):
+                form.email.errors = [*form.email.errors, str(exc)]  # beside the field
+            else:
+                form.form_errors.append(str(exc))
+            return _render_setup(form, 400)
         return render_template(
             "auth/setup_done.html", org_key=org_key, **begin_totp_confirmation(admin)
         )
-    status = 400 if form.is_submitted() else 200
-    return render_template("auth/setup.html", form=form, wrap=wrap_params()), status
+    return _render_setup(form, 400 if form.is_submitted() else 200)
+
+
+def _render_setup(form: SetupForm, status: int) -> tuple[str, int]:
+    return render_template(
+        "auth/setup.html", form=form, wrap=wrap_params(), email_pattern=accounts.EMAIL_PATTERN
+    ), status
 
 
 def setup_closed() -> tuple[str, int]:

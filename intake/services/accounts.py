@@ -40,7 +40,10 @@ EMAIL_MAX = 254
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
 TOTP_PERIOD = 30
-_EMAIL_RE = re.compile(r"^[^@\s<>\"'()\[\],;:\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$")
+# An address as an account may have it; /setup's browser checks the same (setup.js), before
+# it makes the recovery kit that a refused address would make worthless.
+EMAIL_PATTERN = r"^[^@\s<>\"'()\[\],;:\\]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$"
+_EMAIL_RE = re.compile(EMAIL_PATTERN)
 # Hash checked when an e-mail is unknown, so timing does not tell which accounts exist.
 _DUMMY_HASH: dict[str, str] = {}
 

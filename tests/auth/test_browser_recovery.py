@@ -253,3 +253,36 @@ def test_a_granted_colleague_reads_a_new_case_in_the_tab_already_unlocked(
     db.session.commit()
     case = make_case(newer, {"what_happened": f"{CANARY} sealed to the new key"})
     case_opens(page, base, case.ref)
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [("en", "Enter a valid e-mail address."), ("zh_Hant", "請輸入有效的電子郵件地址。")],
+)
+def test_setup_refuses_an_address_before_it_makes_the_kit(
+    app: Flask, live_server: Any, page: Any, locale: str, words: str
+) -> None:
+    """An address the server would refuse was refused only after the recovery kit had been
+    shown, saved and confirmed: that kit was worthless, and the next try made another (a
+    Chromium review of the admin's path). Now the browser checks it first, beside the field."""
+    base = live_server.url
+    page.goto(f"{base}/setup?token={setup_token.issue()}&lang={locale}")
+    for address in ("not-an-email", "", "admin@localhost"):
+        page.fill("input[name=email]", address)
+        page.fill("#password", DEFAULT_PASSWORD)
+        page.fill("#confirm", DEFAULT_PASSWORD)
+        page.click("main button[type=submit]")
+        error = page.locator("[data-email-error]")
+        assert error.is_visible(), address
+        assert error.inner_text() == words
+        assert page.evaluate("document.activeElement.name") == "email"
+        assert page.get_attribute("input[name=email]", "aria-invalid") == "true"
+        assert page.locator("[data-recovery-key]").is_hidden()
+        assert page.locator("[data-recovery-panel]").is_hidden()
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == 0
+    # Mended, the error goes and the kit is made.
+    page.fill("input[name=email]", " Lone.Admin@Example.org ")
+    page.click("main button[type=submit]")
+    assert page.locator("[data-email-error]").is_hidden()
+    page.locator("[data-recovery-key]").wait_for(state="visible", timeout=30_000)

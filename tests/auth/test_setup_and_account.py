@@ -170,6 +170,17 @@ def test_setup_refuses_hostile_or_incomplete_input_and_writes_nothing(
     assert counts() == (0, 0, 0)
 
 
+def test_setup_says_a_refused_address_beside_its_field(app: Flask, client: FlaskClient) -> None:
+    """The server's own refusal of the address (without the browser's check) was in the
+    summary only: now beside the field, and linked from the summary."""
+    response = client.post("/setup", data=setup_form(client, email="admin@localhost"))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert re.search(r'id="email-error">\s*Enter a valid e-mail address.', page), page
+    assert 'href="#email"' in page
+    assert counts() == (0, 0, 0)
+
+
 def test_keyring_returns_wrapped_key_and_sealed_grants_only(
     app: Flask, client: FlaskClient
 ) -> None:

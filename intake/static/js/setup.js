@@ -59,11 +59,45 @@
     return null;
   }
 
+  /* /setup's address, checked as the server will (data-email-pattern, accounts.EMAIL_PATTERN)
+   * before anything is made: refused after the recovery kit was saved, it made that kit
+   * worthless, and the next try showed another. */
+  function emailChecked(form) {
+    const input = form.querySelector("input[name=email]");
+    const line = form.querySelector("[data-email-error]");
+    const pattern = form.dataset.emailPattern;
+    if (!input || !line || !pattern) {
+      return true;
+    }
+    const ok = new RegExp(pattern).test(input.value.trim().toLowerCase());
+    line.textContent = ok ? "" : form.dataset.textBadEmail || "";
+    line.hidden = ok;
+    const described = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (id) {
+      return id && id !== line.id;
+    });
+    if (ok) {
+      input.removeAttribute("aria-invalid");
+    } else {
+      input.setAttribute("aria-invalid", "true");
+      described.push(line.id);
+      input.focus();
+    }
+    if (described.length) {
+      input.setAttribute("aria-describedby", described.join(" "));
+    } else {
+      input.removeAttribute("aria-describedby");
+    }
+    return ok;
+  }
+
   function wire(form) {
     const status = form.querySelector("[data-keygen-status]");
     const problemNode = form.querySelector("[data-password-error]");
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
+      if (!emailChecked(form)) {
+        return;
+      }
       const passwordInput = form.querySelector("input[data-password]");
       const confirmInput = form.querySelector("input[data-password-confirm]");
       const password = passwordInput.value;
