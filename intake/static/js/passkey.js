@@ -122,14 +122,32 @@
       }
     }
     form.hidden = !(window.PublicKeyCredential && navigator.credentials);
+    const button = form.querySelector("button[type=submit]");
+    // One ceremony at a time: a double click on "Add a passkey" saved two, one of them dead
+    // (the authenticator kept only the newer credential for the account).
+    let busy = false;
+    function settle() {
+      busy = false;
+      if (button) {
+        button.disabled = false;
+      }
+    }
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
+      if (busy) {
+        return;
+      }
+      busy = true;
+      if (button) {
+        button.disabled = true;
+      }
       say(form.dataset.textWorking);
       let answer;
       try {
         answer = await ceremony(form);
       } catch (error) {
         say(form.dataset.textFailed);
+        settle();
         return;
       }
       if (answer && answer.redirect) {
@@ -137,7 +155,10 @@
         return;
       }
       say(answer && answer.error ? String(answer.error) : form.dataset.textFailed);
+      settle();
     });
+    // Back to the page from the browser's cache after a redirect: usable again.
+    window.addEventListener("pageshow", settle);
   }
 
   async function register(form) {
