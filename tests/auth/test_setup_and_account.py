@@ -101,6 +101,9 @@ def test_setup_creates_the_admin_org_key_and_grant_and_then_disappears(
     assert admin is not None
     assert admin.role is Role.ADMIN
     assert admin.totp_secret in page
+    # Shown once: no language link that would open another page and lose the secret.
+    assert "data-language-later" in page
+    assert '<nav class="language-switch"' not in page
     assert counts() == (1, 1, 1)
     # The server stored only what the browser sent: no secret key in the clear anywhere.
     assert admin.wrapped_secret_key == form["wrapped_secret_key"]
@@ -277,7 +280,9 @@ def test_invited_colleague_sets_password_and_gets_a_second_factor(
     colleague = accounts.create_user("new@example.org", Role.CASEWORKER)
     db.session.commit()
     token = accounts.enrol_token(colleague)
-    assert client.get(f"/auth/enrol/{token}").status_code == 200
+    form_page = client.get(f"/auth/enrol/{token}")
+    assert form_page.status_code == 200
+    assert '<nav class="language-switch"' in form_page.get_data(as_text=True)  # not shown once
     fields, secret = browser_keys(NEW_PASSWORD)
     response = client.post(
         f"/auth/enrol/{token}",
@@ -290,6 +295,7 @@ def test_invited_colleague_sets_password_and_gets_a_second_factor(
     db.session.refresh(colleague)
     assert colleague.totp_secret
     assert colleague.totp_secret in response.get_data(as_text=True)
+    assert "data-language-later" in response.get_data(as_text=True)
     assert colleague.public_key == fields["public_key"]
     # Not a second factor until a current code confirms it (tests/auth/test_second_factor.py).
     confirmed = client.post(
