@@ -248,3 +248,19 @@ def test_a_double_click_on_invite_sends_one_post_and_shows_its_link(
         "a => getComputedStyle(a).borderInlineStartStyle"
     )
     assert apart == "solid", apart
+
+
+def test_on_a_phone_the_pages_title_is_not_smaller_than_its_sections(
+    live_server: Any, page_at: Any
+) -> None:
+    """At 390 px the browser's 1.5em section headings were larger than the page's title
+    ("Invite a colleague" above "Staff accounts"; a review in Chromium)."""
+    page = page_at(390)
+    for path in ("/admin/users", "/admin/keys", "/cases/", "/referrals/"):
+        page.goto(f"{live_server.url}{path}")
+        sizes = page.evaluate(
+            """() => ({h1: parseFloat(getComputedStyle(document.querySelector('main h1')).fontSize),
+                       h2: [...document.querySelectorAll('main h2')].map(
+                         h => parseFloat(getComputedStyle(h).fontSize))})"""
+        )
+        assert all(size < sizes["h1"] for size in sizes["h2"]), (path, sizes)
