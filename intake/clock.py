@@ -92,6 +92,14 @@ def day_text(day: date, *, locale: str | None = None) -> str:
     return _day_text(day, locale or _locale())
 
 
+def local_day_text(
+    moment: datetime, *, zone: ZoneInfo | None = None, locale: str | None = None
+) -> str:
+    """The day ``moment`` falls on in the organisation's zone, as ``day_text`` writes it: for a
+    date that needs no hour ("added 6 Dec 2026", "於 2026年12月6日 新增")."""
+    return _day_text(moment.astimezone(zone or org_zone()).date(), locale or _locale())
+
+
 def week_start_text(
     moment: datetime, *, zone: ZoneInfo | None = None, locale: str | None = None
 ) -> str:

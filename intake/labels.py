@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from intake.models import (
     CaseOutcome,
@@ -28,7 +29,7 @@ from intake.models import (
 # A role as staff pages name it (the users page, the account page); admin/forms.py describes
 # each for the invitation.
 ROLE_LABELS = {
-    Role.ADMIN: _l("Admin"),
+    Role.ADMIN: lazy_pgettext("role", "Admin"),  # a person (管理員), not the Admin pages (管理)
     Role.CASEWORKER: _l("Caseworker"),
     Role.VIEWER: _l("Viewer"),
 }

@@ -300,6 +300,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(clock.local_text, "when_text")
     app.add_template_filter(clock.week_start_text, "week_start")
     app.add_template_filter(clock.day_text, "day")
+    app.add_template_filter(clock.local_day_text, "local_day")
     app.add_template_global(clock.relative, "relative_time")
     app.add_template_global(days_list, "days_list")
     app.add_template_global(words_list, "words_list")

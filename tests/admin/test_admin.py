@@ -697,3 +697,17 @@ def test_the_rotation_hint_counts_holders_in_words_that_agree(
     assert "(1 person)" in client.get("/admin/keys").get_data(as_text=True)
     make_staff_with_keys(Role.CASEWORKER, org)
     assert "(2 people)" in client.get("/admin/keys").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("lang", "admin"), [("zh_Hant", "管理員"), ("zh_Hans", "管理员")])
+def test_the_admin_role_is_named_as_a_person_in_chinese(
+    admin_client: tuple[FlaskClient, User, Any], lang: str, admin: str
+) -> None:
+    """The role was 管理 ("administration", the Admin pages' name) in the users table and the
+    role lists, but 管理員 ("administrator") in the invite form's choices (a review)."""
+    client, _, _ = admin_client
+    make_user(Role.CASEWORKER, email="colleague@example.org")
+    page = client.get(f"/admin/users?lang={lang}").get_data(as_text=True)
+    roles = re.findall(r'<option value="admin"[^>]*>([^<]*)</option>', page)
+    assert roles, page
+    assert all(role.startswith(admin) for role in roles), roles

@@ -307,3 +307,20 @@ def test_at_an_ip_address_the_account_page_says_where_passkeys_work(
         assert passkeys.address_for_passkeys() == "http://localhost:5000/"
     with app.test_request_context("/auth/account", base_url="http://localhost:5000"):
         assert passkeys.address_for_passkeys() is None
+
+
+@pytest.mark.parametrize(("lang", "added"), [("zh_Hant", "2026年10月12日"), ("en", "12 Oct 2026")])
+def test_a_passkeys_date_is_written_as_the_other_dates(
+    app: Flask, client: FlaskClient, lang: str, added: str
+) -> None:
+    """ "於 2026-10-12 新增" beside every other date written "2026年10月12日" (a review)."""
+    user = make_user()
+    when = utcnow().replace(year=2026, month=10, day=12, hour=12)
+    db.session.add(
+        Passkey(user_id=user.id, name="key", credential_id="abc", public_key="x", created_at=when)
+    )
+    db.session.commit()
+    sign_in(client, user)
+    account = client.get(f"/auth/account?lang={lang}").get_data(as_text=True)
+    assert added in account
+    assert "2026-10-12" not in account

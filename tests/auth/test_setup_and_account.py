@@ -381,7 +381,7 @@ def test_enrol_without_browser_keys_writes_nothing(app: Flask, client: FlaskClie
 @pytest.mark.parametrize(
     ("locale", "role", "label"),
     [
-        ("zh_Hant", Role.ADMIN, "管理"),
+        ("zh_Hant", Role.ADMIN, "管理員"),
         ("zh_Hans", Role.CASEWORKER, "个案工作者"),
         ("zh_Hant", Role.VIEWER, "檢視者"),
         ("en", Role.VIEWER, "Viewer"),
