@@ -58,6 +58,7 @@ from intake.services.accounts import AccountError, KeyMaterial, LoginResult, Tot
 from intake.services.errors import ServiceError
 
 PENDING_SECONDS = 300
+FAILED_HERE = "login_failed_here"  # refused passwords in this browser since its last sign-in
 Page = str | Response | tuple[str, int]
 
 bp.before_app_request(enforce_timeouts)
@@ -191,6 +192,7 @@ def login() -> Page:
             form.form_errors.append(needs_javascript())
             return render_template("auth/login.html", form=form), 400
         if check.result is LoginResult.OK and check.user is not None:
+            session.pop(FAILED_HERE, None)
             session[PENDING] = {
                 "uid": check.user.id,
                 "epoch": check.user.session_epoch,
@@ -211,6 +213,22 @@ def login() -> Page:
             # the password, "locked" would tell that the account exists. The audit log
             # records the lockout (auth.failed with "locked", auth.refused_locked).
             message = _("The e-mail address or the password is not correct.")
+            # After a few refusals in this browser, whichever account they were for, say that
+            # the right password is refused too for a while: a stressed admin otherwise
+            # decides the password is forgotten and keeps trying, doubling the wait.
+            failed = int(session.get(FAILED_HERE, 0) or 0) + 1
+            session[FAILED_HERE] = failed
+            if failed >= int(current_app.config.get("LOGIN_FREE_FAILURES", 3)):
+                message = " ".join(
+                    (
+                        message,
+                        _(
+                            "After several wrong tries, sign-in waits a little longer each"
+                            " time, and even the right password is refused until then: if you"
+                            " are sure of it, wait a minute and try again."
+                        ),
+                    )
+                )
         form.form_errors.append(message)
         return render_template("auth/login.html", form=form), 401
     status = 400 if form.is_submitted() else 200

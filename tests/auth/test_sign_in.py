@@ -128,6 +128,38 @@ def test_account_locks_after_repeated_failures_even_for_the_right_password(
     assert post_password(client, user.email).status_code == 302
 
 
+WAIT_HINT = "even the right password is refused until then"
+
+
+def test_after_a_few_refusals_here_the_page_says_the_right_password_waits_too(
+    app: Flask, client: FlaskClient
+) -> None:
+    """After typos the right password was called wrong, with no word of a wait: a stressed
+    admin decided it was forgotten and kept trying, doubling the wait (a review). The hint
+    follows this browser's own refusals, whichever address they were for, so it tells
+    nothing about which accounts exist."""
+    user = make_user(Role.CASEWORKER)
+    free = int(app.config.get("LOGIN_FREE_FAILURES", 3))
+    said = [
+        WAIT_HINT
+        in post_password(client, "nobody@example.org", "wrong password!!").get_data(as_text=True)
+        for _ in range(free)
+    ]
+    assert said == [False] * (free - 1) + [True]
+    # The same words for an existing account (here locked, with its right password).
+    for _ in range(free + 1):
+        post_password(client, user.email, "wrong password!!")
+    locked = post_password(client, user.email, DEFAULT_PASSWORD)
+    assert locked.status_code == 401
+    assert WAIT_HINT in locked.get_data(as_text=True)
+    # A sign-in in this browser starts the count afresh.
+    user.locked_until = None
+    db.session.commit()
+    assert post_password(client, user.email).status_code == 302
+    first = post_password(client, "nobody@example.org", "wrong password!!")
+    assert WAIT_HINT not in first.get_data(as_text=True)
+
+
 def test_wrong_totp_codes_count_towards_the_lockout(app: Flask, client: FlaskClient) -> None:
     """New rule (throttling, not a 5-strike lock): after LOGIN_FREE_FAILURES wrong codes the
     account waits: the code that starts the wait is sent back to /login with the message."""
