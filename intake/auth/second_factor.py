@@ -78,15 +78,25 @@ def _enrolling_user() -> User | None:
     return user
 
 
-@bp.post("/auth/totp/confirm")
-@limiter.limit(lambda: "10 per minute;60 per hour")
+@bp.route("/auth/totp/confirm", methods=["GET", "POST"])
+@limiter.limit(lambda: "10 per minute;60 per hour", methods=["POST"])
 def confirm_totp() -> Page:
+    """The code from a new authenticator app. Opened again (the address typed or reloaded
+    after a wrong code), the set-up in this browser is shown again: it was "405 not allowed",
+    and the way on was to sign in again, which the page did not say."""
     user = _enrolling_user()
     if user is None or user.totp_confirmed_at is not None:
         session.pop(ENROLMENT, None)
         message = _("This set-up page has expired. Sign in, or ask an admin for a new set-up link.")
         return render_template("errors/error.html", status=400, message=message), 400
     form = TotpConfirmForm()
+    if request.method == "GET":
+        return render_template(
+            "auth/totp_confirm.html",
+            user=user,
+            otpauth_uri=accounts.otpauth_uri(user),
+            confirm_form=TotpConfirmForm(formdata=None),
+        )
     if form.validate_on_submit():
         try:
             codes = second_factor.confirm_totp(user, form.code.data or "")

@@ -297,6 +297,13 @@ def test_invited_colleague_sets_password_and_gets_a_second_factor(
     assert colleague.totp_secret in response.get_data(as_text=True)
     assert "data-language-later" in response.get_data(as_text=True)
     assert colleague.public_key == fields["public_key"]
+    # Opened again (reloaded after a wrong code, the address typed): the same set-up, in the
+    # language asked for; it was "405 not allowed".
+    again = client.get("/auth/totp/confirm?lang=zh_Hant")
+    assert again.status_code == 200
+    assert colleague.totp_secret in again.get_data(as_text=True)
+    assert "確認" in again.get_data(as_text=True)
+    assert app.test_client().get("/auth/totp/confirm").status_code == 400  # not set up here
     # Not a second factor until a current code confirms it (tests/auth/test_second_factor.py).
     confirmed = client.post(
         "/auth/totp/confirm",
