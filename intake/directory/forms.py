@@ -28,6 +28,7 @@ from intake.db import utcnow
 from intake.forms import StaffForm
 from intake.labels import KIND_LABELS
 from intake.models import DirectoryEntry
+from intake.services import directory as directory_service
 
 
 def _today() -> date:
@@ -113,10 +114,12 @@ class EntryForm(StaffForm):
     last_verified = DateField(_l("Last verified"), validators=[Optional()], default=_today)
 
     def validate_contacts(self, field: Field) -> None:
-        try:
-            parse_contacts(field.data or "")
-        except ValueError as error:
-            raise ValidationError(str(error)) from error
+        """Every line's problem, beside the field in the reader's language: the service's
+        checks of a value came back as one English line in the summary ("test-org: web
+        address must start with http:// or https://: 'not a url'"), the first bad line only."""
+        problems = contact_problems(field.data or "")
+        if problems:
+            raise ValidationError(" ".join(problems))
 
     def fill_from(self, entry: DirectoryEntry) -> None:
         self.id.data = entry.id
@@ -171,6 +174,40 @@ class EntryForm(StaffForm):
             "response_days": self.response_days.data,
             "last_verified": self.last_verified.data,
         }
+
+
+# What is wrong with a contact's value (directory_service.contact_value_problem), per line.
+VALUE_PROBLEMS = {
+    "long": _l("Line %(number)d: at most 500 characters."),
+    "web": _l("Line %(number)d: a web address starts with http:// or https://."),
+    "email": _l("Line %(number)d: this is not an e-mail address."),
+    "onion": _l("Line %(number)d: this is not an onion address (ending in .onion)."),
+}
+
+
+def contact_problems(text: str) -> list[str]:
+    """Each contact line's problem, numbered as the box numbers its lines."""
+    problems = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            (contact,) = parse_contacts(line)
+        except ValueError:
+            problems.append(
+                str(
+                    _l(
+                        "Line %(number)d: expected 'kind | value', kind one of %(kinds)s.",
+                        number=number,
+                        kinds=", ".join(vocab.CONTACT_KINDS),
+                    )
+                )
+            )
+            continue
+        code = directory_service.contact_value_problem(contact["kind"], contact["value"])
+        if code is not None:
+            problems.append(str(VALUE_PROBLEMS[code] % {"number": number}))
+    return problems
 
 
 def parse_contacts(text: str) -> list[dict[str, str]]:

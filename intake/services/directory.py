@@ -223,6 +223,28 @@ def clean_record(
     return clean, problems
 
 
+CONTACT_VALUE_MAX = 500
+
+
+def contact_value_problem(kind: str, text: str) -> str | None:
+    """What is wrong with a contact's value for its kind, by code ("long", "web", "email",
+    "onion"), or None: the import's check and the directory form's (which says it in the
+    reader's language, per line)."""
+    if len(text) > CONTACT_VALUE_MAX:
+        return "long"
+    if kind in ("web", "secure_form") and not re.match(
+        r"^https?://[^\s<>\"']+$", text, re.IGNORECASE
+    ):
+        return "web"
+    if kind == "email" and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", text):
+        return "email"
+    if kind == "onion" and not re.fullmatch(
+        r"(?:https?://)?[a-z2-7]{16,56}\.onion(?:/\S*)?", text, re.IGNORECASE
+    ):
+        return "onion"
+    return None
+
+
 def _clean_contacts(value: Any, problem: Any) -> list[dict[str, str]] | None:
     if not isinstance(value, list) or len(value) > 50:
         problem("contacts must be a list (at most 50)")
@@ -233,26 +255,20 @@ def _clean_contacts(value: Any, problem: Any) -> list[dict[str, str]] | None:
             problem(f"contact kind must be one of {', '.join(vocab.CONTACT_KINDS)}")
             return None
         text = item.get("value")
-        if not isinstance(text, str) or not text.strip() or len(text) > 500:
+        if not isinstance(text, str) or not text.strip() or len(text) > CONTACT_VALUE_MAX:
             problem("each contact needs a value (at most 500 characters)")
             return None
         text = text.strip()
-        if item["kind"] in ("web", "secure_form") and not re.match(
-            r"^https?://[^\s<>\"']+$", text, re.IGNORECASE
-        ):
-            problem(f"web address must start with http:// or https://: {text[:80]!r}")
-            return None
-        if item["kind"] == "email" and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", text):
-            problem(f"not an e-mail address: {text[:80]!r}")
-            return None
-        if item["kind"] == "onion" and not re.fullmatch(
-            r"(?:https?://)?[a-z2-7]{16,56}\.onion"
-            r"(?:/\S*)?",
-            text,
-            re.IGNORECASE,
-        ):
-            problem(f"not an onion address: {text[:80]!r}")
-            return None
+        match contact_value_problem(str(item["kind"]), text):
+            case "web":
+                problem(f"web address must start with http:// or https://: {text[:80]!r}")
+                return None
+            case "email":
+                problem(f"not an e-mail address: {text[:80]!r}")
+                return None
+            case "onion":
+                problem(f"not an onion address: {text[:80]!r}")
+                return None
         contact = {"kind": str(item["kind"]), "value": text}
         for extra in ("place", "note"):
             if item.get(extra):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -254,6 +255,54 @@ def test_hostile_form_input_is_refused_and_nothing_is_written(
     response = client.post("/directory/new", data={**entry_form(**override), "csrf_token": token})
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
+    assert table_count("directory_entries") == before
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"),
+    [
+        (
+            "en",
+            [
+                "Line 1: a web address starts with http:// or https://.",
+                "Line 3: this is not an e-mail address.",
+                "Line 4: expected 'kind | value'",
+                "Line 5: this is not an onion address",
+            ],
+        ),
+        (
+            "zh_Hant",
+            [
+                "第 1 行：網址須以 http:// 或 https:// 開頭。",
+                "第 3 行：這不是電子郵件地址。",
+                "第 4 行：格式應為",
+                "第 5 行：這不是洋蔥位址",
+            ],
+        ),
+    ],
+)
+def test_every_bad_contact_line_is_said_beside_the_field_in_the_readers_language(
+    client: FlaskClient, loaded: Flask, lang: str, said: list[str]
+) -> None:
+    """A bad web address came back as one English line in the summary, from the importer's
+    checks ("test-org: web address must start with http:// or https://: 'not a url'"), and
+    only the first bad line was named (a review in Chromium)."""
+    sign_in(client, Role.ADMIN)
+    before = table_count("directory_entries")
+    token = csrf_from(client.get(f"/directory/new?lang={lang}").get_data(as_text=True))
+    contacts = "web | not a url\nphone | +886 2 1234\nemail | nope\nfax\nonion | example.org"
+    response = client.post(
+        "/directory/new", data={**entry_form(contacts=contacts), "csrf_token": token}
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    beside = re.search(r'<p class="field-error" id="contacts-error">([^<]*)</p>', page)
+    assert beside, page
+    shown = html.unescape(beside.group(1))
+    for words in said:
+        assert words in shown, (words, shown)
+    assert "Line 2" not in shown
+    assert "must start with" not in page  # the importer's words are not the form's
     assert table_count("directory_entries") == before
 
 
