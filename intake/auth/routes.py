@@ -327,13 +327,20 @@ def login_code() -> Page:
             return finish_sign_in(user, pending)
         if outcome is LoginResult.LOCKED:
             return refuse_locked(minutes)
-        if outcome is TotpResult.REPLAY:
-            message = _("This code was already used. Wait for the next code and enter it.")
-        elif outcome is LoginResult.INACTIVE:
-            message = _("This account is not active. Ask an admin of your organisation.")
+        if outcome is LoginResult.INACTIVE:
+            form.form_errors.append(
+                _("This account is not active. Ask an admin of your organisation.")
+            )
         else:
-            message = _("The code is not correct. Check your authenticator app's clock.")
-        form.form_errors.append(message)
+            # Beside the box, which is emptied for the next code: the refused one stayed in
+            # it, and the error was only in the summary above (a review in Chromium).
+            form.code.errors = [
+                _("This code was already used. Wait for the next code and enter it.")
+                if outcome is TotpResult.REPLAY
+                else _("The code is not correct. Check your authenticator app's clock.")
+            ]
+            form.code.raw_data = []
+            form.code.data = ""
         return render_template("auth/login_code.html", **page), 401
     status = 400 if form.is_submitted() else 200
     return render_template("auth/login_code.html", **page), status

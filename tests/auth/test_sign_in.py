@@ -3,6 +3,7 @@ time-outs, sign-out everywhere, hostile input."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -126,6 +127,25 @@ def test_account_locks_after_repeated_failures_even_for_the_right_password(
     user.locked_until = user.locked_until - timedelta(hours=1)
     db.session.commit()
     assert post_password(client, user.email).status_code == 302
+
+
+def test_a_refused_code_is_said_beside_the_box_which_is_emptied(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The refused code stayed in the box and the error was only in the summary (a review)."""
+    user = make_user(Role.CASEWORKER)
+    assert post_password(client, user.email).status_code == 302
+    now = authenticator(user).now()
+    wrong = "000000" if now != "000000" else "111111"
+    refused = post_code(client, wrong)
+    assert refused.status_code == 401
+    page = refused.get_data(as_text=True)
+    assert re.search(r'id="code-error">The code is not correct', page), page
+    assert 'href="#code"' in page
+    box = re.search(r"<input[^>]*name=\"code\"[^>]*>", page)
+    assert box, page
+    assert wrong not in box.group(0)
+    assert 'aria-invalid="true"' in box.group(0)
 
 
 WAIT_HINT = "even the right password is refused until then"
