@@ -222,6 +222,25 @@ def test_change_role_and_refuse_self_demotion(admin_client: tuple[FlaskClient, U
     assert admin.role is Role.ADMIN
 
 
+def test_the_fingerprint_beside_a_waiting_colleague_is_the_one_their_account_page_shows(
+    app: Flask, admin_client: tuple[FlaskClient, User, Any]
+) -> None:
+    """The keys page showed an unlabelled code the colleague could not see anywhere, so the
+    admin had nothing to compare it with before granting (a review in Chromium)."""
+    client, _, _ = admin_client
+    colleague, _ = make_staff_with_keys(Role.CASEWORKER, email="waiting@example.org")
+    page = client.get("/admin/keys?lang=zh_Hant").get_data(as_text=True)
+    shown = re.findall(r"data-colleague-fingerprint>([^<]+)<", page)
+    assert "data-fingerprint-check" in page
+    assert "對方金鑰的指紋" in page
+    theirs = app.test_client()
+    sign_in(theirs, colleague)
+    own = re.findall(
+        r"data-own-key-fingerprint>([^<]+)<", theirs.get("/auth/account").get_data(as_text=True)
+    )
+    assert own == shown == [(colleague.public_key or "")[:12]]
+
+
 def test_grant_stores_the_key_sealed_by_the_admins_browser(
     admin_client: tuple[FlaskClient, User, Any],
 ) -> None:
