@@ -103,6 +103,7 @@ def test_setup_creates_the_admin_org_key_and_grant_and_then_disappears(
     assert admin.totp_secret in page
     # Shown once: no language link that would open another page and lose the secret.
     assert "data-language-later" in page
+    assert "Refuge is set up: one step left" in page  # not "set up" before the second factor
     assert '<nav class="language-switch"' not in page
     assert counts() == (1, 1, 1)
     # The server stored only what the browser sent: no secret key in the clear anywhere.
