@@ -48,6 +48,50 @@ def _code_list(text: str | None) -> list[str]:
     return [part for part in re.split(r"[\s,;]+", (text or "").strip()) if part]
 
 
+def _country_parts(text: str | None) -> list[str]:
+    """The countries typed, by code or by name: names may hold spaces ("Saudi Arabia"), so
+    they are split at commas (and the Chinese 、，；), and a part of codes at spaces too."""
+    parts: list[str] = []
+    for part in re.split(r"[,;，、；\n]+", text or ""):
+        part = part.strip()
+        if part and " " in part and all(w.upper() in vocab.ISO_COUNTRIES for w in part.split()):
+            parts.extend(part.split())
+        elif part:
+            parts.append(part)
+    return parts
+
+
+def country_codes(text: str | None) -> tuple[list[str], list[str]]:
+    """(codes, what could not be read): each part as an ISO code or a country's name in the
+    reader's language or English ("China", "中國", "Taiwan"). An admin typing names had
+    "Unknown codes: CHINA, TAIWAN" and nothing saying which codes (a review in Chromium)."""
+    names = vocab.countries_by_name()
+    codes: list[str] = []
+    unknown: list[str] = []
+    for part in _country_parts(text):
+        if part.upper() in vocab.ISO_COUNTRIES:
+            codes.append(part.upper())
+        elif part.lower() in names:
+            codes.append(names[part.lower()][0])
+        else:
+            unknown.append(part)
+    return list(dict.fromkeys(codes)), unknown
+
+
+def _validate_countries(form: FlaskForm, field: Field) -> None:
+    _, unknown = country_codes(field.data)
+    if unknown:
+        raise ValidationError(
+            str(
+                _l(
+                    "No country is called %(names)s. Use a country's name or its two-letter"
+                    " code (TW, CN, HK).",
+                    names=", ".join(sorted(set(unknown)))[:120],
+                )
+            )
+        )
+
+
 def _validate_codes(allowed: frozenset[str], upper: bool) -> Any:
     def check(form: FlaskForm, field: Field) -> None:
         codes = [c.upper() if upper else c.lower() for c in _code_list(field.data)]
@@ -81,8 +125,8 @@ class EntryForm(StaffForm):
     section = SelectField(_l("Section"), choices=_choices(vocab.SECTIONS))
     regions = MultiCheckboxField(_l("Regions"), choices=_choices(vocab.REGIONS))
     countries = StringField(
-        _l("Countries (ISO codes, comma-separated)"),
-        validators=[Optional(), Length(max=1000), _validate_codes(vocab.ISO_COUNTRIES, True)],
+        _l("Countries (names or two-letter codes, comma-separated)"),
+        validators=[Optional(), Length(max=1000), _validate_countries],
     )
     threats = MultiCheckboxField(_l("Threat types"), choices=_choices(vocab.THREATS))
     profiles = MultiCheckboxField(_l("Profiles served"), choices=_choices(vocab.PROFILES))
@@ -161,7 +205,7 @@ class EntryForm(StaffForm):
             "kind": self.kind.data,
             "section": self.section.data,
             "regions": list(self.regions.data or []),
-            "countries": [c.upper() for c in _code_list(self.countries.data)],
+            "countries": country_codes(self.countries.data)[0],
             "threats": list(self.threats.data or []),
             "profiles": list(self.profiles.data or []),
             "languages": [c.lower() for c in _code_list(self.languages.data)],

@@ -235,7 +235,7 @@ def test_csrf_is_enforced(client: FlaskClient, loaded: Flask) -> None:
         ({"id": "cpj"}, "exists"),
         ({"name": ""}, "This field is required"),
         ({"name": "x" * 201}, "200"),
-        ({"countries": "XX, Narnia"}, "Unknown codes"),
+        ({"countries": "XX, Narnia"}, "No country is called Narnia, XX."),
         ({"languages": "klingon"}, "Unknown codes"),
         ({"contacts": "web | javascript:alert(1)"}, "http"),
         ({"contacts": "telepathy | hello"}, "expected"),
@@ -304,6 +304,29 @@ def test_every_bad_contact_line_is_said_beside_the_field_in_the_readers_language
     assert "Line 2" not in shown
     assert "must start with" not in page  # the importer's words are not the form's
     assert table_count("directory_entries") == before
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed"),
+    [
+        ("en", "China, Taiwan; in pk"),
+        ("zh_Hant", "中國、台灣，IN PK"),
+        ("zh_Hans", "中国，台湾, in, pk"),
+    ],
+)
+def test_countries_may_be_typed_by_name(
+    client: FlaskClient, loaded: Flask, lang: str, typed: str
+) -> None:
+    """An admin typing names had "Unknown codes: CHINA, TAIWAN" and nothing saying which
+    codes (a review in Chromium): names in the reader's language or English are read too."""
+    sign_in(client, Role.ADMIN)
+    token = csrf_from(client.get(f"/directory/new?lang={lang}").get_data(as_text=True))
+    response = client.post(
+        "/directory/new", data={**entry_form(countries=typed), "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    entry = db.session.get_one(DirectoryEntry, "test-legal-aid")
+    assert entry.countries == ["CN", "TW", "IN", "PK"]
 
 
 def test_user_text_is_escaped(client: FlaskClient, loaded: Flask) -> None:
