@@ -104,8 +104,17 @@ ACTION_LABELS = {
 }
 
 
-def action_label(code: str) -> str:
-    label = ACTION_LABELS.get(code)
+# A code whose words depend on how it happened (the event's detail "via").
+VIA_LABELS = {
+    # Not an invitation: the first admin, or an invitee, who left before confirming the
+    # authenticator app and gave their password again (second_factor.restart_enrolment).
+    ("account.enrolled", "sign_in"): _l("Authenticator app set up again at sign-in"),
+}
+
+
+def action_label(code: str, detail: object = None) -> str:
+    via = detail.get("via") if isinstance(detail, dict) else None
+    label = VIA_LABELS.get((code, str(via))) or ACTION_LABELS.get(code)
     return str(label) if label is not None else code
 
 

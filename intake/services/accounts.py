@@ -366,7 +366,9 @@ def create_user(
         "account.created" if created else "account.invited",
         "user",
         user.id,
-        actor=actor,
+        # Keys made in a browser with nobody else signed in: the first admin at /setup made
+        # their own account ("Refuge (automatic)" in the log said it was the system).
+        actor=actor if actor is not None or auth_secret is None else user,
         detail={"role": role.value},
     )
     return user

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import KeyGrant, OrgKey, Role, User
+from intake.models import AuditEvent, KeyGrant, OrgKey, Role, User
 from intake.services import accounts, setup_token
 from intake.services.passwords import verify_password
 from tests.auth.helpers import csrf_token, sign_in_through_forms
@@ -106,6 +106,10 @@ def test_setup_creates_the_admin_org_key_and_grant_and_then_disappears(
     assert "Refuge is set up: one step left" in page  # not "set up" before the second factor
     assert '<nav class="language-switch"' not in page
     assert counts() == (1, 1, 1)
+    # The first admin made their own account: not "Refuge (automatic)" in the log.
+    created = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "account.created"))
+    assert created is not None
+    assert created.actor_id == admin.id
     # The server stored only what the browser sent: no secret key in the clear anywhere.
     assert admin.wrapped_secret_key == form["wrapped_secret_key"]
     assert (admin.password_scheme, admin.key_scheme) == (2, 2)

@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from intake.admin import audit_view
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Passkey, Role, User
@@ -114,6 +115,11 @@ def test_a_first_admin_who_left_setup_sets_up_a_new_app_after_the_password_and_i
     # Audited as the invite link's enrolment, the confirmation and a sign-in are.
     enrolled = audit_events("account.enrolled", admin)
     assert [event.detail for event in enrolled] == [{"via": "sign_in"}]
+    # ... in words that say what happened: no invitation was accepted (a review).
+    assert audit_view.action_label("account.enrolled", enrolled[0].detail) == (
+        "Authenticator app set up again at sign-in"
+    )
+    assert audit_view.action_label("account.enrolled", None) == "Invitation accepted, password set"
     assert audit_events("auth.totp_confirmed", admin)
     assert len(audit_events("auth.login", admin)) == 1
     assert not audit_events("auth.refused_no_second_factor", admin)
