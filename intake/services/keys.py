@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -199,6 +200,23 @@ def validate_sealed_grant(sealed: str) -> str:
         return crypto.validate_exact(sealed, length=crypto.SEALED_KEY_BYTES, what="key grant")
     except crypto.InvalidCiphertext as exc:
         raise KeyOperationError("invalid_grant") from exc
+
+
+# A recovery kit not confirmed within this time was abandoned: its key was shown once, on a
+# page since left, so nobody can confirm it any more. It is neither listed nor sealed to.
+KIT_CONFIRMATION_WINDOW = timedelta(hours=1)
+
+
+def kit_in_force() -> sa.ColumnElement[bool]:
+    """The recovery kits a rotation seals the new key to: confirmed and not retired, or made
+    within the last hour and still waiting for their confirmation."""
+    return sa.and_(
+        RecoveryKit.retired_at.is_(None),
+        sa.or_(
+            RecoveryKit.confirmed_at.is_not(None),
+            RecoveryKit.created_at > utcnow() - KIT_CONFIRMATION_WINDOW,
+        ),
+    )
 
 
 class SetupClosed(KeyOperationError):
@@ -408,9 +426,7 @@ def rotate(
         raise KeyOperationError("holders_changed")
     for sealed in [*sealed_by_user.values(), *kit_seals.values()]:
         validate_sealed_grant(sealed)
-    kits = set(
-        db.session.scalars(sa.select(RecoveryKit.id).where(RecoveryKit.retired_at.is_(None)))
-    )
+    kits = set(db.session.scalars(sa.select(RecoveryKit.id).where(kit_in_force())))
     if set(kit_seals) != kits:
         raise KeyOperationError("kit_changed")
     if set(sealed_to) != set(holders):

@@ -78,10 +78,12 @@ def _validate_seals(seals: dict[int, str]) -> None:
 
 
 def unretired_kits() -> list[RecoveryKit]:
-    """Every kit still in force or waiting for its confirmation (a rotation seals to each)."""
+    """Every kit in force, or made within the hour and waiting for its confirmation (a
+    rotation seals to each; keys.kit_in_force). One left unconfirmed longer was abandoned:
+    it was listed as "waiting for its confirmation" for good, and sealed to (a review)."""
     return list(
         db.session.scalars(
-            sa.select(RecoveryKit).where(RecoveryKit.retired_at.is_(None)).order_by(RecoveryKit.id)
+            sa.select(RecoveryKit).where(keys.kit_in_force()).order_by(RecoveryKit.id)
         )
     )
 
@@ -206,8 +208,10 @@ def set_up_organisation(
 def confirm_kit(kit_id: int, actor: User) -> RecoveryKit:
     """The admin typed part of the new recovery key back: it is kept. Older kits retire."""
     locks.serialise(locks.KEY_CUSTODY)
-    kit = db.session.get(RecoveryKit, kit_id)
-    if kit is None or kit.retired_at is not None or kit.confirmed_at is not None:
+    kit = db.session.scalar(
+        sa.select(RecoveryKit).where(RecoveryKit.id == kit_id, keys.kit_in_force())
+    )
+    if kit is None or kit.confirmed_at is not None:
         raise RecoveryError("no_such_kit", 404)
     if kit.created_by_id != actor.id:
         raise RecoveryError("not_your_kit", 403)

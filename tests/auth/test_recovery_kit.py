@@ -4,6 +4,7 @@ confirmed, used only by a signed-in admin without the key; hostile bodies change
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,9 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from intake import crypto
+from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, KeyGrant, RecoveryKit, RecoverySeal, Role, User
-from intake.services import recovery
+from intake.services import keys, recovery
 from tests.auth.helpers import csrf_token
 from tests.builders import OrgKeyPair, json_of, make_org_key, make_staff_with_keys, sign_in
 
@@ -103,6 +105,27 @@ def test_a_kit_counts_only_once_confirmed_and_then_quiets_the_warning(
     assert post(client, "/admin/keys/recovery-kit/987654/confirm", {}).status_code == 404
     assert client.post(f"/admin/keys/recovery-kit/{kit_id}/confirm").status_code == 400  # no CSRF
     assert kept not in client.get("/admin/keys").get_data(as_text=True)  # refusals say nothing
+
+
+def test_a_kit_left_unconfirmed_for_an_hour_is_abandoned_neither_listed_nor_sealed_to(
+    pg_app: Flask, lone_admin: tuple[User, OrgKeyPair]
+) -> None:
+    """A kit shown and never confirmed stayed listed as "waiting for its confirmation" for
+    good, and every rotation sealed the new key to it, though its key was shown once on a page
+    since left (a review in Chromium)."""
+    admin, org = lone_admin
+    client = pg_app.test_client()
+    sign_in(client, admin)
+    _public, _secret, body = kit_body(org)
+    kit_id = json_of(post(client, "/admin/keys/recovery-kit", body))["kit_id"]
+    assert [kit.id for kit in recovery.unretired_kits()] == [kit_id]
+    kit = db.session.get_one(RecoveryKit, kit_id)
+    kit.created_at = utcnow() - keys.KIT_CONFIRMATION_WINDOW - timedelta(minutes=1)
+    db.session.commit()
+    assert recovery.unretired_kits() == []
+    assert f"Recovery kit #{kit_id}" not in client.get("/admin/keys").get_data(as_text=True)
+    # Too late to confirm it: its key is gone with the page.
+    assert post(client, f"/admin/keys/recovery-kit/{kit_id}/confirm", {}).status_code == 404
 
 
 def test_a_second_key_holder_also_quiets_the_warning(
