@@ -67,6 +67,19 @@ def record(page: Any, seen: list[str]) -> None:
     page.on("request", on_request)
 
 
+def open_queue(
+    browser: Any, app: Flask, base: str, user: User, org: OrgKeyPair, sent: list[str]
+) -> tuple[Any, Any]:
+    """(context, page): ``user``'s queue, all tabs, with the keys of ``org`` in the tab and
+    every request the page sends recorded in ``sent``."""
+    context = open_context(browser, app, base, user, org)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    record(page, sent)
+    page.goto(f"{base}/cases/?view=all")
+    return context, page
+
+
 def wait_for(condition: Any, timeout: float = 20.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -96,12 +109,8 @@ def test_the_queue_shows_names_decrypted_here_and_search_finds_by_name_place_and
     target = make_case(org, ANSWERS, ref="RF-TARGET01")
     make_case(org, {"victim_name": "Someone Else", "what_happened": "x"}, ref="RF-OTHER001")
     user = make_user(Role.CASEWORKER)
-    context = open_context(browser, app, base, user, org)
+    context, page = open_queue(browser, app, base, user, org, sent)
     try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        record(page, sent)
-        page.goto(f"{base}/cases/?view=all")
         row = page.locator('tr.case-row[data-ref="RF-TARGET01"]')
         page.wait_for_selector('tr[data-ref="RF-TARGET01"][data-person-state=open]')
         assert row.locator("[data-person-name]").inner_text() == NAME
@@ -158,12 +167,8 @@ def test_search_finds_chinese_written_in_either_script_by_a_query_in_either(
     make_case(org, {"victim_name": "许志永", "what_happened": "人权律师被带走"}, ref="RF-HANS0001")
     make_case(org, {"victim_name": "Someone Else", "what_happened": "人身安全"}, ref="RF-OTHER001")
     user = make_user(Role.CASEWORKER)
-    context = open_context(browser, app, base, user, org)
+    context, page = open_queue(browser, app, base, user, org, sent)
     try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        record(page, sent)
-        page.goto(f"{base}/cases/?view=all")
         page.wait_for_selector('tr[data-ref="RF-HANT0001"][data-person-state=open]')
         wait_for(lambda: db.session.scalar(sa.select(sa.func.count(CaseSearchIndex.case_id))) == 3)
         for words, found in (

@@ -17,7 +17,12 @@ from intake.models import CaseSearchIndex, Role
 from intake.services import casework, submissions
 from tests.builders import give_key, make_case, make_org_key, make_user
 from tests.cases.test_browser import db_dump
-from tests.cases.test_queue_browser import open_context, record, search, shown_refs, wait_for
+from tests.cases.test_queue_browser import (
+    open_queue,
+    search,
+    shown_refs,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -35,12 +40,8 @@ def test_a_follow_up_and_a_note_are_found_after_the_next_key_holder_opens_the_ca
     make_case(org, {"victim_name": "Someone Else", "what_happened": "y"}, ref="RF-OTHER001")
     user = give_key(make_user(Role.CASEWORKER), org)
     sent: list[str] = []
-    context = open_context(browser, app, base, user, org)
+    context, page = open_queue(browser, app, base, user, org, sent)
     try:
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        record(page, sent)
-        page.goto(f"{base}/cases/?view=all")
         wait_for(lambda: indexed(case.id))  # the first key holder's queue indexed it
 
         # The submitter writes again from /status: the case needs indexing again.

@@ -199,24 +199,38 @@ def test_without_javascript_the_summary_link_shows_the_file_fields_error(
     assert table_count("cases") == 0
 
 
+def _reloaded_at_the_review_after_choosing_a_file(context: Any, base: str, tmp_path: Path) -> Any:
+    """A page of the request form with a file chosen at the evidence step, then reloaded at the
+    review: the answers come back, the file cannot."""
+    page = context.new_page()
+    page.goto(f"{base}/request?lang=en")
+    _to_evidence_step(page)
+    page.set_input_files("#attachments", _files(tmp_path)["one"])
+    page.click("#step-next")
+    page.wait_for_selector("#send-request:visible")
+    page.reload()
+    page.wait_for_selector("#send-request:visible")
+    return page
+
+
+def _send_again_goes_without_the_files(page: Any) -> None:
+    """Send pressed again from the review, after it asked for the files: the request goes."""
+    page.evaluate("window.Refuge.steps.show(4)")
+    page.click("#send-request")
+    page.wait_for_selector("#receipt-code:visible", timeout=30_000)
+    assert table_count("cases") == 1
+
+
 def test_send_after_a_reload_asks_for_the_files_once_then_goes_without_them(
     app: Flask, live_server: Any, browser: Any, tmp_path: Path
 ) -> None:
     """Reloaded at the review, the request went without its files at Send, the only word a
     notice at the top of the page (a review in Chromium)."""
     make_org_key()
-    files = _files(tmp_path)
     context = phone_context(browser, javascript=True)
     context.set_default_timeout(20_000)
     try:
-        page = context.new_page()
-        page.goto(f"{live_server.url}/request?lang=en")
-        _to_evidence_step(page)
-        page.set_input_files("#attachments", files["one"])
-        page.click("#step-next")
-        page.wait_for_selector("#send-request:visible")
-        page.reload()
-        page.wait_for_selector("#send-request:visible")
+        page = _reloaded_at_the_review_after_choosing_a_file(context, live_server.url, tmp_path)
         page.click("#send-request")
         summary = page.locator("#error-summary a[href='#attachments']")
         expect(summary).to_contain_text(
@@ -224,10 +238,7 @@ def test_send_after_a_reload_asks_for_the_files_once_then_goes_without_them(
         )
         assert table_count("cases") == 0
         # Pressed again, it goes without them, as it said.
-        page.evaluate("window.Refuge.steps.show(4)")
-        page.click("#send-request")
-        page.wait_for_selector("#receipt-code:visible", timeout=30_000)
-        assert table_count("cases") == 1
+        _send_again_goes_without_the_files(page)
     finally:
         context.close()
 
@@ -239,18 +250,10 @@ def test_a_send_refused_for_other_answers_too_asks_for_the_files_again_next_time
     was missing too: once that answer was mended, the next Send went without the files, with
     no word (a re-reading of the change)."""
     make_org_key()
-    files = _files(tmp_path)
     context = phone_context(browser, javascript=True)
     context.set_default_timeout(20_000)
     try:
-        page = context.new_page()
-        page.goto(f"{live_server.url}/request?lang=en")
-        _to_evidence_step(page)
-        page.set_input_files("#attachments", files["one"])
-        page.click("#step-next")
-        page.wait_for_selector("#send-request:visible")
-        page.reload()
-        page.wait_for_selector("#send-request:visible")
+        page = _reloaded_at_the_review_after_choosing_a_file(context, live_server.url, tmp_path)
         page.evaluate(
             "(() => { const box = document.getElementById('what_happened'); box.value = '';"
             " box.dispatchEvent(new Event('input', {bubbles: true})); })()"
@@ -268,10 +271,7 @@ def test_a_send_refused_for_other_answers_too_asks_for_the_files_again_next_time
         expect(files_again).to_contain_text("or press Send again to send without them")
         expect(page.locator("#error-summary a[href='#what_happened']")).to_have_count(0)
         assert table_count("cases") == 0
-        page.evaluate("window.Refuge.steps.show(4)")
-        page.click("#send-request")
-        page.wait_for_selector("#receipt-code:visible", timeout=30_000)
-        assert table_count("cases") == 1
+        _send_again_goes_without_the_files(page)
     finally:
         context.close()
 
