@@ -205,7 +205,11 @@ QUESTIONS: dict[str, tuple[Any, ...]] = {
         _l("Other people affected"),
         _l("For each person: name, age, gender, origin and where they live."),
     ),
-    "consent": (_l("Did the people named agree to this request?"),),
+    "consent": (
+        _l("Did the people named agree to this request?"),
+        # Someone writing about themselves alone found no answer that fitted (a review).
+        _l("Writing only about yourself? Answer “Yes”."),
+    ),
     "consent_by": (
         _l("Who gave consent?"),
         _l("The person themselves, a family member or their lawyer."),

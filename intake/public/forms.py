@@ -124,9 +124,15 @@ def _long(name: str, required: bool = False) -> TextAreaField:
 
 
 def _radio(name: str, choices: dict[str, Any], required: bool = False) -> RadioField:
-    label, _description = _asked(name)
+    label, description = _asked(name)
     first = InputRequired(message=_l("Please choose an answer.")) if required else Optional()
-    return RadioField(label, [first], choices=_as_choices(choices.items()), validate_choice=True)
+    return RadioField(
+        label,
+        [first],
+        choices=_as_choices(choices.items()),
+        validate_choice=True,
+        description=description,
+    )
 
 
 def _as_choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:

@@ -159,3 +159,22 @@ def test_wtforms_messages_follow_the_page_language(app: Flask, client: FlaskClie
     assert "Opción inválida." in messages
     assert "Field cannot be longer" not in html
     assert "Not a valid choice" not in html
+
+
+@pytest.mark.parametrize(
+    ("locale", "hint"),
+    [
+        ("en", "Writing only about yourself? Answer “Yes”."),
+        ("zh_Hant", "只寫您自己的事？請回答「是」。"),
+    ],
+)
+def test_the_consent_question_says_what_to_answer_about_oneself(
+    client: FlaskClient, locale: str, hint: str
+) -> None:
+    """ "Did the people named agree?" had no answer that fitted someone writing about
+    themselves alone (a review): the question says which one does."""
+    make_org_key()
+    page = client.get(f"/request?lang={locale}").get_data(as_text=True)
+    found = re.search(r'<p class="hint" id="consent-hint">([^<]*)</p>', page)
+    assert found, page
+    assert found.group(1) == hint
