@@ -71,6 +71,11 @@ class ReferralForm(StaffForm):
 # What a caseworker reads after each action: what changed, in words (not "updated").
 ACTION_DONE = {
     "send": _l("Referral marked as sent: its clock has started."),
+    # An embassy contact's 24 hours run from the request, a reprisals report's date is fixed:
+    # "its clock has started" read as if the overdue deadline had moved (a review).
+    "send_fixed_clock": _l(
+        "Referral marked as sent. Its deadline does not count from sending: it stays as shown."
+    ),
     "acknowledge": _l("Acknowledgement recorded."),
     "reply": _l("Reply recorded."),
     "no_reply": _l("No reply recorded."),

@@ -74,7 +74,7 @@ from intake.services import (
     reprisals,
     un_steps,
 )
-from intake.services.deadlines import DUE_SOON, KINDS_IN_HOURS, UN_KINDS
+from intake.services.deadlines import CLOCK_STARTS, DUE_SOON, KINDS_IN_HOURS, UN_KINDS
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
 from intake.web import error_response
@@ -733,7 +733,10 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
             return _refused_beside(referral, form, field, str(error))
         flash(str(error), "error")
         return _render_detail(referral, form), 422
-    flash(_with_case_moved(ACTION_DONE[form.action.data], referral, case_was), "success")
+    done = form.action.data
+    if done == "send" and CLOCK_STARTS[referral.kind] != "sent":
+        done = "send_fixed_clock"
+    flash(_with_case_moved(ACTION_DONE[done], referral, case_was), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id))
 
 

@@ -881,3 +881,32 @@ def test_sending_a_referral_says_that_the_case_moved(web: Flask) -> None:
         f"/referrals/{draft.id}/transition", data={"action": "acknowledge"}, follow_redirects=True
     ).get_data(as_text=True)
     assert "The case is now" not in acknowledged  # it did not move this time
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        (ReferralKind.NGO_REFERRAL, "its clock has started"),
+        (ReferralKind.EMBASSY_CONTACT, "Its deadline does not count from sending"),
+    ],
+)
+def test_sending_says_whether_the_clock_starts_now(
+    web: Flask, kind: ReferralKind, said: str
+) -> None:
+    """An embassy contact's 24 hours run from the request: "its clock has started" on a
+    referral already 110 days overdue read as if its deadline had moved (a review)."""
+    org = make_org_key()
+    make_entry("test-ngo")
+    case = make_case(org)
+    owner = give_key(make_user(Role.CASEWORKER, email="sender@example.org"), org)
+    draft = referrals.create(case.id, "test-ngo", kind, owner)
+    due_before = draft.due_at
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    page = client.post(
+        f"/referrals/{draft.id}/transition", data={"action": "send"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert said in page
+    db.session.expire_all()
+    if kind is ReferralKind.EMBASSY_CONTACT:
+        assert db.session.get_one(Referral, draft.id).due_at == due_before
