@@ -31,12 +31,12 @@ CONSENT_LABELS = {
     False: _l("No consent recorded"),
 }
 ADHERENCE_LABELS = {
-    "on_time": _l("Acknowledged or answered by the due date"),
-    "late": _l("Acknowledged or answered after the due date"),
-    # Neither acknowledged nor answered: an acknowledged referral still awaiting its answer
-    # is "on time" or "late" here, while /referrals lists it as overdue; the words say which.
-    "overdue": _l("Neither acknowledged nor answered, overdue"),
-    "not_yet_due": _l("Neither acknowledged nor answered, not yet due"),
+    # Finished referrals; those still waiting (acknowledged ones too) are counted below, as
+    # /referrals counts them (services.reports._adherence).
+    "on_time": _l("Finished: acknowledged or answered by the due date"),
+    "late": _l("Finished: acknowledged or answered after the due date"),
+    "overdue": _l("Still awaiting an answer, overdue"),
+    "not_yet_due": _l("Still awaiting an answer, not yet due"),
     "ended_without_reply": _l("Ended without an answer (no reply, closed or withdrawn)"),
     "no_deadline": _l("No due date (clock not started)"),
 }

@@ -413,15 +413,20 @@ def _referral_rows(period: Period) -> sa.Subquery:
 
 
 def _adherence(period: Period, now: datetime) -> dict[str, int]:
+    """Each referral's deadline, as /referrals counts it: one still waiting for its answer
+    (a draft, sent or acknowledged) is overdue once its due date has passed. Counted as
+    "acknowledged in time" before, an acknowledged referral awaiting the government's reply
+    was on time here and overdue on its own page (a review: 20 here, 23 on /referrals). A
+    finished one was acknowledged or answered in time, or late, or ended without either."""
     referrals = _referral_rows(period)
     answered = sa.func.coalesce(referrals.c.acknowledged_at, referrals.c.replied_at)
     waiting = referrals.c.state.in_([state.value for state in AWAITING])
     bucket = sa.case(
         (referrals.c.due_at.is_(None), "no_deadline"),
-        (sa.and_(answered.is_not(None), answered <= referrals.c.due_at), "on_time"),
-        (answered.is_not(None), "late"),
         (sa.and_(waiting, referrals.c.due_at < now), "overdue"),
         (waiting, "not_yet_due"),
+        (sa.and_(answered.is_not(None), answered <= referrals.c.due_at), "on_time"),
+        (answered.is_not(None), "late"),
         else_="ended_without_reply",
     ).label("bucket")
     inner = sa.select(bucket).subquery()

@@ -187,10 +187,11 @@ def seed_year() -> Year:
         c["TW1"],
         "alpha-ngo",
         ReferralKind.NGO_REFERRAL,
-        state=ReferralState.ACKNOWLEDGED,
+        state=ReferralState.REPLIED,
         sent_at=sent,
         due_at=sent + timedelta(days=14),
         acknowledged_at=sent + timedelta(days=5),
+        replied_at=sent + timedelta(days=9),
     )
     sent = c["TW2"].received_at + timedelta(days=4)
     r["late"] = add_referral(

@@ -75,8 +75,7 @@ def test_referrals_and_reminders_of_2025(any_app: Flask) -> None:
         "embassy_contact": 1,
     }
     assert referrals.state == {
-        "acknowledged": 1,
-        "replied": 1,
+        "replied": 2,
         "sent": 2,
         "no_reply": 1,
         "draft": 1,
@@ -104,6 +103,31 @@ def test_a_later_now_turns_waiting_referrals_overdue(any_app: Flask) -> None:
     adherence = reports.build_report(year_period(2025, TAIPEI), later).referrals.adherence
     assert adherence["overdue"] == 2
     assert "not_yet_due" not in adherence
+
+
+def test_an_acknowledged_referral_still_waiting_past_its_due_date_is_overdue(
+    any_app: Flask,
+) -> None:
+    """As /referrals and its own page count it: an acknowledged UN appeal awaiting the
+    government's reply was "acknowledged by the due date" here (a review: 20 overdue here,
+    23 on /referrals at the same moment)."""
+    year = seed_year()
+    waiting = year.referrals["on_time"]
+    waiting.state = ReferralState.ACKNOWLEDGED
+    waiting.replied_at = None
+    db.session.commit()
+    adherence = reports.build_report(year_period(2025, TAIPEI), NOW).referrals.adherence
+    assert adherence["overdue"] == 2
+    assert "on_time" not in adherence
+    assert adherence["overdue"] == referrals_overdue_in_2025(NOW)
+
+
+def referrals_overdue_in_2025(now: Any) -> int:
+    """What /referrals' overview counts as overdue, among the referrals of 2025's report."""
+    from intake.services import referrals as referral_service
+
+    outside = 1  # the seed's "outside" referral (sent in 2024) is overdue too
+    return referral_service.overview(now).overdue - outside
 
 
 def test_new_years_edges_in_taipei(any_app: Flask) -> None:

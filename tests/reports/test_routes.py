@@ -98,11 +98,11 @@ def test_page_shows_the_known_year(viewer: FlaskClient) -> None:
         ("Beta Legal Desk", "2"),
     ]
     deadlines = dict(table(html, "deadlines"))
-    assert deadlines["Acknowledged or answered by the due date"] == "1"
-    assert deadlines["Acknowledged or answered after the due date"] == "1"
-    # Said as what it counts: /referrals lists an acknowledged referral past its due date as
-    # overdue, which this table counts as acknowledged in time (a reviewer saw 20 and 22).
-    assert "Neither acknowledged nor answered, overdue" in deadlines
+    assert deadlines["Finished: acknowledged or answered by the due date"] == "1"
+    assert deadlines["Finished: acknowledged or answered after the due date"] == "1"
+    # Counted as /referrals counts it: a referral still waiting, acknowledged or not, is
+    # overdue once its due date has passed (reviewers saw 20 here and 22, then 23, there).
+    assert "Still awaiting an answer, overdue" in deadlines
     assert dict(table(html, "reminders"))["Daily digests"] == "1"
     assert "CANARY" not in html
     assert 'class="table-wrap"' in html
