@@ -2,7 +2,10 @@
 
 Small-cell suppression is applied here, once, so the HTML and the CSV cannot disagree: in the
 breakdowns by country and by profile a count from 1 to 4 becomes "<5" (totals stay exact), and
-suppressed rows are listed by name, not by size, so their order gives nothing away.
+suppressed rows are listed by name, not by size, so their order gives nothing away. Totals are
+exact, so arithmetic must not undo it: a country alone below 5 is not named (the total less
+the others is its count), and a period of fewer than 5 requests is not broken down by country
+or profile at all.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from intake import collation
 from intake.labels import KIND_LABELS, OUTCOME_LABELS, STATE_LABELS, STATUS_LABELS
 from intake.models import CaseStatus, ReferralKind, ReferralState
-from intake.services.reports import ADHERENCE, SUPPRESSED, Report, ordered, suppress
+from intake.services.reports import ADHERENCE, SMALL_CELL, SUPPRESSED, Report, ordered, suppress
 from intake.vocab import PROFILES, THREATS, URGENCIES, country_name, name_for_reader
 
 SEALED_LABELS = {
@@ -90,6 +93,17 @@ def _suppressed_rows(counts: Iterable[tuple[str, int]], zeros: bool = False) -> 
     return exact + [Row(label, SUPPRESSED) for label in small] + [Row(label, 0) for label in empty]
 
 
+def _country_rows(countries: Mapping[str | None, int]) -> list[Row]:
+    """The suppressed breakdown by country, whose rows add up to the total: with one country
+    alone shown as "<5", the total less the others gave its exact count (a review), so that
+    one is not named either."""
+    rows = _suppressed_rows((country_label(code), n) for code, n in countries.items())
+    small = [row for row in rows if row.value == SUPPRESSED]
+    if len(small) == 1:
+        small[0].label = _("Another country (fewer than 5 requests)")
+    return rows
+
+
 def country_label(code: str | None) -> str:
     if not code:
         return _("Country not given")
@@ -112,6 +126,12 @@ def build_tables(report: Report) -> list[Table]:
         marker=SUPPRESSED,
     )
     several = _("A request can name several; the rows add up to more than the total.")
+    # So few requests that any breakdown of them by country or profile could point at one.
+    few = 0 < cases.total < SMALL_CELL
+    too_few = _(
+        "Fewer than 5 requests in this period: not shown by country or by profile, so that no"
+        " one can be recognised."
+    )
     tables = [
         Table(
             "summary",
@@ -161,11 +181,13 @@ def build_tables(report: Report) -> list[Table]:
             _("Requests by profile"),
             _("Profile"),
             requests,
-            _suppressed_rows(
+            []
+            if few
+            else _suppressed_rows(
                 ((_label(PROFILES, key), n) for key, n in ordered(cases.profiles, PROFILES)),
                 zeros=True,
             ),
-            note=f"{several} {suppression_note}",
+            note=too_few if few else f"{several} {suppression_note}",
             suppressed=True,
         ),
         Table(
@@ -173,10 +195,10 @@ def build_tables(report: Report) -> list[Table]:
             _("Requests by country"),
             _("Country"),
             requests,
-            _suppressed_rows((country_label(code), n) for code, n in cases.countries.items()),
-            note=suppression_note,
+            [] if few else _country_rows(cases.countries),
+            note=too_few if few else suppression_note,
             suppressed=True,
-            total=cases.total,
+            total=None if few else cases.total,
         ),
         Table(
             "sealed_by",

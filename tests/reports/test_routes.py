@@ -132,13 +132,38 @@ def test_small_counts_are_suppressed_by_country_and_profile(viewer: FlaskClient)
     assert dict(table(html, "urgency"))["Within weeks"] == "3"
 
 
+def test_a_country_alone_below_five_is_not_named(viewer: FlaskClient) -> None:
+    """Shown as "Kenya <5" beside exact counts, its count was the total less the others (a
+    review): a single small country is not named, and two or more keep their names."""
+    org = make_org_key()
+    for _ in range(5):
+        make_case(org, country="TW")
+    make_case(org, country="KE")
+    html = viewer.get("/reports/").get_data(as_text=True)
+    assert table(html, "countries") == [
+        ("Taiwan", "5"),
+        ("Another country (fewer than 5 requests)", "&lt;5"),
+        ("Total", "6"),
+    ]
+    assert "Kenya" not in html
+    csv_rows = read_csv(viewer.get("/reports/export.csv").data)
+    assert not [row for row in csv_rows if "Kenya" in row[1]]
+    make_case(org, country="MX")
+    html = viewer.get("/reports/").get_data(as_text=True)
+    assert table(html, "countries")[1:3] == [("Kenya", "&lt;5"), ("Mexico", "&lt;5")]
+
+
 def test_this_year_is_the_default(viewer: FlaskClient) -> None:
     make_case(make_org_key(), country="KE")
     html = viewer.get("/reports/").get_data(as_text=True)
     year = utcnow().year
     assert re.search(r"<dt>Requests received</dt><dd>1</dd>", html)
     assert f"1 Jan {year}" in html  # as every staff page writes a day
-    assert table(html, "countries")[0] == ("Kenya", "&lt;5")
+    # One request: any breakdown of it by country or profile would point at it.
+    assert 'id="table-countries"' not in html
+    assert 'id="table-profiles"' not in html
+    assert "Fewer than 5 requests in this period: not shown by country or by profile" in html
+    assert "Kenya" not in html
     last = viewer.get("/reports/?period=last_year").get_data(as_text=True)
     assert f"1 Jan {year - 1}" in last
     assert 'id="report-empty"' in last
