@@ -768,17 +768,23 @@ def _compose(
     first_due = min((item.due_at for item in items if item.due_at), default=None)
     overdue = sum(1 for item in items if item.due_at is not None and item.due_at < now)
     if overdue and overdue == len(items):  # "first due 12 Oct" hid that it was weeks ago
-        subject = _("Refuge reminders: %(n)s overdue referral(s)", n=overdue)
+        subject = words.ngettext(
+            "Refuge reminders: %(num)s overdue referral",
+            "Refuge reminders: %(num)s overdue referrals",
+            overdue,
+        )
     elif overdue:
-        subject = _(
-            "Refuge reminders: %(n)s referral(s), %(overdue)s overdue",
-            n=len(items),
+        subject = words.ngettext(
+            "Refuge reminders: %(num)s referral, %(overdue)s overdue",
+            "Refuge reminders: %(num)s referrals, %(overdue)s overdue",
+            len(items),
             overdue=overdue,
         )
     else:
-        subject = _(
-            "Refuge reminders: %(n)s referral(s), first due %(date)s",
-            n=len(items),
+        subject = words.ngettext(
+            "Refuge reminders: %(num)s referral, first due %(date)s",
+            "Refuge reminders: %(num)s referrals, first due %(date)s",
+            len(items),
             date=first_due.astimezone(zone).date().isoformat() if first_due else "-",
         )
     lines = [_("Referrals that need you: %(n)s", n=len(items))]

@@ -527,7 +527,7 @@ def test_a_reminder_sent_late_says_the_real_time_left_not_its_slot(
     assert "6 days 21 h overdue" in message.body
     assert "Due in" not in message.body
     subject = str(make_header(decode_header(message.message["Subject"])))
-    assert subject == "Refuge reminders: 1 overdue referral(s)"
+    assert subject == "Refuge reminders: 1 overdue referral"
 
 
 def test_a_reminder_of_a_deadline_hours_away_says_hours(mail_app: Flask) -> None:
@@ -539,7 +539,7 @@ def test_a_reminder_of_a_deadline_hours_away_says_hours(mail_app: Flask) -> None
     subject, body = reminders.compose(row, now=DUE - timedelta(hours=7, minutes=59))
     assert "— in 7 h 59 min" in body
     assert f"referral {referral.id}" in body
-    assert subject.startswith("Refuge reminders: 1 referral(s), first due 2026-10-31")
+    assert subject.startswith("Refuge reminders: 1 referral, first due 2026-10-31")
 
 
 # --- refusals that are configuration faults, servers that never acknowledge ----------------------
@@ -970,7 +970,7 @@ def test_a_reminder_of_some_overdue_referrals_says_how_many_in_its_subject(
     reminders.scan(now, enqueue=enqueue)
     (batch,) = [db.session.get_one(ReminderOutbox, outbox_id) for outbox_id in queued]
     subject, body = reminders.compose(batch, now=now)
-    assert subject == "Refuge reminders: 2 referral(s), 1 overdue"
+    assert subject == "Refuge reminders: 2 referrals, 1 overdue"
     assert "— 23 days overdue" in body
     assert "— in 7 days" in body
 

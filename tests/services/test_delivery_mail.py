@@ -14,7 +14,7 @@ from flask import Flask
 from intake.services.delivery import PlainMail, header_address
 
 SUBJECTS = [
-    "Refuge reminders: 3 referral(s), first due 2026-12-09",
+    "Refuge reminders: 3 referrals, first due 2026-12-09",
     "Refuge 提醒：3 個轉介，最早到期 2026-12-09",
     "Напоминания Refuge: 3 направления, первое к сроку 2026-12-09, и ещё немного текста",
     "تذكيرات Refuge: 3 إحالات",
