@@ -311,6 +311,81 @@ def countries_by_name() -> dict[str, tuple[str, str]]:
     return _countries_by_name(_reader_locale())
 
 
+# What people call a country where the official name differs ("Hong Kong SAR China",
+# 中國香港特別行政區, "Myanmar (Burma)"): typed into the directory form, these are read too.
+COUNTRY_ALIASES = {
+    "hong kong": "HK",
+    "香港": "HK",
+    "macau": "MO",
+    "macao": "MO",
+    "澳門": "MO",
+    "澳门": "MO",
+    "taiwan": "TW",
+    "台灣": "TW",
+    "台湾": "TW",
+    "中華民國": "TW",
+    "china": "CN",
+    "mainland china": "CN",
+    "prc": "CN",
+    "中國大陸": "CN",
+    "中国大陆": "CN",
+    "palestine": "PS",
+    "巴勒斯坦": "PS",
+    "burma": "MM",
+    "緬甸": "MM",
+    "缅甸": "MM",
+    "turkey": "TR",
+    "türkiye": "TR",
+    "uk": "GB",
+    "britain": "GB",
+    "great britain": "GB",
+    "usa": "US",
+    "us": "US",
+    "america": "US",
+    "united states of america": "US",
+    "korea": "KR",
+    "south korea": "KR",
+    "north korea": "KP",
+    "czech republic": "CZ",
+    "ivory coast": "CI",
+    "drc": "CD",
+    "east timor": "TL",
+    "swaziland": "SZ",
+    "viet nam": "VN",
+}
+# The parts of an official name that people leave out: 中國香港特別行政區 is 香港.
+_NAME_TRIMS = (" sar china", "中國", "中国", "特別行政區", "特别行政区")
+
+
+def _name_key(name: str) -> str:
+    """A country's name as compared: lower case, 臺 as 台, without a bracketed part."""
+    key = name.casefold().replace("臺", "台").replace("’", "'")
+    return key.split(" (")[0].split("（")[0].strip()
+
+
+@cache
+def _countries_by_any_name() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for locale in ("en", "zh_Hant", "zh_Hans", "es", "fr", "ru", "ar"):  # i18n.LANGUAGE_NAMES
+        for code in ISO_COUNTRIES:
+            full = _name_key(country_name(code, locale))
+            names.setdefault(full, code)
+            trimmed = full
+            for part in _NAME_TRIMS:
+                trimmed = trimmed.replace(part, "")
+            if trimmed.strip():
+                names.setdefault(trimmed.strip(), code)
+    for alias, code in COUNTRY_ALIASES.items():
+        names[_name_key(alias)] = code
+    return names
+
+
+def country_code_for_name(text: str) -> str | None:
+    """The ISO code a typed country name stands for, in any language Refuge speaks, official
+    or usual ("Hong Kong", 香港, 臺灣, Burma), or None."""
+    return _countries_by_any_name().get(_name_key(text))
+
+
 def country_choices() -> list[tuple[str, str]]:
     """(code, name in the reader's language), sorted by name."""
     return list(_country_choices(_reader_locale()))

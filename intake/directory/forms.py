@@ -65,14 +65,13 @@ def country_codes(text: str | None) -> tuple[list[str], list[str]]:
     """(codes, what could not be read): each part as an ISO code or a country's name in the
     reader's language or English ("China", "中國", "Taiwan"). An admin typing names had
     "Unknown codes: CHINA, TAIWAN" and nothing saying which codes (a review in Chromium)."""
-    names = vocab.countries_by_name()
     codes: list[str] = []
     unknown: list[str] = []
     for part in _country_parts(text):
-        if part.upper() in vocab.ISO_COUNTRIES:
-            codes.append(part.upper())
-        elif part.lower() in names:
-            codes.append(names[part.lower()][0])
+        code = part.upper() if part.upper() in vocab.ISO_COUNTRIES else None
+        code = code or vocab.country_code_for_name(part)
+        if code:
+            codes.append(code)
         else:
             unknown.append(part)
     return list(dict.fromkeys(codes)), unknown
@@ -81,12 +80,13 @@ def country_codes(text: str | None) -> tuple[list[str], list[str]]:
 def _validate_countries(form: FlaskForm, field: Field) -> None:
     _, unknown = country_codes(field.data)
     if unknown:
+        # Not "No country is called 臺灣": read as a statement, not as a form's refusal.
         raise ValidationError(
             str(
                 _l(
-                    "No country is called %(names)s. Use a country's name or its two-letter"
-                    " code (TW, CN, HK).",
-                    names=", ".join(sorted(set(unknown)))[:120],
+                    "Not recognised: %(names)s. Use a country's name or its two-letter code"
+                    " (TW, CN, HK).",
+                    names=vocab.joined(dict.fromkeys(unknown))[:120],
                 )
             )
         )

@@ -235,7 +235,7 @@ def test_csrf_is_enforced(client: FlaskClient, loaded: Flask) -> None:
         ({"id": "cpj"}, "exists"),
         ({"name": ""}, "This field is required"),
         ({"name": "x" * 201}, "200"),
-        ({"countries": "XX, Narnia"}, "No country is called Narnia, XX."),
+        ({"countries": "XX, Narnia"}, "Not recognised: XX, Narnia."),
         ({"languages": "klingon"}, "Unknown codes"),
         ({"contacts": "web | javascript:alert(1)"}, "http"),
         ({"contacts": "telepathy | hello"}, "expected"),
@@ -310,8 +310,9 @@ def test_every_bad_contact_line_is_said_beside_the_field_in_the_readers_language
     ("lang", "typed"),
     [
         ("en", "China, Taiwan; in pk"),
-        ("zh_Hant", "中國、台灣，IN PK"),
+        ("zh_Hant", "中國、臺灣，IN PK"),
         ("zh_Hans", "中国，台湾, in, pk"),
+        ("en", "中國, Taiwan, India, Pakistan"),  # names in any language Refuge speaks
     ],
 )
 def test_countries_may_be_typed_by_name(
@@ -327,6 +328,35 @@ def test_countries_may_be_typed_by_name(
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     entry = db.session.get_one(DirectoryEntry, "test-legal-aid")
     assert entry.countries == ["CN", "TW", "IN", "PK"]
+
+
+@pytest.mark.parametrize(
+    "typed", ["Hong Kong", "香港", "中國香港特別行政區", "Hong Kong SAR China", "HK"]
+)
+def test_a_country_is_read_by_the_name_people_use(
+    client: FlaskClient, loaded: Flask, typed: str
+) -> None:
+    """Only the official names were read: "Hong Kong", 香港 and 臺灣 were refused, the names
+    staff in Taiwan and Hong Kong type (a review in Chromium)."""
+    sign_in(client, Role.ADMIN)
+    token = csrf_from(client.get("/directory/new?lang=zh_Hant").get_data(as_text=True))
+    response = client.post(
+        "/directory/new", data={**entry_form(countries=typed), "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    assert db.session.get_one(DirectoryEntry, "test-legal-aid").countries == ["HK"]
+
+
+def test_an_unknown_country_is_refused_as_not_recognised_listed_as_chinese_lists(
+    client: FlaskClient, loaded: Flask
+) -> None:
+    sign_in(client, Role.ADMIN)
+    token = csrf_from(client.get("/directory/new?lang=zh_Hant").get_data(as_text=True))
+    response = client.post(
+        "/directory/new", data={**entry_form(countries="納尼亞, 中土"), "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert "無法辨識：納尼亞、中土。" in response.get_data(as_text=True)
 
 
 def test_user_text_is_escaped(client: FlaskClient, loaded: Flask) -> None:
