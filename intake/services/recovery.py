@@ -45,6 +45,10 @@ class RecoveryError(CodedError):
             "A recovery kit must hold the current organisation key. Unlock your keys and try again."
         ),
         "no_such_kit": _l("This recovery kit does not exist or was replaced."),
+        "kit_expired": _l(
+            "This recovery kit was not confirmed within an hour, so it was set aside: the key"
+            " shown with it opens nothing. Make a new kit."
+        ),
         "not_your_kit": _l("Only the admin who made a recovery kit can confirm it."),
         "no_confirmed_kit": _l("This organisation has no confirmed recovery kit."),
         "already_hold_key": _l(
@@ -208,11 +212,12 @@ def set_up_organisation(
 def confirm_kit(kit_id: int, actor: User) -> RecoveryKit:
     """The admin typed part of the new recovery key back: it is kept. Older kits retire."""
     locks.serialise(locks.KEY_CUSTODY)
-    kit = db.session.scalar(
-        sa.select(RecoveryKit).where(RecoveryKit.id == kit_id, keys.kit_in_force())
-    )
-    if kit is None or kit.confirmed_at is not None:
+    kit = db.session.get(RecoveryKit, kit_id)
+    if kit is None or kit.retired_at is not None or kit.confirmed_at is not None:
         raise RecoveryError("no_such_kit", 404)
+    if not db.session.scalar(sa.select(keys.kit_in_force()).where(RecoveryKit.id == kit.id)):
+        # Left waiting past the hour: said as such, not as a kit that does not exist.
+        raise RecoveryError("kit_expired", 410)
     if kit.created_by_id != actor.id:
         raise RecoveryError("not_your_kit", 403)
     kit.confirmed_at = utcnow()

@@ -124,8 +124,11 @@ def test_a_kit_left_unconfirmed_for_an_hour_is_abandoned_neither_listed_nor_seal
     db.session.commit()
     assert recovery.unretired_kits() == []
     assert f"Recovery kit #{kit_id}" not in client.get("/admin/keys").get_data(as_text=True)
-    # Too late to confirm it: its key is gone with the page.
-    assert post(client, f"/admin/keys/recovery-kit/{kit_id}/confirm", {}).status_code == 404
+    # Too late to confirm it, and said so ("does not exist or was replaced" was untrue).
+    late = post(client, f"/admin/keys/recovery-kit/{kit_id}/confirm", {})
+    assert late.status_code == 410
+    assert "not confirmed within an hour" in late.get_data(as_text=True)
+    assert db.session.get_one(RecoveryKit, kit_id).confirmed_at is None
 
 
 def test_a_second_key_holder_also_quiets_the_warning(

@@ -201,6 +201,7 @@
       }
       const keys = window.Refuge.keys;
       let kit = null;
+      let panel = null;
       try {
         const ids = JSON.parse(form.dataset.heldKeyIds || "[]");
         kit = await newKit();
@@ -217,13 +218,16 @@
           seals: JSON.stringify(seals),
         });
         form.hidden = true;
-        const panel = document.querySelector("[data-recovery-panel]");
+        panel = document.querySelector("[data-recovery-panel]");
         await showKit(panel, kit);
         await confirmOnServer(form.dataset.confirmUrl, answer.kit_id);
         forget(panel, kit);
         window.location.assign(window.location.pathname + "?kit=confirmed");
       } catch (error) {
         const message = error && error.answer && error.answer.message;
+        if (panel && kit) {
+          forget(panel, kit); // a refused kit's key (set aside after an hour) opens nothing
+        }
         form.hidden = false;
         showError(errorNode, message || text(form, "textFailed", "The kit could not be made."));
       }
