@@ -163,7 +163,8 @@ class EntryForm(StaffForm):
         address must start with http:// or https://: 'not a url'"), the first bad line only."""
         problems = contact_problems(field.data or "")
         if problems:
-            raise ValidationError(" ".join(problems))
+            field.errors.extend(problems[:-1])  # one line each beside the box
+            raise ValidationError(problems[-1])
 
     def fill_from(self, entry: DirectoryEntry) -> None:
         self.id.data = entry.id

@@ -146,6 +146,7 @@ def test_a_refused_code_is_said_beside_the_box_which_is_emptied(
     assert box, page
     assert wrong not in box.group(0)
     assert 'aria-invalid="true"' in box.group(0)
+    assert 'aria-describedby="code-error"' in box.group(0)  # read out when focused
 
 
 WAIT_HINT = "even the right password is refused until then"

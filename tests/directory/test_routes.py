@@ -296,9 +296,11 @@ def test_every_bad_contact_line_is_said_beside_the_field_in_the_readers_language
     )
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    beside = re.search(r'<p class="field-error" id="contacts-error">([^<]*)</p>', page)
+    beside = re.search(r'<p class="field-error" id="contacts-error">(.*?)</p>', page)
     assert beside, page
-    shown = html.unescape(beside.group(1))
+    lines = re.findall(r'<span class="field-error-line">([^<]*)</span>', beside.group(1))
+    assert len(lines) == 4, beside.group(1)  # one line each, not one block on a phone
+    shown = html.unescape(" ".join(lines))
     for words in said:
         assert words in shown, (words, shown)
     assert "Line 2" not in shown
