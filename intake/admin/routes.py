@@ -158,8 +158,8 @@ def invite() -> Page:
             # Most often the same invite sent twice: its link is one button away in the list.
             form.email.errors.append(
                 _(
-                    "No password is set for it yet: “Show a new invite link” in the list below"
-                    " gives its link again."
+                    "This colleague has not set a password yet. To send their link again, use"
+                    " “Show a new invite link” in the list below."
                 )
             )
         return _render_users(form, 400)

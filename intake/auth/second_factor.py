@@ -102,6 +102,7 @@ def confirm_totp() -> Page:
             codes = second_factor.confirm_totp(user, form.code.data or "")
         except ServiceError as exc:
             form.code.errors = [str(exc)]
+            form.code.data = ""  # emptied for the next code, as at /login/code
         else:
             marker = session.pop(ENROLMENT, None) or {}
             if marker.get("sign_in") is True:

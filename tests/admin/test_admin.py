@@ -119,7 +119,7 @@ def test_an_invite_sent_twice_at_once_is_refused_beside_the_field_not_a_500(
         assert response.status_code == 400
         page = response.get_data(as_text=True)
         assert "An account with this e-mail address already exists." in page
-        assert "“Show a new invite link” in the list below gives its link again." in page
+        assert "To send their link again, use “Show a new invite link” in the list below." in page
         db.session.rollback()
         assert user_count() == 2
         invited = db.session.scalars(

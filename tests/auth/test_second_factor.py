@@ -56,11 +56,11 @@ def test_a_new_totp_secret_signs_no_one_in_until_a_current_code_confirms_it(
     outcome, _ = second_factor.check_code_step(user, pyotp.TOTP(user.totp_secret or "").now())
     assert outcome is not TotpResult.OK
     other = app.test_client()
-    status, page = _confirm(
-        client, "000000" if pyotp.TOTP(user.totp_secret or "").now() != "000000" else "111111"
-    )
+    wrong = "000000" if pyotp.TOTP(user.totp_secret or "").now() != "000000" else "111111"
+    status, page = _confirm(client, wrong)
     assert status == 400
     assert "The code is not correct" in page
+    assert f'value="{wrong}"' not in page  # emptied for the next code, as at /login/code
     assert "data-otpauth-uri" in page  # the QR code and URI are shown again with the error
     status, page = _confirm(client, pyotp.TOTP(user.totp_secret or "").now())
     assert status == 200
