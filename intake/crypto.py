@@ -75,6 +75,12 @@ def fingerprint(public_key_b64: str) -> str:
     return " ".join(digest[i : i + 4] for i in range(0, 64, 4)).upper()
 
 
+def short_fingerprint(public_key_b64: str) -> str:
+    """A staff key's fingerprint to read aloud, the first four groups of :func:`fingerprint`
+    (64 bits): the raw key's own letters ("sDN/OpjMLqUI") mixed cases, "/", O and 0."""
+    return fingerprint(public_key_b64)[:19]
+
+
 def generate_keypair() -> tuple[str, bytes]:
     """A new X25519 keypair: (public key base64, raw secret key). For the CLI and tests."""
     secret = PrivateKey.generate()

@@ -34,7 +34,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from intake import clock, labels, vocab
+from intake import clock, crypto, labels, vocab
 from intake.i18n import (
     LANGUAGE_NAMES,
     is_staff_page,
@@ -301,6 +301,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(clock.week_start_text, "week_start")
     app.add_template_filter(clock.day_text, "day")
     app.add_template_filter(clock.local_day_text, "local_day")
+    app.add_template_filter(crypto.short_fingerprint, "key_fingerprint")
     app.add_template_global(clock.relative, "relative_time")
     app.add_template_global(days_list, "days_list")
     app.add_template_global(words_list, "words_list")

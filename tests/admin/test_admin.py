@@ -238,7 +238,9 @@ def test_the_fingerprint_beside_a_waiting_colleague_is_the_one_their_account_pag
     own = re.findall(
         r"data-own-key-fingerprint>([^<]+)<", theirs.get("/auth/account").get_data(as_text=True)
     )
-    assert own == shown == [(colleague.public_key or "")[:12]]
+    # Groups of hex digits that can be read aloud, not the raw key's "sDN/OpjMLqUI" (a review).
+    assert own == shown == [crypto.fingerprint(colleague.public_key or "")[:19]]
+    assert re.fullmatch(r"[0-9A-F]{4}( [0-9A-F]{4}){3}", shown[0])
 
 
 def test_grant_stores_the_key_sealed_by_the_admins_browser(
