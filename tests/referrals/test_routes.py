@@ -412,6 +412,27 @@ def test_referral_page_lists_its_reminders_in_words(web: Flask) -> None:
     assert re.search(r"到期前 3 天（期限 <time[^>]*>[^<]+</time>） — 等待寄出", html), html
 
 
+def test_a_sent_reminder_is_listed_with_the_languages_comma(web: Flask) -> None:
+    """ "已寄出, 2026年…": an ASCII comma between Chinese words (a review)."""
+    from intake.models import OutboxStatus, ReminderOutbox
+    from intake.services import reminders
+
+    referral = sent_referral(sent_at=utcnow() - timedelta(days=58))
+    reminders.scan(enqueue=lambda _outbox_id: None)
+    row = db.session.scalars(
+        sa.select(ReminderOutbox).where(ReminderOutbox.referral_id == referral.id)
+    ).first()
+    assert row is not None
+    row.status, row.sent_at = OutboxStatus.SENT, utcnow()
+    db.session.commit()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    html = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
+    assert re.search(r"— 已寄出，<time", html), html
+    html = client.get(f"/referrals/{referral.id}?lang=en").get_data(as_text=True)
+    assert re.search(r"— sent, <time", html), html
+
+
 def test_opening_a_referral_page_is_audited_as_a_read_of_its_case(web: Flask) -> None:
     referral = sent_referral()
     client = web.test_client()
