@@ -233,6 +233,7 @@ def test_the_fingerprint_beside_a_waiting_colleague_is_the_one_their_account_pag
     shown = re.findall(r"data-colleague-fingerprint>([^<]+)<", page)
     assert "data-fingerprint-check" in page
     assert "對方金鑰的指紋" in page
+    assert "指紋：<span" in page  # the organisation key's, with the language's colon
     theirs = app.test_client()
     sign_in(theirs, colleague)
     own = re.findall(
