@@ -819,7 +819,9 @@ def _profile_form(**kwargs: Any) -> ProfileForm:
 
 def _timezone_form() -> TimezoneForm:
     form = TimezoneForm(formdata=None)
-    form.timezone.choices = [SelectChoice(name) for name in org_settings.timezone_choices()]
+    form.timezone.choices = [
+        SelectChoice(name, label) for name, label in org_settings.timezone_choices()
+    ]
     form.timezone.data = org_settings.timezone_name()
     return form
 
@@ -848,7 +850,9 @@ def settings_profile() -> Page:
 @role_required(*ADMINS)
 def settings() -> Page:
     form = TimezoneForm()
-    form.timezone.choices = [SelectChoice(name) for name in org_settings.timezone_choices()]
+    form.timezone.choices = [
+        SelectChoice(name, label) for name, label in org_settings.timezone_choices()
+    ]
     status = 200
     if form.validate_on_submit():
         try:

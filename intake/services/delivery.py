@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import formatdate
+from email.utils import format_datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -335,7 +335,8 @@ class PlainMail:
             f"Subject: {_encoded_words(self.subject)}",
             f"From: {self.sender}",
             f"To: {self.recipient}",
-            f"Date: {formatdate()}",
+            # "+0000": RFC 5322 reads formatdate()'s "-0000" as "local time zone unknown".
+            f"Date: {format_datetime(utcnow())}",
             f"Message-ID: {self.message_id}",
         )
         return "\r\n".join(head).encode() + b"\r\n\r\n" + payload.replace(b"\n", b"\r\n")

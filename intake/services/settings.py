@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -76,8 +77,36 @@ def org_zone() -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def timezone_choices() -> list[str]:
-    return sorted(available_timezones())
+# The tz database's regions: without them the list held ~600 names, "Factory", "localtime",
+# "ROC" and "US/Pacific" among them (links kept for old systems), with no offsets.
+_TZ_REGIONS = frozenset(
+    {
+        "Africa",
+        "America",
+        "Antarctica",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    }
+)
+
+
+def timezone_choices(now: datetime | None = None) -> list[tuple[str, str]]:
+    """(name, label) of the time zones offered: UTC and the regions' zones, each with its
+    offset now ("Asia/Taipei (UTC+08:00)"), and the one in use whatever it is."""
+    moment = now or datetime.now(UTC)
+    current = timezone_name()
+    names = sorted(n for n in available_timezones() if n.split("/")[0] in _TZ_REGIONS)
+    names = ["UTC", *names, *([current] if current not in names and current != "UTC" else [])]
+
+    def label(name: str) -> str:
+        offset = moment.astimezone(ZoneInfo(name)).strftime("%z")
+        return f"{name.replace('_', ' ')} (UTC{offset[:3]}:{offset[3:]})"
+
+    return [(name, label(name)) for name in names]
 
 
 def set_timezone(name: str, actor: User) -> str:

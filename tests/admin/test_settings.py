@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -43,6 +44,25 @@ def test_admin_sets_the_time_zone_and_deadlines_follow_it(web: Flask) -> None:
     referral = sent_referral(ReferralKind.SP_URGENT_APPEAL, sent_at=sent)
     assert referral.due_at == sent + timedelta(days=60, hours=-1)
     assert "Europe/Berlin" in client.get("/referrals/").get_data(as_text=True)
+
+
+def test_the_time_zone_list_offers_the_worlds_zones_with_their_offsets(web: Flask) -> None:
+    """About 600 raw names, "Factory", "localtime", "ROC" and "US/Pacific" among them, with no
+    offsets (a review): the regions' zones and UTC, each with its offset now."""
+    admin = make_user(Role.ADMIN)
+    client = web.test_client()
+    sign_in(client, admin)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    options = dict(re.findall(r'<option (?:selected )?value="([^"]+)"[^>]*>([^<]+)</option>', page))
+    assert options["Asia/Taipei"] == "Asia/Taipei (UTC+08:00)"
+    assert options["America/New_York"] in (
+        "America/New York (UTC-05:00)",
+        "America/New York (UTC-04:00)",
+    )
+    assert options["UTC"] == "UTC (UTC+00:00)"
+    for odd in ("Factory", "localtime", "ROC", "PRC", "US/Pacific", "Etc/GMT+5"):
+        assert odd not in options, odd
+    assert 300 < len(options) < 500
 
 
 @pytest.mark.parametrize("value", ["Mars/Olympus_Mons", "", "../../etc/passwd", "A" * 5000])

@@ -57,6 +57,7 @@ def test_plain_mail_reads_as_flask_mailman_writes_it(
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
     assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only, as on the wire
     assert all(len(word) <= 75 for word in raw.split() if word.startswith(b"=?"))
+    assert str(ours["Date"]).endswith(" +0000")  # UTC, not "-0000": zone unknown
 
 
 @pytest.mark.parametrize("field", ["subject", "recipient", "sender", "message_id"])
