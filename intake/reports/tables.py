@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 
 from babel.dates import format_skeleton
@@ -275,6 +276,13 @@ def build_tables(report: Report) -> list[Table]:
     return tables
 
 
+def _zoned(moment: datetime, zone: tzinfo) -> str:
+    """ "2026-12-06 22:40 (UTC+08:00)": a moment in ``zone``, with its offset."""
+    local = moment.astimezone(zone)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+
+
 def csv_cell(value: Any) -> str:
     """A cell a spreadsheet will not run: text starting with = + - @ (or a tab or carriage
     return) gets a leading apostrophe (OWASP CSV injection)."""
@@ -291,7 +299,8 @@ def csv_rows(report: Report, tables: list[Table]) -> list[list[str]]:
         [_("Period"), _("First day"), period.start.isoformat()],
         [_("Period"), _("Last day (included)"), period.end.isoformat()],
         [_("Period"), _("Time zone"), period.zone.key],
-        [_("Period"), _("Generated"), report.generated_at.strftime("%Y-%m-%d %H:%M UTC")],
+        # In the report's zone, as its days are counted (it was UTC beside "Asia/Taipei").
+        [_("Period"), _("Generated"), _zoned(report.generated_at, period.zone)],
     ]
     body: list[list[Any]] = []
     for table in tables:

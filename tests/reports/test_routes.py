@@ -241,6 +241,8 @@ def test_csv_has_the_same_tables_and_suppression(viewer: FlaskClient) -> None:
     assert rows[0] == ["Table", "Item", "Value"]
     assert ["Period", "First day", "2025-01-01"] in rows
     assert ["Period", "Time zone", "Asia/Taipei"] in rows
+    generated = next(row[2] for row in rows if row[:2] == ["Period", "Generated"])
+    assert generated.endswith(" (UTC+08:00)"), generated  # the report's zone, not UTC
     assert ["Key figures", "Requests received", "10"] in rows
     assert ["Requests received per month", "Dec 2025", "2"] in rows
     assert ["Requests by country", "Taiwan", "6"] in rows
