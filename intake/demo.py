@@ -260,8 +260,14 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
                 if consented
                 else []
             )
-            statuses = [CaseStatus.NEW, CaseStatus.ASSESSING]
-            status = rng.choice([*statuses, CaseStatus.REFERRED] if consented else statuses)
+            # A case with a referral sent is Referred (casework moves it so); "New" with a
+            # referral already sent made the queue and the reports read wrong (a review).
+            sent_any = any(r["state"] != ReferralState.DRAFT for r in planned)
+            status = (
+                CaseStatus.REFERRED
+                if sent_any
+                else rng.choice([CaseStatus.NEW, CaseStatus.ASSESSING])
+            )
             for referral in planned:
                 referral["owner_id"] = assignee_id
             next_due = min(
@@ -283,7 +289,8 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
                     "languages": situation["languages"],
                     "consent_given": consented,
                     "locale": "en",
-                    "sealed_by": SealedBy.SERVER,
+                    # Most people send with JavaScript on: the browser seals (the same box).
+                    "sealed_by": SealedBy.SERVER if rng.random() < 0.15 else SealedBy.BROWSER,
                     "org_key_id": key.id,
                     "sealed_answers": crypto.seal_answers(
                         _answers(situation, index + 1, rng), key.public_key
@@ -368,12 +375,18 @@ def _referrals(
             state = ReferralState.REPLIED  # an embassy is called the first day, or never
         # Sent so that deadlines fall from three weeks ago to seven weeks ahead.
         sent = now - timedelta(days=rng.randint(0, 70), hours=rng.randint(0, 23))
-        sent = max(sent, received)
+        # Not in the very minute the request came (13 of 32 first referrals were): a few hours
+        # to a few days after it, never after now.
+        sent = max(sent, min(now, received + timedelta(hours=rng.randint(4, 96))))
         clock = {"sent": sent, "case_received": received, "created": received}[clock_kind]
         started = state != ReferralState.DRAFT or clock_kind != "sent"
         # A UN referral's clock starts at the mandate's communication (``sent`` here), weeks
         # after the submission, which is what the referral's own "sent" records (_un_steps).
-        submitted = max(received, sent - _SUBMITTED_BEFORE) if kind in CLOCK_STEP else sent
+        submitted = (
+            max(sent - _SUBMITTED_BEFORE, min(sent, received + timedelta(hours=4)))
+            if kind in CLOCK_STEP
+            else sent
+        )
         planned.append(
             {
                 "entry_id": entry_id,

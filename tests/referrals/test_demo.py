@@ -11,7 +11,16 @@ from flask import Flask
 from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Case, Referral, ReferralKind, ReferralState, Role, UnStepKind
+from intake.models import (
+    Case,
+    CaseStatus,
+    Referral,
+    ReferralKind,
+    ReferralState,
+    Role,
+    SealedBy,
+    UnStepKind,
+)
 from intake.public.forms import SEALED_FIELDS
 from intake.services import consent, un_steps
 from intake.services import directory as directory_service
@@ -161,3 +170,23 @@ def test_demo_un_referrals_carry_the_steps_that_start_their_clock(any_app: Flask
         assert referral.sent_at <= referral.clock_started_at
         if referral.kind != ReferralKind.WGAD_OPINION:
             assert started.communication_type is not None
+
+
+def test_demo_cases_read_as_casework_would_leave_them(app: Flask) -> None:
+    """The demo made "New" cases with referrals already sent, first referrals sent in the
+    minute the request came, and every request sealed on the server (a review of /reports
+    with 40 demo cases): each read as wrong on the queue and in the report."""
+    make_org_key()
+    make_user(Role.CASEWORKER)
+    directory_service.import_shipped()
+    result = app.test_cli_runner().invoke(args=["demo", "--cases", "40"])
+    assert result.exit_code == 0, result.output
+    cases = db.session.scalars(sa.select(Case)).all()
+    sent = db.session.scalars(sa.select(Referral).where(Referral.sent_at.is_not(None))).all()
+    by_case = {case.id: case for case in cases}
+    assert sent
+    for referral in sent:
+        assert by_case[referral.case_id].status is CaseStatus.REFERRED, referral.id
+        assert referral.sent_at is not None
+        assert referral.sent_at > by_case[referral.case_id].received_at, referral.id
+    assert {case.sealed_by for case in cases} == {SealedBy.BROWSER, SealedBy.SERVER}
