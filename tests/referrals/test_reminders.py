@@ -704,6 +704,10 @@ def test_a_failed_reminder_shows_everywhere_until_an_admin_sends_it_again(
     sign_in(client, admin)
     assert 'data-failed-reminders="1"' in client.get("/admin/").get_data(as_text=True)
     assert 'data-process="worker"' in client.get("/admin/").get_data(as_text=True)
+    # Each process led by the language's colon (it was an ASCII one after 工作程序（寄送電子郵件）).
+    chinese = client.get("/admin/?lang=zh_Hant").get_data(as_text=True)
+    assert re.search(r'data-process="worker"[^>]*>工作程序（寄送電子郵件）：\S', chinese), chinese
+    client.get("/admin/?lang=en")  # the account's language, back for the rest
     # The failed e-mail is a batch: listed as the reminder e-mail it is, with its referral
     # (it was listed as a "Daily digest").
     listed = client.get("/admin/reminders").get_data(as_text=True)
