@@ -100,6 +100,20 @@ def select_locale() -> str:
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
+# Languages whose sentences follow one another without a space: a space after "。" shows.
+_NO_SPACE_BETWEEN_SENTENCES = ("zh",)
+
+
+def sentences(*parts: object) -> str:
+    """Sentences one after the other, as the reader's language writes them: "… period. Requests
+    …" but "…时区。求助…" (a space after 。 showed as a gap; a review of /reports)."""
+    from flask_babel import get_locale
+
+    locale = str(get_locale() or "en")
+    joiner = "" if locale.startswith(_NO_SPACE_BETWEEN_SENTENCES) else " "
+    return joiner.join(str(part).strip() for part in parts if str(part).strip())
+
+
 def compile_catalogues() -> int:
     """Compile each area's ``.po`` catalogue to ``.mo`` when it changed; returns how many."""
     from babel.messages.mofile import write_mo

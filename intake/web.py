@@ -34,7 +34,7 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from intake import clock, crypto, labels, vocab
+from intake import clock, crypto, i18n, labels, vocab
 from intake.i18n import (
     LANGUAGE_NAMES,
     is_staff_page,
@@ -305,6 +305,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(clock.relative, "relative_time")
     app.add_template_global(days_list, "days_list")
     app.add_template_global(words_list, "words_list")
+    app.add_template_global(i18n.sentences, "sentences")
     app.add_template_global(days_phrase, "days_phrase")
 
     @app.context_processor

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import pgettext
 from markupsafe import Markup
 
+from intake.i18n import sentences
 from intake.reports.tables import Row, Table
 from intake.services.reports import SUPPRESSED
 
@@ -112,17 +113,19 @@ def svg(chart: Chart) -> Markup:
 def _describe(title: str, rows: Sequence[Row]) -> str:
     exact = [row for row in rows if isinstance(row.value, int)]
     suppressed = sum(1 for row in rows if row.value == SUPPRESSED)
-    text = _("Bar chart: %(title)s.", title=title)
+    said = [_("Bar chart: %(title)s.", title=title)]
     if exact:
         largest = max(exact, key=lambda row: row.value)
-        text += " " + _("Largest: %(label)s, %(value)s.", label=largest.label, value=largest.value)
+        said.append(_("Largest: %(label)s, %(value)s.", label=largest.label, value=largest.value))
     if suppressed:
-        text += " " + _(
-            "%(count)d bars are counts from 1 to 4, shown as “%(marker)s”.",
-            count=suppressed,
-            marker=SUPPRESSED,
+        said.append(
+            _(
+                "%(count)d bars are counts from 1 to 4, shown as “%(marker)s”.",
+                count=suppressed,
+                marker=SUPPRESSED,
+            )
         )
-    return text + " " + _("The numbers are in the table that follows.")
+    return sentences(*said, _("The numbers are in the table that follows."))
 
 
 def from_table(table: Table, title: str | None = None) -> Chart:
@@ -157,9 +160,10 @@ def year_on_year(
     return Chart(
         key="year_on_year",
         title=title,
-        description=_("Bar chart: %(title)s, two bars per month.", title=title)
-        + " "
-        + _("The numbers are in the table that follows."),
+        description=sentences(
+            _("Bar chart: %(title)s, two bars per month.", title=title),
+            _("The numbers are in the table that follows."),
+        ),
         labels=list(month_names),
         series=[Series(this_name, this_values), Series(last_name, last_values)],
         rows=rows,
@@ -173,9 +177,10 @@ def medians(points: Sequence[tuple[str, float | None]]) -> Chart:
     return Chart(
         key="median_days",
         title=title,
-        description=_("Bar chart: %(title)s, by year.", title=title)
-        + " "
-        + _("The numbers are in the table that follows."),
+        description=sentences(
+            _("Bar chart: %(title)s, by year.", title=title),
+            _("The numbers are in the table that follows."),
+        ),
         labels=[name for name, _v in points],
         # "Days" alone is the urgency label ("within days"): this one is a count of days.
         series=[Series(pgettext("a number of days", "Days"), values)],

@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from intake import collation
+from intake.i18n import sentences
 from intake.labels import KIND_LABELS, OUTCOME_LABELS, STATE_LABELS, STATUS_LABELS
 from intake.models import CaseStatus, ReferralKind, ReferralState
 from intake.services.reports import ADHERENCE, SMALL_CELL, SUPPRESSED, Report, ordered, suppress
@@ -188,7 +189,7 @@ def build_tables(report: Report) -> list[Table]:
                 ((_label(PROFILES, key), n) for key, n in ordered(cases.profiles, PROFILES)),
                 zeros=True,
             ),
-            note=too_few if few else f"{several} {suppression_note}",
+            note=too_few if few else sentences(several, suppression_note),
             suppressed=True,
         ),
         Table(

@@ -191,6 +191,8 @@ def test_page_in_traditional_chinese(viewer: FlaskClient) -> None:
     assert table(html, "countries")[0] == ("台灣", "6")
     assert dict(table(html, "profiles"))["律師"] == "6"  # the directory's label, translated
     assert "1 至 4 的數字一律顯示為「&lt;5」" in html
+    # Sentences side by side without a space, as Chinese writes them ("。 求助" showed a gap).
+    assert "。 " not in html.replace("。 <", "。<")
     rows = read_csv(viewer.get(f"/reports/export.csv?{YEAR_2025}").data)
     assert ["收到的求助" in row for row in rows].count(True) == 1
     bad = viewer.get("/reports/?period=custom&from=2025-13-01&to=2025-12-31")
