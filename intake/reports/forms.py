@@ -67,7 +67,11 @@ class PeriodForm(StaffForm):
             return None
         start, end = parse_day(self.start.data), parse_day(self.end.data)
         for field, day in ((self.start, start), (self.end, end)):
-            if day is None:
+            if day is None and DATE_PATTERN.fullmatch(str(field.data or "").strip()[:MAX_FIELD]):
+                # Well formed, but no such day (2026-02-30): "enter a date as YYYY-MM-DD" was
+                # what had been done (a review).
+                field.errors.append(_l("There is no such day in the calendar."))
+            elif day is None:
                 field.errors.append(_l("Enter a date as YYYY-MM-DD, for example 2025-12-31."))
             elif not reports.MIN_YEAR <= day.year <= reports.MAX_YEAR:
                 field.errors.append(
