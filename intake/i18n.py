@@ -12,6 +12,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from flask import current_app, has_request_context, request, session
+from flask_babel import get_locale
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -107,8 +108,6 @@ _NO_SPACE_BETWEEN_SENTENCES = ("zh",)
 def sentences(*parts: object) -> str:
     """Sentences one after the other, as the reader's language writes them: "… period. Requests
     …" but "…时区。求助…" (a space after 。 showed as a gap; a review of /reports)."""
-    from flask_babel import get_locale
-
     locale = str(get_locale() or "en")
     joiner = "" if locale.startswith(_NO_SPACE_BETWEEN_SENTENCES) else " "
     return joiner.join(str(part).strip() for part in parts if str(part).strip())

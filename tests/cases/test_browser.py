@@ -27,6 +27,7 @@ from tests.builders import (
     make_org_key,
     make_user,
     session_cookie,
+    signed_in_context,
 )
 from tests.sealed import open_message
 
@@ -527,17 +528,10 @@ def test_a_long_note_is_folded_to_its_start_with_a_button_to_read_it_all(
             )
         )
     db.session.commit()
-    context = browser.new_context(locale="en-GB", viewport={"width": 390, "height": 844})
+    context = signed_in_context(
+        browser, app, live_server.url, user, locale="en-GB", viewport={"width": 390, "height": 844}
+    )
     try:
-        context.add_cookies(
-            [
-                {
-                    "name": app.config["SESSION_COOKIE_NAME"],
-                    "value": session_cookie(app, user),
-                    "url": live_server.url,
-                }
-            ]
-        )
         context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
         page = context.new_page()
         page.set_default_timeout(15_000)

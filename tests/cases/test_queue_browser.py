@@ -17,7 +17,15 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseSearchIndex, Role, Urgency, User
-from tests.builders import OrgKeyPair, give_key, make_case, make_org_key, make_user, session_cookie
+from tests.builders import (
+    OrgKeyPair,
+    give_key,
+    make_case,
+    make_org_key,
+    make_user,
+    session_cookie,
+    signed_in_context,
+)
 from tests.cases.test_browser import AXE, STUB_KEYRING, db_dump
 
 pytestmark = pytest.mark.browser
@@ -38,15 +46,8 @@ SECRETS = ["maría", "maria", "lópez", "lopez", "ortega", "台北", "大安", "
 def open_context(
     browser: Any, app: Flask, base: str, user: User, org: OrgKeyPair | None, width: int = 1280
 ) -> Any:
-    context = browser.new_context(locale="en-GB", viewport={"width": width, "height": 900})
-    context.add_cookies(
-        [
-            {
-                "name": app.config["SESSION_COOKIE_NAME"],
-                "value": session_cookie(app, user),
-                "url": base,
-            }
-        ]
+    context = signed_in_context(
+        browser, app, base, user, locale="en-GB", viewport={"width": width, "height": 900}
     )
     if org is not None:
         context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))

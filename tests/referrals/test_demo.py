@@ -128,13 +128,18 @@ def test_demo_rows_read_back_as_the_orm_wrote_them_on_both_databases(any_app: Fl
     )
 
 
-def test_demo_consent_is_recorded_as_the_intake_form_records_it(any_app: Flask) -> None:
+def demo_cases(app: Flask, count: int) -> list[Case]:
+    """``flask demo --cases count`` with a key, a caseworker and the directory; its cases."""
     make_org_key()
     make_user(Role.CASEWORKER)
     directory_service.import_shipped()
-    result = any_app.test_cli_runner().invoke(args=["demo", "--cases", "40"])
+    result = app.test_cli_runner().invoke(args=["demo", "--cases", str(count)])
     assert result.exit_code == 0, result.output
-    cases = db.session.scalars(sa.select(Case)).all()
+    return list(db.session.scalars(sa.select(Case)))
+
+
+def test_demo_consent_is_recorded_as_the_intake_form_records_it(any_app: Flask) -> None:
+    cases = demo_cases(any_app, 40)
     assert any(case.consent_given for case in cases)
     assert any(not case.consent_given for case in cases)
     for case in cases:
@@ -176,12 +181,7 @@ def test_demo_cases_read_as_casework_would_leave_them(app: Flask) -> None:
     """The demo made "New" cases with referrals already sent, first referrals sent in the
     minute the request came, and every request sealed on the server (a review of /reports
     with 40 demo cases): each read as wrong on the queue and in the report."""
-    make_org_key()
-    make_user(Role.CASEWORKER)
-    directory_service.import_shipped()
-    result = app.test_cli_runner().invoke(args=["demo", "--cases", "40"])
-    assert result.exit_code == 0, result.output
-    cases = db.session.scalars(sa.select(Case)).all()
+    cases = demo_cases(app, 40)
     sent = db.session.scalars(sa.select(Referral).where(Referral.sent_at.is_not(None))).all()
     by_case = {case.id: case for case in cases}
     assert sent
