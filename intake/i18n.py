@@ -105,12 +105,18 @@ def select_locale() -> str:
 _NO_SPACE_BETWEEN_SENTENCES = ("zh",)
 
 
+def sentence_gap() -> str:
+    """What goes between two sentences, or after a colon before a link, in the reader's
+    language: a space, or nothing after "。" and "：" (templates write it where markup parts
+    two sentences: ``</strong>{{- sentence_gap() }}{{ _("…") }}``)."""
+    locale = str(get_locale() or "en")
+    return "" if locale.startswith(_NO_SPACE_BETWEEN_SENTENCES) else " "
+
+
 def sentences(*parts: object) -> str:
     """Sentences one after the other, as the reader's language writes them: "… period. Requests
     …" but "…时区。求助…" (a space after 。 showed as a gap; a review of /reports)."""
-    locale = str(get_locale() or "en")
-    joiner = "" if locale.startswith(_NO_SPACE_BETWEEN_SENTENCES) else " "
-    return joiner.join(str(part).strip() for part in parts if str(part).strip())
+    return sentence_gap().join(str(part).strip() for part in parts if str(part).strip())
 
 
 def compile_catalogues() -> int:

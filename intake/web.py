@@ -306,6 +306,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(days_list, "days_list")
     app.add_template_global(words_list, "words_list")
     app.add_template_global(i18n.sentences, "sentences")
+    app.add_template_global(i18n.sentence_gap, "sentence_gap")
     app.add_template_global(days_phrase, "days_phrase")
 
     @app.context_processor

@@ -52,6 +52,7 @@ from intake.auth.sessions import (
 )
 from intake.extensions import db, limiter
 from intake.forms import EmptyForm
+from intake.i18n import sentences
 from intake.models import User
 from intake.services import accounts, keys, recovery, second_factor, setup_token
 from intake.services.accounts import AccountError, KeyMaterial, LoginResult, TotpResult
@@ -219,15 +220,13 @@ def login() -> Page:
             failed = int(session.get(FAILED_HERE, 0) or 0) + 1
             session[FAILED_HERE] = failed
             if failed >= int(current_app.config.get("LOGIN_FREE_FAILURES", 3)):
-                message = " ".join(
-                    (
-                        message,
-                        _(
-                            "After several wrong tries, sign-in waits a little longer each"
-                            " time, and even the right password is refused until then: if you"
-                            " are sure of it, wait a minute and try again."
-                        ),
-                    )
+                message = sentences(
+                    message,
+                    _(
+                        "After several wrong tries, sign-in waits a little longer each"
+                        " time, and even the right password is refused until then: if you"
+                        " are sure of it, wait a minute and try again."
+                    ),
                 )
         form.form_errors.append(message)
         return render_template("auth/login.html", form=form), 401

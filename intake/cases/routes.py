@@ -50,6 +50,7 @@ from intake.cases.options import country_options
 from intake.cases.wording import PageWords, RowLabels, shown_row
 from intake.db import utcnow
 from intake.extensions import db
+from intake.i18n import sentences
 from intake.models import Case, CaseStatus, MessageKind, OrgKey, Referral, User
 from intake.services import case_page, casework, follow_ups, keys, retention, search
 from intake.services import queue as queue_service
@@ -588,5 +589,5 @@ def add_reply(ref: str) -> PageResponse:
         return _refused(case, str(exc), exc.status)
     sent = _("Reply sent. The submitter reads it with their receipt code.")
     if was_new:
-        sent += " " + _("This was the first response: the case is now Assessing.")
+        sent = sentences(sent, _("This was the first response: the case is now Assessing."))
     return _done(case, sent)

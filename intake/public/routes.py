@@ -66,7 +66,7 @@ from intake import crypto, vocab
 from intake.addresses import hashed_address
 from intake.extensions import csrf, db, limiter
 from intake.hardening import database_unavailable_message, log_outage
-from intake.i18n import is_staff_page
+from intake.i18n import is_staff_page, sentences
 from intake.models import Case, CaseMessage, MessageKind, OrgKey, Urgency
 from intake.public import bp
 from intake.public.forms import (
@@ -991,14 +991,12 @@ def _over_the_limit() -> ViewResult:
         )
     # The script's path is not limited so (the browser does a little work instead): without
     # JavaScript, "in an hour" was all a person in danger was told.
-    notice = " ".join(
-        (
-            notice,
-            _(
-                "With JavaScript on (in Tor Browser, the “Safer” level), this form can send it "
-                "now instead. Copy what you wrote first: changing the level reloads the page."
-            ),
-        )
+    notice = sentences(
+        notice,
+        _(
+            "With JavaScript on (in Tor Browser, the “Safer” level), this form can send it "
+            "now instead. Copy what you wrote first: changing the level reloads the page."
+        ),
     )
     return _typed_form_again(notice, 429, sealed=TooManyRequests())
 

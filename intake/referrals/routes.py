@@ -23,6 +23,7 @@ from intake.auth.access import CASE_WRITERS, STAFF, role_required
 from intake.db import utcnow
 from intake.extensions import db
 from intake.forms import EmptyForm
+from intake.i18n import sentences
 from intake.labels import (
     CONSENT_CHANNEL_LABELS,
     CONSENT_GIVER_LABELS,
@@ -454,7 +455,7 @@ def _with_case_moved(done: object, referral: Referral, case_was: CaseStatus) -> 
     now = referral.case.status
     if now == case_was:
         return str(done)
-    return " ".join((str(done), _("The case is now “%(status)s”.", status=CASE_STATUS_LABELS[now])))
+    return sentences(done, _("The case is now “%(status)s”.", status=CASE_STATUS_LABELS[now]))
 
 
 def _owner_form(referral: Referral, formdata: bool = True) -> OwnerForm:

@@ -17,6 +17,7 @@ from flask_babel import get_locale
 
 from intake.auth.access import STAFF, role_required
 from intake.db import utcnow
+from intake.i18n import sentences
 from intake.reports import bp, charts
 from intake.reports.forms import PERIOD_LABELS, PeriodForm
 from intake.reports.tables import Table, build_tables, csv_rows
@@ -118,7 +119,7 @@ def export() -> PageResponse:
     form = PeriodForm(formdata=request.args)
     period = form.resolve(org_zone(), utcnow())
     if period is None:
-        return error_response(400, " ".join(form.messages))
+        return error_response(400, sentences(*form.messages))
     report = reports.build_report(period)
     buffer = io.StringIO()
     # A byte-order mark so that spreadsheet programs read the Chinese labels as UTF-8.

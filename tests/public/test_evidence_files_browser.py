@@ -350,3 +350,23 @@ def test_the_file_field_speaks_the_pages_language_not_the_browsers(
         assert not field["pickerShown"], field
     finally:
         plain.close()
+
+
+def test_refused_files_are_said_in_chinese_without_a_gap_between_sentences(
+    app: Flask, live_server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """Two problems with the files, or a problem and a file's name, were joined with a space:
+    "個檔案。 有檔案超過 10 MB： video-11mb.mp4" (the page's sentence gap, base.html)."""
+    make_org_key()
+    files = _files(tmp_path)
+    context = phone_context(browser, javascript=True)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang=zh_Hant")
+        _to_evidence_step(page)
+        page.set_input_files("#attachments", [*files["six"], files["big"]])
+        error = page.locator(FILE_ERROR)
+        expect(error).to_have_text("最多只能附加 5 個檔案。有檔案超過 10 MB：video-11mb.mp4")
+    finally:
+        context.close()

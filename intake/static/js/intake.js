@@ -211,7 +211,7 @@
     if (!problems.length) {
       return [];
     }
-    return [{ name: "attachments", message: problems.join(" "), label: labelFor("attachments"), anchor: anchorFor("attachments") }];
+    return [{ name: "attachments", message: seal.sentences(problems), label: labelFor("attachments"), anchor: anchorFor("attachments") }];
   }
 
   /* One step's required answers, lengths and files, checked before moving on: errors beside

@@ -102,7 +102,8 @@
     hint.className = "hint";
     hint.textContent = "(" + chosen.clock + ")";
     output.replaceChildren(
-      document.createTextNode(text.implies + " "),
+      // No space after the colon where the page's language sets none (base.html).
+      document.createTextNode(text.implies + (document.documentElement.dataset.sentenceGap ?? " ")),
       time,
       document.createTextNode(" "),
       hint,

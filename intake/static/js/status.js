@@ -202,7 +202,7 @@
     if (busy || event.target.name !== "body" || !line || line.hidden) {
       return;
     }
-    markField("body", bodyProblems(event.target).join(" ") || null);
+    markField("body", seal.sentences(bodyProblems(event.target)) || null);
   }
 
   // A language button (base.html: it submits this form, as without JavaScript) must not post
@@ -339,12 +339,12 @@
       const problems = [];
       const bodyErrors = bodyProblems(body);
       if (bodyErrors.length) {
-        problems.push({ name: "body", message: bodyErrors.join(" ") });
+        problems.push({ name: "body", message: seal.sentences(bodyErrors) });
       }
       const fileErrors = seal.checkFiles(files, parseInt(data.maxFiles, 10),
         parseInt(data.maxBytes, 10), { tooMany: data.msgTooManyFiles, tooLarge: data.msgFileTooLarge });
       if (fileErrors.length) {
-        problems.push({ name: "attachments", message: fileErrors.join(" ") });
+        problems.push({ name: "attachments", message: seal.sentences(fileErrors) });
       }
       showProblems(problems);
       if (problems.length) {

@@ -170,6 +170,12 @@
     return sodium.crypto_box_seed_keypair(seed);
   }
 
+  // Sentences one after another as the page's language writes them: base.html says what goes
+  // between them (nothing in Chinese, where a space after "。" shows as a gap).
+  function sentences(parts) {
+    return parts.filter(Boolean).join(document.documentElement.dataset.sentenceGap ?? " ");
+  }
+
   function checkFiles(input, maxFiles, maxBytes, messages) {
     const problems = [];
     const files = input ? Array.from(input.files || []) : [];
@@ -178,7 +184,7 @@
     }
     for (const file of files) {
       if (file.size > maxBytes) {
-        problems.push(messages.tooLarge + " " + file.name);
+        problems.push(sentences([messages.tooLarge, file.name]));
       }
     }
     return problems;
@@ -214,6 +220,7 @@
     normaliseCode: normaliseCode,
     replyKeypair: replyKeypair,
     checkFiles: checkFiles,
+    sentences: sentences,
     newSubmissionToken: newSubmissionToken,
     solveProofOfWork: solveProofOfWork,
     setBusy: setBusy,
