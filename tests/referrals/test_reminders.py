@@ -511,6 +511,28 @@ def test_reminders_reach_each_caseworker_in_the_language_they_chose(
     assert CANARY not in body + english
 
 
+def test_reminders_reach_a_caseworker_who_never_chose_in_the_language_of_their_pages(
+    mail_app: Flask, smtp_server: MailServer
+) -> None:
+    """Pages in Chinese from the browser's language, no language link ever clicked: the
+    reminders came in English."""
+    owner = make_user(Role.CASEWORKER, email="taichung@example.org")
+    client = mail_app.test_client()
+    sign_in(client, owner)
+    page = client.get("/cases/", headers={"Accept-Language": "zh-TW,zh;q=0.9,en;q=0.5"})
+    assert '<html lang="zh-Hant"' in page.text
+    db.session.refresh(owner)
+    assert owner.language == "zh_Hant"
+    sent_referral(sent_at=SENT, owner=owner)
+    queued, enqueue = collect()
+    now = DUE - timedelta(days=7)
+    reminders.scan(now, enqueue=enqueue)
+    for outbox_id in queued:
+        reminders.send(outbox_id, now=now)
+    (message,) = smtp_server.wait_for(1)
+    assert "7 天後" in message.body
+
+
 def test_a_reminder_sent_late_says_the_real_time_left_not_its_slot(
     mail_app: Flask, smtp_server: MailServer
 ) -> None:
