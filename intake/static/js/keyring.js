@@ -753,6 +753,8 @@
         const next = form.dataset.next;
         if (next && next.charAt(0) === "/" && next.charAt(1) !== "/") {
           window.location.assign(next);
+        } else {
+          focusInLockState(form, "[data-lock-button]");
         }
       } catch (error) {
         if (errorNode) {
@@ -771,11 +773,41 @@
     });
   }
 
+  // The header's control that takes over from the one just used, which is hidden now: the
+  // keyboard's place was lost to the page's start on locking and unlocking (a review).
+  function focusInLockState(from, selector) {
+    const state = from.closest(".lock-state");
+    const target = state && state.querySelector(selector);
+    if (target) {
+      renderState();
+      target.focus();
+    }
+  }
+
+  // The header's unlock panel lies over the page: it closes on Escape and when the focus
+  // moves on, instead of covering the tabs the keyboard reached (a review at 1280 px).
+  function wireUnlockPanel(panel) {
+    panel.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && panel.open) {
+        panel.open = false;
+        panel.querySelector("summary").focus();
+      }
+    });
+    panel.addEventListener("focusout", function (event) {
+      // Only for a place outside it: a button disabled while unlocking drops the focus too.
+      if (event.relatedTarget && !panel.contains(event.relatedTarget)) {
+        panel.open = false;
+      }
+    });
+  }
+
   function wire() {
     document.querySelectorAll("form[data-unlock-form]").forEach(wireUnlockForm);
+    document.querySelectorAll("[data-unlock-panel]").forEach(wireUnlockPanel);
     document.querySelectorAll("[data-lock-button]").forEach(function (button) {
       button.addEventListener("click", function () {
         lock();
+        focusInLockState(button, "[data-unlock-panel] summary");
       });
     });
     // Signing out (here or everywhere) forgets the keys in this tab first.

@@ -210,6 +210,18 @@
       form.setAttribute("data-sending", "yes");
     }
   });
+  /* A page that opens with a message after an action (base.html's flashes) gives it the focus:
+   * a screen reader says it (a status already there at load is not announced), and the
+   * keyboard goes on from it rather than from the header, 19 stops back to "Assign to me" (a
+   * review). Not when the page placed the focus itself or was opened at a place (#…). */
+  window.addEventListener("load", function () {
+    const flashes = document.querySelector("main > .flashes");
+    if (!flashes || window.location.hash || document.activeElement !== document.body) {
+      return;
+    }
+    flashes.tabIndex = -1;
+    flashes.focus();
+  });
   // Back to the page from the browser's cache: the form may be sent again.
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form[data-sending]").forEach(function (form) {
