@@ -660,14 +660,8 @@ def _submit_without_js(
         return _refuse(
             _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))
         )
-    if not _same_request_again(form_data):
-        # Other answers with the token of a request sent before from this browser (someone
-        # else at a shared computer, or the same person's next request): a new request, never
-        # the first one's receipt.
-        form_data = form_data.copy()
-        form_data[SUBMISSION_TOKEN] = crypto.new_submission_token()
     try:
-        submission_token = _submission_token(form_data)
+        _submission_token(form_data)  # a malformed token is refused before anything else
     except SubmissionRefused as refused:
         return _refuse(str(refused))
     # Without files, the form alone: every field looks itself up in one dict, not two.
@@ -678,7 +672,24 @@ def _submit_without_js(
         form.attachments.errors = [*form.attachments.errors, *file_errors]
         valid = False
     if not valid:
-        return _render_form(form, org_key, status=422, had_files=bool(form.uploaded_files()))
+        # Refused, it keeps its token: Back from a reloaded receipt, past a first Send that
+        # was refused, posts that refused form again; answered as before, it is the request
+        # sent, and shows its receipt. A new token here filed it twice, under a second code.
+        sent = _sent_token()
+        return _render_form(
+            form,
+            org_key,
+            status=422,
+            had_files=bool(form.uploaded_files()),
+            sent_before=sent is not None and form_data.get(SUBMISSION_TOKEN) == sent,
+        )
+    if not _same_request_again(form_data):
+        # Other answers with the token of a request sent before from this browser (someone
+        # else at a shared computer, or the same person's next request): a new request, never
+        # the first one's receipt.
+        form_data = form_data.copy()
+        form_data[SUBMISSION_TOKEN] = form.submission_token.data = crypto.new_submission_token()
+    submission_token = _submission_token(form_data)
     # Consent in the clear is what referrals check: everyone named agreed, and the submitter
     # allows sharing. The nuance (some agreed, "ask me first") stays in the sealed answers.
     routing = Routing(

@@ -259,6 +259,44 @@ def test_other_answers_with_the_token_of_a_request_sent_before_are_a_new_request
     assert _counts()[:2] == (2, 2)
 
 
+def test_back_past_a_refused_first_send_then_send_shows_the_same_receipt(
+    roomy_any_app: Flask,
+) -> None:
+    """Without JavaScript: Send refused (a question missed), answered, sent; the receipt
+    reloaded tells the person to go Back and Send again. Back lands on the refused post, which
+    the browser posts again: that form came back with a new token, and answered as before it
+    was filed a second time under a second code (a review in Chromium, es and ru)."""
+    make_org_key()
+    client = roomy_any_app.test_client()
+    (token,) = re.findall(r'name="submission_token" value="([^"]+)"', client.get("/request").text)
+    answered = {
+        "csrf_token": csrf_token(client),
+        "submission_token": token,
+        **full_answers(),
+        **routing_form(),
+    }
+    missed = {name: value for name, value in answered.items() if name != "urgency"}
+
+    def send(form: dict[str, str]) -> Any:
+        return client.post("/request", data=form, content_type="multipart/form-data")
+
+    def receipt_of(response: Any) -> str:
+        assert response.status_code == 303
+        shown = client.get(response.headers["Location"]).text
+        code = re.search(r'id="receipt-code"[^>]*>\s*([0-9A-Z-]+)\s*<', shown)
+        assert code is not None
+        return code.group(1)
+
+    assert send(missed).status_code == 422
+    first = receipt_of(send(answered))
+    again = send(missed)  # Back: the refused post, posted again
+    assert again.status_code == 422
+    assert f'name="submission_token" value="{token}"' in again.text
+    assert 'id="sent-before"' in again.text
+    assert receipt_of(send(answered)) == first
+    assert _counts()[:2] == (1, 1)
+
+
 def test_every_no_js_form_has_its_own_token_and_a_form_shown_again_keeps_it(
     roomy_any_app: Flask,
 ) -> None:
