@@ -82,9 +82,25 @@ def test_without_js_status_shows_the_derived_status_and_opens_the_thread(
     assert "used on our server for this page only" in response.text  # said on the page
     # Times read as status.js writes them with JavaScript ("… (UTC+08:00)"), in UTC here:
     # the page said "… UTC" without it, and "(UTC+00:00)" with it on a phone set to UTC.
-    times = re.findall(r"<time datetime=\"[^\"]+\">([^<]+)</time>", response.text)
+    times = re.findall(r"<time datetime=\"[^\"]+\"[^>]*>([^<]+)</time>", response.text)
     assert times
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d \(UTC\+00:00\)", t) for t in times), times
+
+
+def test_dates_read_left_to_right_in_arabic(roomy_app: Flask) -> None:
+    """In an Arabic sentence 2026-12-06 showed as 06-12-2026 (its digits taken for Arabic
+    numbers): each date and time is an element of its own direction."""
+    org = make_org_key()
+    submission = _referred_case_with_a_reply(org)
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status?lang=ar")
+    page = client.post(
+        "/status?lang=ar", data={"csrf_token": token, "code": submission.receipt_code}
+    ).text
+    day = submission.case.received_at.strftime("%Y-%m-%d")
+    assert f'<span dir="ltr">{day}</span>' in page  # "أُرسل في …", not escaped as text
+    assert re.findall(r'<time datetime="[^"]+" dir="ltr">', page)
+    assert "&lt;span" not in page
 
 
 def full_width(code: str) -> str:

@@ -65,6 +65,7 @@
     const now = new Date();
     const when = document.createElement("time");
     when.setAttribute("datetime", now.toISOString());
+    when.dir = "ltr"; // as the page's own times: a date in Arabic text otherwise turns around
     when.textContent = localTime(now);
     meta.append(who, " · ", when);
     const body = document.createElement("p");
