@@ -127,6 +127,9 @@ def test_the_urgent_guidance_comes_back_only_with_the_urgent_facts(roomy_app: Fl
         "/request/receipt?lang=es", data={"csrf_token": fields["csrf_token"], "code": code}
     )
     assert 'id="urgent-help-panel"' in with_facts.text
+    # Sent: not "además de enviar este formulario", which read as a step left (a review).
+    assert "Su solicitud está enviada." in with_facts.text
+    assert "además de enviar este formulario" not in with_facts.text
     assert 'id="urgent-help-panel"' not in without.text
     assert f'id="receipt-code">{code}<' in without.text
 
@@ -432,6 +435,9 @@ def test_with_js_the_receipt_asks_before_leaving_until_the_code_is_kept(
         assert receipt_box is not None
         assert urgent_box is not None
         assert urgent_box["y"] >= receipt_box["y"] + receipt_box["height"]
+        # Sent: not "as well as sending this form", which read as a step left (a review).
+        expect(urgent.locator("[data-before-sending]")).to_be_hidden()
+        expect(urgent.locator("[data-after-sending]")).to_be_visible()
         page.screenshot(path=SHOTS / "receipt-js-ar-360.png", full_page=True)
         # Leaving asks first, and staying keeps the code on screen.
         page.click("#org-name", no_wait_after=True)

@@ -366,6 +366,12 @@
     const urgentPanel = document.getElementById("urgent-help-panel");
     if (urgent && urgentPanel && (!urgentPanel.hidden || valueOf("urgency") === "immediate")) {
       panel.after(urgent);
+      urgent.querySelectorAll("[data-before-sending]").forEach(function (line) {
+        line.hidden = true;
+      });
+      urgent.querySelectorAll("[data-after-sending]").forEach(function (line) {
+        line.hidden = false;
+      });
     }
     if (window.Refuge.receipt) {
       window.Refuge.receipt.bind();
