@@ -230,20 +230,8 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def remember_staff_language() -> None:
         """A signed-in staff member's language choice is kept on their account, so that
-        reminder e-mails reach them in it too. Until they choose one on a signed-in page, the
-        language their pages are shown in (chosen before signing in, or their browser's) is
-        kept when it is not the default: a caseworker whose pages were in Chinese from the
-        first day got their reminders in English."""
-        staff_languages = app.config["STAFF_LANGUAGES"]
-        chosen = normalise_locale(request.args.get("lang"), staff_languages)
-        if (
-            chosen is None
-            and i18n.is_staff_page()
-            and current_user.is_authenticated
-            and current_user.language is None
-        ):
-            shown = normalise_locale(i18n.select_locale(), staff_languages)
-            chosen = shown if shown != app.config["BABEL_DEFAULT_LOCALE"] else None
+        reminder e-mails reach them in it too (before any choice: auth.sessions.start_session)."""
+        chosen = normalise_locale(request.args.get("lang"), app.config["STAFF_LANGUAGES"])
         if chosen and current_user.is_authenticated and current_user.language != chosen:
             current_user.language = chosen
             from intake.extensions import db

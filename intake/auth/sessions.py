@@ -11,12 +11,13 @@ and absolute time-outs. Signing out revokes the row, so a copy of the cookie is 
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from intake.extensions import db
+from intake.i18n import normalise_locale, select_locale
 from intake.models import StaffSession, User
 from intake.services import staff_sessions
 
@@ -36,6 +37,13 @@ def current_record() -> StaffSession | None:
 
 def start_session(user: User) -> None:
     lang = session.get("lang")
+    if user.language is None:
+        # Until they choose one, the language they sign in in (chosen on the page, or their
+        # browser's) is kept for their reminder e-mails: a caseworker whose pages were in
+        # Chinese from the first day got their reminders in English.
+        shown = normalise_locale(select_locale(), current_app.config["STAFF_LANGUAGES"])
+        if shown and shown != current_app.config["BABEL_DEFAULT_LOCALE"]:
+            user.language = shown
     previous = current_record()
     if previous is not None:
         staff_sessions.revoke(previous)  # rotated: the pre-sign-in (or older) session ends
