@@ -497,6 +497,12 @@ def test_a_note_survives_an_expired_token_and_a_refusal_keeps_the_text(
             "Too long: 20005 characters, at most 20000. Shorten it and try again."
         )
         assert page.evaluate("document.activeElement.id") == "note-text"
+        # The box is marked as the server marks its fields: invalid, described by the error.
+        assert page.get_attribute("#note-text", "aria-invalid") == "true"
+        error_id = page.get_attribute("#note-form .field-error", "id")
+        assert error_id
+        assert error_id in (page.get_attribute("#note-text", "aria-describedby") or "").split()
+        assert "note-hint" in (page.get_attribute("#note-text", "aria-describedby") or "").split()
         page.fill("#note-text", "林" * 20_000)  # at the limit: sent
         with page.expect_navigation():
             page.click("#note-form button[type=submit]")

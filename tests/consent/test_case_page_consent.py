@@ -68,6 +68,12 @@ def test_caseworker_records_then_withdraws_and_the_page_shows_both(app: Flask, c
     page = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert f'data-consent-record="{record.id}"' in page
     assert 'data-consent-active="1"' in page
+    # Its withdrawal is named with its purpose: two alike "Record a withdrawal" read the same.
+    assert (
+        f'<summary id="withdraw-{record.id}" '
+        f'aria-labelledby="withdraw-{record.id} consent-purpose-{record.id}">'
+    ) in page
+    assert f'<strong id="consent-purpose-{record.id}">' in page
     response = client.post(
         f"/cases/{case.ref}/consent/{record.id}/withdraw",
         data={"withdrawn_by": "lawyer", "withdrawn_via": "follow_up_message", "csrf_token": token},

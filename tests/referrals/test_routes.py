@@ -62,6 +62,10 @@ def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) 
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert html.index('value="zeta-ngo"') < html.index('value="alpha-ngo"')
+    # A list's hint is read with it (it was only beside it: a keyboard review).
+    for name in ("kind", "owner_id"):
+        (select,) = [tag for tag in re.findall(r"<select[^>]*>", html) if f'id="{name}"' in tag]
+        assert f'aria-describedby="{name}-hint"' in select
     # No preset organisation: the caseworker chooses (issue 11: a preset made wrong clocks).
     option = re.search(r'<option[^>]*value="zeta-ngo"[^>]*>', html)
     assert option is not None
@@ -114,6 +118,12 @@ def test_bad_referral_forms_are_refused_and_write_nothing(web: Flask, data: dict
     assert response.status_code == 422
     assert b"<script>alert(1)" not in response.data
     assert count_referrals() == 0
+    # Each refused list is marked and read with its hint and its error.
+    html = response.get_data(as_text=True)
+    for invalid in re.findall(r"<select[^>]*aria-invalid[^>]*>", html):
+        described = re.search(r'aria-describedby="([^"]+)"', invalid)
+        assert described is not None, invalid
+        assert any(part.endswith("-error") for part in described.group(1).split()), invalid
 
 
 def test_unknown_case_and_referral_are_404(web: Flask) -> None:

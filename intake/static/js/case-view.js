@@ -424,11 +424,12 @@
       const value = textarea.value;
       const refused = value.trim() ? staff.tooLong(textarea) : text.note_empty;
       if (refused) {
-        staff.refuse(error, refused);
+        staff.refuse(error, refused, textarea);
         textarea.focus();
         return;
       }
       error.hidden = true;
+      textarea.removeAttribute("aria-invalid");
       button.disabled = true;
       button.textContent = text.sealing;
       // Only ciphertext leaves this page: the textarea has no name and is never submitted.

@@ -185,11 +185,20 @@
     return over.length ? over[0].message : null;
   }
 
-  /* A refusal said in a form's error line. The page's earlier "saved" message goes: left up,
-   * it read as if this had been saved too. */
-  function refuse(errorLine, message) {
+  /* A refusal said in a form's error line, and the ``field`` it is about (if given) marked
+   * invalid and described by it, as the server marks its own. The page's earlier "saved"
+   * message goes: left up, it read as if this had been saved too. */
+  function refuse(errorLine, message, field) {
     errorLine.textContent = message;
     errorLine.hidden = false;
+    if (field) {
+      errorLine.id = errorLine.id || field.id + "-error";
+      const described = (field.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+      if (described.indexOf(errorLine.id) < 0) {
+        field.setAttribute("aria-describedby", described.concat(errorLine.id).join(" "));
+      }
+      field.setAttribute("aria-invalid", "true");
+    }
     document.querySelectorAll(".flashes .flash-success").forEach(function (flash) {
       flash.hidden = true;
     });
@@ -213,10 +222,12 @@
   /* A page that opens with a message after an action (base.html's flashes) gives it the focus:
    * a screen reader says it (a status already there at load is not announced), and the
    * keyboard goes on from it rather than from the header, 19 stops back to "Assign to me" (a
-   * review). Not when the page placed the focus itself or was opened at a place (#…). */
+   * review). Not when the page placed the focus itself or was opened at a place (#…) other
+   * than the message's own (#main, where some actions send the browser back). */
   window.addEventListener("load", function () {
     const flashes = document.querySelector("main > .flashes");
-    if (!flashes || window.location.hash || document.activeElement !== document.body) {
+    const place = window.location.hash;
+    if (!flashes || (place && place !== "#main") || document.activeElement !== document.body) {
       return;
     }
     flashes.tabIndex = -1;

@@ -79,6 +79,7 @@
 
   function seal(event) {
     error.hidden = true;
+    area.removeAttribute("aria-invalid");
     form.elements.sealed_summary.value = "";
     if (!area.value) {
       return; // no summary: the date alone is recorded
@@ -86,7 +87,7 @@
     event.preventDefault();
     const over = staff.tooLong(area);
     if (over) {
-      staff.refuse(error, over);
+      staff.refuse(error, over, area);
       area.focus();
       return;
     }
