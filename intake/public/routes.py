@@ -954,12 +954,15 @@ CHANGE_LANGUAGE = "change_language"
 
 
 def _typed_form_again(
-    notice: str | None = None, status: int = 200, sealed: Exception | None = None
+    notice: str | None = None,
+    status: int = 200,
+    sealed: Exception | None = None,
+    checked: bool = False,
 ) -> ViewResult:
-    """The request form again with what was typed, nothing checked or stored, and ``notice``
-    (files cannot be handed back: the file field asks for them when some were chosen). A
-    browser's sealed post holds nothing to show again: ``sealed`` is raised for it, else the
-    form comes back empty."""
+    """The request form again with what was typed, nothing stored, and ``notice`` (files cannot
+    be handed back: the file field asks for them when some were chosen). ``checked``: what is
+    missing or wrong is said beside its field too. A browser's sealed post holds nothing to
+    show again: ``sealed`` is raised for it, else the form comes back empty."""
     parsed = _read_form()
     if parsed is None:
         return _refuse(_too_large_message(), 413)
@@ -974,9 +977,10 @@ def _typed_form_again(
         return _form_again_while_down(form_data, files, error)
     if current is not None and not verified:
         return _key_unverified()
-    return _render_form(
-        IntakeForm(form_data), current, status=status, notice=notice, had_files=_had_files(files)
-    )
+    form = IntakeForm(form_data)
+    if checked:
+        form.validate()
+    return _render_form(form, current, status=status, notice=notice, had_files=_had_files(files))
 
 
 def _over_the_limit() -> ViewResult:
@@ -1009,7 +1013,8 @@ def _over_the_limit() -> ViewResult:
             "now instead. Copy what you wrote first: changing the level reloads the page."
         ),
     )
-    return _typed_form_again(notice, 429, sealed=TooManyRequests())
+    # What is still unanswered is said now, not an hour later at the next refusal (a review).
+    return _typed_form_again(notice, 429, sealed=TooManyRequests(), checked=True)
 
 
 def _show_in_language() -> ViewResult:

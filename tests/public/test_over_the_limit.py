@@ -85,6 +85,18 @@ def test_over_the_limit_the_form_comes_back_with_everything_typed(make_app: Any)
         assert PHOTO_NAME not in with_a_file.text  # a file cannot be handed back
         _nothing_stored()
 
+        # An answer still missing is said beside its question now, not at the next refusal
+        # an hour later; what is answered is not marked.
+        missing = {
+            name: value for name, value in typed.items() if name not in ("urgency", "attachments")
+        }
+        refused = _post(client, missing, path="/request?lang=en")
+        assert refused.status_code == 429
+        assert OVER_THE_LIMIT in refused.text
+        assert 'id="urgency-error" data-error-for="urgency">' in refused.text
+        assert 'id="what_happened-error" data-error-for="what_happened" hidden>' in refused.text
+        _nothing_stored()
+
 
 def test_a_sealed_post_over_the_limit_gets_the_429_the_script_explains(make_app: Any) -> None:
     app = make_app("sqlite", REQUEST_RATE_LIMIT="1 per hour")
