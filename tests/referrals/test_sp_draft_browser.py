@@ -180,6 +180,12 @@ def test_caseworker_assembles_the_draft_in_the_browser_and_nothing_of_it_is_sent
     page.wait_for_selector("[data-sp-assemble]", state="visible")
     assert page.locator("[data-sp-notice]").get_attribute("data-state") == "unlocked"
     draft = assemble(page)
+    # The box has the focus, from its start, with its label in sight (it was scrolled off).
+    assert page.evaluate("document.activeElement.id") == "sp-draft-text"
+    label_top = page.evaluate(
+        "document.querySelector('label[for=sp-draft-text]').getBoundingClientRect().top"
+    )
+    assert 0 <= label_top < page.viewport_size["height"] / 2, label_top
 
     # All nine questions, in order, then the confidentiality request and the checklist.
     positions = [draft.index(heading) for heading in HEADINGS]

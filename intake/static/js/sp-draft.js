@@ -476,9 +476,12 @@
       copyStatus.textContent = "";
       output.hidden = false;
       setNotice("assembled", "unlocked");
-      area.focus();
+      // The draft from its start, its label in sight: focused as it was, the tall box was
+      // scrolled so that its label and first lines were above the screen (a review).
+      area.focus({ preventScroll: true });
       area.setSelectionRange(0, 0);
       area.scrollTop = 0;
+      output.scrollIntoView({ block: "start" });
     }
 
     async function copyDraft() {
