@@ -81,3 +81,19 @@ def test_with_javascript_the_tailored_panel_replaces_the_general_one(
         expect(general).to_be_visible()
     finally:
         context.close()
+
+
+def test_with_javascript_a_channels_note_is_in_chinese_brackets(
+    directory: None, live_server: Any, browser: Any
+) -> None:
+    """urgent-help.js wrote " (24 小時)" in every language (a review)."""
+    context = phone_context(browser, javascript=True, locale="zh_Hant")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request?lang=zh_Hant")
+        page.check("input[name=urgency][value=immediate]")
+        line = page.locator("#urgent-channels [data-channel=frontline-defenders] li").first
+        expect(line).to_contain_text("（24 小時）")
+        assert "0489（24 小時）" in line.inner_text()
+    finally:
+        context.close()

@@ -4,6 +4,7 @@ the browser test covers the page with JavaScript on)."""
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
@@ -94,6 +95,24 @@ def test_without_javascript_a_reshown_form_shows_what_to_do_now(client: FlaskCli
     assert "hidden" not in panel.split(">")[0]
     assert "(+353) 1 210 0489" in panel
     assert "If you are in danger now" in panel
+
+
+@pytest.mark.parametrize(
+    ("locale", "note"),
+    [("en", " <bdi>(24 hours)</bdi>"), ("zh_Hant", "<bdi>（24 小時）</bdi>"), ("ar", " <bdi>(")],
+)
+def test_a_channels_note_is_in_the_languages_brackets(
+    client: FlaskClient, locale: str, note: str
+) -> None:
+    """Chinese pages showed " (24 小時)": ASCII brackets after a space (a review)."""
+    token = csrf_token(client)
+    data = {"csrf_token": token, **routing_form(), "what_happened": "", "country": "MX"}
+    page = client.post(f"/request?lang={locale}", data=data, content_type="multipart/form-data")
+    panel = page.text.split('id="urgent-help-panel"')[1].split("</section>")[0]
+    assert f"(+353) 1 210 0489</a>{note}" in panel
+    brackets = re.search(r'data-brackets="([^"]+)"', page.text)
+    assert brackets is not None
+    assert brackets.group(1) == ("（%(text)s）" if locale.startswith("zh") else "(%(text)s)")
 
 
 def test_the_form_hides_the_guidance_until_immediate_is_chosen(client: FlaskClient) -> None:

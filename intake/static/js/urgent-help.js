@@ -90,9 +90,10 @@
           const place = contact.round_the_clock ? panel.dataset.roundTheClock : contact.place;
           if (place) {
             // Isolated, as the value is: an English place in an Arabic line keeps its order.
+            // In the language's brackets, and after no space in Chinese: "（都柏林）".
             const note = document.createElement("bdi");
-            note.textContent = "(" + place + ")";
-            line.append(" ", note);
+            note.textContent = (panel.dataset.brackets || "(%(text)s)").replace("%(text)s", place);
+            line.append(document.documentElement.dataset.sentenceGap ?? " ", note);
           }
           contacts.appendChild(line);
         }
