@@ -129,6 +129,13 @@ def test_the_queue_shows_names_decrypted_here_and_search_finds_by_name_place_and
         assert "No case matches this search" in page.locator("main").inner_text()
         search(page, "RF-OTHER")  # a reference is still searched as one
         assert shown_refs(page) == ["RF-OTHER001"]
+        # The results say they are a search's, with the way back, and the count is read out
+        # (it has the focus): the page read "Cases" as before the search (a review).
+        count = page.locator(".queue-count")
+        assert count.inner_text().startswith("1 case matches this search")
+        assert count.get_by_role("link", name="Clear the search").is_visible()
+        assert page.evaluate("document.activeElement.matches('.queue-count')")
+        assert page.title().startswith("Search results")
 
         # Locking forgets the words with the names: the box, and what refills it (they stayed
         # above the matching row after Lock, and came back with Back and Forward).
