@@ -183,7 +183,7 @@ def test_empty_state(viewer: FlaskClient) -> None:
 def test_page_in_traditional_chinese(viewer: FlaskClient) -> None:
     seed_year()
     html = viewer.get(f"/reports/?{YEAR_2025}&lang=zh_Hant").get_data(as_text=True)
-    assert '<html lang="zh-Hant" dir="ltr">' in html
+    assert '<html lang="zh-Hant" dir="ltr"' in html
     assert "<h1>報告</h1>" in html
     assert "重點數字" in html
     assert "2025年1月1日 至 2025年12月31日" in html
