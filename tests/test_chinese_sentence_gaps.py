@@ -29,7 +29,11 @@ APART = {
     *("title", "figcaption"),
 }
 UNSEEN = {"script", "style", "template"}
-GAP = re.compile(r"[。！？；：，、][ \u00a0]+(?=\S)")
+# A space after Chinese punctuation, before a full-width bracket, or a Chinese word then an
+# ASCII bracket after a space ("更多管道 (3)"): each shows as a gap or reads as English.
+GAP = re.compile(
+    r"[。！？；：，、][ \u00a0]+(?=\S)|(?<=\S)[ \u00a0]+[（「]|[\u4e00-\u9fff][ \u00a0]+\("
+)
 LINK = re.compile(r'href="(/[^"#]*)')
 NOT_PAGES = {"static", "system.vendor_asset", "system.healthz", "auth.logout", "reports.export"}
 

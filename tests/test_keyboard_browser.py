@@ -116,6 +116,32 @@ def test_the_queues_sort_links_are_seen_when_tabbed_to_on_a_phone(
         context.close()
 
 
+def test_a_refused_un_step_and_a_search_say_so_where_the_focus_is(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """A refused step's page opens at #step-…, where the browser applies no autofocus: its error
+    stayed unfocused and unread. A search that finds nothing put the focus on an empty count."""
+    from tests.referrals.conftest import draft_un_referral
+
+    referral = draft_un_referral()
+    me = make_user(Role.CASEWORKER)
+    context = signed_in_context(browser, app, live_server.url, me)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/referrals/{referral.id}?lang=en")
+        page.fill("#at-submitted", "2099-01-01T10:00")
+        with page.expect_navigation():
+            page.click("#record-submitted")
+        assert "#step-submitted" in page.url
+        page.wait_for_function("document.activeElement.matches('[data-step-error]')")
+
+        page.goto(f"{live_server.url}/cases/?view=all&q=RF-NOTHING&lang=en")
+        page.wait_for_function("document.activeElement.matches('.empty-state')")
+        assert "No case matches this search" in page.evaluate("document.activeElement.innerText")
+    finally:
+        context.close()
+
+
 def test_a_decrypted_request_is_not_a_live_region(app: Flask, client: FlaskClient) -> None:
     """Filled in by the browser on every visit, it was read aloud whole: names, threats."""
     org = make_org_key()

@@ -235,8 +235,9 @@ def test_a_refused_step_says_why_inside_its_own_form_and_the_page_opens_there(
     assert "open" in form[: form.index(">")]
     error = form.index("data-step-error")
     assert "cannot be before" in form[error : error + 300]
-    # It takes the focus, so that it is said and the keyboard is at its form (a review).
-    assert 'data-step-error tabindex="-1" autofocus>' in form
+    # It takes the focus (staff.js; tests/test_keyboard_browser.py), so that it is said and
+    # the keyboard is at its form (a review).
+    assert 'data-step-error tabindex="-1" data-focus-on-load>' in form
     # The button says which step it records: several "Record" read alike.
     assert (
         'id="record-communication_sent" '

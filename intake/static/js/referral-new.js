@@ -100,14 +100,10 @@
     time.textContent = chosen.due;
     const hint = document.createElement("span");
     hint.className = "hint";
-    hint.textContent = "(" + chosen.clock + ")";
-    output.replaceChildren(
-      // No space after the colon where the page's language sets none (base.html).
-      document.createTextNode(text.implies + (document.documentElement.dataset.sentenceGap ?? " ")),
-      time,
-      document.createTextNode(" "),
-      hint,
-    );
+    hint.textContent = (text.brackets || "(%(text)s)").replace("%(text)s", chosen.clock);
+    // No space after the colon, or before the brackets, where the language sets none (base.html).
+    const gap = document.documentElement.dataset.sentenceGap ?? " ";
+    output.replaceChildren(document.createTextNode(text.implies + gap), time, document.createTextNode(gap), hint);
   }
 
   function offerKinds(keepCurrent) {

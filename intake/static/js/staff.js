@@ -224,7 +224,15 @@
    * keyboard goes on from it rather than from the header, 19 stops back to "Assign to me" (a
    * review). Not when the page placed the focus itself or was opened at a place (#…) other
    * than the message's own (#main, where some actions send the browser back). */
+  /* What a page marks data-focus-on-load (a refused UN step's error, a search's count) takes
+   * the focus even when the page was opened at a place: autofocus is not applied then. */
   window.addEventListener("load", function () {
+    const marked = document.querySelector("[data-focus-on-load]");
+    if (marked && document.activeElement === document.body) {
+      marked.tabIndex = -1;
+      marked.focus();
+      return;
+    }
     const flashes = document.querySelector("main > .flashes");
     const place = window.location.hash;
     if (!flashes || (place && place !== "#main") || document.activeElement !== document.body) {
