@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import current_app, has_request_context, request, session
 from flask_babel import get_locale
+from markupsafe import Markup
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -115,8 +116,14 @@ def sentence_gap() -> str:
 
 def sentences(*parts: object) -> str:
     """Sentences one after the other, as the reader's language writes them: "… period. Requests
-    …" but "…时区。求助…" (a space after 。 showed as a gap; a review of /reports)."""
-    return sentence_gap().join(str(part).strip() for part in parts if str(part).strip())
+    …" but "…时区。求助…" (a space after 。 showed as a gap; a review of /reports). A template's
+    ``_()`` gives markup (its variables escaped): joined as markup, it is not escaped twice."""
+    kept = [part for part in parts if str(part).strip()]
+    if any(isinstance(part, Markup) for part in kept):
+        return Markup(sentence_gap()).join(  # noqa: S704 — a space, or nothing
+            part.strip() if isinstance(part, Markup) else str(part).strip() for part in kept
+        )
+    return sentence_gap().join(str(part).strip() for part in kept)
 
 
 def compile_catalogues() -> int:

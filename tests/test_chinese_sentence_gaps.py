@@ -135,3 +135,18 @@ def test_pages_tell_their_scripts_what_goes_between_sentences(
     make_org_key()
     page = client.get(f"/request?lang={locale}").text
     assert f'data-sentence-gap="{gap}"' in page
+
+
+def test_sentences_keep_a_templates_markup_escaped_once(app: Flask) -> None:
+    """A variable with an apostrophe, escaped by the template's _(), was escaped again."""
+    from flask_babel import refresh
+    from markupsafe import Markup
+
+    from intake.i18n import sentences
+
+    with app.test_request_context("/?lang=en"):
+        joined = sentences(Markup("Press &#39;Send&#39;."), "Then <wait>.")
+        assert joined == Markup("Press &#39;Send&#39;. Then &lt;wait&gt;.")
+    with app.test_request_context("/?lang=zh_Hant"):
+        refresh()  # the locale is kept on g, which outlives a request in a test
+        assert sentences("一。", "二。") == "一。二。"

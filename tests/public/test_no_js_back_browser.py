@@ -53,6 +53,8 @@ def test_back_then_send_again_without_javascript_files_one_case_with_the_same_re
         gone = page.locator("#receipt-gone").inner_text()
         assert ADVICE[locale] in gone
         assert first not in gone
+        # Back past a refused Send lands on a posted page the browser asks to post again.
+        assert ("asks whether to send the form again" in gone) == (locale == "en")
 
         page.go_back()
         expect(page.locator("#sent-before")).to_be_visible()
