@@ -116,13 +116,6 @@ def as_lead(label: object) -> str:
     return text + (space if text[-1:] in _ENDS_A_LEAD else colon)
 
 
-def left_to_right(text: object) -> Markup:
-    """``text`` read left to right whatever the page's direction (an element with ``dir`` is
-    isolated): in an Arabic sentence the date 2026-12-06 showed as 06-12-2026, its digits
-    taken for Arabic numbers and the hyphens between them turned around (a review)."""
-    return Markup('<span dir="ltr">%s</span>') % text
-
-
 def words_list(words: Iterable[str]) -> str:
     """Words as the reader's language lists them: "a, b, and c", "a、b和c"."""
     return format_list(list(words), locale=str(get_locale() or "en"))
@@ -311,7 +304,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(crypto.short_fingerprint, "key_fingerprint")
     app.add_template_global(clock.relative, "relative_time")
     app.add_template_global(days_list, "days_list")
-    app.add_template_filter(left_to_right, "ltr")
     app.add_template_global(words_list, "words_list")
     app.add_template_global(i18n.sentences, "sentences")
     app.add_template_global(i18n.sentence_gap, "sentence_gap")

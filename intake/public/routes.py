@@ -661,7 +661,7 @@ def _submit_without_js(
             _("Unexpected fields: %(names)s. Nothing was saved.", names=", ".join(unexpected[:5]))
         )
     try:
-        _submission_token(form_data)  # a malformed token is refused before anything else
+        submission_token = _submission_token(form_data)
     except SubmissionRefused as refused:
         return _refuse(str(refused))
     # Without files, the form alone: every field looks itself up in one dict, not two.
@@ -689,7 +689,7 @@ def _submit_without_js(
         # the first one's receipt.
         form_data = form_data.copy()
         form_data[SUBMISSION_TOKEN] = form.submission_token.data = crypto.new_submission_token()
-    submission_token = _submission_token(form_data)
+        submission_token = _submission_token(form_data)
     # Consent in the clear is what referrals check: everyone named agreed, and the submitter
     # allows sharing. The nuance (some agreed, "ask me first") stays in the sealed answers.
     routing = Routing(

@@ -98,9 +98,9 @@ def test_dates_read_left_to_right_in_arabic(roomy_app: Flask) -> None:
         "/status?lang=ar", data={"csrf_token": token, "code": submission.receipt_code}
     ).text
     day = submission.case.received_at.strftime("%Y-%m-%d")
-    assert f'<span dir="ltr">{day}</span>' in page  # "أُرسل في …", not escaped as text
+    assert f'<bdi dir="ltr">{day}</bdi>' in page  # "أُرسل في …", not escaped as text
     assert re.findall(r'<time datetime="[^"]+" dir="ltr">', page)
-    assert "&lt;span" not in page
+    assert "&lt;bdi" not in page
 
 
 def full_width(code: str) -> str:
