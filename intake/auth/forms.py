@@ -70,6 +70,7 @@ class RecoverForm(StaffForm):
     """Posted by recovery.js on /recover (JSON lists as in intake.services.recovery)."""
 
     kit_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31)])
+    proof = HiddenField(validators=[DataRequired(), Length(max=B64_FIELD_MAX)])
     grants = HiddenField(validators=[DataRequired(), Length(max=100_000)])
     sealed_to = HiddenField(validators=[DataRequired(), Length(max=B64_FIELD_MAX)])
     new_kit_public_key = HiddenField(validators=[DataRequired(), Length(max=B64_FIELD_MAX)])

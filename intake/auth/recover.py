@@ -61,6 +61,7 @@ def recover() -> tuple[Response, int]:
         kit = recovery.recover(
             _me(),
             int(form.kit_id.data or 0),
+            form.proof.data or "",
             grants,
             form.sealed_to.data or "",
             form.new_kit_public_key.data or "",

@@ -14,11 +14,13 @@ offered to /recover and never quiets the warning about a lone key holder.
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from intake import crypto
@@ -55,6 +57,10 @@ class RecoveryError(CodedError):
             "You already hold the organisation key: you do not need the recovery kit."
         ),
         "not_admin": _l("Only an admin can use the recovery kit."),
+        "no_proof": _l(
+            "Your browser did not show that it opened the recovery kit. Nothing was saved:"
+            " reload the page and enter the recovery key again."
+        ),
     }
 
 
@@ -238,9 +244,20 @@ def state_for(user: User) -> RecoveryState:
     return RecoveryState(holds_current_key=keys.holds_current_key(user), kit=confirmed_kit())
 
 
+def _kit_proof(user: User, kit: RecoveryKit) -> str:
+    """What only the holder of the kit's secret key can tell the server: a keyed digest of who
+    recovers with which kit, sealed to the kit by :func:`kit_payload` and brought back opened
+    by :func:`recover`. The server cannot open the grants it is sent, so without this an admin
+    who never had the recovery key could post made-up grants, count as a key holder and
+    rotate the organisation key to one of their own (a security review)."""
+    key = crypto.at_rest_key(str(current_app.config["SECRET_KEY"]), "recovery-proof")
+    return crypto.keyed_digest(f"{user.id}:{kit.id}:{kit.public_key}", key)
+
+
 def kit_payload(user: User) -> dict[str, Any]:
     """What the browser needs to open the kit: its public key (to tell a mistyped recovery key
-    from the right one) and the sealed organisation keys; plus the key to grant them to."""
+    from the right one) and the sealed organisation keys; plus the key to grant them to, and
+    the proof to open (:func:`_kit_proof`)."""
     kit = confirmed_kit()
     if kit is None:
         raise RecoveryError("no_confirmed_kit", 404)
@@ -254,6 +271,7 @@ def kit_payload(user: User) -> dict[str, Any]:
         "kit_id": kit.id,
         "kit_public_key": kit.public_key,
         "user_public_key": user.public_key,
+        "proof": crypto.b64(crypto.seal(_kit_proof(user, kit).encode(), kit.public_key)),
         "seals": [
             {
                 "org_key_id": org_key.id,
@@ -269,14 +287,16 @@ def kit_payload(user: User) -> dict[str, Any]:
 def recover(
     actor: User,
     kit_id: int,
+    proof: str,
     grants: dict[int, str],
     sealed_to: str,
     new_kit_public_key: str,
     new_kit_seals: dict[int, str],
 ) -> RecoveryKit:
     """The admin's browser opened the kit's copies and sealed each key to the admin's own
-    public key (``grants``), and sealed them again to a new kit. Grants are written, the used
-    kit retires, the new one waits for its confirmation. Audited."""
+    public key (``grants``), and sealed them again to a new kit; ``proof``, opened with the
+    kit too, shows it holds the recovery key. Grants are written, the used kit retires, the
+    new one waits for its confirmation. Audited."""
     locks.serialise(locks.KEY_CUSTODY)
     db.session.refresh(actor)
     if actor.role is not Role.ADMIN or not actor.is_active_account or not actor.public_key:
@@ -289,6 +309,8 @@ def recover(
     kit = confirmed_kit()
     if kit is None or kit.id != kit_id:
         raise RecoveryError("no_such_kit")
+    if not hmac.compare_digest(proof.encode(), _kit_proof(actor, kit).encode()):
+        raise RecoveryError("no_proof", 403)
     try:
         keys.check_sealed_to(actor, sealed_to)
     except keys.KeyOperationError as exc:

@@ -4,6 +4,7 @@ confirmed, used only by a signed-in admin without the key; hostile bodies change
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -203,7 +204,15 @@ def make_confirmed_kit(admin: User, org: OrgKeyPair) -> tuple[RecoveryKit, bytes
     return kit, secret
 
 
-def recover_body(kit: RecoveryKit, kit_secret: bytes, user: User) -> dict[str, str]:
+def opened_proof(client: FlaskClient, kit_secret: bytes) -> str:
+    """The proof /recover/kit seals to the kit, opened as recovery.js opens it."""
+    sealed = json_of(client.get("/recover/kit"))["proof"]
+    return crypto.unseal(crypto.b64decode_strict(sealed), kit_secret).decode()
+
+
+def recover_body(
+    kit: RecoveryKit, kit_secret: bytes, user: User, client: FlaskClient
+) -> dict[str, str]:
     """What /recover's page posts: each sealed copy opened with the kit, sealed to ``user``."""
     grants, new_seals = [], []
     new_public, _ = crypto.recovery_keypair(
@@ -225,6 +234,7 @@ def recover_body(kit: RecoveryKit, kit_secret: bytes, user: User) -> dict[str, s
         )
     return {
         "kit_id": str(kit.id),
+        "proof": opened_proof(client, kit_secret),
         "grants": json.dumps(grants),
         "sealed_to": user.public_key or "",
         "new_kit_public_key": new_public,
@@ -246,13 +256,8 @@ def test_recovery_grants_the_key_retires_the_kit_and_is_audited(
     assert b"data-recover" in client.get("/recover").data
     payload = json_of(client.get("/recover/kit"))
     assert payload["kit_public_key"] == kit.public_key
-    response = client.post(
-        "/recover",
-        data={
-            "csrf_token": csrf_token(client, "/recover"),
-            **recover_body(kit, kit_secret, newcomer),
-        },
-    )
+    body = recover_body(kit, kit_secret, newcomer, client)
+    response = client.post("/recover", data={"csrf_token": csrf_token(client, "/recover"), **body})
     assert response.status_code == 201, response.data
     db.session.expire_all()
     grant = db.session.scalar(sa.select(KeyGrant).where(KeyGrant.user_id == newcomer.id))
@@ -269,13 +274,7 @@ def test_recovery_grants_the_key_retires_the_kit_and_is_audited(
     actions = set(db.session.scalars(sa.select(AuditEvent.action)))
     assert {"keys.recovery_kit_used", "keys.granted", "keys.recovery_kit_created"} <= actions
     # The used kit opens nothing any more; a second use is refused.
-    again = client.post(
-        "/recover",
-        data={
-            "csrf_token": csrf_token(client, "/recover"),
-            **recover_body(kit, kit_secret, newcomer),
-        },
-    )
+    again = client.post("/recover", data={"csrf_token": csrf_token(client, "/recover"), **body})
     assert again.status_code == 400
 
 
@@ -311,7 +310,7 @@ def test_hostile_recoveries_are_refused_and_write_nothing(
     newcomer, _ = make_staff_with_keys(Role.ADMIN, email="again@example.org")
     client = pg_app.test_client()
     sign_in(client, newcomer)
-    body = recover_body(kit, kit_secret, newcomer)
+    body = recover_body(kit, kit_secret, newcomer, client)
     before = counts()
     for hostile in hostile_recoveries(body):
         response = client.post(
@@ -326,6 +325,67 @@ def test_hostile_recoveries_are_refused_and_write_nothing(
     anonymous = pg_app.test_client().post("/recover", data=body)
     assert anonymous.status_code == 400 or "/login" in anonymous.headers.get("Location", "")
     assert counts() == before
+
+
+def test_an_admin_without_the_recovery_key_cannot_pass_for_a_key_holder(
+    pg_app: Flask, lone_admin: tuple[User, OrgKeyPair]
+) -> None:
+    """The server cannot open the grants /recover is sent. A security review showed a key-less
+    admin posting made-up grants: counted as a key holder, they replaced the kit, passed the
+    last-holder guard and rotated the organisation key to one of their own. Now the browser
+    must bring back the proof sealed to the kit, which only the recovery key opens, and which
+    is bound to the admin asking (another admin's opened proof does not serve)."""
+    admin, org = lone_admin
+    kit, kit_secret = make_confirmed_kit(admin, org)
+    db.session.commit()
+    intruder, _ = make_staff_with_keys(Role.ADMIN, email="intruder@example.org")
+    honest, _ = make_staff_with_keys(Role.ADMIN, email="honest@example.org")
+    client = pg_app.test_client()
+    sign_in(client, intruder)
+    made_up = {
+        "kit_id": str(kit.id),
+        "grants": json.dumps(
+            [{"org_key_id": org.key.id, "sealed_org_secret": crypto.b64(os.urandom(80))}]
+        ),
+        "sealed_to": intruder.public_key or "",
+        "new_kit_public_key": crypto.generate_keypair()[0],
+        "new_kit_seals": json.dumps(
+            [{"org_key_id": org.key.id, "sealed_org_secret": crypto.b64(os.urandom(80))}]
+        ),
+    }
+    honest_client = pg_app.test_client()
+    sign_in(honest_client, honest)
+    someone_elses = opened_proof(honest_client, kit_secret)
+    before = counts()
+    for proof in (None, "", "0" * 64, someone_elses):
+        body = dict(made_up) if proof is None else {**made_up, "proof": proof}
+        response = client.post(
+            "/recover", data={"csrf_token": csrf_token(client, "/recover"), **body}
+        )
+        assert response.status_code in (400, 403), proof
+        assert response.is_json
+        db.session.expire_all()
+        assert counts() == before, proof
+    assert not keys.holds_current_key(intruder)
+    refused = json_of(
+        client.post(
+            "/recover",
+            data={"csrf_token": csrf_token(client, "/recover"), **made_up, "proof": "0" * 64},
+        )
+    )
+    assert refused["error"] == "no_proof"
+    assert "recovery key" in refused["message"]
+    # With the recovery key, the same admin gets the key (the proof is theirs).
+    response = client.post(
+        "/recover",
+        data={
+            "csrf_token": csrf_token(client, "/recover"),
+            **recover_body(kit, kit_secret, intruder, client),
+        },
+    )
+    assert response.status_code == 201, response.data
+    db.session.expire_all()
+    assert keys.holds_current_key(intruder)
 
 
 def test_the_kit_never_signs_anyone_in(pg_app: Flask, lone_admin: tuple[User, OrgKeyPair]) -> None:

@@ -250,6 +250,14 @@
       s.memzero(pair.privateKey);
       throw Object.assign(new Error("wrong key"), { code: "textWrongKey" });
     }
+    let proof;
+    try {
+      // Shows the server this browser holds the recovery key: it cannot open the grants.
+      proof = s.to_string(s.crypto_box_seal_open(keys.fromB64(data.proof), pair.publicKey, pair.privateKey));
+    } catch (e) {
+      s.memzero(pair.privateKey);
+      throw Object.assign(new Error("proof"), { code: "textFailed" });
+    }
     const next = await newKit();
     const grants = [];
     const newSeals = [];
@@ -269,6 +277,7 @@
     }
     const answer = await staff.postFields(form.action, {
       kit_id: String(data.kit_id),
+      proof: proof,
       grants: JSON.stringify(grants),
       sealed_to: data.user_public_key,
       new_kit_public_key: keys.toB64(next.pair.publicKey),
