@@ -490,6 +490,7 @@ def reminder_preference() -> Page:
 
 @bp.post("/auth/password")
 @role_required(*STAFF)
+@limiter.limit(login_rate_limit)
 def change_password() -> Page:
     form = ChangePasswordForm()
     if form.validate_on_submit():

@@ -584,9 +584,9 @@ def change_password(
     the new secrets with a new salt and re-wrapped the same secret key (``keys``, which also
     carry the new salt). The public key must not change: grants are sealed to it."""
     validate_auth_secret(new_auth_secret)
-    if not verify_password(user.password_hash, validate_auth_secret(current_auth_secret)):
-        register_failure(user, "password_change")
-        raise AccountError("wrong_password")
+    # As every other proof of the password: refused while the account waits, as sign-in is
+    # (a review found six wrong tries here, then the right one accepted during the wait).
+    confirm_password(user, current_auth_secret, reason="password_change")
     if keys is None:
         raise AccountError("invalid_keys")
     if user.public_key and keys.public_key != user.public_key:

@@ -273,6 +273,43 @@ def test_change_password_refuses_bad_requests_and_changes_nothing(app: Flask, ca
     assert (user.password_hash, user.wrapped_secret_key, user.key_salt) == before
 
 
+def test_change_password_waits_out_the_lockout_as_sign_in_does(app: Flask) -> None:
+    """Wrong current passwords counted as failed sign-ins, but once the account waited, the
+    right one was still accepted here (a review: six wrong, then the right one, 302)."""
+    org = make_org_key()
+    user, secret = make_staff_with_keys(Role.CASEWORKER, org)
+    before = (user.password_hash, user.wrapped_secret_key, user.key_salt)
+    client = app.test_client()
+    sign_in(client, user)
+    fields, _ = browser_keys(NEW_PASSWORD, secret)
+    wrong = login_secrets(user, "this is not my password").auth_secret
+    right = login_secrets(user).auth_secret
+
+    def change(current: str) -> int:
+        return client.post(
+            "/auth/password",
+            data={
+                "csrf_token": csrf_token(client, "/auth/account"),
+                "current_auth_secret": current,
+                **fields,
+            },
+        ).status_code
+
+    for _ in range(20):
+        assert change(wrong) == 400
+        db.session.refresh(user)
+        if user.locked_until is not None:
+            break
+    assert user.locked_until is not None, "wrong passwords never made the account wait"
+    assert change(right) == 400
+    db.session.refresh(user)
+    assert (user.password_hash, user.wrapped_secret_key, user.key_salt) == before
+    refused = db.session.scalars(
+        sa.select(AuditEvent.detail).where(AuditEvent.action == "auth.refused_locked")
+    ).all()
+    assert {"where": "password_change"} in refused
+
+
 def enrol_link_token(html: str) -> str:
     match = re.search(r"/auth/enrol/([A-Za-z0-9_.\-]+)", html)
     assert match
