@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.dialects.postgresql import JSONB
 
 from intake.extensions import db
 from intake.models import AuditEvent, Case, User
@@ -152,6 +153,8 @@ def actor_label(label: str) -> str:
 class Target:
     label: str
     url: str | None = None
+    # A case list's rows (their names and summaries were opened in the viewer's browser).
+    listed: tuple[Target, ...] = ()
 
 
 def _ids(events: Sequence[AuditEvent], target_type: str) -> set[int]:
@@ -162,10 +165,20 @@ def _ids(events: Sequence[AuditEvent], target_type: str) -> set[int]:
     }
 
 
+def listed_case_ids(event: AuditEvent) -> list[int]:
+    """The cases a "case.list" event showed (``detail["cases"]``, written since the list
+    carried their ciphertext), or none."""
+    listed = (event.detail or {}).get("cases") if event.action == "case.list" else None
+    if not isinstance(listed, list):
+        return []
+    return [item for item in listed if isinstance(item, int) and not isinstance(item, bool)]
+
+
 def targets(events: Sequence[AuditEvent]) -> dict[int, Target]:
     """Each event's target (by event id), looked up for the whole page at once: one query
     for the cases' references and one for the accounts' addresses, whatever the page holds."""
     case_ids, user_ids = _ids(events, "case"), _ids(events, "user")
+    case_ids.update(case_id for event in events for case_id in listed_case_ids(event))
     refs: dict[int, str] = {}
     emails: dict[int, str] = {}
     if case_ids:
@@ -177,16 +190,21 @@ def targets(events: Sequence[AuditEvent]) -> dict[int, Target]:
     return {event.id: _target(event, refs, emails) for event in events}
 
 
+def _case(case_id: int, refs: dict[int, str]) -> Target:
+    if case_id in refs:
+        ref = refs[case_id]
+        return Target(ref, url_for("cases.detail", ref=ref))
+    return Target(_("Case %(id)s (deleted)", id=case_id))
+
+
 def _target(event: AuditEvent, refs: dict[int, str], emails: dict[int, str]) -> Target:
     kind, key = event.target_type, event.target_id
     number = int(key) if key.isdigit() else None
     if kind == "case":
         if key == "*":
-            return Target(_("Case list"))
-        if number in refs:
-            ref = refs[number]
-            return Target(ref, url_for("cases.detail", ref=ref))
-        return Target(_("Case %(id)s (deleted)", id=key))
+            listed = tuple(_case(case_id, refs) for case_id in listed_case_ids(event))
+            return Target(_("Case list"), listed=listed)
+        return _case(number, refs) if number is not None else Target(key)
     if kind == "user":
         if number in emails:
             return Target(emails[number])
@@ -215,5 +233,21 @@ def target_condition(wanted: str) -> sa.ColumnElement[bool]:
     if text.upper().startswith("RF-"):
         case_id = db.session.scalar(sa.select(Case.id).where(Case.ref == text.upper()))
         if case_id is not None:
-            return sa.and_(AuditEvent.target_type == "case", AuditEvent.target_id == str(case_id))
+            own = sa.and_(AuditEvent.target_type == "case", AuditEvent.target_id == str(case_id))
+            return sa.or_(own, _listed(case_id))
     return AuditEvent.target_id == text
+
+
+def _listed(case_id: int) -> sa.ColumnElement[bool]:
+    """Case lists that showed the case (listed_case_ids): its name was read there too."""
+    is_list = AuditEvent.action == "case.list"
+    if db.session.get_bind().dialect.name == "postgresql":
+        cases = sa.cast(AuditEvent.detail, JSONB)["cases"]
+        return sa.and_(is_list, cases.op("@>")(sa.cast(sa.literal(f"[{case_id}]"), JSONB)))
+    shown = (
+        sa.select(sa.literal(1))
+        .select_from(sa.func.json_each(AuditEvent.detail, "$.cases").table_valued("value"))
+        .where(sa.column("value") == case_id)
+        .exists()
+    )
+    return sa.and_(is_list, shown)

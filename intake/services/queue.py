@@ -553,6 +553,9 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
         "page": page,
         "shown": len(rows),
         "total": total,
+        # The rows carry their ciphertext, and the viewer's browser opens each one's name and
+        # summary: which cases were read is said here (the audit page's case filter finds it).
+        "cases": [row.case.id for row in rows],
     }
     if capped:
         detail["capped"] = True

@@ -69,6 +69,38 @@ def test_a_case_is_named_by_its_reference_and_linked_a_deleted_one_by_its_id(
     assert "CANARY" not in html
 
 
+def test_a_case_list_says_which_cases_it_showed_and_a_cases_filter_finds_it(
+    any_app: Flask,
+) -> None:
+    """The queue's rows carry each case's ciphertext, and the browser opens its name and
+    summary: a security review found the audit said only "Case list", not which. Now the
+    event names its cases, the page links them, and the Target filter by a reference finds
+    the lists that showed it (on both databases), and only those."""
+    org = make_org_key()
+    admin, _ = make_staff_with_keys(Role.ADMIN, org, email="admin@example.org")
+    shown = [make_case(org) for _n in range(3)]
+    db.session.commit()
+    client = any_app.test_client()
+    sign_in(client, admin)
+    assert client.get("/cases/?view=all&sort=received_asc").status_code == 200
+    other = make_case(org)
+    db.session.commit()
+    assert client.get(f"/cases/?view=all&q={other.ref}").status_code == 200
+    html = client.get(f"/admin/audit?target_id={shown[1].ref}").get_data(as_text=True)
+    found = rows(html)
+    lists = [text for text in found.values() if "Case list" in text]
+    assert len(lists) == 1, found
+    for case in shown:
+        assert f'href="/cases/{case.ref}">{case.ref}</a>' in html
+    assert f'href="/cases/{other.ref}"' not in html
+    assert "Cases shown:" in lists[0]
+    assert "cases=[" not in html  # said as references, not as the stored ids
+    html = client.get(f"/admin/audit?target_id={other.ref}").get_data(as_text=True)
+    assert len([text for text in rows(html).values() if "Case list" in text]) == 1
+    zh = client.get(f"/admin/audit?target_id={shown[0].ref}&lang=zh_Hant").get_data(as_text=True)
+    assert "列出的案件：" in zh
+
+
 @pytest.mark.parametrize(
     ("lang", "words"),
     [

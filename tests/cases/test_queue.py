@@ -494,11 +494,12 @@ def test_each_listing_is_audited_without_content(app: Flask, client: FlaskClient
     org = make_org_key()
     viewer = make_user(Role.VIEWER)
     sign_in(client, viewer)
-    make_case(org)
+    case = make_case(org)
     client.get("/cases/?view=all")
     event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "case.list")).one()
     assert event.actor_id == viewer.id
-    assert event.detail == {"view": "all", "page": 1, "shown": 1, "total": 1}
+    # Which cases: the rows carry their ciphertext and the browser opens their names.
+    assert event.detail == {"view": "all", "page": 1, "shown": 1, "total": 1, "cases": [case.id]}
 
 
 def test_the_queue_is_a_table_with_a_viewport(app: Flask, client: FlaskClient) -> None:
