@@ -224,6 +224,100 @@
    * keyboard goes on from it rather than from the header, 19 stops back to "Assign to me" (a
    * review). Not when the page placed the focus itself or was opened at a place (#…) other
    * than the message's own (#main, where some actions send the browser back). */
+  /* A page of several forms, each with its own Save (Organisation settings): saving one
+   * reloaded the page and emptied what had been typed in the others, without a word (a
+   * review). A form marked data-keeps-unsaved keeps its changed fields in this tab while
+   * another form of the page is sent, gets them back on the page that answers, and says
+   * they are not saved yet (its data-unsaved-text). Only for forms of settings, never for
+   * anything about a case: what is kept stays in sessionStorage until that page opens. */
+  function unsavedKey(form) {
+    return "refuge.unsaved:" + window.location.pathname + "#" + form.id;
+  }
+
+  function changedFields(form) {
+    const changed = {};
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.type === "hidden" || field.disabled) {
+        return;
+      }
+      if (field.tagName === "SELECT") {
+        const chosen = field.options[field.selectedIndex];
+        if (chosen && !chosen.defaultSelected) {
+          changed[field.name] = field.value;
+        }
+      } else if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked !== field.defaultChecked) {
+          changed[field.name + "\u0000" + field.value] = field.checked;
+        }
+      } else if ("defaultValue" in field && field.value !== field.defaultValue) {
+        changed[field.name] = field.value;
+      }
+    });
+    return changed;
+  }
+
+  document.addEventListener("submit", function (event) {
+    const sent = event.target;
+    if (event.defaultPrevented || !(sent instanceof HTMLFormElement)) {
+      return;
+    }
+    document.querySelectorAll("form[data-keeps-unsaved][id]").forEach(function (form) {
+      const changed = form === sent ? {} : changedFields(form);
+      if (Object.keys(changed).length) {
+        window.sessionStorage.setItem(unsavedKey(form), JSON.stringify(changed));
+      } else {
+        window.sessionStorage.removeItem(unsavedKey(form));
+      }
+    });
+  });
+
+  function restoreUnsaved(form) {
+    const key = unsavedKey(form);
+    let changed = null;
+    try {
+      changed = JSON.parse(window.sessionStorage.getItem(key) || "null");
+    } catch (e) {
+      changed = null;
+    }
+    window.sessionStorage.removeItem(key);
+    if (!changed || typeof changed !== "object") {
+      return;
+    }
+    let restored = 0;
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.type === "hidden") {
+        return;
+      }
+      if (field.type === "checkbox" || field.type === "radio") {
+        const mark = field.name + "\u0000" + field.value;
+        if (Object.prototype.hasOwnProperty.call(changed, mark)) {
+          field.checked = changed[mark] === true;
+          restored += 1;
+        }
+      } else if (Object.prototype.hasOwnProperty.call(changed, field.name)) {
+        field.value = String(changed[field.name]);
+        restored += 1;
+        const fold = field.closest("details");
+        if (fold && field.value) {
+          fold.open = true;
+        }
+      }
+    });
+    if (restored && form.dataset.unsavedText) {
+      const note = document.createElement("p");
+      note.className = "notice";
+      note.setAttribute("role", "status");
+      note.setAttribute("data-unsaved-notice", "");
+      note.textContent = form.dataset.unsavedText;
+      form.prepend(note);
+    }
+  }
+
+  // This script runs in the header, before the page's forms are parsed.
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-keeps-unsaved][id]").forEach(restoreUnsaved);
+  });
+
   /* What a page marks data-focus-on-load (a refused UN step's error, a search's count) takes
    * the focus even when the page was opened at a place: autofocus is not applied then. */
   window.addEventListener("load", function () {
