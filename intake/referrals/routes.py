@@ -73,6 +73,7 @@ from intake.services import (
     referrals,
     reminders,
     reprisals,
+    triage,
     un_steps,
 )
 from intake.services.deadlines import CLOCK_STARTS, DUE_SOON, KINDS_IN_HOURS, UN_KINDS
@@ -195,7 +196,7 @@ def _entry_choices(case: Case, entries: list[DirectoryEntry]) -> list[SelectChoi
     names = {entry.id: vocab.entry_name(entry) for entry in entries}  # in the reader's language
     entries = collation.by_name(entries, lambda entry: names[entry.id], str(get_locale() or "en"))
     by_id = {entry.id: entry for entry in entries}
-    suggested = [s["id"] for s in case.triage or [] if s.get("id") in by_id]
+    suggested = [s["id"] for s in triage.current_suggestions(case) if s.get("id") in by_id]
     # No preset: the caseworker chooses. Triage suggestions first, then everything by name.
     first_group, rest_group = _("Triage suggestions, best first"), _("All entries")
     return (

@@ -20,8 +20,16 @@ import sqlalchemy as sa
 
 from intake import vocab
 from intake.extensions import db
-from intake.models import AWAITING, AuditEvent, Case, CaseMessage, MessageKind, Referral
-from intake.services import casework, directory, referrals, un_steps
+from intake.models import (
+    AWAITING,
+    AuditEvent,
+    Case,
+    CaseMessage,
+    DirectoryEntry,
+    MessageKind,
+    Referral,
+)
+from intake.services import casework, referrals, triage, un_steps
 
 TOP_SUGGESTIONS = 3
 
@@ -105,18 +113,27 @@ def next_action(case: Case, case_referrals: list[Referral]) -> NextAction | None
 
 
 def suggestions(case: Case) -> list[dict[str, Any]]:
-    """Stored triage suggestions in triage's order (best first: for an Immediate request the
-    embassy advice and the channels that take urgent appeals lead, whatever their score; see
+    """Triage's suggestions against the directory as it is now (triage.current_suggestions),
+    in triage's order (best first: for an Immediate request the embassy advice and the
+    channels that take urgent appeals lead, whatever their score; see
     :mod:`intake.services.triage`), as /referrals/new lists them, each with ``kind``: the
-    referral kind to suggest for the case (``referrals.kinds_for``; ``None`` if the entry is
-    retired), and its name in the reader's language. Re-sorted by score, the case page put
-    "Embassies (first 24 hours)" fourth, folded away, where /referrals/new put it first."""
-    entries = {entry.id: entry for entry in directory.active_entries()}
+    referral kind to suggest for the case (``referrals.kinds_for``), and its name in the
+    reader's language. Re-sorted by score, the case page put "Embassies (first 24 hours)"
+    fourth, folded away, where /referrals/new put it first."""
+    found = triage.current_suggestions(case)
+    ids = [str(suggestion.get("id", "")) for suggestion in found]
+    entries = {
+        entry.id: entry
+        for entry in db.session.scalars(
+            sa.select(DirectoryEntry).where(
+                DirectoryEntry.id.in_(ids), DirectoryEntry.retired_at.is_(None)
+            )
+        )
+    }
     result = []
-    for suggestion in case.triage or []:
-        entry = entries.get(suggestion.get("id", ""))
-        if entry is None:  # retired: the name it had when triaged
-            result.append({**suggestion, "kind": None})
+    for suggestion in found:
+        entry = entries.get(str(suggestion.get("id", "")))
+        if entry is None:  # retired since the index was read: not a place to refer
             continue
         kind = referrals.kinds_for(entry, case.urgency)[0].value
         result.append({**suggestion, "kind": kind, "name": vocab.entry_name(entry)})

@@ -37,7 +37,7 @@ from intake.models import (
     Urgency,
     User,
 )
-from intake.services import audit, casework, consent
+from intake.services import audit, casework, consent, directory, triage
 from intake.services.deadlines import (
     CLOCK_STARTS,
     DUE_SOON,
@@ -52,7 +52,6 @@ from intake.services.errors import ServiceError
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
 from intake.services.transactions import transactional
-from intake.services.triage import NO_DIRECT_CASEWORK
 
 
 class ReferralError(ServiceError):
@@ -560,11 +559,11 @@ def next_best(referral: Referral) -> dict[str, Any] | None:
 
 def next_best_for(overdue: Sequence[Referral]) -> dict[int, dict[str, Any] | None]:
     """:func:`next_best` of each of ``overdue`` (by referral id), in three statements however
-    many there are: the entries each case has tried, the cases' triage, the entries named.
+    many there are: the entries each case has tried, the cases' routing, the entries named.
 
-    The triage stored with a case is as of its intake: an entry retired since, or one that
-    takes no individual case (an information source: ranked last, still a suggestion to
-    read), is passed over for the next one, never offered as where to refer the case."""
+    Against the directory as it is now (triage.current_suggestions); an entry that takes no
+    individual case (an information source: ranked last, still a suggestion to read) is
+    passed over for the next one, never offered as where to refer the case."""
     case_ids = {referral.case_id for referral in overdue}
     if not case_ids:
         return {}
@@ -573,14 +572,21 @@ def next_best_for(overdue: Sequence[Referral]) -> dict[int, dict[str, Any] | Non
         sa.select(Referral.case_id, Referral.entry_id).where(Referral.case_id.in_(case_ids))
     ):
         tried[case_id].add(entry_id)
-    triage = {
-        case_id: suggestions
-        for case_id, suggestions in db.session.execute(
-            sa.select(Case.id, Case.triage).where(Case.id.in_(case_ids))
-        )
-    }
+    routings = db.session.execute(
+        sa.select(
+            Case.id,
+            Case.urgency,
+            Case.threats,
+            Case.profiles,
+            Case.country,
+            Case.languages,
+            Case.consent_given,
+        ).where(Case.id.in_(case_ids))
+    )
+    index = directory.triage_index()
+    suggested = {row.id: triage.current_suggestions(row, index) for row in routings}
     untried = {
-        case_id: [s for s in triage.get(case_id) or [] if s.get("id") not in tried[case_id]]
+        case_id: [s for s in suggested.get(case_id) or [] if s.get("id") not in tried[case_id]]
         for case_id in case_ids
     }
     wanted = {str(s.get("id", "")) for suggestions in untried.values() for s in suggestions}
@@ -594,7 +600,9 @@ def next_best_for(overdue: Sequence[Referral]) -> dict[int, dict[str, Any] | Non
     def referable(suggestion: dict[str, Any]) -> bool:
         entry = entries.get(str(suggestion.get("id", "")))
         return (
-            entry is not None and entry.active and NO_DIRECT_CASEWORK not in entry.condition_ids()
+            entry is not None
+            and entry.active
+            and triage.NO_DIRECT_CASEWORK not in entry.condition_ids()
         )
 
     best = {

@@ -620,6 +620,38 @@ def _explain(
     )
 
 
+# How many suggestions a case keeps and shows.
+SUGGESTIONS = 10
+
+
+def routing_of(case: Any) -> Routing:
+    """What a stored case says in the clear (a Case, or a row with its routing columns)."""
+    return Routing(
+        urgency=case.urgency,
+        threats=case.threats or (),
+        profiles=case.profiles or (),
+        country=case.country,
+        languages=case.languages or (),
+        consent_given=bool(case.consent_given),
+    )
+
+
+def current_suggestions(case: Any, index: TriageIndex | None = None) -> list[dict[str, Any]]:
+    """A case's suggestions against the directory as it is now, as ``Case.triage`` stores
+    them: what the case page, Start a referral and the next place to try show. ``Case.triage``
+    is as of intake: an entry retired since stayed on the case page (its score, no way to refer,
+    no word why) and one added since never showed (a review). Remembered per routing and
+    directory version (:meth:`TriageIndex.stored_json`), so a page of cases ranks once per
+    routing, and an edit to the directory shows at once. A page of many cases passes the
+    ``index`` it read once."""
+    if index is None:
+        from intake.services.directory import triage_index  # DB access only here
+
+        index = triage_index()
+    found: list[dict[str, Any]] = json.loads(index.stored_json(routing_of(case), SUGGESTIONS))
+    return found
+
+
 def suggestions_for(routing: Routing, limit: int = 10) -> list[dict[str, Any]]:
     """Ranked suggestions for a request against the active directory, as JSON-able dicts (the
     intake stores them on each new ``Case.triage``)."""

@@ -107,33 +107,54 @@ def test_each_reply_is_shown_once_in_one_thread_in_time_order(
 def test_triage_is_shown_in_triage_order_with_refer_buttons_preselecting_entry_and_kind(
     client: FlaskClient, org: OrgKeyPair
 ) -> None:
-    make_entry("embassies", name="Embassies", referral_kinds=["embassy_contact"])
-    make_entry("uaf", name="Urgent Action Fund", referral_kinds=["ngo_referral", "follow_up"])
-    make_entry("un-sr-hrds", name="UN SR HRDs", referral_kinds=["sp_urgent_appeal"])
+    immediate_only = [{"id": "immediate_only", "text": ""}]
+    no_cases = [{"id": "no_direct_casework", "text": ""}]
+    make_entry(
+        "embassies",
+        name="Embassies",
+        referral_kinds=["embassy_contact"],
+        conditions=immediate_only,
+    )
+    make_entry(
+        "uaf",
+        name="Urgent Action Fund",
+        referral_kinds=["ngo_referral", "follow_up"],
+        regions=["latin_america"],
+        countries=["MX"],
+        accepts_urgent_appeals=True,
+    )
+    make_entry(
+        "un-sr-hrds",
+        name="UN SR HRDs",
+        referral_kinds=["sp_urgent_appeal"],
+        accepts_urgent_appeals=True,
+    )
     make_entry("small", name="Small NGO")
-    make_entry("tiny", name="Tiny NGO")
-    stored = [  # as triage stored them: a tier first, then score
-        {"id": "embassies", "name": "Embassies", "score": 40, "reasons": [], "caveats": []},
-        {"id": "uaf", "name": "Urgent Action Fund", "score": 73, "reasons": [], "caveats": []},
-        {"id": "un-sr-hrds", "name": "UN SR HRDs", "score": 55, "reasons": [], "caveats": []},
-        {"id": "small", "name": "Small NGO", "score": 10, "reasons": [], "caveats": []},
-        {"id": "tiny", "name": "Tiny NGO", "score": 5, "reasons": [], "caveats": []},
-    ]
-    case = make_case(org, triage=stored)
+    make_entry("tiny", name="Tiny NGO", conditions=no_cases)
+    case = make_case(org, urgency=Urgency.IMMEDIATE)
     sign_in(client, Role.CASEWORKER)
     html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     # In triage's order, as /referrals/new lists them: the embassy advice of an Immediate
     # request first (re-sorted by score it came fourth, folded away, on a reviewer's case).
-    scores = [int(s) for s in re.findall(r'data-suggestion="[^"]+" data-score="(\d+)"', html)]
-    assert scores == [40, 73, 55, 10, 5]
+    shown = re.findall(r'data-suggestion="([^"]+)" data-score="(\d+)"', html)
+    assert [entry for entry, _score in shown] == ["embassies", "uaf", "un-sr-hrds", "small", "tiny"]
+    scores = [int(score) for _entry, score in shown]
+    assert scores[0] < scores[1]  # not by score
     top, _sep, folded = html.partition('<details class="triage-more">')
     assert 'data-suggestion="embassies"' in top
     assert 'data-suggestion="small"' in folded
     assert "<summary>2 more suggestions</summary>" in folded
-    case.triage = stored[:4]
-    db.session.commit()
+    # Against the directory as it is now: an entry retired since triage is gone at once.
+    client.post("/logout", data={"csrf_token": csrf_from(client.get("/cases/"))})
+    sign_in(client, Role.ADMIN)
+    retired = client.post(
+        "/directory/tiny/retire",
+        data={"csrf_token": csrf_from(client.get("/directory/tiny")), "confirmed": "yes"},
+    )
+    assert retired.status_code in (302, 303)
     one_more = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert "<summary>1 more suggestion</summary>" in one_more  # not "1 more suggestions"
+    assert 'data-suggestion="tiny"' not in one_more
     refers = re.findall(r'href="(/referrals/new\?[^"]+)"\s+aria-label="Refer to ([^"]+)"', html)
     hrefs = {name: href.replace("&amp;", "&") for href, name in refers}
     assert f"ref={case.ref}" in hrefs["Urgent Action Fund"]
@@ -141,10 +162,13 @@ def test_triage_is_shown_in_triage_order_with_refer_buttons_preselecting_entry_a
     assert "kind=ngo_referral" in hrefs["Urgent Action Fund"]
     assert "kind=sp_urgent_appeal" in hrefs["UN SR HRDs"]
     # A name in another script (an Arabic one on an English page) keeps its own direction.
-    assert re.findall(r'<strong dir="auto">([^<]+)</strong>', html)[:3] == [
-        "Embassies",
-        "Urgent Action Fund",
-        "UN SR HRDs",
+    # Each name links to its directory entry, to read its contacts and conditions first.
+    assert re.findall(
+        r'<strong dir="auto"><a href="/directory/([^"]+)">([^<]+)</a></strong>', html
+    )[:3] == [
+        ("embassies", "Embassies"),
+        ("uaf", "Urgent Action Fund"),
+        ("un-sr-hrds", "UN SR HRDs"),
     ]
     assert "kind=embassy_contact" in hrefs["Embassies"]
     # The Refer button opens the form with both preselected.

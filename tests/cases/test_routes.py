@@ -833,24 +833,20 @@ def test_the_sealed_json_carries_ciphertext_only_and_every_read_is_audited(
 def test_the_case_page_shows_routing_and_triage_without_decrypting(
     app: Flask, client: FlaskClient, org: OrgKeyPair
 ) -> None:
-    case = make_case(
-        org,
-        {"what_happened": CANARY},
-        triage=[
-            {
-                "id": "un-sr-hrd",
-                "name": "UN Special Rapporteur on HRDs",
-                "score": 7,
-                "reasons": ["covers detention"],
-                "caveats": ["<b>only after</b> domestic remedies"],
-            }
+    make_entry(
+        "un-sr-hrd",
+        name="UN Special Rapporteur on HRDs",
+        conditions=[
+            {"id": "domestic_remedies_exhausted", "text": "<b>only after</b> domestic remedies"}
         ],
     )
+    case = make_case(org, {"what_happened": CANARY})
     sign_in(client, Role.CASEWORKER)
     html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     assert "UN Special Rapporteur on HRDs" in html
-    assert "covers detention" in html
+    assert "detention" in html.partition('data-suggestion="un-sr-hrd"')[2]  # why: its threat
     assert "&lt;b&gt;only after&lt;/b&gt;" in html  # escaped, never HTML
+    assert "<b>only after" not in html
     assert "Detention" in html
     assert "Mexico" in html  # the name in the reader's language, not the code
     assert CANARY not in html

@@ -14,6 +14,7 @@ from intake.models import (
     AuditEvent,
     Case,
     CaseStatus,
+    DirectoryEntry,
     Referral,
     ReferralKind,
     ReferralState,
@@ -172,30 +173,25 @@ def test_next_best_suggests_an_untried_triage_entry(app: Flask) -> None:
 
 
 def test_next_best_passes_over_entries_retired_since_or_taking_no_cases(app: Flask) -> None:
-    """The case's triage is as of its intake: an entry retired since, one that takes no
-    individual case (an information source), or one gone from the directory is not where
-    to refer the case next; the next referable suggestion is."""
-    referral = sent_referral()
+    """Triage against the directory as it is now: an entry retired since the case came, one
+    that takes no individual case (an information source), or one already tried is not where
+    to refer the case next; the next referable suggestion is, and one added since counts."""
+    referral = sent_referral()  # tried: test-ngo
     make_entry("retired-ngo", retired_at=utcnow())
     make_entry(
         "health-info",
         conditions=[{"id": "no_direct_casework", "text": "Information only; no cases."}],
     )
-    make_entry("open-ngo", name="Open NGO")
-
-    def suggested(entry_id: str) -> dict[str, object]:
-        return {"id": entry_id, "name": entry_id, "score": 5, "reasons": [], "caveats": []}
-
-    referral.case.triage = [
-        suggested(entry_id) for entry_id in ("retired-ngo", "health-info", "gone-ngo", "open-ngo")
-    ]
-    db.session.commit()
+    assert referrals.next_best(referral) is None
+    make_entry("open-ngo", name="Open NGO")  # added after the case came
     suggestion = referrals.next_best(referral)
     assert suggestion is not None
     assert suggestion["id"] == "open-ngo"
     assert suggestion["name"] == "Open NGO"
 
-    referral.case.triage = [suggested("retired-ngo"), suggested("health-info")]
+    entry = db.session.get(DirectoryEntry, "open-ngo")
+    assert entry is not None
+    entry.retired_at = utcnow()
     db.session.commit()
     assert referrals.next_best(referral) is None
 

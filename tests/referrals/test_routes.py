@@ -49,13 +49,9 @@ def test_viewer_reads_but_cannot_change(web: Flask) -> None:
 
 def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) -> None:
     org = make_org_key()
-    make_entry("alpha-ngo")
-    make_entry("zeta-ngo")
-    case = make_case(
-        org,
-        triage=[{"id": "zeta-ngo", "name": "Z", "score": 3, "reasons": [], "caveats": []}],
-        received_at=utcnow() - RECEIVED_BEFORE,  # before the step dated below
-    )
+    make_entry("alpha-ngo", threats=["disappearance"])  # not for this case: not suggested
+    make_entry("zeta-ngo")  # for detention, as the case
+    case = make_case(org, received_at=utcnow() - RECEIVED_BEFORE)  # before the step dated below
     client = web.test_client()
     user = give_key(sign_in(client, Role.CASEWORKER), org)
     page = client.get(f"/referrals/new?ref={case.ref}")
@@ -640,18 +636,14 @@ def test_overdue_page_costs_the_same_statements_for_one_row_as_for_six(web: Flas
     """A page of overdue referrals reads its rows' cases, entries, owners and "next best"
     suggestions for the whole page at once: each was a few statements per row."""
     org = make_org_key()
-    make_entry("other-ngo", name="Other NGO")
-    suggestion = {"id": "other-ngo", "name": "Other NGO", "score": 2, "reasons": [], "caveats": []}
+    # Working in Mexico, as the cases: triage ranks it above the rows' own (global) entries.
+    make_entry("other-ngo", name="Other NGO", regions=["latin_america"], countries=["MX"])
     made = 0
 
     def overdue_referral() -> None:
         nonlocal made
         made += 1  # each row its own entry and owner, as on a real page
-        referral = sent_referral(
-            sent_at=utcnow() - timedelta(days=61), org=org, entry_id=f"ngo-{made}"
-        )
-        referral.case.triage = [suggestion]
-        db.session.commit()
+        sent_referral(sent_at=utcnow() - timedelta(days=61), org=org, entry_id=f"ngo-{made}")
 
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
