@@ -643,6 +643,15 @@ def _parse_kit_seals(text: str) -> dict[int, str] | None:
     return recovery.parse_seals(text, id_field="kit_id")
 
 
+@bp.get("/keys/rotate")
+@bp.get("/keys/grants")
+@role_required(*ADMINS)
+def key_posts_reopened() -> Response:
+    """The address a refused grant or rotation was shown at, opened again (a reload after
+    going elsewhere, a bookmark, the history): the keys page, not "Method Not Allowed"."""
+    return redirect(url_for("admin.key_grants"))
+
+
 @bp.post("/keys/rotate")
 @role_required(*ADMINS)
 def rotate_key() -> Page:
@@ -668,7 +677,7 @@ def rotate_key() -> Page:
             "The organisation key is rotated. New requests are sealed to the key with "
             "fingerprint %(fingerprint)s. Publish this new fingerprint now wherever you "
             "published the old one (your website, your partners), so that defenders can check "
-            "it. Unlock again to use it.",
+            "it.",
             fingerprint=new_key.fingerprint,
         ),
         "success",

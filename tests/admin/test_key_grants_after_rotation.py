@@ -147,9 +147,8 @@ def test_at_390_px_current_and_older_grants_are_cards_with_their_buttons_on_scre
 def test_rotating_with_locked_keys_says_to_unlock_and_try_again_where_it_is_seen(
     app: Flask, live_server: Any, browser: Any
 ) -> None:
-    """After a rotation the keyring locks (the next unlock picks up the new key); a second
-    rotation then said "…then grant again" at the top of the page, out of sight of the
-    rotation's button."""
+    """With the keys locked, a rotation said "…then grant again" at the top of the page, out
+    of sight of the rotation's button: now beside it, with the focus."""
     admin, _colleagues, _keys = rotated_desk()
     context = signed_in_context(
         browser, app, live_server.url, admin, viewport={"width": 390, "height": 800}
@@ -160,9 +159,11 @@ def test_rotating_with_locked_keys_says_to_unlock_and_try_again_where_it_is_seen
         form = page.locator("form[data-rotate-form]")
         form.locator("input[name='understood']").check()
         form.locator("button[type='submit']").click()
-        error = page.locator("[data-grant-error]")
+        error = form.locator("[data-form-error]")
         error.wait_for(state="visible")
         assert error.inner_text() == "Unlock your keys first (top of the page), then try again."
+        assert error.evaluate("node => node === document.activeElement")
+        assert page.locator("[data-grant-error]").is_hidden()
         box = error.bounding_box()
         assert box is not None
         assert 0 <= box["y"] <= 800 - box["height"], box  # on screen, not above it

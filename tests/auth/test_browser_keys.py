@@ -4,6 +4,7 @@ CLI path) is byte-compatible with the browser's."""
 from __future__ import annotations
 
 import base64
+import os
 import time
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -13,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from intake import crypto
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, StaffSession, User
-from intake.services import setup_token
+from intake.services import keys, setup_token
 from tests.browser_steps import confirm_totp_in_page, sign_in_and_unlock
 from tests.builders import (
     DEFAULT_PASSWORD,
@@ -285,18 +287,54 @@ def test_rotation_in_the_browser_gives_holders_the_new_key(
     page.click("form[data-rotate-form] button[type=submit]")
     page.wait_for_url(f"{base}/admin/keys")
     assert "rotated" in (page.locator(".flashes").text_content() or "")
-    assert page.evaluate("window.RefugeKeyring.isUnlocked()") is False
     db.session.expire_all()
     new_key = db.session.scalar(sa.select(OrgKey).where(OrgKey.retired_at.is_(None)))
     assert new_key is not None
     assert new_key.id != old_key.id
-    page.click("[data-unlock-panel] summary")
-    page.fill("#lock-state-password", DEFAULT_PASSWORD)
-    page.click("form.unlock-form button[type=submit]")
-    page.wait_for_selector("#lock-state.is-unlocked", state="attached")
+    # The keyring stays unlocked and fetches the new grant as the page shows the new key.
+    assert page.evaluate("window.RefugeKeyring.isUnlocked()") is True
+    page.wait_for_function(f"window.RefugeKeyring.currentOrgKeyId() === {new_key.id}")
     assert page.evaluate(ORG_PUBLIC_KEY_JS, new_key.id)["pub"] == new_key.public_key
     assert page.evaluate(ORG_PUBLIC_KEY_JS, old_key.id)["pub"] == old_key.public_key
     assert page.evaluate("window.RefugeKeyring.currentOrgKeyId()") == new_key.id
+
+
+def test_a_rotation_the_server_refuses_can_be_tried_again_at_once(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    """The keyring was locked before the rotation was posted: when the server refused it (a
+    colleague was given the key meanwhile, so the page's list of holders was out of date) the
+    page said to try again, and trying again said to unlock first (a review). The keyring now
+    stays unlocked, and the page the refusal shows rotates with the list as it is now."""
+    admin, old_key = admin_with_org_key(app)
+    base = live_server.url
+    sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
+    page.goto(f"{base}/admin/keys")
+    # While the admin's page was open, a colleague was given the key (by another admin).
+    colleague, _ = make_staff_with_keys(Role.CASEWORKER, email="late@example.org")
+    sealed = crypto.seal_key_grant(os.urandom(32), colleague.public_key or "")
+    keys.write_grant(old_key, colleague, sealed, admin)
+    db.session.commit()
+    page.check("input[name=understood]")
+    page.click("form[data-rotate-form] button[type=submit]")
+    page.wait_for_load_state()
+    assert "rotated" not in (page.locator(".flashes").text_content() or "")
+    assert page.evaluate("window.RefugeKeyring.isUnlocked()") is True
+    page.check("input[name=understood]")
+    page.click("form[data-rotate-form] button[type=submit]")
+    page.wait_for_url(f"{base}/admin/keys")
+    assert "rotated" in (page.locator(".flashes").text_content() or "")
+    db.session.expire_all()
+    new_key = db.session.scalar(sa.select(OrgKey).where(OrgKey.retired_at.is_(None)))
+    assert new_key is not None
+    assert new_key.id != old_key.id
+    holders = set(
+        db.session.scalars(sa.select(KeyGrant.user_id).where(KeyGrant.org_key_id == new_key.id))
+    )
+    assert holders == {admin.id, colleague.id}
+    # The refused post's address, opened again, is the keys page, not "Method Not Allowed".
+    page.goto(f"{base}/admin/keys/rotate")
+    assert page.url == f"{base}/admin/keys"
 
 
 OPEN_BLOB_JS = """async ([blob, tabKey]) => {

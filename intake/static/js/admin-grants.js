@@ -6,19 +6,40 @@
  *
  * Rotation (form[data-rotate-form]): a new organisation keypair is made here and its secret
  * sealed to every current holder's public key (each posted with the key it was sealed to) and to
- * every recovery kit in force ([data-kit]: one kit keeps opening every key); the
- * keyring is locked afterwards so that the next unlock picks up the new key.
+ * every recovery kit in force ([data-kit]: one kit keeps opening every key). The keyring
+ * stays unlocked: it fetches the new grant when it first meets the new key (keyring.js
+ * refresh), here at once when the page shows a key it does not hold. It used to be locked
+ * before posting, so a rotation the server refused (a holder changed meanwhile) left the
+ * admin locked out of trying again (a review).
  */
 (function () {
   "use strict";
   const errorNode = document.querySelector("[data-grant-error]");
 
-  function showError(name) {
-    if (errorNode) {
-      errorNode.textContent = errorNode.dataset[name] || "";
-      errorNode.hidden = false;
-      // It sits above the grants; the rotation's button is further down the page.
-      errorNode.scrollIntoView({ block: "center" });
+  /* Said beside the form that failed (the rotation's own line, else the grants'), given the
+   * focus: the grants' line sits far above the rotation's button on a phone (a review). */
+  function showError(name, form) {
+    const own = form && form.querySelector("[data-form-error]");
+    const node = own || errorNode;
+    if (node) {
+      node.textContent = (errorNode && errorNode.dataset[name]) || node.dataset[name] || "";
+      node.hidden = false;
+      node.tabIndex = -1;
+      node.scrollIntoView({ block: "center" });
+      node.focus({ preventScroll: true });
+    }
+  }
+
+  /* After a rotation (or a grant made elsewhere) the page shows a key this tab's keyring
+   * does not hold yet: fetch the grant now, not at the first case that needs it. */
+  const shown = document.querySelector("[data-current-org-key-id]");
+  const ring = window.RefugeKeyring;
+  if (shown && ring && ring.isUnlocked() && ring.refresh) {
+    const current = Number(shown.dataset.currentOrgKeyId);
+    if (ring.currentOrgKeyId() !== current) {
+      ring.refresh().catch(function () {
+        /* the next case that needs the key asks again */
+      });
     }
   }
 
@@ -61,7 +82,7 @@
       }
       const keyring = window.RefugeKeyring;
       if (!keyring || !keyring.isUnlocked() || keyring.currentOrgKeyId() === null) {
-        showError("textLocked");
+        showError("textLocked", form);
         return;
       }
       try {
@@ -90,10 +111,9 @@
         form.querySelector("input[name='grants']").value = JSON.stringify(grants);
         sodium.memzero(pair.privateKey);
       } catch (error) {
-        showError("textFailed");
+        showError("textFailed", form);
         return;
       }
-      keyring.lock();
       form.submit();
     });
   });
