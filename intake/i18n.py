@@ -8,6 +8,7 @@ back to the staff member's own choice, then the browser's, then the default.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from pathlib import Path
 
@@ -16,6 +17,12 @@ from flask_babel import get_locale
 from markupsafe import Markup
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Characters that reorder what follows them (embeddings, overrides, isolates): "reversed"
+# typed after U+202E shows as "desrever", and an address or a phone number can be made to
+# read as another (a review typed one into a directory entry's name). Staff forms and the
+# directory refuse them; marks of direction (U+200E, U+200F) change no order and stay.
+DIRECTION_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 # The blueprints whose pages only staff see; every other page (the public blueprint, error
 # pages for unknown addresses) is a public page.

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
@@ -95,6 +95,23 @@ CONDITIONS: Mapping[str, LazyString] = {
     "no_direct_casework": _l("Does not take individual cases directly"),
     "note": _l("Note"),
 }
+
+
+def condition_note(condition: Mapping[str, Any]) -> str:
+    """A condition's own text, or "" where it only says its label again (the shipped WGAD
+    entry's "Only for people deprived of their liberty." under that very label: a review)."""
+    text = str(condition.get("text") or "").strip()
+    label = CONDITIONS.get(str(condition.get("id")))
+    if label is None:
+        return text
+
+    def bare(words: str) -> str:
+        return words.strip().rstrip(".。").casefold()
+
+    with force_locale("en"):
+        english = str(label)
+    return "" if bare(text) in (bare(english), bare(str(label))) else text
+
 
 # The kinds of referral an entry takes (its ``referral_kinds``): ids of ReferralKind, named
 # on every page as the referral pages name them (intake.labels.KIND_LABELS).

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from intake import collation, vocab
@@ -73,28 +76,92 @@ class Filters:
         }
 
 
+# A letter or digit of a script that writes words apart: a query's term in it must start a
+# word ("UN" found "Fund", "Council" and "runs": a review). Chinese runs on without spaces,
+# so a term with a Chinese character is found anywhere.
+_WORD_CHARACTER = re.compile(r"[^\W_]", re.UNICODE)
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_SEARCH_LOCALES = ("en", "zh_Hant", "zh_Hans")
+
+
+def _terms(query: str) -> list[str]:
+    # Full-width forms (ＯＨＣＨＲ, as a Chinese input method types them) read as ASCII.
+    return unicodedata.normalize("NFKC", query).casefold().split()
+
+
+def _found(term: str, text: str) -> bool:
+    if _HAN.search(term):
+        return term in text
+    start = text.find(term)
+    while start >= 0:
+        if start == 0 or not _WORD_CHARACTER.match(text[start - 1]):
+            return True
+        start = text.find(term, start + 1)
+    return False
+
+
+def _names(entry: DirectoryEntry, locale: str) -> str:
+    """What the list shows as its name in the reader's language, the stored names and their
+    Simplified forms: a query in either script finds an entry on a page in any language (律师
+    found nothing on a 繁體中文 page)."""
+    return " ".join(
+        [
+            entry.id,
+            entry.name,
+            entry.name_zh or "",
+            vocab.entry_name(entry, locale),
+            vocab.entry_name(entry, "zh_Hans"),
+        ]
+    ).casefold()
+
+
+def _rest(entry: DirectoryEntry, locale: str) -> str:
+    """Its descriptions, where it works (a country's or region's name in the reader's language
+    or a staff one, or its code: "Mexico", "墨西哥" and "MX" found nothing) and for whom."""
+    places = [*(entry.countries or [])]
+    for language in {locale, *_SEARCH_LOCALES}:
+        places += [vocab.country_name(code, language) for code in entry.countries or []]
+    # And what it acts on, as the filters name it ("detention" found one entry of ten).
+    labels = _labels(locale)
+    for key in (*(entry.regions or []), *(entry.threats or []), *(entry.profiles or [])):
+        places.append(labels.get(key, key))
+    return " ".join(
+        [
+            entry.description_en or "",
+            entry.description_zh or "",
+            vocab.entry_description(entry, locale),
+            vocab.entry_description(entry, "zh_Hans"),
+            *places,
+        ]
+    ).casefold()
+
+
+@functools.cache
+def _labels(locale: str) -> dict[str, str]:
+    """Each region's, threat's and profile's name in ``locale`` and in English (a Chinese
+    page's search for "detention" found nothing): what a query is matched against."""
+    labels: dict[str, list[str]] = {}
+    for language in {locale, "en"}:
+        with force_locale(language):
+            for table in (vocab.REGIONS, vocab.THREATS, vocab.PROFILES):
+                for key, label in table.items():
+                    labels.setdefault(key, []).append(str(label))
+    return {key: " ".join(names) for key, names in labels.items()}
+
+
+def _search_rank(entry: DirectoryEntry, terms: list[str], locale: str) -> int | None:
+    """0 when every term is in its names, 1 when each is in its names or the rest, None when
+    one is in neither: the entries a query names come before those that only mention it."""
+    names = _names(entry, locale)
+    if all(_found(term, names) for term in terms):
+        return 0
+    rest = _rest(entry, locale)
+    if all(_found(term, names) or _found(term, rest) for term in terms):
+        return 1
+    return None
+
+
 def _matches(entry: DirectoryEntry, filters: Filters, locale: str) -> bool:
-    if filters.q:
-        # Full-width forms (ＯＨＣＨＲ, as a Chinese input method types them) read as ASCII.
-        needle = unicodedata.normalize("NFKC", filters.q).casefold()
-        # What the list shows in the reader's language, the stored (Traditional) text and its
-        # Simplified forms: a query in either script finds an entry on a page in any language
-        # (律师 found nothing on a 繁體中文 page).
-        haystack = " ".join(
-            [
-                entry.id,
-                entry.name,
-                entry.name_zh or "",
-                entry.description_en or "",
-                entry.description_zh or "",
-                vocab.entry_name(entry, locale),
-                vocab.entry_description(entry, locale),
-                vocab.entry_name(entry, "zh_Hans"),
-                vocab.entry_description(entry, "zh_Hans"),
-            ]
-        ).casefold()
-        if needle not in haystack:
-            return False
     if filters.region:
         members = vocab.REGION_COUNTRIES.get(filters.region, frozenset())
         regions = set(entry.regions or [])
@@ -127,12 +194,23 @@ def index() -> str:
         query = query.where(DirectoryEntry.retired_at.is_(None))
     everything = list(db.session.scalars(query))
     locale = _locale()
-    # By the name the reader sees (its Chinese name in Chinese), not the English one SQL orders.
+    # By the name the reader sees (its Chinese name in Chinese), not the English one SQL orders;
+    # a search puts the entries it names first.
     matching = collation.by_name(
         (entry for entry in everything if _matches(entry, filters, locale)),
         lambda entry: vocab.entry_name(entry, locale),
         locale,
     )
+    terms = _terms(filters.q)
+    if terms:
+        ranked = [(_search_rank(entry, terms, locale), entry) for entry in matching]
+        matching = [
+            entry
+            for rank, entry in sorted(
+                ((rank, entry) for rank, entry in ranked if rank is not None),
+                key=lambda pair: pair[0],
+            )
+        ]
     pages = max(1, -(-len(matching) // PER_PAGE))
     page = min(filters.page, pages)
     shown = matching[(page - 1) * PER_PAGE : page * PER_PAGE]
@@ -153,7 +231,18 @@ def index() -> str:
         languages=[(code, vocab.language_name(code, locale)) for code in languages],
         vocab=vocab,
         locale=locale,
+        # Carried to each entry, for its "Back to the directory" (Referrer-Policy sends none).
+        back_query=urlencode(filters.query_args()),
     )
+
+
+def _back_url(is_admin: bool) -> str:
+    """The list an entry was opened from, its search, filters and page kept ("Back to the
+    directory" lost them: a review); only the filters the list knows, so it leads nowhere
+    else."""
+    back = request.args.get("back", "", type=str)[:600]
+    filters = Filters.from_args(MultiDict(parse_qsl(back)), is_admin)
+    return url_for("directory.index", **filters.query_args())
 
 
 def _entry_or_404(entry_id: str) -> DirectoryEntry:
@@ -169,10 +258,12 @@ def _entry_or_404(entry_id: str) -> DirectoryEntry:
 @role_required(*STAFF)
 def detail(entry_id: str) -> str:
     entry = _entry_or_404(entry_id)
+    is_admin = current_user.role == Role.ADMIN
     return render_template(
         "directory/detail.html",
         entry=entry,
-        is_admin=current_user.role == Role.ADMIN,
+        back_url=_back_url(is_admin),
+        is_admin=is_admin,
         confirm=ConfirmForm(),
         vocab=vocab,
         kind_labels=KIND_LABELS,

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from intake import vocab
 from intake.db import utcnow
 from intake.extensions import db
+from intake.i18n import DIRECTION_CONTROLS
 from intake.models import DirectoryEntry, User, directory_version
 from intake.services import audit
 from intake.services.transactions import transactional
@@ -144,6 +145,8 @@ def clean_record(
             problem(f"{name} must be text")
         elif len(value) > limit or "\x00" in value:
             problem(f"{name} is too long (at most {limit} characters)")
+        elif DIRECTION_CONTROLS.search(value):
+            problem(f"{name} holds a character that reverses the text after it (U+202A-E, 2066-9)")
         else:
             clean[name] = value.strip()
     for name, allowed in (("kind", vocab.KINDS), ("section", vocab.SECTIONS)):
@@ -259,6 +262,9 @@ def _clean_contacts(value: Any, problem: Any) -> list[dict[str, str]] | None:
             problem("each contact needs a value (at most 500 characters)")
             return None
         text = text.strip()
+        if DIRECTION_CONTROLS.search(text):
+            problem("a contact holds a character that reverses the text after it")
+            return None
         match contact_value_problem(str(item["kind"]), text):
             case "web":
                 problem(f"web address must start with http:// or https://: {text[:80]!r}")

@@ -117,12 +117,18 @@ def test_free_text_is_escaped_on_public_pages(web: Flask) -> None:
         ("org_contact", "C" * 201),
         ("org_description__ar", "D" * 256),
         ("org_response_time__zh_Hant", "R" * 121),
+        # Shown reversed on the public pages: a contact that reads as another address.
+        ("org_contact", "help@\u202egro.elpmaxe"),
+        ("org_name", "Refuge \u2067desk"),
     ],
 )
 def test_bad_values_are_refused_and_nothing_changes(web: Flask, field: str, value: str) -> None:
     client = _admin_client(web)
     response = client.post("/admin/settings/profile", data={**PROFILE, field: value})
     assert response.status_code == 422
+    if "\u202e" in value or "\u2067" in value:
+        said = response.get_data(as_text=True)
+        assert f'id="{field}-error">This holds an invisible character that reverses' in said
     assert db.session.scalars(sa.select(OrgSetting)).all() == []
     assert (
         db.session.scalars(

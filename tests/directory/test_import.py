@@ -105,6 +105,8 @@ def test_json_with_one_bad_record_writes_nothing(app: Flask) -> None:
         '[{"id": "ok-id", "name": "x", "response_days": -3}]',
         '[{"id": "ok-id", "name": "x", "last_verified": "yesterday"}]',
         '[{"id": "ok-id", "name": "' + "x" * 300 + '"}]',
+        '[{"id": "ok-id", "name": "Defenders \\u202ereversed"}]',
+        '[{"id": "ok-id", "name": "x", "contacts": [{"kind": "phone", "value": "+1 \\u2066555"}]}]',
     ],
 )
 def test_hostile_json_is_refused(app: Flask, payload: str) -> None:

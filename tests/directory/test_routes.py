@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
@@ -131,6 +132,78 @@ def test_staff_pages_in_traditional_chinese(client: FlaskClient, loaded: Flask) 
     assert "聯絡方式" in detail
 
 
+def listed_ids(html: str) -> list[str]:
+    return re.findall(r'<h2><a href="/directory/([a-z0-9-]+)[?"]', html)
+
+
+def test_a_search_term_starts_a_word_names_first_and_finds_where_an_entry_works(
+    client: FlaskClient, loaded: Flask
+) -> None:
+    """A review searched "UN": 16 entries, matched inside "Fund", "Council" and "runs", with
+    the UN mechanisms 10th to 15th; "Mexico", "墨西哥" and "MX" found nothing, though an
+    entry works in Mexico."""
+    sign_in(client, Role.CASEWORKER)
+    found = listed_ids(client.get("/directory/?q=UN").get_data(as_text=True))
+    mechanisms = {"un-sr-hrds", "un-wgad", "un-wgeid", "ohchr", "ohchr-reprisals"}
+    assert mechanisms <= set(found[: len(mechanisms)]), found  # named "UN": first
+    assert "global-fund-for-human-rights" not in found  # "Fund" does not start with "un"
+    assert "urgent-action-fund" not in found
+    for query in ("Mexico", "墨西哥", "MX", "mx"):
+        found = listed_ids(client.get(f"/directory/?q={query}").get_data(as_text=True))
+        assert "global-fund-for-human-rights" in found, query
+    zh = client.get("/directory/?lang=zh_Hant&q=墨西哥").get_data(as_text=True)
+    assert "global-fund-for-human-rights" in listed_ids(zh)
+    # What an entry acts on, as the filter names it; two words both count.
+    detention = listed_ids(client.get("/directory/?q=detention").get_data(as_text=True))
+    assert len(detention) > 3
+    assert listed_ids(client.get("/directory/?q=un%20wgad").get_data(as_text=True)) == ["un-wgad"]
+
+
+def test_back_to_the_directory_keeps_the_search_and_filters_and_only_them(
+    client: FlaskClient, loaded: Flask
+) -> None:
+    sign_in(client, Role.CASEWORKER)
+    listing = client.get("/directory/?q=UN&threat=detention").get_data(as_text=True)
+    link = re.search(r'<h2><a href="(/directory/un-wgad\?back=[^"]+)"', listing)
+    assert link, listing
+    entry = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    back = re.search(r'<a href="([^"]+)">Back to the directory</a>', entry)
+    assert back is not None
+    assert back.group(1).replace("&amp;", "&") == "/directory/?q=UN&threat=detention"
+    # Only the list's own filters come back: nothing else, no other place.
+    hostile = "/directory/un-wgad?back=" + quote("threat=<script>&next=//evil.example&q=x")
+    entry = client.get(hostile).get_data(as_text=True)
+    back = re.search(r'<a href="([^"]+)">Back to the directory</a>', entry)
+    assert back is not None
+    assert back.group(1) == "/directory/?q=x"
+
+
+@pytest.mark.parametrize(
+    ("lang", "conditions", "languages"),
+    [
+        (
+            "en",
+            "<strong>Only for people deprived of their liberty</strong></li>",
+            "English, French, and Spanish",
+        ),
+        ("zh_Hans", "<strong>只处理被剥夺自由的人</strong></li>", "英语、法语和西班牙语"),
+    ],
+)
+def test_an_entry_says_a_condition_once_and_lists_as_its_language_does(
+    client: FlaskClient, loaded: Flask, lang: str, conditions: str, languages: str
+) -> None:
+    """A review read "Only for people deprived of their liberty: Only for people deprived of
+    their liberty." on WGAD's page, and "英语, 法语, 西班牙语" with ASCII commas."""
+    sign_in(client, Role.CASEWORKER)
+    page = client.get(f"/directory/un-wgad?lang={lang}").get_data(as_text=True)
+    assert conditions in page
+    assert "liberty: Only" not in page
+    assert "<dd>" + languages + "</dd>" in page
+    # A note that says more than its label keeps its text, after the label's own colon.
+    notes = re.findall(r"<li>(.*?)</li>", page.split('id="conditions-heading"')[1], re.S)
+    assert any("English, French or Spanish" in note for note in notes), notes
+
+
 def test_search_in_simplified_chinese_finds_the_names_it_shows(
     client: FlaskClient, loaded: Flask
 ) -> None:
@@ -162,9 +235,9 @@ def test_a_full_width_query_finds_what_its_ascii_letters_do(
     for lang in ("en", "zh_Hant", "zh_Hans"):
         ascii_page = client.get(f"/directory/?lang={lang}&q=cpj").get_data(as_text=True)
         wide_page = client.get(f"/directory/?lang={lang}&q=ＣＰＪ").get_data(as_text=True)
-        found = re.findall(r'href="/directory/([a-z0-9-]+)"', ascii_page)
+        found = listed_ids(ascii_page)
         assert "cpj" in found, lang
-        assert re.findall(r'href="/directory/([a-z0-9-]+)"', wide_page) == found, lang
+        assert listed_ids(wide_page) == found, lang
 
 
 def test_admin_creates_edits_retires_and_restores_with_audit(
@@ -244,6 +317,9 @@ def test_csrf_is_enforced(client: FlaskClient, loaded: Flask) -> None:
         ({"threats": ["made_up"]}, "valid choice"),
         ({"kind": "<script>"}, "valid choice"),
         ({"description_en": "x" * 6000}, "5000"),
+        # A name that shows reversed ("desrever"): the review's U+202E, and an isolate.
+        ({"name": "Defenders \u202ereversed"}, "reverses the text after it"),
+        ({"contacts": "email | help@\u2067example.org"}, "reverses the text after it"),
     ],
 )
 def test_hostile_form_input_is_refused_and_nothing_is_written(
