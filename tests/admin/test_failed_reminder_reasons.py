@@ -206,7 +206,7 @@ def test_a_caseworker_is_told_an_admin_knows_in_simplified_chinese(
     reminder_email(owner, [referral], OutboxStatus.FAILED)
     sign_in(client, owner)
     page = flat(client.get("/referrals/?view=all&lang=zh_Hans").get_data(as_text=True))
-    assert "1 条提醒无法以电子邮件发出。" in page
+    assert "1 则提醒无法以电子邮件发出。" in page
     assert "已通知管理员，管理员可以重新发送。" in page
 
 

@@ -6,15 +6,17 @@ ones (each can still be sent again on its own row)."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, OutboxStatus, ReminderOutbox, Role, User
-from intake.services import delivery
+from intake.services import delivery, heartbeats
 from intake.services import reminders as reminders_service
 from tests.admin.test_reminders_page import reminder_email
 from tests.auth.helpers import csrf_token
@@ -74,6 +76,35 @@ def test_when_every_failure_is_a_refused_mailbox_the_page_asks_for_the_addresses
     assert "此處每個地址都遭其郵件伺服器拒收：必須先更正地址，才能重新寄送。" in hant
     hans = client.get("/admin/reminders?lang=zh_Hans").get_data(as_text=True)
     assert "此处每个地址都遭其邮件服务器拒收：必须先更正地址，才能重新发送。" in hans
+
+
+def test_a_long_batch_is_folded_after_three_and_stopped_processes_come_first(
+    app: Flask, client: FlaskClient, admin: User
+) -> None:
+    """A review's failed batch listed 31 referrals inline: the page was 4,600 px tall, and
+    the warning that deadlines are not being checked came after all of them."""
+    mei = make_user(Role.CASEWORKER, email="mei@example.org")
+    carried = [sent_referral(owner=mei) for _ in range(5)]
+    batch = reminder_email(mei, carried, OutboxStatus.FAILED, "7d")
+    html = client.get("/admin/reminders").get_data(as_text=True)
+    row = html[html.index(f'data-outbox-id="{batch.id}"') :]
+    row = row[: row.index("</tr>")]
+    shown, _sep, folded = row.partition('<details class="reminded-more">')
+    assert shown.count("data-reminded-referral=") == 3
+    assert folded.count("data-reminded-referral=") == 2
+    assert "<summary>2 more referrals</summary>" in folded
+    # A worker never seen (a new installation) waits below the failures; one seen and gone
+    # comes before them: no deadline is checked meanwhile.
+    assert html.index("data-failed-section") < html.index('data-process="worker"')
+    with db.engine.begin() as connection:
+        heartbeats.record(connection, "worker", utcnow() - timedelta(hours=2))
+    html = client.get("/admin/reminders").get_data(as_text=True)
+    assert html.index('data-process="worker"') < html.index("data-failed-section")
+    assert html.count('data-process="worker"') == 1
+    hant = client.get("/admin/reminders?lang=zh_Hant").get_data(as_text=True)
+    assert "<summary>還有 2 項轉介</summary>" in hant
+    hans = client.get("/admin/reminders?lang=zh_Hans").get_data(as_text=True)
+    assert "1 则提醒无法以电子邮件发出。" in hans  # as the flash counts them (则, not 条)
 
 
 def test_with_some_refused_the_button_counts_what_goes_and_the_retry_leaves_the_refused(
