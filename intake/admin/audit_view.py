@@ -8,6 +8,7 @@ never holds case content (DESIGN §1).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -149,6 +150,9 @@ def actor_label(label: str) -> str:
     return label
 
 
+_ENTRY_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+
+
 @dataclass(frozen=True)
 class Target:
     label: str
@@ -216,7 +220,9 @@ def _target(event: AuditEvent, refs: dict[int, str], emails: dict[int, str]) -> 
     if kind == "recovery_kit":
         return Target(_("Recovery kit %(id)s", id=key))
     if kind == "directory":
-        return Target(_("Directory: %(id)s", id=key))
+        # Linked, as a case is (an entry's id is [a-z0-9-]; anything else stays text).
+        url = url_for("directory.detail", entry_id=key) if _ENTRY_ID.match(key) else None
+        return Target(_("Directory: %(id)s", id=key), url)
     if kind == "settings":
         return Target(_("Organisation settings"))
     if kind == "audit":

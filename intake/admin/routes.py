@@ -733,10 +733,19 @@ def confirm_recovery_kit(kit_id: int) -> tuple[Response, int]:
 # --- the audit log -----------------------------------------------------------------------------
 
 
+AUDIT_MAX_PAGE = 100_000  # as AuditFilterForm.page allows
+
+
 @bp.get("/audit")
 @role_required(*ADMINS)
 def audit_log() -> Page:
-    form = AuditFilterForm(request.args)
+    # A page number edited by hand or left from a longer log: the nearest page, not "0 events"
+    # with no word why (a review's ?page=abc).
+    given = request.args.copy()
+    asked = given.get("page", "")
+    if asked and not (asked.isdigit() and 1 <= int(asked[:7]) <= AUDIT_MAX_PAGE):
+        given["page"] = str(AUDIT_MAX_PAGE) if asked.isdigit() else "1"
+    form = AuditFilterForm(given)
     if not form.validate():
         return render_template(
             "admin/audit.html",

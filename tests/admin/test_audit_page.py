@@ -101,6 +101,19 @@ def test_a_case_list_says_which_cases_it_showed_and_a_cases_filter_finds_it(
     assert "列出的案件：" in zh
 
 
+def test_a_directory_entry_is_linked_as_a_case_is(client: FlaskClient, admin: User) -> None:
+    entry = audit.record("directory.retire", "directory", "un-wgad", actor=admin)
+    odd = audit.record("directory.retire", "directory", "../<x>", actor=admin)
+    db.session.commit()
+    html = client.get("/admin/audit").get_data(as_text=True)
+    shown = html[html.index(f'data-event="{entry.id}"') :]
+    assert '<a class="case-ref" href="/directory/un-wgad">Directory: un-wgad</a>' in shown
+    odd_row = html[html.index(f'data-event="{odd.id}"') :]
+    odd_row = odd_row[: odd_row.index("</tr>")]
+    assert "<a " not in odd_row.split('class="cell-target"')[1].split("</td>")[0]
+    assert "&lt;x&gt;" in odd_row
+
+
 @pytest.mark.parametrize(
     ("lang", "words"),
     [
