@@ -38,7 +38,7 @@ from typing import Any
 from intake import vocab
 from intake.models import Urgency
 from intake.services.errors import ServiceError
-from intake.services.triage_phrases import Phrase
+from intake.services.triage_phrases import AS_WRITTEN, Phrase
 
 URGENCIES = tuple(vocab.URGENCIES)
 
@@ -601,7 +601,7 @@ def _explain(
         label = _label(vocab.CONDITIONS, condition_id)
         named = ("condition", [condition_id])
         if condition_id == "note":
-            caveats.append(Phrase.of("%(text)s", text=("text", [text])))
+            caveats.append(Phrase.of(AS_WRITTEN, text=("text", [text])))
         elif not text or text == label:
             caveats.append(Phrase.of("%(condition)s", condition=named))
         else:

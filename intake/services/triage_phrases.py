@@ -38,6 +38,9 @@ MANDATES: Mapping[str, Any] = {
     "disappearance": _l("enforced disappearance"),
     "reprisal": _l("reprisal for cooperating with the UN"),
 }
+# A phrase that is only an entry's own text (its note).
+AS_WRITTEN = "%(text)s"
+
 # Marked for extraction; rendered with gettext(msgid) at display time.
 MESSAGES = (
     _l("Works worldwide"),
@@ -119,8 +122,10 @@ def localise(phrase: Mapping[str, Any]) -> str | None:
         for name, spec in args.items()
         if isinstance(spec, list | tuple) and len(spec) == 2 and isinstance(spec[1], list | tuple)
     }
+    # An entry's own note ("%(text)s") has no words of ours to translate: it is shown as written.
+    pattern = msgid if msgid == AS_WRITTEN else gettext(msgid)
     try:
-        text = gettext(msgid) % values if "%(" in msgid else gettext(msgid)
+        text = pattern % values if "%(" in msgid else pattern
     except (KeyError, ValueError, TypeError):
         return None
     return str(text)

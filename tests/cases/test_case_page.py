@@ -208,11 +208,7 @@ def test_an_urgent_case_is_referred_first_as_an_urgent_appeal_where_the_entry_ta
     entry that lists no kinds takes any, and is not guessed into an appeal."""
     make_entry("un-wgad", name="WGAD", referral_kinds=["wgad_opinion", "sp_urgent_appeal"])
     make_entry("open", name="Open NGO", referral_kinds=[])
-    stored = [
-        {"id": "un-wgad", "name": "WGAD", "score": 60, "reasons": [], "caveats": []},
-        {"id": "open", "name": "Open NGO", "score": 50, "reasons": [], "caveats": []},
-    ]
-    case = make_case(org, urgency=urgency, triage=stored)
+    case = make_case(org, urgency=urgency)  # triage suggests both (global, detention)
     sign_in(client, Role.CASEWORKER)
     html = client.get(f"/cases/{case.ref}").get_data(as_text=True)
     refers = re.findall(r'href="(/referrals/new\?[^"]+)"\s+aria-label="Refer to ([^"]+)"', html)

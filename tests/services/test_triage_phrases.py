@@ -36,10 +36,14 @@ def test_phrases_render_exactly_the_stored_english_reasons(app: Flask) -> None:
 
 def test_staff_read_triage_reasons_in_traditional_chinese(app: Flask) -> None:
     directory_service.import_shipped()
-    suggestions = suggestions_for(
-        Routing(Urgency.IMMEDIATE, ("detention",), ("lawyer",), "CN", ("zh",))
+    case = make_case(
+        make_org_key(),
+        urgency=Urgency.IMMEDIATE,
+        threats=["detention"],
+        profiles=["lawyer"],
+        country="CN",
+        languages=["zh"],
     )
-    case = make_case(make_org_key(), triage=suggestions, threats=["detention"], country="CN")
     client = app.test_client()
     sign_in(client, Role.CASEWORKER)
     html = client.get(f"/cases/{case.ref}?lang=zh_Hant").get_data(as_text=True)
