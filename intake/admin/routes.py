@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -743,8 +744,13 @@ def audit_log() -> Page:
     # with no word why (a review's ?page=abc).
     given = request.args.copy()
     asked = given.get("page", "")
-    if asked and not (asked.isdigit() and 1 <= int(asked[:7]) <= AUDIT_MAX_PAGE):
-        given["page"] = str(AUDIT_MAX_PAGE) if asked.isdigit() else "1"
+    if asked:
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses (a 500).
+        number = int(asked) if re.fullmatch(r"[0-9]{1,7}", asked) else None
+        if number is None or number < 1:
+            given["page"] = str(AUDIT_MAX_PAGE) if re.fullmatch(r"[0-9]{8,}", asked) else "1"
+        elif number > AUDIT_MAX_PAGE:
+            given["page"] = str(AUDIT_MAX_PAGE)
     form = AuditFilterForm(given)
     if not form.validate():
         return render_template(

@@ -192,13 +192,17 @@ def index() -> str:
     )
 
 
+def _suggested_group() -> str:
+    return _("Triage suggestions, best first")
+
+
 def _entry_choices(case: Case, entries: list[DirectoryEntry]) -> list[SelectChoice]:
     names = {entry.id: vocab.entry_name(entry) for entry in entries}  # in the reader's language
     entries = collation.by_name(entries, lambda entry: names[entry.id], str(get_locale() or "en"))
     by_id = {entry.id: entry for entry in entries}
     suggested = [s["id"] for s in triage.current_suggestions(case) if s.get("id") in by_id]
     # No preset: the caseworker chooses. Triage suggestions first, then everything by name.
-    first_group, rest_group = _("Triage suggestions, best first"), _("All entries")
+    first_group, rest_group = _suggested_group(), _("All entries")
     return (
         [SelectChoice("", _("— Choose an organisation or mechanism —"))]
         + [SelectChoice(entry_id, names[entry_id], optgroup=first_group) for entry_id in suggested]
@@ -402,6 +406,10 @@ def new() -> str | Response | tuple[str, int]:
             "referrals/new.html",
             form=form,
             case=case,
+            # The list's first group is triage's (as _entry_choices puts it), if it has one.
+            has_suggestions=any(
+                choice.optgroup == _suggested_group() for choice in form.entry_id.choices
+            ),
             needs_override=bool(missing_consent) or share_elsewhere,
             share_elsewhere=share_elsewhere,
             lacks_consent=lacks_consent,

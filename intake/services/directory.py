@@ -281,6 +281,9 @@ def _clean_contacts(value: Any, problem: Any) -> list[dict[str, str]] | None:
                 if not isinstance(item[extra], str) or len(item[extra]) > 200:
                     problem(f"contact {extra} must be short text")
                     return None
+                if DIRECTION_CONTROLS.search(item[extra]):
+                    problem(f"contact {extra} holds a character that reverses the text after it")
+                    return None
                 contact[extra] = item[extra].strip()
         contacts.append(contact)
     return contacts
@@ -298,6 +301,9 @@ def _clean_conditions(value: Any, problem: Any) -> list[dict[str, str]] | None:
         text = item.get("text") or ""
         if not isinstance(text, str) or len(text) > 1000:
             problem("condition text must be short text")
+            return None
+        if DIRECTION_CONTROLS.search(text):
+            problem("condition text holds a character that reverses the text after it")
             return None
         conditions.append({"id": str(item["id"]), "text": text.strip()})
     return conditions

@@ -76,3 +76,38 @@ def test_saving_the_public_details_keeps_a_time_zone_chosen_but_not_saved(
     assert page.input_value("#timezone") == "Europe/Paris"
     assert page.locator("#timezone-form [data-unsaved-notice]").is_visible()
     assert page.input_value("#org_name") == "Refuge Paris"  # as saved
+
+
+def test_a_refused_save_keeps_the_other_part_and_its_own_typing_and_sign_out_forgets(
+    app: Flask, page: Any
+) -> None:
+    """A review of the first version: the refusal answers at /admin/settings/profile, where
+    drafts kept by address were not found, and an old draft came back later over a saved
+    choice; drafts also outlived signing out."""
+    page.select_option("#timezone", "Asia/Taipei")
+    page.fill("#org_name", "Taipei Desk")
+    page.fill("#org_onion", "javascript:alert(1)")  # refused
+    page.get_by_role("button", name="Save the public details").click()
+    page.wait_for_selector("#org_onion-error")
+    assert page.url.endswith("/admin/settings/profile")
+    assert page.input_value("#timezone") == "Asia/Taipei"  # kept across the refusal
+    assert page.locator("#timezone-form [data-unsaved-notice]").is_visible()
+    # Saving the time zone from there keeps what was typed (and refused) in the other part.
+    page.get_by_role("button", name="Save the time zone").click()
+    page.wait_for_selector(".flash-success")
+    db.session.expire_all()
+    assert org_settings.timezone_name() == "Asia/Taipei"
+    assert page.input_value("#timezone") == "Asia/Taipei"
+    assert page.locator("#timezone-form [data-unsaved-notice]").count() == 0
+    assert page.input_value("#org_name") == "Taipei Desk"
+    assert page.input_value("#org_onion") == "javascript:alert(1)"
+    assert page.locator("#profile-form [data-unsaved-notice]").is_visible()
+    # Typed again and left by another form (signing out): nothing is kept for the next person.
+    page.fill("#org_name", "Someone else's draft")
+    page.select_option("#timezone", "Europe/Paris")
+    page.locator("form[action$='/logout'] button").first.click()
+    page.wait_for_load_state()
+    kept = page.evaluate(
+        "Object.keys(window.sessionStorage).filter(k => k.startsWith('refuge.unsaved:'))"
+    )
+    assert kept == []

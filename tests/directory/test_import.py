@@ -107,6 +107,9 @@ def test_json_with_one_bad_record_writes_nothing(app: Flask) -> None:
         '[{"id": "ok-id", "name": "' + "x" * 300 + '"}]',
         '[{"id": "ok-id", "name": "Defenders \\u202ereversed"}]',
         '[{"id": "ok-id", "name": "x", "contacts": [{"kind": "phone", "value": "+1 \\u2066555"}]}]',
+        '[{"id": "ok-id", "name": "x", "contacts": [{"kind": "phone", "value": "+1 555",'
+        ' "note": "\\u202eetoN"}]}]',
+        '[{"id": "ok-id", "name": "x", "conditions": [{"id": "note", "text": "a \\u202db"}]}]',
     ],
 )
 def test_hostile_json_is_refused(app: Flask, payload: str) -> None:

@@ -58,6 +58,11 @@ def test_caseworker_starts_a_referral_with_triage_suggestions_first(web: Flask) 
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert html.index('value="zeta-ngo"') < html.index('value="alpha-ngo"')
+    assert "triage suggestions are listed first, best first." in html
+    # A case no entry fits is not told its suggestions come first.
+    unsuited = make_case(org, threats=["digital"])
+    other = client.get(f"/referrals/new?ref={unsuited.ref}").get_data(as_text=True)
+    assert "triage suggestions are listed first" not in other
     # A list's hint is read with it (it was only beside it: a keyboard review).
     for name in ("kind", "owner_id"):
         (select,) = [tag for tag in re.findall(r"<select[^>]*>", html) if f'id="{name}"' in tag]

@@ -21,6 +21,11 @@
 
   /* On locking (by hand or idle) and signing out: the keyring, and what was read with it. */
   function forgetStoredKeyring() {
+    Object.keys(window.sessionStorage).forEach(function (key) {
+      if (key.indexOf("refuge.unsaved:") === 0) {
+        window.sessionStorage.removeItem(key); // another person may use this tab next
+      }
+    });
     window.sessionStorage.removeItem(STORAGE.retired);
     window.sessionStorage.removeItem(STORAGE.keyring);
     window.sessionStorage.removeItem(STORAGE.activity);
@@ -230,11 +235,18 @@
    * another form of the page is sent, gets them back on the page that answers, and says
    * they are not saved yet (its data-unsaved-text). Only for forms of settings, never for
    * anything about a case: what is kept stays in sessionStorage until that page opens. */
+  const UNSAVED = "refuge.unsaved:";
+
+  /* Named by the form (data-keeps-unsaved="timezone"), not by the address: a refused post is
+   * answered at another one (/admin/settings/profile), where the same forms are. */
   function unsavedKey(form) {
-    return "refuge.unsaved:" + window.location.pathname + "#" + form.id;
+    return UNSAVED + form.getAttribute("data-keeps-unsaved");
   }
 
+  /* What differs from what the page was served with; all of it when the server sent the form
+   * back refused (data-holds-unsaved): then what it shows was typed, never saved. */
   function changedFields(form) {
+    const everything = form.hasAttribute("data-holds-unsaved");
     const changed = {};
     Array.prototype.forEach.call(form.elements, function (field) {
       if (!field.name || field.type === "hidden" || field.disabled) {
@@ -242,26 +254,40 @@
       }
       if (field.tagName === "SELECT") {
         const chosen = field.options[field.selectedIndex];
-        if (chosen && !chosen.defaultSelected) {
+        if (chosen && (everything || !chosen.defaultSelected)) {
           changed[field.name] = field.value;
         }
       } else if (field.type === "checkbox" || field.type === "radio") {
-        if (field.checked !== field.defaultChecked) {
+        if (everything || field.checked !== field.defaultChecked) {
           changed[field.name + "\u0000" + field.value] = field.checked;
         }
-      } else if ("defaultValue" in field && field.value !== field.defaultValue) {
+      } else if ("defaultValue" in field && (everything || field.value !== field.defaultValue)) {
         changed[field.name] = field.value;
       }
     });
     return changed;
   }
 
+  function forgetUnsaved() {
+    Object.keys(window.sessionStorage).forEach(function (key) {
+      if (key.indexOf(UNSAVED) === 0) {
+        window.sessionStorage.removeItem(key);
+      }
+    });
+  }
+
+  // Only when one of these forms is sent: signing out, or leaving by any other form, keeps
+  // nothing for whoever uses this tab next.
   document.addEventListener("submit", function (event) {
     const sent = event.target;
     if (event.defaultPrevented || !(sent instanceof HTMLFormElement)) {
       return;
     }
-    document.querySelectorAll("form[data-keeps-unsaved][id]").forEach(function (form) {
+    if (!sent.hasAttribute("data-keeps-unsaved")) {
+      forgetUnsaved();
+      return;
+    }
+    document.querySelectorAll("form[data-keeps-unsaved]").forEach(function (form) {
       const changed = form === sent ? {} : changedFields(form);
       if (Object.keys(changed).length) {
         window.sessionStorage.setItem(unsavedKey(form), JSON.stringify(changed));
@@ -315,7 +341,7 @@
 
   // This script runs in the header, before the page's forms are parsed.
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("form[data-keeps-unsaved][id]").forEach(restoreUnsaved);
+    document.querySelectorAll("form[data-keeps-unsaved]").forEach(restoreUnsaved);
   });
 
   /* What a page marks data-focus-on-load (a refused UN step's error, a search's count) takes
