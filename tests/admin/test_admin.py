@@ -364,9 +364,9 @@ def test_audit_log_filters_and_refuses_bad_filters(
     assert client.get("/admin/audit?since=yesterday").status_code == 400
     # A page number that is no page: the first (or the last), not an empty refusal.
     for asked in ("-3", "abc", "0", "99999999999", "²", "①", "0000000001"):
-        page = client.get(f"/admin/audit?page={asked}")
-        assert page.status_code == 200, asked
-        assert 'data-action="keys.granted"' in page.get_data(as_text=True), asked
+        shown = client.get(f"/admin/audit?page={asked}")
+        assert shown.status_code == 200, asked
+        assert 'data-action="keys.granted"' in shown.get_data(as_text=True), asked
     assert client.get("/admin/audit?action=" + "%25" * 100).status_code == 400
     assert client.get("/admin/audit?actor=%25_%5C").status_code == 200
 
