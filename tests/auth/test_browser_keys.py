@@ -276,14 +276,10 @@ def test_keyring_locks_itself_after_idle_time(app: Flask, live_server: Any, page
     assert page.locator("[data-lock-status]").text_content() == "Keys locked"
 
 
-def test_rotation_in_the_browser_gives_holders_the_new_key(
-    app: Flask, live_server: Any, page: Any
-) -> None:
-    admin, old_key = admin_with_org_key(app)
-    base = live_server.url
-    sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
-    page.goto(f"{base}/admin/keys")
-    page.check("input[name=understood]")  # the rotation asks for confirmation
+def rotate_in_page(page: Any, base: str, old_key: OrgKey) -> OrgKey:
+    """Rotate from the open /admin/keys page (the rotation asks for confirmation): the new
+    current key, once the page says so."""
+    page.check("input[name=understood]")
     page.click("form[data-rotate-form] button[type=submit]")
     page.wait_for_url(f"{base}/admin/keys")
     assert "rotated" in (page.locator(".flashes").text_content() or "")
@@ -291,6 +287,17 @@ def test_rotation_in_the_browser_gives_holders_the_new_key(
     new_key = db.session.scalar(sa.select(OrgKey).where(OrgKey.retired_at.is_(None)))
     assert new_key is not None
     assert new_key.id != old_key.id
+    return new_key
+
+
+def test_rotation_in_the_browser_gives_holders_the_new_key(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    admin, old_key = admin_with_org_key(app)
+    base = live_server.url
+    sign_in_and_unlock(page, base, ADMIN_EMAIL, DEFAULT_PASSWORD, admin.totp_secret)
+    page.goto(f"{base}/admin/keys")
+    new_key = rotate_in_page(page, base, old_key)
     # The keyring stays unlocked and fetches the new grant as the page shows the new key.
     assert page.evaluate("window.RefugeKeyring.isUnlocked()") is True
     page.wait_for_function(f"window.RefugeKeyring.currentOrgKeyId() === {new_key.id}")
@@ -320,14 +327,7 @@ def test_a_rotation_the_server_refuses_can_be_tried_again_at_once(
     page.wait_for_load_state()
     assert "rotated" not in (page.locator(".flashes").text_content() or "")
     assert page.evaluate("window.RefugeKeyring.isUnlocked()") is True
-    page.check("input[name=understood]")
-    page.click("form[data-rotate-form] button[type=submit]")
-    page.wait_for_url(f"{base}/admin/keys")
-    assert "rotated" in (page.locator(".flashes").text_content() or "")
-    db.session.expire_all()
-    new_key = db.session.scalar(sa.select(OrgKey).where(OrgKey.retired_at.is_(None)))
-    assert new_key is not None
-    assert new_key.id != old_key.id
+    new_key = rotate_in_page(page, base, old_key)
     holders = set(
         db.session.scalars(sa.select(KeyGrant.user_id).where(KeyGrant.org_key_id == new_key.id))
     )
