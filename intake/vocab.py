@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from flask_babel import force_locale, get_locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
@@ -97,20 +97,19 @@ CONDITIONS: Mapping[str, LazyString] = {
 }
 
 
-def condition_note(condition: Mapping[str, Any]) -> str:
-    """A condition's own text, or "" where it only says its label again (the shipped WGAD
-    entry's "Only for people deprived of their liberty." under that very label: a review)."""
-    text = str(condition.get("text") or "").strip()
-    label = CONDITIONS.get(str(condition.get("id")))
-    if label is None:
-        return text
+def condition_note(condition_id: str, text: str | None) -> str:
+    """A condition's own text, or "" where it only says its (English) label again, as the
+    shipped WGAD entry's "Only for people deprived of their liberty." under that very label
+    (a review). The entry page and triage's caveats both ask this; English only, so triage's
+    stored wording does not depend on the request's language."""
+    note = (text or "").strip()
+    if condition_id not in CONDITIONS:
+        return note
 
     def bare(words: str) -> str:
-        return words.strip().rstrip(".。").casefold()
+        return words.rstrip(".。").casefold()
 
-    with force_locale("en"):
-        english = str(label)
-    return "" if bare(text) in (bare(english), bare(str(label))) else text
+    return "" if bare(note) == bare(english(CONDITIONS, condition_id)) else note
 
 
 # The kinds of referral an entry takes (its ``referral_kinds``): ids of ReferralKind, named

@@ -573,15 +573,9 @@ def next_best_for(overdue: Sequence[Referral]) -> dict[int, dict[str, Any] | Non
     ):
         tried[case_id].add(entry_id)
     routings = db.session.execute(
-        sa.select(
-            Case.id,
-            Case.urgency,
-            Case.threats,
-            Case.profiles,
-            Case.country,
-            Case.languages,
-            Case.consent_given,
-        ).where(Case.id.in_(case_ids))
+        sa.select(Case.id, *(getattr(Case, name) for name in triage.ROUTING_COLUMNS)).where(
+            Case.id.in_(case_ids)
+        )
     )
     index = directory.triage_index()
     suggested = {row.id: triage.current_suggestions(row, index) for row in routings}

@@ -31,7 +31,7 @@ import json
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import reduce
 from typing import Any
 
@@ -598,15 +598,15 @@ def _explain(
     for condition_id, text in entry.conditions:
         if condition_id in _MECHANISM_THREAT or condition_id == "immediate_only":
             continue
-        label = _label(vocab.CONDITIONS, condition_id)
         named = ("condition", [condition_id])
+        note = vocab.condition_note(condition_id, text)
         if condition_id == "note":
             caveats.append(Phrase.of(AS_WRITTEN, text=("text", [text])))
-        elif not text or text == label:
+        elif not note:
             caveats.append(Phrase.of("%(condition)s", condition=named))
         else:
             caveats.append(
-                Phrase.of("%(condition)s: %(text)s", condition=named, text=("text", [text]))
+                Phrase.of("%(condition)s: %(text)s", condition=named, text=("text", [note]))
             )
     return Suggestion(
         entry.id,
@@ -624,8 +624,12 @@ def _explain(
 SUGGESTIONS = 10
 
 
+# A case's columns of the same names hold its routing (a page of cases selects just these).
+ROUTING_COLUMNS = tuple(each.name for each in fields(Routing))
+
+
 def routing_of(case: Any) -> Routing:
-    """What a stored case says in the clear (a Case, or a row with its routing columns)."""
+    """What a stored case says in the clear (a Case, or a row with :data:`ROUTING_COLUMNS`)."""
     return Routing(
         urgency=case.urgency,
         threats=case.threats or (),

@@ -363,3 +363,24 @@ def test_property_shipped_directory_never_suggests_who_cannot_act(request: Routi
     )
     assert ("hrln" in ids) <= (request.country in vocab.REGION_COUNTRIES["south_asia"])
     assert ("rory-peck-trust" in ids) <= ("freelance_journalist" in request.profiles)
+
+
+def test_a_condition_whose_text_only_repeats_its_label_is_said_once() -> None:
+    """The entry page and triage share vocab.condition_note: "Only after domestic remedies
+    are exhausted." under that very label was said twice ("…exhausted: Only after…")."""
+    label = "Only after domestic remedies are exhausted"
+    repeating = {
+        "id": "repeating",
+        "name": "Repeating",
+        "kind": "organisation",
+        "regions": ["global"],
+        "threats": ["rights_violation"],
+        "conditions": [{"id": "domestic_remedies_exhausted", "text": label + "."}],
+    }
+    [found] = rank(Routing.from_mapping({"threats": ["rights_violation"]}), [repeating])
+    assert found.caveats.count(label) == 1
+    assert not any(": Only after" in caveat for caveat in found.caveats)
+    assert vocab.condition_note("domestic_remedies_exhausted", f" {label}. ") == ""
+    assert vocab.condition_note("domestic_remedies_exhausted", "Apply within six months.") == (
+        "Apply within six months."
+    )
