@@ -17,15 +17,13 @@
     activity: "refuge.keyring.activity",
     retired: "refuge.keyring.v1",
     searchWords: "refuge.queue.search",
+    // Followed by a settings form's name: what was typed in it while another form was sent.
+    unsaved: "refuge.unsaved:",
   });
 
   /* On locking (by hand or idle) and signing out: the keyring, and what was read with it. */
   function forgetStoredKeyring() {
-    Object.keys(window.sessionStorage).forEach(function (key) {
-      if (key.indexOf("refuge.unsaved:") === 0) {
-        window.sessionStorage.removeItem(key); // another person may use this tab next
-      }
-    });
+    forgetUnsaved(); // another person may use this tab next
     window.sessionStorage.removeItem(STORAGE.retired);
     window.sessionStorage.removeItem(STORAGE.keyring);
     window.sessionStorage.removeItem(STORAGE.activity);
@@ -235,12 +233,10 @@
    * another form of the page is sent, gets them back on the page that answers, and says
    * they are not saved yet (its data-unsaved-text). Only for forms of settings, never for
    * anything about a case: what is kept stays in sessionStorage until that page opens. */
-  const UNSAVED = "refuge.unsaved:";
-
   /* Named by the form (data-keeps-unsaved="timezone"), not by the address: a refused post is
    * answered at another one (/admin/settings/profile), where the same forms are. */
   function unsavedKey(form) {
-    return UNSAVED + form.getAttribute("data-keeps-unsaved");
+    return STORAGE.unsaved + form.getAttribute("data-keeps-unsaved");
   }
 
   /* What differs from what the page was served with; all of it when the server sent the form
@@ -270,7 +266,7 @@
 
   function forgetUnsaved() {
     Object.keys(window.sessionStorage).forEach(function (key) {
-      if (key.indexOf(UNSAVED) === 0) {
+      if (key.indexOf(STORAGE.unsaved) === 0) {
         window.sessionStorage.removeItem(key);
       }
     });
