@@ -260,17 +260,21 @@ def test_change_password_refuses_bad_requests_and_changes_nothing(app: Flask, ca
         fields = {}
     else:
         fields = {key: "\x00<b>" * 60 for key in fields}
-    response = client.post(
+    assert change_password(client, current, fields) == 400
+    db.session.refresh(user)
+    assert (user.password_hash, user.wrapped_secret_key, user.key_salt) == before
+
+
+def change_password(client: FlaskClient, current: str, fields: dict[str, str]) -> int:
+    """The account page's form, posted: the answer's status."""
+    return client.post(
         "/auth/password",
         data={
             "csrf_token": csrf_token(client, "/auth/account"),
             "current_auth_secret": current,
             **fields,
         },
-    )
-    assert response.status_code == 400
-    db.session.refresh(user)
-    assert (user.password_hash, user.wrapped_secret_key, user.key_salt) == before
+    ).status_code
 
 
 def test_change_password_waits_out_the_lockout_as_sign_in_does(app: Flask) -> None:
@@ -285,23 +289,13 @@ def test_change_password_waits_out_the_lockout_as_sign_in_does(app: Flask) -> No
     wrong = login_secrets(user, "this is not my password").auth_secret
     right = login_secrets(user).auth_secret
 
-    def change(current: str) -> int:
-        return client.post(
-            "/auth/password",
-            data={
-                "csrf_token": csrf_token(client, "/auth/account"),
-                "current_auth_secret": current,
-                **fields,
-            },
-        ).status_code
-
     for _ in range(20):
-        assert change(wrong) == 400
+        assert change_password(client, wrong, fields) == 400
         db.session.refresh(user)
         if user.locked_until is not None:
             break
     assert user.locked_until is not None, "wrong passwords never made the account wait"
-    assert change(right) == 400
+    assert change_password(client, right, fields) == 400
     db.session.refresh(user)
     assert (user.password_hash, user.wrapped_secret_key, user.key_salt) == before
     refused = db.session.scalars(
