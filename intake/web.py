@@ -33,6 +33,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from intake import clock, crypto, i18n, labels, vocab
 from intake.i18n import (
@@ -61,14 +62,15 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """Whether the request asks for JSON (a page's script), not a page."""
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return request.is_json or best == "application/json"
 
 
 def error_response(status: int, message: str) -> tuple[Response | str, int]:
     """An error page or JSON body that says what went wrong and never echoes the request."""
-    if _wants_json():
+    if wants_json():
         return jsonify({"error": message, "status": status}), status
     if request_ctx.url_adapter is None:
         # The request could not even be routed (a Host header that is not a valid name, e.g.
@@ -253,7 +255,7 @@ def init_app(app: Flask) -> None:
         return response
 
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> tuple[Response | str, int]:
+    def csrf_error(error: CSRFError) -> tuple[Response | WerkzeugResponse | str, int]:
         if request.endpoint == "auth.logout":
             # Signing out must work from a page left open past its token's life; a forged
             # cross-site sign-out is harmless (and SameSite=Strict sends no cookie anyway).
@@ -261,6 +263,14 @@ def init_app(app: Flask) -> None:
 
             end_session()
             return error_response(400, _("You are signed out. (That page had expired.)"))
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "allowed_roles", None) is not None and not current_user.is_authenticated:
+            # A page for signed-in staff, posted by nobody signed in: its session ended while
+            # it was open (Sign out in another tab clears the token's secret with it).
+            from intake.auth.sessions import refuse_signed_out_post
+
+            refused = refuse_signed_out_post("signed_out")
+            return refused, refused.status_code
         # A colleague is told as staff pages speak (Chinese 你, as the footer); a defender 您.
         if is_staff_page():
             message = pgettext(

@@ -400,6 +400,14 @@ def keyring() -> Response:
     return jsonify(keys.fetch_keyring(current_user))
 
 
+@bp.get("/auth/alive")
+@role_required(*STAFF)
+def still_here() -> Response:
+    """Nothing but the activity its request is (the user loader notes it): staff.js asks while
+    someone types, which the idle time-out would otherwise not see."""
+    return Response(status=204)
+
+
 @bp.get("/auth/keyring/tab-key")
 @role_required(*STAFF)
 def keyring_tab_key() -> Response:

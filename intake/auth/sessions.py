@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from intake.extensions import db
-from intake.i18n import normalise_locale, select_locale
+from intake.i18n import normalise_locale, select_locale, sentences
 from intake.models import StaffSession, User
 from intake.services import staff_sessions
 
@@ -88,10 +89,48 @@ def enforce_timeouts() -> Response | None:
             end_session()
         return None
     end_session()
+    if request.method not in ("GET", "HEAD"):
+        return refuse_signed_out_post(reason)
     if reason == "idle":
         flash(_("You were signed out after a period of inactivity. Please sign in again."), "error")
     else:
         flash(_("Your session has ended. Please sign in again."), "error")
-    if request.method == "GET" and not request.path.startswith("/auth/keyring"):
+    if not request.path.startswith("/auth/keyring"):
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return redirect(url_for("auth.login"))
+
+
+# Why a post from a signed-in page found nobody signed in (the user loader's reasons, and
+# "signed_out": its session was gone, e.g. Sign out in another tab).
+_SIGNED_OUT_BECAUSE = {
+    "idle": _l("You were signed out after a period of inactivity."),
+    "signed_out": _l("You are signed out."),
+}
+
+
+def refuse_signed_out_post(reason: str) -> Response:
+    """A post from a page whose sign-in ended while it was open (a time-out, Sign out in
+    another tab, the account changed): nothing of it is saved, and the person is told so.
+
+    A page's script (it asks for JSON: a note, a reply, a UN summary sealed in the browser)
+    gets a 401 and keeps the text in its box, and says this beside it: a redirect to the sign-in
+    page looked to it like "saved", and it emptied the box. A plain form is sent to sign in,
+    told the same."""
+    from intake.web import error_response, wants_json
+
+    because = _SIGNED_OUT_BECAUSE.get(reason, _l("Your session has ended."))
+    if wants_json():
+        message = sentences(
+            because,
+            _(
+                "Nothing was saved: what you wrote is still here. Sign in again in another "
+                "tab, then save it again."
+            ),
+        )
+        body, status = error_response(401, message)
+        return current_app.make_response((body, status))
+    flash(
+        sentences(because, _("What you sent was not saved. Sign in again, then send it again.")),
+        "error",
+    )
     return redirect(url_for("auth.login"))

@@ -70,10 +70,12 @@
     return response.json();
   }
 
-  /* A fresh CSRF token from this page's URL (the old one expired while they were writing). */
+  /* A fresh CSRF token from this page's URL (the old one expired while they were writing).
+   * None when the page now leads to the sign-in page: its token would pass, and the post then
+   * be answered by a redirect to sign in, which looked like "saved". */
   async function freshCsrfToken() {
     const response = await fetch(window.location.pathname, { credentials: "same-origin" });
-    if (!response.ok) {
+    if (!response.ok || response.redirected) {
       return null;
     }
     const page = new DOMParser().parseFromString(await response.text(), "text/html");
@@ -357,6 +359,28 @@
     flashes.tabIndex = -1;
     flashes.focus();
   });
+  /* Typing is activity the server does not see: a colleague writing a long note for half an
+   * hour was signed out by the idle time-out (SESSION_IDLE_MINUTES) before pressing Save. While
+   * someone types, the server hears of it at most every few minutes (#lock-state names where). */
+  const ALIVE_EVERY_MS = 4 * 60 * 1000;
+  let aliveSaid = Date.now();
+  document.addEventListener(
+    "input",
+    function () {
+      const lockState = document.getElementById("lock-state");
+      const url = lockState ? lockState.dataset.aliveUrl : "";
+      if (!url || Date.now() - aliveSaid < ALIVE_EVERY_MS) {
+        return;
+      }
+      aliveSaid = Date.now();
+      fetch(url, { credentials: "same-origin", cache: "no-store" }).catch(function () {
+        // Offline: the next keystrokes try again; Save says whether it was kept.
+        aliveSaid = 0;
+      });
+    },
+    true,
+  );
+
   // Back to the page from the browser's cache: the form may be sent again.
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form[data-sending]").forEach(function (form) {
