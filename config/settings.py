@@ -112,6 +112,10 @@ def _from_environment() -> dict[str, Any]:
         # E-mail links; unset, they follow the served address (intake.links.base_url).
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
         "TRUST_PROXY": _bool("TRUST_PROXY", False),
+        # What the public form promises ("up to 5 files, at most 10 MB each"); the largest
+        # request accepted (MAX_CONTENT_LENGTH) is derived from these (request_max_bytes).
+        "ATTACHMENT_MAX_BYTES": _int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024),
+        "ATTACHMENT_MAX_COUNT": _int("ATTACHMENT_MAX_COUNT", 5),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # The public form (DESIGN §1: floods of the form) and staff sign-in, per client.
         "REQUEST_RATE_LIMIT": _rate_limit("REQUEST_RATE_LIMIT", "10 per hour;30 per day"),
@@ -129,6 +133,40 @@ def _from_environment() -> dict[str, Any]:
         # What proofs of work may let through in all, whoever sends them.
         "POW_GLOBAL_LIMIT": _rate_limit("POW_GLOBAL_LIMIT", "200 per hour"),
     }
+
+
+# Room in a request besides its files: the routing fields, tokens and each part's multipart
+# headers (a few hundred bytes each). The answers are counted apart (request_max_bytes).
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def base64_length(size: int) -> int:
+    """Characters of standard base64, with padding, for ``size`` bytes."""
+    return -(-size // 3) * 4
+
+
+def request_max_bytes(
+    attachment_max_count: int, attachment_max_bytes: int, answers_max_bytes: int
+) -> int:
+    """The largest request the public form must accept (MAX_CONTENT_LENGTH): the form's promise,
+    ``attachment_max_count`` files of ``attachment_max_bytes`` each, with the longest answers.
+
+    The browser path is the larger: it posts each file sealed (its envelope padded to the bucket
+    of the largest file the server takes, submissions.sealed_file_max_bytes) and in base64, so a
+    10 MiB file travels as 11 MiB of ciphertext, 14.7 MiB on the wire; and its answers sealed,
+    at most ``answers_max_bytes``, in base64 too. Without JavaScript the same files travel as
+    they are, and the answers as typed (91,000 characters at most, under 364 KB in UTF-8)."""
+    # The padding rule and the seal are intake.crypto's; imported here, when the app is built,
+    # since the intake package imports this module.
+    from intake.crypto import SEAL_OVERHEAD, file_bucket
+    from intake.services.submissions import FILE_HEADER_MAX
+
+    sealed_file = file_bucket(attachment_max_bytes + FILE_HEADER_MAX + 1) + SEAL_OVERHEAD
+    return (
+        attachment_max_count * base64_length(sealed_file)
+        + base64_length(answers_max_bytes)
+        + FORM_OVERHEAD_BYTES
+    )
 
 
 class BaseSettings:
@@ -150,12 +188,10 @@ class BaseSettings:
     # Flask-WTF's HTTPS Referer check refuses every POST when no Referer is sent, and our
     # Referrer-Policy is no-referrer (DESIGN §1.7). The token plus SameSite=Strict cookies stay.
     WTF_CSRF_SSL_STRICT = False
-    MAX_CONTENT_LENGTH = 26 * 1024 * 1024
+    # ATTACHMENT_MAX_COUNT files of ATTACHMENT_MAX_BYTES each (read from the environment,
+    # _from_environment); MAX_CONTENT_LENGTH follows from them (request_max_bytes, in as_dict).
     # A text field may be as large as the body (Werkzeug's default is 500 KB): a story pasted
     # whole without JavaScript then comes back beside its length error, not refused unread.
-    MAX_FORM_MEMORY_SIZE = MAX_CONTENT_LENGTH
-    ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
-    ATTACHMENT_MAX_COUNT = 5
 
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
@@ -222,6 +258,11 @@ class BaseSettings:
         values["RATELIMIT_STORAGE_URI"] = values["REDIS_URL"] or "memory://"
         values["MAIL_BACKEND"] = "smtp" if values["MAIL_SERVER"] else "file"
         values["MAIL_FILE_PATH"] = str(instance_path / "outbox")
+        values["MAX_CONTENT_LENGTH"] = values["MAX_FORM_MEMORY_SIZE"] = request_max_bytes(
+            values["ATTACHMENT_MAX_COUNT"],
+            values["ATTACHMENT_MAX_BYTES"],
+            values["SEALED_ANSWERS_MAX_BYTES"],
+        )
         return values
 
 

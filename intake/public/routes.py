@@ -293,13 +293,34 @@ def _refuse(message: str, status: int = 400) -> tuple[Response | str, int]:
     return error_response(status, message)
 
 
-def _too_large_message() -> str:
+def _too_large_message(follow_up: bool = False) -> str:
+    """Why a request over MAX_CONTENT_LENGTH was refused, and what to change. The limit is
+    derived from the files the form promises (config.settings.request_max_bytes), so only more
+    than that meets it: said with what was sent when the files went as they are (without
+    JavaScript; the browser's sealed files are a third larger on the wire, and it checks their
+    total before sending). Back only without JavaScript: with it, the answers are still on
+    the page."""
+    sent = request.content_length
     megabytes = submissions.attachment_max_bytes() / (1024 * 1024)
-    return _(
-        "What you sent is too large: at most %(count)d files of %(size)s MB each. Nothing was "
-        "saved. Go back with your browser's Back button: what you wrote is usually still there.",
-        count=submissions.attachment_max_count(),
-        size=f"{megabytes:g}",
+    with_js = _wants_json()
+    return sentences(
+        ""
+        if with_js or not sent
+        else _("What you sent comes to about %(sent)d MB.", sent=math.ceil(sent / (1024 * 1024))),
+        _(
+            "At most %(count)d files of %(size)s MB each can be sent at once. Nothing was saved.",
+            count=submissions.attachment_max_count(),
+            size=f"{megabytes:g}",
+        ),
+        _("Leave out a file or two and send again: you can send more in another message.")
+        if follow_up
+        else _(
+            "Leave out a file or two and send again: you can send more later from the status "
+            "page, with your receipt code."
+        ),
+        ""
+        if with_js
+        else _("Go back with your browser's Back button: what you wrote is usually still there."),
     )
 
 
@@ -445,6 +466,7 @@ def _sealed_uploads(files: MultiDict[str, FileStorage], name: str = "attachments
     sealed: list[bytes] = []
     for index, part in enumerate(parts, start=1):
         raw = part.read(limit + 1)
+        part.close()  # the parser's copy (MAX_CONTENT_LENGTH at most in all) goes now
         if len(raw) > limit:
             raise SubmissionRefused(_("Sealed file %(number)d is too large.", number=index))
         try:
@@ -507,6 +529,7 @@ def _plain_files(form: IntakeForm | FollowUpForm) -> tuple[list[PlainFile], list
         )
     for upload in uploads:
         data = upload.stream.read(limit + 1)
+        upload.close()  # the parser's copy goes now: one copy of the plaintext, not two
         if len(data) > limit:
             errors.append(
                 _(
@@ -1271,7 +1294,7 @@ def follow_up() -> ViewResult:
     sent again after its answer was lost, it is stored once and answered as the first time."""
     parsed = _read_form()
     if parsed is None:
-        return _refuse(_too_large_message(), 413)
+        return _refuse(_too_large_message(follow_up=True), 413)
     form_data, files = parsed
     from_browser = "sealed_body" in form_data
     allowed = BROWSER_FOLLOW_UP_FIELDS if from_browser else NO_JS_FOLLOW_UP_FIELDS

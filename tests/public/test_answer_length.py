@@ -247,7 +247,7 @@ def test_a_form_too_large_to_read_is_refused_as_too_large_and_nothing_is_said_ke
             response = _follow_up(client, code, "x" * 30_000)
         assert response.status_code == 413
         page = html.unescape(response.text)
-        assert "What you sent is too large" in page
+        assert "can be sent at once. Nothing was saved." in page
         assert "expired" not in page
         assert "kept" not in page
         db.session.rollback()

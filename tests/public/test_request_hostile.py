@@ -258,7 +258,8 @@ def test_a_huge_body_is_a_clear_413_json(make_app: Any) -> None:
         huge = [(io.BytesIO(b"A" * 200_000), "sealed.bin", "x")]
         response = _send(app, org, attachments=huge)
         assert response.status_code == 413
-        assert "too large" in response.json["error"]
+        assert "can be sent at once" in response.json["error"]
+        assert "Back" not in response.json["error"]  # the answers are still on the page
         _nothing_stored()
 
 

@@ -250,7 +250,7 @@ def test_a_body_over_max_content_length_is_a_clear_413(make_app: Any) -> None:
         data["attachments"] = [(io.BytesIO(b"x" * 60_000), "huge.bin", "application/pdf")]
         response = _post(client, data)
         assert response.status_code == 413
-        assert "too large" in response.text
+        assert "can be sent at once" in response.text
         assert "Back button" in response.text
         _nothing_stored()
 
