@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, IntegerField, SelectField
@@ -26,6 +26,7 @@ from intake import vocab
 from intake.forms import StaffForm
 from intake.labels import OUTCOME_LABELS, STATUS_LABELS
 from intake.models import CaseOutcome, CaseStatus, Urgency
+from intake.services.casework import UNSEEN, Unseen
 from intake.services.queue import SORTS, VIEWS, QueueFilters
 
 FLAG_LABELS = {
@@ -235,6 +236,21 @@ class StatusForm(StaffForm):
 class AssignForm(StaffForm):
     # "" unassigns, "me" is the signed-in user, otherwise a user id (checked by the service).
     assignee = SelectField(_l("Assigned to"), choices=[], validate_choice=False)
+    # Who held the case when the page was drawn: "" nobody, otherwise a user id (see
+    # casework.assign). Absent from a page drawn before it was added: see the assign view.
+    from_assignee = HiddenField(validators=[Optional()])
+
+    def seen_holder(self) -> int | None | Literal[Unseen.UNSEEN]:
+        """The holder the page showed (``None``: nobody; ``UNSEEN``: the page did not say).
+        ``ValueError`` for anything but "" or a user id (negative, too long, not digits)."""
+        if not self.from_assignee.raw_data:
+            return UNSEEN
+        raw = (self.from_assignee.data or "").strip()
+        if raw == "":
+            return None
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 9):
+            raise ValueError("from_assignee")
+        return int(raw)
 
     def assignee_id(self, me: int) -> int | None:
         # One value per request (the view refuses two): "Assign to me" is a form of its own.

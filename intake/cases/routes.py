@@ -54,7 +54,7 @@ from intake.i18n import sentences
 from intake.models import Case, CaseStatus, MessageKind, OrgKey, Referral, User
 from intake.services import case_page, casework, follow_ups, keys, retention, search
 from intake.services import queue as queue_service
-from intake.services.casework import CaseworkError
+from intake.services.casework import CaseworkError, HolderChanged
 from intake.services.search import SearchError
 from intake.web import error_response
 
@@ -312,10 +312,12 @@ def _detail(
     *,
     status_form: StatusForm | None = None,
     new_since: datetime | None = None,
+    assign_choice: int | None = None,
 ) -> PageResponse:
     """Render the case page. Only the GET route records the view; a refused change that shows
     the page again writes nothing. ``new_since``: the submitter's follow-ups from then on were
-    unseen until this view, and are shown as new."""
+    unseen until this view, and are shown as new. ``assign_choice``: whom a refused assignment
+    asked for, kept in the list (the page still says who holds the case)."""
     from intake.cases.consent import page_context as consent_section  # imports this module
 
     people = casework.people_of(case)
@@ -326,7 +328,8 @@ def _detail(
     assign_form.assignee.choices = [SelectChoice("", _("Nobody"))] + [
         SelectChoice(str(u.id), u.email) for u in holders
     ]
-    assign_form.assignee.data = str(case.assignee_id) if case.assignee_id in holder_ids else ""
+    shown = assign_choice if assign_choice in holder_ids else case.assignee_id
+    assign_form.assignee.data = str(shown) if shown in holder_ids else ""
     case_referrals = casework.referrals_for(case)
     note_key = keys.current_org_key()
     html = render_template(
@@ -414,15 +417,20 @@ def attachment(ref: str, attachment_id: int) -> Response:
 
 
 def _refused(
-    case: Case, message: str, status: int = 400, *, status_form: StatusForm | None = None
+    case: Case,
+    message: str,
+    status: int = 400,
+    *,
+    status_form: StatusForm | None = None,
+    assign_choice: int | None = None,
 ) -> PageResponse:
     """The case page again with ``message`` (and a refused status form with its errors beside
-    its fields), or the message alone for case-view.js."""
+    its fields, or a refused assignment's choice), or the message alone for case-view.js."""
     if request.accept_mimetypes.best == "application/json":
         # case-view.js posts sealed notes with fetch and shows the message beside the text.
         return error_response(status, message)
     flash(message, "error")
-    return _detail(case, status, status_form=status_form)
+    return _detail(case, status, status_form=status_form, assign_choice=assign_choice)
 
 
 def _done(case: Case, message: str) -> WerkzeugResponse:
@@ -494,6 +502,21 @@ def change_status(ref: str) -> PageResponse:
     return _done(case, _("Moved to %(status)s.", status=moved))
 
 
+def _holder_changed(holder_id: int | None) -> str:
+    """A refused assignment: a colleague gave the case to someone (or to nobody) meanwhile."""
+    holder = db.session.get(User, holder_id) if holder_id is not None else None
+    if holder is not None:
+        return _(
+            "While you had this case open, it was assigned to %(who)s. Nothing was changed: "
+            "assign it again if you still mean to.",
+            who=holder.email,
+        )
+    return _(
+        "While you had this case open, someone unassigned it: nobody is assigned to it now. "
+        "Nothing was changed: assign it again if you still mean to."
+    )
+
+
 @bp.post("/<ref>/assign")
 @role_required(*CASE_WRITERS)
 def assign(ref: str) -> PageResponse:
@@ -510,9 +533,21 @@ def assign(ref: str) -> PageResponse:
         assignee_id = form.assignee_id(current_user.id)
     except ValueError:
         return _refused(case, _("Choose someone from the list. Nothing was changed."))
+    # The holder the page showed. A post without it comes from a page drawn before every assign
+    # form carried it (a tab left open over a deploy): it is accepted as before, unchecked,
+    # rather than refused with "someone changed this case" when nobody may have. The service
+    # still compares-and-sets against the holder this request read.
+    try:
+        if len(request.form.getlist("from_assignee")) > 1:
+            raise ValueError("from_assignee")
+        seen = form.seen_holder()
+    except ValueError:
+        return _refused(case, _("The request could not be understood. Nothing was changed."))
     before = case.assignee_id
     try:
-        casework.assign(case, assignee_id, current_user)
+        casework.assign(case, assignee_id, current_user, expected=seen)
+    except HolderChanged as exc:
+        return _refused(case, _holder_changed(exc.holder_id), 409, assign_choice=assignee_id)
     except CaseworkError as exc:
         return _refused(case, str(exc), exc.status)
     # Who holds it now, and who held it: "Assignment saved." said neither, and "Assign to me"

@@ -315,6 +315,7 @@ def new() -> str | Response | tuple[str, int]:
         )
     status = 200
     said_above = False  # a refusal flashed already (else one line at the top points below)
+    already = None  # the open referral a refused one would have repeated (linked on the page)
     if form.validate_on_submit():
         entry = by_id.get(form.entry_id.data)
         kind = ReferralKind(form.kind.data)
@@ -343,6 +344,13 @@ def new() -> str | Response | tuple[str, int]:
             except referrals.DueHoursRefused as error:
                 form.due_hours.errors = [str(error)]
                 status = 422
+            except referrals.AlreadyReferred as error:
+                # The flash cannot hold a link: the list of the case's open referrals above
+                # the form marks the one it names.
+                flash(str(error), "error")
+                said_above = True
+                already = error.referral_id
+                status = error.status
             except referrals.ReferralError as error:
                 if error.code == referrals.REASON_REFUSED:
                     form.consent_override_reason.errors = [str(error)]  # beside the reason
@@ -424,6 +432,11 @@ def new() -> str | Response | tuple[str, int]:
             kinds_by_entry=_kinds_by_entry(case, entries, known),
             implied=implied,
             implied_clock=_clock_words(implied.clock_starts) if implied else "",
+            # Where the case has gone already and still awaits a reply: a second referral
+            # there sent the case twice (services.referrals.open_to refuses one).
+            open_referrals=casework.awaiting_referrals(case),
+            already=already,
+            case_closed=case.status == CaseStatus.CLOSED,
             **_labels(),
         ),
         status,
@@ -549,6 +562,10 @@ def _render_detail(
         date_refused=date_form is not None,
         step_failed=step_form.step.data if step_form is not None else None,
         step_error=step_error,
+        # A refused reply's summary, still sealed: shown back (opened in the browser) when its
+        # form is no longer on the page, so that what was typed can be copied.
+        refused_summary=(step_form.sealed_summary.data or None) if step_form is not None else None,
+        refused_summary_key_id=(step_form.org_key_id.data or "") if step_form is not None else "",
         step_labels=STEP_LABELS,
         step_fields=STEP_FIELDS,
         channel_labels=CHANNEL_LABELS,
@@ -677,7 +694,20 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
             referral.id, un_steps.UnStepKind(form.step.data), current_user, at=at, fields=fields
         )
     except referrals.ReferralError as error:
-        return _render_detail(referral, _blank_update_form(), form, str(error)), error.status
+        message = str(error)
+        steps = un_steps.steps_of(referral)
+        if steps and form.step.data not in {
+            step.value for step in un_steps.next_steps(referral, steps)
+        }:
+            # A colleague recorded another step while this page was open: the step's form is
+            # gone from the page, and its refusal with it (a review with two colleagues: the
+            # second was refused without a word, and their typed summary lost).
+            message = _(
+                "Not recorded: this referral has moved on since you opened the page. Its latest "
+                "step is “%(latest)s”. Nothing was saved.",
+                latest=STEP_LABELS[steps[-1].kind.value],
+            )
+        return _render_detail(referral, _blank_update_form(), form, message), error.status
     flash(_with_case_moved(_("Step recorded."), referral, case_was), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id, _anchor="main"), code=303)
 

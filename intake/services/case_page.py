@@ -119,8 +119,13 @@ def suggestions(case: Case) -> list[dict[str, Any]]:
     :mod:`intake.services.triage`), as /referrals/new lists them, each with ``kind``: the
     referral kind to suggest for the case (``referrals.kinds_for``), and its name in the
     reader's language. Re-sorted by score, the case page put "Embassies (first 24 hours)"
-    fourth, folded away, where /referrals/new put it first."""
+    fourth, folded away, where /referrals/new put it first.
+
+    An entry the case has an open referral to that referring it again would repeat
+    (``referrals.open_to``) carries it as ``referral`` (its id): the page says "Already
+    referred" and links it rather than offering to refer the case there again."""
     found = triage.current_suggestions(case)
+    referred = referrals.open_by_entry(case)
     ids = [str(suggestion.get("id", "")) for suggestion in found]
     entries = {
         entry.id: entry
@@ -135,6 +140,12 @@ def suggestions(case: Case) -> list[dict[str, Any]]:
         entry = entries.get(str(suggestion.get("id", "")))
         if entry is None:  # retired since the index was read: not a place to refer
             continue
-        kind = referrals.kinds_for(entry, case.urgency)[0].value
-        result.append({**suggestion, "kind": kind, "name": vocab.entry_name(entry)})
+        kind = referrals.kinds_for(entry, case.urgency)[0]
+        suggested = {**suggestion, "kind": kind.value, "name": vocab.entry_name(entry)}
+        repeated = next(
+            (r for r in referred.get(entry.id, []) if referrals.repeats(r.kind, kind)), None
+        )
+        if repeated is not None:
+            suggested["referral"] = repeated.id
+        result.append(suggested)
     return result

@@ -14,10 +14,11 @@ reply key. Audit events name the case by its id, as the intake side does.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -283,10 +284,39 @@ def holder_standing(user: User | None, org_key_id: int) -> str:
     return "able" if can_act_on(user, org_key_id) else "cannot_act"
 
 
+class Unseen(enum.Enum):
+    """No holder was seen: the request did not say whom the person saw holding the case."""
+
+    UNSEEN = "unseen"
+
+
+UNSEEN = Unseen.UNSEEN
+
+
+class HolderChanged(CaseworkError):
+    """Someone gave the case to another person (or to nobody) while the page was open.
+    ``holder_id`` is who holds it now; the message is the general "someone changed this case",
+    for a view that does not name the holder."""
+
+    def __init__(self, holder_id: int | None) -> None:
+        super().__init__(STALE_MESSAGE, 409, "holder_changed")
+        self.holder_id = holder_id
+
+
 @transactional
-def assign(case: Case, assignee_id: int | None, actor: User) -> None:
+def assign(
+    case: Case,
+    assignee_id: int | None,
+    actor: User,
+    expected: int | None | Literal[Unseen.UNSEEN] = UNSEEN,
+) -> None:
     """Give ``case`` to ``assignee_id`` (``None``: nobody); audited. A closed case keeps whoever
-    held it when it closed: it is reopened (back to assessing) before anyone takes it on."""
+    held it when it closed: it is reopened (back to assessing) before anyone takes it on.
+
+    ``expected`` is the holder the person saw (``None``: nobody): if a colleague gave the case
+    to someone else meanwhile, :class:`HolderChanged` refuses it rather than taking the case
+    from them without a word (two colleagues' "Assign to me" on a case both saw with nobody:
+    the second is refused). ``UNSEEN``: a request that does not say (see the assign view)."""
     if case.status == CaseStatus.CLOSED:
         raise CaseworkError(CLOSED_NOT_ASSIGNABLE_MESSAGE, 409)
     if assignee_id is not None:
@@ -297,10 +327,26 @@ def assign(case: Case, assignee_id: int | None, actor: User) -> None:
         if user is not None and standing == "cannot_act":
             raise CaseworkError(cannot_act_message(user.email))
     previous = case.assignee_id
+    # Already with the person asked for (a double click, or a colleague did the same): there
+    # is nothing to take from anyone, so nothing to refuse either.
     if previous == assignee_id:
         return
-    case.assignee_id = assignee_id
-    case.updated_at = utcnow()
+    if expected is not UNSEEN and expected != previous:
+        raise HolderChanged(previous)
+    # Compare-and-set against the holder this request read: of two concurrent assignments
+    # from the same holder, only one lands (the other reads the new holder on refusal).
+    holder_now = Case.assignee_id.is_(None) if previous is None else Case.assignee_id == previous
+    result = db.session.execute(
+        sa.update(Case)
+        .where(Case.id == case.id, holder_now)
+        .values(assignee_id=assignee_id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 1) != 1:
+        # A statement of its own sees the colleague's committed change (read committed).
+        holder = db.session.scalar(sa.select(Case.assignee_id).where(Case.id == case.id))
+        raise HolderChanged(holder)
+    db.session.refresh(case)
     audit.record(
         "case.assign",
         "case",

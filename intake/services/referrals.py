@@ -21,10 +21,12 @@ from sqlalchemy.orm import selectinload
 from intake import clock, crypto, vocab
 from intake.db import like_escape, utcnow
 from intake.extensions import db
+from intake.labels import STATE_LABELS, STATUS_LABELS
 from intake.models import (
     AWAITING,
     NEAREST_DEADLINE_FIRST,
     Case,
+    CaseStatus,
     DirectoryEntry,
     Referral,
     ReferralKind,
@@ -71,6 +73,90 @@ class ConsentRequired(ReferralError):
 
 class DueHoursRefused(ReferralError):
     """The deadline in hours is outside what the kind allows (the form shows it beside it)."""
+
+
+class AlreadyReferred(ReferralError):
+    """The case has a referral to this entry still awaiting a reply (:func:`open_to`): the
+    view links to it, ``referral_id``."""
+
+    status = 409
+    code = "already_referred"
+
+    def __init__(self, message: Any, referral_id: int) -> None:
+        super().__init__(message)
+        self.referral_id = referral_id
+
+
+def closed_case_message() -> LazyString:
+    """What refuses a referral started or sent on a closed case. A closed case is reopened
+    on its page, by its status ("Move to" "Reopen (Assessing)": casework.change_status back
+    to assessing), and the message names that choice as the page does."""
+    return _l(
+        "This case was closed, perhaps by a colleague while you had this page open. To refer "
+        "it, reopen it first: on the case page, “Move to” “Reopen (%(status)s)”. Nothing was "
+        "changed.",
+        status=STATUS_LABELS[CaseStatus.ASSESSING],
+    )
+
+
+def _locked_case(case_id: int) -> Case | None:
+    """The case, its row locked until the transaction ends (PostgreSQL; SQLite has one writer
+    at a time already) and read afresh: whoever closes it, or refers it to the same entry,
+    at the same moment waits for this transaction, and this one sees what they committed."""
+    case: Case | None = db.session.scalar(
+        sa.select(Case)
+        .where(Case.id == case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return case
+
+
+# Kinds that are a request of their own beside an open referral of another kind to the same
+# entry: a follow-up is by design a second message to an entry that has not acknowledged the
+# first (DESIGN §5), and a UN mandate's procedures run side by side (the Working Group's urgent
+# appeal while its opinion is under way; the demo makes that case).
+SEPARATE_REQUESTS = UN_KINDS | {ReferralKind.FOLLOW_UP}
+
+
+def repeats(open_kind: ReferralKind, kind: ReferralKind) -> bool:
+    """Whether a new referral of ``kind`` repeats an open one of ``open_kind`` to the same
+    entry: the same kind always does, and so does any kind but :data:`SEPARATE_REQUESTS`."""
+    return open_kind == kind or kind not in SEPARATE_REQUESTS
+
+
+def open_to(case_id: int, entry_id: str, kind: ReferralKind) -> Referral | None:
+    """The case's open referral to ``entry_id`` that a new one of ``kind`` would repeat
+    (:func:`repeats`), the first started, if any: the case would go there twice.
+
+    Open means awaiting a reply (:data:`AWAITING`: draft, sent, acknowledged): its deadline
+    runs and its reminders go out, so a second one meant two deadlines and two sets of
+    reminders for one request. One that has ended (withdrawn, closed) or had its answer, or
+    its absence, recorded (replied, no reply) blocks nothing: its clock has stopped, and
+    referring the case there again is a new request."""
+    candidates = db.session.scalars(
+        sa.select(Referral)
+        .where(
+            Referral.case_id == case_id,
+            Referral.entry_id == entry_id,
+            Referral.state.in_(AWAITING),
+        )
+        .order_by(Referral.id)
+    )
+    return next((referral for referral in candidates if repeats(referral.kind, kind)), None)
+
+
+def open_by_entry(case: Case) -> dict[str, list[Referral]]:
+    """The case's open referrals (:func:`open_to`) by entry id, first started first: what the
+    case page's suggestions say is referred already."""
+    found: dict[str, list[Referral]] = {}
+    for referral in db.session.scalars(
+        sa.select(Referral)
+        .where(Referral.case_id == case.id, Referral.state.in_(AWAITING))
+        .order_by(Referral.id)
+    ):
+        found.setdefault(referral.entry_id, []).append(referral)
+    return found
 
 
 # action -> (states it may start from, state it leads to)
@@ -247,9 +333,13 @@ def create(
     now: datetime | None = None,
 ) -> Referral:
     now = now or utcnow()
-    case = db.session.get(Case, case_id)
+    # Locked before the checks below: two colleagues starting the same referral at once, or
+    # one closing the case meanwhile, take turns, and the second sees what the first did.
+    case = _locked_case(case_id)
     if case is None:
         raise ReferralError(_l("This case does not exist."))
+    if case.status == CaseStatus.CLOSED:
+        raise ReferralError(closed_case_message(), 409)
     entry = db.session.get(DirectoryEntry, entry_id)
     if entry is None or entry.retired_at is not None:
         raise ReferralError(_l("Choose an organisation or mechanism from the directory."))
@@ -285,6 +375,19 @@ def create(
                 _l("No consent is recorded: an admin override needs a reason."),
                 code=REASON_REFUSED,
             )
+    # After consent: a referral that must not be made at all is refused for that first.
+    existing = open_to(case.id, entry.id, kind)
+    if existing is not None:
+        raise AlreadyReferred(
+            _l(
+                "This case already has a referral to %(entry)s that is “%(state)s”: a "
+                "colleague may have started it while you had this page open. Open that one "
+                "rather than sending the case twice. Nothing was started.",
+                entry=vocab.entry_name(entry),
+                state=STATE_LABELS[existing.state],
+            ),
+            existing.id,
+        )
     if owner_id is not None:
         _check_owner(owner_id, case)
     if due_hours is not None and not 1 <= due_hours <= 24 * 366:
@@ -356,8 +459,15 @@ def transition(
         raise ReferralError(_l("Unknown action."))
     sources, target = TRANSITIONS[action]
     if referral.state not in sources:
+        # Most often a colleague moved it after this page was read: said with its state's
+        # label, as the pages show it (the code, "replied", read as such in every language).
         raise ReferralError(
-            _l("A referral that is %(state)s cannot do that.", state=referral.state.value)
+            _l(
+                "This referral is now “%(state)s”: someone changed it while you had it open. "
+                "Nothing was changed.",
+                state=STATE_LABELS[referral.state],
+            ),
+            409,
         )
     moment = at or utcnow()
     refused = refused_date(referral, moment)
@@ -413,6 +523,12 @@ def apply_transition(referral: Referral, action: str, actor: User, moment: datet
     """Move ``referral`` by ``action`` at ``moment`` and audit it, inside the caller's
     transaction (checks are the caller's: :func:`transition` or ``un_steps.record``)."""
     target = TRANSITIONS[action][1]
+    if action == "send":
+        # Sent from a closed case, it ran a deadline and reminders on a case nobody works on.
+        # Locked as in :func:`create`: a colleague closing the case at once waits.
+        case = _locked_case(referral.case_id)
+        if case is None or case.status == CaseStatus.CLOSED:
+            raise ReferralError(closed_case_message(), 409)
     previous = referral.state
     referral.state = target
     if action == "send":

@@ -5,6 +5,7 @@ two colleagues in Chromium: a typed note was emptied and lost without a word).""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -24,13 +25,21 @@ JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture
-def org(app: Flask) -> OrgKeyPair:
-    return make_org_key()
+def csrf_app(make_app: Callable[..., Flask]) -> Iterator[Flask]:
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        yield app
 
 
-@pytest.fixture
-def case(org: OrgKeyPair) -> Case:
-    return make_case(org)
+def _at_a_note(app: Flask, *, lang: str | None = None) -> tuple[FlaskClient, Case, dict[str, str]]:
+    """A caseworker signed in, on a case page, with a sealed note ready to post."""
+    org = make_org_key()
+    case = make_case(org)
+    client = app.test_client()
+    sign_in(client, Role.CASEWORKER)
+    if lang:
+        client.get(f"/cases/?lang={lang}")
+    return client, case, _note_form(client, org, case)
 
 
 def _record(client: FlaskClient) -> StaffSession:
@@ -79,71 +88,49 @@ def _signed_out_elsewhere(client: FlaskClient, app: Flask) -> None:
     ],
 )
 def test_a_script_post_after_the_session_ended_is_a_401_that_says_nothing_was_saved(
-    make_app: object, end: object, why: str
+    csrf_app: Flask, end: Callable[[FlaskClient, Flask], None], why: str
 ) -> None:
-    app = make_app(WTF_CSRF_ENABLED=True)  # type: ignore[operator]
-    with app.app_context():
-        org = make_org_key()
-        case = make_case(org)
-        client = app.test_client()
-        sign_in(client, Role.CASEWORKER)
-        form = _note_form(client, org, case)
-        end(client, app)  # type: ignore[operator]
-        response = client.post(f"/cases/{case.ref}/notes", data=form, headers=JSON)
-        assert response.status_code == 401
-        assert response.is_json
-        error = response.get_json()["error"]
-        assert why in error
-        assert "Nothing was saved: what you wrote is still here" in error
-        assert _notes() == 0
+    client, case, form = _at_a_note(csrf_app)
+    end(client, csrf_app)
+    response = client.post(f"/cases/{case.ref}/notes", data=form, headers=JSON)
+    assert response.status_code == 401
+    assert response.is_json
+    error = response.get_json()["error"]
+    assert why in error
+    assert "Nothing was saved: what you wrote is still here" in error
+    assert _notes() == 0
 
 
 def test_a_plain_form_posted_after_sign_out_elsewhere_goes_to_sign_in_and_says_it_was_not_saved(
-    make_app: object,
+    csrf_app: Flask,
 ) -> None:
-    app = make_app(WTF_CSRF_ENABLED=True)  # type: ignore[operator]
-    with app.app_context():
-        org = make_org_key()
-        case = make_case(org)
-        client = app.test_client()
-        sign_in(client, Role.CASEWORKER)
-        form = _note_form(client, org, case)
-        _signed_out_elsewhere(client, app)
-        response = client.post(f"/cases/{case.ref}/notes", data=form)
-        assert response.status_code == 302
-        assert response.headers["Location"].endswith("/login")
-        page = client.get("/login").get_data(as_text=True)
-        assert "You are signed out." in page
-        assert "What you sent was not saved. Sign in again, then send it again." in page
-        assert _notes() == 0
+    client, case, form = _at_a_note(csrf_app)
+    _signed_out_elsewhere(client, csrf_app)
+    response = client.post(f"/cases/{case.ref}/notes", data=form)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/login")
+    page = client.get("/login").get_data(as_text=True)
+    assert "You are signed out." in page
+    assert "What you sent was not saved. Sign in again, then send it again." in page
+    assert _notes() == 0
 
 
-def test_the_message_is_in_the_readers_language(make_app: object) -> None:
-    app = make_app(WTF_CSRF_ENABLED=True)  # type: ignore[operator]
-    with app.app_context():
-        org = make_org_key()
-        case = make_case(org)
-        client = app.test_client()
-        client.get("/cases/?lang=zh_Hant")
-        sign_in(client, Role.CASEWORKER)
-        client.get("/cases/?lang=zh_Hant")
-        form = _note_form(client, org, case)
-        _idle(client, app)
-        response = client.post(f"/cases/{case.ref}/notes", data=form, headers=JSON)
-        assert response.status_code == 401
-        assert "你因一段時間沒有操作而被登出。" in response.get_json()["error"]
+def test_the_message_is_in_the_readers_language(csrf_app: Flask) -> None:
+    client, case, form = _at_a_note(csrf_app, lang="zh_Hant")
+    _idle(client, csrf_app)
+    response = client.post(f"/cases/{case.ref}/notes", data=form, headers=JSON)
+    assert response.status_code == 401
+    assert "你因一段時間沒有操作而被登出。" in response.get_json()["error"]
 
 
-def test_the_sign_in_page_still_answers_an_expired_token_as_before(make_app: object) -> None:
+def test_the_sign_in_page_still_answers_an_expired_token_as_before(csrf_app: Flask) -> None:
     """Only pages for signed-in staff say "signed out": the sign-in form's own expired token is
     the usual 400."""
-    app = make_app(WTF_CSRF_ENABLED=True)  # type: ignore[operator]
-    with app.app_context():
-        response = app.test_client().post(
-            "/login", data={"csrf_token": "stale", "email": "a@example.org"}
-        )
-        assert response.status_code == 400
-        assert "signed out" not in response.get_data(as_text=True)
+    response = csrf_app.test_client().post(
+        "/login", data={"csrf_token": "stale", "email": "a@example.org"}
+    )
+    assert response.status_code == 400
+    assert "signed out" not in response.get_data(as_text=True)
 
 
 def test_typing_tells_the_server_someone_is_there(app: Flask, client: FlaskClient) -> None:

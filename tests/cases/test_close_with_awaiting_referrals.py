@@ -19,7 +19,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseStatus, Referral, ReferralKind, ReferralState, Role, User
 from intake.services import referrals
-from tests.builders import OrgKeyPair, give_key, make_org_key, sign_in
+from tests.builders import OrgKeyPair, give_key, make_entry, make_org_key, sign_in
 from tests.conftest import Untranslated, table_count
 from tests.referrals.conftest import sent_referral
 
@@ -70,12 +70,17 @@ def desk(app: Flask) -> Desk:
         ReferralKind.NGO_REFERRAL, sent_at=utcnow() - timedelta(days=60), owner=me, org=org
     )
     case = db.session.get_one(Case, overdue.case_id)
+    # Each to an entry of its own: a case is referred to an entry once while that is open.
+    make_entry("second-ngo")
+    make_entry("third-ngo")
     acknowledged = referrals.create(
-        case.id, "test-ngo", ReferralKind.NGO_REFERRAL, me, owner_id=me.id
+        case.id, "second-ngo", ReferralKind.NGO_REFERRAL, me, owner_id=me.id
     )
     referrals.transition(acknowledged.id, "send", me)
     referrals.transition(acknowledged.id, "acknowledge", me)
-    withdrawn = referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, me, owner_id=me.id)
+    withdrawn = referrals.create(
+        case.id, "third-ngo", ReferralKind.NGO_REFERRAL, me, owner_id=me.id
+    )
     referrals.transition(withdrawn.id, "send", me)
     referrals.transition(withdrawn.id, "withdraw", me)
     db.session.refresh(case)
@@ -124,7 +129,7 @@ def test_a_draft_is_listed_as_not_sent_not_as_awaiting_a_reply(desk: Desk) -> No
     """A draft was listed under "still awaits a reply", then promised deadlines and reminders
     it does not have (a review in Chromium)."""
     draft = referrals.create(
-        desk.case.id, "test-ngo", ReferralKind.NGO_REFERRAL, desk.me, owner_id=desk.me.id
+        desk.case.id, "third-ngo", ReferralKind.NGO_REFERRAL, desk.me, owner_id=desk.me.id
     )
     html = desk.close().get_data(as_text=True)
     assert "2 referrals of this case still await a reply" in html

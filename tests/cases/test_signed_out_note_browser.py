@@ -16,7 +16,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import CaseMessage, Role, StaffSession
-from tests.builders import make_case, make_org_key, make_user, session_cookie
+from tests.builders import make_case, make_org_key, make_user, signed_in_context
 from tests.cases.test_browser import STUB_KEYRING, wait_decrypted
 
 pytestmark = pytest.mark.browser
@@ -28,16 +28,7 @@ def _open_case(app: Flask, live_server: Any, browser: Any) -> tuple[Any, Any, An
     org = make_org_key()
     case = make_case(org, {"what_happened": "x"})
     user = make_user(Role.CASEWORKER)
-    context = browser.new_context(locale="en-GB")
-    context.add_cookies(
-        [
-            {
-                "name": app.config["SESSION_COOKIE_NAME"],
-                "value": session_cookie(app, user),
-                "url": live_server.url,
-            }
-        ]
-    )
+    context = signed_in_context(browser, app, live_server.url, user, locale="en-GB")
     context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
     page = context.new_page()
     page.set_default_timeout(15_000)

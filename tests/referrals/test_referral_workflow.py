@@ -83,7 +83,8 @@ def test_a_referral_sent_later_leaves_a_monitored_case_as_it_is(app: Flask) -> N
     first = sent_referral()
     case = first.case
     casework.change_status(case, CaseStatus.MONITORING, first.owner)
-    second = referrals.create(case.id, "test-ngo", ReferralKind.NGO_REFERRAL, first.owner)
+    make_entry("other-ngo")  # the first still awaits a reply: a second goes elsewhere
+    second = referrals.create(case.id, "other-ngo", ReferralKind.NGO_REFERRAL, first.owner)
     referrals.transition(second.id, "send", first.owner)
     assert case.status == CaseStatus.MONITORING
     changes = db.session.scalar(
