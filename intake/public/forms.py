@@ -41,6 +41,7 @@ from wtforms.validators import (
 
 from intake import crypto, vocab
 from intake.forms import page_wtforms_messages
+from intake.i18n import sentences
 from intake.labels import (
     CONSENT_CHOICES,
     QUESTIONS,
@@ -80,18 +81,29 @@ class AnswerLength:
     It goes first in a field's chain and stops it: ``Optional`` would otherwise let an answer
     of nothing but spaces through at any length (and clear this error)."""
 
-    def __init__(self, max: int, message: Any = None) -> None:  # noqa: A002 — as Length
+    def __init__(  # noqa: A002 — max, as Length
+        self, max: int, message: Any = None, then: Any = None
+    ) -> None:
         self.max = max
         # Said of what the field is (a message is no answer), with %(max)s and %(count)s.
         self.message = message or TOO_LONG
+        # A sentence after it, if any: where the rest can go (REST_LATER).
+        self.then = then
 
     def __call__(self, form: Form, field: Field) -> None:
         count = len(field.data or "")
         if count > self.max:
-            raise StopValidation(str(self.message) % {"max": self.max, "count": count})
+            said = str(self.message) % {"max": self.max, "count": count}
+            raise StopValidation(sentences(said, self.then or ""))
 
 
 TOO_LONG = _l("Please shorten this answer to %(max)s characters or fewer (it has %(count)s).")
+# After TOO_LONG for an account (a long answer): cut with no word on where the rest can go, a
+# defender leaves out what matters. /status takes follow-up messages and files.
+REST_LATER = _l(
+    "You can send the rest after you send your request: from the status page, with your "
+    "receipt code, as a message or a file."
+)
 MESSAGE_TOO_LONG = _l(
     "Please shorten your message to %(max)s characters or fewer (it has %(count)s)."
 )
@@ -103,6 +115,15 @@ def answer_limit(field: Field) -> int | None:
         if isinstance(validator, AnswerLength):
             return validator.max
     return None
+
+
+def answer_limit_then(field: Field) -> str:
+    """What ``field`` says after its too-long message (where the rest can go), or "", so that
+    answer-length.js says what the server says."""
+    for validator in field.validators:
+        if isinstance(validator, AnswerLength):
+            return str(validator.then or "")
+    return ""
 
 
 def _short(name: str) -> StringField:
@@ -119,7 +140,10 @@ def _long(name: str, required: bool = False) -> TextAreaField:
     label, description = _asked(name)
     first = DataRequired(message=_l("Please answer this question.")) if required else Optional()
     return TextAreaField(
-        label, [AnswerLength(LONG_MAX), first], filters=[one_line_break], description=description
+        label,
+        [AnswerLength(LONG_MAX, then=REST_LATER), first],
+        filters=[one_line_break],
+        description=description,
     )
 
 

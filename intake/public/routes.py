@@ -77,6 +77,7 @@ from intake.public.forms import (
     IntakeForm,
     StatusForm,
     answer_limit,
+    answer_limit_then,
     required_message,
 )
 from intake.services import follow_ups, key_pins, keys, proof_of_work, submissions, urgent_help
@@ -120,6 +121,8 @@ MAX_CHOICES = 20  # no routing list is longer than its vocabulary
 bp.add_app_template_global(required_message)
 # ... and each free-text field with its most characters, for the browser's counter.
 bp.add_app_template_global(answer_limit)
+# ... and what it says after "please shorten" (where the rest can go), as the server says it.
+bp.add_app_template_global(answer_limit_then)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,7 +460,10 @@ def _submission_token(form: MultiDict[str, str]) -> bytes | None:
 
 
 def _sealed_uploads(files: MultiDict[str, FileStorage], name: str = "attachments") -> list[bytes]:
-    """Sealed files from the browser: each part holds base64 ciphertext (never a real name)."""
+    """Sealed files from the browser: each part holds base64 ciphertext (never a real name).
+
+    An empty file cannot be told here (sealed and padded, it is as long as a small one): only
+    submitter.js's checkFiles, before sealing, refuses it (_plain_files does without JS)."""
     if set(files) - {name}:
         raise SubmissionRefused(_("The request contained unexpected files."))
     parts = [part for part in files.getlist(name) if part]
@@ -518,7 +524,11 @@ def _submit_from_browser(
 
 
 def _plain_files(form: IntakeForm | FollowUpForm) -> tuple[list[PlainFile], list[str]]:
-    """Uploaded files read into memory, with an error per file that is too large."""
+    """Uploaded files read into memory, with an error per file that is too large or empty.
+
+    Only files posted in the clear (without JavaScript) can be seen to be empty: a sealed file
+    from the browser is ciphertext padded to a bucket (_sealed_uploads), the same size whether
+    it held 0 bytes or some, so there submitter.js's checkFiles refuses an empty one."""
     limit = submissions.attachment_max_bytes()
     errors: list[str] = []
     files: list[PlainFile] = []
@@ -536,6 +546,17 @@ def _plain_files(form: IntakeForm | FollowUpForm) -> tuple[list[PlainFile], list
                     "“%(name)s” is larger than %(size)s MB.",
                     name=upload.filename or "",
                     size=f"{limit / (1024 * 1024):g}",
+                )
+            )
+            continue
+        if not data:
+            # A 0-byte file (a broken copy, a download that never finished) would "arrive" as
+            # nothing: a defender must not believe they sent evidence they did not.
+            errors.append(
+                _(
+                    "“%(name)s” is empty (0 bytes): nothing of it would arrive. Choose the file "
+                    "again, or leave it out.",
+                    name=upload.filename or "",
                 )
             )
             continue

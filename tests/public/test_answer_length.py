@@ -25,7 +25,8 @@ from tests.conftest import table_count
 from tests.public.conftest import csrf_token, full_answers, routing_form
 from tests.sealed import open_message
 
-# What the page says about an answer of 8001 characters, in each public language.
+# What the page says about an answer of 8001 characters, in each public language: shorten it,
+# then where the rest can go (an account cut with no word on that left out what matters).
 TOO_LONG = {
     "en": "Please shorten this answer to 8000 characters or fewer (it has 8001).",
     "zh_Hant": "請將這個回答縮短到 8000 個字元以內（現在有 8001 個）。",
@@ -34,6 +35,25 @@ TOO_LONG = {
     "fr": "Veuillez raccourcir cette réponse à 8000 caractères au plus (elle en compte 8001).",
     "ru": "Пожалуйста, сократите этот ответ до 8000 символов или меньше (сейчас в нём 8001).",
     "ar": "يرجى اختصار هذه الإجابة إلى 8000 حرف أو أقل (عدد أحرفها الآن 8001).",
+}
+REST_LATER = {
+    "en": "You can send the rest after you send your request: from the status page, with your "
+    "receipt code, as a message or a file.",
+    "zh_Hant": "其餘的內容可以在送出請求後，憑您的收據代碼在狀態頁面以訊息或檔案送出。",
+    "zh_Hans": "其余的内容可以在发送请求后，凭您的收据代码在状态页面以消息或文件发送。",
+    "es": "Puede enviar el resto después de enviar su solicitud: desde la página de estado, con "
+    "su código de recibo, como mensaje o como archivo.",
+    "fr": "Vous pourrez envoyer la suite après l’envoi de votre demande\u00a0: depuis la page de "
+    "suivi, avec votre code de reçu, en message ou en fichier.",
+    "ru": "Остальное можно отправить после отправки обращения: со страницы статуса, по коду "
+    "квитанции, сообщением или файлом.",
+    "ar": "يمكنك إرسال الباقي بعد إرسال طلبك: من صفحة الحالة، باستخدام رمز الإيصال، كرسالة أو "
+    "كملف.",
+}
+# Chinese sentences follow one another without a space (intake.i18n.sentences).
+LONG_TOO_LONG = {
+    lang: f"{said}{'' if lang.startswith('zh') else ' '}{REST_LATER[lang]}"
+    for lang, said in TOO_LONG.items()
 }
 # And about a follow-up message of 8001: a message, not an answer.
 MESSAGE_TOO_LONG = {
@@ -114,10 +134,10 @@ def test_one_character_over_is_refused_beside_the_field_in_the_page_language(
     response = _request(any_app.test_client(), lang, what_happened=posted)
     assert response.status_code == 422
     page = response.text
-    assert _field_error(page, "what_happened") == TOO_LONG[lang]
+    assert _field_error(page, "what_happened") == LONG_TOO_LONG[lang]
     start = page.index('id="error-summary"')
     summary = page[start : page.index("</ul>", start)]
-    assert TOO_LONG[lang] in html.unescape(summary)
+    assert LONG_TOO_LONG[lang] in html.unescape(summary)
     assert 'href="#what_happened"' in summary
     assert "Field cannot be longer" not in page
     # Kept whole (as the server reads it, each line break one LF), and never cut by the browser.
@@ -144,14 +164,18 @@ def test_hostile_long_answers_are_refused_with_the_count_and_nothing_stored(
     assert response.status_code == 422
     count = len(posted.replace("\r\n", "\n"))
     assert _field_error(response.text, "context") == (
-        f"يرجى اختصار هذه الإجابة إلى 8000 حرف أو أقل (عدد أحرفها الآن {count})."
+        f"يرجى اختصار هذه الإجابة إلى 8000 حرف أو أقل (عدد أحرفها الآن {count}). "
+        + REST_LATER["ar"]
     )
     assert len(_box(response.text, "context")) == count
     db.session.rollback()
     assert table_count("cases") == 0
 
 
-def test_a_short_answer_over_its_limit_says_its_own_limit(any_app: Flask) -> None:
+def test_a_short_answer_over_its_limit_says_its_own_limit_and_nothing_of_the_rest(
+    any_app: Flask,
+) -> None:
+    """Where the rest of an account can go is said of long answers only: a name is no account."""
     make_org_key()
     response = _request(any_app.test_client(), "zh_Hant", sender_name="名" * (SHORT_MAX + 1))
     assert response.status_code == 422
@@ -211,9 +235,33 @@ def test_a_follow_up_over_the_limit_is_refused_in_the_page_language_and_kept(
     posted = story(LONG_MAX + 1, line_break="\r\n")
     response = _follow_up(any_app.test_client(), submission.receipt_code, posted, lang)
     assert response.status_code == 422
+    # A follow-up is itself where the rest goes: nothing said of sending more.
     assert _field_error(response.text, "body") == MESSAGE_TOO_LONG[lang]
     assert _box(response.text, "body") == posted.replace("\r\n", "\n")
     assert _follow_ups() == []
+
+
+def test_the_long_answers_say_where_the_rest_can_go_to_the_browser_as_the_server_does(
+    any_app: Flask,
+) -> None:
+    """answer-length.js adds a field's data-too-long-then after "please shorten": the long
+    answers carry the server's sentence, short answers and the follow-up message none."""
+    org = make_org_key()
+    page = any_app.test_client().get("/request?lang=zh_Hans").text
+    for name in ("what_happened", "context", "wanted_actions"):
+        tag = re.search(rf'<textarea[^>]*name="{name}"[^>]*>', page)
+        assert tag, name
+        assert f'data-too-long-then="{REST_LATER["zh_Hans"]}"' in tag.group(0)
+    short = re.search(r'<input[^>]*name="sender_name"[^>]*>', page)
+    assert short
+    assert "data-max-chars" in short.group(0)
+    assert "data-too-long-then" not in short.group(0)
+    code = _case(org).receipt_code
+    client = any_app.test_client()
+    token = csrf_token(client, "/status")
+    status = client.post("/status", data={"csrf_token": token, "code": code}).text
+    assert 'id="body"' in status
+    assert "data-too-long-then" not in status
 
 
 def test_a_follow_up_pasted_over_500_kb_comes_back_whole_beside_its_error(any_app: Flask) -> None:

@@ -52,6 +52,14 @@ TOO_LONG = {
     "zh_Hant": "請將這個回答縮短到 {max} 個字元以內（現在有 {count} 個）。",
     "ar": "يرجى اختصار هذه الإجابة إلى {max} حرف أو أقل (عدد أحرفها الآن {count}).",
 }
+# After it, for a long answer (an account), where the rest can go: with JavaScript and without.
+REST_LATER = {
+    "en": " You can send the rest after you send your request: from the status page, with your "
+    "receipt code, as a message or a file.",
+    "zh_Hant": "其餘的內容可以在送出請求後，憑您的收據代碼在狀態頁面以訊息或檔案送出。",
+    "ar": " يمكنك إرسال الباقي بعد إرسال طلبك: من صفحة الحالة، باستخدام رمز الإيصال، كرسالة أو "
+    "كملف.",
+}
 
 
 def story(length: int, every: int = 60) -> str:
@@ -113,7 +121,7 @@ def test_a_pasted_answer_over_the_limit_is_kept_counted_and_stops_next(
         expect(page.locator("#error-summary")).to_be_visible()
         expect(page.locator("[data-step='1']")).to_be_visible()
         expect(page.locator("[data-step='2']")).to_be_hidden()
-        too_long = TOO_LONG[locale].format(count=9000, max=8000)
+        too_long = TOO_LONG[locale].format(count=9000, max=8000) + REST_LATER[locale]
         expect(page.locator("#what_happened-error")).to_have_text(too_long)
         assert summary_links(page) == ["#what_happened"]
         expect(page.locator("#error-summary")).to_contain_text(too_long)
@@ -240,7 +248,7 @@ def test_a_step_skipped_with_an_answer_over_its_limit_is_not_ticked_and_the_revi
         label = page.evaluate(
             "document.querySelector('#context-field label').firstChild.textContent.trim()"
         )
-        too_long = TOO_LONG[locale].format(count=8001, max=8000)
+        too_long = TOO_LONG[locale].format(count=8001, max=8000) + REST_LATER[locale]
         assert flagged.locator("a").all_inner_texts() == [f"{as_lead(label)}{too_long}"]
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         page.screenshot(path=SHOTS / f"defender-review-too-long-{locale}-360.png", full_page=True)
@@ -324,7 +332,7 @@ def test_without_js_a_story_of_the_limit_with_line_breaks_is_sent_and_one_over_i
         page.check("input[name=referral_consent][value=yes]")
         page.click("#send-request")
         page.wait_for_load_state("load")
-        too_long = TOO_LONG[locale].format(count=8001, max=8000)
+        too_long = TOO_LONG[locale].format(count=8001, max=8000) + REST_LATER[locale]
         expect(page.locator("#what_happened-error")).to_have_text(too_long)
         expect(page.locator("#error-summary")).to_contain_text(too_long)
         assert page.input_value("#what_happened") == over

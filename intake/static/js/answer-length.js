@@ -6,7 +6,8 @@
  * field appears from 90% of the limit and becomes an error beside the field when the answer
  * is over; screen readers hear it politely, once typing pauses. intake.js (the request) and
  * status.js (a follow-up) refuse to send while an answer is over, with the server's own
- * message (tooLongIn). Each form says its words in data-msg-count, -count-over, -too-long.
+ * message (tooLongIn). Each form says its words in data-msg-count, -count-over, -too-long;
+ * a long answer says after "too long" where the rest can go (data-too-long-then, its field).
  *
  * Characters are counted as the server counts them: Unicode code points, a line break one
  * (a browser posts it as CRLF; the server reads that as one LF, and the sealed answer holds
@@ -44,7 +45,9 @@
       const length = count(el.value || "");
       if (length > max) {
         const words = el.form ? el.form.dataset : {};
-        errors.push({ name: el.name, message: format(words.msgTooLong, { max: max, count: length }) });
+        // An account (a long answer) says after it where the rest can go, as the server does.
+        const said = [format(words.msgTooLong, { max: max, count: length }), el.dataset.tooLongThen];
+        errors.push({ name: el.name, message: said.filter(Boolean).join(document.documentElement.dataset.sentenceGap ?? " ") });
       }
     }
     return errors;

@@ -207,6 +207,7 @@
     const problems = seal.checkFiles(input, parseInt(data.maxFiles, 10), parseInt(data.maxBytes, 10), {
       tooMany: data.msgTooManyFiles,
       tooLarge: data.msgFileTooLarge,
+      empty: data.msgFileEmpty,
     });
     if (!problems.length) {
       return [];

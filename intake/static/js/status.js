@@ -307,6 +307,21 @@
       return data.msgUnconfirmed;
     }
 
+    /* What is true of a send that got no answer. No answer to the POST: it may have been
+     * stored, and sending again is safe (the submission token stores it once), which "could
+     * not be sent" would hide. The server not reached at all (offline: the key could not be
+     * fetched, nothing was posted): said as the request form says it, so that the person
+     * waits for a connection rather than pressing Send again and again. */
+    function failureOfError(error) {
+      if (error && error.unanswered) {
+        return data.msgUnconfirmed;
+      }
+      if ((error && error.unreached) || navigator.onLine === false) {
+        return data.msgOffline;
+      }
+      return data.msgFailed;
+    }
+
     // Withdrawing a consent leaves this page (a confirmation, then this page again): the message
     // being written waits in this tab meanwhile, as for a language change, and comes back.
     // The kept message is named by a hash of the receipt code (libsodium): a withdrawal sent
@@ -343,7 +358,8 @@
         problems.push({ name: "body", message: seal.sentences(bodyErrors) });
       }
       const fileErrors = seal.checkFiles(files, parseInt(data.maxFiles, 10),
-        parseInt(data.maxBytes, 10), { tooMany: data.msgTooManyFiles, tooLarge: data.msgFileTooLarge });
+        parseInt(data.maxBytes, 10),
+        { tooMany: data.msgTooManyFiles, tooLarge: data.msgFileTooLarge, empty: data.msgFileEmpty });
       if (fileErrors.length) {
         problems.push({ name: "attachments", message: seal.sentences(fileErrors) });
       }
@@ -387,9 +403,7 @@
         statusLine.scrollIntoView({ block: "nearest" });
       } catch (error) {
         statusLine.textContent = "";
-        // No answer to the POST: it may have been stored, and sending again is safe (the
-        // submission token stores it once), which "could not be sent" would hide.
-        showProblems([{ message: error && error.unanswered ? data.msgUnconfirmed : data.msgFailed }]);
+        showProblems([{ message: failureOfError(error) }]);
       } finally {
         setBusy(false);
       }

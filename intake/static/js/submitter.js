@@ -20,11 +20,18 @@
   /* A fresh CSRF token and the current organisation key, right before sealing: the person may
    * have spent hours writing, and the key may have been rotated meanwhile. */
   async function fetchKey(url) {
-    const response = await fetch(url, {
-      headers: { Accept: "application/json" },
-      credentials: "same-origin",
-      cache: "no-store",
-    });
+    let response;
+    try {
+      response = await fetch(url, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+    } catch (error) {
+      // The server was not reached (offline, a dropped connection): nothing was sent yet.
+      error.unreached = true;
+      throw error;
+    }
     if (!response.ok) {
       throw new Error("key " + response.status);
     }
@@ -75,7 +82,8 @@
    * build(keyInfo) returns the FormData (routing fields, sealObject(...)); each file is sealed
    * and appended after it. Resolves to {ok, status, result (the server's JSON)}. onWork(), if
    * given, is called before a proof of work starts (it takes seconds: say so to the person).
-   * Rejects with error.unanswered set when the POST got no answer (see post). */
+   * Rejects with error.unanswered set when the POST got no answer (see post), and with
+   * error.unreached set when the server could not be reached before anything was sent. */
   async function send(form, keyUrl, files, build, onWork) {
     await ready();
     const keyInfo = await fetchKey(keyUrl);
@@ -176,6 +184,10 @@
     return parts.filter(Boolean).join(document.documentElement.dataset.sentenceGap ?? " ");
   }
 
+  /* What is wrong with the files chosen in input: too many, one too large, one empty (0 bytes:
+   * nothing of it would arrive, and the person would believe it sent). messages.empty says it
+   * of {name}. The server cannot tell an empty file once sealed (padded, it is as long as a
+   * small one): this is the only check of it with JavaScript. */
   function checkFiles(input, maxFiles, maxBytes, messages) {
     const problems = [];
     const files = input ? Array.from(input.files || []) : [];
@@ -185,6 +197,10 @@
     for (const file of files) {
       if (file.size > maxBytes) {
         problems.push(sentences([messages.tooLarge, file.name]));
+      } else if (file.size === 0 && messages.empty) {
+        problems.push(messages.empty.replace("{name}", function () {
+          return file.name;
+        }));
       }
     }
     return problems;
