@@ -18,7 +18,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from intake.extensions import db
-from intake.i18n import normalise_locale, select_locale, sentences
+from intake.i18n import is_staff_page, normalise_locale, select_locale, sentences
 from intake.models import StaffSession, User
 from intake.services import staff_sessions
 
@@ -89,13 +89,15 @@ def enforce_timeouts() -> Response | None:
             end_session()
         return None
     end_session()
-    if request.method not in ("GET", "HEAD"):
+    if request.method not in ("GET", "HEAD") and request.endpoint != "auth.logout":
+        if not is_staff_page():
+            return None  # a public form asks for no sign-in: it goes on, as anyone's would
         return refuse_signed_out_post(reason)
     if reason == "idle":
         flash(_("You were signed out after a period of inactivity. Please sign in again."), "error")
     else:
         flash(_("Your session has ended. Please sign in again."), "error")
-    if not request.path.startswith("/auth/keyring"):
+    if request.method in ("GET", "HEAD") and not request.path.startswith("/auth/keyring"):
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     return redirect(url_for("auth.login"))
 

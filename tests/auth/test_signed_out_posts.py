@@ -146,3 +146,33 @@ def test_typing_tells_the_server_someone_is_there(app: Flask, client: FlaskClien
     assert response.data == b""
     db.session.refresh(record)
     assert utcnow() - record.last_seen_at < timedelta(seconds=5)
+
+
+def test_sign_out_after_the_idle_time_out_says_why_and_nothing_of_a_lost_post(
+    csrf_app: Flask,
+) -> None:
+    """Sign out pressed after the time-out: signed out, told why, not "what you sent was not
+    saved" (nothing was being sent), and not sent back to /logout after signing in."""
+    client, _case, _form = _at_a_note(csrf_app)
+    token = csrf_from(client.get("/cases/"))
+    _idle(client, csrf_app)
+    response = client.post("/logout", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/login")
+    page = client.get("/login").get_data(as_text=True)
+    assert "You were signed out after a period of inactivity. Please sign in again." in page
+    assert "not saved" not in page
+
+
+def test_a_public_form_posted_from_a_browser_whose_staff_sign_in_ended_goes_on(
+    csrf_app: Flask,
+) -> None:
+    """The receipt-code form asks for no sign-in: a colleague's timed-out session in the same
+    browser ends quietly and the form is answered as anyone's would be."""
+    client, _case, _form = _at_a_note(csrf_app)
+    token = csrf_from(client.get("/status"))
+    _idle(client, csrf_app)
+    response = client.post("/status", data={"csrf_token": token, "code": "NOPE-NOPE"})
+    assert "/login" not in response.headers.get("Location", "")
+    assert response.status_code in (200, 400, 404, 422)
+    assert "signed out" not in response.get_data(as_text=True)
