@@ -150,11 +150,7 @@ def open_by_entry(case: Case) -> dict[str, list[Referral]]:
     """The case's open referrals (:func:`open_to`) by entry id, first started first: what the
     case page's suggestions say is referred already."""
     found: dict[str, list[Referral]] = {}
-    for referral in db.session.scalars(
-        sa.select(Referral)
-        .where(Referral.case_id == case.id, Referral.state.in_(AWAITING))
-        .order_by(Referral.id)
-    ):
+    for referral in sorted(casework.awaiting_referrals(case), key=lambda r: r.id):
         found.setdefault(referral.entry_id, []).append(referral)
     return found
 

@@ -24,6 +24,7 @@ from intake.services.triage import Routing
 from tests.builders import OrgKeyPair, make_org_key
 from tests.conftest import table_count
 from tests.public.conftest import CHOICE_ANSWERS, csrf_token, routing_form
+from tests.public.test_attachment_padding import _browser_post as browser_post
 from tests.sealed import open_file
 
 MIB = 1024 * 1024
@@ -54,24 +55,7 @@ def _sealed_like_the_browser(org: OrgKeyPair, data: bytes) -> bytes:
 
 
 def _browser_post(app: Flask, org: OrgKeyPair, files: list[bytes]) -> Any:
-    client = app.test_client()
-    key = client.get("/request/key").json
-    assert key is not None
-    data: dict[str, Any] = {
-        "sealed_answers": crypto.seal_answers(_longest_answers(), org.public),
-        "org_key_id": str(org.key.id),
-        "urgency": "days",
-        "threats": ["detention"],
-        "consent_given": "1",
-        "submission_token": crypto.new_submission_token(),
-        "attachments": [(io.BytesIO(f), "sealed.bin", "application/octet-stream") for f in files],
-    }
-    return client.post(
-        "/request",
-        data=data,
-        content_type="multipart/form-data",
-        headers={"Accept": "application/json", "X-CSRFToken": key["csrf_token"]},
-    )
+    return browser_post(app, org, files, _longest_answers())
 
 
 def _no_js_post(app: Flask, files: list[bytes]) -> Any:

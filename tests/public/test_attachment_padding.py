@@ -39,16 +39,21 @@ def _sealed_b64(org: OrgKeyPair, data: bytes, *, padded: bool = True) -> bytes:
     return crypto.b64(crypto.seal(envelope, org.public)).encode()
 
 
-def _browser_post(app: Flask, org: OrgKeyPair, files: list[bytes]) -> Any:
+def _browser_post(
+    app: Flask, org: OrgKeyPair, files: list[bytes], answers: dict[str, Any] | None = None
+) -> Any:
+    """A post as submitter.js sends it: sealed answers (``full_answers`` unless given) and the
+    sealed ``files``, each request with its own submission token."""
     client = app.test_client()
     key = client.get("/request/key").json
     assert key is not None
     data: dict[str, Any] = {
-        "sealed_answers": crypto.seal_answers(full_answers(), org.public),
+        "sealed_answers": crypto.seal_answers(answers or full_answers(), org.public),
         "org_key_id": str(org.key.id),
         "urgency": "days",
         "threats": ["detention"],
         "consent_given": "1",
+        "submission_token": crypto.new_submission_token(),
         "attachments": [(io.BytesIO(f), "sealed.bin", "application/octet-stream") for f in files],
     }
     return client.post(
