@@ -98,9 +98,10 @@ def test_a_language_change_keeps_the_step_and_the_answers(
         page.wait_for_selector("html[lang='es']")
         _on_step(page, 3)
         assert page.input_value("#what_happened") == canary_for("what_happened")
-        # Read once: a later visit to the form in this tab opens at its first step.
+        # A later visit to the form in this tab opens where it was, in its language.
         page.goto(f"{live_server.url}/request?lang=en")
-        _on_step(page, 1)
+        _on_step(page, 3)
+        assert page.input_value("#what_happened") == canary_for("what_happened")
     finally:
         context.close()
 
@@ -164,5 +165,39 @@ def test_after_sending_back_leaves_the_page_at_once(
         page.wait_for_url("**/status*")
         # Leaving with a code not yet said to be written down asks first (receipt.js).
         assert dialogs == ["beforeunload"]
+    finally:
+        context.close()
+
+
+def test_a_reload_after_the_server_was_unreachable_opens_the_step_it_was_on(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """The server down when the person reloads: the browser shows its own error page in the
+    form's entry, which loses the entry's step, and the next reload opened the form at step 1
+    (the answers kept). It opens the step kept with the answers."""
+    make_org_key()
+    context = phone_context(browser, True)
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/request")
+        page.fill("#what_happened", canary_for("what_happened"))
+        page.check("input[name=urgency][value=days]")
+        page.click("#step-next")
+        page.check("input[name=consent][value=yes]")
+        page.check("input[name=referral_consent][value=yes]")
+        page.click("#step-next")
+        _on_step(page, 3)
+
+        def unreachable(route: Any) -> None:
+            route.abort("connectionrefused")
+
+        page.route("**/request*", unreachable)
+        with pytest.raises(Exception, match="ERR_CONNECTION_REFUSED"):
+            page.reload()
+        page.unroute("**/request*", unreachable)
+        page.reload()
+        _on_step(page, 3)
+        assert page.input_value("#what_happened") == canary_for("what_happened")
+        expect(page.locator("#restored-notice")).to_be_visible()
     finally:
         context.close()

@@ -10,7 +10,7 @@
  * skipped step is not checked). A step with nothing answered is not ticked either, and the
  * review calls it "not answered". The phone's Back and Forward buttons move between the steps
  * gone through, as the form's Back does (each is an entry in the tab's history), and a reload
- * opens the step it was on. What is typed is kept in this tab's
+ * (or a later visit in this tab) opens the step it was on. What is typed is kept in this tab's
  * sessionStorage (survives a reload and the camera round-trip, gone when the tab closes or the
  * request is sent), and with it the request's submission token once Send was pressed. Files
  * are never kept. This script does no sealing: intake.js seals once, at the end.
@@ -22,7 +22,6 @@
     return;
   }
   const SESSION_KEY = "refuge-intake-session";
-  const STEP_KEY = "refuge-intake-step"; // the step a language change left, read once
   // Kept with the answers, under a name no field has: the request's submission token, made by
   // intake.js at the first Send, so that a reload and a resend are still one request.
   const TOKEN_ENTRY = "#submission_token";
@@ -30,6 +29,10 @@
   // reload the field is empty, and the notice said everything typed was back: the request
   // could go without its evidence. Kept until files are chosen again.
   const FILES_ENTRY = "#files";
+  // The step shown: the form opens there again whenever the answers come back (a language
+  // change, a later visit in this tab, a reload whose history entry lost its step because the
+  // browser showed its own "site can't be reached" page meanwhile: that reload opened step 1).
+  const STEP_ENTRY = "#step";
   const data = form.dataset;
   const steps = Array.from(form.querySelectorAll(".form-step"));
   const progress = document.getElementById("step-progress");
@@ -41,6 +44,7 @@
   const review = document.getElementById("review-list");
   let current = 0;
   let keptToken = null;
+  let keptStep = null; // the step shown when the answers were last kept (STEP_ENTRY)
   let filesToAttach = 0; // chosen before a reload, not chosen again yet
   let locked = false; // while the request is being sent: no step changes (intake.js)
   let finished = false; // the request was sent: the steps are gone, the receipt is shown
@@ -72,6 +76,7 @@
     if (chosen || filesToAttach) {
       kept[FILES_ENTRY] = chosen || filesToAttach;
     }
+    kept[STEP_ENTRY] = current;
     return kept;
   }
 
@@ -125,6 +130,9 @@
         el.checked = true;
         restored = true;
       }
+    }
+    if (Number.isInteger(kept[STEP_ENTRY]) && kept[STEP_ENTRY] >= 0) {
+      keptStep = kept[STEP_ENTRY];
     }
     const files = Number(kept[FILES_ENTRY]);
     if (Number.isInteger(files) && files > 0) {
@@ -345,6 +353,9 @@
       return; // what is being sent is what was answered: no step to go to and edit meanwhile
     }
     current = Math.max(0, Math.min(index, steps.length - 1));
+    if (!finished) {
+      keepInSession(); // with the step now shown (STEP_ENTRY)
+    }
     steps.forEach(function (step, position) {
       step.hidden = position !== current;
     });
@@ -531,12 +542,7 @@
   for (const button of document.querySelectorAll("button[data-language-url]")) {
     button.addEventListener("click", function (event) {
       event.preventDefault();
-      keepInSession();
-      try {
-        sessionStorage.setItem(STEP_KEY, String(current)); // the same step, in the new language
-      } catch (error) {
-        // not kept: the form opens at its first step, the answers still there
-      }
+      keepInSession(); // with the step: the same step, in the new language
       window.location.assign(button.dataset.languageUrl);
     });
   }
@@ -549,21 +555,13 @@
   if (reloaded && typeof entry.refugePosition === "number") {
     position = entry.refugePosition;
   }
-  let left = null; // the step a language change left this form at
-  try {
-    left = sessionStorage.getItem(STEP_KEY);
-    sessionStorage.removeItem(STEP_KEY);
-  } catch (error) {
-    left = null;
-  }
-  const relabelled = restored && left !== null && /^[0-9]$/.test(left) ? Number(left) : null;
   let opening = 0;
   if (invalid) {
     opening = steps.indexOf(invalid.closest(".form-step"));
   } else if (reloaded) {
     opening = entry.refugeStep;
-  } else if (relabelled !== null) {
-    opening = relabelled;
+  } else if (restored && keptStep !== null) {
+    opening = keptStep;
   }
   show(opening, false);
   window.history.replaceState(entryFor(current), "");
