@@ -50,13 +50,19 @@ def _hide(match: re.Match[str]) -> str:
     return HIDDEN
 
 
+# A path that carries a one-time secret (an invitation or password-reset link): the access
+# log keeps its route, not the token.
+SECRET_IN_PATH = re.compile(r"(/auth/enrol/)[^\s/?]+")
+
+
 def without_addresses(text: str) -> str:
-    return IPV6.sub(_hide, IPV4.sub(_hide, text))
+    return SECRET_IN_PATH.sub(r"\1[token]", IPV6.sub(_hide, IPV4.sub(_hide, text)))
 
 
 class HideAddresses(logging.Filter):
-    """Rewrites each record with every IPv4 and IPv6 address replaced; the one exception is
-    the arbiter's ``Listening at:`` line, which names the server's own address, not a client's."""
+    """Rewrites each record with every IPv4 and IPv6 address (and an invitation's token,
+    ``SECRET_IN_PATH``) replaced; the one exception is the arbiter's ``Listening at:`` line,
+    which names the server's own address, not a client's."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -69,7 +69,7 @@ class RefugeFlask(Flask):
         if error is None:  # pragma: no cover — Flask always passes the exception
             return
         self.logger.error(
-            "unhandled %s on %s %s", logs.summary(error), request.method, request.path
+            "unhandled %s on %s %s", logs.summary(error), request.method, logs.route()
         )
 
 
@@ -140,7 +140,7 @@ def init_app(app: Flask) -> None:
             log.error(
                 "database unavailable on %s %s: %s",
                 request.method,
-                request.path,
+                logs.route(),
                 logs.summary(error),
             )
         from intake.extensions import db, login_manager

@@ -6,7 +6,7 @@ import logging
 import traceback
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,3 +36,10 @@ def summary(error: BaseException) -> str:
     path = Path(frame.filename)
     shown = path.relative_to(PROJECT_ROOT) if _ours(frame) else path.name
     return f"{name} at {shown}:{frame.lineno} in {frame.name}"
+
+
+def route() -> str:
+    """The request's route as written (``/auth/enrol/<token>``), not its path: a path can carry
+    a one-time secret (an invitation or reset link), which then sat in every error log line."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else "(no route)"

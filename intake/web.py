@@ -35,7 +35,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from intake import clock, crypto, i18n, labels, vocab
+from intake import clock, crypto, i18n, labels, logs, vocab
 from intake.i18n import (
     LANGUAGE_NAMES,
     is_staff_page,
@@ -294,7 +294,7 @@ def init_app(app: Flask) -> None:
             "unhandled %s on %s %s\n%s",
             type(error).__name__,
             request.method,
-            request.path,
+            logs.route(),
             "".join(traceback.format_tb(error.__traceback__)),
         )
         from intake.extensions import db

@@ -3,6 +3,7 @@ keys after staff sign-in attempts, not in gunicorn's own logs for a malformed re
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -11,12 +12,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from flask import Flask
+from flask.testing import FlaskClient
 
 from config.settings import PROJECT_ROOT
+from intake.services import accounts
 from tests.auth.helpers import csrf_token
 from tests.builders import make_user
 
@@ -111,6 +115,9 @@ def _send_from(source: str, port: int, payload: bytes) -> bytes:
         return b"".join(chunks)
 
 
+INVITE_TOKEN = "InviteTokenQ7xw9Zr2"
+
+
 def test_gunicorn_logs_no_client_address(gunicorn_logs: tuple[int, Path, Path]) -> None:
     port, error_log, access_log = gunicorn_logs
     client = "127.0.0.2"
@@ -123,12 +130,35 @@ def test_gunicorn_logs_no_client_address(gunicorn_logs: tuple[int, Path, Path]) 
         b"GET /static/css/refuge.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     )
     assert b" 200 " in answer.split(b"\r\n", 1)[0]
+    # An invitation link: its token is a one-time secret and stays out of the access log.
+    _send_from(
+        client,
+        port,
+        f"GET /auth/enrol/{INVITE_TOKEN} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode(),
+    )
     time.sleep(0.5)  # let the worker flush its log lines
     errors, accesses = error_log.read_text(), access_log.read_text()
     assert "Invalid request" in errors  # gunicorn did log the malformed request…
     assert "/static/css/refuge.css" in accesses  # …and the access log is on
+    assert "/auth/enrol/[token]" in accesses
+    assert INVITE_TOKEN not in errors + accesses
     for text in (errors, accesses):
         assert client not in text  # …without the client's address
         listening = [line for line in text.splitlines() if "127.0.0.1" in line]
         # The only address left is the one gunicorn listens on, said once at start.
         assert all("Listening at" in line for line in listening), listening
+
+
+def test_an_error_on_an_invitation_link_logs_its_route_not_its_token(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    def broken(token: str) -> None:
+        raise RuntimeError(token)
+
+    monkeypatch.setattr(accounts, "user_for_enrol_token", broken)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    with caplog.at_level(logging.ERROR):
+        response = client.get(f"/auth/enrol/{INVITE_TOKEN}")
+    assert response.status_code == 500
+    assert "unhandled RuntimeError on GET /auth/enrol/<token>" in caplog.text
+    assert INVITE_TOKEN not in caplog.text
