@@ -353,6 +353,8 @@ def import_json_text(
         raise DirectoryImportError(
             [f"{source}: not valid JSON ({error.msg}, line {error.lineno})"]
         ) from error
+    except RecursionError as error:  # "[[[…" deeper than the parser goes
+        raise DirectoryImportError([f"{source}: not valid JSON (nested too deeply)"]) from error
     records = document.get("entries") if isinstance(document, dict) else document
     if not isinstance(records, list):
         raise DirectoryImportError(

@@ -112,7 +112,7 @@ def _credential_text(credential: str) -> str:
         raise PasskeyError("invalid_credential")
     try:
         parsed = json.loads(credential)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # "[[[…" deeper than the parser goes
         raise PasskeyError("invalid_credential") from exc
     if not isinstance(parsed, dict):
         raise PasskeyError("invalid_credential")

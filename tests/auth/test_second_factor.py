@@ -231,7 +231,15 @@ def test_the_last_second_factor_cannot_be_removed(app: Flask, client: FlaskClien
 
 @pytest.mark.parametrize(
     "credential",
-    ["", "not json", "[]", '{"id": 5}', '{"id": "abc", "response": {}}', "x" * 20_000],
+    [
+        "",
+        "not json",
+        "[]",
+        '{"id": 5}',
+        '{"id": "abc", "response": {}}',
+        "x" * 20_000,
+        "[" * 16_000,  # deeper than the JSON parser goes: a RecursionError was a 500
+    ],
 )
 def test_hostile_passkey_answers_are_refused_and_change_nothing(
     app: Flask, client: FlaskClient, credential: str

@@ -110,6 +110,7 @@ def test_json_with_one_bad_record_writes_nothing(app: Flask) -> None:
         '[{"id": "ok-id", "name": "x", "contacts": [{"kind": "phone", "value": "+1 555",'
         ' "note": "\\u202eetoN"}]}]',
         '[{"id": "ok-id", "name": "x", "conditions": [{"id": "note", "text": "a \\u202db"}]}]',
+        "[" * 100_000,  # deeper than the parser goes: a RecursionError, not a 500
     ],
 )
 def test_hostile_json_is_refused(app: Flask, payload: str) -> None:
