@@ -18,6 +18,7 @@ from flask import (
     current_app,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -54,7 +55,7 @@ from intake.extensions import db, limiter
 from intake.forms import EmptyForm
 from intake.i18n import sentences
 from intake.models import User
-from intake.services import accounts, keys, recovery, second_factor, setup_token
+from intake.services import accounts, audit, keys, recovery, second_factor, setup_token
 from intake.services.accounts import AccountError, KeyMaterial, LoginResult, TotpResult
 from intake.services.errors import ServiceError
 
@@ -154,9 +155,13 @@ def setup() -> Page:
             else:
                 form.form_errors.append(str(exc))
             return _render_setup(form, 400)
-        return render_template(
-            "auth/setup_done.html", org_key=org_key, **begin_totp_confirmation(admin)
+        response = make_response(
+            render_template(
+                "auth/setup_done.html", org_key=org_key, **begin_totp_confirmation(admin)
+            )
         )
+        devices.remember_enrolment(response, admin)
+        return response
     return _render_setup(form, 400 if form.is_submitted() else 200)
 
 
@@ -203,10 +208,20 @@ def login() -> Page:
             }
             return redirect(url_for("auth.login_code"))
         if check.result is LoginResult.ENROLMENT_UNFINISHED and check.user is not None:
-            return resume_enrolment(check.user, next_url)
+            if devices.enrolment_user_id() == check.user.id:
+                return resume_enrolment(check.user, next_url)
+            refuse_unfinished_enrolment_elsewhere(check.user)
         # Only said to whoever knows the password:
         if check.result is LoginResult.INACTIVE:
             message = _("This account is not active. Ask an admin of your organisation.")
+        elif check.result is LoginResult.ENROLMENT_UNFINISHED and check.user is not None:
+            message = sentences(
+                no_second_factor_message(check.user),
+                _(
+                    "Or sign in from the browser where you set your password: there you can "
+                    "set up a new authenticator app."
+                ),
+            )
         elif check.result is LoginResult.NO_SECOND_FACTOR and check.user is not None:
             message = no_second_factor_message(check.user)
         else:
@@ -234,15 +249,33 @@ def login() -> Page:
     return render_template("auth/login.html", form=form), status
 
 
-def resume_enrolment(user: User, next_url: str | None) -> str:
-    """The right password for an account set up and left before its authenticator app was
-    confirmed: a new app to set up, as at set-up; confirming it completes this sign-in."""
+def resume_enrolment(user: User, next_url: str | None) -> Response:
+    """The right password, in the browser that set it (``devices.remember_enrolment``), for an
+    account set up and left before its authenticator app was confirmed: a new app to set up,
+    as at set-up; confirming it completes this sign-in."""
     second_factor.restart_enrolment(user)
-    return render_template(
-        "auth/enrol_done.html",
-        resumed=True,
-        **begin_totp_confirmation(user, sign_in=True, next_url=next_url),
+    response = make_response(
+        render_template(
+            "auth/enrol_done.html",
+            resumed=True,
+            **begin_totp_confirmation(user, sign_in=True, next_url=next_url),
+        )
     )
+    devices.remember_enrolment(response, user)
+    return response
+
+
+def refuse_unfinished_enrolment_elsewhere(user: User) -> None:
+    """The right password for an unfinished account, from another browser: a password alone
+    is not enough to set up its second factor (whoever holds it could take the account)."""
+    audit.record(
+        "auth.refused_no_second_factor",
+        "user",
+        user.id,
+        actor_label=f"user:{user.email}",
+        detail={"enrolment": "another_browser"},
+    )
+    db.session.commit()
 
 
 def reset_totp_command(user: User) -> str:
@@ -576,7 +609,11 @@ def enrol(token: str) -> Page:
                 new_password=new_password,
                 wrap=wrap_params(),
             ), 400
-        return render_template("auth/enrol_done.html", **begin_totp_confirmation(user))
+        response = make_response(
+            render_template("auth/enrol_done.html", **begin_totp_confirmation(user))
+        )
+        devices.remember_enrolment(response, user)
+        return response
     status = 400 if form.is_submitted() else 200
     return render_template(
         "auth/enrol.html", form=form, user=user, new_password=new_password, wrap=wrap_params()

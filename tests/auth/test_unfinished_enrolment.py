@@ -1,7 +1,8 @@
 """An account set up and left before its authenticator app was confirmed (the first admin at
-/setup, a colleague through the invite link): after the right password its holder sets up a new
-app and is signed in, with no operator needed. A password alone never passes a confirmed
-factor, and an account that has signed in before still needs the reset's link."""
+/setup, a colleague through the invite link): after the right password, in the browser where it
+was set, its holder sets up a new app and is signed in, with no operator needed. From another
+browser the password alone is not enough. A password alone never passes a confirmed factor,
+and an account that has signed in before still needs the reset's link."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from intake.admin import audit_view
+from intake.auth import devices
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Passkey, Role, User
@@ -69,6 +71,16 @@ def _confirm(client: FlaskClient, code: str) -> Any:
     )
 
 
+def _same_browser(app: Flask, client: FlaskClient) -> FlaskClient:
+    """A new window of the browser ``client`` set the password in: a session of its own, the
+    cookie that marks where the password was set."""
+    marker = client.get_cookie(devices.ENROLMENT_COOKIE)
+    assert marker is not None
+    browser = app.test_client()
+    browser.set_cookie(devices.ENROLMENT_COOKIE, marker.value)
+    return browser
+
+
 def _wrong_code(secret: str) -> str:
     return "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
 
@@ -80,7 +92,7 @@ def test_a_first_admin_who_left_setup_sets_up_a_new_app_after_the_password_and_i
     app: Flask, client: FlaskClient
 ) -> None:
     admin, shown_at_setup = _first_admin_left_the_setup_page(client)
-    browser = app.test_client()
+    browser = _same_browser(app, client)
     response = browser.post(
         "/login?next=/cases/", data={"email": FIRST_ADMIN, **_proof(browser, "/login?next=/cases/")}
     )
@@ -129,7 +141,7 @@ def test_once_confirmed_the_first_admin_signs_in_with_password_and_code_as_anyon
     app: Flask, client: FlaskClient
 ) -> None:
     admin, _ = _first_admin_left_the_setup_page(client)
-    browser = app.test_client()
+    browser = _same_browser(app, client)
     assert post_password(browser, FIRST_ADMIN).status_code == 200
     db.session.refresh(admin)
     assert admin.totp_secret
@@ -146,7 +158,9 @@ def test_an_invitee_who_left_before_confirming_resumes_and_is_told_they_wait_for
     app: Flask, client: FlaskClient
 ) -> None:
     make_org_key()
-    hasty, _ = enrol_without_confirming(app.test_client(), "hasty@example.org")
+    link_browser = app.test_client()
+    hasty, _ = enrol_without_confirming(link_browser, "hasty@example.org")
+    client = _same_browser(app, link_browser)
     response = post_password(client, hasty.email)
     page = _text(response)
     assert response.status_code == 200
@@ -166,7 +180,8 @@ def test_the_resumed_enrolment_reads_in_both_chinese_scripts(
         ("zh_Hant", "完成設定你的第二驗證因素"),
         ("zh_Hans", "完成设置你的第二验证因素"),
     ):
-        browser = app.test_client()
+        # The marker is set again with each new app: the browser keeps the latest.
+        browser = client = _same_browser(app, client)
         browser.get(f"/login?lang={lang}")
         page = _text(post_password(browser, FIRST_ADMIN))
         assert heading in page
@@ -174,6 +189,37 @@ def test_the_resumed_enrolment_reads_in_both_chinese_scripts(
 
 
 # --- what a password alone must never do -----------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["first_admin", "invitee"])
+def test_from_another_browser_the_password_alone_sets_up_nothing(
+    app: Flask, client: FlaskClient, who: str
+) -> None:
+    """Whoever learns the password of an account never finished (the first admin's holds the
+    organisation key) must not give it a second factor of their own (a security review)."""
+    if who == "first_admin":
+        user, shown = _first_admin_left_the_setup_page(client)
+    else:
+        make_org_key()
+        user, _ = enrol_without_confirming(client, "hasty@example.org")
+        shown = user.totp_secret or ""
+    elsewhere = app.test_client()
+    response = post_password(elsewhere, user.email)
+    page = _text(response)
+    assert response.status_code == 401
+    assert "data-enrolment-resumed" not in page
+    assert "secret=" not in page
+    assert "Or sign in from the browser where you set your password" in page
+    assert "reset-totp" in page or "Staff accounts page" in page
+    db.session.refresh(user)
+    assert user.totp_secret == shown  # nothing new issued
+    assert not audit_events("account.enrolled", user) or who == "invitee"
+    refused = audit_events("auth.refused_no_second_factor", user)
+    assert [event.detail for event in refused] == [{"enrolment": "another_browser"}]
+    assert elsewhere.get("/auth/unlock").status_code == 302  # not signed in
+    # A forged or another account's marker does not count either.
+    elsewhere.set_cookie(devices.ENROLMENT_COOKIE, "forged.value.here")
+    assert post_password(elsewhere, user.email).status_code == 401
 
 
 def test_a_confirmed_authenticator_app_is_still_asked_for_after_the_password(
