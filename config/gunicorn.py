@@ -19,9 +19,13 @@ from gunicorn.glogging import Logger
 
 from config.address import bind_host, bind_port, record_address
 from config.settings import DEFAULT_INSTANCE
+from intake.addresses import address_key
 
 bind = f"{bind_host()}:{bind_port()}"  # what `make run` prints: config.address.served_address
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# The key that hashes client addresses for the rate limits (intake.addresses), made here in
+# the master and inherited by every worker, so that they count a client alike; never written.
+address_key()
 # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl): a second
 # instance would take over the first one's. Keep it with the instance's state.
 INSTANCE = Path(os.environ.get("INTAKE_INSTANCE_PATH") or DEFAULT_INSTANCE)

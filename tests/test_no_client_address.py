@@ -3,6 +3,8 @@ keys after staff sign-in attempts, not in gunicorn's own logs for a malformed re
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import signal
@@ -20,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from config.settings import PROJECT_ROOT
+from intake.addresses import ADDRESS_KEY_ENV, address_key
 from intake.services import accounts
 from tests.auth.helpers import csrf_token
 from tests.builders import make_user
@@ -162,3 +165,50 @@ def test_an_error_on_an_invitation_link_logs_its_route_not_its_token(
     assert response.status_code == 500
     assert "unhandled RuntimeError on GET /auth/enrol/<token>" in caplog.text
     assert INVITE_TOKEN not in caplog.text
+
+
+def test_limiter_keys_are_not_hashed_under_the_server_secret(
+    make_app: Callable[..., Flask], redis_url: str
+) -> None:
+    """The secret key is on the server's disk: with it and the limiter's Redis, every IPv4
+    address could be hashed in minutes and matched to the keys (a security review)."""
+    address = ADDRESSES[0]
+    app = make_app("sqlite", RATELIMIT_STORAGE_URI=redis_url)
+    with app.app_context():
+        user = make_user()
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        token = csrf_token(client, "/login")
+        client.post("/login", data={"csrf_token": token, "email": user.email, "password": "x"})
+        under_secret = hmac.new(
+            str(app.config["SECRET_KEY"]).encode(), address.encode(), hashlib.sha256
+        ).hexdigest()[:24]
+        under_key = hmac.new(address_key(), address.encode(), hashlib.sha256).hexdigest()[:24]
+    keys = " ".join(key.decode() for key in redis.Redis.from_url(redis_url).keys("*"))
+    assert under_key in keys  # counted, under the key made at start…
+    assert under_secret not in keys  # …not under the secret on disk
+    assert address_key() != str(app.config["SECRET_KEY"]).encode()
+
+
+def test_gunicorns_workers_inherit_one_address_key_made_by_the_master() -> None:
+    environment = {k: v for k, v in os.environ.items() if k != ADDRESS_KEY_ENV}
+    script = (
+        "import os, config.gunicorn; from intake.addresses import address_key;"
+        "key = os.environ['REFUGE_ADDRESS_KEY']; pid = os.fork()\n"
+        "if pid == 0: os._exit(0 if address_key().decode() == key else 1)\n"
+        "print(key, os.waitpid(pid, 0)[1])"
+    )
+    runs = [
+        subprocess.run(  # noqa: S603 — our own interpreter, fixed arguments
+            [sys.executable, "-c", script],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        for _ in range(2)
+    ]
+    assert [status for _, status in runs] == ["0", "0"]  # the worker hashes with the master's
+    assert len(runs[0][0]) == 64
+    assert runs[0][0] != runs[1][0]  # a new key at each start, found nowhere on disk
