@@ -36,8 +36,18 @@ class Claim(enum.Enum):
     SEEN = "seen"  # an earlier attempt stored it (or is storing it and committed meanwhile)
 
 
-def request_lookup(raw_token: bytes) -> str:
-    return crypto.submission_token_lookup(raw_token, current_app.config["SECRET_KEY"])
+# A request's token is looked up within the path that made it. Without JavaScript the token is
+# a hidden field, written again into the next form in that browser (so that Back and Send file
+# nothing twice), where the path checks the answers are the same before giving the first
+# receipt back. The browser path cannot check that (answers are sealed afresh on each attempt):
+# had it shared the lookup, whoever used that browser next could post any ciphertext with the
+# token and be given the first person's receipt code (a security review).
+SERVER_SEALED_CONTEXT = b"sealed-on-the-server:"
+
+
+def request_lookup(raw_token: bytes, *, sealed_on_server: bool = False) -> str:
+    token = SERVER_SEALED_CONTEXT + raw_token if sealed_on_server else raw_token
+    return crypto.submission_token_lookup(token, current_app.config["SECRET_KEY"])
 
 
 def follow_up_lookup(raw_token: bytes, case_id: int) -> str:

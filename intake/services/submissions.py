@@ -592,14 +592,16 @@ def _receipt() -> tuple[str, str, str]:
 # Submission tokens: a request sent again (its answer lost on the way) is filed once
 
 
-def _token_claim(raw_token: bytes, receipt_code: str) -> tuple[str, str]:
-    """What claiming the token stores: its keyed hash, and this request's receipt code sealed
-    under a key derived from the token (for a retry to get back)."""
-    lookup = submission_tokens.request_lookup(raw_token)
+def _token_claim(raw_token: bytes, receipt_code: str, sealed_by: SealedBy) -> tuple[str, str]:
+    """What claiming the token stores: its keyed hash (within the path that sent it), and this
+    request's receipt code sealed under a key derived from the token (for a retry to get back)."""
+    lookup = submission_tokens.request_lookup(
+        raw_token, sealed_on_server=sealed_by == SealedBy.SERVER
+    )
     return lookup, crypto.seal_receipt_for_token(receipt_code, raw_token)
 
 
-def _claim_token(raw_token: bytes, receipt_code: str) -> str | None:
+def _claim_token(raw_token: bytes, receipt_code: str, sealed_by: SealedBy) -> str | None:
     """Claim the token for this request, first thing in its transaction
     (:func:`submission_tokens.claim`): None if it is ours now, else the receipt code that the
     request which claimed it first keeps for its retries.
@@ -607,7 +609,7 @@ def _claim_token(raw_token: bytes, receipt_code: str) -> str | None:
     It comes before the case and the audit chain head's lock, so that lock is held no longer
     than before. (On PostgreSQL the statement that inserts the case claims the token first:
     :func:`_insert_case_with_consent`.)"""
-    lookup, sealed_receipt = _token_claim(raw_token, receipt_code)
+    lookup, sealed_receipt = _token_claim(raw_token, receipt_code, sealed_by)
     if submission_tokens.claim(lookup, sealed_receipt) is submission_tokens.Claim.NEW:
         return None
     return _earlier_receipt(lookup, raw_token)
@@ -669,9 +671,9 @@ def create_case(
     claim: tuple[str, str] | None = None
     if submission_token is not None:
         if postgres:  # claimed by the statement that inserts the case
-            claim = _token_claim(submission_token, code)
+            claim = _token_claim(submission_token, code, sealed_by)
         else:
-            earlier = _claim_token(submission_token, code)
+            earlier = _claim_token(submission_token, code, sealed_by)
             if earlier is not None:
                 return _earlier_submission(earlier)
     values = dict(

@@ -259,6 +259,38 @@ def test_other_answers_with_the_token_of_a_request_sent_before_are_a_new_request
     assert _counts()[:2] == (2, 2)
 
 
+def test_the_token_of_a_no_js_request_gives_nothing_to_the_browser_path(
+    roomy_any_app: Flask,
+) -> None:
+    """The token of a request sent without JavaScript is in the next /request page of that
+    browser. Posted to the browser path with any ciphertext (which cannot be compared with the
+    first request's answers), it answered with the first request's receipt code: whoever used
+    the computer next could read the staff's replies at /status and write as the defender (a
+    security review). It is a new token there: a request of its own, with its own code."""
+    org = make_org_key()
+    client = roomy_any_app.test_client()
+    pattern = re.compile(r'name="submission_token" value="([^"]+)"')
+    (token,) = pattern.findall(client.get("/request").text)
+    form = {"csrf_token": csrf_token(client), "submission_token": token}
+    response = client.post(
+        "/request",
+        data={**form, **full_answers(), **routing_form()},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    shown = client.get(response.headers["Location"]).text
+    first = re.search(r'id="receipt-code"[^>]*>\s*([0-9A-Z-]+)\s*<', shown)
+    assert first is not None
+    (written_again,) = pattern.findall(client.get("/request").text)
+    assert written_again == token  # what the next person at this computer can read
+
+    taken = _send(roomy_any_app, org, token)
+    assert taken.status_code == 201
+    assert taken.get_json()["receipt_code"] != first.group(1)
+    assert first.group(1) not in taken.get_data(as_text=True)
+    assert _counts()[:2] == (2, 2)
+
+
 def test_back_past_a_refused_first_send_then_send_shows_the_same_receipt(
     roomy_any_app: Flask,
 ) -> None:
