@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,12 @@ def _from_environment() -> dict[str, Any]:
 # Room in a request besides its files: the routing fields, tokens and each part's multipart
 # headers (a few hundred bytes each). The answers are counted apart (request_max_bytes).
 FORM_OVERHEAD_BYTES = 64 * 1024
+# The settings derived from the attachment limits when create_app's overrides do not set them.
+REQUEST_LIMIT_SETTINGS = ("MAX_CONTENT_LENGTH", "MAX_FORM_MEMORY_SIZE")
+# Pages loaded before sealed files went as raw bytes post each one in base64 (a part named
+# "sealed.bin", intake.public.routes): a form open in a defender's tab during a deploy must
+# still send, so the request limit keeps room for them. When that reading goes, so does this.
+OLDER_PAGES_POST_BASE64_FILES = True
 
 
 def base64_length(size: int) -> int:
@@ -146,27 +153,48 @@ def base64_length(size: int) -> int:
 
 
 def request_max_bytes(
-    attachment_max_count: int, attachment_max_bytes: int, answers_max_bytes: int
+    attachment_max_count: int,
+    attachment_max_bytes: int,
+    answers_max_bytes: int,
+    *,
+    base64_files: bool = OLDER_PAGES_POST_BASE64_FILES,
 ) -> int:
     """The largest request the public form must accept (MAX_CONTENT_LENGTH): the form's promise,
     ``attachment_max_count`` files of ``attachment_max_bytes`` each, with the longest answers.
 
     The browser path is the larger: it posts each file sealed (its envelope padded to the bucket
-    of the largest file the server takes, submissions.sealed_file_max_bytes) and in base64, so a
-    10 MiB file travels as 11 MiB of ciphertext, 14.7 MiB on the wire; and its answers sealed,
-    at most ``answers_max_bytes``, in base64 too. Without JavaScript the same files travel as
-    they are, and the answers as typed (91,000 characters at most, under 364 KB in UTF-8)."""
+    of the largest file the server takes, submissions.sealed_file_max_bytes), as a binary part,
+    so a 10 MiB file travels as 11 MiB of ciphertext plus the part's headers; and its answers
+    sealed, at most ``answers_max_bytes``, in base64. Without JavaScript the same files travel as
+    they are, and the answers as typed (91,000 characters at most, under 364 KB in UTF-8).
+
+    ``base64_files``: the files may come in base64 instead, as pages loaded before the binary
+    parts post them (a third more, 14.7 MiB for that file): the limit holds those."""
     # The padding rule and the seal are intake.crypto's; imported here, when the app is built,
     # since the intake package imports this module.
     from intake.crypto import SEAL_OVERHEAD, file_bucket
     from intake.services.submissions import FILE_HEADER_MAX
 
     sealed_file = file_bucket(attachment_max_bytes + FILE_HEADER_MAX + 1) + SEAL_OVERHEAD
+    on_the_wire = base64_length(sealed_file) if base64_files else sealed_file
     return (
-        attachment_max_count * base64_length(sealed_file)
-        + base64_length(answers_max_bytes)
-        + FORM_OVERHEAD_BYTES
+        attachment_max_count * on_the_wire + base64_length(answers_max_bytes) + FORM_OVERHEAD_BYTES
     )
+
+
+def with_request_limits(values: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with MAX_CONTENT_LENGTH and MAX_FORM_MEMORY_SIZE derived from the attachment
+    and answer limits they hold (request_max_bytes), each unless ``overrides`` sets it itself:
+    a limit follows the files whether they were set in the environment or by create_app."""
+    limit = request_max_bytes(
+        values["ATTACHMENT_MAX_COUNT"],
+        values["ATTACHMENT_MAX_BYTES"],
+        values["SEALED_ANSWERS_MAX_BYTES"],
+    )
+    for name in REQUEST_LIMIT_SETTINGS:
+        if name not in overrides:
+            values[name] = limit
+    return values
 
 
 class BaseSettings:
@@ -189,7 +217,8 @@ class BaseSettings:
     # Referrer-Policy is no-referrer (DESIGN §1.7). The token plus SameSite=Strict cookies stay.
     WTF_CSRF_SSL_STRICT = False
     # ATTACHMENT_MAX_COUNT files of ATTACHMENT_MAX_BYTES each (read from the environment,
-    # _from_environment); MAX_CONTENT_LENGTH follows from them (request_max_bytes, in as_dict).
+    # _from_environment) or given to create_app; MAX_CONTENT_LENGTH follows from them
+    # (request_max_bytes, in settings_for, after any overrides).
     # A text field may be as large as the body (Werkzeug's default is 500 KB): a story pasted
     # whole without JavaScript then comes back beside its length error, not refused unread.
 
@@ -258,11 +287,6 @@ class BaseSettings:
         values["RATELIMIT_STORAGE_URI"] = values["REDIS_URL"] or "memory://"
         values["MAIL_BACKEND"] = "smtp" if values["MAIL_SERVER"] else "file"
         values["MAIL_FILE_PATH"] = str(instance_path / "outbox")
-        values["MAX_CONTENT_LENGTH"] = values["MAX_FORM_MEMORY_SIZE"] = request_max_bytes(
-            values["ATTACHMENT_MAX_COUNT"],
-            values["ATTACHMENT_MAX_BYTES"],
-            values["SEALED_ANSWERS_MAX_BYTES"],
-        )
         return values
 
 
@@ -305,11 +329,17 @@ SETTINGS: dict[str, type[BaseSettings]] = {
 }
 
 
-def settings_for(env_name: str | None = None) -> dict[str, Any]:
+def settings_for(
+    env_name: str | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The settings of ``env_name`` (else INTAKE_ENV), with ``overrides`` (create_app's) on top;
+    the request limits are derived last, from what the overrides left (with_request_limits)."""
     name = (env_name or os.environ.get("INTAKE_ENV") or "development").strip().lower()
     try:
         settings = SETTINGS[name]
     except KeyError as exc:
         choices = ", ".join(sorted(SETTINGS))
         raise ConfigError(f"INTAKE_ENV={name!r} is not one of {choices}") from exc
-    return settings.as_dict()
+    values = settings.as_dict()
+    values.update(overrides or {})
+    return with_request_limits(values, overrides or {})

@@ -18,9 +18,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    settings = settings_for((config or {}).get("INTAKE_ENV"))
-    if config:
-        settings.update(config)
+    # The overrides go in before the request limits are derived from the attachment limits.
+    settings = settings_for((config or {}).get("INTAKE_ENV"), config)
     instance_path = Path(settings["INSTANCE_PATH"])
     instance_path.mkdir(parents=True, exist_ok=True)
 

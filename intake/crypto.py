@@ -158,9 +158,22 @@ def validate_sealed(text: str, *, max_bytes: int, what: str = "ciphertext") -> b
     A sealed box is at least ``SEAL_OVERHEAD`` + 1 bytes; padded answers make it at least one
     block. We cannot check the MAC without the secret key (which the server never has).
     """
+    return validate_sealed_bytes(
+        decode_sealed(text, max_bytes=max_bytes, what=what), max_bytes=max_bytes, what=what
+    )
+
+
+def decode_sealed(text: str, *, max_bytes: int, what: str = "ciphertext") -> bytes:
+    """Browser ciphertext in base64, decoded (strictly) unless its text is already longer than
+    ``max_bytes`` can be: its length is checked by :func:`validate_sealed_bytes`."""
     if len(text) > (max_bytes * 4) // 3 + 8:
         raise InvalidCiphertext(f"{what} is too large")
-    raw = b64decode_strict(text, what=what)
+    return b64decode_strict(text, what=what)
+
+
+def validate_sealed_bytes(raw: bytes, *, max_bytes: int, what: str = "ciphertext") -> bytes:
+    """:func:`validate_sealed` of ciphertext that came as raw bytes (a sealed file's part), or
+    once decoded: long enough to be a sealed box, not longer than ``max_bytes``."""
     if len(raw) <= SEAL_OVERHEAD:
         raise InvalidCiphertext(f"{what} is too short to be sealed")
     if len(raw) > max_bytes:

@@ -68,10 +68,16 @@ def wants_json() -> bool:
     return request.is_json or best == "application/json"
 
 
-def error_response(status: int, message: str) -> tuple[Response | str, int]:
-    """An error page or JSON body that says what went wrong and never echoes the request."""
+def error_response(
+    status: int, message: str, field: str | None = None
+) -> tuple[Response | str, int]:
+    """An error page or JSON body that says what went wrong and never echoes the request.
+    ``field``: the form field it is about, for a script to say it beside that field."""
     if wants_json():
-        return jsonify({"error": message, "status": status}), status
+        body: dict[str, Any] = {"error": message, "status": status}
+        if field:
+            body["field"] = field
+        return jsonify(body), status
     if request_ctx.url_adapter is None:
         # The request could not even be routed (a Host header that is not a valid name, e.g.
         # a label over 63 characters): no link can be built for it, so no page either.

@@ -47,6 +47,7 @@ odd_text = st.one_of(
     ),
 )
 field_name = st.one_of(st.sampled_from(FIELD_NAMES), odd_text)
+file_part_name = st.sampled_from(["sealed", "sealed.bin"])
 
 
 @st.composite
@@ -64,6 +65,8 @@ def part_header(draw: st.DrawFn) -> str:
                 "form-data",
                 f"form-data; name={name}",
                 f'form-data; name="{name}"; filename="{draw(odd_text)}"',
+                # A sealed file's part as the browser names it: raw, or an older page's base64.
+                f'form-data; name="{name}"; filename="{draw(file_part_name)}"',
                 f"form-data; name*=UTF-8''{name}",
                 f'form-data; name="{name}"; name="{draw(field_name)}"',
                 f'attachment; name="{name}"',

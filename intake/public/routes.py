@@ -62,6 +62,7 @@ from werkzeug.datastructures import CombinedMultiDict, FileStorage, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests
 from wtforms.validators import ValidationError
 
+from config.settings import base64_length
 from intake import crypto, vocab
 from intake.addresses import hashed_address
 from intake.extensions import csrf, db, limiter
@@ -82,7 +83,7 @@ from intake.public.forms import (
 )
 from intake.services import follow_ups, key_pins, keys, proof_of_work, submissions, urgent_help
 from intake.services import settings as org_settings
-from intake.services.submissions import PlainFile, SubmissionRefused
+from intake.services.submissions import AttachmentRefused, PlainFile, SubmissionRefused
 from intake.services.triage import Routing
 from intake.web import error_response, message_for
 
@@ -116,6 +117,11 @@ FOLLOW_UP_TOKEN = "follow_up_token"  # noqa: S105 — a session key, not a secre
 SENT_REQUEST = "request_sent"
 RECEIPT_URGENT = "receipt_urgent"  # with it: the routing facts of an "Immediate" request
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
+ATTACHMENTS = "attachments"  # the file field, on both paths and on the follow-up
+# The file name of each sealed file's part from a page loaded before files went as raw bytes:
+# it holds the ciphertext in base64 (config.settings.OLDER_PAGES_POST_BASE64_FILES). Read while
+# such a page may still be open in someone's tab; submitter.js names its raw parts "sealed".
+BASE64_FILE_PART = "sealed.bin"
 
 # _fields.html marks required fields with the server's message, for the browser's checks.
 bp.add_app_template_global(required_message)
@@ -292,17 +298,26 @@ def _csrf_ok() -> bool:
     return True
 
 
-def _refuse(message: str, status: int = 400) -> tuple[Response | str, int]:
-    return error_response(status, message)
+def _refuse(
+    message: str, status: int = 400, field: str | None = None
+) -> tuple[Response | str, int]:
+    return error_response(status, message, field)
+
+
+def _refused(refused: SubmissionRefused) -> tuple[Response | str, int]:
+    """A refusal as the browser shows it: beside its field when it is about one (the files)."""
+    return _refuse(str(refused), refused.status, refused.field)
 
 
 def _too_large_message(follow_up: bool = False) -> str:
     """Why a request over MAX_CONTENT_LENGTH was refused, and what to change. The limit is
     derived from the files the form promises (config.settings.request_max_bytes), so only more
     than that meets it: said with what was sent when the files went as they are (without
-    JavaScript; the browser's sealed files are a third larger on the wire, and it checks their
-    total before sending). Back only without JavaScript: with it, the answers are still on
-    the page."""
+    JavaScript; the browser's sealed files are padded, and it checks their count and sizes
+    before sending). The limit holds the promise in base64 too, as pages loaded before sealed
+    files went as raw bytes send them, so such a page is never told to leave files out that
+    the form promised. Back only without JavaScript: with it, the answers are still on the
+    page (and the browser says this beside the file field: the JSON names it)."""
     sent = request.content_length
     megabytes = submissions.attachment_max_bytes() / (1024 * 1024)
     with_js = _wants_json()
@@ -459,29 +474,46 @@ def _submission_token(form: MultiDict[str, str]) -> bytes | None:
     return raw
 
 
-def _sealed_uploads(files: MultiDict[str, FileStorage], name: str = "attachments") -> list[bytes]:
-    """Sealed files from the browser: each part holds base64 ciphertext (never a real name).
+def _files_as_text(form: MultiDict[str, str]) -> None:
+    """The browser path's files come as file parts: the file field as a text field is refused
+    beside it, before anything else is read (not as one more "unexpected field")."""
+    if ATTACHMENTS in form:
+        raise AttachmentRefused(
+            _("The files arrived as text, not as files. Nothing was saved. Please send again.")
+        )
+
+
+def _sealed_uploads(files: MultiDict[str, FileStorage]) -> list[bytes]:
+    """Sealed files from the browser, one file part each (named ``sealed``, never the file's
+    own name): the raw ciphertext, or (a part named BASE64_FILE_PART, from a page loaded
+    before) that ciphertext in base64, decoded first. Then every one is checked the same way
+    (submissions.check_sealed_file) and stored as it is. Every part counts: none is skipped.
 
     An empty file cannot be told here (sealed and padded, it is as long as a small one): only
     submitter.js's checkFiles, before sealing, refuses it (_plain_files does without JS)."""
-    if set(files) - {name}:
+    if set(files) - {ATTACHMENTS}:
         raise SubmissionRefused(_("The request contained unexpected files."))
-    parts = [part for part in files.getlist(name) if part]
+    parts = files.getlist(ATTACHMENTS)
     submissions.check_file_count(len(parts))
-    limit = (submissions.sealed_file_max_bytes() * 4) // 3 + 16
     sealed: list[bytes] = []
     for index, part in enumerate(parts, start=1):
-        raw = part.read(limit + 1)
+        in_base64 = part.filename == BASE64_FILE_PART
+        limit = submissions.sealed_file_max_bytes()
+        if in_base64:
+            limit = base64_length(limit) + 16  # and a line end or two
+        content = part.read(limit + 1)
         part.close()  # the parser's copy (MAX_CONTENT_LENGTH at most in all) goes now
-        if len(raw) > limit:
-            raise SubmissionRefused(_("Sealed file %(number)d is too large.", number=index))
-        try:
-            text = raw.decode("ascii")
-        except UnicodeDecodeError as exc:
-            raise SubmissionRefused(
-                _("Sealed file %(number)d is not base64 text.", number=index)
-            ) from exc
-        sealed.append(submissions.check_sealed_file(text, index))
+        if len(content) > limit:
+            raise AttachmentRefused(_("Sealed file %(number)d is too large.", number=index))
+        if in_base64:
+            try:
+                text = content.decode("ascii")
+            except UnicodeDecodeError as exc:
+                raise AttachmentRefused(
+                    _("Sealed file %(number)d is not base64 text.", number=index)
+                ) from exc
+            content = submissions.sealed_file_from_base64(text, index)
+        sealed.append(submissions.check_sealed_file(content, index))
     return sealed
 
 
@@ -490,6 +522,7 @@ def _submit_from_browser(
     files: MultiDict[str, FileStorage],
     current: OrgKey | submissions.TrustedKey,
 ) -> tuple[Response, int]:
+    _files_as_text(form)
     unexpected = sorted(set(form) - BROWSER_FIELDS)
     if unexpected:
         raise SubmissionRefused(
@@ -573,7 +606,7 @@ def _plain_files(form: IntakeForm | FollowUpForm) -> tuple[list[PlainFile], list
 def _had_files(files: MultiDict[str, FileStorage]) -> bool:
     """Whether any file was chosen: a file field left empty is posted too (a part without a
     file name), and asking to attach "again" what was never attached only confuses."""
-    return any(upload.filename for upload in files.getlist("attachments"))
+    return any(upload.filename for upload in files.getlist(ATTACHMENTS))
 
 
 DATABASE_NOTICE = _l(
@@ -707,7 +740,7 @@ def _submit_without_js(
     try:
         submission_token = _submission_token(form_data)
     except SubmissionRefused as refused:
-        return _refuse(str(refused))
+        return _refused(refused)
     # Without files, the form alone: every field looks itself up in one dict, not two.
     form = IntakeForm(CombinedMultiDict([files, form_data]) if files else form_data)
     valid = form.validate()
@@ -1009,7 +1042,7 @@ def _typed_form_again(
     show again: ``sealed`` is raised for it, else the form comes back empty."""
     parsed = _read_form()
     if parsed is None:
-        return _refuse(_too_large_message(), 413)
+        return _refuse(_too_large_message(), 413, ATTACHMENTS)
     form_data, files = parsed
     if "sealed_answers" in form_data:
         if sealed is not None:
@@ -1093,7 +1126,7 @@ def request_form() -> ViewResult:
             return _over_the_limit()
     parsed = _read_form()
     if parsed is None:
-        return _refuse(_too_large_message(), 413)
+        return _refuse(_too_large_message(), 413, ATTACHMENTS)
     form_data, files = parsed
     from_browser = "sealed_answers" in form_data
     submitted = _submit_to_trusted_key(form_data, files, from_browser)
@@ -1133,7 +1166,7 @@ def request_form() -> ViewResult:
             return _submit_from_browser(form_data, files, org_key)
         return _submit_without_js(form_data, files, org_key)
     except SubmissionRefused as refused:
-        return _refuse(str(refused), 400)
+        return _refused(refused)
 
 
 SUBMITTED = frozenset({201, 303})  # the browser path's receipt, the no-JS path's redirect
@@ -1315,9 +1348,14 @@ def follow_up() -> ViewResult:
     sent again after its answer was lost, it is stored once and answered as the first time."""
     parsed = _read_form()
     if parsed is None:
-        return _refuse(_too_large_message(follow_up=True), 413)
+        return _refuse(_too_large_message(follow_up=True), 413, ATTACHMENTS)
     form_data, files = parsed
     from_browser = "sealed_body" in form_data
+    if from_browser:
+        try:
+            _files_as_text(form_data)
+        except SubmissionRefused as refused:
+            return _refused(refused)
     allowed = BROWSER_FOLLOW_UP_FIELDS if from_browser else NO_JS_FOLLOW_UP_FIELDS
     unexpected = sorted(set(form_data) - allowed)
     if unexpected:
@@ -1327,7 +1365,7 @@ def follow_up() -> ViewResult:
     try:
         submission_token = _submission_token(form_data)
     except SubmissionRefused as refused:
-        return _refuse(str(refused))
+        return _refused(refused)
     case = submissions.find_case_by_receipt(form_data.get("code", ""))
     if case is None:
         return _refuse(_("No request has this receipt code. Nothing was saved."), 404)
@@ -1391,5 +1429,5 @@ def follow_up() -> ViewResult:
         follow_ups.enqueue(stored)  # after the commit (DESIGN §8)
         session.pop(FOLLOW_UP_TOKEN, None)  # stored (now or before): the next message, a new one
     except SubmissionRefused as refused:
-        return _refuse(str(refused), 400)
+        return _refused(refused)
     return _render_status(case, code, sent=True)

@@ -81,7 +81,16 @@ SUBMITTER = "submitter"
 
 
 class SubmissionRefused(ServiceError):
-    """A request we do not accept; ``str(error)`` is safe to show to the submitter."""
+    """A request we do not accept; ``str(error)`` is safe to show to the submitter. ``field``,
+    when set, is the form's field it is about: the browser shows it beside that field."""
+
+    field: str | None = None
+
+
+class AttachmentRefused(SubmissionRefused):
+    """The files of a request or follow-up refused: said beside the file field."""
+
+    field = "attachments"
 
 
 @dataclass(frozen=True)
@@ -253,19 +262,36 @@ def check_sealed_answers(text: Any) -> str:
     return text
 
 
-def check_sealed_file(text: Any, index: int) -> bytes:
-    """A sealed file envelope from the browser, as base64; returns the raw ciphertext."""
+def sealed_file_from_base64(text: str, index: int) -> bytes:
+    """A sealed file as pages loaded before the binary parts post it (base64 text, a line end
+    allowed after it), decoded: :func:`check_sealed_file` then checks it as any other."""
     what = f"sealed file {index}"
-    if not isinstance(text, str) or not text:
-        raise SubmissionRefused(_l("Sealed file %(number)d is empty.", number=index))
+    text = text.strip()
+    if not text:
+        raise AttachmentRefused(_l("Sealed file %(number)d is empty.", number=index))
     try:
-        raw = crypto.validate_sealed(text.strip(), max_bytes=sealed_file_max_bytes(), what=what)
+        return crypto.decode_sealed(text, max_bytes=sealed_file_max_bytes(), what=what)
     except crypto.InvalidCiphertext as exc:
-        raise SubmissionRefused(
+        raise AttachmentRefused(
+            _l("Sealed file %(number)d is not valid: %(reason)s.", number=index, reason=exc)
+        ) from exc
+
+
+def check_sealed_file(raw: bytes, index: int) -> bytes:
+    """A sealed file envelope from the browser, its raw ciphertext (as posted, or decoded from
+    an older page's base64): a sealed box of a whole bucket, not over the largest. Returned as
+    it is stored."""
+    what = f"sealed file {index}"
+    if not raw:
+        raise AttachmentRefused(_l("Sealed file %(number)d is empty.", number=index))
+    try:
+        crypto.validate_sealed_bytes(raw, max_bytes=sealed_file_max_bytes(), what=what)
+    except crypto.InvalidCiphertext as exc:
+        raise AttachmentRefused(
             _l("Sealed file %(number)d is not valid: %(reason)s.", number=index, reason=exc)
         ) from exc
     if not crypto.is_file_bucket(bucket_of(raw)):
-        raise SubmissionRefused(
+        raise AttachmentRefused(
             _l(
                 "Sealed file %(number)d has the wrong length: it is truncated or was not padded.",
                 number=index,
@@ -277,7 +303,7 @@ def check_sealed_file(text: Any, index: int) -> bytes:
 def check_padded_files(sealed_files: list[bytes]) -> None:
     """Every sealed file is a bucket plus the seal (the service's own check, whoever calls)."""
     if not all(crypto.is_file_bucket(bucket_of(content)) for content in sealed_files):
-        raise SubmissionRefused(
+        raise AttachmentRefused(
             _l("A sealed file has the wrong length: it is truncated or was not padded.")
         )
 
@@ -286,12 +312,12 @@ def check_plain_files(files: list[PlainFile]) -> None:
     """Files from the no-JavaScript path: not too many, none too large."""
     check_file_count(len(files))
     if any(len(plain.data) > attachment_max_bytes() for plain in files):
-        raise SubmissionRefused(_l("A file is larger than allowed."))
+        raise AttachmentRefused(_l("A file is larger than allowed."))
 
 
 def check_file_count(count: int) -> None:
     if count > attachment_max_count():
-        raise SubmissionRefused(
+        raise AttachmentRefused(
             _l("At most %(count)d files can be attached.", count=attachment_max_count())
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,6 +101,22 @@ MALFORMED_TOKENS: dict[str, Any] = {
     "repeated field": [_VALID_TOKEN, _VALID_TOKEN],
     "two different": [_VALID_TOKEN, crypto.new_submission_token()],
 }
+
+
+# How a browser posts a sealed file (intake.public.routes._sealed_uploads): the raw ciphertext
+# as a binary part whose file name is "sealed" (submitter.js), or, from a page loaded before
+# that (open in a tab over a deploy), the ciphertext in base64 in a part named "sealed.bin".
+WIRES = ("raw", "base64")
+SealedPart = tuple[io.BytesIO, str, str]
+
+
+def sealed_part(ciphertext: bytes, wire: str = "raw") -> SealedPart:
+    """One sealed file's part, as ``wire`` sends it."""
+    if wire == "raw":
+        return (io.BytesIO(ciphertext), "sealed", "application/octet-stream")
+    assert wire == "base64", wire
+    encoded = crypto.b64(ciphertext).encode()
+    return (io.BytesIO(encoded), "sealed.bin", "application/octet-stream")
 
 
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -318,6 +318,13 @@
     return others.concat(filesAgain);
   }
 
+  /* The field a refusal from the server names (its JSON "field": the files, when one of them
+   * was refused), when this form has it and shows errors beside it; else null. */
+  function fieldOfRefusal(result) {
+    const name = typeof result.field === "string" ? result.field : "";
+    return name && form.querySelector('[data-error-for="' + CSS.escape(name) + '"]') ? name : null;
+  }
+
   function routingBody(keyInfo) {
     const body = new FormData();
     body.append("org_key_id", String(keyInfo.org_key_id));
@@ -595,6 +602,7 @@
       return;
     }
     let failure = null;
+    let failureField = null; // the field the server's refusal is about (the files), if any
     try {
       const token = submissionToken();
       const answers = {};
@@ -622,6 +630,7 @@
         showReceipt(sent.result.receipt_code);
       } else if (sent.result && sent.result.error) {
         failure = sent.result.error; // the server answered with what it refused, and why
+        failureField = fieldOfRefusal(sent.result);
       } else if (sent.status >= 400 && sent.status < 500 && sent.answered) {
         failure = data.msgFailed; // refused: nothing was filed
       } else {
@@ -640,7 +649,8 @@
       setBusy(false);
     }
     if (failure) {
-      showErrors([{ message: failure }]); // after setBusy(false): it may change the step
+      // After setBusy(false): it may change the step (to the field's, for one beside a field).
+      showErrors([failureField ? { name: failureField, message: failure } : { message: failure }]);
     }
   });
 })();

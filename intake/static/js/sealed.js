@@ -10,8 +10,10 @@
  *   whole MiB (intake.crypto.file_bucket). The server refuses any other length and stores the
  *   raw sealed bytes. Opening keeps the header's size bytes and checks the rest is padding
  *   (attachments stored before padding have none).
- * Base64 on the wire is the standard alphabet with padding (base64_variants.ORIGINAL), which
- * is what PyNaCl's side decodes. Needs libsodium-wrappers, and sodium.ready before any call.
+ * Sealed answers, messages and keys travel as base64, the standard alphabet with padding
+ * (base64_variants.ORIGINAL), which is what PyNaCl's side decodes; a sealed file travels as its
+ * raw bytes (submitter.js: a binary part, not a third more in base64). Needs
+ * libsodium-wrappers, and sodium.ready before any call.
  */
 (function () {
   "use strict";
@@ -83,9 +85,10 @@
     return bucket;
   }
 
-  /* A File as the padded envelope sealed to the key, base64 (the submitter posts it as
-   * "sealed.bin"). The envelope is built straight into its bucket: the bytes sodium.pad would
-   * give (0x80 after the file, zeros to the end), without a second copy of a large file. */
+  /* A File as the padded envelope sealed to the key: the raw sealed bytes (a Uint8Array,
+   * the file's bucket + 48), which the submitter posts as they are. The envelope is built
+   * straight into its bucket: the bytes sodium.pad would give (0x80 after the file, zeros to
+   * the end), without a second copy of a large file; nor is one made in base64. */
   async function sealFile(file, publicKey) {
     const data = new Uint8Array(await file.arrayBuffer());
     const header = sodium.from_string(
@@ -97,7 +100,7 @@
     envelope[header.length] = NEWLINE;
     envelope.set(data, header.length + 1);
     envelope[length] = PADDING_START;
-    const sealed = sealBytes(envelope, publicKey);
+    const sealed = sodium.crypto_box_seal(envelope, keyBytes(publicKey));
     data.fill(0);
     envelope.fill(0);
     return sealed;

@@ -389,7 +389,9 @@
         });
         if (!sent.ok) { // a 2xx stored it, whether or not its body arrived whole
           statusLine.textContent = "";
-          showProblems([{ message: failureOf(sent) }]);
+          // A refusal of the files (the JSON names the field) is said beside them.
+          const field = sent.result && sent.result.field === "attachments" ? "attachments" : null;
+          showProblems([field ? { name: field, message: failureOf(sent) } : { message: failureOf(sent) }]);
           return;
         }
         pending = null;

@@ -3,7 +3,9 @@
  * state of a form while it is being sent.
  *
  * Answers and messages are sealed as padded JSON, files as the file envelope (sealed.js); each
- * file is posted as a part named "sealed.bin" so that its real name never leaves the browser.
+ * file's ciphertext is posted as it is, a binary part whose file name is "sealed", so that its
+ * real name never leaves the browser. (Pages before these named it "sealed.bin" and sent it in
+ * base64, a third larger: the server still reads those, from a tab left open over a deploy.)
  * Plaintext never leaves this browser except as ciphertext.
  */
 (function () {
@@ -43,11 +45,12 @@
     return sealed.sealJson(object, keyInfo.public_key);
   }
 
-  /* Each file sealed to the key and appended to the form data as "attachments". */
+  /* Each file sealed to the key and appended to the form data as "attachments", in the order
+   * chosen: the raw ciphertext as a binary part (the Blob keeps its own copy of the bytes). */
   async function appendSealedFiles(body, files, keyInfo) {
     for (const file of files) {
-      const envelope = await sealed.sealFile(file, keyInfo.public_key);
-      body.append("attachments", new Blob([envelope], { type: "application/octet-stream" }), "sealed.bin");
+      const ciphertext = await sealed.sealFile(file, keyInfo.public_key);
+      body.append("attachments", new Blob([ciphertext], { type: "application/octet-stream" }), "sealed");
     }
   }
 
