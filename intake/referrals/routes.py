@@ -511,6 +511,17 @@ def _render_detail(
     if is_un:
         # A UN referral moves by its steps; only closing and withdrawing stay generic.
         allowed = [action for action in allowed if action not in referrals.ACTION_STEPS]
+    next_up = un_steps.next_steps(referral, steps) if is_un else []
+    # Sending (a UN referral: its submission) from a closed case is refused
+    # (referrals.apply_transition): not offered, and the page says how to reopen the case.
+    # What else a referral of a closed case can take, it still can (a reply that arrives
+    # after the case closed, withdrawing a draft, closing the referral).
+    unsendable = referral.case.status == CaseStatus.CLOSED and (
+        "send" in allowed or referrals.ACTION_STEPS["send"] in next_up
+    )
+    if unsendable:
+        allowed = [action for action in allowed if action != "send"]
+        next_up = [step for step in next_up if step != referrals.ACTION_STEPS["send"]]
     form.action.choices = [
         NO_ACTION,
         *(SelectChoice(action, ACTION_LABELS[action]) for action in allowed),
@@ -555,7 +566,8 @@ def _render_detail(
         is_un=is_un,
         un_steps=steps,
         un_clock=(un_steps.clock_of(referral, steps) if is_un else None) or "follow_up",
-        next_steps=[step.value for step in un_steps.next_steps(referral, steps)] if is_un else [],
+        next_steps=[step.value for step in next_up],
+        reopen_to=CASE_STATUS_LABELS[CaseStatus.ASSESSING] if unsendable else None,
         step_form=step_form or UnStepForm(formdata=None),
         # Built for those who may correct a date only (viewers never see the form).
         date_form=date_form or (_date_form(referral, steps, formdata=False) if can_write else None),

@@ -102,14 +102,42 @@ def closed_case_message() -> LazyString:
 def _locked_case(case_id: int) -> Case | None:
     """The case, its row locked until the transaction ends (PostgreSQL; SQLite has one writer
     at a time already) and read afresh: whoever closes it, or refers it to the same entry,
-    at the same moment waits for this transaction, and this one sees what they committed."""
-    case: Case | None = db.session.scalar(
-        sa.select(Case)
-        .where(Case.id == case_id)
-        .with_for_update()
+    at the same moment waits for this transaction, and this one sees what they committed.
+
+    ``FOR NO KEY UPDATE``, the lock an ``UPDATE`` of the case takes itself: it makes a
+    status change or another referral's lock wait, not a row that only refers to the case
+    (a message, a consent record), which would otherwise wait for a transaction that may
+    itself be waiting for the audit chain it holds."""
+    case: Case | None = _locked_row(Case, case_id)
+    return case
+
+
+def locked(referral_id: int) -> Referral | None:
+    """The referral, read afresh with its row locked until the transaction ends (as
+    :func:`_locked_case`), for a change that checks its state or dates and then writes: a
+    colleague changing the same referral at the same moment waits for this transaction, and
+    then checks what it committed (under READ COMMITTED both passed the check, and the later
+    write overwrote the first without a word).
+
+    Its case's row is locked first, then the referral's, in every change of a referral (as
+    :func:`create` and sending lock the case): two transactions never each hold one of the
+    rows and wait for the other."""
+    case_id = db.session.scalar(sa.select(Referral.case_id).where(Referral.id == referral_id))
+    if case_id is None or _locked_case(case_id) is None:
+        return None
+    referral: Referral | None = _locked_row(Referral, referral_id)
+    return referral
+
+
+def _locked_row(model: Any, row_id: int) -> Any:
+    """The row of ``model`` with id ``row_id`` (or None), read afresh (what this session read
+    before is overwritten) and locked ``FOR NO KEY UPDATE`` until the transaction ends."""
+    return db.session.scalar(
+        sa.select(model)
+        .where(model.id == row_id)
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
-    return case
 
 
 # Kinds that are a request of their own beside an open referral of another kind to the same
@@ -155,11 +183,17 @@ def open_by_entry(case: Case) -> dict[str, list[Referral]]:
     return found
 
 
-# action -> (states it may start from, state it leads to)
+# action -> (states it may start from, state it leads to). A reply may come after "no reply"
+# was recorded: governments and organisations answer late (a government's answer to a UN
+# communication on day 75 of its 60, published in the communications report), and the late
+# answer is what the referral got. Its clock stays stopped: neither state awaits a reply.
 TRANSITIONS: dict[str, tuple[tuple[ReferralState, ...], ReferralState]] = {
     "send": ((ReferralState.DRAFT,), ReferralState.SENT),
     "acknowledge": ((ReferralState.SENT,), ReferralState.ACKNOWLEDGED),
-    "reply": ((ReferralState.SENT, ReferralState.ACKNOWLEDGED), ReferralState.REPLIED),
+    "reply": (
+        (ReferralState.SENT, ReferralState.ACKNOWLEDGED, ReferralState.NO_REPLY),
+        ReferralState.REPLIED,
+    ),
     "no_reply": ((ReferralState.SENT, ReferralState.ACKNOWLEDGED), ReferralState.NO_REPLY),
     "close": ((ReferralState.REPLIED, ReferralState.NO_REPLY), ReferralState.CLOSED),
     "withdraw": (AWAITING, ReferralState.WITHDRAWN),
@@ -294,7 +328,7 @@ def owner_change_detail(
 def change_owner(referral_id: int, owner_id: int, actor: User) -> Referral:
     """Give a referral that still awaits a reply, and its reminders, to another colleague who
     can open its case (as :func:`create` chooses one); audited as ``referral.owner_changed``."""
-    referral = db.session.get(Referral, referral_id)
+    referral = locked(referral_id)
     if referral is None:
         raise ReferralError(_l("This referral does not exist."), 404)
     if referral.state not in AWAITING:
@@ -448,11 +482,11 @@ def transition(
     outcome: str | None = None,
 ) -> Referral:
     """Move a referral along its workflow; ``at`` is when it happened (defaults to now)."""
-    referral = db.session.get(Referral, referral_id)
-    if referral is None:
-        raise ReferralError(_l("This referral does not exist."))
     if action not in TRANSITIONS:
         raise ReferralError(_l("Unknown action."))
+    referral = locked(referral_id)
+    if referral is None:
+        raise ReferralError(_l("This referral does not exist."))
     sources, target = TRANSITIONS[action]
     if referral.state not in sources:
         # Most often a colleague moved it after this page was read: said with its state's
@@ -624,7 +658,7 @@ def correct_date(referral_id: int, which: str, moment: datetime, actor: User) ->
     for good. A deadline counted from "sent" moves by as much as the date did
     (:func:`deadlines.moved_with`), and its reminders follow (:func:`renew_reminders`).
     Audited, both dates."""
-    referral = db.session.get(Referral, referral_id)
+    referral = locked(referral_id)
     if referral is None:
         raise ReferralError(_l("This referral does not exist."))
     if which not in recorded_dates(referral):

@@ -93,13 +93,18 @@ class StepRejected(referrals.ReferralError):
     status = 422
 
 
-def steps_of(referral: Referral) -> Sequence[UnStep]:
-    """The referral's steps, in the order they happened."""
-    return db.session.scalars(
+def steps_of(referral: Referral, *, afresh: bool = False) -> Sequence[UnStep]:
+    """The referral's steps, in the order they happened. ``afresh``: as committed now, also
+    those this session read before (under :func:`referrals.locked`, a colleague's corrected
+    date is seen, not the page's)."""
+    query = (
         sa.select(UnStep)
         .where(UnStep.referral_id == referral.id)
         .order_by(UnStep.happened_at, UnStep.id)
-    ).all()
+    )
+    if afresh:
+        query = query.execution_options(populate_existing=True)
+    return db.session.scalars(query).all()
 
 
 def clock_of(referral: Referral, steps: Sequence[UnStep] | None = None) -> str | None:
@@ -185,6 +190,9 @@ def next_steps(referral: Referral, steps: Sequence[UnStep] | None = None) -> lis
         return possible
     if not answered:
         possible += [UnStepKind.REPLY_RECEIVED, UnStepKind.NO_REPLY, UnStepKind.FACTS_UPDATE]
+    elif referral.state == ReferralState.NO_REPLY:
+        # The government answered after its deadline lapsed (referrals.TRANSITIONS).
+        possible += [UnStepKind.REPLY_RECEIVED]
     if UnStepKind.PUBLISHED not in kinds:
         possible += [UnStepKind.PUBLISHED]
     possible += [UnStepKind.PRESS_RELEASE, UnStepKind.FURTHER_COMMUNICATION]
@@ -285,12 +293,14 @@ def record(
     """Record that ``kind`` happened at ``at`` (default now), move the referral's state and
     clock as the step implies, and audit it (ids, step and date, never content)."""
     fields = fields or StepFields()
-    referral = db.session.get(Referral, referral_id)
+    # Locked, then checked: of two colleagues recording a step at once, the second sees the
+    # first's (a reply and a "no reply" both landed, contradicting each other).
+    referral = referrals.locked(referral_id)
     if referral is None:
         raise StepRejected(_l("This referral does not exist."), 404)
     if referral.kind not in UN_KINDS:
         raise StepRejected(_l("Only a referral to a UN mechanism has UN steps."))
-    steps = list(steps_of(referral))
+    steps = list(steps_of(referral, afresh=True))
     if kind not in next_steps(referral, steps):
         raise StepRejected(_l("This step cannot be recorded now. Choose one of the next steps."))
     moment = at or utcnow()
@@ -455,11 +465,11 @@ def correct(referral_id: int, step_id: int, moment: datetime, actor: User) -> re
     steps' order; the referral's dates and its clock follow, by the rules that set them (a
     mistyped date of the communication kept a wrong government deadline for good).
     Audited, both dates."""
-    step = db.session.get(UnStep, step_id)
-    if step is None or step.referral_id != referral_id:
+    referral = referrals.locked(referral_id)
+    steps = list(steps_of(referral, afresh=True)) if referral is not None else []
+    step = next((step for step in steps if step.id == step_id), None)
+    if referral is None or step is None:
         raise StepRejected(_l("Choose one of the dates on record."))
-    referral = db.session.get_one(Referral, referral_id)
-    steps = list(steps_of(referral))
     position = steps.index(step)
     others = [other for other in steps if other.id != step.id]
     # Between the steps just before and after it (or the closing): the timeline keeps the

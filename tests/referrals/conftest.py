@@ -1,9 +1,13 @@
-"""Builders for referral tests: a case with an owner and a sent referral."""
+"""Builders for referral tests: a case with an owner and a sent referral; two colleagues
+acting at once."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -19,7 +23,7 @@ from intake.models import (
     UnStepKind,
     User,
 )
-from intake.services import referrals, un_steps
+from intake.services import audit, referrals, un_steps
 from intake.services.deadlines import UN_KINDS
 from intake.services.un_steps import CLOCK_STEP
 from tests.builders import (
@@ -85,3 +89,52 @@ def sent_referral(
         db.session.refresh(referral)
     assert referral.state == ReferralState.SENT
     return referral
+
+
+def two_colleagues_at_once(
+    app: Flask, first: Callable[[], Any], second: Callable[[], Any]
+) -> tuple[Any, Any]:
+    """Run ``first`` and ``second`` in two threads, each in its own app context (its own
+    connection: PostgreSQL's READ COMMITTED, as under gunicorn), and return what each returned
+    or the exception it raised (a service's refusal, or what would have been a 500).
+
+    The first holds its transaction open a moment after its checks and writes (every audit
+    event is slowed, and the audit comes last); the second starts then. Without a lock the
+    second reads what was committed before the first, passes the same checks, and both
+    land; with one it waits for the first to commit and sees what it did."""
+    record = audit.record
+    first_writing = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def audit_taking_its_time(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is threads[0]:
+            first_writing.set()
+        time.sleep(0.3)
+        return record(*args, **kwargs)
+
+    outcomes: list[Any] = [None, None]
+
+    def attempt(index: int, action: Callable[[], Any]) -> None:
+        with app.app_context():
+            if index == 1:
+                first_writing.wait(timeout=10)
+            try:
+                outcomes[index] = action()
+            except Exception as error:  # a refusal, or what would have been a 500
+                outcomes[index] = error
+            finally:
+                if index == 0:
+                    first_writing.set()  # refused before its audit: the second goes on
+                db.session.remove()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(audit, "record", audit_taking_its_time)
+        threads += [
+            threading.Thread(target=attempt, args=(index, action))
+            for index, action in enumerate((first, second))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    return outcomes[0], outcomes[1]

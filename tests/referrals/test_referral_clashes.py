@@ -5,10 +5,7 @@ the reader's words (a review with two staff members in two browsers)."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,9 +24,9 @@ from intake.models import (
     Role,
     User,
 )
-from intake.services import audit, case_page, casework, referrals, un_steps
+from intake.services import case_page, casework, referrals, un_steps
 from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
-from tests.referrals.conftest import draft_un_referral
+from tests.referrals.conftest import draft_un_referral, sent_referral, two_colleagues_at_once
 
 NGO = ReferralKind.NGO_REFERRAL
 
@@ -159,40 +156,17 @@ def test_two_colleagues_starting_the_same_referral_at_once_make_one_on_postgresq
     with app.app_context():
         case, first_user = a_case_to_refer()
         second_user = give_key(make_user(Role.CASEWORKER), make_org_key())
-        ids = (case.id, first_user.id, second_user.id)
+        case_id, user_ids = case.id, (first_user.id, second_user.id)
         db.session.remove()
 
-    record = audit.record
-
-    def audit_taking_its_time(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(0.3)
-        return record(*args, **kwargs)
-
-    start = threading.Barrier(2)
-    outcomes: list[Any] = [None, None]
-
-    def attempt(index: int, user_id: int) -> None:
-        with app.app_context():
+    def referring_as(user_id: int) -> Callable[[], int]:
+        def refer() -> int:
             user = db.session.get_one(User, user_id)
-            start.wait()
-            try:
-                outcomes[index] = referrals.create(ids[0], "rory-peck-trust", NGO, user).id
-            except referrals.ReferralError as error:
-                outcomes[index] = error
-            finally:
-                db.session.remove()
+            return referrals.create(case_id, "rory-peck-trust", NGO, user).id
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(audit, "record", audit_taking_its_time)
-        threads = [
-            threading.Thread(target=attempt, args=(index, user_id))
-            for index, user_id in enumerate(ids[1:])
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        return refer
 
+    outcomes = two_colleagues_at_once(app, *(referring_as(user_id) for user_id in user_ids))
     made = [outcome for outcome in outcomes if isinstance(outcome, int)]
     refused = [outcome for outcome in outcomes if isinstance(outcome, referrals.AlreadyReferred)]
     assert len(made) == 1, outcomes
@@ -336,7 +310,9 @@ def test_the_form_refuses_a_closed_case_and_the_case_page_offers_no_referral(
     assert referral_count() == 0
 
 
-def test_sending_from_a_closed_case_is_refused_on_the_page(web: Flask) -> None:
+def test_sending_from_a_closed_case_is_refused_on_the_page_and_not_offered(web: Flask) -> None:
+    """ "Mark as sent" was offered, and refused when pressed. Not offered now: the page says
+    how to reopen the case instead; withdrawing the draft is still offered (and allowed)."""
     org = make_org_key()
     make_entry("rory-peck-trust")
     case = make_case(org)
@@ -344,10 +320,68 @@ def test_sending_from_a_closed_case_is_refused_on_the_page(web: Flask) -> None:
     user = give_key(sign_in(client, Role.CASEWORKER), org)
     referral = referrals.create(case.id, "rory-peck-trust", NGO, user)
     close(case, user)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert 'value="send"' not in page
+    assert 'value="withdraw"' in page
+    notice = page.partition("data-case-closed>")[2].partition("</p>")[0]
+    assert "This case is closed. To send this referral, reopen the case first" in notice
+    assert "“Move to” “Reopen (Assessing)”" in notice
+    assert f'href="/cases/{case.ref}"' in notice
+    # Posted all the same (a page open from before), it is still refused.
     response = client.post(f"/referrals/{referral.id}/transition", data={"action": "send"})
     assert response.status_code == 422
     assert "reopen it first" in response.get_data(as_text=True)
     assert db.session.get_one(Referral, referral.id).state == ReferralState.DRAFT
+    # In the staff's Chinese, as the case page names the choice.
+    chinese = client.get(f"/referrals/{referral.id}?lang=zh_Hant").get_data(as_text=True)
+    notice = chinese.partition("data-case-closed>")[2].partition("</p>")[0]
+    assert "「改為」中選擇「重新開啟（評估中）」" in notice
+    # Reopened, it is offered again and the notice has gone.
+    casework.change_status(db.session.get_one(Case, case.id), CaseStatus.ASSESSING, user)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert 'value="send"' in page
+    assert "data-case-closed" not in page
+
+
+def test_the_page_of_a_un_draft_on_a_closed_case_offers_no_submission(web: Flask) -> None:
+    referral = draft_un_referral()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    close(referral.case, referral.owner)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert 'id="step-submitted"' not in page
+    assert "Record the submission to the mandate when it has gone out" not in page
+    assert "To send this referral, reopen the case first" in page
+    assert 'value="withdraw"' in page
+    response = client.post(
+        f"/referrals/{referral.id}/un-step", data={"step": "submitted", "channel": "email"}
+    )
+    assert response.status_code == 409
+    assert "reopen it first" in response.get_data(as_text=True)
+    assert un_steps.steps_of(db.session.get_one(Referral, referral.id)) == []
+
+
+@pytest.mark.parametrize("kind", [NGO, ReferralKind.SP_URGENT_APPEAL])
+def test_a_sent_referral_of_a_closed_case_still_takes_its_reply(
+    web: Flask, kind: ReferralKind
+) -> None:
+    """Only sending is refused on a closed case: the answer to what was sent before it closed
+    is still recorded, so the page offers it, and says nothing about reopening."""
+    referral = sent_referral(kind)
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    close(referral.case, referral.owner)
+    page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "data-case-closed" not in page
+    if kind == NGO:
+        assert 'value="reply"' in page
+        response = client.post(f"/referrals/{referral.id}/transition", data={"action": "reply"})
+        assert response.status_code == 302
+    else:
+        assert 'id="step-reply_received"' in page
+        response = client.post(f"/referrals/{referral.id}/un-step", data={"step": "reply_received"})
+        assert response.status_code == 303
+    assert db.session.get_one(Referral, referral.id).state == ReferralState.REPLIED
 
 
 def test_a_stale_update_on_the_page_is_said_in_chinese_words(web: Flask) -> None:

@@ -29,16 +29,18 @@ def _local(days_ago: int) -> str:
     return (utcnow() - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M")
 
 
-def test_a_reply_recorded_after_a_colleagues_no_reply_is_refused_aloud_with_the_summary_shown_back(
+def test_a_reply_recorded_after_a_colleagues_reply_is_refused_aloud_with_the_summary_shown_back(
     web: Flask,
 ) -> None:
+    """Both colleagues had the government's answer; the first recorded it. (A reply after a
+    colleague's "No reply" is a late reply, and is recorded: test_late_reply.)"""
     referral = draft_un_referral()
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
     for step, extra in (
         ("submitted", {"channel": "online_form"}),
         ("communication_sent", {"communication_type": "allegation_letter"}),
-        ("no_reply", {}),  # the colleague, first
+        ("reply_received", {}),  # the colleague, first
     ):
         response = client.post(
             f"/referrals/{referral.id}/un-step", data={"step": step, "at": _local(3), **extra}
@@ -59,14 +61,15 @@ def test_a_reply_recorded_after_a_colleagues_no_reply_is_refused_aloud_with_the_
     page = response.get_data(as_text=True)
     assert (
         "Not recorded: this referral has moved on since you opened the page. Its latest step "
-        "is “No reply from the government”. Nothing was saved."
+        "is “Government reply received”. Nothing was saved."
     ) in page
     assert "data-refused-summary" in page
     assert f'data-sealed-summary="{summary}"' in page
     assert "The summary you wrote, not saved" in page
     db.session.expire_all()
     kinds = [kind.value for kind in db.session.scalars(sa.select(UnStep.kind))]
-    assert kinds == ["submitted", "communication_sent", "no_reply"]
+    assert kinds == ["submitted", "communication_sent", "reply_received"]
+    assert db.session.scalars(sa.select(UnStep.sealed_summary)).all()[-1] is None  # not ours
 
 
 def test_a_step_refused_while_still_offered_is_said_in_its_own_form(web: Flask) -> None:
@@ -109,7 +112,7 @@ def test_in_chromium_the_refused_summary_comes_back_readable(
     page.click("details:has(form[data-un-reply-form]) > summary")
     page.wait_for_selector(f"{form} [data-un-summary]:enabled", timeout=30_000)
     page.fill(f"{form} [data-un-summary]", SUMMARY)
-    un_steps.record(referral.id, UnStepKind.NO_REPLY, user)  # a colleague, meanwhile
+    un_steps.record(referral.id, UnStepKind.REPLY_RECEIVED, user)  # a colleague, meanwhile
     db.session.commit()
     with page.expect_navigation():
         page.click(f"{form} button[type=submit]")
@@ -120,7 +123,7 @@ def test_in_chromium_the_refused_summary_comes_back_readable(
     assert shown.inner_text() == SUMMARY
     assert page.evaluate("document.activeElement.hasAttribute('data-step-error')")
     db.session.expire_all()
-    assert (
-        db.session.scalars(sa.select(UnStep).where(UnStep.kind == UnStepKind.REPLY_RECEIVED)).all()
-        == []
-    )
+    replies = db.session.scalars(
+        sa.select(UnStep).where(UnStep.kind == UnStepKind.REPLY_RECEIVED)
+    ).all()
+    assert [reply.sealed_summary for reply in replies] == [None]  # the colleague's alone
