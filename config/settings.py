@@ -182,18 +182,35 @@ def request_max_bytes(
     )
 
 
+# The largest text field the public pages read (MAX_FORM_MEMORY_SIZE): far over any answer's
+# limit, so that a paste of a whole document comes back to be shortened rather than lost, and
+# over the browser's sealed answers. Files are parts of their own and never count here. It was
+# the whole request's limit (77 MB): one field that size was parsed, and a language change
+# echoed it back escaped, 175 MB and 4 s of CPU per post (a security review).
+TYPED_FIELD_MAX_BYTES = 2 * 1024 * 1024
+
+
+def field_max_bytes(answers_max_bytes: int) -> int:
+    """MAX_FORM_MEMORY_SIZE: a typed answer's room, or the sealed answers' in base64."""
+    return max(TYPED_FIELD_MAX_BYTES, base64_length(answers_max_bytes) + FORM_OVERHEAD_BYTES)
+
+
 def with_request_limits(values: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """``values`` with MAX_CONTENT_LENGTH and MAX_FORM_MEMORY_SIZE derived from the attachment
-    and answer limits they hold (request_max_bytes), each unless ``overrides`` sets it itself:
-    a limit follows the files whether they were set in the environment or by create_app."""
-    limit = request_max_bytes(
-        values["ATTACHMENT_MAX_COUNT"],
-        values["ATTACHMENT_MAX_BYTES"],
-        values["SEALED_ANSWERS_MAX_BYTES"],
-    )
+    """``values`` with MAX_CONTENT_LENGTH (request_max_bytes) and MAX_FORM_MEMORY_SIZE
+    (field_max_bytes) derived from the attachment and answer limits they hold, each unless
+    ``overrides`` sets it itself: a limit follows the files whether they were set in the
+    environment or by create_app."""
+    derived = {
+        "MAX_CONTENT_LENGTH": request_max_bytes(
+            values["ATTACHMENT_MAX_COUNT"],
+            values["ATTACHMENT_MAX_BYTES"],
+            values["SEALED_ANSWERS_MAX_BYTES"],
+        ),
+        "MAX_FORM_MEMORY_SIZE": field_max_bytes(values["SEALED_ANSWERS_MAX_BYTES"]),
+    }
     for name in REQUEST_LIMIT_SETTINGS:
         if name not in overrides:
-            values[name] = limit
+            values[name] = derived[name]
     return values
 
 

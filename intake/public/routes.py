@@ -354,10 +354,19 @@ def _read_form() -> tuple[MultiDict[str, str], MultiDict[str, FileStorage]] | No
     if request.environ.get(FORM_TOO_LARGE):
         return None
     try:
-        return request.form, request.files
+        form, files = request.form, request.files
     except RequestEntityTooLarge:
         request.environ[FORM_TOO_LARGE] = True
         return None
+    # Each text field is held to MAX_FORM_MEMORY_SIZE, and all of them together to twice that:
+    # a form is shown again with what was typed, and many fields each at the limit made every
+    # language change echo tens of megabytes.
+    field_max = current_app.config.get("MAX_FORM_MEMORY_SIZE")
+    typed = sum(len(value) for _, value in form.items(multi=True))
+    if field_max is not None and typed > 2 * int(field_max):
+        request.environ[FORM_TOO_LARGE] = True
+        return None
+    return form, files
 
 
 def _key_unverified() -> tuple[Response | str, int]:

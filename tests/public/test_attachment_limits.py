@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from config.settings import base64_length, request_max_bytes
+from config.settings import base64_length, field_max_bytes, request_max_bytes
 from intake import crypto
 from intake.extensions import db
 from intake.models import CaseAttachment, Urgency
@@ -190,7 +190,7 @@ def test_limits_given_to_create_app_give_a_request_limit_that_holds_them(make_ap
     """As from the environment: the overrides are in before the limit is derived."""
     app = make_app("sqlite", ATTACHMENT_MAX_BYTES=MIB, ATTACHMENT_MAX_COUNT=7)
     expected = request_max_bytes(7, MIB, app.config["SEALED_ANSWERS_MAX_BYTES"])
-    assert app.config["MAX_CONTENT_LENGTH"] == app.config["MAX_FORM_MEMORY_SIZE"] == expected
+    assert app.config["MAX_CONTENT_LENGTH"] == expected
     with app.app_context():
         org = make_org_key()
         sealed = [_sealed_like_the_browser(org, _max_file(index, MIB)) for index in range(7)]
@@ -202,9 +202,9 @@ def test_limits_given_to_create_app_give_a_request_limit_that_holds_them(make_ap
 def test_a_request_limit_given_to_create_app_is_kept(make_app: Any) -> None:
     app = make_app("sqlite", ATTACHMENT_MAX_COUNT=7, MAX_CONTENT_LENGTH=123_456)
     assert app.config["MAX_CONTENT_LENGTH"] == 123_456
-    # The other one is still derived, from the overridden count.
-    assert app.config["MAX_FORM_MEMORY_SIZE"] == request_max_bytes(
-        7, app.config["ATTACHMENT_MAX_BYTES"], app.config["SEALED_ANSWERS_MAX_BYTES"]
+    # The other one is still derived: a text field's room, not the files'.
+    assert app.config["MAX_FORM_MEMORY_SIZE"] == field_max_bytes(
+        app.config["SEALED_ANSWERS_MAX_BYTES"]
     )
 
 

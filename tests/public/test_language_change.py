@@ -18,6 +18,7 @@ from flask import Flask
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from config.settings import TYPED_FIELD_MAX_BYTES
 from intake import crypto
 from intake.extensions import db
 from intake.models import OrgKey
@@ -124,6 +125,36 @@ def test_a_body_over_the_limit_is_refused_clearly(make_app: Any) -> None:
         response = _post(app.test_client(), {"what_happened": "x" * 10_000})
         assert response.status_code == 413
         _nothing_stored()
+
+
+def test_text_fields_have_room_for_a_pasted_document_not_for_the_whole_request(
+    app: Flask,
+) -> None:
+    """A text field could be as large as the whole request (77 MB, the five files' room): a
+    language change parsed a 70 MB answer and echoed it back escaped, 175 MB and 4 s of CPU
+    per post, from anyone (a security review). A field has 2 MiB (files are parts of their
+    own), all typed fields together twice that; a paste of 600 KB still comes back."""
+    assert app.config["MAX_FORM_MEMORY_SIZE"] == TYPED_FIELD_MAX_BYTES
+    assert app.config["MAX_CONTENT_LENGTH"] > 20 * TYPED_FIELD_MAX_BYTES
+    make_org_key()
+    client = app.test_client()
+    pasted = "x" * 600_000
+    response = _post(client, {**full_answers(), **routing_form(), "what_happened": pasted})
+    assert response.status_code == 200
+    assert pasted in response.text
+    for over in (
+        {"what_happened": "<" * (TYPED_FIELD_MAX_BYTES + 1)},  # one field over its room
+        {  # each within it, together over twice that
+            "what_happened": "<" * (TYPED_FIELD_MAX_BYTES - 10),
+            "perpetrators": "<" * (TYPED_FIELD_MAX_BYTES - 10),
+            "support_needed": "<" * (TYPED_FIELD_MAX_BYTES - 10),
+        },
+    ):
+        response = _post(client, {**routing_form(), **over})
+        assert response.status_code == 413
+        assert len(response.data) < 100_000  # said in a page, not echoed
+        assert "&lt;&lt;&lt;" not in response.text
+    _nothing_stored()
 
 
 def test_no_form_is_shown_again_to_a_key_that_does_not_match_its_pin(app: Flask) -> None:
