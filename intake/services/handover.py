@@ -66,6 +66,35 @@ def _awaiting_referrals_of(user_id: int) -> sa.Select[int, int, int]:
     )
 
 
+def _lock_holdings(user_id: int) -> None:
+    """Lock the rows a hand-over will change (the cases ``user_id`` holds or holds a referral
+    of, then those referrals; in id order, ``FOR NO KEY UPDATE``) before anything is audited.
+    Every other change of a case or referral locks its rows first and the audit chain last
+    (``referrals.locked``); a deactivation that audited first, then waited for a case a
+    colleague was updating, while the colleague waited for the audit chain, was a deadlock
+    PostgreSQL ended by failing one of them (a 500)."""
+    held_cases = sa.select(Referral.case_id).where(
+        Referral.owner_id == user_id, Referral.state.in_(AWAITING)
+    )
+    db.session.execute(
+        sa.select(Case.id)
+        .where(
+            sa.or_(
+                sa.and_(Case.assignee_id == user_id, Case.status != CaseStatus.CLOSED),
+                Case.id.in_(held_cases),
+            )
+        )
+        .order_by(Case.id)
+        .with_for_update(key_share=True)
+    ).all()
+    db.session.execute(
+        sa.select(Referral.id)
+        .where(Referral.owner_id == user_id, Referral.state.in_(AWAITING))
+        .order_by(Referral.id)
+        .with_for_update(key_share=True)
+    ).all()
+
+
 def holdings_of(user: User) -> Holdings:
     def count(query: sa.Select[*tuple[Any, ...]]) -> int:
         return int(db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0)
@@ -263,6 +292,8 @@ def _without_active_holder(case_ids: Sequence[int]) -> int:
 def deactivate(leaving: User, successor: User | None, actor: User) -> Handover:
     """Deactivate ``leaving`` (:func:`accounts.deactivate`) and hand what they hold to
     ``successor``, or to nobody: one transaction, so a refusal of either writes nothing."""
+    locks.serialise(locks.KEY_CUSTODY)  # as accounts.deactivate: first, as in change_role
+    _lock_holdings(leaving.id)
     accounts.deactivate(leaving, actor)
     return hand_over(leaving, successor, actor)
 
@@ -274,6 +305,8 @@ def change_role(user: User, role: Role, successor: User | None, actor: User) -> 
     caseworker made a viewer kept their open cases and referrals, which nobody could act on
     and whose reminders still went to them."""
     locks.serialise(locks.KEY_CUSTODY)
+    if role not in casework.CASE_HOLDER_ROLES:
+        _lock_holdings(user.id)
     accounts.set_role(user, role, actor)
     if role in casework.CASE_HOLDER_ROLES:
         return None

@@ -21,7 +21,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Referral, ReferralKind, ReferralState, Role, UnStep, User
 from intake.models import UnStepKind as Step
-from intake.services import referrals, un_steps
+from intake.services import handover, referrals, un_steps
 from tests.builders import give_key, make_org_key, make_user, sign_in
 from tests.referrals.conftest import sent_referral, two_colleagues_at_once
 
@@ -216,3 +216,30 @@ def test_a_un_step_corrected_at_the_moment_of_the_reply_keeps_the_order(pg: Flas
     assert isinstance(refused, un_steps.StepRejected), refused
     assert "after a later step" in str(refused)
     assert db.session.get_one(UnStep, communication).happened_at == days_ago(10)
+
+
+def test_a_deactivation_and_a_colleagues_reply_at_once_both_land(pg: Flask) -> None:
+    """An admin deactivates the referral's owner while a colleague records its reply. The
+    deactivation audited first, then waited for the case the colleague had locked, while the
+    colleague's audit waited for the chain the deactivation held: PostgreSQL ended the
+    deadlock by failing one of them, a 500. The hand-over now locks the rows it changes first,
+    as every other change does."""
+    referral = sent(NGO)
+    admin_id = make_user(Role.ADMIN).id
+    db.session.remove()
+
+    def deactivating() -> Any:
+        admin = db.session.get_one(User, admin_id)
+        successor = db.session.get_one(User, referral.colleague_id)  # the referral goes to them
+        return handover.deactivate(db.session.get_one(User, referral.owner_id), successor, admin)
+
+    replying = as_user(
+        referral.colleague_id,
+        lambda user: referrals.transition(referral.id, "reply", user).id,
+    )
+    handed, replied = two_colleagues_at_once(pg, deactivating, replying)
+    assert isinstance(handed, handover.Handover), handed
+    assert replied == referral.id, replied
+    assert fresh(referral.id).state == ReferralState.REPLIED
+    assert fresh(referral.id).owner_id == referral.colleague_id
+    assert db.session.get_one(User, referral.owner_id).is_active_account is False
