@@ -26,6 +26,16 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# The table options of a table whose ids are named elsewhere (in other rows, audit events,
+# URLs): an id freed by a deletion must never be handed out again, or a new case would take
+# a purged case's id and what still names it (migration 0034). SQLite gives max(id) + 1 unless
+# the table is AUTOINCREMENT; PostgreSQL's sequences never go back. Reflection does not see
+# the keyword: a later batch migration that rebuilds one of these tables on SQLite must pass
+# ``table_kwargs={"sqlite_autoincrement": True}`` (tests/test_db.py checks the migrated schema;
+# migrations/env.py keeps the counter, which the rebuild's DROP would lose).
+IDS_NEVER_REUSED: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes that behave the same on SQLite and PostgreSQL.
 
@@ -62,11 +72,18 @@ def utcnow() -> datetime:
 @sa.event.listens_for(sa.engine.Engine, "connect")
 def _sqlite_for_several_processes(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     """The embedded default runs web, worker and beat on one SQLite file: let readers and a
-    writer overlap (WAL) and wait for a lock instead of failing at once."""
+    writer overlap (WAL) and wait for a lock instead of failing at once.
+
+    And enforce foreign keys, which SQLite leaves off on every new connection: without them
+    ``ON DELETE CASCADE`` does nothing and a child row can outlive its parent (for a case's
+    consent records, until a new case takes the id). Set here, before any transaction, where
+    the pragma takes effect; migrations turn it off for their own connection
+    (``migrations/env.py``), as Alembic's batch mode needs."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
 

@@ -3,7 +3,7 @@ from logging.config import fileConfig
 
 from flask import current_app
 
-from alembic import context
+from alembic import context, util
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -93,14 +93,81 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        args = dict(conf_args)
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            # The app's SQLite connections enforce foreign keys (intake/db.py). A batch
+            # migration rebuilds a table (copy, DROP the old one, rename), and with foreign
+            # keys on, dropping a parent would delete its children (ON DELETE CASCADE) or
+            # fail; Alembic's documentation says to turn them off. The pragma does nothing
+            # inside a transaction, so it is set and committed before Alembic begins one.
+            _sqlite_foreign_keys(connection, on=False)
+            counters = _SqliteCounters(connection)
+            args['on_version_apply'] = (
+                *util.to_tuple(args.get('on_version_apply'), default=()), counters.keep,
+            )
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if sqlite:
+                # The connection goes back to the app's pool: enforcing again.
+                connection.rollback()
+                _sqlite_foreign_keys(connection, on=True)
+
+
+def _sqlite_foreign_keys(connection, on):
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    connection.commit()
+
+
+class _SqliteCounters:
+    """Keeps each AUTOINCREMENT table's counter (sqlite_sequence) from going back.
+
+    Tables whose ids are named elsewhere never hand out an id twice (migration 0034). A batch
+    migration that rebuilds one (copy into a new table, DROP the old, rename) loses the old
+    table's counter with it: the new one starts after the highest id still in the table, and
+    the ids of deleted rows would come back. After each revision, in its transaction, every
+    counter is raised back to the highest it has been in this run."""
+
+    def __init__(self, connection):
+        self.highest = self._counters(connection)
+        connection.commit()  # (a read began a transaction: Alembic must begin its own)
+
+    @staticmethod
+    def _counters(connection):
+        exists = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+        ).first()
+        if exists is None:
+            return {}
+        return dict(connection.exec_driver_sql("SELECT name, seq FROM sqlite_sequence").all())
+
+    def keep(self, ctx, step, heads, run_args):
+        connection = ctx.connection
+        current = self._counters(connection)
+        autoincrement = set(
+            connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND sql LIKE '%AUTOINCREMENT%'"
+            ).scalars()
+        )
+        for name, seq in self.highest.items():
+            if name not in autoincrement or current.get(name, -1) >= seq:
+                continue  # (a table made without AUTOINCREMENT again has no counter)
+            if name in current:
+                statement = "UPDATE sqlite_sequence SET seq = ? WHERE name = ?"
+            else:
+                statement = "INSERT INTO sqlite_sequence (seq, name) VALUES (?, ?)"
+            connection.exec_driver_sql(statement, (seq, name))
+        for name, seq in current.items():
+            self.highest[name] = max(seq, self.highest.get(name, seq))
 
 
 if context.is_offline_mode():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -14,12 +17,17 @@ from intake.models import (
     Case,
     CaseAttachment,
     CaseMessage,
+    CaseSearchIndex,
+    CaseSearchToken,
     CaseStatus,
+    ConsentPurpose,
+    ConsentRecord,
     MessageKind,
     Referral,
     ReminderOutbox,
+    UnStep,
 )
-from intake.services import reminders, retention
+from intake.services import consent, reminders, retention, search
 from tests.builders import make_attachment, make_case, make_org_key
 from tests.referrals.conftest import sent_referral
 from worker.schedule import beat_schedule
@@ -58,6 +66,80 @@ def test_closed_cases_past_retention_are_deleted_with_everything_attached(any_ap
     ).one()
     assert (event.target_id, event.actor_label) == (str(old_id), "system")
     assert retention.nightly() == {"cases_purged": 0}
+
+
+def test_a_purged_case_leaves_no_row_behind_and_a_new_case_never_takes_its_id(
+    any_app: Flask,
+) -> None:
+    """The security review's finding: on SQLite the purge left consent records, search tokens
+    and UN steps behind, and the next request took the purged case's id and inherited them
+    (consent it was never given). Nothing may hang off a purged id, and no id comes back."""
+    any_app.config["RETENTION_DAYS"] = 365
+    org = make_org_key()
+    now = utcnow()
+    referral = sent_referral(sent_at=now - timedelta(days=500), org=org)  # with its UN step
+    old = referral.case  # consent for sharing and UN submission on record
+    note = CaseMessage(case_id=old.id, kind=MessageKind.INTERNAL_NOTE, sealed_body="x" * 80)
+    db.session.add(note)
+    db.session.flush()
+    make_attachment(old, org, message_id=note.id)
+    search.store_tokens(old, org.key.id, ["ab" * 16], referral.owner, through_message_id=note.id)
+    old.status, old.closed_at = CaseStatus.CLOSED, now - timedelta(days=400)
+    db.session.commit()
+    purged: dict[type[Any], int] = {
+        Case: old.id,
+        Referral: referral.id,
+        CaseMessage: note.id,
+        UnStep: max(db.session.scalars(sa.select(UnStep.id))),
+        ConsentRecord: max(db.session.scalars(sa.select(ConsentRecord.id))),
+    }
+    hanging_off = (
+        UnStep,
+        ConsentRecord,
+        CaseSearchToken,
+        CaseSearchIndex,
+        CaseAttachment,
+        CaseMessage,
+        Referral,
+    )
+    assert [model.__name__ for model in hanging_off if not count(model)] == []
+
+    with cascades_off():
+        assert retention.purge_closed_cases() == 1
+
+    assert {model.__name__: count(model) for model in hanging_off} == dict.fromkeys(
+        (model.__name__ for model in hanging_off), 0
+    )
+    # A new request without consent, and a new referral with a UN step of its own.
+    request = make_case(org, consent_given=False)
+    assert request.id > purged[Case]
+    assert not consent.has_consent(request, ConsentPurpose.SHARE_WITH_ORGANISATION)
+    assert not consent.has_consent(request, ConsentPurpose.UN_SUBMISSION)
+    assert count(CaseSearchToken) == count(CaseSearchIndex) == 0
+    again = sent_referral(org=org)
+    db.session.add(CaseMessage(case_id=request.id, kind=MessageKind.INTERNAL_NOTE, sealed_body="y"))
+    db.session.commit()
+    for model, purged_id in purged.items():
+        assert min(db.session.scalars(sa.select(model.id))) > purged_id, model.__name__
+    assert set(db.session.scalars(sa.select(UnStep.referral_id))) == {again.id}
+
+
+@contextmanager
+def cascades_off() -> Iterator[None]:
+    """On SQLite, the session's next transaction runs on a connection that does not enforce
+    foreign keys (as one that never turned them on): the purge must not lean on the database's
+    ON DELETE CASCADE. PostgreSQL always enforces them."""
+    if db.engine.dialect.name != "sqlite":
+        yield
+        return
+    driver = db.session.connection().connection.driver_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")  # no transaction yet: the pragma takes effect
+    try:
+        yield
+    finally:
+        db.session.rollback()
+        driver.execute("PRAGMA foreign_keys=ON")
 
 
 def test_nightly_housekeeping_is_on_the_beat_schedule(app: Flask) -> None:

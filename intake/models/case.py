@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from intake.db import UTCDateTime, partial_index, utcnow
+from intake.db import IDS_NEVER_REUSED, UTCDateTime, partial_index, utcnow
 from intake.extensions import db
 from intake.models.enums import (
     CaseStatus,
@@ -94,6 +94,7 @@ class Case(db.Model):  # type: ignore[name-defined]
             postgresql_using="gin",
             postgresql_ops={"ref": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -187,6 +188,7 @@ class CaseAttachment(db.Model):  # type: ignore[name-defined]
     """One evidence file, sealed whole (file name and type inside the ciphertext)."""
 
     __tablename__ = "case_attachments"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -205,6 +207,7 @@ class CaseMessage(db.Model):  # type: ignore[name-defined]
     reply (to the submitter's reply key)."""
 
     __tablename__ = "case_messages"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)

@@ -14,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from intake.db import UTCDateTime, utcnow
+from intake.db import IDS_NEVER_REUSED, UTCDateTime, utcnow
 from intake.extensions import db
 from intake.models.enums import enum_column
 
@@ -47,7 +47,10 @@ class ConsentChannel(enum.StrEnum):
 
 class ConsentRecord(db.Model):  # type: ignore[name-defined]
     __tablename__ = "consent_records"
-    __table_args__ = (sa.Index("ix_consent_records_case_purpose", "case_id", "purpose"),)
+    __table_args__ = (
+        sa.Index("ix_consent_records_case_purpose", "case_id", "purpose"),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"))

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from intake.db import UTCDateTime, partial_index, utcnow
+from intake.db import IDS_NEVER_REUSED, UTCDateTime, partial_index, utcnow
 from intake.extensions import db
 from intake.models.enums import enum_column
 
@@ -56,6 +56,7 @@ class Referral(db.Model):  # type: ignore[name-defined]
         # /referrals: the running referrals in the list's order (NEAREST_DEADLINE_FIRST), so a
         # page is read off the index rather than sorting every open referral (migration 0029).
         partial_index("ix_referrals_awaiting_due", "due_at", "id", where=AWAITING_SQL),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -125,6 +126,7 @@ class ReminderOutbox(db.Model):  # type: ignore[name-defined]
         partial_index("ix_reminder_outbox_status_queued", "status", "queued_at", where=_AN_EMAIL),
         # What each scan gathers into batches (migration 0019).
         partial_index("ix_reminder_outbox_ungathered", "recipient_id", "id", where=_UNGATHERED),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -203,7 +205,10 @@ class UnStep(db.Model):  # type: ignore[name-defined]
     summary of a government reply is sealed in the browser to the organisation key."""
 
     __tablename__ = "un_steps"
-    __table_args__ = (sa.Index("ix_un_steps_referral_happened", "referral_id", "happened_at"),)
+    __table_args__ = (
+        sa.Index("ix_un_steps_referral_happened", "referral_id", "happened_at"),
+        IDS_NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     referral_id: Mapped[int] = mapped_column(sa.ForeignKey("referrals.id", ondelete="CASCADE"))

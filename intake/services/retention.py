@@ -1,8 +1,12 @@
 """Retention: closed cases are deleted after a configurable period (DESIGN §6).
 
 Holding sealed requests longer than needed only adds to what a seizure could take, even
-encrypted. Deleting a case removes its attachments, messages, referrals and their reminders
-(ON DELETE CASCADE and ORM cascades); the audit log keeps that it happened, by case id only.
+encrypted. Deleting a case removes every row that hangs off it — attachments, messages,
+consent records, search tokens, referrals with their UN steps and reminders — each by an
+explicit DELETE, children first, rather than left to ON DELETE CASCADE: SQLite enforces
+foreign keys only on connections that ask (``intake.db``), and a row left behind would
+belong to whichever case next took the id. The audit log keeps that it happened, by case id
+only.
 
 In the same transaction, before the delete, each case leaves its reportable skeleton
 (``intake.models.skeleton``: routing facts and workflow dates, nothing that identifies it),
@@ -26,12 +30,18 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import (
     Case,
+    CaseAttachment,
+    CaseMessage,
+    CaseSearchIndex,
+    CaseSearchToken,
     CaseSkeleton,
     CaseStatus,
+    ConsentRecord,
     OutboxStatus,
     Referral,
     ReferralSkeleton,
     ReminderOutbox,
+    UnStep,
 )
 from intake.models.skeleton import CASE_SKELETON_COLUMNS, REFERRAL_SKELETON_COLUMNS
 from intake.services import audit, follow_ups, staff_sessions, submission_tokens
@@ -95,14 +105,33 @@ def purge_closed_cases(now: datetime | None = None) -> int:
             )
             .execution_options(synchronize_session=False)
         )
-        db.session.execute(sa.delete(Referral).where(Referral.case_id.in_(ids)))
-        for case in db.session.scalars(sa.select(Case).where(Case.id.in_(ids))):
-            db.session.delete(case)  # ORM cascade: attachments and messages
+        _delete_what_hangs_off(ids)
+        for case_id in ids:
             audit.record(
-                "case.purged", "case", case.id, actor_label="system", detail={"reason": "retention"}
+                "case.purged", "case", case_id, actor_label="system", detail={"reason": "retention"}
             )
+        db.session.execute(sa.delete(Case).where(Case.id.in_(ids)))
         db.session.commit()
         deleted += len(ids)
+
+
+def _delete_what_hangs_off(case_ids: list[int]) -> None:
+    """Every other row that refers to these cases, each table before the one it refers to
+    (the reminders are done by then). Nothing is loaded into Python, sealed content
+    included."""
+    referral_ids = sa.select(Referral.id).where(Referral.case_id.in_(case_ids))
+    for statement in (
+        sa.delete(UnStep).where(UnStep.referral_id.in_(referral_ids)),
+        sa.delete(Referral).where(Referral.case_id.in_(case_ids)),
+        sa.delete(ConsentRecord).where(ConsentRecord.case_id.in_(case_ids)),
+        sa.delete(CaseSearchToken).where(CaseSearchToken.case_id.in_(case_ids)),
+        sa.delete(CaseSearchIndex).where(CaseSearchIndex.case_id.in_(case_ids)),
+        # A follow-up's files carry its case too (intake.services.submissions); they go
+        # before their message.
+        sa.delete(CaseAttachment).where(CaseAttachment.case_id.in_(case_ids)),
+        sa.delete(CaseMessage).where(CaseMessage.case_id.in_(case_ids)),
+    ):
+        db.session.execute(statement.execution_options(synchronize_session=False))
 
 
 def _drop_emptied_batches() -> None:
