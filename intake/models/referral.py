@@ -200,9 +200,11 @@ class CommunicationType(enum.StrEnum):
 
 
 class UnStep(db.Model):  # type: ignore[name-defined]
-    """One dated step of a referral to a UN mechanism. Only facts that are public or routing
-    (dates, the channel, the UN's own reference, mandates, a public link) are in the clear; the
-    summary of a government reply is sealed in the browser to the organisation key."""
+    """One dated step of a referral to a UN mechanism. Only routing facts (dates, the channel,
+    the type of communication, mandates, a stated deadline) are in the clear. The UN's own
+    reference, a link to the published communication and the summary of a government reply
+    are sealed in the browser to the organisation key: the UN publishes its communications,
+    which name the defender, so a reference or link would tie the case to a named person."""
 
     __tablename__ = "un_steps"
     __table_args__ = (
@@ -218,9 +220,12 @@ class UnStep(db.Model):  # type: ignore[name-defined]
     communication_type: Mapped[CommunicationType | None] = mapped_column(
         enum_column(CommunicationType)
     )
-    reference: Mapped[str | None] = mapped_column(sa.String(40))
+    # Each sealed with the key it names (migration 0035 sealed those recorded in the clear).
+    sealed_reference: Mapped[str | None] = mapped_column(sa.Text)
+    reference_org_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_keys.id"))
     joined_mandates: Mapped[str | None] = mapped_column(sa.String(300))
-    link: Mapped[str | None] = mapped_column(sa.String(500))
+    sealed_link: Mapped[str | None] = mapped_column(sa.Text)
+    link_org_key_id: Mapped[int | None] = mapped_column(sa.ForeignKey("org_keys.id"))
     # A draft-law communication may give the government longer than 48 hours.
     due_hours: Mapped[int | None] = mapped_column()
     sealed_summary: Mapped[str | None] = mapped_column(sa.Text)

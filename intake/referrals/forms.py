@@ -189,9 +189,14 @@ class UnStepForm(StaffForm):
         + [SelectChoice(key, label) for key, label in COMMUNICATION_TYPE_LABELS.items()],
         validators=[Optional()],
     )
+    # The page's reference and link inputs have no name: they are sealed in the browser and
+    # posted as sealed_reference and sealed_link. These two are here for their labels, and to
+    # refuse a reference or link posted in the clear (un_steps.NOT_SEALED).
     reference = StringField(_l("UN reference (e.g. AL CHN 3/2026)"), validators=[Optional()])
     joined_mandates = StringField(_l("Other mandates that joined"), validators=[Optional()])
     link = StringField(_l("Link (https://…)"), validators=[Optional()])
+    sealed_reference = HiddenField()
+    sealed_link = HiddenField()
     due_hours = IntegerField(
         _l("Deadline stated in the letter, in hours (48 or more)"),
         validators=[Optional(), NumberRange(min=1, max=24 * 366)],

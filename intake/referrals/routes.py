@@ -503,6 +503,12 @@ def _render_detail(
     owner_error: str | None = None,
     date_form: CorrectDateForm | None = None,
 ) -> str:
+    if step_form is not None:
+        # A refused step's sealed reference and link go back to be opened into their fields;
+        # anything else posted there (text in the clear, say) does not.
+        for sealed in (step_form.sealed_reference, step_form.sealed_link):
+            if sealed.data and not un_steps.looks_sealed(sealed.data):
+                sealed.data = ""
     now = utcnow()
     overdue = referral.due_at is not None and referral.due_at < now and referral.state in AWAITING
     allowed = referrals.allowed_actions(referral)
@@ -672,8 +678,9 @@ def correct_date(referral_id: int) -> Response | tuple[str, int]:
 @bp.post("/<int:referral_id>/un-step")
 @role_required(*CASE_WRITERS)
 def un_step(referral_id: int) -> Response | tuple[str, int]:
-    """Record one dated UN step. The reply's summary arrives sealed (js/un-steps.js); the
-    other fields are public or routing facts, each checked by ``un_steps.record``."""
+    """Record one dated UN step. The UN reference, the link and the reply's summary arrive
+    sealed (js/un-steps.js); the other fields are routing facts, each checked by
+    ``un_steps.record``."""
     if referral_id > 2**31 - 1:
         abort(404)
     referral = _referral_or_404(referral_id)
@@ -689,13 +696,16 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
             message = _("Check the date: it is long before this referral existed.")
             return _render_detail(referral, _blank_update_form(), form, message), 422
         at = form.at.data.replace(tzinfo=org_zone())
+    if (form.reference.data or "").strip() or (form.link.data or "").strip():
+        # In the clear (an old page, or a client of its own): never stored, nor shown back.
+        return _render_detail(referral, _blank_update_form(), form, str(un_steps.NOT_SEALED)), 422
     key_id = form.org_key_id.data or ""
     fields = un_steps.StepFields(
         channel=form.channel.data or None,
         communication_type=form.communication_type.data or None,
-        reference=(form.reference.data or "").strip() or None,
+        sealed_reference=form.sealed_reference.data or None,
         joined_mandates=(form.joined_mandates.data or "").strip() or None,
-        link=(form.link.data or "").strip() or None,
+        sealed_link=form.sealed_link.data or None,
         due_hours=form.due_hours.data,
         sealed_summary=form.sealed_summary.data or None,
         org_key_id=int(key_id) if _small_number(key_id) else None,

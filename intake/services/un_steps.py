@@ -6,9 +6,11 @@ last contact with the mandate) that asks the caseworker to check; from the commu
 WGAD opinion's transmission) it is the government's reply deadline by the rule table. ``due_at``
 stays the one deadline that pages and the reminder scan read.
 
-Every step is a dated, audited row. Only what is public or routing is in the clear: dates, the
-channel, the UN's reference, the mandates that joined, a public https link. The summary of a
-government reply is sealed in the browser like a referral's note.
+Every step is a dated, audited row. Only routing facts are in the clear: dates, the channel,
+the type of communication, the mandates that joined, a stated deadline. The UN's reference, the
+link to a publication and the summary of a government reply are sealed in the browser like a
+referral's note (js/un-steps.js checks the reference and link there, as this module once did):
+the UN publishes its communications, and they name the defender (DESIGN §1.2).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
@@ -50,12 +51,10 @@ from intake.services.transactions import transactional
 
 CHANNELS = ("online_form", "email", "staff_contact", "other")
 SUMMARY_MAX_BYTES = 64 * 1024
-REFERENCE_MAX = 40
+# A sealed reference (at most 40 characters) or link (at most 500 ASCII characters) is one
+# padded block: nothing longer was ever typed into those fields (js/un-steps.js).
+FACT_MAX_BYTES = crypto.PAD_BLOCK + crypto.SEAL_OVERHEAD
 MANDATES_MAX = 300
-LINK_MAX = 500
-# The UN's communication references: "AL CHN 3/2026", "UA CHN 12/2025", "OL CHN 4/2024",
-# "JAL OTH 1/2026"; upper case letters, a country or OTH, a number and a year.
-REFERENCE_PATTERN = re.compile(r"[A-Z]{2,4} [A-Z]{3} [0-9]{1,4}/(19|20)[0-9]{2}")
 # Mandate names are public (e.g. "SR on human rights defenders; WG on Arbitrary Detention"):
 # letters of any script, digits, spaces and light punctuation, Chinese too (，；、（）: a
 # caseworker writing in Chinese was refused "任意拘留问题工作组，强迫…"); nothing markup-like.
@@ -91,6 +90,14 @@ class StepRejected(referrals.ReferralError):
     """A UN step the server will not record (the message is safe to show)."""
 
     status = 422
+
+
+# A UN reference or link that came in the clear (a page from before they were sealed, or no
+# JavaScript) or as anything but ciphertext: refused, never stored.
+NOT_SEALED = _l(
+    "The UN reference and link did not arrive encrypted. They need JavaScript and your "
+    "unlocked key. Nothing was saved."
+)
 
 
 def steps_of(referral: Referral, *, afresh: bool = False) -> Sequence[UnStep]:
@@ -205,49 +212,13 @@ class StepFields:
 
     channel: str | None = None
     communication_type: str | None = None
-    reference: str | None = None
+    sealed_reference: str | None = None
     joined_mandates: str | None = None
-    link: str | None = None
+    sealed_link: str | None = None
     due_hours: int | None = None
     sealed_summary: str | None = None
+    # The key the sealed fields were sealed to (the page's current organisation key).
     org_key_id: int | None = None
-
-
-def valid_link(value: str) -> str:
-    """A public https URL, or :class:`StepRejected`."""
-    text = value.strip()
-    if (
-        not text
-        or len(text) > LINK_MAX
-        or not text.isascii()
-        or any(ch.isspace() or ord(ch) < 32 or ch in "<>\"'\\`" for ch in text)
-    ):
-        raise StepRejected(_l("The link must be a web address starting with https://."))
-    try:
-        parts = urlsplit(text)
-        port = parts.port  # raises on a port that is not a number
-    except ValueError as error:
-        raise StepRejected(_l("The link must be a web address starting with https://.")) from error
-    host = parts.hostname or ""
-    if (
-        parts.scheme != "https"
-        or not host
-        or "." not in host
-        or parts.username is not None
-        or parts.password is not None
-        or (port is not None and not 0 < port < 65536)
-    ):
-        raise StepRejected(_l("The link must be a web address starting with https://."))
-    return text
-
-
-def _reference(value: str) -> str:
-    text = " ".join(value.split()).upper()
-    if len(text) > REFERENCE_MAX or not REFERENCE_PATTERN.fullmatch(text):
-        raise StepRejected(
-            _l("Write the UN reference as it appears on the letter, for example AL CHN 3/2026.")
-        )
-    return text
 
 
 def _mandates(value: str) -> str:
@@ -275,6 +246,39 @@ def _summary(sealed: str, org_key_id: int | None) -> int:
             _l(
                 "The summary was sealed to a key that is not the organisation's current key. "
                 "Reload the page and try again. Nothing was saved."
+            ),
+            409,
+        )
+    return key.id
+
+
+def looks_sealed(value: str) -> bool:
+    """Whether ``value`` has the shape of a sealed reference or link (a refused step's are
+    given back to the page only then: never what came in the clear)."""
+    try:
+        crypto.validate_padded(value, max_bytes=FACT_MAX_BYTES)
+    except crypto.InvalidCiphertext:
+        return False
+    return True
+
+
+def _sealed_fact(sealed: str, org_key_id: int | None) -> int:
+    """Check a sealed UN reference or link's shape (one padded block, as :func:`_summary`
+    checks a summary's); the key it used. What it says is checked in the browser only."""
+    try:
+        crypto.validate_padded(sealed, max_bytes=FACT_MAX_BYTES, what="reference or link")
+    except crypto.InvalidCiphertext as error:
+        if "too large" in str(error):
+            raise StepRejected(
+                _l("The UN reference or link is too long. Nothing was saved."), 413
+            ) from error
+        raise StepRejected(NOT_SEALED) from error
+    key = current_org_key()
+    if key is None or org_key_id != key.id:
+        raise StepRejected(
+            _l(
+                "The UN reference or link was sealed to a key that is not the organisation's "
+                "current key. Reload the page and try again. Nothing was saved."
             ),
             409,
         )
@@ -322,22 +326,24 @@ def record(
         step.communication_type = CommunicationType(fields.communication_type)
     elif kind == UnStepKind.COMMUNICATION_SENT:
         raise StepRejected(_l("Choose the type of communication from the list."))
-    if fields.reference:
+    if fields.sealed_reference:
         if kind not in (UnStepKind.COMMUNICATION_SENT, UnStepKind.FURTHER_COMMUNICATION):
             raise StepRejected(_l("Only a communication has a UN reference."))
-        step.reference = _reference(fields.reference)
+        step.reference_org_key_id = _sealed_fact(fields.sealed_reference, fields.org_key_id)
+        step.sealed_reference = fields.sealed_reference
     if fields.joined_mandates:
         if kind not in (UnStepKind.COMMUNICATION_SENT, UnStepKind.FURTHER_COMMUNICATION):
             raise StepRejected(_l("Only a communication has mandates that joined it."))
         step.joined_mandates = _mandates(fields.joined_mandates)
-    if fields.link:
+    if fields.sealed_link:
         if kind not in (
             UnStepKind.PUBLISHED,
             UnStepKind.PRESS_RELEASE,
             UnStepKind.FURTHER_COMMUNICATION,
         ):
             raise StepRejected(_l("Only a publication or follow-up has a link."))
-        step.link = valid_link(fields.link)
+        step.link_org_key_id = _sealed_fact(fields.sealed_link, fields.org_key_id)
+        step.sealed_link = fields.sealed_link
     elif kind == UnStepKind.PUBLISHED:
         raise StepRejected(_l("The link must be a web address starting with https://."))
     if fields.due_hours is not None:
@@ -367,6 +373,8 @@ def record(
         _reclock(referral, [*steps, step])
     db.session.add(step)
     db.session.flush()
+    # Which key sealed what it carries (all sealed on one page, to its current key).
+    sealed_to = step.summary_org_key_id or step.reference_org_key_id or step.link_org_key_id
     audit.record(
         "referral.un_step",
         "case",
@@ -376,7 +384,7 @@ def record(
             "referral": referral.id,
             "step": kind.value,
             "un_step": step.id,
-            **({"org_key_id": step.summary_org_key_id} if step.summary_org_key_id else {}),
+            **({"org_key_id": sealed_to} if sealed_to else {}),
         },
     )
     return step

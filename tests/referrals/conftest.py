@@ -3,6 +3,7 @@ acting at once."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import (
@@ -25,6 +27,7 @@ from intake.models import (
 )
 from intake.services import audit, referrals, un_steps
 from intake.services.deadlines import UN_KINDS
+from intake.services.keys import current_org_key
 from intake.services.un_steps import CLOCK_STEP
 from tests.builders import (
     OrgKeyPair,
@@ -89,6 +92,21 @@ def sent_referral(
         db.session.refresh(referral)
     assert referral.state == ReferralState.SENT
     return referral
+
+
+def sealed_fact(text: str) -> str:
+    """A UN reference or link as js/un-steps.js posts it: {"body": text} padded and sealed to
+    the organisation's current key (send its id as org_key_id)."""
+    key = current_org_key()
+    assert key is not None
+    payload = json.dumps({"body": text}, separators=(",", ":")).encode()
+    return crypto.b64(crypto.seal(crypto.pad(payload), key.public_key))
+
+
+def opened_fact(sealed: str, org: OrgKeyPair) -> str:
+    """What a sealed reference or link says, opened with the organisation secret."""
+    body: str = crypto.open_answers(sealed, org.secret)["body"]
+    return body
 
 
 def two_colleagues_at_once(

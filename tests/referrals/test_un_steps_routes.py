@@ -9,12 +9,20 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Referral, ReferralKind, ReferralState, Role, UnStep
 from intake.services import referrals
+from intake.services.keys import current_org_key
 from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
-from tests.referrals.conftest import RECEIVED_BEFORE, draft_un_referral
+from tests.referrals.conftest import RECEIVED_BEFORE, draft_un_referral, sealed_fact
+
+
+def current_key_id() -> int:
+    key = current_org_key()
+    assert key is not None
+    return key.id
 
 
 def steps() -> list[str]:
@@ -50,7 +58,8 @@ def test_a_caseworker_records_the_un_steps_and_sees_the_timeline(web: Flask) -> 
             "step": "communication_sent",
             "at": local(3),
             "communication_type": "allegation_letter",
-            "reference": "AL CHN 3/2026",
+            "sealed_reference": sealed_fact("AL CHN 7/2025"),
+            "org_key_id": str(current_key_id()),
             "joined_mandates": "SR on human rights defenders",
         },
     )
@@ -60,10 +69,13 @@ def test_a_caseworker_records_the_un_steps_and_sees_the_timeline(web: Flask) -> 
     assert sent.due_at == sent.clock_started_at + timedelta(days=60)  # type: ignore[operator]
     assert sent.clock_started_at != sent.sent_at
     page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    # The reference is on the timeline sealed, for un-steps.js to open; never in the clear.
+    assert "AL CHN 7/2025" not in page
+    assert 'data-sealed-fact="reference"' in page
     for text in (
         "Communication sent to the government",
         "Allegation letter",
-        "AL CHN 3/2026",
+        "UN reference (encrypted)",
         "SR on human rights defenders",
         "reply is due",
         'href="#sp-draft"',
@@ -222,11 +234,12 @@ def test_a_refused_step_says_why_inside_its_own_form_and_the_page_opens_there(
     page = client.get(f"/referrals/{referral.id}").get_data(as_text=True)
     # Each step form posts to an address that brings the browser back to that form.
     assert f'action="/referrals/{referral.id}/un-step#step-communication_sent"' in page
+    reference = sealed_fact("UA CHN 3/2026")
     response = client.post(
         f"/referrals/{referral.id}/un-step",
         data={"step": "communication_sent", "communication_type": "urgent_appeal",
-              "reference": "UA CHN 3/2026", "joined_mandates": "WGAD <b>",
-              "at": local(20)},  # before the submission
+              "sealed_reference": reference, "org_key_id": str(current_key_id()),
+              "joined_mandates": "WGAD <b>", "at": local(20)},  # before the submission
     )  # fmt: skip
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -245,7 +258,9 @@ def test_a_refused_step_says_why_inside_its_own_form_and_the_page_opens_there(
     ) in form
     assert '<summary id="step-title-communication_sent">' in form
     assert '<option value="urgent_appeal" selected>' in form
-    assert 'value="UA CHN 3/2026"' in form
+    # The reference comes back as it was posted, sealed, for un-steps.js to open into its field.
+    assert f'data-sealed-value="{reference}"' in form
+    assert "UA CHN 3/2026" not in html
     assert 'value="WGAD &lt;b&gt;"' in form  # typed text back, escaped
     assert 'class="flash flash-error"' not in html  # said once, where the person is
     assert steps() == ["submitted"]
@@ -299,3 +314,74 @@ def test_a_new_ngo_referral_still_says_mark_it_as_sent(web: Flask) -> None:
     page = response.get_data(as_text=True)
     assert "Referral started. Mark it as sent when it has gone out." in page
     assert ">Update</h2>" in page
+
+
+# Each: what is posted besides the step, and what the page says. The reference and link are
+# sealed in the browser (js/un-steps.js): the server takes ciphertext sealed to the current key
+# and nothing else, says why, and writes nothing.
+NOT_SEALED = "did not arrive encrypted"
+WRONG_KEY = "not the organisation&#39;s current key"
+HOSTILE_FACTS = [
+    ("communication_sent", {"reference": "UA QZX 4242/2031"}, NOT_SEALED, 422),
+    ("communication_sent", {"sealed_reference": "UA QZX 4242/2031"}, NOT_SEALED, 422),
+    ("communication_sent", {"sealed_reference": "not base64 !!"}, NOT_SEALED, 422),
+    ("communication_sent", {"sealed_reference": "QUJD"}, NOT_SEALED, 422),  # too short
+    ("communication_sent", {"sealed_reference": "unpadded"}, NOT_SEALED, 422),
+    ("communication_sent", {"sealed_reference": "oversized"}, "too long", 413),
+    ("communication_sent", {"sealed_reference": "sealed", "org_key_id": "old"}, WRONG_KEY, 409),
+    ("communication_sent", {"sealed_reference": "sealed", "org_key_id": "999"}, WRONG_KEY, 409),
+    ("communication_sent", {"sealed_reference": "sealed", "org_key_id": ""}, WRONG_KEY, 409),
+    ("communication_sent", {"sealed_link": "sealed"}, "publication or follow-up", 422),
+    ("published", {"link": "https://canary-qzx.example.org/UA-QZX"}, NOT_SEALED, 422),
+    ("published", {"sealed_link": "https://canary-qzx.example.org/UA-QZX"}, NOT_SEALED, 422),
+    ("published", {}, "https://", 422),
+    ("published", {"sealed_link": "oversized"}, "too long", 413),
+]
+
+
+def _hostile_value(value: str, old_key: int) -> str:
+    """The placeholders of HOSTILE_FACTS, made with the current key (sealed when asked)."""
+    key = current_org_key()
+    assert key is not None
+    made = {
+        "sealed": sealed_fact("UA QZX 4242/2031"),
+        "unpadded": crypto.b64(crypto.seal(b'{"body":"UA QZX 4242/2031"}', key.public_key)),
+        "oversized": crypto.b64(crypto.seal(crypto.pad(b"x" * 1500), key.public_key)),
+        "old": str(old_key),
+    }
+    return made.get(value, value)
+
+
+@pytest.mark.parametrize(("step", "posted", "said", "status"), HOSTILE_FACTS)
+def test_a_reference_or_link_not_sealed_to_the_current_key_is_refused_and_nothing_written(
+    web: Flask, step: str, posted: dict[str, str], said: str, status: int
+) -> None:
+    referral = draft_un_referral()
+    old_key = current_key_id()
+    make_org_key()  # the current key now; the referral's is older
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    for earlier in ("submitted", "communication_sent", "no_reply")[
+        : 1 if step == "communication_sent" else 3
+    ]:
+        data = {"step": earlier, "at": local(10 if earlier == "submitted" else 5)}
+        if earlier == "communication_sent":
+            data["communication_type"] = "urgent_appeal"
+        assert client.post(f"/referrals/{referral.id}/un-step", data=data).status_code == 303
+    before = steps()
+    data = {"step": step, "org_key_id": str(current_key_id())}
+    if step == "communication_sent":
+        data["communication_type"] = "urgent_appeal"
+    data |= {name: _hostile_value(value, old_key) for name, value in posted.items()}
+    response = client.post(f"/referrals/{referral.id}/un-step", data=data)
+    assert response.status_code == status
+    page = response.get_data(as_text=True)
+    form = page[page.index(f'id="step-{step}"') :]
+    assert said in form[: form.index("</details>")]
+    # Nothing in the clear is given back either (a sealed value is, for un-steps.js to open).
+    assert "UA QZX" not in page
+    assert "canary-qzx" not in page
+    db.session.expire_all()
+    assert steps() == before
+    row = db.session.execute(sa.select(UnStep.sealed_reference, UnStep.sealed_link)).all()
+    assert all(reference is None and link is None for reference, link in row)
