@@ -230,26 +230,45 @@ def _mandates(value: str) -> str:
     return text
 
 
-def _summary(sealed: str, org_key_id: int | None) -> int:
-    """Check a sealed reply summary's shape (as ``referrals.set_note``); the key it used."""
+def _checked_seal(
+    sealed: str,
+    org_key_id: int | None,
+    max_bytes: int,
+    *,
+    too_long: LazyString,
+    not_sealed: LazyString,
+    other_key: LazyString,
+) -> int:
+    """Check a sealed field's shape (padded blocks, at most ``max_bytes``, as
+    ``referrals.set_note`` checks a note's) and that it was sealed to the organisation's
+    current key; that key's id. Each refusal is said in the field's own words."""
     try:
-        crypto.validate_padded(sealed, max_bytes=SUMMARY_MAX_BYTES, what="summary")
+        crypto.validate_padded(sealed, max_bytes=max_bytes)
     except crypto.InvalidCiphertext as error:
         if "too large" in str(error):
-            raise StepRejected(_l("The summary is too long. Nothing was saved."), 413) from error
-        raise StepRejected(
-            _l("The summary did not arrive encrypted. It needs JavaScript. Nothing was saved.")
-        ) from error
+            raise StepRejected(too_long, 413) from error
+        raise StepRejected(not_sealed) from error
     key = current_org_key()
     if key is None or org_key_id != key.id:
-        raise StepRejected(
-            _l(
-                "The summary was sealed to a key that is not the organisation's current key. "
-                "Reload the page and try again. Nothing was saved."
-            ),
-            409,
-        )
+        raise StepRejected(other_key, 409)
     return key.id
+
+
+def _summary(sealed: str, org_key_id: int | None) -> int:
+    """A sealed reply summary: the key it used (:func:`_checked_seal`)."""
+    return _checked_seal(
+        sealed,
+        org_key_id,
+        SUMMARY_MAX_BYTES,
+        too_long=_l("The summary is too long. Nothing was saved."),
+        not_sealed=_l(
+            "The summary did not arrive encrypted. It needs JavaScript. Nothing was saved."
+        ),
+        other_key=_l(
+            "The summary was sealed to a key that is not the organisation's current key. "
+            "Reload the page and try again. Nothing was saved."
+        ),
+    )
 
 
 def looks_sealed(value: str) -> bool:
@@ -263,26 +282,19 @@ def looks_sealed(value: str) -> bool:
 
 
 def _sealed_fact(sealed: str, org_key_id: int | None) -> int:
-    """Check a sealed UN reference or link's shape (one padded block, as :func:`_summary`
-    checks a summary's); the key it used. What it says is checked in the browser only."""
-    try:
-        crypto.validate_padded(sealed, max_bytes=FACT_MAX_BYTES, what="reference or link")
-    except crypto.InvalidCiphertext as error:
-        if "too large" in str(error):
-            raise StepRejected(
-                _l("The UN reference or link is too long. Nothing was saved."), 413
-            ) from error
-        raise StepRejected(NOT_SEALED) from error
-    key = current_org_key()
-    if key is None or org_key_id != key.id:
-        raise StepRejected(
-            _l(
-                "The UN reference or link was sealed to a key that is not the organisation's "
-                "current key. Reload the page and try again. Nothing was saved."
-            ),
-            409,
-        )
-    return key.id
+    """A sealed UN reference or link (one padded block): the key it used. What it says is
+    checked in the browser only."""
+    return _checked_seal(
+        sealed,
+        org_key_id,
+        FACT_MAX_BYTES,
+        too_long=_l("The UN reference or link is too long. Nothing was saved."),
+        not_sealed=NOT_SEALED,
+        other_key=_l(
+            "The UN reference or link was sealed to a key that is not the organisation's "
+            "current key. Reload the page and try again. Nothing was saved."
+        ),
+    )
 
 
 @transactional
