@@ -157,6 +157,9 @@ def test_a_reference_and_link_are_checked_and_sealed_in_the_browser_and_shown_de
     assert link.get_attribute("href") == LINK
     assert link.get_attribute("rel") == "noopener noreferrer"
     assert link.inner_text() == LINK
+    # On a phone the long address wraps: it ran off a 390 px screen.
+    page.set_viewport_size({"width": 390, "height": 900})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     press = page.locator("[data-un-step=press_release] [data-sealed-fact=link]")
     assert press.locator("[data-fact-text]").inner_text() == hostile
     assert press.locator("a").count() == 0
