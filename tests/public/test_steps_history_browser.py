@@ -24,6 +24,18 @@ def _on_step(page: Any, number: int) -> None:
     assert urlsplit(page.url).path == "/request"
 
 
+def _to_step_three(page: Any) -> None:
+    """The first step answered, the second's consents given: on step 3."""
+    page.fill("#what_happened", canary_for("what_happened"))
+    page.check("input[name=urgency][value=days]")
+    page.click("#step-next")
+    _on_step(page, 2)
+    page.check("input[name=consent][value=yes]")
+    page.check("input[name=referral_consent][value=yes]")
+    page.click("#step-next")
+    _on_step(page, 3)
+
+
 @pytest.mark.parametrize("locale", ["en", "ar"])
 def test_back_and_forward_move_between_steps_and_a_reload_keeps_the_step(
     app: Flask, live_server: Any, browser: Any, locale: str
@@ -34,14 +46,7 @@ def test_back_and_forward_move_between_steps_and_a_reload_keeps_the_step(
         page = context.new_page()
         page.goto(f"{live_server.url}/status?lang={locale}")  # where the person came from
         page.goto(f"{live_server.url}/request?lang={locale}")
-        page.fill("#what_happened", canary_for("what_happened"))
-        page.check("input[name=urgency][value=days]")
-        page.click("#step-next")
-        _on_step(page, 2)
-        page.check("input[name=consent][value=yes]")
-        page.check("input[name=referral_consent][value=yes]")
-        page.click("#step-next")
-        _on_step(page, 3)
+        _to_step_three(page)
         page.click("#step-skip")
         _on_step(page, 4)
 
@@ -87,13 +92,7 @@ def test_a_language_change_keeps_the_step_and_the_answers(
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request?lang=en")
-        page.fill("#what_happened", canary_for("what_happened"))
-        page.check("input[name=urgency][value=days]")
-        page.click("#step-next")
-        page.check("input[name=consent][value=yes]")
-        page.check("input[name=referral_consent][value=yes]")
-        page.click("#step-next")
-        _on_step(page, 3)
+        _to_step_three(page)
         page.click("button[data-language-url][lang='es']")
         page.wait_for_selector("html[lang='es']")
         _on_step(page, 3)
@@ -180,13 +179,7 @@ def test_a_reload_after_the_server_was_unreachable_opens_the_step_it_was_on(
     try:
         page = context.new_page()
         page.goto(f"{live_server.url}/request")
-        page.fill("#what_happened", canary_for("what_happened"))
-        page.check("input[name=urgency][value=days]")
-        page.click("#step-next")
-        page.check("input[name=consent][value=yes]")
-        page.check("input[name=referral_consent][value=yes]")
-        page.click("#step-next")
-        _on_step(page, 3)
+        _to_step_three(page)
 
         def unreachable(route: Any) -> None:
             route.abort("connectionrefused")
