@@ -216,7 +216,7 @@ def test_migrations_on_sqlite_run_without_foreign_keys_and_hand_back_connections
 
 
 # The tables whose ids are named elsewhere (audit events, other rows, URLs): AUTOINCREMENT on
-# SQLite, so that a deleted row's id is never given again (migration 0034).
+# SQLite, so that a deleted row's id is never given again (migrations 0034 and 0036).
 IDS_NEVER_REUSED = (
     "cases",
     "case_messages",
@@ -225,6 +225,7 @@ IDS_NEVER_REUSED = (
     "referrals",
     "un_steps",
     "reminder_outbox",
+    "passkeys",
 )
 
 
@@ -263,7 +264,41 @@ def test_later_migrations_that_rebuild_a_table_on_sqlite_keep_its_counter(tmp_pa
         upgrade()
         rows = db.session.execute(sa.text("SELECT name, seq FROM sqlite_sequence")).all()
         counters: dict[str, int] = {name: seq for name, seq in rows}
-        assert counters == dict.fromkeys(IDS_NEVER_REUSED, 1000)
+        # passkeys became AUTOINCREMENT in 0036, with none ever registered.
+        assert counters == {**dict.fromkeys(IDS_NEVER_REUSED, 1000), "passkeys": 0}
+        db.session.remove()
+
+
+def test_a_removed_passkeys_id_is_never_given_to_the_next_one_on_sqlite(tmp_path: Path) -> None:
+    """A passkey's id is in its "Remove" button: SQLite gave a removed passkey's id to the
+    next one registered, so "Remove" pressed in a tab drawn before removed the new passkey.
+    0036 starts the counter after the highest id the table or the audit log named."""
+    from intake.models import Passkey
+    from intake.services import audit
+    from tests.builders import make_user
+
+    app = _migration_app(tmp_path, f"sqlite:///{tmp_path / 'passkeys.sqlite'}")
+    with app.app_context():
+        upgrade(revision="0035")
+        user = make_user()
+
+        def register(name: str) -> int:
+            passkey = Passkey(user_id=user.id, name=name, credential_id=name, public_key="k")
+            db.session.add(passkey)
+            db.session.commit()
+            return passkey.id
+
+        first, second = register("first"), register("second")
+        # The newest one removed before 0036, leaving only its audit event.
+        audit.record("auth.passkey_removed", "user", user.id, detail={"passkey": second})
+        db.session.execute(sa.delete(Passkey).where(Passkey.id == second))
+        db.session.commit()
+        upgrade()
+        third = register("third")
+        assert third > second > first
+        db.session.execute(sa.delete(Passkey).where(Passkey.id == third))
+        db.session.commit()
+        assert register("fourth") > third
         db.session.remove()
 
 

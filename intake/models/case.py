@@ -193,7 +193,7 @@ class CaseAttachment(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     message_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("case_messages.id", ondelete="CASCADE")
+        sa.ForeignKey("case_messages.id", ondelete="CASCADE"), index=True
     )
     sealed_content: Mapped[bytes] = mapped_column(sa.LargeBinary)
     size: Mapped[int] = mapped_column()

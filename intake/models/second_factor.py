@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake import crypto
-from intake.db import UTCDateTime, utcnow
+from intake.db import IDS_NEVER_REUSED, UTCDateTime, utcnow
 from intake.extensions import db
 
 TOTP_KEY_PURPOSE = "refuge-totp-secret-v1"
@@ -79,6 +79,8 @@ class Passkey(db.Model):  # type: ignore[name-defined]
     """A WebAuthn credential (passkey or security key) registered as a second factor."""
 
     __tablename__ = "passkeys"
+    # Its id is in its "Remove" button and the audit log: never given to another (0036).
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
