@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
 import sqlalchemy as sa
-from flask import current_app
 from flask.cli import AppGroup
 
 from intake.extensions import db
+from intake.links import external_link
 from intake.models import Role, User
 from intake.services import accounts, keys
 
@@ -116,11 +115,8 @@ def init_keys(admin_email: str, password_stdin: bool) -> None:
 
 
 def _enrol_link(token: str) -> str:
-    base = str(
-        current_app.config.get("PUBLIC_BASE_URL")
-        or f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
-    ).rstrip("/")
-    return f"{base}/auth/enrol/{token}"
+    """Where the instance really serves: the operator's shell has no ``PORT`` of its own."""
+    return external_link(f"/auth/enrol/{token}")
 
 
 @users_cli.command("reset-password")

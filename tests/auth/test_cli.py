@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pyotp
+import pytest
 import sqlalchemy as sa
 from click.testing import Result
 from flask import Flask
@@ -141,6 +143,27 @@ def test_operator_reset_password_prints_a_link_that_restores_access_not_the_key(
     assert "operator.password_reset" in db.session.scalars(sa.select(AuditEvent.action)).all()
     missing = runner.invoke(args=["users", "reset-password", "nobody@example.org"])
     assert missing.exit_code == 1
+
+
+def test_operator_resets_link_to_the_port_the_instance_serves(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator runs `flask users reset-password` in another shell, with no PORT, while
+    `make run` serves on 5600: the link went to 127.0.0.1:5000, refused, on the lockout path
+    (a review). It goes where the web process recorded it serves, as e-mail links do."""
+    from config.address import record_address
+
+    app.config["PUBLIC_BASE_URL"] = None
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.delenv("BIND_HOST", raising=False)
+    record_address(Path(app.instance_path), {"PORT": "5600"})  # the web process, at start
+    monkeypatch.delenv("PORT", raising=False)
+    assert create(app, "admin@example.org").exit_code == 0
+    runner = app.test_cli_runner()
+    for command in ("reset-password", "reset-totp"):
+        result = runner.invoke(args=["users", command, "admin@example.org"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["link"].startswith("http://localhost:5600/auth/enrol/")
 
 
 def test_operator_reset_totp_keeps_the_password_and_key(app: Flask) -> None:
