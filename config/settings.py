@@ -57,6 +57,19 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def private_instance_folder(instance_path: Path) -> None:
+    """Make ``instance/`` readable by its owner only: with SQLite it holds the database (the
+    routing facts in the clear, the sealed cases), the broker, the reminder e-mails written to
+    files and the secret key, and the files SQLite creates (the database, its journal) are
+    world-readable under the usual umask. A new folder is the owner's alone; an existing one
+    that any user could open is closed to them at start (its group, an operator's choice,
+    keeps what it has)."""
+    instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = instance_path.stat()
+    if status.st_mode & 0o007 and status.st_uid == os.getuid():
+        instance_path.chmod(status.st_mode & 0o770)
+
+
 def instance_secret_key(instance_path: Path) -> str:
     """Read, or create once, a random secret key in ``instance/``.
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from config.settings import instance_secret_key, settings_for
+from config.settings import instance_secret_key, private_instance_folder, settings_for
 from intake import extensions as ext
 from intake.hardening import RefugeFlask
 
@@ -21,7 +21,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # The overrides go in before the request limits are derived from the attachment limits.
     settings = settings_for((config or {}).get("INTAKE_ENV"), config)
     instance_path = Path(settings["INSTANCE_PATH"])
-    instance_path.mkdir(parents=True, exist_ok=True)
+    private_instance_folder(instance_path)
 
     app = RefugeFlask(
         __name__,

@@ -104,6 +104,17 @@ def test_secret_key_is_generated_once_into_instance(clean_env: Path) -> None:
     assert len(first.config["SECRET_KEY"]) == 64
 
 
+def test_the_instance_folder_is_closed_to_other_users(clean_env: Path) -> None:
+    """With SQLite, instance/ holds the database, the broker and the e-mails written to files,
+    which SQLite and the mail writer create world-readable (0644) under the usual umask (a
+    review). The folder is the owner's; an existing one others could open is closed."""
+    create_app({"INTAKE_ENV": "development"})
+    assert clean_env.stat().st_mode & 0o777 == 0o700
+    clean_env.chmod(0o755)
+    create_app({"INTAKE_ENV": "development"})
+    assert clean_env.stat().st_mode & 0o777 == 0o750  # its group is the operator's choice
+
+
 def test_factory_overrides_win(clean_env: Path, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'other.sqlite'}"
     app = create_app({"INTAKE_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url})
