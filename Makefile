@@ -56,8 +56,10 @@ chromium:
 run: install vendor translations directory
 	@served="$$(python -m config.address)"; \
 	export PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-$$served}"; \
-	flask --app intake setup-token; \
+	setup="$$(flask --app intake setup-token)"; \
+	echo "$$setup"; \
 	echo "Refuge on $$served (web + worker + beat; Ctrl-C stops all)"; \
+	python scripts/say-when-ready.py "$$served" "Refuge is ready on $$served." "$$setup" & \
 	exec honcho start -f Procfile
 
 test: install vendor translations services chromium
