@@ -35,6 +35,7 @@ from intake.models import (
     ReferralKind,
     ReferralState,
     Role,
+    SampleCase,
     SealedBy,
     UnStep,
     UnStepKind,
@@ -42,7 +43,7 @@ from intake.models import (
     User,
     queue_state,
 )
-from intake.services import keys, triage
+from intake.services import audit, keys, retention, triage
 from intake.services.casework import PUBLIC_STATUS
 from intake.services.consent import INTAKE_PURPOSES, purpose_for
 from intake.services.deadlines import CLOCK_STARTS, due_at
@@ -308,6 +309,7 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
             )
             referrals.append(planned)
         case_ids = _insert(Case.__table__, cases)
+        db.session.execute(sa.insert(SampleCase), [{"case_id": case_id} for case_id in case_ids])
         referral_rows = [
             {**referral, "case_id": case_id}
             for case_id, planned in zip(case_ids, referrals, strict=True)
@@ -346,6 +348,32 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
         made_cases += len(case_ids)
         made_referrals += len(referral_rows)
     return {"cases": made_cases, "referrals": made_referrals, "org_key_id": key.id}
+
+
+def real_cases() -> int:
+    """How many cases this instance holds that ``flask demo`` did not make."""
+    made = sa.select(SampleCase.case_id).where(SampleCase.case_id == Case.id).exists()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Case).where(~made)) or 0
+
+
+def remove() -> int:
+    """Delete every sample case and all that hangs off it (referrals, reminders queued or sent
+    for them, consent), as the retention purge deletes a case but leaving nothing for the
+    reports: they were never anyone's request. One audit event says how many; returns it."""
+    removed = 0
+    while True:
+        ids = list(
+            db.session.scalars(
+                sa.select(SampleCase.case_id).order_by(SampleCase.case_id).limit(CHUNK)
+            )
+        )
+        if not ids:
+            break
+        retention.delete_cases(ids, keep_sent_reminders=False)
+        removed += len(ids)
+    audit.record("demo.removed", "case", "", actor_label="system", detail={"count": removed})
+    db.session.commit()
+    return removed
 
 
 def _purposes_needed(planned: list[dict[str, Any]]) -> list[ConsentPurpose]:

@@ -67,6 +67,7 @@ ACTION_LABELS = {
     "case.submitted": _l("Request received"),
     "case.view": _l("Case opened"),
     "consent.recorded": _l("Consent recorded"),
+    "demo.removed": _l("Sample cases removed (flask demo --remove)"),
     "consent.withdrawn": _l("Consent withdrawn"),
     "directory.create": _l("Directory entry added"),
     "directory.import": _l("Directory imported"),

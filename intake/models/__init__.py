@@ -3,7 +3,7 @@
 # Session hooks: the directory version, and the queue columns of a case.
 from intake.models import directory_version, queue_state  # noqa: F401
 from intake.models.audit import AuditChainHead, AuditEvent
-from intake.models.case import Case, CaseAttachment, CaseMessage
+from intake.models.case import Case, CaseAttachment, CaseMessage, SampleCase
 from intake.models.consent import ConsentChannel, ConsentGiver, ConsentPurpose, ConsentRecord
 from intake.models.directory import DirectoryEntry
 from intake.models.enums import (
@@ -74,6 +74,7 @@ __all__ = [
     "Role",
     "UnStep",
     "UnStepKind",
+    "SampleCase",
     "SealedBy",
     "SharedStatus",
     "StaffSession",

@@ -221,3 +221,14 @@ class CaseMessage(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="messages")
+
+
+class SampleCase(db.Model):  # type: ignore[name-defined]
+    """A case ``flask demo`` made: sample data, never anyone's request, so that ``flask demo
+    --remove`` takes exactly these away from an instance that then goes into real use."""
+
+    __tablename__ = "sample_cases"
+
+    case_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -30,13 +30,34 @@ def scan_command() -> None:
 @click.command("demo")
 @click.option("--cases", "count", default=20, show_default=True, type=click.IntRange(1, 2_000_000))
 @click.option("--seed", default=2026, show_default=True, help="Random seed (same seed, same data).")
-def demo_command(count: int, seed: int) -> None:
+@click.option(
+    "--beside-real-cases",
+    is_flag=True,
+    help="Add sample cases to an instance that already holds real requests.",
+)
+@click.option("--remove", is_flag=True, help="Delete every sample case this command made.")
+def demo_command(count: int, seed: int, beside_real_cases: bool, remove: bool) -> None:
     """Create realistic sample cases sealed to the organisation key, with referrals whose
-    deadlines lie around today."""
+    deadlines lie around today; `--remove` deletes them again, before real use.
+
+    Sample cases are assigned to the staff, their reminders are e-mailed and the reports
+    count them, as real ones: try Refuge on an instance of its own, or remove them."""
     from intake import demo
 
+    if remove:
+        click.echo(json.dumps({"removed": demo.remove()}))
+        return
+    real = demo.real_cases()
+    if real and not beside_real_cases:
+        raise click.ClickException(
+            f"This instance holds {real} real request(s): sample cases would sit among them, "
+            "be assigned to your colleagues, e-mail them reminders and count in the reports. "
+            "Try Refuge on an instance of its own (INTAKE_INSTANCE_PATH or DATABASE_URL), "
+            "or pass --beside-real-cases."
+        )
     try:
         summary = demo.create(count, seed=seed)
     except demo.DemoError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(json.dumps(summary))
+    # Said where the figures are: these go before the instance is used for real.
+    click.echo(json.dumps({**summary, "remove_before_real_use": "flask demo --remove"}))

@@ -41,6 +41,7 @@ from intake.models import (
     Referral,
     ReferralSkeleton,
     ReminderOutbox,
+    SampleCase,
     UnStep,
 )
 from intake.models.skeleton import CASE_SKELETON_COLUMNS, REFERRAL_SKELETON_COLUMNS
@@ -81,7 +82,22 @@ def purge_closed_cases(now: datetime | None = None) -> int:
         if not ids:
             return deleted
         keep_skeletons(ids, now)
-        referral_ids = sa.select(Referral.id).where(Referral.case_id.in_(ids))
+        for case_id in ids:
+            audit.record(
+                "case.purged", "case", case_id, actor_label="system", detail={"reason": "retention"}
+            )
+        delete_cases(ids)
+        db.session.commit()
+        deleted += len(ids)
+
+
+def delete_cases(ids: list[int], *, keep_sent_reminders: bool = True) -> None:
+    """Delete these cases and everything that refers to them (the caller audits and commits).
+    Reminder e-mails that went out stay counted (``keep_sent_reminders``): a reminder mailed
+    alone loses its referral; a batch stays. Without it (sample cases removed: they were never
+    anyone's work) they go too."""
+    referral_ids = sa.select(Referral.id).where(Referral.case_id.in_(ids))
+    if keep_sent_reminders:
         db.session.execute(
             sa.update(ReminderOutbox)
             .where(
@@ -91,28 +107,22 @@ def purge_closed_cases(now: datetime | None = None) -> int:
             )
             .values(referral_id=None)
         )
-        db.session.execute(
-            sa.delete(ReminderOutbox).where(ReminderOutbox.referral_id.in_(referral_ids))
+    db.session.execute(
+        sa.delete(ReminderOutbox).where(ReminderOutbox.referral_id.in_(referral_ids))
+    )
+    _drop_emptied_batches(sent_too=not keep_sent_reminders)
+    # A follow-up's notice names its case by reference (intake.services.follow_ups): it
+    # goes with the case, sent or not.
+    db.session.execute(
+        sa.delete(ReminderOutbox)
+        .where(
+            ReminderOutbox.kind == follow_ups.KIND,
+            ReminderOutbox.offset_key.in_(sa.select(Case.ref).where(Case.id.in_(ids))),
         )
-        _drop_emptied_batches()
-        # A follow-up's notice names its case by reference (intake.services.follow_ups): it
-        # goes with the case, sent or not.
-        db.session.execute(
-            sa.delete(ReminderOutbox)
-            .where(
-                ReminderOutbox.kind == follow_ups.KIND,
-                ReminderOutbox.offset_key.in_(sa.select(Case.ref).where(Case.id.in_(ids))),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        _delete_what_hangs_off(ids)
-        for case_id in ids:
-            audit.record(
-                "case.purged", "case", case_id, actor_label="system", detail={"reason": "retention"}
-            )
-        db.session.execute(sa.delete(Case).where(Case.id.in_(ids)))
-        db.session.commit()
-        deleted += len(ids)
+        .execution_options(synchronize_session=False)
+    )
+    _delete_what_hangs_off(ids)
+    db.session.execute(sa.delete(Case).where(Case.id.in_(ids)))
 
 
 def _delete_what_hangs_off(case_ids: list[int]) -> None:
@@ -124,6 +134,7 @@ def _delete_what_hangs_off(case_ids: list[int]) -> None:
         sa.delete(UnStep).where(UnStep.referral_id.in_(referral_ids)),
         sa.delete(Referral).where(Referral.case_id.in_(case_ids)),
         sa.delete(ConsentRecord).where(ConsentRecord.case_id.in_(case_ids)),
+        sa.delete(SampleCase).where(SampleCase.case_id.in_(case_ids)),
         sa.delete(CaseSearchToken).where(CaseSearchToken.case_id.in_(case_ids)),
         sa.delete(CaseSearchIndex).where(CaseSearchIndex.case_id.in_(case_ids)),
         # A follow-up's files carry its case too (intake.services.submissions); they go
@@ -134,19 +145,20 @@ def _delete_what_hangs_off(case_ids: list[int]) -> None:
         db.session.execute(statement.execution_options(synchronize_session=False))
 
 
-def _drop_emptied_batches() -> None:
+def _drop_emptied_batches(*, sent_too: bool = False) -> None:
     """A reminder e-mail not yet sent whose every item went with its case has nothing to say;
-    one that was sent stays, counted in the report."""
+    one that was sent stays, counted in the report (unless ``sent_too``)."""
     item = aliased(ReminderOutbox)
+    statuses = [OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.CANCELLED]
+    if sent_too:
+        statuses = list(OutboxStatus)
     db.session.execute(
         sa.delete(ReminderOutbox)
         .where(
             ReminderOutbox.kind == "batch",
             # (A batch is an e-mail: saying so lets SQLite find them by the status index too.)
             ReminderOutbox.is_email(),
-            ReminderOutbox.status.in_(
-                [OutboxStatus.PENDING, OutboxStatus.FAILED, OutboxStatus.CANCELLED]
-            ),
+            ReminderOutbox.status.in_(statuses),
             ~sa.select(item.id).where(item.batch_id == ReminderOutbox.id).exists(),
         )
         .execution_options(synchronize_session=False)

@@ -190,3 +190,68 @@ def test_demo_cases_read_as_casework_would_leave_them(app: Flask) -> None:
         assert referral.sent_at is not None
         assert referral.sent_at > by_case[referral.case_id].received_at, referral.id
     assert {case.sealed_by for case in cases} == {SealedBy.BROWSER, SealedBy.SERVER}
+
+
+def test_demo_refuses_to_mix_sample_cases_with_real_requests(any_app: Flask) -> None:
+    """A new organisation that tried the README's demo on its real instance had 40 sample
+    cases among its requests, assigned to real colleagues, e-mailing them reminders and
+    counted in the reports, with nothing to tell them apart (a review)."""
+    from tests.builders import make_case
+
+    org = make_org_key()
+    make_user(Role.CASEWORKER)
+    directory_service.import_shipped()
+    runner = any_app.test_cli_runner()
+    first = runner.invoke(args=["demo", "--cases", "3"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["remove_before_real_use"] == "flask demo --remove"
+    # More samples beside samples are fine; beside a real request, only when asked.
+    assert runner.invoke(args=["demo", "--cases", "2"]).exit_code == 0
+    make_case(org)
+    refused = runner.invoke(args=["demo", "--cases", "2"])
+    assert refused.exit_code != 0
+    assert "holds 1 real request" in refused.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 6
+    assert runner.invoke(args=["demo", "--cases", "2", "--beside-real-cases"]).exit_code == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 8
+
+
+def test_demo_remove_takes_the_sample_cases_and_all_they_left_and_nothing_else(
+    any_app: Flask,
+) -> None:
+    """Everything a sample case made goes: referrals, UN steps, consent, the reminders queued
+    and sent for them (they were never anyone's work, so no report keeps them)."""
+    from intake.models import AuditEvent, ConsentRecord, ReminderOutbox, SampleCase, UnStep
+    from intake.services import reminders
+    from tests.builders import make_case
+
+    org = make_org_key()
+    make_user(Role.CASEWORKER)
+    directory_service.import_shipped()
+    real = make_case(org, consent_given=True)
+    real_id = real.id
+    runner = any_app.test_cli_runner()
+    assert runner.invoke(args=["demo", "--cases", "30", "--beside-real-cases"]).exit_code == 0
+    reminders.scan(enqueue=lambda _row_id: None)
+    about_cases = sa.select(sa.func.count()).where(ReminderOutbox.kind.in_(["reminder", "batch"]))
+    assert (db.session.scalar(about_cases) or 0) > 0
+    # Some went out already.
+    db.session.execute(sa.update(ReminderOutbox).values(status="sent"))
+    db.session.commit()
+
+    result = runner.invoke(args=["demo", "--remove"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"removed": 30}
+    db.session.expire_all()
+    assert db.session.scalars(sa.select(Case.id)).all() == [real_id]
+    for model in (Referral, UnStep, SampleCase):
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0, model
+    assert db.session.scalar(about_cases) == 0  # (a digest names no case: it stays)
+    assert {row.case_id for row in db.session.scalars(sa.select(ConsentRecord))} == {real_id}
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "demo.removed")
+    ).one()
+    assert event.detail == {"count": 30}
+    # The real request is now alone: samples may be made again only beside it on purpose.
+    assert runner.invoke(args=["demo", "--cases", "1"]).exit_code != 0
