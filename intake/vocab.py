@@ -97,6 +97,10 @@ CONDITIONS: Mapping[str, LazyString] = {
 }
 
 
+# A shipped entry's words in the reader's language (its conditions, the UN's names).
+in_reader_language = directory_words.in_reader_language
+
+
 def condition_note(condition_id: str, text: str | None) -> str:
     """A condition's own text, or "" where it only says its (English) label again, as the
     shipped WGAD entry's "Only for people deprived of their liberty." under that very label

@@ -17,7 +17,7 @@ from flask import has_request_context
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
-from intake import vocab
+from intake import directory_words, vocab
 
 # People as groups, for "Serves …" / "Specialises in …".
 PROFILE_GROUPS: Mapping[str, Any] = {
@@ -87,7 +87,9 @@ def _render(kind: str, ids: Sequence[str], english: bool) -> str:
             return vocab.joined((vocab.language_name(code, locale) for code in ids), locale)
         case "condition":
             return label(vocab.CONDITIONS, ids[0])
-    return ", ".join(ids)  # "text": the directory's own words, as written
+    # "text": the directory's own words, as written (a shipped entry's, in the reader's language).
+    text = ", ".join(ids)
+    return text if english else directory_words.in_reader_language(text)
 
 
 @dataclass(frozen=True)
