@@ -5,6 +5,7 @@ ticked on the review, which lists the problem; nothing is sent until the files a
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from playwright.sync_api import expect
 from intake.extensions import db
 from tests.builders import make_org_key
 from tests.conftest import table_count
-from tests.public.conftest import phone_context
+from tests.public.conftest import PHONE, phone_context
 
 pytestmark = pytest.mark.browser
 
@@ -350,6 +351,102 @@ def test_the_file_field_speaks_the_pages_language_not_the_browsers(
         assert not field["pickerShown"], field
     finally:
         plain.close()
+
+
+# The page's words for the file field, and the browser's own, which must not be seen.
+PAGE_WORDS = {
+    "zh_Hans": ("选择文件", "尚未选择文件。", "已选择："),
+    "ar": ("اختيار الملفات", "لم يتم اختيار أي ملف بعد.", "الاختيار:"),
+}
+BROWSER_WORDS = ("Choose File", "No file chosen", "2 files")
+FOCUS_RING = "rgb(255, 191, 71)"  # refuge.css: every focus ring's yellow
+
+
+@pytest.mark.parametrize("locale", sorted(PAGE_WORDS))
+def test_in_an_english_browser_the_file_field_speaks_the_page_opens_by_keyboard_and_sends(
+    app: Flask, live_server: Any, browser: Any, tmp_path: Path, locale: str
+) -> None:
+    """A review in Chromium with the browser in en-US: "Choose Files / No file chosen" on a
+    Chinese or Arabic page. With JavaScript the field is in the page's words, the input behind
+    them still takes the focus (drawn on the button), Enter and Space open the picker, the
+    error beside the field and the summary's link lead to it, a long name wraps at 360 px, and
+    the files chosen are sent."""
+    make_org_key()
+    button, none, chosen = PAGE_WORDS[locale]
+    long_name = tmp_path / ("الأدلة-证据-" + "evidence" * 20 + ".png")
+    long_name.write_bytes(b"\x89PNG\r\n\x1a\n" + b"long" * 100)
+    second = tmp_path / "photo.png"
+    second.write_bytes(b"\x89PNG\r\n\x1a\n" + b"second" * 50)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    context = browser.new_context(viewport=PHONE, locale="en-US")
+    context.set_default_timeout(20_000)
+    try:
+        page = context.new_page()
+        # Playwright turns the interception of file choosers on and off around each
+        # expect_file_chooser without waiting for it: a key pressed at once sometimes opened
+        # the browser's own dialog instead (1 run in 6 here). On for the whole test.
+        page.on("filechooser", lambda _chooser: None)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        _to_evidence_step(page)
+        field = page.evaluate(FILE_FIELD)
+        assert not field["inputShown"], field
+        assert field["pickerShown"], field
+        assert (field["button"], field["line"]) == (button, none)
+        shown = page.inner_text("#attachments-field")
+        assert not any(words in shown for words in BROWSER_WORDS), shown
+
+        # The keyboard: Tab lands on the input, the button shows it; Enter opens the picker.
+        page.focus("#attachments")
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "attachments"
+        ring = page.evaluate(
+            "(() => { const s = getComputedStyle("
+            "document.querySelector('#attachments-field label.button'));"
+            " return [s.outlineStyle, s.outlineColor]; })()"
+        )
+        assert ring == ["solid", FOCUS_RING], ring
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        assert chooser.value.is_multiple()
+        chooser.value.set_files(str(empty))
+        # An empty file: said beside the field, which the input names, and linked from the
+        # summary by Next; the link leads back to the input.
+        expect(page.locator(FILE_ERROR)).to_be_visible()
+        described = (page.get_attribute("#attachments", "aria-describedby") or "").split()
+        assert {"attachments-error", "attachments-chosen"} <= set(described), described
+        page.click("#step-next")
+        page.click("#error-summary a[href='#attachments']")
+        assert page.evaluate("document.activeElement.id") == "attachments"
+
+        # Space opens it too; two files, one with a long name, in the page's words.
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Space")
+        chooser.value.set_files([str(long_name), str(second)])
+        expect(page.locator(FILE_ERROR)).to_be_hidden()
+        line = page.inner_text("#attachments-field .file-chosen")
+        assert line.startswith(chosen), line
+        assert "photo.png" in line, line
+        shown = page.inner_text("#attachments-field")
+        assert not any(words in shown for words in BROWSER_WORDS), shown
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.locator("#attachments-field").screenshot(
+            path=Path(tempfile.gettempdir()) / f"file-field-{locale}-en-US.png"
+        )
+
+        page.click("#step-next")
+        page.wait_for_selector("#send-request:visible")
+        page.click("#send-request")
+        page.wait_for_selector("#receipt-panel:not([hidden])")
+        db.session.expire_all()
+        assert table_count("cases") == 1
+        assert table_count("case_attachments") == 2
+        assert errors == []
+    finally:
+        context.close()
 
 
 def test_refused_files_are_said_in_chinese_without_a_gap_between_sentences(
