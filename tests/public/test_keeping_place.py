@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import io
+import logging
 import re
 import tempfile
 from pathlib import Path
@@ -115,6 +116,38 @@ def test_a_language_button_on_the_receipt_shows_it_again_in_that_language(
     assert "這是您的收據代碼" in shown.text
     assert shown.headers["Cache-Control"] == "no-store"
     assert table_count("cases") == 1  # nothing sent again
+
+
+def test_the_receipts_status_button_opens_the_request_with_its_code_in_no_address_or_log(
+    roomy_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without JavaScript: "Go to the status page" on the receipt posts the code along (a link
+    to /status asked the person to type the code they may not have written down yet), and the
+    status page opens this request; the code is in no address and in no line of the logs."""
+    caplog.set_level(logging.DEBUG)
+    make_org_key()
+    client = roomy_app.test_client()
+    code, page = _send_without_js(client)
+    button = re.search(r'<form method="post" action="([^"]+)"[^>]*id="receipt-status"', page)
+    assert button, "the receipt's status button is a form that posts"
+    action = html.unescape(button.group(1))
+    fields = _form_fields(page, "receipt-status")
+    assert fields["code"] == [code]
+    compact = code.replace("-", "")
+    assert code not in action
+    assert compact not in action
+
+    opened = client.post(action, data=fields)
+    assert opened.status_code == 200, opened.text
+    assert 'id="shared-status" data-status="received"' in opened.text
+    assert 'id="code"' not in opened.text  # no box to type the code in
+    assert opened.headers["Referrer-Policy"] == "no-referrer"
+    # The page's own forms (a message, a language) carry it on, posted as it came.
+    assert _form_fields(opened.text, "follow-up-form")["code"] == [code]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert code not in logged
+    assert compact not in logged
+    assert table_count("cases") == 1
 
 
 def test_the_urgent_guidance_comes_back_only_with_the_urgent_facts(roomy_app: Flask) -> None:

@@ -6,9 +6,10 @@
  *   button), the browser asks before leaving, and this tab keeps the code in its
  *   sessionStorage (never localStorage, never sent anywhere): a reload, or a phone that dropped
  *   the tab while the person wrote the code down elsewhere, brings the receipt back on /request
- *   (intake.js) instead of an empty form to send again. Ticking the box forgets it; closing the
- *   tab does too. Forms that carry the code with them (the status page, the receipt in another
- *   language: [data-keeps-receipt]) leave without asking.
+ *   (intake.js) instead of an empty form to send again, and /status opened in this tab has it
+ *   filled in (status-code.js, which reads it through sentInThisTab). Ticking the box forgets
+ *   it; closing the tab does too. Forms that carry the code with them (the status page, the
+ *   receipt in another language: [data-keeps-receipt]) leave without asking.
  * - On /request the language buttons are links (steps.js) that would drop the receipt: while it
  *   is shown they post it to /request/receipt instead, like the page without JavaScript.
  */
