@@ -715,6 +715,15 @@ def _same_request_again(form_data: MultiDict[str, str]) -> bool:
     own request anyway."""
     if form_data.get(SUBMISSION_TOKEN) != _sent_token():
         return True
+    return _is_the_sent_request(form_data)
+
+
+def _is_the_sent_request(form_data: MultiDict[str, str]) -> bool:
+    """Whether a post is the request this browser sent last without JavaScript: its token and
+    the same answers, which is what is answered with that request's receipt (nothing filed)."""
+    token = _sent_token()
+    if token is None or form_data.get(SUBMISSION_TOKEN) != token:
+        return False
     sent = session.get(SENT_REQUEST)
     return isinstance(sent, dict) and sent.get("answers") == _answers_digest(form_data)
 
@@ -729,11 +738,7 @@ def _the_sent_request_again() -> bool:
     if _sent_token() is None:
         return False
     parsed = _read_form()
-    return (
-        parsed is not None
-        and parsed[0].get(SUBMISSION_TOKEN) == _sent_token()
-        and _same_request_again(parsed[0])
-    )
+    return parsed is not None and _is_the_sent_request(parsed[0])
 
 
 def _submit_without_js(
@@ -761,13 +766,14 @@ def _submit_without_js(
         # Refused, it keeps its token: Back from a reloaded receipt, past a first Send that
         # was refused, posts that refused form again; answered as before, it is the request
         # sent, and shows its receipt. A new token here filed it twice, under a second code.
-        sent = _sent_token()
+        # "You would see the same receipt" only for the answers that were sent: other answers
+        # with that token (someone else at a shared computer) are filed as a new request.
         return _render_form(
             form,
             org_key,
             status=422,
             had_files=bool(form.uploaded_files()),
-            sent_before=sent is not None and form_data.get(SUBMISSION_TOKEN) == sent,
+            sent_before=_is_the_sent_request(form_data),
         )
     if not _same_request_again(form_data):
         # Other answers with the token of a request sent before from this browser (someone

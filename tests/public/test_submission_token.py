@@ -6,6 +6,7 @@ and the code is encrypted under a key derived from the token."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -324,8 +325,89 @@ def test_back_past_a_refused_first_send_then_send_shows_the_same_receipt(
     again = send(missed)  # Back: the refused post, posted again
     assert again.status_code == 422
     assert f'name="submission_token" value="{token}"' in again.text
-    assert 'id="sent-before"' in again.text
+    # Not the answers sent (one is missing): no "you would see the same receipt" here, which
+    # is for those answers only (the receipt page told this person to answer as before).
+    assert 'id="sent-before"' not in again.text
     assert receipt_of(send(answered)) == first
+    assert _counts()[:2] == (1, 1)
+
+
+def _no_js_receipt(client: Any, response: Any) -> str:
+    assert response.status_code == 303, response.text
+    shown = client.get(response.headers["Location"]).text
+    code = re.search(r'id="receipt-code"[^>]*>\s*([0-9A-Z-]+)\s*<', shown)
+    assert code is not None
+    return code.group(1)
+
+
+def _sent_without_js(client: Any) -> tuple[dict[str, Any], str]:
+    """A request sent without JavaScript from this client: what it said, and its receipt."""
+    (token,) = re.findall(r'name="submission_token" value="([^"]+)"', client.get("/request").text)
+    answers = {
+        "csrf_token": csrf_token(client),
+        "submission_token": token,
+        **full_answers(),
+        **routing_form(),
+    }
+    sent = client.post("/request", data=answers, content_type="multipart/form-data")
+    return answers, _no_js_receipt(client, sent)
+
+
+def test_a_refused_form_with_other_answers_is_not_told_it_would_see_the_same_receipt(
+    roomy_any_app: Flask,
+) -> None:
+    """Someone else at a shared computer, after a request sent from it without JavaScript:
+    the next /request page carries that request's token, and their own answers, refused for
+    a question missed, said "you would see the same receipt". Sent, they are filed as a new
+    request with a code of their own (the server compares the answers): so is the notice."""
+    make_org_key()
+    client = roomy_any_app.test_client()
+    answers, first = _sent_without_js(client)
+    (carried,) = re.findall(r'name="submission_token" value="([^"]+)"', client.get("/request").text)
+    assert carried == answers["submission_token"]
+    theirs = {
+        **answers,
+        "csrf_token": csrf_token(client),
+        "what_happened": "Our newspaper's office was searched tonight.",
+        "sender_name": "Someone else",
+    }
+    missed = {name: value for name, value in theirs.items() if name != "consent"}
+
+    refused = client.post("/request", data=missed, content_type="multipart/form-data")
+    assert refused.status_code == 422
+    assert "Our newspaper" in refused.text  # their answers, shown again to mend
+    assert 'id="sent-before"' not in refused.text
+    assert "you would see the same receipt" not in refused.text
+
+    second = _no_js_receipt(
+        client, client.post("/request", data=theirs, content_type="multipart/form-data")
+    )
+    assert second != first
+    assert _counts()[:2] == (2, 2)
+
+
+def test_a_refused_form_with_the_answers_sent_says_it_would_see_the_same_receipt(
+    roomy_any_app: Flask,
+) -> None:
+    """The answers sent, posted again with their token and refused (here for an empty file,
+    which is no answer): the notice stands, and sent without that file they are the same
+    request, with the same receipt and nothing filed twice."""
+    make_org_key()
+    client = roomy_any_app.test_client()
+    answers, first = _sent_without_js(client)
+    with_empty_file = {
+        **answers,
+        "attachments": [(io.BytesIO(b""), "empty.pdf", "application/pdf")],
+    }
+
+    refused = client.post("/request", data=with_empty_file, content_type="multipart/form-data")
+    assert refused.status_code == 422
+    assert "empty (0 bytes)" in refused.text
+    assert 'id="sent-before"' in refused.text
+    assert "you would see the same receipt" in refused.text
+
+    again = client.post("/request", data=answers, content_type="multipart/form-data")
+    assert _no_js_receipt(client, again) == first
     assert _counts()[:2] == (1, 1)
 
 
