@@ -345,5 +345,7 @@ def test_no_js_receipt_follows_post_redirect_get_and_a_reload_files_nothing(
     assert "the messages you send us after this request, and can withdraw your consent" in (
         shown.text
     )
+    # On a shared computer, Back put the answers back and the receipt said nothing (a review).
+    assert "close this browser window. Its Back button can show your answers again" in shown.text
     db.session.rollback()
     assert table_count("cases") == 1
