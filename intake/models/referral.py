@@ -131,7 +131,8 @@ class ReminderOutbox(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(sa.String(96), unique=True)
-    kind: Mapped[str] = mapped_column(sa.String(16))  # "reminder" | "batch" | "digest"
+    # "reminder" | "batch" | "digest" | "follow_up" | "security" (services.security_notices)
+    kind: Mapped[str] = mapped_column(sa.String(16))
     referral_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("referrals.id", ondelete="CASCADE"), index=True
     )

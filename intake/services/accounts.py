@@ -31,7 +31,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, Passkey, RecoveryCode, Role, User
-from intake.services import audit, locks, sign_in_throttle, staff_sessions
+from intake.services import audit, locks, security_notices, sign_in_throttle, staff_sessions
 from intake.services.errors import CodedError
 from intake.services.passwords import hash_password, needs_rehash, verify_password
 from intake.services.transactions import transactional
@@ -802,13 +802,14 @@ def operator_reset_password(email: str) -> str:
     revoked = revoke_grants(user)
     user.failed_logins = 0
     user.locked_until = None
-    audit.record(
+    event = audit.record(
         "operator.password_reset",
         "user",
         user.id,
         actor_label="operator:cli",
         detail={"grants_revoked": revoked},
     )
+    security_notices.queue(event, user)
     return enrol_token(user)
 
 
@@ -824,7 +825,8 @@ def operator_reset_totp(email: str) -> str:
     user.failed_logins = 0
     user.locked_until = None
     end_all_sessions(user)
-    audit.record("operator.totp_reset", "user", user.id, actor_label="operator:cli")
+    event = audit.record("operator.totp_reset", "user", user.id, actor_label="operator:cli")
+    security_notices.queue(event, user)
     return enrol_token(user)
 
 
@@ -864,9 +866,10 @@ def reset_password(user: User, actor: User) -> str:
     refuse_password_reset(user, actor)
     forget_credentials(user)
     revoked = revoke_grants(user)
-    audit.record(
+    event = audit.record(
         "admin.password_reset", "user", user.id, actor=actor, detail={"grants_revoked": revoked}
     )
+    security_notices.queue(event, user)
     db.session.commit()
     return enrol_token(user)
 
@@ -877,7 +880,7 @@ def reset_totp(user: User, actor: User) -> str:
     user.totp_last_step = 0
     forget_second_factors(user)
     end_all_sessions(user)
-    audit.record("admin.totp_reset", "user", user.id, actor=actor)
+    security_notices.queue(audit.record("admin.totp_reset", "user", user.id, actor=actor), user)
     db.session.commit()
     return enrol_token(user)
 
@@ -923,10 +926,11 @@ def set_role(user: User, role: Role, actor: User) -> None:
     previous = user.role
     user.role = role
     end_all_sessions(user)
-    audit.record(
+    event = audit.record(
         "admin.role_changed",
         "user",
         user.id,
         actor=actor,
         detail={"from": previous.value, "to": role.value},
     )
+    security_notices.queue_if_made_admin(event, user)

@@ -34,7 +34,7 @@ from webauthn.helpers.structs import (
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Passkey, User
-from intake.services import audit
+from intake.services import audit, security_notices
 from intake.services.errors import CodedError
 from intake.services.second_factor import ensure_not_last_factor
 from intake.services.transactions import transactional
@@ -178,7 +178,10 @@ def register(user: User, name: str, credential: str, challenge: str | None) -> P
     )
     db.session.add(passkey)
     db.session.flush()
-    audit.record("auth.passkey_added", "user", user.id, actor=user, detail={"passkey": passkey.id})
+    event = audit.record(
+        "auth.passkey_added", "user", user.id, actor=user, detail={"passkey": passkey.id}
+    )
+    security_notices.queue(event, user)
     return passkey
 
 
@@ -191,9 +194,10 @@ def remove(user: User, passkey_id: int) -> None:
         raise PasskeyError("no_such_passkey", status=404)
     ensure_not_last_factor(user)
     db.session.delete(passkey)
-    audit.record(
+    event = audit.record(
         "auth.passkey_removed", "user", user.id, actor=user, detail={"passkey": passkey_id}
     )
+    security_notices.queue(event, user)
 
 
 # --- sign-in -------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from intake import crypto
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, RecoveryKit, RecoverySeal, Role, User
-from intake.services import audit, keys, locks
+from intake.services import audit, keys, locks, security_notices
 from intake.services.accounts import KeyMaterial
 from intake.services.errors import CodedError
 from intake.services.transactions import transactional
@@ -332,13 +332,15 @@ def recover(
         keys.write_grant(org_key, actor, sealed, actor)
         written += 1
     kit.retired_at = utcnow()
-    audit.record(
+    event = audit.record(
         "keys.recovery_kit_used",
         "recovery_kit",
         kit.id,
         actor=actor,
         detail={"grants_written": written},
     )
+    # The admin who used it is the account told about, and every other admin.
+    security_notices.queue(event, actor)
     return _add_kit(new_kit_public_key, new_kit_seals, actor)
 
 

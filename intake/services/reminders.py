@@ -46,7 +46,14 @@ from intake.models import (
     Role,
     User,
 )
-from intake.services import delivery, due_sql, follow_ups, referrals, reprisals
+from intake.services import (
+    delivery,
+    due_sql,
+    follow_ups,
+    referrals,
+    reprisals,
+    security_notices,
+)
 from intake.services.deadlines import (
     OVERDUE_DAILY,
     OVERDUE_EVERY_DAYS,
@@ -765,6 +772,10 @@ def _compose(
         return _digest(row, footer, words, base)
     if row.kind == follow_ups.KIND:
         return _follow_up_notice(row, footer, words, base)
+    if row.kind == security_notices.KIND:
+        return security_notices.compose(
+            row.offset_key, row.due_at, row.counts, row.recipient_id, words, zone, base
+        )
     first_due = min((item.due_at for item in items if item.due_at), default=None)
     overdue = sum(1 for item in items if item.due_at is not None and item.due_at < now)
     if overdue and overdue == len(items):  # "first due 12 Oct" hid that it was weeks ago

@@ -27,7 +27,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Passkey, RecoveryCode, Role, User
 from intake.models.second_factor import recovery_code_key
-from intake.services import accounts, audit, sign_in_throttle
+from intake.services import accounts, audit, security_notices, sign_in_throttle
 from intake.services.accounts import LoginResult, TotpResult
 from intake.services.errors import CodedError
 from intake.services.transactions import transactional
@@ -205,13 +205,14 @@ def _use_recovery_code(user: User, raw: str) -> bool:
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    audit.record(
+    event = audit.record(
         "auth.recovery_code_used",
         "user",
         user.id,
         actor_label=f"user:{user.email}",
         detail={"left": recovery_codes_left(user)},
     )
+    security_notices.queue(event, user)
     return True
 
 
@@ -306,7 +307,7 @@ def remove_totp(user: User) -> None:
         ensure_not_last_factor(user)
     user.totp_secret = None
     user.totp_confirmed_at = None
-    audit.record("auth.totp_removed", "user", user.id, actor=user)
+    security_notices.queue(audit.record("auth.totp_removed", "user", user.id, actor=user), user)
 
 
 # --- a new authenticator app for a signed-in holder (a lost or replaced phone) ------------------
@@ -373,11 +374,12 @@ def replace_totp(user: User, token: str, code: str) -> list[str] | None:
     user.totp_last_step = max(user.totp_last_step, step)
     accounts.end_all_sessions(user)
     codes = None if recovery_codes_left(user) else _new_recovery_codes(user)
-    audit.record(
+    event = audit.record(
         "auth.totp_replaced" if had_totp else "auth.totp_added",
         "user",
         user.id,
         actor=user,
         detail={"new_recovery_codes": codes is not None},
     )
+    security_notices.queue(event, user)
     return codes
