@@ -92,6 +92,7 @@ ACTION_LABELS = {
     "referral.consent_override": _l("Referral without consent (admin override)"),
     "referral.create": _l("Referral started"),
     "referral.date_corrected": _l("Referral date corrected"),
+    "referral.list": _l("Referral list viewed"),
     "referral.no_reply": _l("Referral: no reply"),
     "referral.note": _l("Referral note added"),
     "referral.owner_changed": _l("Referral owner changed"),
@@ -170,10 +171,14 @@ def _ids(events: Sequence[AuditEvent], target_type: str) -> set[int]:
     }
 
 
+# The listings that name the cases they showed (``detail["cases"]``): the case list, whose
+# rows carry their ciphertext, and the referral list (which case went to which organisation).
+LISTINGS = ("case.list", "referral.list")
+
+
 def listed_case_ids(event: AuditEvent) -> list[int]:
-    """The cases a "case.list" event showed (``detail["cases"]``, written since the list
-    carried their ciphertext), or none."""
-    listed = (event.detail or {}).get("cases") if event.action == "case.list" else None
+    """The cases a listing event (:data:`LISTINGS`) showed, or none."""
+    listed = (event.detail or {}).get("cases") if event.action in LISTINGS else None
     if not isinstance(listed, list):
         return []
     return [item for item in listed if isinstance(item, int) and not isinstance(item, bool)]
@@ -208,6 +213,8 @@ def _target(event: AuditEvent, refs: dict[int, str], emails: dict[int, str]) -> 
     if kind == "case":
         if key == "*":
             listed = tuple(_case(case_id, refs) for case_id in listed_case_ids(event))
+            if event.action == "referral.list":
+                return Target(_("Referral list"), listed=listed)
             return Target(_("Case list"), listed=listed)
         return _case(number, refs) if number is not None else Target(key)
     if kind == "user":
@@ -246,8 +253,9 @@ def target_condition(wanted: str) -> sa.ColumnElement[bool]:
 
 
 def _listed(case_id: int) -> sa.ColumnElement[bool]:
-    """Case lists that showed the case (listed_case_ids): its name was read there too."""
-    is_list = AuditEvent.action == "case.list"
+    """Listings that showed the case (listed_case_ids): the case list (its name was read
+    there too) and the referral list."""
+    is_list = AuditEvent.action.in_(LISTINGS)
     if db.session.get_bind().dialect.name == "postgresql":
         cases = sa.cast(AuditEvent.detail, JSONB)["cases"]
         return sa.and_(is_list, cases.op("@>")(sa.cast(sa.literal(f"[{case_id}]"), JSONB)))

@@ -72,6 +72,14 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _REF_QUERY = re.compile(
     r"^(RF-?[0-9A-Z-]{0,21}|(?=[0-9A-Z]*[0-9])(?=[0-9A-Z]*[A-Z])[0-9A-Z]{3,8})$"
 )
+# The same rule as the search box's pattern (an HTML pattern: anchored, the "v" flag, so "-"
+# escaped in a class; either case, as the server upper-cases it). Without JavaScript the
+# browser sends nothing else: names, places and phone numbers are only ever keyed in the
+# browser (case-queue.js, which lifts the pattern), never sent in the address.
+REFERENCE_INPUT_PATTERN = (
+    r"\s*(?:[Rr][Ff]-?[0-9A-Za-z\-]{0,21}"
+    r"|(?=[0-9A-Za-z]*[0-9])(?=[0-9A-Za-z]*[A-Za-z])[0-9A-Za-z]{3,8})\s*"
+)
 SEARCH_TOKEN = re.compile(r"^[0-9a-f]{32}$")  # intake.services.search.TOKEN_HEX
 MAX_QUERY_TOKENS = 64
 

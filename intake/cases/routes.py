@@ -36,6 +36,7 @@ from intake.cases.forms import (
     CLOSE_CONFIRMED,
     FLAG_LABELS,
     REF_PATTERN,
+    REFERENCE_INPUT_PATTERN,
     SORT_LABELS,
     VIEW_LABELS,
     AssignForm,
@@ -128,6 +129,13 @@ def _queue_labels(locale: str) -> dict[str, dict[Any, str]]:
     return tables
 
 
+# What the queue's address keeps when it drops words the server never searches: the filters
+# (parse_filters has checked each), not the page.
+KEPT_WITHOUT_WORDS = (
+    "view", "status", "urgency", "threat", "country", "assignee", "overdue", "sort", "lang",
+)  # fmt: skip
+
+
 @bp.get("/")
 @role_required(*STAFF)
 def queue() -> PageResponse:
@@ -137,6 +145,23 @@ def queue() -> PageResponse:
         return error_response(
             400, _("The filter “%(name)s” has a value we do not offer.", name=str(exc))
         )
+    if (request.args.get("q") or "").strip() and filters.q is None:
+        # Words that reached the server (a browser without JavaScript that ignored the box's
+        # pattern, or a typed address) are never searched, nor left in the address bar, the
+        # history or this page's links (its language links carry its query): the same list
+        # without them, and why.
+        flash(
+            _(
+                "Searching by name, place or phone number happens in your browser: it needs "
+                "JavaScript and your keys unlocked. Without them, search by a case reference "
+                "(like RF-7K2M)."
+            ),
+            "info",
+        )
+        kept: dict[str, Any] = {
+            name: request.args[name] for name in KEPT_WITHOUT_WORDS if request.args.get(name)
+        }
+        return redirect(url_for("cases.queue", **kept), code=303)
     can_write = _can_write()
     page = queue_service.queue(filters, current_user)
     # Free text the server never searched is not carried into links (nor kept in the box).
@@ -235,6 +260,7 @@ def queue() -> PageResponse:
         backlog_url=url_for("cases.search_backlog") if can_write else "",
         filtered=any(k not in ("view", "sort", "lang") for k in args),
         shown_rows=shown_rows,
+        reference_pattern=REFERENCE_INPUT_PATTERN,
         **words.for_template(),
         **labels_now,
     )

@@ -137,7 +137,9 @@ class ShownRow(NamedTuple):
     due: Markup  # a <time> tag, or "—"
     country: str
     languages: str
-    assignee: tuple[str, str] | None  # (mailbox, "@" and domain or ""), None when nobody
+    # (mailbox and "@", domain), or (address, "") without an "@"; None when nobody. An address
+    # breaks after its "@" if it must, never inside its name or domain (queue.html).
+    assignee: tuple[str, str] | None
     assignee_deactivated: bool  # the holder's account is deactivated: the row says so
     assign_url: str  # "" when the reader cannot take the case from the queue
 
@@ -169,7 +171,7 @@ def shown_row(
     assignee = None
     if case.assignee_id:
         mailbox, at, domain = (row.assignee_email or "").partition("@")
-        assignee = (mailbox, at + domain)
+        assignee = (mailbox + at, domain)
     return ShownRow(
         ref=case.ref,
         url=url,

@@ -131,6 +131,13 @@ def _small_number(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 9
 
 
+def _refusal_status(error: referrals.ReferralError) -> int:
+    """What a refused change answers: 409 when the service says it conflicts with what
+    happened meanwhile (a colleague moved the referral, or closed its case, after this page
+    was read), as the service says it; anything else the form asked is 422."""
+    return 409 if error.status == 409 else 422
+
+
 def _filters() -> referrals.ReferralFilters:
     """The list's filters from the query string; values we do not offer are ignored."""
     args = request.args
@@ -153,12 +160,8 @@ def index() -> str:
     page = request.args.get("page", "1")
     page_number = int(page) if _small_number(page) and 0 < int(page) < 100_000 else 1
     now = utcnow()
-    pagination = db.paginate(
-        referrals.listing(filters, current_user.id, now),
-        page=page_number,
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    # Audited as a listing (which case went to which organisation), as the case queue is.
+    pagination = referrals.listing_page(filters, current_user, now, page_number, PER_PAGE)
     rows = list(pagination.items)
     suggestions = referrals.next_best_for(
         [
@@ -357,7 +360,7 @@ def new() -> str | Response | tuple[str, int]:
                 else:
                     flash(str(error), "error")
                     said_above = True
-                status = 422
+                status = _refusal_status(error)
             else:
                 if referral.kind in UN_KINDS:
                     # A UN referral moves by its dated steps, whose first form the page opens;
@@ -716,7 +719,7 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
             referral.id, un_steps.UnStepKind(form.step.data), current_user, at=at, fields=fields
         )
     except referrals.ReferralError as error:
-        message = str(error)
+        message, status = str(error), error.status
         steps = un_steps.steps_of(referral)
         if steps and form.step.data not in {
             step.value for step in un_steps.next_steps(referral, steps)
@@ -729,7 +732,8 @@ def un_step(referral_id: int) -> Response | tuple[str, int]:
                 "step is “%(latest)s”. Nothing was saved.",
                 latest=STEP_LABELS[steps[-1].kind.value],
             )
-        return _render_detail(referral, _blank_update_form(), form, message), error.status
+            status = 409
+        return _render_detail(referral, _blank_update_form(), form, message), status
     flash(_with_case_moved(_("Step recorded."), referral, case_was), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id, _anchor="main"), code=303)
 
@@ -794,7 +798,7 @@ def transition(referral_id: int) -> Response | tuple[str, int]:
         if field is not None:
             return _refused_beside(referral, form, field, str(error))
         flash(str(error), "error")
-        return _render_detail(referral, form), 422
+        return _render_detail(referral, form), _refusal_status(error)
     done = form.action.data
     if done == "send" and CLOCK_STARTS[referral.kind] != "sent":
         done = "send_fixed_clock"

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.orm import selectinload
 
 from intake import clock, crypto, vocab
@@ -39,7 +40,7 @@ from intake.models import (
     Urgency,
     User,
 )
-from intake.services import audit, casework, consent, directory, triage
+from intake.services import audit, casework, consent, directory, transactions, triage
 from intake.services.deadlines import (
     CLOCK_STARTS,
     DUE_SOON,
@@ -817,6 +818,83 @@ def listing(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Selec
         selectinload(Referral.entry),
         selectinload(Referral.owner),
     ).order_by(*NEAREST_DEADLINE_FIRST)
+
+
+def listing_page(
+    filters: ReferralFilters, viewer: User, now: datetime, page: int, per_page: int
+) -> Pagination:
+    """One page of a /referrals view (:func:`listing`), audited as a listing, as the case
+    queue is (``queue.queue``): which referrals it showed, and so which case went to which
+    organisation, is a read of those cases (DESIGN §1.6).
+
+    The listing only reads and its audit event is its only write: the commit leaves the rows
+    read as they were, so the page needs no reload per object after it."""
+    session = db.session()
+    expire_on_commit = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        return _listed_page(filters, viewer, now, page, per_page)
+    finally:
+        session.expire_on_commit = expire_on_commit
+
+
+LIST_ACTION = "referral.list"
+
+
+@transactional
+def _listed_page(
+    filters: ReferralFilters, viewer: User, now: datetime, page: int, per_page: int
+) -> Pagination:
+    pagination = db.paginate(
+        listing(filters, viewer.id, now), page=page, per_page=per_page, error_out=False
+    )
+    rows: list[Referral] = list(pagination.items)
+    detail: dict[str, Any] = {
+        "view": filters.view,
+        "page": pagination.page,
+        "shown": len(rows),
+        "total": pagination.total or 0,
+        # The cases as the case list names them (the audit page's case filter finds them),
+        # and the referrals, each to one organisation.
+        "cases": list(dict.fromkeys(referral.case_id for referral in rows)),
+        "referrals": [referral.id for referral in rows],
+    }
+    narrowed = _filters_detail(filters)
+    if narrowed:
+        detail["filters"] = narrowed
+    # The last write, in one statement (as the queue's): the chain head's lock is held for it
+    # and the commit only.
+    audit.record_all(
+        [
+            audit.Entry(
+                LIST_ACTION,
+                "case",
+                "*",
+                actor_label=f"user:{viewer.email}",
+                actor_id=viewer.id,
+                detail=detail,
+            )
+        ],
+        commit=transactions.outermost(),
+    )
+    return pagination
+
+
+def _filters_detail(filters: ReferralFilters) -> dict[str, Any]:
+    """The filters that narrowed a listing, as codes and ids. The reference box's text is
+    not kept, only that it searched: anything may be typed there, a name as well."""
+    narrowed: dict[str, Any] = {}
+    if filters.kind is not None:
+        narrowed["kind"] = filters.kind.value
+    if filters.state is not None:
+        narrowed["state"] = filters.state.value
+    if filters.mine:
+        narrowed["owner"] = "me"
+    elif filters.owner is not None:
+        narrowed["owner"] = filters.owner
+    if filters.q:
+        narrowed["search"] = True
+    return narrowed
 
 
 def get(referral_id: int) -> Referral | None:

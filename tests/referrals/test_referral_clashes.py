@@ -305,7 +305,7 @@ def test_the_form_refuses_a_closed_case_and_the_case_page_offers_no_referral(
         f"/referrals/new?ref={case.ref}",
         data={"entry_id": "rory-peck-trust", "kind": "ngo_referral", "owner_id": user.id},
     )
-    assert response.status_code == 422
+    assert response.status_code == 409  # closed meanwhile: a conflict, as the service says
     assert "This case was closed, perhaps by a colleague" in response.get_data(as_text=True)
     assert referral_count() == 0
 
@@ -329,7 +329,7 @@ def test_sending_from_a_closed_case_is_refused_on_the_page_and_not_offered(web: 
     assert f'href="/cases/{case.ref}"' in notice
     # Posted all the same (a page open from before), it is still refused.
     response = client.post(f"/referrals/{referral.id}/transition", data={"action": "send"})
-    assert response.status_code == 422
+    assert response.status_code == 409  # as the UN step says it (below)
     assert "reopen it first" in response.get_data(as_text=True)
     assert db.session.get_one(Referral, referral.id).state == ReferralState.DRAFT
     # In the staff's Chinese, as the case page names the choice.
@@ -396,7 +396,7 @@ def test_a_stale_update_on_the_page_is_said_in_chinese_words(web: Flask) -> None
     response = client.post(
         f"/referrals/{referral.id}/transition?lang=zh_Hant", data={"action": "acknowledge"}
     )
-    assert response.status_code == 422
+    assert response.status_code == 409  # a stale page: a conflict
     html = response.get_data(as_text=True)
     assert "此轉介現在是「已回覆」" in html
     assert "replied" not in re.sub(r"<[^>]*>", "", html).split("此轉介現在是")[1][:80]

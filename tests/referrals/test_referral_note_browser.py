@@ -119,17 +119,18 @@ def test_caseworker_writes_a_note_that_only_ever_leaves_the_browser_sealed(
     assert page.locator(".flash-success").is_hidden()
 
     # A note pasted past its 20,000 characters is kept whole (a maxlength cut it without a
-    # word): the counter says by how much, and Save refuses it beside the box, sending nothing.
+    # word): the counter says by how much, and Save refuses it with that one line (the
+    # refusal above, about the text before, goes), sending nothing.
     posted = len(requests)
     page.fill("#referral-note-text", "x" * 20_001)
     assert len(page.input_value("#referral-note-text")) == 20_001
-    assert page.inner_text("#referral-note-text-count") == (
-        "20001 of 20000 characters: please shorten it"
-    )
+    over = "Too long: 20001 of 20000 characters, 1 over the limit. Shorten it and try again."
+    assert page.inner_text("#referral-note-text-count") == over
+    assert page.locator("[data-note-error]").is_hidden()
     page.click("#referral-note-form button[type=submit]")
-    assert page.inner_text("[data-note-error]") == (
-        "Too long: 20001 characters, at most 20000. Shorten it and try again."
-    )
+    assert page.inner_text("#referral-note-text-count") == over
+    assert page.locator("[data-note-error]").is_hidden()
+    assert page.evaluate("document.activeElement.id") == "referral-note-text"
     assert [r for r in requests[posted:] if r[0] == "POST"] == []
     assert stored_note(referral.id) == sealed
 

@@ -138,7 +138,8 @@ def test_two_un_steps_at_once_the_later_is_refused(pg: Flask) -> None:
 
 def test_the_later_colleagues_page_is_refused_aloud_not_a_500(pg: Flask) -> None:
     """The same through the page: the second colleague's "No reply" comes back with the
-    message, as a stale page's (422, as every refused update)."""
+    message, as a stale page's: a conflict, 409 (it was 422, as for a form that could not be
+    carried out)."""
     referral = sent(NGO)
     client = pg.test_client()
     colleague = sign_in(client, Role.CASEWORKER).id
@@ -153,7 +154,7 @@ def test_the_later_colleagues_page_is_refused_aloud_not_a_500(pg: Flask) -> None
         as_user(colleague, lambda user: referrals.transition(referral.id, "reply", user).id),
         post_no_reply,
     )
-    assert status == 422
+    assert status == 409
     assert f"This referral is now “Replied”: {STALE}" in page
     assert fresh(referral.id).state == ReferralState.REPLIED
 

@@ -44,15 +44,15 @@ def test_reply_summary_is_sealed_in_the_browser_and_shown_decrypted(
     page.click("details:has(form[data-un-reply-form]) > summary")
     page.wait_for_selector(f"{form} [data-un-summary]:enabled", timeout=30_000)
     assert page.get_attribute(f"{form} [data-un-summary]", "name") is None
-    # A summary pasted past its limit is kept whole and refused beside the box, unsent.
+    # A summary pasted past its limit is kept whole and refused by its counter, unsent: one
+    # line says by how much (not a second red line under it).
     page.fill(f"{form} [data-un-summary]", "x" * 20_001)
-    assert page.inner_text("#summary-reply_received-count") == (
-        "20001 of 20000 characters: please shorten it"
-    )
+    over = "Too long: 20001 of 20000 characters, 1 over the limit. Shorten it and try again."
+    assert page.inner_text("#summary-reply_received-count") == over
     page.click(f"{form} button[type=submit]")
-    assert page.inner_text(f"{form} [data-un-summary-error]") == (
-        "Too long: 20001 characters, at most 20000. Shorten it and try again."
-    )
+    assert page.inner_text("#summary-reply_received-count") == over
+    assert page.locator(f"{form} [data-un-summary-error]").is_hidden()
+    assert page.evaluate("document.activeElement.id") == "summary-reply_received"
     assert [r for r in requests if r[0] == "POST" and "/un-step" in r[1]] == []
     page.fill(f"{form} [data-un-summary]", SUMMARY)
     with page.expect_navigation():

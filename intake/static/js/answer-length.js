@@ -8,6 +8,12 @@
  * status.js (a follow-up) refuse to send while an answer is over, with the server's own
  * message (tooLongIn). Each form says its words in data-msg-count, -count-over, -too-long;
  * a long answer says after "too long" where the rest can go (data-too-long-then, its field).
+ * The count-over words may say by how much ({over}).
+ *
+ * A staff text box's form refuses an answer over its limit by its counter alone (insist):
+ * one line says what is wrong and how much to cut. The box's refusal line (data-refusal-for,
+ * the box's id: what the last Save was refused for) is emptied while the answer is over; two
+ * red lines, one under the other, said it twice (a review).
  *
  * Characters are counted as the server counts them: Unicode code points, a line break one
  * (a browser posts it as CRLF; the server reads that as one LF, and the sealed answer holds
@@ -67,11 +73,14 @@
     }
   }
 
+  const updates = new Map(); // each bound field's update(announce, now)
+
   function bind(form, el) {
     const data = form.dataset;
     const max = parseInt(el.dataset.maxChars, 10);
     const field = el.closest(".field");
     const errorLine = form.querySelector('[data-error-for="' + el.name + '"]');
+    const refusal = el.id ? form.querySelector('[data-refusal-for="' + CSS.escape(el.id) + '"]') : null;
     const counter = document.createElement("p");
     counter.className = "char-count";
     counter.id = el.id + "-count";
@@ -85,14 +94,20 @@
     el.after(counter, said);
     let timer = null;
 
-    function update(announce) {
+    function update(announce, now) {
       const length = count(el.value);
       const near = length >= Math.ceil(max * SHOW_FROM);
       const over = length > max;
       counter.hidden = !near;
-      counter.textContent = near ? format(over ? data.msgCountOver : data.msgCount, { count: length, max: max }) : "";
+      const values = { count: length, max: max, over: length - max };
+      counter.textContent = near ? format(over ? data.msgCountOver : data.msgCount, values) : "";
       counter.classList.toggle("char-count-over", over);
       describedBy(el, counter.id, near);
+      if (over && refusal) {
+        // Emptied too: a hidden line the box is still described by would be read out.
+        refusal.textContent = "";
+        refusal.hidden = true;
+      }
       // Over the limit is an error beside the field; back within it, what intake.js shows
       // (an error it checked, in the field's error line) is for intake.js to take back.
       const checked = errorLine && !errorLine.hidden;
@@ -106,37 +121,58 @@
       }
       if (announce) {
         clearTimeout(timer);
-        timer = setTimeout(function () {
-          said.textContent = counter.textContent;
-        }, SAY_AFTER_MS);
+        if (now) {
+          said.textContent = ""; // said again even when it says what it said last
+        }
+        timer = setTimeout(
+          function () {
+            said.textContent = counter.textContent;
+          },
+          now ? 0 : SAY_AFTER_MS,
+        );
       }
+      return over;
     }
 
     el.addEventListener("input", function () {
       update(true);
     });
     update(false); // what the server showed again, or what steps.js and intake.js brought back
-    return update;
+    updates.set(el, update);
   }
 
-  let updates = [];
   function bindAll() {
-    updates = forms.flatMap(function (form) {
-      return Array.from(form.querySelectorAll("[data-max-chars]"), function (el) {
-        return bind(form, el);
+    forms.forEach(function (form) {
+      form.querySelectorAll("[data-max-chars]").forEach(function (el) {
+        bind(form, el);
       });
     });
   }
 
   /* The counters drawn again: intake.js cleared every error before checking a step. */
   function refresh() {
-    for (const update of updates) {
+    updates.forEach(function (update) {
       update(false);
+    });
+  }
+
+  /* An answer over its limit, refused when its form is sent: its counter, which says by how
+   * much, is drawn and said at once (not after typing pauses). True when el is over. */
+  function insist(el) {
+    const update = updates.get(el);
+    if (!update || count(el.value) <= parseInt(el.dataset.maxChars, 10)) {
+      return false;
     }
+    return update(true, true);
   }
 
   window.Refuge = window.Refuge || {};
-  window.Refuge.answerLength = Object.freeze({ count: count, tooLongIn: tooLongIn, refresh: refresh });
+  window.Refuge.answerLength = Object.freeze({
+    count: count,
+    tooLongIn: tooLongIn,
+    refresh: refresh,
+    insist: insist,
+  });
   // After the other scripts of the page have put back what this tab kept (steps.js, intake.js).
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", bindAll);

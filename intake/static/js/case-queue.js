@@ -7,7 +7,8 @@
  *   tokens a follow-up or note has outdated: answers, follow-ups and notes (search.js posts
  *   keyed tokens only); then every other such case, in the background (search-backlog.js);
  * - turns a search typed in the box into keyed tokens before it leaves the page: the words are
- *   never sent (a reference is, as before);
+ *   never sent (a reference is, as before); only then does the box take more than a reference
+ *   (its pattern, for a page without this script) and its hint say so;
  * - adds "in 2 days" / "3 hours ago" next to dates.
  * The page is complete without it, with placeholders for names.
  */
@@ -217,6 +218,21 @@
       box.disabled = true; // the words themselves never leave the page
       form.submit();
     });
+    // From here a search by words is keyed in this browser and never sent (the submit above):
+    // the box takes more than a reference, and its hint says what happens to the words. Not
+    // before, nor without search.js: a page whose scripts did not run keeps the pattern (a
+    // reference only) and the plain hint.
+    if (search && typeof search.queryTokens === "function") {
+      box.removeAttribute("pattern");
+      box.removeAttribute("title");
+      const plainHint = document.getElementById("q-hint");
+      const keyedHint = document.getElementById("q-hint-keyed");
+      if (plainHint && keyedHint) {
+        plainHint.hidden = true;
+        keyedHint.hidden = false;
+        box.setAttribute("aria-describedby", keyedHint.id);
+      }
+    }
   }
 
   function relativeTimes() {

@@ -422,11 +422,13 @@
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       const value = textarea.value;
-      const refused = value.trim() ? staff.tooLong(textarea) : text.note_empty;
-      if (refused) {
-        staff.refuse(error, refused, textarea);
+      if (!value.trim()) {
+        staff.refuse(error, text.note_empty, textarea);
         textarea.focus();
         return;
+      }
+      if (staff.refusedTooLong(textarea)) {
+        return; // said by the counter under the box
       }
       error.hidden = true;
       textarea.removeAttribute("aria-invalid");

@@ -126,11 +126,8 @@
       return;
     }
     error.hidden = true;
-    const over = staff.tooLong(area);
-    if (over) {
-      showError(over);
-      area.focus();
-      return;
+    if (staff.refusedTooLong(area)) {
+      return; // said by the counter under the box
     }
     let note;
     try {

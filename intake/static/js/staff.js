@@ -182,12 +182,18 @@
     return words ? words.charAt(0).toUpperCase() + words.slice(1) : String(key);
   }
 
-  /* The message for a text box over its limit (answer-length.js counts as the server would),
-   * or null. The box has no maxlength: a browser cuts a paste past it without a word. */
-  function tooLong(field) {
+  /* Whether a text box is over its limit (answer-length.js counts as the server would); if
+   * so it is refused by its counter alone, which says by how much, said at once, and the box
+   * takes the focus. One message: a refusal in the form's error line as well put two red
+   * lines under the box saying the same (a review). The box has no maxlength: a browser cuts
+   * a paste past it without a word. */
+  function refusedTooLong(field) {
     const length = window.Refuge.answerLength;
-    const over = length ? length.tooLongIn(field) : [];
-    return over.length ? over[0].message : null;
+    if (!length || !length.insist(field)) {
+      return false;
+    }
+    field.focus();
+    return true;
   }
 
   /* A refusal said in a form's error line, and the ``field`` it is about (if given) marked
@@ -401,7 +407,7 @@
     afterPaint: afterPaint,
     setField: setField,
     humanise: humanise,
-    tooLong: tooLong,
+    refusedTooLong: refusedTooLong,
     refuse: refuse,
   });
 })();

@@ -213,11 +213,8 @@
       return; // no summary: the date alone is recorded
     }
     event.preventDefault();
-    const over = staff.tooLong(area);
-    if (over) {
-      staff.refuse(error, over, area);
-      area.focus();
-      return;
+    if (staff.refusedTooLong(area)) {
+      return; // said by the counter under the box
     }
     if (!unlocked() || !publicKey) {
       error.textContent = text.not_sealed;
