@@ -24,7 +24,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from intake.admin import audit_view, bp
+from intake.admin import audit_view, bp, getting_started
 from intake.admin.forms import (
     TRANSLATION_SEPARATOR,
     AuditFilterForm,
@@ -67,8 +67,17 @@ def custody_warning() -> dict[str, Any]:
     """Every admin page warns while one lost password could lose every case (DESIGN §3): to
     admins, who can fix it; a caseworker refused an admin page is not told of it (its link
     would refuse them too)."""
-    is_admin = current_user.is_authenticated and current_user.role in ADMINS
-    return {"custody_at_risk": is_admin and recovery.custody_at_risk()}
+    if not (current_user.is_authenticated and current_user.role in ADMINS):
+        return {"custody_at_risk": False, "kit_missing": False}
+    # With no confirmed kit in force, two key holders away (or both forgetting) loses every
+    # case too: said apart from the lone holder's warning, which already names the kit.
+    custody = recovery.custody_for(_me())
+    return {
+        "custody_at_risk": custody.at_risk,
+        "kit_missing": custody.kit_missing,
+        "kit_waiting": custody.kit_waiting,
+        "i_hold_the_key": custody.i_hold_the_key,
+    }
 
 
 def _me() -> User:
@@ -99,11 +108,25 @@ def index() -> str:
         "admin/index.html",
         org_key=current,
         counts=counts,
+        getting_started=getting_started.for_admin(_me(), int(counts["needing_grant"] or 0)),
+        empty_form=EmptyForm(),
         processes=heartbeats.status(),
         last_seen=heartbeats.last_seen(),
         failed_reminders=delivery.failed_count(),
         zone=org_settings.org_zone(),
     )
+
+
+@bp.post("/getting-started")
+@role_required(*ADMINS)
+def getting_started_shown() -> Response:
+    """Hide the "Getting started" list before every step is done, or show it again."""
+    _checked_action()
+    wanted = request.form.getlist("show")
+    if wanted not in (["yes"], ["no"]):
+        abort(400)
+    org_settings.set_getting_started_hidden(wanted == ["no"], _me())
+    return redirect(url_for("admin.index"))
 
 
 # --- staff accounts ------------------------------------------------------------------------------
@@ -532,6 +555,20 @@ def _render_grants(status: int = 200) -> tuple[str, int]:
     # a colleague out of new cases; an older key's grant only opens cases sealed before.
     current_id = current.id if current is not None else None
     i_hold = current is not None and keys.active_grant(_me(), current) is not None
+
+    # The grants keys.revocable refuses (nobody else holds their key, counted as it counts:
+    # active accounts with a key): no Revoke button is offered there.
+    def holds(user: User) -> int:
+        return int(bool(user.is_active_account and user.public_key))
+
+    holding: dict[int, int] = {}
+    for key_grant, user in grants:
+        holding[key_grant.org_key_id] = holding.get(key_grant.org_key_id, 0) + holds(user)
+    last_holders = {
+        key_grant.id
+        for key_grant, user in grants
+        if holding[key_grant.org_key_id] - holds(user) == 0
+    }
     return render_template(
         "admin/keys.html",
         org_key=current,
@@ -548,6 +585,8 @@ def _render_grants(status: int = 200) -> tuple[str, int]:
         recovery_kit=recovery.confirmed_kit(),
         kits_in_force=recovery.unretired_kits(),
         held_key_ids=[key_grant.org_key_id for key_grant, user in grants if user.id == _me().id],
+        last_holders=last_holders,
+        way_back=recovery.state_for(_me()),
     ), status
 
 
@@ -597,7 +636,7 @@ def revoke_grant(grant_id: int) -> Page:
             )
         keys.revoke(grant_id, _me())
     except keys.KeyOperationError as exc:
-        flash(str(exc), "error")
+        flash(_revoke_refusal(exc, grant_id), "error")
     else:
         flash(
             _(
@@ -607,6 +646,19 @@ def revoke_grant(grant_id: int) -> Page:
             "success",
         )
     return redirect(url_for("admin.key_grants"))
+
+
+def _revoke_refusal(exc: keys.KeyOperationError, grant_id: int) -> str:
+    """Why a grant cannot be revoked, said to its holder as "you" when it is the admin's own
+    ("This colleague is the only one…" was said of oneself)."""
+    record = db.session.get(KeyGrant, grant_id)
+    if exc.code == "last_key_holder" and record is not None and record.user_id == _me().id:
+        return _(
+            "You are the only one holding the organisation key, so your grant cannot be "
+            "revoked. Grant the key to a colleague first, or the encrypted cases could never "
+            "be opened again."
+        )
+    return str(exc)
 
 
 def _parse_rotation_grants(text: str) -> tuple[dict[int, str], dict[int, str]] | None:

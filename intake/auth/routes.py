@@ -61,6 +61,10 @@ from intake.services.errors import ServiceError
 
 PENDING_SECONDS = 300
 FAILED_HERE = "login_failed_here"  # refused passwords in this browser since its last sign-in
+# This session began with a one-time recovery code (the phone lost or stolen): the unlock page
+# says so, with the codes left and the way to a new authenticator app. Replacing the app
+# starts a new session (second_factor.confirm_replaced_totp), which drops it.
+RECOVERY_CODE_SIGN_IN = "signed_in_with_recovery_code"
 Page = str | Response | tuple[str, int]
 
 bp.before_app_request(enforce_timeouts)
@@ -356,7 +360,8 @@ def login_code() -> Page:
             user, form.code.data or "", trusted=pending.get("trusted") is True
         )
         if outcome is TotpResult.OK:
-            return finish_sign_in(user, pending)
+            by_recovery_code = second_factor.looks_like_recovery_code(form.code.data or "")
+            return finish_sign_in(user, pending, by_recovery_code=by_recovery_code)
         if outcome is LoginResult.LOCKED:
             return refuse_locked(minutes)
         if outcome is LoginResult.INACTIVE:
@@ -378,11 +383,15 @@ def login_code() -> Page:
     return render_template("auth/login_code.html", **page), status
 
 
-def finish_sign_in(user: User, pending: dict[str, Any]) -> Response:
+def finish_sign_in(
+    user: User, pending: dict[str, Any], *, by_recovery_code: bool = False
+) -> Response:
     """The second factor was right: a brand-new session, then the unlock page."""
     next_url = pending.get("next")
     accounts.complete_login(user)
     start_session(user)  # session.clear() then login_user: a brand-new session
+    if by_recovery_code:
+        session[RECOVERY_CODE_SIGN_IN] = True
     response = redirect(
         url_for("auth.unlock", next=next_url) if next_url else url_for("auth.unlock")
     )
@@ -491,7 +500,15 @@ def unlock() -> str:
     session.pop(OFFER_UNLOCK, None)
     next_url = safe_next(request.args.get("next")) or url_for("cases.queue")
     has_keys = bool(current_user.public_key)
-    return render_template("auth/unlock.html", next_url=next_url, has_keys=has_keys)
+    recovery_code = None
+    if session.get(RECOVERY_CODE_SIGN_IN) is True:
+        recovery_code = {
+            "left": second_factor.recovery_codes_left(current_user),
+            "totp": second_factor.has_confirmed_totp(current_user),
+        }
+    return render_template(
+        "auth/unlock.html", next_url=next_url, has_keys=has_keys, recovery_code=recovery_code
+    )
 
 
 # --- the account holder ---------------------------------------------------------------------

@@ -111,10 +111,45 @@ def confirmed_kit() -> RecoveryKit | None:
 def custody_at_risk() -> bool:
     """Fewer than two active people hold the current key and no confirmed kit exists: one lost
     password or phone away from every case being unreadable for good."""
+    return custody_for(None).at_risk
+
+
+@dataclass(frozen=True)
+class Custody:
+    """Who could still open the cases, read in one statement for the warnings every admin page
+    shows (admin.routes.custody_warning): the queue is an admin's page too, and its statements
+    are counted (tests/cases/test_queue_bounded.py)."""
+
+    at_risk: bool  # custody_at_risk()
+    # No confirmed kit in force, though two or more hold the key: a kit never made, or the one
+    # used at /recover (which retires it) while the new one waits for its confirmation.
+    kit_missing: bool
+    kit_waiting: bool  # a kit made within the hour waits for its confirmation
+    i_hold_the_key: bool
+
+
+def custody_for(user: User | None) -> Custody:
     current = keys.current_org_key()
     if current is None:
-        return False
-    return len(keys.current_holders(current)) < 2 and confirmed_kit() is None
+        return Custody(False, False, False, False)
+    grants = sa.and_(KeyGrant.org_key_id == current.id, KeyGrant.revoked_at.is_(None))
+    holders = (
+        sa.select(sa.func.count())
+        .select_from(KeyGrant)
+        .join(User, User.id == KeyGrant.user_id)
+        .where(grants, User.is_active_account, User.public_key.is_not(None))
+        .scalar_subquery()
+    )
+    confirmed = sa.exists().where(
+        RecoveryKit.retired_at.is_(None), RecoveryKit.confirmed_at.is_not(None)
+    )
+    waiting = sa.exists().where(keys.kit_in_force(), RecoveryKit.confirmed_at.is_(None))
+    mine = sa.exists().where(grants, KeyGrant.user_id == (user.id if user else None))
+    row = db.session.execute(sa.select(holders, confirmed, waiting, mine)).one()
+    count, has_kit, has_waiting, holds = int(row[0] or 0), bool(row[1]), bool(row[2]), bool(row[3])
+    at_risk = count < 2 and not has_kit
+    missing = not at_risk and not has_kit
+    return Custody(at_risk, missing, missing and has_waiting, missing and holds)
 
 
 def _add_kit(
@@ -238,10 +273,40 @@ class RecoveryState:
 
     holds_current_key: bool
     kit: RecoveryKit | None
+    # Whether ``user`` held an organisation key once (a grant since revoked, as a password
+    # reset revokes them): the key is to be had "again".
+    had_grant: bool = False
 
 
 def state_for(user: User) -> RecoveryState:
-    return RecoveryState(holds_current_key=keys.holds_current_key(user), kit=confirmed_kit())
+    had_grant = db.session.scalar(sa.select(sa.exists().where(KeyGrant.user_id == user.id)))
+    return RecoveryState(
+        holds_current_key=keys.holds_current_key(user),
+        kit=confirmed_kit(),
+        had_grant=bool(had_grant),
+    )
+
+
+@dataclass(frozen=True)
+class WayBack:
+    """How someone without the organisation key can have it (again), for the case list's
+    notice: an admin by the recovery kit when one is confirmed, anyone by an admin's grant."""
+
+    kit: bool
+    had_grant: bool
+
+
+def way_back(user: User) -> WayBack:
+    """:class:`WayBack` in one statement (the case list's statements are counted)."""
+    row = db.session.execute(
+        sa.select(
+            sa.exists().where(
+                RecoveryKit.retired_at.is_(None), RecoveryKit.confirmed_at.is_not(None)
+            ),
+            sa.exists().where(KeyGrant.user_id == user.id),
+        )
+    ).one()
+    return WayBack(kit=bool(row[0]), had_grant=bool(row[1]))
 
 
 def _kit_proof(user: User, kit: RecoveryKit) -> str:

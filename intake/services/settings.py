@@ -69,6 +69,15 @@ def timezone_name() -> str:
     return str(current_app.config.get("ORG_TIMEZONE") or "UTC")
 
 
+def timezone_chosen() -> bool:
+    """Whether someone chose the organisation's time zone: an admin on the settings page (UTC
+    too), or the operator's ORG_TIMEZONE other than the default UTC. A new organisation's
+    dates are in UTC until then, which the admin's "Getting started" list points out."""
+    if _stored_timezone() is not None:
+        return True
+    return str(current_app.config.get("ORG_TIMEZONE") or "UTC") != "UTC"
+
+
 def org_zone() -> ZoneInfo:
     try:
         return ZoneInfo(timezone_name())
@@ -259,6 +268,34 @@ def set_org_profile(values: Mapping[str, str], actor: User) -> OrgProfile:
     db.session.commit()
     _forget_snapshot()
     return org_profile()
+
+
+# --- the admin's "Getting started" list ---------------------------------------------------------
+
+GETTING_STARTED_HIDDEN = "getting_started_hidden"
+
+
+def getting_started_hidden() -> bool:
+    """Whether an admin hid the "Getting started" list on /admin/ before it was done (an
+    organisation of one person may never have a second key holder)."""
+    return (
+        db.session.scalar(
+            sa.select(OrgSetting.value).where(OrgSetting.key == GETTING_STARTED_HIDDEN)
+        )
+        == "1"
+    )
+
+
+def set_getting_started_hidden(hidden: bool, actor: User) -> None:
+    """Hide the list, or show it again. A view of the admin page, not a setting anyone relies
+    on: not audited, as a language choice is not."""
+    row = db.session.get(OrgSetting, GETTING_STARTED_HIDDEN)
+    value = "1" if hidden else "0"
+    if row is None:
+        db.session.add(OrgSetting(key=GETTING_STARTED_HIDDEN, value=value, updated_by_id=actor.id))
+    else:
+        row.value, row.updated_by_id = value, actor.id
+    db.session.commit()
 
 
 # --- read with the staff session -----------------------------------------------------------------
