@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyotp
 
@@ -16,16 +17,46 @@ from tests.builders import DEFAULT_PASSWORD
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 
 
-def sign_in(
+# Where login.js keeps the key-wrapping key from /login until the unlock page uses it
+# (static/js/keyring.js, "the wrapping key carried from the sign-in page").
+CARRIED_KEY = "refuge.login.wrapping-key.v1"
+
+# On the unlock page: "unlocking" while it opens the keys with the carried key (then it goes on
+# by itself), "ask" once it asks for the password; on any other page, "left".
+UNLOCK_PAGE_STATE_JS = f"""() => {{
+  if (location.pathname !== "/auth/unlock") {{ return "left"; }}
+  const form = document.querySelector("form[data-unlock-form][data-next]");
+  if (document.readyState === "loading" || sessionStorage.getItem("{CARRIED_KEY}") !== null
+      || (form && form.getAttribute("aria-busy") === "true")) {{ return "unlocking"; }}
+  return form && form.hasAttribute("data-unlocked") ? "unlocked" : "ask";
+}}"""
+
+
+def password_and_code(
     page: Any, base: str, email: str, password: str, totp_secret: str | None, next_path: str = ""
 ) -> None:
-    """Password, then the authenticator app's code; stops at the unlock page, keys locked."""
+    """/login with the password, then the code page: left just before the code is sent."""
     page.goto(f"{base}/login?next={next_path}" if next_path else f"{base}/login")
     page.fill("input[name=email]", email)
     page.fill("#password", password)
     page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/login/code**")
     page.fill("input[name=code]", pyotp.TOTP(totp_secret or "").now())
+
+
+def drop_carried_key(page: Any) -> None:
+    """Forget the wrapping key carried from /login: the sign-in then stops at the unlock page
+    with the keys locked, as every sign-in did before the password unlocked them."""
+    page.evaluate(f"() => sessionStorage.removeItem('{CARRIED_KEY}')")
+
+
+def sign_in(
+    page: Any, base: str, email: str, password: str, totp_secret: str | None, next_path: str = ""
+) -> None:
+    """Password, then the authenticator app's code; stops at the unlock page, keys locked (the
+    wrapping key carried from /login is dropped first, as if it had expired)."""
+    password_and_code(page, base, email, password, totp_secret, next_path)
+    drop_carried_key(page)
     page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/auth/unlock**")
 
@@ -35,15 +66,43 @@ def sign_in_as(page: Any, base: str, user: User, next_path: str = "") -> None:
     sign_in(page, base, user.email, DEFAULT_PASSWORD, user.totp_secret, next_path)
 
 
+def unlock_page_state(page: Any, timeout_s: float = 30.0) -> str:
+    """Wait on the unlock page until it has unlocked with the password typed at /login and left
+    ("left", or "unlocked" where it stays, after a recovery code), or asks for the password
+    ("ask")."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            state = str(page.evaluate(UNLOCK_PAGE_STATE_JS))
+        except Exception:  # noqa: BLE001 - the page navigating away while asked
+            state = "unlocking"
+        if state != "unlocking":
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError("the unlock page neither unlocked nor asked for the password")
+        page.wait_for_timeout(50)
+
+
+def finish_unlock(page: Any, base: str, password: str, next_path: str = "") -> None:
+    """After the second factor: the keys unlocked and ``next_path`` (else the queue) open,
+    whether the password typed at /login unlocked them or the unlock page asks for it."""
+    if unlock_page_state(page) == "ask":
+        page.fill("#unlock-password", password)
+        page.click("form[data-unlock-form].unlock-page-form button[type=submit]")
+    page.wait_for_url(f"{base}{next_path}" if next_path else f"{base}/cases/*")
+    page.wait_for_selector("#lock-state.is-unlocked", state="attached", timeout=30_000)
+
+
 def sign_in_and_unlock(
     page: Any, base: str, email: str, password: str, totp_secret: str | None, next_path: str = ""
 ) -> None:
-    """Signed in and unlocked on the unlock page; lands on ``next_path`` (else the queue)."""
-    sign_in(page, base, email, password, totp_secret, next_path)
-    page.fill("#unlock-password", password)
-    page.click("form[data-unlock-form].unlock-page-form button[type=submit]")
-    page.wait_for_url(f"{base}{next_path}" if next_path else f"{base}/cases/*")
-    page.wait_for_selector("#lock-state.is-unlocked", state="attached", timeout=30_000)
+    """Signed in and unlocked; lands on ``next_path`` (else the queue). The password typed at
+    /login unlocks the keys; where it cannot (a key of the old scheme), it is typed again."""
+    password_and_code(page, base, email, password, totp_secret, next_path)
+    page.click("main button[type=submit]")
+    # The unlock page, or already past it: it may go on as soon as it has loaded.
+    page.wait_for_url(lambda url: urlsplit(url).path != "/login/code")
+    finish_unlock(page, base, password, next_path)
 
 
 def unlock_in_header(page: Any, password: str = DEFAULT_PASSWORD) -> None:

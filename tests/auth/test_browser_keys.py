@@ -18,7 +18,12 @@ from intake import crypto
 from intake.extensions import db
 from intake.models import KeyGrant, OrgKey, Role, StaffSession, User
 from intake.services import keys, setup_token
-from tests.browser_steps import confirm_totp_in_page, sign_in_and_unlock
+from tests.browser_steps import (
+    confirm_totp_in_page,
+    drop_carried_key,
+    finish_unlock,
+    sign_in_and_unlock,
+)
 from tests.builders import (
     DEFAULT_PASSWORD,
     give_key,
@@ -181,6 +186,7 @@ def test_wrong_password_does_not_unlock(app: Flask, live_server: Any, page: Any)
     page.fill("#password", DEFAULT_PASSWORD)
     page.click("button[type=submit]")
     page.fill("input[name=code]", pyotp.TOTP(admin.totp_secret or "").now())
+    drop_carried_key(page)  # the unlock page, as after an idle lock: it asks for the password
     page.click("main button[type=submit]")
     page.wait_for_url(f"{base}/auth/unlock*")
     page.fill("#unlock-password", "not the password at all")
@@ -441,10 +447,9 @@ def test_an_account_of_the_old_scheme_migrates_at_sign_in_and_keeps_its_keys(
     # The next step's code: this step's was used by the first sign-in (replay protection).
     page.fill("input[name=code]", pyotp.TOTP(user.totp_secret).at(time.time() + 30))
     page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/auth/unlock*")
-    page.fill("#unlock-password", DEFAULT_PASSWORD)
-    page.click("form[data-unlock-form].unlock-page-form button[type=submit]")
-    page.wait_for_selector("#lock-state.is-unlocked", state="attached")
+    # The key re-wrapped at the first unlock opens with the password typed at /login.
+    page.wait_for_url(lambda url: "/login/code" not in url)
+    finish_unlock(page, base, DEFAULT_PASSWORD)
     assert page.evaluate(ORG_PUBLIC_KEY_JS, org.key.id)["derived"] == org.public
     assert_password_never_sent(later, DEFAULT_PASSWORD)
 

@@ -18,6 +18,7 @@ from intake.extensions import db
 from intake.labels import SEALED_FIELDS, answer_labels
 from intake.models import Case, CaseMessage, KeyGrant, MessageKind, Role, User
 from intake.services.accounts import server_side_keypair
+from tests.browser_steps import finish_unlock
 from tests.builders import (
     DEFAULT_PASSWORD,
     OrgKeyPair,
@@ -92,10 +93,9 @@ def sign_in_and_unlock(page: Any, base: str, user: User, next_path: str) -> None
     page.wait_for_url(f"{base}/login/code**")
     page.fill("input[name=code]", pyotp.TOTP(user.totp_secret or "").now())
     page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/auth/unlock**")
-    page.fill("#unlock-password", DEFAULT_PASSWORD)
-    page.click("form.unlock-page-form button[type=submit]")
-    page.wait_for_url(f"{base}{next_path}")
+    # The password typed at /login unlocks the keys (or the unlock page asks for it again).
+    page.wait_for_url(lambda url: "/login/code" not in url)
+    finish_unlock(page, base, DEFAULT_PASSWORD, next_path)
 
 
 def wait_decrypted(page: Any) -> None:

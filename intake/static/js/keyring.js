@@ -224,6 +224,96 @@
     return sealed.sealBytes(message, fromB64(publicKeyB64));
   }
 
+  // --- the wrapping key carried from the sign-in page ---------------------------------------------
+  //
+  // The password typed at /login also unlocks the keys once the second factor is passed (so it is
+  // typed once per sign-in): login.js keeps the key-wrapping key it derived, and nothing else of
+  // the password (never the password, never the authentication secret), in this tab's
+  // sessionStorage as {v: 1, key, salt, ops, mem, at}; the unlock page the sign-in lands on
+  // opens the staff key with it (unlockWithCarriedKey) and forgets it. It is never posted, never
+  // in a URL, never in localStorage or a cookie. It is forgotten as soon as it is read, when it
+  // is older than CARRY_MAX_MS (here on load, and by a timer on the pages in between), when the
+  // sign-in page is shown again (login.js) and on signing out.
+
+  const CARRY = "refuge.login.wrapping-key.v1";
+  const CARRY_MAX_MS = 5 * 60 * 1000; // as long as the server keeps a sign-in half done
+
+  function forgetCarriedKey() {
+    try {
+      window.sessionStorage.removeItem(CARRY);
+    } catch (e) {
+      /* storage disabled: nothing was kept */
+    }
+  }
+
+  /* Kept for the unlock page after the second factor; `how` is /auth/salt's answer (salt and
+   * limits), to tell later whether the account's wrapped key is still the one this opens. */
+  function carryWrappingKey(wrappingKey, how) {
+    try {
+      window.sessionStorage.setItem(
+        CARRY,
+        JSON.stringify({
+          v: 1,
+          key: toB64(wrappingKey),
+          salt: String(how.salt),
+          ops: Number(how.ops_limit),
+          mem: Number(how.mem_limit),
+          at: Date.now(),
+        })
+      );
+    } catch (e) {
+      forgetCarriedKey(); // storage full or disabled: the unlock page asks for the password
+    }
+  }
+
+  function readCarried() {
+    try {
+      const raw = window.sessionStorage.getItem(CARRY);
+      const carried = raw ? JSON.parse(raw) : null;
+      const age = carried ? Date.now() - Number(carried.at) : -1;
+      if (!carried || carried.v !== 1 || typeof carried.key !== "string" || !(age >= 0 && age < CARRY_MAX_MS)) {
+        return null;
+      }
+      return carried;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /* The carried key, forgotten from storage before anything is done with it: used once, or
+   * not at all. {key: Uint8Array (the caller wipes it), salt, ops, mem} or null. */
+  function takeCarried() {
+    const carried = readCarried();
+    forgetCarriedKey();
+    if (!carried) {
+      return null;
+    }
+    try {
+      return { key: fromB64(carried.key), salt: carried.salt, ops: carried.ops, mem: carried.mem };
+    } catch (e) {
+      return null;
+    }
+  }
+
+  /* On a page between /login and the unlock page (the code page, the recovery codes of a
+   * resumed enrolment): forget an expired key now, a live one the moment it expires. */
+  function expireCarried() {
+    const carried = readCarried();
+    if (!carried) {
+      forgetCarriedKey();
+      return;
+    }
+    window.setTimeout(
+      function () {
+        const still = readCarried();
+        if (!still || still.at === carried.at) {
+          forgetCarriedKey();
+        }
+      },
+      Math.max(0, CARRY_MAX_MS - (Date.now() - Number(carried.at)))
+    );
+  }
+
   window.Refuge.keys = Object.freeze({
     ready: ready,
     toB64: toB64,
@@ -238,6 +328,8 @@
     unwrapWithKey: unwrapWithKey,
     openStaffSecret: openStaffSecret,
     loginSalt: loginSalt,
+    carryWrappingKey: carryWrappingKey,
+    forgetCarriedKey: forgetCarriedKey,
   });
 
   // --- storage ----------------------------------------------------------------------------------
@@ -431,6 +523,35 @@
     if (typeof password !== "string" || !password) {
       throw keyringError("wrong_password", "no password");
     }
+    await unlockWith(async function (data) {
+      const rewrapUrl = settings && settings.dataset.rewrapUrl ? settings.dataset.rewrapUrl : "/auth/keyring/rewrap";
+      const unwrapped = await openStaffSecret(data, password, rewrapUrl);
+      (await ready()).memzero(unwrapped.secrets.wrappingKey);
+      return unwrapped.secret;
+    });
+  }
+
+  /* The same unlock with the wrapping key carried from /login (takeCarried), which the caller
+   * wipes. Only a key of scheme 2 wrapped under this very salt and limits is tried: anything
+   * else (a key of scheme 1, a password changed meanwhile) is "wrong_password", and the unlock
+   * page asks for the password as before. */
+  function unlockWithCarriedKey(carried) {
+    return unlockWith(async function (data) {
+      if (
+        Number(data.key_scheme) === 1 ||
+        data.key_salt !== carried.salt ||
+        Number(data.ops_limit) !== carried.ops ||
+        Number(data.mem_limit) !== carried.mem
+      ) {
+        throw keyringError("wrong_password", "the key is not wrapped with this sign-in's password");
+      }
+      return unwrapWithKey(data.wrapped_secret_key, carried.key);
+    });
+  }
+
+  /* Fetch the keyring, open the staff secret with openSecret(data) (a Uint8Array this function
+   * wipes or keeps in the box), check it against the public key, open the grants, store. */
+  async function unlockWith(openSecret) {
     const s = await ready();
     const sessionId = settings ? settings.dataset.session : "";
     if (!sessionId) {
@@ -446,10 +567,7 @@
     if (!data.wrapped_secret_key || !data.user_public_key || !data.key_salt) {
       throw keyringError("no_keys", "this account has no keys yet");
     }
-    const rewrapUrl = settings && settings.dataset.rewrapUrl ? settings.dataset.rewrapUrl : "/auth/keyring/rewrap";
-    const unwrapped = await openStaffSecret(data, password, rewrapUrl);
-    const secret = unwrapped.secret;
-    s.memzero(unwrapped.secrets.wrappingKey);
+    const secret = await openSecret(data);
     const publicKey = fromB64(data.user_public_key);
     if (!equalBytes(s.crypto_scalarmult_base(secret), publicKey)) {
       s.memzero(secret);
@@ -751,7 +869,7 @@
           input.value = "";
         }
         const next = form.dataset.next;
-        if (next && next.charAt(0) === "/" && next.charAt(1) !== "/") {
+        if (isLocalPath(next)) {
           window.location.assign(next);
         } else {
           focusInLockState(form, "[data-lock-button]");
@@ -771,6 +889,70 @@
         }
       }
     });
+  }
+
+  function isLocalPath(next) {
+    return Boolean(next) && next.charAt(0) === "/" && next.charAt(1) !== "/";
+  }
+
+  /* The unlock page a sign-in lands on (its form has data-next) opens the keys with the wrapping
+   * key carried from /login, then goes on to where the sign-in was heading; after a sign-in with
+   * a recovery code it stays, for what its notice says, unlocked. Whatever fails (no carried
+   * key, a key of scheme 1, a password changed meanwhile, another account's key) leaves the
+   * page as it always was: the password is asked for once more. */
+  async function unlockFromSignIn(form) {
+    const carried = takeCarried();
+    if (!carried) {
+      return;
+    }
+    const button = form.querySelector("button[type=submit]");
+    form.setAttribute("aria-busy", "true"); // until the next page, or the password is asked for
+    if (button) {
+      button.disabled = true;
+    }
+    document.querySelectorAll("[data-lock-status]").forEach(function (node) {
+      node.textContent = text("textWorking", "Unlocking…");
+    });
+    let unlocked = false;
+    try {
+      if (!isUnlocked()) {
+        await unlockWithCarriedKey(carried);
+        unlocked = true;
+      }
+    } catch (error) {
+      /* said nowhere: the page asks for the password, as it did before */
+    } finally {
+      if (window.sodium) {
+        window.sodium.memzero(carried.key);
+      }
+    }
+    if (unlocked && isLocalPath(form.dataset.next) && !document.querySelector("[data-recovery-code-used]")) {
+      window.location.replace(form.dataset.next);
+      return;
+    }
+    form.removeAttribute("aria-busy");
+    if (button) {
+      button.disabled = false;
+    }
+    renderState();
+    if (unlocked) {
+      showUnlocked(form);
+    }
+  }
+
+  /* The unlock page, unlocked where it stands: no password box, a way on. */
+  function showUnlocked(form) {
+    form.setAttribute("data-unlocked", "");
+    form.querySelectorAll("label, input[type=password], button[type=submit], [data-unlock-error]").forEach(function (node) {
+      node.hidden = true;
+    });
+    document.querySelectorAll("[data-unlock-intro]").forEach(function (node) {
+      node.hidden = true;
+    });
+    const onward = form.querySelector("a[href]");
+    if (onward && form.dataset.textContinue) {
+      onward.textContent = form.dataset.textContinue;
+    }
   }
 
   // The header's control that takes over from the one just used, which is hidden now: the
@@ -815,10 +997,22 @@
       const action = form.getAttribute("action") || "";
       if (/\/logout$|\/auth\/logout-everywhere$/.test(action)) {
         form.addEventListener("submit", lock);
+        form.addEventListener("submit", forgetCarriedKey);
       }
     });
     onChange(renderState);
     renderState();
+    // The wrapping key carried from /login: used by the unlock page a sign-in lands on; dropped
+    // there when the account has no keys; elsewhere kept only until it expires.
+    const unlockPage = document.querySelector("form[data-unlock-form][data-next]");
+    const signedIn = Boolean(settings && settings.dataset.session);
+    if (signedIn && unlockPage) {
+      unlockFromSignIn(unlockPage);
+    } else if (signedIn && document.body.classList.contains("auth-unlock")) {
+      forgetCarriedKey();
+    } else {
+      expireCarried();
+    }
   }
 
   if (document.readyState === "loading") {

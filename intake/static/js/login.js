@@ -5,7 +5,11 @@
  *   second-factor reset): ask /auth/salt how this e-mail's password is derived, post the
  *   authentication secret. An account from before the split ("upgrade") posts its password
  *   one last time with it, and is on the new scheme from then on.
- * - On /login: forget any keys a previous session left in this tab.
+ * - On /login: forget any keys a previous session left in this tab, and any wrapping key an
+ *   earlier sign-in carried (shown again: a wrong password, a lock-out, "Start again", sign-out).
+ * - The sign-in (/login only) also keeps the key-wrapping key it derived, for the unlock page
+ *   after the second factor: the password is typed once (Refuge.keys.carryWrappingKey in
+ *   keyring.js says where, for how long, and when it is forgotten). It is never posted.
  * - The unlock page (/auth/unlock) is handled by keyring.js (form[data-unlock-form]).
  * - Change password (form[data-rewrap-form]): open the staff key with the current password and
  *   wrap the same key with a key derived from the new one (new salt), in the browser, then post
@@ -16,8 +20,21 @@
   const staff = window.Refuge.staff;
   const setField = staff.setField;
 
+  function forgetCarriedKey() {
+    if (window.Refuge.keys) {
+      window.Refuge.keys.forgetCarriedKey();
+    }
+  }
+
   if (document.querySelector("form[data-login-form]")) {
     staff.forgetStoredKeyring();
+    forgetCarriedKey();
+    // Back to this page from the browser's cache (after the code page): shown again too.
+    window.addEventListener("pageshow", function (event) {
+      if (event.persisted) {
+        forgetCarriedKey();
+      }
+    });
   }
 
   function say(form, text) {
@@ -29,7 +46,7 @@
 
   /* /login and the enrol proof: the secret for (email, password), and the password itself
    * only for an account the server marks as from before the split. */
-  function wireProof(form, secretField) {
+  function wireProof(form, secretField, carry) {
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       const input = form.querySelector("input[data-password]");
@@ -51,10 +68,14 @@
         const secrets = await keys.deriveLoginSecrets(input.value, how.salt, how.ops_limit, how.mem_limit);
         const sodium = await keys.ready();
         sodium.memzero(secrets.master);
+        if (carry) {
+          keys.carryWrappingKey(secrets.wrappingKey, how);
+        }
         sodium.memzero(secrets.wrappingKey);
         setField(form, secretField, secrets.authSecret);
         setField(form, "legacy_password", how.upgrade === true ? input.value : "");
       } catch (error) {
+        forgetCarriedKey();
         say(form, form.dataset.textFailed);
         if (button) {
           button.disabled = false;
@@ -67,10 +88,10 @@
   }
 
   document.querySelectorAll("form[data-login-form]").forEach(function (form) {
-    wireProof(form, "auth_secret");
+    wireProof(form, "auth_secret", true);
   });
   document.querySelectorAll("form[data-proof-form]").forEach(function (form) {
-    wireProof(form, "current_auth_secret");
+    wireProof(form, "current_auth_secret", false);
   });
 
   async function rewrap(form, current, next) {
