@@ -35,7 +35,7 @@ from intake.models import (
     User,
 )
 from intake.models.directory import DirectoryEntry
-from intake.services import audit, search, transactions, un_steps
+from intake.services import audit, search, un_steps
 from intake.services.casework import able_to_act, first_response_due
 from intake.services.deadlines import DUE_SOON
 from intake.services.transactions import transactional
@@ -559,22 +559,7 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
     }
     if capped:
         detail["capped"] = True
-    # The last write, in one statement: the chain head's lock is held for that statement and
-    # the commit only; when this listing is the whole transaction, the event, the head and
-    # the COMMIT go in one message (one round trip less per page view).
-    audit.record_all(
-        [
-            audit.Entry(
-                "case.list",
-                "case",
-                "*",
-                actor_label=f"user:{viewer.email}",
-                actor_id=viewer.id,
-                detail=detail,
-            )
-        ],
-        commit=transactions.outermost(),
-    )
+    audit.record_listing("case.list", viewer, detail)
     return QueuePage(
         rows=rows,
         total=total,

@@ -40,7 +40,7 @@ from intake.models import (
     Urgency,
     User,
 )
-from intake.services import audit, casework, consent, directory, transactions, triage
+from intake.services import audit, casework, consent, directory, triage
 from intake.services.deadlines import (
     CLOCK_STARTS,
     DUE_SOON,
@@ -862,21 +862,7 @@ def _listed_page(
     narrowed = _filters_detail(filters)
     if narrowed:
         detail["filters"] = narrowed
-    # The last write, in one statement (as the queue's): the chain head's lock is held for it
-    # and the commit only.
-    audit.record_all(
-        [
-            audit.Entry(
-                LIST_ACTION,
-                "case",
-                "*",
-                actor_label=f"user:{viewer.email}",
-                actor_id=viewer.id,
-                detail=detail,
-            )
-        ],
-        commit=transactions.outermost(),
-    )
+    audit.record_listing(LIST_ACTION, viewer, detail)
     return pagination
 
 
