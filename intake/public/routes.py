@@ -115,6 +115,10 @@ FOLLOW_UP_TOKEN = "follow_up_token"  # noqa: S105 — a session key, not a secre
 # digest of what it said, until it starts a new one (?new=1): the form shown again (Back)
 # carries the token, and the same answers sent again are filed once (_same_request_again).
 SENT_REQUEST = "request_sent"
+# ... for so long after it was sent. Back, then Send again, comes within minutes; whoever
+# uses the computer after that, and finds the answers put back by the browser's Back, would
+# get the first request's receipt code (its replies, its consent) for a day (a review).
+SENT_REQUEST_KEPT_SECONDS = 30 * 60
 RECEIPT_URGENT = "receipt_urgent"  # with it: the routing facts of an "Immediate" request
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
 ATTACHMENTS = "attachments"  # the file field, on both paths and on the follow-up
@@ -701,9 +705,15 @@ def _answers_digest(form_data: MultiDict[str, str]) -> str:
 
 
 def _sent_token() -> str | None:
-    """The token of the request this browser sent last without JavaScript, if any."""
+    """The token of the request this browser sent last without JavaScript, if any, within
+    SENT_REQUEST_KEPT_SECONDS of sending it (forgotten after)."""
     sent = session.get(SENT_REQUEST)
-    token = sent.get("token") if isinstance(sent, dict) else None
+    if not isinstance(sent, dict):
+        return None
+    token, at = sent.get("token"), sent.get("at")
+    if not isinstance(at, int) or not 0 <= time.time() - at <= SENT_REQUEST_KEPT_SECONDS:
+        session.pop(SENT_REQUEST, None)
+        return None
     if isinstance(token, str) and crypto.submission_token_bytes(token) is not None:
         return token
     return None
@@ -818,6 +828,7 @@ def _submit_without_js(
         session[SENT_REQUEST] = {
             "token": form.submission_token.data,
             "answers": _answers_digest(form_data),
+            "at": int(time.time()),
         }
     if routing.urgency is Urgency.IMMEDIATE:
         # Routing facts only (in the clear anyway), for the receipt's "what to do now".

@@ -260,6 +260,46 @@ def test_other_answers_with_the_token_of_a_request_sent_before_are_a_new_request
     assert _counts()[:2] == (2, 2)
 
 
+def test_half_an_hour_after_a_no_js_request_the_browser_no_longer_gives_its_receipt_back(
+    roomy_any_app: Flask,
+) -> None:
+    """Back, then Send, comes within minutes. Whoever used the computer later, with the
+    answers the browser's Back put back, got the first request's receipt code (its replies,
+    its consent) for as long as the session lived (a new-organisation review)."""
+    from intake.public import routes
+
+    make_org_key()
+    client = roomy_any_app.test_client()
+    pattern = re.compile(r'name="submission_token" value="([^"]+)"')
+
+    def send() -> str:
+        (token,) = pattern.findall(client.get("/request").text)
+        form = {
+            "csrf_token": csrf_token(client),
+            "submission_token": token,
+            **full_answers(),
+            **routing_form(),
+        }
+        response = client.post("/request", data=form, content_type="multipart/form-data")
+        assert response.status_code == 303
+        code = re.search(
+            r'id="receipt-code"[^>]*>\s*([0-9A-Z-]+)\s*<',
+            client.get(response.headers["Location"]).text,
+        )
+        assert code is not None
+        return code.group(1)
+
+    first = send()
+    assert send() == first  # at once: the same receipt, nothing filed twice
+    with client.session_transaction() as session:
+        sent = dict(session[routes.SENT_REQUEST])
+        sent["at"] -= routes.SENT_REQUEST_KEPT_SECONDS + 1
+        session[routes.SENT_REQUEST] = sent
+    assert 'id="sent-before"' not in client.get("/request").text
+    assert send() != first  # a request of its own, with a code of its own
+    assert _counts()[:2] == (2, 2)
+
+
 def test_the_token_of_a_no_js_request_gives_nothing_to_the_browser_path(
     roomy_any_app: Flask,
 ) -> None:
