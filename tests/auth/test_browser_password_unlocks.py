@@ -211,6 +211,7 @@ def test_a_recovery_code_sign_in_unlocks_too_and_keeps_its_notice(
     assert page.locator("[data-unlock-intro]").is_hidden()
     onward = page.locator("form.unlock-page-form a[href]")
     assert onward.inner_text() == "Continue"
+    assert page.inner_text("h1") == "Your keys are unlocked"
     assert carried(page) is None
     onward.click()
     page.wait_for_url(f"{base}/cases/*")

@@ -940,9 +940,14 @@
     }
   }
 
-  /* The unlock page, unlocked where it stands: no password box, a way on. */
+  /* The unlock page, unlocked where it stands: no password box, a way on, and a heading that
+   * says so ("Unlock your keys" above no password box puzzled; the recovery-code notice stays). */
   function showUnlocked(form) {
     form.setAttribute("data-unlocked", "");
+    const heading = document.querySelector("[data-unlock-heading]");
+    if (heading && heading.dataset.textUnlocked) {
+      heading.textContent = heading.dataset.textUnlocked;
+    }
     form.querySelectorAll("label, input[type=password], button[type=submit], [data-unlock-error]").forEach(function (node) {
       node.hidden = true;
     });
