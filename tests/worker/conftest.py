@@ -19,6 +19,7 @@ from intake import create_app
 from intake.extensions import db
 from tests import services
 from tests.conftest import TEST_SECRET
+from tests.mailserver import MailServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -148,3 +149,30 @@ def job_stack_factory(
         with stack.app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    """A real SMTP server on loopback for the workers' e-mails."""
+    server = MailServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack(
+    job_stack_factory: Callable[..., JobStack],
+    pg_url: str,
+    redis_url: str,
+    mail_server: MailServer,
+) -> JobStack:
+    """Worker and web on PostgreSQL and Redis, mailing to ``mail_server``: no digest, claims
+    that expire in 3 s and unsent rows queued again at once (the e-mail jobs' tests)."""
+    return job_stack_factory(
+        pg_url,
+        redis_url,
+        DAILY_DIGEST="false",
+        REMINDER_CLAIM_TIMEOUT_SECONDS="3",
+        REMINDER_REQUEUE_SECONDS="0",
+        **mail_server.env(),
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -27,30 +27,6 @@ from tests.tcpproxy import TcpProxy
 from tests.worker.conftest import JobStack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def stack(
-    job_stack_factory: Callable[..., JobStack],
-    pg_url: str,
-    redis_url: str,
-    mail_server: MailServer,
-) -> JobStack:
-    return job_stack_factory(
-        pg_url,
-        redis_url,
-        DAILY_DIGEST="false",
-        REMINDER_CLAIM_TIMEOUT_SECONDS="3",
-        REMINDER_REQUEUE_SECONDS="0",
-        **mail_server.env(),
-    )
 
 
 def due_referrals(stack: JobStack, count: int, caseworkers: int | None = None) -> None:

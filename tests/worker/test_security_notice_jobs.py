@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -21,30 +20,6 @@ from tests.worker.conftest import JobStack, wait_for
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 TOLD = {"holder@example.org", "admin@example.org", "other-admin@example.org"}
-
-
-@pytest.fixture
-def mail_server() -> Iterator[MailServer]:
-    server = MailServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def stack(
-    job_stack_factory: Callable[..., JobStack],
-    pg_url: str,
-    redis_url: str,
-    mail_server: MailServer,
-) -> JobStack:
-    return job_stack_factory(
-        pg_url,
-        redis_url,
-        DAILY_DIGEST="false",
-        REMINDER_CLAIM_TIMEOUT_SECONDS="3",
-        REMINDER_REQUEUE_SECONDS="0",
-        **mail_server.env(),
-    )
 
 
 def reset_holders_second_factor(stack: JobStack) -> None:
