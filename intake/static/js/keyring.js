@@ -233,7 +233,8 @@
   // opens the staff key with it (unlockWithCarriedKey) and forgets it. It is never posted, never
   // in a URL, never in localStorage or a cookie. It is forgotten as soon as it is read, when it
   // is older than CARRY_MAX_MS (here on load, and by a timer on the pages in between), when the
-  // sign-in page is shown again (login.js) and on signing out.
+  // sign-in page is shown again (login.js), on an error page that ends the sign-in (a 429, a
+  // form expired) and on signing out.
 
   const CARRY = "refuge.login.wrapping-key.v1";
   const CARRY_MAX_MS = 5 * 60 * 1000; // as long as the server keeps a sign-in half done
@@ -1009,9 +1010,13 @@
     renderState();
     // The wrapping key carried from /login: used by the unlock page a sign-in lands on; dropped
     // there when the account has no keys; elsewhere kept only until it expires.
+    // An error page on the sign-in paths (too many attempts, a form expired) ends the attempt:
+    // forgotten there, as when the sign-in page shows again (templates/auth/_sign_in_ended.html).
     const unlockPage = document.querySelector("form[data-unlock-form][data-next]");
     const signedIn = Boolean(settings && settings.dataset.session);
-    if (signedIn && unlockPage) {
+    if (document.querySelector("[data-sign-in-ended]")) {
+      forgetCarriedKey();
+    } else if (signedIn && unlockPage) {
       unlockFromSignIn(unlockPage);
     } else if (signedIn && document.body.classList.contains("auth-unlock")) {
       forgetCarriedKey();
