@@ -63,7 +63,7 @@ PENDING_SECONDS = 300
 FAILED_HERE = "login_failed_here"  # refused passwords in this browser since its last sign-in
 # This session began with a one-time recovery code (the phone lost or stolen): the unlock page
 # says so, with the codes left and the way to a new authenticator app. Replacing the app
-# starts a new session (second_factor.confirm_replaced_totp), which drops it.
+# renews the session's cookie (second_factor.confirm_replaced_totp), which drops it.
 RECOVERY_CODE_SIGN_IN = "signed_in_with_recovery_code"
 Page = str | Response | tuple[str, int]
 

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length
 from intake.auth import bp, devices
 from intake.auth.access import STAFF, role_required
 from intake.auth.forms import EnrolCurrentPasswordForm
-from intake.auth.sessions import start_session
+from intake.auth.sessions import continue_session, current_record, start_session
 from intake.extensions import db, limiter
 from intake.forms import EmptyForm, StaffForm
 from intake.models import User
@@ -213,14 +213,21 @@ def confirm_replaced_totp() -> Page:
         return redirect(url_for("auth.account"), 303)
     if not form.validate_on_submit():
         return _replacement_page(form, token, 400)
+    record = current_record()
     try:
-        codes = second_factor.replace_totp(current_user, token, form.code.data or "")
+        codes = second_factor.replace_totp(
+            current_user,
+            token,
+            form.code.data or "",
+            this_session=record.id if record is not None else None,
+        )
     except ServiceError as exc:
         form.code.errors = [str(exc)]
         return _replacement_page(form, token, 400)
-    # The epoch moved on: other sessions end, this one goes on (as the account itself, not
-    # the proxy: the page below asks current_user again).
-    start_session(current_user._get_current_object())
+    # The epoch moved on: other sessions end, this one goes on with its tab key, so the tab's
+    # keys stay unlocked (as the account itself, not the proxy: the page below asks
+    # current_user again).
+    continue_session(current_user._get_current_object())
     done = _(
         "Your new authenticator app is in use: codes from the old one no longer work. You were "
         "signed out on your other devices."

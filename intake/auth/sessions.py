@@ -61,6 +61,28 @@ def start_session(user: User) -> None:
         session["lang"] = lang
 
 
+def continue_session(user: User) -> None:
+    """This session goes on after a change that ended every other session of ``user`` (its
+    epoch moved on: a new authenticator app). Its cookie is renewed as at a sign-in (a new
+    token, ``session.clear()``, the new epoch), but its row stays, and with it the row's id and
+    tab key, under which this tab's keyring is encrypted: the keys stay unlocked, as nothing
+    about them changed. Without an open row of ``user``, a brand-new session."""
+    record = current_record()
+    if record is None or record.user_id != user.id or staff_sessions.problem(record):
+        start_session(user)
+        return
+    lang = session.get("lang")
+    token = staff_sessions.new_token(record)
+    db.session.commit()
+    session.clear()
+    session.permanent = True
+    session[SID] = token
+    session[SESSION_ID] = record.id
+    login_user(user)
+    if lang:
+        session["lang"] = lang
+
+
 def end_session() -> None:
     lang = session.get("lang")
     record = current_record()

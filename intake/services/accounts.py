@@ -563,11 +563,13 @@ def complete_login(user: User) -> None:
 # --- changes by the account holder -------------------------------------------------------------
 
 
-def end_all_sessions(user: User) -> None:
+def end_all_sessions(user: User, *, but: int | None = None) -> None:
     """Every session of ``user`` ends: old cookies stop matching (the epoch moves on) and the
-    server-side rows are revoked, wiping the tab keys their keyrings were encrypted with."""
+    server-side rows are revoked, wiping the tab keys their keyrings were encrypted with.
+    ``but``: the row of the session that made the change, which goes on (its cookie is given
+    the new epoch: intake.auth.sessions.continue_session)."""
     user.session_epoch += 1
-    staff_sessions.revoke_all(user.id)
+    staff_sessions.revoke_all(user.id, but=but)
 
 
 def logout_everywhere(user: User) -> None:

@@ -359,10 +359,14 @@ def _matching_step(secret: str, code: str) -> int | None:
 
 
 @transactional
-def replace_totp(user: User, token: str, code: str) -> list[str] | None:
+def replace_totp(
+    user: User, token: str, code: str, *, this_session: int | None = None
+) -> list[str] | None:
     """A current code from the new app: it replaces the old one (whose codes stop working) and
-    every other session of the account ends (the lost phone may have signed in somewhere).
-    Recovery codes left are kept; with none left, ten new ones are returned to show once."""
+    every other session of the account ends (the lost phone may have signed in somewhere);
+    ``this_session``, the row of the one that replaced it, goes on with its tab key (nothing
+    about the keys changed). Recovery codes left are kept; with none left, ten new ones are
+    returned to show once."""
     secret = replacement_secret(user, token)
     step = _matching_step(secret, code)
     if step is None:
@@ -372,7 +376,7 @@ def replace_totp(user: User, token: str, code: str) -> list[str] | None:
     user.totp_confirmed_at = utcnow()
     # Steps count per account: this code (and the old app's last one) cannot sign in again.
     user.totp_last_step = max(user.totp_last_step, step)
-    accounts.end_all_sessions(user)
+    accounts.end_all_sessions(user, but=this_session)
     codes = None if recovery_codes_left(user) else _new_recovery_codes(user)
     event = audit.record(
         "auth.totp_replaced" if had_totp else "auth.totp_added",

@@ -120,15 +120,28 @@ def revoke(record: StaffSession) -> None:
     record.tab_key = None
 
 
-def revoke_all(user_id: int) -> int:
-    """End every session of one account (caller commits); returns how many were open."""
+def revoke_all(user_id: int, *, but: int | None = None) -> int:
+    """End every session of one account (caller commits), except the row ``but`` if given (the
+    session that made the change, which goes on); returns how many were ended."""
     result = db.session.execute(
         sa.update(StaffSession)
-        .where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None))
+        .where(
+            StaffSession.user_id == user_id,
+            StaffSession.revoked_at.is_(None),
+            StaffSession.id != but if but is not None else sa.true(),
+        )
         .values(revoked_at=utcnow(), tab_key=None)
         .execution_options(synchronize_session="fetch")
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def new_token(record: StaffSession) -> str:
+    """A new token for an open row, as a sign-in gives (caller commits): the cookie changes,
+    the row, its id and its tab key stay."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    record.token_hash = hash_token(token)
+    return token
 
 
 def purge_expired() -> None:
