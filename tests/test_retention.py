@@ -23,12 +23,14 @@ from intake.models import (
     ConsentPurpose,
     ConsentRecord,
     MessageKind,
+    OutboxStatus,
     Referral,
     ReminderOutbox,
+    Role,
     UnStep,
 )
-from intake.services import consent, reminders, retention, search
-from tests.builders import make_attachment, make_case, make_org_key
+from intake.services import accounts, audit, consent, reminders, retention, search
+from tests.builders import make_attachment, make_case, make_org_key, make_user, sign_in
 from tests.referrals.conftest import sent_referral
 from worker.schedule import beat_schedule
 
@@ -56,7 +58,7 @@ def test_closed_cases_past_retention_are_deleted_with_everything_attached(any_ap
     db.session.commit()
     old_id = old.id
 
-    assert retention.nightly() == {"cases_purged": 1}
+    assert retention.nightly() == {"cases_purged": 1, "security_notices_purged": 0}
 
     assert set(db.session.scalars(sa.select(Case.id))) == {recent.id, still_open.id}
     assert (count(CaseAttachment), count(CaseMessage), count(Referral)) == (0, 0, 0)
@@ -65,7 +67,7 @@ def test_closed_cases_past_retention_are_deleted_with_everything_attached(any_ap
         sa.select(AuditEvent).where(AuditEvent.action == "case.purged")
     ).one()
     assert (event.target_id, event.actor_label) == (str(old_id), "system")
-    assert retention.nightly() == {"cases_purged": 0}
+    assert retention.nightly() == {"cases_purged": 0, "security_notices_purged": 0}
 
 
 def test_a_purged_case_leaves_no_row_behind_and_a_new_case_never_takes_its_id(
@@ -147,3 +149,72 @@ def test_nightly_housekeeping_is_on_the_beat_schedule(app: Flask) -> None:
     assert schedule["housekeeping"]["task"] == "housekeeping.nightly"
     assert schedule["deadline-scan"]["task"] == "deadlines.scan"
     assert schedule["session-purge"]["task"] == "sessions.purge"
+
+
+def test_security_notices_go_after_retention_whatever_became_of_them(any_app: Flask) -> None:
+    """Security notices are tied to accounts, not cases: each row says who was told, when,
+    and of which event, and nothing deleted them (a review). Fails on the code before: the
+    nightly run left every one of them."""
+    any_app.config["RETENTION_DAYS"] = 365
+    any_app.config["DAILY_DIGEST"] = False
+    admin = make_user(Role.ADMIN, email="admin@example.org")
+    make_user(Role.CASEWORKER, email="holder@example.org")
+    now = utcnow()
+    ages = {
+        OutboxStatus.SENT: 400,
+        OutboxStatus.FAILED: 400,
+        OutboxStatus.PENDING: 366,
+        OutboxStatus.CANCELLED: 900,
+        OutboxStatus.SENDING: 400,  # a worker mails it this moment: left for the next night
+    }
+    notices: dict[int, OutboxStatus] = {}
+    for status, days in ages.items():
+        accounts.operator_reset_totp("holder@example.org")  # one notice each to holder, admin
+        rows = db.session.scalars(
+            sa.select(ReminderOutbox).where(ReminderOutbox.id.not_in(list(notices)))
+        ).all()
+        for row in rows:
+            row.status, row.created_at = status, now - timedelta(days=days)
+            notices[row.id] = status
+    accounts.operator_reset_totp("holder@example.org")  # this year's: kept
+    recent = set(db.session.scalars(sa.select(ReminderOutbox.id))) - set(notices)
+    digest = ReminderOutbox(
+        dedupe_key="digest:1:2020-01-01",
+        kind="digest",
+        recipient_id=admin.id,
+        offset_key="2020-01-01",
+        status=OutboxStatus.SENT,
+        created_at=now - timedelta(days=2000),
+        sent_at=now - timedelta(days=2000),
+    )
+    db.session.add(digest)
+    db.session.commit()
+    sending = {row_id for row_id, status in notices.items() if status == OutboxStatus.SENDING}
+
+    assert retention.nightly() == {"cases_purged": 0, "security_notices_purged": 8}
+
+    left = set(db.session.scalars(sa.select(ReminderOutbox.id)))
+    assert left == recent | sending | {digest.id}
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "security_notices.purged")
+    ).one()
+    assert (event.actor_label, event.target_type, event.target_id) == (
+        "system",
+        "security_notices",
+        "*",
+    )
+    assert event.detail == {"reason": "retention", "notices": 8, "days": 365}
+    assert audit.verify_chain().ok
+    assert retention.nightly() == {"cases_purged": 0, "security_notices_purged": 0}
+
+    # The audit page says it in words, in the admin's language.
+    client = any_app.test_client()
+    sign_in(client, admin)
+    for lang, words in (
+        ("en", "Security notices deleted (retention)"),
+        ("zh_Hant", "安全通知已刪除（保存期限屆滿）"),
+        ("zh_Hans", "安全通知已删除（保存期限届满）"),
+    ):
+        html = client.get(f"/admin/audit?lang={lang}").get_data(as_text=True)
+        shown = html[html.index(f'<tr data-event="{event.id}">') :]
+        assert words in shown[: shown.index("</tr>")], lang

@@ -101,6 +101,9 @@ ACTION_LABELS = {
     "referral.un_step": _l("UN step recorded"),
     "referral.view": _l("Referral opened"),
     "referral.withdraw": _l("Referral withdrawn"),
+    "security_notices.purged": _l("Security notices deleted (retention)"),
+    "settings.getting_started_hidden": _l("“Getting started” list hidden"),
+    "settings.getting_started_shown": _l("“Getting started” list shown again"),
     "settings.profile": _l("Organisation details changed"),
     "settings.timezone": _l("Time zone changed"),
     "setup.completed": _l("First-run setup completed"),
@@ -237,6 +240,8 @@ def _target(event: AuditEvent, refs: dict[int, str], emails: dict[int, str]) -> 
         return Target(_("Audit chain"))
     if kind == "outbox":
         return Target(_("Reminder e-mail %(id)s", id=key))
+    if kind == "security_notices":
+        return Target(_("Security notices"))
     return Target(f"{kind} {key}")
 
 

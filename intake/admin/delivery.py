@@ -21,7 +21,7 @@ from intake.extensions import db
 from intake.forms import EmptyForm
 from intake.labels import KIND_LABELS
 from intake.models import Case, DirectoryEntry, Referral, ReferralKind, ReminderOutbox, User
-from intake.services import delivery, heartbeats
+from intake.services import delivery, heartbeats, security_notices
 from intake.services.settings import org_zone
 
 
@@ -86,11 +86,41 @@ def _reminded_referrals(rows: Sequence[ReminderOutbox]) -> dict[int, list[Remind
     return carried
 
 
+def _queued_again(ids: list[int]) -> str:
+    """What was sent again, named as what it is: reminders, security notices, or e-mails."""
+    notices = int(
+        db.session.scalar(
+            sa.select(sa.func.count()).where(
+                ReminderOutbox.id.in_(ids), ReminderOutbox.kind == security_notices.KIND
+            )
+        )
+        or 0
+    )
+    if not notices:
+        return ngettext(
+            "%(num)d reminder is queued to be sent again.",
+            "%(num)d reminders are queued to be sent again.",
+            len(ids),
+        )
+    if notices == len(ids):
+        return ngettext(
+            "%(num)d security notice is queued to be sent again.",
+            "%(num)d security notices are queued to be sent again.",
+            notices,
+        )
+    return ngettext(
+        "%(num)d e-mail is queued to be sent again.",
+        "%(num)d e-mails are queued to be sent again.",
+        len(ids),
+    )
+
+
 @bp.get("/reminders")
 @role_required(*ADMINS)
 def failed_reminders() -> str:
     rows = delivery.failed_rows()
     sent = delivery.recently_sent()
+    failed = delivery.failed_emails()
     return render_template(
         "admin/reminders.html",
         rows=rows,
@@ -103,7 +133,9 @@ def failed_reminders() -> str:
         reminded=_reminded_referrals([*rows, *sent]),
         failures={row.id: delivery.failure_of(row.last_error) for row in rows},
         kind_labels=KIND_LABELS,
-        total=delivery.failed_count(),
+        # A security notice is counted as one, not as a reminder (it is about an account).
+        failed=failed,
+        total=failed.total,
         # What "Send all again" would send: a refused mailbox fails again until corrected.
         retryable=len(delivery.retryable_failed_ids()),
         processes=heartbeats.status(),
@@ -126,14 +158,7 @@ def resend_reminders() -> Response:
     me: User = current_user._get_current_object()
     ids = delivery.resend_failed(me, [int(raw)] if raw else None)
     if ids:
-        flash(
-            ngettext(
-                "%(num)d reminder is queued to be sent again.",
-                "%(num)d reminders are queued to be sent again.",
-                len(ids),
-            ),
-            "success",
-        )
+        flash(_queued_again(ids), "success")
     else:
         flash(_("No reminder is waiting to be sent again."), "info")
     back = request.form.get("next", "")

@@ -104,6 +104,7 @@ AUDIT_TARGET_TYPES = {
     "recovery_kit": _l("Recovery kit"),
     "settings": _l("Organisation settings"),
     "outbox": _l("Reminder e-mail"),
+    "security_notices": _l("Security notices"),
     "audit": _l("Audit chain"),
 }
 

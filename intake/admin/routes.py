@@ -112,7 +112,7 @@ def index() -> str:
         empty_form=EmptyForm(),
         processes=heartbeats.status(),
         last_seen=heartbeats.last_seen(),
-        failed_reminders=delivery.failed_count(),
+        failed_emails=delivery.failed_emails(),
         zone=org_settings.org_zone(),
     )
 

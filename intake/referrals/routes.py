@@ -180,7 +180,8 @@ def index() -> str:
         # A UN referral's date is a check with the mandate until the UN writes to the
         # government (un_steps.clock_of): said beside it, as the referral page says it.
         un_clocks=un_steps.clocks_of(rows),
-        failed_reminder_count=delivery.failed_count(),
+        # Reminders only: a security notice is about an account (counted on the admin pages).
+        failed_reminder_count=delivery.failed_emails().reminders,
         processes=heartbeats.status(now),
         is_admin=current_user.role == Role.ADMIN,
         overview=referrals.overview(now),

@@ -38,7 +38,7 @@ from flask_mailman.message import sanitize_address
 from intake.db import utcnow
 from intake.extensions import db, mail
 from intake.models import OutboxStatus, ReminderOutbox, User
-from intake.services import audit
+from intake.services import audit, security_notices
 
 # Attempts that may each have delivered the message; the row stops after this many.
 MAX_UNACKNOWLEDGED = 2
@@ -372,7 +372,8 @@ _AN_EMAIL = ReminderOutbox.is_email()
 
 
 def failed_count() -> int:
-    """E-mails that could not be delivered."""
+    """E-mails that could not be delivered (security notices included: :func:`failed_emails`
+    counts them apart)."""
     return int(
         db.session.scalar(
             sa.select(sa.func.count())
@@ -381,6 +382,31 @@ def failed_count() -> int:
         )
         or 0
     )
+
+
+@dataclass(frozen=True)
+class FailedEmails:
+    """E-mails that could not be delivered, as people name them: security notices (to do with
+    accounts: intake.services.security_notices) apart from the reminders (deadline reminders,
+    with the digests and follow-up notices that go the same way)."""
+
+    reminders: int
+    security_notices: int
+
+    @property
+    def total(self) -> int:
+        return self.reminders + self.security_notices
+
+
+def failed_emails() -> FailedEmails:
+    """:func:`failed_count`, told apart by kind (one statement)."""
+    notice = sa.case((ReminderOutbox.kind == security_notices.KIND, 1), else_=0)
+    total, notices = db.session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(notice), 0)).where(
+            ReminderOutbox.status == OutboxStatus.FAILED, _AN_EMAIL
+        )
+    ).one()
+    return FailedEmails(reminders=int(total) - int(notices), security_notices=int(notices))
 
 
 def failed_rows(limit: int = 200) -> list[ReminderOutbox]:

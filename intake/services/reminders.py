@@ -386,18 +386,21 @@ def _due_digests(now: datetime) -> list[dict[str, Any]]:
     admins = {user_id for user_id, role in staff if role == Role.ADMIN}
     wanted = {f"digest:{user_id}:{day}": user_id for user_id, _role in staff}
     existing = _existing_keys(wanted)
-    failed = delivery.failed_count() if admins else 0
+    failed = delivery.failed_emails() if admins else None
     rows = []
     for key, user_id in wanted.items():
         if key in existing:
             continue
         counts = digest_counts(user_id, now)
-        if user_id in admins:
-            # Admins fix the mail settings: their digest always says how many did not go.
-            counts["reminders_failed"] = failed
+        if user_id in admins and failed is not None:
+            # Admins fix the mail settings: their digest always says how many did not go,
+            # security notices (about accounts, not deadlines) apart from the reminders.
+            counts["reminders_failed"] = failed.reminders
+            counts["security_notices_failed"] = failed.security_notices
         if (
             not counts["awaiting"]
             and not counts.get("reminders_failed")
+            and not counts.get("security_notices_failed")
             and not counts.get("reprisals_report_cases")
         ):
             continue
@@ -682,6 +685,16 @@ def _digest(
             *(
                 [_("Reminders that could not be e-mailed: %(n)s", n=counts["reminders_failed"])]
                 if "reminders_failed" in counts
+                else []
+            ),
+            *(
+                [
+                    _(
+                        "Security notices that could not be e-mailed: %(n)s",
+                        n=counts["security_notices_failed"],
+                    )
+                ]
+                if "security_notices_failed" in counts
                 else []
             ),
             *(
@@ -1451,7 +1464,8 @@ def _transmit(mail: _Outgoing, now: datetime, backend: Any) -> str:
                 failing_since=failing_since,
                 unacknowledged=unacknowledged,
             )
-            current_app.logger.error("reminder %s could not be e-mailed: %s", mail.row_id, detail)
+            what = "security notice" if row.kind == security_notices.KIND else "reminder"
+            current_app.logger.error("%s %s could not be e-mailed: %s", what, mail.row_id, detail)
             return "failed"
         # queued_at marks the retry Celery now holds, so a scan does not queue a second one.
         _finish(

@@ -46,6 +46,7 @@ from intake.models import (
     ReminderOutbox,
 )
 from intake.models.skeleton import CASE_SKELETON_COLUMNS, REFERRAL_SKELETON_COLUMNS
+from intake.services import security_notices
 
 # Counts from 1 to SMALL_CELL - 1 in a breakdown that can point at a person (country, profile)
 # are shown as "<5". Totals stay exact.
@@ -474,7 +475,8 @@ def referral_figures(period: Period, now: datetime) -> ReferralFigures:
 def reminders_sent(period: Period) -> dict[str, int]:
     """E-mails the outbox delivered in the period, by kind (reminder, digest). A reminder
     e-mail is a batch (or, before batches, a reminder mailed alone); the reminders a batch
-    carried are not e-mails of their own."""
+    carried are not e-mails of their own. Security notices are about accounts, not casework,
+    and are not counted (nor kept past retention: services.retention)."""
     kind = sa.case((ReminderOutbox.kind == "batch", "reminder"), else_=ReminderOutbox.kind)
     rows = db.session.execute(
         sa.select(kind, sa.func.count())
@@ -483,6 +485,7 @@ def reminders_sent(period: Period) -> dict[str, int]:
             ReminderOutbox.sent_at >= period.start_utc,
             ReminderOutbox.sent_at < period.end_utc,
             ReminderOutbox.is_email(),
+            ReminderOutbox.kind != security_notices.KIND,
         )
         .group_by(kind)
     )

@@ -16,6 +16,11 @@ instead of being deleted; batches never had one.
 
 Submission tokens (``services.submission_tokens``: a request or a follow-up sent again is
 stored once) are kept a day, then go with this job too.
+
+Security notices (``services.security_notices``) belong to accounts, not cases: each outbox
+row says who was told, when, and of which event, and nothing deleted it. They go after the
+same RETENTION_DAYS from when they were written, sent, failed or never sent alike (the audit
+log keeps the event itself), in the same nightly run, audited.
 """
 
 from __future__ import annotations
@@ -45,7 +50,13 @@ from intake.models import (
     UnStep,
 )
 from intake.models.skeleton import CASE_SKELETON_COLUMNS, REFERRAL_SKELETON_COLUMNS
-from intake.services import audit, follow_ups, staff_sessions, submission_tokens
+from intake.services import (
+    audit,
+    follow_ups,
+    security_notices,
+    staff_sessions,
+    submission_tokens,
+)
 
 BATCH = 500
 
@@ -87,6 +98,44 @@ def purge_closed_cases(now: datetime | None = None) -> int:
                 "case.purged", "case", case_id, actor_label="system", detail={"reason": "retention"}
             )
         delete_cases(ids)
+        db.session.commit()
+        deleted += len(ids)
+
+
+def purge_security_notices(now: datetime | None = None) -> int:
+    """Delete the security notices written more than RETENTION_DAYS ago, whatever became of
+    them (sent, failed, cancelled, never sent), but not one a worker is sending this moment;
+    audited once per batch, by count. Returns how many."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=retention_days())
+    deleted = 0
+    while True:
+        ids = list(
+            db.session.scalars(
+                sa.select(ReminderOutbox.id)
+                .where(
+                    ReminderOutbox.kind == security_notices.KIND,
+                    ReminderOutbox.created_at < cutoff,
+                    ReminderOutbox.status != OutboxStatus.SENDING,
+                )
+                .order_by(ReminderOutbox.id)
+                .limit(BATCH)
+            )
+        )
+        if not ids:
+            return deleted
+        audit.record(
+            "security_notices.purged",
+            "security_notices",
+            "*",
+            actor_label="system",
+            detail={"reason": "retention", "notices": len(ids), "days": retention_days()},
+        )
+        db.session.execute(
+            sa.delete(ReminderOutbox)
+            .where(ReminderOutbox.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
         deleted += len(ids)
 
@@ -195,10 +244,12 @@ def keep_skeletons(case_ids: list[int], now: datetime) -> None:
 
 
 def nightly(now: datetime | None = None) -> dict[str, int]:
-    """The nightly housekeeping job: retention, wiping keys of sessions that timed out, and
-    forgetting submission tokens older than a day (a retry comes within minutes, not days)."""
+    """The nightly housekeeping job: retention (closed cases, old security notices), wiping
+    keys of sessions that timed out, and forgetting submission tokens older than a day (a
+    retry comes within minutes, not days)."""
     purged = purge_closed_cases(now)
+    notices = purge_security_notices(now)
     staff_sessions.purge_expired()
     submission_tokens.purge_expired(now)
     db.session.commit()
-    return {"cases_purged": purged}
+    return {"cases_purged": purged, "security_notices_purged": notices}

@@ -287,10 +287,18 @@ def getting_started_hidden() -> bool:
 
 
 def set_getting_started_hidden(hidden: bool, actor: User) -> None:
-    """Hide the list, or show it again. A view of the admin page, not a setting anyone relies
-    on: not audited, as a language choice is not."""
+    """Hide the list, or show it again, for every admin of the organisation: audited, as every
+    other change an admin makes to the organisation's settings (a change only: hiding a
+    hidden list records nothing)."""
     row = db.session.get(OrgSetting, GETTING_STARTED_HIDDEN)
     value = "1" if hidden else "0"
+    if (row.value if row is not None else "0") != value:
+        audit.record(
+            "settings.getting_started_hidden" if hidden else "settings.getting_started_shown",
+            "settings",
+            GETTING_STARTED_HIDDEN,
+            actor=actor,
+        )
     if row is None:
         db.session.add(OrgSetting(key=GETTING_STARTED_HIDDEN, value=value, updated_by_id=actor.id))
     else:

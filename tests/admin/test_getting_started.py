@@ -9,12 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from intake.extensions import db
-from intake.models import OrgSetting, Role, User
-from intake.services import accounts, recovery
+from intake.models import AuditEvent, OrgSetting, Role, User
+from intake.services import accounts, audit, recovery
 from intake.services import settings as org_settings
 from tests.auth.helpers import csrf_token
 from tests.auth.test_recovery_kit import kit_body
@@ -194,3 +195,43 @@ def test_the_list_and_the_pointer_are_translated(
     post_shown(client, show="no")
     client.get("/admin/")
     assert not untranslated.messages, sorted(untranslated.messages)
+
+
+def test_hiding_and_showing_the_list_are_audited_and_read_on_the_audit_page(
+    new_org: tuple[FlaskClient, User, OrgKeyPair],
+) -> None:
+    """Every other change to the organisation's settings is audited; hiding the list (for
+    every admin) was not. Fails on the code before: no event was recorded."""
+    client, admin, _org = new_org
+
+    def events() -> list[AuditEvent]:
+        return list(
+            db.session.scalars(
+                sa.select(AuditEvent)
+                .where(AuditEvent.action.startswith("settings.getting_started"))
+                .order_by(AuditEvent.id)
+            )
+        )
+
+    post_shown(client, show="no")
+    post_shown(client, show="no")  # already hidden: nothing changed, nothing recorded
+    post_shown(client, show="yes")
+    recorded = events()
+    assert [event.action for event in recorded] == [
+        "settings.getting_started_hidden",
+        "settings.getting_started_shown",
+    ]
+    assert {(event.actor_id, event.target_type) for event in recorded} == {(admin.id, "settings")}
+    assert audit.verify_chain().ok
+
+    for lang, hidden, shown in (
+        ("en", "“Getting started” list hidden", "“Getting started” list shown again"),
+        ("zh_Hant", "「開始使用」清單已隱藏", "「開始使用」清單已再次顯示"),
+        ("zh_Hans", "“开始使用”清单已隐藏", "“开始使用”清单已再次显示"),
+    ):
+        html = client.get(f"/admin/audit?lang={lang}").get_data(as_text=True)
+        hidden_row = html[html.index(f'<tr data-event="{recorded[0].id}">') :]
+        hidden_row = hidden_row[: hidden_row.index("</tr>")]
+        assert hidden in hidden_row, lang
+        assert "settings.getting_started_hidden" in hidden_row  # the code stays beside it
+        assert shown in html, lang

@@ -4,6 +4,7 @@ scan needed), and a worker killed in the middle of a notice costs no notice and 
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 
@@ -11,15 +12,17 @@ import pytest
 import sqlalchemy as sa
 
 from intake.extensions import db
-from intake.models import OutboxStatus, ReminderOutbox, Role
+from intake.models import OutboxStatus, ReminderOutbox, Role, User
 from intake.services import accounts, reminders
-from tests.builders import make_user
+from tests.admin.test_failed_reminder_reasons import refuse_mailbox
+from tests.builders import make_user, sign_in
 from tests.mailserver import MailServer
 from tests.worker.conftest import JobStack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
-TOLD = {"holder@example.org", "admin@example.org", "other-admin@example.org"}
+ADMIN = "admin@example.org"
+TOLD = {"holder@example.org", ADMIN, "other-admin@example.org"}
 
 
 def reset_holders_second_factor(stack: JobStack) -> None:
@@ -78,3 +81,30 @@ def test_a_worker_killed_mid_notice_still_delivers_each_exactly_once(
     )
     time.sleep(9)  # past the stall: the interrupted transaction never becomes a message
     assert sorted(message.recipients[0] for message in mail_server.messages) == sorted(TOLD)
+
+
+def test_a_notice_the_mail_server_refuses_is_counted_as_a_security_notice(
+    stack: JobStack, mail_server: MailServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through a real worker: the holder's mailbox is refused, so their notice fails. The
+    worker's log, the admin's pages and the /referrals banner call it a security notice, not
+    a reminder (fails on the code before: "1 reminder could not be e-mailed")."""
+    refuse_mailbox(mail_server, monkeypatch, "holder@example.org")
+    mail_server.start()
+    stack.start_worker()
+    reset_holders_second_factor(stack)
+    assert wait_for(
+        lambda: sorted(statuses(stack)) == sorted([OutboxStatus.SENT] * 2 + [OutboxStatus.FAILED]),
+        timeout=60,
+    ), stack.worker_log()
+    log = stack.worker_log()
+    assert re.search(r"security notice \d+ could not be e-mailed", log), log
+    assert not re.search(r"reminder \d+ could not be e-mailed", log)
+    with stack.app.app_context():
+        client = stack.app.test_client()
+        sign_in(client, db.session.scalars(sa.select(User).where(User.email == ADMIN)).one())
+        page = " ".join(client.get("/admin/reminders").get_data(as_text=True).split())
+        assert "1 security notice could not be e-mailed." in page
+        assert "reminder could not be e-mailed" not in page
+        assert "1 security notice could not be e-mailed" in client.get("/admin/").text
+        assert "data-failed-reminders" not in client.get("/referrals/?view=all").text
