@@ -7,6 +7,12 @@ stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 instance="${INTAKE_INSTANCE_PATH:-instance}"
 mkdir -p "$out_dir"
 chmod 700 "$out_dir"
+# The anchor first: a copy taken after the dump could name events the dump does not hold,
+# and the restored chain would then read as truncated against its own backup.
+anchor="${AUDIT_ANCHOR_PATH:-$instance/audit_anchor.json}"
+if [[ -f "$anchor" ]]; then
+    cp -p "$anchor" "$out_dir/audit_anchor-$stamp.json"
+fi
 url="${DATABASE_URL:-}"
 if [[ "$url" == postgres://* || "$url" == postgresql* ]]; then
     # libpq does not know SQLAlchemy's driver suffix.
@@ -20,9 +26,5 @@ else
     sqlite3 "$db" ".backup '$file'"
 fi
 chmod 600 "$file"
-anchor="${AUDIT_ANCHOR_PATH:-$instance/audit_anchor.json}"
-if [[ -f "$anchor" ]]; then
-    cp -p "$anchor" "$out_dir/audit_anchor-$stamp.json"
-fi
 echo "backup written: $file"
 echo "keep with it, stored apart: SECRET_KEY, AUDIT_KEY (instance/secret_key if generated), the recovery kit"

@@ -164,3 +164,66 @@ def test_advance_moves_the_anchor_without_a_full_walk(app: Flask) -> None:
     anchor = audit_anchor.read_anchor()
     assert anchor is not None
     assert anchor.count == 5
+
+
+def _accept_restore_cli(app: Flask) -> tuple[int, dict[str, object]]:
+    result = app.test_cli_runner().invoke(args=["audit", "accept-restore"])
+    return result.exit_code, json.loads(result.output.strip().splitlines()[-1])
+
+
+def _cut_newest(count: int) -> None:
+    """What a restore from an older backup looks like to the anchor: the newest events gone."""
+    newest = db.session.scalars(
+        sa.select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(count)
+    ).all()
+    db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id.in_(newest)))
+    db.session.commit()
+
+
+def test_a_restore_accepted_is_recorded_in_the_chain_and_anchored_again(app: Flask) -> None:
+    _record(6)
+    assert _verify_cli(app)[0] == 0  # the live anchor has seen 6 events
+    _cut_newest(3)  # the backup held 3
+    assert _verify_cli(app)[1]["status"] == "truncated"
+    code, result = _accept_restore_cli(app)
+    assert code == 0, result
+    assert "had seen 6 events" in str(result["message"])
+    assert "holds 4" in str(result["message"])  # the 3 restored and the acceptance
+    accepted = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert accepted is not None
+    assert accepted.action == "audit.restore_accepted"
+    assert accepted.actor_label == "operator:cli"
+    assert (accepted.detail["anchored_count"], accepted.detail["restored_count"]) == (6, 3)
+    code, result = _verify_cli(app)
+    assert (code, result["status"], result["checked"]) == (0, "intact", 4)
+    _record(2)
+    assert audit_anchor.advance().ok  # the scan goes on from the new anchor
+
+
+def test_accept_restore_changes_nothing_unless_the_chain_is_only_shorter(app: Flask) -> None:
+    _record(4)
+    assert _verify_cli(app)[0] == 0
+    code, result = _accept_restore_cli(app)  # nothing was restored
+    assert code == 1
+    assert "Nothing was changed" in str(result["message"])
+    first = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).first()
+    assert first is not None
+    first.detail = {"n": "edited"}  # tampering is never accepted as a restore
+    db.session.commit()
+    code, result = _accept_restore_cli(app)
+    assert (code, result["status"]) == (1, "broken")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == 4
+    assert not db.session.scalar(
+        sa.select(sa.func.count()).where(AuditEvent.action == "audit.restore_accepted")
+    )
+
+
+def test_a_mistyped_checksum_is_not_called_lost_events_outright(app: Flask) -> None:
+    _record(3)
+    check = audit_anchor.verify()
+    assert check.head is not None
+    mailed = audit_anchor.checksum(check.count, check.head)
+    mistyped = mailed[:-1] + ("0" if mailed[-1] != "0" else "1")
+    code, result = _verify_cli(app, "--checksum", mistyped)
+    assert (code, result["checksum_matches"]) == (1, False)
+    assert "character by character" in str(result["message"])

@@ -35,6 +35,7 @@ ACTION_LABELS = {
     "admin.totp_reset": _l("Second factor reset by an admin"),
     "admin.user_activated": _l("Account reactivated"),
     "admin.user_deactivated": _l("Account deactivated"),
+    "audit.restore_accepted": _l("Restore from a backup accepted (later events gone)"),
     "auth.failed": _l("Sign-in failed"),
     "auth.login": _l("Signed in"),
     "auth.logout": _l("Signed out"),

@@ -45,11 +45,41 @@ def verify_command(expected: str | None) -> None:
         if not matched:
             ok = False
             result["message"] += (
-                " The digest checksum given does not match: events were lost."
+                " The digest checksum given does not match: compare it with the e-mail character"
+                " by character (a mistyped one cannot match); if it is the same, events up to"
+                " that point were changed or lost."
                 if audit_anchor.is_checksum(expected)
                 else " That is not a digest's checksum (COUNT:xxxx-xxxx-xxxx, COUNT from 1)."
             )
     db.session.rollback()
     click.echo(json.dumps(result))
     if not ok:
+        raise SystemExit(1)
+
+
+@audit_cli.command("accept-restore")
+def accept_restore_command() -> None:
+    """After restoring a backup on purpose: record in the chain that the events written after
+    the backup are gone, and anchor the restored chain (exit 1, nothing written, unless the
+    chain is intact and only shorter than the anchor saw)."""
+    from intake.services import audit_anchor
+
+    before = audit_anchor.read_anchor()
+    accepted, check = audit_anchor.accept_restore()
+    result = audit_anchor.describe(check)
+    if accepted and check.ok and before is not None:
+        result["message"] = (
+            f"Restore accepted: the anchor had seen {before.count} events "
+            f"(at {before.anchored_at}); the restored chain holds {check.count}, this event "
+            "included. The chain is anchored again."
+        )
+    else:
+        result["message"] = (
+            _EXPLAIN[check.status.value]
+            + " Nothing was changed: accept-restore only accepts an intact chain that is "
+            "shorter than the anchor saw (a restore from a backup)."
+        )
+    db.session.rollback()
+    click.echo(json.dumps(result))
+    if not (accepted and check.ok):
         raise SystemExit(1)

@@ -300,6 +300,32 @@ def advance() -> AnchoredCheck:
     return AnchoredCheck(ChainStatus.INTACT, count, anchor=anchor, head=head_hash, count=count)
 
 
+def accept_restore() -> tuple[bool, AnchoredCheck]:
+    """After a restore from a backup older than the anchor, the chain is whole but shorter
+    than the anchor saw: the events written after the backup are gone, and every check says
+    "truncated". An operator who restored on purpose says so: an event recording what the
+    anchor had seen (its count and time) and what came back is appended to the chain, and the
+    anchor moves to the new head. Only then, and only for truncation of an intact chain:
+    anything else is returned as found (False), nothing written."""
+    check = verify(advance=False)
+    if check.status is not ChainStatus.TRUNCATED or check.anchor is None:
+        return False, check
+    audit.record(
+        "audit.restore_accepted",
+        "audit",
+        "chain",
+        actor_label="operator:cli",
+        detail={
+            "anchored_count": check.anchor.count,
+            "anchored_at": check.anchor.anchored_at,
+            "restored_count": check.count,
+        },
+    )
+    db.session.commit()
+    anchor_path().unlink()  # the old anchor names events that are gone: the chain is anchored anew
+    return True, verify()
+
+
 _CHECKSUM = re.compile(r"[1-9][0-9]*:[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}")
 
 
