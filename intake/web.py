@@ -212,6 +212,21 @@ def init_app(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    else:
+        told: list[bool] = []
+
+        @app.before_request
+        def warn_of_an_untrusted_proxy() -> None:
+            """A reverse proxy in front without TRUST_PROXY: every client is counted as the
+            proxy's address, so all defenders share one rate-limit bucket. Said once per
+            process (no address logged); anyone can send the header, so it is only a hint."""
+            if not told and "X-Forwarded-For" in request.headers:
+                told.append(True)
+                app.logger.warning(
+                    "requests carry X-Forwarded-For but TRUST_PROXY is off: if Refuge is behind "
+                    "one reverse proxy, set TRUST_PROXY=1, else every client shares the "
+                    "proxy's rate limits (README, configuration)"
+                )
 
     @app.before_request
     def refuse_nul_bytes() -> None:
