@@ -45,7 +45,16 @@ def demo_command(count: int, seed: int, beside_real_cases: bool, remove: bool) -
     from intake import demo
 
     if remove:
-        click.echo(json.dumps({"removed": demo.remove()}))
+        removed = demo.remove()
+        result: dict[str, object] = {"removed": removed}
+        if not removed and demo.real_cases():
+            # Samples made before migration 0037 were not recorded: nothing tells them apart.
+            result["note"] = (
+                "No sample case is recorded here. Sample cases made before migration 0037 "
+                "(flask demo before December 2026) were not recorded and count as real "
+                "requests: close them by hand, or start again on a new instance."
+            )
+        click.echo(json.dumps(result))
         return
     real = demo.real_cases()
     if real and not beside_real_cases:

@@ -255,3 +255,25 @@ def test_demo_remove_takes_the_sample_cases_and_all_they_left_and_nothing_else(
     assert event.detail == {"count": 30}
     # The real request is now alone: samples may be made again only beside it on purpose.
     assert runner.invoke(args=["demo", "--cases", "1"]).exit_code != 0
+
+
+def test_demo_remove_says_why_nothing_went_when_the_cases_were_never_recorded(
+    app: Flask,
+) -> None:
+    """Sample cases made before migration 0037 were not recorded: `--remove` cannot tell them
+    from real requests and says so, rather than a bare {"removed": 0}."""
+    from tests.builders import make_case
+
+    org = make_org_key()
+    make_case(org)  # an old sample, or a real request: nothing tells them apart
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "--remove"])
+    assert result.exit_code == 0, result.output
+    said = json.loads(result.output)
+    assert said["removed"] == 0
+    assert "before migration 0037" in said["note"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Case)) == 1
+    # An empty instance has nothing to explain.
+    db.session.execute(sa.delete(Case))
+    db.session.commit()
+    assert json.loads(runner.invoke(args=["demo", "--remove"]).output) == {"removed": 0}
