@@ -45,6 +45,7 @@ from typing import Any
 from _common import (
     BENCH_DATABASE_URL,
     BENCH_REDIS_URL,
+    BENCH_SECRET_KEY,
     ROOT,
     cpu_seconds,
     ensure_database,
@@ -239,7 +240,7 @@ def prepare(cases: int) -> tuple[int, str]:
     app = create_app(
         {
             "INTAKE_ENV": "testing",
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": BENCH_SECRET_KEY,
             "SQLALCHEMY_DATABASE_URI": BENCH_DATABASE_URL,
             "CELERY_BROKER_URL": "memory://",
         }
@@ -312,7 +313,8 @@ def quick(cases: int = 100_000, requests: int = 1200) -> dict[str, Any]:
     env = {
         **os.environ,
         "INTAKE_ENV": "production",
-        "SECRET_KEY": "bench",
+        "SECRET_KEY": BENCH_SECRET_KEY,
+        "MAIL_BACKEND": "file",  # production needs MAIL_SERVER or this; nothing is mailed here
         "DATABASE_URL": BENCH_DATABASE_URL,
         "REDIS_URL": BENCH_REDIS_URL,
         # Production's shape (config: "10 per hour;30 per day"), raised: two windows, both checked.

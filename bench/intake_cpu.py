@@ -33,13 +33,14 @@ def child() -> None:
     sys.path.insert(0, str(Path.cwd()))
     sys.path.insert(0, str(Path.cwd() / "bench"))
     import sqlalchemy as sa
-    from _common import BENCH_DATABASE_URL, BENCH_REDIS_URL
+    from _common import BENCH_DATABASE_URL, BENCH_REDIS_URL, BENCH_SECRET_KEY
     from werkzeug.test import Client, EnvironBuilder
 
     os.environ.update(
         {
             "INTAKE_ENV": "production",
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": BENCH_SECRET_KEY,
+            "MAIL_BACKEND": "file",
             "DATABASE_URL": BENCH_DATABASE_URL,
             "REDIS_URL": BENCH_REDIS_URL,
             "REQUEST_RATE_LIMIT": "1000000 per hour;1000000 per day",

@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,22 @@ class ConfigError(RuntimeError):
     """Raised when the environment cannot give a safe configuration."""
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def _bool(name: str, default: bool) -> bool:
+    """A yes-or-no setting; anything else is refused, since ``MAIL_USE_TLS=ture`` read as false
+    would send mail in the clear without a word."""
     raw = os.environ.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name} must be true or false (or 1/0, yes/no, on/off), got {raw!r}")
 
 
 def _int(name: str, default: int) -> int:
@@ -46,6 +58,40 @@ def _rate_limit(name: str, default: str) -> str:
         parse_many(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a rate limit like '10 per hour', got {raw!r}") from exc
+    return raw
+
+
+# A hundred years: the way to keep closed cases for good (a date further off overflows).
+RETENTION_DAYS_MAX = 36500
+
+
+def _retention_days() -> int:
+    """RETENTION_DAYS: 0 or less would delete every closed case at the next nightly purge,
+    which an operator meaning "keep for ever" might well type."""
+    days = _int("RETENTION_DAYS", 365)
+    if not 1 <= days <= RETENTION_DAYS_MAX:
+        raise ConfigError(
+            f"RETENTION_DAYS is how many days closed cases are kept before the nightly purge "
+            f"deletes them; it must be from 1 to {RETENTION_DAYS_MAX}, got {days} (0 or less "
+            f"would delete every closed case). To keep closed cases longer, set a larger "
+            f"number: {RETENTION_DAYS_MAX} keeps them a hundred years"
+        )
+    return days
+
+
+MAIL_BACKENDS = ("smtp", "file")
+
+
+def _mail_backend(mail_server: str) -> str:
+    """``smtp`` through MAIL_SERVER, or ``file`` (e-mails written to ``instance/outbox/``, not
+    sent): MAIL_BACKEND when set, else whether MAIL_SERVER is."""
+    raw = (os.environ.get("MAIL_BACKEND") or "").strip().lower()
+    if not raw:
+        return "smtp" if mail_server else "file"
+    if raw not in MAIL_BACKENDS:
+        raise ConfigError(f"MAIL_BACKEND must be smtp or file, got {raw!r}")
+    if raw == "smtp" and not mail_server:
+        raise ConfigError("MAIL_BACKEND=smtp needs MAIL_SERVER (the SMTP relay's host name)")
     return raw
 
 
@@ -122,7 +168,7 @@ def _from_environment() -> dict[str, Any]:
         # HEARTBEAT_STALE_SECONDS without a sign of life.
         "HEARTBEAT_SECONDS": _int("HEARTBEAT_SECONDS", 60),
         "HEARTBEAT_STALE_SECONDS": _int("HEARTBEAT_STALE_SECONDS", 300),
-        "RETENTION_DAYS": _int("RETENTION_DAYS", 365),
+        "RETENTION_DAYS": _retention_days(),
         # E-mail links; unset, they follow the served address (intake.links.base_url).
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL") or None,
         "TRUST_PROXY": _bool("TRUST_PROXY", False),
@@ -315,7 +361,12 @@ class BaseSettings:
             values["REDIS_URL"] or f"sqla+sqlite:///{instance_path / 'broker.sqlite'}"
         )
         values["RATELIMIT_STORAGE_URI"] = values["REDIS_URL"] or "memory://"
-        values["MAIL_BACKEND"] = "smtp" if values["MAIL_SERVER"] else "file"
+        values["MAIL_BACKEND"] = _mail_backend(values["MAIL_SERVER"])
+        if values["MAIL_USE_TLS"] and values["MAIL_USE_SSL"]:
+            raise ConfigError(
+                "set MAIL_USE_TLS (STARTTLS, usually port 587) or MAIL_USE_SSL (TLS from the "
+                "start, usually port 465), not both"
+            )
         values["MAIL_FILE_PATH"] = str(instance_path / "outbox")
         return values
 
@@ -334,6 +385,13 @@ class TestingSettings(BaseSettings):
     KEY_WRAP_OPS_LIMIT = 1  # the browser's crypto_pwhash at its minimum: tests only
     KEY_WRAP_MEM_LIMIT = 8192
     RATELIMIT_ENABLED = True
+    # create_app checks the schema and the keys against the database (intake.start_checks);
+    # tests build their schema after the app, and turn this on where they test it.
+    CHECK_KEYS_AT_START = False
+
+
+SECRET_KEY_MIN_LENGTH = 32
+GENERATE_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 
 class ProductionSettings(BaseSettings):
@@ -345,10 +403,26 @@ class ProductionSettings(BaseSettings):
         values = super().as_dict()
         if not os.environ.get("SECRET_KEY"):
             raise ConfigError("production needs SECRET_KEY set explicitly")
+        if len(os.environ["SECRET_KEY"]) < SECRET_KEY_MIN_LENGTH:
+            # Flask signs session cookies with it: a short one is guessed offline from any
+            # cookie the public form hands out, and then a staff session can be forged.
+            raise ConfigError(
+                f"production needs a SECRET_KEY of at least {SECRET_KEY_MIN_LENGTH} characters: "
+                f"generate one with {GENERATE_KEY_COMMAND}. On an instance already in use, read "
+                f'README "Keys" before changing it'
+            )
         if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql")):
             raise ConfigError("production needs DATABASE_URL pointing at PostgreSQL")
         if not os.environ.get("REDIS_URL"):
             raise ConfigError("production needs REDIS_URL (broker and rate-limit storage)")
+        if not os.environ.get("MAIL_SERVER") and (
+            (os.environ.get("MAIL_BACKEND") or "").strip().lower() != "file"
+        ):
+            raise ConfigError(
+                "production needs MAIL_SERVER (the SMTP relay that sends reminders and security "
+                "notices); to write e-mails to files in instance/outbox/ instead, set "
+                "MAIL_BACKEND=file"
+            )
         return values
 
 
@@ -373,3 +447,21 @@ def settings_for(
     values = settings.as_dict()
     values.update(overrides or {})
     return with_request_limits(values, overrides or {})
+
+
+def start_warnings(values: Mapping[str, Any]) -> list[str]:
+    """What is allowed but probably wrong, for the log when a process starts."""
+    warnings = []
+    if values.get("ENV_NAME") == "production" and values.get("MAIL_BACKEND") == "file":
+        warnings.append(
+            "MAIL_BACKEND=file: e-mails are written to files in instance/outbox/, not sent"
+        )
+    if values.get("ENV_NAME") == "production" and values.get("MAIL_BACKEND") == "smtp":
+        sender = str(values.get("MAIL_DEFAULT_SENDER") or "")
+        domain = parseaddr(sender)[1].rpartition("@")[2].lower()
+        if domain == "localhost" or "." not in domain:
+            warnings.append(
+                f"MAIL_DEFAULT_SENDER is {sender!r}: mail relays refuse senders without a real "
+                f"domain; set it to an address of your organisation"
+            )
+    return warnings

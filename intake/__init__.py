@@ -9,7 +9,12 @@ from typing import Any
 
 from flask import Flask
 
-from config.settings import instance_secret_key, private_instance_folder, settings_for
+from config.settings import (
+    instance_secret_key,
+    private_instance_folder,
+    settings_for,
+    start_warnings,
+)
 from intake import extensions as ext
 from intake.hardening import RefugeFlask
 
@@ -36,6 +41,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from intake import hardening, i18n, logs, web
 
     logs.configure(app)
+    for warning in start_warnings(app.config):
+        logging.getLogger(__name__).warning("%s", warning)
     ext.db.init_app(app)
     # render_as_batch: ALTERs on SQLite go through table copies (DESIGN §2, STYLE §4).
     ext.migrate.init_app(app, ext.db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
@@ -64,5 +71,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from worker import celery_init_app
 
     celery_init_app(app)
+    if app.config.get("CHECK_KEYS_AT_START", True):
+        from intake import start_checks
+
+        # The web processes and the worker and beat (worker/app.py) alike; may refuse.
+        start_checks.check(app)
     logging.getLogger(__name__).debug("app created for %s", app.config["ENV_NAME"])
     return app

@@ -99,3 +99,53 @@ def test_healthz_names_a_stale_worker_or_beat_and_counts_failed_reminders(
     response = client.get("/healthz")
     assert response.status_code == 200
     assert (json_of(response)["worker"], json_of(response)["beat"]) == ("ok", "ok")
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_healthz_says_how_to_migrate_a_database_never_migrated_or_behind(
+    unmigrated_app: Callable[[str], Flask], backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not "error: ProgrammingError": what to run. Also when migrated to an older revision."""
+    from flask_migrate import upgrade
+
+    from intake import start_checks
+    from intake.extensions import db
+    from tests import services
+
+    app = unmigrated_app(backend)
+    client = app.test_client()
+    start_checks._reported.clear()  # noqa: SLF001 — logged once per process
+    with app.app_context():
+        services.empty_database()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    wanted = "schema not migrated: run `flask --app intake db upgrade`"
+    assert (json_of(response)["database"], json_of(response)["schema"]) == (
+        f"error: {wanted}",
+        wanted,
+    )
+    assert json_of(response)["status"] == "unavailable"
+    assert caplog.text.count(wanted) == 1
+    client.get("/healthz")
+    assert caplog.text.count(wanted) == 1  # once per process, not per load-balancer probe
+
+    with app.app_context():
+        upgrade(revision="0036")
+        head = start_checks._revisions(str(app.extensions["migrate"].directory))[0]  # noqa: SLF001
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert json_of(response)["schema"] == (
+        f"schema not migrated: the database is at 0036, this code needs {head}: "
+        "run `flask --app intake db upgrade`"
+    )
+
+    with app.app_context():
+        upgrade()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert (json_of(response)["database"], json_of(response)["schema"]) == ("ok", "ok")
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

@@ -17,8 +17,9 @@ _EXPLAIN = {
     "reordered": "The audit chain is reordered: events are not in the order they were written.",
     "truncated": "The audit chain is truncated: events seen by the last anchor are gone.",
     "key_differs": (
-        "The audit log was written under another key: AUDIT_KEY (or SECRET_KEY, when "
-        "AUDIT_KEY is unset) differs from the one in use when it was written."
+        "The audit log was written under another key: AUDIT_KEY (or SECRET_KEY, from which "
+        "it is derived when AUDIT_KEY is unset) is not the one this instance was set up with. "
+        "Set it back to the old value."
     ),
     "anchor_invalid": "The audit anchor file was changed or is unreadable.",
 }

@@ -56,7 +56,11 @@ class EncryptedTotpSecret(sa.types.TypeDecorator[str]):
         try:
             return crypto.open_at_rest(value, totp_at_rest_key())
         except crypto.InvalidCiphertext:
-            log.warning("a TOTP secret does not open under TOTP_KEY: was the key changed?")
+            log.warning(
+                "a TOTP secret does not open: TOTP_KEY (or SECRET_KEY, from which it is "
+                "derived when TOTP_KEY is unset) is not the one it was sealed under: set it "
+                "back to the old value"
+            )
             return None
 
 

@@ -30,6 +30,13 @@ from intake.services import audit
 log = logging.getLogger(__name__)
 _PREFIX = "org_key_pin:"
 _logged_mismatch: set[int] = set()
+# Either cause is possible: name both, the setting first (it is the usual one).
+PIN_MISMATCH = (
+    "organisation key %s does not match its pin: refusing to seal. Either AUDIT_KEY (or "
+    "SECRET_KEY, from which it is derived when AUDIT_KEY is unset) is not the one the key was "
+    "pinned under: set it back to the old value; or the key in the database was replaced: "
+    "compare its fingerprint with the one you published"
+)
 
 
 class PinError(ValueError):
@@ -72,6 +79,15 @@ def pin(org_key: OrgKey) -> None:
     _logged_mismatch.discard(org_key.id)
 
 
+def pin_verifies(org_key: OrgKey) -> bool | None:
+    """Whether this key's stored pin verifies, or None when it has none (a key that predates
+    pinning): for the start-up check (intake.start_checks), which logs for itself."""
+    row = db.session.get(OrgSetting, f"{_PREFIX}{org_key.id}")
+    if row is None:
+        return None
+    return _verdict(_pin_key(), org_key.id, org_key.public_key, org_key.fingerprint, row.value)
+
+
 def is_verified(org_key: OrgKey) -> bool:
     """Whether this key is the one pinned (its pin read now)."""
     row = db.session.get(OrgSetting, f"{_PREFIX}{org_key.id}")
@@ -91,7 +107,7 @@ def matches(org_key: OrgKey, pin: str | None) -> bool:
         return True
     if org_key.id not in _logged_mismatch:
         _logged_mismatch.add(org_key.id)
-        log.error("organisation key %s does not match its pin: refusing to seal", org_key.id)
+        log.error(PIN_MISMATCH, org_key.id)
     return False
 
 

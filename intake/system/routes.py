@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Response, current_app, jsonify, request, send_from_directory
 from werkzeug.security import safe_join
 
+from intake import start_checks
 from intake.extensions import csrf, db, limiter
 from intake.services import delivery, heartbeats
 from intake.system import bp
@@ -38,8 +39,21 @@ def broker_status() -> str:
 @limiter.exempt
 def healthz() -> tuple[Response, int]:
     """Database, broker, worker and beat (from their heartbeats: "unknown" until the first one
-    ever), and how many reminders could not be e-mailed (reported, not a reason for 503)."""
+    ever), and how many reminders could not be e-mailed (reported, not a reason for 503).
+    ``schema`` says whether the database is migrated to this code's revision (503 if not)."""
     checks: dict[str, Any] = {"database": database_status(), "broker": broker_status()}
+    checks["schema"] = "unknown"
+    if checks["database"] == "ok":
+        try:
+            not_migrated = start_checks.schema_problem()
+        except Exception as exc:  # the database stopped answering since SELECT 1
+            db.session.rollback()
+            checks["database"] = f"error: {type(exc).__name__}"
+        else:
+            checks["schema"] = not_migrated or "ok"
+            if not_migrated:
+                start_checks.report_schema_problem(not_migrated)
+                checks["database"] = f"error: {not_migrated}"
     if checks["database"] == "ok":
         try:
             checks.update(heartbeats.status())
