@@ -103,7 +103,11 @@ BROWSER_FIELDS = frozenset(
 BROWSER_FOLLOW_UP_FIELDS = frozenset(
     {"csrf_token", "code", "sealed_body", "sealed_for_submitter", "org_key_id", SUBMISSION_TOKEN}
 )
-NO_JS_FOLLOW_UP_FIELDS = frozenset({"csrf_token", "code", "body", SUBMISSION_TOKEN})
+# ... and browser_opens, the form's own flag, which a page whose status.js stood aside (its
+# libsodium did not load) posted from before status-code.js left it out there.
+NO_JS_FOLLOW_UP_FIELDS = frozenset(
+    {"csrf_token", "code", "body", "browser_opens", SUBMISSION_TOKEN}
+)
 # Set on the request when a follow-up's token was used already: nothing stored, nothing counted.
 FOLLOW_UP_REPEATED = "refuge.follow_up_repeated"
 RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactly one GET
@@ -120,6 +124,15 @@ SENT_REQUEST = "request_sent"
 # get the first request's receipt code (its replies, its consent) for a day (a review).
 SENT_REQUEST_KEPT_SECONDS = 30 * 60
 RECEIPT_URGENT = "receipt_urgent"  # with it: the routing facts of an "Immediate" request
+# ... whether the request gave consent to share (the receipt says the code can withdraw it
+# only then: with none, /status has none to withdraw), and whether it was filed before (the
+# same answers sent again: the receipt says nothing was filed twice).
+RECEIPT_CONSENT = "receipt_consent"
+RECEIPT_AGAIN = "receipt_again"
+# Session key: a keyed digest of the receipt code this browser was given last (either path),
+# and when: /status shows that code again to this browser for SENT_REQUEST_KEPT_SECONDS, for
+# a defender who went there from the receipt and lost it. Never the code itself.
+SENT_RECEIPT = "receipt_sent"
 MAX_CHOICES = 20  # no routing list is longer than its vocabulary
 ATTACHMENTS = "attachments"  # the file field, on both paths and on the follow-up
 # The file name of each sealed file's part from a page loaded before files went as raw bytes:
@@ -530,6 +543,32 @@ def _sealed_uploads(files: MultiDict[str, FileStorage]) -> list[bytes]:
     return sealed
 
 
+# Sealed answers or a sealed message over SEALED_ANSWERS_MAX_BYTES. The counters count
+# characters and the seal takes bytes (an emoji four): the limit holds every form the counters
+# let through (config.settings), so this is said only where the setting was lowered, or to a
+# page that counted otherwise. Said beside a field, not as "not valid: too large".
+ANSWERS_TOO_LONG_TO_SEAL = _l(
+    "Your answers together are too long to be encrypted and sent: emoji and some alphabets "
+    "take more room than others. Nothing was saved. Please shorten this answer or others; you "
+    "can send the rest from the status page after you send your request."
+)
+MESSAGE_TOO_LONG_TO_SEAL = _l(
+    "Your message is too long to be encrypted and sent: emoji and some alphabets take more "
+    "room than others. Nothing was saved. Please shorten it; you can send the rest in another "
+    "message."
+)
+
+
+def _fits_sealed(text: str | None, message: LazyString, field: str) -> None:
+    """Refuse sealed text over SEALED_ANSWERS_MAX_BYTES with ``message``, beside ``field``
+    (the browser says "answers" beside the answer that takes most room), before
+    submissions.check_sealed_answers says only that it is not valid."""
+    if isinstance(text, str) and len(text) > base64_length(submissions.answers_max_bytes()):
+        refused = SubmissionRefused(str(message), 413)
+        refused.field = field
+        raise refused
+
+
 def _submit_from_browser(
     form: MultiDict[str, str],
     files: MultiDict[str, FileStorage],
@@ -551,6 +590,7 @@ def _submit_from_browser(
         isinstance(org_key, OrgKey) and key_pins.is_verified(org_key)
     ):
         raise SubmissionRefused(_("The organisation key could not be verified. Nothing was saved."))
+    _fits_sealed(form.get("sealed_answers"), ANSWERS_TOO_LONG_TO_SEAL, "answers")
     sealed_answers = submissions.check_sealed_answers(form.get("sealed_answers"))
     sealed_files = _sealed_uploads(files)
     submission = submissions.create_case(
@@ -563,6 +603,7 @@ def _submit_from_browser(
         submission_token=_submission_token(form),
         ends_transaction=True,  # this view commits nothing else
     )
+    _remember_sent_receipt(submission.receipt_code)
     # A retry whose token was used already gets exactly the first attempt's answer.
     return jsonify(
         {"receipt_code": submission.receipt_code, "status_url": url_for("public.status")}
@@ -824,6 +865,9 @@ def _submit_without_js(
     # posted again (Back, or an answer lost on the way) carries the same submission token and
     # comes here with the first attempt's code: the same receipt, nothing filed again.
     session[RECEIPT_ONCE] = submission.receipt_code
+    session[RECEIPT_CONSENT] = routing.consent_given
+    session[RECEIPT_AGAIN] = submission.repeated
+    _remember_sent_receipt(submission.receipt_code)
     if submission_token is not None:
         session[SENT_REQUEST] = {
             "token": form.submission_token.data,
@@ -837,8 +881,46 @@ def _submit_without_js(
 
 
 # What the receipt page's language buttons post back (base.html ``language_form``): the code the
-# page already shows and, for an "Immediate" request, its routing facts (in the clear anyway).
-RECEIPT_LANGUAGE_FIELDS = frozenset({"csrf_token", "code", "urgent_threats", "urgent_country"})
+# page already shows, whether the request gave consent ("1" or "0"; a page from before it was
+# said: none) and, for an "Immediate" request, its routing facts (in the clear anyway).
+RECEIPT_LANGUAGE_FIELDS = frozenset(
+    {"csrf_token", "code", "consent", "urgent_threats", "urgent_country"}
+)
+
+
+def _sent_receipt_digest(normalised: str) -> str:
+    """What the session keeps of a receipt code (SENT_RECEIPT): an HMAC under the server's
+    secret, apart from the database's look-up (crypto.receipt_lookup) so that the cookie names
+    no row."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    message = b"refuge-sent-receipt-v1:" + normalised.encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def _remember_sent_receipt(code: str) -> None:
+    normalised = crypto.normalise_receipt_code(code)
+    if normalised is not None:  # (the server's own codes always are)
+        digest = _sent_receipt_digest(normalised)
+        session[SENT_RECEIPT] = {"digest": digest, "at": int(time.time())}
+
+
+def _sent_from_here(code: str) -> str | None:
+    """``code`` as a receipt writes it, when it is the receipt this browser was given last,
+    within SENT_REQUEST_KEPT_SECONDS (forgotten after, as the sent request's token is); else
+    None."""
+    sent = session.get(SENT_RECEIPT)
+    if not isinstance(sent, dict):
+        return None
+    at, digest = sent.get("at"), sent.get("digest")
+    if not isinstance(at, int) or not 0 <= time.time() - at <= SENT_REQUEST_KEPT_SECONDS:
+        session.pop(SENT_RECEIPT, None)
+        return None
+    normalised = crypto.normalise_receipt_code(code)
+    if normalised is None or not isinstance(digest, str) or not digest.isascii():
+        return None
+    if not hmac.compare_digest(digest, _sent_receipt_digest(normalised)):
+        return None
+    return crypto.in_groups(normalised)
 
 
 @bp.route("/request/receipt", methods=["GET", "POST"])
@@ -854,6 +936,8 @@ def receipt() -> ViewResult:
         return _receipt_in_language()
     code = session.pop(RECEIPT_ONCE, None)
     facts = session.pop(RECEIPT_URGENT, None)
+    consented = session.pop(RECEIPT_CONSENT, None) is True
+    again = session.pop(RECEIPT_AGAIN, None) is True
     urgent_facts = None
     if isinstance(code, str) and isinstance(facts, dict):
         threats = facts.get("threats")
@@ -862,11 +946,16 @@ def receipt() -> ViewResult:
             [str(t) for t in threats] if isinstance(threats, list) else [],
             country if isinstance(country, str) else None,
         )
-    return _render_receipt(code if isinstance(code, str) else None, urgent_facts)
+    return _render_receipt(
+        code if isinstance(code, str) else None, urgent_facts, consented, sent_again=again
+    )
 
 
 def _render_receipt(
-    code: str | None, urgent_facts: tuple[list[str], str | None] | None
+    code: str | None,
+    urgent_facts: tuple[list[str], str | None] | None,
+    consented: bool,
+    sent_again: bool = False,
 ) -> Response:
     urgent = None
     if code is not None and urgent_facts is not None:
@@ -876,6 +965,8 @@ def _render_receipt(
         receipt_code=code,
         urgent=urgent,
         urgent_facts=urgent_facts if urgent is not None else None,
+        consented=consented,
+        sent_again=sent_again,
     )
     response = make_response(page, 200)
     response.headers["Cache-Control"] = "no-store"
@@ -898,6 +989,9 @@ def _receipt_in_language() -> ViewResult:
                 "with your browser's Back button: your receipt code is still on that page."
             )
         )
+    consent = form.get("consent", "0")
+    if consent not in {"0", "1"}:
+        return _refuse(_("The request could not be understood. Nothing was saved."))
     code = crypto.in_groups(normalised)
     urgent_facts = None
     if "urgent_country" in form:  # an "Immediate" request (its country may be empty)
@@ -908,7 +1002,7 @@ def _receipt_in_language() -> ViewResult:
             list(dict.fromkeys(threats))[:MAX_CHOICES],
             country if country in vocab.ISO_COUNTRIES else None,
         )
-    return _render_receipt(code, urgent_facts)
+    return _render_receipt(code, urgent_facts, consent == "1")
 
 
 @bp.get("/request/key")
@@ -1141,7 +1235,10 @@ def request_form() -> ViewResult:
             # Back from the receipt: Chrome fetches this page again (no-store) and puts the
             # answers back, and a new token filed them a second time, with a second code.
             form.submission_token.data = sent
-        return _render_form(form, current, sent_before=sent is not None)
+        # Without "you sent this before": a GET cannot tell Back from a new visit, and a new
+        # visit was told it. Sent again, the same answers get their receipt, which says so
+        # (RECEIPT_AGAIN); other answers are a request of their own (_same_request_again).
+        return _render_form(form, current)
 
     if request.args.get(CHANGE_LANGUAGE):
         return _show_in_language()
@@ -1258,6 +1355,8 @@ def _render_status(
         opened={} if browser_opens else _open_thread(thread, code),
         browser_opens=browser_opens,
         replies=submissions.staff_replies(case),
+        # The code again, to the browser that was given it a moment ago (it posted it here).
+        sent_code=_sent_from_here(code),
         follow_up=follow_up
         or FollowUpForm(MultiDict({"code": code, SUBMISSION_TOKEN: _follow_up_token()})),
         org_key=org_key,
@@ -1406,8 +1505,10 @@ def follow_up() -> ViewResult:
             if not _csrf_ok():
                 return _refuse(_("Your session expired. Please send again."), 400)
             key = submissions.usable_org_key(form_data.get("org_key_id"), current=org_key)
-            sealed_body = submissions.check_sealed_answers(form_data.get("sealed_body"))
             own_copy = form_data.get("sealed_for_submitter")
+            for sealed_text in (form_data.get("sealed_body"), own_copy):
+                _fits_sealed(sealed_text, MESSAGE_TOO_LONG_TO_SEAL, "body")
+            sealed_body = submissions.check_sealed_answers(form_data.get("sealed_body"))
             stored = submissions.add_follow_up(
                 case,
                 org_key=key,

@@ -1,6 +1,7 @@
 """Long answers on a 360 px phone in real Chromium. Nothing typed or pasted is ever cut: with
-JavaScript a counter appears near the limit, becomes an error beside the field when over (and
-is said to screen readers), and Next and Send are refused with the usual summary; the tab keeps
+JavaScript a counter appears near the limit and gives way, when the answer is over, to the
+field's error (said once, with the count, and to screen readers), and Next and Send are refused
+with the usual summary; the tab keeps
 the whole text. Without JavaScript the server counts a line break as one character, as the
 browser does, and says in the page's language how much to cut. An error is taken back as soon
 as its field is answered or corrected."""
@@ -41,11 +42,6 @@ COUNT = {
     "en": "{count} of {max} characters",
     "zh_Hant": "{count} / {max} 個字元",
     "ar": "عدد الأحرف: {count} من {max}",
-}
-COUNT_OVER = {
-    "en": "{count} of {max} characters: please shorten it",
-    "zh_Hant": "{count} / {max} 個字元：請縮短",
-    "ar": "عدد الأحرف: {count} من {max}، يرجى اختصار النص",
 }
 TOO_LONG = {
     "en": "Please shorten this answer to {max} characters or fewer (it has {count}).",
@@ -106,14 +102,19 @@ def test_a_pasted_answer_over_the_limit_is_kept_counted_and_stops_next(
         pasted = story(9000)
         _paste(page, "#what_happened", pasted)
         assert page.input_value("#what_happened") == pasted  # all of it, nothing cut
-        over = COUNT_OVER[locale].format(count=9000, max=8000)
-        expect(counter).to_have_text(over)
-        expect(counter).to_have_class(OVER)
+        # Over: one line says it, the field's error line, with the count (a red counter
+        # under the box said the same as the error above it: a review).
+        too_long = TOO_LONG[locale].format(count=9000, max=8000) + REST_LATER[locale]
+        error = page.locator("#what_happened-error")
+        expect(error).to_have_text(too_long)
+        expect(counter).to_be_hidden()
+        assert "what_happened-error" in (text.get_attribute("aria-describedby") or "").split()
+        assert "what_happened-count" not in (text.get_attribute("aria-describedby") or "")
         expect(text).to_have_attribute("aria-invalid", "true")
         expect(page.locator("#what_happened-field")).to_have_class(INVALID)
         said = page.locator("#what_happened-count-said")
         expect(said).to_have_attribute("aria-live", "polite")
-        expect(said).to_have_text(over)  # once typing pauses
+        expect(said).to_have_text(too_long)  # once typing pauses
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
         page.check("input[name=urgency][value=days]")
@@ -121,21 +122,23 @@ def test_a_pasted_answer_over_the_limit_is_kept_counted_and_stops_next(
         expect(page.locator("#error-summary")).to_be_visible()
         expect(page.locator("[data-step='1']")).to_be_visible()
         expect(page.locator("[data-step='2']")).to_be_hidden()
-        too_long = TOO_LONG[locale].format(count=9000, max=8000) + REST_LATER[locale]
-        expect(page.locator("#what_happened-error")).to_have_text(too_long)
+        expect(error).to_have_text(too_long)
         assert summary_links(page) == ["#what_happened"]
         expect(page.locator("#error-summary")).to_contain_text(too_long)
-        expect(counter).to_have_text(over)  # still beside the field after the check
+        expect(counter).to_be_hidden()  # said once beside the field after the check too
+        assert page.locator("#what_happened-field .field-error:visible").count() == 1
 
         # The tab keeps the whole text (a reload, the camera round-trip).
         page.reload()
         page.wait_for_load_state("load")
         assert page.input_value("#what_happened") == pasted
-        expect(counter).to_have_text(over)
+        expect(error).to_have_text(too_long)
+        expect(counter).to_be_hidden()
 
         # Cut to the limit: the error goes, and Next goes on.
         page.click("#step-next")
         expect(page.locator("#what_happened-error")).to_have_text(too_long)
+        expect(counter).to_be_hidden()
         _paste(page, "#what_happened", story(8000))
         expect(page.locator("#what_happened-error")).to_be_hidden()
         expect(page.locator("#error-summary")).to_be_hidden()
@@ -187,9 +190,10 @@ def test_send_is_refused_while_any_answer_is_over_its_limit(
         page.click("[data-step='2'] details summary")
         name = "م" * 301  # a short answer: at most 300
         _paste(page, "#victim_name", name)
-        expect(page.locator("#victim_name-count")).to_have_text(
-            COUNT_OVER[locale].format(count=301, max=300)
+        expect(page.locator("#victim_name-error")).to_have_text(
+            TOO_LONG[locale].format(count=301, max=300)
         )
+        expect(page.locator("#victim_name-count")).to_be_hidden()
         page.click("#step-next")
         assert summary_links(page) == ["#victim_name"]
         expect(page.locator("#victim_name-error")).to_have_text(
@@ -379,9 +383,8 @@ def test_a_follow_up_over_the_limit_is_kept_and_refused_beside_the_box(
         page.click("#follow-up-form button[type=submit]:not([data-language-url])")
         message = "請將您的訊息縮短到 8000 個字元以內（現在有 8040 個）。"
         if javascript:
-            expect(page.locator("#body-count")).to_have_text(
-                COUNT_OVER["zh_Hant"].format(count=8040, max=8000)
-            )
+            expect(page.locator("#body-error")).to_have_text(message)
+            expect(page.locator("#body-count")).to_be_hidden()  # said once, beside the box
             expect(page.locator("#error-summary")).to_contain_text(message)
         else:
             page.wait_for_load_state("load")
@@ -399,3 +402,50 @@ def test_a_follow_up_over_the_limit_is_kept_and_refused_beside_the_box(
         assert table_count("case_messages") == 4
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
+@pytest.mark.parametrize("locale", ["ar", "zh_Hans"])
+def test_an_answer_shown_again_over_its_limit_is_said_once_beside_the_field(
+    app: Flask, live_server: Any, browser: Any, locale: str, javascript: bool
+) -> None:
+    """The server's error (here a form posted for the server to seal, as "Send for the server to
+    encrypt" does) and, with JavaScript, the counter under the box said the same thing in two
+    red lines: now the error beside the field says it, once, with the count."""
+    make_org_key()
+    for width in (PHONE["width"], 1280):
+        context = browser.new_context(
+            viewport={"width": width, "height": 900}, java_script_enabled=javascript
+        )
+        try:
+            page = context.new_page()
+            page.goto(f"{live_server.url}/request?lang={locale}")
+            _paste(page, "#what_happened", story(8100))
+            for choice in (
+                "urgency][value=days",
+                "consent][value=yes",
+                "referral_consent][value=no",
+            ):
+                page.locator(f"input[name={choice}]").evaluate("el => { el.checked = true; }")
+            page.locator("#intake-form").evaluate(
+                "form => HTMLFormElement.prototype.submit.call(form)"
+            )
+            page.wait_for_load_state("load")
+            field = page.locator("#what_happened-field")
+            error = page.locator("#what_happened-error")
+            expect(error).to_be_visible()
+            expect(error).to_contain_text("8100")
+            expect(error).to_contain_text("8000")
+            red = field.locator(".field-error:visible, .char-count:visible")
+            expect(red).to_have_count(1)
+            assert len(page.input_value("#what_happened")) == 8100
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            name = f"answer-over-once-{locale}-{'js' if javascript else 'nojs'}-{width}.png"
+            field.screenshot(path=SHOTS / "shots_h1" / name)
+            if javascript:  # shortened: the error goes, the counter says how far it is
+                _paste(page, "#what_happened", story(7990))
+                expect(error).to_be_hidden()
+                expect(page.locator("#what_happened-count")).to_be_visible()
+                expect(red).to_have_count(1)
+        finally:
+            context.close()

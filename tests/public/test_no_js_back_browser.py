@@ -1,8 +1,10 @@
 """Without JavaScript (Tor Browser at "Safest"), in real Chromium at 360 px: Back from the
 receipt brings the form back filled in, and sending it again filed a second case with a second
 code, because the page came with a new submission token. The form now carries the token of the
-request this browser sent, says so, and sending again shows the same receipt; "Start a new
-request" gives a new token, and a second request is filed as one."""
+request this browser sent, and sending the same answers again shows the same receipt, which says
+nothing was filed twice. The form itself says nothing of it: a GET cannot tell Back from a new
+visit, and a new visit to /request within half an hour was told "you sent a request from this
+browser a moment ago" (a review). Other answers are a request of their own."""
 
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ def test_back_then_send_again_without_javascript_files_one_case_with_the_same_re
         expect(page.locator("#sent-before")).to_have_count(0)
         first = _fill_and_send(page, canary_for("what_happened"))
         assert table_count("cases") == 1
+        expect(page.locator("#receipt-sent-again")).to_have_count(0)
         # A reload (a phone discarding the tab) finds the receipt gone, and the page says to
         # do what follows; it sent the person to file a new request "referring to the first",
         # which they could not do without the code.
@@ -57,18 +60,23 @@ def test_back_then_send_again_without_javascript_files_one_case_with_the_same_re
         assert ("asks whether to send the form again" in gone) == (locale == "en")
 
         page.go_back()
-        expect(page.locator("#sent-before")).to_be_visible()
+        expect(page.locator("#what_happened")).to_be_visible()
+        expect(page.locator("#sent-before")).to_have_count(0)
         again = _fill_and_send(page, canary_for("what_happened"))
         assert again == first
         assert table_count("cases") == 1
+        # The receipt of the same answers sent again says so; a first receipt did not.
+        expect(page.locator("#receipt-sent-again")).to_be_visible()
 
-        # A different request: started anew, filed as a second case with its own code.
-        page.go_back()
-        page.click("#sent-before-new")
+        # A new visit, minutes later: a fresh form, not told it sent anything; a different
+        # request is filed as a second case with its own code, and its receipt is a first.
+        page.goto(f"{live_server.url}/request?lang={locale}")
+        expect(page.locator("#what_happened")).to_have_value("")
         expect(page.locator("#sent-before")).to_have_count(0)
         second = _fill_and_send(page, "Another person was detained today.")
         assert second != first
         assert table_count("cases") == 2
+        expect(page.locator("#receipt-sent-again")).to_have_count(0)
     finally:
         context.close()
 

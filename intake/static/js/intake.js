@@ -60,14 +60,7 @@
     return document.getElementById(name) || document.getElementById(name + "-0");
   }
 
-  // A label that already ends in a question mark or colon (any script) takes no other, as in
-  // the server's error summary (intake.web.as_lead).
-  function asLead(label) {
-    const text = label.trim();
-    // After it, what the page's language sets (intake.web.lead_separators, on the summary).
-    const after = /[?？؟:：]$/.test(text) ? summary.dataset.leadSpace : summary.dataset.leadColon;
-    return text + (after === undefined ? ": " : after);
-  }
+  const asLead = window.Refuge.asLead; // error-lead.js, loaded before this
 
   /* The question a field (its ".field" wrapper) asks: its legend or label, without the
    * "(required)" mark; "" when it has none. The review (steps.js) names answers by it too. */
@@ -319,10 +312,29 @@
   }
 
   /* The field a refusal from the server names (its JSON "field": the files, when one of them
-   * was refused), when this form has it and shows errors beside it; else null. */
+   * was refused), when this form has it and shows errors beside it; else null. "answers" (the
+   * answers together too long to seal) is said beside the answer that takes most room. */
   function fieldOfRefusal(result) {
-    const name = typeof result.field === "string" ? result.field : "";
+    let name = typeof result.field === "string" ? result.field : "";
+    if (name === "answers") {
+      name = roomiestAnswer();
+    }
     return name && form.querySelector('[data-error-for="' + CSS.escape(name) + '"]') ? name : null;
+  }
+
+  /* The free-text answer that takes most room sealed (its UTF-8 bytes, as the seal counts). */
+  function roomiestAnswer() {
+    const encoder = new TextEncoder();
+    let roomiest = "";
+    let most = -1;
+    for (const el of form.querySelectorAll("[data-max-chars]")) {
+      const size = encoder.encode(el.value || "").length;
+      if (size > most) {
+        most = size;
+        roomiest = el.name;
+      }
+    }
+    return roomiest;
   }
 
   function routingBody(keyInfo) {

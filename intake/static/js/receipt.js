@@ -12,16 +12,20 @@
  *   receipt in another language: [data-keeps-receipt]) leave without asking.
  * - On /request the language buttons are links (steps.js) that would drop the receipt: while it
  *   is shown they post it to /request/receipt instead, like the page without JavaScript.
+ * - The receipt says that the code can withdraw the request's consent only when it gave one
+ *   (on /request: from the answers sent, kept in the tab with the code for a reload).
  */
 (function () {
   "use strict";
-  // What this tab sent: {code, urgent: {threats, country} when it was "Immediate"}; routing
-  // facts only besides the code, so the receipt brings back its "what to do now" too.
+  // What this tab sent: {code, consent, urgent: {threats, country} when it was "Immediate"};
+  // facts in the clear anyway besides the code, so the receipt brings back its "what to do
+  // now" and says what the code can do.
   const SENT_KEY = "refuge-request-sent";
   const CODE_SHAPE = /^[0-9A-Z][0-9A-Z-]{15,40}$/;
   let armed = false;
   let kept = false;
   let leavingWithCode = false;
+  let consented = null; // whether the request shown gave consent, once armed
 
   function readSent() {
     let sent = null;
@@ -47,8 +51,12 @@
     }
     const sent = readSent();
     const urgent = sent && sent.code === code ? sent.urgent : urgentFacts();
+    const record = { code: code, consent: consented === true };
+    if (urgent) {
+      record.urgent = urgent;
+    }
     try {
-      sessionStorage.setItem(SENT_KEY, JSON.stringify(urgent ? { code: code, urgent: urgent } : { code: code }));
+      sessionStorage.setItem(SENT_KEY, JSON.stringify(record));
     } catch (error) {
       // storage blocked or full: the receipt is still on screen, and leaving still asks
     }
@@ -85,6 +93,43 @@
       }),
       country: country && country.value ? country.value : "",
     };
+  }
+
+  /* Whether the request whose receipt is shown gave consent to share and to act on it (what
+   * the intake records, and /status lists to withdraw): the receipt page says it in its
+   * language form (the server knows); on /request the answers sent say it, or, after a
+   * reload, what this tab kept with the code (the form is empty again). */
+  function consentOf(code) {
+    const said = document.querySelector("#receipt-language input[name=consent]");
+    if (said) {
+      return said.value === "1";
+    }
+    const sent = readSent();
+    if (sent && sent.code === code) {
+      return sent.consent === true;
+    }
+    const form = document.getElementById("intake-form");
+    const chosen = function (name) {
+      const input = form && form.querySelector("input[name=" + name + "]:checked");
+      return input ? input.value : "";
+    };
+    return chosen("consent") === "yes" && chosen("referral_consent") === "yes";
+  }
+
+  /* The receipt's line on what the code can do, with "withdraw your consent" only if there is
+   * one; the language form carries it, so the receipt in another language says the same. */
+  function showConsent(on) {
+    for (const line of document.querySelectorAll("#receipt-panel [data-receipt-consent]")) {
+      line.hidden = (line.dataset.receiptConsent === "yes") !== on;
+    }
+    const languageForm = document.getElementById("receipt-language");
+    if (languageForm && !languageForm.querySelector("input[name=consent]")) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "consent";
+      input.value = on ? "1" : "0";
+      languageForm.appendChild(input);
+    }
   }
 
   function shownCode() {
@@ -178,6 +223,8 @@
       return;
     }
     armed = true;
+    consented = consentOf(code);
+    showConsent(consented);
     keepSent(code);
     for (const input of document.querySelectorAll("[data-receipt-code-input]")) {
       input.value = code;

@@ -5,6 +5,10 @@
  * (the page says so). With JavaScript, status.js opens it here, so the form says
  * browser_opens=1 and the server sends the messages sealed only.
  *
+ * Not where this page cannot open them: on the status page itself, when libsodium or
+ * submitter.js did not load, status.js stands aside and its forms post as without JavaScript
+ * (the follow-up was refused for the flag, and the next page said "Opening…" for ever).
+ *
  * The code form (status.html) of a tab that sent a request: receipt.js keeps that request's
  * code in this tab's sessionStorage until "I have written down or copied the code" is ticked
  * or the tab is closed, and it is filled in here, so that a person who has not written it
@@ -14,13 +18,17 @@
 (function () {
   "use strict";
 
-  document.querySelectorAll("form[data-browser-opens]").forEach(function (form) {
-    const flag = document.createElement("input");
-    flag.type = "hidden";
-    flag.name = "browser_opens";
-    flag.value = "1";
-    form.appendChild(flag);
-  });
+  const thisPageOpens = !document.getElementById("thread") ||
+    Boolean(window.Refuge && window.Refuge.submitter && typeof sodium !== "undefined");
+  if (thisPageOpens) {
+    document.querySelectorAll("form[data-browser-opens]").forEach(function (form) {
+      const flag = document.createElement("input");
+      flag.type = "hidden";
+      flag.name = "browser_opens";
+      flag.value = "1";
+      form.appendChild(flag);
+    });
+  }
 
   const receipt = window.Refuge && window.Refuge.receipt; // receipt.js, loaded before
   const field = document.querySelector("form.status-form input[name=code]");

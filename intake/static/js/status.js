@@ -101,14 +101,7 @@
     form.elements.namedItem("attachments").disabled = on;
   }
 
-  // A label that already ends in a question mark or colon (any script) takes no other, as in
-  // the server's error summary (intake.web.as_lead) and the request form's (intake.js).
-  function asLead(label) {
-    const text = label.trim();
-    // After it, what the page's language sets (intake.web.lead_separators, on the summary).
-    const after = /[?？؟:：]$/.test(text) ? summary.dataset.leadSpace : summary.dataset.leadColon;
-    return text + (after === undefined ? ": " : after);
-  }
+  const asLead = window.Refuge.asLead; // error-lead.js, loaded before this
 
   function labelFor(name) {
     const label = document.querySelector("#" + name + "-field label");
@@ -389,8 +382,10 @@
         });
         if (!sent.ok) { // a 2xx stored it, whether or not its body arrived whole
           statusLine.textContent = "";
-          // A refusal of the files (the JSON names the field) is said beside them.
-          const field = sent.result && sent.result.field === "attachments" ? "attachments" : null;
+          // A refusal of the files or of the message (the JSON names the field; a message too
+          // long to seal, which only bytes tell) is said beside them.
+          const named = sent.result && sent.result.field;
+          const field = named === "attachments" || named === "body" ? named : null;
           showProblems([field ? { name: field, message: failureOf(sent) } : { message: failureOf(sent) }]);
           return;
         }
