@@ -303,6 +303,13 @@ def _country_choices(locale: str) -> tuple[tuple[str, str], ...]:
 
 
 @cache
+def countries_in_name_order(locale: str) -> tuple[str, ...]:
+    """Every country's code, in the order of their names in ``locale`` (the queue's Country
+    sort, as its filter lists them)."""
+    return tuple(code for code, _name in _country_choices(locale))
+
+
+@cache
 def _common_language_choices(locale: str) -> tuple[tuple[str, str], ...]:
     return tuple((code, language_name(code, locale)) for code in COMMON_LANGUAGES)
 

@@ -48,7 +48,7 @@ from intake.cases.forms import (
     parse_filters,
 )
 from intake.cases.options import country_options
-from intake.cases.wording import PageWords, RowLabels, shown_row
+from intake.cases.wording import PageWords, RowLabels, address_markup, shown_row
 from intake.db import utcnow
 from intake.extensions import db
 from intake.i18n import sentences
@@ -134,6 +134,11 @@ def _queue_labels(locale: str) -> dict[str, dict[Any, str]]:
 KEPT_WITHOUT_WORDS = (
     "view", "status", "urgency", "threat", "country", "assignee", "overdue", "sort", "lang",
 )  # fmt: skip
+# The names the queue's own links carry on (its sort headers, pages and tabs): the filters,
+# the search (a reference, or keyed tokens and their key) and the page. Any other name in the
+# address is dropped, not passed to url_for: "_external", "_scheme", "_anchor" and "_method"
+# are its own arguments (an absolute https:// link, a "#…" on every link, a 500).
+QUEUE_LINK_ARGS = (*KEPT_WITHOUT_WORDS, "q", "t", "k")
 
 
 @bp.get("/")
@@ -164,9 +169,14 @@ def queue() -> PageResponse:
         return redirect(url_for("cases.queue", **kept), code=303)
     can_write = _can_write()
     page = queue_service.queue(filters, current_user)
-    # Free text the server never searched is not carried into links (nor kept in the box).
+    # Free text the server never searched is not carried into links (nor kept in the box),
+    # nor tokens it could not read.
     args: dict[str, Any] = {
-        k: v for k, v in request.args.items() if k != "page" and v and (k != "q" or filters.q)
+        name: request.args[name]
+        for name in QUEUE_LINK_ARGS
+        if request.args.get(name)
+        and (name != "q" or filters.q)
+        and (name not in ("t", "k") or filters.tokens)
     }
 
     def page_url(number: int) -> str:
@@ -395,6 +405,7 @@ def _detail(
         now=utcnow(),
         country_name=vocab.country_name,
         language_name=vocab.language_name,
+        address=address_markup,
         answer_labels=labels.answer_labels(),
         referrals=case_referrals,
         referral_detail="referrals.detail",

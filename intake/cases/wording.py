@@ -7,6 +7,8 @@ reader's translations and locale once per page (:class:`PageWords`).
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,6 +120,35 @@ def place_words(case: QueueCase, words: PageWords) -> tuple[str, str]:
     return country, languages
 
 
+# Where an e-mail address may break: after its "@" and before a dot, each piece kept whole.
+_BEFORE_A_DOT = re.compile(r"(?=\.)")
+_ADDRESS = Markup('<span class="address">{}</span>')
+_ADDRESS_PART = Markup("<span>{}</span>")
+_ADDRESS_BREAK = Markup("<wbr>")
+
+
+def address_parts(address: str) -> tuple[str, ...]:
+    """An e-mail address in the pieces a narrow cell may put on lines of their own: the "@"
+    ends its piece, a dot begins one ("maria.fernanda" / ".rodriguez@" / "defenders-network"
+    / ".org"), as an address is broken in print. Never inside a piece: not at the hyphen of
+    "defenders-network", where a reader would see a word hyphenated, nor anywhere in a word
+    ("maria.fernanda.rodri" / "guez@…", a review)."""
+    mailbox, at, domain = address.partition("@")
+    parts = [part for part in _BEFORE_A_DOT.split(mailbox) if part] or [""]
+    parts[-1] += at
+    parts += (part for part in _BEFORE_A_DOT.split(domain) if part)
+    return tuple(parts)
+
+
+@functools.lru_cache(maxsize=512)  # a page shows a few colleagues' addresses, over and over
+def address_markup(address: str) -> Markup:
+    """``address`` as HTML that breaks only between its :func:`address_parts` (a ``<wbr>``
+    between them; refuge.css keeps each piece whole), escaped. Copied or read out, it is the
+    address as it is."""
+    pieces = (_ADDRESS_PART.format(part) for part in address_parts(address))
+    return _ADDRESS.format(_ADDRESS_BREAK.join(pieces))
+
+
 # The flags a row shows beside its status ("new" is the status itself; "due soon", the action).
 _STATUS_BADGES = ("follow_up", "unassigned", "overdue")
 
@@ -137,9 +168,8 @@ class ShownRow(NamedTuple):
     due: Markup  # a <time> tag, or "—"
     country: str
     languages: str
-    # (mailbox and "@", domain), or (address, "") without an "@"; None when nobody. An address
-    # breaks after its "@" if it must, never inside its name or domain (queue.html).
-    assignee: tuple[str, str] | None
+    # The holder's address as address_markup draws it; None when nobody.
+    assignee: Markup | None
     assignee_deactivated: bool  # the holder's account is deactivated: the row says so
     assign_url: str  # "" when the reader cannot take the case from the queue
 
@@ -168,10 +198,7 @@ def shown_row(
     case = row.case
     action = row.next_action
     country, languages = place_words(case, words)
-    assignee = None
-    if case.assignee_id:
-        mailbox, at, domain = (row.assignee_email or "").partition("@")
-        assignee = (mailbox + at, domain)
+    assignee = address_markup(row.assignee_email or "") if case.assignee_id else None
     return ShownRow(
         ref=case.ref,
         url=url,

@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from intake.cases.wording import address_markup
 from intake.extensions import db
 from intake.models import AuditEvent, Case, Role, User
 from intake.services import casework
@@ -134,7 +135,8 @@ def refused_for_b(response: TestResponse, a: User) -> str:
     assert f"While you had this case open, it was assigned to {a.email}." in html
     assert "Nothing was changed" in html
     assert "flash-success" not in html
-    assert f"<span data-assignee>{a.email}</span>" in html  # the page shows who holds it now
+    # The page shows who holds it now.
+    assert f"<span data-assignee>{address_markup(a.email)}</span>" in html
     return html
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from intake.cases.wording import PageWords
+from intake.cases.wording import PageWords, address_markup, address_parts
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import (
@@ -233,10 +233,46 @@ def test_assignee_filter_by_colleague(app: Flask, client: FlaskClient) -> None:
     assert queue(client, f"view=all&assignee={colleague.id}") == ["RF-THEIRS"]
     page = client.get("/cases/?view=all").get_data(as_text=True)
     assert colleague.email in page  # in the filter
-    # On the row the address may wrap after its "@", never inside a name or domain (each
-    # part kept to one line: tests/cases/test_queue_assignee_browser.py).
+    # On the row the address may wrap after its "@" or before a dot, never inside a piece
+    # (each kept to one line: tests/cases/test_queue_assignee_browser.py).
     mailbox, domain = colleague.email.split("@")
-    assert f'<span class="address"><span>{mailbox}@</span><wbr><span>{domain}</span></span>' in page
+    name, tld = domain.rsplit(".", 1)
+    pieces = f"<span>{mailbox}@</span><wbr><span>{name}</span><wbr><span>.{tld}</span>"
+    assert f'<span class="address">{pieces}</span>' in page
+
+
+@pytest.mark.parametrize(
+    ("address", "pieces"),
+    [
+        (
+            "maria.fernanda.rodriguez@defenders-network.org",
+            ("maria", ".fernanda", ".rodriguez@", "defenders-network", ".org"),
+        ),
+        ("li.wei@hrd-taiwan.org.tw", ("li", ".wei@", "hrd-taiwan", ".org", ".tw")),
+        ("admin@localhost", ("admin@", "localhost")),
+        ("no-at-sign", ("no-at-sign",)),
+        (".odd..dots@x.", (".odd", ".", ".dots@", "x", ".")),
+    ],
+)
+def test_an_address_breaks_only_after_its_at_sign_or_before_a_dot(
+    address: str, pieces: tuple[str, ...]
+) -> None:
+    """The pieces an assignee's address may be put on lines of their own in a narrow cell:
+    never at its hyphen ("defenders-" / "network.org" on the case page, a review), nor inside
+    a word; together they are the address, character for character."""
+    assert address_parts(address) == pieces
+    assert "".join(pieces) == address
+    assert address_markup(address) == (
+        '<span class="address">'
+        + "<wbr>".join(f"<span>{piece}</span>" for piece in pieces)
+        + "</span>"
+    )
+
+
+def test_an_address_is_escaped_in_its_markup() -> None:
+    markup = address_markup('<img src=x onerror="x">@"evil".org')
+    assert "<img" not in markup
+    assert "&lt;img src=x onerror=&#34;x&#34;&gt;@" in markup
 
 
 def test_the_assignee_filter_lists_who_can_be_assigned_and_who_holds_a_case(

@@ -1,11 +1,16 @@
 """The queue's "Assigned to" in real Chromium, by computed layout: an address breaks only
-after its "@", and only when it must, at 1280 px (the table) and 390 px (the cards); on a
-card, the Chinese label's full-width colon leaves no gap before the address.
+between its pieces (after its "@", before a dot), and only when it must, at 1280 px (the table)
+and 390 px (the cards); on a card, the Chinese label's full-width colon leaves no gap before
+the address. The case page draws its holder's address alike, and its "Assign to" list fits a
+phone.
 
 A review found "maria.fernanda.rodri" / "guez@defenders-" / "network.org" in an 11rem column at
 1280 px, "admin" / "@example.org" on a phone's card (the column's cap held there too), and
 "負責人：  admin": the colon's own half em of blank before the address. (Chinese cards also
-labelled the cells English cards leave bare: a lone "當事人：" above the name.)"""
+labelled the cells English cards leave bare: a lone "當事人：" above the name.) Kept whole up to
+its "@", the long address then set the table's width (1,310 px at 1280); the case page broke it
+at its hyphen ("defenders-" / "network.org") and its list was 441 px wide at 390.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from intake.cases.wording import address_parts
 from intake.models import Role
 from tests.builders import give_key, make_case, make_org_key, make_user, signed_in_context
 
@@ -57,7 +63,7 @@ def queue_page(browser: Any, app: Flask, base: str, width: int, locale: str) -> 
 
 @pytest.mark.parametrize("locale", ["en", "zh_Hant"])
 @pytest.mark.parametrize("width", [1280, 390])
-def test_an_address_breaks_only_after_its_at_sign_and_only_when_it_must(
+def test_an_address_breaks_only_between_its_pieces_and_only_when_it_must(
     app: Flask, live_server: Any, browser: Any, width: int, locale: str
 ) -> None:
     context, page = queue_page(browser, app, live_server.url, width, locale)
@@ -65,27 +71,62 @@ def test_an_address_breaks_only_after_its_at_sign_and_only_when_it_must(
         cells = {cell["address"]: cell for cell in page.evaluate(LAYOUT)}
         assert set(cells) == {LONG, SHORT, BREAK}
         for address, cell in cells.items():
-            mailbox, domain = cell["parts"]
-            # The name and the "@" on one line, the domain on one line: never inside either.
-            assert len(mailbox) == 1, (address, cell)
-            assert len(domain) == 1, (address, cell)
-            # Broken, it is after the "@": the domain on the next line.
-            assert domain[0] >= mailbox[0], (address, cell)
-            assert cell["texts"][0].endswith("@"), cell
+            assert "".join(cell["texts"]) == address
+            assert cell["texts"] == list(address_parts(address))
+            # Each piece on one line: never broken inside ("defenders-" / "network").
+            assert all(len(lines) == 1 for lines in cell["parts"]), (address, cell)
+            tops = [lines[0] for lines in cell["parts"]]
+            assert tops == sorted(tops), (address, cell)
             assert cell["inside"], (address, cell)  # within its row or card
-        # Those that fit are whole; the long one breaks, after its "@", only where it must.
-        assert cells[SHORT]["parts"][0] == cells[SHORT]["parts"][1]
-        assert cells[BREAK]["parts"][0] == cells[BREAK]["parts"][1]
+        # Those that fit are whole; the long one breaks, between pieces, only where it must.
+        assert len({lines[0] for lines in cells[SHORT]["parts"]}) == 1
+        assert len({lines[0] for lines in cells[BREAK]["parts"]}) == 1
         if width == 390:
             # A card has the phone's width: the column's cap of the table does not hold there.
             assert cells[SHORT]["width"] > 300
+            # And the long address takes two lines on it, after its "@".
+            long_tops = [lines[0] for lines in cells[LONG]["parts"]]
+            assert len(set(long_tops)) == 2
+            assert long_tops.index(max(long_tops)) == len(LONG.split("@")[0].split("."))
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-        # Copied or read out, the address is whole: the break point adds nothing to it.
+        # Copied or read out, the address is whole: the break points add nothing to it.
         assert page.locator("td.cell-assignee .address").first.inner_text().strip() in {
             LONG,
             SHORT,
             BREAK,
         }
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_on_a_phone_the_case_page_keeps_its_holders_address_whole_and_its_list_inside(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    org = make_org_key()
+    holder = give_key(make_user(Role.CASEWORKER, email=LONG), org)
+    give_key(make_user(Role.CASEWORKER, email=BREAK), org)
+    case = make_case(org, assignee_id=holder.id)
+    context = signed_in_context(
+        browser, app, live_server.url, holder, viewport={"width": 390, "height": 900}
+    )
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/cases/{case.ref}?lang={locale}")
+        assert page.locator("[data-assignee]").inner_text() == LONG
+        pieces = page.evaluate(
+            """Array.from(document.querySelectorAll("[data-assignee] .address > span"),
+                 (part) => new Set(Array.from(part.getClientRects(),
+                                              (r) => Math.round(r.top))).size)"""
+        )
+        assert pieces == [1] * len(address_parts(LONG))
+        widths = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1], widths
+        select = page.locator("select#assignee").bounding_box()
+        assert select is not None
+        assert select["x"] + select["width"] <= 390
     finally:
         context.close()
 

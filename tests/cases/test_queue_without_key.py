@@ -22,9 +22,8 @@ NOTICE = "You cannot read cases yet: an admin has to give you access to the orga
 def _notice(client: FlaskClient, query: str = "") -> str | None:
     response = client.get(f"/cases/?{query}")
     assert response.status_code == 200
-    found = re.search(
-        r'<p class="notice no-key" role="status">(.*?)</p>', response.get_data(as_text=True), re.S
-    )
+    notice = r'<p class="notice no-key" role="status"[^>]*>(.*?)</p>'
+    found = re.search(notice, response.get_data(as_text=True), re.S)
     return " ".join(found.group(1).split()) if found else None
 
 

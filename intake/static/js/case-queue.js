@@ -9,7 +9,10 @@
  * - turns a search typed in the box into keyed tokens before it leaves the page: the words are
  *   never sent (a reference is, as before); only then does the box take more than a reference
  *   (its pattern, for a page without this script) and its hint say so;
- * - adds "in 2 days" / "3 hours ago" next to dates.
+ * - adds "in 2 days" / "3 hours ago" next to dates;
+ * - follows a grant of the organisation key made since the keys were unlocked: the tab's
+ *   keyring is asked for it as the page loads and when the tab is shown again; once the
+ *   keyring holds the key, the notice that its reader cannot read cases goes.
  * The page is complete without it, with placeholders for names.
  */
 (function () {
@@ -57,6 +60,8 @@
     nameNode.textContent = name;
     nameNode.classList.toggle("placeholder", state !== "open");
     summaryNode.textContent = summary;
+    // Cut to its column in the table: the whole line on hover (the cards show all of it).
+    summaryNode.title = summary;
     row.setAttribute("data-person-state", state);
   }
 
@@ -269,6 +274,48 @@
     });
   }
 
+  /* A grant of the current organisation key made since this tab's keys were unlocked (an
+   * admin in another browser). The keyring fetches grants only when asked for a key it lacks,
+   * and a page without a row asked for none: after the grant, the header kept saying "no
+   * access to cases yet", and this page that its reader cannot read cases. Asked here as the
+   * page loads and when the tab is shown again (someone back from asking an admin), at most
+   * every ASK_AGAIN_MS; never on a timer: each fetch of the keyring is audited, and a request
+   * counts as activity, which would keep an idle session open. */
+  const ASK_AGAIN_MS = 15000;
+  function followGrants() {
+    const notice = document.querySelector("[data-no-key]");
+    const ring = staff.keyring();
+    if (!ring || typeof ring.currentOrgKeyId !== "function" || typeof ring.refresh !== "function") {
+      return;
+    }
+    let askedAt = 0;
+    // Only a key gained on this page hides the notice: a keyring unlocked before a grant was
+    // revoked still holds the key, and the notice says why it stops at this tab.
+    const heldAtLoad = ring.isUnlocked() && ring.currentOrgKeyId() !== null;
+    function settle() {
+      const held = ring.isUnlocked() ? ring.currentOrgKeyId() : null;
+      if (notice && !heldAtLoad && held !== null && String(held) === notice.dataset.orgKeyId) {
+        notice.hidden = true;
+      }
+    }
+    function ask() {
+      if (!ring.isUnlocked() || ring.currentOrgKeyId() !== null || Date.now() - askedAt < ASK_AGAIN_MS) {
+        return;
+      }
+      askedAt = Date.now();
+      ring.refresh().then(settle, function () {});
+    }
+    if (typeof ring.onChange === "function") {
+      ring.onChange(settle);
+    }
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") {
+        ask();
+      }
+    });
+    ask();
+  }
+
   relativeTimes();
   setUpSearch();
   sodium.ready.then(function () {
@@ -277,5 +324,6 @@
       ring.onChange(openRows);
     }
     openRows();
+    followGrants();
   });
 })();
