@@ -152,3 +152,39 @@ def test_a_revoked_grant_is_still_said_while_the_tab_holds_the_old_key(
         assert "any more" in page.locator("[data-no-key]").inner_text()
     finally:
         context.close()
+
+
+def test_a_page_without_cases_follows_a_grant_and_asks_at_most_once_a_minute(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """The header of a page with no case to open (the referrals) kept "no access to cases yet"
+    after the grant: the keyring asks for grants as such a page loads, once a minute at most
+    (each fetch of the keyring is audited)."""
+    base = live_server.url
+    org = make_org_key()
+    colleague, _ = make_staff_with_keys(Role.CASEWORKER, None, email="new.colleague@example.org")
+    context = signed_in_context(browser, app, base, colleague, locale="en-GB")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.clock.install()
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/auth/keyring" in r.url else None)
+        page.goto(f"{base}/referrals/")
+        unlock_in_header(page)
+        assert header(page) == NO_ACCESS
+        page.reload()  # the first load unlocked: asks once, finds nothing yet
+        page.wait_for_function(HEADER_IS, arg=NO_ACCESS)
+        page.wait_for_timeout(500)
+        before = len(asked)
+        page.reload()  # within the minute: not asked again
+        page.wait_for_function(HEADER_IS, arg=NO_ACCESS)
+        page.wait_for_timeout(500)
+        assert len(asked) == before
+
+        give_key(colleague, org)  # an admin's grant, made elsewhere
+        page.clock.fast_forward(61_000)
+        page.reload()
+        page.wait_for_function(HEADER_IS, arg="Keys unlocked", timeout=10_000)
+    finally:
+        context.close()

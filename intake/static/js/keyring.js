@@ -693,6 +693,30 @@
     return added > 0;
   }
 
+  /* Unlocked with no organisation key ("no access to cases yet"): a grant may have come since
+   * (an admin in another browser), and only a page with a case to open asked for it, so the
+   * header kept saying so on every other page. Asked once as a page loads, at most once a
+   * minute in this tab: each fetch of the keyring is audited. */
+  const GRANTS_ASKED = "refuge.keyring.grants-asked";
+  const GRANTS_ASK_MS = 60000;
+  function askForGrantsIfNone(signedIn) {
+    const state = load();
+    if (!signedIn || !state || !Array.isArray(state.keyIds) || state.keyIds.length !== 0) {
+      return;
+    }
+    let last = 0;
+    try {
+      last = Number(sessionStorage.getItem(GRANTS_ASKED)) || 0;
+      if (Date.now() - last < GRANTS_ASK_MS) {
+        return;
+      }
+      sessionStorage.setItem(GRANTS_ASKED, String(Date.now()));
+    } catch (e) {
+      return; // storage blocked: a page with a case still asks
+    }
+    refresh().catch(function () {});
+  }
+
   function refresh() {
     if (!refreshing) {
       refreshing = refreshNow().finally(function () {
@@ -1014,6 +1038,7 @@
     // forgotten there, as when the sign-in page shows again (templates/auth/_sign_in_ended.html).
     const unlockPage = document.querySelector("form[data-unlock-form][data-next]");
     const signedIn = Boolean(settings && settings.dataset.session);
+    askForGrantsIfNone(signedIn);
     if (document.querySelector("[data-sign-in-ended]")) {
       forgetCarriedKey();
     } else if (signedIn && unlockPage) {
