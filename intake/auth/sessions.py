@@ -51,14 +51,8 @@ def start_session(user: User) -> None:
     staff_sessions.purge_expired()
     token, record = staff_sessions.open_session(user.id)
     db.session.commit()
-    session.clear()
-    session.permanent = True
-    session[SID] = token
-    session[SESSION_ID] = record.id
-    login_user(user)
+    _new_cookie(user, token, record.id, lang)
     session[OFFER_UNLOCK] = True
-    if lang:
-        session["lang"] = lang
 
 
 def continue_session(user: User) -> None:
@@ -74,10 +68,15 @@ def continue_session(user: User) -> None:
     lang = session.get("lang")
     token = staff_sessions.new_token(record)
     db.session.commit()
+    _new_cookie(user, token, record.id, lang)
+
+
+def _new_cookie(user: User, token: str, record_id: int, lang: str | None) -> None:
+    """The session cookie of a sign-in: nothing of the one before but its language."""
     session.clear()
     session.permanent = True
     session[SID] = token
-    session[SESSION_ID] = record.id
+    session[SESSION_ID] = record_id
     login_user(user)
     if lang:
         session["lang"] = lang
