@@ -22,7 +22,7 @@ def test_healthz_ok_on_embedded_database_and_broker(
     assert checks == {"database": "ok", "broker": "ok", "status": "ok"}
     # No worker or beat has ever run here: unknown, not a failure (a fresh install).
     assert (json_of(response)["worker"], json_of(response)["beat"]) == ("unknown", "unknown")
-    assert json_of(response)["outbox"] == {"failed": 0}
+    assert json_of(response)["outbox"] == {"failed": 0, "mail_failing": None}
 
 
 @pytest.mark.postgres

@@ -54,6 +54,9 @@ def scan_deadlines() -> dict[str, int]:
     retry_backoff_max=240,
     retry_jitter=True,
     max_retries=8,
+    # Out of retries on a refusing mail server: one line, no traceback (the row waits for the
+    # next scan; reminders._transmit logged the server and the error at each attempt).
+    throws=(reminders.TransientMailError,),
 )
 def send_reminder(self: Any, outbox_id: int) -> str:
     """Send one outbox row; idempotent. After the last retry the row stays unsent and the
@@ -69,6 +72,7 @@ def send_reminder(self: Any, outbox_id: int) -> str:
     retry_backoff_max=240,
     retry_jitter=True,
     max_retries=8,
+    throws=(reminders.TransientMailError,),
 )
 def send_reminders(self: Any, outbox_ids: list[int]) -> dict[str, int]:
     """Send several outbox rows over one SMTP session (what a scan queues); idempotent like

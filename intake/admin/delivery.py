@@ -121,11 +121,14 @@ def failed_reminders() -> str:
     rows = delivery.failed_rows()
     sent = delivery.recently_sent()
     failed = delivery.failed_emails()
+    # The e-mails waiting, and whether the mail server is failing them (one statement).
+    outbox = delivery.waiting()
     return render_template(
         "admin/reminders.html",
         rows=rows,
         sent=sent,
-        waiting=delivery.waiting_count(),
+        waiting=outbox.emails,
+        mail_failing=outbox.failing,
         scan_minutes=int(current_app.config["DEADLINE_SCAN_MINUTES"]),
         offsets=sorted(
             (day for day in current_app.config["REMINDER_OFFSETS_DAYS"] if day > 0), reverse=True

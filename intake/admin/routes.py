@@ -113,6 +113,8 @@ def index() -> str:
         processes=heartbeats.status(),
         last_seen=heartbeats.last_seen(),
         failed_emails=delivery.failed_emails(),
+        # E-mails being retried because the mail server refuses them: said before they fail.
+        mail_failing=delivery.mail_failing(),
         zone=org_settings.org_zone(),
     )
 

@@ -182,6 +182,8 @@ def index() -> str:
         un_clocks=un_steps.clocks_of(rows),
         # Reminders only: a security notice is about an account (counted on the admin pages).
         failed_reminder_count=delivery.failed_emails().reminders,
+        # For admins, who can fix the mail settings: e-mails the mail server refuses now.
+        mail_failing=delivery.mail_failing() if current_user.role == Role.ADMIN else None,
         processes=heartbeats.status(now),
         is_admin=current_user.role == Role.ADMIN,
         overview=referrals.overview(now),

@@ -6,7 +6,8 @@ A mail server's refusal is final only when it is about the recipient's own mailb
 — is usually our own configuration or a passing fault, so it is retried for
 ``REMINDER_RETRY_HOURS`` and only then fails the row. A failed row is never silent: it is
 counted in /healthz and the admin's digest, shown on the referral pages, and an admin can send
-it again once the settings are fixed (:func:`resend_failed`).
+it again once the settings are fixed (:func:`resend_failed`). Nor are the retries before it:
+:func:`mail_failing` says since when, how many wait and why, for the admin pages at once.
 
 A server that takes the whole message but never answers the final "250" may have delivered
 it. Such an attempt is *unacknowledged*; the row is tried once more (same ``Message-ID``) and,
@@ -446,6 +447,147 @@ def waiting_count() -> int:
         )
         or 0
     )
+
+
+# --- the mail server not taking e-mail now: said at once, not after REMINDER_RETRY_HOURS ------
+
+
+def mail_server() -> str:
+    """The configured mail server as ``host:port`` (``[::1]:25`` for an IPv6 address): what
+    the admin pages and the worker's log name. Never the account (MAIL_USERNAME/PASSWORD)."""
+    config = current_app.config
+    host = str(config.get("MAIL_SERVER") or "")
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{config.get('MAIL_PORT')}"
+
+
+class MailFault(enum.Enum):
+    """Why e-mails are being retried, from the error their last attempt stored (the
+    exception's class name: ``reminders._transmit``), as an admin acts on it."""
+
+    CONNECTION_REFUSED = "connection_refused"  # nothing listens there: server or port
+    NO_ANSWER = "no_answer"  # MAIL_TIMEOUT passed without a reply
+    UNREACHABLE = "unreachable"  # no route to the host
+    HOST_NOT_FOUND = "host_not_found"  # MAIL_SERVER is not a name the DNS knows
+    CONNECTION_LOST = "connection_lost"  # the server hung up
+    SECURE_CONNECTION = "secure_connection"  # TLS failed: MAIL_USE_TLS / MAIL_USE_SSL / port
+    NOT_OFFERED = "not_offered"  # the server offers no STARTTLS or sign-in as configured
+    SIGN_IN_REFUSED = "sign_in_refused"  # MAIL_USERNAME / MAIL_PASSWORD
+    SENDER_REFUSED = "sender_refused"  # MAIL_DEFAULT_SENDER
+    RECIPIENT_REFUSED = "recipient_refused"  # e.g. "relay not permitted", or 4xx for a mailbox
+    MESSAGE_REFUSED = "message_refused"  # a 4xx/5.7.x answer to the message itself
+    OTHER = "other"
+
+    @property
+    def about_the_server(self) -> bool:
+        """True when no e-mail at all can get through (connection, TLS, sign-in, sender);
+        False when the server answered and refused these e-mails (others may go)."""
+        return self not in (MailFault.RECIPIENT_REFUSED, MailFault.MESSAGE_REFUSED)
+
+
+_FAULTS = {
+    "ConnectionRefusedError": MailFault.CONNECTION_REFUSED,
+    "SMTPConnectError": MailFault.CONNECTION_REFUSED,
+    "TimeoutError": MailFault.NO_ANSWER,
+    "timeout": MailFault.NO_ANSWER,
+    "OSError": MailFault.UNREACHABLE,
+    "ConnectionError": MailFault.UNREACHABLE,
+    "gaierror": MailFault.HOST_NOT_FOUND,
+    "herror": MailFault.HOST_NOT_FOUND,
+    "SMTPServerDisconnected": MailFault.CONNECTION_LOST,
+    "ConnectionResetError": MailFault.CONNECTION_LOST,
+    "ConnectionAbortedError": MailFault.CONNECTION_LOST,
+    "BrokenPipeError": MailFault.CONNECTION_LOST,
+    "SSLError": MailFault.SECURE_CONNECTION,
+    "SSLCertVerificationError": MailFault.SECURE_CONNECTION,
+    "SSLEOFError": MailFault.SECURE_CONNECTION,
+    "SSLZeroReturnError": MailFault.SECURE_CONNECTION,
+    "SMTPNotSupportedError": MailFault.NOT_OFFERED,
+    "SMTPAuthenticationError": MailFault.SIGN_IN_REFUSED,
+    "SMTPSenderRefused": MailFault.SENDER_REFUSED,
+    "SMTPRecipientsRefused": MailFault.RECIPIENT_REFUSED,
+    "SMTPDataError": MailFault.MESSAGE_REFUSED,
+    "SMTPResponseException": MailFault.MESSAGE_REFUSED,
+}
+
+
+def fault_of(last_error: str | None) -> MailFault:
+    """The fault a retried row's stored error names (its class name, maybe followed by more:
+    "SMTPDataError 451", "ConnectionRefusedError; retry window over")."""
+    words = (last_error or "").split(";", 1)[0].split()
+    return _FAULTS.get(words[0], MailFault.OTHER) if words else MailFault.OTHER
+
+
+@dataclass(frozen=True)
+class MailFailing:
+    """E-mails are being retried because the mail server refused them or could not be reached
+    (the retries of :func:`gives_up`, before any shows as failed)."""
+
+    since: datetime  # the first failed attempt of an e-mail still being retried
+    waiting: int  # e-mails not sent yet, the retried ones and those behind them
+    fault: MailFault  # what the last failed attempt met
+    error: str  # what it stored: an exception's class name (no address, no secret)
+    retry_until: datetime  # ``since`` + REMINDER_RETRY_HOURS: the first of them fails then
+    server: str  # :func:`mail_server`, as configured now
+
+    def as_dict(self) -> dict[str, Any]:
+        """For /healthz: ISO 8601 times in UTC."""
+        return {
+            "since": self.since.isoformat(),
+            "waiting": self.waiting,
+            "reason": self.fault.value,
+            "error": self.error,
+            "retry_until": self.retry_until.isoformat(),
+            "server": self.server,
+        }
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The outbox's unsent e-mails, and whether the mail server is failing them."""
+
+    emails: int
+    failing: MailFailing | None
+
+
+_WAITING = sa.and_(
+    ReminderOutbox.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]), _AN_EMAIL
+)
+
+
+def waiting() -> Waiting:
+    """:func:`waiting_count` and :func:`mail_failing` in ONE statement (by the status index).
+    A row that failed and will be tried again has ``failing_since`` set (a sent row and one
+    sent again by an admin have it cleared); the reason is the most recently retried one's."""
+    latest_error = (
+        sa.select(ReminderOutbox.last_error)
+        .where(_WAITING, ReminderOutbox.failing_since.is_not(None))
+        .order_by(ReminderOutbox.queued_at.desc().nulls_last(), ReminderOutbox.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    count, since, error = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(ReminderOutbox.failing_since), latest_error).where(
+            _WAITING
+        )
+    ).one()
+    if since is None:
+        return Waiting(int(count), None)
+    failing = MailFailing(
+        since=since,
+        waiting=int(count),
+        fault=fault_of(error),
+        error=(error or "").split(";", 1)[0],
+        retry_until=since + retry_window(),
+        server=mail_server(),
+    )
+    return Waiting(int(count), failing)
+
+
+def mail_failing() -> MailFailing | None:
+    """Since when the mail server has not taken e-mails that are being retried, how many wait,
+    and why; None while mail goes out (one statement: for /healthz and the admin pages)."""
+    return waiting().failing
 
 
 def retryable_failed_ids() -> list[int]:

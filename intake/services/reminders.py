@@ -19,6 +19,7 @@ account page).
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time, timedelta
@@ -1449,8 +1450,6 @@ def _transmit(mail: _Outgoing, now: datetime, backend: Any) -> str:
         outcome = delivery.outcome_of(error, backend)
         delivery.close_quietly(backend)
         reason = type(error).__name__[:255]
-        if delivery.is_configuration_error(error):
-            current_app.logger.error("mail server refused our configuration: %s", reason)
         failing_since = row.failing_since or now
         unacknowledged = row.unacknowledged + (outcome is delivery.Outcome.UNACKNOWLEDGED)
         given_up = delivery.gives_up(row, outcome, now)
@@ -1464,8 +1463,13 @@ def _transmit(mail: _Outgoing, now: datetime, backend: Any) -> str:
                 failing_since=failing_since,
                 unacknowledged=unacknowledged,
             )
-            what = "security notice" if row.kind == security_notices.KIND else "reminder"
-            current_app.logger.error("%s %s could not be e-mailed: %s", what, mail.row_id, detail)
+            current_app.logger.error(
+                "%s %s could not be e-mailed through %s: %s",
+                _what(row),
+                mail.row_id,
+                delivery.mail_server(),
+                detail,
+            )
             return "failed"
         # queued_at marks the retry Celery now holds, so a scan does not queue a second one.
         _finish(
@@ -1477,5 +1481,39 @@ def _transmit(mail: _Outgoing, now: datetime, backend: Any) -> str:
             unacknowledged=unacknowledged,
             queued_at=utcnow(),
         )
-        raise TransientMailError(reason) from error
+        _log_retry(error, mail, failing_since + delivery.retry_window())
+        raise TransientMailError(f"{reason} at {delivery.mail_server()}") from error
     return "sent"
+
+
+def _what(row: _Claimed) -> str:
+    return "security notice" if row.kind == security_notices.KIND else "reminder"
+
+
+def _log_retry(error: Exception, mail: _Outgoing, until: datetime) -> None:
+    """ONE line for a failed attempt that will be retried, naming the mail server (host and
+    port: never its account) and the error's class (with the SMTP reply's code, never its
+    text, which may quote an address). A refusing or unreachable server is expected: no
+    traceback (the review found only ``TransientMailError('ConnectionRefusedError')`` tracebacks
+    in the log). An error that is neither a mail nor a network error keeps its traceback."""
+    server = delivery.mail_server()
+    error_class = type(error).__name__
+    if isinstance(error, smtplib.SMTPResponseException):
+        error_class = f"{error_class} {error.smtp_code}"
+    retried = f"{_what(mail.row)} {mail.row_id} is retried until {until:%Y-%m-%d %H:%M} UTC"
+    if not isinstance(error, OSError):  # (smtplib's and ssl's errors are OSErrors)
+        current_app.logger.error(
+            "sending through mail server %s failed unexpectedly (%s); %s",
+            server,
+            error_class,
+            retried,
+            exc_info=error,
+        )
+    elif delivery.is_configuration_error(error):
+        current_app.logger.error(
+            "mail server %s refused our configuration (%s); %s", server, error_class, retried
+        )
+    else:
+        current_app.logger.warning(
+            "mail server %s did not take the e-mail (%s); %s", server, error_class, retried
+        )

@@ -58,6 +58,9 @@ def healthz() -> tuple[Response, int]:
         try:
             checks.update(heartbeats.status())
             checks["outbox"] = {"failed": delivery.failed_count()}
+            # Being retried (reported, not a reason for 503): the hours before any shows failed.
+            failing = delivery.mail_failing()
+            checks["outbox"]["mail_failing"] = failing.as_dict() if failing is not None else None
         except Exception as exc:  # e.g. the schema is not migrated yet
             db.session.rollback()
             checks["database"] = f"error: {type(exc).__name__}"
