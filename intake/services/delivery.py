@@ -531,14 +531,14 @@ class MailFailing:
     server: str  # :func:`mail_server`, as configured now
 
     def as_dict(self) -> dict[str, Any]:
-        """For /healthz: ISO 8601 times in UTC."""
+        """For /healthz, which anyone may ask: ISO 8601 times in UTC and the reason's word,
+        not the mail server's host and port nor the stored error (the admin pages and the
+        worker's log name those)."""
         return {
             "since": self.since.isoformat(),
             "waiting": self.waiting,
             "reason": self.fault.value,
-            "error": self.error,
             "retry_until": self.retry_until.isoformat(),
-            "server": self.server,
         }
 
 
