@@ -967,6 +967,7 @@ def _render_receipt(
         urgent_facts=urgent_facts if urgent is not None else None,
         consented=consented,
         sent_again=sent_again,
+        kept_minutes=SENT_REQUEST_KEPT_SECONDS // 60,
     )
     response = make_response(page, 200)
     response.headers["Cache-Control"] = "no-store"

@@ -118,6 +118,39 @@ def test_a_language_button_on_the_receipt_shows_it_again_in_that_language(
     assert table_count("cases") == 1  # nothing sent again
 
 
+@pytest.mark.parametrize(
+    ("lang", "window"),
+    [
+        ("en", "within 30 minutes of sending"),
+        ("es", "durante los 30 minutos siguientes al envío"),
+        ("fr", "dans les 30 minutes qui suivent l’envoi"),
+        ("ru", "в течение 30 минут после отправки"),
+        ("ar", "خلال 30 دقيقة من الإرسال"),
+        ("zh_Hant", "送出後 30 分鐘內"),
+        ("zh_Hans", "发送后 30 分钟内"),
+    ],
+)
+def test_the_receipt_shown_again_says_how_long_back_and_send_gives_it_back(
+    roomy_app: Flask, lang: str, window: str
+) -> None:
+    """Reloaded, the receipt is gone and the page says Back then Send shows it again: for as
+    long as the browser remembers what it sent (SENT_REQUEST_KEPT_SECONDS), not "for a day",
+    after which the same answers are a new request with a code of its own."""
+    from intake.public import routes
+
+    assert routes.SENT_REQUEST_KEPT_SECONDS == 30 * 60  # the minutes the words say
+    make_org_key()
+    client = roomy_app.test_client()
+    code, _page = _send_without_js(client)
+    gone = client.get(f"/request/receipt?lang={lang}")
+    assert gone.status_code == 200
+    text = html.unescape(gone.text)
+    assert 'id="receipt-gone"' in text
+    assert code not in text
+    assert window in text
+    assert "day" not in text.split('id="receipt-gone"')[1].split("</section>")[0]
+
+
 def test_the_receipts_status_button_opens_the_request_with_its_code_in_no_address_or_log(
     roomy_app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
