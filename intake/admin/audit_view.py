@@ -87,7 +87,8 @@ ACTION_LABELS = {
     "keys.rotated": _l("Organisation key rotated"),
     "operator.password_reset": _l("Password reset by the operator"),
     "operator.totp_reset": _l("Second factor reset by the operator"),
-    "outbox.resend": _l("Reminder sent again"),
+    # A reminder, a digest or a security notice: whichever the admin sent again.
+    "outbox.resend": _l("Failed e-mail sent again"),
     "referral.acknowledge": _l("Referral acknowledged"),
     "referral.close": _l("Referral closed"),
     "referral.consent_override": _l("Referral without consent (admin override)"),

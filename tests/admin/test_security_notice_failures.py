@@ -93,6 +93,10 @@ def test_a_failed_security_notice_is_named_as_one_where_failures_are_counted(
         follow_redirects=True,
     )
     assert "1 security notice is queued to be sent again." in flat(again.get_data(as_text=True))
+    # The audit log names what was sent again: an e-mail, not "Reminder sent again".
+    log = flat(client.get("/admin/audit").get_data(as_text=True))
+    assert "Failed e-mail sent again" in log
+    assert "Reminder sent again" not in log
 
 
 @pytest.mark.parametrize(
