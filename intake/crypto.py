@@ -209,10 +209,18 @@ def new_receipt_code() -> str:
     return in_groups(random_symbols(RECEIPT_GROUPS * RECEIPT_GROUP_LENGTH))
 
 
-# What a receipt code's groups may be separated by, besides spaces: a phone's "smart" dashes
-# (en and em dash, minus sign) and the hyphens of other scripts' keyboards. Full-width forms
-# (a Chinese input method's ＡＢＣＤ－１２３４) are read as their ASCII letters first (NFKC).
-_CODE_SEPARATORS = re.compile(r"[\s\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d]+")
+# What a receipt code's (or a recovery key's) groups may be separated by: every space of
+# Python's and JavaScript's ``\s`` (which differ: U+0085 is only Python's,
+# U+FEFF only JavaScript's), the zero-width characters a copy from a chat app carries, a
+# phone's "smart" dashes (en and em dash, minus sign) and the hyphens of other scripts'
+# keyboards. Full-width forms (a Chinese input method's ＡＢＣＤ－１２３４) are read as their
+# ASCII letters first (NFKC). Written out, not ``\s``, so that submitter.js and recovery.js
+# carry the very same class (tests/test_code_separators.py compares the texts).
+CODE_SEPARATOR_CLASS = (
+    r"\t\n\v\f\r\u0020\u0085\u00a0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f"
+    r"\u2060\u3000\ufeff\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d"
+)
+_CODE_SEPARATORS = re.compile(f"[{CODE_SEPARATOR_CLASS}]+")
 
 
 # Letters and digits that look like a code's but are not ASCII, as another keyboard types them:
@@ -284,7 +292,7 @@ def new_recovery_key() -> str:
 
 def normalise_recovery_key(key: str) -> str | None:
     """As a receipt code: upper-case, no spaces or dashes, O read as 0 and I/L as 1."""
-    cleaned = "".join(key.split()).replace("-", "").upper()
+    cleaned = _CODE_SEPARATORS.sub("", unicodedata.normalize("NFKC", key)).upper()
     cleaned = cleaned.replace("O", "0").replace("I", "1").replace("L", "1")
     if len(cleaned) != RECOVERY_GROUPS * RECOVERY_GROUP_LENGTH or any(
         ch not in RECEIPT_ALPHABET for ch in cleaned

@@ -24,6 +24,20 @@
   const SYMBOLS = 32;
   const CONTEXT = "refuge-recovery-kit-v1:";
   const CONFIRM_SYMBOLS = 2 * GROUP; // the last two groups are typed back
+  // What may stand between the groups, as a receipt code's (crypto.CODE_SEPARATOR_CLASS, the
+  // same text: a test compares): spaces, zero-width characters, a phone's "smart" dashes.
+  const SEPARATORS = /[\t\n\v\f\r\u0020\u0085\u00a0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d]+/g;
+
+  /* The symbols typed, as the key is read: full-width forms as ASCII, no separators, upper
+   * case, O as 0 and I/L as 1. */
+  function symbolsOf(text) {
+    return String(text || "")
+      .normalize("NFKC")
+      .replace(SEPARATORS, "")
+      .toUpperCase()
+      .replace(/O/g, "0")
+      .replace(/[IL]/g, "1");
+  }
 
   const staff = window.Refuge.staff;
 
@@ -51,11 +65,7 @@
   }
 
   function normalise(text) {
-    const cleaned = String(text || "")
-      .replace(/[\s-]+/g, "")
-      .toUpperCase()
-      .replace(/O/g, "0")
-      .replace(/[IL]/g, "1");
+    const cleaned = symbolsOf(text);
     if (cleaned.length !== SYMBOLS) {
       return null;
     }
@@ -122,11 +132,7 @@
     return new Promise(function (resolve) {
       form.addEventListener("submit", function onSubmit(event) {
         event.preventDefault();
-        const typed = String(input.value || "")
-          .replace(/[\s-]+/g, "")
-          .toUpperCase()
-          .replace(/O/g, "0")
-          .replace(/[IL]/g, "1");
+        const typed = symbolsOf(input.value);
         if (typed !== kit.normalised.slice(-CONFIRM_SYMBOLS)) {
           problem.hidden = false;
           input.setAttribute("aria-invalid", "true");

@@ -152,8 +152,9 @@
   }
 
   /* The receipt code as crypto.normalise_receipt_code reads it: full-width forms as ASCII
-   * (NFKC), spaces and dashes of any kind dropped (a phone's en dash, a full-width hyphen). */
-  const CODE_SEPARATORS = /[\s\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d]+/g;
+   * (NFKC), spaces, zero-width characters and dashes of any kind dropped (a phone's en dash,
+   * a full-width hyphen): crypto.CODE_SEPARATOR_CLASS, the same text (a test compares). */
+  const CODE_SEPARATORS = /[\t\n\v\f\r\u0020\u0085\u00a0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d]+/g;
   /* Look-alikes another keyboard types (crypto._CODE_LOOKALIKES): Cyrillic and Greek
    * capitals, Arabic-Indic and Persian digits, read as the ASCII they look like. */
   const CODE_LOOKALIKES = (function () {
