@@ -252,6 +252,20 @@ def able_to_act(org_key_id: int | sa.ColumnElement[Any] | None) -> sa.ColumnElem
     )
 
 
+def reminded_admin_id() -> int | None:
+    """Who is reminded of what no active colleague owns or holds (deadline reminders, a
+    submitter's follow-up): the first active admin able to act on cases (:func:`able_to_act`:
+    signs in, holds a key), else the first active admin — an organisation whose only admin
+    holds no key yet still hears of its deadlines (a review: a key-less first admin was
+    reminded of cases a colleague with the key could have opened)."""
+    return db.session.scalar(
+        sa.select(User.id)
+        .where(User.role == Role.ADMIN, User.is_active_account.is_(True))
+        .order_by(sa.case((able_to_act(None), 0), else_=1), User.id)
+        .limit(1)
+    )
+
+
 def assignable_users(
     org_key_id: int | None = None, *, include_inactive: bool = False
 ) -> Sequence[User]:

@@ -24,10 +24,11 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 from intake.extensions import db
-from intake.models import AWAITING, OutboxStatus, Role
+from intake.models import AWAITING, OutboxStatus
+from intake.services.casework import CASE_HOLDER_ROLES
 from intake.services.deadlines import OVERDUE_DAILY, OVERDUE_EVERY_DAYS
 
-_STAFF = ", ".join(f"'{role.value}'" for role in (Role.ADMIN, Role.CASEWORKER))
+_STAFF = ", ".join(f"'{role.value}'" for role in CASE_HOLDER_ROLES)
 _AWAITING = ", ".join(f"'{state.value}'" for state in AWAITING)
 
 

@@ -26,13 +26,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import Case, CaseMessage, MessageKind, OutboxStatus, ReminderOutbox, Role, User
-from intake.services import audit
+from intake.models import Case, CaseMessage, MessageKind, OutboxStatus, ReminderOutbox, User
+from intake.services import audit, casework
 from intake.services.transactions import transactional
 
 KIND = "follow_up"  # ReminderOutbox.kind of the notice
 # Who clears the marker by opening the case: those who act on cases (a viewer reads only).
-ACTING_ROLES = (Role.ADMIN, Role.CASEWORKER)
+ACTING_ROLES = casework.CASE_HOLDER_ROLES
 
 
 def notice_key(case_id: int, message_id: int) -> str:
@@ -41,7 +41,8 @@ def notice_key(case_id: int, message_id: int) -> str:
 
 
 def recipient_for(assignee_id: int | None) -> int | None:
-    """The assignee if their account is active and may act, else the first active admin."""
+    """The assignee if their account is active and may act, else the admin reminded of what
+    nobody holds (:func:`casework.reminded_admin_id`)."""
     if assignee_id is not None:
         able = db.session.scalar(
             sa.select(User.id).where(
@@ -52,12 +53,7 @@ def recipient_for(assignee_id: int | None) -> int | None:
         )
         if able is not None:
             return int(able)
-    return db.session.scalar(
-        sa.select(User.id)
-        .where(User.role == Role.ADMIN, User.is_active_account.is_(True))
-        .order_by(User.id)
-        .limit(1)
-    )
+    return casework.reminded_admin_id()
 
 
 def assignee_of(case_ref: str) -> int | None:

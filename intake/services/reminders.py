@@ -48,6 +48,7 @@ from intake.models import (
     User,
 )
 from intake.services import (
+    casework,
     delivery,
     due_sql,
     follow_ups,
@@ -123,19 +124,14 @@ def _active_staff() -> set[int]:
     return set(
         db.session.scalars(
             sa.select(User.id).where(
-                User.is_active_account.is_(True), User.role.in_([Role.ADMIN, Role.CASEWORKER])
+                User.is_active_account.is_(True), User.role.in_(casework.CASE_HOLDER_ROLES)
             )
         )
     )
 
 
 def _first_admin() -> int | None:
-    return db.session.scalar(
-        sa.select(User.id)
-        .where(User.role == Role.ADMIN, User.is_active_account.is_(True))
-        .order_by(User.id)
-        .limit(1)
-    )
+    return casework.reminded_admin_id()
 
 
 def first_admin() -> User | None:

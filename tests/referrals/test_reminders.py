@@ -17,7 +17,7 @@ from intake.extensions import db
 from intake.models import Case, OutboxStatus, Referral, ReminderOutbox, Role
 from intake.services import reminders
 from tests.auth.helpers import sign_in_through_forms
-from tests.builders import json_of, make_org_key, make_user, sign_in
+from tests.builders import give_key, json_of, make_org_key, make_user, sign_in
 from tests.mailserver import MailServer
 from tests.referrals.conftest import CANARY, sent_referral
 
@@ -459,6 +459,35 @@ def test_a_deactivated_owner_hands_reminders_to_the_case_assignee_then_an_admin(
     db.session.commit()
     assert send_all(queued) == ["sent"]
     assert smtp_server.wait_for(1)[0].recipients == [admin.email]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_what_nobody_holds_goes_to_an_admin_who_can_open_cases(
+    make_app: Callable[..., Flask], smtp_server: MailServer, database: str
+) -> None:
+    """The first admin made /setup and never took a key; a second admin holds it: the
+    reminder of a referral nobody active holds goes to the one who can open the case (both
+    scans: the Python one on SQLite, the SQL one on PostgreSQL). With no admin able to act,
+    the first admin is still told."""
+    app = make_app(database, DAILY_DIGEST=False, **smtp_server.config())
+    with app.app_context():
+        keyless = make_user(Role.ADMIN, email="first@example.org")
+        owner = make_user(Role.CASEWORKER, email="left@example.org")
+        org = make_org_key()
+        sent_referral(sent_at=SENT, owner=owner, org=org)
+        holder = make_user(Role.ADMIN, email="holder@example.org")
+        assert keyless.id < holder.id
+        owner.is_active_account = False
+        db.session.commit()
+        assert reminders.first_admin() == keyless  # nobody else can open cases yet
+        give_key(holder, org)
+        assert reminders.first_admin() == holder
+        queued, enqueue = collect()
+        reminders.scan(DUE - timedelta(days=7), enqueue=enqueue)
+        recipients = {row.recipient_id for row in db.session.scalars(sa.select(ReminderOutbox))}
+        assert recipients == {holder.id}
+        assert send_all(queued) == ["sent"]
+        assert smtp_server.wait_for(1)[0].recipients == [holder.email]
 
 
 def test_a_refused_sender_address_is_retried_not_dropped(
