@@ -314,7 +314,9 @@ def search_backlog() -> PageResponse:
     return response
 
 
-MAX_TOKENS_BODY = 224 * 1024  # 6000 tokens of 32 hex digits, separated, with the CSRF token
+# search.MAX_TOKENS tokens of 32 hex digits and a separator each, with room for the CSRF token
+# and the other fields.
+MAX_TOKENS_BODY = search.MAX_TOKENS * 33 + 32 * 1024
 
 
 @bp.post("/<ref>/search-tokens")
