@@ -10,7 +10,7 @@ paths and the tests' builders all keep ``Case.urgency_rank``, ``first_response_a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,7 +35,9 @@ def urgency_rank(urgency: Urgency | str) -> int:
 
 
 def first_response_at(urgency: Urgency | str, received_at: datetime) -> datetime:
-    return received_at + FIRST_RESPONSE.get(Urgency(urgency), timedelta(days=3))
+    """When a new case of ``urgency`` received at ``received_at`` must have had its first
+    response (services.casework.first_response_due: the one rule, stored with the case)."""
+    return received_at + FIRST_RESPONSE[Urgency(urgency)]
 
 
 def attention_at(

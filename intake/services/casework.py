@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
@@ -44,7 +44,7 @@ from intake.models import (
     User,
     queue_state,
 )
-from intake.models.case import FIRST_RESPONSE
+from intake.models.queue_state import first_response_at
 from intake.services import audit, search
 from intake.services.errors import ServiceError
 from intake.services.keys import current_org_key
@@ -99,16 +99,7 @@ class Received(Protocol):
 def first_response_due(case: Received) -> datetime | None:
     if case.status != CaseStatus.NEW:
         return None
-    return case.received_at + FIRST_RESPONSE.get(case.urgency, timedelta(days=3))
-
-
-def next_due_for(case: Case) -> datetime | None:
-    value: datetime | None = db.session.scalar(
-        sa.select(sa.func.min(Referral.due_at)).where(
-            Referral.case_id == case.id, Referral.state.in_(AWAITING)
-        )
-    )
-    return value
+    return first_response_at(case.urgency, case.received_at)
 
 
 # --- one case -------------------------------------------------------------------------------
