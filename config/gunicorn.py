@@ -23,6 +23,18 @@ from intake.addresses import address_key
 
 bind = f"{bind_host()}:{bind_port()}"  # what `make run` prints: config.address.served_address
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads, not gunicorn's default sync workers: a defender on a slow phone link may take a
+# minute or more to send a photo, and a sync worker still reading that body after `timeout`
+# seconds is killed ("WORKER TIMEOUT"): the upload was lost, and every retry the same way (a
+# review on Slow 3G: about 1 MB was the most that could be sent, 127 KB on 2G), while the
+# worker served nobody else. With gthread the worker's heartbeat goes on while one thread
+# reads a slow body and the others serve everyone else; kept-alive connections spare a phone
+# a new handshake per file. In production a buffering reverse proxy in front (README) takes
+# slow bodies off the workers altogether.
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "8"))
+timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+keepalive = 5
 # The key that hashes client addresses for the rate limits (intake.addresses), made here in
 # the master and inherited by every worker, so that they count a client alike; never written.
 address_key()
