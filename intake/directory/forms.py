@@ -29,6 +29,16 @@ from intake.forms import StaffForm
 from intake.labels import KIND_LABELS
 from intake.models import DirectoryEntry
 from intake.services import directory as directory_service
+from intake.services.directory import (
+    CONDITION_TEXT_MAX,
+    CONDITIONS_MAX,
+    CONTACT_TEXT_MAX,
+    CONTACT_VALUE_MAX,
+    CONTACTS_MAX,
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    RESPONSE_DAYS_MAX,
+)
 
 
 def _today() -> date:
@@ -104,6 +114,18 @@ def _validate_codes(allowed: frozenset[str], upper: bool) -> Any:
     return check
 
 
+def _refuse_each(field: Field, problems: list[str]) -> None:
+    """Every problem beside the field, one line each (not one block on a phone)."""
+    if problems:
+        field.errors.extend(problems[:-1])
+        raise ValidationError(problems[-1])
+
+
+# The most each box may hold: what the import takes at its limits, with room for the " | "
+# between parts and a line's end (10,000 and 4,000 refused entries the import had stored).
+CONTACTS_BOX_MAX = CONTACTS_MAX * (CONTACT_VALUE_MAX + 2 * CONTACT_TEXT_MAX + 32)
+NOTES_BOX_MAX = CONDITIONS_MAX * (CONDITION_TEXT_MAX + 2)
+
 CONTACTS_HINT = _l(
     "One contact per line: kind | value | place (optional) | note (optional). "
     "Kinds: web, phone, email, secure_form, onion."
@@ -119,8 +141,8 @@ class EntryForm(StaffForm):
             Regexp(r"^[a-z0-9][a-z0-9-]+$", message=_l("Lower-case letters, digits and hyphens.")),
         ],
     )
-    name = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=200)])
-    name_zh = StringField(_l("Name (Chinese)"), validators=[Optional(), Length(max=200)])
+    name = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=NAME_MAX)])
+    name_zh = StringField(_l("Name (Chinese)"), validators=[Optional(), Length(max=NAME_MAX)])
     kind = SelectField(_l("Kind"), choices=_choices(vocab.KINDS))
     section = SelectField(_l("Section"), choices=_choices(vocab.SECTIONS))
     regions = MultiCheckboxField(_l("Regions"), choices=_choices(vocab.REGIONS))
@@ -135,17 +157,21 @@ class EntryForm(StaffForm):
         validators=[Optional(), Length(max=300), _validate_codes(vocab.language_codes(), False)],
     )
     accepts_urgent_appeals = BooleanField(_l("Accepts urgent appeals"))
-    description_en = TextAreaField(_l("Description (English)"), validators=[Length(max=5000)])
-    description_zh = TextAreaField(_l("Description (Chinese)"), validators=[Length(max=5000)])
+    description_en = TextAreaField(
+        _l("Description (English)"), validators=[Length(max=DESCRIPTION_MAX)]
+    )
+    description_zh = TextAreaField(
+        _l("Description (Chinese)"), validators=[Length(max=DESCRIPTION_MAX)]
+    )
     contacts = TextAreaField(
-        _l("Contacts"), description=CONTACTS_HINT, validators=[Length(max=10000)]
+        _l("Contacts"), description=CONTACTS_HINT, validators=[Length(max=CONTACTS_BOX_MAX)]
     )
     conditions = MultiCheckboxField(
         _l("Conditions"),
         choices=[SelectChoice(k, v) for k, v in vocab.CONDITIONS.items() if k != "note"],
     )
     notes = TextAreaField(
-        _l("Other conditions or notes (one per line)"), validators=[Length(max=4000)]
+        _l("Other conditions or notes (one per line)"), validators=[Length(max=NOTES_BOX_MAX)]
     )
     referral_kinds = MultiCheckboxField(
         # Named as the referral pages name them (with their deadlines), not by a shorter list.
@@ -153,7 +179,8 @@ class EntryForm(StaffForm):
         choices=_choices(KIND_LABELS),
     )
     response_days = IntegerField(
-        _l("Typical response time (days)"), validators=[Optional(), NumberRange(min=1, max=3650)]
+        _l("Typical response time (days)"),
+        validators=[Optional(), NumberRange(min=1, max=RESPONSE_DAYS_MAX)],
     )
     last_verified = DateField(_l("Last verified"), validators=[Optional()], default=_today)
 
@@ -162,9 +189,35 @@ class EntryForm(StaffForm):
         checks of a value came back as one English line in the summary ("test-org: web
         address must start with http:// or https://: 'not a url'"), the first bad line only."""
         problems = contact_problems(field.data or "")
-        if problems:
-            field.errors.extend(problems[:-1])  # one line each beside the box
-            raise ValidationError(problems[-1])
+        count = sum(1 for line in (field.data or "").splitlines() if line.strip())
+        if count > CONTACTS_MAX:
+            problems.append(
+                str(_l("At most %(limit)d contacts, one per line.", limit=CONTACTS_MAX))
+            )
+        _refuse_each(field, problems)
+
+    def validate_notes(self, field: Field) -> None:
+        """The import's limits on conditions, said here: the ticked ones and the note lines
+        together, and each line's length (they came back as "conditions must be a list (at
+        most 20)", in English, above the form)."""
+        typed = (field.data or "").splitlines()
+        problems = [
+            str(LINE_TOO_LONG % {"number": number, "limit": CONDITION_TEXT_MAX})
+            for number, line in enumerate(typed, start=1)
+            if len(line.strip()) > CONDITION_TEXT_MAX
+        ]
+        count = len(self.conditions.data or []) + sum(1 for line in typed if line.strip())
+        if count > CONDITIONS_MAX:
+            problems.append(
+                str(
+                    _l(
+                        "At most %(limit)d conditions and notes together; you gave %(count)d.",
+                        limit=CONDITIONS_MAX,
+                        count=count,
+                    )
+                )
+            )
+        _refuse_each(field, problems)
 
     def fill_from(self, entry: DirectoryEntry) -> None:
         self.id.data = entry.id
@@ -221,9 +274,10 @@ class EntryForm(StaffForm):
         }
 
 
+LINE_TOO_LONG = _l("Line %(number)d: at most %(limit)d characters.")
 # What is wrong with a contact's value (directory_service.contact_value_problem), per line.
 VALUE_PROBLEMS = {
-    "long": _l("Line %(number)d: at most 500 characters."),
+    "long": LINE_TOO_LONG,
     "web": _l("Line %(number)d: a web address starts with http:// or https://."),
     "email": _l("Line %(number)d: this is not an e-mail address."),
     "onion": _l("Line %(number)d: this is not an onion address (ending in .onion)."),
@@ -251,7 +305,19 @@ def contact_problems(text: str) -> list[str]:
             continue
         code = directory_service.contact_value_problem(contact["kind"], contact["value"])
         if code is not None:
-            problems.append(str(VALUE_PROBLEMS[code] % {"number": number}))
+            problems.append(
+                str(VALUE_PROBLEMS[code] % {"number": number, "limit": CONTACT_VALUE_MAX})
+            )
+        elif any(len(contact.get(extra, "")) > CONTACT_TEXT_MAX for extra in ("place", "note")):
+            problems.append(
+                str(
+                    _l(
+                        "Line %(number)d: a place or a note is at most %(limit)d characters.",
+                        number=number,
+                        limit=CONTACT_TEXT_MAX,
+                    )
+                )
+            )
     return problems
 
 

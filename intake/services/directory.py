@@ -30,6 +30,16 @@ from intake.umbrella import parser as umbrella
 SHIPPED_PATH = Path(__file__).resolve().parent.parent / "directory" / "data" / "directory.json"
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+# What an entry may hold: the import checks these, and the directory form's validators read
+# them, so that an admin's edit is refused beside its field, in their language, not here.
+NAME_MAX = 200
+DESCRIPTION_MAX = 5000
+CONTACTS_MAX = 50
+CONTACT_VALUE_MAX = 500
+CONTACT_TEXT_MAX = 200  # a contact's place or note
+CONDITIONS_MAX = 20
+CONDITION_TEXT_MAX = 1000
+RESPONSE_DAYS_MAX = 3650
 
 # What triage reads of an entry (TriageEntry.of): the index is built from these columns only.
 TRIAGE_COLUMNS = (
@@ -62,20 +72,6 @@ MARKDOWN_FIELDS = (
     "description_zh",
     "contacts",
     "conditions",
-)
-ALL_FIELDS = (
-    "name",
-    "name_zh",
-    "kind",
-    "section",
-    *LIST_FIELDS,
-    "accepts_urgent_appeals",
-    "description_en",
-    "description_zh",
-    "contacts",
-    "conditions",
-    "response_days",
-    "last_verified",
 )
 
 
@@ -140,7 +136,7 @@ def clean_record(
         if value is None and name != "name":
             clean[name] = None if name == "name_zh" else ""
             continue
-        limit = 200 if name.startswith("name") else 5000
+        limit = NAME_MAX if name.startswith("name") else DESCRIPTION_MAX
         if not isinstance(value, str) or (name == "name" and not value.strip()):
             problem(f"{name} must be text")
         elif len(value) > limit or "\x00" in value:
@@ -194,9 +190,11 @@ def clean_record(
     if "response_days" in raw:
         days = raw["response_days"]
         if days is not None and (
-            isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= 3650
+            isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= RESPONSE_DAYS_MAX
         ):
-            problem("response_days must be a whole number of days (1-3650) or empty")
+            problem(
+                f"response_days must be a whole number of days (1-{RESPONSE_DAYS_MAX}) or empty"
+            )
         else:
             clean["response_days"] = days
     if "last_verified" in raw:
@@ -226,9 +224,6 @@ def clean_record(
     return clean, problems
 
 
-CONTACT_VALUE_MAX = 500
-
-
 def contact_value_problem(kind: str, text: str) -> str | None:
     """What is wrong with a contact's value for its kind, by code ("long", "web", "email",
     "onion"), or None: the import's check and the directory form's (which says it in the
@@ -249,8 +244,8 @@ def contact_value_problem(kind: str, text: str) -> str | None:
 
 
 def _clean_contacts(value: Any, problem: Any) -> list[dict[str, str]] | None:
-    if not isinstance(value, list) or len(value) > 50:
-        problem("contacts must be a list (at most 50)")
+    if not isinstance(value, list) or len(value) > CONTACTS_MAX:
+        problem(f"contacts must be a list (at most {CONTACTS_MAX})")
         return None
     contacts = []
     for item in value:
@@ -259,7 +254,7 @@ def _clean_contacts(value: Any, problem: Any) -> list[dict[str, str]] | None:
             return None
         text = item.get("value")
         if not isinstance(text, str) or not text.strip() or len(text) > CONTACT_VALUE_MAX:
-            problem("each contact needs a value (at most 500 characters)")
+            problem(f"each contact needs a value (at most {CONTACT_VALUE_MAX} characters)")
             return None
         text = text.strip()
         if DIRECTION_CONTROLS.search(text):
@@ -278,7 +273,7 @@ def _clean_contacts(value: Any, problem: Any) -> list[dict[str, str]] | None:
         contact = {"kind": str(item["kind"]), "value": text}
         for extra in ("place", "note"):
             if item.get(extra):
-                if not isinstance(item[extra], str) or len(item[extra]) > 200:
+                if not isinstance(item[extra], str) or len(item[extra]) > CONTACT_TEXT_MAX:
                     problem(f"contact {extra} must be short text")
                     return None
                 if DIRECTION_CONTROLS.search(item[extra]):
@@ -290,8 +285,8 @@ def _clean_contacts(value: Any, problem: Any) -> list[dict[str, str]] | None:
 
 
 def _clean_conditions(value: Any, problem: Any) -> list[dict[str, str]] | None:
-    if not isinstance(value, list) or len(value) > 20:
-        problem("conditions must be a list (at most 20)")
+    if not isinstance(value, list) or len(value) > CONDITIONS_MAX:
+        problem(f"conditions must be a list (at most {CONDITIONS_MAX})")
         return None
     conditions = []
     for item in value:
@@ -299,7 +294,7 @@ def _clean_conditions(value: Any, problem: Any) -> list[dict[str, str]] | None:
             problem(f"condition id must be one of {', '.join(vocab.CONDITIONS)}")
             return None
         text = item.get("text") or ""
-        if not isinstance(text, str) or len(text) > 1000:
+        if not isinstance(text, str) or len(text) > CONDITION_TEXT_MAX:
             problem("condition text must be short text")
             return None
         if DIRECTION_CONTROLS.search(text):
