@@ -158,7 +158,6 @@ SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC
 VN VU WF WS YE YT ZA ZM ZW
 """
 ISO_COUNTRIES = frozenset(_ISO_ALPHA2.split())
-SORTED_COUNTRIES = tuple(sorted(ISO_COUNTRIES))
 
 
 def _codes(text: str) -> frozenset[str]:

@@ -17,10 +17,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from intake.db import UTCDateTime, utcnow
 from intake.extensions import db
 
-ENTRY_KINDS = ("organisation", "un_mechanism", "regional_mechanism", "international_court")
-SECTIONS = ("immediate_support", "legal_network", "international_mechanism")
-CONTACT_KINDS = ("web", "phone", "email", "secure_form", "onion")
-
 
 class DirectoryEntry(db.Model):  # type: ignore[name-defined]
     __tablename__ = "directory_entries"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -86,7 +85,3 @@ def enum_column(enum_cls: type[enum.StrEnum], length: int = 32, name: str | None
         values_callable=lambda members: [m.value for m in members],
         name=name or enum_cls.__name__.lower(),
     )
-
-
-def enum_values(enum_cls: type[enum.StrEnum]) -> list[Any]:
-    return [member.value for member in enum_cls]

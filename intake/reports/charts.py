@@ -23,7 +23,6 @@ from intake.reports.tables import Row, Table
 from intake.services.reports import SUPPRESSED
 
 WIDTH = 360
-ROW_HEIGHT = 34
 SERIES_HEIGHT = 12
 LABEL_GAP = 15
 VALUE_ROOM = 56  # space kept right of the longest bar for its number

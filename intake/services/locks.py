@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from intake.extensions import db
 
-AUDIT_CHAIN = 0x52454647  # "REFG": appending to the audit chain
 KEY_CUSTODY = 0x5245464B  # "REFK": granting, revoking, resetting or deactivating key holders
 
 

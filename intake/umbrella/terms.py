@@ -428,7 +428,6 @@ _KNOWN_LOOKUP: dict[str, tuple[str, str]] = {}
 for _id, _english, _aliases in _KNOWN:
     for _alias in (_english, *_aliases):
         _KNOWN_LOOKUP[normalise(_alias)] = (_id, _english)
-KNOWN_IDS = frozenset(item[0] for item in _KNOWN)
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 
