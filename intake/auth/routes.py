@@ -77,7 +77,7 @@ def password_rules() -> dict[str, int]:
 
 
 def login_rate_limit() -> str:
-    return str(current_app.config.get("LOGIN_RATE_LIMIT", "10 per minute;60 per hour"))
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
 def safe_next(target: str | None) -> str | None:
@@ -238,7 +238,7 @@ def login() -> Page:
             # decides the password is forgotten and keeps trying, doubling the wait.
             failed = int(session.get(FAILED_HERE, 0) or 0) + 1
             session[FAILED_HERE] = failed
-            if failed >= int(current_app.config.get("LOGIN_FREE_FAILURES", 3)):
+            if failed >= int(current_app.config["LOGIN_FREE_FAILURES"]):
                 message = sentences(
                     message,
                     _(

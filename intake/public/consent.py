@@ -47,7 +47,7 @@ PURPOSE_LABELS: dict[ConsentPurpose, Any] = {
 
 
 def _limit() -> str:
-    return str(current_app.config.get("FOLLOW_UP_RATE_LIMIT", "10 per hour"))
+    return str(current_app.config["FOLLOW_UP_RATE_LIMIT"])
 
 
 def _client_key() -> str:

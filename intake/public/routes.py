@@ -174,7 +174,7 @@ def _client_key() -> str:
 
 
 def _request_limit() -> str:
-    return str(current_app.config.get("REQUEST_RATE_LIMIT", "10 per hour;30 per day"))
+    return str(current_app.config["REQUEST_RATE_LIMIT"])
 
 
 # Flask-Limiter's scope for a limit declared on this view: the counters stay the same ones.
@@ -277,11 +277,11 @@ def _hit(item: RateLimitItem, key: str) -> bool:
 
 
 def _status_limit() -> str:
-    return str(current_app.config.get("STATUS_RATE_LIMIT", "5 per minute;30 per hour"))
+    return str(current_app.config["STATUS_RATE_LIMIT"])
 
 
 def _follow_up_limit() -> str:
-    return str(current_app.config.get("FOLLOW_UP_RATE_LIMIT", "10 per hour"))
+    return str(current_app.config["FOLLOW_UP_RATE_LIMIT"])
 
 
 def _follow_up_counted(response: Response) -> bool:
@@ -1024,7 +1024,7 @@ URGENT_HELP_PARAMS = frozenset({"urgency", "threats", "country", "lang"})
 
 
 def _urgent_help_limit() -> str:
-    return str(current_app.config.get("URGENT_HELP_RATE_LIMIT", "30 per minute"))
+    return str(current_app.config["URGENT_HELP_RATE_LIMIT"])
 
 
 def _page_guidance(form: IntakeForm) -> dict[str, Any]:

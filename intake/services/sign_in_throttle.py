@@ -35,11 +35,11 @@ CLEARED = "auth.sign_in_wait_cleared"
 def delay_seconds(failures: int) -> int:
     """How long the account waits after its ``failures``-th consecutive failure."""
     config = current_app.config
-    free = int(config.get("LOGIN_FREE_FAILURES", 3))
+    free = int(config["LOGIN_FREE_FAILURES"])
     if failures < free:
         return 0
-    base = int(config.get("LOGIN_DELAY_BASE_SECONDS", 30))
-    ceiling = int(config.get("LOGIN_DELAY_MAX_SECONDS", 3600))
+    base = int(config["LOGIN_DELAY_BASE_SECONDS"])
+    ceiling = int(config["LOGIN_DELAY_MAX_SECONDS"])
     return int(min(base * 2 ** min(failures - free, 20), ceiling))
 
 
@@ -76,7 +76,7 @@ def totp_failures_today(user: User) -> int:
 
 
 def totp_capped(user: User) -> bool:
-    return totp_failures_today(user) >= int(current_app.config.get("TOTP_DAILY_CAP", 20))
+    return totp_failures_today(user) >= int(current_app.config["TOTP_DAILY_CAP"])
 
 
 def lift(user: User, actor: User) -> None:

@@ -226,7 +226,7 @@ def attachment_max_count() -> int:
 
 
 def answers_max_bytes() -> int:
-    return int(current_app.config.get("SEALED_ANSWERS_MAX_BYTES", 320 * 1024))
+    return int(current_app.config["SEALED_ANSWERS_MAX_BYTES"])
 
 
 def sealed_file_max_bytes() -> int:
