@@ -13,7 +13,6 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -46,8 +45,8 @@ from intake.models import (
 from intake.services import audit, keys, retention, triage
 from intake.services.casework import PUBLIC_STATUS
 from intake.services.consent import INTAKE_PURPOSES, purpose_for
-from intake.services.deadlines import CLOCK_STARTS, due_at
-from intake.services.settings import org_zone
+from intake.services.deadlines import CLOCK_STARTS
+from intake.services.referrals import deadline_for
 from intake.services.triage import Routing
 from intake.services.un_steps import CLOCK_STEP
 
@@ -164,16 +163,18 @@ def _suggestions(situation: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _entry_for(
-    kind: ReferralKind, suggestions: list[dict[str, Any]], kinds_by_entry: dict[str, list[str]]
-) -> str | None:
+    kind: ReferralKind, suggestions: list[dict[str, Any]], active: dict[str, DirectoryEntry]
+) -> DirectoryEntry | None:
     """The best-ranked suggestion that takes this kind of referral, else any entry that does."""
+    takes = {
+        entry_id: entry
+        for entry_id, entry in sorted(active.items())
+        if kind.value in (entry.referral_kinds or [])
+    }
     for suggestion in suggestions:
-        if kind.value in kinds_by_entry.get(str(suggestion.get("id")), []):
-            return str(suggestion["id"])
-    for entry_id, kinds in sorted(kinds_by_entry.items()):
-        if kind.value in kinds:
-            return entry_id
-    return None
+        if str(suggestion.get("id")) in takes:
+            return takes[str(suggestion["id"])]
+    return next(iter(takes.values()), None)
 
 
 def _answers(situation: dict[str, Any], number: int, rng: random.Random) -> dict[str, str]:
@@ -221,25 +222,24 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
     now = now or utcnow()
     rng = random.Random(seed)  # noqa: S311  (sample data, not secrets)
     key = _current_org_key()
-    rows = db.session.execute(
-        sa.select(DirectoryEntry.id, DirectoryEntry.referral_kinds).where(
-            DirectoryEntry.retired_at.is_(None)
+    active = {
+        entry.id: entry
+        for entry in db.session.scalars(
+            sa.select(DirectoryEntry).where(DirectoryEntry.retired_at.is_(None))
         )
-    ).all()
-    kinds_by_entry = {entry_id: list(kinds or []) for entry_id, kinds in rows}
-    if not kinds_by_entry:
+    }
+    if not active:
         raise DemoError("The directory is empty: run `flask directory import` first.")
     staff_ids = list(
         db.session.scalars(
             sa.select(User.id).where(User.role.in_([Role.ADMIN, Role.CASEWORKER])).order_by(User.id)
         )
     )
-    zone = org_zone()
     server_secret = _secret()
     suggestions_by_situation = [_suggestions(situation) for situation in SITUATIONS]
     entries_by_situation = [
         {
-            kind: _entry_for(kind, suggestions_by_situation[which], kinds_by_entry)
+            kind: _entry_for(kind, suggestions_by_situation[which], active)
             for kind in situation["kinds"]
         }
         for which, situation in enumerate(SITUATIONS)
@@ -257,7 +257,7 @@ def create(count: int, *, seed: int = 2026, now: datetime | None = None) -> dict
             # One in ten did not consent: such a case waits for consent and is not referred.
             consented = rng.random() > 0.1
             planned = (
-                _referrals(situation, entries_by_situation[which], received, now, rng, zone)
+                _referrals(situation, entries_by_situation[which], received, now, rng)
                 if consented
                 else []
             )
@@ -385,17 +385,17 @@ def _purposes_needed(planned: list[dict[str, Any]]) -> list[ConsentPurpose]:
 
 def _referrals(
     situation: dict[str, Any],
-    entries: dict[ReferralKind, str | None],
+    entries: dict[ReferralKind, DirectoryEntry | None],
     received: datetime,
     now: datetime,
     rng: random.Random,
-    zone: ZoneInfo,
 ) -> list[dict[str, Any]]:
-    """The referral rows of one case (without ``case_id``), deadlines around today."""
+    """The referral rows of one case (without ``case_id``), deadlines around today, due when
+    a referral to that entry would be (referrals.deadline_for)."""
     planned = []
     for kind in situation["kinds"]:
-        entry_id = entries[kind]
-        if entry_id is None:
+        entry = entries[kind]
+        if entry is None:
             continue
         clock_kind = CLOCK_STARTS[kind]
         state = rng.choice(STATE_MIX)
@@ -417,12 +417,12 @@ def _referrals(
         )
         planned.append(
             {
-                "entry_id": entry_id,
+                "entry_id": entry.id,
                 "kind": kind,
                 "state": state,
                 "created_at": received,
                 "clock_started_at": clock if started else None,
-                "due_at": due_at(kind, clock, zone) if started else None,
+                "due_at": deadline_for(kind, clock, entry) if started else None,
                 "sent_at": submitted if state != ReferralState.DRAFT else None,
                 # The submission's follow-up clock, then the government's (un_steps starts a
                 # new generation when the deadline moves): reminders of the second clock are

@@ -355,6 +355,9 @@ def init_app(app: Flask) -> None:
             "language_url": language_url,
             "triage_lines": triage_lines,
             "role_labels": labels.ROLE_LABELS,
+            # What the submitter reads at /status, and staff on the case page ("what the
+            # submitter sees"): the same words.
+            "shared_status_labels": labels.SHARED_STATUS_LABELS,
         }
 
 

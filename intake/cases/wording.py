@@ -19,7 +19,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from intake import vocab
+from intake import clock, vocab
 from intake.db import utcnow
 from intake.models import CaseStatus, Urgency
 from intake.services.queue import NextAction, QueueCase, QueueRow
@@ -73,16 +73,6 @@ class PageWords:
         return {"gettext": gettext, "ngettext": ngettext}
 
 
-def _lateness(due: datetime, now: datetime, words: PageWords) -> str:
-    """ "3 days overdue", "5 hours overdue": whole days only from 48 hours on, so that 47 hours
-    never reads as one day."""
-    ngettext = words.ngettext
-    hours = int((now - due).total_seconds() // 3600)
-    if hours < 48:
-        return ngettext("%(num)d hour overdue", "%(num)d hours overdue", max(hours, 1))
-    return ngettext("%(num)d day overdue", "%(num)d days overdue", hours // 24)
-
-
 def next_action_words(
     action: NextAction, now: datetime | None = None, words: PageWords | None = None
 ) -> str:
@@ -92,7 +82,8 @@ def next_action_words(
     entry = action.entry or ""
     if action.what == "first_response":
         if action.when == "overdue" and action.due is not None:
-            return _("First response due — %(late)s", late=_lateness(action.due, now, words))
+            late = clock.relative(action.due, now, words)
+            return _("First response due — %(late)s", late=late)
         return _("First response due")
     if action.what == "none":
         return _("No deadline")
@@ -107,7 +98,7 @@ def next_action_words(
     else:
         text = _("Answer due from %(entry)s", entry=entry)
     if action.when == "overdue" and action.due is not None:
-        return _("%(action)s, %(late)s", action=text, late=_lateness(action.due, now, words))
+        return _("%(action)s, %(late)s", action=text, late=clock.relative(action.due, now, words))
     return text
 
 
@@ -166,6 +157,9 @@ class ShownRow(NamedTuple):
     action_when: str
     action_words: str
     due: Markup  # a <time> tag, or "—"
+    # How far off the date is, as every staff page says it (clock.relative): "in 2 days 3 h",
+    # "1 day 6 h overdue"; "" without a date.
+    due_in: str
     country: str
     languages: str
     # The holder's address as address_markup draws it; None when nobody.
@@ -209,6 +203,7 @@ def shown_row(
         action_when=action.when,
         action_words=next_action_words(action, now, words),
         due=time_tag(action.due) if action.due else Markup("—"),
+        due_in=clock.relative(action.due, now, words) if action.due else "",
         country=country,
         languages=languages,
         assignee=assignee,

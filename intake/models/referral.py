@@ -95,6 +95,12 @@ class Referral(db.Model):  # type: ignore[name-defined]
     entry = relationship("DirectoryEntry")
     owner = relationship("User", foreign_keys=[owner_id])
 
+    @property
+    def is_awaiting(self) -> bool:
+        """Its state is one of :data:`AWAITING` (its deadline runs): how templates ask, rather
+        than naming the states again."""
+        return self.state in AWAITING
+
 
 # How referrals are listed: nearest deadline first, undated ones (drafts) last, then by id.
 # PostgreSQL puts NULLs last in ascending order and SQLite is told to; ix_referrals_awaiting_due

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from wtforms import DateTimeLocalField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from intake.forms import StaffForm
 from intake.labels import KIND_LABELS, REFERRAL_OUTCOME_LABELS
+from intake.services.deadlines import DUE_SOON_DAYS
 
 # What an <input type="datetime-local"> sends, and shows (correct-date.js fills one with it).
 DATE_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
@@ -31,7 +33,7 @@ OVERRIDE_REASON_LABELS = {
 VIEW_LABELS = {
     "action": _l("Action needed"),
     "overdue": _l("Overdue"),
-    "due_soon": _l("Due within 7 days"),
+    "due_soon": lazy_ngettext("Due within %(num)d day", "Due within %(num)d days", DUE_SOON_DAYS),
     "awaiting": _l("Awaiting reply"),
     "timeline": _l("Timeline"),
     "all": _l("All"),

@@ -76,7 +76,13 @@ from intake.services import (
     triage,
     un_steps,
 )
-from intake.services.deadlines import CLOCK_STARTS, DUE_SOON, KINDS_IN_HOURS, UN_KINDS
+from intake.services.deadlines import (
+    CLOCK_STARTS,
+    DUE_SOON_DAYS,
+    KINDS_IN_HOURS,
+    UN_KINDS,
+    is_due_soon,
+)
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
 from intake.web import error_response
@@ -122,7 +128,8 @@ def _labels() -> dict[str, Any]:
         "outbox_labels": OUTBOX_LABELS,
         "zone": org_zone(),
         "now": utcnow(),
-        "due_soon": DUE_SOON,
+        "is_due_soon": is_due_soon,
+        "due_soon_days": DUE_SOON_DAYS,
     }
 
 

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+from sqlalchemy.orm import QueryableAttribute
+
+from config.settings import BaseSettings
 from intake.models.referral import ReferralKind
 
 SP_REPLY_DAYS = 60
@@ -22,20 +26,22 @@ EMBASSY_HOURS = 24
 KINDS_IN_HOURS = frozenset({ReferralKind.SP_LEGISLATION, ReferralKind.EMBASSY_CONTACT})
 WGAD_MONTHS = 6
 DEFAULT_NGO_DAYS = 14
-DEFAULT_FOLLOW_UP_DAYS = 14
+# The app passes its FOLLOW_UP_DAYS and REMINDER_OFFSETS_DAYS; a caller without one (a test,
+# a script) gets the settings' defaults, stated once in config/settings.py.
+DEFAULT_FOLLOW_UP_DAYS = BaseSettings.FOLLOW_UP_DAYS
 REPRISALS_CUTOFF = (4, 15)  # 15 April: the report covering 1 May to 30 April
 # The period a report covers: 1 May of the year before to 30 April of its own year (seed 002).
 REPRISALS_PERIOD_START = (5, 1)
 # From 1 March the cases that match the coming report are shown (on /referrals, in the digest).
 REPRISALS_SEASON_START = (3, 1)
-# Before the mandate sends anything, check with it this many days after the submission.
-DEFAULT_UN_FOLLOW_UP_DAYS = 30
-DEFAULT_OFFSETS_DAYS = (14, 7, 3, 1, 0)
+DEFAULT_OFFSETS_DAYS = BaseSettings.REMINDER_OFFSETS_DAYS
 # Overdue referrals are reminded weekly (DESIGN §5); a caseworker may ask for daily.
 OVERDUE_EVERY_DAYS = 7
 OVERDUE_DAILY = 1
-# A deadline closer than this is "due soon": in the queue, on /referrals and in the digest.
-DUE_SOON = timedelta(days=7)
+# A deadline closer than this is "due soon": in the queue, on /referrals and in the digest
+# (their words name the number of days: DUE_SOON_DAYS).
+DUE_SOON_DAYS = 7
+DUE_SOON = timedelta(days=DUE_SOON_DAYS)
 
 # What starts each kind's clock, for the form and the docs.
 CLOCK_STARTS = {
@@ -62,6 +68,43 @@ UN_KINDS = frozenset(
         ReferralKind.WGAD_OPINION,
     }
 )
+
+
+# "Due soon", one rule for the queue, /referrals and the digest: a deadline from now (not yet
+# overdue) to just before now + DUE_SOON, the half-open window [now, now + DUE_SOON). Half
+# open like "overdue" (due < now), which ends where "due soon" begins: a deadline is in one
+# window or the next, never in two, and "closer than DUE_SOON" means what it says.
+
+
+def due_soon_ends(now: datetime) -> datetime:
+    """The first deadline that is no longer "due soon" at ``now``."""
+    return now + DUE_SOON
+
+
+def is_due_soon(due: datetime, now: datetime, *, or_overdue: bool = False) -> bool:
+    """``due`` is due soon at ``now``; with ``or_overdue``, or already past."""
+    return (or_overdue or now <= due) and due < due_soon_ends(now)
+
+
+def due_soon_sql(
+    due: QueryableAttribute[datetime | None],
+    now: datetime | sa.ColumnElement[datetime],
+    *,
+    ends: sa.ColumnElement[datetime] | None = None,
+    or_overdue: bool = False,
+) -> sa.ColumnElement[bool]:
+    """:func:`is_due_soon` as SQL. ``due`` is compared as it is, never inside a function, so
+    an index on the column still serves (the queue is read off partial indexes). ``now`` may
+    be a bound parameter; then ``ends`` must be one too, bound to ``due_soon_ends(now)`` (a
+    statement built once for every request)."""
+    if ends is None:
+        if not isinstance(now, datetime):
+            raise TypeError("a 'now' given as SQL needs its 'ends' as SQL too")
+        ends_at: datetime | sa.ColumnElement[datetime] = due_soon_ends(now)
+    else:
+        ends_at = ends
+    before_the_end = due < ends_at
+    return before_the_end if or_overdue else sa.and_(due >= now, before_the_end)
 
 
 class DeadlineError(ValueError):

@@ -1,7 +1,7 @@
 """The caseworker queue: one page of cases, most urgent first, with their flags and filters.
 
 A listing is audited (no content). The rules of one case — its first-response deadline, its
-workflow — are :mod:`intake.services.casework`'s; "due soon" is :data:`deadlines.DUE_SOON`.
+workflow — are :mod:`intake.services.casework`'s; "due soon" is :func:`deadlines.is_due_soon`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from intake.models import (
 from intake.models.directory import DirectoryEntry
 from intake.services import audit, search, un_steps
 from intake.services.casework import able_to_act, first_response_due
-from intake.services.deadlines import DUE_SOON
+from intake.services.deadlines import due_soon_ends, due_soon_sql, is_due_soon
 from intake.services.transactions import transactional
 
 PAGE_SIZE = 25
@@ -207,12 +207,12 @@ _CLOSED = sa.literal(CaseStatus.CLOSED, Case.status.type, literal_execute=True)
 # The moment and the viewer a listing is computed for, as parameters: the saved views' SQL
 # (and the tab counts' whole statement) is built once per process, not on every page view.
 _NOW = sa.bindparam("queue_now", type_=UTCDateTime())
-_SOON = sa.bindparam("queue_soon", type_=UTCDateTime())  # _NOW + DUE_SOON
+_SOON = sa.bindparam("queue_soon", type_=UTCDateTime())  # deadlines.due_soon_ends(_NOW)
 _VIEWER = sa.bindparam("queue_viewer", type_=sa.Integer())
 
 
 def _listing_parameters(now: datetime, viewer: User) -> dict[str, Any]:
-    return {"queue_now": now, "queue_soon": now + DUE_SOON, "queue_viewer": viewer.id}
+    return {"queue_now": now, "queue_soon": due_soon_ends(now), "queue_viewer": viewer.id}
 
 
 @functools.cache
@@ -229,11 +229,11 @@ def _view_conditions() -> dict[str, sa.ColumnElement[bool]]:
     # leaves attention_at (and so "overdue" and "due this week") alone, and takes the case
     # out of "waiting on others" (which is open cases with a clock and no action due).
     action = sa.or_(
-        Case.attention_at < _SOON,
+        due_soon_sql(Case.attention_at, _NOW, ends=_SOON, or_overdue=True),
         sa.and_(Case.status == CaseStatus.NEW, Case.assignee_id.is_(None)),
         Case.unread_follow_up_at.is_not(None),
     )
-    week = sa.and_(Case.attention_at >= _NOW, Case.attention_at < _SOON)
+    week = due_soon_sql(Case.attention_at, _NOW, ends=_SOON)
     return {
         "action": sa.and_(is_open, action),
         "mine": sa.and_(is_open, Case.assignee_id == _VIEWER),
@@ -846,7 +846,7 @@ def next_action(case: QueueCase, referral: NearestClock | None, now: datetime) -
         what = "government_reply" if referral.government_clock else "check_mandate"
     else:
         what = "answer"
-    when = "overdue" if due < now else "soon" if due < now + DUE_SOON else "waiting"
+    when = "overdue" if due < now else "soon" if is_due_soon(due, now) else "waiting"
     return NextAction(what, when, due, referral.entry, referral.kind)
 
 
@@ -864,6 +864,6 @@ def flags_for(case: QueueCase, next_due: datetime | None, now: datetime | None =
     respond_by = first_response_due(case)
     if (respond_by is not None and respond_by < now) or (next_due is not None and next_due < now):
         flags.append("overdue")
-    elif next_due is not None and next_due < now + DUE_SOON:
+    elif next_due is not None and is_due_soon(next_due, now):
         flags.append("due_soon")
     return flags

@@ -43,10 +43,10 @@ from intake.models import (
 from intake.services import audit, casework, consent, directory, triage
 from intake.services.deadlines import (
     CLOCK_STARTS,
-    DUE_SOON,
     UN_KINDS,
     DeadlineError,
     due_at,
+    due_soon_sql,
     moved_with,
     shortest_due_hours,
     un_follow_up_due,
@@ -217,16 +217,29 @@ OVERRIDE_REASONS = (
 )
 
 
-def _schedule(referral: Referral, clock_start: datetime, entry: DirectoryEntry | None) -> None:
-    referral.clock_started_at = clock_start
-    referral.due_at = due_at(
-        referral.kind,
-        clock_start,
+def deadline_for(
+    kind: ReferralKind,
+    start: datetime,
+    entry: DirectoryEntry | None,
+    *,
+    due_hours: int | None = None,
+) -> datetime:
+    """When a referral of ``kind`` to ``entry`` whose clock started at ``start`` is due: the
+    entry's response time and the FOLLOW_UP_DAYS setting, on the organisation's calendar.
+    Creating, sending, the form's preview and the demo data all ask here."""
+    return due_at(
+        kind,
+        start,
         org_zone(),
         response_days=entry.response_days if entry is not None else None,
-        due_hours=referral.due_hours,
+        due_hours=due_hours,
         follow_up_days=int(current_app.config["FOLLOW_UP_DAYS"]),
     )
+
+
+def _schedule(referral: Referral, clock_start: datetime, entry: DirectoryEntry | None) -> None:
+    referral.clock_started_at = clock_start
+    referral.due_at = deadline_for(referral.kind, clock_start, entry, due_hours=referral.due_hours)
 
 
 def accepted_kinds(entry: DirectoryEntry) -> tuple[ReferralKind, ...]:
@@ -242,10 +255,6 @@ def accepted_kinds(entry: DirectoryEntry) -> tuple[ReferralKind, ...]:
     return (ReferralKind.NGO_REFERRAL,) + tuple(
         kind for kind in ReferralKind if kind != ReferralKind.NGO_REFERRAL
     )
-
-
-def natural_kind(entry: DirectoryEntry) -> ReferralKind:
-    return accepted_kinds(entry)[0]
 
 
 # What answers a risk now. The Working Group on Arbitrary Detention takes urgent appeals as
@@ -291,15 +300,7 @@ def implied_due(
         return ImpliedDue(follow_up, "un_follow_up")
     starts = CLOCK_STARTS[kind]
     start = case.received_at if starts == "case_received" else now
-    due = due_at(
-        kind,
-        start,
-        org_zone(),
-        response_days=entry.response_days,
-        due_hours=due_hours,
-        follow_up_days=int(current_app.config["FOLLOW_UP_DAYS"]),
-    )
-    return ImpliedDue(due, starts)
+    return ImpliedDue(deadline_for(kind, start, entry, due_hours=due_hours), starts)
 
 
 def _check_owner(owner_id: int, case: Case) -> User:
@@ -784,7 +785,7 @@ def listing(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Selec
         case "overdue":
             query = query.where(awaiting, Referral.due_at < now)
         case "due_soon":
-            query = query.where(awaiting, Referral.due_at >= now, Referral.due_at <= now + DUE_SOON)
+            query = query.where(awaiting, due_soon_sql(Referral.due_at, now))
         case "awaiting" | "timeline":
             # Awaiting a reply, on a deadline's timeline: sent. A draft has asked nothing yet
             # and has no clock (it is in "action", and counted as "not sent yet").
@@ -794,7 +795,10 @@ def listing(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Selec
             # otherwise be in no view that asks for action (usability pass, 2026-12-02).
             query = query.where(
                 awaiting,
-                sa.or_(Referral.due_at <= now + DUE_SOON, Referral.state == ReferralState.DRAFT),
+                sa.or_(
+                    due_soon_sql(Referral.due_at, now, or_overdue=True),
+                    Referral.state == ReferralState.DRAFT,
+                ),
             )
     if filters.kind is not None:
         query = query.where(Referral.kind == filters.kind)
@@ -929,12 +933,13 @@ class Overview:
 
 
 def overview(now: datetime | None = None, owner_id: int | None = None) -> Overview:
-    """Counts of open referrals (all, or :func:`mine` for ``owner_id``): overdue, due within
-    :data:`DUE_SOON`, awaiting a reply (sent), and drafts not sent yet. One statement."""
+    """Counts of open referrals (all, or :func:`mine` for ``owner_id``): overdue, due soon
+    (``deadlines.is_due_soon``), awaiting a reply (sent), and drafts not sent yet. One
+    statement."""
     now = now or utcnow()
     query = sa.select(
         sa.func.count().filter(Referral.due_at < now),
-        sa.func.count().filter(Referral.due_at >= now, Referral.due_at <= now + DUE_SOON),
+        sa.func.count().filter(due_soon_sql(Referral.due_at, now)),
         sa.func.count().filter(Referral.state != ReferralState.DRAFT),
         sa.func.count().filter(Referral.state == ReferralState.DRAFT),
     ).where(Referral.state.in_(AWAITING))

@@ -57,6 +57,7 @@ from intake.services import (
     security_notices,
 )
 from intake.services.deadlines import (
+    DUE_SOON_DAYS,
     OVERDUE_DAILY,
     OVERDUE_EVERY_DAYS,
     latest_slot,
@@ -360,6 +361,8 @@ def digest_counts(user_id: int, now: datetime) -> dict[str, int]:
     counts = referrals.overview(now, owner_id=user_id)
     result = {
         "overdue": counts.overdue,
+        # deadlines.is_due_soon. The key is stored in digest rows not sent yet (their counts,
+        # read when the e-mail is written): a name, not words anyone reads, kept as it is.
         "due_within_7_days": counts.due_soon,
         "awaiting": counts.awaiting,
     }
@@ -677,7 +680,12 @@ def _digest(
         [
             _("Daily digest for %(day)s.", day=row.offset_key),
             _("Overdue referrals: %(n)s", n=counts.get("overdue", 0)),
-            _("Due within 7 days: %(n)s", n=counts.get("due_within_7_days", 0)),
+            words.ngettext(
+                "Due within %(num)d day: %(n)s",
+                "Due within %(num)d days: %(n)s",
+                DUE_SOON_DAYS,
+                n=counts.get("due_within_7_days", 0),
+            ),
             _("Awaiting a reply: %(n)s", n=counts.get("awaiting", 0)),
             *(
                 [_("Reminders that could not be e-mailed: %(n)s", n=counts["reminders_failed"])]

@@ -161,13 +161,13 @@ def test_action_needed_is_an_action_by_us_due_not_anything_open(
     late = aged(org, "RF-LATE", 1, status=CaseStatus.REFERRED, assignee_id=me.id)
     near = aged(org, "RF-NEAR", 1, status=CaseStatus.REFERRED, assignee_id=me.id)
     refer(quiet, timedelta(days=30))  # far away: no action
-    refer(late, timedelta(hours=-2))  # overdue
+    refer(late, timedelta(hours=-2, minutes=-10))  # overdue
     refer(near, timedelta(days=2))  # within DUE_SOON: ours to chase
     aged(org, "RF-DONE", 1, status=CaseStatus.CLOSED)
     action = queue(client)
     assert sorted(action) == ["RF-LATE", "RF-NEAR", "RF-NEW-MINE", "RF-NEW-NOBODY"]
     html = client.get("/cases/").get_data(as_text=True)
-    assert "Answer due from NGO X, 2 hours overdue" in html
+    assert "Answer due from NGO X, 2 h 10 min overdue" in html  # clock.relative's words
     assert "First response due" in html
     assert sorted(queue(client, "view=all")) == sorted(
         [*action, "RF-NEW-LATER", "RF-UNASSIGNED", "RF-QUIET", "RF-DONE"]
@@ -396,7 +396,7 @@ def test_the_queue_shows_routing_in_words_and_no_content(app: Flask, client: Fla
     html = client.get("/cases/?view=all").get_data(as_text=True)
     assert "Mexico" in html
     assert "Spanish, Chinese" in html
-    assert "Answer due from &lt;i&gt;NGO X&lt;/i&gt;, 3 days overdue" in html
+    assert "Answer due from &lt;i&gt;NGO X&lt;/i&gt;, 3 days 1 h overdue" in html
     assert "CANARY-queue-text" not in html  # sealed: only ciphertext for the browser
     zh = client.get("/cases/?view=all&lang=zh_Hant").get_data(as_text=True)
     assert "墨西哥" in zh

@@ -14,6 +14,7 @@ from intake.extensions import db
 from intake.models import (
     Case,
     CaseStatus,
+    DirectoryEntry,
     Referral,
     ReferralKind,
     ReferralState,
@@ -22,7 +23,7 @@ from intake.models import (
     UnStepKind,
 )
 from intake.public.forms import SEALED_FIELDS
-from intake.services import consent, un_steps
+from intake.services import consent, referrals, un_steps
 from intake.services import directory as directory_service
 from tests.builders import make_org_key, make_user
 
@@ -277,3 +278,43 @@ def test_demo_remove_says_why_nothing_went_when_the_cases_were_never_recorded(
     db.session.execute(sa.delete(Case))
     db.session.commit()
     assert json.loads(runner.invoke(args=["demo", "--remove"]).output) == {"removed": 0}
+
+
+def test_demo_deadlines_are_what_a_real_referral_to_the_same_entry_would_get(
+    any_app: Flask,
+) -> None:
+    """The demo asked the deadline rule without the entry's response time or the
+    FOLLOW_UP_DAYS setting: a referral to an organisation that answers in 2 days was due
+    after 14. It asks what creating a referral asks (referrals.deadline_for)."""
+    make_org_key()
+    make_user(Role.CASEWORKER)
+    directory_service.import_shipped()
+    active = sa.select(DirectoryEntry).where(DirectoryEntry.retired_at.is_(None))
+    for entry in db.session.scalars(active):
+        if ReferralKind.NGO_REFERRAL.value in (entry.referral_kinds or []):
+            entry.response_days = 2
+    db.session.commit()
+    any_app.config["FOLLOW_UP_DAYS"] = 9
+    result = any_app.test_cli_runner().invoke(args=["demo", "--cases", "40"])
+    assert result.exit_code == 0, result.output
+    started = db.session.scalars(
+        sa.select(Referral).where(Referral.clock_started_at.is_not(None))
+    ).all()
+    for referral in started:
+        assert referral.clock_started_at is not None
+        real = referrals.deadline_for(
+            referral.kind, referral.clock_started_at, referral.entry, due_hours=referral.due_hours
+        )
+        assert referral.due_at == real, (referral.kind, referral.entry_id)
+    by_kind = {kind: [r for r in started if r.kind is kind] for kind in ReferralKind}
+    assert by_kind[ReferralKind.NGO_REFERRAL]
+    assert by_kind[ReferralKind.FOLLOW_UP]
+    # Days on the organisation's calendar, in UTC here: whole days.
+    assert {time_given(r) for r in by_kind[ReferralKind.NGO_REFERRAL]} == {timedelta(days=2)}
+    assert {time_given(r) for r in by_kind[ReferralKind.FOLLOW_UP]} == {timedelta(days=9)}
+
+
+def time_given(referral: Referral) -> timedelta:
+    assert referral.due_at is not None
+    assert referral.clock_started_at is not None
+    return referral.due_at - referral.clock_started_at

@@ -9,7 +9,6 @@
  * - turns a search typed in the box into keyed tokens before it leaves the page: the words are
  *   never sent (a reference is, as before); only then does the box take more than a reference
  *   (its pattern, for a page without this script) and its hint say so;
- * - adds "in 2 days" / "3 hours ago" next to dates;
  * - follows a grant of the organisation key made since the keys were unlocked: the tab's
  *   keyring is asked for it as the page loads and when the tab is shown again; once the
  *   keyring holds the key, the notice that its reader cannot read cases goes.
@@ -240,40 +239,6 @@
     }
   }
 
-  function relativeTimes() {
-    const lang = document.documentElement.lang || "en";
-    if (!window.Intl || !Intl.RelativeTimeFormat) {
-      return;
-    }
-    const format = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
-    const units = [
-      ["day", 86400000],
-      ["hour", 3600000],
-      ["minute", 60000],
-    ];
-    function relative(when) {
-      const diff = when.getTime() - Date.now();
-      for (let i = 0; i < units.length; i += 1) {
-        // Whole days only from two days on: 47 hours is "in 47 hours", not "in 1 day".
-        const size = units[i][1];
-        if (Math.abs(diff) >= (i === 0 ? 2 * size : size) || i === units.length - 1) {
-          return format.format(Math.trunc(diff / size), units[i][0]);
-        }
-      }
-      return "";
-    }
-    document.querySelectorAll(".case-table time[datetime]").forEach(function (node) {
-      const when = new Date(node.getAttribute("datetime"));
-      if (isNaN(when.getTime())) {
-        return;
-      }
-      const hint = document.createElement("span");
-      hint.className = "relative-time";
-      hint.textContent = " (" + relative(when) + ")";
-      node.after(hint);
-    });
-  }
-
   /* A grant of the current organisation key made since this tab's keys were unlocked (an
    * admin in another browser). The keyring fetches grants only when asked for a key it lacks,
    * and a page without a row asked for none: after the grant, the header kept saying "no
@@ -316,7 +281,6 @@
     ask();
   }
 
-  relativeTimes();
   setUpSearch();
   sodium.ready.then(function () {
     const ring = staff.keyring();
