@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from intake.addresses import ADDRESS_KEY_ENV, address_key
 from intake.services import accounts
 from tests.auth.helpers import csrf_token
 from tests.builders import make_user
+from tests.gunicorn_process import serving
 
 ADDRESSES = ["203.0.113.77", "2001:db8:1234:5678::abcd"]
 
@@ -51,57 +51,19 @@ def test_staff_sign_in_limiter_keys_hold_no_address(
         assert address.split("::")[0] not in key  # nor the IPv6 network
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail("gunicorn did not start")
-
-
 @pytest.fixture
 def gunicorn_logs(tmp_path: Path) -> Iterator[tuple[int, Path, Path]]:
-    """Real gunicorn with the Procfile's config module on a free loopback port; yields the
-    port and the error and access log files."""
-    port = _free_port()
+    """Real gunicorn (tests.gunicorn_process) logging at debug level; yields the port and the
+    error and access log files."""
     error_log, access_log = tmp_path / "error.log", tmp_path / "access.log"
-    env = {
-        **os.environ,
-        "INTAKE_ENV": "development",
-        "INTAKE_INSTANCE_PATH": str(tmp_path / "instance"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'refuge.sqlite'}",
-        "SECRET_KEY": "gunicorn-test-secret",
-        "BIND_HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_ACCESS_LOG": str(access_log),
-        "LOG_LEVEL": "DEBUG",
-    }
-    process = subprocess.Popen(  # noqa: S603 — our own gunicorn, fixed arguments
-        [
-            sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn",
-            "--error-logfile", str(error_log), "--log-level", "debug", "intake:create_app()",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )  # fmt: skip
-    try:
-        _wait_for_port(port, process)
+    with serving(
+        tmp_path,
+        error_log,
+        arguments=("--log-level", "debug"),
+        GUNICORN_ACCESS_LOG=str(access_log),
+        LOG_LEVEL="DEBUG",
+    ) as port:
         yield port, error_log, access_log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def _send_from(source: str, port: int, payload: bytes) -> bytes:

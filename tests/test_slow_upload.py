@@ -6,11 +6,7 @@ its timeout lowered to 3 s so that a 7-second upload is well past it."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,49 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import PROJECT_ROOT
-from tests.test_no_client_address import _free_port, _wait_for_port
+from tests.gunicorn_process import serving
 
 TIMEOUT_SECONDS = 3
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    port = _free_port()
+    # One worker: another person is served beside the upload, or not at all.
     error_log = tmp_path / "error.log"
-    env = {
-        **os.environ,
-        "INTAKE_ENV": "development",
-        "INTAKE_INSTANCE_PATH": str(tmp_path / "instance"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'refuge.sqlite'}",
-        "SECRET_KEY": "slow-upload-test-secret",
-        "BIND_HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",  # one worker: another person is served beside the upload or not
-        "WEB_TIMEOUT": str(TIMEOUT_SECONDS),
-    }
-    # A migrated database: the form reads the whole body (its CSRF check) only when it is up.
-    subprocess.run(  # noqa: S603 — our own command, fixed arguments
-        [sys.executable, "-m", "flask", "--app", "intake", "db", "upgrade"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    process = subprocess.Popen(  # noqa: S603 — our own gunicorn, fixed arguments
-        [
-            sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn",
-            "--error-logfile", str(error_log), "intake:create_app()",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )  # fmt: skip
-    try:
-        _wait_for_port(port, process)
+    with serving(tmp_path, error_log, migrated=True, WEB_TIMEOUT=str(TIMEOUT_SECONDS)) as port:
         yield port, error_log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def _status_line(port: int, request: bytes) -> bytes:
