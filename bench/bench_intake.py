@@ -2,7 +2,7 @@
 
 Usage: python bench/bench_intake.py [quick [CASES] [REQUESTS]]   (default 100000 cases; 1200)
 
-Both servers are gunicorn with 2 sync workers (``config/gunicorn.py`` for Refuge) on free
+Both servers are gunicorn with ``config/gunicorn.py`` (2 workers of threads) on free
 loopback ports, against one PostgreSQL database (``BENCH_DATABASE_URL``) holding CASES cases
 already, with Redis (``BENCH_REDIS_URL``) for the rate limit, which stays on with production's two
 windows (an hour and a day, counted in one Redis call), their limits raised out of the way: the
