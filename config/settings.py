@@ -319,8 +319,8 @@ class BaseSettings:
     # A submission to a UN mandate that has not led to a communication: check after this many days.
     UN_FOLLOW_UP_DAYS = _int("UN_FOLLOW_UP_DAYS", 30)
 
-    # Sign-in and key custody (DESIGN §1.5, §3).
-    LOGIN_RATE_LIMIT = "10 per minute;60 per hour"
+    # Sign-in and key custody (DESIGN §1.5, §3); LOGIN_RATE_LIMIT is read with the other
+    # rate limits above (from the environment).
     # Failures slow an account down (doubling waits) instead of locking its owner out; a
     # trusted device (signed cookie from an earlier full sign-in) is not slowed down.
     LOGIN_FREE_FAILURES = 3
