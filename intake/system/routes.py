@@ -1,5 +1,4 @@
-"""Operational endpoints: /healthz for load balancers and `make run`'s readiness check, and
-the vendored libraries."""
+"""Operational endpoints: /healthz for load balancers and `make run`'s readiness check."""
 
 from __future__ import annotations
 
@@ -7,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request, send_from_directory
+from werkzeug.security import safe_join
 
 from intake import start_checks
 from intake.extensions import csrf, db, limiter
 from intake.services import delivery, heartbeats
-from intake.system import assets, bp
+from intake.system import bp
 
 
 def database_status() -> str:
@@ -76,5 +76,14 @@ def healthz() -> tuple[Response, int]:
 @bp.get("/static/vendor/<path:filename>")
 @limiter.exempt
 def vendor_asset(filename: str) -> Response:
-    """Vendored libraries, as the app's own static files are sent (intake.system.assets)."""
-    return assets.send_asset(str(Path(current_app.static_folder or "") / "vendor"), filename)
+    """Vendored libraries, pre-compressed at build time when the browser accepts gzip (SRI
+    covers the decoded bytes, so the integrity hashes are the same)."""
+    folder = Path(current_app.static_folder or "") / "vendor"
+    compressed = safe_join(str(folder), f"{filename}.gz")
+    if "gzip" in request.accept_encodings and compressed and Path(compressed).is_file():
+        response = send_from_directory(folder, f"{filename}.gz", mimetype="text/javascript")
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = send_from_directory(folder, filename)
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
