@@ -282,14 +282,17 @@
   }
 
   /* The carried key, forgotten from storage before anything is done with it: used once, or
-   * not at all. {key: Uint8Array (the caller wipes it), salt, ops, mem} or null. */
-  function takeCarried() {
+   * not at all. {key: Uint8Array (the caller wipes it), salt, ops, mem} or null. Decoded only
+   * once libsodium is ready: a page whose scripts come from the cache runs this before it is,
+   * and the key read then was lost (the password was asked for again). */
+  async function takeCarried() {
     const carried = readCarried();
     forgetCarriedKey();
     if (!carried) {
       return null;
     }
     try {
+      await ready();
       return { key: fromB64(carried.key), salt: carried.salt, ops: carried.ops, mem: carried.mem };
     } catch (e) {
       return null;
@@ -926,7 +929,7 @@
    * key, a key of scheme 1, a password changed meanwhile, another account's key) leaves the
    * page as it always was: the password is asked for once more. */
   async function unlockFromSignIn(form) {
-    const carried = takeCarried();
+    const carried = await takeCarried();
     if (!carried) {
       return;
     }
