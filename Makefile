@@ -22,7 +22,9 @@ $(STAMPS)/venv: pyproject.toml
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-intake/static/vendor/manifest.json: node_modules/.package-lock.json scripts/vendor.mjs
+# vendor.mjs also writes the gzip copies of the app's own styles and scripts: rerun on any change.
+APP_ASSETS := $(wildcard intake/static/css/*.css intake/static/js/*.js)
+intake/static/vendor/manifest.json: node_modules/.package-lock.json scripts/vendor.mjs $(APP_ASSETS)
 	node scripts/vendor.mjs
 
 install: $(STAMPS)/venv
@@ -88,3 +90,4 @@ bench-quick: install vendor services
 
 clean:
 	rm -rf $(STAMPS) $(VENV) node_modules intake/static/vendor .pytest_cache .mypy_cache .ruff_cache
+	rm -f intake/static/css/*.gz intake/static/js/*.gz

@@ -208,6 +208,10 @@ def _has_nul(values: Iterable[str]) -> bool:
 
 def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedIntConverter
+    from intake.system import assets
+
+    # Static files compressed and under versioned URLs; nothing else is compressed (BREACH).
+    assets.init_app(app)
     if app.config.get("TRUST_PROXY"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -1,7 +1,15 @@
 // Copies the browser libraries from node_modules into intake/static/vendor/ and records their
 // subresource-integrity hashes in manifest.json, which the templates read (no CDN, ever).
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { gzipSync } from "node:zlib";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -47,3 +55,26 @@ vendored(
 );
 writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
 console.log(`vendored ${Object.keys(manifest).length} files into ${out}`);
+
+// The app's own styles and scripts get pre-compressed copies too (build output, git-ignored;
+// the Makefile reruns this script when any of them changes). Each is written whole under a
+// temporary name then renamed, so a running server never reads half a copy; it also checks
+// that a copy decodes to its file as it is now before sending it (intake/system/assets.py).
+let compressed = 0;
+for (const [folder, suffix] of [
+  ["css", ".css"],
+  ["js", ".js"],
+]) {
+  const dir = join(root, "intake", "static", folder);
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (name.endsWith(suffix)) {
+      writeFileSync(`${path}.gz.tmp`, gzipSync(readFileSync(path), { level: 9 }));
+      renameSync(`${path}.gz.tmp`, `${path}.gz`);
+      compressed += 1;
+    } else if (name.endsWith(`${suffix}.gz`) && !existsSync(path.slice(0, -3))) {
+      unlinkSync(path); // the copy of a file that is gone
+    }
+  }
+}
+console.log(`compressed ${compressed} of the app's styles and scripts`);

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -37,7 +39,7 @@ def test_language_links_keep_repeated_parameters(client: FlaskClient) -> None:
 def test_every_page_names_its_icon_and_the_icon_is_served(client: FlaskClient) -> None:
     """Without one, browsers asked for /favicon.ico on every page: a 404 in each console."""
     page = client.get("/").get_data(as_text=True)
-    assert '<link rel="icon" href="/static/favicon.ico">' in page
+    assert re.search(r'<link rel="icon" href="/static/favicon\.ico\?v=[0-9a-f]{12}">', page)
     icon = client.get("/static/favicon.ico")
     assert icon.status_code == 200
     assert icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO file

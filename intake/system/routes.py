@@ -1,4 +1,5 @@
-"""Operational endpoints: /healthz for load balancers and `make run`'s readiness check."""
+"""Operational endpoints: /healthz for load balancers and `make run`'s readiness check, and
+the vendored libraries."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, jsonify, request, send_from_directory
-from werkzeug.security import safe_join
+from flask import Response, current_app, jsonify
 
 from intake import start_checks
 from intake.extensions import csrf, db, limiter
 from intake.services import delivery, heartbeats
-from intake.system import bp
+from intake.system import assets, bp
 
 
 def database_status() -> str:
@@ -76,14 +76,5 @@ def healthz() -> tuple[Response, int]:
 @bp.get("/static/vendor/<path:filename>")
 @limiter.exempt
 def vendor_asset(filename: str) -> Response:
-    """Vendored libraries, pre-compressed at build time when the browser accepts gzip (SRI
-    covers the decoded bytes, so the integrity hashes are the same)."""
-    folder = Path(current_app.static_folder or "") / "vendor"
-    compressed = safe_join(str(folder), f"{filename}.gz")
-    if "gzip" in request.accept_encodings and compressed and Path(compressed).is_file():
-        response = send_from_directory(folder, f"{filename}.gz", mimetype="text/javascript")
-        response.headers["Content-Encoding"] = "gzip"
-    else:
-        response = send_from_directory(folder, filename)
-    response.headers["Vary"] = "Accept-Encoding"
-    return response
+    """Vendored libraries, as the app's own static files are sent (intake.system.assets)."""
+    return assets.send_asset(str(Path(current_app.static_folder or "") / "vendor"), filename)

@@ -210,7 +210,7 @@ def test_without_the_folding_table_no_case_is_indexed(
     try:
         page = context.new_page()
         page.set_default_timeout(20_000)
-        page.route("**/vendor/han-fold.js", lambda route: route.abort())
+        page.route("**/vendor/han-fold.js?*", lambda route: route.abort())
         posted: list[str] = []
         page.on("request", lambda r: posted.append(r.url) if "search-tokens" in r.url else None)
         page.goto(f"{base}/cases/?view=all")

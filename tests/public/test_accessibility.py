@@ -89,14 +89,14 @@ def test_public_pages_have_no_axe_violations(
     assert_accessible(page, f"/request with errors (JS) {locale}")
 
     # Errors found by the server (the form posted without intake.js).
-    page.route("**/js/intake.js", lambda route: route.abort())
-    page.route("**/js/steps.js", lambda route: route.abort())
+    page.route("**/js/intake.js?*", lambda route: route.abort())
+    page.route("**/js/steps.js?*", lambda route: route.abort())
     page.goto(f"{base}/request?lang={locale}")
     page.click("#send-request")
     page.wait_for_selector("#error-summary li")
     assert "/request" in page.url
     assert_accessible(page, f"/request with errors (server) {locale}")
-    page.unroute("**/js/intake.js")
+    page.unroute("**/js/intake.js?*")
 
     page.goto(f"{base}/status?lang={locale}")
     assert_accessible(page, f"/status {locale}")

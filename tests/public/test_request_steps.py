@@ -221,7 +221,7 @@ def test_the_person_is_asked_before_the_server_seals_when_the_browser_cannot(
     context = phone_context(browser, True, locale)
     try:
         page = context.new_page()
-        page.route("**/vendor/libsodium*.js", lambda route: route.abort())
+        page.route("**/vendor/libsodium*.js?*", lambda route: route.abort())
         page.goto(f"{live_server.url}/request?lang={locale}")
         page.fill("#what_happened", f"blocked {CANARY}")
         page.check("input[name=urgency][value=immediate]")

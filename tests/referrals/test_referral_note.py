@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 from nacl.public import PublicKey, SealedBox
 
@@ -407,8 +407,9 @@ def test_the_page_carries_only_ciphertext_and_a_form_without_plaintext_fields(ap
     assert strings
     assert json.loads(strings.group(1))["locked"] == "Unlock your key to read or write the note."
     with app.test_request_context():
+        src = url_for("static", filename="js/referral-note.js")
         integrity = asset_integrity("js/referral-note.js")
-    assert f'src="/static/js/referral-note.js" integrity="{integrity}"' in html
+    assert f'src="{src}" integrity="{integrity}"' in html
     for tag in re.findall(r"<script\b[^>]*>", html):
         assert "src=" in tag or 'type="application/json"' in tag, tag
     assert " style=" not in html

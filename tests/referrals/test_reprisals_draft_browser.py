@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 
 from intake.extensions import db
@@ -303,10 +303,13 @@ def test_the_page_hands_the_script_clear_facts_only_with_both_scripts_under_sri(
     assert 'id="sp-draft"' not in page
     assert CANARY not in page
     with app.test_request_context():
+        sp_src, rp_src = (
+            url_for("static", filename=f"js/{name}.js") for name in ("sp-draft", "reprisals-draft")
+        )
         sp, rp = asset_integrity("js/sp-draft.js"), asset_integrity("js/reprisals-draft.js")
     # sp-draft.js (the machinery) first, then the reprisals draft that uses it.
-    assert page.index(f'src="/static/js/sp-draft.js" integrity="{sp}"') < page.index(
-        f'src="/static/js/reprisals-draft.js" integrity="{rp}"'
+    assert page.index(f'src="{sp_src}" integrity="{sp}"') < page.index(
+        f'src="{rp_src}" integrity="{rp}"'
     )
     for tag in re.findall(r"<script\b[^>]*>", page):
         assert "src=" in tag or 'type="application/json"' in tag, tag

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 from markupsafe import escape
 
@@ -366,8 +366,9 @@ def test_only_special_procedures_referrals_offer_the_draft(app: Flask) -> None:
     assert f'data-sealed-url="/cases/{sp.case.ref}/sealed"' in sp_page
     # Loaded with subresource integrity, and no inline script or style anywhere.
     with app.test_request_context():
+        src = url_for("static", filename="js/sp-draft.js")
         integrity = asset_integrity("js/sp-draft.js")
-    assert f'src="/static/js/sp-draft.js" integrity="{integrity}"' in sp_page
+    assert f'src="{src}" integrity="{integrity}"' in sp_page
     for tag in re.findall(r"<script\b[^>]*>", sp_page):
         assert "src=" in tag or 'type="application/json"' in tag, tag
     assert " style=" not in sp_page
