@@ -179,7 +179,12 @@
     updates.set(el, update);
   }
 
+  let bound = false;
   function bindAll() {
+    if (bound) {
+      return;
+    }
+    bound = true;
     forms.forEach(function (form) {
       form.querySelectorAll("[data-max-chars]").forEach(function (el) {
         bind(form, el);
@@ -210,9 +215,12 @@
     tooLongIn: tooLongIn,
     refresh: refresh,
     insist: insist,
+    bind: bindAll,
   });
-  // After the other scripts of the page have put back what this tab kept (steps.js, intake.js).
-  if (document.readyState === "loading") {
+  // After the other scripts of the page have put back what this tab kept (steps.js, intake.js)
+  // and added their own listeners: they call bind() when done (libsodium, loaded after them,
+  // holds DOMContentLoaded back by seconds on a slow link), else it is done then.
+  if (document.readyState === "loading" || document.currentScript?.defer) {
     document.addEventListener("DOMContentLoaded", bindAll);
   } else {
     bindAll();

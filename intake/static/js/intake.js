@@ -13,6 +13,13 @@
  * If anything fails, the form and everything typed stay as they are. If this browser cannot
  * seal (libsodium blocked or not loaded, WebAssembly refused), the person is told and asked
  * before the form is posted for the server to seal (the no-JavaScript path): never silently.
+ * libsodium arrives last (the page loads it after this script: on 2G it takes 13 s more).
+ * Send pressed before this script ran is held by send-guard.js; pressed before libsodium has
+ * started, the answers are checked at once, and the request waits, "Preparing the
+ * encryption…" said beside Send, then goes by itself (an answer changed meanwhile calls off
+ * that send: Send is pressed again when done). While sending, the line beside Send says how
+ * much has gone ("Sending: 40%"); a link that went silent is given up (submitter.js) and the
+ * person told it is safe to press Send again.
  */
 (function () {
   "use strict";
@@ -21,6 +28,10 @@
     return;
   }
   window.Refuge = window.Refuge || {};
+  const guard = window.Refuge.sendGuard; // send-guard.js, the page's first script
+  if (guard) {
+    guard.claim(form); // presses of Send wait until canSeal() has its answer
+  }
   const seal = window.Refuge.submitter;
   const answerLength = window.Refuge.answerLength; // answer-length.js, loaded before this
   const SEAL_READY_MS = 8000;
@@ -536,8 +547,11 @@
     }
   }
 
-  /* Whether this browser can seal: libsodium loaded, its WebAssembly started, a seal works. */
+  /* Whether this browser can seal: libsodium loaded, its WebAssembly started, a seal works.
+   * Waits as long as libsodium is still arriving (a slow link is no reason to send unsealed);
+   * once it has, its start is given SEAL_READY_MS. */
   async function canSeal() {
+    await seal.loaded();
     if (typeof sodium === "undefined") {
       return false;
     }
@@ -562,6 +576,20 @@
    * that will not be sent; the "sending" line is on screen. When the send fails, everything
    * works again. */
   const sendButton = document.getElementById("send-request");
+  // Whether this browser can seal is known once libsodium has arrived and started (canSeal):
+  // a Send pressed before waits for it (waitingToSeal), unless an answer changes meanwhile.
+  let sealingKnown = !seal;
+  let waitingToSeal = false;
+  const sealing = seal ? canSeal() : Promise.resolve(false);
+  sealing.then(function () {
+    sealingKnown = true;
+  });
+  form.addEventListener("input", function () {
+    if (waitingToSeal) {
+      waitingToSeal = false;
+      statusLine.textContent = "";
+    }
+  });
   function setBusy(on) {
     busy = on;
     seal.setBusy(form, sendButton, on);
@@ -572,6 +600,17 @@
 
   function sayStatus(message) {
     seal.sayStatus(statusLine, message);
+  }
+
+  /* How much of the request has gone, said in tenths: each change is announced (a live
+   * region), and is not scrolled to, so that the person can read the page meanwhile. */
+  let tenthSaid = -1;
+  function sayProgress(sent, total) {
+    const tenth = Math.floor((10 * sent) / total);
+    if (tenth !== tenthSaid && tenth < 10) {
+      tenthSaid = tenth;
+      statusLine.textContent = seal.progressText(data.msgProgress, sent, total);
+    }
   }
 
   const sealFailed = document.getElementById("seal-failed");
@@ -606,8 +645,23 @@
       askBeforeServerSealing(); // submitter.js did not load: nothing here seals, or waits
       return;
     }
+    if (!sealingKnown) {
+      // libsodium is still on its way: this request goes once it is there, if still wanted.
+      const already = waitingToSeal;
+      waitingToSeal = true;
+      sayStatus(data.msgPreparing);
+      if (already) {
+        return; // the press before is waiting already
+      }
+      await sealing;
+      if (!waitingToSeal) {
+        return; // called off by an answer changed meanwhile
+      }
+      waitingToSeal = false;
+    }
     setBusy(true);
     sayStatus(data.msgSealing);
+    tenthSaid = -1;
     if (!(await canSeal())) {
       setBusy(false);
       askBeforeServerSealing();
@@ -627,8 +681,15 @@
         body.append("sealed_answers", seal.sealObject(answers, keyInfo));
         body.append("submission_token", token);
         return body;
-      }, function () {
-        sayStatus(data.msgWorking);
+      }, {
+        onWork: function () {
+          sayStatus(data.msgWorking);
+          tenthSaid = -1; // sent once more, from the start
+        },
+        onUpload: sayProgress,
+        onUploaded: function () {
+          statusLine.textContent = data.msgConfirming;
+        },
       });
       statusLine.textContent = "";
       if (sent.ok && sent.result.receipt_code) {
@@ -650,7 +711,10 @@
       }
     } catch (error) {
       statusLine.textContent = "";
-      if (error && error.unanswered) {
+      if (error && error.stalled) {
+        // Given up on a silent link (before or after the request left): sending again is safe.
+        failure = data.msgStalled;
+      } else if (error && error.unanswered) {
         // The request may have arrived: sending again is safe (the submission token files it
         // once), so it must not read as "could not be sent", which makes people start anew.
         failure = data.msgUnconfirmed;
@@ -665,4 +729,12 @@
       showErrors([failureField ? { name: failureField, message: failure } : { message: failure }]);
     }
   });
+
+  if (answerLength) {
+    answerLength.bind(); // its listeners after this script's (see answer-length.js)
+  }
+  // This script sends the form from now on: a press held by send-guard.js goes on.
+  if (guard) {
+    guard.ready(form, guard.SEND);
+  }
 })();

@@ -3,15 +3,24 @@
  * Replies from caseworkers are sealed to the reply key derived from the receipt code; they are
  * opened here (never on the server) and shown with textContent. Follow-up messages and files
  * are sealed to the organisation key before they are sent.
+ *
+ * libsodium arrives after this script (on 2G, seconds after the page can be typed in): until
+ * it has started, a press of Send or of a language button waits (send-guard.js holds it and
+ * says so), then goes on by itself. When it does not load (blocked), this script stands aside
+ * and the follow-up form posts as without JavaScript, once the person was told (send-guard.js).
+ * While a message is being sent, the line beside Send says how much has gone; a link that
+ * went silent is given up (submitter.js) and the person told it is safe to press Send again.
  */
 (function () {
   "use strict";
   const seal = window.Refuge && window.Refuge.submitter;
   const codeInput = document.getElementById("receipt-code-input");
-  if (!seal || !codeInput || typeof sodium === "undefined") {
-    return; // the follow-up form then posts as without JavaScript
+  if (!seal || !codeInput) {
+    return; // the follow-up form then posts as without JavaScript (send-guard.js says so first)
   }
   const sealed = window.Refuge.sealed;
+  const guard = window.Refuge.sendGuard; // send-guard.js, the page's first script
+  let standingAside = false; // libsodium did not load: the form posts as without JavaScript
 
   async function openReplies() {
     const list = document.getElementById("thread");
@@ -255,10 +264,15 @@
   }
 
   function changeLanguage(button) {
-    keepWhileAway();
     const codeOnly = document.getElementById("status-language");
     codeOnly.action = button.dataset.languageUrl;
-    codeOnly.submit();
+    // The kept message is named by a hash of the code (libsodium: started by now when
+    // send-guard.js held the press till then).
+    seal.ready().then(keepWhileAway).catch(function () {
+      // libsodium did not load: the language changes all the same
+    }).finally(function () {
+      codeOnly.submit();
+    });
   }
 
   function restoreDraft() {
@@ -285,8 +299,35 @@
   if (form) {
     const data = form.dataset;
     const statusLine = document.getElementById("send-status");
-    seal.ready().then(restoreDraft);
+    if (guard) {
+      guard.claim(form); // presses wait until libsodium has started (or failed to load)
+    }
+    seal.ready().then(function () {
+      restoreDraft();
+      if (guard) {
+        guard.ready(form, guard.SEND);
+        guard.ready(form, guard.LANGUAGE);
+      }
+    }, function () {
+      standingAside = true;
+      if (guard) {
+        guard.cannotSeal(form);
+      }
+    });
     form.addEventListener("input", recheckBody);
+    if (answerLength) {
+      answerLength.bind(); // its listener after recheckBody (see answer-length.js)
+    }
+
+    /* How much of the message has gone, said in tenths (each change is announced). */
+    let tenthSaid = -1;
+    const sayProgress = function (sent, total) {
+      const tenth = Math.floor((10 * sent) / total);
+      if (tenth !== tenthSaid && tenth < 10) {
+        tenthSaid = tenth;
+        statusLine.textContent = seal.progressText(data.msgProgress, sent, total);
+      }
+    };
     /* What is true of a send the server answered but did not store for sure: its own reason
      * (a 4xx with an error), "could not be sent" (refused), or "could not confirm" (a
      * gateway's 5xx or a cut-off answer: it may have been stored). */
@@ -306,6 +347,9 @@
      * fetched, nothing was posted): said as the request form says it, so that the person
      * waits for a connection rather than pressing Send again and again. */
     function failureOfError(error) {
+      if (error && error.stalled) {
+        return data.msgStalled; // given up on a silent link: it may have arrived; safe to resend
+      }
       if (error && error.unanswered) {
         return data.msgUnconfirmed;
       }
@@ -335,6 +379,9 @@
     }
 
     form.addEventListener("submit", async function (event) {
+      if (standingAside) {
+        return; // posted as without JavaScript (send-guard.js said so at the first press)
+      }
       event.preventDefault();
       if (busy) {
         return; // not a second copy, and no language change that would leave mid-send
@@ -362,6 +409,7 @@
       }
       setBusy(true);
       seal.sayStatus(statusLine, data.msgSealing);
+      tenthSaid = -1;
       try {
         await seal.ready();
         const text = body.value; // what is sealed is what the token was made for
@@ -379,6 +427,11 @@
               { public_key: seal.replyKeypair(own).publicKey }));
           }
           return payload;
+        }, {
+          onUpload: sayProgress,
+          onUploaded: function () {
+            statusLine.textContent = data.msgConfirming;
+          },
         });
         if (!sent.ok) { // a 2xx stored it, whether or not its body arrived whole
           statusLine.textContent = "";
@@ -407,5 +460,7 @@
     });
   }
 
-  openReplies();
+  openReplies().catch(function () {
+    // libsodium did not load: the messages say "Opening…" as the server wrote them
+  });
 })();

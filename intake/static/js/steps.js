@@ -14,6 +14,12 @@
  * sessionStorage (survives a reload and the camera round-trip, gone when the tab closes or the
  * request is sent), and with it the request's submission token once Send was pressed. Files
  * are never kept. This script does no sealing: intake.js seals once, at the end.
+ *
+ * On a slow link the long form is on screen, and typed in, seconds before this script runs.
+ * It then opens on the step of the field being typed in (the focus, else the field typed in
+ * last, which send-guard.js noted), which keeps the focus and the caret, and the field stays
+ * where it was on screen: hiding the step being written in sent the focus to the page, and
+ * the next words were lost (a review on 2G).
  */
 (function () {
   "use strict";
@@ -42,6 +48,11 @@
   const next = document.getElementById("step-next");
   const skip = document.getElementById("step-skip");
   const review = document.getElementById("review-list");
+  const guard = window.Refuge && window.Refuge.sendGuard; // send-guard.js, the page's first script
+  // The field being written in before this script ran (the focus, else the last one typed
+  // in), and where it is on screen: the form opens on its step and keeps it in place.
+  const writing = fieldBeingWritten();
+  const writingTop = writing ? writing.getBoundingClientRect().top : 0;
   let current = 0;
   let keptToken = null;
   let keptStep = null; // the step shown when the answers were last kept (STEP_ENTRY)
@@ -52,6 +63,15 @@
   // the person moves to is an entry in the tab's history (the same address, the step's number
   // in the entry's state), so Back never leaves the form and what was typed in it by mistake.
   let position = 0; // how many of the form's entries lie before this one in the tab's history
+
+  function fieldBeingWritten() {
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && form.contains(focused) && focused.closest(".form-step")) {
+      return focused;
+    }
+    const typed = guard && guard.lastTyped();
+    return typed && form.contains(typed) && typed.closest(".form-step") ? typed : null;
+  }
 
   function keptFields() {
     return Array.from(form.querySelectorAll("textarea, input[type=text]:not([name=website]), select"));
@@ -556,7 +576,9 @@
     position = entry.refugePosition;
   }
   let opening = 0;
-  if (invalid) {
+  if (writing) {
+    opening = steps.indexOf(writing.closest(".form-step")); // the person is writing there
+  } else if (invalid) {
     opening = steps.indexOf(invalid.closest(".form-step"));
   } else if (reloaded) {
     opening = entry.refugeStep;
@@ -565,6 +587,13 @@
   }
   show(opening, false);
   window.history.replaceState(entryFor(current), "");
+  if (writing) {
+    // The progress line (and a notice) came in above it: the field stays where it was.
+    window.scrollBy(0, writing.getBoundingClientRect().top - writingTop);
+  }
+  if (guard) {
+    guard.ready(form, guard.LANGUAGE); // a language press held till now goes, as a link
+  }
 
   window.Refuge = window.Refuge || {};
   window.Refuge.steps = Object.freeze({

@@ -14,9 +14,99 @@
     return; // sealed.js did not load: the pages post as without JavaScript
   }
   const sealed = window.Refuge.sealed;
+  // On a slow phone link an upload of a few MB legitimately takes a minute: no fixed time
+  // limit, but a link that has gone silent is a stall. No byte of the upload taken for this
+  // long, or no answer this long after the last byte left (the server files it in a second).
+  const NO_PROGRESS_MS = 45000;
+  const NO_ANSWER_MS = 60000;
 
+  /* libsodium comes last (the pages load it deferred, after the scripts that make the form
+   * work: about 400 KB, 13 s on 2G): resolved once it has run, or failed to load, which is
+   * when the deferred scripts are all done (DOMContentLoaded). */
+  const loaded = new Promise(function (resolve) {
+    if (typeof sodium !== "undefined" || document.readyState === "complete") {
+      resolve();
+      return;
+    }
+    document.addEventListener("DOMContentLoaded", resolve, { once: true });
+    window.addEventListener("load", resolve, { once: true });
+  });
+
+  /* Resolves once libsodium is there and its WebAssembly started; rejects when it did not
+   * load (blocked, or the link failed). */
   function ready() {
-    return sodium.ready;
+    return loaded.then(function () {
+      if (typeof sodium === "undefined") {
+        throw new Error("libsodium did not load");
+      }
+      return sodium.ready;
+    });
+  }
+
+  /* One request by XMLHttpRequest, whose upload reports its progress (fetch does not): resolves
+   * to {status, text} for any answer. A link gone silent (see NO_PROGRESS_MS) is given up:
+   * rejects with error.stalled; no connection at all, with a plain network error. onUpload(sent,
+   * total) is told of each step of the upload, onUploaded() when the last byte left. */
+  function exchange(method, url, body, headers, hooks) {
+    return new Promise(function (resolve, reject) {
+      const xhr = new XMLHttpRequest();
+      let timer = null;
+      let settled = false;
+      function settle(act, value) {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          act(value);
+        }
+      }
+      function silentFor(ms) {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          const error = new Error("the connection stalled");
+          error.stalled = true;
+          settle(reject, error);
+          xhr.abort();
+        }, ms);
+      }
+      xhr.open(method, url);
+      for (const name of Object.keys(headers)) {
+        xhr.setRequestHeader(name, headers[name]);
+      }
+      if (body) {
+        xhr.upload.addEventListener("progress", function (event) {
+          silentFor(NO_PROGRESS_MS);
+          if (hooks.onUpload && event.lengthComputable && event.total > 0) {
+            hooks.onUpload(event.loaded, event.total);
+          }
+        });
+        xhr.upload.addEventListener("load", function () {
+          silentFor(NO_ANSWER_MS);
+          if (hooks.onUploaded) {
+            hooks.onUploaded();
+          }
+        });
+      }
+      // The answer arriving, however slowly, is not a stall.
+      xhr.addEventListener("readystatechange", function () {
+        if (xhr.readyState >= XMLHttpRequest.HEADERS_RECEIVED && xhr.readyState < XMLHttpRequest.DONE) {
+          silentFor(NO_ANSWER_MS);
+        }
+      });
+      xhr.addEventListener("progress", function () {
+        silentFor(NO_ANSWER_MS);
+      });
+      xhr.addEventListener("load", function () {
+        settle(resolve, { status: xhr.status, text: xhr.responseText });
+      });
+      xhr.addEventListener("error", function () {
+        settle(reject, new Error("network error"));
+      });
+      xhr.addEventListener("abort", function () {
+        settle(reject, new Error("aborted"));
+      });
+      silentFor(body ? NO_PROGRESS_MS : NO_ANSWER_MS);
+      xhr.send(body || null);
+    });
   }
 
   /* A fresh CSRF token and the current organisation key, right before sealing: the person may
@@ -24,20 +114,17 @@
   async function fetchKey(url) {
     let response;
     try {
-      response = await fetch(url, {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-        cache: "no-store",
-      });
+      response = await exchange("GET", url, null, { Accept: "application/json" }, {});
     } catch (error) {
-      // The server was not reached (offline, a dropped connection): nothing was sent yet.
+      // The server was not reached (offline, a dropped or stalled connection): nothing was
+      // sent yet.
       error.unreached = true;
       throw error;
     }
-    if (!response.ok) {
+    if (response.status < 200 || response.status >= 300) {
       throw new Error("key " + response.status);
     }
-    return response.json();
+    return JSON.parse(response.text);
   }
 
   /* The answers or message, sealed to the key send() was given. */
@@ -54,18 +141,14 @@
     }
   }
 
-  /* No answer to the POST (a dropped connection) is not a refusal: the server may have stored
-   * it. The error thrown says so (error.unanswered), and so does an answer whose body never
-   * arrived whole (answered: false); a caller tells the person what is true of each. */
-  async function post(url, body, token) {
+  /* No answer to the POST (a dropped or stalled connection) is not a refusal: the server may
+   * have stored it. The error thrown says so (error.unanswered; error.stalled too when the
+   * link went silent and this page gave up), and so does an answer whose body never arrived
+   * whole (answered: false); a caller tells the person what is true of each. */
+  async function post(url, body, token, hooks) {
     let response;
     try {
-      response = await fetch(url, {
-        method: "POST",
-        body: body,
-        headers: { Accept: "application/json", "X-CSRFToken": token },
-        credentials: "same-origin",
-      });
+      response = await exchange("POST", url, body, { Accept: "application/json", "X-CSRFToken": token }, hooks);
     } catch (error) {
       error.unanswered = true;
       throw error;
@@ -73,37 +156,60 @@
     let result = {};
     let answered = true;
     try {
-      result = await response.json();
+      result = JSON.parse(response.text);
     } catch (error) {
       result = {};
       answered = false;
     }
-    return { ok: response.ok, status: response.status, result: result, answered: answered };
+    const ok = response.status >= 200 && response.status < 300;
+    return { ok: ok, status: response.status, result: result || {}, answered: answered };
   }
 
   /* Seal and post to form.action with the key and CSRF token from keyUrl, fetched right now.
    * build(keyInfo) returns the FormData (routing fields, sealObject(...)); each file is sealed
-   * and appended after it. Resolves to {ok, status, result (the server's JSON)}. onWork(), if
-   * given, is called before a proof of work starts (it takes seconds: say so to the person).
-   * Rejects with error.unanswered set when the POST got no answer (see post), and with
-   * error.unreached set when the server could not be reached before anything was sent. */
-  async function send(form, keyUrl, files, build, onWork) {
+   * and appended after it. Resolves to {ok, status, result (the server's JSON)}. hooks, each
+   * optional: onWork() before a proof of work starts (it takes seconds: say so to the person),
+   * onUpload(sent, total) as the upload goes, onUploaded() when all of it left. Rejects with
+   * error.unanswered set when the POST got no answer (see post), with error.unreached set when
+   * the server could not be reached before anything was sent, and error.stalled with either
+   * when the link went silent (NO_PROGRESS_MS). */
+  async function send(form, keyUrl, files, build, hooks) {
+    // hooks was onWork alone before (a function): it still is, where a caller passes one.
+    const on = typeof hooks === "function" ? { onWork: hooks } : hooks || {};
     await ready();
     const keyInfo = await fetchKey(keyUrl);
     const body = build(keyInfo);
     await appendSealedFiles(body, files, keyInfo);
-    const sent = await post(form.action, body, keyInfo.csrf_token);
+    const sent = await post(form.action, body, keyInfo.csrf_token, on);
     if (sent.status === 429 && keyInfo.pow && form.id === "intake-form") {
       // This address's budget is spent (a shared Tor exit or office): show a little work and
       // send once more (README "Shared addresses").
-      if (onWork) {
-        onWork();
+      if (on.onWork) {
+        on.onWork();
       }
       body.append("pow_challenge", keyInfo.pow.challenge);
       body.append("pow_nonce", await solveProofOfWork(keyInfo.pow.challenge, keyInfo.pow.bits));
-      return post(form.action, body, keyInfo.csrf_token);
+      return post(form.action, body, keyInfo.csrf_token, on);
     }
     return sent;
+  }
+
+  /* "Sending: 40%" in the page's language (template: the form's data-msg-progress, {percent}),
+   * its digits as the page writes numbers (Latin ones, as the server writes them). */
+  function progressText(template, sent, total) {
+    const share = Math.min(0.99, Math.max(0, sent / total)); // 100% is said by "sent"
+    let percent;
+    try {
+      percent = new Intl.NumberFormat(document.documentElement.lang || undefined, {
+        style: "percent",
+        numberingSystem: "latn",
+      }).format(Math.floor(share * 100) / 100);
+    } catch (error) {
+      percent = Math.floor(share * 100) + "%";
+    }
+    return (template || "").replace("{percent}", function () {
+      return percent;
+    });
   }
 
   function leadingZeroBits(bytes) {
@@ -235,6 +341,10 @@
 
   window.Refuge.submitter = Object.freeze({
     ready: ready,
+    loaded: function () {
+      return loaded;
+    },
+    progressText: progressText,
     sealObject: sealObject,
     send: send,
     normaliseCode: normaliseCode,
