@@ -117,12 +117,19 @@ RECEIPT_ONCE = "receipt_once"  # session key: the no-JS receipt code, for exactl
 FOLLOW_UP_TOKEN = "follow_up_token"  # noqa: S105 — a session key, not a secret
 # session key: the token of the request this browser sent last without JavaScript, and a
 # digest of what it said, until it starts a new one (?new=1): the form shown again (Back)
-# carries the token, and the same answers sent again are filed once (_same_request_again).
+# carries the token, and the same answers sent again are filed once (_server_sealed_token).
 SENT_REQUEST = "request_sent"
 # ... for so long after it was sent. Back, then Send again, comes within minutes; whoever
 # uses the computer after that, and finds the answers put back by the browser's Back, would
 # get the first request's receipt code (its replies, its consent) for a day (a review).
 SENT_REQUEST_KEPT_SECONDS = 30 * 60
+# Session key: the token of the no-JS form this browser was shown and has not been told it sent,
+# and when the form was last shown. The form shown again within SENT_REQUEST_KEPT_SECONDS
+# carries it: a Send whose answer (and the cookie saying it was sent) was lost, then Back and
+# Send, is the same request, where a token drawn anew filed it twice under two codes (a
+# slow-link review). The server tells the same request by the token and the answers together
+# (_server_sealed_token), so other answers with it are a request of their own.
+PENDING_REQUEST = "request_pending"
 RECEIPT_URGENT = "receipt_urgent"  # with it: the routing facts of an "Immediate" request
 # ... whether the request gave consent to share (the receipt says the code can withdraw it
 # only then: with none, /status has none to withdraw), and whether it was filed before (the
@@ -733,8 +740,9 @@ def _no_js_field_names() -> frozenset[str]:
 
 def _answers_digest(form_data: MultiDict[str, str]) -> str:
     """A digest of what a no-JS form said (every field but its tokens), keyed by its
-    submission token: kept in this browser's session beside that token, it tells the same
-    request sent again from other answers. Never stored on the server."""
+    submission token: kept in this browser's session beside that token, and part of what the
+    server finds the request again by (:func:`_server_sealed_token`, itself kept only as a
+    keyed hash), it tells the same request sent again from other answers."""
     said = sorted(
         (name, value)
         for name in form_data
@@ -760,13 +768,29 @@ def _sent_token() -> str | None:
     return None
 
 
-def _same_request_again(form_data: MultiDict[str, str]) -> bool:
-    """Whether a post carrying the token of the request sent before from this browser says
-    what that request said (Back, then Send: one case). A post with any other token is its
-    own request anyway."""
-    if form_data.get(SUBMISSION_TOKEN) != _sent_token():
-        return True
-    return _is_the_sent_request(form_data)
+def _pending_token() -> str | None:
+    """The token of the no-JS form last shown in this browser and not known to be sent,
+    within SENT_REQUEST_KEPT_SECONDS of showing it; each showing starts that time again."""
+    pending = session.get(PENDING_REQUEST)
+    if not isinstance(pending, dict):
+        return None
+    token, at = pending.get("token"), pending.get("at")
+    if not isinstance(at, int) or not 0 <= time.time() - at <= SENT_REQUEST_KEPT_SECONDS:
+        session.pop(PENDING_REQUEST, None)
+        return None
+    if not isinstance(token, str) or crypto.submission_token_bytes(token) is None:
+        return None
+    session[PENDING_REQUEST] = {"token": token, "at": int(time.time())}
+    return token
+
+
+def _server_sealed_token(raw_token: bytes, form_data: MultiDict[str, str]) -> bytes:
+    """What finds a no-JS request again: its token and a digest of its answers. The same
+    answers sent again with the token are the request sent (Back and Send, an answer lost on
+    the way, even when this browser was never told it was sent); other answers with it (the
+    person's next request, someone else at the same computer) are a request of their own,
+    with their own code, never the first one's receipt."""
+    return raw_token + bytes.fromhex(_answers_digest(form_data))
 
 
 def _is_the_sent_request(form_data: MultiDict[str, str]) -> bool:
@@ -826,13 +850,6 @@ def _submit_without_js(
             had_files=bool(form.uploaded_files()),
             sent_before=_is_the_sent_request(form_data),
         )
-    if not _same_request_again(form_data):
-        # Other answers with the token of a request sent before from this browser (someone
-        # else at a shared computer, or the same person's next request): a new request, never
-        # the first one's receipt.
-        form_data = form_data.copy()
-        form_data[SUBMISSION_TOKEN] = form.submission_token.data = crypto.new_submission_token()
-        submission_token = _submission_token(form_data)
     # Consent in the clear is what referrals check: everyone named agreed, and the submitter
     # allows sharing. The nuance (some agreed, "ask me first") stays in the sealed answers.
     routing = Routing(
@@ -850,7 +867,11 @@ def _submit_without_js(
             answers=form.answers(),
             files=plain_files,
             locale=_locale(),
-            submission_token=submission_token,
+            submission_token=(
+                _server_sealed_token(submission_token, form_data)
+                if submission_token is not None
+                else None
+            ),
             ends_transaction=True,  # this view commits nothing else
         )
     except SQLAlchemyError as error:
@@ -868,6 +889,7 @@ def _submit_without_js(
     session[RECEIPT_CONSENT] = routing.consent_given
     session[RECEIPT_AGAIN] = submission.repeated
     _remember_sent_receipt(submission.receipt_code)
+    session.pop(PENDING_REQUEST, None)
     if submission_token is not None:
         session[SENT_REQUEST] = {
             "token": form.submission_token.data,
@@ -1230,15 +1252,22 @@ def request_form() -> ViewResult:
             return _key_unverified()
         if request.args.get("new"):
             session.pop(SENT_REQUEST, None)
+            session.pop(PENDING_REQUEST, None)
         form = IntakeForm()
-        sent = _sent_token()
-        if sent is not None:
-            # Back from the receipt: Chrome fetches this page again (no-store) and puts the
-            # answers back, and a new token filed them a second time, with a second code.
-            form.submission_token.data = sent
+        # Back from the receipt, or from a Send whose answer was lost: Chrome fetches this page
+        # again (no-store) and puts the answers back, and a new token filed them a second
+        # time, with a second code.
+        token = _sent_token() or _pending_token()
+        if token is not None:
+            form.submission_token.data = token
+        else:
+            session[PENDING_REQUEST] = {
+                "token": form.submission_token.data,
+                "at": int(time.time()),
+            }
         # Without "you sent this before": a GET cannot tell Back from a new visit, and a new
         # visit was told it. Sent again, the same answers get their receipt, which says so
-        # (RECEIPT_AGAIN); other answers are a request of their own (_same_request_again).
+        # (RECEIPT_AGAIN); other answers are a request of their own (_server_sealed_token).
         return _render_form(form, current)
 
     if request.args.get(CHANGE_LANGUAGE):

@@ -38,8 +38,9 @@ class Claim(enum.Enum):
 
 # A request's token is looked up within the path that made it. Without JavaScript the token is
 # a hidden field, written again into the next form in that browser (so that Back and Send file
-# nothing twice), where the path checks the answers are the same before giving the first
-# receipt back. The browser path cannot check that (answers are sealed afresh on each attempt):
+# nothing twice), and the path's token is the form's token with a digest of its answers
+# (public.routes._server_sealed_token): only the same answers get the first receipt back. The
+# browser path cannot do that (answers are sealed afresh on each attempt):
 # had it shared the lookup, whoever used that browser next could post any ciphertext with the
 # token and be given the first person's receipt code (a security review).
 SERVER_SEALED_CONTEXT = b"sealed-on-the-server:"

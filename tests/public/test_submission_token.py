@@ -459,13 +459,87 @@ def test_every_no_js_form_has_its_own_token_and_a_form_shown_again_keeps_it(
     client = roomy_any_app.test_client()
     pattern = re.compile(r'name="submission_token" value="([^"]+)"')
     first = pattern.findall(client.get("/request").text)
-    second = pattern.findall(client.get("/request").text)
-    assert len(first) == len(second) == 1
-    assert first != second
+    elsewhere = pattern.findall(roomy_any_app.test_client().get("/request").text)
+    assert len(first) == len(elsewhere) == 1
+    assert first != elsewhere  # another browser
+    assert pattern.findall(client.get("/request").text) == first  # this one, shown again
+    started = pattern.findall(client.get("/request?new=1").text)
+    assert started != first  # "Start a new request"
+    first = pattern.findall(client.get("/request").text)
+    assert first == started
     data = {"csrf_token": csrf_token(client), "submission_token": first[0], **routing_form()}
     again = client.post("/request", data=data, content_type="multipart/form-data")
     assert again.status_code == 422  # required answers missing: shown again, nothing filed
     assert pattern.findall(again.text) == first
+
+
+def _token_on(page: str) -> str:
+    (token,) = re.findall(r'name="submission_token" value="([^"]+)"', page)
+    return token
+
+
+def _post_no_js(client: Any, token: str, what_happened: str) -> str:
+    """A no-JS Send; the receipt code it was answered with."""
+    form = {
+        "csrf_token": csrf_token(client),
+        "submission_token": token,
+        **full_answers(),
+        **routing_form(),
+        "what_happened": what_happened,
+    }
+    response = client.post("/request", data=form, content_type="multipart/form-data")
+    assert response.status_code == 303
+    return _no_js_receipt(client, response)
+
+
+def test_a_no_js_send_whose_answer_was_lost_then_back_and_send_files_it_once(
+    roomy_any_app: Flask,
+) -> None:
+    """The 303 and its cookie, which told this browser the request was sent, never arrive (a
+    slow link cut). Back fetches the form again (no-store) and the browser puts the answers
+    back: that page had a new token, and Send filed the request a second time, under a second
+    code (a slow-link review). It carries the token it was shown with now."""
+    make_org_key()
+    client = roomy_any_app.test_client()
+    token = _token_on(client.get("/request").text)
+    cookie = client.get_cookie(roomy_any_app.config["SESSION_COOKIE_NAME"])
+    assert cookie is not None
+    first = _post_no_js(client, token, "Detained at the border on Monday.")
+    # The answer lost: the browser still holds the cookie it had before Send.
+    client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    again = _token_on(client.get("/request").text)
+    assert again == token
+    assert _post_no_js(client, again, "Detained at the border on Monday.") == first
+    assert _counts()[:2] == (1, 1)
+    # Other answers with that token, from that cookie (the same computer, the next person):
+    # a request of their own, with a code of their own.
+    client.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    other = _post_no_js(client, _token_on(client.get("/request").text), "A raid tonight.")
+    assert other != first
+    assert _counts()[:2] == (2, 2)
+
+
+def test_a_no_js_form_left_for_half_an_hour_gets_a_token_of_its_own(
+    roomy_any_app: Flask,
+) -> None:
+    """The form shown again keeps its token for SENT_REQUEST_KEPT_SECONDS after it was last
+    shown; after that, whoever uses the computer is given a new one."""
+    from intake.public import routes
+
+    make_org_key()
+    client = roomy_any_app.test_client()
+    token = _token_on(client.get("/request").text)
+    with client.session_transaction() as session:
+        pending = dict(session[routes.PENDING_REQUEST])
+        pending["at"] -= routes.SENT_REQUEST_KEPT_SECONDS - 60
+        session[routes.PENDING_REQUEST] = pending
+    assert _token_on(client.get("/request").text) == token  # within: and it starts again
+    with client.session_transaction() as session:
+        assert session[routes.PENDING_REQUEST]["at"] >= pending["at"] + 60
+        pending = dict(session[routes.PENDING_REQUEST])
+        pending["at"] -= routes.SENT_REQUEST_KEPT_SECONDS + 1
+        session[routes.PENDING_REQUEST] = pending
+    assert _token_on(client.get("/request").text) != token
 
 
 def test_a_malformed_token_on_the_no_js_path_is_a_clear_400(roomy_any_app: Flask) -> None:
