@@ -333,6 +333,10 @@ class BaseSettings:
     KEYRING_IDLE_MINUTES = 15
     ENROL_TOKEN_DAYS = 7
     TOTP_ISSUER = "Refuge"
+    # /auth/salt, asked before each sign-in (how this e-mail's password is derived), per client.
+    SALT_RATE_LIMIT = "30 per minute;300 per hour"
+    # create_app checks the schema and the keys against the database (intake.start_checks).
+    CHECK_KEYS_AT_START = True
 
     # The public form's rate limits are read from the environment (_from_environment).
     # Every answer of the request form at its limit (what its counters let through), each
@@ -389,8 +393,7 @@ class TestingSettings(BaseSettings):
     KEY_WRAP_OPS_LIMIT = 1  # the browser's crypto_pwhash at its minimum: tests only
     KEY_WRAP_MEM_LIMIT = 8192
     RATELIMIT_ENABLED = True
-    # create_app checks the schema and the keys against the database (intake.start_checks);
-    # tests build their schema after the app, and turn this on where they test it.
+    # Tests build their schema after the app, and turn the start checks on where they test them.
     CHECK_KEYS_AT_START = False
 
 

@@ -71,7 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from worker import celery_init_app
 
     celery_init_app(app)
-    if app.config.get("CHECK_KEYS_AT_START", True):
+    if app.config["CHECK_KEYS_AT_START"]:
         from intake import start_checks
 
         # The web processes and the worker and beat (worker/app.py) alike; may refuse.

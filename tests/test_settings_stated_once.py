@@ -11,11 +11,19 @@ import pytest
 from flask import Flask
 
 from config.settings import settings_for
+from intake.auth import devices
 from intake.auth import routes as auth_routes
 from intake.models import Role
 from intake.public import consent as public_consent
 from intake.public import routes as public_routes
-from intake.services import deadlines, sign_in_throttle, submissions
+from intake.services import (
+    accounts,
+    deadlines,
+    proof_of_work,
+    sign_in_throttle,
+    staff_sessions,
+    submissions,
+)
 from tests.builders import make_user
 
 
@@ -36,6 +44,14 @@ READERS: list[tuple[str, Callable[[], object]]] = [
     ("LOGIN_DELAY_BASE_SECONDS", lambda: sign_in_throttle.delay_seconds(10)),
     ("LOGIN_DELAY_MAX_SECONDS", lambda: sign_in_throttle.delay_seconds(10)),
     ("TOTP_DAILY_CAP", _totp_cap_reached),
+    ("TRUSTED_DEVICE_DAYS", devices._max_age),
+    ("KEY_WRAP_OPS_LIMIT", accounts.wrap_limits),
+    ("KEY_WRAP_MEM_LIMIT", accounts.wrap_limits),
+    ("TOTP_ISSUER", lambda: accounts.otpauth_uri(make_user(Role.CASEWORKER), "JBSWY3DPEHPK3PXP")),
+    ("SESSION_IDLE_MINUTES", staff_sessions.idle_limit),
+    ("POW_DIFFICULTY_BITS", proof_of_work.difficulty),
+    ("POW_TTL_SECONDS", proof_of_work.issue),
+    ("SALT_RATE_LIMIT", auth_routes.salt_rate_limit),
 ]
 IDS = [f"{name}-{number}" for number, (name, _reader) in enumerate(READERS)]
 
@@ -53,6 +69,14 @@ def test_an_app_built_without_a_setting_reads_the_settings_default(app: Flask) -
     free = defaults["LOGIN_FREE_FAILURES"]
     assert sign_in_throttle.delay_seconds(free - 1) == 0
     assert sign_in_throttle.delay_seconds(free) == defaults["LOGIN_DELAY_BASE_SECONDS"]
+    assert accounts.wrap_limits() == (
+        defaults["KEY_WRAP_OPS_LIMIT"],
+        defaults["KEY_WRAP_MEM_LIMIT"],
+    )
+    assert staff_sessions.idle_limit().total_seconds() == defaults["SESSION_IDLE_MINUTES"] * 60
+    assert proof_of_work.difficulty() == defaults["POW_DIFFICULTY_BITS"]
+    assert auth_routes.salt_rate_limit() == defaults["SALT_RATE_LIMIT"]
+    assert devices._max_age() == defaults["TRUSTED_DEVICE_DAYS"] * 86400
     # The deadline rules, pure functions without an app, default to the same numbers.
     assert defaults["FOLLOW_UP_DAYS"] == deadlines.DEFAULT_FOLLOW_UP_DAYS
     assert tuple(deadlines.DEFAULT_OFFSETS_DAYS) == tuple(defaults["REMINDER_OFFSETS_DAYS"])

@@ -31,7 +31,7 @@ def _serializer(salt: str = SALT) -> URLSafeTimedSerializer:
 
 
 def _max_age() -> int:
-    return int(current_app.config.get("TRUSTED_DEVICE_DAYS", 90)) * 86400
+    return int(current_app.config["TRUSTED_DEVICE_DAYS"]) * 86400
 
 
 def _set(response: Response, name: str, salt: str, user: User, max_age: int) -> None:
@@ -39,7 +39,7 @@ def _set(response: Response, name: str, salt: str, user: User, max_age: int) -> 
         name,
         _serializer(salt).dumps(accounts.epoch_claim(user)),
         max_age=max_age,
-        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE", True)),
+        secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
         httponly=True,
         samesite="Strict",
     )

@@ -103,7 +103,7 @@ def key_material(form: StaffKeyFields) -> KeyMaterial | None:
 
 
 def salt_rate_limit() -> str:
-    return str(current_app.config.get("SALT_RATE_LIMIT", "30 per minute;300 per hour"))
+    return str(current_app.config["SALT_RATE_LIMIT"])
 
 
 def needs_javascript() -> str:

@@ -130,9 +130,7 @@ def check_new_password(password: str) -> None:
 def wrap_limits() -> tuple[int, int]:
     """Argon2id cost of key wrapping (opslimit, memlimit bytes) the browsers are told to use."""
     config = current_app.config
-    return int(config.get("KEY_WRAP_OPS_LIMIT", 3)), int(
-        config.get("KEY_WRAP_MEM_LIMIT", 64 * 1024 * 1024)
-    )
+    return int(config["KEY_WRAP_OPS_LIMIT"]), int(config["KEY_WRAP_MEM_LIMIT"])
 
 
 @dataclass(frozen=True)
@@ -258,7 +256,7 @@ def otpauth_uri(user: User, secret: str | None = None) -> str:
     secret = secret or user.totp_secret
     if not secret:
         raise AccountError("no_totp")
-    issuer = str(current_app.config.get("TOTP_ISSUER", "Refuge"))
+    issuer = str(current_app.config["TOTP_ISSUER"])
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=issuer)
 
 
@@ -637,7 +635,7 @@ def enrol_token(user: User) -> str:
 def user_for_enrol_token(token: str) -> User | None:
     if len(token) > 512:
         return None
-    days = int(current_app.config.get("ENROL_TOKEN_DAYS", 7))
+    days = int(current_app.config["ENROL_TOKEN_DAYS"])
     try:
         data = _serializer().loads(token, max_age=days * 86400)
     except (BadSignature, SignatureExpired):

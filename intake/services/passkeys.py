@@ -135,7 +135,7 @@ def registration_options(user: User) -> tuple[str, str]:
     """(options JSON for navigator.credentials.create, challenge to keep in the session)."""
     options = generate_registration_options(
         rp_id=rp_id(),
-        rp_name=str(current_app.config.get("TOTP_ISSUER", "Refuge")),
+        rp_name=str(current_app.config["TOTP_ISSUER"]),
         user_id=f"refuge-user-{user.id}".encode(),
         user_name=user.email,
         user_display_name=user.email,

@@ -43,13 +43,13 @@ def _serializer() -> URLSafeSerializer:
 
 
 def difficulty() -> int:
-    return int(current_app.config.get("POW_DIFFICULTY_BITS", 18))
+    return int(current_app.config["POW_DIFFICULTY_BITS"])
 
 
 def issue() -> dict[str, Any]:
     """A fresh challenge for the browser: {challenge, bits, expires_at}."""
     bits = difficulty()
-    expires_at = int(time.time()) + int(current_app.config.get("POW_TTL_SECONDS", 3600))
+    expires_at = int(time.time()) + int(current_app.config["POW_TTL_SECONDS"])
     token = _serializer().dumps({"id": secrets.token_hex(16), "bits": bits, "exp": expires_at})
     return {"challenge": token, "bits": bits, "expires_at": expires_at}
 
@@ -101,7 +101,7 @@ def redeem(challenge: str | None, nonce: str | None) -> Outcome:
     storage = limiter.storage
     if storage.incr(f"pow-spent/{challenge_id}", remaining) > 1:
         return Outcome.REUSED
-    ceiling = parse(str(current_app.config.get("POW_GLOBAL_LIMIT", "200 per hour")))
+    ceiling = parse(str(current_app.config["POW_GLOBAL_LIMIT"]))
     if not limiter.limiter.hit(ceiling, "pow-global"):
         return Outcome.CEILING
     return Outcome.ADMITTED

@@ -39,7 +39,7 @@ def hash_token(token: str) -> str:
 
 
 def idle_limit() -> timedelta:
-    return timedelta(minutes=float(current_app.config.get("SESSION_IDLE_MINUTES", 30)))
+    return timedelta(minutes=float(current_app.config["SESSION_IDLE_MINUTES"]))
 
 
 def absolute_limit() -> timedelta:
