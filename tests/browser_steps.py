@@ -32,6 +32,28 @@ UNLOCK_PAGE_STATE_JS = f"""() => {{
 }}"""
 
 
+def slow_sodium_js(delay_ms: int) -> str:
+    """An init script (page.add_init_script) delaying libsodium's start by ``delay_ms`` on every
+    page. libsodium compiles its WebAssembly after the page's scripts have run: when they come
+    from the cache (or deferred, before it), a page is wired before it is ready."""
+    return """(() => {
+  const delay = DELAY;
+  let module;
+  Object.defineProperty(window, "libsodium", {
+    configurable: true,
+    get() { return module; },
+    set(value) {
+      if (value && value.ready && !value.slowed) {
+        const ready = value.ready;
+        value.ready = ready.then((v) => new Promise((done) => setTimeout(() => done(v), delay)));
+        value.slowed = true;
+      }
+      module = value;
+    },
+  });
+})()""".replace("DELAY", str(int(delay_ms)))
+
+
 def password_and_code(
     page: Any, base: str, email: str, password: str, totp_secret: str | None, next_path: str = ""
 ) -> None:

@@ -1390,11 +1390,21 @@ def _render_status(
         follow_up=follow_up
         or FollowUpForm(MultiDict({"code": code, SUBMISSION_TOKEN: _follow_up_token()})),
         org_key=org_key,
+        draft_tag=_draft_tag(case),
         sent=sent,
         max_files=submissions.attachment_max_count(),
         max_megabytes=f"{submissions.attachment_max_bytes() / (1024 * 1024):g}",
         max_bytes=submissions.attachment_max_bytes(),
     ), status
+
+
+def _draft_tag(case: Case) -> str:
+    """What status.js names a message kept in the tab by (a language change, a withdrawal, a
+    send not yet confirmed): a keyed hash of the case, so that another case's page never takes
+    it up. Known at once, where a hash made in the browser waited for libsodium, which arrives
+    last on a slow link."""
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"refuge-status-draft-v2:%d" % case.id, hashlib.sha256).hexdigest()[:32]
 
 
 def _follow_up_token() -> str:

@@ -25,6 +25,7 @@ from tests.browser_steps import (
     CARRIED_KEY,
     UNLOCK_PAGE_STATE_JS,
     password_and_code,
+    slow_sodium_js,
     unlock_page_state,
 )
 from tests.builders import (
@@ -108,25 +109,6 @@ def test_password_and_code_land_unlocked_and_a_case_opens_without_the_unlock_pag
     assert not errors, errors
 
 
-# libsodium compiles its WebAssembly after the page's scripts have run: when they come from the
-# cache, the unlock page is wired before it is ready. Slowed here, on every page, by 1.5 s.
-SLOW_SODIUM_JS = """(() => {
-  let module;
-  Object.defineProperty(window, "libsodium", {
-    configurable: true,
-    get() { return module; },
-    set(value) {
-      if (value && value.ready && !value.slowed) {
-        const ready = value.ready;
-        value.ready = ready.then((v) => new Promise((done) => setTimeout(() => done(v), 1500)));
-        value.slowed = true;
-      }
-      module = value;
-    },
-  });
-})()"""
-
-
 def test_the_carried_key_waits_for_a_libsodium_still_starting(
     app: Flask, live_server: Any, page: Any
 ) -> None:
@@ -134,7 +116,7 @@ def test_the_carried_key_waits_for_a_libsodium_still_starting(
     decoding failed, the key was forgotten and the password asked for again."""
     base = live_server.url
     user, _ = make_staff_with_keys(Role.CASEWORKER, make_org_key(), email="slow@example.org")
-    page.add_init_script(SLOW_SODIUM_JS)
+    page.add_init_script(slow_sodium_js(1500))
     password_and_code(page, base, user.email, DEFAULT_PASSWORD, user.totp_secret)
     assert carried(page) is not None
     page.click("main button[type=submit]")

@@ -235,6 +235,11 @@
   window.Refuge.tooLongIn = tooLongIn;
   window.Refuge.checkStep = checkStep;
   window.Refuge.fileProblemsIn = fileProblemsIn;
+  // The stepped form was drawn before these checks existed: a reload on the review listed
+  // nothing still to answer and ticked step 1 done. Drawn again, now with them.
+  if (window.Refuge.steps && window.Refuge.steps.refresh) {
+    window.Refuge.steps.refresh();
+  }
 
   /* A field's error, beside it and in the summary, is taken back as soon as the field is
    * answered or corrected (the summary hides when nothing is left in it); an answer still too

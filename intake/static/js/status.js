@@ -215,19 +215,16 @@
   // The message being sent waits there too, with its submission token (one per written
   // message): if the answer is lost on the way (the server may have stored it), the retry,
   // even after a reload, sends the same token and the server stores the message once. Text
-  // changed since is a new message with a new token. The entry names its case by a hash of
-  // the receipt code, so that another case's page in this tab never takes it up.
+  // changed since is a new message with a new token. The entry names its case by the tag the
+  // server puts on the form (a keyed hash of the case), so that another case's page in this
+  // tab never takes it up. Not a hash made with libsodium, as it was: that arrives last, and
+  // the message came back only then (13 s on 2G), while what was typed meanwhile lost it.
   const DRAFT = "refuge.status-draft";
   const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-  let draftFor = null; // the hash of this page's receipt code, once libsodium is ready
   let pending = null; // {body, token}: the message sent last and not yet known to be stored
 
   function caseTag() {
-    if (draftFor === null) {
-      const code = seal.normaliseCode(codeInput.value) || codeInput.value;
-      draftFor = sodium.to_hex(sodium.crypto_generichash(16, sodium.from_string("refuge-status-draft-v1:" + code)));
-    }
-    return draftFor;
+    return (form && form.dataset.draftTag) || "";
   }
 
   function keepDraft(text, token) {
@@ -282,14 +279,19 @@
     } catch (error) {
       return;
     }
-    if (!draft || typeof draft !== "object" || draft.for !== caseTag() || typeof draft.body !== "string") {
+    if (!caseTag() || !draft || typeof draft !== "object" || draft.for !== caseTag() || typeof draft.body !== "string") {
       return; // none, or another case's
     }
     const body = form.elements.namedItem("body");
+    const sending = typeof draft.token === "string" && TOKEN_PATTERN.test(draft.token);
     if (!body.value) {
       body.value = draft.body;
+    } else if (body.value !== draft.body && !sending) {
+      // Typed before this ran (the scripts still on their way): the kept message first, and
+      // what was typed after it; neither is lost.
+      body.value = draft.body + "\n\n" + body.value;
     }
-    if (typeof draft.token === "string" && TOKEN_PATTERN.test(draft.token)) {
+    if (sending) {
       pending = { body: draft.body, token: draft.token }; // kept until it is known to be stored
     } else {
       forgetDraft(); // a language change's draft: back in the form, done
@@ -302,8 +304,8 @@
     if (guard) {
       guard.claim(form); // presses wait until libsodium has started (or failed to load)
     }
+    restoreDraft(); // at once: it needs nothing of libsodium
     seal.ready().then(function () {
-      restoreDraft();
       if (guard) {
         guard.ready(form, guard.SEND);
         guard.ready(form, guard.LANGUAGE);
@@ -361,21 +363,8 @@
 
     // Withdrawing a consent leaves this page (a confirmation, then this page again): the message
     // being written waits in this tab meanwhile, as for a language change, and comes back.
-    // The kept message is named by a hash of the receipt code (libsodium): a withdrawal sent
-    // before libsodium is ready waits for it, then leaves (form.submit() runs no listener).
     for (const withdraw of document.querySelectorAll("#status-consent form")) {
-      withdraw.addEventListener("submit", function (event) {
-        if (!form.elements.namedItem("body").value || draftFor !== null) {
-          keepWhileAway();
-          return;
-        }
-        event.preventDefault();
-        seal.ready().then(keepWhileAway).catch(function () {
-          // libsodium did not load: the withdrawal still goes
-        }).finally(function () {
-          withdraw.submit();
-        });
-      });
+      withdraw.addEventListener("submit", keepWhileAway);
     }
 
     form.addEventListener("submit", async function (event) {

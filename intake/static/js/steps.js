@@ -601,6 +601,11 @@
       return filesToAttach;
     },
     show: show,
+    // The step shown, drawn again: intake.js, which brings the checks the review and the
+    // progress line ask (missingIn…), runs after this script and calls it once they exist.
+    refresh: function () {
+      show(current, false);
+    },
     showStepOf: showStepOf,
     forget: forget,
     lock: lock,

@@ -1,0 +1,125 @@
+"""Real Chromium, with libsodium's start slowed (it arrives last on a slow link, its scripts
+deferred): what a review of load-time races found on the public pages.
+
+- Signed in, /status loaded libsodium twice (the header's keyring, then the page's deferred
+  copy), and the second copy replaced window.sodium under the scripts waiting on the first: the
+  messages said "Opening…" for good, and after a language change Send waited for ever.
+- A message kept over a language change came back only once libsodium had started (its tag was
+  a libsodium hash), and anything typed meanwhile threw it away.
+- A reload on the stepped form's review drew it before intake.js brought its checks: nothing
+  was listed as still to answer, and step 1 was ticked done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import expect
+
+from intake import crypto
+from intake.extensions import db
+from intake.models import CaseMessage, MessageKind, Role, Urgency
+from intake.services import submissions
+from intake.services.triage import Routing
+from tests.browser_steps import sign_in_as, slow_sodium_js
+from tests.builders import OrgKeyPair, make_org_key, make_staff_with_keys
+from tests.public.conftest import PHONE, full_answers
+
+pytestmark = pytest.mark.browser
+
+REPLY = "We received your request and are on it."
+MESSAGE = "They came back to the office this morning."
+SODIUM_STARTED = "() => typeof window.sodium.crypto_generichash === 'function'"
+
+
+def _case_with_a_reply(org: OrgKeyPair) -> str:
+    submission = submissions.create_case_from_plaintext(
+        Routing(urgency=Urgency.DAYS, threats=("detention",), country="TW"),
+        org_key=org.key,
+        answers=full_answers(),
+        files=[],
+        locale="en",
+    )
+    case = submission.case
+    db.session.add(
+        CaseMessage(
+            case_id=case.id,
+            kind=MessageKind.STAFF_REPLY,
+            sealed_body=crypto.seal_answers({"body": REPLY}, case.reply_public_key or ""),
+        )
+    )
+    db.session.commit()
+    return submission.receipt_code
+
+
+def _open_status(page: Any, base: str, code: str) -> None:
+    page.goto(f"{base}/status")
+    page.fill("#code", code)
+    page.click("main button[type=submit]")
+    page.wait_for_selector("#follow-up-form")
+
+
+def test_signed_in_staff_see_the_replies_open_and_can_send_on_status(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    base = live_server.url
+    org = make_org_key()
+    code = _case_with_a_reply(org)
+    user, _ = make_staff_with_keys(Role.CASEWORKER, org, email="at-status@example.org")
+    page.add_init_script(slow_sodium_js(1500))
+    sign_in_as(page, base, user)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    _open_status(page, base, code)
+    assert page.locator("script[src*='vendor/libsodium.js']").count() == 1
+    expect(page.locator(".message-body.reply-opened")).to_contain_text(REPLY, timeout=15_000)
+    page.fill("#body", MESSAGE)
+    page.click("#follow-up-form button[type=submit]:not([data-language-url])")
+    expect(page.locator("#send-status")).to_contain_text("sent securely", timeout=15_000)
+    assert not errors, errors
+
+
+def test_a_message_kept_over_a_language_change_is_back_before_libsodium_starts(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    base = live_server.url
+    code = _case_with_a_reply(make_org_key())
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    try:
+        page = context.new_page()
+        page.add_init_script(slow_sodium_js(4000))
+        _open_status(page, base, code)
+        page.fill("#body", MESSAGE)
+        page.click("button[data-language-url*='lang=fr']")
+        page.wait_for_url("**lang=fr**")
+        page.wait_for_selector("#follow-up-form")
+        expect(page.locator("#body")).to_have_value(MESSAGE, timeout=2_000)
+        assert page.evaluate(SODIUM_STARTED) is False  # before libsodium, not after it
+        # Kept no longer: a language change's message is back where it belongs.
+        assert page.evaluate("() => sessionStorage.getItem('refuge.status-draft')") is None
+    finally:
+        context.close()
+
+
+def test_a_reload_on_the_review_still_lists_what_is_left_to_answer(
+    app: Flask, live_server: Any, page: Any
+) -> None:
+    make_org_key()
+    page.add_init_script(slow_sodium_js(1500))
+    page.goto(f"{live_server.url}/request")
+    page.wait_for_selector("#step-nav:not([hidden])")
+    page.fill("#what_happened", "Arrested at the checkpoint; phone taken.")
+    last = page.locator("[data-step]").count() - 1
+    # To the review with "how urgent" unanswered, as the tab's history would have it.
+    page.evaluate(
+        f"""() => {{ window.Refuge.steps.show({last});
+                     history.replaceState({{refugeStep: {last}, refugePosition: 0}}, ""); }}"""
+    )
+    expect(page.locator(".review-missing").first).to_be_visible()
+
+    page.reload()
+    page.wait_for_selector(f"[data-step='{last + 1}']:not([hidden])")
+    expect(page.locator(".review-missing").first).to_be_visible()
+    assert "step-done" not in (page.get_attribute("[data-step-link='1']", "class") or "")
