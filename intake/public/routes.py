@@ -753,34 +753,33 @@ def _answers_digest(form_data: MultiDict[str, str]) -> str:
     return hmac.new(key, json.dumps(said).encode(), hashlib.sha256).hexdigest()
 
 
-def _sent_token() -> str | None:
-    """The token of the request this browser sent last without JavaScript, if any, within
-    SENT_REQUEST_KEPT_SECONDS of sending it (forgotten after)."""
-    sent = session.get(SENT_REQUEST)
-    if not isinstance(sent, dict):
+def _kept_token(key: str) -> str | None:
+    """The no-JS form's token kept in the session under ``key`` (SENT_REQUEST or
+    PENDING_REQUEST), within SENT_REQUEST_KEPT_SECONDS of its time (forgotten after)."""
+    kept = session.get(key)
+    if not isinstance(kept, dict):
         return None
-    token, at = sent.get("token"), sent.get("at")
+    token, at = kept.get("token"), kept.get("at")
     if not isinstance(at, int) or not 0 <= time.time() - at <= SENT_REQUEST_KEPT_SECONDS:
-        session.pop(SENT_REQUEST, None)
+        session.pop(key, None)
         return None
     if isinstance(token, str) and crypto.submission_token_bytes(token) is not None:
         return token
     return None
 
 
+def _sent_token() -> str | None:
+    """The token of the request this browser sent last without JavaScript, if any, within
+    SENT_REQUEST_KEPT_SECONDS of sending it."""
+    return _kept_token(SENT_REQUEST)
+
+
 def _pending_token() -> str | None:
     """The token of the no-JS form last shown in this browser and not known to be sent,
     within SENT_REQUEST_KEPT_SECONDS of showing it; each showing starts that time again."""
-    pending = session.get(PENDING_REQUEST)
-    if not isinstance(pending, dict):
-        return None
-    token, at = pending.get("token"), pending.get("at")
-    if not isinstance(at, int) or not 0 <= time.time() - at <= SENT_REQUEST_KEPT_SECONDS:
-        session.pop(PENDING_REQUEST, None)
-        return None
-    if not isinstance(token, str) or crypto.submission_token_bytes(token) is None:
-        return None
-    session[PENDING_REQUEST] = {"token": token, "at": int(time.time())}
+    token = _kept_token(PENDING_REQUEST)
+    if token is not None:
+        session[PENDING_REQUEST] = {"token": token, "at": int(time.time())}
     return token
 
 

@@ -15,7 +15,10 @@ from flask.testing import FlaskClient
 
 from intake import crypto
 from intake.extensions import db
+from intake.models import CaseMessage, MessageKind, Urgency
 from intake.public.forms import SEALED_FIELDS
+from intake.services import submissions
+from intake.services.triage import Routing
 from tests.builders import OrgKeyPair
 
 CANARY = "QZXcanary金絲雀QZX"
@@ -199,3 +202,29 @@ def asks_for_files_again(page: str, words: str = "Please attach your files again
         and words in beside.group(1)
         and re.search(r'<a href="#attachments">[^<]*' + re.escape(words), summary) is not None
     )
+
+
+def case_with_a_thread(
+    org: OrgKeyPair, *, follow_ups: tuple[str, ...] = (), reply: str, locale: str = "en"
+) -> str:
+    """A request filed through the public form's service, with the submitter's ``follow_ups``
+    and then a caseworker's ``reply`` (sealed to the receipt code): its receipt code."""
+    submission = submissions.create_case_from_plaintext(
+        Routing(urgency=Urgency.DAYS, threats=("detention",), country="TW"),
+        org_key=org.key,
+        answers=full_answers(),
+        files=[],
+        locale=locale,
+    )
+    case = submission.case
+    for text in follow_ups:
+        submissions.add_follow_up_from_plaintext(case, org_key=org.key, body=text, files=[])
+    db.session.add(
+        CaseMessage(
+            case_id=case.id,
+            kind=MessageKind.STAFF_REPLY,
+            sealed_body=crypto.seal_answers({"body": reply}, case.reply_public_key or ""),
+        )
+    )
+    db.session.commit()
+    return submission.receipt_code

@@ -16,12 +16,10 @@ from playwright.sync_api import expect
 
 from intake import crypto
 from intake.extensions import db
-from intake.models import CaseMessage, MessageKind, Urgency
-from intake.services import submissions
-from intake.services.triage import Routing
+from intake.models import CaseMessage, MessageKind
 from tests.builders import OrgKeyPair, make_org_key
 from tests.conftest import table_count
-from tests.public.conftest import full_answers
+from tests.public.conftest import case_with_a_thread
 from tests.sealed import open_message
 
 pytestmark = pytest.mark.browser
@@ -55,26 +53,10 @@ class LoseFirstAnswer:
 
 
 def _case_with_a_thread(org: OrgKeyPair) -> str:
-    """A case with three messages already: a reply and two of the defender's follow-ups."""
-    submission = submissions.create_case_from_plaintext(
-        Routing(urgency=Urgency.DAYS, threats=("detention",), country="TW"),
-        org_key=org.key,
-        answers=full_answers(),
-        files=[],
-        locale="zh_Hant",
+    """A case with three messages already: two of the defender's follow-ups and a reply."""
+    return case_with_a_thread(
+        org, follow_ups=("第一則", "第二則"), reply="我們收到了", locale="zh_Hant"
     )
-    case = submission.case
-    for text in ("第一則", "第二則"):
-        submissions.add_follow_up_from_plaintext(case, org_key=org.key, body=text, files=[])
-    db.session.add(
-        CaseMessage(
-            case_id=case.id,
-            kind=MessageKind.STAFF_REPLY,
-            sealed_body=crypto.seal_answers({"body": "我們收到了"}, case.reply_public_key or ""),
-        )
-    )
-    db.session.commit()
-    return submission.receipt_code
 
 
 def _open_status(page: Any, base: str, code: str) -> None:

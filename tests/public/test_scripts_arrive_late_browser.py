@@ -17,14 +17,10 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
-from intake import crypto
-from intake.extensions import db
-from intake.models import CaseMessage, MessageKind, Role, Urgency
-from intake.services import submissions
-from intake.services.triage import Routing
+from intake.models import Role
 from tests.browser_steps import sign_in_as, slow_sodium_js
 from tests.builders import OrgKeyPair, make_org_key, make_staff_with_keys
-from tests.public.conftest import PHONE, full_answers
+from tests.public.conftest import PHONE, case_with_a_thread
 
 pytestmark = pytest.mark.browser
 
@@ -34,23 +30,7 @@ SODIUM_STARTED = "() => typeof window.sodium.crypto_generichash === 'function'"
 
 
 def _case_with_a_reply(org: OrgKeyPair) -> str:
-    submission = submissions.create_case_from_plaintext(
-        Routing(urgency=Urgency.DAYS, threats=("detention",), country="TW"),
-        org_key=org.key,
-        answers=full_answers(),
-        files=[],
-        locale="en",
-    )
-    case = submission.case
-    db.session.add(
-        CaseMessage(
-            case_id=case.id,
-            kind=MessageKind.STAFF_REPLY,
-            sealed_body=crypto.seal_answers({"body": REPLY}, case.reply_public_key or ""),
-        )
-    )
-    db.session.commit()
-    return submission.receipt_code
+    return case_with_a_thread(org, reply=REPLY)
 
 
 def _open_status(page: Any, base: str, code: str) -> None:

@@ -230,24 +230,9 @@ def test_other_answers_with_the_token_of_a_request_sent_before_are_a_new_request
     never answered with the first request's receipt."""
     make_org_key()
     client = roomy_any_app.test_client()
-    pattern = re.compile(r'name="submission_token" value="([^"]+)"')
 
     def send(what_happened: str) -> str:
-        page = client.get("/request").text
-        (token,) = pattern.findall(page)
-        form = {
-            "csrf_token": csrf_token(client),
-            "submission_token": token,
-            **full_answers(),
-            **routing_form(),
-            "what_happened": what_happened,
-        }
-        response = client.post("/request", data=form, content_type="multipart/form-data")
-        assert response.status_code == 303
-        shown = client.get(response.headers["Location"]).text
-        code = re.search(r'id="receipt-code"[^>]*>\s*([0-9A-Z-]+)\s*<', shown)
-        assert code is not None
-        return code.group(1)
+        return _post_no_js(client, _token_on(client.get("/request").text), what_happened)
 
     first = send("Detained at the border on Monday.")
     # The form carries the token, unsaid: a GET cannot tell Back from a new visit.
@@ -271,24 +256,9 @@ def test_half_an_hour_after_a_no_js_request_the_browser_no_longer_gives_its_rece
 
     make_org_key()
     client = roomy_any_app.test_client()
-    pattern = re.compile(r'name="submission_token" value="([^"]+)"')
 
     def send() -> str:
-        (token,) = pattern.findall(client.get("/request").text)
-        form = {
-            "csrf_token": csrf_token(client),
-            "submission_token": token,
-            **full_answers(),
-            **routing_form(),
-        }
-        response = client.post("/request", data=form, content_type="multipart/form-data")
-        assert response.status_code == 303
-        code = re.search(
-            r'id="receipt-code"[^>]*>\s*([0-9A-Z-]+)\s*<',
-            client.get(response.headers["Location"]).text,
-        )
-        assert code is not None
-        return code.group(1)
+        return _post_no_js(client, _token_on(client.get("/request").text))
 
     first = send()
     assert send() == first  # at once: the same receipt, nothing filed twice
@@ -478,15 +448,17 @@ def _token_on(page: str) -> str:
     return token
 
 
-def _post_no_js(client: Any, token: str, what_happened: str) -> str:
-    """A no-JS Send; the receipt code it was answered with."""
+def _post_no_js(client: Any, token: str, what_happened: str | None = None) -> str:
+    """A no-JS Send (every answer, ``what_happened`` if given); the receipt code it was
+    answered with."""
     form = {
         "csrf_token": csrf_token(client),
         "submission_token": token,
         **full_answers(),
         **routing_form(),
-        "what_happened": what_happened,
     }
+    if what_happened is not None:
+        form["what_happened"] = what_happened
     response = client.post("/request", data=form, content_type="multipart/form-data")
     assert response.status_code == 303
     return _no_js_receipt(client, response)
