@@ -53,7 +53,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.i18n import sentences
 from intake.models import Case, CaseStatus, MessageKind, OrgKey, Referral, User
-from intake.services import case_page, casework, follow_ups, keys, retention, search
+from intake.services import case_page, casework, counting, follow_ups, keys, retention, search
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError, HolderChanged
 from intake.services.search import SearchError
@@ -105,11 +105,13 @@ def _count_text(number: int, more: bool, locale: str) -> str:
     return str(format_number(number))
 
 
-def _count_label(count: int) -> str:
-    """A tab's count in the reader's digits; "1,000+" past the counting cap."""
+@bp.app_template_global("count_label")
+def count_label(count: int) -> str:
+    """A bounded count (:mod:`counting`: the queue's tabs, /referrals' summary) in the
+    reader's digits; "100+" past the counting cap."""
     locale = str(get_locale() or "en")
-    if queue_service.count_is_capped(count):
-        return _count_text(queue_service.COUNT_CAP, True, locale)
+    if counting.is_capped(count):
+        return _count_text(counting.COUNT_CAP, True, locale)
     return _count_text(count, False, locale)
 
 
@@ -257,7 +259,6 @@ def queue() -> PageResponse:
         all_open_url=all_open_url,
         sealed_rows=sealed_rows,
         search_key_id=page.search_key_id,
-        count_label=_count_label,
         format_number=format_number,
         can_write=can_write,
         searching=bool(filters.q or filters.tokens),

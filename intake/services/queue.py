@@ -36,16 +36,12 @@ from intake.models import (
     User,
 )
 from intake.models.directory import DirectoryEntry
-from intake.services import audit, search, un_steps
+from intake.services import audit, counting, search, un_steps
 from intake.services.casework import able_to_act, first_response_due
 from intake.services.deadlines import due_soon_ends, due_soon_sql, is_due_soon
 from intake.services.transactions import transactional
 
 PAGE_SIZE = 25
-# Counts stop here: a tab says "100+" rather than reading every open case to say "41,327",
-# so its cost follows the page, not the table. Each count reads at most COUNT_CAP + 1 entries
-# of an index (a LIMIT-ed subquery), or, for a deep page, as many as that page's OFFSET does.
-COUNT_CAP = 100
 
 
 # --- the queue ------------------------------------------------------------------------------
@@ -163,8 +159,8 @@ class StaffMember(NamedTuple):
 @dataclass
 class QueuePage:
     """One page of the queue. ``total`` and ``counts`` are bounded: a value above its cap
-    (``capped``; each tab's at :data:`COUNT_CAP`) means "more than the cap", and then ``pages``
-    is the pages known so far (this one and, when there are more rows, the next)."""
+    (``capped``; each tab's at :data:`counting.COUNT_CAP`) means "more than the cap", and then
+    ``pages`` is the pages known so far (this one and, when there are more rows, the next)."""
 
     rows: list[QueueRow]
     total: int
@@ -190,11 +186,6 @@ class QueuePage:
     @property
     def has_next(self) -> bool:
         return self.capped or self.page < self.pages
-
-
-def count_is_capped(count: int) -> bool:
-    """A tab count read as "COUNT_CAP+"."""
-    return count > COUNT_CAP
 
 
 # "Open" written as the partial indexes' own predicate (status <> 'closed'), a constant in the
@@ -353,9 +344,7 @@ def _bounded_count(
     found = sa.select(sa.literal(1).label("one")).select_from(Case).where(*conditions)
     if order:
         found = found.order_by(*order)
-    return (
-        sa.select(sa.func.count()).select_from(found.limit(limit + 1).subquery()).scalar_subquery()
-    )
+    return counting.at_most(found, limit)
 
 
 def _count_orders() -> dict[str, Sequence[Any]]:
@@ -456,13 +445,13 @@ def view_counts(
     now: datetime | None = None,
     listed: Listed | None = None,
 ) -> tuple[dict[str, int], list[StaffMember], list[int]]:
-    """How many cases each saved view holds, up to COUNT_CAP + 1 each, in one statement.
-    The current organisation key's id rides along as "current_key" (0: none), and who can be
-    assigned a case (by e-mail). With ``listed``, the filtered list's
-    first ``limit`` + 1 case ids in the sort's order come too (else an empty list): its
+    """How many cases each saved view holds, up to COUNT_CAP + 1 each (:mod:`counting`), in one
+    statement. The current organisation key's id rides along as "current_key" (0: none), and
+    who can be assigned a case (by e-mail). With ``listed``, the filtered list's first
+    ``limit`` + 1 case ids in the sort's order come too (else an empty list): its
     bounded count and the ids of any of its pages, from one search (see _listed_ids)."""
     dialect = db.session.get_bind().dialect.name
-    statement = _tab_counts_statement(COUNT_CAP, dialect)
+    statement = _tab_counts_statement(counting.COUNT_CAP, dialect)
     parameters = _listing_parameters(now or utcnow(), viewer)
     if listed is not None:
         statement = statement.add_columns(_listed_ids(listed, dialect).label(_LISTED))
@@ -612,10 +601,11 @@ class NearestClock(NamedTuple):
 def queue(filters: QueueFilters, viewer: User) -> QueuePage:
     """One page of the caseworker queue, most urgent first; audited as a listing (no content).
 
-    Counted as far as the page needs: up to COUNT_CAP, or to the requested page when it lies
-    deeper (the page's own OFFSET reads as many rows). An out-of-range page shows the last one.
-    The listing only reads, and its audit event is its only write: the commit leaves what was
-    read (the rows, the viewer) as it was, so the page needs no reload per object after it."""
+    Counted as far as the page needs: up to :data:`counting.COUNT_CAP`, or to the requested page
+    when it lies deeper (the page's own OFFSET reads as many rows). An out-of-range page shows
+    the last one. The listing only reads, and its audit event is its only write: the commit
+    leaves what was read (the rows, the viewer) as it was, so the page needs no reload per
+    object after it."""
     session = db.session()
     expire_on_commit = session.expire_on_commit
     session.expire_on_commit = False
@@ -629,11 +619,11 @@ def queue(filters: QueueFilters, viewer: User) -> QueuePage:
 def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
     now = utcnow()
     conditions = _conditions(filters, viewer)
-    count_limit = max(COUNT_CAP, max(1, filters.page) * PAGE_SIZE)
+    count_limit = max(counting.COUNT_CAP, max(1, filters.page) * PAGE_SIZE)
     listed: list[int] | None = None
     # By country the page is always a slice of the list's ids (see _listed_by_country).
     by_view = filters.sort not in BY_COUNTRY
-    if _only_the_view(filters) and count_limit == COUNT_CAP and by_view:
+    if _only_the_view(filters) and count_limit == counting.COUNT_CAP and by_view:
         counts, assignable, _ = view_counts(viewer, now)
         total = counts[filters.view]
     else:

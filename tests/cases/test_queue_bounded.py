@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import AuditEvent, Case, CaseStatus, Role, SealedBy, Urgency, User, queue_state
+from intake.services import counting
 from intake.services import queue as queue_service
 from tests.builders import OrgKeyPair, make_case, make_org_key, make_user, sign_in
 
@@ -25,7 +26,7 @@ CAP = 5  # the counting cap in these tests (COUNT_CAP), so that a few cases exce
 
 @pytest.fixture(autouse=True)
 def small_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(queue_service, "COUNT_CAP", CAP)
+    monkeypatch.setattr(counting, "COUNT_CAP", CAP)
 
 
 def refs_in(html: str) -> list[str]:

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from intake.db import utcnow
 from intake.extensions import db
 from intake.models import Case, CaseSearchToken, CaseStatus, Role
+from intake.services import counting
 from intake.services import queue as queue_service
 from tests.builders import make_case, make_org_key, sign_in
 
@@ -91,7 +92,7 @@ def test_sorted_by_country_the_pages_follow_one_another(
     """A page is a slice of one list: every case once, across the cases without a country
     too, and the count and the pages' links as on any list."""
     monkeypatch.setattr(queue_service, "PAGE_SIZE", 3)
-    monkeypatch.setattr(queue_service, "COUNT_CAP", 4)
+    monkeypatch.setattr(counting, "COUNT_CAP", 4)
     client = reader(any_app, "en")
     whole = listed(client, f"view=open&sort={sort}")[:3]
     html = client.get(f"/cases/?view=open&sort={sort}").get_data(as_text=True)
