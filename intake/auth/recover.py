@@ -22,13 +22,6 @@ def _me() -> User:
     return user
 
 
-@bp.app_template_global("key_way_back")
-def key_way_back() -> recovery.WayBack:
-    """How the signed-in staff member can have the organisation key (again): the case list
-    asks when they do not hold it, and leads an admin to the recovery kit first."""
-    return recovery.way_back(_me())
-
-
 @bp.get("/recover")
 @role_required(*ADMINS)
 def recover_page() -> str:

@@ -36,7 +36,7 @@ from intake.models import (
     User,
 )
 from intake.models.directory import DirectoryEntry
-from intake.services import audit, counting, search, un_steps
+from intake.services import audit, counting, recovery, search, un_steps
 from intake.services.casework import able_to_act, first_response_due
 from intake.services.deadlines import due_soon_ends, due_soon_sql, is_due_soon
 from intake.services.transactions import transactional
@@ -171,8 +171,10 @@ class QueuePage:
     search_key_id: int | None = None  # the current organisation key, for the search tokens
     # The assignee filter's people, by e-mail: who can be assigned a case, and who holds one.
     assignable: list[StaffMember] = field(default_factory=list)
-    # Whether the viewer holds the current organisation key (a grant not revoked).
+    # Whether the viewer holds the current organisation key (a grant not revoked), and if not,
+    # how they can have it (again).
     viewer_holds_key: bool = True
+    way_back: recovery.WayBack = field(default_factory=lambda: recovery.WayBack(False, False))
 
     @property
     def lacks_key(self) -> bool:
@@ -365,6 +367,8 @@ def _count_orders() -> dict[str, Sequence[Any]]:
 
 _CURRENT_KEY = "current_key"
 _VIEWER_HOLDS_KEY = "viewer_holds_key"
+_KIT_CONFIRMED = "kit_confirmed"
+_VIEWER_HAD_GRANT = "viewer_had_grant"
 _ASSIGNABLE = "assignable"
 
 
@@ -419,6 +423,8 @@ def _tab_counts(cap: int, dialect: str) -> tuple[sa.Label[Any], ...]:
     ]
     columns.append(_current_key().label(_CURRENT_KEY))
     columns.append(_viewer_holds_key().label(_VIEWER_HOLDS_KEY))
+    kit, had_grant = recovery.way_back_columns(_VIEWER)
+    columns += [kit.label(_KIT_CONFIRMED), had_grant.label(_VIEWER_HAD_GRANT)]
     columns.append(_assignable(dialect).label(_ASSIGNABLE))
     return tuple(columns)
 
@@ -634,6 +640,9 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
         total = len(listed)
     search_key_id = counts.pop(_CURRENT_KEY) or None
     holds_key = bool(counts.pop(_VIEWER_HOLDS_KEY))
+    way_back = recovery.WayBack(
+        kit=bool(counts.pop(_KIT_CONFIRMED)), had_grant=bool(counts.pop(_VIEWER_HAD_GRANT))
+    )
     capped = total > count_limit
     if capped:
         # More rows than counted, so this page is full and another follows it.
@@ -669,6 +678,7 @@ def _listing(filters: QueueFilters, viewer: User) -> QueuePage:
         search_key_id=search_key_id,
         assignable=assignable,
         viewer_holds_key=holds_key,
+        way_back=way_back,
     )
 
 

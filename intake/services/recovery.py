@@ -296,17 +296,15 @@ class WayBack:
     had_grant: bool
 
 
-def way_back(user: User) -> WayBack:
-    """:class:`WayBack` in one statement (the case list's statements are counted)."""
-    row = db.session.execute(
-        sa.select(
-            sa.exists().where(
-                RecoveryKit.retired_at.is_(None), RecoveryKit.confirmed_at.is_not(None)
-            ),
-            sa.exists().where(KeyGrant.user_id == user.id),
-        )
-    ).one()
-    return WayBack(kit=bool(row[0]), had_grant=bool(row[1]))
+def way_back_columns(user_id: sa.ColumnElement[int]) -> tuple[sa.Exists, sa.Exists]:
+    """:class:`WayBack` for ``user_id`` as two SQL columns (a kit is confirmed; the person ever
+    had a grant). The case list reads them with its counts, in the statement it runs anyway:
+    asked apart, from its template after the listing's commit, they opened a second
+    transaction on every view by someone without the key."""
+    return (
+        sa.exists().where(RecoveryKit.retired_at.is_(None), RecoveryKit.confirmed_at.is_not(None)),
+        sa.exists().where(KeyGrant.user_id == user_id),
+    )
 
 
 def _kit_proof(user: User, kit: RecoveryKit) -> str:

@@ -48,7 +48,11 @@ def test_a_caseworker_without_the_key_is_told_to_ask_an_admin_until_given_it(
     grant = db.session.scalars(db.select(KeyGrant).where(KeyGrant.user_id == me.id)).one()
     grant.revoked_at = utcnow()
     db.session.commit()
-    assert _notice(client) is not None
+    notice = _notice(client)
+    assert notice is not None
+    # Had one, so told it is gone and to ask for it again, not to ask for access.
+    assert "Ask an admin to grant you the key again." in notice
+    assert "Ask an admin to give you access." not in notice
 
 
 def test_an_admin_without_the_key_gets_the_link_to_the_grants(any_app: Flask) -> None:
