@@ -1018,9 +1018,9 @@ def overview(
                 found = sa.select(Referral.id).where(running, condition).order_by(*order)
                 columns.append(counting.at_most(found, limit))
                 continue
-            # :func:`mine` in its two halves, each by its own index (the owner's; the cases
-            # the person holds, then their referrals), summed: as one OR the planner walked
-            # every running referral for someone who owns few.
+            # :func:`mine` in its two halves (disjoint: owned by them; unowned on a case they
+            # hold), each bounded and able to use its own index (the owner's; the cases the
+            # person holds, then their referrals), summed.
             owned = sa.select(Referral.id).where(running, condition, Referral.owner_id == owner_id)
             held = (
                 sa.select(Referral.id)
