@@ -314,6 +314,7 @@ class TriageIndex:
         self._by_language: dict[str, int] = {}
         self._by_condition: dict[str, int] = dict.fromkeys(vocab.CONDITIONS, 0)
         self._stored: dict[tuple[_Query, int | None], str] = {}
+        self._read: dict[tuple[_Query, int | None], list[dict[str, Any]]] = {}
         for bit, entry in enumerate(self._by_bit):
             member = 1 << bit
             if entry.retired or "states_only" in entry.condition_ids:
@@ -415,6 +416,21 @@ class TriageIndex:
                     del self._stored[next(iter(self._stored))]
             self._stored[key] = text
         return text
+
+    def stored(self, routing: Routing, limit: int | None = None) -> list[dict[str, Any]]:
+        """:meth:`stored_json` read back, remembered as :meth:`stored_json` is: a page of many
+        cases (/referrals' next place to try, up to 25 of them) parsed the same text again
+        for each case. A new list each time, of the same dictionaries: read them, do not
+        change them (copy one to add to it, ``{**suggestion, ...}``)."""
+        key = (_Query.of(routing), limit)
+        found = self._read.get(key)
+        if found is None:
+            found = json.loads(self.stored_json(routing, limit))
+            if len(self._read) >= STORED_CACHE_SIZE:
+                with suppress(StopIteration, KeyError, RuntimeError):
+                    del self._read[next(iter(self._read))]
+            self._read[key] = found
+        return list(found)
 
 
 STORED_CACHE_SIZE = 256  # routings remembered per index (~7 KB of JSON each at most)
@@ -652,8 +668,7 @@ def current_suggestions(case: Any, index: TriageIndex | None = None) -> list[dic
         from intake.services.directory import triage_index  # DB access only here
 
         index = triage_index()
-    found: list[dict[str, Any]] = json.loads(index.stored_json(routing_of(case), SUGGESTIONS))
-    return found
+    return index.stored(routing_of(case), SUGGESTIONS)
 
 
 def suggestions_for(routing: Routing, limit: int = 10) -> list[dict[str, Any]]:

@@ -3,6 +3,8 @@ directory version (issue 14)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask import Flask
 from hypothesis import given, settings
@@ -92,3 +94,20 @@ def test_the_intake_index_follows_the_directory_on_postgres(pg_app: Flask) -> No
         "embassies", {"name": "Embassies (renamed)"}, actor=make_user(Role.ADMIN)
     )
     assert suggestions_for(DETAINED, limit=1)[0]["name"] == "Embassies (renamed)"
+
+
+def test_the_read_suggestions_are_the_stored_text_read_and_a_list_of_ones_own(
+    app: Flask,
+) -> None:
+    """What a page of cases reads (:meth:`TriageIndex.stored`, parsed once per routing) is the
+    JSON a new case stores, read; and each caller's list is its own to reorder or filter."""
+    directory_service.import_shipped()
+    index = directory_service.triage_index()
+    stored = json.loads(index.stored_json(DETAINED, 10))
+    assert len(stored) == 10
+    first = index.stored(DETAINED, 10)
+    assert first == stored
+    first.reverse()
+    first.pop()
+    assert index.stored(DETAINED, 10) == stored
+    assert index.stored(DETAINED, 3) == json.loads(index.stored_json(DETAINED, 3))
