@@ -452,8 +452,9 @@ def view_counts(
     listed: Listed | None = None,
 ) -> tuple[dict[str, int], list[StaffMember], list[int]]:
     """How many cases each saved view holds, up to COUNT_CAP + 1 each (:mod:`counting`), in one
-    statement. The current organisation key's id rides along as "current_key" (0: none), and
-    who can be assigned a case (by e-mail). With ``listed``, the filtered list's first
+    statement. The current organisation key's id rides along as "current_key" (0: none), with
+    whether the viewer holds it and how they can have it (recovery.way_back_columns), and who
+    can be assigned a case (by e-mail). With ``listed``, the filtered list's first
     ``limit`` + 1 case ids in the sort's order come too (else an empty list): its
     bounded count and the ids of any of its pages, from one search (see _listed_ids)."""
     dialect = db.session.get_bind().dialect.name
