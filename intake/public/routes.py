@@ -913,9 +913,14 @@ def _sent_receipt_digest(normalised: str) -> str:
     """What the session keeps of a receipt code (SENT_RECEIPT): an HMAC under the server's
     secret, apart from the database's look-up (crypto.receipt_lookup) so that the cookie names
     no row."""
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    message = b"refuge-sent-receipt-v1:" + normalised.encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    return _server_digest("sent-receipt", normalised)
+
+
+def _server_digest(purpose: str, value: str) -> str:
+    """A keyed hash of ``value`` under a key for ``purpose`` derived from the server's secret
+    (crypto.at_rest_key): what the session or a page may carry in place of ``value``."""
+    key = crypto.at_rest_key(str(current_app.config["SECRET_KEY"]), f"refuge-{purpose}")
+    return crypto.keyed_digest(value, key)
 
 
 def _remember_sent_receipt(code: str) -> None:
@@ -1402,8 +1407,7 @@ def _draft_tag(case: Case) -> str:
     send not yet confirmed): a keyed hash of the case, so that another case's page never takes
     it up. Known at once, where a hash made in the browser waited for libsodium, which arrives
     last on a slow link."""
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(secret, b"refuge-status-draft-v2:%d" % case.id, hashlib.sha256).hexdigest()[:32]
+    return _server_digest("status-draft", str(case.id))[:32]
 
 
 def _follow_up_token() -> str:
