@@ -85,6 +85,14 @@ def p95(samples: list[float]) -> float:
     return ordered[math.ceil(0.95 * len(ordered)) - 1]
 
 
+def p95_ms(samples: list[float]) -> float:
+    return round(p95(samples) * 1000, 2)
+
+
+def p50_ms(samples: list[float]) -> float:
+    return round(sorted(samples)[len(samples) // 2] * 1000, 2)
+
+
 def make_app() -> Any:
     from intake import create_app
 
@@ -397,13 +405,13 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
         row: dict[str, Any] = {
             "url": url,
             "rows": len(bare_refs),
-            "view_p95_ms": round(p95(view_times) * 1000, 2),
-            "view_p50_ms": round(sorted(view_times)[len(view_times) // 2] * 1000, 2),
-            "bare_p95_ms": round(p95(bare_times) * 1000, 2),
-            "bare_p50_ms": round(sorted(bare_times)[len(bare_times) // 2] * 1000, 2),
-            "bare_cases_only_p95_ms": round(p95(cases_only_times) * 1000, 2),
-            "bare_page_p95_ms": round(p95(page_times) * 1000, 2),
-            "bare_page_p50_ms": round(sorted(page_times)[len(page_times) // 2] * 1000, 2),
+            "view_p95_ms": p95_ms(view_times),
+            "view_p50_ms": p50_ms(view_times),
+            "bare_p95_ms": p95_ms(bare_times),
+            "bare_p50_ms": p50_ms(bare_times),
+            "bare_cases_only_p95_ms": p95_ms(cases_only_times),
+            "bare_page_p95_ms": p95_ms(page_times),
+            "bare_page_p50_ms": p50_ms(page_times),
         }
         row["ratio_p95"] = round(row["view_p95_ms"] / row["bare_p95_ms"], 2)
         row["ratio_p95_cases_only"] = round(row["view_p95_ms"] / row["bare_cases_only_p95_ms"], 2)
@@ -425,8 +433,8 @@ def measure_queue(app: Any, caseworker_id: int) -> dict[str, Any]:
     unlock_times = [view("/auth/unlock")[0] for _ in range(REQUESTS)]
     results["unlock_page"] = {
         "url": "/auth/unlock",
-        "view_p95_ms": round(p95(unlock_times) * 1000, 2),
-        "view_p50_ms": round(sorted(unlock_times)[len(unlock_times) // 2] * 1000, 2),
+        "view_p95_ms": p95_ms(unlock_times),
+        "view_p50_ms": p50_ms(unlock_times),
     }
     print(
         f"{'unlock_page (no queue work)':>28}: view p50 "
@@ -491,9 +499,9 @@ def measure_referrals(view: Any) -> dict[str, Any]:
         row = {
             "url": url,
             "rows": len(rows),
-            "view_p95_ms": round(p95(view_times) * 1000, 2),
-            "view_p50_ms": round(sorted(view_times)[len(view_times) // 2] * 1000, 2),
-            "bare_p95_ms": round(p95(bare_times) * 1000, 2),
+            "view_p95_ms": p95_ms(view_times),
+            "view_p50_ms": p50_ms(view_times),
+            "bare_p95_ms": p95_ms(bare_times),
         }
         row["ratio_p95"] = round(row["view_p95_ms"] / row["bare_p95_ms"], 2)
         measured[name] = row
