@@ -83,6 +83,37 @@ def test_a_message_kept_over_a_language_change_is_back_before_libsodium_starts(
         context.close()
 
 
+def test_text_typed_before_the_page_script_arrives_joins_the_kept_message(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """After a language change, on a link slow enough that the page can be typed in before
+    status.js has run: the kept message comes back first, what was typed after it, and
+    neither is lost."""
+    base = live_server.url
+    code = _case_with_a_reply(make_org_key())
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    held: list[Any] = []
+    try:
+        page = context.new_page()
+        _open_status(page, base, code)
+        page.fill("#body", MESSAGE)
+        # The French page's status.js waits on the way until the defender has typed.
+        page.route("**/static/js/status.js*", lambda route: held.append(route))
+        page.click("button[data-language-url*='lang=fr']")
+        page.wait_for_url("**lang=fr**", wait_until="commit")
+        page.wait_for_selector("#follow-up-form")
+        page.wait_for_function("() => document.documentElement.lang.startsWith('fr')")
+        page.locator("#body").press_sequentially("Et ce soir aussi.")
+        assert page.input_value("#body") == "Et ce soir aussi."  # status.js has not run
+        assert held, "status.js was not held back"
+        for route in held:
+            route.continue_()
+        expect(page.locator("#body")).to_have_value(f"{MESSAGE}\n\nEt ce soir aussi.")
+        assert page.evaluate("() => sessionStorage.getItem('refuge.status-draft')") is None
+    finally:
+        context.close()
+
+
 def test_a_reload_on_the_review_still_lists_what_is_left_to_answer(
     app: Flask, live_server: Any, page: Any
 ) -> None:
