@@ -108,8 +108,13 @@ def test_files_leave_the_browser_as_raw_binary_parts_and_the_caseworker_opens_th
         page.wait_for_selector("#follow-up-form")
         page.fill("#body", "One more document.")
         page.set_input_files("#attachments", str(more))
+        chosen = page.locator("#attachments-field .file-chosen")
+        expect(chosen).to_contain_text(more.name)
         page.click("#send-follow-up")
         expect(page.locator("#send-status")).to_contain_text("sent securely")
+        # The field is empty again, and its line says so: naming the file sent, it read as if
+        # the file still waited to go.
+        expect(chosen).to_have_text("No file chosen yet.")
         assert errors == []
     finally:
         context.close()

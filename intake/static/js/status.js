@@ -436,6 +436,8 @@
         showSent(text);
         body.value = "";
         files.value = "";
+        // Said to the picker's line too (file-picker.js), which still named the files sent.
+        files.dispatchEvent(new Event("change"));
         statusLine.textContent = data.msgSent;
         // Said where it can be seen: below Send, which may sit at the phone screen's foot, and
         // the message just added to the thread above moves the page.
