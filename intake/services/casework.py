@@ -243,18 +243,29 @@ def able_to_act(org_key_id: int | sa.ColumnElement[Any] | None) -> sa.ColumnElem
     )
 
 
-def reminded_admin_id() -> int | None:
+def remindable() -> sa.ColumnElement[bool]:
+    """The staff (a condition on ``User``) whom a reminder may reach: active caseworkers and
+    admins (``reminders.choose_recipient`` passes anyone else by)."""
+    return sa.and_(User.is_active_account.is_(True), User.role.in_(CASE_HOLDER_ROLES))
+
+
+def reminded_admin() -> sa.Select[int]:
     """Who is reminded of what no active colleague owns or holds (deadline reminders, a
     submitter's follow-up): the first active admin able to act on cases (:func:`able_to_act`:
     signs in, holds a key), else the first active admin — an organisation whose only admin
     holds no key yet still hears of its deadlines (a review: a key-less first admin was
     reminded of cases a colleague with the key could have opened)."""
-    return db.session.scalar(
+    return (
         sa.select(User.id)
         .where(User.role == Role.ADMIN, User.is_active_account.is_(True))
         .order_by(sa.case((able_to_act(None), 0), else_=1), User.id)
         .limit(1)
     )
+
+
+def reminded_admin_id() -> int | None:
+    """The id :func:`reminded_admin` names."""
+    return db.session.scalar(reminded_admin())
 
 
 def assignable_users(

@@ -963,15 +963,64 @@ def allowed_actions(referral: Referral) -> list[str]:
 
 
 def mine(user_id: int) -> sa.ColumnElement[bool]:
-    """The referrals that are this person's: those they own, and those without an owner on a
-    case assigned to them — exactly whom the reminders reach (``reminders.choose_recipient``).
-    Used by the overview on /referrals, its "mine" filter and the daily digest."""
-    return sa.or_(
-        Referral.owner_id == user_id,
-        sa.and_(
-            Referral.owner_id.is_(None),
-            Referral.case_id.in_(sa.select(Case.id).where(Case.assignee_id == user_id)),
-        ),
+    """The referrals that are this person's: exactly those whose reminders reach them
+    (``reminders.choose_recipient``), in :func:`mine_parts`. Used by the overview on
+    /referrals, its "mine" filter and the daily digest."""
+    return sa.or_(sa.false(), *mine_parts(user_id))
+
+
+def mine_parts(user_id: int) -> list[sa.ColumnElement[bool]]:
+    """:func:`mine` in disjoint parts, each of which an index can find (the owner's, or the
+    cases a person holds and then their referrals):
+
+    - those they own;
+    - those on a case they hold whose owner is nobody, or somebody a reminder cannot reach
+      (deactivated, or no longer a caseworker or admin: the hand-over of a deactivation
+      leaves a referral with its owner when the successor cannot act on it);
+    - for the admin reminded of what nobody else is (``casework.reminded_admin``), those
+      whose owner and case holder both are nobody a reminder can reach.
+
+    None, for someone a reminder cannot reach. Counting only "owned, or unowned on a case
+    held", a caseworker was reminded of referrals that their "yours", their "mine" filter and
+    their daily digest left out.
+
+    Who can be reached is read first (staff are few): written as subqueries of each part
+    instead, the overview's twenty took 11 ms to plan, and "nobody or somebody unreachable"
+    as one condition could use no index (every referral read for each count)."""
+    reach = _reach()
+    if user_id not in reach.reachable:
+        return []
+    held = Referral.case_id.in_(sa.select(Case.id).where(Case.assignee_id == user_id))
+    owners_standing_in: list[sa.ColumnElement[bool]] = [Referral.owner_id.is_(None)]
+    if reach.unreachable:
+        owners_standing_in.append(Referral.owner_id.in_(reach.unreachable))
+    parts = [Referral.owner_id == user_id, *(sa.and_(o, held) for o in owners_standing_in)]
+    if user_id == reach.reminded_admin:
+        holders_standing_in = [Case.assignee_id.is_(None)]
+        if reach.unreachable:
+            holders_standing_in.append(Case.assignee_id.in_(reach.unreachable))
+        unheld = Referral.case_id.in_(sa.select(Case.id).where(sa.or_(*holders_standing_in)))
+        parts.extend(sa.and_(o, unheld) for o in owners_standing_in)
+    return parts
+
+
+@dataclass(frozen=True)
+class _Reach:
+    reachable: frozenset[int]  # whom a reminder can reach (casework.remindable)
+    unreachable: tuple[int, ...]  # every other account, in id order
+    reminded_admin: int | None  # casework.reminded_admin
+
+
+def _reach() -> _Reach:
+    """Whom reminders reach and whom not, in one read of the staff."""
+    admin = casework.reminded_admin().scalar_subquery()
+    rows = db.session.execute(
+        sa.select(User.id, casework.remindable(), admin).order_by(User.id)
+    ).all()
+    return _Reach(
+        reachable=frozenset(row[0] for row in rows if row[1]),
+        unreachable=tuple(row[0] for row in rows if not row[1]),
+        reminded_admin=rows[0][2] if rows else None,
     )
 
 
@@ -1013,23 +1062,19 @@ def overview(
     if bounded:
         limit = counting.COUNT_CAP
         columns: list[sa.ColumnElement[int]] = []
+        parts = mine_parts(owner_id) if owner_id is not None else []
         for condition, order in counts:
             if owner_id is None:
                 found = sa.select(Referral.id).where(running, condition).order_by(*order)
                 columns.append(counting.at_most(found, limit))
                 continue
-            # :func:`mine` in its two halves (disjoint: owned by them; unowned on a case they
-            # hold), each bounded and able to use its own index (the owner's; the cases the
-            # person holds, then their referrals), summed.
-            owned = sa.select(Referral.id).where(running, condition, Referral.owner_id == owner_id)
-            held = (
-                sa.select(Referral.id)
-                .join(Case, Case.id == Referral.case_id)
-                .where(
-                    running, condition, Referral.owner_id.is_(None), Case.assignee_id == owner_id
-                )
-            )
-            columns.append(counting.at_most(owned, limit) + counting.at_most(held, limit))
+            # :func:`mine` in its disjoint parts, each bounded and able to use its own index
+            # (the owner's; the cases the person holds, then their referrals), summed.
+            bounded_parts = [
+                counting.at_most(sa.select(Referral.id).where(running, condition, part), limit)
+                for part in parts
+            ]
+            columns.append(sum(bounded_parts, sa.literal(0)))
         values = [
             min(int(value), limit + 1) for value in db.session.execute(sa.select(*columns)).one()
         ]

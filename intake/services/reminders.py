@@ -124,9 +124,7 @@ def _existing_keys(keys: Iterable[str]) -> set[str]:
 def _active_staff() -> set[int]:
     return set(
         db.session.scalars(
-            sa.select(User.id).where(
-                User.is_active_account.is_(True), User.role.in_(casework.CASE_HOLDER_ROLES)
-            )
+            sa.select(User.id).where(casework.remindable())
         )
     )
 
