@@ -122,11 +122,7 @@ def _existing_keys(keys: Iterable[str]) -> set[str]:
 
 
 def _active_staff() -> set[int]:
-    return set(
-        db.session.scalars(
-            sa.select(User.id).where(casework.remindable())
-        )
-    )
+    return set(db.session.scalars(sa.select(User.id).where(casework.remindable())))
 
 
 def _first_admin() -> int | None:
