@@ -43,6 +43,7 @@ from intake.i18n import (
     offered_languages,
     text_direction,
 )
+from intake.services import deadlines
 from intake.services.triage_phrases import lines as triage_lines
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -338,6 +339,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(clock.local_day_text, "local_day")
     app.add_template_filter(crypto.short_fingerprint, "key_fingerprint")
     app.add_template_global(clock.relative, "relative_time")
+    app.add_template_global(deadlines.is_due_soon, "is_due_soon")
     app.add_template_global(days_list, "days_list")
     app.add_template_global(words_list, "words_list")
     app.add_template_global(i18n.sentences, "sentences")

@@ -81,7 +81,6 @@ from intake.services.deadlines import (
     DUE_SOON_DAYS,
     KINDS_IN_HOURS,
     UN_KINDS,
-    is_due_soon,
 )
 from intake.services.keys import current_org_key
 from intake.services.settings import org_zone
@@ -128,7 +127,6 @@ def _labels() -> dict[str, Any]:
         "outbox_labels": OUTBOX_LABELS,
         "zone": org_zone(),
         "now": utcnow(),
-        "is_due_soon": is_due_soon,
         "due_soon_days": DUE_SOON_DAYS,
     }
 
