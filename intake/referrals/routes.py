@@ -291,6 +291,9 @@ def _kinds_by_entry(
                     "due": clock.local_text(implied.due_at),
                     "due_utc": clock.iso_utc(implied.due_at),
                     "clock": _clock_words(implied.clock_starts),
+                    # A clock from the case's arrival may have run out before the referral
+                    # starts (an embassy's 24 hours, on a case months old): said before saving.
+                    "passed": implied.due_at <= now,
                     "hours": kind in KINDS_IN_HOURS,
                     "purpose": consent.purpose_for(kind).value,
                     "consent": known.allows(kind, entry.id),

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from playwright.sync_api import expect
 
 from intake import vocab
 from intake.db import utcnow
@@ -94,6 +95,28 @@ def test_on_a_phone_the_request_comes_before_the_reply_and_note_boxes(
             "[...document.querySelectorAll('#messages-heading, #work-heading')].map(h => h.id)"
         )
         assert order == ["messages-heading", "work-heading"]  # the reading order too
+    finally:
+        page.context.close()
+
+
+def test_a_deadline_already_past_is_said_before_the_referral_is_started(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """An embassy's 24 hours run from the case's arrival: on a case five days old, choosing
+    the embassies (triage's first suggestion for an Immediate request) says the referral
+    would be overdue from the start; another choice takes the warning away."""
+    directory.import_shipped()
+    org = make_org_key()
+    case = make_case(org, urgency=Urgency.IMMEDIATE, received_at=utcnow() - timedelta(days=5))
+    user = give_key(make_user(Role.CASEWORKER), org)
+    page = staff_page(browser, app, live_server, user)
+    try:
+        page.goto(f"{live_server.url}/referrals/new?ref={case.ref}")
+        passed = page.locator("#implied-due [data-passed]")
+        page.select_option("#entry_id", "embassies")
+        expect(passed).to_have_text("Already passed: overdue as soon as it is started")
+        page.select_option("#entry_id", "frontline-defenders")
+        expect(passed).to_have_count(0)
     finally:
         page.context.close()
 

@@ -86,6 +86,25 @@ def test_the_implied_deadline_is_the_one_the_referral_gets(web: Flask) -> None:
     assert 'datetime="2027-01-02T00:00:00Z"' in implied
 
 
+def test_a_deadline_already_past_is_said_before_saving(web: Flask) -> None:
+    """An embassy's 24 hours from the arrival of a case ten days old are long gone: the form
+    says so beside the deadline, with and without JavaScript, before the referral is
+    started overdue; a clock from now is not."""
+    case = make_case(make_org_key(), received_at=datetime.now(UTC) - timedelta(days=10))
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    table = kinds_table(client.get(f"/referrals/new?ref={case.ref}").get_data(as_text=True))
+    assert table["embassies"][0]["passed"] is True
+    assert not any(kind["passed"] for kind in table[FLD])
+    warning = "Already passed: overdue as soon as it is started"
+    for entry, said in (("embassies", True), (FLD, False)):
+        page = client.get(f"/referrals/new?ref={case.ref}&entry={entry}").get_data(as_text=True)
+        implied = page[page.index('id="implied-due"') :]
+        implied = implied[: implied.index("</p>")]
+        assert ("data-passed" in implied) is said, entry
+        assert (warning in implied) is said, entry
+
+
 @pytest.mark.parametrize(
     ("entry", "kind"),
     [(FLD, "sp_urgent_appeal"), (SR_HRDS, "ngo_referral"), ("embassies", "wgad_opinion")],

@@ -104,6 +104,14 @@
     // No space after the colon, or before the brackets, where the language sets none (base.html).
     const gap = document.documentElement.dataset.sentenceGap ?? " ";
     output.replaceChildren(document.createTextNode(text.implies + gap), time, document.createTextNode(gap), hint);
+    if (chosen.passed) {
+      // A clock from the case's arrival that ran out before this referral starts.
+      const passed = document.createElement("span");
+      passed.className = "badge badge-overdue";
+      passed.dataset.passed = "";
+      passed.textContent = text.passed;
+      output.append(" ", passed);
+    }
   }
 
   function offerKinds(keepCurrent) {
