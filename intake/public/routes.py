@@ -1370,6 +1370,12 @@ def _submit_to_trusted_key(
 # Receipt follow-up: /status
 
 
+def _files_note(count: int) -> str:
+    """What the thread says of the files sent with a message ("with 2 files"), or nothing: it
+    said only "You wrote" and the text, and a defender could not tell that the evidence went."""
+    return ngettext("with %(num)d file", "with %(num)d files", count) if count else ""
+
+
 def _render_status(
     case: Case,
     code: str,
@@ -1385,6 +1391,8 @@ def _render_status(
         case=case,
         code=code,
         thread=thread,
+        files_sent=submissions.files_sent_with(thread),
+        files_note=_files_note,
         # The server opens the thread only for a browser that cannot (JavaScript off).
         opened={} if browser_opens else _open_thread(thread, code),
         browser_opens=browser_opens,
@@ -1552,11 +1560,12 @@ def follow_up() -> ViewResult:
             for sealed_text in (form_data.get("sealed_body"), own_copy):
                 _fits_sealed(sealed_text, MESSAGE_TOO_LONG_TO_SEAL, "body")
             sealed_body = submissions.check_sealed_answers(form_data.get("sealed_body"))
+            sealed_files = _sealed_uploads(files)
             stored = submissions.add_follow_up(
                 case,
                 org_key=key,
                 sealed_body=sealed_body,
-                sealed_files=_sealed_uploads(files),
+                sealed_files=sealed_files,
                 sealed_for_submitter=(
                     submissions.check_sealed_answers(own_copy) if own_copy else None
                 ),
@@ -1564,7 +1573,8 @@ def follow_up() -> ViewResult:
             )
             request.environ[FOLLOW_UP_REPEATED] = stored is None
             follow_ups.enqueue(stored)  # after the commit (DESIGN §8)
-            return jsonify({"sent": True}), 201
+            # What the thread says of the files with it, as below: status.js adds the message.
+            return jsonify({"sent": True, "files_note": _files_note(len(sealed_files))}), 201
         form = FollowUpForm(CombinedMultiDict([files, form_data]))
         if not _csrf_ok():
             form.body.errors = [

@@ -823,6 +823,19 @@ def submitter_thread(case: Case) -> list[CaseMessage]:
     return sorted(shown, key=lambda message: (message.created_at, message.id))
 
 
+def files_sent_with(thread: list[CaseMessage]) -> dict[int, int]:
+    """How many files each of the submitter's own messages in ``thread`` carried."""
+    own = [message.id for message in thread if message.kind == MessageKind.SUBMITTER_FOLLOW_UP]
+    if not own:
+        return {}
+    counted = db.session.execute(
+        sa.select(CaseAttachment.message_id, sa.func.count())
+        .where(CaseAttachment.message_id.in_(own))
+        .group_by(CaseAttachment.message_id)
+    ).all()
+    return {int(message_id): int(count) for message_id, count in counted}
+
+
 @transactional
 def add_follow_up(
     case: Case,

@@ -115,6 +115,9 @@ def test_files_leave_the_browser_as_raw_binary_parts_and_the_caseworker_opens_th
         # The field is empty again, and its line says so: naming the file sent, it read as if
         # the file still waited to go.
         expect(chosen).to_have_text("No file chosen yet.")
+        # The message added to the thread says its file went with it.
+        own = page.locator("#thread li.message-own").last
+        expect(own.locator("[data-files-sent]")).to_have_text("with 1 file")
         assert errors == []
     finally:
         context.close()

@@ -60,7 +60,8 @@
 
   // The message just sent, at the end of the thread as the page without JavaScript shows it
   // ("You wrote"): the text typed here, inserted as text, never as HTML.
-  function showSent(text) {
+  /* filesNote: what the server said of the files sent with it ("with 2 files"), or "". */
+  function showSent(text, filesNote) {
     const list = document.getElementById("thread");
     if (!list) {
       return;
@@ -77,6 +78,12 @@
     when.dir = "ltr"; // as the page's own times: a date in Arabic text otherwise turns around
     when.textContent = localTime(now);
     meta.append(who, " · ", when);
+    if (filesNote) {
+      const files = document.createElement("span");
+      files.dataset.filesSent = "";
+      files.textContent = filesNote;
+      meta.append(" · ", files);
+    }
     const body = document.createElement("p");
     body.className = "message-body reply-body reply-opened";
     body.setAttribute("dir", "auto"); // its own direction, as the page without JavaScript has it
@@ -433,7 +440,7 @@
         }
         pending = null;
         forgetDraft();
-        showSent(text);
+        showSent(text, sent.result && typeof sent.result.files_note === "string" ? sent.result.files_note : "");
         body.value = "";
         files.value = "";
         // Said to the picker's line too (file-picker.js), which still named the files sent.
