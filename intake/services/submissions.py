@@ -833,7 +833,7 @@ def files_sent_with(thread: list[CaseMessage]) -> dict[int, int]:
         .where(CaseAttachment.message_id.in_(own))
         .group_by(CaseAttachment.message_id)
     ).all()
-    return {int(message_id): int(count) for message_id, count in counted}
+    return {message_id: int(count) for message_id, count in counted if message_id is not None}
 
 
 @transactional

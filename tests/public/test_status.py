@@ -372,9 +372,9 @@ def test_follow_up_files_without_js_are_stored_padded_to_buckets_and_the_canary_
     assert response.status_code == 200
     # The thread says the files went with the message ("You wrote" and the text only, it did
     # not), and so does the page opened again with the code.
-    assert '<span data-files-sent>with 3 files</span>' in response.get_data(as_text=True)
+    assert "<span data-files-sent>with 3 files</span>" in response.get_data(as_text=True)
     again = client.post("/status", data={"csrf_token": token, "code": submission.receipt_code})
-    assert '<span data-files-sent>with 3 files</span>' in again.get_data(as_text=True)
+    assert "<span data-files-sent>with 3 files</span>" in again.get_data(as_text=True)
     stored = db.session.scalars(
         sa.select(CaseAttachment).where(CaseAttachment.message_id.is_not(None))
     ).all()
