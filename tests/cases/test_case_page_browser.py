@@ -121,6 +121,31 @@ def test_a_deadline_already_past_is_said_before_the_referral_is_started(
         page.context.close()
 
 
+def test_a_list_refused_empty_takes_its_error_back_once_chosen(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """Sent with no organisation, the form says "This field is required." beside the list;
+    choosing one takes the error back (it stayed, as if the choice were wrong too)."""
+    directory.import_shipped()
+    org = make_org_key()
+    case = make_case(org)
+    user = give_key(make_user(Role.CASEWORKER), org)
+    page = staff_page(browser, app, live_server, user)
+    try:
+        page.goto(f"{live_server.url}/referrals/new?ref={case.ref}")
+        page.click('main form[action*="/referrals/new"] button[type=submit]')
+        error = page.locator("#entry_id-error")
+        expect(error).to_be_visible()
+        assert page.get_attribute("#entry_id", "aria-invalid") == "true"
+        assert "entry_id-error" in (page.get_attribute("#entry_id", "aria-describedby") or "")
+        page.select_option("#entry_id", "frontline-defenders")
+        expect(error).to_be_hidden()
+        assert page.get_attribute("#entry_id", "aria-invalid") is None
+        assert "entry_id-error" not in (page.get_attribute("#entry_id", "aria-describedby") or "")
+    finally:
+        page.context.close()
+
+
 def test_the_referral_form_kind_follows_the_entry_in_real_chromium(
     app: Flask, live_server: Any, browser: Any
 ) -> None:

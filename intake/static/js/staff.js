@@ -387,6 +387,32 @@
     true,
   );
 
+  // A list the server refused ("This field is required."), chosen since: its error is taken
+  // back, as the public forms take back theirs (a walkthrough: the error stayed beside the
+  // organisation once it was chosen). A list only: typed text may be checked as it is typed
+  // by the page's own script, which says its own errors.
+  document.addEventListener("change", function (event) {
+    const list = event.target;
+    if (!(list instanceof HTMLSelectElement) || list.getAttribute("aria-invalid") !== "true" || !list.value) {
+      return;
+    }
+    const errorId = list.id + "-error";
+    const error = document.getElementById(errorId);
+    if (!error || !error.classList.contains("field-error")) {
+      return;
+    }
+    error.hidden = true;
+    list.removeAttribute("aria-invalid");
+    const described = (list.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (id) {
+      return id && id !== errorId;
+    });
+    if (described.length) {
+      list.setAttribute("aria-describedby", described.join(" "));
+    } else {
+      list.removeAttribute("aria-describedby");
+    }
+  });
+
   // Back to the page from the browser's cache: the form may be sent again.
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form[data-sending]").forEach(function (form) {
