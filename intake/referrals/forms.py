@@ -56,7 +56,7 @@ class ReferralForm(StaffForm):
     )
     owner_id = SelectField(_l("Owner"), coerce=int, validators=[DataRequired()])
     due_hours = IntegerField(
-        _l("Deadline in hours (draft-law letters may be given longer than 48 hours)"),
+        _l("Deadline in hours"),
         validators=[Optional(), NumberRange(min=1, max=24 * 366)],
     )
     consent_override_reason = SelectField(

@@ -146,6 +146,39 @@ def test_a_list_refused_empty_takes_its_error_back_once_chosen(
         page.context.close()
 
 
+def test_the_hours_field_says_what_its_hours_count_for_the_chosen_kind(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """For an embassy, hours from the case's arrival; for a draft law, the government's time
+    once the mandate writes, the date shown staying the check with the mandate (the one
+    label for both read as contradicting that date). The input is described by the line
+    shown."""
+    directory.import_shipped()
+    org = make_org_key()
+    case = make_case(org)
+    user = give_key(make_user(Role.CASEWORKER), org)
+    page = staff_page(browser, app, live_server, user)
+    try:
+        page.goto(f"{live_server.url}/referrals/new?ref={case.ref}")
+        embassy = page.locator("[data-hours-for='embassy_contact']")
+        draft_law = page.locator("[data-hours-for='sp_legislation']")
+        page.select_option("#entry_id", "embassies")
+        expect(embassy).to_be_visible()
+        expect(draft_law).to_be_hidden()
+        expect(page.locator("#due_hours")).to_have_accessible_description(
+            re.compile("counted from the case's arrival")
+        )
+        page.select_option("#entry_id", "un-sr-hrds")
+        page.select_option("#kind", "sp_legislation")
+        expect(draft_law).to_be_visible()
+        expect(embassy).to_be_hidden()
+        expect(draft_law).to_contain_text("the deadline above is when to check with the mandate")
+        page.select_option("#kind", "sp_urgent_appeal")
+        expect(page.locator("[data-hours-field]")).to_be_hidden()
+    finally:
+        page.context.close()
+
+
 def test_the_referral_form_kind_follows_the_entry_in_real_chromium(
     app: Flask, live_server: Any, browser: Any
 ) -> None:

@@ -57,6 +57,10 @@
   function showWhatTheKindNeeds(chosen) {
     if (hoursField) {
       hoursField.hidden = !chosen || !chosen.hours;
+      // What the hours count, said for the chosen kind only.
+      hoursField.querySelectorAll("[data-hours-for]").forEach(function (line) {
+        line.hidden = !chosen || line.dataset.hoursFor !== chosen.kind;
+      });
     }
     if (!consentNotice) {
       return;
