@@ -1,0 +1,66 @@
+"""A draft referral's page offers its next step where the flash that started it says to take
+it ("Mark it as sent when it has gone out"): a button beside its state, not only an option
+of "What happened" further down (a caseworker walkthrough found no such button)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from flask import Flask
+
+from intake.db import utcnow
+from intake.extensions import db
+from intake.models import ReferralKind, ReferralState, Role
+from intake.services import referrals
+from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
+from tests.referrals.conftest import draft_un_referral
+
+MARK_SENT = re.compile(
+    r'<form method="post" action="([^"]+)" class="inline-form" data-mark-sent>(.*?)</form>', re.S
+)
+
+
+def test_a_draft_is_marked_sent_from_beside_its_state(web: Flask) -> None:
+    org = make_org_key()
+    make_entry("help-ngo")
+    owner = give_key(make_user(Role.CASEWORKER), org)
+    case = make_case(org)
+    draft = referrals.create(
+        case.id, "help-ngo", ReferralKind.NGO_REFERRAL, owner, owner_id=owner.id
+    )
+    client = web.test_client()
+    give_key(sign_in(client, Role.CASEWORKER), org)
+    page = client.get(f"/referrals/{draft.id}").get_data(as_text=True)
+    found = MARK_SENT.search(page)
+    assert found is not None
+    action, fields = found.groups()
+    assert "Mark as sent (starts the clock)" in fields
+    sent = client.post(action, data=dict(re.findall(r'name="(action)" value="([^"]+)"', fields)))
+    assert sent.status_code == 302
+    db.session.refresh(draft)
+    assert draft.state == ReferralState.SENT
+    assert draft.sent_at is not None
+    assert abs(draft.sent_at - utcnow()) < timedelta(minutes=1)
+    # Sent: nothing more to mark.
+    assert MARK_SENT.search(client.get(f"/referrals/{draft.id}").get_data(as_text=True)) is None
+
+
+def test_a_un_draft_and_a_viewer_get_no_such_button(web: Flask) -> None:
+    """A UN referral moves by its steps (its submission is recorded there), and a viewer
+    changes nothing."""
+    un_draft = draft_un_referral()
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    assert MARK_SENT.search(client.get(f"/referrals/{un_draft.id}").get_data(as_text=True)) is None
+    org = make_org_key()
+    make_entry("other-ngo")
+    owner = give_key(make_user(Role.CASEWORKER), org)
+    draft = referrals.create(
+        make_case(org).id, "other-ngo", ReferralKind.NGO_REFERRAL, owner, owner_id=owner.id
+    )
+    viewer = web.test_client()
+    sign_in(viewer, Role.VIEWER)
+    page = viewer.get(f"/referrals/{draft.id}")
+    assert page.status_code == 200
+    assert MARK_SENT.search(page.get_data(as_text=True)) is None
