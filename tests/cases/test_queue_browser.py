@@ -469,6 +469,8 @@ def test_a_country_searched_by_name_offers_the_country_filter(
         offer = page.locator("[data-country-suggestion]")
         assert offer.is_visible()
         assert offer.inner_text() == said
+        # Apart from the link before it (they ran together: "Clear the search Cases from …").
+        assert f" · {said}" in page.locator(".empty-state").inner_text()
         with page.expect_navigation():
             offer.click()
         assert shown_refs(page) == ["RF-BANGLA01"]

@@ -141,6 +141,11 @@
     }
     link.href = link.getAttribute("href").replace("country=ZZ", "country=" + encodeURIComponent(found[0]));
     link.textContent = link.getAttribute("data-words").replace("{country}", found[1]);
+    if (!link.hidden) {
+      return;
+    }
+    // Apart from "Clear the search" before it, as the page's other links are (they ran together).
+    link.before(document.createTextNode(" · "));
     link.hidden = false;
   }
 
