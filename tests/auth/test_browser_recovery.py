@@ -218,6 +218,8 @@ def test_the_warning_stays_until_a_kit_is_confirmed(
         page.goto(base + path)
         assert page.locator("[data-custody-warning]").is_visible(), path
     screenshot(page, "admin-keys-warning")
+    make_first = page.locator("form[data-make-kit] button[type=submit]")
+    assert "secondary" not in (make_first.get_attribute("class") or "")
     page.click("form[data-make-kit] button[type=submit]")
     page.locator("[data-recovery-key]").wait_for(state="visible", timeout=30_000)
     screenshot(page, "admin-keys-kit")
@@ -225,6 +227,9 @@ def test_the_warning_stays_until_a_kit_is_confirmed(
     page.wait_for_url(f"{base}/admin/keys?kit=confirmed")
     assert page.locator("[data-custody-warning]").count() == 0
     assert page.locator("[data-recovery-kit-state=confirmed]").is_visible()
+    # Making another now retires this one: offered, not as the page's filled button.
+    make_again = page.locator("form[data-make-kit] button[type=submit]")
+    assert "secondary" in (make_again.get_attribute("class") or "")
     db.session.expire_all()
     kit = db.session.scalar(sa.select(RecoveryKit))
     assert kit is not None
