@@ -124,6 +124,12 @@ def test_at_360_px_each_referral_is_a_labelled_card_within_the_screen(
                 "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
             )
             assert widths[0] <= 360, (view, widths)
+            # The Filter button stands clear of the first card (it touched it).
+            gap = page.evaluate(
+                """() => document.querySelector('main table').getBoundingClientRect().top
+                         - document.querySelector('form.filters').getBoundingClientRect().bottom"""
+            )
+            assert gap >= 12, (view, gap)
             headers = page.locator("main table thead th").all_text_contents()
             rows = page.locator(ROWS).evaluate_all(CELLS)
             assert len(rows) >= 10, view
