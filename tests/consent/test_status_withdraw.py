@@ -202,6 +202,13 @@ def test_withdrawal_in_the_browser_is_confirmed_first_and_stays_listed(
         # The page's scripts sit at the end of the body, after libsodium: the list is there
         # before they run. A person types once the page has loaded; so does this test.
         page.wait_for_load_state()
+        # Withdraw on a line of its own under what it withdraws, not after "(since …)".
+        label = page.locator(f"#consent-{record.id}").bounding_box()
+        button = page.locator(f"[data-consent-record='{record.id}'] button").bounding_box()
+        assert label is not None
+        assert button is not None
+        assert button["y"] >= label["y"] + label["height"], (label, button)
+        page.locator("#status-consent").screenshot(path=str(SHOTS / f"consent-list-{mode}.png"))
 
         # A message half written meanwhile: with JavaScript it waits in the tab while the
         # withdrawal is confirmed, and is back in the box afterwards.
