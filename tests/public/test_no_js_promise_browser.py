@@ -34,11 +34,21 @@ def test_without_javascript_the_pages_say_the_server_seals(
     page = context.new_page()
     for path in ("/", "/request"):
         page.goto(f"{live_server.url}{path}?lang={locale}")
-        note = page.locator("[data-no-js-sealing]")
+        note = page.locator("[data-no-js-sealing]").first
         if javascript:
-            assert note.count() == 0  # inside <noscript>: not part of a scripted page
+            assert page.locator("[data-no-js-sealing]").count() == 0  # inside <noscript>
         else:
             assert note.is_visible(), path
             said = (SAID if path == "/" else SHORT)[locale]
             assert said in note.inner_text(), path
+    # The review step: the promise of encryption in the browser where the script runs; without
+    # it, what happens instead (it said "encrypted in your browser" first).
+    promise = page.locator("[data-sealed-here]")
+    if javascript:
+        assert promise.evaluate("p => p.hidden") is False
+    else:
+        assert not promise.is_visible()
+        review = page.locator("[data-step='5'] [data-no-js-sealing]")
+        assert review.is_visible()
+        assert SAID[locale] in review.inner_text()
     context.close()

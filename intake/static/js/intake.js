@@ -28,6 +28,10 @@
     return;
   }
   window.Refuge = window.Refuge || {};
+  // The review's promise of encryption in this browser: made only where this script runs.
+  form.querySelectorAll("[data-sealed-here]").forEach(function (promise) {
+    promise.hidden = false;
+  });
   const guard = window.Refuge.sendGuard; // send-guard.js, the page's first script
   if (guard) {
     guard.claim(form); // presses of Send wait until canSeal() has its answer
