@@ -48,7 +48,13 @@ from intake.cases.forms import (
     parse_filters,
 )
 from intake.cases.options import country_options
-from intake.cases.wording import PageWords, RowLabels, address_markup, shown_row
+from intake.cases.wording import (
+    PageWords,
+    RowLabels,
+    address_markup,
+    next_action_words,
+    shown_row,
+)
 from intake.db import utcnow
 from intake.extensions import db
 from intake.i18n import sentences
@@ -371,6 +377,8 @@ def _detail(
     assign_form.assignee.data = str(shown) if shown in holder_ids else ""
     case_referrals = casework.referrals_for(case)
     note_key = keys.current_org_key()
+    now = utcnow()
+    next_action = case_page.next_action(case, case_referrals, now, str(get_locale() or "en"))
     html = render_template(
         "cases/detail.html",
         case=case,
@@ -400,12 +408,17 @@ def _detail(
         note_form=NoteForm(),
         reply_form=ReplyForm(),
         first_response_due=casework.first_response_due(case),
-        next_action=case_page.next_action(case, case_referrals),
+        next_action=next_action,
+        next_words=(
+            next_action_words(next_action.said, now, say_late=False)
+            if next_action is not None and next_action.said is not None
+            else ""
+        ),
         thread=case_page.thread(case),
         new_message_ids=follow_ups.message_ids_since(case, new_since),
         suggestions=case_page.suggestions(case),
         top_suggestions=case_page.TOP_SUGGESTIONS,
-        now=utcnow(),
+        now=now,
         country_name=vocab.country_name,
         language_name=vocab.language_name,
         address=address_markup,

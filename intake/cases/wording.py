@@ -74,8 +74,14 @@ class PageWords:
 
 
 def next_action_words(
-    action: NextAction, now: datetime | None = None, words: PageWords | None = None
+    action: NextAction,
+    now: datetime | None = None,
+    words: PageWords | None = None,
+    *,
+    say_late: bool = True,
 ) -> str:
+    """What happens next, in words. ``say_late``: an overdue action says how late (the
+    queue's row); the case page says it in a badge beside the date instead."""
     now = now or utcnow()
     words = words or PageWords.current()
     _ = words.gettext
@@ -97,7 +103,7 @@ def next_action_words(
         text = _("Check with the mandate — referral to %(entry)s", entry=entry)
     else:
         text = _("Answer due from %(entry)s", entry=entry)
-    if action.when == "overdue" and action.due is not None:
+    if say_late and action.when == "overdue" and action.due is not None:
         return _("%(action)s, %(late)s", action=text, late=clock.relative(action.due, now, words))
     return text
 

@@ -29,7 +29,7 @@ from intake.models import (
     MessageKind,
     Referral,
 )
-from intake.services import casework, referrals, triage, un_steps
+from intake.services import casework, queue, referrals, triage, un_steps
 
 TOP_SUGGESTIONS = 3
 
@@ -94,9 +94,17 @@ class NextAction:
     # A UN referral's clock: "reply" (the government's) or "follow_up" (check with the
     # mandate); None for any other referral (un_steps.clock_of).
     un_clock: str | None = None
+    # A referral's next step as the queue says it ("Answer due from …", "Send the referral
+    # to …"): the case page named only the referral's kind and state, which said nothing of
+    # what to do (a caseworker walkthrough).
+    said: queue.NextAction | None = None
 
 
-def next_action(case: Case, case_referrals: list[Referral]) -> NextAction | None:
+def next_action(
+    case: Case, case_referrals: list[Referral], now: datetime, locale: str
+) -> NextAction | None:
+    """The nearest thing due on the case; a referral's is said as the queue's row says it
+    (``queue.referral_action``), its entry named in ``locale``."""
     candidates: list[NextAction] = []
     first = casework.first_response_due(case)
     if first is not None:
@@ -106,9 +114,16 @@ def next_action(case: Case, case_referrals: list[Referral]) -> NextAction | None
             candidates.append(NextAction("referral", referral.due_at, referral))
     nearest = min(candidates, key=lambda action: action.due_at, default=None)
     if nearest is not None and nearest.referral is not None:
-        clock = un_steps.clock_of(nearest.referral)
-        if clock is not None:
-            nearest = replace(nearest, un_clock=clock)
+        referral = nearest.referral
+        clock = un_steps.clock_of(referral)
+        running = queue.NearestClock(
+            referral.kind,
+            referral.state,
+            nearest.due_at,
+            vocab.entry_name(referral.entry, locale) if referral.entry else referral.entry_id,
+            government_clock=clock == "reply",
+        )
+        nearest = replace(nearest, un_clock=clock, said=queue.referral_action(running, now))
     return nearest
 
 

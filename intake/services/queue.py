@@ -840,6 +840,12 @@ def next_action(case: QueueCase, referral: NearestClock | None, now: datetime) -
         return NextAction("first_response", when, respond_by)
     if referral is None or due is None:
         return NextAction("none", "none")
+    return referral_action(referral, now)
+
+
+def referral_action(referral: NearestClock, now: datetime) -> NextAction:
+    """What a running referral's clock asks next, and how near it is: the queue's row and the
+    case page's "Next action" say it in the same words (cases.wording.next_action_words)."""
     if referral.state == ReferralState.DRAFT:
         what = "send"
     elif referral.kind in un_steps.CLOCK_STEP:
@@ -847,6 +853,7 @@ def next_action(case: QueueCase, referral: NearestClock | None, now: datetime) -
         what = "government_reply" if referral.government_clock else "check_mandate"
     else:
         what = "answer"
+    due = referral.due_at
     when = "overdue" if due < now else "soon" if is_due_soon(due, now) else "waiting"
     return NextAction(what, when, due, referral.entry, referral.kind)
 

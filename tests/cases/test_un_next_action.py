@@ -75,6 +75,8 @@ def test_before_the_communication_the_date_is_a_check_with_the_mandate(any_app: 
     page = _next_action_text(client, case.ref)
     assert "nothing sent to the government yet: check with the mandate by" in page
     assert "the government's reply due" not in page
+    # What to do, in the queue row's words (the case page named the kind and the state).
+    assert page.startswith("Check with the mandate — referral to SR on human rights defenders —")
 
     # The mandate wrote to the government 57 days ago: its 60 days end in three.
     _communicated(referral, owner, days_ago=57)
@@ -84,6 +86,9 @@ def test_before_the_communication_the_date_is_a_check_with_the_mandate(any_app: 
     page = _next_action_text(client, case.ref)
     assert "the government's reply due" in page
     assert "check with the mandate" not in page
+    assert page.startswith(
+        "Reply due from the government — referral to SR on human rights defenders —"
+    )
 
 
 def test_an_organisations_referral_keeps_its_plain_due_date(any_app: Flask) -> None:
@@ -105,6 +110,7 @@ def test_an_organisations_referral_keeps_its_plain_due_date(any_app: Flask) -> N
     sign_in(client, owner)
     assert "Answer due from NGO X" in _row_text(client, case.ref)
     page = _next_action_text(client, case.ref)
+    assert page.startswith("Answer due from NGO X — ")
     assert "due " in page
     assert "mandate" not in page
     assert "government" not in page
