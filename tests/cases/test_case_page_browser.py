@@ -99,19 +99,31 @@ def test_on_a_phone_the_request_comes_before_the_reply_and_note_boxes(
         page.context.close()
 
 
+def new_referral_page(browser: Any, app: Flask, live_server: Any, **case_fields: Any) -> Any:
+    """/referrals/new, in Chromium, for a new case (``case_fields``), against the shipped
+    directory, as a caseworker who holds the key."""
+    directory.import_shipped()
+    org = make_org_key()
+    case = make_case(org, **case_fields)
+    page = staff_page(browser, app, live_server, give_key(make_user(Role.CASEWORKER), org))
+    page.goto(f"{live_server.url}/referrals/new?ref={case.ref}")
+    return page
+
+
 def test_a_deadline_already_past_is_said_before_the_referral_is_started(
     app: Flask, live_server: Any, browser: Any
 ) -> None:
     """An embassy's 24 hours run from the case's arrival: on a case five days old, choosing
     the embassies (triage's first suggestion for an Immediate request) says the referral
     would be overdue from the start; another choice takes the warning away."""
-    directory.import_shipped()
-    org = make_org_key()
-    case = make_case(org, urgency=Urgency.IMMEDIATE, received_at=utcnow() - timedelta(days=5))
-    user = give_key(make_user(Role.CASEWORKER), org)
-    page = staff_page(browser, app, live_server, user)
+    page = new_referral_page(
+        browser,
+        app,
+        live_server,
+        urgency=Urgency.IMMEDIATE,
+        received_at=utcnow() - timedelta(days=5),
+    )
     try:
-        page.goto(f"{live_server.url}/referrals/new?ref={case.ref}")
         passed = page.locator("#implied-due [data-passed]")
         page.select_option("#entry_id", "embassies")
         expect(passed).to_have_text("Already passed: overdue as soon as it is started")
@@ -126,13 +138,8 @@ def test_a_list_refused_empty_takes_its_error_back_once_chosen(
 ) -> None:
     """Sent with no organisation, the form says "This field is required." beside the list;
     choosing one takes the error back (it stayed, as if the choice were wrong too)."""
-    directory.import_shipped()
-    org = make_org_key()
-    case = make_case(org)
-    user = give_key(make_user(Role.CASEWORKER), org)
-    page = staff_page(browser, app, live_server, user)
+    page = new_referral_page(browser, app, live_server)
     try:
-        page.goto(f"{live_server.url}/referrals/new?ref={case.ref}")
         page.click('main form[action*="/referrals/new"] button[type=submit]')
         error = page.locator("#entry_id-error")
         expect(error).to_be_visible()
@@ -153,13 +160,8 @@ def test_the_hours_field_says_what_its_hours_count_for_the_chosen_kind(
     once the mandate writes, the date shown staying the check with the mandate (the one
     label for both read as contradicting that date). The input is described by the line
     shown."""
-    directory.import_shipped()
-    org = make_org_key()
-    case = make_case(org)
-    user = give_key(make_user(Role.CASEWORKER), org)
-    page = staff_page(browser, app, live_server, user)
+    page = new_referral_page(browser, app, live_server)
     try:
-        page.goto(f"{live_server.url}/referrals/new?ref={case.ref}")
         embassy = page.locator("[data-hours-for='embassy_contact']")
         draft_law = page.locator("[data-hours-for='sp_legislation']")
         page.select_option("#entry_id", "embassies")
