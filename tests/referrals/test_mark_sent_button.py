@@ -5,6 +5,7 @@ of "What happened" further down (a caseworker walkthrough found no such button).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Flask
@@ -64,3 +65,29 @@ def test_a_un_draft_and_a_viewer_get_no_such_button(web: Flask) -> None:
     page = viewer.get(f"/referrals/{draft.id}")
     assert page.status_code == 200
     assert MARK_SENT.search(page.get_data(as_text=True)) is None
+
+
+def test_the_button_posts_with_its_own_csrf_token(make_app: Callable[..., Flask]) -> None:
+    """With CSRF on, as served: the form carries the token, and without it nothing changes."""
+    app = make_app("sqlite")
+    with app.app_context():
+        org = make_org_key()
+        make_entry("help-ngo")
+        owner = give_key(make_user(Role.CASEWORKER), org)
+        draft = referrals.create(
+            make_case(org).id, "help-ngo", ReferralKind.NGO_REFERRAL, owner, owner_id=owner.id
+        )
+        client = app.test_client()
+        give_key(sign_in(client, Role.CASEWORKER), org)
+        found = MARK_SENT.search(client.get(f"/referrals/{draft.id}").get_data(as_text=True))
+        assert found is not None
+        action, fields = found.groups()
+        posted = dict(re.findall(r'name="(action|csrf_token)" value="([^"]+)"', fields))
+        assert set(posted) == {"action", "csrf_token"}
+        refused = client.post(action, data={"action": "send"})
+        assert refused.status_code == 400
+        db.session.refresh(draft)
+        assert draft.state == ReferralState.DRAFT
+        assert client.post(action, data=posted).status_code == 302
+        db.session.refresh(draft)
+        assert draft.state == ReferralState.SENT
