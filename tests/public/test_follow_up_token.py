@@ -85,7 +85,8 @@ def test_two_posts_with_one_token_store_one_message_and_both_answer_sent(
     again = send_sealed_follow_up(roomy_any_app, org, code, "警察今天又來了", token)
 
     assert (first.status_code, again.status_code) == (201, 201)
-    assert first.get_json() == again.get_json() == {"sent": True}
+    # The same answer both times: sent, with no files to speak of (status.js adds the message).
+    assert first.get_json() == again.get_json() == {"sent": True, "files_note": ""}
     assert stored[:2] == (before[0] + 1, before[1] + 1)
     assert _counts() == stored  # no message, token row or audit event more
     (message,) = _follow_ups()
