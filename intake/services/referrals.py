@@ -778,17 +778,18 @@ VIEWS = ("action", "overdue", "due_soon", "awaiting", "timeline", "all")
 
 def listing(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Select[tuple[Referral]]:
     """The referrals of a /referrals view, nearest deadline first (a query to paginate)."""
+    return _in_page_order(_listed(filters, viewer_id, now))
+
+
+def _in_page_order(listed: sa.Select[tuple[Referral]]) -> sa.Select[tuple[Referral]]:
+    """The referrals ``listed``, nearest deadline first, with what each row shows."""
     # What each row shows of its case, entry and owner comes with the page: loaded one row at
     # a time from the template, they were three statements per row.
-    return (
-        _listed(filters, viewer_id, now)
-        .options(
-            selectinload(Referral.case),
-            selectinload(Referral.entry),
-            selectinload(Referral.owner),
-        )
-        .order_by(*NEAREST_DEADLINE_FIRST)
-    )
+    return listed.options(
+        selectinload(Referral.case),
+        selectinload(Referral.entry),
+        selectinload(Referral.owner),
+    ).order_by(*NEAREST_DEADLINE_FIRST)
 
 
 def _listed(filters: ReferralFilters, viewer_id: int, now: datetime) -> sa.Select[tuple[Referral]]:
@@ -896,9 +897,11 @@ def _listed_page(
     filters: ReferralFilters, viewer: User, now: datetime, page: int, per_page: int
 ) -> ListingPage:
     count_limit = max(counting.COUNT_CAP, page * per_page)
-    found = _listed(filters, viewer.id, now).with_only_columns(Referral.id)
+    # Built once for the count and the page: a "mine" view reads who reminders reach to build it.
+    listed = _listed(filters, viewer.id, now)
+    found = listed.with_only_columns(Referral.id)
     total = db.session.scalar(sa.select(counting.at_most(found, count_limit))) or 0
-    query = listing(filters, viewer.id, now).limit(per_page).offset((page - 1) * per_page)
+    query = _in_page_order(listed).limit(per_page).offset((page - 1) * per_page)
     rows = cast(list[Referral], list(db.session.scalars(query)))
     capped = total > count_limit
     pagination = ListingPage(rows, page, per_page, total, capped)
