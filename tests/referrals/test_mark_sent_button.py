@@ -12,9 +12,17 @@ from flask import Flask
 
 from intake.db import utcnow
 from intake.extensions import db
-from intake.models import ReferralKind, ReferralState, Role
+from intake.models import Referral, ReferralKind, ReferralState, Role
 from intake.services import referrals
-from tests.builders import give_key, make_case, make_entry, make_org_key, make_user, sign_in
+from tests.builders import (
+    OrgKeyPair,
+    give_key,
+    make_case,
+    make_entry,
+    make_org_key,
+    make_user,
+    sign_in,
+)
 from tests.referrals.conftest import draft_un_referral
 
 MARK_SENT = re.compile(
@@ -22,14 +30,19 @@ MARK_SENT = re.compile(
 )
 
 
-def test_a_draft_is_marked_sent_from_beside_its_state(web: Flask) -> None:
+def ngo_draft() -> tuple[OrgKeyPair, Referral]:
+    """A referral to an organisation, not sent yet, owned by a caseworker who holds the key."""
     org = make_org_key()
     make_entry("help-ngo")
     owner = give_key(make_user(Role.CASEWORKER), org)
     case = make_case(org)
-    draft = referrals.create(
+    return org, referrals.create(
         case.id, "help-ngo", ReferralKind.NGO_REFERRAL, owner, owner_id=owner.id
     )
+
+
+def test_a_draft_is_marked_sent_from_beside_its_state(web: Flask) -> None:
+    org, draft = ngo_draft()
     client = web.test_client()
     give_key(sign_in(client, Role.CASEWORKER), org)
     page = client.get(f"/referrals/{draft.id}").get_data(as_text=True)
@@ -54,12 +67,7 @@ def test_a_un_draft_and_a_viewer_get_no_such_button(web: Flask) -> None:
     client = web.test_client()
     sign_in(client, Role.CASEWORKER)
     assert MARK_SENT.search(client.get(f"/referrals/{un_draft.id}").get_data(as_text=True)) is None
-    org = make_org_key()
-    make_entry("other-ngo")
-    owner = give_key(make_user(Role.CASEWORKER), org)
-    draft = referrals.create(
-        make_case(org).id, "other-ngo", ReferralKind.NGO_REFERRAL, owner, owner_id=owner.id
-    )
+    _org, draft = ngo_draft()
     viewer = web.test_client()
     sign_in(viewer, Role.VIEWER)
     page = viewer.get(f"/referrals/{draft.id}")
@@ -71,12 +79,7 @@ def test_the_button_posts_with_its_own_csrf_token(make_app: Callable[..., Flask]
     """With CSRF on, as served: the form carries the token, and without it nothing changes."""
     app = make_app("sqlite")
     with app.app_context():
-        org = make_org_key()
-        make_entry("help-ngo")
-        owner = give_key(make_user(Role.CASEWORKER), org)
-        draft = referrals.create(
-            make_case(org).id, "help-ngo", ReferralKind.NGO_REFERRAL, owner, owner_id=owner.id
-        )
+        org, draft = ngo_draft()
         client = app.test_client()
         give_key(sign_in(client, Role.CASEWORKER), org)
         found = MARK_SENT.search(client.get(f"/referrals/{draft.id}").get_data(as_text=True))
