@@ -145,6 +145,13 @@ def confirm_totp_in_page(page: Any, totp_secret: str) -> None:
     assert page.locator("[data-recovery-code]").count() == 10
 
 
+def in_view(page: Any, selector: str) -> bool:
+    """Whether the first element ``selector`` finds is wholly inside the viewport."""
+    box = page.locator(selector).first.bounding_box()
+    height = page.viewport_size["height"]
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
 def assert_accessible(page: Any, selector: str) -> None:
     """axe finds no violation inside ``selector`` (evaluated through the DevTools protocol, so
     the page's CSP stays on)."""

@@ -18,7 +18,7 @@ from intake.extensions import db
 from intake.labels import SEALED_FIELDS, answer_labels
 from intake.models import Case, CaseMessage, KeyGrant, MessageKind, Role, User
 from intake.services.accounts import server_side_keypair
-from tests.browser_steps import finish_unlock
+from tests.browser_steps import finish_unlock, in_view
 from tests.builders import (
     DEFAULT_PASSWORD,
     OrgKeyPair,
@@ -558,5 +558,56 @@ def test_a_long_note_is_folded_to_its_start_with_a_button_to_read_it_all(
         opened = first.bounding_box()
         assert opened is not None
         assert opened["height"] > 4 * folded["height"]
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("earlier_notes", [0, 4])
+def test_a_saved_note_opens_the_page_at_it_with_its_message_beside_it(
+    app: Flask, live_server: Any, browser: Any, earlier_notes: int
+) -> None:
+    """On a phone the case page reloaded at its top after Save: the note and "Note saved"
+    were three screens above where the caseworker was writing, out of sight. With the long
+    request just above it, decrypting the request slid the page back up to it."""
+    org = make_org_key()
+    case = make_case(org, {"what_happened": "Taken from the office at night. " * 40})
+    user = give_key(make_user(Role.CASEWORKER), org)
+    for n in range(earlier_notes):
+        db.session.add(
+            CaseMessage(
+                case_id=case.id,
+                kind=MessageKind.INTERNAL_NOTE,
+                sealed_body=crypto.seal_answers({"body": f"Earlier note {n}."}, org.public),
+                org_key_id=org.key.id,
+                author_id=user.id,
+            )
+        )
+    db.session.commit()
+    context = signed_in_context(
+        browser, app, live_server.url, user, locale="en-GB", viewport={"width": 390, "height": 844}
+    )
+    try:
+        context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/cases/{case.ref}")
+        wait_decrypted(page)
+        for note in ("Called the family: no news yet.", "Lawyer reached at last."):
+            page.fill("#note-text", note)
+            with page.expect_navigation():
+                page.click("#note-form button[type=submit]")
+            wait_decrypted(page)
+            page.wait_for_selector("[data-saved-place] .flash-success")
+            page.wait_for_timeout(300)  # the request's answers drawn above
+            assert page.locator("main > .flashes").count() == 0  # moved, not shown twice
+            assert in_view(page, "[data-saved-place] .flash-success"), page.evaluate("scrollY")
+            # The note, just above its message.
+            assert in_view(page, f".message-text:text-is('{note}')"), page.evaluate("scrollY")
+            assert page.evaluate("window.scrollY") > 1000
+            assert page.evaluate("document.activeElement.className") == "flashes"
+        # Opened again by hand, the page starts at its top as any page does.
+        page.goto(f"{live_server.url}/cases/{case.ref}")
+        wait_decrypted(page)
+        assert page.evaluate("window.scrollY") == 0
     finally:
         context.close()

@@ -85,8 +85,11 @@ def test_caseworker_writes_a_note_that_only_ever_leaves_the_browser_sealed(
         assert CANARY not in data, (method, url)
         assert "call back Monday" not in data, (method, url)
 
-    # After the reload: saved, and decrypted in this browser as text, never as markup.
-    assert "Note saved, encrypted to the organisation key." in page.locator("body").inner_text()
+    # After the reload: saved, said beside the note (not at the page's top, out of sight),
+    # and decrypted in this browser as text, never as markup.
+    said = "#referral-note [data-saved-place] .flash-success"
+    assert page.inner_text(said) == "Note saved, encrypted to the organisation key."
+    assert steps.in_view(page, said)
     shown = page.locator("[data-note-text]")
     assert shown.is_visible()
     assert shown.inner_text() == NOTE

@@ -452,7 +452,7 @@
       }
       if (problem === null) {
         textarea.value = "";
-        window.location.assign(window.location.pathname);
+        staff.reloadAtSavedPlace();
         return;
       }
       // Refused or offline: what they wrote stays in the box so nothing is lost.

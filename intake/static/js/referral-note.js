@@ -155,7 +155,7 @@
     form.elements.sealed_note.value = "";
     if (problem === null) {
       area.value = "";
-      window.location.assign(window.location.pathname);
+      staff.reloadAtSavedPlace();
       return;
     }
     // Refused or offline: what they wrote stays in the box so nothing is lost.

@@ -19,6 +19,8 @@
     searchWords: "refuge.queue.search",
     // Followed by a settings form's name: what was typed in it while another form was sent.
     unsaved: "refuge.unsaved:",
+    // The page a note was just saved on, to open it at the note (reloadAtSavedPlace).
+    savedPlace: "refuge.saved-place",
   });
 
   /* On locking (by hand or idle) and signing out: the keyring, and what was read with it. */
@@ -343,9 +345,57 @@
     }
   }
 
+  /* A note or reply saved with fetch opens the page again at the place it keeps under what
+   * was saved ([data-saved-place]: the conversation's end, the referral's note), with its
+   * "saved" message moved there. Opened at the top, a long case page on a phone left the note
+   * and its message out of sight, a screen away from where they were writing. (Not a #place:
+   * going from a page to its own #place is not a reload.) */
+  const HOLD_SAVED_PLACE_MS = 5000;
+
+  function reloadAtSavedPlace() {
+    window.sessionStorage.setItem(STORAGE.savedPlace, window.location.pathname);
+    window.location.assign(window.location.pathname);
+  }
+
+  function flashAtSavedPlace() {
+    const savedAt = window.sessionStorage.getItem(STORAGE.savedPlace);
+    window.sessionStorage.removeItem(STORAGE.savedPlace);
+    const place = document.querySelector("[data-saved-place]");
+    const flashes = document.querySelector("main > .flashes");
+    if (savedAt !== window.location.pathname || !place || !flashes) {
+      return;
+    }
+    place.append(flashes);
+    flashes.tabIndex = -1;
+    flashes.focus({ preventScroll: true });
+    holdInView(place);
+  }
+
+  /* Scrolled to (its scroll-margin keeps what was saved in sight above it), and again while
+   * decrypting grows the page above it, until they scroll, touch or type. The browser's own
+   * scroll anchoring let the case page slide back up to the request. */
+  function holdInView(place) {
+    const userMoves = ["wheel", "touchstart", "keydown", "pointerdown"];
+    const follow = new ResizeObserver(function () {
+      place.scrollIntoView();
+    });
+    function stop() {
+      follow.disconnect();
+      userMoves.forEach(function (name) {
+        window.removeEventListener(name, stop, true);
+      });
+    }
+    userMoves.forEach(function (name) {
+      window.addEventListener(name, stop, { capture: true, passive: true });
+    });
+    follow.observe(document.body);
+    window.setTimeout(stop, HOLD_SAVED_PLACE_MS);
+  }
+
   // This script runs in the header, before the page's forms are parsed.
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form[data-keeps-unsaved]").forEach(restoreUnsaved);
+    flashAtSavedPlace();
   });
 
   /* What a page marks data-focus-on-load (a refused UN step's error, a search's count) takes
@@ -429,6 +479,7 @@
     noticeSetter: noticeSetter,
     fetchJson: fetchJson,
     postWithFreshCsrf: postWithFreshCsrf,
+    reloadAtSavedPlace: reloadAtSavedPlace,
     postFields: postFields,
     afterPaint: afterPaint,
     setField: setField,
