@@ -7,7 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
 
 from intake.db import utcnow
@@ -23,6 +25,7 @@ from tests.builders import (
     make_user,
     sign_in,
 )
+from tests.cases.test_case_page_browser import staff_page
 from tests.referrals.conftest import draft_un_referral
 
 MARK_SENT = re.compile(
@@ -94,3 +97,25 @@ def test_the_button_posts_with_its_own_csrf_token(make_app: Callable[..., Flask]
         assert client.post(action, data=posted).status_code == 302
         db.session.refresh(draft)
         assert draft.state == ReferralState.SENT
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_on_a_phone_the_button_is_one_line_beside_the_state(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    """At 360 px, in half a row, the button's words wrapped over three lines (two in 繁體中文)."""
+    org, draft = ngo_draft()
+    user = give_key(make_user(Role.CASEWORKER), org)
+    page = staff_page(browser, app, live_server, user, width=360)
+    try:
+        page.goto(f"{live_server.url}/referrals/{draft.id}?lang={locale}")
+        button = page.locator("[data-mark-sent] button").bounding_box()
+        assert button is not None
+        line = page.locator("[data-mark-sent] button").evaluate(
+            "b => parseFloat(getComputedStyle(b).lineHeight)"
+        )
+        assert button["height"] < 2 * line, button  # one line of words and its padding
+        assert button["x"] + button["width"] <= 360
+    finally:
+        page.context.close()
