@@ -66,18 +66,20 @@ SORT_LABELS = {
 
 REF_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,24}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-# What a search box holds when it is (part of) a reference: "RF-7K2M…", "rf7k", "7K2M".
+# What a search box holds when it is (part of) a reference: "RF-7K2M…", "rf7k", "7K2M", and
+# with its prefix as a reference is read aloud or copied from a phone: "RF 7K2M 9QXP".
 # Plain words and plain digits are not: those are names, places and phone numbers, which the
 # browser turns into keyed search tokens (search.js); the same rule is in search.js.
 _REF_QUERY = re.compile(
-    r"^(RF-?[0-9A-Z-]{0,21}|(?=[0-9A-Z]*[0-9])(?=[0-9A-Z]*[A-Z])[0-9A-Z]{3,8})$"
+    r"^(RF[0-9A-Z\s-]{0,22}|(?=[0-9A-Z]*[0-9])(?=[0-9A-Z]*[A-Z])[0-9A-Z]{3,8})$"
 )
+_REF_SPACES = re.compile(r"\s+")
 # The same rule as the search box's pattern (an HTML pattern: anchored, the "v" flag, so "-"
 # escaped in a class; either case, as the server upper-cases it). Without JavaScript the
 # browser sends nothing else: names, places and phone numbers are only ever keyed in the
 # browser (case-queue.js, which lifts the pattern), never sent in the address.
 REFERENCE_INPUT_PATTERN = (
-    r"\s*(?:[Rr][Ff]-?[0-9A-Za-z\-]{0,21}"
+    r"\s*(?:[Rr][Ff][0-9A-Za-z\-\s]{0,22}"
     r"|(?=[0-9A-Za-z]*[0-9])(?=[0-9A-Za-z]*[A-Za-z])[0-9A-Za-z]{3,8})\s*"
 )
 SEARCH_TOKEN = re.compile(r"^[0-9a-f]{32}$")  # intake.services.search.TOKEN_HEX
@@ -102,6 +104,15 @@ def _enum_or_none(enum_cls: type[E], raw: str | None, what: str) -> E | None:
 
 def looks_like_reference(text: str) -> bool:
     return bool(_REF_QUERY.match(text.strip().upper()))
+
+
+def reference_query(text: str) -> str:
+    """A reference search as references are written: "rf 7k2m 9qxp" is "RF-7K2M9QXP" (a
+    reference has no spaces; its prefix ends in a dash)."""
+    compact = _REF_SPACES.sub("", text.upper())
+    if compact.startswith("RF") and not compact.startswith("RF-"):
+        return "RF-" + compact[2:]
+    return compact
 
 
 def _search_tokens(raw: str) -> tuple[str, ...] | None:
@@ -142,7 +153,7 @@ def parse_filters(args: Mapping[str, str]) -> QueueFilters:
     search_note: str | None = None
     q = (args.get("q") or "").strip()[:200] or None
     if q is not None and looks_like_reference(q):
-        q = q.upper()
+        q = reference_query(q)
     elif q is not None:
         q, search_note = None, "free_text"
     tokens: tuple[str, ...] = ()

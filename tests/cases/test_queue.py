@@ -197,7 +197,8 @@ def test_a_new_case_past_its_first_response_time_is_overdue(
         ("view=all&assignee=unassigned", ["RF-A", "RF-C"]),
         ("view=all&q=rf-c", ["RF-C"]),
         ("view=all&q=RF-B", ["RF-B"]),
-        ("view=all&q=rfb", []),
+        ("view=all&q=rfb", ["RF-B"]),  # the prefix without its dash, as typed in haste
+        ("view=all&q=rf+b", ["RF-B"]),  # or read aloud
         ("view=all&q=RF-", ["RF-A", "RF-B", "RF-C"]),
         ("view=all&status=closed", []),
         ("view=all&threat=digital", []),

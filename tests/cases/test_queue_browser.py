@@ -127,6 +127,9 @@ def test_the_queue_shows_names_decrypted_here_and_search_finds_by_name_place_and
         search(page, "maria nobody")
         assert shown_refs(page) == []
         assert "No case matches this search" in page.locator("main").inner_text()
+        search(page, "rf other 001")  # as read aloud: searched as a reference, not as words
+        assert shown_refs(page) == ["RF-OTHER001"]
+        assert "q=rf+other+001" in page.url
         search(page, "RF-OTHER")  # a reference is still searched as one
         assert shown_refs(page) == ["RF-OTHER001"]
         # The results say they are a search's, with the way back, and the count is read out

@@ -71,6 +71,11 @@ def test_without_javascript_the_box_takes_a_reference_and_the_hint_says_so(
         "12345",
         "abcd",
         "RF 7K2M",
+        "rf 7k2m 9qxp",
+        "RF\t7K2M  9QXP ",
+        "RF-" + "A" * 10 + " " * 9 + "B",
+        "7K2M 9QXP",
+        "Flat 12B",
         "RF-7K2M;",
         "%' OR 1=1",
         "",
@@ -82,6 +87,25 @@ def test_the_boxs_pattern_is_the_servers_reference_rule(text: str) -> None:
     never checked against a pattern: it lists without a search.)"""
     allowed = not text or re.fullmatch(REFERENCE_INPUT_PATTERN, text) is not None
     assert allowed == (looks_like_reference(text) or not text), text
+
+
+@pytest.mark.parametrize(
+    "typed", ["RF SGXW M1F6", "rf sgxwm1f6", "RF-SGXWM1F6", " Rf  SGXWM ", "sgxwm1f6", "RFSGXW"]
+)
+def test_a_reference_is_found_as_it_is_read_aloud_or_copied(
+    app: Flask, client: FlaskClient, typed: str
+) -> None:
+    """References have no spaces ("RF-SGXWM1F6"), and "RF SGXWM1F6", as one is read out on a
+    phone, found nothing."""
+    org = make_org_key()
+    sign_in(client, Role.CASEWORKER)
+    wanted = make_case(org, ref="RF-SGXWM1F6")
+    other = make_case(org, ref="RF-7K2MQQQQ")
+    found = client.get("/cases/", query_string={"view": "all", "q": typed})
+    assert found.status_code == 200
+    page = found.get_data(as_text=True)
+    assert wanted.ref in page
+    assert other.ref not in page
 
 
 def test_words_that_reach_the_server_leave_the_address_with_a_note(

@@ -52,7 +52,7 @@
   const CJK_RUN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+/gu;
   const PHONE = /\+?\d[\d\s().-]*\d/g;
   const NOT_WORD = /[^\p{L}\p{N}]+/u;
-  const REFERENCE = /^(RF-?[0-9A-Z-]{0,21}|(?=[0-9A-Z]*[0-9])(?=[0-9A-Z]*[A-Z])[0-9A-Z]{3,8})$/;
+  const REFERENCE = /^(RF[0-9A-Z\s-]{0,22}|(?=[0-9A-Z]*[0-9])(?=[0-9A-Z]*[A-Z])[0-9A-Z]{3,8})$/;
 
   const HAN = /\p{Script=Han}/gu;
 
