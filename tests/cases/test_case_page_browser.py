@@ -99,6 +99,43 @@ def test_on_a_phone_the_request_comes_before_the_reply_and_note_boxes(
         page.context.close()
 
 
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_on_a_phone_the_page_says_under_its_title_where_each_part_is(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    """At 360 px a demo case's page was 6,400 px, its referrals at the very end: a list of
+    its parts under the title goes to each; a wide screen, with the side column, has none."""
+    directory.import_shipped()
+    org = make_org_key()
+    case = a_case_with_triage(org)
+    user = give_key(make_user(Role.CASEWORKER), org)
+    referrals.create(case.id, "frontline-defenders", ReferralKind.NGO_REFERRAL, user)
+    page = staff_page(browser, app, live_server, user, width=360)
+    try:
+        page.goto(f"{live_server.url}/cases/{case.ref}?lang={locale}")
+        jump = page.locator("nav.case-jump")
+        assert jump.is_visible()
+        words = {"en": "On this page", "zh_Hant": "本頁內容"}[locale]
+        assert jump.get_attribute("aria-label") == words
+        links = jump.locator("a")
+        targets = links.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        assert targets == [
+            "#messages-heading",
+            "#work-heading",
+            "#triage-heading",
+            "#referrals-heading",
+        ]
+        assert links.last.locator(".jump-count").inner_text() == "1"
+        assert page.locator("h1").bounding_box()["y"] < jump.bounding_box()["y"] < 400
+        links.last.click()
+        expect(page.locator("#referrals-heading")).to_be_in_viewport()
+        assert page.evaluate("window.scrollY") > 1500
+        page.set_viewport_size({"width": 1280, "height": 800})
+        assert jump.is_hidden()
+    finally:
+        page.context.close()
+
+
 def new_referral_page(browser: Any, app: Flask, live_server: Any, **case_fields: Any) -> Any:
     """/referrals/new, in Chromium, for a new case (``case_fields``), against the shipped
     directory, as a caseworker who holds the key."""
