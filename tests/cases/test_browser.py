@@ -512,6 +512,36 @@ def test_a_note_survives_an_expired_token_and_a_refusal_keeps_the_text(
         context.close()
 
 
+def add_notes(case: Case, org: OrgKeyPair, author: User, bodies: Any) -> None:
+    """Internal notes on ``case``, sealed to the organisation key as case-view.js seals them."""
+    for body in bodies:
+        db.session.add(
+            CaseMessage(
+                case_id=case.id,
+                kind=MessageKind.INTERNAL_NOTE,
+                sealed_body=crypto.seal_answers({"body": body}, org.public),
+                org_key_id=org.key.id,
+                author_id=author.id,
+            )
+        )
+    db.session.commit()
+
+
+def phone_case_page(
+    browser: Any, app: Flask, live_server: Any, user: User, org: OrgKeyPair, path: str
+) -> Any:
+    """``path`` at 390 px for ``user``, with the organisation key unlocked, once decrypted."""
+    context = signed_in_context(
+        browser, app, live_server.url, user, locale="en-GB", viewport={"width": 390, "height": 844}
+    )
+    context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{live_server.url}{path}")
+    wait_decrypted(page)
+    return page
+
+
 @pytest.mark.parametrize("locale", ["en", "zh_Hant"])
 def test_a_long_note_is_folded_to_its_start_with_a_button_to_read_it_all(
     app: Flask, live_server: Any, browser: Any, locale: str
@@ -522,26 +552,9 @@ def test_a_long_note_is_folded_to_its_start_with_a_button_to_read_it_all(
     case = make_case(org, {"what_happened": "x"})
     user = give_key(make_user(Role.CASEWORKER), org)
     long_note = "\n".join(f"{CANARY} line {n}: called the family, no news yet." for n in range(400))
-    for body in (long_note, long_note, "A short note."):
-        db.session.add(
-            CaseMessage(
-                case_id=case.id,
-                kind=MessageKind.INTERNAL_NOTE,
-                sealed_body=crypto.seal_answers({"body": body}, org.public),
-                org_key_id=org.key.id,
-                author_id=user.id,
-            )
-        )
-    db.session.commit()
-    context = signed_in_context(
-        browser, app, live_server.url, user, locale="en-GB", viewport={"width": 390, "height": 844}
-    )
+    add_notes(case, org, user, (long_note, long_note, "A short note."))
+    page = phone_case_page(browser, app, live_server, user, org, f"/cases/{case.ref}?lang={locale}")
     try:
-        context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_server.url}/cases/{case.ref}?lang={locale}")
-        wait_decrypted(page)
         toggles = page.locator(".message-toggle")
         assert toggles.count() == 2  # the short note is shown as it is
         words = {"en": ("Show the whole message", "Show less"), "zh_Hant": ("顯示完整訊息", "收合")}
@@ -559,7 +572,7 @@ def test_a_long_note_is_folded_to_its_start_with_a_button_to_read_it_all(
         assert opened is not None
         assert opened["height"] > 4 * folded["height"]
     finally:
-        context.close()
+        page.context.close()
 
 
 @pytest.mark.parametrize("earlier_notes", [0, 4])
@@ -572,26 +585,9 @@ def test_a_saved_note_opens_the_page_at_it_with_its_message_beside_it(
     org = make_org_key()
     case = make_case(org, {"what_happened": "Taken from the office at night. " * 40})
     user = give_key(make_user(Role.CASEWORKER), org)
-    for n in range(earlier_notes):
-        db.session.add(
-            CaseMessage(
-                case_id=case.id,
-                kind=MessageKind.INTERNAL_NOTE,
-                sealed_body=crypto.seal_answers({"body": f"Earlier note {n}."}, org.public),
-                org_key_id=org.key.id,
-                author_id=user.id,
-            )
-        )
-    db.session.commit()
-    context = signed_in_context(
-        browser, app, live_server.url, user, locale="en-GB", viewport={"width": 390, "height": 844}
-    )
+    add_notes(case, org, user, [f"Earlier note {n}." for n in range(earlier_notes)])
+    page = phone_case_page(browser, app, live_server, user, org, f"/cases/{case.ref}")
     try:
-        context.add_init_script(STUB_KEYRING % (crypto.b64(org.secret), org.key.id))
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_server.url}/cases/{case.ref}")
-        wait_decrypted(page)
         for note in ("Called the family: no news yet.", "Lawyer reached at last."):
             page.fill("#note-text", note)
             with page.expect_navigation():
@@ -610,4 +606,4 @@ def test_a_saved_note_opens_the_page_at_it_with_its_message_beside_it(
         wait_decrypted(page)
         assert page.evaluate("window.scrollY") == 0
     finally:
-        context.close()
+        page.context.close()
