@@ -296,6 +296,10 @@ class IntakeForm(PublicForm):
     def uploaded_files(self) -> list[FileStorage]:
         return [f for f in self.attachments.data or [] if isinstance(f, FileStorage) and f.filename]
 
+    def validate_body(self, field: TextAreaField) -> None:
+        if not (field.data or "").strip() and not self.uploaded_files():
+            raise ValidationError(NOTHING_TO_SEND)
+
 
 class ReceiptCodeLength:
     """A code with too few or too many characters is said to be so, with how many it has and
@@ -370,12 +374,16 @@ class StatusForm(PublicForm):
     )
 
 
+NOTHING_TO_SEND = _l("Write a message or add a file.")
+
+
 class FollowUpForm(PublicForm):
     browser_opens = HiddenField()
     code = StringField(_l("Your receipt code"), [DataRequired()])
+    # A message, files, or both: a photo of a summons may say all there is to say.
     body = TextAreaField(
         _l("Your message"),
-        [AnswerLength(LONG_MAX, MESSAGE_TOO_LONG), DataRequired(message=_l("Write a message."))],
+        [AnswerLength(LONG_MAX, MESSAGE_TOO_LONG)],
         filters=[one_line_break],
         description=_l("It is encrypted for the organisation before it is stored."),
     )
@@ -386,3 +394,7 @@ class FollowUpForm(PublicForm):
 
     def uploaded_files(self) -> list[FileStorage]:
         return [f for f in self.attachments.data or [] if isinstance(f, FileStorage) and f.filename]
+
+    def validate_body(self, field: TextAreaField) -> None:
+        if not (field.data or "").strip() and not self.uploaded_files():
+            raise ValidationError(NOTHING_TO_SEND)

@@ -1516,6 +1516,17 @@ def _over_a_limit(error: RateLimitExceeded) -> ViewResult:
     return response
 
 
+def _what_is_sent(body: str, files: list[submissions.PlainFile]) -> bytes:
+    """A digest of a follow-up sent without JavaScript: its text, and each file's name and
+    bytes (two photos sent alone from two tabs are two messages)."""
+    digest = hashlib.sha256(body.encode())
+    for plain in files:
+        for part in (plain.name.encode(), plain.data):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+    return digest.digest()
+
+
 @bp.post("/status/follow-up")
 @limiter.limit(_follow_up_limit, key_func=_client_key, deduct_when=_follow_up_counted)
 @csrf.exempt
@@ -1592,15 +1603,17 @@ def follow_up() -> ViewResult:
         if not valid:
             return _render_status(case, code, form, status=422)
         body = form.body.data or ""
+        if not body.strip():
+            body = ""  # files alone: the thread says so, not an empty message
         stored = submissions.add_follow_up_from_plaintext(
             case,
             org_key=org_key,
             body=body,
             files=plain_files,
-            # The session's token is the same on two tabs: bound to the text as well, two
-            # different messages are never taken for one (the same text sent again is).
+            # The session's token is the same on two tabs: bound to the text and the files as
+            # well, two different messages are never taken for one (the same sent again is).
             submission_token=(
-                submission_token + hashlib.sha256(body.encode()).digest()
+                submission_token + _what_is_sent(body, plain_files)
                 if submission_token is not None
                 else None
             ),

@@ -385,6 +385,74 @@ def test_follow_up_files_without_js_are_stored_padded_to_buckets_and_the_canary_
     assert not any(needle.decode(errors="ignore") in text for needle in canary_needles())
 
 
+def test_a_follow_up_without_js_may_be_files_alone(roomy_app: Flask) -> None:
+    """A photo of a summons may say all there is to say: "Write a message." refused it. Two
+    such sent from two tabs of one session (one form token) are two messages, not one."""
+    org = make_org_key()
+    submission = submit(org)
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    form_token = crypto.new_submission_token()
+    for photo in (b"summons page 1", b"summons page 2"):
+        response = client.post(
+            "/status/follow-up",
+            data={
+                "csrf_token": token,
+                "code": submission.receipt_code,
+                "body": "  \r\n ",
+                "submission_token": form_token,
+                "attachments": [(io.BytesIO(photo), "summons.jpg", "image/jpeg")],
+            },
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert "Your message was sent securely." in page
+    messages = db.session.scalars(
+        sa.select(CaseMessage).where(CaseMessage.kind == MessageKind.SUBMITTER_FOLLOW_UP)
+    ).all()
+    assert [open_message(m.sealed_body, org.secret) for m in messages] == ["", ""]
+    files = db.session.scalars(sa.select(CaseAttachment).order_by(CaseAttachment.id)).all()
+    assert [open_file(f.sealed_content, org.secret).data for f in files] == [
+        b"summons page 1",
+        b"summons page 2",
+    ]
+    # The thread says what they were, not an empty message or "could not be opened".
+    assert page.count('<span class="files-only">Files only, no message.</span>') == 2
+    assert '">This message could not be opened' not in page
+    # The same files sent again with the same token (an answer lost) are stored once.
+    again = client.post(
+        "/status/follow-up",
+        data={
+            "csrf_token": token,
+            "code": submission.receipt_code,
+            "body": "",
+            "submission_token": form_token,
+            "attachments": [(io.BytesIO(b"summons page 2"), "summons.jpg", "image/jpeg")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert again.status_code == 200
+    db.session.expire_all()
+    assert len(db.session.scalars(sa.select(CaseMessage)).all()) == 2
+
+
+@pytest.mark.parametrize("body", ["", "   ", "\r\n\r\n"])
+def test_a_follow_up_of_nothing_asks_for_a_message_or_a_file(roomy_app: Flask, body: str) -> None:
+    org = make_org_key()
+    submission = submit(org)
+    client = roomy_app.test_client()
+    token = csrf_token(client, "/status")
+    response = client.post(
+        "/status/follow-up",
+        data={"csrf_token": token, "code": submission.receipt_code, "body": body},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "Write a message or add a file." in response.get_data(as_text=True)
+    assert db.session.scalars(sa.select(CaseMessage)).all() == []
+
+
 def test_a_follow_up_from_the_browser_is_stored_as_sent(roomy_app: Flask) -> None:
     org = make_org_key()
     submission = submit(org)

@@ -12,6 +12,7 @@ from flask import Flask
 from playwright.sync_api import expect
 
 from intake import crypto
+from intake.public.forms import LONG_MAX
 from tests.builders import make_org_key
 from tests.conftest import table_count
 from tests.public.conftest import phone_context, summary_links
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.browser
 SEND = "#follow-up-form button[type=submit]:not([data-language-url])"
 # zh_Hant, as _open_status opens the page: the label, a full-width colon (no space), then the
 # server's message; the same with JavaScript and without.
-WRITE_A_MESSAGE = "您的訊息：請輸入訊息。"
+WRITE_A_MESSAGE = "您的訊息：請輸入訊息或附加檔案。"
 TOO_MANY_FILES = "附加檔案（選填）：最多只能附加 5 個檔案。"
 
 
@@ -55,7 +56,7 @@ def test_each_follow_up_error_links_to_its_own_field_with_its_label(
         _send(page, javascript)
         assert summary_links(page) == ["#body"]
         assert _summary_texts(page) == [WRITE_A_MESSAGE]
-        expect(page.locator("#body-error")).to_have_text("請輸入訊息。")
+        expect(page.locator("#body-error")).to_have_text("請輸入訊息或附加檔案。")
         expect(page.locator("#body")).to_have_attribute("aria-invalid", "true")
         page.click("#error-summary a")
         assert page.evaluate("document.activeElement.id") == "body"
@@ -72,8 +73,9 @@ def test_each_follow_up_error_links_to_its_own_field_with_its_label(
         page.click("#error-summary a")
         assert page.evaluate("document.activeElement.id") == "attachments"
 
-        # Both at once: one line each, in the form's order.
-        page.fill("#body", "")
+        # Both at once (files may go without a message, not one too long): one line each, in
+        # the form's order.
+        page.fill("#body", "字" * (LONG_MAX + 1))
         page.set_input_files("#attachments", files)
         _send(page, javascript)
         assert summary_links(page) == ["#body", "#attachments"]

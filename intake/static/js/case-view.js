@@ -268,6 +268,8 @@
         toggle.setAttribute("aria-expanded", String(!folded));
       });
       container.append(body, toggle);
+    } else if (value && typeof value.body === "string" && !value.body.trim()) {
+      container.appendChild(el("p", "hint", text.files_only)); // a follow-up of files alone
     } else if (value && typeof value.body === "string") {
       container.appendChild(written("p", "message-text", value.body));
     } else {

@@ -33,7 +33,7 @@
     for (const el of list.querySelectorAll("[data-sealed-reply]")) {
       try {
         // Replies are sealed like every message: padded JSON {"body": …}.
-        sealed.showText(el, sealed.openBody(el.dataset.sealedReply, keypair));
+        showBody(el, sealed.openBody(el.dataset.sealedReply, keypair));
         el.classList.add("reply-opened");
       } catch (error) {
         el.textContent = list.dataset.cannotOpen;
@@ -46,6 +46,17 @@
         el.textContent = localTime(when);
       }
     }
+  }
+
+  /* A message's text, or that it was files alone (an empty box said nothing at all). */
+  function showBody(el, text) {
+    const list = document.getElementById("thread");
+    if (!text.trim() && list && list.dataset.filesOnly) {
+      el.textContent = list.dataset.filesOnly;
+      el.classList.add("files-only");
+      return;
+    }
+    sealed.showText(el, text);
   }
 
   function localTime(when) {
@@ -87,7 +98,7 @@
     const body = document.createElement("p");
     body.className = "message-body reply-body reply-opened";
     body.setAttribute("dir", "auto"); // its own direction, as the page without JavaScript has it
-    window.Refuge.sealed.showText(body, text);
+    showBody(body, text);
     item.append(meta, body);
     list.appendChild(item);
     list.hidden = false;
@@ -191,9 +202,11 @@
     }
   }
 
+  /* A message, files, or both (a photo of a summons may say all there is to say). */
   function bodyProblems(body) {
     const problems = [];
-    if (!body.value.trim()) {
+    const files = form.elements.namedItem("attachments");
+    if (!body.value.trim() && !(files && files.files && files.files.length)) {
       problems.push(form.dataset.msgRequired);
     }
     // Over its limit: said beside the field by answer-length.js, and here, as the server would.
@@ -209,10 +222,11 @@
    * request form; one still too long says its count as it is now. Nothing new while typing. */
   function recheckBody(event) {
     const line = form.querySelector('[data-error-for="body"]');
-    if (busy || event.target.name !== "body" || !line || line.hidden) {
+    const name = event.target.name;
+    if (busy || (name !== "body" && name !== "attachments") || !line || line.hidden) {
       return;
     }
-    markField("body", seal.sentences(bodyProblems(event.target)) || null);
+    markField("body", seal.sentences(bodyProblems(form.elements.namedItem("body"))) || null);
   }
 
   // A language button (base.html: it submits this form, as without JavaScript) must not post
