@@ -444,6 +444,11 @@ def new() -> str | Response | tuple[str, int]:
             kinds_needing=_kinds_needing(missing_consent + ([share] if share_elsewhere else [])),
             is_admin=current_user.role == Role.ADMIN,
             kinds_by_entry=_kinds_by_entry(case, entries, known),
+            # Information sources, funders and pro bono brokers: a referral there may get no
+            # answer for one person (a walkthrough could choose the US CDC as a target).
+            no_casework=[
+                entry.id for entry in entries if triage.NO_DIRECT_CASEWORK in entry.condition_ids()
+            ],
             implied=implied,
             implied_clock=_clock_words(implied.clock_starts) if implied else "",
             # Where the case has gone already and still awaits a reply: a second referral

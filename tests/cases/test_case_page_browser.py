@@ -218,6 +218,34 @@ def test_the_hours_field_says_what_its_hours_count_for_the_chosen_kind(
         page.context.close()
 
 
+@pytest.mark.parametrize("locale", ["en", "zh_Hant"])
+def test_an_entry_that_takes_no_individual_cases_is_said_when_chosen(
+    app: Flask, live_server: Any, browser: Any, locale: str
+) -> None:
+    """A walkthrough could choose the US CDC (health information) as a case's referral, with
+    nothing said: its "does not take individual cases" was only in the directory."""
+    page = new_referral_page(browser, app, live_server)
+    notice = page.locator("#no-casework")
+    words = {
+        "en": "It does not take individual cases directly",
+        "zh_Hant": "此單位不直接處理個案",
+    }[locale]
+    try:
+        page.goto(page.url + f"&lang={locale}")
+        expect(notice).to_be_hidden()  # nothing chosen yet
+        page.select_option("#entry_id", "us-cdc")
+        expect(notice).to_be_visible()
+        expect(notice).to_contain_text(words)
+        page.select_option("#entry_id", "frontline-defenders")
+        expect(notice).to_be_hidden()
+        page.select_option("#entry_id", "a4id")  # a pro bono broker
+        expect(notice).to_be_visible()
+        page.select_option("#entry_id", "")
+        expect(notice).to_be_hidden()
+    finally:
+        page.context.close()
+
+
 def test_the_referral_form_kind_follows_the_entry_in_real_chromium(
     app: Flask, live_server: Any, browser: Any
 ) -> None:

@@ -65,6 +65,36 @@ def test_front_line_defenders_gets_an_ngo_referral_and_a_un_mechanism_only_its_k
     )
 
 
+NOTICE = re.compile(
+    r'<p class="notice" id="no-casework" role="note" data-no-casework="([^"]*)"( hidden)?>'
+)
+
+
+@pytest.mark.parametrize(("entry", "said"), [("us-cdc", True), ("a4id", True), (FLD, False)])
+def test_an_entry_that_takes_no_individual_cases_is_said_before_saving(
+    web: Flask, entry: str, said: bool
+) -> None:
+    """Chosen without JavaScript (a "Refer" link), an information source, a funder or a pro
+    bono broker says it does not take individual cases; the notice names, for the script, the
+    entries that do not, from the directory's conditions."""
+    case = make_case(make_org_key())
+    client = web.test_client()
+    sign_in(client, Role.CASEWORKER)
+    html = client.get(f"/referrals/new?ref={case.ref}&entry={entry}").get_data(as_text=True)
+    found = NOTICE.search(html)
+    assert found is not None
+    assert (found.group(2) is None) == said
+    listed = set(found.group(1).split())
+    expected = {
+        e.id
+        for e in db.session.scalars(sa.select(DirectoryEntry))
+        if "no_direct_casework" in e.condition_ids() and e.active
+    }
+    assert listed == expected
+    assert "us-cdc" in listed
+    assert FLD not in listed
+
+
 def test_the_implied_deadline_is_the_one_the_referral_gets(web: Flask) -> None:
     case = make_case(make_org_key(), received_at=datetime(2027, 1, 1, tzinfo=UTC))
     client = web.test_client()

@@ -142,8 +142,18 @@
     showDue();
   }
 
+  // An information source, a funder or a pro bono broker: said while it is the choice.
+  const noCasework = document.querySelector("[data-no-casework]");
+  function sayWhetherItTakesCases() {
+    if (noCasework) {
+      const ids = noCasework.dataset.noCasework.split(" ").filter(Boolean);
+      noCasework.hidden = !ids.includes(entry.value);
+    }
+  }
+
   entry.addEventListener("change", function () {
     offerKinds(false);
+    sayWhetherItTakesCases();
   });
   kind.addEventListener("change", showDue);
   unfold();
