@@ -4,13 +4,13 @@ Usage: python bench/bench_pow.py [BITS] [RUNS]   (default POW_DIFFICULTY_BITS 18
 
 The public form is served by the app (SQLite in a temporary folder, an organisation key made
 for it) and opened in Debian's Chromium; the page's own solver
-(``window.Refuge.submitter.solveProofOfWork``, WebCrypto SHA-256 in batches) solves RUNS fresh
+(``window.Refuge.submitter.solveProofOfWork``, libsodium's BLAKE2b-256 in chunks) solves RUNS fresh
 challenges, first at full speed, then with the CPU slowed 4× and 6× through the DevTools
 protocol (``Emulation.setCPUThrottlingRate``) as a stand-in for a mid-range and a low-end phone
 (Lighthouse's own mobile emulation uses 4×). The work is random (geometric): the median and the
 90th percentile say what most people wait; the hashes per second say what the device does.
-A bare baseline: ``hashlib.sha256`` over the same challenges in this process (what a server or
-a determined sender's CPU does without a browser).
+A bare baseline: ``hashlib.blake2b`` (32 bytes) over the same challenges in this process (what
+a server or a determined sender's CPU does without a browser).
 """
 
 from __future__ import annotations
@@ -40,9 +40,14 @@ def leading_zero_bits(digest: bytes) -> int:
     return bits
 
 
+def pow_digest(challenge: str, nonce: int | str) -> bytes:
+    """intake.services.proof_of_work.digest, restated: this script runs without the app."""
+    return hashlib.blake2b(f"{challenge}:{nonce}".encode(), digest_size=32).digest()
+
+
 def python_solve(challenge: str, bits: int) -> int:
     nonce = 0
-    while leading_zero_bits(hashlib.sha256(f"{challenge}:{nonce}".encode()).digest()) < bits:
+    while leading_zero_bits(pow_digest(challenge, nonce)) < bits:
         nonce += 1
     return nonce
 
@@ -113,8 +118,7 @@ def main() -> int:
                         [challenge, bits],
                     )
                     seconds.append(time.perf_counter() - started)
-                    digest = hashlib.sha256(f"{challenge}:{nonce}".encode()).digest()
-                    if leading_zero_bits(digest) < bits:
+                    if leading_zero_bits(pow_digest(challenge, nonce)) < bits:
                         raise RuntimeError(f"the browser's proof for {challenge} is wrong")
                     hashes.append(int(nonce) + 1)
                 figures[f"chromium_cpu_{rate}x"] = summary(seconds, hashes)

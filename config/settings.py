@@ -186,8 +186,8 @@ def _from_environment() -> dict[str, Any]:
         "URGENT_HELP_RATE_LIMIT": _rate_limit("URGENT_HELP_RATE_LIMIT", "30 per minute"),
         # Shared addresses (a Tor exit, an office behind one NAT): a browser whose per-address
         # budget is spent may still send after a proof of work (README "Shared addresses").
-        # Leading zero bits of SHA-256(challenge:nonce); 18 bits ≈ 262,000 hashes on average,
-        # one or two seconds with WebCrypto on a mid-range phone.
+        # Leading zero bits of BLAKE2b-256(challenge:nonce); 18 bits ≈ 262,000 hashes on
+        # average, a few seconds on a mid-range phone (bench/bench_pow.py).
         "POW_DIFFICULTY_BITS": _int("POW_DIFFICULTY_BITS", 18),
         "POW_TTL_SECONDS": _int("POW_TTL_SECONDS", 3600),
         # What proofs of work may let through in all, whoever sends them.

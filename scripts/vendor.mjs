@@ -18,10 +18,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "intake", "static", "vendor");
 // The "sumo" build under the usual names: the same API plus crypto_pwhash (Argon2id), which
 // staff browsers need to unwrap their keys (DESIGN §3). Same globals (libsodium, sodium).
+// The public pages load the standard build (about 300 KB compressed, not 390: defenders may
+// be on 2G): it has all they use (sealed boxes, BLAKE2b for the proof of work).
 const files = {
   "libsodium.js": "node_modules/libsodium-sumo/dist/modules-sumo/libsodium-sumo.js",
   "libsodium-wrappers.js":
     "node_modules/libsodium-wrappers-sumo/dist/modules-sumo/libsodium-wrappers.js",
+  "libsodium-public.js": "node_modules/libsodium/dist/modules/libsodium.js",
+  "libsodium-wrappers-public.js": "node_modules/libsodium-wrappers/dist/modules/libsodium-wrappers.js",
 };
 
 mkdirSync(out, { recursive: true });

@@ -14,7 +14,8 @@ from tests.test_authorisation_matrix import ROLES, World, client_for, routes, ur
 
 __all__ = ["world"]  # the fixture, shared with the authorisation matrix
 
-LIBSODIUM = re.compile(r"<script\b[^>]*\bsrc=\"[^\"]*/vendor/libsodium\.js[?\"]")
+# Either build: the staff pages' sumo one or the public pages' standard one.
+LIBSODIUM = re.compile(r"<script\b[^>]*\bsrc=\"[^\"]*/vendor/libsodium(?:-public)?\.js[?\"]")
 KEYRING = re.compile(r"<script\b[^>]*\bsrc=\"[^\"]*/js/keyring\.js[?\"]")
 
 

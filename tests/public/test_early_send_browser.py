@@ -33,7 +33,7 @@ PREPARING = "Preparing the encryption… Your request will be sent as soon as it
 PREPARING_MESSAGE = "Preparing the encryption… Your message will be sent as soon as it is ready."
 LANGUAGE_WAITS = "The page is still loading. It will change language as soon as it is ready."
 NOT_PREPARED = "Your browser could not prepare the encryption."
-LIBSODIUM = ("libsodium.js", "libsodium-wrappers.js")
+LIBSODIUM = ("libsodium-public.js", "libsodium-wrappers-public.js")  # the standard build
 # The request form's own scripts, from steps.js on (they come after it on the page).
 FORM_SCRIPTS = ("steps.js", "error-lead.js", "answer-length.js", "file-picker.js", "intake.js",
                 "urgent-help.js", *LIBSODIUM)  # fmt: skip

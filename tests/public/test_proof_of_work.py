@@ -55,7 +55,7 @@ def _solved(client: FlaskClient) -> dict[str, str]:
 
 def _zero_bits(proof: dict[str, str]) -> int:
     text = f"{proof['pow_challenge']}:{proof['pow_nonce']}"
-    return proof_of_work.leading_zero_bits(hashlib.sha256(text.encode()).digest())
+    return proof_of_work.leading_zero_bits(hashlib.blake2b(text.encode(), digest_size=32).digest())
 
 
 def _spend_the_address_budget(client: FlaskClient, org: OrgKeyPair) -> None:
