@@ -296,10 +296,6 @@ class IntakeForm(PublicForm):
     def uploaded_files(self) -> list[FileStorage]:
         return [f for f in self.attachments.data or [] if isinstance(f, FileStorage) and f.filename]
 
-    def validate_body(self, field: TextAreaField) -> None:
-        if not (field.data or "").strip() and not self.uploaded_files():
-            raise ValidationError(NOTHING_TO_SEND)
-
 
 class ReceiptCodeLength:
     """A code with too few or too many characters is said to be so, with how many it has and
