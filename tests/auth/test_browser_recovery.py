@@ -291,3 +291,48 @@ def test_setup_refuses_an_address_before_it_makes_the_kit(
     page.click("main button[type=submit]")
     assert page.locator("[data-email-error]").is_hidden()
     page.locator("[data-recovery-key]").wait_for(state="visible", timeout=30_000)
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hans"])
+def test_while_the_kit_is_shown_no_language_link_or_reload_loses_it(
+    app: Flask, live_server: Any, page: Any, locale: str
+) -> None:
+    """A language link beside the new recovery key reloaded /setup empty, without a word: the
+    next try drew another key, and the one already printed or downloaded opened nothing (an
+    admin's walkthrough). While the key is shown the links give way to a note, and leaving
+    asks first; once the key is confirmed kept, nothing holds the page."""
+    base = live_server.url
+    page.goto(f"{base}/setup?token={setup_token.issue()}&lang={locale}")
+    page.fill("input[name=email]", ADMIN_EMAIL)
+    page.fill("#password", DEFAULT_PASSWORD)
+    page.fill("#confirm", DEFAULT_PASSWORD)
+    languages = page.locator("nav.language-switch")
+    assert languages.is_visible()
+    page.click("main button[type=submit]")
+    page.locator("[data-recovery-key]").wait_for(state="visible", timeout=30_000)
+    assert languages.is_hidden()
+    note = page.locator("[data-recovery-panel] [data-language-later]")
+    assert note.is_visible()
+    words = {
+        "en": "change the language after this step",
+        "zh_Hans": "请在完成这一步之后再切换语言",
+    }[locale]
+    assert words in note.inner_text()
+
+    asked: list[str] = []
+
+    def stay(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # "stay on this page"
+
+    page.on("dialog", stay)
+    shown = page.locator("[data-recovery-key]").inner_text()
+    page.evaluate("window.location.reload()")
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"]
+    assert page.locator("[data-recovery-key]").inner_text() == shown  # still the same key
+    page.remove_listener("dialog", stay)
+
+    read_and_confirm_kit(page)
+    page.locator("[data-org-fingerprint]").wait_for(timeout=30_000)
+    assert asked == ["beforeunload"]  # the setup's own post did not ask

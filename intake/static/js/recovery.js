@@ -123,7 +123,11 @@
       });
     }
     panel.hidden = false;
+    // While it is shown the header's language links give way (styles) and leaving asks first:
+    // a language link reloaded /setup empty, and the next try drew another key, so that a
+    // printed or downloaded first one opened nothing.
     document.body.classList.add("showing-recovery-key");
+    window.addEventListener("beforeunload", askBeforeLeaving);
     panel.scrollIntoView({ block: "start" });
     const form = panel.querySelector("[data-recovery-confirm]");
     const input = form.querySelector("input");
@@ -149,9 +153,16 @@
     });
   }
 
+  function askBeforeLeaving(event) {
+    event.preventDefault();
+    event.returnValue = ""; // older browsers need it set to ask
+    return "";
+  }
+
   function forget(panel, kit) {
     panel.querySelector("[data-recovery-key]").textContent = "";
     document.body.classList.remove("showing-recovery-key");
+    window.removeEventListener("beforeunload", askBeforeLeaving);
     panel.hidden = true;
     if (kit && window.sodium) {
       window.sodium.memzero(kit.pair.privateKey);
