@@ -188,3 +188,38 @@ def test_a_page_without_cases_follows_a_grant_and_asks_at_most_once_a_minute(
         page.wait_for_function(HEADER_IS, arg="Keys unlocked", timeout=10_000)
     finally:
         context.close()
+
+
+def test_a_search_by_name_before_the_grant_says_the_key_is_missing(
+    app: Flask, live_server: Any, browser: Any
+) -> None:
+    """Unlocked but not granted the organisation key, a colleague searching "Sample person 16"
+    was told to type at least two letters (an admin's walkthrough): the words were fine."""
+    base = live_server.url
+    org = make_org_key()
+    colleague, _ = make_staff_with_keys(Role.CASEWORKER, None, email="new.colleague@example.org")
+    make_case(org, {"victim_name": "Sample person", "what_happened": "x"}, ref="RF-NOGRANT1")
+    context = signed_in_context(browser, app, base, colleague, locale="en-GB")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{base}/cases/?view=all")
+        unlock_in_header(page)
+        page.wait_for_selector("tr.case-row[data-person-state=unreadable]")
+        error = page.locator("[data-search-error]")
+        page.fill("#q", "Sample person 16")
+        page.click("#queue-search button[type=submit]")
+        page.wait_for_selector("[data-search-error]:not([hidden])")
+        assert "which you have not been granted yet: ask an admin" in error.inner_text()
+        assert "/cases/?view=all" in page.url  # nothing was sent
+        # Too little to search is still said as such.
+        page.fill("#q", "a")
+        page.click("#queue-search button[type=submit]")
+        assert error.inner_text().startswith("Type at least two letters")
+        # A reference is searched at once.
+        page.fill("#q", "rf nogrant1")
+        with page.expect_navigation():
+            page.click("#queue-search button[type=submit]")
+        assert page.locator("tr.case-row").count() == 1
+    finally:
+        context.close()

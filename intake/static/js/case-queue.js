@@ -215,7 +215,13 @@
       const found = await search.queryTokens(query);
       if (!found) {
         const ring = staff.keyring();
-        error.textContent = ring && ring.isUnlocked() ? text.nothing_to_search : text.need_keys;
+        let problem = text.need_keys;
+        if (ring && ring.isUnlocked()) {
+          // Words enough, but no organisation key to key them with (a colleague not granted
+          // it yet was told to type more letters).
+          problem = search.queryTerms(query).length ? text.no_org_key : text.nothing_to_search;
+        }
+        error.textContent = problem;
         error.hidden = false;
         return;
       }
