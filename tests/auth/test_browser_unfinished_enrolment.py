@@ -22,7 +22,7 @@ from tests.auth.test_browser_keys import (
     assert_password_never_sent,
     record_request_bodies,
 )
-from tests.browser_steps import assert_accessible
+from tests.browser_steps import assert_accessible, in_view
 from tests.builders import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -72,6 +72,18 @@ def test_a_first_admin_who_left_setup_finishes_the_second_factor_at_sign_in_and_
     assert page.locator("[data-needs-key-grant]").count() == 0  # the admin holds the key
     assert_accessible(page, "main")
 
+    # A wrong code: the answer opens at the step, its error in sight (it was below the QR
+    # code and the secret, the page at its top), and Tab goes on from there.
+    wrong = "000000" if pyotp.TOTP(new_secret).now() != "000000" else "111111"
+    page.fill("form[data-totp-confirm] input[name=code]", wrong)
+    page.click("form[data-totp-confirm] button[type=submit]")
+    page.wait_for_load_state("load")
+    summary = page.locator(".error-summary")
+    summary.wait_for()
+    assert page.url.endswith("/auth/totp/confirm#totp-confirm")
+    assert in_view(page, ".error-summary"), (summary.bounding_box(), page.evaluate("scrollY"))
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('.error-summary, form') !== null")
     page.fill("form[data-totp-confirm] input[name=code]", pyotp.TOTP(new_secret).now())
     page.click("form[data-totp-confirm] button[type=submit]")
     page.wait_for_load_state("load")
