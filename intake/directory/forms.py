@@ -280,7 +280,10 @@ VALUE_PROBLEMS = {
     "long": LINE_TOO_LONG,
     "web": _l("Line %(number)d: a web address starts with http:// or https://."),
     "email": _l("Line %(number)d: this is not an e-mail address."),
-    "onion": _l("Line %(number)d: this is not an onion address (ending in .onion)."),
+    "onion": _l(
+        "Line %(number)d: this is not a working onion address: 56 letters and digits, then "
+        ".onion (the 16-character ones stopped working in 2021)."
+    ),
 }
 
 

@@ -22,7 +22,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.i18n import DIRECTION_CONTROLS
 from intake.models import DirectoryEntry, User, directory_version
-from intake.services import audit
+from intake.services import audit, settings
 from intake.services.transactions import transactional
 from intake.services.triage import TriageIndex
 from intake.umbrella import parser as umbrella
@@ -236,10 +236,12 @@ def contact_value_problem(kind: str, text: str) -> str | None:
         return "web"
     if kind == "email" and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", text):
         return "email"
-    if kind == "onion" and not re.fullmatch(
-        r"(?:https?://)?[a-z2-7]{16,56}\.onion(?:/\S*)?", text, re.IGNORECASE
-    ):
-        return "onion"
+    if kind == "onion":
+        # Version 3 only: Tor stopped reaching the 16-character (v2) ones in 2021, and a
+        # caseworker passing one on sends a defender at risk to nothing.
+        onion = re.fullmatch(r"(?:https?://)?([a-z2-7]{56})\.onion(?:/\S*)?", text, re.IGNORECASE)
+        if onion is None or not settings.onion_v3_checks(onion.group(1).lower()):
+            return "onion"
     return None
 
 

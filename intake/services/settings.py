@@ -201,12 +201,20 @@ def onion_url(value: str) -> str:
             _l("Enter a version 3 onion address: 56 letters and digits, then .onion.")
         )
     label = match.group(1)
+    if not onion_v3_checks(label):
+        raise SettingError(_l("This onion address has a typo: its checksum does not match."))
+    return f"http://{label}.onion"
+
+
+def onion_v3_checks(label: str) -> bool:
+    """Whether 56 base32 characters (lower case) are a v3 onion service's key, checksum and
+    version, as Tor checks them (rend-spec-v3 §6)."""
+    if not re.fullmatch(r"[a-z2-7]{56}", label):
+        return False
     decoded = base64.b32decode(label.upper())
     pubkey, checksum, version = decoded[:32], decoded[32:34], decoded[34:]
     expected = hashlib.sha3_256(b".onion checksum" + pubkey + b"\x03").digest()[:2]
-    if version != b"\x03" or checksum != expected:
-        raise SettingError(_l("This onion address has a typo: its checksum does not match."))
-    return f"http://{label}.onion"
+    return version == b"\x03" and checksum == expected
 
 
 def org_profile(language: str | None = None) -> OrgProfile:

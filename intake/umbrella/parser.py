@@ -53,6 +53,7 @@ _URL = re.compile(
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _ONION = re.compile(r"\b[a-z2-7]{16,56}\.onion\b", re.IGNORECASE)
+V3_ONION_LENGTH = len("x" * 56 + ".onion")
 _PAREN = re.compile(r"[（(](?P<inner>[^()（）]*)[）)]")
 _TRAILING_NOTE = re.compile(r"\s*[（(](?P<note>[^()（）]*[^\d\s+\-()（）.][^()（）]*)[）)]\s*$")
 
@@ -608,12 +609,17 @@ def _parse_onion(value: str, number: int, contacts: list[dict[str, str]], warn: 
     if not match:
         warn(number, "no .onion address found", value)
         return
-    contact = {"kind": "onion", "value": match.group().lower()}
-    after = value[match.end() :].lstrip()
-    note = re.match(r"^[（(]([^。.\[(（]*)", after)
-    if note and note.group(1).strip():
-        contact["note"] = note.group(1).strip()
-    contacts.append(contact)
+    if len(match.group()) == V3_ONION_LENGTH:
+        contact = {"kind": "onion", "value": match.group().lower()}
+        after = value[match.end() :].lstrip()
+        note = re.match(r"^[（(]([^。.\[(（]*)", after)
+        if note and note.group(1).strip():
+            contact["note"] = note.group(1).strip()
+        contacts.append(contact)
+    else:
+        # A version 2 address: Tor stopped reaching them in 2021, and a caseworker passing one
+        # on sends a defender to nothing. Left out and said; the instructions' link is kept.
+        warn(number, "a version 2 .onion address, which Tor no longer reaches: left out", value)
     for url in _URL.finditer(value):
         if url.group().startswith(("http://", "https://")):
             contacts.append(

@@ -17,6 +17,9 @@ from intake.services import directory as service
 from tests.builders import make_entry, sign_in
 from tests.conftest import table_count
 
+# The Tor Project's own onion service (version 3).
+TOR_PROJECT = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid"
+
 
 @pytest.fixture
 def loaded(app: Flask) -> Flask:
@@ -382,7 +385,9 @@ def test_hostile_form_input_is_refused_and_nothing_is_written(
                 "Line 1: a web address starts with http:// or https://.",
                 "Line 3: this is not an e-mail address.",
                 "Line 4: expected 'kind | value'",
-                "Line 5: this is not an onion address",
+                "Line 5: this is not a working onion address",
+                "Line 6: this is not a working onion address",  # version 2, gone since 2021
+                "Line 7: this is not a working onion address",  # a typo: its checksum
             ],
         ),
         (
@@ -391,7 +396,9 @@ def test_hostile_form_input_is_refused_and_nothing_is_written(
                 "第 1 行：網址須以 http:// 或 https:// 開頭。",
                 "第 3 行：這不是電子郵件地址。",
                 "第 4 行：格式應為",
-                "第 5 行：這不是洋蔥位址",
+                "第 5 行：這不是可用的洋蔥位址",
+                "第 6 行：這不是可用的洋蔥位址",
+                "第 7 行：這不是可用的洋蔥位址",
             ],
         ),
     ],
@@ -405,7 +412,18 @@ def test_every_bad_contact_line_is_said_beside_the_field_in_the_readers_language
     sign_in(client, Role.ADMIN)
     before = table_count("directory_entries")
     token = csrf_from(client.get(f"/directory/new?lang={lang}").get_data(as_text=True))
-    contacts = "web | not a url\nphone | +886 2 1234\nemail | nope\nfax\nonion | example.org"
+    contacts = "\n".join(
+        [
+            "web | not a url",
+            "phone | +886 2 1234",
+            "email | nope",
+            "fax",
+            "onion | example.org",
+            "onion | 2x2hb5ykeu4qlxqe.onion",
+            f"onion | {TOR_PROJECT[:-1]}a.onion",
+            f"onion | http://{TOR_PROJECT}.onion/",  # a working one: not said
+        ]
+    )
     response = client.post(
         "/directory/new", data={**entry_form(contacts=contacts), "csrf_token": token}
     )
@@ -414,11 +432,12 @@ def test_every_bad_contact_line_is_said_beside_the_field_in_the_readers_language
     beside = re.search(r'<p class="field-error" id="contacts-error">(.*?)</p>', page)
     assert beside, page
     lines = re.findall(r'<span class="field-error-line">([^<]*)</span>', beside.group(1))
-    assert len(lines) == 4, beside.group(1)  # one line each, not one block on a phone
+    assert len(lines) == 6, beside.group(1)  # one line each, not one block on a phone
     shown = html.unescape(" ".join(lines))
     for words in said:
         assert words in shown, (words, shown)
     assert "Line 2" not in shown
+    assert "Line 8" not in shown
     assert "must start with" not in page  # the importer's words are not the form's
     assert table_count("directory_entries") == before
 
