@@ -58,8 +58,17 @@ from intake.cases.wording import (
 from intake.db import utcnow
 from intake.extensions import db
 from intake.i18n import sentences
-from intake.models import Case, CaseStatus, MessageKind, OrgKey, Referral, User
-from intake.services import case_page, casework, counting, follow_ups, keys, retention, search
+from intake.models import Case, CaseStatus, MessageKind, OrgKey, Referral, Role, User
+from intake.services import (
+    case_page,
+    casework,
+    counting,
+    follow_ups,
+    heartbeats,
+    keys,
+    retention,
+    search,
+)
 from intake.services import queue as queue_service
 from intake.services.casework import CaseworkError, HolderChanged
 from intake.services.search import SearchError
@@ -278,6 +287,9 @@ def queue() -> PageResponse:
         filtered=any(k not in ("view", "sort", "lang") for k in args),
         shown_rows=shown_rows,
         reference_pattern=REFERENCE_INPUT_PATTERN,
+        # An admin lands here after signing in: a halted worker or scheduler is said here
+        # too, not only on /admin below its checklist (one small read, for admins only).
+        processes=heartbeats.status(now) if current_user.role == Role.ADMIN else None,
         **words.for_template(),
         **labels_now,
     )
