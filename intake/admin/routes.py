@@ -42,7 +42,7 @@ from intake.db import utcnow
 from intake.extensions import db
 from intake.forms import EmptyForm
 from intake.labels import ROLE_LABELS
-from intake.models import AuditEvent, KeyGrant, OrgKey, Role, User
+from intake.models import AuditEvent, KeyGrant, Role, User
 from intake.services import (
     accounts,
     audit_anchor,
@@ -101,7 +101,7 @@ def index() -> str:
         "active": db.session.scalar(
             sa.select(sa.func.count()).select_from(User).where(User.is_active_account)
         ),
-        "needing_grant": len(_colleagues_needing_grant(current)) if current else 0,
+        "needing_grant": len(keys.colleagues_needing_grant(current.id)) if current else 0,
         "events": db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)),
     }
     return render_template(
@@ -530,21 +530,6 @@ def change_role(user_id: int) -> Page:
 # --- key grants ------------------------------------------------------------------------------
 
 
-def _colleagues_needing_grant(org_key: OrgKey | None) -> list[User]:
-    if org_key is None:
-        return []
-    has_grant = sa.select(KeyGrant.user_id).where(
-        KeyGrant.org_key_id == org_key.id, KeyGrant.revoked_at.is_(None)
-    )
-    return list(
-        db.session.scalars(
-            sa.select(User)
-            .where(User.is_active_account, User.public_key.is_not(None), User.id.not_in(has_grant))
-            .order_by(User.email)
-        )
-    )
-
-
 def _render_grants(status: int = 200) -> tuple[str, int]:
     current = keys.current_org_key()
     grants = db.session.execute(
@@ -576,7 +561,7 @@ def _render_grants(status: int = 200) -> tuple[str, int]:
         org_key=current,
         current_grants=[row for row in grants if row[0].org_key_id == current_id],
         older_grants=[row for row in grants if row[0].org_key_id != current_id],
-        waiting=_colleagues_needing_grant(current),
+        waiting=keys.colleagues_needing_grant(current.id if current else None),
         without_factor=second_factor.ids_without_second_factor(),
         i_hold=i_hold,
         empty_form=EmptyForm(),

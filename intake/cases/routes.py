@@ -261,6 +261,7 @@ def queue() -> PageResponse:
         )
         for row in page.rows
     ]
+    is_admin = current_user.role == Role.ADMIN
     return render_template(
         "cases/queue.html",
         page=page,
@@ -289,7 +290,14 @@ def queue() -> PageResponse:
         reference_pattern=REFERENCE_INPUT_PATTERN,
         # An admin lands here after signing in: a halted worker or scheduler is said here
         # too, not only on /admin below its checklist (one small read, for admins only).
-        processes=heartbeats.status(now) if current_user.role == Role.ADMIN else None,
+        processes=heartbeats.status(now) if is_admin else None,
+        # Colleagues who wait for the key, said to an admin who can grant it (it was only a
+        # line on /admin; nothing where an admin spends the day).
+        waiting_for_key=(
+            len(keys.colleagues_needing_grant(page.search_key_id))
+            if is_admin and not page.lacks_key
+            else 0
+        ),
         **words.for_template(),
         **labels_now,
     )

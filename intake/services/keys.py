@@ -84,6 +84,23 @@ def active_grant(user: User, org_key: OrgKey) -> KeyGrant | None:
     )
 
 
+def colleagues_needing_grant(org_key_id: int | None) -> list[User]:
+    """Active colleagues with a key pair of their own who hold no grant of the organisation
+    key ``org_key_id``: they wait for an admin to give them access (/admin, an admin's queue)."""
+    if org_key_id is None:
+        return []
+    has_grant = sa.select(KeyGrant.user_id).where(
+        KeyGrant.org_key_id == org_key_id, KeyGrant.revoked_at.is_(None)
+    )
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.is_active_account, User.public_key.is_not(None), User.id.not_in(has_grant))
+            .order_by(User.email)
+        )
+    )
+
+
 def holds_current_key(user: User) -> bool:
     """Whether ``user`` has a grant of the key new cases are sealed to."""
     current = current_org_key()
