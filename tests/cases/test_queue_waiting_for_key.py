@@ -13,9 +13,7 @@ from tests.builders import give_key, make_org_key, make_staff_with_keys, make_us
 NOTICE = "data-waiting-for-key"
 
 
-def test_an_admin_who_can_grant_sees_who_waits_for_the_key(
-    app: Flask, client: FlaskClient
-) -> None:
+def test_an_admin_who_can_grant_sees_who_waits_for_the_key(app: Flask, client: FlaskClient) -> None:
     org = make_org_key()
     admin = give_key(make_user(Role.ADMIN), org)
     sign_in(client, admin)
