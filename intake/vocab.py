@@ -406,6 +406,23 @@ def _countries_by_any_name() -> dict[str, str]:
     return names
 
 
+@cache
+def _languages_by_any_name() -> dict[str, str]:
+    names: dict[str, str] = {}
+    codes = language_codes()
+    for locale in ("en", "zh_Hant", "zh_Hans", "es", "fr", "ru", "ar"):  # i18n.LANGUAGE_NAMES
+        for code, name in Locale.parse(locale).languages.items():
+            if code in codes:
+                names.setdefault(name.casefold().strip(), str(code))
+    return names
+
+
+def language_code_for_name(text: str) -> str | None:
+    """The ISO 639-1 code a typed language name stands for, in any language Refuge speaks
+    ("Spanish", "español", 西班牙文, 西班牙语), or None."""
+    return _languages_by_any_name().get(text.casefold().strip())
+
+
 def country_code_for_name(text: str) -> str | None:
     """The ISO code a typed country name stands for, in any language Refuge speaks, official
     or usual ("Hong Kong", 香港, 臺灣, Burma), or None."""

@@ -39,6 +39,7 @@ from intake.services.directory import (
     NAME_MAX,
     RESPONSE_DAYS_MAX,
 )
+from intake.umbrella import terms as umbrella_terms
 
 
 def _today() -> date:
@@ -52,10 +53,6 @@ class MultiCheckboxField(SelectMultipleField):
 
 def _choices(table: Any) -> list[SelectChoice]:
     return [SelectChoice(key, label) for key, label in table.items()]
-
-
-def _code_list(text: str | None) -> list[str]:
-    return [part for part in re.split(r"[\s,;]+", (text or "").strip()) if part]
 
 
 def _country_parts(text: str | None) -> list[str]:
@@ -102,16 +99,43 @@ def _validate_countries(form: FlaskForm, field: Field) -> None:
         )
 
 
-def _validate_codes(allowed: frozenset[str], upper: bool) -> Any:
-    def check(form: FlaskForm, field: Field) -> None:
-        codes = [c.upper() if upper else c.lower() for c in _code_list(field.data)]
-        bad = [c for c in codes if c not in allowed]
-        if bad:
-            raise ValidationError(
-                str(_l("Unknown codes: %(codes)s", codes=", ".join(sorted(set(bad)))[:120]))
-            )
+def language_codes_typed(text: str | None) -> tuple[list[str], list[str]]:
+    """(codes, what could not be read): each part as an ISO 639-1 code or a language's name in
+    a language Refuge speaks ("Spanish", 西班牙文). "Spanish" was refused as "Unknown codes:
+    spanish", with nothing saying the code is "es" (an admin's walkthrough)."""
+    codes: list[str] = []
+    unknown: list[str] = []
+    allowed = vocab.language_codes()
+    for part in re.split(r"[,;，、；\n]+", text or ""):
+        part = part.strip()
+        if not part:
+            continue
+        words = part.split()
+        if len(words) > 1 and all(w.lower() in allowed for w in words):
+            codes.extend(w.lower() for w in words)  # "en fr", as the box once took them
+            continue
+        code = part.lower() if part.lower() in allowed else vocab.language_code_for_name(part)
+        # The importer's words too: 普通話, 粵語, 西班牙語, in either script.
+        code = code or umbrella_terms.language_lookup().get(umbrella_terms.normalise(part))
+        if code:
+            codes.append(code)
+        else:
+            unknown.append(part)
+    return list(dict.fromkeys(codes)), unknown
 
-    return check
+
+def _validate_languages(form: FlaskForm, field: Field) -> None:
+    _, unknown = language_codes_typed(field.data)
+    if unknown:
+        raise ValidationError(
+            str(
+                _l(
+                    "Not recognised: %(names)s. Use a language's name or its two-letter code"
+                    " (en, es, zh).",
+                    names=vocab.joined(dict.fromkeys(unknown))[:120],
+                )
+            )
+        )
 
 
 def _refuse_each(field: Field, problems: list[str]) -> None:
@@ -153,8 +177,8 @@ class EntryForm(StaffForm):
     threats = MultiCheckboxField(_l("Threat types"), choices=_choices(vocab.THREATS))
     profiles = MultiCheckboxField(_l("Profiles served"), choices=_choices(vocab.PROFILES))
     languages = StringField(
-        _l("Languages (ISO 639-1 codes, comma-separated)"),
-        validators=[Optional(), Length(max=300), _validate_codes(vocab.language_codes(), False)],
+        _l("Languages (names or two-letter codes, comma-separated)"),
+        validators=[Optional(), Length(max=300), _validate_languages],
     )
     accepts_urgent_appeals = BooleanField(_l("Accepts urgent appeals"))
     description_en = TextAreaField(
@@ -262,7 +286,7 @@ class EntryForm(StaffForm):
             "countries": country_codes(self.countries.data)[0],
             "threats": list(self.threats.data or []),
             "profiles": list(self.profiles.data or []),
-            "languages": [c.lower() for c in _code_list(self.languages.data)],
+            "languages": language_codes_typed(self.languages.data)[0],
             "accepts_urgent_appeals": bool(self.accepts_urgent_appeals.data),
             "description_en": self.description_en.data or "",
             "description_zh": self.description_zh.data or "",

@@ -351,7 +351,8 @@ def test_csrf_is_enforced(client: FlaskClient, loaded: Flask) -> None:
         ({"name": ""}, "This field is required"),
         ({"name": "x" * 201}, "200"),
         ({"countries": "XX, Narnia"}, "Not recognised: XX, Narnia."),
-        ({"languages": "klingon"}, "Unknown codes"),
+        ({"languages": "klingon"}, "Not recognised: klingon. Use a language&#39;s name"),
+        ({"languages": "es, <b>x</b>"}, "Not recognised: &lt;b&gt;x&lt;/b&gt;."),
         ({"contacts": "web | javascript:alert(1)"}, "http"),
         ({"contacts": "telepathy | hello"}, "expected"),
         ({"response_days": "-1"}, "between"),
@@ -464,6 +465,31 @@ def test_countries_may_be_typed_by_name(
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     entry = db.session.get_one(DirectoryEntry, "test-legal-aid")
     assert entry.countries == ["CN", "TW", "IN", "PK"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "typed"),
+    [
+        ("en", "Spanish, english; ar"),
+        ("zh_Hant", "西班牙文、英語，AR"),
+        ("zh_Hans", "西班牙语，英语, ar"),
+        ("en", "español, English, العربية"),  # names in any language Refuge speaks
+        ("en", "es en ar"),  # codes with spaces, as the box took them before
+    ],
+)
+def test_languages_may_be_typed_by_name(
+    client: FlaskClient, loaded: Flask, lang: str, typed: str
+) -> None:
+    """ "Spanish" was refused as "Unknown codes: spanish", with nothing saying the code is
+    "es" (an admin's walkthrough): names are read, as for countries."""
+    sign_in(client, Role.ADMIN)
+    token = csrf_from(client.get(f"/directory/new?lang={lang}").get_data(as_text=True))
+    response = client.post(
+        "/directory/new", data={**entry_form(languages=typed), "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    entry = db.session.get_one(DirectoryEntry, "test-legal-aid")
+    assert entry.languages == ["es", "en", "ar"]
 
 
 @pytest.mark.parametrize(
