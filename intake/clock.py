@@ -49,6 +49,12 @@ def zone_label(moment: datetime, zone: ZoneInfo, locale: str | None = None) -> s
     return f"{_city(zone.key, locale or _locale())}, {offset_label(moment)}"
 
 
+def zone_words(zone: ZoneInfo) -> str:
+    """The zone as the dates name it now ("Hong Kong, UTC+8"), not its id (Asia/Hong_Kong),
+    where a page or a message names the organisation's time zone."""
+    return zone_label(datetime.now(UTC).astimezone(zone), zone)
+
+
 @cache
 def _city(zone_key: str, locale: str) -> str:
     """The zone's city in ``locale``: CLDR data that never changes while the process runs,

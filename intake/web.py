@@ -337,6 +337,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(clock.week_start_text, "week_start")
     app.add_template_filter(clock.day_text, "day")
     app.add_template_filter(clock.local_day_text, "local_day")
+    app.add_template_filter(clock.zone_words, "zone_words")
     app.add_template_filter(crypto.short_fingerprint, "key_fingerprint")
     app.add_template_global(clock.relative, "relative_time")
     app.add_template_global(deadlines.is_due_soon, "is_due_soon")

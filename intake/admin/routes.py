@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import (
@@ -24,6 +25,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from intake import clock
 from intake.admin import audit_view, bp, getting_started
 from intake.admin.forms import (
     TRANSLATION_SEPARATOR,
@@ -924,7 +926,10 @@ def settings() -> Page:
             form.timezone.errors = [str(error)]
             status = 422
         else:
-            flash(_("Time zone set to %(zone)s.", zone=chosen), "success")
+            flash(
+                _("Time zone set to %(zone)s.", zone=clock.zone_words(ZoneInfo(chosen))),
+                "success",
+            )
             return redirect(url_for("admin.settings"))
     elif request.method == "POST":
         status = 422

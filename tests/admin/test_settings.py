@@ -33,6 +33,9 @@ def test_admin_sets_the_time_zone_and_deadlines_follow_it(web: Flask) -> None:
     assert b'<option selected value="UTC">' in page.data or b'value="UTC" selected' in page.data
     response = client.post("/admin/settings", data={"timezone": "Europe/Berlin"})
     assert response.status_code == 302
+    # Said as the dates say it, not as its id (an admin's walkthrough read "Asia/Hong_Kong").
+    said = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r"Time zone set to Berlin, UTC\+[12]\.", said)
     assert org_settings.timezone_name() == "Europe/Berlin"
     event = db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.action == "settings.timezone")
@@ -43,7 +46,11 @@ def test_admin_sets_the_time_zone_and_deadlines_follow_it(web: Flask) -> None:
     sent = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
     referral = sent_referral(ReferralKind.SP_URGENT_APPEAL, sent_at=sent)
     assert referral.due_at == sent + timedelta(days=60, hours=-1)
-    assert "Europe/Berlin" in client.get("/referrals/").get_data(as_text=True)
+    listing = client.get("/referrals/").get_data(as_text=True)
+    assert re.search(r"time zone: Berlin, UTC\+[12]\.</p>", listing)
+    assert "Europe/Berlin" not in listing
+    reports = client.get("/reports/").get_data(as_text=True)
+    assert re.search(r"time zone: Berlin, UTC\+[12]\.", reports)
 
 
 def test_the_time_zone_list_offers_the_worlds_zones_with_their_offsets(web: Flask) -> None:
