@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -55,28 +56,27 @@ def _choices(table: Any) -> list[SelectChoice]:
     return [SelectChoice(key, label) for key, label in table.items()]
 
 
-def _country_parts(text: str | None) -> list[str]:
-    """The countries typed, by code or by name: names may hold spaces ("Saudi Arabia"), so
+def _typed_parts(text: str | None, is_code: Callable[[str], bool]) -> list[str]:
+    """The parts typed, by code or by name: names may hold spaces ("Saudi Arabia"), so
     they are split at commas (and the Chinese 、，；), and a part of codes at spaces too."""
     parts: list[str] = []
     for part in re.split(r"[,;，、；\n]+", text or ""):
         part = part.strip()
-        if part and " " in part and all(w.upper() in vocab.ISO_COUNTRIES for w in part.split()):
+        if part and " " in part and all(is_code(word) for word in part.split()):
             parts.extend(part.split())
         elif part:
             parts.append(part)
     return parts
 
 
-def country_codes(text: str | None) -> tuple[list[str], list[str]]:
-    """(codes, what could not be read): each part as an ISO code or a country's name in the
-    reader's language or English ("China", "中國", "Taiwan"). An admin typing names had
-    "Unknown codes: CHINA, TAIWAN" and nothing saying which codes (a review in Chromium)."""
+def _read_typed(
+    text: str | None, is_code: Callable[[str], bool], code_of: Callable[[str], str | None]
+) -> tuple[list[str], list[str]]:
+    """(codes, what could not be read), each part read by ``code_of``."""
     codes: list[str] = []
     unknown: list[str] = []
-    for part in _country_parts(text):
-        code = part.upper() if part.upper() in vocab.ISO_COUNTRIES else None
-        code = code or vocab.country_code_for_name(part)
+    for part in _typed_parts(text, is_code):
+        code = code_of(part)
         if code:
             codes.append(code)
         else:
@@ -84,58 +84,69 @@ def country_codes(text: str | None) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(codes)), unknown
 
 
-def _validate_countries(form: FlaskForm, field: Field) -> None:
-    _, unknown = country_codes(field.data)
-    if unknown:
-        # Not "No country is called 臺灣": read as a statement, not as a form's refusal.
-        raise ValidationError(
-            str(
-                _l(
-                    "Not recognised: %(names)s. Use a country's name or its two-letter code"
-                    " (TW, CN, HK).",
-                    names=vocab.joined(dict.fromkeys(unknown))[:120],
-                )
-            )
-        )
+def _is_country_code(word: str) -> bool:
+    return word.upper() in vocab.ISO_COUNTRIES
+
+
+def _country_code(part: str) -> str | None:
+    return part.upper() if _is_country_code(part) else vocab.country_code_for_name(part)
+
+
+def country_codes(text: str | None) -> tuple[list[str], list[str]]:
+    """(codes, what could not be read): each part as an ISO code or a country's name in the
+    reader's language or English ("China", "中國", "Taiwan"). An admin typing names had
+    "Unknown codes: CHINA, TAIWAN" and nothing saying which codes (a review in Chromium)."""
+    return _read_typed(text, _is_country_code, _country_code)
+
+
+def _is_language_code(word: str) -> bool:
+    return word.lower() in vocab.language_codes()
+
+
+def _language_code(part: str) -> str | None:
+    if _is_language_code(part):
+        return part.lower()
+    # Babel's names in the languages Refuge speaks, and the importer's words (普通話, 粵語).
+    return vocab.language_code_for_name(part) or umbrella_terms.language_lookup().get(
+        umbrella_terms.normalise(part)
+    )
 
 
 def language_codes_typed(text: str | None) -> tuple[list[str], list[str]]:
     """(codes, what could not be read): each part as an ISO 639-1 code or a language's name in
     a language Refuge speaks ("Spanish", 西班牙文). "Spanish" was refused as "Unknown codes:
     spanish", with nothing saying the code is "es" (an admin's walkthrough)."""
-    codes: list[str] = []
-    unknown: list[str] = []
-    allowed = vocab.language_codes()
-    for part in re.split(r"[,;，、；\n]+", text or ""):
-        part = part.strip()
-        if not part:
-            continue
-        words = part.split()
-        if len(words) > 1 and all(w.lower() in allowed for w in words):
-            codes.extend(w.lower() for w in words)  # "en fr", as the box once took them
-            continue
-        code = part.lower() if part.lower() in allowed else vocab.language_code_for_name(part)
-        # The importer's words too: 普通話, 粵語, 西班牙語, in either script.
-        code = code or umbrella_terms.language_lookup().get(umbrella_terms.normalise(part))
-        if code:
-            codes.append(code)
-        else:
-            unknown.append(part)
-    return list(dict.fromkeys(codes)), unknown
+    return _read_typed(text, _is_language_code, _language_code)
 
 
-def _validate_languages(form: FlaskForm, field: Field) -> None:
-    _, unknown = language_codes_typed(field.data)
-    if unknown:
-        raise ValidationError(
-            str(
-                _l(
-                    "Not recognised: %(names)s. Use a language's name or its two-letter code"
-                    " (en, es, zh).",
-                    names=vocab.joined(dict.fromkeys(unknown))[:120],
-                )
-            )
-        )
+def _recognised(
+    read: Callable[[str | None], tuple[list[str], list[str]]], refusal: Callable[[str], Any]
+) -> Callable[[FlaskForm, Field], None]:
+    """A validator: every part ``read`` can read, else ``refusal`` naming the others."""
+
+    def check(form: FlaskForm, field: Field) -> None:
+        _, unknown = read(field.data)
+        if unknown:
+            # Not "No country is called 臺灣": read as a statement, not as a form's refusal.
+            raise ValidationError(str(refusal(vocab.joined(dict.fromkeys(unknown))[:120])))
+
+    return check
+
+
+_validate_countries = _recognised(
+    country_codes,
+    lambda names: _l(
+        "Not recognised: %(names)s. Use a country's name or its two-letter code (TW, CN, HK).",
+        names=names,
+    ),
+)
+_validate_languages = _recognised(
+    language_codes_typed,
+    lambda names: _l(
+        "Not recognised: %(names)s. Use a language's name or its two-letter code (en, es, zh).",
+        names=names,
+    ),
+)
 
 
 def _refuse_each(field: Field, problems: list[str]) -> None:

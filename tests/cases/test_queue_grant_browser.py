@@ -40,6 +40,18 @@ def notice_shown(page: Any) -> bool:
     return bool(notice.count() and notice.is_visible())
 
 
+def unlocked_queue(browser: Any, app: Flask, base: str, user: Any, rows: str) -> Any:
+    """The whole queue for ``user``, keys unlocked in the header, once its rows are ``rows``
+    (open, unreadable)."""
+    context = signed_in_context(browser, app, base, user, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{base}/cases/?view=all")
+    unlock_in_header(page)
+    page.wait_for_selector(f"tr.case-row[data-person-state={rows}]")
+    return page
+
+
 def test_a_grant_made_in_an_admins_browser_reaches_the_open_queue(
     app: Flask, live_server: Any, browser: Any
 ) -> None:
@@ -136,13 +148,8 @@ def test_a_revoked_grant_is_still_said_while_the_tab_holds_the_old_key(
     org = make_org_key()
     colleague, _ = make_staff_with_keys(Role.CASEWORKER, org, email="colleague@example.org")
     make_case(org, {"victim_name": "Someone", "what_happened": "x"})
-    context = signed_in_context(browser, app, base, colleague, locale="en-GB")
+    page = unlocked_queue(browser, app, base, colleague, "open")
     try:
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(f"{base}/cases/?view=all")
-        unlock_in_header(page)
-        page.wait_for_selector("tr.case-row[data-person-state=open]")
         grant = db.session.scalars(db.select(KeyGrant)).one()
         grant.revoked_at = utcnow()
         db.session.commit()
@@ -151,7 +158,7 @@ def test_a_revoked_grant_is_still_said_while_the_tab_holds_the_old_key(
         assert notice_shown(page)
         assert "any more" in page.locator("[data-no-key]").inner_text()
     finally:
-        context.close()
+        page.context.close()
 
 
 def test_a_page_without_cases_follows_a_grant_and_asks_at_most_once_a_minute(
@@ -199,13 +206,8 @@ def test_a_search_by_name_before_the_grant_says_the_key_is_missing(
     org = make_org_key()
     colleague, _ = make_staff_with_keys(Role.CASEWORKER, None, email="new.colleague@example.org")
     make_case(org, {"victim_name": "Sample person", "what_happened": "x"}, ref="RF-NOGRANT1")
-    context = signed_in_context(browser, app, base, colleague, locale="en-GB")
+    page = unlocked_queue(browser, app, base, colleague, "unreadable")
     try:
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(f"{base}/cases/?view=all")
-        unlock_in_header(page)
-        page.wait_for_selector("tr.case-row[data-person-state=unreadable]")
         error = page.locator("[data-search-error]")
         page.fill("#q", "Sample person 16")
         page.click("#queue-search button[type=submit]")
@@ -222,4 +224,4 @@ def test_a_search_by_name_before_the_grant_says_the_key_is_missing(
             page.click("#queue-search button[type=submit]")
         assert page.locator("tr.case-row").count() == 1
     finally:
-        context.close()
+        page.context.close()

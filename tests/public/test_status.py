@@ -37,6 +37,14 @@ def submit(org: OrgKeyPair) -> submissions.Submission:
     )
 
 
+def at_status(app: Flask) -> tuple[OrgKeyPair, submissions.Submission, Any, str]:
+    """A request filed, and a client on /status with its CSRF token: to send a follow-up."""
+    org = make_org_key()
+    submission = submit(org)
+    client = app.test_client()
+    return org, submission, client, csrf_token(client, "/status")
+
+
 def reply_to(case: Any, text: str) -> CaseMessage:
     """A caseworker's reply, sealed (as the staff browser does) to the submitter's reply key."""
     message = CaseMessage(
@@ -90,10 +98,7 @@ def test_a_code_typed_with_a_phones_dashes_or_in_full_width_is_found(
     """A phone's "smart" dashes and a Chinese input method's full-width characters were
     refused with "You entered 24 characters… (spaces and dashes do not count)": the code was
     right, the message contradicted what the person typed."""
-    org = make_org_key()
-    submission = submit(org)
-    client = roomy_app.test_client()
-    token = csrf_token(client, "/status")
+    org, submission, client, token = at_status(roomy_app)
     typed = submission.receipt_code.replace("-", separator)
     wide = "".join(chr(ord(ch) + 0xFEE0) if ch.isalnum() else ch for ch in typed)
     for code in (typed, wide):
@@ -317,10 +322,7 @@ def test_an_expired_token_on_status_keeps_the_code(roomy_app: Flask) -> None:
 
 
 def test_a_follow_up_without_js_is_sealed_to_the_organisation(roomy_app: Flask) -> None:
-    org = make_org_key()
-    submission = submit(org)
-    client = roomy_app.test_client()
-    token = csrf_token(client, "/status")
+    org, submission, client, token = at_status(roomy_app)
     response = client.post(
         "/status/follow-up",
         data={
@@ -351,10 +353,7 @@ def test_a_follow_up_without_js_is_sealed_to_the_organisation(roomy_app: Flask) 
 def test_follow_up_files_without_js_are_stored_padded_to_buckets_and_the_canary_nowhere(
     roomy_app: Flask,
 ) -> None:
-    org = make_org_key()
-    submission = submit(org)
-    client = roomy_app.test_client()
-    token = csrf_token(client, "/status")
+    org, submission, client, token = at_status(roomy_app)
     sizes = [1, 3000, 70_000]
     response = client.post(
         "/status/follow-up",
@@ -388,23 +387,25 @@ def test_follow_up_files_without_js_are_stored_padded_to_buckets_and_the_canary_
 def test_a_follow_up_without_js_may_be_files_alone(roomy_app: Flask) -> None:
     """A photo of a summons may say all there is to say: "Write a message." refused it. Two
     such sent from two tabs of one session (one form token) are two messages, not one."""
-    org = make_org_key()
-    submission = submit(org)
-    client = roomy_app.test_client()
-    token = csrf_token(client, "/status")
+    org, submission, client, token = at_status(roomy_app)
     form_token = crypto.new_submission_token()
-    for photo in (b"summons page 1", b"summons page 2"):
-        response = client.post(
+
+    def send_alone(photo: bytes, body: str) -> Any:
+        """The photo, with nothing written (spaces at most), under the session's one token."""
+        return client.post(
             "/status/follow-up",
             data={
                 "csrf_token": token,
                 "code": submission.receipt_code,
-                "body": "  \r\n ",
+                "body": body,
                 "submission_token": form_token,
                 "attachments": [(io.BytesIO(photo), "summons.jpg", "image/jpeg")],
             },
             content_type="multipart/form-data",
         )
+
+    for photo in (b"summons page 1", b"summons page 2"):
+        response = send_alone(photo, "  \r\n ")
         assert response.status_code == 200
         page = response.get_data(as_text=True)
         assert "Your message was sent securely." in page
@@ -421,28 +422,14 @@ def test_a_follow_up_without_js_may_be_files_alone(roomy_app: Flask) -> None:
     assert page.count('<span class="files-only">Files only, no message.</span>') == 2
     assert '">This message could not be opened' not in page
     # The same files sent again with the same token (an answer lost) are stored once.
-    again = client.post(
-        "/status/follow-up",
-        data={
-            "csrf_token": token,
-            "code": submission.receipt_code,
-            "body": "",
-            "submission_token": form_token,
-            "attachments": [(io.BytesIO(b"summons page 2"), "summons.jpg", "image/jpeg")],
-        },
-        content_type="multipart/form-data",
-    )
-    assert again.status_code == 200
+    assert send_alone(b"summons page 2", "").status_code == 200
     db.session.expire_all()
     assert len(db.session.scalars(sa.select(CaseMessage)).all()) == 2
 
 
 @pytest.mark.parametrize("body", ["", "   ", "\r\n\r\n"])
 def test_a_follow_up_of_nothing_asks_for_a_message_or_a_file(roomy_app: Flask, body: str) -> None:
-    org = make_org_key()
-    submission = submit(org)
-    client = roomy_app.test_client()
-    token = csrf_token(client, "/status")
+    org, submission, client, token = at_status(roomy_app)
     response = client.post(
         "/status/follow-up",
         data={"csrf_token": token, "code": submission.receipt_code, "body": body},
@@ -491,10 +478,7 @@ def test_a_follow_up_from_the_browser_is_stored_as_sent(roomy_app: Flask) -> Non
 def test_hostile_follow_ups_are_refused_and_store_nothing(
     roomy_app: Flask, fields: dict[str, str], status: int
 ) -> None:
-    org = make_org_key()
-    submission = submit(org)
-    client = roomy_app.test_client()
-    token = csrf_token(client, "/status")
+    org, submission, client, token = at_status(roomy_app)
     values = {
         "code": submission.receipt_code,
         "key": str(org.key.id),
