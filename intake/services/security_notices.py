@@ -247,8 +247,19 @@ def compose(
         lines.append(_("By: %(email)s", email=actor))
     lines.append("")
     if recipient_id == account_id:
+        # An admin has no admin above them to tell (a lone admin was told to tell "an admin
+        # of your organisation": an admin's walkthrough).
+        holder_is_admin = db.session.scalar(
+            sa.select(User.role == Role.ADMIN).where(User.id == recipient_id)
+        )
         lines += [
             _(
+                "If this was not you, or you did not ask for it, someone else may be in your "
+                "account: change your password now, and tell another admin, or whoever runs "
+                "your Refuge server if you are the only one."
+            )
+            if holder_is_admin
+            else _(
                 "If this was not you, or you did not ask for it, tell an admin of your "
                 "organisation at once."
             ),

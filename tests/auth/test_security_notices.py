@@ -193,6 +193,26 @@ def test_a_sign_in_with_a_recovery_code_mails_the_holder_and_every_active_admin_
     assert_tells_nothing_secret(office, mails, *codes, *(code.replace("-", "") for code in codes))
 
 
+def test_an_admin_told_of_their_own_account_is_not_told_to_tell_an_admin(
+    mail_app: Flask, office: Office, smtp_server: MailServer
+) -> None:
+    """A lone admin's notice of their own recovery code said "tell an admin of your
+    organisation" (an admin's walkthrough): an admin has no admin above them."""
+    office.admin.language = "zh_Hans"
+    db.session.commit()
+    codes = second_factor.regenerate_recovery_codes(office.admin)
+    client = mail_app.test_client()
+    assert post_password(client, office.admin.email).status_code == 302
+    assert post_code(client, codes[0]).status_code == 302
+    mails = deliver(smtp_server)
+    own = mails[office.admin.email]  # in their language, zh_Hans
+    assert "请立即更改密码" in own.body
+    assert "如果你是唯一的管理员，请告诉负责运维 Refuge 服务器的人" in own.body
+    assert "请立即告知你所属组织的管理员" not in own.body
+    # Another admin is told as before: deactivate the account.
+    assert "deactivate the account of admin@example.org" in mails[office.other_admin.email].body
+
+
 def test_a_new_authenticator_app_mails_the_holder_and_the_admins(
     mail_app: Flask, office: Office, smtp_server: MailServer
 ) -> None:
@@ -238,7 +258,10 @@ def test_the_operators_resets_on_the_command_line_are_mailed(
     # The admin is the holder here: one e-mail to them, one to the other active admin.
     assert set(mails) == {office.admin.email, office.other_admin.email}
     assert subject(mails[office.admin.email]) == "Refuge security notice: second factor reset"
-    assert "tell an admin" in mails[office.admin.email].body
+    # An admin has no admin above them: another admin, or whoever runs the server.
+    assert (
+        "tell another admin, or whoever runs your Refuge server" in mails[office.admin.email].body
+    )
     assert f"deactivate the account of {office.admin.email}" in mails[office.other_admin.email].body
 
 
@@ -387,7 +410,7 @@ def test_the_recovery_kit_used_is_mailed_with_what_to_rotate(
         assert subject(mine) == "Refuge security notice: recovery kit used"
         assert "The organisation's recovery kit was used" in mine.body
         assert f"Account: {user.email}" in mine.body
-        assert "tell an admin" in mine.body
+        assert "tell another admin, or whoever runs your Refuge server" in mine.body  # an admin
         keepers = mails[keeper.email].body
         assert f"deactivate the account of {user.email} at once: {BASE}/admin/users" in keepers
         assert (
