@@ -1,6 +1,6 @@
 """Simplified Chinese as mainland readers write it: reviews found Taiwanese usage in the
 zh_Hans catalogues (分页 for a browser tab, 共用云端硬碟, 产生时间) and two words for one thing
-(政府答复期限 beside 政府回复期限). Each term here was found and mended once."""
+(政府答复期限 beside 政府回复期限, 笔电 for a laptop). Each term here was found and mended once."""
 
 import re
 from pathlib import Path
@@ -15,6 +15,7 @@ TERMS = {
     "产生时间": "生成时间",
     "答复": "回复",
     "组织资料": "组织信息",
+    "笔电": "笔记本",  # a laptop (an admin's walkthrough: the passkey's example name)
 }
 
 
